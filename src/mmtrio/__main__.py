@@ -1,0 +1,5 @@
+import sys
+
+from mmtrio.cli import main
+
+sys.exit(main())

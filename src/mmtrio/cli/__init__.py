@@ -1,0 +1,75 @@
+"""`mmtrio …`: the command line. Each subcommand lives in its own module of this package.
+
+A subcommand module defines ``NAME``, ``HELP``, ``register(parser)`` to add its arguments and
+``run(args) -> int`` returning the exit code. Heavy imports stay inside ``run`` so that
+``mmtrio --help`` is instant.
+
+Exit codes (documented in the README):
+  0  finished normally (for `run`: a clean stop with zero open orders confirmed)
+  1  failed: a crash, or a stop that could not confirm zero open orders
+  2  bad usage: invalid argument, configuration or input file
+  3  stopped safely on purpose by a guard (supervisor escalation, kill switch latched at exit)
+  4  a check found violations (`chaos`) or a mismatch
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+from mmtrio import __version__
+
+# Order here is the order in `mmtrio --help`.
+COMMAND_MODULES: tuple[str, ...] = ("mmtrio.cli.research",)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_SAFE_STOP = 3
+EXIT_VIOLATIONS = 4
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    parser = argparse.ArgumentParser(
+        prog="mmtrio",
+        description=(
+            "mmtrio: a market maker for crypto perpetual futures, on Trio.\n\n"
+            "Exit codes: 0 ok, 1 failed, 2 bad usage/config, 3 safe stop by a guard, "
+            "4 violations found."
+        ),
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mmtrio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules: dict[str, ModuleType] = {}
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        cmd = sub.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=_HelpFormatter,
+        )
+        module.register(cmd)
+        modules[module.NAME] = module
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    code: int = modules[args.command].run(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reproductions of the literature with the project's own model code."""

@@ -1,0 +1,1 @@
+"""mmtrio.venues.binance."""
