@@ -38,6 +38,15 @@ def _decimals(step: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def _grid_divmod(dec: Decimal, step: Decimal, what: str) -> tuple[Decimal, Decimal]:
+    # A value with more digits than the decimal context's precision (e.g. "1e30") makes
+    # divmod raise a bare decimal.InvalidOperation; report it as the bad input it is.
+    try:
+        return divmod(dec, step)
+    except InvalidOperation as exc:
+        raise InstrumentError(f"{what} is too large to be a price or quantity") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """A perpetual future's trading grid, as the venue's exchangeInfo filters describe it.
@@ -94,7 +103,7 @@ class Instrument:
     def price_to_ticks(self, price: str | Decimal) -> int:
         """Exact ticks of a venue price string; an off-grid price raises OffGridPriceError."""
         dec = _decimal(price, f"{self.symbol} price")
-        ticks, rem = divmod(dec, self.tick_size)
+        ticks, rem = _grid_divmod(dec, self.tick_size, f"{self.symbol} price {price}")
         if rem != 0:
             raise OffGridPriceError(
                 f"{self.symbol}: price {price} is not a multiple of the tick size {self.tick_size}"
@@ -119,7 +128,7 @@ class Instrument:
     def qty_to_lots(self, qty: str | Decimal) -> int:
         """Exact lots of a venue quantity string; an off-grid size raises OffGridQtyError."""
         dec = _decimal(qty, f"{self.symbol} quantity")
-        lots, rem = divmod(dec, self.lot_size)
+        lots, rem = _grid_divmod(dec, self.lot_size, f"{self.symbol} quantity {qty}")
         if rem != 0:
             raise OffGridQtyError(
                 f"{self.symbol}: quantity {qty} is not a multiple of the lot step {self.lot_size}"
@@ -178,7 +187,7 @@ BTCUSDT = Instrument(
     min_qty=1,
     max_qty=1_000_000,
     min_notional=Decimal("100"),
-    min_price_ticks=2_615,  # minPrice 261.10
+    min_price_ticks=2_611,  # minPrice 261.10
     max_price_ticks=8_098_600,  # maxPrice 809860.00
     base_asset="BTC",
 )

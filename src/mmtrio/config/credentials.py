@@ -1,0 +1,131 @@
+"""API credentials: from the environment or from owner-only files, never from the TOML.
+
+Resolution per secret (key and secret independently):
+
+1. ``MMTRIO_API_KEY`` / ``MMTRIO_API_SECRET`` in the environment, or
+2. ``venue.api_key_file`` / ``venue.api_secret_file``: a regular file whose mode grants nothing
+   to group or others (``chmod 600``); anything looser is refused, because a world-readable
+   trading key is a compromised trading key.
+
+Setting both the variable and the file for the same secret is an error rather than a
+precedence rule: a stale file silently overriding a freshly exported key (or the reverse) is
+exactly the confusion that sends orders with the wrong account.
+
+For ``venue.kind = "sim"`` there is nothing to load: the runtime starts the simulated venue
+in-process and uses its paper keys, so :func:`load_credentials` returns ``None``.
+
+No message produced here contains a secret or any part of one. Reading the files is blocking
+I/O: call this at start-up, before the Trio loop, or in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mmtrio.config.sections import VenueConfig
+from mmtrio.errors import ConfigError
+
+ENV_API_KEY = "MMTRIO_API_KEY"
+ENV_API_SECRET = "MMTRIO_API_SECRET"
+_MAX_SECRET_BYTES = 1024  # Binance keys are 64 characters; anything huge is the wrong file
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An API key pair. ``repr``/``str`` never show either value."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    source: str  # where they came from, safe to log: e.g. "env MMTRIO_API_KEY + file /etc/…"
+
+    def __str__(self) -> str:
+        return f"Credentials(<redacted>, from {self.source})"
+
+    __repr__ = __str__
+
+
+def load_credentials(
+    venue: VenueConfig, environ: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """The venue's API credentials, or ``None`` for ``kind = "sim"`` (paper keys, see above).
+
+    Raises :class:`ConfigError` listing every credential problem at once.
+    """
+    if venue.kind == "sim":
+        return None
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    key, key_src = _one("API key", ENV_API_KEY, venue.api_key_file, "api_key_file", env, problems)
+    secret, secret_src = _one(
+        "API secret", ENV_API_SECRET, venue.api_secret_file, "api_secret_file", env, problems
+    )
+    if problems or key is None or secret is None:
+        raise ConfigError("credentials problem: " + "; ".join(problems))
+    return Credentials(api_key=key, api_secret=secret, source=f"{key_src} + {secret_src}")
+
+
+def _one(  # noqa: PLR0917 — a private helper called twice with mirrored arguments
+    what: str,
+    env_name: str,
+    path: Path | None,
+    key: str,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> tuple[str | None, str]:
+    from_env = env.get(env_name, "")
+    if from_env and path is not None:
+        problems.append(
+            f"the {what} is set both in ${env_name} and in venue.{key} ({path}); keep one"
+        )
+        return None, ""
+    if from_env:
+        value = from_env.strip()
+        if not _well_formed(value):
+            problems.append(f"${env_name} is not a single printable token (check for quoting)")
+            return None, ""
+        return value, f"env {env_name}"
+    if path is None:
+        problems.append(f"no {what}: set ${env_name} or venue.{key} (a chmod 600 file)")
+        return None, ""
+    from_file = _read_private_file(what, path, key, problems)
+    return from_file, f"file {path}"
+
+
+def _read_private_file(what: str, path: Path, key: str, problems: list[str]) -> str | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        problems.append(f"venue.{key} {path} does not exist")
+        return None
+    except OSError as exc:
+        problems.append(f"venue.{key} {path} cannot be read: {exc.strerror}")
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        problems.append(f"venue.{key} {path} is not a regular file")
+        return None
+    if st.st_mode & 0o077:
+        problems.append(
+            f"venue.{key} {path} is accessible by group or others (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}` — refusing to use it"
+        )
+        return None
+    if st.st_size > _MAX_SECRET_BYTES:
+        problems.append(f"venue.{key} {path} is {st.st_size} bytes: not a {what} file")
+        return None
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        problems.append(f"venue.{key} {path} cannot be read as UTF-8 text")
+        return None
+    if not _well_formed(value):
+        problems.append(f"venue.{key} {path} must hold the {what} alone, on one line")
+        return None
+    return value
+
+
+def _well_formed(value: str) -> bool:
+    return bool(value) and value.isprintable() and not any(c.isspace() for c in value)

@@ -1,0 +1,179 @@
+"""Loading a TOML file into a :class:`Config`, reporting every problem at once.
+
+An operator fixing a config file wants the whole list, not one error per attempt: pydantic
+collects every field error across all sections, and each section reports all of its cross-field
+problems in one go. Each problem names the key path, the value found and the allowed range with
+its unit. Values of secret-looking keys are never echoed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from mmtrio.config.fields import describe_allowed
+from mmtrio.config.model import Config
+from mmtrio.errors import ConfigError
+
+# Key names whose values must never be printed (a secret pasted into the TOML by mistake).
+_SECRET_KEY = re.compile(r"(secret|api_?key|password|passphrase|token)(?!_file)", re.IGNORECASE)
+_MAX_VALUE_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a config file: where, what was found, why, and what is allowed."""
+
+    key: str
+    value: str | None  # display form (repr, truncated, or "<redacted>"); None when not shown
+    message: str
+    allowed: str | None
+
+    def __str__(self) -> str:
+        where = self.key if self.value is None else f"{self.key} = {self.value}"
+        text = f"{where}: {self.message}"
+        return f"{text} (allowed: {self.allowed})" if self.allowed else text
+
+
+class ConfigValidationError(ConfigError):
+    """A config file has one or more problems; ``problems`` lists every one of them."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"{source}: {count} configuration problem{'s' if count != 1 else ''}; fix every "
+            f"one listed:\n{lines}"
+        )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file.
+
+    Relative paths inside the file are resolved against the file's directory. Raises
+    :class:`mmtrio.errors.ConfigError` (a :class:`ConfigValidationError` when the TOML parsed)
+    whose message lists every problem: key path, value and allowed range.
+    """
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {file} not found; pass the path of a TOML file "
+            "(the project ships config.toml for paper trading)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {file} is not UTF-8 text: {exc.reason}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    return parse_config(data, base_dir=file.resolve().parent, source=str(file))
+
+
+def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<config>") -> Config:
+    """Validate already-parsed TOML data; relative paths resolve against ``base_dir``."""
+    try:
+        return Config.model_validate(dict(data), context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigValidationError(source, problems_of(exc)) from None
+
+
+def problems_of(exc: ValidationError) -> list[Problem]:
+    """Turn pydantic's errors into operator-readable problems (one per error)."""
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        key = ".".join(str(part) for part in loc) or "<top level>"
+        info, parent = _lookup(loc)
+        kind = err["type"]
+        message = str(err["msg"])
+        shown: str | None = _show(loc, err.get("input"))
+        allowed = describe_allowed(info) if info is not None else None
+        if kind == "missing":
+            message, shown = "required key is missing", None
+        elif kind == "extra_forbidden":
+            names = _keys_of(parent)
+            message = "unknown key (a typo?)"
+            if _is_secret(loc):
+                message = (
+                    "secrets are never read from the config file: set MMTRIO_API_KEY / "
+                    "MMTRIO_API_SECRET in the environment, or venue.api_key_file / "
+                    "venue.api_secret_file (mode 0600)"
+                )
+            allowed = "keys here: " + ", ".join(names) if names else None
+        elif kind == "cross_field":
+            message = str(err.get("ctx", {}).get("problems", message))
+            shown, allowed = None, None
+        elif kind == "model_type" or (info is None and isinstance(err.get("input"), dict)):
+            message = "expected a table, e.g. [" + key + "]" if kind == "model_type" else message
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        problems.append(Problem(key=key, value=shown, message=message, allowed=allowed))
+    return problems
+
+
+def _lookup(loc: tuple[int | str, ...]) -> tuple[FieldInfo | None, type[BaseModel] | None]:
+    """The field a location points at, and the model class that holds it."""
+    model: type[BaseModel] | None = Config
+    info: FieldInfo | None = None
+    parent: type[BaseModel] | None = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue  # a list index: still the same field
+        if model is None:
+            return None, parent
+        parent = model
+        info = _field_named(model, part)
+        if info is None:
+            return None, parent
+        model = _model_of(info.annotation)
+    return info, parent
+
+
+def _field_named(model: type[BaseModel], name: str) -> FieldInfo | None:
+    for field_name, info in model.model_fields.items():
+        if name in (field_name, info.alias):
+            return info
+    return None
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    candidates = typing.get_args(annotation) or (annotation,)
+    for cand in candidates:
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _keys_of(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _is_secret(loc: tuple[int | str, ...]) -> bool:
+    return any(isinstance(p, str) and _SECRET_KEY.search(p) for p in loc)
+
+
+def _show(loc: tuple[int | str, ...], value: Any) -> str | None:
+    if isinstance(value, dict):
+        return None  # a whole table: the problem text names what is wrong in it
+    if _is_secret(loc):
+        return "<redacted>"
+    text = repr(value)
+    if len(text) > _MAX_VALUE_CHARS:
+        text = text[: _MAX_VALUE_CHARS - 1] + "…"
+    return text

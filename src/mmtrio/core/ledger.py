@@ -1,0 +1,367 @@
+"""The ledger: position, average entry, P&L, fees, funding and P&L attribution for one symbol.
+
+Accounting model (average cost, as the venue computes ``entryPrice`` and realised P&L, so a
+reconciliation compares like with like):
+
+- ``cash`` is the quote-currency flow of trading only: ``−Σ side·price·qty`` over fills.
+- ``entry_price`` is the average cost of the open position. Buying more averages it; reducing
+  leaves it unchanged and realises ``side_of_position·(exit − entry)·qty``; a fill that flips
+  the position through zero first closes the whole position at the fill price, then opens the
+  remainder at the fill price.
+- ``unrealised = position_qty·(mark − entry)``; ``realised + unrealised == cash +
+  position_qty·mark`` holds *exactly* for every fill sequence and every mark (the property
+  tests check it).
+
+Exactness: every sum and product runs in a Decimal context that traps ``Inexact``, so a P&L
+number is never rounded silently. The one unavoidable division — averaging the entry price
+when a position grows — is rounded to ``ENTRY_EXTRA_DIGITS`` digits below the tick (1e-9 USDT
+for BTCUSDT), and the residual of that rounding (at most half a quantum per unit of position)
+is booked into realised P&L so that the identity above still holds exactly. Binance itself
+keeps ``entryPrice`` to a similar precision.
+
+Session equity is ``realised + unrealised − fees + funding`` and starts at zero when the
+ledger is created. Its change is attributed to
+
+- spread capture: ``Σ side·(mid_at_fill − fill_price)·qty`` — what we earned against the mid
+  at the moment of each fill;
+- inventory (mark-to-market): trading P&L minus spread capture — what the price moved against
+  or for the inventory we carried;
+- fees (negative: paid; rebates make it positive) and funding;
+- reconciliation: the equity jump caused by ``set_position`` (zero unless the ledger had to be
+  corrected to the venue's position).
+
+The five parts sum exactly to ``equity()``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+
+from mmtrio.core.events import Fill
+from mmtrio.core.instruments import Instrument
+from mmtrio.errors import InstrumentError, ParameterError
+
+ENTRY_EXTRA_DIGITS = 8
+"""Digits kept below the tick size when the average entry price is computed."""
+
+_ZERO = Decimal(0)
+
+# Sums and products of venue decimals are exact at this precision; Inexact is trapped so an
+# accidental rounding raises instead of drifting the books.
+_EXACT = Context(prec=80, traps=[Inexact, InvalidOperation, Overflow, DivisionByZero])
+_ROUNDING = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, Overflow])
+
+
+def _check_money(value: Decimal, what: str) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ParameterError(f"{what} must be a finite Decimal, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PositionAdjustment:
+    """One ``set_position`` correction: what the ledger had, what the venue said, the P&L jump."""
+
+    ts: int
+    lots_before: int
+    entry_before: Decimal
+    lots_after: int
+    entry_after: Decimal
+    equity_effect: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSnapshot:
+    """Every number of the ledger at one moment (all money in the quote asset)."""
+
+    symbol: str
+    position_lots: int
+    position_qty: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None
+    mark_source: str  # "mark" (last mark()), "last_fill" (no mark yet) or "none"
+    cash: Decimal
+    realised: Decimal
+    unrealised: Decimal
+    trading_pnl: Decimal
+    fees: Decimal  # paid, positive; rebates negative
+    funding: Decimal  # received, positive
+    equity: Decimal
+    spread_capture: Decimal
+    inventory_pnl: Decimal
+    reconciliation_pnl: Decimal
+    fills: int
+    volume_lots: int
+    maker_volume_lots: int
+    duplicate_fills: int
+    below_watermark_fills: int
+    fills_without_mid: int
+    other_asset_fees: tuple[tuple[str, Decimal], ...]
+
+    @property
+    def attribution(self) -> dict[str, Decimal]:
+        """Session equity split into parts that sum exactly to ``equity``."""
+        return {
+            "spread_capture": self.spread_capture,
+            "inventory": self.inventory_pnl,
+            "fees": -self.fees,
+            "funding": self.funding,
+            "reconciliation": self.reconciliation_pnl,
+        }
+
+
+class TradeIdDedupe:
+    """Bounded memory of seen venue trade ids: a set + ring of the last ``capacity`` ids.
+
+    When an id falls out of the ring, the low-water mark rises to it: any later id at or
+    below the mark is reported as already seen. Binance trade ids increase per symbol, so an
+    id below the mark that we never saw would be a fill delayed behind ``capacity`` newer
+    fills of ours — far beyond any real reordering (the user stream and a REST fill query
+    disagree by seconds, not by 100,000 fills). Treating it as seen errs on the side of not
+    double-booking; the count is kept (``below_watermark``) and the periodic position
+    reconciliation corrects the position if such a fill was real.
+    """
+
+    __slots__ = ("_ring", "_seen", "below_watermark", "capacity", "duplicates", "watermark")
+
+    def __init__(self, capacity: int) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ParameterError(f"dedupe capacity must be a positive int, got {capacity!r}")
+        self.capacity = capacity
+        self._seen: set[int] = set()
+        self._ring: deque[int] = deque()
+        self.watermark: int | None = None
+        self.duplicates = 0
+        self.below_watermark = 0
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+    def is_new(self, trade_id: int) -> bool:
+        """True and remember ``trade_id`` if never seen; False for a repeat."""
+        if trade_id in self._seen:
+            self.duplicates += 1
+            return False
+        if self.watermark is not None and trade_id <= self.watermark:
+            self.below_watermark += 1
+            return False
+        self._seen.add(trade_id)
+        self._ring.append(trade_id)
+        if len(self._ring) > self.capacity:
+            old = self._ring.popleft()
+            self._seen.discard(old)
+            self.watermark = old if self.watermark is None else max(self.watermark, old)
+        return True
+
+
+class Ledger:
+    """Positions and P&L of one instrument, fed with our fills, funding and marks."""
+
+    def __init__(self, instrument: Instrument, dedupe_capacity: int = 100_000) -> None:
+        self.instrument = instrument
+        self._dedupe = TradeIdDedupe(dedupe_capacity)
+        self._quantum = instrument.tick_size.scaleb(-ENTRY_EXTRA_DIGITS)
+        self.position_lots = 0
+        self.entry_price = _ZERO
+        self.cash = _ZERO
+        self.realised = _ZERO
+        self.fees = _ZERO
+        self.funding = _ZERO
+        self.spread_capture = _ZERO
+        self.reconciliation_pnl = _ZERO
+        self._mark: Decimal | None = None
+        self._last_fill_price: Decimal | None = None
+        self._fills = 0
+        self._volume_lots = 0
+        self._maker_volume_lots = 0
+        self._fills_without_mid = 0
+        self._other_fees: dict[str, Decimal] = {}
+        self.adjustments: deque[PositionAdjustment] = deque(maxlen=100)
+        self.last_funding_ts: int | None = None
+
+    # --- inputs -----------------------------------------------------------------------
+    def on_fill(self, fill: Fill, mid: Decimal | None) -> bool:
+        """Book one of our fills; False (and nothing booked) if its trade id was seen before.
+
+        ``mid`` is the market mid at the fill, for spread capture. Without it (no book yet)
+        the fill's own price stands in, so the fill's whole P&L falls into inventory, and
+        ``fills_without_mid`` counts it.
+        """
+        if fill.symbol != self.instrument.symbol:
+            raise InstrumentError(
+                f"fill {fill.trade_id} is for {fill.symbol}, this ledger books "
+                f"{self.instrument.symbol}: route fills by symbol"
+            )
+        if fill.qty <= 0 or fill.price <= 0:
+            raise ParameterError(
+                f"fill {fill.trade_id}: price {fill.price} ticks and qty {fill.qty} lots must be "
+                "positive; the venue payload is malformed"
+            )
+        _check_money(fill.fee, f"fill {fill.trade_id} fee")
+        if mid is not None and (_check_money(mid, "mid at fill") <= 0):
+            raise ParameterError(f"mid at fill must be positive, got {mid}")
+        if not self._dedupe.is_new(fill.trade_id):
+            return False
+
+        price = self.instrument.ticks_to_price(fill.price)
+        with localcontext(_EXACT):
+            qty = self.instrument.lots_to_qty(fill.qty)
+            sign = fill.side.sign
+            self.cash -= sign * price * qty
+            self._apply_trade(sign * fill.qty, price)
+            if fill.fee_asset == self.instrument.quote_asset:
+                self.fees += fill.fee
+            else:
+                # No price to convert it at inside the core: kept apart, outside equity.
+                self._other_fees[fill.fee_asset] = (
+                    self._other_fees.get(fill.fee_asset, _ZERO) + fill.fee
+                )
+            if mid is None:
+                self._fills_without_mid += 1
+            else:
+                self.spread_capture += sign * (mid - price) * qty
+        self._fills += 1
+        self._volume_lots += fill.qty
+        if fill.is_maker:
+            self._maker_volume_lots += fill.qty
+        self._last_fill_price = price
+        return True
+
+    def _apply_trade(self, signed_lots: int, price: Decimal) -> None:
+        """Move the position by ``signed_lots`` at ``price`` (average cost, flips split)."""
+        pos = self.position_lots
+        if pos == 0 or (pos > 0) == (signed_lots > 0):
+            self._increase(signed_lots, price)
+            return
+        closing = min(abs(pos), abs(signed_lots))
+        direction = 1 if pos > 0 else -1
+        self.realised += (
+            direction * (price - self.entry_price) * self.instrument.lots_to_qty(closing)
+        )
+        self.position_lots = pos + (-direction) * closing
+        if self.position_lots == 0:
+            self.entry_price = _ZERO
+        rest = abs(signed_lots) - closing
+        if rest:
+            self._increase(-direction * rest, price)
+
+    def _increase(self, signed_lots: int, price: Decimal) -> None:
+        old_cost = self.instrument.lots_to_qty(self.position_lots) * self.entry_price
+        new_lots = self.position_lots + signed_lots
+        new_cost = old_cost + self.instrument.lots_to_qty(signed_lots) * price
+        new_qty = self.instrument.lots_to_qty(new_lots)
+        with localcontext(_ROUNDING):
+            entry = (new_cost / new_qty).quantize(self._quantum)
+        # The rounding residual goes to realised so realised + unrealised == cash + pos·mark.
+        self.realised += new_qty * entry - new_cost
+        self.position_lots = new_lots
+        self.entry_price = entry
+
+    def on_funding(self, amount: Decimal, ts: int) -> None:
+        """Book a funding payment (positive received, negative paid)."""
+        _check_money(amount, "funding amount")
+        with localcontext(_EXACT):
+            self.funding += amount
+        self.last_funding_ts = ts
+
+    def mark(self, mark_price: Decimal) -> None:
+        """Set the price unrealised P&L is valued at (the venue mark price, or the mid)."""
+        if _check_money(mark_price, "mark price") <= 0:
+            raise ParameterError(f"mark price must be positive, got {mark_price}")
+        self._mark = mark_price
+
+    def set_position(self, lots: int, entry_price: Decimal, ts: int = 0) -> PositionAdjustment:
+        """Adopt the venue's position (reconciliation); returns the recorded adjustment.
+
+        Realised P&L is kept (cash is adjusted so ``realised`` does not move); the position
+        and entry price become the venue's, so unrealised P&L — and equity — jump by the
+        difference. That jump is booked as ``reconciliation_pnl``, its own attribution part:
+        it is P&L the ledger had wrong (a missed or phantom fill), not trading. When flat,
+        ``entry_price`` is ignored (Binance reports ``0`` for a flat position).
+        """
+        if isinstance(lots, bool) or not isinstance(lots, int):
+            raise ParameterError(f"position must be an int number of lots, got {lots!r}")
+        _check_money(entry_price, "entry price")
+        if lots != 0 and entry_price <= 0:
+            raise ParameterError(
+                f"entry price of a non-flat position must be > 0, got {entry_price}"
+            )
+        entry = entry_price if lots != 0 else _ZERO
+        before = self.equity()
+        lots_before, entry_before = self.position_lots, self.entry_price
+        with localcontext(_EXACT):
+            self.position_lots = lots
+            self.entry_price = entry
+            self.cash = self.realised - self.instrument.lots_to_qty(lots) * entry
+            effect = self._equity_raw() - before
+            self.reconciliation_pnl += effect
+        adj = PositionAdjustment(ts, lots_before, entry_before, lots, entry, effect)
+        self.adjustments.append(adj)
+        return adj
+
+    # --- outputs ----------------------------------------------------------------------
+    def _valuation(self) -> tuple[Decimal | None, str]:
+        if self._mark is not None:
+            return self._mark, "mark"
+        if self._last_fill_price is not None:
+            return self._last_fill_price, "last_fill"
+        return None, "none"
+
+    def unrealised(self) -> Decimal:
+        """``position_qty·(mark − entry)``; valued at the last fill price until a mark is given."""
+        price, _ = self._valuation()
+        if price is None or self.position_lots == 0:
+            return _ZERO
+        with localcontext(_EXACT):
+            return self.instrument.lots_to_qty(self.position_lots) * (price - self.entry_price)
+
+    def _equity_raw(self) -> Decimal:
+        return self.realised + self.unrealised() - self.fees + self.funding
+
+    def equity(self) -> Decimal:
+        """Session equity: realised + unrealised − fees + funding (zero at creation)."""
+        with localcontext(_EXACT):
+            return self._equity_raw()
+
+    def snapshot(self) -> LedgerSnapshot:
+        """All numbers at this moment, as an immutable record."""
+        price, source = self._valuation()
+        with localcontext(_EXACT):
+            unreal = self.unrealised()
+            trading = self.realised + unreal - self.reconciliation_pnl
+            return LedgerSnapshot(
+                symbol=self.instrument.symbol,
+                position_lots=self.position_lots,
+                position_qty=self.instrument.lots_to_qty(self.position_lots),
+                entry_price=self.entry_price,
+                mark_price=price,
+                mark_source=source,
+                cash=self.cash,
+                realised=self.realised,
+                unrealised=unreal,
+                trading_pnl=trading,
+                fees=self.fees,
+                funding=self.funding,
+                equity=self._equity_raw(),
+                spread_capture=self.spread_capture,
+                inventory_pnl=trading - self.spread_capture,
+                reconciliation_pnl=self.reconciliation_pnl,
+                fills=self._fills,
+                volume_lots=self._volume_lots,
+                maker_volume_lots=self._maker_volume_lots,
+                duplicate_fills=self._dedupe.duplicates,
+                below_watermark_fills=self._dedupe.below_watermark,
+                fills_without_mid=self._fills_without_mid,
+                other_asset_fees=tuple(sorted(self._other_fees.items())),
+            )

@@ -1,0 +1,711 @@
+"""Our orders: an explicit state machine, a tracker with quoting slots, and client ids.
+
+The shape is h11's ``_state.py``: one table ``TRANSITIONS[(state, trigger)] -> state`` and one
+function (:func:`next_state`) that reads it. :class:`OrderTracker` turns events into triggers
+and changes an order's state only through ``OrderTracker._apply``, which is also the only
+place a quoting slot is released (:meth:`OrderTracker._release_slot`).
+
+Decisions where the venue documentation is silent (each is what a careful desk does):
+
+* **Pending states do not remember where they came from.** A rejected cancel or amend goes
+  to the pseudo-target ``RESTING``, resolved from the order's facts: PENDING_AMEND if an amend
+  is still in flight, else PARTIALLY_FILLED if anything filled, else OPEN.
+* **Venue events are total; our own requests are not.** Every (state, venue/execution
+  trigger) pair is in the table, so no venue message, however late, duplicated or reordered,
+  raises. Request triggers (cancel/amend requested) exist only where they make sense; asking
+  to cancel a filled order raises :class:`OrderStateError` (a strategy bug, not venue noise).
+* **Terminal states absorb.** FILLED, CANCELED, REJECTED and EXPIRED map every venue trigger
+  to themselves. Fills still count: cumulative filled qty is updated and a fill with a new
+  trade id is returned in :class:`OrderChange` ``fill`` even when the state does not change,
+  so the ledger books a fill that arrives after a cancel. A CANCELED order may therefore end
+  with ``filled == qty``; the ledger books fills, not states.
+* **Cumulative filled never decreases** (``max`` of everything seen) and fills are deduped by
+  venue trade id per order. For an order the tracker no longer knows (evicted, or not ours:
+  ``autoclose-…``) the fill is passed through with ``order=None``; the ledger's own trade-id
+  dedupe is the last line.
+* **-2011 on a cancel means gone** (CANCELED; final fills may still arrive and are booked).
+* **UNKNOWN** (a request's outcome is unknown) counts at its worst case in exposure and is
+  resolved only by venue facts: an OrderUpdate (stream or query) moves it to the state the
+  venue reports; ``OrderNotFound`` moves it to REJECTED when no venue fact ever showed the
+  order existed and the unknown request was the place ("never existed"), else CANCELED
+  ("gone"). The runtime must query only after the request's ``recvWindow`` has elapsed, so a
+  delayed place can no longer create the order behind the query's back.
+* **Cancels before the place is acknowledged are refused** (raise): a cancel racing its own
+  place can be answered -2011 while the place still lands. The strategy waits for the ack.
+* **A cancel that is not confirmed by its deadline** releases the slot through the same
+  function as a confirmed cancel and moves the order to UNKNOWN (still in exposure). If the
+  venue later says the order is still open, it is live without a slot: :meth:`orphans`.
+* A NEW/PARTIALLY_FILLED update does not overwrite the order's price/qty (it may be older than
+  an amend); an AMENDMENT update, an accepted amend, or any update resolving UNKNOWN does.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Final
+
+from mmtrio.core.events import (
+    AmendAccepted,
+    AmendRejected,
+    CancelAccepted,
+    CancelRejected,
+    ExecType,
+    Fill,
+    OrderNotFound,
+    OrderUpdate,
+    OutcomeUnknown,
+    PlaceAccepted,
+    PlaceRejected,
+    Side,
+    TimeInForce,
+    VenueOrderStatus,
+)
+from mmtrio.errors import ConfigError, OrderStateError
+
+UNKNOWN_ORDER_CODE: Final = -2011  # Binance: cancel of an order the venue no longer has
+
+
+class OrderState(enum.Enum):
+    PENDING_NEW = "PENDING_NEW"
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    PENDING_AMEND = "PENDING_AMEND"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES: Final = frozenset(
+    {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED}
+)
+
+
+class Trigger(enum.Enum):
+    """What happened to an order. Derived by the tracker from events and requests."""
+
+    # our requests (partial in the table: raise where they make no sense)
+    CANCEL_REQUESTED = "cancel_requested"
+    AMEND_REQUESTED = "amend_requested"
+    CANCEL_TIMEOUT = "cancel_timeout"
+    # execution outcomes and venue facts (total in the table)
+    PLACE_ACCEPTED = "place_accepted"
+    PLACE_REJECTED = "place_rejected"
+    AMEND_ACCEPTED = "amend_accepted"
+    AMEND_REJECTED = "amend_rejected"
+    CANCEL_ACCEPTED = "cancel_accepted"
+    CANCEL_REJECTED = "cancel_rejected"
+    CANCEL_GONE = "cancel_gone"  # cancel rejected -2011: the order is no longer at the venue
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    NOT_FOUND = "not_found"  # query: no such order, and it is known to have existed
+    NOT_FOUND_UNPLACED = "not_found_unplaced"  # query: no such order, no sign it ever existed
+    VENUE_NEW = "venue_new"
+    VENUE_AMENDED = "venue_amended"
+    PARTIAL_FILL = "partial_fill"
+    FULL_FILL = "full_fill"
+    VENUE_CANCELED = "venue_canceled"
+    VENUE_EXPIRED = "venue_expired"
+    VENUE_REJECTED = "venue_rejected"
+
+
+class _Resting(enum.Enum):
+    RESTING = "RESTING"
+
+
+RESTING: Final = _Resting.RESTING
+"""Pseudo-target: PENDING_AMEND if an amend is in flight, else PARTIALLY_FILLED if anything
+filled, else OPEN."""
+
+Target = OrderState | _Resting
+
+S = OrderState
+T = Trigger
+REQUEST_TRIGGERS: Final = frozenset({T.CANCEL_REQUESTED, T.AMEND_REQUESTED, T.CANCEL_TIMEOUT})
+VENUE_TRIGGERS: Final = frozenset(set(Trigger) - REQUEST_TRIGGERS)
+
+# Venue facts that decide the state whatever it was (the live order's fate is known).
+_FATE: dict[Trigger, OrderState] = {
+    T.FULL_FILL: S.FILLED,
+    T.VENUE_CANCELED: S.CANCELED,
+    T.VENUE_EXPIRED: S.EXPIRED,
+    T.VENUE_REJECTED: S.REJECTED,
+}
+
+
+def _live_row(state: OrderState, **overrides: Target) -> dict[tuple[OrderState, Trigger], Target]:
+    """A live state's venue-trigger row: fates as _FATE, the rest as given in ``overrides``."""
+    row: dict[tuple[OrderState, Trigger], Target] = {}
+    for trig in VENUE_TRIGGERS:
+        target: Target | None = _FATE.get(trig)
+        if trig.name in overrides:
+            target = overrides[trig.name]
+        if target is None:
+            raise OrderStateError(f"transition table: {state.name} lacks {trig.name}")
+        row[(state, trig)] = target
+    return row
+
+
+def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
+    table: dict[tuple[OrderState, Trigger], Target] = {}
+    table |= _live_row(
+        S.PENDING_NEW,
+        PLACE_ACCEPTED=RESTING,
+        PLACE_REJECTED=S.REJECTED,
+        AMEND_ACCEPTED=S.PENDING_NEW,  # stray: no amend was sent
+        AMEND_REJECTED=S.PENDING_NEW,
+        CANCEL_ACCEPTED=S.CANCELED,  # the venue says it canceled it: a fact
+        CANCEL_REJECTED=S.PENDING_NEW,
+        CANCEL_GONE=S.PENDING_NEW,  # inconclusive while the place may still land
+        OUTCOME_UNKNOWN=S.UNKNOWN,
+        NOT_FOUND=S.PENDING_NEW,  # inconclusive, same reason
+        NOT_FOUND_UNPLACED=S.PENDING_NEW,
+        VENUE_NEW=RESTING,  # the stream's NEW overtook the REST ack
+        VENUE_AMENDED=RESTING,
+        PARTIAL_FILL=S.PARTIALLY_FILLED,  # a trade before the ack: it exists
+    )
+    for resting in (S.OPEN, S.PARTIALLY_FILLED):
+        table |= _live_row(
+            resting,
+            PLACE_ACCEPTED=RESTING,  # duplicate ack
+            PLACE_REJECTED=RESTING,  # contradicted by the venue's own events: keep the facts
+            AMEND_ACCEPTED=RESTING,
+            AMEND_REJECTED=RESTING,
+            CANCEL_ACCEPTED=S.CANCELED,
+            CANCEL_REJECTED=RESTING,
+            CANCEL_GONE=S.CANCELED,
+            OUTCOME_UNKNOWN=S.UNKNOWN,
+            NOT_FOUND=S.CANCELED,
+            NOT_FOUND_UNPLACED=S.CANCELED,
+            VENUE_NEW=RESTING,
+            VENUE_AMENDED=RESTING,
+            PARTIAL_FILL=S.PARTIALLY_FILLED,
+        )
+        table[(resting, T.CANCEL_REQUESTED)] = S.PENDING_CANCEL
+        table[(resting, T.AMEND_REQUESTED)] = S.PENDING_AMEND
+    table |= _live_row(
+        S.PENDING_CANCEL,
+        PLACE_ACCEPTED=S.PENDING_CANCEL,
+        PLACE_REJECTED=S.PENDING_CANCEL,
+        AMEND_ACCEPTED=S.PENDING_CANCEL,  # an amend sent before the cancel landed first
+        AMEND_REJECTED=S.PENDING_CANCEL,
+        CANCEL_ACCEPTED=S.CANCELED,
+        CANCEL_REJECTED=RESTING,  # back to whatever it was (OPEN / PARTIALLY_FILLED / amend)
+        CANCEL_GONE=S.CANCELED,
+        OUTCOME_UNKNOWN=S.UNKNOWN,
+        NOT_FOUND=S.CANCELED,
+        NOT_FOUND_UNPLACED=S.CANCELED,
+        VENUE_NEW=S.PENDING_CANCEL,
+        VENUE_AMENDED=S.PENDING_CANCEL,
+        PARTIAL_FILL=S.PENDING_CANCEL,  # a fill racing the cancel: booked, cancel still pending
+    )
+    table[(S.PENDING_CANCEL, T.CANCEL_TIMEOUT)] = S.UNKNOWN
+    table |= _live_row(
+        S.PENDING_AMEND,
+        PLACE_ACCEPTED=S.PENDING_AMEND,
+        PLACE_REJECTED=S.PENDING_AMEND,
+        AMEND_ACCEPTED=RESTING,
+        AMEND_REJECTED=RESTING,
+        CANCEL_ACCEPTED=S.CANCELED,
+        CANCEL_REJECTED=S.PENDING_AMEND,
+        CANCEL_GONE=S.CANCELED,
+        OUTCOME_UNKNOWN=S.UNKNOWN,
+        NOT_FOUND=S.CANCELED,
+        NOT_FOUND_UNPLACED=S.CANCELED,
+        VENUE_NEW=S.PENDING_AMEND,
+        VENUE_AMENDED=RESTING,  # the venue reports the amendment: confirmation
+        PARTIAL_FILL=S.PENDING_AMEND,
+    )
+    table[(S.PENDING_AMEND, T.CANCEL_REQUESTED)] = S.PENDING_CANCEL
+    table |= _live_row(
+        S.UNKNOWN,
+        PLACE_ACCEPTED=S.UNKNOWN,  # may be stale (an unknown cancel came later): wait for facts
+        PLACE_REJECTED=S.UNKNOWN,
+        AMEND_ACCEPTED=S.UNKNOWN,
+        AMEND_REJECTED=S.UNKNOWN,
+        CANCEL_ACCEPTED=S.CANCELED,
+        CANCEL_REJECTED=S.UNKNOWN,
+        CANCEL_GONE=S.CANCELED,
+        OUTCOME_UNKNOWN=S.UNKNOWN,
+        NOT_FOUND=S.CANCELED,
+        NOT_FOUND_UNPLACED=S.REJECTED,  # an unknown place that never reached the book
+        VENUE_NEW=RESTING,  # a query (or the stream) says it rests
+        VENUE_AMENDED=RESTING,
+        PARTIAL_FILL=S.PARTIALLY_FILLED,
+    )
+    for terminal in TERMINAL_STATES:
+        for trig in VENUE_TRIGGERS:
+            table[(terminal, trig)] = terminal
+    return table
+
+
+TRANSITIONS: Final[dict[tuple[OrderState, Trigger], Target]] = _build_table()
+"""The whole order state machine: ``(state, trigger) -> target``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One of our orders as the tracker knows it (immutable; the tracker swaps records)."""
+
+    client_id: str
+    slot: Slot
+    side: Side
+    price: int
+    qty: int
+    time_in_force: TimeInForce
+    reduce_only: bool
+    created_ts: int
+    state: OrderState = OrderState.PENDING_NEW
+    updated_ts: int = 0
+    order_id: int | None = None
+    filled: int = 0
+    pending_amend: tuple[int, int] | None = None  # (price, qty) of an amend in flight
+    cancel_deadline: int | None = None
+    unknown_op: str = ""  # the request whose outcome is unknown (place / amend / cancel)
+    seen_at_venue: bool = False  # a venue fact showed this order existed
+    reason: str = ""  # why it is where it is (rejection text, gone, timeout…)
+
+    @property
+    def remaining(self) -> int:
+        """Open quantity at the current qty (0 once terminal)."""
+        return 0 if self.state in TERMINAL_STATES else max(0, self.qty - self.filled)
+
+    @property
+    def worst_case_remaining(self) -> int:
+        """The most this order could still fill: both old and new qty of an amend in flight."""
+        if self.state in TERMINAL_STATES:
+            return 0
+        qty = self.qty if self.pending_amend is None else max(self.qty, self.pending_amend[1])
+        return max(0, qty - self.filled)
+
+
+Slot = tuple[Side, int]
+"""A quoting slot: (side, level index). At most one live order holds a slot."""
+
+
+def next_state(order: Order, trigger: Trigger) -> OrderState:
+    """The state ``order`` moves to on ``trigger``; raises OrderStateError if not allowed."""
+    target = TRANSITIONS.get((order.state, trigger))
+    if target is None:
+        raise OrderStateError(
+            f"order {order.client_id}: {trigger.value} is not allowed in state "
+            f"{order.state.name}; check the order's state before requesting"
+        )
+    if target is RESTING:
+        if order.pending_amend is not None:
+            return OrderState.PENDING_AMEND
+        return OrderState.PARTIALLY_FILLED if order.filled > 0 else OrderState.OPEN
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """What one event did. ``fill`` is a new (deduplicated) fill to book, even if nothing else
+    changed; ``order`` is None when the client id is not (or no longer) tracked."""
+
+    client_id: str
+    order: Order | None
+    previous: OrderState | None
+    fill: Fill | None = None
+    released_slot: Slot | None = None
+
+    @property
+    def state(self) -> OrderState | None:
+        return None if self.order is None else self.order.state
+
+    @property
+    def changed(self) -> bool:
+        return self.order is not None and self.previous is not self.order.state
+
+
+OrderEvent = (
+    PlaceAccepted
+    | PlaceRejected
+    | AmendAccepted
+    | AmendRejected
+    | CancelAccepted
+    | CancelRejected
+    | OutcomeUnknown
+    | OrderNotFound
+    | OrderUpdate
+)
+
+_STATUS_TRIGGER: dict[VenueOrderStatus, Trigger] = {
+    VenueOrderStatus.NEW: T.VENUE_NEW,
+    VenueOrderStatus.PARTIALLY_FILLED: T.PARTIAL_FILL,
+    VenueOrderStatus.FILLED: T.FULL_FILL,
+    VenueOrderStatus.CANCELED: T.VENUE_CANCELED,
+    VenueOrderStatus.EXPIRED: T.VENUE_EXPIRED,
+    VenueOrderStatus.EXPIRED_IN_MATCH: T.VENUE_EXPIRED,
+    VenueOrderStatus.REJECTED: T.VENUE_REJECTED,
+}
+
+
+class OrderTracker:
+    """All our orders by client id, the quoting slots, and worst-case exposure.
+
+    Terminal orders are kept (for late fills and duplicate events) up to ``max_terminal``,
+    oldest evicted first, so memory is flat over a long run.
+    """
+
+    def __init__(self, max_terminal: int = 1_000) -> None:
+        if max_terminal < 1:
+            raise OrderStateError(f"max_terminal must be >= 1, got {max_terminal}")
+        self._max_terminal = max_terminal
+        self._orders: dict[str, Order] = {}
+        self._trade_ids: dict[str, set[int]] = {}
+        self._live: dict[str, None] = {}  # insertion-ordered set of non-terminal client ids
+        self._terminal: OrderedDict[str, None] = OrderedDict()
+        self._slots: dict[Slot, str] = {}
+        self._released: Slot | None = None  # slot freed while handling the current call
+
+    # --- queries ------------------------------------------------------------------------
+    def get(self, client_id: str) -> Order | None:
+        """The order with ``client_id``, if tracked (live or recently terminal)."""
+        return self._orders.get(client_id)
+
+    def slot_order(self, slot: Slot) -> Order | None:
+        """The live order holding ``slot``, if any."""
+        cid = self._slots.get(slot)
+        return None if cid is None else self._orders[cid]
+
+    def live_orders(self) -> list[Order]:
+        """Every non-terminal order (UNKNOWN included), oldest first."""
+        return [self._orders[cid] for cid in self._live]
+
+    def orphans(self) -> list[Order]:
+        """Live orders that hold no slot (a timed-out cancel that turned out open): cancel them."""
+        held = set(self._slots.values())
+        return [
+            self._orders[cid]
+            for cid in self._live
+            if cid not in held and self._orders[cid].state is not OrderState.UNKNOWN
+        ]
+
+    def worst_case_exposure(self) -> tuple[int, int]:
+        """(buy lots, sell lots) that could still fill: every non-terminal order at its worst."""
+        buy = sell = 0
+        for cid in self._live:
+            order = self._orders[cid]
+            if order.side is Side.BUY:
+                buy += order.worst_case_remaining
+            else:
+                sell += order.worst_case_remaining
+        return buy, sell
+
+    def next_deadline(self) -> int | None:
+        """The earliest pending-cancel deadline (ms), for the runtime's timer."""
+        deadlines = [
+            o.cancel_deadline
+            for o in (self._orders[cid] for cid in self._live)
+            if o.cancel_deadline is not None
+        ]
+        return min(deadlines) if deadlines else None
+
+    # --- our requests -------------------------------------------------------------------
+    def new_order(  # noqa: PLR0917 - the documented positional signature
+        self,
+        client_id: str,
+        slot: Slot,
+        side: Side,
+        price: int,
+        qty: int,
+        tif: TimeInForce,
+        reduce_only: bool,
+        ts: int,
+    ) -> Order:
+        """Register an order about to be placed (PENDING_NEW) in ``slot``."""
+        if client_id in self._orders:
+            raise OrderStateError(f"client id {client_id!r} is already used; ids must be unique")
+        if slot[0] is not side:
+            raise OrderStateError(
+                f"slot {slot} is a {slot[0].name} slot, order side is {side.name}"
+            )
+        holder = self._slots.get(slot)
+        if holder is not None:
+            raise OrderStateError(
+                f"slot {slot[0].name}/{slot[1]} is held by live order {holder}; "
+                f"cancel it (or wait for its cancel deadline) before placing another"
+            )
+        if price <= 0 or qty <= 0:
+            raise OrderStateError(
+                f"order {client_id}: price {price} ticks and qty {qty} lots must be positive"
+            )
+        order = Order(client_id, slot, side, price, qty, tif, reduce_only, ts, updated_ts=ts)
+        self._orders[client_id] = order
+        self._trade_ids[client_id] = set()
+        self._live[client_id] = None
+        self._slots[slot] = client_id
+        return order
+
+    def request_cancel(self, client_id: str, ts: int, deadline_ts: int) -> Order:
+        """Mark a cancel as sent; if unconfirmed at ``deadline_ts`` the slot is freed anyway."""
+        order = self._require(client_id)
+        if deadline_ts < ts:
+            raise OrderStateError(f"cancel deadline {deadline_ts} is before the request ts {ts}")
+        return self._apply(order, T.CANCEL_REQUESTED, ts, cancel_deadline=deadline_ts)
+
+    def request_amend(self, client_id: str, price: int, qty: int, ts: int) -> Order:
+        """Mark an amend (new price and total qty, as Binance modify takes) as sent."""
+        order = self._require(client_id)
+        if price <= 0 or qty <= order.filled:
+            raise OrderStateError(
+                f"order {client_id}: amend to {qty} lots @ {price} ticks is invalid: the price "
+                f"must be positive and the qty above the {order.filled} lots already filled "
+                f"(Binance cancels an order amended to qty <= executed; cancel it instead)"
+            )
+        return self._apply(order, T.AMEND_REQUESTED, ts, pending_amend=(price, qty))
+
+    def expire_cancels(self, now: int) -> list[str]:
+        """Give up on cancels past their deadline: free their slots, move them to UNKNOWN."""
+        expired = [
+            cid
+            for cid in self._live
+            if self._orders[cid].state is OrderState.PENDING_CANCEL
+            and (dl := self._orders[cid].cancel_deadline) is not None
+            and dl <= now
+        ]
+        for cid in expired:
+            self._apply(
+                self._orders[cid],
+                T.CANCEL_TIMEOUT,
+                now,
+                unknown_op="cancel",
+                reason=f"cancel unconfirmed by its deadline (now {now})",
+            )
+        return expired
+
+    # --- events -------------------------------------------------------------------------
+    def on_event(self, event: OrderEvent) -> OrderChange:
+        """Apply an execution outcome or a venue order update; never raises for venue input."""
+        if isinstance(event, OrderUpdate):
+            return self._on_update(event)
+        self._released = None
+        order = self._orders.get(event.client_id)
+        if order is None:
+            return OrderChange(event.client_id, None, None)
+        before = order.state
+        ts = event.ts
+        if isinstance(event, PlaceAccepted):
+            order = self._apply(
+                order, T.PLACE_ACCEPTED, ts, order_id=event.order_id, seen_at_venue=True
+            )
+        elif isinstance(event, PlaceRejected):
+            order = self._apply(
+                order, T.PLACE_REJECTED, ts, reason=f"rejected {event.code}: {event.reason}"
+            )
+        elif isinstance(event, AmendAccepted):
+            if order.pending_amend is not None:
+                order = self._apply(
+                    order,
+                    T.AMEND_ACCEPTED,
+                    ts,
+                    price=event.price,
+                    qty=event.qty,
+                    pending_amend=None,
+                    seen_at_venue=True,
+                )
+            else:
+                order = self._apply(order, T.AMEND_ACCEPTED, ts)
+        elif isinstance(event, AmendRejected):
+            order = self._apply(
+                order,
+                T.AMEND_REJECTED,
+                ts,
+                pending_amend=None,
+                reason=f"amend rejected {event.code}: {event.reason}",
+            )
+        elif isinstance(event, CancelAccepted):
+            order = self._apply(order, T.CANCEL_ACCEPTED, ts, cancel_deadline=None)
+        elif isinstance(event, CancelRejected):
+            if event.code == UNKNOWN_ORDER_CODE:
+                order = self._apply(
+                    order,
+                    T.CANCEL_GONE,
+                    ts,
+                    cancel_deadline=None,
+                    reason=f"gone: cancel answered {event.code} ({event.reason})",
+                )
+            else:
+                order = self._apply(
+                    order,
+                    T.CANCEL_REJECTED,
+                    ts,
+                    cancel_deadline=None,
+                    reason=f"cancel rejected {event.code}: {event.reason}",
+                )
+        elif isinstance(event, OutcomeUnknown):
+            order = self._apply(
+                order,
+                T.OUTCOME_UNKNOWN,
+                ts,
+                cancel_deadline=None,
+                unknown_op=event.operation,
+                reason=f"{event.operation} outcome unknown: {event.reason}",
+            )
+        else:  # OrderNotFound
+            never_existed = (
+                not order.seen_at_venue and order.filled == 0 and order.unknown_op == "place"
+            )
+            trig = T.NOT_FOUND_UNPLACED if never_existed else T.NOT_FOUND
+            order = self._apply(
+                order,
+                trig,
+                ts,
+                cancel_deadline=None,
+                reason="never existed (not found)" if never_existed else "gone (not found)",
+            )
+        return self._change(order, before)
+
+    def _on_update(self, update: OrderUpdate) -> OrderChange:
+        self._released = None
+        fill = update.fill
+        order = self._orders.get(update.client_id)
+        if order is None:
+            # Not ours or evicted: the fill still has to reach the ledger.
+            return OrderChange(update.client_id, None, None, fill=fill)
+        before = order.state
+        seen = self._trade_ids[order.client_id]
+        new_fill: Fill | None = None
+        filled = max(order.filled, update.cum_qty)
+        if fill is not None and fill.trade_id not in seen:
+            seen.add(fill.trade_id)
+            new_fill = fill
+        facts: dict[str, object] = {
+            "filled": filled,
+            "seen_at_venue": True,
+            "order_id": order.order_id if order.order_id is not None else update.order_id,
+        }
+        if update.exec_type is ExecType.AMENDMENT or order.state is OrderState.UNKNOWN:
+            # The venue's own price/qty is the truth here (see module docstring).
+            facts.update(price=update.price, qty=update.qty, pending_amend=None)
+        qty = update.qty if "qty" in facts else order.qty
+        if update.exec_type is ExecType.AMENDMENT and update.status is VenueOrderStatus.NEW:
+            trig = T.VENUE_AMENDED
+        else:
+            trig = _STATUS_TRIGGER[update.status]
+        if filled >= qty and trig in (T.VENUE_NEW, T.VENUE_AMENDED, T.PARTIAL_FILL):
+            trig = T.FULL_FILL  # everything is filled whatever the (older) status says
+        if trig in _FATE or trig is T.VENUE_CANCELED:
+            facts["cancel_deadline"] = None
+        order = self._apply(order, trig, update.ts, **facts)
+        return self._change(order, before, new_fill)
+
+    # --- the one place state changes ----------------------------------------------------
+    def _require(self, client_id: str) -> Order:
+        order = self._orders.get(client_id)
+        if order is None:
+            raise OrderStateError(f"no tracked order with client id {client_id!r}")
+        return order
+
+    def _apply(self, order: Order, trigger: Trigger, ts: int, **facts: object) -> Order:
+        if (order.state, trigger) not in TRANSITIONS:
+            next_state(order, trigger)  # raises the explanatory OrderStateError
+        updated = replace(order, updated_ts=max(order.updated_ts, ts), **facts)  # type: ignore[arg-type]
+        state = next_state(updated, trigger)
+        if state is not OrderState.PENDING_CANCEL and updated.cancel_deadline is not None:
+            updated = replace(updated, cancel_deadline=None)
+        if state is not OrderState.UNKNOWN and updated.unknown_op:
+            updated = replace(updated, unknown_op="")  # resolved
+        updated = replace(updated, state=state)
+        self._orders[order.client_id] = updated
+        if state.terminal or trigger is T.CANCEL_TIMEOUT:
+            self._release_slot(updated)
+        if state.terminal and order.client_id in self._live:
+            del self._live[order.client_id]
+            self._remember_terminal(order.client_id)
+        return updated
+
+    def _release_slot(self, order: Order) -> Slot | None:
+        """Free the order's slot if it holds it: the single path for confirmed cancels, fills,
+        rejections and cancel timeouts alike."""
+        if self._slots.get(order.slot) == order.client_id:
+            del self._slots[order.slot]
+            self._released = order.slot
+            return order.slot
+        return None
+
+    def _remember_terminal(self, client_id: str) -> None:
+        self._terminal[client_id] = None
+        while len(self._terminal) > self._max_terminal:
+            old, _ = self._terminal.popitem(last=False)
+            del self._orders[old]
+            del self._trade_ids[old]
+
+    def _change(self, order: Order, before: OrderState, fill: Fill | None = None) -> OrderChange:
+        return OrderChange(order.client_id, order, before, fill=fill, released_slot=self._released)
+
+
+# --- client order ids ------------------------------------------------------------------------
+
+_BINANCE_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_HEX = r"(0|[1-9a-f][0-9a-f]*)"  # canonical lowercase hex, as we print it
+_EPOCH_DIGITS: Final = 8  # 4 billion restarts
+_COUNTER_DIGITS: Final = 12  # 2.8e14 orders per epoch: 89,000 years at 100 orders/s
+MAX_PREFIX_LEN: Final = 36 - _EPOCH_DIGITS - 1 - _COUNTER_DIGITS
+
+
+class ClientIdGenerator:
+    """Client order ids ``f"{prefix}{epoch:x}-{counter:x}"``, unique across restarts.
+
+    ``epoch`` is persisted by the runtime and incremented on every start (never derived from
+    the wall clock, which can step backwards); ``counter`` restarts at ``start`` in each epoch.
+    Every id fits Binance's ``^[.A-Z:/a-z0-9_-]{1,36}$``: the prefix is validated here, and
+    the epoch and counter are bounded so the id never exceeds 36 characters.
+    """
+
+    def __init__(self, prefix: str, epoch: int, start: int = 0) -> None:
+        if not prefix or len(prefix) > MAX_PREFIX_LEN or not _BINANCE_CLIENT_ID.fullmatch(prefix):
+            raise ConfigError(
+                f"client id prefix {prefix!r} is invalid: use 1-{MAX_PREFIX_LEN} characters "
+                f"from A-Z a-z 0-9 . : / _ - (Binance newClientOrderId rules)"
+            )
+        if not 0 <= epoch < 16**_EPOCH_DIGITS:
+            raise ConfigError(
+                f"client id epoch {epoch} is outside [0, {16**_EPOCH_DIGITS}); the runtime "
+                f"persists and increments it on each start"
+            )
+        if not 0 <= start < 16**_COUNTER_DIGITS:
+            raise ConfigError(f"client id counter start {start} must be in [0, 16**12)")
+        self.prefix = prefix
+        self.epoch = epoch
+        self._counter = start
+        self._head = f"{prefix}{epoch:x}-"
+        self._pattern = re.compile(re.escape(prefix) + _HEX + "-" + _HEX)
+
+    @property
+    def counter(self) -> int:
+        """The counter the next id will use."""
+        return self._counter
+
+    def next(self) -> str:
+        """A fresh client id; raises ConfigError if this epoch's counter is exhausted."""
+        if self._counter >= 16**_COUNTER_DIGITS:
+            raise ConfigError(
+                f"client id counter exhausted in epoch {self.epoch}; restart with the next epoch"
+            )
+        cid = f"{self._head}{self._counter:x}"
+        self._counter += 1
+        return cid
+
+    def parse(self, client_id: str) -> tuple[int, int] | None:
+        """(epoch, counter) of an id this prefix produced (any epoch), else None."""
+        match = self._pattern.fullmatch(client_id)
+        if match is None:
+            return None
+        epoch_hex, counter_hex = match.groups()
+        if len(epoch_hex) > _EPOCH_DIGITS or len(counter_hex) > _COUNTER_DIGITS:
+            return None
+        return int(epoch_hex, 16), int(counter_hex, 16)
+
+    def is_ours(self, client_id: str) -> bool:
+        """True for ids of this bot (current or earlier epoch), False for venue or manual ids."""
+        return self.parse(client_id) is not None

@@ -1,0 +1,410 @@
+"""From a market view, an inventory and model inputs to a ladder of post-only quotes.
+
+The model (`mmtrio.core.models`) gives float distances from a reference price; this module
+decides everything that reaches the venue: integer tick prices rounded *outward* (bids floor,
+asks ceil, so rounding never makes a quote more aggressive than the model asked), post-only
+safety against the current book, level ladders, and whole-lot sizes that meet the
+instrument's filters. Anything that makes quoting unsafe (empty or crossed book, NaN input)
+gives `CannotQuote` with a reason instead of an exception: the strategy keeps running and
+pulls its quotes.
+
+Order of operations, each a deliberate choice:
+
+1. reference ``s`` = microprice (or mid), shifted by the funding bias;
+2. model distances at inventory ``q`` (units of the base size), and at ``q = 0``; the
+   inventory part is scaled by ``inventory_skew``: ``δ = δ₀ + skew·(δ(q) − δ₀)``;
+3. the half spread (mean of the two distances) is clamped to the min/max, keeping the centre;
+4. top prices rounded outward, then clamped to the post-only limits; deeper levels step
+   ``level_spacing_ticks`` away from the top, so levels are distinct and ordered by
+   construction;
+5. sizes shaped per level and reduced on the side that grows |inventory|; levels whose
+   price or size cannot satisfy the instrument are dropped, never bent.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from mmtrio.core.events import Side
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.models import (
+    QuoteDistances,
+    as_distances,
+    as_infinite_distances,
+    glft_distances,
+)
+from mmtrio.errors import ParameterError
+
+
+class QuoteModel(enum.Enum):
+    AS = "AS"  # Avellaneda–Stoikov, finite (rolling) horizon
+    AS_INFINITE = "AS_INFINITE"  # Avellaneda–Stoikov §2.5, stationary
+    GLFT = "GLFT"  # Guéant–Lehalle–Fernandez-Tapia closed form
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """What quoting needs from the book: best prices in ticks (None = side empty), mid and
+    microprice as float ticks."""
+
+    best_bid: int | None
+    best_ask: int | None
+    mid: float
+    microprice: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInputs:
+    """Estimated model inputs (units in `mmtrio.core.models`): σ ticks/√s, A per s, k per tick.
+
+    Not validated here on purpose: an estimator that is not warmed up may hand over NaN, and
+    that must become `CannotQuote`, not an exception.
+    """
+
+    sigma: float
+    a: float
+    k: float
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ParameterError(msg)
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteParams:
+    """Operator parameters of the quoting layer. Validated on construction (ParameterError).
+
+    - ``gamma``: risk aversion per tick per unit of q; ``horizon_s``: the AS rolling horizon
+      ``T − t`` in seconds (a perpetual has no terminal time, so the horizon rolls and the AS
+      quote is stationary in time);
+    - ``base_size_lots``: the unit of q and the level-0 size; ``max_inventory_lots``: the
+      inventory bound (q_max of AS_INFINITE; denominator of the size reduction);
+    - ``levels`` per side, ``level_spacing_ticks`` between them; level i size is
+      ``base_size_lots · size_multiplier**i``;
+    - ``inventory_size_reduction`` in [0, 1]: on the side that grows |inventory|, sizes are
+      multiplied by ``max(0, 1 − reduction·|inventory|/max_inventory_lots)``;
+    - ``inventory_skew``: scales the model's inventory-driven shift (1 = as published, 0 = none);
+    - ``funding_bias``: the reference moves by ``−funding_rate·funding_bias·s``; positive
+      funding (longs pay) lowers it, so we lean to selling;
+    - ``min/max_half_spread_ticks``: clamp on the model's half spread;
+    - ``post_only_safety_ticks``: extra distance from the opposite best;
+    - ``allow_bid``/``allow_ask``: the risk layer's permission per side;
+    - ``use_microprice``: reference is the microprice (default) or the mid.
+    """
+
+    model: QuoteModel
+    gamma: float
+    base_size_lots: int
+    max_inventory_lots: int
+    horizon_s: float = 60.0
+    levels: int = 1
+    level_spacing_ticks: int = 1
+    size_multiplier: float = 1.0
+    inventory_size_reduction: float = 0.0
+    inventory_skew: float = 1.0
+    funding_bias: float = 0.0
+    min_half_spread_ticks: float = 0.0
+    max_half_spread_ticks: float = 1e9
+    post_only_safety_ticks: int = 0
+    allow_bid: bool = True
+    allow_ask: bool = True
+    use_microprice: bool = True
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.model, QuoteModel),
+            f"model must be one of {[m.value for m in QuoteModel]}, got {self.model!r}",
+        )
+        for name in (
+            "gamma",
+            "horizon_s",
+            "size_multiplier",
+            "inventory_size_reduction",
+            "inventory_skew",
+            "funding_bias",
+            "min_half_spread_ticks",
+            "max_half_spread_ticks",
+        ):
+            val = getattr(self, name)
+            _require(
+                _real(val) and math.isfinite(val), f"{name} must be a finite number, got {val!r}"
+            )
+        for name in (
+            "base_size_lots",
+            "max_inventory_lots",
+            "levels",
+            "level_spacing_ticks",
+            "post_only_safety_ticks",
+        ):
+            val = getattr(self, name)
+            _require(
+                isinstance(val, int) and not isinstance(val, bool),
+                f"{name} must be an integer, got {val!r}",
+            )
+        _require(0 < self.gamma <= 1e6, f"gamma must be in (0, 1e6] per tick, got {self.gamma}")
+        _require(
+            0 <= self.horizon_s <= 1e7, f"horizon_s must be in [0, 1e7] s, got {self.horizon_s}"
+        )
+        _require(
+            self.base_size_lots >= 1, f"base_size_lots must be >= 1, got {self.base_size_lots}"
+        )
+        _require(
+            self.max_inventory_lots >= 1,
+            f"max_inventory_lots must be >= 1, got {self.max_inventory_lots}",
+        )
+        _require(1 <= self.levels <= 50, f"levels must be in [1, 50], got {self.levels}")
+        _require(
+            self.level_spacing_ticks >= 1,
+            f"level_spacing_ticks must be >= 1, got {self.level_spacing_ticks}",
+        )
+        _require(
+            0 < self.size_multiplier <= 10,
+            f"size_multiplier must be in (0, 10], got {self.size_multiplier}",
+        )
+        _require(
+            0 <= self.inventory_size_reduction <= 1,
+            f"inventory_size_reduction must be in [0, 1], got {self.inventory_size_reduction}",
+        )
+        _require(
+            0 <= self.inventory_skew <= 10,
+            f"inventory_skew must be in [0, 10], got {self.inventory_skew}",
+        )
+        _require(
+            abs(self.funding_bias) <= 1e4,
+            f"funding_bias must be in [-1e4, 1e4], got {self.funding_bias}",
+        )
+        _require(
+            0 <= self.min_half_spread_ticks <= self.max_half_spread_ticks,
+            "need 0 <= min_half_spread_ticks <= max_half_spread_ticks, got "
+            f"{self.min_half_spread_ticks}, {self.max_half_spread_ticks}",
+        )
+        _require(self.max_half_spread_ticks > 0, "max_half_spread_ticks must be > 0")
+        _require(
+            self.post_only_safety_ticks >= 0,
+            f"post_only_safety_ticks must be >= 0, got {self.post_only_safety_ticks}",
+        )
+        _require(
+            isinstance(self.allow_bid, bool) and isinstance(self.allow_ask, bool),
+            "allow_bid and allow_ask must be booleans",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    side: Side
+    level: int  # 0 = best
+    price_ticks: int
+    qty_lots: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSet:
+    """Quotes best-first per side (one side may be empty), plus the reference used."""
+
+    bids: tuple[Quote, ...]
+    asks: tuple[Quote, ...]
+    reference: float
+
+
+@dataclass(frozen=True, slots=True)
+class CannotQuote:
+    reason: str
+
+
+QuoteResult = QuoteSet | CannotQuote
+
+
+def _model(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
+    if params.model is QuoteModel.AS:
+        return as_distances(q, params.gamma, inputs.sigma, inputs.k, params.horizon_s)
+    if params.model is QuoteModel.AS_INFINITE:
+        q_max = params.max_inventory_lots / params.base_size_lots
+        # Beyond the bound the model is undefined; at the bound it already refuses the side
+        # that grows inventory, which is the right answer for any |q| ≥ q_max.
+        return as_infinite_distances(
+            max(-q_max, min(q_max, q)), params.gamma, inputs.sigma, inputs.k, q_max
+        )
+    return glft_distances(q, params.gamma, inputs.sigma, inputs.k, inputs.a)
+
+
+def _distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
+    """Model distances with the skew scaled and the half spread clamped."""
+    d_q = _model(params, q, inputs)
+    d_0 = _model(params, 0.0, inputs)
+    s = params.inventory_skew
+    bid = d_q.bid if math.isinf(d_q.bid) else d_0.bid + s * (d_q.bid - d_0.bid)
+    ask = d_q.ask if math.isinf(d_q.ask) else d_0.ask + s * (d_q.ask - d_0.ask)
+    if math.isinf(bid) or math.isinf(ask):
+        # One-sided at the inventory bound: the unwind side keeps its model distance (it may
+        # be inside the min half spread: unwinding is the point), capped on the wide end.
+        return QuoteDistances(
+            bid=bid if math.isinf(bid) else min(bid, params.max_half_spread_ticks),
+            ask=ask if math.isinf(ask) else min(ask, params.max_half_spread_ticks),
+        )
+    centre = (ask - bid) / 2.0
+    half = min(max((ask + bid) / 2.0, params.min_half_spread_ticks), params.max_half_spread_ticks)
+    return QuoteDistances(bid=half - centre, ask=half + centre)
+
+
+def _size(
+    instrument: Instrument, params: QuoteParams, level: int, price: int, reduce: float
+) -> int | None:
+    """Whole-lot size of one level, or None when no valid size exists."""
+    target = math.floor(params.base_size_lots * params.size_multiplier**level * reduce)
+    if target < 1:
+        return None  # reduced to nothing: the level is withdrawn, not bumped to the minimum
+    # A target below the venue minimum is raised to it (the base size is a target; the
+    # venue's floor is a hard rule); above the maximum it is capped.
+    lots = min(max(target, instrument.min_lots_for_notional(price)), instrument.max_qty)
+    if lots < instrument.min_lots_for_notional(price):
+        return None
+    return lots
+
+
+def _ladder(
+    instrument: Instrument,
+    params: QuoteParams,
+    side: Side,
+    top: int,
+    reduce: float,
+) -> tuple[Quote, ...]:
+    step = -params.level_spacing_ticks if side is Side.BUY else params.level_spacing_ticks
+    quotes: list[Quote] = []
+    for level in range(params.levels):
+        price = top + level * step
+        if not instrument.min_price_ticks <= price <= instrument.max_price_ticks:
+            continue
+        lots = _size(instrument, params, level, price, reduce)
+        if lots is not None:
+            quotes.append(Quote(side, len(quotes), price, lots))
+    return tuple(quotes)
+
+
+def quote(
+    instrument: Instrument,
+    view: MarketView,
+    *,
+    inventory_lots: int,
+    inputs: ModelInputs,
+    params: QuoteParams,
+    funding_rate: float,
+    safety_ticks: int | None = None,
+) -> QuoteResult:
+    """Quotes for one instrument, or `CannotQuote` with the reason.
+
+    ``safety_ticks`` overrides ``params.post_only_safety_ticks`` (pass
+    `PostOnlySafety.ticks`). ``funding_rate`` is the current rate per funding interval
+    (e.g. 0.0001). Guarantees for any input: bids ≤ best_ask − 1 − safety, asks ≥
+    best_bid + 1 + safety, every bid < every ask, levels strictly ordered, sizes whole lots
+    within the instrument's min/max qty and min notional, prices inside its price filter.
+    """
+    bb, ba = view.best_bid, view.best_ask
+    if bb is None or ba is None:
+        return CannotQuote(f"book side empty (best_bid={bb}, best_ask={ba})")
+    if bb >= ba:
+        return CannotQuote(f"book crossed or locked (best_bid={bb} >= best_ask={ba})")
+    safety = params.post_only_safety_ticks if safety_ticks is None else safety_ticks
+    if safety < 0:
+        return CannotQuote(f"post-only safety must be >= 0 ticks, got {safety}")
+    ref = view.microprice if params.use_microprice else view.mid
+    name = "microprice" if params.use_microprice else "mid"
+    if not math.isfinite(ref) or ref <= 0:
+        return CannotQuote(f"{name} is not a positive finite price ({ref!r})")
+    if not math.isfinite(funding_rate) or abs(funding_rate) >= 1:
+        return CannotQuote(f"funding rate {funding_rate!r} is not a finite fraction")
+    if not (params.allow_bid or params.allow_ask):
+        return CannotQuote("risk layer allows neither side")
+    q = inventory_lots / params.base_size_lots
+    try:
+        dist = _distances(params, q, inputs)
+    except ParameterError as exc:
+        return CannotQuote(f"model {params.model.value}: {exc}")
+    s = ref - funding_rate * params.funding_bias * ref
+
+    # Post-only limits, exact integers; the float comparison against them is exact because
+    # tick counts are far below 2**53.
+    bid_cap = ba - 1 - safety
+    ask_floor = bb + 1 + safety
+    # Outward: bid floor, ask ceil. Float extremes (a skew of 1e30 ticks) are clamped to the
+    # post-only limit or drop out of the price filter below; ±inf means "no quote".
+    bid_f = min(s - dist.bid, float(bid_cap))
+    ask_f = max(s + dist.ask, float(ask_floor))
+    lim = float(10 * instrument.max_price_ticks)
+    bid_top = math.floor(max(bid_f, -lim)) if math.isfinite(bid_f) else None
+    ask_top = math.ceil(min(ask_f, lim)) if math.isfinite(ask_f) else None
+    if bid_top is not None and ask_top is not None and bid_top >= ask_top:
+        # Only possible when the (skew-scaled) model spread is not positive: floor(x) < ceil(y)
+        # whenever x < y. A degenerate model is refused explicitly, never "fixed" silently.
+        return CannotQuote(f"model produced bid {bid_top} >= ask {ask_top}")
+
+    reduce_bid = reduce_ask = 1.0
+    frac = min(1.0, abs(inventory_lots) / params.max_inventory_lots)
+    cut = max(0.0, 1.0 - params.inventory_size_reduction * frac)
+    if inventory_lots > 0:
+        reduce_bid = cut
+    elif inventory_lots < 0:
+        reduce_ask = cut
+    bids = (
+        _ladder(instrument, params, Side.BUY, bid_top, reduce_bid)
+        if params.allow_bid and bid_top is not None
+        else ()
+    )
+    asks = (
+        _ladder(instrument, params, Side.SELL, ask_top, reduce_ask)
+        if params.allow_ask and ask_top is not None
+        else ()
+    )
+    if not bids and not asks:
+        return CannotQuote(
+            "no level survives the instrument filters and inventory limits "
+            f"(bid top {bid_top}, ask top {ask_top}, inventory {inventory_lots} lots)"
+        )
+    return QuoteSet(bids=bids, asks=asks, reference=s)
+
+
+class PostOnlySafety:
+    """Adaptive post-only safety distance, in ticks.
+
+    A -5022 rejection means the book moved through our price between decision and arrival:
+    the distance doubles (at least +1, capped at ``max_ticks``). Each run of
+    ``decay_after`` accepted post-only orders takes one tick back, never below
+    ``base_ticks``. Doubling reacts fast to a fast market; the slow decay avoids flapping.
+    """
+
+    __slots__ = ("_successes", "_ticks", "base_ticks", "decay_after", "max_ticks")
+
+    def __init__(self, base_ticks: int, max_ticks: int, decay_after: int) -> None:
+        if not 0 <= base_ticks <= max_ticks:
+            raise ParameterError(
+                f"need 0 <= base_ticks <= max_ticks, got {base_ticks}, {max_ticks}"
+            )
+        if decay_after < 1:
+            raise ParameterError(f"decay_after must be >= 1 success, got {decay_after}")
+        self.base_ticks = base_ticks
+        self.max_ticks = max_ticks
+        self.decay_after = decay_after
+        self._ticks = base_ticks
+        self._successes = 0
+
+    @property
+    def ticks(self) -> int:
+        return self._ticks
+
+    def on_reject(self) -> None:
+        """A post-only order was rejected (-5022): widen."""
+        self._ticks = min(self.max_ticks, max(self._ticks * 2, self._ticks + 1))
+        self._successes = 0
+
+    def on_success(self) -> None:
+        """A post-only order was accepted: count towards one tick of decay."""
+        self._successes += 1
+        if self._successes >= self.decay_after:
+            self._successes = 0
+            self._ticks = max(self.base_ticks, self._ticks - 1)

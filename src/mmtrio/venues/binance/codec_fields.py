@@ -1,0 +1,153 @@
+"""Strict field accessors shared by the Binance codec modules (pure, no I/O).
+
+Every accessor names the payload kind and the field in its ProtocolError, so an operator
+reading the log knows which message broke and why. ``Decimal`` is used only here, at the
+boundary; prices and sizes leave as integer ticks and lots.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from mmtrio.core.events import Level
+from mmtrio.core.instruments import Instrument
+from mmtrio.errors import InstrumentError, ProtocolError
+
+Obj = Mapping[str, Any]
+E = TypeVar("E", bound=enum.Enum)
+
+
+def field(obj: Obj, key: str, kind: str) -> Any:
+    """``obj[key]`` or a ProtocolError naming the missing field."""
+    try:
+        return obj[key]
+    except KeyError:
+        raise ProtocolError(f"{kind}: missing field {key!r}") from None
+    except TypeError:
+        raise ProtocolError(
+            f"{kind}: payload is {type(obj).__name__}, expected an object"
+        ) from None
+
+
+def get_int(obj: Obj, key: str, kind: str) -> int:
+    val = field(obj, key, kind)
+    # bool is an int subclass: a true/false where a number belongs is a protocol error
+    if type(val) is not int:
+        raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
+    return val
+
+
+def get_int_lenient(obj: Obj, key: str, kind: str) -> int:
+    """An integer that some endpoints print as a string (``countdownTime``, newer ``E``)."""
+    val = field(obj, key, kind)
+    if type(val) is int:
+        return val
+    if isinstance(val, str) and val.isdigit():
+        return int(val)
+    raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
+
+
+def get_str(obj: Obj, key: str, kind: str) -> str:
+    val = field(obj, key, kind)
+    if not isinstance(val, str):
+        raise ProtocolError(f"{kind}: field {key!r} must be a string, got {val!r}")
+    return val
+
+
+def get_bool(obj: Obj, key: str, kind: str) -> bool:
+    val = field(obj, key, kind)
+    if not isinstance(val, bool):
+        raise ProtocolError(f"{kind}: field {key!r} must be true/false, got {val!r}")
+    return val
+
+
+def get_obj(obj: Obj, key: str, kind: str) -> Obj:
+    val = field(obj, key, kind)
+    if not isinstance(val, dict):
+        raise ProtocolError(f"{kind}: field {key!r} must be an object, got {type(val).__name__}")
+    return val
+
+
+def get_list(obj: Obj, key: str, kind: str) -> list[Any]:
+    val = field(obj, key, kind)
+    if not isinstance(val, list):
+        raise ProtocolError(f"{kind}: field {key!r} must be a list, got {type(val).__name__}")
+    return val
+
+
+def get_dec(obj: Obj, key: str, kind: str) -> Decimal:
+    """A money amount (not on the price grid) printed as a decimal string."""
+    val = get_str(obj, key, kind)
+    try:
+        dec = Decimal(val)
+    except InvalidOperation:
+        raise ProtocolError(f"{kind}: field {key!r} is not a decimal number: {val!r}") from None
+    if not dec.is_finite():
+        raise ProtocolError(f"{kind}: field {key!r} is not finite: {val!r}")
+    return dec
+
+
+def convert(conv: Callable[[str], int], obj: Obj, key: str, kind: str) -> int:
+    """Run an instrument conversion (price→ticks, qty→lots), naming the field on failure."""
+    val = field(obj, key, kind)
+    if not isinstance(val, str):
+        raise ProtocolError(f"{kind}: field {key!r} must be a decimal string, got {val!r}")
+    try:
+        return conv(val)
+    except InstrumentError as exc:
+        raise ProtocolError(f"{kind}: field {key!r}: {exc}") from exc
+
+
+def levels(
+    obj: Obj, key: str, kind: str, px: Callable[[str], int], qty: Callable[[str], int]
+) -> tuple[Level, ...]:
+    """A side of a book: ``[["price","qty"], ...]`` → ((ticks, lots), ...)."""
+    raw = get_list(obj, key, kind)
+    out: list[Level] = []
+    append = out.append
+    try:
+        for p, q in raw:
+            if type(p) is not str or type(q) is not str:
+                raise TypeError
+            append((px(p), qty(q)))
+    except (ValueError, TypeError):
+        raise ProtocolError(f"{kind}: field {key!r} must be a list of [price, qty] pairs") from None
+    except InstrumentError as exc:
+        raise ProtocolError(f"{kind}: field {key!r}: {exc}") from exc
+    return tuple(out)
+
+
+class InstrumentCodec:
+    """An instrument's exact price/qty conversions behind a bounded memo.
+
+    The same few hundred price strings recur on every depth message; memoising the exact
+    ``Decimal`` conversion keeps the hot path cheap without changing a result (errors are
+    not cached: they propagate). The cache is bounded, so a 24 h run has flat memory.
+    """
+
+    __slots__ = ("instrument", "px", "qty")
+
+    def __init__(self, instrument: Instrument, cache_size: int = 65_536) -> None:
+        self.instrument = instrument
+        self.px: Callable[[str], int] = lru_cache(maxsize=cache_size)(instrument.price_to_ticks)
+        self.qty: Callable[[str], int] = lru_cache(maxsize=cache_size)(instrument.qty_to_lots)
+
+
+def get_enum(obj: Obj, key: str, kind: str, cls: type[E]) -> E:
+    """A venue enum string (side, status, exec type, time in force) → the core enum."""
+    val = get_str(obj, key, kind)
+    try:
+        return cls(val)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in cls)
+        raise ProtocolError(
+            f"{kind}: field {key!r} is {val!r}, expected one of {allowed}"
+        ) from None
+
+
+InstrumentLookup = Callable[[str, str], InstrumentCodec]
+"""``lookup(symbol, kind)`` → the symbol's codec, or ProtocolError for an unknown symbol."""

@@ -1,0 +1,98 @@
+"""Binance USD-M market-data payloads → core events (pure, strict).
+
+Each ``parse_*`` takes the decoded JSON object (the ``data`` of a combined-stream envelope)
+and the symbol's :class:`InstrumentCodec`; a missing or mistyped field, or an off-grid price,
+raises ProtocolError naming the payload kind and the field.
+"""
+
+from __future__ import annotations
+
+from mmtrio.core.events import BookSnapshot, BookTicker, DepthDiff, MarkPrice, Trade
+from mmtrio.venues.binance.codec_fields import (
+    InstrumentCodec,
+    Obj,
+    convert,
+    get_bool,
+    get_dec,
+    get_int,
+    levels,
+)
+
+
+def parse_depth_update(obj: Obj, ic: InstrumentCodec) -> DepthDiff:
+    """``depthUpdate`` → DepthDiff (quantities absolute; 0 deletes the level)."""
+    k = "depthUpdate"
+    return DepthDiff(
+        symbol=ic.instrument.symbol,
+        first_id=get_int(obj, "U", k),
+        last_id=get_int(obj, "u", k),
+        prev_last_id=get_int(obj, "pu", k),
+        bids=levels(obj, "b", k, ic.px, ic.qty),
+        asks=levels(obj, "a", k, ic.px, ic.qty),
+        ts=get_int(obj, "E", k),
+    )
+
+
+def parse_depth_snapshot(obj: Obj, ic: InstrumentCodec) -> BookSnapshot:
+    """REST ``GET /fapi/v1/depth`` → BookSnapshot. ``ts`` is the snapshot's ``E``."""
+    k = "depth snapshot"
+    return BookSnapshot(
+        symbol=ic.instrument.symbol,
+        last_update_id=get_int(obj, "lastUpdateId", k),
+        bids=levels(obj, "bids", k, ic.px, ic.qty),
+        asks=levels(obj, "asks", k, ic.px, ic.qty),
+        ts=get_int(obj, "E", k),
+    )
+
+
+def parse_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
+    """``trade`` → Trade; ``ts`` is the trade time ``T`` (when it matched)."""
+    k = "trade"
+    return Trade(
+        symbol=ic.instrument.symbol,
+        trade_id=get_int(obj, "t", k),
+        price=convert(ic.px, obj, "p", k),
+        qty=convert(ic.qty, obj, "q", k),
+        buyer_is_maker=get_bool(obj, "m", k),
+        ts=get_int(obj, "T", k),
+    )
+
+
+def parse_agg_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
+    """``aggTrade`` → Trade keyed by the aggregate id ``a`` (its own id space)."""
+    k = "aggTrade"
+    return Trade(
+        symbol=ic.instrument.symbol,
+        trade_id=get_int(obj, "a", k),
+        price=convert(ic.px, obj, "p", k),
+        qty=convert(ic.qty, obj, "q", k),
+        buyer_is_maker=get_bool(obj, "m", k),
+        ts=get_int(obj, "T", k),
+    )
+
+
+def parse_book_ticker(obj: Obj, ic: InstrumentCodec) -> BookTicker:
+    """``bookTicker`` → BookTicker; ``ts`` is the transaction time ``T``."""
+    k = "bookTicker"
+    return BookTicker(
+        symbol=ic.instrument.symbol,
+        update_id=get_int(obj, "u", k),
+        bid_price=convert(ic.px, obj, "b", k),
+        bid_qty=convert(ic.qty, obj, "B", k),
+        ask_price=convert(ic.px, obj, "a", k),
+        ask_qty=convert(ic.qty, obj, "A", k),
+        ts=get_int(obj, "T", k),
+    )
+
+
+def parse_mark_price(obj: Obj, ic: InstrumentCodec) -> MarkPrice:
+    """``markPriceUpdate`` → MarkPrice (off the tick grid: Decimal, not ticks)."""
+    k = "markPriceUpdate"
+    return MarkPrice(
+        symbol=ic.instrument.symbol,
+        mark_price=get_dec(obj, "p", k),
+        index_price=get_dec(obj, "i", k),
+        funding_rate=get_dec(obj, "r", k),
+        next_funding_ts=get_int(obj, "T", k),
+        ts=get_int(obj, "E", k),
+    )

@@ -1,0 +1,195 @@
+"""Binance USD-M user-data-stream payloads → core events (pure, strict).
+
+ORDER_TRADE_UPDATE → OrderUpdate (with its Fill when ``x`` is TRADE), TRADE_LITE → TradeLite
+(a fee-less early copy of a fill, for dedupe), ACCOUNT_UPDATE → AccountUpdate (+ one
+FundingPayment per balance change when the reason is FUNDING_FEE), listenKeyExpired →
+ListenKeyExpired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmtrio.core.events import (
+    AccountUpdate,
+    BalanceUpdate,
+    ExecType,
+    Fill,
+    FundingPayment,
+    OrderUpdate,
+    PositionUpdate,
+    Side,
+    TimeInForce,
+    VenueOrderStatus,
+)
+from mmtrio.errors import ProtocolError
+from mmtrio.venues.binance.codec_fields import (
+    InstrumentLookup,
+    Obj,
+    convert,
+    get_bool,
+    get_dec,
+    get_enum,
+    get_int,
+    get_int_lenient,
+    get_list,
+    get_obj,
+    get_str,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeLite:
+    """TRADE_LITE: a fill announced before its ORDER_TRADE_UPDATE, without the fee.
+
+    It is not a Fill (the fee is unknown, and a guessed fee would corrupt the ledger); the
+    runtime may use it for an early inventory view and dedupes it by ``trade_id`` against the
+    ORDER_TRADE_UPDATE that books the fill.
+    """
+
+    symbol: str
+    trade_id: int
+    client_id: str
+    order_id: int
+    side: Side
+    price: int
+    qty: int
+    is_maker: bool
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListenKeyExpired:
+    """The venue expired the listen key: the user stream must get a new key and reconnect."""
+
+    listen_key: str | None
+    ts: int
+
+
+def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
+    """ORDER_TRADE_UPDATE → OrderUpdate; ``fill`` is set exactly when ``x`` is TRADE.
+
+    Fee sign: Binance ``n`` is the commission paid (positive); a maker rebate arrives negative,
+    which is exactly Fill.fee's convention, so it passes through unchanged.
+    """
+    k = "ORDER_TRADE_UPDATE"
+    o = get_obj(obj, "o", k)
+    ic = lookup(get_str(o, "s", k), k)
+    exec_type = get_enum(o, "x", k, ExecType)
+    side = get_enum(o, "S", k, Side)
+    client_id = get_str(o, "c", k)
+    order_id = get_int(o, "i", k)
+    fill = None
+    if exec_type is ExecType.TRADE:
+        fill = Fill(
+            symbol=ic.instrument.symbol,
+            trade_id=get_int(o, "t", k),
+            client_id=client_id,
+            order_id=order_id,
+            side=side,
+            price=convert(ic.px, o, "L", k),
+            qty=convert(ic.qty, o, "l", k),
+            fee=get_dec(o, "n", k),
+            fee_asset=get_str(o, "N", k),
+            is_maker=get_bool(o, "m", k),
+            ts=get_int(o, "T", k),
+        )
+    return OrderUpdate(
+        symbol=ic.instrument.symbol,
+        client_id=client_id,
+        order_id=order_id,
+        side=side,
+        exec_type=exec_type,
+        status=get_enum(o, "X", k, VenueOrderStatus),
+        price=convert(ic.px, o, "p", k),
+        qty=convert(ic.qty, o, "q", k),
+        cum_qty=convert(ic.qty, o, "z", k),
+        time_in_force=get_enum(o, "f", k, TimeInForce),
+        reduce_only=get_bool(o, "R", k),
+        ts=get_int(obj, "E", k),
+        fill=fill,
+    )
+
+
+def parse_trade_lite(obj: Obj, lookup: InstrumentLookup) -> TradeLite:
+    """TRADE_LITE → TradeLite (fields at top level, no fee)."""
+    k = "TRADE_LITE"
+    ic = lookup(get_str(obj, "s", k), k)
+    return TradeLite(
+        symbol=ic.instrument.symbol,
+        trade_id=get_int(obj, "t", k),
+        client_id=get_str(obj, "c", k),
+        order_id=get_int(obj, "i", k),
+        side=get_enum(obj, "S", k, Side),
+        price=convert(ic.px, obj, "L", k),
+        qty=convert(ic.qty, obj, "l", k),
+        is_maker=get_bool(obj, "m", k),
+        ts=get_int(obj, "T", k),
+    )
+
+
+def parse_account_update(
+    obj: Obj, lookup: InstrumentLookup, default_symbol: str | None
+) -> list[AccountUpdate | FundingPayment]:
+    """ACCOUNT_UPDATE → [AccountUpdate, FundingPayment...].
+
+    Positions in symbols we do not trade are skipped (the account may hold others; their
+    sizes cannot be expressed in our lots). For FUNDING_FEE, the venue pushes the balance
+    change ``bc`` and, for an isolated position, the position; under cross margin it omits
+    ``P``. The payment's symbol is then the only position listed, else ``default_symbol``
+    (the decoder's single traded symbol), else "" meaning account-level — never a guess
+    between several symbols.
+    """
+    k = "ACCOUNT_UPDATE"
+    a = get_obj(obj, "a", k)
+    reason = get_str(a, "m", k)
+    ts = get_int(obj, "E", k)
+    balances = tuple(
+        BalanceUpdate(
+            asset=get_str(b, "a", k),
+            wallet_balance=get_dec(b, "wb", k),
+            cross_wallet_balance=get_dec(b, "cw", k),
+            balance_change=get_dec(b, "bc", k),
+        )
+        for b in get_list(a, "B", k)
+    )
+    positions: list[PositionUpdate] = []
+    listed: list[str] = []
+    for p in get_list(a, "P", k) if "P" in a else ():
+        sym = get_str(p, "s", k)
+        listed.append(sym)
+        try:
+            ic = lookup(sym, k)
+        except ProtocolError:  # a symbol we do not trade: not ours to book
+            continue
+        positions.append(
+            PositionUpdate(
+                symbol=ic.instrument.symbol,
+                amount=convert(ic.qty, p, "pa", k),
+                entry_price=get_dec(p, "ep", k),
+                unrealized_pnl=get_dec(p, "up", k),
+            )
+        )
+    out: list[AccountUpdate | FundingPayment] = [
+        AccountUpdate(reason=reason, balances=balances, positions=tuple(positions), ts=ts)
+    ]
+    if reason == "FUNDING_FEE":
+        if len(set(listed)) == 1:
+            symbol = listed[0]
+        else:
+            symbol = default_symbol if not listed and default_symbol else ""
+        out.extend(
+            FundingPayment(symbol=symbol, amount=b.balance_change, ts=ts)
+            for b in balances
+            if b.balance_change != 0
+        )
+    return out
+
+
+def parse_listen_key_expired(obj: Obj) -> ListenKeyExpired:
+    """listenKeyExpired; ``E`` is an int in older pushes and a string in newer ones."""
+    k = "listenKeyExpired"
+    key = obj.get("listenKey")
+    if key is not None and not isinstance(key, str):
+        raise ProtocolError(f"{k}: field 'listenKey' must be a string, got {key!r}")
+    return ListenKeyExpired(listen_key=key, ts=get_int_lenient(obj, "E", k))

@@ -1,0 +1,340 @@
+"""BinanceRest: the Binance USD-M REST client on httpx (Trio via anyio).
+
+Rules this client enforces, because the caller cannot do it afterwards:
+
+* It never retries a request that changes state (place, amend, cancel, cancel-all): a retry
+  of a request whose first copy may have executed can double an order. Reads (GET) are
+  retried once on a transport error.
+* An answer that does not say whether the request executed (5xx, -1006/-1007, a timeout or
+  a dropped connection after the request was written) raises OutcomeUnknownError; the caller
+  resolves it by querying the client order id.
+* After a 429/418 it refuses to send anything until ``Retry-After`` has passed (raising
+  RateLimited without touching the network): retrying into a 418 extends an IP ban.
+* Signed timestamps are ``local clock + offset`` where the offset is measured against
+  ``GET /fapi/v1/time`` at start and periodically (``run_time_sync``), so -1021 does not
+  happen; if it still does, the offset is resynced before the error is raised.
+* Every response's X-MBX-* usage headers go to ``on_headers`` (the runtime's RateBudget).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import trio
+
+from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
+from mmtrio.core.events import BookSnapshot
+from mmtrio.errors import ConfigError, ProtocolError, VenueError
+from mmtrio.venues.binance import codec_rest as cr
+from mmtrio.venues.binance.codec import BinanceDecoder, loads
+from mmtrio.venues.binance.codec_fields import InstrumentLookup
+from mmtrio.venues.binance.errors import (
+    ConnectionFailed,
+    OutcomeUnknownError,
+    RateLimited,
+    TimestampError,
+)
+from mmtrio.venues.binance.signing import Params, Signer, encode_params
+
+T = TypeVar("T")
+HeadersCallback = Callable[[int | None, int | None, int | None], None]
+"""``on_headers(used_weight_1m, order_count_10s, order_count_1m)``; None = header absent."""
+
+# Explicit budgets: a hung venue must not hang the bot. Read covers the venue's matching
+# time; beyond it the outcome is unknown and the caller resolves it by query.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
+# Binance always sends Retry-After with 429/418; should it not, back off this long (a 418
+# ban lasts at least 2 minutes, so guessing shorter would only earn a longer one).
+FALLBACK_RETRY_AFTER_429_S = 10.0
+FALLBACK_RETRY_AFTER_418_S = 120.0
+DEFAULT_TIME_SYNC_INTERVAL_S = 300.0
+TIME_SYNC_RETRY_S = 10.0
+
+
+def wall_clock_ms() -> int:
+    """The local wall clock in ms (signed timestamps are wall time by Binance's definition)."""
+    return time.time_ns() // 1_000_000
+
+
+def _header_int(headers: httpx.Headers, name: str) -> int | None:
+    val = headers.get(name)
+    return int(val) if val is not None and val.isdigit() else None
+
+
+class BinanceRest:
+    """Async REST client for one Binance USD-M endpoint (live, testnet or the simulated venue)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        decoder: BinanceDecoder,
+        *,
+        signer: Signer | None = None,
+        on_headers: HeadersCallback | None = None,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        recv_window_ms: int = 5000,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"REST base URL {base_url!r} must start with http:// or https://")
+        if not 1 <= recv_window_ms <= 60_000:
+            raise ConfigError(f"recvWindow must be within 1..60000 ms, got {recv_window_ms}")
+        self.decoder = decoder
+        self._signer = signer
+        self._on_headers = on_headers
+        self._clock_ms = clock_ms
+        self._recv_window = str(recv_window_ms)
+        headers = {"X-MBX-APIKEY": signer.api_key} if signer is not None else {}
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+        )
+        self.time_offset_ms = 0
+        self.last_time_sync_ms: int | None = None
+        self.time_sync_failures = 0
+        self._blocked_until: float | None = None  # trio clock, after a 429/418
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def __aenter__(self) -> BinanceRest:
+        await self.sync_time()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def __repr__(self) -> str:
+        return f"BinanceRest(base_url={str(self._client.base_url)!r}, signer={self._signer!r})"
+
+    # --- time ---------------------------------------------------------------------------
+    async def server_time(self) -> int:
+        return cr.parse_server_time(await self._request("GET", "/fapi/v1/time", []))
+
+    async def sync_time(self) -> int:
+        """Measure the server-time offset (midpoint of the round trip); returns it in ms."""
+        t0 = self._clock_ms()
+        server = await self.server_time()
+        t1 = self._clock_ms()
+        self.time_offset_ms = server - (t0 + t1) // 2
+        self.last_time_sync_ms = t1
+        return self.time_offset_ms
+
+    async def run_time_sync(self, interval_s: float = DEFAULT_TIME_SYNC_INTERVAL_S) -> None:
+        """Resync the offset forever. A failed sync keeps the last offset and retries soon;
+        failures are counted in ``time_sync_failures`` for the status screen."""
+        while True:
+            try:
+                await self.sync_time()
+            except (VenueError, ProtocolError):
+                self.time_sync_failures += 1
+                await trio.sleep(TIME_SYNC_RETRY_S)
+                continue
+            await trio.sleep(interval_s)
+
+    def timestamp_ms(self) -> int:
+        return self._clock_ms() + self.time_offset_ms
+
+    # --- market data --------------------------------------------------------------------
+    async def exchange_info(self, symbols: set[str] | None = None) -> cr.ExchangeInfo:
+        return cr.parse_exchange_info(
+            await self._request("GET", "/fapi/v1/exchangeInfo", []), symbols
+        )
+
+    async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
+        if limit not in (5, 10, 20, 50, 100, 500, 1000):
+            raise ConfigError(f"depth limit must be one of 5,10,20,50,100,500,1000, got {limit}")
+        body = await self._request(
+            "GET", "/fapi/v1/depth", [("symbol", symbol), ("limit", str(limit))]
+        )
+        return self.decoder.decode_snapshot(body, symbol)
+
+    # --- orders -------------------------------------------------------------------------
+    async def place_order(self, cmd: PlaceOrder) -> cr.OrderAck:
+        params = cr.place_params(cmd, self.decoder.codec_for(cmd.symbol).instrument)
+        body = await self._request("POST", "/fapi/v1/order", params, signed=True, mutates=True)
+        return self._parse_after_mutation(cr.parse_order_ack, body, "place")
+
+    async def amend_order(self, cmd: AmendOrder) -> cr.OrderState:
+        params = cr.amend_params(cmd, self.decoder.codec_for(cmd.symbol).instrument)
+        body = await self._request("PUT", "/fapi/v1/order", params, signed=True, mutates=True)
+        return self._parse_after_mutation(cr.parse_order_state, body, "amend")
+
+    async def cancel_order(self, cmd: CancelOrder) -> cr.OrderState:
+        body = await self._request(
+            "DELETE", "/fapi/v1/order", cr.cancel_params(cmd), signed=True, mutates=True
+        )
+        return self._parse_after_mutation(cr.parse_order_state, body, "cancel")
+
+    async def cancel_all(self, cmd: CancelAll) -> None:
+        body = await self._request(
+            "DELETE", "/fapi/v1/allOpenOrders", cr.cancel_all_params(cmd), signed=True, mutates=True
+        )
+        # {"code": 200, "msg": "..."} is success; any other code inside a 200 is unexplained.
+        if not isinstance(body, dict) or body.get("code") != 200:
+            raise OutcomeUnknownError(0, f"cancel-all answered an unexpected body {body!r}")
+
+    async def query_order(self, cmd: QueryOrder) -> cr.OrderState:
+        """The order by client id; -2013 (no such order) raises a definite VenueError."""
+        body = await self._request("GET", "/fapi/v1/order", cr.cancel_params(cmd), signed=True)
+        return cr.parse_order_state(body, self.decoder.codec_for)
+
+    async def open_orders(self, symbol: str) -> list[cr.OrderState]:
+        body = await self._request("GET", "/fapi/v1/openOrders", [("symbol", symbol)], signed=True)
+        return cr.parse_open_orders(body, self.decoder.codec_for)
+
+    async def position_risk(self, symbol: str) -> list[cr.PositionRisk]:
+        body = await self._request(
+            "GET", "/fapi/v2/positionRisk", [("symbol", symbol)], signed=True
+        )
+        return cr.parse_position_risk(body, self.decoder.codec_for)
+
+    async def account(self) -> cr.AccountInfo:
+        body = await self._request("GET", "/fapi/v2/account", [], signed=True)
+        return cr.parse_account(body, self.decoder.codec_for)
+
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> int:
+        """Arm (or with 0 disarm) the venue-side dead-man switch; returns the countdown set.
+        Re-arming is idempotent, so a read-style single retry on a transport error is safe."""
+        if countdown_ms < 0:
+            raise ConfigError(f"countdownTime must be >= 0 ms, got {countdown_ms}")
+        params = [("symbol", symbol), ("countdownTime", str(countdown_ms))]
+        body = await self._request("POST", "/fapi/v1/countdownCancelAll", params, signed=True)
+        return cr.parse_countdown(body)
+
+    # --- user stream --------------------------------------------------------------------
+    async def new_listen_key(self) -> str:
+        return cr.parse_listen_key(
+            await self._request("POST", "/fapi/v1/listenKey", [], keyed=True)
+        )
+
+    async def keepalive_listen_key(self) -> None:
+        await self._request("PUT", "/fapi/v1/listenKey", [], keyed=True)
+
+    async def close_listen_key(self) -> None:
+        await self._request("DELETE", "/fapi/v1/listenKey", [], keyed=True)
+
+    # --- transport ----------------------------------------------------------------------
+    def _parse_after_mutation(
+        self, parse: Callable[[Any, InstrumentLookup], T], body: Any, op: str
+    ) -> T:
+        # The venue acted (HTTP 200) but the answer is unreadable: the order's state is
+        # unknown to us, which is exactly what a query by client id resolves.
+        try:
+            return parse(body, self.decoder.codec_for)
+        except ProtocolError as exc:
+            raise OutcomeUnknownError(
+                0, f"{op} succeeded but its answer is unreadable: {exc}"
+            ) from exc
+
+    def _check_blocked(self) -> None:
+        if self._blocked_until is None:
+            return
+        left = self._blocked_until - trio.current_time()
+        if left > 0:
+            raise RateLimited(
+                -1003,
+                f"rate-limit back-off in force for {left:.1f} s more; request not sent",
+                status=0,
+                retry_after_s=left,
+                banned=False,
+            )
+        self._blocked_until = None
+
+    def _feed_headers(self, headers: httpx.Headers) -> None:
+        if self._on_headers is not None:
+            self._on_headers(
+                _header_int(headers, "x-mbx-used-weight-1m"),
+                _header_int(headers, "x-mbx-order-count-10s"),
+                _header_int(headers, "x-mbx-order-count-1m"),
+            )
+
+    def _target(self, path: str, params: Params, signed: bool) -> str:
+        if signed:
+            if self._signer is None:
+                raise ConfigError(f"{path} needs an API key and secret; none configured")
+            full = [
+                *params,
+                ("recvWindow", self._recv_window),
+                ("timestamp", str(self.timestamp_ms())),
+            ]
+            return f"{path}?{self._signer.sign_query(encode_params(full))}"
+        return f"{path}?{encode_params(params)}" if params else path
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Params,
+        *,
+        signed: bool = False,
+        keyed: bool = False,
+        mutates: bool = False,
+    ) -> Any:
+        """Send once (twice for a non-mutating request on a transport error); decode JSON."""
+        if keyed and self._signer is None:
+            raise ConfigError(f"{path} needs an API key; none configured")
+        attempts = 1 if mutates else 2
+        for attempt in range(1, attempts + 1):
+            self._check_blocked()
+            # Everything travels in the query string (body empty): the signed bytes are then
+            # exactly the bytes of the request line, with no form-encoding ambiguity.
+            target = self._target(path, params, signed)
+            try:
+                resp = await self._client.request(method, target)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if attempt < attempts:
+                    continue
+                raise ConnectionFailed(
+                    f"{method} {path} was not sent: {type(exc).__name__}"
+                ) from exc
+            except httpx.TransportError as exc:
+                if attempt < attempts:
+                    continue
+                raise OutcomeUnknownError(
+                    0, f"{method} {path}: {type(exc).__name__} after the request was sent"
+                ) from exc
+            self._feed_headers(resp.headers)
+            if resp.status_code == 200:
+                try:
+                    return loads(resp.content, f"{method} {path} answer")
+                except ProtocolError as exc:
+                    if not mutates:
+                        raise
+                    # It succeeded, but we cannot read what it did: resolve by query.
+                    msg = f"{method} {path} succeeded but its answer is unreadable: {exc}"
+                    raise OutcomeUnknownError(0, msg, status=200) from exc
+            try:
+                body = loads(resp.content)
+            except ProtocolError:
+                body = None
+            err = cr.parse_error_body(resp.status_code, body, resp.headers.get("retry-after"))
+            if isinstance(err, RateLimited):
+                wait = err.retry_after_s
+                if wait is None:
+                    wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
+                    err.retry_after_s = wait
+                self._blocked_until = trio.current_time() + wait
+            elif isinstance(err, TimestampError):
+                try:
+                    await self.sync_time()
+                except (VenueError, ProtocolError):
+                    self.time_sync_failures += 1
+            raise err
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

@@ -1,0 +1,177 @@
+"""Streams against a real trio-websocket server on 127.0.0.1:0 (virtual time)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import pytest
+import trio
+from trio_websocket import WebSocketRequest, serve_websocket
+
+from mmtrio.core.events import BookInvalid, BookSnapshot, DepthDiff, FeedStatus, OrderUpdate, Trade
+from mmtrio.core.instruments import BTCUSDT
+from mmtrio.venues.binance.codec import BinanceDecoder, ListenKeyExpired
+from mmtrio.venues.binance.streams import MarketEvent, MarketStream, UserEvent, UserStream
+
+pytestmark = pytest.mark.integration
+
+
+def depth(first: int, last: int, prev: int, px: str = "28145.10") -> bytes:
+    data = {"e": "depthUpdate", "E": last, "T": last, "s": "BTCUSDT", "U": first, "u": last,
+            "pu": prev, "b": [[px, "1.000"]], "a": []}  # fmt: skip
+    return orjson.dumps({"stream": "btcusdt@depth@100ms", "data": data})
+
+
+TRADE = orjson.dumps(
+    {"stream": "btcusdt@trade", "data": {"e": "trade", "E": 1, "T": 1, "s": "BTCUSDT", "t": 9,
+     "p": "28145.20", "q": "0.001", "X": "MARKET", "m": False}}
+)  # fmt: skip
+
+
+async def start_server(nursery: trio.Nursery, handler: Any) -> int:
+    server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, None)
+    return int(server.port)
+
+
+async def collect(stream: MarketStream, n: int) -> list[MarketEvent]:
+    return [await stream.events.receive() for _ in range(n)]
+
+
+async def test_market_sync_gap_resync_and_reconnect(autojump_clock: object) -> None:
+    connections: list[str] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        connections.append(request.path)
+        if len(connections) == 1:
+            await ws.send_message(depth(1, 5, 0))
+            await ws.send_message(depth(6, 10, 5))
+            await trio.sleep(1)  # the snapshot (id 8) is fetched meanwhile
+            await ws.send_message(TRADE)
+            await ws.send_message(depth(11, 12, 10))
+            await ws.send_message(depth(20, 25, 19))  # gap: pu 19 != 12
+            await trio.sleep(1)
+            await ws.send_message(depth(26, 30, 25))  # bridges resync snapshot 27
+            await trio.sleep(1)
+            await ws.aclose()  # venue drops us
+        else:
+            await ws.send_message(depth(40, 50, 39))
+            await trio.sleep_forever()
+
+    snaps = iter([8, 27, 45])
+    snapshot_calls: list[str] = []
+
+    async def snapshot(symbol: str) -> BookSnapshot:
+        snapshot_calls.append(symbol)
+        await trio.sleep(0.1)
+        return BookSnapshot(symbol, next(snaps), ((281451, 1),), ((281452, 1),), 0)
+
+    async with trio.open_nursery() as n:
+        port = await start_server(n, handler)
+        stream = MarketStream(
+            f"ws://127.0.0.1:{port}/stream?streams=btcusdt@depth@100ms",
+            BinanceDecoder([BTCUSDT]),
+            "BTCUSDT",
+            snapshot,
+            rng=random.Random(1),
+            clock_ms=lambda: int(trio.current_time() * 1000),
+        )
+        n.start_soon(stream.run)
+        got = await collect(stream, 10)
+        kinds = [type(e).__name__ for e in got]
+        assert kinds == [
+            "FeedStatus", "BookSnapshot", "DepthDiff", "Trade", "DepthDiff", "BookInvalid",
+            "BookSnapshot", "DepthDiff", "FeedStatus", "BookInvalid",
+        ]  # fmt: skip
+        assert isinstance(got[0], FeedStatus) and got[0].connected
+        assert (
+            isinstance(got[2], DepthDiff) and got[2].last_id == 10 and got[2].bids[0][0] == 281451
+        )
+        assert isinstance(got[3], Trade)
+        assert isinstance(got[5], BookInvalid) and "gap" in got[5].reason
+        assert isinstance(got[6], BookSnapshot) and got[6].last_update_id == 27
+        assert isinstance(got[7], DepthDiff) and got[7].last_id == 30
+        assert isinstance(got[8], FeedStatus) and not got[8].connected
+        # reconnect after a backoff delay, then a fresh snapshot sync
+        again = await collect(stream, 3)
+        assert isinstance(again[0], FeedStatus) and again[0].connected
+        assert isinstance(again[1], BookSnapshot) and again[1].last_update_id == 45
+        assert isinstance(again[2], DepthDiff) and again[2].last_id == 50
+        assert len(connections) == 2 and stream.resyncs == 1 and len(snapshot_calls) == 3
+        n.cancel_scope.cancel()
+
+
+async def test_market_reconnect_backs_off_when_server_refuses(autojump_clock: object) -> None:
+    """Nothing listens: each attempt fails and waits a jittered, growing, capped delay."""
+    with trio.socket.socket() as sock:  # grab a free port and close it: connection refused
+        await sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def snapshot(symbol: str) -> BookSnapshot:
+        raise AssertionError("no snapshot without a connection")
+
+    stream = MarketStream(
+        f"ws://127.0.0.1:{port}/stream", BinanceDecoder([BTCUSDT]), "BTCUSDT", snapshot,
+        rng=random.Random(3), backoff_base_s=1.0, backoff_cap_s=8.0,
+    )  # fmt: skip
+    with trio.move_on_after(60):
+        await stream.run()
+    statuses = []
+    while len(stream.events):
+        ev = await stream.events.receive()
+        if isinstance(ev, FeedStatus):
+            statuses.append(ev)
+    assert statuses and not any(s.connected for s in statuses)
+    # with the cap of 8 s, 60 virtual seconds allow many attempts but not unbounded ones
+    assert 5 <= stream.backoff.attempt <= 60
+    assert stream.connects == 0
+
+
+class FakeKeys:
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.keepalives = 0
+
+    async def new_listen_key(self) -> str:
+        self.created.append(f"key{len(self.created) + 1}")
+        return self.created[-1]
+
+    async def keepalive_listen_key(self) -> None:
+        self.keepalives += 1
+
+
+OTU = {"e": "ORDER_TRADE_UPDATE", "E": 2, "T": 2, "o": {
+    "s": "BTCUSDT", "c": "mm-1", "S": "BUY", "o": "LIMIT", "f": "GTX", "q": "0.002",
+    "p": "28145.10", "ap": "0", "x": "NEW", "X": "NEW", "i": 7, "l": "0", "z": "0", "L": "0",
+    "T": 2, "t": 0, "m": False, "R": False, "rp": "0"}}  # fmt: skip
+
+
+async def test_user_stream_keepalive_and_listen_key_renewal(autojump_clock: object) -> None:
+    paths: list[str] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        paths.append(request.path)
+        if len(paths) == 1:
+            await ws.send_message(orjson.dumps(OTU))
+            await trio.sleep(3 * 1800 + 5)  # three keep-alive periods
+            await ws.send_message(orjson.dumps({"e": "listenKeyExpired", "E": 9}))
+        await trio.sleep_forever()
+
+    keys = FakeKeys()
+    send, recv = trio.open_memory_channel[UserEvent](16)
+    async with trio.open_nursery() as n:
+        port = await start_server(n, handler)
+        stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys, send)
+        n.start_soon(stream.run)
+        got = [await recv.receive() for _ in range(5)]
+        n.cancel_scope.cancel()
+    assert isinstance(got[0], FeedStatus) and got[0].connected and got[0].stream == "user"
+    assert isinstance(got[1], OrderUpdate) and got[1].client_id == "mm-1"
+    assert isinstance(got[2], ListenKeyExpired)
+    assert isinstance(got[3], FeedStatus) and not got[3].connected and "expired" in got[3].reason
+    assert isinstance(got[4], FeedStatus) and got[4].connected
+    assert keys.created == ["key1", "key2"] and paths == ["/ws/key1", "/ws/key2"]
+    assert keys.keepalives == 3 and stream.renewals == 1

@@ -1,0 +1,416 @@
+"""Configuration: the shipped file, bounds, every-problem-at-once reporting, reload, secrets."""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from mmtrio.cli import EXIT_OK, EXIT_USAGE, main
+from mmtrio.config import (
+    Config,
+    ConfigValidationError,
+    diff_reload,
+    load_config,
+    load_credentials,
+    parse_config,
+)
+from mmtrio.config.fields import bounds_of, is_reloadable, numeric_type
+from mmtrio.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "config.toml"
+
+
+def shipped_data() -> dict[str, Any]:
+    with SHIPPED.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    """The shipped config's data with dotted keys set (``quoting__gamma=...``); None deletes."""
+    data = copy.deepcopy(shipped_data())
+    for dotted, value in changes.items():
+        *path, last = dotted.split("__")
+        node = data
+        for part in path:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return data
+
+
+def parse(data: dict[str, Any]) -> Config:
+    return parse_config(data, base_dir=ROOT)
+
+
+def problems(data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ConfigValidationError) as info:
+        parse(data)
+    return {p.key: str(p) for p in info.value.problems}
+
+
+def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    for name, info in model.model_fields.items():
+        key = prefix + (info.alias or name)
+        yield key, info
+        for arg in (info.annotation, *getattr(info.annotation, "__args__", ())):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                yield from walk_fields(arg, key + ".")
+
+
+NUMERIC_FIELDS = [(k, i) for k, i in walk_fields(Config) if numeric_type(i.annotation)]
+
+
+# --- the shipped file ----------------------------------------------------------------------
+
+
+def test_shipped_config_loads_as_paper_trading_on_the_sim() -> None:
+    config = load_config(SHIPPED)
+    assert config.venue.kind == "sim"
+    assert config.venue.symbol == "BTCUSDT"
+    assert config.sim is not None and not config.sim.synthetic
+    assert all(p.is_absolute() and p.is_file() for p in config.sim.data_files)
+    assert config.quoting.base_qty == Decimal("0.002")
+    assert config.base_qty_lots == 2  # 0.002 BTC in 0.001 lots
+    assert config.max_position_lots == 20
+    assert config.metrics.host == "127.0.0.1"
+    assert config.runtime.state_dir == ROOT / "state"
+    assert config.logging.json_lines is False
+    assert load_credentials(config.venue) is None  # the sim uses its own paper keys
+
+
+def test_config_is_immutable() -> None:
+    config = load_config(SHIPPED)
+    with pytest.raises(ValueError, match="frozen"):
+        config.quoting.gamma = 5.0
+
+
+# --- bounds and markers on every field -----------------------------------------------------
+
+
+def test_every_numeric_field_has_a_lower_and_an_upper_bound() -> None:
+    assert len(NUMERIC_FIELDS) >= 50  # the walk really reaches every section
+    unbounded = []
+    for key, info in NUMERIC_FIELDS:
+        low, _, high, _ = bounds_of(info)
+        if low is None or high is None:
+            unbounded.append(key)
+        elif abs(high) >= 1e9 and key != "sim.seed":  # no ±1e9 placeholder bounds
+            unbounded.append(f"{key} (placeholder bound {high})")
+    assert unbounded == []
+
+
+def test_every_field_is_marked_reloadable_or_immutable() -> None:
+    unmarked = [key for key, info in walk_fields(Config) if is_reloadable(info) is None]
+    assert unmarked == []
+    markers = {key: is_reloadable(info) for key, info in walk_fields(Config)}
+    assert markers["venue.symbol"] is False and markers["venue.api_key_file"] is False
+    assert markers["runtime.state_dir"] is False
+    assert markers["quoting.gamma"] is True and markers["risk.max_position"] is True
+
+
+@pytest.mark.parametrize(("key", "info"), NUMERIC_FIELDS, ids=[k for k, _ in NUMERIC_FIELDS])
+def test_each_bound_is_enforced(key: str, info: FieldInfo) -> None:
+    low, _, high, _ = bounds_of(info)
+    kind = numeric_type(info.annotation)
+    outside: list[Any] = []
+    for bound, step in ((low, -1), (high, +1)):
+        value = bound + step * (1 if kind is int else max(abs(bound), 1))
+        outside.append(str(value) if kind is Decimal else kind(value))  # type: ignore[misc]
+    for value in outside:
+        found = problems(with_changes(**{key.replace(".", "__"): value}))
+        assert key in found, (value, found)
+        assert "allowed:" in found[key] and "value" in found[key]
+
+
+# --- every problem at once -----------------------------------------------------------------
+
+
+def shipped_text_elsewhere() -> str:
+    """The shipped file's text with its data path made absolute, to copy into tmp_path."""
+    rel = '"data/binance-usdm/'
+    return SHIPPED.read_text().replace(rel, f'"{ROOT}/data/binance-usdm/')
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = shipped_text_elsewhere()
+    text = text.replace("gamma = 0.1 ", "gamma = -3.0 ")
+    text = text.replace("levels = 1 ", "levels = 50 ")
+    text = text.replace('base_qty = "0.002"', 'base_qty = "0.0025"')
+    text = text.replace("critical_fraction = 0.8", "critical_fraction = 0.4")
+    text = text.replace("deadman_refresh_ms = 10000", "deadman_refresh_ms = 20000")
+    text = text.replace("port = 9464", "port = 80")
+    text = text.replace('level = "INFO"', 'level = "LOUD"')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigValidationError) as info:
+        load_config(bad)
+    found = {p.key: str(p) for p in info.value.problems}
+    assert set(found) == {
+        "quoting.gamma",
+        "quoting.levels",
+        "quoting.base_qty",
+        "risk",
+        "runtime",
+        "metrics.port",
+        "logging.level",
+    }
+    assert "-3.0" in found["quoting.gamma"] and "1e-06 ≤ value ≤ 10.0" in found["quoting.gamma"]
+    assert "50" in found["quoting.levels"] and "1 ≤ value ≤ 10" in found["quoting.levels"]
+    assert "lot step 0.001" in found["quoting.base_qty"]
+    assert "warn_fraction < critical_fraction < hard_fraction" in found["risk"]
+    assert "deadman_countdown_ms / 2" in found["runtime"]
+    assert "1024 ≤ value ≤ 65535" in found["metrics.port"]
+    assert "'INFO'" in found["logging.level"]
+    message = str(info.value)
+    assert "7 configuration problems" in message and str(bad) in message
+    assert all(line in message for line in found.values())
+
+
+def test_unknown_key_is_rejected_with_the_allowed_keys() -> None:
+    found = problems(with_changes(quoting__gama=0.2))
+    assert "unknown key" in found["quoting.gama"]
+    assert "gamma" in found["quoting.gama"]
+    assert "quoting.gamma" not in found  # the real key is fine; only the typo is an error
+
+
+def test_unknown_table_is_rejected() -> None:
+    assert "unknown key" in problems(with_changes(riks__max_position="1"))["riks"]
+
+
+def test_missing_required_key_is_named() -> None:
+    found = problems(with_changes(risk__max_drawdown=None))
+    assert "required key is missing" in found["risk.max_drawdown"]
+    assert "USDT" in found["risk.max_drawdown"]
+
+
+def test_a_secret_in_the_toml_is_refused_and_never_echoed() -> None:
+    with pytest.raises(ConfigValidationError) as info:
+        parse(with_changes(venue__api_secret="s3cr3t-value", venue__api_key="k3y-value"))
+    text = str(info.value)
+    assert "s3cr3t-value" not in text and "k3y-value" not in text
+    assert "MMTRIO_API_SECRET" in text and "<redacted>" in text
+
+
+def test_type_errors_are_not_coerced() -> None:
+    found = problems(with_changes(quoting__levels=True, risk__stale_book_ms=2000.0))
+    assert "quoting.levels" in found and "risk.stale_book_ms" in found
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[venue\nkind = 'sim'\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_sim_needs_a_market_and_missing_files_are_named() -> None:
+    assert "data_files is empty" in problems(with_changes(sim__data_files=[]))["sim"]
+    found = problems(with_changes(sim__data_files=["data/nope.gz"]))
+    assert "not found" in found["sim.data_files"] and "nope.gz" in found["sim.data_files"]
+    assert "[sim] table" in problems(with_changes(sim=None))["<top level>"]
+
+
+def test_max_notional_must_fit_one_quote_per_level() -> None:
+    found = problems(with_changes(risk__max_notional="150", quoting__levels=2))
+    assert "min notional" in found["<top level>"]
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    data = with_changes(sim__data_files=[str(ROOT / "data/binance-usdm/btcusdt_20240808.gz")])
+    config = parse_config(data, base_dir=tmp_path)
+    assert config.runtime.state_dir == tmp_path / "state"
+    assert config.risk.kill_file == tmp_path / "state" / "KILL"
+
+
+def test_control_socket_path_length_is_checked() -> None:
+    found = problems(with_changes(runtime__control_socket="/tmp/" + "s" * 120 + ".sock"))
+    assert "at most 107" in found["runtime"]
+
+
+# --- venue kind = binance ------------------------------------------------------------------
+
+BINANCE = {
+    "venue__kind": "binance",
+    "venue__rest_url": "https://fapi.binance.com",
+    "venue__market_ws_url": "wss://fstream.binance.com",
+    "venue__private_ws_url": "wss://fstream.binance.com",
+}
+
+
+def test_binance_venue_needs_urls_and_checks_testnet_consistency() -> None:
+    assert parse(with_changes(**BINANCE)).venue.kind == "binance"
+    found = problems(with_changes(venue__kind="binance"))
+    assert "rest_url is required" in found["venue"]
+    assert "private_ws_url is required" in found["venue"]
+    found = problems(with_changes(**BINANCE, venue__testnet=True))
+    assert "production Binance host but testnet = true" in found["venue"]
+    test_hosts = {
+        **BINANCE,
+        "venue__rest_url": "https://testnet.binancefuture.com",
+        "venue__testnet": False,
+    }
+    assert "testnet host but testnet = false" in problems(with_changes(**test_hosts))["venue"]
+
+
+def test_plain_http_only_on_loopback_and_no_credentials_in_urls() -> None:
+    local = {**BINANCE, "venue__rest_url": "http://127.0.0.1:8080"}
+    assert parse(with_changes(**local)).venue.rest_url == "http://127.0.0.1:8080"
+    remote = {**BINANCE, "venue__rest_url": "http://example.com"}
+    assert "only loopback hosts may skip TLS" in problems(with_changes(**remote))["venue"]
+    leaky = {**BINANCE, "venue__rest_url": "https://user:hunter2@fapi.binance.com"}
+    with pytest.raises(ConfigValidationError) as info:
+        parse(with_changes(**leaky))
+    assert "hunter2" not in str(info.value) and "user credentials" in str(info.value)
+
+
+def test_sim_kind_refuses_venue_urls() -> None:
+    found = problems(with_changes(venue__rest_url="https://fapi.binance.com"))
+    assert "kind = 'sim'" in found["venue"]
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+def binance_venue(**extra: Any) -> Config:
+    return parse(with_changes(**BINANCE, **extra))
+
+
+def test_credentials_from_the_environment() -> None:
+    venue = binance_venue().venue
+    creds = load_credentials(venue, {"MMTRIO_API_KEY": "key123", "MMTRIO_API_SECRET": "sec456"})
+    assert creds is not None
+    assert (creds.api_key, creds.api_secret) == ("key123", "sec456")
+    assert "key123" not in repr(creds) and "sec456" not in str(creds)
+
+
+def test_credential_files_must_be_private(tmp_path: Path) -> None:
+    key, secret = tmp_path / "key", tmp_path / "secret"
+    key.write_text("key123\n")
+    secret.write_text("sec456\n")
+    os.chmod(key, 0o600)
+    os.chmod(secret, 0o644)
+    venue = binance_venue(venue__api_key_file=str(key), venue__api_secret_file=str(secret)).venue
+    with pytest.raises(ConfigError) as info:
+        load_credentials(venue, {})
+    assert "chmod 600" in str(info.value) and "0644" in str(info.value)
+    assert "sec456" not in str(info.value)
+    os.chmod(secret, 0o600)
+    creds = load_credentials(venue, {})
+    assert creds is not None and creds.api_secret == "sec456"
+    assert str(key) in creds.source
+
+
+def test_credentials_missing_or_ambiguous(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_credentials(binance_venue().venue, {})
+    assert "MMTRIO_API_KEY" in str(info.value) and "MMTRIO_API_SECRET" in str(info.value)
+    key = tmp_path / "key"
+    key.write_text("key123")
+    os.chmod(key, 0o600)
+    venue = binance_venue(venue__api_key_file=str(key)).venue
+    with pytest.raises(ConfigError, match="keep one"):
+        load_credentials(venue, {"MMTRIO_API_KEY": "other", "MMTRIO_API_SECRET": "s"})
+
+
+# --- reload --------------------------------------------------------------------------------
+
+
+def test_reload_of_reloadable_keys_is_planned() -> None:
+    old = parse(shipped_data())
+    new = parse(
+        with_changes(
+            quoting__gamma=0.3, risk__max_drawdown="40", runtime__reconcile_interval_s=60.0
+        )
+    )
+    plan = diff_reload(old, new)
+    assert plan.ok and not plan.empty
+    assert {c.key for c in plan.changes} == {
+        "quoting.gamma",
+        "risk.max_drawdown",
+        "runtime.reconcile_interval_s",
+    }
+    plan.raise_if_refused()  # nothing refused: no error
+    assert "quoting.gamma: 0.1 → 0.3" in plan.describe()
+
+
+def test_reload_refuses_immutable_changes_as_a_whole() -> None:
+    old = parse(shipped_data())
+    new = parse(
+        with_changes(
+            venue__symbol="ETHUSDT",
+            quoting__gamma=0.3,
+            runtime__state_dir="elsewhere",
+            logging__json=True,
+        )
+    )
+    plan = diff_reload(old, new)
+    assert not plan.ok
+    assert {c.key for c in plan.refused} == {"venue.symbol", "runtime.state_dir", "logging.json"}
+    assert [c.key for c in plan.changes] == ["quoting.gamma"]
+    with pytest.raises(ConfigError) as info:
+        plan.raise_if_refused()
+    assert "refused" in str(info.value) and "venue.symbol" in str(info.value)
+    assert "restart" in str(info.value)
+
+
+def test_reload_without_changes_is_empty() -> None:
+    plan = diff_reload(parse(shipped_data()), parse(shipped_data()))
+    assert plan.empty and plan.ok and plan.describe() == "config reload: no change"
+
+
+# --- `mmtrio config check` -----------------------------------------------------------------
+
+
+def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", str(SHIPPED)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("ok: ") and "BTCUSDT" in out and out.count("\n") == 1
+
+
+def test_cli_check_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = shipped_text_elsewhere().replace("gamma = 0.1 ", "gamma = 99.0 ")
+    text = text.replace("retention_days = 30", "retention_days = 0\nretension = 3")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    assert main(["config", "check", str(bad)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "3 configuration problems" in err
+    assert "quoting.gamma = 99.0" in err and "≤ 10.0" in err
+    assert "journal.retention_days = 0" in err and "1 ≤ value ≤ 3650 days" in err
+    assert "journal.retension" in err and "unknown key" in err
+
+
+def test_cli_check_credentials_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = shipped_text_elsewhere().replace(
+        '\nkind = "sim"',
+        '\nkind = "binance"\nrest_url = "https://fapi.binance.com"\n'
+        'market_ws_url = "wss://fstream.binance.com"\n'
+        'private_ws_url = "wss://fstream.binance.com"',
+    )
+    live = tmp_path / "live.toml"
+    live.write_text(text)
+    monkeypatch.delenv("MMTRIO_API_KEY", raising=False)
+    monkeypatch.delenv("MMTRIO_API_SECRET", raising=False)
+    assert main(["config", "check", str(live), "--credentials"]) == EXIT_USAGE
+    assert "MMTRIO_API_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("MMTRIO_API_KEY", "abc")
+    monkeypatch.setenv("MMTRIO_API_SECRET", "topsecret")
+    assert main(["config", "check", str(live), "--credentials"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "LIVE" in out and "credentials: found" in out and "topsecret" not in out

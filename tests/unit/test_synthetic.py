@@ -1,0 +1,91 @@
+"""Synthetic driver: deterministic under a seed, unbroken chain, never crossed, funding."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import pytest
+
+from mmtrio.core.events import BookTicker, DepthDiff, MarkPrice, Trade
+from mmtrio.core.instruments import BTCUSDT, ETHUSDT, Instrument
+from mmtrio.errors import ParameterError
+from mmtrio.sim.market import apply_levels
+from mmtrio.sim.synthetic import FUNDING_INTERVAL_MS, SyntheticDriver, SyntheticParams
+
+PARAMS = SyntheticParams(max_steps=1_000, jump_intensity=0.5)
+
+
+def test_same_seed_same_messages_different_seed_differs() -> None:
+    a = [m.payload for m in SyntheticDriver(BTCUSDT, 1, PARAMS)]
+    b = [m.payload for m in SyntheticDriver(BTCUSDT, 1, PARAMS)]
+    c = [m.payload for m in itertools.islice(SyntheticDriver(BTCUSDT, 2, PARAMS), len(a))]
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize(
+    ("instrument", "start"), [(BTCUSDT, Decimal("60000")), (ETHUSDT, Decimal("3000"))]
+)
+def test_chain_unbroken_book_never_crossed_tickers_consistent(
+    instrument: Instrument, start: Decimal
+) -> None:
+    drv = SyntheticDriver(
+        instrument,
+        3,
+        SyntheticParams(start_price=start, max_steps=3_000, jump_intensity=0.5),
+    )
+    snap = drv.initial_snapshot()
+    bids, asks = dict(snap.bids), dict(snap.asks)
+    last_u, last_ts, last_tid = snap.last_update_id, snap.ts, 0
+    kinds: set[str] = set()
+    for msg in drv:
+        kinds.add(msg.stream)
+        assert msg.ts >= last_ts
+        last_ts = msg.ts
+        ev = msg.event
+        if isinstance(ev, DepthDiff):
+            assert ev.prev_last_id == last_u and ev.first_id == last_u + 1
+            last_u = ev.last_id
+            apply_levels(bids, ev.bids)
+            apply_levels(asks, ev.asks)
+            assert bids and asks and max(bids) < min(asks), "book crossed or one-sided"
+        elif isinstance(ev, BookTicker):
+            assert ev.update_id == last_u
+            assert (ev.bid_price, ev.bid_qty) == (max(bids), bids[max(bids)])
+            assert (ev.ask_price, ev.ask_qty) == (min(asks), asks[min(asks)])
+        elif isinstance(ev, Trade):
+            assert ev.trade_id == last_tid + 1 and ev.qty > 0
+            last_tid = ev.trade_id
+        elif isinstance(ev, MarkPrice):
+            assert ev.next_funding_ts % FUNDING_INTERVAL_MS == 0
+            assert 0 < ev.next_funding_ts - ev.ts <= FUNDING_INTERVAL_MS
+    assert kinds == {"depth", "trade", "bookTicker", "markPrice"}
+    assert last_tid > 100  # market-order flow really trades
+
+
+def test_price_moves_with_volatility() -> None:
+    calm = SyntheticDriver(
+        BTCUSDT, 5, SyntheticParams(max_steps=2_000, volatility=0.0, jump_intensity=0.0)
+    )
+    wild = SyntheticDriver(BTCUSDT, 5, SyntheticParams(max_steps=2_000, volatility=2.0))
+
+    def mids(drv: SyntheticDriver) -> set[int]:
+        return {m.event.bid_price for m in drv if isinstance(m.event, BookTicker)}
+
+    assert len(mids(wild)) > 5 * len(mids(calm))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"volatility": float("nan")},
+        {"step_ms": 0},
+        {"market_qty_mean": 0.5},
+        {"start_price": Decimal("-1")},
+        {"funding_rate": Decimal("0.5")},
+    ],
+)
+def test_invalid_params_raise(bad: dict[str, object]) -> None:
+    with pytest.raises(ParameterError):
+        SyntheticParams(**bad)  # type: ignore[arg-type]
