@@ -22,7 +22,16 @@ from types import ModuleType
 from mmtrio import __version__
 
 # Order here is the order in `mmtrio --help`.
-COMMAND_MODULES: tuple[str, ...] = ("mmtrio.cli.research",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "mmtrio.cli.run",
+    "mmtrio.cli.status",
+    "mmtrio.cli.kill",
+    "mmtrio.cli.resume",
+    "mmtrio.cli.research",
+    "mmtrio.cli.sim",
+    "mmtrio.cli.config",
+    "mmtrio.cli.report",
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -1,0 +1,140 @@
+"""Run the built-in simulated Binance USD-M venue on loopback (paper trading, tests, chaos).
+
+Prints the REST, websocket and admin base URLs (with --json: one JSON line that also holds
+the API key and secret: this is a paper venue with fixed public test credentials unless you
+pass --api-key/--api-secret) and runs until Ctrl-C (exit 0).
+
+Market data: --data FILE[,FILE] replays recordings (a comma list is one continuous
+recording), looping forever; default: the shipped data/binance-usdm/btcusdt_20240808.gz,
+found next to the package (src/mmtrio/sim/data/ when installed with data) or at the
+repository root. --synthetic generates a market from --seed instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+NAME = "sim"
+HELP = "run the simulated Binance USD-M venue (REST + websocket + admin) on loopback"
+DEFAULT_DATA = "btcusdt_20240808.gz"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", help="recording file(s), comma-separated (default: shipped BTCUSDT)"
+    )
+    parser.add_argument(
+        "--synthetic", action="store_true", help="synthetic market instead of a replay"
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="replay speed, × real time (default 1)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="REST port (0 = any free port)")
+    parser.add_argument("--ws-port", type=int, default=0, help="websocket port (0 = any free port)")
+    parser.add_argument("--admin-port", type=int, default=0, help="admin port (0 = any free port)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
+    parser.add_argument("--symbol", default="BTCUSDT", help="instrument (BTCUSDT, ETHUSDT)")
+    parser.add_argument("--api-key", help="API key the sim accepts (default: fixed test key)")
+    parser.add_argument(
+        "--api-secret", help="API secret the sim accepts (default: fixed test secret)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the URLs as one JSON line")
+    parser.add_argument("--dump", help="write the ground truth JSON to this file on exit")
+
+
+def default_data_path() -> Path:
+    """The shipped recording: package data first, then the repository's data/ directory."""
+    here = Path(__file__).resolve()
+    candidates = [
+        here.parents[1] / "sim" / "data" / DEFAULT_DATA,
+        here.parents[3] / "data" / "binance-usdm" / DEFAULT_DATA,
+        Path.cwd() / "data" / "binance-usdm" / DEFAULT_DATA,
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"the shipped recording {DEFAULT_DATA} was not found (looked in "
+        f"{', '.join(str(p) for p in candidates)}); pass --data FILE or --synthetic"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import trio
+
+    from mmtrio.cli import EXIT_OK, EXIT_USAGE
+    from mmtrio.core.instruments import instrument_for
+    from mmtrio.errors import MmtrioError
+    from mmtrio.sim.auth import Credentials
+    from mmtrio.sim.server import SimUrls, serve_sim
+    from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
+
+    try:
+        if (args.api_key is None) != (args.api_secret is None):
+            raise MmtrioError("pass both --api-key and --api-secret, or neither")
+        creds = (
+            Credentials(args.api_key, args.api_secret)
+            if args.api_key is not None
+            else DEFAULT_CREDENTIALS
+        )
+        instrument = instrument_for(args.symbol)
+        config = SimConfig(speed=args.speed, credentials=creds)
+        if args.synthetic:
+            from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
+
+            driver: object = SyntheticDriver(instrument, args.seed, SyntheticParams())
+        else:
+            from mmtrio.sim.replay import ReplayDriver
+
+            paths = [Path(p) for p in args.data.split(",")] if args.data else [default_data_path()]
+            for p in paths:
+                if not p.is_file():
+                    raise MmtrioError(f"--data: no such file {p}")
+            driver = ReplayDriver(paths, instrument)
+        venue = SimVenue(driver, config)  # type: ignore[arg-type]
+    except (MmtrioError, FileNotFoundError, OSError) as exc:
+        print(f"mmtrio sim: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def announce(urls: SimUrls) -> None:
+        if args.json:
+            line = {
+                **urls.to_json(),
+                "symbol": instrument.symbol,
+                "api_key": creds.api_key,
+                "api_secret": creds.api_secret,
+            }
+            print(json.dumps(line), flush=True)
+        else:
+            print(f"REST   {urls.rest}\nWS     {urls.ws}\nadmin  {urls.admin}", flush=True)
+            print(f"symbol {instrument.symbol}  api key {creds.api_key}", flush=True)
+
+    async def stop_on_signal(scope: trio.CancelScope) -> None:
+        # Ctrl-C / SIGTERM end the sim cleanly (exit 0), after the --dump below.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                scope.cancel()
+                return
+
+    async def main() -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stop_on_signal, nursery.cancel_scope)
+                urls = await nursery.start(
+                    serve_sim, venue, args.host, args.port, args.ws_port, args.admin_port
+                )
+                announce(urls)
+        finally:
+            if args.dump:
+                from mmtrio.sim.rest import dump_state
+
+                with trio.CancelScope(shield=True):
+                    await dump_state(venue, args.dump)
+
+    trio.run(main)
+    return EXIT_OK

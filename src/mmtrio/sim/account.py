@@ -1,0 +1,263 @@
+"""The simulated venue's authoritative account: the ground truth the bot is checked against.
+
+Deliberately independent of the bot's ledger (``core.ledger``): it is written again here,
+plainly, from the fills the matching engine produced, so that a bug in one is caught by the
+other. Money is ``Decimal`` in USDT; position is signed lots. Binance one-way mode: one net
+position per symbol; realised P&L is booked when a fill reduces it, at the average entry.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from mmtrio.core.events import Fill, OrderUpdate, Side
+from mmtrio.core.instruments import Instrument
+
+MAX_FILLS = 1_000_000  # bounded: a day of heavy paper trading fits; older fills are dropped
+MAX_CHECKS = 1_000_000
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """What the venue knows of one order, for answers (avgPrice, cumQuote) and the ledger."""
+
+    client_id: str
+    order_id: int
+    side: Side
+    price: int
+    qty: int
+    order_type: str
+    time_in_force: str
+    reduce_only: bool
+    created_ms: int
+    status: str = "NEW"
+    cum_qty: int = 0
+    cum_quote: Decimal = Decimal(0)
+    update_ms: int = 0
+
+    def avg_price(self, inst: Instrument) -> Decimal:
+        if self.cum_qty == 0:
+            return Decimal(0)
+        return self.cum_quote / inst.lots_to_qty(self.cum_qty)
+
+    def to_json(self, inst: Instrument) -> dict[str, Any]:
+        return {
+            "clientOrderId": self.client_id,
+            "orderId": self.order_id,
+            "side": self.side.value,
+            "type": self.order_type,
+            "timeInForce": self.time_in_force,
+            "price": inst.price_str(self.price),
+            "origQty": inst.qty_str(self.qty),
+            "executedQty": inst.qty_str(self.cum_qty),
+            "avgPrice": str(self.avg_price(inst)),
+            "status": self.status,
+            "reduceOnly": self.reduce_only,
+            "createdMs": self.created_ms,
+            "updateMs": self.update_ms,
+        }
+
+
+@dataclass(slots=True)
+class ExposureCheck:
+    """The account's worst-case exposure at the moment an order was accepted."""
+
+    ts: int
+    client_id: str
+    position_lots: int
+    open_buy_lots: int
+    open_sell_lots: int
+    worst_lots: int
+    worst_notional: Decimal
+    limit_lots: int | None
+
+    @property
+    def breach(self) -> bool:
+        return self.limit_lots is not None and self.worst_lots > self.limit_lots
+
+
+@dataclass
+class SimAccount:
+    instrument: Instrument
+    balance: Decimal = Decimal("100000")
+    position: int = 0  # signed lots
+    entry_price: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+    fees_paid: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)  # positive = received
+    exposure_limit_lots: int | None = None
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    by_order_id: dict[int, str] = field(default_factory=dict)
+    fills: deque[Fill] = field(default_factory=lambda: deque(maxlen=MAX_FILLS))
+    # realised P&L of each fill in ``fills`` (same index), for GET /fapi/v1/userTrades
+    fill_realized: deque[Decimal] = field(default_factory=lambda: deque(maxlen=MAX_FILLS))
+    checks: deque[ExposureCheck] = field(default_factory=lambda: deque(maxlen=MAX_CHECKS))
+    funding_events: list[dict[str, str | int]] = field(default_factory=list)
+
+    # --- orders -------------------------------------------------------------------------
+    def record_order(self, rec: OrderRecord) -> None:
+        self.orders[rec.client_id] = rec
+        self.by_order_id[rec.order_id] = rec.client_id
+
+    def lookup(self, client_id: str | None, order_id: int | None) -> OrderRecord | None:
+        if client_id is not None:
+            rec = self.orders.get(client_id)
+            if rec is not None and (order_id is None or rec.order_id == order_id):
+                return rec
+            return None
+        if order_id is not None:
+            cid = self.by_order_id.get(order_id)
+            return self.orders.get(cid) if cid is not None else None
+        return None
+
+    def open_records(self) -> list[OrderRecord]:
+        return [r for r in self.orders.values() if r.status in ("NEW", "PARTIALLY_FILLED")]
+
+    def on_update(self, upd: OrderUpdate) -> Decimal:
+        """Apply one engine update; return the realised P&L of its fill (0 without fill)."""
+        rec = self.orders.get(upd.client_id)
+        if rec is not None:
+            rec.status = upd.status.value
+            rec.price = upd.price
+            rec.qty = upd.qty
+            rec.update_ms = upd.ts
+        fill = upd.fill
+        if fill is None:
+            return Decimal(0)
+        self.fills.append(fill)
+        if rec is not None:
+            rec.cum_qty = upd.cum_qty
+            rec.cum_quote += self.instrument.ticks_to_price(
+                fill.price
+            ) * self.instrument.lots_to_qty(fill.qty)
+        realized = self._book_fill(fill)
+        self.fill_realized.append(realized)
+        return realized
+
+    def _book_fill(self, fill: Fill) -> Decimal:
+        inst = self.instrument
+        price = inst.ticks_to_price(fill.price)
+        delta = fill.qty * fill.side.sign
+        realized = Decimal(0)
+        pos = self.position
+        if pos == 0 or (pos > 0) == (delta > 0):
+            total = abs(pos) + fill.qty
+            self.entry_price = (self.entry_price * abs(pos) + price * fill.qty) / total
+        else:
+            closed = min(abs(pos), fill.qty)
+            direction = 1 if pos > 0 else -1
+            realized = (price - self.entry_price) * inst.lots_to_qty(closed) * direction
+            if fill.qty > abs(pos):
+                self.entry_price = price
+            elif fill.qty == abs(pos):
+                self.entry_price = Decimal(0)
+        self.position = pos + delta
+        self.realized_pnl += realized
+        self.fees_paid += fill.fee
+        self.balance += realized - fill.fee
+        return realized
+
+    # --- exposure -----------------------------------------------------------------------
+    def open_lots(self) -> tuple[int, int]:
+        buy = sell = 0
+        for r in self.open_records():
+            rem = r.qty - r.cum_qty
+            if r.side is Side.BUY:
+                buy += rem
+            else:
+                sell += rem
+        return buy, sell
+
+    def check_exposure(self, ts: int, client_id: str, price: int) -> ExposureCheck:
+        """Record the worst case at an accept: every open order filling in the worse direction."""
+        buy, sell = self.open_lots()
+        worst = max(abs(self.position + buy), abs(self.position - sell))
+        chk = ExposureCheck(
+            ts=ts,
+            client_id=client_id,
+            position_lots=self.position,
+            open_buy_lots=buy,
+            open_sell_lots=sell,
+            worst_lots=worst,
+            worst_notional=self.instrument.notional(price, worst),
+            limit_lots=self.exposure_limit_lots,
+        )
+        self.checks.append(chk)
+        return chk
+
+    # --- funding ------------------------------------------------------------------------
+    def settle_funding(self, rate: Decimal, mark: Decimal, ts: int) -> Decimal:
+        """Funding on the position: longs pay a positive rate. Returns the balance change."""
+        amount = -(self.instrument.lots_to_qty(self.position) * mark * rate)
+        amount = amount.quantize(Decimal("0.00000001"))
+        self.balance += amount
+        self.funding += amount
+        self.funding_events.append(
+            {
+                "ts": ts,
+                "rate": str(rate),
+                "mark": str(mark),
+                "position": self.position,
+                "amount": str(amount),
+            }
+        )
+        return amount
+
+    def unrealized(self, mark: Decimal) -> Decimal:
+        if self.position == 0:
+            return Decimal(0)
+        return (mark - self.entry_price) * self.instrument.lots_to_qty(self.position)
+
+    # --- ground truth -------------------------------------------------------------------
+    def to_json(self, mark: Decimal) -> dict[str, Any]:
+        inst = self.instrument
+        return {
+            "symbol": inst.symbol,
+            "position": {
+                "lots": self.position,
+                "qty": inst.qty_str(self.position)
+                if self.position >= 0
+                else "-" + inst.qty_str(-self.position),
+                "entry_price": str(self.entry_price),
+                "unrealized_pnl": str(self.unrealized(mark)),
+            },
+            "balance": str(self.balance),
+            "realized_pnl": str(self.realized_pnl),
+            "fees_paid": str(self.fees_paid),
+            "funding": str(self.funding),
+            "funding_events": self.funding_events,
+            "exposure_limit_lots": self.exposure_limit_lots,
+            "orders": [r.to_json(inst) for r in self.orders.values()],
+            "open_orders": [r.client_id for r in self.open_records()],
+            "fills": [
+                {
+                    "trade_id": f.trade_id,
+                    "client_id": f.client_id,
+                    "order_id": f.order_id,
+                    "side": f.side.value,
+                    "price": inst.price_str(f.price),
+                    "qty": inst.qty_str(f.qty),
+                    "fee": str(f.fee),
+                    "is_maker": f.is_maker,
+                    "ts": f.ts,
+                }
+                for f in self.fills
+            ],
+            "exposure_checks": [
+                {
+                    "ts": c.ts,
+                    "client_id": c.client_id,
+                    "position_lots": c.position_lots,
+                    "open_buy_lots": c.open_buy_lots,
+                    "open_sell_lots": c.open_sell_lots,
+                    "worst_lots": c.worst_lots,
+                    "worst_notional": str(c.worst_notional),
+                    "limit_lots": c.limit_lots,
+                    "breach": c.breach,
+                }
+                for c in self.checks
+            ],
+        }

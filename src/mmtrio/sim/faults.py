@@ -1,0 +1,119 @@
+"""Faults the simulated venue injects on demand (admin port or Python), each one recorded.
+
+A fault is a kind plus parameters. Some act once, now (close a websocket, cancel an order,
+expire the listen key); others arm a counter that the REST or stream path consumes
+(``count`` next requests / messages). The log keeps every injection with its wall and sim
+time, so a chaos run can line a bot's reaction up against what was done to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmtrio.sim.wire import ApiError
+
+# kind -> what it does (served by GET /admin/faults; also the validation list)
+FAULT_KINDS: dict[str, str] = {
+    "ws_close": "close websockets now: target market|user|all",
+    "ws_stall": "stop sending on websockets for `seconds`: target market|user|all",
+    "ws_no_pong": "stop answering client pings (and ignore their pongs): on true|false",
+    "depth_skip": "drop the next `count` depth diffs (clients see a pu gap)",
+    "depth_duplicate": "send the next `count` depth diffs twice",
+    "depth_reorder": "swap the next `count` pairs of depth diffs",
+    "user_duplicate": "send the next `count` user-stream events twice",
+    "user_reorder": "hold the next user event, send it after the one that follows (`count` times)",
+    "delay": "delay the next `count` REST responses by `ms`",
+    "http_429": "answer the next `count` REST requests with 429 (Retry-After `retry_after` s)",
+    "order_5xx": "accept the next `count` order requests, then answer 503 (outcome unknown)",
+    "order_drop": "accept the next `count` order requests, then never answer",
+    "venue_cancel": "cancel `client_id` (or all open orders) as the venue",
+    "venue_expire": "expire `client_id` (or all open orders) as the venue",
+    "listenkey_expire": "expire the listen key now (listenKeyExpired, user streams close)",
+    "clock_skew": "shift the server clock by `ms` (time endpoint and timestamp checks)",
+    "error_code": "answer the next `count` REST requests with `code`/`msg`/`status`",
+}
+
+
+@dataclass(slots=True)
+class FaultRecord:
+    wall_ms: int
+    sim_ms: int
+    kind: str
+    params: dict[str, Any]
+
+
+def _count(params: dict[str, Any]) -> int:
+    value = params.get("count", 1)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ApiError(
+            -1100, f"fault parameter 'count' must be a non-negative integer, got {value!r}"
+        )
+    return value
+
+
+@dataclass
+class FaultState:
+    """Armed counters the serving paths consume; ``log`` is every injection ever made."""
+
+    depth_skip: int = 0
+    depth_duplicate: int = 0
+    depth_reorder: int = 0
+    user_duplicate: int = 0
+    user_reorder: int = 0
+    delay_count: int = 0
+    delay_ms: int = 0
+    http_429: int = 0
+    retry_after: float = 1.0
+    order_5xx: int = 0
+    order_drop: int = 0
+    no_pong: bool = False
+    clock_skew_ms: int = 0
+    error_count: int = 0
+    error_code: int = -1000
+    error_msg: str = "An unknown error occurred while processing the request (injected fault)."
+    error_status: int = 400
+    log: list[FaultRecord] = field(default_factory=list)
+
+    def arm(self, kind: str, params: dict[str, Any]) -> None:
+        """Arm a counter-type fault. Immediate faults are executed by the venue itself."""
+        if kind in (
+            "depth_skip",
+            "depth_duplicate",
+            "depth_reorder",
+            "user_duplicate",
+            "user_reorder",
+            "http_429",
+            "order_5xx",
+            "order_drop",
+        ):
+            setattr(self, kind, getattr(self, kind) + _count(params))
+            if kind == "http_429":
+                self.retry_after = float(params.get("retry_after", 1.0))
+        elif kind == "delay":
+            self.delay_count += _count(params)
+            self.delay_ms = _int(params, "ms")
+        elif kind == "ws_no_pong":
+            self.no_pong = bool(params.get("on", True))
+        elif kind == "clock_skew":
+            self.clock_skew_ms = _int(params, "ms")
+        elif kind == "error_code":
+            self.error_count += _count(params)
+            self.error_code = _int(params, "code")
+            self.error_msg = str(params.get("msg", self.error_msg))
+            self.error_status = _int(params, "status", 400)
+            if not 400 <= self.error_status <= 599:
+                raise ApiError(
+                    -1100, f"fault 'status' must be an HTTP error status, got {self.error_status}"
+                )
+
+    @staticmethod
+    def take(value: int) -> tuple[bool, int]:
+        return (True, value - 1) if value > 0 else (False, 0)
+
+
+def _int(params: dict[str, Any], name: str, default: int | None = None) -> int:
+    value = params.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ApiError(-1100, f"fault parameter {name!r} must be an integer, got {value!r}")
+    return value

@@ -1,0 +1,153 @@
+"""Request-weight and order-count accounting, 429 back-off and 418 bans, as Binance does.
+
+Windows are fixed and aligned (the minute, the ten seconds), like Binance's counters, so the
+``X-MBX-USED-WEIGHT-1M`` header resets at the top of each minute. After a 429 the client must
+wait ``Retry-After`` seconds; any request before that earns a 418 and a ban
+(``ban_seconds``; Binance escalates from 2 minutes). Every 429 and 418 is recorded: a 418 is a
+failure the chaos harness checks for. Time is a monotonic float in seconds, passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from mmtrio.sim.wire import ApiError
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class LimitConfig:
+    weight_per_minute: int = 2400
+    orders_per_10s: int = 300
+    orders_per_minute: int = 1200
+    ban_seconds: float = 120.0
+
+
+@dataclass(slots=True)
+class _Window:
+    seconds: float
+    key: int = -1
+    used: int = 0
+
+    def add(self, amount: int, now: float) -> int:
+        key = math.floor(now / self.seconds)
+        if key != self.key:
+            self.key, self.used = key, 0
+        self.used += amount
+        return self.used
+
+    def current(self, now: float) -> int:
+        return self.used if math.floor(now / self.seconds) == self.key else 0
+
+    def reset_in(self, now: float) -> float:
+        return (math.floor(now / self.seconds) + 1) * self.seconds - now
+
+
+@dataclass(slots=True)
+class LimitEvent:
+    """One 429 or 418 answer, for the ground truth."""
+
+    wall_ms: int
+    status: int
+    reason: str
+
+
+@dataclass
+class RateLimiter:
+    config: LimitConfig = field(default_factory=LimitConfig)
+    weight: _Window = field(default_factory=lambda: _Window(60.0))
+    orders_10s: _Window = field(default_factory=lambda: _Window(10.0))
+    orders_1m: _Window = field(default_factory=lambda: _Window(60.0))
+    backoff_until: float = 0.0
+    banned_until: float = 0.0
+    count_429: int = 0
+    count_418: int = 0
+    events: deque[LimitEvent] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def headers(self, now: float) -> Headers:
+        return [
+            (b"x-mbx-used-weight-1m", str(self.weight.current(now)).encode()),
+            (b"x-mbx-order-count-10s", str(self.orders_10s.current(now)).encode()),
+            (b"x-mbx-order-count-1m", str(self.orders_1m.current(now)).encode()),
+        ]
+
+    def _reject(
+        self, status: int, code: int, msg: str, *, retry: float, now: float, wall_ms: int
+    ) -> ApiError:
+        if status == 418:
+            self.count_418 += 1
+        else:
+            self.count_429 += 1
+        self.events.append(LimitEvent(wall_ms, status, msg))
+        headers = [*self.headers(now), (b"retry-after", str(max(1, math.ceil(retry))).encode())]
+        return ApiError(code, msg, status, headers)
+
+    def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Headers:
+        """Count one request; return the usage headers or raise the 429/418 answer."""
+        if now < self.banned_until:
+            raise self._reject(
+                418,
+                -1003,
+                "Way too many requests; IP banned.",
+                retry=self.banned_until - now,
+                now=now,
+                wall_ms=wall_ms,
+            )
+        if now < self.backoff_until:
+            # It was told to wait (Retry-After) and did not: ban, like Binance.
+            self.banned_until = now + self.config.ban_seconds
+            raise self._reject(
+                418,
+                -1003,
+                "Way too many requests; IP banned for not backing off after a 429.",
+                retry=self.config.ban_seconds,
+                now=now,
+                wall_ms=wall_ms,
+            )
+        used = self.weight.add(weight, now)
+        if used > self.config.weight_per_minute:
+            retry = self.weight.reset_in(now)
+            self.backoff_until = now + retry
+            raise self._reject(
+                429,
+                -1003,
+                f"Too many requests; current limit is {self.config.weight_per_minute} "
+                "request weight per 1 MINUTE. Please use the websocket for live updates.",
+                retry=retry,
+                now=now,
+                wall_ms=wall_ms,
+            )
+        if orders:
+            n10 = self.orders_10s.add(orders, now)
+            n60 = self.orders_1m.add(orders, now)
+            for n, limit, window, label in (
+                (n10, self.config.orders_per_10s, self.orders_10s, "TEN_SECONDS"),
+                (n60, self.config.orders_per_minute, self.orders_1m, "ONE_MINUTE"),
+            ):
+                if n > limit:
+                    retry = window.reset_in(now)
+                    self.backoff_until = now + retry
+                    raise self._reject(
+                        429,
+                        -1015,
+                        f"Too many new orders; current limit is {limit} orders per {label}.",
+                        retry=retry,
+                        now=now,
+                        wall_ms=wall_ms,
+                    )
+        return self.headers(now)
+
+    def forced_429(self, now: float, wall_ms: int, retry_after: float) -> ApiError:
+        """A 429 injected by a fault: the client must honour Retry-After like a real one."""
+        self.backoff_until = now + retry_after
+        return self._reject(
+            429,
+            -1003,
+            "Too many requests (injected fault); back off.",
+            retry=retry_after,
+            now=now,
+            wall_ms=wall_ms,
+        )

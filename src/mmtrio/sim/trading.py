@@ -1,0 +1,257 @@
+"""Order endpoints of the simulated venue: parameter validation, engine calls, answers.
+
+Validation follows Binance's order of checks and codes: missing/empty → -1102, malformed
+number → -1100, more decimals than the symbol allows → -1111, price not on the tick grid
+→ -4014, quantity not on the lot grid → -1111, filters (range, min notional -4164) and
+post-only (-5022) from the matching engine.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from mmtrio.core.events import Side, TimeInForce
+from mmtrio.core.matching import MatchingReject, NewOrder
+from mmtrio.sim.account import OrderRecord
+from mmtrio.sim.auth import int_param
+from mmtrio.sim.wire import ApiError, bad_symbol, illegal, mandatory
+
+if TYPE_CHECKING:
+    from mmtrio.sim.venue import SimVenue
+
+_NUM_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+_CID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None or value == "":
+        raise mandatory(name)
+    return value
+
+
+def check_symbol(venue: SimVenue, params: dict[str, str], required: bool = True) -> None:
+    symbol = params.get("symbol")
+    if symbol is None or symbol == "":
+        if required:
+            raise mandatory("symbol")
+        return
+    if symbol != venue.symbol:
+        raise bad_symbol()
+
+
+def _decimal(params: dict[str, str], name: str, places: int) -> Decimal:
+    text = _required(params, name)
+    if not _NUM_RE.match(text):
+        raise illegal(name)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise illegal(name) from None
+    exp = value.normalize().as_tuple().exponent
+    if isinstance(exp, int) and -exp > places:
+        raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
+    return value
+
+
+def parse_price(venue: SimVenue, params: dict[str, str]) -> int:
+    inst = venue.instrument
+    value = _decimal(params, "price", inst.price_decimals)
+    ticks, rem = divmod(value, inst.tick_size)
+    if rem != 0:
+        raise ApiError(-4014, f"Price not increased by tick size ({inst.tick_size}).")
+    return int(ticks)
+
+
+def parse_qty(venue: SimVenue, params: dict[str, str]) -> int:
+    inst = venue.instrument
+    value = _decimal(params, "quantity", inst.qty_decimals)
+    lots, rem = divmod(value, inst.lot_size)
+    if rem != 0:
+        raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
+    if lots <= 0:
+        raise ApiError(-4003, "Quantity less than or equal to zero.")
+    return int(lots)
+
+
+def _side(params: dict[str, str]) -> Side:
+    text = _required(params, "side")
+    try:
+        return Side(text)
+    except ValueError:
+        raise ApiError(-1117, "Invalid side.") from None
+
+
+def _bool(params: dict[str, str], name: str) -> bool:
+    value = params.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise illegal(name)
+    return value == "true"
+
+
+def order_json(venue: SimVenue, rec: OrderRecord, ack: bool = False) -> dict[str, Any]:
+    """The order as Binance answers it (RESULT; ACK has the same fields, state at accept)."""
+    inst = venue.instrument
+    executed = inst.qty_str(rec.cum_qty)
+    return {
+        "orderId": rec.order_id,
+        "symbol": venue.symbol,
+        "status": "NEW" if ack else rec.status,
+        "clientOrderId": rec.client_id,
+        "price": inst.price_str(rec.price) if rec.order_type == "LIMIT" else "0",
+        "avgPrice": str(rec.avg_price(inst)),
+        "origQty": inst.qty_str(rec.qty),
+        "executedQty": executed,
+        "cumQty": executed,
+        "cumQuote": str(rec.cum_quote),
+        "timeInForce": rec.time_in_force,
+        "type": rec.order_type,
+        "reduceOnly": rec.reduce_only,
+        "closePosition": False,
+        "side": rec.side.value,
+        "positionSide": "BOTH",
+        "stopPrice": "0",
+        "workingType": "CONTRACT_PRICE",
+        "priceProtect": False,
+        "origType": rec.order_type,
+        "priceMatch": "NONE",
+        "selfTradePreventionMode": "EXPIRE_TAKER",
+        "goodTillDate": 0,
+        "time": venue.out_ts(rec.created_ms),
+        "updateTime": venue.out_ts(rec.update_ms or rec.created_ms),
+    }
+
+
+def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """POST /fapi/v1/order."""
+    check_symbol(venue, params)
+    side = _side(params)
+    order_type = _required(params, "type").upper()
+    inst = venue.instrument
+    if params.get("positionSide", "BOTH") != "BOTH":
+        raise ApiError(-4061, "Order's position side does not match user's setting.")
+    if order_type == "LIMIT":
+        tif_text = _required(params, "timeInForce")
+        if tif_text == "PO":  # some clients (ccxt) spell post-only PO; Binance's wire is GTX
+            tif_text = "GTX"
+        try:
+            tif = TimeInForce(tif_text)
+        except ValueError:
+            raise ApiError(-1115, "Invalid timeInForce.") from None
+        price = parse_price(venue, params)
+    elif order_type == "MARKET":
+        if params.get("price"):
+            raise ApiError(-1106, "Parameter 'price' sent when not required.")
+        # A market order is an IOC at the far end of the price filter (decision: the sim has
+        # no price-protection band; the engine stops at the book's displayed liquidity).
+        tif = TimeInForce.IOC
+        price = inst.max_price_ticks if side is Side.BUY else inst.min_price_ticks
+    else:
+        raise ApiError(-1116, "Invalid orderType.")
+    qty = parse_qty(venue, params)
+    reduce_only = _bool(params, "reduceOnly")
+    cid = params.get("newClientOrderId") or venue.new_client_id()
+    if not _CID_RE.match(cid):
+        raise illegal("newClientOrderId")
+    if cid in venue.account.orders:
+        raise ApiError(-4116, "ClientOrderId is duplicated.")
+    resp_type = params.get("newOrderRespType", "ACK").upper()
+    if resp_type not in ("ACK", "RESULT"):
+        raise illegal("newOrderRespType")
+    ts = venue.market_ts
+    try:
+        updates = venue.engine.place(NewOrder(cid, side, price, qty, tif, reduce_only), ts)
+    except MatchingReject as exc:
+        raise ApiError(exc.code, exc.msg) from None
+    first = updates[0]
+    rec = OrderRecord(
+        client_id=cid,
+        order_id=first.order_id,
+        side=side,
+        price=price,
+        qty=qty,
+        order_type=order_type,
+        time_in_force=tif.value,
+        reduce_only=reduce_only,
+        created_ms=ts,
+        update_ms=ts,
+    )
+    venue.account.record_order(rec)
+    venue.apply(updates)
+    venue.account.check_exposure(ts, cid, price)
+    return order_json(venue, rec, ack=resp_type == "ACK")
+
+
+def _lookup(venue: SimVenue, params: dict[str, str], unknown: ApiError) -> OrderRecord:
+    check_symbol(venue, params)
+    order_id = int_param(params, "orderId", required=False)
+    cid = params.get("origClientOrderId") or None
+    if order_id is None and cid is None:
+        raise ApiError(
+            -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+        )
+    rec = venue.account.lookup(cid, order_id)
+    if rec is None:
+        raise unknown
+    return rec
+
+
+def amend(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """PUT /fapi/v1/order: both price and quantity; the order loses queue priority."""
+    rec = _lookup(venue, params, ApiError(-2013, "Order does not exist."))
+    side = _side(params)
+    if side is not rec.side:
+        raise ApiError(-1102, "Parameter 'side' does not match the order's side.")
+    qty = parse_qty(venue, params)
+    price = parse_price(venue, params)
+    if rec.status not in ("NEW", "PARTIALLY_FILLED"):
+        raise ApiError(-2013, "Order does not exist.")
+    if price == rec.price and qty == rec.qty:
+        raise ApiError(-5027, "No need to modify the order.")
+    try:
+        updates = venue.engine.amend(rec.client_id, price, qty, venue.market_ts)
+    except MatchingReject as exc:
+        raise ApiError(exc.code, exc.msg) from None
+    venue.apply(updates)
+    venue.account.check_exposure(venue.market_ts, rec.client_id, price)
+    return order_json(venue, rec)
+
+
+def cancel(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """DELETE /fapi/v1/order: -2011 when the order is unknown or already closed."""
+    rec = _lookup(venue, params, ApiError(-2011, "Unknown order sent."))
+    try:
+        updates = venue.engine.cancel(rec.client_id, venue.market_ts)
+    except MatchingReject as exc:
+        raise ApiError(exc.code, exc.msg) from None
+    venue.apply(updates)
+    return order_json(venue, rec)
+
+
+def query(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """GET /fapi/v1/order: -2013 when the venue never had it."""
+    rec = _lookup(venue, params, ApiError(-2013, "Order does not exist."))
+    return order_json(venue, rec)
+
+
+def open_orders(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
+    check_symbol(venue, params, required=False)
+    return [order_json(venue, r) for r in venue.account.open_records()]
+
+
+def cancel_all(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    check_symbol(venue, params)
+    venue.cancel_all("request")
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def countdown(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """POST /fapi/v1/countdownCancelAll: countdownTime ms, 0 disables (wall clock)."""
+    check_symbol(venue, params)
+    ms = int_param(params, "countdownTime")
+    if ms is None or ms < 0:
+        raise illegal("countdownTime")
+    venue.set_countdown(ms)
+    return {"symbol": venue.symbol, "countdownTime": str(ms)}

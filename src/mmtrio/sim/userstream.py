@@ -1,0 +1,104 @@
+"""User-data stream payloads (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE) from engine updates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from mmtrio.core.events import ExecType, OrderUpdate
+
+if TYPE_CHECKING:
+    from mmtrio.sim.venue import SimVenue
+
+
+def order_trade_update(venue: SimVenue, upd: OrderUpdate, realized: Decimal) -> dict[str, Any]:
+    """ORDER_TRADE_UPDATE for one engine update, in Binance's field names."""
+    inst = venue.instrument
+    rec = venue.account.orders.get(upd.client_id)
+    fill = upd.fill
+    ts = venue.out_ts(upd.ts)
+    order_type = rec.order_type if rec is not None else "LIMIT"
+    avg = rec.avg_price(inst) if rec is not None else Decimal(0)
+    return {
+        "e": "ORDER_TRADE_UPDATE",
+        "E": ts,
+        "T": ts,
+        "o": {
+            "s": upd.symbol,
+            "c": upd.client_id,
+            "S": upd.side.value,
+            "o": order_type,
+            "f": upd.time_in_force.value,
+            "q": inst.qty_str(upd.qty),
+            "p": inst.price_str(upd.price) if order_type == "LIMIT" else "0",
+            "ap": str(avg),
+            "sp": "0",
+            "x": upd.exec_type.value,
+            "X": upd.status.value,
+            "i": upd.order_id,
+            "l": inst.qty_str(fill.qty) if fill else "0",
+            "z": inst.qty_str(upd.cum_qty),
+            "L": inst.price_str(fill.price) if fill else "0",
+            "N": fill.fee_asset if fill else "USDT",
+            "n": str(fill.fee) if fill else "0",
+            "T": ts,
+            "t": fill.trade_id if fill and upd.exec_type is ExecType.TRADE else 0,
+            "b": "0",
+            "a": "0",
+            "m": fill.is_maker if fill else False,
+            "R": upd.reduce_only,
+            "wt": "CONTRACT_PRICE",
+            "ot": order_type,
+            "ps": "BOTH",
+            "cp": False,
+            "rp": str(realized),
+            "pP": False,
+            "si": 0,
+            "ss": 0,
+            "V": "NONE",
+            "pm": "NONE",
+            "gtd": 0,
+        },
+    }
+
+
+def account_update(venue: SimVenue, reason: str, balance_change: Decimal) -> dict[str, Any]:
+    """ACCOUNT_UPDATE with the USDT balance and the symbol's position (what changed)."""
+    acct = venue.account
+    inst = venue.instrument
+    mark = venue.mark_price()
+    ts = venue.out_ts()
+    pos = acct.position
+    return {
+        "e": "ACCOUNT_UPDATE",
+        "E": ts,
+        "T": ts,
+        "a": {
+            "m": reason,
+            "B": [
+                {
+                    "a": "USDT",
+                    "wb": str(acct.balance),
+                    "cw": str(acct.balance),
+                    "bc": str(balance_change),
+                }
+            ],
+            "P": [
+                {
+                    "s": inst.symbol,
+                    "pa": signed_qty(venue, pos),
+                    "ep": str(acct.entry_price),
+                    "cr": str(acct.realized_pnl),
+                    "up": str(acct.unrealized(mark).quantize(Decimal("0.00000001"))),
+                    "mt": "cross",
+                    "iw": "0",
+                    "ps": "BOTH",
+                }
+            ],
+        },
+    }
+
+
+def signed_qty(venue: SimVenue, lots: int) -> str:
+    text = venue.instrument.qty_str(abs(lots))
+    return "-" + text if lots < 0 else text

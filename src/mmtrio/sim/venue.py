@@ -1,0 +1,410 @@
+"""`SimVenue`: the simulated Binance USD-M venue's state and its market/timer tasks.
+
+One venue simulates one symbol (the market driver's instrument) for one paper account.
+
+Time. The market runs on the driver's clock (``market_ts``, the exchange time of the last
+market message processed); the matching engine sees only that clock. On the wire every
+exchange timestamp is re-based by a constant offset so the first market message carries
+the wall-clock time the sim started (at ``speed`` 1 the feed is "live"; faster, it runs
+ahead). Request signing (``timestamp``/``recvWindow``), ``GET /fapi/v1/time``, the dead-man
+countdown, listen-key life and rate-limit windows use the wall clock (plus injected skew):
+they concern the client process, not the market.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import trio
+
+from mmtrio.core.events import DepthDiff, MarkPrice, OrderUpdate, Side, Trade
+from mmtrio.core.matching import FeeSchedule, MatchingEngine, QueueModel
+from mmtrio.errors import ConfigError
+from mmtrio.sim.account import SimAccount
+from mmtrio.sim.auth import Credentials
+from mmtrio.sim.book import PublicBook
+from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState
+from mmtrio.sim.hub import StreamHub
+from mmtrio.sim.limits import LimitConfig, RateLimiter
+from mmtrio.sim.market import MarketDriver, MarketMessage
+from mmtrio.sim.userstream import account_update, order_trade_update
+from mmtrio.sim.wire import ApiError
+
+# A paper venue: fixed, public test credentials by default (printed by `mmtrio sim --json`).
+DEFAULT_CREDENTIALS = Credentials(
+    api_key="mmtrio-sim-key",
+    api_secret="mmtrio-sim-secret-not-a-real-secret",
+)
+EIGHT_HOURS_MS = 8 * 3600 * 1000
+
+
+@dataclass
+class SimConfig:
+    """Knobs of the simulated venue. Every one has a venue-like default."""
+
+    speed: float = 1.0
+    credentials: Credentials = DEFAULT_CREDENTIALS
+    ping_interval_s: float = 180.0
+    pong_timeout_s: float = 600.0
+    listen_key_ttl_s: float = 3600.0
+    funding_interval_ms: int = EIGHT_HOURS_MS
+    default_funding_rate: Decimal = Decimal("0.0001")
+    initial_balance: Decimal = Decimal("100000")
+    limits: LimitConfig = field(default_factory=LimitConfig)
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    queue_model: QueueModel = QueueModel.PROBABILISTIC
+    max_body_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.speed) and self.speed > 0):
+            raise ConfigError(f"sim speed must be a positive finite number, got {self.speed}")
+        if self.ping_interval_s <= 0 or self.pong_timeout_s <= 0:
+            raise ConfigError("sim ping interval and pong timeout must be positive seconds")
+
+
+class SimVenue:
+    """The venue: engine, public book, account, streams, faults. REST/WS layers call in."""
+
+    def __init__(self, driver: MarketDriver, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.driver = driver
+        self.instrument = driver.instrument
+        self.symbol = self.instrument.symbol
+        self.sym_lower = self.symbol.lower()
+        self.engine = MatchingEngine(self.instrument, self.config.fees, self.config.queue_model)
+        self.faults = FaultState()
+        self.hub = StreamHub(self.faults)
+        self.limiter = RateLimiter(self.config.limits)
+        self.account = SimAccount(self.instrument, balance=self.config.initial_balance)
+        snap = driver.initial_snapshot()
+        self.book = PublicBook(self.instrument, first_update_id=snap.last_update_id)
+        self.book.load(snap)
+        self.engine.on_snapshot(snap)
+        self.market_ts = snap.ts
+        self.ts_offset = int(time.time() * 1000) - snap.ts
+        self.messages = 0
+        self.started = trio.Event()  # set once the market loop runs
+        self.finished = False  # a finite driver ran out
+        self.mark: Decimal | None = None
+        self.index: Decimal | None = None
+        self.funding_rate = self.config.default_funding_rate
+        self.next_funding_ts = self._next_funding(snap.ts)
+        self._next_mark_ts = snap.ts
+        self.countdown_ms = 0
+        self.countdown_deadline: float | None = None
+        self.countdown_fired: list[dict[str, int]] = []
+        self.listen_key: str | None = None
+        self.listen_key_deadline = 0.0
+        self._client_ids = itertools.count(1)
+        self._ours_dirty = False
+
+    # --- clocks -------------------------------------------------------------------------
+    def wall_ms(self) -> int:
+        """The server clock (wall + injected skew), for /time and timestamp checks."""
+        return int(time.time() * 1000) + self.faults.clock_skew_ms
+
+    def out_ts(self, ts: int | None = None) -> int:
+        """A market-clock time as it goes on the wire (re-based)."""
+        return (self.market_ts if ts is None else ts) + self.ts_offset
+
+    def _next_funding(self, ts: int) -> int:
+        interval = self.config.funding_interval_ms
+        return (ts // interval + 1) * interval
+
+    def new_client_id(self) -> str:
+        return f"sim-{self.wall_ms()}-{next(self._client_ids)}"
+
+    # --- market ---------------------------------------------------------------------------
+    async def run_market(self) -> None:
+        """Feed the driver's messages to the engine and the streams, paced by ts / speed."""
+        speed = self.config.speed
+        t0 = trio.current_time()
+        ts0: int | None = None
+        self.started.set()
+        since_checkpoint = 0
+        for msg in self.driver:
+            if ts0 is None:
+                ts0 = msg.ts
+            target = t0 + (msg.ts - ts0) / 1000.0 / speed
+            if target > trio.current_time():
+                await trio.sleep_until(target)
+                since_checkpoint = 0
+            else:
+                since_checkpoint += 1
+                if since_checkpoint >= 64:  # behind schedule: still let requests in
+                    since_checkpoint = 0
+                    await trio.lowlevel.checkpoint()
+            self.on_message(msg)
+        self.finished = True
+
+    def on_message(self, msg: MarketMessage) -> None:
+        """Process one market message (engine, public book, streams, funding)."""
+        self.messages += 1
+        self.market_ts = max(self.market_ts, msg.ts)
+        event = msg.event
+        if isinstance(event, DepthDiff):
+            self._apply(self.engine.on_diff(event))
+            self.book.apply_market(event)
+            self._publish_book(event, msg.payload)
+        elif isinstance(event, Trade):
+            self._apply(self.engine.on_trade(event))
+            self._publish_trade(msg.payload)
+            if self._ours_dirty:
+                self._publish_book(None, None)
+        elif isinstance(event, MarkPrice):
+            self.mark, self.index = event.mark_price, event.index_price
+            self.funding_rate = event.funding_rate
+        else:  # BookTicker
+            self._publish_ticker(msg.payload)
+        if self.market_ts >= self._next_mark_ts:
+            self._next_mark_ts = (self.market_ts // 1000 + 1) * 1000
+            self._publish_mark()
+        if self.market_ts >= self.next_funding_ts:
+            self.next_funding_ts = self._next_funding(self.market_ts)
+            self.settle_funding(None)
+
+    def _publish_book(self, diff: DepthDiff | None, payload: dict[str, Any] | None) -> None:
+        extra_b: set[int] = set()
+        extra_a: set[int] = set()
+        if self._ours_dirty:
+            self._ours_dirty = False
+            extra_b, extra_a = self.book.set_ours(
+                self.engine.our_levels(Side.BUY), self.engine.our_levels(Side.SELL)
+            )
+        data = self.book.next_diff(diff, payload, extra_b, extra_a, self.out_ts())
+        if data is not None:
+            self.hub.publish_depth(f"{self.sym_lower}@depth", data)
+
+    def _publish_trade(self, payload: dict[str, Any]) -> None:
+        key_t, key_a = f"{self.sym_lower}@trade", f"{self.sym_lower}@aggTrade"
+        want_t, want_a = self.hub.has_subscribers(key_t), self.hub.has_subscribers(key_a)
+        if not (want_t or want_a):
+            return
+        e_ts = self.out_ts(int(payload.get("E", self.market_ts)))
+        t_ts = self.out_ts(int(payload.get("T", self.market_ts)))
+        if want_t:
+            self.hub.publish(key_t, {**payload, "E": e_ts, "T": t_ts})
+        if want_a:
+            tid = payload.get("t", 0)
+            self.hub.publish(
+                key_a,
+                {
+                    "e": "aggTrade",
+                    "E": e_ts,
+                    "s": self.symbol,
+                    "a": tid,
+                    "p": payload.get("p"),
+                    "q": payload.get("q"),
+                    "f": tid,
+                    "l": tid,
+                    "T": t_ts,
+                    "m": payload.get("m"),
+                },
+            )
+
+    def _publish_ticker(self, payload: dict[str, Any]) -> None:
+        """bookTicker as the public book sees it: our better or equal quotes included."""
+        key = f"{self.sym_lower}@bookTicker"
+        if not self.hub.has_subscribers(key):
+            return
+        data = {**payload, "u": self.book.update_id, "E": self.out_ts(), "T": self.out_ts()}
+        inst = self.instrument
+        if self.book.our_bids:
+            best = max(self.book.our_bids)
+            bid = inst.price_to_ticks(payload["b"])
+            if best >= bid:
+                data["b"] = inst.price_str(best)
+                data["B"] = (
+                    inst.qty_str(self.book.public_bid(best))
+                    if best == bid
+                    else inst.qty_str(self.book.our_bids[best])
+                )
+        if self.book.our_asks:
+            best = min(self.book.our_asks)
+            ask = inst.price_to_ticks(payload["a"])
+            if best <= ask:
+                data["a"] = inst.price_str(best)
+                data["A"] = (
+                    inst.qty_str(self.book.public_ask(best))
+                    if best == ask
+                    else inst.qty_str(self.book.our_asks[best])
+                )
+        self.hub.publish(key, data)
+
+    def mark_price(self) -> Decimal:
+        """The driver's mark price if it has one, else the market mid (documented choice)."""
+        if self.mark is not None:
+            return self.mark
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        if bid is not None and ask is not None:
+            return (
+                self.instrument.ticks_to_price(bid[0]) + self.instrument.ticks_to_price(ask[0])
+            ) / 2
+        level = bid or ask
+        return self.instrument.ticks_to_price(level[0]) if level else Decimal(0)
+
+    def _publish_mark(self) -> None:
+        key = f"{self.sym_lower}@markPrice"
+        if not self.hub.has_subscribers(key):
+            return
+        mark = self.mark_price().quantize(Decimal("0.00000001"))
+        index = self.index if self.index is not None else mark
+        self.hub.publish(
+            key,
+            {
+                "e": "markPriceUpdate",
+                "E": self.out_ts(),
+                "s": self.symbol,
+                "p": str(mark),
+                "i": str(index),
+                "P": str(mark),
+                "r": str(self.funding_rate),
+                "T": self.out_ts(self.next_funding_ts),
+            },
+        )
+
+    def settle_funding(self, rate: Decimal | None) -> Decimal:
+        """Settle funding now on the position (rate: the current one when None)."""
+        use = self.funding_rate if rate is None else rate
+        if self.account.position == 0:
+            return Decimal(0)
+        amount = self.account.settle_funding(use, self.mark_price(), self.out_ts())
+        self.hub.publish_user(account_update(self, "FUNDING_FEE", amount))
+        return amount
+
+    # --- our orders -----------------------------------------------------------------------
+    def apply(self, updates: list[OrderUpdate]) -> None:
+        """Book engine updates (account, user stream) and publish the public book change."""
+        self._apply(updates)
+        if self._ours_dirty:
+            self._publish_book(None, None)
+
+    def _apply(self, updates: list[OrderUpdate]) -> None:
+        for upd in updates:
+            self._ours_dirty = True
+            realized = self.account.on_update(upd)
+            self.hub.publish_user(order_trade_update(self, upd, realized))
+            if upd.fill is not None:
+                self.hub.publish_user(account_update(self, "ORDER", Decimal(0)))
+
+    def cancel_all(self, reason: str) -> int:
+        ups = self.engine.cancel_all(self.market_ts)
+        self.apply(ups)
+        return len(ups)
+
+    # --- timers (wall clock) --------------------------------------------------------------
+    async def run_timers(self) -> None:
+        """Dead-man countdown and listen-key expiry, checked every 50 ms."""
+        while True:
+            await trio.sleep(0.05)
+            now = trio.current_time()
+            if self.countdown_deadline is not None and now >= self.countdown_deadline:
+                self.countdown_deadline = None
+                n = self.cancel_all("countdown")
+                self.countdown_fired.append({"wall_ms": self.wall_ms(), "cancelled": n})
+            if self.listen_key is not None and now >= self.listen_key_deadline:
+                self.expire_listen_key()
+
+    def set_countdown(self, ms: int) -> None:
+        self.countdown_ms = ms
+        self.countdown_deadline = None if ms == 0 else trio.current_time() + ms / 1000.0
+
+    def get_listen_key(self) -> str:
+        """POST: the active key (Binance returns the same one while valid), life renewed."""
+        if self.listen_key is None:
+            self.listen_key = secrets.token_urlsafe(48)
+        self.listen_key_deadline = trio.current_time() + self.config.listen_key_ttl_s
+        return self.listen_key
+
+    def expire_listen_key(self) -> None:
+        if self.listen_key is None:
+            return
+        self.hub.publish_user(
+            {"e": "listenKeyExpired", "E": self.out_ts(), "listenKey": self.listen_key}
+        )
+        self.listen_key = None
+        self.hub.close_user_streams("listen key expired")
+
+    # --- faults ---------------------------------------------------------------------------
+    def inject(self, kind: str, params: dict[str, Any] | None = None) -> FaultRecord:
+        """Inject one fault now (see ``faults.FAULT_KINDS``); recorded with its time."""
+        params = dict(params or {})
+        if kind not in FAULT_KINDS:
+            raise ApiError(
+                -1100, f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
+            )
+        target = str(params.get("target", "all"))
+        if target not in ("market", "user", "all"):
+            raise ApiError(-1100, f"fault target must be market, user or all, got {target!r}")
+        if kind == "ws_close":
+            for conn in self.hub.conns(target):
+                conn.close("closed by fault injection")
+        elif kind == "ws_stall":
+            seconds = params.get("seconds", 30.0)
+            if not isinstance(seconds, int | float) or seconds < 0:
+                raise ApiError(
+                    -1100, f"fault 'seconds' must be a non-negative number, got {seconds!r}"
+                )
+            self.hub.stall(target, float(seconds))
+        elif kind in ("venue_cancel", "venue_expire"):
+            cid = params.get("client_id")
+            ids = (
+                [str(cid)] if cid is not None else [o.client_id for o in self.engine.open_orders()]
+            )
+            for one in ids:
+                if self.engine.get(one) is None:
+                    raise ApiError(-2013, f"no order {one!r} to {kind}")
+                self.apply(
+                    self.engine.expire(one, self.market_ts)
+                    if kind == "venue_expire"
+                    else self.engine.cancel(one, self.market_ts)
+                )
+        elif kind == "listenkey_expire":
+            self.expire_listen_key()
+        else:
+            self.faults.arm(kind, params)
+        record = FaultRecord(self.wall_ms(), self.out_ts(), kind, params)
+        self.faults.log.append(record)
+        return record
+
+    # --- ground truth -----------------------------------------------------------------------
+    def ground_truth(self, book_levels: int = 20) -> dict[str, Any]:
+        inst = self.instrument
+        bids, asks = self.book.top(book_levels)
+        state = self.account.to_json(self.mark_price())
+        state.update(
+            {
+                "wall_ms": self.wall_ms(),
+                "sim_ms": self.out_ts(),
+                "market_messages": self.messages,
+                "mark_price": str(self.mark_price()),
+                "funding_rate": str(self.funding_rate),
+                "next_funding_ms": self.out_ts(self.next_funding_ts),
+                "countdown_ms": self.countdown_ms,
+                "countdown_fired": self.countdown_fired,
+                "book": {
+                    "lastUpdateId": self.book.update_id,
+                    "bids": [[inst.price_str(p), inst.qty_str(q)] for p, q in bids],
+                    "asks": [[inst.price_str(p), inst.qty_str(q)] for p, q in asks],
+                },
+                "rate_limits": {
+                    "http_429": self.limiter.count_429,
+                    "http_418": self.limiter.count_418,
+                    "events": [
+                        {"wall_ms": e.wall_ms, "status": e.status, "reason": e.reason}
+                        for e in self.limiter.events
+                    ],
+                },
+                "faults": [
+                    {"wall_ms": r.wall_ms, "sim_ms": r.sim_ms, "kind": r.kind, "params": r.params}
+                    for r in self.faults.log
+                ],
+            }
+        )
+        return state

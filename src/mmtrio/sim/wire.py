@@ -1,0 +1,54 @@
+"""Wire-level pieces of the simulated venue shared by REST, admin and websocket code.
+
+``ApiError`` is a definite Binance-style error answer: HTTP status plus ``{"code", "msg"}``.
+Handlers raise it; the ASGI layer turns it into the response, so a client's mistake can
+never surface as a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mmtrio.errors import MmtrioError
+
+JSON_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
+
+
+class ApiError(MmtrioError):
+    """A Binance error answer: ``status`` is the HTTP status, ``code``/``msg`` the JSON body."""
+
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        status: int = 400,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        super().__init__(f"venue error {code} (HTTP {status}): {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.headers = headers or []
+
+    def body(self) -> bytes:
+        return dumps({"code": self.code, "msg": self.msg})
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes, as Binance sends them."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def mandatory(name: str) -> ApiError:
+    return ApiError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def illegal(name: str) -> ApiError:
+    return ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
+
+
+def bad_symbol() -> ApiError:
+    return ApiError(-1121, "Invalid symbol.")

@@ -1,0 +1,123 @@
+"""Protocol fidelity: ccxt's binanceusdm (a client nobody here wrote) against `mmtrio sim`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[dict[str, Any]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmtrio", "sim", "--port", "0", "--json", "--speed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sim did not start: {proc.stderr.read() if proc.stderr else ''}")
+        yield json.loads(line)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+        assert code == 0
+
+
+def _exchange(info: dict[str, Any]) -> Any:
+    import ccxt
+
+    ex = ccxt.binanceusdm(
+        {
+            "apiKey": info["api_key"],
+            "secret": info["api_secret"],
+            "enableRateLimit": False,
+            "options": {
+                "fetchCurrencies": False,
+                "adjustForTimeDifference": False,
+                "fetchMarkets": {"types": ["linear"]},
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+            },
+        }
+    )
+    rest = info["rest"]
+    for key in (
+        "fapiPublic",
+        "fapiPublicV2",
+        "fapiPublicV3",
+        "fapiPrivate",
+        "fapiPrivateV2",
+        "fapiPrivateV3",
+        "fapiData",
+    ):
+        version = {"fapiPublic": "v1", "fapiPrivate": "v1", "fapiData": "data"}.get(
+            key, key[-2:].lower()
+        )
+        ex.urls["api"][key] = (
+            f"{rest}/fapi/{version}" if version != "data" else f"{rest}/futures/data"
+        )
+    return ex
+
+
+def test_ccxt_places_sees_cancels_post_only_order(sim: dict[str, Any]) -> None:
+    ex = _exchange(sim)
+    markets = ex.load_markets()
+    market = markets["BTC/USDT:USDT"]
+    assert market["precision"]["price"] == 0.1
+    assert market["limits"]["cost"]["min"] == 100
+    book = ex.fetch_order_book("BTC/USDT:USDT", limit=5)
+    best_bid = book["bids"][0][0]
+    price = round(best_bid - 50.0, 1)  # well below the market: rests as maker
+    order = ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, price, {"timeInForce": "PO"})
+    assert order["status"] == "open"
+    oid = order["id"]
+    open_ids = [o["id"] for o in ex.fetch_open_orders("BTC/USDT:USDT")]
+    assert oid in open_ids
+    fetched = ex.fetch_order(oid, "BTC/USDT:USDT")
+    assert fetched["price"] == price and fetched["amount"] == 0.01
+    cancelled = ex.cancel_order(oid, "BTC/USDT:USDT")
+    assert cancelled["status"] == "canceled"
+    assert ex.fetch_open_orders("BTC/USDT:USDT") == []
+    assert ex.fetch_positions(["BTC/USDT:USDT"]) == []  # ccxt drops flat positions
+    # a taker buy through the best ask fills at once: the position is then readable
+    ask = ex.fetch_order_book("BTC/USDT:USDT", limit=5)["asks"][0][0]
+    taker = ex.create_order(
+        "BTC/USDT:USDT", "limit", "buy", 0.002, ask + 100, {"timeInForce": "IOC"}
+    )
+    filled = ex.fetch_order(taker["id"], "BTC/USDT:USDT")
+    assert filled["filled"] > 0
+    positions = ex.fetch_positions(["BTC/USDT:USDT"])
+    assert len(positions) == 1 and positions[0]["side"] == "long"
+    assert positions[0]["contracts"] == filled["filled"]
+
+
+def test_ccxt_post_only_that_would_take_is_rejected(sim: dict[str, Any]) -> None:
+    import ccxt
+
+    ex = _exchange(sim)
+    ex.load_markets()
+    book = ex.fetch_order_book("BTC/USDT:USDT", limit=5)
+    best_ask = book["asks"][0][0]
+    with pytest.raises(ccxt.InvalidOrder, match="-5022"):
+        ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, best_ask + 10, {"timeInForce": "PO"})
+
+
+def test_ccxt_bad_secret_is_authentication_error(sim: dict[str, Any]) -> None:
+    import ccxt
+
+    ex = _exchange({**sim, "api_secret": "wrong"})
+    ex.load_markets()
+    with pytest.raises(ccxt.AuthenticationError):
+        ex.fetch_open_orders("BTC/USDT:USDT")

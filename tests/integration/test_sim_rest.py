@@ -1,0 +1,187 @@
+"""REST behaviour of the sim: auth, bad input, rate limits, dead-man countdown, funding."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import trio
+
+from mmtrio.sim.auth import sign
+from mmtrio.sim.limits import LimitConfig
+from mmtrio.sim.venue import SimConfig
+from tests.integration.sim_helpers import KEY, SECRET, running_sim, signed, signed_query
+
+pytestmark = pytest.mark.integration
+ORDER = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "GTX",
+    "quantity": "0.010",
+    "price": "50000.00",
+}
+
+
+async def test_auth_errors() -> None:
+    async with running_sim() as (_, urls), httpx.AsyncClient(base_url=urls.rest) as http:
+        url = "/fapi/v1/openOrders"
+        r = await http.get(
+            f"{url}?{signed_query({'symbol': 'BTCUSDT'}, secret='wrong')}",
+            headers={"X-MBX-APIKEY": KEY},
+        )
+        assert (r.status_code, r.json()["code"]) == (400, -1022)
+        stale = signed_query({"symbol": "BTCUSDT"}, ts=int(time.time() * 1000) - 60_000)
+        r = await http.get(f"{url}?{stale}", headers={"X-MBX-APIKEY": KEY})
+        assert (r.status_code, r.json()["code"]) == (400, -1021)
+        r = await http.get(f"{url}?{signed_query({'symbol': 'BTCUSDT'})}")
+        assert (r.status_code, r.json()["code"]) == (401, -2014)
+        r = await http.get(
+            f"{url}?{signed_query({'symbol': 'BTCUSDT'})}", headers={"X-MBX-APIKEY": "other"}
+        )
+        assert (r.status_code, r.json()["code"]) == (401, -2015)
+        # the signature covers the exact bytes: query + body concatenated (Binance totalParams)
+        q, body = "symbol=BTCUSDT", f"timestamp={int(time.time() * 1000)}"
+        sig = sign(SECRET, q + body)
+        r = await http.request(
+            "GET",
+            f"{url}?{q}",
+            content=f"{body}&signature={sig}".encode(),
+            headers={"X-MBX-APIKEY": KEY, "content-type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"symbol": "DOGEUSDT"}, -1121),
+        ({"price": "50000.05"}, -4014),
+        ({"price": "50000.123"}, -1111),
+        ({"price": "abc"}, -1100),
+        ({"quantity": "0.0001"}, -1111),
+        ({"quantity": None}, -1102),
+        ({"quantity": "0.001"}, -4164),
+        ({"price": "90000.00"}, -5022),
+        ({"side": "UP"}, -1117),
+    ],
+)
+async def test_bad_orders_get_binance_codes(change: dict[str, str | None], code: int) -> None:
+    params = {k: v for k, v in {**ORDER, **change}.items() if v is not None}
+    async with running_sim() as (venue, urls), httpx.AsyncClient() as http:
+        r = await signed(http, "POST", f"{urls.rest}/fapi/v1/order", params, in_body=True)
+        assert 400 <= r.status_code < 500
+        assert r.json()["code"] == code
+        assert venue.account.orders == {}
+
+
+async def test_unknown_orders_and_oversized_body() -> None:
+    async with running_sim() as (_, urls), httpx.AsyncClient() as http:
+        r = await signed(
+            http,
+            "DELETE",
+            f"{urls.rest}/fapi/v1/order",
+            {"symbol": "BTCUSDT", "origClientOrderId": "nope"},
+        )
+        assert r.json()["code"] == -2011
+        r = await signed(
+            http,
+            "GET",
+            f"{urls.rest}/fapi/v1/order",
+            {"symbol": "BTCUSDT", "origClientOrderId": "nope"},
+        )
+        assert r.json()["code"] == -2013
+        r = await http.post(
+            f"{urls.rest}/fapi/v1/order", content=b"x" * 200_000, headers={"X-MBX-APIKEY": KEY}
+        )
+        assert r.status_code == 413
+        r = await http.get(f"{urls.rest}/fapi/v1/depth", params={"symbol": "BTCUSDT", "limit": "7"})
+        assert (r.status_code, r.json()["code"]) == (400, -1100)
+
+
+async def test_rate_limit_429_then_418_when_not_backing_off() -> None:
+    cfg = SimConfig(speed=5.0, limits=LimitConfig(weight_per_minute=10))
+    async with running_sim(cfg) as (venue, urls), httpx.AsyncClient(base_url=urls.rest) as http:
+        statuses = []
+        for _ in range(12):
+            r = await http.get("/fapi/v1/time")
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                assert int(r.headers["x-mbx-used-weight-1m"]) >= 1
+        assert 429 in statuses and statuses[-1] == 418
+        first_429 = statuses.index(429)
+        assert statuses[:first_429] == [200] * first_429
+        assert venue.limiter.count_418 >= 1
+        r = await http.get("/fapi/v1/time")
+        assert r.status_code == 418 and "retry-after" in r.headers
+
+
+async def test_order_count_headers() -> None:
+    async with running_sim() as (_, urls), httpx.AsyncClient() as http:
+        r = await signed(http, "POST", f"{urls.rest}/fapi/v1/order", ORDER)
+        assert r.status_code == 200, r.text
+        assert r.headers["x-mbx-order-count-10s"] == "1"
+        assert r.headers["x-mbx-order-count-1m"] == "1"
+
+
+async def test_dead_man_countdown_cancels_orders() -> None:
+    async with running_sim() as (venue, urls), httpx.AsyncClient() as http:
+        for i in range(2):
+            r = await signed(
+                http, "POST", f"{urls.rest}/fapi/v1/order", {**ORDER, "newClientOrderId": f"dm-{i}"}
+            )
+            assert r.status_code == 200, r.text
+        r = await signed(
+            http,
+            "POST",
+            f"{urls.rest}/fapi/v1/countdownCancelAll",
+            {"symbol": "BTCUSDT", "countdownTime": 300},
+        )
+        assert r.json() == {"symbol": "BTCUSDT", "countdownTime": "300"}
+        assert len(venue.engine.open_orders()) == 2
+        with trio.fail_after(5):
+            while venue.engine.open_orders():  # noqa: ASYNC110 (polls the venue's state)
+                await trio.sleep(0.05)
+        r = await signed(http, "GET", f"{urls.rest}/fapi/v1/openOrders", {"symbol": "BTCUSDT"})
+        assert r.json() == []
+        assert venue.countdown_fired and venue.countdown_fired[0]["cancelled"] == 2
+        assert {o["status"] for o in venue.ground_truth()["orders"]} == {"CANCELED"}
+
+
+async def test_funding_settles_on_the_position_and_streams_funding_fee() -> None:
+    import json
+
+    from trio_websocket import open_websocket_url
+
+    async with running_sim() as (venue, urls), httpx.AsyncClient() as http:
+        key = (
+            await http.post(f"{urls.rest}/fapi/v1/listenKey", headers={"X-MBX-APIKEY": KEY})
+        ).json()["listenKey"]
+        async with open_websocket_url(f"{urls.ws}/private/ws?listenKey={key}") as ws:
+            ask = venue.book.best()[1][0]
+            price = venue.instrument.price_str(ask + 100)
+            r = await signed(
+                http,
+                "POST",
+                f"{urls.rest}/fapi/v1/order",
+                {**ORDER, "timeInForce": "IOC", "price": price, "newOrderRespType": "RESULT"},
+            )
+            assert r.status_code == 200, r.text
+            assert venue.account.position > 0
+            before = venue.account.balance
+            r = await http.post(f"{urls.admin}/admin/funding", json={"rate": "0.001"})
+            amount = float(r.json()["amount"])
+            assert amount < 0  # a long pays a positive rate
+            assert venue.account.balance - before == venue.account.funding
+            events = []
+            with trio.fail_after(5):
+                while not any(
+                    e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == "FUNDING_FEE" for e in events
+                ):
+                    events.append(json.loads(await ws.get_message()))
+            kinds = [e["o"]["x"] for e in events if e["e"] == "ORDER_TRADE_UPDATE"]
+            assert kinds[0] == "NEW" and "TRADE" in kinds
+            state = (await http.get(f"{urls.admin}/admin/state")).json()
+            assert state["funding_events"][0]["rate"] == "0.001"
+            assert state["exposure_checks"][0]["worst_lots"] >= 10
