@@ -101,7 +101,7 @@ async def test_unknown_orders_and_oversized_body() -> None:
 
 
 async def test_rate_limit_429_then_418_when_not_backing_off() -> None:
-    cfg = SimConfig(speed=5.0, limits=LimitConfig(weight_per_minute=10))
+    cfg = SimConfig(speed=5.0, limits=LimitConfig(weight_per_minute=10, inflight_grace_s=0.0))
     async with running_sim(cfg) as (venue, urls), httpx.AsyncClient(base_url=urls.rest) as http:
         statuses = []
         for _ in range(12):

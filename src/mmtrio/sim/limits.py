@@ -2,8 +2,12 @@
 
 Windows are fixed and aligned (the minute, the ten seconds), like Binance's counters, so the
 ``X-MBX-USED-WEIGHT-1M`` header resets at the top of each minute. After a 429 the client must
-wait ``Retry-After`` seconds; any request before that earns a 418 and a ban
-(``ban_seconds``; Binance escalates from 2 minutes). Every 429 and 418 is recorded: a 418 is a
+wait ``Retry-After`` seconds; a request before that earns a 418 and a ban
+(``ban_seconds``; Binance escalates from 2 minutes) — except within ``inflight_grace_s`` of the
+429: a request arriving then was most likely already on the wire when the 429 left (the
+server cannot tell), so it gets another 429, not a ban. Binance bans clients that *keep
+going* after a 429; the grace keeps the sim from banning a well-behaved client for requests
+it could not recall. Every 429 and 418 is recorded: a 418 is a
 failure the chaos harness checks for. Time is a monotonic float in seconds, passed in.
 """
 
@@ -24,6 +28,7 @@ class LimitConfig:
     orders_per_10s: int = 300
     orders_per_minute: int = 1200
     ban_seconds: float = 120.0
+    inflight_grace_s: float = 0.25
 
 
 @dataclass(slots=True)
@@ -62,6 +67,7 @@ class RateLimiter:
     orders_10s: _Window = field(default_factory=lambda: _Window(10.0))
     orders_1m: _Window = field(default_factory=lambda: _Window(60.0))
     backoff_until: float = 0.0
+    backoff_started: float = -math.inf  # when the 429 that set backoff_until was sent
     banned_until: float = 0.0
     count_429: int = 0
     count_418: int = 0
@@ -96,6 +102,16 @@ class RateLimiter:
                 now=now,
                 wall_ms=wall_ms,
             )
+        if now < self.backoff_until and now - self.backoff_started <= self.config.inflight_grace_s:
+            # Probably in flight when the 429 was sent: answer 429 again, no ban.
+            raise self._reject(
+                429,
+                -1003,
+                "Too many requests; back off until Retry-After.",
+                retry=self.backoff_until - now,
+                now=now,
+                wall_ms=wall_ms,
+            )
         if now < self.backoff_until:
             # It was told to wait (Retry-After) and did not: ban, like Binance.
             self.banned_until = now + self.config.ban_seconds
@@ -110,7 +126,7 @@ class RateLimiter:
         used = self.weight.add(weight, now)
         if used > self.config.weight_per_minute:
             retry = self.weight.reset_in(now)
-            self.backoff_until = now + retry
+            self.backoff_until, self.backoff_started = now + retry, now
             raise self._reject(
                 429,
                 -1003,
@@ -129,7 +145,7 @@ class RateLimiter:
             ):
                 if n > limit:
                     retry = window.reset_in(now)
-                    self.backoff_until = now + retry
+                    self.backoff_until, self.backoff_started = now + retry, now
                     raise self._reject(
                         429,
                         -1015,
@@ -142,7 +158,7 @@ class RateLimiter:
 
     def forced_429(self, now: float, wall_ms: int, retry_after: float) -> ApiError:
         """A 429 injected by a fault: the client must honour Retry-After like a real one."""
-        self.backoff_until = now + retry_after
+        self.backoff_until, self.backoff_started = now + retry_after, now
         return self._reject(
             429,
             -1003,
