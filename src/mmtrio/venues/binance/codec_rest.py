@@ -380,7 +380,8 @@ def parse_user_trades(body: Any, lookup: InstrumentLookup) -> list[Fill]:
             Fill(
                 symbol=ic.instrument.symbol,
                 trade_id=get_int(t, "id", k),
-                client_id=t.get("clientOrderId", "") if isinstance(t.get("clientOrderId"), str) else "",
+                # Binance does not name the client order id here; the caller maps orderId.
+                client_id="",
                 order_id=get_int(t, "orderId", k),
                 side=Side.BUY if get_bool(t, "buyer", k) else Side.SELL,
                 price=convert(ic.px, t, "price", k),

@@ -27,7 +27,7 @@ import httpx
 import trio
 
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
-from mmtrio.core.events import BookSnapshot
+from mmtrio.core.events import BookSnapshot, Fill
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.codec import BinanceDecoder, loads
@@ -198,6 +198,20 @@ class BinanceRest:
     async def open_orders(self, symbol: str) -> list[cr.OrderState]:
         body = await self._request("GET", "/fapi/v1/openOrders", [("symbol", symbol)], signed=True)
         return cr.parse_open_orders(body, self.decoder.codec_for)
+
+    async def user_trades(
+        self, symbol: str, from_id: int | None = None, limit: int = 1000
+    ) -> list[Fill]:
+        """Our fills from trade id ``from_id`` (inclusive; the latest ``limit`` when None).
+
+        Fills carry ``client_id=""``: Binance names only the orderId here."""
+        if not 1 <= limit <= 1000:
+            raise ConfigError(f"userTrades limit must be within 1..1000, got {limit}")
+        params = [("symbol", symbol), ("limit", str(limit))]
+        if from_id is not None:
+            params.append(("fromId", str(from_id)))
+        body = await self._request("GET", "/fapi/v1/userTrades", params, signed=True)
+        return cr.parse_user_trades(body, self.decoder.codec_for)
 
     async def position_risk(self, symbol: str) -> list[cr.PositionRisk]:
         body = await self._request(

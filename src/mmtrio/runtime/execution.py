@@ -1,0 +1,359 @@
+"""Execution: the core's commands → venue requests → exactly one outcome event each.
+
+Why it is shaped this way:
+
+- **Stale quotes are worse than none.** A place/amend that cannot leave now (no rate budget,
+  breaker open, too many requests in flight) is refused at once with a local rejection
+  (code 0) instead of being queued: by the time a queue drained, the price would be stale.
+  The strategy decides again on its next step.
+- **Cancels are never starved.** Cancels, cancel-all and queries may use the hard rate
+  limit (the core's RateBudget keeps 20 % for them) and wait for budget or an in-flight
+  slot instead of being refused; an open breaker does not stop them (they only reduce risk).
+- **Unknown is not failed.** A place whose answer is lost (5xx, timeout) is reported
+  OutcomeUnknown and never resubmitted here; the strategy resolves it with QueryOrder.
+  Only idempotent requests (query, cancel-all, open orders) are retried.
+- **One client id, one request at a time.** A cancel sent while its order's place is still
+  in flight could reach the venue first, be answered -2011 and leave the order resting
+  unowned; so requests for the same client id are serialised.
+- **A 429 is obeyed.** Retry-After blocks the budget; nothing is sent before it expires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import trio
+from loguru import logger
+
+from mmtrio.core.commands import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    Command,
+    PlaceOrder,
+    QueryOrder,
+)
+from mmtrio.core.events import (
+    AmendAccepted,
+    AmendRejected,
+    CancelAccepted,
+    CancelRejected,
+    Event,
+    OrderNotFound,
+    OutcomeUnknown,
+    PlaceAccepted,
+    PlaceRejected,
+)
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.ratelimit import RateBudget, RequestCost, request_cost
+from mmtrio.errors import ConfigError, MmtrioError, ParameterError, VenueError
+from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
+from mmtrio.runtime.gateway import Gateway
+from mmtrio.venues.binance.errors import ConnectionFailed, OutcomeUnknownError, RateLimited
+
+T = TypeVar("T")
+
+LATENCY_WINDOW = 1024  # bounded latency sample for p50/p99
+IDEMPOTENT_ATTEMPTS = 3
+RETRY_BACKOFF_S = 0.25
+CONFIRM_POLL_S = 0.5  # cancel_all_and_confirm: pause between rounds
+COST_PLACE = request_cost("POST", "/fapi/v1/order")
+COST_AMEND = request_cost("PUT", "/fapi/v1/order")
+COST_CANCEL = request_cost("DELETE", "/fapi/v1/order")
+COST_CANCEL_ALL = request_cost("DELETE", "/fapi/v1/allOpenOrders")
+# A query resolves an unknown outcome, which blocks its slot: it has cancel priority.
+COST_QUERY = RequestCost(request_cost("GET", "/fapi/v1/order").weight, essential=True)
+COST_OPEN_ORDERS = RequestCost(
+    request_cost("GET", "/fapi/v1/openOrders", {"symbol": "x"}).weight, essential=True
+)
+
+
+def _is_venue_failure(exc: BaseException) -> bool:
+    """Venue trouble that should trip the breaker (not a rejection of our request)."""
+    return isinstance(exc, OutcomeUnknownError | ConnectionFailed)
+
+
+class Execution:
+    """Sends the core's commands through a Gateway; answers each with one outcome event."""
+
+    def __init__(  # noqa: PLR0917 - the documented constructor
+        self,
+        gateway: Gateway,
+        instrument: Instrument,
+        budget: RateBudget,
+        breaker: CircuitBreaker,
+        events_out: trio.MemorySendChannel[Event],
+        clock_ms: Callable[[], int],
+        max_in_flight: int = 8,
+    ) -> None:
+        if (
+            isinstance(max_in_flight, bool)
+            or not isinstance(max_in_flight, int)
+            or max_in_flight < 1
+        ):
+            raise ConfigError(f"max_in_flight must be an integer >= 1, got {max_in_flight!r}")
+        self.gateway = gateway
+        self.instrument = instrument
+        self.budget = budget
+        self.breaker = breaker
+        self.events_out = events_out
+        self.clock_ms = clock_ms
+        self.max_in_flight = max_in_flight
+        self._slots = trio.Semaphore(max_in_flight)
+        self._busy: dict[str, trio.Event] = {}
+        self._latency_us: deque[int] = deque(maxlen=LATENCY_WINDOW)
+        self.requests = 0
+        self.failures = 0
+        self.local_rejects = 0
+        self.unknown_outcomes = 0
+        self.rate_limited = 0
+
+    # --- wiring -------------------------------------------------------------------------
+    def on_headers(
+        self, weight_1m: int | None, orders_10s: int | None, orders_1m: int | None
+    ) -> None:
+        """BinanceRest ``on_headers`` callback: the venue's usage counts feed the budget."""
+        self.budget.update_from_headers(weight_1m, orders_10s, orders_1m, self.clock_ms())
+
+    async def run(self, commands_in: trio.MemoryReceiveChannel[Command]) -> None:
+        """Execute commands until the channel closes (then waits for requests in flight)."""
+        async with trio.open_nursery() as nursery:
+            async for cmd in commands_in:
+                if isinstance(cmd, PlaceOrder | AmendOrder):
+                    refusal = self._admit_order(cmd)
+                    if refusal is not None:
+                        self.local_rejects += 1
+                        await self.events_out.send(refusal)
+                        continue
+                    nursery.start_soon(self._run_order, cmd)
+                else:
+                    nursery.start_soon(self._run_priority, cmd)
+
+    # --- admission ----------------------------------------------------------------------
+    def _admit_order(self, cmd: PlaceOrder | AmendOrder) -> Event | None:
+        """Reserve an in-flight slot, breaker pass and budget now, or return the refusal."""
+        now = self.clock_ms()
+        cost = COST_PLACE if isinstance(cmd, PlaceOrder) else COST_AMEND
+        reason: str | None = None
+        try:
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            reason = f"{self.max_in_flight} requests already in flight; not queued (would be stale)"
+        else:
+            try:
+                wait = self.budget.wait_ms(cost.weight, True, now)
+            except ParameterError as exc:  # the limits can never fit it (misconfiguration)
+                wait, reason = 0, f"rate budget can never send it: {exc}"
+            if reason is None and wait:
+                reason = f"rate budget exhausted for {wait} ms; not queued (would be stale)"
+            elif reason is None and not self.breaker.allow(now):
+                reason = self.breaker.refusal_reason(now)
+            elif reason is None:
+                self.budget.try_acquire_cost(cost, now)  # cannot fail: wait_ms was 0 now
+                return None
+            self._slots.release()
+        if isinstance(cmd, PlaceOrder):
+            return PlaceRejected(cmd.client_id, 0, reason, now)
+        return AmendRejected(cmd.client_id, 0, reason, now)
+
+    async def _wait_budget(self, cost: RequestCost) -> None:
+        """Sleep until ``cost`` fits the budget (a 429 block included), then reserve it."""
+        while True:
+            now = self.clock_ms()
+            wait = self.budget.wait_ms(cost.weight, cost.orders > 0, now, essential=cost.essential)
+            if wait == 0 and self.budget.try_acquire_cost(cost, now):
+                return
+            await trio.sleep(max(wait, 1) / 1000.0)
+
+    async def _exclusive(self, client_id: str, fn: Callable[[], Awaitable[Event]]) -> Event:
+        """Run ``fn`` with no other request for ``client_id`` in flight."""
+        while (other := self._busy.get(client_id)) is not None:
+            await other.wait()
+        done = trio.Event()
+        self._busy[client_id] = done
+        try:
+            return await fn()
+        finally:
+            del self._busy[client_id]
+            done.set()
+
+    # --- requests -----------------------------------------------------------------------
+    async def _timed(self, call: Awaitable[T]) -> T:
+        """Await one venue call, recording latency, counts, rate limits and the breaker."""
+        self.requests += 1
+        t0 = time.perf_counter_ns()
+        try:
+            result = await call
+        except RateLimited as exc:
+            self.rate_limited += 1
+            now = self.clock_ms()
+            if exc.banned:
+                self.budget.on_418(now, exc.retry_after_s)
+            elif exc.status != 0:  # status 0: the client refused locally, already blocked
+                self.budget.on_retry_after(exc.retry_after_s, now)
+            raise
+        except VenueError as exc:
+            if _is_venue_failure(exc):
+                self.failures += 1
+                self.breaker.on_failure(self.clock_ms(), exc.msg)
+            else:
+                self.breaker.on_success(self.clock_ms())  # it answered: the venue is healthy
+            raise
+        finally:
+            self._latency_us.append((time.perf_counter_ns() - t0) // 1000)
+        self.breaker.on_success(self.clock_ms())
+        return result
+
+    async def _run_order(self, cmd: PlaceOrder | AmendOrder) -> None:
+        try:
+            event = await self._exclusive(cmd.client_id, lambda: self._order_outcome(cmd))
+        finally:
+            self._slots.release()
+        await self.events_out.send(event)
+
+    async def _order_outcome(self, cmd: PlaceOrder | AmendOrder) -> Event:
+        op = "place" if isinstance(cmd, PlaceOrder) else "amend"
+        try:
+            if isinstance(cmd, PlaceOrder):
+                ack = await self._timed(self.gateway.place(cmd))
+                return PlaceAccepted(cmd.client_id, ack.order_id, self.clock_ms())
+            await self._timed(self.gateway.amend(cmd))
+            return AmendAccepted(cmd.client_id, cmd.price, cmd.qty, self.clock_ms())
+        except VenueError as exc:
+            return self._order_error(cmd, op, exc)
+        except MmtrioError as exc:  # raised before sending (grid, id, config): not sent
+            return self._rejected(cmd, 0, f"not sent: {exc}")
+        except Exception as exc:
+            # We cannot know whether bytes left: treat as unknown, the query resolves it.
+            logger.opt(exception=exc).error("{} {} failed unexpectedly", op, cmd.client_id)
+            self.unknown_outcomes += 1
+            return OutcomeUnknown(
+                cmd.client_id, op, f"unexpected {type(exc).__name__}", self.clock_ms()
+            )
+
+    def _rejected(self, cmd: PlaceOrder | AmendOrder, code: int, reason: str) -> Event:
+        if isinstance(cmd, PlaceOrder):
+            return PlaceRejected(cmd.client_id, code, reason, self.clock_ms())
+        return AmendRejected(cmd.client_id, code, reason, self.clock_ms())
+
+    def _order_error(self, cmd: PlaceOrder | AmendOrder, op: str, exc: VenueError) -> Event:
+        if not exc.definite:
+            self.unknown_outcomes += 1
+            logger.warning("{} {} outcome unknown: {}", op, cmd.client_id, exc.msg)
+            return OutcomeUnknown(cmd.client_id, op, exc.msg, self.clock_ms())
+        return self._rejected(cmd, exc.code, exc.msg)
+
+    async def _run_priority(self, cmd: CancelOrder | CancelAll | QueryOrder) -> None:
+        async with self._slots:
+            if isinstance(cmd, CancelAll):
+                # No per-order outcome exists for cancel-all: the user stream reports each
+                # order's fate. Failure after retries is logged; the dead-man covers us.
+                try:
+                    await self._retrying(
+                        COST_CANCEL_ALL, lambda: self.gateway.cancel_all(cmd.symbol)
+                    )
+                except (VenueError, MmtrioError) as exc:
+                    logger.error("cancel-all {} failed after retries: {}", cmd.symbol, exc)
+                return
+            if isinstance(cmd, CancelOrder):
+                event = await self._exclusive(cmd.client_id, lambda: self._cancel_outcome(cmd))
+            else:
+                event = await self._exclusive(cmd.client_id, lambda: self._query_outcome(cmd))
+        await self.events_out.send(event)
+
+    async def _cancel_outcome(self, cmd: CancelOrder) -> Event:
+        await self._wait_budget(COST_CANCEL)
+        try:
+            await self._timed(self.gateway.cancel(cmd))
+        except VenueError as exc:
+            if not exc.definite:
+                self.unknown_outcomes += 1
+                return OutcomeUnknown(cmd.client_id, "cancel", exc.msg, self.clock_ms())
+            return CancelRejected(cmd.client_id, exc.code, exc.msg, self.clock_ms())
+        except MmtrioError as exc:
+            return CancelRejected(cmd.client_id, 0, f"not sent: {exc}", self.clock_ms())
+        return CancelAccepted(cmd.client_id, self.clock_ms())
+
+    async def _query_outcome(self, cmd: QueryOrder) -> Event:
+        # Decision: a query that keeps failing is answered OutcomeUnknown(operation="query")
+        # so the strategy knows to ask again later (there is no other failure event).
+        try:
+            update = await self._retrying(
+                COST_QUERY, lambda: self.gateway.query(cmd.symbol, cmd.client_id)
+            )
+        except (VenueError, MmtrioError) as exc:
+            return OutcomeUnknown(cmd.client_id, "query", str(exc), self.clock_ms())
+        if update is None:
+            return OrderNotFound(cmd.client_id, self.clock_ms())
+        return update
+
+    async def _retrying(self, cost: RequestCost, fn: Callable[[], Awaitable[T]]) -> T:
+        """An idempotent request: retried on unknown outcome, transport failure or 429."""
+        for attempt in range(1, IDEMPOTENT_ATTEMPTS + 1):
+            await self._wait_budget(cost)  # a 429 block makes this wait out Retry-After
+            try:
+                return await self._timed(fn())
+            except VenueError as exc:
+                retryable = (
+                    isinstance(exc, RateLimited) or not exc.definite or _is_venue_failure(exc)
+                )
+                if not retryable or attempt == IDEMPOTENT_ATTEMPTS:
+                    raise
+                if isinstance(exc, RateLimited) and exc.banned:
+                    raise  # a 418: stop, do not extend the ban
+                await trio.sleep(RETRY_BACKOFF_S * attempt)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    # --- shutdown / kill ----------------------------------------------------------------
+    async def cancel_all_and_confirm(self, symbol: str, deadline_s: float) -> int:
+        """Cancel everything and confirm with openOrders until none is open or the deadline.
+
+        Returns the number of orders still open at the last successful look (0 = clean),
+        or -1 when the venue never answered openOrders before the deadline. Shielded:
+        a second Ctrl-C must not skip the cleanup.
+        """
+        left = -1
+        with trio.move_on_after(deadline_s, shield=True):
+            while True:
+                try:
+                    await self._wait_budget(COST_CANCEL_ALL)
+                    await self._timed(self.gateway.cancel_all(symbol))
+                except (VenueError, MmtrioError) as exc:
+                    logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
+                try:
+                    await self._wait_budget(COST_OPEN_ORDERS)
+                    left = len(await self._timed(self.gateway.open_orders(symbol)))
+                except (VenueError, MmtrioError) as exc:
+                    logger.warning("shutdown openOrders {} failed: {}", symbol, exc)
+                if left == 0:
+                    return 0
+                await trio.sleep(CONFIRM_POLL_S)
+        return left
+
+    # --- status -------------------------------------------------------------------------
+    def stats(self) -> dict[str, object]:
+        """Counters, REST latency p50/p99 (µs, bounded window), budget usage, breaker state."""
+        now = self.clock_ms()
+        lat = sorted(self._latency_us)
+
+        def pct(p: float) -> int | None:
+            return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
+
+        st = self.breaker.status(now)
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "local_rejects": self.local_rejects,
+            "unknown_outcomes": self.unknown_outcomes,
+            "rate_limited": self.rate_limited,
+            "in_flight": self.max_in_flight - self._slots.value,
+            "latency_p50_us": pct(0.50),
+            "latency_p99_us": pct(0.99),
+            "budget": self.budget.usage(now),
+            "breaker": st.state.value,
+            "breaker_reason": st.reason,
+            "quoting_halted": st.state is not BreakerState.CLOSED,
+        }

@@ -1,0 +1,166 @@
+"""Order entry behind one small interface, so the transport can change (REST now, ws-fapi later).
+
+A Gateway call either returns the venue's answer or raises a ``VenueError`` that says what we
+may conclude (see ``venues.binance.errors``): ``definite`` → the venue did not act;
+``OutcomeUnknownError`` → it may have; ``RateLimited`` → back off. The gateway never retries a
+request that changes state; execution decides what may be retried.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Protocol
+
+from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
+from mmtrio.core.events import ExecType, Fill, OrderUpdate, VenueOrderStatus
+from mmtrio.core.instruments import Instrument
+from mmtrio.errors import ConfigError, VenueError
+from mmtrio.venues.binance.codec_rest import OrderAck, OrderState
+from mmtrio.venues.binance.errors import CODE_NO_SUCH_ORDER
+from mmtrio.venues.binance.rest import BinanceRest
+
+__all__ = ["Gateway", "OrderAck", "RestGateway", "state_to_update"]
+
+# A query result is a state, not an execution: it carries no fill, so it may not be TRADE
+# (an OrderUpdate has a fill exactly when exec_type is TRADE). The status is what the order
+# tracker acts on; the exec type only tells a reader what kind of fact it was.
+_EXEC_FOR_STATUS: dict[VenueOrderStatus, ExecType] = {
+    VenueOrderStatus.NEW: ExecType.NEW,
+    VenueOrderStatus.PARTIALLY_FILLED: ExecType.NEW,
+    VenueOrderStatus.FILLED: ExecType.NEW,
+    VenueOrderStatus.CANCELED: ExecType.CANCELED,
+    VenueOrderStatus.EXPIRED: ExecType.EXPIRED,
+    VenueOrderStatus.EXPIRED_IN_MATCH: ExecType.EXPIRED,
+    VenueOrderStatus.REJECTED: ExecType.EXPIRED,
+}
+MAX_ORDER_IDS = 10_000  # bounded orderId → clientOrderId memory (userTrades names orderId only)
+
+
+def state_to_update(state: OrderState, fill: Fill | None = None) -> OrderUpdate:
+    """A REST order state (query, openOrders) as the OrderUpdate the core consumes.
+
+    With ``fill`` the update is a TRADE carrying that fill and the order's current status
+    (used by reconciliation to book a missed fill together with the order's fate)."""
+    return OrderUpdate(
+        symbol=state.symbol,
+        client_id=state.client_id,
+        order_id=state.order_id,
+        side=state.side,
+        exec_type=ExecType.TRADE if fill is not None else _EXEC_FOR_STATUS[state.status],
+        status=state.status,
+        price=state.price,
+        qty=state.qty,
+        cum_qty=state.cum_qty,
+        time_in_force=state.time_in_force,
+        reduce_only=state.reduce_only,
+        ts=state.ts,
+        fill=fill,
+    )
+
+
+class Gateway(Protocol):
+    """Order entry and the account reads reconciliation needs."""
+
+    async def place(self, cmd: PlaceOrder) -> OrderAck: ...
+    async def amend(self, cmd: AmendOrder) -> OrderAck: ...
+    async def cancel(self, cmd: CancelOrder) -> None: ...
+    async def cancel_all(self, symbol: str) -> None: ...
+    async def query(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        """The order's state; None when the venue has no such order (-2013)."""
+        ...
+
+    async def open_orders(self, symbol: str) -> list[OrderUpdate]: ...
+    async def position(self, symbol: str) -> tuple[int, Decimal]:
+        """(signed lots, entry price) of the one-way position."""
+        ...
+
+    async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        """Our fills from trade id ``from_id`` (inclusive), oldest first."""
+        ...
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
+        """Arm the venue-side cancel-all countdown (0 disarms)."""
+        ...
+
+
+class RestGateway:
+    """Gateway over :class:`BinanceRest` for one instrument."""
+
+    def __init__(self, rest: BinanceRest, instrument: Instrument) -> None:
+        self.rest = rest
+        self.instrument = instrument
+        self._client_ids: OrderedDict[int, str] = OrderedDict()
+
+    def _check(self, symbol: str) -> None:
+        if symbol != self.instrument.symbol:
+            raise ConfigError(
+                f"gateway for {self.instrument.symbol} was asked to trade {symbol}; "
+                "start one gateway per symbol"
+            )
+
+    def _remember(self, order_id: int, client_id: str) -> None:
+        self._client_ids[order_id] = client_id
+        self._client_ids.move_to_end(order_id)
+        while len(self._client_ids) > MAX_ORDER_IDS:
+            self._client_ids.popitem(last=False)
+
+    def client_id_for(self, order_id: int) -> str | None:
+        """The client id of an order this gateway has seen (bounded memory), else None."""
+        return self._client_ids.get(order_id)
+
+    async def place(self, cmd: PlaceOrder) -> OrderAck:
+        self._check(cmd.symbol)
+        ack = await self.rest.place_order(cmd)
+        self._remember(ack.order_id, ack.client_id)
+        return ack
+
+    async def amend(self, cmd: AmendOrder) -> OrderAck:
+        self._check(cmd.symbol)
+        st = await self.rest.amend_order(cmd)
+        self._remember(st.order_id, st.client_id)
+        return OrderAck(st.symbol, st.client_id, st.order_id, st.status, st.ts)
+
+    async def cancel(self, cmd: CancelOrder) -> None:
+        self._check(cmd.symbol)
+        await self.rest.cancel_order(cmd)
+
+    async def cancel_all(self, symbol: str) -> None:
+        self._check(symbol)
+        await self.rest.cancel_all(CancelAll(symbol, "gateway"))
+
+    async def query(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        self._check(symbol)
+        try:
+            st = await self.rest.query_order(QueryOrder(client_id, symbol))
+        except VenueError as exc:
+            if exc.definite and exc.code == CODE_NO_SUCH_ORDER:
+                return None
+            raise
+        self._remember(st.order_id, st.client_id)
+        return state_to_update(st)
+
+    async def open_orders(self, symbol: str) -> list[OrderUpdate]:
+        self._check(symbol)
+        states = await self.rest.open_orders(symbol)
+        for st in states:
+            self._remember(st.order_id, st.client_id)
+        return [state_to_update(st) for st in states]
+
+    async def position(self, symbol: str) -> tuple[int, Decimal]:
+        self._check(symbol)
+        rows = [p for p in await self.rest.position_risk(symbol) if p.symbol == symbol]
+        if not rows:
+            return 0, Decimal(0)  # Binance lists no row for a symbol never traded: flat
+        # One-way mode has one row; should hedge mode ever answer two, the net is what counts.
+        lots = sum(p.amount for p in rows)
+        entry = rows[0].entry_price if len(rows) == 1 else Decimal(0)
+        return lots, entry
+
+    async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        self._check(symbol)
+        return await self.rest.user_trades(symbol, from_id)
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
+        self._check(symbol)
+        await self.rest.countdown_cancel_all(symbol, countdown_ms)
