@@ -1,0 +1,126 @@
+"""Read a journal file into the plain records the report needs (stdlib sqlite3, read-only).
+
+The journal may belong to a running bot: the file is opened read-only (``mode=ro``), which in
+WAL mode reads a consistent snapshot without blocking the writer. The record kinds and payload
+fields used here are the ones ``mmtrio.runtime.journal_schema`` documents; they are repeated as
+plain strings because reporting may not import the runtime (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from mmtrio.core.events import Fill, FundingPayment, Side
+from mmtrio.core.instruments import instrument_for
+from mmtrio.errors import JournalError
+from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
+
+KIND_START = "start"
+KIND_FILL = "fill"
+KIND_MID = "mid_sample"
+KIND_FUNDING = "funding"
+KIND_ORDER_SENT = "order_sent"
+
+
+def connect_readonly(path: Path | str) -> sqlite3.Connection:
+    """Open ``path`` read-only; a missing or non-journal file raises :class:`JournalError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise JournalError(
+            f"no journal at {path}: pass --journal <state_dir>/journal.sqlite3 of a bot"
+        )
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.execute("SELECT 1 FROM records LIMIT 1").fetchall()
+    except sqlite3.Error as exc:
+        raise JournalError(f"{path} is not a readable mmtrio journal: {exc}") from exc
+    return conn
+
+
+def last_session_start(conn: sqlite3.Connection) -> int | None:
+    """``local_ts_ms`` of the latest ``start`` record (None if the bot never started)."""
+    row = conn.execute(
+        "SELECT local_ts_ms FROM records WHERE kind = ? ORDER BY seq DESC LIMIT 1", (KIND_START,)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def symbols_in(conn: sqlite3.Connection, since_ms: int) -> list[str]:
+    """Symbols that have fills or mid samples at or after ``since_ms``."""
+    rows = conn.execute(
+        "SELECT DISTINCT json_extract(payload, '$.symbol') FROM records "
+        "WHERE kind IN (?, ?) AND local_ts_ms >= ?",
+        (KIND_FILL, KIND_MID, since_ms),
+    )
+    return sorted(str(r[0]) for r in rows if r[0] is not None)
+
+
+def _fill(p: dict[str, Any], ts: int) -> Fill:
+    return Fill(
+        symbol=str(p["symbol"]),
+        trade_id=int(p["trade_id"]),
+        client_id=str(p["client_id"]),
+        order_id=int(p["order_id"]),
+        side=Side(p["side"]),
+        price=int(p["price"]),
+        qty=int(p["qty"]),
+        fee=Decimal(str(p["fee"])),
+        fee_asset=str(p["fee_asset"]),
+        is_maker=bool(p["is_maker"]),
+        ts=ts,
+    )
+
+
+def read_report_input(
+    conn: sqlite3.Connection, symbol: str, since_ms: int, until_ms: int | None = None
+) -> ReportInput:
+    """Fills, mids, funding and order counts of ``symbol`` in ``[since_ms, until_ms]``.
+
+    Times are the journal's ``local_ts_ms`` (one clock for all kinds, so markout horizons
+    are measured on the same clock as the mids). A fill's own bid/ask becomes a mid sample at
+    the fill's time, so spread capture uses the book the engine saw when it booked the fill.
+    """
+    inst = instrument_for(symbol)
+    until = until_ms if until_ms is not None else 2**62
+    fills: list[Fill] = []
+    mids: list[MidSample] = []
+    funding: list[FundingPayment] = []
+    counts = {"place": 0, "amend": 0, "cancel": 0}
+    last_ts: int | None = None
+    rows = conn.execute(
+        "SELECT seq, kind, local_ts_ms, payload FROM records "
+        "WHERE kind IN (?, ?, ?, ?) AND local_ts_ms BETWEEN ? AND ? "
+        "AND json_extract(payload, '$.symbol') = ? ORDER BY seq",
+        (KIND_FILL, KIND_MID, KIND_FUNDING, KIND_ORDER_SENT, since_ms, until, inst.symbol),
+    )
+    for seq, kind, ts, text in rows:
+        try:
+            p = json.loads(text)
+            if kind == KIND_FILL:
+                fills.append(_fill(p, ts))
+                if p.get("bid") is not None and p.get("ask") is not None:
+                    mids.append(MidSample(ts, int(p["bid"]), int(p["ask"])))
+            elif kind == KIND_MID:
+                mids.append(MidSample(ts, int(p["bid"]), int(p["ask"])))
+            elif kind == KIND_FUNDING:
+                funding.append(FundingPayment(inst.symbol, Decimal(str(p["amount"])), ts))
+            elif p.get("op") in counts:
+                counts[p["op"]] += 1
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+            raise JournalError(
+                f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}"
+            ) from exc
+        last_ts = ts
+    return ReportInput(
+        instrument=inst,
+        fills=fills,
+        mids=mids,
+        funding=funding,
+        orders=OrderCounts(**counts),
+        start_ms=since_ms,
+        end_ms=until_ms if until_ms is not None else last_ts,
+    )

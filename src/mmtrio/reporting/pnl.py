@@ -1,0 +1,257 @@
+"""The session report, computed from plain records (shared by the live journal and backtests).
+
+Inputs are plain values, not a database: our fills (``core.events.Fill``), mid samples (best
+bid/ask in ticks), funding payments and counts of order messages. ``reporting.journal_read``
+builds them from a journal; the backtester builds them from its own simulated fills.
+
+Replay: events are merged in time order (at equal times: mids, then funding, then fills, so a
+fill is valued at the mid prevailing when it happened) into a ``core.ledger.Ledger`` (P&L and
+its attribution — spread capture, inventory, fees, funding, reconciliation) and a
+``core.markouts.MarkoutTracker`` (1/5/30/60 s by side). The ledger is marked at every mid, so
+equity, and the drawdown measured from its running peak, are mark-to-mid. The mid at a fill is
+the last sample at or before it; a fill before any sample counts in ``fills_without_mid``
+(its P&L falls into inventory, never into spread capture).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from mmtrio.core.events import Fill, FundingPayment
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.ledger import Ledger
+from mmtrio.core.markouts import DEFAULT_HORIZONS_MS, MarkoutTracker
+from mmtrio.errors import ParameterError
+
+MAX_CURVE_POINTS = 5_000
+"""Equity/inventory curves are thinned to about this many points (the extremes are exact)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MidSample:
+    """Best bid and ask (ticks) at ``ts`` ms; the mid is their average."""
+
+    ts: int
+    bid: int
+    ask: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCounts:
+    """Order messages sent: new orders, amendments, cancels (for the quote-to-trade ratio)."""
+
+    place: int = 0
+    amend: int = 0
+    cancel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """Everything the report needs, as plain records of one instrument."""
+
+    instrument: Instrument
+    fills: Sequence[Fill]
+    mids: Sequence[MidSample]
+    funding: Sequence[FundingPayment] = ()
+    orders: OrderCounts = OrderCounts()
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    ts: int
+    equity: float
+    position_lots: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReport:
+    """The computed report; :meth:`to_json` is the ``mmtrio report --json`` document."""
+
+    symbol: str
+    start_ms: int | None
+    end_ms: int | None
+    pnl: dict[str, Decimal]
+    attribution: dict[str, Decimal]
+    fills: int
+    buys: int
+    sells: int
+    volume_lots: int
+    volume_qty: Decimal
+    volume_quote: Decimal
+    maker_share: float | None
+    orders: OrderCounts
+    quote_to_trade: float | None
+    markouts: dict[str, dict[int, dict[str, float]]]
+    position_lots: int
+    max_abs_position_lots: int
+    max_drawdown: Decimal
+    max_drawdown_ts: int | None
+    fills_without_mid: int
+    duplicate_fills: int
+    curve: tuple[CurvePoint, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: money as decimal strings (exact), ratios as floats, NaN as null."""
+
+        def num(x: float) -> float | None:
+            return None if math.isnan(x) else x
+
+        return {
+            "schema": "mmtrio.report/1",
+            "symbol": self.symbol,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "pnl": {k: _money(v) for k, v in self.pnl.items()},
+            "attribution": {k: _money(v) for k, v in self.attribution.items()},
+            "fills": {
+                "count": self.fills,
+                "buys": self.buys,
+                "sells": self.sells,
+                "volume_lots": self.volume_lots,
+                "volume_qty": _money(self.volume_qty),
+                "volume_quote": _money(self.volume_quote),
+                "maker_share": self.maker_share,
+                "without_mid": self.fills_without_mid,
+                "duplicates_ignored": self.duplicate_fills,
+            },
+            "orders": {
+                "place": self.orders.place,
+                "amend": self.orders.amend,
+                "cancel": self.orders.cancel,
+                "quote_to_trade": self.quote_to_trade,
+            },
+            "markouts": {
+                side: {str(h): {k: num(v) for k, v in cell.items()} for h, cell in horizons.items()}
+                for side, horizons in self.markouts.items()
+            },
+            "inventory": {
+                "final_lots": self.position_lots,
+                "max_abs_lots": self.max_abs_position_lots,
+            },
+            "drawdown": {"max": _money(self.max_drawdown), "at_ms": self.max_drawdown_ts},
+            "curve": [[p.ts, p.equity, p.position_lots] for p in self.curve],
+        }
+
+
+def _money(value: Decimal) -> str:
+    """Exact decimal string without trailing zeros or exponent ("1.9", "10", "-0.5")."""
+    text = f"{value.normalize():f}"
+    return "0" if text in {"-0", "0"} else text
+
+
+def _mid_price(instrument: Instrument, m: MidSample) -> Decimal:
+    # (bid + ask) / 2 ticks is exact in Decimal: halving a finite decimal never rounds.
+    return instrument.ticks_to_price(m.bid + m.ask) / 2
+
+
+def compute_report(
+    data: ReportInput, horizons_ms: tuple[int, ...] = DEFAULT_HORIZONS_MS
+) -> SessionReport:
+    """Replay ``data`` through a Ledger and a MarkoutTracker and summarise the session."""
+    inst = data.instrument
+    ledger = Ledger(inst)
+    markouts = MarkoutTracker(inst, horizons_ms)
+    # (ts, order at equal ts, index, item): mids first, then funding, then fills.
+    events: list[tuple[int, int, int, MidSample | FundingPayment | Fill]] = []
+    for i, m in enumerate(data.mids):
+        if m.bid <= 0 or m.ask <= 0 or m.ask < m.bid:
+            raise ParameterError(
+                f"mid sample at {m.ts} ms has bid {m.bid} / ask {m.ask} ticks; "
+                "a mid needs 0 < bid <= ask"
+            )
+        events.append((m.ts, 0, i, m))
+    events.extend((f.ts, 1, i, f) for i, f in enumerate(data.funding))
+    events.extend((f.ts, 2, i, f) for i, f in enumerate(data.fills))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+
+    mid: Decimal | None = None
+    buys = sells = 0
+    volume_quote = Decimal(0)
+    peak: Decimal | None = None
+    max_dd = Decimal(0)
+    max_dd_ts: int | None = None
+    max_abs = 0
+    curve: list[CurvePoint] = []
+    for ts, _, _, item in events:
+        if isinstance(item, MidSample):
+            mid = _mid_price(inst, item)
+            ledger.mark(mid)
+            markouts.on_mid((item.bid + item.ask) / 2, ts)
+        elif isinstance(item, FundingPayment):
+            ledger.on_funding(item.amount, ts)
+        else:
+            if not ledger.on_fill(item, mid):
+                continue
+            markouts.on_fill(item.side, item.price, item.qty, ts)
+            volume_quote += inst.notional(item.price, item.qty)
+            if item.side.sign > 0:
+                buys += 1
+            else:
+                sells += 1
+        equity = ledger.equity()
+        peak = equity if peak is None or equity > peak else peak
+        if peak - equity > max_dd:
+            max_dd, max_dd_ts = peak - equity, ts
+        max_abs = max(max_abs, abs(ledger.position_lots))
+        curve.append(CurvePoint(ts, float(equity), ledger.position_lots))
+
+    snap = ledger.snapshot()
+    messages = data.orders.place + data.orders.amend + data.orders.cancel
+    return SessionReport(
+        symbol=inst.symbol,
+        start_ms=data.start_ms,
+        end_ms=data.end_ms,
+        pnl={
+            "equity": snap.equity,
+            "realised": snap.realised,
+            "unrealised": snap.unrealised,
+            "fees_paid": snap.fees,
+            "funding": snap.funding,
+        },
+        attribution=snap.attribution,
+        fills=snap.fills,
+        buys=buys,
+        sells=sells,
+        volume_lots=snap.volume_lots,
+        volume_qty=inst.lots_to_qty(snap.volume_lots),
+        volume_quote=volume_quote,
+        maker_share=snap.maker_volume_lots / snap.volume_lots if snap.volume_lots else None,
+        orders=data.orders,
+        # Order messages (new + amend + cancel) per fill, the venues' order-to-trade measure.
+        quote_to_trade=messages / snap.fills if snap.fills else None,
+        markouts=markouts.summary(),
+        position_lots=snap.position_lots,
+        max_abs_position_lots=max_abs,
+        max_drawdown=max_dd,
+        max_drawdown_ts=max_dd_ts,
+        fills_without_mid=snap.fills_without_mid,
+        duplicate_fills=snap.duplicate_fills,
+        curve=_thin(curve),
+    )
+
+
+def _thin(curve: list[CurvePoint]) -> tuple[CurvePoint, ...]:
+    """Keep at most about MAX_CURVE_POINTS points: per bucket the first, min and max equity."""
+    if len(curve) <= MAX_CURVE_POINTS:
+        return tuple(curve)
+    step = math.ceil(len(curve) / (MAX_CURVE_POINTS // 3))
+    out: list[CurvePoint] = []
+    for i in range(0, len(curve), step):
+        bucket = curve[i : i + step]
+        keep = {
+            id(p): p
+            for p in (
+                bucket[0],
+                min(bucket, key=lambda p: p.equity),
+                max(bucket, key=lambda p: p.equity),
+                bucket[-1],
+            )
+        }
+        out.extend(sorted(keep.values(), key=lambda p: p.ts))
+    return tuple(out)

@@ -1,0 +1,219 @@
+"""The journal's on-disk format: tables, migrations, record kinds and payload encoding.
+
+One SQLite database per bot, ``<state_dir>/journal.sqlite3``. Tables:
+
+``records`` — append-only, one row per journaled fact:
+  ``seq`` (INTEGER PRIMARY KEY AUTOINCREMENT: monotonic, never reused even after pruning),
+  ``kind`` (one of :class:`Kind`), ``session`` (the client-id epoch of the process that wrote
+  it), ``local_ts_ms`` (our wall clock), ``exchange_ts_ms`` (the venue's time, nullable),
+  ``payload`` (JSON text; prices in int ticks, sizes in int lots, money as decimal strings).
+
+``fills`` — an index of our fills: ``(symbol, trade_id)`` is UNIQUE, so journaling the same
+  fill twice (user stream and REST reconciliation both report it) is a no-op, and "fills since
+  the last journaled trade id" is one indexed query. Binance trade ids are unique per symbol,
+  hence the pair. ``reconciled`` turns 1 once a successful ``reconcile`` record follows the
+  fill (the venue's position agreed with the books): retention never deletes an unreconciled
+  fill nor any record after it.
+
+``meta`` — key/value; ``client_id_epoch`` is incremented atomically at every start.
+
+Record kinds and their payloads (``Kind``):
+
+- ``start`` {pid, version, symbol?} / ``stop`` {reason, exit_code} / ``restart`` {component, reason}
+- ``config_load`` / ``config_reload`` {digest, summary} (never a secret)
+- ``order_sent`` {op: place|amend|cancel|cancel_all|query, client_id, symbol, side?, price?,
+  qty?, tif?, reduce_only?, reason?}
+- ``order_outcome`` {outcome: accepted|rejected|unknown|not_found, op, client_id, order_id?,
+  code?, reason?, price?, qty?}
+- ``order_update`` {client_id, order_id, symbol, side, exec_type, status, price, qty, cum_qty,
+  trade_id?}
+- ``fill`` {symbol, trade_id, client_id, order_id, side, price, qty, fee, fee_asset, is_maker,
+  bid?, ask?} — ``bid``/``ask`` are the book's best prices (ticks) when the fill was booked,
+  the mid the report uses for spread capture and markouts.
+- ``position`` {symbol, lots, entry_price} / ``balance`` {asset, wallet_balance, ...}
+- ``funding`` {symbol, amount}
+- ``state_change`` {state, reason} / ``kill_switch`` {reason, flatten}
+- ``mid_sample`` {symbol, bid, ask} (ticks; sampled, e.g. every 250 ms, for markouts)
+- ``reconcile`` {ok, orders?, position_lots?, detail?}
+- ``journal_gap`` {dropped} — ordinary samples the writer had to drop (channel full)
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from mmtrio.core.commands import Command, PlaceOrder
+from mmtrio.core.events import Fill, OrderUpdate
+from mmtrio.errors import JournalError
+
+
+class Kind(enum.StrEnum):
+    """Record kinds (the ``kind`` column). Their payloads are listed in the module docstring."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    CONFIG_LOAD = "config_load"
+    CONFIG_RELOAD = "config_reload"
+    ORDER_SENT = "order_sent"
+    ORDER_OUTCOME = "order_outcome"
+    ORDER_UPDATE = "order_update"
+    FILL = "fill"
+    POSITION = "position"
+    BALANCE = "balance"
+    FUNDING = "funding"
+    STATE_CHANGE = "state_change"
+    KILL_SWITCH = "kill_switch"
+    MID_SAMPLE = "mid_sample"
+    RECONCILE = "reconcile"
+    JOURNAL_GAP = "journal_gap"
+
+
+DROPPABLE_KINDS = frozenset({Kind.MID_SAMPLE})
+"""Kinds the writer may drop when its channel is full (samples, rebuilt by the next one).
+Every other kind is never dropped: see ``journal_writer``."""
+
+META_EPOCH = "client_id_epoch"
+
+# Each entry moves the schema from version i to i+1; applied in order inside one transaction
+# each, so a crash mid-migration leaves the previous version intact. Never edit a released
+# entry: append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        session INTEGER NOT NULL,
+        local_ts_ms INTEGER NOT NULL,
+        exchange_ts_ms INTEGER,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX records_kind_seq ON records(kind, seq);
+    CREATE INDEX records_ts ON records(local_ts_ms);
+    CREATE TABLE fills (
+        symbol TEXT NOT NULL,
+        trade_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        session INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        reconciled INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (symbol, trade_id)
+    );
+    CREATE INDEX fills_seq ON fills(seq);
+    CREATE INDEX fills_unreconciled ON fills(reconciled, seq);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta(key, value) VALUES ('client_id_epoch', '0');
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to ``SCHEMA_VERSION``; returns the version found before."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise JournalError(
+            f"journal schema version {found} is newer than this mmtrio understands "
+            f"({SCHEMA_VERSION}); run the mmtrio version that wrote it, or upgrade"
+        )
+    if found == 0:
+        # Must precede the first CREATE TABLE: lets pruning hand pages back to the filesystem.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    for version in range(found, SCHEMA_VERSION):
+        statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in statements:
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One journal row before it is written (``seq`` and ``session`` are assigned on write)."""
+
+    kind: Kind
+    local_ts_ms: int
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    exchange_ts_ms: int | None = None
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"cannot journal a {type(value).__name__}: {value!r}")
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """Payload → compact JSON text (Decimals as strings so money stays exact)."""
+    return json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True)
+
+
+# --- builders: core objects → records (the engine calls these; one place, one format) -------
+
+
+def order_sent(command: Command, local_ts_ms: int) -> Record:
+    """``order_sent`` for any command (the client id is the key recovery works with)."""
+    op = {
+        "PlaceOrder": "place",
+        "AmendOrder": "amend",
+        "CancelOrder": "cancel",
+        "CancelAll": "cancel_all",
+        "QueryOrder": "query",
+    }[type(command).__name__]
+    payload: dict[str, Any] = {"op": op, "symbol": command.symbol}
+    for name in ("client_id", "side", "price", "qty", "time_in_force", "reduce_only", "reason"):
+        if hasattr(command, name):
+            payload[name] = getattr(command, name)
+    if isinstance(command, PlaceOrder):
+        payload["tif"] = payload.pop("time_in_force")
+    return Record(Kind.ORDER_SENT, local_ts_ms, payload)
+
+
+def fill(f: Fill, local_ts_ms: int, bid: int | None = None, ask: int | None = None) -> Record:
+    """``fill`` with the best bid/ask (ticks) at booking time, for spread capture."""
+    payload = {
+        "symbol": f.symbol,
+        "trade_id": f.trade_id,
+        "client_id": f.client_id,
+        "order_id": f.order_id,
+        "side": f.side,
+        "price": f.price,
+        "qty": f.qty,
+        "fee": f.fee,
+        "fee_asset": f.fee_asset,
+        "is_maker": f.is_maker,
+        "bid": bid,
+        "ask": ask,
+    }
+    return Record(Kind.FILL, local_ts_ms, payload, exchange_ts_ms=f.ts)
+
+
+def order_update(u: OrderUpdate, local_ts_ms: int) -> Record:
+    """``order_update``: the essentials of ORDER_TRADE_UPDATE (the fill goes in its own record)."""
+    payload = {
+        "client_id": u.client_id,
+        "order_id": u.order_id,
+        "symbol": u.symbol,
+        "side": u.side,
+        "exec_type": u.exec_type,
+        "status": u.status,
+        "price": u.price,
+        "qty": u.qty,
+        "cum_qty": u.cum_qty,
+        "trade_id": u.fill.trade_id if u.fill is not None else None,
+    }
+    return Record(Kind.ORDER_UPDATE, local_ts_ms, payload, exchange_ts_ms=u.ts)

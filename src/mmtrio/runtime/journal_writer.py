@@ -1,0 +1,249 @@
+"""The journal writer: a Trio task that batches records and commits them in a worker thread.
+
+The trading loop never waits for the disk on its ordinary path:
+
+- :meth:`JournalWriter.append` never blocks and never awaits. It puts the record on a
+  bounded memory channel. When the channel is full (the disk is slower than the record rate):
+  * ``mid_sample`` records are dropped and counted; the writer journals a ``journal_gap``
+    record with the count once it catches up (a sample is rebuilt by the next one);
+  * every other kind (fills, orders, state changes…) is never dropped: it spills into an
+    ordered overflow queue, bounded by ``overflow_limit``. Beyond that limit the disk has
+    stalled for tens of thousands of records: ``append`` raises :class:`JournalError` so the
+    engine stops safely rather than trade on with facts it cannot record.
+  The backpressure on order records is applied to *decisions*, not to the loop: ``lagging``
+  turns true while the overflow is in use, and the engine should stop opening new quotes
+  until it clears; ``write_durable`` makes its caller wait for the disk.
+- :meth:`write_durable` returns once the given records are committed (fsynced): the engine
+  uses it for fills and order-state changes before taking a decision that could not be
+  reconstructed after a crash. It enqueues through the same path, so the journal keeps the
+  call order of every record.
+- On cancellation, :meth:`run` writes what is still queued (shielded, bounded by the channel
+  capacity plus the overflow limit) before it returns, so a clean shutdown loses nothing;
+  :meth:`flush` waits for everything appended so far.
+
+Commits run via ``trio.to_thread.run_sync`` on the journal's connection, one at a time (this
+task is the only user of the connection while it runs). Retention pruning runs in the same
+thread between batches, one small batch of deletions per step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import trio
+
+from mmtrio.errors import JournalError, ParameterError
+from mmtrio.runtime.journal import Journal, Retention
+from mmtrio.runtime.journal_schema import DROPPABLE_KINDS, Kind, Record
+
+
+@dataclass(slots=True)
+class _Barrier:
+    done: trio.Event
+    error: BaseException | None = None
+
+
+_Item = Record | _Barrier
+
+
+def wall_ms() -> int:
+    """Wall-clock milliseconds since the epoch (journal timestamps, retention ages)."""
+    return time.time_ns() // 1_000_000
+
+
+class JournalWriter:
+    """Feeds one :class:`Journal` from Trio code without blocking the event loop."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        capacity: int = 4096,
+        overflow_limit: int = 100_000,
+        max_batch: int = 1024,
+        retention: Retention | None = None,
+        prune_interval_s: float = 30.0,
+        now_ms: Callable[[], int] = wall_ms,
+    ) -> None:
+        for name, val in (
+            ("capacity", capacity),
+            ("overflow_limit", overflow_limit),
+            ("max_batch", max_batch),
+        ):
+            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+                raise ParameterError(f"journal writer {name} must be a positive int, got {val!r}")
+        if not math.isfinite(prune_interval_s) or prune_interval_s <= 0:
+            raise ParameterError(f"prune_interval_s must be > 0, got {prune_interval_s!r}")
+        self.journal = journal
+        self._send, self._recv = trio.open_memory_channel[_Item](capacity)
+        self._overflow: deque[_Item] = deque()
+        self.overflow_limit = overflow_limit
+        self.max_batch = max_batch
+        self.retention = retention
+        self.prune_interval_s = prune_interval_s
+        self._now_ms = now_ms
+        self._failed: BaseException | None = None
+        # Counters, for status and metrics.
+        self.written = 0
+        self.batches = 0
+        self.dropped = 0
+        self.pruned = 0
+        self.max_overflow = 0
+        self._dropped_reported = 0
+
+    # --- producer side (any task; never blocks) ------------------------------------------
+    @property
+    def lagging(self) -> bool:
+        """True while records spill past the channel: stop opening quotes until it clears."""
+        return bool(self._overflow)
+
+    @property
+    def backlog(self) -> int:
+        """Records and barriers waiting to be written."""
+        return len(self._overflow) + self._send.statistics().current_buffer_used
+
+    def append(self, record: Record) -> None:
+        """Queue ``record`` for the next batch; never blocks (see the module docstring)."""
+        self._check_alive()
+        if self._overflow:
+            # Keep call order: once spilling, everything goes behind the spill.
+            self._spill(record)
+            return
+        try:
+            self._send.send_nowait(record)
+        except trio.WouldBlock:
+            self._spill(record)
+
+    def _spill(self, item: _Item) -> None:
+        if isinstance(item, Record) and item.kind in DROPPABLE_KINDS:
+            self.dropped += 1
+            return
+        if len(self._overflow) >= self.overflow_limit:
+            raise JournalError(
+                f"the journal is {len(self._overflow)} records behind (disk too slow or stalled);"
+                " refusing to trade on without recording: stop and check the disk"
+            )
+        self._overflow.append(item)
+        self.max_overflow = max(self.max_overflow, len(self._overflow))
+
+    def _enqueue_barrier(self) -> _Barrier:
+        barrier = _Barrier(trio.Event())
+        if self._overflow:
+            self._overflow.append(barrier)  # barriers are tiny; never refused
+        else:
+            try:
+                self._send.send_nowait(barrier)
+            except trio.WouldBlock:
+                self._overflow.append(barrier)
+        return barrier
+
+    async def write_durable(self, records: Sequence[Record]) -> None:
+        """Append ``records`` and return once they (and all earlier records) are committed."""
+        for record in records:
+            self.append(record)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every record appended so far is committed; raises if the writer failed."""
+        self._check_alive()
+        barrier = self._enqueue_barrier()
+        await barrier.done.wait()
+        if barrier.error is not None:
+            raise JournalError(f"journal write failed: {barrier.error}") from barrier.error
+
+    def _check_alive(self) -> None:
+        if self._failed is not None:
+            raise JournalError(f"the journal writer has stopped: {self._failed}")
+
+    # --- the writer task --------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write batches until cancelled, then write what is queued and return."""
+        task_status.started()
+        next_prune = trio.current_time()
+        try:
+            while True:
+                timeout = max(0.0, next_prune - trio.current_time()) if self.retention else math.inf
+                batch = await self._receive_batch(timeout)
+                await self._commit(batch)
+                if self.retention is not None and trio.current_time() >= next_prune:
+                    deleted = await self._prune_step(self.retention)
+                    # A full batch means more is due: come back right after the next records.
+                    full = deleted >= self.retention.batch_rows
+                    next_prune = trio.current_time() + (0.0 if full else self.prune_interval_s)
+        except trio.Cancelled:
+            with trio.CancelScope(shield=True):
+                await self._commit(self._drain())
+            raise
+        except BaseException as exc:
+            self._failed = exc
+            for item in self._drain():
+                if isinstance(item, _Barrier):
+                    item.error = exc
+                    item.done.set()
+            raise
+
+    async def _receive_batch(self, wait_s: float) -> list[_Item]:
+        batch: list[_Item] = []
+        with trio.move_on_after(wait_s):
+            batch.append(await self._recv.receive())
+        if batch:
+            batch.extend(self._take(self.max_batch - 1))
+        return batch
+
+    def _take(self, limit: int) -> list[_Item]:
+        items: list[_Item] = []
+        while len(items) < limit:
+            try:
+                items.append(self._recv.receive_nowait())
+            except trio.WouldBlock:
+                break
+        if len(items) < limit:
+            # The channel is empty: the spill is next in call order.
+            while self._overflow and len(items) < limit:
+                items.append(self._overflow.popleft())
+        return items
+
+    def _drain(self) -> list[_Item]:
+        items: list[_Item] = []
+        while chunk := self._take(1 << 30):
+            items.extend(chunk)
+        return items
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        records = [i for i in batch if isinstance(i, Record)]
+        if self.dropped > self._dropped_reported:
+            records.append(
+                Record(
+                    Kind.JOURNAL_GAP,
+                    self._now_ms(),
+                    {"dropped": self.dropped - self._dropped_reported},
+                )
+            )
+            self._dropped_reported = self.dropped
+        if records:
+            # Shielded: once a batch is handed to SQLite, its barriers learn the true outcome.
+            with trio.CancelScope(shield=True):
+                try:
+                    await trio.to_thread.run_sync(self.journal.write_batch, records)
+                except BaseException as exc:
+                    self._failed = exc
+                    for item in batch:
+                        if isinstance(item, _Barrier):
+                            item.error = exc
+                            item.done.set()
+                    raise
+            self.written += len(records)
+            self.batches += 1
+        for item in batch:
+            if isinstance(item, _Barrier):
+                item.done.set()
+
+    async def _prune_step(self, retention: Retention) -> int:
+        now = self._now_ms()
+        deleted = await trio.to_thread.run_sync(self.journal.prune_step, retention, now)
+        self.pruned += deleted
+        return deleted

@@ -1,0 +1,289 @@
+"""The SQLite journal: writing, dedupe, epochs, locking, damage detection, recovery, retention."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mmtrio.core.commands import CancelOrder, PlaceOrder
+from mmtrio.core.events import (
+    ExecType,
+    Fill,
+    OrderUpdate,
+    Side,
+    TimeInForce,
+    VenueOrderStatus,
+)
+from mmtrio.errors import JournalError, ParameterError
+from mmtrio.runtime import journal_schema as js
+from mmtrio.runtime.journal import JOURNAL_NAME, Journal, Retention
+from mmtrio.runtime.journal_schema import Kind, Record
+
+
+def _fill(trade_id: int, ts: int = 1_000, side: Side = Side.BUY, cid: str = "c1") -> Fill:
+    return Fill("BTCUSDT", trade_id, cid, 7, side, 600_000, 5, Decimal("0.01"), "USDT", True, ts)
+
+
+def _rows(path: Path) -> list[tuple[int, str, int]]:
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            (int(s), str(k), int(e))
+            for s, k, e in conn.execute("SELECT seq, kind, session FROM records ORDER BY seq")
+        ]
+    finally:
+        conn.close()
+
+
+def test_write_batch_commits_in_order_with_session(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    epoch = j.next_epoch()
+    seqs = j.write_batch(
+        [Record(Kind.START, 1, {"pid": 1}), Record(Kind.MID_SAMPLE, 2, {"bid": 1, "ask": 2})]
+    )
+    j.close()
+    assert seqs == sorted(seqs) and len(set(seqs)) == 2
+    assert _rows(tmp_path / JOURNAL_NAME) == [
+        (seqs[0], "start", epoch),
+        (seqs[1], "mid_sample", epoch),
+    ]
+
+
+def test_duplicate_fill_is_a_noop_and_fills_since_is_a_query(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    first = j.write_batch([js.fill(_fill(10), 1), js.fill(_fill(11), 2)])
+    again = j.write_batch([js.fill(_fill(10), 3), js.fill(_fill(12), 4)])
+    assert first[0] > 0 and again[0] == -1 and again[1] > first[1]
+    assert j.fills_since("BTCUSDT", 10) == [11, 12]
+    assert j.fills_since("ETHUSDT", 0) == []
+    j.close()
+    assert [k for _, k, _ in _rows(tmp_path / JOURNAL_NAME)].count("fill") == 3
+
+
+def test_epoch_increments_across_reopen(tmp_path: Path) -> None:
+    epochs = []
+    for _ in range(3):
+        j = Journal.open(tmp_path)
+        epochs.append(j.next_epoch())
+        j.close()
+    assert epochs == [1, 2, 3]
+    j = Journal.open(tmp_path)
+    assert j.load_recovery_state().epoch == 3
+    j.close()
+
+
+def test_schema_version_and_newer_schema_refused(tmp_path: Path) -> None:
+    Journal.open(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == js.SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute(f"PRAGMA user_version = {js.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(JournalError, match="newer than this mmtrio"):
+        Journal.open(tmp_path)
+
+
+def test_second_opener_in_another_process_is_refused_naming_the_pid(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from mmtrio.runtime.journal import Journal; "
+            f"j = Journal.open({str(tmp_path)!r}); print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(JournalError, match=f"pid {holder.pid}"):
+            Journal.open(tmp_path)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # The holder has exited: its lock is gone and we can open.
+    Journal.open(tmp_path).close()
+
+
+def _damaged_copy(tmp_path: Path, mutate: str) -> Path:
+    src = tmp_path / "src"
+    j = Journal.open(src)
+    j.next_epoch()
+    j.write_batch(
+        [
+            Record(Kind.MID_SAMPLE, i, {"symbol": "BTCUSDT", "bid": i, "ask": i + 1})
+            for i in range(1, 3000)
+        ]
+    )
+    j.close()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    data = bytearray((src / JOURNAL_NAME).read_bytes())
+    if mutate == "header":
+        data[0:16] = b"garbage garbage!"
+    elif mutate == "truncate":
+        data = data[: len(data) - 1000]
+    else:  # overwrite an interior b-tree page with garbage
+        page = int.from_bytes(data[16:18], "big")
+        data[3 * page : 4 * page] = bytes((i * 37) % 251 for i in range(page))
+    (dst / JOURNAL_NAME).write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("mutate", ["header", "truncate", "page"])
+def test_damaged_journal_refused_with_recovery_path(tmp_path: Path, mutate: str) -> None:
+    dst = _damaged_copy(tmp_path, mutate)
+    with pytest.raises(JournalError) as info:
+        Journal.open(dst)
+    msg = str(info.value)
+    assert "damaged" in msg and f"mv {dst / JOURNAL_NAME}" in msg and "reconciles" in msg
+    # The refusal releases the lock and never replaces the damaged file.
+    assert (dst / JOURNAL_NAME).stat().st_size > 0
+    shutil.move(dst / JOURNAL_NAME, dst / "journal.sqlite3.damaged")
+    j = Journal.open(dst)  # the documented recovery: a fresh journal
+    assert j.next_epoch() == 1
+    j.close()
+
+
+def _update(cid: str, status: VenueOrderStatus) -> OrderUpdate:
+    return OrderUpdate(
+        "BTCUSDT",
+        cid,
+        1,
+        Side.BUY,
+        ExecType.CANCELED,
+        status,
+        600_000,
+        5,
+        0,
+        TimeInForce.GTX,
+        False,
+        5,
+    )
+
+
+def _outcome(outcome: str, op: str, cid: str) -> Record:
+    return Record(Kind.ORDER_OUTCOME, 4, {"outcome": outcome, "op": op, "client_id": cid})
+
+
+def _position(ts: int, lots: int, entry: str) -> Record:
+    payload = {"symbol": "BTCUSDT", "lots": lots, "entry_price": Decimal(entry)}
+    return Record(Kind.POSITION, ts, payload)
+
+
+def test_recovery_state(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    assert j.load_recovery_state().last_session_clean is None
+    j.next_epoch()
+    place = [PlaceOrder(f"c{i}", "BTCUSDT", Side.BUY, 600_000 - i, 5) for i in range(5)]
+    j.write_batch(
+        [Record(Kind.START, 1, {})]
+        + [js.order_sent(p, 2) for p in place]
+        + [
+            js.order_update(_update("c0", VenueOrderStatus.CANCELED), 3),
+            js.order_update(_update("c1", VenueOrderStatus.NEW), 3),
+            Record(
+                Kind.ORDER_OUTCOME, 4, {"outcome": "rejected", "op": "place", "client_id": "c2"}
+            ),
+            Record(
+                Kind.ORDER_OUTCOME, 4, {"outcome": "not_found", "op": "query", "client_id": "c3"}
+            ),
+            js.order_sent(CancelOrder("c4", "BTCUSDT"), 5),  # a cancel in flight: still open
+            js.fill(_fill(100), 6),
+            js.fill(_fill(101), 7),
+            Record(
+                Kind.POSITION, 8, {"symbol": "BTCUSDT", "lots": 3, "entry_price": Decimal("1.5")}
+            ),
+            Record(
+                Kind.POSITION,
+                9,
+                {"symbol": "BTCUSDT", "lots": 10, "entry_price": Decimal("60000.0")},
+            ),
+        ]
+    )
+    j.close()  # no stop record: the session crashed
+    j = Journal.open(tmp_path)
+    state = j.load_recovery_state(max_trade_ids=1)
+    j.close()
+    assert state.epoch == 1
+    assert sorted(o.client_id for o in state.open_orders) == ["c1", "c4"]
+    assert state.known_trade_ids == {"BTCUSDT": frozenset({101})}
+    assert state.last_trade_id == {"BTCUSDT": 101}
+    assert state.positions == {"BTCUSDT": (10, "60000.0", 9)}
+    assert state.unreconciled_fills == 2
+    assert state.last_session_clean is False
+
+
+def test_retention_prunes_old_but_keeps_session_and_unreconciled_fills(tmp_path: Path) -> None:
+    day = 86_400_000
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    # Session 1: old samples, an old reconciled fill, then an old unreconciled fill.
+    j.write_batch([Record(Kind.MID_SAMPLE, i, {"bid": 1, "ask": 2}) for i in range(10)])
+    j.write_batch([js.fill(_fill(1), 10), Record(Kind.RECONCILE, 11, {"ok": True})])
+    j.write_batch([Record(Kind.MID_SAMPLE, 12 + i, {"bid": 1, "ask": 2}) for i in range(5)])
+    j.write_batch([js.fill(_fill(2), 20), Record(Kind.RECONCILE, 21, {"ok": False})])
+    j.write_batch([Record(Kind.MID_SAMPLE, 22, {"bid": 1, "ask": 2})])
+    j.close()
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    j.write_batch([Record(Kind.START, 30, {})])  # the current session, also "old"
+    retention = Retention(max_age_days=1, max_size_mb=None, batch_rows=4)
+    now = 10 * day
+    deleted = []
+    while (n := j.prune_step(retention, now)) > 0:
+        deleted.append(n)
+    assert deleted == [4, 4, 4, 4, 1]  # small batches, up to the unreconciled fill
+    kinds = [k for _, k, _ in _rows(tmp_path / JOURNAL_NAME)]
+    assert kinds == ["fill", "reconcile", "mid_sample", "start"]
+    assert j.fills_since("BTCUSDT", 0) == [2]  # the reconciled fill's index row went too
+    # A successful reconcile releases the fill; the current session still stays.
+    j.write_batch([Record(Kind.RECONCILE, 31, {"ok": True})])
+    while j.prune_step(retention, now):
+        pass
+    assert [k for _, k, _ in _rows(tmp_path / JOURNAL_NAME)] == ["start", "reconcile"]
+    j.close()
+
+
+def test_retention_by_size_prunes_oldest(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    blob = "x" * 1000
+    for b in range(5):
+        j.write_batch([Record(Kind.MID_SAMPLE, b * 1000 + i, {"pad": blob}) for i in range(1000)])
+    before = j.used_bytes()
+    j.close()
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    retention = Retention(max_age_days=None, max_size_mb=2.0, batch_rows=500)
+    while j.prune_step(retention, 0):
+        pass
+    assert before > 4 * 1024 * 1024 >= 2 * 1024 * 1024 >= j.used_bytes()
+    first = _rows(tmp_path / JOURNAL_NAME)[0][0]
+    assert first > 1  # the oldest went first
+    j.close()
+
+
+def test_retention_validation() -> None:
+    with pytest.raises(ParameterError, match="max_age_days"):
+        Retention(max_age_days=0)
+    with pytest.raises(ParameterError, match="batch_rows"):
+        Retention(batch_rows=0)
+
+
+def test_lock_file_names_our_pid(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    assert (tmp_path / "lock").read_text().strip() == str(os.getpid())
+    with pytest.raises(JournalError, match=f"pid {os.getpid()}"):
+        Journal.open(tmp_path)  # a second opener in the same process: flock is per open file
+    j.close()
