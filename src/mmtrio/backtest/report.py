@@ -1,0 +1,58 @@
+"""Report glue: a backtest result → the same report (JSON and HTML) as ``mmtrio report``.
+
+The JSON is ``SessionReport.to_json()`` (schema ``mmtrio.report/1``) plus a ``backtest``
+section with the run's settings and statistics, so a backtest and a live session can be
+compared field by field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mmtrio.backtest.runner import BacktestResult, BacktestSettings
+from mmtrio.reporting.pnl import SessionReport, compute_report
+
+
+def build_report(result: BacktestResult) -> SessionReport:
+    """The session report of a run (fills, mids, funding and order counts of the venue)."""
+    return compute_report(result.report_input)
+
+
+def report_json(
+    report: SessionReport, result: BacktestResult, settings: BacktestSettings, files: list[Path]
+) -> dict[str, Any]:
+    """``report.to_json()`` plus the ``backtest`` section (settings and run statistics)."""
+    doc = report.to_json()
+    doc["backtest"] = {
+        "files": [str(p) for p in files],
+        "settings": {
+            "order_latency_ms": settings.order_latency_ms,
+            "order_jitter_ms": settings.order_jitter_ms,
+            "user_latency_ms": settings.user_latency_ms,
+            "feed_latency": settings.feed_latency.value,
+            "feed_base_ms": settings.feed_base_ms,
+            "queue_model": settings.queue_model.value,
+            "maker_fee_bps": str(settings.maker_fee_bps),
+            "taker_fee_bps": str(settings.taker_fee_bps),
+            "seed": settings.seed,
+        },
+        "market_messages": result.market_messages,
+        "events": result.events,
+        "strategy_steps": result.strategy_steps,
+        "commands": dict(sorted(result.commands.items())),
+        "notices": dict(sorted(result.notices.items())),
+        "venue_rejects": {str(k): v for k, v in sorted(result.rejects.items())},
+        "funding_payments": result.funding_payments,
+        "strategy_position_lots": result.strategy_position_lots,
+        "venue_position_lots": result.venue_position_lots,
+        "alerts": [{"ts": a.ts, "message": a.message} for a in result.alerts],
+    }
+    return doc
+
+
+def write_html(report: SessionReport, path: Path) -> None:
+    """Render the report's HTML page (plots embedded) to ``path``."""
+    from mmtrio.reporting.html import render_html
+
+    path.write_text(render_html(report), encoding="utf-8")

@@ -1,0 +1,155 @@
+"""From the validated :class:`Config` to the core's :class:`StrategyConfig`; ``--set`` overrides.
+
+:func:`build_strategy_config` is the one conversion the runtime, the backtester and sweeps
+share. Decisions where the config file has no key (each a fixed, documented constant):
+
+- ``quoting.gamma`` is in 1/(USDT·base unit); the core's γ is per tick per unit of q, q being
+  inventory in base order sizes, so ``γ_core = γ · tick_size · base_qty`` (the same utility
+  measured in the model's money unit, one tick on one base order).
+- ``max_orders_per_window``: Binance USD-M allows 1,200 orders a minute per account; the
+  strategy's own cap is that budget minus ``execution.rate_budget_margin``, over 60 s.
+- ``query_delay_ms`` = ``venue.recv_window_ms``: after that the venue would refuse a late copy
+  of the request, so the query's answer is final.
+- σ fallback before the volatility estimate warms up: ``SIGMA_FALLBACK_TICKS`` (conservative:
+  a wide spread until the market has been measured); ``VOL_MIN_RETURNS`` returns warm it up.
+- Post-only safety decays after ``POST_ONLY_DECAY_AFTER`` accepted post-only places; markouts
+  at 1/5/30/60 s; a mid sample every ``MID_SAMPLE_MS``; no size tolerance (a size change is
+  always requoted: sizes change only with inventory bands).
+
+:func:`apply_overrides` applies ``section.key=value`` strings (CLI ``--set``/``--sweep``) and
+re-validates the whole configuration through the same pydantic models, so an override gets the
+same checks and messages as the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mmtrio.config.loading import parse_config
+from mmtrio.config.model import Config
+from mmtrio.core.markouts import DEFAULT_HORIZONS_MS
+from mmtrio.core.quoting import QuoteModel, QuoteParams
+from mmtrio.core.risk import RiskLimits
+from mmtrio.core.strategy import StrategyConfig
+from mmtrio.errors import ConfigError
+
+BINANCE_ORDERS_PER_MINUTE = 1_200
+ORDER_RATE_WINDOW_MS = 60_000
+SIGMA_FALLBACK_TICKS = 10.0
+VOL_MIN_RETURNS = 20
+POST_ONLY_DECAY_AFTER = 10
+MID_SAMPLE_MS = 1_000
+
+_MODELS = {"as": QuoteModel.AS, "as_infinite": QuoteModel.AS_INFINITE, "glft": QuoteModel.GLFT}
+
+
+def build_strategy_config(cfg: Config) -> StrategyConfig:
+    """The core's StrategyConfig for ``cfg`` (see the module doc for the derived values)."""
+    inst = cfg.instrument
+    q = cfg.quoting
+    gamma = q.gamma * float(inst.tick_size) * float(q.base_qty)
+    quote = QuoteParams(
+        model=_MODELS[q.model],
+        gamma=gamma,
+        base_size_lots=cfg.base_qty_lots,
+        max_inventory_lots=cfg.max_position_lots,
+        horizon_s=q.horizon_s,
+        levels=q.levels,
+        level_spacing_ticks=q.level_spacing_ticks,
+        inventory_skew=q.inventory_skew,
+        funding_bias=q.funding_bias,
+        min_half_spread_ticks=float(q.min_half_spread_ticks),
+        max_half_spread_ticks=float(q.max_half_spread_ticks),
+        post_only_safety_ticks=q.post_only_safety_ticks,
+    )
+    r = cfg.risk
+    budget = int(BINANCE_ORDERS_PER_MINUTE * (1.0 - cfg.execution.rate_budget_margin))
+    limits = RiskLimits(
+        max_position_lots=cfg.max_position_lots,
+        max_notional=r.max_notional,
+        max_drawdown=r.max_drawdown,
+        stale_book_ms=r.stale_book_ms,
+        max_feed_latency_ms=r.max_feed_latency_ms,
+        max_orders_per_window=max(1, budget),
+        order_rate_window_ms=ORDER_RATE_WINDOW_MS,
+        warn_fraction=r.warn_fraction,
+        critical_fraction=r.critical_fraction,
+        hard_fraction=r.hard_fraction,
+    )
+    e = cfg.estimators
+    return StrategyConfig(
+        instrument=inst,
+        quote=quote,
+        limits=limits,
+        vol_half_life_ms=e.vol_half_life_ms,
+        vol_min_returns=VOL_MIN_RETURNS,
+        sigma_fallback_ticks=SIGMA_FALLBACK_TICKS,
+        intensity_window_ms=e.intensity_window_ms,
+        intensity_min_trades=e.min_trades,
+        fallback_a=e.fallback_a,
+        fallback_k=e.fallback_k,
+        reprice_tolerance_ticks=q.reprice_tolerance_ticks,
+        size_tolerance_lots=0,
+        use_amend=q.amend_vs_replace == "amend",
+        min_requote_interval_ms=q.requote_interval_ms,
+        cancel_deadline_ms=cfg.execution.cancel_confirm_deadline_ms,
+        query_delay_ms=cfg.venue.recv_window_ms,
+        post_only_base_ticks=q.post_only_safety_ticks,
+        post_only_max_ticks=q.post_only_safety_max_ticks,
+        post_only_decay_after=POST_ONLY_DECAY_AFTER,
+        markout_horizons_ms=DEFAULT_HORIZONS_MS,
+        flatten_slippage_bps=r.flatten_max_slippage_bps,
+        mid_sample_ms=MID_SAMPLE_MS,
+    )
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"section.key=value"`` into the key path and a TOML-typed value.
+
+    The value is read as a TOML value (``0.1``, ``true``, ``"x"``, ``[1, 2]``); anything that is
+    not valid TOML is taken as a bare string (so ``quoting.model=glft`` works unquoted).
+    """
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key or not raw:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    path = key.split(".")
+    if any(not part for part in path) or len(path) < 2:
+        raise ConfigError(
+            f"override key {key!r} must name a section and a key, e.g. quoting.gamma=0.1"
+        )
+    try:
+        value: Any = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(cfg: Config, overrides: Sequence[str], source: str = "--set") -> Config:
+    """A new Config with each ``section.key=value`` applied, validated like a config file.
+
+    An unknown section or key, or a value out of range, raises :class:`ConfigError` (a
+    ``ConfigValidationError`` listing every problem), naming the key and the allowed range.
+    """
+    if not overrides:
+        return cfg
+    data: dict[str, Any] = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = {}
+                node[part] = child  # validation reports an unknown table by name
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"override {text!r}: {'.'.join(path[: i + 1])} is a value, not a table"
+                )
+            node = child
+        node[path[-1]] = value
+    # Paths in the dumped config are already absolute, so the base directory is irrelevant.
+    return parse_config(data, base_dir=Path("/"), source=f"{source} {' '.join(overrides)}")

@@ -1,0 +1,158 @@
+"""`mmtrio backtest` end to end: report JSON and HTML, bad input, sweeps on both engines."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from mmtrio.cli import EXIT_OK, EXIT_USAGE, main
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "binance-usdm"
+CONFIG = str(ROOT / "config.toml")
+FAST = ["--set", "estimators.warmup_ms=0"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dst = tmp_path_factory.mktemp("d") / "btc.gz"
+    with gzip.open(DATA / "btcusdt_20240808.gz", "rb") as fin, gzip.open(dst, "wb") as fout:
+        fout.writelines(itertools.islice(fin, 8_000))
+    return dst
+
+
+def test_backtest_json_and_html(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html = tmp_path / "r.html"
+    code = main(
+        [
+            "backtest",
+            "--data",
+            str(small),
+            "--config",
+            CONFIG,
+            *FAST,
+            "--json",
+            "--html",
+            str(html),
+            "--queue-model",
+            "conservative",
+            "--seed",
+            "3",
+        ]
+    )
+    assert code == EXIT_OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "mmtrio.report/1"
+    assert doc["symbol"] == "BTCUSDT"
+    assert doc["backtest"]["settings"]["queue_model"] == "conservative"
+    assert doc["backtest"]["events"] > 10_000
+    assert set(doc["attribution"]) >= {"spread_capture", "inventory", "fees", "funding"}
+    page = html.read_text()
+    assert page.count("<img") >= 2 and "data:image/png;base64," in page
+
+
+def test_eth_recording_with_eth_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    eth = tmp_path / "eth.gz"
+    with gzip.open(DATA / "ethusdt_20240808.gz", "rb") as fin, gzip.open(eth, "wb") as fout:
+        fout.writelines(itertools.islice(fin, 5_000))
+    code = main(
+        [
+            "backtest",
+            "--data",
+            str(eth),
+            "--config",
+            CONFIG,
+            *FAST,
+            "--set",
+            "venue.symbol=ETHUSDT",
+            "--set",
+            "quoting.base_qty=0.01",
+            "--set",
+            "risk.max_position=0.1",
+            "--json",
+        ]
+    )
+    assert code == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["symbol"] == "ETHUSDT"
+
+
+def test_wrong_symbol_is_a_usage_error(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "backtest",
+            "--data",
+            str(small),
+            "--config",
+            CONFIG,
+            "--set",
+            "venue.symbol=ETHUSDT",
+            "--set",
+            "quoting.base_qty=0.01",
+            "--set",
+            "risk.max_position=0.1",
+        ]
+    )
+    assert code == EXIT_USAGE
+    assert "BTCUSDT data but the driver is for ETHUSDT" in capsys.readouterr().err
+
+
+def test_missing_file_and_bad_override(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--data", "/nonexistent.gz", "--config", CONFIG]) == EXIT_USAGE
+    assert "not found" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "backtest",
+                "--data",
+                str(DATA / "btcusdt_20240808.gz"),
+                "--config",
+                CONFIG,
+                "--set",
+                "quoting.gamma=-1",
+            ]
+        )
+        == EXIT_USAGE
+    )
+    assert "quoting.gamma" in capsys.readouterr().err
+
+
+def _sweep(small: Path, engine: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    code = main(
+        [
+            "backtest",
+            "--data",
+            str(small),
+            "--config",
+            CONFIG,
+            *FAST,
+            "--json",
+            "--sweep",
+            "quoting.min_half_spread_ticks=1,4",
+            "--engine",
+            engine,
+            "--workers",
+            "2",
+        ]
+    )
+    assert code == EXIT_OK
+    out: list[dict[str, object]] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def test_sweep_local_ranked(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    points = _sweep(small, "local", capsys)
+    assert len(points) == 2
+    equities = [float(str(p["equity"])) for p in points]
+    assert equities == sorted(equities, reverse=True)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")
+def test_sweep_ray_equals_local(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _sweep(small, "ray", capsys) == _sweep(small, "local", capsys)
