@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmtrio.cli.sim",
     "mmtrio.cli.config",
     "mmtrio.cli.report",
+    "mmtrio.cli.chaos",
+    "mmtrio.cli.backtest",
 )
 
 EXIT_OK = 0

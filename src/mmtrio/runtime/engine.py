@@ -1,0 +1,666 @@
+"""The engine: the bot's task tree, its start-up, and the one shutdown path every exit takes.
+
+Task tree (DESIGN.md §3)::
+
+    run_bot
+    └── outer nursery          signal watcher · in-process sim venue (kind = "sim")
+        └── infra nursery      journal writer (outlives the bot: the cleanup is journaled)
+            └── bot nursery    (cancel scope = the bot's lifetime)
+                ├── execution          commands → venue requests → outcome events
+                ├── supervisor         market feed · user stream · dead-man · reconciler
+                ├── control socket · kill-file watcher · status log
+                └── trading loop       events → mm.step → commands
+
+Every way out of the bot nursery — a signal, a supervisor escalation, a crash of any task —
+runs the same cleanup, shielded with ``runtime.shutdown_deadline_s``: stop quoting (the bot
+nursery is gone, nothing steps the strategy any more) → ``cancel_all_and_confirm`` at the
+venue → journal ``stop`` and flush → exit code. The signal receiver is held by the outer
+nursery, so a second Ctrl-C during cleanup is logged, not obeyed.
+
+Exit codes (cli/__init__): 0 stopped on request with zero open orders confirmed; 1 a crash,
+or open orders could not be confirmed gone; 3 a guard stopped the bot (supervisor escalation)
+or the kill switch was latched at exit.
+
+Decisions where the spec is silent are documented where they are made (:func:`strategy_config`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import trio
+from loguru import logger
+
+from mmtrio import __version__
+from mmtrio.config import Config, diff_reload, load_config, load_credentials
+from mmtrio.core.commands import Command
+from mmtrio.core.events import KillSwitch, Resume
+from mmtrio.core.guards import TradingState
+from mmtrio.core.orders import ClientIdGenerator
+from mmtrio.core.quoting import QuoteModel, QuoteParams
+from mmtrio.core.ratelimit import RateBudget
+from mmtrio.core.risk import RiskLimits
+from mmtrio.core.strategy import MarketMaker, StrategyConfig
+from mmtrio.errors import ConfigError, MmtrioError
+from mmtrio.runtime.breaker import CircuitBreaker
+from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
+from mmtrio.runtime.deadman import deadman_heartbeat
+from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.feeds import FeedStats, UserFeed, run_market_feed
+from mmtrio.runtime.gateway import RestGateway
+from mmtrio.runtime.journal import Journal, Retention
+from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
+from mmtrio.runtime.logging import register_secret
+from mmtrio.runtime.reconcile import reconcile
+from mmtrio.runtime.status import StatusSources, build_snapshot, log_status
+from mmtrio.runtime.supervisor import RestartPolicy, Supervisor, SupervisorEscalation
+from mmtrio.runtime.trading import (
+    ApplyConfig,
+    JournalRecorder,
+    LoopItem,
+    TradingLoop,
+    make_clock_ms,
+)
+from mmtrio.venues.binance.codec import BinanceDecoder
+from mmtrio.venues.binance.rest import BinanceRest
+from mmtrio.venues.binance.signing import Signer
+from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
+
+EXIT_OK, EXIT_FAILED, EXIT_SAFE_STOP = 0, 1, 3
+EVENT_CHANNEL_SIZE = 4096
+COMMAND_CHANNEL_SIZE = 256
+CLIENT_ID_PREFIX = "mmt"
+MAX_KNOWN_TRADE_IDS = 50_000
+STATUS_LOG_INTERVAL_S = 5.0
+SESSION_START_TIMEOUT_S = 30.0
+SIM_DUMP_NAME = "sim_final.json"
+
+
+# --- config → strategy ---------------------------------------------------------------------
+
+
+def strategy_config(config: Config) -> StrategyConfig:
+    """The core's StrategyConfig from the validated file config.
+
+    Mappings where the file and the core differ in units (each a recorded decision):
+
+    - ``quoting.gamma`` is per (USDT · base unit) in the file; the core's γ is per tick per
+      unit of q, where q counts ``base_qty`` lots. The reservation shift q·γ·σ²·T is the same
+      in both when γ_core = γ_file · base_qty · tick_size.
+    - ``estimators.warmup_ms``: the core has no wall-time warm-up; σ falls back to
+      ``sigma_fallback_ticks`` until ``vol_min_returns`` mid returns are seen. The depth stream
+      brings about one mid change per 100 ms update, so warmup_ms/100 returns (at least 20).
+    - ``sigma_fallback_ticks`` = 1 tick/√s: BTCUSDT's typical σ on a 0.1 tick, deliberately
+      on the wide side so an unwarmed model quotes wide, not tight.
+    - ``max_orders_per_window``: Binance's 1 200 orders/min less ``rate_budget_margin``.
+    - ``query_delay_ms`` = request timeout + recvWindow: after that the venue can no longer
+      accept the request we lost track of, so a query answer is final.
+    """
+    inst = config.instrument
+    q, est, risk, ex = config.quoting, config.estimators, config.risk, config.execution
+    base_lots = config.base_qty_lots
+    gamma_core = q.gamma * float(q.base_qty) * float(inst.tick_size)
+    quote = QuoteParams(
+        model={"as": QuoteModel.AS, "as_infinite": QuoteModel.AS_INFINITE, "glft": QuoteModel.GLFT}[
+            q.model
+        ],
+        gamma=gamma_core,
+        base_size_lots=base_lots,
+        max_inventory_lots=config.max_position_lots,
+        horizon_s=q.horizon_s,
+        levels=q.levels,
+        level_spacing_ticks=q.level_spacing_ticks,
+        inventory_skew=q.inventory_skew,
+        funding_bias=q.funding_bias,
+        min_half_spread_ticks=float(q.min_half_spread_ticks),
+        max_half_spread_ticks=float(q.max_half_spread_ticks),
+        post_only_safety_ticks=q.post_only_safety_ticks,
+    )
+    limits = RiskLimits(
+        max_position_lots=config.max_position_lots,
+        max_notional=Decimal(risk.max_notional),
+        max_drawdown=Decimal(risk.max_drawdown),
+        stale_book_ms=risk.stale_book_ms,
+        max_feed_latency_ms=risk.max_feed_latency_ms,
+        max_orders_per_window=max(1, math.floor(1200 * (1.0 - ex.rate_budget_margin))),
+        warn_fraction=risk.warn_fraction,
+        critical_fraction=risk.critical_fraction,
+        hard_fraction=risk.hard_fraction,
+    )
+    return StrategyConfig(
+        instrument=inst,
+        quote=quote,
+        limits=limits,
+        vol_half_life_ms=est.vol_half_life_ms,
+        vol_min_returns=max(20, est.warmup_ms // 100),
+        sigma_fallback_ticks=1.0,
+        intensity_window_ms=est.intensity_window_ms,
+        intensity_min_trades=est.min_trades,
+        fallback_a=est.fallback_a,
+        fallback_k=est.fallback_k,
+        reprice_tolerance_ticks=q.reprice_tolerance_ticks,
+        size_tolerance_lots=0,
+        use_amend=q.amend_vs_replace == "amend",
+        min_requote_interval_ms=q.requote_interval_ms,
+        cancel_deadline_ms=ex.cancel_confirm_deadline_ms,
+        query_delay_ms=ex.request_timeout_ms + config.venue.recv_window_ms,
+        post_only_base_ticks=q.post_only_safety_ticks,
+        post_only_max_ticks=q.post_only_safety_max_ticks,
+        post_only_decay_after=20,
+        markout_horizons_ms=(1_000, 5_000, 30_000),
+        flatten_slippage_bps=risk.flatten_max_slippage_bps,
+        mid_sample_ms=250,
+    )
+
+
+# --- the venue endpoints -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    rest: str
+    market_ws: str
+    user_ws: str
+    api_key: str
+    api_secret: str
+
+
+def build_sim_venue(config: Config) -> Any:
+    """The in-process simulated venue described by ``[sim]`` (paper keys)."""
+    from mmtrio.core.matching import FeeSchedule
+    from mmtrio.sim.venue import SimConfig, SimVenue
+
+    sim = config.sim
+    if sim is None:
+        raise ConfigError("venue.kind = 'sim' needs a [sim] table")
+    inst = config.instrument
+    if sim.synthetic:
+        from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
+
+        driver: Any = SyntheticDriver(inst, sim.seed, SyntheticParams())
+    else:
+        from mmtrio.sim.replay import ReplayDriver
+
+        driver = ReplayDriver(list(sim.data_files), inst)
+    if sim.latency_ms:
+        logger.warning(
+            "sim.latency_ms = {} is not applied: the simulated venue has no latency model yet "
+            "(use its 'delay' fault for slow answers)",
+            sim.latency_ms,
+        )
+    fees = FeeSchedule(
+        maker_rate=Decimal(str(sim.maker_fee_bps)) / 10_000,
+        taker_rate=Decimal(str(sim.taker_fee_bps)) / 10_000,
+    )
+    return SimVenue(
+        driver,
+        SimConfig(speed=sim.speed, initial_balance=sim.paper_balance_usdt, fees=fees),
+    )
+
+
+# --- the engine ----------------------------------------------------------------------------
+
+
+class Engine:
+    """One bot run. ``run`` returns the exit code; see the module docstring."""
+
+    def __init__(self, config: Config, *, config_path: Path, sim: bool) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.sim = sim
+        self.symbol = config.instrument.symbol
+        self.clock_ms = make_clock_ms()
+        self.stop_reason: str | None = None
+        self.escalated: str | None = None
+        self.crashed: str | None = None
+        self._bot_scope: trio.CancelScope | None = None
+        self._events: trio.MemorySendChannel[LoopItem] | None = None
+        self.sources = StatusSources(symbol=self.symbol, clock_ms=self.clock_ms)
+        self.mm: MarketMaker | None = None
+        self.loop: TradingLoop | None = None
+        self.sim_venue: Any = None
+        self._reconcile_now = trio.Event()
+        self._known_trade_ids: set[int] = set()
+        self._last_trade_id: int | None = None
+        self._ids: ClientIdGenerator | None = None
+        # Extra supervised children (name, async fn): a hook for tests and future tasks.
+        self.extra_children: list[tuple[str, Any]] = []
+
+    # --- operator entry points (signals, control socket) ----------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Graceful stop: cancel the bot scope; the shielded cleanup follows."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self._bot_scope is not None:
+            self._bot_scope.cancel()
+
+    async def _send(self, item: LoopItem) -> None:
+        if self._events is None:
+            raise MmtrioError("the bot is not running yet")
+        await self._events.send(item)
+
+    def _kill_now(self, reason: str) -> None:
+        if self._events is not None:
+            try:
+                self._events.send_nowait(
+                    KillSwitch(reason, self.config.risk.flatten_on_kill, self.clock_ms())
+                )
+            except trio.WouldBlock:
+                # The loop is saturated; a kill must still get through: stop the bot instead.
+                logger.error("event channel full; kill request escalated to a full stop")
+                self.request_stop(reason)
+
+    async def reload(self) -> None:
+        """SIGHUP: load the file, apply reloadable changes atomically, refuse the rest."""
+        try:
+            new = await trio.to_thread.run_sync(load_config, self.config_path)
+        except ConfigError as exc:
+            logger.error("config reload failed, nothing changed: {}", exc)
+            return
+        plan = diff_reload(self.config, new)
+        if plan.empty:
+            logger.info(plan.describe())
+            return
+        if not plan.ok:
+            logger.error(plan.describe())
+            return
+        try:
+            strat = strategy_config(new)
+        except MmtrioError as exc:
+            logger.error("config reload refused, nothing changed: {}", exc)
+            return
+        self.config = new
+        await self._send(ApplyConfig(strat, plan.describe()))
+
+    async def control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer one control-socket request (status, kill, resume)."""
+        cmd = request["cmd"]
+        if cmd == "status":
+            return {"ok": True, "status": build_snapshot(self.sources)}
+        if cmd == "kill":
+            flatten = bool(request.get("flatten", self.config.risk.flatten_on_kill))
+            reason = str(request.get("reason", "operator kill (control socket)"))
+            await self._send(KillSwitch(reason, flatten, self.clock_ms()))
+            await self._settle()
+            return {"ok": True, "status": build_snapshot(self.sources)}
+        kill_file = self.config.risk.kill_file
+        if await trio.to_thread.run_sync(kill_file.exists):
+            return {"ok": False, "error": f"kill file {kill_file} exists: remove it, then resume"}
+        await self._send(Resume("operator resume (control socket)", self.clock_ms()))
+        await self._settle()
+        snap = build_snapshot(self.sources)
+        state = snap.get("strategy", {}).get("trading_state")
+        if state == TradingState.HALTED.value:
+            reason = snap.get("strategy", {}).get("reason")
+            return {"ok": False, "error": f"resume refused by risk: {reason}", "status": snap}
+        return {"ok": True, "status": snap}
+
+    async def _settle(self) -> None:
+        # Let the trading loop process what was just queued before answering.
+        if self.loop is None:
+            return
+        target = self.loop.steps + 1
+        with trio.move_on_after(2.0):
+            while self.loop.steps < target:  # noqa: ASYNC110 - polls a counter, rare operator call
+                await trio.sleep(0.01)
+
+    # --- run --------------------------------------------------------------------------------
+    async def run(self) -> int:
+        """The whole life of the bot; returns the exit code."""
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            async with trio.open_nursery() as outer:
+                outer.start_soon(watch_signals, signals, self.request_stop, self.reload)
+                if self.sim:
+                    from mmtrio.sim.server import serve_sim
+                    from mmtrio.sim.venue import DEFAULT_CREDENTIALS
+
+                    self.sim_venue = build_sim_venue(self.config)
+                    urls = await outer.start(serve_sim, self.sim_venue)
+                    logger.info(
+                        "simulated venue on {} (ws {}, admin {})", urls.rest, urls.ws, urls.admin
+                    )
+                    endpoints = Endpoints(
+                        urls.rest,
+                        urls.ws,
+                        urls.ws,
+                        DEFAULT_CREDENTIALS.api_key,
+                        DEFAULT_CREDENTIALS.api_secret,
+                    )
+                else:
+                    endpoints = self._live_endpoints()
+                code = await self._run_session(endpoints)
+                if self.sim_venue is not None:
+                    await self._dump_sim()
+                outer.cancel_scope.cancel()
+        return code
+
+    async def _dump_sim(self) -> None:
+        """Paper trading: the venue's ground truth at exit (orders, fills, position) in
+        ``<state_dir>/sim_final.json``, so a run can be audited after the sim is gone."""
+        from mmtrio.sim.rest import dump_state
+
+        target = self.config.runtime.state_dir / SIM_DUMP_NAME
+        with trio.CancelScope(shield=True):
+            try:
+                await dump_state(self.sim_venue, str(target))
+            except OSError as exc:
+                logger.error("could not write the sim ground truth to {}: {}", target, exc)
+
+    def _live_endpoints(self) -> Endpoints:
+        venue = self.config.venue
+        creds = load_credentials(venue)
+        if (
+            creds is None
+            or not venue.rest_url
+            or not venue.market_ws_url
+            or not venue.private_ws_url
+        ):
+            raise ConfigError(
+                "venue.kind = 'binance' needs rest_url, market_ws_url, private_ws_url and keys"
+            )
+        return Endpoints(
+            venue.rest_url,
+            venue.market_ws_url,
+            venue.private_ws_url,
+            creds.api_key,
+            creds.api_secret,
+        )
+
+    async def _run_session(self, ep: Endpoints) -> int:
+        register_secret(ep.api_key)
+        register_secret(ep.api_secret)
+        cfg = self.config
+        journal = await trio.to_thread.run_sync(Journal.open, cfg.runtime.state_dir)
+        try:
+            recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
+            epoch = await trio.to_thread.run_sync(journal.next_epoch)
+            self._known_trade_ids = set(recovery.known_trade_ids.get(self.symbol, frozenset()))
+            self._last_trade_id = recovery.last_trade_id.get(self.symbol)
+            writer = JournalWriter(
+                journal,
+                retention=Retention(
+                    max_age_days=cfg.journal.retention_days, max_size_mb=cfg.journal.max_size_mb
+                ),
+            )
+            return await self._run_with_journal(ep, writer, epoch, recovery.last_session_clean)
+        finally:
+            await trio.to_thread.run_sync(journal.close)
+
+    async def _run_with_journal(
+        self, ep: Endpoints, writer: JournalWriter, epoch: int, last_clean: bool | None
+    ) -> int:
+        cfg = self.config
+        inst = cfg.instrument
+        decoder = BinanceDecoder([inst])
+        execution_ref: list[Execution] = []
+
+        def on_headers(w: int | None, o10: int | None, o1m: int | None) -> None:
+            if execution_ref:
+                execution_ref[0].on_headers(w, o10, o1m)
+
+        rest = BinanceRest(
+            ep.rest,
+            decoder,
+            signer=Signer(ep.api_key, ep.api_secret),
+            on_headers=on_headers,
+            recv_window_ms=cfg.venue.recv_window_ms,
+        )
+        events_send, events_recv = trio.open_memory_channel[LoopItem](EVENT_CHANNEL_SIZE)
+        cmd_send, cmd_recv = trio.open_memory_channel[Command](COMMAND_CHANNEL_SIZE)
+        self._events = events_send
+        gateway = RestGateway(rest, inst)
+        execution = Execution(
+            gateway,
+            inst,
+            RateBudget(margin=1.0 - cfg.execution.rate_budget_margin),
+            CircuitBreaker(cfg.execution.breaker_failures, cfg.execution.breaker_probe_interval_ms),
+            events_send,
+            self.clock_ms,
+        )
+        execution_ref.append(execution)
+        ids = ClientIdGenerator(CLIENT_ID_PREFIX, epoch)
+        self._ids = ids
+        mm = MarketMaker(strategy_config(cfg), ids)
+        self.mm = mm
+        recorder = JournalRecorder(writer, wall_ms)
+        loop = TradingLoop(mm, cmd_send, self.clock_ms, recorder)
+        self.loop = loop
+        loop.on_user_reconnect = self._reconcile_now.set
+        market_stats, user_stats = FeedStats(), FeedStats()
+        self.sources.strategy, self.sources.execution, self.sources.loop = mm, execution, loop
+        self.sources.market, self.sources.user, self.sources.journal = (
+            market_stats,
+            user_stats,
+            writer,
+        )
+
+        code = EXIT_FAILED
+        async with rest, trio.open_nursery() as infra:
+            await infra.start(writer.run)
+            recorder.note(
+                "start",
+                {
+                    "pid": os.getpid(),
+                    "version": __version__,
+                    "symbol": self.symbol,
+                    "previous_clean": last_clean,
+                },
+                self.clock_ms(),
+            )
+            try:
+                await self._startup(rest=rest, gateway=gateway, mm=mm, ids=ids, loop=loop)
+                self.sources.phase = "running"
+                await self._run_bot(
+                    ep=ep,
+                    decoder=decoder,
+                    rest=rest,
+                    gateway=gateway,
+                    execution=execution,
+                    loop=loop,
+                    events_recv=events_recv,
+                    cmd_recv=cmd_recv,
+                    market_stats=market_stats,
+                    user_stats=user_stats,
+                )
+            except* SupervisorEscalation as group:
+                self.escalated = str(group.exceptions[0])
+            except* Exception as group:
+                first = group.exceptions[0]
+                self.crashed = f"{type(first).__name__}: {first}"
+                logger.opt(exception=first).error("the bot crashed: {}", self.crashed)
+            finally:
+                self.sources.phase = "stopping"
+                code = await self._cleanup(execution, recorder, writer)
+            infra.cancel_scope.cancel()
+        return code
+
+    async def _startup(
+        self,
+        *,
+        rest: BinanceRest,
+        gateway: RestGateway,
+        mm: MarketMaker,
+        ids: ClientIdGenerator,
+        loop: TradingLoop,
+    ) -> None:
+        """Time sync and the startup reconciliation, before anything is quoted."""
+        with trio.fail_after(SESSION_START_TIMEOUT_S):
+            await rest.sync_time()
+            report = await reconcile(
+                gateway,
+                mm,
+                self.symbol,
+                # An earlier process's quotes are cancelled: a fresh quote replaces them.
+                adopt=False,
+                tolerance_lots=self._tolerance_lots(),
+                known_trade_ids=self._known_trade_ids,
+                is_ours=ids.is_ours,
+                clock_ms=self.clock_ms,
+                startup=True,
+                since_trade_id=self._last_trade_id,
+            )
+        self._last_trade_id = report.last_trade_id
+        if report.foreign:
+            logger.warning("foreign open orders left alone: {}", ", ".join(report.foreign))
+        if report.commands:
+            # Start-up steps happened before the loop runs; their commands go out first.
+            await loop.emit(report.commands, self.clock_ms())
+
+    def _tolerance_lots(self) -> int:
+        # One quote's size: a fill racing the position query cannot trip the halt; a real
+        # booking gap of more than one order does.
+        return self.config.base_qty_lots
+
+    async def _run_bot(
+        self,
+        *,
+        ep: Endpoints,
+        decoder: BinanceDecoder,
+        rest: BinanceRest,
+        gateway: RestGateway,
+        execution: Execution,
+        loop: TradingLoop,
+        events_recv: trio.MemoryReceiveChannel[LoopItem],
+        cmd_recv: trio.MemoryReceiveChannel[Command],
+        market_stats: FeedStats,
+        user_stats: FeedStats,
+    ) -> None:
+        cfg = self.config
+        events = self._events
+        if events is None:  # pragma: no cover - set by the caller
+            raise MmtrioError("event channel missing")
+        rs = cfg.runtime.restart
+        policy = RestartPolicy(
+            base_delay_s=rs.base_delay_s,
+            cap_s=rs.cap_s,
+            max_restarts=rs.max_restarts,
+            window_s=rs.window_s,
+        )
+        sup = Supervisor(rng=random.Random(), default_policy=policy)
+        self.sources.supervisor = sup
+        market = MarketStream(
+            market_stream_url(ep.market_ws, self.symbol), decoder, self.symbol, rest.depth_snapshot
+        )
+        user = UserFeed(lambda send: UserStream(ep.user_ws, decoder, rest, send), user_stats)
+
+        async def market_child() -> None:
+            await run_market_feed(market, events, market_stats)
+
+        async def user_child() -> None:
+            await user.run(events)
+
+        async def deadman_child(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            await deadman_heartbeat(
+                gateway,
+                self.symbol,
+                cfg.runtime.deadman_countdown_ms,
+                cfg.runtime.deadman_refresh_ms,
+                task_status,
+            )
+
+        sup.add("market-feed", market_child)
+        sup.add("user-stream", user_child)
+        sup.add("deadman", deadman_child, signals_ready=True)
+        sup.add("reconciler", lambda: self._reconciler(gateway, loop))
+        sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
+        for name, fn in self.extra_children:
+            sup.add(name, fn)
+
+        with trio.CancelScope() as scope:
+            self._bot_scope = scope
+            if self.stop_reason is not None:
+                scope.cancel()
+            async with trio.open_nursery() as bot:
+                bot.start_soon(execution.run, cmd_recv)
+                bot.start_soon(serve_control, cfg.runtime.control_socket, self.control)
+                bot.start_soon(watch_kill_file, cfg.risk.kill_file, self._kill_now)
+                bot.start_soon(loop.run, events_recv)
+                await sup.run()
+
+    async def _reconciler(self, gateway: RestGateway, loop: TradingLoop) -> None:
+        """Periodic reconciliation, and at once after a user-stream reconnect."""
+        mm, ids = self.mm, self._ids
+        if mm is None or ids is None or self._events is None:
+            raise MmtrioError("the reconciler started before the strategy exists")
+        while True:
+            with trio.move_on_after(self.config.runtime.reconcile_interval_s):
+                await self._reconcile_now.wait()
+            self._reconcile_now = trio.Event()
+            loop.on_user_reconnect = self._reconcile_now.set
+            report = await reconcile(
+                gateway,
+                mm,
+                self.symbol,
+                adopt=False,
+                tolerance_lots=self._tolerance_lots(),
+                known_trade_ids=self._known_trade_ids,
+                is_ours=ids.is_ours,
+                clock_ms=self.clock_ms,
+                startup=False,
+                since_trade_id=self._last_trade_id,
+                events_out=self._events,
+            )
+            self._last_trade_id = report.last_trade_id
+            if len(self._known_trade_ids) > MAX_KNOWN_TRADE_IDS:
+                # Trade ids grow: keep the newest half (bounded memory, DESIGN §4).
+                keep = sorted(self._known_trade_ids)[-MAX_KNOWN_TRADE_IDS // 2 :]
+                self._known_trade_ids.clear()
+                self._known_trade_ids.update(keep)
+
+    async def _cleanup(
+        self, execution: Execution, recorder: JournalRecorder, writer: JournalWriter
+    ) -> int:
+        """Stop quoting → cancel all and confirm → journal stop → exit code. Shielded."""
+        deadline = self.config.runtime.shutdown_deadline_s
+        reason = self.escalated or self.crashed or self.stop_reason or "trading loop ended"
+        logger.info(
+            "stopping ({}): cancelling all {} orders (deadline {:g} s)",
+            reason,
+            self.symbol,
+            deadline,
+        )
+        with trio.CancelScope(shield=True):
+            left = await execution.cancel_all_and_confirm(self.symbol, deadline)
+            halted = False
+            if self.mm is not None:
+                halted = self.mm.status(self.clock_ms()).trading_state is TradingState.HALTED
+            if left != 0:
+                code = EXIT_FAILED
+                logger.error(
+                    "could not confirm zero open orders at the venue ({}); check the account now",
+                    "venue did not answer" if left < 0 else f"{left} still open",
+                )
+            elif self.crashed is not None:
+                code = EXIT_FAILED
+            elif self.escalated is not None or halted:
+                code = EXIT_SAFE_STOP
+            else:
+                code = EXIT_OK
+            if left == 0:
+                logger.info("zero open orders confirmed at the venue")
+            recorder.note(
+                "stop", {"reason": reason, "exit_code": code, "open_orders": left}, self.clock_ms()
+            )
+            with trio.move_on_after(max(1.0, deadline / 3)):
+                try:
+                    await writer.flush()
+                except MmtrioError as exc:
+                    logger.error("journal flush failed at stop: {}", exc)
+        logger.info("stopped: exit code {}", code)
+        return code
+
+
+async def run_bot(config: Config, *, config_path: Path, sim: bool) -> int:
+    """Run the bot until a signal, a guard or a crash; return the exit code."""
+    engine = Engine(config, config_path=config_path, sim=sim)
+    return await engine.run()
+
+
+__all__ = ["Engine", "run_bot", "strategy_config"]

@@ -1,0 +1,134 @@
+"""The status snapshot: one JSON-able picture of the bot, for `mmtrio status`, logs and later
+the rich screen.
+
+:class:`StatusSources` holds references to the live parts (strategy, execution, supervisor,
+feeds, journal); :func:`build_snapshot` reads them without awaiting — in Trio's single thread
+that makes the snapshot consistent (nothing moves while it is built). Everything in the
+snapshot is plain data (strings, numbers, lists, dicts): no live object escapes, and money
+stays exact (Decimal → string).
+
+:func:`status_line` is the periodic log line: state, position, mid, quotes, P&L, fills.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import trio
+from loguru import logger
+
+from mmtrio.runtime.feeds import FeedStats
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON-safe plain data (dataclasses, enums, Decimals, tuples, mappings)."""
+    if depth > 8:
+        return repr(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: jsonable(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)
+        }
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v, depth + 1) for v in value]
+    return str(value)
+
+
+@dataclass
+class StatusSources:
+    """What the snapshot reads. Any part may be None while the bot is starting."""
+
+    symbol: str
+    clock_ms: Callable[[], int]
+    strategy: Any = None  # core.strategy.MarketMaker
+    execution: Any = None  # runtime.execution.Execution
+    supervisor: Any = None  # runtime.supervisor.Supervisor
+    market: FeedStats | None = None
+    user: FeedStats | None = None
+    journal: Any = None  # runtime.journal_writer.JournalWriter
+    loop: Any = None  # runtime.trading.TradingLoop
+    phase: str = "starting"
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def build_snapshot(src: StatusSources) -> dict[str, Any]:
+    """A consistent JSON-able snapshot of the whole bot (see module docstring)."""
+    now = src.clock_ms()
+    snap: dict[str, Any] = {"ts": now, "pid": os.getpid(), "symbol": src.symbol, "phase": src.phase}
+    if src.strategy is not None:
+        snap["strategy"] = jsonable(src.strategy.status(now))
+    if src.execution is not None:
+        snap["execution"] = jsonable(src.execution.stats())
+    if src.supervisor is not None:
+        snap["children"] = jsonable(src.supervisor.snapshot())
+    snap["feeds"] = {
+        "market": src.market.to_json() if src.market is not None else None,
+        "user": src.user.to_json() if src.user is not None else None,
+    }
+    if src.journal is not None:
+        snap["journal"] = {
+            "written": src.journal.written,
+            "backlog": src.journal.backlog,
+            "dropped": src.journal.dropped,
+            "lagging": src.journal.lagging,
+        }
+    if src.loop is not None:
+        snap["loop"] = {
+            "steps": src.loop.steps,
+            "commands": src.loop.commands_sent,
+            "last_step_us": src.loop.last_step_ns // 1000,
+        }
+    snap.update(jsonable(src.extra))
+    return snap
+
+
+def status_line(snap: Mapping[str, Any]) -> str:
+    """One human log line from a snapshot: state, position, book, quotes, P&L."""
+    st = snap.get("strategy")
+    if not isinstance(st, Mapping):
+        return f"{snap.get('symbol')} {snap.get('phase')}: strategy not started"
+    quotes = st.get("quotes") or []
+    q_text = " ".join(
+        f"{'B' if q.get('side') == 'BUY' else 'S'}{q.get('level', 0)}:"
+        f"{q.get('qty')}@{q.get('price')}[{q.get('state')}]"
+        for q in quotes
+        if isinstance(q, Mapping)
+    )
+    ledger = st.get("ledger")
+    pnl = ""
+    if isinstance(ledger, Mapping):
+        keys = ("realised", "unrealised", "fees", "funding", "equity", "fills")
+        pnl = " ".join(f"{k}={ledger[k]}" for k in keys if k in ledger)
+    ex = snap.get("execution")
+    ex_text = ""
+    if isinstance(ex, Mapping):
+        ex_text = (
+            f" req={ex.get('requests')} p50={ex.get('latency_p50_us')}µs "
+            f"breaker={ex.get('breaker')}"
+        )
+    return (
+        f"{snap.get('symbol')} {st.get('trading_state')}"
+        f"{' (' + str(st.get('reason')) + ')' if st.get('reason') else ''} "
+        f"pos={st.get('position_lots')} mid={st.get('mid')} bid={st.get('best_bid')} "
+        f"ask={st.get('best_ask')} quotes=[{q_text}] {pnl} dd={st.get('drawdown')}{ex_text}"
+    )
+
+
+async def log_status(src: StatusSources, interval_s: float = 5.0) -> None:
+    """Log :func:`status_line` every ``interval_s`` seconds until cancelled."""
+    while True:
+        await trio.sleep(interval_s)
+        logger.info("status {line}", line=status_line(build_snapshot(src)))

@@ -1,0 +1,320 @@
+"""The trading loop: one bounded event channel in, ``mm.step(event, now)``, commands out.
+
+Everything that changes the strategy's state goes through this one task, in arrival order:
+market and user events (from the feeds), request outcomes (from execution), operator events
+(kill/resume from control) and config changes (:class:`ApplyConfig`). Because ``step`` is
+synchronous and this is the only caller, no lock is needed and every decision is a pure
+function of the event sequence — which is what the journal records and a replay reproduces.
+
+Timers: the loop waits for the next event at most until ``mm.next_deadline()``; if none came
+it steps a :class:`Timer`. ``now`` is the runtime's local clock in ms (``clock_ms``).
+
+Commands go to execution over a bounded channel. ``send`` waits when execution is saturated
+(backpressure) instead of dropping: a dropped cancel would leave an order resting. Execution
+answers a place it cannot afford at once (PlaceRejected code 0), so the wait is short.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import trio
+from loguru import logger
+
+from mmtrio.core.commands import Command
+from mmtrio.core.events import (
+    AccountUpdate,
+    AmendAccepted,
+    AmendRejected,
+    CancelAccepted,
+    CancelRejected,
+    Event,
+    FeedStatus,
+    FundingPayment,
+    KillSwitch,
+    OrderNotFound,
+    OrderUpdate,
+    OutcomeUnknown,
+    PlaceAccepted,
+    PlaceRejected,
+    Timer,
+)
+from mmtrio.core.notices import Notice
+from mmtrio.runtime import journal_schema as js
+
+
+class StrategyLike(Protocol):
+    """The part of core.strategy.MarketMaker the loop drives."""
+
+    def step(self, event: Event, now: int) -> list[Command]: ...
+    def next_deadline(self) -> int | None: ...
+    def reconfigure(self, config: Any, now: int) -> list[Command]: ...
+    def drain_notices(self) -> list[Notice]: ...
+
+
+class Recorder(Protocol):
+    """Where the loop records what it saw and did (:class:`JournalRecorder`)."""
+
+    def event(self, event: Event, now: int) -> None: ...
+    def command(self, command: Command, now: int) -> None: ...
+    def notice(self, notice: Notice, now: int) -> None: ...
+    def note(self, kind: str, payload: dict[str, Any], now: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyConfig:
+    """Runtime-internal: apply a new StrategyConfig between two steps (SIGHUP)."""
+
+    config: Any
+    description: str
+
+
+LoopItem = Event | ApplyConfig
+
+
+def make_clock_ms() -> Callable[[], int]:
+    """Local ms clock: wall-clock epoch at start, then Trio's monotonic clock.
+
+    Monotonic (an NTP step cannot move the core's time backwards) yet close to epoch ms, so
+    venue timestamps and local times are comparable for latency checks. Under Trio's
+    ``autojump_clock`` it follows virtual time, which is what the tests need.
+    """
+    base_ms = time.time_ns() // 1_000_000
+    t0 = trio.current_time()
+
+    def clock_ms() -> int:
+        return base_ms + int((trio.current_time() - t0) * 1000.0)
+
+    return clock_ms
+
+
+# Notice kinds worth a log line each; the rest (quotes, mid samples) go to the journal only,
+# or the log would be a firehose.
+_LOGGED_NOTICES = {
+    "state_change": "WARNING",
+    "alert": "WARNING",
+    "fill": "INFO",
+    "reject": "INFO",
+    "cannot_quote": "DEBUG",
+}
+
+
+class TradingLoop:
+    """Runs the strategy over the event channel until cancelled or ``stop_quoting``."""
+
+    def __init__(
+        self,
+        mm: StrategyLike,
+        commands_out: trio.MemorySendChannel[Command],
+        clock_ms: Callable[[], int],
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.mm = mm
+        self._out = commands_out
+        self._clock_ms = clock_ms
+        self._recorder = recorder
+        self.steps = 0
+        self.commands_sent = 0
+        self.last_step_ns = 0  # duration of the last step (status/benchmark)
+        self.stopped = False
+        self.on_user_reconnect: Callable[[], None] | None = None
+
+    async def run(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> None:
+        """Step every event (and due timers) until cancelled or stopped."""
+        while not self.stopped:
+            item = await self._next(events_in)
+            if item is None:
+                continue
+            await self.handle(item)
+
+    async def _next(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> LoopItem | None:
+        deadline = self.mm.next_deadline()
+        if deadline is None:
+            return await events_in.receive()
+        wait_s = (deadline - self._clock_ms()) / 1000.0
+        if wait_s > 0:
+            with trio.move_on_after(wait_s):
+                return await events_in.receive()
+        # Due: step a Timer now, but first take an event that is already waiting, so a
+        # storm of timers cannot starve the channel.
+        try:
+            return events_in.receive_nowait()
+        except trio.WouldBlock:
+            pass
+        await self._step(Timer(deadline))
+        return None
+
+    async def handle(self, item: LoopItem) -> None:
+        """Process one item (public for tests and the benchmark)."""
+        if isinstance(item, ApplyConfig):
+            now = self._clock_ms()
+            commands = self.mm.reconfigure(item.config, now)
+            logger.info(item.description)
+            if self._recorder is not None:
+                self._recorder.note("config_reload", {"summary": item.description}, now)
+            await self.emit(commands, now)
+            self._drain(now)
+            return
+        if (
+            isinstance(item, FeedStatus)
+            and item.stream == "user"
+            and item.connected
+            and self.on_user_reconnect is not None
+        ):
+            self.on_user_reconnect()  # reconcile: fills missed while it was down
+        await self._step(item)
+
+    async def _step(self, event: Event) -> None:
+        now = self._clock_ms()
+        t0 = time.perf_counter_ns()
+        commands = self.mm.step(event, now)
+        self.last_step_ns = time.perf_counter_ns() - t0
+        self.steps += 1
+        if self._recorder is not None:
+            self._recorder.event(event, now)
+        await self.emit(commands, now)
+        self._drain(now)
+
+    async def emit(self, commands: list[Command], now: int) -> None:
+        """Journal and send ``commands`` to execution, in order."""
+        # Journal first: an order must be on record before it can exist at the venue, or a
+        # crash right after sending would leave an order recovery does not know about.
+        if self._recorder is not None:
+            for cmd in commands:
+                self._recorder.command(cmd, now)
+        for cmd in commands:
+            await self._out.send(cmd)
+            self.commands_sent += 1
+
+    def _drain(self, now: int) -> None:
+        for notice in self.mm.drain_notices():
+            level = _LOGGED_NOTICES.get(notice.kind)
+            if level is not None:
+                logger.bind(kind=notice.kind).log(level, "{msg}", msg=notice.message)
+            if self._recorder is not None:
+                self._recorder.notice(notice, now)
+
+
+class JournalSink(Protocol):
+    """runtime.journal_writer.JournalWriter, as the recorder uses it."""
+
+    def append(self, record: js.Record) -> None: ...
+
+
+_OUTCOMES: dict[type, tuple[str, str]] = {
+    PlaceAccepted: ("accepted", "place"),
+    PlaceRejected: ("rejected", "place"),
+    AmendAccepted: ("accepted", "amend"),
+    AmendRejected: ("rejected", "amend"),
+    CancelAccepted: ("accepted", "cancel"),
+    CancelRejected: ("rejected", "cancel"),
+    OrderNotFound: ("not_found", "query"),
+}
+
+
+class JournalRecorder:
+    """Maps what the loop sees and does onto journal records (formats in journal_schema).
+
+    Recorded: every command (``order_sent``), every request outcome, every order update and
+    fill, position/balance/funding changes, kill switch, config reloads, and the strategy's
+    state changes and mid samples. Market data is not journaled here (the recordings are the
+    market's journal); quotes show up as the commands that placed them.
+    """
+
+    def __init__(self, sink: JournalSink, wall_ms: Callable[[], int]) -> None:
+        self._sink = sink
+        self._wall_ms = wall_ms
+
+    def event(self, event: Event, now: int) -> None:
+        """Record ``event`` if it is one the journal keeps."""
+        ts = self._wall_ms()
+        append = self._sink.append
+        if isinstance(event, OrderUpdate):
+            append(js.order_update(event, ts))
+            if event.fill is not None:
+                append(js.fill(event.fill, ts))
+        elif type(event) in _OUTCOMES:
+            outcome, op = _OUTCOMES[type(event)]
+            payload = {
+                k: getattr(event, k)
+                for k in ("client_id", "order_id", "code", "reason", "price", "qty")
+                if hasattr(event, k)
+            }
+            append(js.Record(js.Kind.ORDER_OUTCOME, ts, {"outcome": outcome, "op": op, **payload}))
+        elif isinstance(event, OutcomeUnknown):
+            append(
+                js.Record(
+                    js.Kind.ORDER_OUTCOME,
+                    ts,
+                    {
+                        "outcome": "unknown",
+                        "op": event.operation,
+                        "client_id": event.client_id,
+                        "reason": event.reason,
+                    },
+                )
+            )
+        elif isinstance(event, AccountUpdate):
+            for pos in event.positions:
+                append(
+                    js.Record(
+                        js.Kind.POSITION,
+                        ts,
+                        {"symbol": pos.symbol, "lots": pos.amount, "entry_price": pos.entry_price},
+                        exchange_ts_ms=event.ts,
+                    )
+                )
+            for bal in event.balances:
+                append(
+                    js.Record(
+                        js.Kind.BALANCE,
+                        ts,
+                        {
+                            "asset": bal.asset,
+                            "wallet_balance": bal.wallet_balance,
+                            "cross_wallet_balance": bal.cross_wallet_balance,
+                            "balance_change": bal.balance_change,
+                        },
+                        exchange_ts_ms=event.ts,
+                    )
+                )
+        elif isinstance(event, FundingPayment):
+            append(
+                js.Record(
+                    js.Kind.FUNDING,
+                    ts,
+                    {"symbol": event.symbol, "amount": event.amount},
+                    exchange_ts_ms=event.ts,
+                )
+            )
+        elif isinstance(event, KillSwitch):
+            append(
+                js.Record(
+                    js.Kind.KILL_SWITCH, ts, {"reason": event.reason, "flatten": event.flatten}
+                )
+            )
+
+    def command(self, command: Command, now: int) -> None:
+        """``order_sent`` for every command."""
+        self._sink.append(js.order_sent(command, self._wall_ms()))
+
+    def notice(self, notice: Notice, now: int) -> None:
+        """State changes and mid samples; other notices are for the log and status only."""
+        data = notice.data if isinstance(notice.data, dict) else {}
+        if notice.kind == "state_change":
+            self._sink.append(
+                js.Record(
+                    js.Kind.STATE_CHANGE,
+                    self._wall_ms(),
+                    {"state": data.get("state"), "reason": notice.message},
+                )
+            )
+        elif notice.kind == "mid_sample":
+            self._sink.append(js.Record(js.Kind.MID_SAMPLE, self._wall_ms(), dict(data)))
+
+    def note(self, kind: str, payload: dict[str, Any], now: int) -> None:
+        """A runtime record (``start``, ``stop``, ``config_reload``, ``reconcile``…)."""
+        self._sink.append(js.Record(js.Kind(kind), self._wall_ms(), payload))

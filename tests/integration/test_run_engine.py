@@ -1,0 +1,243 @@
+"""`run_bot` against the real simulated venue on loopback, in-process.
+
+Quotes rest at the venue, fills are booked, the kill switch over the control socket halts and
+cancels, resume quotes again, a supervised child that crashes once is restarted, one that
+keeps crashing stops the bot safely (exit 3) — and every stop leaves zero open orders at the
+venue (the sim's own order book is the ground truth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from mmtrio.config import load_config
+from mmtrio.core.guards import TradingState
+from mmtrio.runtime.control import control_request
+from mmtrio.runtime.engine import Engine
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
+
+
+def write_config(tmp: Path, *, speed: float = 3.0, **overrides: str) -> Path:
+    """A config for a fast paper run in ``tmp`` (state, socket, kill file inside it)."""
+    text = (Path(__file__).resolve().parents[2] / "config.toml").read_text()
+    text = text.replace(
+        'data_files = ["data/binance-usdm/btcusdt_20240808.gz"]', f'data_files = ["{DATA}"]'
+    )
+    text = text.replace("speed = 1.0 ", f"speed = {speed} ")
+    text = text.replace("warmup_ms = 30000", "warmup_ms = 1000")
+    text = text.replace("latency_ms = 5 ", "latency_ms = 0 ")
+    text = text.replace("enabled = true ", "enabled = false ")
+    for old, new in overrides.items():
+        text = text.replace(old, new)
+    path = tmp / "config.toml"
+    path.write_text(text)
+    return path
+
+
+async def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
+    with trio.move_on_after(timeout_s):
+        while not cond():  # noqa: ASYNC110 - polling a live bot's state
+            await trio.sleep(0.05)
+        return
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def venue_open(engine: Engine) -> list[Any]:
+    return list(engine.sim_venue.engine.open_orders())
+
+
+def _fills(engine: Engine) -> int:
+    mm = engine.mm
+    return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
+
+
+async def test_quotes_rest_fill_books_and_stop_is_clean(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            30,
+            "two quotes resting at the venue",
+        )
+        sides = {o.side for o in venue_open(engine)}
+        assert len(sides) == 2  # two-sided
+        await wait_for(lambda: _fills(engine) > 0, 60, "a fill")
+        assert engine.mm is not None
+        st = engine.mm.status(engine.clock_ms())
+        # The venue's position and ours agree: the fill was booked once.
+        assert st.position_lots == engine.sim_venue.account.position
+        assert st.ledger.fees != 0
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []
+
+
+async def test_kill_and_resume_over_the_control_socket(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path)
+    config = load_config(cfg_path)
+    engine = Engine(config, config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    sock = config.runtime.control_socket
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            30,
+            "quotes resting",
+        )
+        assert oct(sock.stat().st_mode & 0o777) == "0o600"
+        answer = await trio.to_thread.run_sync(control_request, sock, {"cmd": "kill"})
+        assert answer["ok"] is True
+        assert answer["status"]["strategy"]["trading_state"] == TradingState.HALTED.value
+        await wait_for(lambda: venue_open(engine) == [], 10, "kill to cancel every order")
+        await trio.sleep(1.0)
+        assert venue_open(engine) == []  # halted: nothing is re-quoted
+        answer = await trio.to_thread.run_sync(control_request, sock, {"cmd": "resume"})
+        assert answer["ok"] is True, answer
+        await wait_for(lambda: len(venue_open(engine)) >= 1, 20, "quotes after resume")
+        status = await trio.to_thread.run_sync(control_request, sock, {"cmd": "status"})
+        assert status["status"]["strategy"]["trading_state"] != TradingState.HALTED.value
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []
+
+
+async def test_kill_file_latches_and_exit_code_says_so(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path)
+    config = load_config(cfg_path)
+    engine = Engine(config, config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            30,
+            "quotes resting",
+        )
+        config.risk.kill_file.parent.mkdir(parents=True, exist_ok=True)
+        config.risk.kill_file.write_text("stop")
+        await wait_for(lambda: venue_open(engine) == [], 10, "kill file to cancel every order")
+        answer = await trio.to_thread.run_sync(
+            control_request, config.runtime.control_socket, {"cmd": "resume"}
+        )
+        assert answer["ok"] is False and "kill file" in answer["error"]
+        engine.request_stop("test stop")
+    assert codes == [3]  # halted at exit: a guard stopped it
+    assert venue_open(engine) == []
+
+
+async def test_child_crashing_once_is_restarted(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path, **{"base_delay_s = 0.5 ": "base_delay_s = 0.05 "})
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    runs: list[int] = []
+
+    async def flaky() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("boom once")
+        await trio.sleep_forever()
+
+    engine.extra_children.append(("flaky", flaky))
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(lambda: len(runs) >= 2, 30, "the flaky child to be restarted")
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 1,
+            30,
+            "quotes resting",
+        )
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []
+
+
+async def test_child_that_keeps_crashing_stops_safely(tmp_path: Path) -> None:
+    cfg_path = write_config(
+        tmp_path,
+        **{"base_delay_s = 0.5 ": "base_delay_s = 0.05 ", "max_restarts = 5 ": "max_restarts = 2 "},
+    )
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    started = trio.Event()
+
+    async def broken() -> None:
+        # Crash only once quotes rest, so the safe stop has something to cancel.
+        await started.wait()
+        raise RuntimeError("always broken")
+
+    engine.extra_children.append(("broken", broken))
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 1,
+            30,
+            "quotes resting",
+        )
+        started.set()
+    assert codes == [3]
+    assert engine.escalated is not None and "broken" in engine.escalated
+    assert venue_open(engine) == []
+
+
+async def test_streams_dropped_reconnect_resync_and_fills_booked_once(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path, speed=5.0)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            30,
+            "quotes resting",
+        )
+        venue = engine.sim_venue
+        market, user = engine.sources.market, engine.sources.user
+        assert market is not None and user is not None
+        fills_before = _fills(engine)
+        venue.inject("ws_close", {"target": "all"})
+        await wait_for(lambda: not market.connected or not user.connected, 10, "streams down")
+        await wait_for(lambda: market.connected and user.connected, 30, "both streams back")
+        await wait_for(lambda: len(venue_open(engine)) >= 2, 30, "quotes again after resync")
+        venue.inject("user_duplicate", {"count": 20})
+        await wait_for(lambda: _fills(engine) >= fills_before + 2, 90, "fills after reconnect")
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []
+    assert engine.mm is not None
+    st = engine.mm.status(engine.clock_ms())
+    # Every venue fill booked exactly once (duplicates and reconnects included).
+    assert st.ledger.fills == len(engine.sim_venue.account.fills)
+    assert st.position_lots == engine.sim_venue.account.position

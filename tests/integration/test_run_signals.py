@@ -1,0 +1,98 @@
+"""`mmtrio run` as a real subprocess: SIGTERM/SIGINT stop it with zero open orders at the venue
+(the sim's ground truth dumped at exit), SIGHUP applies a changed spread/gamma and refuses a
+changed symbol (the old config stays and the bot keeps quoting)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_run_engine import write_config
+
+MMTRIO = [sys.executable, "-m", "mmtrio"]
+
+
+def _start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*MMTRIO, "run", "--config", str(cfg)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cfg.parent,
+        )
+
+
+def _wait_log(log: Path, needle: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if needle in text:
+            return text
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)  # a real process: real time is the only clock it has
+    raise AssertionError(f"{needle!r} not in the log:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_with_zero_open_orders(tmp_path: Path, sig: signal.Signals) -> None:
+    cfg = write_config(tmp_path)
+    log = tmp_path / "run.log"
+    proc = _start(cfg, log)
+    try:
+        _wait_log(log, "SELL", 60, proc)  # an order was placed
+        _wait_log(log, "quotes=[B0", 60, proc)  # and quotes rest (status line)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "zero open orders confirmed" in text
+    truth = json.loads((tmp_path / "state" / "sim_final.json").read_text())
+    assert truth["open_orders"] == []
+    assert truth["orders"], "the venue saw orders"
+
+
+def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    log = tmp_path / "run.log"
+    proc = _start(cfg, log)
+    try:
+        _wait_log(log, "quotes=[", 60, proc)
+        text = cfg.read_text()
+        cfg.write_text(
+            text.replace("gamma = 0.1 ", "gamma = 0.2 ").replace(
+                "min_half_spread_ticks = 2 ", "min_half_spread_ticks = 3 "
+            )
+        )
+        proc.send_signal(signal.SIGHUP)
+        out = _wait_log(log, "config reload: ", 20, proc)
+        assert "quoting.gamma: 0.1 → 0.2" in out
+        assert "quoting.min_half_spread_ticks: 2 → 3" in out
+        cfg.write_text(cfg.read_text().replace('symbol = "BTCUSDT"', 'symbol = "ETHUSDT"'))
+        proc.send_signal(signal.SIGHUP)
+        out = _wait_log(log, "config reload refused", 20, proc)
+        assert "venue.symbol" in out
+        # Still trading BTCUSDT: a later status line still names it and shows the bot alive.
+        mark = len(out)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "BTCUSDT ACTIVE" not in log.read_text()[mark:]:
+            time.sleep(0.2)
+        assert "BTCUSDT ACTIVE" in log.read_text()[mark:]
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
+    assert json.loads((tmp_path / "state" / "sim_final.json").read_text())["open_orders"] == []
+    assert os.path.exists(tmp_path / "state" / "journal.sqlite3")

@@ -1,0 +1,173 @@
+"""Control: request parsing, the Unix control socket (mode 0600, stale/busy paths), the kill
+file watcher, signal dispatch, and log redaction of secrets."""
+
+from __future__ import annotations
+
+import io
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from loguru import logger
+
+from mmtrio.runtime.control import (
+    ControlError,
+    control_request,
+    parse_request,
+    serve_control,
+    watch_kill_file,
+    watch_signals,
+)
+from mmtrio.runtime.logging import REDACTED, Redactor, register_secret, setup_logging
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"cmd": "explode"}', "unknown control command"),
+        (b'{"cmd": "kill", "flatten": "yes"}', "'flatten'"),
+        (b'{"cmd": "kill", "reason": 3}', "'reason'"),
+    ],
+)
+def test_bad_requests_are_named(raw: bytes, needle: str) -> None:
+    with pytest.raises(ControlError, match=needle):
+        parse_request(raw)
+
+
+def test_good_request() -> None:
+    assert parse_request(b'{"cmd": "kill", "flatten": true}') == {"cmd": "kill", "flatten": True}
+
+
+async def test_socket_roundtrip_mode_and_busy_path(tmp_path: Path) -> None:
+    path = tmp_path / "ctl.sock"
+    seen: list[dict[str, Any]] = []
+
+    async def handler(req: dict[str, Any]) -> dict[str, Any]:
+        seen.append(req)
+        return {"ok": True, "echo": req["cmd"]}
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve_control, path, handler)
+        assert path.stat().st_mode & 0o777 == 0o600
+        answer = await trio.to_thread.run_sync(control_request, path, {"cmd": "status"})
+        assert answer == {"ok": True, "echo": "status"}
+        bad = await trio.to_thread.run_sync(control_request, path, {"cmd": "nope"})
+        assert bad["ok"] is False and "unknown control command" in bad["error"]
+        with pytest.raises(ControlError, match="another bot"):
+            await nursery.start(serve_control, path, handler)
+        nursery.cancel_scope.cancel()
+    assert seen == [{"cmd": "status"}]
+    assert not path.exists()  # unlinked on exit
+
+
+async def test_stale_socket_is_replaced_and_non_socket_refused(tmp_path: Path) -> None:
+    import socket as s
+
+    path = tmp_path / "ctl.sock"
+    stale = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # a killed bot's leftover: nobody listens
+
+    async def handler(req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve_control, path, handler)
+        nursery.cancel_scope.cancel()
+    other = tmp_path / "file"
+    other.write_text("x")
+    with pytest.raises(ControlError, match="not a socket"):
+        await serve_control(other, handler)
+
+
+def test_client_without_bot_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ControlError, match="is the bot running"):
+        control_request(tmp_path / "none.sock", {"cmd": "status"})
+
+
+async def _until(cond: Any, what: str) -> None:
+    # The watcher checks the disk in a worker thread, so this runs on the real clock (short).
+    with trio.move_on_after(5):
+        while not cond():  # noqa: ASYNC110
+            await trio.sleep(0.005)
+        return
+    raise AssertionError(what)
+
+
+async def test_kill_file_is_edge_triggered(tmp_path: Path) -> None:
+    flag = tmp_path / "KILL"
+    kills: list[str] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_kill_file, flag, kills.append, 0.005)
+        await trio.sleep(0.05)
+        assert kills == []
+        flag.write_text("")
+        await _until(lambda: len(kills) == 1, "first kill")
+        assert "KILL" in kills[0]
+        await trio.sleep(0.05)
+        assert len(kills) == 1  # still present: latched once, not repeated
+        flag.unlink()
+        await trio.sleep(0.05)
+        flag.write_text("")
+        await _until(lambda: len(kills) == 2, "second kill after re-creation")
+        nursery.cancel_scope.cancel()
+
+
+async def _signals(*sigs: int) -> AsyncIterator[int]:
+    for sig in sigs:
+        yield sig
+
+
+async def test_signals_first_stop_wins_and_hup_reloads() -> None:
+    stops: list[str] = []
+    reloads: list[int] = []
+
+    async def on_reload() -> None:
+        reloads.append(1)
+
+    await watch_signals(
+        _signals(signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGHUP),
+        stops.append,
+        on_reload,
+    )
+    assert stops == ["SIGINT received"]  # the second stop signal does not restart cleanup
+    assert reloads == [1]  # no reload while stopping
+
+
+def test_redactor_hides_secrets_and_signatures() -> None:
+    r = Redactor()
+    r.register("supersecretvalue123")
+    text = r.redact("GET /fapi/v1/order?x=1&signature=deadbeef01 key supersecretvalue123")
+    assert "supersecretvalue123" not in text and "deadbeef01" not in text
+    assert text.count(REDACTED) == 2
+    with pytest.raises(Exception, match="at least"):
+        r.register("short")
+
+
+def test_logged_secret_never_reaches_the_sink() -> None:
+    sink = io.StringIO()
+    handler = setup_logging("INFO", sink=sink)
+    try:
+        _log_with_secret(sink)
+    finally:  # give the other tests loguru's default handler back
+        logger.remove(handler)
+        logger.add(sys.stderr)
+
+
+def _log_with_secret(sink: io.StringIO) -> None:
+    secret = "api-secret-" + "for-test-0123456789"  # built at run time: not in source lines
+    register_secret(secret)
+    logger.bind(extra_field=secret).info(f"request failed: secret {secret}")
+    try:
+        raise ValueError(f"url with {secret}")
+    except ValueError:
+        logger.exception("boom")
+    out = sink.getvalue()
+    assert secret not in out
+    assert "url with " + REDACTED in out

@@ -1,0 +1,121 @@
+"""The engine's pure parts: config → StrategyConfig mapping, and the trading loop's timers,
+config application and journaling order (with a scripted strategy, virtual time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from mmtrio.config import load_config
+from mmtrio.core.commands import CancelOrder, Command, PlaceOrder
+from mmtrio.core.events import BookInvalid, Event, Side, Timer
+from mmtrio.core.notices import Notice
+from mmtrio.runtime.engine import strategy_config
+from mmtrio.runtime.trading import ApplyConfig, LoopItem, TradingLoop, make_clock_ms
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_strategy_config_maps_units() -> None:
+    config = load_config(ROOT / "config.toml")
+    sc = strategy_config(config)
+    inst = config.instrument
+    assert sc.instrument is inst
+    # γ per (USDT·BTC) → per tick per base-size unit of q.
+    expected = config.quoting.gamma * float(config.quoting.base_qty) * float(inst.tick_size)
+    assert sc.quote.gamma == pytest.approx(expected)
+    assert sc.quote.base_size_lots == config.base_qty_lots
+    assert sc.limits.max_position_lots == config.max_position_lots
+    assert sc.use_amend is (config.quoting.amend_vs_replace == "amend")
+    assert sc.query_delay_ms > config.execution.request_timeout_ms
+
+
+class Scripted:
+    """A strategy stand-in: answers a Timer with a place, records everything it is given."""
+
+    def __init__(self, deadline: int | None) -> None:
+        self.deadline = deadline
+        self.seen: list[Event] = []
+        self.configs: list[Any] = []
+        self.notices: list[Notice] = []
+
+    def step(self, event: Event, now: int) -> list[Command]:
+        self.seen.append(event)
+        if isinstance(event, Timer):
+            self.deadline = None
+            return [PlaceOrder("c1", "BTCUSDT", Side.BUY, 100, 1)]
+        return []
+
+    def next_deadline(self) -> int | None:
+        return self.deadline
+
+    def reconfigure(self, config: Any, now: int) -> list[Command]:
+        self.configs.append(config)
+        return [CancelOrder("c1", "BTCUSDT")]
+
+    def drain_notices(self) -> list[Notice]:
+        out, self.notices = self.notices, []
+        return out
+
+
+class Rec:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, Any]] = []
+
+    def event(self, event: Event, now: int) -> None:
+        self.log.append(("event", event))
+
+    def command(self, command: Command, now: int) -> None:
+        self.log.append(("command", command))
+
+    def notice(self, notice: Notice, now: int) -> None:
+        self.log.append(("notice", notice))
+
+    def note(self, kind: str, payload: dict[str, Any], now: int) -> None:
+        self.log.append((kind, payload))
+
+
+async def test_timer_fires_at_deadline_and_commands_are_journaled_first(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    clock = make_clock_ms()
+    mm = Scripted(deadline=clock() + 500)
+    out_send, out_recv = trio.open_memory_channel[Command](8)
+    in_send, in_recv = trio.open_memory_channel[LoopItem](8)
+    rec = Rec()
+    loop = TradingLoop(mm, out_send, clock, rec)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run, in_recv)
+        cmd = await out_recv.receive()
+        assert isinstance(cmd, PlaceOrder)
+        assert isinstance(mm.seen[0], Timer)
+        assert clock() >= mm.seen[0].ts  # never early
+        assert ("command", cmd) in rec.log
+        await in_send.send(ApplyConfig("new-config", "config reload: quoting.gamma: 0.1 → 0.2"))
+        cancel = await out_recv.receive()
+        assert isinstance(cancel, CancelOrder)
+        assert mm.configs == ["new-config"]
+        assert any(k == "config_reload" for k, _ in rec.log)
+        await in_send.send(BookInvalid("BTCUSDT", "gap", 1))
+        await trio.sleep(0.1)
+        assert isinstance(mm.seen[-1], BookInvalid)
+        nursery.cancel_scope.cancel()
+
+
+async def test_user_reconnect_triggers_reconcile(autojump_clock: trio.abc.Clock) -> None:
+    from mmtrio.core.events import FeedStatus
+
+    mm = Scripted(deadline=None)
+    out_send, _out_recv = trio.open_memory_channel[Command](8)
+    loop = TradingLoop(mm, out_send, make_clock_ms())
+    hits: list[int] = []
+    loop.on_user_reconnect = lambda: hits.append(1)
+    await loop.handle(FeedStatus("market", True, "connected", 1))
+    await loop.handle(FeedStatus("user", False, "down", 2))
+    assert hits == []
+    await loop.handle(FeedStatus("user", True, "connected", 3))
+    assert hits == [1]
+    assert len(mm.seen) == 3
