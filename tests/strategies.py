@@ -290,3 +290,377 @@ def matching_actions(draw: st.DrawFn, n_max: int = 40) -> list[tuple[object, ...
         st.tuples(st.just("trade"), prices, st.integers(min_value=1, max_value=60), st.booleans()),
     )
     return draw(st.lists(action, max_size=n_max))
+
+
+# --- orders (core/orders.py) ---------------------------------------------------------------
+
+# Imported here, not at the top, so this section can be appended without touching the header
+# that other sections edit concurrently.
+from mmtrio.core.events import (  # noqa: E402
+    AmendAccepted,
+    AmendRejected,
+    CancelAccepted,
+    CancelRejected,
+    ExecType,
+    OrderNotFound,
+    OrderUpdate,
+    OutcomeUnknown,
+    PlaceAccepted,
+    PlaceRejected,
+    TimeInForce,
+    VenueOrderStatus,
+)
+from mmtrio.core.orders import OrderEvent  # noqa: E402
+
+
+@st.composite
+def order_updates(draw: st.DrawFn, client_id: str, qty: int = 10) -> OrderUpdate:
+    """An ORDER_TRADE_UPDATE for ``client_id`` in any status, possibly a (duplicate) fill:
+    trade ids come from a small range so duplicates happen."""
+    status = draw(st.sampled_from(list(VenueOrderStatus)))
+    cum = draw(st.integers(min_value=0, max_value=qty))
+    ts = draw(st.integers(min_value=0, max_value=1_000))
+    side = Side.BUY
+    fill = None
+    exec_type = draw(st.sampled_from(list(ExecType)))
+    if draw(st.booleans()):
+        exec_type = ExecType.TRADE
+        fill = Fill(
+            "TESTUSDT",
+            draw(st.integers(min_value=1, max_value=8)),
+            client_id,
+            1,
+            side,
+            1000,
+            draw(st.integers(min_value=1, max_value=qty)),
+            Decimal(0),
+            "USDT",
+            True,
+            ts,
+        )
+    return OrderUpdate(
+        "TESTUSDT", client_id, 1, side, exec_type, status, 1000,
+        draw(st.integers(min_value=1, max_value=2 * qty)), cum, TimeInForce.GTX, False, ts, fill,
+    )  # fmt: skip
+
+
+def order_events(client_id: str) -> st.SearchStrategy[OrderEvent]:
+    """Any execution outcome or venue update for one order, in any order, at any time."""
+    ts = st.integers(min_value=0, max_value=1_000)
+    code = st.sampled_from([-2011, -1003, -5022, -2013])
+    return st.one_of(
+        order_updates(client_id),
+        st.builds(PlaceAccepted, st.just(client_id), st.integers(1, 5), ts),
+        st.builds(PlaceRejected, st.just(client_id), code, st.just("r"), ts),
+        st.builds(AmendAccepted, st.just(client_id), st.integers(1, 2000), st.integers(1, 20), ts),
+        st.builds(AmendRejected, st.just(client_id), code, st.just("r"), ts),
+        st.builds(CancelAccepted, st.just(client_id), ts),
+        st.builds(CancelRejected, st.just(client_id), code, st.just("r"), ts),
+        st.builds(
+            OutcomeUnknown,
+            st.just(client_id),
+            st.sampled_from(["place", "amend", "cancel"]),
+            st.just("timeout"),
+            ts,
+        ),
+        st.builds(OrderNotFound, st.just(client_id), ts),
+    )
+
+
+# --- runtime status snapshots (screen and metrics tests) ------------------------------------
+from dataclasses import dataclass as _dataclass  # noqa: E402  (appended section owns its import)
+
+from mmtrio.core.ledger import LedgerSnapshot  # noqa: E402
+from mmtrio.core.notices import Notice, QuoteStatus, StrategyStatus  # noqa: E402
+from mmtrio.core.orders import OrderState  # noqa: E402
+from mmtrio.core.risk import InventoryBand, TradingState  # noqa: E402
+from mmtrio.runtime.supervisor import ChildState, ChildStatus  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class SampleConnection:
+    """A ConnectionView (mmtrio.runtime.screen) for tests."""
+
+    name: str
+    up: bool
+    reconnects: int
+
+
+@_dataclass(frozen=True)
+class SampleRateLimit:
+    """A RateLimitView for tests."""
+
+    name: str
+    used: int
+    limit: int
+
+
+@_dataclass(frozen=True)
+class SampleStatus:
+    """A StatusView for tests (the engine's StatusSnapshot has these attributes too)."""
+
+    instrument: Instrument
+    strategy: StrategyStatus | None
+    connections: tuple[SampleConnection, ...]
+    rest_p50_us: int | None
+    rest_p99_us: int | None
+    rate_limits: tuple[SampleRateLimit, ...]
+    children: tuple[ChildStatus, ...]
+
+
+def sample_ledger(**overrides: object) -> LedgerSnapshot:
+    """A BTCUSDT ledger snapshot with plausible session numbers; override any field."""
+    fields: dict[str, object] = {
+        "symbol": "BTCUSDT",
+        "position_lots": 4,
+        "position_qty": Decimal("0.004"),
+        "entry_price": Decimal("60010.0"),
+        "mark_price": Decimal("60001.3"),
+        "mark_source": "mark",
+        "cash": Decimal("0"),
+        "realised": Decimal("1.25"),
+        "unrealised": Decimal("-0.03"),
+        "trading_pnl": Decimal("1.22"),
+        "fees": Decimal("0.40"),
+        "funding": Decimal("0.01"),
+        "equity": Decimal("0.83"),
+        "spread_capture": Decimal("2.10"),
+        "inventory_pnl": Decimal("-0.88"),
+        "reconciliation_pnl": Decimal("0"),
+        "fills": 17,
+        "volume_lots": 34,
+        "maker_volume_lots": 34,
+        "duplicate_fills": 0,
+        "below_watermark_fills": 0,
+        "fills_without_mid": 0,
+        "other_asset_fees": (),
+    }
+    fields.update(overrides)
+    return LedgerSnapshot(**fields)  # type: ignore[arg-type]
+
+
+def sample_status(**overrides: object) -> SampleStatus:
+    """A deterministic, fully populated BTCUSDT status: two quotes, a fill, an alert."""
+    now = 1_723_100_000_000
+    strategy = StrategyStatus(
+        ts=now,
+        trading_state=TradingState.ACTIVE,
+        reason="quoting both sides",
+        band=InventoryBand.NORMAL,
+        position_lots=4,
+        entry_price=Decimal("60010.0"),
+        mid=600_013.0,
+        best_bid=600_012,
+        best_ask=600_014,
+        book_synced=True,
+        book_age_ms=12,
+        quotes=(
+            QuoteStatus(Side.BUY, 0, 600_010, 2, "mm-1-b0", OrderState.OPEN, 1_500, 7),
+            QuoteStatus(Side.SELL, 0, 600_017, 2, "mm-1-s0", OrderState.OPEN, 900, None),
+        ),
+        ledger=sample_ledger(),
+        drawdown=Decimal("0.42"),
+        max_drawdown=Decimal("50"),
+        sigma=0.0004,
+        a=1.0,
+        k=0.5,
+        intensity_source="fit",
+        sigma_source="ewma",
+        safety_ticks=0,
+        quote_to_trade=12.0,
+        cannot_quote="",
+        last_fills=(
+            Notice(
+                "fill",
+                now - 4_000,
+                "BUY 2 lots @ 600010 ticks",
+                {"side": "BUY", "price": 600_010, "qty": 2, "maker": True},
+            ),
+        ),
+        alerts=(Notice("alert", now - 60_000, "user stream reconnected", {}),),
+    )
+    fields: dict[str, object] = {
+        "instrument": BTCUSDT,
+        "strategy": strategy,
+        "connections": (SampleConnection("market", True, 0), SampleConnection("user", True, 1)),
+        "rest_p50_us": 480,
+        "rest_p99_us": 1_050,
+        "rate_limits": (
+            SampleRateLimit("weight_1m", 120, 2400),
+            SampleRateLimit("orders_10s", 12, 300),
+            SampleRateLimit("orders_1m", 90, 1200),
+        ),
+        "children": (
+            ChildStatus("market-feed", ChildState.RUNNING, 0, 0, None, 1.0, None),
+            ChildStatus("user-stream", ChildState.RUNNING, 1, 1, "ConnectionFailed: x", 2.0, None),
+        ),
+    }
+    fields.update(overrides)
+    return SampleStatus(**fields)  # type: ignore[arg-type]
+
+
+@st.composite
+def status_views(draw: st.DrawFn) -> SampleStatus:
+    """Status snapshots up to the extremes a screen must survive: 10 levels a side, long
+    reasons and messages, many children, huge numbers, missing market data."""
+    inst = draw(st.sampled_from([BTCUSDT, ETHUSDT]))
+    now = 1_723_100_000_000
+    # Plain, accented and double-width characters, and rich markup brackets (never parsed).
+    text = st.text(alphabet=st.sampled_from(list("ab yz09.:-_/[]é漢字µ✓")), max_size=120)
+    money = st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False)
+    hi = inst.max_price_ticks
+    bid = draw(st.none() | st.integers(inst.min_price_ticks, hi - 1))
+    ask = None if bid is None else draw(st.none() | st.integers(bid + 1, hi))
+    prices = st.integers(inst.min_price_ticks, hi)
+    sizes = st.integers(1, inst.max_qty)
+    quotes = tuple(
+        draw(
+            st.lists(
+                st.builds(
+                    QuoteStatus,
+                    st.sampled_from(list(Side)),
+                    st.integers(0, 9),
+                    prices,
+                    sizes,
+                    st.just("c"),
+                    st.sampled_from(list(OrderState)),
+                    st.integers(0, 10**9),
+                    st.none() | st.integers(0, 10**9),
+                ),
+                max_size=20,
+            )
+        )
+    )
+
+    def notices(kind: str) -> tuple[Notice, ...]:
+        data = st.fixed_dictionaries(
+            {
+                "side": st.sampled_from(["BUY", "SELL"]),
+                "price": prices,
+                "qty": sizes,
+                "maker": st.booleans(),
+            }
+        )
+        ts = st.integers(now - 10**8, now)
+        notice = st.builds(Notice, st.just(kind), ts, text, data)
+        return tuple(draw(st.lists(notice, max_size=6)))
+
+    strategy = StrategyStatus(
+        ts=now,
+        trading_state=draw(st.sampled_from(list(TradingState))),
+        reason=draw(text),
+        band=draw(st.sampled_from(list(InventoryBand))),
+        position_lots=draw(st.integers(-inst.max_qty, inst.max_qty)),
+        entry_price=draw(st.decimals(min_value=0, max_value=10**6, places=2)),
+        mid=None if bid is None or ask is None else (bid + ask) / 2,
+        best_bid=bid,
+        best_ask=ask,
+        book_synced=draw(st.booleans()),
+        book_age_ms=draw(st.none() | st.integers(0, 10**9)),
+        quotes=quotes,
+        ledger=sample_ledger(
+            realised=draw(money),
+            unrealised=draw(money),
+            fees=draw(money),
+            equity=draw(money),
+            spread_capture=draw(money),
+            inventory_pnl=draw(money),
+            funding=draw(money),
+            reconciliation_pnl=draw(money),
+            fills=draw(st.integers(0, 10**9)),
+        ),
+        drawdown=draw(st.decimals(min_value=0, max_value=10**6, places=2)),
+        max_drawdown=draw(st.decimals(min_value="0.01", max_value=10**6, places=2)),
+        sigma=0.001,
+        a=1.0,
+        k=0.5,
+        intensity_source="fallback",
+        sigma_source="fallback",
+        safety_ticks=0,
+        quote_to_trade=draw(st.floats(0, 1e9)),
+        cannot_quote=draw(st.sampled_from(["", "book out of sync"]) | text),
+        last_fills=notices("fill"),
+        alerts=notices("alert"),
+    )
+    names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=30)
+    return SampleStatus(
+        instrument=inst,
+        strategy=strategy,
+        connections=tuple(
+            SampleConnection(draw(names), draw(st.booleans()), draw(st.integers(0, 10**6)))
+            for _ in range(draw(st.integers(0, 4)))
+        ),
+        rest_p50_us=draw(st.none() | st.integers(0, 10**8)),
+        rest_p99_us=draw(st.none() | st.integers(0, 10**8)),
+        rate_limits=tuple(
+            SampleRateLimit(draw(names), draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6)))
+            for _ in range(draw(st.integers(0, 4)))
+        ),
+        children=tuple(
+            ChildStatus(
+                draw(names),
+                draw(st.sampled_from(list(ChildState))),
+                draw(st.integers(0, 10**6)),
+                0,
+                None,
+                None,
+                None,
+            )
+            for _ in range(draw(st.integers(0, 8)))
+        ),
+    )
+
+
+# --- strategy (core/strategy.py) -------------------------------------------------------------
+
+from mmtrio.core.strategy import StrategyConfig  # noqa: E402  (appended section owns its import)
+
+
+@st.composite
+def strategy_configs(draw: st.DrawFn) -> StrategyConfig:
+    """BTCUSDT MarketMaker configs with small position limits (so limits bind often), tight
+    spreads (so quotes sit near the touch) and both amend and cancel/replace."""
+    half = draw(st.floats(min_value=0.5, max_value=6.0))
+    quote = QuoteParams(
+        model=draw(st.sampled_from(QuoteModel)),
+        gamma=draw(st.floats(min_value=1e-4, max_value=1.0)),
+        base_size_lots=draw(st.integers(min_value=2, max_value=6)),
+        max_inventory_lots=draw(st.integers(min_value=4, max_value=30)),
+        levels=draw(st.integers(min_value=1, max_value=3)),
+        level_spacing_ticks=draw(st.integers(min_value=1, max_value=3)),
+        inventory_skew=draw(st.floats(min_value=0.0, max_value=2.0)),
+        min_half_spread_ticks=half,
+        max_half_spread_ticks=half + draw(st.floats(min_value=0.0, max_value=20.0)),
+    )
+    limits = RiskLimits(
+        max_position_lots=draw(st.integers(min_value=2, max_value=20)),
+        max_notional=Decimal(1_000_000),
+        max_drawdown=Decimal(1_000_000),
+        stale_book_ms=draw(st.sampled_from([500, 2_000, 10_000])),
+        max_feed_latency_ms=60_000,
+        max_orders_per_window=100_000,
+    )
+    return StrategyConfig(
+        instrument=BTCUSDT,
+        quote=quote,
+        limits=limits,
+        vol_half_life_ms=5_000,
+        vol_min_returns=draw(st.integers(min_value=1, max_value=20)),
+        sigma_fallback_ticks=draw(st.floats(min_value=0.0, max_value=20.0)),
+        intensity_window_ms=30_000,
+        intensity_min_trades=10,
+        fallback_a=draw(st.floats(min_value=0.1, max_value=10.0)),
+        fallback_k=draw(st.floats(min_value=0.05, max_value=2.0)),
+        reprice_tolerance_ticks=draw(st.integers(min_value=0, max_value=3)),
+        size_tolerance_lots=draw(st.integers(min_value=0, max_value=2)),
+        use_amend=draw(st.booleans()),
+        min_requote_interval_ms=draw(st.sampled_from([0, 50, 200])),
+        cancel_deadline_ms=draw(st.sampled_from([100, 1_000])),
+        query_delay_ms=draw(st.sampled_from([200, 2_000])),
+        post_only_base_ticks=0,
+        post_only_max_ticks=8,
+        post_only_decay_after=3,
+        markout_horizons_ms=(1_000,),
+        flatten_slippage_bps=draw(st.floats(min_value=0.5, max_value=50.0)),
+        mid_sample_ms=1_000,
+    )

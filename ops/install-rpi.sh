@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Install mmtrio as a systemd service on Raspberry Pi OS 64-bit (Debian bookworm, aarch64).
+#
+#   sudo ops/install-rpi.sh            # from a checkout of mmtrio
+#
+# What it does (idempotent: running it again upgrades the code and keeps config and state):
+#   - installs python3-venv (and build tools for wheels without an aarch64 build),
+#   - creates the system user "mmtrio" (no login shell, no home),
+#   - copies the project to /opt/mmtrio and builds a venv at /opt/mmtrio/venv,
+#   - creates /etc/mmtrio (config.toml from the shipped paper-trading default, never
+#     overwritten) and /etc/mmtrio/credentials (root-only, for LoadCredential),
+#   - installs ops/mmtrio.service and reloads systemd. It does NOT start or enable the service:
+#     check the config first (docs/OPERATOR.md).
+set -euo pipefail
+
+PREFIX=/opt/mmtrio
+ETC=/etc/mmtrio
+UNIT=/etc/systemd/system/mmtrio.service
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+die() { echo "install-rpi: $*" >&2; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "run as root (sudo $0)"
+[[ -f "$SRC/pyproject.toml" && -f "$SRC/ops/mmtrio.service" ]] || die "run from an mmtrio checkout"
+arch="$(uname -m)"
+[[ "$arch" == "aarch64" || "$arch" == "x86_64" ]] || \
+    die "64-bit OS required (found $arch); install Raspberry Pi OS 64-bit"
+command -v systemctl >/dev/null || die "systemd not found"
+
+echo "==> packages"
+apt-get update -q
+apt-get install -y -q python3 python3-venv python3-dev build-essential rsync
+
+py_ok="$(python3 -c 'import sys; print(sys.version_info >= (3, 11))')"
+[[ "$py_ok" == "True" ]] || die "Python >= 3.11 required (bookworm ships 3.11)"
+
+echo "==> user"
+if ! id mmtrio >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /var/lib/mmtrio \
+        --shell /usr/sbin/nologin mmtrio
+fi
+
+echo "==> code in $PREFIX"
+install -d -m 0755 "$PREFIX"
+rsync -a --delete --exclude '.venv' --exclude 'venv' --exclude '.git' --exclude 'state' \
+    --exclude '__pycache__' "$SRC/" "$PREFIX/src-tree/"
+if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
+    python3 -m venv "$PREFIX/venv"
+fi
+"$PREFIX/venv/bin/pip" install -q --upgrade pip
+"$PREFIX/venv/bin/pip" install -q "$PREFIX/src-tree"
+install -d -m 0755 "$PREFIX/docs"
+install -m 0644 "$SRC/docs/OPERATOR.md" "$PREFIX/docs/OPERATOR.md"
+"$PREFIX/venv/bin/mmtrio" --help >/dev/null || die "the installed mmtrio does not run"
+
+echo "==> configuration in $ETC"
+install -d -m 0755 "$ETC"
+install -d -m 0700 -o root -g root "$ETC/credentials"
+if [[ ! -f "$ETC/config.toml" ]]; then
+    # The shipped default is paper trading on the built-in simulator; point its paths at the
+    # service's directories (state in /var/lib/mmtrio, recordings in the installed tree).
+    sed -e 's#^state_dir = .*#state_dir = "/var/lib/mmtrio"#' \
+        -e 's#^control_socket = .*#control_socket = "/var/lib/mmtrio/control.sock"#' \
+        -e 's#^kill_file = .*#kill_file = "/var/lib/mmtrio/KILL"#' \
+        -e "s#\"data/binance-usdm/#\"$PREFIX/src-tree/data/binance-usdm/#g" \
+        -e 's#^json = false#json = true#' \
+        "$SRC/config.toml" > "$ETC/config.toml"
+    chmod 0644 "$ETC/config.toml"
+    echo "    wrote $ETC/config.toml (paper trading); edit it, then: mmtrio config check"
+else
+    echo "    kept existing $ETC/config.toml"
+fi
+"$PREFIX/venv/bin/mmtrio" config check "$ETC/config.toml" || \
+    echo "    WARNING: $ETC/config.toml does not pass 'mmtrio config check'; fix it before starting"
+
+echo "==> systemd unit"
+install -m 0644 "$SRC/ops/mmtrio.service" "$UNIT"
+if [[ ! -f "$ETC/credentials/api_key" ]]; then
+    # LoadCredential needs the files to exist even for paper trading: empty placeholders.
+    install -m 0600 -o root -g root /dev/null "$ETC/credentials/api_key"
+    install -m 0600 -o root -g root /dev/null "$ETC/credentials/api_secret"
+fi
+systemctl daemon-reload
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify "$UNIT" || echo "    WARNING: systemd-analyze reports problems (above)"
+fi
+
+cat <<MSG
+==> done. Next (docs/OPERATOR.md):
+    sudoedit $ETC/config.toml          # venue, symbol, limits
+    sudo systemctl enable --now mmtrio
+    journalctl -u mmtrio -f            # JSON logs
+    systemctl status mmtrio            # STATUS line from the bot
+MSG

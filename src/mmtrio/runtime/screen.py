@@ -1,0 +1,586 @@
+"""The live status screen of `mmtrio run` in the foreground (rich), and its log-line fallback.
+
+What is shown, top to bottom, in an 80×24 terminal: trading state and its reason; market
+(bid/ask/mid/spread, book sync, feed age); position, inventory band, P&L and its attribution,
+drawdown against its limit; our quotes per level (price, size, queue-ahead estimate, age);
+connection health (websockets, reconnects, REST latency p50/p99); rate-limit usage; supervised
+children and restarts; the latest fills and alerts.
+
+Why it cannot slow trading: the screen never runs on the Trio thread. ``rich.live.Live`` owns a
+refresh thread that calls :func:`render_status` ~4×/s on whatever snapshot ``latest()``
+returns. Snapshots are immutable (frozen dataclasses), and swapping the reference to the latest
+one is atomic in CPython, so the two threads share nothing mutable and need no lock. The
+rendering holds the GIL for a few milliseconds at most per frame; the trading thread gets it
+back within the interpreter's switch interval.
+
+When stdout is not a terminal (systemd, a pipe, `nohup`), there is no screen: a log line with
+the same essentials is written every ``log_interval_s`` instead.
+
+The snapshot type is the engine's (``runtime/status.py``); what this module reads of it is
+spelled out by :class:`StatusView`, so the two can evolve separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+import trio
+from loguru import logger
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from mmtrio.core.events import Side
+from mmtrio.core.instruments import KNOWN_INSTRUMENTS, Instrument
+from mmtrio.core.notices import Notice, StrategyStatus
+from mmtrio.core.risk import InventoryBand, TradingState
+from mmtrio.errors import ConfigError
+from mmtrio.runtime.feeds import FeedStats
+from mmtrio.runtime.status import StatusSources
+from mmtrio.runtime.supervisor import ChildState, ChildStatus
+
+# Rows budget (24 lines): header 1, market 1, position 1, P&L 2, quotes title+header 2, quotes
+# QUOTE_ROWS, health 3, fills/alerts title 1 + FEED_ROWS. Long ladders show their best levels
+# per side: the ones nearest the touch are the ones that fill.
+QUOTE_ROWS_PER_SIDE = 3
+FEED_ROWS = 4
+WIDTH = 80
+
+_STATE_STYLE = {
+    TradingState.ACTIVE: "bold green",
+    TradingState.REDUCING_ONLY: "bold yellow",
+    TradingState.HALTED: "bold white on red",
+}
+_BAND_STYLE = {
+    InventoryBand.NORMAL: "green",
+    InventoryBand.WARN: "yellow",
+    InventoryBand.CRITICAL: "bold yellow",
+    InventoryBand.HARD: "bold red",
+}
+_CHILD_MARK = {
+    ChildState.RUNNING: ("✓", "green"),
+    ChildState.STARTING: ("…", "yellow"),
+    ChildState.BACKING_OFF: ("↻", "yellow"),
+    ChildState.STOPPED: ("■", "dim"),
+    ChildState.FAILED: ("✗", "bold red"),
+}
+
+
+class ConnectionView(Protocol):
+    """One websocket (or other long-lived connection) as the screen shows it."""
+
+    @property
+    def name(self) -> str:
+        """Short label, e.g. "market" or "user"."""
+        ...
+
+    @property
+    def up(self) -> bool:
+        """True while connected."""
+        ...
+
+    @property
+    def reconnects(self) -> int:
+        """Reconnections since start (monotonic: metrics export it as a counter)."""
+        ...
+
+
+class RateLimitView(Protocol):
+    """One of the venue's rate-limit windows: ``used`` of ``limit`` in the current window."""
+
+    @property
+    def name(self) -> str:
+        """Window name, e.g. "weight_1m", "orders_10s", "orders_1m"."""
+        ...
+
+    @property
+    def used(self) -> int:
+        """Count used in the current window."""
+        ...
+
+    @property
+    def limit(self) -> int:
+        """The venue's limit for the window."""
+        ...
+
+
+class StatusView(Protocol):
+    """What the screen (and the metrics collector) read of the engine's status snapshot.
+
+    ``strategy`` is None until the strategy produced its first status (start-up). REST latency
+    is over the execution layer's bounded recent window, in µs, None before any request.
+    """
+
+    @property
+    def instrument(self) -> Instrument:
+        """The quoted instrument (to turn ticks and lots into prices and sizes)."""
+        ...
+
+    @property
+    def strategy(self) -> StrategyStatus | None:
+        """The core's frozen status, or None before the first one."""
+        ...
+
+    @property
+    def connections(self) -> Sequence[ConnectionView]:
+        """Websocket health."""
+        ...
+
+    @property
+    def rest_p50_us(self) -> int | None:
+        """Median REST round trip (µs)."""
+        ...
+
+    @property
+    def rest_p99_us(self) -> int | None:
+        """99th-percentile REST round trip (µs)."""
+        ...
+
+    @property
+    def rate_limits(self) -> Sequence[RateLimitView]:
+        """Rate-limit usage per venue window."""
+        ...
+
+    @property
+    def children(self) -> Sequence[ChildStatus]:
+        """The supervisor's children."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A :class:`ConnectionView`: one websocket's health."""
+
+    name: str
+    up: bool
+    reconnects: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A :class:`RateLimitView`: one venue rate-limit window."""
+
+    name: str
+    used: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenSnapshot:
+    """An immutable :class:`StatusView`, safe to hand to the refresh thread."""
+
+    instrument: Instrument
+    strategy: StrategyStatus | None
+    connections: tuple[Connection, ...]
+    rest_p50_us: int | None
+    rest_p99_us: int | None
+    rate_limits: tuple[RateLimit, ...]
+    children: tuple[ChildStatus, ...]
+
+
+class SnapshotBuilder:
+    """Builds :class:`ScreenSnapshot` s from the engine's live :class:`StatusSources`.
+
+    Call :meth:`build` on the Trio thread only: it reads live objects (strategy, execution,
+    supervisor) without awaiting, so the snapshot is consistent. Reconnects are counted from
+    the feeds' ``connected`` flag going up again between builds: a lower bound (a flap shorter
+    than the build period is missed), which is what a screen needs; the exact count is in the
+    log and the journal.
+    """
+
+    def __init__(self, src: StatusSources) -> None:
+        if src.symbol not in KNOWN_INSTRUMENTS:
+            raise ConfigError(f"status screen: unknown symbol {src.symbol!r}")
+        self._src = src
+        self._instrument = KNOWN_INSTRUMENTS[src.symbol]
+        self._seen_up: dict[str, bool] = {}
+        self._reconnects: dict[str, int] = {}
+
+    def _connection(self, name: str, feed: FeedStats | None) -> Connection | None:
+        if feed is None:
+            return None
+        was = self._seen_up.get(name)
+        if feed.connected and was is False:
+            self._reconnects[name] = self._reconnects.get(name, 0) + 1
+        if was is None or feed.connected != was:
+            self._seen_up[name] = feed.connected
+        return Connection(name, feed.connected, self._reconnects.get(name, 0))
+
+    def build(self) -> ScreenSnapshot:
+        """The current snapshot (Trio thread, no await)."""
+        src = self._src
+        now = src.clock_ms()
+        strategy = src.strategy.status(now) if src.strategy is not None else None
+        p50 = p99 = None
+        limits: list[RateLimit] = []
+        if src.execution is not None:
+            stats = src.execution.stats()
+            p50, p99 = stats.get("latency_p50_us"), stats.get("latency_p99_us")
+            budget = stats.get("budget")
+            if isinstance(budget, dict):
+                for name, window in budget.items():
+                    if isinstance(window, dict) and "used" in window and "limit" in window:
+                        limits.append(RateLimit(name, int(window["used"]), int(window["limit"])))
+        conns = [self._connection("market", src.market), self._connection("user", src.user)]
+        children = tuple(src.supervisor.snapshot()) if src.supervisor is not None else ()
+        return ScreenSnapshot(
+            instrument=self._instrument,
+            strategy=strategy,
+            connections=tuple(c for c in conns if c is not None),
+            rest_p50_us=p50 if isinstance(p50, int) else None,
+            rest_p99_us=p99 if isinstance(p99, int) else None,
+            rate_limits=tuple(limits),
+            children=children,
+        )
+
+
+# --- formatting helpers ----------------------------------------------------------------------
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:+,.2f}"
+
+
+def _age(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f}s"
+    return f"{ms // 60_000}m"
+
+
+def _latency(us: int | None) -> str:
+    if us is None:
+        return "—"
+    return f"{us}µs" if us < 10_000 else f"{us / 1000:.0f}ms"
+
+
+def _mid_price(inst: Instrument, mid_ticks: float) -> str:
+    # The mid is a whole or half tick: exact in Decimal, with the decimals a half tick needs
+    # (0.10 → 0.05: two, as prices; 0.01 → 0.005: three).
+    half_ticks = round(mid_ticks * 2)
+    price = inst.ticks_to_price(half_ticks) / 2
+    exponent = (inst.tick_size / 2).normalize().as_tuple().exponent
+    decimals = max(inst.price_decimals, -exponent if isinstance(exponent, int) else 0)
+    return f"{price:.{decimals}f}"
+
+
+def _cell(text: str, style: str = "") -> Text:
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def _line(*parts: tuple[str, str] | str) -> Text:
+    """One screen line that never wraps: too long for the width is cut with an ellipsis."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        else:
+            text.append(part[0], style=part[1])
+    return text
+
+
+def _notice_int(notice: Notice, key: str) -> int | None:
+    value = notice.data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def _header(view: StatusView, st: StrategyStatus) -> Text:
+    state = st.trading_state
+    reason = st.cannot_quote or st.reason
+    return _line(
+        ("mmtrio ", "bold"),
+        (view.instrument.symbol, "bold cyan"),
+        "  ",
+        (f" {state.value} ", _STATE_STYLE.get(state, "bold")),
+        "  ",
+        (reason, "italic"),
+    )
+
+
+def _market(inst: Instrument, st: StrategyStatus) -> Text:
+    bid = "—" if st.best_bid is None else inst.price_str(st.best_bid)
+    ask = "—" if st.best_ask is None else inst.price_str(st.best_ask)
+    mid = "—" if st.mid is None else _mid_price(inst, st.mid)
+    spread = "—" if st.best_bid is None or st.best_ask is None else f"{st.best_ask - st.best_bid}t"
+    sync = ("synced", "green") if st.book_synced else ("OUT OF SYNC", "bold red")
+    return _line(
+        ("bid ", "dim"),
+        (bid, "green"),
+        ("  ask ", "dim"),
+        (ask, "red"),
+        ("  mid ", "dim"),
+        mid,
+        ("  spr ", "dim"),
+        spread,
+        ("  book ", "dim"),
+        sync,
+        ("  age ", "dim"),
+        _age(st.book_age_ms),
+    )
+
+
+def _position(inst: Instrument, st: StrategyStatus) -> Text:
+    led = st.ledger
+    qty = inst.lots_to_qty(st.position_lots)
+    entry = "—" if st.position_lots == 0 else f"{st.entry_price:.{inst.price_decimals}f}"
+    return _line(
+        ("pos ", "dim"),
+        (f"{qty:+}", "bold"),
+        f" @ {entry}",
+        ("  band ", "dim"),
+        (st.band.value, _BAND_STYLE.get(st.band, "")),
+        ("  fills ", "dim"),
+        str(led.fills),
+        ("  q/t ", "dim"),
+        f"{st.quote_to_trade:.0f}",
+    )
+
+
+def _pnl(st: StrategyStatus) -> list[Text]:
+    led = st.ledger
+    dd_frac = st.drawdown / st.max_drawdown if st.max_drawdown > 0 else Decimal(0)
+    dd_style = "bold red" if dd_frac >= Decimal("0.8") else "yellow" if dd_frac >= 0.5 else ""
+    equity_style = "green" if led.equity >= 0 else "red"
+    return [
+        _line(
+            ("P&L ", "dim"),
+            (_money(led.equity), f"bold {equity_style}"),
+            ("  real ", "dim"),
+            _money(led.realised),
+            ("  unreal ", "dim"),
+            _money(led.unrealised),
+            ("  fees ", "dim"),
+            _money(-led.fees),
+            ("  fund ", "dim"),
+            _money(led.funding),
+        ),
+        _line(
+            ("  spread ", "dim"),
+            _money(led.spread_capture),
+            ("  inventory ", "dim"),
+            _money(led.inventory_pnl),
+            ("  recon ", "dim"),
+            _money(led.reconciliation_pnl),
+            ("  DD ", "dim"),
+            (f"{st.drawdown:.2f}/{st.max_drawdown:.2f} ({dd_frac:.0%})", dd_style),
+        ),
+    ]
+
+
+def _quotes(inst: Instrument, st: StrategyStatus) -> Table:
+    table = Table(
+        box=None, padding=(0, 1), show_edge=False, header_style="dim", pad_edge=False, expand=False
+    )
+    for name, justify in (
+        ("side", "left"),
+        ("lvl", "right"),
+        ("price", "right"),
+        ("size", "right"),
+        ("queue ahead", "right"),
+        ("age", "right"),
+        ("state", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+    shown = 0
+    hidden = 0
+    # Asks from the farthest shown down to the best, then bids from the best: a ladder.
+    asks = sorted((q for q in st.quotes if q.side is Side.SELL), key=lambda q: q.price)
+    bids = sorted((q for q in st.quotes if q.side is Side.BUY), key=lambda q: -q.price)
+    hidden += max(0, len(asks) - QUOTE_ROWS_PER_SIDE) + max(0, len(bids) - QUOTE_ROWS_PER_SIDE)
+    for q in [*reversed(asks[:QUOTE_ROWS_PER_SIDE]), *bids[:QUOTE_ROWS_PER_SIDE]]:
+        style = "red" if q.side is Side.SELL else "green"
+        queue = "—" if q.queue_ahead_estimate is None else inst.qty_str(q.queue_ahead_estimate)
+        table.add_row(
+            _cell(q.side.value, style),
+            str(q.level),
+            _cell(inst.price_str(q.price), style),
+            inst.qty_str(q.qty),
+            queue,
+            _age(q.age_ms),
+            _cell(q.state.value, "dim"),
+        )
+        shown += 1
+    if shown == 0:
+        table.add_row(_cell("none", "dim"), "", "", "", "", "", "")
+    if hidden:
+        table.caption = f"+{hidden} more levels"
+        table.caption_justify = "left"
+        table.caption_style = "dim"
+    return table
+
+
+def _health(view: StatusView) -> list[Text]:
+    conn = _line(("ws ", "dim"))
+    for c in view.connections:
+        conn.append(f"{c.name} ")
+        conn.append("up" if c.up else "DOWN", style="green" if c.up else "bold red")
+        conn.append(f" ({c.reconnects} reconn)  ", style="dim")
+    conn.append("REST p50 ", style="dim")
+    conn.append(_latency(view.rest_p50_us))
+    conn.append(" p99 ", style="dim")
+    conn.append(_latency(view.rest_p99_us))
+
+    rate = _line(("rate ", "dim"))
+    for r in view.rate_limits:
+        frac = r.used / r.limit if r.limit > 0 else 0.0
+        style = "bold red" if frac >= 0.8 else "yellow" if frac >= 0.5 else ""
+        rate.append(f"{r.name} ")
+        rate.append(f"{r.used}/{r.limit}", style=style)
+        rate.append("  ")
+
+    kids = _line(("tasks ", "dim"))
+    for child in view.children:
+        mark, style = _CHILD_MARK.get(child.state, ("?", ""))
+        kids.append(f"{child.name}")
+        kids.append(mark, style=style)
+        if child.restarts:
+            kids.append(f"↻{child.restarts}", style="yellow")
+        kids.append(" ")
+    return [conn, rate, kids]
+
+
+def _fill_text(inst: Instrument, notice: Notice, now: int) -> Text:
+    price = _notice_int(notice, "price")
+    qty = _notice_int(notice, "qty")
+    side = notice.data.get("side")
+    if price is None or qty is None or not isinstance(side, str):
+        return _cell(f"{_age(now - notice.ts)} {notice.message}")
+    maker = "M" if notice.data.get("maker") is True else "T"
+    style = "green" if side == "BUY" else "red"
+    return _line(
+        (f"{_age(now - notice.ts):>6} ", "dim"),
+        (f"{side:<4}", style),
+        f" {inst.qty_str(qty)} @ {inst.price_str(price)} {maker}",
+    )
+
+
+def _feeds(inst: Instrument, st: StrategyStatus) -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim", expand=True)
+    table.add_column("latest fills", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("alerts", ratio=1, no_wrap=True, overflow="ellipsis")
+    fills = [_fill_text(inst, n, st.ts) for n in reversed(st.last_fills[-FEED_ROWS:])]
+    alerts = [
+        _line((f"{_age(st.ts - n.ts):>6} ", "dim"), (n.message, "yellow"))
+        for n in reversed(st.alerts[-FEED_ROWS:])
+    ]
+    for i in range(max(len(fills), len(alerts), 1)):
+        table.add_row(
+            fills[i] if i < len(fills) else _cell("—" if i == 0 else "", "dim"),
+            alerts[i] if i < len(alerts) else _cell("—" if i == 0 else "", "dim"),
+        )
+    return table
+
+
+def render_status(view: StatusView | None) -> RenderableType:
+    """The whole screen for one snapshot; fits 80×24 whatever the snapshot holds."""
+    if view is None or view.strategy is None:
+        return _line(("mmtrio ", "bold"), ("starting: waiting for the first status…", "italic"))
+    st = view.strategy
+    inst = view.instrument
+    return Group(
+        _header(view, st),
+        _market(inst, st),
+        _position(inst, st),
+        *_pnl(st),
+        _line(("quotes", "bold underline")),
+        _quotes(inst, st),
+        *_health(view),
+        _feeds(inst, st),
+    )
+
+
+def status_line(view: StatusView | None) -> str:
+    """One plain log line with the essentials (the non-terminal fallback of the screen)."""
+    if view is None or view.strategy is None:
+        return "status: starting, no strategy status yet"
+    st = view.strategy
+    inst = view.instrument
+    led = st.ledger
+    bid = "-" if st.best_bid is None else inst.price_str(st.best_bid)
+    ask = "-" if st.best_ask is None else inst.price_str(st.best_ask)
+    quotes = " ".join(
+        f"{q.side.value[0]}{q.level}:{inst.qty_str(q.qty)}@{inst.price_str(q.price)}"
+        for q in sorted(st.quotes, key=lambda q: (q.side.value, q.level))
+    )
+    down = [c.name for c in view.connections if not c.up]
+    reason = st.cannot_quote or st.reason
+    return (
+        f"status {inst.symbol} {st.trading_state.value} ({reason}) | book {bid}/{ask}"
+        f"{'' if st.book_synced else ' OUT-OF-SYNC'} | quotes {quotes or 'none'} | "
+        f"pos {inst.lots_to_qty(st.position_lots):+} {st.band.value} | "
+        f"equity {led.equity:+.2f} (real {led.realised:+.2f} unreal {led.unrealised:+.2f} "
+        f"fees {-led.fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
+        f"{st.max_drawdown:.2f} | fills {led.fills}"
+        f"{' | ws DOWN: ' + ','.join(down) if down else ''}"
+    )
+
+
+def _safe_render(latest: Callable[[], StatusView | None]) -> RenderableType:
+    # Runs on rich's refresh thread: an exception there would silently freeze the screen, and
+    # a bug in the status display must never stop the bot.
+    try:
+        return render_status(latest())
+    except Exception as exc:  # any render bug: show it, keep refreshing
+        return _line(("status screen error: ", "bold red"), f"{type(exc).__name__}: {exc}")
+
+
+async def run_screen(
+    build: Callable[[], StatusView | None],
+    *,
+    console: Console | None = None,
+    refresh_per_second: float = 4.0,
+    log_interval_s: float = 10.0,
+) -> None:
+    """Show the live status until cancelled (run it as a task of the engine).
+
+    ``build`` (e.g. :meth:`SnapshotBuilder.build`) is called on the Trio thread
+    ``refresh_per_second`` times a second; the immutable result is stored in one reference
+    that rich's refresh thread renders, so no rendering happens on the Trio thread. When the
+    console is not a terminal, a :func:`status_line` is logged every ``log_interval_s``.
+    """
+    console = console if console is not None else Console()
+    if not console.is_terminal:
+        while True:
+            logger.info(status_line(build()))
+            await trio.sleep(log_interval_s)
+    latest: list[StatusView | None] = [None]
+    live = Live(
+        get_renderable=lambda: _safe_render(lambda: latest[0]),
+        console=console,
+        refresh_per_second=refresh_per_second,
+        vertical_overflow="crop",
+        # Log records are routed through the console (console_log_sink), not by swapping
+        # sys.stdout under loguru's feet.
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with live:
+        while True:
+            try:
+                latest[0] = build()
+            except Exception as exc:  # a status bug must not stop the bot; show the last one
+                logger.opt(exception=exc).warning("status snapshot failed; screen shows the last")
+            await trio.sleep(1.0 / refresh_per_second)
+
+
+def console_log_sink(console: Console) -> Callable[[str], None]:
+    """A loguru sink that prints above the live screen instead of tearing through it.
+
+    Use it as ``setup_logging(level, sink=console_log_sink(console))`` while the screen runs:
+    rich's console serialises writes with the Live refresh thread.
+    """
+
+    def sink(message: str) -> None:
+        console.print(Text(str(message).rstrip("\n")), soft_wrap=True)
+
+    return sink

@@ -1,0 +1,179 @@
+"""The rich status screen: content, the 80×24 fit, the non-terminal fallback."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import trio
+import trio.testing
+from hypothesis import given
+from loguru import logger
+from rich.cells import cell_len
+from rich.console import Console
+
+from mmtrio.core.risk import TradingState
+from mmtrio.runtime.feeds import FeedStats
+from mmtrio.runtime.screen import (
+    SnapshotBuilder,
+    StatusView,
+    console_log_sink,
+    render_status,
+    run_screen,
+    status_line,
+)
+from mmtrio.runtime.status import StatusSources
+from tests.strategies import SampleStatus, sample_status, status_views
+
+
+def screen_lines(view: StatusView | None) -> list[str]:
+    """Render ``view`` on an 80×24 recording console; the plain text, one entry per row."""
+    console = Console(width=80, height=24, record=True, file=io.StringIO(), color_system=None)
+    console.print(render_status(view))
+    return console.export_text().rstrip("\n").split("\n")
+
+
+def assert_fits(lines: list[str]) -> None:
+    assert len(lines) <= 24, "\n".join(lines)
+    for line in lines:
+        assert cell_len(line) <= 80, line
+
+
+def test_screen_shows_quote_position_pnl_state() -> None:
+    lines = screen_lines(sample_status())
+    assert_fits(lines)
+    text = "\n".join(lines)
+    assert "BTCUSDT" in lines[0]
+    assert "ACTIVE" in lines[0] and "quoting both sides" in lines[0]
+    # Market: ticks shown as prices on the 0.10 grid, the mid on the half tick.
+    assert "bid 60001.20  ask 60001.40  mid 60001.30  spr 2t" in lines[1]
+    # Our quotes: price, size, queue-ahead estimate (7 lots), sell above buy.
+    buy = next(line for line in lines if line.lstrip().startswith("BUY"))
+    sell = next(line for line in lines if line.lstrip().startswith("SELL"))
+    assert lines.index(sell) < lines.index(buy)
+    assert "60001.0" in buy and "0.002" in buy and "0.007" in buy
+    assert "60001.7" in sell and "0.002" in sell
+    # Position and P&L with attribution; drawdown against its limit.
+    assert "+0.004" in text and "NORMAL" in text
+    assert "+0.83" in text and "+1.25" in text and "-0.40" in text
+    assert "+2.10" in text and "-0.88" in text
+    assert "0.42/50.00" in text
+    # Health, rate limits, children, the latest fill and alert.
+    assert "480µs" in text and "1050µs" in text
+    assert "weight_1m 120/2400" in text
+    assert "user-stream" in text
+    assert "BUY  0.002 @ 60001.00 M" in text
+    assert "user stream reconnected" in text
+
+
+def test_halted_shows_why_quoting_stopped() -> None:
+    view = sample_status()
+    assert view.strategy is not None
+    halted = dataclasses.replace(
+        view.strategy, trading_state=TradingState.HALTED, cannot_quote="kill switch: operator"
+    )
+    lines = screen_lines(dataclasses.replace(view, strategy=halted))
+    assert "HALTED" in lines[0] and "kill switch: operator" in lines[0]
+
+
+def test_long_ladder_is_capped_and_counted() -> None:
+    view = sample_status()
+    assert view.strategy is not None
+    quote = view.strategy.quotes[0]
+    ladder = tuple(
+        dataclasses.replace(quote, side=side, level=i, price=600_000 + (i + 20) * sign)
+        for i in range(10)
+        for side, sign in ((quote.side, -1), (view.strategy.quotes[1].side, 1))
+    )
+    lines = screen_lines(
+        dataclasses.replace(view, strategy=dataclasses.replace(view.strategy, quotes=ladder))
+    )
+    assert_fits(lines)
+    assert "+14 more levels" in "\n".join(lines)
+
+
+def test_starting_screen_before_first_status() -> None:
+    lines = screen_lines(None)
+    assert "starting" in lines[0]
+    assert "starting" in screen_lines(sample_status(strategy=None))[0]
+
+
+@given(status_views())
+def test_any_status_fits_80x24(view: SampleStatus) -> None:
+    assert_fits(screen_lines(view))
+
+
+def test_status_line_has_the_essentials() -> None:
+    line = status_line(sample_status())
+    assert "\n" not in line
+    assert "BTCUSDT ACTIVE" in line
+    assert "B0:0.002@60001.00" in line and "S0:0.002@60001.70" in line
+    assert "pos +0.004 NORMAL" in line and "equity +0.83" in line
+    conn = sample_status().connections
+    down = sample_status(connections=(dataclasses.replace(conn[0], up=False), conn[1]))
+    assert "ws DOWN: market" in status_line(down)
+
+
+async def test_not_a_terminal_falls_back_to_log_lines(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    records: list[str] = []
+    handler = logger.add(records.append, format="{message}", level="INFO")
+    console = Console(file=io.StringIO(), force_terminal=False)
+    try:
+        with trio.move_on_after(25):
+            await run_screen(sample_status, console=console, log_interval_s=10)
+    finally:
+        logger.remove(handler)
+    status = [r for r in records if r.startswith("status BTCUSDT")]
+    assert len(status) == 3  # t = 0, 10, 20
+    assert console.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
+async def test_terminal_gets_the_live_screen() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80, height=24)
+    with trio.move_on_after(0.3):  # a real thread refreshes the screen: real time, briefly
+        await run_screen(sample_status, console=console, refresh_per_second=20)
+    assert "ACTIVE" in out.getvalue() and "60001.7" in out.getvalue()
+
+
+async def test_a_render_bug_is_shown_not_raised() -> None:
+    broken = sample_status(instrument=None)  # rendering it raises AttributeError
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80, height=24)
+    with trio.move_on_after(0.3):
+        await run_screen(lambda: broken, console=console, refresh_per_second=20)
+    assert "status screen error" in out.getvalue() and "AttributeError" in out.getvalue()
+
+
+async def test_builder_reads_the_engine_sources(autojump_clock: trio.testing.MockClock) -> None:
+    stats = FeedStats(connected=True)
+
+    class Execution:
+        def stats(self) -> dict[str, object]:
+            return {
+                "latency_p50_us": 480,
+                "latency_p99_us": 990,
+                "budget": {"weight_1m": {"used": 5, "limit": 2400}, "banned": False},
+            }
+
+    src = StatusSources(symbol="BTCUSDT", clock_ms=lambda: 0, execution=Execution(), market=stats)
+    builder = SnapshotBuilder(src)
+    first = builder.build()
+    assert first.strategy is None and first.instrument.symbol == "BTCUSDT"
+    assert first.rest_p50_us == 480 and first.rate_limits[0].used == 5
+    assert first.connections[0].up and first.connections[0].reconnects == 0
+    stats.connected = False
+    assert not builder.build().connections[0].up
+    stats.connected = True
+    assert builder.build().connections[0].reconnects == 1
+    assert "starting" in screen_lines(builder.build())[0]
+
+
+def test_console_log_sink_prints_through_the_console() -> None:
+    out = io.StringIO()
+    sink = console_log_sink(Console(file=out, width=80, color_system=None))
+    sink("2024-08-08 INFO fill BUY 0.002 [not markup]\n")
+    assert out.getvalue() == "2024-08-08 INFO fill BUY 0.002 [not markup]\n"
