@@ -68,6 +68,57 @@ def test_duplicate_fill_is_a_noop_and_fills_since_is_a_query(tmp_path: Path) -> 
     assert [k for _, k, _ in _rows(tmp_path / JOURNAL_NAME)].count("fill") == 3
 
 
+def test_mixed_batch_stores_exact_payload_text_and_consecutive_seqs(tmp_path: Path) -> None:
+    # Runs of ordinary rows go in as one bulk statement, fills and reconciles one by one: the
+    # stored columns and the returned seqs must not depend on how the batch was split.
+    j = Journal.open(tmp_path)
+    epoch = j.next_epoch()
+    odd = {"reason": 'quote " back\\slash \u00e9 \n', "qty": Decimal("0.10"), "side": Side.SELL}
+    records = [
+        Record(Kind.START, 1, {"pid": 7}),
+        Record(Kind.STATE_CHANGE, 2, odd, exchange_ts_ms=99),
+        js.fill(_fill(5), 3),
+        js.fill(_fill(5), 4),  # duplicate within the same batch: skipped
+        Record(Kind.MID_SAMPLE, 5, {"bid": 1, "ask": 2}),
+        Record(Kind.RECONCILE, 6, {"ok": True}),
+        Record(Kind.MID_SAMPLE, 7, {"bid": 1, "ask": 3}),
+    ]
+    seqs = j.write_batch(records)
+    j.close()
+    assert seqs[3] == -1
+    kept = [s for s in seqs if s != -1]
+    assert kept == list(range(kept[0], kept[0] + 6))
+    conn = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    try:
+        rows = conn.execute(
+            "SELECT seq, kind, session, local_ts_ms, exchange_ts_ms, payload FROM records"
+            " ORDER BY seq"
+        ).fetchall()
+        fills = conn.execute("SELECT trade_id, seq, reconciled, ts_ms FROM fills").fetchall()
+    finally:
+        conn.close()
+    expected = [r for i, r in enumerate(records) if i != 3]
+    assert rows == [
+        (seq, str(r.kind), epoch, r.local_ts_ms, r.exchange_ts_ms, js.encode_payload(r.payload))
+        for seq, r in zip(kept, expected, strict=True)
+    ]
+    assert js.encode_payload(odd) == (
+        '{"qty":"0.10","reason":"quote \\" back\\\\slash \\u00e9 \\n","side":"SELL"}'
+    )
+    assert fills == [(5, seqs[2], 1, 3)]  # marked reconciled by the later reconcile ok
+
+
+def test_unjournalable_records_are_refused_before_any_write(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    with pytest.raises(JournalError, match="cannot journal a fill without"):
+        j.write_batch([Record(Kind.START, 1, {}), Record(Kind.FILL, 2, {"symbol": "BTCUSDT"})])
+    with pytest.raises(JournalError, match="exchange_ts_ms must be an int"):
+        j.write_batch([Record(Kind.START, 1, {}, exchange_ts_ms=True)])
+    j.close()
+    assert _rows(tmp_path / JOURNAL_NAME) == []
+
+
 def test_epoch_increments_across_reopen(tmp_path: Path) -> None:
     epochs = []
     for _ in range(3):

@@ -108,19 +108,41 @@ async def test_cancellation_writes_what_is_queued(
     j.close()
 
 
+async def test_unjournalable_record_is_refused_at_append_and_the_writer_lives_on(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    w = JournalWriter(j)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(w.run)
+        with pytest.raises(JournalError, match="trade_id"):
+            w.append(Record(Kind.FILL, 1, {"symbol": "BTCUSDT"}))  # no trade id: no dedupe key
+        with pytest.raises(JournalError, match="cannot journal a mid_sample record"):
+            w.append(Record(Kind.MID_SAMPLE, 2, {"bid": object()}))
+        with pytest.raises(JournalError, match="local_ts_ms must be an int"):
+            w.append(Record(Kind.MID_SAMPLE, 2.5, {}))  # type: ignore[arg-type]
+        await w.write_durable([_mid(3)])
+        nursery.cancel_scope.cancel()
+    assert _kinds(tmp_path / JOURNAL_NAME) == [("mid_sample", 3)]
+    j.close()
+
+
 async def test_write_failure_reaches_durable_callers(
     tmp_path: Path, autojump_clock: trio.abc.Clock
 ) -> None:
     j = Journal.open(tmp_path)
     j.next_epoch()
     w = JournalWriter(j)
-    bad = Record(Kind.FILL, 1, {"symbol": "BTCUSDT"})  # no trade_id: the insert fails
+    other = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    other.execute("DROP TABLE records")  # every insert now fails inside the commit thread
+    other.close()
     with pytest.raises(BaseExceptionGroup) as info:
         async with trio.open_nursery() as nursery:
             await nursery.start(w.run)
             with pytest.raises(JournalError, match="journal write failed"):
-                await w.write_durable([bad])
-    assert info.group_contains(KeyError)
+                await w.write_durable([_mid(1)])
+    assert info.group_contains(JournalError, match="no such table")
     with pytest.raises(JournalError, match="stopped"):
         w.append(_mid(2))
     j.close()

@@ -35,13 +35,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmtrio.errors import JournalError, ParameterError
-from mmtrio.runtime.journal_schema import META_EPOCH, Kind, Record, encode_payload, migrate
+from mmtrio.runtime.journal_schema import (
+    META_EPOCH,
+    EncodedRecord,
+    Kind,
+    Record,
+    encode_record,
+    migrate,
+)
 
 JOURNAL_NAME = "journal.sqlite3"
 LOCK_NAME = "lock"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_MAGICS = (0x377F0682, 0x377F0683)
 _SELECT_EPOCH = "SELECT value FROM meta WHERE key = ?"
+# One statement per run of rows: the batch travels as one JSON array of
+# [kind, local_ts_ms, exchange_ts_ms, payload text] rows (journal_schema.EncodedRecord.row).
+_INSERT_ROWS = (
+    "INSERT INTO records(kind, session, local_ts_ms, exchange_ts_ms, payload) "
+    "SELECT json_extract(value, '$[0]'), ?, json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) ORDER BY key"
+)
 _TERMINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED"})
 
 
@@ -244,58 +258,78 @@ class Journal:
 
     # --- writing ------------------------------------------------------------------------
     def write_batch(self, records: Sequence[Record]) -> list[int]:
-        """Append ``records`` in one transaction; returns their ``seq`` numbers.
+        """Encode ``records`` and append them in one transaction (see :meth:`write_rows`)."""
+        return self.write_rows([encode_record(r) for r in records])
+
+    def write_rows(self, rows: Sequence[EncodedRecord]) -> list[int]:
+        """Append pre-encoded ``rows`` in one transaction; returns their ``seq`` numbers.
 
         A ``fill`` whose (symbol, trade id) is already journaled is skipped (seq ``-1``): the
         fills table's UNIQUE constraint makes the duplicate a no-op. A successful
         ``reconcile`` marks every earlier fill reconciled.
+
+        Each run of ordinary rows is one ``INSERT … SELECT … FROM json_each(?)`` statement:
+        SQLite parses and inserts the whole run with the GIL released, so this thread holds
+        the GIL for a few Python calls per batch instead of a bind-and-step per record.
         """
         conn = self._conn
         seqs: list[int] = []
+        n = len(rows)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for rec in records:
-                    seqs.append(self._insert(rec))
+                i = 0
+                while i < n:
+                    row = rows[i]
+                    if row.fill_key is not None or row.marks_reconciled:
+                        seqs.append(self._insert_special(row))
+                        i += 1
+                        continue
+                    end = i + 1
+                    while end < n and rows[end].fill_key is None and not rows[end].marks_reconciled:
+                        end += 1
+                    seqs.extend(self._insert_run(rows[i:end]))
+                    i = end
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise JournalError(
-                f"journal {self.path}: cannot write {len(records)} record(s): {exc}; "
+                f"journal {self.path}: cannot write {n} record(s): {exc}; "
                 "check free disk space and permissions"
             ) from exc
         return seqs
 
-    def _insert(self, rec: Record) -> int:
+    def _insert_run(self, rows: Sequence[EncodedRecord]) -> range:
+        cur = self._conn.execute(
+            _INSERT_ROWS, (self.session, "[" + ",".join(r.row for r in rows) + "]")
+        )
+        last = int(cur.lastrowid or 0)
+        if cur.rowcount != len(rows) or last < len(rows):
+            raise JournalError(
+                f"journal {self.path}: inserted {cur.rowcount} of {len(rows)} rows "
+                f"(last seq {last}); the journal file may be damaged, check it with sqlite3"
+            )
+        # AUTOINCREMENT inside our BEGIN IMMEDIATE transaction (no other writer): the run got
+        # consecutive seqs ending at the last inserted one.
+        return range(last - len(rows) + 1, last + 1)
+
+    def _insert_special(self, row: EncodedRecord) -> int:
         conn = self._conn
-        payload = rec.payload
-        if rec.kind is Kind.FILL:
+        if row.fill_key is not None:
             exists = conn.execute(
-                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ?",
-                (payload["symbol"], payload["trade_id"]),
+                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ?", row.fill_key
             ).fetchone()
             if exists:
                 return -1
-        cur = conn.execute(
-            "INSERT INTO records(kind, session, local_ts_ms, exchange_ts_ms, payload) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                str(rec.kind),
-                self.session,
-                rec.local_ts_ms,
-                rec.exchange_ts_ms,
-                encode_payload(payload),
-            ),
-        )
-        seq = int(cur.lastrowid or 0)
-        if rec.kind is Kind.FILL:
+        (seq,) = self._insert_run((row,))
+        if row.fill_key is not None:
             conn.execute(
                 "INSERT INTO fills(symbol, trade_id, seq, session, ts_ms) VALUES (?, ?, ?, ?, ?)",
-                (payload["symbol"], payload["trade_id"], seq, self.session, rec.local_ts_ms),
+                (*row.fill_key, seq, self.session, row.local_ts_ms),
             )
-        elif rec.kind is Kind.RECONCILE and payload.get("ok") is True:
+        if row.marks_reconciled:
             conn.execute("UPDATE fills SET reconciled = 1 WHERE reconciled = 0 AND seq < ?", (seq,))
         return seq
 

@@ -46,7 +46,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from mmtrio.core.commands import Command, PlaceOrder
 from mmtrio.core.events import Fill, OrderUpdate
@@ -157,9 +157,69 @@ def _default(value: object) -> object:
     raise TypeError(f"cannot journal a {type(value).__name__}: {value!r}")
 
 
+# One encoder, built once: ``json.dumps`` with keyword arguments builds a new encoder per call.
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), sort_keys=True)
+_quote = _ENCODER.encode  # a str encodes to its JSON string literal (C fast path)
+
+
 def encode_payload(payload: Mapping[str, Any]) -> str:
     """Payload → compact JSON text (Decimals as strings so money stays exact)."""
-    return json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(payload)
+
+
+class EncodedRecord(NamedTuple):
+    """A :class:`Record` encoded to its final text, ready for ``Journal.write_rows``.
+
+    Built by :func:`encode_record` on the producer's side (the event loop), so the commit
+    thread only joins strings and hands SQLite one parameter per run of rows: it holds the
+    GIL for microseconds per batch, not per record (figures in ``journal_writer``).
+    """
+
+    kind: Kind
+    local_ts_ms: int
+    row: str  # JSON array [kind, local_ts_ms, exchange_ts_ms, payload text]: one bulk-insert row
+    fill_key: tuple[str, int] | None  # (symbol, trade_id) of a fill: the dedupe key
+    marks_reconciled: bool  # a successful ``reconcile``: earlier fills become reconciled
+
+
+def _timestamp(rec: Record, name: str, value: object, *, nullable: bool) -> None:
+    if (value is None and nullable) or type(value) is int:
+        return
+    raise JournalError(
+        f"cannot journal a {rec.kind} record: {name} must be an int (ms), got "
+        f"{value!r}; this is a bug in the code that built the record"
+    )
+
+
+def encode_record(rec: Record) -> EncodedRecord:
+    """Encode ``rec`` once, up front; raises :class:`JournalError` for a record SQLite would
+    refuse (unencodable payload value, fill without symbol/trade id, bad timestamps).
+
+    Refusing here, in the caller's ``append``, names the faulty record to the code that made
+    it, instead of failing a whole batch later in the commit thread and stopping the writer.
+    """
+    _timestamp(rec, "local_ts_ms", rec.local_ts_ms, nullable=False)
+    _timestamp(rec, "exchange_ts_ms", rec.exchange_ts_ms, nullable=True)
+    payload = rec.payload
+    try:
+        text = _ENCODER.encode(payload)
+    except (TypeError, ValueError) as exc:
+        raise JournalError(f"cannot journal a {rec.kind} record: {exc}") from exc
+    fill_key: tuple[str, int] | None = None
+    if rec.kind is Kind.FILL:
+        symbol, trade_id = payload.get("symbol"), payload.get("trade_id")
+        if not isinstance(symbol, str) or type(trade_id) is not int:
+            raise JournalError(
+                f"cannot journal a fill without a str symbol and an int trade_id (got symbol="
+                f"{symbol!r}, trade_id={trade_id!r}); build fills with journal_schema.fill()"
+            )
+        fill_key = (symbol, trade_id)
+    ex = "null" if rec.exchange_ts_ms is None else str(rec.exchange_ts_ms)
+    # Kind values are plain identifiers and the timestamps were checked to be ints above, so
+    # only the payload text needs quoting.
+    row = f'["{rec.kind.value}",{rec.local_ts_ms},{ex},{_quote(text)}]'
+    marks = rec.kind is Kind.RECONCILE and payload.get("ok") is True
+    return EncodedRecord(rec.kind, rec.local_ts_ms, row, fill_key, marks)
 
 
 # --- builders: core objects → records (the engine calls these; one place, one format) -------
