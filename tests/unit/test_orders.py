@@ -56,6 +56,7 @@ def update(
     price: int = 1000,
     qty: int = 10,
     side: Side = Side.BUY,
+    ts: int = 5,
 ) -> OrderUpdate:
     fill = None
     if last:
@@ -90,7 +91,7 @@ def update(
         cum,
         TimeInForce.GTX,
         False,
-        5,
+        ts,
         fill,
     )
 
@@ -306,8 +307,10 @@ def test_cancel_timeout_frees_slot_and_goes_unknown(open_tr: OrderTracker) -> No
     # a new order can take the slot
     place(tr, cid="mm1-2")
     assert tr.worst_case_exposure() == (20, 0)
+    # an update older than the cancel request cannot say whether the cancel worked
+    assert tr.on_event(update(VenueOrderStatus.NEW, 0, ts=9)).state is S.UNKNOWN
     # the query says it is still open: it is an orphan to cancel, not the slot's holder
-    assert tr.on_event(update(VenueOrderStatus.NEW, 0)).state is S.OPEN
+    assert tr.on_event(update(VenueOrderStatus.NEW, 0, ts=1500)).state is S.OPEN
     assert [o.client_id for o in tr.orphans()] == [CID]
     assert tr.slot_order(BID0).client_id == "mm1-2"  # type: ignore[union-attr]
     tr.request_cancel(CID, 2000, 3000)
@@ -414,8 +417,12 @@ def test_amend_unknown_counts_both(open_tr: OrderTracker) -> None:
     tr.request_amend(CID, 1001, 25, 10)
     assert tr.on_event(OutcomeUnknown(CID, "amend", "timeout", 11)).state is S.UNKNOWN
     assert tr.worst_case_exposure() == (25, 0)
-    ev = update(VenueOrderStatus.NEW, 0, price=1001, qty=25)  # the query result
-    assert tr.on_event(ev).state is S.OPEN
+    # a fill from before the amend was sent books but resolves nothing, nor shrinks the qty
+    stale = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 2, last=2, ts=9))
+    assert stale.state is S.UNKNOWN and stale.fill is not None
+    assert tr.worst_case_exposure() == (23, 0)
+    ev = update(VenueOrderStatus.PARTIALLY_FILLED, 2, price=1001, qty=25, ts=20)  # the query
+    assert tr.on_event(ev).state is S.PARTIALLY_FILLED
     order = tr.get(CID)
     assert order is not None and (order.qty, order.pending_amend) == (25, None)
 

@@ -35,8 +35,13 @@ Decisions where the venue documentation is silent (each is what a careful desk d
 * **A cancel that is not confirmed by its deadline** releases the slot through the same
   function as a confirmed cancel and moves the order to UNKNOWN (still in exposure). If the
   venue later says the order is still open, it is live without a slot: :meth:`orphans`.
-* A NEW/PARTIALLY_FILLED update does not overwrite the order's price/qty (it may be older than
-  an amend); an AMENDMENT update, an accepted amend, or any update resolving UNKNOWN does.
+* Venue price/qty replace ours only from an AMENDMENT update, an accepted amend, or an update
+  resolving UNKNOWN, and never from an update older (venue ``ts``) than the price/qty we hold:
+  a reordered NEW cannot undo an amend. A live status (NEW/PARTIALLY_FILLED) stamped at or
+  before the request whose outcome is unknown cannot resolve UNKNOWN (it predates the
+  request); its fill is still booked. Fates (FILLED, CANCELED, EXPIRED…) are permanent and
+  always count. Request ``ts`` and venue ``ts`` are both epoch ms; the runtime stamps a query
+  result with the time the query was answered.
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ class Trigger(enum.Enum):
     VENUE_CANCELED = "venue_canceled"
     VENUE_EXPIRED = "venue_expired"
     VENUE_REJECTED = "venue_rejected"
+    VENUE_STALE = "venue_stale"  # a live status too old to resolve UNKNOWN: facts only
 
 
 class _Resting(enum.Enum):
@@ -171,6 +177,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         VENUE_NEW=RESTING,  # the stream's NEW overtook the REST ack
         VENUE_AMENDED=RESTING,
         PARTIAL_FILL=S.PARTIALLY_FILLED,  # a trade before the ack: it exists
+        VENUE_STALE=S.PENDING_NEW,
     )
     for resting in (S.OPEN, S.PARTIALLY_FILLED):
         table |= _live_row(
@@ -188,6 +195,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
             VENUE_NEW=RESTING,
             VENUE_AMENDED=RESTING,
             PARTIAL_FILL=S.PARTIALLY_FILLED,
+            VENUE_STALE=RESTING,
         )
         table[(resting, T.CANCEL_REQUESTED)] = S.PENDING_CANCEL
         table[(resting, T.AMEND_REQUESTED)] = S.PENDING_AMEND
@@ -206,6 +214,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         VENUE_NEW=S.PENDING_CANCEL,
         VENUE_AMENDED=S.PENDING_CANCEL,
         PARTIAL_FILL=S.PENDING_CANCEL,  # a fill racing the cancel: booked, cancel still pending
+        VENUE_STALE=S.PENDING_CANCEL,
     )
     table[(S.PENDING_CANCEL, T.CANCEL_TIMEOUT)] = S.UNKNOWN
     table |= _live_row(
@@ -223,6 +232,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         VENUE_NEW=S.PENDING_AMEND,
         VENUE_AMENDED=RESTING,  # the venue reports the amendment: confirmation
         PARTIAL_FILL=S.PENDING_AMEND,
+        VENUE_STALE=S.PENDING_AMEND,
     )
     table[(S.PENDING_AMEND, T.CANCEL_REQUESTED)] = S.PENDING_CANCEL
     table |= _live_row(
@@ -240,6 +250,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         VENUE_NEW=RESTING,  # a query (or the stream) says it rests
         VENUE_AMENDED=RESTING,
         PARTIAL_FILL=S.PARTIALLY_FILLED,
+        VENUE_STALE=S.UNKNOWN,
     )
     for terminal in TERMINAL_STATES:
         for trig in VENUE_TRIGGERS:
@@ -271,6 +282,9 @@ class Order:
     cancel_deadline: int | None = None
     unknown_op: str = ""  # the request whose outcome is unknown (place / amend / cancel)
     seen_at_venue: bool = False  # a venue fact showed this order existed
+    last_request_ts: int = 0  # when we last sent a request for it (place / amend / cancel)
+    unknown_since: int = 0  # last_request_ts of the request whose outcome is unknown
+    facts_ts: int = 0  # venue time of the price/qty we hold; older updates do not replace it
     reason: str = ""  # why it is where it is (rejection text, gone, timeout…)
 
     @property
@@ -279,12 +293,16 @@ class Order:
         return 0 if self.state in TERMINAL_STATES else max(0, self.qty - self.filled)
 
     @property
+    def worst_case_qty(self) -> int:
+        """The larger of the current qty and an amend's qty in flight."""
+        return self.qty if self.pending_amend is None else max(self.qty, self.pending_amend[1])
+
+    @property
     def worst_case_remaining(self) -> int:
         """The most this order could still fill: both old and new qty of an amend in flight."""
         if self.state in TERMINAL_STATES:
             return 0
-        qty = self.qty if self.pending_amend is None else max(self.qty, self.pending_amend[1])
-        return max(0, qty - self.filled)
+        return max(0, self.worst_case_qty - self.filled)
 
 
 Slot = tuple[Side, int]
@@ -337,6 +355,8 @@ OrderEvent = (
     | OrderNotFound
     | OrderUpdate
 )
+
+_LIVE_STATUSES: Final = frozenset({VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED})
 
 _STATUS_TRIGGER: dict[VenueOrderStatus, Trigger] = {
     VenueOrderStatus.NEW: T.VENUE_NEW,
@@ -439,7 +459,19 @@ class OrderTracker:
             raise OrderStateError(
                 f"order {client_id}: price {price} ticks and qty {qty} lots must be positive"
             )
-        order = Order(client_id, slot, side, price, qty, tif, reduce_only, ts, updated_ts=ts)
+        order = Order(
+            client_id,
+            slot,
+            side,
+            price,
+            qty,
+            tif,
+            reduce_only,
+            ts,
+            updated_ts=ts,
+            last_request_ts=ts,
+            facts_ts=ts,
+        )
         self._orders[client_id] = order
         self._trade_ids[client_id] = set()
         self._live[client_id] = None
@@ -451,7 +483,9 @@ class OrderTracker:
         order = self._require(client_id)
         if deadline_ts < ts:
             raise OrderStateError(f"cancel deadline {deadline_ts} is before the request ts {ts}")
-        return self._apply(order, T.CANCEL_REQUESTED, ts, cancel_deadline=deadline_ts)
+        return self._apply(
+            order, T.CANCEL_REQUESTED, ts, cancel_deadline=deadline_ts, last_request_ts=ts
+        )
 
     def request_amend(self, client_id: str, price: int, qty: int, ts: int) -> Order:
         """Mark an amend (new price and total qty, as Binance modify takes) as sent."""
@@ -462,7 +496,9 @@ class OrderTracker:
                 f"must be positive and the qty above the {order.filled} lots already filled "
                 f"(Binance cancels an order amended to qty <= executed; cancel it instead)"
             )
-        return self._apply(order, T.AMEND_REQUESTED, ts, pending_amend=(price, qty))
+        return self._apply(
+            order, T.AMEND_REQUESTED, ts, pending_amend=(price, qty), last_request_ts=ts
+        )
 
     def expire_cancels(self, now: int) -> list[str]:
         """Give up on cancels past their deadline: free their slots, move them to UNKNOWN."""
@@ -512,6 +548,7 @@ class OrderTracker:
                     qty=event.qty,
                     pending_amend=None,
                     seen_at_venue=True,
+                    facts_ts=max(order.facts_ts, ts),
                 )
             else:
                 order = self._apply(order, T.AMEND_ACCEPTED, ts)
@@ -584,14 +621,23 @@ class OrderTracker:
             "seen_at_venue": True,
             "order_id": order.order_id if order.order_id is not None else update.order_id,
         }
-        if update.exec_type is ExecType.AMENDMENT or order.state is OrderState.UNKNOWN:
-            # The venue's own price/qty is the truth here (see module docstring).
-            facts.update(price=update.price, qty=update.qty, pending_amend=None)
-        qty = update.qty if "qty" in facts else order.qty
-        if update.exec_type is ExecType.AMENDMENT and update.status is VenueOrderStatus.NEW:
+        is_amendment = update.exec_type is ExecType.AMENDMENT
+        live_status = update.status in _LIVE_STATUSES
+        if is_amendment and live_status:
             trig = T.VENUE_AMENDED
         else:
             trig = _STATUS_TRIGGER[update.status]
+        # A live status older than (or as old as) the request whose outcome is unknown cannot
+        # tell that outcome; fates (filled, canceled…) are permanent and always count.
+        stale = order.state is OrderState.UNKNOWN and update.ts <= order.unknown_since
+        if stale and live_status:
+            trig = T.VENUE_STALE
+        if (is_amendment or (order.state is OrderState.UNKNOWN and not stale)) and (
+            update.ts >= order.facts_ts
+        ):
+            # The venue's own price/qty, newer than what we hold (see module docstring).
+            facts.update(price=update.price, qty=update.qty, pending_amend=None, facts_ts=update.ts)
+        qty = update.qty if "qty" in facts else order.worst_case_qty
         if filled >= qty and trig in (T.VENUE_NEW, T.VENUE_AMENDED, T.PARTIAL_FILL):
             trig = T.FULL_FILL  # everything is filled whatever the (older) status says
         if trig in _FATE or trig is T.VENUE_CANCELED:
@@ -613,6 +659,8 @@ class OrderTracker:
         state = next_state(updated, trigger)
         if state is not OrderState.PENDING_CANCEL and updated.cancel_deadline is not None:
             updated = replace(updated, cancel_deadline=None)
+        if state is OrderState.UNKNOWN and order.state is not OrderState.UNKNOWN:
+            updated = replace(updated, unknown_since=updated.last_request_ts)
         if state is not OrderState.UNKNOWN and updated.unknown_op:
             updated = replace(updated, unknown_op="")  # resolved
         updated = replace(updated, state=state)
