@@ -1,0 +1,143 @@
+"""Desired quotes vs live orders, slot by slot: keep, amend, cancel, place — or wait.
+
+Pure planning: :func:`reconcile` reads the desired quotes and the orders holding slots and
+returns what to do with each slot; :class:`mmtrio.core.strategy.MarketMaker` then runs every
+place/amend through the risk check and the order tracker. Rules (each a deliberate choice):
+
+- **Pending orders are never touched.** PENDING_NEW / PENDING_CANCEL / PENDING_AMEND /
+  UNKNOWN: the venue has not told us where the order is, so acting on it would race our own
+  request (Binance answers a cancel racing its place with -2011 while the place still lands).
+- **No churn.** An order within ``reprice_tolerance_ticks`` of its target price and
+  ``size_tolerance_lots`` of its target remaining size is kept: every requote loses queue
+  priority and spends rate budget. An order is *not* kept when it would cross the other
+  side's desired top (the book moved through it): then it is repriced like any other.
+- **Removal is immediate, repricing is paced.** A slot that should not quote any more (risk
+  forbids the side, the book is unusable, the ladder shrank) is cancelled at once, whatever
+  ``min_requote_interval_ms`` says: pulling a quote is the safe action. Repricing, amending
+  and placing into a slot wait until ``min_requote_interval_ms`` after the slot's last action.
+- **Amend or cancel.** With ``use_amend`` an OPEN/PARTIALLY_FILLED order is amended (one
+  request, the slot stays held); otherwise it is cancelled and the slot is refilled by a place
+  in a later step, once the cancel is confirmed (or its deadline passes).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mmtrio.core.events import Side
+from mmtrio.core.orders import Order, OrderState, Slot
+from mmtrio.core.quoting import Quote
+
+PENDING_STATES = frozenset(
+    {
+        OrderState.PENDING_NEW,
+        OrderState.PENDING_CANCEL,
+        OrderState.PENDING_AMEND,
+        OrderState.UNKNOWN,
+    }
+)
+RESTING_STATES = frozenset({OrderState.OPEN, OrderState.PARTIALLY_FILLED})
+
+
+class ActionKind(enum.Enum):
+    KEEP = "keep"
+    PLACE = "place"
+    AMEND = "amend"
+    CANCEL = "cancel"
+    WAIT = "wait"  # something is to be done but not yet (pending order or requote pacing)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotAction:
+    """What to do with one slot. ``quote`` is the target (PLACE/AMEND/KEEP); ``order`` the
+    live order holding the slot, if any; ``until`` the time a WAIT for pacing ends."""
+
+    kind: ActionKind
+    slot: Slot
+    quote: Quote | None
+    order: Order | None
+    reason: str
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerances:
+    reprice_ticks: int
+    size_lots: int
+    min_interval_ms: int
+    use_amend: bool
+
+
+def _crosses_desired(order: Order, desired: Mapping[Slot, Quote]) -> bool:
+    """True when ``order`` would sit at or through the other side's desired prices."""
+    opposite = [q.price_ticks for (side, _), q in desired.items() if side is not order.side]
+    if not opposite:
+        return False
+    if order.side is Side.BUY:
+        return order.price >= min(opposite)
+    return order.price <= max(opposite)
+
+
+def _within(order: Order, quote: Quote, tol: Tolerances) -> bool:
+    return (
+        abs(order.price - quote.price_ticks) <= tol.reprice_ticks
+        and abs(order.remaining - quote.qty_lots) <= tol.size_lots
+    )
+
+
+def reconcile(
+    desired: Mapping[Slot, Quote],
+    held: Mapping[Slot, Order],
+    *,
+    now: int,
+    last_action: Mapping[Slot, int],
+    tol: Tolerances,
+) -> list[SlotAction]:
+    """One action per slot that is desired or held; cancels first, then amends, then places.
+
+    Cancels go first so that a slot's old quote leaves before anything new is sent, and the
+    risk checks of the amends/places that follow see the smallest exposure they can.
+    """
+    actions: list[SlotAction] = []
+    for slot in sorted(set(desired) | set(held), key=lambda s: (s[0].value, s[1])):
+        quote = desired.get(slot)
+        order = held.get(slot)
+        earliest = last_action.get(slot)
+        paced_until = None if earliest is None else earliest + tol.min_interval_ms
+        paced = paced_until is not None and now < paced_until
+        if order is not None and order.state in PENDING_STATES:
+            actions.append(
+                SlotAction(ActionKind.WAIT, slot, quote, order, f"order {order.state.value}")
+            )
+        elif order is None:
+            if quote is None:  # unreachable: the slot is in neither map
+                continue
+            if paced:
+                actions.append(
+                    SlotAction(ActionKind.WAIT, slot, quote, None, "requote pacing", paced_until)
+                )
+            else:
+                actions.append(SlotAction(ActionKind.PLACE, slot, quote, None, "free slot"))
+        elif quote is None:
+            actions.append(SlotAction(ActionKind.CANCEL, slot, None, order, "slot not quoted"))
+        elif _within(order, quote, tol) and not _crosses_desired(order, desired):
+            actions.append(SlotAction(ActionKind.KEEP, slot, quote, order, "within tolerance"))
+        elif paced:
+            actions.append(
+                SlotAction(ActionKind.WAIT, slot, quote, order, "requote pacing", paced_until)
+            )
+        elif tol.use_amend and order.state in RESTING_STATES:
+            actions.append(SlotAction(ActionKind.AMEND, slot, quote, order, "reprice"))
+        else:
+            actions.append(SlotAction(ActionKind.CANCEL, slot, quote, order, "reprice"))
+    rank = {
+        ActionKind.CANCEL: 0,
+        ActionKind.AMEND: 1,
+        ActionKind.PLACE: 2,
+        ActionKind.KEEP: 3,
+        ActionKind.WAIT: 4,
+    }
+    actions.sort(key=lambda a: rank[a.kind])
+    return actions
