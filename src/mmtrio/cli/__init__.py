@@ -54,6 +54,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
             "Exit codes: 0 ok, 1 failed, 2 bad usage/config, 3 safe stop by a guard, "
             "4 violations found."
         ),
+        epilog=(
+            "examples:\n"
+            "  mmtrio run                      paper trading on the built-in sim (config.toml)\n"
+            "  mmtrio status                   the running bot's state, position and P&L\n"
+            "  mmtrio kill --flatten           halt: cancel all orders, close the position\n"
+            "  mmtrio report --since -1h       P&L and fills of the last hour, from the journal\n"
+            "  mmtrio config check config.toml validate a config file\n"
+            "  mmtrio COMMAND --help           each command's options, examples, exit codes"
+        ),
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mmtrio {__version__}")
@@ -65,6 +74,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
             module.NAME,
             help=module.HELP,
             description=module.__doc__,
+            epilog=getattr(module, "EPILOG", None),  # examples and exit codes
             formatter_class=_HelpFormatter,
         )
         module.register(cmd)

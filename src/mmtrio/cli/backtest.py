@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 
 NAME = "backtest"
 HELP = "replay recorded market data through the strategy; report P&L, markouts, fills; sweeps"
+EPILOG = """\
+examples:
+  mmtrio backtest --data data/binance-usdm/btcusdt_20240808.gz
+  mmtrio backtest --data a.gz --set quoting.gamma=0.05 --html report.html
+  mmtrio backtest --data a.gz --sweep quoting.gamma=0.01,0.1,1 --json
+
+exit codes: 0 done; 1 failed; 2 bad arguments, config or data file
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 NAME = "config"
 HELP = "check a configuration file (every problem listed at once)"
+EPILOG = """\
+examples:
+  mmtrio config check config.toml
+  MMTRIO_API_KEY=... MMTRIO_API_SECRET=... mmtrio config check live.toml --credentials
+
+exit codes: 0 valid; 2 invalid (every problem listed)
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,13 @@ import sys
 
 NAME = "kill"
 HELP = "halt the running bot: cancel all orders, stop quoting (optionally flatten)"
+EPILOG = """\
+examples:
+  mmtrio kill                                  # cancel all, stop quoting
+  mmtrio kill --flatten --reason "news at 14:30"   # also close the position
+
+exit codes: 0 the bot confirmed the halt; 1 no bot answered; 2 bad config
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:

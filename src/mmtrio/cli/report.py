@@ -21,6 +21,15 @@ from typing import Any
 
 NAME = "report"
 HELP = "session P&L, fills, markouts and drawdown from a bot's journal (text, JSON or HTML)"
+EPILOG = """\
+examples:
+  mmtrio report                                # latest session of config.toml's state dir
+  mmtrio report --journal state/journal.sqlite3 --since -1h
+  mmtrio report --json > session.json
+  mmtrio report --html report.html
+
+exit codes: 0 done; 1 the journal could not be read; 2 bad arguments
+"""
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}

@@ -16,6 +16,13 @@ import sys
 
 NAME = "research"
 HELP = "reproduce Avellaneda-Stoikov 2008 and check the GLFT closed form"
+EPILOG = """\
+examples:
+  mmtrio research as2008 --paths 1000 --seed 0
+  mmtrio research glft --json > glft.json
+
+exit codes: 0 done; 2 bad arguments
+"""
 
 MAX_PATHS = 1_000_000
 

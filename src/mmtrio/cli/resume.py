@@ -11,6 +11,13 @@ import sys
 
 NAME = "resume"
 HELP = "resume quoting after a kill switch (refused while a guard still holds)"
+EPILOG = """\
+examples:
+  mmtrio resume
+  mmtrio resume --config /etc/mmtrio/config.toml
+
+exit codes: 0 quoting again; 1 refused (reason printed) or no bot answered; 2 bad config
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:

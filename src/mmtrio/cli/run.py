@@ -18,12 +18,32 @@ from pathlib import Path
 
 NAME = "run"
 HELP = "run the market maker (paper trading on the built-in sim with the default config)"
+EPILOG = """\
+examples:
+  mmtrio run                                   # paper trading on the built-in sim, live screen
+  mmtrio run --config /etc/mmtrio/config.toml --json-logs   # headless (systemd): JSON on stdout
+  mmtrio run --log-level DEBUG                 # more detail for this run only
+
+In a terminal it shows the live status screen (80x24) with log records above it. Without a
+terminal (systemd, a pipe), or with --json-logs / [logging] json = true, there is no screen
+and every log record is one JSON line on stdout. Under systemd (Type=notify) it sends READY=1
+after the start-up reconciliation, STATUS= lines, watchdog pings while the trading loop runs
+(WatchdogSec=) and STOPPING=1 with a timeout extension for the cleanup.
+
+exit codes: 0 clean stop, zero open orders confirmed; 1 crash or open orders not confirmed
+gone; 2 bad config or arguments; 3 stopped by a guard (kill switch latched at exit,
+supervisor escalation)
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config.toml", help="config file (default config.toml)")
     parser.add_argument("--log-level", help="override logging.level for this run")
-    parser.add_argument("--json-logs", action="store_true", help="one JSON object per log line")
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        help="no screen; JSON log lines on stdout (the default when stdout is no terminal)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.config import load_config
     from mmtrio.errors import ConfigError, JournalError, MmtrioError
     from mmtrio.runtime.engine import run_bot
-    from mmtrio.runtime.logging import setup_logging
+    from mmtrio.runtime.surface import configure_output
 
     path = Path(args.config)
     try:
         config = load_config(path)
         level = args.log_level or config.logging.level
-        setup_logging(level, json_lines=args.json_logs or config.logging.json_lines)
+        mode = configure_output(config, json_flag=args.json_logs, level=level)
     except ConfigError as exc:
         print(f"mmtrio run: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -47,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         sim = config.venue.kind == "sim"
 
         async def main() -> int:
-            return await run_bot(config, config_path=path, sim=sim)
+            return await run_bot(config, config_path=path, sim=sim, console=mode.console)
 
         return trio.run(main)
     except (ConfigError, JournalError) as exc:

@@ -21,6 +21,15 @@ from pathlib import Path
 NAME = "sim"
 HELP = "run the simulated Binance USD-M venue (REST + websocket + admin) on loopback"
 DEFAULT_DATA = "btcusdt_20240808.gz"
+EPILOG = """\
+examples:
+  mmtrio sim                                   # shipped BTCUSDT recording, real time
+  mmtrio sim --speed 10 --port 8080 --json     # URLs (and paper keys) as one JSON line
+  mmtrio sim --synthetic --seed 7 --dump truth.json
+  mmtrio sim --api-key K --api-secret S        # accept only these credentials
+
+exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:

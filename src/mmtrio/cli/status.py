@@ -12,6 +12,13 @@ import sys
 
 NAME = "status"
 HELP = "show the running bot's status (over its control socket)"
+EPILOG = """\
+examples:
+  mmtrio status                                # one line: state, position, quotes, P&L
+  mmtrio status --config /etc/mmtrio/config.toml --json | jq .strategy.trading_state
+
+exit codes: 0 answered; 1 no bot answered; 2 bad config
+"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -58,9 +58,18 @@ from mmtrio.runtime.gateway import RestGateway
 from mmtrio.runtime.journal import Journal, Retention
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
-from mmtrio.runtime.reconcile import reconcile
+from mmtrio.runtime.reconcile import ReconcileReport, reconcile
+from mmtrio.runtime.recovery import (
+    PHASE_PERIODIC,
+    Checkpointer,
+    StartArgs,
+    checkpoint_record,
+    reconcile_at_stop,
+    recover_at_start,
+)
 from mmtrio.runtime.status import StatusSources, build_snapshot, log_status
 from mmtrio.runtime.supervisor import RestartPolicy, Supervisor, SupervisorEscalation
+from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.runtime.trading import (
     ApplyConfig,
     JournalRecorder,
@@ -211,7 +220,9 @@ def build_sim_venue(config: Config) -> Any:
 class Engine:
     """One bot run. ``run`` returns the exit code; see the module docstring."""
 
-    def __init__(self, config: Config, *, config_path: Path, sim: bool) -> None:
+    def __init__(
+        self, config: Config, *, config_path: Path, sim: bool, console: Any = None
+    ) -> None:
         self.config = config
         self.config_path = config_path
         self.sim = sim
@@ -230,8 +241,17 @@ class Engine:
         self._known_trade_ids: set[int] = set()
         self._last_trade_id: int | None = None
         self._ids: ClientIdGenerator | None = None
+        # Crash recovery (runtime/recovery.py): set once the journal is open / state rebuilt.
+        self._journal_path: Path | None = None
+        self._recorder: JournalRecorder | None = None
+        self._writer: JournalWriter | None = None
+        self._gateway: RestGateway | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._recovered = False
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
+        # Operator surface (screen, metrics, sd_notify, disk guard): runtime/surface.py.
+        self.surface = OperatorSurface(config, self.sources, console=console)
 
     # --- operator entry points (signals, control socket) ----------------------------------
     def request_stop(self, reason: str) -> None:
@@ -378,6 +398,7 @@ class Engine:
         register_secret(ep.api_secret)
         cfg = self.config
         journal = await trio.to_thread.run_sync(Journal.open, cfg.runtime.state_dir)
+        self._journal_path = journal.path
         try:
             recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
             epoch = await trio.to_thread.run_sync(journal.next_epoch)
@@ -430,9 +451,11 @@ class Engine:
         mm = MarketMaker(strategy_config(cfg), ids)
         self.mm = mm
         recorder = JournalRecorder(writer, wall_ms)
+        self._recorder, self._writer, self._gateway = recorder, writer, gateway
         loop = TradingLoop(mm, cmd_send, self.clock_ms, recorder)
         self.loop = loop
         loop.on_user_reconnect = self._reconcile_now.set
+        self.surface.bind(loop, execution, events_send)
         market_stats, user_stats = FeedStats(), FeedStats()
         self.sources.strategy, self.sources.execution, self.sources.loop = mm, execution, loop
         self.sources.market, self.sources.user, self.sources.journal = (
@@ -493,25 +516,85 @@ class Engine:
         """Time sync and the startup reconciliation, before anything is quoted."""
         with trio.fail_after(SESSION_START_TIMEOUT_S):
             await rest.sync_time()
-            report = await reconcile(
-                gateway,
-                mm,
-                self.symbol,
-                # An earlier process's quotes are cancelled: a fresh quote replaces them.
-                adopt=False,
-                tolerance_lots=self._tolerance_lots(),
-                known_trade_ids=self._known_trade_ids,
-                is_ours=ids.is_ours,
-                clock_ms=self.clock_ms,
-                startup=True,
-                since_trade_id=self._last_trade_id,
-            )
+            report = await self._recover(gateway, mm, ids)
         self._last_trade_id = report.last_trade_id
         if report.foreign:
             logger.warning("foreign open orders left alone: {}", ", ".join(report.foreign))
         if report.commands:
             # Start-up steps happened before the loop runs; their commands go out first.
             await loop.emit(report.commands, self.clock_ms())
+
+    # --- crash recovery (runtime/recovery.py) ----------------------------------------------
+    async def _recover(
+        self, gateway: RestGateway, mm: MarketMaker, ids: ClientIdGenerator
+    ) -> ReconcileReport:
+        """Books rebuilt from the journal, then reconciled with the venue (missed fills
+        booked and journaled once, orders cancelled or adopted, position compared)."""
+        recorder, writer, path = self._recorder, self._writer, self._journal_path
+        if recorder is None or writer is None or path is None:
+            raise MmtrioError("recovery needs the journal open")
+        self._checkpointer = Checkpointer(path, self.symbol)
+        report = await recover_at_start(
+            StartArgs(
+                journal_path=path,
+                gateway=gateway,
+                mm=mm,
+                instrument=self.config.instrument,
+                # An earlier process's orders: cancelled, or adopted (the strategy then
+                # cancels them: a fresh quote replaces them).
+                adopt=self.config.runtime.foreign_orders == "adopt",
+                tolerance_lots=self._tolerance_lots(),
+                known_trade_ids=self._known_trade_ids,
+                is_ours=ids.is_ours,
+                clock_ms=self.clock_ms,
+                wall_ms=wall_ms,
+                record=lambda event: recorder.event(event, self.clock_ms()),
+                sink=writer,
+            )
+        )
+        self._recovered = True
+        return report
+
+    async def _checkpoint(self, report: ReconcileReport) -> None:
+        """Journal a periodic pass with its verified trade-id checkpoint."""
+        if self._checkpointer is None or self._writer is None or self.mm is None:
+            return
+        mark = await self._checkpointer.after_pass(report)
+        self._writer.append(
+            checkpoint_record(
+                PHASE_PERIODIC, self.symbol, report, self.mm.ledger, mark, now_ms=wall_ms()
+            )
+        )
+
+    async def _reconcile_at_stop(self, deadline_s: float) -> None:
+        """In the shielded cleanup, after the cancel-all: journal fills that raced the stop
+        and the books' final position. Skipped when start-up recovery never finished (the
+        books were not rebuilt); the next start reconciles."""
+        mm, ids, gw = self.mm, self._ids, self._gateway
+        recorder, writer = self._recorder, self._writer
+        if not self._recovered or mm is None or ids is None or gw is None:
+            return
+        if recorder is None or writer is None:
+            return
+        with trio.move_on_after(max(1.0, deadline_s / 3)) as scope:
+            try:
+                await reconcile_at_stop(
+                    gw,
+                    mm,
+                    self.symbol,
+                    since_trade_id=self._last_trade_id,
+                    tolerance_lots=self._tolerance_lots(),
+                    known_trade_ids=self._known_trade_ids,
+                    is_ours=ids.is_ours,
+                    clock_ms=self.clock_ms,
+                    wall_ms=wall_ms,
+                    record=lambda event: recorder.event(event, self.clock_ms()),
+                    sink=writer,
+                )
+            except MmtrioError as exc:
+                logger.error("final reconciliation failed ({}); the next start reconciles", exc)
+        if scope.cancelled_caught:
+            logger.error("final reconciliation timed out; the next start reconciles")
 
     def _tolerance_lots(self) -> int:
         # One quote's size: a fill racing the position query cannot trip the halt; a real
@@ -569,7 +652,8 @@ class Engine:
         sup.add("user-stream", user_child)
         sup.add("deadman", deadman_child, signals_ready=True)
         sup.add("reconciler", lambda: self._reconciler(gateway, loop))
-        sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
+        if not self.surface.screen_active:  # the live screen replaces the status log line
+            sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
         for name, fn in self.extra_children:
             sup.add(name, fn)
 
@@ -582,6 +666,7 @@ class Engine:
                 bot.start_soon(serve_control, cfg.runtime.control_socket, self.control)
                 bot.start_soon(watch_kill_file, cfg.risk.kill_file, self._kill_now)
                 bot.start_soon(loop.run, events_recv)
+                await bot.start(self.surface.run)  # after start-up reconciliation: READY=1
                 await sup.run()
 
     async def _reconciler(self, gateway: RestGateway, loop: TradingLoop) -> None:
@@ -608,6 +693,7 @@ class Engine:
                 events_out=self._events,
             )
             self._last_trade_id = report.last_trade_id
+            await self._checkpoint(report)
             if len(self._known_trade_ids) > MAX_KNOWN_TRADE_IDS:
                 # Trade ids grow: keep the newest half (bounded memory, DESIGN §4).
                 keep = sorted(self._known_trade_ids)[-MAX_KNOWN_TRADE_IDS // 2 :]
@@ -626,8 +712,10 @@ class Engine:
             self.symbol,
             deadline,
         )
+        self.surface.stopping(reason, deadline)
         with trio.CancelScope(shield=True):
             left = await execution.cancel_all_and_confirm(self.symbol, deadline)
+            await self._reconcile_at_stop(deadline)
             halted = False
             if self.mm is not None:
                 halted = self.mm.status(self.clock_ms()).trading_state is TradingState.HALTED
@@ -654,12 +742,16 @@ class Engine:
                 except MmtrioError as exc:
                     logger.error("journal flush failed at stop: {}", exc)
         logger.info("stopped: exit code {}", code)
+        self.surface.stopped(code)
         return code
 
 
-async def run_bot(config: Config, *, config_path: Path, sim: bool) -> int:
-    """Run the bot until a signal, a guard or a crash; return the exit code."""
-    engine = Engine(config, config_path=config_path, sim=sim)
+async def run_bot(config: Config, *, config_path: Path, sim: bool, console: Any = None) -> int:
+    """Run the bot until a signal, a guard or a crash; return the exit code.
+
+    ``console``: the live status screen's rich Console (foreground terminal), None headless.
+    """
+    engine = Engine(config, config_path=config_path, sim=sim, console=console)
     return await engine.run()
 
 

@@ -68,12 +68,26 @@ class FeedStats:
     connected: bool = False
     last_status: str = "not started"
     last_event_ms: int | None = None  # venue time of the last forwarded market/user event
+    # Connections after the first one (monotonic: exported as a Prometheus counter). Counted
+    # here, from every FeedStatus, so a flap shorter than a screen refresh is not missed.
+    reconnects: int = 0
+    ever_connected: bool = False
+
+    def on_status(self, connected: bool, reason: str) -> None:
+        """Record one up/down transition of the stream."""
+        if connected and not self.connected:
+            if self.ever_connected:
+                self.reconnects += 1
+            self.ever_connected = True
+        self.connected = connected
+        self.last_status = reason
 
     def to_json(self) -> dict[str, Any]:
         return {
             "forwarded": self.forwarded,
             "skipped": dict(self.skipped),
             "connected": self.connected,
+            "reconnects": self.reconnects,
             "last_status": self.last_status,
             "last_event_ms": self.last_event_ms,
         }
@@ -86,8 +100,7 @@ async def _forward(source: Any, send: trio.MemorySendChannel[LoopItem], stats: F
             stats.skipped[type(record).__name__] += 1
             continue
         if isinstance(event, FeedStatus):
-            stats.connected = event.connected
-            stats.last_status = event.reason
+            stats.on_status(event.connected, event.reason)
         else:
             stats.last_event_ms = getattr(event, "ts", stats.last_event_ms)
         await send.send(event)

@@ -186,10 +186,9 @@ class SnapshotBuilder:
     """Builds :class:`ScreenSnapshot` s from the engine's live :class:`StatusSources`.
 
     Call :meth:`build` on the Trio thread only: it reads live objects (strategy, execution,
-    supervisor) without awaiting, so the snapshot is consistent. Reconnects are counted from
-    the feeds' ``connected`` flag going up again between builds: a lower bound (a flap shorter
-    than the build period is missed), which is what a screen needs; the exact count is in the
-    log and the journal.
+    supervisor) without awaiting, so the snapshot is consistent. Reconnects are the feeds' own
+    count (``FeedStats.reconnects``, every FeedStatus), or — for a feed object that does not
+    count — the ``connected`` flag going up again between builds (a lower bound).
     """
 
     def __init__(self, src: StatusSources) -> None:
@@ -198,17 +197,23 @@ class SnapshotBuilder:
         self._src = src
         self._instrument = KNOWN_INSTRUMENTS[src.symbol]
         self._seen_up: dict[str, bool] = {}
+        self._ever_up: set[str] = set()
         self._reconnects: dict[str, int] = {}
 
     def _connection(self, name: str, feed: FeedStats | None) -> Connection | None:
         if feed is None:
             return None
         was = self._seen_up.get(name)
-        if feed.connected and was is False:
+        # The first connection after start is not a *re*connect.
+        if feed.connected and was is False and name in self._ever_up:
             self._reconnects[name] = self._reconnects.get(name, 0) + 1
+        if feed.connected:
+            self._ever_up.add(name)
         if was is None or feed.connected != was:
             self._seen_up[name] = feed.connected
-        return Connection(name, feed.connected, self._reconnects.get(name, 0))
+        # FeedStats counts every FeedStatus (exact); the flag-watching count covers feeds that
+        # do not (a lower bound). Both are monotonic, so the larger stays a valid counter.
+        return Connection(name, feed.connected, max(self._reconnects.get(name, 0), feed.reconnects))
 
     def build(self) -> ScreenSnapshot:
         """The current snapshot (Trio thread, no await)."""

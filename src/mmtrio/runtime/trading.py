@@ -44,6 +44,7 @@ from mmtrio.core.events import (
 )
 from mmtrio.core.notices import Notice
 from mmtrio.runtime import journal_schema as js
+from mmtrio.runtime import probe
 
 
 class StrategyLike(Protocol):
@@ -121,21 +122,38 @@ class TradingLoop:
         self.last_step_ns = 0  # duration of the last step (status/benchmark)
         self.stopped = False
         self.on_user_reconnect: Callable[[], None] | None = None
+        # Operator-surface hooks (runtime/surface.py): ``on_iteration`` after every loop
+        # iteration (the systemd watchdog's proof of life), ``on_notice`` for every drained
+        # notice (metrics). ``max_idle_s`` bounds each wait so a quiet market still produces
+        # iterations: the watchdog must tell "quiet" from "stuck".
+        self.on_iteration: Callable[[], None] | None = None
+        self.on_notice: Callable[[Notice], None] | None = None
+        self.max_idle_s: float | None = None
 
     async def run(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> None:
         """Step every event (and due timers) until cancelled or stopped."""
         while not self.stopped:
             item = await self._next(events_in)
-            if item is None:
-                continue
-            await self.handle(item)
+            if item is not None:
+                await self.handle(item)
+            if self.on_iteration is not None:
+                self.on_iteration()
 
     async def _next(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> LoopItem | None:
         deadline = self.mm.next_deadline()
+        idle = self.max_idle_s
         if deadline is None:
-            return await events_in.receive()
+            if idle is None:
+                return await events_in.receive()
+            with trio.move_on_after(idle):
+                return await events_in.receive()
+            return None  # quiet: an empty iteration, so the watchdog sees the loop alive
         wait_s = (deadline - self._clock_ms()) / 1000.0
         if wait_s > 0:
+            if idle is not None and idle < wait_s:
+                with trio.move_on_after(idle):
+                    return await events_in.receive()
+                return None
             with trio.move_on_after(wait_s):
                 return await events_in.receive()
         # Due: step a Timer now, but first take an event that is already waiting, so a
@@ -170,8 +188,14 @@ class TradingLoop:
     async def _step(self, event: Event) -> None:
         now = self._clock_ms()
         t0 = time.perf_counter_ns()
+        trace = probe.ACTIVE  # latency probe (benchmarks/latency.py); None = off
+        if trace is not None:
+            trace.step_begin(event, t0)
         commands = self.mm.step(event, now)
-        self.last_step_ns = time.perf_counter_ns() - t0
+        t1 = time.perf_counter_ns()
+        self.last_step_ns = t1 - t0
+        if trace is not None:
+            trace.step_end(commands, t1)
         self.steps += 1
         if self._recorder is not None:
             self._recorder.event(event, now)
@@ -196,6 +220,8 @@ class TradingLoop:
                 logger.bind(kind=notice.kind).log(level, "{msg}", msg=notice.message)
             if self._recorder is not None:
                 self._recorder.notice(notice, now)
+            if self.on_notice is not None:
+                self.on_notice(notice)
 
 
 class JournalSink(Protocol):

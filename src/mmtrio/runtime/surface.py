@@ -1,0 +1,296 @@
+"""The operator surface of a running bot: status screen, Prometheus metrics, systemd
+notifications and the disk-space guard, wired onto the engine in one place.
+
+The engine knows this module through four calls (see ``runtime/engine.py``):
+
+- :func:`configure_output` (the CLI, before the bot starts): foreground on a terminal shows the
+  live screen and prints log records above it; otherwise (systemd, a pipe, ``--json-logs``,
+  ``[logging] json = true``) there is no screen and logs are JSON lines on stdout, which is
+  what journald and ``jq`` read.
+- :meth:`OperatorSurface.bind` (once the strategy exists): the trading loop beats the watchdog
+  every iteration and wakes at least every half ``max_silence_s`` even in a quiet market; each
+  drained notice is counted; execution's venue requests are timed into the REST histogram.
+- :meth:`OperatorSurface.run` (a task of the bot nursery, after the start-up reconciliation):
+  first disk check, metrics server bound, then ``READY=1``; it runs the screen, the watchdog
+  pinger, ``STATUS=`` updates and the disk guard until the bot stops.
+- :meth:`OperatorSurface.stopping` (first thing of the shielded cleanup): ``STOPPING=1`` and
+  an ``EXTEND_TIMEOUT_USEC`` covering the cleanup's deadline, so systemd does not SIGKILL the
+  bot half-way through cancelling its orders.
+
+Tick-to-order latency is not observed here: the metrics histogram exists, but no latency
+probe stamps market messages yet, and a histogram fed with a guess would be worse than none.
+
+Disk space (decision): below ``[journal] disk_halt_free_mb`` the kill switch is latched
+without flattening (a full disk is a recording problem, not a market-risk one; flattening
+would trade more while fills may not be recorded). It stays latched until the operator frees
+space and runs ``mmtrio resume``; a resume while space is still short is undone at the next
+check (every :data:`DISK_CHECK_INTERVAL_S`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+
+import trio
+from loguru import logger
+from rich.console import Console
+
+from mmtrio.config import Config
+from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
+from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
+from mmtrio.core.notices import Notice
+from mmtrio.errors import ConfigError
+from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
+from mmtrio.runtime.gateway import Gateway, OrderAck
+from mmtrio.runtime.logging import setup_logging
+from mmtrio.runtime.metrics import Metrics, serve_metrics
+from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
+from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
+from mmtrio.runtime.status import StatusSources
+from mmtrio.runtime.trading import LoopItem, TradingLoop
+
+T = TypeVar("T")
+
+DISK_CHECK_INTERVAL_S = 10.0
+SD_STATUS_INTERVAL_S = 5.0
+# Added to shutdown_deadline_s for EXTEND_TIMEOUT_USEC: the journal flush after the cancel
+# round gets up to a third of the deadline, plus a few seconds to close the files.
+STOP_MARGIN_S = 5.0
+
+
+# --- output mode (CLI) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutputMode:
+    """How the bot talks to the operator: ``console`` is the live screen's (None: headless)."""
+
+    console: Console | None
+    json_logs: bool
+
+
+def configure_output(
+    config: Config, *, json_flag: bool, level: str, stdout: Any = None
+) -> OutputMode:
+    """Choose the screen or headless mode and set up logging for it (returns the choice).
+
+    Screen: stdout is a terminal and neither ``--json-logs`` nor ``[logging] json`` asks for
+    JSON; log records are printed above the live screen. Headless: JSON lines on stdout.
+    """
+    out = sys.stdout if stdout is None else stdout
+    isatty = getattr(out, "isatty", None)
+    tty = bool(isatty()) if callable(isatty) else False
+    if tty and not json_flag and not config.logging.json_lines:
+        console = Console(file=out)
+        setup_logging(level, sink=console_log_sink(console))
+        return OutputMode(console, False)
+    setup_logging(level, json_lines=True, sink=out)
+    return OutputMode(None, True)
+
+
+# --- REST timing -----------------------------------------------------------------------------
+
+
+class TimedGateway:
+    """A :class:`Gateway` that records each call's round trip in ``observe(seconds)``."""
+
+    def __init__(self, inner: Gateway, observe: Callable[[float], None]) -> None:
+        self.inner = inner
+        self._observe = observe
+
+    async def _timed(self, call: Awaitable[T]) -> T:
+        t0 = trio.current_time()
+        try:
+            return await call
+        finally:
+            # Failures count too: a slow timeout is exactly what the histogram must show.
+            self._observe(trio.current_time() - t0)
+
+    async def place(self, cmd: PlaceOrder) -> OrderAck:
+        return await self._timed(self.inner.place(cmd))
+
+    async def amend(self, cmd: AmendOrder) -> OrderAck:
+        return await self._timed(self.inner.amend(cmd))
+
+    async def cancel(self, cmd: CancelOrder) -> None:
+        await self._timed(self.inner.cancel(cmd))
+
+    async def cancel_all(self, symbol: str) -> None:
+        await self._timed(self.inner.cancel_all(symbol))
+
+    async def query(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        return await self._timed(self.inner.query(symbol, client_id))
+
+    async def open_orders(self, symbol: str) -> list[OrderUpdate]:
+        return await self._timed(self.inner.open_orders(symbol))
+
+    async def position(self, symbol: str) -> tuple[int, Decimal]:
+        return await self._timed(self.inner.position(symbol))
+
+    async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        return await self._timed(self.inner.user_trades(symbol, from_id))
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
+        await self._timed(self.inner.arm_deadman(symbol, countdown_ms))
+
+
+# --- the surface -----------------------------------------------------------------------------
+
+
+def sd_status_text(snap: ScreenSnapshot | None, phase: str) -> str:
+    """The one-line ``STATUS=`` for `systemctl status`: state, reason, position, P&L, fills."""
+    st = snap.strategy if snap is not None else None
+    if snap is None or st is None:
+        return f"{phase}: no strategy status yet"
+    inst = snap.instrument
+    reason = st.cannot_quote or st.reason
+    down = [c.name for c in snap.connections if not c.up]
+    return (
+        f"{inst.symbol} {st.trading_state.value}{f' ({reason})' if reason else ''} "
+        f"pos {inst.lots_to_qty(st.position_lots):+} quotes {len(st.quotes)} "
+        f"equity {st.ledger.equity:+.2f} fills {st.ledger.fills}"
+        f"{' ws DOWN: ' + ','.join(down) if down else ''}"
+    )
+
+
+def kill_switch_tripped(strategy: Any) -> bool:
+    """True when the strategy's kill switch is latched (False when it cannot tell: the disk
+    guard then sends its kill again, which is harmless — a latch keeps its first reason)."""
+    kill = getattr(getattr(strategy, "risk", None), "kill_switch", None)
+    return bool(getattr(kill, "tripped", False))
+
+
+class OperatorSurface:
+    """Screen, metrics, sd_notify and the disk guard for one bot run (module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        sources: StatusSources,
+        *,
+        console: Console | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.sources = sources
+        self.console = console
+        self.builder = SnapshotBuilder(sources)
+        self.notifier = SdNotifier.from_environment(environ)
+        timeout = watchdog_interval_s(environ)
+        self.pinger = WatchdogPinger(self.notifier, timeout) if timeout is not None else None
+        self.metrics = Metrics(self.builder.build) if config.metrics.enabled else None
+        j = config.journal
+        self.disk = DiskGuard(
+            config.runtime.state_dir,
+            j.disk_warn_free_mb,
+            j.disk_halt_free_mb,
+            interval_s=DISK_CHECK_INTERVAL_S,
+        )
+        self.metrics_url: str | None = None
+        self._events: trio.MemorySendChannel[LoopItem] | None = None
+
+    @property
+    def screen_active(self) -> bool:
+        """True when the live screen replaces the periodic status log line."""
+        return self.console is not None
+
+    def bind(
+        self, loop: TradingLoop, execution: Any, events: trio.MemorySendChannel[LoopItem]
+    ) -> None:
+        """Hook the trading loop, execution's gateway and the event channel (see module doc)."""
+        self._events = events
+        if self.pinger is not None:
+            loop.on_iteration = self.pinger.beat
+            # Half the allowed silence: a quiet market still beats well inside the window.
+            loop.max_idle_s = self.pinger.max_silence_s / 2
+        if self.metrics is not None:
+            metrics = self.metrics
+
+            def count(notice: Notice) -> None:
+                metrics.count_notice(notice.kind)
+
+            loop.on_notice = count
+            execution.gateway = TimedGateway(execution.gateway, metrics.observe_rest)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start everything, send ``READY=1``, run until cancelled."""
+        async with trio.open_nursery() as nursery:
+            # Start from "ok" so the first check logs only a real problem (the guard logs
+            # level changes, and its own initial state is "not checked yet").
+            self.disk.state = DiskState(DiskLevel.OK, None, "not checked yet")
+            self._on_disk(await self.disk.check())
+            if self.metrics is not None:
+                host, port = self.config.metrics.host, self.config.metrics.port
+                try:
+                    self.metrics_url = await nursery.start(serve_metrics, self.metrics, host, port)
+                except* OSError as group:
+                    raise ConfigError(
+                        f"cannot serve metrics on {host}:{port}: {group.exceptions[0]}; another "
+                        "process holds the port? change [metrics] port or set enabled = false"
+                    ) from None
+                logger.info("metrics on {}/metrics", self.metrics_url)
+            if self.pinger is not None:
+                nursery.start_soon(self.pinger.run)
+            if self.console is not None:
+                nursery.start_soon(partial(run_screen, self.builder.build, console=self.console))
+            nursery.start_soon(self._disk_loop)
+            self.notifier.ready(sd_status_text(self.builder.build(), "running"))
+            if self.notifier.enabled:
+                nursery.start_soon(self._status_loop)
+            task_status.started()
+
+    def stopping(self, reason: str, deadline_s: float) -> None:
+        """Shutdown begins: tell systemd, and ask for time to finish the cleanup."""
+        self.notifier.stopping(f"stopping: {reason}")
+        if self.notifier.enabled:
+            self.notifier.extend_timeout(deadline_s + deadline_s / 3 + STOP_MARGIN_S)
+
+    def stopped(self, code: int) -> None:
+        """The cleanup finished: the last status line, then close the socket."""
+        self.notifier.status(f"stopped: exit code {code}")
+        self.notifier.close()
+
+    # --- tasks --------------------------------------------------------------------------------
+    async def _status_loop(self) -> None:
+        while True:
+            await trio.sleep(SD_STATUS_INTERVAL_S)
+            self.notifier.status(sd_status_text(self.builder.build(), self.sources.phase))
+
+    async def _disk_loop(self) -> None:
+        while True:
+            await trio.sleep(self.disk.interval_s)
+            self._on_disk(await self.disk.check())
+
+    def _on_disk(self, state: DiskState) -> None:
+        # "warn" is logged by DiskGuard.check itself (once per level change).
+        if state.level is not DiskLevel.HALT:
+            return
+        if kill_switch_tripped(self.sources.strategy) or self._events is None:
+            # Latched already (by us, or by anyone: the first reason stays), or the loop does
+            # not exist yet. A transient halt (stale book) does not count: it clears alone.
+            return
+        now = self.sources.clock_ms()
+        reason = (
+            f"disk space below {self.config.journal.disk_halt_free_mb} MB at "
+            f"{self.disk.path}: {state.reason}"
+        )
+        logger.bind(component="diskguard").error("{}; kill switch latched", reason)
+        try:
+            self._events.send_nowait(KillSwitch(reason, False, now))
+        except trio.WouldBlock:
+            # The loop is saturated; the next check (interval_s) tries again.
+            logger.error("event channel full: disk-space kill deferred to the next check")
+
+
+__all__ = [
+    "OperatorSurface",
+    "OutputMode",
+    "TimedGateway",
+    "configure_output",
+    "sd_status_text",
+]
