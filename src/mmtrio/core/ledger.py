@@ -148,6 +148,12 @@ class TradeIdDedupe:
     def __len__(self) -> int:
         return len(self._ring)
 
+    def __contains__(self, trade_id: object) -> bool:
+        """Would ``trade_id`` be reported as seen? (No side effect, unlike :meth:`is_new`.)"""
+        if not isinstance(trade_id, int):
+            return False
+        return trade_id in self._seen or (self.watermark is not None and trade_id <= self.watermark)
+
     def is_new(self, trade_id: int) -> bool:
         """True and remember ``trade_id`` if never seen; False for a repeat."""
         if trade_id in self._seen:
@@ -237,6 +243,11 @@ class Ledger:
             self._maker_volume_lots += fill.qty
         self._last_fill_price = price
         return True
+
+    def has_fill(self, trade_id: int) -> bool:
+        """True if a fill with this venue trade id was booked (or is below the dedupe mark):
+        reconciliation asks before counting a venue trade as still to be booked."""
+        return trade_id in self._dedupe
 
     def _apply_trade(self, signed_lots: int, price: Decimal) -> None:
         """Move the position by ``signed_lots`` at ``price`` (average cost, flips split)."""

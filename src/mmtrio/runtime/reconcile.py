@@ -1,24 +1,37 @@
 """Reconciliation: make the strategy's view of orders, fills and position match the venue's.
 
-Run at start (before the trading loop steps anything), after every user-stream reconnect
-and periodically. Decisions recorded here:
+Run at start (before the trading loop steps anything), after every user-stream reconnect,
+periodically, and once more at stop. Decisions recorded here:
 
-- **Start.** Our open orders (client id with our prefix, any epoch) are adopted into the
-  strategy (``adopt=True``) or cancelled; foreign orders (manual, another bot) are never
-  touched, only reported. The venue's position is adopted as the truth. Fills older than
-  the start are already inside that position, so they are *not* booked: their trade ids
-  only become the watermark for the next run.
-- **Later runs.** ``GET /fapi/v1/userTrades`` from the watermark finds fills the user stream
-  missed. Each is fed to the strategy as a TRADE OrderUpdate carrying the order's queried
-  status, so the tracker learns the order's fate together with the fill; the ledger
-  dedupes by trade id, and ``known_trade_ids`` keeps us from feeding one twice. A fill
-  whose order we cannot name (Binance's userTrades gives orderId only) is still booked, as
-  an update with an empty client id (the tracker passes it to the ledger).
-- **Position check.** |venue − ours| > ``tolerance_lots`` after booking → halt: a KillSwitch
-  with the reason. Booking fills cannot explain the gap, so quoting on must stop.
-- **Where events go.** Without ``events_out`` the events are stepped here (start-up, when
-  nothing else steps the strategy) and the commands returned in the report; with it they are
-  sent into the trading loop, which is the only task that steps a running strategy.
+- **Open orders.** Ours are recognised by the client-id prefix (any epoch: an earlier
+  process's orders are ours too). At start they are adopted into the strategy
+  (``adopt=True``, which cancels them at its next step: their prices were chosen under other
+  parameters) or cancelled here. Later, an open order of ours the strategy does not track
+  (evicted, or its cancel timed out) is cancelled: nobody would manage it. Foreign orders
+  (manual, another bot) are never touched, only reported.
+- **Fills.** ``GET /fapi/v1/userTrades`` from ``since_trade_id + 1`` (paged) finds every fill
+  after the caller's watermark. A trade is *missed* when the ledger has not booked it
+  (``Ledger.has_fill``) — not merely when it was never fed: a fill fed to a loop that stopped
+  before stepping it is fed again (``known_trade_ids`` records what was fed). Each missed
+  fill is fed to the strategy as a TRADE OrderUpdate carrying the order's queried status, so
+  the tracker learns the order's fate with the fill; the ledger dedupes by trade id, so a
+  fill the user stream also delivers is booked once. A fill whose order cannot be named
+  (userTrades gives the orderId only) is still booked, as an update with an empty client id
+  (the tracker passes it to the ledger).
+- **Start, no watermark** (a new journal): the venue's history predates this journal; it is
+  inside the venue position, which is adopted. Its trade ids become the watermark.
+- **Start, with a watermark** (the journal's): missed fills are booked (and recorded through
+  ``record``), then the venue position is adopted as the truth; a gap between it and the
+  books rebuilt from the journal is reported (``position_gap``) and logged as an error.
+- **Later passes: position check.** |venue − ours| > ``tolerance_lots`` → halt: a KillSwitch
+  with the reason, since booking fills cannot explain the gap. A fill racing the two reads
+  (trades, then position) can show a transient gap, so a mismatch is re-checked once after
+  ``confirm_delay_s`` with fresh reads before halting.
+- **Where events go.** Without ``events_out`` the events are stepped here (start and stop,
+  when nothing else steps the strategy), passed to ``record`` (the journal) and the commands
+  returned in the report; with it they are sent into the trading loop, the only task that
+  steps a running strategy (it records them). "Ours" then counts fills sent but not yet
+  booked by the loop.
 """
 
 from __future__ import annotations
@@ -46,8 +59,9 @@ from mmtrio.core.orders import Order
 from mmtrio.errors import VenueError
 from mmtrio.runtime.gateway import Gateway
 
-PAGE = 1000  # userTrades page size (Binance's maximum)
-MAX_PAGES = 50  # bounded: 50 000 missed fills in one run means something else is wrong
+PAGE = 1000  # userTrades page size asked for by BinanceRest (Binance's maximum)
+MAX_PAGES = 50  # bounded: 50 000 fills in one pass means something else is wrong
+CONFIRM_DELAY_S = 0.5  # re-check of a position mismatch (see the module docstring)
 
 
 class _Tracker(Protocol):
@@ -77,8 +91,10 @@ class ReconcileReport:
     cancel_failed: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     missed_fills: list[int] = field(default_factory=list)  # trade ids booked now
+    venue_trade_ids: list[int] = field(default_factory=list)  # every trade id read this pass
     venue_position: int = 0
     our_position: int = 0
+    position_gap: int = 0  # venue − ours (at start: before the venue position was adopted)
     entry_price: Decimal = Decimal(0)
     last_trade_id: int | None = None
     halted: bool = False
@@ -86,6 +102,7 @@ class ReconcileReport:
     commands: list[Command] = field(default_factory=list)  # from stepping (no events_out)
 
     def summary(self) -> str:
+        """One log line."""
         return (
             f"reconcile{' (start)' if self.startup else ''}: adopted {len(self.adopted)}, "
             f"cancelled {len(self.cancelled)}, foreign {len(self.foreign)}, missed fills "
@@ -94,14 +111,20 @@ class ReconcileReport:
         )
 
 
-async def _fetch_trades(gateway: Gateway, symbol: str, from_id: int | None) -> list[Fill]:
+async def fetch_trades(gateway: Gateway, symbol: str, from_id: int | None) -> list[Fill]:
+    """Every fill from ``from_id`` (inclusive; None = what the venue lists without one),
+    paging forward while pages come back full, at most ``MAX_PAGES`` pages."""
     out: list[Fill] = []
     for _ in range(MAX_PAGES):
         page = await gateway.user_trades(symbol, from_id)
         out.extend(page)
-        if len(page) < PAGE or from_id is None:
+        if len(page) < PAGE:
             break
+        # Binance lists the latest trades without fromId, the sim the oldest: paging on
+        # from the last id returned is right for both.
         from_id = page[-1].trade_id + 1
+    else:
+        logger.error("userTrades: stopped after {} pages of {} fills", MAX_PAGES, PAGE)
     return out
 
 
@@ -177,6 +200,70 @@ async def _missed_fill_updates(
     return out
 
 
+@dataclass(slots=True)
+class _Pass:
+    """Shared arguments of one pass."""
+
+    gateway: Gateway
+    mm: Reconcilable
+    symbol: str
+    known: MutableSet[int]
+    clock_ms: Callable[[], int]
+    events_out: trio.MemorySendChannel[Event] | None
+    record: Callable[[Event], None] | None
+    report: ReconcileReport
+
+    async def deliver(self, event: Event) -> None:
+        if self.events_out is not None:
+            await self.events_out.send(event)
+            return
+        self.report.commands.extend(self.mm.step(event, self.clock_ms()))
+        if self.record is not None:
+            self.record(event)
+
+    async def book_since(self, since: int | None, venue_open: list[OrderUpdate]) -> list[Fill]:
+        """Fetch trades after ``since``, feed the missed ones; returns those fed."""
+        from_id = None if since is None else since + 1
+        trades = await fetch_trades(self.gateway, self.symbol, from_id)
+        rep = self.report
+        rep.venue_trade_ids.extend(t.trade_id for t in trades)
+        if trades:
+            rep.last_trade_id = max(t.trade_id for t in trades)
+        ledger = self.mm.ledger
+        # The ledger decides what is booked: an id fed to the loop that it never stepped
+        # (stopped first) must be fed again, or the fill would be lost.
+        new = [t for t in trades if not ledger.has_fill(t.trade_id)]
+        for upd in await _missed_fill_updates(self.gateway, self.mm, self.symbol, new, venue_open):
+            if upd.fill is not None:
+                self.known.add(upd.fill.trade_id)
+                rep.missed_fills.append(upd.fill.trade_id)
+            await self.deliver(upd)
+        return new
+
+
+async def _open_orders(
+    p: _Pass, *, startup: bool, adopt: bool, is_ours: Callable[[str], bool]
+) -> list[OrderUpdate]:
+    venue_open = await p.gateway.open_orders(p.symbol)
+    tracked = {o.client_id for o in p.mm.orders.live_orders()}
+    rep = p.report
+    for upd in venue_open:
+        if not is_ours(upd.client_id):
+            rep.foreign.append(upd.client_id)
+        elif startup and adopt:
+            p.mm.adopt_order(upd, p.clock_ms())
+            rep.adopted.append(upd.client_id)
+        elif startup or upd.client_id not in tracked:
+            # Ours but unowned (an earlier run's, or evicted): nobody would manage it.
+            try:
+                await p.gateway.cancel(CancelOrder(upd.client_id, p.symbol))
+                rep.cancelled.append(upd.client_id)
+            except VenueError as exc:
+                logger.warning("reconcile: cancel of unowned {} failed: {}", upd.client_id, exc)
+                rep.cancel_failed.append(upd.client_id)
+    return venue_open
+
+
 async def reconcile(
     gateway: Gateway,
     mm: Reconcilable,
@@ -190,83 +277,66 @@ async def reconcile(
     startup: bool,
     since_trade_id: int | None = None,
     events_out: trio.MemorySendChannel[Event] | None = None,
+    record: Callable[[Event], None] | None = None,
+    confirm_delay_s: float = CONFIRM_DELAY_S,
 ) -> ReconcileReport:
     """One reconciliation pass (see the module docstring for what start and later runs do).
 
-    ``known_trade_ids`` is the caller's bounded set of booked trade ids (updated here);
-    ``since_trade_id`` the last trade id of the previous pass (the report's
-    ``last_trade_id``). Venue errors propagate: a supervisor retries the pass.
+    ``known_trade_ids`` is the caller's record of fed trade ids (updated here);
+    ``since_trade_id`` the watermark (the previous pass's ``last_trade_id``, or at start the
+    journal's). ``record`` receives every event stepped here (start/stop: the journal).
+    Venue errors propagate: a supervisor retries the pass.
     """
-    report = ReconcileReport(startup=startup)
-    venue_open = await gateway.open_orders(symbol)
-    tracked = {o.client_id for o in mm.orders.live_orders()}
-    for upd in venue_open:
-        if not is_ours(upd.client_id):
-            report.foreign.append(upd.client_id)
-        elif startup and adopt:
-            mm.adopt_order(upd, clock_ms())
-            report.adopted.append(upd.client_id)
-        elif startup or upd.client_id not in tracked:
-            # Ours but unowned (an earlier run's, or evicted): nobody would manage it.
-            try:
-                await gateway.cancel(CancelOrder(upd.client_id, symbol))
-                report.cancelled.append(upd.client_id)
-            except VenueError as exc:
-                logger.warning("reconcile: cancel of unowned {} failed: {}", upd.client_id, exc)
-                report.cancel_failed.append(upd.client_id)
+    report = ReconcileReport(startup=startup, last_trade_id=since_trade_id)
+    p = _Pass(gateway, mm, symbol, known_trade_ids, clock_ms, events_out, record, report)
+    venue_open = await _open_orders(p, startup=startup, adopt=adopt, is_ours=is_ours)
 
     if startup:
-        # Everything filled before now is inside the venue position we adopt.
-        trades = await gateway.user_trades(symbol, None)
-        for t in trades:
-            known_trade_ids.add(t.trade_id)
-        report.last_trade_id = max((t.trade_id for t in trades), default=since_trade_id)
+        if since_trade_id is None:
+            # A new journal: everything filled so far is inside the venue position.
+            trades = await fetch_trades(gateway, symbol, None)
+            known_trade_ids |= {t.trade_id for t in trades}
+            report.venue_trade_ids.extend(t.trade_id for t in trades)
+            report.last_trade_id = max((t.trade_id for t in trades), default=None)
+        else:
+            await p.book_since(since_trade_id, venue_open)
         lots, entry = await gateway.position(symbol)
+        ours = mm.ledger.position_lots
+        report.position_gap = lots - ours
         mm.adopt_position(lots, entry, clock_ms())
         report.venue_position, report.entry_price = lots, entry
         report.our_position = mm.ledger.position_lots
+        if report.position_gap and since_trade_id is not None:
+            logger.error(
+                "position at start: venue {} lots, journal + missed fills {} lots: the venue's "
+                "is adopted (a fill the journal and the venue's trade list both lack?)",
+                lots,
+                ours,
+            )
         logger.info(report.summary())
         return report
 
-    from_id = None if since_trade_id is None else since_trade_id + 1
-    trades = await _fetch_trades(gateway, symbol, from_id)
-    new = [t for t in trades if t.trade_id not in known_trade_ids]
-    report.last_trade_id = max((t.trade_id for t in trades), default=since_trade_id)
-    for upd in await _missed_fill_updates(gateway, mm, symbol, new, venue_open):
-        if upd.fill is not None:
-            known_trade_ids.add(upd.fill.trade_id)
-            report.missed_fills.append(upd.fill.trade_id)
-        await _deliver(mm, upd, report, clock_ms, events_out)
-
-    lots, entry = await gateway.position(symbol)
-    report.venue_position, report.entry_price = lots, entry
-    # Compare after booking; when events go to the loop, count what we just sent too.
-    ours = mm.ledger.position_lots
-    if events_out is not None:
-        ours += sum(u_fill.qty * u_fill.side.sign for u_fill in new)
-    report.our_position = ours
-    if abs(lots - ours) > tolerance_lots:
+    sent: list[Fill] = await p.book_since(since_trade_id, venue_open)
+    for attempt in range(2):
+        lots, entry = await gateway.position(symbol)
+        # Fills fed but not yet booked by the loop still count as ours.
+        ours = mm.ledger.position_lots + sum(
+            f.qty * f.side.sign for f in sent if not mm.ledger.has_fill(f.trade_id)
+        )
+        report.venue_position, report.entry_price, report.our_position = lots, entry, ours
+        report.position_gap = lots - ours
+        if abs(lots - ours) <= tolerance_lots or attempt == 1:
+            break
+        await trio.sleep(confirm_delay_s)
+        sent += await p.book_since(report.last_trade_id, venue_open)
+    if abs(report.position_gap) > tolerance_lots:
         report.halted = True
         report.halt_reason = (
-            f"position mismatch: venue {lots} lots, ours {ours} lots "
-            f"(tolerance {tolerance_lots}); halted until an operator checks and resumes"
+            f"position mismatch: venue {report.venue_position} lots, ours "
+            f"{report.our_position} lots (tolerance {tolerance_lots}); halted until an "
+            "operator checks and resumes"
         )
-        await _deliver(
-            mm, KillSwitch(report.halt_reason, False, clock_ms()), report, clock_ms, events_out
-        )
+        await p.deliver(KillSwitch(report.halt_reason, False, clock_ms()))
     log = logger.error if report.halted else logger.info
     log(report.summary())
     return report
-
-
-async def _deliver(
-    mm: Reconcilable,
-    event: Event,
-    report: ReconcileReport,
-    clock_ms: Callable[[], int],
-    events_out: trio.MemorySendChannel[Event] | None,
-) -> None:
-    if events_out is not None:
-        await events_out.send(event)
-    else:
-        report.commands.extend(mm.step(event, clock_ms()))

@@ -1,0 +1,352 @@
+"""Crash recovery: rebuild the books from the journal, then reconcile with the venue.
+
+After ``kill -9`` at any moment the journal holds a prefix of what the process appended
+(the writer commits in append order), and the venue holds the truth. At start:
+
+1. **Read the journal** (:func:`read_journal`, a second read-only SQLite connection: WAL
+   readers see every committed record). Two facts come from ``reconcile`` records:
+
+   - the *baseline*: the latest ``phase = "start"`` record's position (lots, entry) and trade
+     id ``T``. Its position is the venue's at that start, which includes every trade ≤ T;
+   - the *watermark*: the highest ``checkpoint_trade_id`` of any phase. A checkpoint is only
+     written for a T such that every venue trade ≤ T is journaled (verified against the fills
+     table, see :class:`Checkpointer`), so trades after it are the only ones that can be
+     missing. Without any checkpoint (a journal from before checkpoints) the highest
+     journaled trade id stands in; without any fill either, the journal is new.
+2. **Rebuild the ledger**: the baseline position, then every journaled fill after ``T`` in
+   trade-id order (:func:`rebuild_ledger`). The ledger now knows those trade ids, so the user
+   stream repeating one later books nothing.
+3. **Reconcile** (:func:`mmtrio.runtime.reconcile.reconcile`, ``startup=True``): our open
+   orders cancelled (or adopted), every venue trade after the watermark that the ledger lacks
+   is booked *and journaled*, the venue position compared with the rebuilt books (a gap is
+   an error line) and adopted.
+4. **Checkpoint** the new baseline durably (``write_durable``) before anything is quoted.
+
+Client ids are never reused: ``Journal.next_epoch`` is committed before any order exists.
+
+At stop (:func:`reconcile_at_stop`) the same booking runs once more after the cancel-all, so
+fills that raced the shutdown are journaled, and a ``phase = "stop"`` record holds the
+books' final position next to the venue's.
+
+Decision: a baseline pruned away by retention (a bot running longer than
+``retention_days`` without a restart) degrades to replaying every journaled fill from flat;
+the venue position is then adopted with a logged gap, never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, MutableSet
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import trio
+from loguru import logger
+
+from mmtrio.core.events import Event, Fill, Side
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.ledger import Ledger
+from mmtrio.errors import JournalError
+from mmtrio.runtime import journal_schema as js
+from mmtrio.runtime.gateway import Gateway
+from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile
+
+PHASE_START, PHASE_PERIODIC, PHASE_STOP = "start", "periodic", "stop"
+MAX_PENDING_IDS = 200_000  # bounded memory of unverified trade ids (see Checkpointer)
+
+
+class DurableSink(Protocol):
+    """runtime.journal_writer.JournalWriter, as recovery uses it."""
+
+    def append(self, record: js.Record) -> None: ...
+    async def write_durable(self, records: list[js.Record]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    lots: int
+    entry_price: Decimal
+    trade_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalView:
+    """What the journal says about one symbol's fills and position."""
+
+    baseline: Baseline | None
+    fills: tuple[tuple[Fill, Decimal | None], ...]  # after the baseline, by trade id; (fill, mid)
+    watermark: int | None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+
+
+def _fill_from(p: dict[str, Any], inst: Instrument) -> tuple[Fill, Decimal | None]:
+    fill = Fill(
+        symbol=str(p["symbol"]),
+        trade_id=int(p["trade_id"]),
+        client_id=str(p.get("client_id") or ""),
+        order_id=int(p.get("order_id") or 0),
+        side=Side(p["side"]),
+        price=int(p["price"]),
+        qty=int(p["qty"]),
+        fee=Decimal(str(p["fee"])),
+        fee_asset=str(p["fee_asset"]),
+        is_maker=bool(p["is_maker"]),
+        ts=0,
+    )
+    bid, ask = p.get("bid"), p.get("ask")
+    mid = None
+    if isinstance(bid, int) and isinstance(ask, int) and bid > 0 and ask > 0:
+        mid = inst.tick_size * Decimal(bid + ask) / 2
+    return fill, mid
+
+
+def read_journal(path: Path, instrument: Instrument) -> JournalView:
+    """Baseline, watermark and the fills after the baseline (blocking: run in a thread)."""
+    if not path.exists():
+        return JournalView(None, (), None)
+    symbol = instrument.symbol
+    conn = _connect(path)
+    try:
+        row = conn.execute(
+            "SELECT payload FROM records WHERE kind = ? AND json_extract(payload, '$.phase') = ?"
+            " AND json_extract(payload, '$.symbol') = ? ORDER BY seq DESC LIMIT 1",
+            (js.Kind.RECONCILE.value, PHASE_START, symbol),
+        ).fetchone()
+        baseline = None
+        if row is not None:
+            p = json.loads(row[0])
+            baseline = Baseline(
+                int(p["position_lots"]),
+                Decimal(str(p["entry_price"])),
+                None if p.get("checkpoint_trade_id") is None else int(p["checkpoint_trade_id"]),
+            )
+        (checkpoint,) = conn.execute(
+            "SELECT MAX(json_extract(payload, '$.checkpoint_trade_id')) FROM records "
+            "WHERE kind = ? AND json_extract(payload, '$.symbol') = ?",
+            (js.Kind.RECONCILE.value, symbol),
+        ).fetchone()
+        (last_fill,) = conn.execute(
+            "SELECT MAX(trade_id) FROM fills WHERE symbol = ?", (symbol,)
+        ).fetchone()
+        after = -1 if baseline is None or baseline.trade_id is None else baseline.trade_id
+        fills = tuple(
+            _fill_from(json.loads(text), instrument)
+            for (text,) in conn.execute(
+                "SELECT r.payload FROM fills f JOIN records r ON r.seq = f.seq "
+                "WHERE f.symbol = ? AND f.trade_id > ? ORDER BY f.trade_id",
+                (symbol, after),
+            )
+        )
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+    finally:
+        conn.close()
+    watermark = int(checkpoint) if checkpoint is not None else last_fill
+    return JournalView(baseline, fills, None if watermark is None else int(watermark))
+
+
+def journaled_ids(path: Path, symbol: str, low: int, high: int) -> set[int]:
+    """Journaled trade ids of ``symbol`` in [low, high] (blocking: run in a thread)."""
+    conn = _connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT trade_id FROM fills WHERE symbol = ? AND trade_id BETWEEN ? AND ?",
+            (symbol, low, high),
+        )
+        return {int(r[0]) for r in rows}
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def rebuild_ledger(ledger: Ledger, view: JournalView, now: int) -> int:
+    """Baseline position, then the journaled fills after it; returns the fills replayed."""
+    if view.baseline is not None:
+        ledger.set_position(view.baseline.lots, view.baseline.entry_price, now)
+    return sum(1 for fill, mid in view.fills if ledger.on_fill(fill, mid))
+
+
+def checkpoint_record(
+    phase: str,
+    symbol: str,
+    report: ReconcileReport,
+    ledger: Ledger,
+    checkpoint: int | None,
+    *,
+    now_ms: int,
+    **extra: int,
+) -> js.Record:
+    """The ``reconcile`` record of one pass (``ok`` unless it halted)."""
+    payload: dict[str, Any] = {
+        "ok": not report.halted,
+        "phase": phase,
+        "symbol": symbol,
+        "checkpoint_trade_id": checkpoint,
+        "position_lots": ledger.position_lots,
+        "entry_price": ledger.entry_price,
+        "venue_position_lots": report.venue_position,
+        "position_gap_lots": report.position_gap,
+        "missed_fills": len(report.missed_fills),
+        **extra,
+    }
+    if report.halt_reason:
+        payload["detail"] = report.halt_reason
+    return js.Record(js.Kind.RECONCILE, now_ms, payload)
+
+
+@dataclass(slots=True)
+class StartArgs:
+    """What the engine passes to :func:`recover_at_start`."""
+
+    journal_path: Path
+    gateway: Gateway
+    mm: Reconcilable
+    instrument: Instrument
+    adopt: bool
+    tolerance_lots: int
+    known_trade_ids: MutableSet[int]
+    is_ours: Callable[[str], bool]
+    clock_ms: Callable[[], int]
+    wall_ms: Callable[[], int]
+    record: Callable[[Event], None]
+    sink: DurableSink
+
+
+async def recover_at_start(a: StartArgs) -> ReconcileReport:
+    """Steps 1–4 of the module docstring; returns the startup reconciliation's report."""
+    symbol = a.instrument.symbol
+    view = await trio.to_thread.run_sync(read_journal, a.journal_path, a.instrument)
+    replayed = rebuild_ledger(a.mm.ledger, view, a.clock_ms())
+    a.known_trade_ids |= {f.trade_id for f, _ in view.fills}
+    rebuilt = a.mm.ledger.position_lots
+    logger.info(
+        "journal: baseline {} lots at trade {}, {} fills replayed, books at {} lots; "
+        "venue trades after {} are checked",
+        None if view.baseline is None else view.baseline.lots,
+        None if view.baseline is None else view.baseline.trade_id,
+        replayed,
+        rebuilt,
+        view.watermark,
+    )
+    report = await reconcile(
+        a.gateway,
+        a.mm,
+        symbol,
+        adopt=a.adopt,
+        tolerance_lots=a.tolerance_lots,
+        known_trade_ids=a.known_trade_ids,
+        is_ours=a.is_ours,
+        clock_ms=a.clock_ms,
+        startup=True,
+        since_trade_id=view.watermark,
+        record=a.record,
+    )
+    if view.watermark is not None and report.position_gap == 0:
+        logger.info(
+            "recovered: journal + {} missed fills = venue position {} lots",
+            len(report.missed_fills),
+            report.venue_position,
+        )
+    rec = checkpoint_record(
+        PHASE_START,
+        symbol,
+        report,
+        a.mm.ledger,
+        report.last_trade_id,
+        now_ms=a.wall_ms(),
+        replayed_fills=replayed,
+    )
+    # Durable before the first quote: the missed fills appended above commit with it.
+    await a.sink.write_durable([rec])
+    return report
+
+
+class Checkpointer:
+    """Turns periodic passes into verified watermarks.
+
+    Every trade id a pass reads is *pending* until the fills table holds it (the loop books
+    and journals fills the pass fed it, or the stream's, shortly after). The checkpoint is the
+    highest id below which nothing is pending: after a crash, trades above it are re-read.
+    """
+
+    def __init__(self, journal_path: Path, symbol: str) -> None:
+        self.path = journal_path
+        self.symbol = symbol
+        self.pending: set[int] = set()
+
+    async def after_pass(self, report: ReconcileReport) -> int | None:
+        """The new checkpoint after ``report``'s pass, or None when it cannot advance."""
+        self.pending.update(report.venue_trade_ids)
+        if self.pending:
+            lo, hi = min(self.pending), max(self.pending)
+            done = await trio.to_thread.run_sync(journaled_ids, self.path, self.symbol, lo, hi)
+            self.pending -= done
+        if len(self.pending) > MAX_PENDING_IDS:
+            # Fills that never reach the journal: the writer is failing; recovery re-reads.
+            logger.error("{} venue trades not journaled", len(self.pending))
+            self.pending = set(sorted(self.pending)[:MAX_PENDING_IDS])
+        if self.pending:
+            below = min(self.pending) - 1
+            return below if report.last_trade_id is None else min(below, report.last_trade_id)
+        return report.last_trade_id
+
+
+async def reconcile_at_stop(
+    gateway: Gateway,
+    mm: Reconcilable,
+    symbol: str,
+    *,
+    since_trade_id: int | None,
+    tolerance_lots: int,
+    known_trade_ids: MutableSet[int],
+    is_ours: Callable[[str], bool],
+    clock_ms: Callable[[], int],
+    wall_ms: Callable[[], int],
+    record: Callable[[Event], None],
+    sink: DurableSink,
+) -> ReconcileReport:
+    """After the cancel-all: book and journal fills that raced the stop, then record the
+    books' final position (``phase = "stop"``). The loop is gone, so events are stepped here."""
+    report = await reconcile(
+        gateway,
+        mm,
+        symbol,
+        adopt=False,
+        tolerance_lots=tolerance_lots,
+        known_trade_ids=known_trade_ids,
+        is_ours=is_ours,
+        clock_ms=clock_ms,
+        startup=False,
+        since_trade_id=since_trade_id,
+        record=record,
+    )
+    # Every trade read is now booked and appended before this record: a valid checkpoint.
+    sink.append(
+        checkpoint_record(
+            PHASE_STOP, symbol, report, mm.ledger, report.last_trade_id, now_ms=wall_ms()
+        )
+    )
+    return report
+
+
+__all__ = [
+    "Baseline",
+    "Checkpointer",
+    "JournalView",
+    "StartArgs",
+    "checkpoint_record",
+    "read_journal",
+    "rebuild_ledger",
+    "reconcile_at_stop",
+    "recover_at_start",
+]
