@@ -506,3 +506,13 @@ def test_config_validation_names_the_field() -> None:
         make_config(query_delay_ms=0)
     with pytest.raises(ParameterError, match="flatten_slippage_bps"):
         make_config(flatten_slippage_bps=float("nan"))
+
+
+def test_new_quote_never_crosses_our_own_resting_order() -> None:
+    s, _, ask = quoting_session()
+    # The book jumps through our ask (MID+5): the bid's new target MID+5 would meet it, so
+    # the bid waits while the ask is amended up; the ask's amend is sent.
+    cmds = s.move(MID + 9, MID + 11, (MID - 1, MID + 1), dt=500)
+    amended = {c.client_id for c in cmds if isinstance(c, AmendOrder)}
+    assert amended == {ask.client_id}
+    assert any("cross our own order" in n.message for n in s.mm.drain_notices())
