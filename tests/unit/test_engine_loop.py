@@ -11,7 +11,7 @@ import trio
 
 from mmtrio.config import load_config
 from mmtrio.core.commands import CancelOrder, Command, PlaceOrder
-from mmtrio.core.events import BookInvalid, Event, Side, Timer
+from mmtrio.core.events import BookInvalid, Event, OrderUpdate, Side, Timer
 from mmtrio.core.notices import Notice
 from mmtrio.runtime.engine import strategy_config
 from mmtrio.runtime.trading import ApplyConfig, LoopItem, TradingLoop, make_clock_ms
@@ -65,8 +65,12 @@ class Rec:
     def __init__(self) -> None:
         self.log: list[tuple[str, Any]] = []
 
-    def event(self, event: Event, now: int) -> None:
+    def event(self, event: Event, now: int) -> bool:
         self.log.append(("event", event))
+        return isinstance(event, OrderUpdate)
+
+    async def commit(self) -> None:
+        self.log.append(("commit", None))
 
     def command(self, command: Command, now: int) -> None:
         self.log.append(("command", command))
@@ -119,3 +123,44 @@ async def test_user_reconnect_triggers_reconcile(autojump_clock: trio.abc.Clock)
     await loop.handle(FeedStatus("user", True, "connected", 3))
     assert hits == [1]
     assert len(mm.seen) == 3
+
+
+class RequotesOnFill(Scripted):
+    def step(self, event: Event, now: int) -> list[Command]:
+        self.seen.append(event)
+        if isinstance(event, OrderUpdate):
+            return [PlaceOrder("c2", "BTCUSDT", Side.BUY, 100, 1)]
+        return []
+
+
+async def test_a_fill_is_committed_before_the_decision_it_causes_is_sent(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from decimal import Decimal
+
+    from mmtrio.core.events import ExecType, Fill, TimeInForce, VenueOrderStatus
+
+    fill = Fill("BTCUSDT", 7, "c1", 1, Side.BUY, 100, 1, Decimal("0.01"), "USDT", True, 5)
+    update = OrderUpdate(
+        "BTCUSDT",
+        "c1",
+        1,
+        Side.BUY,
+        ExecType.TRADE,
+        VenueOrderStatus.FILLED,
+        100,
+        1,
+        1,
+        TimeInForce.GTX,
+        False,
+        5,
+        fill,
+    )
+    out_send, out_recv = trio.open_memory_channel[Command](8)
+    rec = Rec()
+    loop = TradingLoop(RequotesOnFill(deadline=None), out_send, make_clock_ms(), rec)
+    await loop.handle(update)
+    cmd = out_recv.receive_nowait()
+    kinds = [k for k, _ in rec.log]
+    assert kinds == ["event", "commit", "command"]
+    assert rec.log[2] == ("command", cmd)

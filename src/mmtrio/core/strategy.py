@@ -490,7 +490,15 @@ class MarketMaker:
         self.markouts.on_mid(mid, self._t)
         if self._mark_price is None:
             self.ledger.mark(self.instrument.tick_size * Decimal(str(mid)))
-        self._notice("mid_sample", f"mid {mid}", mid=mid)
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        self._notice(
+            "mid_sample",
+            f"mid {mid}",
+            symbol=self.instrument.symbol,
+            mid=mid,
+            bid=None if bid is None else bid[0],
+            ask=None if ask is None else ask[0],
+        )
 
     # --- halted -------------------------------------------------------------------------------
     def _halt(self, view: RiskView, now: int, out: list[Command]) -> None:

@@ -450,7 +450,7 @@ class Engine:
         self._ids = ids
         mm = MarketMaker(strategy_config(cfg), ids)
         self.mm = mm
-        recorder = JournalRecorder(writer, wall_ms)
+        recorder = JournalRecorder(writer, wall_ms, book_top=lambda: _top(mm))
         self._recorder, self._writer, self._gateway = recorder, writer, gateway
         loop = TradingLoop(mm, cmd_send, self.clock_ms, recorder)
         self.loop = loop
@@ -756,3 +756,9 @@ async def run_bot(config: Config, *, config_path: Path, sim: bool, console: Any 
 
 
 __all__ = ["Engine", "run_bot", "strategy_config"]
+
+
+def _top(mm: MarketMaker) -> tuple[int | None, int | None]:
+    """Best bid and ask prices (ticks) of the strategy's book, None when a side is empty."""
+    bid, ask = mm.book.best_bid(), mm.book.best_ask()
+    return (None if bid is None else bid[0], None if ask is None else ask[0])

@@ -210,7 +210,7 @@ class _Pass:
     known: MutableSet[int]
     clock_ms: Callable[[], int]
     events_out: trio.MemorySendChannel[Event] | None
-    record: Callable[[Event], None] | None
+    record: Callable[[Event], object] | None
     report: ReconcileReport
 
     async def deliver(self, event: Event) -> None:
@@ -277,7 +277,7 @@ async def reconcile(
     startup: bool,
     since_trade_id: int | None = None,
     events_out: trio.MemorySendChannel[Event] | None = None,
-    record: Callable[[Event], None] | None = None,
+    record: Callable[[Event], object] | None = None,
     confirm_delay_s: float = CONFIRM_DELAY_S,
 ) -> ReconcileReport:
     """One reconciliation pass (see the module docstring for what start and later runs do).

@@ -218,7 +218,7 @@ class StartArgs:
     is_ours: Callable[[str], bool]
     clock_ms: Callable[[], int]
     wall_ms: Callable[[], int]
-    record: Callable[[Event], None]
+    record: Callable[[Event], object]
     sink: DurableSink
 
 
@@ -312,7 +312,7 @@ async def reconcile_at_stop(
     is_ours: Callable[[str], bool],
     clock_ms: Callable[[], int],
     wall_ms: Callable[[], int],
-    record: Callable[[Event], None],
+    record: Callable[[Event], object],
     sink: DurableSink,
 ) -> ReconcileReport:
     """After the cancel-all: book and journal fills that raced the stop, then record the

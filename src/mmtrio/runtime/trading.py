@@ -57,9 +57,15 @@ class StrategyLike(Protocol):
 
 
 class Recorder(Protocol):
-    """Where the loop records what it saw and did (:class:`JournalRecorder`)."""
+    """Where the loop records what it saw and did (:class:`JournalRecorder`).
 
-    def event(self, event: Event, now: int) -> None: ...
+    ``event`` returns True when what it recorded must be durable before the loop acts on it
+    (fills and order-state changes); the loop then awaits ``commit`` before sending the
+    step's commands, so no decision is taken that a crash could leave unreconstructable.
+    """
+
+    def event(self, event: Event, now: int) -> bool: ...
+    async def commit(self) -> None: ...
     def command(self, command: Command, now: int) -> None: ...
     def notice(self, notice: Notice, now: int) -> None: ...
     def note(self, kind: str, payload: dict[str, Any], now: int) -> None: ...
@@ -197,8 +203,8 @@ class TradingLoop:
         if trace is not None:
             trace.step_end(commands, t1)
         self.steps += 1
-        if self._recorder is not None:
-            self._recorder.event(event, now)
+        if self._recorder is not None and self._recorder.event(event, now):
+            await self._recorder.commit()
         await self.emit(commands, now)
         self._drain(now)
 
@@ -228,6 +234,7 @@ class JournalSink(Protocol):
     """runtime.journal_writer.JournalWriter, as the recorder uses it."""
 
     def append(self, record: js.Record) -> None: ...
+    async def flush(self) -> None: ...
 
 
 _OUTCOMES: dict[type, tuple[str, str]] = {
@@ -250,18 +257,27 @@ class JournalRecorder:
     market's journal); quotes show up as the commands that placed them.
     """
 
-    def __init__(self, sink: JournalSink, wall_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        sink: JournalSink,
+        wall_ms: Callable[[], int],
+        book_top: Callable[[], tuple[int | None, int | None]] | None = None,
+    ) -> None:
         self._sink = sink
         self._wall_ms = wall_ms
+        # Best bid/ask (ticks) when a fill is booked: the report's mid for spread capture.
+        self._book_top = book_top
 
-    def event(self, event: Event, now: int) -> None:
-        """Record ``event`` if it is one the journal keeps."""
+    def event(self, event: Event, now: int) -> bool:
+        """Record ``event`` if it is one the journal keeps; True if it must be durable now."""
         ts = self._wall_ms()
         append = self._sink.append
         if isinstance(event, OrderUpdate):
             append(js.order_update(event, ts))
             if event.fill is not None:
-                append(js.fill(event.fill, ts))
+                bid, ask = self._book_top() if self._book_top is not None else (None, None)
+                append(js.fill(event.fill, ts, bid, ask))
+            return True
         elif type(event) in _OUTCOMES:
             outcome, op = _OUTCOMES[type(event)]
             payload = {
@@ -322,6 +338,12 @@ class JournalRecorder:
                     js.Kind.KILL_SWITCH, ts, {"reason": event.reason, "flatten": event.flatten}
                 )
             )
+
+        return False
+
+    async def commit(self) -> None:
+        """Wait until everything recorded so far is committed (fsync'd)."""
+        await self._sink.flush()
 
     def command(self, command: Command, now: int) -> None:
         """``order_sent`` for every command."""
