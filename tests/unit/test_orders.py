@@ -397,6 +397,36 @@ def test_amend_confirmed_by_stream_amendment(open_tr: OrderTracker) -> None:
     assert tr.get(CID).price == 1003  # type: ignore[union-attr]
 
 
+def test_late_ack_of_an_earlier_amend_keeps_the_newer_amend_in_exposure(
+    open_tr: OrderTracker,
+) -> None:
+    # Found by the stateful test: amend #1 is confirmed by the stream before its REST ack,
+    # amend #2 goes out, then #1's ack arrives. The venue may already hold #2's size.
+    tr = open_tr
+    tr.request_amend(CID, 1003, 12, 10)
+    ev = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
+    assert tr.on_event(ev).state is S.OPEN
+    tr.request_amend(CID, 1004, 20, 12)
+    assert tr.on_event(AmendAccepted(CID, 1003, 12, 13)).state is S.PENDING_AMEND
+    assert tr.worst_case_exposure() == (20, 0)
+    assert tr.on_event(AmendAccepted(CID, 1004, 20, 14)).state is S.OPEN
+    order = tr.get(CID)
+    assert order is not None and (order.price, order.qty) == (1004, 20)
+
+
+def test_duplicated_amendment_echo_does_not_resolve_a_newer_amend(open_tr: OrderTracker) -> None:
+    tr = open_tr
+    tr.request_amend(CID, 1003, 12, 10)
+    echo = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
+    tr.on_event(echo)
+    tr.request_amend(CID, 1004, 20, 12)
+    assert tr.on_event(echo).state is S.PENDING_AMEND  # the venue re-sent amend #1's echo
+    assert tr.worst_case_exposure() == (20, 0)
+    newer = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1004, qty=20)
+    assert tr.on_event(newer).state is S.OPEN
+    assert tr.worst_case_exposure() == (20, 0)
+
+
 def test_amend_below_filled_is_refused(open_tr: OrderTracker) -> None:
     open_tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 5, last=5))
     with pytest.raises(OrderStateError, match="already filled"):

@@ -539,7 +539,13 @@ class OrderTracker:
                 order, T.PLACE_REJECTED, ts, reason=f"rejected {event.code}: {event.reason}"
             )
         elif isinstance(event, AmendAccepted):
-            if order.pending_amend is not None:
+            if order.pending_amend is not None and (event.price, event.qty) != order.pending_amend:
+                # A late ack of an EARLIER amend: the stream's AMENDMENT confirmed that one
+                # first, the order went back to resting and a newer amend is now in flight.
+                # Applying this ack would clear the newer amend's worst case while the venue
+                # may already hold its size, so it changes nothing.
+                pass
+            elif order.pending_amend is not None:
                 order = self._apply(
                     order,
                     T.AMEND_ACCEPTED,
@@ -622,6 +628,10 @@ class OrderTracker:
             "order_id": order.order_id if order.order_id is not None else update.order_id,
         }
         is_amendment = update.exec_type is ExecType.AMENDMENT
+        if is_amendment and order.pending_amend not in (None, (update.price, update.qty)):
+            # An echo of an EARLIER amend (late or duplicated) while a newer amend is in
+            # flight: it must not resolve the newer one, whose size the venue may hold.
+            is_amendment = False
         live_status = update.status in _LIVE_STATUSES
         if is_amendment and live_status:
             trig = T.VENUE_AMENDED
