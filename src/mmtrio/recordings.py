@@ -109,7 +109,8 @@ class Converter:
     def levels(self, raw: Any, what: str) -> tuple[Level, ...]:
         ticks, lots = self.ticks, self.lots
         try:
-            return tuple((ticks(p), lots(q)) for p, q in raw)
+            # A list comprehension, then tuple: measurably faster than a generator here (hot).
+            return tuple([(ticks(p), lots(q)) for p, q in raw])
         except (TypeError, ValueError, InstrumentError) as exc:
             raise ProtocolError(f"{self.instrument.symbol} {what}: bad levels ({exc})") from exc
 
