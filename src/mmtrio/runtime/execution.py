@@ -50,6 +50,7 @@ from mmtrio.core.events import (
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget, RequestCost, request_cost
 from mmtrio.errors import ConfigError, MmtrioError, ParameterError, VenueError
+from mmtrio.runtime import probe
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.gateway import Gateway
 from mmtrio.venues.binance.errors import ConnectionFailed, OutcomeUnknownError, RateLimited
@@ -122,6 +123,8 @@ class Execution:
         """Execute commands until the channel closes (then waits for requests in flight)."""
         async with trio.open_nursery() as nursery:
             async for cmd in commands_in:
+                if probe.ACTIVE is not None:  # latency probe (benchmarks/latency.py)
+                    probe.ACTIVE.exec_begin(cmd)
                 if isinstance(cmd, PlaceOrder | AmendOrder):
                     refusal = self._admit_order(cmd)
                     if refusal is not None:
