@@ -104,8 +104,14 @@ def test_first_diff_exactly_at_last_update_id(book: OrderBook) -> None:
     assert book.size_at(Side.BUY, 999) == 0
 
 
+def test_first_diff_chained_to_the_snapshot_id_is_a_continuation(book: OrderBook) -> None:
+    # Snapshot at 100 taken on a diff boundary: the next diff (pu=100) starts at 101.
+    assert book.apply_diff(diff(101, 105, 100, bids=[(1001, 2)])) is DiffOutcome.APPLIED
+    assert book.synced and book.best_bid() == (1001, 2)
+
+
 def test_gap_after_snapshot_is_reported(book: OrderBook) -> None:
-    assert book.apply_diff(diff(101, 105, 100, bids=[(1001, 2)])) is DiffOutcome.GAP
+    assert book.apply_diff(diff(102, 105, 101, bids=[(1001, 2)])) is DiffOutcome.GAP
     assert not book.synced
     assert "gap after snapshot" in book.out_of_sync_reason
     assert book.best_bid() == (1000, 5)  # nothing applied

@@ -10,10 +10,10 @@ import pytest
 import trio
 
 from mmtrio.config import load_config
+from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.commands import CancelOrder, Command, PlaceOrder
 from mmtrio.core.events import BookInvalid, Event, OrderUpdate, Side, Timer
 from mmtrio.core.notices import Notice
-from mmtrio.runtime.engine import strategy_config
 from mmtrio.runtime.trading import ApplyConfig, LoopItem, TradingLoop, make_clock_ms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_strategy_config_maps_units() -> None:
     config = load_config(ROOT / "config.toml")
-    sc = strategy_config(config)
+    sc = build_strategy_config(config)
     inst = config.instrument
     assert sc.instrument is inst
     # γ per (USDT·BTC) → per tick per base-size unit of q.

@@ -8,10 +8,15 @@ share. Decisions where the config file has no key (each a fixed, documented cons
   measured in the model's money unit, one tick on one base order).
 - ``max_orders_per_window``: Binance USD-M allows 1,200 orders a minute per account; the
   strategy's own cap is that budget minus ``execution.rate_budget_margin``, over 60 s.
-- ``query_delay_ms`` = ``venue.recv_window_ms``: after that the venue would refuse a late copy
-  of the request, so the query's answer is final.
-- σ fallback before the volatility estimate warms up: ``SIGMA_FALLBACK_TICKS`` (conservative:
-  a wide spread until the market has been measured); ``VOL_MIN_RETURNS`` returns warm it up.
+- ``query_delay_ms`` = ``execution.request_timeout_ms`` + ``venue.recv_window_ms``: a request
+  we lost track of can still reach the venue until its timeout, and is accepted there within
+  recvWindow; after both, the venue refuses a late copy, so the query's answer is final.
+- σ fallback before the volatility estimate warms up: ``SIGMA_FALLBACK_TICKS`` = 30 ticks/√s.
+  Measured on the shipped BTCUSDT recordings (EWMA of mid returns, 1-s sampled sd): 10 (2023-04),
+  27–33 (2024-07) and 80–96 (2024-08) ticks/√s. 30 sits mid-range: wide for a quiet market,
+  and a volatile one replaces it within the warm-up.
+- Warm-up: ``max(VOL_MIN_RETURNS, estimators.warmup_ms / 100)`` mid returns, since the depth
+  stream brings about one mid update per 100 ms.
 - Post-only safety decays after ``POST_ONLY_DECAY_AFTER`` accepted post-only places; markouts
   at 1/5/30/60 s; a mid sample every ``MID_SAMPLE_MS``; no size tolerance (a size change is
   always requoted: sizes change only with inventory bands).
@@ -38,10 +43,10 @@ from mmtrio.errors import ConfigError
 
 BINANCE_ORDERS_PER_MINUTE = 1_200
 ORDER_RATE_WINDOW_MS = 60_000
-SIGMA_FALLBACK_TICKS = 10.0
+SIGMA_FALLBACK_TICKS = 30.0
 VOL_MIN_RETURNS = 20
 POST_ONLY_DECAY_AFTER = 10
-MID_SAMPLE_MS = 1_000
+MID_SAMPLE_MS = 250  # markouts start at 1 s: sample the mid four times finer
 
 _MODELS = {"as": QuoteModel.AS, "as_infinite": QuoteModel.AS_INFINITE, "glft": QuoteModel.GLFT}
 
@@ -85,7 +90,7 @@ def build_strategy_config(cfg: Config) -> StrategyConfig:
         quote=quote,
         limits=limits,
         vol_half_life_ms=e.vol_half_life_ms,
-        vol_min_returns=VOL_MIN_RETURNS,
+        vol_min_returns=max(VOL_MIN_RETURNS, e.warmup_ms // 100),
         sigma_fallback_ticks=SIGMA_FALLBACK_TICKS,
         intensity_window_ms=e.intensity_window_ms,
         intensity_min_trades=e.min_trades,
@@ -96,7 +101,7 @@ def build_strategy_config(cfg: Config) -> StrategyConfig:
         use_amend=q.amend_vs_replace == "amend",
         min_requote_interval_ms=q.requote_interval_ms,
         cancel_deadline_ms=cfg.execution.cancel_confirm_deadline_ms,
-        query_delay_ms=cfg.venue.recv_window_ms,
+        query_delay_ms=cfg.execution.request_timeout_ms + cfg.venue.recv_window_ms,
         post_only_base_ticks=q.post_only_safety_ticks,
         post_only_max_ticks=q.post_only_safety_max_ticks,
         post_only_decay_after=POST_ONLY_DECAY_AFTER,

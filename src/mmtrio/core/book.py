@@ -182,7 +182,11 @@ class OrderBook:
         if self._awaiting_first:
             if diff.last_id < last:
                 return DiffOutcome.STALE
-            if diff.first_id > last:
+            # Binance's rule is U <= lastUpdateId <= u. A diff whose pu is the snapshot's id
+            # is also a proven continuation (USD-M chains diffs by pu): that happens when the
+            # snapshot was taken exactly at a diff boundary (e.g. a snapshot rebuilt from the
+            # stream itself, as the sim and the replay driver do). Anything else is a gap.
+            if diff.first_id > last and diff.prev_last_id != last:
                 self.mark_out_of_sync(
                     f"gap after snapshot: first diff covers [{diff.first_id}, {diff.last_id}] "
                     f"but the snapshot is at {last}; diffs in between were missed"

@@ -21,12 +21,12 @@ Exit codes (cli/__init__): 0 stopped on request with zero open orders confirmed;
 or open orders could not be confirmed gone; 3 a guard stopped the bot (supervisor escalation)
 or the kill switch was latched at exit.
 
-Decisions where the spec is silent are documented where they are made (:func:`strategy_config`).
+Decisions where the spec is silent are documented where they are made (the config → strategy
+mapping is :func:`mmtrio.config.strategy.build_strategy_config`, shared with the backtester).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import signal
@@ -40,14 +40,13 @@ from loguru import logger
 
 from mmtrio import __version__
 from mmtrio.config import Config, diff_reload, load_config, load_credentials
+from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.commands import Command
 from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
 from mmtrio.core.orders import ClientIdGenerator
-from mmtrio.core.quoting import QuoteModel, QuoteParams
 from mmtrio.core.ratelimit import RateBudget
-from mmtrio.core.risk import RiskLimits
-from mmtrio.core.strategy import MarketMaker, StrategyConfig
+from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import ConfigError, MmtrioError
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
@@ -90,83 +89,6 @@ MAX_KNOWN_TRADE_IDS = 50_000
 STATUS_LOG_INTERVAL_S = 5.0
 SESSION_START_TIMEOUT_S = 30.0
 SIM_DUMP_NAME = "sim_final.json"
-
-
-# --- config → strategy ---------------------------------------------------------------------
-
-
-def strategy_config(config: Config) -> StrategyConfig:
-    """The core's StrategyConfig from the validated file config.
-
-    Mappings where the file and the core differ in units (each a recorded decision):
-
-    - ``quoting.gamma`` is per (USDT · base unit) in the file; the core's γ is per tick per
-      unit of q, where q counts ``base_qty`` lots. The reservation shift q·γ·σ²·T is the same
-      in both when γ_core = γ_file · base_qty · tick_size.
-    - ``estimators.warmup_ms``: the core has no wall-time warm-up; σ falls back to
-      ``sigma_fallback_ticks`` until ``vol_min_returns`` mid returns are seen. The depth stream
-      brings about one mid change per 100 ms update, so warmup_ms/100 returns (at least 20).
-    - ``sigma_fallback_ticks`` = 1 tick/√s: BTCUSDT's typical σ on a 0.1 tick, deliberately
-      on the wide side so an unwarmed model quotes wide, not tight.
-    - ``max_orders_per_window``: Binance's 1 200 orders/min less ``rate_budget_margin``.
-    - ``query_delay_ms`` = request timeout + recvWindow: after that the venue can no longer
-      accept the request we lost track of, so a query answer is final.
-    """
-    inst = config.instrument
-    q, est, risk, ex = config.quoting, config.estimators, config.risk, config.execution
-    base_lots = config.base_qty_lots
-    gamma_core = q.gamma * float(q.base_qty) * float(inst.tick_size)
-    quote = QuoteParams(
-        model={"as": QuoteModel.AS, "as_infinite": QuoteModel.AS_INFINITE, "glft": QuoteModel.GLFT}[
-            q.model
-        ],
-        gamma=gamma_core,
-        base_size_lots=base_lots,
-        max_inventory_lots=config.max_position_lots,
-        horizon_s=q.horizon_s,
-        levels=q.levels,
-        level_spacing_ticks=q.level_spacing_ticks,
-        inventory_skew=q.inventory_skew,
-        funding_bias=q.funding_bias,
-        min_half_spread_ticks=float(q.min_half_spread_ticks),
-        max_half_spread_ticks=float(q.max_half_spread_ticks),
-        post_only_safety_ticks=q.post_only_safety_ticks,
-    )
-    limits = RiskLimits(
-        max_position_lots=config.max_position_lots,
-        max_notional=Decimal(risk.max_notional),
-        max_drawdown=Decimal(risk.max_drawdown),
-        stale_book_ms=risk.stale_book_ms,
-        max_feed_latency_ms=risk.max_feed_latency_ms,
-        max_orders_per_window=max(1, math.floor(1200 * (1.0 - ex.rate_budget_margin))),
-        warn_fraction=risk.warn_fraction,
-        critical_fraction=risk.critical_fraction,
-        hard_fraction=risk.hard_fraction,
-    )
-    return StrategyConfig(
-        instrument=inst,
-        quote=quote,
-        limits=limits,
-        vol_half_life_ms=est.vol_half_life_ms,
-        vol_min_returns=max(20, est.warmup_ms // 100),
-        sigma_fallback_ticks=1.0,
-        intensity_window_ms=est.intensity_window_ms,
-        intensity_min_trades=est.min_trades,
-        fallback_a=est.fallback_a,
-        fallback_k=est.fallback_k,
-        reprice_tolerance_ticks=q.reprice_tolerance_ticks,
-        size_tolerance_lots=0,
-        use_amend=q.amend_vs_replace == "amend",
-        min_requote_interval_ms=q.requote_interval_ms,
-        cancel_deadline_ms=ex.cancel_confirm_deadline_ms,
-        query_delay_ms=ex.request_timeout_ms + config.venue.recv_window_ms,
-        post_only_base_ticks=q.post_only_safety_ticks,
-        post_only_max_ticks=q.post_only_safety_max_ticks,
-        post_only_decay_after=20,
-        markout_horizons_ms=(1_000, 5_000, 30_000),
-        flatten_slippage_bps=risk.flatten_max_slippage_bps,
-        mid_sample_ms=250,
-    )
 
 
 # --- the venue endpoints -------------------------------------------------------------------
@@ -292,7 +214,7 @@ class Engine:
             logger.error(plan.describe())
             return
         try:
-            strat = strategy_config(new)
+            strat = build_strategy_config(new)
         except MmtrioError as exc:
             logger.error("config reload refused, nothing changed: {}", exc)
             return
@@ -448,7 +370,7 @@ class Engine:
         execution_ref.append(execution)
         ids = ClientIdGenerator(CLIENT_ID_PREFIX, epoch)
         self._ids = ids
-        mm = MarketMaker(strategy_config(cfg), ids)
+        mm = MarketMaker(build_strategy_config(cfg), ids)
         self.mm = mm
         recorder = JournalRecorder(writer, wall_ms, book_top=lambda: _top(mm))
         self._recorder, self._writer, self._gateway = recorder, writer, gateway
@@ -755,7 +677,7 @@ async def run_bot(config: Config, *, config_path: Path, sim: bool, console: Any 
     return await engine.run()
 
 
-__all__ = ["Engine", "run_bot", "strategy_config"]
+__all__ = ["Engine", "run_bot"]
 
 
 def _top(mm: MarketMaker) -> tuple[int | None, int | None]:
