@@ -1,0 +1,107 @@
+"""The bot's config for a chaos run: the shipped config.toml, pointed at the external sim,
+with timings shortened so that a 30-second run exercises reconciliation, cancel deadlines,
+the dead-man countdown and the shutdown deadline several times."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from mmtrio.errors import MmtrioError
+
+SYMBOL = "BTCUSDT"
+MAX_POSITION_LOTS = 20
+FOREIGN_QTY_LOTS = 2  # the harness's own foreign orders: slack in the venue's limit check
+RECONCILE_S = 2.0
+CANCEL_DEADLINE_MS = 3_000
+SHUTDOWN_DEADLINE_S = 5.0
+DEADMAN_MS = 5_000
+
+
+class ChaosHarnessError(MmtrioError):
+    """The harness itself could not run (sim did not start, bot binary missing...)."""
+
+
+def _repo_config() -> dict[str, Any]:
+    """The shipped config.toml (repository root) as the base every run's config starts from."""
+    here = Path(__file__).resolve()
+    for cand in (here.parents[3] / "config.toml", Path.cwd() / "config.toml"):
+        if cand.is_file():
+            with cand.open("rb") as fh:
+                return tomllib.load(fh)
+    raise ChaosHarnessError("config.toml (the base of the bot's chaos config) was not found")
+
+
+def _toml_value(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int | float):
+        return repr(x)
+    if isinstance(x, str):
+        return json.dumps(x)
+    if isinstance(x, list):
+        return "[" + ", ".join(_toml_value(i) for i in x) + "]"
+    raise ChaosHarnessError(f"cannot write {x!r} to TOML")
+
+
+def _toml(doc: dict[str, Any]) -> str:
+    lines: list[str] = []
+
+    def section(name: str, table: dict[str, Any]) -> None:
+        lines.append(f"[{name}]")
+        subs = []
+        for key, value in table.items():
+            if isinstance(value, dict):
+                subs.append((key, value))
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        for key, value in subs:
+            section(f"{name}.{key}", value)
+
+    for name, table in doc.items():
+        section(name, table)
+    return "\n".join(lines) + "\n"
+
+
+def bot_config(
+    urls: dict[str, str], state_dir: Path, sock: Path, *, gamma: float, variant: str
+) -> str:
+    """The bot's config for a run: shipped defaults, external sim, short chaos timings.
+
+    ``variant``: "valid"; "invalid" (a value out of range: the reload must be refused);
+    "disk_full" (disk guard thresholds above any free space: the guard must stop quoting).
+    """
+    c = _repo_config()
+    c.pop("sim", None)
+    c["venue"].update(
+        kind="binance",
+        symbol=SYMBOL,
+        rest_url=urls["rest"],
+        market_ws_url=urls["ws"],
+        private_ws_url=urls["ws"],
+    )
+    c["quoting"].update(gamma=gamma, requote_interval_ms=100)
+    c["estimators"].update(warmup_ms=2_000, min_trades=5)
+    c["risk"].update(
+        max_position=f"{MAX_POSITION_LOTS / 1000:.3f}",
+        kill_file=str(state_dir / "KILL"),
+        max_drawdown="1000",
+    )
+    c["execution"].update(request_timeout_ms=1_000, cancel_confirm_deadline_ms=CANCEL_DEADLINE_MS)
+    c["runtime"].update(
+        state_dir=str(state_dir),
+        control_socket=str(sock),
+        reconcile_interval_s=RECONCILE_S,
+        deadman_countdown_ms=DEADMAN_MS,
+        deadman_refresh_ms=1_000,
+        shutdown_deadline_s=SHUTDOWN_DEADLINE_S,
+    )
+    c["runtime"].setdefault("restart", {}).update(base_delay_s=0.1, cap_s=1.0)
+    c["metrics"]["enabled"] = False
+    if variant == "invalid":
+        c["quoting"]["gamma"] = -1.0  # out of range: the whole reload must be refused
+    elif variant == "disk_full":
+        c["journal"].update(disk_warn_free_mb=1_000_000, disk_halt_free_mb=999_999)
+    return _toml(c)

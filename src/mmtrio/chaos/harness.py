@@ -1,0 +1,445 @@
+"""One chaos run: `mmtrio sim` and `mmtrio run` as real subprocesses on loopback, a seeded
+fault schedule applied over wall time, evidence collected, invariants judged.
+
+The harness is deliberately synchronous and single-threaded: it polls the venue's ground
+truth every ``POLL_S``, executes the actions that are due, and watches the bot process. It
+never imports the runtime (the bot is a black box it talks to only through the venue, its
+signals, its config file, its journal and its logs).
+
+Evidence kept under ``<out>/seed-<seed>/``: the config, every bot incarnation's log
+(``bot-<n>.log``), the sim's log, the journal (the bot's state dir), ``venue_state.json``
+(final ground truth) and ``evidence.json`` (schedule, executed actions, violations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlencode
+
+import httpx
+
+from mmtrio.chaos.botconfig import (
+    CANCEL_DEADLINE_MS,
+    DEADMAN_MS,
+    FOREIGN_QTY_LOTS,
+    MAX_POSITION_LOTS,
+    RECONCILE_S,
+    SHUTDOWN_DEADLINE_S,
+    SYMBOL,
+    ChaosHarnessError,
+    bot_config,
+)
+from mmtrio.chaos.invariants import (
+    Evidence,
+    JournalRecord,
+    Limits,
+    ProcessRecord,
+    Snapshot,
+    StopCheck,
+    check_all,
+)
+from mmtrio.chaos.logs import log_entries, supervised_restarts
+from mmtrio.chaos.report import RunResult
+from mmtrio.chaos.schedule import FaultAction, Schedule, make_schedule
+from mmtrio.errors import MmtrioError
+
+POLL_S = 0.3  # venue polling period (s): the resolution of snapshots and action timing
+
+
+@dataclass
+class _Bot:
+    index: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    log: IO[bytes]
+    start_ms: int
+    signal_sent: str | None = None
+    end_ms: int | None = None
+
+
+@dataclass
+class _Run:
+    schedule: Schedule
+    out: Path
+    urls: dict[str, str] = field(default_factory=dict)
+    bots: list[_Bot] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    executed: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, int] = field(default_factory=dict)
+    restarts: int = 0
+    gamma: float = 0.1
+    foreign: set[str] = field(default_factory=set)
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Harness:
+    """Runs one seeded chaos run end to end (:meth:`run`)."""
+
+    def __init__(self, seed: int, duration_s: float, out_root: Path) -> None:
+        self.seed = seed
+        self.schedule = make_schedule(seed, int(duration_s * 1000))
+        self.out = out_root / f"seed-{seed}"
+        self.out.mkdir(parents=True, exist_ok=True)
+        # a Unix socket path must stay short (≤ 107 bytes): keep it out of --out
+        self.sock_dir = Path(tempfile.mkdtemp(prefix="mmchaos-"))
+        self.state_dir = self.out / "state"
+        self.http = httpx.Client(timeout=5.0)
+        self.r = _Run(self.schedule, self.out)
+        self.sim: subprocess.Popen[bytes] | None = None
+        self._restart_at: float | None = None  # monotonic time of a scheduled bot restart
+        self.sim_log: IO[bytes] | None = None
+
+    # --- processes ------------------------------------------------------------------------
+    def _start_sim(self) -> None:
+        cmd = [sys.executable, "-m", "mmtrio", "sim", "--json", "--synthetic"]
+        cmd += ["--seed", str(self.seed % 2**31 + 1), "--symbol", SYMBOL]
+        self.sim_log = (self.out / "sim.log").open("wb")
+        self.sim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.sim_log)
+        stdout = self.sim.stdout
+        if stdout is None:
+            raise ChaosHarnessError("sim stdout is not a pipe")
+        # the sim prints its URLs as one JSON line once it listens; never wait forever
+        ready, _, _ = select.select([stdout], [], [], 30.0)
+        line = stdout.readline() if ready else b""
+        if not line:
+            raise ChaosHarnessError(
+                f"mmtrio sim did not print its URLs within 30 s: see {self.out / 'sim.log'}"
+            )
+        self.r.urls = json.loads(line)
+        self.api_key = str(self.r.urls["api_key"])
+        self.api_secret = str(self.r.urls["api_secret"])
+        limit = MAX_POSITION_LOTS + FOREIGN_QTY_LOTS
+        self._admin("/admin/config", {"exposure_limit_lots": limit})
+
+    def _write_config(self, variant: str) -> Path:
+        path = self.out / "config.toml"
+        text = bot_config(
+            self.r.urls,
+            self.state_dir,
+            self.sock_dir / "c.sock",
+            gamma=self.r.gamma,
+            variant=variant,
+        )
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # atomic: a SIGHUP never reads a half-written file
+        return path
+
+    def _start_bot(self) -> None:
+        index = len(self.r.bots)
+        log_path = self.out / f"bot-{index}.log"
+        log = log_path.open("wb")
+        env = dict(os.environ, MMTRIO_API_KEY=self.api_key, MMTRIO_API_SECRET=self.api_secret)
+        cmd = [sys.executable, "-m", "mmtrio", "run", "--config", str(self.out / "config.toml")]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.out)
+        self.r.bots.append(_Bot(index, proc, log_path, log, _now_ms()))
+
+    @property
+    def bot(self) -> _Bot | None:
+        b = self.r.bots[-1] if self.r.bots else None
+        return b if b is not None and b.end_ms is None else None
+
+    def _reap(self) -> None:
+        b = self.bot
+        if b is not None and b.proc.poll() is not None:
+            b.end_ms = _now_ms()
+            b.log.close()
+
+    def _signal(self, sig: signal.Signals, name: str) -> bool:
+        b = self.bot
+        if b is None:
+            return False
+        if name in ("KILL", "TERM"):
+            b.signal_sent = name
+        b.proc.send_signal(sig)
+        return True
+
+    # --- venue ----------------------------------------------------------------------------
+    def _admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        base = self.r.urls["admin"]
+        if body is None:
+            resp = self.http.get(base + path)
+        else:
+            resp = self.http.post(base + path, json=body)
+        if resp.status_code != 200:
+            raise ChaosHarnessError(f"admin {path} answered {resp.status_code}: {resp.text[:200]}")
+        return resp.json()
+
+    def _snapshot(self) -> dict[str, Any]:
+        truth: dict[str, Any] = self._admin("/admin/state")
+        self.r.snapshots.append(
+            Snapshot(
+                wall_ms=_now_ms(),
+                open_orders=tuple(truth["open_orders"]),
+                position_lots=int(truth["position"]["lots"]),
+                n_fills=len(truth["fills"]),
+                bot_alive=self.bot is not None,
+            )
+        )
+        return truth
+
+    def _foreign_order(self, act: FaultAction, truth: dict[str, Any]) -> bool:
+        bids, asks = truth["book"]["bids"], truth["book"]["asks"]
+        if not bids or not asks:
+            return False
+        side = act.params["side"]
+        # 2 % away from the touch: rests without filling, inside the venue's price band
+        ref = float(bids[0][0]) * 0.98 if side == "BUY" else float(asks[0][0]) * 1.02
+        params = {
+            "symbol": SYMBOL,
+            "side": side,
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": f"{FOREIGN_QTY_LOTS / 1000:.3f}",
+            "price": f"{ref:.1f}",
+            "newClientOrderId": act.params["client_id"],
+            "recvWindow": "60000",
+            "timestamp": str(_now_ms()),
+        }
+        query = urlencode(params)
+        sig = hmac.new(self.api_secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+        resp = self.http.post(
+            f"{self.r.urls['rest']}/fapi/v1/order?{query}&signature={sig}",
+            headers={"X-MBX-APIKEY": self.api_key},
+        )
+        if resp.status_code == 200:
+            self.r.foreign.add(act.params["client_id"])
+            return True
+        return False
+
+    # --- actions --------------------------------------------------------------------------
+    def _execute(self, act: FaultAction, truth: dict[str, Any]) -> bool:
+        """Do one action; False when it could not apply (e.g. the bot is down)."""
+        if act.executor == "admin":
+            self._admin("/admin/fault", dict(act.params))
+            return True
+        if act.executor == "foreign_order":
+            return self._foreign_order(act, truth)
+        sig = act.params["signal"]
+        if sig == "KILL":
+            if not self._signal(signal.SIGKILL, "KILL"):
+                return False
+            self.r.bots[-1].proc.wait()
+            self._reap()
+            self._restart_at = time.monotonic() + act.params["restart_after_ms"] / 1000
+            return True
+        if sig == "HUP":
+            # Only once the bot has logged its first line: before that the interpreter may
+            # not have installed its SIGHUP handler yet, and the default action kills it (a
+            # start-up race no program can close, not a fault the bot could absorb).
+            b = self.bot
+            if b is None or b.log_path.stat().st_size == 0:
+                return False
+            if act.params.get("gamma") is not None:
+                self.r.gamma = float(act.params["gamma"])
+            self._write_config(str(act.params["config"]))
+            return self._signal(signal.SIGHUP, "HUP")
+        raise ChaosHarnessError(f"unknown signal action {act.params!r}")
+
+    def _tick(self, start: float, pending: list[FaultAction]) -> None:
+        truth = self._snapshot()
+        self._reap()
+        now = time.monotonic()
+        if self.bot is None and (self._restart_at is not None and now >= self._restart_at):
+            self._write_config("valid")
+            self._start_bot()
+            self.r.restarts += 1
+            self._restart_at = None
+        elif self.bot is None and self._restart_at is None:
+            # the bot died without being told to: invariant 10 reports it; restart to go on
+            self._restart_at = now + 1.0
+        while pending and pending[0].at_ms <= (now - start) * 1000:
+            act = pending.pop(0)
+            done = self._execute(act, truth)
+            self.r.executed.append({**act.to_json(), "wall_ms": _now_ms(), "applied": done})
+            if done and act.counted:
+                self.r.faults[act.kind] = self.r.faults.get(act.kind, 0) + 1
+
+    def _stop(self) -> tuple[StopCheck | None, int | None]:
+        """End the run as scheduled; returns the stop check and the fill cutoff (SIGKILL)."""
+        end = self.schedule.end
+        if self.bot is None:
+            return None, None
+        if end == "sigkill":
+            # fills the bot had a reconcile interval to learn before the kill
+            settle_ms = int(RECONCILE_S * 1000) + 1_500
+            before = [s for s in self.r.snapshots if s.wall_ms <= _now_ms() - settle_ms]
+            cutoff = before[-1].n_fills if before else 0
+            sent = _now_ms()
+            self._signal(signal.SIGKILL, "KILL")
+            self.r.bots[-1].proc.wait()
+            self._reap()
+            budget = DEADMAN_MS
+        else:
+            cutoff = None
+            sent = _now_ms()
+            self._signal(signal.SIGTERM, "TERM")
+            budget = int(SHUTDOWN_DEADLINE_S * 1000)
+        deadline = time.monotonic() + budget / 1000 + 1.0
+        while time.monotonic() < deadline:
+            self._reap()
+            if end == "sigterm" and self.r.bots[-1].end_ms is not None:
+                break
+            time.sleep(POLL_S)
+        truth = self._snapshot()
+        check = StopCheck(end, sent, budget, _now_ms(), tuple(truth["open_orders"]))
+        if (
+            self.r.bots[-1].end_ms is None
+        ):  # SIGTERM not honoured within budget + grace: wait, then force
+            self._wait_quietly()
+            self._reap()
+        return check, cutoff
+
+    def _wait_quietly(self) -> bool:
+        b = self.bot
+        if b is None:
+            return False
+        try:
+            b.proc.wait(timeout=SHUTDOWN_DEADLINE_S + 10)
+        except subprocess.TimeoutExpired:
+            b.proc.kill()
+            b.signal_sent = b.signal_sent or "KILL"
+        return True
+
+    # --- evidence -------------------------------------------------------------------------
+    def _journal(self) -> tuple[list[int], list[JournalRecord]]:
+        path = self.state_dir / "journal.sqlite3"
+        if not path.exists():
+            return [], []
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            ids = [
+                int(r[0])
+                for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (SYMBOL,))
+            ]
+            recs = [
+                JournalRecord(int(seq), str(kind), int(ts), json.loads(payload))
+                for seq, kind, ts, payload in conn.execute(
+                    "SELECT seq, kind, local_ts_ms, payload FROM records ORDER BY seq"
+                )
+            ]
+        finally:
+            conn.close()
+        return ids, recs
+
+    def _log_lines(self) -> list[list[tuple[int, str]]]:
+        """Each bot incarnation's log entries with their wall time (ms)."""
+        return [log_entries(b.log_path.read_text(errors="replace")) for b in self.r.bots]
+
+    def run(self) -> RunResult:
+        """Run the schedule; collect and judge the evidence; always stop both processes."""
+        result = RunResult(self.seed, str(self.out), end=self.schedule.end)
+        try:
+            self._start_sim()
+            self._write_config("valid")
+            self._start_bot()
+            start = time.monotonic()
+            pending = list(self.schedule.actions)
+            while time.monotonic() - start < self.schedule.duration_ms / 1000:
+                self._tick(start, pending)
+                time.sleep(POLL_S)
+            stop, cutoff = self._stop()
+            self._admin("/admin/dump", {"path": str(self.out / "venue_state.json")})
+            truth = self._admin("/admin/state")
+            trade_ids, records = self._journal()
+            procs = [
+                ProcessRecord(
+                    b.index,
+                    b.start_ms,
+                    b.end_ms,
+                    b.proc.returncode,
+                    b.signal_sent,
+                    b.log_path.read_text(errors="replace"),
+                )
+                for b in self.r.bots
+            ]
+            ev = Evidence(
+                final_truth=truth,
+                snapshots=self.r.snapshots,
+                journal_trade_ids=trade_ids,
+                records=records,
+                processes=procs,
+                stop=stop,
+                limits=Limits(
+                    # the harness's own foreign orders count at the venue's accepts too
+                    max_position_lots=MAX_POSITION_LOTS
+                    + (FOREIGN_QTY_LOTS if self.r.foreign else 0),
+                    reconcile_interval_ms=int(RECONCILE_S * 1000),
+                    cancel_deadline_ms=CANCEL_DEADLINE_MS,
+                ),
+                foreign_ids=frozenset(self.r.foreign),
+                fill_cutoff=cutoff,
+                final_position_check=self.schedule.end == "sigterm",
+            )
+            logs = self._log_lines()
+            result.violations = check_all(ev, logs)
+            result.child_restarts = sum(supervised_restarts(lines) for lines in logs)
+            result.fills = len(truth["fills"])
+            result.final_position = int(truth["position"]["lots"])
+        except (MmtrioError, httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._cleanup()
+        result.faults = dict(self.r.faults)
+        result.restarts = self.r.restarts
+        (self.out / "evidence.json").write_text(
+            json.dumps(
+                {
+                    "schedule": [a.to_json() for a in self.schedule.actions],
+                    "executed": self.r.executed,
+                    "result": result.to_json(),
+                },
+                indent=1,
+            )
+        )
+        return result
+
+    def _cleanup(self) -> None:
+        for b in self.r.bots:
+            if b.proc.poll() is None:
+                b.proc.kill()
+                b.signal_sent = b.signal_sent or "KILL"
+                b.proc.wait()
+            if not b.log.closed:
+                b.log.close()
+        if self.sim is not None and self.sim.poll() is None:
+            self.sim.send_signal(signal.SIGINT)
+            try:
+                self.sim.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.sim.kill()
+                self.sim.wait()
+        if self.sim_log is not None:
+            self.sim_log.close()
+        if self.sim is not None and self.sim.stdout is not None:
+            self.sim.stdout.close()
+        self.http.close()
+        for p in self.sock_dir.iterdir():
+            p.unlink(missing_ok=True)
+        self.sock_dir.rmdir()
+
+
+def run_campaign(
+    campaign_seed: int, runs: int, duration_s: float, out_root: Path
+) -> list[RunResult]:
+    """``runs`` seeded runs in sequence (run i has seed ``run_seed(campaign_seed, i)``)."""
+    from mmtrio.chaos.schedule import run_seed
+
+    return [Harness(run_seed(campaign_seed, i), duration_s, out_root).run() for i in range(runs)]

@@ -1,0 +1,493 @@
+"""Invariant checkers: venue ground truth + the bot's journal + its logs -> violations.
+
+Every checker is pure (no I/O, no clock): the harness collects the evidence, these functions
+judge it, the unit tests feed them crafted inputs. Times are wall-clock ms of the one machine
+the harness, the venue and the bot share (``wall_ms`` of venue snapshots, ``local_ts_ms`` of
+journal records), so they compare directly.
+
+The numbers are the issue's invariant numbers; each violation names its first offending
+event so an operator can find it in the run's evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmtrio.chaos.logs import log_positions, logged_order_ids, unsupervised_crash
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    invariant: int
+    at_ms: int | None  # wall ms of the offending event, when known
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"invariant": self.invariant, "at_ms": self.at_ms, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The venue's state as polled by the harness at ``wall_ms``."""
+
+    wall_ms: int
+    open_orders: tuple[str, ...]
+    position_lots: int
+    n_fills: int
+    bot_alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    seq: int
+    kind: str
+    local_ts_ms: int
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRecord:
+    """One incarnation of the bot: how it ended and what the harness did to it."""
+
+    index: int
+    start_ms: int
+    end_ms: int | None  # None: still running when evidence was collected
+    exit_code: int | None  # negative: killed by that signal (subprocess convention)
+    signal_sent: str | None  # "KILL" | "TERM" | None: the harness's last stop signal
+    log_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopCheck:
+    """Open orders at the venue once the stop deadline had passed."""
+
+    kind: str  # "sigterm" | "sigkill"
+    signal_ms: int
+    deadline_ms: int  # the budget: shutdown deadline or dead-man countdown
+    checked_ms: int
+    open_orders: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_position_lots: int
+    reconcile_interval_ms: int
+    cancel_deadline_ms: int
+    grace_ms: int = 1_500  # scheduling and polling slack added to every deadline
+
+
+@dataclass
+class Evidence:
+    """Everything one run produced, as the checkers need it."""
+
+    final_truth: Mapping[str, Any]
+    snapshots: list[Snapshot]
+    journal_trade_ids: list[int]  # the `fills` table
+    records: list[JournalRecord]
+    processes: list[ProcessRecord]
+    stop: StopCheck | None
+    limits: Limits
+    foreign_ids: frozenset[str] = frozenset()
+    fill_cutoff: int | None = None  # check only the first N venue fills (final SIGKILL)
+    final_position_check: bool = True
+    extra: list[Violation] = field(default_factory=list)
+
+
+# 1 -------------------------------------------------------------------------------------------
+def check_fills(
+    venue_fills: Sequence[Mapping[str, Any]],
+    journal_trade_ids: Iterable[int],
+    fill_record_ids: Iterable[int],
+    cutoff: int | None = None,
+) -> list[Violation]:
+    """Every venue fill is journaled once by trade id; the journal has no fill the venue lacks."""
+    out: list[Violation] = []
+    venue = list(venue_fills)
+    all_venue_ids = {int(f["trade_id"]) for f in venue}
+    checked = venue if cutoff is None else venue[:cutoff]
+    journal = set(journal_trade_ids)
+    for f in checked:
+        tid = int(f["trade_id"])
+        if tid not in journal:
+            out.append(
+                Violation(
+                    1, None, f"fill lost: venue trade {tid} ({f.get('client_id')}) not in journal"
+                )
+            )
+            break
+    extra = sorted(journal - all_venue_ids)
+    if extra:
+        out.append(
+            Violation(1, None, f"journal has fills the venue never made: trade ids {extra[:5]}")
+        )
+    doubled = sorted(t for t, n in Counter(fill_record_ids).items() if n > 1)
+    if doubled:
+        out.append(Violation(1, None, f"fill doubled in the journal: trade ids {doubled[:5]}"))
+    return out
+
+
+# 2 -------------------------------------------------------------------------------------------
+_RECONCILE_HALT = re.compile(
+    r"reconcile: .*position venue (-?\d+) / ours (-?\d+).*HALT: position mismatch"
+)
+
+
+def check_reconcile_halts(lines: Iterable[tuple[int, str]]) -> list[Violation]:
+    """The bot's reconciliation found its position off the venue's beyond its tolerance."""
+    for ts, text in lines:
+        m = _RECONCILE_HALT.search(text)
+        if m:
+            return [
+                Violation(
+                    2,
+                    ts,
+                    f"the bot's reconciliation found position venue {m.group(1)} lots / bot "
+                    f"{m.group(2)} lots and halted: {text.strip()[:160]}",
+                )
+            ]
+    return []
+
+
+def position_samples(
+    snapshots: Sequence[Snapshot],
+    records: Sequence[JournalRecord],
+    settle_ms: int,
+    logged: Sequence[tuple[int, int]] = (),
+) -> list[tuple[int, int, int]]:
+    """(wall_ms, bot_lots, venue_lots) at quiescent points.
+
+    A snapshot is quiescent when the bot was alive and the venue's fills and position had not
+    changed for ``settle_ms`` before it (the bot had a reconciliation interval to learn every
+    fill, even one whose user-stream event was lost). The bot's position is its last journaled
+    ``position`` record or status-line position (``logged``) at that time; points before
+    the first of those are skipped.
+    """
+    positions = sorted(
+        [(r.local_ts_ms, int(r.payload["lots"])) for r in records if r.kind == "position"]
+        + list(logged)
+    )
+    out: list[tuple[int, int, int]] = []
+    for i, snap in enumerate(snapshots):
+        if not snap.bot_alive:
+            continue
+        since = snap.wall_ms - settle_ms
+        window = [s for s in snapshots[: i + 1] if s.wall_ms >= since]
+        # the polled history must cover the whole settle window (and have no long poll gap)
+        if snapshots[0].wall_ms > since or window[0].wall_ms > since + 1_000:
+            continue
+        if any(
+            s.n_fills != snap.n_fills or s.position_lots != snap.position_lots or not s.bot_alive
+            for s in window
+        ):
+            continue
+        known = [lots for ts, lots in positions if ts <= snap.wall_ms]
+        if known:
+            out.append((snap.wall_ms, known[-1], snap.position_lots))
+    return out
+
+
+def check_positions(samples: Iterable[tuple[int, int, int]]) -> list[Violation]:
+    """The bot's position equals the venue's at every quiescent point (first mismatch)."""
+    for wall_ms, bot, venue in samples:
+        if bot != venue:
+            return [
+                Violation(
+                    2,
+                    wall_ms,
+                    f"position mismatch at quiescence: bot {bot} lots, venue {venue} lots",
+                )
+            ]
+    return []
+
+
+# 3 -------------------------------------------------------------------------------------------
+def check_exposure(checks: Iterable[Mapping[str, Any]], limit_lots: int) -> list[Violation]:
+    """At every accept, worst-case |position + open orders| stays within the configured limit."""
+    for c in checks:
+        if int(c["worst_lots"]) > limit_lots:
+            return [
+                Violation(
+                    3,
+                    None,
+                    f"exposure breach at accept of {c['client_id']}: worst case {c['worst_lots']} "
+                    f"lots (position {c['position_lots']}, open buy {c['open_buy_lots']}, open "
+                    f"sell {c['open_sell_lots']}) > limit {limit_lots}",
+                )
+            ]
+    return []
+
+
+# 4 -------------------------------------------------------------------------------------------
+def check_stop(stop: StopCheck | None) -> list[Violation]:
+    """Zero open orders at the venue once the shutdown deadline / dead-man countdown passed."""
+    if stop is None or not stop.open_orders:
+        return []
+    return [
+        Violation(
+            4,
+            stop.checked_ms,
+            f"{len(stop.open_orders)} order(s) still open "
+            f"{stop.checked_ms - stop.signal_ms} ms after "
+            f"{stop.kind.upper()} (budget {stop.deadline_ms} ms): {list(stop.open_orders)[:5]}",
+        )
+    ]
+
+
+# 5 -------------------------------------------------------------------------------------------
+def check_unknown_orders(
+    snapshots: Sequence[Snapshot],
+    records: Sequence[JournalRecord],
+    interval_ms: int,
+    grace_ms: int,
+    logged_known: Mapping[str, int] | None = None,
+) -> list[Violation]:
+    """No order rests at the venue, unknown to the bot, longer than the reconcile interval.
+
+    The bot knows an order from its first journal record naming the client id (sent, outcome,
+    update, or adoption by reconciliation), or from its log naming it (``logged_known``:
+    client id -> wall ms, e.g. a foreign order its reconciliation reported). An order first
+    seen open at ``t`` must be known or gone by ``t + interval + grace`` while the bot is
+    alive.
+    """
+    known: dict[str, int] = dict(logged_known or {})
+    for r in records:
+        cid = r.payload.get("client_id")
+        if isinstance(cid, str) and cid not in known:
+            known[cid] = r.local_ts_ms
+        for o in r.payload.get("orders", ()) if r.kind == "reconcile" else ():
+            ocid = o.get("client_id") if isinstance(o, Mapping) else o
+            if isinstance(ocid, str) and ocid not in known:
+                known[ocid] = r.local_ts_ms
+    for cid, ts in (logged_known or {}).items():
+        known[cid] = min(ts, known.get(cid, ts))
+    first_seen: dict[str, int] = {}
+    for snap in snapshots:
+        for cid in snap.open_orders:
+            first_seen.setdefault(cid, snap.wall_ms)
+            limit = first_seen[cid] + interval_ms + grace_ms
+            if snap.wall_ms > limit and snap.bot_alive and known.get(cid, limit + 1) > limit:
+                return [
+                    Violation(
+                        5,
+                        snap.wall_ms,
+                        f"order {cid} open at the venue since {first_seen[cid]} and still unknown "
+                        f"to the bot after {snap.wall_ms - first_seen[cid]} ms "
+                        f"(reconcile interval {interval_ms} ms)",
+                    )
+                ]
+    return []
+
+
+# 6 -------------------------------------------------------------------------------------------
+_RESOLVED_OUTCOMES = frozenset({"accepted", "rejected", "not_found"})
+_TERMINAL = frozenset({"CANCELED", "FILLED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+
+
+def check_cancel_deadlines(
+    records: Sequence[JournalRecord], deadline_ms: int, grace_ms: int, end_ms: int
+) -> list[Violation]:
+    """Every cancel is resolved (confirmed, refused, terminal update or a clean reconcile)
+    within the cancel deadline, unless the session ended first (a restart re-reconciles).
+
+    ``end_ms`` is when the evidence stops (the bot's last journal record): a cancel still
+    pending then is judged only if its deadline had passed by that time."""
+    pending: dict[str, JournalRecord] = {}
+    for r in records:
+        p = r.payload
+        cid = p.get("client_id")
+        if r.kind == "order_sent" and p.get("op") == "cancel" and isinstance(cid, str):
+            pending.setdefault(cid, r)
+            continue
+        resolved: list[str] = []
+        if (
+            r.kind == "order_outcome"
+            and p.get("outcome") in _RESOLVED_OUTCOMES
+            and isinstance(cid, str)
+        ):
+            resolved = [cid] if p.get("op") in ("cancel", None) or cid in pending else []
+        elif r.kind == "order_update" and p.get("status") in _TERMINAL and isinstance(cid, str):
+            resolved = [cid]
+        elif r.kind == "reconcile" and p.get("ok") is True:
+            resolved = [c for c, s in pending.items() if s.local_ts_ms < r.local_ts_ms]
+        elif r.kind in ("start", "stop"):
+            # a session ended (stop, or SIGKILL then a new start): its slots are gone, and
+            # the new session reconciles from the venue; not judged against the deadline
+            pending.clear()
+            continue
+        for c in resolved:
+            sent = pending.pop(c, None)
+            if sent is not None and r.local_ts_ms - sent.local_ts_ms > deadline_ms + grace_ms:
+                return [_late_cancel(sent, r.local_ts_ms, deadline_ms)]
+    for sent in pending.values():
+        if end_ms - sent.local_ts_ms > deadline_ms + grace_ms:
+            return [_late_cancel(sent, None, deadline_ms)]
+    return []
+
+
+def _late_cancel(sent: JournalRecord, resolved_ms: int | None, deadline_ms: int) -> Violation:
+    when = "never" if resolved_ms is None else f"after {resolved_ms - sent.local_ts_ms} ms"
+    return Violation(
+        6,
+        sent.local_ts_ms,
+        f"cancel of {sent.payload.get('client_id')} (journal seq {sent.seq}) resolved {when}; "
+        f"the slot's cancel deadline is {deadline_ms} ms",
+    )
+
+
+# 7 -------------------------------------------------------------------------------------------
+# The bot journals its state changes ("ACTIVE -> HALTED: book invalid: depth gap ...", then
+# "HALTED -> ACTIVE: ..." once resynced). Judged in journal order (seq), not by timestamps.
+# One loop step journals its commands first, then its samples and state-change notices: an
+# order followed (through only such step records) by "-> ACTIVE" was decided in the step
+# that resynced the book, from the synced book, and is legitimate.
+OUT_OF_SYNC = re.compile(r"book invalid|book (is )?out of sync", re.I)
+IN_SYNC = re.compile(r"-> ACTIVE\b", re.I)
+_STEP_KINDS = frozenset({"order_sent", "mid_sample", "state_change"})
+
+
+def check_book_sync(records: Sequence[JournalRecord]) -> list[Violation]:
+    """No new order (place/amend) is sent while the bot's own state says the book is invalid.
+
+    Out of sync: from a ``state_change`` whose reason names an invalid book until the next
+    transition to ACTIVE, or the next process ``start`` (a fresh process has a fresh book).
+    """
+    since: JournalRecord | None = None
+    suspect: JournalRecord | None = None  # an order sent while out of sync, same step?
+    for r in records:
+        reason = str(r.payload.get("reason", ""))
+        if r.kind == "start" or (r.kind == "state_change" and IN_SYNC.search(reason)):
+            since = suspect = None
+            continue
+        if suspect is not None and r.kind not in _STEP_KINDS:
+            break  # the step ended without resyncing: the order came from a stale book
+        if r.kind == "state_change" and OUT_OF_SYNC.search(reason) and since is None:
+            since = r
+        elif (
+            since is not None
+            and suspect is None
+            and r.kind == "order_sent"
+            and r.payload.get("op") in ("place", "amend")
+        ):
+            suspect = r
+    if suspect is None or since is None:
+        return []
+    return [
+        Violation(
+            7,
+            suspect.local_ts_ms,
+            f"{suspect.payload.get('op')} {suspect.payload.get('client_id')} (journal seq "
+            f"{suspect.seq}) sent while the book was out of sync (since seq {since.seq}: "
+            f"{str(since.payload.get('reason'))[:100]})",
+        )
+    ]
+
+
+# 8 -------------------------------------------------------------------------------------------
+def check_rate_limits(rate_limits: Mapping[str, Any]) -> list[Violation]:
+    """Never a 418: the sim answers 418 to any request sent before a Retry-After expired."""
+    bans = [e for e in rate_limits.get("events", ()) if int(e.get("status", 0)) == 418]
+    if bans or int(rate_limits.get("http_418", 0)) > 0:
+        first = bans[0] if bans else {}
+        return [
+            Violation(
+                8,
+                first.get("wall_ms"),
+                f"the venue answered 418 ({rate_limits.get('http_418', len(bans))} times): "
+                "a request "
+                f"was sent before Retry-After expired: {first.get('reason', '')}",
+            )
+        ]
+    return []
+
+
+# 9 -------------------------------------------------------------------------------------------
+def check_post_only(
+    orders: Iterable[Mapping[str, Any]], fills: Iterable[Mapping[str, Any]]
+) -> list[Violation]:
+    """No post-only (GTX) order ever executes as taker."""
+    gtx = {o["clientOrderId"] for o in orders if o.get("timeInForce") == "GTX"}
+    for f in fills:
+        if f.get("client_id") in gtx and not f.get("is_maker", True):
+            return [
+                Violation(
+                    9,
+                    None,
+                    f"post-only order {f['client_id']} filled as taker (trade {f['trade_id']})",
+                )
+            ]
+    return []
+
+
+# 10 ------------------------------------------------------------------------------------------
+def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
+    """No crash: every exit was asked for (SIGKILL, or SIGTERM → exit 0 or 3) and no log shows
+    a traceback or a CRITICAL line, except a supervised child task's failure the supervisor
+    restarted (that is the designed absorption; the harness counts them). Exit 3 (a guard
+    stopped the bot safely) is accepted: the guard's reason is judged by the other
+    invariants (e.g. a position mismatch is #2)."""
+    for p in processes:
+        bad: str | None = None
+        if p.end_ms is not None and p.signal_sent is None:
+            bad = f"exited on its own with code {p.exit_code}"
+        elif p.signal_sent == "TERM" and p.exit_code not in (0, 3):
+            bad = f"exit code {p.exit_code} after SIGTERM (expected 0, or 3 for a guard stop)"
+        elif p.signal_sent == "KILL" and p.exit_code not in (-9, None):
+            bad = f"exit code {p.exit_code} after SIGKILL"
+        if bad is None:
+            crash = unsupervised_crash(p.log_text)
+            if crash is not None:
+                bad = f"log shows a crash: {crash}"
+        if bad is not None:
+            return [Violation(10, p.end_ms, f"bot process #{p.index}: {bad}")]
+    return []
+
+
+def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> list[Violation]:
+    """Run every checker over one run's evidence (violations in invariant order).
+
+    ``logs``: the timestamped log entries of each bot process, one list per incarnation."""
+    # first lines only: a traceback continuing an entry must not match a marker
+    logs = [[(ts, text.split("\n", 1)[0]) for ts, text in lines] for lines in logs]
+    log_lines = [line for proc_lines in logs for line in proc_lines]
+    truth = ev.final_truth
+    lim = ev.limits
+    fill_ids = [int(r.payload["trade_id"]) for r in ev.records if r.kind == "fill"]
+    end_ms = max([s.wall_ms for s in ev.snapshots] + [0])
+    out: list[Violation] = []
+    out += check_fills(truth.get("fills", []), ev.journal_trade_ids, fill_ids, ev.fill_cutoff)
+    settle = lim.reconcile_interval_ms + lim.grace_ms
+    logged = log_positions(log_lines)
+    out += check_positions(position_samples(ev.snapshots, ev.records, settle, logged))
+    out += check_reconcile_halts(log_lines)
+    if ev.final_position_check:
+        bot = [int(r.payload["lots"]) for r in ev.records if r.kind == "position"]
+        venue_lots = int(truth["position"]["lots"])
+        if bot and bot[-1] != venue_lots:
+            out.append(
+                Violation(
+                    2,
+                    end_ms,
+                    f"final position mismatch: bot {bot[-1]} lots, venue {venue_lots} lots",
+                )
+            )
+    out += check_exposure(truth.get("exposure_checks", []), lim.max_position_lots)
+    out += check_stop(ev.stop)
+    out += check_unknown_orders(
+        ev.snapshots,
+        ev.records,
+        lim.reconcile_interval_ms,
+        lim.grace_ms,
+        logged_order_ids(log_lines),
+    )
+    last_record_ms = max([r.local_ts_ms for r in ev.records] + [0])
+    out += check_cancel_deadlines(ev.records, lim.cancel_deadline_ms, lim.grace_ms, last_record_ms)
+    out += check_book_sync(ev.records)
+    out += check_rate_limits(truth.get("rate_limits", {}))
+    out += check_post_only(truth.get("orders", []), truth.get("fills", []))
+    out += check_processes(ev.processes)
+    out += ev.extra
+    return sorted(out, key=lambda v: v.invariant)

@@ -1,0 +1,94 @@
+"""Reading the bot's logs: entries with their wall time, and the facts the checkers need.
+
+Pure text parsing (no I/O): the harness reads the files, :mod:`mmtrio.chaos.invariants`
+judges what is parsed here. Both of the bot's formats are understood: plain lines and
+loguru JSON lines (headless runs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})")
+
+
+def log_entries(raw: str) -> list[tuple[int, str]]:
+    """A bot log as (wall_ms, text) entries, whichever format it was written in.
+
+    Plain lines start with "YYYY-MM-DD HH:MM:SS.mmm" (local time); lines without a stamp
+    (a traceback) continue the previous entry. JSON lines (loguru ``serialize``: headless
+    runs) carry ``record.time.timestamp`` and the formatted ``text``, traceback included.
+    """
+    out: list[tuple[int, str]] = []
+    for line in raw.splitlines():
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+                rec = doc["record"]
+                ts = int(float(rec["time"]["timestamp"]) * 1000)
+                out.append((ts, str(doc.get("text", rec.get("message", ""))).rstrip("\n")))
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass  # not a log record: treated as a plain line below
+        m = _STAMP.match(line)
+        if m:
+            stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
+            out.append((int(stamp.timestamp() * 1000), line[24:]))
+        elif out:
+            out[-1] = (out[-1][0], out[-1][1] + "\n" + line)
+        else:
+            out.append((0, line))  # output before the first stamp (an early crash)
+    return out
+
+
+_STATUS_POS = re.compile(r"\bstatus \S+ .* pos=(-?\d+) ")
+_RECONCILE_POS = re.compile(r"reconcile.*position venue -?\d+ / ours (-?\d+)")
+
+
+def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
+    """The bot's own position as its log states it: (wall_ms, lots), from the periodic status
+    line and from every reconciliation summary (a restarted bot adopts the venue's position
+    there before it journals any position record)."""
+    out: list[tuple[int, int]] = []
+    for ts, text in lines:
+        m = _STATUS_POS.search(text) or _RECONCILE_POS.search(text)
+        if m:
+            out.append((ts, int(m.group(1))))
+    return out
+
+
+_FOREIGN = re.compile(r"foreign open orders[^:]*: (.+)$")
+
+
+def logged_order_ids(lines: Iterable[tuple[int, str]]) -> dict[str, int]:
+    """Client ids the bot's log names as foreign orders it saw: id -> first wall ms."""
+    out: dict[str, int] = {}
+    for ts, text in lines:
+        m = _FOREIGN.search(text)
+        if m:
+            for cid in m.group(1).split(","):
+                out.setdefault(cid.strip(), ts)
+    return out
+
+
+_TRACEBACK = "Traceback (most recent call last)"
+_CRITICAL = re.compile(r"(^|\|)\s*CRITICAL\b")
+_SUPERVISED = re.compile(r"supervised task (\S+) failed .*; restart \d+")
+
+
+def supervised_restarts(entries: Iterable[tuple[int, str]]) -> int:
+    """Child tasks the bot's supervisor restarted (the crash was absorbed by design)."""
+    return sum(1 for _, text in entries if _SUPERVISED.search(text.split("\n", 1)[0]))
+
+
+def unsupervised_crash(raw: str) -> str | None:
+    for _, text in log_entries(raw):
+        head = text.split("\n", 1)[0]
+        if _SUPERVISED.search(head):
+            continue  # a supervised child failed and was restarted: counted, not a crash
+        if _TRACEBACK in text or _CRITICAL.search(head):
+            return head[:200] if _TRACEBACK not in head else text[:200]
+    return None

@@ -1,0 +1,307 @@
+"""Each chaos invariant checker fires on a crafted violating input and passes a clean one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmtrio.chaos.invariants import (
+    Evidence,
+    JournalRecord,
+    Limits,
+    ProcessRecord,
+    Snapshot,
+    StopCheck,
+    check_all,
+    check_book_sync,
+    check_cancel_deadlines,
+    check_exposure,
+    check_fills,
+    check_positions,
+    check_post_only,
+    check_processes,
+    check_rate_limits,
+    check_reconcile_halts,
+    check_stop,
+    check_unknown_orders,
+    position_samples,
+)
+from mmtrio.chaos.logs import log_entries, log_positions, logged_order_ids, supervised_restarts
+
+
+def fill(tid: int, cid: str = "mmt1-1", maker: bool = True) -> dict[str, Any]:
+    return {"trade_id": tid, "client_id": cid, "is_maker": maker}
+
+
+def rec(seq: int, kind: str, ts: int, **payload: Any) -> JournalRecord:
+    return JournalRecord(seq, kind, ts, payload)
+
+
+def snap(ts: int, orders: tuple[str, ...] = (), pos: int = 0, n: int = 0) -> Snapshot:
+    return Snapshot(ts, orders, pos, n, bot_alive=True)
+
+
+# 1
+def test_fills_clean() -> None:
+    assert check_fills([fill(1), fill(2)], [1, 2], [1, 2]) == []
+
+
+def test_fill_lost() -> None:
+    (v,) = check_fills([fill(1), fill(2)], [1], [1])
+    assert v.invariant == 1 and "trade 2" in v.message
+
+
+def test_fill_invented_and_doubled() -> None:
+    out = check_fills([fill(1)], [1, 9], [1, 1, 9])
+    assert [v.invariant for v in out] == [1, 1]
+    assert "[9]" in out[0].message and "doubled" in out[1].message
+
+
+def test_fill_cutoff_ignores_post_mortem_fills() -> None:
+    assert check_fills([fill(1), fill(2)], [1], [1], cutoff=1) == []
+
+
+# 2
+def test_position_samples_need_quiet_history() -> None:
+    snaps = [snap(t, pos=2, n=1) for t in range(0, 5_000, 300)]
+    records = [rec(1, "position", 100, lots=2)]
+    samples = position_samples(snaps, records, settle_ms=3_000)
+    assert samples and all(s[0] >= 3_000 for s in samples)
+    assert check_positions(samples) == []
+
+
+def test_position_mismatch_at_quiescence() -> None:
+    snaps = [snap(t, pos=2, n=1) for t in range(0, 5_000, 300)]
+    records = [rec(1, "position", 100, lots=4)]
+    (v,) = check_positions(position_samples(snaps, records, settle_ms=3_000))
+    assert v.invariant == 2 and "bot 4" in v.message
+
+
+def test_position_not_sampled_while_fills_change() -> None:
+    snaps = [snap(t, pos=t // 300, n=t // 300) for t in range(0, 5_000, 300)]
+    records = [rec(1, "position", 100, lots=99)]
+    assert position_samples(snaps, records, settle_ms=3_000) == []
+
+
+def test_status_line_positions() -> None:
+    line = "mmtrio.runtime.status status BTCUSDT ACTIVE (ok) pos=-6 mid=1 bid=1 ask=2 quotes=[]"
+    assert log_positions([(5, line)]) == [(5, -6)]
+    rec_line = "reconcile (start): adopted 0, missed fills 1, position venue -20 / ours -20"
+    assert log_positions([(7, rec_line)]) == [(7, -20)]
+    snaps = [snap(t, pos=-4, n=1) for t in range(0, 5_000, 300)]
+    (v,) = check_positions(position_samples(snaps, [], 3_000, log_positions([(5, line)])))
+    assert "bot -6" in v.message
+
+
+def test_reconcile_halt_is_a_position_violation() -> None:
+    ok = "reconcile: adopted 0, cancelled 0, foreign 0, missed fills 0, position venue 8 / ours 8"
+    bad = (
+        "reconcile: adopted 0, cancelled 0, foreign 0, missed fills 2, position venue 8 / ours "
+        "12; HALT: position mismatch: venue 8 lots, ours 12 lots (tolerance 2)"
+    )
+    assert check_reconcile_halts([(1, ok)]) == []
+    (v,) = check_reconcile_halts([(1, ok), (2, bad)])
+    assert v.invariant == 2 and v.at_ms == 2
+
+
+# 3
+def test_exposure() -> None:
+    check = {
+        "client_id": "mmt1-5",
+        "worst_lots": 20,
+        "position_lots": 10,
+        "open_buy_lots": 10,
+        "open_sell_lots": 0,
+    }
+    assert check_exposure([check], 20) == []
+    (v,) = check_exposure([{**check, "worst_lots": 21}], 20)
+    assert v.invariant == 3 and "mmt1-5" in v.message
+
+
+# 4
+def test_stop_with_open_orders() -> None:
+    assert check_stop(StopCheck("sigterm", 0, 5_000, 6_000, ())) == []
+    assert check_stop(None) == []
+    (v,) = check_stop(StopCheck("sigkill", 0, 5_000, 6_000, ("mmt1-3",)))
+    assert v.invariant == 4 and "SIGKILL" in v.message and "mmt1-3" in v.message
+
+
+# 5
+def test_unknown_order_resting_too_long() -> None:
+    snaps = [snap(t, orders=("x-1",)) for t in range(0, 6_000, 500)]
+    (v,) = check_unknown_orders(snaps, [], interval_ms=2_000, grace_ms=1_000)
+    assert v.invariant == 5 and "x-1" in v.message
+
+
+def test_known_or_cancelled_orders_pass() -> None:
+    snaps = [snap(t, orders=("x-1",)) for t in range(0, 6_000, 500)]
+    known = [rec(1, "order_sent", 10, op="place", client_id="x-1")]
+    assert check_unknown_orders(snaps, known, 2_000, 1_000) == []
+    line = "WARNING mmtrio.runtime.engine foreign open orders left alone: x-1, x-2"
+    logged = logged_order_ids([(900, line)])
+    assert logged == {"x-1": 900, "x-2": 900}
+    assert check_unknown_orders(snaps, [], 2_000, 1_000, logged) == []
+    gone = [snap(t, orders=("x-1",) if t < 2_500 else ()) for t in range(0, 6_000, 500)]
+    assert check_unknown_orders(gone, [], 2_000, 1_000) == []
+
+
+# 6
+def test_cancel_resolved_in_time() -> None:
+    records = [
+        rec(1, "order_sent", 1_000, op="cancel", client_id="a"),
+        rec(2, "order_outcome", 1_200, op="cancel", outcome="accepted", client_id="a"),
+    ]
+    assert check_cancel_deadlines(records, 3_000, 500, end_ms=10_000) == []
+
+
+def test_cancel_resolved_late_or_never() -> None:
+    late = [
+        rec(1, "order_sent", 1_000, op="cancel", client_id="a"),
+        rec(2, "order_update", 6_000, client_id="a", status="CANCELED"),
+    ]
+    (v,) = check_cancel_deadlines(late, 3_000, 500, end_ms=10_000)
+    assert v.invariant == 6 and "after 5000 ms" in v.message
+    never = late[:1]
+    (v,) = check_cancel_deadlines(never, 3_000, 500, end_ms=10_000)
+    assert "never" in v.message
+    # a session that ends (SIGKILL, restart) is not held to the deadline
+    restarted = [*never, rec(2, "start", 9_000, pid=1)]
+    assert check_cancel_deadlines(restarted, 3_000, 500, end_ms=10_000) == []
+
+
+# 7
+def test_order_sent_while_book_out_of_sync() -> None:
+    invalid = rec(2, "state_change", 1_000, reason="ACTIVE -> HALTED: book invalid: depth gap")
+    active = rec(4, "state_change", 2_000, reason="HALTED -> ACTIVE: all risk checks clear")
+    place = rec(3, "order_sent", 1_500, op="place", client_id="a")
+    cancel = rec(3, "order_sent", 1_500, op="cancel_all")
+    assert check_book_sync([invalid, cancel, active]) == []
+    assert check_book_sync([invalid, active, rec(5, "order_sent", 2_000, op="place")]) == []
+    # decided in the step that resynced the book: journaled just before "-> ACTIVE"
+    assert check_book_sync([invalid, place, rec(4, "mid_sample", 1_500), active]) == []
+    outcome = rec(4, "order_outcome", 1_600, op="place", outcome="accepted", client_id="a")
+    (v,) = check_book_sync([invalid, place, outcome, active])
+    assert v.invariant == 7 and "seq 3" in v.message
+    (v,) = check_book_sync([invalid, place, outcome])
+    assert v.invariant == 7
+    # a kill-switch halt is not a book problem; a new process starts with a fresh book
+    kill = rec(2, "state_change", 1_000, reason="ACTIVE -> HALTED: kill switch: x")
+    assert check_book_sync([kill, place]) == []
+    assert check_book_sync([invalid, rec(3, "start", 1_200), place]) == []
+
+
+# 8
+def test_rate_limits() -> None:
+    clean = {"http_429": 3, "http_418": 0, "events": [{"wall_ms": 1, "status": 429}]}
+    assert check_rate_limits(clean) == []
+    banned = {
+        "http_429": 1,
+        "http_418": 1,
+        "events": [{"wall_ms": 1, "status": 429}, {"wall_ms": 2, "status": 418, "reason": "x"}],
+    }
+    (v,) = check_rate_limits(banned)
+    assert v.invariant == 8 and v.at_ms == 2
+
+
+# 9
+def test_post_only_taker() -> None:
+    orders = [
+        {"clientOrderId": "a", "timeInForce": "GTX"},
+        {"clientOrderId": "b", "timeInForce": "IOC"},
+    ]
+    assert check_post_only(orders, [fill(1, "a"), fill(2, "b", maker=False)]) == []
+    (v,) = check_post_only(orders, [fill(3, "a", maker=False)])
+    assert v.invariant == 9 and "trade 3" in v.message
+
+
+# 10
+def proc(**kw: Any) -> ProcessRecord:
+    base: dict[str, Any] = {
+        "index": 0,
+        "start_ms": 0,
+        "end_ms": 5,
+        "exit_code": 0,
+        "signal_sent": "TERM",
+        "log_text": "INFO fine\n",
+    }
+    base.update(kw)
+    return ProcessRecord(**base)
+
+
+def test_processes() -> None:
+    assert (
+        check_processes([proc(), proc(exit_code=-9, signal_sent="KILL"), proc(exit_code=3)]) == []
+    )
+    for bad in (
+        proc(exit_code=1),
+        proc(signal_sent=None, exit_code=0),
+        proc(log_text="Traceback (most recent call last):\n  boom\n"),
+        proc(exit_code=-9, signal_sent=None),
+    ):
+        (v,) = check_processes([bad])
+        assert v.invariant == 10
+
+
+def test_check_all_clean_and_dirty() -> None:
+    truth: dict[str, Any] = {
+        "fills": [fill(1)],
+        "position": {"lots": 2},
+        "exposure_checks": [],
+        "rate_limits": {"http_418": 0, "events": []},
+        "orders": [{"clientOrderId": "mmt1-1", "timeInForce": "GTX"}],
+    }
+    records = [
+        rec(1, "start", 0),
+        rec(2, "fill", 50, trade_id=1),
+        rec(3, "position", 60, lots=2),
+        rec(4, "stop", 9_000),
+    ]
+    ev = Evidence(
+        final_truth=truth,
+        snapshots=[snap(t, pos=2, n=1) for t in range(0, 9_000, 300)],
+        journal_trade_ids=[1],
+        records=records,
+        processes=[proc()],
+        stop=StopCheck("sigterm", 9_000, 5_000, 9_500, ()),
+        limits=Limits(max_position_lots=20, reconcile_interval_ms=2_000, cancel_deadline_ms=3_000),
+    )
+    assert check_all(ev) == []
+    # a place journaled while the bot's state said "book invalid" is invariant 7
+    ev.records = [
+        *records,
+        rec(5, "state_change", 5_000, reason="ACTIVE -> HALTED: book invalid: depth gap"),
+        rec(6, "order_sent", 5_500, op="place", client_id="mmt1-9"),
+        rec(7, "order_outcome", 5_600, op="place", outcome="accepted", client_id="mmt1-9"),
+    ]
+    assert [v.invariant for v in check_all(ev)] == [7]
+    ev.records = records
+    ev.journal_trade_ids = []
+    ev.final_truth = {**truth, "position": {"lots": 4}}
+    assert [v.invariant for v in check_all(ev)] == [1, 2]
+
+
+def test_log_entries_plain_and_json() -> None:
+    plain = (
+        "2026-11-21 14:46:27.512 WARNING mmtrio.runtime.trading book invalid: gap\n"
+        "Traceback (most recent call last):\n  File x\n"
+        "2026-11-21 14:46:27.600 INFO    later\n"
+    )
+    entries = log_entries(plain)
+    assert len(entries) == 2 and entries[1][0] - entries[0][0] == 88
+    assert "Traceback" in entries[0][1]
+    js = (
+        '{"text": "2026-11-21 14:50:53.868 | INFO | x - hello\\n", '
+        '"record": {"time": {"timestamp": 1795272653.868}, "message": "hello"}}\n'
+    )
+    assert log_entries(js) == [(1795272653868, "2026-11-21 14:50:53.868 | INFO | x - hello")]
+
+
+def test_supervised_child_restart_is_not_a_crash() -> None:
+    text = (
+        "2026-11-21 14:49:56.428 WARNING mmtrio.runtime.supervisor supervised task reconciler "
+        "failed (RateLimited: x); restart 1 in 0.081 s\n"
+        "Traceback (most recent call last):\n  File y\nRateLimited: x\n"
+    )
+    assert check_processes([proc(log_text=text)]) == []
+    assert supervised_restarts(log_entries(text)) == 1
+    (v,) = check_processes([proc(log_text=text + "2026-11-21 14:49:57.000 CRITICAL boom\n")])
+    assert "CRITICAL boom" in v.message

@@ -1,0 +1,68 @@
+"""Chaos schedules: seeded, reproducible, well-formed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mmtrio.chaos.schedule import CHAOS_KINDS, make_schedule, run_seed
+from mmtrio.errors import ParameterError
+from mmtrio.sim.faults import FAULT_KINDS
+
+
+def test_same_seed_same_schedule() -> None:
+    assert make_schedule(42, 60_000) == make_schedule(42, 60_000)
+
+
+def test_different_seeds_differ() -> None:
+    schedules = {repr(make_schedule(seed, 60_000).actions) for seed in range(20)}
+    assert len(schedules) == 20
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), duration=st.integers(12_000, 300_000))
+def test_schedule_is_well_formed(seed: int, duration: int) -> None:
+    sch = make_schedule(seed, duration)
+    times = [a.at_ms for a in sch.actions]
+    assert times == sorted(times)
+    assert all(4_000 <= t <= duration - 6_000 + 50 for t in times)
+    for act in sch.actions:
+        assert act.kind in CHAOS_KINDS
+        if act.executor == "admin":
+            assert act.params["kind"] in FAULT_KINDS
+        elif act.executor == "signal":
+            assert act.params["signal"] in ("KILL", "HUP")
+    assert sch.end in ("sigterm", "sigkill")
+    assert sum(sch.counts().values()) == sum(1 for a in sch.actions if a.counted)
+
+
+def test_helper_actions_restore_state() -> None:
+    """Every clock skew is undone and every bad config is followed by a valid one."""
+    for seed in range(200):
+        sch = make_schedule(seed, 60_000)
+        skews = [a.params["ms"] for a in sch.actions if a.params.get("kind") == "clock_skew"]
+        if skews:
+            assert skews[-1] == 0
+        hups = [a.params["config"] for a in sch.actions if a.params.get("signal") == "HUP"]
+        if hups:
+            assert hups[-1] == "valid"
+
+
+def test_a_campaign_covers_every_kind() -> None:
+    seen: set[str] = set()
+    ends: set[str] = set()
+    for i in range(60):
+        sch = make_schedule(run_seed(5, i), 60_000)
+        seen.update(sch.counts())
+        ends.add(sch.end)
+    assert seen == set(CHAOS_KINDS)
+    assert ends == {"sigterm", "sigkill"}
+
+
+def test_run_seeds_are_distinct() -> None:
+    assert len({run_seed(3, i) for i in range(1_000)}) == 1_000
+
+
+def test_too_short_a_run_is_refused() -> None:
+    with pytest.raises(ParameterError, match="no fault window"):
+        make_schedule(1, 9_000)
