@@ -42,6 +42,18 @@ def test_sequencer_waits_for_bridge_and_rejects_stale_snapshot() -> None:
     assert seq.on_snapshot(snap(150)) == ([], True)  # too old to bridge: refetch
 
 
+def test_sequencer_bridges_a_snapshot_taken_on_a_diff_boundary() -> None:
+    # The snapshot reflects diff [96, 100] but that diff's message is not in the buffer (the
+    # REST answer overtook it); the next diff chains to it by pu: a continuation, not a gap.
+    seq = DepthSequencer()
+    assert seq.on_snapshot(snap(100)) == ([], False)
+    assert seq.on_diff(diff(101, 105, 100)) == ([diff(101, 105, 100)], False)
+    assert seq.synced
+    seq.reset()
+    assert seq.on_snapshot(snap(100)) == ([], False)
+    assert seq.on_diff(diff(102, 105, 101)) == ([], True)  # a real gap is still a gap
+
+
 async def test_buffer_overflow_drops_stale_keeps_status() -> None:
     buf = MarketBuffer(capacity=8)
     buf.put(FeedStatus("market", True, "connected", 0))

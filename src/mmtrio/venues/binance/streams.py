@@ -108,7 +108,10 @@ class DepthSequencer:
             return [], False
         if d.last_id < self._snap_id:
             return [], False  # already contained in the snapshot
-        if d.first_id <= self._snap_id:
+        # Binance's bridge is U <= lastUpdateId <= u; a diff whose pu is the snapshot's id
+        # continues it too (the snapshot sits on a diff boundary and that diff's message has
+        # not arrived yet, or arrived before the buffer started): same rule as core.book.
+        if d.first_id <= self._snap_id or d.prev_last_id == self._snap_id:
             self._snap_id, self._last = None, d.last_id
             return [d], False
         self.reset()  # the stream is past the snapshot: it is too old to bridge
