@@ -175,3 +175,35 @@ async def test_user_stream_keepalive_and_listen_key_renewal(autojump_clock: obje
     assert isinstance(got[4], FeedStatus) and got[4].connected
     assert keys.created == ["key1", "key2"] and paths == ["/ws/key1", "/ws/key2"]
     assert keys.keepalives == 3 and stream.renewals == 1
+
+
+async def test_a_storm_of_gaps_does_not_become_a_storm_of_snapshots(autojump_clock: object) -> None:
+    # Chaos seed 1007: ~170 gaps in 20 s each fetched a depth snapshot (weight 20) until the
+    # venue answered 429, which then blocked cancels and the dead-man refresh as well.
+    calls: list[float] = []
+
+    async def snapshot(symbol: str) -> BookSnapshot:
+        calls.append(trio.current_time())
+        return BookSnapshot(symbol, len(calls), ((281451, 1),), ((281452, 1),), 0)
+
+    stream = MarketStream(
+        "ws://127.0.0.1:9/stream", BinanceDecoder([BTCUSDT]), "BTCUSDT", snapshot,
+        rng=random.Random(7), clock_ms=lambda: int(trio.current_time() * 1000),
+    )  # fmt: skip
+    async with trio.open_nursery() as n:
+        n.start_soon(stream._snapshot_worker)
+        for _ in range(600):  # a gap every 100 ms for 60 s
+            stream._invalidate("depth gap (test)")
+            await trio.sleep(0.1)
+        n.cancel_scope.cancel()
+    assert 2 <= len(calls) <= 30, len(calls)
+    # and once the feed is quiet for RESYNC_QUIET_S, a new gap is served at once again
+    async with trio.open_nursery() as n:
+        n.start_soon(stream._snapshot_worker)
+        await trio.sleep(1)  # serves the request the storm left pending
+        calls.clear()
+        await trio.sleep(31)
+        stream._invalidate("depth gap (test)")
+        await trio.sleep(0.01)
+        n.cancel_scope.cancel()
+    assert len(calls) == 1

@@ -75,6 +75,10 @@ class Backoff:
         self.attempt = 0
 
 
+RESYNC_QUIET_S = 30.0
+"""Seconds without a resync after which the snapshot back-off starts again from its base."""
+
+
 class DepthSequencer:
     """Pure depth-chain checker: decides which diffs reach the consumer, and when to resync.
 
@@ -348,9 +352,18 @@ class MarketStream(_Connection):
         await super()._serve(ws, nursery)
 
     async def _snapshot_worker(self) -> None:
+        last_fetch: float | None = None
         while True:
             await self._want_snapshot.wait()
             self._want_snapshot = trio.Event()
+            # A resync soon after the previous one waits out the back-off, which only resets
+            # after RESYNC_QUIET_S without one: a storm of gaps (a flaky feed, a slow consumer)
+            # must not become a storm of depth snapshots (weight 20 each) and a 429 that would
+            # then block cancels and the dead-man refresh too.
+            if last_fetch is not None and trio.current_time() - last_fetch < RESYNC_QUIET_S:
+                await trio.sleep(self._snapshot_backoff.next_delay())
+            else:
+                self._snapshot_backoff.reset()
             gen = self._generation
             while True:
                 try:
@@ -359,7 +372,7 @@ class MarketStream(_Connection):
                 except (VenueError, ProtocolError, OSError):
                     await trio.sleep(self._snapshot_backoff.next_delay())
                     gen = self._generation
-            self._snapshot_backoff.reset()
+            last_fetch = trio.current_time()
             if gen != self._generation:
                 continue  # invalidated again while we waited; a newer request is pending
             fwd, gap = self.sequencer.on_snapshot(snap)
