@@ -77,6 +77,7 @@ from mmtrio.runtime.trading import (
     make_clock_ms,
 )
 from mmtrio.venues.binance.codec import BinanceDecoder
+from mmtrio.venues.binance.errors import RateLimited
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
@@ -601,19 +602,30 @@ class Engine:
                 await self._reconcile_now.wait()
             self._reconcile_now = trio.Event()
             loop.on_user_reconnect = self._reconcile_now.set
-            report = await reconcile(
-                gateway,
-                mm,
-                self.symbol,
-                adopt=False,
-                tolerance_lots=self._tolerance_lots(),
-                known_trade_ids=self._known_trade_ids,
-                is_ours=ids.is_ours,
-                clock_ms=self.clock_ms,
-                startup=False,
-                since_trade_id=self._last_trade_id,
-                events_out=self._events,
-            )
+            try:
+                report = await reconcile(
+                    gateway,
+                    mm,
+                    self.symbol,
+                    adopt=False,
+                    tolerance_lots=self._tolerance_lots(),
+                    known_trade_ids=self._known_trade_ids,
+                    is_ours=ids.is_ours,
+                    clock_ms=self.clock_ms,
+                    startup=False,
+                    since_trade_id=self._last_trade_id,
+                    events_out=self._events,
+                )
+            except RateLimited as exc:
+                # The venue said wait: skip this pass and try again once Retry-After is over,
+                # rather than crash the task into a supervisor restart (chaos seeds 102, 1007).
+                wait_s = exc.retry_after_s if exc.retry_after_s is not None else 60.0
+                logger.warning(
+                    "reconciliation postponed {:g} s: the venue rate-limited us ({})", wait_s, exc
+                )
+                await trio.sleep(wait_s)
+                self._reconcile_now.set()
+                continue
             self._last_trade_id = report.last_trade_id
             await self._checkpoint(report)
             if len(self._known_trade_ids) > MAX_KNOWN_TRADE_IDS:
