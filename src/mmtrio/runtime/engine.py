@@ -77,7 +77,7 @@ from mmtrio.runtime.trading import (
     make_clock_ms,
 )
 from mmtrio.venues.binance.codec import BinanceDecoder
-from mmtrio.venues.binance.errors import RateLimited
+from mmtrio.venues.binance.errors import RateLimited, TimestampError
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
@@ -624,6 +624,13 @@ class Engine:
                     "reconciliation postponed {:g} s: the venue rate-limited us ({})", wait_s, exc
                 )
                 await trio.sleep(wait_s)
+                self._reconcile_now.set()
+                continue
+            except TimestampError as exc:
+                # -1021: the REST client has already resynced its server-time offset; the
+                # next pass (right away) signs with the corrected time (chaos: clock_skew).
+                logger.warning("reconciliation retried after a clock resync ({})", exc)
+                await trio.sleep(1.0)
                 self._reconcile_now.set()
                 continue
             self._last_trade_id = report.last_trade_id
