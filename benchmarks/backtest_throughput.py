@@ -30,7 +30,7 @@ from typing import Any
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.config import load_config
 from mmtrio.config.strategy import apply_overrides, build_strategy_config
-from mmtrio.core.strategy import StrategyConfig
+from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.reporting.pnl import compute_report
 
 ROOT = Path(__file__).resolve().parents[1]

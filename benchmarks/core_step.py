@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))  # for tests.unit.test_strategy.make_config (the t
 from tests.unit.test_strategy import make_config  # noqa: E402
 
 from mmtrio.core.book import BookSync, DiffOutcome, OrderBook  # noqa: E402
+from mmtrio.core.client_ids import ClientIdGenerator  # noqa: E402
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder  # noqa: E402
 from mmtrio.core.estimators import EwmaVolatility, IntensityEstimator  # noqa: E402
 from mmtrio.core.events import (  # noqa: E402
@@ -37,7 +38,6 @@ from mmtrio.core.events import (  # noqa: E402
     Trade,
 )
 from mmtrio.core.instruments import BTCUSDT  # noqa: E402
-from mmtrio.core.orders import ClientIdGenerator  # noqa: E402
 from mmtrio.core.strategy import MarketMaker  # noqa: E402
 from mmtrio.sim.recording import Converter, iter_file  # noqa: E402
 

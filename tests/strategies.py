@@ -613,7 +613,7 @@ def status_views(draw: st.DrawFn) -> SampleStatus:
 
 # --- strategy (core/strategy.py) -------------------------------------------------------------
 
-from mmtrio.core.strategy import StrategyConfig  # noqa: E402  (appended section owns its import)
+from mmtrio.core.strategy_config import StrategyConfig  # noqa: E402  (appended section owns its import)
 
 
 @st.composite

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.events import (
     AmendAccepted,
     AmendRejected,
@@ -25,7 +26,7 @@ from mmtrio.core.events import (
     TimeInForce,
     VenueOrderStatus,
 )
-from mmtrio.core.orders import TERMINAL_STATES, ClientIdGenerator, OrderEvent, OrderTracker
+from mmtrio.core.orders import TERMINAL_STATES, OrderEvent, OrderTracker
 from tests.strategies import order_events
 
 CID = "p1-0"

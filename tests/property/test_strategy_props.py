@@ -22,6 +22,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import (
     AmendOrder,
     CancelAll,
@@ -54,7 +55,6 @@ from mmtrio.core.events import (
     Timer,
     VenueOrderStatus,
 )
-from mmtrio.core.orders import ClientIdGenerator
 from mmtrio.core.strategy import MarketMaker
 from tests.strategies import strategy_configs
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 import trio
 
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder
 from mmtrio.core.events import (
     Event,
@@ -24,7 +25,6 @@ from mmtrio.core.events import (
     TimeInForce,
     VenueOrderStatus,
 )
-from mmtrio.core.orders import ClientIdGenerator
 from mmtrio.core.risk import TradingState
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime import reconcile as rc

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import (
     AmendOrder,
     CancelAll,
@@ -37,10 +38,11 @@ from mmtrio.core.events import (
     VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.orders import ClientIdGenerator, OrderState
+from mmtrio.core.orders import OrderState
 from mmtrio.core.quoting import QuoteModel, QuoteParams
 from mmtrio.core.risk import RiskLimits, TradingState
-from mmtrio.core.strategy import MarketMaker, StrategyConfig
+from mmtrio.core.strategy import MarketMaker
+from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ParameterError
 
 SYM = "BTCUSDT"

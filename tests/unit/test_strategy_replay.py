@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder
 from mmtrio.core.events import (
     AmendAccepted,
@@ -26,7 +27,7 @@ from mmtrio.core.events import (
     VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.orders import ClientIdGenerator, OrderState
+from mmtrio.core.orders import OrderState
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.sim.recording import Converter, iter_file
 from tests.unit.test_strategy import make_config

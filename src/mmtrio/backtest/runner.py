@@ -38,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from mmtrio.backtest.feed import FeedLatency, RecordingFeed
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import (
     AmendOrder,
     CancelAll,
@@ -68,8 +69,8 @@ from mmtrio.core.events import (
 from mmtrio.core.latency import DelayQueue, LatencyModel
 from mmtrio.core.matching import FeeSchedule, MatchingEngine, MatchingReject, NewOrder, QueueModel
 from mmtrio.core.notices import Notice
-from mmtrio.core.orders import ClientIdGenerator
-from mmtrio.core.strategy import MarketMaker, StrategyConfig
+from mmtrio.core.strategy import MarketMaker
+from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ParameterError
 from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
 

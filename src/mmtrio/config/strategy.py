@@ -38,7 +38,7 @@ from mmtrio.config.model import Config
 from mmtrio.core.markouts import DEFAULT_HORIZONS_MS
 from mmtrio.core.quoting import QuoteModel, QuoteParams
 from mmtrio.core.risk import RiskLimits
-from mmtrio.core.strategy import StrategyConfig
+from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ConfigError
 
 BINANCE_ORDERS_PER_MINUTE = 1_200

@@ -50,12 +50,13 @@ import math
 import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
 from mmtrio.core.book import BookSync, DiffOutcome, OrderBook
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import (
     AmendOrder,
     CancelAll,
@@ -97,11 +98,10 @@ from mmtrio.core.events import (
     Timer,
     Trade,
 )
-from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.markouts import MarkoutTracker
 from mmtrio.core.notices import Notice, NoticeValue, QuoteStatus, StrategyStatus
-from mmtrio.core.orders import ClientIdGenerator, Order, OrderState, OrderTracker, Slot
+from mmtrio.core.orders import Order, OrderState, OrderTracker, Slot
 from mmtrio.core.quoting import (
     CannotQuote,
     MarketView,
@@ -113,18 +113,17 @@ from mmtrio.core.quoting import (
 )
 from mmtrio.core.risk import (
     InventoryBand,
-    RiskLimits,
     RiskManager,
     RiskView,
     TradingState,
     band_for,
 )
 from mmtrio.core.slots import ActionKind, Tolerances, reconcile
+from mmtrio.core.strategy_config import ADOPTED_LEVEL, StrategyConfig, carry_over_risk, kept_parts
 from mmtrio.errors import ParameterError
 
 POST_ONLY_REJECT_CODE: Final = -5022
 FLATTEN_LEVEL: Final = -1  # slot level of reduce-only flatten orders (never a quoting slot)
-ADOPTED_LEVEL: Final = 1_000  # slot levels from here hold adopted venue orders (cancelled)
 INTENSITY_REFRESH_MS: Final = 1_000
 INTENSITY_MAX_DEPTH_TICKS: Final = 50.0  # depth range of the λ(δ) fit; quotes sit well inside
 MAX_NOTICES: Final = 10_000  # undrained notices beyond this are dropped (counted)
@@ -132,83 +131,6 @@ LAST_FILLS: Final = 20
 LAST_ALERTS: Final = 20
 _DIGITS = re.compile(r"\d+")
 _CANCELLABLE = frozenset({OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_AMEND})
-
-
-@dataclass(frozen=True)
-class StrategyConfig:
-    """Everything the MarketMaker needs; built by the runtime from ``mmtrio.config``.
-
-    Validated on construction (ParameterError naming the field). ``quote.allow_bid/ask`` are
-    overridden every step by the risk view.
-    """
-
-    instrument: Instrument
-    quote: QuoteParams
-    limits: RiskLimits
-    vol_half_life_ms: int
-    vol_min_returns: int
-    sigma_fallback_ticks: float
-    intensity_window_ms: int
-    intensity_min_trades: int
-    fallback_a: float
-    fallback_k: float
-    reprice_tolerance_ticks: int
-    size_tolerance_lots: int
-    use_amend: bool
-    min_requote_interval_ms: int
-    cancel_deadline_ms: int
-    query_delay_ms: int
-    post_only_base_ticks: int
-    post_only_max_ticks: int
-    post_only_decay_after: int
-    markout_horizons_ms: tuple[int, ...]
-    flatten_slippage_bps: float
-    mid_sample_ms: int
-
-    def __post_init__(self) -> None:
-        for name, low in (
-            ("vol_half_life_ms", 1),
-            ("vol_min_returns", 1),
-            ("intensity_window_ms", 1),
-            ("intensity_min_trades", 1),
-            ("reprice_tolerance_ticks", 0),
-            ("size_tolerance_lots", 0),
-            ("min_requote_interval_ms", 0),
-            ("cancel_deadline_ms", 1),
-            ("query_delay_ms", 1),
-            ("post_only_base_ticks", 0),
-            ("post_only_max_ticks", 0),
-            ("post_only_decay_after", 1),
-            ("mid_sample_ms", 1),
-        ):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, int) or val < low:
-                raise ParameterError(f"strategy {name} must be an integer >= {low}, got {val!r}")
-        for name in ("sigma_fallback_ticks", "fallback_a", "fallback_k", "flatten_slippage_bps"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val):
-                raise ParameterError(f"strategy {name} must be a finite number, got {val!r}")
-        if self.sigma_fallback_ticks < 0:
-            raise ParameterError(
-                f"sigma_fallback_ticks must be >= 0 ticks/√s, got {self.sigma_fallback_ticks}"
-            )
-        if self.fallback_a <= 0 or self.fallback_k <= 0:
-            raise ParameterError(
-                f"fallback_a and fallback_k must be > 0, got {self.fallback_a}, {self.fallback_k}"
-            )
-        if not 0 < self.flatten_slippage_bps <= 1_000:
-            raise ParameterError(
-                f"flatten_slippage_bps must be in (0, 1000], got {self.flatten_slippage_bps}"
-            )
-        if not isinstance(self.use_amend, bool):
-            raise ParameterError(f"use_amend must be a boolean, got {self.use_amend!r}")
-        if self.post_only_base_ticks > self.post_only_max_ticks:
-            raise ParameterError(
-                "post_only_base_ticks must be <= post_only_max_ticks, got "
-                f"{self.post_only_base_ticks}, {self.post_only_max_ticks}"
-            )
-        if self.quote.levels >= ADOPTED_LEVEL:
-            raise ParameterError(f"quote levels must be < {ADOPTED_LEVEL}")
 
 
 def _build_parts(
@@ -852,53 +774,19 @@ class MarketMaker:
                 f"reconfigure cannot change the instrument ({old.instrument.symbol} -> "
                 f"{config.instrument.symbol}); restart the bot for another symbol"
             )
-        vol, intensity, markouts, safety = _build_parts(config)
-        risk = RiskManager(config.limits, config.instrument)
-        # Carry the latches and histories over: a reload must not clear a kill switch.
-        risk.kill_switch = self.risk.kill_switch
-        if config.limits.order_rate_window_ms == old.limits.order_rate_window_ms:
-            risk.flow = self.risk.flow  # else a new window starts empty
-        risk.latency = self.risk.latency
-        risk.history = self.risk.history
-        if config.limits.max_drawdown == old.limits.max_drawdown:
-            risk.drawdown = self.risk.drawdown
-        elif self.risk.drawdown.equity is not None:
-            # A new limit applies from the current peak: seed the peak, then the equity.
-            if self.risk.drawdown.peak is not None:
-                risk.drawdown.update(self.risk.drawdown.peak, now)
-            risk.drawdown.update(self.risk.drawdown.equity, now)
-        if self._last_book_update is not None and self.book.synced:
-            risk.book.on_update(self._last_book_update)
-        elif not self.book.synced:
-            risk.book.invalidate(self.book.out_of_sync_reason or "book not synced")
-        risk._state = self.risk.state
+        vol, intensity, markouts, safety = kept_parts(
+            old,
+            config,
+            current=(self._vol, self._intensity, self.markouts, self.safety),
+            built=_build_parts(config),
+        )
+        risk = carry_over_risk(
+            self.risk, old, config, now, book=self.book, last_book_update=self._last_book_update
+        )
         # --- swap (nothing below can raise on bad input) ---
-        if (old.vol_half_life_ms, old.vol_min_returns) != (
-            config.vol_half_life_ms,
-            config.vol_min_returns,
-        ):
-            self._vol = vol
-        if (
-            old.intensity_window_ms,
-            old.intensity_min_trades,
-            old.fallback_a,
-            old.fallback_k,
-        ) != (
-            config.intensity_window_ms,
-            config.intensity_min_trades,
-            config.fallback_a,
-            config.fallback_k,
-        ):
-            self._intensity = intensity
-            self._params = None
-        if old.markout_horizons_ms != config.markout_horizons_ms:
-            self.markouts = markouts
-        if (old.post_only_base_ticks, old.post_only_max_ticks, old.post_only_decay_after) != (
-            config.post_only_base_ticks,
-            config.post_only_max_ticks,
-            config.post_only_decay_after,
-        ):
-            self.safety = safety
+        if intensity is not self._intensity:
+            self._params = None  # refit with the new estimator at the next step
+        self._vol, self._intensity, self.markouts, self.safety = vol, intensity, markouts, safety
         self.risk = risk
         self.config = config
         self._t = max(self._t, now)
@@ -1009,11 +897,9 @@ def _band(mm: MarketMaker) -> InventoryBand:
 
 
 __all__ = [
-    "ADOPTED_LEVEL",
     "FLATTEN_LEVEL",
     "MarketMaker",
     "Notice",
     "QuoteStatus",
-    "StrategyConfig",
     "StrategyStatus",
 ]

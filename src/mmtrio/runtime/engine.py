@@ -41,10 +41,10 @@ from loguru import logger
 from mmtrio import __version__
 from mmtrio.config import Config, diff_reload, load_config, load_credentials
 from mmtrio.config.strategy import build_strategy_config
+from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
 from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
-from mmtrio.core.orders import ClientIdGenerator
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import ConfigError, MmtrioError
