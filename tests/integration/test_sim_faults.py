@@ -146,6 +146,9 @@ async def test_rest_faults_delay_429_error_code_clock_skew() -> None:
         r = await http.get("/fapi/v1/time")
         assert r.status_code == 429 and r.headers["retry-after"] == "1"
         r = await http.get("/fapi/v1/time")
+        assert r.status_code == 429  # within the in-flight grace: answered 429, not banned
+        await trio.sleep(venue.limiter.config.inflight_grace_s + 0.05)  # real server clock
+        r = await http.get("/fapi/v1/time")
         assert r.status_code == 418  # it did not back off
         venue.limiter.banned_until = 0.0  # lift the ban for the rest of the test
         venue.limiter.backoff_until = 0.0
