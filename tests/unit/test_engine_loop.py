@@ -164,3 +164,19 @@ async def test_a_fill_is_committed_before_the_decision_it_causes_is_sent(
     kinds = [k for k, _ in rec.log]
     assert kinds == ["event", "commit", "command"]
     assert rec.log[2] == ("command", cmd)
+
+
+class AsksForResync(Scripted):
+    def step(self, event: Event, now: int) -> list[Command]:
+        self.seen.append(event)
+        self.notices.append(Notice("book_resync", now, "resync needed: crossed", {}))
+        return []
+
+
+async def test_a_resync_notice_reaches_the_market_feed(autojump_clock: trio.abc.Clock) -> None:
+    out_send, _ = trio.open_memory_channel[Command](8)
+    loop = TradingLoop(AsksForResync(deadline=None), out_send, make_clock_ms())
+    asked: list[str] = []
+    loop.on_book_resync = asked.append
+    await loop.handle(BookInvalid("BTCUSDT", "test", 1))
+    assert asked == ["resync needed: crossed"]

@@ -368,6 +368,16 @@ def test_book_gap_cancels_quotes_until_a_new_snapshot() -> None:
     assert {p.side for p in places(cmds)} == {Side.BUY, Side.SELL}
 
 
+def test_a_crossed_book_asks_the_runtime_for_a_resync() -> None:
+    s, _, _ = quoting_session()
+    s.mm.drain_notices()
+    crossing = DepthDiff(SYM, s.u + 1, s.u + 1, s.u, ((MID + 50, 3),), (), s.now)
+    s.step(crossing)
+    assert not s.mm.book.synced
+    resync = [n for n in s.mm.drain_notices() if n.kind == "book_resync"]
+    assert len(resync) == 1 and "crossed" in resync[0].message
+
+
 def test_book_invalid_event_halts() -> None:
     s, _, _ = quoting_session()
     cmds = s.step(BookInvalid(SYM, "resync", s.now))

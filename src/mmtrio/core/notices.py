@@ -30,6 +30,7 @@ NOTICE_KINDS = frozenset(
         "query",  # an unknown outcome is being resolved by a query
         "reconcile",  # a position or order adopted from the venue
         "config",  # a reconfiguration was applied
+        "book_resync",  # our book check failed where the feed's did not: fetch a snapshot
     }
 )
 

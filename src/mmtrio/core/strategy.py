@@ -308,6 +308,9 @@ class MarketMaker:
             reason = self.book.out_of_sync_reason or outcome.value
             self.risk.on_book_invalid(reason)
             self._notice("alert", f"book out of sync: {reason}", reason=reason)
+            # Our own check failed where the feed's did not (a crossed book, a chain the feed
+            # accepted): quoting stays off until the runtime brings a fresh snapshot.
+            self._notice("book_resync", f"resync needed: {reason}", reason=reason)
 
     def _on_mark(self, event: MarkPrice) -> None:
         if event.symbol != self.instrument.symbol:

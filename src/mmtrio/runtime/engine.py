@@ -555,6 +555,7 @@ class Engine:
             market_stream_url(ep.market_ws, self.symbol), decoder, self.symbol, rest.depth_snapshot
         )
         user = UserFeed(lambda send: UserStream(ep.user_ws, decoder, rest, send), user_stats)
+        loop.on_book_resync = market.request_resync
 
         async def market_child() -> None:
             await run_market_feed(market, events, market_stats)

@@ -134,6 +134,9 @@ class TradingLoop:
         # iterations: the watchdog must tell "quiet" from "stuck".
         self.on_iteration: Callable[[], None] | None = None
         self.on_notice: Callable[[Notice], None] | None = None
+        # The strategy's own book check failed (crossed, broken chain): ask the market feed
+        # for a fresh snapshot, or the bot would stay halted on a book nobody rebuilds.
+        self.on_book_resync: Callable[[str], None] | None = None
         self.max_idle_s: float | None = None
 
     async def run(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> None:
@@ -228,6 +231,8 @@ class TradingLoop:
                 self._recorder.notice(notice, now)
             if self.on_notice is not None:
                 self.on_notice(notice)
+            if notice.kind == "book_resync" and self.on_book_resync is not None:
+                self.on_book_resync(notice.message)
 
 
 class JournalSink(Protocol):

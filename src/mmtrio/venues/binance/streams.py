@@ -335,6 +335,14 @@ class MarketStream(_Connection):
         if not self.events.put(ev):
             self._invalidate("consumer fell behind: stale market events dropped")
 
+    def request_resync(self, reason: str) -> None:
+        """Rebuild the book from a fresh snapshot (the consumer found it unusable).
+
+        Goes through the same path as a gap the stream detects itself, including the resync
+        back-off, so a consumer that keeps asking cannot turn into a snapshot storm.
+        """
+        self._invalidate(f"resync requested: {reason}")
+
     def _invalidate(self, reason: str, *, fetch: bool = True) -> None:
         self.sequencer.reset()
         self._generation += 1
