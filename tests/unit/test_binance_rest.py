@@ -115,6 +115,20 @@ async def test_429_blocks_until_retry_after_then_sends_again(autojump_clock: obj
         assert (await rest.place_order(PLACE)).order_id == 42
 
 
+async def test_a_back_off_is_reported_with_its_wall_clock_end() -> None:
+    venue = Venue(
+        lambda r: httpx.Response(
+            429, json={"code": -1003, "msg": "Too many requests"}, headers={"Retry-After": "7"}
+        )
+    )
+    blocked: list[int] = []
+    rest = make(venue)
+    rest._on_blocked = blocked.append
+    with pytest.raises(RateLimited):
+        await rest.place_order(PLACE)
+    assert blocked == [LOCAL_MS + 7_000]
+
+
 async def test_418_is_a_ban() -> None:
     venue = Venue(lambda r: httpx.Response(418, json={"code": -1003, "msg": "banned"}))
     async with make(venue) as rest:

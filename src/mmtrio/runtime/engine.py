@@ -76,6 +76,7 @@ from mmtrio.runtime.trading import (
     TradingLoop,
     make_clock_ms,
 )
+from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.errors import RateLimited, TimestampError
 from mmtrio.venues.binance.rest import BinanceRest
@@ -349,12 +350,15 @@ class Engine:
             if execution_ref:
                 execution_ref[0].on_headers(w, o10, o1m)
 
+        block = VenueBlock(cfg.runtime.state_dir, wall_ms)
+        await block.wait()  # a Retry-After from an earlier session or process still holds
         rest = BinanceRest(
             ep.rest,
             decoder,
             signer=Signer(ep.api_key, ep.api_secret),
             on_headers=on_headers,
             recv_window_ms=cfg.venue.recv_window_ms,
+            on_blocked=block.record,
         )
         events_send, events_recv = trio.open_memory_channel[LoopItem](EVENT_CHANNEL_SIZE)
         cmd_send, cmd_recv = trio.open_memory_channel[Command](COMMAND_CHANNEL_SIZE)

@@ -18,6 +18,7 @@ Rules this client enforces, because the caller cannot do it afterwards:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -81,7 +82,10 @@ class BinanceRest:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_blocked: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_blocked(until_wall_ms)`` is told of every 429/418 back-off, so the caller can
+        keep it beyond this client's life (a restarted process must honour it too)."""
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"REST base URL {base_url!r} must start with http:// or https://")
         if not 1 <= recv_window_ms <= 60_000:
@@ -89,6 +93,7 @@ class BinanceRest:
         self.decoder = decoder
         self._signer = signer
         self._on_headers = on_headers
+        self._on_blocked = on_blocked
         self._clock_ms = clock_ms
         self._recv_window = str(recv_window_ms)
         headers = {"X-MBX-APIKEY": signer.api_key} if signer is not None else {}
@@ -345,6 +350,8 @@ class BinanceRest:
                     wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
                     err.retry_after_s = wait
                 self._blocked_until = trio.current_time() + wait
+                if self._on_blocked is not None:
+                    self._on_blocked(self._clock_ms() + math.ceil(wait * 1000))
             elif isinstance(err, TimestampError):
                 try:
                     await self.sync_time()

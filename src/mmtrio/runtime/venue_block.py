@@ -1,0 +1,75 @@
+"""The venue's rate-limit back-off, kept in the state directory across sessions and restarts.
+
+A 429 (or 418) tells the client to send nothing until Retry-After expires. The REST client
+honours it while it lives, but a bot restarted inside that window — by systemd after a crash,
+by the operator after ``kill -9``, by the engine's next session — would start with a fresh
+client and send at once, which is exactly what turns a 429 into an IP ban. So every back-off is
+written to ``<state_dir>/venue_block.json`` (wall-clock end, atomic replace, no fsync: losing it
+to a power cut only loses a wait that has mostly expired by the time the machine is back), and
+a session waits it out before its first request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+from loguru import logger
+
+FILE_NAME = "venue_block.json"
+
+
+class VenueBlock:
+    """The persisted back-off: ``record`` from the REST client, ``wait`` before a session."""
+
+    def __init__(self, state_dir: Path, wall_ms: Callable[[], int]) -> None:
+        self.path = state_dir / FILE_NAME
+        self._wall_ms = wall_ms
+        self.until_ms = self._load()
+
+    def _load(self) -> int:
+        try:
+            data = json.loads(self.path.read_text())
+            until = data["until_ms"]
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # A damaged file must not stop the bot, but it must not be ignored silently either:
+            # the safe reading of "we do not know" is "we were told to wait": wait one minute.
+            logger.warning(
+                "{} is unreadable ({}); waiting 60 s before the first request to be safe",
+                self.path,
+                exc,
+            )
+            return self._now() + 60_000
+        return until if isinstance(until, int) else 0
+
+    def _now(self) -> int:
+        return self._wall_ms()
+
+    def record(self, until_ms: int) -> None:
+        """Called by the REST client on every 429/418 with the wall-clock end of the wait."""
+        if until_ms <= self.until_ms:
+            return
+        self.until_ms = until_ms
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"until_ms": until_ms}))
+        os.replace(tmp, self.path)
+
+    def remaining_ms(self) -> int:
+        return max(0, self.until_ms - self._now())
+
+    async def wait(self) -> None:
+        """Sleep until the venue's back-off is over (at once if there is none)."""
+        left = self.remaining_ms()
+        if left > 0:
+            logger.warning(
+                "the venue asked us to back off (429/418) until {} ms; waiting {:.1f} s before "
+                "the first request",
+                self.until_ms,
+                left / 1000,
+            )
+            await trio.sleep(left / 1000)
