@@ -63,7 +63,7 @@ def test_fill_cutoff_ignores_post_mortem_fills() -> None:
 # 2
 def test_position_samples_need_quiet_history() -> None:
     snaps = [snap(t, pos=2, n=1) for t in range(0, 5_000, 300)]
-    records = [rec(1, "position", 100, lots=2)]
+    records = [rec(1, "reconcile", 100, position_lots=2)]
     samples = position_samples(snaps, records, settle_ms=3_000)
     assert samples and all(s[0] >= 3_000 for s in samples)
     assert check_positions(samples) == []
@@ -71,14 +71,25 @@ def test_position_samples_need_quiet_history() -> None:
 
 def test_position_mismatch_at_quiescence() -> None:
     snaps = [snap(t, pos=2, n=1) for t in range(0, 5_000, 300)]
-    records = [rec(1, "position", 100, lots=4)]
+    records = [rec(1, "reconcile", 100, position_lots=4)]
     (v,) = check_positions(position_samples(snaps, records, settle_ms=3_000))
     assert v.invariant == 2 and "bot 4" in v.message
 
 
+def test_the_bot_is_judged_by_its_ledger_not_by_a_venue_echo() -> None:
+    # Seed 5008: the last ACCOUNT_UPDATE the user stream delivered said -2; the reconciler then
+    # booked the missed fill and the bot's ledger (and the venue) stood at 0.
+    snaps = [snap(t, pos=0, n=2) for t in range(0, 5_000, 300)]
+    records = [
+        rec(1, "position", 100, lots=-2),
+        rec(2, "reconcile", 200, position_lots=0, venue_position_lots=0),
+    ]
+    assert check_positions(position_samples(snaps, records, settle_ms=3_000)) == []
+
+
 def test_position_not_sampled_while_fills_change() -> None:
     snaps = [snap(t, pos=t // 300, n=t // 300) for t in range(0, 5_000, 300)]
-    records = [rec(1, "position", 100, lots=99)]
+    records = [rec(1, "reconcile", 100, position_lots=99)]
     assert position_samples(snaps, records, settle_ms=3_000) == []
 
 
@@ -252,7 +263,7 @@ def test_check_all_clean_and_dirty() -> None:
     records = [
         rec(1, "start", 0),
         rec(2, "fill", 50, trade_id=1),
-        rec(3, "position", 60, lots=2),
+        rec(3, "reconcile", 60, position_lots=2),
         rec(4, "stop", 9_000),
     ]
     ev = Evidence(

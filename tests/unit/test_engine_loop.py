@@ -41,6 +41,7 @@ class Scripted:
         self.seen: list[Event] = []
         self.configs: list[Any] = []
         self.notices: list[Notice] = []
+        self.absorbed: list[Event] = []
 
     def step(self, event: Event, now: int) -> list[Command]:
         self.seen.append(event)
@@ -48,6 +49,10 @@ class Scripted:
             self.deadline = None
             return [PlaceOrder("c1", "BTCUSDT", Side.BUY, 100, 1)]
         return []
+
+    def absorb(self, event: Event, now: int) -> None:
+        self.seen.append(event)
+        self.absorbed.append(event)
 
     def next_deadline(self) -> int | None:
         return self.deadline
@@ -180,3 +185,24 @@ async def test_a_resync_notice_reaches_the_market_feed(autojump_clock: trio.abc.
     loop.on_book_resync = asked.append
     await loop.handle(BookInvalid("BTCUSDT", "test", 1))
     assert asked == ["resync needed: crossed"]
+
+
+async def test_a_burst_of_market_data_is_planned_once_on_the_newest_event(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from mmtrio.core.events import DepthDiff
+
+    mm = Scripted(deadline=None)
+    out_send, _ = trio.open_memory_channel[Command](8)
+    in_send, in_recv = trio.open_memory_channel[LoopItem](16)
+    diffs = [DepthDiff("BTCUSDT", i, i, i - 1, ((100, 1),), (), i) for i in range(1, 6)]
+    for d in diffs:  # all five are queued before the loop looks
+        in_send.send_nowait(d)
+    loop = TradingLoop(mm, out_send, make_clock_ms())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run, in_recv)
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert mm.seen == diffs  # every diff reached the strategy, in order
+    assert mm.absorbed == diffs[:-1] and loop.absorbed == 4
+    assert loop.steps == 1  # one planning step, on the newest

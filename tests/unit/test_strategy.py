@@ -528,3 +528,32 @@ def test_new_quote_never_crosses_our_own_resting_order() -> None:
     amended = {c.client_id for c in cmds if isinstance(c, AmendOrder)}
     assert amended == {ask.client_id}
     assert any("cross our own order" in n.message for n in s.mm.drain_notices())
+
+
+def test_absorbed_market_data_updates_state_and_the_next_step_plans_on_it() -> None:
+    s, bid, _ = quoting_session(use_amend=True)
+    # three diffs arrive together: the book moves up 30 ticks in steps of 10
+    old = (MID - 1, MID + 1)
+    for k in (10, 20, 30):
+        prev, s.u = s.u, s.u + 1
+        d = DepthDiff(
+            SYM, prev, s.u, prev,
+            ((old[0], 0), (MID - 1 + k, 10)), ((old[1], 0), (MID + 1 + k, 10)), s.now,
+        )  # fmt: skip
+        old = (MID - 1 + k, MID + 1 + k)
+        if k < 30:
+            s.mm.absorb(d, s.now)  # nothing planned, nothing sent
+        else:
+            cmds = s.step(d, dt=500)
+    assert s.mm.book.best_bid() == (MID - 1 + 30, 10)
+    moved = [c for c in cmds if isinstance(c, AmendOrder | CancelOrder | PlaceOrder)]
+    assert moved, "the step after the burst requotes on the newest book"
+    for c in moved:
+        if isinstance(c, AmendOrder) and c.side is Side.BUY:
+            assert c.price > bid.price  # planned on the moved market, not the old one
+
+
+def test_absorb_refuses_events_that_need_an_answer() -> None:
+    s, bid, _ = quoting_session()
+    with pytest.raises(TypeError, match="market data only"):
+        s.mm.absorb(PlaceAccepted(bid.client_id, 9, s.now), s.now)  # type: ignore[arg-type]

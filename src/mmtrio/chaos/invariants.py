@@ -152,6 +152,20 @@ def check_reconcile_halts(lines: Iterable[tuple[int, str]]) -> list[Violation]:
     return []
 
 
+def bot_positions(records: Sequence[JournalRecord]) -> list[tuple[int, int]]:
+    """(local_ts_ms, lots) of the bot's OWN ledger position, from its ``reconcile`` records.
+
+    Not the ``position`` records: those journal the venue's ACCOUNT_UPDATE messages as they
+    arrived, and a faulted user stream can lose the last one while the bot's ledger (fed by
+    the reconciler's missed fills) is right (seed 5008 judged the bot by a stale echo).
+    """
+    return [
+        (r.local_ts_ms, int(r.payload["position_lots"]))
+        for r in records
+        if r.kind == "reconcile" and r.payload.get("position_lots") is not None
+    ]
+
+
 def position_samples(
     snapshots: Sequence[Snapshot],
     records: Sequence[JournalRecord],
@@ -163,13 +177,10 @@ def position_samples(
     A snapshot is quiescent when the bot was alive and the venue's fills and position had not
     changed for ``settle_ms`` before it (the bot had a reconciliation interval to learn every
     fill, even one whose user-stream event was lost). The bot's position is its last journaled
-    ``position`` record or status-line position (``logged``) at that time; points before
-    the first of those are skipped.
+    ledger position (:func:`bot_positions`) or status-line position (``logged``) at that
+    time; points before the first of those are skipped.
     """
-    positions = sorted(
-        [(r.local_ts_ms, int(r.payload["lots"])) for r in records if r.kind == "position"]
-        + list(logged)
-    )
+    positions = sorted(bot_positions(records) + list(logged))
     out: list[tuple[int, int, int]] = []
     for i, snap in enumerate(snapshots):
         if not snap.bot_alive:
@@ -464,7 +475,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out += check_positions(position_samples(ev.snapshots, ev.records, settle, logged))
     out += check_reconcile_halts(log_lines)
     if ev.final_position_check:
-        bot = [int(r.payload["lots"]) for r in ev.records if r.kind == "position"]
+        bot = [lots for _, lots in bot_positions(ev.records)]
         venue_lots = int(truth["position"]["lots"])
         if bot and bot[-1] != venue_lots:
             out.append(

@@ -215,6 +215,19 @@ class MarketMaker:
         self._dispatch(event, now)
         return self._act(now)
 
+    def absorb(self, event: DepthDiff | Trade | BookTicker | MarkPrice, now: int) -> None:
+        """Apply a market-data event without planning quotes.
+
+        For a runtime that already holds newer events: every diff still reaches the book and
+        every trade the estimators, but quotes are planned once, by the ``step`` of the newest
+        event, instead of once per queued event on a state that is already stale. Events
+        other than market data must go through ``step`` (their outcome may need an answer).
+        """
+        if not isinstance(event, DepthDiff | Trade | BookTicker | MarkPrice):
+            raise TypeError(f"absorb takes market data only, got {type(event).__name__}")
+        self._t = max(self._t, now)
+        self._dispatch(event, now)
+
     def _act(self, now: int) -> list[Command]:
         out: list[Command] = []
         for cid in self.orders.expire_cancels(now):

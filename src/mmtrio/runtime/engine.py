@@ -78,7 +78,12 @@ from mmtrio.runtime.trading import (
 )
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.binance.codec import BinanceDecoder
-from mmtrio.venues.binance.errors import RateLimited, TimestampError
+from mmtrio.venues.binance.errors import (
+    ConnectionFailed,
+    OutcomeUnknownError,
+    RateLimited,
+    TimestampError,
+)
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
@@ -631,10 +636,11 @@ class Engine:
                 await trio.sleep(wait_s)
                 self._reconcile_now.set()
                 continue
-            except TimestampError as exc:
-                # -1021: the REST client has already resynced its server-time offset; the
-                # next pass (right away) signs with the corrected time (chaos: clock_skew).
-                logger.warning("reconciliation retried after a clock resync ({})", exc)
+            except (TimestampError, OutcomeUnknownError, ConnectionFailed) as exc:
+                # Reads only: a 5xx or a lost connection on a query is a failed pass, not an
+                # unknown outcome; -1021 means the client has already resynced its clock. Try
+                # again shortly (chaos: clock_skew, unknown_error, drops).
+                logger.warning("reconciliation pass failed, retrying in 1 s ({})", exc)
                 await trio.sleep(1.0)
                 self._reconcile_now.set()
                 continue

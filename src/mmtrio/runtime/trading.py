@@ -29,18 +29,22 @@ from mmtrio.core.events import (
     AccountUpdate,
     AmendAccepted,
     AmendRejected,
+    BookTicker,
     CancelAccepted,
     CancelRejected,
+    DepthDiff,
     Event,
     FeedStatus,
     FundingPayment,
     KillSwitch,
+    MarkPrice,
     OrderNotFound,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Timer,
+    Trade,
 )
 from mmtrio.core.notices import Notice
 from mmtrio.runtime import journal_schema as js
@@ -51,6 +55,7 @@ class StrategyLike(Protocol):
     """The part of core.strategy.MarketMaker the loop drives."""
 
     def step(self, event: Event, now: int) -> list[Command]: ...
+    def absorb(self, event: DepthDiff | Trade | BookTicker | MarkPrice, now: int) -> None: ...
     def next_deadline(self) -> int | None: ...
     def reconfigure(self, config: Any, now: int) -> list[Command]: ...
     def drain_notices(self) -> list[Notice]: ...
@@ -124,6 +129,7 @@ class TradingLoop:
         self._clock_ms = clock_ms
         self._recorder = recorder
         self.steps = 0
+        self.absorbed = 0  # market events applied without planning (newer ones were queued)
         self.commands_sent = 0
         self.last_step_ns = 0  # duration of the last step (status/benchmark)
         self.stopped = False
@@ -143,7 +149,16 @@ class TradingLoop:
         """Step every event (and due timers) until cancelled or stopped."""
         while not self.stopped:
             item = await self._next(events_in)
-            if item is not None:
+            if item is None:
+                pass
+            elif (
+                isinstance(item, DepthDiff | Trade | BookTicker | MarkPrice)
+                and events_in.statistics().current_buffer_used > 0
+            ):
+                # Newer events are already waiting: apply this one, plan quotes on the newest.
+                self.mm.absorb(item, self._clock_ms())
+                self.absorbed += 1
+            else:
                 await self.handle(item)
             if self.on_iteration is not None:
                 self.on_iteration()
