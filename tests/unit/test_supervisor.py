@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-from mmtrio.errors import ParameterError
+from mmtrio.errors import MmtrioError, ParameterError
 from mmtrio.runtime.supervisor import (
     ChildState,
     RestartPolicy,
@@ -358,3 +358,53 @@ def test_full_jitter_stays_within_the_ceiling() -> None:
     assert policy.delay_ceiling(100) == 8.0
     with pytest.raises(ParameterError, match="RNG"):
         policy.delay(0, FixedRng(1.5))
+
+
+async def test_an_injected_crash_counts_as_a_failure_and_restarts(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    starts: list[float] = []
+
+    async def forever() -> None:
+        starts.append(trio.current_time())
+        await trio.sleep_forever()
+
+    sup = Supervisor(rng=FixedRng(1.0))
+    sup.add("reconciler", forever, RestartPolicy(base_delay_s=2.0, cap_s=30.0))
+    async with trio.open_nursery() as n:
+        n.start_soon(sup.run)
+        await trio.sleep(1)
+        with pytest.raises(MmtrioError, match="no running supervised task 'nope'"):
+            sup.crash("nope", "test")
+        sup.crash("reconciler", "chaos")
+        await trio.sleep(0.5)
+        (status,) = sup.snapshot()
+        assert status.state is ChildState.BACKING_OFF
+        assert status.last_error is not None and "injected crash of reconciler" in status.last_error
+        await trio.sleep(2)
+        assert len(starts) == 2 and sup.snapshot()[0].restarts == 1
+        n.cancel_scope.cancel()
+
+
+async def test_injected_crashes_past_the_policy_escalate(autojump_clock: trio.abc.Clock) -> None:
+    async def forever() -> None:
+        await trio.sleep_forever()
+
+    sup = Supervisor(rng=FixedRng(1.0))
+    sup.add("feed", forever, RestartPolicy(base_delay_s=0.1, cap_s=1.0, max_restarts=2))
+
+    async def crash_repeatedly() -> None:
+        while True:
+            await trio.sleep(2)
+            if sup.snapshot()[0].state is ChildState.RUNNING:
+                sup.crash("feed", "chaos")
+
+    escalated: list[SupervisorEscalation] = []
+    async with trio.open_nursery() as n:
+        n.start_soon(crash_repeatedly)
+        try:
+            await sup.run()
+        except SupervisorEscalation as exc:
+            escalated.append(exc)
+        n.cancel_scope.cancel()
+    assert len(escalated) == 1 and "InjectedCrash" in str(escalated[0])

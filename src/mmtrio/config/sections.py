@@ -475,6 +475,11 @@ class RuntimeConfig(Section):
     foreign_orders: Literal["cancel", "adopt"] = setting(
         "cancel", reload=False, doc="open orders found at start that this bot did not place"
     )
+    fault_injection: bool = setting(
+        False,
+        reload=False,
+        doc="accept `crash` requests on the control socket (chaos runs only, never in production)",
+    )
     restart: RestartConfig = setting(
         RestartConfig(), reload=False, strict=False, doc="supervisor restart policy"
     )

@@ -32,7 +32,7 @@ from loguru import logger
 from mmtrio.errors import MmtrioError
 
 MAX_REQUEST_BYTES = 4096
-CONTROL_COMMANDS = ("status", "kill", "resume")
+CONTROL_COMMANDS = ("status", "kill", "resume", "crash")
 ControlHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -110,6 +110,8 @@ def parse_request(raw: bytes) -> dict[str, Any]:
         raise ControlError("'flatten' must be true or false")
     if "reason" in obj and not isinstance(obj["reason"], str):
         raise ControlError("'reason' must be a string")
+    if cmd == "crash" and not isinstance(obj.get("child"), str):
+        raise ControlError("'crash' needs 'child': the name of a supervised task")
     return obj
 
 

@@ -233,6 +233,18 @@ class Engine:
         cmd = request["cmd"]
         if cmd == "status":
             return {"ok": True, "status": build_snapshot(self.sources)}
+        if cmd == "crash":
+            # Fault injection for the chaos harness: off unless the config turns it on.
+            if not self.config.runtime.fault_injection:
+                return {"ok": False, "error": "fault injection is off (runtime.fault_injection)"}
+            sup = self.sources.supervisor
+            if sup is None:
+                return {"ok": False, "error": "no supervisor is running yet"}
+            try:
+                sup.crash(str(request["child"]), str(request.get("reason", "control socket")))
+            except MmtrioError as exc:
+                return {"ok": False, "error": str(exc)}
+            return {"ok": True}
         if cmd == "kill":
             flatten = bool(request.get("flatten", self.config.risk.flatten_on_kill))
             reason = str(request.get("reason", "operator kill (control socket)"))

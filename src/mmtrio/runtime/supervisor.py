@@ -177,6 +177,10 @@ class _ReadySignal:
         self._on_started()
 
 
+class InjectedCrash(MmtrioError):
+    """A crash injected on purpose through :meth:`Supervisor.crash` (chaos harness)."""
+
+
 @dataclass(slots=True)
 class _Child:
     name: str
@@ -189,6 +193,8 @@ class _Child:
     last_error: BaseException | None = None
     last_start_s: float | None = None
     next_start_s: float | None = None
+    scope: trio.CancelScope | None = None  # the current run's own scope (fault injection)
+    injected: BaseException | None = None
 
     def prune(self, now: float) -> None:
         """Forget failures older than the window: they no longer count toward escalation."""
@@ -312,9 +318,15 @@ class Supervisor:
             child.next_start_s = None
             failure: BaseException | None = None
             try:
-                await self._invoke(child)
+                with trio.CancelScope() as scope:
+                    child.scope = scope
+                    await self._invoke(child)
+                if child.injected is not None:  # crash() cancelled this run: a failure
+                    failure, child.injected = child.injected, None
             except BaseException as exc:
                 failure = self._classify(exc, child, log)  # re-raises what is not a failure
+            finally:
+                child.scope = None
             now = trio.current_time()
 
             if failure is None and child.policy.restart == "on-failure":
@@ -357,6 +369,17 @@ class Supervisor:
                 child.next_start_s = None
                 raise
             child.restarts += 1
+
+    def crash(self, name: str, reason: str) -> None:
+        """Fault injection (chaos runs): make child ``name`` fail now, exactly as a crash would
+        (counted, backed off, restarted, escalated past its policy). Raises MmtrioError if no
+        such child is running."""
+        child = self._children.get(name)
+        if child is None or child.scope is None:
+            running = [c.name for c in self._children.values() if c.scope is not None]
+            raise MmtrioError(f"no running supervised task {name!r}; running: {running}")
+        child.injected = InjectedCrash(f"injected crash of {name}: {reason}")
+        child.scope.cancel()
 
     async def _invoke(self, child: _Child) -> None:
         if child.signals_ready:
