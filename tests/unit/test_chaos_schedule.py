@@ -66,3 +66,18 @@ def test_run_seeds_are_distinct() -> None:
 def test_too_short_a_run_is_refused() -> None:
     with pytest.raises(ParameterError, match="no fault window"):
         make_schedule(1, 9_000)
+
+
+def test_child_crash_targets_a_supervised_task_through_the_control_socket() -> None:
+    from mmtrio.chaos.schedule import SUPERVISED_CHILDREN
+
+    crashes = [
+        act
+        for seed in range(40)
+        for act in make_schedule(seed, 30_000).actions
+        if act.kind == "child_crash"
+    ]
+    assert crashes
+    for act in crashes:
+        assert act.executor == "control"
+        assert act.params["cmd"] == "crash" and act.params["child"] in SUPERVISED_CHILDREN

@@ -97,6 +97,7 @@ def bot_config(
         deadman_countdown_ms=DEADMAN_MS,
         deadman_refresh_ms=1_000,
         shutdown_deadline_s=SHUTDOWN_DEADLINE_S,
+        fault_injection=True,  # the child_crash fault goes through the control socket
     )
     c["runtime"].setdefault("restart", {}).update(base_delay_s=0.1, cap_s=1.0)
     c["metrics"]["enabled"] = False

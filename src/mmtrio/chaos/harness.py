@@ -19,6 +19,7 @@ import json
 import os
 import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -232,6 +233,8 @@ class Harness:
             return True
         if act.executor == "foreign_order":
             return self._foreign_order(act, truth)
+        if act.executor == "control":
+            return self._control(dict(act.params))
         sig = act.params["signal"]
         if sig == "KILL":
             if not self._signal(signal.SIGKILL, "KILL"):
@@ -252,6 +255,20 @@ class Harness:
             self._write_config(str(act.params["config"]))
             return self._signal(signal.SIGHUP, "HUP")
         raise ChaosHarnessError(f"unknown signal action {act.params!r}")
+
+    def _control(self, request: dict[str, Any]) -> bool:
+        """One request on the bot's control socket (the way `mmtrio kill` talks to it)."""
+        if self.bot is None:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(3.0)
+                conn.connect(str(self.sock_dir / "c.sock"))
+                conn.sendall(json.dumps(request).encode() + b"\n")
+                answer = json.loads(conn.makefile("rb").readline() or b"{}")
+        except (OSError, ValueError):
+            return False  # not listening yet, or gone: the fault did not apply
+        return bool(answer.get("ok"))
 
     def _tick(self, start: float, pending: list[FaultAction]) -> None:
         truth = self._snapshot()

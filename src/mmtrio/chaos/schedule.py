@@ -38,7 +38,10 @@ from typing import Any, Literal
 from mmtrio.errors import ParameterError
 from mmtrio.sim.faults import FAULT_KINDS
 
-Executor = Literal["admin", "signal", "foreign_order"]
+Executor = Literal["admin", "signal", "foreign_order", "control"]
+
+# the bot's supervised tasks (runtime/engine.py) a child_crash fault may hit
+SUPERVISED_CHILDREN = ("market-feed", "user-stream", "deadman", "reconciler")
 
 # chaos kind -> description (the report's columns; `mmtrio chaos --help` lists them)
 CHAOS_KINDS: dict[str, str] = {
@@ -65,6 +68,10 @@ CHAOS_KINDS: dict[str, str] = {
     "sighup_invalid": "SIGHUP with an invalid config (must be refused, nothing applied)",
     "disk_full": "journal disk reported full (disk guard threshold), then recovered",
     "foreign_order": "an order the bot never placed appears at the venue",
+    "child_crash": (
+        "one supervised task (feed, user stream, dead-man, reconciler) crashes on purpose "
+        "(control socket, runtime.fault_injection): restarted with backoff, never a violation"
+    ),
     "unknown_error": (
         "the venue answers the next 1-3 requests -1000 / HTTP 500: the bot task that made them "
         "absorbs it, or fails and its supervisor restarts it (counted as a child restart)"
@@ -197,6 +204,12 @@ def make_schedule(
                 count=layer.randint(1, 3),
             )
         )
+        actions.sort(key=lambda a: a.at_ms)
+    crash_layer = random.Random(f"child_crash:{seed}")
+    if crash_layer.random() < 0.5:
+        at = crash_layer.randint(warmup_ms, last)
+        child = crash_layer.choice(SUPERVISED_CHILDREN)
+        actions.append(FaultAction(at, "child_crash", "control", {"cmd": "crash", "child": child}))
         actions.sort(key=lambda a: a.at_ms)
     return Schedule(seed=seed, duration_ms=duration_ms, actions=tuple(actions), end=end)
 
