@@ -528,6 +528,10 @@ def test_new_quote_never_crosses_our_own_resting_order() -> None:
     amended = {c.client_id for c in cmds if isinstance(c, AmendOrder)}
     assert amended == {ask.client_id}
     assert any("cross our own order" in n.message for n in s.mm.drain_notices())
+    # while the ask's amend is in flight the bid keeps being held back: said once, not per step
+    for _ in range(5):
+        s.step(Timer(s.now), dt=200)
+    assert not any("cross our own order" in n.message for n in s.mm.drain_notices())
 
 
 def test_absorbed_market_data_updates_state_and_the_next_step_plans_on_it() -> None:

@@ -179,6 +179,7 @@ class MarketMaker:
         self._cannot_quote = "no book yet"
         self._last_book_update: int | None = None
         self._next_mid_sample: int | None = None
+        self._last_hold_back: str | None = None  # the last held-back alert, said once
         self._mark_price: Decimal | None = None
         self._funding_rate = 0.0
         self._params: IntensityParams | None = None
@@ -636,6 +637,13 @@ class MarketMaker:
                     return True
         return False
 
+    def _hold_back(self, message: str) -> None:
+        """Alert that a request was held back, once per distinct case: the same case repeats
+        every step until our other order moves, and an alert per step is noise (and time)."""
+        if message != self._last_hold_back:
+            self._last_hold_back = message
+            self._notice("alert", message)
+
     def _place(  # noqa: PLR0917 - one request's fields
         self,
         slot: Slot,
@@ -651,9 +659,7 @@ class MarketMaker:
         # Reduce-only flatten orders too: an IOC through our own resting quote would trade
         # with ourselves (the venue's self-trade prevention would expire one side anyway).
         if self._crosses_own(side, price):
-            self._notice(
-                "alert", f"{side.value} {price} held back: would cross our own order", price=price
-            )
+            self._hold_back(f"{side.value} {price} held back: would cross our own order")
             return
         decision = self.risk.check_order(
             now,
@@ -696,11 +702,9 @@ class MarketMaker:
 
     def _amend(self, order: Order, q: Quote, now: int, out: list[Command]) -> None:
         if self._crosses_own(order.side, q.price_ticks):
-            self._notice(
-                "alert",
+            self._hold_back(
                 f"amend of {order.client_id} to {q.price_ticks} held back: "
-                "would cross our own order",
-                client_id=order.client_id,
+                "would cross our own order"
             )
             return
         decision = self.risk.check_amend(
