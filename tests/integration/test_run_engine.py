@@ -241,3 +241,45 @@ async def test_streams_dropped_reconnect_resync_and_fills_booked_once(tmp_path: 
     # Every venue fill booked exactly once (duplicates and reconnects included).
     assert st.ledger.fills == len(engine.sim_venue.account.fills)
     assert st.position_lots == engine.sim_venue.account.position
+
+
+async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Path) -> None:
+    # SIGHUP's handler is Engine.reload (the subprocess test covers the signal itself).
+    cfg_path = write_config(tmp_path)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    def widest_inner_distance() -> int | None:
+        """Ticks from our best quote on each side to the venue's mid, the nearer of the two."""
+        if engine.sim_venue is None:
+            return None
+        orders = venue_open(engine)
+        mid2 = engine.sim_venue.engine.best_bid(), engine.sim_venue.engine.best_ask()
+        if len(orders) < 2 or None in mid2:
+            return None
+        mid = (mid2[0][0] + mid2[1][0]) / 2  # type: ignore[index]
+        return int(min(abs(o.price - mid) for o in orders))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(lambda: (widest_inner_distance() or 0) > 0, 30, "quotes resting")
+        before = widest_inner_distance()
+        assert before is not None and before < 150
+        cfg_path.write_text(
+            cfg_path.read_text()
+            .replace("min_half_spread_ticks = 2 ", "min_half_spread_ticks = 300 ")
+            .replace("max_half_spread_ticks = 200 ", "max_half_spread_ticks = 400 ")
+        )
+        await engine.reload()
+        assert engine.config.quoting.min_half_spread_ticks == 300
+        await wait_for(
+            lambda: (widest_inner_distance() or 0) >= 290,
+            20,
+            "quotes at least 300 ticks from the mid after the reload",
+        )
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []
