@@ -206,3 +206,24 @@ async def test_a_burst_of_market_data_is_planned_once_on_the_newest_event(
     assert mm.seen == diffs  # every diff reached the strategy, in order
     assert mm.absorbed == diffs[:-1] and loop.absorbed == 4
     assert loop.steps == 1  # one planning step, on the newest
+
+
+async def test_an_order_update_that_leads_to_no_decision_waits_for_no_fsync(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+
+    from mmtrio.core.events import ExecType, TimeInForce, VenueOrderStatus
+
+    update = OrderUpdate(
+        "BTCUSDT", "c1", 1, Side.BUY, ExecType.NEW, VenueOrderStatus.NEW, 100, 1, 0,
+        TimeInForce.GTX, False, 5,
+    )  # fmt: skip
+    out_send, out_recv = trio.open_memory_channel[Command](8)
+    rec = Rec()
+    loop = TradingLoop(Scripted(deadline=None), out_send, make_clock_ms(), rec)
+    await loop.handle(update)  # Scripted answers an update with nothing
+    assert [k for k, _ in rec.log] == ["event"]
+    loop.mm = RequotesOnFill(deadline=None)  # the next update leads to a decision
+    await loop.handle(update)
+    assert [k for k, _ in rec.log] == ["event", "event", "commit", "command"]
+    assert out_recv.receive_nowait()

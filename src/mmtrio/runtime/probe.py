@@ -69,6 +69,10 @@ class LatencyProbe:
         self._by_record: dict[int, tuple[DepthDiff, Trace]] = {}
         self._by_client_id: dict[str, Trace] = {}
         self.current: Trace | None = None  # the trace whose step is running
+        # The oldest depth diff applied without planning (absorbed) since the last planning
+        # step: the next planning step's orders are its result. Crediting the OLDEST diff of
+        # a burst is the conservative reading of "tick to order" (the newer ones are dropped).
+        self._waiting: Trace | None = None
         self.done: list[Trace] = []  # traces whose first order request was handed over
         self.dropped = 0  # traces discarded by the MAX_PENDING bound
 
@@ -95,13 +99,19 @@ class LatencyProbe:
                 self._by_record[id(rec)] = (rec, Trace(arrive_ns, self._msg_ns, now))
 
     # --- trading loop -----------------------------------------------------------------
+    def absorbed(self, event: object, t_ns: int) -> None:
+        """A depth diff was applied without planning (newer events were queued)."""
+        entry = self._by_record.pop(id(event), None)
+        if entry is not None and entry[0] is event and self._waiting is None:
+            self._waiting = entry[1]
+
     def step_begin(self, event: object, t_ns: int) -> None:
         entry = self._by_record.pop(id(event), None)
-        if entry is not None and entry[0] is event:
-            entry[1].step = t_ns
-            self.current = entry[1]
-        else:
-            self.current = None
+        own = entry[1] if entry is not None and entry[0] is event else None
+        tr, self._waiting = (self._waiting or own), None
+        if tr is not None:
+            tr.step = t_ns
+        self.current = tr
 
     def add(self, stage: str, ns: int) -> None:
         """Add ``ns`` to sub-stage ``stage`` of the running step's trace (if traced)."""

@@ -130,6 +130,7 @@ class TradingLoop:
         self._recorder = recorder
         self.steps = 0
         self.absorbed = 0  # market events applied without planning (newer ones were queued)
+        self._uncommitted = False  # fills/order updates journaled but not yet known durable
         self.commands_sent = 0
         self.last_step_ns = 0  # duration of the last step (status/benchmark)
         self.stopped = False
@@ -158,6 +159,9 @@ class TradingLoop:
                 # Newer events are already waiting: apply this one, plan quotes on the newest.
                 self.mm.absorb(item, self._clock_ms())
                 self.absorbed += 1
+                trace = probe.ACTIVE
+                if trace is not None:  # its result comes from the next planning step
+                    trace.absorbed(item, time.perf_counter_ns())
             else:
                 await self.handle(item)
             if self.on_iteration is not None:
@@ -222,7 +226,12 @@ class TradingLoop:
             trace.step_end(commands, t1)
         self.steps += 1
         if self._recorder is not None and self._recorder.event(event, now):
+            self._uncommitted = True
+        if commands and self._uncommitted and self._recorder is not None:
+            # Durable before the decision: a step that sends nothing decides nothing, so the
+            # fsync waits for the first step that does (or the writer's next batch).
             await self._recorder.commit()
+            self._uncommitted = False
         await self.emit(commands, now)
         self._drain(now)
 
