@@ -26,6 +26,7 @@ venue's 24 h cut. Every connect/disconnect is reported as a FeedStatus.
 
 from __future__ import annotations
 
+import abc
 import random
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -189,7 +190,7 @@ def market_stream_url(ws_base: str, symbol: str, depth_speed: str = "100ms") -> 
     return f"{ws_base.rstrip('/')}/stream?streams={streams}"
 
 
-class _Connection:
+class _Connection(abc.ABC):
     """Shared connection loop: backoff, ping/pong deadline, rotation, FeedStatus."""
 
     stream_name = ""
@@ -218,14 +219,17 @@ class _Connection:
         self._end_reason = ""
         self._planned = False  # a planned reconnect (rotation, key renewal) skips the backoff
 
+    @abc.abstractmethod
     async def _emit_status(self, connected: bool, reason: str) -> None:
-        raise NotImplementedError
+        """Tell the consumer the stream went up or down (each stream has its own channel)."""
 
+    @abc.abstractmethod
     async def _session(self, ws: WebSocketConnection) -> None:
-        raise NotImplementedError
+        """Read one connection until it ends (the stream's own message handling)."""
 
+    @abc.abstractmethod
     async def _url(self) -> str:
-        raise NotImplementedError
+        """The URL to connect to now (the user stream's includes a fresh listen key)."""
 
     async def run(self) -> None:
         """Connect, serve, reconnect — forever (cancel the surrounding scope to stop)."""
