@@ -22,7 +22,15 @@ from typing import IO, Any
 
 import orjson
 
-from mmtrio.core.events import BookSnapshot, BookTicker, DepthDiff, Level, MarkPrice, Trade
+from mmtrio.core.events import (
+    BookSnapshot,
+    BookTicker,
+    DepthDiff,
+    Level,
+    MarketData,
+    MarkPrice,
+    Trade,
+)
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import InstrumentError, ProtocolError
 
@@ -189,7 +197,7 @@ class Converter:
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ProtocolError(f"markPriceUpdate is missing or has a bad field: {exc}") from exc
 
-    def event(self, kind: str, data: dict[str, Any]) -> DepthDiff | Trade | BookTicker | MarkPrice:
+    def event(self, kind: str, data: dict[str, Any]) -> MarketData:
         """The core event of a stream message of ``kind``."""
         if kind == "depth":
             return self.depth(data)

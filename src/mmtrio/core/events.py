@@ -312,6 +312,9 @@ class Resume:
     ts: int
 
 
+MarketData = DepthDiff | Trade | BookTicker | MarkPrice
+"""Public market data: what a runtime may apply without planning (``MarketMaker.absorb``)."""
+
 Event = (
     BookSnapshot
     | DepthDiff

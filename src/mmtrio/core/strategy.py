@@ -86,6 +86,7 @@ from mmtrio.core.events import (
     FeedStatus,
     FundingPayment,
     KillSwitch,
+    MarketData,
     MarkPrice,
     OrderNotFound,
     OrderUpdate,
@@ -216,7 +217,7 @@ class MarketMaker:
         self._dispatch(event, now)
         return self._act(now)
 
-    def absorb(self, event: DepthDiff | Trade | BookTicker | MarkPrice, now: int) -> None:
+    def absorb(self, event: MarketData, now: int) -> None:
         """Apply a market-data event without planning quotes.
 
         For a runtime that already holds newer events: every diff still reaches the book and
@@ -224,7 +225,7 @@ class MarketMaker:
         event, instead of once per queued event on a state that is already stale. Events
         other than market data must go through ``step`` (their outcome may need an answer).
         """
-        if not isinstance(event, DepthDiff | Trade | BookTicker | MarkPrice):
+        if not isinstance(event, MarketData):
             raise TypeError(f"absorb takes market data only, got {type(event).__name__}")
         self._t = max(self._t, now)
         self._dispatch(event, now)

@@ -29,22 +29,19 @@ from mmtrio.core.events import (
     AccountUpdate,
     AmendAccepted,
     AmendRejected,
-    BookTicker,
     CancelAccepted,
     CancelRejected,
-    DepthDiff,
     Event,
     FeedStatus,
     FundingPayment,
     KillSwitch,
-    MarkPrice,
+    MarketData,
     OrderNotFound,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Timer,
-    Trade,
 )
 from mmtrio.core.notices import Notice
 from mmtrio.runtime import journal_schema as js
@@ -55,7 +52,7 @@ class StrategyLike(Protocol):
     """The part of core.strategy.MarketMaker the loop drives."""
 
     def step(self, event: Event, now: int) -> list[Command]: ...
-    def absorb(self, event: DepthDiff | Trade | BookTicker | MarkPrice, now: int) -> None: ...
+    def absorb(self, event: MarketData, now: int) -> None: ...
     def next_deadline(self) -> int | None: ...
     def reconfigure(self, config: Any, now: int) -> list[Command]: ...
     def drain_notices(self) -> list[Notice]: ...
@@ -152,10 +149,7 @@ class TradingLoop:
             item = await self._next(events_in)
             if item is None:
                 pass
-            elif (
-                isinstance(item, DepthDiff | Trade | BookTicker | MarkPrice)
-                and events_in.statistics().current_buffer_used > 0
-            ):
+            elif isinstance(item, MarketData) and events_in.statistics().current_buffer_used > 0:
                 # Newer events are already waiting: apply this one, plan quotes on the newest.
                 self.mm.absorb(item, self._clock_ms())
                 self.absorbed += 1

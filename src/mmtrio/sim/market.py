@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mmtrio.core.events import BookSnapshot, BookTicker, DepthDiff, MarkPrice, Trade
+from mmtrio.core.events import BookSnapshot, MarketData
 from mmtrio.core.instruments import Instrument
 
 STREAMS = ("depth", "trade", "bookTicker", "markPrice")
@@ -22,7 +22,7 @@ class MarketMessage:
     ts: int  # exchange time ms (E) of the message, re-based as the driver documents
     stream: str  # "depth" | "trade" | "bookTicker" | "markPrice"
     payload: dict[str, Any]  # Binance wire JSON ("data" part), E/T/U/u/pu already adjusted
-    event: DepthDiff | Trade | BookTicker | MarkPrice  # the same message as a core event
+    event: MarketData  # the same message as a core event
 
 
 class MarketDriver(Protocol):
