@@ -75,9 +75,17 @@ async def test_quotes_rest_fill_books_and_stop_is_clean(tmp_path: Path) -> None:
         assert len(sides) == 2  # two-sided
         await wait_for(lambda: _fills(engine) > 0, 60, "a fill")
         assert engine.mm is not None
+        # The venue's position and ours agree once the user stream has delivered every fill
+        # (a later fill can sit at the venue for a moment before its event arrives): each fill
+        # was booked once.
+        await wait_for(
+            lambda: engine.mm is not None
+            and engine.mm.status(engine.clock_ms()).position_lots
+            == engine.sim_venue.account.position,
+            10,
+            "our position to equal the venue's",
+        )
         st = engine.mm.status(engine.clock_ms())
-        # The venue's position and ours agree: the fill was booked once.
-        assert st.position_lots == engine.sim_venue.account.position
         assert st.ledger.fees != 0
         engine.request_stop("test stop")
     assert codes == [0]

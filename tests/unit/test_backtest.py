@@ -116,8 +116,8 @@ def test_funding_from_mark_price(tmp_path: Path, cfg: Config) -> None:
     assert r.funding_payments == 1
     pay = r.report_input.funding[0]
     assert pay.ts % 86_400_000 == 0  # settled at midnight UTC
-    if r.venue_position_lots == 0 and pay.amount == 0:
-        pytest.skip("flat at the funding time: the amount is zero")
+    # The run is deterministic and holds a position through midnight, so funding changes hands.
+    assert r.venue_position_lots != 0 and pay.amount != 0
 
 
 def test_settings_validation() -> None:
