@@ -138,15 +138,13 @@ class RequotesOnFill(Scripted):
         return []
 
 
-async def test_a_fill_is_committed_before_the_decision_it_causes_is_sent(
-    autojump_clock: trio.abc.Clock,
-) -> None:
+def _fill_update() -> OrderUpdate:
     from decimal import Decimal
 
     from mmtrio.core.events import ExecType, Fill, TimeInForce, VenueOrderStatus
 
     fill = Fill("BTCUSDT", 7, "c1", 1, Side.BUY, 100, 1, Decimal("0.01"), "USDT", True, 5)
-    update = OrderUpdate(
+    return OrderUpdate(
         "BTCUSDT",
         "c1",
         1,
@@ -161,14 +159,50 @@ async def test_a_fill_is_committed_before_the_decision_it_causes_is_sent(
         5,
         fill,
     )
+
+
+async def test_a_fill_is_committed_before_the_decision_it_causes_is_sent(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    update = _fill_update()
     out_send, out_recv = trio.open_memory_channel[Command](8)
     rec = Rec()
     loop = TradingLoop(RequotesOnFill(deadline=None), out_send, make_clock_ms(), rec)
+    sent_at_commit: list[int] = []
+
+    async def commit() -> None:
+        sent_at_commit.append(out_recv.statistics().current_buffer_used)
+        rec.log.append(("commit", None))
+
+    rec.commit = commit  # type: ignore[method-assign]
     await loop.handle(update)
     cmd = out_recv.receive_nowait()
     kinds = [k for k, _ in rec.log]
-    assert kinds == ["event", "commit", "command"]
-    assert rec.log[2] == ("command", cmd)
+    # The fill and the order it causes are both on record, and durable, before the order
+    # leaves: nothing had been sent when the commit ran.
+    assert kinds == ["event", "command", "commit"]
+    assert rec.log[1] == ("command", cmd)
+    assert sent_at_commit == [0]
+
+
+async def test_a_fill_notice_is_drained_before_the_loop_waits(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Whatever reads state while the loop awaits the commit (metrics, the status screen) must
+    # see the fill's notice with the fill: the notices are drained before the first await.
+    out_send, _ = trio.open_memory_channel[Command](8)
+    rec = Rec()
+    mm = RequotesOnFill(deadline=None)
+    loop = TradingLoop(mm, out_send, make_clock_ms(), rec)
+    seen_at_commit: list[list[str]] = []
+
+    async def commit() -> None:
+        seen_at_commit.append([k for k, _ in rec.log])
+
+    rec.commit = commit  # type: ignore[method-assign]
+    mm.notices.append(Notice("fill", 0, "BUY 1 lot", {}))
+    await loop.handle(_fill_update())
+    assert seen_at_commit == [["event", "command", "notice"]]
 
 
 class AsksForResync(Scripted):
@@ -225,5 +259,5 @@ async def test_an_order_update_that_leads_to_no_decision_waits_for_no_fsync(
     assert [k for k, _ in rec.log] == ["event"]
     loop.mm = RequotesOnFill(deadline=None)  # the next update leads to a decision
     await loop.handle(update)
-    assert [k for k, _ in rec.log] == ["event", "event", "commit", "command"]
+    assert [k for k, _ in rec.log] == ["event", "event", "command", "commit"]
     assert out_recv.receive_nowait()

@@ -195,8 +195,9 @@ class TradingLoop:
             logger.info(item.description)
             if self._recorder is not None:
                 self._recorder.note("config_reload", {"summary": item.description}, now)
-            await self.emit(commands, now)
+            self._journal(commands, now)
             self._drain(now)
+            await self._send(commands)
             return
         if (
             isinstance(item, FeedStatus)
@@ -221,21 +222,31 @@ class TradingLoop:
         self.steps += 1
         if self._recorder is not None and self._recorder.event(event, now):
             self._uncommitted = True
+        # Journal the commands and drain the notices before the first await: whatever reads
+        # state while this task waits (the metrics endpoint, the status screen) then sees a
+        # booked fill together with its notice, never one without the other.
+        self._journal(commands, now)
+        self._drain(now)
         if commands and self._uncommitted and self._recorder is not None:
             # Durable before the decision: a step that sends nothing decides nothing, so the
             # fsync waits for the first step that does (or the writer's next batch).
             await self._recorder.commit()
             self._uncommitted = False
-        await self.emit(commands, now)
-        self._drain(now)
+        await self._send(commands)
 
     async def emit(self, commands: list[Command], now: int) -> None:
         """Journal and send ``commands`` to execution, in order."""
+        self._journal(commands, now)
+        await self._send(commands)
+
+    def _journal(self, commands: list[Command], now: int) -> None:
         # Journal first: an order must be on record before it can exist at the venue, or a
         # crash right after sending would leave an order recovery does not know about.
         if self._recorder is not None:
             for cmd in commands:
                 self._recorder.command(cmd, now)
+
+    async def _send(self, commands: list[Command]) -> None:
         for cmd in commands:
             await self._out.send(cmd)
             self.commands_sent += 1
