@@ -9,7 +9,9 @@ Rules this client enforces, because the caller cannot do it afterwards:
   a dropped connection after the request was written) raises OutcomeUnknownError; the caller
   resolves it by querying the client order id.
 * After a 429/418 it refuses to send anything until ``Retry-After`` has passed (raising
-  RateLimited without touching the network): retrying into a 418 extends an IP ban.
+  RateLimited without touching the network): retrying into a 418 extends an IP ban. The
+  check runs again when the request's bytes are about to leave, so a request that waited in
+  the connection pool while a 429 arrived is not sent either.
 * Signed timestamps are ``local clock + offset`` where the offset is measured against
   ``GET /fapi/v1/time`` at start and periodically (``run_time_sync``), so -1021 does not
   happen; if it still does, the offset is resynced before the error is raised.
@@ -276,6 +278,13 @@ class BinanceRest:
             )
         self._blocked_until = None
 
+    async def _on_transport_event(self, event: str, info: dict[str, Any]) -> None:
+        # httpcore's trace hook, called just before the request's first byte is written. A
+        # request can wait in the connection pool while another one's 429 arrives: checking
+        # only when the request starts would then send it into the back-off (and a 418).
+        if event.endswith(".send_request_headers.started"):
+            self._check_blocked()
+
     def _feed_headers(self, headers: httpx.Headers) -> None:
         if self._on_headers is not None:
             self._on_headers(
@@ -316,7 +325,9 @@ class BinanceRest:
             # exactly the bytes of the request line, with no form-encoding ambiguity.
             target = self._target(path, params, signed)
             try:
-                resp = await self._client.request(method, target)
+                resp = await self._client.request(
+                    method, target, extensions={"trace": self._on_transport_event}
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if attempt < attempts:
                     continue
