@@ -79,9 +79,11 @@ async def test_quotes_rest_fill_books_and_stop_is_clean(tmp_path: Path) -> None:
         # (a later fill can sit at the venue for a moment before its event arrives): each fill
         # was booked once.
         await wait_for(
-            lambda: engine.mm is not None
-            and engine.mm.status(engine.clock_ms()).position_lots
-            == engine.sim_venue.account.position,
+            lambda: (
+                engine.mm is not None
+                and engine.mm.status(engine.clock_ms()).position_lots
+                == engine.sim_venue.account.position
+            ),
             10,
             "our position to equal the venue's",
         )

@@ -240,3 +240,51 @@ async def test_listen_key_and_countdown() -> None:
 def test_classify(status: int, code: int | None, kind: type, definite: bool) -> None:
     err = classify(status, code, "m", "3")
     assert type(err) is kind and err.definite is definite
+
+
+async def test_a_shorter_back_off_read_later_does_not_lift_a_ban(autojump_clock: object) -> None:
+    # Chaos seed 7006: answers to concurrent requests are read in any order, and an injected
+    # 429 (Retry-After 2) read after a 418 (Retry-After 120) shortened the ban to 2 s; the next
+    # request drew another 418.
+    sent: list[str] = []
+    ban_read = trio.Event()
+
+    async def respond(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        if request.method == "POST":  # the place: banned, answered at once
+            return httpx.Response(
+                418, json={"code": -1003, "msg": "banned"}, headers={"Retry-After": "120"}
+            )
+        await ban_read.wait()  # the cancel left with the place; its 429 is read second
+        return httpx.Response(
+            429, json={"code": -1003, "msg": "slow"}, headers={"Retry-After": "2"}
+        )
+
+    rest = BinanceRest(
+        "http://venue.test",
+        BinanceDecoder([BTCUSDT]),
+        signer=Signer("api-key-123", SECRET),
+        clock_ms=lambda: LOCAL_MS,
+        transport=httpx.MockTransport(respond),
+    )
+    errors: list[RateLimited] = []
+
+    async def call(fn: Callable[[], object]) -> None:
+        try:
+            await fn()  # type: ignore[misc]
+        except RateLimited as exc:
+            errors.append(exc)
+        if len(errors) == 1:
+            ban_read.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call, lambda: rest.cancel_order(CancelOrder("mm-1", "BTCUSDT")))
+        await trio.sleep(0.01)
+        nursery.start_soon(call, lambda: rest.place_order(PLACE))
+    assert [e.banned for e in errors] == [True, False]  # the ban was read first
+    await trio.sleep(5)  # well past the 429's 2 s, well inside the ban
+    with pytest.raises(RateLimited, match="not sent") as ei:
+        await rest.query_order(QueryOrder("mm-1", "BTCUSDT"))
+    assert sent == ["DELETE", "POST"]
+    assert ei.value.retry_after_s is not None and ei.value.retry_after_s > 100
+    await rest.aclose()

@@ -233,6 +233,22 @@ async def test_retry_after_blocks_every_request_until_it_expires(
     assert ex.stats()["rate_limited"] == 1
 
 
+async def test_a_back_off_another_caller_drew_stops_orders_at_the_budget(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The REST client refuses locally (status 0) because the dead-man refresher drew a 418:
+    # the budget learns the remaining wait, so the next order is not even handed to the client.
+    gw = FakeGateway()
+    refusal = RateLimited(-1003, "back-off; not sent", status=0, retry_after_s=100.0, banned=False)
+    gw.script = {"place": [refusal]}
+    events, _ = await run_cmds(gw, [place("a"), place("b")], gap_s=0.1)
+    by_cid = {getattr(e, "client_id", None): e for e in events}
+    assert isinstance(by_cid["a"], PlaceRejected) and by_cid["a"].code == -1003
+    assert isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].code == 0
+    assert "rate budget" in by_cid["b"].reason
+    assert gw.count("place") == 1
+
+
 async def test_breaker_opens_refuses_probes_and_closes(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -195,7 +195,10 @@ class Execution:
             now = self.clock_ms()
             if exc.banned:
                 self.budget.on_418(now, exc.retry_after_s)
-            elif exc.status != 0:  # status 0: the client refused locally, already blocked
+            else:
+                # Status 0 is the client refusing locally: a back-off another caller (the
+                # dead-man refresher, the reconciler) ran into. The budget learns it too, so
+                # orders stop at the gateway instead of each being refused by the client.
                 self.budget.on_retry_after(exc.retry_after_s, now)
             raise
         except VenueError as exc:

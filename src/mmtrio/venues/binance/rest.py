@@ -360,7 +360,11 @@ class BinanceRest:
                 if wait is None:
                     wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
                     err.retry_after_s = wait
-                self._blocked_until = trio.current_time() + wait
+                # Keep the longest back-off: answers to concurrent requests arrive in any
+                # order, and a short injected 429 read after a 418 must not lift the ban.
+                until = trio.current_time() + wait
+                if self._blocked_until is None or until > self._blocked_until:
+                    self._blocked_until = until
                 if self._on_blocked is not None:
                     self._on_blocked(self._clock_ms() + math.ceil(wait * 1000))
             elif isinstance(err, TimestampError):
