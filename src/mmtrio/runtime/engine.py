@@ -409,7 +409,7 @@ class Engine:
         )
 
         code = EXIT_FAILED
-        async with rest, trio.open_nursery() as infra:
+        async with rest.closing(), trio.open_nursery() as infra:
             await infra.start(writer.run)
             recorder.note(
                 "start",
@@ -422,20 +422,20 @@ class Engine:
                 self.clock_ms(),
             )
             try:
-                await self._startup(rest=rest, gateway=gateway, mm=mm, ids=ids, loop=loop)
-                self.sources.phase = "running"
-                await self._run_bot(
-                    ep=ep,
-                    decoder=decoder,
-                    rest=rest,
-                    gateway=gateway,
-                    execution=execution,
-                    loop=loop,
-                    events_recv=events_recv,
-                    cmd_recv=cmd_recv,
-                    market_stats=market_stats,
-                    user_stats=user_stats,
-                )
+                if await self._startup(rest=rest, gateway=gateway, mm=mm, ids=ids, loop=loop):
+                    self.sources.phase = "running"
+                    await self._run_bot(
+                        ep=ep,
+                        decoder=decoder,
+                        rest=rest,
+                        gateway=gateway,
+                        execution=execution,
+                        loop=loop,
+                        events_recv=events_recv,
+                        cmd_recv=cmd_recv,
+                        market_stats=market_stats,
+                        user_stats=user_stats,
+                    )
             except* SupervisorEscalation as group:
                 self.escalated = str(group.exceptions[0])
             except* Exception as group:
@@ -456,19 +456,48 @@ class Engine:
         mm: MarketMaker,
         ids: ClientIdGenerator,
         loop: TradingLoop,
-    ) -> None:
-        """Time sync and the startup reconciliation, before anything is quoted."""
-        with trio.fail_after(SESSION_START_TIMEOUT_S):
-            await rest.sync_time()
-            report = await self._recover(gateway, mm, ids)
+    ) -> bool:
+        """Time sync and the startup reconciliation, before anything is quoted.
+
+        False when a stop request ended it first (the cleanup follows; nothing was quoted).
+        A 429/418 met here is waited out as the venue asks, and the wait does not count
+        against the start-up deadline: crashing would only restart into the same back-off.
+        """
+        with trio.CancelScope() as scope:
+            self._bot_scope = scope  # SIGTERM during start-up stops it at once
+            if self.stop_reason is not None:
+                scope.cancel()
+            scope.deadline = trio.current_time() + SESSION_START_TIMEOUT_S
+
+            def waited(seconds: float, exc: RateLimited) -> None:
+                scope.deadline += seconds
+                logger.warning(
+                    "start-up: the venue rate-limited us ({}); waiting {:.1f} s as it asks",
+                    exc.msg,
+                    seconds,
+                )
+
+            rest.on_back_off_wait = waited
+            try:
+                await rest.sync_time()
+                report = await self._recover(gateway, mm, ids)
+            finally:
+                rest.on_back_off_wait = None
+        if scope.cancelled_caught:
+            if self.stop_reason is not None:
+                logger.info("stopped during start-up ({})", self.stop_reason)
+                return False
+            raise trio.TooSlowError(
+                f"start-up (time sync and reconciliation) took over {SESSION_START_TIMEOUT_S} s"
+            )
         self._last_trade_id = report.last_trade_id
         if report.foreign:
             logger.warning("foreign open orders left alone: {}", ", ".join(report.foreign))
         if report.commands:
             # Start-up steps happened before the loop runs; their commands go out first.
             await loop.emit(report.commands, self.clock_ms())
+        return True
 
-    # --- crash recovery (runtime/recovery.py) ----------------------------------------------
     async def _recover(
         self, gateway: RestGateway, mm: MarketMaker, ids: ClientIdGenerator
     ) -> ReconcileReport:

@@ -71,6 +71,7 @@ class RateLimiter:
     banned_until: float = 0.0
     count_429: int = 0
     count_418: int = 0
+    requests: int = 0  # every REST request that reached the limiter, answered or not
     events: deque[LimitEvent] = field(default_factory=lambda: deque(maxlen=10_000))
 
     def headers(self, now: float) -> Headers:
@@ -93,6 +94,7 @@ class RateLimiter:
 
     def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Headers:
         """Count one request; return the usage headers or raise the 429/418 answer."""
+        self.requests += 1
         if now < self.banned_until:
             raise self._reject(
                 418,

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -110,11 +111,24 @@ class BinanceRest:
         self.last_time_sync_ms: int | None = None
         self.time_sync_failures = 0
         self._blocked_until: float | None = None  # trio clock, after a 429/418
+        # When set, a read that meets a 429/418 back-off waits it out and is sent again
+        # (``on_back_off_wait(seconds, error)`` is told first) instead of raising RateLimited.
+        # The engine sets it during start-up, where there is nothing better to do than wait.
+        self.on_back_off_wait: Callable[[float, RateLimited], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> BinanceRest:
         await self.sync_time()
         return self
+
+    @asynccontextmanager
+    async def closing(self) -> AsyncIterator[BinanceRest]:
+        """Like ``async with rest`` but without the time sync on entry (the caller syncs)."""
+        try:
+            yield self
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.aclose()
 
     async def __aexit__(
         self,
@@ -136,8 +150,18 @@ class BinanceRest:
 
     async def sync_time(self) -> int:
         """Measure the server-time offset (midpoint of the round trip); returns it in ms."""
-        t0 = self._clock_ms()
-        server = await self.server_time()
+        while True:
+            t0 = self._clock_ms()  # per attempt: a back-off waited out is not round trip
+            try:
+                body = await self._request_once(
+                    "GET", "/fapi/v1/time", [], signed=False, keyed=False, mutates=False
+                )
+            except RateLimited as exc:
+                if not await self._wait_out(exc):
+                    raise
+                continue
+            break
+        server = cr.parse_server_time(body)
         t1 = self._clock_ms()
         self.time_offset_ms = server - (t0 + t1) // 2
         self.last_time_sync_ms = t1
@@ -314,6 +338,36 @@ class BinanceRest:
         signed: bool = False,
         keyed: bool = False,
         mutates: bool = False,
+    ) -> Any:
+        """One request; a read waits out a back-off when ``on_back_off_wait`` is set."""
+        while True:
+            try:
+                return await self._request_once(
+                    method, path, params, signed=signed, keyed=keyed, mutates=mutates
+                )
+            except RateLimited as exc:
+                if mutates or not await self._wait_out(exc):
+                    raise
+
+    async def _wait_out(self, exc: RateLimited) -> bool:
+        """Sleep through the back-off ``exc`` announces if ``on_back_off_wait`` is set."""
+        patience = self.on_back_off_wait
+        if patience is None:
+            return False
+        wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
+        patience(wait, exc)
+        await trio.sleep(wait)
+        return True
+
+    async def _request_once(
+        self,
+        method: str,
+        path: str,
+        params: Params,
+        *,
+        signed: bool,
+        keyed: bool,
+        mutates: bool,
     ) -> Any:
         """Send once (twice for a non-mutating request on a transport error); decode JSON."""
         if keyed and self._signer is None:

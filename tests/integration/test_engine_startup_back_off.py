@@ -1,0 +1,91 @@
+"""Start-up meets a 429 (chaos seed 7015): the bot waits out Retry-After and starts, instead of
+crashing into a restart loop against the same back-off; a stop during that wait is honoured
+at once. `run_bot` runs in-process against the real simulated venue on loopback, whose first
+REST answers are 429s injected before the bot's first request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+import mmtrio.runtime.engine as engine_module
+from mmtrio.cli import EXIT_FAILED
+from mmtrio.config import load_config
+from mmtrio.runtime.engine import Engine
+from tests.integration.test_run_engine import venue_open, wait_for, write_config
+
+
+def _faulted_venue(monkeypatch: pytest.MonkeyPatch, count: int, retry_after: float) -> None:
+    build = engine_module.build_sim_venue
+
+    def build_with_429s(config: Any) -> Any:
+        venue = build(config)
+        venue.inject("http_429", {"count": count, "retry_after": retry_after})
+        return venue
+
+    monkeypatch.setattr(engine_module, "build_sim_venue", build_with_429s)
+
+
+async def test_start_up_waits_out_a_429_and_then_quotes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _faulted_venue(monkeypatch, count=2, retry_after=1)
+    cfg_path = write_config(tmp_path)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            60,
+            "two quotes resting after the start-up back-off",
+        )
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []
+    limiter = engine.sim_venue.limiter
+    assert limiter.count_429 == 2  # both injected answers were met ...
+    assert limiter.count_418 == 0  # ... and nothing was sent into the back-off
+
+
+async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _faulted_venue(monkeypatch, count=1, retry_after=600)
+    quick_stop = {
+        "shutdown_deadline_s = 15.0": "shutdown_deadline_s = 2.0",
+        "request_timeout_ms = 5000": "request_timeout_ms = 1000",
+    }
+    cfg_path = write_config(tmp_path, **quick_stop)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    # Generous bound: without the stop, start-up would wait 600 s for the back-off.
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            await wait_for(
+                lambda: engine.sim_venue is not None and engine.sim_venue.limiter.count_429 == 1,
+                30,
+                "the start-up 429",
+            )
+            requests = engine.sim_venue.limiter.requests
+            engine.request_stop("test stop")
+    # Nothing more was sent: the back-off outlasts the shutdown deadline, so the bot cannot
+    # confirm zero open orders and says so with exit code 1 (nothing was placed, and the venue's
+    # dead-man countdown covers any order an earlier process left).
+    assert codes == [EXIT_FAILED]
+    assert venue_open(engine) == []
+    assert engine.sim_venue.limiter.count_418 == 0
+    assert engine.sim_venue.limiter.requests == requests
