@@ -39,3 +39,17 @@ def test_hammering_past_the_grace_is_banned(grace: float) -> None:
     assert _status(limiter, 1.0) == 429
     assert _status(limiter, 1.0 + grace + 0.01) == 418
     assert _status(limiter, 59.0) == 418  # banned, even once the window rolled
+
+
+def test_a_429_held_back_by_a_latency_fault_counts_its_grace_from_when_it_leaves() -> None:
+    # Chaos seed 7006: an injected 429 was held 1.4 s by a latency fault, and a request the
+    # client sent meanwhile (it could not know) was banned. The grace now starts at sending.
+    limiter = RateLimiter(LimitConfig(inflight_grace_s=0.25))
+    assert limiter.forced_429(10.0, 10_000, retry_after=2.0).status == 429
+    assert limiter.answer_held(10.0)  # this 429 set the back-off; it is held
+    assert _status(limiter, 10.4) == 429  # sent while the answer was held: in flight
+    assert _status(limiter, 11.3) == 429
+    limiter.answer_sent(11.4)
+    assert _status(limiter, 11.6) == 429  # within the grace after it left
+    assert _status(limiter, 11.7) == 418  # the client knew, and sent anyway
+    assert not limiter.answer_held(10.0)  # a later answer did not set this back-off

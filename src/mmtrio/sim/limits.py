@@ -158,6 +158,19 @@ class RateLimiter:
                     )
         return self.headers(now)
 
+    def answer_held(self, started: float) -> bool:
+        """The 429 that set the back-off at ``started`` is held back (a latency fault): until
+        it leaves, the client cannot know, so what arrives meanwhile is in flight (429, no
+        ban). Returns whether that 429 was the one setting the current back-off."""
+        if self.backoff_started != started:
+            return False
+        self.backoff_started = math.inf
+        return True
+
+    def answer_sent(self, now: float) -> None:
+        """The held 429 has left at ``now``: the in-flight grace counts from here."""
+        self.backoff_started = now
+
     def forced_429(self, now: float, wall_ms: int, retry_after: float) -> ApiError:
         """A 429 injected by a fault: the client must honour Retry-After like a real one."""
         self.backoff_until, self.backoff_started = now + retry_after, now

@@ -436,6 +436,7 @@ class RestApp:
         route = ROUTES.get((method, path))
         extra: list[tuple[bytes, bytes]] = []
         drop = False
+        now = trio.current_time()
         try:
             if route is None:
                 status = 405 if path in _PATHS else 404
@@ -444,7 +445,6 @@ class RestApp:
                     f"Path {path}, Method {method} is invalid",
                     status,
                 )
-            now = trio.current_time()
             weight = (
                 depth_weight(parse_params(query, b"")) if route.handler is depth else route.weight
             )
@@ -505,7 +505,12 @@ class RestApp:
         faults = venue.faults
         if faults.delay_count > 0:
             faults.delay_count -= 1
+            # A delayed 429 is judged from when it leaves: requests sent meanwhile could not
+            # know of it (invariant 8 must not blame the client for the venue's latency).
+            held = status == 429 and venue.limiter.answer_held(now)
             await trio.sleep(faults.delay_ms / 1000.0)
+            if held:
+                venue.limiter.answer_sent(trio.current_time())
         if drop:
             # Executed, but the answer never comes: hold until the client disconnects.
             with trio.move_on_after(DROP_HOLD_S):
