@@ -1,8 +1,8 @@
 """Seeded chaos smoke: short runs through the real CLI (sim + bot as subprocesses).
 
 The seeds are regression seeds: each once exposed a bot bug (listed below), so the smoke
-replays exactly those schedules (a schedule depends on seed and duration). Three 25-second
-runs, about 100 s in all. On a violation the CLI exits 4; the assertion message carries the
+replays exactly those schedules (a schedule depends on seed and duration). Five 25-second
+runs. On a violation the CLI exits 4; the assertion message carries the
 first violation and the evidence directory.
 
 - 414 @ 25 s (SIGKILL + restart, SIGHUP valid/invalid, disk full): once, a fill made just
@@ -15,6 +15,14 @@ first violation and the evidence directory.
 - 102 @ 25 s (429 bursts, 5xx, dropped responses, listen-key expiry): the reconciler task
   crashed on the client-side 429 back-off (RateLimited) and was restarted by the supervisor
   (absorbed: counted as a child restart, not a violation).
+- 7006 @ 25 s (429 under a latency spike): a request queued in the HTTP pool was written into
+  a back-off, a short 429 read after a longer one lifted it, and the sim banned a request sent
+  while its 429 was held back by the latency fault: 418s (invariant 8), then a stop under the
+  ban (invariants 2, 10).
+- 7015 @ 25 s (SIGKILL + restart into a 429 burst): the restarted bot's time sync met a 429
+  and start-up crashed, again on every restart (invariant 10).
+
+The runs go two at a time (each is two lightly loaded processes), about 100 s in all.
 """
 
 from __future__ import annotations
@@ -22,38 +30,68 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REGRESSION_SEEDS = (414, 26, 102)
+REGRESSION_SEEDS = (414, 26, 102, 7006, 7015)
 DURATION_S = "25"
+AT_ONCE = 2
 
 
-def _chaos(out: Path, *args: str) -> tuple[int, dict[str, object], str]:
-    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--json", "--out", str(out), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
-    lines = done.stdout.strip().splitlines()
-    assert lines, f"no output; stderr: {done.stderr[-2000:]}"
-    summary: dict[str, object] = json.loads(lines[-1])
-    return done.returncode, summary, done.stderr
+@dataclass
+class Outcome:
+    code: int
+    summary: dict[str, object]
+    stderr: str
+
+
+def _start(out: Path, seed: int) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--json", "--out", str(out)]
+    cmd += ["--runs", "1", "--seed", str(seed), "--duration", DURATION_S]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen[str]) -> Outcome:
+    try:
+        stdout, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    lines = stdout.strip().splitlines()
+    assert lines, f"no output; stderr: {stderr[-2000:]}"
+    return Outcome(proc.returncode, json.loads(lines[-1]), stderr)
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Outcome, Path]]:
+    """Every regression seed's run, ``AT_ONCE`` at a time."""
+    out = tmp_path_factory.mktemp("chaos")
+    done: dict[int, tuple[Outcome, Path]] = {}
+    pending = list(REGRESSION_SEEDS)
+    while pending:
+        batch, pending = pending[:AT_ONCE], pending[AT_ONCE:]
+        procs = [(seed, out / str(seed), _start(out / str(seed), seed)) for seed in batch]
+        for seed, seed_out, proc in procs:
+            done[seed] = (_finish(proc), seed_out)
+    return done
 
 
 @pytest.mark.parametrize("seed", REGRESSION_SEEDS)
-def test_chaos_seed(seed: int, tmp_path: Path) -> None:
-    code, summary, stderr = _chaos(
-        tmp_path, "--runs", "1", "--seed", str(seed), "--duration", DURATION_S
-    )
+def test_chaos_seed(seed: int, outcomes: dict[int, tuple[Outcome, Path]]) -> None:
+    outcome, out = outcomes[seed]
+    summary = outcome.summary
     assert summary["runs"] == 1
-    assert summary["harness_errors"] == 0, (summary["first_failure"], stderr[-2000:])
+    assert summary["harness_errors"] == 0, (summary["first_failure"], outcome.stderr[-2000:])
     # faults were really injected and the bot really traded through them
     assert isinstance(summary["faults_total"], int) and summary["faults_total"] >= 3
     assert isinstance(summary["fills"], int) and summary["fills"] > 0
-    run_dir = tmp_path / f"seed-{seed}"
+    run_dir = out / f"seed-{seed}"
     assert (run_dir / "evidence.json").is_file() and (run_dir / "bot-0.log").is_file()
-    assert code == 0, f"chaos violations: {json.dumps(summary['first_failure'])}"
+    assert outcome.code == 0, f"chaos violations: {json.dumps(summary['first_failure'])}"
 
 
 def test_chaos_rejects_bad_arguments(tmp_path: Path) -> None:
