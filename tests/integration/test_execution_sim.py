@@ -142,6 +142,20 @@ async def test_deadman_armed_then_disarmed_on_exit() -> None:
         assert venue.countdown_ms == 0 and venue.countdown_deadline is None
 
 
+async def test_deadman_first_arm_waits_out_a_429_instead_of_crashing() -> None:
+    # Chaos seed 11: the restarted dead-man child met a 429 on its first arm, crashed on each
+    # restart, and the supervisor escalated (exit 3). It now waits Retry-After, then arms.
+    async with running_sim() as (venue, urls):
+        venue.inject("http_429", {"count": 1, "retry_after": 1})
+        rest = BinanceRest(urls.rest, BinanceDecoder([BTCUSDT]), signer=Signer(KEY, SECRET))
+        async with rest.closing(), trio.open_nursery() as n:
+            gw = RestGateway(rest, BTCUSDT)
+            await n.start(deadman_heartbeat, gw, SYM, 30_000, 5_000)
+            assert venue.countdown_ms == 30_000 and venue.countdown_deadline is not None
+            n.cancel_scope.cancel()
+        assert venue.limiter.count_429 == 1 and venue.limiter.count_418 == 0
+
+
 async def test_user_trades_round_trip_and_position() -> None:
     async with connected() as (venue, _, gw, _ex, ev, cmds):
         best_ask = venue.book.best()[1]

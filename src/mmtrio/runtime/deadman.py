@@ -13,8 +13,26 @@ from loguru import logger
 
 from mmtrio.errors import ConfigError, MmtrioError
 from mmtrio.runtime.gateway import Gateway
+from mmtrio.venues.binance.errors import RateLimited
 
 DISARM_TIMEOUT_S = 5.0
+MIN_BACK_OFF_WAIT_S = 0.05  # a back-off reported as (almost) over is still waited a moment
+
+
+async def _first_arm(gateway: Gateway, symbol: str, countdown_ms: int) -> None:
+    while True:
+        try:
+            await gateway.arm_deadman(symbol, countdown_ms)
+            return
+        except RateLimited as exc:
+            wait = max(exc.retry_after_s or 1.0, MIN_BACK_OFF_WAIT_S)
+            logger.warning(
+                "dead-man arm for {} waits {:.1f} s: the venue rate-limited us ({})",
+                symbol,
+                wait,
+                exc.msg,
+            )
+            await trio.sleep(wait)
 
 
 async def deadman_heartbeat(
@@ -26,8 +44,10 @@ async def deadman_heartbeat(
 ) -> None:
     """Arm the countdown, report started, refresh every ``refresh_ms``; disarm on exit.
 
-    The first arm must succeed (its error propagates: a supervisor restarts us, and we do
-    not claim protection we do not have). A failed refresh is logged and retried on the
+    The first arm must succeed before we report started (we do not claim protection we do
+    not have). A 429/418 back-off is waited out as the venue asks (a restart would only meet
+    the same back-off, and burn the supervisor's restart budget: chaos seed 11); any other
+    error propagates and the supervisor restarts us. A failed refresh is logged and retried on the
     next beat; the countdown still runs from the last successful one. On cancellation the
     countdown is disarmed (0) in a shielded scope, so a clean stop does not leave a timer
     that would cancel the next run's orders.
@@ -39,7 +59,7 @@ async def deadman_heartbeat(
             f"dead-man refresh ({refresh_ms} ms) must be positive and shorter than the "
             f"countdown ({countdown_ms} ms), or the venue cancels everything while we are alive"
         )
-    await gateway.arm_deadman(symbol, countdown_ms)
+    await _first_arm(gateway, symbol, countdown_ms)
     try:
         task_status.started()
         while True:
