@@ -293,3 +293,47 @@ async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Pat
         engine.request_stop("test stop")
     assert codes == [0]
     assert venue_open(engine) == []
+
+
+async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: Path) -> None:
+    # Chaos seed 13: the periodic pass only counted foreign orders, so neither the operator
+    # nor the harness could tell which order the bot had seen. Each is now named once.
+    from loguru import logger
+
+    from mmtrio.sim import trading
+
+    cfg_path = write_config(
+        tmp_path, **{"reconcile_interval_s = 30.0": "reconcile_interval_s = 1.0"}
+    )
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            await wait_for(
+                lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+                30,
+                "quotes resting",
+            )
+            venue = engine.sim_venue
+            bid = venue.book.best()[0][0]
+            far = str(venue.instrument.tick_size * (bid - 1_000))  # rests below the touch
+            params = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
+            trading.place(venue, params | {"price": far, "quantity": "0.002",
+                                           "newClientOrderId": "someone-else-1"})  # fmt: skip
+            await wait_for(lambda: any("someone-else-1" in w for w in warnings), 10, "named")
+            await trio.sleep(2.5)  # two more passes see it again
+            named = [w for w in warnings if "someone-else-1" in w]
+            engine.request_stop("test stop")
+    finally:
+        logger.remove(sink)
+    assert named == ["foreign open orders left alone: someone-else-1"]
+    assert codes == [0]
+    # The bot left it alone: cancel-all at stop is the only thing that removed it.
+    assert venue_open(engine) == []

@@ -169,6 +169,7 @@ class Engine:
         self._reconcile_now = trio.Event()
         self._known_trade_ids: set[int] = set()
         self._last_trade_id: int | None = None
+        self._foreign_seen: set[str] = set()  # foreign client ids already named in the log
         self._ids: ClientIdGenerator | None = None
         # Crash recovery (runtime/recovery.py): set once the journal is open / state rebuilt.
         self._journal_path: Path | None = None
@@ -491,8 +492,7 @@ class Engine:
                 f"start-up (time sync and reconciliation) took over {SESSION_START_TIMEOUT_S} s"
             )
         self._last_trade_id = report.last_trade_id
-        if report.foreign:
-            logger.warning("foreign open orders left alone: {}", ", ".join(report.foreign))
+        self._report_foreign(report.foreign)
         if report.commands:
             # Start-up steps happened before the loop runs; their commands go out first.
             await loop.emit(report.commands, self.clock_ms())
@@ -686,12 +686,21 @@ class Engine:
                 self._reconcile_now.set()
                 continue
             self._last_trade_id = report.last_trade_id
+            self._report_foreign(report.foreign)
             await self._checkpoint(report)
             if len(self._known_trade_ids) > MAX_KNOWN_TRADE_IDS:
                 # Trade ids grow: keep the newest half (bounded memory, DESIGN §4).
                 keep = sorted(self._known_trade_ids)[-MAX_KNOWN_TRADE_IDS // 2 :]
                 self._known_trade_ids.clear()
                 self._known_trade_ids.update(keep)
+
+    def _report_foreign(self, foreign: list[str]) -> None:
+        """Name each open order that is not ours, once: the operator must know that something
+        else trades this account (the periodic pass only counts them)."""
+        new = [cid for cid in foreign if cid not in self._foreign_seen]
+        if new:
+            self._foreign_seen.update(new)
+            logger.warning("foreign open orders left alone: {}", ", ".join(new))
 
     async def _cleanup(
         self, execution: Execution, recorder: JournalRecorder, writer: JournalWriter
