@@ -103,6 +103,21 @@ def test_status_line_positions() -> None:
     assert "bot -6" in v.message
 
 
+def test_a_booked_fill_states_the_position_the_judge_then_uses() -> None:
+    # Chaos seed 20: 429s postponed every reconciliation after a fill, so the last position the
+    # judge had was the one before it (bot -4 vs venue -6). The fill line now carries it.
+    status = "mmtrio.runtime.status status BTCUSDT ACTIVE (ok) pos=-4 mid=1 bid=1 ask=2 quotes=[]"
+    fill = (
+        "INFO | mmtrio.runtime.trading:_drain:247 - "
+        "SELL 2 lots @ 600132 ticks (mmt1-42); position -6 lots"
+    )
+    assert log_positions([(5, status), (50, fill)]) == [(5, -4), (50, -6)]
+    snaps = [snap(t, pos=-6, n=2) for t in range(0, 5_000, 300)]
+    assert check_positions(position_samples(snaps, [], 3_000, log_positions([(5, status)])))
+    logged = log_positions([(5, status), (50, fill)])
+    assert check_positions(position_samples(snaps, [], 3_000, logged)) == []
+
+
 def test_reconcile_halt_is_a_position_violation() -> None:
     ok = "reconcile: adopted 0, cancelled 0, foreign 0, missed fills 0, position venue 8 / ours 8"
     bad = (

@@ -394,7 +394,8 @@ class MarketMaker:
                 self.risk.on_fill(now)
                 self._notice(
                     "fill",
-                    f"{fill.side.value} {fill.qty} lots @ {fill.price} ticks ({fill.client_id})",
+                    f"{fill.side.value} {fill.qty} lots @ {fill.price} ticks ({fill.client_id});"
+                    f" position {self.ledger.position_lots} lots",
                     client_id=fill.client_id,
                     trade_id=fill.trade_id,
                     side=fill.side.value,
