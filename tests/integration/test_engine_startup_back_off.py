@@ -1,7 +1,7 @@
-"""Start-up meets a 429 (chaos seed 7015): the bot waits out Retry-After and starts, instead of
-crashing into a restart loop against the same back-off; a stop during that wait is honoured
-at once. `run_bot` runs in-process against the real simulated venue on loopback, whose first
-REST answers are 429s injected before the bot's first request.
+"""Start-up meets a 429 (chaos seed 7015) or a 500 (seed 50): the bot waits out Retry-After
+(or tries the read again) and starts, instead of crashing into a restart loop against the same
+back-off; a stop during that wait is honoured at once. `run_bot` runs in-process against the
+real simulated venue on loopback, whose first REST answers are injected faults.
 """
 
 from __future__ import annotations
@@ -19,12 +19,17 @@ from mmtrio.runtime.engine import Engine
 from tests.integration.test_run_engine import venue_open, wait_for, write_config
 
 
-def _faulted_venue(monkeypatch: pytest.MonkeyPatch, count: int, retry_after: float) -> None:
+def _faulted_venue(
+    monkeypatch: pytest.MonkeyPatch, count: int, retry_after: float, kind: str = "http_429"
+) -> None:
     build = engine_module.build_sim_venue
 
     def build_with_429s(config: Any) -> Any:
         venue = build(config)
-        venue.inject("http_429", {"count": count, "retry_after": retry_after})
+        if kind == "http_429":
+            venue.inject("http_429", {"count": count, "retry_after": retry_after})
+        else:
+            venue.inject(kind, {"count": count, "code": -1000, "msg": "injected", "status": 500})
         return venue
 
     monkeypatch.setattr(engine_module, "build_sim_venue", build_with_429s)
@@ -89,3 +94,28 @@ async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(
     assert venue_open(engine) == []
     assert engine.sim_venue.limiter.count_418 == 0
     assert engine.sim_venue.limiter.requests == requests
+
+
+async def test_start_up_tries_a_failed_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chaos seed 50: a restarted bot's start-up met one HTTP 500 on a read and crashed.
+    _faulted_venue(monkeypatch, count=2, retry_after=0, kind="error_code")
+    cfg_path = write_config(tmp_path)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            60,
+            "two quotes resting after two failed start-up reads",
+        )
+        assert engine.sim_venue.faults.error_count == 0  # both 500s were met
+        engine.request_stop("test stop")
+    assert codes == [0]
+    assert venue_open(engine) == []

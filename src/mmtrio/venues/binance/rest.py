@@ -54,6 +54,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 # Binance always sends Retry-After with 429/418; should it not, back off this long (a 418
 # ban lasts at least 2 minutes, so guessing shorter would only earn a longer one).
+READ_RETRY_S = 1.0  # a failed read tried again (start-up only, see on_read_retry)
 FALLBACK_RETRY_AFTER_429_S = 10.0
 FALLBACK_RETRY_AFTER_418_S = 120.0
 DEFAULT_TIME_SYNC_INTERVAL_S = 300.0
@@ -111,10 +112,11 @@ class BinanceRest:
         self.last_time_sync_ms: int | None = None
         self.time_sync_failures = 0
         self._blocked_until: float | None = None  # trio clock, after a 429/418
-        # When set, a read that meets a 429/418 back-off waits it out and is sent again
-        # (``on_back_off_wait(seconds, error)`` is told first) instead of raising RateLimited.
-        # The engine sets it during start-up, where there is nothing better to do than wait.
-        self.on_back_off_wait: Callable[[float, RateLimited], None] | None = None
+        # When set, a read that fails in a way a later try can fix (a 429/418 back-off: after
+        # Retry-After; a 5xx, a lost connection or -1021: after READ_RETRY_S) is sent again
+        # (``on_read_retry(seconds, error)`` is told first) instead of raising. The engine
+        # sets it during start-up, whose own deadline bounds the other retries.
+        self.on_read_retry: Callable[[float, VenueError], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> BinanceRest:
@@ -156,7 +158,7 @@ class BinanceRest:
                 body = await self._request_once(
                     "GET", "/fapi/v1/time", [], signed=False, keyed=False, mutates=False
                 )
-            except RateLimited as exc:
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed, TimestampError) as exc:
                 if not await self._wait_out(exc):
                     raise
                 continue
@@ -339,22 +341,25 @@ class BinanceRest:
         keyed: bool = False,
         mutates: bool = False,
     ) -> Any:
-        """One request; a read waits out a back-off when ``on_back_off_wait`` is set."""
+        """One request; a failed read is tried again when ``on_read_retry`` is set."""
         while True:
             try:
                 return await self._request_once(
                     method, path, params, signed=signed, keyed=keyed, mutates=mutates
                 )
-            except RateLimited as exc:
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed, TimestampError) as exc:
                 if mutates or not await self._wait_out(exc):
                     raise
 
-    async def _wait_out(self, exc: RateLimited) -> bool:
-        """Sleep through the back-off ``exc`` announces if ``on_back_off_wait`` is set."""
-        patience = self.on_back_off_wait
+    async def _wait_out(self, exc: VenueError) -> bool:
+        """Sleep before a read is tried again, if ``on_read_retry`` is set."""
+        patience = self.on_read_retry
         if patience is None:
             return False
-        wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
+        if isinstance(exc, RateLimited):
+            wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
+        else:
+            wait = READ_RETRY_S
         patience(wait, exc)
         await trio.sleep(wait)
         return True
