@@ -331,3 +331,16 @@ def test_supervised_child_restart_is_not_a_crash() -> None:
     assert supervised_restarts(log_entries(text)) == 1
     (v,) = check_processes([proc(log_text=text + "2026-11-21 14:49:57.000 CRITICAL boom\n")])
     assert "CRITICAL boom" in v.message
+
+
+def test_a_restarted_bot_is_judged_only_by_what_it_has_stated_itself() -> None:
+    # Chaos seed 45: the restarted bot was still in its start-up (no position stated yet) and
+    # was judged by the position its killed predecessor had last stated (14 vs venue 18).
+    snaps = [snap(t, pos=14 if t < 5_000 else 18, n=7 if t < 5_000 else 9)
+             for t in range(0, 12_000, 300)]  # fmt: skip
+    logged = [(1_000, 14), (9_000, 18)]  # the first process; the restarted one, at 9 s
+    assert check_positions(position_samples(snaps, [], 3_000, logged))  # 14 judged at 8.1 s
+    samples = position_samples(snaps, [], 3_000, logged, starts=[0, 6_000])
+    assert check_positions(samples) == []
+    assert [t for t, _, _ in samples if 5_000 <= t < 9_000] == []  # nothing it had not stated
+    assert any(t >= 9_000 for t, _, _ in samples)

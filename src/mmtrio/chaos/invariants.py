@@ -171,6 +171,7 @@ def position_samples(
     records: Sequence[JournalRecord],
     settle_ms: int,
     logged: Sequence[tuple[int, int]] = (),
+    starts: Sequence[int] = (),
 ) -> list[tuple[int, int, int]]:
     """(wall_ms, bot_lots, venue_lots) at quiescent points.
 
@@ -178,7 +179,9 @@ def position_samples(
     changed for ``settle_ms`` before it (the bot had a reconciliation interval to learn every
     fill, even one whose user-stream event was lost). The bot's position is its last journaled
     ledger position (:func:`bot_positions`) or status-line position (``logged``) at that
-    time; points before the first of those are skipped.
+    time; points before the first of those are skipped. ``starts`` are the wall times the bot
+    process (re)started: only what the process alive at a point has stated counts there (chaos
+    seed 45: a restarted bot still in its start-up was judged by its predecessor's position).
     """
     positions = sorted(bot_positions(records) + list(logged))
     out: list[tuple[int, int, int]] = []
@@ -195,7 +198,10 @@ def position_samples(
             for s in window
         ):
             continue
-        known = [lots for ts, lots in positions if ts <= snap.wall_ms]
+        born = max((t for t in starts if t <= snap.wall_ms), default=None)
+        known = [
+            lots for ts, lots in positions if ts <= snap.wall_ms and (born is None or ts >= born)
+        ]
         if known:
             out.append((snap.wall_ms, known[-1], snap.position_lots))
     return out
@@ -472,7 +478,8 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out += check_fills(truth.get("fills", []), ev.journal_trade_ids, fill_ids, ev.fill_cutoff)
     settle = lim.reconcile_interval_ms + lim.grace_ms
     logged = log_positions(log_lines)
-    out += check_positions(position_samples(ev.snapshots, ev.records, settle, logged))
+    starts = [p.start_ms for p in ev.processes]
+    out += check_positions(position_samples(ev.snapshots, ev.records, settle, logged, starts))
     out += check_reconcile_halts(log_lines)
     if ev.final_position_check:
         bot = [lots for _, lots in bot_positions(ev.records)]
