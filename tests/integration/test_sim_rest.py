@@ -185,3 +185,23 @@ async def test_funding_settles_on_the_position_and_streams_funding_fee() -> None
             state = (await http.get(f"{urls.admin}/admin/state")).json()
             assert state["funding_events"][0]["rate"] == "0.001"
             assert state["exposure_checks"][0]["worst_lots"] >= 10
+
+
+async def test_admin_order_is_another_clients_order_outside_our_rate_limits() -> None:
+    # The chaos harness's foreign order: placed by "another host", it must not count against
+    # (or draw a 418 from) the bot's rate limits, even during the bot's back-off (seed 56).
+    async with running_sim() as (venue, urls), httpx.AsyncClient() as http:
+        venue.inject("http_429", {"count": 1, "retry_after": 30})
+        bid = venue.book.best()[0]
+        assert bid is not None
+        price = str(venue.instrument.tick_size * (bid[0] - 1_000))
+        params = ORDER | {"timeInForce": "GTC", "quantity": "0.002", "price": price}
+        params["newClientOrderId"] = "other-host-1"
+        before = venue.limiter.requests
+        r = await http.post(f"{urls.admin}/admin/order", json=params)
+        assert r.status_code == 200, r.text
+        assert r.json()["clientOrderId"] == "other-host-1"
+        assert [o.client_id for o in venue.engine.open_orders()] == ["other-host-1"]
+        assert venue.limiter.requests == before and venue.faults.http_429 == 1
+        bad = await http.post(f"{urls.admin}/admin/order", json=params | {"quantity": 0.002})
+        assert bad.status_code == 400 and "strings" in bad.json()["msg"]

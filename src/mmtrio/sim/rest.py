@@ -521,7 +521,8 @@ class RestApp:
 
 
 class AdminApp:
-    """The admin API (separate loopback port): ground truth, faults, dumps, knobs."""
+    """The admin API (separate loopback port): ground truth, faults, dumps, knobs, and orders
+    from "another client" (POST /admin/order: outside this client's rate limits)."""
 
     def __init__(self, venue: SimVenue) -> None:
         self.venue = venue
@@ -582,6 +583,14 @@ class AdminApp:
             return {"amount": str(amount)}
         if (method, path) == ("POST", "/admin/config"):
             return configure(venue, data)
+        if (method, path) == ("POST", "/admin/order"):
+            # An order from another client of the account (another host: its requests do not
+            # count against this one's IP rate limits), placed as POST /fapi/v1/order would.
+            if not all(isinstance(v, str) for v in data.values()):
+                raise ApiError(-1100, "admin order params must be strings, as on the wire")
+            from mmtrio.sim import trading
+
+            return trading.place(venue, data)
         raise ApiError(-5000, f"Path {path}, Method {method} is invalid", 404)
 
 
