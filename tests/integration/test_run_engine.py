@@ -337,3 +337,37 @@ async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: P
     assert codes == [0]
     # The bot left it alone: cancel-all at stop is the only thing that removed it.
     assert venue_open(engine) == []
+
+
+async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A full disk under the journal: nothing may be decided that cannot be recorded, so the
+    bot stops with exit code 1 (not a traceback) and its shielded cleanup still cancels every
+    order at the venue."""
+    from mmtrio.errors import JournalError
+    from mmtrio.runtime.journal import Journal
+
+    cfg_path = write_config(tmp_path)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await engine.run())
+
+    def disk_full(self: Journal, rows: Any) -> list[int]:
+        raise JournalError(f"journal {self.path}: cannot write {len(rows)} record(s): disk full")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_for(
+            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
+            30,
+            "quotes resting",
+        )
+        monkeypatch.setattr(Journal, "write_rows", disk_full)
+        await wait_for(lambda: bool(codes), 30, "the bot to stop on its own")
+    assert codes == [1]
+    assert engine.crashed is not None and engine.crashed.startswith("journal failed")
+    assert "disk full" in engine.crashed
+    assert venue_open(engine) == []

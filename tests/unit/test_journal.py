@@ -338,3 +338,47 @@ def test_lock_file_names_our_pid(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match=f"pid {os.getpid()}"):
         Journal.open(tmp_path)  # a second opener in the same process: flock is per open file
     j.close()
+
+
+
+_FILL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from mmtrio.errors import JournalError
+from mmtrio.runtime.journal import Journal
+from mmtrio.runtime.journal_schema import Kind, Record
+
+journal = Journal.open(Path(sys.argv[1]))
+journal.write_batch([Record(Kind.START, 1, {"pid": 1})])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # the disk is full past here
+try:
+    for n in range(100):
+        journal.write_batch([Record(Kind.START, 2, {"pad": "x" * 2000, "i": i}) for i in range(50)])
+except JournalError as exc:
+    print(exc)
+    print("in transaction:", journal._conn.in_transaction)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_failed_disk_write_names_the_real_cause_and_keeps_committed_records(
+    tmp_path: Path,
+) -> None:
+    """When the disk refuses a write, SQLite rolls the transaction back itself; the journal
+    must report that cause (not a second ROLLBACK's "no transaction is active"), leave no
+    transaction open, and keep every batch it had committed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FILL_DISK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    message, state = done.stdout.strip().splitlines()
+    assert "cannot write 50 record(s)" in message and "free disk space" in message
+    assert "no transaction" not in message
+    assert state == "in transaction: False"
+    kinds = [kind for _, kind, _ in _rows(tmp_path / JOURNAL_NAME)]
+    assert kinds[0] == "start" and len(kinds) >= 2  # the first batch and the ones that fit
+    assert (len(kinds) - 1) % 50 == 0  # whole batches only: the failed one left nothing

@@ -47,7 +47,7 @@ from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import ConfigError, MmtrioError, VenueError
+from mmtrio.errors import ConfigError, JournalError, MmtrioError, VenueError
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.deadman import deadman_heartbeat
@@ -411,7 +411,7 @@ class Engine:
 
         code = EXIT_FAILED
         async with rest.closing(), trio.open_nursery() as infra:
-            await infra.start(writer.run)
+            await infra.start(self._run_writer, writer)
             recorder.note(
                 "start",
                 {
@@ -698,6 +698,24 @@ class Engine:
                 self._known_trade_ids.clear()
                 self._known_trade_ids.update(keep)
 
+    async def _run_writer(
+        self,
+        writer: JournalWriter,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The journal writer; its failure (a full disk, an I/O error) stops the bot cleanly.
+
+        Nothing may be decided that cannot be journaled, so a failed write is a stop with exit
+        code 1, not a crash: the shielded cleanup still cancels every order at the venue.
+        """
+        try:
+            await writer.run(task_status=task_status)
+        except JournalError as exc:
+            self.crashed = f"journal failed: {exc}"
+            logger.error("{}; stopping", self.crashed)
+            self.request_stop(self.crashed)
+
     def _report_foreign(self, foreign: list[str]) -> None:
         """Name each open order that is not ours, once: the operator must know that something
         else trades this account (the periodic pass only counts them)."""
@@ -739,9 +757,15 @@ class Engine:
                 code = EXIT_OK
             if left == 0:
                 logger.info("zero open orders confirmed at the venue")
-            recorder.note(
-                "stop", {"reason": reason, "exit_code": code, "open_orders": left}, self.clock_ms()
-            )
+            try:
+                recorder.note(
+                    "stop",
+                    {"reason": reason, "exit_code": code, "open_orders": left},
+                    self.clock_ms(),
+                )
+            except JournalError as exc:  # a full disk: the venue side is settled; say so
+                code = EXIT_FAILED
+                logger.error("the stop is not journaled: {}", exc)
             with trio.move_on_after(max(1.0, deadline / 3)):
                 try:
                     await writer.flush()

@@ -292,7 +292,11 @@ class Journal:
                     i = end
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite has already rolled back on some errors (SQLITE_FULL: a full disk); a
+                # second ROLLBACK would then fail and hide the real cause behind "no
+                # transaction is active".
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise JournalError(
