@@ -261,3 +261,51 @@ async def test_an_order_update_that_leads_to_no_decision_waits_for_no_fsync(
     await loop.handle(update)
     assert [k for k, _ in rec.log] == ["event", "event", "command", "commit"]
     assert out_recv.receive_nowait()
+
+
+class RefusedEveryStep(Scripted):
+    """Every step is refused locally, as during a long rate-limit back-off."""
+
+    def step(self, event: Event, now: int) -> list[Command]:
+        self.seen.append(event)
+        reason = f"rate budget exhausted for {5000 - len(self.seen)} ms; not queued"
+        self.notices.append(
+            Notice(
+                "reject",
+                now,
+                f"PlaceRejected mmt1-{len(self.seen):x}: 0 {reason}",
+                {"code": 0, "reason": reason},
+            )
+        )
+        return []
+
+
+async def test_repeated_rejections_are_logged_once_per_window_and_all_journaled(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from loguru import logger
+
+    out_send, _ = trio.open_memory_channel[Command](8)
+    rec = Rec()
+    loop = TradingLoop(RefusedEveryStep(deadline=None), out_send, make_clock_ms(), rec)
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO")
+    try:
+        for _ in range(50):  # 5 s of refusals, one every 100 ms
+            await loop.handle(Timer(0))
+            await trio.sleep(0.1)
+        await trio.sleep(6.0)  # past the 10 s window
+        await loop.handle(Timer(0))
+        # A different reason is news: logged at once.
+        loop.mm.notices.append(  # type: ignore[attr-defined]
+            Notice("reject", 0, "PlaceRejected x: -5022 post only", {"code": -5022, "reason": "po"})
+        )
+        await loop.handle(Timer(0))
+    finally:
+        logger.remove(sink)
+    assert len(lines) == 3, lines  # the last step's own refusal is inside the new window
+    assert lines[0].startswith("PlaceRejected mmt1-1: 0 rate budget exhausted")
+    assert lines[1].startswith("PlaceRejected mmt1-33: 0 rate budget exhausted")
+    assert lines[1].endswith("(and 49 more like it since the last such line)")
+    assert lines[2] == "PlaceRejected x: -5022 post only"
+    assert sum(1 for kind, _ in rec.log if kind == "notice") == 53  # the journal has every one

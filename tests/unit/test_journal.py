@@ -340,7 +340,6 @@ def test_lock_file_names_our_pid(tmp_path: Path) -> None:
     j.close()
 
 
-
 _FILL_DISK = """
 import resource, signal, sys
 from pathlib import Path

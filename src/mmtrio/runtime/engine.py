@@ -721,8 +721,9 @@ class Engine:
         else trades this account (the periodic pass only counts them)."""
         new = [cid for cid in foreign if cid not in self._foreign_seen]
         if new:
-            self._foreign_seen.update(new)
             logger.warning("foreign open orders left alone: {}", ", ".join(new))
+        # Remember only what is open now: the set stays as small as the venue's order list.
+        self._foreign_seen = set(foreign)
 
     async def _cleanup(
         self, execution: Execution, recorder: JournalRecorder, writer: JournalWriter

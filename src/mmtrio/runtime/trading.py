@@ -46,6 +46,7 @@ from mmtrio.core.events import (
 from mmtrio.core.notices import Notice
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime import probe
+from mmtrio.runtime.logrepeat import RepeatLimiter, repeat_key
 
 
 class StrategyLike(Protocol):
@@ -142,6 +143,7 @@ class TradingLoop:
         # for a fresh snapshot, or the bot would stay halted on a book nobody rebuilds.
         self.on_book_resync: Callable[[str], None] | None = None
         self.max_idle_s: float | None = None
+        self._repeats = RepeatLimiter()  # rejections repeat in bursts; the log says it once
 
     async def run(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> None:
         """Step every event (and due timers) until cancelled or stopped."""
@@ -255,13 +257,25 @@ class TradingLoop:
         for notice in self.mm.drain_notices():
             level = _LOGGED_NOTICES.get(notice.kind)
             if level is not None:
-                logger.bind(kind=notice.kind).log(level, "{msg}", msg=notice.message)
+                self._log(notice, level, now)
             if self._recorder is not None:
                 self._recorder.notice(notice, now)
             if self.on_notice is not None:
                 self.on_notice(notice)
             if notice.kind == "book_resync" and self.on_book_resync is not None:
                 self.on_book_resync(notice.message)
+
+    def _log(self, notice: Notice, level: str, now: int) -> None:
+        message = notice.message
+        if notice.kind == "reject":
+            held = self._repeats.admit(
+                repeat_key(f"{notice.data.get('code')} {notice.data.get('reason')}"), now
+            )
+            if held is None:
+                return
+            if held:
+                message += f" (and {held} more like it since the last such line)"
+        logger.bind(kind=notice.kind).log(level, "{msg}", msg=message)
 
 
 class JournalSink(Protocol):
