@@ -130,4 +130,38 @@ def test_overflow_is_a_parameter_error_not_inf() -> None:
     with pytest.raises(ParameterError, match="not finite"):
         as_total_spread(1.0, 1e200, 1.0, 1.0)
     with pytest.raises(ParameterError, match="not finite"):
-        glft_c(1e-3, 1e200, 1.0, 1.0)
+        glft_c(1.0, 1e300, 1.0, 1e-300)  # C ≈ e^1036
+
+
+def _glft_c_decimal(g: float, s: float, k: float, a: float) -> float:
+    """C at 60 significant digits: no underflow or overflow in between (an independent check)."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        G, S, K, A = (Decimal(x) for x in (g, s, k, a))
+        power = ((1 + K / G) * (1 + G / K).ln()).exp()
+        return float(S * (G / (2 * K * A) * power).sqrt())
+
+
+@pytest.mark.parametrize(
+    ("g", "s", "k", "a"),
+    [
+        (1.0, 1e-250, 1e-200, 1e-200),  # σ² and 2kA both underflow; C itself is ~7e49
+        (0.5, 3.0, 1e-160, 1e-170),  # 2kA underflows
+        (1e-3, 1e-170, 2.0, 0.9),  # σ² underflows
+        (0.01, 0.3, 0.3, 0.9),  # an ordinary value, same path
+    ],
+)
+def test_glft_c_is_exact_where_its_intermediate_terms_leave_the_float_range(
+    g: float, s: float, k: float, a: float
+) -> None:
+    assert glft_c(g, s, k, a) == pytest.approx(_glft_c_decimal(g, s, k, a), rel=1e-9)
+
+
+def test_glft_c_with_no_volatility_is_zero_even_for_extreme_k_and_a() -> None:
+    # Found by the quoting property test: 2kA underflowed to 0 → ZeroDivisionError.
+    k, a = 8.752935456417376e-275, 1.377458710214979e-260
+    assert glft_c(1.0, 0.0, k, a) == 0.0
+    with pytest.raises(ParameterError, match="GLFT coefficient C is not finite"):
+        glft_c(1.0, 1.0, k, a)  # C ≈ e^929: a named error, not a crash

@@ -175,12 +175,23 @@ def glft_c(gamma: float, sigma: float, k: float, a: float) -> float:
     sig = _non_negative("sigma", sigma)
     kk = _positive("k", k)
     aa = _positive("A", a)
-    # (1+γ/k)^(1+k/γ) through log1p: for γ ≪ k it tends to e without cancellation.
+    if sig == 0.0:
+        return 0.0  # C is proportional to σ: no volatility, no inventory term
+    # In logs: with estimated k and A far from 1 the product 2kA underflows to 0 or the power
+    # overflows long before C itself leaves the float range. (1+γ/k)^(1+k/γ) goes through
+    # log1p: for γ ≪ k it tends to e without cancellation.
+    log_c2 = (
+        2.0 * math.log(sig)
+        + math.log(g)
+        - math.log(2.0 * kk)
+        - math.log(aa)
+        + (1.0 + kk / g) * math.log1p(g / kk)
+    )
     try:
-        power = math.exp((1.0 + kk / g) * math.log1p(g / kk))
+        c = math.exp(0.5 * log_c2)
     except OverflowError:
-        power = math.inf
-    return _checked("GLFT coefficient C", math.sqrt(sig * sig * g / (2.0 * kk * aa) * power))
+        c = math.inf
+    return _checked("GLFT coefficient C", c)
 
 
 def glft_distances(q: float, gamma: float, sigma: float, k: float, a: float) -> QuoteDistances:
