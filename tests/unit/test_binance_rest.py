@@ -126,7 +126,7 @@ async def test_a_back_off_is_reported_with_its_wall_clock_end() -> None:
     rest._on_blocked = blocked.append
     with pytest.raises(RateLimited):
         await rest.place_order(PLACE)
-    assert blocked == [LOCAL_MS + 7_000]
+    assert blocked == [LOCAL_MS + 1 + 7_000]  # +1: never before the client's own end
 
 
 async def test_418_is_a_ban() -> None:

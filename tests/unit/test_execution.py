@@ -233,6 +233,25 @@ async def test_retry_after_blocks_every_request_until_it_expires(
     assert ex.stats()["rate_limited"] == 1
 
 
+async def test_back_off_in_whole_ms_never_ends_before_the_clients_own(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The REST client measures its back-off from the float time the 429 arrived; the budget
+    # counts whole ms. Truncating "now" made the budget's end up to 1 ms early, so a cancel
+    # waiting it out was refused locally by the client (found flaky in the sim 429 test).
+    gw = FakeGateway()
+    gw.latency = 0.0104  # the 429 lands at 10.4 ms
+    gw.script = {
+        "place": [RateLimited(-1003, "too many", status=429, retry_after_s=5.0, banned=False)]
+    }
+    t0 = trio.current_time()
+    _, ex = await run_cmds(gw, [place("a"), CancelOrder("c", SYM)], gap_s=0.05)
+    client_until = t0 + gw.latency + 5.0
+    cancel_at = next(t for op, t, _ in gw.calls if op == "cancel")
+    assert cancel_at >= client_until
+    assert ex.stats()["rate_limited"] == 1
+
+
 async def test_a_back_off_another_caller_drew_stops_orders_at_the_budget(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

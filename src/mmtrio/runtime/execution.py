@@ -192,7 +192,10 @@ class Execution:
             result = await call
         except RateLimited as exc:
             self.rate_limited += 1
-            now = self.clock_ms()
+            # +1: clock_ms truncates to whole ms while the REST client times its back-off
+            # from the exact moment the answer arrived; rounding up keeps the budget's end at
+            # or after the client's, so a request that waited it out is never refused locally.
+            now = self.clock_ms() + 1
             if exc.banned:
                 self.budget.on_418(now, exc.retry_after_s)
             else:

@@ -425,7 +425,8 @@ class BinanceRest:
                 if self._blocked_until is None or until > self._blocked_until:
                     self._blocked_until = until
                 if self._on_blocked is not None:
-                    self._on_blocked(self._clock_ms() + math.ceil(wait * 1000))
+                    # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
+                    self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
             elif isinstance(err, TimestampError):
                 try:
                     await self.sync_time()
