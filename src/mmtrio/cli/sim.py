@@ -26,6 +26,7 @@ examples:
   mmtrio sim                                   # shipped BTCUSDT recording, real time
   mmtrio sim --speed 10 --port 8080 --json     # URLs (and paper keys) as one JSON line
   mmtrio sim --synthetic --seed 7 --dump truth.json
+  mmtrio sim --latency-ms 20                   # 20 ms each way: orders and data arrive later
   mmtrio sim --api-key K --api-secret S        # accept only these credentials
 
 exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
@@ -41,6 +42,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--speed", type=float, default=1.0, help="replay speed, × real time (default 1)"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="one-way network latency, 0..5000 real ms, on every REST request, answer and "
+        "websocket message (default 0)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="REST port (0 = any free port)")
@@ -92,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             else DEFAULT_CREDENTIALS
         )
         instrument = instrument_for(args.symbol)
-        config = SimConfig(speed=args.speed, credentials=creds)
+        config = SimConfig(speed=args.speed, credentials=creds, latency_ms=args.latency_ms)
         if args.synthetic:
             from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
 

@@ -127,19 +127,18 @@ def build_sim_venue(config: Config) -> Any:
         from mmtrio.sim.replay import ReplayDriver
 
         driver = ReplayDriver(list(sim.data_files), inst)
-    if sim.latency_ms:
-        logger.warning(
-            "sim.latency_ms = {} is not applied: the simulated venue has no latency model yet "
-            "(use its 'delay' fault for slow answers)",
-            sim.latency_ms,
-        )
     fees = FeeSchedule(
         maker_rate=Decimal(str(sim.maker_fee_bps)) / 10_000,
         taker_rate=Decimal(str(sim.taker_fee_bps)) / 10_000,
     )
     return SimVenue(
         driver,
-        SimConfig(speed=sim.speed, initial_balance=sim.paper_balance_usdt, fees=fees),
+        SimConfig(
+            speed=sim.speed,
+            initial_balance=sim.paper_balance_usdt,
+            fees=fees,
+            latency_ms=sim.latency_ms,
+        ),
     )
 
 

@@ -56,25 +56,27 @@ class StreamConn:
 
     user: bool  # a user-data stream (listen key) rather than market data
     combined: bool
-    send: trio.MemorySendChannel[str]
-    receive: trio.MemoryReceiveChannel[str]
+    # (due trio time, text): the writer sends each message ``latency_s`` after its offer
+    send: trio.MemorySendChannel[tuple[float, str]]
+    receive: trio.MemoryReceiveChannel[tuple[float, str]]
     names: dict[str, str] = field(default_factory=dict)  # canonical -> name as subscribed
     listen_key: str = ""
     stall_until: float = 0.0  # trio time; the writer waits until then
     closed: trio.Event = field(default_factory=trio.Event)
     close_reason: str = ""
     overflowed: bool = False
+    latency_s: float = 0.0  # one-way network latency (SimConfig.latency_ms)
 
     @classmethod
-    def create(cls, user: bool, combined: bool) -> StreamConn:
-        send, receive = trio.open_memory_channel[str](QUEUE_SIZE)
-        return cls(user=user, combined=combined, send=send, receive=receive)
+    def create(cls, user: bool, combined: bool, latency_s: float = 0.0) -> StreamConn:
+        send, receive = trio.open_memory_channel[tuple[float, str]](QUEUE_SIZE)
+        return cls(user=user, combined=combined, send=send, receive=receive, latency_s=latency_s)
 
     def offer(self, text: str) -> None:
         if self.closed.is_set():
             return
         try:
-            self.send.send_nowait(text)
+            self.send.send_nowait((trio.current_time() + self.latency_s, text))
         except trio.WouldBlock:
             self.overflowed = True
             self.close("client too slow: outgoing queue full")

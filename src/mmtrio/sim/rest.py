@@ -436,6 +436,9 @@ class RestApp:
         route = ROUTES.get((method, path))
         extra: list[tuple[bytes, bytes]] = []
         drop = False
+        latency = venue.config.latency_s
+        if latency:  # the request's way in: the venue acts on it this much later
+            await trio.sleep(latency)
         now = trio.current_time()
         try:
             if route is None:
@@ -503,14 +506,18 @@ class RestApp:
 
             traceback.print_exc()
         faults = venue.faults
+        hold = latency  # the answer's way out
         if faults.delay_count > 0:
             faults.delay_count -= 1
-            # A delayed 429 is judged from when it leaves: requests sent meanwhile could not
-            # know of it (invariant 8 must not blame the client for the venue's latency).
+            hold += faults.delay_ms / 1000.0
+        if hold:
+            # A delayed 429 is judged from when the client can know of it: requests it sent
+            # before then are in flight (invariant 8 must not blame the client for latency),
+            # and they arrive up to one more way-in latency later.
             held = status == 429 and venue.limiter.answer_held(now)
-            await trio.sleep(faults.delay_ms / 1000.0)
+            await trio.sleep(hold)
             if held:
-                venue.limiter.answer_sent(trio.current_time())
+                venue.limiter.answer_sent(trio.current_time() + latency)
         if drop:
             # Executed, but the answer never comes: hold until the client disconnects.
             with trio.move_on_after(DROP_HOLD_S):

@@ -60,12 +60,24 @@ class SimConfig:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     queue_model: QueueModel = QueueModel.PROBABILISTIC
     max_body_bytes: int = 64 * 1024
+    # One-way network latency, in real (wall) milliseconds whatever the replay speed — the
+    # network is not sped up with the market. Applied to every REST request on its way in and
+    # its answer on its way out, and to every websocket message (market data and user
+    # stream) on its way out: an order reaches the matching engine ``latency_ms`` after it
+    # was sent, and the client learns of any venue event ``latency_ms`` after it happened.
+    latency_ms: int = 0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and self.speed > 0):
             raise ConfigError(f"sim speed must be a positive finite number, got {self.speed}")
         if self.ping_interval_s <= 0 or self.pong_timeout_s <= 0:
             raise ConfigError("sim ping interval and pong timeout must be positive seconds")
+        if not 0 <= self.latency_ms <= 5000:
+            raise ConfigError(f"sim latency_ms must be 0..5000 ms, got {self.latency_ms}")
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_ms / 1000.0
 
 
 class SimVenue:

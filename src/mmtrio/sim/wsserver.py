@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -66,6 +67,7 @@ class _Session:
         self.pong = trio.Event()
         self.writer_idle = trio.Event()  # set while the writer holds no unsent message
         self.writer_idle.set()
+        self.later: deque[tuple[float, str]] = deque()  # taken from the queue, not yet due
 
     async def send(self, event: Any) -> None:
         try:
@@ -81,17 +83,31 @@ class _Session:
 
     async def writer(self) -> None:
         conn = self.conn
+        later = self.later
         while True:
-            first = await conn.receive.receive()
-            self.writer_idle = trio.Event()
+            if not later:
+                self.writer_idle.set()
+                later.append(await conn.receive.receive())
+            if self.writer_idle.is_set():
+                self.writer_idle = trio.Event()
+            if later[0][0] > trio.current_time():  # network latency: not due yet
+                await trio.sleep_until(later[0][0])
             if conn.stall_until > trio.current_time():
                 await trio.sleep_until(conn.stall_until)
-            batch = [first]
-            while len(batch) < 256:
+            while len(later) < 256:
                 try:
-                    batch.append(conn.receive.receive_nowait())
+                    later.append(conn.receive.receive_nowait())
                 except trio.WouldBlock:
                     break
+            # Send what is due; what was offered since waits for its own time. Every message
+            # has the same latency, so this keeps the order they were offered in. (The closer
+            # may have flushed ``later`` while this task slept: then there is nothing to do.)
+            now = trio.current_time()
+            batch: list[str] = []
+            while later and later[0][0] <= now:
+                batch.append(later.popleft()[1])
+            if not batch:
+                continue
             try:
                 data = b"".join(self.ws.send(TextMessage(data=text)) for text in batch)
             except LocalProtocolError:  # closing: nothing more may be sent
@@ -102,7 +118,6 @@ class _Session:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     conn.close("peer went away")
                     return
-            self.writer_idle.set()
 
     async def pinger(self) -> None:
         n = 0
@@ -200,11 +215,13 @@ class _Session:
         with trio.move_on_after(1):  # let the writer finish what it already took
             await self.writer_idle.wait()
         if not self.conn.overflowed:
-            # Flush what was queued before the close (e.g. listenKeyExpired precedes the close).
-            pending: list[str] = []
+            # Flush what was queued before the close (e.g. listenKeyExpired precedes the close),
+            # at once: latency does not hold a closing connection open.
+            pending = [text for _, text in self.later]
+            self.later.clear()
             while True:
                 try:
-                    pending.append(self.conn.receive.receive_nowait())
+                    pending.append(self.conn.receive.receive_nowait()[1])
                 except trio.WouldBlock:
                     break
             for text in pending:
@@ -292,7 +309,7 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
                     + ws.send(_reject_data(body))
                 )
             return
-        conn = StreamConn.create(user=user, combined=combined)
+        conn = StreamConn.create(user=user, combined=combined, latency_s=venue.config.latency_s)
         conn.listen_key = venue.listen_key or ""
         try:
             await stream.send_all(ws.send(AcceptConnection()))
