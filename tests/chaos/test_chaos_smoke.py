@@ -11,7 +11,10 @@ first violation and the evidence directory.
   handler killed it (the harness now waits for the bot's first log line before a SIGHUP).
 - 26 @ 25 s (foreign order, 429, depth gaps): a place journaled in the very step that
   resynced the book was once misread as "sent while out of sync" (invariant 7 is now judged
-  in journal order, step-aware).
+  in journal order, step-aware). Its schedule also refuses every file write of the bot
+  (journal_full): the trading loop, awaiting the commit of a fill, once logged that as a
+  crash with a traceback (invariant 10); the bot must stop with exit 1, leave no order, and
+  its restart recover from the journal and the venue.
 - 102 @ 25 s (429 bursts, 5xx, dropped responses, listen-key expiry): the reconciler task
   crashed on the client-side 429 back-off (RateLimited) and was restarted by the supervisor
   (absorbed: counted as a child restart, not a violation).
@@ -91,6 +94,12 @@ def test_chaos_seed(seed: int, outcomes: dict[int, tuple[Outcome, Path]]) -> Non
     assert isinstance(summary["fills"], int) and summary["fills"] > 0
     run_dir = out / f"seed-{seed}"
     assert (run_dir / "evidence.json").is_file() and (run_dir / "bot-0.log").is_file()
+    if seed == 26:  # the journal_full fault really applied, and the bot stopped and came back
+        evidence = json.loads((run_dir / "evidence.json").read_text())
+        (full,) = [a for a in evidence["executed"] if a["kind"] == "journal_full"]
+        assert full["applied"]
+        assert "journal failed: " in (run_dir / "bot-0.log").read_text()
+        assert (run_dir / "bot-1.log").is_file()
     assert outcome.code == 0, f"chaos violations: {json.dumps(summary['first_failure'])}"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from mmtrio.config import load_config
@@ -339,14 +340,17 @@ async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: P
     assert venue_open(engine) == []
 
 
+@pytest.mark.parametrize("where", ["writer", "commit"])
 async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
-    tmp_path: Path, monkeypatch: Any
+    tmp_path: Path, monkeypatch: Any, where: str
 ) -> None:
     """A full disk under the journal: nothing may be decided that cannot be recorded, so the
     bot stops with exit code 1 (not a traceback) and its shielded cleanup still cancels every
-    order at the venue."""
+    order at the venue — whether the writer meets the failure first or the trading loop does,
+    awaiting the commit of a fill before acting on it."""
     from mmtrio.errors import JournalError
     from mmtrio.runtime.journal import Journal
+    from mmtrio.runtime.trading import JournalRecorder
 
     cfg_path = write_config(tmp_path)
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
@@ -358,6 +362,10 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
     def disk_full(self: Journal, rows: Any) -> list[int]:
         raise JournalError(f"journal {self.path}: cannot write {len(rows)} record(s): disk full")
 
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="ERROR")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run)
         await wait_for(
@@ -365,9 +373,20 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
             30,
             "quotes resting",
         )
-        monkeypatch.setattr(Journal, "write_rows", disk_full)
+        if where == "writer":
+            monkeypatch.setattr(Journal, "write_rows", disk_full)
+        else:
+
+            async def commit_fails(self: JournalRecorder) -> None:
+                raise JournalError("journal write failed: disk full")
+
+            monkeypatch.setattr(JournalRecorder, "commit", commit_fails)
         await wait_for(lambda: bool(codes), 30, "the bot to stop on its own")
+    logger.remove(sink)
     assert codes == [1]
+    # A designed stop, whichever task met the failure first (the trading loop awaiting its
+    # commit, or the writer): never "the bot crashed" with a traceback (chaos journal_full).
+    assert not [line for line in lines if "crashed" in line], lines
     assert engine.crashed is not None and engine.crashed.startswith("journal failed")
     assert "disk full" in engine.crashed
     assert venue_open(engine) == []

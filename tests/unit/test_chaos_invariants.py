@@ -151,6 +151,14 @@ def test_stop_with_open_orders() -> None:
     assert v.invariant == 4 and "SIGKILL" in v.message and "mmt1-3" in v.message
 
 
+def test_a_stop_after_the_journal_failed_must_be_prompt_and_clean() -> None:
+    assert check_stop(StopCheck("journal_full", 0, 5_000, 4_000, ())) == []
+    (late,) = check_stop(StopCheck("journal_full", 0, 5_000, 6_600, ()), grace_ms=1_500)
+    assert late.invariant == 4 and "took 6600 ms to stop" in late.message
+    (left,) = check_stop(StopCheck("journal_full", 0, 5_000, 2_000, ("mmt1-9",)))
+    assert left.invariant == 4 and "JOURNAL_FULL" in left.message and "mmt1-9" in left.message
+
+
 # 5
 def test_unknown_order_resting_too_long() -> None:
     snaps = [snap(t, orders=("x-1",)) for t in range(0, 6_000, 500)]
@@ -265,6 +273,26 @@ def test_processes() -> None:
     ):
         (v,) = check_processes([bad])
         assert v.invariant == 10
+
+
+def test_a_bot_whose_journal_failed_must_exit_1_and_say_why() -> None:
+    said = "ERROR journal failed: journal x: cannot write 1 record(s): disk I/O error; stopping\n"
+    assert check_processes([proc(signal_sent="FSIZE", exit_code=1, log_text=said)]) == []
+    assert check_processes([proc(signal_sent="FSIZE", end_ms=None, exit_code=None)]) == []
+    for bad, why in (
+        (proc(signal_sent="FSIZE", exit_code=0, log_text=said), "exit code 0"),
+        (proc(signal_sent="FSIZE", exit_code=1), "without saying so"),
+        (
+            proc(
+                signal_sent="FSIZE",
+                exit_code=1,
+                log_text=said + "Traceback (most recent call last):\n",
+            ),
+            "crash",
+        ),
+    ):
+        (v,) = check_processes([bad])
+        assert v.invariant == 10 and why in v.message
 
 
 def test_check_all_clean_and_dirty() -> None:

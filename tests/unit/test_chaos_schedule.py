@@ -81,3 +81,23 @@ def test_child_crash_targets_a_supervised_task_through_the_control_socket() -> N
     for act in crashes:
         assert act.executor == "control"
         assert act.params["cmd"] == "crash" and act.params["child"] in SUPERVISED_CHILDREN
+
+
+def test_journal_full_is_a_layer_that_leaves_each_seeds_base_schedule_alone() -> None:
+    fulls = []
+    for seed in range(100):
+        sch = make_schedule(seed, 25_000)
+        acts = [a for a in sch.actions if a.kind == "journal_full"]
+        assert len(acts) <= 1
+        if acts:
+            (act,) = acts
+            assert act.executor == "fsize" and 300 <= act.params["restart_after_ms"] <= 2_000
+            assert 4_000 <= act.at_ms <= 25_000 - 6_000 - 3_000  # room to restart and settle
+            fulls.append(seed)
+            # the other faults are exactly those of a schedule drawn without the layer
+            others = tuple(a for a in sch.actions if a.kind != "journal_full")
+            assert others == tuple(
+                a for a in make_schedule(seed, 25_000).actions if a.kind != "journal_full"
+            )
+    assert 10 <= len(fulls) <= 35  # about one run in five
+    assert 26 in fulls  # a smoke seed: the CI run covers this kind

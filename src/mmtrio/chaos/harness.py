@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -61,11 +62,13 @@ POLL_S = 0.3  # venue polling period (s): the resolution of snapshots and action
 class _Bot:
     index: int
     proc: subprocess.Popen[bytes]
+    relay: subprocess.Popen[bytes]  # copies the bot's output into its log file
     log_path: Path
     log: IO[bytes]
     start_ms: int
-    signal_sent: str | None = None
+    signal_sent: str | None = None  # "KILL" | "TERM" | "FSIZE" (its file writes refused)
     end_ms: int | None = None
+    fault_ms: int | None = None  # when its file writes were refused (journal_full)
 
 
 @dataclass
@@ -81,6 +84,7 @@ class _Run:
     gamma: float = 0.1
     foreign: set[str] = field(default_factory=set)
     truth: dict[str, Any] = field(default_factory=dict)
+    self_stops: list[StopCheck] = field(default_factory=list)  # stops after journal_full
 
 
 def _now_ms() -> int:
@@ -102,6 +106,7 @@ class Harness:
         self.r = _Run(self.schedule, self.out)
         self.sim: subprocess.Popen[bytes] | None = None
         self._restart_at: float | None = None  # monotonic time of a scheduled bot restart
+        self._restart_after_exit: float | None = None  # s after the bot's own stop (FSIZE)
         self.sim_log: IO[bytes] | None = None
 
     # --- processes ------------------------------------------------------------------------
@@ -146,19 +151,34 @@ class Harness:
         log = log_path.open("wb")
         env = dict(os.environ, MMTRIO_API_KEY=self.api_key, MMTRIO_API_SECRET=self.api_secret)
         cmd = [sys.executable, "-m", "mmtrio", "run", "--config", str(self.out / "config.toml")]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.out)
-        self.r.bots.append(_Bot(index, proc, log_path, log, _now_ms()))
+        # The bot writes to a pipe, and a separate process (`cat`) writes the log file: the
+        # journal_full fault refuses every *file* write of the bot, and its log must survive.
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=self.out
+        )
+        relay = subprocess.Popen(["cat"], stdin=proc.stdout, stdout=log)
+        if proc.stdout is not None:
+            proc.stdout.close()  # the relay holds the read end now
+        self.r.bots.append(_Bot(index, proc, relay, log_path, log, _now_ms()))
 
     @property
     def bot(self) -> _Bot | None:
         b = self.r.bots[-1] if self.r.bots else None
         return b if b is not None and b.end_ms is None else None
 
-    def _reap(self) -> None:
+    def _reap(self) -> _Bot | None:
+        """Notice that the bot process ended; returns it then (None while it runs)."""
         b = self.bot
         if b is not None and b.proc.poll() is not None:
             b.end_ms = _now_ms()
+            try:
+                b.relay.wait(timeout=10)  # the rest of its output reaches the log
+            except subprocess.TimeoutExpired:
+                b.relay.kill()
+                b.relay.wait()
             b.log.close()
+            return b
+        return None
 
     def _signal(self, sig: signal.Signals, name: str) -> bool:
         b = self.bot
@@ -228,6 +248,8 @@ class Harness:
             return self._foreign_order(act, truth)
         if act.executor == "control":
             return self._control(dict(act.params))
+        if act.executor == "fsize":
+            return self._refuse_file_writes(act.params["restart_after_ms"] / 1000)
         sig = act.params["signal"]
         if sig == "KILL":
             if not self._signal(signal.SIGKILL, "KILL"):
@@ -249,6 +271,34 @@ class Harness:
             return self._signal(signal.SIGHUP, "HUP")
         raise ChaosHarnessError(f"unknown signal action {act.params!r}")
 
+    def _refuse_file_writes(self, restart_after_s: float) -> bool:
+        """journal_full: the kernel refuses the bot's file writes (RLIMIT_FSIZE 0), as a
+        full disk would; its pipes (the log relay, sockets) still work."""
+        b = self.bot
+        prlimit = getattr(resource, "prlimit", None)
+        if b is None or b.signal_sent is not None:
+            return False
+        if prlimit is None:
+            raise ChaosHarnessError("the journal_full fault needs Linux (resource.prlimit)")
+        try:
+            prlimit(b.proc.pid, resource.RLIMIT_FSIZE, (0, 0))
+        except ProcessLookupError:
+            return False  # it has just exited
+        b.signal_sent, b.fault_ms = "FSIZE", _now_ms()
+        self._restart_after_exit = restart_after_s
+        return True
+
+    def _self_stopped(self, b: _Bot) -> None:
+        """The bot stopped after journal_full: judge the venue now, restart it later."""
+        truth = self._snapshot()
+        fault_ms = b.fault_ms if b.fault_ms is not None else _now_ms()
+        budget = int(SHUTDOWN_DEADLINE_S * 1000)
+        stop = StopCheck("journal_full", fault_ms, budget, _now_ms(), tuple(truth["open_orders"]))
+        self.r.self_stops.append(stop)
+        delay = self._restart_after_exit if self._restart_after_exit is not None else 1.0
+        self._restart_at = time.monotonic() + delay
+        self._restart_after_exit = None
+
     def _control(self, request: dict[str, Any]) -> bool:
         """One request on the bot's control socket (the way `mmtrio kill` talks to it)."""
         if self.bot is None:
@@ -265,7 +315,9 @@ class Harness:
 
     def _tick(self, start: float, pending: list[FaultAction]) -> None:
         truth = self._snapshot()
-        self._reap()
+        ended = self._reap()
+        if ended is not None and ended.signal_sent == "FSIZE":
+            self._self_stopped(ended)
         now = time.monotonic()
         if self.bot is None and (self._restart_at is not None and now >= self._restart_at):
             self._write_config("valid")
@@ -395,6 +447,7 @@ class Harness:
                     cancel_deadline_ms=CANCEL_DEADLINE_MS,
                 ),
                 foreign_ids=frozenset(self.r.foreign),
+                self_stops=list(self.r.self_stops),
                 fill_cutoff=cutoff,
                 final_position_check=self.schedule.end == "sigterm",
             )
@@ -427,6 +480,12 @@ class Harness:
                 b.proc.kill()
                 b.signal_sent = b.signal_sent or "KILL"
                 b.proc.wait()
+            if b.relay.poll() is None:
+                try:
+                    b.relay.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    b.relay.kill()
+                    b.relay.wait()
             if not b.log.closed:
                 b.log.close()
         if self.sim is not None and self.sim.poll() is None:

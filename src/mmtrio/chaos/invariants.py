@@ -57,15 +57,18 @@ class ProcessRecord:
     start_ms: int
     end_ms: int | None  # None: still running when evidence was collected
     exit_code: int | None  # negative: killed by that signal (subprocess convention)
-    signal_sent: str | None  # "KILL" | "TERM" | None: the harness's last stop signal
+    # "KILL" | "TERM" | None: the harness's last stop signal; "FSIZE": its file writes were
+    # refused (journal_full), so it had to stop by itself
+    signal_sent: str | None
     log_text: str
 
 
 @dataclass(frozen=True, slots=True)
 class StopCheck:
-    """Open orders at the venue once the stop deadline had passed."""
+    """Open orders at the venue once the stop deadline had passed, or (``journal_full``)
+    right after the bot stopped by itself; ``signal_ms`` is then when its writes failed."""
 
-    kind: str  # "sigterm" | "sigkill"
+    kind: str  # "sigterm" | "sigkill" | "journal_full"
     signal_ms: int
     deadline_ms: int  # the budget: shutdown deadline or dead-man countdown
     checked_ms: int
@@ -92,6 +95,7 @@ class Evidence:
     stop: StopCheck | None
     limits: Limits
     foreign_ids: frozenset[str] = frozenset()
+    self_stops: list[StopCheck] = field(default_factory=list)  # after journal_full
     fill_cutoff: int | None = None  # check only the first N venue fills (final SIGKILL)
     final_position_check: bool = True
     extra: list[Violation] = field(default_factory=list)
@@ -239,16 +243,30 @@ def check_exposure(checks: Iterable[Mapping[str, Any]], limit_lots: int) -> list
 
 
 # 4 -------------------------------------------------------------------------------------------
-def check_stop(stop: StopCheck | None) -> list[Violation]:
-    """Zero open orders at the venue once the shutdown deadline / dead-man countdown passed."""
-    if stop is None or not stop.open_orders:
+def check_stop(stop: StopCheck | None, grace_ms: int = 1_500) -> list[Violation]:
+    """Zero open orders at the venue once the shutdown deadline / dead-man countdown passed.
+
+    A stop the bot made by itself (its journal failed) must also have come within the
+    shutdown deadline (plus ``grace_ms``) of the failure."""
+    if stop is None:
+        return []
+    took = stop.checked_ms - stop.signal_ms
+    if stop.kind == "journal_full" and took > stop.deadline_ms + grace_ms:
+        return [
+            Violation(
+                4,
+                stop.checked_ms,
+                f"the bot took {took} ms to stop after its journal writes failed "
+                f"(budget {stop.deadline_ms} ms)",
+            )
+        ]
+    if not stop.open_orders:
         return []
     return [
         Violation(
             4,
             stop.checked_ms,
-            f"{len(stop.open_orders)} order(s) still open "
-            f"{stop.checked_ms - stop.signal_ms} ms after "
+            f"{len(stop.open_orders)} order(s) still open {took} ms after "
             f"{stop.kind.upper()} (budget {stop.deadline_ms} ms): {list(stop.open_orders)[:5]}",
         )
     ]
@@ -440,6 +458,9 @@ def check_post_only(
 
 
 # 10 ------------------------------------------------------------------------------------------
+_JOURNAL_FAILED = "journal failed: "  # runtime/engine.py names the cause of such a stop
+
+
 def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
     """No crash: every exit was asked for (SIGKILL, or SIGTERM → exit 0 or 3) and no log shows
     a traceback or a CRITICAL line, except a supervised child task's failure the supervisor
@@ -450,6 +471,11 @@ def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
         bad: str | None = None
         if p.end_ms is not None and p.signal_sent is None:
             bad = f"exited on its own with code {p.exit_code}"
+        elif p.signal_sent == "FSIZE" and p.end_ms is not None:
+            if p.exit_code != 1:
+                bad = f"exit code {p.exit_code} after its journal failed (expected 1)"
+            elif _JOURNAL_FAILED not in p.log_text:
+                bad = "stopped after its journal failed without saying so in its log"
         elif p.signal_sent == "TERM" and p.exit_code not in (0, 3):
             bad = f"exit code {p.exit_code} after SIGTERM (expected 0, or 3 for a guard stop)"
         elif p.signal_sent == "KILL" and p.exit_code not in (-9, None):
@@ -494,6 +520,8 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
             )
     out += check_exposure(truth.get("exposure_checks", []), lim.max_position_lots)
     out += check_stop(ev.stop)
+    for stop in ev.self_stops:
+        out += check_stop(stop, lim.grace_ms)
     out += check_unknown_orders(
         ev.snapshots,
         ev.records,

@@ -23,10 +23,14 @@ Decisions where the issue is silent:
   converge (position and orders agree with the venue) before the final SIGTERM / SIGKILL.
 - Roughly one run in five ends with a SIGKILL and no restart (the dead-man countdown must
   then clear the venue); the others end with SIGTERM (the shutdown deadline must).
-- A "full disk" is simulated by a SIGHUP that raises ``journal.disk_halt_free_mb`` above
-  the free space (the disk guard must stop quoting, then recover on the next SIGHUP, 11-14 s
-  later: the guard polls every 10 s); filling a real file system needs privileges a test
-  suite must not assume. A run shorter than that clips the window at the quiet tail.
+- A full disk comes in two kinds. ``disk_full``: a SIGHUP raises ``journal.disk_halt_free_mb``
+  above the free space (the disk guard must stop quoting, then recover on the next SIGHUP,
+  11-14 s later: the guard polls every 10 s; a run shorter than that clips the window at the
+  quiet tail). ``journal_full``: the harness lowers the bot process's RLIMIT_FSIZE to 0 with
+  ``prlimit`` (Linux), so the kernel refuses every write it makes to a file — the journal's
+  next commit fails exactly as on a full disk, without the privileges that filling a real file
+  system would need. The bot must stop by itself (exit 1, zero open orders); the harness
+  restarts it with writes allowed, and recovery must book what the failed batch lost.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any, Literal
 from mmtrio.errors import ParameterError
 from mmtrio.sim.faults import FAULT_KINDS
 
-Executor = Literal["admin", "signal", "foreign_order", "control"]
+Executor = Literal["admin", "signal", "foreign_order", "control", "fsize"]
 
 # the bot's supervised tasks (runtime/engine.py) a child_crash fault may hit
 SUPERVISED_CHILDREN = ("market-feed", "user-stream", "deadman", "reconciler")
@@ -67,6 +71,10 @@ CHAOS_KINDS: dict[str, str] = {
     "sighup_valid": "SIGHUP with a valid reloadable config change",
     "sighup_invalid": "SIGHUP with an invalid config (must be refused, nothing applied)",
     "disk_full": "journal disk reported full (disk guard threshold), then recovered",
+    "journal_full": (
+        "every file write of the bot refused by the kernel (RLIMIT_FSIZE 0): its journal "
+        "fails, it must stop cleanly (exit 1, no order left); restarted, it recovers"
+    ),
     "foreign_order": "an order the bot never placed appears at the venue",
     "child_crash": (
         "one supervised task (feed, user stream, dead-man, reconciler) crashes on purpose "
@@ -210,6 +218,13 @@ def make_schedule(
         at = crash_layer.randint(warmup_ms, last)
         child = crash_layer.choice(SUPERVISED_CHILDREN)
         actions.append(FaultAction(at, "child_crash", "control", {"cmd": "crash", "child": child}))
+        actions.sort(key=lambda a: a.at_ms)
+    disk_layer = random.Random(f"journal_full:{seed}")
+    if disk_layer.random() < 0.2 and last - warmup_ms > 3_000:
+        # early enough that the restarted bot is judged at a quiet point before the end
+        at = disk_layer.randint(warmup_ms, last - 3_000)
+        restart = disk_layer.randint(300, 2_000)
+        actions.append(FaultAction(at, "journal_full", "fsize", {"restart_after_ms": restart}))
         actions.sort(key=lambda a: a.at_ms)
     return Schedule(seed=seed, duration_ms=duration_ms, actions=tuple(actions), end=end)
 

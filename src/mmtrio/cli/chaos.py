@@ -4,8 +4,10 @@ Each run starts the simulated venue and the bot on loopback, applies a reproduci
 fault schedule (websocket drops and storms, missed pongs, depth gaps and duplicates, user
 events duplicated and reordered, listen-key expiry, 429 bursts, 5xx and dropped responses
 after an accept, cancel races, venue cancels and expiries, latency spikes, clock skew,
-SIGKILL + restart, SIGHUP with a valid / invalid config, a full journal disk, foreign orders,
-unknown venue errors that may crash a bot task)
+SIGKILL + restart, SIGHUP with a valid / invalid config, a full journal disk (the disk
+guard's threshold, and on Linux every file write of the bot refused by the kernel through
+RLIMIT_FSIZE), foreign orders, unknown venue errors that may crash a bot task, a crashing
+supervised task)
 and checks the invariants against the venue's ground truth and the bot's journal and logs.
 
 Prints a table (per run and total). Exit 0 when every run is clean, 4 on any violation (the

@@ -438,6 +438,13 @@ class Engine:
                     )
             except* SupervisorEscalation as group:
                 self.escalated = str(group.exceptions[0])
+            except* JournalError as group:
+                # The journal cannot take the next record (a full disk): whichever task met
+                # it first (the trading loop awaiting its commit, the writer itself) ends the
+                # bot the same designed way, not as a crash — the cleanup still runs.
+                if self.crashed is None:
+                    self.crashed = f"journal failed: {group.exceptions[0]}"
+                    logger.error("{}; stopping", self.crashed)
             except* Exception as group:
                 first = group.exceptions[0]
                 self.crashed = f"{type(first).__name__}: {first}"

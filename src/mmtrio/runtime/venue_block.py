@@ -56,8 +56,19 @@ class VenueBlock:
             return
         self.until_ms = until_ms
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"until_ms": until_ms}))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps({"until_ms": until_ms}))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            # A full disk must not turn a 429 into a crash of whatever request drew it: this
+            # process still honours the back-off (in memory); only a restart would not.
+            logger.error(
+                "cannot record the venue's back-off in {} ({}); this process honours it, a "
+                "restart before {} ms would not: free disk space",
+                self.path,
+                exc,
+                until_ms,
+            )
 
     def remaining_ms(self) -> int:
         return max(0, self.until_ms - self._now())
