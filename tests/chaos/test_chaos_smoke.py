@@ -1,7 +1,7 @@
 """Seeded chaos smoke: short runs through the real CLI (sim + bot as subprocesses).
 
 The seeds are regression seeds: each once exposed a bot bug (listed below), so the smoke
-replays exactly those schedules (a schedule depends on seed and duration). Five 25-second
+replays exactly those schedules (a schedule depends on seed and duration). Six 25-second
 runs. On a violation the CLI exits 4; the assertion message carries the
 first violation and the evidence directory.
 
@@ -24,6 +24,10 @@ first violation and the evidence directory.
   ban (invariants 2, 10).
 - 7015 @ 25 s (SIGKILL + restart into a 429 burst): the restarted bot's time sync met a 429
   and start-up crashed, again on every restart (invariant 10).
+- 61 @ 25 s (journal_full after a 429 burst, then a latency spike): the judge compared the
+  venue's final position with the last *journaled* reconciliation, from before three fills
+  the failing journal could no longer record; the bot had stated the right position in its
+  log and on restart (invariant 2, a judge defect).
 
 The runs go two at a time (each is two lightly loaded processes), about 100 s in all.
 """
@@ -40,7 +44,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REGRESSION_SEEDS = (414, 26, 102, 7006, 7015)
+REGRESSION_SEEDS = (414, 26, 102, 7006, 7015, 61)
 DURATION_S = "25"
 AT_ONCE = 2
 

@@ -372,3 +372,41 @@ def test_a_restarted_bot_is_judged_only_by_what_it_has_stated_itself() -> None:
     assert check_positions(samples) == []
     assert [t for t, _, _ in samples if 5_000 <= t < 9_000] == []  # nothing it had not stated
     assert any(t >= 9_000 for t, _, _ in samples)
+
+
+def test_final_position_is_the_latest_the_bot_stated_journaled_or_logged() -> None:
+    # Chaos seed 61: the journal failed after three more fills; the bot's last journaled
+    # reconcile said 4 lots, its log (stop reconciliation) and its restart said 2 = venue.
+    truth: dict[str, Any] = {
+        "fills": [fill(1)],
+        "position": {"lots": 2},
+        "exposure_checks": [],
+        "rate_limits": {"http_418": 0, "events": []},
+        "orders": [],
+    }
+    ev = Evidence(
+        final_truth=truth,
+        snapshots=[snap(9_000, pos=2, n=1)],
+        journal_trade_ids=[1],
+        records=[rec(1, "fill", 50, trade_id=1), rec(2, "reconcile", 100, position_lots=4)],
+        processes=[proc()],
+        stop=None,
+        limits=Limits(max_position_lots=20, reconcile_interval_ms=2_000, cancel_deadline_ms=3_000),
+    )
+    stated = [
+        (
+            200,
+            "reconcile: adopted 0, cancelled 0, foreign 0, missed fills 0, "
+            "position venue 2 / ours 2",
+        ),
+        (300, "journal: baseline 0 lots at trade None, 37 fills replayed, books at 2 lots; x"),
+    ]
+    assert check_all(ev, [stated]) == []
+    assert log_positions(stated) == [(200, 2), (300, 2)]
+    # without the log only the stale journaled 4 lots is known: a mismatch
+    (v,) = check_all(ev)
+    assert v.invariant == 2 and "bot 4 lots, venue 2 lots" in v.message
+    # and a stated position that really differs from the venue is still caught
+    wrong = [(400, "journal: baseline 0 lots at trade None, 1 fills replayed, books at 6 lots")]
+    (v,) = check_all(ev, [stated + wrong])
+    assert v.invariant == 2 and "bot 6 lots" in v.message

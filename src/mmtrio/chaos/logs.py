@@ -47,16 +47,24 @@ def log_entries(raw: str) -> list[tuple[int, str]]:
 _STATUS_POS = re.compile(r"\bstatus \S+ .* pos=(-?\d+) ")
 _RECONCILE_POS = re.compile(r"reconcile.*position venue -?\d+ / ours (-?\d+)")
 _FILL_POS = re.compile(r"lots @ -?\d+ ticks \(.*\); position (-?\d+) lots$")
+_REPLAY_POS = re.compile(r"^journal: .* books at (-?\d+) lots")
 
 
 def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
     """The bot's own position as its log states it: (wall_ms, lots), from the periodic status
     line, from every reconciliation summary (a restarted bot adopts the venue's position
     there before it journals any position record) and from every booked fill (chaos seed 20:
-    while 429s postponed the reconciliation, the judge saw only the position before a fill)."""
+    while 429s postponed the reconciliation, the judge saw only the position before a fill),
+    and from a restarted bot's journal replay ("books at N lots": what it holds before its
+    first reconciliation, which a stop during start-up can pre-empt)."""
     out: list[tuple[int, int]] = []
     for ts, text in lines:
-        m = _STATUS_POS.search(text) or _RECONCILE_POS.search(text) or _FILL_POS.search(text)
+        m = (
+            _STATUS_POS.search(text)
+            or _RECONCILE_POS.search(text)
+            or _FILL_POS.search(text)
+            or _REPLAY_POS.search(text)
+        )
         if m:
             out.append((ts, int(m.group(1))))
     return out
