@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,13 +52,13 @@ def test_a_damaged_file_is_read_as_wait_a_minute(tmp_path: Path) -> None:
 def test_a_full_disk_keeps_the_back_off_in_memory_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(self: Path, *args: object, **kwargs: object) -> int:
+    def no_space(*args: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(m.record["message"]), level="ERROR")
     block = VenueBlock(tmp_path, lambda: 1_000)
-    monkeypatch.setattr(Path, "write_text", no_space)
+    monkeypatch.setattr(os, "pwrite", no_space)
     try:
         block.record(50_000)  # a 429 on a full disk: no exception into the request
     finally:
@@ -63,3 +66,37 @@ def test_a_full_disk_keeps_the_back_off_in_memory_and_says_so(
     assert block.remaining_ms() == 49_000
     assert len(lines) == 1 and "cannot record the venue's back-off" in lines[0]
     assert "No space left on device" in lines[0]
+
+
+_REWRITE_WHEN_FULL = """
+import os, resource, signal, sys
+from pathlib import Path
+from mmtrio.runtime.venue_block import VenueBlock
+
+VenueBlock(Path(sys.argv[1]), lambda: 1_000)  # created while there is room
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # no file may grow past 4 KiB
+fd = os.open(Path(sys.argv[1]) / "big", os.O_WRONLY | os.O_CREAT)
+assert os.write(fd, b"x" * 8192) == 4096  # cut at the limit
+try:
+    os.write(fd, b"x")
+except OSError as exc:
+    print("growth refused:", exc.errno)
+VenueBlock(Path(sys.argv[1]), lambda: 1_000).record(1_795_000_000_000)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_the_back_off_is_rewritten_in_place_where_no_file_may_grow(tmp_path: Path) -> None:
+    """A full disk refuses growth, not a rewrite (chaos seed 7): the record still lands."""
+    done = subprocess.run(
+        [sys.executable, "-c", _REWRITE_WHEN_FULL, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == f"growth refused: {errno.EFBIG}", done.stderr
+    assert "cannot record" not in done.stderr
+    assert VenueBlock(tmp_path, lambda: 1_000).until_ms == 1_795_000_000_000
+    assert (tmp_path / FILE_NAME).stat().st_size == 64

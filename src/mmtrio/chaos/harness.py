@@ -56,6 +56,7 @@ from mmtrio.chaos.schedule import FaultAction, Schedule, make_schedule
 from mmtrio.errors import MmtrioError
 
 POLL_S = 0.3  # venue polling period (s): the resolution of snapshots and action timing
+FULL_DISK_FSIZE = 4096  # journal_full: no file of the bot may grow past its first block
 
 
 @dataclass
@@ -272,8 +273,8 @@ class Harness:
         raise ChaosHarnessError(f"unknown signal action {act.params!r}")
 
     def _refuse_file_writes(self, restart_after_s: float) -> bool:
-        """journal_full: the kernel refuses the bot's file writes (RLIMIT_FSIZE 0), as a
-        full disk would; its pipes (the log relay, sockets) still work."""
+        """journal_full: the kernel refuses the bot's file writes past 4 KiB (RLIMIT_FSIZE),
+        as a full disk refuses growth; its pipes (the log relay, sockets) still work."""
         b = self.bot
         prlimit = getattr(resource, "prlimit", None)
         if b is None or b.signal_sent is not None:
@@ -281,7 +282,7 @@ class Harness:
         if prlimit is None:
             raise ChaosHarnessError("the journal_full fault needs Linux (resource.prlimit)")
         try:
-            prlimit(b.proc.pid, resource.RLIMIT_FSIZE, (0, 0))
+            prlimit(b.proc.pid, resource.RLIMIT_FSIZE, (FULL_DISK_FSIZE, FULL_DISK_FSIZE))
         except ProcessLookupError:
             return False  # it has just exited
         b.signal_sent, b.fault_ms = "FSIZE", _now_ms()

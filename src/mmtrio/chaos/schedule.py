@@ -26,11 +26,15 @@ Decisions where the issue is silent:
 - A full disk comes in two kinds. ``disk_full``: a SIGHUP raises ``journal.disk_halt_free_mb``
   above the free space (the disk guard must stop quoting, then recover on the next SIGHUP,
   11-14 s later: the guard polls every 10 s; a run shorter than that clips the window at the
-  quiet tail). ``journal_full``: the harness lowers the bot process's RLIMIT_FSIZE to 0 with
-  ``prlimit`` (Linux), so the kernel refuses every write it makes to a file — the journal's
-  next commit fails exactly as on a full disk, without the privileges that filling a real file
-  system would need. The bot must stop by itself (exit 1, zero open orders); the harness
-  restarts it with writes allowed, and recovery must book what the failed batch lost.
+  quiet tail). ``journal_full``: the harness lowers the bot process's RLIMIT_FSIZE to 4 KiB
+  with ``prlimit`` (Linux), so the kernel refuses every write the bot makes past the first
+  4 KiB of any file — the journal's next commit fails as on a full disk, without the
+  privileges that filling a real file system would need. Like a full disk it still allows
+  rewriting a small file in place (its first block is allocated; the persisted rate-limit
+  back-off lives in one); unlike one, it would also let a new file of under 4 KiB be written
+  (the bot creates none while running). The bot must stop by itself (exit 1, zero open
+  orders); the harness restarts it with writes allowed, and recovery must book what the
+  failed batch lost.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ CHAOS_KINDS: dict[str, str] = {
     "sighup_invalid": "SIGHUP with an invalid config (must be refused, nothing applied)",
     "disk_full": "journal disk reported full (disk guard threshold), then recovered",
     "journal_full": (
-        "every file write of the bot refused by the kernel (RLIMIT_FSIZE 0): its journal "
+        "the kernel refuses the bot's file writes past 4 KiB (RLIMIT_FSIZE): its journal "
         "fails, it must stop cleanly (exit 1, no order left); restarted, it recovers"
     ),
     "foreign_order": "an order the bot never placed appears at the venue",

@@ -5,8 +5,8 @@ fault schedule (websocket drops and storms, missed pongs, depth gaps and duplica
 events duplicated and reordered, listen-key expiry, 429 bursts, 5xx and dropped responses
 after an accept, cancel races, venue cancels and expiries, latency spikes, clock skew,
 SIGKILL + restart, SIGHUP with a valid / invalid config, a full journal disk (the disk
-guard's threshold, and on Linux every file write of the bot refused by the kernel through
-RLIMIT_FSIZE), foreign orders, unknown venue errors that may crash a bot task, a crashing
+guard's threshold, and on Linux the bot's file writes past 4 KiB refused by the kernel
+through RLIMIT_FSIZE), foreign orders, unknown venue errors that may crash a bot task, a crashing
 supervised task)
 and checks the invariants against the venue's ground truth and the bot's journal and logs.
 

@@ -482,8 +482,8 @@ class Engine:
                 if isinstance(exc, RateLimited):  # the venue's wait: not start-up's slowness
                     scope.deadline += seconds
                 logger.warning(
-                    "start-up: {} failed ({}); trying again in {:.1f} s",
-                    "a read was rate-limited" if isinstance(exc, RateLimited) else "a read",
+                    "start-up: {} ({}); trying again in {:.1f} s",
+                    "a read was rate-limited" if isinstance(exc, RateLimited) else "a read failed",
                     exc.msg,
                     seconds,
                 )

@@ -4,9 +4,15 @@ A 429 (or 418) tells the client to send nothing until Retry-After expires. The R
 honours it while it lives, but a bot restarted inside that window — by systemd after a crash,
 by the operator after ``kill -9``, by the engine's next session — would start with a fresh
 client and send at once, which is exactly what turns a 429 into an IP ban. So every back-off is
-written to ``<state_dir>/venue_block.json`` (wall-clock end, atomic replace, no fsync: losing it
-to a power cut only loses a wait that has mostly expired by the time the machine is back), and
-a session waits it out before its first request.
+written to ``<state_dir>/venue_block.json`` (wall-clock end), and a session waits it out
+before its first request.
+
+The file is created when the state is opened and afterwards only overwritten in place: one
+fixed-size record written at offset 0 (far below a disk sector, so it is never torn). A full
+disk refuses new files and growth, not a rewrite of blocks a file already holds — and a bot
+whose journal fails on a full disk must still tell its successor about the 429 it drew while
+stopping (chaos seed 7: the restart, not told, drew a 418 ban). No fsync: losing the record to
+a power cut only loses a wait that has mostly expired by the time the machine is back.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import trio
 from loguru import logger
 
 FILE_NAME = "venue_block.json"
+RECORD_BYTES = 64  # {"until_ms": <13 digits>} padded with spaces: a constant-size rewrite
 
 
 class VenueBlock:
@@ -29,6 +36,11 @@ class VenueBlock:
         self.path = state_dir / FILE_NAME
         self._wall_ms = wall_ms
         self.until_ms = self._load()
+        if not self.path.exists():
+            try:
+                self._write(0)  # allocated now, while there is room: later only rewritten
+            except OSError as exc:
+                logger.warning("cannot create {} ({}); will try again on a 429", self.path, exc)
 
     def _load(self) -> int:
         try:
@@ -55,10 +67,8 @@ class VenueBlock:
         if until_ms <= self.until_ms:
             return
         self.until_ms = until_ms
-        tmp = self.path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps({"until_ms": until_ms}))
-            os.replace(tmp, self.path)
+            self._write(until_ms)
         except OSError as exc:
             # A full disk must not turn a 429 into a crash of whatever request drew it: this
             # process still honours the back-off (in memory); only a restart would not.
@@ -69,6 +79,16 @@ class VenueBlock:
                 exc,
                 until_ms,
             )
+
+    def _write(self, until_ms: int) -> None:
+        record = json.dumps({"until_ms": until_ms}).encode().ljust(RECORD_BYTES)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size > RECORD_BYTES:  # an older, longer record: cut its tail
+                os.ftruncate(fd, RECORD_BYTES)
+            os.pwrite(fd, record, 0)
+        finally:
+            os.close(fd)
 
     def remaining_ms(self) -> int:
         return max(0, self.until_ms - self._now())
