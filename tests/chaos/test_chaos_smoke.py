@@ -1,7 +1,7 @@
 """Seeded chaos smoke: short runs through the real CLI (sim + bot as subprocesses).
 
 The seeds are regression seeds: each once exposed a bot bug (listed below), so the smoke
-replays exactly those schedules (a schedule depends on seed and duration). Seven 25-second
+replays exactly those schedules (a schedule depends on seed and duration). Eight 25-second
 runs. On a violation the CLI exits 4; the assertion message carries the
 first violation and the evidence directory.
 
@@ -31,6 +31,8 @@ first violation and the evidence directory.
 - 7 @ 25 s (429 bursts while the journal fails): the stopping bot drew a 429 and could not
   record it (the back-off file was written as a new file, which a full disk refuses); its
   restart, not told, drew a 418 ban (invariant 8) and could not confirm its stop (10).
+- 139 @ 25 s (user stream dropped inside a 429 back-off): the reconnect waited for the
+  back-off to POST a listen key and a fill went unseen past the settle window (invariant 2).
 
 The runs go two at a time (each is two lightly loaded processes), about two minutes in all.
 """
@@ -47,7 +49,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REGRESSION_SEEDS = (414, 26, 102, 7006, 7015, 61, 7)
+REGRESSION_SEEDS = (414, 26, 102, 7006, 7015, 61, 7, 139)
 DURATION_S = "25"
 AT_ONCE = 2
 

@@ -13,6 +13,7 @@ from trio_websocket import WebSocketRequest, serve_websocket
 from mmtrio.core.events import BookInvalid, BookSnapshot, DepthDiff, FeedStatus, OrderUpdate, Trade
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.venues.binance.codec import BinanceDecoder, ListenKeyExpired
+from mmtrio.venues.binance.errors import RateLimited
 from mmtrio.venues.binance.streams import MarketEvent, MarketStream, UserEvent, UserStream
 
 pytestmark = pytest.mark.integration
@@ -175,6 +176,65 @@ async def test_user_stream_keepalive_and_listen_key_renewal(autojump_clock: obje
     assert isinstance(got[4], FeedStatus) and got[4].connected
     assert keys.created == ["key1", "key2"] and paths == ["/ws/key1", "/ws/key2"]
     assert keys.keepalives == 3 and stream.renewals == 1
+
+
+class RateLimitedKeys(FakeKeys):
+    """The REST side is in a 429 back-off after the first key: every POST is refused."""
+
+    async def new_listen_key(self) -> str:
+        if self.created:
+            raise RateLimited(-1003, "back-off; not sent", status=0, retry_after_s=5.0)
+        return await super().new_listen_key()
+
+
+async def test_a_dropped_user_stream_reconnects_with_its_key_and_no_rest_request(
+    autojump_clock: object,
+) -> None:
+    # Chaos seed 139: the user stream dropped during a 429 back-off waited for the back-off
+    # to POST a listen key, and a fill went unseen. A live key is reused: no REST at all.
+    paths: list[str] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        if request.path == "/ws/stale":
+            await request.reject(400, body=b'{"code":-1125,"msg":"This listenKey does not exist."}')
+            return
+        ws = await request.accept()
+        paths.append(request.path)
+        if len(paths) <= 2:
+            await ws.aclose()  # a plain drop, twice
+            return
+        await ws.send_message(orjson.dumps(OTU))
+        await trio.sleep_forever()
+
+    keys = RateLimitedKeys()
+    send, recv = trio.open_memory_channel[UserEvent](16)
+    async with trio.open_nursery() as n:
+        port = await start_server(n, handler)
+        stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys, send)
+        n.start_soon(stream.run)
+        with trio.fail_after(60):
+            while True:
+                event = await recv.receive()
+                if isinstance(event, OrderUpdate):
+                    break
+        n.cancel_scope.cancel()
+    assert paths == ["/ws/key1"] * 3 and keys.created == ["key1"] and stream.key_reuses == 2
+
+    # A reused key the venue refuses is not reused again: the next attempt fetches a new one.
+    keys2 = FakeKeys()
+    keys2.created = ["stale"]
+    stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys2, send)
+    stream.listen_key, stream._key_proven, stream._key_extended_at = "stale", True, 0.0
+    paths.clear()
+    async with trio.open_nursery() as n:
+        port = await start_server(n, handler)
+        stream._ws_base = f"ws://127.0.0.1:{port}"
+        n.start_soon(stream.run)
+        with trio.fail_after(60):
+            while not paths:  # noqa: ASYNC110 (the server's record of connections)
+                await trio.sleep(0.01)
+        n.cancel_scope.cancel()
+    assert stream.key_reuses == 1 and keys2.created == ["stale", "key2"] and paths == ["/ws/key2"]
 
 
 async def test_a_storm_of_gaps_does_not_become_a_storm_of_snapshots(autojump_clock: object) -> None:

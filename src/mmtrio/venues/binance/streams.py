@@ -466,29 +466,60 @@ class UserStream(_Connection):
         self.listen_key: str | None = None
         self.keepalive_failures = 0
         self.renewals = 0
+        self.key_reuses = 0
+        self._key_extended_at: float | None = None  # trio time of the last POST/PUT success
+        self._key_proven = False  # the current key has connected at least once
 
     async def _url(self) -> str:
-        # POST listenKey returns the live key (extending it) or a new one after expiry.
-        self.listen_key = await self._api.new_listen_key()
+        """The stream URL; the listen key is fetched (POST) only when it must be.
+
+        After a plain drop the live key is reused: Binance keeps it valid for 60 min after the
+        last POST/PUT, and it is reused only while that was under ``keepalive_interval_s``
+        ago. The reconnect then needs no REST request, so a user stream dropped during a
+        429 back-off comes back at once and fills keep arriving (chaos seed 139: the
+        reconnect waited for the back-off and a fill went unseen for 4 s). A key that has
+        not connected since it was fetched, or was reported expired, is fetched again.
+        """
+        reusable = (
+            self.listen_key is not None
+            and self._key_proven
+            and self._key_extended_at is not None
+            and trio.current_time() - self._key_extended_at < self.keepalive_interval_s
+        )
+        if reusable:
+            self.key_reuses += 1
+        else:
+            # POST listenKey returns the live key (extending it) or a new one after expiry.
+            self.listen_key = await self._api.new_listen_key()
+            self._key_extended_at = trio.current_time()
+        self._key_proven = False  # until this attempt connects
         return self._template.format(base=self._ws_base, listen_key=self.listen_key)
 
     async def _emit_status(self, connected: bool, reason: str) -> None:
         await self._send.send(FeedStatus(self.stream_name, connected, reason, self._clock_ms()))
 
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
+        self._key_proven = True  # the venue accepted the connection with this key
         nursery.start_soon(self._keepalive, nursery.cancel_scope)
         await super()._serve(ws, nursery)
 
     async def _keepalive(self, scope: trio.CancelScope) -> None:
-        delay = self.keepalive_interval_s
+        # Counted from the key's last extension, not from this connection: a reused key
+        # is already that old.
+        extended = self._key_extended_at
+        now = trio.current_time()
+        delay = self.keepalive_interval_s - (0.0 if extended is None else now - extended)
+        delay = max(0.0, delay)
         while True:
             await trio.sleep(delay)
             try:
                 await self._api.keepalive_listen_key()
+                self._key_extended_at = trio.current_time()
                 delay = self.keepalive_interval_s
             except VenueError as exc:
                 self.keepalive_failures += 1
                 if exc.code == CODE_LISTEN_KEY_MISSING:
+                    self._key_proven = False  # fetch a new one on the reconnect
                     self._end_reason, self._planned = "listen key no longer exists", True
                     scope.cancel()
                     return
@@ -506,6 +537,7 @@ class UserStream(_Connection):
             for rec in self._decode(self.decoder, msg):
                 await self._send.send(rec)
                 if isinstance(rec, ListenKeyExpired):
+                    self._key_proven = False  # fetch a new one on the reconnect
                     self.renewals += 1
                     self._end_reason = "listen key expired; renewing"
                     self._planned = True
