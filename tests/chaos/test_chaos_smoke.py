@@ -31,6 +31,8 @@ first violation and the evidence directory.
 - 7 @ 25 s (429 bursts while the journal fails): the stopping bot drew a 429 and could not
   record it (the back-off file was written as a new file, which a full disk refuses); its
   restart, not told, drew a 418 ban (invariant 8) and could not confirm its stop (10).
+  Later the judge timed its stop from the fault, though the halted bot met the full disk
+  only at its next write 11 s later (invariant 4, a judge defect).
 - 139 @ 25 s (user stream dropped inside a 429 back-off): the reconnect waited for the
   back-off to POST a listen key and a fill went unseen past the settle window (invariant 2).
 

@@ -410,3 +410,23 @@ def test_final_position_is_the_latest_the_bot_stated_journaled_or_logged() -> No
     wrong = [(400, "journal: baseline 0 lots at trade None, 1 fills replayed, books at 6 lots")]
     (v,) = check_all(ev, [stated + wrong])
     assert v.invariant == 2 and "bot 6 lots" in v.message
+
+
+def test_a_self_stop_is_timed_from_the_first_failed_write_the_log_states() -> None:
+    # Chaos seed 7: halted while 429s postponed its reconciliation, the bot wrote nothing for
+    # 11 s after the fault; its stop must be timed from the write that failed.
+    from mmtrio.chaos.logs import first_journal_failure
+
+    raw = (
+        "2026-11-21 10:00:00.000 | WARNING  | x - reconciliation postponed 2 s\n"
+        "2026-11-21 10:00:11.300 | ERROR    | x - journal failed: journal j: cannot write 1 "
+        "record(s): disk I/O error; stopping\n"
+        "2026-11-21 10:00:11.310 | INFO     | x - stopping (journal failed: journal j: …)\n"
+    )
+    (failed_ms, _), *_ = [e for e in log_entries(raw) if "journal failed" in e[1]]
+    assert first_journal_failure(raw, 123) == failed_ms
+    assert first_journal_failure("2026-11-21 10:00:00.000 | INFO | x - fine\n", 123) == 123
+    # judged from there, an 11 s silence before the write is no violation; a slow stop is
+    assert check_stop(StopCheck("journal_full", failed_ms, 5_000, failed_ms + 200, ())) == []
+    (v,) = check_stop(StopCheck("journal_full", failed_ms - 11_000, 5_000, failed_ms + 200, ()))
+    assert v.invariant == 4

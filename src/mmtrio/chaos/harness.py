@@ -50,7 +50,7 @@ from mmtrio.chaos.invariants import (
     StopCheck,
     check_all,
 )
-from mmtrio.chaos.logs import log_entries, supervised_restarts
+from mmtrio.chaos.logs import first_journal_failure, log_entries, supervised_restarts
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import FaultAction, Schedule, make_schedule
 from mmtrio.errors import MmtrioError
@@ -290,11 +290,17 @@ class Harness:
         return True
 
     def _self_stopped(self, b: _Bot) -> None:
-        """The bot stopped after journal_full: judge the venue now, restart it later."""
+        """The bot stopped after journal_full: judge the venue now, restart it later.
+
+        The stop is timed from the bot's first failed write, as its log states it ("journal
+        failed: …"), not from the fault: a bot with nothing to record (halted while 429s
+        postponed its reconciliation, chaos seed 7) meets the full disk only at its next
+        write, seconds later."""
         truth = self._snapshot()
-        fault_ms = b.fault_ms if b.fault_ms is not None else _now_ms()
+        fallback = b.fault_ms if b.fault_ms is not None else _now_ms()
+        since = first_journal_failure(b.log_path.read_text(errors="replace"), fallback)
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
-        stop = StopCheck("journal_full", fault_ms, budget, _now_ms(), tuple(truth["open_orders"]))
+        stop = StopCheck("journal_full", since, budget, _now_ms(), tuple(truth["open_orders"]))
         self.r.self_stops.append(stop)
         delay = self._restart_after_exit if self._restart_after_exit is not None else 1.0
         self._restart_at = time.monotonic() + delay

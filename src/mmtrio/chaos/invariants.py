@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmtrio.chaos.logs import log_positions, logged_order_ids, unsupervised_crash
+from mmtrio.chaos.logs import JOURNAL_FAILED, log_positions, logged_order_ids, unsupervised_crash
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class ProcessRecord:
 @dataclass(frozen=True, slots=True)
 class StopCheck:
     """Open orders at the venue once the stop deadline had passed, or (``journal_full``)
-    right after the bot stopped by itself; ``signal_ms`` is then when its writes failed."""
+    right after the bot stopped by itself; ``signal_ms`` is then its first failed write."""
 
     kind: str  # "sigterm" | "sigkill" | "journal_full"
     signal_ms: int
@@ -458,7 +458,6 @@ def check_post_only(
 
 
 # 10 ------------------------------------------------------------------------------------------
-_JOURNAL_FAILED = "journal failed: "  # runtime/engine.py names the cause of such a stop
 
 
 def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
@@ -474,7 +473,7 @@ def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
         elif p.signal_sent == "FSIZE" and p.end_ms is not None:
             if p.exit_code != 1:
                 bad = f"exit code {p.exit_code} after its journal failed (expected 1)"
-            elif _JOURNAL_FAILED not in p.log_text:
+            elif JOURNAL_FAILED not in p.log_text:
                 bad = "stopped after its journal failed without saying so in its log"
         elif p.signal_sent == "TERM" and p.exit_code not in (0, 3):
             bad = f"exit code {p.exit_code} after SIGTERM (expected 0, or 3 for a guard stop)"

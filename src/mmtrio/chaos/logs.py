@@ -102,3 +102,14 @@ def unsupervised_crash(raw: str) -> str | None:
         if _TRACEBACK in text or _CRITICAL.search(head):
             return head[:200] if _TRACEBACK not in head else text[:200]
     return None
+
+
+JOURNAL_FAILED = "journal failed: "  # runtime/engine.py names the cause of such a stop
+
+
+def first_journal_failure(raw: str, fallback_ms: int) -> int:
+    """Wall ms of the bot's first "journal failed: …" entry; ``fallback_ms`` without one."""
+    for ts, text in log_entries(raw):
+        if JOURNAL_FAILED in text.split("\n", 1)[0]:
+            return ts
+    return fallback_ms
