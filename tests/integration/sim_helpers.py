@@ -21,6 +21,15 @@ from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
 KEY = DEFAULT_CREDENTIALS.api_key
 SECRET = DEFAULT_CREDENTIALS.api_secret
+# a passive post-only buy far below the market: rests without filling
+ORDER = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "GTX",
+    "quantity": "0.010",
+    "price": "50000.00",
+}
 
 
 @asynccontextmanager

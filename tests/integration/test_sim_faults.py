@@ -10,17 +10,9 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from tests.integration.sim_helpers import KEY, running_sim, signed, signed_query
+from tests.integration.sim_helpers import KEY, ORDER, running_sim, signed, signed_query
 
 pytestmark = pytest.mark.integration
-ORDER = {
-    "symbol": "BTCUSDT",
-    "side": "BUY",
-    "type": "LIMIT",
-    "timeInForce": "GTX",
-    "quantity": "0.010",
-    "price": "50000.00",
-}
 
 
 async def fault(http: httpx.AsyncClient, admin: str, kind: str, **params: object) -> None:

@@ -18,18 +18,10 @@ from trio_websocket import open_websocket_url
 from mmtrio.errors import ConfigError
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.venue import SimConfig
-from tests.integration.sim_helpers import running_sim, signed
+from tests.integration.sim_helpers import ORDER, running_sim, signed
 
 pytestmark = pytest.mark.integration
 LATENCY_MS = 250
-ORDER = {
-    "symbol": "BTCUSDT",
-    "side": "BUY",
-    "type": "LIMIT",
-    "timeInForce": "GTX",
-    "quantity": "0.010",
-    "price": "50000.00",
-}
 
 
 def test_latency_outside_its_range_is_refused_by_name() -> None:

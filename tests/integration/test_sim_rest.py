@@ -11,17 +11,9 @@ import trio
 from mmtrio.sim.auth import sign
 from mmtrio.sim.limits import LimitConfig
 from mmtrio.sim.venue import SimConfig
-from tests.integration.sim_helpers import KEY, SECRET, running_sim, signed, signed_query
+from tests.integration.sim_helpers import KEY, ORDER, SECRET, running_sim, signed, signed_query
 
 pytestmark = pytest.mark.integration
-ORDER = {
-    "symbol": "BTCUSDT",
-    "side": "BUY",
-    "type": "LIMIT",
-    "timeInForce": "GTX",
-    "quantity": "0.010",
-    "price": "50000.00",
-}
 
 
 async def test_auth_errors() -> None:
