@@ -16,7 +16,13 @@ import mmtrio.runtime.engine as engine_module
 from mmtrio.cli import EXIT_FAILED
 from mmtrio.config import load_config
 from mmtrio.runtime.engine import Engine
-from tests.integration.test_run_engine import venue_open, wait_for, write_config
+from tests.integration.test_run_engine import (
+    quotes_resting,
+    run_engine,
+    venue_open,
+    wait_for,
+    write_config,
+)
 
 
 def _faulted_venue(
@@ -43,16 +49,9 @@ async def test_start_up_waits_out_a_429_and_then_quotes(
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            60,
-            "two quotes resting after the start-up back-off",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 60, "two quotes resting after the start-up back-off")
         engine.request_stop("test stop")
     assert codes == [0]
     assert venue_open(engine) == []
@@ -73,13 +72,10 @@ async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     # Generous bound: without the stop, start-up would wait 600 s for the back-off.
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(run)
+            nursery.start_soon(run_engine, engine, codes)
             await wait_for(
                 lambda: engine.sim_venue is not None and engine.sim_venue.limiter.count_429 == 1,
                 30,
@@ -105,16 +101,9 @@ async def test_start_up_tries_a_failed_read_again(
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            60,
-            "two quotes resting after two failed start-up reads",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 60, "two quotes resting after two failed start-up reads")
         assert engine.sim_venue.faults.error_count == 0  # both 500s were met
         engine.request_stop("test stop")
     assert codes == [0]

@@ -52,6 +52,18 @@ def venue_open(engine: Engine) -> list[Any]:
     return list(engine.sim_venue.engine.open_orders())
 
 
+async def run_engine(engine: Engine, codes: list[int]) -> None:
+    """Run ``engine`` to its end and record its exit code (start it in a nursery)."""
+    codes.append(await engine.run())
+
+
+async def quotes_resting(engine: Engine, timeout_s: float, what: str) -> None:
+    """Wait until the bot has at least two quotes resting at the sim venue."""
+    await wait_for(
+        lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2, timeout_s, what
+    )
+
+
 def _fills(engine: Engine) -> int:
     mm = engine.mm
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
@@ -62,16 +74,9 @@ async def test_quotes_rest_fill_books_and_stop_is_clean(tmp_path: Path) -> None:
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            30,
-            "two quotes resting at the venue",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "two quotes resting at the venue")
         sides = {o.side for o in venue_open(engine)}
         assert len(sides) == 2  # two-sided
         await wait_for(lambda: _fills(engine) > 0, 60, "a fill")
@@ -101,17 +106,10 @@ async def test_kill_and_resume_over_the_control_socket(tmp_path: Path) -> None:
     engine = Engine(config, config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     sock = config.runtime.control_socket
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            30,
-            "quotes resting",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "quotes resting")
         assert oct(sock.stat().st_mode & 0o777) == "0o600"
         answer = await trio.to_thread.run_sync(control_request, sock, {"cmd": "kill"})
         assert answer["ok"] is True
@@ -135,16 +133,9 @@ async def test_kill_file_latches_and_exit_code_says_so(tmp_path: Path) -> None:
     engine = Engine(config, config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            30,
-            "quotes resting",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "quotes resting")
         config.risk.kill_file.parent.mkdir(parents=True, exist_ok=True)
         config.risk.kill_file.write_text("stop")
         await wait_for(lambda: venue_open(engine) == [], 10, "kill file to cancel every order")
@@ -171,11 +162,8 @@ async def test_child_crashing_once_is_restarted(tmp_path: Path) -> None:
     engine.extra_children.append(("flaky", flaky))
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
+        nursery.start_soon(run_engine, engine, codes)
         await wait_for(lambda: len(runs) >= 2, 30, "the flaky child to be restarted")
         await wait_for(
             lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 1,
@@ -203,11 +191,8 @@ async def test_child_that_keeps_crashing_stops_safely(tmp_path: Path) -> None:
     engine.extra_children.append(("broken", broken))
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
+        nursery.start_soon(run_engine, engine, codes)
         await wait_for(
             lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 1,
             30,
@@ -224,16 +209,9 @@ async def test_streams_dropped_reconnect_resync_and_fills_booked_once(tmp_path: 
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            30,
-            "quotes resting",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "quotes resting")
         venue = engine.sim_venue
         market, user = engine.sources.market, engine.sources.user
         assert market is not None and user is not None
@@ -260,9 +238,6 @@ async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Pat
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     def widest_inner_distance() -> int | None:
         """Ticks from our best quote on each side to the venue's mid, the nearer of the two."""
         if engine.sim_venue is None:
@@ -275,7 +250,7 @@ async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Pat
         return int(min(abs(o.price - mid) for o in orders))
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
+        nursery.start_soon(run_engine, engine, codes)
         await wait_for(lambda: (widest_inner_distance() or 0) > 0, 30, "quotes resting")
         before = widest_inner_distance()
         assert before is not None and before < 150
@@ -311,17 +286,10 @@ async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: P
     warnings: list[str] = []
     sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(run)
-            await wait_for(
-                lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-                30,
-                "quotes resting",
-            )
+            nursery.start_soon(run_engine, engine, codes)
+            await quotes_resting(engine, 30, "quotes resting")
             venue = engine.sim_venue
             bid = venue.book.best()[0][0]
             far = str(venue.instrument.tick_size * (bid - 1_000))  # rests below the touch
@@ -356,9 +324,6 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
     engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
     codes: list[int] = []
 
-    async def run() -> None:
-        codes.append(await engine.run())
-
     def disk_full(self: Journal, rows: Any) -> list[int]:
         raise JournalError(f"journal {self.path}: cannot write {len(rows)} record(s): disk full")
 
@@ -367,12 +332,8 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(m.record["message"]), level="ERROR")
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await wait_for(
-            lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2,
-            30,
-            "quotes resting",
-        )
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "quotes resting")
         if where == "writer":
             monkeypatch.setattr(Journal, "write_rows", disk_full)
         else:
