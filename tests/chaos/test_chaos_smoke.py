@@ -35,6 +35,9 @@ first violation and the evidence directory.
   only at its next write 11 s later (invariant 4, a judge defect).
 - 139 @ 25 s (user stream dropped inside a 429 back-off): the reconnect waited for the
   back-off to POST a listen key and a fill went unseen past the settle window (invariant 2).
+  Later (CI, at 41b774a) a fill made while the stream was down was judged 3.5 s on, though two
+  injected 429s in a row had barred every request for 4 s: the bot booked it at the first
+  request the venue allowed. The judge no longer counts Retry-After time as settle time.
 
 The runs go two at a time (each is two lightly loaded processes), about two minutes in all.
 """

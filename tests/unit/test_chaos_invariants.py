@@ -11,6 +11,7 @@ from mmtrio.chaos.invariants import (
     ProcessRecord,
     Snapshot,
     StopCheck,
+    barred_windows,
     check_all,
     check_book_sync,
     check_cancel_deadlines,
@@ -24,6 +25,8 @@ from mmtrio.chaos.invariants import (
     check_stop,
     check_unknown_orders,
     position_samples,
+    settle_end,
+    settle_start,
 )
 from mmtrio.chaos.logs import log_entries, log_positions, logged_order_ids, supervised_restarts
 
@@ -176,6 +179,16 @@ def test_known_or_cancelled_orders_pass() -> None:
     assert check_unknown_orders(snaps, [], 2_000, 1_000, logged) == []
     gone = [snap(t, orders=("x-1",) if t < 2_500 else ()) for t in range(0, 6_000, 500)]
     assert check_unknown_orders(gone, [], 2_000, 1_000) == []
+
+
+def test_an_order_placed_while_the_venue_barred_every_request_gets_the_bar_added() -> None:
+    snaps = [snap(t, orders=("x-1",)) for t in range(0, 8_000, 500)]
+    logged = {"x-1": 6_000}  # the bot's first request after the bar found it
+    assert check_unknown_orders(snaps, [], 2_000, 1_000, logged)  # 3 s deadline missed
+    barred = [(500, 3_500)]
+    assert check_unknown_orders(snaps, [], 2_000, 1_000, logged, barred=barred) == []
+    (v,) = check_unknown_orders(snaps, [], 2_000, 1_000, {"x-1": 6_600}, barred=barred)
+    assert v.invariant == 5 and v.at_ms == 6_500
 
 
 # 6
@@ -430,3 +443,33 @@ def test_a_self_stop_is_timed_from_the_first_failed_write_the_log_states() -> No
     assert check_stop(StopCheck("journal_full", failed_ms, 5_000, failed_ms + 200, ())) == []
     (v,) = check_stop(StopCheck("journal_full", failed_ms - 11_000, 5_000, failed_ms + 200, ()))
     assert v.invariant == 4
+
+
+def test_settle_window_skips_time_the_venue_barred() -> None:
+    assert settle_start(10_000, 3_000, []) == 7_000
+    assert settle_start(10_000, 3_000, [(1_000, 2_000)]) == 7_000  # long before: no effect
+    assert settle_start(10_000, 3_000, [(8_000, 9_000)]) == 6_000
+    # overlapping windows count once; one reaching past the end counts up to the end
+    assert settle_start(10_000, 3_000, [(8_000, 9_000), (8_500, 9_500), (9_800, 12_000)]) == 5_300
+    assert settle_start(10_000, 3_000, [(6_000, 7_000)]) == 7_000  # free time after it suffices
+    assert settle_start(10_000, 3_000, [(6_000, 7_500)]) == 5_500
+    events = {"events": [{"wall_ms": 5_000, "status": 429, "reason": "x", "retry_after_s": 2}]}
+    assert barred_windows(events) == [(5_000, 7_000)]
+    assert settle_end(0, 3_000, []) == 3_000
+    assert settle_end(1_000, 3_000, [(0, 2_000), (2_500, 3_000), (9_000, 9_500)]) == 5_500
+    assert settle_end(1_000, 3_000, [(4_000, 5_000)]) == 4_000  # starts exactly at the end
+
+
+def test_a_fill_the_venue_barred_the_bot_from_learning_is_not_judged_early() -> None:
+    # Chaos seed 139: a fill at 1 s while the user stream was down; two injected 429s in a row
+    # (Retry-After 2 s each) barred every request until 5 s; the bot booked the fill at 5.1 s.
+    snaps = [snap(t, pos=4 if t < 1_000 else 2, n=5 if t < 1_000 else 6)
+             for t in range(0, 9_000, 300)]  # fmt: skip
+    logged = [(0, 4), (5_100, 2)]
+    barred = [(1_000, 3_000), (3_000, 5_000)]
+    assert check_positions(position_samples(snaps, [], 3_500, logged))  # judged at 4.5 s
+    assert check_positions(position_samples(snaps, [], 3_500, logged, barred=barred)) == []
+    # a bot that still had not learned it a settle window after the bar lifted is judged
+    late = [(0, 4), (9_000, 2)]
+    (v,) = check_positions(position_samples(snaps, [], 3_500, late, barred=barred))
+    assert v.at_ms >= 5_000 + 3_500 and "bot 4" in v.message

@@ -176,12 +176,18 @@ def position_samples(
     settle_ms: int,
     logged: Sequence[tuple[int, int]] = (),
     starts: Sequence[int] = (),
+    *,
+    barred: Sequence[tuple[int, int]] = (),
 ) -> list[tuple[int, int, int]]:
     """(wall_ms, bot_lots, venue_lots) at quiescent points.
 
     A snapshot is quiescent when the bot was alive and the venue's fills and position had not
     changed for ``settle_ms`` before it (the bot had a reconciliation interval to learn every
-    fill, even one whose user-stream event was lost). The bot's position is its last journaled
+    fill, even one whose user-stream event was lost). Time in ``barred`` (the venue's
+    Retry-After windows, :func:`barred_windows`) does not count towards ``settle_ms``: a bot
+    told to wait cannot ask (chaos seed 139: a fill made while the user stream was down, then
+    two 429s in a row, the bot learned it at the first request the venue allowed, 3.8 s on).
+    The bot's position is its last journaled
     ledger position (:func:`bot_positions`) or status-line position (``logged``) at that
     time; points before the first of those are skipped. ``starts`` are the wall times the bot
     process (re)started: only what the process alive at a point has stated counts there (chaos
@@ -192,7 +198,7 @@ def position_samples(
     for i, snap in enumerate(snapshots):
         if not snap.bot_alive:
             continue
-        since = snap.wall_ms - settle_ms
+        since = settle_start(snap.wall_ms, settle_ms, barred)
         window = [s for s in snapshots[: i + 1] if s.wall_ms >= since]
         # the polled history must cover the whole settle window (and have no long poll gap)
         if snapshots[0].wall_ms > since or window[0].wall_ms > since + 1_000:
@@ -208,6 +214,50 @@ def position_samples(
         ]
         if known:
             out.append((snap.wall_ms, known[-1], snap.position_lots))
+    return out
+
+
+def barred_windows(rate_limits: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """(from_ms, to_ms) wall-time windows in which the venue's Retry-After barred every request
+    (each 429 or 418 answer and the wait it told the client)."""
+    return [
+        (int(e["wall_ms"]), int(e["wall_ms"]) + 1_000 * int(e.get("retry_after_s", 0)))
+        for e in rate_limits.get("events", ())
+    ]
+
+
+def settle_start(end_ms: int, settle_ms: int, barred: Sequence[tuple[int, int]]) -> int:
+    """The start of the window before ``end_ms`` that holds ``settle_ms`` of time the venue
+    did not bar (overlapping ``barred`` windows count once)."""
+    since, need = end_ms, settle_ms
+    clipped = [(lo, min(hi, end_ms)) for lo, hi in barred if lo < end_ms]
+    for lo, hi in reversed(_merged(clipped)):
+        if hi <= since - need:
+            break
+        need -= since - hi  # the free time between this window and ``since``
+        since = lo
+    return since - need
+
+
+def settle_end(start_ms: int, settle_ms: int, barred: Sequence[tuple[int, int]]) -> int:
+    """The end of the window after ``start_ms`` that holds ``settle_ms`` of time the venue
+    did not bar (the forward twin of :func:`settle_start`)."""
+    until, need = start_ms, settle_ms
+    for lo, hi in _merged([(max(lo, start_ms), hi) for lo, hi in barred if hi > start_ms]):
+        if lo >= until + need:
+            break
+        need -= lo - until  # the free time between ``until`` and this window
+        until = hi
+    return until + need
+
+
+def _merged(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(windows):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
     return out
 
 
@@ -279,8 +329,11 @@ def check_unknown_orders(
     interval_ms: int,
     grace_ms: int,
     logged_known: Mapping[str, int] | None = None,
+    *,
+    barred: Sequence[tuple[int, int]] = (),
 ) -> list[Violation]:
-    """No order rests at the venue, unknown to the bot, longer than the reconcile interval.
+    """No order rests at the venue, unknown to the bot, longer than the reconcile interval
+    (time the venue's Retry-After barred every request does not count, as for invariant 2).
 
     The bot knows an order from its first journal record naming the client id (sent, outcome,
     update, or adoption by reconciliation), or from its log naming it (``logged_known``:
@@ -303,7 +356,7 @@ def check_unknown_orders(
     for snap in snapshots:
         for cid in snap.open_orders:
             first_seen.setdefault(cid, snap.wall_ms)
-            limit = first_seen[cid] + interval_ms + grace_ms
+            limit = settle_end(first_seen[cid], interval_ms + grace_ms, barred)
             if snap.wall_ms > limit and snap.bot_alive and known.get(cid, limit + 1) > limit:
                 return [
                     Violation(
@@ -504,7 +557,9 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     settle = lim.reconcile_interval_ms + lim.grace_ms
     logged = log_positions(log_lines)
     starts = [p.start_ms for p in ev.processes]
-    out += check_positions(position_samples(ev.snapshots, ev.records, settle, logged, starts))
+    barred = barred_windows(truth.get("rate_limits", {}))
+    samples = position_samples(ev.snapshots, ev.records, settle, logged, starts, barred=barred)
+    out += check_positions(samples)
     out += check_reconcile_halts(log_lines)
     if ev.final_position_check:
         # The latest position the bot stated, journaled or logged: a bot whose journal failed
@@ -530,6 +585,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
         lim.reconcile_interval_ms,
         lim.grace_ms,
         logged_order_ids(log_lines),
+        barred=barred,
     )
     last_record_ms = max([r.local_ts_ms for r in ev.records] + [0])
     out += check_cancel_deadlines(ev.records, lim.cancel_deadline_ms, lim.grace_ms, last_record_ms)

@@ -58,6 +58,7 @@ class LimitEvent:
     wall_ms: int
     status: int
     reason: str
+    retry_after_s: int  # the Retry-After header sent: how long the client was told to wait
 
 
 @dataclass
@@ -88,8 +89,9 @@ class RateLimiter:
             self.count_418 += 1
         else:
             self.count_429 += 1
-        self.events.append(LimitEvent(wall_ms, status, msg))
-        headers = [*self.headers(now), (b"retry-after", str(max(1, math.ceil(retry))).encode())]
+        retry_after_s = max(1, math.ceil(retry))
+        self.events.append(LimitEvent(wall_ms, status, msg, retry_after_s))
+        headers = [*self.headers(now), (b"retry-after", str(retry_after_s).encode())]
         return ApiError(code, msg, status, headers)
 
     def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Headers:

@@ -409,7 +409,12 @@ class SimVenue:
                     "http_429": self.limiter.count_429,
                     "http_418": self.limiter.count_418,
                     "events": [
-                        {"wall_ms": e.wall_ms, "status": e.status, "reason": e.reason}
+                        {
+                            "wall_ms": e.wall_ms,
+                            "status": e.status,
+                            "reason": e.reason,
+                            "retry_after_s": e.retry_after_s,
+                        }
                         for e in self.limiter.events
                     ],
                 },
