@@ -221,7 +221,7 @@ def barred_windows(rate_limits: Mapping[str, Any]) -> list[tuple[int, int]]:
     """(from_ms, to_ms) wall-time windows in which the venue's Retry-After barred every request
     (each 429 or 418 answer and the wait it told the client)."""
     return [
-        (int(e["wall_ms"]), int(e["wall_ms"]) + 1_000 * int(e.get("retry_after_s", 0)))
+        (int(e["wall_ms"]), int(e["wall_ms"]) + 1_000 * int(e["retry_after_s"]))
         for e in rate_limits.get("events", ())
     ]
 
