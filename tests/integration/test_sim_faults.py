@@ -147,11 +147,21 @@ async def test_rest_faults_delay_429_error_code_clock_skew() -> None:
         await fault(http, urls.admin, "clock_skew", ms=-30_000)
         server = (await http.get("/fapi/v1/time")).json()["serverTime"]
         assert server < time.time() * 1000 - 25_000
+        # the ground truth keeps the machine's clock: a 429 under the skew is timed unskewed
+        await fault(http, urls.admin, "http_429", count=1, retry_after=2)
+        before = time.time() * 1000
+        assert (await http.get("/fapi/v1/time")).status_code == 429
+        truth = venue.ground_truth()
+        event = truth["rate_limits"]["events"][-1]
+        assert event["retry_after_s"] == 2 and before - 1 <= event["wall_ms"] <= truth["wall_ms"]
+        venue.limiter.backoff_until = 0.0
         await fault(http, urls.admin, "clock_skew", ms=0)
         await fault(http, urls.admin, "delay", ms=300, count=1)
-        t0 = trio.current_time()
+        t0, before = trio.current_time(), time.time() * 1000
         await http.get("/fapi/v1/time")
         assert trio.current_time() - t0 >= 0.3  # the injected delay happened (lower bound only)
+        ((lo, hi),) = venue.ground_truth()["held_responses"]  # and the truth says when
+        assert hi - lo == 300 and before - 1 <= lo <= time.time() * 1000
 
 
 async def test_order_5xx_and_drop_after_accept_and_venue_cancel_expire() -> None:

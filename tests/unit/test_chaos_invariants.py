@@ -454,7 +454,8 @@ def test_settle_window_skips_time_the_venue_barred() -> None:
     assert settle_start(10_000, 3_000, [(6_000, 7_000)]) == 7_000  # free time after it suffices
     assert settle_start(10_000, 3_000, [(6_000, 7_500)]) == 5_500
     events = {"events": [{"wall_ms": 5_000, "status": 429, "reason": "x", "retry_after_s": 2}]}
-    assert barred_windows(events) == [(5_000, 7_000)]
+    truth = {"rate_limits": events, "held_responses": [[8_000, 9_204]]}
+    assert barred_windows(truth) == [(5_000, 7_000), (8_000, 9_204)]
     assert settle_end(0, 3_000, []) == 3_000
     assert settle_end(1_000, 3_000, [(0, 2_000), (2_500, 3_000), (9_000, 9_500)]) == 5_500
     assert settle_end(1_000, 3_000, [(4_000, 5_000)]) == 4_000  # starts exactly at the end

@@ -184,14 +184,15 @@ def position_samples(
     A snapshot is quiescent when the bot was alive and the venue's fills and position had not
     changed for ``settle_ms`` before it (the bot had a reconciliation interval to learn every
     fill, even one whose user-stream event was lost). Time in ``barred`` (the venue's
-    Retry-After windows, :func:`barred_windows`) does not count towards ``settle_ms``: a bot
-    told to wait cannot ask (chaos seed 139: a fill made while the user stream was down, then
-    two 429s in a row, the bot learned it at the first request the venue allowed, 3.8 s on).
-    The bot's position is its last journaled
-    ledger position (:func:`bot_positions`) or status-line position (``logged``) at that
-    time; points before the first of those are skipped. ``starts`` are the wall times the bot
-    process (re)started: only what the process alive at a point has stated counts there (chaos
-    seed 45: a restarted bot still in its start-up was judged by its predecessor's position).
+    Retry-After windows and held responses, :func:`barred_windows`) does not count towards
+    ``settle_ms``: a bot told to wait cannot ask, nor learn before the venue answers (chaos
+    seed 139: a fill made while the user stream was down, then two 429s in a row; the bot
+    learned it at the first request the venue allowed, 3.8 s on). The bot's position is its
+    last journaled ledger position (:func:`bot_positions`) or status-line position
+    (``logged``) at that time; points before the first of those are skipped. ``starts`` are
+    the wall times the bot process (re)started: only what the process alive at a point has
+    stated counts there (chaos seed 45: a restarted bot still in its start-up was judged by its
+    predecessor's position).
     """
     positions = sorted(bot_positions(records) + list(logged))
     out: list[tuple[int, int, int]] = []
@@ -217,13 +218,16 @@ def position_samples(
     return out
 
 
-def barred_windows(rate_limits: Mapping[str, Any]) -> list[tuple[int, int]]:
-    """(from_ms, to_ms) wall-time windows in which the venue's Retry-After barred every request
-    (each 429 or 418 answer and the wait it told the client)."""
-    return [
+def barred_windows(truth: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """(from_ms, to_ms) wall-time windows in which the venue kept the bot from learning: each
+    429 or 418 answer and the Retry-After wait it told the client, and each response a delay
+    fault held back (chaos seed 2026: a foreign order placed just after the restarted bot's
+    start-up ``openOrders`` was named 4.4 s later, its start-up requests each held 1.2 s)."""
+    told = [
         (int(e["wall_ms"]), int(e["wall_ms"]) + 1_000 * int(e["retry_after_s"]))
-        for e in rate_limits.get("events", ())
+        for e in truth.get("rate_limits", {}).get("events", ())
     ]
+    return told + [(int(lo), int(hi)) for lo, hi in truth.get("held_responses", ())]
 
 
 def settle_start(end_ms: int, settle_ms: int, barred: Sequence[tuple[int, int]]) -> int:
@@ -333,7 +337,7 @@ def check_unknown_orders(
     barred: Sequence[tuple[int, int]] = (),
 ) -> list[Violation]:
     """No order rests at the venue, unknown to the bot, longer than the reconcile interval
-    (time the venue's Retry-After barred every request does not count, as for invariant 2).
+    (time the venue barred or held the bot's requests does not count, as for invariant 2).
 
     The bot knows an order from its first journal record naming the client id (sent, outcome,
     update, or adoption by reconciliation), or from its log naming it (``logged_known``:
@@ -557,7 +561,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     settle = lim.reconcile_interval_ms + lim.grace_ms
     logged = log_positions(log_lines)
     starts = [p.start_ms for p in ev.processes]
-    barred = barred_windows(truth.get("rate_limits", {}))
+    barred = barred_windows(truth)
     samples = position_samples(ev.snapshots, ev.records, settle, logged, starts, barred=barred)
     out += check_positions(samples)
     out += check_reconcile_halts(log_lines)

@@ -8,6 +8,7 @@ time, so a chaos run can line a bot's reaction up against what was done to it.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,16 @@ class FaultState:
     error_msg: str = "An unknown error occurred while processing the request (injected fault)."
     error_status: int = 400
     log: list[FaultRecord] = field(default_factory=list)
+    # (from, to) wall ms of every response a delay fault held: the venue answered no earlier
+    held: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def take_delay(self, wall_ms: int) -> float:
+        """The extra hold (s) for a response leaving at ``wall_ms``: one armed delay, recorded."""
+        if self.delay_count <= 0:
+            return 0.0
+        self.delay_count -= 1
+        self.held.append((wall_ms, wall_ms + self.delay_ms))
+        return self.delay_ms / 1000.0
 
     def arm(self, kind: str, params: dict[str, Any]) -> None:
         """Arm a counter-type fault. Immediate faults are executed by the venue itself."""

@@ -451,11 +451,11 @@ class RestApp:
             weight = (
                 depth_weight(parse_params(query, b"")) if route.handler is depth else route.weight
             )
-            extra = venue.limiter.check(weight, route.orders, now, venue.wall_ms())
+            extra = venue.limiter.check(weight, route.orders, now, venue.true_ms())
             faults = venue.faults
             if faults.http_429 > 0:
                 faults.http_429 -= 1
-                raise venue.limiter.forced_429(now, venue.wall_ms(), faults.retry_after)
+                raise venue.limiter.forced_429(now, venue.true_ms(), faults.retry_after)
             if faults.error_count > 0:
                 faults.error_count -= 1
                 raise ApiError(faults.error_code, faults.error_msg, faults.error_status)
@@ -506,10 +506,7 @@ class RestApp:
 
             traceback.print_exc()
         faults = venue.faults
-        hold = latency  # the answer's way out
-        if faults.delay_count > 0:
-            faults.delay_count -= 1
-            hold += faults.delay_ms / 1000.0
+        hold = latency + faults.take_delay(venue.true_ms())  # the answer's way out
         if hold:
             # A delayed 429 is judged from when the client can know of it: requests it sent
             # before then are in flight (invariant 8 must not blame the client for latency),

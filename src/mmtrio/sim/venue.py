@@ -119,7 +119,13 @@ class SimVenue:
     # --- clocks -------------------------------------------------------------------------
     def wall_ms(self) -> int:
         """The server clock (wall + injected skew), for /time and timestamp checks."""
-        return int(time.time() * 1000) + self.faults.clock_skew_ms
+        return self.true_ms() + self.faults.clock_skew_ms
+
+    @staticmethod
+    def true_ms() -> int:
+        """The machine's wall clock, never skewed: the time of every ground-truth record, which
+        the chaos judge compares with the harness's and the bot's times."""
+        return int(time.time() * 1000)
 
     def out_ts(self, ts: int | None = None) -> int:
         """A market-clock time as it goes on the wire (re-based)."""
@@ -319,7 +325,7 @@ class SimVenue:
             if self.countdown_deadline is not None and now >= self.countdown_deadline:
                 self.countdown_deadline = None
                 n = self.cancel_all("countdown")
-                self.countdown_fired.append({"wall_ms": self.wall_ms(), "cancelled": n})
+                self.countdown_fired.append({"wall_ms": self.true_ms(), "cancelled": n})
             if self.listen_key is not None and now >= self.listen_key_deadline:
                 self.expire_listen_key()
 
@@ -381,7 +387,7 @@ class SimVenue:
             self.expire_listen_key()
         else:
             self.faults.arm(kind, params)
-        record = FaultRecord(self.wall_ms(), self.out_ts(), kind, params)
+        record = FaultRecord(self.true_ms(), self.out_ts(), kind, params)
         self.faults.log.append(record)
         return record
 
@@ -392,7 +398,7 @@ class SimVenue:
         state = self.account.to_json(self.mark_price())
         state.update(
             {
-                "wall_ms": self.wall_ms(),
+                "wall_ms": self.true_ms(),
                 "sim_ms": self.out_ts(),
                 "market_messages": self.messages,
                 "mark_price": str(self.mark_price()),
@@ -422,6 +428,7 @@ class SimVenue:
                     {"wall_ms": r.wall_ms, "sim_ms": r.sim_ms, "kind": r.kind, "params": r.params}
                     for r in self.faults.log
                 ],
+                "held_responses": [list(w) for w in self.faults.held],
             }
         )
         return state
