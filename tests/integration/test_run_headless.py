@@ -28,6 +28,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mmtrio.chaos.logs import BEFORE_VENUE, JOURNAL_FAILED
 from mmtrio.runtime.control import control_request
 from tests.integration.test_run_engine import write_config
 
@@ -233,3 +234,47 @@ def test_disk_below_halt_threshold_latches_kill_before_quoting(tmp_path: Path) -
     assert code == 3, log[-3000:]  # the kill switch was latched at exit
     truth = json.loads((tmp_path / "state" / "sim_final.json").read_text())
     assert truth["orders"] == [], "an order reached the venue despite the disk halt"
+
+
+def _limit_file_size() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # no file may grow past 4 KiB
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize("cause", ["damaged", "disk_full"])
+def test_a_journal_that_cannot_open_stops_the_start_with_one_clear_error(
+    tmp_path: Path, cause: str
+) -> None:
+    """A damaged journal, or a disk that refuses its writes, at start: exit 1 and one line on
+    stderr naming the cause and what to do; no traceback (both were once an exception-group
+    traceback, and the full disk was called "damaged" with instructions to move the file)."""
+    cfg = write_config(tmp_path)
+    damaged = b"not a database" * 300
+    if cause == "damaged":
+        (tmp_path / "state").mkdir()
+        (tmp_path / "state" / "journal.sqlite3").write_bytes(damaged)
+    done = subprocess.run(
+        [sys.executable, "-m", "mmtrio", "run", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+        preexec_fn=_limit_file_size if cause == "disk_full" else None,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    if cause == "damaged":
+        assert line.startswith("mmtrio run: journal ") and "is damaged" in line
+        assert "mv " in line  # how to recover
+    else:
+        assert "cannot open" in line and "check free disk space" in line
+        assert "is damaged" not in line
+    logged = [json.loads(x)["record"]["message"] for x in done.stdout.splitlines()]
+    # the log says it too, in the words the chaos judge reads
+    assert any(m.startswith(JOURNAL_FAILED) and BEFORE_VENUE in m for m in logged), logged
+    if cause == "damaged":  # never replaced or repaired behind the operator's back
+        assert (tmp_path / "state" / "journal.sqlite3").read_bytes() == damaged

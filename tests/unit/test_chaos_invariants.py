@@ -437,8 +437,15 @@ def test_a_self_stop_is_timed_from_the_first_failed_write_the_log_states() -> No
         "2026-11-21 10:00:11.310 | INFO     | x - stopping (journal failed: journal j: …)\n"
     )
     (failed_ms, _), *_ = [e for e in log_entries(raw) if "journal failed" in e[1]]
-    assert first_journal_failure(raw, 123) == failed_ms
-    assert first_journal_failure("2026-11-21 10:00:00.000 | INFO | x - fine\n", 123) == 123
+    assert first_journal_failure(raw, 123) == (failed_ms, False)
+    assert first_journal_failure("2026-11-21 10:00:00.000 | INFO | x - fine\n", 123) == (123, False)
+    # chaos seed 2041: the failure came at start, before the process sent anything
+    at_start = (
+        "2026-11-21 10:00:00.000 | ERROR    | x - journal failed: journal j: cannot open: "
+        "SQLite says disk I/O error; check free disk space (at start: nothing was sent to the "
+        "venue)\n"
+    )
+    assert first_journal_failure(at_start, 123)[1] is True
     # judged from there, an 11 s silence before the write is no violation; a slow stop is
     assert check_stop(StopCheck("journal_full", failed_ms, 5_000, failed_ms + 200, ())) == []
     (v,) = check_stop(StopCheck("journal_full", failed_ms - 11_000, 5_000, failed_ms + 200, ()))

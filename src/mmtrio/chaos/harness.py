@@ -295,12 +295,19 @@ class Harness:
         The stop is timed from the bot's first failed write, as its log states it ("journal
         failed: …"), not from the fault: a bot with nothing to record (halted while 429s
         postponed its reconciliation, chaos seed 7) meets the full disk only at its next
-        write, seconds later."""
+        write, seconds later.
+
+        A bot whose journal failed at start, before it sent anything to the venue (chaos seed
+        2041: restarted after SIGKILL into the full disk), owned no order to cancel: what rests
+        at the venue then is its killed predecessor's (the dead-man countdown's and the next
+        start-up reconciliation's to clear) or another client's, so only its stop is judged."""
         truth = self._snapshot()
         fallback = b.fault_ms if b.fault_ms is not None else _now_ms()
-        since = first_journal_failure(b.log_path.read_text(errors="replace"), fallback)
+        raw = b.log_path.read_text(errors="replace")
+        since, before_venue = first_journal_failure(raw, fallback)
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
-        stop = StopCheck("journal_full", since, budget, _now_ms(), tuple(truth["open_orders"]))
+        left = () if before_venue else tuple(truth["open_orders"])
+        stop = StopCheck("journal_full", since, budget, _now_ms(), left)
         self.r.self_stops.append(stop)
         delay = self._restart_after_exit if self._restart_after_exit is not None else 1.0
         self._restart_at = time.monotonic() + delay

@@ -105,11 +105,15 @@ def unsupervised_crash(raw: str) -> str | None:
 
 
 JOURNAL_FAILED = "journal failed: "  # runtime/engine.py names the cause of such a stop
+# ... and adds this when the journal failed before the process sent anything to the venue
+BEFORE_VENUE = "(at start: nothing was sent to the venue)"
 
 
-def first_journal_failure(raw: str, fallback_ms: int) -> int:
-    """Wall ms of the bot's first "journal failed: …" entry; ``fallback_ms`` without one."""
+def first_journal_failure(raw: str, fallback_ms: int) -> tuple[int, bool]:
+    """Wall ms of the bot's first "journal failed: …" entry (``fallback_ms`` without one), and
+    whether it came before the process had sent anything to the venue."""
     for ts, text in log_entries(raw):
-        if JOURNAL_FAILED in text.split("\n", 1)[0]:
-            return ts
-    return fallback_ms
+        head = text.split("\n", 1)[0]
+        if JOURNAL_FAILED in head:
+            return ts, BEFORE_VENUE in head
+    return fallback_ms, False

@@ -15,6 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mmtrio.errors import MmtrioError
 
 NAME = "run"
 HELP = "run the market maker (paper trading on the built-in sim with the default config)"
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mmtrio.cli import EXIT_FAILED, EXIT_USAGE
     from mmtrio.config import load_config
-    from mmtrio.errors import ConfigError, JournalError, MmtrioError
+    from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.engine import run_bot
     from mmtrio.runtime.surface import configure_output
 
@@ -70,9 +74,20 @@ def run(args: argparse.Namespace) -> int:
             return await run_bot(config, config_path=path, sim=sim, console=mode.console)
 
         return trio.run(main)
-    except (ConfigError, JournalError) as exc:
-        print(f"mmtrio run: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
-    except MmtrioError as exc:
-        print(f"mmtrio run: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except (MmtrioError, BaseExceptionGroup) as exc:
+        # Trio's nurseries wrap what a task raised in an exception group: a damaged or
+        # unwritable journal at start once surfaced as a traceback instead of this line.
+        error = _carried_error(exc)
+        if error is None:
+            raise
+        print(f"mmtrio run: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
+
+
+def _carried_error(exc: BaseException) -> MmtrioError | None:
+    """The one mmtrio error ``exc`` is or carries through nested single-error groups."""
+    from mmtrio.errors import MmtrioError
+
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc if isinstance(exc, MmtrioError) else None

@@ -335,6 +335,15 @@ class Engine:
         )
 
     async def _run_session(self, ep: Endpoints) -> int:
+        try:
+            return await self._run_journaled(ep)
+        except JournalError as exc:
+            # Raised only before the session's writer runs (its failures stop the bot inside):
+            # nothing was sent to the venue yet. The CLI prints the same error on stderr.
+            logger.error("journal failed: {} (at start: nothing was sent to the venue)", exc)
+            raise
+
+    async def _run_journaled(self, ep: Endpoints) -> int:
         register_secret(ep.api_key)
         register_secret(ep.api_secret)
         cfg = self.config

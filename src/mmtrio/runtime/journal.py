@@ -30,7 +30,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,24 @@ def _damaged(path: Path, detail: str) -> JournalError:
     )
 
 
+# SQLite's answers that say the disk or the permissions refused, not that the file is bad
+_ENVIRONMENT_ERRORS = ("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY",
+                       "SQLITE_PERM", "SQLITE_BUSY", "SQLITE_LOCKED")  # fmt: skip
+
+
+def _open_failed(path: Path, exc: sqlite3.DatabaseError) -> JournalError:
+    """Why opening the journal failed: a refused disk write is not a damaged file (a full
+    disk at start was once reported as "damaged", with instructions to move the file)."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    if name.startswith(_ENVIRONMENT_ERRORS):
+        return JournalError(
+            f"journal {path}: cannot open: SQLite says {exc} ({name}); check free disk space "
+            f"and permissions of {path.parent}. Nothing says the file itself is bad; mmtrio "
+            "starts once it can write there."
+        )
+    return _damaged(path, f"SQLite says {exc}")
+
+
 def check_file(path: Path) -> None:
     """Header, size and WAL sanity of a journal file (before SQLite touches it).
 
@@ -196,7 +215,10 @@ class Journal:
         path = state_dir / JOURNAL_NAME
         try:
             check_file(path)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            except sqlite3.DatabaseError as exc:
+                raise _open_failed(path, exc) from exc
             try:
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
@@ -208,7 +230,7 @@ class Journal:
                 migrate(conn)
             except sqlite3.DatabaseError as exc:
                 conn.close()
-                raise _damaged(path, f"SQLite says {exc}") from exc
+                raise _open_failed(path, exc) from exc
             except BaseException:
                 conn.close()
                 raise
@@ -233,18 +255,13 @@ class Journal:
         (epoch-prefixed by ``ClientIdGenerator``) never repeat.
         """
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction("record the next client-id epoch"):
             conn.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = ?", (META_EPOCH,)
             )
             (value,) = conn.execute(
                 "SELECT value FROM meta WHERE key = ?", (META_EPOCH,)
             ).fetchone()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self.session = int(value)
         self.session_start_seq = self._max_seq() + 1
         return self.session
@@ -272,24 +289,32 @@ class Journal:
         SQLite parses and inserts the whole run with the GIL released, so this thread holds
         the GIL for a few Python calls per batch instead of a bind-and-step per record.
         """
-        conn = self._conn
         seqs: list[int] = []
         n = len(rows)
+        with self._transaction(f"write {n} record(s)"):
+            i = 0
+            while i < n:
+                row = rows[i]
+                if row.fill_key is not None or row.marks_reconciled:
+                    seqs.append(self._insert_special(row))
+                    i += 1
+                    continue
+                end = i + 1
+                while end < n and rows[end].fill_key is None and not rows[end].marks_reconciled:
+                    end += 1
+                seqs.extend(self._insert_run(rows[i:end]))
+                i = end
+        return seqs
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` … ``COMMIT``; a SQLite failure becomes a JournalError
+        naming ``what`` could not be done and the likely cause (a full disk, permissions)."""
+        conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                i = 0
-                while i < n:
-                    row = rows[i]
-                    if row.fill_key is not None or row.marks_reconciled:
-                        seqs.append(self._insert_special(row))
-                        i += 1
-                        continue
-                    end = i + 1
-                    while end < n and rows[end].fill_key is None and not rows[end].marks_reconciled:
-                        end += 1
-                    seqs.extend(self._insert_run(rows[i:end]))
-                    i = end
+                yield
                 conn.execute("COMMIT")
             except BaseException:
                 # SQLite has already rolled back on some errors (SQLITE_FULL: a full disk); a
@@ -300,10 +325,8 @@ class Journal:
                 raise
         except sqlite3.Error as exc:
             raise JournalError(
-                f"journal {self.path}: cannot write {n} record(s): {exc}; "
-                "check free disk space and permissions"
+                f"journal {self.path}: cannot {what}: {exc}; check free disk space and permissions"
             ) from exc
-        return seqs
 
     def _insert_run(self, rows: Sequence[EncodedRecord]) -> range:
         cur = self._conn.execute(
