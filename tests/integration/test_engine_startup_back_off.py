@@ -6,6 +6,7 @@ real simulated venue on loopback, whose first REST answers are injected faults.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import mmtrio.runtime.engine as engine_module
 from mmtrio.cli import EXIT_FAILED
 from mmtrio.config import load_config
 from mmtrio.runtime.engine import Engine
+from mmtrio.runtime.venue_block import FILE_NAME
 from tests.integration.test_run_engine import (
     quotes_resting,
     run_engine,
@@ -60,6 +62,12 @@ async def test_start_up_waits_out_a_429_and_then_quotes(
     assert limiter.count_418 == 0  # ... and nothing was sent into the back-off
 
 
+def _recorded_back_off(tmp_path: Path) -> bool:
+    """The bot has recorded a venue back-off (in ``<state_dir>/venue_block.json``)."""
+    path = tmp_path / "state" / FILE_NAME
+    return path.exists() and int(json.loads(path.read_text())["until_ms"]) > 0
+
+
 async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,11 +84,11 @@ async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_engine, engine, codes)
-            await wait_for(
-                lambda: engine.sim_venue is not None and engine.sim_venue.limiter.count_429 == 1,
-                30,
-                "the start-up 429",
-            )
+            # Once the bot has recorded the back-off, not merely once the venue has sent the
+            # 429: a request the bot sent before the answer arrived is in flight (a fresh
+            # clone's CI run, under load, once stopped in that gap and counted the shutdown
+            # cancel-all it sent meanwhile).
+            await wait_for(lambda: _recorded_back_off(tmp_path), 30, "the start-up 429 recorded")
             requests = engine.sim_venue.limiter.requests
             engine.request_stop("test stop")
     # Nothing more was sent: the back-off outlasts the shutdown deadline, so the bot cannot
