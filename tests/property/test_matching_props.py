@@ -16,7 +16,7 @@ from mmtrio.core.events import (
     Trade,
 )
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.matching import MatchingEngine, MatchingReject, NewOrder, QueueModel
+from mmtrio.exchange.matching import MatchingEngine, MatchingReject, NewOrder, QueueModel
 from tests.strategies import MATCH_MID, matching_actions
 
 

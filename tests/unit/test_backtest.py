@@ -16,8 +16,8 @@ from mmtrio.config import Config, load_config
 from mmtrio.config.strategy import apply_overrides, build_strategy_config
 from mmtrio.core.events import BookSnapshot, DepthDiff
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.matching import QueueModel
 from mmtrio.errors import ConfigError, ParameterError, ProtocolError
+from mmtrio.exchange.matching import QueueModel
 from mmtrio.reporting.pnl import compute_report
 
 ROOT = Path(__file__).resolve().parents[2]

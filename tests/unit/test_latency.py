@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mmtrio.core.latency import DelayQueue, LatencyModel
 from mmtrio.errors import ParameterError
+from mmtrio.exchange.latency import DelayQueue, LatencyModel
 
 
 def test_delay_queue_releases_due_items_in_time_then_fifo_order() -> None:

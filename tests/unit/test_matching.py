@@ -16,7 +16,7 @@ from mmtrio.core.events import (
     VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.matching import (
+from mmtrio.exchange.matching import (
     FeeSchedule,
     MatchingEngine,
     MatchingReject,

@@ -5,7 +5,7 @@ One deterministic event loop over virtual time (ms, in the exchange's clock):
 - each market message reaches the matching engine at its exchange time ``E`` and the strategy
   at its feed arrival time (:mod:`mmtrio.backtest.feed`: recorded or constant feed latency);
 - each command the strategy emits reaches the venue ``order_latency`` later (constant, or with
-  seeded log-normal jitter: :class:`mmtrio.core.latency.LatencyModel`); the venue's answer
+  seeded log-normal jitter: :class:`mmtrio.exchange.latency.LatencyModel`); the venue's answer
   (PlaceAccepted/Rejected, AmendAccepted/Rejected, CancelAccepted/Rejected) travels back with
   the same latency model, and our order updates (fills, cancels, expiries) with the user-stream
   latency. Requests keep FIFO order per direction, as on one connection;
@@ -66,12 +66,18 @@ from mmtrio.core.events import (
     Timer,
     Trade,
 )
-from mmtrio.core.latency import DelayQueue, LatencyModel
-from mmtrio.core.matching import FeeSchedule, MatchingEngine, MatchingReject, NewOrder, QueueModel
 from mmtrio.core.notices import Notice
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ParameterError
+from mmtrio.exchange.latency import DelayQueue, LatencyModel
+from mmtrio.exchange.matching import (
+    FeeSchedule,
+    MatchingEngine,
+    MatchingReject,
+    NewOrder,
+    QueueModel,
+)
 from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
 
 DRAIN_EVERY_STEPS = 256  # notices are drained this often (the strategy's buffer is bounded)

@@ -75,8 +75,8 @@ def _settings(args: argparse.Namespace, cfg: Config) -> BacktestSettings:
 
     from mmtrio.backtest.feed import FeedLatency
     from mmtrio.backtest.runner import BacktestSettings
-    from mmtrio.core.matching import QueueModel
     from mmtrio.errors import ParameterError
+    from mmtrio.exchange.matching import QueueModel
 
     sim = cfg.sim
     fees: dict[str, Decimal] = {}

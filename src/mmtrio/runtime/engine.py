@@ -112,7 +112,7 @@ class Endpoints:
 
 def build_sim_venue(config: Config) -> Any:
     """The in-process simulated venue described by ``[sim]`` (paper keys)."""
-    from mmtrio.core.matching import FeeSchedule
+    from mmtrio.exchange.matching import FeeSchedule
     from mmtrio.sim.venue import SimConfig, SimVenue
 
     sim = config.sim

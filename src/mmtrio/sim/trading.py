@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import Side, TimeInForce
-from mmtrio.core.matching import MatchingReject, NewOrder
+from mmtrio.exchange.matching import MatchingReject, NewOrder
 from mmtrio.sim.account import OrderRecord
 from mmtrio.sim.auth import int_param
 from mmtrio.sim.wire import ApiError, bad_symbol, illegal, mandatory

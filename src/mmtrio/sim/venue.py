@@ -24,8 +24,8 @@ from typing import Any
 import trio
 
 from mmtrio.core.events import DepthDiff, MarkPrice, OrderUpdate, Side, Trade
-from mmtrio.core.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.errors import ConfigError
+from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.sim.account import SimAccount
 from mmtrio.sim.auth import Credentials
 from mmtrio.sim.book import PublicBook

@@ -51,8 +51,8 @@ from mmtrio.core.events import (
     VenueOrderStatus,
 )
 from mmtrio.core.instruments import Instrument
-from mmtrio.core.queue_position import QueueModel, aheads_after_level_change, split_trade
 from mmtrio.errors import MmtrioError
+from mmtrio.exchange.queue_position import QueueModel, aheads_after_level_change, split_trade
 
 __all__ = [
     "FeeSchedule",
