@@ -1,0 +1,125 @@
+"""The one shutdown path every exit takes, and the exit code that says how it ended.
+
+Shielded, with ``runtime.shutdown_deadline_s``: stop quoting (the caller's bot nursery is gone,
+nothing decides any more) → cancel every order at the venue and confirm none is open → book
+and journal fills that raced the stop → journal ``stop`` and flush → exit code.
+
+Exit codes (cli/__init__): 0 stopped on request with zero open orders confirmed; 1 a crash, a
+journal failure, or open orders that could not be confirmed gone; 3 a guard stopped the bot
+(supervisor escalation) or the kill switch was latched at exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+from loguru import logger
+
+from mmtrio.core.guards import TradingState
+from mmtrio.core.strategy import MarketMaker
+from mmtrio.errors import JournalError, MmtrioError
+from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.journal_writer import JournalWriter
+from mmtrio.runtime.reconciler import ReconcilerService
+from mmtrio.runtime.surface import OperatorSurface
+from mmtrio.runtime.trading import JournalRecorder
+
+EXIT_OK, EXIT_FAILED, EXIT_SAFE_STOP = 0, 1, 3
+
+
+@dataclass
+class HowItEnded:
+    """Why the bot stopped: the first reason wins in the order escalated, crashed, stop."""
+
+    stop_reason: str | None = None
+    escalated: str | None = None
+    crashed: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.escalated or self.crashed or self.stop_reason or "trading loop ended"
+
+
+@dataclass
+class Parts:
+    """What the cleanup works with; ``execution`` is None when start-up never got that far
+    (nothing was sent to the venue by this process). ``previous_clean``: how the journal's
+    previous session ended (None: there was none)."""
+
+    symbol: str
+    execution: Execution | None
+    reconciler: ReconcilerService | None
+    mm: MarketMaker | None
+    recorder: JournalRecorder
+    writer: JournalWriter
+    surface: OperatorSurface
+    clock_ms: Callable[[], int]
+    previous_clean: bool | None = None
+
+
+async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
+    """Stop quoting → cancel all and confirm → journal stop → exit code. Shielded."""
+    reason = ended.reason
+    logger.info(
+        "stopping ({}): cancelling all {} orders (deadline {:g} s)",
+        reason,
+        parts.symbol,
+        deadline_s,
+    )
+    parts.surface.stopping(reason, deadline_s)
+    with trio.CancelScope(shield=True):
+        if parts.execution is not None:
+            left = await parts.execution.cancel_all_and_confirm(parts.symbol, deadline_s)
+        elif parts.previous_clean is False:
+            # Start-up never reached order entry, and the previous session did not end
+            # cleanly: its orders may still rest, and this process could not look.
+            left = -1
+            logger.error(
+                "start-up never reached the venue, and the previous session did not end "
+                "cleanly: orders it left may still rest (the venue's dead-man countdown "
+                "cancels them if it was armed)"
+            )
+        else:
+            left = 0
+            logger.info("start-up never reached the venue's order entry: nothing to cancel")
+        if parts.reconciler is not None:
+            await parts.reconciler.at_stop(deadline_s)
+        halted = False
+        if parts.mm is not None:
+            halted = parts.mm.status(parts.clock_ms()).trading_state is TradingState.HALTED
+        code = exit_code(left, ended, halted=halted)
+        if left != 0:
+            logger.error(
+                "could not confirm zero open orders at the venue ({}); check the account now",
+                "venue did not answer" if left < 0 else f"{left} still open",
+            )
+        elif parts.execution is not None:
+            logger.info("zero open orders confirmed at the venue")
+        try:
+            parts.recorder.note(
+                "stop",
+                {"reason": reason, "exit_code": code, "open_orders": left},
+                parts.clock_ms(),
+            )
+        except JournalError as exc:  # a full disk: the venue side is settled; say so
+            code = EXIT_FAILED
+            logger.error("the stop is not journaled: {}", exc)
+        with trio.move_on_after(max(1.0, deadline_s / 3)):
+            try:
+                await parts.writer.flush()
+            except MmtrioError as exc:
+                logger.error("journal flush failed at stop: {}", exc)
+    logger.info("stopped: exit code {}", code)
+    parts.surface.stopped(code)
+    return code
+
+
+def exit_code(left: int, ended: HowItEnded, *, halted: bool) -> int:
+    """The exit code for ``left`` open orders (-1: unknown) and how the bot ended."""
+    if left != 0 or ended.crashed is not None:
+        return EXIT_FAILED
+    if ended.escalated is not None or halted:
+        return EXIT_SAFE_STOP
+    return EXIT_OK
