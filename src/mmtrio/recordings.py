@@ -13,6 +13,7 @@ replay must run many times faster than real time.
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,7 +33,7 @@ from mmtrio.core.events import (
     Trade,
 )
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import InstrumentError, ProtocolError
+from mmtrio.errors import DataFileError, InstrumentError, ProtocolError
 
 KIND_BY_STREAM = {
     "depth": "depth",
@@ -70,12 +71,12 @@ def parse_line(line: bytes, where: str) -> RawMessage:
     """Parse one recorded line; ``where`` (file:line) names it in errors."""
     head, sep, body = line.partition(b" ")
     if not sep:
-        raise ProtocolError(f"{where}: expected '<timestamp> <json>', got {line[:80]!r}")
+        raise DataFileError(f"{where}: expected '<timestamp> <json>', got {line[:80]!r}")
     try:
         local = int(head)
         obj = orjson.loads(body)
     except (ValueError, orjson.JSONDecodeError) as exc:
-        raise ProtocolError(f"{where}: unreadable line ({exc}); is this a recording file?") from exc
+        raise DataFileError(f"{where}: unreadable line ({exc}); is this a recording file?") from exc
     if not isinstance(obj, dict):
         raise ProtocolError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     if "lastUpdateId" in obj:
@@ -99,11 +100,21 @@ def iter_file(path: Path) -> Iterator[RawMessage]:
         else:
             fh = path.open("rb")
     except OSError as exc:
-        raise ProtocolError(f"cannot open recording {path}: {exc}") from exc
+        raise DataFileError(f"cannot open recording {path}: {exc.strerror or exc}") from exc
     with fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                yield parse_line(line, f"{path}:{n}")
+        n = 0
+        try:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    yield parse_line(line, f"{path}:{n}")
+        except (OSError, EOFError, zlib.error) as exc:
+            # gzip says "Not a gzipped file (b'..')" or "Compressed file ended before the
+            # end-of-stream marker was reached" without naming the file: name it, and say what.
+            what = "not a gzip file" if isinstance(exc, gzip.BadGzipFile) else "damaged"
+            raise DataFileError(
+                f"recording {path} is {what} (after line {n}): {exc}; use a file recorded in the "
+                "hftbacktest collector format (.gz), as in data/binance-usdm/"
+            ) from exc
 
 
 class Converter:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from mmtrio.backtest.runner import BacktestSettings
     from mmtrio.config import Config
 
+from mmtrio.cli.common import add_config_option, load_command_config
+
 NAME = "backtest"
 HELP = "replay recorded market data through the strategy; report P&L, markouts, fills; sweeps"
 EPILOG = """\
@@ -44,7 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", required=True, help="recording file(s), comma-separated, in order"
     )
-    parser.add_argument("--config", default="config.toml", help="TOML config (default config.toml)")
+    add_config_option(parser)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
@@ -106,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.backtest.runner import run_backtest
     from mmtrio.backtest.sweep import format_table, parse_sweep, run_local
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.config import load_config
     from mmtrio.config.strategy import apply_overrides, build_strategy_config
     from mmtrio.errors import MmtrioError
 
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         for f in files:
             if not f.is_file():
                 raise MmtrioError(f"recording file {f} not found")
-        cfg = apply_overrides(load_config(args.config), args.set)
+        cfg = apply_overrides(load_command_config(args.config)[0], args.set)
         settings = _settings(args, cfg)
         if args.sweep:
             grid = parse_sweep(args.sweep)

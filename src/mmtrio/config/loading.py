@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from mmtrio.config.fields import describe_allowed
+from mmtrio.config.locations import with_location_defaults
 from mmtrio.config.model import Config
 from mmtrio.errors import ConfigError
 
@@ -70,7 +71,8 @@ def load_config(path: str | Path) -> Config:
     except FileNotFoundError:
         raise ConfigError(
             f"config file {file} not found; pass the path of a TOML file "
-            "(the project ships config.toml for paper trading)"
+            "(`mmtrio init` writes a commented one; without --config, mmtrio uses "
+            "./config.toml or its packaged default)"
         ) from None
     except OSError as exc:
         raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
@@ -86,7 +88,9 @@ def load_config(path: str | Path) -> Config:
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<config>") -> Config:
     """Validate already-parsed TOML data; relative paths resolve against ``base_dir``."""
     try:
-        return Config.model_validate(dict(data), context={"base_dir": base_dir})
+        return Config.model_validate(
+            with_location_defaults(dict(data)), context={"base_dir": base_dir}
+        )
     except ValidationError as exc:
         raise ConfigValidationError(source, problems_of(exc)) from None
 

@@ -40,6 +40,7 @@ from loguru import logger
 
 from mmtrio import __version__
 from mmtrio.config import Config, diff_reload, load_config, load_credentials
+from mmtrio.config.locations import venue_label
 from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
@@ -47,11 +48,18 @@ from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import ConfigError, JournalError, MmtrioError, VenueError
+from mmtrio.errors import (
+    ConfigError,
+    JournalError,
+    MmtrioError,
+    StateDirInUseError,
+    VenueError,
+)
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.feeds import FeedStats, UserFeed, run_market_feed
 from mmtrio.runtime.gateway import RestGateway
 from mmtrio.runtime.journal import Journal, Retention
@@ -161,7 +169,13 @@ class Engine:
         self.crashed: str | None = None
         self._bot_scope: trio.CancelScope | None = None
         self._events: trio.MemorySendChannel[LoopItem] | None = None
-        self.sources = StatusSources(symbol=self.symbol, clock_ms=self.clock_ms)
+        self.sources = StatusSources(
+            symbol=self.symbol,
+            clock_ms=self.clock_ms,
+            bot=config.runtime.name,
+            venue=venue_label(config),
+        )
+        self.exit_summary: ExitSummary | None = None  # set by the cleanup (runtime/exit_summary)
         self.mm: MarketMaker | None = None
         self.loop: TradingLoop | None = None
         self.sim_venue: Any = None
@@ -337,6 +351,9 @@ class Engine:
     async def _run_session(self, ep: Endpoints) -> int:
         try:
             return await self._run_journaled(ep)
+        except StateDirInUseError as exc:
+            logger.error("{}", exc)  # a usage error (exit 2), not a journal failure
+            raise
         except JournalError as exc:
             # Raised only before the session's writer runs (its failures stop the bot inside):
             # nothing was sent to the venue yet. The CLI prints the same error on stderr.
@@ -753,6 +770,7 @@ class Engine:
             deadline,
         )
         self.surface.stopping(reason, deadline)
+        open_at_stop = 0 if self.mm is None else len(self.mm.orders.live_orders())
         with trio.CancelScope(shield=True):
             left = await execution.cancel_all_and_confirm(self.symbol, deadline)
             await self._reconcile_at_stop(deadline)
@@ -788,6 +806,16 @@ class Engine:
                 except MmtrioError as exc:
                     logger.error("journal flush failed at stop: {}", exc)
         logger.info("stopped: exit code {}", code)
+        self.exit_summary = ExitSummary(
+            bot=self.config.runtime.name,
+            instrument=self.config.instrument,
+            reason=reason,
+            exit_code=code,
+            open_at_stop=open_at_stop,
+            left_open=left,
+            status=None if self.mm is None else self.mm.status(self.clock_ms()),
+            journal=self._journal_path,
+        )
         self.surface.stopped(code)
         return code
 

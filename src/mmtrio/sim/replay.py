@@ -37,7 +37,7 @@ from typing import Any
 
 from mmtrio.core.events import BookSnapshot, DepthDiff
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import ProtocolError
+from mmtrio.errors import DataFileError, ProtocolError
 from mmtrio.sim.market import MarketDriver, MarketMessage, apply_levels, diff_to
 from mmtrio.sim.recording import Converter, RawMessage, iter_file
 
@@ -63,7 +63,7 @@ class ReplayDriver(MarketDriver):
             raise ProtocolError("replay needs at least one recording file")
         for p in paths:
             if not Path(p).is_file():
-                raise ProtocolError(f"recording file {p} does not exist")
+                raise DataFileError(f"recording file {p} does not exist")
         self.instrument = instrument
         self.paths = [Path(p) for p in paths]
         self.loop = loop
@@ -115,7 +115,7 @@ class ReplayDriver(MarketDriver):
                 self._skip = n
                 self._start_id = last_u
                 return
-        raise ProtocolError(
+        raise DataFileError(
             f"{self.paths[0]}: no depth snapshot followed by a covering diff; the first file "
             "of a recording pair carries the snapshot, pass the files in order"
         )
