@@ -94,7 +94,7 @@ def test_run_is_deterministic_and_consistent(btc_slice: Path, cfg: Config) -> No
     assert rep.fills == len(r1.report_input.fills)
     assert rep.maker_share is not None and rep.maker_share > 0.9  # post-only quoting
     fees = sum((f.fee for f in r1.report_input.fills), Decimal(0))
-    assert rep.pnl["fees_paid"] == fees
+    assert rep.pnl["fees"] == -fees
 
 
 def test_queue_models_differ(btc_slice: Path, cfg: Config) -> None:

@@ -482,7 +482,11 @@ def test_the_packaged_default_config_loads_and_differs_from_the_shipped_one_only
     assert packaged.sim is not None and packaged.sim.data_files == [SAMPLE_RECORDING]
     assert packaged.runtime.state_dir == tmp_path / "sim-btcusdt"
     shipped = load_config(SHIPPED)
-    skip = {"sim": {"data_files"}, "runtime": {"state_dir", "control_socket"}, "risk": {"kill_file"}}
+    skip = {
+        "sim": {"data_files"},
+        "runtime": {"state_dir", "control_socket"},
+        "risk": {"kill_file"},
+    }
     for section in type(shipped).model_fields:
         a, b = getattr(shipped, section), getattr(packaged, section)
         if a is None or b is None:

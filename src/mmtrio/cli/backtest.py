@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         pnl, fills = doc["pnl"], doc["fills"]
         print(f"{report.symbol} {len(files)} file(s), {result.events} events, seed {settings.seed}")
         print(
-            f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees_paid']}  "
+            f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees']}  "
             f"funding {pnl['funding']}"
         )
         print("attribution " + "  ".join(f"{k} {v}" for k, v in doc["attribution"].items()))
