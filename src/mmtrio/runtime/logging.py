@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -103,6 +104,20 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = False, sink: Any = 
         return logger.add(target, level=level, serialize=True, backtrace=False, diagnose=False)
     # diagnose=False: variable values in tracebacks could hold secrets.
     return logger.add(target, level=level, format=fmt, backtrace=False, diagnose=False)
+
+
+def add_file_sink(level: str, path: Path) -> int:
+    """Also write every record, whole and redacted, to ``path`` (rotated at 20 MB, 5 kept)."""
+    fmt = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {name} {message}"
+    return logger.add(
+        str(path),
+        level=level,
+        format=fmt,
+        rotation="20 MB",
+        retention=5,
+        backtrace=False,
+        diagnose=False,
+    )
 
 
 def set_level(handler_id: int, level: str, *, json_lines: bool = False, sink: Any = None) -> int:

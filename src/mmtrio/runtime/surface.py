@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
@@ -47,7 +48,7 @@ from mmtrio.core.notices import Notice
 from mmtrio.errors import ConfigError
 from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
 from mmtrio.runtime.gateway import Gateway, OrderAck
-from mmtrio.runtime.logging import setup_logging
+from mmtrio.runtime.logging import add_file_sink, setup_logging
 from mmtrio.runtime.metrics import Metrics, serve_metrics
 from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
 from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
@@ -57,6 +58,7 @@ from mmtrio.runtime.trading import LoopItem, TradingLoop
 T = TypeVar("T")
 
 DISK_CHECK_INTERVAL_S = 10.0
+LOG_FILE_NAME = "mmtrio.log"
 SD_STATUS_INTERVAL_S = 5.0
 # Added to shutdown_deadline_s for EXTEND_TIMEOUT_USEC: the journal flush after the cancel
 # round gets up to a third of the deadline, plus a few seconds to close the files.
@@ -72,6 +74,7 @@ class OutputMode:
 
     console: Console | None
     json_logs: bool
+    log_file: Path | None = None  # the full log while the screen shows cut lines
 
 
 def configure_output(
@@ -88,7 +91,14 @@ def configure_output(
     if tty and not json_flag and not config.logging.json_lines:
         console = Console(file=out)
         setup_logging(level, sink=console_log_sink(console))
-        return OutputMode(console, False)
+        # Above the screen each record is cut to one line; the whole of it goes here.
+        log_file = config.runtime.state_dir / LOG_FILE_NAME
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            add_file_sink(level, log_file)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the log file {log_file}: {exc.strerror}") from None
+        return OutputMode(console, False, log_file)
     setup_logging(level, json_lines=True, sink=out)
     return OutputMode(None, True)
 
@@ -179,7 +189,7 @@ class OperatorSurface:
         self.config = config
         self.sources = sources
         self.console = console
-        self.builder = SnapshotBuilder(sources)
+        self.builder = SnapshotBuilder(sources, max_position_lots=config.max_position_lots)
         self.notifier = SdNotifier.from_environment(environ)
         timeout = watchdog_interval_s(environ)
         self.pinger = WatchdogPinger(self.notifier, timeout) if timeout is not None else None
@@ -246,6 +256,7 @@ class OperatorSurface:
 
     def stopping(self, reason: str, deadline_s: float) -> None:
         """Shutdown begins: tell systemd, and ask for time to finish the cleanup."""
+        self.builder.stopping = reason
         self.notifier.stopping(f"stopping: {reason}")
         if self.notifier.enabled:
             self.notifier.extend_timeout(deadline_s + deadline_s / 3 + STOP_MARGIN_S)
