@@ -106,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE if usage else EXIT_FAILED
     summary = engines[0].exit_summary if engines else None
     if summary is not None:
-        text = summary.text()
         if mode.console is not None:
+            text = summary.text(width=mode.console.width)
             mode.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
-            logger.info("exit summary:\n{}", text)
+            logger.info("exit summary:\n{}", summary.text())
     return code
 
 

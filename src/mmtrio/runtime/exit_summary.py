@@ -9,6 +9,7 @@ P&L with its parts. Figures use :mod:`mmtrio.units`, like every other surface.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -84,8 +85,17 @@ class ExitSummary:
             out.append(f"  journal   {self.journal}  (`mmtrio report` shows the session)")
         return out
 
-    def text(self) -> str:
-        return "\n".join(self.lines())
+    def text(self, width: int | None = None) -> str:
+        """The lines; with ``width``, wrapped at words under their label (a terminal)."""
+        if width is None:
+            return "\n".join(self.lines())
+        out: list[str] = []
+        for line in self.lines():
+            out.extend(
+                textwrap.wrap(line, width=max(40, width), subsequent_indent=" " * 12)
+                or [""]
+            )
+        return "\n".join(out)
 
 
 def position_value(st: StrategyStatus, inst: Instrument) -> Decimal | None:

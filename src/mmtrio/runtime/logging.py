@@ -85,7 +85,14 @@ def register_secret(secret: str) -> None:
     REDACTOR.register(secret)
 
 
-def setup_logging(level: str = "INFO", *, json_lines: bool = False, sink: Any = None) -> int:
+# Above the live screen every record is one line of the terminal's width: time, level and the
+# message only (the module name and date are in the log file).
+SCREEN_FORMAT = "<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}"
+
+
+def setup_logging(
+    level: str = "INFO", *, json_lines: bool = False, sink: Any = None, fmt: str | None = None
+) -> int:
     """Replace loguru's handlers with one (stderr by default); returns the handler id.
 
     ``json_lines`` writes one JSON object per line (headless / systemd). Every record goes
@@ -95,7 +102,7 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = False, sink: Any = 
         raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
     logger.remove()
     logger.configure(patcher=REDACTOR.patch)
-    fmt = (
+    fmt = fmt or (
         "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
         "<cyan>{name}</cyan> {message}"
     )

@@ -22,7 +22,9 @@ spelled out by :class:`StatusView`, so the two can evolve separately.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import termios
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -51,10 +53,7 @@ FEED_ROWS = 4
 WIDTH = 80
 FILLS_WIDTH = 30  # the fills column; alerts get the rest of the line, wrapped, in full
 ALERT_TTL_MS = 120_000  # an alert older than this leaves the screen (the log keeps it)
-LEGEND = (
-    "q/t order msgs per fill · queue ahead: size before ours at our price · "
-    "M/T maker/taker · DD drawdown/limit"
-)
+LEGEND = "q/t order msgs per fill · queue ahead: size before ours · M/T maker/taker"
 
 _STATE_STYLE = {
     TradingState.ACTIVE: "bold green",
@@ -610,26 +609,63 @@ async def run_screen(
             logger.info(status_line(build()))
             await trio.sleep(log_interval_s)
     latest: list[StatusView | None] = [None]
+    closed: list[bool] = [False]
+
+    def frame() -> RenderableType:
+        return CLOSED_FRAME if closed[0] else _safe_render(lambda: latest[0])
+
     live = Live(
-        get_renderable=lambda: _safe_render(lambda: latest[0]),
+        get_renderable=frame,
         console=console,
         refresh_per_second=refresh_per_second,
         vertical_overflow="crop",
-        # The last frame goes when the screen closes: it would show ACTIVE and OPEN quotes
-        # while the cleanup cancels them. The exit summary follows instead (cli/run.py).
-        transient=True,
+        # The last frame is replaced when the screen closes (below): it would show ACTIVE and
+        # OPEN quotes while the cleanup cancels them. The exit summary follows (cli/run.py).
         # Log records are routed through the console (console_log_sink), not by swapping
         # sys.stdout under loguru's feet.
         redirect_stdout=False,
         redirect_stderr=False,
     )
-    with live:
-        while True:
-            try:
-                latest[0] = build()
-            except Exception as exc:  # a status bug must not stop the bot; show the last one
-                logger.opt(exception=exc).warning("status snapshot failed; screen shows the last")
-            await trio.sleep(1.0 / refresh_per_second)
+    with _no_echo(console), live:
+        try:
+            while True:
+                try:
+                    latest[0] = build()
+                except Exception as exc:  # a status bug must not stop the bot; show the last
+                    logger.opt(exception=exc).warning(
+                        "status snapshot failed; screen shows the last"
+                    )
+                await trio.sleep(1.0 / refresh_per_second)
+        finally:
+            closed[0] = True
+            live.refresh()
+
+
+@contextlib.contextmanager
+def _no_echo(console: Console) -> Iterator[None]:
+    """Turn the terminal's echo off while the screen is up: the screen reads no input, and an
+    echoed ``^C`` moves the cursor under rich's feet, leaving a stale header line behind."""
+    try:
+        fd = console.file.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, AttributeError, termios.error):
+        yield  # not a real terminal (a test console, a pipe): nothing to do
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+CLOSED_FRAME = _line(
+    ("mmtrio ", "bold"),
+    (" STOPPING ", "bold white on blue"),
+    ("  screen closed: cancelling every order, summary below", "italic"),
+)
 
 
 def console_log_sink(console: Console) -> Callable[[str], None]:

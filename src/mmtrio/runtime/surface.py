@@ -48,7 +48,7 @@ from mmtrio.core.notices import Notice
 from mmtrio.errors import ConfigError
 from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
 from mmtrio.runtime.gateway import Gateway, OrderAck
-from mmtrio.runtime.logging import add_file_sink, setup_logging
+from mmtrio.runtime.logging import SCREEN_FORMAT, add_file_sink, setup_logging
 from mmtrio.runtime.metrics import Metrics, serve_metrics
 from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
 from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
@@ -90,7 +90,7 @@ def configure_output(
     tty = bool(isatty()) if callable(isatty) else False
     if tty and not json_flag and not config.logging.json_lines:
         console = Console(file=out)
-        setup_logging(level, sink=console_log_sink(console))
+        setup_logging(level, sink=console_log_sink(console), fmt=SCREEN_FORMAT)
         # Above the screen each record is cut to one line; the whole of it goes here.
         log_file = config.runtime.state_dir / LOG_FILE_NAME
         try:
