@@ -194,7 +194,9 @@ class Engine:
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
         # Operator surface (screen, metrics, sd_notify, disk guard): runtime/surface.py.
-        self.surface = OperatorSurface(config, self.sources, console=console)
+        self.surface = OperatorSurface(
+            config, self.sources, console=console, control=self.control
+        )
 
     # --- operator entry points (signals, control socket) ----------------------------------
     def request_stop(self, reason: str) -> None:
@@ -817,6 +819,7 @@ class Engine:
             journal=self._journal_path,
         )
         self.surface.stopped(code)
+        await self.surface.farewell(self.exit_summary.text())
         return code
 
 

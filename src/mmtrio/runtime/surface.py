@@ -30,6 +30,7 @@ check (every :data:`DISK_CHECK_INTERVAL_S`).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,6 +43,7 @@ from loguru import logger
 from rich.console import Console
 
 from mmtrio.config import Config
+from mmtrio.config.credentials import load_telegram_token
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
 from mmtrio.core.notices import Notice
@@ -50,6 +52,7 @@ from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
 from mmtrio.runtime.gateway import Gateway, OrderAck
 from mmtrio.runtime.logging import SCREEN_FORMAT, add_file_sink, setup_logging
 from mmtrio.runtime.metrics import Metrics, serve_metrics
+from mmtrio.runtime.notifier import ControlHandler, TelegramNotifier
 from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
 from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
 from mmtrio.runtime.status import StatusSources
@@ -168,6 +171,32 @@ def sd_status_text(snap: ScreenSnapshot | None, phase: str) -> str:
     )
 
 
+def _telegram(
+    config: Config,
+    sources: StatusSources,
+    control: ControlHandler | None,
+    environ: Mapping[str, str] | None,
+) -> TelegramNotifier | None:
+    """The notifier when ``[telegram] enabled``; its token problems are config errors."""
+    tg = config.telegram
+    if not tg.enabled:
+        return None
+    token = load_telegram_token(tg.token_file, environ)
+
+    def status() -> Any:
+        return None if sources.strategy is None else sources.strategy.status(sources.clock_ms())
+
+    return TelegramNotifier(
+        tg,
+        token,
+        bot=config.runtime.name,
+        instrument=config.instrument,
+        status=status,
+        control=control,
+        wall_ms=lambda: time.time_ns() // 1_000_000,
+    )
+
+
 def kill_switch_tripped(strategy: Any) -> bool:
     """True when the strategy's kill switch is latched (False when it cannot tell: the disk
     guard then sends its kill again, which is harmless — a latch keeps its first reason)."""
@@ -185,6 +214,7 @@ class OperatorSurface:
         *,
         console: Console | None = None,
         environ: Mapping[str, str] | None = None,
+        control: ControlHandler | None = None,
     ) -> None:
         self.config = config
         self.sources = sources
@@ -203,6 +233,7 @@ class OperatorSurface:
         )
         self.metrics_url: str | None = None
         self._events: trio.MemorySendChannel[LoopItem] | None = None
+        self.telegram = _telegram(config, sources, control, environ)
 
     @property
     def screen_active(self) -> bool:
@@ -226,6 +257,15 @@ class OperatorSurface:
 
             loop.on_notice = count
             execution.gateway = TimedGateway(execution.gateway, metrics.observe_rest)
+        if self.telegram is not None:
+            telegram, before = self.telegram, loop.on_notice
+
+            def tell(notice: Notice) -> None:
+                if before is not None:
+                    before(notice)
+                telegram.on_notice(notice)
+
+            loop.on_notice = tell
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start everything, send ``READY=1``, run until cancelled."""
@@ -249,6 +289,9 @@ class OperatorSurface:
             if self.console is not None:
                 nursery.start_soon(partial(run_screen, self.builder.build, console=self.console))
             nursery.start_soon(self._disk_loop)
+            if self.telegram is not None:
+                await nursery.start(self.telegram.run)
+                self.telegram.notify(self._started_text())
             self.notifier.ready(sd_status_text(self.builder.build(), "running"))
             if self.notifier.enabled:
                 nursery.start_soon(self._status_loop)
@@ -260,6 +303,20 @@ class OperatorSurface:
         self.notifier.stopping(f"stopping: {reason}")
         if self.notifier.enabled:
             self.notifier.extend_timeout(deadline_s + deadline_s / 3 + STOP_MARGIN_S)
+
+    def _started_text(self) -> str:
+        c = self.config
+        mode: str = "paper trading on the built-in sim" if c.venue.kind == "sim" else c.venue.kind
+        if c.venue.testnet:
+            mode += " testnet"
+        return f"▶ {c.runtime.name} started: {c.instrument.symbol}, {mode}"
+
+    async def farewell(self, text: str) -> None:
+        """The exit summary to Telegram (shielded, bounded: the cleanup must not wait long)."""
+        if self.telegram is None:
+            return
+        with trio.CancelScope(shield=True):
+            await self.telegram.send_now(text)
 
     def stopped(self, code: int) -> None:
         """The cleanup finished: the last status line, then close the socket."""
