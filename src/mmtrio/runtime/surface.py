@@ -44,6 +44,7 @@ from rich.console import Console
 
 from mmtrio.config import Config
 from mmtrio.config.credentials import load_telegram_token
+from mmtrio.config.locations import venue_label
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
 from mmtrio.core.notices import Notice
@@ -223,7 +224,12 @@ class OperatorSurface:
         self.notifier = SdNotifier.from_environment(environ)
         timeout = watchdog_interval_s(environ)
         self.pinger = WatchdogPinger(self.notifier, timeout) if timeout is not None else None
-        self.metrics = Metrics(self.builder.build) if config.metrics.enabled else None
+        labels = {
+            "bot": config.runtime.name,
+            "venue": venue_label(config),
+            "symbol": config.instrument.symbol,
+        }
+        self.metrics = Metrics(self.builder.build, labels) if config.metrics.enabled else None
         j = config.journal
         self.disk = DiskGuard(
             config.runtime.state_dir,
