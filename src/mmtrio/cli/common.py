@@ -25,10 +25,12 @@ def add_config_option(parser: argparse.ArgumentParser, help_text: str = CONFIG_H
     parser.add_argument("--config", metavar="FILE", default=None, help=help_text)
 
 
-def load_command_config(flag: str | None) -> tuple[Config, ConfigSource]:
+def load_command_config(
+    flag: str | None, name: str | None = None
+) -> tuple[Config, ConfigSource]:
     """The resolved config and where it came from; raises ``ConfigError``."""
     from mmtrio.config import load_config
     from mmtrio.config.locations import resolve_config
 
     source = resolve_config(flag)
-    return load_config(source.path), source
+    return load_config(source.path, name=name), source

@@ -50,6 +50,12 @@ supervisor escalation)
 
 def register(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser)
+    parser.add_argument(
+        "--name",
+        metavar="BOT",
+        help="the bot's name when the config sets no [runtime] name (must match it otherwise); "
+        "the systemd template unit passes its instance name",
+    )
     parser.add_argument("--log-level", help="override logging.level for this run")
     parser.add_argument(
         "--json-logs",
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.runtime.surface import configure_output
 
     try:
-        config, source = load_command_config(args.config)
+        config, source = load_command_config(args.config, args.name)
         check_state_dir_free(config.runtime.state_dir)
         check_metrics_port(config, source.path)
         level = args.log_level or config.logging.level

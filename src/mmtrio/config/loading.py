@@ -58,10 +58,11 @@ class ConfigValidationError(ConfigError):
         )
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, name: str | None = None) -> Config:
     """Read and validate a TOML config file.
 
-    Relative paths inside the file are resolved against the file's directory. Raises
+    Relative paths inside the file are resolved against the file's directory. ``name`` sets
+    ``[runtime] name`` when the file sets none (and must equal it when it does). Raises
     :class:`mmtrio.errors.ConfigError` (a :class:`ConfigValidationError` when the TOML parsed)
     whose message lists every problem: key path, value and allowed range.
     """
@@ -82,6 +83,18 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config file {file} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    if name is not None:
+        # `mmtrio run --name` (the systemd template unit passes its instance name): the bot's
+        # name when the file sets none, a guard when it sets another one.
+        runtime = data.get("runtime", {})
+        given = runtime.get("name") if isinstance(runtime, dict) else None
+        if given is not None and given != name:
+            raise ConfigError(
+                f"config file {file} names the bot {given!r} but --name is {name!r}: one config "
+                "file per instance (/etc/mmtrio/<instance>.toml with [runtime] name = "
+                "\"<instance>\")"
+            )
+        data = {**data, "runtime": {**(runtime if isinstance(runtime, dict) else {}), "name": name}}
     return parse_config(data, base_dir=file.resolve().parent, source=str(file))
 
 

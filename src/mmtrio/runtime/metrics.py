@@ -15,8 +15,8 @@ exported as counters; everything else as gauges. Label cardinality is bounded: s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from functools import partial
 from typing import Any
 
