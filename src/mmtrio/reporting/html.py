@@ -22,7 +22,7 @@ _CHART_TITLES = {
     "price": "price, our quotes and fills",
     "pnl": "P&L and its parts over time",
     "inventory": "inventory against its limits",
-    "markouts": "markouts",
+    "markouts": "markouts by side",
 }
 
 
@@ -66,7 +66,7 @@ def render_html(
         ("symbol", report.symbol),
         ("from", utc(report.start_ms)),
         ("to", f"{utc(report.end_ms)}{span}"),
-        *((f"P&L {k} ({q})", units.money(Decimal(v))) for k, v in report.pnl.items()),
+        *((f"P&L: {k} ({q})", units.money(Decimal(v))) for k, v in report.pnl.items()),
         ("fills (buys / sells)", f"{report.fills} ({report.buys} / {report.sells})"),
         (
             "volume",
@@ -89,7 +89,7 @@ def render_html(
         ),
     ]
     attribution: list[tuple[str, object]] = [
-        (f"{k} ({q})", units.money(v)) for k, v in report.attribution.items()
+        (f"{k.replace('_', ' ')} ({q})", units.money(v)) for k, v in report.attribution.items()
     ]
     mk_rows = []
     for side, cells in report.markouts.items():
@@ -124,7 +124,7 @@ def render_html(
         f"<div><h2>P&amp;L attribution</h2>{_table(attribution)}"
         "<p>The parts add up to equity. Fees are a cost (negative); a maker rebate is "
         "positive.</p></div></div>"
-        f"{img}<h2>markouts</h2>{markout_table}{events}</body></html>\n"
+        f"{img}<h2>markouts by side and horizon</h2>{markout_table}{events}</body></html>\n"
     )
 
 

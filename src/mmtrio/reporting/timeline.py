@@ -52,6 +52,17 @@ class Timeline:
     markers: tuple[Marker, ...]
 
 
+def _new_state(p: dict[str, object]) -> str:
+    """The state a ``state_change`` record moved to: its ``state``, or, in journals written
+    before that field was filled, the ``Y`` of its reason "X -> Y: why"."""
+    state = p.get("state")
+    if isinstance(state, str):
+        return state
+    reason = str(p.get("reason", ""))
+    head = reason.split(":", 1)[0]
+    return head.split("->", 1)[1].strip() if "->" in head else "UNKNOWN"
+
+
 def _ends_order(kind: str, p: dict[str, object]) -> bool:
     """A terminal order update, or the venue's rejection of a place."""
     if kind == "order_update":
@@ -88,7 +99,7 @@ def read_timeline(
                 for cid in list(open_):
                     close(cid, ts)
             elif kind in ("state_change", "kill_switch"):
-                state = str(p.get("state")) if kind == "state_change" else "KILL"
+                state = _new_state(p) if kind == "state_change" else "KILL"
                 markers.append(
                     Marker(
                         ts,
