@@ -37,7 +37,7 @@ def telegram_config(tmp: Path, url: str) -> Path:
     os.chmod(token_file, 0o600)
     path = write_config(tmp)
     path.write_text(
-        path.read_text()
+        path.read_text().split("\n[telegram]", 1)[0]
         + f'\n[telegram]\nenabled = true\nchat_ids = [{CHAT}]\ntoken_file = "{token_file}"\n'
         f'api_url = "{url}"\nfills_summary_s = 10\n'
     )

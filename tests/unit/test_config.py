@@ -498,3 +498,30 @@ def test_the_packaged_default_config_loads_and_differs_from_the_shipped_one_only
         assert da == db, section
     root = ROOT / "data" / "binance-usdm" / SAMPLE_RECORDING.name
     assert SAMPLE_RECORDING.read_bytes() == root.read_bytes()
+
+
+def test_the_file_mmtrio_init_writes_documents_every_key() -> None:
+    """Every key of every section appears in the packaged default (set, or commented out with
+    its default), under its own [section]."""
+    import re
+
+    from mmtrio.packaged import DEFAULT_CONFIG
+
+    text = DEFAULT_CONFIG.read_text()
+    sections: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        if m := re.match(r"^\[([a-z.]+)\]", line):
+            current = m.group(1)
+            continue
+        if m := re.match(r"^#?\s*([a-z_]+)\s*=", line):
+            sections.setdefault(current, "")
+            sections[current] += f" {m.group(1)} "
+    missing = []
+    for key, info in walk_fields(Config):
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            continue  # a table
+        section, _, leaf = key.rpartition(".")
+        if section and f" {leaf} " not in sections.get(section, ""):
+            missing.append(key)
+    assert not missing, missing

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
 from mmtrio.config.fields import Section, resolve_path, setting
 from mmtrio.config.sections import _fail, _url_problems
+
+
+# A Telegram chat id: a user's is positive, a group's negative; both fit in 52 bits. (Not a
+# bounded numeric *setting*: an identifier, checked for shape only.)
+ChatId = Annotated[int, Field(strict=True)]
+MAX_CHAT_ID = 2**52
 
 
 class TelegramConfig(Section):
@@ -16,7 +23,7 @@ class TelegramConfig(Section):
     when ``commands`` is on, /status /kill /resume from those chats only."""
 
     enabled: bool = setting(False, reload=False, doc="send notifications to Telegram")
-    chat_ids: list[int] = setting(
+    chat_ids: list[ChatId] = setting(
         [],
         reload=False,
         max_length=20,
@@ -58,6 +65,9 @@ class TelegramConfig(Section):
         problems: list[str] = []
         if self.enabled and not self.chat_ids:
             problems.append("enabled = true needs chat_ids (the chats to send to)")
+        bad = [c for c in self.chat_ids if c == 0 or abs(c) >= MAX_CHAT_ID]
+        if bad:
+            problems.append(f"chat_ids {bad} are not Telegram chat ids (non-zero, < 2^52)")
         problems.extend(_url_problems("api_url", self.api_url, "https", "http", testnet=False))
         _fail(problems)
         return self
