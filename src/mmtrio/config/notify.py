@@ -11,7 +11,6 @@ from pydantic_core.core_schema import ValidationInfo
 from mmtrio.config.fields import Section, resolve_path, setting
 from mmtrio.config.sections import _fail, _url_problems
 
-
 # A Telegram chat id: a user's is positive, a group's negative; both fit in 52 bits. (Not a
 # bounded numeric *setting*: an identifier, checked for shape only.)
 ChatId = Annotated[int, Field(strict=True)]
