@@ -117,7 +117,11 @@ def status_line(snap: Mapping[str, Any]) -> str:
         return f"{who} {snap.get('phase')}: strategy not started"
     unit = snap.get("units") or {}
     base, quote = unit.get("size", ""), unit.get("money", "")
-    quotes = st.get("quotes") or []
+    # Bids first, then asks, each nearest the touch first: the same order every time.
+    quotes = sorted(
+        (q for q in st.get("quotes") or [] if isinstance(q, Mapping)),
+        key=lambda q: (q.get("side") != "BUY", q.get("level", 0)),
+    )
     q_text = " ".join(
         f"{q.get('side')} {q.get('size')}@{q.get('price')}"
         for q in quotes
