@@ -2,6 +2,8 @@
 # Install mmtrio as a systemd service on Raspberry Pi OS 64-bit (Debian bookworm, aarch64).
 #
 #   sudo ops/install-rpi.sh            # from a checkout of mmtrio
+#   sudo ops/install-rpi.sh --instance btcusdt BTCUSDT 9464   # one bot of a fleet (below)
+#   sudo ops/install-rpi.sh --instance ethusdt ETHUSDT 9465
 #
 # What it does (idempotent: running it again upgrades the code and keeps config and state):
 #   - installs python3-venv (and build tools for wheels without an aarch64 build),
@@ -9,8 +11,12 @@
 #   - copies the project to /opt/mmtrio and builds a venv at /opt/mmtrio/venv,
 #   - creates /etc/mmtrio (config.toml from the shipped paper-trading default, never
 #     overwritten) and /etc/mmtrio/credentials (root-only, for LoadCredential),
-#   - installs ops/mmtrio.service and reloads systemd. It does NOT start or enable the service:
-#     check the config first (docs/OPERATOR.md).
+#   - installs ops/mmtrio.service and the template ops/mmtrio@.service and reloads systemd. It
+#     does NOT start or enable anything: check the config first (docs/OPERATOR.md).
+# With --instance NAME SYMBOL PORT (after the base install): writes /etc/mmtrio/NAME.toml (the
+# paper-trading default for SYMBOL, bot name NAME, metrics on PORT, JSON logs) unless it exists,
+# and /etc/mmtrio/credentials/NAME/ (root only); run it with `systemctl enable --now
+# mmtrio@NAME`. Each instance has its own state in /var/lib/mmtrio/NAME.
 set -euo pipefail
 
 PREFIX=/opt/mmtrio
@@ -21,6 +27,49 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 die() { echo "install-rpi: $*" >&2; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "run as root (sudo $0)"
+
+placeholder_credentials() {  # LoadCredential= needs the files to exist, even for paper trading
+    local dir="$1"
+    install -d -m 0700 -o root -g root "$dir"
+    for f in api_key api_secret telegram_token; do
+        [[ -f "$dir/$f" ]] || install -m 0600 -o root -g root /dev/null "$dir/$f"
+    done
+}
+
+if [[ "${1:-}" == "--instance" ]]; then
+    name="${2:-}"; symbol="${3:-}"; port="${4:-}"
+    [[ "$name" =~ ^[a-z0-9][a-z0-9_.-]{0,62}$ ]] || \
+        die "--instance NAME SYMBOL PORT: NAME in lower case letters, digits, _ . - (got '$name')"
+    [[ "$symbol" =~ ^[A-Z0-9]+$ ]] || die "--instance NAME SYMBOL PORT: SYMBOL like BTCUSDT"
+    [[ "$port" =~ ^[0-9]+$ ]] || die "--instance NAME SYMBOL PORT: PORT a free port, e.g. 9465"
+    [[ -x "$PREFIX/venv/bin/mmtrio" ]] || die "run the base install first: sudo $0"
+    conf="$ETC/$name.toml"
+    if [[ -f "$conf" ]]; then
+        echo "    kept existing $conf"
+    else
+        tmp="$(mktemp -d)"
+        "$PREFIX/venv/bin/mmtrio" init "$tmp" >/dev/null
+        lower="$(echo "$symbol" | tr 'A-Z' 'a-z')"
+        data="$PREFIX/src-tree/data/binance-usdm/${lower}_20240808.gz"
+        sed -e "s#^\# symbol = \"BTCUSDT\" #symbol = \"$symbol\" #" \
+            -e "s#^\# name = \"binance-paper\" #name = \"$name\" #" \
+            -e "s#^port = 9464 #port = $port #" \
+            -e 's#^json = false#json = true#' \
+            "$tmp/config.toml" > "$conf"
+        if [[ "$symbol" != "BTCUSDT" && -f "$data" ]]; then
+            # The packaged sample recording is BTCUSDT: replay this symbol's own recording.
+            sed -i -e "s#^\# data_files = \[\"btcusdt_20240808.gz\"\] #data_files = [\"$data\"] #" "$conf"
+        fi
+        rm -rf "$tmp"
+        chmod 0644 "$conf"
+        echo "    wrote $conf (paper trading, bot $name, $symbol, metrics on 127.0.0.1:$port)"
+    fi
+    "$PREFIX/venv/bin/mmtrio" config check "$conf" || \
+        echo "    WARNING: $conf does not pass 'mmtrio config check'; fix it before starting"
+    placeholder_credentials "$ETC/credentials/$name"
+    echo "==> next: sudo systemctl enable --now mmtrio@$name; journalctl -u mmtrio@$name -f"
+    exit 0
+fi
 [[ -f "$SRC/pyproject.toml" && -f "$SRC/ops/mmtrio.service" ]] || die "run from an mmtrio checkout"
 arch="$(uname -m)"
 [[ "$arch" == "aarch64" || "$arch" == "x86_64" ]] || \
@@ -75,6 +124,7 @@ fi
 
 echo "==> systemd unit"
 install -m 0644 "$SRC/ops/mmtrio.service" "$UNIT"
+install -m 0644 "$SRC/ops/mmtrio@.service" /etc/systemd/system/mmtrio@.service
 if [[ ! -f "$ETC/credentials/api_key" ]]; then
     # LoadCredential needs the files to exist even for paper trading: empty placeholders.
     install -m 0600 -o root -g root /dev/null "$ETC/credentials/api_key"
@@ -91,4 +141,6 @@ cat <<MSG
     sudo systemctl enable --now mmtrio
     journalctl -u mmtrio -f            # JSON logs
     systemctl status mmtrio            # STATUS line from the bot
+  or several bots, one per symbol (docs/OPERATOR.md, "Several bots on one box"):
+    sudo $0 --instance btcusdt BTCUSDT 9464 && sudo systemctl enable --now mmtrio@btcusdt
 MSG

@@ -409,6 +409,8 @@ class SampleStatus:
     rest_p99_us: int | None
     rate_limits: tuple[SampleRateLimit, ...]
     children: tuple[ChildStatus, ...]
+    max_position_lots: int | None = 20
+    stopping: str | None = None
 
 
 def sample_ledger(**overrides: object) -> LedgerSnapshot:

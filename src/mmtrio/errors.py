@@ -160,3 +160,11 @@ def parse_retry_after(value: str | None) -> float | None:
 
 class JournalError(MmtrioError):
     """The journal is damaged, locked by another bot, or cannot be written."""
+
+
+class StateDirInUseError(JournalError):
+    """Another mmtrio process holds this state directory's lock (a usage error: exit 2)."""
+
+
+class DataFileError(ProtocolError):
+    """A recorded-data file is missing, unreadable or not a recording (names the file)."""

@@ -49,7 +49,7 @@ def test_backtest_json_and_html(
     )
     assert code == EXIT_OK
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema"] == "mmtrio.report/1"
+    assert doc["schema"] == "mmtrio.report/2"
     assert doc["symbol"] == "BTCUSDT"
     assert doc["backtest"]["settings"]["queue_model"] == "conservative"
     assert doc["backtest"]["events"] > 10_000

@@ -99,7 +99,12 @@ def headless_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     port = free_port()
     cfg = edit(
         write_config(tmp),
-        {"enabled = false ": "enabled = true ", "port = 9464 ": f"port = {port} "},
+        {
+            "[metrics]                    # all restart\nenabled = false ": (
+                "[metrics]                    # all restart\nenabled = true "
+            ),
+            "port = 9464 ": f"port = {port} ",
+        },
     )
     notify_path = tmp / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

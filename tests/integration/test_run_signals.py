@@ -48,7 +48,7 @@ def test_signal_stops_with_zero_open_orders(tmp_path: Path, sig: signal.Signals)
     proc = _start(cfg, log)
     try:
         _wait_log(log, "SELL", 60, proc)  # an order was placed
-        _wait_log(log, "quotes=[B0", 60, proc)  # and quotes rest (status line)
+        _wait_log(log, "| quotes BUY ", 60, proc)  # and a bid rests (status line)
         proc.send_signal(sig)
         code = proc.wait(timeout=30)
     finally:
@@ -67,7 +67,7 @@ def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     proc = _start(cfg, log)
     try:
-        _wait_log(log, "quotes=[", 60, proc)
+        _wait_log(log, "| quotes ", 60, proc)
         text = cfg.read_text()
         cfg.write_text(
             text.replace("gamma = 0.1 ", "gamma = 0.2 ").replace(
@@ -87,9 +87,9 @@ def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:
         # Still trading BTCUSDT: a later status line still names it and shows the bot alive.
         mark = len(out)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and "BTCUSDT ACTIVE" not in log.read_text()[mark:]:
+        while time.monotonic() < deadline and "(BTCUSDT) ACTIVE" not in log.read_text()[mark:]:
             time.sleep(0.2)
-        assert "BTCUSDT ACTIVE" in log.read_text()[mark:]
+        assert "(BTCUSDT) ACTIVE" in log.read_text()[mark:]
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     finally:

@@ -136,7 +136,7 @@ def test_run_is_deterministic_and_consistent(btc_slice: Path, cfg: Config, btc: 
     assert rep.fills == len(r1.report_input.fills)
     assert rep.maker_share is not None and rep.maker_share > 0.9  # post-only quoting
     fees = sum((f.fee for f in r1.report_input.fills), Decimal(0))
-    assert rep.pnl["fees_paid"] == fees
+    assert rep.pnl["fees"] == -fees
     assert r1.book_gaps == 0
 
 

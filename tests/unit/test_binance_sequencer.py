@@ -17,7 +17,7 @@ import pytest
 
 from mmtrio.core.book import BookOutcome, OrderBook
 from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, BookTicker, Level
-from mmtrio.errors import ProtocolError
+from mmtrio.errors import DataFileError, ProtocolError
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.codec_market import DepthSnapshot, DepthUpdate
 from mmtrio.venues.binance.recording import RecordingReader, scan_recording
@@ -197,5 +197,7 @@ def test_a_corrupt_recording_is_named_with_its_offset(tmp_path: Path) -> None:
     bad = tmp_path / "bad.gz"
     bad.write_bytes((DATA / "btcusdt_20240808.gz").read_bytes()[:200_000])  # cut mid-stream
     inst = scan_recording([DATA / "btcusdt_20240808.gz"]).instrument
-    with pytest.raises(ProtocolError, match=r"bad\.gz: corrupt or truncated .* \(byte \d+"):
+    with pytest.raises(
+        DataFileError, match=r"recording \S*bad\.gz is damaged \(after line \d+, byte \d+"
+    ):
         list(RecordingReader([bad], inst))

@@ -481,3 +481,22 @@ def test_a_fill_the_venue_barred_the_bot_from_learning_is_not_judged_early() -> 
     late = [(0, 4), (9_000, 2)]
     (v,) = check_positions(position_samples(snaps, [], 3_500, late, barred=barred))
     assert v.at_ms >= 5_000 + 3_500 and "bot 4" in v.message
+
+
+def test_positions_in_the_logs_units_are_read_as_lots() -> None:
+    """The bot's log speaks BTC, not lots (issue 14): the judge converts with the lot size."""
+    status = (
+        "INFO | mmtrio.runtime.status:log_status:143 - status sim-btcusdt (BTCUSDT) ACTIVE "
+        "(all risk checks clear) | position -0.004 BTC (NORMAL) | bid 61701.20 ask 61701.30"
+    )
+    fill = (
+        "INFO | mmtrio.runtime.trading:_log:278 - fill SELL 0.002 BTC @ 61704.00 (mmt1-78); "
+        "position -0.006 BTC"
+    )
+    replay = "journal: checkpoint +0.004 BTC at venue trade 9, 2 fill(s) replayed since, "
+    replay += "position +0.002 BTC; venue trades after 9 are checked"
+    assert log_positions([(5, status), (50, fill), (60, replay)]) == [
+        (5, -4),
+        (50, -6),
+        (60, 2),
+    ]

@@ -223,7 +223,11 @@ def test_sim_needs_a_market_and_missing_files_are_named() -> None:
     assert "data_files is empty" in problems(with_changes(sim__data_files=[]))["sim"]
     found = problems(with_changes(sim__data_files=["data/nope.gz"]))
     assert "not found" in found["sim.data_files"] and "nope.gz" in found["sim.data_files"]
-    assert "[sim] table" in problems(with_changes(sim=None))["<top level>"]
+    # No [sim] table (or no data_files key) at all: the packaged sample recording, documented.
+    from mmtrio.packaged import SAMPLE_RECORDING
+
+    config = parse_config(with_changes(sim=None), base_dir=ROOT)
+    assert config.sim is not None and config.sim.data_files == [SAMPLE_RECORDING]
 
 
 def test_sizes_and_notional_are_checked_against_the_venues_instrument() -> None:
@@ -405,7 +409,13 @@ def test_reload_refuses_immutable_changes_as_a_whole() -> None:
     )
     plan = diff_reload(old, new)
     assert not plan.ok
-    assert {c.key for c in plan.refused} == {"venue.symbol", "runtime.state_dir", "logging.json"}
+    # The default bot name follows the symbol (sim-ethusdt): a restart-only change too.
+    assert {c.key for c in plan.refused} == {
+        "venue.symbol",
+        "runtime.name",
+        "runtime.state_dir",
+        "logging.json",
+    }
     assert [c.key for c in plan.changes] == ["quoting.gamma"]
     with pytest.raises(ConfigError) as info:
         plan.raise_if_refused()
@@ -459,3 +469,104 @@ def test_cli_check_credentials_flag(
     out = capsys.readouterr().out
     assert "binance LIVE (real money, https://fapi.binance.com)" in out
     assert "credentials: found" in out and "topsecret" not in out
+
+
+def test_state_paths_default_to_the_state_root_by_bot_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MMTRIO_STATE_ROOT", str(tmp_path / "root"))
+    config = parse_config(
+        with_changes(runtime__state_dir=None, runtime__control_socket=None, risk__kill_file=None),
+        base_dir=ROOT,
+    )
+    assert config.runtime.name == "binance-paper"
+    assert config.runtime.state_dir == tmp_path / "root" / "binance-paper"
+    assert config.runtime.control_socket == tmp_path / "root" / "binance-paper" / "control.sock"
+    assert config.risk.kill_file == tmp_path / "root" / "binance-paper" / "KILL"
+    named = parse_config(
+        with_changes(runtime__state_dir=None, runtime__name="btc-a"), base_dir=ROOT
+    )
+    assert named.runtime.state_dir == tmp_path / "root" / "btc-a"
+
+
+def test_without_the_env_the_state_root_is_the_per_user_state_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MMTRIO_STATE_ROOT", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    from mmtrio.config.locations import state_root
+
+    assert state_root() == tmp_path / "xdg" / "mmtrio"
+
+
+def test_a_bad_bot_name_is_named() -> None:
+    found = problems(with_changes(runtime__name="Bad Name/.."))
+    assert "runtime.name" in found
+
+
+def test_config_resolution_flag_then_cwd_then_packaged(tmp_path: Path) -> None:
+    from mmtrio.config.locations import resolve_config
+    from mmtrio.packaged import DEFAULT_CONFIG
+
+    assert resolve_config("x.toml", tmp_path).origin == "flag"
+    assert resolve_config(None, tmp_path).path == DEFAULT_CONFIG
+    (tmp_path / "config.toml").write_text("")
+    assert resolve_config(None, tmp_path).path == tmp_path / "config.toml"
+
+
+def test_the_packaged_default_config_loads_and_differs_from_the_shipped_one_only_in_paths(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The packaged default (what `mmtrio init` writes) documents the same keys with the same
+    values as the repository's config.toml; only the state and data paths are left to their
+    defaults there."""
+    from mmtrio.packaged import DEFAULT_CONFIG, SAMPLE_RECORDING
+
+    monkeypatch.setenv("MMTRIO_STATE_ROOT", str(tmp_path))
+    packaged = load_config(DEFAULT_CONFIG)
+    assert packaged.sim is not None and packaged.sim.data_files == [SAMPLE_RECORDING]
+    assert packaged.runtime.state_dir == tmp_path / "binance-paper"
+    shipped = load_config(SHIPPED)
+    skip = {
+        "sim": {"data_files"},
+        "runtime": {"state_dir", "control_socket"},
+        "risk": {"kill_file"},
+    }
+    for section in type(shipped).model_fields:
+        a, b = getattr(shipped, section), getattr(packaged, section)
+        if a is None or b is None:
+            assert a == b
+            continue
+        da, db = a.model_dump(), b.model_dump()
+        for key in skip.get(section, set()):
+            da.pop(key), db.pop(key)
+        assert da == db, section
+    root = ROOT / "data" / "binance-usdm" / SAMPLE_RECORDING.name
+    assert SAMPLE_RECORDING.read_bytes() == root.read_bytes()
+
+
+def test_the_file_mmtrio_init_writes_documents_every_key() -> None:
+    """Every key of every section appears in the packaged default (set, or commented out with
+    its default), under its own [section]."""
+    import re
+
+    from mmtrio.packaged import DEFAULT_CONFIG
+
+    text = DEFAULT_CONFIG.read_text()
+    sections: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        if m := re.match(r"^\[([a-z.]+)\]", line):
+            current = m.group(1)
+            continue
+        if m := re.match(r"^#?\s*([a-z_]+)\s*=", line):
+            sections.setdefault(current, "")
+            sections[current] += f" {m.group(1)} "
+    missing = []
+    for key, info in walk_fields(Config):
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            continue  # a table
+        section, _, leaf = key.rpartition(".")
+        if section and f" {leaf} " not in sections.get(section, ""):
+            missing.append(key)
+    assert not missing, missing

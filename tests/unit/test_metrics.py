@@ -95,3 +95,20 @@ def test_unknown_notice_kind_is_bounded() -> None:
     metrics = Metrics(lambda: None)
     metrics.count_notice("something-new")
     assert metrics.notices.labels(kind="other")._value.get() == 1
+
+
+async def test_every_series_carries_bot_venue_and_symbol() -> None:
+    view: StatusView | None = sample_status()
+    labels = {"bot": "btc-a", "venue": "sim", "symbol": "BTCUSDT"}
+    metrics = Metrics(lambda: view, labels)
+    metrics.observe_rest(0.012)
+    ok, _ = await scrape(metrics)
+    fams = list(text_string_to_metric_families(ok.text))
+    assert len(fams) > 20
+    for family in fams:
+        for s in family.samples:
+            assert {k: s.labels.get(k) for k in labels} == labels, (s.name, s.labels)
+    got = samples(ok.text)
+    assert got[("mmtrio_position", tuple(sorted(labels.items())))] == 0.004
+    assert got[("mmtrio_position_limit", tuple(sorted(labels.items())))] == 0.02
+    assert any(name == "mmtrio_start_time_seconds" for name, _ in got)

@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"
 
 
-def unit_directives() -> dict[str, dict[str, list[str]]]:
+def unit_directives(name: str = "mmtrio.service") -> dict[str, dict[str, list[str]]]:
     """The unit as {section: {key: [values]}} (systemd keys may repeat)."""
     sections: dict[str, dict[str, list[str]]] = {}
     current: dict[str, list[str]] = {}
-    for raw in (OPS / "mmtrio.service").read_text().splitlines():
+    for raw in (OPS / name).read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -65,15 +65,20 @@ def test_unit_has_the_required_directives() -> None:
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 
-def test_unit_verifies_with_systemd_analyze(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "instance"),
+    [("mmtrio.service", "mmtrio.service"), ("mmtrio@.service", "mmtrio@btcusdt.service")],
+)
+def test_unit_verifies_with_systemd_analyze(tmp_path: Path, name: str, instance: str) -> None:
     tool = shutil.which("systemd-analyze")
     if tool is None:
         # systemd is not installed in every CI image (and installing it is not wanted);
-        # the directive test above still checks the unit.
+        # the directive tests still check the units.
         pytest.skip("systemd-analyze not available")
     # verify checks that ExecStart exists and the user resolves: point them at what this
-    # machine has, keep every other directive as shipped.
-    text = (OPS / "mmtrio.service").read_text()
+    # machine has, keep every other directive as shipped. A template is verified through an
+    # instance name (systemd loads the template file for it).
+    text = (OPS / name).read_text()
     lines = []
     for line in text.splitlines():
         if line.startswith("ExecStart="):
@@ -82,13 +87,18 @@ def test_unit_verifies_with_systemd_analyze(tmp_path: Path) -> None:
             lines.append(line.split("=")[0] + "=root")
         else:
             lines.append(line)
-    unit = tmp_path / "mmtrio.service"
-    unit.write_text("\n".join(lines) + "\n")
+    (tmp_path / name).write_text("\n".join(lines) + "\n")
     result = subprocess.run(
-        [tool, "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
+        [tool, "verify", str(tmp_path / instance)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     problems = [
-        ln for ln in result.stderr.splitlines() if "mmtrio.service" in ln and "Unknown" in ln
+        ln
+        for ln in result.stderr.splitlines()
+        if name in ln and ("Unknown" in ln or "rror" in ln or "gnoring" in ln)
     ]
     assert result.returncode == 0 and not problems, result.stderr
 
@@ -109,7 +119,65 @@ def test_prometheus_example_scrapes_the_configured_port() -> None:
     (job,) = prom["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
     assert job["static_configs"][0]["targets"] == ["127.0.0.1:9464"]
+    assert job["static_configs"][1]["targets"] == ["127.0.0.1:9465"]  # a second bot
     assert prom["rule_files"] == ["alerts.yml"]
+    (am,) = prom["alerting"]["alertmanagers"]
+    assert am["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+
+
+def test_template_unit_gives_each_instance_its_own_state_and_name() -> None:
+    unit = unit_directives("mmtrio@.service")
+    service = unit["Service"]
+    (exec_start,) = service["ExecStart"]
+    assert "--config /etc/mmtrio/%i.toml" in exec_start and "--name %i" in exec_start
+    assert service["StateDirectory"] == ["mmtrio/%i"]
+    assert service["WorkingDirectory"] == ["/var/lib/mmtrio/%i"]
+    assert "MMTRIO_STATE_ROOT=/var/lib/mmtrio" in service["Environment"]
+    assert {c.split(":", 1)[1] for c in service["LoadCredential"]} == {
+        "/etc/mmtrio/credentials/%i/api_key",
+        "/etc/mmtrio/credentials/%i/api_secret",
+        "/etc/mmtrio/credentials/%i/telegram_token",
+    }
+    assert "2" in service["RestartPreventExitStatus"][0].split()  # a busy port: no loop
+    # Everything else as hardened as the single-bot unit.
+    single = unit_directives()["Service"]
+    for key in ("NoNewPrivileges", "ProtectSystem", "SystemCallFilter", "Type", "WatchdogSec"):
+        assert service[key] == single[key], key
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="Debian's prometheus-alertmanager")
+def test_alertmanager_example_is_valid_and_routes_by_bot() -> None:
+    result = subprocess.run(
+        ["amtool", "check-config", str(OPS / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alertmanager_example_routes_the_shipped_alerts() -> None:
+    am = yaml.safe_load((OPS / "alertmanager.yml").read_text())
+    assert "bot" in am["route"]["group_by"]
+    receivers = {r["name"] for r in am["receivers"]}
+    routed = {am["route"]["receiver"]} | {r["receiver"] for r in am["route"]["routes"]}
+    assert routed <= receivers
+    severities = {
+        r["labels"]["severity"]
+        for g in yaml.safe_load((OPS / "alerts.yml").read_text())["groups"]
+        for r in g["rules"]
+    }
+    assert severities == {"critical", "warning"}  # both routed (critical has its own route)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="Debian's prometheus")
+def test_promtool_accepts_the_rules_and_the_scrape_config() -> None:
+    for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"]):
+        result = subprocess.run(
+            ["promtool", *args], cwd=OPS, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_alert_rules_use_exported_metric_names() -> None:

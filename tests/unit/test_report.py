@@ -53,6 +53,9 @@ def build_journal(state_dir: Path) -> Path:
             js.fill(_fill(1, Side.BUY, 600_000, 1000), 1000, bid=600_000, ask=600_002),
             _mid(2000, 600_010, 600_012),  # mid 60001.1
             Record(Kind.FUNDING, 2500, {"symbol": "BTCUSDT", "amount": Decimal("-0.5")}),
+            Record(Kind.KILL_SWITCH, 2600, {"reason": "operator kill", "flatten": False}),
+            Record(Kind.STATE_CHANGE, 2600, {"state": "HALTED", "reason": "kill switch"}),
+            Record(Kind.STATE_CHANGE, 2900, {"state": "ACTIVE", "reason": "resumed"}),
             js.fill(_fill(2, Side.SELL, 600_012, 3000), 3000),  # no book: mid from the samples
             js.fill(_fill(2, Side.SELL, 600_012, 3000), 3001),  # duplicate: a journal no-op
             _mid(4000, 600_020, 600_022),  # mid 60002.1
@@ -68,7 +71,7 @@ def test_hand_checked_pnl(tmp_path: Path) -> None:
     conn.close()
     # Bought 1 @ 60000.0, sold 1 @ 60001.2: realised 1.2; two rebates +1.2; funding −0.5.
     assert report.pnl["realised"] == Decimal("1.2")
-    assert report.pnl["fees_paid"] == Decimal("-1.2")
+    assert report.pnl["fees"] == Decimal("1.2")  # a rebate: positive
     assert report.pnl["funding"] == Decimal("-0.5")
     assert report.pnl["equity"] == Decimal("1.9")
     # Spread capture: buy 0.1 under the mid 60000.1, sell 0.1 over the mid 60001.1.
@@ -113,11 +116,12 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     path = build_journal(tmp_path)
     assert main(["report", "--journal", str(path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema"] == "mmtrio.report/1" and doc["symbol"] == "BTCUSDT"
+    assert doc["schema"] == "mmtrio.report/2" and doc["symbol"] == "BTCUSDT"
     assert doc["start_ms"] == 500 and doc["end_ms"] == 4000  # default: the last session
     assert set(doc) == {
         "schema",
         "symbol",
+        "instrument",
         "start_ms",
         "end_ms",
         "pnl",
@@ -127,6 +131,7 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "markouts",
         "inventory",
         "drawdown",
+        "curve_columns",
         "curve",
     }
     assert doc["pnl"]["equity"] == "1.9" and doc["attribution"]["spread_capture"] == "0.2"
@@ -135,7 +140,11 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert set(doc["markouts"]["BUY"]) == {"1000", "5000", "30000", "60000"}
     assert doc["markouts"]["BUY"]["60000"]["mean_bps"] is None  # NaN becomes null
     assert doc["drawdown"] == {"max": "0.5", "at_ms": 2500}
-    assert all(len(p) == 3 for p in doc["curve"])
+    assert all(len(p) == len(doc["curve_columns"]) == 7 for p in doc["curve"])
+    last = dict(zip(doc["curve_columns"], doc["curve"][-1], strict=True))
+    # The parts add up to equity at every point (fees negative: a rebate here, so positive).
+    parts = ("spread_capture", "inventory", "fees", "funding")
+    assert sum(last[k] for k in parts) == pytest.approx(last["equity"])
 
 
 def test_cli_text_and_since(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -166,7 +175,8 @@ def test_html_report_is_self_contained(tmp_path: Path, capsys: pytest.CaptureFix
     parser.feed(text)
     parser.close()
     assert text.startswith("<!DOCTYPE html>") and "table" in parser.tags
-    assert len(parser.imgs) == 3
+    assert len(parser.imgs) == 4  # price+quotes+fills, P&L parts, inventory, markouts
+    assert "halted for 0 s" in text and "operator kill" in text  # the halt is listed
     for src in parser.imgs:
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
@@ -176,10 +186,12 @@ def test_html_report_is_self_contained(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_html_with_no_activity_renders() -> None:
     report = compute_report(ReportInput(BTCUSDT, [], []))
-    assert render_html(report).count("<img") == 3
+    assert render_html(report).count("<img") == 4
 
 
-def test_cli_errors_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_errors_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["report", "--journal", str(tmp_path / "nope.sqlite3")]) == 2
     assert "no journal at" in capsys.readouterr().err
     garbage = tmp_path / "garbage.sqlite3"
@@ -189,8 +201,11 @@ def test_cli_errors_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     path = build_journal(tmp_path / "s")
     assert main(["report", "--journal", str(path), "--since", "yesterday"]) == 2
     assert "--since 'yesterday'" in capsys.readouterr().err
+    # No arguments, from a directory without config.toml: the packaged default's state dir.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MMTRIO_STATE_ROOT", str(tmp_path / "root"))
     assert main(["report"]) == 2
-    assert "--journal PATH or --config FILE" in capsys.readouterr().err
+    assert f"no journal at {tmp_path / 'root' / 'binance-paper'}" in capsys.readouterr().err
 
 
 def test_parse_since() -> None:
@@ -203,3 +218,29 @@ def test_parse_since() -> None:
     assert parse_since("2024-08-08T02:00:00+02:00", now) == 1_723_075_200_000
     with pytest.raises(ValueError, match="relative age"):
         parse_since("-1w", now)
+
+
+def test_since_takes_a_relative_age_as_a_separate_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report --since -1h` as the README writes it (argparse alone refuses "-1h")."""
+    path = build_journal(tmp_path)
+    assert main(["report", "--journal", str(path), "--since", "-100000d"]) == 0
+    out = capsys.readouterr().out
+    assert "UTC" in out and "epoch" not in out
+
+
+def test_timeline_has_quote_segments_and_halts(tmp_path: Path) -> None:
+    from mmtrio.reporting.charts import halt_spans
+    from mmtrio.reporting.timeline import read_timeline
+
+    conn = connect_readonly(build_journal(tmp_path))
+    tl = read_timeline(conn, "BTCUSDT", 500, 4000)
+    # c1 bid from its place to the end; c2 ask placed then amended: two segments.
+    assert [(q.side, q.price, q.t0, q.t1) for q in tl.quotes] == [
+        ("BUY", 600_000, 900, 4000),
+        ("SELL", 600_020, 900, 950),
+        ("SELL", 600_012, 950, 4000),
+    ]
+    assert halt_spans(tl.markers, 4000) == [(2600, 2900, "kill switch")]
+    assert [m.kind for m in tl.markers] == ["kill", "state", "state"]

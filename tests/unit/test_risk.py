@@ -109,7 +109,7 @@ def test_buy_within_limits_allowed() -> None:
 def test_worst_case_counts_open_and_in_flight_buys() -> None:
     ok, reason = chk(Side.BUY, 11, pos=40, exposure=(50, 0))
     assert not ok
-    assert "worst-case position 101 lots exceeds the limit 100" in reason
+    assert "worst-case position 0.101 BTC exceeds the limit 0.100 BTC" in reason
     assert chk(Side.BUY, 10, pos=40, exposure=(50, 0))[0]
 
 
@@ -121,7 +121,7 @@ def test_open_sells_do_not_offset_buy_worst_case() -> None:
 def test_short_side_worst_case() -> None:
     ok, reason = chk(Side.SELL, 30, pos=-20, exposure=(0, 60))
     assert not ok
-    assert "worst-case position -110" in reason
+    assert "worst-case position -0.110 BTC" in reason
 
 
 def test_order_that_shrinks_a_breached_worst_case_is_allowed() -> None:
@@ -245,7 +245,7 @@ def test_view_bands_drive_sides_and_sizes() -> None:
     assert (v.state, v.allow_bid, v.allow_ask, v.warnings) == (TradingState.ACTIVE, True, True, ())
     v = rm.evaluate(1_000, 60)
     assert v.band is InventoryBand.WARN and v.allow_bid and v.bid_size_multiplier == 1.0
-    assert v.warnings == ("inventory WARN: position 60 of max 100 lots",)
+    assert v.warnings == ("inventory WARN: position 0.060 of max 0.100 BTC",)
     v = rm.evaluate(1_000, 85)
     assert (v.bid_size_multiplier, v.ask_size_multiplier) == (0.5, 1.0)
     v = rm.evaluate(1_000, -85)
@@ -450,5 +450,5 @@ def test_worst_case_is_judged_against_the_side_not_the_position() -> None:
     # Over-long at 150 with 200 lots of sells open: worst short is -50. Another 60-lot sell
     # would make it -110: beyond the limit and further out, so rejected even though 110 < 150.
     ok, reason = chk(Side.SELL, 60, pos=150, exposure=(0, 200))
-    assert not ok and "worst-case position -110" in reason
+    assert not ok and "worst-case position -0.110 BTC" in reason
     assert chk(Side.SELL, 50, pos=150, exposure=(0, 200))[0]

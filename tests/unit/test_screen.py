@@ -181,3 +181,69 @@ def test_console_log_sink_prints_through_the_console() -> None:
     sink = console_log_sink(Console(file=out, width=80, color_system=None))
     sink("2024-08-08 INFO fill BUY 0.002 [not markup]\n")
     assert out.getvalue() == "2024-08-08 INFO fill BUY 0.002 [not markup]\n"
+
+
+def test_header_names_the_side_the_position_limit_switched_off() -> None:
+    """The guards say 'all risk checks clear' while the inventory band keeps one side off:
+    the header says which side and why, not 'all clear'."""
+    from mmtrio.core.risk import InventoryBand
+
+    view = sample_status()
+    assert view.strategy is not None
+    critical = dataclasses.replace(
+        view.strategy,
+        reason="all risk checks clear",
+        band=InventoryBand.CRITICAL,
+        position_lots=17,
+        quotes=tuple(q for q in view.strategy.quotes if q.side.value == "SELL"),
+    )
+    lines = screen_lines(dataclasses.replace(view, strategy=critical))
+    assert "BUY side off: CRITICAL position +0.017/0.020 BTC" in lines[0]
+    assert "all risk checks clear" not in lines[0]
+    # Near the limit in the NORMAL band: one more quote would pass it.
+    near = dataclasses.replace(critical, band=InventoryBand.WARN, position_lots=19)
+    lines = screen_lines(dataclasses.replace(view, strategy=near))
+    assert "BUY side off: at the limit, position +0.019/0.020 BTC" in lines[0]
+
+
+def test_stopping_header_replaces_active() -> None:
+    lines = screen_lines(dataclasses.replace(sample_status(), stopping="SIGINT received"))
+    assert "STOPPING" in lines[0] and "ACTIVE" not in lines[0]
+
+
+def test_alerts_show_in_full_and_expire() -> None:
+    from mmtrio.core.notices import Notice
+
+    view = sample_status()
+    assert view.strategy is not None
+    now = view.strategy.ts
+    long = (
+        "BUY order worst-case position 0.021 BTC exceeds the limit 0.020 BTC (position 0.019 "
+        "BTC, open buys 0.000 BTC, this 0.002 BTC)"
+    )
+    alerts = (
+        Notice("alert", now - 10 * 60_000, "an old alert", {}),
+        Notice("alert", now - 1_000, long, {}),
+    )
+    lines = screen_lines(
+        dataclasses.replace(view, strategy=dataclasses.replace(view.strategy, alerts=alerts))
+    )
+    assert_fits(lines)
+    text = " ".join(line.strip() for line in lines)
+    assert "an old alert" not in text  # expired
+    # Every word of the long alert is on the screen (wrapped, not cut at ~30 characters).
+    for word in long.split():
+        assert word in text, word
+
+
+def test_legend_explains_the_abbreviations() -> None:
+    text = "\n".join(screen_lines(sample_status()))
+    assert "q/t order msgs per fill" in text and "queue ahead" in text
+
+
+def test_console_log_sink_never_wraps() -> None:
+    out = io.StringIO()
+    sink = console_log_sink(Console(file=out, width=40, color_system=None))
+    sink("x" * 100 + "\n")
+    (line,) = out.getvalue().splitlines()
+    assert cell_len(line) <= 40 and line.endswith("…")

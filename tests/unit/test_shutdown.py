@@ -27,6 +27,9 @@ class Surface:
     def stopped(self, code: int) -> None:
         self.calls.append(f"stopped {code}")
 
+    async def farewell(self, text: str) -> None:
+        self.calls.append("farewell " + text.splitlines()[0])
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -46,6 +49,7 @@ class Writer:
 def parts(previous_clean: bool | None) -> tuple[Parts, Recorder, Surface]:
     rec, surface = Recorder(), Surface()
     p = Parts(
+        bot="test-bot",
         symbol="BTCUSDT",
         execution=None,
         reconciler=None,
@@ -73,7 +77,13 @@ async def test_a_stop_before_order_entry_depends_on_how_the_last_session_ended(
             {"reason": "SIGTERM received", "exit_code": code, "open_orders": -1 if code else 0},
         )
     ]
-    assert surface.calls == ["stopping SIGTERM received", f"stopped {code}"]
+    meaning = "clean stop" if code == EXIT_OK else "FAILED"
+    assert surface.calls == [
+        "stopping SIGTERM received",
+        f"stopped {code}",
+        f"farewell mmtrio test-bot stopped (SIGTERM received): exit code {code}, {meaning}",
+    ]
+    assert p.summary is not None and p.summary.left_open == (-1 if code else 0)
 
 
 def test_exit_codes() -> None:

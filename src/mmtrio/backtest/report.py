@@ -1,6 +1,6 @@
 """Report glue: a backtest result → the same report (JSON and HTML) as ``mmtrio report``.
 
-The JSON is ``SessionReport.to_json()`` (schema ``mmtrio.report/1``) plus a ``backtest``
+The JSON is ``SessionReport.to_json()`` (schema ``mmtrio.report/2``) plus a ``backtest``
 section with the run's settings and statistics, so a backtest and a live session can be
 compared field by field.
 """

@@ -36,7 +36,7 @@ class SweepPoint:
     overrides: tuple[str, ...]
     equity: str
     spread_capture: str
-    fees_paid: str
+    fees: str  # negative: a cost
     max_drawdown: str
     fills: int
     quote_to_trade: float | None
@@ -47,7 +47,7 @@ class SweepPoint:
             "overrides": list(self.overrides),
             "equity": self.equity,
             "spread_capture": self.spread_capture,
-            "fees_paid": self.fees_paid,
+            "fees": self.fees,
             "max_drawdown": self.max_drawdown,
             "fills": self.fills,
             "quote_to_trade": self.quote_to_trade,
@@ -91,7 +91,7 @@ def run_point(
         overrides=overrides,
         equity=str(rep.pnl["equity"]),
         spread_capture=str(rep.attribution["spread_capture"]),
-        fees_paid=str(rep.pnl["fees_paid"]),
+        fees=str(rep.pnl["fees"]),
         max_drawdown=str(rep.max_drawdown),
         fills=rep.fills,
         quote_to_trade=rep.quote_to_trade,
@@ -139,7 +139,7 @@ def format_table(points: Sequence[SweepPoint]) -> str:
                 " ".join(p.overrides) or "(base)",
                 f"{float(p.equity):.4f}",
                 f"{float(p.spread_capture):.4f}",
-                f"{float(p.fees_paid):.4f}",
+                f"{float(p.fees):.4f}",
                 f"{float(p.max_drawdown):.4f}",
                 str(p.fills),
                 qt,

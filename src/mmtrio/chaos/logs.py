@@ -11,6 +11,9 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
+
+from mmtrio.core.instruments import KNOWN_INSTRUMENTS
 
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})")
 
@@ -44,10 +47,26 @@ def log_entries(raw: str) -> list[tuple[int, str]]:
     return out
 
 
-_STATUS_POS = re.compile(r"\bstatus \S+ .* pos=(-?\d+) ")
+# The bot's log speaks the instrument's units (``position +0.009 BTC``); the judge works in
+# lots. The older lot forms (``pos=-6``, ``position -6 lots``) are still read.
+_STATUS_POS = re.compile(r"\bstatus \S+ \(\w+\) .*\| position ([+-]?\d+(?:\.\d+)?) (\w+) \(")
+_FILL_POS = re.compile(r"\bfill (?:BUY|SELL) .* @ \S+ \(.*\); position ([+-]?\d+(?:\.\d+)?) (\w+)$")
+_REPLAY_POS = re.compile(r"^journal: .*\bposition ([+-]?\d+(?:\.\d+)?) (\w+)")
 _RECONCILE_POS = re.compile(r"reconcile.*position venue -?\d+ / ours (-?\d+)")
-_FILL_POS = re.compile(r"lots @ -?\d+ ticks \(.*\); position (-?\d+) lots$")
-_REPLAY_POS = re.compile(r"^journal: .* books at (-?\d+) lots")
+_OLD_LOTS = (
+    re.compile(r"\bstatus \S+ .* pos=(-?\d+) "),
+    re.compile(r"lots @ -?\d+ ticks \(.*\); position (-?\d+) lots$"),
+    re.compile(r"^journal: .* books at (-?\d+) lots"),
+)
+_LOT_BY_ASSET = {i.base_asset: i.lot_size for i in KNOWN_INSTRUMENTS.values()}
+
+
+def _lots(qty: str, asset: str) -> int | None:
+    lot = _LOT_BY_ASSET.get(asset)
+    if lot is None:
+        return None
+    lots = Decimal(qty) / lot
+    return int(lots) if lots == lots.to_integral_value() else None
 
 
 def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
@@ -55,15 +74,18 @@ def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
     line, from every reconciliation summary (a restarted bot adopts the venue's position
     there before it journals any position record) and from every booked fill (chaos seed 20:
     while 429s postponed the reconciliation, the judge saw only the position before a fill),
-    and from a restarted bot's journal replay ("books at N lots": what it holds before its
-    first reconciliation, which a stop during start-up can pre-empt)."""
+    and from a restarted bot's journal replay (what it holds before its first reconciliation,
+    which a stop during start-up can pre-empt)."""
     out: list[tuple[int, int]] = []
     for ts, text in lines:
-        m = (
-            _STATUS_POS.search(text)
-            or _RECONCILE_POS.search(text)
-            or _FILL_POS.search(text)
-            or _REPLAY_POS.search(text)
+        m = _STATUS_POS.search(text) or _FILL_POS.search(text) or _REPLAY_POS.search(text)
+        if m:
+            lots = _lots(m.group(1), m.group(2))
+            if lots is not None:
+                out.append((ts, lots))
+            continue
+        m = _RECONCILE_POS.search(text) or next(
+            (hit for pat in _OLD_LOTS if (hit := pat.search(text))), None
         )
         if m:
             out.append((ts, int(m.group(1))))

@@ -24,6 +24,7 @@ from mmtrio import __version__
 # Order here is the order in `mmtrio --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "mmtrio.cli.run",
+    "mmtrio.cli.init",
     "mmtrio.cli.status",
     "mmtrio.cli.kill",
     "mmtrio.cli.resume",
@@ -56,7 +57,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
         ),
         epilog=(
             "examples:\n"
-            "  mmtrio run                      paper trading on the built-in sim (config.toml)\n"
+            "  mmtrio run                      paper trading on the built-in sim (./config.toml,\n"
+            "                                  else the packaged default)\n"
+            "  mmtrio init [DIR]               write a commented config.toml to edit\n"
             "  mmtrio status                   the running bot's state, position and P&L\n"
             "  mmtrio kill --flatten           halt: cancel all orders, close the position\n"
             "  mmtrio report --since -1h       P&L and fills of the last hour, from the journal\n"
@@ -82,9 +85,30 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     return parser, modules
 
 
+# Options whose value may start with "-" (a relative age: --since -1h). argparse takes "-1h"
+# for an option and stops with "expected one argument"; joining it to the option as
+# "--since=-1h" makes the documented spelling work.
+DASH_VALUE_OPTIONS = frozenset({"--since"})
+
+
+def join_dash_values(argv: list[str]) -> list[str]:
+    """``["--since", "-1h"]`` → ``["--since=-1h"]`` (see DASH_VALUE_OPTIONS)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in DASH_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from mmtrio.backtest.runner import BacktestSettings
     from mmtrio.config import Config
 
+from mmtrio.cli.common import add_config_option, load_command_config
+
 NAME = "backtest"
 HELP = "replay recorded market data through the strategy; report P&L, markouts, fills; sweeps"
 EPILOG = """\
@@ -48,7 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", required=True, help="recording file(s), comma-separated, in order"
     )
-    parser.add_argument("--config", default="config.toml", help="TOML config (default config.toml)")
+    add_config_option(parser)
     parser.add_argument("--symbol", help="check that the recording holds this symbol")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
@@ -111,7 +113,6 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.backtest.runner import run_backtest
     from mmtrio.backtest.sweep import format_table, parse_sweep, run_local
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.config import load_config
     from mmtrio.config.strategy import apply_overrides, build_strategy_config
     from mmtrio.errors import MmtrioError
     from mmtrio.venues.binance.recording import RecordingSource, scan_recording
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         for f in files:
             if not f.is_file():
                 raise MmtrioError(f"recording file {f} not found")
-        cfg = apply_overrides(load_config(args.config), args.set)
+        cfg = apply_overrides(load_command_config(args.config)[0], args.set)
         settings = _settings(args, cfg)
         symbol = args.symbol or (cfg.venue.symbol if cfg.venue.mode != "paper" else None)
         info = scan_recording(files, symbol=symbol)
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 "until the next snapshot each time"
             )
         print(
-            f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees_paid']}  "
+            f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees']}  "
             f"funding {pnl['funding']}"
         )
         print("attribution " + "  ".join(f"{k} {v}" for k, v in doc["attribution"].items()))

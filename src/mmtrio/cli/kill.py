@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mmtrio.cli.common import add_config_option, load_command_config
+
 NAME = "kill"
 HELP = "halt the running bot: cancel all orders, stop quoting (optionally flatten)"
 EPILOG = """\
@@ -22,20 +24,19 @@ exit codes: 0 the bot confirmed the halt; 1 no bot answered; 2 bad config
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="config.toml", help="config file of the running bot")
+    add_config_option(parser)
     parser.add_argument("--flatten", action="store_true", help="also close the position")
     parser.add_argument("--reason", default="operator kill (mmtrio kill)", help="logged reason")
 
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.config import load_config
     from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
 
     try:
-        config = load_config(args.config)
+        config, _ = load_command_config(args.config)
     except ConfigError as exc:
         print(f"mmtrio kill: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,7 +3,7 @@
 `mmtrio report --journal STATE_DIR/journal.sqlite3` prints a text summary of the latest
 session (since the last `start` record). --since takes an ISO time (UTC if no zone), epoch
 milliseconds, or a relative age like -1h, -30m, -2d, -90s. --json prints the machine-readable
-document (schema "mmtrio.report/1"); --html FILE writes a self-contained page with the equity
+document (schema "mmtrio.report/2"); --html FILE writes a self-contained page with the equity
 curve, inventory and markouts by side. Without --journal, the journal of --config's
 runtime.state_dir is used. The journal is opened read-only: safe while the bot runs.
 """
@@ -17,7 +17,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mmtrio.cli.common import add_config_option, load_command_config
+
+if TYPE_CHECKING:
+    from mmtrio.config import Config
+    from mmtrio.core.instruments import Instrument
+    from mmtrio.reporting.charts import InventoryLimits
 
 NAME = "report"
 HELP = "session P&L, fills, markouts and drawdown from a bot's journal (text, JSON or HTML)"
@@ -39,8 +46,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--journal", metavar="PATH", help="journal file (<state_dir>/journal.sqlite3)"
     )
-    parser.add_argument(
-        "--config", metavar="FILE", help="take the journal from this config's runtime.state_dir"
+    add_config_option(
+        parser,
+        "take the journal (and the inventory limits drawn in --html) from this config "
+        "(default: ./config.toml if present, else the packaged default)",
     )
     parser.add_argument(
         "--since",
@@ -71,14 +80,33 @@ def parse_since(text: str, now_ms: int) -> int:
     return int(dt.timestamp() * 1000)
 
 
-def _journal_path(args: argparse.Namespace) -> Path:
-    from mmtrio.config import load_config
+def _journal_and_config(args: argparse.Namespace) -> tuple[Path, Config | None]:
+    """The journal to read and, when a config is at hand, that config (its inventory limits
+    are drawn on the charts).
 
-    if args.journal:
-        return Path(args.journal)
-    if args.config:
-        return Path(load_config(args.config).runtime.state_dir) / "journal.sqlite3"
-    raise ValueError("say which journal to report: --journal PATH or --config FILE")
+    ``--journal`` alone reads that file (limits only with ``--config`` too); otherwise the
+    config resolved like every command's (``--config``, ./config.toml, packaged default)
+    names the state directory.
+    """
+    config = None
+    if args.config is not None or not args.journal:
+        config, _ = load_command_config(args.config)
+    if args.journal or config is None:
+        return Path(args.journal), config
+    return Path(config.runtime.state_dir) / "journal.sqlite3", config
+
+
+def _limits(config: Config | None, instrument: Instrument) -> InventoryLimits | None:
+    """risk.max_position and its bands in the journal's instrument lots (ConfigError when
+    the config's sizes are not whole lots of it: that config did not run this journal)."""
+    from mmtrio.config.strategy import size_lots
+    from mmtrio.reporting.charts import InventoryLimits
+
+    if config is None:
+        return None
+    r = config.risk
+    _, max_lots = size_lots(config, instrument)
+    return InventoryLimits(max_lots, r.warn_fraction, r.critical_fraction, r.hard_fraction)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,9 +119,10 @@ def run(args: argparse.Namespace) -> int:
         symbols_in,
     )
     from mmtrio.reporting.pnl import compute_report
+    from mmtrio.reporting.timeline import read_timeline
 
     try:
-        path = _journal_path(args)
+        path, config = _journal_and_config(args)
         conn = connect_readonly(path)
         now_ms = time.time_ns() // 1_000_000
         if args.since is not None:
@@ -106,9 +135,12 @@ def run(args: argparse.Namespace) -> int:
             found = symbols_in(conn, since)
             if len(found) != 1:
                 what = "no fills or mid samples" if not found else f"several: {', '.join(found)}"
-                raise ValueError(f"{path} has {what} since {since} ms; pass --symbol")
+                raise ValueError(f"{path} has {what} since {_utc(since)}; pass --symbol")
             symbol = found[0]
-        report = compute_report(read_report_input(conn, symbol, since))
+        data = read_report_input(conn, symbol, since)
+        limits = _limits(config, data.instrument)
+        report = compute_report(data)
+        timeline = read_timeline(conn, symbol, since, data.end_ms) if args.html else None
         conn.close()
     except (MmtrioError, ValueError) as exc:
         print(f"mmtrio report: {exc}", file=sys.stderr)
@@ -117,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         from mmtrio.reporting.html import render_html
 
         try:
-            Path(args.html).write_text(render_html(report), encoding="utf-8")
+            Path(args.html).write_text(render_html(report, timeline, limits), encoding="utf-8")
         except OSError as exc:
             print(f"mmtrio report: cannot write {args.html}: {exc}", file=sys.stderr)
             return EXIT_FAILED
@@ -131,8 +163,22 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _utc(ms: int | None) -> str:
+    from mmtrio.reporting.html import utc
+
+    return utc(ms)
+
+
 def format_text(doc: dict[str, Any]) -> str:
-    """The human summary printed without --json."""
+    """The human summary printed without --json: UTC times, figures rounded like the screen."""
+    from decimal import Decimal
+
+    from mmtrio import units
+    from mmtrio.core.instruments import Instrument
+    from mmtrio.reporting.html import duration
+
+    inst = Instrument.from_json(doc["instrument"])
+    q, b = inst.quote_asset, inst.base_asset
     pnl = doc["pnl"]
     attribution = doc["attribution"]
     fills = doc["fills"]
@@ -140,26 +186,31 @@ def format_text(doc: dict[str, Any]) -> str:
     inventory = doc["inventory"]
     drawdown = doc["drawdown"]
     markouts = doc["markouts"]
-    lines = [f"{doc['symbol']}  from {doc['start_ms']} to {doc['end_ms']} (epoch ms)"]
-    lines += [f"  {k:<14} {v}" for k, v in pnl.items()]
-    lines.append("attribution")
-    lines += [f"  {k:<14} {v}" for k, v in attribution.items()]
+    start, end = doc["start_ms"], doc["end_ms"]
+    span = "" if start is None or end is None else f" ({duration(end - start)})"
+    lines = [f"{doc['symbol']}  {_utc(start)} → {_utc(end)}{span}"]
+    lines.append(f"P&L ({q}; fees are a cost, negative)")
+    lines += [f"  {k:<14} {units.money(Decimal(v)):>12}" for k, v in pnl.items()]
+    lines.append(f"attribution ({q}; the parts add up to equity)")
+    lines += [f"  {k:<14} {units.money(Decimal(v)):>12}" for k, v in attribution.items()]
     share = fills["maker_share"]
     lines.append(
         f"fills {fills['count']} (buy {fills['buys']} / sell {fills['sells']}), volume "
-        f"{fills['volume_qty']} ({fills['volume_quote']} quote), maker share "
+        f"{units.size(inst, fills['volume_lots'])} {b} "
+        f"({units.money(Decimal(fills['volume_quote']), signed=False)} {q}), maker share "
         f"{'-' if share is None else f'{share:.1%}'}"
     )
     qtt = orders["quote_to_trade"]
     lines.append(
         f"orders place {orders['place']} amend {orders['amend']} cancel {orders['cancel']}, "
-        f"quote-to-trade {'-' if qtt is None else f'{qtt:.1f}'}"
+        f"order messages per fill {'-' if qtt is None else f'{qtt:.1f}'}"
     )
     lines.append(
-        f"inventory final {inventory['final_lots']} lots, max |{inventory['max_abs_lots']}| lots;"
-        f" max drawdown {drawdown['max']}"
+        f"inventory final {units.size(inst, inventory['final_lots'], signed=True)} {b}, max "
+        f"|{units.size(inst, inventory['max_abs_lots'])}| {b}; max drawdown "
+        f"{units.money(Decimal(drawdown['max']), signed=False)} {q} at {_utc(drawdown['at_ms'])}"
     )
-    lines.append("markouts (mean bps, count)")
+    lines.append("markouts (mean bps, fills)")
     for side, cells in markouts.items():
         parts = []
         for h, cell in cells.items():

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mmtrio.cli.common import add_config_option, load_command_config
+
 NAME = "resume"
 HELP = "resume quoting after a kill switch (refused while a guard still holds)"
 EPILOG = """\
@@ -21,18 +23,17 @@ exit codes: 0 quoting again; 1 refused (reason printed) or no bot answered; 2 ba
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="config.toml", help="config file of the running bot")
+    add_config_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.config import load_config
     from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
 
     try:
-        config = load_config(args.config)
+        config, _ = load_command_config(args.config)
     except ConfigError as exc:
         print(f"mmtrio resume: {exc}", file=sys.stderr)
         return EXIT_USAGE

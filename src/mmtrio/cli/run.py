@@ -1,4 +1,8 @@
-"""Run the market maker: `mmtrio run --config config.toml`.
+"""Run the market maker: `mmtrio run [--config FILE]`.
+
+Without --config it reads ./config.toml, or, when the current directory has none, the packaged
+default: paper trading on the built-in sim replaying the packaged sample recording (it logs
+which). The state directory (journal, control socket, kill file) is printed at start.
 
 With venue.mode = "paper" (the shipped config.toml) it starts the built-in simulated venue for
 the configured venue's protocol in this process and paper-trades on it over real HTTP and
@@ -15,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from mmtrio.cli.common import add_config_option, load_command_config
 
 if TYPE_CHECKING:
     from mmtrio.errors import MmtrioError
@@ -26,12 +31,15 @@ HELP = "run the market maker (paper trading on the built-in sim with the default
 EPILOG = """\
 examples:
   mmtrio run                                   # paper trading on the built-in sim, live screen
+                                               # (./config.toml, else the packaged default)
   mmtrio run --config /etc/mmtrio/config.toml --json-logs   # headless (systemd): JSON on stdout
   mmtrio run --log-level DEBUG                 # more detail for this run only
   mmtrio run --set sim.data_files='["data/binance-usdm/ethusdt_20240808.gz"]' \
              --set quoting.base_qty=0.01       # any key, as in the file (validated the same way)
 
-In a terminal it shows the live status screen (80x24) with log records above it. Without a
+In a terminal it shows the live status screen (80x24) with log records above it, each cut
+to one line (the full records go to <state_dir>/mmtrio.log); after the screen closes it prints
+an exit summary (how it ended, orders, the position left open and its value, session P&L). Without a
 terminal (systemd, a pipe), or with --json-logs / [logging] json = true, there is no screen
 and every log record is one JSON line on stdout. Under systemd (Type=notify) it sends READY=1
 after the start-up reconciliation, STATUS= lines, watchdog pings while the trading loop runs
@@ -44,7 +52,13 @@ supervisor escalation)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="config.toml", help="config file (default config.toml)")
+    add_config_option(parser)
+    parser.add_argument(
+        "--name",
+        metavar="BOT",
+        help="the bot's name when the config sets no [runtime] name (must match it otherwise); "
+        "the systemd template unit passes its instance name",
+    )
     parser.add_argument("--log-level", help="override logging.level for this run")
     parser.add_argument(
         "--set",
@@ -62,52 +76,67 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import trio
+    from loguru import logger
 
     from mmtrio.cli import EXIT_FAILED, EXIT_USAGE
     from mmtrio.cli.paper import paper_venue
+    from mmtrio.cli.preflight import check_metrics_port, check_state_dir_free
     from mmtrio.cli.venue import check_venue, live_settings
-    from mmtrio.config import load_config, load_venue_credentials
+    from mmtrio.config import load_venue_credentials
     from mmtrio.config.strategy import apply_overrides
-    from mmtrio.errors import ConfigError, MmtrioError
-    from mmtrio.runtime.engine import run_bot
+    from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirInUseError
+    from mmtrio.runtime.engine import Engine
     from mmtrio.runtime.surface import configure_output
 
-    path = Path(args.config)
     try:
-        config = apply_overrides(load_config(path), args.set)
+        loaded, source = load_command_config(args.config, args.name)
+        config = apply_overrides(loaded, args.set)
         factory = check_venue(config)
         credentials = load_venue_credentials(config.venue, factory.credential_fields)
+        check_state_dir_free(config.runtime.state_dir)
+        check_metrics_port(config, source.path)
         level = args.log_level or config.logging.level
         mode = configure_output(config, json_flag=args.json_logs, level=level)
-    except ConfigError as exc:
+    except (ConfigError, StateDirInUseError) as exc:
         print(f"mmtrio run: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    v = config.venue
+    logger.info("{}", source.describe())
+    logger.info(
+        "bot {}: state directory {} (journal, control socket, kill file{})",
+        config.runtime.name,
+        config.runtime.state_dir,
+        ", log file" if mode.console is not None else "",
+    )
+    engines: list[Engine] = []
 
     async def main() -> int:
-        if v.mode == "paper":
+        if config.venue.mode == "paper":
             async with paper_venue(config) as paper:
-                return await run_bot(
+                engine = Engine(
                     config,
-                    config_path=path,
+                    config_path=source.path,
                     venue=factory,
                     settings=paper.settings,
                     credentials=paper.credentials,
                     console=mode.console,
                 )
+                engines.append(engine)
+                return await engine.run()
         if credentials is None:  # loaded above: testnet/live always have them
             raise ConfigError("testnet/live need credentials")
-        return await run_bot(
+        engine = Engine(
             config,
-            config_path=path,
+            config_path=source.path,
             venue=factory,
             settings=live_settings(config, factory),
             credentials=credentials,
             console=mode.console,
         )
+        engines.append(engine)
+        return await engine.run()
 
     try:
-        return trio.run(main)
+        code: int = trio.run(main)
     except (MmtrioError, BaseExceptionGroup) as exc:
         # Trio's nurseries wrap what a task raised in an exception group: a damaged or
         # unwritable journal at start once surfaced as a traceback instead of this line.
@@ -115,7 +144,16 @@ def run(args: argparse.Namespace) -> int:
         if error is None:
             raise
         print(f"mmtrio run: {error}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
+        usage = isinstance(error, ConfigError | StateDirInUseError | DataFileError)
+        return EXIT_USAGE if usage else EXIT_FAILED
+    summary = engines[0].exit_summary if engines else None
+    if summary is not None:
+        if mode.console is not None:
+            text = summary.text(width=mode.console.width)
+            mode.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            logger.info("exit summary:\n{}", summary.text())
+    return code
 
 
 def _carried_error(exc: BaseException) -> MmtrioError | None:

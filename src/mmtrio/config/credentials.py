@@ -91,7 +91,7 @@ def load_venue_credentials(
         if name not in _FIELDS:
             raise ConfigError(f"the venue asks for an unknown credential {name!r}")
         what, env_name, key = _FIELDS[name]
-        value, src = _one(what, env_name, getattr(venue, key), key, env, problems)
+        value, src = _one(what, env_name, getattr(venue, key), f"venue.{key}", env, problems)
         if value is not None:
             values[name] = value
             sources.append(src)
@@ -110,9 +110,7 @@ def _one(  # noqa: PLR0917 — a private helper called twice with mirrored argum
 ) -> tuple[str | None, str]:
     from_env = env.get(env_name, "")
     if from_env and path is not None:
-        problems.append(
-            f"the {what} is set both in ${env_name} and in venue.{key} ({path}); keep one"
-        )
+        problems.append(f"the {what} is set both in ${env_name} and in {key} ({path}); keep one")
         return None, ""
     if from_env:
         value = from_env.strip()
@@ -121,7 +119,7 @@ def _one(  # noqa: PLR0917 — a private helper called twice with mirrored argum
             return None, ""
         return value, f"env {env_name}"
     if path is None:
-        problems.append(f"no {what}: set ${env_name} or venue.{key} (a chmod 600 file)")
+        problems.append(f"no {what}: set ${env_name} or {key} (a chmod 600 file)")
         return None, ""
     from_file = _read_private_file(what, path, key, problems)
     return from_file, f"file {path}"
@@ -131,32 +129,48 @@ def _read_private_file(what: str, path: Path, key: str, problems: list[str]) -> 
     try:
         st = path.stat()
     except FileNotFoundError:
-        problems.append(f"venue.{key} {path} does not exist")
+        problems.append(f"{key} {path} does not exist")
         return None
     except OSError as exc:
-        problems.append(f"venue.{key} {path} cannot be read: {exc.strerror}")
+        problems.append(f"{key} {path} cannot be read: {exc.strerror}")
         return None
     if not stat.S_ISREG(st.st_mode):
-        problems.append(f"venue.{key} {path} is not a regular file")
+        problems.append(f"{key} {path} is not a regular file")
         return None
     if st.st_mode & 0o077:
         problems.append(
-            f"venue.{key} {path} is accessible by group or others (mode "
+            f"{key} {path} is accessible by group or others (mode "
             f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}` — refusing to use it"
         )
         return None
     if st.st_size > _MAX_SECRET_BYTES:
-        problems.append(f"venue.{key} {path} is {st.st_size} bytes: not a {what} file")
+        problems.append(f"{key} {path} is {st.st_size} bytes: not a {what} file")
         return None
     try:
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
-        problems.append(f"venue.{key} {path} cannot be read as UTF-8 text")
+        problems.append(f"{key} {path} cannot be read as UTF-8 text")
         return None
     if not _well_formed(value):
-        problems.append(f"venue.{key} {path} must hold the {what} alone, on one line")
+        problems.append(f"{key} {path} must hold the {what} alone, on one line")
         return None
     return value
+
+
+ENV_TELEGRAM_TOKEN = "MMTRIO_TELEGRAM_TOKEN"
+
+
+def load_telegram_token(token_file: Path | None, environ: Mapping[str, str] | None = None) -> str:
+    """The Telegram bot token: ``$MMTRIO_TELEGRAM_TOKEN`` or ``[telegram] token_file`` (a file
+    readable by its owner only), by the same rules as the API keys. Raises ``ConfigError``."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    token, _ = _one(
+        "Telegram bot token", ENV_TELEGRAM_TOKEN, token_file, "telegram.token_file", env, problems
+    )
+    if problems or token is None:
+        raise ConfigError("telegram: " + "; ".join(problems))
+    return token
 
 
 def _well_formed(value: str) -> bool:

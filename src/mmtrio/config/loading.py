@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from mmtrio.config.fields import describe_allowed
+from mmtrio.config.locations import with_location_defaults
 from mmtrio.config.model import Config
 from mmtrio.errors import ConfigError
 
@@ -57,10 +58,11 @@ class ConfigValidationError(ConfigError):
         )
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, name: str | None = None) -> Config:
     """Read and validate a TOML config file.
 
-    Relative paths inside the file are resolved against the file's directory. Raises
+    Relative paths inside the file are resolved against the file's directory. ``name`` sets
+    ``[runtime] name`` when the file sets none (and must equal it when it does). Raises
     :class:`mmtrio.errors.ConfigError` (a :class:`ConfigValidationError` when the TOML parsed)
     whose message lists every problem: key path, value and allowed range.
     """
@@ -70,7 +72,8 @@ def load_config(path: str | Path) -> Config:
     except FileNotFoundError:
         raise ConfigError(
             f"config file {file} not found; pass the path of a TOML file "
-            "(the project ships config.toml for paper trading)"
+            "(`mmtrio init` writes a commented one; without --config, mmtrio uses "
+            "./config.toml or its packaged default)"
         ) from None
     except OSError as exc:
         raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
@@ -80,13 +83,27 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config file {file} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    if name is not None:
+        # `mmtrio run --name` (the systemd template unit passes its instance name): the bot's
+        # name when the file sets none, a guard when it sets another one.
+        runtime = data.get("runtime", {})
+        given = runtime.get("name") if isinstance(runtime, dict) else None
+        if given is not None and given != name:
+            raise ConfigError(
+                f"config file {file} names the bot {given!r} but --name is {name!r}: one config "
+                "file per instance (/etc/mmtrio/<instance>.toml with [runtime] name = "
+                '"<instance>")'
+            )
+        data = {**data, "runtime": {**(runtime if isinstance(runtime, dict) else {}), "name": name}}
     return parse_config(data, base_dir=file.resolve().parent, source=str(file))
 
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<config>") -> Config:
     """Validate already-parsed TOML data; relative paths resolve against ``base_dir``."""
     try:
-        return Config.model_validate(dict(data), context={"base_dir": base_dir})
+        return Config.model_validate(
+            with_location_defaults(dict(data)), context={"base_dir": base_dir}
+        )
     except ValidationError as exc:
         raise ConfigValidationError(source, problems_of(exc)) from None
 

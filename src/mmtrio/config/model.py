@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import model_validator
 
 from mmtrio.config.fields import Section, setting
+from mmtrio.config.notify import TelegramConfig
 from mmtrio.config.sections import (
     EstimatorsConfig,
     ExecutionConfig,
@@ -51,6 +52,9 @@ class Config(Section):
     )
     logging: LoggingConfig = setting(
         LoggingConfig(), reload=True, strict=False, doc="log level and format"
+    )
+    telegram: TelegramConfig = setting(
+        TelegramConfig(), reload=False, strict=False, doc="Telegram notifier and commands"
     )
 
     @model_validator(mode="after")

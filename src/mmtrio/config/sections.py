@@ -460,13 +460,26 @@ class RestartConfig(Section):
 
 
 class RuntimeConfig(Section):
-    """[runtime]: process-level settings. Immutable except the reconcile interval."""
+    """[runtime]: process-level settings. Immutable except the reconcile interval.
 
+    ``name``, ``state_dir`` and ``control_socket`` have computed defaults (bot name
+    ``<venue>-<symbol>``, ``<state root>/<name>``, ``<state_dir>/control.sock``) filled in
+    before validation by :func:`mmtrio.config.locations.with_location_defaults`.
+    """
+
+    name: str = setting(
+        reload=False,
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
+        doc="bot name: metric label `bot` and state directory name (default <venue>-<symbol>)",
+    )
     state_dir: Path = setting(
-        reload=False, strict=False, doc="journal, order-id counter and lock live here"
+        reload=False,
+        strict=False,
+        doc="journal, order-id counter, lock, control socket and kill file (default: per-user "
+        "state directory / name)",
     )
     control_socket: Path = setting(
-        reload=False, strict=False, doc="Unix socket for `mmtrio status`/`ctl`"
+        reload=False, strict=False, doc="Unix socket for `mmtrio status`/`kill`/`resume`"
     )
     reconcile_interval_s: float = setting(
         30.0, reload=True, unit="s", ge=1.0, le=3600.0, doc="periodic venue reconciliation"

@@ -50,7 +50,8 @@ class QuoteStatus:
     """One of our live quoting orders as the status screen shows it.
 
     ``queue_ahead_estimate`` is the displayed size at our price on our side of the local book
-    (conservatively: all of it is assumed ahead of us); None when the level is not in the book.
+    less our own order's remaining size (the venue's book shows our order too); conservatively,
+    all of the rest is assumed ahead of us. None when the level is not in the book.
     """
 
     side: Side

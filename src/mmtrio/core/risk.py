@@ -207,13 +207,16 @@ def _core_check(
     lot = instrument.base_per_lot
     notional, notional_without = abs(worst) * lot * ref, abs(without) * lot * ref
 
+    def qty(lots: int) -> str:  # messages speak the operator's units, not lots
+        return f"{instrument.lots_to_qty(lots)} {instrument.base_asset}"
+
     if reduce_only:
         if _reduces(side, total_lots, position_lots):
             return RiskDecision(True, f"reduce-only {what} reduces the position", worst, notional)
         return RiskDecision(
             False,
-            f"reduce-only {side.value} {what} of {total_lots} lots would not reduce position "
-            f"{position_lots}",
+            f"reduce-only {side.value} {what} of {qty(total_lots)} would not reduce position "
+            f"{qty(position_lots)}",
             worst,
             notional,
         )
@@ -228,24 +231,24 @@ def _core_check(
         return RiskDecision(
             False,
             f"reducing only ({state.reason}): {side.value} {what} would not reduce position "
-            f"{position_lots} in the worst case ({worst} lots)",
+            f"{qty(position_lots)} in the worst case ({qty(worst)})",
             worst,
             notional,
         )
     if abs(worst) > limits.max_position_lots and abs(worst) > abs(without):
         return RiskDecision(
             False,
-            f"{side.value} {what} worst-case position {worst} lots exceeds the limit "
-            f"{limits.max_position_lots} (position {position_lots}, open {side.value.lower()}s "
-            f"{side_exposure}, this {extra_lots})",
+            f"{side.value} {what} worst-case position {qty(worst)} exceeds the limit "
+            f"{qty(limits.max_position_lots)} (position {qty(position_lots)}, open "
+            f"{side.value.lower()}s {qty(side_exposure)}, this {qty(extra_lots)})",
             worst,
             notional,
         )
     if notional > limits.max_notional and notional > notional_without:
         return RiskDecision(
             False,
-            f"{side.value} {what} worst-case notional {notional} exceeds the limit "
-            f"{limits.max_notional} ({abs(worst)} lots at {ref})",
+            f"{side.value} {what} worst-case notional {notional:.2f} {instrument.quote_asset} "
+            f"exceeds the limit {limits.max_notional} ({qty(abs(worst))} at {ref})",
             worst,
             notional,
         )
@@ -540,8 +543,10 @@ class RiskManager:
         warnings: list[str] = []
         if band is not InventoryBand.NORMAL:
             warnings.append(
-                f"inventory {band.value}: position {position_lots} of max "
-                f"{self.limits.max_position_lots} lots"
+                f"inventory {band.value}: position "
+                f"{self.instrument.lots_to_qty(position_lots)} of max "
+                f"{self.instrument.lots_to_qty(self.limits.max_position_lots)} "
+                f"{self.instrument.base_asset}"
             )
         if self.limits.max_quote_to_trade is not None and qtr > self.limits.max_quote_to_trade:
             warnings.append(

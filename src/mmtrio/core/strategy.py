@@ -400,8 +400,10 @@ class MarketMaker:
                 self.risk.on_fill(now)
                 self._notice(
                     "fill",
-                    f"{fill.side.value} {fill.qty} lots @ {fill.price} ticks ({fill.client_id});"
-                    f" position {self.ledger.position_lots} lots",
+                    f"fill {fill.side.value} {self._qty(fill.qty)} @ {self._price(fill.price)}"
+                    f" ({fill.client_id}); position "
+                    f"{self.instrument.lots_to_qty(self.ledger.position_lots):+}"
+                    f" {self.instrument.base_asset}",
                     client_id=fill.client_id,
                     trade_id=fill.trade_id,
                     side=fill.side.value,
@@ -702,7 +704,7 @@ class MarketMaker:
         out.append(PlaceOrder(cid, self.instrument.symbol, side, price, qty, tif, reduce_only))
         self._notice(
             "quote",
-            f"place {side.value} L{slot[1]} {qty}@{price}",
+            f"place {side.value} L{slot[1]} {self._qty(qty)} @ {self._price(price)}",
             client_id=cid,
             side=side.value,
             level=slot[1],
@@ -715,7 +717,7 @@ class MarketMaker:
     def _amend(self, order: Order, q: Quote, now: int, out: list[Command]) -> None:
         if self._crosses_own(order.side, q.price_ticks):
             self._hold_back(
-                f"amend of {order.client_id} to {q.price_ticks} held back: "
+                f"amend of {order.client_id} to {self._price(q.price_ticks)} held back: "
                 "would cross our own order"
             )
             return
@@ -751,7 +753,7 @@ class MarketMaker:
         )
         self._notice(
             "quote",
-            f"amend {order.client_id} to {q.qty_lots}@{q.price_ticks}",
+            f"amend {order.client_id} to {self._qty(q.qty_lots)} @ {self._price(q.price_ticks)}",
             client_id=order.client_id,
             side=order.side.value,
             level=order.slot[1],
@@ -831,7 +833,7 @@ class MarketMaker:
         adj = self.ledger.set_position(lots, entry_price, now)
         self._notice(
             "reconcile",
-            f"position adopted: {adj.lots_before} -> {adj.lots_after} lots",
+            f"position adopted: {self._qty(adj.lots_before)} -> {self._qty(adj.lots_after)}",
             lots_before=adj.lots_before,
             lots_after=adj.lots_after,
             equity_effect=str(adj.equity_effect),
@@ -874,6 +876,14 @@ class MarketMaker:
             qty=update.qty,
         )
 
+    # --- units in messages ----------------------------------------------------------------------
+    def _qty(self, lots: int) -> str:
+        """A size as the operator reads it (``0.004 BTC``): notices speak the screen's units."""
+        return f"{self.instrument.lots_to_qty(lots)} {self.instrument.base_asset}"
+
+    def _price(self, ticks: int) -> str:
+        return self.instrument.price_str(ticks)
+
     # --- status ---------------------------------------------------------------------------------
     def status(self, now: int) -> StrategyStatus:
         """A frozen snapshot for the status screen and metrics."""
@@ -881,7 +891,10 @@ class MarketMaker:
         bid, ask = self.book.best_bid(), self.book.best_ask()
         quotes = []
         for order in self.orders.live_orders():
-            size = self.book.size_at(order.side, order.price)
+            # The displayed size at our price includes our own order (the venue shows it in the
+            # book): what is ahead of us is the rest of it, at most.
+            shown = self.book.size_at(order.side, order.price)
+            ahead = max(0, shown - order.remaining) if shown > 0 else None
             quotes.append(
                 QuoteStatus(
                     order.side,
@@ -891,7 +904,7 @@ class MarketMaker:
                     order.client_id,
                     order.state,
                     now - order.created_ts,
-                    size if size > 0 else None,
+                    ahead,
                 )
             )
         params = self._params or self._intensity.params(self._t)

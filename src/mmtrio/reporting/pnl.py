@@ -64,9 +64,26 @@ class ReportInput:
 
 @dataclass(frozen=True, slots=True)
 class CurvePoint:
+    """Equity, position and the equity's parts (quote asset; fees negative) at ``ts``."""
+
     ts: int
     equity: float
     position_lots: int
+    spread_capture: float = 0.0
+    inventory: float = 0.0
+    fees: float = 0.0
+    funding: float = 0.0
+
+
+CURVE_COLUMNS = (
+    "ts_ms",
+    "equity",
+    "position_lots",
+    "spread_capture",
+    "inventory",
+    "fees",
+    "funding",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,7 @@ class SessionReport:
     """The computed report; :meth:`to_json` is the ``mmtrio report --json`` document."""
 
     symbol: str
+    instrument: Instrument  # the rules the journal recorded (prices and sizes are on its grid)
     start_ms: int | None
     end_ms: int | None
     pnl: dict[str, Decimal]
@@ -95,6 +113,9 @@ class SessionReport:
     fills_without_mid: int
     duplicate_fills: int
     curve: tuple[CurvePoint, ...]
+    # For the price chart: (ts, mid in ticks) thinned like the curve; (ts, side, price ticks).
+    mids: tuple[tuple[int, float], ...] = ()
+    fill_points: tuple[tuple[int, str, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: money as decimal strings (exact), ratios as floats, NaN as null."""
@@ -103,8 +124,9 @@ class SessionReport:
             return None if math.isnan(x) else x
 
         return {
-            "schema": "mmtrio.report/1",
+            "schema": "mmtrio.report/2",
             "symbol": self.symbol,
+            "instrument": self.instrument.to_json(),
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "pnl": {k: _money(v) for k, v in self.pnl.items()},
@@ -135,7 +157,19 @@ class SessionReport:
                 "max_abs_lots": self.max_abs_position_lots,
             },
             "drawdown": {"max": _money(self.max_drawdown), "at_ms": self.max_drawdown_ts},
-            "curve": [[p.ts, p.equity, p.position_lots] for p in self.curve],
+            "curve_columns": list(CURVE_COLUMNS),
+            "curve": [
+                [
+                    p.ts,
+                    p.equity,
+                    p.position_lots,
+                    p.spread_capture,
+                    p.inventory,
+                    p.fees,
+                    p.funding,
+                ]
+                for p in self.curve
+            ],
         }
 
 
@@ -178,17 +212,21 @@ def compute_report(
     max_dd_ts: int | None = None
     max_abs = 0
     curve: list[CurvePoint] = []
+    mid_points: list[tuple[int, float]] = []
+    fill_points: list[tuple[int, str, int]] = []
     for ts, _, _, item in events:
         if isinstance(item, MidSample):
             mid = _mid_price(inst, item)
             ledger.mark(mid)
             markouts.on_mid((item.bid + item.ask) / 2, ts)
+            mid_points.append((ts, (item.bid + item.ask) / 2))
         elif isinstance(item, FundingPayment):
             ledger.on_funding(item.amount, ts)
         else:
             if not ledger.on_fill(item, mid):
                 continue
             markouts.on_fill(item.side, item.price, item.qty, ts)
+            fill_points.append((ts, item.side.value, item.price))
             volume_quote += inst.notional(item.price, item.qty)
             if item.side.sign > 0:
                 buys += 1
@@ -199,19 +237,32 @@ def compute_report(
         if peak - equity > max_dd:
             max_dd, max_dd_ts = peak - equity, ts
         max_abs = max(max_abs, abs(ledger.position_lots))
-        curve.append(CurvePoint(ts, float(equity), ledger.position_lots))
+        parts = ledger.snapshot()
+        curve.append(
+            CurvePoint(
+                ts,
+                float(equity),
+                ledger.position_lots,
+                float(parts.spread_capture),
+                float(parts.inventory_pnl),
+                float(-parts.fees),
+                float(parts.funding),
+            )
+        )
 
     snap = ledger.snapshot()
     messages = data.orders.place + data.orders.amend + data.orders.cancel
     return SessionReport(
         symbol=inst.symbol,
+        instrument=inst,
         start_ms=data.start_ms,
         end_ms=data.end_ms,
         pnl={
             "equity": snap.equity,
             "realised": snap.realised,
             "unrealised": snap.unrealised,
-            "fees_paid": snap.fees,
+            # A cost, negative (a rebate positive): the sign every surface uses (mmtrio.units).
+            "fees": -snap.fees,
             "funding": snap.funding,
         },
         attribution=snap.attribution,
@@ -233,6 +284,8 @@ def compute_report(
         fills_without_mid=snap.fills_without_mid,
         duplicate_fills=snap.duplicate_fills,
         curve=_thin(curve),
+        mids=tuple(mid_points[:: max(1, len(mid_points) // MAX_CURVE_POINTS)]),
+        fill_points=tuple(fill_points[-MAX_CURVE_POINTS:]),
     )
 
 

@@ -46,12 +46,13 @@ from mmtrio.core.commands import Command
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import JournalError, MmtrioError, RateLimited, VenueError
+from mmtrio.errors import JournalError, MmtrioError, RateLimited, StateDirInUseError, VenueError
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.instrument_watch import watch_instrument
 from mmtrio.runtime.journal import Journal, Retention
@@ -114,7 +115,10 @@ class Engine:
         self.clock_ms = make_clock_ms()
         self.ended = HowItEnded()
         self._bot_scope: trio.CancelScope | None = None
-        self.sources = StatusSources(symbol=self.symbol, clock_ms=self.clock_ms)
+        self.sources = StatusSources(
+            symbol=self.symbol, clock_ms=self.clock_ms, bot=config.runtime.name, venue=venue.name
+        )
+        self.exit_summary: ExitSummary | None = None  # set by the cleanup (runtime/shutdown)
         self.inbox = Inbox(clock_ms=self.clock_ms)
         self.operator = Operator(
             config=config,
@@ -128,7 +132,9 @@ class Engine:
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
         # Operator surface (screen, metrics, sd_notify, disk guard): runtime/surface.py.
-        self.surface = OperatorSurface(config, self.sources, console=console)
+        self.surface = OperatorSurface(
+            config, self.sources, console=console, control=self.operator.control
+        )
 
     @property
     def config(self) -> Config:
@@ -167,6 +173,9 @@ class Engine:
     async def _run_session(self) -> int:
         try:
             return await self._run_journaled()
+        except StateDirInUseError as exc:
+            logger.error("{}", exc)  # a usage error (exit 2), not a journal failure
+            raise
         except JournalError as exc:
             # Raised only before the session's writer runs (its failures stop the bot inside):
             # nothing was sent to the venue yet. The CLI prints the same error on stderr.
@@ -271,21 +280,21 @@ class Engine:
                 finally:
                     self.sources.phase = "stopping"
                     run = self.running
-                    code = await cleanup(
-                        Parts(
-                            symbol=self.symbol,
-                            execution=None if run is None else run.execution,
-                            reconciler=None if run is None else run.reconciler,
-                            mm=None if run is None else run.mm,
-                            recorder=recorder,
-                            writer=writer,
-                            surface=self.surface,
-                            clock_ms=self.clock_ms,
-                            previous_clean=last_clean,
-                        ),
-                        self.ended,
-                        cfg.runtime.shutdown_deadline_s,
+                    parts = Parts(
+                        bot=cfg.runtime.name,
+                        symbol=self.symbol,
+                        execution=None if run is None else run.execution,
+                        reconciler=None if run is None else run.reconciler,
+                        mm=None if run is None else run.mm,
+                        recorder=recorder,
+                        writer=writer,
+                        surface=self.surface,
+                        clock_ms=self.clock_ms,
+                        previous_clean=last_clean,
+                        journal_path=journal_path,
                     )
+                    code = await cleanup(parts, self.ended, cfg.runtime.shutdown_deadline_s)
+                    self.exit_summary = parts.summary
                 infra.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):

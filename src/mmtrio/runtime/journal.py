@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmtrio.errors import JournalError, ParameterError
+from mmtrio.errors import JournalError, ParameterError, StateDirInUseError
 from mmtrio.runtime.journal_schema import (
     META_EPOCH,
     EncodedRecord,
@@ -177,7 +177,7 @@ class _StateLock:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise JournalError(
+            raise StateDirInUseError(
                 f"state directory {state_dir} is in use by another mmtrio (pid {holder}, lock "
                 f"{self.path}); stop that bot first, or give this one its own state_dir"
             ) from None

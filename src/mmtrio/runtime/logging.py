@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -84,7 +85,14 @@ def register_secret(secret: str) -> None:
     REDACTOR.register(secret)
 
 
-def setup_logging(level: str = "INFO", *, json_lines: bool = False, sink: Any = None) -> int:
+# Above the live screen every record is one line of the terminal's width: time, level and the
+# message only (the module name and date are in the log file).
+SCREEN_FORMAT = "<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}"
+
+
+def setup_logging(
+    level: str = "INFO", *, json_lines: bool = False, sink: Any = None, fmt: str | None = None
+) -> int:
     """Replace loguru's handlers with one (stderr by default); returns the handler id.
 
     ``json_lines`` writes one JSON object per line (headless / systemd). Every record goes
@@ -94,7 +102,7 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = False, sink: Any = 
         raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
     logger.remove()
     logger.configure(patcher=REDACTOR.patch)
-    fmt = (
+    fmt = fmt or (
         "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
         "<cyan>{name}</cyan> {message}"
     )
@@ -103,6 +111,20 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = False, sink: Any = 
         return logger.add(target, level=level, serialize=True, backtrace=False, diagnose=False)
     # diagnose=False: variable values in tracebacks could hold secrets.
     return logger.add(target, level=level, format=fmt, backtrace=False, diagnose=False)
+
+
+def add_file_sink(level: str, path: Path) -> int:
+    """Also write every record, whole and redacted, to ``path`` (rotated at 20 MB, 5 kept)."""
+    fmt = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {name} {message}"
+    return logger.add(
+        str(path),
+        level=level,
+        format=fmt,
+        rotation="20 MB",
+        retention=5,
+        backtrace=False,
+        diagnose=False,
+    )
 
 
 def set_level(handler_id: int, level: str, *, json_lines: bool = False, sink: Any = None) -> int:

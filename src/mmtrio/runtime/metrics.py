@@ -15,14 +15,15 @@ exported as counters; everything else as gauges. Label cardinality is bounded: s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from functools import partial
 from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -94,6 +95,21 @@ class _StatusCollector(Collector):
             "position in base asset (signed)",
             value=float(inst.lots_to_base(st.position_lots)),
         )
+        limit = getattr(view, "max_position_lots", None)
+        if isinstance(limit, int):
+            yield GaugeMetricFamily(
+                f"{PREFIX}_position_limit",
+                "risk.max_position in base asset (the inventory bands are fractions of it)",
+                value=float(inst.lots_to_qty(limit)),
+            )
+        best = GaugeMetricFamily(
+            f"{PREFIX}_best_price", "best bid and ask of the local book", labels=["side"]
+        )
+        if st.best_bid is not None:
+            best.add_metric(["BUY"], float(inst.ticks_to_price(st.best_bid)))
+        if st.best_ask is not None:
+            best.add_metric(["SELL"], float(inst.ticks_to_price(st.best_ask)))
+        yield best
         pnl = GaugeMetricFamily(
             f"{PREFIX}_pnl_usdt", "session P&L and its attribution (USDT)", labels=["part"]
         )
@@ -185,29 +201,63 @@ class _StatusCollector(Collector):
         yield running
 
 
-class Metrics:
-    """The bot's metrics. ``latest`` returns the newest status snapshot (or None)."""
+class _Labelled(Collector):
+    """Every sample of ``inner`` with the bot's identity labels added (``bot``, ``venue``,
+    ``symbol``), so that one Prometheus scrapes a fleet and every series says whose it is."""
 
-    def __init__(self, latest: Callable[[], StatusView | None]) -> None:
+    def __init__(self, inner: CollectorRegistry, labels: Mapping[str, str]) -> None:
+        self._inner = inner
+        self._labels = dict(labels)
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._inner.collect():
+            metric.samples = [
+                s._replace(labels={**s.labels, **self._labels}) for s in metric.samples
+            ]
+            yield metric
+
+
+class Metrics:
+    """The bot's metrics. ``latest`` returns the newest status snapshot (or None); ``labels``
+    (``bot``, ``venue``, ``symbol``) go on every series."""
+
+    def __init__(
+        self,
+        latest: Callable[[], StatusView | None],
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        inner = CollectorRegistry(auto_describe=False)
+        inner.register(_StatusCollector(latest))
+        # The served registry: the inner one's samples, labelled.
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_StatusCollector(latest))
+        self.registry.register(_Labelled(inner, labels or {}))
+        # Process restarts show in Grafana as changes of this value.
+        start = Gauge(
+            f"{PREFIX}_start_time_seconds",
+            "when this bot process started (unix time)",
+            registry=inner,
+        )
+        start.set(time.time())
         self.tick_to_order = Histogram(
             f"{PREFIX}_tick_to_order_seconds",
             "market message received → order request written",
             buckets=TICK_TO_ORDER_BUCKETS,
-            registry=self.registry,
+            registry=inner,
         )
         self.rest_latency = Histogram(
             f"{PREFIX}_rest_latency_seconds",
             "REST request round trip",
             buckets=REST_BUCKETS,
-            registry=self.registry,
+            registry=inner,
         )
         self.notices = Counter(
             f"{PREFIX}_notices",
             "strategy notices by kind (quote = a place/amend sent, reject, alert, ...)",
             labelnames=["kind"],
-            registry=self.registry,
+            registry=inner,
         )
         for kind in sorted(NOTICE_KINDS):
             self.notices.labels(kind=kind)  # export zeros: rate() needs the series to exist

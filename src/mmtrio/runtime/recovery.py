@@ -222,6 +222,22 @@ class StartArgs:
     sink: DurableSink
 
 
+def _recovery_text(view: JournalView, replayed: int, rebuilt: int, inst: Instrument) -> str:
+    """What start-up recovered from the journal, in words and the instrument's units (a first
+    start says so, instead of ``baseline None lots at trade None``)."""
+    qty = f"{inst.lots_to_qty(rebuilt):+} {inst.base_asset}"
+    if view.baseline is None and replayed == 0:
+        return f"first start (no earlier session journaled): position {qty}"
+    if view.baseline is None:
+        base = "no position checkpoint"
+    else:
+        tid = view.baseline.trade_id
+        trade = "" if tid is None else f" at venue trade {tid}"
+        base = f"checkpoint {inst.lots_to_qty(view.baseline.lots):+} {inst.base_asset}{trade}"
+    checked = "" if view.watermark is None else f"; venue trades after {view.watermark} are checked"
+    return f"{base}, {replayed} fill(s) replayed since, position {qty}{checked}"
+
+
 async def recover_at_start(a: StartArgs) -> ReconcileReport:
     """Steps 1–4 of the module docstring; returns the startup reconciliation's report."""
     symbol = a.instrument.symbol
@@ -229,15 +245,7 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
     replayed = rebuild_ledger(a.mm.ledger, view, a.clock_ms())
     a.known_trade_ids |= {f.trade_id for f, _ in view.fills}
     rebuilt = a.mm.ledger.position_lots
-    logger.info(
-        "journal: baseline {} lots at trade {}, {} fills replayed, books at {} lots; "
-        "venue trades after {} are checked",
-        None if view.baseline is None else view.baseline.lots,
-        None if view.baseline is None else view.baseline.trade_id,
-        replayed,
-        rebuilt,
-        view.watermark,
-    )
+    logger.info("journal: {}", _recovery_text(view, replayed, rebuilt, a.instrument))
     report = await reconcile(
         a.gateway,
         a.mm,

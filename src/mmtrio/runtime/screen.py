@@ -22,10 +22,12 @@ spelled out by :class:`StatusView`, so the two can evolve separately.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import termios
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import trio
 from loguru import logger
@@ -48,6 +50,9 @@ from mmtrio.runtime.supervisor import ChildState, ChildStatus
 QUOTE_ROWS_PER_SIDE = 3
 FEED_ROWS = 4
 WIDTH = 80
+FILLS_WIDTH = 30  # the fills column; alerts get the rest of the line, wrapped, in full
+ALERT_TTL_MS = 120_000  # an alert older than this leaves the screen (the log keeps it)
+LEGEND = "q/t order msgs per fill · queue ahead: size before ours · M/T maker/taker"
 
 _STATE_STYLE = {
     TradingState.ACTIVE: "bold green",
@@ -179,6 +184,8 @@ class ScreenSnapshot:
     rest_p99_us: int | None
     rate_limits: tuple[RateLimit, ...]
     children: tuple[ChildStatus, ...]
+    max_position_lots: int | None = None  # risk.max_position: the header names a side off
+    stopping: str | None = None  # the reason, once the shutdown has begun
 
 
 class SnapshotBuilder:
@@ -191,6 +198,7 @@ class SnapshotBuilder:
     """
 
     def __init__(self, src: StatusSources) -> None:
+        self.stopping: str | None = None  # set by the surface when the shutdown begins
         self._src = src
         self._seen_up: dict[str, bool] = {}
         self._ever_up: set[str] = set()
@@ -239,6 +247,8 @@ class SnapshotBuilder:
             rest_p99_us=p99 if isinstance(p99, int) else None,
             rate_limits=tuple(limits),
             children=children,
+            max_position_lots=_max_position_lots(self._src.strategy),
+            stopping=self.stopping,
         )
 
 
@@ -295,17 +305,60 @@ def _notice_int(notice: Notice, key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _max_position_lots(strategy: Any) -> int | None:
+    """risk.max_position in lots, from the running strategy (None before it is built)."""
+    if strategy is None:
+        return None
+    lots: int = strategy.config.limits.max_position_lots
+    return lots
+
+
 # --- sections ----------------------------------------------------------------------------------
+
+
+def side_off(st: StrategyStatus, inst: Instrument, max_position_lots: int | None) -> str | None:
+    """Why one side is not quoted while the state is ACTIVE, or None when both can be.
+
+    The guards can say "all risk checks clear" while the position limit keeps the increasing
+    side off: the inventory band is CRITICAL/HARD (reducing side only), or the position is so
+    near ``risk.max_position`` that one more quote would pass it (the order check refuses it).
+    """
+    pos = st.position_lots
+    if pos == 0:
+        return None
+    side = "BUY" if pos > 0 else "SELL"
+    quoted = {q.side.value for q in st.quotes}
+    limit = "" if max_position_lots is None else f"/{inst.lots_to_qty(max_position_lots)}"
+    where = f"position {inst.lots_to_qty(pos):+}{limit} {inst.base_asset}"
+    if st.band in (InventoryBand.CRITICAL, InventoryBand.HARD):
+        return f"{side} side off: {st.band.value} {where}"
+    if max_position_lots is not None and side not in quoted and quoted:
+        size = max(q.qty for q in st.quotes)
+        if abs(pos) + size > max_position_lots:
+            return f"{side} side off: at the limit, {where}"
+    return None
 
 
 def _header(view: StatusView, st: StrategyStatus) -> Text:
     state = st.trading_state
     reason = st.cannot_quote or st.reason
+    label, style = state.value, _STATE_STYLE.get(state, "bold")
+    stopping = getattr(view, "stopping", None)
+    if stopping:
+        label, style, reason = (
+            "STOPPING",
+            "bold white on blue",
+            f"cancelling all orders: {stopping}",
+        )
+    elif state is TradingState.ACTIVE and not st.cannot_quote:
+        off = side_off(st, view.instrument, getattr(view, "max_position_lots", None))
+        if off is not None:
+            style, reason = "bold black on yellow", off
     return _line(
         ("mmtrio ", "bold"),
         (view.instrument.symbol, "bold cyan"),
         "  ",
-        (f" {state.value} ", _STATE_STYLE.get(state, "bold")),
+        (f" {label} ", style),
         "  ",
         (reason, "italic"),
     )
@@ -469,19 +522,22 @@ def _fill_text(inst: Instrument, notice: Notice, now: int) -> Text:
 
 
 def _feeds(inst: Instrument, st: StrategyStatus) -> Table:
+    """Latest fills (left, one line each) and live alerts (right, newest first, the full text
+    wrapped; what does not fit the screen's last rows is cropped, and the log has it all).
+    Alerts older than ALERT_TTL_MS leave the screen."""
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim", expand=True)
-    table.add_column("latest fills", ratio=1, no_wrap=True, overflow="ellipsis")
-    table.add_column("alerts", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("latest fills", width=FILLS_WIDTH, no_wrap=True, overflow="ellipsis")
+    table.add_column("alerts (last 2 min)", ratio=1, overflow="fold")
     fills = [_fill_text(inst, n, st.ts) for n in reversed(st.last_fills[-FEED_ROWS:])]
-    alerts = [
-        _line((f"{_age(st.ts - n.ts):>6} ", "dim"), (n.message, "yellow"))
-        for n in reversed(st.alerts[-FEED_ROWS:])
-    ]
-    for i in range(max(len(fills), len(alerts), 1)):
-        table.add_row(
-            fills[i] if i < len(fills) else _cell("—" if i == 0 else "", "dim"),
-            alerts[i] if i < len(alerts) else _cell("—" if i == 0 else "", "dim"),
-        )
+    live = [n for n in reversed(st.alerts) if st.ts - n.ts <= ALERT_TTL_MS][:FEED_ROWS]
+    alerts = Text(overflow="fold")
+    for i, n in enumerate(live):
+        if i:
+            alerts.append("\n")
+        alerts.append(f"{_age(st.ts - n.ts):>5} ", style="dim")
+        alerts.append(n.message, style="yellow")
+    left = Text("\n").join(fills) if fills else _cell("—", "dim")
+    table.add_row(left, alerts if live else _cell("—", "dim"))
     return table
 
 
@@ -499,6 +555,7 @@ def render_status(view: StatusView | None) -> RenderableType:
         _line(("quotes", "bold underline")),
         _quotes(inst, st),
         *_health(view),
+        _line((LEGEND, "dim")),
         _feeds(inst, st),
     )
 
@@ -558,23 +615,63 @@ async def run_screen(
             logger.info(status_line(build()))
             await trio.sleep(log_interval_s)
     latest: list[StatusView | None] = [None]
+    closed: list[bool] = [False]
+
+    def frame() -> RenderableType:
+        return CLOSED_FRAME if closed[0] else _safe_render(lambda: latest[0])
+
     live = Live(
-        get_renderable=lambda: _safe_render(lambda: latest[0]),
+        get_renderable=frame,
         console=console,
         refresh_per_second=refresh_per_second,
         vertical_overflow="crop",
+        # The last frame is replaced when the screen closes (below): it would show ACTIVE and
+        # OPEN quotes while the cleanup cancels them. The exit summary follows (cli/run.py).
         # Log records are routed through the console (console_log_sink), not by swapping
         # sys.stdout under loguru's feet.
         redirect_stdout=False,
         redirect_stderr=False,
     )
-    with live:
-        while True:
-            try:
-                latest[0] = build()
-            except Exception as exc:  # a status bug must not stop the bot; show the last one
-                logger.opt(exception=exc).warning("status snapshot failed; screen shows the last")
-            await trio.sleep(1.0 / refresh_per_second)
+    with _no_echo(console), live:
+        try:
+            while True:
+                try:
+                    latest[0] = build()
+                except Exception as exc:  # a status bug must not stop the bot; show the last
+                    logger.opt(exception=exc).warning(
+                        "status snapshot failed; screen shows the last"
+                    )
+                await trio.sleep(1.0 / refresh_per_second)
+        finally:
+            closed[0] = True
+            live.refresh()
+
+
+@contextlib.contextmanager
+def _no_echo(console: Console) -> Iterator[None]:
+    """Turn the terminal's echo off while the screen is up: the screen reads no input, and an
+    echoed ``^C`` moves the cursor under rich's feet, leaving a stale header line behind."""
+    try:
+        fd = console.file.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, AttributeError, termios.error):
+        yield  # not a real terminal (a test console, a pipe): nothing to do
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+CLOSED_FRAME = _line(
+    ("mmtrio ", "bold"),
+    (" STOPPING ", "bold white on blue"),
+    ("  screen closed: cancelling every order, summary below", "italic"),
+)
 
 
 def console_log_sink(console: Console) -> Callable[[str], None]:
@@ -585,6 +682,10 @@ def console_log_sink(console: Console) -> Callable[[str], None]:
     """
 
     def sink(message: str) -> None:
-        console.print(Text(str(message).rstrip("\n")), soft_wrap=True)
+        # One line each, cut to the terminal's width: a wrapped record would push the layout
+        # around mid-word. The full record is in the log file (runtime/surface.py).
+        text = Text(str(message).rstrip("\n").replace("\n", " ⏎ "), no_wrap=True)
+        text.truncate(max(10, console.width), overflow="ellipsis")
+        console.print(text, no_wrap=True, crop=True, overflow="ellipsis")
 
     return sink

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import trio
 from loguru import logger
@@ -21,6 +22,7 @@ from mmtrio.core.guards import TradingState
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import JournalError, MmtrioError
 from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.surface import OperatorSurface
@@ -48,6 +50,7 @@ class Parts:
     (nothing was sent to the venue by this process). ``previous_clean``: how the journal's
     previous session ended (None: there was none)."""
 
+    bot: str
     symbol: str
     execution: Execution | None
     reconciler: ReconcilerService | None
@@ -57,6 +60,8 @@ class Parts:
     surface: OperatorSurface
     clock_ms: Callable[[], int]
     previous_clean: bool | None = None
+    journal_path: Path | None = None
+    summary: ExitSummary | None = None  # set by cleanup: what the operator is told at exit
 
 
 async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
@@ -69,6 +74,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         deadline_s,
     )
     parts.surface.stopping(reason, deadline_s)
+    open_at_stop = 0 if parts.mm is None else len(parts.mm.orders.live_orders())
     with trio.CancelScope(shield=True):
         if parts.execution is not None:
             left = await parts.execution.cancel_all_and_confirm(parts.symbol, deadline_s)
@@ -112,7 +118,18 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
             except MmtrioError as exc:
                 logger.error("journal flush failed at stop: {}", exc)
     logger.info("stopped: exit code {}", code)
+    parts.summary = ExitSummary(
+        bot=parts.bot,
+        instrument=None if parts.mm is None else parts.mm.instrument,
+        reason=reason,
+        exit_code=code,
+        open_at_stop=open_at_stop,
+        left_open=left,
+        status=None if parts.mm is None else parts.mm.status(parts.clock_ms()),
+        journal=parts.journal_path,
+    )
     parts.surface.stopped(code)
+    await parts.surface.farewell(parts.summary.text())
     return code
 
 

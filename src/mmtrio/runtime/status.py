@@ -25,6 +25,7 @@ from loguru import logger
 
 from mmtrio.core.instruments import Instrument
 from mmtrio.runtime.inbox import LaneStats
+from mmtrio.runtime.status_doc import STATUS_SCHEMA, strategy_doc, units_doc
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -64,14 +65,26 @@ class StatusSources:
     loop: Any = None  # runtime.trading.TradingLoop
     phase: str = "starting"
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    bot: str = ""  # [runtime] name: the metric label `bot`
+    venue: str = ""  # [venue] name: the metric label `venue`
 
 
 def build_snapshot(src: StatusSources) -> dict[str, Any]:
     """A consistent JSON-able snapshot of the whole bot (see module docstring)."""
     now = src.clock_ms()
-    snap: dict[str, Any] = {"ts": now, "pid": os.getpid(), "symbol": src.symbol, "phase": src.phase}
-    if src.strategy is not None:
-        snap["strategy"] = jsonable(src.strategy.status(now))
+    inst = src.instrument
+    snap: dict[str, Any] = {
+        "schema": STATUS_SCHEMA,
+        "ts": now,
+        "pid": os.getpid(),
+        "bot": src.bot,
+        "venue": src.venue,
+        "symbol": src.symbol,
+        "phase": src.phase,
+        "units": None if inst is None else units_doc(inst),
+    }
+    if src.strategy is not None and inst is not None:
+        snap["strategy"] = strategy_doc(src.strategy.status(now), inst)
     if src.execution is not None:
         snap["execution"] = jsonable(src.execution.stats())
     if src.supervisor is not None:
@@ -98,34 +111,33 @@ def build_snapshot(src: StatusSources) -> dict[str, Any]:
 
 
 def status_line(snap: Mapping[str, Any]) -> str:
-    """One human log line from a snapshot: state, position, book, quotes, P&L."""
+    """One human line from a snapshot (``mmtrio status --text``, kill/resume answers)."""
     st = snap.get("strategy")
+    who = f"{snap.get('bot') or snap.get('symbol')} ({snap.get('symbol')})"
     if not isinstance(st, Mapping):
-        return f"{snap.get('symbol')} {snap.get('phase')}: strategy not started"
-    quotes = st.get("quotes") or []
+        return f"{who} {snap.get('phase')}: strategy not started"
+    unit = snap.get("units") or {}
+    base, quote = unit.get("size", ""), unit.get("money", "")
+    # Bids first, then asks, each nearest the touch first: the same order every time.
+    quotes = sorted(
+        (q for q in st.get("quotes") or [] if isinstance(q, Mapping)),
+        key=lambda q: (q.get("side") != "BUY", q.get("level", 0)),
+    )
     q_text = " ".join(
-        f"{'B' if q.get('side') == 'BUY' else 'S'}{q.get('level', 0)}:"
-        f"{q.get('qty')}@{q.get('price')}[{q.get('state')}]"
+        f"{q.get('side')} {q.get('size')}@{q.get('price')}"
         for q in quotes
         if isinstance(q, Mapping)
     )
-    ledger = st.get("ledger")
-    pnl = ""
-    if isinstance(ledger, Mapping):
-        keys = ("realised", "unrealised", "fees", "funding", "equity", "fills")
-        pnl = " ".join(f"{k}={ledger[k]}" for k in keys if k in ledger)
-    ex = snap.get("execution")
-    ex_text = ""
-    if isinstance(ex, Mapping):
-        ex_text = (
-            f" req={ex.get('requests')} p50={ex.get('latency_p50_us')}µs "
-            f"breaker={ex.get('breaker')}"
-        )
+    raw_ledger = st.get("ledger")
+    led: Mapping[str, Any] = raw_ledger if isinstance(raw_ledger, Mapping) else {}
+    reason = st.get("cannot_quote") or st.get("reason")
     return (
-        f"{snap.get('symbol')} {st.get('trading_state')}"
-        f"{' (' + str(st.get('reason')) + ')' if st.get('reason') else ''} "
-        f"pos={st.get('position_lots')} mid={st.get('mid')} bid={st.get('best_bid')} "
-        f"ask={st.get('best_ask')} quotes=[{q_text}] {pnl} dd={st.get('drawdown')}{ex_text}"
+        f"{who} {st.get('trading_state')}{f' ({reason})' if reason else ''} | "
+        f"position {st.get('position')} {base} ({st.get('band')}) | "
+        f"bid {st.get('best_bid')} ask {st.get('best_ask')} | quotes {q_text or 'none'} | "
+        f"P&L {led.get('equity')} {quote} (realised {led.get('realised')}, unrealised "
+        f"{led.get('unrealised')}, fees {led.get('fees')}, funding {led.get('funding')}) | "
+        f"drawdown {st.get('drawdown')}/{st.get('max_drawdown')} | fills {led.get('fills')}"
     )
 
 

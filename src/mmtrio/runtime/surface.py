@@ -30,10 +30,12 @@ check (every :data:`DISK_CHECK_INTERVAL_S`).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
@@ -41,14 +43,16 @@ from loguru import logger
 from rich.console import Console
 
 from mmtrio.config import Config
+from mmtrio.config.credentials import load_telegram_token
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
 from mmtrio.core.notices import Notice
 from mmtrio.errors import ConfigError
 from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
 from mmtrio.runtime.inbox import Inbox
-from mmtrio.runtime.logging import setup_logging
+from mmtrio.runtime.logging import SCREEN_FORMAT, add_file_sink, setup_logging
 from mmtrio.runtime.metrics import Metrics, serve_metrics
+from mmtrio.runtime.notifier import ControlHandler, TelegramNotifier
 from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
 from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
 from mmtrio.runtime.status import StatusSources
@@ -58,6 +62,7 @@ from mmtrio.venues.protocol import Gateway, OrderAck
 T = TypeVar("T")
 
 DISK_CHECK_INTERVAL_S = 10.0
+LOG_FILE_NAME = "mmtrio.log"
 SD_STATUS_INTERVAL_S = 5.0
 # Added to shutdown_deadline_s for EXTEND_TIMEOUT_USEC: the journal flush after the cancel
 # round gets up to a third of the deadline, plus a few seconds to close the files.
@@ -73,6 +78,7 @@ class OutputMode:
 
     console: Console | None
     json_logs: bool
+    log_file: Path | None = None  # the full log while the screen shows cut lines
 
 
 def configure_output(
@@ -88,8 +94,15 @@ def configure_output(
     tty = bool(isatty()) if callable(isatty) else False
     if tty and not json_flag and not config.logging.json_lines:
         console = Console(file=out)
-        setup_logging(level, sink=console_log_sink(console))
-        return OutputMode(console, False)
+        setup_logging(level, sink=console_log_sink(console), fmt=SCREEN_FORMAT)
+        # Above the screen each record is cut to one line; the whole of it goes here.
+        log_file = config.runtime.state_dir / LOG_FILE_NAME
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            add_file_sink(level, log_file)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the log file {log_file}: {exc.strerror}") from None
+        return OutputMode(console, False, log_file)
     setup_logging(level, json_lines=True, sink=out)
     return OutputMode(None, True)
 
@@ -160,6 +173,32 @@ def sd_status_text(snap: ScreenSnapshot | None, phase: str) -> str:
     )
 
 
+def _telegram(
+    config: Config,
+    sources: StatusSources,
+    control: ControlHandler | None,
+    environ: Mapping[str, str] | None,
+) -> TelegramNotifier | None:
+    """The notifier when ``[telegram] enabled``; its token problems are config errors."""
+    tg = config.telegram
+    if not tg.enabled:
+        return None
+    token = load_telegram_token(tg.token_file, environ)
+
+    def status() -> Any:
+        return None if sources.strategy is None else sources.strategy.status(sources.clock_ms())
+
+    return TelegramNotifier(
+        tg,
+        token,
+        bot=config.runtime.name,
+        instrument=lambda: sources.instrument,
+        status=status,
+        control=control,
+        wall_ms=lambda: time.time_ns() // 1_000_000,
+    )
+
+
 def kill_switch_tripped(strategy: Any) -> bool:
     """True when the strategy's kill switch is latched (False when it cannot tell: the disk
     guard then sends its kill again, which is harmless — a latch keeps its first reason)."""
@@ -177,6 +216,7 @@ class OperatorSurface:
         *,
         console: Console | None = None,
         environ: Mapping[str, str] | None = None,
+        control: ControlHandler | None = None,
     ) -> None:
         self.config = config
         self.sources = sources
@@ -185,7 +225,12 @@ class OperatorSurface:
         self.notifier = SdNotifier.from_environment(environ)
         timeout = watchdog_interval_s(environ)
         self.pinger = WatchdogPinger(self.notifier, timeout) if timeout is not None else None
-        self.metrics = Metrics(self.builder.build) if config.metrics.enabled else None
+        labels = {
+            "bot": config.runtime.name,
+            "venue": config.venue.name,
+            "symbol": sources.symbol,
+        }
+        self.metrics = Metrics(self.builder.build, labels) if config.metrics.enabled else None
         j = config.journal
         self.disk = DiskGuard(
             config.runtime.state_dir,
@@ -195,6 +240,7 @@ class OperatorSurface:
         )
         self.metrics_url: str | None = None
         self._events: Inbox | None = None
+        self.telegram = _telegram(config, sources, control, environ)
 
     @property
     def screen_active(self) -> bool:
@@ -216,6 +262,15 @@ class OperatorSurface:
 
             loop.on_notice = count
             execution.gateway = TimedGateway(execution.gateway, metrics.observe_rest)
+        if self.telegram is not None:
+            telegram, before = self.telegram, loop.on_notice
+
+            def tell(notice: Notice) -> None:
+                if before is not None:
+                    before(notice)
+                telegram.on_notice(notice)
+
+            loop.on_notice = tell
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start everything, send ``READY=1``, run until cancelled."""
@@ -239,6 +294,9 @@ class OperatorSurface:
             if self.console is not None:
                 nursery.start_soon(partial(run_screen, self.builder.build, console=self.console))
             nursery.start_soon(self._disk_loop)
+            if self.telegram is not None:
+                await nursery.start(self.telegram.run)
+                self.telegram.notify(self._started_text())
             self.notifier.ready(sd_status_text(self.builder.build(), "running"))
             if self.notifier.enabled:
                 nursery.start_soon(self._status_loop)
@@ -246,9 +304,26 @@ class OperatorSurface:
 
     def stopping(self, reason: str, deadline_s: float) -> None:
         """Shutdown begins: tell systemd, and ask for time to finish the cleanup."""
+        self.builder.stopping = reason
         self.notifier.stopping(f"stopping: {reason}")
         if self.notifier.enabled:
             self.notifier.extend_timeout(deadline_s + deadline_s / 3 + STOP_MARGIN_S)
+
+    def _started_text(self) -> str:
+        c = self.config
+        mode = {
+            "paper": "paper trading on the built-in simulated venue",
+            "testnet": "testnet",
+            "live": "LIVE",
+        }[c.venue.mode]
+        return f"▶ {c.runtime.name} started: {c.venue.name} {self.sources.symbol}, {mode}"
+
+    async def farewell(self, text: str) -> None:
+        """The exit summary to Telegram (shielded, bounded: the cleanup must not wait long)."""
+        if self.telegram is None:
+            return
+        with trio.CancelScope(shield=True):
+            await self.telegram.send_now(text)
 
     def stopped(self, code: int) -> None:
         """The cleanup finished: the last status line, then close the socket."""

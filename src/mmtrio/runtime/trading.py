@@ -429,7 +429,9 @@ class JournalRecorder:
                 js.Record(
                     js.Kind.STATE_CHANGE,
                     self._wall_ms(),
-                    {"state": data.get("state"), "reason": notice.message},
+                    # The notice names the new state "to_state" (journals before this fix
+                    # hold null here; reporting.timeline reads the state from the reason).
+                    {"state": data.get("to_state"), "reason": notice.message},
                 )
             )
         elif notice.kind == "mid_sample":

@@ -48,7 +48,7 @@ from mmtrio.core.events import (
     Trade,
 )
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import ProtocolError
+from mmtrio.errors import DataFileError, ProtocolError
 from mmtrio.sim.market import MarketDriver, MarketMessage, apply_levels, diff_to
 from mmtrio.venues.binance.recording import RecordingReader
 
@@ -74,7 +74,7 @@ class ReplayDriver(MarketDriver):
             raise ProtocolError("replay needs at least one recording file")
         for p in paths:
             if not Path(p).is_file():
-                raise ProtocolError(f"recording file {p} does not exist")
+                raise DataFileError(f"recording file {p} does not exist")
         self.instrument = instrument
         self.paths = [Path(p) for p in paths]
         self.loop = loop
@@ -117,7 +117,7 @@ class ReplayDriver(MarketDriver):
                 apply_levels(self._asks, ev.asks)
                 self._start_ts, self._start_seq, self._skip = ev.ts, ev.seq, n
                 return
-        raise ProtocolError(
+        raise DataFileError(
             f"{self.paths[0]}: no depth snapshot followed by a continuing diff; the first file "
             "of a recording pair carries the snapshot, pass the files in order"
         )

@@ -33,7 +33,7 @@ import orjson
 
 from mmtrio.core.events import BookInvalid, Event
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import InstrumentError, ProtocolError
+from mmtrio.errors import DataFileError, InstrumentError, ProtocolError
 from mmtrio.venues.binance.codec import BinanceDecoder, UnknownMessage
 from mmtrio.venues.binance.codec_market import DepthSnapshot, DepthUpdate
 from mmtrio.venues.binance.sequencer import DepthSequencer
@@ -79,25 +79,25 @@ def parse_line(line: bytes, where: str) -> RecordedLine:
     """Parse one recorded line; ``where`` (file:line) names it in errors."""
     head, sep, body = line.partition(b" ")
     if not sep:
-        raise ProtocolError(f"{where}: expected '<timestamp> <json>', got {line[:80]!r}")
+        raise DataFileError(f"{where}: expected '<timestamp> <json>', got {line[:80]!r}")
     try:
         local = int(head)
         obj = orjson.loads(body)
     except (ValueError, orjson.JSONDecodeError) as exc:
-        raise ProtocolError(f"{where}: unreadable line ({exc}); is this a recording file?") from exc
+        raise DataFileError(f"{where}: unreadable line ({exc}); is this a recording file?") from exc
     if not isinstance(obj, dict):
-        raise ProtocolError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise DataFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     if "lastUpdateId" not in obj and not (
         isinstance(obj.get("stream"), str) and isinstance(obj.get("data"), dict)
     ):
-        raise ProtocolError(f"{where}: neither a combined-stream envelope nor a depth snapshot")
+        raise DataFileError(f"{where}: neither a combined-stream envelope nor a depth snapshot")
     return RecordedLine(local_ts_to_ns(local), obj, where)
 
 
 def iter_lines(path: Path) -> Iterator[RecordedLine]:
     """Lines of one recording file in file order (gzip or plain text).
 
-    A corrupt or truncated file is a ProtocolError naming the file and the byte offset
+    A corrupt or truncated file is a DataFileError naming the file and the byte offset
     reached (in the uncompressed stream), never a bare gzip/zlib exception.
     """
     try:
@@ -106,7 +106,7 @@ def iter_lines(path: Path) -> Iterator[RecordedLine]:
         else:
             fh = path.open("rb")
     except OSError as exc:
-        raise ProtocolError(f"cannot open recording {path}: {exc}") from exc
+        raise DataFileError(f"cannot open recording {path}: {exc.strerror or exc}") from exc
     offset = 0
     n = 0
     with fh:
@@ -116,9 +116,13 @@ def iter_lines(path: Path) -> Iterator[RecordedLine]:
                 if line.strip():
                     yield parse_line(line, f"{path}:{n}")
         except (OSError, EOFError, zlib.error) as exc:
-            raise ProtocolError(
-                f"{path}: corrupt or truncated recording after line {n} (byte {offset} of the "
-                f"uncompressed data): {exc}"
+            # gzip says "Not a gzipped file (b'..')" or "Compressed file ended before the
+            # end-of-stream marker was reached" without naming the file: name it, and say what.
+            what = "not a gzip file" if isinstance(exc, gzip.BadGzipFile) else "damaged"
+            raise DataFileError(
+                f"recording {path} is {what} (after line {n}, byte {offset} of the uncompressed "
+                f"data): {exc}; use a file recorded in the hftbacktest collector format (.gz), "
+                "as in data/binance-usdm/"
             ) from exc
 
 
@@ -129,7 +133,7 @@ def symbol_of(line: RecordedLine) -> str | None:
         return None
     sym, at, _kind = stream.partition("@")
     if not at or not sym:
-        raise ProtocolError(f"{line.where}: stream name {stream!r} does not name a symbol")
+        raise DataFileError(f"{line.where}: stream name {stream!r} does not name a symbol")
     return sym.upper()
 
 
@@ -147,7 +151,7 @@ class _Grid:
         try:
             dec = Decimal(str(text))
         except InvalidOperation:
-            raise ProtocolError(f"{where}: {text!r} is not a decimal number") from None
+            raise DataFileError(f"{where}: {text!r} is not a decimal number") from None
         if not dec.is_finite() or dec <= 0:
             return
         exp = dec.as_tuple().exponent
@@ -182,7 +186,7 @@ def scan_recording(
     which always include its full depth snapshot (1,000 levels a side).
     """
     if not paths:
-        raise ProtocolError("a recording needs at least one file")
+        raise DataFileError("a recording needs at least one file")
     seen: str | None = None
     prices, sizes = _Grid(), _Grid()
     for path in paths:
@@ -192,7 +196,7 @@ def scan_recording(
                 if seen is None:
                     seen = sym
                 elif sym != seen:
-                    raise ProtocolError(
+                    raise DataFileError(
                         f"{line.where}: the recording mixes symbols ({seen} and {sym}); "
                         "record or pass one symbol's files only"
                     )
@@ -201,18 +205,18 @@ def scan_recording(
             elif count > lines:
                 break
     if seen is None:
-        raise ProtocolError(
+        raise DataFileError(
             f"{paths[0]}: no stream line names a symbol in the first {lines} lines; "
             "is this a Binance recording (hftbacktest collector format)?"
         )
     if symbol is not None and symbol.upper() != seen:
-        raise ProtocolError(
+        raise DataFileError(
             f"--symbol {symbol} does not match the recording, which holds {seen} "
             f"({paths[0]}); drop --symbol or pass that symbol's files"
         )
     tick, lot = prices.size(), sizes.size()
     if tick is None or lot is None:
-        raise ProtocolError(f"{paths[0]}: no prices or sizes found to infer the instrument grid")
+        raise DataFileError(f"{paths[0]}: no prices or sizes found to infer the instrument grid")
     quote = next((q for q in QUOTE_ASSETS if seen.endswith(q) and len(seen) > len(q)), "USDT")
     try:
         inst = Instrument(
@@ -226,7 +230,7 @@ def scan_recording(
             quote_asset=quote,
         )
     except InstrumentError as exc:
-        raise ProtocolError(f"{paths[0]}: cannot build an instrument from the data: {exc}") from exc
+        raise DataFileError(f"{paths[0]}: cannot build an instrument from the data: {exc}") from exc
     return RecordingInfo(seen, inst, tuple(Path(p) for p in paths))
 
 
@@ -247,7 +251,7 @@ def _collect(line: RecordedLine, prices: _Grid, sizes: _Grid) -> None:
             return
     for level in levels:
         if not isinstance(level, list | tuple) or len(level) < 2:
-            raise ProtocolError(f"{line.where}: a book level must be [price, size], got {level!r}")
+            raise DataFileError(f"{line.where}: a book level must be [price, size], got {level!r}")
         prices.add(level[0], line.where)
         sizes.add(level[1], line.where)
 
@@ -294,7 +298,7 @@ class RecordingReader:
                     else:
                         records = decoder.decode_obj(obj)
                 except ProtocolError as exc:
-                    raise ProtocolError(f"{line.where}: {exc}") from exc
+                    raise DataFileError(f"{line.where}: {exc}") from exc
                 for rec in records:
                     if isinstance(rec, DepthUpdate):
                         deltas, gap = seq.on_diff(rec)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
+from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
 from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
@@ -36,7 +36,6 @@ from mmtrio.venues.protocol import (
     VenueSettings,
 )
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _URLS: dict[str, dict[str, str]] = {
     "live": {
         "rest": "https://fapi.binance.com",
@@ -88,26 +87,10 @@ class BinanceFactory:
 
 
 def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> list[str]:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return [f"{key} is not a valid URL"]
-    if parts.username is not None or parts.password is not None:
-        # Never echo the URL: it carries a credential.
-        return [f"{key} contains user credentials; credentials never go in a URL or the config"]
-    if not host:
-        return [f"{key} {url!r} has no host"]
-    problems: list[str] = []
-    if parts.scheme == plain:
-        if host not in LOOPBACK_HOSTS:
-            problems.append(
-                f"{key} {url!r} is unencrypted ({plain}://); only loopback hosts may skip TLS"
-            )
-    elif parts.scheme != secure:
-        problems.append(f"{key} {url!r} must use {secure}:// (or {plain}:// on loopback)")
-    if parts.query or parts.fragment:
-        problems.append(f"{key} {url!r} must be a base URL without query or fragment")
+    problems = base_url_problems(key, url, secure, plain)
+    host = host_of(url)
+    if problems or host is None:
+        return problems
     # Guard the expensive mistake: testnet mode while pointing at the real venue, or live mode
     # while pointing at the testnet or a local server (the operator thinks they are live and
     # are not, or the reverse).

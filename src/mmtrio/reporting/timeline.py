@@ -1,0 +1,136 @@
+"""What the report draws on the time axis besides P&L: our quotes, trading-state changes, kills.
+
+Read from the journal (read-only, like ``journal_read``):
+
+- **quote segments**: each of our orders' price over its life. An order's segment starts at its
+  ``order_sent`` place, moves at each amend, and ends at the first of: a cancel sent for it, a
+  rejection of its place, its terminal ``order_update`` (FILLED, CANCELED, EXPIRED, REJECTED),
+  the next session's start, or the report's end. It is the price we *asked for*: a place the
+  venue rejected (post-only would cross) shows as a segment of zero length.
+- **markers**: ``state_change`` records (ACTIVE / REDUCING_ONLY / HALTED and why) and
+  ``kill_switch`` records (operator kill, kill file, drawdown latch, disk guard).
+
+Plain records out; the chart code (``reporting.html``) decides how they look.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from mmtrio.errors import JournalError
+
+TERMINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+MAX_SEGMENTS = 20_000
+"""A long session is thinned to the most recent segments (a chart shows no more anyway)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSegment:
+    """One order's price (ticks) on one side from ``t0`` to ``t1`` (ms)."""
+
+    side: str
+    price: int
+    t0: int
+    t1: int
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A moment worth a line on the chart: kind ``state`` (with the new state) or ``kill``."""
+
+    ts: int
+    kind: str
+    state: str  # ACTIVE | REDUCING_ONLY | HALTED for "state"; "KILL" for "kill"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    quotes: tuple[QuoteSegment, ...]
+    markers: tuple[Marker, ...]
+
+
+def _new_state(p: dict[str, object]) -> str:
+    """The state a ``state_change`` record moved to: its ``state``, or, in journals written
+    before that field was filled, the ``Y`` of its reason "X -> Y: why"."""
+    state = p.get("state")
+    if isinstance(state, str):
+        return state
+    reason = str(p.get("reason", ""))
+    head = reason.split(":", 1)[0]
+    return head.split("->", 1)[1].strip() if "->" in head else "UNKNOWN"
+
+
+def _ends_order(kind: str, p: dict[str, object]) -> bool:
+    """A terminal order update, or the venue's rejection of a place."""
+    if kind == "order_update":
+        return p.get("status") in TERMINAL
+    return kind == "order_outcome" and p.get("outcome") == "rejected" and p.get("op") == "place"
+
+
+def read_timeline(
+    conn: sqlite3.Connection, symbol: str, since_ms: int, until_ms: int | None
+) -> Timeline:
+    """Quote segments of ``symbol`` and state/kill markers in ``[since_ms, until_ms]``."""
+    until = until_ms if until_ms is not None else 2**62
+    open_: dict[str, tuple[str, int, int]] = {}  # client id -> (side, price, since)
+    quotes: list[QuoteSegment] = []
+    markers: list[Marker] = []
+    last_ts = since_ms
+
+    def close(cid: str, ts: int) -> None:
+        seg = open_.pop(cid, None)
+        if seg is not None:
+            quotes.append(QuoteSegment(seg[0], seg[1], seg[2], ts))
+
+    rows = conn.execute(
+        "SELECT seq, kind, local_ts_ms, payload FROM records WHERE kind IN "
+        "('order_sent', 'order_update', 'order_outcome', 'state_change', 'kill_switch', "
+        "'start') AND local_ts_ms BETWEEN ? AND ? ORDER BY seq",
+        (since_ms, until),
+    )
+    for seq, kind, ts, text in rows:
+        last_ts = ts
+        try:
+            p = json.loads(text)
+            if kind == "start":
+                for cid in list(open_):
+                    close(cid, ts)
+            elif kind in ("state_change", "kill_switch"):
+                state = _new_state(p) if kind == "state_change" else "KILL"
+                markers.append(
+                    Marker(
+                        ts,
+                        "state" if kind == "state_change" else "kill",
+                        state,
+                        str(p.get("reason", "")),
+                    )
+                )
+            elif p.get("symbol", symbol) != symbol:
+                continue
+            elif kind == "order_sent":
+                op, cid = p.get("op"), p.get("client_id")
+                if not isinstance(cid, str):
+                    continue
+                if op in ("place", "amend") and isinstance(p.get("price"), int):
+                    side = str(p.get("side") or (open_[cid][0] if cid in open_ else ""))
+                    close(cid, ts)
+                    open_[cid] = (side, int(p["price"]), ts)
+                elif op == "cancel":
+                    close(cid, ts)
+            elif _ends_order(kind, p):
+                close(str(p.get("client_id")), ts)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise JournalError(
+                f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}"
+            ) from exc
+    end = until_ms if until_ms is not None else last_ts
+    for cid in list(open_):
+        close(cid, max(end, open_[cid][2]))
+    quotes.sort(key=lambda s: (s.t0, s.side, s.t1))
+    return Timeline(tuple(quotes[-MAX_SEGMENTS:]), tuple(markers))
+
+
+__all__ = ["Marker", "QuoteSegment", "Timeline", "read_timeline"]

@@ -1,0 +1,208 @@
+"""The installed wheel, used the way the documentation says, from an empty directory.
+
+What is honest here, and why it is this way:
+
+- The wheel is built from this checkout (``pip wheel --no-deps``) and installed with ``pip
+  install`` into a **fresh venv** (``python -m venv``, no ``--system-site-packages``): its
+  dependencies are resolved and installed by pip as on a user's machine, from the configured
+  index (pip's own cache makes repeated runs fast; nothing is copied from the project's venv).
+  An editable install, or a venv that sees the project's site-packages, would hide a missing
+  dependency or a file left out of the wheel, which is exactly what this test is for.
+- Every command runs with the **current directory an empty temporary directory**, the venv's
+  ``bin`` first on PATH, no PYTHONPATH, and ``XDG_STATE_HOME`` pointed into the temporary
+  directory (so the per-user state directory is exercised without touching the real one). The
+  test checks that ``mmtrio`` is imported from the venv, not from the checkout.
+- ``mmtrio run`` (no config anywhere) paper-trades on the packaged default and recording,
+  headless (stdout is a pipe), for about ten seconds, then gets SIGTERM and must exit 0.
+  While it runs, the README's "from another terminal" commands and OPERATOR.md's ``mmtrio``
+  commands run **verbatim**, with only their install prefix (``.venv/bin/``,
+  ``/opt/mmtrio/venv/bin/``, ``sudo -u mmtrio``) and their paths (``/etc/mmtrio/config.toml``
+  → a config written by ``mmtrio init``, which names the same bot; ``/var/lib/mmtrio`` → the
+  state root; ``<pid>`` → the bot's pid) substituted. Each must exit 0.
+- Then ``mmtrio report`` and ``mmtrio report --html`` on the stopped bot's journal, and
+  ``mmtrio init`` + ``mmtrio config check``.
+
+Cost: building the wheel (~7 s) and installing it with its dependencies (~25 s from pip's
+cache; the first run on a machine downloads them), plus the ~10 s run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Installed:
+    venv: Path
+    bin: Path
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    tmp = tmp_path_factory.mktemp("wheel")
+    wheels = tmp / "wheels"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    (wheel,) = wheels.glob("mmtrio-*.whl")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    return Installed(venv, venv / "bin")
+
+
+def env_for(inst: Installed, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MMTRIO_", "PYTHON"))}
+    env["PATH"] = f"{inst.bin}{os.pathsep}{env.get('PATH', '')}"
+    env["XDG_STATE_HOME"] = str(home / "xdg-state")
+    env["VIRTUAL_ENV"] = str(inst.venv)
+    return env
+
+
+def sh(cmd: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> str:
+    """Run one documented command line with bash; it must exit 0. Returns stdout."""
+    r = subprocess.run(
+        ["bash", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, f"{cmd!r} exited {r.returncode}:\n{r.stdout[-2000:]}\n{r.stderr}"
+    return r.stdout
+
+
+def code_blocks(path: Path) -> Iterator[str]:
+    text = path.read_text()
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        yield from block.splitlines()
+
+
+def readme_commands() -> list[str]:
+    """The README's "from another terminal" block, each line without its comment."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("From another terminal", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [ln.split("  #", 1)[0].strip() for ln in block.splitlines()]
+    return [ln for ln in lines if ln]
+
+
+def operator_commands() -> list[str]:
+    """OPERATOR.md's `mmtrio` command lines (not `run`: the bot is already running), for the
+    bot of /etc/mmtrio/config.toml, plus its curl of the metrics."""
+    out = []
+    for raw in code_blocks(ROOT / "docs" / "OPERATOR.md"):
+        line = raw.split("  #", 1)[0].strip()
+        if "/opt/mmtrio/venv/bin/mmtrio" not in line and not line.startswith("curl "):
+            continue
+        if " run " in f"{line} " or "/etc/mmtrio/ethusdt.toml" in line:
+            continue  # the foreground run; a second instance's file (section 10)
+        out.append(line)
+    return out
+
+
+def substitute(line: str, *, config: Path, root: Path, pid: int, tmp: Path) -> str:
+    line = line.removeprefix("sudo -u mmtrio ")
+    line = line.replace("/opt/mmtrio/venv/bin/mmtrio", "mmtrio").replace(
+        ".venv/bin/mmtrio", "mmtrio"
+    )
+    line = line.replace("/etc/mmtrio/config.toml", str(config)).replace(
+        "/var/lib/mmtrio", str(root)
+    )
+    return line.replace("<pid>", str(pid)).replace("/tmp/report.html", str(tmp / "op.html"))
+
+
+def test_installed_wheel_runs_the_documented_commands_from_an_empty_directory(
+    installed: Installed, tmp_path: Path
+) -> None:
+    env = env_for(installed, tmp_path)
+    root = tmp_path / "xdg-state" / "mmtrio"
+    workdir = tmp_path / "empty"
+    workdir.mkdir()
+    where = sh("python -c 'import mmtrio; print(mmtrio.__file__)'", workdir, env)
+    assert where.startswith(str(installed.venv)), where
+
+    # mmtrio init (another directory): the same bot as the packaged default, for OPERATOR.md's
+    # --config /etc/mmtrio/config.toml commands.
+    etc = tmp_path / "etc"
+    assert "wrote" in sh(f"mmtrio init {etc}", workdir, env)
+    sh(f"mmtrio config check {etc / 'config.toml'}", workdir, env)
+
+    assert list(workdir.iterdir()) == []
+    out_path = tmp_path / "run.out"
+    with out_path.open("w") as out:
+        bot = subprocess.Popen(
+            ["mmtrio", "run"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            t0 = time.monotonic()
+            status: dict[str, object] = {}
+            while time.monotonic() - t0 < 60:
+                r = subprocess.run(
+                    ["mmtrio", "status"], cwd=workdir, env=env, capture_output=True, text=True,
+                    timeout=30, check=False,
+                )  # fmt: skip
+                if r.returncode == 0:
+                    status = json.loads(r.stdout)
+                    if isinstance(status.get("strategy"), dict):
+                        break
+                assert bot.poll() is None, out_path.read_text()[-3000:]
+                time.sleep(0.5)
+            assert status.get("schema") == "mmtrio.status/2", status
+            assert status["bot"] == "binance-paper" and status["pid"] == bot.pid
+            for line in readme_commands() + operator_commands():
+                sh(
+                    substitute(
+                        line, config=etc / "config.toml", root=root, pid=bot.pid, tmp=tmp_path
+                    ),
+                    workdir,
+                    env,
+                )
+            # OPERATOR.md's upgrade section ends with a kill ("flat first"): resume, so that
+            # SIGTERM is a clean stop (exit 0) rather than a stop with the switch latched (3).
+            sh("mmtrio resume", workdir, env)
+            time.sleep(max(0.0, RUN_SECONDS - (time.monotonic() - t0)))
+            bot.send_signal(signal.SIGTERM)
+            code = bot.wait(timeout=60)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+    log = out_path.read_text()
+    assert code == 0, log[-3000:]
+    assert "using the packaged default config" in log
+    assert f"state directory {root / 'binance-paper'}" in log
+    assert "zero open orders confirmed at the venue" in log and "exit summary" in log
+
+    text = sh("mmtrio report", workdir, env)
+    assert text.startswith("BTCUSDT  ") and "UTC" in text
+    html = (workdir / "report.html").read_text()  # written by the README's --html line
+    assert html.count("<img") == 4
+    assert (tmp_path / "op.html").is_file()  # OPERATOR.md's --html line
+    # Nothing but the report the README asked for was written to the working directory.
+    assert sorted(p.name for p in workdir.iterdir()) == ["report.html"]
+    assert shutil.which("mmtrio", path=env["PATH"]) == str(installed.bin / "mmtrio")

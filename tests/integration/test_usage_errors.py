@@ -1,0 +1,139 @@
+"""Usage mistakes an operator makes on a box with several bots end in one clear line and
+exit 2, never a traceback: a busy metrics port, a bad data file, a second bot on the same state
+directory. And `mmtrio status --all` finds every running bot under the state root.
+
+Each case runs the real command in a subprocess (`python -m mmtrio`), as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_run_engine import write_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EXIT_USAGE = 2
+
+
+def mmtrio(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mmtrio", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def environ(tmp: Path) -> dict[str, str]:
+    return {**os.environ, "MMTRIO_STATE_ROOT": str(tmp / "root")}
+
+
+def bot_config(tmp: Path, name: str) -> Path:
+    """A fast paper config with the default state dir (<root>/<name>) and no metrics."""
+    d = tmp / name
+    d.mkdir()
+    path = write_config(d)
+    text = path.read_text()
+    for line in ('state_dir = "state"', 'control_socket = "state/control.sock"',
+                 'kill_file = "state/KILL"'):  # fmt: skip
+        start = text.index(line)
+        text = text[:start] + text[text.index("\n", start) + 1 :]
+    text = text.replace("[runtime]", f'[runtime]\nname = "{name}"', 1)
+    path.write_text(text)
+    return path
+
+
+@contextmanager
+def running_bot(cfg: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A headless bot; yields once its control socket answers; SIGTERM at the end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmtrio", "run", "--config", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            status = mmtrio("status", "--config", str(cfg), env=env, timeout=20)
+            if status.returncode == 0:
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, status.stderr
+            time.sleep(0.3)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+
+
+def test_bad_data_file_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "noise.gz"
+    bad.write_bytes(os.urandom(4096))
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace(
+        cfg.read_text().split("data_files = ", 1)[1].split("\n", 1)[0], f'["{bad}"]'
+    ))  # fmt: skip
+    result = mmtrio("run", "--config", str(cfg), env=environ(tmp_path))
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert f"recording {bad} is not a gzip file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_busy_metrics_port_names_the_port_and_the_key(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        cfg = write_config(tmp_path)
+        text = cfg.read_text().replace("enabled = false ", "enabled = true ", 1)
+        cfg.write_text(text.replace("port = 9464 ", f"port = {port} "))
+        result = mmtrio("run", "--config", str(cfg), env=environ(tmp_path))
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert f"metrics port 127.0.0.1:{port} is already in use" in result.stderr
+    assert f"set [metrics] port in {cfg}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_second_bot_on_a_state_dir_names_the_first_and_status_all_lists_the_fleet(
+    tmp_path: Path,
+) -> None:
+    env = environ(tmp_path)
+    a, b = bot_config(tmp_path, "btc-a"), bot_config(tmp_path, "btc-b")
+    with running_bot(a, env) as first, running_bot(b, env):
+        again = mmtrio("run", "--config", str(a), env=env)
+        assert again.returncode == EXIT_USAGE, again.stderr
+        assert f"another mmtrio bot (pid {first.pid}) is running" in again.stderr
+        assert "Traceback" not in again.stderr
+
+        listed = mmtrio("status", "--all", env=env)
+        assert listed.returncode == 0, listed.stderr
+        doc = json.loads(listed.stdout)
+        assert doc["state_root"] == str(tmp_path / "root")
+        bots = {x["bot"]: x for x in doc["bots"]}
+        assert set(bots) == {"btc-a", "btc-b"}
+        assert all(x["running"] for x in bots.values())
+        assert bots["btc-a"]["status"]["pid"] == first.pid
+        assert bots["btc-b"]["status"]["bot"] == "btc-b"
+        text = mmtrio("status", "--all", "--text", env=env)
+        assert text.stdout.count("(BTCUSDT)") == 2
+    # Stopped: still listed (their state directories remain), as not running.
+    doc = json.loads(mmtrio("status", "--all", env=env).stdout)
+    assert [x["running"] for x in doc["bots"]] == [False, False]
