@@ -68,8 +68,10 @@ class StreamConn:
     latency_s: float = 0.0  # one-way network latency (SimConfig.latency_ms)
 
     @classmethod
-    def create(cls, user: bool, combined: bool, latency_s: float = 0.0) -> StreamConn:
-        send, receive = trio.open_memory_channel[tuple[float, str]](QUEUE_SIZE)
+    def create(
+        cls, user: bool, combined: bool, latency_s: float = 0.0, queue: int = QUEUE_SIZE
+    ) -> StreamConn:
+        send, receive = trio.open_memory_channel[tuple[float, str]](queue)
         return cls(user=user, combined=combined, send=send, receive=receive, latency_s=latency_s)
 
     def offer(self, text: str) -> None:

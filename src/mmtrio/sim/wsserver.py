@@ -309,7 +309,12 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
                     + ws.send(_reject_data(body))
                 )
             return
-        conn = StreamConn.create(user=user, combined=combined, latency_s=venue.config.latency_s)
+        conn = StreamConn.create(
+            user=user,
+            combined=combined,
+            latency_s=venue.config.latency_s,
+            queue=venue.config.stream_queue,
+        )
         conn.listen_key = venue.listen_key or ""
         try:
             await stream.send_all(ws.send(AcceptConnection()))
