@@ -16,6 +16,7 @@ from mmtrio.venues.binance.codec_fields import (
     get_dec,
     get_int,
     levels,
+    lots,
 )
 
 
@@ -52,7 +53,7 @@ def parse_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
         symbol=ic.instrument.symbol,
         trade_id=get_int(obj, "t", k),
         price=convert(ic.px, obj, "p", k),
-        qty=convert(ic.qty, obj, "q", k),
+        qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
     )
@@ -65,7 +66,7 @@ def parse_agg_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
         symbol=ic.instrument.symbol,
         trade_id=get_int(obj, "a", k),
         price=convert(ic.px, obj, "p", k),
-        qty=convert(ic.qty, obj, "q", k),
+        qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
     )

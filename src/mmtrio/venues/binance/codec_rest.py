@@ -18,13 +18,17 @@ from mmtrio.errors import InstrumentError, ProtocolError, VenueError
 from mmtrio.venues.binance.codec_fields import (
     InstrumentLookup,
     Obj,
+    ascii_int,
+    check_fill_sizes,
     convert,
+    field,
     get_bool,
     get_dec,
     get_enum,
     get_int,
     get_list,
     get_str,
+    lots,
 )
 from mmtrio.venues.binance.errors import classify
 
@@ -195,6 +199,8 @@ def parse_order_state(obj: Obj, lookup: InstrumentLookup) -> OrderState:
     """A full order object (query, openOrders entry, amend/cancel answer)."""
     k = "order"
     ic = lookup(get_str(obj, "symbol", k), k)
+    qty, cum_qty = lots(ic.qty, obj, "origQty", k), lots(ic.qty, obj, "executedQty", k)
+    check_fill_sizes(k, qty, cum_qty, None)
     return OrderState(
         symbol=ic.instrument.symbol,
         client_id=get_str(obj, "clientOrderId", k),
@@ -202,8 +208,8 @@ def parse_order_state(obj: Obj, lookup: InstrumentLookup) -> OrderState:
         side=get_enum(obj, "side", k, Side),
         status=get_enum(obj, "status", k, VenueOrderStatus),
         price=convert(ic.px, obj, "price", k),
-        qty=convert(ic.qty, obj, "origQty", k),
-        cum_qty=convert(ic.qty, obj, "executedQty", k),
+        qty=qty,
+        cum_qty=cum_qty,
         avg_price=get_dec(obj, "avgPrice", k),
         time_in_force=get_enum(obj, "timeInForce", k, TimeInForce),
         reduce_only=get_bool(obj, "reduceOnly", k),
@@ -351,11 +357,13 @@ def parse_listen_key(obj: Obj) -> str:
     return get_str(obj, "listenKey", "listenKey")
 
 
-def parse_countdown(obj: Obj) -> int:
+def parse_countdown(obj: Any) -> int:
+    """countdownCancelAll's answer: ``countdownTime`` as an int or (as Binance prints it) a
+    string of ASCII digits; any other body is a ProtocolError, never another exception."""
     k = "countdownCancelAll"
-    val = obj.get("countdownTime")
-    if isinstance(val, str) and val.isdigit():
-        return int(val)
+    val = field(obj, "countdownTime", k)
+    if isinstance(val, str) and (num := ascii_int(val)) is not None:
+        return num
     return get_int(obj, "countdownTime", k)
 
 
@@ -385,7 +393,7 @@ def parse_user_trades(body: Any, lookup: InstrumentLookup) -> list[Fill]:
                 order_id=get_int(t, "orderId", k),
                 side=Side.BUY if get_bool(t, "buyer", k) else Side.SELL,
                 price=convert(ic.px, t, "price", k),
-                qty=convert(ic.qty, t, "qty", k),
+                qty=lots(ic.qty, t, "qty", k, positive=True),
                 fee=get_dec(t, "commission", k),
                 fee_asset=get_str(t, "commissionAsset", k),
                 is_maker=get_bool(t, "maker", k),

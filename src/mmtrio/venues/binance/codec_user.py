@@ -26,6 +26,7 @@ from mmtrio.errors import ProtocolError
 from mmtrio.venues.binance.codec_fields import (
     InstrumentLookup,
     Obj,
+    check_fill_sizes,
     convert,
     get_bool,
     get_dec,
@@ -35,6 +36,7 @@ from mmtrio.venues.binance.codec_fields import (
     get_list,
     get_obj,
     get_str,
+    lots,
 )
 
 
@@ -88,12 +90,14 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
             order_id=order_id,
             side=side,
             price=convert(ic.px, o, "L", k),
-            qty=convert(ic.qty, o, "l", k),
+            qty=lots(ic.qty, o, "l", k, positive=True),
             fee=get_dec(o, "n", k),
             fee_asset=get_str(o, "N", k),
             is_maker=get_bool(o, "m", k),
             ts=get_int(o, "T", k),
         )
+    qty, cum_qty = lots(ic.qty, o, "q", k), lots(ic.qty, o, "z", k)
+    check_fill_sizes(k, qty, cum_qty, None if fill is None else fill.qty)
     return OrderUpdate(
         symbol=ic.instrument.symbol,
         client_id=client_id,
@@ -102,8 +106,8 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
         exec_type=exec_type,
         status=get_enum(o, "X", k, VenueOrderStatus),
         price=convert(ic.px, o, "p", k),
-        qty=convert(ic.qty, o, "q", k),
-        cum_qty=convert(ic.qty, o, "z", k),
+        qty=qty,
+        cum_qty=cum_qty,
         time_in_force=get_enum(o, "f", k, TimeInForce),
         reduce_only=get_bool(o, "R", k),
         ts=get_int(obj, "E", k),
@@ -122,7 +126,7 @@ def parse_trade_lite(obj: Obj, lookup: InstrumentLookup) -> TradeLite:
         order_id=get_int(obj, "i", k),
         side=get_enum(obj, "S", k, Side),
         price=convert(ic.px, obj, "L", k),
-        qty=convert(ic.qty, obj, "l", k),
+        qty=lots(ic.qty, obj, "l", k, positive=True),
         is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
     )
