@@ -64,10 +64,28 @@ def summary(config: Config) -> str:
         elif config.sim is not None:
             where += f" ({len(config.sim.data_files)} recording(s))"
     else:
-        where = "Binance testnet" if venue.testnet else "Binance LIVE (real money)"
+        where = venue_summary(venue.rest_url or "", testnet=venue.testnet)
     q, r = config.quoting, config.risk
     return (
         f"{where}, {inst.symbol}, model {q.model} γ={q.gamma:g}, {q.levels} level(s) × "
         f"{q.base_qty} {inst.base_asset}, max position {r.max_position} {inst.base_asset}, "
         f"max notional {r.max_notional} USDT, max drawdown {r.max_drawdown} USDT"
     )
+
+
+def venue_summary(rest_url: str, *, testnet: bool) -> str:
+    """What a kind = "binance" venue is, judged by its REST host: only a production Binance
+    host is called live money; a loopback URL is a local venue (an external sim, a proxy)."""
+    from urllib.parse import urlsplit
+
+    from mmtrio.config.sections import LOOPBACK_HOSTS
+
+    parts = urlsplit(rest_url)
+    host = parts.hostname or ""
+    if host in LOOPBACK_HOSTS:
+        return f"Binance protocol on a local venue at {parts.netloc} (loopback: not an exchange)"
+    if testnet or host.endswith("binancefuture.com"):
+        return "Binance testnet"
+    if host == "binance.com" or host.endswith(".binance.com"):
+        return "Binance LIVE (real money)"
+    return f"Binance protocol at {host}: not a Binance host; check rest_url before trading"

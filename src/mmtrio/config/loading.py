@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 
 from mmtrio.config.fields import describe_allowed
 from mmtrio.config.model import Config
+from mmtrio.config.toml_errors import describe_duplicate
 from mmtrio.errors import ConfigError
 
 # Key names whose values must never be printed (a secret pasted into the TOML by mistake).
@@ -75,11 +76,14 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {file} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        dup = describe_duplicate(text, str(exc))
+        detail = f"{dup} ({exc})" if dup else str(exc)
+        raise ConfigError(f"config file {file} is not valid TOML: {detail}") from None
     return parse_config(data, base_dir=file.resolve().parent, source=str(file))
 
 
