@@ -55,6 +55,7 @@ from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import FaultAction, Schedule, make_schedule
 from mmtrio.errors import MmtrioError
 
+EXIT_USAGE = 2  # mmtrio's exit code for bad usage, config or input (cli/__init__)
 POLL_S = 0.3  # venue polling period (s): the resolution of snapshots and action timing
 FULL_DISK_FSIZE = 4096  # journal_full: no file of the bot may grow past its first block
 
@@ -98,7 +99,9 @@ class Harness:
     def __init__(self, seed: int, duration_s: float, out_root: Path) -> None:
         self.seed = seed
         self.schedule = make_schedule(seed, int(duration_s * 1000))
-        self.out = out_root / f"seed-{seed}"
+        # Absolute: the bot runs in its run directory and gets every path in its config;
+        # a relative --out once made every bot exit 2 (issue #20, finding 3).
+        self.out = out_root.resolve() / f"seed-{seed}"
         self.out.mkdir(parents=True, exist_ok=True)
         # a Unix socket path must stay short (≤ 107 bytes): keep it out of --out
         self.sock_dir = Path(tempfile.mkdtemp(prefix="mmchaos-"))
@@ -327,9 +330,22 @@ class Harness:
             return False  # not listening yet, or gone: the fault did not apply
         return bool(answer.get("ok"))
 
+    def _refused_start(self, b: _Bot) -> None:
+        """A bot that exits 2 by itself refused its arguments or the config the harness
+        wrote (or the keys it passed): the harness's failure, never a violation of the bot's
+        (issue #20, finding 3: every bot exited 2 and the judge blamed the bot)."""
+        if b.signal_sent is None and b.proc.returncode == EXIT_USAGE:
+            lines = b.log_path.read_text(errors="replace").strip().splitlines()
+            raise ChaosHarnessError(
+                f"bot #{b.index} refused to start (exit 2: bad usage, config or keys, which "
+                f"the harness provides): {' | '.join(lines[-3:])[-400:]} (log {b.log_path})"
+            )
+
     def _tick(self, start: float, pending: list[FaultAction]) -> None:
         truth = self._snapshot()
         ended = self._reap()
+        if ended is not None:
+            self._refused_start(ended)
         if ended is not None and ended.signal_sent == "FSIZE":
             self._self_stopped(ended)
         now = time.monotonic()
