@@ -275,11 +275,17 @@ def proc(**kw: Any) -> ProcessRecord:
 
 
 def test_processes() -> None:
+    guard = "WARNING stopped: exit code 3, stopped safely by a guard (the kill switch is latched)"
     assert (
-        check_processes([proc(), proc(exit_code=-9, signal_sent="KILL"), proc(exit_code=3)]) == []
+        check_processes(
+            [proc(), proc(exit_code=-9, signal_sent="KILL"), proc(exit_code=3, log_text=guard)]
+        )
+        == []
     )
     for bad in (
         proc(exit_code=1),
+        # issue #20, finding 4: exit 3 after a plain SIGTERM, no guard named (a stale book)
+        proc(exit_code=3, log_text="INFO stopped: exit code 3\n"),
         proc(signal_sent=None, exit_code=0),
         proc(log_text="Traceback (most recent call last):\n  boom\n"),
         proc(exit_code=-9, signal_sent=None),

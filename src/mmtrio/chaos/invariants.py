@@ -515,14 +515,15 @@ def check_post_only(
 
 
 # 10 ------------------------------------------------------------------------------------------
+GUARD_STOP = "stopped safely by a guard"  # runtime/engine.py's exit-3 line names the guard
 
 
 def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
     """No crash: every exit was asked for (SIGKILL, or SIGTERM → exit 0 or 3) and no log shows
     a traceback or a CRITICAL line, except a supervised child task's failure the supervisor
     restarted (that is the designed absorption; the harness counts them). Exit 3 (a guard
-    stopped the bot safely) is accepted: the guard's reason is judged by the other
-    invariants (e.g. a position mismatch is #2)."""
+    stopped the bot safely) is accepted when the log names the guard; the guard's reason is
+    judged by the other invariants (e.g. a position mismatch is #2)."""
     for p in processes:
         bad: str | None = None
         if p.end_ms is not None and p.signal_sent is None:
@@ -534,6 +535,10 @@ def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
                 bad = "stopped after its journal failed without saying so in its log"
         elif p.signal_sent == "TERM" and p.exit_code not in (0, 3):
             bad = f"exit code {p.exit_code} after SIGTERM (expected 0, or 3 for a guard stop)"
+        elif p.signal_sent == "TERM" and p.exit_code == 3 and GUARD_STOP not in p.log_text:
+            # 3 is a guard's stop, and the bot names the guard; a plain stop that met a
+            # self-clearing halt (a stale book) once exited 3 unexplained (issue #20, #4)
+            bad = "exit code 3 after SIGTERM without naming the guard that stopped it"
         elif p.signal_sent == "KILL" and p.exit_code not in (-9, None):
             bad = f"exit code {p.exit_code} after SIGKILL"
         if bad is None:

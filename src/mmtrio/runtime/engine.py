@@ -756,9 +756,9 @@ class Engine:
         with trio.CancelScope(shield=True):
             left = await execution.cancel_all_and_confirm(self.symbol, deadline)
             await self._reconcile_at_stop(deadline)
-            halted = False
-            if self.mm is not None:
-                halted = self.mm.status(self.clock_ms()).trading_state is TradingState.HALTED
+            # Only a latch is a guard's stop: a stale book halts and clears by itself, and a
+            # SIGTERM that met it so was a plain stop (issue #20, finding 4: exit 3, no reason).
+            latched = None if self.mm is None else self.mm.risk.kill_switch.reason
             if left != 0:
                 code = EXIT_FAILED
                 logger.error(
@@ -767,7 +767,7 @@ class Engine:
                 )
             elif self.crashed is not None:
                 code = EXIT_FAILED
-            elif self.escalated is not None or halted:
+            elif self.escalated is not None or latched is not None:
                 code = EXIT_SAFE_STOP
             else:
                 code = EXIT_OK
@@ -787,7 +787,11 @@ class Engine:
                     await writer.flush()
                 except MmtrioError as exc:
                     logger.error("journal flush failed at stop: {}", exc)
-        logger.info("stopped: exit code {}", code)
+        if code == EXIT_SAFE_STOP:
+            why = self.escalated or f"the kill switch is latched: {latched}"
+            logger.warning("stopped: exit code 3, stopped safely by a guard ({})", why)
+        else:
+            logger.info("stopped: exit code {}", code)
         self.surface.stopped(code)
         return code
 

@@ -1,0 +1,80 @@
+"""The exit code of a plain stop says how the bot stopped, not the mood of the moment
+(issue #20, finding 4).
+
+A SIGTERM that met the bot HALTED by a stale book (a market websocket reconnecting) ended in
+exit 3 with no reason logged, although the README promises 0 for a stop on request: a stale
+book halts quoting by itself and clears by itself, it is no guard stopping the bot. Exit 3 is
+for a latched kill switch or a supervisor escalation, and the log then says which.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+from loguru import logger
+
+from mmtrio.config import load_config
+from mmtrio.core.guards import TradingState
+from mmtrio.runtime.engine import Engine
+from tests.integration.test_run_engine import (
+    quotes_resting,
+    run_engine,
+    venue_open,
+    wait_for,
+    write_config,
+)
+
+
+def _state(engine: Engine) -> tuple[TradingState | None, str]:
+    mm = engine.mm
+    if mm is None:
+        return None, ""
+    st = mm.status(engine.clock_ms())
+    return st.trading_state, st.reason
+
+
+async def test_sigterm_while_halted_by_a_stale_book_exits_0(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO")
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_engine, engine, codes)
+            await quotes_resting(engine, 30, "quotes resting")
+            # The market stream goes silent: the book turns stale, quoting halts by itself.
+            engine.sim_venue.inject("ws_stall", {"target": "market", "seconds": 60.0})
+            await wait_for(
+                lambda: _state(engine)[0] is TradingState.HALTED, 20, "a stale-book halt"
+            )
+            assert "stale" in _state(engine)[1].lower(), _state(engine)
+            engine.request_stop("SIGTERM")
+    finally:
+        logger.remove(sink)
+    assert codes == [0], "".join(lines[-20:])
+    assert venue_open(engine) == []
+    assert any("exit code 0" in line for line in lines)
+
+
+async def test_exit_3_names_the_latched_kill_switch(tmp_path: Path) -> None:
+    cfg_path = write_config(tmp_path)
+    config = load_config(cfg_path)
+    engine = Engine(config, config_path=cfg_path, sim=True)
+    codes: list[int] = []
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO")
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_engine, engine, codes)
+            await quotes_resting(engine, 30, "quotes resting")
+            config.risk.kill_file.parent.mkdir(parents=True, exist_ok=True)
+            config.risk.kill_file.write_text("stop")
+            await wait_for(lambda: venue_open(engine) == [], 10, "the kill file's cancels")
+            engine.request_stop("SIGTERM")
+    finally:
+        logger.remove(sink)
+    assert codes == [3]
+    (said,) = [line for line in lines if "exit code 3" in line]
+    assert "kill switch" in said and "kill file" in said, said
