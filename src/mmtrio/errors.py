@@ -75,5 +75,11 @@ class VenueError(MmtrioError):
         self.definite = definite
 
 
+class VenueAuthError(VenueError):
+    """The venue refused our credentials: a wrong key or secret, a key without the needed
+    permission, or a source IP the key does not allow. Definite (nothing was done), and no
+    signed request can succeed until the operator fixes the key: bad input, not a crash."""
+
+
 class JournalError(MmtrioError):
     """The journal is damaged, locked by another bot, or cannot be written."""

@@ -47,7 +47,7 @@ from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import ConfigError, JournalError, MmtrioError, VenueError
+from mmtrio.errors import ConfigError, JournalError, MmtrioError, VenueAuthError, VenueError
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.deadman import deadman_heartbeat
@@ -88,7 +88,7 @@ from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
 
-EXIT_OK, EXIT_FAILED, EXIT_SAFE_STOP = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFE_STOP = 0, 1, 2, 3
 EVENT_CHANNEL_SIZE = 4096
 COMMAND_CHANNEL_SIZE = 256
 CLIENT_ID_PREFIX = "mmt"
@@ -108,6 +108,7 @@ class Endpoints:
     user_ws: str
     api_key: str
     api_secret: str
+    key_source: str = "the simulated venue's paper keys"  # safe to log; never the values
 
 
 def build_sim_venue(config: Config) -> Any:
@@ -159,6 +160,7 @@ class Engine:
         self.stop_reason: str | None = None
         self.escalated: str | None = None
         self.crashed: str | None = None
+        self.auth_failed: str | None = None  # the venue refused the credentials at start
         self._bot_scope: trio.CancelScope | None = None
         self._events: trio.MemorySendChannel[LoopItem] | None = None
         self.sources = StatusSources(symbol=self.symbol, clock_ms=self.clock_ms)
@@ -177,6 +179,7 @@ class Engine:
         self._gateway: RestGateway | None = None
         self._checkpointer: Checkpointer | None = None
         self._recovered = False
+        self._key_source = "?"
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
         # Operator surface (screen, metrics, sd_notify, disk guard): runtime/surface.py.
@@ -332,6 +335,7 @@ class Engine:
             venue.private_ws_url,
             creds.api_key,
             creds.api_secret,
+            creds.source,
         )
 
     async def _run_session(self, ep: Endpoints) -> int:
@@ -346,6 +350,7 @@ class Engine:
     async def _run_journaled(self, ep: Endpoints) -> int:
         register_secret(ep.api_key)
         register_secret(ep.api_secret)
+        self._key_source = ep.key_source
         cfg = self.config
         journal = await trio.to_thread.run_sync(Journal.open, cfg.runtime.state_dir)
         self._journal_path = journal.path
@@ -501,6 +506,16 @@ class Engine:
             try:
                 await rest.sync_time()
                 report = await self._recover(gateway, mm, ids)
+            except VenueAuthError as exc:
+                # Bad input, not a crash: one line, exit 2, and not one more request (each
+                # would be refused the same way; issue #20, finding 5).
+                self.auth_failed = (
+                    f"the venue refused the API credentials from {self._key_source}: "
+                    f"{exc.msg} (code {exc.code}); check the key and secret, the key's "
+                    "futures permission and its IP allow-list. Nothing was traded."
+                )
+                logger.error(self.auth_failed)
+                return False
             finally:
                 rest.on_read_retry = None
         if scope.cancelled_caught:
@@ -746,20 +761,29 @@ class Engine:
         """Stop quoting → cancel all and confirm → journal stop → exit code. Shielded."""
         deadline = self.config.runtime.shutdown_deadline_s
         reason = self.escalated or self.crashed or self.stop_reason or "trading loop ended"
-        logger.info(
-            "stopping ({}): cancelling all {} orders (deadline {:g} s)",
-            reason,
-            self.symbol,
-            deadline,
-        )
+        if self.auth_failed is not None:
+            reason = "the venue refused the API credentials"
+            logger.info("stopping ({}): nothing is sent to the venue any more", reason)
+        else:
+            logger.info(
+                "stopping ({}): cancelling all {} orders (deadline {:g} s)",
+                reason,
+                self.symbol,
+                deadline,
+            )
         self.surface.stopping(reason, deadline)
         with trio.CancelScope(shield=True):
-            left = await execution.cancel_all_and_confirm(self.symbol, deadline)
-            await self._reconcile_at_stop(deadline)
+            if self.auth_failed is None:
+                left = await execution.cancel_all_and_confirm(self.symbol, deadline)
+                await self._reconcile_at_stop(deadline)
+            else:
+                left = 0  # refused at start: this process placed nothing (see _startup)
             # Only a latch is a guard's stop: a stale book halts and clears by itself, and a
             # SIGTERM that met it so was a plain stop (issue #20, finding 4: exit 3, no reason).
             latched = None if self.mm is None else self.mm.risk.kill_switch.reason
-            if left != 0:
+            if self.auth_failed is not None:
+                code = EXIT_USAGE
+            elif left != 0:
                 code = EXIT_FAILED
                 logger.error(
                     "could not confirm zero open orders at the venue ({}); check the account now",
@@ -771,7 +795,7 @@ class Engine:
                 code = EXIT_SAFE_STOP
             else:
                 code = EXIT_OK
-            if left == 0:
+            if left == 0 and self.auth_failed is None:
                 logger.info("zero open orders confirmed at the venue")
             try:
                 recorder.note(

@@ -49,7 +49,7 @@ from mmtrio.core.events import (
 )
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget, RequestCost, request_cost
-from mmtrio.errors import ConfigError, MmtrioError, ParameterError, VenueError
+from mmtrio.errors import ConfigError, MmtrioError, ParameterError, VenueAuthError, VenueError
 from mmtrio.runtime import probe
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.gateway import Gateway
@@ -330,6 +330,11 @@ class Execution:
                 try:
                     await self._wait_budget(COST_CANCEL_ALL)
                     await self._timed(self.gateway.cancel_all(symbol))
+                except VenueAuthError as exc:
+                    # Every signed request is refused now: retrying until the deadline only
+                    # repeats the refusal. The dead-man countdown cancels what rests.
+                    logger.error("shutdown cancel-all {} refused: {}", symbol, exc)
+                    return left
                 except (VenueError, MmtrioError) as exc:
                     logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
                 try:

@@ -20,6 +20,7 @@ from mmtrio.core.events import Side
 from mmtrio.sim import trading
 from mmtrio.sim.auth import int_param, parse_params, verify_request
 from mmtrio.sim.userstream import signed_qty
+from mmtrio.sim.venue import RequestRecord
 from mmtrio.sim.wire import JSON_HEADERS, ApiError, dumps
 
 if TYPE_CHECKING:
@@ -505,6 +506,7 @@ class RestApp:
             import traceback
 
             traceback.print_exc()
+        venue.request_log.append(RequestRecord(venue.true_ms(), method, path, status))
         faults = venue.faults
         hold = latency + faults.take_delay(venue.true_ms())  # the answer's way out
         if hold:

@@ -17,6 +17,7 @@ import itertools
 import math
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,17 @@ DEFAULT_CREDENTIALS = Credentials(
     api_secret="mmtrio-sim-secret-not-a-real-secret",
 )
 EIGHT_HOURS_MS = 8 * 3600 * 1000
+REQUEST_LOG_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One REST request as the venue answered it (``SimVenue.request_log``)."""
+
+    wall_ms: int
+    method: str
+    path: str
+    status: int
 
 
 @dataclass
@@ -115,6 +127,8 @@ class SimVenue:
         self.listen_key_deadline = 0.0
         self._client_ids = itertools.count(1)
         self._ours_dirty = False
+        # Every REST answer (bounded): what a client sent and what it was told, in order.
+        self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
 
     # --- clocks -------------------------------------------------------------------------
     def wall_ms(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from mmtrio.errors import VenueError
+from mmtrio.errors import VenueAuthError, VenueError
 
 # Rejections: the venue validated the request and refused it; nothing happened.
 DEFINITE_CODES: frozenset[int] = frozenset(
@@ -24,6 +24,9 @@ CODE_TIMESTAMP = -1021
 CODE_UNKNOWN_ORDER = -2011
 CODE_NO_SUCH_ORDER = -2013
 CODE_POST_ONLY_WOULD_TAKE = -5022
+# The venue refused the credentials: -1002 unauthorized, -1022 bad signature (a wrong
+# secret), -2014 malformed key, -2015 invalid key, IP or permission (HTTP 401).
+AUTH_CODES: frozenset[int] = frozenset({-1002, -1022, -2014, -2015})
 
 
 class RateLimited(VenueError):
@@ -93,4 +96,6 @@ def classify(status: int, code: int | None, msg: str, retry_after: str | None = 
         return OutcomeUnknownError(c, msg or f"HTTP {status}", status=status)
     if c == CODE_TIMESTAMP:
         return TimestampError(c, msg, status=status, definite=True)
+    if status == 401 or c in AUTH_CODES:
+        return VenueAuthError(c, msg or f"HTTP {status}", status=status, definite=True)
     return VenueError(c, msg or f"HTTP {status}", status=status, definite=True)
