@@ -33,6 +33,10 @@ FAULT_KINDS: dict[str, str] = {
     "listenkey_expire": "expire the listen key now (listenKeyExpired, user streams close)",
     "clock_skew": "shift the server clock by `ms` (time endpoint and timestamp checks)",
     "error_code": "answer the next `count` REST requests with `code`/`msg`/`status`",
+    "fill": (
+        "fill our best open order(s) on `side` (BUY|SELL), or those at `client_id`'s price, "
+        "as a market trade through that price would (a fill on demand, e.g. while no bot runs)"
+    ),
 }
 
 

@@ -399,11 +399,45 @@ class SimVenue:
                 )
         elif kind == "listenkey_expire":
             self.expire_listen_key()
+        elif kind == "fill":
+            self.fill_through(params)
         else:
             self.faults.arm(kind, params)
         record = FaultRecord(self.true_ms(), self.out_ts(), kind, params)
         self.faults.log.append(record)
         return record
+
+    def fill_through(self, params: dict[str, Any]) -> int:
+        """The ``fill`` fault: a market trade one tick through our best order on a side (or
+        through ``client_id``'s price), sized as our orders it crosses, fills them as makers
+        the way a real sweep would. Returns the number of our fills it made."""
+        cid = params.get("client_id")
+        if cid is not None:
+            target = self.engine.get(str(cid))
+            if target is None or target.status.value not in ("NEW", "PARTIALLY_FILLED"):
+                raise ApiError(-2013, f"no open order {cid!r} to fill")
+            side, price = target.side, target.price
+        else:
+            side_name = params.get("side")
+            if side_name not in ("BUY", "SELL"):
+                raise ApiError(-1100, f"fill fault needs side BUY or SELL, got {side_name!r}")
+            side = Side(side_name)
+            ours = [o.price for o in self.engine.open_orders() if o.side is side]
+            if not ours:
+                return 0  # nothing of ours rests on that side: nothing to fill
+            price = max(ours) if side is Side.BUY else min(ours)
+        crossed = [
+            o
+            for o in self.engine.open_orders()
+            if o.side is side and (o.price >= price if side is Side.BUY else o.price <= price)
+        ]
+        size = sum(o.qty - o.cum_qty for o in crossed)
+        through = price - 1 if side is Side.BUY else price + 1
+        # A sell sweeping below our bid (the buyer is the maker), or a buy above our ask.
+        trade = Trade(self.symbol, 0, through, size, side is Side.BUY, self.market_ts)
+        updates = self.engine.on_trade(trade)
+        self.apply(updates)
+        return sum(1 for u in updates if u.fill is not None)
 
     # --- ground truth -----------------------------------------------------------------------
     def ground_truth(self, book_levels: int = 20) -> dict[str, Any]:
