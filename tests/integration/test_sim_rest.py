@@ -55,7 +55,7 @@ async def test_auth_errors() -> None:
         ({"quantity": "0.0001"}, -1111),
         ({"quantity": None}, -1102),
         ({"quantity": "0.001"}, -4164),
-        ({"price": "90000.00"}, -5022),
+        ({"price": "62500.00"}, -5022),  # above the ask, inside PERCENT_PRICE
         ({"side": "UP"}, -1117),
     ],
 )

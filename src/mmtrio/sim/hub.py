@@ -110,6 +110,9 @@ class StreamHub:
     def add_user(self, conn: StreamConn) -> None:
         self.users.add(conn)
 
+    def remove_user(self, conn: StreamConn) -> None:
+        self.users.discard(conn)
+
     def remove(self, conn: StreamConn) -> None:
         for canonical in list(conn.names):
             self.unsubscribe(conn, canonical)

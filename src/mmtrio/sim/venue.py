@@ -34,7 +34,8 @@ from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState
 from mmtrio.sim.hub import StreamHub
 from mmtrio.sim.limits import LimitConfig, RateLimiter
 from mmtrio.sim.market import MarketDriver, MarketMessage
-from mmtrio.sim.userstream import account_update, order_trade_update
+from mmtrio.sim.tape import TradeTape
+from mmtrio.sim.userstream import account_update, order_trade_update, trade_lite
 from mmtrio.sim.wire import ApiError
 
 # A paper venue: fixed, public test credentials by default (printed by `mmtrio sim --json`).
@@ -127,6 +128,9 @@ class SimVenue:
         self.listen_key_deadline = 0.0
         self._client_ids = itertools.count(1)
         self._ours_dirty = False
+        # recent public trades and candles, for market endpoints (on wire-clock minutes)
+        self.tape = TradeTape(self.ts_offset)
+        self.leverage = 20  # the account's, POST /fapi/v1/leverage (sim/rest_account.py)
         # Every REST answer (bounded): what a client sent and what it was told, in order.
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
 
@@ -185,6 +189,7 @@ class SimVenue:
             self.book.apply_market(event)
             self._publish_book(event, msg.payload)
         elif isinstance(event, Trade):
+            self.tape.on_trade(event)
             self._apply(self.engine.on_trade(event))
             self._publish_trade(msg.payload)
             if self._ours_dirty:
@@ -320,6 +325,9 @@ class SimVenue:
     def _apply(self, updates: list[OrderUpdate]) -> None:
         for upd in updates:
             self._ours_dirty = True
+            lite = trade_lite(self, upd)
+            if lite is not None:  # Binance sends it first: the fast copy, without the fee
+                self.hub.publish_user(lite)
             realized = self.account.on_update(upd)
             self.hub.publish_user(order_trade_update(self, upd, realized))
             if upd.fill is not None:
