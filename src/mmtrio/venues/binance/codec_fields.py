@@ -124,6 +124,26 @@ def lots(
     return n
 
 
+def price(
+    conv: Callable[[str], int], obj: Obj, key: str, kind: str, *, zero_ok: bool = False
+) -> int:
+    """A price (ticks) that must be positive — or, with ``zero_ok``, may be 0 (a market
+    order's price field, an unfilled order's last fill price)."""
+    n = convert(conv, obj, key, kind)
+    if n < 0 or (n == 0 and not zero_ok):
+        need = "not be negative" if zero_ok else "be positive"
+        raise ProtocolError(f"{kind}: field {key!r} must {need}, got {obj[key]!r}")
+    return n
+
+
+def positive_dec(obj: Obj, key: str, kind: str) -> Decimal:
+    """A money amount that must be above zero (a mark or index price)."""
+    dec = get_dec(obj, key, kind)
+    if dec <= 0:
+        raise ProtocolError(f"{kind}: field {key!r} must be positive, got {obj[key]!r}")
+    return dec
+
+
 def levels(
     obj: Obj, key: str, kind: str, px: Callable[[str], int], qty: Callable[[str], int]
 ) -> tuple[Level, ...]:
@@ -152,11 +172,11 @@ def levels(
 
 def check_fill_sizes(kind: str, qty: int, cum_qty: int, last: int | None) -> None:
     """An order's sizes as a venue can report them: the last fill within the cumulative
-    filled size, and both within the order's size (0 = an order without a size of its own,
-    e.g. close-position). A 5,000-lot fill on a 2-lot order is a corrupt message."""
-    if qty > 0 and last is not None and last > qty:
+    filled size, and both within the order's size. A 5,000-lot fill on a 2-lot order is a
+    corrupt message (so is any fill of an order of size 0: the bot never sends one)."""
+    if last is not None and last > qty:
         raise ProtocolError(f"{kind}: fill of {last} lots exceeds its order of {qty} lots")
-    if qty > 0 and cum_qty > qty:
+    if cum_qty > qty:
         raise ProtocolError(
             f"{kind}: filled {cum_qty} lots in all, more than its order of {qty} lots"
         )

@@ -11,12 +11,13 @@ from mmtrio.core.events import BookSnapshot, BookTicker, DepthDiff, MarkPrice, T
 from mmtrio.venues.binance.codec_fields import (
     InstrumentCodec,
     Obj,
-    convert,
     get_bool,
     get_dec,
     get_int,
     levels,
     lots,
+    positive_dec,
+    price,
 )
 
 
@@ -52,7 +53,7 @@ def parse_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
     return Trade(
         symbol=ic.instrument.symbol,
         trade_id=get_int(obj, "t", k),
-        price=convert(ic.px, obj, "p", k),
+        price=price(ic.px, obj, "p", k),
         qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
@@ -65,7 +66,7 @@ def parse_agg_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
     return Trade(
         symbol=ic.instrument.symbol,
         trade_id=get_int(obj, "a", k),
-        price=convert(ic.px, obj, "p", k),
+        price=price(ic.px, obj, "p", k),
         qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
@@ -78,10 +79,10 @@ def parse_book_ticker(obj: Obj, ic: InstrumentCodec) -> BookTicker:
     return BookTicker(
         symbol=ic.instrument.symbol,
         update_id=get_int(obj, "u", k),
-        bid_price=convert(ic.px, obj, "b", k),
-        bid_qty=convert(ic.qty, obj, "B", k),
-        ask_price=convert(ic.px, obj, "a", k),
-        ask_qty=convert(ic.qty, obj, "A", k),
+        bid_price=price(ic.px, obj, "b", k),
+        bid_qty=lots(ic.qty, obj, "B", k),
+        ask_price=price(ic.px, obj, "a", k),
+        ask_qty=lots(ic.qty, obj, "A", k),
         ts=get_int(obj, "T", k),
     )
 
@@ -91,8 +92,8 @@ def parse_mark_price(obj: Obj, ic: InstrumentCodec) -> MarkPrice:
     k = "markPriceUpdate"
     return MarkPrice(
         symbol=ic.instrument.symbol,
-        mark_price=get_dec(obj, "p", k),
-        index_price=get_dec(obj, "i", k),
+        mark_price=positive_dec(obj, "p", k),
+        index_price=positive_dec(obj, "i", k),
         funding_rate=get_dec(obj, "r", k),
         next_funding_ts=get_int(obj, "T", k),
         ts=get_int(obj, "E", k),

@@ -29,6 +29,7 @@ from mmtrio.venues.binance.codec_fields import (
     get_list,
     get_str,
     lots,
+    price,
 )
 from mmtrio.venues.binance.errors import classify
 
@@ -207,7 +208,7 @@ def parse_order_state(obj: Obj, lookup: InstrumentLookup) -> OrderState:
         order_id=get_int(obj, "orderId", k),
         side=get_enum(obj, "side", k, Side),
         status=get_enum(obj, "status", k, VenueOrderStatus),
-        price=convert(ic.px, obj, "price", k),
+        price=price(ic.px, obj, "price", k, zero_ok=True),
         qty=qty,
         cum_qty=cum_qty,
         avg_price=get_dec(obj, "avgPrice", k),
@@ -364,7 +365,10 @@ def parse_countdown(obj: Any) -> int:
     val = field(obj, "countdownTime", k)
     if isinstance(val, str) and (num := ascii_int(val)) is not None:
         return num
-    return get_int(obj, "countdownTime", k)
+    num = get_int(obj, "countdownTime", k)
+    if num < 0:
+        raise ProtocolError(f"{k}: field 'countdownTime' must not be negative, got {num}")
+    return num
 
 
 def parse_server_time(obj: Obj) -> int:
@@ -392,7 +396,7 @@ def parse_user_trades(body: Any, lookup: InstrumentLookup) -> list[Fill]:
                 client_id="",
                 order_id=get_int(t, "orderId", k),
                 side=Side.BUY if get_bool(t, "buyer", k) else Side.SELL,
-                price=convert(ic.px, t, "price", k),
+                price=price(ic.px, t, "price", k),
                 qty=lots(ic.qty, t, "qty", k, positive=True),
                 fee=get_dec(t, "commission", k),
                 fee_asset=get_str(t, "commissionAsset", k),

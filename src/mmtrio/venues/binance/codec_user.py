@@ -37,6 +37,7 @@ from mmtrio.venues.binance.codec_fields import (
     get_obj,
     get_str,
     lots,
+    price,
 )
 
 
@@ -89,7 +90,7 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
             client_id=client_id,
             order_id=order_id,
             side=side,
-            price=convert(ic.px, o, "L", k),
+            price=price(ic.px, o, "L", k),
             qty=lots(ic.qty, o, "l", k, positive=True),
             fee=get_dec(o, "n", k),
             fee_asset=get_str(o, "N", k),
@@ -105,7 +106,7 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
         side=side,
         exec_type=exec_type,
         status=get_enum(o, "X", k, VenueOrderStatus),
-        price=convert(ic.px, o, "p", k),
+        price=price(ic.px, o, "p", k, zero_ok=True),
         qty=qty,
         cum_qty=cum_qty,
         time_in_force=get_enum(o, "f", k, TimeInForce),
@@ -125,7 +126,7 @@ def parse_trade_lite(obj: Obj, lookup: InstrumentLookup) -> TradeLite:
         client_id=get_str(obj, "c", k),
         order_id=get_int(obj, "i", k),
         side=get_enum(obj, "S", k, Side),
-        price=convert(ic.px, obj, "L", k),
+        price=price(ic.px, obj, "L", k),
         qty=lots(ic.qty, obj, "l", k, positive=True),
         is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
