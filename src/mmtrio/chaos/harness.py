@@ -50,6 +50,7 @@ from mmtrio.chaos.invariants import (
     StopCheck,
     check_all,
 )
+from mmtrio.chaos.links import CpuStarver, ProxyClient
 from mmtrio.chaos.logs import first_journal_failure, log_entries, supervised_restarts
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import FaultAction, Schedule, make_schedule
@@ -87,6 +88,7 @@ class _Run:
     foreign: set[str] = field(default_factory=set)
     truth: dict[str, Any] = field(default_factory=dict)
     self_stops: list[StopCheck] = field(default_factory=list)  # stops after journal_full
+    gap_faults: list[int] = field(default_factory=list)  # wall ms of each position_gap
 
 
 def _now_ms() -> int:
@@ -112,6 +114,8 @@ class Harness:
         self._restart_at: float | None = None  # monotonic time of a scheduled bot restart
         self._restart_after_exit: float | None = None  # s after the bot's own stop (FSIZE)
         self.sim_log: IO[bytes] | None = None
+        self.proxy: ProxyClient | None = None  # between the bot and the venue (links.py)
+        self.starver = CpuStarver(cpu=seed % max(1, len(os.sched_getaffinity(0))))
 
     # --- processes ------------------------------------------------------------------------
     def _start_sim(self) -> None:
@@ -134,11 +138,14 @@ class Harness:
         self.api_secret = str(self.r.urls["api_secret"])
         limit = MAX_POSITION_LOTS + FOREIGN_QTY_LOTS
         self._admin("/admin/config", {"exposure_limit_lots": limit})
+        # The bot reaches the venue through the fault proxy (half-open links, resets);
+        # the harness's own admin calls go to the venue directly.
+        self.proxy = ProxyClient(self.r.urls["rest"], self.r.urls["ws"], self.out / "proxy.log")
 
     def _write_config(self, variant: str) -> Path:
         path = self.out / "config.toml"
         text = bot_config(
-            self.r.urls,
+            self.proxy.urls() if self.proxy is not None else self.r.urls,
             self.state_dir,
             self.sock_dir / "c.sock",
             gamma=self.r.gamma,
@@ -163,6 +170,7 @@ class Harness:
         relay = subprocess.Popen(["cat"], stdin=proc.stdout, stdout=log)
         if proc.stdout is not None:
             proc.stdout.close()  # the relay holds the read end now
+        self.starver.pin(proc.pid)
         self.r.bots.append(_Bot(index, proc, relay, log_path, log, _now_ms()))
 
     @property
@@ -188,7 +196,9 @@ class Harness:
         b = self.bot
         if b is None:
             return False
-        if name in ("KILL", "TERM"):
+        if name == "KILL" or (name == "TERM" and b.signal_sent != "FSIZE"):
+            # A bot whose file writes are refused keeps that mark through the final TERM: it
+            # must still end as a failed journal does (exit 1, saying so), not as a plain stop.
             b.signal_sent = name
         b.proc.send_signal(sig)
         return True
@@ -247,6 +257,8 @@ class Harness:
         """Do one action; False when it could not apply (e.g. the bot is down)."""
         if act.executor == "admin":
             self._admin("/admin/fault", dict(act.params))
+            if act.params.get("kind") == "position_adjust":
+                self.r.gap_faults.append(_now_ms())  # the next bot must name the gap
             return True
         if act.executor == "foreign_order":
             return self._foreign_order(act, truth)
@@ -254,6 +266,15 @@ class Harness:
             return self._control(dict(act.params))
         if act.executor == "fsize":
             return self._refuse_file_writes(act.params["restart_after_ms"] / 1000)
+        if act.executor == "proxy":
+            return self.proxy is not None and self.proxy.command(dict(act.params))
+        if act.executor == "cpu":
+            b = self.bot
+            self.starver.start(int(act.params["busy"]), act.params["seconds"],
+                               None if b is None else b.proc.pid)  # fmt: skip
+            return True
+        if act.executor == "early_kill":
+            return self._early_kill(act.params)
         sig = act.params["signal"]
         if sig == "KILL":
             if not self._signal(signal.SIGKILL, "KILL"):
@@ -274,6 +295,29 @@ class Harness:
             self._write_config(str(act.params["config"]))
             return self._signal(signal.SIGHUP, "HUP")
         raise ChaosHarnessError(f"unknown signal action {act.params!r}")
+
+    def _early_kill(self, params: dict[str, Any]) -> bool:
+        """early_kill: wait for the first bot's first resting quote, kill -9 it moments
+        later, fill each side's best resting order while it is down, restart it."""
+        b = self.bot
+        if b is None or b.index != 0:
+            return False
+        deadline = time.monotonic() + params["wait_ms"] / 1000
+        while time.monotonic() < deadline and not self._admin("/admin/state")["open_orders"]:
+            if b.proc.poll() is not None:
+                return False
+            time.sleep(0.05)  # the bot is a real process: real time is its clock
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(params["after_quote_ms"] / 1000)
+        if not self._signal(signal.SIGKILL, "KILL"):
+            return False
+        b.proc.wait()
+        self._reap()
+        for side in ("BUY", "SELL"):
+            self._admin("/admin/fault", {"kind": "fill", "side": side})
+        self._restart_at = time.monotonic() + params["restart_after_ms"] / 1000
+        return True
 
     def _refuse_file_writes(self, restart_after_s: float) -> bool:
         """journal_full: the kernel refuses the bot's file writes past 4 KiB (RLIMIT_FSIZE),
@@ -342,6 +386,9 @@ class Harness:
             )
 
     def _tick(self, start: float, pending: list[FaultAction]) -> None:
+        if self.starver.due():
+            b = self.bot
+            self.starver.stop(None if b is None else b.proc.pid)
         truth = self._snapshot()
         ended = self._reap()
         if ended is not None:
@@ -480,11 +527,14 @@ class Harness:
                 self_stops=list(self.r.self_stops),
                 fill_cutoff=cutoff,
                 final_position_check=self.schedule.end == "sigterm",
+                link_silent=list(self.proxy.silent) if self.proxy is not None else [],
+                gap_faults=list(self.r.gap_faults),
             )
             logs = self._log_lines()
             result.violations = check_all(ev, logs)
             result.child_restarts = sum(supervised_restarts(lines) for lines in logs)
             result.fills = len(truth["fills"])
+            result.fills_checked = result.fills if cutoff is None else min(cutoff, result.fills)
             result.final_position = int(truth["position"]["lots"])
         except (MmtrioError, httpx.HTTPError, OSError, ValueError, KeyError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
@@ -505,6 +555,9 @@ class Harness:
         return result
 
     def _cleanup(self) -> None:
+        self.starver.stop(None)
+        if self.proxy is not None:
+            self.proxy.close()
         for b in self.r.bots:
             if b.proc.poll() is None:
                 b.proc.kill()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmtrio.chaos.logs import JOURNAL_FAILED, log_positions, logged_order_ids, unsupervised_crash
+from mmtrio.chaos.recovery_checks import check_gap_alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,9 @@ class Evidence:
     fill_cutoff: int | None = None  # check only the first N venue fills (final SIGKILL)
     final_position_check: bool = True
     extra: list[Violation] = field(default_factory=list)
+    # (from, to) wall ms in which the link to the venue was silent (the fault proxy)
+    link_silent: list[tuple[int, int]] = field(default_factory=list)
+    gap_faults: list[int] = field(default_factory=list)  # wall ms of each position_gap
 
 
 # 1 -------------------------------------------------------------------------------------------
@@ -566,7 +570,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     settle = lim.reconcile_interval_ms + lim.grace_ms
     logged = log_positions(log_lines)
     starts = [p.start_ms for p in ev.processes]
-    barred = barred_windows(truth)
+    barred = barred_windows(truth) + list(ev.link_silent)
     samples = position_samples(ev.snapshots, ev.records, settle, logged, starts, barred=barred)
     out += check_positions(samples)
     out += check_reconcile_halts(log_lines)
@@ -602,5 +606,6 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out += check_rate_limits(truth.get("rate_limits", {}))
     out += check_post_only(truth.get("orders", []), truth.get("fills", []))
     out += check_processes(ev.processes)
+    out += check_gap_alerts(ev.gap_faults, ev.processes)
     out += ev.extra
     return sorted(out, key=lambda v: v.invariant)

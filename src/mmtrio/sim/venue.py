@@ -30,7 +30,7 @@ from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.sim.account import SimAccount
 from mmtrio.sim.auth import Credentials
 from mmtrio.sim.book import PublicBook
-from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState
+from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState, count_param
 from mmtrio.sim.hub import StreamHub
 from mmtrio.sim.limits import LimitConfig, RateLimiter
 from mmtrio.sim.market import MarketDriver, MarketMessage
@@ -409,11 +409,26 @@ class SimVenue:
             self.expire_listen_key()
         elif kind == "fill":
             self.fill_through(params)
+        elif kind == "user_replay":
+            self.hub.replay_fills(count_param(params))
+        elif kind == "position_adjust":
+            lots = params.get("lots")
+            if not isinstance(lots, int) or isinstance(lots, bool) or lots == 0:
+                raise ApiError(-1100, f"fault 'lots' must be a non-zero integer, got {lots!r}")
+            self.adjust_position(lots)
         else:
             self.faults.arm(kind, params)
         record = FaultRecord(self.true_ms(), self.out_ts(), kind, params)
         self.faults.log.append(record)
         return record
+
+    def adjust_position(self, lots: int) -> None:
+        """The position_adjust fault: ``lots`` more (signed) at the mark price, no trade."""
+        inst = self.instrument
+        price = int(self.mark_price() / inst.tick_size)  # the tick at or below the mark
+        self.account.adjust_position(lots, price, self.market_ts)
+        self.engine.position += lots  # reduce-only checks follow the account
+        self.hub.publish_user(account_update(self, "ADJUSTMENT", Decimal(0)))
 
     def fill_through(self, params: dict[str, Any]) -> int:
         """The ``fill`` fault: a market trade one tick through our best order on a side (or
