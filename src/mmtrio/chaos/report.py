@@ -28,6 +28,26 @@ class RunResult:
     def ok(self) -> bool:
         return not self.violations and self.error is None
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RunResult:
+        """A result as :meth:`to_json` wrote it (a resumed campaign reads its summary)."""
+        return cls(
+            seed=int(doc["seed"]),
+            out_dir=str(doc["out_dir"]),
+            faults={str(k): int(v) for k, v in doc.get("faults", {}).items()},
+            restarts=int(doc.get("restarts", 0)),
+            child_restarts=int(doc.get("child_restarts", 0)),
+            fills=int(doc.get("fills", 0)),
+            fills_checked=int(doc.get("fills_checked", 0)),
+            final_position=int(doc.get("final_position", 0)),
+            end=str(doc.get("end", "sigterm")),
+            violations=[
+                Violation(int(v["invariant"]), v.get("at_ms"), str(v["message"]))
+                for v in doc.get("violations", [])
+            ],
+            error=doc.get("error"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
