@@ -8,13 +8,16 @@ bot that adopts it silently — the finding-1 failure mode — violates invarian
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mmtrio.chaos.invariants import ProcessRecord, Violation
 
-GAP_ALERT = "position gap of "  # core/strategy.py's alert; runtime/reconcile.py logs it too
+# runtime/reconcile.py's error line "position at start: gap of +N lots adopted; <reason>"
+# and core/strategy.py's alert "position gap of +N lots adopted from the venue …"
+GAP_ALERT = re.compile(r"gap of [+-]\d+ lots adopted")
 
 
 def check_gap_alerts(gap_ms: Sequence[int], processes: Sequence[ProcessRecord]) -> list[Violation]:
@@ -28,7 +31,7 @@ def check_gap_alerts(gap_ms: Sequence[int], processes: Sequence[ProcessRecord]) 
         first = min(nxt, key=lambda p: p.start_ms)
         if "reconcile (start)" not in first.log_text:
             continue  # it never finished its start-up recovery (killed again first)
-        if GAP_ALERT not in first.log_text:
+        if not GAP_ALERT.search(first.log_text):
             return [
                 Violation(
                     2,
