@@ -30,3 +30,16 @@ def test_a_bot_that_never_finished_its_start_up_is_not_judged() -> None:
                  signal_sent="KILL")]  # fmt: skip
     assert check_gap_alerts([1_000], bots) == []
     assert check_gap_alerts([5_000], bots) == []  # no bot started after it: nothing to judge
+
+
+def test_the_adoption_alert_states_the_position_after_the_fill_lines() -> None:
+    # Chaos seed 3031: the start-up's fill line (logged after the reconcile summary) states the
+    # position at the fill; the gap alert right after it states the adopted one.
+    from mmtrio.chaos.logs import log_positions
+
+    lines = [
+        (1, "reconcile (start): adopted 0, missed fills 1, position venue -9 / ours -9"),
+        (2, "SELL 2 lots @ 599963 ticks (); position -6 lots"),
+        (3, "position gap of -3 lots adopted from the venue (-6 -> -9 lots): the venue's trades"),
+    ]
+    assert log_positions(lines) == [(1, -9), (2, -6), (3, -9)]

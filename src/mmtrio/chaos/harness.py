@@ -218,7 +218,10 @@ class Harness:
         truth: dict[str, Any] = self._admin("/admin/state")
         self.r.snapshots.append(
             Snapshot(
-                wall_ms=_now_ms(),
+                # the venue's own time of this state, not when its answer reached us: a fill
+                # in between, booked and logged by the bot, was once compared with the older
+                # state (chaos seed 3057, "bot 2 lots, venue 0 lots")
+                wall_ms=int(truth.get("wall_ms", _now_ms())),
                 open_orders=tuple(truth["open_orders"]),
                 position_lots=int(truth["position"]["lots"]),
                 n_fills=len(truth["fills"]),

@@ -48,6 +48,7 @@ _STATUS_POS = re.compile(r"\bstatus \S+ .* pos=(-?\d+) ")
 _RECONCILE_POS = re.compile(r"reconcile.*position venue -?\d+ / ours (-?\d+)")
 _FILL_POS = re.compile(r"lots @ -?\d+ ticks \(.*\); position (-?\d+) lots$")
 _REPLAY_POS = re.compile(r"^journal: .* books at (-?\d+) lots")
+_ADOPTED_POS = re.compile(r"gap of [+-]\d+ lots adopted from the venue \(-?\d+ -> (-?\d+) ")
 
 
 def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
@@ -56,7 +57,10 @@ def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
     there before it journals any position record) and from every booked fill (chaos seed 20:
     while 429s postponed the reconciliation, the judge saw only the position before a fill),
     and from a restarted bot's journal replay ("books at N lots": what it holds before its
-    first reconciliation, which a stop during start-up can pre-empt)."""
+    first reconciliation, which a stop during start-up can pre-empt), and from the alert of a
+    position gap adopted at start ("… adopted from the venue (-6 -> -9 lots)"): the start-up's
+    fill lines are logged after its reconciliation summary and state the position at the
+    fill, before the adoption (chaos seed 3031: judged by such a line, "bot -6, venue -9")."""
     out: list[tuple[int, int]] = []
     for ts, text in lines:
         m = (
@@ -64,6 +68,7 @@ def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
             or _RECONCILE_POS.search(text)
             or _FILL_POS.search(text)
             or _REPLAY_POS.search(text)
+            or _ADOPTED_POS.search(text)
         )
         if m:
             out.append((ts, int(m.group(1))))

@@ -96,6 +96,8 @@ MAX_KNOWN_TRADE_IDS = 50_000
 STATUS_LOG_INTERVAL_S = 5.0
 SESSION_START_TIMEOUT_S = 30.0
 SIM_DUMP_NAME = "sim_final.json"
+STOP_CANCEL_SHARE = 0.75  # of runtime.shutdown_deadline_s for the cancel-all and its confirm
+STOP_MIN_STEP_S = 0.5  # the final reconciliation and the flush each get at least this
 
 
 # --- the venue endpoints -------------------------------------------------------------------
@@ -573,7 +575,7 @@ class Engine:
             )
         )
 
-    async def _reconcile_at_stop(self, deadline_s: float) -> None:
+    async def _reconcile_at_stop(self, time_left_s: float) -> None:
         """In the shielded cleanup, after the cancel-all: journal fills that raced the stop
         and the books' final position. Skipped when start-up recovery never finished (the
         books were not rebuilt); the next start reconciles."""
@@ -583,7 +585,7 @@ class Engine:
             return
         if recorder is None or writer is None:
             return
-        with trio.move_on_after(max(1.0, deadline_s / 3)) as scope:
+        with trio.move_on_after(max(STOP_MIN_STEP_S, time_left_s)) as scope:
             try:
                 await reconcile_at_stop(
                     gw,
@@ -773,9 +775,15 @@ class Engine:
             )
         self.surface.stopping(reason, deadline)
         with trio.CancelScope(shield=True):
+            # One deadline for the whole stop: the cancel-all may use most of it, the final
+            # reconciliation and the flush what is left (chaos seed 3010: over a silent link
+            # each step ran to its own timeout, 6.7 s for a 5 s deadline).
+            ends = trio.current_time() + deadline
             if self.auth_failed is None:
-                left = await execution.cancel_all_and_confirm(self.symbol, deadline)
-                await self._reconcile_at_stop(deadline)
+                left = await execution.cancel_all_and_confirm(
+                    self.symbol, deadline * STOP_CANCEL_SHARE
+                )
+                await self._reconcile_at_stop(ends - trio.current_time())
             else:
                 left = 0  # refused at start: this process placed nothing (see _startup)
             # Only a latch is a guard's stop: a stale book halts and clears by itself, and a
@@ -806,7 +814,7 @@ class Engine:
             except JournalError as exc:  # a full disk: the venue side is settled; say so
                 code = EXIT_FAILED
                 logger.error("the stop is not journaled: {}", exc)
-            with trio.move_on_after(max(1.0, deadline / 3)):
+            with trio.move_on_after(max(STOP_MIN_STEP_S, ends - trio.current_time())):
                 try:
                     await writer.flush()
                 except MmtrioError as exc:
