@@ -56,6 +56,8 @@ async def test_sigterm_while_halted_by_a_stale_book_exits_0(tmp_path: Path) -> N
     assert codes == [0], "".join(lines[-20:])
     assert venue_open(engine) == []
     assert any("exit code 0" in line for line in lines)
+    # zero open orders confirmed, then the venue's countdown disarmed
+    assert engine.sim_venue.countdown_ms == 0 and engine.sim_venue.countdown_deadline is None
 
 
 async def test_exit_3_names_the_latched_kill_switch(tmp_path: Path) -> None:
@@ -78,3 +80,28 @@ async def test_exit_3_names_the_latched_kill_switch(tmp_path: Path) -> None:
     assert codes == [3]
     (said,) = [line for line in lines if "exit code 3" in line]
     assert "kill switch" in said and "kill file" in said, said
+
+
+async def test_a_stop_that_cannot_confirm_zero_open_orders_leaves_the_countdown_armed(
+    tmp_path: Path,
+) -> None:
+    # The dead-man disarm used to run before the cancel-all: when that then failed, the orders
+    # were left without their protection. It now comes only after zero open orders confirmed.
+    quick_stop = {
+        "shutdown_deadline_s = 15.0": "shutdown_deadline_s = 3.0",
+        "request_timeout_ms = 5000": "request_timeout_ms = 1000",
+    }
+    cfg_path = write_config(tmp_path, **quick_stop)
+    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "quotes resting")
+        # from now on the venue answers every REST request with a 500
+        engine.sim_venue.inject(
+            "error_code", {"code": -1000, "msg": "down", "status": 500, "count": 10_000}
+        )
+        engine.request_stop("SIGTERM")
+    assert codes == [1]
+    assert venue_open(engine) != []  # the cancel-all could not reach the venue ...
+    assert engine.sim_venue.countdown_deadline is not None  # ... so the countdown still runs

@@ -270,7 +270,14 @@ class Harness:
         if act.executor == "fsize":
             return self._refuse_file_writes(act.params["restart_after_ms"] / 1000)
         if act.executor == "proxy":
-            return self.proxy is not None and self.proxy.command(dict(act.params))
+            if self.proxy is None or not self.proxy.command(dict(act.params)):
+                return False
+            if act.params.get("cmd") == "half_open":
+                # The venue learns the link is silent: a 429 it sends meanwhile reaches the
+                # bot only when the link is back, or never (sim/limits.py: no false ban).
+                params = {k: act.params[k] for k in ("seconds", "then")}
+                self._admin("/admin/fault", {"kind": "link_silent", **params})
+            return True
         if act.executor == "cpu":
             b = self.bot
             self.starver.start(int(act.params["busy"]), act.params["seconds"],

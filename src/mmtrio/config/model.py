@@ -114,12 +114,15 @@ class Config(Section):
                 f"{self.quoting.levels} level(s) × {inst.symbol} min notional "
                 f"{inst.min_notional} = {need} USDT"
             )
-        if self.runtime.shutdown_deadline_s * 1000 < self.execution.request_timeout_ms * 2:
+        # The stop's cancel-all and its confirmation get 3/4 of the deadline (the final
+        # reconciliation and the flush the rest: runtime/engine.py, STOP_CANCEL_SHARE).
+        if self.runtime.shutdown_deadline_s * 1000 * 3 / 4 < self.execution.request_timeout_ms * 2:
             problems.append(
                 f"runtime.shutdown_deadline_s = {self.runtime.shutdown_deadline_s:g} s leaves no "
-                f"time for a cancel-all and its confirmation query "
-                f"(2 × execution.request_timeout_ms = "
-                f"{self.execution.request_timeout_ms * 2 / 1000:g} s)"
+                f"time for a cancel-all and its confirmation query: they get 3/4 of it, "
+                f"{self.runtime.shutdown_deadline_s * 3 / 4:g} s, and need "
+                f"2 × execution.request_timeout_ms = "
+                f"{self.execution.request_timeout_ms * 2 / 1000:g} s"
             )
         _fail(problems)
         return self

@@ -605,6 +605,20 @@ class Engine:
         if scope.cancelled_caught:
             logger.error("final reconciliation timed out; the next start reconciles")
 
+    async def _disarm_deadman(self, time_left_s: float) -> None:
+        """At a stop, with zero open orders confirmed: the venue's countdown is disarmed, so
+        it cannot fire into the next run's orders. Never before the cancel-all (it would
+        leave orders unprotected if that failed); skipped when start-up never armed it."""
+        gw = self._gateway
+        if gw is None or not self._recovered:
+            return
+        with trio.move_on_after(max(STOP_MIN_STEP_S, time_left_s)):
+            try:
+                await gw.arm_deadman(self.symbol, 0)
+            except MmtrioError as exc:
+                logger.warning("dead-man disarm failed (its countdown cancels nothing: no order "
+                               "is open): {}", exc)  # fmt: skip
+
     def _tolerance_lots(self) -> int:
         # One quote's size: a fill racing the position query cannot trip the halt; a real
         # booking gap of more than one order does.
@@ -656,6 +670,7 @@ class Engine:
                 cfg.runtime.deadman_countdown_ms,
                 cfg.runtime.deadman_refresh_ms,
                 task_status,
+                disarm_on_exit=False,  # the cleanup disarms, once no order is left
             )
 
         sup.add("market-feed", market_child)
@@ -784,6 +799,8 @@ class Engine:
                     self.symbol, deadline * STOP_CANCEL_SHARE
                 )
                 await self._reconcile_at_stop(ends - trio.current_time())
+                if left == 0:
+                    await self._disarm_deadman(ends - trio.current_time())
             else:
                 left = 0  # refused at start: this process placed nothing (see _startup)
             # Only a latch is a guard's stop: a stale book halts and clears by itself, and a

@@ -41,6 +41,10 @@ FAULT_KINDS: dict[str, str] = {
         "change the position by `lots` (signed) at the mark price without a trade of ours, as "
         "a liquidation, an ADL or a transfer does (userTrades does not list it)"
     ),
+    "link_silent": (
+        "the link to the client is silent for `seconds` (then `reset` or not): a 429 sent "
+        "meanwhile is read only when it comes back, or never (no ban for that back-off)"
+    ),
     "disarm": "disarm every counter not yet consumed (http_429, order_5xx, delay, …)",
     "fill": (
         "fill our best open order(s) on `side` (BUY|SELL), or those at `client_id`'s price, "

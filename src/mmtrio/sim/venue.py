@@ -411,6 +411,13 @@ class SimVenue:
             self.fill_through(params)
         elif kind == "user_replay":
             self.hub.replay_fills(count_param(params))
+        elif kind == "link_silent":
+            seconds = params.get("seconds")
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+                raise ApiError(-1100, f"fault 'seconds' must be a positive number, got {seconds!r}")
+            self.limiter.link_silent(
+                trio.current_time(), float(seconds), reset=params.get("then") == "reset"
+            )
         elif kind == "position_adjust":
             lots = params.get("lots")
             if not isinstance(lots, int) or isinstance(lots, bool) or lots == 0:
