@@ -43,3 +43,19 @@ def test_the_adoption_alert_states_the_position_after_the_fill_lines() -> None:
         (3, "position gap of -3 lots adopted from the venue (-6 -> -9 lots): the venue's trades"),
     ]
     assert log_positions(lines) == [(1, -9), (2, -6), (3, -9)]
+
+
+def test_a_resync_into_reducing_only_is_back_in_sync() -> None:
+    # Chaos seed 5056: after an 8 s silent link the resynced book's feed was 7.7 s late, so
+    # the bot left HALTED for REDUCING_ONLY (not ACTIVE) and placed a reducing order in the
+    # step that resynced: legitimate, not "sent while out of sync".
+    from mmtrio.chaos.invariants import check_book_sync
+    from tests.unit.test_chaos_invariants import rec
+
+    invalid = rec(1, "state_change", 1_000, reason="REDUCING_ONLY -> HALTED: book invalid: x")
+    place = rec(2, "order_sent", 1_100, op="place", client_id="mmt2-8")
+    back = rec(3, "state_change", 1_100, reason="HALTED -> REDUCING_ONLY: feed latency 7711 ms")
+    assert check_book_sync([invalid, place, back]) == []
+    still = rec(3, "state_change", 1_100, reason="HALTED -> HALTED: book invalid: y")
+    (v,) = check_book_sync([invalid, place, still, rec(4, "fill", 1_200)])
+    assert v.invariant == 7

@@ -441,7 +441,11 @@ def _late_cancel(sent: JournalRecord, resolved_ms: int | None, deadline_ms: int)
 # order followed (through only such step records) by "-> ACTIVE" was decided in the step
 # that resynced the book, from the synced book, and is legitimate.
 OUT_OF_SYNC = re.compile(r"book invalid|book (is )?out of sync", re.I)
-IN_SYNC = re.compile(r"-> ACTIVE\b", re.I)
+# Leaving HALTED for ACTIVE or REDUCING_ONLY: an invalid book demands HALTED, so a state below
+# it means the book is valid again (chaos seed 5056: resynced after an 8 s silent link, the
+# bot went HALTED -> REDUCING_ONLY for the feed's latency, not -> ACTIVE, and its reducing
+# order from the synced book was judged "sent out of sync").
+IN_SYNC = re.compile(r"-> (ACTIVE|REDUCING_ONLY)\b", re.I)
 _STEP_KINDS = frozenset({"order_sent", "mid_sample", "state_change"})
 
 
