@@ -3,8 +3,10 @@
 1. ``step``: median / p99 / max µs of ``MarketMaker.step`` on every depth-diff event of
    ``data/binance-usdm/btcusdt_20240808.gz`` (345 s, 6,551 diffs, 21,313 trades), with a fake
    venue that acknowledges every request at once (acks are stepped too, but not timed).
-2. ``replay``: events/s through book (BookSync) + estimators (EWMA volatility, intensity on
-   mids and trades), no strategy, no network. Parsing the file is done before timing.
+2. ``replay``: events/s through the book (``OrderBook``) + estimators (EWMA volatility,
+   intensity on mids and trades), no strategy, no network. Reading the file is done before
+   timing, by the Binance recording reader (the live codec and depth sequencer: continuity is
+   the venue package's job now, so it is not part of the core's time).
 
 Run: ``.venv/bin/python benchmarks/core_step.py [--seconds N]``.
 """
@@ -24,37 +26,37 @@ sys.path.insert(0, str(ROOT))  # for tests.unit.test_strategy.make_config (the t
 
 from tests.unit.test_strategy import make_config  # noqa: E402
 
-from mmtrio.core.book import BookSync, DiffOutcome, OrderBook  # noqa: E402
+from mmtrio.core.book import BookOutcome, OrderBook  # noqa: E402
 from mmtrio.core.client_ids import ClientIdGenerator  # noqa: E402
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder  # noqa: E402
 from mmtrio.core.estimators import EwmaVolatility, IntensityEstimator  # noqa: E402
 from mmtrio.core.events import (  # noqa: E402
     AmendAccepted,
+    BookDelta,
     BookSnapshot,
     CancelAccepted,
-    DepthDiff,
     Event,
     PlaceAccepted,
     Trade,
 )
 from mmtrio.core.instruments import BTCUSDT  # noqa: E402
 from mmtrio.core.strategy import MarketMaker  # noqa: E402
-from mmtrio.sim.recording import Converter, iter_file  # noqa: E402
+from mmtrio.venues.binance.client_ids import client_id_format  # noqa: E402
+from mmtrio.venues.binance.recording import RecordingReader  # noqa: E402
 
 DATA = ROOT / "data" / "binance-usdm" / "btcusdt_20240808.gz"
 
 
 def load(seconds: float | None) -> list[Event]:
-    conv = Converter(BTCUSDT)
+    """Snapshot, deltas and trades as the live connector would deliver them, in file order."""
     out: list[Event] = []
     start: int | None = None
-    for raw in iter_file(DATA):
-        if raw.kind == "snapshot":
-            out.append(conv.snapshot(raw.data))
-            start = raw.local_ns
-        elif raw.kind in ("depth", "trade"):
-            out.append(conv.event(raw.kind, raw.data))
-        if seconds is not None and start is not None and raw.local_ns - start > seconds * 1e9:
+    for local_ns, ev in RecordingReader([DATA], BTCUSDT, book_ticker=False):
+        if isinstance(ev, BookSnapshot):
+            start = local_ns
+        if isinstance(ev, BookSnapshot | BookDelta | Trade):
+            out.append(ev)
+        if seconds is not None and start is not None and local_ns - start > seconds * 1e9:
             break
     return out
 
@@ -74,18 +76,18 @@ def acks(cmds: list[Command], now: int) -> list[Event]:
 
 
 def bench_step(events: list[Event]) -> dict[str, float]:
-    mm = MarketMaker(make_config(), ClientIdGenerator("b", 1))
+    mm = MarketMaker(make_config(), ClientIdGenerator(client_id_format("b"), 1))
     now = 0
     times: list[int] = []
     commands = 0
     clock = time.perf_counter_ns
     for ev in events:
-        if isinstance(ev, BookSnapshot | DepthDiff | Trade):
+        if isinstance(ev, BookSnapshot | BookDelta | Trade):
             now = max(now, ev.ts)
         t0 = clock()
         cmds = mm.step(ev, now)
         t1 = clock()
-        if isinstance(ev, DepthDiff):
+        if isinstance(ev, BookDelta):
             times.append(t1 - t0)
         commands += len(cmds)
         pending = acks(cmds, now)
@@ -108,15 +110,14 @@ def bench_replay(events: list[Event], repeats: int) -> dict[str, float]:
     best = float("inf")
     for _ in range(repeats):
         book = OrderBook("BTCUSDT")
-        sync = BookSync(book)
         vol = EwmaVolatility(10_000, 20)
         intensity = IntensityEstimator(60_000, 50.0, 50, fallback_a=1.0, fallback_k=0.5)
         t = 0
         t0 = time.perf_counter()
         for ev in events:
-            if isinstance(ev, DepthDiff):
+            if isinstance(ev, BookDelta):
                 t = max(t, ev.ts)
-                if sync.on_diff(ev) is DiffOutcome.APPLIED:
+                if book.apply_delta(ev) is BookOutcome.APPLIED:
                     mid = book.mid()
                     if mid is not None:
                         vol.update(mid, t)
@@ -126,7 +127,7 @@ def bench_replay(events: list[Event], repeats: int) -> dict[str, float]:
                 intensity.on_trade(float(ev.price), ev.aggressor, t)
             elif isinstance(ev, BookSnapshot):
                 t = max(t, ev.ts)
-                sync.on_snapshot(ev)
+                book.apply_snapshot(ev)
         best = min(best, time.perf_counter() - t0)
     return {
         "events": len(events),

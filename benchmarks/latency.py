@@ -53,6 +53,7 @@ from typing import Any
 
 import httpx
 import trio
+from mmtrio.runtime.feeds import FeedStats, UserFeed, run_market_feed
 
 from mmtrio.config import load_config
 from mmtrio.config.strategy import build_strategy_config
@@ -63,14 +64,14 @@ from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime import probe as probe_mod
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.execution import Execution
-from mmtrio.runtime.feeds import FeedStats, UserFeed, run_market_feed
-from mmtrio.runtime.gateway import RestGateway
 from mmtrio.runtime.journal import Journal
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.probe import LatencyProbe, ProbeTransport, Trace
 from mmtrio.runtime.trading import JournalRecorder, LoopItem, TradingLoop, make_clock_ms
 from mmtrio.venues.binance import streams as streams_mod
+from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder, Record
+from mmtrio.venues.binance.gateway import RestGateway
 from mmtrio.venues.binance.rest import DEFAULT_LIMITS, BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
@@ -262,7 +263,7 @@ async def run_pipeline(info: dict[str, Any], args: argparse.Namespace) -> dict[s
         clock_ms,
     )
     execution_ref.append(execution)
-    mm = MarketMaker(bench_strategy(cfg), ClientIdGenerator("lat", 1))
+    mm = MarketMaker(bench_strategy(cfg), ClientIdGenerator(client_id_format("lat"), 1))
     time_core_stages(mm, probe)
     state = Path(tempfile.mkdtemp(prefix="mmtrio-latency-"))
     journal = await trio.to_thread.run_sync(Journal.open, state)

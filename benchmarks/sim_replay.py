@@ -2,7 +2,8 @@
 
 The client syncs a local book from the depth stream (snapshot + diffs, checking pu/u) and
 keeps two post-only orders resting (re-placing one whenever it is filled or cancelled). The
-sim replays the shipped BTCUSDT recording once, as fast as it can (speed 1e6). Prints JSON.
+sim replays a recording once (default the shipped BTCUSDT 2024-08-08; the symbol and its grid
+come from the data), as fast as it can (speed 1e6). Prints JSON.
 Usage: .venv/bin/python benchmarks/sim_replay.py [--data FILE]
 """
 
@@ -18,18 +19,20 @@ import httpx
 import trio
 from trio_websocket import open_websocket_url
 
-from mmtrio.core.instruments import BTCUSDT
 from mmtrio.sim.auth import sign
 from mmtrio.sim.replay import ReplayDriver
 from mmtrio.sim.server import serve_sim
 from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
+from mmtrio.venues.binance.recording import scan_recording
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 async def run(data: Path) -> dict[str, object]:
-    driver = ReplayDriver([data], BTCUSDT, loop=False)
+    inst = scan_recording([data]).instrument
+    driver = ReplayDriver([data], inst, loop=False)
     venue = SimVenue(driver, SimConfig(speed=1e6))
+    symbol, sym = inst.symbol, inst.symbol.lower()
     start_ts = venue.market_ts
     creds = DEFAULT_CREDENTIALS
     diffs = gaps = placed = 0
@@ -39,11 +42,11 @@ async def run(data: Path) -> dict[str, object]:
         async with (
             httpx.AsyncClient(base_url=urls.rest) as http,
             open_websocket_url(
-                f"{urls.ws}/public/stream?streams=btcusdt@depth@0ms", max_message_size=1 << 24
+                f"{urls.ws}/public/stream?streams={sym}@depth@0ms", max_message_size=1 << 24
             ) as ws,
         ):
             snap = (
-                await http.get("/fapi/v1/depth", params={"symbol": "BTCUSDT", "limit": 1000})
+                await http.get("/fapi/v1/depth", params={"symbol": symbol, "limit": 1000})
             ).json()
             last = snap["lastUpdateId"]
             bids = {p: q for p, q in snap["bids"]}
@@ -56,15 +59,16 @@ async def run(data: Path) -> dict[str, object]:
                     open_n = len(venue.engine.open_orders())
                     if open_n < 2 and bids:
                         n += 1
-                        price = float(max(bids, key=float)) - 20.0 - n % 5
+                        best = inst.price_to_ticks(max(bids, key=float))
+                        price = inst.price_str(best - 200 - n % 5)  # 200 ticks below: rests
                         q = urlencode(
                             {
-                                "symbol": "BTCUSDT",
+                                "symbol": symbol,
                                 "side": "BUY",
                                 "type": "LIMIT",
                                 "timeInForce": "GTX",
-                                "quantity": "0.005",
-                                "price": f"{price:.1f}",
+                                "quantity": inst.qty_str(5 * inst.min_qty),
+                                "price": price,
                                 "newClientOrderId": f"bench-{n}",
                                 "timestamp": int(time.time() * 1000),
                             }
@@ -78,7 +82,7 @@ async def run(data: Path) -> dict[str, object]:
 
             nursery.start_soon(keep_two_orders)
             # until the replay ended AND the client has applied every diff published
-            while not (venue.finished and prev == venue.book.update_id):
+            while not (venue.finished and prev == venue.book.seq):
                 with trio.move_on_after(1.0):
                     msg = json.loads(await ws.get_message())["data"]
                     if msg["u"] < last:
@@ -98,6 +102,7 @@ async def run(data: Path) -> dict[str, object]:
     return {
         "benchmark": "sim_replay",
         "data": data.name,
+        "symbol": symbol,
         "market_messages": venue.messages,
         "sim_seconds": round(sim_seconds, 1),
         "wall_seconds": round(wall, 2),

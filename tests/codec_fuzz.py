@@ -33,9 +33,7 @@ from hypothesis import strategies as st
 
 from mmtrio.core.events import (
     AccountUpdate,
-    BookSnapshot,
     BookTicker,
-    DepthDiff,
     Fill,
     FundingPayment,
     MarkPrice,
@@ -45,6 +43,7 @@ from mmtrio.core.events import (
 from mmtrio.core.instruments import BTCUSDT, ETHUSDT
 from mmtrio.errors import MmtrioError
 from mmtrio.venues.binance.codec import BinanceDecoder, ListenKeyExpired, TradeLite
+from mmtrio.venues.binance.codec_market import DepthSnapshot, DepthUpdate
 from mmtrio.venues.binance.codec_rest import (
     ExchangeInfo,
     OrderAck,
@@ -227,7 +226,7 @@ def _fill_problems(f: Fill | TradeLite, what: str) -> list[str]:
 def problems(record: object) -> list[str]:
     """Invariants a decoded record must respect (empty when it does)."""
     out: list[str] = []
-    if isinstance(record, DepthDiff | BookSnapshot):
+    if isinstance(record, DepthUpdate | DepthSnapshot):
         for price, qty in (*record.bids, *record.asks):
             if price <= 0 or qty < 0:
                 out.append(f"{type(record).__name__}: level ({price}, {qty})")

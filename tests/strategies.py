@@ -264,7 +264,7 @@ funding_rates = st.floats(min_value=-0.01, max_value=0.01)
 quote_inventories = st.integers(min_value=-(10**9), max_value=10**9)
 
 
-# --- matching engine (core/matching.py) -----------------------------------------------------
+# --- matching engine (exchange/matching.py) -------------------------------------------------
 
 from mmtrio.core.events import TimeInForce  # noqa: E402  (appended section owns its import)
 
@@ -303,21 +303,22 @@ from mmtrio.core.events import (  # noqa: E402
     CancelRejected,
     ExecType,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.core.orders import OrderEvent  # noqa: E402
+from mmtrio.core.rejects import RejectKind  # noqa: E402
 
 
 @st.composite
 def order_updates(draw: st.DrawFn, client_id: str, qty: int = 10) -> OrderUpdate:
     """An ORDER_TRADE_UPDATE for ``client_id`` in any status, possibly a (duplicate) fill:
     trade ids come from a small range so duplicates happen."""
-    status = draw(st.sampled_from(list(VenueOrderStatus)))
+    status = draw(st.sampled_from(list(OrderStatus)))
     cum = draw(st.integers(min_value=0, max_value=qty))
     ts = draw(st.integers(min_value=0, max_value=1_000))
     side = Side.BUY
@@ -340,22 +341,24 @@ def order_updates(draw: st.DrawFn, client_id: str, qty: int = 10) -> OrderUpdate
         )
     return OrderUpdate(
         "TESTUSDT", client_id, 1, side, exec_type, status, 1000,
-        draw(st.integers(min_value=1, max_value=2 * qty)), cum, TimeInForce.GTX, False, ts, fill,
+        draw(st.integers(min_value=1, max_value=2 * qty)), cum, TimeInForce.POST_ONLY, False,
+        ts, fill,
     )  # fmt: skip
 
 
 def order_events(client_id: str) -> st.SearchStrategy[OrderEvent]:
     """Any execution outcome or venue update for one order, in any order, at any time."""
     ts = st.integers(min_value=0, max_value=1_000)
-    code = st.sampled_from([-2011, -1003, -5022, -2013])
+    kind = st.sampled_from(list(RejectKind))
+    code = st.sampled_from(["", "-2011", "51008", "Post only order would have crossed"])
     return st.one_of(
         order_updates(client_id),
         st.builds(PlaceAccepted, st.just(client_id), st.integers(1, 5), ts),
-        st.builds(PlaceRejected, st.just(client_id), code, st.just("r"), ts),
+        st.builds(PlaceRejected, st.just(client_id), kind, code, st.just("r"), ts),
         st.builds(AmendAccepted, st.just(client_id), st.integers(1, 2000), st.integers(1, 20), ts),
-        st.builds(AmendRejected, st.just(client_id), code, st.just("r"), ts),
+        st.builds(AmendRejected, st.just(client_id), kind, code, st.just("r"), ts),
         st.builds(CancelAccepted, st.just(client_id), ts),
-        st.builds(CancelRejected, st.just(client_id), code, st.just("r"), ts),
+        st.builds(CancelRejected, st.just(client_id), kind, code, st.just("r"), ts),
         st.builds(
             OutcomeUnknown,
             st.just(client_id),

@@ -6,6 +6,10 @@ naming what is wrong and, where there is one, what to do about it.
 
 from __future__ import annotations
 
+import math
+
+from mmtrio.core.rejects import RejectKind
+
 
 class MmtrioError(Exception):
     """Base of every error mmtrio raises on purpose."""
@@ -60,25 +64,98 @@ class ProtocolError(MmtrioError):
 
 
 class VenueError(MmtrioError):
-    """The venue answered with an error code.
+    """A venue answered with an error, in neutral terms (every venue package raises these).
 
-    ``definite`` is True when the venue certainly did not act on the request (a rejection);
-    False when the outcome is unknown (timeout, 5xx, -1006/-1007) and must be resolved by a
-    query before anything is resubmitted.
+    ``definite`` is True when the venue certainly did not act on the request (a rejection,
+    whose ``kind`` says why); False when the outcome is unknown (timeout, 5xx, the venue's own
+    "unknown" codes) and must be resolved by a query before anything is resubmitted.
+    ``code`` is the venue's own code as text ("-5022", "51008", ""), for logs only: no
+    decision outside the venue package reads it. ``status`` is the HTTP status (0 for a
+    websocket answer or no answer).
     """
 
-    def __init__(self, code: int, msg: str, *, status: int = 400, definite: bool = True) -> None:
-        super().__init__(f"venue error {code} (HTTP {status}): {msg}")
+    def __init__(
+        self,
+        msg: str,
+        *,
+        kind: RejectKind = RejectKind.UNKNOWN,
+        code: str = "",
+        status: int = 0,
+        definite: bool = True,
+    ) -> None:
+        where = f"HTTP {status}" if status else "venue"
+        said = f"{code}: " if code else ""
+        super().__init__(f"{where} error {said}{msg} ({kind.value})")
+        self.kind = kind
         self.code = code
         self.msg = msg
         self.status = status
         self.definite = definite
 
 
-class VenueAuthError(VenueError):
-    """The venue refused our credentials: a wrong key or secret, a key without the needed
-    permission, or a source IP the key does not allow. Definite (nothing was done), and no
-    signed request can succeed until the operator fixes the key: bad input, not a crash."""
+class RateLimited(VenueError):
+    """A request or order-rate limit answer: no request before ``retry_after_s`` has passed.
+
+    ``banned`` is True when the venue has banned us for ignoring earlier limits (Binance HTTP
+    418): the client has already failed; never retry into it. The request was rejected.
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        code: str = "",
+        status: int = 0,
+        retry_after_s: float | None,
+        banned: bool = False,
+    ) -> None:
+        super().__init__(msg, kind=RejectKind.RATE_LIMITED, code=code, status=status, definite=True)
+        self.retry_after_s = retry_after_s
+        self.banned = banned
+
+
+class ClockSkewError(VenueError):
+    """The request's timestamp was outside the venue's window: resync the clock offset."""
+
+
+class AuthError(VenueError):
+    """The venue refused our credentials (bad key, signature, passphrase or permission).
+
+    No retry can help, so the bot stops with the fix named: ``source`` says where the key
+    came from (an environment variable or a credential file), never the key itself.
+    """
+
+    def __init__(self, msg: str, *, code: str = "", status: int = 0, source: str = "") -> None:
+        super().__init__(msg, kind=RejectKind.AUTH, code=code, status=status, definite=True)
+        self.source = source
+
+
+class OutcomeUnknownError(VenueError):
+    """The request may or may not have been executed (5xx, timeout after the bytes left).
+
+    Resolve by querying the client order id before resubmitting anything.
+    """
+
+    def __init__(self, msg: str, *, code: str = "", status: int = 0) -> None:
+        super().__init__(msg, kind=RejectKind.UNKNOWN, code=code, status=status, definite=False)
+
+
+class ConnectionFailed(VenueError):
+    """The request never left (connect failed or timed out, pool exhausted): definite."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg, kind=RejectKind.UNKNOWN, definite=True)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds; None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        secs = float(value)
+    except ValueError:
+        return None
+    return secs if math.isfinite(secs) and secs >= 0 else None
 
 
 class JournalError(MmtrioError):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ from urllib.parse import urlencode
 import httpx
 import trio
 
-from mmtrio.core.instruments import BTCUSDT
+from mmtrio.core.instruments import Instrument
 from mmtrio.sim.auth import sign
 from mmtrio.sim.replay import ReplayDriver
 from mmtrio.sim.server import SimUrls, serve_sim
 from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
+from mmtrio.venues.binance.recording import scan_recording
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
 KEY = DEFAULT_CREDENTIALS.api_key
@@ -32,9 +34,19 @@ ORDER = {
 }
 
 
+@functools.cache
+def data_instrument(*paths: Path) -> Instrument:
+    """The instrument a recording states (what `mmtrio sim` and paper trading serve)."""
+    return scan_recording(list(paths)).instrument
+
+
 @asynccontextmanager
-async def running_sim(config: SimConfig | None = None) -> AsyncIterator[tuple[SimVenue, SimUrls]]:
-    venue = SimVenue(ReplayDriver([DATA], BTCUSDT), config or SimConfig(speed=5.0))
+async def running_sim(
+    config: SimConfig | None = None, data: Sequence[Path] = (DATA,)
+) -> AsyncIterator[tuple[SimVenue, SimUrls]]:
+    """The sim on loopback, in process, replaying ``data`` (default: BTCUSDT 2024-08-08)."""
+    driver = ReplayDriver(list(data), data_instrument(*data))
+    venue = SimVenue(driver, config or SimConfig(speed=5.0))
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, venue)
         yield venue, urls

@@ -58,49 +58,43 @@ def test_backtest_json_and_html(
     assert page.count("<img") >= 2 and "data:image/png;base64," in page
 
 
-def test_eth_recording_with_eth_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eth_recording_needs_no_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The symbol and its grid (tick 0.01) come from the data: no --set, no --symbol.
     eth = tmp_path / "eth.gz"
     with gzip.open(DATA / "ethusdt_20240808.gz", "rb") as fin, gzip.open(eth, "wb") as fout:
         fout.writelines(itertools.islice(fin, 5_000))
-    code = main(
-        [
-            "backtest",
-            "--data",
-            str(eth),
-            "--config",
-            CONFIG,
-            *FAST,
-            "--set",
-            "venue.symbol=ETHUSDT",
-            "--set",
-            "quoting.base_qty=0.01",
-            "--set",
-            "risk.max_position=0.1",
-            "--json",
-        ]
-    )
+    code = main(["backtest", "--data", str(eth), "--config", CONFIG, *FAST, "--json"])
     assert code == EXIT_OK
-    assert json.loads(capsys.readouterr().out)["symbol"] == "ETHUSDT"
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["symbol"] == "ETHUSDT"
+    assert doc["backtest"]["events"] > 1_000
+    # --symbol is a check on the data, and the right symbol passes it.
+    code = main(["backtest", "--data", str(eth), "--config", CONFIG, *FAST, "--symbol", "ETHUSDT"])
+    assert code == EXIT_OK
+    assert "ETHUSDT" in capsys.readouterr().out
 
 
 def test_wrong_symbol_is_a_usage_error(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        [
-            "backtest",
-            "--data",
-            str(small),
-            "--config",
-            CONFIG,
-            "--set",
-            "venue.symbol=ETHUSDT",
-            "--set",
-            "quoting.base_qty=0.01",
-            "--set",
-            "risk.max_position=0.1",
-        ]
-    )
+    code = main(["backtest", "--data", str(small), "--config", CONFIG, "--symbol", "ETHUSDT"])
     assert code == EXIT_USAGE
-    assert "BTCUSDT data but the driver is for ETHUSDT" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--symbol ETHUSDT does not match the recording, which holds BTCUSDT" in err
+
+
+def test_recording_mixing_symbols_is_refused(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mixed = tmp_path / "mixed.gz"
+    with gzip.open(DATA / "ethusdt_20240808.gz", "rb") as fin:
+        eth_lines = list(itertools.islice(fin, 10))
+    with gzip.open(small, "rb") as fin, gzip.open(mixed, "wb") as fout:
+        fout.writelines(itertools.islice(fin, 100))
+        fout.writelines(eth_lines)
+    code = main(["backtest", "--data", str(mixed), "--config", CONFIG])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    # Names the file and the line where the second symbol appears.
+    assert f"{mixed}:101" in err and "mixes symbols (BTCUSDT and ETHUSDT)" in err
 
 
 def test_missing_file_and_bad_override(capsys: pytest.CaptureFixture[str]) -> None:

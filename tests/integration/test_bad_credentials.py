@@ -16,7 +16,8 @@ import pytest
 import trio
 from loguru import logger
 
-from mmtrio.config import load_config
+from mmtrio.cli.venue import check_venue, live_settings
+from mmtrio.config import load_config, load_venue_credentials
 from mmtrio.runtime.engine import Engine
 from tests.integration.sim_helpers import KEY, running_sim
 from tests.integration.test_run_engine import write_config
@@ -28,8 +29,9 @@ def _binance_config(tmp: Path, rest: str, ws: str) -> Path:
     path = write_config(tmp)
     text = path.read_text()
     text = re.sub(
-        r'^kind = "sim".*$',
-        f'kind = "binance"\nrest_url = "{rest}"\nmarket_ws_url = "{ws}"\nprivate_ws_url = "{ws}"',
+        r'^mode = "paper".*$',
+        f'mode = "testnet"\nsymbol = "BTCUSDT"\nrest_url = "{rest}"\n'
+        f'market_ws_url = "{ws}"\nprivate_ws_url = "{ws}"',
         text,
         count=1,
         flags=re.M,
@@ -49,7 +51,17 @@ async def test_wrong_secret_at_start_is_one_auth_error_exit_2_and_nothing_more_s
     try:
         async with running_sim() as (venue, urls):
             cfg = _binance_config(tmp_path, urls.rest, urls.ws)
-            engine = Engine(load_config(cfg), config_path=cfg, sim=False)
+            config = load_config(cfg)
+            factory = check_venue(config)
+            credentials = load_venue_credentials(config.venue, factory.credential_fields)
+            assert credentials is not None
+            engine = Engine(
+                config,
+                config_path=cfg,
+                venue=factory,
+                settings=live_settings(config, factory),
+                credentials=credentials,
+            )
             with trio.fail_after(30):
                 code = await engine.run()
             log = list(venue.request_log)

@@ -10,11 +10,21 @@ import pytest
 import trio
 from trio_websocket import WebSocketRequest, serve_websocket
 
-from mmtrio.core.events import BookInvalid, BookSnapshot, DepthDiff, FeedStatus, OrderUpdate, Trade
+from mmtrio.core.events import (
+    BookDelta,
+    BookInvalid,
+    BookSnapshot,
+    Event,
+    FeedStatus,
+    OrderUpdate,
+    Trade,
+)
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.venues.binance.codec import BinanceDecoder, ListenKeyExpired
-from mmtrio.venues.binance.errors import RateLimited
-from mmtrio.venues.binance.streams import MarketEvent, MarketStream, UserEvent, UserStream
+from mmtrio.errors import RateLimited
+from mmtrio.venues.binance.codec import BinanceDecoder
+from mmtrio.venues.binance.codec_market import DepthSnapshot
+from mmtrio.venues.binance.streams import MarketStream, UserStream
+from mmtrio.venues.protocol import MarketEvent
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +46,29 @@ async def start_server(nursery: trio.Nursery, handler: Any) -> int:
     return int(server.port)
 
 
-async def collect(stream: MarketStream, n: int) -> list[MarketEvent]:
-    return [await stream.events.receive() for _ in range(n)]
+class Sink:
+    """A MarketSink that keeps everything, in order (the runtime's inbox conflates)."""
+
+    def __init__(self) -> None:
+        self.send, self.recv = trio.open_memory_channel[MarketEvent | FeedStatus](10_000)
+
+    def market(self, event: MarketEvent) -> None:
+        self.send.send_nowait(event)
+
+    def status(self, event: FeedStatus) -> None:
+        self.send.send_nowait(event)
+
+
+async def collect(sink: Sink, n: int) -> list[MarketEvent | FeedStatus]:
+    return [await sink.recv.receive() for _ in range(n)]
+
+
+class UserSinkChannel:
+    def __init__(self) -> None:
+        self.send, self.recv = trio.open_memory_channel[Event](16)
+
+    async def __call__(self, event: Event) -> None:
+        await self.send.send(event)
 
 
 async def test_market_sync_gap_resync_and_reconnect(autojump_clock: object) -> None:
@@ -64,10 +95,10 @@ async def test_market_sync_gap_resync_and_reconnect(autojump_clock: object) -> N
     snaps = iter([8, 27, 45])
     snapshot_calls: list[str] = []
 
-    async def snapshot(symbol: str) -> BookSnapshot:
+    async def snapshot(symbol: str) -> DepthSnapshot:
         snapshot_calls.append(symbol)
         await trio.sleep(0.1)
-        return BookSnapshot(symbol, next(snaps), ((281451, 1),), ((281452, 1),), 0)
+        return DepthSnapshot(symbol, next(snaps), ((281451, 1),), ((281452, 1),), 0)
 
     async with trio.open_nursery() as n:
         port = await start_server(n, handler)
@@ -79,27 +110,26 @@ async def test_market_sync_gap_resync_and_reconnect(autojump_clock: object) -> N
             rng=random.Random(1),
             clock_ms=lambda: int(trio.current_time() * 1000),
         )
-        n.start_soon(stream.run)
-        got = await collect(stream, 10)
+        sink = Sink()
+        n.start_soon(stream.run, sink)
+        got = await collect(sink, 10)
         kinds = [type(e).__name__ for e in got]
         assert kinds == [
-            "FeedStatus", "BookSnapshot", "DepthDiff", "Trade", "DepthDiff", "BookInvalid",
-            "BookSnapshot", "DepthDiff", "FeedStatus", "BookInvalid",
+            "FeedStatus", "BookSnapshot", "BookDelta", "Trade", "BookDelta", "BookInvalid",
+            "BookSnapshot", "BookDelta", "FeedStatus", "BookInvalid",
         ]  # fmt: skip
         assert isinstance(got[0], FeedStatus) and got[0].connected
-        assert (
-            isinstance(got[2], DepthDiff) and got[2].last_id == 10 and got[2].bids[0][0] == 281451
-        )
+        assert isinstance(got[2], BookDelta) and got[2].seq == 10 and got[2].bids[0][0] == 281451
         assert isinstance(got[3], Trade)
         assert isinstance(got[5], BookInvalid) and "gap" in got[5].reason
-        assert isinstance(got[6], BookSnapshot) and got[6].last_update_id == 27
-        assert isinstance(got[7], DepthDiff) and got[7].last_id == 30
+        assert isinstance(got[6], BookSnapshot) and got[6].seq == 27
+        assert isinstance(got[7], BookDelta) and got[7].seq == 30
         assert isinstance(got[8], FeedStatus) and not got[8].connected
         # reconnect after a backoff delay, then a fresh snapshot sync
-        again = await collect(stream, 3)
+        again = await collect(sink, 3)
         assert isinstance(again[0], FeedStatus) and again[0].connected
-        assert isinstance(again[1], BookSnapshot) and again[1].last_update_id == 45
-        assert isinstance(again[2], DepthDiff) and again[2].last_id == 50
+        assert isinstance(again[1], BookSnapshot) and again[1].seq == 45
+        assert isinstance(again[2], BookDelta) and again[2].seq == 50
         assert len(connections) == 2 and stream.resyncs == 1 and len(snapshot_calls) == 3
         n.cancel_scope.cancel()
 
@@ -110,18 +140,22 @@ async def test_market_reconnect_backs_off_when_server_refuses(autojump_clock: ob
         await sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    async def snapshot(symbol: str) -> BookSnapshot:
+    async def snapshot(symbol: str) -> DepthSnapshot:
         raise AssertionError("no snapshot without a connection")
 
     stream = MarketStream(
         f"ws://127.0.0.1:{port}/stream", BinanceDecoder([BTCUSDT]), "BTCUSDT", snapshot,
         rng=random.Random(3), backoff_base_s=1.0, backoff_cap_s=8.0,
     )  # fmt: skip
+    sink = Sink()
     with trio.move_on_after(60):
-        await stream.run()
+        await stream.run(sink)
     statuses = []
-    while len(stream.events):
-        ev = await stream.events.receive()
+    while True:
+        try:
+            ev = sink.recv.receive_nowait()
+        except trio.WouldBlock:
+            break
         if isinstance(ev, FeedStatus):
             statuses.append(ev)
     assert statuses and not any(s.connected for s in statuses)
@@ -162,18 +196,19 @@ async def test_user_stream_keepalive_and_listen_key_renewal(autojump_clock: obje
         await trio.sleep_forever()
 
     keys = FakeKeys()
-    send, recv = trio.open_memory_channel[UserEvent](16)
+    out = UserSinkChannel()
     async with trio.open_nursery() as n:
         port = await start_server(n, handler)
-        stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys, send)
-        n.start_soon(stream.run)
-        got = [await recv.receive() for _ in range(5)]
+        stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys)
+        n.start_soon(stream.run, out)
+        got = [await out.recv.receive() for _ in range(4)]
         n.cancel_scope.cancel()
     assert isinstance(got[0], FeedStatus) and got[0].connected and got[0].stream == "user"
     assert isinstance(got[1], OrderUpdate) and got[1].client_id == "mm-1"
-    assert isinstance(got[2], ListenKeyExpired)
-    assert isinstance(got[3], FeedStatus) and not got[3].connected and "expired" in got[3].reason
-    assert isinstance(got[4], FeedStatus) and got[4].connected
+    # listenKeyExpired is handled by the stream itself (counted, not delivered): a renewal
+    assert isinstance(got[2], FeedStatus) and not got[2].connected and "expired" in got[2].reason
+    assert isinstance(got[3], FeedStatus) and got[3].connected
+    assert stream.skipped["ListenKeyExpired"] == 1
     assert keys.created == ["key1", "key2"] and paths == ["/ws/key1", "/ws/key2"]
     assert keys.keepalives == 3 and stream.renewals == 1
 
@@ -183,7 +218,7 @@ class RateLimitedKeys(FakeKeys):
 
     async def new_listen_key(self) -> str:
         if self.created:
-            raise RateLimited(-1003, "back-off; not sent", status=0, retry_after_s=5.0)
+            raise RateLimited("back-off; not sent", code="-1003", retry_after_s=5.0)
         return await super().new_listen_key()
 
 
@@ -207,14 +242,14 @@ async def test_a_dropped_user_stream_reconnects_with_its_key_and_no_rest_request
         await trio.sleep_forever()
 
     keys = RateLimitedKeys()
-    send, recv = trio.open_memory_channel[UserEvent](16)
+    out = UserSinkChannel()
     async with trio.open_nursery() as n:
         port = await start_server(n, handler)
-        stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys, send)
-        n.start_soon(stream.run)
+        stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys)
+        n.start_soon(stream.run, out)
         with trio.fail_after(60):
             while True:
-                event = await recv.receive()
+                event = await out.recv.receive()
                 if isinstance(event, OrderUpdate):
                     break
         n.cancel_scope.cancel()
@@ -223,13 +258,14 @@ async def test_a_dropped_user_stream_reconnects_with_its_key_and_no_rest_request
     # A reused key the venue refuses is not reused again: the next attempt fetches a new one.
     keys2 = FakeKeys()
     keys2.created = ["stale"]
-    stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys2, send)
+    stream = UserStream(f"ws://127.0.0.1:{port}", BinanceDecoder([BTCUSDT]), keys2)
     stream.listen_key, stream._key_proven, stream._key_extended_at = "stale", True, 0.0
     paths.clear()
+    out2 = UserSinkChannel()
     async with trio.open_nursery() as n:
         port = await start_server(n, handler)
         stream._ws_base = f"ws://127.0.0.1:{port}"
-        n.start_soon(stream.run)
+        n.start_soon(stream.run, out2)
         with trio.fail_after(60):
             while not paths:  # noqa: ASYNC110 (the server's record of connections)
                 await trio.sleep(0.01)
@@ -242,14 +278,15 @@ async def test_a_storm_of_gaps_does_not_become_a_storm_of_snapshots(autojump_clo
     # venue answered 429, which then blocked cancels and the dead-man refresh as well.
     calls: list[float] = []
 
-    async def snapshot(symbol: str) -> BookSnapshot:
+    async def snapshot(symbol: str) -> DepthSnapshot:
         calls.append(trio.current_time())
-        return BookSnapshot(symbol, len(calls), ((281451, 1),), ((281452, 1),), 0)
+        return DepthSnapshot(symbol, len(calls), ((281451, 1),), ((281452, 1),), 0)
 
     stream = MarketStream(
         "ws://127.0.0.1:9/stream", BinanceDecoder([BTCUSDT]), "BTCUSDT", snapshot,
         rng=random.Random(7), clock_ms=lambda: int(trio.current_time() * 1000),
     )  # fmt: skip
+    stream._sink = Sink()
     async with trio.open_nursery() as n:
         n.start_soon(stream._snapshot_worker)
         for _ in range(600):  # a gap every 100 ms for 60 s

@@ -1,6 +1,6 @@
 """Crash recovery against a venue that outlives the bot.
 
-An external ``mmtrio sim`` subprocess is the venue; ``mmtrio run`` (venue.kind = "binance",
+An external ``mmtrio sim`` subprocess is the venue; ``mmtrio run`` (venue.mode = "testnet",
 loopback URLs, the sim's paper keys from the environment) is SIGKILLed at seeded-random
 moments several times in a row, each restart on the same state directory, then stopped with
 SIGTERM. The venue's ground truth (GET /admin/state) is then compared with the journal:
@@ -69,14 +69,14 @@ def _config(tmp: Path, urls: dict[str, str], **overrides: str) -> Path:
     path = write_config(tmp, speed=SPEED, **overrides)
     text = path.read_text()
     text = re.sub(
-        r'^kind = "sim".*$',
-        f'kind = "binance"\nrest_url = "{urls["rest"]}"\n'
+        r'^mode = "paper".*$',
+        f'mode = "testnet"\nsymbol = "BTCUSDT"\nrest_url = "{urls["rest"]}"\n'
         f'market_ws_url = "{urls["ws"]}"\nprivate_ws_url = "{urls["ws"]}"',
         text,
         count=1,
         flags=re.M,
     )
-    # kind = "binance" reads no [sim] table; the venue is the external process.
+    # testnet mode (a loopback test venue) reads no [sim] table: the venue is the process.
     text = text[: text.index("[sim]")] + text[text.index("[quoting]") :]
     path.write_text(text)
     return path

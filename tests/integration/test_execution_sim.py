@@ -14,22 +14,24 @@ from mmtrio.core.commands import CancelOrder, Command, PlaceOrder, QueryOrder
 from mmtrio.core.events import (
     CancelAccepted,
     Event,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.ratelimit import RateBudget
+from mmtrio.core.rejects import RejectKind
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
-from mmtrio.runtime.gateway import RestGateway
 from mmtrio.sim.venue import SimVenue
 from mmtrio.venues.binance.codec import BinanceDecoder
+from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
+from mmtrio.venues.binance.gateway import RestGateway
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from tests.integration.sim_helpers import KEY, SECRET, running_sim
@@ -59,8 +61,16 @@ async def connected() -> AsyncIterator[
             gw = RestGateway(rest, BTCUSDT)
             ev_send, ev_recv = trio.open_memory_channel[Event](100)
             cmd_send, cmd_recv = trio.open_memory_channel[Command](100)
-            ex = Execution(gw, BTCUSDT, RateBudget(), CircuitBreaker(), ev_send, clock)
-            rest._on_headers = ex.on_headers  # the engine wires this at construction
+            ex = Execution(
+                gw,
+                BTCUSDT,
+                RateBudget(DEFAULT_LIMITS),
+                CircuitBreaker(),
+                ev_send,
+                clock,
+                costs=COSTS,
+            )
+            rest.on_usage = ex.on_usage  # the engine wires this at construction
             async with trio.open_nursery() as n:
                 n.start_soon(ex.run, cmd_recv)
                 yield venue, urls.admin, gw, ex, ev_recv, cmd_send
@@ -71,7 +81,9 @@ def passive_buy(venue: SimVenue, cid: str, ticks_below: int = 100) -> PlaceOrder
     best_bid = venue.book.best()[0]
     assert best_bid is not None
     bid = best_bid[0]
-    return PlaceOrder(cid, SYM, Side.BUY, bid - ticks_below, BTCUSDT.min_qty * 10, TimeInForce.GTX)
+    return PlaceOrder(
+        cid, SYM, Side.BUY, bid - ticks_below, BTCUSDT.min_qty * 10, TimeInForce.POST_ONLY
+    )
 
 
 async def outcome(ev_recv: trio.MemoryReceiveChannel[Event]) -> Event:
@@ -85,8 +97,8 @@ async def test_place_query_cancel_post_only() -> None:
         assert isinstance(await outcome(ev), PlaceAccepted)
         await cmds.send(QueryOrder("t1-1", SYM))
         upd = await outcome(ev)
-        assert isinstance(upd, OrderUpdate) and upd.status is VenueOrderStatus.NEW
-        assert upd.time_in_force is TimeInForce.GTX
+        assert isinstance(upd, OrderUpdate) and upd.status is OrderStatus.NEW
+        assert upd.time_in_force is TimeInForce.POST_ONLY
         await cmds.send(CancelOrder("t1-1", SYM))
         assert isinstance(await outcome(ev), CancelAccepted)
         assert venue.account.orders["t1-1"].status == "CANCELED"
@@ -102,7 +114,7 @@ async def test_5xx_after_accept_is_unknown_then_query_finds_it_no_duplicate() ->
         assert isinstance(unknown, OutcomeUnknown) and unknown.operation == "place"
         await cmds.send(QueryOrder("t2-1", SYM))
         found = await outcome(ev)
-        assert isinstance(found, OrderUpdate) and found.status is VenueOrderStatus.NEW
+        assert isinstance(found, OrderUpdate) and found.status is OrderStatus.NEW
         truth = (await http.get(f"{admin}/admin/state")).json()
         assert [o["clientOrderId"] for o in truth["orders"]] == ["t2-1"]  # exactly one, no resubmit
 
@@ -120,7 +132,8 @@ async def test_429_burst_backs_off_and_never_earns_a_418() -> None:
             await cmds.send(passive_buy(venue, f"t3-{i}", 100 + i))
             got.append(await outcome(ev))
         assert all(isinstance(e, PlaceRejected) for e in got)
-        assert got[0].code == -1003 and all(e.code == 0 for e in got[1:])  # type: ignore[union-attr]
+        assert got[0].kind is RejectKind.RATE_LIMITED  # type: ignore[union-attr]
+        assert all(e.kind is RejectKind.LOCAL for e in got[1:])  # type: ignore[union-attr]
         # a cancel waits out Retry-After instead of hammering the venue
         await cmds.send(CancelOrder("t3-0", SYM))
         await outcome(ev)

@@ -18,7 +18,7 @@ import trio
 from mmtrio.config import load_config
 from mmtrio.core.guards import TradingState
 from mmtrio.runtime.control import control_request
-from mmtrio.runtime.engine import Engine
+from tests.integration.paper import PaperEngine, paper_engine, run_paper
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
 
@@ -48,30 +48,30 @@ async def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def venue_open(engine: Engine) -> list[Any]:
+def venue_open(engine: PaperEngine) -> list[Any]:
     return list(engine.sim_venue.engine.open_orders())
 
 
-async def run_engine(engine: Engine, codes: list[int]) -> None:
-    """Run ``engine`` to its end and record its exit code (start it in a nursery)."""
-    codes.append(await engine.run())
+async def run_engine(engine: PaperEngine, codes: list[int]) -> None:
+    """Run ``engine`` (and its paper venue) to its end and record its exit code."""
+    codes.append(await run_paper(engine))
 
 
-async def quotes_resting(engine: Engine, timeout_s: float, what: str) -> None:
+async def quotes_resting(engine: PaperEngine, timeout_s: float, what: str) -> None:
     """Wait until the bot has at least two quotes resting at the sim venue."""
     await wait_for(
         lambda: engine.sim_venue is not None and len(venue_open(engine)) >= 2, timeout_s, what
     )
 
 
-def _fills(engine: Engine) -> int:
+def _fills(engine: PaperEngine) -> int:
     mm = engine.mm
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
 async def test_quotes_rest_fill_books_and_stop_is_clean(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path)
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
 
     async with trio.open_nursery() as nursery:
@@ -103,7 +103,7 @@ async def test_quotes_rest_fill_books_and_stop_is_clean(tmp_path: Path) -> None:
 async def test_kill_and_resume_over_the_control_socket(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path)
     config = load_config(cfg_path)
-    engine = Engine(config, config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path, config)
     codes: list[int] = []
 
     sock = config.runtime.control_socket
@@ -130,7 +130,7 @@ async def test_kill_and_resume_over_the_control_socket(tmp_path: Path) -> None:
 async def test_kill_file_latches_and_exit_code_says_so(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path)
     config = load_config(cfg_path)
-    engine = Engine(config, config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path, config)
     codes: list[int] = []
 
     async with trio.open_nursery() as nursery:
@@ -150,7 +150,7 @@ async def test_kill_file_latches_and_exit_code_says_so(tmp_path: Path) -> None:
 
 async def test_child_crashing_once_is_restarted(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path, **{"base_delay_s = 0.5 ": "base_delay_s = 0.05 "})
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     runs: list[int] = []
 
     async def flaky() -> None:
@@ -180,7 +180,7 @@ async def test_child_that_keeps_crashing_stops_safely(tmp_path: Path) -> None:
         tmp_path,
         **{"base_delay_s = 0.5 ": "base_delay_s = 0.05 ", "max_restarts = 5 ": "max_restarts = 2 "},
     )
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     started = trio.Event()
 
     async def broken() -> None:
@@ -200,13 +200,13 @@ async def test_child_that_keeps_crashing_stops_safely(tmp_path: Path) -> None:
         )
         started.set()
     assert codes == [3]
-    assert engine.escalated is not None and "broken" in engine.escalated
+    assert engine.ended.escalated is not None and "broken" in engine.ended.escalated
     assert venue_open(engine) == []
 
 
 async def test_streams_dropped_reconnect_resync_and_fills_booked_once(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path, speed=5.0)
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
 
     async with trio.open_nursery() as nursery:
@@ -235,7 +235,7 @@ async def test_streams_dropped_reconnect_resync_and_fills_booked_once(tmp_path: 
 async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Path) -> None:
     # SIGHUP's handler is Engine.reload (the subprocess test covers the signal itself).
     cfg_path = write_config(tmp_path)
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
 
     def widest_inner_distance() -> int | None:
@@ -281,7 +281,7 @@ async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: P
     cfg_path = write_config(
         tmp_path, **{"reconcile_interval_s = 30.0": "reconcile_interval_s = 1.0"}
     )
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
     warnings: list[str] = []
     sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
@@ -321,7 +321,7 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
     from mmtrio.runtime.trading import JournalRecorder
 
     cfg_path = write_config(tmp_path)
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
 
     def disk_full(self: Journal, rows: Any) -> list[int]:
@@ -348,6 +348,6 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
     # A designed stop, whichever task met the failure first (the trading loop awaiting its
     # commit, or the writer): never "the bot crashed" with a traceback (chaos journal_full).
     assert not [line for line in lines if "crashed" in line], lines
-    assert engine.crashed is not None and engine.crashed.startswith("journal failed")
-    assert "disk full" in engine.crashed
+    assert engine.ended.crashed is not None and engine.ended.crashed.startswith("journal failed")
+    assert "disk full" in engine.ended.crashed
     assert venue_open(engine) == []

@@ -78,7 +78,9 @@ def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:
         out = _wait_log(log, "config reload: ", 20, proc)
         assert "quoting.gamma: 0.1 → 0.2" in out
         assert "quoting.min_half_spread_ticks: 2 → 3" in out
-        cfg.write_text(cfg.read_text().replace('symbol = "BTCUSDT"', 'symbol = "ETHUSDT"'))
+        cfg.write_text(
+            cfg.read_text().replace('\nmode = "paper"', '\nmode = "paper"\nsymbol = "ETHUSDT"')
+        )
         proc.send_signal(signal.SIGHUP)
         out = _wait_log(log, "config reload refused", 20, proc)
         assert "venue.symbol" in out

@@ -1,7 +1,7 @@
 """Secrets never reach a log, the journal or the status screen (DESIGN §4).
 
 A full paper-trading session against an external `mmtrio sim` that accepts only a known fake
-key and secret, with ``venue.kind = "binance"`` on loopback and the credentials in
+key and secret, with ``venue.mode = "testnet"`` on loopback and the credentials in
 ``MMTRIO_API_KEY`` / ``MMTRIO_API_SECRET`` — the way a live bot gets them. The session quotes
 and fills (every order is signed with the secret), answers a status request, and stops on
 Ctrl-C / SIGTERM. Then every byte it wrote is searched for the key and the secret: the terminal
@@ -60,15 +60,17 @@ def venue(tmp_path: Path) -> Iterator[dict[str, str]]:
 def binance_config(tmp: Path, urls: dict[str, str]) -> Path:
     cfg = write_config(tmp)
     text = cfg.read_text()
+    # The external sim is a test venue on loopback: testnet mode (live refuses loopback).
     venue = (
-        'kind = "binance"\n'
+        'mode = "testnet"\n'
+        'symbol = "BTCUSDT"\n'
         f'rest_url = "{urls["rest"]}"\n'
         f'market_ws_url = "{urls["ws"]}"\n'
         f'private_ws_url = "{urls["ws"]}"\n'
     )
-    old = 'kind = "sim" '
+    old = 'mode = "paper" '
     if old not in text:
-        raise AssertionError("config.toml changed: venue.kind line not found")
+        raise AssertionError("config.toml changed: venue.mode line not found")
     cfg.write_text(text.replace(old, venue + "# was: " + old, 1))
     return cfg
 

@@ -1,4 +1,8 @@
-"""Protocol fidelity: ccxt's binanceusdm (a client nobody here wrote) against `mmtrio sim`."""
+"""Protocol fidelity: ccxt's binanceusdm (a client nobody here wrote) against `mmtrio sim`.
+
+The sim takes the symbol and its grid from the recording it replays; a recording cannot show
+MIN_NOTIONAL, so the sim states the documented default (``recording.DEFAULT_MIN_NOTIONAL``).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,23 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mmtrio.venues.binance.recording import DEFAULT_MIN_NOTIONAL
+
 pytestmark = pytest.mark.integration
+DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[dict[str, Any]]:
+@contextmanager
+def mmtrio_sim(*extra: str) -> Iterator[dict[str, Any]]:
+    """`mmtrio sim --json` as a real process; yields its JSON line; Ctrl-C must exit 0."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mmtrio", "sim", "--port", "0", "--json", "--speed", "1"],
+        [sys.executable, "-m", "mmtrio", "sim", "--port", "0", "--json", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -34,6 +44,12 @@ def sim() -> Iterator[dict[str, Any]]:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=20)
         assert code == 0
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[dict[str, Any]]:
+    with mmtrio_sim("--speed", "1") as info:
+        yield info
 
 
 def _exchange(info: dict[str, Any]) -> Any:
@@ -76,7 +92,8 @@ def test_ccxt_places_sees_cancels_post_only_order(sim: dict[str, Any]) -> None:
     markets = ex.load_markets()
     market = markets["BTC/USDT:USDT"]
     assert market["precision"]["price"] == 0.1
-    assert market["limits"]["cost"]["min"] == 100
+    assert market["precision"]["amount"] == 0.001
+    assert market["limits"]["cost"]["min"] == float(DEFAULT_MIN_NOTIONAL)
     book = ex.fetch_order_book("BTC/USDT:USDT", limit=5)
     best_bid = book["bids"][0][0]
     price = round(best_bid - 50.0, 1)  # well below the market: rests as maker
@@ -121,3 +138,41 @@ def test_ccxt_bad_secret_is_authentication_error(sim: dict[str, Any]) -> None:
     ex.load_markets()
     with pytest.raises(ccxt.AuthenticationError):
         ex.fetch_open_orders("BTC/USDT:USDT")
+
+
+def test_sim_serves_the_recordings_symbol_and_grid() -> None:
+    # No --symbol: ETHUSDT and its tick 0.01 come from the data, as a client reads them.
+    with mmtrio_sim("--data", str(DATA / "ethusdt_20240808.gz"), "--speed", "5") as info:
+        assert info["venue"] == "binance" and info["symbol"] == "ETHUSDT"
+        assert set(info) >= {"venue", "rest", "ws", "admin", "symbol", "credentials"}
+        assert info["credentials"] == {
+            "api_key": info["api_key"],
+            "api_secret": info["api_secret"],
+        }
+        ex = _exchange({**info, **info["credentials"]})
+        markets = ex.load_markets()
+        assert [m["symbol"] for m in markets.values()] == ["ETH/USDT:USDT"]
+        market = markets["ETH/USDT:USDT"]
+        assert market["precision"]["price"] == 0.01
+        assert market["precision"]["amount"] == 0.001
+        raw = {f["filterType"]: f for f in market["info"]["filters"]}
+        assert raw["PRICE_FILTER"]["tickSize"] == "0.01"
+        assert raw["LOT_SIZE"]["stepSize"] == "0.001"
+        # An order on ETH's grid (two decimals) is accepted; BTC's grid was 0.10.
+        bid = ex.fetch_order_book("ETH/USDT:USDT", limit=5)["bids"][0][0]
+        price = round(bid - 5.03, 2)
+        order = ex.create_order("ETH/USDT:USDT", "limit", "buy", 0.01, price, {"timeInForce": "PO"})
+        assert (
+            order["status"] == "open"
+            and ex.fetch_order(order["id"], "ETH/USDT:USDT")["price"] == price
+        )
+
+
+def test_sim_symbol_flag_is_checked_against_the_data() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmtrio", "sim", "--json", "--symbol", "BTCUSDT",
+         "--data", str(DATA / "ethusdt_20240808.gz")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "--symbol BTCUSDT does not match the recording, which holds ETHUSDT" in proc.stderr

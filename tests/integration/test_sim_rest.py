@@ -54,7 +54,12 @@ async def test_auth_errors() -> None:
         ({"price": "abc"}, -1100),
         ({"quantity": "0.0001"}, -1111),
         ({"quantity": None}, -1102),
-        ({"quantity": "0.001"}, -4164),
+        # The recording cannot show MIN_NOTIONAL: the sim states 5 USDT (recording.py).
+        ({"quantity": "0.001", "price": "1000.00"}, -4164),
+        ({"newClientOrderId": "bad id!"}, -1100),  # Binance's client-id rule, front end's job
+        ({"newClientOrderId": "x" * 37}, -1100),
+        ({"newClientOrderId": "abc\n"}, -1100),  # the whole id must match, newline too
+        ({"price": "50000.00\n"}, -1100),
         ({"price": "62500.00"}, -5022),  # above the ask, inside PERCENT_PRICE
         ({"side": "UP"}, -1117),
     ],

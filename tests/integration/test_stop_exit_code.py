@@ -16,7 +16,7 @@ from loguru import logger
 
 from mmtrio.config import load_config
 from mmtrio.core.guards import TradingState
-from mmtrio.runtime.engine import Engine
+from tests.integration.paper import PaperEngine, paper_engine
 from tests.integration.test_run_engine import (
     quotes_resting,
     run_engine,
@@ -26,7 +26,7 @@ from tests.integration.test_run_engine import (
 )
 
 
-def _state(engine: Engine) -> tuple[TradingState | None, str]:
+def _state(engine: PaperEngine) -> tuple[TradingState | None, str]:
     mm = engine.mm
     if mm is None:
         return None, ""
@@ -36,7 +36,7 @@ def _state(engine: Engine) -> tuple[TradingState | None, str]:
 
 async def test_sigterm_while_halted_by_a_stale_book_exits_0(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path)
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(str(m)), level="INFO")
@@ -63,7 +63,7 @@ async def test_sigterm_while_halted_by_a_stale_book_exits_0(tmp_path: Path) -> N
 async def test_exit_3_names_the_latched_kill_switch(tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path)
     config = load_config(cfg_path)
-    engine = Engine(config, config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path, config)
     codes: list[int] = []
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(str(m)), level="INFO")
@@ -92,7 +92,7 @@ async def test_a_stop_that_cannot_confirm_zero_open_orders_leaves_the_countdown_
         "request_timeout_ms = 5000": "request_timeout_ms = 1000",
     }
     cfg_path = write_config(tmp_path, **quick_stop)
-    engine = Engine(load_config(cfg_path), config_path=cfg_path, sim=True)
+    engine = paper_engine(cfg_path)
     codes: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_engine, engine, codes)

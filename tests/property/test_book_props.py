@@ -1,12 +1,15 @@
-"""Properties of OrderBook: equals a naive dict model; broken chains and crosses are caught."""
+"""Properties of OrderBook (equals a naive dict model; crosses are caught) and of Binance's
+depth sequencer (any broken chain is detected: the book never sees a holed delta)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmtrio.core.book import BookSync, DiffOutcome, OrderBook
-from mmtrio.core.events import BookSnapshot, DepthDiff, Level, Side
+from mmtrio.core.book import BookOutcome, OrderBook
+from mmtrio.core.events import BookDelta, BookSnapshot, Level, Side
+from mmtrio.venues.binance.codec_market import DepthSnapshot, DepthUpdate
+from mmtrio.venues.binance.sequencer import DepthSequencer
 from tests.strategies import BOOK_MID, book_levels, depth_chains
 
 SYM = "TESTUSDT"
@@ -82,15 +85,21 @@ def test_book_equals_naive_model_after_valid_chain(
     last_update_id, ids = chain
     snap_bids, snap_asks = _last_level_wins(snap_bids), _last_level_wins(snap_asks)
     book = OrderBook(SYM)
-    book.apply_snapshot(BookSnapshot(SYM, last_update_id, tuple(snap_bids), tuple(snap_asks), 0))
+    seq = DepthSequencer()
+    (snap_ev,), gap = seq.on_snapshot(
+        DepthSnapshot(SYM, last_update_id, tuple(snap_bids), tuple(snap_asks), 0)
+    )
+    assert not gap and isinstance(snap_ev, BookSnapshot)
+    book.apply_snapshot(snap_ev)
     ref = NaiveBook(snap_bids, snap_asks)
     assert_same(book, ref)
     for (first, last, prev), (bids, asks) in zip(ids, updates, strict=False):
-        outcome = book.apply_diff(DepthDiff(SYM, first, last, prev, tuple(bids), tuple(asks), 0))
-        assert outcome is DiffOutcome.APPLIED
+        deltas, gap = seq.on_diff(DepthUpdate(SYM, first, last, prev, tuple(bids), tuple(asks), 0))
+        assert not gap and len(deltas) == 1
+        assert book.apply_delta(deltas[0]) is BookOutcome.APPLIED
         ref.apply(bids, asks)
         assert_same(book, ref)
-        assert book.last_update_id == last
+        assert book.seq == last
     assert book.synced
 
 
@@ -106,7 +115,7 @@ def test_any_broken_chain_is_detected(
 ) -> None:
     last_update_id, ids = chain
     diffs = [
-        DepthDiff(SYM, f, u, pu, tuple(b), tuple(a), 0)
+        DepthUpdate(SYM, f, u, pu, tuple(b), tuple(a), 0)
         for (f, u, pu), (b, a) in zip(ids, updates, strict=False)
     ]
     # Break the chain at a position: drop a diff, or corrupt a pu, or skip past the snapshot.
@@ -115,7 +124,7 @@ def test_any_broken_chain_is_detected(
     if how == "first_after" or (pos == 0 and how == "drop"):
         _, u, pu = ids[0]
         # U > lastUpdateId: the snapshot's id is not covered
-        diffs[0] = DepthDiff(SYM, last_update_id + 1, max(u, last_update_id + 1), pu, (), (), 0)
+        diffs[0] = DepthUpdate(SYM, last_update_id + 1, max(u, last_update_id + 1), pu, (), (), 0)
         broken_at = 0
     elif how == "drop":
         if pos == len(diffs) - 1:
@@ -127,19 +136,21 @@ def test_any_broken_chain_is_detected(
             return  # the first diff's pu is not checked (it bridges the snapshot instead)
         d = diffs[pos]
         bad_pu = d.prev_last_id + data.draw(st.sampled_from([-1, 1, 7]))
-        diffs[pos] = DepthDiff(SYM, d.first_id, d.last_id, bad_pu, d.bids, d.asks, 0)
+        diffs[pos] = DepthUpdate(SYM, d.first_id, d.last_id, bad_pu, d.bids, d.asks, 0)
         broken_at = pos
-    sync = BookSync(OrderBook(SYM))
-    assert sync.on_snapshot(BookSnapshot(SYM, last_update_id, ((1, 1),), ((3000, 1),), 0)) is (
-        DiffOutcome.APPLIED
-    )
-    outcomes = [sync.on_diff(d) for d in diffs]
-    assert all(o is DiffOutcome.APPLIED for o in outcomes[:broken_at])
-    assert outcomes[broken_at] is DiffOutcome.GAP
-    assert all(o is DiffOutcome.BUFFERED for o in outcomes[broken_at + 1 :])
-    assert sync.needs_snapshot and not sync.book.synced
+    seq = DepthSequencer()
+    _, gap = seq.on_snapshot(DepthSnapshot(SYM, last_update_id, ((1, 1),), ((3000, 1),), 0))
+    assert not gap
+    results = [seq.on_diff(d) for d in diffs]
+    # Before the break every diff is forwarded; at it, a gap and nothing forwarded; after it,
+    # everything is buffered (nothing forwarded) until a fresh snapshot.
+    assert all(len(fwd) == 1 and not g for fwd, g in results[:broken_at])
+    assert results[broken_at] == ([], True)
+    assert all(r == ([], False) for r in results[broken_at + 1 :])
+    assert not seq.synced and seq.gaps == 1
     expected_last = last_update_id if broken_at == 0 else diffs[broken_at - 1].last_id
-    assert sync.book.last_update_id == expected_last
+    if broken_at:
+        assert results[broken_at - 1][0][0].seq == expected_last
 
 
 @given(
@@ -160,17 +171,17 @@ def test_crossed_detection_matches_model(
 ) -> None:
     snap_bids, snap_asks = _last_level_wins(snap_bids), _last_level_wins(snap_asks)
     book = OrderBook(SYM)
-    book.apply_snapshot(BookSnapshot(SYM, 100, tuple(snap_bids), tuple(snap_asks), 0))
+    book.apply_snapshot(BookSnapshot(SYM, tuple(snap_bids), tuple(snap_asks), 0, seq=100))
     ref = NaiveBook(snap_bids, snap_asks)
     u = 100
     for bids, asks in updates:
-        outcome = book.apply_diff(DepthDiff(SYM, u, u, u - 1, tuple(bids), tuple(asks), 0))
+        outcome = book.apply_delta(BookDelta(SYM, tuple(bids), tuple(asks), 0, seq=u))
         u += 1
         ref.apply(bids, asks)
         if ref.crossed():
-            assert outcome is DiffOutcome.CROSSED
+            assert outcome is BookOutcome.CROSSED
             assert book.is_crossed() and not book.synced
             assert_same(book, ref)  # the crossing diff was applied, and reported
             break
-        assert outcome is DiffOutcome.APPLIED
+        assert outcome is BookOutcome.APPLIED
         assert_same(book, ref)

@@ -7,8 +7,8 @@ from collections import defaultdict
 from hypothesis import given
 
 from mmtrio.core.events import (
+    BookDelta,
     BookSnapshot,
-    DepthDiff,
     ExecType,
     OrderUpdate,
     Side,
@@ -27,10 +27,10 @@ def run(
     eng.on_snapshot(
         BookSnapshot(
             "BTCUSDT",
-            1,
             bids=tuple((MATCH_MID - i, 10 + i) for i in range(5)),
             asks=tuple((MATCH_MID + 1 + i, 10 + i) for i in range(5)),
             ts=0,
+            seq=1,
         )
     )
     out: list[OrderUpdate] = []
@@ -62,7 +62,7 @@ def run(
             assert isinstance(price, int) and isinstance(qty, int)
             level = ((price, qty),)
             bids, asks = (level, ()) if side is Side.BUY else ((), level)
-            out.extend(eng.on_diff(DepthDiff("BTCUSDT", uid + 1, uid + 1, uid, bids, asks, ts)))
+            out.extend(eng.on_delta(BookDelta("BTCUSDT", bids, asks, ts, uid + 1, uid, uid + 1)))
             uid += 1
         elif kind == "trade":
             _, price, qty, bim = act
@@ -76,7 +76,7 @@ def run(
 def test_post_only_never_takes(script: list[tuple[object, ...]]) -> None:
     _, ups, _ = run(script)
     for u in ups:
-        if u.fill is not None and u.time_in_force is TimeInForce.GTX:
+        if u.fill is not None and u.time_in_force is TimeInForce.POST_ONLY:
             assert u.fill.is_maker
 
 

@@ -18,15 +18,17 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.core.orders import TERMINAL_STATES, OrderEvent, OrderTracker
+from mmtrio.core.rejects import RejectKind
+from mmtrio.venues.binance.client_ids import client_id_format
 from tests.strategies import order_events
 
 CID = "p1-0"
@@ -35,7 +37,7 @@ CID = "p1-0"
 @given(events=st.lists(order_events(CID), max_size=40))
 def test_terminal_absorbs_and_fills_never_decrease(events: list[OrderEvent]) -> None:
     tr = OrderTracker()
-    tr.new_order(CID, (Side.BUY, 0), Side.BUY, 1000, 10, TimeInForce.GTX, False, 0)
+    tr.new_order(CID, (Side.BUY, 0), Side.BUY, 1000, 10, TimeInForce.POST_ONLY, False, 0)
     terminal = None
     filled = 0
     seen_trades: set[int] = set()
@@ -76,11 +78,11 @@ class VenueOrder:
     price: int
     qty: int
     filled: int = 0
-    status: VenueOrderStatus = VenueOrderStatus.NEW
+    status: OrderStatus = OrderStatus.NEW
 
     @property
     def live(self) -> bool:
-        return self.status in (VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED)
+        return self.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
 class TrackerVsVenue(RuleBasedStateMachine):
@@ -90,7 +92,7 @@ class TrackerVsVenue(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tr = OrderTracker(max_terminal=4)
-        self.ids = ClientIdGenerator("p", epoch=1)
+        self.ids = ClientIdGenerator(client_id_format("p"), epoch=1)
         self.now = 1
         self.venue: dict[str, VenueOrder] = {}
         self.rest: list[OrderEvent] = []  # REST answers, delivered in any order
@@ -132,7 +134,7 @@ class TrackerVsVenue(RuleBasedStateMachine):
                 v.price,
                 v.qty,
                 v.filled,
-                TimeInForce.GTX,
+                TimeInForce.POST_ONLY,
                 False,
                 self.now,
                 fill,
@@ -158,9 +160,11 @@ class TrackerVsVenue(RuleBasedStateMachine):
         if self.tr.slot_order(slot) is not None:
             return
         cid = self.ids.next()
-        self.tr.new_order(cid, slot, slot[0], 1000, qty, TimeInForce.GTX, False, self.now)
+        self.tr.new_order(cid, slot, slot[0], 1000, qty, TimeInForce.POST_ONLY, False, self.now)
         if outcome == "reject":
-            self.rest.append(PlaceRejected(cid, -5022, "would take", self.now))
+            self.rest.append(
+                PlaceRejected(cid, RejectKind.WOULD_CROSS, "-5022", "would take", self.now)
+            )
             return
         if outcome == "unknown_lost":
             self.rest.append(OutcomeUnknown(cid, "place", "timeout", self.now))
@@ -168,7 +172,7 @@ class TrackerVsVenue(RuleBasedStateMachine):
         self.venue[cid] = VenueOrder(slot[0], 1000, qty)
         self.emit(cid, ExecType.NEW)
         if outcome == "expire":
-            self.venue[cid].status = VenueOrderStatus.EXPIRED
+            self.venue[cid].status = OrderStatus.EXPIRED
             self.emit(cid, ExecType.EXPIRED)
         if outcome == "unknown_created":
             self.rest.append(OutcomeUnknown(cid, "place", "timeout", self.now))
@@ -187,7 +191,7 @@ class TrackerVsVenue(RuleBasedStateMachine):
         q = min(lots, v.qty - v.filled)
         v.filled += q
         full = v.filled == v.qty
-        v.status = VenueOrderStatus.FILLED if full else VenueOrderStatus.PARTIALLY_FILLED
+        v.status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
         self.emit(cid, ExecType.TRADE, q)
 
     @precondition(lambda self: self._has_state("OPEN", "PARTIALLY_FILLED", "PENDING_AMEND"))
@@ -210,17 +214,23 @@ class TrackerVsVenue(RuleBasedStateMachine):
         v = self.venue.get(cid)
         if v is None or not v.live:
             if outcome != "lost":
-                self.rest.append(CancelRejected(cid, -2011, "Unknown order sent.", self.now))
+                self.rest.append(
+                    CancelRejected(
+                        cid, RejectKind.UNKNOWN_ORDER, "-2011", "Unknown order sent.", self.now
+                    )
+                )
             return
         if outcome in ("ok", "unknown_done"):
-            v.status = VenueOrderStatus.CANCELED
+            v.status = OrderStatus.CANCELED
             self.emit(cid, ExecType.CANCELED)
         if outcome == "ok":
             self.rest.append(CancelAccepted(cid, self.now))
         elif outcome.startswith("unknown"):
             self.rest.append(OutcomeUnknown(cid, "cancel", "timeout", self.now))
         elif outcome == "reject":
-            self.rest.append(CancelRejected(cid, -1003, "too many requests", self.now))
+            self.rest.append(
+                CancelRejected(cid, RejectKind.RATE_LIMITED, "-1003", "too many requests", self.now)
+            )
 
     @precondition(lambda self: self._has_state("OPEN", "PARTIALLY_FILLED"))
     @rule(
@@ -243,13 +253,17 @@ class TrackerVsVenue(RuleBasedStateMachine):
         self.tr.request_amend(cid, 1001, new_qty, self.now)
         v = self.venue.get(cid)
         if v is None or not v.live or outcome == "reject":
-            self.rest.append(AmendRejected(cid, -2013, "rejected", self.now))
+            self.rest.append(
+                AmendRejected(cid, RejectKind.UNKNOWN_ORDER, "-2013", "rejected", self.now)
+            )
             return
         if outcome in ("ok", "unknown_done"):
             if new_qty <= v.filled:  # Binance cancels an order amended to qty <= executed
-                v.status = VenueOrderStatus.CANCELED
+                v.status = OrderStatus.CANCELED
                 self.emit(cid, ExecType.CANCELED)
-                self.rest.append(AmendRejected(cid, -5027, "canceled", self.now))
+                self.rest.append(
+                    AmendRejected(cid, RejectKind.UNKNOWN, "-5027", "canceled", self.now)
+                )
                 return
             v.price, v.qty = 1001, new_qty
             self.emit(cid, ExecType.AMENDMENT)
@@ -281,7 +295,7 @@ class TrackerVsVenue(RuleBasedStateMachine):
                     v.price,
                     v.qty,
                     v.filled,
-                    TimeInForce.GTX,
+                    TimeInForce.POST_ONLY,
                     False,
                     self.now,
                 )

@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 from mmtrio.core.events import Side
 from mmtrio.core.guards import DrawdownTracker, GuardVerdict, TradingState
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.ratelimit import MINUTE_MS, TEN_SECONDS_MS, RateBudget, RateLimits
+from mmtrio.core.ratelimit import MINUTE_MS, RateBudget, RateLimits, RateWindow, RequestCost
 from mmtrio.core.risk import InventoryBand, RiskLimits, band_for, check_order
+from mmtrio.venues.binance.costs import (
+    ORDERS_1M,
+    ORDERS_10S,
+    TEN_SECONDS_MS,
+    WEIGHT,
+    usage_from_headers,
+)
 from tests.strategies import rate_ops, risk_actions, risk_limits, sides
 
 ACTIVE = GuardVerdict(TradingState.ACTIVE, "ok")
@@ -135,7 +142,14 @@ def test_no_acquire_sequence_exceeds_a_limit_within_a_window(
 ) -> None:
     """Grants per clock-aligned window stay within each hard limit; non-essential grants
     stay within the margin; nothing is granted while a Retry-After block runs."""
-    limits = RateLimits(weight_1m=300, orders_10s=40, orders_1m=150)
+    limits = RateLimits(
+        (
+            RateWindow(WEIGHT, MINUTE_MS, 300),
+            RateWindow(ORDERS_10S, TEN_SECONDS_MS, 40),
+            RateWindow(ORDERS_1M, MINUTE_MS, 150),
+        ),
+        orders_per_minute=150,
+    )
     budget = RateBudget(limits, margin=margin)
     soft = {k: int(v * margin) for k, v in (("w", 300), ("o10", 40), ("o1m", 150))}
     granted: dict[tuple[str, int], int] = {}  # ours only (headers may add venue usage)
@@ -150,7 +164,7 @@ def test_no_acquire_sequence_exceeds_a_limit_within_a_window(
             "o1m": ("o1m", now // MINUTE_MS),
         }
         if op[0] == "headers":
-            budget.update_from_headers(op[2], op[3], op[4], now)  # type: ignore[arg-type]
+            budget.update_from_usage(usage_from_headers(op[2], op[3], op[4]), now)  # type: ignore[arg-type]
             for name, val in zip(("w", "o10", "o1m"), op[2:], strict=True):
                 if val is not None:
                     venue[keys[name]] = max(venue.get(keys[name], 0), int(str(val)))
@@ -163,7 +177,9 @@ def test_no_acquire_sequence_exceeds_a_limit_within_a_window(
         weight, is_order, essential = int(str(op[2])), bool(op[3]), bool(op[4])
         if not essential and weight > soft["w"]:
             continue  # can never be sent: raises, covered by unit tests
-        if budget.try_acquire(weight, is_order, now, essential=essential):
+        n = int(is_order)
+        cost = RequestCost(((WEIGHT, weight), (ORDERS_10S, n), (ORDERS_1M, n)), essential=essential)
+        if budget.try_acquire(cost, now):
             assert now >= blocked_until
             need = {"w": weight, "o10": int(is_order), "o1m": int(is_order)}
             for name, n in need.items():

@@ -34,17 +34,18 @@ from mmtrio.core.commands import (
 from mmtrio.core.events import (
     AmendAccepted,
     AmendRejected,
+    BookDelta,
     BookInvalid,
     BookSnapshot,
     CancelAccepted,
     CancelRejected,
-    DepthDiff,
     Event,
     ExecType,
     FeedStatus,
     Fill,
     KillSwitch,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
@@ -53,9 +54,10 @@ from mmtrio.core.events import (
     Side,
     TimeInForce,
     Timer,
-    VenueOrderStatus,
 )
+from mmtrio.core.rejects import RejectKind
 from mmtrio.core.strategy import MarketMaker
+from mmtrio.venues.binance.client_ids import client_id_format
 from tests.strategies import strategy_configs
 
 SYM = "BTCUSDT"
@@ -93,12 +95,12 @@ class FakeVenue:
             else:
                 self.inflight.append(cmd)
 
-    def status(self, vo: VenueOrder) -> VenueOrderStatus:
+    def status(self, vo: VenueOrder) -> OrderStatus:
         if vo.filled >= vo.qty:
-            return VenueOrderStatus.FILLED
+            return OrderStatus.FILLED
         if not vo.alive:
-            return VenueOrderStatus.CANCELED
-        return VenueOrderStatus.PARTIALLY_FILLED if vo.filled else VenueOrderStatus.NEW
+            return OrderStatus.CANCELED
+        return OrderStatus.PARTIALLY_FILLED if vo.filled else OrderStatus.NEW
 
     def update(self, cid: str, now: int, exec_type: ExecType, fill: Fill | None = None) -> Event:
         vo = self.orders[cid]
@@ -133,12 +135,13 @@ class FakeVenue:
                 self.apply(cmd)
             return [OutcomeUnknown(cid, op, "timeout", now)]
         if outcome == "reject":
-            code = -5022 if op != "cancel" else 0
+            kind = RejectKind.WOULD_CROSS if op != "cancel" else RejectKind.LOCAL
+            code = "-5022" if op != "cancel" else ""
             if op == "place":
-                return [PlaceRejected(cid, code, "rejected", now)]
+                return [PlaceRejected(cid, kind, code, "rejected", now)]
             if op == "amend":
-                return [AmendRejected(cid, code, "rejected", now)]
-            return [CancelRejected(cid, code, "rejected", now)]
+                return [AmendRejected(cid, kind, code, "rejected", now)]
+            return [CancelRejected(cid, kind, code, "rejected", now)]
         vo = self.orders.get(cid)
         if isinstance(cmd, PlaceOrder):
             self.apply(cmd)
@@ -153,11 +156,11 @@ class FakeVenue:
             return events
         if isinstance(cmd, AmendOrder):
             if vo is None or not vo.alive or cmd.qty <= vo.filled:
-                return [AmendRejected(cid, -2011, "unknown order", now)]
+                return [AmendRejected(cid, RejectKind.UNKNOWN_ORDER, "-2011", "unknown order", now)]
             self.apply(cmd)
             return [AmendAccepted(cid, cmd.price, cmd.qty, now)]
         if vo is None or not vo.alive:
-            return [CancelRejected(cid, -2011, "unknown order", now)]
+            return [CancelRejected(cid, RejectKind.UNKNOWN_ORDER, "-2011", "unknown order", now)]
         self.apply(cmd)
         return [CancelAccepted(cid, now)]
 
@@ -246,7 +249,7 @@ ACTIONS = st.sampled_from(
 
 @given(cfg=strategy_configs(), data=st.data())
 def test_invariants_under_arbitrary_interleavings(cfg: object, data: st.DataObject) -> None:
-    mm = MarketMaker(cfg, ClientIdGenerator("p", 1))  # type: ignore[arg-type]
+    mm = MarketMaker(cfg, ClientIdGenerator(client_id_format("p"), 1))  # type: ignore[arg-type]
     venue = FakeVenue()
     max_pos = mm.config.limits.max_position_lots
     now = 1_000
@@ -267,7 +270,7 @@ def test_invariants_under_arbitrary_interleavings(cfg: object, data: st.DataObje
         assert venue.worst_case(Side.BUY) <= max_pos
         assert venue.worst_case(Side.SELL) >= -max_pos
 
-    run(BookSnapshot(SYM, u, ((bid, 5),), ((ask, 5),), now))
+    run(BookSnapshot(SYM, ((bid, 5),), ((ask, 5),), now, seq=u))
     for _ in range(data.draw(st.integers(min_value=5, max_value=60), label="steps")):
         while venue.stream:
             run(venue.stream.pop(0))
@@ -275,7 +278,9 @@ def test_invariants_under_arbitrary_interleavings(cfg: object, data: st.DataObje
         if action == "market":
             nb = bid + data.draw(st.integers(min_value=-6, max_value=6), label="move")
             na = nb + data.draw(st.integers(min_value=1, max_value=8), label="width")
-            diff = DepthDiff(SYM, u, u + 1, u, ((bid, 0), (nb, 5)), ((ask, 0), (na, 5)), now)
+            diff = BookDelta(
+                SYM, ((bid, 0), (nb, 5)), ((ask, 0), (na, 5)), now, seq=u + 1, prev_seq=u
+            )
             u += 1
             bid, ask = nb, na
             run(diff)
@@ -302,7 +307,7 @@ def test_invariants_under_arbitrary_interleavings(cfg: object, data: st.DataObje
         elif action == "gap":
             run(BookInvalid(SYM, "gap", now))
             u += 100
-            run(BookSnapshot(SYM, u, ((bid, 5),), ((ask, 5),), now))
+            run(BookSnapshot(SYM, ((bid, 5),), ((ask, 5),), now, seq=u))
         elif action == "kill":
             run(KillSwitch("test", data.draw(st.booleans(), label="flatten"), now))
         elif action == "resume":

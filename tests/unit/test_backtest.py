@@ -1,4 +1,8 @@
-"""Backtest runner, feed, config conversion and sweeps on slices of the shipped recordings."""
+"""Backtest runner, feed, config conversion and sweeps on slices of the shipped recordings.
+
+The backtester takes a *source* of neutral events (here the Binance recording reader, as the
+CLI passes it) and the instrument the data names (``scan_recording``).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ from mmtrio.backtest.feed import FeedLatency, RecordingFeed
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.backtest.sweep import parse_sweep, rank, run_local, run_point
 from mmtrio.config import Config, load_config
-from mmtrio.config.strategy import apply_overrides, build_strategy_config
-from mmtrio.core.events import BookSnapshot, DepthDiff
-from mmtrio.core.instruments import BTCUSDT
+from mmtrio.config.strategy import apply_overrides, build_strategy_config, size_lots
+from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError, ParameterError, ProtocolError
 from mmtrio.exchange.matching import QueueModel
 from mmtrio.reporting.pnl import compute_report
+from mmtrio.venues.binance.recording import RecordingSource, scan_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "binance-usdm"
@@ -42,13 +47,24 @@ def cfg() -> Config:
     return apply_overrides(load_config(ROOT / "config.toml"), FAST)
 
 
-def test_feed_syncs_like_binance_and_keeps_time_monotonic(btc_slice: Path) -> None:
-    feed = RecordingFeed([btc_slice], BTCUSDT)
+@pytest.fixture(scope="module")
+def btc() -> Instrument:
+    """BTCUSDT as the data states it (tick 0.10, lot 0.001)."""
+    return scan_recording([DATA / "btcusdt_20240808.gz"]).instrument
+
+
+def source(files: list[Path], inst: Instrument) -> RecordingSource:
+    return RecordingSource(tuple(files), inst)
+
+
+def test_feed_syncs_like_binance_and_keeps_time_monotonic(btc_slice: Path, btc: Instrument) -> None:
+    feed = RecordingFeed(source([btc_slice], btc))
     items = list(feed)
     assert isinstance(items[0].event, BookSnapshot)
     snap = items[0].event
-    first_diff = next(i.event for i in items if isinstance(i.event, DepthDiff))
-    assert first_diff.first_id <= snap.last_update_id <= first_diff.last_id
+    first_diff = next(i.event for i in items if isinstance(i.event, BookDelta))
+    assert first_diff.first_seq <= snap.seq <= first_diff.seq
+    assert feed.gaps == 0
     for a, b in itertools.pairwise(items):
         assert b.exchange_ms >= a.exchange_ms
         assert b.arrival_ms >= a.arrival_ms
@@ -57,34 +73,60 @@ def test_feed_syncs_like_binance_and_keeps_time_monotonic(btc_slice: Path) -> No
     assert -2_000 < feed.offset_ms < -1_000
 
 
-def test_constant_feed_latency(btc_slice: Path) -> None:
-    items = list(
-        itertools.islice(
-            RecordingFeed([btc_slice], BTCUSDT, latency=FeedLatency.CONSTANT, base_ms=7), 500
-        )
-    )
+def test_constant_feed_latency(btc_slice: Path, btc: Instrument) -> None:
+    feed = RecordingFeed(source([btc_slice], btc), latency=FeedLatency.CONSTANT, base_ms=7)
+    items = list(itertools.islice(feed, 500))
     assert {i.arrival_ms - i.exchange_ms for i in items[200:]} == {7}
 
 
-def test_second_file_alone_cannot_sync() -> None:
+def test_second_file_alone_cannot_sync(btc: Instrument) -> None:
+    feed = RecordingFeed(source([DATA / "btcusdt_20240719.gz"], btc))
     with pytest.raises(ProtocolError, match="no depth snapshot"):
-        list(itertools.islice(RecordingFeed([DATA / "btcusdt_20240719.gz"], BTCUSDT), 10))
+        list(itertools.islice(feed, 10))
 
 
-def test_gap_between_files_is_refused(tmp_path: Path, btc_slice: Path) -> None:
-    # The 2024-08-08 file does not continue the 2024-07-19 one: a chain break.
-    feed = RecordingFeed(
-        [_slice(DATA / "btcusdt_20240718.gz", tmp_path / "a.gz", 2_000), btc_slice], BTCUSDT
-    )
-    with pytest.raises(ProtocolError, match="sequence gap"):
-        list(feed)
+def test_gap_between_files_is_counted_and_resynced(
+    tmp_path: Path, btc_slice: Path, btc: Instrument, cfg: Config
+) -> None:
+    # The 2024-08-08 file does not continue the 2024-07-18 one: a chain break. As live, the
+    # book is invalid (BookInvalid) until the next snapshot in the data rebuilds it.
+    files = [_slice(DATA / "btcusdt_20240718.gz", tmp_path / "a.gz", 2_000), btc_slice]
+    feed = RecordingFeed(source(files, btc))
+    items = list(feed)
+    assert feed.gaps == 1
+    kinds = [type(i.event) for i in items]
+    assert kinds.count(BookInvalid) == 1 and kinds.count(BookSnapshot) == 2
+    gap_at = kinds.index(BookInvalid)
+    resync = kinds.index(BookSnapshot, gap_at)
+    # Nothing of the broken chain is delivered between the gap and the new snapshot.
+    assert BookDelta not in kinds[gap_at:resync]
+    after = [i.event for i in items[resync:] if isinstance(i.event, BookDelta)]
+    assert after, "the book resumed after the second file's snapshot"
 
 
-def test_run_is_deterministic_and_consistent(btc_slice: Path, cfg: Config) -> None:
-    scfg = build_strategy_config(cfg)
+def test_backtest_reports_a_gap_in_the_data(
+    tmp_path: Path, btc_slice: Path, btc: Instrument, cfg: Config
+) -> None:
+    # Three depth diffs lost mid-recording (a collector hiccup): the run goes on and says so.
+    # (Within one recording's time span: a backtest over two files weeks apart steps the
+    # strategy's timers through the whole hole.)
+    with gzip.open(btc_slice, "rb") as fh:
+        lines = fh.readlines()
+    depth = [i for i, line in enumerate(lines) if b"@depth" in line and i > 6_000]
+    dropped = set(depth[:3])
+    gapped = tmp_path / "gapped.gz"
+    with gzip.open(gapped, "wb") as out:
+        out.writelines(line for i, line in enumerate(lines) if i not in dropped)
+    r = run_backtest(source([gapped], btc), build_strategy_config(cfg, btc))
+    assert r.book_gaps == 1
+    assert r.commands["PlaceOrder"] > 0
+
+
+def test_run_is_deterministic_and_consistent(btc_slice: Path, cfg: Config, btc: Instrument) -> None:
+    scfg = build_strategy_config(cfg, btc)
     settings = BacktestSettings(order_jitter_ms=2.0, seed=7)
-    r1 = run_backtest([btc_slice], scfg, settings)
-    r2 = run_backtest([btc_slice], scfg, settings)
+    r1 = run_backtest(source([btc_slice], btc), scfg, settings)
+    r2 = run_backtest(source([btc_slice], btc), scfg, settings)
     assert r1.report_input == r2.report_input
     assert r1.commands["PlaceOrder"] > 0
     assert r1.report_input.fills, "a 40 s BTC slice with a 2-tick half spread must fill"
@@ -95,24 +137,27 @@ def test_run_is_deterministic_and_consistent(btc_slice: Path, cfg: Config) -> No
     assert rep.maker_share is not None and rep.maker_share > 0.9  # post-only quoting
     fees = sum((f.fee for f in r1.report_input.fills), Decimal(0))
     assert rep.pnl["fees_paid"] == fees
+    assert r1.book_gaps == 0
 
 
-def test_queue_models_differ(btc_slice: Path, cfg: Config) -> None:
-    scfg = build_strategy_config(cfg)
-    cons = run_backtest([btc_slice], scfg, BacktestSettings(queue_model=QueueModel.CONSERVATIVE))
-    prob = run_backtest([btc_slice], scfg, BacktestSettings(queue_model=QueueModel.PROBABILISTIC))
+def test_queue_models_differ(btc_slice: Path, cfg: Config, btc: Instrument) -> None:
+    scfg = build_strategy_config(cfg, btc)
+    src = source([btc_slice], btc)
+    cons = run_backtest(src, scfg, BacktestSettings(queue_model=QueueModel.CONSERVATIVE))
+    prob = run_backtest(src, scfg, BacktestSettings(queue_model=QueueModel.PROBABILISTIC))
     # Conservative never advances the queue on cancels, so it fills no more than probabilistic.
     assert len(cons.report_input.fills) <= len(prob.report_input.fills)
     assert cons.commands["PlaceOrder"] > 0 and prob.commands["PlaceOrder"] > 0
 
 
-def test_funding_from_mark_price(tmp_path: Path, cfg: Config) -> None:
+def test_funding_from_mark_price(tmp_path: Path, cfg: Config, btc: Instrument) -> None:
     # The 2023 pair crosses 00:00 UTC, a funding time, and carries markPrice@1s.
     files = [
         DATA / "btcusdt_20230404.dat.gz",
         _slice(DATA / "btcusdt_20230405.dat.gz", tmp_path / "c.gz", 3_000),
     ]
-    r = run_backtest(files, build_strategy_config(cfg))
+    assert scan_recording(files).instrument == btc  # the same grid in 2023
+    r = run_backtest(source(files, btc), build_strategy_config(cfg, btc))
     assert r.funding_payments == 1
     pay = r.report_input.funding[0]
     assert pay.ts % 86_400_000 == 0  # settled at midnight UTC
@@ -138,12 +183,24 @@ def test_overrides_validate_like_the_file(cfg: Config) -> None:
         apply_overrides(cfg, ["quoting.gamma"])
 
 
-def test_build_strategy_config_converts_units(cfg: Config) -> None:
-    s = build_strategy_config(cfg)
-    assert s.quote.base_size_lots == cfg.base_qty_lots
-    assert s.limits.max_position_lots == cfg.max_position_lots
+def test_build_strategy_config_converts_units(cfg: Config, btc: Instrument) -> None:
+    s = build_strategy_config(cfg, btc)
+    assert s.instrument == btc
+    # config.toml: base_qty 0.002 BTC, max_position 0.02 BTC; lots of 0.001 BTC.
+    assert (s.quote.base_size_lots, s.limits.max_position_lots) == (2, 20)
+    assert size_lots(cfg, btc) == (2, 20)
     assert s.quote.gamma == pytest.approx(cfg.quoting.gamma * 0.1 * float(cfg.quoting.base_qty))
     assert s.use_amend is (cfg.quoting.amend_vs_replace == "amend")
+    # The same config on ETHUSDT's grid (tick 0.01): gamma follows the instrument's tick.
+    eth = scan_recording([DATA / "ethusdt_20240808.gz"]).instrument
+    e = build_strategy_config(cfg, eth)
+    assert e.quote.gamma == pytest.approx(cfg.quoting.gamma * 0.01 * float(cfg.quoting.base_qty))
+
+
+def test_build_strategy_config_refuses_sizes_off_the_lot_grid(cfg: Config, btc: Instrument) -> None:
+    bad = apply_overrides(cfg, ['quoting.base_qty="0.0025"'])
+    with pytest.raises(ConfigError, match=r"quoting\.base_qty = 0\.0025 is not a whole number"):
+        build_strategy_config(bad, btc)
 
 
 def test_parse_sweep_grid() -> None:
@@ -154,12 +211,13 @@ def test_parse_sweep_grid() -> None:
         parse_sweep(["quoting.gamma=0.1,,1"])
 
 
-def test_local_sweep_matches_serial_points(tmp_path: Path, cfg: Config) -> None:
+def test_local_sweep_matches_serial_points(tmp_path: Path, cfg: Config, btc: Instrument) -> None:
     small = _slice(DATA / "btcusdt_20240808.gz", tmp_path / "s.gz", 8_000)
     base = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
     grid = parse_sweep(["quoting.min_half_spread_ticks=1,5"])
     settings = BacktestSettings()
-    pooled = run_local(base, grid, [small], settings, workers=2)
-    serial = rank([run_point(base, p, (small,), settings) for p in grid])
+    src = source([small], btc)  # picklable: it crosses into the worker processes
+    pooled = run_local(base, grid, src, btc, settings, workers=2)
+    serial = rank([run_point(base, p, src, btc, settings) for p in grid])
     assert pooled == serial
     assert {p.overrides for p in pooled} == set(grid)

@@ -16,19 +16,19 @@ from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     AccountUpdate,
     BookTicker,
-    DepthDiff,
     ExecType,
     FundingPayment,
     MarkPrice,
+    OrderStatus,
     OrderUpdate,
     Side,
     TimeInForce,
     Trade,
-    VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT, ETHUSDT
 from mmtrio.errors import InstrumentError, ProtocolError
 from mmtrio.venues.binance.codec import BinanceDecoder, ListenKeyExpired, TradeLite, UnknownMessage
+from mmtrio.venues.binance.codec_market import DepthUpdate
 from mmtrio.venues.binance.codec_rest import (
     amend_params,
     cancel_all_params,
@@ -40,7 +40,7 @@ from mmtrio.venues.binance.codec_rest import (
     parse_position_risk,
     place_params,
 )
-from mmtrio.venues.binance.streams import DepthSequencer
+from mmtrio.venues.binance.sequencer import DepthSequencer
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm"
 
@@ -73,7 +73,7 @@ def test_recorded_2023_file_decodes_completely_and_stays_in_sequence() -> None:
             continue
         for rec in dec.decode(raw):
             kinds[type(rec).__name__] += 1
-            if isinstance(rec, DepthDiff):
+            if isinstance(rec, DepthUpdate):
                 after_snap.append(rec.last_id)
                 fwd, gap = seq.on_diff(rec)
                 assert not gap
@@ -81,9 +81,9 @@ def test_recorded_2023_file_decodes_completely_and_stays_in_sequence() -> None:
             elif isinstance(rec, BookTicker):
                 assert rec.bid_price < rec.ask_price
     # counts from data/binance-usdm/README.md
-    assert kinds == {"DepthDiff": 4322, "Trade": 2197, "BookTicker": 6765, "MarkPrice": 99}
-    # every diff the snapshot does not already contain is forwarded, and only those
-    assert seq.synced and forwarded == sum(1 for u in after_snap if u >= snap_id)
+    assert kinds == {"DepthUpdate": 4322, "Trade": 2197, "BookTicker": 6765, "MarkPrice": 99}
+    # the snapshot, then every diff it does not already contain, and only those
+    assert seq.synced and forwarded == 1 + sum(1 for u in after_snap if u >= snap_id)
     assert not dec.unknown
 
 
@@ -91,7 +91,8 @@ def test_recorded_messages_decode_to_exact_ticks() -> None:
     dec = BinanceDecoder([ETHUSDT, BTCUSDT])
     trade = b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1680652700455,"T":1680652700452,"s":"BTCUSDT","t":3535186032,"p":"28145.10","q":"0.002","X":"MARKET","m":true}}'  # noqa: E501
     (t,) = dec.decode(trade)
-    assert t == Trade("BTCUSDT", 3535186032, 281451, 2, True, 1680652700452)
+    # ts is the event time E, live and recorded alike (the guards compare it with receipt)
+    assert t == Trade("BTCUSDT", 3535186032, 281451, 2, True, 1680652700455)
     assert t.aggressor is Side.SELL
     mark = b'{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1680652701000,"s":"BTCUSDT","p":"28147.27373413","P":"28142.15563565","i":"28159.75642857","r":"0.00002754","T":1680652800000}}'  # noqa: E501
     (m,) = dec.decode(mark)
@@ -112,7 +113,7 @@ def test_recorded_messages_decode_to_exact_ticks() -> None:
 def test_agg_trade(dec: BinanceDecoder) -> None:
     raw = {"e": "aggTrade", "E": 5, "s": "BTCUSDT", "a": 26129, "p": "0.10", "q": "100.000"}
     (t,) = dec.decode_obj({**raw, "f": 100, "l": 105, "T": 4, "m": False})
-    assert t == Trade("BTCUSDT", 26129, 1, 100_000, False, 4)
+    assert t == Trade("BTCUSDT", 26129, 1, 100_000, False, 5)
 
 
 # --- user stream (samples from the Binance USD-M docs, symbol/prices adapted to the grid) --
@@ -163,9 +164,9 @@ OTU: dict[str, Any] = {
 def test_order_trade_update_trade_carries_fill_with_rebate_sign(dec: BinanceDecoder) -> None:
     (u,) = dec.decode(orjson.dumps(OTU))
     assert isinstance(u, OrderUpdate)
-    assert (u.exec_type, u.status, u.side) == (ExecType.TRADE, VenueOrderStatus.FILLED, Side.SELL)
+    assert (u.exec_type, u.status, u.side) == (ExecType.TRADE, OrderStatus.FILLED, Side.SELL)
     assert (u.price, u.qty, u.cum_qty, u.order_id) == (99100, 1, 1, 8886774)
-    assert u.time_in_force is TimeInForce.GTX and u.ts == 1568879465651
+    assert u.time_in_force is TimeInForce.POST_ONLY and u.ts == 1568879465651
     assert u.fill is not None
     assert u.fill.trade_id == 113 and u.fill.price == 99100 and u.fill.qty == 1
     assert u.fill.fee == Decimal("-0.00198200")  # maker rebate: negative = received
@@ -284,7 +285,7 @@ def test_missing_field_and_bad_json(dec: BinanceDecoder) -> None:
 
 
 def test_command_params() -> None:
-    place = PlaceOrder("mm-1:a/b", "BTCUSDT", Side.BUY, 281451, 12, TimeInForce.GTX, True)
+    place = PlaceOrder("mm-1:a/b", "BTCUSDT", Side.BUY, 281451, 12, TimeInForce.POST_ONLY, True)
     assert place_params(place, BTCUSDT) == [
         ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTX"),
         ("quantity", "0.012"), ("price", "28145.10"), ("newClientOrderId", "mm-1:a/b"),
@@ -338,8 +339,12 @@ def test_exchange_info_gives_the_shipped_instrument() -> None:
     info = parse_exchange_info(EXCHANGE_INFO, {"BTCUSDT"})
     # minPrice 261.10 / tick 0.10 = 2611 ticks (core/instruments.py says 2615; reported)
     assert info.instruments["BTCUSDT"] == replace(BTCUSDT, min_price_ticks=2611)
-    assert (info.rate_limits.request_weight_1m, info.rate_limits.orders_10s) == (2400, 300)
-    assert info.rate_limits.orders_1m == 1200
+    assert {w.name: w.limit for w in info.rate_limits.windows} == {
+        "weight_1m": 2400,
+        "orders_10s": 300,
+        "orders_1m": 1200,
+    }
+    assert info.rate_limits.orders_per_minute == 1200
     with pytest.raises(ProtocolError, match="WEIRDUSDT: filter PRICE_FILTER is missing"):
         parse_exchange_info(EXCHANGE_INFO)
     with pytest.raises(ProtocolError, match="not listed by the venue: ETHUSDT"):
@@ -356,7 +361,7 @@ def test_rest_answers(dec: BinanceDecoder) -> None:
     }  # fmt: skip
     (st,) = parse_open_orders([order], dec.codec_for)
     assert (st.price, st.qty, st.cum_qty, st.status) == (
-        281451, 40, 2, VenueOrderStatus.PARTIALLY_FILLED,
+        281451, 40, 2, OrderStatus.PARTIALLY_FILLED,
     )  # fmt: skip
     ack = parse_order_ack(
         {"orderId": 7, "clientOrderId": "abc", "symbol": "BTCUSDT"}, dec.codec_for

@@ -14,15 +14,17 @@ import trio
 from mmtrio.core.commands import CancelOrder, PlaceOrder, QueryOrder
 from mmtrio.core.events import Side
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.errors import VenueError
-from mmtrio.venues.binance.codec import BinanceDecoder
-from mmtrio.venues.binance.errors import (
+from mmtrio.core.rejects import RejectKind
+from mmtrio.errors import (
+    AuthError,
+    ClockSkewError,
     ConnectionFailed,
     OutcomeUnknownError,
     RateLimited,
-    TimestampError,
-    classify,
+    VenueError,
 )
+from mmtrio.venues.binance.codec import BinanceDecoder
+from mmtrio.venues.binance.errors import classify, kind_of
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 
@@ -46,15 +48,15 @@ class Venue:
 
 
 def make(venue: Venue, headers: list[tuple[int | None, ...]] | None = None) -> BinanceRest:
-    def on_headers(w: int | None, o10: int | None, o1m: int | None) -> None:
+    def on_usage(usage: dict[str, int | None]) -> None:
         if headers is not None:
-            headers.append((w, o10, o1m))
+            headers.append((usage["weight_1m"], usage["orders_10s"], usage["orders_1m"]))
 
     return BinanceRest(
         "http://venue.test",
         BinanceDecoder([BTCUSDT]),
         signer=Signer("api-key-123", SECRET),
-        on_headers=on_headers,
+        on_usage=on_usage,
         clock_ms=lambda: LOCAL_MS,
         transport=httpx.MockTransport(venue),
     )
@@ -152,7 +154,8 @@ async def test_definite_rejection_minus_5022() -> None:
     async with make(venue) as rest:
         with pytest.raises(VenueError) as ei:
             await rest.place_order(PLACE)
-    assert ei.value.code == -5022 and ei.value.definite
+    assert ei.value.code == "-5022" and ei.value.definite
+    assert ei.value.kind is RejectKind.WOULD_CROSS
     assert not isinstance(ei.value, OutcomeUnknownError)
 
 
@@ -201,7 +204,7 @@ async def test_minus_1021_resyncs_time() -> None:
     venue = Venue(lambda r: httpx.Response(400, json={"code": -1021, "msg": "outside recvWindow"}))
     async with make(venue) as rest:
         rest.time_offset_ms = 0
-        with pytest.raises(TimestampError):
+        with pytest.raises(ClockSkewError):
             await rest.place_order(PLACE)
         assert rest.time_offset_ms == SERVER_MS - LOCAL_MS
 
@@ -226,6 +229,8 @@ async def test_listen_key_and_countdown() -> None:
     [
         (400, -1102, VenueError, True),
         (400, -1111, VenueError, True),
+        (400, -1022, AuthError, True),
+        (401, -2015, AuthError, True),
         (400, -2011, VenueError, True),
         (400, -2019, VenueError, True),
         (400, -4164, VenueError, True),
@@ -234,12 +239,35 @@ async def test_listen_key_and_countdown() -> None:
         (500, -1006, OutcomeUnknownError, False),
         (400, -1007, OutcomeUnknownError, False),
         (429, -1003, RateLimited, True),
-        (400, -1021, TimestampError, True),
+        (400, -1021, ClockSkewError, True),
     ],
 )
 def test_classify(status: int, code: int | None, kind: type, definite: bool) -> None:
     err = classify(status, code, "m", "3")
     assert type(err) is kind and err.definite is definite
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (-5022, RejectKind.WOULD_CROSS),
+        (-2011, RejectKind.UNKNOWN_ORDER),
+        (-2013, RejectKind.UNKNOWN_ORDER),
+        (-2019, RejectKind.INSUFFICIENT_MARGIN),
+        (-2022, RejectKind.REDUCE_ONLY),
+        (-4061, RejectKind.POSITION_SIDE),
+        (-4164, RejectKind.INVALID_SIZE),
+        (-1111, RejectKind.INVALID_PRICE),
+        (-2015, RejectKind.AUTH),
+        (-9999, RejectKind.UNKNOWN),  # a code no mapping knows: logged raw, never a crash
+        (None, RejectKind.UNKNOWN),
+    ],
+)
+def test_binance_codes_map_to_neutral_reject_kinds(code: int | None, kind: RejectKind) -> None:
+    assert kind_of(code) is kind
+    if code is not None:
+        err = classify(400, code, "m")
+        assert err.kind is kind and err.code == str(code)
 
 
 async def test_a_shorter_back_off_read_later_does_not_lift_a_ban(autojump_clock: object) -> None:

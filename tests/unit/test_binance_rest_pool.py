@@ -15,8 +15,8 @@ import trio
 import trio.testing
 
 from mmtrio.core.instruments import BTCUSDT
+from mmtrio.errors import RateLimited
 from mmtrio.venues.binance.codec import BinanceDecoder
-from mmtrio.venues.binance.errors import RateLimited
 from mmtrio.venues.binance.rest import BinanceRest
 
 TOO_MANY = (

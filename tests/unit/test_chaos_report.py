@@ -41,7 +41,10 @@ def test_generated_configs_validate(variant: str, tmp_path: Path) -> None:
     text = bot_config(URLS, tmp_path / "state", tmp_path / "c.sock", gamma=0.2, variant=variant)
     path.write_text(text)
     cfg = load_config(path)
-    assert cfg.venue.kind == "binance" and cfg.venue.rest_url == URLS["rest"]
+    assert (cfg.venue.name, cfg.venue.mode) == (
+        "binance",
+        "testnet",
+    ) and cfg.venue.rest_url == URLS["rest"]
     assert cfg.quoting.gamma == 0.2
     assert cfg.risk.max_position * 1000 == MAX_POSITION_LOTS
     if variant == "disk_full":

@@ -15,16 +15,21 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from mmtrio.cli import EXIT_OK, EXIT_USAGE, main
+from mmtrio.cli.venue import check_venue, live_settings
 from mmtrio.config import (
     Config,
     ConfigValidationError,
     diff_reload,
     load_config,
     load_credentials,
+    load_venue_credentials,
     parse_config,
 )
 from mmtrio.config.fields import bounds_of, is_reloadable, numeric_type
+from mmtrio.config.strategy import size_lots
+from mmtrio.core.instruments import BTCUSDT
 from mmtrio.errors import ConfigError
+from mmtrio.venues.binance.recording import scan_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config.toml"
@@ -77,13 +82,13 @@ NUMERIC_FIELDS = [(k, i) for k, i in walk_fields(Config) if numeric_type(i.annot
 
 def test_shipped_config_loads_as_paper_trading_on_the_sim() -> None:
     config = load_config(SHIPPED)
-    assert config.venue.kind == "sim"
-    assert config.venue.symbol == "BTCUSDT"
+    assert (config.venue.name, config.venue.mode) == ("binance", "paper")
+    assert config.venue.symbol is None  # paper mode: the recording names it
     assert config.sim is not None and not config.sim.synthetic
     assert all(p.is_absolute() and p.is_file() for p in config.sim.data_files)
     assert config.quoting.base_qty == Decimal("0.002")
-    assert config.base_qty_lots == 2  # 0.002 BTC in 0.001 lots
-    assert config.max_position_lots == 20
+    inst = scan_recording(list(config.sim.data_files)).instrument
+    assert size_lots(config, inst) == (2, 20)  # 0.002 and 0.02 BTC in 0.001 lots
     assert config.metrics.host == "127.0.0.1"
     assert config.runtime.state_dir == ROOT / "state"
     assert config.logging.json_lines is False
@@ -147,7 +152,6 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = shipped_text_elsewhere()
     text = text.replace("gamma = 0.1 ", "gamma = -3.0 ")
     text = text.replace("levels = 1 ", "levels = 50 ")
-    text = text.replace('base_qty = "0.002"', 'base_qty = "0.0025"')
     text = text.replace("critical_fraction = 0.8", "critical_fraction = 0.4")
     text = text.replace("deadman_refresh_ms = 10000", "deadman_refresh_ms = 20000")
     text = text.replace("port = 9464", "port = 80")
@@ -160,7 +164,6 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert set(found) == {
         "quoting.gamma",
         "quoting.levels",
-        "quoting.base_qty",
         "risk",
         "runtime",
         "metrics.port",
@@ -168,13 +171,12 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     }
     assert "-3.0" in found["quoting.gamma"] and "1e-06 ≤ value ≤ 10.0" in found["quoting.gamma"]
     assert "50" in found["quoting.levels"] and "1 ≤ value ≤ 10" in found["quoting.levels"]
-    assert "lot step 0.001" in found["quoting.base_qty"]
     assert "warn_fraction < critical_fraction < hard_fraction" in found["risk"]
     assert "deadman_countdown_ms / 2" in found["runtime"]
     assert "1024 ≤ value ≤ 65535" in found["metrics.port"]
     assert "'INFO'" in found["logging.level"]
     message = str(info.value)
-    assert "7 configuration problems" in message and str(bad) in message
+    assert "6 configuration problems" in message and str(bad) in message
     assert all(line in message for line in found.values())
 
 
@@ -224,9 +226,14 @@ def test_sim_needs_a_market_and_missing_files_are_named() -> None:
     assert "[sim] table" in problems(with_changes(sim=None))["<top level>"]
 
 
-def test_max_notional_must_fit_one_quote_per_level() -> None:
-    found = problems(with_changes(risk__max_notional="150", quoting__levels=2))
-    assert "min notional" in found["<top level>"]
+def test_sizes_and_notional_are_checked_against_the_venues_instrument() -> None:
+    # The grid is the venue's (read at start, or from the recording): checked then, named.
+    config = parse(with_changes(risk__max_notional="150", quoting__levels=2))
+    with pytest.raises(ConfigError, match=r"risk\.max_notional = 150 USDT is below 2 level"):
+        size_lots(config, BTCUSDT)  # BTCUSDT's min notional is 100
+    config = parse(with_changes(quoting__base_qty="0.0025"))
+    with pytest.raises(ConfigError, match=r"quoting\.base_qty = 0\.0025 is not a whole number"):
+        size_lots(config, BTCUSDT)
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
@@ -241,60 +248,99 @@ def test_control_socket_path_length_is_checked() -> None:
     assert "at most 107" in found["runtime"]
 
 
-# --- venue kind = binance ------------------------------------------------------------------
+# --- [venue]: name, mode, and the venue's own URL rules -----------------------------------
 
-BINANCE = {
-    "venue__kind": "binance",
-    "venue__rest_url": "https://fapi.binance.com",
-    "venue__market_ws_url": "wss://fstream.binance.com",
-    "venue__private_ws_url": "wss://fstream.binance.com",
-}
+LIVE = {"venue__mode": "live", "venue__symbol": "BTCUSDT"}
 
 
-def test_binance_venue_needs_urls_and_checks_testnet_consistency() -> None:
-    assert parse(with_changes(**BINANCE)).venue.kind == "binance"
-    found = problems(with_changes(venue__kind="binance"))
-    assert "rest_url is required" in found["venue"]
-    assert "private_ws_url is required" in found["venue"]
-    found = problems(with_changes(**BINANCE, venue__testnet=True))
-    assert "production Binance host but testnet = true" in found["venue"]
-    test_hosts = {
-        **BINANCE,
-        "venue__rest_url": "https://testnet.binancefuture.com",
-        "venue__testnet": False,
+def venue_problems(**changes: Any) -> str:
+    with pytest.raises(ConfigValidationError) as info:
+        check_venue(parse(with_changes(**changes)))
+    return str(info.value)
+
+
+def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
+    config = parse(with_changes(**LIVE))
+    factory = check_venue(config)
+    assert live_settings(config, factory).urls == {
+        "rest": "https://fapi.binance.com",
+        "market_ws": "wss://fstream.binance.com",
+        "private_ws": "wss://fstream.binance.com",
     }
-    assert "testnet host but testnet = false" in problems(with_changes(**test_hosts))["venue"]
+    testnet = parse(with_changes(**{**LIVE, "venue__mode": "testnet"}))
+    assert live_settings(testnet, check_venue(testnet)).urls["rest"] == (
+        "https://testnet.binancefuture.com"
+    )
+    assert "symbol is required" in problems(with_changes(venue__mode="live"))["venue"]
+
+
+def test_testnet_and_live_hosts_are_checked_against_the_mode() -> None:
+    text = venue_problems(**{**LIVE, "venue__rest_url": "https://testnet.binancefuture.com"})
+    assert "venue.rest_url" in text and "testnet host but mode = 'live'" in text
+    text = venue_problems(
+        **{**LIVE, "venue__mode": "testnet", "venue__rest_url": "https://fapi.binance.com"}
+    )
+    assert "production Binance host but mode = 'testnet'" in text
+    # a local simulated venue is a test venue: testnet accepts loopback, live refuses it
+    local = {"venue__rest_url": "http://127.0.0.1:8080"}
+    ok = parse(with_changes(**{**LIVE, "venue__mode": "testnet", **local}))
+    assert live_settings(ok, check_venue(ok)).urls["rest"] == "http://127.0.0.1:8080"
+    assert "loopback address but mode = 'live'" in venue_problems(**LIVE, **local)
 
 
 def test_plain_http_only_on_loopback_and_no_credentials_in_urls() -> None:
-    local = {**BINANCE, "venue__rest_url": "http://127.0.0.1:8080"}
-    assert parse(with_changes(**local)).venue.rest_url == "http://127.0.0.1:8080"
-    remote = {**BINANCE, "venue__rest_url": "http://example.com"}
-    assert "only loopback hosts may skip TLS" in problems(with_changes(**remote))["venue"]
-    leaky = {**BINANCE, "venue__rest_url": "https://user:hunter2@fapi.binance.com"}
-    with pytest.raises(ConfigValidationError) as info:
-        parse(with_changes(**leaky))
-    assert "hunter2" not in str(info.value) and "user credentials" in str(info.value)
+    testnet = {**LIVE, "venue__mode": "testnet"}
+    text = venue_problems(**testnet, venue__rest_url="http://example.com")
+    assert "only loopback hosts may skip TLS" in text
+    text = venue_problems(**testnet, venue__rest_url="https://user:hunter2@fapi.binance.com")
+    assert "hunter2" not in text and "user credentials" in text
 
 
-def test_sim_kind_refuses_venue_urls() -> None:
+def test_paper_mode_refuses_venue_urls_and_key_files() -> None:
     found = problems(with_changes(venue__rest_url="https://fapi.binance.com"))
-    assert "kind = 'sim'" in found["venue"]
+    assert "mode = 'paper'" in found["venue"]
+
+
+def test_an_unknown_venue_lists_the_known_ones() -> None:
+    text = venue_problems(venue__name="bitmex")
+    assert "unknown venue 'bitmex'" in text and "binance" in text
+
+
+def test_the_old_kind_and_testnet_keys_are_refused_with_their_replacements() -> None:
+    found = problems(with_changes(venue__kind="sim", venue__mode=None))
+    assert 'name = "binance" and mode = "paper"' in found["venue"]
+    found = problems(with_changes(venue__testnet=True))
+    assert 'mode = "testnet"' in found["venue"]
 
 
 # --- credentials ---------------------------------------------------------------------------
 
 
 def binance_venue(**extra: Any) -> Config:
-    return parse(with_changes(**BINANCE, **extra))
+    return parse(with_changes(**LIVE, **extra))
 
 
 def test_credentials_from_the_environment() -> None:
     venue = binance_venue().venue
-    creds = load_credentials(venue, {"MMTRIO_API_KEY": "key123", "MMTRIO_API_SECRET": "sec456"})
+    creds = load_credentials(
+        venue, environ={"MMTRIO_API_KEY": "key123", "MMTRIO_API_SECRET": "sec456"}
+    )
     assert creds is not None
     assert (creds.api_key, creds.api_secret) == ("key123", "sec456")
     assert "key123" not in repr(creds) and "sec456" not in str(creds)
+
+
+def test_the_venue_names_the_secrets_it_needs() -> None:
+    # An OKX-like venue also needs a passphrase: asked for by name, from its own variable.
+    venue = binance_venue().venue
+    env = {"MMTRIO_API_KEY": "k", "MMTRIO_API_SECRET": "s"}
+    with pytest.raises(ConfigError, match="MMTRIO_PASSPHRASE"):
+        load_venue_credentials(venue, ("api_key", "api_secret", "passphrase"), env)
+    creds = load_venue_credentials(
+        venue, ("api_key", "api_secret", "passphrase"), {**env, "MMTRIO_PASSPHRASE": "p"}
+    )
+    assert creds is not None and creds.passphrase == "p" and creds.secrets() == ["k", "s", "p"]
+    assert load_venue_credentials(parse(shipped_data()).venue, ("api_key",), {}) is None
 
 
 def test_credential_files_must_be_private(tmp_path: Path) -> None:
@@ -305,25 +351,25 @@ def test_credential_files_must_be_private(tmp_path: Path) -> None:
     os.chmod(secret, 0o644)
     venue = binance_venue(venue__api_key_file=str(key), venue__api_secret_file=str(secret)).venue
     with pytest.raises(ConfigError) as info:
-        load_credentials(venue, {})
+        load_credentials(venue, environ={})
     assert "chmod 600" in str(info.value) and "0644" in str(info.value)
     assert "sec456" not in str(info.value)
     os.chmod(secret, 0o600)
-    creds = load_credentials(venue, {})
+    creds = load_credentials(venue, environ={})
     assert creds is not None and creds.api_secret == "sec456"
     assert str(key) in creds.source
 
 
 def test_credentials_missing_or_ambiguous(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        load_credentials(binance_venue().venue, {})
+        load_credentials(binance_venue().venue, environ={})
     assert "MMTRIO_API_KEY" in str(info.value) and "MMTRIO_API_SECRET" in str(info.value)
     key = tmp_path / "key"
     key.write_text("key123")
     os.chmod(key, 0o600)
     venue = binance_venue(venue__api_key_file=str(key)).venue
     with pytest.raises(ConfigError, match="keep one"):
-        load_credentials(venue, {"MMTRIO_API_KEY": "other", "MMTRIO_API_SECRET": "s"})
+        load_credentials(venue, environ={"MMTRIO_API_KEY": "other", "MMTRIO_API_SECRET": "s"})
 
 
 # --- reload --------------------------------------------------------------------------------
@@ -378,7 +424,8 @@ def test_reload_without_changes_is_empty() -> None:
 def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "check", str(SHIPPED)]) == EXIT_OK
     out = capsys.readouterr().out
-    assert out.startswith("ok: ") and "BTCUSDT" in out and out.count("\n") == 1
+    assert out.startswith("ok: paper trading on the built-in simulated binance venue")
+    assert out.count("\n") == 1
 
 
 def test_cli_check_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -398,10 +445,7 @@ def test_cli_check_credentials_flag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = shipped_text_elsewhere().replace(
-        '\nkind = "sim"',
-        '\nkind = "binance"\nrest_url = "https://fapi.binance.com"\n'
-        'market_ws_url = "wss://fstream.binance.com"\n'
-        'private_ws_url = "wss://fstream.binance.com"',
+        '\nmode = "paper"', '\nmode = "live"\nsymbol = "BTCUSDT"'
     )
     live = tmp_path / "live.toml"
     live.write_text(text)
@@ -413,4 +457,5 @@ def test_cli_check_credentials_flag(
     monkeypatch.setenv("MMTRIO_API_SECRET", "topsecret")
     assert main(["config", "check", str(live), "--credentials"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "LIVE" in out and "credentials: found" in out and "topsecret" not in out
+    assert "binance LIVE (real money, https://fapi.binance.com)" in out
+    assert "credentials: found" in out and "topsecret" not in out

@@ -1,9 +1,10 @@
 """`mmtrio config check`: what the summary says about the venue, and TOML duplicate keys
 (issue #20, finding 8).
 
-The summary used to say "Binance LIVE (real money)" for any kind = "binance" config without
-testnet = true, even one pointing at a simulated venue on 127.0.0.1; and a key written twice
-was reported by line and column only ("Cannot overwrite a value (at line 4, column 4)").
+The summary used to say "Binance LIVE (real money)" for a config pointing at a simulated
+venue on 127.0.0.1 (the venue seam now refuses loopback URLs in live mode, and calls a
+loopback test venue a testnet); and a key written twice was reported by line and column
+only ("Cannot overwrite a value (at line 4, column 4)"): now by the key and both lines.
 """
 
 from __future__ import annotations
@@ -16,54 +17,38 @@ from mmtrio.cli import EXIT_OK, EXIT_USAGE, main
 from tests.unit.test_config import shipped_text_elsewhere
 
 
-def _binance(tmp_path: Path, rest: str, ws: str, *, testnet: bool = False) -> Path:
+def _binance(tmp_path: Path, mode: str, rest: str, ws: str) -> Path:
     text = shipped_text_elsewhere().replace(
-        '\nkind = "sim"',
-        f'\nkind = "binance"\nrest_url = "{rest}"\nmarket_ws_url = "{ws}"\nprivate_ws_url = "{ws}"',
+        '\nmode = "paper"',
+        f'\nmode = "{mode}"\nsymbol = "BTCUSDT"\nrest_url = "{rest}"\n'
+        f'market_ws_url = "{ws}"\nprivate_ws_url = "{ws}"',
     )
-    if testnet:
-        text = text.replace("\ntestnet = false", "\ntestnet = true")
+    text = text[: text.index("[sim]")] + text[text.index("[quoting]") :]
     path = tmp_path / "venue.toml"
     path.write_text(text)
     return path
 
 
-def _check(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["config", "check", str(path)]) == EXIT_OK
-    return capsys.readouterr().out
-
-
 @pytest.mark.parametrize("host", ["127.0.0.1:8123", "localhost:9000", "[::1]:8000"])
-def test_loopback_venue_is_not_called_live_money(
+def test_a_loopback_venue_is_never_called_live_money(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
 ) -> None:
-    out = _check(_binance(tmp_path, f"http://{host}", f"ws://{host}"), capsys)
-    assert "LIVE" not in out and "real money" not in out
-    assert "local" in out and host in out
+    # live mode on loopback is refused, naming the fix ...
+    live = _binance(tmp_path, "live", f"http://{host}", f"ws://{host}")
+    assert main(["config", "check", str(live)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "loopback" in err and "mode = 'paper'" in err
+    # ... and a test venue on loopback (an external sim) is what it is: a testnet
+    test = _binance(tmp_path, "testnet", f"http://{host}", f"ws://{host}")
+    assert main(["config", "check", str(test)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "LIVE" not in out and "real money" not in out and "testnet" in out
 
 
 def test_production_binance_is_live(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _binance(tmp_path, "https://fapi.binance.com", "wss://fstream.binance.com")
-    assert "Binance LIVE (real money)" in _check(path, capsys)
-
-
-def test_testnet_is_testnet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _binance(
-        tmp_path,
-        "https://testnet.binancefuture.com",
-        "wss://fstream.binancefuture.com",
-        testnet=True,
-    )
-    out = _check(path, capsys)
-    assert "Binance testnet" in out and "LIVE" not in out
-
-
-def test_unknown_host_is_named_not_called_binance_live(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = _binance(tmp_path, "https://venue.example.org", "wss://venue.example.org")
-    out = _check(path, capsys)
-    assert "venue.example.org" in out and "LIVE (real money)" not in out
+    path = _binance(tmp_path, "live", "https://fapi.binance.com", "wss://fstream.binance.com")
+    assert main(["config", "check", str(path)]) == EXIT_OK
+    assert "LIVE (real money" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from mmtrio.errors import OutcomeUnknownError, RateLimited
 from mmtrio.runtime.deadman import deadman_heartbeat
-from mmtrio.venues.binance.errors import OutcomeUnknownError, RateLimited
 
 SYM = "BTCUSDT"
 
@@ -41,11 +41,10 @@ class CountdownVenue:
         lo, hi, hang = self.stall
         if lo <= now < hi:
             await trio.sleep(hang)
-            raise OutcomeUnknownError(0, "read timed out")
+            raise OutcomeUnknownError("read timed out")
         if self.rate_limit_once_at is not None and now >= self.rate_limit_once_at:
             self.rate_limit_once_at = None
-            raise RateLimited(-1003, "too many requests", status=429, retry_after_s=2.0,
-                              banned=False)  # fmt: skip
+            raise RateLimited("too many requests", code="-1003", status=429, retry_after_s=2.0)
         self.deadline = None if countdown_ms == 0 else now + countdown_ms / 1000
         if countdown_ms:
             self.arms.append(now)

@@ -3,6 +3,7 @@ config application and journaling order (with a scripted strategy, virtual time)
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,47 +13,68 @@ import trio
 from mmtrio.config import load_config
 from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.commands import CancelOrder, Command, PlaceOrder
-from mmtrio.core.events import BookInvalid, Event, OrderUpdate, Side, Timer
+from mmtrio.core.events import BookDelta, BookInvalid, Event, OrderUpdate, Side, Timer
+from mmtrio.core.instruments import Instrument
 from mmtrio.core.notices import Notice
-from mmtrio.runtime.trading import ApplyConfig, LoopItem, TradingLoop, make_clock_ms
+from mmtrio.errors import ConfigError
+from mmtrio.runtime.inbox import Inbox
+from mmtrio.runtime.trading import ApplyConfig, TradingLoop, make_clock_ms
+from mmtrio.venues.binance.recording import scan_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_strategy_config_maps_units() -> None:
     config = load_config(ROOT / "config.toml")
-    sc = build_strategy_config(config)
-    inst = config.instrument
+    assert config.sim is not None
+    inst = scan_recording(list(config.sim.data_files)).instrument
+    sc = build_strategy_config(config, inst, orders_per_minute=1200)
     assert sc.instrument is inst
     # γ per (USDT·BTC) → per tick per base-size unit of q.
     expected = config.quoting.gamma * float(config.quoting.base_qty) * float(inst.tick_size)
     assert sc.quote.gamma == pytest.approx(expected)
-    assert sc.quote.base_size_lots == config.base_qty_lots
-    assert sc.limits.max_position_lots == config.max_position_lots
+    assert sc.quote.base_size_lots == inst.base_to_lots(config.quoting.base_qty)
+    assert sc.limits.max_position_lots == inst.base_to_lots(config.risk.max_position)
+    assert sc.limits.max_orders_per_window == int(1200 * (1 - config.execution.rate_budget_margin))
     assert sc.use_amend is (config.quoting.amend_vs_replace == "amend")
     assert sc.query_delay_ms > config.execution.request_timeout_ms
 
 
+def test_sizes_that_do_not_fit_the_venues_instrument_are_named() -> None:
+    config = load_config(ROOT / "config.toml")
+    coarse = Instrument("XUSDT", Decimal("0.1"), Decimal("0.01"), 1, 10**9, Decimal(5))
+    with pytest.raises(ConfigError, match=r"quoting\.base_qty = 0\.002 is not a whole number"):
+        build_strategy_config(config, coarse)
+    # OKX-like contracts: 0.01 BTC per contract, lot 1 contract; 0.002 BTC is no whole lot
+    contracts = Instrument(
+        "BTC-USDT-SWAP", Decimal("0.1"), Decimal("1"), 1, 10**9, Decimal(0),
+        contract_size=Decimal("0.01"),
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"0\.01 base units each"):
+        build_strategy_config(config, contracts)
+
+
 class Scripted:
-    """A strategy stand-in: answers a Timer with a place, records everything it is given."""
+    """A strategy stand-in: decides a place after a Timer, records everything applied."""
 
     def __init__(self, deadline: int | None) -> None:
         self.deadline = deadline
         self.seen: list[Event] = []
         self.configs: list[Any] = []
         self.notices: list[Notice] = []
-        self.absorbed: list[Event] = []
+        self.decisions = 0
+        self._pending: list[Command] = []
 
-    def step(self, event: Event, now: int) -> list[Command]:
+    def apply(self, event: Event, now: int) -> None:
         self.seen.append(event)
         if isinstance(event, Timer):
             self.deadline = None
-            return [PlaceOrder("c1", "BTCUSDT", Side.BUY, 100, 1)]
-        return []
+            self._pending.append(PlaceOrder("c1", "BTCUSDT", Side.BUY, 100, 1))
 
-    def absorb(self, event: Event, now: int) -> None:
-        self.seen.append(event)
-        self.absorbed.append(event)
+    def decide(self, now: int) -> list[Command]:
+        self.decisions += 1
+        out, self._pending = self._pending, []
+        return out
 
     def next_deadline(self) -> int | None:
         return self.deadline
@@ -93,11 +115,12 @@ async def test_timer_fires_at_deadline_and_commands_are_journaled_first(
     clock = make_clock_ms()
     mm = Scripted(deadline=clock() + 500)
     out_send, out_recv = trio.open_memory_channel[Command](8)
-    in_send, in_recv = trio.open_memory_channel[LoopItem](8)
+    inbox = Inbox(clock_ms=clock)
+    in_send = inbox
     rec = Rec()
     loop = TradingLoop(mm, out_send, clock, rec)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(loop.run, in_recv)
+        nursery.start_soon(loop.run, inbox)
         cmd = await out_recv.receive()
         assert isinstance(cmd, PlaceOrder)
         assert isinstance(mm.seen[0], Timer)
@@ -108,7 +131,7 @@ async def test_timer_fires_at_deadline_and_commands_are_journaled_first(
         assert isinstance(cancel, CancelOrder)
         assert mm.configs == ["new-config"]
         assert any(k == "config_reload" for k, _ in rec.log)
-        await in_send.send(BookInvalid("BTCUSDT", "gap", 1))
+        inbox.market(BookInvalid("BTCUSDT", "gap", 1))
         await trio.sleep(0.1)
         assert isinstance(mm.seen[-1], BookInvalid)
         nursery.cancel_scope.cancel()
@@ -131,17 +154,16 @@ async def test_user_reconnect_triggers_reconcile(autojump_clock: trio.abc.Clock)
 
 
 class RequotesOnFill(Scripted):
-    def step(self, event: Event, now: int) -> list[Command]:
+    def apply(self, event: Event, now: int) -> None:
         self.seen.append(event)
         if isinstance(event, OrderUpdate):
-            return [PlaceOrder("c2", "BTCUSDT", Side.BUY, 100, 1)]
-        return []
+            self._pending.append(PlaceOrder("c2", "BTCUSDT", Side.BUY, 100, 1))
 
 
 def _fill_update() -> OrderUpdate:
     from decimal import Decimal
 
-    from mmtrio.core.events import ExecType, Fill, TimeInForce, VenueOrderStatus
+    from mmtrio.core.events import ExecType, Fill, OrderStatus, TimeInForce
 
     fill = Fill("BTCUSDT", 7, "c1", 1, Side.BUY, 100, 1, Decimal("0.01"), "USDT", True, 5)
     return OrderUpdate(
@@ -150,11 +172,11 @@ def _fill_update() -> OrderUpdate:
         1,
         Side.BUY,
         ExecType.TRADE,
-        VenueOrderStatus.FILLED,
+        OrderStatus.FILLED,
         100,
         1,
         1,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         5,
         fill,
@@ -206,10 +228,9 @@ async def test_a_fill_notice_is_drained_before_the_loop_waits(
 
 
 class AsksForResync(Scripted):
-    def step(self, event: Event, now: int) -> list[Command]:
+    def apply(self, event: Event, now: int) -> None:
         self.seen.append(event)
         self.notices.append(Notice("book_resync", now, "resync needed: crossed", {}))
-        return []
 
 
 async def test_a_resync_notice_reaches_the_market_feed(autojump_clock: trio.abc.Clock) -> None:
@@ -221,36 +242,34 @@ async def test_a_resync_notice_reaches_the_market_feed(autojump_clock: trio.abc.
     assert asked == ["resync needed: crossed"]
 
 
-async def test_a_burst_of_market_data_is_planned_once_on_the_newest_event(
+async def test_a_burst_of_market_data_is_applied_whole_then_decided_once(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    from mmtrio.core.events import DepthDiff
-
     mm = Scripted(deadline=None)
     out_send, _ = trio.open_memory_channel[Command](8)
-    in_send, in_recv = trio.open_memory_channel[LoopItem](16)
-    diffs = [DepthDiff("BTCUSDT", i, i, i - 1, ((100, 1),), (), i) for i in range(1, 6)]
-    for d in diffs:  # all five are queued before the loop looks
-        in_send.send_nowait(d)
+    inbox = Inbox(clock_ms=make_clock_ms())
+    deltas = [BookDelta("BTCUSDT", ((100, i),), (), i, seq=i) for i in range(1, 6)]
+    for d in deltas:  # all five are queued before the loop looks
+        inbox.market(d)
     loop = TradingLoop(mm, out_send, make_clock_ms())
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(loop.run, in_recv)
+        nursery.start_soon(loop.run, inbox)
         await trio.sleep(1)
         nursery.cancel_scope.cancel()
-    assert mm.seen == diffs  # every diff reached the strategy, in order
-    assert mm.absorbed == diffs[:-1] and loop.absorbed == 4
-    assert loop.steps == 1  # one planning step, on the newest
+    assert mm.seen == deltas  # every delta reached the strategy, in order
+    assert loop.absorbed == 4 and inbox.conflated == 4
+    assert loop.steps == 1 and mm.decisions == 1  # one decision, on the newest state
 
 
 async def test_an_order_update_that_leads_to_no_decision_waits_for_no_fsync(
     autojump_clock: trio.abc.Clock,
 ) -> None:
 
-    from mmtrio.core.events import ExecType, TimeInForce, VenueOrderStatus
+    from mmtrio.core.events import ExecType, OrderStatus, TimeInForce
 
     update = OrderUpdate(
-        "BTCUSDT", "c1", 1, Side.BUY, ExecType.NEW, VenueOrderStatus.NEW, 100, 1, 0,
-        TimeInForce.GTX, False, 5,
+        "BTCUSDT", "c1", 1, Side.BUY, ExecType.NEW, OrderStatus.NEW, 100, 1, 0,
+        TimeInForce.POST_ONLY, False, 5,
     )  # fmt: skip
     out_send, out_recv = trio.open_memory_channel[Command](8)
     rec = Rec()
@@ -264,20 +283,19 @@ async def test_an_order_update_that_leads_to_no_decision_waits_for_no_fsync(
 
 
 class RefusedEveryStep(Scripted):
-    """Every step is refused locally, as during a long rate-limit back-off."""
+    """Every decision is refused locally, as during a long rate-limit back-off."""
 
-    def step(self, event: Event, now: int) -> list[Command]:
+    def apply(self, event: Event, now: int) -> None:
         self.seen.append(event)
         reason = f"rate budget exhausted for {5000 - len(self.seen)} ms; not queued"
         self.notices.append(
             Notice(
                 "reject",
                 now,
-                f"PlaceRejected mmt1-{len(self.seen):x}: 0 {reason}",
-                {"code": 0, "reason": reason},
+                f"PlaceRejected mmt1-{len(self.seen):x}: local {reason}",
+                {"reject_kind": "local", "code": "", "reason": reason},
             )
         )
-        return []
 
 
 async def test_repeated_rejections_are_logged_once_per_window_and_all_journaled(
@@ -298,14 +316,68 @@ async def test_repeated_rejections_are_logged_once_per_window_and_all_journaled(
         await loop.handle(Timer(0))
         # A different reason is news: logged at once.
         loop.mm.notices.append(  # type: ignore[attr-defined]
-            Notice("reject", 0, "PlaceRejected x: -5022 post only", {"code": -5022, "reason": "po"})
+            Notice(
+                "reject",
+                0,
+                "PlaceRejected x: would_cross (-5022) post only",
+                {"reject_kind": "would_cross", "code": "-5022", "reason": "po"},
+            )
         )
         await loop.handle(Timer(0))
     finally:
         logger.remove(sink)
     assert len(lines) == 3, lines  # the last step's own refusal is inside the new window
-    assert lines[0].startswith("PlaceRejected mmt1-1: 0 rate budget exhausted")
-    assert lines[1].startswith("PlaceRejected mmt1-33: 0 rate budget exhausted")
+    assert lines[0].startswith("PlaceRejected mmt1-1: local rate budget exhausted")
+    assert lines[1].startswith("PlaceRejected mmt1-33: local rate budget exhausted")
     assert lines[1].endswith("(and 49 more like it since the last such line)")
-    assert lines[2] == "PlaceRejected x: -5022 post only"
+    assert lines[2] == "PlaceRejected x: would_cross (-5022) post only"
     assert sum(1 for kind, _ in rec.log if kind == "notice") == 53  # the journal has every one
+
+
+async def test_a_burst_of_1000_depth_messages_is_one_decision_and_the_whole_book(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The real strategy behind the inbox: 1,000 deltas queued while the loop is busy are all
+    applied (the book equals applying every one of them) and decided on once."""
+    import random
+
+    from mmtrio.core.book import OrderBook
+    from mmtrio.core.client_ids import ClientIdGenerator
+    from mmtrio.core.events import BookSnapshot
+    from mmtrio.core.instruments import BTCUSDT
+    from mmtrio.core.strategy import MarketMaker
+    from mmtrio.venues.binance.client_ids import client_id_format
+
+    config = load_config(ROOT / "config.toml")
+    mm = MarketMaker(
+        build_strategy_config(config, BTCUSDT), ClientIdGenerator(client_id_format("t"), 1)
+    )
+    out_send, _ = trio.open_memory_channel[Command](1000)
+    inbox = Inbox(clock_ms=make_clock_ms())
+    rng = random.Random(5)
+    mid = 600_000
+    snap = BookSnapshot(
+        "BTCUSDT",
+        tuple((mid - i, rng.randint(1, 50)) for i in range(1, 200)),
+        tuple((mid + i, rng.randint(1, 50)) for i in range(1, 200)),
+        0,
+        seq=1,
+    )
+    reference = OrderBook("BTCUSDT")
+    reference.apply_snapshot(snap)
+    inbox.market(snap)
+    for k in range(1_000):
+        bids = tuple((mid - rng.randint(1, 200), rng.randint(0, 50)) for _ in range(5))
+        asks = tuple((mid + rng.randint(1, 200), rng.randint(0, 50)) for _ in range(5))
+        delta = BookDelta("BTCUSDT", bids, asks, k, seq=k + 2, prev_seq=k + 1)
+        reference.apply_delta(delta)
+        inbox.market(delta)
+    loop = TradingLoop(mm, out_send, make_clock_ms())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run, inbox)
+        await trio.sleep(0.001)
+        nursery.cancel_scope.cancel()
+    assert loop.steps == 1 and loop.absorbed == 1_000
+    for side in (Side.BUY, Side.SELL):
+        assert mm.book.levels(side, 10_000) == reference.levels(side, 10_000)
+    assert mm.book.seq == 1_001

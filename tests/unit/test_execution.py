@@ -16,23 +16,42 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
-from mmtrio.core.ratelimit import RateBudget, RateLimits
-from mmtrio.errors import VenueError
+from mmtrio.core.ratelimit import MINUTE_MS, RateBudget, RateLimits, RateWindow
+from mmtrio.core.rejects import RejectKind
+from mmtrio.errors import OutcomeUnknownError, RateLimited, VenueError
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.execution import Execution
-from mmtrio.venues.binance.codec_rest import OrderAck
-from mmtrio.venues.binance.errors import OutcomeUnknownError, RateLimited
+from mmtrio.venues.binance.costs import (
+    COSTS,
+    DEFAULT_LIMITS,
+    ORDERS_1M,
+    ORDERS_10S,
+    TEN_SECONDS_MS,
+    WEIGHT,
+)
+from mmtrio.venues.protocol import Capabilities, OrderAck
 
 SYM = "BTCUSDT"
+
+
+def limits(weight_1m: int) -> RateLimits:
+    return RateLimits(
+        (
+            RateWindow(WEIGHT, MINUTE_MS, weight_1m),
+            RateWindow(ORDERS_10S, TEN_SECONDS_MS, 300),
+            RateWindow(ORDERS_1M, MINUTE_MS, 1200),
+        ),
+        orders_per_minute=1200,
+    )
 
 
 def clock() -> int:
@@ -46,11 +65,11 @@ def upd(cid: str) -> OrderUpdate:
         7,
         Side.BUY,
         ExecType.NEW,
-        VenueOrderStatus.NEW,
+        OrderStatus.NEW,
         100,
         1,
         0,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         0,
     )
@@ -58,6 +77,8 @@ def upd(cid: str) -> OrderUpdate:
 
 class FakeGateway:
     """Each op pops its next scripted behaviour (an exception to raise, or a value)."""
+
+    capabilities = Capabilities(amend=True)
 
     def __init__(self) -> None:
         self.script: dict[str, list[Any]] = {}
@@ -79,10 +100,10 @@ class FakeGateway:
         return sum(1 for c in self.calls if c[0] == op)
 
     async def place(self, cmd: PlaceOrder) -> OrderAck:
-        return await self._do("place", cmd, OrderAck(SYM, cmd.client_id, 7, None, None))  # type: ignore[no-any-return]
+        return await self._do("place", cmd, OrderAck(cmd.client_id, 7, OrderStatus.NEW, 0))  # type: ignore[no-any-return]
 
     async def amend(self, cmd: AmendOrder) -> OrderAck:
-        return await self._do("amend", cmd, OrderAck(SYM, cmd.client_id, 7, None, None))  # type: ignore[no-any-return]
+        return await self._do("amend", cmd, OrderAck(cmd.client_id, 7, OrderStatus.NEW, 0))  # type: ignore[no-any-return]
 
     async def cancel(self, cmd: CancelOrder) -> None:
         await self._do("cancel", cmd, None)
@@ -124,11 +145,12 @@ async def run_cmds(
     ex = Execution(
         gw,
         BTCUSDT,
-        budget or RateBudget(),
+        budget or RateBudget(DEFAULT_LIMITS),
         breaker or CircuitBreaker(),
         ev_send,
         clock,
         max_in_flight,
+        costs=COSTS,
     )
     async with trio.open_nursery() as n:
         n.start_soon(ex.run, cmd_recv)
@@ -144,10 +166,16 @@ async def run_cmds(
 async def test_exactly_one_outcome_per_command(autojump_clock: trio.testing.MockClock) -> None:
     gw = FakeGateway()
     gw.script = {
-        "place:a": [OrderAck(SYM, "a", 1, None, None)],
-        "place:b": [VenueError(-5022, "would take", status=400)],
-        "amend": [OutcomeUnknownError(-1006, "bus", status=503)],
-        "cancel:e": [VenueError(-2011, "Unknown order sent.", status=400)],
+        "place:a": [OrderAck("a", 1, OrderStatus.NEW, 0)],
+        "place:b": [
+            VenueError("would take", kind=RejectKind.WOULD_CROSS, code="-5022", status=400)
+        ],
+        "amend": [OutcomeUnknownError("bus", code="-1006", status=503)],
+        "cancel:e": [
+            VenueError(
+                "Unknown order sent.", kind=RejectKind.UNKNOWN_ORDER, code="-2011", status=400
+            )
+        ],
         "query:q2": [None],
     }
     cmds: list[Command] = [
@@ -163,17 +191,19 @@ async def test_exactly_one_outcome_per_command(autojump_clock: trio.testing.Mock
     by_cid = {getattr(e, "client_id", None): e for e in events}
     assert len(events) == len(cmds) == len(by_cid)
     assert isinstance(by_cid["a"], PlaceAccepted) and by_cid["a"].order_id == 1
-    assert isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].code == -5022
+    assert isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].kind is RejectKind.WOULD_CROSS
     assert isinstance(by_cid["c"], OutcomeUnknown) and by_cid["c"].operation == "amend"
     assert isinstance(by_cid["d"], CancelAccepted)
-    assert isinstance(by_cid["e"], CancelRejected) and by_cid["e"].code == -2011
+    assert isinstance(by_cid["e"], CancelRejected) and by_cid["e"].kind is RejectKind.UNKNOWN_ORDER
     assert isinstance(by_cid["q1"], OrderUpdate)
     assert isinstance(by_cid["q2"], OrderNotFound)
 
 
 async def test_unknown_place_is_never_resubmitted(autojump_clock: trio.testing.MockClock) -> None:
     gw = FakeGateway()
-    gw.script = {"place": [OutcomeUnknownError(-1006, "Execution status unknown.", status=503)]}
+    gw.script = {
+        "place": [OutcomeUnknownError("Execution status unknown.", code="-1006", status=503)]
+    }
     events, ex = await run_cmds(gw, [place("x")])
     assert events == [OutcomeUnknown("x", "place", "Execution status unknown.", events[0].ts)]
     assert gw.count("place") == 1
@@ -184,12 +214,12 @@ async def test_budget_refusal_is_immediate_and_not_queued(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     gw = FakeGateway()
-    budget = RateBudget(RateLimits(weight_1m=10, orders_10s=300, orders_1m=1200))  # 8 for quotes
+    budget = RateBudget(limits(weight_1m=10))  # 8 for quotes
     t0 = trio.current_time()
     events, _ = await run_cmds(gw, [place(f"p{i}") for i in range(10)], budget=budget)
     rejected = [e for e in events if isinstance(e, PlaceRejected)]
     assert len(events) == 10 and len(rejected) == 2
-    assert all(e.code == 0 and "rate budget" in e.reason for e in rejected)
+    assert all(e.kind is RejectKind.LOCAL and "rate budget" in e.reason for e in rejected)
     assert gw.count("place") == 8
     assert all(e.ts == int(t0 * 1000) for e in rejected)  # answered at once, not after a wait
 
@@ -201,7 +231,16 @@ async def test_in_flight_bound_refuses_places_but_cancels_wait(
     gw.latency = 1.0
     ev_send, ev_recv = trio.open_memory_channel[Event](100)
     cmd_send, cmd_recv = trio.open_memory_channel[Command](100)
-    ex = Execution(gw, BTCUSDT, RateBudget(), CircuitBreaker(), ev_send, clock, max_in_flight=2)
+    ex = Execution(
+        gw,
+        BTCUSDT,
+        RateBudget(DEFAULT_LIMITS),
+        CircuitBreaker(),
+        ev_send,
+        clock,
+        max_in_flight=2,
+        costs=COSTS,
+    )
     async with trio.open_nursery() as n:
         n.start_soon(ex.run, cmd_recv)
         async with cmd_send:
@@ -218,14 +257,14 @@ async def test_retry_after_blocks_every_request_until_it_expires(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     gw = FakeGateway()
-    gw.script = {
-        "place": [RateLimited(-1003, "too many", status=429, retry_after_s=5.0, banned=False)]
-    }
+    gw.script = {"place": [RateLimited("too many", code="-1003", status=429, retry_after_s=5.0)]}
     t0 = trio.current_time()
     events, ex = await run_cmds(gw, [place("a"), place("b"), CancelOrder("c", SYM)], gap_s=0.1)
     by_cid = {getattr(e, "client_id", None): e for e in events}
-    assert isinstance(by_cid["a"], PlaceRejected) and by_cid["a"].code == -1003
-    assert isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].code == 0  # refused locally
+    assert isinstance(by_cid["a"], PlaceRejected) and by_cid["a"].kind is RejectKind.RATE_LIMITED
+    assert (
+        isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].kind is RejectKind.LOCAL
+    )  # refused locally
     assert isinstance(by_cid["c"], CancelAccepted)
     assert gw.count("place") == 1
     cancel_at = next(t for op, t, _ in gw.calls if op == "cancel")
@@ -241,9 +280,7 @@ async def test_back_off_in_whole_ms_never_ends_before_the_clients_own(
     # waiting it out was refused locally by the client (found flaky in the sim 429 test).
     gw = FakeGateway()
     gw.latency = 0.0104  # the 429 lands at 10.4 ms
-    gw.script = {
-        "place": [RateLimited(-1003, "too many", status=429, retry_after_s=5.0, banned=False)]
-    }
+    gw.script = {"place": [RateLimited("too many", code="-1003", status=429, retry_after_s=5.0)]}
     t0 = trio.current_time()
     _, ex = await run_cmds(gw, [place("a"), CancelOrder("c", SYM)], gap_s=0.05)
     client_until = t0 + gw.latency + 5.0
@@ -258,12 +295,12 @@ async def test_a_back_off_another_caller_drew_stops_orders_at_the_budget(
     # The REST client refuses locally (status 0) because the dead-man refresher drew a 418:
     # the budget learns the remaining wait, so the next order is not even handed to the client.
     gw = FakeGateway()
-    refusal = RateLimited(-1003, "back-off; not sent", status=0, retry_after_s=100.0, banned=False)
+    refusal = RateLimited("back-off; not sent", code="-1003", retry_after_s=100.0)
     gw.script = {"place": [refusal]}
     events, _ = await run_cmds(gw, [place("a"), place("b")], gap_s=0.1)
     by_cid = {getattr(e, "client_id", None): e for e in events}
-    assert isinstance(by_cid["a"], PlaceRejected) and by_cid["a"].code == -1003
-    assert isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].code == 0
+    assert isinstance(by_cid["a"], PlaceRejected) and by_cid["a"].kind is RejectKind.RATE_LIMITED
+    assert isinstance(by_cid["b"], PlaceRejected) and by_cid["b"].kind is RejectKind.LOCAL
     assert "rate budget" in by_cid["b"].reason
     assert gw.count("place") == 1
 
@@ -272,11 +309,11 @@ async def test_breaker_opens_refuses_probes_and_closes(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     gw = FakeGateway()
-    gw.script = {"place": [OutcomeUnknownError(0, "503", status=503)] * 2}
+    gw.script = {"place": [OutcomeUnknownError("503", status=503)] * 2}
     breaker = CircuitBreaker(threshold=2, probe_interval_ms=1000)
     ev_send, ev_recv = trio.open_memory_channel[Event](100)
     cmd_send, cmd_recv = trio.open_memory_channel[Command](100)
-    ex = Execution(gw, BTCUSDT, RateBudget(), breaker, ev_send, clock)
+    ex = Execution(gw, BTCUSDT, RateBudget(DEFAULT_LIMITS), breaker, ev_send, clock, costs=COSTS)
     async with trio.open_nursery() as n:
         n.start_soon(ex.run, cmd_recv)
         async with cmd_send:
@@ -304,10 +341,13 @@ async def test_definite_rejection_does_not_trip_the_breaker(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     gw = FakeGateway()
-    gw.script = {"place": [VenueError(-5022, "post only", status=400)] * 5}
+    gw.script = {
+        "place": [VenueError("post only", kind=RejectKind.WOULD_CROSS, code="-5022", status=400)]
+        * 5
+    }
     breaker = CircuitBreaker(threshold=2, probe_interval_ms=1000)
     events, _ = await run_cmds(gw, [place(f"p{i}") for i in range(5)], breaker=breaker)
-    assert all(isinstance(e, PlaceRejected) and e.code == -5022 for e in events)
+    assert all(isinstance(e, PlaceRejected) and e.kind is RejectKind.WOULD_CROSS for e in events)
     assert breaker.state(clock()) is BreakerState.CLOSED
 
 
@@ -324,11 +364,11 @@ async def test_requests_for_one_client_id_are_serialised(
 
 async def test_query_retried_then_unknown(autojump_clock: trio.testing.MockClock) -> None:
     gw = FakeGateway()
-    gw.script = {"query": [OutcomeUnknownError(0, "503", status=503)] * 2 + [upd("q")]}
+    gw.script = {"query": [OutcomeUnknownError("503", status=503)] * 2 + [upd("q")]}
     events, _ = await run_cmds(gw, [QueryOrder("q", SYM)])
     assert isinstance(events[0], OrderUpdate) and gw.count("query") == 3
     gw2 = FakeGateway()
-    gw2.script = {"query": [OutcomeUnknownError(0, "503", status=503)] * 5}
+    gw2.script = {"query": [OutcomeUnknownError("503", status=503)] * 5}
     events2, _ = await run_cmds(gw2, [QueryOrder("q", SYM), CancelAll(SYM, "x")])
     assert len(events2) == 1 and isinstance(events2[0], OutcomeUnknown)
     assert events2[0].operation == "query" and gw2.count("query") == 3
@@ -341,7 +381,9 @@ async def test_cancel_all_and_confirm_loops_until_zero(
     gw = FakeGateway()
     gw.open = [[upd("a"), upd("b")], [upd("a")], []]
     ev_send, _ = trio.open_memory_channel[Event](10)
-    ex = Execution(gw, BTCUSDT, RateBudget(), CircuitBreaker(), ev_send, clock)
+    ex = Execution(
+        gw, BTCUSDT, RateBudget(DEFAULT_LIMITS), CircuitBreaker(), ev_send, clock, costs=COSTS
+    )
     assert await ex.cancel_all_and_confirm(SYM, deadline_s=10) == 0
     assert gw.count("cancel_all") == 3 and gw.count("open_orders") == 3
 
@@ -352,7 +394,9 @@ async def test_cancel_all_and_confirm_stops_at_deadline(
     gw = FakeGateway()
     gw.open = [[upd("a")]] * 1000
     ev_send, _ = trio.open_memory_channel[Event](10)
-    ex = Execution(gw, BTCUSDT, RateBudget(), CircuitBreaker(), ev_send, clock)
+    ex = Execution(
+        gw, BTCUSDT, RateBudget(DEFAULT_LIMITS), CircuitBreaker(), ev_send, clock, costs=COSTS
+    )
     t0 = trio.current_time()
     assert await ex.cancel_all_and_confirm(SYM, deadline_s=3) == 1
     assert trio.current_time() - t0 <= 3.01
@@ -363,7 +407,7 @@ async def test_amend_budget_refusal_is_amend_rejected(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     gw = FakeGateway()
-    budget = RateBudget(RateLimits(weight_1m=1, orders_10s=300, orders_1m=1200))  # soft limit 0
+    budget = RateBudget(limits(weight_1m=1))  # soft limit 0
     events, _ = await run_cmds(gw, [AmendOrder("a", SYM, Side.SELL, 100, 1)], budget=budget)
-    assert isinstance(events[0], AmendRejected) and events[0].code == 0
+    assert isinstance(events[0], AmendRejected) and events[0].kind is RejectKind.LOCAL
     assert gw.count("amend") == 0

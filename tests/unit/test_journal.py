@@ -16,10 +16,10 @@ from mmtrio.core.commands import CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     ExecType,
     Fill,
+    OrderStatus,
     OrderUpdate,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.errors import JournalError, ParameterError
 from mmtrio.runtime import journal_schema as js
@@ -206,7 +206,7 @@ def test_damaged_journal_refused_with_recovery_path(tmp_path: Path, mutate: str)
     j.close()
 
 
-def _update(cid: str, status: VenueOrderStatus) -> OrderUpdate:
+def _update(cid: str, status: OrderStatus) -> OrderUpdate:
     return OrderUpdate(
         "BTCUSDT",
         cid,
@@ -217,7 +217,7 @@ def _update(cid: str, status: VenueOrderStatus) -> OrderUpdate:
         600_000,
         5,
         0,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         5,
     )
@@ -241,8 +241,8 @@ def test_recovery_state(tmp_path: Path) -> None:
         [Record(Kind.START, 1, {})]
         + [js.order_sent(p, 2) for p in place]
         + [
-            js.order_update(_update("c0", VenueOrderStatus.CANCELED), 3),
-            js.order_update(_update("c1", VenueOrderStatus.NEW), 3),
+            js.order_update(_update("c0", OrderStatus.CANCELED), 3),
+            js.order_update(_update("c1", OrderStatus.NEW), 3),
             Record(
                 Kind.ORDER_OUTCOME, 4, {"outcome": "rejected", "op": "place", "client_id": "c2"}
             ),

@@ -14,13 +14,13 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.core.orders import (
     REQUEST_TRIGGERS,
@@ -31,6 +31,7 @@ from mmtrio.core.orders import (
     OrderTracker,
     Trigger,
 )
+from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import OrderStateError
 
 S = OrderState
@@ -41,11 +42,11 @@ _trade_ids = iter(range(1, 10**9))
 
 
 def place(tr: OrderTracker, cid: str = CID, slot: tuple[Side, int] = BID0, qty: int = 10) -> None:
-    tr.new_order(cid, slot, slot[0], 1000, qty, TimeInForce.GTX, False, ts=1)
+    tr.new_order(cid, slot, slot[0], 1000, qty, TimeInForce.POST_ONLY, False, ts=1)
 
 
 def update(
-    status: VenueOrderStatus,
+    status: OrderStatus,
     cum: int,
     *,
     cid: str = CID,
@@ -74,9 +75,9 @@ def update(
         )
     if exec_type is None:
         exec_type = ExecType.TRADE if last else ExecType.NEW
-        if status in (VenueOrderStatus.CANCELED,):
+        if status in (OrderStatus.CANCELED,):
             exec_type = ExecType.CANCELED
-        if status in (VenueOrderStatus.EXPIRED, VenueOrderStatus.EXPIRED_IN_MATCH):
+        if status in (OrderStatus.EXPIRED,):
             exec_type = ExecType.EXPIRED
     return OrderUpdate(
         "BTCUSDT",
@@ -88,7 +89,7 @@ def update(
         price,
         qty,
         cum,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         ts,
         fill,
@@ -145,7 +146,9 @@ def test_place_accepted(tr: OrderTracker) -> None:
 
 def test_place_rejected_frees_slot(tr: OrderTracker) -> None:
     place(tr)
-    change = tr.on_event(PlaceRejected(CID, -5022, "post only would take", 2))
+    change = tr.on_event(
+        PlaceRejected(CID, RejectKind.WOULD_CROSS, "-5022", "post only would take", 2)
+    )
     assert change.state is S.REJECTED
     assert change.released_slot == BID0
     assert tr.slot_order(BID0) is None
@@ -155,16 +158,16 @@ def test_place_rejected_frees_slot(tr: OrderTracker) -> None:
 
 def test_stream_new_before_rest_ack(tr: OrderTracker) -> None:
     place(tr)
-    assert tr.on_event(update(VenueOrderStatus.NEW, 0)).state is S.OPEN
+    assert tr.on_event(update(OrderStatus.NEW, 0)).state is S.OPEN
     assert tr.on_event(PlaceAccepted(CID, 77, 2)).state is S.OPEN  # duplicate: no-op
     assert not tr.on_event(PlaceAccepted(CID, 77, 2)).changed
 
 
 def test_trade_before_new(tr: OrderTracker) -> None:
     place(tr)
-    change = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 4, last=4))
+    change = tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 4, last=4))
     assert change.state is S.PARTIALLY_FILLED and change.fill is not None
-    assert tr.on_event(update(VenueOrderStatus.NEW, 0)).state is S.PARTIALLY_FILLED
+    assert tr.on_event(update(OrderStatus.NEW, 0)).state is S.PARTIALLY_FILLED
     assert tr.on_event(PlaceAccepted(CID, 77, 2)).state is S.PARTIALLY_FILLED
     assert tr.get(CID).filled == 4  # type: ignore[union-attr]
 
@@ -174,7 +177,7 @@ def test_place_unknown_then_query_found(tr: OrderTracker) -> None:
     assert tr.on_event(OutcomeUnknown(CID, "place", "timeout", 2)).state is S.UNKNOWN
     assert tr.slot_order(BID0) is not None  # slot held until resolved
     assert tr.worst_case_exposure() == (10, 0)
-    assert tr.on_event(update(VenueOrderStatus.NEW, 0)).state is S.OPEN
+    assert tr.on_event(update(OrderStatus.NEW, 0)).state is S.OPEN
 
 
 def test_place_unknown_then_not_found_never_existed(tr: OrderTracker) -> None:
@@ -188,9 +191,9 @@ def test_place_unknown_then_not_found_never_existed(tr: OrderTracker) -> None:
 def test_not_found_while_pending_new_is_inconclusive(tr: OrderTracker) -> None:
     place(tr)
     assert tr.on_event(OrderNotFound(CID, 3)).state is S.PENDING_NEW
-    assert tr.on_event(CancelRejected(CID, -2011, "Unknown order sent.", 3)).state is (
-        S.PENDING_NEW
-    )
+    assert tr.on_event(
+        CancelRejected(CID, RejectKind.UNKNOWN_ORDER, "-2011", "Unknown order sent.", 3)
+    ).state is (S.PENDING_NEW)
 
 
 # --- fills -------------------------------------------------------------------------------------
@@ -198,17 +201,17 @@ def test_not_found_while_pending_new_is_inconclusive(tr: OrderTracker) -> None:
 
 def test_partial_then_full_fill(open_tr: OrderTracker) -> None:
     tr = open_tr
-    c1 = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 3, last=3))
+    c1 = tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 3, last=3))
     assert c1.state is S.PARTIALLY_FILLED and c1.fill is not None and c1.fill.qty == 3
     assert tr.worst_case_exposure() == (7, 0)
-    c2 = tr.on_event(update(VenueOrderStatus.FILLED, 10, last=7))
+    c2 = tr.on_event(update(OrderStatus.FILLED, 10, last=7))
     assert c2.state is S.FILLED and c2.released_slot == BID0
     assert tr.worst_case_exposure() == (0, 0)
     assert tr.live_orders() == []
 
 
 def test_duplicate_fill_is_a_noop(open_tr: OrderTracker) -> None:
-    ev = update(VenueOrderStatus.PARTIALLY_FILLED, 3, last=3, trade_id=555)
+    ev = update(OrderStatus.PARTIALLY_FILLED, 3, last=3, trade_id=555)
     assert open_tr.on_event(ev).fill is not None
     again = open_tr.on_event(ev)
     assert again.fill is None and not again.changed
@@ -217,16 +220,16 @@ def test_duplicate_fill_is_a_noop(open_tr: OrderTracker) -> None:
 
 def test_filled_before_partially_filled(open_tr: OrderTracker) -> None:
     tr = open_tr
-    full = tr.on_event(update(VenueOrderStatus.FILLED, 10, last=6, trade_id=2))
+    full = tr.on_event(update(OrderStatus.FILLED, 10, last=6, trade_id=2))
     assert full.state is S.FILLED
-    late = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 4, last=4, trade_id=1))
+    late = tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 4, last=4, trade_id=1))
     assert late.state is S.FILLED and not late.changed
     assert late.fill is not None and late.fill.trade_id == 1  # still booked
     assert tr.get(CID).filled == 10  # type: ignore[union-attr]  # never decreases
 
 
 def test_cum_qty_reaching_qty_is_filled_whatever_the_status(open_tr: OrderTracker) -> None:
-    assert open_tr.on_event(update(VenueOrderStatus.NEW, 10)).state is S.FILLED
+    assert open_tr.on_event(update(OrderStatus.NEW, 10)).state is S.FILLED
 
 
 # --- cancels -------------------------------------------------------------------------------
@@ -245,17 +248,17 @@ def test_cancel_confirmed(open_tr: OrderTracker) -> None:
 
 def test_cancel_confirmed_by_stream(open_tr: OrderTracker) -> None:
     open_tr.request_cancel(CID, 10, 1010)
-    change = open_tr.on_event(update(VenueOrderStatus.CANCELED, 0))
+    change = open_tr.on_event(update(OrderStatus.CANCELED, 0))
     assert change.state is S.CANCELED and change.released_slot == BID0
 
 
 def test_fill_after_cancel_request(open_tr: OrderTracker) -> None:
     tr = open_tr
     tr.request_cancel(CID, 10, 1010)
-    c = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 4, last=4))
+    c = tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 4, last=4))
     assert c.state is S.PENDING_CANCEL and c.fill is not None
     assert tr.worst_case_exposure() == (6, 0)
-    c = tr.on_event(update(VenueOrderStatus.FILLED, 10, last=6))
+    c = tr.on_event(update(OrderStatus.FILLED, 10, last=6))
     assert c.state is S.FILLED and c.released_slot == BID0
 
 
@@ -263,7 +266,7 @@ def test_late_fill_on_canceled_order_is_reported(open_tr: OrderTracker) -> None:
     tr = open_tr
     tr.request_cancel(CID, 10, 1010)
     tr.on_event(CancelAccepted(CID, 20))
-    late = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 2, last=2))
+    late = tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 2, last=2))
     assert late.state is S.CANCELED and not late.changed
     assert late.fill is not None and late.fill.qty == 2
     assert late.released_slot is None
@@ -274,10 +277,12 @@ def test_late_fill_on_canceled_order_is_reported(open_tr: OrderTracker) -> None:
 def test_cancel_rejected_returns_to_previous_state(open_tr: OrderTracker, filled: int) -> None:
     tr = open_tr
     if filled:
-        tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, filled, last=filled))
+        tr.on_event(update(OrderStatus.PARTIALLY_FILLED, filled, last=filled))
     before = state(tr)
     tr.request_cancel(CID, 10, 1010)
-    change = tr.on_event(CancelRejected(CID, -1003, "too many requests", 20))
+    change = tr.on_event(
+        CancelRejected(CID, RejectKind.RATE_LIMITED, "-1003", "too many requests", 20)
+    )
     assert change.state is before
     assert tr.next_deadline() is None
     assert tr.slot_order(BID0) is not None
@@ -286,11 +291,13 @@ def test_cancel_rejected_returns_to_previous_state(open_tr: OrderTracker, filled
 def test_cancel_rejected_unknown_order_means_gone(open_tr: OrderTracker) -> None:
     tr = open_tr
     tr.request_cancel(CID, 10, 1010)
-    change = tr.on_event(CancelRejected(CID, -2011, "Unknown order sent.", 20))
+    change = tr.on_event(
+        CancelRejected(CID, RejectKind.UNKNOWN_ORDER, "-2011", "Unknown order sent.", 20)
+    )
     assert change.state is S.CANCELED and change.released_slot == BID0
     assert "gone" in tr.get(CID).reason  # type: ignore[union-attr]
     # its final fills still arrive and are booked
-    late = tr.on_event(update(VenueOrderStatus.FILLED, 10, last=10))
+    late = tr.on_event(update(OrderStatus.FILLED, 10, last=10))
     assert late.fill is not None and late.state is S.CANCELED
 
 
@@ -307,9 +314,9 @@ def test_cancel_timeout_frees_slot_and_goes_unknown(open_tr: OrderTracker) -> No
     place(tr, cid="mm1-2")
     assert tr.worst_case_exposure() == (20, 0)
     # an update older than the cancel request cannot say whether the cancel worked
-    assert tr.on_event(update(VenueOrderStatus.NEW, 0, ts=9)).state is S.UNKNOWN
+    assert tr.on_event(update(OrderStatus.NEW, 0, ts=9)).state is S.UNKNOWN
     # the query says it is still open: it is an orphan to cancel, not the slot's holder
-    assert tr.on_event(update(VenueOrderStatus.NEW, 0, ts=1500)).state is S.OPEN
+    assert tr.on_event(update(OrderStatus.NEW, 0, ts=1500)).state is S.OPEN
     assert [o.client_id for o in tr.orphans()] == [CID]
     assert tr.slot_order(BID0).client_id == "mm1-2"  # type: ignore[union-attr]
     tr.request_cancel(CID, 2000, 3000)
@@ -330,7 +337,7 @@ def test_cancel_outcome_unknown(open_tr: OrderTracker) -> None:
     open_tr.request_cancel(CID, 10, 1010)
     assert open_tr.on_event(OutcomeUnknown(CID, "cancel", "timeout", 11)).state is S.UNKNOWN
     assert open_tr.next_deadline() is None
-    assert open_tr.on_event(update(VenueOrderStatus.CANCELED, 0)).state is S.CANCELED
+    assert open_tr.on_event(update(OrderStatus.CANCELED, 0)).state is S.CANCELED
 
 
 def test_requests_not_allowed(tr: OrderTracker) -> None:
@@ -376,22 +383,25 @@ def test_amend_down_counts_old_qty_until_confirmed(open_tr: OrderTracker) -> Non
     tr = open_tr
     tr.request_amend(CID, 999, 4, 10)
     assert tr.worst_case_exposure() == (10, 0)
-    tr.on_event(AmendRejected(CID, -1102, "bad", 11))
+    tr.on_event(AmendRejected(CID, RejectKind.INVALID_SIZE, "-1102", "bad", 11))
     assert state(tr) is S.OPEN
     assert tr.get(CID).qty == 10  # type: ignore[union-attr]
 
 
 def test_amend_rejected_returns_to_partially_filled(open_tr: OrderTracker) -> None:
     tr = open_tr
-    tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 2, last=2))
+    tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 2, last=2))
     tr.request_amend(CID, 999, 6, 10)
-    assert tr.on_event(AmendRejected(CID, -1102, "bad", 11)).state is S.PARTIALLY_FILLED
+    assert (
+        tr.on_event(AmendRejected(CID, RejectKind.INVALID_SIZE, "-1102", "bad", 11)).state
+        is S.PARTIALLY_FILLED
+    )
 
 
 def test_amend_confirmed_by_stream_amendment(open_tr: OrderTracker) -> None:
     tr = open_tr
     tr.request_amend(CID, 1003, 12, 10)
-    ev = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
+    ev = update(OrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
     assert tr.on_event(ev).state is S.OPEN
     assert tr.get(CID).price == 1003  # type: ignore[union-attr]
 
@@ -403,7 +413,7 @@ def test_late_ack_of_an_earlier_amend_keeps_the_newer_amend_in_exposure(
     # amend #2 goes out, then #1's ack arrives. The venue may already hold #2's size.
     tr = open_tr
     tr.request_amend(CID, 1003, 12, 10)
-    ev = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
+    ev = update(OrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
     assert tr.on_event(ev).state is S.OPEN
     tr.request_amend(CID, 1004, 20, 12)
     assert tr.on_event(AmendAccepted(CID, 1003, 12, 13)).state is S.PENDING_AMEND
@@ -416,18 +426,18 @@ def test_late_ack_of_an_earlier_amend_keeps_the_newer_amend_in_exposure(
 def test_duplicated_amendment_echo_does_not_resolve_a_newer_amend(open_tr: OrderTracker) -> None:
     tr = open_tr
     tr.request_amend(CID, 1003, 12, 10)
-    echo = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
+    echo = update(OrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1003, qty=12)
     tr.on_event(echo)
     tr.request_amend(CID, 1004, 20, 12)
     assert tr.on_event(echo).state is S.PENDING_AMEND  # the venue re-sent amend #1's echo
     assert tr.worst_case_exposure() == (20, 0)
-    newer = update(VenueOrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1004, qty=20)
+    newer = update(OrderStatus.NEW, 0, exec_type=ExecType.AMENDMENT, price=1004, qty=20)
     assert tr.on_event(newer).state is S.OPEN
     assert tr.worst_case_exposure() == (20, 0)
 
 
 def test_amend_below_filled_is_refused(open_tr: OrderTracker) -> None:
-    open_tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 5, last=5))
+    open_tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 5, last=5))
     with pytest.raises(OrderStateError, match="already filled"):
         open_tr.request_amend(CID, 1000, 5, 10)
 
@@ -437,7 +447,10 @@ def test_cancel_during_amend_then_cancel_rejected(open_tr: OrderTracker) -> None
     tr.request_amend(CID, 1001, 20, 10)
     assert tr.request_cancel(CID, 11, 100).state is S.PENDING_CANCEL
     assert tr.worst_case_exposure() == (20, 0)
-    assert tr.on_event(CancelRejected(CID, -1003, "busy", 12)).state is S.PENDING_AMEND
+    assert (
+        tr.on_event(CancelRejected(CID, RejectKind.RATE_LIMITED, "-1003", "busy", 12)).state
+        is S.PENDING_AMEND
+    )
     assert tr.on_event(AmendAccepted(CID, 1001, 20, 13)).state is S.OPEN
 
 
@@ -447,10 +460,10 @@ def test_amend_unknown_counts_both(open_tr: OrderTracker) -> None:
     assert tr.on_event(OutcomeUnknown(CID, "amend", "timeout", 11)).state is S.UNKNOWN
     assert tr.worst_case_exposure() == (25, 0)
     # a fill from before the amend was sent books but resolves nothing, nor shrinks the qty
-    stale = tr.on_event(update(VenueOrderStatus.PARTIALLY_FILLED, 2, last=2, ts=9))
+    stale = tr.on_event(update(OrderStatus.PARTIALLY_FILLED, 2, last=2, ts=9))
     assert stale.state is S.UNKNOWN and stale.fill is not None
     assert tr.worst_case_exposure() == (23, 0)
-    ev = update(VenueOrderStatus.PARTIALLY_FILLED, 2, price=1001, qty=25, ts=20)  # the query
+    ev = update(OrderStatus.PARTIALLY_FILLED, 2, price=1001, qty=25, ts=20)  # the query
     assert tr.on_event(ev).state is S.PARTIALLY_FILLED
     order = tr.get(CID)
     assert order is not None and (order.qty, order.pending_amend) == (25, None)
@@ -462,20 +475,19 @@ def test_amend_unknown_counts_both(open_tr: OrderTracker) -> None:
 @pytest.mark.parametrize(
     ("status", "final"),
     [
-        (VenueOrderStatus.EXPIRED, S.EXPIRED),
-        (VenueOrderStatus.EXPIRED_IN_MATCH, S.EXPIRED),
-        (VenueOrderStatus.CANCELED, S.CANCELED),
-        (VenueOrderStatus.REJECTED, S.REJECTED),
+        (OrderStatus.EXPIRED, S.EXPIRED),
+        (OrderStatus.CANCELED, S.CANCELED),
+        (OrderStatus.REJECTED, S.REJECTED),
     ],
 )
-def test_venue_side_ends(open_tr: OrderTracker, status: VenueOrderStatus, final: S) -> None:
+def test_venue_side_ends(open_tr: OrderTracker, status: OrderStatus, final: S) -> None:
     change = open_tr.on_event(update(status, 0))
     assert change.state is final and change.released_slot == BID0
     # terminal absorbs any later venue event
     for ev in (
-        update(VenueOrderStatus.NEW, 0),
+        update(OrderStatus.NEW, 0),
         PlaceAccepted(CID, 77, 9),
-        CancelRejected(CID, -1003, "x", 9),
+        CancelRejected(CID, RejectKind.RATE_LIMITED, "-1003", "x", 9),
         OutcomeUnknown(CID, "cancel", "x", 9),
         OrderNotFound(CID, 9),
     ):
@@ -492,9 +504,9 @@ def test_slots_hold_one_live_order(tr: OrderTracker) -> None:
     with pytest.raises(OrderStateError, match="already used"):
         place(tr, slot=ASK0)
     with pytest.raises(OrderStateError, match="SELL slot"):
-        tr.new_order("mm1-3", ASK0, Side.BUY, 1000, 1, TimeInForce.GTX, False, 1)
+        tr.new_order("mm1-3", ASK0, Side.BUY, 1000, 1, TimeInForce.POST_ONLY, False, 1)
     with pytest.raises(OrderStateError, match="positive"):
-        tr.new_order("mm1-3", ASK0, Side.SELL, 1000, 0, TimeInForce.GTX, False, 1)
+        tr.new_order("mm1-3", ASK0, Side.SELL, 1000, 0, TimeInForce.POST_ONLY, False, 1)
     place(tr, cid="mm1-4", slot=ASK0, qty=3)
     assert tr.worst_case_exposure() == (10, 3)
     assert [o.client_id for o in tr.live_orders()] == [CID, "mm1-4"]
@@ -504,7 +516,7 @@ def test_slots_hold_one_live_order(tr: OrderTracker) -> None:
 def test_unknown_client_id_events(tr: OrderTracker) -> None:
     change = tr.on_event(PlaceAccepted("ghost", 1, 1))
     assert change.order is None and change.fill is None and not change.changed
-    liq = update(VenueOrderStatus.FILLED, 5, cid="autoclose-123", last=5)
+    liq = update(OrderStatus.FILLED, 5, cid="autoclose-123", last=5)
     change = tr.on_event(liq)
     assert change.order is None and change.fill is liq.fill  # the ledger must still book it
 
@@ -514,11 +526,11 @@ def test_terminal_orders_are_bounded() -> None:
     for i in range(6):
         cid = f"mm1-{i}"
         place(tr, cid=cid)
-        tr.on_event(PlaceRejected(cid, -5022, "would take", 2))
+        tr.on_event(PlaceRejected(cid, RejectKind.WOULD_CROSS, "-5022", "would take", 2))
     assert tr.get("mm1-0") is None and tr.get("mm1-2") is None
     assert tr.get("mm1-3") is not None and tr.get("mm1-5") is not None
     # a late event for an evicted order still passes its fill through
-    late = tr.on_event(update(VenueOrderStatus.FILLED, 1, cid="mm1-0", last=1))
+    late = tr.on_event(update(OrderStatus.FILLED, 1, cid="mm1-0", last=1))
     assert late.order is None and late.fill is not None
     with pytest.raises(OrderStateError):
         OrderTracker(max_terminal=0)

@@ -20,19 +20,20 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     KillSwitch,
+    OrderStatus,
     OrderUpdate,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
+from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.risk import TradingState
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.runtime import reconcile as rc
-from mmtrio.runtime.gateway import OrderAck
 from mmtrio.runtime.reconcile import ReconcileReport, fetch_trades, reconcile
+from mmtrio.venues.binance.client_ids import client_id_format
+from mmtrio.venues.protocol import OrderAck
 from tests.unit.test_strategy import MID, SYM, make_config, quoting_session
 
-IDS = ClientIdGenerator("t", 1)
+IDS = ClientIdGenerator(client_id_format("t"), 1)
 
 
 def order(cid: str, side: Side = Side.BUY, price: int = MID - 50, qty: int = 3) -> OrderUpdate:
@@ -42,11 +43,11 @@ def order(cid: str, side: Side = Side.BUY, price: int = MID - 50, qty: int = 3) 
         abs(hash(cid)) % 10_000,
         side,
         ExecType.NEW,
-        VenueOrderStatus.NEW,
+        OrderStatus.NEW,
         price,
         qty,
         0,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         1_000,
     )
@@ -105,15 +106,14 @@ class FakeVenue:
 
     async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
         self.trade_calls.append(from_id)
-        out = [t for t in self.trades if from_id is None or t.trade_id >= from_id]
-        return out[: rc.PAGE]
+        return [t for t in self.trades if from_id is None or t.trade_id >= from_id]
 
     async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
         return None
 
 
 def new_mm() -> MarketMaker:
-    return MarketMaker(make_config(), ClientIdGenerator("t", 2))
+    return MarketMaker(make_config(), ClientIdGenerator(client_id_format("t"), 2))
 
 
 async def run(
@@ -213,7 +213,7 @@ async def test_start_gap_is_reported_and_the_venue_position_adopted() -> None:
 
 def fill_of(cid: str, tid: int, side: Side, qty: int, total: int) -> OrderUpdate:
     f = Fill(SYM, tid, cid, 1, side, MID - 5, qty, Decimal("0.01"), "USDT", True, 2_000)
-    status = VenueOrderStatus.FILLED if qty >= total else VenueOrderStatus.PARTIALLY_FILLED
+    status = OrderStatus.FILLED if qty >= total else OrderStatus.PARTIALLY_FILLED
     return OrderUpdate(
         SYM,
         cid,
@@ -224,7 +224,7 @@ def fill_of(cid: str, tid: int, side: Side, qty: int, total: int) -> OrderUpdate
         MID - 5,
         total,
         qty,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         2_000,
         f,
@@ -347,11 +347,22 @@ async def test_fill_racing_the_reads_is_rechecked_not_halted() -> None:
     assert mm.ledger.position_lots == 2 and venue.position_calls == 2
 
 
-async def test_fetch_trades_pages_forward(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rc, "PAGE", 3)
-    venue = FakeVenue()
-    for tid in range(1, 8):
-        venue.fill(trade(tid))
-    got = await fetch_trades(venue, SYM, 1)
+async def test_the_binance_gateway_pages_user_trades_forward(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Paging is the venue's (its page size and cursor are its own); reconciliation asks once.
+    from mmtrio.venues.binance import gateway as bg
+
+    monkeypatch.setattr(bg, "PAGE", 3)
+    trades = [trade(tid) for tid in range(1, 8)]
+    calls: list[int | None] = []
+
+    class Rest:
+        async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+            calls.append(from_id)
+            return [t for t in trades if from_id is None or t.trade_id >= from_id][:3]
+
+    gw = bg.RestGateway(Rest(), BTCUSDT)  # type: ignore[arg-type]
+    got = await fetch_trades(gw, SYM, 1)
     assert [t.trade_id for t in got] == list(range(1, 8))
-    assert venue.trade_calls == [1, 4, 7]
+    assert calls == [1, 4, 7]

@@ -12,8 +12,9 @@ from loguru import logger
 from rich.cells import cell_len
 from rich.console import Console
 
+from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.risk import TradingState
-from mmtrio.runtime.feeds import FeedStats
+from mmtrio.runtime.inbox import LaneStats
 from mmtrio.runtime.screen import (
     SnapshotBuilder,
     StatusView,
@@ -149,7 +150,7 @@ async def test_a_render_bug_is_shown_not_raised() -> None:
 
 
 async def test_builder_reads_the_engine_sources(autojump_clock: trio.testing.MockClock) -> None:
-    stats = FeedStats(connected=True)
+    stats = LaneStats(connected=True)
 
     class Execution:
         def stats(self) -> dict[str, object]:
@@ -161,14 +162,17 @@ async def test_builder_reads_the_engine_sources(autojump_clock: trio.testing.Moc
 
     src = StatusSources(symbol="BTCUSDT", clock_ms=lambda: 0, execution=Execution(), market=stats)
     builder = SnapshotBuilder(src)
+    assert builder.build() is None  # the venue's instrument is not known yet
+    src.instrument = BTCUSDT  # start-up read it from the venue
     first = builder.build()
+    assert first is not None
     assert first.strategy is None and first.instrument.symbol == "BTCUSDT"
     assert first.rest_p50_us == 480 and first.rate_limits[0].used == 5
     assert first.connections[0].up and first.connections[0].reconnects == 0
     stats.connected = False
-    assert not builder.build().connections[0].up
+    assert not builder.build().connections[0].up  # type: ignore[union-attr]
     stats.connected = True
-    assert builder.build().connections[0].reconnects == 1
+    assert builder.build().connections[0].reconnects == 1  # type: ignore[union-attr]
     assert "starting" in screen_lines(builder.build())[0]
 
 

@@ -17,16 +17,17 @@ from mmtrio.core.commands import (
     QueryOrder,
 )
 from mmtrio.core.events import (
+    BookDelta,
     BookInvalid,
     BookSnapshot,
     CancelAccepted,
-    DepthDiff,
     Event,
     ExecType,
     FeedStatus,
     Fill,
     KillSwitch,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
@@ -35,15 +36,16 @@ from mmtrio.core.events import (
     Side,
     TimeInForce,
     Timer,
-    VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.orders import OrderState
 from mmtrio.core.quoting import QuoteModel, QuoteParams
+from mmtrio.core.rejects import RejectKind
 from mmtrio.core.risk import RiskLimits, TradingState
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ParameterError
+from mmtrio.venues.binance.client_ids import client_id_format
 
 SYM = "BTCUSDT"
 MID = 600_000  # 60,000.0 on the 0.10 grid
@@ -102,7 +104,7 @@ class Session:
     """A MarketMaker plus a diff-chain builder and a clock."""
 
     def __init__(self, **overrides: object) -> None:
-        self.mm = MarketMaker(make_config(**overrides), ClientIdGenerator("t", 1))
+        self.mm = MarketMaker(make_config(**overrides), ClientIdGenerator(client_id_format("t"), 1))
         self.now = 1_000
         self.u = 100
         self.trade_id = 1
@@ -112,7 +114,7 @@ class Session:
         return self.mm.step(event, self.now)
 
     def snapshot(self, bid: int = MID - 1, ask: int = MID + 1) -> list[Command]:
-        snap = BookSnapshot(SYM, self.u, ((bid, 10),), ((ask, 10),), 0)
+        snap = BookSnapshot(SYM, ((bid, 10),), ((ask, 10),), 0, seq=self.u)
         return self.step(snap)
 
     def diff(
@@ -122,7 +124,7 @@ class Session:
         dt: int = 10,
     ) -> list[Command]:
         prev, self.u = self.u, self.u + 1
-        d = DepthDiff(SYM, prev, self.u, prev, bids, asks, self.now + dt)
+        d = BookDelta(SYM, bids, asks, self.now + dt, seq=self.u, prev_seq=prev)
         return self.step(d, dt)
 
     def move(self, bid: int, ask: int, old: tuple[int, int], dt: int = 10) -> list[Command]:
@@ -142,7 +144,7 @@ class Session:
         tid = trade_id if trade_id is not None else self.trade_id
         self.trade_id = tid + 1
         fill = Fill(SYM, tid, cid, 7, side, price, qty, Decimal("0.001"), "USDT", True, self.now)
-        status = VenueOrderStatus.FILLED if cum >= total else VenueOrderStatus.PARTIALLY_FILLED
+        status = OrderStatus.FILLED if cum >= total else OrderStatus.PARTIALLY_FILLED
         upd = OrderUpdate(
             SYM,
             cid,
@@ -153,7 +155,7 @@ class Session:
             price,
             total,
             cum,
-            TimeInForce.GTX,
+            TimeInForce.POST_ONLY,
             False,
             self.now,
             fill,
@@ -199,7 +201,7 @@ def test_snapshot_places_a_post_only_two_sided_quote() -> None:
     # Mid 600,000 and a half spread of 5 ticks, rounded outward.
     assert (bid.price, ask.price) == (MID - 5, MID + 5)
     assert bid.qty == ask.qty == 3
-    assert bid.time_in_force is TimeInForce.GTX and not bid.reduce_only
+    assert bid.time_in_force is TimeInForce.POST_ONLY and not bid.reduce_only
     assert s.mm.orders.get(bid.client_id).state is OrderState.PENDING_NEW  # type: ignore[union-attr]
     kinds = [n.kind for n in s.mm.drain_notices()]
     assert "state_change" in kinds and kinds.count("quote") == 2
@@ -277,7 +279,9 @@ def test_post_only_reject_widens_safety_and_acks_decay_it() -> None:
     s = Session()
     cmds = s.snapshot()
     bid = by_side(cmds, Side.BUY)
-    s.step(PlaceRejected(bid.client_id, -5022, "post only would take", s.now))
+    s.step(
+        PlaceRejected(bid.client_id, RejectKind.WOULD_CROSS, "-5022", "post only would take", s.now)
+    )
     assert s.mm.safety.ticks == 1
     assert any(n.kind == "reject" for n in s.mm.drain_notices())
     # The slot is free again: after the pacing interval the bid is re-placed.
@@ -355,9 +359,9 @@ def test_kill_switch_with_flatten_sends_reduce_only_ioc_within_slippage() -> Non
 
 
 def test_book_gap_cancels_quotes_until_a_new_snapshot() -> None:
+    # The venue's sequencer found a gap: the core is told the book is invalid.
     s, bid, ask = quoting_session()
-    gap = DepthDiff(SYM, s.u + 5, s.u + 6, s.u + 4, ((MID - 1, 3),), (), s.now)
-    cmds = s.step(gap)
+    cmds = s.step(BookInvalid(SYM, "depth gap: pu does not continue the chain", s.now))
     assert cmds == [CancelAll(SYM, cmds[0].reason)]  # type: ignore[union-attr]
     assert not s.mm.book.synced
     for cid in (bid.client_id, ask.client_id):
@@ -371,7 +375,7 @@ def test_book_gap_cancels_quotes_until_a_new_snapshot() -> None:
 def test_a_crossed_book_asks_the_runtime_for_a_resync() -> None:
     s, _, _ = quoting_session()
     s.mm.drain_notices()
-    crossing = DepthDiff(SYM, s.u + 1, s.u + 1, s.u, ((MID + 50, 3),), (), s.now)
+    crossing = BookDelta(SYM, ((MID + 50, 3),), (), s.now, seq=s.u + 1, prev_seq=s.u)
     s.step(crossing)
     assert not s.mm.book.synced
     resync = [n for n in s.mm.drain_notices() if n.kind == "book_resync"]
@@ -454,11 +458,11 @@ def test_orphan_is_cancelled() -> None:
         1,
         Side.BUY,
         ExecType.NEW,
-        VenueOrderStatus.NEW,
+        OrderStatus.NEW,
         bid.price,
         3,
         0,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         s.now,
     )
@@ -474,11 +478,11 @@ def test_adopted_order_is_cancelled_and_position_adopted() -> None:
         5,
         Side.SELL,
         ExecType.NEW,
-        VenueOrderStatus.NEW,
+        OrderStatus.NEW,
         MID + 50,
         2,
         0,
-        TimeInForce.GTX,
+        TimeInForce.POST_ONLY,
         False,
         s.now,
     )
@@ -540,13 +544,13 @@ def test_absorbed_market_data_updates_state_and_the_next_step_plans_on_it() -> N
     old = (MID - 1, MID + 1)
     for k in (10, 20, 30):
         prev, s.u = s.u, s.u + 1
-        d = DepthDiff(
-            SYM, prev, s.u, prev,
-            ((old[0], 0), (MID - 1 + k, 10)), ((old[1], 0), (MID + 1 + k, 10)), s.now,
+        d = BookDelta(
+            SYM, ((old[0], 0), (MID - 1 + k, 10)), ((old[1], 0), (MID + 1 + k, 10)), s.now,
+            seq=s.u, prev_seq=prev,
         )  # fmt: skip
         old = (MID - 1 + k, MID + 1 + k)
         if k < 30:
-            s.mm.absorb(d, s.now)  # nothing planned, nothing sent
+            s.mm.apply(d, s.now)  # nothing planned, nothing sent
         else:
             cmds = s.step(d, dt=500)
     assert s.mm.book.best_bid() == (MID - 1 + 30, 10)
@@ -557,7 +561,11 @@ def test_absorbed_market_data_updates_state_and_the_next_step_plans_on_it() -> N
             assert c.price > bid.price  # planned on the moved market, not the old one
 
 
-def test_absorb_refuses_events_that_need_an_answer() -> None:
-    s, bid, _ = quoting_session()
-    with pytest.raises(TypeError, match="market data only"):
-        s.mm.absorb(PlaceAccepted(bid.client_id, 9, s.now), s.now)  # type: ignore[arg-type]
+def test_events_applied_in_a_burst_are_decided_on_once() -> None:
+    # The runtime applies a burst, then decides once: applying sends nothing.
+    s, _, _ = quoting_session()
+    s.mm.apply(KillSwitch("operator", False, s.now), s.now)
+    s.mm.apply(Timer(s.now), s.now)
+    cmds = s.mm.decide(s.now)
+    assert any(isinstance(c, CancelAll) for c in cmds)  # the kill, decided on
+    assert s.mm.decide(s.now) == []  # and decided once

@@ -1,5 +1,8 @@
 """MarketMaker on ~30 s of the shipped BTCUSDT recording, against a fake venue that acks all.
 
+The recording is read by the Binance recording reader (the live codec and depth sequencer),
+so the strategy receives exactly the neutral events the live connector would deliver.
+
 The fake venue also fills our resting quotes when a recorded trade prints at or through them
 (simplified: the whole trade qty is available to us), so the position moves and the limits
 are exercised, not just the quoting.
@@ -14,22 +17,24 @@ from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder
 from mmtrio.core.events import (
     AmendAccepted,
+    BookDelta,
     BookSnapshot,
     CancelAccepted,
-    DepthDiff,
     Event,
     ExecType,
     Fill,
+    OrderStatus,
     OrderUpdate,
     PlaceAccepted,
     Side,
+    TimeInForce,
     Trade,
-    VenueOrderStatus,
 )
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.orders import OrderState
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.sim.recording import Converter, iter_file
+from mmtrio.venues.binance.client_ids import client_id_format
+from mmtrio.venues.binance.recording import RecordingReader
 from tests.unit.test_strategy import make_config
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
@@ -37,17 +42,15 @@ SECONDS = 30
 
 
 def recorded_events(seconds: int) -> list[Event]:
-    """Snapshot, diffs and trades of the first ``seconds`` after the snapshot, in file order."""
-    conv = Converter(BTCUSDT)
+    """Snapshot, deltas and trades up to ``seconds`` after the snapshot, in file order."""
     out: list[Event] = []
     start: int | None = None
-    for raw in iter_file(DATA):
-        if raw.kind == "snapshot":
-            out.append(conv.snapshot(raw.data))
-            start = raw.local_ns
-        elif raw.kind in ("depth", "trade"):
-            out.append(conv.event(raw.kind, raw.data))
-        if start is not None and raw.local_ns - start > seconds * 1_000_000_000:
+    for local_ns, event in RecordingReader([DATA], BTCUSDT, book_ticker=False):
+        assert isinstance(event, BookSnapshot | BookDelta | Trade), event  # no gap in the file
+        if isinstance(event, BookSnapshot):
+            start = local_ns
+        out.append(event)
+        if start is not None and local_ns - start > seconds * 1_000_000_000:
             break
     return out
 
@@ -83,15 +86,13 @@ class AckVenue:
     ) -> OrderUpdate:
         side = Side.BUY if rec[0] > 0 else Side.SELL
         if exec_type is ExecType.CANCELED:
-            status = VenueOrderStatus.CANCELED
+            status = OrderStatus.CANCELED
         elif rec[3] >= rec[2]:
-            status = VenueOrderStatus.FILLED
+            status = OrderStatus.FILLED
         else:
-            status = VenueOrderStatus.PARTIALLY_FILLED
-        from mmtrio.core.events import TimeInForce
-
+            status = OrderStatus.PARTIALLY_FILLED
         return OrderUpdate("BTCUSDT", cid, 1, side, exec_type, status, rec[1], rec[2], rec[3],
-                           TimeInForce.GTX, False, now, fill)  # fmt: skip
+                           TimeInForce.POST_ONLY, False, now, fill)  # fmt: skip
 
     def on_trade(self, trade: Trade, now: int) -> list[Event]:
         events: list[Event] = []
@@ -115,7 +116,7 @@ class AckVenue:
 
 
 def test_replay_quotes_never_crosses_and_stays_within_limits() -> None:
-    mm = MarketMaker(make_config(), ClientIdGenerator("r", 1))
+    mm = MarketMaker(make_config(), ClientIdGenerator(client_id_format("r"), 1))
     venue = AckVenue()
     max_pos = mm.config.limits.max_position_lots
     now = 0
@@ -147,14 +148,14 @@ def test_replay_quotes_never_crosses_and_stays_within_limits() -> None:
             run(ev)
 
     for event in recorded_events(SECONDS):
-        if isinstance(event, BookSnapshot | DepthDiff | Trade):
+        if isinstance(event, BookSnapshot | BookDelta | Trade):
             now = max(now, event.ts)
         run(event)
         if isinstance(event, Trade):
             for ev in venue.on_trade(event, now):
                 fills += 1
                 run(ev)
-        if isinstance(event, DepthDiff) and mm.book.synced:
+        if isinstance(event, BookDelta) and mm.book.synced:
             market_steps += 1
             sides = {o.side for o in mm.orders.live_orders()}
             quoted_steps += sides == {Side.BUY, Side.SELL}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from mmtrio.core.events import BookTicker, DepthDiff, MarkPrice, Trade
+from mmtrio.core.events import BookDelta, BookTicker, MarkPrice, Trade
 from mmtrio.core.instruments import BTCUSDT, ETHUSDT, Instrument
 from mmtrio.errors import ParameterError
 from mmtrio.sim.market import apply_levels
@@ -17,9 +17,9 @@ PARAMS = SyntheticParams(max_steps=1_000, jump_intensity=0.5)
 
 
 def test_same_seed_same_messages_different_seed_differs() -> None:
-    a = [m.payload for m in SyntheticDriver(BTCUSDT, 1, PARAMS)]
-    b = [m.payload for m in SyntheticDriver(BTCUSDT, 1, PARAMS)]
-    c = [m.payload for m in itertools.islice(SyntheticDriver(BTCUSDT, 2, PARAMS), len(a))]
+    a = list(SyntheticDriver(BTCUSDT, 1, PARAMS))
+    b = list(SyntheticDriver(BTCUSDT, 1, PARAMS))
+    c = list(itertools.islice(SyntheticDriver(BTCUSDT, 2, PARAMS), len(a)))
     assert a == b
     assert a != c
 
@@ -37,21 +37,24 @@ def test_chain_unbroken_book_never_crossed_tickers_consistent(
     )
     snap = drv.initial_snapshot()
     bids, asks = dict(snap.bids), dict(snap.asks)
-    last_u, last_ts, last_tid = snap.last_update_id, snap.ts, 0
+    last_u, last_ts, last_tid = snap.seq, snap.ts, 0
     kinds: set[str] = set()
     for msg in drv:
         kinds.add(msg.stream)
-        assert msg.ts >= last_ts
+        assert msg.ts >= last_ts and msg.event.ts == msg.ts
         last_ts = msg.ts
         ev = msg.event
-        if isinstance(ev, DepthDiff):
-            assert ev.prev_last_id == last_u and ev.first_id == last_u + 1
-            last_u = ev.last_id
+        assert ev.symbol == instrument.symbol
+        if isinstance(ev, BookDelta):
+            assert ev.prev_seq == last_u and ev.first_seq == last_u + 1
+            # One id per level changed, as the module documents.
+            assert ev.seq == last_u + len(ev.bids) + len(ev.asks)
+            last_u = ev.seq
             apply_levels(bids, ev.bids)
             apply_levels(asks, ev.asks)
             assert bids and asks and max(bids) < min(asks), "book crossed or one-sided"
         elif isinstance(ev, BookTicker):
-            assert ev.update_id == last_u
+            assert ev.seq == last_u
             assert (ev.bid_price, ev.bid_qty) == (max(bids), bids[max(bids)])
             assert (ev.ask_price, ev.ask_qty) == (min(asks), asks[min(asks)])
         elif isinstance(ev, Trade):

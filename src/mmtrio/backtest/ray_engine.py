@@ -13,17 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mmtrio.backtest.feed import Source
 from mmtrio.backtest.runner import BacktestSettings
 from mmtrio.backtest.sweep import SweepPoint, rank, run_point
 from mmtrio.config.loading import parse_config
 from mmtrio.config.strategy import apply_overrides
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import MmtrioError
 
 
 def run_ray(
     base: dict[str, Any],
     grid: Sequence[tuple[str, ...]],
-    paths: Sequence[Path],
+    source: Source,
+    instrument: Instrument,
     settings: BacktestSettings,
     *,
     workers: int | None = None,
@@ -39,7 +42,6 @@ def run_ray(
     cfg = parse_config(base, base_dir=Path("/"))
     for point in grid:
         apply_overrides(cfg, point, source="--sweep")
-    files = tuple(Path(p) for p in paths)
     started = False
     if not ray.is_initialized():
         ray.init(
@@ -52,7 +54,7 @@ def run_ray(
         started = True
     try:
         task = ray.remote(run_point)
-        refs = [task.remote(base, p, files, settings) for p in grid]
+        refs = [task.remote(base, p, source, instrument, settings) for p in grid]
         points: list[SweepPoint] = ray.get(refs)
     finally:
         if started:

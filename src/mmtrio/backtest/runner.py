@@ -31,14 +31,13 @@ messages sent. They feed :func:`mmtrio.reporting.pnl.compute_report` unchanged.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
-from mmtrio.backtest.feed import FeedLatency, RecordingFeed
-from mmtrio.core.client_ids import ClientIdGenerator
+from mmtrio.backtest.feed import FeedLatency, RecordingFeed, Source
+from mmtrio.core.client_ids import ClientIdGenerator, HexIdFormat
 from mmtrio.core.commands import (
     AmendOrder,
     CancelAll,
@@ -50,10 +49,10 @@ from mmtrio.core.commands import (
 from mmtrio.core.events import (
     AmendAccepted,
     AmendRejected,
+    BookDelta,
     BookSnapshot,
     CancelAccepted,
     CancelRejected,
-    DepthDiff,
     Event,
     ExecType,
     Fill,
@@ -80,6 +79,7 @@ from mmtrio.exchange.matching import (
 )
 from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
 
+_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")  # the backtest's venue has no id rule of its own
 DRAIN_EVERY_STEPS = 256  # notices are drained this often (the strategy's buffer is bounded)
 TAIL_MS = 5_000  # after the last message: let in-flight answers and timers play out
 MAX_ALERTS_KEPT = 50
@@ -135,27 +135,25 @@ class BacktestResult:
     funding_payments: int
     first_ms: int
     last_ms: int
-    rejects: Counter[int] = field(default_factory=Counter)
+    rejects: Counter[str] = field(default_factory=Counter)
+    book_gaps: int = 0  # continuity lost in the data (resynced from the next snapshot)
 
 
 class _Run:
     """One backtest's state; ``run()`` is the event loop (kept flat: it is the hot path)."""
 
-    def __init__(
-        self, paths: Sequence[Path], config: StrategyConfig, settings: BacktestSettings
-    ) -> None:
+    def __init__(self, source: Source, config: StrategyConfig, settings: BacktestSettings) -> None:
         self.cfg = config
         self.s = settings
         inst = config.instrument
         self.inst = inst
-        self.mm = MarketMaker(config, ClientIdGenerator(settings.client_prefix, 0))
+        ids = ClientIdGenerator(
+            HexIdFormat(settings.client_prefix, sep="-", max_len=36, allowed=_ID), 0
+        )
+        self.mm = MarketMaker(config, ids)
         self.engine = MatchingEngine(inst, settings.fees, settings.queue_model)
         self.feed = RecordingFeed(
-            paths,
-            inst,
-            latency=settings.feed_latency,
-            base_ms=settings.feed_base_ms,
-            book_ticker=settings.book_ticker,
+            source, latency=settings.feed_latency, base_ms=settings.feed_base_ms
         )
         seed = settings.seed
         jit = settings.order_jitter_ms
@@ -173,7 +171,7 @@ class _Run:
         self.commands: Counter[str] = Counter()
         self.notices: Counter[str] = Counter()
         self.alerts: deque[Notice] = deque(maxlen=MAX_ALERTS_KEPT)
-        self.rejects: Counter[int] = Counter()
+        self.rejects: Counter[str] = Counter()
         self.fills: list[Fill] = []
         self.mids: list[MidSample] = []
         self.funding: list[FundingPayment] = []
@@ -237,13 +235,15 @@ class _Run:
             elif isinstance(cmd, QueryOrder):
                 answer = self._query(cmd.client_id, t)
         except MatchingReject as rej:
-            self.rejects[rej.code] += 1
+            code = rej.refusal.value
+            self.rejects[code] += 1
+            kind = rej.refusal.kind
             if isinstance(cmd, PlaceOrder):
-                answer = PlaceRejected(cmd.client_id, rej.code, rej.msg, t)
+                answer = PlaceRejected(cmd.client_id, kind, code, rej.msg, t)
             elif isinstance(cmd, AmendOrder):
-                answer = AmendRejected(cmd.client_id, rej.code, rej.msg, t)
+                answer = AmendRejected(cmd.client_id, kind, code, rej.msg, t)
             elif isinstance(cmd, CancelOrder):
-                answer = CancelRejected(cmd.client_id, rej.code, rej.msg, t)
+                answer = CancelRejected(cmd.client_id, kind, code, rej.msg, t)
         if answer is not None:
             self.queue.schedule(self.to_client.order_arrival(t), answer)
         if updates:
@@ -258,7 +258,8 @@ class _Run:
             client_id=view.client_id,
             order_id=view.order_id,
             side=view.side,
-            exec_type=ExecType.CALCULATED if view.cum_qty else ExecType.NEW,
+            # A query result is a state, not an execution (no fill rides on it).
+            exec_type=ExecType.NEW,
             status=view.status,
             price=view.price,
             qty=view.qty,
@@ -292,7 +293,7 @@ class _Run:
         ):
             return
         self.settled_funding_ts = mark.next_funding_ts
-        qty = self.inst.lots_to_qty(self.engine.position)
+        qty = self.inst.lots_to_base(self.engine.position)
         amount = -(qty * mark.mark_price * mark.funding_rate)
         pay = FundingPayment(self.inst.symbol, amount, mark.next_funding_ts)
         self.funding.append(pay)
@@ -346,8 +347,8 @@ class _Run:
                 self._mid_sample(e)
                 self.next_mid = e - e % mid_every + mid_every
             ev = item.event
-            if isinstance(ev, DepthDiff):
-                ups = eng.on_diff(ev)
+            if isinstance(ev, BookDelta):
+                ups = eng.on_delta(ev)
             elif isinstance(ev, Trade):
                 ups = eng.on_trade(ev)
             elif isinstance(ev, BookSnapshot):
@@ -356,7 +357,7 @@ class _Run:
                 self._funding(e)
                 self.mark = ev
                 ups = []
-            else:
+            else:  # BookTicker; BookInvalid (the engine keeps matching on its last book)
                 ups = []
             if ups:
                 self._user(ups, e)
@@ -392,11 +393,13 @@ class _Run:
             first_ms=start,
             last_ms=e,
             rejects=self.rejects,
+            book_gaps=self.feed.gaps,
         )
 
 
 def run_backtest(
-    paths: Sequence[Path], config: StrategyConfig, settings: BacktestSettings | None = None
+    source: Source, config: StrategyConfig, settings: BacktestSettings | None = None
 ) -> BacktestResult:
-    """Replay ``paths`` (one continuous recording) through the strategy; deterministic per seed."""
-    return _Run(paths, config, settings or BacktestSettings()).run()
+    """Replay ``source`` (one continuous recording, as neutral events) through the strategy;
+    deterministic per seed."""
+    return _Run(source, config, settings or BacktestSettings()).run()

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmtrio.backtest.feed import Source
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.config.loading import parse_config
 from mmtrio.config.strategy import apply_overrides, parse_override
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError
 from mmtrio.reporting.pnl import compute_report
 
@@ -74,7 +76,8 @@ def parse_sweep(specs: Sequence[str]) -> list[tuple[str, ...]]:
 def run_point(
     base: dict[str, Any],
     overrides: tuple[str, ...],
-    paths: tuple[Path, ...],
+    source: Source,
+    instrument: Instrument,
     settings: BacktestSettings,
 ) -> SweepPoint:
     """One grid point (a pure function of its arguments: runs in any worker process)."""
@@ -82,7 +85,7 @@ def run_point(
     from mmtrio.config.strategy import build_strategy_config
 
     cfg = apply_overrides(parse_config(base, base_dir=Path("/")), overrides, source="--sweep")
-    result = run_backtest(paths, build_strategy_config(cfg), settings)
+    result = run_backtest(source, build_strategy_config(cfg, instrument), settings)
     rep = compute_report(result.report_input)
     return SweepPoint(
         overrides=overrides,
@@ -103,24 +106,24 @@ def rank(points: Sequence[SweepPoint]) -> list[SweepPoint]:
     return sorted(points, key=lambda p: (-Decimal(p.equity), Decimal(p.max_drawdown), p.overrides))
 
 
-def run_local(
+def run_local(  # noqa: PLR0917 - a sweep's inputs, passed once
     base: dict[str, Any],
     grid: Sequence[tuple[str, ...]],
-    paths: Sequence[Path],
+    source: Source,
+    instrument: Instrument,
     settings: BacktestSettings,
     workers: int | None = None,
 ) -> list[SweepPoint]:
     """Run the grid on a local process pool (``workers`` default: the CPU count)."""
     n = workers or os.cpu_count() or 1
-    files = tuple(Path(p) for p in paths)
     # Validate every point before starting any: a typo must not surface after an hour.
     cfg = parse_config(base, base_dir=Path("/"))
     for point in grid:
         apply_overrides(cfg, point, source="--sweep")
     if n == 1 or len(grid) == 1:
-        return rank([run_point(base, p, files, settings) for p in grid])
+        return rank([run_point(base, p, source, instrument, settings) for p in grid])
     with ProcessPoolExecutor(max_workers=min(n, len(grid))) as pool:
-        futures = [pool.submit(run_point, base, p, files, settings) for p in grid]
+        futures = [pool.submit(run_point, base, p, source, instrument, settings) for p in grid]
         return rank([f.result() for f in futures])
 
 

@@ -76,7 +76,10 @@ def bot_config(
     c = _repo_config()
     c.pop("sim", None)
     c["venue"].update(
-        kind="binance",
+        name="binance",
+        # The external sim is a test venue on loopback: testnet mode accepts it (live refuses
+        # loopback URLs; paper would start a sim of its own).
+        mode="testnet",
         symbol=SYMBOL,
         rest_url=urls["rest"],
         market_ws_url=urls["ws"],

@@ -508,10 +508,11 @@ def check_rate_limits(rate_limits: Mapping[str, Any]) -> list[Violation]:
 def check_post_only(
     orders: Iterable[Mapping[str, Any]], fills: Iterable[Mapping[str, Any]]
 ) -> list[Violation]:
-    """No post-only (GTX) order ever executes as taker."""
-    gtx = {o["clientOrderId"] for o in orders if o.get("timeInForce") == "GTX"}
+    """No post-only order ever executes as taker (the sim's ground truth is neutral:
+    ``POST_ONLY``; ``GTX`` is Binance's word, accepted for dumps of earlier versions)."""
+    post_only = {o["clientOrderId"] for o in orders if o.get("timeInForce") in ("POST_ONLY", "GTX")}
     for f in fills:
-        if f.get("client_id") in gtx and not f.get("is_maker", True):
+        if f.get("client_id") in post_only and not f.get("is_maker", True):
             return [
                 Violation(
                     9,
@@ -523,7 +524,7 @@ def check_post_only(
 
 
 # 10 ------------------------------------------------------------------------------------------
-GUARD_STOP = "stopped safely by a guard"  # runtime/engine.py's exit-3 line names the guard
+GUARD_STOP = "stopped safely by a guard"  # runtime/shutdown.py's exit-3 line names the guard
 
 
 def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:

@@ -12,8 +12,12 @@ Queue models: "conservative" (our queue ahead shrinks only by trades at our pric
 "probabilistic" (also by an expected share of the cancellations at our level). Feed latency:
 "recorded" (the recording's own local-vs-exchange delays, clock offset removed) or
 "constant" (--feed-base-ms after the exchange time). Fees default to [sim] maker/taker_fee_bps
-of the config when present, else Binance's 2 / 5 bps. The instrument is venue.symbol: for
-ETHUSDT files pass e.g. --set venue.symbol=ETHUSDT --set quoting.base_qty=0.01.
+of the config when present, else Binance's 2 / 5 bps.
+
+The symbol and the instrument (tick, lot) come from the data: a recording names its streams
+(``ethusdt@depth@0ms``), and its prices and sizes give the grid. ``--symbol`` (or a configured
+``venue.symbol``) is only checked against it. Sizes in the config (quoting.base_qty,
+risk.max_position) are base-asset quantities checked against that grid.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--data", required=True, help="recording file(s), comma-separated, in order"
     )
     parser.add_argument("--config", default="config.toml", help="TOML config (default config.toml)")
+    parser.add_argument("--symbol", help="check that the recording holds this symbol")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
@@ -109,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.config import load_config
     from mmtrio.config.strategy import apply_overrides, build_strategy_config
     from mmtrio.errors import MmtrioError
+    from mmtrio.venues.binance.recording import RecordingSource, scan_recording
 
     try:
         files = [Path(p.strip()) for p in args.data.split(",") if p.strip()]
@@ -119,21 +125,26 @@ def run(args: argparse.Namespace) -> int:
                 raise MmtrioError(f"recording file {f} not found")
         cfg = apply_overrides(load_config(args.config), args.set)
         settings = _settings(args, cfg)
+        symbol = args.symbol or (cfg.venue.symbol if cfg.venue.mode != "paper" else None)
+        info = scan_recording(files, symbol=symbol)
+        source = RecordingSource(tuple(files), info.instrument)
         if args.sweep:
             grid = parse_sweep(args.sweep)
             base = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
             if args.engine == "ray":
                 from mmtrio.backtest.ray_engine import run_ray
 
-                points = run_ray(base, grid, files, settings, workers=args.workers)
+                points = run_ray(
+                    base, grid, source, info.instrument, settings, workers=args.workers
+                )
             else:
-                points = run_local(base, grid, files, settings, args.workers)
+                points = run_local(base, grid, source, info.instrument, settings, args.workers)
             if args.json:
                 print(json.dumps([p.to_json() for p in points], indent=2))
             else:
                 print(format_table(points))
             return EXIT_OK
-        result = run_backtest(files, build_strategy_config(cfg), settings)
+        result = run_backtest(source, build_strategy_config(cfg, info.instrument), settings)
         report = build_report(result)
     except MmtrioError as exc:
         print(f"mmtrio backtest: {exc}", file=sys.stderr)
@@ -149,6 +160,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         pnl, fills = doc["pnl"], doc["fills"]
         print(f"{report.symbol} {len(files)} file(s), {result.events} events, seed {settings.seed}")
+        if result.book_gaps:
+            print(
+                f"book continuity lost {result.book_gaps} time(s) in the data: quoting stopped "
+                "until the next snapshot each time"
+            )
         print(
             f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees_paid']}  "
             f"funding {pnl['funding']}"

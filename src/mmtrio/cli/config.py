@@ -39,12 +39,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_OK, EXIT_USAGE
-    from mmtrio.config import load_config, load_credentials
+    from mmtrio.cli.venue import check_venue
+    from mmtrio.config import load_config, load_venue_credentials
     from mmtrio.errors import ConfigError
 
     try:
         config = load_config(args.file)
-        credentials = load_credentials(config.venue) if args.credentials else None
+        fields = check_venue(config).credential_fields
+        credentials = load_venue_credentials(config.venue, fields) if args.credentials else None
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -56,36 +58,26 @@ def run(args: argparse.Namespace) -> int:
 
 def summary(config: Config) -> str:
     """One line saying what this config would do."""
-    venue, inst = config.venue, config.instrument
-    if venue.kind == "sim":
-        where = "paper trading on the built-in sim"
+    venue = config.venue
+    if venue.mode == "paper":
+        where = f"paper trading on the built-in simulated {venue.name} venue"
         if config.sim is not None and config.sim.synthetic:
             where += " (synthetic market)"
         elif config.sim is not None:
             where += f" ({len(config.sim.data_files)} recording(s))"
     else:
-        where = venue_summary(venue.rest_url or "", testnet=venue.testnet)
+        from mmtrio.cli.venue import urls, venue_factory
+
+        rest = urls(config, venue_factory(config)).get("rest", "?")
+        if venue.mode == "testnet":
+            where = f"{venue.name} testnet ({rest})"
+        else:
+            where = f"{venue.name} LIVE (real money, {rest})"
     q, r = config.quoting, config.risk
+    symbol = venue.symbol or "the recording's symbol"
     return (
-        f"{where}, {inst.symbol}, model {q.model} γ={q.gamma:g}, {q.levels} level(s) × "
-        f"{q.base_qty} {inst.base_asset}, max position {r.max_position} {inst.base_asset}, "
-        f"max notional {r.max_notional} USDT, max drawdown {r.max_drawdown} USDT"
+        f"{where}, {symbol}, model {q.model} γ={q.gamma:g}, {q.levels} level(s) × "
+        f"{q.base_qty} base units, max position {r.max_position}, max notional "
+        f"{r.max_notional}, max drawdown {r.max_drawdown} (sizes are checked against the "
+        "venue's instrument at start)"
     )
-
-
-def venue_summary(rest_url: str, *, testnet: bool) -> str:
-    """What a kind = "binance" venue is, judged by its REST host: only a production Binance
-    host is called live money; a loopback URL is a local venue (an external sim, a proxy)."""
-    from urllib.parse import urlsplit
-
-    from mmtrio.config.sections import LOOPBACK_HOSTS
-
-    parts = urlsplit(rest_url)
-    host = parts.hostname or ""
-    if host in LOOPBACK_HOSTS:
-        return f"Binance protocol on a local venue at {parts.netloc} (loopback: not an exchange)"
-    if testnet or host.endswith("binancefuture.com"):
-        return "Binance testnet"
-    if host == "binance.com" or host.endswith(".binance.com"):
-        return "Binance LIVE (real money)"
-    return f"Binance protocol at {host}: not a Binance host; check rest_url before trading"

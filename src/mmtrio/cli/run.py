@@ -1,10 +1,11 @@
 """Run the market maker: `mmtrio run --config config.toml`.
 
-With venue.kind = "sim" (the shipped config.toml) it starts the built-in simulated venue in
-this process and paper-trades on it over real HTTP and websockets. Ctrl-C or SIGTERM stop it
-cleanly: every order is cancelled and zero open orders confirmed before it exits (exit 0);
-SIGHUP reloads the config file (reloadable keys only). `mmtrio kill`, `mmtrio resume` and
-`mmtrio status` talk to the running bot over its control socket.
+With venue.mode = "paper" (the shipped config.toml) it starts the built-in simulated venue for
+the configured venue's protocol in this process and paper-trades on it over real HTTP and
+websockets; with "testnet" or "live" it connects to the venue (registry: venue.name).
+Ctrl-C or SIGTERM stop it cleanly: every order is cancelled and zero open orders confirmed
+before it exits (exit 0); SIGHUP reloads the config file (reloadable keys only).
+`mmtrio kill`, `mmtrio resume` and `mmtrio status` talk to the running bot over its control socket.
 
 Exit codes: 0 clean stop, 1 crash or open orders not confirmed gone, 2 bad config,
 3 stopped by a guard (supervisor escalation, kill switch latched at exit).
@@ -27,6 +28,8 @@ examples:
   mmtrio run                                   # paper trading on the built-in sim, live screen
   mmtrio run --config /etc/mmtrio/config.toml --json-logs   # headless (systemd): JSON on stdout
   mmtrio run --log-level DEBUG                 # more detail for this run only
+  mmtrio run --set sim.data_files='["data/binance-usdm/ethusdt_20240808.gz"]' \
+             --set quoting.base_qty=0.01       # any key, as in the file (validated the same way)
 
 In a terminal it shows the live status screen (80x24) with log records above it. Without a
 terminal (systemd, a pipe), or with --json-logs / [logging] json = true, there is no screen
@@ -44,6 +47,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config.toml", help="config file (default config.toml)")
     parser.add_argument("--log-level", help="override logging.level for this run")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key for this run (repeatable), e.g. --set venue.mode=paper",
+    )
+    parser.add_argument(
         "--json-logs",
         action="store_true",
         help="no screen; JSON log lines on stdout (the default when stdout is no terminal)",
@@ -54,25 +64,49 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from mmtrio.cli import EXIT_FAILED, EXIT_USAGE
-    from mmtrio.config import load_config
+    from mmtrio.cli.paper import paper_venue
+    from mmtrio.cli.venue import check_venue, live_settings
+    from mmtrio.config import load_config, load_venue_credentials
+    from mmtrio.config.strategy import apply_overrides
     from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.engine import run_bot
     from mmtrio.runtime.surface import configure_output
 
     path = Path(args.config)
     try:
-        config = load_config(path)
+        config = apply_overrides(load_config(path), args.set)
+        factory = check_venue(config)
+        credentials = load_venue_credentials(config.venue, factory.credential_fields)
         level = args.log_level or config.logging.level
         mode = configure_output(config, json_flag=args.json_logs, level=level)
     except ConfigError as exc:
         print(f"mmtrio run: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    v = config.venue
+
+    async def main() -> int:
+        if v.mode == "paper":
+            async with paper_venue(config) as paper:
+                return await run_bot(
+                    config,
+                    config_path=path,
+                    venue=factory,
+                    settings=paper.settings,
+                    credentials=paper.credentials,
+                    console=mode.console,
+                )
+        if credentials is None:  # loaded above: testnet/live always have them
+            raise ConfigError("testnet/live need credentials")
+        return await run_bot(
+            config,
+            config_path=path,
+            venue=factory,
+            settings=live_settings(config, factory),
+            credentials=credentials,
+            console=mode.console,
+        )
+
     try:
-        sim = config.venue.kind == "sim"
-
-        async def main() -> int:
-            return await run_bot(config, config_path=path, sim=sim, console=mode.console)
-
         return trio.run(main)
     except (MmtrioError, BaseExceptionGroup) as exc:
         # Trio's nurseries wrap what a task raised in an exception group: a damaged or

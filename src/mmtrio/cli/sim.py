@@ -1,13 +1,20 @@
-"""Run the built-in simulated Binance USD-M venue on loopback (paper trading, tests, chaos).
+"""Run a built-in simulated venue on loopback (paper trading, tests, chaos).
 
-Prints the REST, websocket and admin base URLs (with --json: one JSON line that also holds
-the API key and secret: this is a paper venue with fixed public test credentials unless you
-pass --api-key/--api-secret) and runs until Ctrl-C (exit 0).
+``--venue`` picks the protocol front end (default binance: Binance USD-M). Prints the REST,
+websocket and admin base URLs (with --json: one JSON line with ``venue``, ``rest``, ``ws``,
+``admin``, ``symbol`` and ``credentials``, the object holding what that venue's clients need:
+this is a paper venue with fixed public test credentials unless you pass
+--api-key/--api-secret) and runs until Ctrl-C (exit 0). For scripts written before
+``credentials`` existed, the line also carries ``api_key`` and ``api_secret`` at the top level.
 
 Market data: --data FILE[,FILE] replays recordings (a comma list is one continuous
 recording), looping forever; default: the shipped data/binance-usdm/btcusdt_20240808.gz,
 found next to the package (src/mmtrio/sim/data/ when installed with data) or at the
-repository root. --synthetic generates a market from --seed instead.
+repository root. The symbol and its grid come from the data (``mmtrio.sim.paper``):
+``ethusdt_….gz`` serves ETHUSDT with tick 0.01, and --symbol only checks it. --synthetic
+generates a market from --seed instead, under --symbol (default BTCUSDT).
+
+The paper account starts with 100,000 USDT (``SimConfig``'s default), fees 2 / 5 bps.
 """
 
 from __future__ import annotations
@@ -19,11 +26,12 @@ import sys
 from pathlib import Path
 
 NAME = "sim"
-HELP = "run the simulated Binance USD-M venue (REST + websocket + admin) on loopback"
+HELP = "run a simulated venue (default Binance USD-M: REST + websocket + admin) on loopback"
 DEFAULT_DATA = "btcusdt_20240808.gz"
 EPILOG = """\
 examples:
   mmtrio sim                                   # shipped BTCUSDT recording, real time
+  mmtrio sim --data data/binance-usdm/ethusdt_20240808.gz   # ETHUSDT, grid from the data
   mmtrio sim --speed 10 --port 8080 --json     # URLs (and paper keys) as one JSON line
   mmtrio sim --synthetic --seed 7 --dump truth.json
   mmtrio sim --latency-ms 20                   # 20 ms each way: orders and data arrive later
@@ -55,7 +63,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ws-port", type=int, default=0, help="websocket port (0 = any free port)")
     parser.add_argument("--admin-port", type=int, default=0, help="admin port (0 = any free port)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
-    parser.add_argument("--symbol", default="BTCUSDT", help="instrument (BTCUSDT, ETHUSDT)")
+    parser.add_argument(
+        "--venue", default="binance", help="protocol front end to serve (default binance)"
+    )
+    parser.add_argument(
+        "--symbol",
+        help="check that the recording holds this symbol; with --synthetic, the symbol to "
+        "simulate (default BTCUSDT)",
+    )
     parser.add_argument("--api-key", help="API key the sim accepts (default: fixed test key)")
     parser.add_argument(
         "--api-secret", help="API secret the sim accepts (default: fixed test secret)"
@@ -85,51 +100,63 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from mmtrio.cli import EXIT_OK, EXIT_USAGE
-    from mmtrio.core.instruments import instrument_for
     from mmtrio.errors import MmtrioError
     from mmtrio.sim.auth import Credentials
+    from mmtrio.sim.paper import PaperSpec, build_paper_venue
     from mmtrio.sim.server import SimUrls, serve_sim
-    from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
+    from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig
 
     try:
         if (args.api_key is None) != (args.api_secret is None):
             raise MmtrioError("pass both --api-key and --api-secret, or neither")
+        if args.synthetic and args.data:
+            raise MmtrioError("pass --data or --synthetic, not both")
         creds = (
             Credentials(args.api_key, args.api_secret)
             if args.api_key is not None
             else DEFAULT_CREDENTIALS
         )
-        instrument = instrument_for(args.symbol)
-        config = SimConfig(speed=args.speed, credentials=creds, latency_ms=args.latency_ms)
-        if args.synthetic:
-            from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
-
-            driver: object = SyntheticDriver(instrument, args.seed, SyntheticParams())
-        else:
-            from mmtrio.sim.replay import ReplayDriver
-
-            paths = [Path(p) for p in args.data.split(",")] if args.data else [default_data_path()]
+        paths: tuple[Path, ...] = ()
+        if not args.synthetic:
+            files = [p.strip() for p in args.data.split(",")] if args.data else []
+            paths = tuple(Path(p) for p in files if p) or (default_data_path(),)
             for p in paths:
                 if not p.is_file():
                     raise MmtrioError(f"--data: no such file {p}")
-            driver = ReplayDriver(paths, instrument)
-        venue = SimVenue(driver, config)  # type: ignore[arg-type]
+        spec = PaperSpec(
+            data_files=paths,
+            synthetic=args.synthetic,
+            seed=args.seed,
+            speed=args.speed,
+            latency_ms=args.latency_ms,
+            balance=SimConfig().initial_balance,
+            credentials=creds,
+        )
+        venue = build_paper_venue(args.venue, spec, args.symbol)
     except (MmtrioError, FileNotFoundError, OSError) as exc:
         print(f"mmtrio sim: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    instrument = venue.instrument
 
     def announce(urls: SimUrls) -> None:
         if args.json:
             line = {
+                "venue": args.venue,
                 **urls.to_json(),
                 "symbol": instrument.symbol,
+                "credentials": {"api_key": creds.api_key, "api_secret": creds.api_secret},
+                # Kept for scripts that read the keys at the top level (chaos harness, tests).
                 "api_key": creds.api_key,
                 "api_secret": creds.api_secret,
             }
             print(json.dumps(line), flush=True)
         else:
             print(f"REST   {urls.rest}\nWS     {urls.ws}\nadmin  {urls.admin}", flush=True)
-            print(f"symbol {instrument.symbol}  api key {creds.api_key}", flush=True)
+            print(
+                f"venue {args.venue}  symbol {instrument.symbol} (tick {instrument.tick_size}, "
+                f"lot {instrument.lot_size})  api key {creds.api_key}",
+                flush=True,
+            )
 
     async def stop_on_signal(scope: trio.CancelScope) -> None:
         # Ctrl-C / SIGTERM end the sim cleanly (exit 0), after the --dump below.

@@ -11,7 +11,13 @@ every key with its unit and bounds.
 
 from __future__ import annotations
 
-from mmtrio.config.credentials import ENV_API_KEY, ENV_API_SECRET, Credentials, load_credentials
+from mmtrio.config.credentials import (
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    Credentials,
+    load_credentials,
+    load_venue_credentials,
+)
 from mmtrio.config.loading import ConfigValidationError, Problem, load_config, parse_config
 from mmtrio.config.model import Config
 from mmtrio.config.reload import ConfigChange, ReloadPlan, diff_reload
@@ -52,5 +58,6 @@ __all__ = [
     "diff_reload",
     "load_config",
     "load_credentials",
+    "load_venue_credentials",
     "parse_config",
 ]

@@ -1,17 +1,20 @@
 """API credentials: from the environment or from owner-only files, never from the TOML.
 
-Resolution per secret (key and secret independently):
+Which secrets are needed is the venue's declaration (``credential_fields`` of its factory:
+Binance an API key and secret; OKX also a passphrase; Hyperliquid an agent-wallet private
+key; Extended an API key and a Stark private key). Resolution per secret, independently:
 
-1. ``MMTRIO_API_KEY`` / ``MMTRIO_API_SECRET`` in the environment, or
-2. ``venue.api_key_file`` / ``venue.api_secret_file``: a regular file whose mode grants nothing
-   to group or others (``chmod 600``); anything looser is refused, because a world-readable
-   trading key is a compromised trading key.
+1. ``MMTRIO_API_KEY`` / ``MMTRIO_API_SECRET`` / ``MMTRIO_PASSPHRASE`` / ``MMTRIO_PRIVATE_KEY``
+   in the environment, or
+2. ``venue.api_key_file`` / ``api_secret_file`` / ``passphrase_file`` / ``private_key_file``: a
+   regular file whose mode grants nothing to group or others (``chmod 600``); anything looser
+   is refused, because a world-readable trading key is a compromised trading key.
 
 Setting both the variable and the file for the same secret is an error rather than a
 precedence rule: a stale file silently overriding a freshly exported key (or the reverse) is
 exactly the confusion that sends orders with the wrong account.
 
-For ``venue.kind = "sim"`` there is nothing to load: the runtime starts the simulated venue
+For ``venue.mode = "paper"`` there is nothing to load: the CLI starts the simulated venue
 in-process and uses its paper keys, so :func:`load_credentials` returns ``None``.
 
 No message produced here contains a secret or any part of one. Reading the files is blocking
@@ -28,10 +31,20 @@ from pathlib import Path
 
 from mmtrio.config.sections import VenueConfig
 from mmtrio.errors import ConfigError
+from mmtrio.venues.protocol import VenueCredentials
 
 ENV_API_KEY = "MMTRIO_API_KEY"
 ENV_API_SECRET = "MMTRIO_API_SECRET"
-_MAX_SECRET_BYTES = 1024  # Binance keys are 64 characters; anything huge is the wrong file
+ENV_PASSPHRASE = "MMTRIO_PASSPHRASE"
+ENV_PRIVATE_KEY = "MMTRIO_PRIVATE_KEY"
+_MAX_SECRET_BYTES = 1024  # keys are 64-128 characters; anything huge is the wrong file
+# credential field → (what it is called in messages, env variable, config key)
+_FIELDS = {
+    "api_key": ("API key", ENV_API_KEY, "api_key_file"),
+    "api_secret": ("API secret", ENV_API_SECRET, "api_secret_file"),
+    "passphrase": ("API passphrase", ENV_PASSPHRASE, "passphrase_file"),
+    "private_key": ("private key", ENV_PRIVATE_KEY, "private_key_file"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,23 +62,42 @@ class Credentials:
 
 
 def load_credentials(
-    venue: VenueConfig, environ: Mapping[str, str] | None = None
+    venue: VenueConfig,
+    fields: tuple[str, ...] = ("api_key", "api_secret"),
+    environ: Mapping[str, str] | None = None,
 ) -> Credentials | None:
-    """The venue's API credentials, or ``None`` for ``kind = "sim"`` (paper keys, see above).
+    """The venue's API key pair, or ``None`` in paper mode (paper keys, see above).
 
     Raises :class:`ConfigError` listing every credential problem at once.
     """
-    if venue.kind == "sim":
+    creds = load_venue_credentials(venue, fields, environ)
+    if creds is None:
+        return None
+    return Credentials(api_key=creds.api_key, api_secret=creds.api_secret, source=creds.source)
+
+
+def load_venue_credentials(
+    venue: VenueConfig, fields: tuple[str, ...], environ: Mapping[str, str] | None = None
+) -> VenueCredentials | None:
+    """Every secret ``fields`` names (the venue factory's ``credential_fields``), or ``None``
+    in paper mode. Raises :class:`ConfigError` listing every problem at once."""
+    if venue.mode == "paper":
         return None
     env = os.environ if environ is None else environ
     problems: list[str] = []
-    key, key_src = _one("API key", ENV_API_KEY, venue.api_key_file, "api_key_file", env, problems)
-    secret, secret_src = _one(
-        "API secret", ENV_API_SECRET, venue.api_secret_file, "api_secret_file", env, problems
-    )
-    if problems or key is None or secret is None:
+    values: dict[str, str] = {}
+    sources: list[str] = []
+    for name in fields:
+        if name not in _FIELDS:
+            raise ConfigError(f"the venue asks for an unknown credential {name!r}")
+        what, env_name, key = _FIELDS[name]
+        value, src = _one(what, env_name, getattr(venue, key), key, env, problems)
+        if value is not None:
+            values[name] = value
+            sources.append(src)
+    if problems:
         raise ConfigError("credentials problem: " + "; ".join(problems))
-    return Credentials(api_key=key, api_secret=secret, source=f"{key_src} + {secret_src}")
+    return VenueCredentials(**values, account=venue.account or "", source=" + ".join(sources))
 
 
 def _one(  # noqa: PLR0917 — a private helper called twice with mirrored arguments

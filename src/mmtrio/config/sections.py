@@ -13,42 +13,27 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
 from mmtrio.config.fields import Section, resolve_path, setting
-from mmtrio.core.instruments import KNOWN_INSTRUMENTS, Instrument
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # A Unix socket path lives in sockaddr_un.sun_path: 108 bytes on Linux including the NUL.
 UNIX_SOCKET_PATH_MAX = 107
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
-def _lot_aligned(value: Decimal, info: ValidationInfo) -> Decimal:
-    """Check a base-asset quantity against the instrument's lot grid, when the symbol is known.
+def _positive_size(value: Decimal, info: ValidationInfo) -> Decimal:
+    """A base-asset quantity must be positive and finite; its lot grid is the venue's.
 
-    The Config validator puts the instrument into the validation context before the sections
-    are validated, so a misaligned size is reported together with every other field problem.
+    The instrument (and so the lot step and minimum size) is read from the venue at start, or
+    from the recording in paper mode and backtests: sizes are checked against it there
+    (:func:`mmtrio.config.strategy.build_strategy_config`), with the key named.
     """
-    context = info.context if isinstance(info.context, dict) else {}
-    inst = context.get("instrument")
-    if isinstance(inst, Instrument):
-        if value % inst.lot_size != 0:
-            raise PydanticCustomError(
-                "off_lot_grid",
-                "not a multiple of {symbol}'s lot step {lot}",
-                {"symbol": inst.symbol, "lot": str(inst.lot_size)},
-            )
-        if value < inst.lot_size * inst.min_qty:
-            raise PydanticCustomError(
-                "below_min_qty",
-                "below {symbol}'s minimum order size {min}",
-                {"symbol": inst.symbol, "min": str(inst.lot_size * inst.min_qty)},
-            )
+    if not value.is_finite() or value <= 0:
+        raise PydanticCustomError("not_positive", "must be a positive number", {})
     return value
 
 
@@ -59,19 +44,34 @@ def _fail(problems: list[str]) -> None:
 
 
 class VenueConfig(Section):
-    """[venue]: where orders go. Immutable: changing venue or symbol needs a restart."""
+    """[venue]: where orders go. Immutable: changing venue, mode or symbol needs a restart."""
 
-    kind: Literal["sim", "binance"] = setting(
-        reload=False, doc="'sim' = built-in simulated venue in-process; 'binance' = Binance USD-M"
+    name: str = setting(
+        "binance",
+        reload=False,
+        doc="venue package (mmtrio.venues.registry): binance; checked with the venue's own "
+        "URL rules by `mmtrio config check` and `mmtrio run`",
     )
-    symbol: str = setting(reload=False, doc="perpetual to quote, e.g. BTCUSDT")
-    testnet: bool = setting(False, reload=False, doc="true when the URLs are Binance's testnet")
-    rest_url: str | None = setting(None, reload=False, doc="REST base URL (kind='binance' only)")
+    mode: Literal["paper", "testnet", "live"] = setting(
+        "paper",
+        reload=False,
+        doc="'paper' = the built-in simulated venue for this venue's protocol (in-process, "
+        "paper keys); 'testnet' = the venue's test environment; 'live' = real money",
+    )
+    symbol: str | None = setting(
+        None,
+        reload=False,
+        doc="instrument as the venue spells it (e.g. BTCUSDT); its grid is read from the "
+        "venue. Required in testnet/live; in paper mode the recording names it",
+    )
+    rest_url: str | None = setting(
+        None, reload=False, doc="REST base URL (testnet/live; default: the venue's own)"
+    )
     market_ws_url: str | None = setting(
-        None, reload=False, doc="market-data websocket base URL (kind='binance' only)"
+        None, reload=False, doc="market-data websocket base URL (testnet/live; default: venue's)"
     )
     private_ws_url: str | None = setting(
-        None, reload=False, doc="user-data websocket base URL (kind='binance' only)"
+        None, reload=False, doc="private websocket base URL (testnet/live; default: venue's)"
     )
     api_key_file: Path | None = setting(
         None, reload=False, strict=False, doc="file holding the API key (mode 0600), or use env"
@@ -79,85 +79,93 @@ class VenueConfig(Section):
     api_secret_file: Path | None = setting(
         None, reload=False, strict=False, doc="file holding the API secret (mode 0600), or use env"
     )
+    passphrase_file: Path | None = setting(
+        None, reload=False, strict=False, doc="file holding the API passphrase (OKX), or use env"
+    )
+    private_key_file: Path | None = setting(
+        None,
+        reload=False,
+        strict=False,
+        doc="file holding a signing private key (agent wallet, Stark key), or use env",
+    )
+    account: str | None = setting(
+        None, reload=False, doc="account address or vault id, where the venue needs one"
+    )
     recv_window_ms: int = setting(
         5000, reload=False, unit="ms", ge=500, le=60_000, doc="signed-request validity window"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: object) -> object:
+        # The pre-registry keys, refused with the keys that replace them (a silent default
+        # could send a paper config live, or the reverse).
+        if isinstance(data, dict):
+            problems = []
+            if "kind" in data:
+                kind = data["kind"]
+                new = (
+                    'name = "binance" and mode = "paper"'
+                    if kind == "sim"
+                    else 'name = "binance" and mode = "live" (or "testnet")'
+                )
+                problems.append(f"venue.kind = {kind!r} is replaced by {new}")
+            if "testnet" in data:
+                problems.append('venue.testnet is replaced by mode = "testnet" (or "live")')
+            if problems:
+                raise PydanticCustomError(
+                    "renamed_keys", "{problems}", {"problems": "; ".join(problems)}
+                )
+        return data
+
     @field_validator("symbol")
     @classmethod
-    def _known_symbol(cls, value: str) -> str:
-        if value not in KNOWN_INSTRUMENTS:
-            raise PydanticCustomError(
-                "unknown_symbol",
-                "unknown symbol; known symbols: {known} (upper case, as the venue spells them)",
-                {"known": ", ".join(sorted(KNOWN_INSTRUMENTS))},
-            )
+    def _symbol_text(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value or not value.isprintable() or any(c.isspace() for c in value):
+            raise PydanticCustomError("bad_symbol", "must be the venue's instrument name", {})
         return value
 
-    @field_validator("api_key_file", "api_secret_file")
+    @field_validator("api_key_file", "api_secret_file", "passphrase_file", "private_key_file")
     @classmethod
     def _resolve(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else resolve_path(value, info)
 
+    @property
+    def url_overrides(self) -> dict[str, str]:
+        """The URLs the file sets, under the venue protocol's endpoint names."""
+        pairs = {
+            "rest": self.rest_url,
+            "market_ws": self.market_ws_url,
+            "private_ws": self.private_ws_url,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
+
     @model_validator(mode="after")
     def _check(self) -> VenueConfig:
         problems: list[str] = []
-        urls = {
-            "rest_url": (self.rest_url, "https", "http"),
-            "market_ws_url": (self.market_ws_url, "wss", "ws"),
-            "private_ws_url": (self.private_ws_url, "wss", "ws"),
-        }
-        if self.kind == "sim":
-            for key in (*urls, "api_key_file", "api_secret_file"):
+        secrets = ("api_key_file", "api_secret_file", "passphrase_file", "private_key_file")
+        if self.mode == "paper":
+            for key in (*self._url_keys(), *secrets):
                 if getattr(self, key) is not None:
                     problems.append(
-                        f"{key} is set but kind = 'sim' runs the built-in simulated venue with "
-                        "its own URLs and paper keys: remove it, or set kind = 'binance'"
+                        f"{key} is set but mode = 'paper' runs the built-in simulated venue "
+                        "with its own URLs and paper keys: remove it, or set mode = 'testnet' "
+                        "or 'live'"
                     )
-            if self.testnet:
-                problems.append("testnet = true needs kind = 'binance' (the sim is not a testnet)")
-        else:
-            for key, (url, secure, plain) in urls.items():
-                if url is None:
-                    problems.append(f"{key} is required when kind = 'binance'")
-                    continue
-                problems.extend(_url_problems(key, url, secure, plain, testnet=self.testnet))
+        elif self.symbol is None:
+            problems.append(f"symbol is required with mode = {self.mode!r}")
         _fail(problems)
         return self
 
-
-def _url_problems(key: str, url: str, secure: str, plain: str, *, testnet: bool) -> list[str]:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return [f"{key} is not a valid URL"]
-    if parts.username is not None or parts.password is not None:
-        # Never echo the URL: it carries a credential.
-        return [f"{key} contains user credentials; credentials never go in a URL or the config"]
-    if not host:
-        return [f"{key} {url!r} has no host"]
-    problems: list[str] = []
-    if parts.scheme == plain:
-        if host not in LOOPBACK_HOSTS:
-            problems.append(
-                f"{key} {url!r} is unencrypted ({plain}://); only loopback hosts may skip TLS"
-            )
-    elif parts.scheme != secure:
-        problems.append(f"{key} {url!r} must use {secure}:// (or {plain}:// on loopback)")
-    if parts.query or parts.fragment:
-        problems.append(f"{key} {url!r} must be a base URL without query or fragment")
-    # Guard the expensive mistake: testnet flag on while pointing at the real venue, or off
-    # while pointing at the testnet (the operator thinks they are live and are not).
-    if testnet and (host == "binance.com" or host.endswith(".binance.com")):
-        problems.append(f"{key} {url!r} is a production Binance host but testnet = true")
-    if not testnet and host.endswith("binancefuture.com"):
-        problems.append(f"{key} {url!r} is a Binance testnet host but testnet = false")
-    return problems
+    @staticmethod
+    def _url_keys() -> tuple[str, ...]:
+        return ("rest_url", "market_ws_url", "private_ws_url")
 
 
 class SimConfig(Section):
-    """[sim]: the built-in simulated venue (read only when venue.kind = 'sim')."""
+    """[sim]: the built-in simulated venue (read only when venue.mode = 'paper')."""
 
     data_files: list[Annotated[Path, Field(strict=False)]] = setting(
         [],
@@ -276,7 +284,7 @@ class QuotingConfig(Section):
         100, reload=True, unit="ms", ge=10, le=60_000, doc="minimum time between requotes"
     )
 
-    _base_qty_grid = field_validator("base_qty")(_lot_aligned)
+    _base_qty_positive = field_validator("base_qty")(_positive_size)
 
     @model_validator(mode="after")
     def _check(self) -> QuotingConfig:
@@ -374,7 +382,7 @@ class RiskConfig(Section):
         20.0, reload=True, unit="bps", gt=0.0, le=500.0, doc="flatten price limit from mark"
     )
 
-    _max_position_grid = field_validator("max_position")(_lot_aligned)
+    _max_position_positive = field_validator("max_position")(_positive_size)
 
     @field_validator("kill_file")
     @classmethod

@@ -6,8 +6,14 @@ share. Decisions where the config file has no key (each a fixed, documented cons
 - ``quoting.gamma`` is in 1/(USDT·base unit); the core's γ is per tick per unit of q, q being
   inventory in base order sizes, so ``γ_core = γ · tick_size · base_qty`` (the same utility
   measured in the model's money unit, one tick on one base order).
-- ``max_orders_per_window``: Binance USD-M allows 1,200 orders a minute per account; the
-  strategy's own cap is that budget minus ``execution.rate_budget_margin``, over 60 s.
+- ``max_orders_per_window``: the venue's order budget per minute (``orders_per_minute``, from
+  its declared rate limits; Binance USD-M: 1,200) minus ``execution.rate_budget_margin``,
+  over 60 s: the strategy's own runaway-rate cap.
+- Sizes: ``quoting.base_qty`` and ``risk.max_position`` are base-asset quantities; the
+  instrument (read from the venue, or from the recording) must hold them as whole lots at or
+  above its minimum size, and ``risk.max_notional`` must leave room for one quote per level
+  at its minimum notional. Each violation is a ConfigError naming the key and the venue's
+  figure, raised at start before anything is sent.
 - ``query_delay_ms`` = ``execution.request_timeout_ms`` + ``venue.recv_window_ms``: a request
   we lost track of can still reach the venue until its timeout, and is accepted there within
   recvWindow; after both, the venue refuses a late copy, so the query's answer is final.
@@ -35,13 +41,14 @@ from typing import Any
 
 from mmtrio.config.loading import parse_config
 from mmtrio.config.model import Config
+from mmtrio.core.instruments import Instrument
 from mmtrio.core.markouts import DEFAULT_HORIZONS_MS
 from mmtrio.core.quoting import QuoteModel, QuoteParams
 from mmtrio.core.risk import RiskLimits
 from mmtrio.core.strategy_config import StrategyConfig
-from mmtrio.errors import ConfigError
+from mmtrio.errors import ConfigError, InstrumentError
 
-BINANCE_ORDERS_PER_MINUTE = 1_200
+DEFAULT_ORDERS_PER_MINUTE = 1_200  # Binance USD-M's account budget; the backtester's default
 ORDER_RATE_WINDOW_MS = 60_000
 SIGMA_FALLBACK_TICKS = 30.0
 VOL_MIN_RETURNS = 20
@@ -51,16 +58,53 @@ MID_SAMPLE_MS = 250  # markouts start at 1 s: sample the mid four times finer
 _MODELS = {"as": QuoteModel.AS, "as_infinite": QuoteModel.AS_INFINITE, "glft": QuoteModel.GLFT}
 
 
-def build_strategy_config(cfg: Config) -> StrategyConfig:
-    """The core's StrategyConfig for ``cfg`` (see the module doc for the derived values)."""
-    inst = cfg.instrument
+def size_lots(cfg: Config, inst: Instrument) -> tuple[int, int]:
+    """(base_qty, max_position) in the instrument's lots; ConfigError naming what is wrong."""
+    problems: list[str] = []
+    out: list[int] = []
+    for key, qty in (
+        ("quoting.base_qty", cfg.quoting.base_qty),
+        ("risk.max_position", cfg.risk.max_position),
+    ):
+        try:
+            out.append(inst.base_to_lots(qty, key))
+        except InstrumentError:
+            problems.append(
+                f"{key} = {qty} is not a whole number of {inst.symbol} lots "
+                f"({inst.base_per_lot} {inst.base_asset or 'base units'} each, as the venue "
+                "states it)"
+            )
+            out.append(0)
+    if not problems and out[0] < inst.min_qty:
+        problems.append(
+            f"quoting.base_qty = {cfg.quoting.base_qty} is below {inst.symbol}'s minimum order "
+            f"size {inst.lots_to_base(inst.min_qty)}"
+        )
+    need = inst.min_notional * cfg.quoting.levels
+    if cfg.risk.max_notional < need:
+        problems.append(
+            f"risk.max_notional = {cfg.risk.max_notional} {inst.quote_asset} is below "
+            f"{cfg.quoting.levels} level(s) × {inst.symbol} min notional "
+            f"{inst.min_notional} = {need} {inst.quote_asset}"
+        )
+    if problems:
+        raise ConfigError("config does not fit the venue's instrument: " + "; ".join(problems))
+    return out[0], out[1]
+
+
+def build_strategy_config(
+    cfg: Config, instrument: Instrument, *, orders_per_minute: int = DEFAULT_ORDERS_PER_MINUTE
+) -> StrategyConfig:
+    """The core's StrategyConfig for ``cfg`` on ``instrument`` (derived values: module doc)."""
+    inst = instrument
+    base_lots, max_lots = size_lots(cfg, inst)
     q = cfg.quoting
     gamma = q.gamma * float(inst.tick_size) * float(q.base_qty)
     quote = QuoteParams(
         model=_MODELS[q.model],
         gamma=gamma,
-        base_size_lots=cfg.base_qty_lots,
-        max_inventory_lots=cfg.max_position_lots,
+        base_size_lots=base_lots,
+        max_inventory_lots=max_lots,
         horizon_s=q.horizon_s,
         levels=q.levels,
         level_spacing_ticks=q.level_spacing_ticks,
@@ -71,9 +115,9 @@ def build_strategy_config(cfg: Config) -> StrategyConfig:
         post_only_safety_ticks=q.post_only_safety_ticks,
     )
     r = cfg.risk
-    budget = int(BINANCE_ORDERS_PER_MINUTE * (1.0 - cfg.execution.rate_budget_margin))
+    budget = int(orders_per_minute * (1.0 - cfg.execution.rate_budget_margin))
     limits = RiskLimits(
-        max_position_lots=cfg.max_position_lots,
+        max_position_lots=max_lots,
         max_notional=r.max_notional,
         max_drawdown=r.max_drawdown,
         stale_book_ms=r.stale_book_ms,

@@ -1,4 +1,4 @@
-"""The local L2 order book, in integer ticks and lots, kept in sync with Binance diff depth.
+"""The local L2 order book, in integer ticks and lots, built from continuous snapshots and deltas.
 
 Data structure (measured): each side is a ``dict`` price → lots plus a sorted ``list`` of
 *keys* maintained with ``bisect``. The key is the price for bids and the negated price for
@@ -13,33 +13,29 @@ reading best bid/ask after every diff, versus ~6-10 k diffs/s for a plain dict w
 recomputed with ``max``/``min``; and the sorted keys make ``levels(n)`` and ``depth_within``
 cheap slices instead of sorts.
 
-Continuity (Binance's documented sync rule, see docs PROTOCOL.md "Sync"): after a snapshot,
-diffs with ``u < lastUpdateId`` are stale; the first applied diff must satisfy
-``U <= lastUpdateId <= u``; every later diff's ``pu`` must equal the previous applied ``u``.
-A broken chain or a crossed result marks the book out of sync; it then applies nothing until
-the next snapshot. :class:`BookSync` adds the buffering needed because diffs that cover the
-snapshot's ``lastUpdateId`` arrive (and are recorded) *before* the snapshot.
+Continuity is not checked here: it is each venue's rule (Binance U/u/pu, OKX
+prevSeqId/seqId, Extended seq, Hyperliquid whole snapshots), checked once, in that venue
+package's sequencer, which delivers snapshots and deltas known to be continuous, or
+:class:`~mmtrio.core.events.BookInvalid`. The book still refuses to be quoted from when it is
+crossed or locked after an update (a venue bug, a lost message the sequencer could not see):
+it is then out of sync until the next snapshot, and the strategy asks for a resync.
 """
 
 from __future__ import annotations
 
 import enum
 from bisect import bisect_left
-from collections import deque
 
-from mmtrio.core.events import BookSnapshot, DepthDiff, Level, Side
+from mmtrio.core.events import BookDelta, BookSnapshot, Level, Side
 from mmtrio.errors import BookError, ParameterError
 
 
-class DiffOutcome(enum.Enum):
-    """What :meth:`OrderBook.apply_diff` / :class:`BookSync` did with a message."""
+class BookOutcome(enum.Enum):
+    """What :meth:`OrderBook.apply_snapshot` / :meth:`OrderBook.apply_delta` did."""
 
     APPLIED = "applied"
-    STALE = "stale"  # u < lastUpdateId right after a snapshot: already contained in it; dropped
-    GAP = "gap"  # the chain is broken: nothing applied, book out of sync until a snapshot
     CROSSED = "crossed"  # applied, but best bid >= best ask: book out of sync until a snapshot
-    NOT_SYNCED = "not_synced"  # the book awaits a snapshot; the diff was not applied
-    BUFFERED = "buffered"  # BookSync only: kept to be replayed over the next snapshot
+    NOT_SYNCED = "not_synced"  # the book awaits a snapshot; the delta was not applied
 
 
 class _Side:
@@ -84,7 +80,7 @@ class _Side:
                     keys.pop()
                 else:
                     del keys[bisect_left(keys, key)]
-            # else: deleting an unknown level is normal on Binance; nothing to do.
+            # else: deleting an unknown level is normal on every venue; nothing to do.
 
     def best(self) -> Level | None:
         if not self.keys:
@@ -111,8 +107,7 @@ class OrderBook:
         self.symbol = symbol
         self._bids = _Side(1)
         self._asks = _Side(-1)
-        self._last_update_id: int | None = None
-        self._awaiting_first = True  # no diff applied since the last snapshot
+        self._seq = 0
         self._synced = False
         self._reason = "no snapshot yet"
 
@@ -128,9 +123,9 @@ class OrderBook:
         return "" if self._synced else self._reason
 
     @property
-    def last_update_id(self) -> int | None:
-        """The snapshot's lastUpdateId or the last applied diff's ``u`` (None before any)."""
-        return self._last_update_id
+    def seq(self) -> int:
+        """The venue's sequence of the last applied snapshot or delta (0 when it has none)."""
+        return self._seq
 
     def mark_out_of_sync(self, reason: str) -> None:
         """Invalidate the book (e.g. the market stream dropped); only a snapshot revalidates."""
@@ -138,8 +133,8 @@ class OrderBook:
         self._reason = reason
 
     # --- updates ------------------------------------------------------------------------
-    def apply_snapshot(self, snapshot: BookSnapshot) -> DiffOutcome:
-        """Replace the book with a REST snapshot; returns APPLIED, or CROSSED if it is crossed.
+    def apply_snapshot(self, snapshot: BookSnapshot) -> BookOutcome:
+        """Replace the book with a snapshot; returns APPLIED, or CROSSED if it is crossed.
 
         Levels with size 0 carry no liquidity and are skipped; negative sizes or non-positive
         prices raise :class:`BookError` (a codec bug or a corrupt payload), leaving the book
@@ -154,66 +149,38 @@ class OrderBook:
             raise
         self._bids.load(snapshot.bids)
         self._asks.load(snapshot.asks)
-        self._last_update_id = snapshot.last_update_id
-        self._awaiting_first = True
+        self._seq = snapshot.seq
         if self.is_crossed():
             self.mark_out_of_sync(
-                f"snapshot {snapshot.last_update_id} is crossed "
+                f"snapshot {snapshot.seq} is crossed "
                 f"(bid {self._bids.best()} >= ask {self._asks.best()})"
             )
-            return DiffOutcome.CROSSED
+            return BookOutcome.CROSSED
         self._synced = True
         self._reason = ""
-        return DiffOutcome.APPLIED
+        return BookOutcome.APPLIED
 
-    def apply_diff(self, diff: DepthDiff) -> DiffOutcome:
-        """Apply one diff-depth message under Binance's continuity rules.
-
-        A duplicate or re-delivered diff after the first one is reported as GAP, not silently
-        dropped: Binance's stream never repeats a message, so a repeat means the feed is not
-        the stream we think it is, and a resync is the safe answer.
-        """
-        self.check_symbol(diff.symbol, "diff")
+    def apply_delta(self, delta: BookDelta) -> BookOutcome:
+        """Apply one delta (absolute sizes; 0 deletes), known continuous by the venue."""
+        self.check_symbol(delta.symbol, "delta")
         if not self._synced:
-            return DiffOutcome.NOT_SYNCED
-        last = self._last_update_id
-        if last is None:  # unreachable while synced; keeps the type checker honest
-            return DiffOutcome.NOT_SYNCED
-        if self._awaiting_first:
-            if diff.last_id < last:
-                return DiffOutcome.STALE
-            # Binance's rule is U <= lastUpdateId <= u. A diff whose pu is the snapshot's id
-            # is also a proven continuation (USD-M chains diffs by pu): that happens when the
-            # snapshot was taken exactly at a diff boundary (e.g. a snapshot rebuilt from the
-            # stream itself, as the sim and the replay driver do). Anything else is a gap.
-            if diff.first_id > last and diff.prev_last_id != last:
-                self.mark_out_of_sync(
-                    f"gap after snapshot: first diff covers [{diff.first_id}, {diff.last_id}] "
-                    f"but the snapshot is at {last}; diffs in between were missed"
-                )
-                return DiffOutcome.GAP
-        elif diff.prev_last_id != last:
-            self.mark_out_of_sync(
-                f"gap: diff pu={diff.prev_last_id} does not continue the last applied u={last}"
-            )
-            return DiffOutcome.GAP
+            return BookOutcome.NOT_SYNCED
         try:
-            _check_levels(diff.bids, f"{self.symbol} diff {diff.last_id} bids")
-            _check_levels(diff.asks, f"{self.symbol} diff {diff.last_id} asks")
+            _check_levels(delta.bids, f"{self.symbol} delta {delta.seq} bids")
+            _check_levels(delta.asks, f"{self.symbol} delta {delta.seq} asks")
         except BookError as exc:
             self.mark_out_of_sync(str(exc))
             raise
-        self._bids.update(diff.bids)
-        self._asks.update(diff.asks)
-        self._last_update_id = diff.last_id
-        self._awaiting_first = False
+        self._bids.update(delta.bids)
+        self._asks.update(delta.asks)
+        self._seq = delta.seq
         if self.is_crossed():
             self.mark_out_of_sync(
-                f"crossed after diff {diff.last_id}: bid {self._bids.best()} >= "
+                f"crossed after delta {delta.seq}: bid {self._bids.best()} >= "
                 f"ask {self._asks.best()}"
             )
-            return DiffOutcome.CROSSED
-        return DiffOutcome.APPLIED
+            return BookOutcome.CROSSED
+        return BookOutcome.APPLIED
 
     def check_symbol(self, symbol: str, what: str) -> None:
         """Raise BookError if a message for another symbol reached this book."""
@@ -290,75 +257,3 @@ class OrderBook:
     def depth(self, side: Side) -> int:
         """Number of price levels on ``side``."""
         return len(self._side(side).keys)
-
-
-class BookSync:
-    """Drives an :class:`OrderBook` through Binance's snapshot + buffered-diff algorithm.
-
-    While the book is not synced (start-up, or after a GAP/CROSSED), diffs are buffered
-    (at most ``max_buffer``; the oldest are dropped first because the next snapshot is newer
-    than them: if one of them was needed the replay reports GAP, never a silent hole). When a
-    snapshot arrives it is applied and the buffer replayed: stale diffs dropped, the first
-    applied diff must bridge ``lastUpdateId``, the rest must chain. The runtime fetches a new
-    snapshot whenever :attr:`needs_snapshot` is True.
-    """
-
-    def __init__(self, book: OrderBook, max_buffer: int = 10_000) -> None:
-        if max_buffer < 1:
-            raise ParameterError(f"BookSync max_buffer must be >= 1, got {max_buffer}")
-        self.book = book
-        self._buffer: deque[DepthDiff] = deque(maxlen=max_buffer)
-        self.dropped_from_buffer = 0  # diffs pushed out of a full buffer (diagnostics)
-
-    @property
-    def needs_snapshot(self) -> bool:
-        """True while the book cannot be used and a fresh snapshot must be fetched."""
-        return not self.book.synced
-
-    @property
-    def buffered(self) -> int:
-        """How many diffs wait for the next snapshot."""
-        return len(self._buffer)
-
-    def _buffer_diff(self, diff: DepthDiff) -> None:
-        if len(self._buffer) == self._buffer.maxlen:
-            self.dropped_from_buffer += 1
-        self._buffer.append(diff)
-
-    def on_diff(self, diff: DepthDiff) -> DiffOutcome:
-        """Apply ``diff`` if the book is synced, else buffer it for the next snapshot.
-
-        A diff that breaks the chain (GAP) or crosses the book (CROSSED) is also buffered: it
-        is newer than anything applied, so the next snapshot's replay may need it.
-        """
-        if not self.book.synced:
-            self.book.check_symbol(diff.symbol, "diff")
-            self._buffer_diff(diff)
-            return DiffOutcome.BUFFERED
-        outcome = self.book.apply_diff(diff)
-        if outcome is DiffOutcome.GAP or outcome is DiffOutcome.CROSSED:
-            self._buffer.clear()
-            self._buffer_diff(diff)
-        return outcome
-
-    def on_snapshot(self, snapshot: BookSnapshot) -> DiffOutcome:
-        """Load ``snapshot`` and replay the buffer; returns APPLIED when the book is synced.
-
-        Returns GAP when the buffered diffs do not bridge the snapshot (the runtime must fetch
-        another snapshot) and CROSSED when the result is crossed. If no buffered diff reaches
-        the snapshot yet, the book is synced and still awaits its bridging first diff, which
-        :meth:`OrderBook.apply_diff` enforces when it arrives.
-        """
-        outcome = self.book.apply_snapshot(snapshot)
-        pending = list(self._buffer)
-        self._buffer.clear()
-        if outcome is not DiffOutcome.APPLIED:
-            return outcome
-        for idx, diff in enumerate(pending):
-            result = self.book.apply_diff(diff)
-            if result is DiffOutcome.GAP or result is DiffOutcome.CROSSED:
-                # Keep what is newer than the failure for the next snapshot's replay.
-                for later in pending[idx:]:
-                    self._buffer_diff(later)
-                return result
-        return DiffOutcome.APPLIED

@@ -14,7 +14,7 @@ class PlaceOrder:
     side: Side
     price: int
     qty: int
-    time_in_force: TimeInForce = TimeInForce.GTX
+    time_in_force: TimeInForce = TimeInForce.POST_ONLY
     reduce_only: bool = False
 
 

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass
 from decimal import Decimal
 
+from mmtrio.core.rejects import RejectKind
+
 Level = tuple[int, int]
 """A book level: (price in ticks, size in lots). Size 0 in a diff deletes the level."""
 
@@ -33,27 +35,29 @@ class Side(enum.Enum):
 class TimeInForce(enum.Enum):
     GTC = "GTC"
     IOC = "IOC"
-    GTX = "GTX"  # post-only: rejected (-5022) instead of taking liquidity
+    POST_ONLY = "POST_ONLY"  # rejected (RejectKind.WOULD_CROSS) instead of taking liquidity
 
 
-class VenueOrderStatus(enum.Enum):
-    """Order status as the venue reports it (``X`` in ORDER_TRADE_UPDATE)."""
+class OrderStatus(enum.Enum):
+    """An order's status as the venue reports it, in neutral terms.
+
+    Each venue package maps its own statuses here (an expiry by self-trade prevention, a
+    venue cancel at the dead-man countdown and an IOC remainder are all EXPIRED or CANCELED).
+    """
 
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
     CANCELED = "CANCELED"
     EXPIRED = "EXPIRED"
-    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
     REJECTED = "REJECTED"
 
 
 class ExecType(enum.Enum):
-    """What happened (``x`` in ORDER_TRADE_UPDATE)."""
+    """What happened to the order in this update."""
 
     NEW = "NEW"
     CANCELED = "CANCELED"
-    CALCULATED = "CALCULATED"
     EXPIRED = "EXPIRED"
     TRADE = "TRADE"
     AMENDMENT = "AMENDMENT"
@@ -64,24 +68,33 @@ class ExecType(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class BookSnapshot:
+    """The whole book (as deep as the venue sends it). ``seq`` is the venue's sequence of
+    this book state, opaque to the core (0 when the venue has none)."""
+
     symbol: str
-    last_update_id: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     ts: int
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class DepthDiff:
-    """A diff-depth message: ``first_id``=U, ``last_id``=u, ``prev_last_id``=pu."""
+class BookDelta:
+    """A change to the book, known by the venue's sequencer to follow the previous one.
+
+    Sizes are absolute (0 deletes the level). ``seq`` identifies the book state after the
+    delta, ``prev_seq`` the state it applies to and ``first_seq`` the first venue update it
+    contains (Binance u, pu, U; OKX seqId, prevSeqId): opaque to the core, kept for the
+    journal, the recorder and the simulated venues, which re-publish the real ids.
+    """
 
     symbol: str
-    first_id: int
-    last_id: int
-    prev_last_id: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     ts: int
+    seq: int = 0
+    prev_seq: int = 0
+    first_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +115,15 @@ class Trade:
 
 @dataclass(frozen=True, slots=True)
 class BookTicker:
+    """Best bid and ask. ``seq`` names the book state it shows (the venue's sequence)."""
+
     symbol: str
-    update_id: int
     bid_price: int
     bid_qty: int
     ask_price: int
     ask_qty: int
     ts: int
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +158,7 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
-    """ORDER_TRADE_UPDATE (or an order query result) for one order.
+    """An order's new state (a venue push, or an order query result).
 
     ``fill`` is present exactly when ``exec_type`` is TRADE.
     """
@@ -153,7 +168,7 @@ class OrderUpdate:
     order_id: int
     side: Side
     exec_type: ExecType
-    status: VenueOrderStatus
+    status: OrderStatus
     price: int
     qty: int
     cum_qty: int
@@ -181,7 +196,8 @@ class PositionUpdate:
 
 @dataclass(frozen=True, slots=True)
 class AccountUpdate:
-    """ACCOUNT_UPDATE: only what changed. ``reason`` is the venue's ``m`` (ORDER, FUNDING_FEE…)."""
+    """A balance/position push: only what changed. ``reason`` is the venue's own word for why
+    (for the journal and the log; no decision reads it)."""
 
     reason: str
     balances: tuple[BalanceUpdate, ...]
@@ -191,7 +207,7 @@ class AccountUpdate:
 
 @dataclass(frozen=True, slots=True)
 class FundingPayment:
-    """Funding settled on our position (derived from an ACCOUNT_UPDATE FUNDING_FEE)."""
+    """Funding settled on our position (the venue package derives it from its account push)."""
 
     symbol: str
     amount: Decimal  # positive = received, negative = paid
@@ -210,10 +226,12 @@ class PlaceAccepted:
 
 @dataclass(frozen=True, slots=True)
 class PlaceRejected:
-    """The venue definitely did not create the order (e.g. -5022 post-only would take)."""
+    """The venue definitely did not create the order (``kind`` says why; ``code`` is the
+    venue's own code, for the log and the journal only)."""
 
     client_id: str
-    code: int
+    kind: RejectKind
+    code: str
     reason: str
     ts: int
 
@@ -229,7 +247,8 @@ class AmendAccepted:
 @dataclass(frozen=True, slots=True)
 class AmendRejected:
     client_id: str
-    code: int
+    kind: RejectKind
+    code: str
     reason: str
     ts: int
 
@@ -242,10 +261,11 @@ class CancelAccepted:
 
 @dataclass(frozen=True, slots=True)
 class CancelRejected:
-    """The venue refused the cancel. -2011 (unknown order) means the order is already gone."""
+    """The venue refused the cancel. UNKNOWN_ORDER means the order is already gone."""
 
     client_id: str
-    code: int
+    kind: RejectKind
+    code: str
     reason: str
     ts: int
 
@@ -262,7 +282,7 @@ class OutcomeUnknown:
 
 @dataclass(frozen=True, slots=True)
 class OrderNotFound:
-    """A query by client id says the venue has no such order (-2013)."""
+    """A query by client id says the venue has no such order."""
 
     client_id: str
     ts: int
@@ -290,7 +310,8 @@ class FeedStatus:
 
 @dataclass(frozen=True, slots=True)
 class BookInvalid:
-    """The runtime knows the local book is invalid (gap detected, resync in progress)."""
+    """The book cannot be used (a sequence gap, a reconnect, the consumer fell behind): the
+    venue's sequencer says so and resyncs; the next BookSnapshot makes it valid again."""
 
     symbol: str
     reason: str
@@ -312,12 +333,12 @@ class Resume:
     ts: int
 
 
-MarketData = DepthDiff | Trade | BookTicker | MarkPrice
+MarketData = BookDelta | Trade | BookTicker | MarkPrice
 """Public market data: what a runtime may apply without planning (``MarketMaker.absorb``)."""
 
 Event = (
     BookSnapshot
-    | DepthDiff
+    | BookDelta
     | Trade
     | BookTicker
     | MarkPrice

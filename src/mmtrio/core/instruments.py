@@ -3,10 +3,26 @@
 Inside the core a price is an ``int`` number of ticks and a size an ``int`` number of lot
 steps. Conversion happens only at the venue boundary, through ``Decimal``, and is exact: a
 string that is not a whole number of ticks (or lots) is an error, never rounded silently.
+
+Instruments come from the venue (Binance ``exchangeInfo``, OKX ``instruments``, Hyperliquid
+``meta``, Extended ``markets``) or, for replayed data, from the recording itself; the core
+holds no table of symbols. Two venue differences live here, on the instrument, so that no
+code does arithmetic on a constant tick:
+
+- **A price grid that depends on the price.** ``tick_size`` is the finest step; with
+  ``sig_figs`` set (Hyperliquid: 5) a price is valid only with at most that many significant
+  figures, or when it is a whole number (Hyperliquid allows every integer price). Rounding is
+  :meth:`Instrument.floor_price` / :meth:`Instrument.ceil_price`: quotes round outward (bids
+  down, asks up), which keeps every post-only and no-cross guarantee a fixed grid gives.
+- **Contracts.** ``lot_size`` is the venue's size step in the venue's size unit; on OKX that
+  unit is contracts of ``contract_size`` base units (BTC-USDT-SWAP: 0.01 BTC). Notional, P&L
+  and inventory are in base units (:meth:`Instrument.lots_to_base`); order sizes sent to the
+  venue are in its own unit (:meth:`Instrument.qty_str`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
@@ -64,11 +80,13 @@ class Instrument:
     max_price_ticks: int = 10**12
     base_asset: str = ""
     quote_asset: str = "USDT"
+    contract_size: Decimal = Decimal(1)
+    sig_figs: int | None = None
 
     def __post_init__(self) -> None:
         if not self.symbol:
             raise InstrumentError("instrument symbol is empty")
-        for name in ("tick_size", "lot_size"):
+        for name in ("tick_size", "lot_size", "contract_size"):
             val = getattr(self, name)
             if not isinstance(val, Decimal) or not val.is_finite() or val <= 0:
                 raise InstrumentError(
@@ -83,6 +101,16 @@ class Instrument:
                 f"{self.symbol}: need 1 <= min_qty <= max_qty (lots), "
                 f"got {self.min_qty}, {self.max_qty}"
             )
+        if self.sig_figs is not None:
+            if not 1 <= self.sig_figs <= 30:
+                raise InstrumentError(
+                    f"{self.symbol}: sig_figs must be 1..30 or unset, got {self.sig_figs}"
+                )
+            if self.tick_size != Decimal(1).scaleb(-self.price_decimals):
+                raise InstrumentError(
+                    f"{self.symbol}: a significant-figure price grid needs a power-of-ten "
+                    f"tick size, got {self.tick_size}"
+                )
         if not 1 <= self.min_price_ticks <= self.max_price_ticks:
             raise InstrumentError(
                 f"{self.symbol}: need 1 <= min_price_ticks <= max_price_ticks, "
@@ -117,6 +145,47 @@ class Instrument:
         """The venue string for a price in ticks (e.g. 281451 → '28145.10' for tick 0.10)."""
         return f"{self.ticks_to_price(ticks):.{self.price_decimals}f}"
 
+    def is_valid_price(self, ticks: int) -> bool:
+        """True when ``ticks`` is on the price grid (always, on a fixed-tick instrument)."""
+        sig = self.sig_figs
+        if sig is None or ticks <= 0:
+            return True
+        if ticks % self._ticks_per_unit == 0:
+            return True  # whole-number prices are always allowed
+        digits = len(str(ticks).rstrip("0"))
+        return digits <= sig
+
+    @property
+    def _ticks_per_unit(self) -> int:
+        return int(10**self.price_decimals)
+
+    def _grid_step(self, ticks: int) -> int:
+        """The price grid's step (in ticks) around ``ticks`` (1 on a fixed-tick instrument)."""
+        sig = self.sig_figs
+        if sig is None or ticks <= 0:
+            return 1
+        excess = len(str(ticks)) - sig
+        if excess <= 0:
+            return 1
+        # A coarser significant-figure step, unless whole numbers (always valid) are finer.
+        return min(int(10**excess), self._ticks_per_unit)
+
+    def floor_price(self, ticks: int) -> int:
+        """The highest valid price <= ``ticks`` (a bid rounds this way: outward)."""
+        step = self._grid_step(ticks)
+        return ticks - ticks % step
+
+    def ceil_price(self, ticks: int) -> int:
+        """The lowest valid price >= ``ticks`` (an ask rounds this way: outward)."""
+        step = self._grid_step(ticks)
+        up = -(-ticks // step) * step
+        # Rounding up can add a digit (99999.5 → 100000); the result is then a multiple of a
+        # larger power of ten and still valid, but check rather than argue.
+        while not self.is_valid_price(up):
+            up = -(-up // (step * 10)) * (step * 10)
+            step *= 10
+        return up
+
     def check_price(self, ticks: int) -> None:
         if not self.min_price_ticks <= ticks <= self.max_price_ticks:
             raise PriceOutOfRangeError(
@@ -147,10 +216,29 @@ class Instrument:
                 f"{self.symbol}: quantity {lots} lots outside [{self.min_qty}, {self.max_qty}] lots"
             )
 
-    # --- notional ---------------------------------------------------------------------
+    # --- base units and notional -------------------------------------------------------
+    @property
+    def base_per_lot(self) -> Decimal:
+        """Base-asset units in one lot (the lot step times the contract size)."""
+        return self.lot_size * self.contract_size
+
+    def lots_to_base(self, lots: int) -> Decimal:
+        """Base-asset quantity of ``lots`` (what P&L, inventory and the operator count in)."""
+        return self.base_per_lot * lots
+
+    def base_to_lots(self, base: Decimal, what: str = "quantity") -> int:
+        """Exact lots of a base-asset quantity; not a whole number of lots is an error."""
+        lots, rem = _grid_divmod(base, self.base_per_lot, f"{self.symbol} {what} {base}")
+        if rem != 0:
+            raise OffGridQtyError(
+                f"{self.symbol}: {what} {base} {self.base_asset or 'base units'} is not a "
+                f"whole number of lots ({self.base_per_lot} each)"
+            )
+        return int(lots)
+
     def notional(self, ticks: int, lots: int) -> Decimal:
         """Quote-currency value of ``lots`` at ``ticks``, exact."""
-        return self.tick_size * ticks * self.lot_size * lots
+        return self.tick_size * ticks * self.base_per_lot * lots
 
     def check_order(self, ticks: int, lots: int) -> None:
         """Every venue filter an order must pass: price range, qty range, min notional."""
@@ -166,16 +254,57 @@ class Instrument:
         """Smallest lot count at ``ticks`` that meets both min_qty and min notional."""
         if ticks <= 0:
             raise PriceOutOfRangeError(f"{self.symbol}: price must be positive, got {ticks} ticks")
-        per_lot = self.tick_size * ticks * self.lot_size
+        per_lot = self.tick_size * ticks * self.base_per_lot
         need = (self.min_notional / per_lot).to_integral_value(rounding=ROUND_CEILING)
         return max(self.min_qty, int(need))
+
+    # --- serialisation (the journal records the rules the bot traded on) -------------
+    def to_json(self) -> dict[str, str | int | None]:
+        """The rules as plain JSON values (decimals as strings: exact)."""
+        return {
+            "symbol": self.symbol,
+            "tick_size": str(self.tick_size),
+            "lot_size": str(self.lot_size),
+            "contract_size": str(self.contract_size),
+            "min_qty": self.min_qty,
+            "max_qty": self.max_qty,
+            "min_notional": str(self.min_notional),
+            "min_price_ticks": self.min_price_ticks,
+            "max_price_ticks": self.max_price_ticks,
+            "base_asset": self.base_asset,
+            "quote_asset": self.quote_asset,
+            "sig_figs": self.sig_figs,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Instrument:
+        """:meth:`to_json` back; InstrumentError naming the problem if malformed."""
+        try:
+            sig = data.get("sig_figs")
+            return cls(
+                symbol=str(data["symbol"]),
+                tick_size=Decimal(str(data["tick_size"])),
+                lot_size=Decimal(str(data["lot_size"])),
+                contract_size=Decimal(str(data.get("contract_size", "1"))),
+                min_qty=int(str(data["min_qty"])),
+                max_qty=int(str(data["max_qty"])),
+                min_notional=Decimal(str(data["min_notional"])),
+                min_price_ticks=int(str(data["min_price_ticks"])),
+                max_price_ticks=int(str(data["max_price_ticks"])),
+                base_asset=str(data.get("base_asset", "")),
+                quote_asset=str(data.get("quote_asset", "USDT")),
+                sig_figs=None if sig is None else int(str(sig)),
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise InstrumentError(f"instrument record is malformed: {exc!r}") from exc
 
     def ticks_to_float(self, ticks: int) -> float:
         """Price as a float, for models only (never for a price sent to a venue)."""
         return float(self.tick_size) * ticks
 
     def lots_to_float(self, lots: int) -> float:
-        return float(self.lot_size) * lots
+        """Base-asset quantity as a float, for models only."""
+        return float(self.base_per_lot) * lots
 
 
 # Instrument facts seen in the shipped recordings and in Binance's exchangeInfo

@@ -222,7 +222,7 @@ class Ledger:
 
         price = self.instrument.ticks_to_price(fill.price)
         with localcontext(_EXACT):
-            qty = self.instrument.lots_to_qty(fill.qty)
+            qty = self.instrument.lots_to_base(fill.qty)
             sign = fill.side.sign
             self.cash -= sign * price * qty
             self._apply_trade(sign * fill.qty, price)
@@ -258,7 +258,7 @@ class Ledger:
         closing = min(abs(pos), abs(signed_lots))
         direction = 1 if pos > 0 else -1
         self.realised += (
-            direction * (price - self.entry_price) * self.instrument.lots_to_qty(closing)
+            direction * (price - self.entry_price) * self.instrument.lots_to_base(closing)
         )
         self.position_lots = pos + (-direction) * closing
         if self.position_lots == 0:
@@ -268,10 +268,10 @@ class Ledger:
             self._increase(-direction * rest, price)
 
     def _increase(self, signed_lots: int, price: Decimal) -> None:
-        old_cost = self.instrument.lots_to_qty(self.position_lots) * self.entry_price
+        old_cost = self.instrument.lots_to_base(self.position_lots) * self.entry_price
         new_lots = self.position_lots + signed_lots
-        new_cost = old_cost + self.instrument.lots_to_qty(signed_lots) * price
-        new_qty = self.instrument.lots_to_qty(new_lots)
+        new_cost = old_cost + self.instrument.lots_to_base(signed_lots) * price
+        new_qty = self.instrument.lots_to_base(new_lots)
         with localcontext(_ROUNDING):
             entry = (new_cost / new_qty).quantize(self._quantum)
         # The rounding residual goes to realised so realised + unrealised == cash + pos·mark.
@@ -314,7 +314,7 @@ class Ledger:
         with localcontext(_EXACT):
             self.position_lots = lots
             self.entry_price = entry
-            self.cash = self.realised - self.instrument.lots_to_qty(lots) * entry
+            self.cash = self.realised - self.instrument.lots_to_base(lots) * entry
             effect = self._equity_raw() - before
             self.reconciliation_pnl += effect
         adj = PositionAdjustment(ts, lots_before, entry_before, lots, entry, effect)
@@ -335,7 +335,7 @@ class Ledger:
         if price is None or self.position_lots == 0:
             return _ZERO
         with localcontext(_EXACT):
-            return self.instrument.lots_to_qty(self.position_lots) * (price - self.entry_price)
+            return self.instrument.lots_to_base(self.position_lots) * (price - self.entry_price)
 
     def _equity_raw(self) -> Decimal:
         return self.realised + self.unrealised() - self.fees + self.funding
@@ -354,7 +354,7 @@ class Ledger:
             return LedgerSnapshot(
                 symbol=self.instrument.symbol,
                 position_lots=self.position_lots,
-                position_qty=self.instrument.lots_to_qty(self.position_lots),
+                position_qty=self.instrument.lots_to_base(self.position_lots),
                 entry_price=self.entry_price,
                 mark_price=price,
                 mark_source=source,

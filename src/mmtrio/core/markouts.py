@@ -113,11 +113,11 @@ class MarkoutTracker:
         """Per side ("BUY", "SELL", "ALL") and horizon: count, mean and qty-weighted markouts.
 
         ``mean_ticks``/``mean_bps`` average per fill; ``weighted_ticks`` weights by size;
-        ``pnl_quote`` is the markout P&L in the quote asset (ticks·tick_size·lots·lot_size).
+        ``pnl_quote`` is the markout P&L in the quote asset (ticks·tick_size·lots·base_per_lot).
         Means are NaN when a cell has no completed markout.
         """
         tick = float(self.instrument.tick_size)
-        lot = float(self.instrument.lot_size)
+        lot = float(self.instrument.base_per_lot)
         out: dict[str, dict[int, dict[str, float]]] = {}
         for label, sides in (("BUY", (Side.BUY,)), ("SELL", (Side.SELL,)), ("ALL", tuple(Side))):
             out[label] = {}

@@ -1,11 +1,10 @@
-"""Our orders: an explicit state machine and a tracker with quoting slots.
+"""Our orders: the tracker, with quoting slots, worst-case exposure and deadlines.
 
-Client order ids live in :mod:`mmtrio.core.client_ids`.
-
-The shape is h11's ``_state.py``: one table ``TRANSITIONS[(state, trigger)] -> state`` and one
-function (:func:`next_state`) that reads it. :class:`OrderTracker` turns events into triggers
-and changes an order's state only through ``OrderTracker._apply``, which is also the only
-place a quoting slot is released (:meth:`OrderTracker._release_slot`).
+The state machine (states, triggers, the one transition table) is
+:mod:`mmtrio.core.order_states`; client order ids are :mod:`mmtrio.core.client_ids`.
+:class:`OrderTracker` turns events into triggers and changes an order's state only through
+``OrderTracker._apply`` (which reads the table), also the only place a quoting slot is
+released (:meth:`OrderTracker._release_slot`).
 
 Decisions where the venue documentation is silent (each is what a careful desk does):
 
@@ -25,7 +24,8 @@ Decisions where the venue documentation is silent (each is what a careful desk d
   venue trade id per order. For an order the tracker no longer knows (evicted, or not ours:
   ``autoclose-…``) the fill is passed through with ``order=None``; the ledger's own trade-id
   dedupe is the last line.
-* **-2011 on a cancel means gone** (CANCELED; final fills may still arrive and are booked).
+* **A cancel answered UNKNOWN_ORDER means gone** (CANCELED; final fills may still arrive and
+  are booked). The venue package maps its code (Binance -2011) to that kind.
 * **UNKNOWN** (a request's outcome is unknown) counts at its worst case in exposure and is
   resolved only by venue facts: an OrderUpdate (stream or query) moves it to the state the
   venue reports; ``OrderNotFound`` moves it to REJECTED when no venue fact ever showed the
@@ -33,7 +33,7 @@ Decisions where the venue documentation is silent (each is what a careful desk d
   ("gone"). The runtime must query only after the request's ``recvWindow`` has elapsed, so a
   delayed place can no longer create the order behind the query's back.
 * **Cancels before the place is acknowledged are refused** (raise): a cancel racing its own
-  place can be answered -2011 while the place still lands. The strategy waits for the ack.
+  place can be answered UNKNOWN_ORDER while the place still lands. The strategy waits for the ack.
 * **A cancel that is not confirmed by its deadline** releases the slot through the same
   function as a confirmed cancel and moves the order to UNKNOWN (still in exposure). If the
   venue later says the order is still open, it is live without a slot: :meth:`orphans`.
@@ -48,7 +48,6 @@ Decisions where the venue documentation is silent (each is what a careful desk d
 
 from __future__ import annotations
 
-import enum
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Final
@@ -61,268 +60,47 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     OrderNotFound,
+    OrderStatus,
     OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
     Side,
     TimeInForce,
-    VenueOrderStatus,
 )
+from mmtrio.core.order_states import (
+    FATES,
+    REQUEST_TRIGGERS,
+    RESTING,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    VENUE_TRIGGERS,
+    Order,
+    OrderState,
+    Slot,
+    Trigger,
+    next_state,
+)
+from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import OrderStateError
 
-UNKNOWN_ORDER_CODE: Final = -2011  # Binance: cancel of an order the venue no longer has
-
-
-class OrderState(enum.Enum):
-    PENDING_NEW = "PENDING_NEW"
-    OPEN = "OPEN"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    PENDING_CANCEL = "PENDING_CANCEL"
-    PENDING_AMEND = "PENDING_AMEND"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
-    UNKNOWN = "UNKNOWN"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES: Final = frozenset(
-    {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED}
-)
-
-
-class Trigger(enum.Enum):
-    """What happened to an order. Derived by the tracker from events and requests."""
-
-    # our requests (partial in the table: raise where they make no sense)
-    CANCEL_REQUESTED = "cancel_requested"
-    AMEND_REQUESTED = "amend_requested"
-    CANCEL_TIMEOUT = "cancel_timeout"
-    # execution outcomes and venue facts (total in the table)
-    PLACE_ACCEPTED = "place_accepted"
-    PLACE_REJECTED = "place_rejected"
-    AMEND_ACCEPTED = "amend_accepted"
-    AMEND_REJECTED = "amend_rejected"
-    CANCEL_ACCEPTED = "cancel_accepted"
-    CANCEL_REJECTED = "cancel_rejected"
-    CANCEL_GONE = "cancel_gone"  # cancel rejected -2011: the order is no longer at the venue
-    OUTCOME_UNKNOWN = "outcome_unknown"
-    NOT_FOUND = "not_found"  # query: no such order, and it is known to have existed
-    NOT_FOUND_UNPLACED = "not_found_unplaced"  # query: no such order, no sign it ever existed
-    VENUE_NEW = "venue_new"
-    VENUE_AMENDED = "venue_amended"
-    PARTIAL_FILL = "partial_fill"
-    FULL_FILL = "full_fill"
-    VENUE_CANCELED = "venue_canceled"
-    VENUE_EXPIRED = "venue_expired"
-    VENUE_REJECTED = "venue_rejected"
-    VENUE_STALE = "venue_stale"  # a live status too old to resolve UNKNOWN: facts only
-
-
-class _Resting(enum.Enum):
-    RESTING = "RESTING"
-
-
-RESTING: Final = _Resting.RESTING
-"""Pseudo-target: PENDING_AMEND if an amend is in flight, else PARTIALLY_FILLED if anything
-filled, else OPEN."""
-
-Target = OrderState | _Resting
-
-S = OrderState
 T = Trigger
-REQUEST_TRIGGERS: Final = frozenset({T.CANCEL_REQUESTED, T.AMEND_REQUESTED, T.CANCEL_TIMEOUT})
-VENUE_TRIGGERS: Final = frozenset(set(Trigger) - REQUEST_TRIGGERS)
-
-# Venue facts that decide the state whatever it was (the live order's fate is known).
-_FATE: dict[Trigger, OrderState] = {
-    T.FULL_FILL: S.FILLED,
-    T.VENUE_CANCELED: S.CANCELED,
-    T.VENUE_EXPIRED: S.EXPIRED,
-    T.VENUE_REJECTED: S.REJECTED,
-}
-
-
-def _live_row(state: OrderState, **overrides: Target) -> dict[tuple[OrderState, Trigger], Target]:
-    """A live state's venue-trigger row: fates as _FATE, the rest as given in ``overrides``."""
-    row: dict[tuple[OrderState, Trigger], Target] = {}
-    for trig in VENUE_TRIGGERS:
-        target: Target | None = _FATE.get(trig)
-        if trig.name in overrides:
-            target = overrides[trig.name]
-        if target is None:
-            raise OrderStateError(f"transition table: {state.name} lacks {trig.name}")
-        row[(state, trig)] = target
-    return row
-
-
-def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
-    table: dict[tuple[OrderState, Trigger], Target] = {}
-    table |= _live_row(
-        S.PENDING_NEW,
-        PLACE_ACCEPTED=RESTING,
-        PLACE_REJECTED=S.REJECTED,
-        AMEND_ACCEPTED=S.PENDING_NEW,  # stray: no amend was sent
-        AMEND_REJECTED=S.PENDING_NEW,
-        CANCEL_ACCEPTED=S.CANCELED,  # the venue says it canceled it: a fact
-        CANCEL_REJECTED=S.PENDING_NEW,
-        CANCEL_GONE=S.PENDING_NEW,  # inconclusive while the place may still land
-        OUTCOME_UNKNOWN=S.UNKNOWN,
-        NOT_FOUND=S.PENDING_NEW,  # inconclusive, same reason
-        NOT_FOUND_UNPLACED=S.PENDING_NEW,
-        VENUE_NEW=RESTING,  # the stream's NEW overtook the REST ack
-        VENUE_AMENDED=RESTING,
-        PARTIAL_FILL=S.PARTIALLY_FILLED,  # a trade before the ack: it exists
-        VENUE_STALE=S.PENDING_NEW,
-    )
-    for resting in (S.OPEN, S.PARTIALLY_FILLED):
-        table |= _live_row(
-            resting,
-            PLACE_ACCEPTED=RESTING,  # duplicate ack
-            PLACE_REJECTED=RESTING,  # contradicted by the venue's own events: keep the facts
-            AMEND_ACCEPTED=RESTING,
-            AMEND_REJECTED=RESTING,
-            CANCEL_ACCEPTED=S.CANCELED,
-            CANCEL_REJECTED=RESTING,
-            CANCEL_GONE=S.CANCELED,
-            OUTCOME_UNKNOWN=S.UNKNOWN,
-            NOT_FOUND=S.CANCELED,
-            NOT_FOUND_UNPLACED=S.CANCELED,
-            VENUE_NEW=RESTING,
-            VENUE_AMENDED=RESTING,
-            PARTIAL_FILL=S.PARTIALLY_FILLED,
-            VENUE_STALE=RESTING,
-        )
-        table[(resting, T.CANCEL_REQUESTED)] = S.PENDING_CANCEL
-        table[(resting, T.AMEND_REQUESTED)] = S.PENDING_AMEND
-    table |= _live_row(
-        S.PENDING_CANCEL,
-        PLACE_ACCEPTED=S.PENDING_CANCEL,
-        PLACE_REJECTED=S.PENDING_CANCEL,
-        AMEND_ACCEPTED=S.PENDING_CANCEL,  # an amend sent before the cancel landed first
-        AMEND_REJECTED=S.PENDING_CANCEL,
-        CANCEL_ACCEPTED=S.CANCELED,
-        CANCEL_REJECTED=RESTING,  # back to whatever it was (OPEN / PARTIALLY_FILLED / amend)
-        CANCEL_GONE=S.CANCELED,
-        OUTCOME_UNKNOWN=S.UNKNOWN,
-        NOT_FOUND=S.CANCELED,
-        NOT_FOUND_UNPLACED=S.CANCELED,
-        VENUE_NEW=S.PENDING_CANCEL,
-        VENUE_AMENDED=S.PENDING_CANCEL,
-        PARTIAL_FILL=S.PENDING_CANCEL,  # a fill racing the cancel: booked, cancel still pending
-        VENUE_STALE=S.PENDING_CANCEL,
-    )
-    table[(S.PENDING_CANCEL, T.CANCEL_TIMEOUT)] = S.UNKNOWN
-    table |= _live_row(
-        S.PENDING_AMEND,
-        PLACE_ACCEPTED=S.PENDING_AMEND,
-        PLACE_REJECTED=S.PENDING_AMEND,
-        AMEND_ACCEPTED=RESTING,
-        AMEND_REJECTED=RESTING,
-        CANCEL_ACCEPTED=S.CANCELED,
-        CANCEL_REJECTED=S.PENDING_AMEND,
-        CANCEL_GONE=S.CANCELED,
-        OUTCOME_UNKNOWN=S.UNKNOWN,
-        NOT_FOUND=S.CANCELED,
-        NOT_FOUND_UNPLACED=S.CANCELED,
-        VENUE_NEW=S.PENDING_AMEND,
-        VENUE_AMENDED=RESTING,  # the venue reports the amendment: confirmation
-        PARTIAL_FILL=S.PENDING_AMEND,
-        VENUE_STALE=S.PENDING_AMEND,
-    )
-    table[(S.PENDING_AMEND, T.CANCEL_REQUESTED)] = S.PENDING_CANCEL
-    table |= _live_row(
-        S.UNKNOWN,
-        PLACE_ACCEPTED=S.UNKNOWN,  # may be stale (an unknown cancel came later): wait for facts
-        PLACE_REJECTED=S.UNKNOWN,
-        AMEND_ACCEPTED=S.UNKNOWN,
-        AMEND_REJECTED=S.UNKNOWN,
-        CANCEL_ACCEPTED=S.CANCELED,
-        CANCEL_REJECTED=S.UNKNOWN,
-        CANCEL_GONE=S.CANCELED,
-        OUTCOME_UNKNOWN=S.UNKNOWN,
-        NOT_FOUND=S.CANCELED,
-        NOT_FOUND_UNPLACED=S.REJECTED,  # an unknown place that never reached the book
-        VENUE_NEW=RESTING,  # a query (or the stream) says it rests
-        VENUE_AMENDED=RESTING,
-        PARTIAL_FILL=S.PARTIALLY_FILLED,
-        VENUE_STALE=S.UNKNOWN,
-    )
-    for terminal in TERMINAL_STATES:
-        for trig in VENUE_TRIGGERS:
-            table[(terminal, trig)] = terminal
-    return table
-
-
-TRANSITIONS: Final[dict[tuple[OrderState, Trigger], Target]] = _build_table()
-"""The whole order state machine: ``(state, trigger) -> target``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    """One of our orders as the tracker knows it (immutable; the tracker swaps records)."""
-
-    client_id: str
-    slot: Slot
-    side: Side
-    price: int
-    qty: int
-    time_in_force: TimeInForce
-    reduce_only: bool
-    created_ts: int
-    state: OrderState = OrderState.PENDING_NEW
-    updated_ts: int = 0
-    order_id: int | None = None
-    filled: int = 0
-    pending_amend: tuple[int, int] | None = None  # (price, qty) of an amend in flight
-    cancel_deadline: int | None = None
-    unknown_op: str = ""  # the request whose outcome is unknown (place / amend / cancel)
-    seen_at_venue: bool = False  # a venue fact showed this order existed
-    last_request_ts: int = 0  # when we last sent a request for it (place / amend / cancel)
-    unknown_since: int = 0  # last_request_ts of the request whose outcome is unknown
-    facts_ts: int = 0  # venue time of the price/qty we hold; older updates do not replace it
-    reason: str = ""  # why it is where it is (rejection text, gone, timeout…)
-
-    @property
-    def remaining(self) -> int:
-        """Open quantity at the current qty (0 once terminal)."""
-        return 0 if self.state in TERMINAL_STATES else max(0, self.qty - self.filled)
-
-    @property
-    def worst_case_qty(self) -> int:
-        """The larger of the current qty and an amend's qty in flight."""
-        return self.qty if self.pending_amend is None else max(self.qty, self.pending_amend[1])
-
-    @property
-    def worst_case_remaining(self) -> int:
-        """The most this order could still fill: both old and new qty of an amend in flight."""
-        if self.state in TERMINAL_STATES:
-            return 0
-        return max(0, self.worst_case_qty - self.filled)
-
-
-Slot = tuple[Side, int]
-"""A quoting slot: (side, level index). At most one live order holds a slot."""
-
-
-def next_state(order: Order, trigger: Trigger) -> OrderState:
-    """The state ``order`` moves to on ``trigger``; raises OrderStateError if not allowed."""
-    target = TRANSITIONS.get((order.state, trigger))
-    if target is None:
-        raise OrderStateError(
-            f"order {order.client_id}: {trigger.value} is not allowed in state "
-            f"{order.state.name}; check the order's state before requesting"
-        )
-    if target is RESTING:
-        if order.pending_amend is not None:
-            return OrderState.PENDING_AMEND
-        return OrderState.PARTIALLY_FILLED if order.filled > 0 else OrderState.OPEN
-    return target
+S = OrderState
+__all__ = [
+    "REQUEST_TRIGGERS",
+    "RESTING",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "VENUE_TRIGGERS",
+    "Order",
+    "OrderChange",
+    "OrderEvent",
+    "OrderState",
+    "OrderTracker",
+    "Slot",
+    "Trigger",
+    "next_state",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,16 +135,21 @@ OrderEvent = (
     | OrderUpdate
 )
 
-_LIVE_STATUSES: Final = frozenset({VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED})
 
-_STATUS_TRIGGER: dict[VenueOrderStatus, Trigger] = {
-    VenueOrderStatus.NEW: T.VENUE_NEW,
-    VenueOrderStatus.PARTIALLY_FILLED: T.PARTIAL_FILL,
-    VenueOrderStatus.FILLED: T.FULL_FILL,
-    VenueOrderStatus.CANCELED: T.VENUE_CANCELED,
-    VenueOrderStatus.EXPIRED: T.VENUE_EXPIRED,
-    VenueOrderStatus.EXPIRED_IN_MATCH: T.VENUE_EXPIRED,
-    VenueOrderStatus.REJECTED: T.VENUE_REJECTED,
+def _said(kind: RejectKind, code: str) -> str:
+    """A reject as the log says it: the kind, with the venue's own code when it gave one."""
+    return f"{kind.value} ({code})" if code else kind.value
+
+
+_LIVE_STATUSES: Final = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+_STATUS_TRIGGER: dict[OrderStatus, Trigger] = {
+    OrderStatus.NEW: T.VENUE_NEW,
+    OrderStatus.PARTIALLY_FILLED: T.PARTIAL_FILL,
+    OrderStatus.FILLED: T.FULL_FILL,
+    OrderStatus.CANCELED: T.VENUE_CANCELED,
+    OrderStatus.EXPIRED: T.VENUE_EXPIRED,
+    OrderStatus.REJECTED: T.VENUE_REJECTED,
 }
 
 
@@ -537,7 +320,10 @@ class OrderTracker:
             )
         elif isinstance(event, PlaceRejected):
             order = self._apply(
-                order, T.PLACE_REJECTED, ts, reason=f"rejected {event.code}: {event.reason}"
+                order,
+                T.PLACE_REJECTED,
+                ts,
+                reason=f"rejected {_said(event.kind, event.code)}: {event.reason}",
             )
         elif isinstance(event, AmendAccepted):
             if order.pending_amend is not None and (event.price, event.qty) != order.pending_amend:
@@ -565,18 +351,20 @@ class OrderTracker:
                 T.AMEND_REJECTED,
                 ts,
                 pending_amend=None,
-                reason=f"amend rejected {event.code}: {event.reason}",
+                reason=f"amend rejected {_said(event.kind, event.code)}: {event.reason}",
             )
         elif isinstance(event, CancelAccepted):
             order = self._apply(order, T.CANCEL_ACCEPTED, ts, cancel_deadline=None)
         elif isinstance(event, CancelRejected):
-            if event.code == UNKNOWN_ORDER_CODE:
+            if event.kind is RejectKind.UNKNOWN_ORDER:
                 order = self._apply(
                     order,
                     T.CANCEL_GONE,
                     ts,
                     cancel_deadline=None,
-                    reason=f"gone: cancel answered {event.code} ({event.reason})",
+                    reason=(
+                        f"gone: cancel answered {_said(event.kind, event.code)} ({event.reason})"
+                    ),
                 )
             else:
                 order = self._apply(
@@ -584,7 +372,7 @@ class OrderTracker:
                     T.CANCEL_REJECTED,
                     ts,
                     cancel_deadline=None,
-                    reason=f"cancel rejected {event.code}: {event.reason}",
+                    reason=f"cancel rejected {_said(event.kind, event.code)}: {event.reason}",
                 )
         elif isinstance(event, OutcomeUnknown):
             order = self._apply(
@@ -651,7 +439,7 @@ class OrderTracker:
         qty = update.qty if "qty" in facts else order.worst_case_qty
         if filled >= qty and trig in (T.VENUE_NEW, T.VENUE_AMENDED, T.PARTIAL_FILL):
             trig = T.FULL_FILL  # everything is filled whatever the (older) status says
-        if trig in _FATE or trig is T.VENUE_CANCELED:
+        if trig in FATES or trig is T.VENUE_CANCELED:
             facts["cancel_deadline"] = None
         order = self._apply(order, trig, update.ts, **facts)
         return self._change(order, before, new_fill)

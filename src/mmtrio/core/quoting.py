@@ -276,9 +276,17 @@ def _ladder(
     reduce: float,
 ) -> tuple[Quote, ...]:
     step = -params.level_spacing_ticks if side is Side.BUY else params.level_spacing_ticks
+    # Each level rounds outward on the instrument's grid (bids down, asks up); on a grid that
+    # depends on the price (Hyperliquid's significant figures) two levels may round to the
+    # same price: the farther one then moves one more grid step out, so levels stay distinct.
+    rnd = instrument.floor_price if side is Side.BUY else instrument.ceil_price
     quotes: list[Quote] = []
+    last: int | None = None
     for level in range(params.levels):
-        price = top + level * step
+        price = rnd(top + level * step)
+        if last is not None and price == last:
+            price = rnd(price + (-1 if side is Side.BUY else 1))
+        last = price
         if not instrument.min_price_ticks <= price <= instrument.max_price_ticks:
             continue
         lots = _size(instrument, params, level, price, reduce)
@@ -332,13 +340,15 @@ def quote(
     # tick counts are far below 2**53.
     bid_cap = ba - 1 - safety
     ask_floor = bb + 1 + safety
-    # Outward: bid floor, ask ceil. Float extremes (a skew of 1e30 ticks) are clamped to the
-    # post-only limit or drop out of the price filter below; ±inf means "no quote".
+    # Outward: bid floor, ask ceil, each onto the instrument's price grid (a valid price at
+    # or below / above the model's: the post-only limits still hold). Float extremes (a skew
+    # of 1e30 ticks) are clamped to the post-only limit or drop out of the price filter
+    # below; ±inf means "no quote".
     bid_f = min(s - dist.bid, float(bid_cap))
     ask_f = max(s + dist.ask, float(ask_floor))
     lim = float(10 * instrument.max_price_ticks)
-    bid_top = math.floor(max(bid_f, -lim)) if math.isfinite(bid_f) else None
-    ask_top = math.ceil(min(ask_f, lim)) if math.isfinite(ask_f) else None
+    bid_top = instrument.floor_price(math.floor(max(bid_f, -lim))) if math.isfinite(bid_f) else None
+    ask_top = instrument.ceil_price(math.ceil(min(ask_f, lim))) if math.isfinite(ask_f) else None
     if bid_top is not None and ask_top is not None and bid_top >= ask_top:
         # Only possible when the (skew-scaled) model spread is not positive: floor(x) < ceil(y)
         # whenever x < y. A degenerate model is refused explicitly, never "fixed" silently.
@@ -372,9 +382,10 @@ def quote(
 class PostOnlySafety:
     """Adaptive post-only safety distance, in ticks.
 
-    A -5022 rejection means the book moved through our price between decision and arrival:
-    the distance doubles (at least +1, capped at ``max_ticks``). Each run of
-    ``decay_after`` accepted post-only orders takes one tick back, never below
+    A would-cross rejection of a post-only order means the book moved through our price
+    between decision and arrival: the distance doubles (at least +1, capped at
+    ``max_ticks``). Each run of ``decay_after`` accepted post-only orders takes one tick
+    back, never below
     ``base_ticks``. Doubling reacts fast to a fast market; the slow decay avoids flapping.
     """
 
@@ -398,7 +409,7 @@ class PostOnlySafety:
         return self._ticks
 
     def on_reject(self) -> None:
-        """A post-only order was rejected (-5022): widen."""
+        """A post-only order was rejected as would-cross: widen."""
         self._ticks = min(self.max_ticks, max(self._ticks * 2, self._ticks + 1))
         self._successes = 0
 

@@ -204,7 +204,7 @@ def _core_check(
         if not mark_price.is_finite() or mark_price <= 0:
             raise ParameterError(f"mark price must be a positive finite Decimal, got {mark_price}")
         ref = max(ref, mark_price)
-    lot = instrument.lot_size
+    lot = instrument.base_per_lot
     notional, notional_without = abs(worst) * lot * ref, abs(without) * lot * ref
 
     if reduce_only:

@@ -3,9 +3,10 @@
 ``step(event, now) -> list[Command]`` is the whole engine: the runtime feeds every event and
 every timer to it and sends what comes back. Each step:
 
-1. **dispatch** the event into the book (via :class:`BookSync`), the estimators, the order
-   tracker, the ledger (fills deduped by venue trade id; a fill after a cancel is booked) and
-   the risk manager; -5022 widens the post-only safety distance, accepted post-only places
+1. **dispatch** the event into the book (continuous by the venue's sequencer), the
+   estimators, the order tracker, the ledger (fills deduped by venue trade id; a fill after a
+   cancel is booked) and the risk manager; a would-cross reject widens the post-only safety
+   distance, accepted post-only places
    let it decay;
 2. **evaluate** risk: HALTED cancels every live order once (``CancelAll`` plus the per-order
    pending-cancel state, so the slots stay blocked until each cancel is confirmed or times out)
@@ -55,7 +56,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
-from mmtrio.core.book import BookSync, DiffOutcome, OrderBook
+from mmtrio.core.book import BookOutcome, OrderBook
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import (
     AmendOrder,
@@ -76,17 +77,16 @@ from mmtrio.core.events import (
     AccountUpdate,
     AmendAccepted,
     AmendRejected,
+    BookDelta,
     BookInvalid,
     BookSnapshot,
     BookTicker,
     CancelAccepted,
     CancelRejected,
-    DepthDiff,
     Event,
     FeedStatus,
     FundingPayment,
     KillSwitch,
-    MarketData,
     MarkPrice,
     OrderNotFound,
     OrderUpdate,
@@ -112,6 +112,7 @@ from mmtrio.core.quoting import (
     QuoteParams,
     quote,
 )
+from mmtrio.core.rejects import RejectKind
 from mmtrio.core.risk import (
     InventoryBand,
     RiskManager,
@@ -123,7 +124,6 @@ from mmtrio.core.slots import ActionKind, Tolerances, reconcile
 from mmtrio.core.strategy_config import ADOPTED_LEVEL, StrategyConfig, carry_over_risk, kept_parts
 from mmtrio.errors import ParameterError
 
-POST_ONLY_REJECT_CODE: Final = -5022
 FLATTEN_LEVEL: Final = -1  # slot level of reduce-only flatten orders (never a quoting slot)
 INTENSITY_REFRESH_MS: Final = 1_000
 INTENSITY_MAX_DEPTH_TICKS: Final = 50.0  # depth range of the λ(δ) fit; quotes sit well inside
@@ -161,7 +161,6 @@ class MarketMaker:
         self.instrument = config.instrument
         self._ids = client_ids
         self.book = OrderBook(config.instrument.symbol)
-        self._sync = BookSync(self.book)
         self.orders = OrderTracker()
         self.ledger = Ledger(config.instrument)
         self.risk = RiskManager(config.limits, config.instrument)
@@ -217,18 +216,20 @@ class MarketMaker:
         self._dispatch(event, now)
         return self._act(now)
 
-    def absorb(self, event: MarketData, now: int) -> None:
-        """Apply a market-data event without planning quotes.
+    def apply(self, event: Event, now: int) -> None:
+        """Apply one event without deciding (the runtime applies a burst, then decides once).
 
-        For a runtime that already holds newer events: every diff still reaches the book and
-        every trade the estimators, but quotes are planned once, by the ``step`` of the newest
-        event, instead of once per queued event on a state that is already stale. Events
-        other than market data must go through ``step`` (their outcome may need an answer).
+        Every book update reaches the book, every trade the estimators, every order event
+        the tracker and the ledger; quotes are planned by the next :meth:`decide`, on the
+        newest state, instead of once per event on a state that is already stale.
         """
-        if not isinstance(event, MarketData):
-            raise TypeError(f"absorb takes market data only, got {type(event).__name__}")
         self._t = max(self._t, now)
         self._dispatch(event, now)
+
+    def decide(self, now: int) -> list[Command]:
+        """Plan on the current state: expire, query, evaluate risk, quote; the commands."""
+        self._t = max(self._t, now)
+        return self._act(now)
 
     def _act(self, now: int) -> list[Command]:
         out: list[Command] = []
@@ -261,11 +262,14 @@ class MarketMaker:
 
     # --- dispatch ----------------------------------------------------------------------------
     def _dispatch(self, event: Event, now: int) -> None:
-        if isinstance(event, DepthDiff):
-            self._on_book_outcome(self._sync.on_diff(event), now)
+        if isinstance(event, BookDelta):
+            self._on_book_outcome(self.book.apply_delta(event), now)
             self.risk.on_market_message(event.ts, now)
         elif isinstance(event, BookSnapshot):
-            self._on_book_outcome(self._sync.on_snapshot(event), now)
+            # A venue that sends whole snapshots (Hyperliquid) has no deltas: its snapshots
+            # are its market messages, and their time is what staleness is judged by.
+            self._on_book_outcome(self.book.apply_snapshot(event), now)
+            self.risk.on_market_message(event.ts, now)
         elif isinstance(event, Trade):
             if event.symbol == self.instrument.symbol and event.price > 0:
                 self._intensity.on_trade(float(event.price), event.aggressor, self._t)
@@ -311,20 +315,20 @@ class MarketMaker:
         elif isinstance(event, Timer):
             pass  # the step itself does the timed work (deadlines, queries, requotes)
 
-    def _on_book_outcome(self, outcome: DiffOutcome, now: int) -> None:
-        if outcome is DiffOutcome.APPLIED:
+    def _on_book_outcome(self, outcome: BookOutcome, now: int) -> None:
+        if outcome is BookOutcome.APPLIED:
             self.risk.on_book_update(now)
             self._last_book_update = now
             mid = self.book.mid()
             if mid is not None and mid > 0:
                 self._vol.update(mid, self._t)
                 self._intensity.on_mid(mid, self._t)
-        elif outcome is DiffOutcome.GAP or outcome is DiffOutcome.CROSSED:
+        elif outcome is BookOutcome.CROSSED:
             reason = self.book.out_of_sync_reason or outcome.value
             self.risk.on_book_invalid(reason)
             self._notice("alert", f"book out of sync: {reason}", reason=reason)
-            # Our own check failed where the feed's did not (a crossed book, a chain the feed
-            # accepted): quoting stays off until the runtime brings a fresh snapshot.
+            # Our own check failed where the feed's did not (a crossed book after a delta
+            # the sequencer accepted): quoting stays off until the feed brings a fresh snapshot.
             self._notice("book_resync", f"resync needed: {reason}", reason=reason)
 
     def _on_mark(self, event: MarkPrice) -> None:
@@ -369,14 +373,16 @@ class MarketMaker:
             return
         before = self.orders.get(event.client_id)
         change = self.orders.on_event(event)
-        post_only = before is not None and before.time_in_force is TimeInForce.GTX
+        post_only = before is not None and before.time_in_force is TimeInForce.POST_ONLY
         if isinstance(event, PlaceRejected | AmendRejected):
-            if event.code == POST_ONLY_REJECT_CODE and post_only:
+            if event.kind is RejectKind.WOULD_CROSS and post_only:
                 self.safety.on_reject()
+            said = f"{event.kind.value} ({event.code})" if event.code else event.kind.value
             self._notice(
                 "reject",
-                f"{type(event).__name__} {event.client_id}: {event.code} {event.reason}",
+                f"{type(event).__name__} {event.client_id}: {said} {event.reason}",
                 client_id=event.client_id,
+                reject_kind=event.kind.value,
                 code=event.code,
                 reason=event.reason,
                 safety_ticks=self.safety.ticks,
@@ -492,6 +498,9 @@ class MarketMaker:
         offset = math.floor(touch[0] * bps / 10_000)
         price = touch[0] - offset if side is Side.SELL else touch[0] + offset
         price = min(max(price, self.instrument.min_price_ticks), self.instrument.max_price_ticks)
+        # Onto the price grid, toward the touch: the limit stays within the slippage bound.
+        inst = self.instrument
+        price = inst.ceil_price(price) if side is Side.SELL else inst.floor_price(price)
         qty = min(abs(pos), self.instrument.max_qty)
         self._place(slot, side, price, qty, now, out, tif=TimeInForce.IOC, reduce_only=True)
 
@@ -655,7 +664,7 @@ class MarketMaker:
         now: int,
         out: list[Command],
         *,
-        tif: TimeInForce = TimeInForce.GTX,
+        tif: TimeInForce = TimeInForce.POST_ONLY,
         reduce_only: bool = False,
     ) -> None:
         # Reduce-only flatten orders too: an IOC through our own resting quote would trade
@@ -680,7 +689,8 @@ class MarketMaker:
                 side=side.value,
                 price=price,
                 qty=qty,
-                code=0,
+                reject_kind=RejectKind.LOCAL.value,
+                code="",
                 reason=decision.reason,
             )
             return
@@ -725,7 +735,8 @@ class MarketMaker:
                 "reject",
                 f"local risk refused amend of {order.client_id}: {decision.reason}",
                 client_id=order.client_id,
-                code=0,
+                reject_kind=RejectKind.LOCAL.value,
+                code="",
                 reason=decision.reason,
             )
             # The order is no longer what we want and may not be changed: pull it.

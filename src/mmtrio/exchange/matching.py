@@ -5,7 +5,13 @@ and our order requests go in; ``OrderUpdate``s for our orders come out. The mark
 the recorded (or synthetic) crowd; our orders are overlaid on it and never change what the
 recording says, with one documented exception (consumed liquidity, below).
 
-Decisions where Binance's documentation is silent or an L2 recording cannot tell:
+Venue-neutral: refusals are :class:`Refusal` values (each protocol front end of the sim says
+them in its venue's codes, the backtester maps them to the core's reject kinds), and an
+expiry carries its cause on the order view (a front end that distinguishes a self-trade
+expiry, as Binance's ``EXPIRED_IN_MATCH`` does, reads it there). Client-id syntax is each
+front end's business; the engine only needs ids to be unique among open orders.
+
+Decisions where the venues' documentation is silent or an L2 recording cannot tell:
 
 - Taking (GTC/IOC crossing at placement or amendment) fills against market levels at their
   prices up to the displayed size, as taker. The engine then *consumes* that displayed size
@@ -20,37 +26,38 @@ Decisions where Binance's documentation is silent or an L2 recording cannot tell
   which is then consumed as above. Without this rule a crossed overlay would persist.
 - Self-trade prevention is EXPIRE_TAKER: a GTC/IOC order never matches our own resting
   orders; it takes market liquidity strictly better than our own opposite order and the rest
-  expires (status EXPIRED_IN_MATCH). A GTX order that would meet our own opposite order is
-  rejected with -5022 like any post-only order that would take.
+  expires (cause ``self_trade``). A post-only order that would meet our own opposite order
+  is refused (WOULD_TAKE) like any post-only order that would take.
 - An amendment always loses priority (back of the queue at the new price, queue ahead = the
-  displayed size there); a new qty <= executed qty cancels the order; a GTX amendment that
-  would take expires it (x=EXPIRED, X=EXPIRED, as Binance does).
+  displayed size there); a new qty <= executed qty cancels the order; a post-only amendment
+  that would take expires it (as Binance does).
 - Reduce-only orders are checked against the position the engine's own fills built: one
-  that cannot reduce it is rejected with -2022.
+  that cannot reduce it is refused (REDUCE_ONLY).
 - Closed orders stay queryable up to ``closed_cap`` (oldest forgotten first): memory is flat.
 """
 
 from __future__ import annotations
 
+import enum
 import heapq
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mmtrio.core.events import (
+    BookDelta,
     BookSnapshot,
-    DepthDiff,
     ExecType,
     Fill,
     Level,
+    OrderStatus,
     OrderUpdate,
     Side,
     TimeInForce,
     Trade,
-    VenueOrderStatus,
 )
 from mmtrio.core.instruments import Instrument
+from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import MmtrioError
 from mmtrio.exchange.queue_position import QueueModel, aheads_after_level_change, split_trade
 
@@ -61,10 +68,10 @@ __all__ = [
     "NewOrder",
     "OrderView",
     "QueueModel",
+    "Refusal",
 ]
 
-_CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
-_OPEN = (VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED)
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +82,50 @@ class FeeSchedule:
     taker_rate: Decimal = Decimal("0.0005")
 
 
-class MatchingReject(MmtrioError):
-    """A definite venue rejection (the request had no effect), with Binance's code."""
+class Refusal(enum.Enum):
+    """Why the engine refused a request (it had no effect). Front ends map these to codes."""
 
-    def __init__(self, code: int, msg: str) -> None:
-        super().__init__(f"venue rejects the request: {code} {msg}")
-        self.code = code
+    DUPLICATE_CLIENT_ID = "duplicate_client_id"
+    QTY_BELOW_MIN = "qty_below_min"
+    QTY_ABOVE_MAX = "qty_above_max"
+    PRICE_BELOW_MIN = "price_below_min"
+    PRICE_ABOVE_MAX = "price_above_max"
+    PRICE_OFF_GRID = "price_off_grid"
+    NOTIONAL_BELOW_MIN = "notional_below_min"
+    REDUCE_ONLY = "reduce_only"
+    WOULD_TAKE = "would_take"  # post-only
+    NO_SUCH_ORDER = "no_such_order"  # amend/query of an order that is not open
+    UNKNOWN_ORDER = "unknown_order"  # cancel of an order that is not open
+    INSUFFICIENT_MARGIN = "insufficient_margin"  # raised by the sim's account, not the engine
+
+    @property
+    def kind(self) -> RejectKind:
+        """The core's reject kind for this refusal (the backtester's venue has no codes)."""
+        return _KIND[self]
+
+
+_KIND = {
+    Refusal.DUPLICATE_CLIENT_ID: RejectKind.UNKNOWN,
+    Refusal.QTY_BELOW_MIN: RejectKind.INVALID_SIZE,
+    Refusal.QTY_ABOVE_MAX: RejectKind.INVALID_SIZE,
+    Refusal.PRICE_BELOW_MIN: RejectKind.INVALID_PRICE,
+    Refusal.PRICE_ABOVE_MAX: RejectKind.INVALID_PRICE,
+    Refusal.PRICE_OFF_GRID: RejectKind.INVALID_PRICE,
+    Refusal.NOTIONAL_BELOW_MIN: RejectKind.INVALID_SIZE,
+    Refusal.REDUCE_ONLY: RejectKind.REDUCE_ONLY,
+    Refusal.WOULD_TAKE: RejectKind.WOULD_CROSS,
+    Refusal.NO_SUCH_ORDER: RejectKind.UNKNOWN_ORDER,
+    Refusal.UNKNOWN_ORDER: RejectKind.UNKNOWN_ORDER,
+    Refusal.INSUFFICIENT_MARGIN: RejectKind.INSUFFICIENT_MARGIN,
+}
+
+
+class MatchingReject(MmtrioError):
+    """A definite refusal (the request had no effect): ``refusal`` says why."""
+
+    def __init__(self, refusal: Refusal, msg: str) -> None:
+        super().__init__(f"venue refuses the request: {refusal.value}: {msg}")
+        self.refusal = refusal
         self.msg = msg
 
 
@@ -104,12 +149,13 @@ class OrderView:
     price: int
     qty: int
     cum_qty: int
-    status: VenueOrderStatus
+    status: OrderStatus
     time_in_force: TimeInForce
     reduce_only: bool
     queue_ahead: int
     created_ts: int
     updated_ts: int
+    expiry_cause: str | None = None  # "self_trade" | "ioc" | "post_only_amend" | "venue"
 
 
 @dataclass(slots=True)
@@ -125,7 +171,8 @@ class _Order:
     updated_ts: int
     cum_qty: int = 0
     queue_ahead: int = 0
-    status: VenueOrderStatus = VenueOrderStatus.NEW
+    status: OrderStatus = OrderStatus.NEW
+    expiry_cause: str | None = None
 
     @property
     def remaining(self) -> int:
@@ -214,8 +261,8 @@ class MatchingEngine:
             self._traded[side].clear()
         return self._fill_crossed(snap.ts)
 
-    def on_diff(self, diff: DepthDiff) -> list[OrderUpdate]:
-        """Apply a depth diff (absolute sizes); advance queues; fill what it crosses."""
+    def on_delta(self, diff: BookDelta) -> list[OrderUpdate]:
+        """Apply a book delta (absolute sizes); advance queues; fill what it crosses."""
         self._check_symbol(diff.symbol)
         for side, book, levels in (
             (Side.BUY, self._bids, diff.bids),
@@ -267,22 +314,17 @@ class MatchingEngine:
     # --- our orders -------------------------------------------------------------------------
     def place(self, order: NewOrder, ts: int) -> list[OrderUpdate]:
         """Accept a new order: NEW, then taker fills if it crosses, then EXPIRED for IOC rest."""
-        if not _CLIENT_ID_RE.match(order.client_id):
-            raise MatchingReject(
-                -1100,
-                f"Illegal characters found in parameter 'newClientOrderId' ({order.client_id!r}).",
-            )
+        if not order.client_id:
+            raise MmtrioError("an order needs a client id (the front end validates its syntax)")
         if order.client_id in self._open:
-            raise MatchingReject(-4116, "ClientOrderId is duplicated.")
+            raise MatchingReject(Refusal.DUPLICATE_CLIENT_ID, "client order id is duplicated")
         self._check_filters(order.price, order.qty, order.reduce_only)
         if order.reduce_only and not self._reduces(order.side):
-            raise MatchingReject(-2022, "ReduceOnly Order is rejected.")
-        if order.time_in_force is TimeInForce.GTX and self._would_take(order.side, order.price):
-            raise MatchingReject(
-                -5022,
-                "Due to the order could not be executed as maker, the Post Only order will be "
-                "rejected. The order will not be recorded in the order history",
-            )
+            raise MatchingReject(Refusal.REDUCE_ONLY, "reduce-only order would not reduce")
+        if order.time_in_force is TimeInForce.POST_ONLY and self._would_take(
+            order.side, order.price
+        ):
+            raise MatchingReject(Refusal.WOULD_TAKE, "post-only order would take liquidity")
         o = _Order(
             client_id=order.client_id,
             order_id=self._next_order_id,
@@ -305,14 +347,15 @@ class MatchingEngine:
         """Modify price and qty; the order goes to the back of the queue at the new price."""
         o = self._open.get(client_id)
         if o is None:
-            raise MatchingReject(-2013, "Order does not exist.")
+            raise MatchingReject(Refusal.NO_SUCH_ORDER, "order does not exist")
         self._check_filters(price, qty, o.reduce_only)
         if qty <= o.cum_qty:
             self._unrest(o)
-            return [self._close(o, ExecType.CANCELED, VenueOrderStatus.CANCELED, ts)]
+            return [self._close(o, ExecType.CANCELED, OrderStatus.CANCELED, ts)]
         self._unrest(o)
-        if o.time_in_force is TimeInForce.GTX and self._would_take(o.side, price):
-            return [self._close(o, ExecType.EXPIRED, VenueOrderStatus.EXPIRED, ts)]
+        if o.time_in_force is TimeInForce.POST_ONLY and self._would_take(o.side, price):
+            o.expiry_cause = "post_only_amend"
+            return [self._close(o, ExecType.EXPIRED, OrderStatus.EXPIRED, ts)]
         o.price = price
         o.qty = qty
         o.updated_ts = ts
@@ -321,28 +364,29 @@ class MatchingEngine:
         return out
 
     def cancel(self, client_id: str, ts: int) -> list[OrderUpdate]:
-        """Cancel an open order; -2011 when it is unknown or already closed."""
+        """Cancel an open order; UNKNOWN_ORDER when it is unknown or already closed."""
         o = self._open.get(client_id)
         if o is None:
-            raise MatchingReject(-2011, "Unknown order sent.")
+            raise MatchingReject(Refusal.UNKNOWN_ORDER, "unknown order")
         self._unrest(o)
-        return [self._close(o, ExecType.CANCELED, VenueOrderStatus.CANCELED, ts)]
+        return [self._close(o, ExecType.CANCELED, OrderStatus.CANCELED, ts)]
 
     def cancel_all(self, ts: int) -> list[OrderUpdate]:
         """Cancel every open order (oldest first)."""
         out: list[OrderUpdate] = []
         for o in sorted(self._open.values(), key=lambda x: x.order_id):
             self._unrest(o)
-            out.append(self._close(o, ExecType.CANCELED, VenueOrderStatus.CANCELED, ts))
+            out.append(self._close(o, ExecType.CANCELED, OrderStatus.CANCELED, ts))
         return out
 
     def expire(self, client_id: str, ts: int) -> list[OrderUpdate]:
-        """Venue-initiated expiry of an open order (fault injection); -2011 when not open."""
+        """Venue-initiated expiry of an open order (fault injection); UNKNOWN_ORDER if not open."""
         o = self._open.get(client_id)
         if o is None:
-            raise MatchingReject(-2011, "Unknown order sent.")
+            raise MatchingReject(Refusal.UNKNOWN_ORDER, "unknown order")
+        o.expiry_cause = "venue"
         self._unrest(o)
-        return [self._close(o, ExecType.EXPIRED, VenueOrderStatus.EXPIRED, ts)]
+        return [self._close(o, ExecType.EXPIRED, OrderStatus.EXPIRED, ts)]
 
     # --- queries ----------------------------------------------------------------------------
     def get(self, client_id: str) -> OrderView | None:
@@ -382,18 +426,21 @@ class MatchingEngine:
     def _check_filters(self, price: int, qty: int, reduce_only: bool) -> None:
         ins = self.instrument
         if qty <= 0 or qty < ins.min_qty:
-            raise MatchingReject(-4003, f"Quantity less than minimum ({ins.qty_str(ins.min_qty)}).")
+            raise MatchingReject(
+                Refusal.QTY_BELOW_MIN, f"quantity less than minimum ({ins.qty_str(ins.min_qty)})"
+            )
         if qty > ins.max_qty:
-            raise MatchingReject(-4005, "Quantity greater than max quantity.")
+            raise MatchingReject(Refusal.QTY_ABOVE_MAX, "quantity greater than max quantity")
         if price < ins.min_price_ticks:
-            raise MatchingReject(-4013, "Price less than min price.")
+            raise MatchingReject(Refusal.PRICE_BELOW_MIN, "price less than min price")
         if price > ins.max_price_ticks:
-            raise MatchingReject(-4016, "Price greater than max price.")
+            raise MatchingReject(Refusal.PRICE_ABOVE_MAX, "price greater than max price")
+        if not ins.is_valid_price(price):
+            raise MatchingReject(Refusal.PRICE_OFF_GRID, "price is not on the price grid")
         if not reduce_only and ins.notional(price, qty) < ins.min_notional:
             raise MatchingReject(
-                -4164,
-                f"Order's notional must be no smaller than {ins.min_notional} "
-                "(unless you choose reduce only).",
+                Refusal.NOTIONAL_BELOW_MIN,
+                f"order's notional must be no smaller than {ins.min_notional}",
             )
 
     def _reduces(self, side: Side) -> bool:
@@ -420,7 +467,7 @@ class MatchingEngine:
         stp = own_opp is not None and (limit >= own_opp if o.side is Side.BUY else limit <= own_opp)
         if stp and own_opp is not None:
             limit = own_opp - 1 if o.side is Side.BUY else own_opp + 1
-        if o.time_in_force is not TimeInForce.GTX:
+        if o.time_in_force is not TimeInForce.POST_ONLY:
             book = self._asks if o.side is Side.BUY else self._bids
             for price in book.through(limit):
                 if o.remaining <= 0:
@@ -431,9 +478,11 @@ class MatchingEngine:
         if o.remaining <= 0:
             return out
         if stp:
-            out.append(self._close(o, ExecType.EXPIRED, VenueOrderStatus.EXPIRED_IN_MATCH, ts))
+            o.expiry_cause = "self_trade"
+            out.append(self._close(o, ExecType.EXPIRED, OrderStatus.EXPIRED, ts))
         elif o.time_in_force is TimeInForce.IOC:
-            out.append(self._close(o, ExecType.EXPIRED, VenueOrderStatus.EXPIRED, ts))
+            o.expiry_cause = "ioc"
+            out.append(self._close(o, ExecType.EXPIRED, OrderStatus.EXPIRED, ts))
         else:
             self._rest(o)
         return out
@@ -493,13 +542,13 @@ class MatchingEngine:
         self._next_trade_id += 1
         if o.remaining <= 0:
             self._unrest(o)
-            o.status = VenueOrderStatus.FILLED
+            o.status = OrderStatus.FILLED
             self._retire(o)
         else:
-            o.status = VenueOrderStatus.PARTIALLY_FILLED
+            o.status = OrderStatus.PARTIALLY_FILLED
         return self._update(o, ExecType.TRADE, ts, fill)
 
-    def _close(self, o: _Order, x: ExecType, status: VenueOrderStatus, ts: int) -> OrderUpdate:
+    def _close(self, o: _Order, x: ExecType, status: OrderStatus, ts: int) -> OrderUpdate:
         o.status = status
         o.updated_ts = ts
         self._retire(o)
@@ -547,4 +596,5 @@ class MatchingEngine:
             queue_ahead=o.queue_ahead,
             created_ts=o.created_ts,
             updated_ts=o.updated_ts,
+            expiry_cause=o.expiry_cause,
         )

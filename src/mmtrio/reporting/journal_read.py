@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mmtrio.core.events import Fill, FundingPayment, Side
-from mmtrio.core.instruments import instrument_for
-from mmtrio.errors import JournalError
+from mmtrio.core.instruments import Instrument
+from mmtrio.errors import InstrumentError, JournalError
 from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
 
 KIND_START = "start"
@@ -24,6 +24,22 @@ KIND_FILL = "fill"
 KIND_MID = "mid_sample"
 KIND_FUNDING = "funding"
 KIND_ORDER_SENT = "order_sent"
+KIND_INSTRUMENT = "instrument"
+
+# Journals written before the instrument was recorded (mmtrio 0.1, Binance BTCUSDT/ETHUSDT
+# only): the rules those versions traded on, so their reports still render.
+_LEGACY: dict[str, dict[str, object]] = {
+    "BTCUSDT": {
+        "symbol": "BTCUSDT", "tick_size": "0.10", "lot_size": "0.001", "min_qty": 1,
+        "max_qty": 1_000_000, "min_notional": "100", "min_price_ticks": 2_611,
+        "max_price_ticks": 8_098_600, "base_asset": "BTC",
+    },
+    "ETHUSDT": {
+        "symbol": "ETHUSDT", "tick_size": "0.01", "lot_size": "0.001", "min_qty": 1,
+        "max_qty": 10_000_000, "min_notional": "20", "min_price_ticks": 3_986,
+        "max_price_ticks": 30_642_200, "base_asset": "ETH",
+    },
+}  # fmt: skip
 
 
 def connect_readonly(path: Path | str) -> sqlite3.Connection:
@@ -75,6 +91,27 @@ def _fill(p: dict[str, Any], ts: int) -> Fill:
     )
 
 
+def instrument_of(conn: sqlite3.Connection, symbol: str, until_ms: int) -> Instrument:
+    """The instrument rules the journal recorded for ``symbol`` (the latest at or before
+    ``until_ms``); JournalError when it never recorded them."""
+    row = conn.execute(
+        "SELECT seq, payload FROM records WHERE kind = ? AND local_ts_ms <= ? "
+        "AND json_extract(payload, '$.symbol') = ? ORDER BY seq DESC LIMIT 1",
+        (KIND_INSTRUMENT, until_ms, symbol),
+    ).fetchone()
+    data = json.loads(row[1]) if row is not None else _LEGACY.get(symbol)
+    if data is None:
+        raise JournalError(
+            f"the journal holds no instrument record for {symbol}: it was written by a bot "
+            "that never reached the venue, or by an mmtrio that did not record it"
+        )
+    try:
+        return Instrument.from_json(data)
+    except InstrumentError as exc:
+        where = f"record seq {row[0]}" if row is not None else "legacy table"
+        raise JournalError(f"journal {where}: {exc}") from exc
+
+
 def read_report_input(
     conn: sqlite3.Connection, symbol: str, since_ms: int, until_ms: int | None = None
 ) -> ReportInput:
@@ -84,8 +121,8 @@ def read_report_input(
     are measured on the same clock as the mids). A fill's own bid/ask becomes a mid sample at
     the fill's time, so spread capture uses the book the engine saw when it booked the fill.
     """
-    inst = instrument_for(symbol)
     until = until_ms if until_ms is not None else 2**62
+    inst = instrument_of(conn, symbol, until)
     fills: list[Fill] = []
     mids: list[MidSample] = []
     funding: list[FundingPayment] = []

@@ -219,7 +219,7 @@ def compute_report(
         buys=buys,
         sells=sells,
         volume_lots=snap.volume_lots,
-        volume_qty=inst.lots_to_qty(snap.volume_lots),
+        volume_qty=inst.lots_to_base(snap.volume_lots),
         volume_quote=volume_quote,
         maker_share=snap.maker_volume_lots / snap.volume_lots if snap.volume_lots else None,
         orders=data.orders,

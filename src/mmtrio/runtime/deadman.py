@@ -21,9 +21,8 @@ from __future__ import annotations
 import trio
 from loguru import logger
 
-from mmtrio.errors import ConfigError, MmtrioError
-from mmtrio.runtime.gateway import Gateway
-from mmtrio.venues.binance.errors import RateLimited
+from mmtrio.errors import ConfigError, MmtrioError, RateLimited
+from mmtrio.venues.protocol import Gateway
 
 DISARM_TIMEOUT_S = 5.0
 MIN_BACK_OFF_WAIT_S = 0.05  # a back-off reported as (almost) over is still waited a moment

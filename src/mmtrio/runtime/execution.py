@@ -4,7 +4,8 @@ Why it is shaped this way:
 
 - **Stale quotes are worse than none.** A place/amend that cannot leave now (no rate budget,
   breaker open, too many requests in flight) is refused at once with a local rejection
-  (code 0) instead of being queued: by the time a queue drained, the price would be stale.
+  (reject kind LOCAL) instead of being queued: by the time a queue drained, the price would
+  be stale.
   The strategy decides again on its next step.
 - **Cancels are never starved.** Cancels, cancel-all and queries may use the hard rate
   limit (the core's RateBudget keeps 20 % for them) and wait for budget or an in-flight
@@ -13,9 +14,10 @@ Why it is shaped this way:
   OutcomeUnknown and never resubmitted here; the strategy resolves it with QueryOrder.
   Only idempotent requests (query, cancel-all, open orders) are retried.
 - **One client id, one request at a time.** A cancel sent while its order's place is still
-  in flight could reach the venue first, be answered -2011 and leave the order resting
+  in flight could reach the venue first, be answered "unknown order" and leave the order resting
   unowned; so requests for the same client id are serialised.
-- **A 429 is obeyed.** Retry-After blocks the budget; nothing is sent before it expires.
+- **A rate-limit answer is obeyed.** Retry-After blocks the budget; nothing is sent before
+  it expires.
 """
 
 from __future__ import annotations
@@ -48,12 +50,22 @@ from mmtrio.core.events import (
     PlaceRejected,
 )
 from mmtrio.core.instruments import Instrument
-from mmtrio.core.ratelimit import RateBudget, RequestCost, request_cost
-from mmtrio.errors import ConfigError, MmtrioError, ParameterError, VenueAuthError, VenueError
+from mmtrio.core.ratelimit import RateBudget, RequestCost
+from mmtrio.core.rejects import RejectKind
+from mmtrio.errors import (
+    AuthError,
+    ConfigError,
+    ConnectionFailed,
+    MmtrioError,
+    OutcomeUnknownError,
+    ParameterError,
+    RateLimited,
+    VenueError,
+)
 from mmtrio.runtime import probe
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
-from mmtrio.runtime.gateway import Gateway
-from mmtrio.venues.binance.errors import ConnectionFailed, OutcomeUnknownError, RateLimited
+from mmtrio.runtime.inbox import Sender
+from mmtrio.venues.protocol import Gateway, RequestCosts
 
 T = TypeVar("T")
 
@@ -61,15 +73,6 @@ LATENCY_WINDOW = 1024  # bounded latency sample for p50/p99
 IDEMPOTENT_ATTEMPTS = 3
 RETRY_BACKOFF_S = 0.25
 CONFIRM_POLL_S = 0.5  # cancel_all_and_confirm: pause between rounds
-COST_PLACE = request_cost("POST", "/fapi/v1/order")
-COST_AMEND = request_cost("PUT", "/fapi/v1/order")
-COST_CANCEL = request_cost("DELETE", "/fapi/v1/order")
-COST_CANCEL_ALL = request_cost("DELETE", "/fapi/v1/allOpenOrders")
-# A query resolves an unknown outcome, which blocks its slot: it has cancel priority.
-COST_QUERY = RequestCost(request_cost("GET", "/fapi/v1/order").weight, essential=True)
-COST_OPEN_ORDERS = RequestCost(
-    request_cost("GET", "/fapi/v1/openOrders", {"symbol": "x"}).weight, essential=True
-)
 
 
 def _is_venue_failure(exc: BaseException) -> bool:
@@ -86,9 +89,11 @@ class Execution:
         instrument: Instrument,
         budget: RateBudget,
         breaker: CircuitBreaker,
-        events_out: trio.MemorySendChannel[Event],
+        events_out: Sender,
         clock_ms: Callable[[], int],
         max_in_flight: int = 8,
+        *,
+        costs: RequestCosts,
     ) -> None:
         if (
             isinstance(max_in_flight, bool)
@@ -97,6 +102,7 @@ class Execution:
         ):
             raise ConfigError(f"max_in_flight must be an integer >= 1, got {max_in_flight!r}")
         self.gateway = gateway
+        self.costs = costs
         self.instrument = instrument
         self.budget = budget
         self.breaker = breaker
@@ -113,11 +119,9 @@ class Execution:
         self.rate_limited = 0
 
     # --- wiring -------------------------------------------------------------------------
-    def on_headers(
-        self, weight_1m: int | None, orders_10s: int | None, orders_1m: int | None
-    ) -> None:
-        """BinanceRest ``on_headers`` callback: the venue's usage counts feed the budget."""
-        self.budget.update_from_headers(weight_1m, orders_10s, orders_1m, self.clock_ms())
+    def on_usage(self, usage: dict[str, int | None]) -> None:
+        """The venue's reported usage of its limits (window name → count) feeds the budget."""
+        self.budget.update_from_usage(usage, self.clock_ms())
 
     async def run(self, commands_in: trio.MemoryReceiveChannel[Command]) -> None:
         """Execute commands until the channel closes (then waits for requests in flight)."""
@@ -139,7 +143,7 @@ class Execution:
     def _admit_order(self, cmd: PlaceOrder | AmendOrder) -> Event | None:
         """Reserve an in-flight slot, breaker pass and budget now, or return the refusal."""
         now = self.clock_ms()
-        cost = COST_PLACE if isinstance(cmd, PlaceOrder) else COST_AMEND
+        cost = self.costs.place if isinstance(cmd, PlaceOrder) else self.costs.amend
         reason: str | None = None
         try:
             self._slots.acquire_nowait()
@@ -147,7 +151,7 @@ class Execution:
             reason = f"{self.max_in_flight} requests already in flight; not queued (would be stale)"
         else:
             try:
-                wait = self.budget.wait_ms(cost.weight, True, now)
+                wait = self.budget.wait_ms(cost, now)
             except ParameterError as exc:  # the limits can never fit it (misconfiguration)
                 wait, reason = 0, f"rate budget can never send it: {exc}"
             if reason is None and wait:
@@ -155,19 +159,19 @@ class Execution:
             elif reason is None and not self.breaker.allow(now):
                 reason = self.breaker.refusal_reason(now)
             elif reason is None:
-                self.budget.try_acquire_cost(cost, now)  # cannot fail: wait_ms was 0 now
+                self.budget.try_acquire(cost, now)  # cannot fail: wait_ms was 0 now
                 return None
             self._slots.release()
         if isinstance(cmd, PlaceOrder):
-            return PlaceRejected(cmd.client_id, 0, reason, now)
-        return AmendRejected(cmd.client_id, 0, reason, now)
+            return PlaceRejected(cmd.client_id, RejectKind.LOCAL, "", reason, now)
+        return AmendRejected(cmd.client_id, RejectKind.LOCAL, "", reason, now)
 
     async def _wait_budget(self, cost: RequestCost) -> None:
         """Sleep until ``cost`` fits the budget (a 429 block included), then reserve it."""
         while True:
             now = self.clock_ms()
-            wait = self.budget.wait_ms(cost.weight, cost.orders > 0, now, essential=cost.essential)
-            if wait == 0 and self.budget.try_acquire_cost(cost, now):
+            wait = self.budget.wait_ms(cost, now)
+            if wait == 0 and self.budget.try_acquire(cost, now):
                 return
             await trio.sleep(max(wait, 1) / 1000.0)
 
@@ -197,7 +201,7 @@ class Execution:
             # or after the client's, so a request that waited it out is never refused locally.
             now = self.clock_ms() + 1
             if exc.banned:
-                self.budget.on_418(now, exc.retry_after_s)
+                self.budget.on_ban(now, exc.retry_after_s)
             else:
                 # Status 0 is the client refusing locally: a back-off another caller (the
                 # dead-man refresher, the reconciler) ran into. The budget learns it too, so
@@ -234,7 +238,7 @@ class Execution:
         except VenueError as exc:
             return self._order_error(cmd, op, exc)
         except MmtrioError as exc:  # raised before sending (grid, id, config): not sent
-            return self._rejected(cmd, 0, f"not sent: {exc}")
+            return self._rejected(cmd, RejectKind.LOCAL, "", f"not sent: {exc}")
         except Exception as exc:
             # We cannot know whether bytes left: treat as unknown, the query resolves it.
             logger.opt(exception=exc).error("{} {} failed unexpectedly", op, cmd.client_id)
@@ -243,17 +247,19 @@ class Execution:
                 cmd.client_id, op, f"unexpected {type(exc).__name__}", self.clock_ms()
             )
 
-    def _rejected(self, cmd: PlaceOrder | AmendOrder, code: int, reason: str) -> Event:
+    def _rejected(
+        self, cmd: PlaceOrder | AmendOrder, kind: RejectKind, code: str, reason: str
+    ) -> Event:
         if isinstance(cmd, PlaceOrder):
-            return PlaceRejected(cmd.client_id, code, reason, self.clock_ms())
-        return AmendRejected(cmd.client_id, code, reason, self.clock_ms())
+            return PlaceRejected(cmd.client_id, kind, code, reason, self.clock_ms())
+        return AmendRejected(cmd.client_id, kind, code, reason, self.clock_ms())
 
     def _order_error(self, cmd: PlaceOrder | AmendOrder, op: str, exc: VenueError) -> Event:
         if not exc.definite:
             self.unknown_outcomes += 1
             logger.warning("{} {} outcome unknown: {}", op, cmd.client_id, exc.msg)
             return OutcomeUnknown(cmd.client_id, op, exc.msg, self.clock_ms())
-        return self._rejected(cmd, exc.code, exc.msg)
+        return self._rejected(cmd, exc.kind, exc.code, exc.msg)
 
     async def _run_priority(self, cmd: CancelOrder | CancelAll | QueryOrder) -> None:
         async with self._slots:
@@ -262,7 +268,7 @@ class Execution:
                 # order's fate. Failure after retries is logged; the dead-man covers us.
                 try:
                     await self._retrying(
-                        COST_CANCEL_ALL, lambda: self.gateway.cancel_all(cmd.symbol)
+                        self.costs.cancel_all, lambda: self.gateway.cancel_all(cmd.symbol)
                     )
                 except (VenueError, MmtrioError) as exc:
                     logger.error("cancel-all {} failed after retries: {}", cmd.symbol, exc)
@@ -274,16 +280,18 @@ class Execution:
         await self.events_out.send(event)
 
     async def _cancel_outcome(self, cmd: CancelOrder) -> Event:
-        await self._wait_budget(COST_CANCEL)
+        await self._wait_budget(self.costs.cancel)
         try:
             await self._timed(self.gateway.cancel(cmd))
         except VenueError as exc:
             if not exc.definite:
                 self.unknown_outcomes += 1
                 return OutcomeUnknown(cmd.client_id, "cancel", exc.msg, self.clock_ms())
-            return CancelRejected(cmd.client_id, exc.code, exc.msg, self.clock_ms())
+            return CancelRejected(cmd.client_id, exc.kind, exc.code, exc.msg, self.clock_ms())
         except MmtrioError as exc:
-            return CancelRejected(cmd.client_id, 0, f"not sent: {exc}", self.clock_ms())
+            return CancelRejected(
+                cmd.client_id, RejectKind.LOCAL, "", f"not sent: {exc}", self.clock_ms()
+            )
         return CancelAccepted(cmd.client_id, self.clock_ms())
 
     async def _query_outcome(self, cmd: QueryOrder) -> Event:
@@ -291,7 +299,7 @@ class Execution:
         # so the strategy knows to ask again later (there is no other failure event).
         try:
             update = await self._retrying(
-                COST_QUERY, lambda: self.gateway.query(cmd.symbol, cmd.client_id)
+                self.costs.query, lambda: self.gateway.query(cmd.symbol, cmd.client_id)
             )
         except (VenueError, MmtrioError) as exc:
             return OutcomeUnknown(cmd.client_id, "query", str(exc), self.clock_ms())
@@ -328,9 +336,9 @@ class Execution:
         with trio.move_on_after(deadline_s, shield=True):
             while True:
                 try:
-                    await self._wait_budget(COST_CANCEL_ALL)
+                    await self._wait_budget(self.costs.cancel_all)
                     await self._timed(self.gateway.cancel_all(symbol))
-                except VenueAuthError as exc:
+                except AuthError as exc:
                     # Every signed request is refused now: retrying until the deadline only
                     # repeats the refusal. The dead-man countdown cancels what rests.
                     logger.error("shutdown cancel-all {} refused: {}", symbol, exc)
@@ -338,7 +346,7 @@ class Execution:
                 except (VenueError, MmtrioError) as exc:
                     logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
                 try:
-                    await self._wait_budget(COST_OPEN_ORDERS)
+                    await self._wait_budget(self.costs.open_orders)
                     left = len(await self._timed(self.gateway.open_orders(symbol)))
                 except (VenueError, MmtrioError) as exc:
                     logger.warning("shutdown openOrders {} failed: {}", symbol, exc)

@@ -19,7 +19,8 @@ One SQLite database per bot, ``<state_dir>/journal.sqlite3``. Tables:
 
 Record kinds and their payloads (``Kind``):
 
-- ``start`` {pid, version, symbol?} / ``stop`` {reason, exit_code} / ``restart`` {component, reason}
+- ``start`` {pid, version, venue?, mode?, symbol?} / ``stop`` {reason, exit_code} /
+  ``restart`` {component, reason}
 - ``config_load`` / ``config_reload`` {digest, summary} (never a secret)
 - ``order_sent`` {op: place|amend|cancel|cancel_all|query, client_id, symbol, side?, price?,
   qty?, tif?, reduce_only?, reason?}
@@ -36,6 +37,9 @@ Record kinds and their payloads (``Kind``):
 - ``mid_sample`` {symbol, bid, ask} (ticks; sampled, e.g. every 250 ms, for markouts)
 - ``reconcile`` {ok, orders?, position_lots?, detail?}
 - ``journal_gap`` {dropped} — ordinary samples the writer had to drop (channel full)
+- ``instrument`` {symbol, tick_size, lot_size, contract_size, min_qty, max_qty, min_notional,
+  min_price_ticks, max_price_ticks, base_asset, quote_asset, sig_figs} — the venue's rules as
+  read at start: the report turns the journal's ticks and lots back into prices with them
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from typing import Any, NamedTuple
 
 from mmtrio.core.commands import Command, PlaceOrder
 from mmtrio.core.events import Fill, OrderUpdate
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import JournalError
 
 
@@ -73,6 +78,7 @@ class Kind(enum.StrEnum):
     MID_SAMPLE = "mid_sample"
     RECONCILE = "reconcile"
     JOURNAL_GAP = "journal_gap"
+    INSTRUMENT = "instrument"
 
 
 DROPPABLE_KINDS = frozenset({Kind.MID_SAMPLE})
@@ -277,3 +283,8 @@ def order_update(u: OrderUpdate, local_ts_ms: int) -> Record:
         "trade_id": u.fill.trade_id if u.fill is not None else None,
     }
     return Record(Kind.ORDER_UPDATE, local_ts_ms, payload, exchange_ts_ms=u.ts)
+
+
+def instrument_record(inst: Instrument, local_ts_ms: int) -> Record:
+    """The venue's rules for ``inst`` as read at start (``instrument``)."""
+    return Record(Kind.INSTRUMENT, local_ts_ms, inst.to_json())

@@ -92,7 +92,7 @@ class _StatusCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_position",
             "position in base asset (signed)",
-            value=float(inst.lots_to_qty(st.position_lots)),
+            value=float(inst.lots_to_base(st.position_lots)),
         )
         pnl = GaugeMetricFamily(
             f"{PREFIX}_pnl_usdt", "session P&L and its attribution (USDT)", labels=["part"]
@@ -148,7 +148,7 @@ class _StatusCollector(Collector):
             counts[q.side.value] = counts.get(q.side.value, 0) + 1
             labels = [q.side.value, str(q.level)]
             price.add_metric(labels, float(inst.ticks_to_price(q.price)))
-            size.add_metric(labels, float(inst.lots_to_qty(q.qty)))
+            size.add_metric(labels, float(inst.lots_to_base(q.qty)))
         for side, n in counts.items():
             live.add_metric([side], float(n))
         yield live

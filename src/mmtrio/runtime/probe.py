@@ -10,7 +10,7 @@ caused::
     arrive   bytes holding the message returned from the socket (fed by the benchmark's
              socket wrapper through :meth:`LatencyProbe.socket_message`; else = msg)
     msg      ``ws.get_message()`` returned in MarketStream (our code starts here)
-    parsed   the codec turned it into a DepthDiff
+    parsed   the codec turned it into a BookDelta
     step     the trading loop starts ``mm.step`` for it (sequencer, MarketBuffer, feed
              forwarder and the loop's event channel lie between ``parsed`` and ``step``)
     stepped  ``mm.step`` returned its commands (sub-stages may be added by the caller with
@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from mmtrio.core.commands import AmendOrder, Command, PlaceOrder
-from mmtrio.core.events import DepthDiff
+from mmtrio.core.events import BookDelta
 
 ACTIVE: LatencyProbe | None = None
 """The installed probe, or None (the default: every hook is a no-op)."""
@@ -66,7 +66,7 @@ class LatencyProbe:
 
     def __init__(self) -> None:
         self._arrivals: deque[int] = deque()
-        self._by_record: dict[int, tuple[DepthDiff, Trace]] = {}
+        self._by_record: dict[int, tuple[BookDelta, Trace]] = {}
         self._by_client_id: dict[str, Trace] = {}
         self.current: Trace | None = None  # the trace whose step is running
         # The oldest depth diff applied without planning (absorbed) since the last planning
@@ -91,7 +91,7 @@ class LatencyProbe:
         """The codec's records for the message that arrived at ``arrive_ns``."""
         now = time.perf_counter_ns()
         for rec in records:
-            if isinstance(rec, DepthDiff):
+            if isinstance(rec, BookDelta):
                 if len(self._by_record) >= MAX_PENDING:
                     self.dropped += len(self._by_record)
                     self._by_record.clear()

@@ -9,14 +9,14 @@ periodically, and once more at stop. Decisions recorded here:
   parameters) or cancelled here. Later, an open order of ours the strategy does not track
   (evicted, or its cancel timed out) is cancelled: nobody would manage it. Foreign orders
   (manual, another bot) are never touched, only reported.
-- **Fills.** ``GET /fapi/v1/userTrades`` from ``since_trade_id + 1`` (paged) finds every fill
+- **Fills.** The gateway's ``user_trades`` from ``since_trade_id + 1`` finds every fill
   after the caller's watermark. A trade is *missed* when the ledger has not booked it
   (``Ledger.has_fill``) — not merely when it was never fed: a fill fed to a loop that stopped
   before stepping it is fed again (``known_trade_ids`` records what was fed). Each missed
   fill is fed to the strategy as a TRADE OrderUpdate carrying the order's queried status, so
   the tracker learns the order's fate with the fill; the ledger dedupes by trade id, so a
   fill the user stream also delivers is booked once. A fill whose order cannot be named
-  (userTrades gives the orderId only) is still booked, as an update with an empty client id
+  (the venue may give the order id only) is still booked, as an update with an empty client id
   (the tracker passes it to the ledger).
 - **Start, a new journal** (``journal_new``: no start record, no fill): the venue's history
   predates this journal; it is inside the venue position, which is adopted. Its trade ids
@@ -53,17 +53,16 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     KillSwitch,
+    OrderStatus,
     OrderUpdate,
     TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.orders import Order
 from mmtrio.errors import VenueError
-from mmtrio.runtime.gateway import Gateway
+from mmtrio.runtime.inbox import Sender
+from mmtrio.venues.protocol import Gateway
 
-PAGE = 1000  # userTrades page size asked for by BinanceRest (Binance's maximum)
-MAX_PAGES = 50  # bounded: 50 000 fills in one pass means something else is wrong
 CONFIRM_DELAY_S = 0.5  # re-check of a position mismatch (see the module docstring)
 
 
@@ -118,20 +117,9 @@ class ReconcileReport:
 
 
 async def fetch_trades(gateway: Gateway, symbol: str, from_id: int | None) -> list[Fill]:
-    """Every fill from ``from_id`` (inclusive; None = what the venue lists without one),
-    paging forward while pages come back full, at most ``MAX_PAGES`` pages."""
-    out: list[Fill] = []
-    for _ in range(MAX_PAGES):
-        page = await gateway.user_trades(symbol, from_id)
-        out.extend(page)
-        if len(page) < PAGE:
-            break
-        # Binance lists the latest trades without fromId, the sim the oldest: paging on
-        # from the last id returned is right for both.
-        from_id = page[-1].trade_id + 1
-    else:
-        logger.error("userTrades: stopped after {} pages of {} fills", MAX_PAGES, PAGE)
-    return out
+    """Every fill from ``from_id`` (inclusive; None = what the venue lists without one); the
+    venue package pages (its page size and cursor are its own)."""
+    return await gateway.user_trades(symbol, from_id)
 
 
 def _fill_only_update(fill: Fill) -> OrderUpdate:
@@ -142,7 +130,7 @@ def _fill_only_update(fill: Fill) -> OrderUpdate:
         order_id=fill.order_id,
         side=fill.side,
         exec_type=ExecType.TRADE,
-        status=VenueOrderStatus.PARTIALLY_FILLED,
+        status=OrderStatus.PARTIALLY_FILLED,
         price=fill.price,
         qty=fill.qty,
         cum_qty=0,
@@ -215,7 +203,7 @@ class _Pass:
     symbol: str
     known: MutableSet[int]
     clock_ms: Callable[[], int]
-    events_out: trio.MemorySendChannel[Event] | None
+    events_out: Sender | None
     record: Callable[[Event], object] | None
     report: ReconcileReport
 
@@ -282,7 +270,7 @@ async def reconcile(
     clock_ms: Callable[[], int],
     startup: bool,
     since_trade_id: int | None = None,
-    events_out: trio.MemorySendChannel[Event] | None = None,
+    events_out: Sender | None = None,
     record: Callable[[Event], object] | None = None,
     confirm_delay_s: float = CONFIRM_DELAY_S,
     journal_new: bool | None = None,

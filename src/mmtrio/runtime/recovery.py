@@ -55,8 +55,8 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.errors import JournalError
 from mmtrio.runtime import journal_schema as js
-from mmtrio.runtime.gateway import Gateway
 from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile
+from mmtrio.venues.protocol import Gateway
 
 PHASE_START, PHASE_PERIODIC, PHASE_STOP = "start", "periodic", "stop"
 MAX_PENDING_IDS = 200_000  # bounded memory of unverified trade ids (see Checkpointer)

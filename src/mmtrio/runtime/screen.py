@@ -35,11 +35,10 @@ from rich.table import Table
 from rich.text import Text
 
 from mmtrio.core.events import Side
-from mmtrio.core.instruments import KNOWN_INSTRUMENTS, Instrument
+from mmtrio.core.instruments import Instrument
 from mmtrio.core.notices import Notice, StrategyStatus
 from mmtrio.core.risk import InventoryBand, TradingState
-from mmtrio.errors import ConfigError
-from mmtrio.runtime.feeds import FeedStats
+from mmtrio.runtime.inbox import LaneStats
 from mmtrio.runtime.status import StatusSources
 from mmtrio.runtime.supervisor import ChildState, ChildStatus
 
@@ -187,20 +186,17 @@ class SnapshotBuilder:
 
     Call :meth:`build` on the Trio thread only: it reads live objects (strategy, execution,
     supervisor) without awaiting, so the snapshot is consistent. Reconnects are the feeds' own
-    count (``FeedStats.reconnects``, every FeedStatus), or — for a feed object that does not
+    count (``LaneStats.reconnects``, every FeedStatus), or — for a feed object that does not
     count — the ``connected`` flag going up again between builds (a lower bound).
     """
 
     def __init__(self, src: StatusSources) -> None:
-        if src.symbol not in KNOWN_INSTRUMENTS:
-            raise ConfigError(f"status screen: unknown symbol {src.symbol!r}")
         self._src = src
-        self._instrument = KNOWN_INSTRUMENTS[src.symbol]
         self._seen_up: dict[str, bool] = {}
         self._ever_up: set[str] = set()
         self._reconnects: dict[str, int] = {}
 
-    def _connection(self, name: str, feed: FeedStats | None) -> Connection | None:
+    def _connection(self, name: str, feed: LaneStats | None) -> Connection | None:
         if feed is None:
             return None
         was = self._seen_up.get(name)
@@ -211,13 +207,16 @@ class SnapshotBuilder:
             self._ever_up.add(name)
         if was is None or feed.connected != was:
             self._seen_up[name] = feed.connected
-        # FeedStats counts every FeedStatus (exact); the flag-watching count covers feeds that
+        # LaneStats counts every FeedStatus (exact); the flag-watching count covers feeds that
         # do not (a lower bound). Both are monotonic, so the larger stays a valid counter.
         return Connection(name, feed.connected, max(self._reconnects.get(name, 0), feed.reconnects))
 
-    def build(self) -> ScreenSnapshot:
-        """The current snapshot (Trio thread, no await)."""
+    def build(self) -> ScreenSnapshot | None:
+        """The current snapshot (Trio thread, no await); None until the venue's instrument
+        is known (start-up reads it first)."""
         src = self._src
+        if src.instrument is None:
+            return None
         now = src.clock_ms()
         strategy = src.strategy.status(now) if src.strategy is not None else None
         p50 = p99 = None
@@ -233,7 +232,7 @@ class SnapshotBuilder:
         conns = [self._connection("market", src.market), self._connection("user", src.user)]
         children = tuple(src.supervisor.snapshot()) if src.supervisor is not None else ()
         return ScreenSnapshot(
-            instrument=self._instrument,
+            instrument=src.instrument,
             strategy=strategy,
             connections=tuple(c for c in conns if c is not None),
             rest_p50_us=p50 if isinstance(p50, int) else None,
@@ -336,7 +335,7 @@ def _market(inst: Instrument, st: StrategyStatus) -> Text:
 
 def _position(inst: Instrument, st: StrategyStatus) -> Text:
     led = st.ledger
-    qty = inst.lots_to_qty(st.position_lots)
+    qty = inst.lots_to_base(st.position_lots)
     entry = "—" if st.position_lots == 0 else f"{st.entry_price:.{inst.price_decimals}f}"
     return _line(
         ("pos ", "dim"),
@@ -522,7 +521,7 @@ def status_line(view: StatusView | None) -> str:
     return (
         f"status {inst.symbol} {st.trading_state.value} ({reason}) | book {bid}/{ask}"
         f"{'' if st.book_synced else ' OUT-OF-SYNC'} | quotes {quotes or 'none'} | "
-        f"pos {inst.lots_to_qty(st.position_lots):+} {st.band.value} | "
+        f"pos {inst.lots_to_base(st.position_lots):+} {st.band.value} | "
         f"equity {led.equity:+.2f} (real {led.realised:+.2f} unreal {led.unrealised:+.2f} "
         f"fees {-led.fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
         f"{st.max_drawdown:.2f} | fills {led.fills}"

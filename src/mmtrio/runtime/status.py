@@ -23,7 +23,8 @@ from typing import Any
 import trio
 from loguru import logger
 
-from mmtrio.runtime.feeds import FeedStats
+from mmtrio.core.instruments import Instrument
+from mmtrio.runtime.inbox import LaneStats
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -53,11 +54,12 @@ class StatusSources:
 
     symbol: str
     clock_ms: Callable[[], int]
+    instrument: Instrument | None = None  # read from the venue at start
     strategy: Any = None  # core.strategy.MarketMaker
     execution: Any = None  # runtime.execution.Execution
     supervisor: Any = None  # runtime.supervisor.Supervisor
-    market: FeedStats | None = None
-    user: FeedStats | None = None
+    market: LaneStats | None = None
+    user: LaneStats | None = None
     journal: Any = None  # runtime.journal_writer.JournalWriter
     loop: Any = None  # runtime.trading.TradingLoop
     phase: str = "starting"

@@ -46,13 +46,14 @@ from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
 from mmtrio.core.notices import Notice
 from mmtrio.errors import ConfigError
 from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
-from mmtrio.runtime.gateway import Gateway, OrderAck
+from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.logging import setup_logging
 from mmtrio.runtime.metrics import Metrics, serve_metrics
 from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
 from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
 from mmtrio.runtime.status import StatusSources
-from mmtrio.runtime.trading import LoopItem, TradingLoop
+from mmtrio.runtime.trading import TradingLoop
+from mmtrio.venues.protocol import Gateway, OrderAck
 
 T = TypeVar("T")
 
@@ -101,6 +102,7 @@ class TimedGateway:
 
     def __init__(self, inner: Gateway, observe: Callable[[float], None]) -> None:
         self.inner = inner
+        self.capabilities = inner.capabilities
         self._observe = observe
 
     async def _timed(self, call: Awaitable[T]) -> T:
@@ -152,7 +154,7 @@ def sd_status_text(snap: ScreenSnapshot | None, phase: str) -> str:
     down = [c.name for c in snap.connections if not c.up]
     return (
         f"{inst.symbol} {st.trading_state.value}{f' ({reason})' if reason else ''} "
-        f"pos {inst.lots_to_qty(st.position_lots):+} quotes {len(st.quotes)} "
+        f"pos {inst.lots_to_base(st.position_lots):+} quotes {len(st.quotes)} "
         f"equity {st.ledger.equity:+.2f} fills {st.ledger.fills}"
         f"{' ws DOWN: ' + ','.join(down) if down else ''}"
     )
@@ -192,17 +194,15 @@ class OperatorSurface:
             interval_s=DISK_CHECK_INTERVAL_S,
         )
         self.metrics_url: str | None = None
-        self._events: trio.MemorySendChannel[LoopItem] | None = None
+        self._events: Inbox | None = None
 
     @property
     def screen_active(self) -> bool:
         """True when the live screen replaces the periodic status log line."""
         return self.console is not None
 
-    def bind(
-        self, loop: TradingLoop, execution: Any, events: trio.MemorySendChannel[LoopItem]
-    ) -> None:
-        """Hook the trading loop, execution's gateway and the event channel (see module doc)."""
+    def bind(self, loop: TradingLoop, execution: Any, events: Inbox) -> None:
+        """Hook the trading loop, execution's gateway and the inbox (see module doc)."""
         self._events = events
         if self.pinger is not None:
             loop.on_iteration = self.pinger.beat
@@ -284,7 +284,7 @@ class OperatorSurface:
             self._events.send_nowait(KillSwitch(reason, False, now))
         except trio.WouldBlock:
             # The loop is saturated; the next check (interval_s) tries again.
-            logger.error("event channel full: disk-space kill deferred to the next check")
+            logger.error("inbox full: disk-space kill deferred to the next check")
 
 
 __all__ = [

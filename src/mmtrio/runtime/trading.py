@@ -1,17 +1,20 @@
-"""The trading loop: one bounded event channel in, ``mm.step(event, now)``, commands out.
+"""The trading loop: one inbox in, apply everything pending, decide once, commands out.
 
-Everything that changes the strategy's state goes through this one task, in arrival order:
-market and user events (from the feeds), request outcomes (from execution), operator events
-(kill/resume from control) and config changes (:class:`ApplyConfig`). Because ``step`` is
-synchronous and this is the only caller, no lock is needed and every decision is a pure
-function of the event sequence — which is what the journal records and a replay reproduces.
+Everything that changes the strategy's state goes through this one task (:mod:`.inbox`):
+market data (the conflating lane), our order and account events, request outcomes from
+execution, operator events (kill/resume) and config changes (:class:`ApplyConfig`) (the
+lossless lane). Each iteration takes everything pending, applies it (market first, then the
+lossless items in arrival order) and decides once (``mm.decide``): when the loop is behind, it
+never plans on a state that is already stale. Because the strategy is synchronous and this is
+the only caller, no lock is needed and every decision is a pure function of the applied
+events — which is what the journal records and a replay reproduces.
 
-Timers: the loop waits for the next event at most until ``mm.next_deadline()``; if none came
-it steps a :class:`Timer`. ``now`` is the runtime's local clock in ms (``clock_ms``).
+Timers: the loop waits for the inbox at most until ``mm.next_deadline()``; if nothing came it
+applies a :class:`Timer`. ``now`` is the runtime's local clock in ms (``clock_ms``).
 
 Commands go to execution over a bounded channel. ``send`` waits when execution is saturated
 (backpressure) instead of dropping: a dropped cancel would leave an order resting. Execution
-answers a place it cannot afford at once (PlaceRejected code 0), so the wait is short.
+answers a place it cannot afford at once (PlaceRejected, kind LOCAL), so the wait is short.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from mmtrio.core.events import (
     AccountUpdate,
     AmendAccepted,
     AmendRejected,
+    BookInvalid,
+    BookSnapshot,
     CancelAccepted,
     CancelRejected,
     Event,
@@ -46,14 +51,15 @@ from mmtrio.core.events import (
 from mmtrio.core.notices import Notice
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime import probe
+from mmtrio.runtime.inbox import Batch, Inbox
 from mmtrio.runtime.logrepeat import RepeatLimiter, repeat_key
 
 
 class StrategyLike(Protocol):
     """The part of core.strategy.MarketMaker the loop drives."""
 
-    def step(self, event: Event, now: int) -> list[Command]: ...
-    def absorb(self, event: MarketData, now: int) -> None: ...
+    def apply(self, event: Event, now: int) -> None: ...
+    def decide(self, now: int) -> list[Command]: ...
     def next_deadline(self) -> int | None: ...
     def reconfigure(self, config: Any, now: int) -> list[Command]: ...
     def drain_notices(self) -> list[Notice]: ...
@@ -113,7 +119,7 @@ _LOGGED_NOTICES = {
 
 
 class TradingLoop:
-    """Runs the strategy over the event channel until cancelled or ``stop_quoting``."""
+    """Runs the strategy over the inbox until cancelled or ``stop_quoting``."""
 
     def __init__(
         self,
@@ -126,12 +132,12 @@ class TradingLoop:
         self._out = commands_out
         self._clock_ms = clock_ms
         self._recorder = recorder
-        self.steps = 0
-        self.absorbed = 0  # market events applied without planning (newer ones were queued)
-        self._uncommitted = False  # fills/order updates journaled but not yet known durable
+        self.steps = 0  # decisions taken
+        self.absorbed = 0  # market events applied without a decision of their own
         self.commands_sent = 0
-        self.last_step_ns = 0  # duration of the last step (status/benchmark)
+        self.last_step_ns = 0  # duration of the last apply + decide (status/benchmark)
         self.stopped = False
+        self._uncommitted = False  # fills/order updates journaled but not yet known durable
         self.on_user_reconnect: Callable[[], None] | None = None
         # Operator-surface hooks (runtime/surface.py): ``on_iteration`` after every loop
         # iteration (the systemd watchdog's proof of life), ``on_notice`` for every drained
@@ -139,102 +145,113 @@ class TradingLoop:
         # iterations: the watchdog must tell "quiet" from "stuck".
         self.on_iteration: Callable[[], None] | None = None
         self.on_notice: Callable[[Notice], None] | None = None
-        # The strategy's own book check failed (crossed, broken chain): ask the market feed
+        # The strategy's own book check failed (crossed after a delta): ask the market feed
         # for a fresh snapshot, or the bot would stay halted on a book nobody rebuilds.
         self.on_book_resync: Callable[[str], None] | None = None
         self.max_idle_s: float | None = None
         self._repeats = RepeatLimiter()  # rejections repeat in bursts; the log says it once
 
-    async def run(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> None:
-        """Step every event (and due timers) until cancelled or stopped."""
+    async def run(self, inbox: Inbox) -> None:
+        """Apply and decide on everything the inbox delivers (and due timers) until stopped."""
         while not self.stopped:
-            item = await self._next(events_in)
-            if item is None:
-                pass
-            elif isinstance(item, MarketData) and events_in.statistics().current_buffer_used > 0:
-                # Newer events are already waiting: apply this one, plan quotes on the newest.
-                self.mm.absorb(item, self._clock_ms())
-                self.absorbed += 1
-                trace = probe.ACTIVE
-                if trace is not None:  # its result comes from the next planning step
-                    trace.absorbed(item, time.perf_counter_ns())
-            else:
-                await self.handle(item)
+            batch = await self._next(inbox)
+            if batch is not None:
+                await self.handle_batch(batch)
             if self.on_iteration is not None:
                 self.on_iteration()
 
-    async def _next(self, events_in: trio.MemoryReceiveChannel[LoopItem]) -> LoopItem | None:
+    async def _next(self, inbox: Inbox) -> Batch | None:
+        """Everything pending; a Timer when the deadline came first; None when idle."""
+        if inbox.pending():
+            return inbox.take()
         deadline = self.mm.next_deadline()
         idle = self.max_idle_s
-        if deadline is None:
-            if idle is None:
-                return await events_in.receive()
-            with trio.move_on_after(idle):
-                return await events_in.receive()
-            return None  # quiet: an empty iteration, so the watchdog sees the loop alive
-        wait_s = (deadline - self._clock_ms()) / 1000.0
-        if wait_s > 0:
-            if idle is not None and idle < wait_s:
-                with trio.move_on_after(idle):
-                    return await events_in.receive()
-                return None
-            with trio.move_on_after(wait_s):
-                return await events_in.receive()
-        # Due: step a Timer now, but first take an event that is already waiting, so a
-        # storm of timers cannot starve the channel.
-        try:
-            return events_in.receive_nowait()
-        except trio.WouldBlock:
-            pass
-        await self._step(Timer(deadline))
-        return None
+        wait_s = None if deadline is None else (deadline - self._clock_ms()) / 1000.0
+        if wait_s is None or wait_s > 0:
+            limit = wait_s if idle is None or (wait_s is not None and wait_s < idle) else idle
+            if limit is None:
+                await inbox.wait()
+                return inbox.take()
+            with trio.move_on_after(limit):
+                await inbox.wait()
+                return inbox.take()
+            if wait_s is None or (idle is not None and idle < wait_s):
+                return None  # quiet: an empty iteration, so the watchdog sees the loop alive
+        # Due: a Timer now, together with whatever arrived meanwhile (a storm of timers
+        # cannot starve the inbox).
+        batch = inbox.take()
+        if deadline is not None:
+            batch.lossless.append(Timer(deadline))
+        return batch
 
     async def handle(self, item: LoopItem) -> None:
-        """Process one item (public for tests and the benchmark)."""
-        if isinstance(item, ApplyConfig):
-            now = self._clock_ms()
-            commands = self.mm.reconfigure(item.config, now)
-            logger.info(item.description)
-            if self._recorder is not None:
-                self._recorder.note("config_reload", {"summary": item.description}, now)
-            self._journal(commands, now)
-            self._drain(now)
-            await self._send(commands)
-            return
-        if (
-            isinstance(item, FeedStatus)
-            and item.stream == "user"
-            and item.connected
-            and self.on_user_reconnect is not None
-        ):
-            self.on_user_reconnect()  # reconcile: fills missed while it was down
-        await self._step(item)
+        """Apply one item and decide (public for tests and the benchmark)."""
+        batch = Batch()
+        if isinstance(item, MarketData | BookSnapshot | BookInvalid):
+            batch.market.append(item)
+        else:
+            batch.lossless.append(item)
+        await self.handle_batch(batch)
 
-    async def _step(self, event: Event) -> None:
+    async def handle_batch(self, batch: Batch) -> None:
+        """Apply everything in ``batch`` (market first), then decide once; journal, send."""
         now = self._clock_ms()
         t0 = time.perf_counter_ns()
         trace = probe.ACTIVE  # latency probe (benchmarks/latency.py); None = off
+        mm = self.mm
+        market = batch.market
+        last_market = market[-1] if market else None
+        for ev in market:
+            mm.apply(ev, now)
+            if ev is not last_market:
+                self.absorbed += 1
+                if trace is not None:
+                    trace.absorbed(ev, t0)
+        commands: list[Command] = []
+        uncommitted = False
+        recorder = self._recorder
+        for item in batch.lossless:
+            if isinstance(item, ApplyConfig):
+                commands.extend(self._reconfigure(item, now))
+                continue
+            if (
+                isinstance(item, FeedStatus)
+                and item.stream == "user"
+                and item.connected
+                and self.on_user_reconnect is not None
+            ):
+                self.on_user_reconnect()  # reconcile: fills missed while it was down
+            mm.apply(item, now)
+            if recorder is not None and recorder.event(item, now):
+                uncommitted = True
         if trace is not None:
-            trace.step_begin(event, t0)
-        commands = self.mm.step(event, now)
+            trace.step_begin(last_market, t0)
+        commands.extend(mm.decide(now))
         t1 = time.perf_counter_ns()
         self.last_step_ns = t1 - t0
         if trace is not None:
             trace.step_end(commands, t1)
         self.steps += 1
-        if self._recorder is not None and self._recorder.event(event, now):
-            self._uncommitted = True
         # Journal the commands and drain the notices before the first await: whatever reads
         # state while this task waits (the metrics endpoint, the status screen) then sees a
         # booked fill together with its notice, never one without the other.
         self._journal(commands, now)
         self._drain(now)
-        if commands and self._uncommitted and self._recorder is not None:
-            # Durable before the decision: a step that sends nothing decides nothing, so the
-            # fsync waits for the first step that does (or the writer's next batch).
-            await self._recorder.commit()
+        if commands and (uncommitted or self._uncommitted) and recorder is not None:
+            # Durable before the decision: a batch that sends nothing decides nothing, so the
+            # fsync waits for the first batch that does (or the writer's next batch).
+            await recorder.commit()
             self._uncommitted = False
+        elif uncommitted:
+            self._uncommitted = True
         await self._send(commands)
+
+    def _reconfigure(self, item: ApplyConfig, now: int) -> list[Command]:
+        commands = self.mm.reconfigure(item.config, now)
+        logger.info(item.description)
+        if self._recorder is not None:
+            self._recorder.note("config_reload", {"summary": item.description}, now)
+        return commands
 
     async def emit(self, commands: list[Command], now: int) -> None:
         """Journal and send ``commands`` to execution, in order."""
@@ -269,7 +286,11 @@ class TradingLoop:
         message = notice.message
         if notice.kind == "reject":
             held = self._repeats.admit(
-                repeat_key(f"{notice.data.get('code')} {notice.data.get('reason')}"), now
+                repeat_key(
+                    f"{notice.data.get('reject_kind')} {notice.data.get('code')} "
+                    f"{notice.data.get('reason')}"
+                ),
+                now,
             )
             if held is None:
                 return
@@ -333,6 +354,9 @@ class JournalRecorder:
                 for k in ("client_id", "order_id", "code", "reason", "price", "qty")
                 if hasattr(event, k)
             }
+            kind = getattr(event, "kind", None)
+            if kind is not None:
+                payload["kind"] = kind.value
             append(js.Record(js.Kind.ORDER_OUTCOME, ts, {"outcome": outcome, "op": op, **payload}))
         elif isinstance(event, OutcomeUnknown):
             append(

@@ -41,7 +41,7 @@ class OrderRecord:
     def avg_price(self, inst: Instrument) -> Decimal:
         if self.cum_qty == 0:
             return Decimal(0)
-        return self.cum_quote / inst.lots_to_qty(self.cum_qty)
+        return self.cum_quote / inst.lots_to_base(self.cum_qty)
 
     def to_json(self, inst: Instrument) -> dict[str, Any]:
         return {
@@ -133,7 +133,7 @@ class SimAccount:
             rec.cum_qty = upd.cum_qty
             rec.cum_quote += self.instrument.ticks_to_price(
                 fill.price
-            ) * self.instrument.lots_to_qty(fill.qty)
+            ) * self.instrument.lots_to_base(fill.qty)
         realized = self._book_fill(fill)
         self.fill_realized.append(realized)
         return realized
@@ -150,7 +150,7 @@ class SimAccount:
         else:
             closed = min(abs(pos), fill.qty)
             direction = 1 if pos > 0 else -1
-            realized = (price - self.entry_price) * inst.lots_to_qty(closed) * direction
+            realized = (price - self.entry_price) * inst.lots_to_base(closed) * direction
             if fill.qty > abs(pos):
                 self.entry_price = price
             elif fill.qty == abs(pos):
@@ -201,7 +201,7 @@ class SimAccount:
     # --- funding ------------------------------------------------------------------------
     def settle_funding(self, rate: Decimal, mark: Decimal, ts: int) -> Decimal:
         """Funding on the position: longs pay a positive rate. Returns the balance change."""
-        amount = -(self.instrument.lots_to_qty(self.position) * mark * rate)
+        amount = -(self.instrument.lots_to_base(self.position) * mark * rate)
         amount = amount.quantize(Decimal("0.00000001"))
         self.balance += amount
         self.funding += amount
@@ -219,7 +219,7 @@ class SimAccount:
     def unrealized(self, mark: Decimal) -> Decimal:
         if self.position == 0:
             return Decimal(0)
-        return (mark - self.entry_price) * self.instrument.lots_to_qty(self.position)
+        return (mark - self.entry_price) * self.instrument.lots_to_base(self.position)
 
     # --- ground truth -------------------------------------------------------------------
     def to_json(self, mark: Decimal) -> dict[str, Any]:

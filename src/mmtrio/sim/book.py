@@ -1,55 +1,77 @@
 """The public order book the simulated venue serves: the market's book plus our resting orders.
 
 A real venue's book includes every participant's orders, ours too, so the sim shows
-``market size + our size`` at each level. That means our place/cancel/fill changes the public
-book, and those changes must go out as depth diffs in the same sequence as the market's own
-diffs. The sim therefore numbers its public diffs itself: every published diff gets one new
-update id (``U == u``, ``pu`` = the previous ``u``), and the REST snapshot's ``lastUpdateId``
-is the id of the last diff published, read atomically with the book (no await in between),
-so a client following Binance's sync algorithm rebuilds exactly this book.
+``market size + our size`` at each level. Our place/cancel/fill changes the public book; those
+changes are published **folded into the next market delta**, the way a venue's aggregated
+depth stream (Binance ``@depth@100ms``, OKX ``books``) carries every change of its interval in
+one message. So every published delta keeps the market's own sequence ids (a recording's real
+update ids), with ``prev_seq`` = the last published ``seq``: an unbroken chain for clients.
+
+Consistency by construction: the book served (REST snapshot, tickers) is always the state of
+the last published delta, under its ``seq``; market changes are applied only as they are
+published, and our sizes as published are what the public view holds. A client that builds a
+book from the depth stream therefore matches every ticker and snapshot carrying the same
+``seq``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-from mmtrio.core.events import BookSnapshot, DepthDiff, Level
+from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, Level
 from mmtrio.core.instruments import Instrument
 
 
 class PublicBook:
-    """Market levels (ticks → lots) per side, our resting lots per side, the public sequence."""
+    """Market levels (ticks → lots) per side, our published lots per side, the public seq.
 
-    def __init__(self, instrument: Instrument, first_update_id: int = 1) -> None:
+    The market's best price per side is cached (a recording's book holds thousands of levels
+    and a ticker is served for every recorded bookTicker: a scan per ticker capped the replay
+    at a few thousand messages a second). Only this class changes ``bids``/``asks``.
+    """
+
+    def __init__(self, instrument: Instrument, snapshot: BookSnapshot) -> None:
         self.instrument = instrument
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
+        self.bids: dict[int, int] = {p: q for p, q in snapshot.bids if q > 0}
+        self.asks: dict[int, int] = {p: q for p, q in snapshot.asks if q > 0}
         self.our_bids: dict[int, int] = {}
         self.our_asks: dict[int, int] = {}
-        self.update_id = first_update_id
+        self.seq = snapshot.seq
+        self.ts = snapshot.ts
+        self._best_bid: int | None = max(self.bids, default=None)
+        self._best_ask: int | None = min(self.asks, default=None)
 
-    def load(self, snap: BookSnapshot) -> None:
-        self.bids = {p: q for p, q in snap.bids if q > 0}
-        self.asks = {p: q for p, q in snap.asks if q > 0}
+    def publish(
+        self, delta: BookDelta, ours_b: dict[int, int], ours_a: dict[int, int]
+    ) -> BookDelta:
+        """Apply the market ``delta`` and our current lots; the public delta to send."""
+        changed_b = _changed(ours_b, self.our_bids)
+        changed_a = _changed(ours_a, self.our_asks)
+        self.our_bids, self.our_asks = dict(ours_b), dict(ours_a)
+        self._best_bid = _apply(self.bids, delta.bids, self._best_bid, is_bid=True)
+        self._best_ask = _apply(self.asks, delta.asks, self._best_ask, is_bid=False)
+        out_b = self._side(delta.bids, changed_b, self.public_bid)
+        out_a = self._side(delta.asks, changed_a, self.public_ask)
+        public = BookDelta(
+            delta.symbol,
+            out_b,
+            out_a,
+            delta.ts,
+            seq=delta.seq,
+            prev_seq=self.seq,
+            first_seq=delta.first_seq or delta.seq,
+        )
+        self.seq, self.ts = delta.seq, delta.ts
+        return public
 
-    def apply_market(self, diff: DepthDiff) -> None:
-        for book, levels in ((self.bids, diff.bids), (self.asks, diff.asks)):
-            for price, qty in levels:
-                if qty > 0:
-                    book[price] = qty
-                else:
-                    book.pop(price, None)
-
-    def set_ours(self, bids: dict[int, int], asks: dict[int, int]) -> tuple[set[int], set[int]]:
-        """Replace our resting lots; return the bid and ask prices whose public size changed."""
-        changed_b = {
-            p for p in bids.keys() | self.our_bids.keys() if bids.get(p) != self.our_bids.get(p)
-        }
-        changed_a = {
-            p for p in asks.keys() | self.our_asks.keys() if asks.get(p) != self.our_asks.get(p)
-        }
-        self.our_bids, self.our_asks = dict(bids), dict(asks)
-        return changed_b, changed_a
+    @staticmethod
+    def _side(
+        levels: tuple[Level, ...], changed: set[int], size: Callable[[int], int]
+    ) -> tuple[Level, ...]:
+        seen = {p for p, _ in levels}
+        out = [(p, size(p)) for p, _ in levels]
+        out.extend((p, size(p)) for p in sorted(changed - seen))
+        return tuple(out)
 
     def public_bid(self, price: int) -> int:
         return self.bids.get(price, 0) + self.our_bids.get(price, 0)
@@ -71,72 +93,37 @@ class PublicBook:
         )
 
     def best(self) -> tuple[Level | None, Level | None]:
-        bid_prices = self.bids.keys() | self.our_bids.keys()
-        ask_prices = self.asks.keys() | self.our_asks.keys()
-        bid = max(bid_prices) if bid_prices else None
-        ask = min(ask_prices) if ask_prices else None
+        bid = max((p for p in (self._best_bid, *self.our_bids) if p is not None), default=None)
+        ask = min((p for p in (self._best_ask, *self.our_asks) if p is not None), default=None)
         return (
             (bid, self.public_bid(bid)) if bid is not None else None,
             (ask, self.public_ask(ask)) if ask is not None else None,
         )
 
-    def next_diff(
-        self,
-        diff: DepthDiff | None,
-        payload: dict[str, Any] | None,
-        extra_bids: set[int],
-        extra_asks: set[int],
-        ts: int,
-    ) -> dict[str, Any] | None:
-        """The public diff for a market diff (may be None) plus our changed prices.
-
-        Market level strings are reused from the driver's payload where we have no order
-        there (formatting Decimals is the hot path's main cost); levels with our size are
-        reformatted. Returns None when nothing changed.
-        """
-        inst = self.instrument
-        out_b: list[list[str]] = []
-        out_a: list[list[str]] = []
-        for levels, raw, ours, out, extra, pub in (
-            (
-                diff.bids if diff else (),
-                payload["b"] if payload else (),
-                self.our_bids,
-                out_b,
-                extra_bids,
-                self.public_bid,
-            ),
-            (
-                diff.asks if diff else (),
-                payload["a"] if payload else (),
-                self.our_asks,
-                out_a,
-                extra_asks,
-                self.public_ask,
-            ),
-        ):
-            reuse = len(raw) == len(levels)
-            seen: set[int] = set()
-            for i, (price, qty) in enumerate(levels):
-                seen.add(price)
-                if price in ours or not reuse:
-                    out.append([inst.price_str(price), inst.qty_str(qty + ours.get(price, 0))])
-                else:
-                    out.append(raw[i])
-            for price in sorted(extra - seen):
-                out.append([inst.price_str(price), inst.qty_str(pub(price))])
-        if not out_b and not out_a and diff is None:
+    def ticker(self, ts: int) -> BookTicker | None:
+        """Best bid and ask of the published book, under its ``seq`` (None if a side is empty)."""
+        bid, ask = self.best()
+        if bid is None or ask is None:
             return None
-        prev = self.update_id
-        self.update_id = prev + 1
-        return {
-            "e": "depthUpdate",
-            "E": ts,
-            "T": ts,
-            "s": inst.symbol,
-            "U": self.update_id,
-            "u": self.update_id,
-            "pu": prev,
-            "b": out_b,
-            "a": out_a,
-        }
+        return BookTicker(self.instrument.symbol, bid[0], bid[1], ask[0], ask[1], ts, self.seq)
+
+
+def _apply(
+    book: dict[int, int], levels: tuple[Level, ...], best: int | None, *, is_bid: bool
+) -> int | None:
+    """Apply absolute sizes to one market side; the side's new best price."""
+    rescan = False
+    for price, qty in levels:
+        if qty > 0:
+            book[price] = qty
+            if best is None or (price > best if is_bid else price < best):
+                best = price
+        elif book.pop(price, None) is not None and price == best:
+            rescan = True  # the best level went: find the next one once, after the delta
+    if rescan:
+        best = (max if is_bid else min)(book, default=None)
+    return best
+
+
+def _changed(new: dict[int, int], old: dict[int, int]) -> set[int]:
+    return {p for p in new.keys() | old.keys() if new.get(p) != old.get(p)}

@@ -1,28 +1,35 @@
-"""What a simulated market feeds the venue: messages with wire payloads and core events.
+"""What a simulated market feeds the venue: neutral market events in time order.
 
-A driver (recorded replay or synthetic) yields ``MarketMessage``s in time order; the sim
-server serves ``payload`` on its streams (combined-stream ``data`` objects) and feeds
-``event`` to the matching engine. Both describe the same message.
+A driver (recorded replay or synthetic) yields ``MarketMessage``s; the venue feeds each event
+to the matching engine and the public book, and its protocol front end says it in its
+venue's words. Book deltas carry the market's own sequence ids (``seq``/``prev_seq``/
+``first_seq``): a front end re-publishes them, so a recording's real update ids reach clients.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from mmtrio.core.events import BookSnapshot, MarketData
+from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, MarketData, MarkPrice, Trade
 from mmtrio.core.instruments import Instrument
 
 STREAMS = ("depth", "trade", "bookTicker", "markPrice")
 
 
+_STREAM = {BookDelta: "depth", Trade: "trade", BookTicker: "bookTicker", MarkPrice: "markPrice"}
+
+
 @dataclass(frozen=True, slots=True)
 class MarketMessage:
-    ts: int  # exchange time ms (E) of the message, re-based as the driver documents
-    stream: str  # "depth" | "trade" | "bookTicker" | "markPrice"
-    payload: dict[str, Any]  # Binance wire JSON ("data" part), E/T/U/u/pu already adjusted
-    event: MarketData  # the same message as a core event
+    ts: int  # exchange time ms of the message, re-based as the driver documents
+    event: MarketData
+
+    @property
+    def stream(self) -> str:
+        """``depth`` | ``trade`` | ``bookTicker`` | ``markPrice``."""
+        return _STREAM[type(self.event)]
 
 
 class MarketDriver(Protocol):

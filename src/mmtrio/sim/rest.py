@@ -151,7 +151,7 @@ def depth_weight(params: dict[str, str]) -> int:
 
 
 def depth(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
-    """The public book (market + our orders) with the id of the last diff published."""
+    """The public book (market + our orders) at the last diff published, under its id."""
     trading.check_symbol(venue, params)
     text = params.get("limit", "500")
     if not text.isdigit() or int(text) not in DEPTH_LIMITS:
@@ -164,7 +164,7 @@ def depth(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     bids, asks = venue.book.top(int(text))
     ts = venue.out_ts()
     return {
-        "lastUpdateId": venue.book.update_id,
+        "lastUpdateId": venue.book.seq,
         "E": ts,
         "T": ts,
         "bids": [[inst.price_str(p), inst.qty_str(q)] for p, q in bids],

@@ -72,7 +72,7 @@ def book_ticker(venue: SimVenue, params: dict[str, str]) -> Any:
         "askPrice": inst.price_str(ask[0]) if ask else "0",
         "askQty": inst.qty_str(ask[1]) if ask else "0",
         "time": venue.out_ts(),
-        "lastUpdateId": venue.book.update_id,
+        "lastUpdateId": venue.book.seq,
     }
     return _one_or_all(venue, params, item)
 

@@ -14,9 +14,10 @@ Model (one step every ``step_ms`` of sim time):
 4. The book is kept to ``2 * depth_levels`` levels a side (farther levels are deleted, as
    a depth-limited feed would), so memory is flat however long it runs.
 
-Each step emits, all stamped with the step's time: the trades, ONE depth diff holding every
-level that changed (``U = pu + 1``, ``u = pu + number of changes``: an unbroken U/u/pu
-chain), a bookTicker when the touch changed (``u`` = that diff's ``u``), and a markPrice
+Each step emits, all stamped with the step's time: the trades, ONE book delta holding every
+level that changed (``first_seq = prev_seq + 1``, ``seq = prev_seq + number of changes``: an
+unbroken chain), a book ticker when the touch changed (``seq`` = that delta's ``seq``), and a
+mark price
 every ``mark_interval_ms`` with ``funding_rate`` and the next funding time on the 8 h grid
 (00:00, 08:00, 16:00 UTC). Deterministic under ``seed`` (numpy Generator); the book is never
 crossed. Floats drive the model only: every price leaves as an integer tick.
@@ -25,15 +26,13 @@ crossed. Floats drive the model only: every price leaves as an integer tick.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
-from mmtrio.core.events import BookSnapshot, BookTicker, DepthDiff, MarkPrice, Trade
+from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, MarkPrice, Trade
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ParameterError
 from mmtrio.sim.market import MarketDriver, MarketMessage
@@ -130,10 +129,10 @@ class SyntheticDriver(MarketDriver):
     def initial_snapshot(self) -> BookSnapshot:
         return BookSnapshot(
             symbol=self.instrument.symbol,
-            last_update_id=START_UPDATE_ID,
             bids=tuple(sorted(self._bids0.items(), reverse=True)),
             asks=tuple(sorted(self._asks0.items())),
             ts=self.params.start_ts,
+            seq=START_UPDATE_ID,
         )
 
     def _qty(self, rng: np.random.Generator, mean: float) -> int:
@@ -173,9 +172,6 @@ class _Run:
         self.changes_b: dict[int, int] = {}
         self.changes_a: dict[int, int] = {}
         self.trades: list[MarketMessage] = []
-        # Formatting through Decimal is the hot spot of a long run; the strings repeat.
-        self.px: Callable[[int], str] = lru_cache(maxsize=1 << 16)(self.ins.price_str)
-        self.qs: Callable[[int], str] = lru_cache(maxsize=1 << 16)(self.ins.qty_str)
 
     # --- book edits (recorded for the step's diff) -------------------------------------------
     def _set(self, is_bid: bool, price: int, qty: int) -> None:
@@ -197,20 +193,8 @@ class _Run:
             qty -= take
 
     def _print(self, price: int, qty: int, *, aggressor_sells: bool) -> None:
-        ins = self.ins
-        payload: dict[str, Any] = {
-            "e": "trade",
-            "E": self.now,
-            "T": self.now,
-            "s": ins.symbol,
-            "t": self.trade_id,
-            "p": self.px(price),
-            "q": self.qs(qty),
-            "X": "MARKET",
-            "m": aggressor_sells,
-        }
-        ev = Trade(ins.symbol, self.trade_id, price, qty, aggressor_sells, self.now)
-        self.trades.append(MarketMessage(self.now, "trade", payload, ev))
+        ev = Trade(self.ins.symbol, self.trade_id, price, qty, aggressor_sells, self.now)
+        self.trades.append(MarketMessage(self.now, ev))
         self.trade_id += 1
 
     # --- one step ----------------------------------------------------------------------
@@ -319,56 +303,24 @@ class _Run:
         return b, self.bids[b], a, self.asks[a]
 
     def _diff_message(self) -> MarketMessage:
-        ins = self.ins
         b = tuple(sorted(self.changes_b.items(), reverse=True))
         a = tuple(sorted(self.changes_a.items()))
         self.changes_b, self.changes_a = {}, {}
-        first, pu = self.last_u + 1, self.last_u
+        first, prev = self.last_u + 1, self.last_u
         self.last_u += len(b) + len(a)
-        payload: dict[str, Any] = {
-            "e": "depthUpdate",
-            "E": self.now,
-            "T": self.now,
-            "s": ins.symbol,
-            "U": first,
-            "u": self.last_u,
-            "pu": pu,
-            "b": [[self.px(px), self.qs(q)] for px, q in b],
-            "a": [[self.px(px), self.qs(q)] for px, q in a],
-        }
-        ev = DepthDiff(ins.symbol, first, self.last_u, pu, b, a, self.now)
-        return MarketMessage(self.now, "depth", payload, ev)
+        ev = BookDelta(
+            self.ins.symbol, b, a, self.now, seq=self.last_u, prev_seq=prev, first_seq=first
+        )
+        return MarketMessage(self.now, ev)
 
     def _ticker_message(self) -> MarketMessage:
-        ins = self.ins
         b, bq, a, aq = self._top()
-        payload: dict[str, Any] = {
-            "e": "bookTicker",
-            "u": self.last_u,
-            "s": ins.symbol,
-            "b": self.px(b),
-            "B": self.qs(bq),
-            "a": self.px(a),
-            "A": self.qs(aq),
-            "T": self.now,
-            "E": self.now,
-        }
-        ev = BookTicker(ins.symbol, self.last_u, b, bq, a, aq, self.now)
-        return MarketMessage(self.now, "bookTicker", payload, ev)
+        ev = BookTicker(self.ins.symbol, b, bq, a, aq, self.now, seq=self.last_u)
+        return MarketMessage(self.now, ev)
 
     def _mark_message(self, mid: float) -> MarketMessage:
         ins = self.ins
         mark = (Decimal(repr(mid)) * ins.tick_size).quantize(Decimal("0.00000001"))
         next_funding = (self.now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
-        payload: dict[str, Any] = {
-            "e": "markPriceUpdate",
-            "E": self.now,
-            "s": ins.symbol,
-            "p": str(mark),
-            "i": str(mark),
-            "P": str(mark),
-            "r": str(self.p.funding_rate),
-            "T": next_funding,
-        }
         ev = MarkPrice(ins.symbol, mark, mark, self.p.funding_rate, next_funding, self.now)
-        return MarketMessage(self.now, "markPrice", payload, ev)
+        return MarketMessage(self.now, ev)

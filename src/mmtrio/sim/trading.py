@@ -23,13 +23,16 @@ from mmtrio.core.events import Side, TimeInForce
 from mmtrio.exchange.matching import MatchingReject, NewOrder
 from mmtrio.sim.account import OrderRecord
 from mmtrio.sim.auth import int_param
+from mmtrio.sim.binance_words import TIF_PARSE, TIF_TEXT, api_error, status_text
 from mmtrio.sim.userstream import STP_MODE
 from mmtrio.sim.wire import ApiError, bad_symbol, illegal, mandatory
+from mmtrio.venues.binance.client_ids import valid_client_id
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
-_NUM_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+# Matched whole (fullmatch): with ``match``, ``$`` also matches before a trailing newline.
+_NUM_RE = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
 PERCENT_UP, PERCENT_DOWN = Decimal("1.0500"), Decimal("0.9500")  # exchangeInfo PERCENT_PRICE
 # Parameters Binance reads on POST /fapi/v1/order that the sim's LIMIT/MARKET orders can
 # only take with the value that changes nothing (their default).
@@ -42,7 +45,6 @@ _NEUTRAL = {
     "goodTillDate": ("0",),
 }
 _CONDITIONAL = ("stopPrice", "activationPrice", "callbackRate")
-_CID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
 
 def _required(params: dict[str, str], name: str) -> str:
@@ -64,7 +66,7 @@ def check_symbol(venue: SimVenue, params: dict[str, str], required: bool = True)
 
 def _decimal(params: dict[str, str], name: str, places: int) -> Decimal:
     text = _required(params, name)
-    if not _NUM_RE.match(text):
+    if not _NUM_RE.fullmatch(text):
         raise illegal(name)
     try:
         value = Decimal(text)
@@ -118,7 +120,7 @@ def order_json(venue: SimVenue, rec: OrderRecord, ack: bool = False) -> dict[str
     return {
         "orderId": rec.order_id,
         "symbol": venue.symbol,
-        "status": "NEW" if ack else rec.status,
+        "status": "NEW" if ack else _status(venue, rec),
         "clientOrderId": rec.client_id,
         "price": inst.price_str(rec.price) if rec.order_type == "LIMIT" else "0",
         "avgPrice": str(rec.avg_price(inst)),
@@ -126,7 +128,7 @@ def order_json(venue: SimVenue, rec: OrderRecord, ack: bool = False) -> dict[str
         "executedQty": executed,
         "cumQty": executed,
         "cumQuote": str(rec.cum_quote),
-        "timeInForce": rec.time_in_force,
+        "timeInForce": TIF_TEXT[TimeInForce(rec.time_in_force)],
         "type": rec.order_type,
         "reduceOnly": rec.reduce_only,
         "closePosition": False,
@@ -180,6 +182,11 @@ def check_percent_price(venue: SimVenue, side: Side, price: int) -> None:
         raise ApiError(-4024, f"Limit price can't be lower than {limit}.")
 
 
+def _status(venue: SimVenue, rec: OrderRecord) -> str:
+    view = venue.engine.get(rec.client_id)
+    return status_text(rec.status, None if view is None else view.expiry_cause)
+
+
 def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """POST /fapi/v1/order."""
     check_symbol(venue, params)
@@ -191,12 +198,10 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
         raise ApiError(-4061, "Order's position side does not match user's setting.")
     if order_type == "LIMIT":
         tif_text = _required(params, "timeInForce")
-        if tif_text == "PO":  # some clients (ccxt) spell post-only PO; Binance's wire is GTX
-            tif_text = "GTX"
-        try:
-            tif = TimeInForce(tif_text)
-        except ValueError:
-            raise ApiError(-1115, "Invalid timeInForce.") from None
+        tif_or_none = TIF_PARSE.get(tif_text)
+        if tif_or_none is None:
+            raise ApiError(-1115, "Invalid timeInForce.")
+        tif = tif_or_none
         price = parse_price(venue, params)
         check_percent_price(venue, side, price)
     elif order_type == "MARKET":
@@ -211,7 +216,7 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     qty = parse_qty(venue, params)
     reduce_only = _bool(params, "reduceOnly")
     cid = params.get("newClientOrderId") or venue.new_client_id()
-    if not _CID_RE.match(cid):
+    if not valid_client_id(cid):  # Binance's rule, in its one home
         raise illegal("newClientOrderId")
     if cid in venue.account.orders:
         raise ApiError(-4116, "ClientOrderId is duplicated.")
@@ -222,7 +227,7 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     try:
         updates = venue.engine.place(NewOrder(cid, side, price, qty, tif, reduce_only), ts)
     except MatchingReject as exc:
-        raise ApiError(exc.code, exc.msg) from None
+        raise api_error(exc) from None
     first = updates[0]
     rec = OrderRecord(
         client_id=cid,
@@ -278,7 +283,7 @@ def amend(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     try:
         updates = venue.engine.amend(rec.client_id, price, qty, venue.market_ts)
     except MatchingReject as exc:
-        raise ApiError(exc.code, exc.msg) from None
+        raise api_error(exc) from None
     venue.apply(updates)
     venue.account.check_exposure(venue.market_ts, rec.client_id, price)
     return order_json(venue, rec)
@@ -290,7 +295,7 @@ def cancel(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     try:
         updates = venue.engine.cancel(rec.client_id, venue.market_ts)
     except MatchingReject as exc:
-        raise ApiError(exc.code, exc.msg) from None
+        raise api_error(exc) from None
     venue.apply(updates)
     return order_json(venue, rec)
 

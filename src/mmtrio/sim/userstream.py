@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import ExecType, OrderUpdate
+from mmtrio.sim.binance_words import TIF_TEXT, status_text
 
 STP_MODE = "EXPIRE_TAKER"  # exchange/matching.py's self-trade rule (as sim/trading.py says)
 
@@ -30,13 +31,13 @@ def order_trade_update(venue: SimVenue, upd: OrderUpdate, realized: Decimal) -> 
             "c": upd.client_id,
             "S": upd.side.value,
             "o": order_type,
-            "f": upd.time_in_force.value,
+            "f": TIF_TEXT[upd.time_in_force],
             "q": inst.qty_str(upd.qty),
             "p": inst.price_str(upd.price) if order_type == "LIMIT" else "0",
             "ap": str(avg),
             "sp": "0",
             "x": upd.exec_type.value,
-            "X": upd.status.value,
+            "X": status_text(upd.status.value, _cause(venue, upd.client_id)),
             "i": upd.order_id,
             "l": inst.qty_str(fill.qty) if fill else "0",
             "z": inst.qty_str(upd.cum_qty),
@@ -87,6 +88,11 @@ def trade_lite(venue: SimVenue, upd: OrderUpdate) -> dict[str, Any] | None:
         "t": fill.trade_id,
         "i": upd.order_id,
     }
+
+
+def _cause(venue: SimVenue, client_id: str) -> str | None:
+    view = venue.engine.get(client_id)
+    return None if view is None else view.expiry_cause
 
 
 def account_update(venue: SimVenue, reason: str, balance_change: Decimal) -> dict[str, Any]:

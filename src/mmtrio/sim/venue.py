@@ -24,7 +24,7 @@ from typing import Any
 
 import trio
 
-from mmtrio.core.events import DepthDiff, MarkPrice, OrderUpdate, Side, Trade
+from mmtrio.core.events import BookDelta, MarkPrice, OrderUpdate, Side, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.sim.account import SimAccount
@@ -36,7 +36,7 @@ from mmtrio.sim.limits import LimitConfig, RateLimiter
 from mmtrio.sim.market import MarketDriver, MarketMessage
 from mmtrio.sim.tape import TradeTape
 from mmtrio.sim.userstream import account_update, order_trade_update, trade_lite
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.wire import ApiError, Formatter
 
 # A paper venue: fixed, public test credentials by default (printed by `mmtrio sim --json`).
 DEFAULT_CREDENTIALS = Credentials(
@@ -108,8 +108,8 @@ class SimVenue:
         self.limiter = RateLimiter(self.config.limits)
         self.account = SimAccount(self.instrument, balance=self.config.initial_balance)
         snap = driver.initial_snapshot()
-        self.book = PublicBook(self.instrument, first_update_id=snap.last_update_id)
-        self.book.load(snap)
+        self.book = PublicBook(self.instrument, snap)
+        self.fmt = Formatter(self.instrument)
         self.engine.on_snapshot(snap)
         self.market_ts = snap.ts
         self.ts_offset = int(time.time() * 1000) - snap.ts
@@ -127,7 +127,6 @@ class SimVenue:
         self.listen_key: str | None = None
         self.listen_key_deadline = 0.0
         self._client_ids = itertools.count(1)
-        self._ours_dirty = False
         # recent public trades and candles, for market endpoints (on wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
         self.leverage = 20  # the account's, POST /fapi/v1/leverage (sim/rest_account.py)
@@ -184,21 +183,18 @@ class SimVenue:
         self.messages += 1
         self.market_ts = max(self.market_ts, msg.ts)
         event = msg.event
-        if isinstance(event, DepthDiff):
-            self._apply(self.engine.on_diff(event))
-            self.book.apply_market(event)
-            self._publish_book(event, msg.payload)
+        if isinstance(event, BookDelta):
+            self._apply(self.engine.on_delta(event))
+            self._publish_book(event)
         elif isinstance(event, Trade):
             self.tape.on_trade(event)
             self._apply(self.engine.on_trade(event))
-            self._publish_trade(msg.payload)
-            if self._ours_dirty:
-                self._publish_book(None, None)
+            self._publish_trade(event)
         elif isinstance(event, MarkPrice):
             self.mark, self.index = event.mark_price, event.index_price
             self.funding_rate = event.funding_rate
-        else:  # BookTicker
-            self._publish_ticker(msg.payload)
+        else:  # BookTicker: its timing is the market's; its content is our public book's
+            self._publish_ticker()
         if self.market_ts >= self._next_mark_ts:
             self._next_mark_ts = (self.market_ts // 1000 + 1) * 1000
             self._publish_mark()
@@ -206,73 +202,89 @@ class SimVenue:
             self.next_funding_ts = self._next_funding(self.market_ts)
             self.settle_funding(None)
 
-    def _publish_book(self, diff: DepthDiff | None, payload: dict[str, Any] | None) -> None:
-        extra_b: set[int] = set()
-        extra_a: set[int] = set()
-        if self._ours_dirty:
-            self._ours_dirty = False
-            extra_b, extra_a = self.book.set_ours(
-                self.engine.our_levels(Side.BUY), self.engine.our_levels(Side.SELL)
-            )
-        data = self.book.next_diff(diff, payload, extra_b, extra_a, self.out_ts())
-        if data is not None:
-            self.hub.publish_depth(f"{self.sym_lower}@depth", data)
+    def _publish_book(self, delta: BookDelta) -> None:
+        """The market delta with our changes since the last one folded in (see sim/book.py)."""
+        public = self.book.publish(
+            delta, self.engine.our_levels(Side.BUY), self.engine.our_levels(Side.SELL)
+        )
+        fmt, ts = self.fmt, self.out_ts()
+        data = {
+            "e": "depthUpdate",
+            "E": ts,
+            "T": ts,
+            "s": self.symbol,
+            "U": public.first_seq,
+            "u": public.seq,
+            "pu": public.prev_seq,
+            "b": [[fmt.px(p), fmt.qty(q)] for p, q in public.bids],
+            "a": [[fmt.px(p), fmt.qty(q)] for p, q in public.asks],
+        }
+        self.hub.publish_depth(f"{self.sym_lower}@depth", data)
 
-    def _publish_trade(self, payload: dict[str, Any]) -> None:
+    def _publish_trade(self, trade: Trade) -> None:
         key_t, key_a = f"{self.sym_lower}@trade", f"{self.sym_lower}@aggTrade"
         want_t, want_a = self.hub.has_subscribers(key_t), self.hub.has_subscribers(key_a)
         if not (want_t or want_a):
             return
-        e_ts = self.out_ts(int(payload.get("E", self.market_ts)))
-        t_ts = self.out_ts(int(payload.get("T", self.market_ts)))
+        ts = self.out_ts(trade.ts)
+        px, qty = self.fmt.px(trade.price), self.fmt.qty(trade.qty)
+        tid = trade.trade_id
         if want_t:
-            self.hub.publish(key_t, {**payload, "E": e_ts, "T": t_ts})
+            self.hub.publish(
+                key_t,
+                {
+                    "e": "trade",
+                    "E": ts,
+                    "T": ts,
+                    "s": self.symbol,
+                    "t": tid,
+                    "p": px,
+                    "q": qty,
+                    "X": "MARKET",
+                    "m": trade.buyer_is_maker,
+                },
+            )
         if want_a:
-            tid = payload.get("t", 0)
             self.hub.publish(
                 key_a,
                 {
                     "e": "aggTrade",
-                    "E": e_ts,
+                    "E": ts,
                     "s": self.symbol,
                     "a": tid,
-                    "p": payload.get("p"),
-                    "q": payload.get("q"),
+                    "p": px,
+                    "q": qty,
                     "f": tid,
                     "l": tid,
-                    "T": t_ts,
-                    "m": payload.get("m"),
+                    "T": ts,
+                    "m": trade.buyer_is_maker,
                 },
             )
 
-    def _publish_ticker(self, payload: dict[str, Any]) -> None:
-        """bookTicker as the public book sees it: our better or equal quotes included."""
+    def _publish_ticker(self) -> None:
+        """bookTicker of the published public book (our quotes included), under its ``u``."""
         key = f"{self.sym_lower}@bookTicker"
         if not self.hub.has_subscribers(key):
             return
-        data = {**payload, "u": self.book.update_id, "E": self.out_ts(), "T": self.out_ts()}
-        inst = self.instrument
-        if self.book.our_bids:
-            best = max(self.book.our_bids)
-            bid = inst.price_to_ticks(payload["b"])
-            if best >= bid:
-                data["b"] = inst.price_str(best)
-                data["B"] = (
-                    inst.qty_str(self.book.public_bid(best))
-                    if best == bid
-                    else inst.qty_str(self.book.our_bids[best])
-                )
-        if self.book.our_asks:
-            best = min(self.book.our_asks)
-            ask = inst.price_to_ticks(payload["a"])
-            if best <= ask:
-                data["a"] = inst.price_str(best)
-                data["A"] = (
-                    inst.qty_str(self.book.public_ask(best))
-                    if best == ask
-                    else inst.qty_str(self.book.our_asks[best])
-                )
-        self.hub.publish(key, data)
+        ts = self.out_ts()
+        ticker = self.book.ticker(ts)
+        if ticker is None:
+            return
+        fmt = self.fmt
+        self.hub.publish(
+            key,
+            {
+                "e": "bookTicker",
+                "u": ticker.seq,
+                "s": self.symbol,
+                "b": fmt.px(ticker.bid_price),
+                "B": fmt.qty(ticker.bid_qty),
+                "a": fmt.px(ticker.ask_price),
+                "A": fmt.qty(ticker.ask_qty),
+                "T": ts,
+                "E": ts,
+            },
+        )
 
     def mark_price(self) -> Decimal:
         """The driver's mark price if it has one, else the market mid (documented choice)."""
@@ -317,14 +329,12 @@ class SimVenue:
 
     # --- our orders -----------------------------------------------------------------------
     def apply(self, updates: list[OrderUpdate]) -> None:
-        """Book engine updates (account, user stream) and publish the public book change."""
+        """Book engine updates (account, user stream); the public book shows the change with
+        the next market delta (sim/book.py)."""
         self._apply(updates)
-        if self._ours_dirty:
-            self._publish_book(None, None)
 
     def _apply(self, updates: list[OrderUpdate]) -> None:
         for upd in updates:
-            self._ours_dirty = True
             lite = trade_lite(self, upd)
             if lite is not None:  # Binance sends it first: the fast copy, without the fee
                 self.hub.publish_user(lite)
@@ -485,7 +495,7 @@ class SimVenue:
                 "countdown_ms": self.countdown_ms,
                 "countdown_fired": self.countdown_fired,
                 "book": {
-                    "lastUpdateId": self.book.update_id,
+                    "lastUpdateId": self.book.seq,
                     "bids": [[inst.price_str(p), inst.qty_str(q)] for p, q in bids],
                     "asks": [[inst.price_str(p), inst.qty_str(q)] for p, q in asks],
                 },

@@ -8,8 +8,11 @@ never surface as a 500.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import MmtrioError
 
 JSON_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
@@ -52,3 +55,12 @@ def illegal(name: str) -> ApiError:
 
 def bad_symbol() -> ApiError:
     return ApiError(-1121, "Invalid symbol.")
+
+
+class Formatter:
+    """Cached tick/lot → venue string conversion: formatting through Decimal is the replay's
+    hot spot, and the same few thousand prices and sizes repeat all day."""
+
+    def __init__(self, instrument: Instrument, cache_size: int = 1 << 16) -> None:
+        self.px: Callable[[int], str] = lru_cache(maxsize=cache_size)(instrument.price_str)
+        self.qty: Callable[[int], str] = lru_cache(maxsize=cache_size)(instrument.qty_str)

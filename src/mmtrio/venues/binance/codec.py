@@ -2,7 +2,8 @@
 
 :class:`BinanceDecoder` parses one websocket message (bare or in a combined-stream envelope)
 into core events plus a few venue-level records defined here and in the sibling modules
-(``TradeLite``, ``ListenKeyExpired``, ``UnknownMessage``). Validation is strict: a malformed
+(``DepthUpdate``/``DepthSnapshot``, which the sequencer turns into neutral book events;
+``TradeLite``, ``ListenKeyExpired``, ``UnknownMessage``). Validation is strict: a malformed
 payload raises ProtocolError naming the payload kind and field. An event type we do not know
 is counted and returned as :class:`UnknownMessage`, never fatal — Binance adds event types
 (e.g. STRATEGY_UPDATE, GRID_UPDATE) without notice.
@@ -21,9 +22,7 @@ import orjson
 
 from mmtrio.core.events import (
     AccountUpdate,
-    BookSnapshot,
     BookTicker,
-    DepthDiff,
     FundingPayment,
     MarkPrice,
     OrderUpdate,
@@ -34,6 +33,7 @@ from mmtrio.errors import ProtocolError
 from mmtrio.venues.binance import codec_market as m
 from mmtrio.venues.binance import codec_user as u
 from mmtrio.venues.binance.codec_fields import InstrumentCodec, Obj
+from mmtrio.venues.binance.codec_market import DepthSnapshot, DepthUpdate
 from mmtrio.venues.binance.codec_rest import (
     AccountInfo,
     AssetBalance,
@@ -41,7 +41,6 @@ from mmtrio.venues.binance.codec_rest import (
     OrderAck,
     OrderState,
     PositionRisk,
-    RateLimits,
 )
 from mmtrio.venues.binance.codec_user import ListenKeyExpired, TradeLite
 
@@ -55,8 +54,8 @@ class UnknownMessage:
 
 
 Record = (
-    DepthDiff
-    | BookSnapshot
+    DepthUpdate
+    | DepthSnapshot
     | Trade
     | BookTicker
     | MarkPrice
@@ -150,8 +149,8 @@ class BinanceDecoder:
         self.unknown[e] += 1
         return [UnknownMessage(e, obj)]
 
-    def decode_snapshot(self, obj: Any, symbol: str) -> BookSnapshot:
-        """A REST depth snapshot (which does not name its symbol) → BookSnapshot."""
+    def decode_snapshot(self, obj: Any, symbol: str) -> DepthSnapshot:
+        """A REST depth snapshot (which does not name its symbol) → DepthSnapshot."""
         if not isinstance(obj, dict):
             raise ProtocolError(f"depth snapshot: expected an object, got {type(obj).__name__}")
         return m.parse_depth_snapshot(obj, self.codec_for(symbol, "depth snapshot"))
@@ -166,7 +165,6 @@ __all__ = [
     "OrderAck",
     "OrderState",
     "PositionRisk",
-    "RateLimits",
     "Record",
     "TradeLite",
     "UnknownMessage",

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from mmtrio.core.events import Level
+from mmtrio.core.events import ExecType, Level, OrderStatus, TimeInForce
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import InstrumentError, ProtocolError
 
@@ -203,7 +203,7 @@ class InstrumentCodec:
 
 
 def get_enum(obj: Obj, key: str, kind: str, cls: type[E]) -> E:
-    """A venue enum string (side, status, exec type, time in force) → the core enum."""
+    """A venue enum string whose values are the core's (side) → the core enum."""
     val = get_str(obj, key, kind)
     try:
         return cls(val)
@@ -212,6 +212,44 @@ def get_enum(obj: Obj, key: str, kind: str, cls: type[E]) -> E:
         raise ProtocolError(
             f"{kind}: field {key!r} is {val!r}, expected one of {allowed}"
         ) from None
+
+
+def get_mapped(obj: Obj, key: str, kind: str, mapping: Mapping[str, E]) -> E:
+    """A Binance enum string → the core's neutral value, through one of the maps below."""
+    val = get_str(obj, key, kind)
+    try:
+        return mapping[val]
+    except KeyError:
+        raise ProtocolError(
+            f"{kind}: field {key!r} is {val!r}, expected one of {', '.join(mapping)}"
+        ) from None
+
+
+# Binance's words → the core's neutral values (PROTOCOL.md "Trading", "User data stream").
+TIME_IN_FORCE: dict[str, TimeInForce] = {
+    "GTC": TimeInForce.GTC,
+    "IOC": TimeInForce.IOC,
+    "GTX": TimeInForce.POST_ONLY,  # post-only: rejected (-5022) instead of taking
+}
+TIME_IN_FORCE_TEXT: dict[TimeInForce, str] = {v: k for k, v in TIME_IN_FORCE.items()}
+ORDER_STATUS: dict[str, OrderStatus] = {
+    "NEW": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,  # expired by self-trade prevention
+    "REJECTED": OrderStatus.REJECTED,
+}
+EXEC_TYPE: dict[str, ExecType] = {
+    "NEW": ExecType.NEW,
+    "CANCELED": ExecType.CANCELED,
+    # A liquidation/ADL execution: it carries a trade like TRADE does, so it is booked as one.
+    "CALCULATED": ExecType.TRADE,
+    "EXPIRED": ExecType.EXPIRED,
+    "TRADE": ExecType.TRADE,
+    "AMENDMENT": ExecType.AMENDMENT,
+}
 
 
 InstrumentLookup = Callable[[str, str], InstrumentCodec]

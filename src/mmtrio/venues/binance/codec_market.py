@@ -1,13 +1,24 @@
-"""Binance USD-M market-data payloads → core events (pure, strict).
+"""Binance USD-M market-data payloads → records (pure, strict).
 
 Each ``parse_*`` takes the decoded JSON object (the ``data`` of a combined-stream envelope)
 and the symbol's :class:`InstrumentCodec`; a missing or mistyped field, or an off-grid price,
 raises ProtocolError naming the payload kind and the field.
+
+Depth messages become Binance-level records (:class:`DepthUpdate` with U/u/pu,
+:class:`DepthSnapshot` with lastUpdateId): their continuity is Binance's rule, applied by
+:mod:`mmtrio.venues.binance.sequencer`, which alone turns them into the core's neutral
+BookSnapshot/BookDelta. Trades, tickers and mark prices are neutral already.
+
+Times: every record's ``ts`` is the event time ``E`` (when the venue published the message),
+live and in recordings alike: the feed-latency and staleness guards compare it with the
+local receive time, so the backtester and the live bot feed them the same clock.
 """
 
 from __future__ import annotations
 
-from mmtrio.core.events import BookSnapshot, BookTicker, DepthDiff, MarkPrice, Trade
+from dataclasses import dataclass
+
+from mmtrio.core.events import BookTicker, Level, MarkPrice, Trade
 from mmtrio.venues.binance.codec_fields import (
     InstrumentCodec,
     Obj,
@@ -21,10 +32,34 @@ from mmtrio.venues.binance.codec_fields import (
 )
 
 
-def parse_depth_update(obj: Obj, ic: InstrumentCodec) -> DepthDiff:
-    """``depthUpdate`` → DepthDiff (quantities absolute; 0 deletes the level)."""
+@dataclass(frozen=True, slots=True)
+class DepthUpdate:
+    """A ``depthUpdate``: ``first_id``=U, ``last_id``=u, ``prev_last_id``=pu."""
+
+    symbol: str
+    first_id: int
+    last_id: int
+    prev_last_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DepthSnapshot:
+    """A REST depth snapshot (``GET /fapi/v1/depth``) at ``last_update_id``."""
+
+    symbol: str
+    last_update_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    ts: int
+
+
+def parse_depth_update(obj: Obj, ic: InstrumentCodec) -> DepthUpdate:
+    """``depthUpdate`` → DepthUpdate (quantities absolute; 0 deletes the level)."""
     k = "depthUpdate"
-    return DepthDiff(
+    return DepthUpdate(
         symbol=ic.instrument.symbol,
         first_id=get_int(obj, "U", k),
         last_id=get_int(obj, "u", k),
@@ -35,10 +70,10 @@ def parse_depth_update(obj: Obj, ic: InstrumentCodec) -> DepthDiff:
     )
 
 
-def parse_depth_snapshot(obj: Obj, ic: InstrumentCodec) -> BookSnapshot:
-    """REST ``GET /fapi/v1/depth`` → BookSnapshot. ``ts`` is the snapshot's ``E``."""
+def parse_depth_snapshot(obj: Obj, ic: InstrumentCodec) -> DepthSnapshot:
+    """REST ``GET /fapi/v1/depth`` → DepthSnapshot. ``ts`` is the snapshot's ``E``."""
     k = "depth snapshot"
-    return BookSnapshot(
+    return DepthSnapshot(
         symbol=ic.instrument.symbol,
         last_update_id=get_int(obj, "lastUpdateId", k),
         bids=levels(obj, "bids", k, ic.px, ic.qty),
@@ -48,7 +83,7 @@ def parse_depth_snapshot(obj: Obj, ic: InstrumentCodec) -> BookSnapshot:
 
 
 def parse_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
-    """``trade`` → Trade; ``ts`` is the trade time ``T`` (when it matched)."""
+    """``trade`` → Trade; ``ts`` is the event time ``E`` (module docstring)."""
     k = "trade"
     return Trade(
         symbol=ic.instrument.symbol,
@@ -56,7 +91,7 @@ def parse_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
         price=price(ic.px, obj, "p", k),
         qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
-        ts=get_int(obj, "T", k),
+        ts=get_int(obj, "E", k),
     )
 
 
@@ -69,21 +104,21 @@ def parse_agg_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
         price=price(ic.px, obj, "p", k),
         qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
-        ts=get_int(obj, "T", k),
+        ts=get_int(obj, "E", k),
     )
 
 
 def parse_book_ticker(obj: Obj, ic: InstrumentCodec) -> BookTicker:
-    """``bookTicker`` → BookTicker; ``ts`` is the transaction time ``T``."""
+    """``bookTicker`` → BookTicker; ``seq`` is ``u`` (the book state it shows)."""
     k = "bookTicker"
     return BookTicker(
         symbol=ic.instrument.symbol,
-        update_id=get_int(obj, "u", k),
         bid_price=price(ic.px, obj, "b", k),
         bid_qty=lots(ic.qty, obj, "B", k),
         ask_price=price(ic.px, obj, "a", k),
         ask_qty=lots(ic.qty, obj, "A", k),
-        ts=get_int(obj, "T", k),
+        ts=get_int(obj, "E", k),
+        seq=get_int(obj, "u", k),
     )
 
 

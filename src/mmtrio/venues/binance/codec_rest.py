@@ -6,16 +6,20 @@ query string built from them, so the order must be deterministic.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
-from mmtrio.core.events import Fill, PositionUpdate, Side, TimeInForce, VenueOrderStatus
+from mmtrio.core.events import Fill, OrderStatus, PositionUpdate, Side, TimeInForce
 from mmtrio.core.instruments import Instrument
+from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import InstrumentError, ProtocolError, VenueError
+from mmtrio.venues.binance.client_ids import valid_client_id
 from mmtrio.venues.binance.codec_fields import (
+    ORDER_STATUS,
+    TIME_IN_FORCE,
+    TIME_IN_FORCE_TEXT,
     InstrumentLookup,
     Obj,
     ascii_int,
@@ -27,14 +31,15 @@ from mmtrio.venues.binance.codec_fields import (
     get_enum,
     get_int,
     get_list,
+    get_mapped,
     get_str,
     lots,
     price,
 )
+from mmtrio.venues.binance.costs import limits_from_exchange_info
 from mmtrio.venues.binance.errors import classify
 
 Params = list[tuple[str, str]]
-CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -47,7 +52,7 @@ class OrderAck:
     symbol: str
     client_id: str
     order_id: int
-    status: VenueOrderStatus | None  # present when the venue includes it
+    status: OrderStatus | None  # present when the venue includes it
     ts: int | None  # updateTime, when present
 
 
@@ -59,7 +64,7 @@ class OrderState:
     client_id: str
     order_id: int
     side: Side
-    status: VenueOrderStatus
+    status: OrderStatus
     price: int
     qty: int
     cum_qty: int
@@ -96,15 +101,6 @@ class AccountInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimits:
-    """exchangeInfo ``rateLimits``: the budgets the runtime's RateBudget enforces."""
-
-    request_weight_1m: int
-    orders_10s: int
-    orders_1m: int
-
-
-@dataclass(frozen=True, slots=True)
 class ExchangeInfo:
     instruments: dict[str, Instrument]
     rate_limits: RateLimits
@@ -115,7 +111,7 @@ class ExchangeInfo:
 
 
 def _check_client_id(client_id: str) -> str:
-    if not CLIENT_ID_RE.match(client_id):
+    if not valid_client_id(client_id):
         raise ProtocolError(
             f"client order id {client_id!r} does not match Binance's pattern "
             "^[.A-Z:/a-z0-9_-]{1,36}$; fix the id generator"
@@ -132,7 +128,7 @@ def place_params(cmd: PlaceOrder, inst: Instrument) -> Params:
         ("symbol", inst.symbol),
         ("side", cmd.side.value),
         ("type", "LIMIT"),
-        ("timeInForce", cmd.time_in_force.value),
+        ("timeInForce", TIME_IN_FORCE_TEXT[cmd.time_in_force]),
         ("quantity", inst.qty_str(cmd.qty)),
         ("price", inst.price_str(cmd.price)),
         ("newClientOrderId", _check_client_id(cmd.client_id)),
@@ -185,7 +181,7 @@ def parse_error_body(status: int, body: Any, retry_after: str | None = None) -> 
 def parse_order_ack(obj: Obj, lookup: InstrumentLookup) -> OrderAck:
     k = "order ack"
     ic = lookup(get_str(obj, "symbol", k), k)
-    status = get_enum(obj, "status", k, VenueOrderStatus) if "status" in obj else None
+    status = get_mapped(obj, "status", k, ORDER_STATUS) if "status" in obj else None
     ts = get_int(obj, "updateTime", k) if "updateTime" in obj else None
     return OrderAck(
         symbol=ic.instrument.symbol,
@@ -207,12 +203,12 @@ def parse_order_state(obj: Obj, lookup: InstrumentLookup) -> OrderState:
         client_id=get_str(obj, "clientOrderId", k),
         order_id=get_int(obj, "orderId", k),
         side=get_enum(obj, "side", k, Side),
-        status=get_enum(obj, "status", k, VenueOrderStatus),
+        status=get_mapped(obj, "status", k, ORDER_STATUS),
         price=price(ic.px, obj, "price", k, zero_ok=True),
         qty=qty,
         cum_qty=cum_qty,
         avg_price=get_dec(obj, "avgPrice", k),
-        time_in_force=get_enum(obj, "timeInForce", k, TimeInForce),
+        time_in_force=get_mapped(obj, "timeInForce", k, TIME_IN_FORCE),
         reduce_only=get_bool(obj, "reduceOnly", k),
         ts=get_int(obj, "updateTime", k),
     )
@@ -314,25 +310,6 @@ def parse_instrument(sym: Obj) -> Instrument:
     return inst
 
 
-def parse_rate_limits(body: Obj) -> RateLimits:
-    k = "exchangeInfo rateLimits"
-    found: dict[tuple[str, int], int] = {}
-    for r in get_list(body, "rateLimits", k):
-        kind, interval = get_str(r, "rateLimitType", k), get_str(r, "interval", k)
-        seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}.get(interval)
-        if seconds is None:
-            continue
-        found[(kind, seconds * get_int(r, "intervalNum", k))] = get_int(r, "limit", k)
-    try:
-        return RateLimits(
-            request_weight_1m=found[("REQUEST_WEIGHT", 60)],
-            orders_10s=found[("ORDERS", 10)],
-            orders_1m=found[("ORDERS", 60)],
-        )
-    except KeyError as exc:
-        raise ProtocolError(f"{k}: no {exc.args[0]} limit listed") from None
-
-
 def parse_exchange_info(body: Obj, symbols: set[str] | None = None) -> ExchangeInfo:
     """exchangeInfo → instruments for ``symbols`` (all when None) + rate limits.
 
@@ -349,7 +326,7 @@ def parse_exchange_info(body: Obj, symbols: set[str] | None = None) -> ExchangeI
         raise ProtocolError(f"{k}: symbols not listed by the venue: {', '.join(sorted(missing))}")
     return ExchangeInfo(
         instruments=instruments,
-        rate_limits=parse_rate_limits(body),
+        rate_limits=limits_from_exchange_info(get_list(body, "rateLimits", k)),
         server_time=get_int(body, "serverTime", k),
     )
 

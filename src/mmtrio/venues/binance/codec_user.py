@@ -19,11 +19,12 @@ from mmtrio.core.events import (
     OrderUpdate,
     PositionUpdate,
     Side,
-    TimeInForce,
-    VenueOrderStatus,
 )
 from mmtrio.errors import ProtocolError
 from mmtrio.venues.binance.codec_fields import (
+    EXEC_TYPE,
+    ORDER_STATUS,
+    TIME_IN_FORCE,
     InstrumentLookup,
     Obj,
     check_fill_sizes,
@@ -34,6 +35,7 @@ from mmtrio.venues.binance.codec_fields import (
     get_int,
     get_int_lenient,
     get_list,
+    get_mapped,
     get_obj,
     get_str,
     lots,
@@ -78,7 +80,7 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
     k = "ORDER_TRADE_UPDATE"
     o = get_obj(obj, "o", k)
     ic = lookup(get_str(o, "s", k), k)
-    exec_type = get_enum(o, "x", k, ExecType)
+    exec_type = get_mapped(o, "x", k, EXEC_TYPE)
     side = get_enum(o, "S", k, Side)
     client_id = get_str(o, "c", k)
     order_id = get_int(o, "i", k)
@@ -105,11 +107,11 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
         order_id=order_id,
         side=side,
         exec_type=exec_type,
-        status=get_enum(o, "X", k, VenueOrderStatus),
+        status=get_mapped(o, "X", k, ORDER_STATUS),
         price=price(ic.px, o, "p", k, zero_ok=True),
         qty=qty,
         cum_qty=cum_qty,
-        time_in_force=get_enum(o, "f", k, TimeInForce),
+        time_in_force=get_mapped(o, "f", k, TIME_IN_FORCE),
         reduce_only=get_bool(o, "R", k),
         ts=get_int(obj, "E", k),
         fill=fill,

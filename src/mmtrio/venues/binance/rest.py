@@ -31,22 +31,26 @@ import httpx
 import trio
 
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
-from mmtrio.core.events import BookSnapshot, Fill
-from mmtrio.errors import ConfigError, ProtocolError, VenueError
+from mmtrio.core.events import Fill
+from mmtrio.errors import (
+    ClockSkewError,
+    ConfigError,
+    ConnectionFailed,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimited,
+    VenueError,
+)
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.codec import BinanceDecoder, loads
 from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int
-from mmtrio.venues.binance.errors import (
-    ConnectionFailed,
-    OutcomeUnknownError,
-    RateLimited,
-    TimestampError,
-)
+from mmtrio.venues.binance.codec_market import DepthSnapshot
+from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import Params, Signer, encode_params
 
 T = TypeVar("T")
-HeadersCallback = Callable[[int | None, int | None, int | None], None]
-"""``on_headers(used_weight_1m, order_count_10s, order_count_1m)``; None = header absent."""
+UsageCallback = Callable[[dict[str, int | None]], None]
+"""``on_usage({window name: count})`` from the usage headers; None = header absent."""
 
 # Explicit budgets: a hung venue must not hang the bot. Read covers the venue's matching
 # time; beyond it the outcome is unknown and the caller resolves it by query.
@@ -77,10 +81,10 @@ class BinanceRest:
     def __init__(
         self,
         base_url: str,
-        decoder: BinanceDecoder,
+        decoder: BinanceDecoder | None = None,
         *,
         signer: Signer | None = None,
-        on_headers: HeadersCallback | None = None,
+        on_usage: UsageCallback | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
         recv_window_ms: int = 5000,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -89,14 +93,16 @@ class BinanceRest:
         on_blocked: Callable[[int], None] | None = None,
     ) -> None:
         """``on_blocked(until_wall_ms)`` is told of every 429/418 back-off, so the caller can
-        keep it beyond this client's life (a restarted process must honour it too)."""
+        keep it beyond this client's life (a restarted process must honour it too).
+        ``decoder`` may come later (:attr:`decoder`): exchangeInfo, time and the listen key
+        need none, and the instrument the decoder needs is read from exchangeInfo."""
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"REST base URL {base_url!r} must start with http:// or https://")
         if not 1 <= recv_window_ms <= 60_000:
             raise ConfigError(f"recvWindow must be within 1..60000 ms, got {recv_window_ms}")
-        self.decoder = decoder
+        self._decoder = decoder
         self._signer = signer
-        self._on_headers = on_headers
+        self.on_usage = on_usage
         self._on_blocked = on_blocked
         self._clock_ms = clock_ms
         self._recv_window = str(recv_window_ms)
@@ -117,6 +123,16 @@ class BinanceRest:
         # (``on_read_retry(seconds, error)`` is told first) instead of raising. The engine
         # sets it during start-up, whose own deadline bounds the other retries.
         self.on_read_retry: Callable[[float, VenueError], None] | None = None
+
+    @property
+    def decoder(self) -> BinanceDecoder:
+        if self._decoder is None:
+            raise ConfigError("the REST client has no instrument yet: load exchangeInfo first")
+        return self._decoder
+
+    @decoder.setter
+    def decoder(self, value: BinanceDecoder) -> None:
+        self._decoder = value
 
     # --- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> BinanceRest:
@@ -158,7 +174,7 @@ class BinanceRest:
                 body = await self._request_once(
                     "GET", "/fapi/v1/time", [], signed=False, keyed=False, mutates=False
                 )
-            except (RateLimited, OutcomeUnknownError, ConnectionFailed, TimestampError) as exc:
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed, ClockSkewError) as exc:
                 if not await self._wait_out(exc):
                     raise
                 continue
@@ -190,7 +206,7 @@ class BinanceRest:
             await self._request("GET", "/fapi/v1/exchangeInfo", []), symbols
         )
 
-    async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
+    async def depth_snapshot(self, symbol: str, limit: int = 1000) -> DepthSnapshot:
         if limit not in (5, 10, 20, 50, 100, 500, 1000):
             raise ConfigError(f"depth limit must be one of 5,10,20,50,100,500,1000, got {limit}")
         body = await self._request(
@@ -221,7 +237,7 @@ class BinanceRest:
         )
         # {"code": 200, "msg": "..."} is success; any other code inside a 200 is unexplained.
         if not isinstance(body, dict) or body.get("code") != 200:
-            raise OutcomeUnknownError(0, f"cancel-all answered an unexpected body {body!r}")
+            raise OutcomeUnknownError(f"cancel-all answered an unexpected body {body!r}")
 
     async def query_order(self, cmd: QueryOrder) -> cr.OrderState:
         """The order by client id; -2013 (no such order) raises a definite VenueError."""
@@ -287,7 +303,7 @@ class BinanceRest:
             return parse(body, self.decoder.codec_for)
         except ProtocolError as exc:
             raise OutcomeUnknownError(
-                0, f"{op} succeeded but its answer is unreadable: {exc}"
+                f"{op} succeeded but its answer is unreadable: {exc}"
             ) from exc
 
     def _check_blocked(self) -> None:
@@ -296,11 +312,8 @@ class BinanceRest:
         left = self._blocked_until - trio.current_time()
         if left > 0:
             raise RateLimited(
-                -1003,
                 f"rate-limit back-off in force for {left:.1f} s more; request not sent",
-                status=0,
                 retry_after_s=left,
-                banned=False,
             )
         self._blocked_until = None
 
@@ -312,11 +325,13 @@ class BinanceRest:
             self._check_blocked()
 
     def _feed_headers(self, headers: httpx.Headers) -> None:
-        if self._on_headers is not None:
-            self._on_headers(
-                _header_int(headers, "x-mbx-used-weight-1m"),
-                _header_int(headers, "x-mbx-order-count-10s"),
-                _header_int(headers, "x-mbx-order-count-1m"),
+        if self.on_usage is not None:
+            self.on_usage(
+                usage_from_headers(
+                    _header_int(headers, "x-mbx-used-weight-1m"),
+                    _header_int(headers, "x-mbx-order-count-10s"),
+                    _header_int(headers, "x-mbx-order-count-1m"),
+                )
             )
 
     def _target(self, path: str, params: Params, signed: bool) -> str:
@@ -347,7 +362,7 @@ class BinanceRest:
                 return await self._request_once(
                     method, path, params, signed=signed, keyed=keyed, mutates=mutates
                 )
-            except (RateLimited, OutcomeUnknownError, ConnectionFailed, TimestampError) as exc:
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed, ClockSkewError) as exc:
                 if mutates or not await self._wait_out(exc):
                     raise
 
@@ -397,7 +412,7 @@ class BinanceRest:
                 if attempt < attempts:
                     continue
                 raise OutcomeUnknownError(
-                    0, f"{method} {path}: {type(exc).__name__} after the request was sent"
+                    f"{method} {path}: {type(exc).__name__} after the request was sent"
                 ) from exc
             self._feed_headers(resp.headers)
             if resp.status_code == 200:
@@ -408,7 +423,7 @@ class BinanceRest:
                         raise
                     # It succeeded, but we cannot read what it did: resolve by query.
                     msg = f"{method} {path} succeeded but its answer is unreadable: {exc}"
-                    raise OutcomeUnknownError(0, msg, status=200) from exc
+                    raise OutcomeUnknownError(msg, status=200) from exc
             try:
                 body = loads(resp.content)
             except ProtocolError:
@@ -427,7 +442,7 @@ class BinanceRest:
                 if self._on_blocked is not None:
                     # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
                     self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
-            elif isinstance(err, TimestampError):
+            elif isinstance(err, ClockSkewError):
                 try:
                     await self.sync_time()
                 except (VenueError, ProtocolError):

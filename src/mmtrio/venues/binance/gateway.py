@@ -1,38 +1,43 @@
-"""Order entry behind one small interface, so the transport can change (REST now, ws-fapi later).
+"""The Binance gateway: the venue seam's :class:`~mmtrio.venues.protocol.Gateway` over REST.
 
-A Gateway call either returns the venue's answer or raises a ``VenueError`` that says what we
-may conclude (see ``venues.binance.errors``): ``definite`` → the venue did not act;
-``OutcomeUnknownError`` → it may have; ``RateLimited`` → back off. The gateway never retries a
-request that changes state; execution decides what may be retried.
+Answers are turned into neutral values here (an order state becomes the core's OrderUpdate,
+an ack the protocol's OrderAck); errors arrive already neutral from ``errors.classify``.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from decimal import Decimal
-from typing import Protocol
 
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
-from mmtrio.core.events import ExecType, Fill, OrderUpdate, VenueOrderStatus
+from mmtrio.core.events import ExecType, Fill, OrderStatus, OrderUpdate
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError, VenueError
-from mmtrio.venues.binance.codec_rest import OrderAck, OrderState
+from mmtrio.venues.binance.codec_rest import OrderState
 from mmtrio.venues.binance.errors import CODE_NO_SUCH_ORDER
 from mmtrio.venues.binance.rest import BinanceRest
+from mmtrio.venues.protocol import Capabilities, OrderAck
 
-__all__ = ["Gateway", "OrderAck", "RestGateway", "state_to_update"]
+__all__ = ["CAPABILITIES", "RestGateway", "state_to_update"]
+
+# PROTOCOL.md: PUT /fapi/v1/order modifies price and quantity but always loses priority;
+# batch endpoints exist but mmtrio does not use them yet; countdownCancelAll is the dead-man.
+CAPABILITIES = Capabilities(
+    amend=True, amend_keeps_priority=False, batch=False, ws_order_entry=False, deadman=True
+)
+PAGE = 1000  # userTrades page size (Binance's maximum)
+MAX_PAGES = 50  # bounded: 50 000 fills in one pass means something else is wrong
 
 # A query result is a state, not an execution: it carries no fill, so it may not be TRADE
 # (an OrderUpdate has a fill exactly when exec_type is TRADE). The status is what the order
 # tracker acts on; the exec type only tells a reader what kind of fact it was.
-_EXEC_FOR_STATUS: dict[VenueOrderStatus, ExecType] = {
-    VenueOrderStatus.NEW: ExecType.NEW,
-    VenueOrderStatus.PARTIALLY_FILLED: ExecType.NEW,
-    VenueOrderStatus.FILLED: ExecType.NEW,
-    VenueOrderStatus.CANCELED: ExecType.CANCELED,
-    VenueOrderStatus.EXPIRED: ExecType.EXPIRED,
-    VenueOrderStatus.EXPIRED_IN_MATCH: ExecType.EXPIRED,
-    VenueOrderStatus.REJECTED: ExecType.EXPIRED,
+_EXEC_FOR_STATUS: dict[OrderStatus, ExecType] = {
+    OrderStatus.NEW: ExecType.NEW,
+    OrderStatus.PARTIALLY_FILLED: ExecType.NEW,
+    OrderStatus.FILLED: ExecType.NEW,
+    OrderStatus.CANCELED: ExecType.CANCELED,
+    OrderStatus.EXPIRED: ExecType.EXPIRED,
+    OrderStatus.REJECTED: ExecType.EXPIRED,
 }
 MAX_ORDER_IDS = 10_000  # bounded orderId → clientOrderId memory (userTrades names orderId only)
 
@@ -59,33 +64,10 @@ def state_to_update(state: OrderState, fill: Fill | None = None) -> OrderUpdate:
     )
 
 
-class Gateway(Protocol):
-    """Order entry and the account reads reconciliation needs."""
-
-    async def place(self, cmd: PlaceOrder) -> OrderAck: ...
-    async def amend(self, cmd: AmendOrder) -> OrderAck: ...
-    async def cancel(self, cmd: CancelOrder) -> None: ...
-    async def cancel_all(self, symbol: str) -> None: ...
-    async def query(self, symbol: str, client_id: str) -> OrderUpdate | None:
-        """The order's state; None when the venue has no such order (-2013)."""
-        ...
-
-    async def open_orders(self, symbol: str) -> list[OrderUpdate]: ...
-    async def position(self, symbol: str) -> tuple[int, Decimal]:
-        """(signed lots, entry price) of the one-way position."""
-        ...
-
-    async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
-        """Our fills from trade id ``from_id`` (inclusive), oldest first."""
-        ...
-
-    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
-        """Arm the venue-side cancel-all countdown (0 disarms)."""
-        ...
-
-
 class RestGateway:
     """Gateway over :class:`BinanceRest` for one instrument."""
+
+    capabilities = CAPABILITIES
 
     def __init__(self, rest: BinanceRest, instrument: Instrument) -> None:
         self.rest = rest
@@ -113,13 +95,15 @@ class RestGateway:
         self._check(cmd.symbol)
         ack = await self.rest.place_order(cmd)
         self._remember(ack.order_id, ack.client_id)
-        return ack
+        # An ACK answer may omit status and time: the order exists, so it is NEW as of now.
+        status = ack.status if ack.status is not None else OrderStatus.NEW
+        return OrderAck(ack.client_id, ack.order_id, status, ack.ts or 0)
 
     async def amend(self, cmd: AmendOrder) -> OrderAck:
         self._check(cmd.symbol)
         st = await self.rest.amend_order(cmd)
         self._remember(st.order_id, st.client_id)
-        return OrderAck(st.symbol, st.client_id, st.order_id, st.status, st.ts)
+        return OrderAck(st.client_id, st.order_id, st.status, st.ts)
 
     async def cancel(self, cmd: CancelOrder) -> None:
         self._check(cmd.symbol)
@@ -134,7 +118,7 @@ class RestGateway:
         try:
             st = await self.rest.query_order(QueryOrder(client_id, symbol))
         except VenueError as exc:
-            if exc.definite and exc.code == CODE_NO_SUCH_ORDER:
+            if exc.definite and exc.code == str(CODE_NO_SUCH_ORDER):
                 return None
             raise
         self._remember(st.order_id, st.client_id)
@@ -158,8 +142,19 @@ class RestGateway:
         return lots, entry
 
     async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        """Every fill from ``from_id`` (inclusive), paging forward while pages come back full,
+        at most ``MAX_PAGES`` pages (then the next pass continues from the last id)."""
         self._check(symbol)
-        return await self.rest.user_trades(symbol, from_id)
+        out: list[Fill] = []
+        for _ in range(MAX_PAGES):
+            page = await self.rest.user_trades(symbol, from_id)
+            out.extend(page)
+            if len(page) < PAGE:
+                break
+            # Binance lists the latest trades without fromId, the sim the oldest: paging on
+            # from the last id returned is right for both.
+            from_id = page[-1].trade_id + 1
+        return out
 
     async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
         self._check(symbol)

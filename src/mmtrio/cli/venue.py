@@ -1,0 +1,68 @@
+"""``[venue]`` meets the venue registry: the checks and settings that need the venue package.
+
+The config layer imports no venue (the backtester, which must not, reads configs too), so the
+rules only a venue knows are applied here, where `mmtrio run` and `mmtrio config check` use
+them: the venue name exists; the URLs for testnet/live (the venue's own by default, the file's
+overrides on top) pass that venue's checks (TLS except on loopback, a test host only in
+testnet mode, no loopback in live mode).
+"""
+
+from __future__ import annotations
+
+from mmtrio.config import Config
+from mmtrio.config.loading import ConfigValidationError, Problem
+from mmtrio.errors import ConfigError
+from mmtrio.venues import registry
+from mmtrio.venues.protocol import VenueFactory, VenueSettings
+
+_URL_KEYS = {"rest": "rest_url", "market_ws": "market_ws_url", "private_ws": "private_ws_url"}
+
+
+def venue_factory(config: Config) -> VenueFactory:
+    """The configured venue's factory; ConfigError naming the known venues otherwise."""
+    try:
+        return registry.venue(config.venue.name)
+    except ConfigError as exc:
+        raise ConfigValidationError(
+            "[venue]", [Problem("venue.name", repr(config.venue.name), str(exc), None)]
+        ) from None
+
+
+def urls(config: Config, factory: VenueFactory) -> dict[str, str]:
+    """The endpoints for testnet/live: the venue's own, overridden by the file's."""
+    v = config.venue
+    return {**factory.default_urls(v.mode), **v.url_overrides}
+
+
+def check_venue(config: Config) -> VenueFactory:
+    """The factory, after every venue rule passed; ConfigValidationError listing them all."""
+    factory = venue_factory(config)
+    v = config.venue
+    if v.mode == "paper":
+        return factory
+    found = factory.url_problems(v.mode, urls(config, factory))
+    problems = [Problem(f"venue.{_key(p)}", None, p, None) for p in found]
+    if problems:
+        raise ConfigValidationError("[venue]", problems)
+    return factory
+
+
+def live_settings(config: Config, factory: VenueFactory) -> VenueSettings:
+    """Settings for testnet/live (paper settings come from the simulated venue)."""
+    v = config.venue
+    if v.symbol is None:  # the config validator requires it outside paper mode
+        raise ConfigError(f"venue.symbol is required with mode = {v.mode!r}")
+    if v.mode == "paper":
+        raise ConfigError("paper mode takes its settings from the simulated venue")
+    return VenueSettings(
+        name=v.name,
+        mode=v.mode,
+        symbol=v.symbol,
+        urls=urls(config, factory),
+        recv_window_ms=v.recv_window_ms,
+    )
+
+
+def _key(problem: str) -> str:
+    name = problem.split(" ", 1)[0]
+    return _URL_KEYS.get(name, name)

@@ -1,0 +1,46 @@
+"""Neutral reject kinds: what a venue's refusal means, whatever code it used to say it.
+
+Every venue package maps its own codes (Binance ``-5022``, OKX ``sCode 51xxx``, Hyperliquid's
+error strings, Extended's codes) to one of these kinds, in that package and nowhere else.
+The core decides per kind (:mod:`mmtrio.core.reject_policy`), so the policy is written once
+and holds on every venue. A code no mapping knows becomes :attr:`RejectKind.UNKNOWN`: logged
+once with the raw code by the runtime, never a crash, and backed off per slot like any
+refusal the strategy does not understand.
+
+The raw code travels beside the kind (``code``, a string: venues do not agree on integers)
+for logs, the journal and the operator; no decision reads it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RejectKind(enum.Enum):
+    """Why the venue (or our own execution layer) did not do what was asked."""
+
+    WOULD_CROSS = "would_cross"
+    """A post-only order (or amend) would have taken liquidity: the book moved through our price."""
+    UNKNOWN_ORDER = "unknown_order"
+    """The venue has no such open order (cancel/amend of an order already gone)."""
+    INSUFFICIENT_MARGIN = "insufficient_margin"
+    """Not enough available balance or margin for the order."""
+    RATE_LIMITED = "rate_limited"
+    """A request or order-rate limit was hit."""
+    AUTH = "auth"
+    """Bad key, bad signature, missing permission, wrong passphrase: no retry can help."""
+    INVALID_PRICE = "invalid_price"
+    """Off the price grid, outside the price band or filter."""
+    INVALID_SIZE = "invalid_size"
+    """Off the size step, below the minimum size or notional, above the maximum."""
+    REDUCE_ONLY = "reduce_only"
+    """A reduce-only order would have increased (or not reduced) the position."""
+    POSITION_SIDE = "position_side"
+    """The account's position mode does not match the order (hedge vs one-way)."""
+    LOCAL = "local"
+    """Refused by our own execution layer before sending (no rate budget, breaker open)."""
+    UNKNOWN = "unknown"
+    """A refusal no mapping knows: the raw code is logged once."""
+
+
+__all__ = ["RejectKind"]

@@ -1,0 +1,230 @@
+"""Binance USD-M behind the venue seam: the factory (``VENUE``) and one session.
+
+Endpoints (PROTOCOL.md "Transport"): ``rest`` (https://fapi.binance.com), ``market_ws``
+(wss://fstream.binance.com, combined streams) and ``private_ws`` (the user-stream base);
+testnet at testnet.binancefuture.com / stream.binancefuture.com. Credentials: an API key and
+its HMAC secret. Everything venue-specific the runtime needs comes from here: the instrument
+(exchangeInfo, read at start and re-read periodically), rate limits (exchangeInfo
+``rateLimits``) and costs (:mod:`.costs`), the client-id rule (:mod:`.client_ids`), clock sync
+(``GET /fapi/v1/time``), the dead-man switch (``countdownCancelAll``) and the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.ratelimit import RateLimits
+from mmtrio.errors import ConfigError, ProtocolError, VenueError
+from mmtrio.venues.binance.client_ids import client_id_format
+from mmtrio.venues.binance.codec import BinanceDecoder
+from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
+from mmtrio.venues.binance.gateway import CAPABILITIES, RestGateway
+from mmtrio.venues.binance.rest import BinanceRest
+from mmtrio.venues.binance.signing import Signer
+from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
+from mmtrio.venues.protocol import (
+    AccountSnapshot,
+    MarketFeed,
+    Mode,
+    SessionHooks,
+    UserFeed,
+    VenueCredentials,
+    VenueSettings,
+)
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_URLS: dict[str, dict[str, str]] = {
+    "live": {
+        "rest": "https://fapi.binance.com",
+        "market_ws": "wss://fstream.binance.com",
+        "private_ws": "wss://fstream.binance.com",
+    },
+    "testnet": {
+        "rest": "https://testnet.binancefuture.com",
+        "market_ws": "wss://stream.binancefuture.com",
+        "private_ws": "wss://stream.binancefuture.com",
+    },
+}
+_SCHEMES = {"rest": ("https", "http"), "market_ws": ("wss", "ws"), "private_ws": ("wss", "ws")}
+
+
+class BinanceFactory:
+    """``VENUE``: the registry's handle on this package."""
+
+    name = "binance"
+    url_names = ("rest", "market_ws", "private_ws")
+    credential_fields = ("api_key", "api_secret")
+
+    def default_urls(self, mode: Mode) -> dict[str, str]:
+        return dict(_URLS.get(mode, {}))
+
+    def url_problems(self, mode: Mode, urls: Mapping[str, str]) -> list[str]:
+        problems: list[str] = []
+        for key in self.url_names:
+            url = urls.get(key)
+            if url is None:
+                problems.append(f"{key} URL is required")
+                continue
+            secure, plain = _SCHEMES[key]
+            problems.extend(_url_problems(key, url, secure, plain, mode))
+        for key in urls:
+            if key not in self.url_names:
+                problems.append(
+                    f"{key} is not a Binance endpoint (known: {', '.join(self.url_names)})"
+                )
+        return problems
+
+    def client_ids(self, prefix: str) -> ClientIdFormat:
+        return client_id_format(prefix)
+
+    def open(
+        self, settings: VenueSettings, credentials: VenueCredentials, hooks: SessionHooks
+    ) -> BinanceSession:
+        return BinanceSession(settings, credentials, hooks)
+
+
+def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> list[str]:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return [f"{key} is not a valid URL"]
+    if parts.username is not None or parts.password is not None:
+        # Never echo the URL: it carries a credential.
+        return [f"{key} contains user credentials; credentials never go in a URL or the config"]
+    if not host:
+        return [f"{key} {url!r} has no host"]
+    problems: list[str] = []
+    if parts.scheme == plain:
+        if host not in LOOPBACK_HOSTS:
+            problems.append(
+                f"{key} {url!r} is unencrypted ({plain}://); only loopback hosts may skip TLS"
+            )
+    elif parts.scheme != secure:
+        problems.append(f"{key} {url!r} must use {secure}:// (or {plain}:// on loopback)")
+    if parts.query or parts.fragment:
+        problems.append(f"{key} {url!r} must be a base URL without query or fragment")
+    # Guard the expensive mistake: testnet mode while pointing at the real venue, or live mode
+    # while pointing at the testnet or a local server (the operator thinks they are live and
+    # are not, or the reverse).
+    production = host == "binance.com" or host.endswith(".binance.com")
+    if mode == "testnet" and production:
+        problems.append(f"{key} {url!r} is a production Binance host but mode = 'testnet'")
+    if mode == "live" and host.endswith("binancefuture.com"):
+        problems.append(f"{key} {url!r} is a Binance testnet host but mode = 'live'")
+    if mode == "live" and host in LOOPBACK_HOSTS:
+        problems.append(
+            f"{key} {url!r} is a loopback address but mode = 'live' (real money); use "
+            "mode = 'paper' for the built-in simulated venue"
+        )
+    return problems
+
+
+class BinanceSession:
+    """One account and one symbol on Binance USD-M (a :class:`VenueSession`)."""
+
+    name = "binance"
+    capabilities = CAPABILITIES
+    costs = COSTS
+
+    def __init__(
+        self, settings: VenueSettings, credentials: VenueCredentials, hooks: SessionHooks
+    ) -> None:
+        if not credentials.api_key or not credentials.api_secret:
+            raise ConfigError(
+                "Binance needs an API key and secret (MMTRIO_API_KEY/SECRET or files)"
+            )
+        self.settings = settings
+        self.symbol = settings.symbol
+        self.hooks = hooks
+        self.rate_limits: RateLimits = DEFAULT_LIMITS
+        self.client_ids = client_id_format("mmt")
+        self.rest = BinanceRest(
+            settings.urls["rest"],
+            signer=Signer(credentials.api_key, credentials.api_secret),
+            on_usage=hooks.on_usage,
+            clock_ms=hooks.clock_ms,
+            recv_window_ms=settings.recv_window_ms,
+            on_blocked=hooks.on_blocked,
+        )
+        self._instrument: Instrument | None = None
+        self._gateway: RestGateway | None = None
+
+    # --- instrument -------------------------------------------------------------------------
+    async def load_instrument(self) -> Instrument:
+        info = await self.rest.exchange_info({self.symbol})
+        inst = info.instruments.get(self.symbol)
+        if inst is None:  # parse_exchange_info refuses a missing symbol; belt and braces
+            raise ProtocolError(f"exchangeInfo does not list {self.symbol}")
+        self.rate_limits = info.rate_limits
+        if self._instrument is None:
+            self._instrument = inst
+            self.rest.decoder = BinanceDecoder([inst])
+            self._gateway = RestGateway(self.rest, inst)
+        return inst
+
+    @property
+    def instrument(self) -> Instrument:
+        if self._instrument is None:
+            raise ConfigError("load_instrument() must run before the session is used")
+        return self._instrument
+
+    @property
+    def gateway(self) -> RestGateway:
+        if self._gateway is None:
+            raise ConfigError("load_instrument() must run before the gateway is used")
+        return self._gateway
+
+    # --- account and clock ------------------------------------------------------------------
+    async def account(self) -> AccountSnapshot:
+        info = await self.rest.account()
+        quote = self.instrument.quote_asset
+        asset = next((a for a in info.assets if a.asset == quote), None)
+        wallet = asset.wallet_balance if asset is not None else Decimal(0)
+        available = asset.available_balance if asset is not None else Decimal(0)
+        return AccountSnapshot(wallet_balance=wallet, available_balance=available)
+
+    async def sync_clock(self) -> int:
+        return await self.rest.sync_time()
+
+    def venue_time_ms(self) -> int:
+        return self.rest.timestamp_ms()
+
+    @property
+    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
+        return self.rest.on_read_retry
+
+    @on_read_retry.setter
+    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
+        self.rest.on_read_retry = value
+
+    # --- feeds ------------------------------------------------------------------------------
+    def market_feed(self, instrument: Instrument) -> MarketFeed:
+        return MarketStream(
+            market_stream_url(self.settings.urls["market_ws"], instrument.symbol),
+            self.rest.decoder,
+            instrument.symbol,
+            self.rest.depth_snapshot,
+            clock_ms=self.hooks.clock_ms,
+        )
+
+    def user_feed(self, instrument: Instrument) -> UserFeed:
+        return UserStream(
+            self.settings.urls["private_ws"],
+            self.rest.decoder,
+            self.rest,
+            clock_ms=self.hooks.clock_ms,
+        )
+
+    async def aclose(self) -> None:
+        await self.rest.aclose()
+
+    def __repr__(self) -> str:
+        return f"BinanceSession({self.symbol}, {self.settings.mode})"
+
+
+VENUE = BinanceFactory()

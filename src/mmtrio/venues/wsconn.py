@@ -1,0 +1,162 @@
+"""A reconnecting websocket connection, shared by every venue package's streams.
+
+Reconnects use exponential backoff with full jitter and a cap (:class:`Backoff`, RNG
+injected). Liveness: a ping every ``ping_interval_s``; no pong within ``pong_timeout_s``
+reconnects (trio-websocket answers the server's pings by itself). Connections are rotated
+before ``max_connection_age_s`` (Binance and OKX cut at 24 h). Every connect and disconnect
+is reported through :meth:`WsConnection._emit_status`. A planned reconnect (rotation, a key
+renewal) skips the backoff; only a connection that delivered a message resets it.
+
+The transport is injectable (``connect``): the default opens a real socket with
+trio-websocket; the deterministic simulation passes one that runs the same protocol over an
+in-memory stream.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
+
+from mmtrio.errors import ConfigError, ProtocolError, VenueError
+
+Connect = Callable[..., AbstractAsyncContextManager[WebSocketConnection]]
+"""``connect(url, *, connect_timeout, extra_headers) -> async context manager of a connection``."""
+
+# What ends one connection attempt (and starts the backoff); anything else is a bug and
+# propagates to the supervisor.
+NETWORK_ERRORS = (
+    OSError,
+    HandshakeError,
+    ConnectionClosed,
+    VenueError,
+    ProtocolError,
+    trio.BrokenResourceError,
+)
+
+
+def open_socket(
+    url: str, *, connect_timeout: float, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> AbstractAsyncContextManager[WebSocketConnection]:
+    """The production transport: trio-websocket over a real TCP (TLS for wss://) socket."""
+    return open_websocket_url(url, connect_timeout=connect_timeout, extra_headers=extra_headers)
+
+
+class Backoff:
+    """Exponential backoff with full jitter: delay ~ U(0, min(cap, base·2^attempt))."""
+
+    def __init__(self, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None):
+        if not 0 < base_s <= cap_s:
+            raise ConfigError(f"backoff needs 0 < base <= cap, got base={base_s}, cap={cap_s}")
+        self.base_s, self.cap_s = base_s, cap_s
+        self._rng = rng if rng is not None else random.Random()
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(self.attempt, 30))
+        self.attempt += 1
+        return self._rng.uniform(0.0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class WsConnection(abc.ABC):
+    """Shared connection loop: backoff, ping/pong deadline, rotation, status reports."""
+
+    stream_name = ""
+
+    def __init__(
+        self,
+        *,
+        rng: random.Random | None,
+        clock_ms: Callable[[], int],
+        backoff_base_s: float,
+        backoff_cap_s: float,
+        ping_interval_s: float,
+        pong_timeout_s: float,
+        max_connection_age_s: float,
+        connect_timeout_s: float,
+        connect: Connect = open_socket,
+    ) -> None:
+        self.backoff = Backoff(backoff_base_s, backoff_cap_s, rng)
+        self._clock_ms = clock_ms
+        self._connect = connect
+        self.ping_interval_s = ping_interval_s
+        self.pong_timeout_s = pong_timeout_s
+        self.max_connection_age_s = max_connection_age_s
+        self.connect_timeout_s = connect_timeout_s
+        self.connects = 0
+        self.protocol_errors = 0
+        self.last_protocol_error: str | None = None
+        self._end_reason = ""
+        self._planned = False  # a planned reconnect (rotation, key renewal) skips the backoff
+
+    @abc.abstractmethod
+    async def _emit_status(self, connected: bool, reason: str) -> None:
+        """Tell the consumer the stream went up or down."""
+
+    @abc.abstractmethod
+    async def _session(self, ws: WebSocketConnection) -> None:
+        """Read one connection until it ends (the stream's own message handling)."""
+
+    @abc.abstractmethod
+    async def _url(self) -> str:
+        """The URL to connect to now (a user stream's may include a fresh key)."""
+
+    def _headers(self) -> list[tuple[bytes, bytes]] | None:
+        """Extra handshake headers (an API key for an authenticated stream); none by default."""
+        return None
+
+    async def _loop(self) -> None:
+        """Connect, serve, reconnect — forever (cancel the surrounding scope to stop)."""
+        while True:
+            reason = await self._connect_once()
+            await self._emit_status(False, reason)
+            await trio.sleep(0.0 if self._planned else self.backoff.next_delay())
+
+    async def _connect_once(self) -> str:
+        self._end_reason, self._planned = "connection closed", False
+        reason = ""
+        try:
+            url = await self._url()
+            async with self._connect(
+                url, connect_timeout=self.connect_timeout_s, extra_headers=self._headers()
+            ) as ws:
+                self.connects += 1
+                await self._emit_status(True, "connected")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._pinger, ws, nursery.cancel_scope)
+                    await self._serve(ws, nursery)
+                    nursery.cancel_scope.cancel()
+            reason = self._end_reason
+        except* NETWORK_ERRORS as group:
+            first = group.exceptions[0]
+            reason = f"{type(first).__name__}: {first}"
+        return reason
+
+    async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
+        with trio.move_on_after(self.max_connection_age_s) as age:
+            await self._session(ws)
+        if age.cancelled_caught:
+            self._end_reason = "rotating the connection before the venue's connection age limit"
+            self._planned = True
+
+    async def _pinger(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
+        while True:
+            await trio.sleep(self.ping_interval_s)
+            with trio.move_on_after(self.pong_timeout_s) as cs:
+                await ws.ping()
+            if cs.cancelled_caught:
+                self._end_reason = f"no pong within {self.pong_timeout_s} s"
+                scope.cancel()
+                return
+
+    def _count_protocol_error(self, exc: ProtocolError) -> None:
+        # One bad message is counted, not fatal (a lost diff shows up as a gap and resyncs).
+        self.protocol_errors += 1
+        self.last_protocol_error = str(exc)
