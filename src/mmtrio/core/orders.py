@@ -170,6 +170,9 @@ class OrderTracker:
         self._terminal: OrderedDict[str, None] = OrderedDict()
         self._slots: dict[Slot, str] = {}
         self._released: Slot | None = None  # slot freed while handling the current call
+        # Bumped by every state change (a new order, every transition): the strategy skips
+        # planning while nothing that feeds it changed, and this is "our orders" in that test.
+        self.version = 0
 
     # --- queries ------------------------------------------------------------------------
     def get(self, client_id: str) -> Order | None:
@@ -257,6 +260,7 @@ class OrderTracker:
             facts_ts=ts,
         )
         self._orders[client_id] = order
+        self.version += 1
         self._trade_ids[client_id] = set()
         self._live[client_id] = None
         self._slots[slot] = client_id
@@ -464,6 +468,7 @@ class OrderTracker:
             updated = replace(updated, unknown_op="")  # resolved
         updated = replace(updated, state=state)
         self._orders[order.client_id] = updated
+        self.version += 1
         if state.terminal or trigger is T.CANCEL_TIMEOUT:
             self._release_slot(updated)
         if state.terminal and order.client_id in self._live:

@@ -43,6 +43,14 @@ Decisions where the spec is silent (each what a careful desk does):
   price was chosen by an earlier process under other parameters; a fresh quote replaces it.
 - The ledger values the position at the venue mark price; until a MarkPrice event has been
   seen, at the mid of each mid sample.
+- **A plan nothing new feeds is skipped.** The quote model and the slot reconciliation run
+  only when one of their inputs changed since the last plan that left nothing to do: the
+  touch (prices and sizes), our orders (the tracker's version), σ/A/k as sampled, what risk
+  allows (state, sides, multipliers, inventory), the post-only safety, funding, the config,
+  or a requote-pacing deadline came due. A plan that sent something, or had a request held
+  back or refused, is never taken as settled. Depth diffs below the touch then cost only
+  the book update. σ is re-sampled for the model when it moved by more than 1 % or every
+  second (``SIGMA_REQUOTE_REL``/``SIGMA_REFRESH_MS``): the EWMA moves on every diff.
 """
 
 from __future__ import annotations
@@ -126,6 +134,12 @@ from mmtrio.errors import ParameterError
 
 FLATTEN_LEVEL: Final = -1  # slot level of reduce-only flatten orders (never a quoting slot)
 INTENSITY_REFRESH_MS: Final = 1_000
+# σ as the quote model sees it is re-sampled from the estimator when it moved by more than
+# SIGMA_REQUOTE_REL, or every SIGMA_REFRESH_MS. The EWMA changes on every book update (a
+# zero return still decays it), so an exact σ would make every depth diff a new plan; a 1 %
+# change in σ moves the A-S spread by well under a tick at the default parameters.
+SIGMA_REFRESH_MS: Final = 1_000
+SIGMA_REQUOTE_REL: Final = 0.01
 INTENSITY_MAX_DEPTH_TICKS: Final = 50.0  # depth range of the λ(δ) fit; quotes sit well inside
 MAX_NOTICES: Final = 10_000  # undrained notices beyond this are dropped (counted)
 LAST_FILLS: Final = 20
@@ -189,6 +203,18 @@ class MarketMaker:
         self._quote_params: tuple[QuoteParams, bool, bool, QuoteParams] | None = None
         self._sigma = config.sigma_fallback_ticks
         self._sigma_source = "fallback"
+        self._sigma_at = -(10**18)
+        self._model_inputs = ModelInputs(math.nan, math.nan, math.nan)
+        # Skipping a plan nothing new feeds (_act): the inputs of the last plan that left
+        # nothing to do, and counters (status, benchmarks). ``_refused``: requests held back
+        # or refused by risk; ``_config_version``: bumped by reconfigure.
+        self._planned: tuple[object, ...] | None = None
+        self._refused = 0
+        self._config_version = 0
+        self.plans = 0
+        self.plans_skipped = 0
+        # False plans on every decision (the equivalence test compares both ways).
+        self.skip_unchanged_plans = True
         self.venue_position: int | None = None  # last ACCOUNT_UPDATE position (diagnostics)
 
     # --- notices ---------------------------------------------------------------------------
@@ -256,9 +282,49 @@ class MarketMaker:
             self._halt(view, now, out)
             return out
         self._halt_handled = False
-        desired = self._desired(view, now)
+        inputs = self._inputs(now)
+        key = self._plan_key(view, inputs)
+        requote_due = self._requote_at is not None and now >= self._requote_at
+        if key == self._planned and not requote_due and self.skip_unchanged_plans:
+            # Nothing that feeds the quotes changed since a plan that left nothing to do:
+            # planning again would give the same quotes and the same (empty) actions.
+            self.plans_skipped += 1
+            return out
+        sent, refused = len(out), self._refused
+        desired = self._desired(view, inputs)
         self._reconcile(desired, now, out)
+        # Settled: the plan sent nothing and nothing was held back or refused (a refusal may
+        # clear with time alone, e.g. the order-rate window; such a plan is redone every step).
+        settled = len(out) == sent and self._refused == refused
+        self._planned = key if settled else None
+        self.plans += 1
         return out
+
+    def _plan_key(self, view: RiskView, inputs: ModelInputs) -> tuple[object, ...]:
+        """Everything the quote plan depends on besides time (see :meth:`_act`).
+
+        The touch (prices and sizes: the microprice uses the sizes), why quoting is blocked,
+        the model inputs, what risk allows (state, sides, size multipliers, inventory), our
+        orders (the tracker's version), the post-only safety, funding and the config. Time
+        enters only through requote pacing, whose deadline ``_requote_at`` is checked apart.
+        """
+        book = self.book
+        return (
+            book.best_bid(),
+            book.best_ask(),
+            self._why_not_quote(),
+            inputs,
+            view.state,
+            view.allow_bid,
+            view.allow_ask,
+            view.bid_size_multiplier,
+            view.ask_size_multiplier,
+            view.position_lots,
+            self.orders.version,
+            self.safety.ticks,
+            self._funding_rate,
+            self._config_version,
+        )
 
     # --- dispatch ----------------------------------------------------------------------------
     def _dispatch(self, event: Event, now: int) -> None:
@@ -515,17 +581,25 @@ class MarketMaker:
         self._cannot_quote = reason
 
     def _inputs(self, now: int) -> ModelInputs:
+        """σ, A and k as the quote model sees them now (sampled; see ``SIGMA_*``)."""
         sig = self._vol.sigma_price(1000.0)
         if isinstance(sig, NotEnoughData) or not math.isfinite(sig):
             self._sigma, self._sigma_source = self.config.sigma_fallback_ticks, "fallback"
-        else:
-            self._sigma, self._sigma_source = sig, "ewma"
+        elif (
+            self._sigma_source != "ewma"
+            or now - self._sigma_at >= SIGMA_REFRESH_MS
+            or abs(sig - self._sigma) > SIGMA_REQUOTE_REL * self._sigma
+        ):
+            self._sigma, self._sigma_source, self._sigma_at = sig, "ewma", now
         if self._params is None or now - self._params_at >= INTENSITY_REFRESH_MS:
             self._params = self._intensity.params(self._t)
             self._params_at = now
-        return ModelInputs(self._sigma, self._params.a, self._params.k)
+        inputs = self._model_inputs
+        if (inputs.sigma, inputs.a, inputs.k) != (self._sigma, self._params.a, self._params.k):
+            inputs = self._model_inputs = ModelInputs(self._sigma, self._params.a, self._params.k)
+        return inputs
 
-    def _desired(self, view: RiskView, now: int) -> dict[Slot, Quote]:
+    def _desired(self, view: RiskView, inputs: ModelInputs) -> dict[Slot, Quote]:
         """The quotes we want now, by slot; empty (with a reason) when we cannot quote."""
         reason = self._why_not_quote()
         if reason:
@@ -541,7 +615,6 @@ class MarketMaker:
         except ParameterError as exc:
             self._set_cannot_quote(f"no microprice: {exc}")
             return {}
-        inputs = self._inputs(now)
         for name in ("sigma", "a", "k"):
             if not math.isfinite(getattr(inputs, name)):
                 self._set_cannot_quote(f"model input {name} is not finite")
@@ -653,6 +726,7 @@ class MarketMaker:
     def _hold_back(self, message: str) -> None:
         """Alert that a request was held back, once per distinct case: the same case repeats
         every step until our other order moves, and an alert per step is noise (and time)."""
+        self._refused += 1
         if message != self._last_hold_back:
             self._last_hold_back = message
             self._notice("alert", message)
@@ -685,6 +759,7 @@ class MarketMaker:
             mark_price=self._mark_price,
         )
         if not decision.allowed:
+            self._refused += 1
             self._notice(
                 "reject",
                 f"local risk refused {side.value} {qty}@{price}: {decision.reason}",
@@ -733,6 +808,7 @@ class MarketMaker:
             mark_price=self._mark_price,
         )
         if not decision.allowed:
+            self._refused += 1
             self._notice(
                 "reject",
                 f"local risk refused amend of {order.client_id}: {decision.reason}",
@@ -824,6 +900,7 @@ class MarketMaker:
         self._vol, self._intensity, self.markouts, self.safety = vol, intensity, markouts, safety
         self.risk = risk
         self.config = config
+        self._config_version += 1
         self._t = max(self._t, now)
         self._notice("config", "configuration reloaded")
         return self._act(now)
