@@ -381,3 +381,55 @@ async def test_a_burst_of_1000_depth_messages_is_one_decision_and_the_whole_book
     for side in (Side.BUY, Side.SELL):
         assert mm.book.levels(side, 10_000) == reference.levels(side, 10_000)
     assert mm.book.seq == 1_001
+
+
+async def test_the_real_journal_has_the_fill_before_the_decision_and_no_wait_after(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    """JournalRecorder on a real writer: the decision a fill causes leaves only once the fill
+    is committed; a later decision waits for nothing (the group commit already covered it),
+    and an order update without a fill is never waited for."""
+    import sqlite3
+    from dataclasses import replace
+
+    from mmtrio.core.events import ExecType, OrderStatus, TimeInForce
+    from mmtrio.runtime.journal import JOURNAL_NAME, Journal
+    from mmtrio.runtime.journal_writer import JournalWriter
+    from mmtrio.runtime.trading import JournalRecorder
+
+    journal = Journal.open(tmp_path)
+    journal.next_epoch()
+    writer = JournalWriter(journal)
+    recorder = JournalRecorder(writer, lambda: 1_000)
+    out_send, out_recv = trio.open_memory_channel[Command](8)
+    loop = TradingLoop(RequotesOnFill(deadline=None), out_send, make_clock_ms(), recorder)
+    waits: list[int] = []
+    real = writer.committed_through
+
+    async def counted(position: int) -> None:
+        waits.append(writer.committed - position)  # < 0: the fill was not committed yet
+        await real(position)
+
+    writer.committed_through = counted  # type: ignore[method-assign]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        await loop.handle(_fill_update())
+        out_recv.receive_nowait()
+        fills = sqlite3.connect(tmp_path / JOURNAL_NAME).execute("SELECT count(*) FROM fills")
+        assert fills.fetchone()[0] == 1  # committed before the order was handed on
+        assert len(waits) == 1 and waits[0] < 0
+        # A fill whose batch decides nothing; the writer commits it meanwhile; the next
+        # decision (a Timer's place) asks, and finds it committed: no wait.
+        loop.mm = Scripted(deadline=None)
+        await loop.handle(replace(_fill_update(), fill=replace(_fill_update().fill, trade_id=8)))
+        await writer.flush()  # the group commit happens (a barrier, off the loop's path)
+        await loop.handle(Timer(0))
+        assert out_recv.receive_nowait() == PlaceOrder("c1", "BTCUSDT", Side.BUY, 100, 1)
+        assert len(waits) == 2 and waits[1] >= 0
+        update = OrderUpdate(
+            "BTCUSDT", "c2", 2, Side.BUY, ExecType.NEW, OrderStatus.NEW, 100, 1, 0,
+            TimeInForce.POST_ONLY, False, 5,
+        )  # fmt: skip
+        assert recorder.event(update, 0) is False  # an order state without a fill: no wait
+        nursery.cancel_scope.cancel()
+    journal.close()

@@ -241,3 +241,51 @@ def test_guard_thresholds_validated(tmp_path: Path) -> None:
 async def test_real_disk_usage(tmp_path: Path) -> None:
     state = await DiskGuard(tmp_path, 2, 1).check()
     assert state.free_bytes is not None and state.free_bytes > 0
+
+
+async def test_committed_through_waits_for_that_record_only_and_not_again(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    w = JournalWriter(j, capacity=2, now_ms=lambda: 0)
+    first = w.append(Record(Kind.ORDER_SENT, 1, {"op": "place", "client_id": "a"}))
+    w.append(_mid(2))
+    dropped = w.append(_mid(3))  # channel full: a sample is dropped, keeps the last position
+    assert (first, dropped, w.dropped) == (1, 2, 1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(w.run)
+        await w.committed_through(first)
+        assert w.committed >= first
+        assert ("order_sent", 1) in _kinds(tmp_path / JOURNAL_NAME)
+        batches = w.batches
+        await w.committed_through(first)  # already committed: no new batch, no barrier
+        assert w.batches == batches
+        nursery.cancel_scope.cancel()
+    j.close()
+
+
+async def test_committed_through_raises_when_the_writer_failed(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    w = JournalWriter(j)
+    other = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    other.execute("DROP TABLE records")
+    other.close()
+    pos = w.append(Record(Kind.ORDER_SENT, 1, {"op": "place", "client_id": "a"}))
+    raised: list[BaseException] = []
+
+    async def waiter() -> None:
+        try:
+            await w.committed_through(pos)
+        except JournalError as exc:
+            raised.append(exc)
+
+    with pytest.raises(BaseExceptionGroup):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            await nursery.start(w.run)
+    assert len(raised) == 1 and "stopped" in str(raised[0])
+    j.close()

@@ -13,10 +13,14 @@ The trading loop never waits for the disk on its ordinary path:
   The backpressure on order records is applied to *decisions*, not to the loop: ``lagging``
   turns true while the overflow is in use, and the engine should stop opening new quotes
   until it clears; ``write_durable`` makes its caller wait for the disk.
-- :meth:`write_durable` returns once the given records are committed (fsynced): the engine
-  uses it for fills and order-state changes before taking a decision that could not be
-  reconstructed after a crash. It enqueues through the same path, so the journal keeps the
-  call order of every record.
+- :meth:`append` returns the record's position in the journal's order; :meth:`committed_through`
+  waits until the record at that position is committed (fsynced), without adding anything to
+  the queue: the writer commits continuously, so a fill appended a few ms before the decision
+  that depends on it is usually committed already and the wait costs nothing. The trading
+  loop uses it for fills (:class:`~mmtrio.runtime.trading.JournalRecorder`).
+- :meth:`write_durable` returns once the given records are committed: recovery's checkpoints
+  use it. It enqueues through the same path, so the journal keeps the call order of every
+  record.
 - On cancellation, :meth:`run` writes what is still queued (shielded, bounded by the channel
   capacity plus the overflow limit) before it returns, so a clean shutdown loses nothing;
   :meth:`flush` waits for everything appended so far.
@@ -128,6 +132,10 @@ class JournalWriter:
         self.pruned = 0
         self.max_overflow = 0
         self._dropped_reported = 0
+        # Positions: records queued (not dropped) and records committed, both in call order.
+        self.queued = 0
+        self.committed = 0
+        self._progress = trio.Event()  # set (and replaced) after every commit or failure
 
     # --- producer side (any task; never blocks) ------------------------------------------
     @property
@@ -140,28 +148,44 @@ class JournalWriter:
         """Records and barriers waiting to be written."""
         return len(self._overflow) + self._send.statistics().current_buffer_used
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Record) -> int:
         """Queue ``record`` for the next batch; never blocks (see the module docstring).
 
-        The record is encoded here, on the caller's side, to its final text (a few µs): a
-        record that cannot be journaled raises :class:`JournalError` now, naming it, and the
-        commit thread never runs Python per record.
+        Returns its position for :meth:`committed_through` (a dropped mid sample returns the
+        position of the record before it). The record is encoded here, on the caller's side,
+        to its final text (a few µs): a record that cannot be journaled raises
+        :class:`JournalError` now, naming it, and the commit thread never runs Python per
+        record.
         """
         self._check_alive()
         row = encode_record(record)
         if self._overflow:
             # Keep call order: once spilling, everything goes behind the spill.
             self._spill(row)
-            return
-        try:
-            self._send.send_nowait(row)
-        except trio.WouldBlock:
-            self._spill(row)
+        else:
+            try:
+                self._send.send_nowait(row)
+                self.queued += 1
+            except trio.WouldBlock:
+                self._spill(row)
+        return self.queued
+
+    async def committed_through(self, position: int) -> None:
+        """Return once the record at ``position`` (from :meth:`append`) is committed.
+
+        Returns at once, without a checkpoint, when it already is; raises
+        :class:`JournalError` if the writer failed before committing it.
+        """
+        while self.committed < position:
+            self._check_alive()
+            await self._progress.wait()
 
     def _spill(self, item: _Item) -> None:
         if isinstance(item, EncodedRecord) and item.kind in DROPPABLE_KINDS:
             self.dropped += 1
             return
+        if isinstance(item, EncodedRecord):
+            self.queued += 1
         if len(self._overflow) >= self.overflow_limit:
             raise JournalError(
                 f"the journal is {len(self._overflow)} records behind (disk too slow or stalled);"
@@ -224,6 +248,7 @@ class JournalWriter:
                 if isinstance(item, _Barrier):
                     item.error = exc
                     item.done.set()
+            self._progressed()
             raise
 
     async def _receive_batch(self, wait_s: float) -> list[_Item]:
@@ -253,8 +278,13 @@ class JournalWriter:
             items.extend(chunk)
         return items
 
+    def _progressed(self) -> None:
+        done, self._progress = self._progress, trio.Event()
+        done.set()
+
     async def _commit(self, batch: list[_Item]) -> None:
         records = [i for i in batch if isinstance(i, EncodedRecord)]
+        queued = len(records)  # the gap record below is the writer's own, not a position
         if self.dropped > self._dropped_reported:
             gap = {"dropped": self.dropped - self._dropped_reported}
             records.append(encode_record(Record(Kind.JOURNAL_GAP, self._now_ms(), gap)))
@@ -270,9 +300,12 @@ class JournalWriter:
                         if isinstance(item, _Barrier):
                             item.error = exc
                             item.done.set()
+                    self._progressed()
                     raise
             self.written += len(records)
             self.batches += 1
+            self.committed += queued
+            self._progressed()
         for item in batch:
             if isinstance(item, _Barrier):
                 item.done.set()

@@ -69,8 +69,10 @@ class Recorder(Protocol):
     """Where the loop records what it saw and did (:class:`JournalRecorder`).
 
     ``event`` returns True when what it recorded must be durable before the loop acts on it
-    (fills and order-state changes); the loop then awaits ``commit`` before sending the
-    step's commands, so no decision is taken that a crash could leave unreconstructable.
+    (a fill); the loop then awaits ``commit`` before sending the commands of the first
+    decision after it, so no decision is sent that a crash could leave unreconstructable.
+    ``commit`` waits only for what was flagged and returns at once when the writer's group
+    commit already covered it, so it is no wait on the ordinary (market-driven) path.
     """
 
     def event(self, event: Event, now: int) -> bool: ...
@@ -137,7 +139,7 @@ class TradingLoop:
         self.commands_sent = 0
         self.last_step_ns = 0  # duration of the last apply + decide (status/benchmark)
         self.stopped = False
-        self._uncommitted = False  # fills/order updates journaled but not yet known durable
+        self._uncommitted = False  # a fill journaled but not yet known durable
         self.on_user_reconnect: Callable[[], None] | None = None
         # Operator-surface hooks (runtime/surface.py): ``on_iteration`` after every loop
         # iteration (the systemd watchdog's proof of life), ``on_notice`` for every drained
@@ -239,7 +241,8 @@ class TradingLoop:
         self._drain(now)
         if commands and (uncommitted or self._uncommitted) and recorder is not None:
             # Durable before the decision: a batch that sends nothing decides nothing, so the
-            # fsync waits for the first batch that does (or the writer's next batch).
+            # wait is for the first batch that does; by then the writer's group commit has
+            # usually covered the fill already and this returns at once.
             await recorder.commit()
             self._uncommitted = False
         elif uncommitted:
@@ -302,8 +305,8 @@ class TradingLoop:
 class JournalSink(Protocol):
     """runtime.journal_writer.JournalWriter, as the recorder uses it."""
 
-    def append(self, record: js.Record) -> None: ...
-    async def flush(self) -> None: ...
+    def append(self, record: js.Record) -> int: ...
+    async def committed_through(self, position: int) -> None: ...
 
 
 _OUTCOMES: dict[type, tuple[str, str]] = {
@@ -334,19 +337,23 @@ class JournalRecorder:
     ) -> None:
         self._sink = sink
         self._wall_ms = wall_ms
+        self._durable = 0  # journal position of the last fill (what commit waits for)
         # Best bid/ask (ticks) when a fill is booked: the report's mid for spread capture.
         self._book_top = book_top
 
     def event(self, event: Event, now: int) -> bool:
-        """Record ``event`` if it is one the journal keeps; True if it must be durable now."""
+        """Record ``event`` if it is one the journal keeps; True if it must be durable before
+        the next decision is sent: a fill. (Order states without a fill are not waited for:
+        after a crash, recovery takes them from the venue's open orders and queries.)"""
         ts = self._wall_ms()
         append = self._sink.append
         if isinstance(event, OrderUpdate):
             append(js.order_update(event, ts))
             if event.fill is not None:
                 bid, ask = self._book_top() if self._book_top is not None else (None, None)
-                append(js.fill(event.fill, ts, bid, ask))
-            return True
+                self._durable = append(js.fill(event.fill, ts, bid, ask))
+                return True
+            return False
         elif type(event) in _OUTCOMES:
             outcome, op = _OUTCOMES[type(event)]
             payload = {
@@ -414,8 +421,8 @@ class JournalRecorder:
         return False
 
     async def commit(self) -> None:
-        """Wait until everything recorded so far is committed (fsync'd)."""
-        await self._sink.flush()
+        """Wait until the last fill recorded is committed (fsync'd): at once if it already is."""
+        await self._sink.committed_through(self._durable)
 
     def command(self, command: Command, now: int) -> None:
         """``order_sent`` for every command."""
