@@ -275,11 +275,17 @@ def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
         "rest": "https://fapi.binance.com",
         "market_ws": "wss://fstream.binance.com",
         "private_ws": "wss://fstream.binance.com",
+        "order_ws": "wss://ws-fapi.binance.com/ws-fapi/v1",
     }
     testnet = parse(with_changes(**{**LIVE, "venue__mode": "testnet"}))
-    assert live_settings(testnet, check_venue(testnet)).urls["rest"] == (
-        "https://testnet.binancefuture.com"
+    urls = live_settings(testnet, check_venue(testnet)).urls
+    assert urls["rest"] == "https://testnet.binancefuture.com"
+    assert urls["order_ws"] == "wss://testnet.binancefuture.com/ws-fapi/v1"
+    # The order socket's URL is checked like the others (a testnet host in live mode).
+    text = venue_problems(
+        **{**LIVE, "venue__order_ws_url": "wss://testnet.binancefuture.com/ws-fapi/v1"}
     )
+    assert "venue.order_ws_url" in text and "testnet host but mode = 'live'" in text
     assert "symbol is required" in problems(with_changes(venue__mode="live"))["venue"]
 
 

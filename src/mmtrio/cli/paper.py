@@ -64,7 +64,12 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
         name=config.venue.name,
         mode="paper",
         symbol=venue.symbol,
-        urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
+        urls={
+            "rest": urls.rest,
+            "market_ws": urls.ws,
+            "private_ws": urls.ws,
+            "order_ws": f"{urls.ws}/ws-fapi/v1",
+        },
         recv_window_ms=config.venue.recv_window_ms,
     )
 

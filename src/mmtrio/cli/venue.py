@@ -15,7 +15,12 @@ from mmtrio.errors import ConfigError
 from mmtrio.venues import registry
 from mmtrio.venues.protocol import VenueFactory, VenueSettings
 
-_URL_KEYS = {"rest": "rest_url", "market_ws": "market_ws_url", "private_ws": "private_ws_url"}
+_URL_KEYS = {
+    "rest": "rest_url",
+    "market_ws": "market_ws_url",
+    "private_ws": "private_ws_url",
+    "order_ws": "order_ws_url",
+}
 
 
 def venue_factory(config: Config) -> VenueFactory:

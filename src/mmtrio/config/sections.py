@@ -73,6 +73,12 @@ class VenueConfig(Section):
     private_ws_url: str | None = setting(
         None, reload=False, doc="private websocket base URL (testnet/live; default: venue's)"
     )
+    order_ws_url: str | None = setting(
+        None,
+        reload=False,
+        doc="order-entry websocket URL (the venue's WebSocket API; testnet/live; default: "
+        "venue's; REST carries orders while it is down)",
+    )
     api_key_file: Path | None = setting(
         None, reload=False, strict=False, doc="file holding the API key (mode 0600), or use env"
     )
@@ -139,6 +145,7 @@ class VenueConfig(Section):
             "rest": self.rest_url,
             "market_ws": self.market_ws_url,
             "private_ws": self.private_ws_url,
+            "order_ws": self.order_ws_url,
         }
         return {k: v for k, v in pairs.items() if v is not None}
 
@@ -161,7 +168,7 @@ class VenueConfig(Section):
 
     @staticmethod
     def _url_keys() -> tuple[str, ...]:
-        return ("rest_url", "market_ws_url", "private_ws_url")
+        return ("rest_url", "market_ws_url", "private_ws_url", "order_ws_url")
 
 
 class SimConfig(Section):

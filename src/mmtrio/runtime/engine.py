@@ -77,6 +77,7 @@ from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.runtime.venue_fit import strategy_config
 from mmtrio.venues.protocol import (
     SessionHooks,
+    SupervisedTasks,
     VenueCredentials,
     VenueFactory,
     VenueSession,
@@ -524,6 +525,9 @@ class Engine:
         sup.add("instrument-watch", instrument_child)
         if not self.surface.screen_active:  # the live screen replaces the status log line
             sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
+        if isinstance(session, SupervisedTasks):  # e.g. the order socket (ws order entry)
+            for name, fn in session.supervised_tasks():
+                sup.add(name, fn)
         for name, fn in self.extra_children:
             sup.add(name, fn)
 

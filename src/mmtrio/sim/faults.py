@@ -16,8 +16,8 @@ from mmtrio.sim.wire import ApiError
 
 # kind -> what it does (served by GET /admin/faults; also the validation list)
 FAULT_KINDS: dict[str, str] = {
-    "ws_close": "close websockets now: target market|user|all",
-    "ws_stall": "stop sending on websockets for `seconds`: target market|user|all",
+    "ws_close": "close websockets now: target market|user|orders|all",
+    "ws_stall": "stop sending on websockets for `seconds`: target market|user|orders|all",
     "ws_no_pong": "stop answering client pings (and ignore their pongs): on true|false",
     "depth_skip": "drop the next `count` depth diffs (clients see a pu gap)",
     "depth_duplicate": "send the next `count` depth diffs twice",

@@ -96,6 +96,7 @@ class StreamHub:
         self.faults = faults
         self.market: dict[str, set[StreamConn]] = {}
         self.users: set[StreamConn] = set()
+        self.orders: set[StreamConn] = set()  # ws-fapi order sockets (sim/wsapi.py)
         self._held_depth: tuple[str, dict[str, Any]] | None = None
         self._held_user: dict[str, Any] | None = None
         self.sent = 0
@@ -123,18 +124,21 @@ class StreamHub:
         for canonical in list(conn.names):
             self.unsubscribe(conn, canonical)
         self.users.discard(conn)
+        self.orders.discard(conn)
 
     def has_subscribers(self, canonical: str) -> bool:
         return bool(self.market.get(canonical))
 
     def conns(self, target: str) -> list[StreamConn]:
-        """Connections for a fault target: market, user or all."""
+        """Connections for a fault target: market, user, orders (the ws-fapi sockets) or all."""
         market = {c for subs in self.market.values() for c in subs}
         if target == "market":
             return list(market)
         if target == "user":
             return list(self.users)
-        return list(market | self.users)
+        if target == "orders":
+            return list(self.orders)
+        return list(market | self.users | self.orders)
 
     # --- publishing ---------------------------------------------------------------------
     def _fan_out(

@@ -396,8 +396,10 @@ class SimVenue:
                 -1100, f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
             )
         target = str(params.get("target", "all"))
-        if target not in ("market", "user", "all"):
-            raise ApiError(-1100, f"fault target must be market, user or all, got {target!r}")
+        if target not in ("market", "user", "orders", "all"):
+            raise ApiError(
+                -1100, f"fault target must be market, user, orders or all, got {target!r}"
+            )
         if kind == "ws_close":
             for conn in self.hub.conns(target):
                 conn.close("closed by fault injection")

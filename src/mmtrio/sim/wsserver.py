@@ -15,7 +15,8 @@ path (the sim does not enforce Binance's traffic-class split). Client ``SUBSCRIB
 ``SUBSCRIBE ["<listenKey>"]`` makes the connection a user-data stream: the official Binance
 SDK opens ``/private/stream`` bare and subscribes so (issue #20, finding 7: refused as an
 unknown stream, that client got no user events); events then arrive as
-``{"stream": "<listenKey>", "data": …}``.
+``{"stream": "<listenKey>", "data": …}``. ``/ws-fapi/v1`` is the order-entry WebSocket API
+(sim/wsapi.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from mmtrio.sim import wsapi
 from mmtrio.sim.hub import StreamConn, canonical_stream
 
 if TYPE_CHECKING:
@@ -244,6 +246,19 @@ class _Session:
         nursery.cancel_scope.cancel()
 
 
+class _ApiSession(_Session):
+    """A ws-fapi order socket (sim/wsapi.py): requests are answered, not subscribed to."""
+
+    nursery: trio.Nursery
+
+    async def on_client_message(self, text: str) -> None:
+        if len(text) > MAX_CLIENT_MESSAGE:
+            await self.error(None, "Invalid request: message too large")
+            return
+        # Each request on its own: the way-in latency must not queue one behind another.
+        self.nursery.start_soon(wsapi.serve_request, self.venue, self.conn, text)
+
+
 def _plan(venue: SimVenue, target: str) -> tuple[bool, list[tuple[str, str]], bool]:
     """(combined, [(canonical, name)], user) for a request path, or raise _Reject."""
     parts = urlsplit(target)
@@ -306,8 +321,9 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
                     return
         if request is None:
             return
+        api = urlsplit(request.target).path.rstrip("/") == wsapi.PATH
         try:
-            combined, pairs, user = _plan(venue, request.target)
+            combined, pairs, user = (False, [], False) if api else _plan(venue, request.target)
         except _Reject as rej:
             body = json.dumps({"code": -1000, "msg": rej.msg}).encode()
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
@@ -337,9 +353,13 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
             venue.hub.subscribe(conn, canonical, name)
         if user:
             venue.hub.add_user(conn)
-        session = _Session(venue, stream, ws, conn)
+        if api:
+            venue.hub.orders.add(conn)
+        session = (_ApiSession if api else _Session)(venue, stream, ws, conn)
         try:
             async with trio.open_nursery() as nursery:
+                if isinstance(session, _ApiSession):
+                    session.nursery = nursery
                 nursery.start_soon(session.reader)
                 nursery.start_soon(session.writer)
                 nursery.start_soon(session.pinger)

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
@@ -255,6 +255,15 @@ class VenueSession(Protocol):
     calling this with the wait and the error, instead of raising."""
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class SupervisedTasks(Protocol):
+    """What a session may also provide: long-running tasks of its own that the runtime
+    supervises (restarted on failure) while the bot runs, e.g. an order socket's connection
+    loop. A session without them simply does not have the method."""
+
+    def supervised_tasks(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]: ...
 
 
 @dataclass(frozen=True, slots=True)

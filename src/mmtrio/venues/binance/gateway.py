@@ -1,4 +1,10 @@
-"""The Binance gateway: the venue seam's :class:`~mmtrio.venues.protocol.Gateway` over REST.
+"""The Binance gateway: the venue seam's :class:`~mmtrio.venues.protocol.Gateway`.
+
+Place, amend, cancel and query go over the order socket (:mod:`.wsapi`, ws-fapi) while it is
+connected, else over REST; everything else (cancel-all, open orders, positions, fills, the
+dead-man) is REST. A request the socket refused to send (down between the check and the
+send) goes over REST; one the socket may have sent is never sent again (an unknown outcome,
+resolved by query, exactly as on REST).
 
 Answers are turned into neutral values here (an order state becomes the core's OrderUpdate,
 an ack the protocol's OrderAck); errors arrive already neutral from ``errors.classify``.
@@ -7,23 +13,30 @@ an ack the protocol's OrderAck); errors arrive already neutral from ``errors.cla
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
 from mmtrio.core.events import ExecType, Fill, OrderStatus, OrderUpdate
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import ConfigError, VenueError
+from mmtrio.errors import ConfigError, ConnectionFailed, VenueError
+from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.codec_rest import OrderState
 from mmtrio.venues.binance.errors import CODE_NO_SUCH_ORDER
 from mmtrio.venues.binance.rest import BinanceRest
+from mmtrio.venues.binance.wsapi import WsOrderEntry, parse_or_unknown
 from mmtrio.venues.protocol import Capabilities, OrderAck
 
-__all__ = ["CAPABILITIES", "RestGateway", "state_to_update"]
+__all__ = ["CAPABILITIES", "WS_CAPABILITIES", "RestGateway", "state_to_update"]
 
 # PROTOCOL.md: PUT /fapi/v1/order modifies price and quantity but always loses priority;
 # batch endpoints exist but mmtrio does not use them yet; countdownCancelAll is the dead-man.
 CAPABILITIES = Capabilities(
     amend=True, amend_keeps_priority=False, batch=False, ws_order_entry=False, deadman=True
+)
+WS_CAPABILITIES = Capabilities(
+    amend=True, amend_keeps_priority=False, batch=False, ws_order_entry=True, deadman=True
 )
 PAGE = 1000  # userTrades page size (Binance's maximum)
 MAX_PAGES = 50  # bounded: 50 000 fills in one pass means something else is wrong
@@ -39,6 +52,7 @@ _EXEC_FOR_STATUS: dict[OrderStatus, ExecType] = {
     OrderStatus.EXPIRED: ExecType.EXPIRED,
     OrderStatus.REJECTED: ExecType.EXPIRED,
 }
+T = TypeVar("T")
 MAX_ORDER_IDS = 10_000  # bounded orderId → clientOrderId memory (userTrades names orderId only)
 
 
@@ -65,14 +79,36 @@ def state_to_update(state: OrderState, fill: Fill | None = None) -> OrderUpdate:
 
 
 class RestGateway:
-    """Gateway over :class:`BinanceRest` for one instrument."""
+    """Gateway over :class:`BinanceRest` (and the order socket, when given) for one
+    instrument."""
 
-    capabilities = CAPABILITIES
-
-    def __init__(self, rest: BinanceRest, instrument: Instrument) -> None:
+    def __init__(
+        self, rest: BinanceRest, instrument: Instrument, orders: WsOrderEntry | None = None
+    ) -> None:
         self.rest = rest
         self.instrument = instrument
+        self.orders = orders
+        self.capabilities = WS_CAPABILITIES if orders is not None else CAPABILITIES
         self._client_ids: OrderedDict[int, str] = OrderedDict()
+        self.ws_requests = 0  # order requests answered over the socket (status, benchmark)
+
+    async def _over_socket(
+        self, method: str, params: cr.Params, parse: Callable[[Any, Any], T]
+    ) -> T | None:
+        """The answer over the order socket, parsed; None when the socket did not send it."""
+        orders = self.orders
+        if orders is None or not orders.connected:
+            return None
+        mutates = method != "order.status"
+        try:
+            body = await orders.request(method, params, mutates=mutates)
+        except ConnectionFailed:
+            return None  # nothing was sent: REST carries it
+        self.ws_requests += 1
+        codec_for = self.rest.decoder.codec_for
+        if not mutates:
+            return parse(body, codec_for)
+        return parse_or_unknown(lambda: parse(body, codec_for), method)  # type: ignore[no-any-return]
 
     def _check(self, symbol: str) -> None:
         if symbol != self.instrument.symbol:
@@ -93,7 +129,10 @@ class RestGateway:
 
     async def place(self, cmd: PlaceOrder) -> OrderAck:
         self._check(cmd.symbol)
-        ack = await self.rest.place_order(cmd)
+        params = cr.place_params(cmd, self.instrument)
+        ack = await self._over_socket("order.place", params, cr.parse_order_ack)
+        if ack is None:
+            ack = await self.rest.place_order(cmd)
         self._remember(ack.order_id, ack.client_id)
         # An ACK answer may omit status and time: the order exists, so it is NEW as of now.
         status = ack.status if ack.status is not None else OrderStatus.NEW
@@ -101,13 +140,18 @@ class RestGateway:
 
     async def amend(self, cmd: AmendOrder) -> OrderAck:
         self._check(cmd.symbol)
-        st = await self.rest.amend_order(cmd)
+        params = cr.amend_params(cmd, self.instrument)
+        st = await self._over_socket("order.modify", params, cr.parse_order_state)
+        if st is None:
+            st = await self.rest.amend_order(cmd)
         self._remember(st.order_id, st.client_id)
         return OrderAck(st.client_id, st.order_id, st.status, st.ts)
 
     async def cancel(self, cmd: CancelOrder) -> None:
         self._check(cmd.symbol)
-        await self.rest.cancel_order(cmd)
+        done = await self._over_socket("order.cancel", cr.cancel_params(cmd), cr.parse_order_state)
+        if done is None:
+            await self.rest.cancel_order(cmd)
 
     async def cancel_all(self, symbol: str) -> None:
         self._check(symbol)
@@ -115,8 +159,13 @@ class RestGateway:
 
     async def query(self, symbol: str, client_id: str) -> OrderUpdate | None:
         self._check(symbol)
+        query = QueryOrder(client_id, symbol)
         try:
-            st = await self.rest.query_order(QueryOrder(client_id, symbol))
+            st = await self._over_socket(
+                "order.status", cr.cancel_params(query), cr.parse_order_state
+            )
+            if st is None:
+                st = await self.rest.query_order(query)
         except VenueError as exc:
             if exc.definite and exc.code == str(CODE_NO_SUCH_ORDER):
                 return None

@@ -306,6 +306,33 @@ class BinanceRest:
                 f"{op} succeeded but its answer is unreadable: {exc}"
             ) from exc
 
+    async def note_error(self, err: VenueError) -> None:
+        """Act on an error answer from this venue, whichever transport carried it: a 429/418
+        starts the back-off every later request honours (REST and the order socket count
+        against the same IP limits); -1021 resyncs the clock offset."""
+        if isinstance(err, RateLimited):
+            wait = err.retry_after_s
+            if wait is None:
+                wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
+                err.retry_after_s = wait
+            # Keep the longest back-off: answers to concurrent requests arrive in any
+            # order, and a short injected 429 read after a 418 must not lift the ban.
+            until = trio.current_time() + wait
+            if self._blocked_until is None or until > self._blocked_until:
+                self._blocked_until = until
+            if self._on_blocked is not None:
+                # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
+                self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
+        elif isinstance(err, ClockSkewError):
+            try:
+                await self.sync_time()
+            except (VenueError, ProtocolError):
+                self.time_sync_failures += 1
+
+    def check_blocked(self) -> None:
+        """Raise RateLimited (nothing sent) while a 429/418 back-off is in force."""
+        self._check_blocked()
+
     def _check_blocked(self) -> None:
         if self._blocked_until is None:
             return
@@ -429,23 +456,6 @@ class BinanceRest:
             except ProtocolError:
                 body = None
             err = cr.parse_error_body(resp.status_code, body, resp.headers.get("retry-after"))
-            if isinstance(err, RateLimited):
-                wait = err.retry_after_s
-                if wait is None:
-                    wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
-                    err.retry_after_s = wait
-                # Keep the longest back-off: answers to concurrent requests arrive in any
-                # order, and a short injected 429 read after a 418 must not lift the ban.
-                until = trio.current_time() + wait
-                if self._blocked_until is None or until > self._blocked_until:
-                    self._blocked_until = until
-                if self._on_blocked is not None:
-                    # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
-                    self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
-            elif isinstance(err, ClockSkewError):
-                try:
-                    await self.sync_time()
-                except (VenueError, ProtocolError):
-                    self.time_sync_failures += 1
+            await self.note_error(err)
             raise err
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

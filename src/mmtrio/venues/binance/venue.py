@@ -1,8 +1,10 @@
 """Binance USD-M behind the venue seam: the factory (``VENUE``) and one session.
 
 Endpoints (PROTOCOL.md "Transport"): ``rest`` (https://fapi.binance.com), ``market_ws``
-(wss://fstream.binance.com, combined streams) and ``private_ws`` (the user-stream base);
-testnet at testnet.binancefuture.com / stream.binancefuture.com. Credentials: an API key and
+(wss://fstream.binance.com, combined streams), ``private_ws`` (the user-stream base) and
+``order_ws`` (wss://ws-fapi.binance.com/ws-fapi/v1, order entry over the WebSocket API; the
+one optional endpoint: without it orders go over REST); testnet at
+testnet.binancefuture.com / stream.binancefuture.com. Credentials: an API key and
 its HMAC secret. Everything venue-specific the runtime needs comes from here: the instrument
 (exchangeInfo, read at start and re-read periodically), rate limits (exchangeInfo
 ``rateLimits``) and costs (:mod:`.costs`), the client-id rule (:mod:`.client_ids`), clock sync
@@ -11,7 +13,7 @@ its HMAC secret. Everything venue-specific the runtime needs comes from here: th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
@@ -22,10 +24,11 @@ from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
 from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
-from mmtrio.venues.binance.gateway import CAPABILITIES, RestGateway
+from mmtrio.venues.binance.gateway import CAPABILITIES, WS_CAPABILITIES, RestGateway
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
+from mmtrio.venues.binance.wsapi import WsOrderEntry
 from mmtrio.venues.protocol import (
     AccountSnapshot,
     MarketFeed,
@@ -41,21 +44,29 @@ _URLS: dict[str, dict[str, str]] = {
         "rest": "https://fapi.binance.com",
         "market_ws": "wss://fstream.binance.com",
         "private_ws": "wss://fstream.binance.com",
+        "order_ws": "wss://ws-fapi.binance.com/ws-fapi/v1",
     },
     "testnet": {
         "rest": "https://testnet.binancefuture.com",
         "market_ws": "wss://stream.binancefuture.com",
         "private_ws": "wss://stream.binancefuture.com",
+        "order_ws": "wss://testnet.binancefuture.com/ws-fapi/v1",
     },
 }
-_SCHEMES = {"rest": ("https", "http"), "market_ws": ("wss", "ws"), "private_ws": ("wss", "ws")}
+_SCHEMES = {
+    "rest": ("https", "http"),
+    "market_ws": ("wss", "ws"),
+    "private_ws": ("wss", "ws"),
+    "order_ws": ("wss", "ws"),
+}
+_OPTIONAL = ("order_ws",)  # orders go over REST without it
 
 
 class BinanceFactory:
     """``VENUE``: the registry's handle on this package."""
 
     name = "binance"
-    url_names = ("rest", "market_ws", "private_ws")
+    url_names = ("rest", "market_ws", "private_ws", "order_ws")
     credential_fields = ("api_key", "api_secret")
 
     def default_urls(self, mode: Mode) -> dict[str, str]:
@@ -66,7 +77,8 @@ class BinanceFactory:
         for key in self.url_names:
             url = urls.get(key)
             if url is None:
-                problems.append(f"{key} URL is required")
+                if key not in _OPTIONAL:
+                    problems.append(f"{key} URL is required")
                 continue
             secure, plain = _SCHEMES[key]
             problems.extend(_url_problems(key, url, secure, plain, mode))
@@ -111,7 +123,6 @@ class BinanceSession:
     """One account and one symbol on Binance USD-M (a :class:`VenueSession`)."""
 
     name = "binance"
-    capabilities = CAPABILITIES
     costs = COSTS
 
     def __init__(
@@ -136,6 +147,18 @@ class BinanceSession:
         )
         self._instrument: Instrument | None = None
         self._gateway: RestGateway | None = None
+        order_ws = settings.urls.get("order_ws")
+        self.orders = (
+            WsOrderEntry(
+                order_ws,
+                Signer(credentials.api_key, credentials.api_secret),
+                self.rest,
+                recv_window_ms=settings.recv_window_ms,
+            )
+            if order_ws
+            else None
+        )
+        self.capabilities = WS_CAPABILITIES if self.orders is not None else CAPABILITIES
 
     # --- instrument -------------------------------------------------------------------------
     async def load_instrument(self) -> Instrument:
@@ -147,7 +170,7 @@ class BinanceSession:
         if self._instrument is None:
             self._instrument = inst
             self.rest.decoder = BinanceDecoder([inst])
-            self._gateway = RestGateway(self.rest, inst)
+            self._gateway = RestGateway(self.rest, inst, self.orders)
         return inst
 
     @property
@@ -161,6 +184,12 @@ class BinanceSession:
         if self._gateway is None:
             raise ConfigError("load_instrument() must run before the gateway is used")
         return self._gateway
+
+    def supervised_tasks(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The order socket's connection loop, when ws-fapi order entry is configured."""
+        if self.orders is None:
+            return []
+        return [("order-socket", self.orders.run)]
 
     # --- account and clock ------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:

@@ -1,0 +1,152 @@
+"""The simulated venue's WebSocket API for orders (Binance ws-fapi), at ``/ws-fapi/v1`` on the
+websocket port.
+
+``order.place``, ``order.modify``, ``order.cancel`` and ``order.status`` run the very handlers
+of ``POST/PUT/DELETE/GET /fapi/v1/order`` (sim/trading.py), with the same weights and order
+counts against the same limiter (one IP, one budget), the same faults (``http_429``,
+``error_code``, ``order_5xx``, ``order_drop``, ``delay``) and the same latency each way. What
+differs is the wire: a request is ``{"id", "method", "params"}``; the answer is
+``{"id", "status", "result" | "error", "rateLimits"}``; a 429/418 carries
+``error.data.retryAfter`` (epoch ms) instead of a Retry-After header; the signature is the
+HMAC of the parameters sorted by name (``apiKey``, ``timestamp``, ``recvWindow`` among them,
+``signature`` not), as ``k=v`` joined by ``&``.
+
+Faults on the socket itself: ``ws_close``/``ws_stall`` with ``target = "orders"`` (or
+``all``) close it or hold its answers; ``order_drop`` executes a request and never answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from mmtrio.sim.auth import verify_request
+from mmtrio.sim.params import check_params
+from mmtrio.sim.rest import ROUTES
+from mmtrio.sim.venue import RequestRecord
+from mmtrio.sim.wire import ApiError
+
+if TYPE_CHECKING:
+    from mmtrio.sim.hub import StreamConn
+    from mmtrio.sim.venue import SimVenue
+
+PATH = "/ws-fapi/v1"
+METHODS: dict[str, tuple[str, str]] = {
+    "order.place": ("POST", "/fapi/v1/order"),
+    "order.modify": ("PUT", "/fapi/v1/order"),
+    "order.cancel": ("DELETE", "/fapi/v1/order"),
+    "order.status": ("GET", "/fapi/v1/order"),
+}
+
+
+def _text(value: Any) -> str:
+    """A JSON parameter value as the signed text (Binance signs what was sent)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise ApiError(-1100, "Illegal characters found in a parameter.")
+
+
+def rate_limits(venue: SimVenue, now: float) -> list[dict[str, Any]]:
+    """The ``rateLimits`` of an answer: the windows' counts after this request."""
+    lim = venue.limiter
+    cfg = lim.config
+    return [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+         "limit": cfg.weight_per_minute, "count": lim.weight.current(now)},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+         "limit": cfg.orders_per_10s, "count": lim.orders_10s.current(now)},
+        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
+         "limit": cfg.orders_per_minute, "count": lim.orders_1m.current(now)},
+    ]  # fmt: skip
+
+
+def _error(venue: SimVenue, rid: Any, exc: ApiError, now: float) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": exc.code, "msg": exc.msg}
+    retry = next((v for k, v in exc.headers if k == b"retry-after"), None)
+    if retry is not None:
+        error["data"] = {
+            "serverTime": venue.wall_ms(),
+            "retryAfter": venue.wall_ms() + int(retry) * 1000,
+        }
+    return {"id": rid, "status": exc.status, "error": error, "rateLimits": rate_limits(venue, now)}
+
+
+def handle_request(venue: SimVenue, msg: Any) -> tuple[dict[str, Any] | None, bool]:
+    """(answer, drop) for one request frame; ``drop``: executed, the answer never comes."""
+    rid = msg.get("id") if isinstance(msg, dict) else None
+    now = trio.current_time()
+    try:
+        if not isinstance(msg, dict) or not isinstance(rid, str | int):
+            raise ApiError(-1102, "Mandatory parameter 'id' was not sent or is malformed.")
+        method, raw = msg.get("method"), msg.get("params")
+        target = METHODS.get(method) if isinstance(method, str) else None
+        if target is None:
+            raise ApiError(-1000, f"Unknown method {method!r}")
+        if not isinstance(raw, dict):
+            raise ApiError(-1102, "Mandatory parameter 'params' was not sent or is malformed.")
+        route = ROUTES[target]
+        params = {str(k): _text(v) for k, v in raw.items()}
+        api_key = params.pop("apiKey", None)
+        signature = params.pop("signature", None)
+        venue.limiter.check(route.weight, route.orders, now, venue.true_ms())
+        faults = venue.faults
+        if faults.http_429 > 0:
+            faults.http_429 -= 1
+            raise venue.limiter.forced_429(now, venue.true_ms(), faults.retry_after)
+        if faults.error_count > 0:
+            faults.error_count -= 1
+            raise ApiError(faults.error_code, faults.error_msg, faults.error_status)
+        check_params(*target, params, signed=True)
+        pairs = sorted([*params.items(), ("apiKey", api_key or "")])
+        signed = "&".join(f"{k}={v}" for k, v in pairs)
+        query = signed.encode() + (b"&signature=" + signature.encode() if signature else b"")
+        verify_request(venue.config.credentials, api_key, query, b"", params=params,
+                       now_ms=venue.wall_ms())  # fmt: skip
+        result = route.handler(venue, params)
+        if faults.order_drop > 0:
+            faults.order_drop -= 1
+            return None, True
+        if faults.order_5xx > 0:
+            faults.order_5xx -= 1
+            raise ApiError(
+                -1006,
+                "An unexpected response was received from the message bus. Execution status "
+                "unknown.",
+                503,
+            )
+    except ApiError as exc:
+        return _error(venue, rid, exc, now), False
+    answer = {"id": rid, "status": 200, "result": result, "rateLimits": rate_limits(venue, now)}
+    return answer, False
+
+
+async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
+    """One request: the way in, the venue acts, the way out (latency and delay faults)."""
+    latency = venue.config.latency_s
+    if latency:
+        await trio.sleep(latency)
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        msg = None
+    try:
+        answer, drop = handle_request(venue, msg)
+    except Exception:  # the sim's own bug: an error answer, never a dead socket
+        import traceback
+
+        traceback.print_exc()
+        bug = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
+        answer, drop = {"id": None, "status": 500, "error": bug}, False
+    method = msg.get("method") if isinstance(msg, dict) else None
+    status = 0 if answer is None else int(answer["status"])
+    venue.request_log.append(RequestRecord(venue.true_ms(), "WS", str(method), status))
+    if drop or answer is None:
+        return
+    hold = venue.faults.take_delay(venue.true_ms())
+    if hold:
+        await trio.sleep(hold)
+    conn.offer(json.dumps(answer, separators=(",", ":")))  # the writer adds the way-out latency
