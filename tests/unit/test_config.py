@@ -286,6 +286,9 @@ def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
         **{**LIVE, "venue__order_ws_url": "wss://testnet.binancefuture.com/ws-fapi/v1"}
     )
     assert "venue.order_ws_url" in text and "testnet host but mode = 'live'" in text
+    # A file that moves REST elsewhere gets no default order socket (REST carries orders).
+    moved = parse(with_changes(**{**LIVE, "venue__rest_url": "https://proxy.example.com"}))
+    assert "order_ws" not in live_settings(moved, check_venue(moved)).urls
     assert "symbol is required" in problems(with_changes(venue__mode="live"))["venue"]
 
 

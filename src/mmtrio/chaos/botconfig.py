@@ -84,6 +84,7 @@ def bot_config(
         rest_url=urls["rest"],
         market_ws_url=urls["ws"],
         private_ws_url=urls["ws"],
+        order_ws_url=f"{urls['ws']}/ws-fapi/v1",  # orders over the WebSocket API (issue 15)
     )
     c["quoting"].update(gamma=gamma, requote_interval_ms=100)
     c["estimators"].update(warmup_ms=2_000, min_trades=5)

@@ -58,6 +58,7 @@ SUPERVISED_CHILDREN = ("market-feed", "user-stream", "deadman", "reconciler")
 CHAOS_KINDS: dict[str, str] = {
     "ws_drop_market": "market websocket closed by the venue",
     "ws_drop_user": "user-data websocket closed by the venue",
+    "ws_drop_orders": "order-entry websocket (WebSocket API) closed by the venue",
     "ws_storm": "several websocket drops within a few seconds",
     "missed_pongs": "the venue stops answering pings for a few seconds",
     "depth_gap": "depth diffs dropped (the bot must see the pu gap and resync)",
@@ -234,6 +235,12 @@ def make_schedule(
         restart = disk_layer.randint(300, 2_000)
         actions.append(FaultAction(at, "journal_full", "fsize", {"restart_after_ms": restart}))
         actions.sort(key=lambda a: a.at_ms)
+    # Its own stream of draws (issue 15), so the schedules of the regression seeds are unchanged.
+    orders_layer = random.Random(f"ws_drop_orders:{seed}")
+    for _ in range(2):
+        if orders_layer.random() < 0.4:
+            at = orders_layer.randint(warmup_ms, last)
+            actions.append(_admin(at, "ws_drop_orders", sim="ws_close", target="orders"))
     actions.extend(layer_actions(seed, warmup_ms, last))
     actions.sort(key=lambda a: a.at_ms)
     return Schedule(seed=seed, duration_ms=duration_ms, actions=tuple(actions), end=end)

@@ -34,9 +34,16 @@ def venue_factory(config: Config) -> VenueFactory:
 
 
 def urls(config: Config, factory: VenueFactory) -> dict[str, str]:
-    """The endpoints for testnet/live: the venue's own, overridden by the file's."""
+    """The endpoints for testnet/live: the venue's own, overridden by the file's.
+
+    A file that moves ``rest_url`` but not ``order_ws_url`` gets no order socket (orders go
+    over REST to the URL it chose): the venue's default order socket would send orders to a
+    host the operator did not pick (a proxy, a test venue), with the same keys."""
     v = config.venue
-    return {**factory.default_urls(v.mode), **v.url_overrides}
+    found = {**factory.default_urls(v.mode), **v.url_overrides}
+    if "rest" in v.url_overrides and "order_ws" not in v.url_overrides:
+        found.pop("order_ws", None)
+    return found
 
 
 def check_venue(config: Config) -> VenueFactory:

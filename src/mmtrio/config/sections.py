@@ -77,7 +77,7 @@ class VenueConfig(Section):
         None,
         reload=False,
         doc="order-entry websocket URL (the venue's WebSocket API; testnet/live; default: "
-        "venue's; REST carries orders while it is down)",
+        "venue's, or none when rest_url is set; REST carries orders while it is down)",
     )
     api_key_file: Path | None = setting(
         None, reload=False, strict=False, doc="file holding the API key (mode 0600), or use env"

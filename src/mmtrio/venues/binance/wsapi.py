@@ -228,7 +228,9 @@ class WsOrderEntry(WsConnection):
             raise OutcomeUnknownError(f"{method}: no answer on the order socket within "
                                       f"{self.timeout_s:g} s")  # fmt: skip
         if slot.lost is not None:
-            raise OutcomeUnknownError(f"{method}: {slot.lost}")
+            # A read changed nothing: "not done", so the gateway asks REST instead.
+            error = OutcomeUnknownError if mutates else ConnectionFailed
+            raise error(f"{method}: {slot.lost}")
         return await self._result(method, slot.answer)
 
     async def _result(self, method: str, answer: dict[str, Any]) -> Any:
