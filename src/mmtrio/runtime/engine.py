@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ from mmtrio.runtime.assembly import JournalFacts, Running, assemble, supervise
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
+from mmtrio.runtime.hangup import early_hangups
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal import Journal, Retention
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
@@ -90,6 +92,7 @@ class Engine:
         settings: VenueSettings,
         credentials: VenueCredentials,
         console: Any = None,
+        reload_config: Callable[[], Config] | None = None,
     ) -> None:
         self.config_path = config_path
         self.venue = venue
@@ -107,6 +110,7 @@ class Engine:
         self.operator = Operator(
             config=config,
             config_path=config_path,
+            reload_config=reload_config,
             sources=self.sources,
             clock_ms=self.clock_ms,
             request_stop=self.request_stop,
@@ -148,6 +152,11 @@ class Engine:
     async def run(self) -> int:
         """The whole life of the bot; returns the exit code."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            if early_hangups():
+                logger.warning(
+                    "SIGHUP received while the bot was starting: the configuration in use is "
+                    "the one read at start; send SIGHUP again to reload"
+                )
             async with trio.open_nursery() as outer:
                 outer.start_soon(watch_signals, signals, self.request_stop, self.reload)
                 code = await self._run_session()
