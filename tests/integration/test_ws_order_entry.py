@@ -184,5 +184,14 @@ async def test_bad_frames_and_answers_nobody_waits_for_are_counted_not_fatal() -
         orders._on_frame('{"no": "id"}')
         orders._on_frame('{"id": "m999", "status": 200, "result": {}}')
         assert (orders.bad_frames, orders.unknown_ids) == (2, 1)
+        # An answer with no result and no error code: an unknown outcome, counted.
+        for answer in (
+            {"id": "m1", "status": 400, "error": {"msg": "no code"}},
+            {"id": "m1", "status": 400, "error": "garbage"},
+            {"id": "m1", "status": 200},
+        ):
+            with pytest.raises(OutcomeUnknownError):
+                await orders._result("order.place", answer)
+        assert orders.codeless_errors == 3
         ack = await sess.gateway.place(place(sess, "ws-h"))  # the session carries on
         assert ack.client_id == "ws-h" and orders.connected

@@ -25,8 +25,8 @@ Rules, the same as :class:`~mmtrio.venues.binance.rest.BinanceRest`'s:
 - A frame with an id we are not waiting for (a late answer after its timeout), a frame that
   is not JSON or has no id, is logged (the first and then every 100th), counted and
   dropped; the request it may have belonged to has already been, or will be, reported as an
-  unknown outcome by its own timeout. An error without a code is classified by its status.
-  Nothing a server sends stops the reader.
+  unknown outcome by its own timeout. An answer with neither a result nor an error code is
+  logged, counted and an unknown outcome. Nothing a server sends stops the reader.
 - 429/418 back-offs and -1021 go through the REST client's :meth:`note_error`, so both
   transports honour one back-off (Binance counts the IP, not the transport).
 
@@ -122,6 +122,7 @@ class WsOrderEntry(WsConnection):
         self.bad_frames = 0  # not JSON, not an object, or no id
         self.lost_in_flight = 0  # requests whose socket closed before the answer
         self.timeouts = 0
+        self.codeless_errors = 0  # answers with neither a result nor a coded error
 
     @property
     def connected(self) -> bool:
@@ -239,13 +240,25 @@ class WsOrderEntry(WsConnection):
         if status == 200 and "result" in answer:
             return answer["result"]
         error = answer.get("error")
+        if not isinstance(error, dict) or type(error.get("code")) is not int:
+            # No result and no coded error: nothing says the venue did not act.
+            self.codeless_errors += 1
+            if self.codeless_errors % LOG_EVERY == 1:
+                logger.warning(
+                    "order socket: {} answered without a result or an error code ({} so far): "
+                    "{!r}; its outcome is unknown",
+                    method,
+                    self.codeless_errors,
+                    answer,
+                )
+            raise OutcomeUnknownError(f"{method}: an answer without a result or an error code")
         retry_after: str | None = None
         if isinstance(error, dict) and isinstance(error.get("data"), dict):
             until = error["data"].get("retryAfter")  # epoch ms when the back-off ends
             if type(until) is int:
                 wait_ms = max(0, until - self._rest.timestamp_ms())
                 retry_after = str(max(1, math.ceil(wait_ms / 1000)))
-        err = cr.parse_error_body(status if type(status) is int else 0, error, retry_after)
+        err = cr.parse_error_body(status if type(status) is int else 400, error, retry_after)
         await self._rest.note_error(err)
         raise err
 
