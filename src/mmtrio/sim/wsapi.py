@@ -75,10 +75,10 @@ def _error(venue: SimVenue, rid: Any, exc: ApiError, now: float) -> dict[str, An
     return {"id": rid, "status": exc.status, "error": error, "rateLimits": rate_limits(venue, now)}
 
 
-def handle_request(venue: SimVenue, msg: Any) -> tuple[dict[str, Any] | None, bool]:
-    """(answer, drop) for one request frame; ``drop``: executed, the answer never comes."""
+def handle_request(venue: SimVenue, msg: Any, now: float) -> tuple[dict[str, Any] | None, bool]:
+    """(answer, drop) for one request frame acted on at ``now`` (trio time); ``drop``:
+    executed, the answer never comes."""
     rid = msg.get("id") if isinstance(msg, dict) else None
-    now = trio.current_time()
     try:
         if not isinstance(msg, dict) or not isinstance(rid, str | int):
             raise ApiError(-1102, "Mandatory parameter 'id' was not sent or is malformed.")
@@ -133,8 +133,9 @@ async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
         msg = json.loads(text)
     except ValueError:
         msg = None
+    acted = trio.current_time()  # handle_request's "now": the 429's back-off starts here
     try:
-        answer, drop = handle_request(venue, msg)
+        answer, drop = handle_request(venue, msg, acted)
     except Exception:  # the sim's own bug: an error answer, never a dead socket
         import traceback
 
@@ -147,6 +148,12 @@ async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
     if drop or answer is None:
         return
     hold = venue.faults.take_delay(venue.true_ms())
-    if hold:
-        await trio.sleep(hold)
+    if hold or latency:
+        # As on REST: a 429 held back on its way out is judged from when the client can read
+        # it; what the client sends meanwhile is in flight (a 429 again, not a ban).
+        held = status == 429 and venue.limiter.answer_held(acted)
+        if hold:
+            await trio.sleep(hold)
+        if held:
+            venue.limiter.answer_sent(trio.current_time() + latency)
     conn.offer(json.dumps(answer, separators=(",", ":")))  # the writer adds the way-out latency
