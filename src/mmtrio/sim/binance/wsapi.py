@@ -1,8 +1,8 @@
-"""The simulated venue's WebSocket API for orders (Binance ws-fapi), at ``/ws-fapi/v1`` on the
-websocket port.
+"""Binance's WebSocket API for orders (ws-fapi) on the sim, at ``/ws-fapi/v1`` on the
+websocket port (served through :class:`~mmtrio.sim.binance.ws.BinanceWs`).
 
 ``order.place``, ``order.modify``, ``order.cancel`` and ``order.status`` run the very handlers
-of ``POST/PUT/DELETE/GET /fapi/v1/order`` (sim/trading.py), with the same weights and order
+of ``POST/PUT/DELETE/GET /fapi/v1/order`` (sim/binance/trading.py), with the same weights and order
 counts against the same limiter (one IP, one budget), the same faults (``http_429``,
 ``error_code``, ``order_5xx``, ``order_drop``, ``delay``) and the same latency each way. What
 differs is the wire: a request is ``{"id", "method", "params"}``; the answer is
@@ -13,6 +13,8 @@ HMAC of the parameters sorted by name (``apiKey``, ``timestamp``, ``recvWindow``
 
 Faults on the socket itself: ``ws_close``/``ws_stall`` with ``target = "orders"`` (or
 ``all``) close it or hold its answers; ``order_drop`` executes a request and never answers.
+Requests on one socket are answered in order (the shared server reads one message at a time):
+with a way-in latency configured, a burst waits that latency once per request.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mmtrio.sim.auth import verify_request
-from mmtrio.sim.params import check_params
-from mmtrio.sim.rest import ROUTES
+from mmtrio.exchange.matching import MatchingReject
+from mmtrio.sim.binance.auth import verify_request
+from mmtrio.sim.binance.params import check_params
+from mmtrio.sim.binance.rest import GENERIC_ERROR, ROUTES, api_answer_error
+from mmtrio.sim.binance.wire import ApiError
+from mmtrio.sim.errors import SimBadRequest
+from mmtrio.sim.limits import RateLimitHit
 from mmtrio.sim.venue import RequestRecord
-from mmtrio.sim.wire import ApiError
 
 if TYPE_CHECKING:
-    from mmtrio.sim.hub import StreamConn
+    from mmtrio.sim.binance.frontend import BinanceFrontEnd
     from mmtrio.sim.venue import SimVenue
 
 PATH = "/ws-fapi/v1"
@@ -75,9 +80,12 @@ def _error(venue: SimVenue, rid: Any, exc: ApiError, now: float) -> dict[str, An
     return {"id": rid, "status": exc.status, "error": error, "rateLimits": rate_limits(venue, now)}
 
 
-def handle_request(venue: SimVenue, msg: Any, now: float) -> tuple[dict[str, Any] | None, bool]:
+def handle_request(
+    front: BinanceFrontEnd, msg: Any, now: float
+) -> tuple[dict[str, Any] | None, bool]:
     """(answer, drop) for one request frame acted on at ``now`` (trio time); ``drop``:
     executed, the answer never comes."""
+    venue = front.venue
     rid = msg.get("id") if isinstance(msg, dict) else None
     try:
         if not isinstance(msg, dict) or not isinstance(rid, str | int):
@@ -85,7 +93,7 @@ def handle_request(venue: SimVenue, msg: Any, now: float) -> tuple[dict[str, Any
         method, raw = msg.get("method"), msg.get("params")
         target = METHODS.get(method) if isinstance(method, str) else None
         if target is None:
-            raise ApiError(-1000, f"Unknown method {method!r}")
+            raise ApiError(GENERIC_ERROR, f"Unknown method {method!r}")
         if not isinstance(raw, dict):
             raise ApiError(-1102, "Mandatory parameter 'params' was not sent or is malformed.")
         route = ROUTES[target]
@@ -99,14 +107,15 @@ def handle_request(venue: SimVenue, msg: Any, now: float) -> tuple[dict[str, Any
             raise venue.limiter.forced_429(now, venue.true_ms(), faults.retry_after)
         if faults.error_count > 0:
             faults.error_count -= 1
-            raise ApiError(faults.error_code, faults.error_msg, faults.error_status)
+            code = GENERIC_ERROR if faults.error_code is None else faults.error_code
+            raise ApiError(code, faults.error_msg, faults.error_status)
         check_params(*target, params, signed=True)
         pairs = sorted([*params.items(), ("apiKey", api_key or "")])
         signed = "&".join(f"{k}={v}" for k, v in pairs)
         query = signed.encode() + (b"&signature=" + signature.encode() if signature else b"")
-        verify_request(venue.config.credentials, api_key, query, b"", params=params,
+        verify_request(front.credentials, api_key, query, b"", params=params,
                        now_ms=venue.wall_ms())  # fmt: skip
-        result = route.handler(venue, params)
+        result = route.handler(front, params)
         if faults.order_drop > 0:
             faults.order_drop -= 1
             return None, True
@@ -118,14 +127,16 @@ def handle_request(venue: SimVenue, msg: Any, now: float) -> tuple[dict[str, Any
                 "unknown.",
                 503,
             )
-    except ApiError as exc:
-        return _error(venue, rid, exc, now), False
+    except (ApiError, RateLimitHit, MatchingReject, SimBadRequest) as exc:
+        return _error(venue, rid, api_answer_error(exc), now), False
     answer = {"id": rid, "status": 200, "result": result, "rateLimits": rate_limits(venue, now)}
     return answer, False
 
 
-async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
-    """One request: the way in, the venue acts, the way out (latency and delay faults)."""
+async def serve_request(front: BinanceFrontEnd, text: str) -> list[str]:
+    """One request: the way in, the venue acts, the delay fault; the answer (or none, when
+    dropped). The shared server adds the way-out latency when it sends."""
+    venue = front.venue
     latency = venue.config.latency_s
     if latency:
         await trio.sleep(latency)
@@ -135,7 +146,7 @@ async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
         msg = None
     acted = trio.current_time()  # handle_request's "now": the 429's back-off starts here
     try:
-        answer, drop = handle_request(venue, msg, acted)
+        answer, drop = handle_request(front, msg, acted)
     except Exception:  # the sim's own bug: an error answer, never a dead socket
         import traceback
 
@@ -146,7 +157,7 @@ async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
     status = 0 if answer is None else int(answer["status"])
     venue.request_log.append(RequestRecord(venue.true_ms(), "WS", str(method), status))
     if drop or answer is None:
-        return
+        return []
     hold = venue.faults.take_delay(venue.true_ms())
     if hold or latency:
         # As on REST: a 429 held back on its way out is judged from when the client can read
@@ -156,4 +167,4 @@ async def serve_request(venue: SimVenue, conn: StreamConn, text: str) -> None:
             await trio.sleep(hold)
         if held:
             venue.limiter.answer_sent(trio.current_time() + latency)
-    conn.offer(json.dumps(answer, separators=(",", ":")))  # the writer adds the way-out latency
+    return [json.dumps(answer, separators=(",", ":"))]
