@@ -81,7 +81,7 @@ class StreamHub:
         self.faults = faults
         self.market: dict[str, set[StreamConn]] = {}
         self.users: set[StreamConn] = set()
-        self.orders: set[StreamConn] = set()  # ws-fapi order sockets (sim/wsapi.py)
+        self.orders: set[StreamConn] = set()  # order-entry sockets (a front end's WebSocket API)
         self._held_depth: tuple[str, dict[str, Any]] | None = None
         self._held_user: dict[str, Any] | None = None
         self.sent = 0
@@ -122,7 +122,7 @@ class StreamHub:
         return bool(self.market.get(canonical))
 
     def conns(self, target: str) -> list[StreamConn]:
-        """Connections for a fault target: market, user, orders (the ws-fapi sockets) or all."""
+        """Connections for a fault target: market, user, orders (the order-entry sockets) or all."""
         market = {c for subs in self.market.values() for c in subs}
         if target == "market":
             return list(market)
