@@ -578,3 +578,24 @@ def test_the_file_mmtrio_init_writes_documents_every_key() -> None:
         if section and f" {leaf} " not in sections.get(section, ""):
             missing.append(key)
     assert not missing, missing
+
+
+def test_cli_check_names_a_daily_loss_limit_above_the_cumulative_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = shipped_text_elsewhere().replace('max_daily_loss = "100"', 'max_daily_loss = "400"')
+    bad = tmp_path / "limits.toml"
+    bad.write_text(text)
+    assert main(["config", "check", str(bad)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "max_daily_loss = 400 exceeds max_cumulative_loss = 300" in err
+
+
+def test_loss_limits_reach_the_strategy_and_are_optional() -> None:
+    from mmtrio.config.strategy import build_strategy_config
+    from mmtrio.core.instruments import BTCUSDT
+
+    limits = build_strategy_config(parse(shipped_data()), BTCUSDT).limits
+    assert (limits.max_daily_loss, limits.max_cumulative_loss) == (Decimal("100"), Decimal("300"))
+    off = parse(with_changes(risk__max_daily_loss=None, risk__max_cumulative_loss=None))
+    assert build_strategy_config(off, BTCUSDT).limits.max_daily_loss is None

@@ -128,6 +128,9 @@ def build_strategy_config(
         warn_fraction=r.warn_fraction,
         critical_fraction=r.critical_fraction,
         hard_fraction=r.hard_fraction,
+        max_daily_loss=r.max_daily_loss,
+        max_cumulative_loss=r.max_cumulative_loss,
+        day_start_hour_utc=r.day_start_hour_utc,
     )
     e = cfg.estimators
     return StrategyConfig(

@@ -329,8 +329,12 @@ class KillSwitch:
 
 @dataclass(frozen=True, slots=True)
 class Resume:
+    """Operator resume. ``override``: the operator accepts a loss-limit breach (drawdown,
+    daily, cumulative) and restarts that limit; journaled with ``reason``."""
+
     reason: str
     ts: int
+    override: bool = False
 
 
 MarketData = BookDelta | Trade | BookTicker | MarkPrice

@@ -21,16 +21,18 @@ Decisions recorded here (the spec is silent on them):
 - **Reduce-only orders** are allowed in every state (that is how a halted bot flattens) when
   they are on the side opposite to the position and no larger than it; a reduce-only order
   that would not reduce is rejected locally (the venue would reject it too).
-- **Inventory bands** on |position| / max_position: WARN is reported only; CRITICAL scales
-  the inventory-increasing side's size by ``critical_size_multiplier`` (the quoting model
-  already skews prices by inventory, so risk does not widen on top); HARD stops quoting the
-  inventory-increasing side entirely.
+- **Inventory bands** on |position| / max_position: WARN is reported only; CRITICAL quotes
+  only the reducing side (the config documents "quote only the reducing side"; the quoting
+  model already skews prices by inventory, so risk does not widen on top); HARD also refuses
+  every inventory-increasing order in the pre-trade check, whatever sent it.
 - **Order-rate limit**: more places/amends in the window than ``max_orders_per_window`` is a
   runaway loop, not a market condition: it trips the kill switch (operator resume needed).
   Set it well above normal flow; the venue's own limits are ``core.ratelimit``'s business.
-- **Resume after a drawdown breach** is refused unless the operator passes
-  ``override_drawdown=True``, which restarts the drawdown peak at the current equity (the
-  operator accepts the loss so far and grants a fresh drawdown budget).
+- **Loss limits** (drawdown, daily, cumulative) are judged on the total equity carried
+  across restarts (:mod:`mmtrio.core.loss_limits`); a breach latches the kill switch.
+- **Resume after a loss-limit breach** is refused unless the operator passes
+  ``override=True``, which restarts each breached limit at the current total equity (the
+  operator accepts the loss so far and grants a fresh budget); the reason is journaled.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from mmtrio.core.guards import (
     TradingState,
 )
 from mmtrio.core.instruments import Instrument
+from mmtrio.core.loss_limits import LossLimits, positive_money
 from mmtrio.errors import ParameterError
 
 __all__ = [
@@ -84,6 +87,8 @@ class RiskLimits:
     Lots/ms are positive ints; money is a positive finite ``Decimal`` in quote currency;
     the band thresholds are fractions of ``max_position_lots`` with 0 < warn < critical ≤
     hard ≤ 1. ``max_quote_to_trade`` None means the ratio is shown but never warned about.
+    ``max_daily_loss``/``max_cumulative_loss`` None: that limit is off; the trading day starts
+    at ``day_start_hour_utc`` (UTC).
     """
 
     max_position_lots: int
@@ -96,8 +101,10 @@ class RiskLimits:
     warn_fraction: float = 0.5
     critical_fraction: float = 0.8
     hard_fraction: float = 1.0
-    critical_size_multiplier: float = 0.5
     max_quote_to_trade: float | None = None
+    max_daily_loss: Decimal | None = None
+    max_cumulative_loss: Decimal | None = None
+    day_start_hour_utc: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -125,13 +132,39 @@ class RiskLimits:
                 "inventory bands need warn < critical <= hard, got "
                 f"{self.warn_fraction}, {self.critical_fraction}, {self.hard_fraction}"
             )
-        _fraction("critical_size_multiplier", self.critical_size_multiplier, low_open=0.0, high=1.0)
         if self.order_rate_window_ms % 1000 != 0:
             raise ParameterError(
                 f"order_rate_window_ms must be whole seconds, got {self.order_rate_window_ms}"
             )
         if self.max_quote_to_trade is not None:
             _fraction("max_quote_to_trade", self.max_quote_to_trade, low_open=0.0, high=math.inf)
+        for name in ("max_daily_loss", "max_cumulative_loss"):
+            val = getattr(self, name)
+            if val is not None and not positive_money(val):
+                raise ParameterError(
+                    f"risk limit {name} must be a positive finite Decimal or None, got {val!r}"
+                )
+        if (
+            self.max_daily_loss is not None
+            and self.max_cumulative_loss is not None
+            and self.max_daily_loss > self.max_cumulative_loss
+        ):
+            raise ParameterError(
+                f"max_daily_loss {self.max_daily_loss} exceeds max_cumulative_loss "
+                f"{self.max_cumulative_loss}: one day could never reach the daily limit"
+            )
+        hour = self.day_start_hour_utc
+        if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+            raise ParameterError(f"day_start_hour_utc must be an integer 0..23, got {hour!r}")
+
+    def loss_limits(self) -> LossLimits:
+        """Fresh loss limits for these settings."""
+        return LossLimits(
+            self.max_drawdown,
+            self.max_daily_loss,
+            self.max_cumulative_loss,
+            self.day_start_hour_utc,
+        )
 
 
 class InventoryBand(enum.Enum):
@@ -252,6 +285,15 @@ def _core_check(
             worst,
             notional,
         )
+    if position_lots * side.sign > 0 and band_for(position_lots, limits) is InventoryBand.HARD:
+        # The position is at the HARD band: nothing may add to it, whatever sent it.
+        return RiskDecision(
+            False,
+            f"inventory HARD band: {side.value} {what} would increase position "
+            f"{qty(position_lots)}",
+            worst,
+            notional,
+        )
     return RiskDecision(True, f"{what} within limits", worst, notional)
 
 
@@ -368,7 +410,7 @@ class RiskManager:
         self.limits = limits
         self.instrument = instrument
         self.kill_switch = KillSwitch()
-        self.drawdown = DrawdownTracker(limits.max_drawdown)
+        self.losses = limits.loss_limits()
         self.book = StaleBookGuard(limits.stale_book_ms)
         self.latency = FeedLatencyGuard(limits.max_feed_latency_ms)
         self.flow = OrderFlowTracker(
@@ -384,6 +426,11 @@ class RiskManager:
     def state(self) -> TradingState:
         """The state as of the last :meth:`evaluate`."""
         return self._state
+
+    @property
+    def drawdown(self) -> DrawdownTracker:
+        """The drawdown of the total equity (part of :attr:`losses`)."""
+        return self.losses.drawdown
 
     # --- observations ---------------------------------------------------------------------
     def on_book_update(self, now: int) -> None:
@@ -410,18 +457,20 @@ class RiskManager:
         """Latch HALTED (operator, file flag, external guard); ``flatten`` asks to close out."""
         self.kill_switch.trip(reason, now, flatten=flatten)
 
-    def resume(self, reason: str, *, override_drawdown: bool = False) -> ResumeOutcome:
-        """Operator resume: clears the kill switch; after a drawdown breach needs the override."""
+    def resume(self, reason: str, *, override: bool = False) -> ResumeOutcome:
+        """Operator resume: clears the kill switch; after a loss-limit breach (drawdown, daily,
+        cumulative) only with ``override``, which restarts the breached limits."""
         if not reason:
             raise ParameterError("a resume needs a reason (who/why), for the journal")
-        if self.drawdown.breached and not override_drawdown:
+        breaches = self.losses.breaches
+        if breaches and not override:
             return ResumeOutcome(
                 False,
-                f"resume refused: {self.drawdown.breach_reason}; resume with the drawdown "
-                "override to accept the loss and restart the drawdown peak",
+                f"resume refused: {'; '.join(breaches)}; resume with the loss-limit override "
+                "(mmtrio resume --override --reason …) to accept the loss and restart the limit",
             )
-        if self.drawdown.breached:
-            self.drawdown.rebase()
+        if breaches:
+            self.losses.rebase()
         self.kill_switch.resume()
         self._pending_resume = reason
         return ResumeOutcome(True, f"resumed: {reason}")
@@ -507,8 +556,9 @@ class RiskManager:
 
     def evaluate(self, now: int, position_lots: int, equity: Decimal | None = None) -> RiskView:
         """Update drawdown with ``equity`` (if given) and return the view at ``now``."""
-        if equity is not None and self.drawdown.update(equity, now):
-            self.kill_switch.trip(self.drawdown.breach_reason or "drawdown breach", now)
+        if equity is not None:
+            for breach in self.losses.update(equity, now):
+                self.kill_switch.trip(breach, now)
         self._rate_gate(now, 0)
         verdict = self.verdict(now)
         change = None
@@ -524,16 +574,11 @@ class RiskManager:
         band = band_for(position_lots, self.limits)
         allow_bid = allow_ask = verdict.state is TradingState.ACTIVE
         bid_mult = ask_mult = 1.0
-        if verdict.state is TradingState.REDUCING_ONLY:
+        if verdict.state is TradingState.REDUCING_ONLY or (
+            verdict.state is TradingState.ACTIVE
+            and band in (InventoryBand.CRITICAL, InventoryBand.HARD)
+        ):
             allow_bid, allow_ask = position_lots < 0, position_lots > 0
-        elif verdict.state is TradingState.ACTIVE and position_lots != 0:
-            if band is InventoryBand.HARD:
-                allow_bid, allow_ask = position_lots < 0, position_lots > 0
-            elif band is InventoryBand.CRITICAL:
-                if position_lots > 0:
-                    bid_mult = self.limits.critical_size_multiplier
-                else:
-                    ask_mult = self.limits.critical_size_multiplier
         if not allow_bid:
             bid_mult = 0.0
         if not allow_ask:
@@ -564,8 +609,8 @@ class RiskManager:
             bid_size_multiplier=bid_mult,
             ask_size_multiplier=ask_mult,
             flatten=self.kill_switch.flatten,
-            drawdown=self.drawdown.drawdown,
-            peak_equity=self.drawdown.peak,
+            drawdown=self.losses.drawdown.drawdown,
+            peak_equity=self.losses.drawdown.peak,
             quote_to_trade=qtr,
             warnings=tuple(warnings),
             change=change,

@@ -42,8 +42,10 @@ Decisions where the spec is silent (each what a careful desk does):
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
+from typing import Final
 
 from mmtrio.core.book import BookOutcome, OrderBook
 from mmtrio.core.client_ids import ClientIdGenerator
@@ -75,6 +77,7 @@ from mmtrio.core.events import (
     Trade,
 )
 from mmtrio.core.ledger import Ledger
+from mmtrio.core.loss_limits import LATCHED_SUFFIX, LimitsState
 from mmtrio.core.markouts import MarkoutTracker
 from mmtrio.core.notice_log import NoticeLog, quote_statuses
 from mmtrio.core.notices import Notice, QuoteStatus, StrategyStatus
@@ -87,7 +90,7 @@ from mmtrio.core.planner import (
 )
 from mmtrio.core.quoting import PostOnlySafety
 from mmtrio.core.rejects import RejectKind
-from mmtrio.core.risk import RiskManager, RiskView, TradingState, band_for
+from mmtrio.core.risk import ResumeOutcome, RiskManager, RiskView, TradingState, band_for
 from mmtrio.core.strategy_config import (
     Parts,
     StrategyConfig,
@@ -95,6 +98,8 @@ from mmtrio.core.strategy_config import (
     kept_parts,
 )
 from mmtrio.errors import ParameterError
+
+LIMITS_CHECKPOINT_MS: Final = 1_000  # a risk_state at least this often while equity moves
 
 OrderEvent = (
     OrderUpdate
@@ -137,6 +142,10 @@ class MarketMaker:
         self._next_mid_sample: int | None = None
         self._mark_price: Decimal | None = None
         self.venue_position: int | None = None  # last ACCOUNT_UPDATE position (diagnostics)
+        self._limits_sig: tuple[object, ...] | None = None  # what the last risk_state latched
+        self._limits_at: int | None = None  # when the last risk_state was written
+        self._limits_dirty = False  # a fill was booked since the last risk_state
+        self.last_resume: ResumeOutcome | None = None  # the operator's last resume, answered
 
     @property
     def safety(self) -> PostOnlySafety:
@@ -198,6 +207,7 @@ class MarketMaker:
                 to_state=ch.to_state.value,
                 reason=ch.reason,
             )
+        self._checkpoint_limits(now)
         if view.state is TradingState.HALTED:
             emitter.halt(view, now, out, self.planner.flatten_price)
             return out
@@ -244,8 +254,17 @@ class MarketMaker:
                 "alert", f"kill switch: {event.reason}", reason=event.reason, flatten=event.flatten
             )
         elif isinstance(event, Resume):
-            outcome = self.risk.resume(event.reason)
+            outcome = self.risk.resume(event.reason, override=event.override)
+            self.last_resume = outcome
             self._notice("alert", outcome.reason, accepted=outcome.accepted)
+            # The journal keeps every resume, refused or not, with the operator's reason.
+            self._notice(
+                "resume",
+                outcome.reason,
+                accepted=outcome.accepted,
+                override=event.override,
+                operator_reason=event.reason,
+            )
         elif isinstance(event, Timer):
             pass  # the step itself does the timed work (deadlines, queries, requotes)
 
@@ -317,6 +336,7 @@ class MarketMaker:
             mid = self.book.mid() if self.book.synced else None
             mid_dec = None if mid is None else self.instrument.tick_size * Decimal(str(mid))
             if self.ledger.on_fill(fill, mid_dec):
+                self._limits_dirty = True  # the fill's P&L is in the next risk_state
                 self.markouts.on_fill(fill.side, fill.price, fill.qty, self._t)
                 self.risk.on_fill(now)
                 self._notice(
@@ -407,6 +427,56 @@ class MarketMaker:
         self._tick(now)
         self._notice("config", "configuration reloaded")
         return self._act(now)
+
+    # --- limits across restarts ------------------------------------------------------------
+    def limits_state(self, now: int) -> LimitsState:
+        """What a restart needs to continue the loss limits and the kill switch."""
+        ks = self.risk.kill_switch
+        return self.risk.losses.state(
+            now,
+            position_lots=self.ledger.position_lots,
+            valued_at=self.ledger.valuation_price(),
+            kill_reason=ks.reason,
+            kill_flatten=ks.flatten,
+        )
+
+    def _checkpoint_limits(self, now: int) -> None:
+        """A ``risk_state`` notice (journaled) when a latch changed, a fill was booked, or
+        ``LIMITS_CHECKPOINT_MS`` passed: a crash loses at most that much of the equity path,
+        never a latch or a fill's P&L."""
+        ks = self.risk.kill_switch
+        sig = (ks.reason, ks.flatten, self.risk.losses.breaches)
+        due = self._limits_at is None or now - self._limits_at >= LIMITS_CHECKPOINT_MS
+        if not (due or self._limits_dirty or sig != self._limits_sig):
+            return
+        self._limits_sig, self._limits_at, self._limits_dirty = sig, now, False
+        state = self.limits_state(now)
+        self._notice("risk_state", "risk state", state=json.dumps(state.to_json()))
+
+    def restore_limits(self, state: LimitsState, now: int) -> None:
+        """Start-up, after the ledger was rebuilt from the journal and before reconciliation
+        with the venue: continue the loss limits and a latched kill switch (see
+        :mod:`mmtrio.core.loss_limits`)."""
+        self._tick(now)
+        then = self.ledger.equity_at(state.valued_at)
+        self.risk.losses.restore(state, then)
+        reason = state.kill_reason
+        if reason is None and state.breaches:
+            reason = state.breaches[0][1]  # a breach always latched the kill switch
+        if reason is not None:
+            if not reason.endswith(LATCHED_SUFFIX):
+                reason += LATCHED_SUFFIX
+            self.risk.trip_kill_switch(reason, now, flatten=state.kill_flatten)
+        losses = self.risk.losses
+        self._notice(
+            "alert" if reason is not None else "reconcile",
+            f"limits continued from the journal: equity {losses.total}, peak "
+            f"{losses.drawdown.peak}, today's loss {losses.daily_loss}, cumulative loss "
+            f"{losses.cumulative_loss}"
+            + (f"; kill switch still latched: {reason}" if reason is not None else ""),
+            total=str(losses.total),
+            kill_reason=reason,
+        )
 
     def adopt_position(self, lots: int, entry_price: Decimal, now: int) -> None:
         """Reconciliation: take the venue's position as the truth (recorded as an adjustment)."""

@@ -149,8 +149,9 @@ def carry_over_risk(
     """A RiskManager for ``config`` that keeps ``current``'s latches, histories and state.
 
     The kill switch, feed latency, history and trading state always carry over; the order-rate
-    window and the drawdown tracker only when their limits are unchanged (a new rate window
-    starts empty; a new drawdown limit applies from the current peak). The stale-book guard is
+    window only when its limit is unchanged (a new rate window starts empty); the loss limits'
+    totals, peak, bases and latched breaches always (a new drawdown limit applies from the
+    current peak; a reload never clears a breach). The stale-book guard is
     re-seeded from the strategy's book. ``current`` is not modified.
     """
     risk = RiskManager(config.limits, config.instrument)
@@ -160,13 +161,11 @@ def carry_over_risk(
         risk.flow = current.flow  # else a new window starts empty
     risk.latency = current.latency
     risk.history = current.history
-    if config.limits.max_drawdown == old.limits.max_drawdown:
-        risk.drawdown = current.drawdown
-    elif current.drawdown.equity is not None:
-        # A new limit applies from the current peak: seed the peak, then the equity.
-        if current.drawdown.peak is not None:
-            risk.drawdown.update(current.drawdown.peak, now)
-        risk.drawdown.update(current.drawdown.equity, now)
+    # Totals, peaks and latched breaches carry over; a new limit applies from the current peak.
+    lim = config.limits
+    risk.losses = current.losses.retuned(
+        lim.max_drawdown, lim.max_daily_loss, lim.max_cumulative_loss, lim.day_start_hour_utc
+    )
     if last_book_update is not None and book.synced:
         risk.book.on_update(last_book_update)
     elif not book.synced:

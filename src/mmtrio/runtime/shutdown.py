@@ -104,6 +104,11 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         elif parts.execution is not None:
             logger.info("zero open orders confirmed at the venue")
         try:
+            if parts.mm is not None:
+                # The limits and the kill switch as they stand after the last fills: the next
+                # start continues from here (core/loss_limits.py).
+                now = parts.clock_ms()
+                parts.recorder.note("risk_state", parts.mm.limits_state(now).to_json(), now)
             parts.recorder.note(
                 "stop",
                 {"reason": reason, "exit_code": code, "open_orders": left},

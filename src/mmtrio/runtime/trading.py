@@ -19,6 +19,7 @@ answers a place it cannot afford at once (PlaceRejected, kind LOCAL), so the wai
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ _LOGGED_NOTICES = {
     "fill": "INFO",
     "reject": "INFO",
     "cannot_quote": "DEBUG",
+    "resume": "WARNING",
 }
 
 
@@ -422,7 +424,8 @@ class JournalRecorder:
         self._sink.append(js.order_sent(command, self._wall_ms()))
 
     def notice(self, notice: Notice, now: int) -> None:
-        """State changes and mid samples; other notices are for the log and status only."""
+        """State changes, mid samples, the risk state and resumes; other notices are for the
+        log and status only."""
         data = notice.data if isinstance(notice.data, dict) else {}
         if notice.kind == "state_change":
             self._sink.append(
@@ -436,6 +439,14 @@ class JournalRecorder:
             )
         elif notice.kind == "mid_sample":
             self._sink.append(js.Record(js.Kind.MID_SAMPLE, self._wall_ms(), dict(data)))
+        elif notice.kind == "risk_state":
+            state = data.get("state")
+            if isinstance(state, str):
+                self._sink.append(js.Record(js.Kind.RISK_STATE, self._wall_ms(), json.loads(state)))
+        elif notice.kind == "resume":
+            self._sink.append(
+                js.Record(js.Kind.RESUME, self._wall_ms(), {**data, "outcome": notice.message})
+            )
 
     def note(self, kind: str, payload: dict[str, Any], now: int) -> None:
         """A runtime record (``start``, ``stop``, ``config_reload``, ``reconcile``…)."""
