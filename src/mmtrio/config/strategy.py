@@ -156,6 +156,7 @@ def build_strategy_config(
         markout_horizons_ms=DEFAULT_HORIZONS_MS,
         flatten_slippage_bps=r.flatten_max_slippage_bps,
         mid_sample_ms=MID_SAMPLE_MS,
+        warmup_ms=e.warmup_ms,
     )
 
 

@@ -15,6 +15,8 @@ Decisions (each what a careful desk does):
   timestamps: market and user streams interleave and venue times can go backwards.
 - Risk size multipliers scale each level's size down (floor), then the venue minimum is
   restored but never above the model's size; a level scaled below one lot is withdrawn.
+- No quote before ``warmup_ms`` of market data (counted from the first applied book
+  update): the estimators would otherwise price quotes off their fallbacks (σ, A, k).
 - A stream that is down blocks quoting (our fills would be invisible on the user stream, the
   book is invalid without the market stream) until it is back.
 - A flatten order's limit is the touch moved by ``flatten_slippage_bps``, rounded toward the
@@ -92,6 +94,7 @@ class QuotePlanner:
         self._quote_params: tuple[QuoteParams, bool, bool, QuoteParams] | None = None
         self.sigma = config.sigma_fallback_ticks
         self.sigma_source = "fallback"
+        self.market_since: int | None = None  # the first applied book update (warm-up start)
 
     @property
     def instrument(self) -> Instrument:
@@ -100,6 +103,8 @@ class QuotePlanner:
     # --- model inputs ------------------------------------------------------------------------
     def on_mid(self, mid: float, t: int) -> None:
         """A new mid from an applied book update."""
+        if self.market_since is None:
+            self.market_since = t
         self.vol.update(mid, t)
         self.intensity.on_mid(mid, t)
 
@@ -134,7 +139,7 @@ class QuotePlanner:
     def desired(self, view: RiskView, now: int, t: int) -> dict[Slot, Quote]:
         """The quotes we want now, by slot; empty (with a reason) when we cannot quote."""
         log = self._log
-        reason = self._why_not_quote()
+        reason = self._why_not_quote(now)
         if reason:
             log.cannot_quote(reason)
             return {}
@@ -186,11 +191,22 @@ class QuotePlanner:
         log.cannot_quote("")
         return desired
 
-    def _why_not_quote(self) -> str:
+    def _why_not_quote(self, now: int) -> str:
         if self.blocked:
             return "; ".join(sorted(self.blocked.values()))
         if not self.book.synced:
             return f"book not synced: {self.book.out_of_sync_reason}"
+        warmup = self.config.warmup_ms
+        if warmup > 0:
+            since = self.market_since
+            seen = 0 if since is None else now - since
+            if seen < warmup:
+                # Documented as "no quoting before this": the estimators are still on their
+                # fallbacks (σ, A, k), which would price quotes off a market not yet measured.
+                return (
+                    f"warming up: {seen / 1000:.0f} s of market data of "
+                    f"{warmup / 1000:g} s (estimators.warmup_ms)"
+                )
         return ""
 
     def _scaled(self, q: Quote, mult: float) -> int | None:

@@ -58,6 +58,7 @@ class StrategyConfig:
     markout_horizons_ms: tuple[int, ...]
     flatten_slippage_bps: float
     mid_sample_ms: int
+    warmup_ms: int = 0  # no quote before this long after the first book (estimators.warmup_ms)
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -74,6 +75,7 @@ class StrategyConfig:
             ("post_only_max_ticks", 0),
             ("post_only_decay_after", 1),
             ("mid_sample_ms", 1),
+            ("warmup_ms", 0),
         ):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < low:
