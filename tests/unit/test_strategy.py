@@ -587,4 +587,3 @@ def test_events_applied_in_a_burst_are_decided_on_once() -> None:
     cmds = s.mm.decide(s.now)
     assert any(isinstance(c, CancelAll) for c in cmds)  # the kill, decided on
     assert s.mm.decide(s.now) == []  # and decided once
-

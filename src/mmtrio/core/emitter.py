@@ -48,6 +48,7 @@ from mmtrio.core.ledger import Ledger
 from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.orders import Order, OrderState, OrderTracker, Slot
 from mmtrio.core.quoting import Quote
+from mmtrio.core.reject_policy import SlotBackoff
 from mmtrio.core.rejects import RejectKind
 from mmtrio.core.risk import RiskManager, RiskView
 from mmtrio.core.slots import ActionKind, Tolerances, reconcile
@@ -81,6 +82,7 @@ class OrderEmitter:
         self.last_action: dict[Slot, int] = {}
         self.requote_at: int | None = None
         self.queries: dict[str, int] = {}  # client id -> when to (re)query
+        self.backoff = SlotBackoff()  # slots refused by the venue wait (core/reject_policy)
         self._halt_handled = False
 
     @property
@@ -172,6 +174,10 @@ class OrderEmitter:
         if last is not None and now < last + self.config.min_requote_interval_ms:
             self.requote_at = last + self.config.min_requote_interval_ms
             return
+        until = self.backoff.until(slot)
+        if until is not None and now < until:
+            self.requote_at = until  # a refused flatten waits out its back-off
+            return
         price = flatten_price(side)
         if price is None:
             self._log.add("alert", "cannot flatten: no usable book", position=pos)
@@ -209,7 +215,8 @@ class OrderEmitter:
             self.config.use_amend,
         )
         self.requote_at = None
-        for action in reconcile(desired, held, now=now, last_action=self.last_action, tol=tol):
+        paced = self.backoff.paced(self.last_action, self.config.min_requote_interval_ms)
+        for action in reconcile(desired, held, now=now, last_action=paced, tol=tol):
             if action.kind is ActionKind.CANCEL and action.order is not None:
                 self.cancel(action.order, now, out, action.reason)
             elif action.kind is ActionKind.AMEND and action.order and action.quote:

@@ -42,10 +42,8 @@ Decisions where the spec is silent (each what a careful desk does):
 
 from __future__ import annotations
 
-import json
 import math
 from decimal import Decimal
-from typing import Final
 
 from mmtrio.core.book import BookOutcome, OrderBook
 from mmtrio.core.client_ids import ClientIdGenerator
@@ -53,34 +51,28 @@ from mmtrio.core.commands import Command
 from mmtrio.core.emitter import FLATTEN_LEVEL, OrderEmitter
 from mmtrio.core.events import (
     AccountUpdate,
-    AmendAccepted,
-    AmendRejected,
     BookDelta,
     BookInvalid,
     BookSnapshot,
     BookTicker,
-    CancelAccepted,
-    CancelRejected,
     Event,
     FeedStatus,
+    Fill,
     FundingPayment,
     KillSwitch,
     MarkPrice,
-    OrderNotFound,
     OrderUpdate,
-    OutcomeUnknown,
-    PlaceAccepted,
-    PlaceRejected,
     Resume,
-    TimeInForce,
     Timer,
     Trade,
 )
 from mmtrio.core.ledger import Ledger
-from mmtrio.core.loss_limits import LATCHED_SUFFIX, LimitsState
+from mmtrio.core.limits_checkpoint import LimitsCheckpointer
+from mmtrio.core.loss_limits import LimitsState
 from mmtrio.core.markouts import MarkoutTracker
 from mmtrio.core.notice_log import NoticeLog, quote_statuses
 from mmtrio.core.notices import Notice, QuoteStatus, StrategyStatus
+from mmtrio.core.order_feedback import OrderEvent, on_order_event
 from mmtrio.core.orders import OrderTracker
 from mmtrio.core.planner import (
     INTENSITY_MAX_DEPTH_TICKS,
@@ -89,7 +81,6 @@ from mmtrio.core.planner import (
     build_parts,
 )
 from mmtrio.core.quoting import PostOnlySafety
-from mmtrio.core.rejects import RejectKind
 from mmtrio.core.risk import ResumeOutcome, RiskManager, RiskView, TradingState, band_for
 from mmtrio.core.strategy_config import (
     Parts,
@@ -98,20 +89,6 @@ from mmtrio.core.strategy_config import (
     kept_parts,
 )
 from mmtrio.errors import ParameterError
-
-LIMITS_CHECKPOINT_MS: Final = 1_000  # a risk_state at least this often while equity moves
-
-OrderEvent = (
-    OrderUpdate
-    | PlaceAccepted
-    | PlaceRejected
-    | AmendAccepted
-    | AmendRejected
-    | CancelAccepted
-    | CancelRejected
-    | OutcomeUnknown
-    | OrderNotFound
-)
 
 
 def _build_parts(cfg: StrategyConfig) -> Parts:
@@ -142,9 +119,7 @@ class MarketMaker:
         self._next_mid_sample: int | None = None
         self._mark_price: Decimal | None = None
         self.venue_position: int | None = None  # last ACCOUNT_UPDATE position (diagnostics)
-        self._limits_sig: tuple[object, ...] | None = None  # what the last risk_state latched
-        self._limits_at: int | None = None  # when the last risk_state was written
-        self._limits_dirty = False  # a fill was booked since the last risk_state
+        self._limits = LimitsCheckpointer()  # risk_state notices; restore at start-up
         self.last_resume: ResumeOutcome | None = None  # the operator's last resume, answered
 
     @property
@@ -207,7 +182,7 @@ class MarketMaker:
                 to_state=ch.to_state.value,
                 reason=ch.reason,
             )
-        self._checkpoint_limits(now)
+        self._limits.checkpoint(self.risk, self.ledger, self.log, now)
         if view.state is TradingState.HALTED:
             emitter.halt(view, now, out, self.planner.flatten_price)
             return out
@@ -306,54 +281,7 @@ class MarketMaker:
         self._notice("alert", reason, stream=event.stream)
 
     def _on_order_event(self, event: OrderEvent, now: int) -> None:
-        if isinstance(event, OrderUpdate) and event.symbol != self.instrument.symbol:
-            self._notice(
-                "alert", f"order update for {event.symbol} ignored", client_id=event.client_id
-            )
-            return
-        before = self.orders.get(event.client_id)
-        change = self.orders.on_event(event)
-        post_only = before is not None and before.time_in_force is TimeInForce.POST_ONLY
-        if isinstance(event, PlaceRejected | AmendRejected):
-            if event.kind is RejectKind.WOULD_CROSS and post_only:
-                self.safety.on_reject()
-            said = f"{event.kind.value} ({event.code})" if event.code else event.kind.value
-            self._notice(
-                "reject",
-                f"{type(event).__name__} {event.client_id}: {said} {event.reason}",
-                client_id=event.client_id,
-                reject_kind=event.kind.value,
-                code=event.code,
-                reason=event.reason,
-                safety_ticks=self.safety.ticks,
-            )
-        elif isinstance(event, PlaceAccepted) and post_only and change.changed:
-            self.safety.on_success()
-        elif isinstance(event, OutcomeUnknown) and change.order is not None:
-            self.emitter.on_outcome_unknown(event.client_id, now)
-        fill = change.fill
-        if fill is not None and fill.symbol == self.instrument.symbol:
-            mid = self.book.mid() if self.book.synced else None
-            mid_dec = None if mid is None else self.instrument.tick_size * Decimal(str(mid))
-            if self.ledger.on_fill(fill, mid_dec):
-                self._limits_dirty = True  # the fill's P&L is in the next risk_state
-                self.markouts.on_fill(fill.side, fill.price, fill.qty, self._t)
-                self.risk.on_fill(now)
-                self._notice(
-                    "fill",
-                    f"fill {fill.side.value} {self._qty(fill.qty)} @ {self._price(fill.price)}"
-                    f" ({fill.client_id}); position "
-                    f"{self.instrument.lots_to_qty(self.ledger.position_lots):+}"
-                    f" {self.instrument.base_asset}",
-                    client_id=fill.client_id,
-                    trade_id=fill.trade_id,
-                    side=fill.side.value,
-                    price=fill.price,
-                    qty=fill.qty,
-                    fee=str(fill.fee),
-                    maker=fill.is_maker,
-                    position=self.ledger.position_lots,
-                )
+        on_order_event(self, event, now)
 
     def _sample_mid(self, now: int) -> None:
         mid = self.book.mid() if self.book.synced else None
@@ -428,55 +356,22 @@ class MarketMaker:
         self._notice("config", "configuration reloaded")
         return self._act(now)
 
-    # --- limits across restarts ------------------------------------------------------------
+    def on_fill_booked(self, fill: Fill, now: int) -> None:
+        """A fill was booked in the ledger (once per trade id): markouts, flow, risk state."""
+        self._limits.dirty = True  # the fill's P&L is in the next risk_state
+        self.markouts.on_fill(fill.side, fill.price, fill.qty, self._t)
+        self.risk.on_fill(now)
+
+    # --- limits across restarts (core/limits_checkpoint.py) ----------------------------
     def limits_state(self, now: int) -> LimitsState:
         """What a restart needs to continue the loss limits and the kill switch."""
-        ks = self.risk.kill_switch
-        return self.risk.losses.state(
-            now,
-            position_lots=self.ledger.position_lots,
-            valued_at=self.ledger.valuation_price(),
-            kill_reason=ks.reason,
-            kill_flatten=ks.flatten,
-        )
-
-    def _checkpoint_limits(self, now: int) -> None:
-        """A ``risk_state`` notice (journaled) when a latch changed, a fill was booked, or
-        ``LIMITS_CHECKPOINT_MS`` passed: a crash loses at most that much of the equity path,
-        never a latch or a fill's P&L."""
-        ks = self.risk.kill_switch
-        sig = (ks.reason, ks.flatten, self.risk.losses.breaches)
-        due = self._limits_at is None or now - self._limits_at >= LIMITS_CHECKPOINT_MS
-        if not (due or self._limits_dirty or sig != self._limits_sig):
-            return
-        self._limits_sig, self._limits_at, self._limits_dirty = sig, now, False
-        state = self.limits_state(now)
-        self._notice("risk_state", "risk state", state=json.dumps(state.to_json()))
+        return self._limits.state(self.risk, self.ledger, now)
 
     def restore_limits(self, state: LimitsState, now: int) -> None:
         """Start-up, after the ledger was rebuilt from the journal and before reconciliation
-        with the venue: continue the loss limits and a latched kill switch (see
-        :mod:`mmtrio.core.loss_limits`)."""
+        with the venue: continue the loss limits and a latched kill switch."""
         self._tick(now)
-        then = self.ledger.equity_at(state.valued_at)
-        self.risk.losses.restore(state, then)
-        reason = state.kill_reason
-        if reason is None and state.breaches:
-            reason = state.breaches[0][1]  # a breach always latched the kill switch
-        if reason is not None:
-            if not reason.endswith(LATCHED_SUFFIX):
-                reason += LATCHED_SUFFIX
-            self.risk.trip_kill_switch(reason, now, flatten=state.kill_flatten)
-        losses = self.risk.losses
-        self._notice(
-            "alert" if reason is not None else "reconcile",
-            f"limits continued from the journal: equity {losses.total}, peak "
-            f"{losses.drawdown.peak}, today's loss {losses.daily_loss}, cumulative loss "
-            f"{losses.cumulative_loss}"
-            + (f"; kill switch still latched: {reason}" if reason is not None else ""),
-            total=str(losses.total),
-            kill_reason=reason,
-        )
+        self._limits.restore(self.risk, self.ledger, self.log, state, now)
 
     def adopt_position(self, lots: int, entry_price: Decimal, now: int) -> None:
         """Reconciliation: take the venue's position as the truth (recorded as an adjustment)."""

@@ -163,6 +163,7 @@ def carry_over_risk(
         risk.flow = current.flow  # else a new window starts empty
     risk.latency = current.latency
     risk.history = current.history
+    risk.margin = current.margin
     # Totals, peaks and latched breaches carry over; a new limit applies from the current peak.
     lim = config.limits
     risk.losses = current.losses.retuned(

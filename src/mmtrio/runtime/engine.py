@@ -457,6 +457,8 @@ class Engine:
             last_trade_id=last_trade_id,
         )
         loop.on_user_reconnect = reconciler.request_pass
+        loop.on_reconcile_request = reconciler.request_pass
+        loop.on_fatal = self.request_stop
         self.surface.bind(loop, execution, self.inbox)
         self.operator.bind(self.inbox, loop, instrument, orders_per_minute, session.capabilities)
         self.sources.strategy, self.sources.execution, self.sources.loop = mm, execution, loop

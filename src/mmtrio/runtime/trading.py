@@ -117,6 +117,8 @@ _LOGGED_NOTICES = {
     "reject": "INFO",
     "cannot_quote": "DEBUG",
     "resume": "WARNING",
+    "fatal": "ERROR",
+    "reconcile_request": "WARNING",
 }
 
 
@@ -150,6 +152,11 @@ class TradingLoop:
         # The strategy's own book check failed (crossed after a delta): ask the market feed
         # for a fresh snapshot, or the bot would stay halted on a book nobody rebuilds.
         self.on_book_resync: Callable[[str], None] | None = None
+        # The strategy's reject policy: a refusal that no retry can fix stops the bot (the
+        # venue refused our credentials); one that says the venue's position is not ours asks
+        # for a reconciliation pass at once.
+        self.on_fatal: Callable[[str], None] | None = None
+        self.on_reconcile_request: Callable[[], None] | None = None
         self.max_idle_s: float | None = None
         self._repeats = RepeatLimiter()  # rejections repeat in bursts; the log says it once
 
@@ -283,6 +290,10 @@ class TradingLoop:
                 self.on_notice(notice)
             if notice.kind == "book_resync" and self.on_book_resync is not None:
                 self.on_book_resync(notice.message)
+            elif notice.kind == "fatal" and self.on_fatal is not None:
+                self.on_fatal(notice.message)
+            elif notice.kind == "reconcile_request" and self.on_reconcile_request is not None:
+                self.on_reconcile_request()
 
     def _log(self, notice: Notice, level: str, now: int) -> None:
         message = notice.message
