@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import trio
 from mmtrio.sim.faults import FaultState
 
 QUEUE_SIZE = 10_000
+RECENT_FILLS = 100
 
 # canonical stream kind for each accepted stream name suffix
 _SUFFIXES: dict[str, str] = {
@@ -97,6 +99,8 @@ class StreamHub:
         self._held_depth: tuple[str, dict[str, Any]] | None = None
         self._held_user: dict[str, Any] | None = None
         self.sent = 0
+        # the latest fill events sent, for the user_replay fault (bounded)
+        self.recent_fills: deque[dict[str, Any]] = deque(maxlen=RECENT_FILLS)
 
     # --- membership ---------------------------------------------------------------------
     def subscribe(self, conn: StreamConn, canonical: str, name: str) -> None:
@@ -111,6 +115,9 @@ class StreamHub:
 
     def add_user(self, conn: StreamConn) -> None:
         self.users.add(conn)
+
+    def remove_user(self, conn: StreamConn) -> None:
+        self.users.discard(conn)
 
     def remove(self, conn: StreamConn) -> None:
         for canonical in list(conn.names):
@@ -184,7 +191,16 @@ class StreamHub:
             f.user_duplicate -= 1
             self._send_user(data)
 
-    def _send_user(self, data: dict[str, Any]) -> None:
+    def replay_fills(self, count: int) -> int:
+        """Send the last ``count`` fill events again (the user_replay fault)."""
+        events = list(self.recent_fills)[-count:] if count > 0 else []
+        for data in events:
+            self._send_user(data, remember=False)
+        return len(events)
+
+    def _send_user(self, data: dict[str, Any], *, remember: bool = True) -> None:
+        if remember and data.get("e") == "ORDER_TRADE_UPDATE" and data["o"].get("x") == "TRADE":
+            self.recent_fills.append(data)
         if not self.users:
             return
         text = json.dumps(data, separators=(",", ":"))

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mmtrio.core.events import Side
-from mmtrio.sim import trading
+from mmtrio.sim import rest_account, rest_market, trading
 from mmtrio.sim.auth import int_param, parse_params, verify_request
+from mmtrio.sim.params import check_params
 from mmtrio.sim.userstream import signed_qty
+from mmtrio.sim.venue import RequestRecord
 from mmtrio.sim.wire import JSON_HEADERS, ApiError, dumps
 
 if TYPE_CHECKING:
@@ -122,7 +124,14 @@ def exchange_info(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
                         "stepSize": str(inst.lot_size),
                     },
                     {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                    {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
                     {"filterType": "MIN_NOTIONAL", "notional": str(inst.min_notional)},
+                    {
+                        "filterType": "PERCENT_PRICE",
+                        "multiplierUp": str(trading.PERCENT_UP),
+                        "multiplierDown": str(trading.PERCENT_DOWN),
+                        "multiplierDecimal": "4",
+                    },
                 ],
                 "orderTypes": ["LIMIT", "MARKET"],
                 "timeInForce": ["GTC", "IOC", "GTX"],
@@ -177,7 +186,7 @@ def position_risk(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any
             "markPrice": str(mark),
             "unRealizedProfit": str(acct.unrealized(mark)),
             "liquidationPrice": "0",
-            "leverage": "20",
+            "leverage": str(venue.leverage),
             "maxNotionalValue": "5000000",
             "marginType": "cross",
             "isolatedMargin": "0.00000000",
@@ -194,7 +203,7 @@ def account(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     acct, inst = venue.account, venue.instrument
     mark = venue.mark_price()
     upnl = acct.unrealized(mark)
-    margin = abs(inst.lots_to_qty(acct.position) * mark) / 20
+    margin = abs(inst.lots_to_qty(acct.position) * mark) / venue.leverage
     avail = acct.balance + upnl - margin
     b, u, m, a = str(acct.balance), str(upnl), str(acct.balance + upnl), str(avail)
     return {
@@ -241,7 +250,7 @@ def account(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
                 "unrealizedProfit": u,
                 "positionInitialMargin": str(margin),
                 "openOrderInitialMargin": "0",
-                "leverage": "20",
+                "leverage": str(venue.leverage),
                 "isolated": False,
                 "entryPrice": str(acct.entry_price),
                 "maxNotional": "5000000",
@@ -357,9 +366,23 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/userTrades"): Route(user_trades, 5, True),
     ("GET", "/fapi/v2/positionRisk"): Route(position_risk, 5, True),
     ("GET", "/fapi/v2/account"): Route(account, 5, True),
-    # v3 aliases (newer clients, e.g. ccxt, call these); the v2 shape is a superset
-    ("GET", "/fapi/v3/positionRisk"): Route(position_risk, 5, True),
-    ("GET", "/fapi/v3/account"): Route(account, 5, True),
+    # v3: their own shapes (sim/rest_account.py)
+    ("GET", "/fapi/v3/positionRisk"): Route(rest_account.position_risk_v3, 5, True),
+    ("GET", "/fapi/v3/account"): Route(rest_account.account_v3, 5, True),
+    ("GET", "/fapi/v2/balance"): Route(rest_account.balance, 5, True),
+    ("GET", "/fapi/v3/balance"): Route(rest_account.balance, 5, True),
+    ("POST", "/fapi/v1/leverage"): Route(rest_account.change_leverage, 1, True),
+    ("GET", "/fapi/v1/openOrder"): Route(rest_account.open_order, 1, True),
+    ("GET", "/fapi/v1/allOrders"): Route(rest_account.all_orders, 5, True),
+    # public market data real clients call (sim/rest_market.py); weights as Binance's
+    ("GET", "/fapi/v1/ticker/bookTicker"): Route(rest_market.book_ticker, 2),
+    ("GET", "/fapi/v1/ticker/price"): Route(rest_market.price_ticker, 1),
+    ("GET", "/fapi/v2/ticker/price"): Route(rest_market.price_ticker, 1),
+    ("GET", "/fapi/v1/ticker/24hr"): Route(rest_market.ticker_24hr, 1),
+    ("GET", "/fapi/v1/premiumIndex"): Route(rest_market.premium_index, 1),
+    ("GET", "/fapi/v1/trades"): Route(rest_market.recent_trades, 5),
+    ("GET", "/fapi/v1/aggTrades"): Route(rest_market.agg_trades, 20),
+    ("GET", "/fapi/v1/klines"): Route(rest_market.klines, 5),
     ("GET", "/fapi/v1/leverageBracket"): Route(leverage_bracket, 1, True),
     ("POST", "/fapi/v1/countdownCancelAll"): Route(trading.countdown, 10, True),
     # listen key endpoints need the API key but no signature (USER_STREAM security)
@@ -460,6 +483,7 @@ class RestApp:
                 faults.error_count -= 1
                 raise ApiError(faults.error_code, faults.error_msg, faults.error_status)
             params = parse_params(query, body)
+            check_params(method, path, params, signed=route.signed)
             if route.signed:
                 verify_request(
                     venue.config.credentials,
@@ -505,6 +529,7 @@ class RestApp:
             import traceback
 
             traceback.print_exc()
+        venue.request_log.append(RequestRecord(venue.true_ms(), method, path, status))
         faults = venue.faults
         hold = latency + faults.take_delay(venue.true_ms())  # the answer's way out
         if hold:

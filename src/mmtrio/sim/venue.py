@@ -17,6 +17,7 @@ import itertools
 import math
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,11 +30,12 @@ from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.sim.account import SimAccount
 from mmtrio.sim.auth import Credentials
 from mmtrio.sim.book import PublicBook
-from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState
+from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState, count_param
 from mmtrio.sim.hub import StreamHub
 from mmtrio.sim.limits import LimitConfig, RateLimiter
 from mmtrio.sim.market import MarketDriver, MarketMessage
-from mmtrio.sim.userstream import account_update, order_trade_update
+from mmtrio.sim.tape import TradeTape
+from mmtrio.sim.userstream import account_update, order_trade_update, trade_lite
 from mmtrio.sim.wire import ApiError, Formatter
 
 # A paper venue: fixed, public test credentials by default (printed by `mmtrio sim --json`).
@@ -42,6 +44,17 @@ DEFAULT_CREDENTIALS = Credentials(
     api_secret="mmtrio-sim-secret-not-a-real-secret",
 )
 EIGHT_HOURS_MS = 8 * 3600 * 1000
+REQUEST_LOG_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One REST request as the venue answered it (``SimVenue.request_log``)."""
+
+    wall_ms: int
+    method: str
+    path: str
+    status: int
 
 
 @dataclass
@@ -120,6 +133,11 @@ class SimVenue:
         self.listen_key: str | None = None
         self.listen_key_deadline = 0.0
         self._client_ids = itertools.count(1)
+        # recent public trades and candles, for market endpoints (on wire-clock minutes)
+        self.tape = TradeTape(self.ts_offset)
+        self.leverage = 20  # the account's, POST /fapi/v1/leverage (sim/rest_account.py)
+        # Every REST answer (bounded): what a client sent and what it was told, in order.
+        self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
 
     # --- clocks -------------------------------------------------------------------------
     def wall_ms(self) -> int:
@@ -175,6 +193,7 @@ class SimVenue:
             self._apply(self.engine.on_delta(event))
             self._publish_book(event)
         elif isinstance(event, Trade):
+            self.tape.on_trade(event)
             self._apply(self.engine.on_trade(event))
             self._publish_trade(event)
         elif isinstance(event, MarkPrice):
@@ -322,6 +341,9 @@ class SimVenue:
 
     def _apply(self, updates: list[OrderUpdate]) -> None:
         for upd in updates:
+            lite = trade_lite(self, upd)
+            if lite is not None:  # Binance sends it first: the fast copy, without the fee
+                self.hub.publish_user(lite)
             realized = self.account.on_update(upd)
             self.hub.publish_user(order_trade_update(self, upd, realized))
             if upd.fill is not None:
@@ -401,11 +423,67 @@ class SimVenue:
                 )
         elif kind == "listenkey_expire":
             self.expire_listen_key()
+        elif kind == "fill":
+            self.fill_through(params)
+        elif kind == "user_replay":
+            self.hub.replay_fills(count_param(params))
+        elif kind == "link_silent":
+            seconds = params.get("seconds")
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+                raise ApiError(-1100, f"fault 'seconds' must be a positive number, got {seconds!r}")
+            self.limiter.link_silent(
+                trio.current_time(), float(seconds), reset=params.get("then") == "reset"
+            )
+        elif kind == "position_adjust":
+            lots = params.get("lots")
+            if not isinstance(lots, int) or isinstance(lots, bool) or lots == 0:
+                raise ApiError(-1100, f"fault 'lots' must be a non-zero integer, got {lots!r}")
+            self.adjust_position(lots)
         else:
             self.faults.arm(kind, params)
         record = FaultRecord(self.true_ms(), self.out_ts(), kind, params)
         self.faults.log.append(record)
         return record
+
+    def adjust_position(self, lots: int) -> None:
+        """The position_adjust fault: ``lots`` more (signed) at the mark price, no trade."""
+        inst = self.instrument
+        price = int(self.mark_price() / inst.tick_size)  # the tick at or below the mark
+        self.account.adjust_position(lots, price, self.market_ts)
+        self.engine.position += lots  # reduce-only checks follow the account
+        self.hub.publish_user(account_update(self, "ADJUSTMENT", Decimal(0)))
+
+    def fill_through(self, params: dict[str, Any]) -> int:
+        """The ``fill`` fault: a market trade one tick through our best order on a side (or
+        through ``client_id``'s price), sized as our orders it crosses, fills them as makers
+        the way a real sweep would. Returns the number of our fills it made."""
+        cid = params.get("client_id")
+        if cid is not None:
+            target = self.engine.get(str(cid))
+            if target is None or target.status.value not in ("NEW", "PARTIALLY_FILLED"):
+                raise ApiError(-2013, f"no open order {cid!r} to fill")
+            side, price = target.side, target.price
+        else:
+            side_name = params.get("side")
+            if side_name not in ("BUY", "SELL"):
+                raise ApiError(-1100, f"fill fault needs side BUY or SELL, got {side_name!r}")
+            side = Side(side_name)
+            ours = [o.price for o in self.engine.open_orders() if o.side is side]
+            if not ours:
+                return 0  # nothing of ours rests on that side: nothing to fill
+            price = max(ours) if side is Side.BUY else min(ours)
+        crossed = [
+            o
+            for o in self.engine.open_orders()
+            if o.side is side and (o.price >= price if side is Side.BUY else o.price <= price)
+        ]
+        size = sum(o.qty - o.cum_qty for o in crossed)
+        through = price - 1 if side is Side.BUY else price + 1
+        # A sell sweeping below our bid (the buyer is the maker), or a buy above our ask.
+        trade = Trade(self.symbol, 0, through, size, side is Side.BUY, self.market_ts)
+        updates = self.engine.on_trade(trade)
+        self.apply(updates)
+        return sum(1 for u in updates if u.fill is not None)
 
     # --- ground truth -----------------------------------------------------------------------
     def ground_truth(self, book_levels: int = 20) -> dict[str, Any]:

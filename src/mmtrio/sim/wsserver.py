@@ -12,6 +12,10 @@ Paths: ``/ws/<stream>[/<stream>…]`` and ``/public|market/ws/…`` (raw payload
 is the listen key as a stream name). Any known market stream is accepted on any market
 path (the sim does not enforce Binance's traffic-class split). Client ``SUBSCRIBE``,
 ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` are supported; anything else gets an error frame.
+``SUBSCRIBE ["<listenKey>"]`` makes the connection a user-data stream: the official Binance
+SDK opens ``/private/stream`` bare and subscribes so (issue #20, finding 7: refused as an
+unknown stream, that client got no user events); events then arrive as
+``{"stream": "<listenKey>", "data": …}``.
 """
 
 from __future__ import annotations
@@ -185,11 +189,10 @@ class _Session:
         method = msg.get("method")
         params = msg.get("params", [])
         if method == "LIST_SUBSCRIPTIONS":
-            await self.send(
-                TextMessage(
-                    data=json.dumps({"result": sorted(self.conn.names.values()), "id": req_id})
-                )
-            )
+            names = sorted(self.conn.names.values())
+            if self.conn in self.venue.hub.users:
+                names.append(self.conn.listen_key)
+            await self.send(TextMessage(data=json.dumps({"result": names, "id": req_id})))
             return
         if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
             await self.error(req_id, "Invalid request: unknown method or params not a list")
@@ -197,8 +200,12 @@ class _Session:
         hub = self.venue.hub
         symbols = {self.venue.sym_lower}
         pairs = []
+        user_key: str | None = None
         for name in params:
             canonical = canonical_stream(name, symbols) if isinstance(name, str) else None
+            if canonical is None and isinstance(name, str) and name == self.venue.listen_key:
+                user_key = name  # the user stream by its listen key (the official SDK's way)
+                continue
             if canonical is None:
                 await self.error(req_id, f"Invalid request: unknown stream {name!r}")
                 return
@@ -208,6 +215,12 @@ class _Session:
                 hub.subscribe(self.conn, canonical, name)
             else:
                 hub.unsubscribe(self.conn, canonical)
+        if user_key is not None:
+            if method == "SUBSCRIBE":
+                self.conn.user, self.conn.listen_key = True, user_key
+                hub.add_user(self.conn)
+            else:
+                hub.remove_user(self.conn)
         await self.send(TextMessage(data=json.dumps({"result": None, "id": req_id})))
 
     async def closer(self, nursery: trio.Nursery) -> None:
