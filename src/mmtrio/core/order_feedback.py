@@ -26,7 +26,13 @@ from mmtrio.core.events import (
     TimeInForce,
 )
 from mmtrio.core.orders import Order
-from mmtrio.core.reject_policy import AUTH_FIX, POSITION_MODE_FIX, RejectRule, rule_for
+from mmtrio.core.reject_policy import (
+    AUTH_FIX,
+    POSITION_MODE_FIX,
+    WOULD_CROSS_FREE,
+    RejectRule,
+    rule_for,
+)
 
 if TYPE_CHECKING:
     from mmtrio.core.strategy import MarketMaker
@@ -96,8 +102,8 @@ def _on_reject(
 ) -> None:
     """The reject's notice, then its kind's rule (:mod:`mmtrio.core.reject_policy`)."""
     rule = rule_for(event.kind)
-    # Widening is the answer while there is room to widen; a would-cross at the widest
-    # distance (or on an order that was not post-only) backs the slot off instead.
+    # Widening is the answer while there is room to widen; at the widest distance a few
+    # more would-cross refusals are tolerated, then the slot backs off (reject_policy.py).
     widened = rule is RejectRule.WIDEN and post_only and mm.safety.ticks < mm.safety.max_ticks
     if widened:
         mm.safety.on_reject()
@@ -127,11 +133,18 @@ def _on_reject(
     elif rule is RejectRule.HALT:
         mm.risk.trip_kill_switch(f"{POSITION_MODE_FIX} ({said}: {event.reason})", now)
     elif before is not None and (
-        rule in (RejectRule.BACKOFF, RejectRule.RECONCILE)
-        or (rule is RejectRule.WIDEN and not widened)
+        rule in (RejectRule.BACKOFF, RejectRule.RECONCILE, RejectRule.WIDEN)
         or (rule is RejectRule.GONE and isinstance(event, PlaceRejected))
     ):
-        delay = mm.emitter.backoff.on_reject(before.slot, now)
+        backoff = mm.emitter.backoff
+        if rule is not RejectRule.WIDEN:
+            delay: int | None = backoff.on_reject(before.slot, now)
+        elif widened:
+            delay = None
+        else:
+            delay = backoff.strike(before.slot, now, WOULD_CROSS_FREE)
+        if delay is None:
+            return
         if rule is RejectRule.RECONCILE:
             # A reduce-only refusal means the venue's position is not ours.
             mm.log.add(

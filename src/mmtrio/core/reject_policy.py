@@ -11,7 +11,8 @@ kind                   rule
 =====================  ==========================================================================
 would_cross            widen the post-only safety distance (decays after accepted places); the
                        next requote is already further from the touch. At the widest distance
-                       (or for an order that was not post-only) back the slot off instead
+                       the slot may be refused ``WOULD_CROSS_FREE`` more times (a fast market
+                       moves through a quote now and then); one more backs it off
 unknown_order          nothing for a cancel or amend: the order is gone (the tracker closes
                        it); a place refused so backs the slot off
 insufficient_margin    REDUCING_ONLY for a hold (30 s, doubling on repeats up to 10 min), with
@@ -41,6 +42,7 @@ from mmtrio.core.rejects import RejectKind
 
 BACKOFF_BASE_MS: Final = 1_000
 BACKOFF_MAX_MS: Final = 60_000
+WOULD_CROSS_FREE: Final = 2  # would-cross refusals at the widest distance before a back-off
 MARGIN_HOLD_MS: Final = 30_000
 MARGIN_HOLD_MAX_MS: Final = 600_000
 
@@ -95,11 +97,19 @@ class SlotBackoff:
     accepted place or amend in the slot clears it. Bounded: one entry per slot.
     """
 
-    __slots__ = ("_base", "_max", "_state")
+    __slots__ = ("_base", "_max", "_state", "_strikes")
 
     def __init__(self, base_ms: int = BACKOFF_BASE_MS, max_ms: int = BACKOFF_MAX_MS) -> None:
         self._base, self._max = base_ms, max_ms
         self._state: dict[Slot, tuple[int, int]] = {}  # slot -> (until, last delay)
+        self._strikes: dict[Slot, int] = {}  # slot -> tolerated refusals since an accept
+
+    def strike(self, slot: Slot, now: int, free: int) -> int | None:
+        """A refusal that is tolerated ``free`` times in a row (until an accept): None while
+        it is, else the back-off's delay (ms), as :meth:`on_reject`."""
+        n = self._strikes.get(slot, 0) + 1
+        self._strikes[slot] = n
+        return None if n <= free else self.on_reject(slot, now)
 
     def on_reject(self, slot: Slot, now: int) -> int:
         """A place or amend into ``slot`` was refused at ``now``; returns the delay (ms)."""
@@ -110,6 +120,7 @@ class SlotBackoff:
 
     def on_accept(self, slot: Slot) -> None:
         self._state.pop(slot, None)
+        self._strikes.pop(slot, None)
 
     def until(self, slot: Slot) -> int | None:
         entry = self._state.get(slot)
@@ -163,6 +174,7 @@ __all__ = [
     "AUTH_FIX",
     "POLICY",
     "POSITION_MODE_FIX",
+    "WOULD_CROSS_FREE",
     "MarginHold",
     "RejectRule",
     "SlotBackoff",
