@@ -11,16 +11,25 @@ lists follow Binance's documentation as the official SDK's response models encod
 
 Margin. The sim has one flat leverage bracket (``leverageBracket``: up to 20×, notional
 cap 5,000,000): the initial margin is notional / leverage, maintenance half of it. The
-leverage is the account's, set by ``POST /fapi/v1/leverage`` (1..20, else -4028).
+leverage is the account's, set by ``POST /fapi/v1/leverage`` (1..20, else -4028). An order
+that would grow the position is refused with -2019 "Margin is insufficient." when its
+initial margin (price × quantity / leverage) exceeds the available balance (wallet +
+unrealised − the initial margin of the position and the open orders), as on Binance; an
+order that can only reduce the position needs no margin.
+
+Position mode. ``GET /fapi/v1/positionSide/dual`` answers the account's mode; ``POST`` changes
+it (-4059 when it is already so, -4068 with a position or open orders, as on Binance). In
+hedge mode an order without a LONG/SHORT position side is refused with -4061, as in one-way
+mode an order with one.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.sim import trading
 from mmtrio.sim.auth import int_param
+from mmtrio.sim.margin import margins
 from mmtrio.sim.userstream import signed_qty
 from mmtrio.sim.wire import ApiError
 
@@ -33,29 +42,6 @@ ACCOUNT_ALIAS = "mmtrioSim"
 ALL_ORDERS_DEFAULT, ALL_ORDERS_MAX = 500, 1000
 
 
-def _margins(venue: SimVenue) -> dict[str, Decimal]:
-    acct, inst = venue.account, venue.instrument
-    mark = venue.mark_price()
-    lev = Decimal(venue.leverage)
-    notional = inst.lots_to_qty(acct.position) * mark
-    buy, sell = acct.open_lots()
-    order_notional = inst.lots_to_qty(buy + sell) * mark
-    upnl = acct.unrealized(mark)
-    pos_margin = abs(notional) / lev
-    order_margin = order_notional / lev
-    return {
-        "mark": mark,
-        "notional": notional,
-        "upnl": upnl,
-        "position_margin": pos_margin,
-        "order_margin": order_margin,
-        "initial": pos_margin + order_margin,
-        "maint": pos_margin / 2,
-        "bid_notional": inst.lots_to_qty(buy) * mark,
-        "ask_notional": inst.lots_to_qty(sell) * mark,
-    }
-
-
 def _listed(venue: SimVenue) -> bool:
     """v3 lists a symbol only with a position or open orders."""
     buy, sell = venue.account.open_lots()
@@ -65,7 +51,7 @@ def _listed(venue: SimVenue) -> bool:
 def balance(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
     """GET /fapi/v2/balance and /fapi/v3/balance (the same shape)."""
     acct = venue.account
-    m = _margins(venue)
+    m = margins(venue)
     avail = acct.balance + m["upnl"] - m["initial"]
     return [
         {
@@ -85,7 +71,7 @@ def balance(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
 def account_v3(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """GET /fapi/v3/account."""
     acct, inst = venue.account, venue.instrument
-    m = _margins(venue)
+    m = margins(venue)
     wallet, upnl = acct.balance, m["upnl"]
     avail = wallet + upnl - m["initial"]
     b, u = str(wallet), str(upnl)
@@ -144,7 +130,7 @@ def position_risk_v3(venue: SimVenue, params: dict[str, str]) -> list[dict[str, 
     if not _listed(venue):
         return []
     acct = venue.account
-    m = _margins(venue)
+    m = margins(venue)
     return [
         {
             "symbol": venue.symbol,
@@ -179,6 +165,31 @@ def change_leverage(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
         raise ApiError(-4028, f"Leverage {params.get('leverage')} is not valid")
     venue.leverage = lev
     return {"leverage": lev, "maxNotionalValue": MAX_NOTIONAL, "symbol": venue.symbol}
+
+
+def position_mode(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """GET /fapi/v1/positionSide/dual."""
+    return {"dualSidePosition": venue.dual_side}
+
+
+def change_position_mode(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+    """POST /fapi/v1/positionSide/dual."""
+    text = params.get("dualSidePosition", "").lower()
+    if text not in ("true", "false"):
+        raise ApiError(
+            -1102,
+            "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, or malformed.",
+        )
+    dual = text == "true"
+    if dual == venue.dual_side:
+        raise ApiError(-4059, "No need to change position side.")
+    buy, sell = venue.account.open_lots()
+    if venue.account.position != 0 or buy + sell > 0:
+        raise ApiError(
+            -4068, "Position side cannot be changed if there exists position or open orders."
+        )
+    venue.dual_side = dual
+    return {"code": 200, "msg": "success"}
 
 
 def open_order(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
@@ -223,6 +234,8 @@ __all__ = [
     "all_orders",
     "balance",
     "change_leverage",
+    "change_position_mode",
     "open_order",
+    "position_mode",
     "position_risk_v3",
 ]

@@ -24,6 +24,7 @@ from mmtrio.exchange.matching import MatchingReject, NewOrder
 from mmtrio.sim.account import OrderRecord
 from mmtrio.sim.auth import int_param
 from mmtrio.sim.binance_words import TIF_PARSE, TIF_TEXT, api_error, status_text
+from mmtrio.sim.margin import margin_check
 from mmtrio.sim.userstream import STP_MODE
 from mmtrio.sim.wire import ApiError, bad_symbol, illegal, mandatory
 from mmtrio.venues.binance.client_ids import valid_client_id
@@ -194,7 +195,8 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     side = _side(params)
     order_type = _required(params, "type").upper()
     inst = venue.instrument
-    if params.get("positionSide", "BOTH") != "BOTH":
+    # One-way mode takes BOTH (or none); hedge mode needs LONG or SHORT (rest_account.py).
+    if (params.get("positionSide", "BOTH") == "BOTH") == venue.dual_side:
         raise ApiError(-4061, "Order's position side does not match user's setting.")
     if order_type == "LIMIT":
         tif_text = _required(params, "timeInForce")
@@ -223,6 +225,8 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     resp_type = params.get("newOrderRespType", "ACK").upper()
     if resp_type not in ("ACK", "RESULT"):
         raise illegal("newOrderRespType")
+    if not reduce_only:
+        margin_check(venue, side.sign, inst.ticks_to_price(price), qty)
     ts = venue.market_ts
     try:
         updates = venue.engine.place(NewOrder(cid, side, price, qty, tif, reduce_only), ts)

@@ -136,6 +136,7 @@ class SimVenue:
         # recent public trades and candles, for market endpoints (on wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
         self.leverage = 20  # the account's, POST /fapi/v1/leverage (sim/rest_account.py)
+        self.dual_side = False  # hedge mode, POST /fapi/v1/positionSide/dual (rest_account.py)
         # Every REST answer (bounded): what a client sent and what it was told, in order.
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
 
