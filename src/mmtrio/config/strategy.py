@@ -131,6 +131,9 @@ def build_strategy_config(
         max_daily_loss=r.max_daily_loss,
         max_cumulative_loss=r.max_cumulative_loss,
         day_start_hour_utc=r.day_start_hour_utc,
+        margin_ratio_reduce=r.margin_ratio_reduce,
+        margin_ratio_halt=r.margin_ratio_halt,
+        min_balance=r.min_balance,
     )
     e = cfg.estimators
     return StrategyConfig(

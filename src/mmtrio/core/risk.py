@@ -44,6 +44,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
+from mmtrio.core.account_guard import AccountGuard
 from mmtrio.core.events import Side
 from mmtrio.core.guards import (
     DrawdownTracker,
@@ -117,6 +118,7 @@ class RiskManager:
         self.kill_switch = KillSwitch()
         self.losses = limits.loss_limits()
         self.margin = MarginHold()  # REDUCING_ONLY after an insufficient-margin refusal
+        self.account = AccountGuard()  # margin ratio and balance, read from the venue
         self.book = StaleBookGuard(limits.stale_book_ms)
         self.latency = FeedLatencyGuard(limits.max_feed_latency_ms)
         self.flow = OrderFlowTracker(
@@ -186,11 +188,18 @@ class RiskManager:
         """The most severe demand of all guards at ``now`` (first wins among equals)."""
         worst = _ACTIVE
         margin = self.margin.active(now)
+        lim = self.limits
         for v in (
             self.kill_switch.verdict(),
             self.book.verdict(now),
             self.latency.verdict(),
             None if margin is None else GuardVerdict(TradingState.REDUCING_ONLY, margin),
+            self.account.verdict(
+                now,
+                reduce_ratio=lim.margin_ratio_reduce,
+                halt_ratio=lim.margin_ratio_halt,
+                min_balance=lim.min_balance,
+            ),
         ):
             if v is not None and v.state.severity > worst.state.severity:
                 worst = v

@@ -31,7 +31,9 @@ class RiskLimits:
     the band thresholds are fractions of ``max_position_lots`` with 0 < warn < critical ≤
     hard ≤ 1. ``max_quote_to_trade`` None means the ratio is shown but never warned about.
     ``max_daily_loss``/``max_cumulative_loss`` None: that limit is off; the trading day starts
-    at ``day_start_hour_utc`` (UTC).
+    at ``day_start_hour_utc`` (UTC). ``margin_ratio_reduce`` < ``margin_ratio_halt`` (fractions,
+    each optional) and ``min_balance`` are the margin guard's thresholds
+    (:mod:`mmtrio.core.account_guard`).
     """
 
     max_position_lots: int
@@ -48,6 +50,9 @@ class RiskLimits:
     max_daily_loss: Decimal | None = None
     max_cumulative_loss: Decimal | None = None
     day_start_hour_utc: int = 0
+    margin_ratio_reduce: float | None = None
+    margin_ratio_halt: float | None = None
+    min_balance: Decimal | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -95,6 +100,20 @@ class RiskLimits:
             raise ParameterError(
                 f"max_daily_loss {self.max_daily_loss} exceeds max_cumulative_loss "
                 f"{self.max_cumulative_loss}: one day could never reach the daily limit"
+            )
+        for name in ("margin_ratio_reduce", "margin_ratio_halt"):
+            val = getattr(self, name)
+            if val is not None:
+                _fraction(name, val, low_open=0.0, high=1.0)
+        reduce, halt = self.margin_ratio_reduce, self.margin_ratio_halt
+        if reduce is not None and halt is not None and not reduce < halt:
+            raise ParameterError(
+                f"margin_ratio_reduce {reduce} must be below margin_ratio_halt {halt}"
+            )
+        if self.min_balance is not None and not positive_money(self.min_balance):
+            raise ParameterError(
+                f"risk limit min_balance must be a positive finite Decimal or None, "
+                f"got {self.min_balance!r}"
             )
         hour = self.day_start_hour_utc
         if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:

@@ -50,6 +50,7 @@ from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
 from mmtrio.core.emitter import FLATTEN_LEVEL, OrderEmitter
 from mmtrio.core.events import (
+    AccountHealth,
     AccountUpdate,
     BookDelta,
     BookInvalid,
@@ -210,6 +211,10 @@ class MarketMaker:
             self._on_mark(event)
         elif isinstance(event, OrderEvent):
             self._on_order_event(event, now)
+        elif isinstance(event, AccountHealth):
+            alert = self.risk.account.on_health(event, now, self.ledger.valuation_price())
+            if alert is not None:
+                self._notice("alert", alert, liquidation_price=str(event.liquidation_price))
         elif isinstance(event, AccountUpdate):
             for pos in event.positions:
                 if pos.symbol == self.instrument.symbol:

@@ -164,6 +164,7 @@ def carry_over_risk(
     risk.latency = current.latency
     risk.history = current.history
     risk.margin = current.margin
+    risk.account = current.account  # the last reading; the new thresholds judge it
     # Totals, peaks and latched breaches carry over; a new limit applies from the current peak.
     lim = config.limits
     risk.losses = current.losses.retuned(

@@ -47,6 +47,7 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
+    AccountError,
     AuthError,
     JournalError,
     MmtrioError,
@@ -55,7 +56,9 @@ from mmtrio.errors import (
     StateDirMismatchError,
     VenueError,
 )
+from mmtrio.runtime import account_watch
 from mmtrio.runtime import journal_schema as js
+from mmtrio.runtime.account_watch import check_account_at_start, watch_account
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.deadman import deadman_heartbeat
@@ -76,6 +79,7 @@ from mmtrio.runtime.trading import JournalRecorder, TradingLoop, make_clock_ms
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.runtime.venue_fit import strategy_config
 from mmtrio.venues.protocol import (
+    AccountSnapshot,
     SessionHooks,
     VenueCredentials,
     VenueFactory,
@@ -136,6 +140,7 @@ class Engine:
             request_stop=self.request_stop,
         )
         self.running: _Running | None = None
+        self._account: AccountSnapshot | None = None  # read at start (runtime/account_watch.py)
         self.session: VenueSession | None = None
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
@@ -379,6 +384,7 @@ class Engine:
                     instrument.base_per_lot,
                     instrument.min_notional,
                 )
+                self._account = await check_account_at_start(session, instrument, self.config)
                 running = self._build(
                     session,
                     instrument,
@@ -404,6 +410,11 @@ class Engine:
                     "allow-list. Nothing was traded."
                 )
                 logger.error(self.ended.auth_failed)
+                return False
+            except AccountError as exc:
+                # Bad input like a bad config: refused before anything was sent, exit 2.
+                self.ended.start_refused = str(exc)
+                logger.error("{}. Nothing was traded.", exc)
                 return False
             finally:
                 session.on_read_retry = None
@@ -518,12 +529,17 @@ class Engine:
         async def instrument_child() -> None:
             await watch_instrument(session, run.instrument, inbox, self.clock_ms)
 
+        async def account_child() -> None:
+            interval = account_watch.INTERVAL_S  # read here: a test may shorten it
+            await watch_account(session, inbox, self.clock_ms, self._account, interval)
+
         sup.add("market-feed", market_child)
         sup.add("user-stream", user_child)
         if session.capabilities.deadman:
             sup.add("deadman", deadman_child, signals_ready=True)
         sup.add("reconciler", lambda: run.reconciler.run(inbox, cfg.runtime.reconcile_interval_s))
         sup.add("instrument-watch", instrument_child)
+        sup.add("account-watch", account_child)
         if not self.surface.screen_active:  # the live screen replaces the status log line
             sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
         for name, fn in self.extra_children:

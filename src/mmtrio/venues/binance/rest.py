@@ -272,6 +272,10 @@ class BinanceRest:
         body = await self._request("GET", "/fapi/v2/account", [], signed=True)
         return cr.parse_account(body, self.decoder.codec_for)
 
+    async def read_signed(self, path: str, params: Params) -> Any:
+        """A signed GET's decoded body, for readers that parse it themselves (``account.py``)."""
+        return await self._request("GET", path, params, signed=True)
+
     async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> int:
         """Arm (or with 0 disarm) the venue-side dead-man switch; returns the countdown set.
         Re-arming is idempotent, so a read-style single retry on a transport error is safe."""

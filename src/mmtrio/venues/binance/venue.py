@@ -12,13 +12,13 @@ its HMAC secret. Everything venue-specific the runtime needs comes from here: th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
+from mmtrio.venues.binance.account import read_account
 from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
@@ -164,12 +164,7 @@ class BinanceSession:
 
     # --- account and clock ------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
-        info = await self.rest.account()
-        quote = self.instrument.quote_asset
-        asset = next((a for a in info.assets if a.asset == quote), None)
-        wallet = asset.wallet_balance if asset is not None else Decimal(0)
-        available = asset.available_balance if asset is not None else Decimal(0)
-        return AccountSnapshot(wallet_balance=wallet, available_balance=available)
+        return await read_account(self.rest, self.instrument)
 
     async def sync_clock(self) -> int:
         return await self.rest.sync_time()
