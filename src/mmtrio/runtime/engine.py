@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,16 @@ class Engine:
         try:
             recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
+            if self._venue_replaced(recovery.last_start):
+                tag = f"paper-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+                aside = await trio.to_thread.run_sync(journal.set_aside, tag)
+                logger.warning(
+                    "a new paper venue: the previous paper session's journal (its position, "
+                    "fills and loss limits, for a venue that no longer exists) is kept as {}; "
+                    "this session starts flat with a new journal",
+                    aside,
+                )
+                recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
             epoch = await trio.to_thread.run_sync(journal.next_epoch)
             writer = JournalWriter(
                 journal,
@@ -217,6 +228,12 @@ class Engine:
             )
         finally:
             await trio.to_thread.run_sync(journal.close)
+
+    def _venue_replaced(self, last_start: dict[str, Any] | None) -> bool:
+        """The journal was written against another life of a replaceable venue (paper: one
+        per process; ``VenueSettings.instance``), so it describes an account that is gone."""
+        here = self.settings.instance
+        return bool(here) and last_start is not None and last_start.get("instance") != here
 
     def _check_journal_owner(self, last_start: dict[str, Any] | None, path: Path) -> None:
         """Refuse a journal another venue or mode wrote: its positions, trade ids and open
@@ -276,6 +293,7 @@ class Engine:
                         "version": __version__,
                         "venue": self.venue.name,
                         "mode": self.settings.mode,
+                        "instance": self.settings.instance,
                         "symbol": self.symbol,
                         "previous_clean": last_clean,
                     },

@@ -17,6 +17,7 @@ import itertools
 import math
 import secrets
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -136,6 +137,7 @@ class SimVenue:
         # recent public trades and candles, for market endpoints (on wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
         self.leverage = 20  # the account's, POST /fapi/v1/leverage (sim/rest_account.py)
+        self.instance = uuid.uuid4().hex  # this venue's life (a paper journal names it)
         self.dual_side = False  # hedge mode, POST /fapi/v1/positionSide/dual (rest_account.py)
         # Every REST answer (bounded): what a client sent and what it was told, in order.
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
