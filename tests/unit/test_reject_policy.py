@@ -54,7 +54,7 @@ def test_slot_backoff_doubles_up_to_its_cap_and_an_accept_clears_it() -> None:
 
 def test_tolerated_strikes_back_off_only_after_the_free_ones() -> None:
     b = SlotBackoff()
-    assert [b.strike(BID, 0, 2) for _ in range(4)] == [None, None, 1_000, 2_000]
+    assert [b.strike(BID, 0, 2) for _ in range(4)] == [None, None, 1_000, 1_000]  # flat
     b.on_accept(BID)
     assert b.strike(BID, 0, 2) is None  # an accept starts the count again
 
@@ -120,7 +120,7 @@ def test_an_invalid_price_refusal_backs_the_slot_off_doubling_then_resets() -> N
 @pytest.mark.parametrize("kind", list(RejectKind), ids=lambda k: k.value)
 def test_no_reject_kind_loops_at_requote_pace(kind: RejectKind) -> None:
     """The venue refuses every bid for 20 s of book updates every 100 ms (the requote pace):
-    a loop would re-place ~200 times; the policy allows a dozen at most."""
+    a loop would re-place ~200 times."""
     s = Session()
     bid = by_side(s.snapshot(), Side.BUY)
     cids = [bid.client_id]
@@ -132,9 +132,10 @@ def test_no_reject_kind_loops_at_requote_pace(kind: RejectKind) -> None:
         again = placed_on(cmds, Side.BUY)
         attempts += len(again)
         cids = [c.client_id for c in again]
-    # BACKOFF: 1+2+4+8 s → 5 places in 20 s; WIDEN: one per safety step (0→1→2→4→8 ticks),
-    # two tolerated at the widest, then backing off; a margin hold or a halt: one.
-    assert attempts <= 12, f"{kind.value}: {attempts} places in 20 s"
+    # BACKOFF: 1+2+4+8 s → 5 places in 20 s; a margin hold or a halt: one. WIDEN: one per
+    # safety step (0→1→2→4→8 ticks), two tolerated at the widest, then one a second.
+    limit = 30 if kind is RejectKind.WOULD_CROSS else 6
+    assert attempts <= limit, f"{kind.value}: {attempts} places in 20 s"
 
 
 def test_insufficient_margin_goes_reducing_only_for_a_hold_with_the_reason() -> None:

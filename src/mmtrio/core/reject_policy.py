@@ -12,7 +12,7 @@ kind                   rule
 would_cross            widen the post-only safety distance (decays after accepted places); the
                        next requote is already further from the touch. At the widest distance
                        the slot may be refused ``WOULD_CROSS_FREE`` more times (a fast market
-                       moves through a quote now and then); one more backs it off
+                       moves through a quote now and then); each one more pauses it 1 s
 unknown_order          nothing for a cancel or amend: the order is gone (the tracker closes
                        it); a place refused so backs the slot off
 insufficient_margin    REDUCING_ONLY for a hold (30 s, doubling on repeats up to 10 min), with
@@ -106,10 +106,14 @@ class SlotBackoff:
 
     def strike(self, slot: Slot, now: int, free: int) -> int | None:
         """A refusal that is tolerated ``free`` times in a row (until an accept): None while
-        it is, else the back-off's delay (ms), as :meth:`on_reject`."""
+        it is, else a pause of ``base_ms`` (ms; not doubled: a fast market keeps moving
+        through quotes, and a longer pause only leaves the book unquoted)."""
         n = self._strikes.get(slot, 0) + 1
         self._strikes[slot] = n
-        return None if n <= free else self.on_reject(slot, now)
+        if n <= free:
+            return None
+        self._state[slot] = (now + self._base, self._base)
+        return self._base
 
     def on_reject(self, slot: Slot, now: int) -> int:
         """A place or amend into ``slot`` was refused at ``now``; returns the delay (ms)."""
