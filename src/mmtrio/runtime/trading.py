@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import trio
 from loguru import logger
 
-from mmtrio.core.commands import Command
+from mmtrio.core.commands import AmendOrder, Command, PlaceOrder
 from mmtrio.core.events import (
     AccountUpdate,
     AmendAccepted,
@@ -157,6 +157,9 @@ class TradingLoop:
         # for a reconciliation pass at once.
         self.on_fatal: Callable[[str], None] | None = None
         self.on_reconcile_request: Callable[[], None] | None = None
+        # Seconds from the arrival of the market event that led to an order to the order
+        # handed to execution (the tick-to-order histogram; runtime/surface.py binds it).
+        self.on_tick_to_order: Callable[[float], None] | None = None
         self.max_idle_s: float | None = None
         self._repeats = RepeatLimiter()  # rejections repeat in bursts; the log says it once
 
@@ -254,6 +257,13 @@ class TradingLoop:
         elif uncommitted:
             self._uncommitted = True
         await self._send(commands)
+        since, observe = batch.received_ns, self.on_tick_to_order
+        if (
+            since is not None
+            and observe is not None
+            and any(isinstance(c, PlaceOrder | AmendOrder) for c in commands)
+        ):
+            observe((time.perf_counter_ns() - since) / 1e9)
 
     def _reconfigure(self, item: ApplyConfig, now: int) -> list[Command]:
         commands = self.mm.reconfigure(item.config, now)
