@@ -283,6 +283,22 @@ def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
     assert "symbol is required" in problems(with_changes(venue__mode="live"))["venue"]
 
 
+async def test_the_request_timeout_reaches_the_venues_http_client() -> None:
+    """execution.request_timeout_ms used to stop at the config: the client kept 5 s."""
+    from mmtrio.venues.protocol import SessionHooks, VenueCredentials
+
+    config = parse(with_changes(**LIVE, execution__request_timeout_ms=1500))
+    factory = check_venue(config)
+    settings = live_settings(config, factory)
+    assert settings.request_timeout_ms == 1500
+    session = factory.open(settings, VenueCredentials("k", "s"), SessionHooks(clock_ms=lambda: 0))
+    try:
+        timeout = session.rest._client.timeout  # type: ignore[attr-defined]
+        assert (timeout.read, timeout.write, timeout.connect) == (1.5, 1.5, 1.5)
+    finally:
+        await session.aclose()
+
+
 def test_testnet_and_live_hosts_are_checked_against_the_mode() -> None:
     text = venue_problems(**{**LIVE, "venue__rest_url": "https://testnet.binancefuture.com"})
     assert "venue.rest_url" in text and "testnet host but mode = 'live'" in text

@@ -23,7 +23,7 @@ from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
 from mmtrio.venues.binance.gateway import CAPABILITIES, RestGateway
-from mmtrio.venues.binance.rest import BinanceRest
+from mmtrio.venues.binance.rest import BinanceRest, request_timeout
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
 from mmtrio.venues.protocol import (
@@ -133,6 +133,7 @@ class BinanceSession:
             clock_ms=hooks.clock_ms,
             recv_window_ms=settings.recv_window_ms,
             on_blocked=hooks.on_blocked,
+            timeout=request_timeout(settings.request_timeout_ms),
         )
         self._instrument: Instrument | None = None
         self._gateway: RestGateway | None = None
