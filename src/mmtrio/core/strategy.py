@@ -120,6 +120,9 @@ class MarketMaker:
         self._next_mid_sample: int | None = None
         self._mark_price: Decimal | None = None
         self.venue_position: int | None = None  # last ACCOUNT_UPDATE position (diagnostics)
+        # venue clock - local clock (ms), from the runtime's periodic clock sync: the feed
+        # latency guard compares venue timestamps with the corrected local time.
+        self.venue_offset_ms = 0
         self._limits = LimitsCheckpointer()  # risk_state notices; restore at start-up
         self.last_resume: ResumeOutcome | None = None  # the operator's last resume, answered
 
@@ -195,18 +198,18 @@ class MarketMaker:
     def _dispatch(self, event: Event, now: int) -> None:
         if isinstance(event, BookDelta):
             self._on_book_outcome(self.book.apply_delta(event), now)
-            self.risk.on_market_message(event.ts, now)
+            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
         elif isinstance(event, BookSnapshot):
             # A venue that sends whole snapshots (Hyperliquid) has no deltas: its snapshots
             # are its market messages, and their time is what staleness is judged by.
             self._on_book_outcome(self.book.apply_snapshot(event), now)
-            self.risk.on_market_message(event.ts, now)
+            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
         elif isinstance(event, Trade):
             if event.symbol == self.instrument.symbol and event.price > 0:
                 self.planner.on_trade(float(event.price), event.aggressor, self._t)
-            self.risk.on_market_message(event.ts, now)
+            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
         elif isinstance(event, BookTicker):
-            self.risk.on_market_message(event.ts, now)
+            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
         elif isinstance(event, MarkPrice):
             self._on_mark(event)
         elif isinstance(event, OrderEvent):

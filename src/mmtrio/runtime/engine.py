@@ -57,10 +57,11 @@ from mmtrio.errors import (
     StateDirMismatchError,
     VenueError,
 )
-from mmtrio.runtime import account_watch
+from mmtrio.runtime import account_watch, clock_watch
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.account_watch import check_account_at_start, watch_account
 from mmtrio.runtime.breaker import CircuitBreaker
+from mmtrio.runtime.clock_watch import watch_clock
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
@@ -229,6 +230,13 @@ class Engine:
         finally:
             await trio.to_thread.run_sync(journal.close)
 
+    def _on_clock_offset(self, offset_ms: int) -> None:
+        """A clock sync measured the venue-minus-local offset (runtime/clock_watch.py)."""
+        if self.running is not None:
+            self.running.mm.venue_offset_ms = offset_ms
+        if self.surface.metrics is not None:
+            self.surface.metrics.set_clock_offset(offset_ms)
+
     def _venue_replaced(self, last_start: dict[str, Any] | None) -> bool:
         """The journal was written against another life of a replaceable venue (paper: one
         per process; ``VenueSettings.instance``), so it describes an account that is gone."""
@@ -390,7 +398,7 @@ class Engine:
 
             session.on_read_retry = waited
             try:
-                await session.sync_clock()
+                offset = await session.sync_clock()
                 instrument = await session.load_instrument()
                 writer.append(js.instrument_record(instrument, wall_ms()))
                 logger.info(
@@ -415,6 +423,7 @@ class Engine:
                 )
                 usage_to.append(running.execution)
                 self.running = running
+                self._on_clock_offset(offset)
                 report = await running.reconciler.recover(
                     adopt=self.config.runtime.foreign_orders == "adopt"
                 )
@@ -547,6 +556,9 @@ class Engine:
         async def instrument_child() -> None:
             await watch_instrument(session, run.instrument, inbox, self.clock_ms)
 
+        async def clock_child() -> None:
+            await watch_clock(session, self._on_clock_offset, clock_watch.INTERVAL_S)
+
         async def account_child() -> None:
             interval = account_watch.INTERVAL_S  # read here: a test may shorten it
             await watch_account(session, inbox, self.clock_ms, self._account, interval)
@@ -558,6 +570,7 @@ class Engine:
         sup.add("reconciler", lambda: run.reconciler.run(inbox, cfg.runtime.reconcile_interval_s))
         sup.add("instrument-watch", instrument_child)
         sup.add("account-watch", account_child)
+        sup.add("clock-sync", clock_child)
         if not self.surface.screen_active:  # the live screen replaces the status log line
             sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
         for name, fn in self.extra_children:
