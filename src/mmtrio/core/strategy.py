@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from mmtrio.core.adoption import adopt_order, adopt_position, strategy_status
 from mmtrio.core.book import BookOutcome, OrderBook
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
@@ -71,7 +72,7 @@ from mmtrio.core.ledger import Ledger
 from mmtrio.core.limits_checkpoint import LimitsCheckpointer
 from mmtrio.core.loss_limits import LimitsState
 from mmtrio.core.markouts import MarkoutTracker
-from mmtrio.core.notice_log import NoticeLog, quote_statuses
+from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.notices import Notice, QuoteStatus, StrategyStatus
 from mmtrio.core.order_feedback import OrderEvent, on_order_event
 from mmtrio.core.orders import OrderTracker
@@ -82,7 +83,7 @@ from mmtrio.core.planner import (
     build_parts,
 )
 from mmtrio.core.quoting import PostOnlySafety
-from mmtrio.core.risk import ResumeOutcome, RiskManager, RiskView, TradingState, band_for
+from mmtrio.core.risk import ResumeOutcome, RiskManager, RiskView, TradingState
 from mmtrio.core.strategy_config import (
     Parts,
     StrategyConfig,
@@ -130,6 +131,18 @@ class MarketMaker:
     def safety(self) -> PostOnlySafety:
         """The post-only safety distance in use (the planner's)."""
         return self.planner.safety
+
+    @property
+    def view(self) -> RiskView | None:
+        return self._view  # the last risk evaluation
+
+    @property
+    def last_book_update(self) -> int | None:
+        return self._last_book_update
+
+    @property
+    def t(self) -> int:
+        return self._t  # the strategy clock: max(now) seen
 
     @property
     def notices_dropped(self) -> int:
@@ -384,90 +397,17 @@ class MarketMaker:
     def adopt_position(
         self, lots: int, entry_price: Decimal, now: int, *, gap_reason: str | None = None
     ) -> None:
-        """Reconciliation: take the venue's position as the truth (recorded as an adjustment).
-
-        ``gap_reason``: why the books and the venue differ when no booked trade explains it;
-        such an adoption is also an alert (an operator must see it), never silent."""
-        adj = self.ledger.set_position(lots, entry_price, now)
-        self._notice(
-            "reconcile",
-            f"position adopted: {self._qty(adj.lots_before)} -> {self._qty(adj.lots_after)}",
-            lots_before=adj.lots_before,
-            lots_after=adj.lots_after,
-            equity_effect=str(adj.equity_effect),
-        )
-        if gap_reason is not None and adj.lots_before != adj.lots_after:
-            gap = adj.lots_after - adj.lots_before
-            self._notice(
-                "alert",
-                f"position gap of {self.instrument.lots_to_qty(gap):+} "
-                f"{self.instrument.base_asset} adopted from the venue "
-                f"({self._qty(adj.lots_before)} -> {self._qty(adj.lots_after)}): {gap_reason}",
-                lots_before=adj.lots_before,
-                lots_after=adj.lots_after,
-                reason=gap_reason,
-            )
+        """Reconciliation: take the venue's position as the truth (core/adoption.py)."""
+        adopt_position(self, lots, entry_price, now, gap_reason)
 
     def adopt_order(self, update: OrderUpdate, now: int) -> None:
-        """Reconciliation: an open venue order of ours. Tracked → the update is applied;
-        unknown and still open → tracked in a non-quoting slot and cancelled by the next step
-        (see the module docstring)."""
-        if update.symbol != self.instrument.symbol:
-            raise ParameterError(
-                f"adopt_order: order {update.client_id} is for {update.symbol}, this strategy "
-                f"trades {self.instrument.symbol}"
-            )
-        if self.orders.get(update.client_id) is not None:
-            self._on_order_event(update, now)
-            return
-        self.emitter.adopt(update, now)
-
-    # --- units in messages ----------------------------------------------------------------------
-    def _qty(self, lots: int) -> str:
-        """A size as the operator reads it (``0.004 BTC``): notices speak the screen's units."""
-        return f"{self.instrument.lots_to_qty(lots)} {self.instrument.base_asset}"
-
-    def _price(self, ticks: int) -> str:
-        return self.instrument.price_str(ticks)
+        """Reconciliation: an open venue order of ours (core/adoption.py)."""
+        adopt_order(self, update, now)
 
     # --- status ---------------------------------------------------------------------------------
     def status(self, now: int) -> StrategyStatus:
-        """A frozen snapshot for the status screen and metrics."""
-        planner, view = self.planner, self._view
-        params = planner.intensity_params(self._t)
-        age = None if self._last_book_update is None else now - self._last_book_update
-        bid, ask = self.book.best_bid(), self.book.best_ask()
-        return StrategyStatus(
-            ts=now,
-            trading_state=self.risk.state,
-            reason=view.reason if view is not None else "not evaluated yet",
-            band=(
-                view.band
-                if view is not None
-                else band_for(self.ledger.position_lots, self.config.limits)
-            ),
-            position_lots=self.ledger.position_lots,
-            entry_price=self.ledger.entry_price,
-            mid=self.book.mid(),
-            best_bid=None if bid is None else bid[0],
-            best_ask=None if ask is None else ask[0],
-            book_synced=self.book.synced,
-            book_age_ms=age,
-            quotes=quote_statuses(self.orders, self.book, now),
-            ledger=self.ledger.snapshot(),
-            drawdown=self.risk.drawdown.drawdown,
-            max_drawdown=self.config.limits.max_drawdown,
-            sigma=planner.sigma,
-            a=params.a,
-            k=params.k,
-            intensity_source=params.source,
-            sigma_source=planner.sigma_source,
-            safety_ticks=self.safety.ticks,
-            quote_to_trade=view.quote_to_trade if view is not None else 0.0,
-            cannot_quote=self.log.cannot_quote_reason,
-            last_fills=tuple(self.log.last_fills),
-            alerts=tuple(self.log.alerts),
-        )
+        """A frozen snapshot for the status screen and metrics (core/adoption.py)."""
+        return strategy_status(self, now)
 
 
 __all__ = [
