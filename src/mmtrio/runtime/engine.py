@@ -16,8 +16,9 @@ The engine knows no venue: it is handed a :class:`~mmtrio.venues.protocol.VenueF
 the settings and the credentials (the CLI resolved them through the registry, and in paper
 mode started the simulated venue and pointed the settings at it). Start-up, in order, before
 anything is quoted: wait out a venue back-off left by an earlier process, sync the clock,
-read the instrument from the venue, build the strategy on it, recover from the journal and
-reconcile with the venue.
+read the instrument from the venue, build the strategy on it (:mod:`.assembly`: the parts and
+the supervised children), recover from the journal and reconcile with the venue
+(:mod:`.reconciler`).
 
 Every way out of the bot nursery — a signal, a supervisor escalation, a crash of any task —
 runs the same shielded cleanup (:mod:`.shutdown`). The signal receiver is held by the outer
@@ -30,10 +31,8 @@ mapping is :func:`mmtrio.config.strategy.build_strategy_config`, shared with the
 from __future__ import annotations
 
 import os
-import random
 import signal
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +41,6 @@ from loguru import logger
 
 from mmtrio import __version__
 from mmtrio.config import Config
-from mmtrio.core.client_ids import ClientIdGenerator
-from mmtrio.core.commands import Command
-from mmtrio.core.instruments import Instrument
-from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
     AccountError,
@@ -57,29 +52,25 @@ from mmtrio.errors import (
     StateDirMismatchError,
     VenueError,
 )
-from mmtrio.runtime import account_watch, clock_watch
 from mmtrio.runtime import journal_schema as js
-from mmtrio.runtime.account_watch import check_account_at_start, watch_account
-from mmtrio.runtime.breaker import CircuitBreaker
-from mmtrio.runtime.clock_watch import watch_clock
+from mmtrio.runtime.account_watch import check_account_at_start
+from mmtrio.runtime.assembly import JournalFacts, Running, Watches, assemble, supervise
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
-from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
+from mmtrio.runtime.hangup import early_hangups
 from mmtrio.runtime.inbox import Inbox
-from mmtrio.runtime.instrument_watch import watch_instrument
 from mmtrio.runtime.journal import Journal, Retention
+from mmtrio.runtime.journal_aside import set_aside, venue_replaced
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.operator import Operator
-from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.shutdown import EXIT_FAILED, HowItEnded, Parts, cleanup
 from mmtrio.runtime.status import StatusSources, log_status
-from mmtrio.runtime.supervisor import RestartPolicy, Supervisor, SupervisorEscalation
+from mmtrio.runtime.supervisor import SupervisorEscalation
 from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.runtime.trading import JournalRecorder, TradingLoop, make_clock_ms
 from mmtrio.runtime.venue_block import VenueBlock
-from mmtrio.runtime.venue_fit import strategy_config
 from mmtrio.venues.protocol import (
     AccountSnapshot,
     SessionHooks,
@@ -89,23 +80,8 @@ from mmtrio.venues.protocol import (
     VenueSettings,
 )
 
-COMMAND_CHANNEL_SIZE = 256
-CLIENT_ID_PREFIX = "mmt"
 STATUS_LOG_INTERVAL_S = 5.0
 SESSION_START_TIMEOUT_S = 30.0
-
-
-@dataclass
-class _Running:
-    """What start-up built (None until it got that far)."""
-
-    instrument: Instrument
-    mm: MarketMaker
-    ids: ClientIdGenerator
-    execution: Execution
-    loop: TradingLoop
-    reconciler: ReconcilerService
-    cmd_recv: trio.MemoryReceiveChannel[Command]
 
 
 class Engine:
@@ -120,6 +96,7 @@ class Engine:
         settings: VenueSettings,
         credentials: VenueCredentials,
         console: Any = None,
+        reload_config: Callable[[], Config] | None = None,
     ) -> None:
         self.config_path = config_path
         self.venue = venue
@@ -137,11 +114,12 @@ class Engine:
         self.operator = Operator(
             config=config,
             config_path=config_path,
+            reload_config=reload_config,
             sources=self.sources,
             clock_ms=self.clock_ms,
             request_stop=self.request_stop,
         )
-        self.running: _Running | None = None
+        self.running: Running | None = None
         self._account: AccountSnapshot | None = None  # read at start (runtime/account_watch.py)
         self.session: VenueSession | None = None
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
@@ -179,6 +157,11 @@ class Engine:
     async def run(self) -> int:
         """The whole life of the bot; returns the exit code."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            if early_hangups():
+                logger.warning(
+                    "SIGHUP received while the bot was starting: the configuration in use is "
+                    "the one read at start; send SIGHUP again to reload"
+                )
             async with trio.open_nursery() as outer:
                 outer.start_soon(watch_signals, signals, self.request_stop, self.reload)
                 code = await self._run_session()
@@ -205,16 +188,8 @@ class Engine:
         try:
             recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
-            if self._venue_replaced(recovery.last_start):
-                tag = f"paper-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-                aside = await trio.to_thread.run_sync(journal.set_aside, tag)
-                logger.warning(
-                    "a new paper venue: the previous paper session's journal (its position, "
-                    "fills and loss limits, for a venue that no longer exists) is kept as {}; "
-                    "this session starts flat with a new journal",
-                    aside,
-                )
-                recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
+            if venue_replaced(self.settings.instance, recovery.last_start):
+                recovery = await trio.to_thread.run_sync(set_aside, journal)
             epoch = await trio.to_thread.run_sync(journal.next_epoch)
             writer = JournalWriter(
                 journal,
@@ -236,12 +211,6 @@ class Engine:
             self.running.mm.venue_offset_ms = offset_ms
         if self.surface.metrics is not None:
             self.surface.metrics.set_clock_offset(offset_ms)
-
-    def _venue_replaced(self, last_start: dict[str, Any] | None) -> bool:
-        """The journal was written against another life of a replaceable venue (paper: one
-        per process; ``VenueSettings.instance``), so it describes an account that is gone."""
-        here = self.settings.instance
-        return bool(here) and last_start is not None and last_start.get("instance") != here
 
     def _check_journal_owner(self, last_start: dict[str, Any] | None, path: Path) -> None:
         """Refuse a journal another venue or mode wrote: its positions, trade ids and open
@@ -411,16 +380,18 @@ class Engine:
                     instrument.min_notional,
                 )
                 self._account = await check_account_at_start(session, instrument, self.config)
-                running = self._build(
+                running = assemble(
+                    self.config,
+                    self.venue,
                     session,
                     instrument,
+                    JournalFacts(journal_path, epoch, known_trade_ids, last_trade_id),
                     recorder,
                     writer,
-                    journal_path,
-                    epoch,
-                    known_trade_ids,
-                    last_trade_id,
+                    self.inbox,
+                    self.clock_ms,
                 )
+                self._bind(running, session)
                 usage_to.append(running.execution)
                 self.running = running
                 self._on_clock_offset(offset)
@@ -458,63 +429,19 @@ class Engine:
             await running.loop.emit(report.commands, self.clock_ms())
         return True
 
-    def _build(  # noqa: PLR0917 - assembly: every part once
-        self,
-        session: VenueSession,
-        instrument: Instrument,
-        recorder: JournalRecorder,
-        writer: JournalWriter,
-        journal_path: Path,
-        epoch: int,
-        known_trade_ids: set[int],
-        last_trade_id: int | None,
-    ) -> _Running:
-        """Strategy, execution, loop and reconciler for ``instrument`` (no I/O)."""
-        cfg = self.config
-        orders_per_minute = session.rate_limits.orders_per_minute
-        strat = strategy_config(
-            cfg,
-            instrument,
-            orders_per_minute=orders_per_minute,
-            capabilities=session.capabilities,
-            log=True,
-        )
-        ids = ClientIdGenerator(self.venue.client_ids(CLIENT_ID_PREFIX), epoch)
-        mm = MarketMaker(strat, ids)
-        cmd_send, cmd_recv = trio.open_memory_channel[Command](COMMAND_CHANNEL_SIZE)
-        execution = Execution(
-            session.gateway,
-            instrument,
-            RateBudget(session.rate_limits, margin=1.0 - cfg.execution.rate_budget_margin),
-            CircuitBreaker(cfg.execution.breaker_failures, cfg.execution.breaker_probe_interval_ms),
+    def _bind(self, run: Running, session: VenueSession) -> None:
+        """Hook the built parts to the operator surface, the operator and the status."""
+        self.surface.bind(run.loop, run.execution, self.inbox)
+        self.operator.bind(
             self.inbox,
-            self.clock_ms,
-            costs=session.costs,
+            run.loop,
+            run.instrument,
+            session.rate_limits.orders_per_minute,
+            session.capabilities,
         )
-        loop = TradingLoop(mm, cmd_send, self.clock_ms, recorder)
-        reconciler = ReconcilerService(
-            gateway=session.gateway,
-            mm=mm,
-            instrument=instrument,
-            ids=ids,
-            journal_path=journal_path,
-            recorder=recorder,
-            writer=writer,
-            clock_ms=self.clock_ms,
-            # One quote's size: a fill racing the position query cannot trip the halt; a
-            # real booking gap of more than one order does.
-            tolerance_lots=strat.quote.base_size_lots,
-            known_trade_ids=known_trade_ids,
-            last_trade_id=last_trade_id,
-        )
-        loop.on_user_reconnect = reconciler.request_pass
-        loop.on_reconcile_request = reconciler.request_pass
-        loop.on_fatal = self.request_stop
-        self.surface.bind(loop, execution, self.inbox)
-        self.operator.bind(self.inbox, loop, instrument, orders_per_minute, session.capabilities)
-        self.sources.strategy, self.sources.execution, self.sources.loop = mm, execution, loop
-        self.sources.instrument = instrument
-        return _Running(instrument, mm, ids, execution, loop, reconciler, cmd_recv)
+        run.loop.on_fatal = self.request_stop  # the reject policy's stop (core/reject_policy.py)
+        self.sources.strategy, self.sources.execution = run.mm, run.execution
+        self.sources.loop, self.sources.instrument = run.loop, run.instrument
 
     # --- the running bot --------------------------------------------------------------------
     async def _run_bot(self, session: VenueSession) -> None:
@@ -522,59 +449,22 @@ class Engine:
         if run is None:  # pragma: no cover - _startup sets it before returning True
             raise MmtrioError("the bot was not built")
         cfg = self.config
-        rs = cfg.runtime.restart
-        policy = RestartPolicy(
-            base_delay_s=rs.base_delay_s,
-            cap_s=rs.cap_s,
-            max_restarts=rs.max_restarts,
-            window_s=rs.window_s,
+        sup = supervise(
+            cfg,
+            session,
+            run,
+            self.inbox,
+            self.clock_ms,
+            lambda: self.config.runtime.reconcile_interval_s,
+            # the live screen replaces the status log line
+            None
+            if self.surface.screen_active
+            else lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S),
+            self.extra_children,
+            Watches(self._account, self._on_clock_offset),
         )
-        sup = Supervisor(rng=random.Random(), default_policy=policy)
         self.sources.supervisor = sup
-        market = session.market_feed(run.instrument)
-        user = session.user_feed(run.instrument)
         inbox = self.inbox
-        inbox.on_overflow = market.request_resync
-        run.loop.on_book_resync = market.request_resync
-
-        async def market_child() -> None:
-            await market.run(inbox)
-
-        async def user_child() -> None:
-            await user.run(inbox.send_user)
-
-        async def deadman_child(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-            await deadman_heartbeat(
-                session.gateway,
-                self.symbol,
-                cfg.runtime.deadman_countdown_ms,
-                cfg.runtime.deadman_refresh_ms,
-                task_status,
-                disarm_on_exit=False,  # the cleanup disarms, once no order is left (shutdown)
-            )
-
-        async def instrument_child() -> None:
-            await watch_instrument(session, run.instrument, inbox, self.clock_ms)
-
-        async def clock_child() -> None:
-            await watch_clock(session, self._on_clock_offset, clock_watch.INTERVAL_S)
-
-        async def account_child() -> None:
-            interval = account_watch.INTERVAL_S  # read here: a test may shorten it
-            await watch_account(session, inbox, self.clock_ms, self._account, interval)
-
-        sup.add("market-feed", market_child)
-        sup.add("user-stream", user_child)
-        if session.capabilities.deadman:
-            sup.add("deadman", deadman_child, signals_ready=True)
-        sup.add("reconciler", lambda: run.reconciler.run(inbox, cfg.runtime.reconcile_interval_s))
-        sup.add("instrument-watch", instrument_child)
-        sup.add("account-watch", account_child)
-        sup.add("clock-sync", clock_child)
-        if not self.surface.screen_active:  # the live screen replaces the status log line
-            sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
-        for name, fn in self.extra_children:
-            sup.add(name, fn)
 
         with trio.CancelScope() as scope:
             self._bot_scope = scope
