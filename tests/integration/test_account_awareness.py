@@ -67,7 +67,7 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_hedge_mode_account_is_refused_at_start_with_the_fix(tmp_path: Path) -> None:
     with captured() as lines:
         async with running_sim() as (venue, urls):
-            venue.dual_side = True
+            venue.front.dual_side = True  # type: ignore[attr-defined]
             engine = engine_for(tmp_path, urls.rest, urls.ws)
             with trio.fail_after(30):
                 code = await engine.run()
@@ -143,7 +143,7 @@ async def test_orders_refused_for_margin_reduce_only_and_do_not_loop(tmp_path: P
             venue,
             urls,
         ):
-            venue.leverage = 1
+            venue.front.leverage = 1  # type: ignore[attr-defined]
             engine = engine_for(tmp_path, urls.rest, urls.ws)
             async with trio.open_nursery() as nursery:
                 codes: list[int] = []

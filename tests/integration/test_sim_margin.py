@@ -22,7 +22,7 @@ async def test_position_mode_is_read_changed_and_enforced_on_orders() -> None:
         assert r.json()["code"] == -4059  # already one-way
         r = await signed(http, "POST", DUAL, {"dualSidePosition": "true"})
         assert r.status_code == 200, r.text
-        assert venue.dual_side
+        assert venue.front.dual_side  # type: ignore[attr-defined]
         assert (await signed(http, "GET", DUAL, {})).json() == {"dualSidePosition": True}
         # Hedge mode: an order without LONG/SHORT is refused -4061 (what mmtrio sends).
         r = await signed(http, "POST", "/fapi/v1/order", ORDER)
@@ -37,7 +37,7 @@ async def test_position_mode_is_read_changed_and_enforced_on_orders() -> None:
 async def test_an_order_beyond_the_available_margin_is_refused_2019() -> None:
     config = SimConfig(speed=5.0, initial_balance=Decimal(600))
     async with running_sim(config) as (venue, urls), httpx.AsyncClient(base_url=urls.rest) as h:
-        venue.leverage = 1
+        venue.front.leverage = 1  # type: ignore[attr-defined]
         # 0.010 BTC at 50,000 = 500 USDT of margin at 1×: fits in 600 once, not twice.
         r = await signed(h, "POST", "/fapi/v1/order", {**ORDER, "newClientOrderId": "m1"})
         assert r.status_code == 200, r.text
@@ -47,6 +47,6 @@ async def test_an_order_beyond_the_available_margin_is_refused_2019() -> None:
         body = {**ORDER, "side": "SELL", "price": "99000.00", "reduceOnly": "true"}
         r = await signed(h, "POST", "/fapi/v1/order", {**body, "newClientOrderId": "m3"})
         assert r.json()["code"] != -2019, r.text
-        venue.leverage = 20  # 25 USDT each at 20×: room again
+        venue.front.leverage = 20  # type: ignore[attr-defined]  # 25 USDT each at 20x: room again
         r = await signed(h, "POST", "/fapi/v1/order", {**ORDER, "newClientOrderId": "m4"})
         assert r.status_code == 200, r.text

@@ -11,32 +11,31 @@ lists follow Binance's documentation as the official SDK's response models encod
 
 Margin. The sim has one flat leverage bracket (``leverageBracket``: up to 20×, notional
 cap 5,000,000): the initial margin is notional / leverage, maintenance half of it. The
-leverage is the account's, set by ``POST /fapi/v1/leverage`` (1..20, else -4028). An order
-that would grow the position is refused with -2019 "Margin is insufficient." when its
-initial margin (price × quantity / leverage) exceeds the available balance (wallet +
-unrealised − the initial margin of the position and the open orders), as on Binance; an
-order that can only reduce the position needs no margin.
+leverage is the account's (``BinanceFrontEnd.leverage``), set by ``POST /fapi/v1/leverage``
+(1..20, else -4028). An order that would grow the position is refused with -2019 "Margin is
+insufficient." when its initial margin exceeds the available balance (``margin.py``).
 
-Position mode. ``GET /fapi/v1/positionSide/dual`` answers the account's mode; ``POST`` changes
-it (-4059 when it is already so, -4068 with a position or open orders, as on Binance). In
-hedge mode an order without a LONG/SHORT position side is refused with -4061, as in one-way
-mode an order with one.
+Position mode. ``GET /fapi/v1/positionSide/dual`` answers the account's mode
+(``BinanceFrontEnd.dual_side``); ``POST`` changes it (-4059 when it is already so, -4068 with a
+position or open orders, as on Binance). In hedge mode an order without a LONG/SHORT position
+side is refused with -4061, as in one-way mode an order with one (``trading.place``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmtrio.sim import trading
-from mmtrio.sim.auth import int_param
-from mmtrio.sim.margin import margins
-from mmtrio.sim.userstream import signed_qty
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.binance import trading
+from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.margin import margins
+from mmtrio.sim.binance.userstream import signed_qty
+from mmtrio.sim.binance.wire import ApiError
 
 if TYPE_CHECKING:
+    from mmtrio.sim.binance.frontend import BinanceFrontEnd
     from mmtrio.sim.venue import SimVenue
 
-MAX_LEVERAGE = 20  # the flat bracket's initialLeverage (rest.leverage_bracket)
+MAX_LEVERAGE = 20  # the flat bracket's initialLeverage (account_info.leverage_bracket)
 MAX_NOTIONAL = "5000000"
 ACCOUNT_ALIAS = "mmtrioSim"
 ALL_ORDERS_DEFAULT, ALL_ORDERS_MAX = 500, 1000
@@ -48,10 +47,11 @@ def _listed(venue: SimVenue) -> bool:
     return venue.account.position != 0 or buy + sell > 0
 
 
-def balance(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
+def balance(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[str, Any]]:
     """GET /fapi/v2/balance and /fapi/v3/balance (the same shape)."""
+    venue = front.venue
     acct = venue.account
-    m = margins(venue)
+    m = margins(front)
     avail = acct.balance + m["upnl"] - m["initial"]
     return [
         {
@@ -68,10 +68,11 @@ def balance(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def account_v3(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def account_v3(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     """GET /fapi/v3/account."""
+    venue = front.venue
     acct, inst = venue.account, venue.instrument
-    m = margins(venue)
+    m = margins(front)
     wallet, upnl = acct.balance, m["upnl"]
     avail = wallet + upnl - m["initial"]
     b, u = str(wallet), str(upnl)
@@ -124,13 +125,14 @@ def account_v3(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def position_risk_v3(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
+def position_risk_v3(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[str, Any]]:
     """GET /fapi/v3/positionRisk."""
+    venue = front.venue
     trading.check_symbol(venue, params, required=False)
     if not _listed(venue):
         return []
     acct = venue.account
-    m = margins(venue)
+    m = margins(front)
     return [
         {
             "symbol": venue.symbol,
@@ -157,22 +159,23 @@ def position_risk_v3(venue: SimVenue, params: dict[str, str]) -> list[dict[str, 
     ]
 
 
-def change_leverage(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def change_leverage(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     """POST /fapi/v1/leverage: 1..20 on the sim's one bracket."""
+    venue = front.venue
     trading.check_symbol(venue, params)
     lev = int_param(params, "leverage")
     if lev is None or not 1 <= lev <= MAX_LEVERAGE:
         raise ApiError(-4028, f"Leverage {params.get('leverage')} is not valid")
-    venue.leverage = lev
+    front.leverage = lev
     return {"leverage": lev, "maxNotionalValue": MAX_NOTIONAL, "symbol": venue.symbol}
 
 
-def position_mode(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def position_mode(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     """GET /fapi/v1/positionSide/dual."""
-    return {"dualSidePosition": venue.dual_side}
+    return {"dualSidePosition": front.dual_side}
 
 
-def change_position_mode(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def change_position_mode(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     """POST /fapi/v1/positionSide/dual."""
     text = params.get("dualSidePosition", "").lower()
     if text not in ("true", "false"):
@@ -181,14 +184,15 @@ def change_position_mode(venue: SimVenue, params: dict[str, str]) -> dict[str, A
             "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, or malformed.",
         )
     dual = text == "true"
-    if dual == venue.dual_side:
+    if dual == front.dual_side:
         raise ApiError(-4059, "No need to change position side.")
-    buy, sell = venue.account.open_lots()
-    if venue.account.position != 0 or buy + sell > 0:
+    account = front.venue.account
+    buy, sell = account.open_lots()
+    if account.position != 0 or buy + sell > 0:
         raise ApiError(
             -4068, "Position side cannot be changed if there exists position or open orders."
         )
-    venue.dual_side = dual
+    front.dual_side = dual
     return {"code": 200, "msg": "success"}
 
 

@@ -1,7 +1,11 @@
 """The simulated Binance account's margin: what is held, and the check an order must pass.
 
 One flat leverage bracket (``rest_account.py``): the initial margin of a position or an open
-order is its notional at the mark / leverage, the maintenance margin half of the position's.
+order is its notional at the mark / the account's leverage (``BinanceFrontEnd.leverage``),
+the maintenance margin half of the position's. An order that would grow the position is
+refused with -2019 when its growing part's initial margin exceeds the available balance
+(wallet + unrealised − the initial margin already held), as on Binance; an order that can
+only reduce the position needs none.
 """
 
 from __future__ import annotations
@@ -9,17 +13,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.binance.wire import ApiError
 
 if TYPE_CHECKING:
-    from mmtrio.sim.venue import SimVenue
+    from mmtrio.sim.binance.frontend import BinanceFrontEnd
 
 
-def margins(venue: SimVenue) -> dict[str, Decimal]:
+def margins(front: BinanceFrontEnd) -> dict[str, Decimal]:
     """The account's margins at the mark (quote currency); open orders on both sides count."""
+    venue = front.venue
     acct, inst = venue.account, venue.instrument
     mark = venue.mark_price()
-    lev = Decimal(venue.leverage)
+    lev = Decimal(front.leverage)
     notional = inst.lots_to_qty(acct.position) * mark
     buy, sell = acct.open_lots()
     order_notional = inst.lots_to_qty(buy + sell) * mark
@@ -39,19 +44,16 @@ def margins(venue: SimVenue) -> dict[str, Decimal]:
     }
 
 
-def margin_check(venue: SimVenue, side_sign: int, price: Decimal, lots: int) -> None:
-    """-2019 when an order that grows the position needs more initial margin than is
-    available (module docstring); an order that only reduces the position needs none."""
-    acct = venue.account
+def margin_check(front: BinanceFrontEnd, side_sign: int, price: Decimal, lots: int) -> None:
+    """-2019 when the order's growing part needs more initial margin than is available."""
+    acct = front.venue.account
     position = acct.position
     growing = lots if position * side_sign >= 0 else max(lots - abs(position), 0)
     if growing == 0:
         return
-    # The open orders' margin is already held in ``initial``; this order's growing part
-    # needs its own.
-    m = margins(venue)
+    m = margins(front)
     available = acct.balance + m["upnl"] - m["initial"]
-    need = venue.instrument.lots_to_qty(growing) * price / Decimal(venue.leverage)
+    need = front.venue.instrument.lots_to_qty(growing) * price / Decimal(front.leverage)
     if need > available:
         raise ApiError(-2019, "Margin is insufficient.")
 
