@@ -3,8 +3,7 @@
 A real venue's book includes every participant's orders, ours too, so the sim shows
 ``market size + our size`` at each level. Our place/cancel/fill changes the public book; those
 changes are published **folded into the next market delta**, the way a venue's aggregated
-depth stream (Binance ``@depth@100ms``, OKX ``books``) carries every change of its interval in
-one message. So every published delta keeps the market's own sequence ids (a recording's real
+depth stream carries every change of its interval in one message. So every published delta keeps the market's own sequence ids (a recording's real
 update ids), with ``prev_seq`` = the last published ``seq``: an unbroken chain for clients.
 
 Consistency by construction: the book served (REST snapshot, tickers) is always the state of

@@ -8,12 +8,26 @@ venue's words. Book deltas carry the market's own sequence ids (``seq``/``prev_s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, MarketData, MarkPrice, Trade
+from mmtrio.core.events import (
+    BookDelta,
+    BookSnapshot,
+    BookTicker,
+    Event,
+    MarketData,
+    MarkPrice,
+    Trade,
+)
 from mmtrio.core.instruments import Instrument
+
+EventSource = Callable[[], Iterable[Event]]
+"""Opens a recording afresh (each call starts at its first line) and yields the neutral
+events a venue's reader makes of it: ``BookSnapshot``, ``BookDelta`` (known continuous, the
+venue's own ids in ``seq``/``prev_seq``/``first_seq``), ``BookInvalid`` on a gap, ``Trade``,
+``BookTicker``, ``MarkPrice``. The replay driver takes one; the assembly wires a venue's."""
 
 STREAMS = ("depth", "trade", "bookTicker", "markPrice")
 
