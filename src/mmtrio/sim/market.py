@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mmtrio.core.events import (
-    BookDelta,
     BookSnapshot,
-    BookTicker,
     Event,
     MarketData,
-    MarkPrice,
-    Trade,
 )
 from mmtrio.core.instruments import Instrument
 
@@ -29,21 +25,10 @@ events a venue's reader makes of it: ``BookSnapshot``, ``BookDelta`` (known cont
 venue's own ids in ``seq``/``prev_seq``/``first_seq``), ``BookInvalid`` on a gap, ``Trade``,
 ``BookTicker``, ``MarkPrice``. The replay driver takes one; the assembly wires a venue's."""
 
-STREAMS = ("depth", "trade", "bookTicker", "markPrice")
-
-
-_STREAM = {BookDelta: "depth", Trade: "trade", BookTicker: "bookTicker", MarkPrice: "markPrice"}
-
-
 @dataclass(frozen=True, slots=True)
 class MarketMessage:
     ts: int  # exchange time ms of the message, re-based as the driver documents
     event: MarketData
-
-    @property
-    def stream(self) -> str:
-        """``depth`` | ``trade`` | ``bookTicker`` | ``markPrice``."""
-        return _STREAM[type(self.event)]
 
 
 class MarketDriver(Protocol):

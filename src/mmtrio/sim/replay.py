@@ -10,7 +10,7 @@ missing updates.
 
 Start. The recording's snapshot plus the first delta that continues it give the starting book;
 ``initial_snapshot()`` is that book, with ``seq`` = that delta's ``seq`` and ``ts`` = its time.
-Everything read before that point is not replayed; bookTickers older than the start are
+Everything read before that point is not replayed; book tickers older than the start are
 dropped.
 
 Several files. A source may read several files as one continuous recording (a pair across
