@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             line: dict[str, object] = {
                 "venue": args.venue,
                 **urls.to_json(),
-                "symbol": instrument.symbol,
+                "symbol": venue.front.symbol,
                 "credentials": creds,
                 # Kept for scripts that read the keys at the top level (chaos harness, tests).
                 **{k: creds[k] for k in ("api_key", "api_secret") if k in creds},

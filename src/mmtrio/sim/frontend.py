@@ -60,6 +60,9 @@ class FrontEnd(Protocol):
 
     name: str
     venue: SimVenue
+    symbol: str
+    """The instrument's name in this venue's protocol (Binance ``BTCUSDT``, Hyperliquid
+    ``BTC``): what its clients, and the bot's settings in paper mode, call it."""
 
     # --- engine -> front end ------------------------------------------------------------
     def on_book(self, delta: BookDelta) -> None:
@@ -115,6 +118,11 @@ class FrontEndFactory(Protocol):
     credential_fields: tuple[str, ...]
     """The credential keys it accepts (``mmtrio sim --api-key/--api-secret`` fill the first
     two); any it is not given keep the venue's public paper values."""
+
+    def data_symbol(self, symbol: str) -> str:
+        """The recorded data's symbol for ``symbol`` as this venue names it (a configured
+        paper symbol is checked against the recording in the recording's terms)."""
+        ...
 
     def create(self, venue: SimVenue, credentials: Mapping[str, str] | None = None) -> FrontEnd:
         """The front end over ``venue`` (attached to it: the venue calls its ``on_*``)."""

@@ -42,6 +42,7 @@ class BinanceFrontEnd:
 
     def __init__(self, venue: SimVenue, credentials: Credentials = DEFAULT_CREDENTIALS) -> None:
         self.venue = venue
+        self.symbol = venue.symbol
         self.credentials = credentials
         self.market = MarketStreams(venue)
         self.listen_keys = ListenKeys(venue)
@@ -98,6 +99,9 @@ class BinanceFactory:
 
     name: str = "binance"
     credential_fields: tuple[str, ...] = ("api_key", "api_secret")
+
+    def data_symbol(self, symbol: str) -> str:
+        return symbol  # the recordings are Binance's: the same name
 
     def create(
         self, venue: SimVenue, credentials: Mapping[str, str] | None = None

@@ -38,6 +38,7 @@ _PREFIXES: tuple[tuple[str, RejectKind], ...] = (
     ("order must have minimum value", RejectKind.INVALID_SIZE),  # MinTradeNtl
     ("order has zero size", RejectKind.INVALID_SIZE),
     ("order has invalid size", RejectKind.INVALID_SIZE),
+    ("order price cannot be more than", RejectKind.INVALID_PRICE),  # 80% from the reference
     ("invalid size", RejectKind.INVALID_SIZE),
     ("insufficient margin", RejectKind.INSUFFICIENT_MARGIN),  # PerpMargin
     ("reduce only order would increase position", RejectKind.REDUCE_ONLY),  # ReduceOnly
@@ -57,7 +58,9 @@ _PREFIXES: tuple[tuple[str, RejectKind], ...] = (
 # A nonce outside the venue's window (or reused) [MetaMask #9750: "invalid nonce"]: our clock
 # or our nonce source is off, which is what ClockSkewError tells the caller.
 _NONCE_WORDS = ("invalid nonce", "nonce too", "nonce already used", "stale nonce")
-_RATE_WORDS = ("too many requests", "rate limit")
+# "Too many cumulative requests sent (37986 > 10436) for cumulative volume traded $437.92.
+# Place taker orders to free up 1 request per USDC traded." (the address budget; ccxt's table)
+_RATE_WORDS = ("too many requests", "rate limit", "too many cumulative requests")
 CANCEL_GONE = "Order was never placed, already canceled, or filled."
 IOC_NO_MATCH = "Order could not immediately match against any resting orders."
 

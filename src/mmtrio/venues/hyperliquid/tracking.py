@@ -146,8 +146,11 @@ class OrderTracking:
             t = self._put(Tracked(st.cloid, st.side, st.price, st.orig_qty, tif, st.reduce_only))
             t.oid = st.oid
         self._link(st.oid, st.cloid)
-        t.leg_filled[st.oid] = max(t.leg_filled.get(st.oid, 0), st.filled)
         t.leg_orig[st.oid] = st.orig_qty
+        if st.status in ("open", "filled"):
+            # Only a live or filled state says what filled: a cancel's ``sz`` is not a
+            # documented remaining size, and a fill is never inferred from it.
+            t.leg_filled[st.oid] = max(t.leg_filled.get(st.oid, 0), st.filled)
         return t
 
     # --- from the user feed -----------------------------------------------------------------

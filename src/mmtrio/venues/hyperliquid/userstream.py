@@ -410,5 +410,6 @@ def _post_error(text: str) -> Exception:
     low = text.lower()
     if "too many" in low or "rate limit" in low:
         return RateLimited(text, code="post", retry_after_s=None)
-    # The venue did not process the post (malformed, refused at the door): definite.
-    return PostUnavailable(f"the venue refused the post: {text}")
+    # The venue answered the post with an error instead of the action's result: whether the
+    # action ran is not said, so its outcome is unknown (resolved by querying the cloid).
+    return OutcomeUnknownError(f"the venue answered the post with an error: {text}")
