@@ -120,8 +120,12 @@ class HyperliquidGateway:
             )
 
     # --- transport ------------------------------------------------------------------------
-    async def _act(self, action: dict[str, Any]) -> Any:
-        """Sign ``action`` and send it (websocket post, REST if the post path is down)."""
+    async def _act(self, action: dict[str, Any], *, idempotent: bool = False) -> Any:
+        """Sign ``action`` and send it (websocket post, REST if the post path is down).
+
+        ``idempotent`` (the dead-man's time): an unknown outcome over the websocket (it closed
+        while the answer was due, as at a stop) is settled by sending the action again over
+        REST, signed anew: doing it twice is doing it once."""
         try:
             nonce = await self.nonces.take()
         except OSError as exc:
@@ -136,10 +140,22 @@ class HyperliquidGateway:
                 self.via_ws += 1
                 return answer
             except PostUnavailable:
-                pass  # not sent (or refused unread): the same signed payload over REST
+                pass  # not sent: the same signed payload over REST
+            except OutcomeUnknownError:
+                if not idempotent:
+                    raise
+                return await self._act_rest(action)
         self.rest.check_blocked()
         self.via_rest += 1
         return await self.rest.exchange(payload)
+
+    async def _act_rest(self, action: dict[str, Any]) -> Any:
+        nonce = await self.nonces.take()
+        signature = self.signer.sign(action, nonce)
+        self.via_rest += 1
+        return await self.rest.exchange(
+            exchange_payload(action, nonce, signature, self.signer.vault)
+        )
 
     @staticmethod
     def _read_answer(parse: Callable[[Any], Any], body: Any, op: str) -> Any:
@@ -280,7 +296,7 @@ class HyperliquidGateway:
         if countdown_ms < 0:
             raise ConfigError(f"dead-man countdown must be >= 0 ms, got {countdown_ms}")
         when = None if countdown_ms == 0 else self.venue_ms() + max(countdown_ms, MIN_LEAD_MS)
-        body = await self._act(schedule_cancel_action(when))
+        body = await self._act(schedule_cancel_action(when), idempotent=True)
         try:
             self._read_answer(parse_default_answer, body, "scheduleCancel")
         except VenueError as exc:
