@@ -317,6 +317,9 @@ class SimVenue:
         inst = self.instrument
         bids, asks = self.book.top(book_levels)
         state = self.account.to_json(self.mark_price())
+        front = self.front
+        for row, fill in zip(state["fills"], self.account.fills, strict=True):
+            row["trade_id"] = front.client_trade_id(fill)
         state.update(
             {
                 "wall_ms": self.true_ms(),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mmtrio.core.events import BookDelta, OrderUpdate, Trade
+from mmtrio.core.events import BookDelta, Fill, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, Credentials
@@ -84,6 +84,9 @@ class BinanceFrontEnd:
 
     async def run(self) -> None:
         await self.listen_keys.run()
+
+    def client_trade_id(self, fill: Fill) -> int:
+        return fill.trade_id  # Binance's trade ids are the engine's, as published
 
     def admin_order(self, params: dict[str, Any]) -> Any:
         """An order placed as ``POST /fapi/v1/order`` would be (no signature, no limits)."""

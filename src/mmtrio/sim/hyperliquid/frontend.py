@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mmtrio.core.events import BookDelta, ExecType, OrderStatus, OrderUpdate, Trade
+from mmtrio.core.events import BookDelta, ExecType, Fill, OrderStatus, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.sim.frontend import AccountCause, AsgiApp
 from mmtrio.sim.hub import StreamConn
@@ -34,6 +34,7 @@ from mmtrio.sim.hyperliquid.grid import Grid, coin_of
 from mmtrio.sim.hyperliquid.orders import Legs, fill_json, order_json, side_word, tid_of, tx_hash
 from mmtrio.sim.limits import LimitConfig
 from mmtrio.sim.wsserve import serve_ws_connection
+from mmtrio.venues.hyperliquid.codec import fill_trade_id
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
@@ -295,6 +296,11 @@ class HyperliquidFrontEnd:
                 await trio.sleep_forever()
             finally:
                 self.ws.nursery = None
+
+    def client_trade_id(self, fill: Fill) -> int:
+        """The neutral id the bot's connector books this fill under: from its wire time and
+        its (non-increasing) ``tid`` (:func:`mmtrio.venues.hyperliquid.codec.fill_trade_id`)."""
+        return fill_trade_id(self.venue.out_ts(fill.ts), tid_of(fill.trade_id))
 
     def admin_order(self, params: dict[str, Any]) -> Any:
         """An order as an unsigned ``order`` action's first order would place it."""
