@@ -234,7 +234,7 @@ async def test_bad_input_is_refused_as_hyperliquid_does(tmp_path: Path) -> None:
             VenueCredentials(private_key=sim.front.client_credentials()["private_key"]),
             SessionHooks(clock_ms=wall_ms),
         )  # fmt: skip
-        with pytest.raises(ConfigError, match="lists no perpetual 'DOGE'.*BTC"):
+        with pytest.raises(ConfigError, match=r"lists no perpetual 'DOGE'.*BTC"):
             await wrong.load_instrument()
         for one in (s, stranger, wrong):
             await one.aclose()
