@@ -4,8 +4,9 @@
 simulated Binance venue on loopback. ``hyperliquid``: the Hyperliquid connector (agent-wallet
 signed actions over the websocket ``post`` method, whole-book ``l2Book`` snapshots, modify as
 cancel-replace, 128-bit cloids, 5 significant figures) against the simulated Hyperliquid
-venue. ``unlike``: the in-test venue of :mod:`tests.integration.unlike_venue` — whole-book snapshots without sequence numbers, no
-amend, 128-bit hex client ids, a price grid of 5 significant figures, no dead-man switch.
+venue. ``unlike``: the in-test venue of :mod:`tests.integration.unlike_venue` — whole-book
+snapshots without sequence numbers, no amend, 128-bit hex client ids, a price grid of 5
+significant figures, no dead-man switch.
 
 Each test: paper trading (two-sided quotes rest, fills are booked once and our position
 equals the venue's), and a restart on the same journal and venue (reconciliation adopts the
