@@ -13,7 +13,10 @@ are not valid Hyperliquid prices at 5 significant figures, so each side is aggre
 the grid (bids rounded down, asks up, sizes summed; a bucket the other side's best reaches
 is dropped, so the book stays uncrossed) and the best 20 levels a side are published, with
 the number of orders ``n`` (1 per recorded level in the bucket, plus ours). Trades are
-published at their price rounded the aggressor's way onto the same grid.
+published at their price rounded the aggressor's way onto the same grid. Matching is the
+engine's, against the recorded book at its own prices: a fill can print at a recorded price
+(61800.1) that Hyperliquid's grid would not show, a difference of less than one grid step
+that the re-expression cannot remove without changing the market being replayed.
 """
 
 from __future__ import annotations
