@@ -364,9 +364,7 @@ def test_exchange_answers() -> None:
             "type": "order",
             "data": {
                 "statuses": [
-                    {
-                        "error": "Post only order would have immediately matched, bbo was 1/2."
-                    }
+                    {"error": "Post only order would have immediately matched, bbo was 1/2."}
                 ]
             },
         },
