@@ -208,6 +208,11 @@ def modify_one(front: HyperliquidFrontEnd, ref: Any, wire: Any) -> dict[str, Any
         return {"error": str(exc)}
     except MatchingReject as exc:
         return {"error": words.refusal_text(exc, _bbo(front))}
+    if rec.status == "EXPIRED" and rec.cum_qty == 0:
+        # The new leg of an Alo modify would have taken: refused as a new Alo order is (the
+        # old leg is gone: the cancel half of the cancel-replace happened).
+        bid, ask = _bbo(front)
+        return {"error": f"Post only order would have immediately matched, bbo was {bid}@{ask}."}
     return _status(front, rec)
 
 
