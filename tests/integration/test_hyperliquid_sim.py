@@ -264,3 +264,15 @@ async def test_snapshots_held_back_by_a_stalled_stream_are_stale() -> None:
             )
             nursery.cancel_scope.cancel()
         await s.aclose()
+
+
+def test_the_admin_rate_knobs_reach_the_hyperliquid_limiter() -> None:
+    # The front end sets Hyperliquid's 1200 IP weight a minute; /admin/config must still
+    # move it (benchmarks lift it), which it did not while the limiter held its own copy.
+    from mmtrio.sim.admin import configure
+
+    sim = build_paper_venue("hyperliquid", PaperSpec(data_files=(DATA,), speed=2.0))
+    assert sim.limiter.config.weight_per_minute == 1200
+    configure(sim, {"weight_per_minute": 10**8})
+    assert sim.limiter.config.weight_per_minute == 10**8
+    assert sim.config.limits is sim.limiter.config

@@ -83,7 +83,9 @@ class HyperliquidFrontEnd:
         self._fired_deadline: float | None = None
         self.triggers: dict[int, int] = {}  # UTC day -> scheduleCancel triggers
         self._scheduled: OrderedDict[str, None] = OrderedDict()  # cancelled by the dead-man
-        venue.limiter.config = LimitConfig(
+        # One object for the venue's config and its limiter: the admin API's rate knobs
+        # (/admin/config weight_per_minute, ...) change venue.config.limits in place.
+        venue.config.limits = venue.limiter.config = LimitConfig(
             weight_per_minute=IP_WEIGHT_PER_MINUTE,
             orders_per_10s=10**9,  # Hyperliquid counts actions per address, not orders per IP
             orders_per_minute=10**9,
