@@ -262,6 +262,7 @@ def report(
         "speed": args.speed,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # the machine is shared
         "book_messages": probe.books,
         "planning_steps_from_a_book": probe.steps,
         "steps_with_orders": probe.steps_with_orders,
