@@ -18,8 +18,9 @@ Stamps (``time.perf_counter_ns``, the runtime's :mod:`mmtrio.runtime.probe`):
 
 A trace is one ``l2Book`` message whose planning step produced a place or modify that
 reached the wire; ``steps_with_orders`` minus ``traced_orders`` are steps whose orders never
-did (for one, held back as crossing our own order: the bot logs each). ``sign_calls`` counts every signed action (cancels, the dead-man's
-``scheduleCancel`` and orders caused by other events included).
+did (for one, held back as crossing our own order: the bot logs each). ``sign_calls``
+counts every signed action (cancels, the dead-man's ``scheduleCancel`` and orders caused by
+other events included).
 
 Strategy: the shipped config with ``reprice_tolerance_ticks = 0`` (every book change that
 moves the target requotes), ``requote_interval_ms = 10`` (its minimum), no warm-up, metrics

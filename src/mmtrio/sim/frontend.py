@@ -61,8 +61,9 @@ class FrontEnd(Protocol):
     name: str
     venue: SimVenue
     symbol: str
-    """The instrument's name in this venue's protocol (Binance ``BTCUSDT``, Hyperliquid
-    ``BTC``): what its clients, and the bot's settings in paper mode, call it."""
+    """The instrument's name in this venue's protocol (a pair name, or a coin name on a
+    venue that names only the coin): what its clients, and the bot's settings in paper mode,
+    call it."""
 
     # --- engine -> front end ------------------------------------------------------------
     def on_book(self, delta: BookDelta) -> None:
@@ -102,8 +103,9 @@ class FrontEnd(Protocol):
         ...
 
     def client_trade_id(self, fill: Fill) -> int:
-        """The id this venue's clients book ``fill`` under (Binance: the engine's trade id;
-        a venue whose wire ids do not increase says the neutral id its connector derives).
+        """The id this venue's clients book ``fill`` under (the engine's own id where the wire
+        carries it; a venue whose wire ids do not increase says the neutral id its connector
+        derives).
         The ground truth lists fills under it, so a judge compares like with like."""
         ...
 

@@ -21,6 +21,7 @@ that the re-expression cannot remove without changing the market being replayed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
@@ -32,6 +33,7 @@ from mmtrio.venues.hyperliquid.codec import wire_number
 LEVELS = 20
 MAX_DECIMALS = 6  # a perp price has at most 6 − szDecimals decimals
 SIG_FIGS = 5
+_MEMO = 100_000  # grid prices remembered per direction before the memo starts afresh
 QUOTES = ("USDT", "USDC", "USD", "BUSD")
 
 
@@ -80,10 +82,18 @@ class Grid:
         self.rule = replace(
             engine, symbol=self.coin, tick_size=engine.tick_size.normalize(), sig_figs=SIG_FIGS
         )
+        self._floors: dict[int, int] = {}  # raw ticks -> grid price (memo: prices recur)
+        self._ceils: dict[int, int] = {}
+        self._px: dict[int, str] = {}  # ticks -> the price as written
 
     # --- out -------------------------------------------------------------------------------
     def px(self, ticks: int) -> str:
-        return wire_number(self.engine.ticks_to_price(ticks))
+        text = self._px.get(ticks)
+        if text is None:
+            if len(self._px) > _MEMO:
+                self._px.clear()
+            text = self._px[ticks] = wire_number(self.engine.ticks_to_price(ticks))
+        return text
 
     def sz(self, lots: int) -> str:
         return wire_number(self.engine.lots_to_qty(lots))
@@ -96,25 +106,56 @@ class Grid:
     def book(
         self, bids: list[Level], asks: list[Level], ours: tuple[dict[int, int], dict[int, int]]
     ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
-        """(price, size, n) per side on the grid, best 20 (module docstring)."""
+        """(price, size, n) per side on the grid, best 20 (module docstring).
 
-        def agg(levels: list[Level], mine: dict[int, int], up: bool) -> dict[int, list[int]]:
-            out: dict[int, list[int]] = {}
-            for p, q in levels:
-                g = self.rule.ceil_price(p) if up else self.rule.floor_price(p)
-                cell = out.setdefault(g, [0, 0])
-                cell[0] += q
-                cell[1] += 1 + (1 if mine.get(p) else 0)
-            return out
+        ``bids`` descending and ``asks`` ascending (``PublicBook.top``). Rounding is monotone,
+        so a side is read only until its 21st grid price: the levels beyond cannot reach the
+        best 20 (this runs on every published book; reading all 400 raw levels a side made it
+        the sim's main cost)."""
+        b = self._side(bids, ours[0], self._floor, None)
+        best_bid = next(iter(b), None)
+        a = self._side(asks, ours[1], self._ceil, best_bid)
+        return [(p, v[0], v[1]) for p, v in b.items()], [(p, v[0], v[1]) for p, v in a.items()]
 
-        b = agg(bids, ours[0], up=False)
-        a = agg(asks, ours[1], up=True)
-        best_bid = max(b, default=None)
-        if best_bid is not None:
-            a = {p: v for p, v in a.items() if p > best_bid}
-        out_b = [(p, v[0], v[1]) for p, v in sorted(b.items(), reverse=True)[:LEVELS]]
-        out_a = [(p, v[0], v[1]) for p, v in sorted(a.items())[:LEVELS]]
-        return out_b, out_a
+    def _side(
+        self,
+        levels: list[Level],
+        mine: dict[int, int],
+        to_grid: Callable[[int], int],
+        above: int | None,
+    ) -> dict[int, list[int]]:
+        """Grid price → [size, n] for the best LEVELS grid prices of one side, best first;
+        an ask side keeps only prices above the best bid ``above`` (rounding outward can
+        never cross, but our own orders folded into the raw book may)."""
+        out: dict[int, list[int]] = {}
+        for p, q in levels:
+            g = to_grid(p)
+            if above is not None and g <= above:
+                continue
+            cell = out.get(g)
+            if cell is None:
+                if len(out) == LEVELS:
+                    break
+                cell = out[g] = [0, 0]
+            cell[0] += q
+            cell[1] += 1 + (1 if mine.get(p) else 0)
+        return out
+
+    def _floor(self, ticks: int) -> int:
+        g = self._floors.get(ticks)
+        if g is None:
+            if len(self._floors) > _MEMO:
+                self._floors.clear()
+            g = self._floors[ticks] = self.rule.floor_price(ticks)
+        return g
+
+    def _ceil(self, ticks: int) -> int:
+        g = self._ceils.get(ticks)
+        if g is None:
+            if len(self._ceils) > _MEMO:
+                self._ceils.clear()
+            g = self._ceils[ticks] = self.rule.ceil_price(ticks)
+        return g
 
     # --- in --------------------------------------------------------------------------------
     def parse_px(self, text: object) -> int:
