@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--out", default="chaos-campaign")
     parser.add_argument("--summary", help="JSON summary path (default <out>/summary.json)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    parser.add_argument("--venue", choices=("binance", "hyperliquid"), default="binance")
     args = parser.parse_args()
     if args.runs < 1 or args.jobs < 1:
         parser.error("--runs and --jobs must be at least 1")
@@ -45,7 +46,7 @@ def main() -> int:
     t0 = time.monotonic()
 
     def one(i: int) -> None:
-        result = Harness(run_seed(args.seed, i), args.duration, out).run()
+        result = Harness(run_seed(args.seed, i), args.duration, out, args.venue).run()
         with lock:
             done[i] = result
             status = "ok" if result.ok else f"FAIL ({len(result.violations)} violations)"
@@ -56,6 +57,7 @@ def main() -> int:
                 "wall_s": round(time.monotonic() - t0, 1),
                 "jobs": args.jobs,
                 "duration_s": args.duration,
+                "venue": args.venue,
             }
             target.write_text(json.dumps(doc, indent=1))
 
