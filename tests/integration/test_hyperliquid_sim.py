@@ -33,7 +33,7 @@ from mmtrio.core.events import (
     TimeInForce,
 )
 from mmtrio.core.rejects import RejectKind
-from mmtrio.errors import AuthError, ClockSkewError, ConfigError, VenueError
+from mmtrio.errors import AuthError, ClockSkewError, ConfigError, RateLimited, VenueError
 from mmtrio.sim.paper import PaperSpec, build_paper_venue
 from mmtrio.sim.server import serve_sim
 from mmtrio.venues.hyperliquid.codec_exchange import exchange_payload, place_action
@@ -276,3 +276,43 @@ def test_the_admin_rate_knobs_reach_the_hyperliquid_limiter() -> None:
     configure(sim, {"weight_per_minute": 10**8})
     assert sim.limiter.config.weight_per_minute == 10**8
     assert sim.config.limits is sim.limiter.config
+
+
+async def test_a_429_on_a_post_holds_every_request_and_a_skewed_clock_is_reread() -> None:
+    async with hl_sim() as (sim, urls):
+        s = session(sim, urls)
+        await s.sync_clock()
+        inst = await s.load_instrument()
+        gw = s.gateway
+
+        async def ignore(ev: Event) -> None:
+            await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(s.user_feed(inst).run, ignore)
+            await wait_until(lambda: gw.post is not None and gw.post.connected, "the user stream")
+            bid = sim.book.best()[0]
+            assert bid is not None
+            price = inst.floor_price(inst.price_to_ticks(sim.front.grid.px(bid[0])) * 95 // 100)
+            order = PlaceOrder(s.client_ids.make(5, 1), "BTC", Side.BUY, price, 1000)
+
+            # The venue's clock jumps 8 s ahead of ours: the dead-man's time (6 s ahead by our
+            # clock) is in its past; the gateway re-reads the venue's clock and arms.
+            sim.inject("clock_skew", {"ms": 8_000})
+            await gw.arm_deadman("BTC", 5_000)
+            assert gw.deadman_refused == 1 and sim.front.triggers_today() == 0
+            await gw.arm_deadman("BTC", 0)
+
+            # A post answered 429: the next requests, post or REST, are held back here (a
+            # request sent into the back-off would earn a ban).
+            sim.inject("http_429", {"count": 1, "retry_after": 30})
+            with pytest.raises(RateLimited):
+                await gw.place(order)
+            sent = sim.limiter.requests
+            with pytest.raises(RateLimited, match="back-off in force"):
+                await gw.arm_deadman("BTC", 5_000)
+            with pytest.raises(RateLimited, match="back-off in force"):
+                await gw.cancel(CancelOrder(order.client_id, "BTC"))
+            assert sim.limiter.requests == sent and sim.limiter.count_418 == 0
+            nursery.cancel_scope.cancel()
+        await s.aclose()

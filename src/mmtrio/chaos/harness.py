@@ -57,6 +57,7 @@ from mmtrio.chaos.venues import chaos_venue
 from mmtrio.errors import MmtrioError
 
 POLL_S = 0.3  # venue polling period (s): the resolution of snapshots and action timing
+STARTED_WAIT_S = 30.0  # the longest the final SIGTERM waits for a restarted bot's start-up
 FULL_DISK_FSIZE = 4096  # journal_full: no file of the bot may grow past its first block
 
 
@@ -366,6 +367,7 @@ class Harness:
             budget = DEADMAN_MS
         else:
             cutoff = None
+            self._wait_until_started()
             sent = _now_ms()
             self._signal(signal.SIGTERM, "TERM")
             budget = int(SHUTDOWN_DEADLINE_S * 1000)
@@ -383,6 +385,22 @@ class Harness:
             self._wait_quietly()
             self._reap()
         return check, cutoff
+
+    def _wait_until_started(self, timeout_s: float = STARTED_WAIT_S) -> None:
+        """Hold the final SIGTERM until the bot's engine has its signal handlers: the SIGHUP
+        rule above, for the stop. A bot restarted moments before the end on a loaded machine
+        (seed 1700 on Hyperliquid, load 12 on 2 cores: nothing logged 5 s after the restart)
+        is otherwise killed by the default action in the interpreter's start-up, before it
+        could have done anything, and the run judged as if it had ignored the stop. The
+        engine logs ``journal: `` (the start's recovery) after installing them."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            b = self.bot
+            if b is None or b.proc.poll() is not None:
+                return
+            if b"journal: " in b.log_path.read_bytes():
+                return
+            time.sleep(POLL_S)
 
     def _wait_quietly(self) -> bool:
         b = self.bot

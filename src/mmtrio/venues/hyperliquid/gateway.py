@@ -24,14 +24,15 @@ the time out every ``deadman_refresh_ms`` and never triggers it; a clean stop di
 fires only after a crash, a kill -9 or a stall longer than the countdown. The connector counts
 the triggers it sees (``scheduledCancel`` cancels on the user stream, per UTC day) and logs
 them; when the venue refuses an arm (the daily limit reached, or any other refusal), the
-refusal propagates: at start the bot does not quote without the protection (the dead-man task
-must arm before the runtime reports it started), and a refused refresh is logged while the
-last armed time stands. See docs/OPERATOR.md, "Hyperliquid".
+refusal propagates (after one retry on a freshly read venue clock: a time refused as too
+soon is most often our clock off the venue's): at start the bot does not quote without the
+protection (the dead-man task must arm before the runtime reports it started), and a refused
+refresh is logged while the last armed time stands. See docs/OPERATOR.md, "Hyperliquid".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,7 @@ from mmtrio.errors import (
     ConnectionFailed,
     OutcomeUnknownError,
     ProtocolError,
+    RateLimited,
     VenueError,
 )
 from mmtrio.venues.hyperliquid.codec import trade_id_time_ms
@@ -67,7 +69,7 @@ from mmtrio.venues.hyperliquid.codec_info import (
 )
 from mmtrio.venues.hyperliquid.errors import kind_of
 from mmtrio.venues.hyperliquid.nonces import NonceSource
-from mmtrio.venues.hyperliquid.rest import HyperliquidRest
+from mmtrio.venues.hyperliquid.rest import FALLBACK_RETRY_AFTER_429_S, HyperliquidRest
 from mmtrio.venues.hyperliquid.signing import L1Signer
 from mmtrio.venues.hyperliquid.tracking import OrderTracking
 from mmtrio.venues.hyperliquid.userstream import PostUnavailable, UserStream, to_update
@@ -108,6 +110,8 @@ class HyperliquidGateway:
         self.tracking = tracking
         self.venue_ms = venue_ms
         self.post: UserStream | None = None  # the session plugs the user stream in
+        # The session's clock sync (re-reads the venue's time); None: no resync on a refusal.
+        self.resync_clock: Callable[[], Awaitable[object]] | None = None
         self.via_ws = 0
         self.via_rest = 0
         self.deadman_refused = 0
@@ -133,6 +137,11 @@ class HyperliquidGateway:
         payload = exchange_payload(
             action, nonce, self.signer.sign(action, nonce), self.signer.vault
         )
+        # One back-off for both ways in: Hyperliquid counts websocket posts against the same
+        # IP budget, and a request sent into a 429's back-off earns a ban (chaos seeds 1702
+        # and 1704: the dead-man's refresh went out over the websocket 0.4 s after a post
+        # was answered 429, then every second into the ban).
+        self.rest.check_blocked()
         post = self.post
         if post is not None and post.connected:
             try:
@@ -141,15 +150,20 @@ class HyperliquidGateway:
                 return answer
             except PostUnavailable:
                 pass  # not sent: the same signed payload over REST
+            except RateLimited as exc:
+                if not exc.retry_after_s:
+                    exc.retry_after_s = FALLBACK_RETRY_AFTER_429_S
+                self.rest.block(exc.retry_after_s)
+                raise
             except OutcomeUnknownError:
                 if not idempotent:
                     raise
                 return await self._act_rest(action)
-        self.rest.check_blocked()
         self.via_rest += 1
         return await self.rest.exchange(payload)
 
     async def _act_rest(self, action: dict[str, Any]) -> Any:
+        self.rest.check_blocked()
         nonce = await self.nonces.take()
         signature = self.signer.sign(action, nonce)
         self.via_rest += 1
@@ -295,6 +309,19 @@ class HyperliquidGateway:
         self._check(symbol)
         if countdown_ms < 0:
             raise ConfigError(f"dead-man countdown must be >= 0 ms, got {countdown_ms}")
+        try:
+            await self._schedule_cancel(countdown_ms)
+        except VenueError as exc:
+            if not (exc.definite and countdown_ms > 0 and self.resync_clock is not None):
+                raise
+            # A time the venue calls too soon (or otherwise refuses) is most often our clock
+            # off the venue's (chaos seed 1703 on Hyperliquid: a clock_skew fault, then every
+            # refresh refused "at least 5 seconds in the future" until the supervisor gave
+            # up): read the venue's time again and arm once more; a second refusal stands.
+            await self.resync_clock()
+            await self._schedule_cancel(countdown_ms)
+
+    async def _schedule_cancel(self, countdown_ms: int) -> None:
         when = None if countdown_ms == 0 else self.venue_ms() + max(countdown_ms, MIN_LEAD_MS)
         body = await self._act(schedule_cancel_action(when), idempotent=True)
         try:

@@ -190,6 +190,7 @@ class HyperliquidSession:
                 account=self.address, asset=asset.index, instrument=asset.instrument,
                 tracking=self.tracking, venue_ms=self.venue_time_ms,
             )  # fmt: skip
+            self._gateway.resync_clock = self.sync_clock
         elif asset.index != self._asset.index:
             raise ProtocolError(
                 f"{self.coin} moved from asset index {self._asset.index} to {asset.index}"
