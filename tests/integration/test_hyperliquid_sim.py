@@ -306,8 +306,9 @@ async def test_a_429_on_a_post_holds_every_request_and_a_skewed_clock_is_reread(
             # A post answered 429: the next requests, post or REST, are held back here (a
             # request sent into the back-off would earn a ban).
             sim.inject("http_429", {"count": 1, "retry_after": 30})
-            with pytest.raises(RateLimited):
+            with pytest.raises(RateLimited) as told:
                 await gw.place(order)
+            assert told.value.retry_after_s == 30  # the wait the answer states is the one kept
             sent = sim.limiter.requests
             with pytest.raises(RateLimited, match="back-off in force"):
                 await gw.arm_deadman("BTC", 5_000)

@@ -7,9 +7,12 @@ nothing for any other address); ``{"method": "ping"}`` answered ``{"channel": "p
 ``{"method": "post", "id": n, "request": {"type": "action"|"info", "payload": ...}}``
 answered on channel ``post`` with the same id, as ``/exchange`` and ``/info`` would
 (weights, faults and latency included: an ``order_drop`` post is never answered, an
-``order_5xx`` post is answered ``{"type": "error"}`` after the action ran). A new ``l2Book``
-subscription gets the current book at once, a ``userFills`` one the recent fills marked
-``isSnapshot``, as on the venue. Anything else gets ``{"channel": "error", "data": text}``.
+``order_5xx`` post is answered ``{"type": "error"}`` after the action ran; a rate-limited
+post is answered ``Too many requests: … Retry after N s.``: Hyperliquid documents no wait, and
+this sim states the one it enforces, as its REST answers do in a ``Retry-After`` header).
+A new ``l2Book`` subscription gets the current book at once, a ``userFills`` one the recent
+fills marked ``isSnapshot``, as on the venue. Anything else gets
+``{"channel": "error", "data": text}``.
 
 User channels share the hub's user stream (so the user faults apply to them); each
 connection receives only the user channels it subscribed to.
@@ -185,7 +188,12 @@ class HyperliquidWs:
             else:
                 response = {"type": "error", "payload": f"Unknown post type {kind!r}"}
         except RateLimitHit as hit:
-            response = {"type": "error", "payload": f"Too many requests: {hit.detail}"}
+            # The wait is said in words: a post has no header to carry it, and the client is
+            # held to it as a REST client is to its Retry-After (a request inside it: banned).
+            response = {
+                "type": "error",
+                "payload": f"Too many requests: {hit.detail} Retry after {hit.retry_after_s} s.",
+            }
         except (ProtocolError, SimBadRequest) as exc:
             response = {"type": "error", "payload": f"Failed to deserialize the request: {exc}"}
         except Exception as exc:  # the sim's own bug: an answer, never a dead connection

@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -406,10 +407,17 @@ class UserStream(HyperliquidWs):
         return []
 
 
+_STATED_WAIT = re.compile(r"retry after (\d+(?:\.\d+)?) ?s", re.IGNORECASE)
+
+
 def _post_error(text: str) -> Exception:
     low = text.lower()
     if "too many" in low or "rate limit" in low:
-        return RateLimited(text, code="post", retry_after_s=None)
+        # A wait stated in the answer is honoured (our simulated venue states one); without
+        # one the gateway waits its documented fallback.
+        stated = _STATED_WAIT.search(text)
+        wait = float(stated.group(1)) if stated else None
+        return RateLimited(text, code="post", retry_after_s=wait)
     # The venue answered the post with an error instead of the action's result: whether the
     # action ran is not said, so its outcome is unknown (resolved by querying the cloid).
     return OutcomeUnknownError(f"the venue answered the post with an error: {text}")
