@@ -317,3 +317,38 @@ async def test_a_429_on_a_post_holds_every_request_and_a_skewed_clock_is_reread(
             assert sim.limiter.requests == sent and sim.limiter.count_418 == 0
             nursery.cancel_scope.cancel()
         await s.aclose()
+
+
+async def test_a_post_sent_while_a_429_is_held_back_is_not_banned() -> None:
+    async with hl_sim() as (sim, urls):
+        s = session(sim, urls)
+        await s.sync_clock()
+        inst = await s.load_instrument()
+        gw = s.gateway
+
+        async def ignore(ev: Event) -> None:
+            await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(s.user_feed(inst).run, ignore)
+            await wait_until(lambda: gw.post is not None and gw.post.connected, "the user stream")
+            # The next answers sit 1.5 s in a latency fault; the first post meets a 429.
+            sim.inject("delay", {"count": 2, "ms": 1_500})
+            sim.inject("http_429", {"count": 1, "retry_after": 1})
+            first = s.client_ids.make(6, 1)
+            outcomes: list[BaseException] = []
+
+            async def place(cid: str) -> None:
+                try:
+                    await gw.place(PlaceOrder(cid, "BTC", Side.BUY, inst.price_to_ticks(1), 1))
+                except VenueError as exc:
+                    outcomes.append(exc)
+
+            nursery.start_soon(place, first)
+            await trio.sleep(0.3)  # the 429 is still held: we cannot know of it yet
+            await place(s.client_ids.make(6, 2))
+            await wait_until(lambda: len(outcomes) == 2, "both answers")
+            assert all(isinstance(o, RateLimited) for o in outcomes)
+            assert sim.limiter.count_418 == 0  # in flight, not ignored: no ban
+            nursery.cancel_scope.cancel()
+        await s.aclose()

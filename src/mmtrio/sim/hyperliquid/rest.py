@@ -58,11 +58,11 @@ class RestApp:
         self.venue = front.venue
         self.internal_errors = 0
 
-    def charge(self, cost: int, *, is_action: bool) -> None:
+    def charge(self, cost: int, *, is_action: bool, now: float) -> None:
         """IP weight through the shared limiter, and the 429/error faults (RateLimitHit,
-        Refused)."""
+        Refused). ``now``: the request's arrival, the same time the caller later gives
+        ``limiter.answer_held`` (a held 429 is recognised by its start)."""
         v = self.venue
-        now = trio.current_time()
         v.limiter.check(cost, 0, now, v.true_ms())
         faults = v.faults
         if faults.http_429 > 0:
@@ -73,8 +73,8 @@ class RestApp:
             status = faults.error_status if faults.error_code is not None else 500
             raise Refused(status, faults.error_msg)
 
-    def handle(self, path: str, body: bytes) -> tuple[int, bytes, bool]:
-        """(status, body, drop) of one request."""
+    def handle(self, path: str, body: bytes, now: float) -> tuple[int, bytes, bool]:
+        """(status, body, drop) of one request arrived at ``now``."""
         try:
             data = json.loads(body) if body else None
         except ValueError:
@@ -82,13 +82,14 @@ class RestApp:
         if path == "/info":
             try:
                 kind = data.get("type") if isinstance(data, dict) else None
-                self.charge(info.weight(str(kind)), is_action=False)
+                self.charge(info.weight(str(kind)), is_action=False, now=now)
                 result, _ = info.answer(self.front, data)
             except SimBadRequest as exc:
                 raise Refused(exc.status, str(exc)) from None
             return 200, dumps(result), False
         action = data.get("action") if isinstance(data, dict) else None
-        self.charge(exchange.weight(action) if isinstance(action, dict) else 1, is_action=True)
+        cost = exchange.weight(action) if isinstance(action, dict) else 1
+        self.charge(cost, is_action=True, now=now)
         try:
             result = exchange.execute(self.front, data)
         except (ProtocolError, SimBadRequest) as exc:
@@ -122,7 +123,7 @@ class RestApp:
                 raise Refused(413, "Request body too large.")
             if method != "POST" or path not in ("/info", "/exchange"):
                 raise Refused(404 if path not in ("/info", "/exchange") else 405, "Not Found")
-            status, out, drop = self.handle(path, body)
+            status, out, drop = self.handle(path, body, now)
         except RateLimitHit as hit:
             r = limit_refusal(hit)
             status, out, headers = r.status, r.text.encode(), r.headers
