@@ -24,7 +24,8 @@ def order_row(status: str, remaining: str) -> dict[str, object]:
 
 def fill_row(tid: int) -> dict[str, object]:
     return {"coin": "BTC", "px": "60000", "sz": "0.001", "side": "B", "oid": 7,
-            "time": 1_750_000_000_000, "crossed": False, "fee": "0.01", "feeToken": "USDC", "tid": tid, "hash": "0x",
+            "time": 1_750_000_000_000, "crossed": False, "fee": "0.01", "feeToken": "USDC",
+            "tid": tid, "hash": "0x",
             "startPosition": "0", "dir": "Open Long", "closedPnl": "0", "cloid": CLOID}  # fmt: skip
 
 
