@@ -391,14 +391,16 @@ class Harness:
         rule above, for the stop. A bot restarted moments before the end on a loaded machine
         (seed 1700 on Hyperliquid, load 12 on 2 cores: nothing logged 5 s after the restart)
         is otherwise killed by the default action in the interpreter's start-up, before it
-        could have done anything, and the run judged as if it had ignored the stop. The
-        engine logs ``journal: `` (the start's recovery) after installing them."""
+        could have done anything, and the run judged as if it had ignored the stop. Held
+        until its start-up reconciliation is logged (after the handlers, and after the fills
+        it missed while down are booked: seed 1831, stopped between its recovery and that
+        reconciliation, left a fill unjournaled), or 30 s."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             b = self.bot
             if b is None or b.proc.poll() is not None:
                 return
-            if b"journal: " in b.log_path.read_bytes():
+            if b"reconcile (start)" in b.log_path.read_bytes():
                 return
             time.sleep(POLL_S)
 
