@@ -241,7 +241,9 @@ class HyperliquidFrontEnd:
                 self.grid, fill, leg.oid, v.out_ts(fill.ts), realized, v.account.position
             )
             user = self.accounts.account
-            hub.publish_user({"channel": "userFills", "data": {"user": user, "fills": [row]}})
+            hub.publish_user(
+                {"channel": "userFills", "data": {"user": user, "fills": [row]}}, fill=True
+            )
             hub.publish_user({"channel": "user", "data": {"fills": [row]}})
 
     def on_account(self, cause: AccountCause, balance_change: Decimal) -> None:
