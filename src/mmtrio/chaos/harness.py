@@ -105,6 +105,10 @@ class Harness:
     ) -> None:
         self.seed = seed
         self.venue = chaos_venue(venue)
+        # What the sim's --json says replaces these once it started (_start_sim).
+        self.symbol = SYMBOL
+        self.env: dict[str, str] = {}
+        self.account: str | None = None
         self.schedule = make_schedule(seed, int(duration_s * 1000))
         # Absolute: the bot runs in its run directory and gets every path in its config;
         # a relative --out once made every bot exit 2 (issue #20, finding 3).
