@@ -13,17 +13,17 @@ from tests.unit.test_strategy_replay import AckVenue, recorded_events
 
 def test_a_diff_below_the_touch_is_not_planned_on_and_a_touch_change_is() -> None:
     s, _, _ = quoting_session()
-    s.mm.plans_skipped = 0
-    plans = s.mm.plans
+    s.mm.gate.skipped = 0
+    plans = s.mm.gate.plans
     # A level deep in the book changes: nothing the quotes depend on moved.
     assert s.diff(((MID - 30, 7),), ((MID + 30, 7),), dt=500) == []
-    assert s.mm.plans_skipped == 1 and s.mm.plans == plans
+    assert s.mm.gate.skipped == 1 and s.mm.gate.plans == plans
     # The touch size changes (the microprice reads it): planned again (no order needs to move).
     assert s.diff(((MID - 1, 4),), (), dt=10) == []
-    assert s.mm.plans == plans + 1
+    assert s.mm.gate.plans == plans + 1
     # The touch moves by 20 ticks: planned, and the quotes are amended.
     cmds = s.move(MID + 19, MID + 21, (MID - 1, MID + 1), dt=500)
-    assert cmds and s.mm.plans == plans + 2
+    assert cmds and s.mm.gate.plans == plans + 2
 
 
 def _replay(mm: MarketMaker) -> list[tuple[int, Command]]:
@@ -53,9 +53,9 @@ def test_skipping_changes_no_decision_on_the_recorded_market() -> None:
     commands (ids, prices, sizes, times) are identical, and most decisions were skipped."""
     skipping = MarketMaker(make_config(), ClientIdGenerator(client_id_format("r"), 1))
     planning = MarketMaker(make_config(), ClientIdGenerator(client_id_format("r"), 1))
-    planning.skip_unchanged_plans = False
+    planning.gate.enabled = False
     a, b = _replay(skipping), _replay(planning)
     assert a == b
     assert sum(isinstance(c, PlaceOrder) for _, c in a) > 10
-    assert planning.plans_skipped == 0
-    assert skipping.plans_skipped > skipping.plans  # the book mostly moves below the touch
+    assert planning.gate.skipped == 0
+    assert skipping.gate.skipped > skipping.gate.plans  # the book mostly moves below the touch
