@@ -59,6 +59,7 @@ class OrderSession(OkxWs):
         super().__init__(url, decoder, **kwargs)
         self.response_timeout_s = response_timeout_s
         self._ws: WebSocketConnection | None = None
+        self._up = trio.Event()
         self._pending: dict[str, _Slot] = {}
         self._next = 0
         self.sent = 0
@@ -71,6 +72,10 @@ class OrderSession(OkxWs):
         """True while logged in: requests go over this connection."""
         return self._ws is not None
 
+    async def wait_ready(self) -> None:
+        """Return once the session is logged in (at once if it is)."""
+        await self._up.wait()
+
     async def run(self) -> None:
         """Connect, log in, keep connected; until cancelled (run by the user stream)."""
         await self._loop()
@@ -82,10 +87,12 @@ class OrderSession(OkxWs):
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
         await self._login(ws)
         self._ws = ws
+        self._up.set()
         try:
             await super()._serve(ws, nursery)
         finally:
             self._ws = None
+            self._up = trio.Event()
             self._fail_pending(self._end_reason or "order session closed")
 
     def _fail_pending(self, reason: str) -> None:

@@ -197,11 +197,18 @@ class UserStream(OkxWs):
 
     async def run(self, send: UserSink) -> None:
         self._send_event = send
-        async with trio.open_nursery() as nursery:
-            if self.order_session is not None:
-                nursery.start_soon(self.order_session.run)
-            await self._loop()
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                if self.order_session is not None:
+                    nursery.start_soon(self.order_session.run)
+                await self._loop()
+        except BaseExceptionGroup as group:
+            # The nursery only runs the order session beside the stream: a fatal error of
+            # either (a refused login) leaves as itself, as it would from a lone stream.
+            errors = group.exceptions
+            if len(errors) == 1 and isinstance(errors[0], MmtrioError):
+                raise errors[0] from None
+            raise
 
     def _deliver(self) -> UserSink:
         if self._send_event is None:
