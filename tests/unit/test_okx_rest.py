@@ -268,3 +268,48 @@ async def test_position_net_row() -> None:
         -7,
         Decimal("103000.5"),
     )
+
+
+class FakeSession:
+    """The order session's surface the gateway uses: ready, request."""
+
+    def __init__(self, answer: Any) -> None:
+        self.ready = True
+        self.answer = answer
+        self.ops: list[tuple[str, list[dict[str, str]]]] = []
+
+    async def request(self, op: str, args: list[dict[str, str]]) -> Any:
+        self.ops.append((op, args))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def test_order_entry_goes_over_the_socket_and_falls_back_to_rest() -> None:
+    from mmtrio.errors import ConnectionFailed
+    from mmtrio.venues.okx.codec import OpResult
+
+    venue = Venue(lambda r: ok(PLACED))
+    ws = FakeSession(OpResult("m1", "order", "0", "", tuple(PLACED)))
+    gw = OkxGateway(make(venue), SWAP, order_session=ws)  # type: ignore[arg-type]
+    await gw.place(PLACE)
+    assert ws.ops[0][0] == "order" and ws.ops[0][1][0]["clOrdId"] == "mmt1x0"
+    assert venue.requests == [] and (gw.sent_ws, gw.sent_rest) == (1, 0)
+    ws.ready = False  # socket down: REST carries it
+    await gw.place(PLACE)
+    assert len(venue.requests) == 1 and gw.sent_rest == 1
+    ws.ready, ws.answer = True, ConnectionFailed("closed; not sent")  # could not send: REST
+    await gw.place(PLACE)
+    assert len(venue.requests) == 2
+    ws.answer = OutcomeUnknownError("no answer")  # sent, no answer: unknown, never resent
+    with pytest.raises(OutcomeUnknownError):
+        await gw.place(PLACE)
+    assert len(venue.requests) == 2
+    ws.answer = OpResult("m5", "order", "60011", "Please log in", ())  # refused whole: REST
+    await gw.place(PLACE)
+    assert len(venue.requests) == 3
+    ws.answer = OpResult("m6", "order", "1", "", ({**PLACED[0], "sCode": "50011"},))
+    with pytest.raises(RateLimited):
+        await gw.place(PLACE)
+    with pytest.raises(RateLimited, match="not sent"):  # the socket's 429 blocks REST too
+        await gw.rest.request("GET", "/api/v5/trade/orders-pending", [], signed=True)
