@@ -208,7 +208,7 @@ def _core_check(
     notional, notional_without = abs(worst) * lot * ref, abs(without) * lot * ref
 
     def qty(lots: int) -> str:  # messages speak the operator's units, not lots
-        return f"{instrument.lots_to_qty(lots)} {instrument.base_asset}"
+        return f"{instrument.base_str(lots)} {instrument.base_asset}"
 
     if reduce_only:
         if _reduces(side, total_lots, position_lots):
@@ -544,8 +544,8 @@ class RiskManager:
         if band is not InventoryBand.NORMAL:
             warnings.append(
                 f"inventory {band.value}: position "
-                f"{self.instrument.lots_to_qty(position_lots)} of max "
-                f"{self.instrument.lots_to_qty(self.limits.max_position_lots)} "
+                f"{self.instrument.base_str(position_lots)} of max "
+                f"{self.instrument.base_str(self.limits.max_position_lots)} "
                 f"{self.instrument.base_asset}"
             )
         if self.limits.max_quote_to_trade is not None and qtr > self.limits.max_quote_to_trade:

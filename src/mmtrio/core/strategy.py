@@ -402,7 +402,7 @@ class MarketMaker:
                     "fill",
                     f"fill {fill.side.value} {self._qty(fill.qty)} @ {self._price(fill.price)}"
                     f" ({fill.client_id}); position "
-                    f"{self.instrument.lots_to_qty(self.ledger.position_lots):+}"
+                    f"{self.instrument.lots_to_base(self.ledger.position_lots):+}"
                     f" {self.instrument.base_asset}",
                     client_id=fill.client_id,
                     trade_id=fill.trade_id,
@@ -879,7 +879,7 @@ class MarketMaker:
     # --- units in messages ----------------------------------------------------------------------
     def _qty(self, lots: int) -> str:
         """A size as the operator reads it (``0.004 BTC``): notices speak the screen's units."""
-        return f"{self.instrument.lots_to_qty(lots)} {self.instrument.base_asset}"
+        return f"{self.instrument.base_str(lots)} {self.instrument.base_asset}"
 
     def _price(self, ticks: int) -> str:
         return self.instrument.price_str(ticks)
