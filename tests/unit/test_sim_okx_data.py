@@ -1,4 +1,4 @@
-"""The shipped recordings re-expressed as OKX swaps: exact, or refused."""
+"""The shipped recordings said as OKX swaps: the same ticks and lots, OKX's units."""
 
 from __future__ import annotations
 
@@ -6,42 +6,29 @@ from decimal import Decimal
 
 import pytest
 
-from mmtrio.core.events import BookDelta, BookSnapshot, MarkPrice, Trade
 from mmtrio.core.instruments import BTCUSDT, ETHUSDT, Instrument
 from mmtrio.errors import ConfigError
-from mmtrio.sim.okx.data import reexpression
+from mmtrio.sim.okx.data import okx_instrument
 
 
-def test_btc_and_eth_keep_price_value_and_base_quantity() -> None:
-    inst, conv = reexpression(BTCUSDT)
-    assert (inst.symbol, inst.tick_size, inst.lot_size, inst.contract_size) == (
-        "BTC-USDT-SWAP", Decimal("0.1"), Decimal("0.01"), Decimal("0.01"),
+def test_btc_and_eth_in_contracts_with_the_same_integers() -> None:
+    btc = okx_instrument(BTCUSDT)
+    assert (btc.symbol, btc.tick_size, btc.lot_size, btc.contract_size) == (
+        "BTC-USDT-SWAP", Decimal("0.1"), Decimal("0.1"), Decimal("0.01"),
     )  # fmt: skip
-    delta = BookDelta("BTCUSDT", ((281451, 5),), ((281452, 0),), 10, 7, 6, 7)
-    out = conv(delta)
-    assert isinstance(out, BookDelta)
-    assert out.bids == ((281451, 50),) and out.asks == ((281452, 0),) and out.seq == 7
-    # The same money and the same BTC on both grids.
-    assert inst.ticks_to_price(out.bids[0][0]) == BTCUSDT.ticks_to_price(281451)
-    assert inst.lots_to_base(50) == BTCUSDT.lots_to_base(5) == Decimal("0.005")
-    trade = conv(Trade("BTCUSDT", 9, 281451, 2, True, 11))
-    assert trade == Trade("BTC-USDT-SWAP", 9, 281451, 20, True, 11)
-    snap = conv(BookSnapshot("BTCUSDT", ((1, 1),), (), 1, 3))
-    assert isinstance(snap, BookSnapshot) and snap.symbol == "BTC-USDT-SWAP"
-    mark = conv(MarkPrice("BTCUSDT", Decimal(1), Decimal(1), Decimal(0), 0, 0))
-    assert isinstance(mark, MarkPrice) and mark.symbol == "BTC-USDT-SWAP"
-    eth, conv_eth = reexpression(ETHUSDT)
-    assert eth.symbol == "ETH-USDT-SWAP" and eth.base_per_lot == Decimal("0.001")
-    t = conv_eth(Trade("ETHUSDT", 1, 250000, 3, False, 1))
-    assert isinstance(t, Trade) and (t.price, t.qty) == (250000, 3)
+    # One engine lot is one OKX lot: the same BTC and the same money.
+    assert btc.base_per_lot == BTCUSDT.base_per_lot == Decimal("0.001")
+    assert btc.qty_str(5) == "0.5" and BTCUSDT.qty_str(5) == "0.005"
+    assert btc.price_str(281451) == "28145.1"
+    assert btc.ticks_to_price(281451) == BTCUSDT.ticks_to_price(281451)
+    assert btc.notional(281451, 5) == BTCUSDT.notional(281451, 5)
+    eth = okx_instrument(ETHUSDT)
+    assert (eth.symbol, eth.lot_size, eth.contract_size) == ("ETH-USDT-SWAP", Decimal("0.01"),
+                                                             Decimal("0.1"))  # fmt: skip
 
 
-def test_unknown_base_or_an_unfit_grid_is_refused() -> None:
+def test_a_base_without_okx_rules_is_refused() -> None:
     doge = Instrument("DOGEUSDT", Decimal("0.00001"), Decimal(1), 1, 10, Decimal(5),
                       base_asset="DOGE")  # fmt: skip
-    with pytest.raises(ConfigError, match="no OKX swap rules"):
-        reexpression(doge)
-    fine_btc = Instrument("BTCUSDT", Decimal("0.01"), Decimal("0.001"), 1, 10, Decimal(5),
-                          base_asset="BTC")  # fmt: skip
-    with pytest.raises(ConfigError, match="tick"):
-        reexpression(fine_btc)
+    with pytest.raises(ConfigError, match="no OKX contract value"):
+        okx_instrument(doge)

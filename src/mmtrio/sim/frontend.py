@@ -60,6 +60,9 @@ class FrontEnd(Protocol):
 
     name: str
     venue: SimVenue
+    symbol: str
+    """The instrument's name on this venue's wire (the recording's ``BTCUSDT`` is OKX's
+    ``BTC-USDT-SWAP``): what a client of this front end trades."""
 
     # --- engine -> front end ------------------------------------------------------------
     def on_book(self, delta: BookDelta) -> None:
@@ -101,6 +104,11 @@ class FrontEnd(Protocol):
     def admin_order(self, params: dict[str, Any]) -> Any:
         """``POST /admin/order``: an order from another client of the account, in this venue's
         request parameters; raise a :class:`~mmtrio.sim.errors.WireError` to refuse."""
+        ...
+
+    def client_urls(self, rest: str, ws: str) -> dict[str, str]:
+        """The endpoints a client of this venue configures, by the names its connector
+        uses (``rest``, ``market_ws``, ``private_ws``), from the served base URLs."""
         ...
 
     def client_credentials(self) -> dict[str, str]:

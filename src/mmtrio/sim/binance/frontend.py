@@ -42,6 +42,7 @@ class BinanceFrontEnd:
 
     def __init__(self, venue: SimVenue, credentials: Credentials = DEFAULT_CREDENTIALS) -> None:
         self.venue = venue
+        self.symbol = venue.symbol
         self.credentials = credentials
         self.market = MarketStreams(venue)
         self.listen_keys = ListenKeys(venue)
@@ -87,6 +88,9 @@ class BinanceFrontEnd:
     def admin_order(self, params: dict[str, Any]) -> Any:
         """An order placed as ``POST /fapi/v1/order`` would be (no signature, no limits)."""
         return trading.place(self.venue, params)
+
+    def client_urls(self, rest: str, ws: str) -> dict[str, str]:
+        return {"rest": rest, "market_ws": ws, "private_ws": ws}
 
     def client_credentials(self) -> dict[str, str]:
         return {"api_key": self.credentials.api_key, "api_secret": self.credentials.api_secret}
