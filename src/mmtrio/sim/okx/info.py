@@ -142,6 +142,21 @@ def funding_rate(front: OkxFrontEnd, params: Params) -> list[Any]:
     return [front.streams.funding_row()]
 
 
+def currencies(front: OkxFrontEnd, params: Params) -> list[Any]:
+    """``GET /api/v5/asset/currencies``: the settlement and base currencies, one chain each
+    (a client loading markets with keys asks for it; the sim moves no funds)."""
+    wanted = {c for c in params.get("ccy", "").split(",") if c}
+    out = []
+    for ccy, chain, tick in (("USDT", "USDT-TRC20", "6"), (front.inst.base_asset, "", "8")):
+        if wanted and ccy not in wanted:
+            continue
+        out.append({"ccy": ccy, "name": ccy, "chain": chain or f"{ccy}-{ccy}", "canDep": False,
+                    "canWd": False, "canInternal": False, "minWd": "0", "maxWd": "0",
+                    "wdTickSz": tick, "fee": "0", "minFee": "0", "maxFee": "0",
+                    "mainNet": True, "needTag": False, "logoLink": ""})  # fmt: skip
+    return out
+
+
 # --- account -------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ WINDOWS: dict[str, tuple[float, int]] = {
     "positions": (2.0, 10),
     "balance": (2.0, 10),
     "config": (2.0, 5),
+    "currencies": (1.0, 6),
     "leverage": (2.0, 20),
     "deadman": (1.0, 1),
     "instruments": (2.0, 20),

@@ -61,6 +61,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", f"{P}/market/ticker"): Route("public", info.ticker),
     ("GET", f"{P}/public/mark-price"): Route("public", info.mark_price),
     ("GET", f"{P}/public/funding-rate"): Route("public", info.funding_rate),
+    ("GET", f"{P}/asset/currencies"): Route("currencies", info.currencies),
     ("GET", f"{P}/account/config"): Route("config", info.config),
     ("GET", f"{P}/account/balance"): Route("balance", info.balance),
     ("GET", f"{P}/account/positions"): Route("positions", info.positions),
