@@ -162,7 +162,7 @@ async def test_unknown_outcomes_are_never_retried() -> None:
     assert count == 3  # one request each: a place is never sent twice
 
 
-async def test_rate_limit_blocks_everything_for_a_window(autojump_clock: trio.abc.Clock) -> None:
+async def test_rate_limit_holds_the_order_ops_for_a_window(autojump_clock: trio.abc.Clock) -> None:
     venue = Venue(lambda r: httpx.Response(429, json={"code": "50011", "msg": "Too Many Requests"}))
     gw = OkxGateway(make(venue), SWAP)
     with pytest.raises(RateLimited):
@@ -236,8 +236,22 @@ async def test_fills_page_back_past_the_watermark() -> None:
     assert fills[0].fee == Decimal("0.01")
 
 
-async def test_deadman_whole_seconds_in_okx_range() -> None:
-    venue = Venue(lambda r: ok([{"triggerTime": "1", "tag": "", "ts": "1"}]))
+def one_per_second() -> Callable[[httpx.Request], httpx.Response]:
+    """cancel-all-after as OKX limits it: a second call within a second is a 429."""
+    last: list[float] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        now = trio.current_time()
+        if last and now - last[-1] < 1.0:
+            return httpx.Response(429, json={"code": "50011", "msg": "Too Many Requests"})
+        last.append(now)
+        return ok([{"triggerTime": "1", "tag": "", "ts": "1"}])
+
+    return respond
+
+
+async def test_deadman_whole_seconds_in_okx_range(autojump_clock: trio.abc.Clock) -> None:
+    venue = Venue(one_per_second())
     gw = OkxGateway(make(venue), SWAP)
     await gw.arm_deadman("BTC-USDT-SWAP", 30_500)
     assert json.loads(venue.requests[-1].content) == {"timeOut": "30"}
@@ -247,6 +261,35 @@ async def test_deadman_whole_seconds_in_okx_range() -> None:
         await gw.arm_deadman("BTC-USDT-SWAP", 5_000)
     with pytest.raises(ConfigError, match=r"10\.\.120"):
         await gw.arm_deadman("BTC-USDT-SWAP", 600_000)
+
+
+async def test_deadman_calls_keep_to_one_per_second(autojump_clock: trio.abc.Clock) -> None:
+    # A stop right after the start disarms just after the first arm: spaced, never a 429.
+    venue = Venue(one_per_second())
+    gw = OkxGateway(make(venue), SWAP)
+    for countdown in (30_000, 0, 30_000, 30_000, 0):
+        await gw.arm_deadman("BTC-USDT-SWAP", countdown)
+    timeouts = [json.loads(r.content)["timeOut"] for r in venue.requests]
+    assert timeouts == ["30", "0", "30", "30", "0"]
+
+
+async def test_a_rate_limit_holds_only_its_endpoint(autojump_clock: trio.abc.Clock) -> None:
+    # OKX counts endpoints apart: a refused dead-man refresh must not hold a cancel.
+    def respond(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v5/trade/cancel-all-after":
+            return httpx.Response(429, json={"code": "50011", "msg": "Too Many Requests"})
+        return ok([{**PLACED[0], "sCode": "0"}])
+
+    venue = Venue(respond)
+    gw = OkxGateway(make(venue), SWAP)
+    with pytest.raises(RateLimited):
+        await gw.arm_deadman("BTC-USDT-SWAP", 30_000)
+    sent = len(venue.requests)
+    await gw.cancel(CancelOrder("mmt1x0", "BTC-USDT-SWAP"))  # another endpoint: sent
+    assert len(venue.requests) == sent + 1
+    with pytest.raises(RateLimited, match="not sent"):  # the refused one waits its window
+        await gw.arm_deadman("BTC-USDT-SWAP", 30_000)
+    assert len(venue.requests) == sent + 1
 
 
 async def test_position_net_row() -> None:
@@ -311,5 +354,10 @@ async def test_order_entry_goes_over_the_socket_and_falls_back_to_rest() -> None
     ws.answer = OpResult("m6", "order", "1", "", ({**PLACED[0], "sCode": "50011"},))
     with pytest.raises(RateLimited):
         await gw.place(PLACE)
-    with pytest.raises(RateLimited, match="not sent"):  # the socket's 429 blocks REST too
-        await gw.rest.request("GET", "/api/v5/trade/orders-pending", [], signed=True)
+    ws.ready = False
+    with pytest.raises(RateLimited, match="not sent"):  # the socket's 429 holds REST's ops too
+        await gw.cancel(CancelOrder("mmt1x0", "BTC-USDT-SWAP"))
+    assert len(venue.requests) == 3
+    # a read is another endpoint (OKX counts each apart): not held
+    await gw.rest.request("GET", "/api/v5/trade/orders-pending", [], signed=True)
+    assert len(venue.requests) == 4

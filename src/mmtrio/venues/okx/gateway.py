@@ -13,10 +13,10 @@ Answers are neutral here: an accepted order becomes an OrderAck, a per-order ``s
 :class:`~mmtrio.errors.VenueError` of the kind :mod:`mmtrio.venues.okx.errors` maps.
 
 **Dead-man.** ``POST /api/v5/trade/cancel-all-after`` takes whole seconds, 0 (off) or
-10..120. The runtime's countdown (ms) is taken in whole seconds, rounded down (the venue
-then cancels no later than asked); a countdown outside OKX's range is refused with a
-ConfigError naming ``runtime.deadman_countdown_ms``. OKX's switch covers the whole account,
-not one instrument.
+10..120, at most once a second (calls are spaced to keep to that). The runtime's countdown
+(ms) is taken in whole seconds, rounded down (the venue then cancels no later than asked); a
+countdown outside OKX's range is refused with a ConfigError naming
+``runtime.deadman_countdown_ms``. OKX's switch covers the whole account, not one instrument.
 
 **Fills** (``GET /api/v5/trade/fills``, the last 3 days) page backwards by ``billId``,
 newest first; :meth:`OkxGateway.user_trades` pages back until it passes ``from_id`` (trade
@@ -26,6 +26,8 @@ ids increase per instrument) and returns the fills from it, oldest first.
 from __future__ import annotations
 
 from decimal import Decimal
+
+import trio
 
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, OrderStatus, OrderUpdate
@@ -57,6 +59,7 @@ CAPABILITIES = Capabilities(
     amend=True, amend_keeps_priority=False, batch=False, ws_order_entry=True, deadman=True
 )
 DEADMAN_RANGE_S = (10, 120)
+DEADMAN_INTERVAL_S = 1.0  # OKX: cancel-all-after, 1 request per second
 MAX_PAGES = 50
 _PATHS = {
     "order": "/api/v5/trade/order",
@@ -91,6 +94,7 @@ class OkxGateway:
         self.mode = mode
         self.sent_ws = 0
         self.sent_rest = 0
+        self._deadman_sent: float | None = None  # Trio time of the last cancel-all-after
 
     def _check(self, symbol: str) -> None:
         if symbol != self.instrument.symbol:
@@ -130,8 +134,8 @@ class OkxGateway:
         raise self._error(result.code, result.msg or f"{op} refused")
 
     def _error(self, code: str, msg: str) -> VenueError:
-        """The neutral error for an OKX code; a rate-limit answer over the socket blocks
-        REST too (the ops share the endpoints' limits)."""
+        """The neutral error for an OKX code; a rate-limit answer over the socket blocks the
+        order operations over REST too (the ops share the endpoints' limits)."""
         err = classify(0, code or None, msg, mode=self.mode)
         if isinstance(err, RateLimited):
             self.rest.block(err.retry_after_s or RATE_LIMIT_RETRY_S)
@@ -252,4 +256,9 @@ class OkxGateway:
                 f"cancel-all-after ({low}..{high} s): set it between {low * 1000} and "
                 f"{high * 1000}"
             )
+        # OKX takes one cancel-all-after per second: a disarm right after an arm (a stop
+        # just after the start) waits out the rest of that second instead of meeting a 429.
+        if self._deadman_sent is not None:
+            await trio.sleep_until(self._deadman_sent + DEADMAN_INTERVAL_S)
+        self._deadman_sent = trio.current_time()
         await self.rest.cancel_all_after(seconds)

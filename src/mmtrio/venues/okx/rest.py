@@ -8,9 +8,13 @@ The same rules as the Binance client, because the caller cannot apply them after
 * An answer that does not say whether the request executed (5xx, 50004 and the busy codes,
   a timeout or a dropped connection after the request was written) raises
   OutcomeUnknownError; the caller resolves it by querying the ``clOrdId``.
-* After a rate-limit answer (HTTP 429 / 50011) it refuses to send anything for one OKX
-  window (2 s; OKX sends no Retry-After), checked again when the request's bytes are about
-  to leave.
+* After a rate-limit answer (HTTP 429 / 50011) it refuses to send to that endpoint for one
+  OKX window (2 s; OKX sends no Retry-After), checked again when the request's bytes are
+  about to leave. OKX counts each endpoint on its own (place 60 per 2 s, positions 10 per
+  2 s, cancel-all-after 1 per second, ...), so a 429 on one says nothing about the others: a
+  dead-man refresh refused must not block the cancel-all of a shutdown. The order
+  operations (place, amend, cancel and their batches, REST or WebSocket) are one group: they
+  also share the sub-account's order-rate limit, so a 429 on any of them holds them all.
 * Signed requests carry ``OK-ACCESS-TIMESTAMP`` = local clock + the offset measured against
   ``GET /api/v5/public/time`` (OKX refuses a timestamp 30 s off: 50102); a 50102 resyncs
   the offset before it is raised.
@@ -24,6 +28,7 @@ serialised once with orjson and signed as sent.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -55,6 +60,23 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, ke
 READ_RETRY_S = 1.0
 BATCH_MAX = 20
 PAGE = 100  # OKX's page size for orders-pending and fills
+# The order operations' paths: one rate-limit group (module docstring); every other path is
+# its own group.
+ORDER_OPS = "/api/v5/trade/order"
+ORDER_OP_PATHS = frozenset({
+    ORDER_OPS,
+    "/api/v5/trade/batch-orders",
+    "/api/v5/trade/amend-order",
+    "/api/v5/trade/amend-batch-orders",
+    "/api/v5/trade/cancel-order",
+    "/api/v5/trade/cancel-batch-orders",
+})  # fmt: skip
+
+
+def endpoint_group(method: str, path: str) -> str:
+    """The rate-limit group of a request (its back-off is shared within the group); ``GET
+    /trade/order`` (a query) is not ``POST /trade/order`` (a place)."""
+    return "order operations" if method == "POST" and path in ORDER_OP_PATHS else f"{method} {path}"
 
 
 def wall_clock_ms() -> int:
@@ -103,7 +125,7 @@ class OkxRest:
         self.time_offset_ms = 0
         self.last_time_sync_ms: int | None = None
         self.time_sync_failures = 0
-        self._blocked_until: float | None = None
+        self._blocked_until: dict[str, float] = {}  # endpoint group -> Trio time
         self.on_read_retry: Callable[[float, VenueError], None] | None = None
 
     async def aclose(self) -> None:
@@ -208,28 +230,31 @@ class OkxRest:
         )
 
     # --- transport ----------------------------------------------------------------------
-    def _check_blocked(self) -> None:
-        if self._blocked_until is None:
+    def _check_blocked(self, group: str) -> None:
+        until = self._blocked_until.get(group)
+        if until is None:
             return
-        left = self._blocked_until - trio.current_time()
+        left = until - trio.current_time()
         if left > 0:
             raise RateLimited(
                 f"rate-limit back-off in force for {left:.1f} s more; request not sent",
                 retry_after_s=left,
             )
-        self._blocked_until = None
+        del self._blocked_until[group]
 
-    async def _on_transport_event(self, event: str, info: dict[str, Any]) -> None:
+    async def _on_transport_event(self, group: str, event: str, info: dict[str, Any]) -> None:
         # Checked again just before the first byte leaves: a request that waited in the
         # pool while another one's 429 arrived must not be sent into the back-off.
         if event.endswith(".send_request_headers.started"):
-            self._check_blocked()
+            self._check_blocked(group)
 
-    def block(self, seconds: float) -> None:
-        """Refuse every request for ``seconds`` (a rate-limit answer, REST or WebSocket)."""
+    def block(self, seconds: float, method: str = "POST", path: str = ORDER_OPS) -> None:
+        """Refuse requests of ``method path``'s endpoint group for ``seconds`` (a rate-limit
+        answer, REST or WebSocket; the default is the order operations' group)."""
+        group = endpoint_group(method, path)
         until = trio.current_time() + seconds
-        if self._blocked_until is None or until > self._blocked_until:
-            self._blocked_until = until
+        if until > self._blocked_until.get(group, -math.inf):
+            self._blocked_until[group] = until
         if self._on_blocked is not None:
             self._on_blocked(self._clock_ms() + 1 + math.ceil(seconds * 1000))
 
@@ -284,8 +309,10 @@ class OkxRest:
         attempts = 1 if mutates else 2
         target = f"{path}?{_query(params)}" if params else path
         content = orjson.dumps(body).decode() if body is not None else ""
+        group = endpoint_group(method, path)
+        trace = functools.partial(self._on_transport_event, group)
         for attempt in range(1, attempts + 1):
-            self._check_blocked()
+            self._check_blocked(group)
             headers = self._headers(method, target, content, signed)
             try:
                 resp = await self._client.request(
@@ -293,7 +320,7 @@ class OkxRest:
                     target,
                     content=content.encode() if content else None,
                     headers=headers,
-                    extensions={"trace": self._on_transport_event},
+                    extensions={"trace": trace},
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if attempt < attempts:
@@ -330,7 +357,7 @@ class OkxRest:
         err = classify(resp.status_code, code or None, msg, mode=self._mode, source=self._source)
         if isinstance(err, RateLimited):
             wait = err.retry_after_s or RATE_LIMIT_RETRY_S
-            self.block(wait)
+            self.block(wait, method, path)
         elif isinstance(err, ClockSkewError):
             try:
                 await self.sync_time()
