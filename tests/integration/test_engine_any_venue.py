@@ -1,7 +1,9 @@
 """The same engine tests against two venues of opposite shape (the venue seam is real).
 
 ``binance``: the Binance connector (REST + websockets + U/u/pu sequencing) against the
-simulated Binance venue on loopback. ``unlike``: the in-test venue of
+simulated Binance venue on loopback. ``okx``: the OKX connector (order entry over the
+logged-in WebSocket, REST reads, books by seqId/prevSeqId, sizes in contracts, the passphrase)
+against the simulated OKX venue on loopback. ``unlike``: the in-test venue of
 :mod:`tests.integration.unlike_venue` — whole-book snapshots without sequence numbers, no
 amend, 128-bit hex client ids, a price grid of 5 significant figures, no dead-man switch.
 
@@ -43,7 +45,9 @@ class Venue(Protocol):
     def client_ids(self) -> set[str]: ...
 
 
-class BinanceVenue:
+class SimulatedVenue:
+    """The built-in simulated venue of ``[venue] name`` (Binance's or OKX's protocol)."""
+
     def __init__(self, sim: Any, urls: Any) -> None:
         self.sim, self.urls = sim, urls
 
@@ -52,7 +56,7 @@ class BinanceVenue:
         return Engine(
             config,
             config_path=cfg_path,
-            venue=registry.venue("binance"),
+            venue=registry.venue(config.venue.name),
             settings=paper_settings(config, self.sim, self.urls),
             credentials=paper_credentials(self.sim),
         )
@@ -104,12 +108,15 @@ async def venue_for(name: str, cfg_path: Path) -> AsyncIterator[Venue]:
     sim = build_venue(load_config(cfg_path))
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, sim)
-        yield BinanceVenue(sim, urls)
+        yield SimulatedVenue(sim, urls)
         nursery.cancel_scope.cancel()
 
 
 def config_for(name: str, tmp: Path) -> Path:
-    # The unlike venue trades 0.001 BTC lots at a $10 minimum: the shipped sizes fit both.
+    # The unlike venue trades 0.001 BTC lots at a $10 minimum, OKX 0.1 contracts of 0.01 BTC:
+    # the shipped sizes fit all three.
+    if name == "okx":
+        return write_config(tmp, speed=5.0, **{'name = "binance" ': 'name = "okx" '})
     return write_config(tmp, speed=5.0)
 
 
@@ -122,7 +129,7 @@ def our_fills(engine: Engine) -> int:
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
-@pytest.mark.parametrize("name", ["binance", "unlike"])
+@pytest.mark.parametrize("name", ["binance", "okx", "unlike"])
 async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, name: str) -> None:
     cfg_path = config_for(name, tmp_path)
     async with venue_for(name, cfg_path) as venue:
@@ -141,6 +148,16 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                 for o in venue.open_orders():
                     assert INSTRUMENT.is_valid_price(o.price), o.price
                     assert o.client_id.startswith("0x") and len(o.client_id) == 34
+            if isinstance(venue, SimulatedVenue):
+                # the dead-man switch is armed at the venue while the bot runs
+                await wait_for(lambda: venue.sim.countdown_ms > 0, 10, "the dead-man armed")
+                assert venue.sim.countdown_ms == first.config.runtime.deadman_countdown_ms
+            if name == "okx":
+                # OKX client ids: alphanumeric, at most 32 characters; orders over the socket
+                for o in venue.open_orders():
+                    assert o.client_id.isalnum() and len(o.client_id) <= 32, o.client_id
+                assert first.session is not None
+                assert first.session.gateway.sent_ws > 0  # type: ignore[attr-defined]
             await wait_for(lambda: our_fills(first) > 0, 120, "a fill")
             mm = first.mm
             assert mm is not None
@@ -152,6 +169,8 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
             first.request_stop("test stop")
         assert codes == [0]
         assert venue.open_orders() == []
+        if isinstance(venue, SimulatedVenue):
+            assert venue.sim.countdown_ms == 0  # a clean stop disarms it
         ids_1 = venue.client_ids()
         venue_fills = venue.fills()
         assert mm.status(first.clock_ms()).ledger.fills == venue_fills
