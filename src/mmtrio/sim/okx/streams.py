@@ -208,9 +208,11 @@ class OkxStreams:
             amend_result=amend,
             cancel_source=self.cancel_source(rec),
         )
+        # the orders push carrying a fill is what OKX clients book fills from (user_replay)
         venue.hub.publish_user(
             {"arg": {"channel": "orders", "instType": "SWAP", "instId": self.symbol},
-             "data": [obj]}
+             "data": [obj]},
+            fill=fill is not None,
         )  # fmt: skip
 
     def _was_amend(self, rec: OrderRecord) -> bool:
