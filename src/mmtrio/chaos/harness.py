@@ -32,14 +32,16 @@ import httpx
 
 from mmtrio.chaos.botconfig import (
     CANCEL_DEADLINE_MS,
-    DEADMAN_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
     RECONCILE_S,
     SHUTDOWN_DEADLINE_S,
     SYMBOL,
+    VENUE_DEADMAN_MS,
     ChaosHarnessError,
     bot_config,
+    foreign_client_id,
+    foreign_order_params,
 )
 from mmtrio.chaos.invariants import (
     Evidence,
@@ -78,7 +80,7 @@ class _Bot:
 class _Run:
     schedule: Schedule
     out: Path
-    urls: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, Any] = field(default_factory=dict)  # the sim's --json line
     bots: list[_Bot] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
     executed: list[dict[str, Any]] = field(default_factory=list)
@@ -98,8 +100,17 @@ def _now_ms() -> int:
 class Harness:
     """Runs one seeded chaos run end to end (:meth:`run`)."""
 
-    def __init__(self, seed: int, duration_s: float, out_root: Path) -> None:
+    def __init__(
+        self, seed: int, duration_s: float, out_root: Path, venue: str = "binance"
+    ) -> None:
+        if venue not in VENUE_DEADMAN_MS:
+            raise ChaosHarnessError(
+                f"no chaos campaign for venue {venue!r}; known: {', '.join(VENUE_DEADMAN_MS)}"
+            )
         self.seed = seed
+        self.venue = venue
+        self.symbol = SYMBOL  # the venue's name for it, from the sim (_start_sim)
+        self.credentials: dict[str, str] = {}
         self.schedule = make_schedule(seed, int(duration_s * 1000))
         # Absolute: the bot runs in its run directory and gets every path in its config;
         # a relative --out once made every bot exit 2 (issue #20, finding 3).
@@ -120,7 +131,7 @@ class Harness:
     # --- processes ------------------------------------------------------------------------
     def _start_sim(self) -> None:
         cmd = [sys.executable, "-m", "mmtrio", "sim", "--json", "--synthetic"]
-        cmd += ["--seed", str(self.seed % 2**31 + 1), "--symbol", SYMBOL]
+        cmd += ["--seed", str(self.seed % 2**31 + 1), "--symbol", SYMBOL, "--venue", self.venue]
         self.sim_log = (self.out / "sim.log").open("wb")
         self.sim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.sim_log)
         stdout = self.sim.stdout
@@ -134,22 +145,37 @@ class Harness:
                 f"mmtrio sim did not print its URLs within 30 s: see {self.out / 'sim.log'}"
             )
         self.r.urls = json.loads(line)
-        self.api_key = str(self.r.urls["api_key"])
-        self.api_secret = str(self.r.urls["api_secret"])
+        self.symbol = str(self.r.urls.get("symbol", SYMBOL))
+        self.credentials = {k: str(v) for k, v in self.r.urls["credentials"].items()}
         limit = MAX_POSITION_LOTS + FOREIGN_QTY_LOTS
         self._admin("/admin/config", {"exposure_limit_lots": limit})
         # The bot reaches the venue through the fault proxy (half-open links, resets);
         # the harness's own admin calls go to the venue directly.
         self.proxy = ProxyClient(self.r.urls["rest"], self.r.urls["ws"], self.out / "proxy.log")
 
+    def _bot_urls(self) -> dict[str, str]:
+        """The bot's endpoints (the venue's own names and paths), through the fault proxy."""
+        sim = {"rest": self.r.urls["rest"], "ws": self.r.urls["ws"]}
+        endpoints: dict[str, str] = dict(self.r.urls.get("endpoints") or sim)
+        if self.proxy is None:
+            return endpoints
+        proxied = self.proxy.urls()
+        out = {}
+        for name, url in endpoints.items():
+            base = "rest" if url.startswith(sim["rest"]) else "ws"
+            out[name] = proxied[base] + url[len(sim[base]) :]
+        return out
+
     def _write_config(self, variant: str) -> Path:
         path = self.out / "config.toml"
         text = bot_config(
-            self.proxy.urls() if self.proxy is not None else self.r.urls,
+            self._bot_urls(),
             self.state_dir,
             self.sock_dir / "c.sock",
             gamma=self.r.gamma,
             variant=variant,
+            venue=self.venue,
+            symbol=self.symbol,
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
@@ -160,7 +186,11 @@ class Harness:
         index = len(self.r.bots)
         log_path = self.out / f"bot-{index}.log"
         log = log_path.open("wb")
-        env = dict(os.environ, MMTRIO_API_KEY=self.api_key, MMTRIO_API_SECRET=self.api_secret)
+        env = dict(os.environ)
+        for field_name, var in (("api_key", "MMTRIO_API_KEY"), ("api_secret", "MMTRIO_API_SECRET"),
+                                ("passphrase", "MMTRIO_PASSPHRASE")):  # fmt: skip
+            if field_name in self.credentials:
+                env[var] = self.credentials[field_name]
         cmd = [sys.executable, "-m", "mmtrio", "run", "--config", str(self.out / "config.toml")]
         # The bot writes to a pipe, and a separate process (`cat`) writes the log file: the
         # journal_full fault refuses every *file* write of the bot, and its log must survive.
@@ -237,21 +267,14 @@ class Harness:
         side = act.params["side"]
         # 2 % away from the touch: rests without filling, inside the venue's price band
         ref = float(bids[0][0]) * 0.98 if side == "BUY" else float(asks[0][0]) * 1.02
-        params = {
-            "symbol": SYMBOL,
-            "side": side,
-            "type": "LIMIT",
-            "timeInForce": "GTX",
-            "quantity": f"{FOREIGN_QTY_LOTS / 1000:.3f}",
-            "price": f"{ref:.1f}",
-            "newClientOrderId": act.params["client_id"],
-        }
+        cid = foreign_client_id(self.venue, act.params["client_id"])
+        params = foreign_order_params(self.venue, self.symbol, side, f"{ref:.1f}", cid)
         # Through the admin API: another client of the account, from another host, so its
         # request does not share the bot's IP rate limits (seed 56: placed over REST during
         # the bot's 429 back-off, it drew a 418 ban that then hit the bot).
         resp = self.http.post(f"{self.r.urls['admin']}/admin/order", json=params)
         if resp.status_code == 200:
-            self.r.foreign.add(act.params["client_id"])
+            self.r.foreign.add(cid)
             return True
         return False
 
@@ -435,7 +458,7 @@ class Harness:
             self._signal(signal.SIGKILL, "KILL")
             self.r.bots[-1].proc.wait()
             self._reap()
-            budget = DEADMAN_MS
+            budget = VENUE_DEADMAN_MS[self.venue]
         else:
             cutoff = None
             sent = _now_ms()
@@ -476,7 +499,7 @@ class Harness:
         try:
             ids = [
                 int(r[0])
-                for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (SYMBOL,))
+                for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (self.symbol,))
             ]
             recs = [
                 JournalRecord(int(seq), str(kind), int(ts), json.loads(payload))
@@ -599,9 +622,11 @@ class Harness:
 
 
 def run_campaign(
-    campaign_seed: int, runs: int, duration_s: float, out_root: Path
+    campaign_seed: int, runs: int, duration_s: float, out_root: Path, venue: str = "binance"
 ) -> list[RunResult]:
     """``runs`` seeded runs in sequence (run i has seed ``run_seed(campaign_seed, i)``)."""
     from mmtrio.chaos.schedule import run_seed
 
-    return [Harness(run_seed(campaign_seed, i), duration_s, out_root).run() for i in range(runs)]
+    return [
+        Harness(run_seed(campaign_seed, i), duration_s, out_root, venue).run() for i in range(runs)
+    ]
