@@ -672,7 +672,9 @@ class MarketMaker:
         # Reduce-only flatten orders too: an IOC through our own resting quote would trade
         # with ourselves (the venue's self-trade prevention would expire one side anyway).
         if self._crosses_own(side, price):
-            self._hold_back(f"{side.value} {price} held back: would cross our own order")
+            self._hold_back(
+                f"{side.value} at {self._price(price)} held back: would cross our own order"
+            )
             return
         decision = self.risk.check_order(
             now,
