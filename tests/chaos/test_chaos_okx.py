@@ -52,3 +52,18 @@ def test_an_unknown_venue_is_refused(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "mmtrio", "chaos", "--venue", "nosuch", "--out", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "nosuch" in done.stderr
+
+
+def test_a_journal_without_its_tables_holds_nothing(tmp_path: Path) -> None:
+    # chaos --venue okx seed 1612: a starved bot's journal got its first page and no schema
+    # (journal_full); reading it crashed the whole campaign with "no such table: fills"
+    import sqlite3
+
+    h = Harness(1612, 12.0, tmp_path, venue="okx")
+    try:
+        h.state_dir.mkdir(parents=True)
+        sqlite3.connect(h.state_dir / "journal.sqlite3").execute("PRAGMA user_version = 1")
+        assert h._journal() == ([], [])
+    finally:
+        h.http.close()
+        h.sock_dir.rmdir()

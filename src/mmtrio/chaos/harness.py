@@ -497,6 +497,12 @@ class Harness:
             return [], []
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if not {"fills", "records"} <= tables:
+                # its schema was never written (the bot's file writes were refused from the
+                # first page on: journal_full on a starved bot, chaos --venue okx seed 1612):
+                # nothing was journaled
+                return [], []
             ids = [
                 int(r[0])
                 for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (self.symbol,))
@@ -569,7 +575,7 @@ class Harness:
             result.fills = len(truth["fills"])
             result.fills_checked = result.fills if cutoff is None else min(cutoff, result.fills)
             result.final_position = int(truth["position"]["lots"])
-        except (MmtrioError, httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+        except (MmtrioError, httpx.HTTPError, OSError, ValueError, KeyError, sqlite3.Error) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._cleanup()
