@@ -42,8 +42,10 @@ def test_one_okx_chaos_run_is_clean(tmp_path: Path) -> None:
     assert venue["private_ws_url"].endswith("/ws/v5/private")
     runtime = tomllib.loads((run_dir / "config.toml").read_text())["runtime"]
     assert runtime["deadman_countdown_ms"] == VENUE_DEADMAN_MS["okx"] == 10_000
-    first = (run_dir / "bot-0.log").read_text()
-    assert "okx BTC-USDT-SWAP (testnet)" in first  # the OKX connector, on the sim
+    # the OKX connector, on the sim (a bot the schedule kills early may have logged nothing
+    # on a loaded machine: any of the run's bots says it)
+    logs = "".join(p.read_text() for p in run_dir.glob("bot-*.log"))
+    assert "okx BTC-USDT-SWAP (testnet)" in logs
 
 
 def test_an_unknown_venue_is_refused(tmp_path: Path) -> None:
