@@ -56,9 +56,7 @@ def test_the_contract_covers_every_shared_module_and_every_front_end() -> None:
     assert front_end_packages() >= {"binance"}
     for package in front_end_packages():
         assert f"mmtrio.sim.{package}" in listed["forbidden"]
-    assert {"mmtrio.venues", "mmtrio.sim.paper", "mmtrio.sim.frontends"} <= set(
-        listed["forbidden"]
-    )
+    assert {"mmtrio.venues", "mmtrio.sim.paper", "mmtrio.sim.frontends"} <= set(listed["forbidden"])
 
 
 def test_shared_modules_hold_no_binance_vocabulary() -> None:
@@ -85,8 +83,9 @@ def test_the_pattern_finds_binance_vocabulary() -> None:
 
 
 def test_registry_names_the_front_ends_and_refuses_an_unknown_one() -> None:
-    assert frontends.names() == ("binance", "okx")
+    assert frontends.names() == ("binance", "hyperliquid", "okx")
     assert frontends.factory("binance").name == "binance"
     assert frontends.factory("okx").name == "okx"
-    with pytest.raises(ConfigError, match=r"'kraken'.*known: binance, okx"):
+    assert frontends.factory("hyperliquid").name == "hyperliquid"
+    with pytest.raises(ConfigError, match=r"'kraken'.*known: binance, hyperliquid, okx"):
         frontends.factory("kraken")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,6 @@ RECONCILE_S = 2.0
 CANCEL_DEADLINE_MS = 3_000
 SHUTDOWN_DEADLINE_S = 5.0
 DEADMAN_MS = 5_000
-# The venues a campaign can run on (`mmtrio chaos --venue`): each needs a sim front end and a
-# venue package. OKX's cancel-all-after takes 10 s at the least, so its dead-man is 10 s.
-VENUE_DEADMAN_MS = {"binance": DEADMAN_MS, "okx": 10_000}
 
 
 class ChaosHarnessError(MmtrioError):
@@ -78,13 +74,13 @@ def bot_config(
     variant: str,
     venue: str = "binance",
     symbol: str = SYMBOL,
+    account: str | None = None,
+    deadman_ms: int = DEADMAN_MS,
 ) -> str:
     """The bot's config for a run: shipped defaults, external sim, short chaos timings.
 
-    ``urls``: the bot's endpoints by the venue's names (``rest``, ``market_ws``,
-    ``private_ws``; a bare ``ws`` serves both streams, as Binance's does). ``variant``:
-    "valid"; "invalid" (a value out of range: the reload must be refused); "disk_full" (disk
-    guard thresholds above any free space: the guard must stop quoting).
+    ``variant``: "valid"; "invalid" (a value out of range: the reload must be refused);
+    "disk_full" (disk guard thresholds above any free space: the guard must stop quoting).
     """
     c = _repo_config()
     c.pop("sim", None)
@@ -95,9 +91,13 @@ def bot_config(
         mode="testnet",
         symbol=symbol,
         rest_url=urls["rest"],
+        # the venue's own endpoint names (OKX: /ws/v5/public, /ws/v5/private); a bare ``ws``
+        # serves both streams, as Binance's and Hyperliquid's do
         market_ws_url=urls.get("market_ws", urls.get("ws", "")),
         private_ws_url=urls.get("private_ws", urls.get("ws", "")),
     )
+    if account is not None:
+        c["venue"]["account"] = account
     c["quoting"].update(gamma=gamma, requote_interval_ms=100)
     c["estimators"].update(warmup_ms=2_000, min_trades=5)
     c["risk"].update(
@@ -110,7 +110,7 @@ def bot_config(
         state_dir=str(state_dir),
         control_socket=str(sock),
         reconcile_interval_s=RECONCILE_S,
-        deadman_countdown_ms=VENUE_DEADMAN_MS[venue],
+        deadman_countdown_ms=deadman_ms,
         deadman_refresh_ms=1_000,
         shutdown_deadline_s=SHUTDOWN_DEADLINE_S,
         fault_injection=True,  # the child_crash fault goes through the control socket
@@ -122,34 +122,3 @@ def bot_config(
     elif variant == "disk_full":
         c["journal"].update(disk_warn_free_mb=1_000_000, disk_halt_free_mb=999_999)
     return _toml(c)
-
-
-def foreign_client_id(venue: str, name: str) -> str:
-    """The harness's foreign client id in the venue's alphabet (OKX: letters and digits)."""
-    if venue == "okx":
-        return "".join(ch for ch in name if ch.isalnum())
-    return name
-
-
-def foreign_order_params(
-    venue: str, symbol: str, side: str, price: str, client_id: str
-) -> dict[str, str]:
-    """A resting post-only order of ``FOREIGN_QTY_LOTS`` as the venue's own order endpoint
-    takes it (``POST /admin/order`` passes it to the front end unsigned)."""
-    if venue == "okx":
-        from mmtrio.sim.okx.data import CONTRACT_VALUE
-
-        # sizes in contracts: the sim shows the synthetic BTCUSDT as OKX's BTC-USDT-SWAP
-        contracts = Decimal(FOREIGN_QTY_LOTS) / 1000 / CONTRACT_VALUE["BTC"]
-        return {"instId": symbol, "tdMode": "cross", "side": side.lower(),
-                "ordType": "post_only", "sz": f"{contracts.normalize():f}", "px": price,
-                "clOrdId": client_id}  # fmt: skip
-    return {
-        "symbol": symbol,
-        "side": side,
-        "type": "LIMIT",
-        "timeInForce": "GTX",
-        "quantity": f"{FOREIGN_QTY_LOTS / 1000:.3f}",
-        "price": price,
-        "newClientOrderId": client_id,
-    }

@@ -36,6 +36,7 @@ EPILOG = """\
 examples:
   mmtrio chaos --runs 3 --seed 1
   mmtrio chaos --runs 1 --seed 42 --json       # replay one failing seed
+  mmtrio chaos --venue hyperliquid --runs 3    # the same faults on the Hyperliquid sim and bot
   mmtrio chaos --venue okx --runs 3            # the OKX connector against the simulated OKX venue
 
 exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
@@ -56,9 +57,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--venue",
+        choices=("binance", "hyperliquid", "okx"),
         default="binance",
-        help="the venue protocol: the sim's front end and the bot's connector (binance, okx; "
-        "default binance)",
+        help="the venue's simulated front end and connector to run (default binance)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 from loguru import logger
 
+from mmtrio.cli.venue import state_options
 from mmtrio.config import Config
 from mmtrio.errors import ConfigError
 from mmtrio.venues.protocol import VenueCredentials, VenueSettings
@@ -66,6 +67,7 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
         symbol=venue.front.symbol,  # the venue's own name for it (OKX: BTC-USDT-SWAP)
         urls=venue.front.client_urls(urls.rest, urls.ws),
         recv_window_ms=config.venue.recv_window_ms,
+        options=state_options(config),
     )
 
 

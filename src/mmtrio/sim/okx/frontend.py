@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mmtrio.core.events import BookDelta, OrderUpdate, Trade
+from mmtrio.core.events import BookDelta, Fill, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.sim.frontend import AccountCause, AsgiApp
 from mmtrio.sim.okx.auth import OkxCredentials
@@ -91,6 +91,9 @@ class OkxFrontEnd:
 
     async def run(self) -> None:
         await trio.sleep_forever()  # no timers of its own
+
+    def client_trade_id(self, fill: Fill) -> int:
+        return fill.trade_id  # tradeId (and billId) on OKX's wire are the engine's ids
 
     def admin_order(self, params: dict[str, Any]) -> Any:
         """An order as ``POST /api/v5/trade/order`` takes it (no signature, no limits)."""
