@@ -121,6 +121,14 @@ class OkxFactory:
     name: str = "okx"
     credential_fields: tuple[str, ...] = ("api_key", "api_secret", "passphrase")
 
+    def data_symbol(self, symbol: str) -> str:
+        """``BTC-USDT-SWAP`` → ``BTCUSDT`` (:mod:`.data`); a name without dashes is taken as
+        the recording's own (``mmtrio sim --venue okx --symbol BTCUSDT``)."""
+        parts = symbol.split("-")
+        if len(parts) == 3 and parts[2] == "SWAP":
+            return f"{parts[0]}{parts[1]}"
+        return symbol
+
     def create(self, venue: SimVenue, credentials: Mapping[str, str] | None = None) -> OkxFrontEnd:
         given = dict(credentials or {})
         unknown = sorted(set(given) - set(self.credential_fields))
