@@ -19,7 +19,6 @@ from loguru import logger
 from mmtrio.cli.venue import state_options
 from mmtrio.config import Config
 from mmtrio.errors import ConfigError
-from mmtrio.venues import registry
 from mmtrio.venues.protocol import VenueCredentials, VenueSettings
 
 SIM_DUMP_NAME = "sim_final.json"
@@ -62,15 +61,11 @@ def build_venue(config: Config) -> Any:
 
 def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
     """The bot's venue settings for a served paper venue (its loopback URLs)."""
-    urls_of = {"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws}
-    if "order_ws" in registry.venue(config.venue.name).url_names:
-        # Binance's order socket (ws-fapi, issue 15): the sim serves it on its websocket port.
-        urls_of["order_ws"] = f"{urls.ws}/ws-fapi/v1"
     return VenueSettings(
         name=config.venue.name,
         mode="paper",
-        symbol=venue.front.symbol,
-        urls=urls_of,
+        symbol=venue.front.symbol,  # the venue's own name for it (OKX: BTC-USDT-SWAP)
+        urls=venue.front.client_urls(urls.rest, urls.ws),
         recv_window_ms=config.venue.recv_window_ms,
         request_timeout_ms=config.execution.request_timeout_ms,
         instance=venue.instance,
@@ -115,7 +110,7 @@ async def paper_venue(config: Config) -> AsyncIterator[PaperSession]:
         logger.info(
             "simulated {} venue for {} on {} (ws {}, admin {})",
             config.venue.name,
-            venue.symbol,
+            venue.front.symbol,
             urls.rest,
             urls.ws,
             urls.admin,

@@ -30,6 +30,7 @@ from mmtrio.sim.binance.rest import RestApp
 from mmtrio.sim.binance.streams import MarketStreams
 from mmtrio.sim.binance.userstream import account_update, order_trade_update, trade_lite
 from mmtrio.sim.binance.ws import BinanceWs
+from mmtrio.sim.binance.wsapi import PATH as WS_API_PATH
 from mmtrio.sim.frontend import AccountCause, AsgiApp
 from mmtrio.sim.wsserve import serve_ws_connection
 
@@ -111,6 +112,12 @@ class BinanceFrontEnd:
     def admin_order(self, params: dict[str, Any]) -> Any:
         """An order placed as ``POST /fapi/v1/order`` would be (no signature, no limits)."""
         return trading.place(self.venue, params)
+
+    def client_urls(self, rest: str, ws: str) -> dict[str, str]:
+        # The order socket (ws-fapi) is served on the same port (wsapi.py): paper bots, chaos
+        # bots and `mmtrio sim --json` readers send orders over it, REST the fallback.
+        order_ws = f"{ws.rstrip('/')}{WS_API_PATH}"
+        return {"rest": rest, "market_ws": ws, "private_ws": ws, "order_ws": order_ws}
 
     def client_credentials(self) -> dict[str, str]:
         return {"api_key": self.credentials.api_key, "api_secret": self.credentials.api_secret}
