@@ -58,7 +58,7 @@ from mmtrio.runtime.assembly import JournalFacts, Running, Watches, assemble, su
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
-from mmtrio.runtime.hangup import early_hangups
+from mmtrio.runtime.hangup import early_signals
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal import Journal, Retention
 from mmtrio.runtime.journal_aside import set_aside, venue_replaced
@@ -157,16 +157,24 @@ class Engine:
     async def run(self) -> int:
         """The whole life of the bot; returns the exit code."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-            if early_hangups():
-                logger.warning(
-                    "SIGHUP received while the bot was starting: the configuration in use is "
-                    "the one read at start; send SIGHUP again to reload"
-                )
+            self._early_signals()
             async with trio.open_nursery() as outer:
                 outer.start_soon(watch_signals, signals, self.request_stop, self.reload)
                 code = await self._run_session()
                 outer.cancel_scope.cancel()
         return code
+
+    def _early_signals(self) -> None:
+        """Act on the signals `mmtrio run` noted before this receiver existed (:mod:`.hangup`)."""
+        for sig in early_signals():
+            if sig == signal.SIGHUP:
+                logger.warning(
+                    "SIGHUP received while the bot was starting: the configuration in use is "
+                    "the one read at start; send SIGHUP again to reload"
+                )
+            else:
+                logger.info("{} received during start-up: stopping", sig.name)
+                self.request_stop(f"{sig.name} received")
 
     async def _run_session(self) -> int:
         try:
