@@ -29,8 +29,6 @@ mapping is :func:`mmtrio.config.strategy.build_strategy_config`, shared with the
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +37,7 @@ from typing import Any
 import trio
 from loguru import logger
 
-from mmtrio import __version__
+from mmtrio import __version__, determinism
 from mmtrio.config import Config
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
@@ -89,6 +87,18 @@ STATUS_LOG_INTERVAL_S = 5.0
 SESSION_START_TIMEOUT_S = 30.0
 
 
+@dataclass(frozen=True)
+class Transports:
+    """How the bot reaches the world when it is not the real network (the deterministic
+    simulation, :mod:`mmtrio.chaos.dst`): the venue's transports (see
+    :class:`~mmtrio.venues.protocol.SessionHooks`) and whether to serve the control socket
+    (a simulation talks to :attr:`Engine.operator` directly: no socket)."""
+
+    http: Any = None
+    ws_connect: Any = None
+    control_socket: bool = True
+
+
 @dataclass
 class _Running:
     """What start-up built (None until it got that far)."""
@@ -114,8 +124,10 @@ class Engine:
         settings: VenueSettings,
         credentials: VenueCredentials,
         console: Any = None,
+        transports: Transports | None = None,
     ) -> None:
         self.config_path = config_path
+        self.transports = transports or Transports()
         self.venue = venue
         self.settings = settings
         self.credentials = credentials
@@ -194,11 +206,11 @@ class Engine:
         for secret in self.credentials.secrets():
             register_secret(secret)
         cfg = self.config
-        journal = await trio.to_thread.run_sync(Journal.open, cfg.runtime.state_dir)
+        journal = await determinism.run_sync(Journal.open, cfg.runtime.state_dir)
         try:
-            recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
+            recovery = await determinism.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
-            epoch = await trio.to_thread.run_sync(journal.next_epoch)
+            epoch = await determinism.run_sync(journal.next_epoch)
             writer = JournalWriter(
                 journal,
                 retention=Retention(
@@ -211,7 +223,7 @@ class Engine:
                 writer, journal.path, epoch, recovery.last_session_clean, known, last_id
             )
         finally:
-            await trio.to_thread.run_sync(journal.close)
+            await determinism.run_sync(journal.close)
 
     def _check_journal_owner(self, last_start: dict[str, Any] | None, path: Path) -> None:
         """Refuse a journal another venue or mode wrote: its positions, trade ids and open
@@ -251,7 +263,13 @@ class Engine:
         session = self.venue.open(
             self.settings,
             self.credentials,
-            SessionHooks(clock_ms=self.clock_ms, on_blocked=block.record, on_usage=on_usage),
+            SessionHooks(
+                clock_ms=self.clock_ms,
+                on_blocked=block.record,
+                on_usage=on_usage,
+                http_transport=self.transports.http,
+                ws_connect=self.transports.ws_connect,
+            ),
         )
         self.session = session
         recorder = JournalRecorder(writer, wall_ms, book_top=self._book_top)
@@ -267,7 +285,7 @@ class Engine:
                 recorder.note(
                     "start",
                     {
-                        "pid": os.getpid(),
+                        "pid": determinism.pid(),
                         "version": __version__,
                         "venue": self.venue.name,
                         "mode": self.settings.mode,
@@ -489,7 +507,7 @@ class Engine:
             max_restarts=rs.max_restarts,
             window_s=rs.window_s,
         )
-        sup = Supervisor(rng=random.Random(), default_policy=policy)
+        sup = Supervisor(rng=determinism.rng("supervisor"), default_policy=policy)
         self.sources.supervisor = sup
         market = session.market_feed(run.instrument)
         user = session.user_feed(run.instrument)
@@ -533,7 +551,10 @@ class Engine:
                 scope.cancel()
             async with trio.open_nursery() as bot:
                 bot.start_soon(run.execution.run, run.cmd_recv)
-                bot.start_soon(serve_control, cfg.runtime.control_socket, self.operator.control)
+                if self.transports.control_socket:
+                    bot.start_soon(
+                        serve_control, cfg.runtime.control_socket, self.operator.control
+                    )
                 bot.start_soon(watch_kill_file, cfg.risk.kill_file, self.operator.kill_now)
                 bot.start_soon(run.loop.run, inbox)
                 await bot.start(self.surface.run)  # after start-up reconciliation: READY=1

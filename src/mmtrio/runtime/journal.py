@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmtrio import determinism
 from mmtrio.errors import JournalError, ParameterError, StateDirInUseError
 from mmtrio.runtime.journal_schema import (
     META_EPOCH,
@@ -184,7 +185,7 @@ class _StateLock:
                 f"{self.path}); stop that bot first, or give this one its own state_dir"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{determinism.pid()}\n".encode(), 0)
         self._fd: int | None = fd
 
     def release(self) -> None:
@@ -239,7 +240,11 @@ class Journal:
         except BaseException:
             lock.release()
             raise
-        return cls(path, conn, lock)
+        journal = cls(path, conn, lock)
+        det = determinism.current()
+        if det is not None:  # a simulated kill -9 closes its files as the kernel would
+            det.on_fence.append(journal.close)
+        return journal
 
     def close(self) -> None:
         """Close the database and release the state-directory lock."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.config import Config, diff_reload, load_config
 from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
@@ -95,7 +96,7 @@ class Operator:
     async def reload(self) -> None:
         """SIGHUP: load the file, apply reloadable changes atomically, refuse the rest."""
         try:
-            new = await trio.to_thread.run_sync(load_config, self.config_path)
+            new = await determinism.run_sync(load_config, self.config_path)
         except ConfigError as exc:
             logger.error("config reload failed, nothing changed: {}", exc)
             return
@@ -136,7 +137,7 @@ class Operator:
             await self._settle()
             return {"ok": True, "status": build_snapshot(self.sources)}
         kill_file = self.config.risk.kill_file
-        if await trio.to_thread.run_sync(kill_file.exists):
+        if await determinism.run_sync(kill_file.exists):
             return {"ok": False, "error": f"kill file {kill_file} exists: remove it, then resume"}
         await self._send(Resume("operator resume (control socket)", self.clock_ms()))
         await self._settle()
