@@ -9,7 +9,8 @@ packages read all three through this module:
 - :func:`wall_ms`: the epoch clock (journal timestamps, the base of the bot's ms clock);
 - :func:`rng`: a :class:`random.Random` per use (backoff jitter, supervisor restarts);
 - :func:`run_sync`: blocking file and database work (``trio.to_thread.run_sync``);
-- :func:`pid`: the process id the bot journals and reports.
+- :func:`pid`: the process id the bot journals and reports;
+- :func:`disk_full`: whether the journal's commits must fail as on a full disk.
 
 In production nothing is installed and they are exactly what they replace (the real clock,
 an unseeded RNG, a worker thread, ``os.getpid()``). The deterministic simulation
@@ -53,6 +54,7 @@ class Determinism:
     pid: int = 4242
     free_disk_bytes: int = 50 * 2**30  # what a disk-space check reads (no real disk)
     fenced: bool = False
+    full_disk: bool = False  # every journal commit fails, as on a full disk (journal_full)
     on_fence: list[Callable[[], None]] = field(default_factory=list)  # what the kernel closes
     _drawn: dict[str, int] = field(default_factory=dict)
 
@@ -97,6 +99,12 @@ def rng(name: str) -> random.Random:
     if det is None:
         return random.Random()
     return det.rng(name)
+
+
+def disk_full() -> bool:
+    """True while the simulation refuses this bot's file writes (a full disk)."""
+    det = CURRENT.get()
+    return det is not None and det.full_disk
 
 
 def pid() -> int:

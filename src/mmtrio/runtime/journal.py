@@ -322,6 +322,8 @@ class Journal:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                if determinism.disk_full():  # the simulation's full disk (journal_full)
+                    raise sqlite3.OperationalError("database or disk is full")
                 conn.execute("COMMIT")
             except BaseException:
                 # SQLite has already rolled back on some errors (SQLITE_FULL: a full disk); a
