@@ -51,7 +51,7 @@ from mmtrio.sim.server import run_venue
 from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
 from mmtrio.sim.venue import SimConfig, SimVenue
 from mmtrio.venues.protocol import VenueCredentials, VenueSettings
-from mmtrio.venues.registry import get_venue
+from mmtrio.venues.registry import venue as get_venue
 
 
 class DstRun:
@@ -66,19 +66,6 @@ class DstRun:
         self.state_dir = out / "state"
         self.state = _State()
         self.result: RunResult | None = None
-        seed = schedule.seed
-        # The process harness starts `mmtrio sim --synthetic --seed <seed % 2**31 + 1>`.
-        self.venue = SimVenue(
-            SyntheticDriver(synthetic_instrument(SYMBOL), seed % 2**31 + 1, SyntheticParams()),
-            SimConfig(clock=TrioClock(EPOCH_MS), seed=seed),
-        )
-        front = frontends.factory("binance").create(self.venue)
-        self.front = front
-        self.admin_app = AdminApp(self.venue)
-        creds = front.client_credentials()
-        self.credentials = VenueCredentials(
-            api_key=creds["api_key"], api_secret=creds["api_secret"], source="the simulated venue"
-        )
         self.settings = VenueSettings(
             name="binance",
             mode="testnet",
@@ -90,6 +77,22 @@ class DstRun:
         self._nursery: trio.Nursery | None = None
         self._bots_by_det: dict[int, DstBot] = {}
         self._just_ended: list[DstBot] = []  # incarnations that ended by themselves
+
+
+    def _build_venue(self) -> None:
+        """The venue `mmtrio sim --synthetic` builds, on Trio's clock (inside ``trio.run``)."""
+        seed = self.schedule.seed
+        # The process harness starts `mmtrio sim --synthetic --seed <seed % 2**31 + 1>`.
+        self.venue = SimVenue(
+            SyntheticDriver(synthetic_instrument(SYMBOL), seed % 2**31 + 1, SyntheticParams()),
+            SimConfig(clock=TrioClock(EPOCH_MS), seed=seed),
+        )
+        self.front = frontends.factory("binance").create(self.venue)
+        self.admin_app = AdminApp(self.venue)
+        creds = self.front.client_credentials()
+        self.credentials = VenueCredentials(
+            api_key=creds["api_key"], api_secret=creds["api_secret"], source="the simulated venue"
+        )
 
     # --- venue ----------------------------------------------------------------------------
     async def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -164,6 +167,7 @@ class DstRun:
 
     # --- the run --------------------------------------------------------------------------
     async def main(self) -> RunResult:
+        self._build_venue()
         handler = logger.add(self._log_sink, level="INFO", format="{message}", catch=False)
         try:
             async with trio.open_nursery() as nursery:
