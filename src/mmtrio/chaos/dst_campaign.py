@@ -39,6 +39,13 @@ def ensure_hash_seed(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "mmtrio", *argv], env)
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of the first exception a (nested) exception group carries."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _scratch_root() -> str | None:
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
@@ -57,7 +64,7 @@ def one(seed: int, duration_s: float, out_root: str, keep_all: bool) -> dict[str
             failed = not outcome.result.ok
         except Exception as exc:
             result = RunResult(seed, str(scratch / f"seed-{seed}"))
-            result.error = f"{type(exc).__name__}: {exc}"
+            result.error = describe(exc)
             doc = {**result.to_json(), "trace_hash": None}
             failed = True
         run_dir = scratch / f"seed-{seed}"
