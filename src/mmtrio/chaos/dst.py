@@ -127,16 +127,20 @@ def first_divergence(a: list[Any], b: list[Any]) -> str | None:
 
 def run_one(seed: int, duration_s: float, workdir: Path) -> DstResult:
     """One deterministic run of ``seed`` in its own ``trio.run`` (see the module docstring)."""
+    return run_schedule(make_schedule(seed, int(duration_s * 1000)), workdir)
+
+
+def run_schedule(schedule: Schedule, workdir: Path, name: str | None = None) -> DstResult:
+    """One deterministic run of ``schedule`` (its seed seeds everything) under ``workdir``."""
     from mmtrio.chaos.dst_run import DstRun
 
-    schedule = make_schedule(seed, int(duration_s * 1000))
     # The bot's records go to its incarnation's log only (dst_run); a terminal handler
     # would print every record of every run, and cost most of the run's time.
     logger.remove()
-    run = DstRun(schedule, workdir.resolve() / f"seed-{seed}")
+    run = DstRun(schedule, workdir.resolve() / (name or f"seed-{schedule.seed}"))
     started = time.perf_counter()
     clock = trio.testing.MockClock(autojump_threshold=0)
-    with seeded_scheduler(seed):  # task order a function of the seed (dst_sched)
+    with seeded_scheduler(schedule.seed):  # task order a function of the seed (dst_sched)
         result = trio.run(run.main, clock=clock)
     wall = time.perf_counter() - started
     trace = run.state.trace

@@ -65,8 +65,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deterministic",
         action="store_true",
-        help="run in the deterministic simulation (one process, virtual time, in-memory "
-        "links): thousands of runs an hour, each reproducible by its seed and trace hash",
+        help="run in the deterministic simulation (bot and venue in one process on virtual "
+        "time, in-memory links): each run reproducible by its seed and trace hash",
     )
     parser.add_argument(
         "--jobs",
@@ -78,6 +78,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--keep",
         action="store_true",
         help="--deterministic: keep every run's evidence under --out (default: failing runs only)",
+    )
+    parser.add_argument(
+        "--shrink",
+        action="store_true",
+        help="--deterministic: shrink each violating seed's schedule to a minimal set of "
+        "faults that still violates (written to --out/seed-<seed>/shrunk.json)",
     )
     parser.add_argument(
         "--replay-check",

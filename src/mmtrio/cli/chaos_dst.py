@@ -75,6 +75,34 @@ def _replay_check(args: argparse.Namespace) -> int:
     return code
 
 
+def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
+    """Shrink a violating seed's schedule; print and return the minimal faults."""
+    from mmtrio.chaos.dst import run_schedule
+    from mmtrio.chaos.dst_shrink import shrink
+    from mmtrio.chaos.schedule import make_schedule
+
+    schedule = make_schedule(seed, int(duration_s * 1000))
+    with tempfile.TemporaryDirectory(prefix="mmdst-") as scratch:
+        first = run_schedule(schedule, Path(scratch))
+    if first.result.ok:
+        return {"seed": seed, "shrunk": None, "note": "the seed did not violate on replay"}
+    done = shrink(schedule, first)
+    faults = [[a.to_json() for a in fault] for fault in done.faults]
+    doc = {
+        "seed": seed,
+        "faults_before": sum(1 for a in schedule.actions if a.counted),
+        "faults_after": len(done.faults),
+        "runs": done.runs,
+        "violations": [v.to_json() for v in done.result.result.violations],
+        "trace_hash": done.result.trace_hash,
+        "faults": faults,
+    }
+    target = out / f"seed-{seed}"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "shrunk.json").write_text(json.dumps(doc, indent=1))
+    return doc
+
+
 def run_deterministic(args: argparse.Namespace) -> int:
     from mmtrio.chaos.dst_campaign import HASH_SEED, campaign, ensure_hash_seed
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_VIOLATIONS
@@ -92,6 +120,17 @@ def run_deterministic(args: argparse.Namespace) -> int:
         if not args.json:
             print(_line(doc), flush=True)
     summary = summarize(docs, time.perf_counter() - started, args.jobs)
+    if args.shrink:
+        summary["shrunk"] = [
+            _shrink(seed, args.duration, Path(args.out)) for seed in summary["violating_seeds"]
+        ]
+        if not args.json:
+            for doc in summary["shrunk"]:
+                kinds = [fault[0]["kind"] for fault in doc.get("faults", [])]
+                print(
+                    f"seed {doc['seed']} shrunk to {doc.get('faults_after')} fault(s) "
+                    f"{kinds} in {doc.get('runs')} runs; {doc.get('violations', [''])[0]}"
+                )
     if args.json:
         print(json.dumps({"runs": docs, "summary": summary}))
     else:
