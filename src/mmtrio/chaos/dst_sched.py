@@ -58,4 +58,5 @@ def seeded_scheduler(seed: int) -> Iterator[None]:
     try:
         yield
     finally:
-        _run._ALLOW_DETERMINISTIC_SCHEDULING, _run.Deadlines.add = saved  # type: ignore[misc]
+        _run._ALLOW_DETERMINISTIC_SCHEDULING = saved[0]  # type: ignore[misc]
+        _run.Deadlines.add = saved[1]  # type: ignore[method-assign]
