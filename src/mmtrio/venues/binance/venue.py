@@ -35,6 +35,7 @@ from mmtrio.venues.protocol import (
     VenueCredentials,
     VenueSettings,
 )
+from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {
     "live": {
@@ -133,6 +134,7 @@ class BinanceSession:
             clock_ms=hooks.clock_ms,
             recv_window_ms=settings.recv_window_ms,
             on_blocked=hooks.on_blocked,
+            transport=hooks.http_transport,
             timeout=request_timeout(settings.request_timeout_ms),
         )
         self._instrument: Instrument | None = None
@@ -189,6 +191,7 @@ class BinanceSession:
             instrument.symbol,
             self.rest.depth_snapshot,
             clock_ms=self.hooks.clock_ms,
+            connect=self.hooks.ws_connect or open_socket,
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:
@@ -197,6 +200,7 @@ class BinanceSession:
             self.rest.decoder,
             self.rest,
             clock_ms=self.hooks.clock_ms,
+            connect=self.hooks.ws_connect or open_socket,
         )
 
     async def aclose(self) -> None:
