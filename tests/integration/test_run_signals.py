@@ -134,3 +134,21 @@ def test_sighup_keeps_the_command_line_overrides_and_survives_the_start(tmp_path
         if proc.poll() is None:
             proc.kill()
     assert code == 0, log.read_text()[-3000:]
+
+
+def test_sigterm_while_starting_is_a_clean_stop(tmp_path: Path) -> None:
+    """SIGTERM in the seconds `run` needs to start (here: right after its first log line, while
+    the paper venue starts) is the ordinary stop, not Python's default death (exit -15)."""
+    cfg = write_config(tmp_path)
+    log = tmp_path / "run.log"
+    proc = _start(cfg, log)
+    try:
+        _wait_log(log, "bot ", 60, proc)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "SIGTERM received" in text, text[-3000:]

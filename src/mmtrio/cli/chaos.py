@@ -21,6 +21,12 @@ Prints a table (per run and total). Exit 0 when every run is clean, 4 on any vio
 seed and the first violating event are named; evidence is kept under --out/seed-<seed>/),
 1 when the harness itself could not complete a run. Run i of a campaign uses seed S+i, so
 `mmtrio chaos --runs 1 --seed <failing seed>` replays the same fault schedule.
+
+With --deterministic the same schedules run in a deterministic simulation instead
+(:mod:`mmtrio.chaos.dst`): the real bot and the real simulated venue in one Trio run on a
+virtual clock, connected in memory, judged by the same code; each run prints its trace hash,
+and the same seed gives the same hash. --jobs spreads runs over processes; --replay-check
+runs every seed twice and names the first divergence of the two traces (exit 1) if any.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ examples:
   mmtrio chaos --runs 1 --seed 42 --json       # replay one failing seed
   mmtrio chaos --venue hyperliquid --runs 3    # the same faults on the Hyperliquid sim and bot
   mmtrio chaos --venue okx --runs 3            # the OKX connector against the simulated OKX venue
+  mmtrio chaos --deterministic --runs 500 --seed 1 --duration 60 --jobs 2
+  mmtrio chaos --deterministic --runs 1 --seed 139 --replay-check   # same trace twice?
 
 exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
 4 an invariant was violated
@@ -63,6 +71,34 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="run in the deterministic simulation (bot and venue in one process on virtual "
+        "time, in-memory links): each run reproducible by its seed and trace hash",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="--deterministic: runs in parallel processes (default 1)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="--deterministic: keep every run's evidence under --out (default: failing runs only)",
+    )
+    parser.add_argument(
+        "--shrink",
+        action="store_true",
+        help="--deterministic: shrink each violating seed's schedule to a minimal set of "
+        "faults that still violates (written to --out/seed-<seed>/shrunk.json)",
+    )
+    parser.add_argument(
+        "--replay-check",
+        action="store_true",
+        help="--deterministic: run each seed twice and report the first divergence of the traces",
+    )
+    parser.add_argument(
         "--out",
         default="chaos-out",
         help="evidence directory, relative to the working directory or absolute "
@@ -82,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.seed < 2**32:
         print(f"mmtrio chaos: --seed must be in 0..4294967295, got {args.seed}", file=sys.stderr)
         return EXIT_USAGE
+    if args.jobs < 1:
+        print(f"mmtrio chaos: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.deterministic:
+        from mmtrio.cli.chaos_dst import run_deterministic
+
+        return run_deterministic(args)
     try:
         results = run_campaign(args.seed, args.runs, args.duration, Path(args.out), args.venue)
     except MmtrioError as exc:  # e.g. a duration too short for any fault window

@@ -75,9 +75,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.runtime.hangup import note_early_hangups
+    from mmtrio.runtime.hangup import note_early_signals
 
-    note_early_hangups()  # first: a SIGHUP while starting must not end the process
+    note_early_signals()  # first: a signal while starting must not end the process unheard
     import functools
 
     import trio

@@ -9,7 +9,6 @@ its task tree, after start-up has read the instrument.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import trio
 
+from mmtrio import determinism
 from mmtrio.config import Config
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
@@ -154,7 +154,7 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
         max_restarts=rs.max_restarts,
         window_s=rs.window_s,
     )
-    sup = Supervisor(rng=random.Random(), default_policy=policy)
+    sup = Supervisor(rng=determinism.rng("supervisor"), default_policy=policy)
     market = session.market_feed(run.instrument)
     user = session.user_feed(run.instrument)
     inbox.on_overflow = market.request_resync

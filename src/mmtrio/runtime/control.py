@@ -29,6 +29,7 @@ from typing import Any
 import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.errors import MmtrioError
 
 MAX_REQUEST_BYTES = 4096
@@ -79,7 +80,7 @@ async def watch_kill_file(
     """Call ``on_kill`` each time ``path`` appears (edge-triggered, polled)."""
     present = False
     while True:
-        exists = await trio.to_thread.run_sync(path.exists)
+        exists = await determinism.run_sync(path.exists)
         if exists and not present:
             logger.warning("kill file {path} exists: kill switch latched", path=str(path))
             on_kill(f"kill file {path} exists")

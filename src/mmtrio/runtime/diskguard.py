@@ -24,6 +24,7 @@ from pathlib import Path
 import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.errors import ParameterError
 
 _MB = 1024 * 1024
@@ -98,7 +99,12 @@ class DiskGuard:
     async def check(self) -> DiskState:
         """Measure now (in a thread), update :attr:`state`, log level changes."""
         try:
-            free = await trio.to_thread.run_sync(self._free_bytes, self.path)
+            simulated = determinism.free_disk_bytes(self.path)
+            free = (
+                simulated
+                if simulated is not None
+                else await trio.to_thread.run_sync(self._free_bytes, self.path)
+            )
             new = evaluate(free, self.warn_free_mb, self.halt_free_mb)
         except OSError as exc:
             new = DiskState(DiskLevel.HALT, None, f"cannot check free space of {self.path}: {exc}")

@@ -30,16 +30,16 @@ mapping is :func:`mmtrio.config.strategy.build_strategy_config`, shared with the
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 from loguru import logger
 
-from mmtrio import __version__
+from mmtrio import __version__, determinism
 from mmtrio.config import Config
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
@@ -58,7 +58,7 @@ from mmtrio.runtime.assembly import JournalFacts, Running, Watches, assemble, su
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
-from mmtrio.runtime.hangup import early_hangups
+from mmtrio.runtime.hangup import early_signals
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal import Journal, Retention
 from mmtrio.runtime.journal_aside import set_aside, venue_replaced
@@ -84,6 +84,18 @@ STATUS_LOG_INTERVAL_S = 5.0
 SESSION_START_TIMEOUT_S = 30.0
 
 
+@dataclass(frozen=True)
+class Transports:
+    """How the bot reaches the world when it is not the real network (the deterministic
+    simulation, :mod:`mmtrio.chaos.dst`): the venue's transports (see
+    :class:`~mmtrio.venues.protocol.SessionHooks`) and whether to serve the control socket
+    (a simulation talks to :attr:`Engine.operator` directly: no socket)."""
+
+    http: Any = None
+    ws_connect: Any = None
+    control_socket: bool = True
+
+
 class Engine:
     """One bot run. ``run`` returns the exit code; see the module docstring."""
 
@@ -97,7 +109,9 @@ class Engine:
         credentials: VenueCredentials,
         console: Any = None,
         reload_config: Callable[[], Config] | None = None,
+        transports: Transports | None = None,
     ) -> None:
+        self.transports = transports or Transports()
         self.config_path = config_path
         self.venue = venue
         self.settings = settings
@@ -157,16 +171,24 @@ class Engine:
     async def run(self) -> int:
         """The whole life of the bot; returns the exit code."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-            if early_hangups():
-                logger.warning(
-                    "SIGHUP received while the bot was starting: the configuration in use is "
-                    "the one read at start; send SIGHUP again to reload"
-                )
+            self._early_signals()
             async with trio.open_nursery() as outer:
                 outer.start_soon(watch_signals, signals, self.request_stop, self.reload)
                 code = await self._run_session()
                 outer.cancel_scope.cancel()
         return code
+
+    def _early_signals(self) -> None:
+        """Act on the signals `mmtrio run` noted before this receiver existed (:mod:`.hangup`)."""
+        for sig in early_signals():
+            if sig == signal.SIGHUP:
+                logger.warning(
+                    "SIGHUP received while the bot was starting: the configuration in use is "
+                    "the one read at start; send SIGHUP again to reload"
+                )
+            else:
+                logger.info("{} received during start-up: stopping", sig.name)
+                self.request_stop(f"{sig.name} received")
 
     async def _run_session(self) -> int:
         try:
@@ -184,13 +206,13 @@ class Engine:
         for secret in self.credentials.secrets():
             register_secret(secret)
         cfg = self.config
-        journal = await trio.to_thread.run_sync(Journal.open, cfg.runtime.state_dir)
+        journal = await determinism.run_sync(Journal.open, cfg.runtime.state_dir)
         try:
-            recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
+            recovery = await determinism.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
             if venue_replaced(self.settings.instance, recovery.last_start):
-                recovery = await trio.to_thread.run_sync(set_aside, journal)
-            epoch = await trio.to_thread.run_sync(journal.next_epoch)
+                recovery = await determinism.run_sync(set_aside, journal)
+            epoch = await determinism.run_sync(journal.next_epoch)
             writer = JournalWriter(
                 journal,
                 retention=Retention(
@@ -203,7 +225,7 @@ class Engine:
                 writer, journal.path, epoch, recovery.last_session_clean, known, last_id
             )
         finally:
-            await trio.to_thread.run_sync(journal.close)
+            await determinism.run_sync(journal.close)
 
     def _on_clock_offset(self, offset_ms: int) -> None:
         """A clock sync measured the venue-minus-local offset (runtime/clock_watch.py)."""
@@ -250,7 +272,13 @@ class Engine:
         session = self.venue.open(
             self.settings,
             self.credentials,
-            SessionHooks(clock_ms=self.clock_ms, on_blocked=block.record, on_usage=on_usage),
+            SessionHooks(
+                clock_ms=self.clock_ms,
+                on_blocked=block.record,
+                on_usage=on_usage,
+                http_transport=self.transports.http,
+                ws_connect=self.transports.ws_connect,
+            ),
         )
         self.session = session
         recorder = JournalRecorder(writer, wall_ms, book_top=self._book_top)
@@ -266,7 +294,7 @@ class Engine:
                 recorder.note(
                     "start",
                     {
-                        "pid": os.getpid(),
+                        "pid": determinism.pid(),
                         "version": __version__,
                         "venue": self.venue.name,
                         "mode": self.settings.mode,
@@ -472,7 +500,10 @@ class Engine:
                 scope.cancel()
             async with trio.open_nursery() as bot:
                 bot.start_soon(run.execution.run, run.cmd_recv)
-                bot.start_soon(serve_control, cfg.runtime.control_socket, self.operator.control)
+                if self.transports.control_socket:
+                    bot.start_soon(
+                        serve_control, cfg.runtime.control_socket, self.operator.control
+                    )
                 bot.start_soon(watch_kill_file, cfg.risk.kill_file, self.operator.kill_now)
                 bot.start_soon(run.loop.run, inbox)
                 await bot.start(self.surface.run)  # after start-up reconciliation: READY=1

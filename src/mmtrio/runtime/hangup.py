@@ -1,14 +1,18 @@
-"""A SIGHUP that arrives while `mmtrio run` is still starting must not end the process.
+"""Signals that arrive while `mmtrio run` is still starting must not end the process unheard.
 
-Python's default action for SIGHUP is to terminate. A bot needs seconds to start (imports,
-reading the venue's instrument and account, recovery; more on a Raspberry Pi or a loaded box),
-and systemd's ``ExecReload`` or an operator's ``kill -HUP`` in that window would end it before
-it could cancel anything or write its exit summary. `mmtrio run` therefore installs
-:func:`note_early_hangups` as its very first step; the engine's own signal receiver takes over
-once it runs and asks :func:`early_hangups` whether one was noted. It does not replay it: the
-configuration in use was read during the start, so the engine logs that the signal came too
-early and that another SIGHUP reloads (decision: a reload racing the start is refused rather
-than half-applied).
+Python's default action for SIGHUP and SIGTERM is to die on the spot, and SIGINT raises
+KeyboardInterrupt wherever the interpreter is (mid-import: a traceback). A bot needs seconds to
+start (imports, reading the venue's instrument and account, recovery; more on a Raspberry Pi or
+a loaded box), and systemd's ``ExecReload``/``ExecStop`` or an operator's ``kill`` in that
+window would end it without its stop: no confirmed cancel-all, no exit summary, exit -15.
+`mmtrio run` therefore installs :func:`note_early_signals` as its very first step; the engine's
+own signal receiver takes over once it runs and asks :func:`early_signals` what was noted:
+
+- SIGTERM/SIGINT: the engine stops at once, through its ordinary stop (exit 0 when nothing was
+  left open; nothing was sent yet at that point);
+- SIGHUP: not replayed. The configuration in use was read during the start, so the engine logs
+  that the signal came too early and that another SIGHUP reloads (decision: a reload racing the
+  start is refused rather than half-applied).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
+NOTED = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 _noted: list[int] = []
 
 
@@ -23,13 +28,14 @@ def _note(signum: int, frame: FrameType | None) -> None:
     _noted.append(signum)
 
 
-def note_early_hangups() -> None:
-    """Note SIGHUPs from now on instead of dying of them (main thread only)."""
-    signal.signal(signal.SIGHUP, _note)
+def note_early_signals() -> None:
+    """Note SIGHUP, SIGTERM and SIGINT from now on instead of dying of them (main thread)."""
+    for sig in NOTED:
+        signal.signal(sig, _note)
 
 
-def early_hangups() -> int:
-    """How many SIGHUPs were noted before the engine's receiver took over; resets the count."""
-    count = len(_noted)
+def early_signals() -> list[signal.Signals]:
+    """The signals noted before the engine's receiver took over, in order; clears them."""
+    out = [signal.Signals(s) for s in _noted]
     _noted.clear()
-    return count
+    return out

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmtrio import determinism
 from mmtrio.errors import JournalError, ParameterError, StateDirInUseError
 from mmtrio.runtime.journal_schema import (
     META_EPOCH,
@@ -209,7 +210,7 @@ class _StateLock:
                 f"{self.path}); stop that bot first, or give this one its own state_dir"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{determinism.pid()}\n".encode(), 0)
         self._fd: int | None = fd
 
     def release(self) -> None:
@@ -248,6 +249,9 @@ class Journal:
             raise
         journal = cls(path, conn, lock)
         journal._synchronous = synchronous
+        det = determinism.current()
+        if det is not None:  # a simulated kill -9 closes its files as the kernel would
+            det.on_fence.append(journal.close)
         return journal
 
     def set_aside(self, tag: str) -> Path:
@@ -344,6 +348,8 @@ class Journal:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                if determinism.disk_full():  # the simulation's full disk (journal_full)
+                    raise sqlite3.OperationalError("database or disk is full")
                 conn.execute("COMMIT")
             except BaseException:
                 # SQLite has already rolled back on some errors (SQLITE_FULL: a full disk); a

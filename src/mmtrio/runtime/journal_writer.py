@@ -61,13 +61,13 @@ not change it behind the application's back; if wanted, the entry point sets it.
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import trio
 
+from mmtrio import determinism
 from mmtrio.errors import JournalError, ParameterError
 from mmtrio.runtime.journal import Journal, Retention
 from mmtrio.runtime.journal_schema import (
@@ -90,7 +90,7 @@ _Item = EncodedRecord | _Barrier
 
 def wall_ms() -> int:
     """Wall-clock milliseconds since the epoch (journal timestamps, retention ages)."""
-    return time.time_ns() // 1_000_000
+    return determinism.wall_ms()
 
 
 class JournalWriter:
@@ -293,7 +293,7 @@ class JournalWriter:
             # Shielded: once a batch is handed to SQLite, its barriers learn the true outcome.
             with trio.CancelScope(shield=True):
                 try:
-                    await trio.to_thread.run_sync(self.journal.write_rows, records)
+                    await determinism.run_sync(self.journal.write_rows, records)
                 except BaseException as exc:
                     self._failed = exc
                     for item in batch:
@@ -312,6 +312,6 @@ class JournalWriter:
 
     async def _prune_step(self, retention: Retention) -> int:
         now = self._now_ms()
-        deleted = await trio.to_thread.run_sync(self.journal.prune_step, retention, now)
+        deleted = await determinism.run_sync(self.journal.prune_step, retention, now)
         self.pruned += deleted
         return deleted

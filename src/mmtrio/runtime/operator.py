@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.config import Config, diff_reload, load_config
 from mmtrio.core.events import KillSwitch, Resume
 from mmtrio.core.guards import TradingState
@@ -99,7 +100,7 @@ class Operator:
     async def reload(self) -> None:
         """SIGHUP: load the file, apply reloadable changes atomically, refuse the rest."""
         try:
-            new = await trio.to_thread.run_sync(self.reload_config)
+            new = await determinism.run_sync(self.reload_config)
         except ConfigError as exc:
             logger.error("config reload failed, nothing changed: {}", exc)
             return
@@ -140,7 +141,7 @@ class Operator:
             await self._settle()
             return {"ok": True, "status": build_snapshot(self.sources)}
         kill_file = self.config.risk.kill_file
-        if await trio.to_thread.run_sync(kill_file.exists):
+        if await determinism.run_sync(kill_file.exists):
             return {"ok": False, "error": f"kill file {kill_file} exists: remove it, then resume"}
         reason = str(request.get("reason") or "operator resume (control socket)")
         override = bool(request.get("override", False))

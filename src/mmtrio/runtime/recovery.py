@@ -47,9 +47,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.core.events import Event, Fill, Side
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
@@ -295,7 +295,7 @@ def _recovery_text(view: JournalView, replayed: int, rebuilt: int, inst: Instrum
 async def recover_at_start(a: StartArgs) -> ReconcileReport:
     """Steps 1–4 of the module docstring; returns the startup reconciliation's report."""
     symbol = a.instrument.symbol
-    view = await trio.to_thread.run_sync(read_journal, a.journal_path, a.instrument)
+    view = await determinism.run_sync(read_journal, a.journal_path, a.instrument)
     replayed = rebuild_ledger(a.mm.ledger, view, a.clock_ms())
     if view.limits is not None:
         # Before the venue's missed fills and position are booked: the total continues at
@@ -356,7 +356,7 @@ class Checkpointer:
         self.pending.update(report.venue_trade_ids)
         if self.pending:
             lo, hi = min(self.pending), max(self.pending)
-            done = await trio.to_thread.run_sync(journaled_ids, self.path, self.symbol, lo, hi)
+            done = await determinism.run_sync(journaled_ids, self.path, self.symbol, lo, hi)
             self.pending -= done
         if len(self.pending) > MAX_PENDING_IDS:
             # Fills that never reach the journal: the writer is failing; recovery re-reads.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,6 +22,7 @@ from typing import Any
 import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.core.instruments import Instrument
 from mmtrio.runtime.inbox import LaneStats
 from mmtrio.runtime.status_doc import STATUS_SCHEMA, strategy_doc, units_doc
@@ -76,7 +76,7 @@ def build_snapshot(src: StatusSources) -> dict[str, Any]:
     snap: dict[str, Any] = {
         "schema": STATUS_SCHEMA,
         "ts": now,
-        "pid": os.getpid(),
+        "pid": determinism.pid(),
         "bot": src.bot,
         "venue": src.venue,
         "symbol": src.symbol,

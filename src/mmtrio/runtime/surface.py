@@ -30,7 +30,6 @@ check (every :data:`DISK_CHECK_INTERVAL_S`).
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,6 +41,7 @@ import trio
 from loguru import logger
 from rich.console import Console
 
+from mmtrio import determinism
 from mmtrio.config import Config
 from mmtrio.config.credentials import load_telegram_token
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
@@ -195,7 +195,7 @@ def _telegram(
         instrument=lambda: sources.instrument,
         status=status,
         control=control,
-        wall_ms=lambda: time.time_ns() // 1_000_000,
+        wall_ms=determinism.wall_ms,
     )
 
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import trio
 from loguru import logger
 
+from mmtrio import determinism
 from mmtrio.core.commands import AmendOrder, Command, PlaceOrder
 from mmtrio.core.events import (
     AccountUpdate,
@@ -101,7 +102,7 @@ def make_clock_ms() -> Callable[[], int]:
     venue timestamps and local times are comparable for latency checks. Under Trio's
     ``autojump_clock`` it follows virtual time, which is what the tests need.
     """
-    base_ms = time.time_ns() // 1_000_000
+    base_ms = determinism.wall_ms()  # the simulation's epoch under mmtrio.determinism
     t0 = trio.current_time()
 
     def clock_ms() -> int:

@@ -326,11 +326,19 @@ class SessionHooks:
     can keep it beyond this process (a restart inside it must wait too). ``on_usage``: the
     venue's reported use of its limits (window name → count). ``clock_ms``: the local ms clock
     (Trio's, so virtual time reaches the venue package too).
+
+    ``http_transport`` and ``ws_connect``: the transports, when not the real network (None).
+    The deterministic simulation (:mod:`mmtrio.chaos.dst`) passes an httpx transport that
+    calls the simulated venue in memory and a websocket ``connect`` over in-memory streams
+    (:data:`mmtrio.venues.wsconn.Connect`); a venue package hands them to its REST client and
+    its streams unchanged.
     """
 
     clock_ms: Callable[[], int]
     on_blocked: Callable[[int], None] | None = None
     on_usage: Callable[[dict[str, int | None]], None] | None = None
+    http_transport: Any = None  # httpx.AsyncBaseTransport | None
+    ws_connect: Any = None  # mmtrio.venues.wsconn.Connect | None
 
 
 class VenueFactory(Protocol):

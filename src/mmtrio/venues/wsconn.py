@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
+from mmtrio import determinism
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 
 Connect = Callable[..., AbstractAsyncContextManager[WebSocketConnection]]
@@ -53,7 +54,7 @@ class Backoff:
         if not 0 < base_s <= cap_s:
             raise ConfigError(f"backoff needs 0 < base <= cap, got base={base_s}, cap={cap_s}")
         self.base_s, self.cap_s = base_s, cap_s
-        self._rng = rng if rng is not None else random.Random()
+        self._rng = rng if rng is not None else determinism.rng("backoff")
         self.attempt = 0
 
     def next_delay(self) -> float:

@@ -38,6 +38,7 @@ from mmtrio.venues.protocol import (
     VenueCredentials,
     VenueSettings,
 )
+from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {
     "live": {
@@ -144,6 +145,7 @@ class BinanceSession:
             clock_ms=hooks.clock_ms,
             recv_window_ms=settings.recv_window_ms,
             on_blocked=hooks.on_blocked,
+            transport=hooks.http_transport,
             timeout=request_timeout(settings.request_timeout_ms),
         )
         self._instrument: Instrument | None = None
@@ -157,6 +159,7 @@ class BinanceSession:
                 recv_window_ms=settings.recv_window_ms,
                 # The same budget as REST's: beyond it an order's outcome is unknown.
                 timeout_s=settings.request_timeout_ms / 1000,
+                connect=hooks.ws_connect or open_socket,  # in memory under the DST
             )
             if order_ws
             else None
@@ -220,6 +223,7 @@ class BinanceSession:
             instrument.symbol,
             self.rest.depth_snapshot,
             clock_ms=self.hooks.clock_ms,
+            connect=self.hooks.ws_connect or open_socket,
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:
@@ -228,6 +232,7 @@ class BinanceSession:
             self.rest.decoder,
             self.rest,
             clock_ms=self.hooks.clock_ms,
+            connect=self.hooks.ws_connect or open_socket,
         )
 
     async def aclose(self) -> None:

@@ -1,0 +1,245 @@
+"""Deterministic simulation: the real bot and the real simulated venue in **one**
+``trio.run`` on a virtual clock, the process harness's seeded fault schedule applied, the same
+judge over the same kinds of evidence, and a trace hash that the same seed reproduces.
+
+What runs: the simulated venue's shared engine with its Binance front end (the synthetic
+market, as `mmtrio sim --synthetic` serves it) and the bot's :class:`~mmtrio.runtime.engine.
+Engine`, unchanged, reaching each other through :mod:`mmtrio.chaos.memlinks` (REST through an
+httpx transport calling the front end's ASGI app, websockets over in-memory streams). Nothing
+opens a socket, starts a process, or reads the wall clock: the venue's clock is
+:class:`~mmtrio.sim.clock.TrioClock`, the bot's is :mod:`mmtrio.determinism` (virtual wall
+time, seeded RNGs, blocking work inline), Trio's own scheduler is seeded from the run's seed
+(it otherwise reverses a batch of ready tasks at random), and ``trio.run`` runs on a
+``MockClock`` that jumps to the next deadline whenever every task waits.
+
+Faults are the process harness's schedule (:func:`mmtrio.chaos.schedule.make_schedule`, the
+same seed gives the same schedule), executed here (:mod:`mmtrio.chaos.dst_faults`). The
+judge is :func:`mmtrio.chaos.invariants.check_all`, fed as the process harness feeds it:
+venue snapshots every 0.3 s, the final ground truth, the journal file, each incarnation's
+log and how it ended.
+
+The trace is every executed fault, every venue snapshot, every incarnation's start and end,
+the venue's fills and orders at the end and every journal record; its SHA-256 is the run's
+**trace hash**. Two runs of a seed give the same hash, in one process or two (the CLI fixes
+``PYTHONHASHSEED``: the order of a set of strings is part of the schedule), and
+:func:`first_divergence` names the first entry where two traces differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+from loguru import logger
+
+from mmtrio import determinism
+from mmtrio.chaos.botconfig import (
+    CANCEL_DEADLINE_MS,
+    DEADMAN_MS,
+    FOREIGN_QTY_LOTS,
+    MAX_POSITION_LOTS,
+    RECONCILE_S,
+    SHUTDOWN_DEADLINE_S,
+    SYMBOL,
+    bot_config,
+)
+from mmtrio.chaos.dst_bot import DstBot
+from mmtrio.chaos.dst_sched import seeded_scheduler
+from mmtrio.chaos.invariants import (
+    Evidence,
+    JournalRecord,
+    Limits,
+    ProcessRecord,
+    Snapshot,
+    StopCheck,
+    check_all,
+)
+from mmtrio.chaos.logs import log_entries, supervised_restarts
+from mmtrio.chaos.memlinks import Link
+from mmtrio.chaos.report import RunResult
+from mmtrio.chaos.schedule import Schedule, make_schedule
+
+EPOCH_MS = 1_700_000_000_000  # the wall time virtual time 0 stands for (2023-11-14)
+POLL_S = 0.3  # venue snapshots, as the process harness polls
+URLS = {"rest": "http://127.0.0.1:1", "ws": "ws://127.0.0.1:1"}  # never dialled: in memory
+
+
+@dataclass
+class DstResult:
+    """One deterministic run: the judge's verdict, its trace and the trace's hash."""
+
+    result: RunResult
+    trace_hash: str
+    trace: list[Any]
+    virtual_s: float
+    wall_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.result.to_json(),
+            "trace_hash": self.trace_hash,
+            "trace_entries": len(self.trace),
+            "virtual_s": round(self.virtual_s, 3),
+            "wall_s": round(self.wall_s, 3),
+        }
+
+
+@dataclass
+class _State:
+    bots: list[DstBot] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    trace: list[Any] = field(default_factory=list)
+    faults: dict[str, int] = field(default_factory=dict)
+    restarts: int = 0
+    gamma: float = 0.1
+    foreign: set[str] = field(default_factory=set)
+    self_stops: list[StopCheck] = field(default_factory=list)
+    gap_faults: list[int] = field(default_factory=list)
+    link_silent: list[tuple[int, int]] = field(default_factory=list)
+    restart_at: float | None = None  # Trio time of a scheduled restart
+    restart_after_exit: float | None = None  # s after the bot's own stop (journal_full)
+
+
+def trace_hash(trace: list[Any]) -> str:
+    return hashlib.sha256(canonical(trace).encode()).hexdigest()
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def first_divergence(a: list[Any], b: list[Any]) -> str | None:
+    """Where two traces of one seed first differ (None when identical)."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if canonical(x) != canonical(y):
+            return f"trace entry {i} differs: {canonical(x)[:300]} != {canonical(y)[:300]}"
+    if len(a) != len(b):
+        return f"trace lengths differ: {len(a)} != {len(b)} entries"
+    return None
+
+
+def run_one(seed: int, duration_s: float, workdir: Path) -> DstResult:
+    """One deterministic run of ``seed`` in its own ``trio.run`` (see the module docstring)."""
+    return run_schedule(make_schedule(seed, int(duration_s * 1000)), workdir)
+
+
+def run_schedule(schedule: Schedule, workdir: Path, name: str | None = None) -> DstResult:
+    """One deterministic run of ``schedule`` (its seed seeds everything) under ``workdir``."""
+    from mmtrio.chaos.dst_run import DstRun
+
+    # The bot's records go to its incarnation's log only (dst_run); a terminal handler
+    # would print every record of every run, and cost most of the run's time.
+    logger.remove()
+    run = DstRun(schedule, workdir.resolve() / (name or f"seed-{schedule.seed}"))
+    started = time.perf_counter()
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    with seeded_scheduler(schedule.seed):  # task order a function of the seed (dst_sched)
+        result = trio.run(run.main, clock=clock)
+    wall = time.perf_counter() - started
+    trace = run.state.trace
+    text = canonical(trace).replace(str(run.out), "<run>")
+    return DstResult(
+        result, hashlib.sha256(text.encode()).hexdigest(), trace, clock.current_time(), wall
+    )
+
+
+def read_journal(path: Path) -> tuple[list[int], list[JournalRecord]]:
+    """The `fills` table's trade ids and every record, as the process harness reads them."""
+    if not path.exists():
+        return [], []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (SYMBOL,))
+        ids = [int(r[0]) for r in rows]
+        recs = [
+            JournalRecord(int(seq), str(kind), int(ts), json.loads(payload))
+            for seq, kind, ts, payload in conn.execute(
+                "SELECT seq, kind, local_ts_ms, payload FROM records ORDER BY seq"
+            )
+        ]
+    finally:
+        conn.close()
+    return ids, recs
+
+
+def judge(  # noqa: PLR0917 - the evidence, each piece once
+    schedule: Schedule,
+    state: _State,
+    truth: dict[str, Any],
+    records: tuple[list[int], list[JournalRecord]],
+    stop: StopCheck | None,
+    cutoff: int | None,
+    out: Path,
+) -> RunResult:
+    """The process harness's judgement over this run's evidence."""
+    trade_ids, recs = records
+    procs = [
+        ProcessRecord(b.index, b.start_ms, b.end_ms, b.exit_code, b.signal_sent, b.log_text)
+        for b in state.bots
+    ]
+    ev = Evidence(
+        final_truth=truth,
+        snapshots=state.snapshots,
+        journal_trade_ids=trade_ids,
+        records=recs,
+        processes=procs,
+        stop=stop,
+        limits=Limits(
+            max_position_lots=MAX_POSITION_LOTS + (FOREIGN_QTY_LOTS if state.foreign else 0),
+            reconcile_interval_ms=int(RECONCILE_S * 1000),
+            cancel_deadline_ms=CANCEL_DEADLINE_MS,
+        ),
+        foreign_ids=frozenset(state.foreign),
+        self_stops=list(state.self_stops),
+        fill_cutoff=cutoff,
+        final_position_check=schedule.end == "sigterm",
+        link_silent=list(state.link_silent),
+        gap_faults=list(state.gap_faults),
+    )
+    logs = [log_entries(b.log_text) for b in state.bots]
+    result = RunResult(schedule.seed, str(out), end=schedule.end)
+    result.violations = check_all(ev, logs)
+    result.child_restarts = sum(supervised_restarts(lines) for lines in logs)
+    result.fills = len(truth["fills"])
+    result.fills_checked = result.fills if cutoff is None else min(cutoff, result.fills)
+    result.final_position = int(truth["position"]["lots"])
+    result.faults = dict(state.faults)
+    result.restarts = state.restarts
+    return result
+
+
+def write_config(out: Path, state_dir: Path, gamma: float, variant: str) -> Path:
+    """The bot's config file (the process harness's, pointed at the in-memory venue)."""
+    path = out / "config.toml"
+    text = bot_config(
+        {"rest": URLS["rest"], "ws": URLS["ws"]}, state_dir, out / "c.sock", gamma=gamma,
+        variant=variant,
+    )  # fmt: skip
+    path.write_text(text)
+    return path
+
+
+def new_determinism(seed: int, index: int) -> determinism.Determinism:
+    """Incarnation ``index``'s view of the world: the run's epoch, its own seeded streams."""
+    return determinism.Determinism(seed=seed * 1000 + index, epoch_ms=EPOCH_MS, pid=4242 + index)
+
+
+def new_link(rest_app: Any, serve_ws: Any, nursery: trio.Nursery) -> Link:
+    return Link(rest_app, serve_ws, nursery)
+
+
+__all__ = [
+    "DEADMAN_MS",
+    "SHUTDOWN_DEADLINE_S",
+    "DstResult",
+    "first_divergence",
+    "run_one",
+    "trace_hash",
+]

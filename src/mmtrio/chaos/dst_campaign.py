@@ -1,0 +1,104 @@
+"""A campaign of deterministic runs (`mmtrio chaos --deterministic`): seeds S, S+1, …, on a
+process pool, each run's evidence kept under ``--out/seed-<seed>/`` when it failed.
+
+Every run works in a fresh directory on a memory file system when there is one
+(``/dev/shm``: the journal's fsyncs then cost nothing) and is copied to ``--out`` only when it
+violated an invariant or could not complete (or always, with ``keep_all``): a campaign of
+thousands of clean runs leaves nothing behind.
+
+Reproducibility across processes needs one fixed ``PYTHONHASHSEED`` (the iteration order of
+a set of strings is part of what the bot does); :func:`ensure_hash_seed` re-executes the
+command with ``PYTHONHASHSEED=0`` when it is not set so. Pool workers are forked from the
+parent and share its hash seed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mmtrio.chaos.report import RunResult
+from mmtrio.chaos.schedule import run_seed
+
+HASH_SEED = "0"
+
+
+def ensure_hash_seed(argv: list[str]) -> None:
+    """Re-execute this command with ``PYTHONHASHSEED=0`` unless it already runs with it."""
+    if os.environ.get("PYTHONHASHSEED") == HASH_SEED:
+        return
+    env = dict(os.environ, PYTHONHASHSEED=HASH_SEED)
+    os.execve(sys.executable, [sys.executable, "-m", "mmtrio", *argv], env)
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of the first exception a (nested) exception group carries."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _scratch_root() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def one(seed: int, duration_s: float, out_root: str, keep_all: bool) -> dict[str, Any]:
+    """Run ``seed`` in a scratch directory; keep its evidence under ``out_root`` if asked or
+    if it failed. Returns the run's JSON summary (what crosses the process pool)."""
+    from mmtrio.chaos.dst import run_one
+
+    scratch = Path(tempfile.mkdtemp(prefix="mmdst-", dir=_scratch_root()))
+    try:
+        try:
+            outcome = run_one(seed, duration_s, scratch)
+            doc = outcome.to_json()
+            failed = not outcome.result.ok
+        except Exception as exc:
+            result = RunResult(seed, str(scratch / f"seed-{seed}"))
+            result.error = describe(exc)
+            doc = {**result.to_json(), "trace_hash": None}
+            failed = True
+        run_dir = scratch / f"seed-{seed}"
+        if (failed or keep_all) and run_dir.exists():
+            target = Path(out_root) / f"seed-{seed}"
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(run_dir, target)
+            (target / "result.json").write_text(json.dumps(doc, indent=1))
+            doc["out_dir"] = str(target)
+        return doc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def campaign(
+    first_seed: int,
+    runs: int,
+    duration_s: float,
+    out_root: Path,
+    *,
+    jobs: int = 1,
+    keep_all: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Each run's summary, in seed order, as the runs complete (``jobs`` processes)."""
+    out_root = out_root.resolve()
+    out_root.mkdir(parents=True, exist_ok=True)
+    seeds = [run_seed(first_seed, i) for i in range(runs)]
+    if jobs <= 1:
+        for s in seeds:
+            yield one(s, duration_s, str(out_root), keep_all)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(one, s, duration_s, str(out_root), keep_all) for s in seeds]
+        for f in futures:
+            yield f.result()

@@ -1,0 +1,267 @@
+"""One deterministic run inside its ``trio.run``: the venue, the bot's incarnations, the
+schedule's faults, the final stop and the evidence (see :mod:`mmtrio.chaos.dst`).
+
+The loop is the process harness's (:class:`mmtrio.chaos.harness.Harness`) on virtual time:
+every ``POLL_S`` it snapshots the venue, notices an incarnation that ended, restarts the bot
+when a restart is due, and executes the actions whose time has come (their time counts from
+the first bot's start, as there).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import trio
+from loguru import logger
+
+from mmtrio import determinism
+from mmtrio.chaos.botconfig import (
+    DEADMAN_MS,
+    FOREIGN_QTY_LOTS,
+    MAX_POSITION_LOTS,
+    RECONCILE_S,
+    SHUTDOWN_DEADLINE_S,
+    SYMBOL,
+)
+from mmtrio.chaos.dst import (
+    EPOCH_MS,
+    POLL_S,
+    URLS,
+    _State,
+    judge,
+    new_determinism,
+    read_journal,
+    write_config,
+)
+from mmtrio.chaos.dst_bot import DstBot
+from mmtrio.chaos.dst_faults import Faults
+from mmtrio.chaos.invariants import Snapshot, StopCheck
+from mmtrio.chaos.memlinks import Link
+from mmtrio.chaos.report import RunResult
+from mmtrio.chaos.schedule import Schedule
+from mmtrio.errors import MmtrioError
+from mmtrio.sim import frontends
+from mmtrio.sim.admin import AdminApp
+from mmtrio.sim.clock import TrioClock
+from mmtrio.sim.paper import synthetic_instrument
+from mmtrio.sim.server import run_venue
+from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
+from mmtrio.sim.venue import SimConfig, SimVenue
+from mmtrio.venues.protocol import VenueCredentials, VenueSettings
+from mmtrio.venues.registry import venue as get_venue
+
+
+class DstRun:
+    """Runs one schedule (:meth:`main` is the ``trio.run`` entry point)."""
+
+    def __init__(self, schedule: Schedule, out: Path) -> None:
+        self.schedule = schedule
+        self.out = out
+        if out.exists():
+            shutil.rmtree(out)  # a replay starts from nothing, as the first run did
+        out.mkdir(parents=True)
+        self.state_dir = out / "state"
+        self.state = _State()
+        self.result: RunResult | None = None
+        self.settings = VenueSettings(
+            name="binance",
+            mode="testnet",
+            symbol=SYMBOL,
+            urls={"rest": URLS["rest"], "market_ws": URLS["ws"], "private_ws": URLS["ws"]},
+        )
+        self.factory = get_venue("binance")
+        self.faults = Faults(self)
+        self._nursery: trio.Nursery | None = None
+        self._bots_by_det: dict[int, DstBot] = {}
+        self._just_ended: list[DstBot] = []  # incarnations that ended by themselves
+
+
+    def _build_venue(self) -> None:
+        """The venue `mmtrio sim --synthetic` builds, on Trio's clock (inside ``trio.run``)."""
+        seed = self.schedule.seed
+        # The process harness starts `mmtrio sim --synthetic --seed <seed % 2**31 + 1>`.
+        self.venue = SimVenue(
+            SyntheticDriver(synthetic_instrument(SYMBOL), seed % 2**31 + 1, SyntheticParams()),
+            SimConfig(clock=TrioClock(EPOCH_MS), seed=seed),
+        )
+        self.front = frontends.factory("binance").create(self.venue)
+        self.admin_app = AdminApp(self.venue)
+        creds = self.front.client_credentials()
+        self.credentials = VenueCredentials(
+            api_key=creds["api_key"], api_secret=creds["api_secret"], source="the simulated venue"
+        )
+
+    # --- venue ----------------------------------------------------------------------------
+    async def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The admin API, called in memory, its answer through JSON as over HTTP."""
+        raw = json.dumps(body).encode() if body is not None else b""
+        answer = await self.admin_app.handle(method, path, raw)
+        return json.loads(json.dumps(answer, default=str))
+
+    async def snapshot(self) -> dict[str, Any]:
+        truth: dict[str, Any] = await self.admin("GET", "/admin/state")
+        snap = Snapshot(
+            wall_ms=int(truth["wall_ms"]),
+            open_orders=tuple(truth["open_orders"]),
+            position_lots=int(truth["position"]["lots"]),
+            n_fills=len(truth["fills"]),
+            bot_alive=self.bot is not None,
+        )
+        self.state.snapshots.append(snap)
+        self.state.trace.append(
+            ["snap", snap.wall_ms, sorted(snap.open_orders), snap.position_lots, snap.n_fills]
+        )
+        return truth
+
+    def now_ms(self) -> int:
+        return EPOCH_MS + int(trio.current_time() * 1000)
+
+    # --- the bot --------------------------------------------------------------------------
+    @property
+    def bot(self) -> DstBot | None:
+        b = self.state.bots[-1] if self.state.bots else None
+        return b if b is not None and b.alive else None
+
+    def start_bot(self) -> DstBot:
+        if self._nursery is None:
+            raise MmtrioError("the run is not running")
+        index = len(self.state.bots)
+        det = new_determinism(self.schedule.seed, index)
+        link = Link(self.front.rest_app, self.front.serve_ws, self._nursery)
+        path = self.out / "config.toml"
+        bot = DstBot(index, det, link, path, self.now_ms())
+        self.state.bots.append(bot)
+        self._bots_by_det[id(det)] = bot
+        self.state.trace.append(["start", index, bot.start_ms])
+        self._nursery.start_soon(
+            bot.run, self.factory, self.settings, self.credentials, self._ended
+        )
+        return bot
+
+    def _ended(self, bot: DstBot) -> None:
+        self.state.trace.append(["end", bot.index, bot.end_ms, bot.exit_code, bot.signal_sent])
+        self._just_ended.append(bot)
+
+    def spawn(self, fn: Any) -> None:
+        """Run ``fn()`` beside the run (a fault's later step)."""
+        if self._nursery is None:
+            raise MmtrioError("the run is not running")
+        self._nursery.start_soon(fn)
+
+    def kill(self, bot: DstBot) -> None:
+        bot.kill()
+        self.state.trace.append(["kill", bot.index, bot.end_ms])
+
+    def _log_sink(self, message: Any) -> None:
+        record = message.record
+        det = determinism.current()
+        bot = self._bots_by_det.get(id(det)) if det is not None else None
+        if bot is None:
+            return  # the venue's own log and the harness's: not the bot's evidence
+        exc = record["exception"]
+        bot.log(record["level"].name, str(record["name"]), str(record["message"]),
+                exc.value if exc is not None else None)  # fmt: skip
+
+    # --- the run --------------------------------------------------------------------------
+    async def main(self) -> RunResult:
+        self._build_venue()
+        handler = logger.add(self._log_sink, level="INFO", format="{message}", catch=False)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(run_venue, self.venue)
+                await self.venue.started.wait()
+                limit = MAX_POSITION_LOTS + FOREIGN_QTY_LOTS
+                await self.admin("POST", "/admin/config", {"exposure_limit_lots": limit})
+                write_config(self.out, self.state_dir, self.state.gamma, "valid")
+                self.start_bot()
+                start = trio.current_time()
+                pending = list(self.schedule.actions)
+                while trio.current_time() - start < self.schedule.duration_ms / 1000:
+                    await self._tick(start, pending)
+                    await trio.sleep(POLL_S)
+                stop, cutoff = await self._stop()
+                truth = await self.admin("GET", "/admin/state")
+                nursery.cancel_scope.cancel()
+        finally:
+            logger.remove(handler)
+        records = read_journal(self.state_dir / "journal.sqlite3")
+        self.state.trace.append(["fills", truth["fills"]])
+        self.state.trace.append(["orders", truth.get("orders", [])])
+        self.state.trace.append(
+            ["journal", records[0], [[r.seq, r.kind, r.local_ts_ms, r.payload] for r in records[1]]]
+        )
+        result = judge(self.schedule, self.state, truth, records, stop, cutoff, self.out)
+        self.state.trace.append(["verdict", [v.to_json() for v in result.violations]])
+        self.result = result
+        for b in self.state.bots:  # the evidence the process harness keeps, under the same names
+            (self.out / f"bot-{b.index}.log").write_text(b.log_text)
+        (self.out / "evidence.json").write_text(
+            json.dumps(
+                {
+                    "schedule": [a.to_json() for a in self.schedule.actions],
+                    "executed": [e for e in self.state.trace if e[0] == "fault"],
+                    "result": result.to_json(),
+                },
+                indent=1,
+                default=str,
+            )
+        )
+        return result
+
+    async def _tick(self, start: float, pending: list[Any]) -> None:
+        self.faults.cpu_tick()
+        truth = await self.snapshot()
+        while self._just_ended:
+            ended = self._just_ended.pop(0)
+            if ended.signal_sent == "FSIZE":
+                await self.faults.self_stopped(ended)
+        now = trio.current_time()
+        st = self.state
+        if self.bot is None and st.restart_at is not None and now >= st.restart_at:
+            write_config(self.out, self.state_dir, st.gamma, "valid")
+            self.start_bot()
+            st.restarts += 1
+            st.restart_at = None
+        elif self.bot is None and st.restart_at is None:
+            st.restart_at = now + 1.0  # died unasked: the judge says so; restart to go on
+        while pending and pending[0].at_ms <= (now - start) * 1000:
+            act = pending.pop(0)
+            done = await self.faults.execute(act, truth)
+            st.trace.append(["fault", self.now_ms(), act.to_json(), done])
+            if done and act.counted:
+                st.faults[act.kind] = st.faults.get(act.kind, 0) + 1
+
+    async def _stop(self) -> tuple[StopCheck | None, int | None]:
+        """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man)."""
+        end = self.schedule.end
+        bot = self.bot
+        if bot is None:
+            return None, None
+        sent = self.now_ms()
+        if end == "sigkill":
+            settle_ms = int(RECONCILE_S * 1000) + 1_500
+            before = [s for s in self.state.snapshots if s.wall_ms <= sent - settle_ms]
+            cutoff: int | None = before[-1].n_fills if before else 0
+            self.kill(bot)
+            budget = DEADMAN_MS
+        else:
+            cutoff = None
+            bot.terminate()
+            budget = int(SHUTDOWN_DEADLINE_S * 1000)
+        with trio.move_on_after(budget / 1000 + 1.0):
+            while True:
+                if end == "sigterm" and not bot.alive:
+                    break
+                await trio.sleep(POLL_S)
+        truth = await self.snapshot()
+        check = StopCheck(end, sent, budget, self.now_ms(), tuple(truth["open_orders"]))
+        if bot.alive:  # SIGTERM not honoured within budget + grace: wait, then force
+            with trio.move_on_after(SHUTDOWN_DEADLINE_S + 10):
+                await bot.ended.wait()
+            if bot.alive:
+                self.kill(bot)
+        return check, cutoff

@@ -1,0 +1,96 @@
+"""The in-memory network of the deterministic simulation and its link faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import trio
+import trio.testing
+from trio_websocket import ConnectionClosed, wrap_server_stream
+
+from mmtrio.chaos.memlinks import Link
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A tiny ASGI app: /ok answers at once, /slow never."""
+    if scope["path"] == "/slow":
+        await trio.sleep_forever()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def echo(stream: trio.abc.Stream) -> None:
+    async with trio.open_nursery() as nursery:
+        request = await wrap_server_stream(nursery, stream)  # type: ignore[arg-type]
+        ws = await request.accept()
+        while True:
+            await ws.send_message(await ws.get_message())
+
+
+async def test_rest_answers_times_out_and_breaks_as_a_socket_would(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        link = Link(app, echo, nursery)
+        async with httpx.AsyncClient(transport=link.rest, base_url="http://v", timeout=2.0) as c:
+            assert (await c.get("/ok")).text == "ok"
+            t0 = trio.current_time()
+            with pytest.raises(httpx.ReadTimeout):
+                await c.get("/slow")  # accepted, never answered: the read timeout ends it
+            assert trio.current_time() - t0 == pytest.approx(2.0)
+
+            async def kill_soon() -> None:
+                await trio.sleep(0.5)
+                link.kill("rest")
+
+            nursery.start_soon(kill_soon)
+            with pytest.raises(httpx.ReadError):
+                await c.get("/slow")  # in flight when the connection is reset
+
+            end = link.half_open("rest")
+            nursery.start_soon(lambda: _later(1.5, lambda: end(False)))
+            t0 = trio.current_time()
+            assert (await c.get("/ok")).text == "ok"  # waited out the silence
+            assert trio.current_time() - t0 == pytest.approx(1.5)
+
+            end = link.half_open("all")
+            nursery.start_soon(lambda: _later(1.0, lambda: end(True)))
+            with pytest.raises(httpx.ReadError):
+                await c.get("/ok")  # the silence ended in a reset
+
+            link.sever()  # kill -9 of the bot
+            with pytest.raises(httpx.ConnectError):
+                await c.get("/ok")
+        nursery.cancel_scope.cancel()
+
+
+async def _later(seconds: float, fn: Any) -> None:
+    await trio.sleep(seconds)
+    fn()
+
+
+async def test_websockets_run_over_memory_and_break_on_a_kill(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        link = Link(app, echo, nursery)
+        async with link.connect("ws://v/ws/x?y=1", connect_timeout=5.0) as ws:
+            await ws.send_message("hello")
+            assert await ws.get_message() == "hello"
+            end = link.half_open("ws")
+            await ws.send_message("held")
+            with trio.move_on_after(3.0) as held:
+                await ws.get_message()
+            assert held.cancelled_caught  # nothing crosses a silent link
+            end(False)
+            assert await ws.get_message() == "held"  # ... until it comes back
+            link.kill("ws")
+            with pytest.raises(ConnectionClosed):
+                await ws.get_message()
+        link.sever()
+        with pytest.raises(OSError, match="killed"):
+            async with link.connect("ws://v/ws/x", connect_timeout=5.0):
+                pass
+        nursery.cancel_scope.cancel()
