@@ -225,8 +225,11 @@ class Link:
     async def _serve(self, server: trio.abc.Stream) -> None:
         try:
             await self._serve_ws(server)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
-            pass  # the bot's side went away (a reset, a kill): a dropped connection
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
+            # The bot's side went away (a reset, a kill): a dropped connection. ``except*``:
+            # a handler that serves from its own nursery raises it inside an ExceptionGroup,
+            # which a plain ``except`` let through to the venue's nursery now and then.
+            pass
         finally:
             await server.aclose()
 
