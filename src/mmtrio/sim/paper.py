@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from mmtrio.core.instruments import Instrument
+from mmtrio.data.store import is_store, open_store
 from mmtrio.errors import ConfigError, ProtocolError
 from mmtrio.exchange.matching import FeeSchedule
 from mmtrio.sim.auth import Credentials
@@ -66,8 +67,14 @@ def paper_instrument(spec: PaperSpec, symbol: str | None) -> Instrument:
         return synthetic_instrument(symbol)
     if not spec.data_files:
         raise ConfigError("a paper venue needs data files to replay, or synthetic = true")
+    files = list(spec.data_files)
+    if len(files) == 1 and is_store(files[0]):  # an event store (mmtrio data convert)
+        inst = open_store(files[0]).instrument
+        if symbol is not None and symbol.upper() != inst.symbol:
+            raise ConfigError(f"the store {files[0]} holds {inst.symbol}, not {symbol}")
+        return inst
     try:
-        return scan_recording(list(spec.data_files), symbol=symbol).instrument
+        return scan_recording(files, symbol=symbol).instrument
     except ProtocolError as exc:
         raise ConfigError(str(exc)) from exc
 

@@ -2,7 +2,9 @@
 
 Reading. Lines go through :class:`~mmtrio.venues.binance.recording.RecordingReader`, the live
 connector's codec and depth sequencer, so the sim replays exactly the events the live bot
-would have seen. A depth gap in the data (a reader BookInvalid) is refused naming the file:
+would have seen. An event store (``mmtrio data convert``; a directory given alone) holds those
+same events already decoded and is read instead (:func:`mmtrio.data.source.iter_events`).
+A depth gap in the data (a reader BookInvalid) is refused naming the file:
 the sim publishes one continuous book to its clients and cannot invent the missing updates.
 
 Start. The recording's snapshot plus the first delta that continues it give the starting book;
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,8 @@ from mmtrio.core.events import (
     Trade,
 )
 from mmtrio.core.instruments import Instrument
+from mmtrio.data.source import iter_events
+from mmtrio.data.store import is_store, open_store
 from mmtrio.errors import DataFileError, ProtocolError
 from mmtrio.sim.market import MarketDriver, MarketMessage, apply_levels, diff_to
 from mmtrio.venues.binance.recording import RecordingReader
@@ -73,7 +77,7 @@ class ReplayDriver(MarketDriver):
         if not paths:
             raise ProtocolError("replay needs at least one recording file")
         for p in paths:
-            if not Path(p).is_file():
+            if not Path(p).is_file() and not is_store(Path(p)):
                 raise DataFileError(f"recording file {p} does not exist")
         self.instrument = instrument
         self.paths = [Path(p) for p in paths]
@@ -95,7 +99,11 @@ class ReplayDriver(MarketDriver):
         )
 
     def _events(self) -> Iterator[tuple[int, Event]]:
-        reader = RecordingReader(self.paths, self.instrument)
+        reader: Iterable[tuple[int, Event]]
+        if len(self.paths) == 1 and is_store(self.paths[0]):
+            reader = iter_events(open_store(self.paths[0]), book_ticker=True)
+        else:
+            reader = RecordingReader(self.paths, self.instrument)
         for n, (_, ev) in enumerate(reader, 1):
             if isinstance(ev, BookInvalid):
                 raise ProtocolError(
