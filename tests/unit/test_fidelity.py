@@ -114,3 +114,23 @@ def test_raw_source_runs_compiled_through_a_temporary_store(cfg: Config, tmp_pat
     ref = run_backtest(raw, scfg, BacktestSettings(engine="python"))
     fast = run_backtest(raw, scfg, BacktestSettings(engine="compiled"))
     _same(ref, fast)
+
+
+RECORDINGS = [
+    ["btcusdt_20230404.dat.gz", "btcusdt_20230405.dat.gz"],
+    ["btcusdt_20240718.gz", "btcusdt_20240719.gz"],
+    ["btcusdt_20240808.gz"],
+    ["ethusdt_20240808.gz"],
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("names", RECORDINGS, ids=[n[0].split(".")[0] for n in RECORDINGS])
+def test_every_shipped_recording_whole(names: list[str], cfg: Config, tmp_path: Path) -> None:
+    # The whole recording, both engines (benchmarks/fidelity.py adds configs and queue models).
+    source, inst = _store([DATA / n for n in names], tmp_path)
+    scfg = build_strategy_config(cfg, inst)
+    ref = run_backtest(source, scfg, BacktestSettings(engine="python"))
+    fast = run_backtest(source, scfg, BacktestSettings(engine="compiled"))
+    assert len(ref.report_input.fills) > 50
+    _same(ref, fast)
