@@ -16,7 +16,7 @@ from mmtrio.data.layout import K_DELTA, LEVELS, MESSAGES, META
 from mmtrio.data.source import StoreSource, iter_events
 from mmtrio.data.store import HEADER_BYTES, content_key, open_store
 from mmtrio.errors import DataFileError
-from mmtrio.sim.replay import ReplayDriver
+from mmtrio.sim.paper import replay_driver
 from mmtrio.venues.binance.recording import RecordingSource, scan_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,8 +126,8 @@ def test_not_a_store(tmp_path: Path) -> None:
 
 def test_sim_replays_a_store_as_the_recording(pair: list[Path], store: Path) -> None:
     inst = scan_recording(pair).instrument
-    raw = ReplayDriver(pair, inst, loop=False)
-    conv = ReplayDriver([store], inst, loop=False)
+    raw = replay_driver(pair, inst, loop=False)
+    conv = replay_driver([store], inst, loop=False)
     assert raw.initial_snapshot() == conv.initial_snapshot()
     a = list(itertools.islice(raw, 5_000))
     b = list(itertools.islice(conv, 5_000))

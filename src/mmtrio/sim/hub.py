@@ -1,10 +1,15 @@
 """Fan-out of stream messages to websocket connections, with the stream-level faults.
 
-Each connection owns a bounded outgoing queue; a client too slow to drain it is
-disconnected (like Binance), never allowed to grow the server's memory. A message is
-serialised once per publish, and wrapped per connection only for combined streams.
+Venue-neutral: a front end names its streams (``topic``: its own canonical key, e.g. a
+symbol plus a channel), renders each message as a JSON object and publishes it here; the hub
+serialises it once and offers it to every subscribed connection. A connection that
+multiplexes several streams carries an :data:`Envelope` (the front end's wrapping, applied
+once per stream name). Each connection owns a bounded outgoing queue; a client too slow to
+drain it is disconnected (like real venues), never allowed to grow the server's memory.
 Depth and user-stream faults (skip, duplicate, reorder) are applied here, once for all
-connections, so every client sees the same corrupted sequence.
+connections, so every client sees the same corrupted sequence. The hub also keeps the latest
+fill events (the front end says which of its user events is a fill: ``publish_user(...,
+fill=True)``), which the ``user_replay`` fault sends again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,47 +28,22 @@ from mmtrio.sim.faults import FaultState
 QUEUE_SIZE = 10_000
 RECENT_FILLS = 100
 
-# canonical stream kind for each accepted stream name suffix
-_SUFFIXES: dict[str, str] = {
-    "depth": "depth",
-    "depth@0ms": "depth",
-    "depth@100ms": "depth",
-    "depth@250ms": "depth",
-    "depth@500ms": "depth",
-    "trade": "trade",
-    "aggtrade": "aggTrade",
-    "bookticker": "bookTicker",
-    "markprice": "markPrice",
-    "markprice@1s": "markPrice",
-    "markprice@3s": "markPrice",
-}
-
-
-def canonical_stream(name: str, symbols: set[str]) -> str | None:
-    """``btcusdt@depth@100ms`` → ``btcusdt@depth``; None for an unknown stream or symbol.
-
-    All depth speeds get every public diff as it happens (the sim does not aggregate to
-    100/250/500 ms): each diff still carries a consistent U/u/pu, so a client following the
-    sync algorithm is unaffected, it just receives more, smaller messages.
-    """
-    sym, _, suffix = name.partition("@")
-    kind = _SUFFIXES.get(suffix.lower())
-    if kind is None or sym.lower() not in symbols:
-        return None
-    return f"{sym.lower()}@{kind}"
+# An envelope wraps one serialised message for a connection that multiplexes streams:
+# (stream name as the client subscribed it, message text) -> the text to send.
+Envelope = Callable[[str, str], str]
 
 
 @dataclass(eq=False)
 class StreamConn:
     """One websocket connection: its subscriptions and outgoing queue."""
 
-    user: bool  # a user-data stream (listen key) rather than market data
-    combined: bool
+    user: bool  # a user-data (private) stream rather than market data
+    envelope: Envelope | None  # None: each message is sent as rendered
     # (due trio time, text): the writer sends each message ``latency_s`` after its offer
     send: trio.MemorySendChannel[tuple[float, str]]
     receive: trio.MemoryReceiveChannel[tuple[float, str]]
-    names: dict[str, str] = field(default_factory=dict)  # canonical -> name as subscribed
-    listen_key: str = ""
+    names: dict[str, str] = field(default_factory=dict)  # topic -> name as subscribed
+    user_name: str = ""  # the name user messages are enveloped under (the session's key)
     stall_until: float = 0.0  # trio time; the writer waits until then
     closed: trio.Event = field(default_factory=trio.Event)
     close_reason: str = ""
@@ -71,10 +52,14 @@ class StreamConn:
 
     @classmethod
     def create(
-        cls, user: bool, combined: bool, latency_s: float = 0.0, queue: int = QUEUE_SIZE
+        cls,
+        user: bool,
+        envelope: Envelope | None,
+        latency_s: float = 0.0,
+        queue: int = QUEUE_SIZE,
     ) -> StreamConn:
         send, receive = trio.open_memory_channel[tuple[float, str]](queue)
-        return cls(user=user, combined=combined, send=send, receive=receive, latency_s=latency_s)
+        return cls(user=user, envelope=envelope, send=send, receive=receive, latency_s=latency_s)
 
     def offer(self, text: str) -> None:
         if self.closed.is_set():
@@ -119,6 +104,13 @@ class StreamHub:
     def remove_user(self, conn: StreamConn) -> None:
         self.users.discard(conn)
 
+    def add(self, conn: StreamConn) -> None:
+        """Register a new connection: its pre-set ``names`` and, if ``user``, the user stream."""
+        for topic, name in list(conn.names.items()):
+            self.subscribe(conn, topic, name)
+        if conn.user:
+            self.add_user(conn)
+
     def remove(self, conn: StreamConn) -> None:
         for canonical in list(conn.names):
             self.unsubscribe(conn, canonical)
@@ -143,11 +135,11 @@ class StreamHub:
         text = json.dumps(data, separators=(",", ":"))
         wrapped: dict[str, str] = {}
         for conn in list(subs):
-            if conn.combined:
+            if conn.envelope is not None:
                 name = conn.names.get(canonical, canonical)
                 out = wrapped.get(name)
                 if out is None:
-                    out = wrapped[name] = f'{{"stream":"{name}","data":{text}}}'
+                    out = wrapped[name] = conn.envelope(name, text)
                 conn.offer(out)
             else:
                 conn.offer(text)
@@ -158,7 +150,7 @@ class StreamHub:
         if subs:
             self._fan_out(subs, canonical, data)
 
-    def publish_depth(self, canonical: str, data: dict[str, Any]) -> None:
+    def publish_book(self, canonical: str, data: dict[str, Any]) -> None:
         """A public depth diff, through the depth faults (skip, duplicate, reorder)."""
         f = self.faults
         if f.depth_skip > 0:
@@ -176,8 +168,12 @@ class StreamHub:
             f.depth_duplicate -= 1
             self.publish(canonical, data)
 
-    def publish_user(self, data: dict[str, Any]) -> None:
-        """A user-stream event, through the user faults (duplicate, reorder)."""
+    def publish_user(self, data: dict[str, Any], *, fill: bool = False) -> None:
+        """A user-stream event, through the user faults (duplicate, reorder). ``fill``: the
+        front end says this event reports a trade of ours (the one its clients book fills
+        from); the hub keeps the last ``RECENT_FILLS`` for the user_replay fault."""
+        if fill:
+            self.recent_fills.append(data)
         f = self.faults
         if f.user_reorder > 0 and self._held_user is None:
             self._held_user = data
@@ -192,20 +188,20 @@ class StreamHub:
             self._send_user(data)
 
     def replay_fills(self, count: int) -> int:
-        """Send the last ``count`` fill events again (the user_replay fault)."""
+        """Send the last ``count`` fill events again, as they were first published, oldest
+        first (the user_replay fault: a venue replaying history to a reconnected client)."""
         events = list(self.recent_fills)[-count:] if count > 0 else []
         for data in events:
-            self._send_user(data, remember=False)
+            self._send_user(data)
         return len(events)
 
-    def _send_user(self, data: dict[str, Any], *, remember: bool = True) -> None:
-        if remember and data.get("e") == "ORDER_TRADE_UPDATE" and data["o"].get("x") == "TRADE":
-            self.recent_fills.append(data)
+    def _send_user(self, data: dict[str, Any]) -> None:
         if not self.users:
             return
         text = json.dumps(data, separators=(",", ":"))
         for conn in list(self.users):
-            conn.offer(f'{{"stream":"{conn.listen_key}","data":{text}}}' if conn.combined else text)
+            env = conn.envelope
+            conn.offer(env(conn.user_name, text) if env is not None else text)
             self.sent += 1
 
     def close_user_streams(self, reason: str) -> None:

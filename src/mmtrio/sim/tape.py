@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from mmtrio.core.events import Trade
 
-TRADES_KEPT = 1_000  # the most a Binance recent-trades or aggTrades page returns
+TRADES_KEPT = 1_000  # the most a recent-trades page returns (1,000 on the largest venues)
 MINUTES_KEPT = 1_500  # > 24 h of one-minute candles
 MINUTE_MS = 60_000
 

@@ -10,12 +10,12 @@ The lists follow Binance's USDⓈ-M documentation, cross-checked with the offici
 only documented names. Conditional-order parameters (``stopPrice``, ``closePosition``,
 ``activationPrice``, ``callbackRate``, ``workingType``, ``priceProtect``) are read by
 ``POST /fapi/v1/order`` on Binance; the sim reads them too but only accepts values that
-change nothing for the LIMIT and MARKET orders it supports (see ``sim/trading.py``).
+change nothing for the LIMIT and MARKET orders it supports (see ``sim/binance/trading.py``).
 """
 
 from __future__ import annotations
 
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.binance.wire import ApiError
 
 SIGNED = frozenset({"timestamp", "recvWindow", "signature"})
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mmtrio.sim import trading
-from mmtrio.sim.auth import int_param
+from mmtrio.sim.binance import trading
+from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.wire import ApiError
 from mmtrio.sim.tape import MINUTE_MS, Candle
-from mmtrio.sim.wire import ApiError
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue

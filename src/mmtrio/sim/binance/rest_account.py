@@ -11,7 +11,8 @@ lists follow Binance's documentation as the official SDK's response models encod
 
 Margin. The sim has one flat leverage bracket (``leverageBracket``: up to 20×, notional
 cap 5,000,000): the initial margin is notional / leverage, maintenance half of it. The
-leverage is the account's, set by ``POST /fapi/v1/leverage`` (1..20, else -4028).
+leverage is the account's (``BinanceFrontEnd.leverage``), set by ``POST /fapi/v1/leverage``
+(1..20, else -4028).
 """
 
 from __future__ import annotations
@@ -19,24 +20,26 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mmtrio.sim import trading
-from mmtrio.sim.auth import int_param
-from mmtrio.sim.userstream import signed_qty
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.binance import trading
+from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.userstream import signed_qty
+from mmtrio.sim.binance.wire import ApiError
 
 if TYPE_CHECKING:
+    from mmtrio.sim.binance.frontend import BinanceFrontEnd
     from mmtrio.sim.venue import SimVenue
 
-MAX_LEVERAGE = 20  # the flat bracket's initialLeverage (rest.leverage_bracket)
+MAX_LEVERAGE = 20  # the flat bracket's initialLeverage (account_info.leverage_bracket)
 MAX_NOTIONAL = "5000000"
 ACCOUNT_ALIAS = "mmtrioSim"
 ALL_ORDERS_DEFAULT, ALL_ORDERS_MAX = 500, 1000
 
 
-def _margins(venue: SimVenue) -> dict[str, Decimal]:
+def _margins(front: BinanceFrontEnd) -> dict[str, Decimal]:
+    venue = front.venue
     acct, inst = venue.account, venue.instrument
     mark = venue.mark_price()
-    lev = Decimal(venue.leverage)
+    lev = Decimal(front.leverage)
     notional = inst.lots_to_qty(acct.position) * mark
     buy, sell = acct.open_lots()
     order_notional = inst.lots_to_qty(buy + sell) * mark
@@ -62,10 +65,11 @@ def _listed(venue: SimVenue) -> bool:
     return venue.account.position != 0 or buy + sell > 0
 
 
-def balance(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
+def balance(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[str, Any]]:
     """GET /fapi/v2/balance and /fapi/v3/balance (the same shape)."""
+    venue = front.venue
     acct = venue.account
-    m = _margins(venue)
+    m = _margins(front)
     avail = acct.balance + m["upnl"] - m["initial"]
     return [
         {
@@ -82,10 +86,11 @@ def balance(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def account_v3(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def account_v3(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     """GET /fapi/v3/account."""
+    venue = front.venue
     acct, inst = venue.account, venue.instrument
-    m = _margins(venue)
+    m = _margins(front)
     wallet, upnl = acct.balance, m["upnl"]
     avail = wallet + upnl - m["initial"]
     b, u = str(wallet), str(upnl)
@@ -138,13 +143,14 @@ def account_v3(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def position_risk_v3(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
+def position_risk_v3(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[str, Any]]:
     """GET /fapi/v3/positionRisk."""
+    venue = front.venue
     trading.check_symbol(venue, params, required=False)
     if not _listed(venue):
         return []
     acct = venue.account
-    m = _margins(venue)
+    m = _margins(front)
     return [
         {
             "symbol": venue.symbol,
@@ -171,13 +177,14 @@ def position_risk_v3(venue: SimVenue, params: dict[str, str]) -> list[dict[str, 
     ]
 
 
-def change_leverage(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def change_leverage(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     """POST /fapi/v1/leverage: 1..20 on the sim's one bracket."""
+    venue = front.venue
     trading.check_symbol(venue, params)
     lev = int_param(params, "leverage")
     if lev is None or not 1 <= lev <= MAX_LEVERAGE:
         raise ApiError(-4028, f"Leverage {params.get('leverage')} is not valid")
-    venue.leverage = lev
+    front.leverage = lev
     return {"leverage": lev, "maxNotionalValue": MAX_NOTIONAL, "symbol": venue.symbol}
 
 

@@ -1,4 +1,5 @@
-"""User-data stream payloads (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE) from engine updates."""
+"""Binance user-data stream payloads from engine updates: ORDER_TRADE_UPDATE, TRADE_LITE
+(pushed ahead of a fill's ORDER_TRADE_UPDATE, without the fee) and ACCOUNT_UPDATE."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import ExecType, OrderUpdate
-from mmtrio.sim.binance_words import TIF_TEXT, status_text
-
-STP_MODE = "EXPIRE_TAKER"  # exchange/matching.py's self-trade rule (as sim/trading.py says)
+from mmtrio.sim.binance.words import STP_MODE, TIF_TEXT, status_text
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
