@@ -52,3 +52,33 @@ def test_record_refuses_a_bad_rotation(tmp_path: Path, capsys: pytest.CaptureFix
     code = main(["record", "--out", str(tmp_path), "--rotate", "hourly", "--duration", "1"])
     assert code == EXIT_USAGE
     assert "--rotate 'hourly'" in capsys.readouterr().err
+
+
+def test_sim_serves_an_event_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mmtrio sim --data STORE` replays the store over the venue's REST API."""
+    import signal
+
+    import httpx
+
+    eth = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "ethusdt_20240808.gz"
+    stores = str(tmp_path / "stores")
+    assert main(["data", "convert", str(eth), "--store-dir", stores, "--json"]) == 0
+    store = json.loads(capsys.readouterr().out)["store"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmtrio", "sim", "--port", "0", "--json", "--data", store],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else ""
+        info = json.loads(line)
+        assert info["symbol"] == "ETHUSDT"
+        book = httpx.get(f"{info['rest']}/fapi/v1/depth", params={"symbol": "ETHUSDT"}).json()
+        assert book["bids"] and book["asks"] and float(book["bids"][0][0]) > 1000
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
