@@ -1,9 +1,12 @@
 """The same engine tests against two venues of opposite shape (the venue seam is real).
 
 ``binance``: the Binance connector (REST + websockets + U/u/pu sequencing) against the
-simulated Binance venue on loopback. ``unlike``: the in-test venue of
-:mod:`tests.integration.unlike_venue` — whole-book snapshots without sequence numbers, no
-amend, 128-bit hex client ids, a price grid of 5 significant figures, no dead-man switch.
+simulated Binance venue on loopback. ``hyperliquid``: the Hyperliquid connector (agent-wallet
+signed actions over the websocket ``post`` method, whole-book ``l2Book`` snapshots, modify as
+cancel-replace, 128-bit cloids, 5 significant figures) against the simulated Hyperliquid
+venue. ``unlike``: the in-test venue of :mod:`tests.integration.unlike_venue` — whole-book
+snapshots without sequence numbers, no amend, 128-bit hex client ids, a price grid of 5
+significant figures, no dead-man switch.
 
 Each test: paper trading (two-sided quotes rest, fills are booked once and our position
 equals the venue's), and a restart on the same journal and venue (reconciliation adopts the
@@ -52,7 +55,7 @@ class BinanceVenue:
         return Engine(
             config,
             config_path=cfg_path,
-            venue=registry.venue("binance"),
+            venue=registry.venue(config.venue.name),
             settings=paper_settings(config, self.sim, self.urls),
             credentials=paper_credentials(self.sim),
         )
@@ -110,7 +113,16 @@ async def venue_for(name: str, cfg_path: Path) -> AsyncIterator[Venue]:
 
 def config_for(name: str, tmp: Path) -> Path:
     # The unlike venue trades 0.001 BTC lots at a $10 minimum: the shipped sizes fit both.
+    if name == "hyperliquid":
+        return write_config(tmp, speed=5.0, **{'name = "binance"': 'name = "hyperliquid"'})
     return write_config(tmp, speed=5.0)
+
+
+def sig_fig_price(name: str, venue: Venue, ticks: int) -> bool:
+    if name == "unlike":
+        return INSTRUMENT.is_valid_price(ticks)
+    grid = venue.sim.front.grid  # type: ignore[attr-defined]
+    return bool(grid.rule.is_valid_price(ticks))
 
 
 async def run(engine: Engine, codes: list[int]) -> None:
@@ -122,7 +134,7 @@ def our_fills(engine: Engine) -> int:
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
-@pytest.mark.parametrize("name", ["binance", "unlike"])
+@pytest.mark.parametrize("name", ["binance", "unlike", "hyperliquid"])
 async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, name: str) -> None:
     cfg_path = config_for(name, tmp_path)
     async with venue_for(name, cfg_path) as venue:
@@ -136,10 +148,10 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                 60,
                 "quotes resting on both sides",
             )
-            if name == "unlike":
+            if name in ("unlike", "hyperliquid"):
                 # every quote sits on the 5-significant-figure grid, 128-bit hex client ids
                 for o in venue.open_orders():
-                    assert INSTRUMENT.is_valid_price(o.price), o.price
+                    assert sig_fig_price(name, venue, o.price), o.price
                     assert o.client_id.startswith("0x") and len(o.client_id) == 34
             await wait_for(lambda: our_fills(first) > 0, 120, "a fill")
             mm = first.mm

@@ -66,7 +66,15 @@ def _toml(doc: dict[str, Any]) -> str:
 
 
 def bot_config(
-    urls: dict[str, str], state_dir: Path, sock: Path, *, gamma: float, variant: str
+    urls: dict[str, str],
+    state_dir: Path,
+    sock: Path,
+    *,
+    gamma: float,
+    variant: str,
+    venue: str = "binance",
+    symbol: str = SYMBOL,
+    account: str | None = None,
 ) -> str:
     """The bot's config for a run: shipped defaults, external sim, short chaos timings.
 
@@ -76,15 +84,17 @@ def bot_config(
     c = _repo_config()
     c.pop("sim", None)
     c["venue"].update(
-        name="binance",
+        name=venue,
         # The external sim is a test venue on loopback: testnet mode accepts it (live refuses
         # loopback URLs; paper would start a sim of its own).
         mode="testnet",
-        symbol=SYMBOL,
+        symbol=symbol,
         rest_url=urls["rest"],
         market_ws_url=urls["ws"],
         private_ws_url=urls["ws"],
     )
+    if account is not None:
+        c["venue"]["account"] = account
     c["quoting"].update(gamma=gamma, requote_interval_ms=100)
     c["estimators"].update(warmup_ms=2_000, min_trades=5)
     c["risk"].update(

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 from loguru import logger
 
+from mmtrio.cli.venue import state_options
 from mmtrio.config import Config
 from mmtrio.errors import ConfigError
 from mmtrio.venues.protocol import VenueCredentials, VenueSettings
@@ -63,9 +64,10 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
     return VenueSettings(
         name=config.venue.name,
         mode="paper",
-        symbol=venue.symbol,
+        symbol=venue.front.symbol,
         urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
         recv_window_ms=config.venue.recv_window_ms,
+        options=state_options(config),
     )
 
 

@@ -17,6 +17,15 @@ its grid come from the data (``mmtrio.sim.paper``):
 generates a market from --seed instead, under --symbol (default BTCUSDT).
 
 The paper account starts with 100,000 USDT (``SimConfig``'s default), fees 2 / 5 bps.
+
+``--venue hyperliquid`` serves Hyperliquid's protocol (``POST /info``, ``POST /exchange``,
+the ``/ws`` websocket with subscriptions and the ``post`` method). No Hyperliquid recording
+is shipped: its market data re-expresses the Binance recording in Hyperliquid's terms (the
+coin name BTC, szDecimals from the recording's lot, 20-level ``l2Book`` snapshots on the
+5-significant-figure grid, one per block that changed the book; funding hourly at the
+recorded rate scaled to the hour). Every action's signature is verified by recovering its
+signer, which must be the paper account's approved agent; ``--json`` prints that agent's
+public paper key and the account address. Needs ``pip install 'mmtrio[hyperliquid]'``.
 """
 
 from __future__ import annotations
@@ -38,6 +47,10 @@ examples:
   mmtrio sim --synthetic --seed 7 --dump truth.json
   mmtrio sim --latency-ms 20                   # 20 ms each way: orders and data arrive later
   mmtrio sim --api-key K --api-secret S        # accept only these credentials
+  mmtrio sim --venue hyperliquid --json        # Hyperliquid's protocol over the Binance
+                                               # recording re-expressed (coin BTC, 20-level
+                                               # l2Book on 5 significant figures); prints the
+                                               # paper agent key and account address
 
 exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
 """
@@ -66,7 +79,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-port", type=int, default=0, help="admin port (0 = any free port)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
     parser.add_argument(
-        "--venue", default="binance", help="protocol front end to serve (default binance)"
+        "--venue",
+        default="binance",
+        help="protocol front end to serve: binance (default) or hyperliquid (Binance "
+        "recordings re-expressed in Hyperliquid's terms; see the description)",
     )
     parser.add_argument(
         "--symbol",
@@ -148,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             line: dict[str, object] = {
                 "venue": args.venue,
                 **urls.to_json(),
-                "symbol": instrument.symbol,
+                "symbol": venue.front.symbol,
                 "credentials": creds,
                 # Kept for scripts that read the keys at the top level (chaos harness, tests).
                 **{k: creds[k] for k in ("api_key", "api_secret") if k in creds},
@@ -157,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"REST   {urls.rest}\nWS     {urls.ws}\nadmin  {urls.admin}", flush=True)
             print(
-                f"venue {args.venue}  symbol {instrument.symbol} (tick {instrument.tick_size}, "
-                f"lot {instrument.lot_size})  api key {creds.get('api_key', '-')}",
+                f"venue {args.venue}  symbol {venue.front.symbol} (tick "
+                f"{instrument.tick_size}, lot {instrument.lot_size})  paper credentials "
+                + "  ".join(f"{k} {v}" for k, v in creds.items() if k != "api_secret"),
                 flush=True,
             )
 

@@ -127,7 +127,7 @@ def build_paper_venue(venue: str, spec: PaperSpec, symbol: str | None = None) ->
     """The simulated venue for ``venue``'s protocol (see :data:`PAPER_VENUES`), with its
     front end attached (``venue.front``)."""
     front = frontends.factory(venue)
-    instrument = paper_instrument(spec, symbol)
+    instrument = paper_instrument(spec, None if symbol is None else front.data_symbol(symbol))
     driver: MarketDriver
     if spec.synthetic:
         from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams

@@ -263,7 +263,9 @@ class VenueSettings:
 
     ``urls`` holds the venue's endpoints under the names its package declares (Binance:
     ``rest``, ``market_ws``, ``private_ws``); ``options`` holds venue-specific settings the
-    package documents (none are required).
+    package documents (none are required). The CLI always passes ``state_dir``: the bot's
+    state directory, where a package may keep what must survive a restart (Hyperliquid's
+    nonce reservation).
     """
 
     name: str

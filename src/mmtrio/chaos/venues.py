@@ -1,0 +1,80 @@
+"""What a chaos run needs to know about the venue it runs on: the harness speaks to the
+simulated venue's admin API and to the bot's config and environment, and those are in the
+venue's terms (credentials, the instrument's name, a foreign order's parameters).
+
+Everything else (faults, the judge) is venue-neutral: the sim's admin API and ground truth
+are the shared engine's, and the bot's logs and journal are the runtime's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from mmtrio.chaos.botconfig import ChaosHarnessError
+
+_ENV = {
+    "api_key": "MMTRIO_API_KEY",
+    "api_secret": "MMTRIO_API_SECRET",
+    "passphrase": "MMTRIO_PASSPHRASE",
+    "private_key": "MMTRIO_PRIVATE_KEY",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosVenue:
+    """One venue's terms for the harness."""
+
+    name: str
+
+    def credentials(self, sim_info: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+        """(environment for the bot, the ``[venue] account`` or None) from ``mmtrio sim
+        --json``'s ``credentials``."""
+        creds = sim_info.get("credentials")
+        if not isinstance(creds, dict):
+            raise ChaosHarnessError(f"mmtrio sim --json printed no credentials: {sim_info}")
+        env = {_ENV[k]: str(v) for k, v in creds.items() if k in _ENV}
+        account = creds.get("account")
+        return env, None if account is None else str(account)
+
+    def foreign_client_id(self, name: str) -> str:
+        """The id a foreign order of the harness carries (a 128-bit hex cloid on Hyperliquid)."""
+        if self.name == "hyperliquid":
+            return "0x" + hashlib.sha256(name.encode()).hexdigest()[:32]
+        return name
+
+    def foreign_order(
+        self, symbol: str, side: str, price: float, lots: int, cid: str
+    ) -> dict[str, str]:
+        """``POST /admin/order`` parameters in the venue's request terms: a post-only limit
+        order of ``lots`` thousandths at ``price`` (rounded to what the venue accepts)."""
+        qty = f"{lots / 1000:.3f}"
+        if self.name == "hyperliquid":
+            px = Decimal(f"{price:.5g}")  # at most 5 significant figures
+            return {
+                "b": "true" if side == "BUY" else "false",
+                "p": format(px.normalize(), "f"),
+                "s": qty,
+                "tif": "Alo",
+                "c": cid,
+            }
+        return {
+            "symbol": symbol,
+            "side": side,
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": qty,
+            "price": f"{price:.1f}",
+            "newClientOrderId": cid,
+        }
+
+
+VENUES = ("binance", "hyperliquid")
+
+
+def chaos_venue(name: str) -> ChaosVenue:
+    if name not in VENUES:
+        raise ChaosHarnessError(f"chaos runs on {', '.join(VENUES)}; not {name!r}")
+    return ChaosVenue(name)
