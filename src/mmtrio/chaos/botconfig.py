@@ -96,7 +96,10 @@ def bot_config(
     if account is not None:
         c["venue"]["account"] = account
     c["quoting"].update(gamma=gamma, requote_interval_ms=100)
-    c["estimators"].update(warmup_ms=2_000, min_trades=5)
+    # No quoting warm-up (estimators.warmup_ms is honoured since issue 13): the seeded fault
+    # schedules start while the bot quotes, and the regression seeds were cut for a bot that
+    # quotes at once. The volatility estimator still needs 20 returns (VOL_MIN_RETURNS).
+    c["estimators"].update(warmup_ms=0, min_trades=5)
     c["risk"].update(
         max_position=f"{MAX_POSITION_LOTS / 1000:.3f}",
         kill_file=str(state_dir / "KILL"),

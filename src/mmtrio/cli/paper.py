@@ -67,6 +67,8 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
         symbol=venue.front.symbol,
         urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
         recv_window_ms=config.venue.recv_window_ms,
+        request_timeout_ms=config.execution.request_timeout_ms,
+        instance=venue.instance,
         options=state_options(config),
     )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -134,6 +135,7 @@ class SimVenue:
         self._client_ids = itertools.count(1)
         # recent public trades and candles, for market-data endpoints (wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
+        self.instance = uuid.uuid4().hex  # this venue's life (a paper journal names it)
         # Every REST answer (bounded), appended by the front end's REST app: what a client
         # sent and what it was told, in order.
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)

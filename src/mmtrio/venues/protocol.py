@@ -274,6 +274,13 @@ class VenueSettings:
     urls: Mapping[str, str]
     recv_window_ms: int = 5000
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How long a request may take before its outcome is unknown (execution.request_timeout_ms):
+    # the package's HTTP client gives up after it.
+    request_timeout_ms: int = 5000
+    # One life of a venue that can be replaced under the same name: a paper venue lives as
+    # long as its process, and a journal written against another instance describes an
+    # account that is gone (the runtime sets that journal aside). Empty for a real venue.
+    instance: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,8 @@ class BinanceFrontEnd:
         # the account's leverage (POST /fapi/v1/leverage, 1..MAX_LEVERAGE): margins in the
         # account answers are notional / leverage (the engine itself checks no margin)
         self.leverage = MAX_LEVERAGE
+        # hedge mode (POST /fapi/v1/positionSide/dual): orders then need LONG/SHORT
+        self.dual_side = False
         venue.attach(self)
 
     # --- engine -> front end ------------------------------------------------------------
