@@ -5,8 +5,9 @@ Rules, the same everywhere:
 
 - a price in the quote asset with the instrument's price decimals (BTCUSDT: ``60012.30``);
   a mid between two ticks gets the one extra decimal it needs (``60012.35``);
-- a size in the base asset with the lot's decimals, signed where it is a position
-  (``+0.004``);
+- a size in the base asset with the decimals of one lot in base units, signed where it is a
+  position (``+0.004``); on a contract venue (OKX) the contract size counts, so a size is
+  always base-asset units, never contracts;
 - money in the quote asset rounded to the cent (:data:`MONEY_DECIMALS`), signed: what the
   session earned is positive, what it paid is negative. **Fees are a cost and shown negative**
   (a maker rebate is positive), so the P&L parts add up to equity as printed.
@@ -57,8 +58,8 @@ def mid_price(inst: Instrument, mid_ticks: float) -> str:
 
 def size(inst: Instrument, lots: int, *, signed: bool = False) -> str:
     """A size in the base asset, the lot's decimals (``+0.004`` when ``signed``)."""
-    qty = inst.lots_to_qty(lots)
-    return f"{qty:+.{inst.qty_decimals}f}" if signed else f"{qty:.{inst.qty_decimals}f}"
+    qty = inst.lots_to_base(lots)
+    return f"{qty:+.{inst.base_decimals}f}" if signed else f"{qty:.{inst.base_decimals}f}"
 
 
 def sized(inst: Instrument, lots: int, *, signed: bool = False) -> str:
@@ -76,7 +77,7 @@ def notional(inst: Instrument, lots: int, mid_ticks: float | None) -> Decimal | 
     if mid_ticks is None:
         return None
     mid = inst.ticks_to_price(round(mid_ticks * 2)) / 2
-    return inst.lots_to_qty(lots) * mid
+    return inst.lots_to_base(lots) * mid
 
 
 __all__ = [

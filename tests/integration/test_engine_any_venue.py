@@ -1,12 +1,14 @@
 """The same engine tests against two venues of opposite shape (the venue seam is real).
 
 ``binance``: the Binance connector (REST + websockets + U/u/pu sequencing) against the
-simulated Binance venue on loopback. ``hyperliquid``: the Hyperliquid connector (agent-wallet
-signed actions over the websocket ``post`` method, whole-book ``l2Book`` snapshots, modify as
-cancel-replace, 128-bit cloids, 5 significant figures) against the simulated Hyperliquid
-venue. ``unlike``: the in-test venue of :mod:`tests.integration.unlike_venue` — whole-book
-snapshots without sequence numbers, no amend, 128-bit hex client ids, a price grid of 5
-significant figures, no dead-man switch.
+simulated Binance venue on loopback. ``okx``: the OKX connector (order entry over the
+logged-in WebSocket, REST reads, books by seqId/prevSeqId, sizes in contracts, the passphrase)
+against the simulated OKX venue on loopback. ``hyperliquid``: the Hyperliquid connector
+(agent-wallet signed actions over the websocket ``post`` method, whole-book ``l2Book``
+snapshots, modify as cancel-replace, 128-bit cloids, 5 significant figures) against the
+simulated Hyperliquid venue. ``unlike``: the in-test venue of
+:mod:`tests.integration.unlike_venue` — whole-book snapshots without sequence numbers, no
+amend, 128-bit hex client ids, a price grid of 5 significant figures, no dead-man switch.
 
 Each test: paper trading (two-sided quotes rest, fills are booked once and our position
 equals the venue's), and a restart on the same journal and venue (reconciliation adopts the
@@ -46,7 +48,9 @@ class Venue(Protocol):
     def client_ids(self) -> set[str]: ...
 
 
-class BinanceVenue:
+class SimulatedVenue:
+    """The built-in simulated venue of ``[venue] name`` (Binance's or OKX's protocol)."""
+
     def __init__(self, sim: Any, urls: Any) -> None:
         self.sim, self.urls = sim, urls
 
@@ -107,12 +111,15 @@ async def venue_for(name: str, cfg_path: Path) -> AsyncIterator[Venue]:
     sim = build_venue(load_config(cfg_path))
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, sim)
-        yield BinanceVenue(sim, urls)
+        yield SimulatedVenue(sim, urls)
         nursery.cancel_scope.cancel()
 
 
 def config_for(name: str, tmp: Path) -> Path:
-    # The unlike venue trades 0.001 BTC lots at a $10 minimum: the shipped sizes fit both.
+    # The unlike venue trades 0.001 BTC lots at a $10 minimum, OKX 0.1 contracts of 0.01 BTC:
+    # the shipped sizes fit all of them.
+    if name == "okx":
+        return write_config(tmp, speed=5.0, **{'name = "binance" ': 'name = "okx" '})
     if name == "hyperliquid":
         return write_config(tmp, speed=5.0, **{'name = "binance"': 'name = "hyperliquid"'})
     return write_config(tmp, speed=5.0)
@@ -134,7 +141,7 @@ def our_fills(engine: Engine) -> int:
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
-@pytest.mark.parametrize("name", ["binance", "unlike", "hyperliquid"])
+@pytest.mark.parametrize("name", ["binance", "okx", "unlike", "hyperliquid"])
 async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, name: str) -> None:
     cfg_path = config_for(name, tmp_path)
     async with venue_for(name, cfg_path) as venue:
@@ -153,6 +160,21 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                 for o in venue.open_orders():
                     assert sig_fig_price(name, venue, o.price), o.price
                     assert o.client_id.startswith("0x") and len(o.client_id) == 34
+            if isinstance(venue, SimulatedVenue):
+                # the dead-man switch is armed at the venue while the bot runs
+                await wait_for(lambda: venue.sim.countdown_ms > 0, 10, "the dead-man armed")
+                if name in ("binance", "okx"):  # a relative countdown, as configured
+                    assert venue.sim.countdown_ms == first.config.runtime.deadman_countdown_ms
+            if name == "okx":
+                # OKX client ids: alphanumeric, at most 32 characters; orders over the socket
+                for o in venue.open_orders():
+                    assert o.client_id.isalnum() and len(o.client_id) <= 32, o.client_id
+                session = first.session
+                assert session is not None
+                # once the private socket has logged in, orders go over it (the first ones
+                # may go over REST while it logs in on a loaded machine)
+                await wait_for(lambda: session.gateway.sent_ws > 0, 30,  # type: ignore[attr-defined]
+                               "an order sent over the WebSocket")  # fmt: skip
             await wait_for(lambda: our_fills(first) > 0, 120, "a fill")
             mm = first.mm
             assert mm is not None
@@ -164,6 +186,8 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
             first.request_stop("test stop")
         assert codes == [0]
         assert venue.open_orders() == []
+        if isinstance(venue, SimulatedVenue):
+            assert venue.sim.countdown_ms == 0  # a clean stop disarms it
         ids_1 = venue.client_ids()
         venue_fills = venue.fills()
         assert mm.status(first.clock_ms()).ledger.fills == venue_fills

@@ -25,6 +25,18 @@ def test_a_gap_adopted_silently_is_a_violation() -> None:
     assert v.invariant == 2 and "without an alert" in v.message
 
 
+def test_a_first_journal_has_no_gap_to_name() -> None:
+    # chaos --venue okx seed 1605: bot 0 never wrote its journal (CPU-starved, killed after
+    # 7 s); bot 1 started on a new journal and adopted the venue's position, saying so
+    first = (
+        "INFO journal: first start (no earlier session journaled): position +0.000 BTC; the "
+        "venue's position is adopted\n"
+    )
+    bots = [proc(index=0, start_ms=0, end_ms=900, signal_sent="KILL", exit_code=-9),
+            proc(index=1, start_ms=1_500, log_text=first + STARTED)]  # fmt: skip
+    assert check_gap_alerts([1_000], bots) == []
+
+
 def test_a_bot_that_never_finished_its_start_up_is_not_judged() -> None:
     bots = [proc(index=1, start_ms=1_500, log_text="INFO importing\n", exit_code=-9,
                  signal_sent="KILL")]  # fmt: skip

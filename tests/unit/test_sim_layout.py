@@ -83,7 +83,9 @@ def test_the_pattern_finds_binance_vocabulary() -> None:
 
 
 def test_registry_names_the_front_ends_and_refuses_an_unknown_one() -> None:
-    assert "binance" in frontends.names()
+    assert frontends.names() == ("binance", "hyperliquid", "okx")
     assert frontends.factory("binance").name == "binance"
-    with pytest.raises(ConfigError, match=r"'okx'.*known: binance"):
-        frontends.factory("okx")
+    assert frontends.factory("okx").name == "okx"
+    assert frontends.factory("hyperliquid").name == "hyperliquid"
+    with pytest.raises(ConfigError, match=r"'kraken'.*known: binance, hyperliquid, okx"):
+        frontends.factory("kraken")

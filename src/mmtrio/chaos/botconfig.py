@@ -75,6 +75,7 @@ def bot_config(
     venue: str = "binance",
     symbol: str = SYMBOL,
     account: str | None = None,
+    deadman_ms: int = DEADMAN_MS,
 ) -> str:
     """The bot's config for a run: shipped defaults, external sim, short chaos timings.
 
@@ -90,8 +91,10 @@ def bot_config(
         mode="testnet",
         symbol=symbol,
         rest_url=urls["rest"],
-        market_ws_url=urls["ws"],
-        private_ws_url=urls["ws"],
+        # the venue's own endpoint names (OKX: /ws/v5/public, /ws/v5/private); a bare ``ws``
+        # serves both streams, as Binance's and Hyperliquid's do
+        market_ws_url=urls.get("market_ws", urls.get("ws", "")),
+        private_ws_url=urls.get("private_ws", urls.get("ws", "")),
     )
     if account is not None:
         c["venue"]["account"] = account
@@ -110,7 +113,7 @@ def bot_config(
         state_dir=str(state_dir),
         control_socket=str(sock),
         reconcile_interval_s=RECONCILE_S,
-        deadman_countdown_ms=DEADMAN_MS,
+        deadman_countdown_ms=deadman_ms,
         deadman_refresh_ms=1_000,
         shutdown_deadline_s=SHUTDOWN_DEADLINE_S,
         fault_injection=True,  # the child_crash fault goes through the control socket

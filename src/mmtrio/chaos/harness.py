@@ -32,7 +32,6 @@ import httpx
 
 from mmtrio.chaos.botconfig import (
     CANCEL_DEADLINE_MS,
-    DEADMAN_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
     RECONCILE_S,
@@ -80,7 +79,7 @@ class _Bot:
 class _Run:
     schedule: Schedule
     out: Path
-    urls: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, Any] = field(default_factory=dict)  # the sim's --json line
     bots: list[_Bot] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
     executed: list[dict[str, Any]] = field(default_factory=list)
@@ -152,10 +151,23 @@ class Harness:
         # the harness's own admin calls go to the venue directly.
         self.proxy = ProxyClient(self.r.urls["rest"], self.r.urls["ws"], self.out / "proxy.log")
 
+    def _bot_urls(self) -> dict[str, str]:
+        """The bot's endpoints (the venue's own names and paths), through the fault proxy."""
+        sim = {"rest": str(self.r.urls["rest"]), "ws": str(self.r.urls["ws"])}
+        endpoints: dict[str, str] = dict(self.r.urls.get("endpoints") or sim)
+        if self.proxy is None:
+            return endpoints
+        proxied = self.proxy.urls()
+        out = {}
+        for name, url in endpoints.items():
+            base = "rest" if url.startswith(sim["rest"]) else "ws"
+            out[name] = proxied[base] + url[len(sim[base]) :]
+        return out
+
     def _write_config(self, variant: str) -> Path:
         path = self.out / "config.toml"
         text = bot_config(
-            self.proxy.urls() if self.proxy is not None else self.r.urls,
+            self._bot_urls(),
             self.state_dir,
             self.sock_dir / "c.sock",
             gamma=self.r.gamma,
@@ -163,6 +175,7 @@ class Harness:
             venue=self.venue.name,
             symbol=self.symbol,
             account=self.account,
+            deadman_ms=self.venue.deadman_ms,
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
@@ -441,7 +454,7 @@ class Harness:
             self._signal(signal.SIGKILL, "KILL")
             self.r.bots[-1].proc.wait()
             self._reap()
-            budget = DEADMAN_MS
+            budget = self.venue.deadman_ms
         else:
             cutoff = None
             self._wait_until_started()
@@ -499,6 +512,12 @@ class Harness:
             return [], []
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if not {"fills", "records"} <= tables:
+                # its schema was never written (the bot's file writes were refused from the
+                # first page on: journal_full on a starved bot, chaos --venue okx seed 1612):
+                # nothing was journaled
+                return [], []
             ids = [
                 int(r[0])
                 for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (self.symbol,))
@@ -571,7 +590,7 @@ class Harness:
             result.fills = len(truth["fills"])
             result.fills_checked = result.fills if cutoff is None else min(cutoff, result.fills)
             result.final_position = int(truth["position"]["lots"])
-        except (MmtrioError, httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+        except (MmtrioError, httpx.HTTPError, OSError, ValueError, KeyError, sqlite3.Error) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._cleanup()

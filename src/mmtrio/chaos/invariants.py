@@ -107,10 +107,13 @@ class Evidence:
 
 
 def journal_lot(records: Sequence[JournalRecord]) -> Decimal | None:
-    """The lot size of the instrument the bot journaled (its log speaks sizes in it)."""
+    """One lot of the instrument the bot journaled, in the base asset its log speaks sizes
+    in: the lot size times the contract size (OKX: 0.1 contracts of 0.01 BTC is 0.001 BTC;
+    read as 0.1, a log line's "0.002 BTC" was no whole number of lots and was skipped)."""
     for r in reversed(records):
         if r.kind == "instrument" and "lot_size" in r.payload:
-            return Decimal(str(r.payload["lot_size"]))
+            contract = Decimal(str(r.payload.get("contract_size", "1")))
+            return Decimal(str(r.payload["lot_size"])) * contract
     return None
 
 

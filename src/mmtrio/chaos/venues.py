@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mmtrio.chaos.botconfig import ChaosHarnessError
+from mmtrio.chaos.botconfig import DEADMAN_MS, ChaosHarnessError
 
 _ENV = {
     "api_key": "MMTRIO_API_KEY",
@@ -39,10 +39,18 @@ class ChaosVenue:
         account = creds.get("account")
         return env, None if account is None else str(account)
 
+    @property
+    def deadman_ms(self) -> int:
+        """The bot's dead-man countdown: OKX's cancel-all-after takes 10 s at the least."""
+        return 10_000 if self.name == "okx" else DEADMAN_MS
+
     def foreign_client_id(self, name: str) -> str:
-        """The id a foreign order of the harness carries (a 128-bit hex cloid on Hyperliquid)."""
+        """The id a foreign order of the harness carries (a 128-bit hex cloid on Hyperliquid,
+        letters and digits on OKX)."""
         if self.name == "hyperliquid":
             return "0x" + hashlib.sha256(name.encode()).hexdigest()[:32]
+        if self.name == "okx":
+            return "".join(ch for ch in name if ch.isalnum())
         return name
 
     def foreign_order(
@@ -51,6 +59,14 @@ class ChaosVenue:
         """``POST /admin/order`` parameters in the venue's request terms: a post-only limit
         order of ``lots`` thousandths at ``price`` (rounded to what the venue accepts)."""
         qty = f"{lots / 1000:.3f}"
+        if self.name == "okx":
+            from mmtrio.sim.okx.data import CONTRACT_VALUE
+
+            # sizes in contracts: the sim shows the synthetic BTCUSDT as BTC-USDT-SWAP
+            contracts = Decimal(lots) / 1000 / CONTRACT_VALUE["BTC"]
+            return {"instId": symbol, "tdMode": "cross", "side": side.lower(),
+                    "ordType": "post_only", "sz": f"{contracts.normalize():f}",
+                    "px": f"{price:.1f}", "clOrdId": cid}  # fmt: skip
         if self.name == "hyperliquid":
             px = Decimal(f"{price:.5g}")  # at most 5 significant figures
             return {
@@ -71,7 +87,7 @@ class ChaosVenue:
         }
 
 
-VENUES = ("binance", "hyperliquid")
+VENUES = ("binance", "hyperliquid", "okx")
 
 
 def chaos_venue(name: str) -> ChaosVenue:

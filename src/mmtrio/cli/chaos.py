@@ -37,6 +37,7 @@ examples:
   mmtrio chaos --runs 3 --seed 1
   mmtrio chaos --runs 1 --seed 42 --json       # replay one failing seed
   mmtrio chaos --venue hyperliquid --runs 3    # the same faults on the Hyperliquid sim and bot
+  mmtrio chaos --venue okx --runs 3            # the OKX connector against the simulated OKX venue
 
 exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
 4 an invariant was violated
@@ -56,7 +57,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--venue",
-        choices=("binance", "hyperliquid"),
+        choices=("binance", "hyperliquid", "okx"),
         default="binance",
         help="the venue's simulated front end and connector to run (default binance)",
     )

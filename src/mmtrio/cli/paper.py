@@ -64,8 +64,8 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
     return VenueSettings(
         name=config.venue.name,
         mode="paper",
-        symbol=venue.front.symbol,
-        urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
+        symbol=venue.front.symbol,  # the venue's own name for it (OKX: BTC-USDT-SWAP)
+        urls=venue.front.client_urls(urls.rest, urls.ws),
         recv_window_ms=config.venue.recv_window_ms,
         request_timeout_ms=config.execution.request_timeout_ms,
         instance=venue.instance,
@@ -111,7 +111,7 @@ async def paper_venue(config: Config, *, dump: bool = True) -> AsyncIterator[Pap
         logger.info(
             "simulated {} venue for {} on {} (ws {}, admin {})",
             config.venue.name,
-            venue.symbol,
+            venue.front.symbol,
             urls.rest,
             urls.ws,
             urls.admin,

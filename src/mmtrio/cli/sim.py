@@ -3,9 +3,10 @@
 ``--venue`` picks the protocol front end (default binance: Binance USD-M; the known names are
 those of :mod:`mmtrio.sim.frontends`, and an unknown one is refused listing them). Prints the REST,
 websocket and admin base URLs (with --json: one JSON line with ``venue``, ``rest``, ``ws``,
-``admin``, ``symbol`` and ``credentials``, the object holding what that venue's clients need:
-this is a paper venue with fixed public test credentials unless you pass
---api-key/--api-secret) and runs until Ctrl-C (exit 0). For scripts written before
+``admin``, ``symbol`` (as the venue names it), ``endpoints`` (the URLs its connector takes, by
+name) and ``credentials``, the object holding what that venue's clients need: this is a paper
+venue with fixed public test credentials unless you pass --api-key/--api-secret, and
+--passphrase for OKX) and runs until Ctrl-C (exit 0). For scripts written before
 ``credentials`` existed, the line also carries ``api_key`` and ``api_secret`` at the top level.
 
 Market data: --data FILE[,FILE] replays recordings (a comma list is one continuous
@@ -51,6 +52,17 @@ examples:
                                                # recording re-expressed (coin BTC, 20-level
                                                # l2Book on 5 significant figures); prints the
                                                # paper agent key and account address
+  mmtrio sim --venue okx --json                # the OKX v5 protocol (key, secret, passphrase)
+
+venues (--venue):
+  binance  Binance USD-M futures: /fapi REST, market streams, the user stream (listen key).
+  okx      OKX v5 USDT perpetual swaps: /api/v5 REST, /ws/v5/public and /ws/v5/private
+           (login, channels, order ops). OKX data is the shipped Binance recordings
+           re-expressed in OKX's protocol: BTCUSDT is served as BTC-USDT-SWAP and ETHUSDT as
+           ETH-USDT-SWAP, sizes in contracts (ctVal 0.01 BTC / 0.1 ETH; lotSz is the
+           recording's step: 0.1 contracts for BTC), the books channel with the recording's
+           real sequence ids as seqId/prevSeqId (checksum 0). Pass --passphrase with
+           --api-key/--api-secret to choose its credentials.
 
 exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
 """
@@ -93,6 +105,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-secret", help="API secret the sim accepts (default: fixed test secret)"
     )
+    parser.add_argument(
+        "--passphrase", help="API passphrase the sim accepts (okx; default: fixed test one)"
+    )
     parser.add_argument("--json", action="store_true", help="print the URLs as one JSON line")
     parser.add_argument("--dump", help="write the ground truth JSON to this file on exit")
 
@@ -128,11 +143,13 @@ def run(args: argparse.Namespace) -> int:
             raise MmtrioError("pass both --api-key and --api-secret, or neither")
         if args.synthetic and args.data:
             raise MmtrioError("pass --data or --synthetic, not both")
-        given = (
+        given: dict[str, str] | None = (
             {"api_key": args.api_key, "api_secret": args.api_secret}
             if args.api_key is not None
             else None
         )
+        if args.passphrase is not None:
+            given = {**(given or {}), "passphrase": args.passphrase}
         paths: tuple[Path, ...] = ()
         if not args.synthetic:
             files = [p.strip() for p in args.data.split(",")] if args.data else []
@@ -156,15 +173,17 @@ def run(args: argparse.Namespace) -> int:
     except (MmtrioError, FileNotFoundError, OSError) as exc:
         print(f"mmtrio sim: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    front = venue.front
     instrument = venue.instrument
-    creds = venue.front.client_credentials()
+    creds = front.client_credentials()
 
     def announce(urls: SimUrls) -> None:
         if args.json:
             line: dict[str, object] = {
                 "venue": args.venue,
                 **urls.to_json(),
-                "symbol": venue.front.symbol,
+                "symbol": front.symbol,
+                "endpoints": front.client_urls(urls.rest, urls.ws),
                 "credentials": creds,
                 # Kept for scripts that read the keys at the top level (chaos harness, tests).
                 **{k: creds[k] for k in ("api_key", "api_secret") if k in creds},

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def _qty(mm: MarketMaker, lots: int) -> str:
     """A size as the operator reads it (``0.004 BTC``)."""
-    return f"{mm.instrument.lots_to_qty(lots)} {mm.instrument.base_asset}"
+    return f"{mm.instrument.lots_to_base(lots)} {mm.instrument.base_asset}"
 
 
 def adopt_position(
@@ -47,7 +47,7 @@ def adopt_position(
         gap = adj.lots_after - adj.lots_before
         mm.log.add(
             "alert",
-            f"position gap of {mm.instrument.lots_to_qty(gap):+} "
+            f"position gap of {mm.instrument.lots_to_base(gap):+} "
             f"{mm.instrument.base_asset} adopted from the venue "
             f"({_qty(mm, adj.lots_before)} -> {_qty(mm, adj.lots_after)}): {gap_reason}",
             lots_before=adj.lots_before,

@@ -260,7 +260,9 @@ class OrderEmitter:
         # Reduce-only flatten orders too: an IOC through our own resting quote would trade
         # with ourselves (the venue's self-trade prevention would expire one side anyway).
         if self._crosses_own(side, price):
-            self._log.hold_back(f"{side.value} {price} held back: would cross our own order")
+            self._log.hold_back(
+                f"{side.value} at {self._price(price)} held back: would cross our own order"
+            )
             return
         decision = self.risk.check_order(
             now,
@@ -395,7 +397,7 @@ class OrderEmitter:
     # --- units in messages --------------------------------------------------------------------
     def _qty(self, lots: int) -> str:
         """A size as the operator reads it (``0.004 BTC``): notices speak the screen's units."""
-        return f"{self.instrument.lots_to_qty(lots)} {self.instrument.base_asset}"
+        return f"{self.instrument.lots_to_base(lots)} {self.instrument.base_asset}"
 
     def _price(self, ticks: int) -> str:
         return self.instrument.price_str(ticks)

@@ -226,6 +226,16 @@ class Instrument:
         """Base-asset quantity of ``lots`` (what P&L, inventory and the operator count in)."""
         return self.base_per_lot * lots
 
+    @property
+    def base_decimals(self) -> int:
+        """Decimals of a base-asset quantity (those of one lot in base units)."""
+        return _decimals(self.base_per_lot)
+
+    def base_str(self, lots: int) -> str:
+        """``lots`` in the base asset, as the operator reads it (``0.004``): on a contract
+        venue the contract size counts (OKX: 40 lots of 0.01 contracts of 0.01 BTC)."""
+        return f"{self.lots_to_base(lots):.{self.base_decimals}f}"
+
     def base_to_lots(self, base: Decimal, what: str = "quantity") -> int:
         """Exact lots of a base-asset quantity; not a whole number of lots is an error."""
         lots, rem = _grid_divmod(base, self.base_per_lot, f"{self.symbol} {what} {base}")

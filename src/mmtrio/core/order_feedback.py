@@ -79,9 +79,9 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
     position = mm.ledger.position_lots
     mm.log.add(
         "fill",
-        f"fill {fill.side.value} {inst.lots_to_qty(fill.qty)} {inst.base_asset} @ "
+        f"fill {fill.side.value} {inst.lots_to_base(fill.qty)} {inst.base_asset} @ "
         f"{inst.price_str(fill.price)} ({fill.client_id}); position "
-        f"{inst.lots_to_qty(position):+} {inst.base_asset}",
+        f"{inst.lots_to_base(position):+} {inst.base_asset}",
         client_id=fill.client_id,
         trade_id=fill.trade_id,
         side=fill.side.value,

@@ -73,7 +73,7 @@ def _core_check(
     notional, notional_without = abs(worst) * lot * ref, abs(without) * lot * ref
 
     def qty(lots: int) -> str:  # messages speak the operator's units, not lots
-        return f"{instrument.lots_to_qty(lots)} {instrument.base_asset}"
+        return f"{instrument.lots_to_base(lots)} {instrument.base_asset}"
 
     if reduce_only:
         if _reduces(side, total_lots, position_lots):

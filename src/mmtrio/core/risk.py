@@ -310,8 +310,8 @@ class RiskManager:
         if band is not InventoryBand.NORMAL:
             warnings.append(
                 f"inventory {band.value}: position "
-                f"{self.instrument.lots_to_qty(position_lots)} of max "
-                f"{self.instrument.lots_to_qty(self.limits.max_position_lots)} "
+                f"{self.instrument.lots_to_base(position_lots)} of max "
+                f"{self.instrument.lots_to_base(self.limits.max_position_lots)} "
                 f"{self.instrument.base_asset}"
             )
         if self.limits.max_quote_to_trade is not None and qtr > self.limits.max_quote_to_trade:

@@ -187,7 +187,7 @@ def _inventory_chart(
 
     fig = Figure(figsize=(10, 3.0))
     ax = fig.add_subplot()
-    lot = float(inst.lot_size)
+    lot = float(inst.base_per_lot)
     ax.step(
         _dt([p.ts for p in report.curve]),
         [p.position_lots * lot for p in report.curve],
@@ -211,16 +211,16 @@ def _inventory_chart(
                     color="tab:red",
                     ls=style,
                     lw=0.9,
-                    label=f"{name} ±{cap * frac:.{inst.qty_decimals}f}" if sign > 0 else None,
+                    label=f"{name} ±{cap * frac:.{inst.base_decimals}f}" if sign > 0 else None,
                 )
         ax.set_ylim(-cap * 1.1, cap * 1.1)
-        title += f" against max position ±{cap:.{inst.qty_decimals}f}"
+        title += f" against max position ±{cap:.{inst.base_decimals}f}"
     else:
         title += " (limits unknown: run `mmtrio report --config FILE` to draw them)"
     _shade(ax, timeline, report.end_ms or 0, label=False)
     ax.set_title(title)
     ax.set_ylabel(inst.base_asset)
-    _plain_y(ax, inst.qty_decimals)
+    _plain_y(ax, inst.base_decimals)
     _time_axis(ax)
     ax.legend(loc="upper left", fontsize=8, ncols=4)
     return _png(fig)

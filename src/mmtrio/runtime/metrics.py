@@ -100,7 +100,7 @@ class _StatusCollector(Collector):
             yield GaugeMetricFamily(
                 f"{PREFIX}_position_limit",
                 "risk.max_position in base asset (the inventory bands are fractions of it)",
-                value=float(inst.lots_to_qty(limit)),
+                value=float(inst.lots_to_base(limit)),
             )
         best = GaugeMetricFamily(
             f"{PREFIX}_best_price", "best bid and ask of the local book", labels=["side"]

@@ -309,13 +309,13 @@ async def reconcile(
             base = inst.base_asset
             report.gap_reason = (
                 f"the venue's trades since the journal's last known state do not explain it "
-                f"(venue {inst.lots_to_qty(lots)} {base}, journal + "
-                f"{len(report.missed_fills)} missed trade(s) {inst.lots_to_qty(ours)} {base}): "
+                f"(venue {inst.lots_to_base(lots)} {base}, journal + "
+                f"{len(report.missed_fills)} missed trade(s) {inst.lots_to_base(ours)} {base}): "
                 "a position change without a trade of ours (liquidation, ADL, a manual "
                 "transfer) or trades older than the venue still lists"
             )
             logger.error("position at start: gap of {:+} {} adopted; {}",
-                         inst.lots_to_qty(report.position_gap), base,
+                         inst.lots_to_base(report.position_gap), base,
                          report.gap_reason)  # fmt: skip
         mm.adopt_position(lots, entry, clock_ms(), gap_reason=report.gap_reason)
         report.venue_position, report.entry_price = lots, entry

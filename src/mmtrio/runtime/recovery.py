@@ -272,7 +272,7 @@ class StartArgs:
 def _recovery_text(view: JournalView, replayed: int, rebuilt: int, inst: Instrument) -> str:
     """What start-up recovered from the journal, in words and the instrument's units (a first
     start says so, instead of ``baseline None lots at trade None``)."""
-    qty = f"{inst.lots_to_qty(rebuilt):+} {inst.base_asset}"
+    qty = f"{inst.lots_to_base(rebuilt):+} {inst.base_asset}"
     if view.is_new:
         return (
             f"first start (no earlier session journaled): position {qty}; the venue's "
@@ -283,7 +283,7 @@ def _recovery_text(view: JournalView, replayed: int, rebuilt: int, inst: Instrum
     else:
         tid = view.baseline.trade_id
         trade = "" if tid is None else f" at venue trade {tid}"
-        base = f"checkpoint {inst.lots_to_qty(view.baseline.lots):+} {inst.base_asset}{trade}"
+        base = f"checkpoint {inst.lots_to_base(view.baseline.lots):+} {inst.base_asset}{trade}"
     checked = (
         f"venue trades after {view.watermark} are checked"
         if view.watermark is not None

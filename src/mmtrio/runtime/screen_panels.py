@@ -115,8 +115,8 @@ def side_off(st: StrategyStatus, inst: Instrument, max_position_lots: int | None
         return None
     side = "BUY" if pos > 0 else "SELL"
     quoted = {q.side.value for q in st.quotes}
-    limit = "" if max_position_lots is None else f"/{inst.lots_to_qty(max_position_lots)}"
-    where = f"position {inst.lots_to_qty(pos):+}{limit} {inst.base_asset}"
+    limit = "" if max_position_lots is None else f"/{inst.lots_to_base(max_position_lots)}"
+    where = f"position {inst.lots_to_base(pos):+}{limit} {inst.base_asset}"
     if st.band in (InventoryBand.CRITICAL, InventoryBand.HARD):
         return f"{side} side off: {st.band.value} {where}"
     if max_position_lots is not None and side not in quoted and quoted:
@@ -243,12 +243,12 @@ def _quotes(inst: Instrument, st: StrategyStatus) -> Table:
     hidden += max(0, len(asks) - QUOTE_ROWS_PER_SIDE) + max(0, len(bids) - QUOTE_ROWS_PER_SIDE)
     for q in [*reversed(asks[:QUOTE_ROWS_PER_SIDE]), *bids[:QUOTE_ROWS_PER_SIDE]]:
         style = "red" if q.side is Side.SELL else "green"
-        queue = "—" if q.queue_ahead_estimate is None else inst.qty_str(q.queue_ahead_estimate)
+        queue = "—" if q.queue_ahead_estimate is None else inst.base_str(q.queue_ahead_estimate)
         table.add_row(
             _cell(q.side.value, style),
             str(q.level),
             _cell(inst.price_str(q.price), style),
-            inst.qty_str(q.qty),
+            inst.base_str(q.qty),
             queue,
             _age(q.age_ms),
             _cell(q.state.value, "dim"),
@@ -304,7 +304,7 @@ def _fill_text(inst: Instrument, notice: Notice, now: int) -> Text:
     return styled_line(
         (f"{_age(now - notice.ts):>6} ", "dim"),
         (f"{side:<4}", style),
-        f" {inst.qty_str(qty)} @ {inst.price_str(price)} {maker}",
+        f" {inst.base_str(qty)} @ {inst.price_str(price)} {maker}",
     )
 
 
@@ -359,7 +359,7 @@ def status_line(view: StatusView | None) -> str:
     bid = "-" if st.best_bid is None else inst.price_str(st.best_bid)
     ask = "-" if st.best_ask is None else inst.price_str(st.best_ask)
     quotes = " ".join(
-        f"{q.side.value[0]}{q.level}:{inst.qty_str(q.qty)}@{inst.price_str(q.price)}"
+        f"{q.side.value[0]}{q.level}:{inst.base_str(q.qty)}@{inst.price_str(q.price)}"
         for q in sorted(st.quotes, key=lambda q: (q.side.value, q.level))
     )
     down = [c.name for c in view.connections if not c.up]

@@ -121,6 +121,11 @@ class FrontEnd(Protocol):
         request parameters; raise a :class:`~mmtrio.sim.errors.WireError` to refuse."""
         ...
 
+    def client_urls(self, rest: str, ws: str) -> dict[str, str]:
+        """The endpoints a client of this venue configures, by the names its connector
+        uses (``rest``, ``market_ws``, ``private_ws``), from the served base URLs."""
+        ...
+
     def client_credentials(self) -> dict[str, str]:
         """What this venue's clients need to sign in (printed by `mmtrio sim --json`)."""
         ...

@@ -185,6 +185,23 @@ class RateLimiter:
             limit=limit,
         )
 
+    def refuse(
+        self,
+        reason: LimitReason,
+        msg: str,
+        *,
+        retry: float,
+        now: float,
+        wall_ms: int,
+        window_s: int = 60,
+        limit: int = 0,
+    ) -> RateLimitHit:
+        """A 429 a front end decided with its own windows (a venue that limits each endpoint
+        over its own interval, as OKX does): recorded and counted like the limiter's own."""
+        return self._reject(
+            429, reason, msg, retry=retry, now=now, wall_ms=wall_ms, window_s=window_s, limit=limit
+        )
+
     def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Usage:
         """Count one request; return the usage, or raise the 429/418 :class:`RateLimitHit`."""
         self.requests += 1

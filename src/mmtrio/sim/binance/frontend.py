@@ -112,6 +112,9 @@ class BinanceFrontEnd:
         """An order placed as ``POST /fapi/v1/order`` would be (no signature, no limits)."""
         return trading.place(self.venue, params)
 
+    def client_urls(self, rest: str, ws: str) -> dict[str, str]:
+        return {"rest": rest, "market_ws": ws, "private_ws": ws}
+
     def client_credentials(self) -> dict[str, str]:
         return {"api_key": self.credentials.api_key, "api_secret": self.credentials.api_secret}
 

@@ -312,6 +312,9 @@ class HyperliquidFrontEnd:
 
         return place_wire(self, params)
 
+    def client_urls(self, rest: str, ws: str) -> dict[str, str]:
+        return {"rest": rest, "market_ws": ws, "private_ws": ws}
+
     def client_credentials(self) -> dict[str, str]:
         return {"private_key": self.accounts.agent_key, "account": self.accounts.account}
 

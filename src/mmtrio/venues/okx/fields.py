@@ -1,0 +1,151 @@
+"""Strict field accessors for OKX payloads (pure, no I/O).
+
+OKX prints almost every number as a JSON string (prices, sizes, times, ids) and uses ``""``
+for "not applicable"; the book's ``seqId``/``prevSeqId``/``checksum`` are JSON integers.
+Every accessor names the payload kind and the field in its ProtocolError. ``Decimal`` is
+used only here, at the boundary: prices and sizes leave as integer ticks and lots through
+the instrument's exact conversions, memoised (the same price strings recur on every book
+message; the memo is bounded, so a long run has flat memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from mmtrio.core.instruments import Instrument
+from mmtrio.errors import InstrumentError, ProtocolError
+
+Obj = Mapping[str, Any]
+
+
+def field(obj: Obj, key: str, kind: str) -> Any:
+    """``obj[key]`` or a ProtocolError naming the missing field."""
+    try:
+        return obj[key]
+    except KeyError:
+        raise ProtocolError(f"{kind}: missing field {key!r}") from None
+    except TypeError:
+        raise ProtocolError(
+            f"{kind}: payload is {type(obj).__name__}, expected an object"
+        ) from None
+
+
+def get_str(obj: Obj, key: str, kind: str) -> str:
+    val = field(obj, key, kind)
+    if not isinstance(val, str):
+        raise ProtocolError(f"{kind}: field {key!r} must be a string, got {val!r}")
+    return val
+
+
+def get_obj(obj: Obj, key: str, kind: str) -> Obj:
+    val = field(obj, key, kind)
+    if not isinstance(val, dict):
+        raise ProtocolError(f"{kind}: field {key!r} must be an object, got {type(val).__name__}")
+    return val
+
+
+def get_list(obj: Obj, key: str, kind: str) -> list[Any]:
+    val = field(obj, key, kind)
+    if not isinstance(val, list):
+        raise ProtocolError(f"{kind}: field {key!r} must be a list, got {type(val).__name__}")
+    return val
+
+
+def get_int(obj: Obj, key: str, kind: str) -> int:
+    """A JSON integer (the book's sequence ids and checksum)."""
+    val = field(obj, key, kind)
+    if type(val) is not int:  # bool is an int subclass: not a number here
+        raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
+    return val
+
+
+def get_int_str(obj: Obj, key: str, kind: str) -> int:
+    """An integer printed as a string (times, order and trade ids): ``"1597026383085"``."""
+    val = get_str(obj, key, kind)
+    digits = val[1:] if val.startswith("-") else val
+    if not digits.isdigit() or not digits.isascii():
+        raise ProtocolError(f"{kind}: field {key!r} must be an integer string, got {val!r}")
+    return int(val)
+
+
+def opt_int_str(obj: Obj, key: str, kind: str) -> int | None:
+    """Like :func:`get_int_str`, but ``""`` or a missing field is None."""
+    if obj.get(key, "") == "":
+        return None
+    return get_int_str(obj, key, kind)
+
+
+def get_dec(obj: Obj, key: str, kind: str) -> Decimal:
+    """A money amount (not on the price grid) printed as a decimal string."""
+    val = get_str(obj, key, kind)
+    try:
+        dec = Decimal(val)
+    except InvalidOperation:
+        raise ProtocolError(f"{kind}: field {key!r} is not a decimal number: {val!r}") from None
+    if not dec.is_finite():
+        raise ProtocolError(f"{kind}: field {key!r} is not finite: {val!r}")
+    return dec
+
+
+def opt_dec(obj: Obj, key: str, kind: str) -> Decimal | None:
+    """Like :func:`get_dec`, but ``""`` or a missing field is None."""
+    if obj.get(key, "") == "":
+        return None
+    return get_dec(obj, key, kind)
+
+
+def get_bool_str(obj: Obj, key: str, kind: str) -> bool:
+    """``"true"``/``"false"`` (OKX prints ``reduceOnly`` as a string); a JSON bool too."""
+    val = field(obj, key, kind)
+    if isinstance(val, bool):
+        return val
+    if isinstance(val, str) and val in ("true", "false"):
+        return val == "true"
+    raise ProtocolError(f'{kind}: field {key!r} must be "true" or "false", got {val!r}')
+
+
+def get_choice(obj: Obj, key: str, kind: str, choices: Mapping[str, Any]) -> Any:
+    """An OKX enum string → the neutral value ``choices`` maps it to."""
+    val = get_str(obj, key, kind)
+    try:
+        return choices[val]
+    except KeyError:
+        raise ProtocolError(
+            f"{kind}: field {key!r} is {val!r}, expected one of {', '.join(choices)}"
+        ) from None
+
+
+def single(data: list[Any], kind: str) -> Obj:
+    """The one object of a ``data`` array that must hold exactly one."""
+    if len(data) != 1 or not isinstance(data[0], dict):
+        raise ProtocolError(f"{kind}: expected exactly one object in 'data', got {len(data)}")
+    obj: Obj = data[0]
+    return obj
+
+
+class InstrumentCodec:
+    """An instrument's exact price/size conversions behind a bounded memo."""
+
+    __slots__ = ("instrument", "px", "sz")
+
+    def __init__(self, instrument: Instrument, cache_size: int = 65_536) -> None:
+        self.instrument = instrument
+        self.px: Callable[[str], int] = lru_cache(maxsize=cache_size)(instrument.price_to_ticks)
+        self.sz: Callable[[str], int] = lru_cache(maxsize=cache_size)(instrument.qty_to_lots)
+
+    def price(self, obj: Obj, key: str, kind: str) -> int:
+        return self._convert(self.px, obj, key, kind)
+
+    def size(self, obj: Obj, key: str, kind: str) -> int:
+        return self._convert(self.sz, obj, key, kind)
+
+    @staticmethod
+    def _convert(conv: Callable[[str], int], obj: Obj, key: str, kind: str) -> int:
+        val = get_str(obj, key, kind)
+        try:
+            return conv(val)
+        except InstrumentError as exc:
+            raise ProtocolError(f"{kind}: field {key!r}: {exc}") from exc
