@@ -26,3 +26,13 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _store_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Event stores converted by tests go to a temporary directory, never the user cache."""
+    if "MMTRIO_STORE_DIR" not in os.environ:
+        os.environ["MMTRIO_STORE_DIR"] = str(tmp_path_factory.mktemp("stores"))

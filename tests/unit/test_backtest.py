@@ -18,7 +18,7 @@ from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.backtest.sweep import parse_sweep, rank, run_local, run_point
 from mmtrio.config import Config, load_config
 from mmtrio.config.strategy import apply_overrides, build_strategy_config, size_lots
-from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot
+from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, MarkPrice, Side
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError, ParameterError, ProtocolError
 from mmtrio.exchange.matching import QueueModel
@@ -157,12 +157,21 @@ def test_funding_from_mark_price(tmp_path: Path, cfg: Config, btc: Instrument) -
         _slice(DATA / "btcusdt_20230405.dat.gz", tmp_path / "c.gz", 3_000),
     ]
     assert scan_recording(files).instrument == btc  # the same grid in 2023
-    r = run_backtest(source(files, btc), build_strategy_config(cfg, btc))
+    # Three levels: this deterministic run is short at midnight (at the live decision cadence
+    # the one-level default happens to be flat then, and a flat book pays nothing).
+    scfg = build_strategy_config(apply_overrides(cfg, ["quoting.levels=3"]), btc)
+    r = run_backtest(source(files, btc), scfg)
     assert r.funding_payments == 1
     pay = r.report_input.funding[0]
     assert pay.ts % 86_400_000 == 0  # settled at midnight UTC
-    # The run is deterministic and holds a position through midnight, so funding changes hands.
-    assert r.venue_position_lots != 0 and pay.amount != 0
+    # The amount, computed apart: the position held at midnight times the last mark price
+    # and funding rate published for that funding time (a long pays a positive rate).
+    lots = sum(
+        f.qty if f.side is Side.BUY else -f.qty for f in r.report_input.fills if f.ts <= pay.ts
+    )
+    mark = [e for _, e in source(files, btc)() if isinstance(e, MarkPrice) and e.ts < pay.ts][-1]
+    assert mark.next_funding_ts == pay.ts and mark.funding_rate != 0 and lots != 0
+    assert pay.amount == -(btc.lots_to_base(lots) * mark.mark_price * mark.funding_rate)
 
 
 def test_settings_validation() -> None:

@@ -10,7 +10,8 @@ syncs exactly as it does live). The backtester imports no venue: it only sees ne
 
 Book continuity. A depth gap in the data arrives as :class:`~mmtrio.core.events.BookInvalid`
 (the strategy stops quoting, as live) and the book is rebuilt from the next snapshot in the
-data, if there is one; ``gaps`` counts them and the report states it. Nothing is refused.
+data, if there is one; ``gaps`` counts them and the report states it. Nothing is refused. The
+BookInvalid carries the times of the last message before the gap: continuity was lost there.
 
 Exchange time is made non-decreasing (messages of different streams are recorded in local
 receive order, and their event times can be a few ms out of order; such a time is raised to
@@ -115,7 +116,14 @@ class RecordingFeed:
             elif not synced:
                 continue  # nothing before the first book is replayed
             if isinstance(ev, BookInvalid):
+                # The data stopped being continuous after the previous message: the book is
+                # unknown from there on, not from the message that revealed the gap (which may
+                # come after a hole of minutes or weeks). Stamped with the previous message's
+                # times, the strategy stops quoting at once instead of stepping its timers
+                # through the hole on a book the data no longer vouches for.
                 self.gaps += 1
+                yield FeedItem(last_e, last_arrival, ev)
+                continue
             e = max(ev.ts, last_e)
             if isinstance(ev, BookDelta):
                 self.level_updates += len(ev.bids) + len(ev.asks)

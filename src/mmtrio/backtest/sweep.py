@@ -1,20 +1,28 @@
-"""Parameter sweeps: a grid of config overrides, each point one full backtest.
+"""Parameter sweeps: a grid of config overrides × recordings, each pair one backtest.
 
 A point is a tuple of ``section.key=value`` overrides applied to the base configuration
 (:func:`mmtrio.config.strategy.apply_overrides`, so every point is validated like a config
-file). Points run on a local process pool by default, or on Ray (:mod:`ray_engine`); each
-point is a pure function of (base config, overrides, files, settings), so both engines give
-identical results, and the table is ranked the same way: by session equity (best first), then
-by the smaller max drawdown, then by the overrides' text (a total, deterministic order).
+file, all of them before the first runs). A job is a point on one recording. Jobs run on a
+local process pool by default, or on Ray (:mod:`mmtrio.backtest.ray_engine`); each job is a
+pure function of (base config, overrides, recording, settings, mode), so both engines give
+identical results. The table is one: recordings in the order given, and within each the points
+ranked by session equity (best first), then by the smaller max drawdown, then by the
+overrides' text (a total, deterministic order). A progress bar on stderr counts the jobs.
+
+Modes: ``exact`` runs the live strategy through the backtester (:func:`run_backtest`);
+``fast`` runs the compiled GLFT sweep model (:mod:`mmtrio.backtest.fastsweep`), which is
+validated against the exact engine and reports its own error in the benchmark.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +40,7 @@ MAX_POINTS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class SweepPoint:
-    """The headline numbers of one grid point (strings for money: exact, as in the report)."""
+    """The headline numbers of one job (strings for money: exact, as in the report)."""
 
     overrides: tuple[str, ...]
     equity: str
@@ -42,10 +50,14 @@ class SweepPoint:
     fills: int
     quote_to_trade: float | None
     final_position_lots: int
+    recording: str = ""
+    mode: str = "exact"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "recording": self.recording,
             "overrides": list(self.overrides),
+            "mode": self.mode,
             "equity": self.equity,
             "spread_capture": self.spread_capture,
             "fees": self.fees,
@@ -54,6 +66,16 @@ class SweepPoint:
             "quote_to_trade": self.quote_to_trade,
             "final_position_lots": self.final_position_lots,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One grid point on one recording (picklable: it crosses into worker processes)."""
+
+    overrides: tuple[str, ...]
+    recording: str
+    source: Source
+    instrument: Instrument
 
 
 def parse_sweep(specs: Sequence[str]) -> list[tuple[str, ...]]:
@@ -74,22 +96,22 @@ def parse_sweep(specs: Sequence[str]) -> list[tuple[str, ...]]:
     return grid
 
 
-def run_point(
-    base: dict[str, Any],
-    overrides: tuple[str, ...],
-    source: Source,
-    instrument: Instrument,
-    settings: BacktestSettings,
-) -> SweepPoint:
-    """One grid point (a pure function of its arguments: runs in any worker process)."""
+def run_job(base: dict[str, Any], job: Job, settings: BacktestSettings, mode: str) -> SweepPoint:
+    """One job (a pure function of its arguments: runs in any worker process)."""
     # Imported here so a worker process pays for the strategy import only when it runs.
     from mmtrio.config.strategy import build_strategy_config
 
-    cfg = apply_overrides(parse_config(base, base_dir=Path("/")), overrides, source="--sweep")
-    result = run_backtest(source, build_strategy_config(cfg, instrument), settings)
+    cfg = apply_overrides(parse_config(base, base_dir=Path("/")), job.overrides, source="--sweep")
+    scfg = build_strategy_config(cfg, job.instrument)
+    if mode == "fast":
+        from mmtrio.backtest.fastsweep import run_fast
+
+        result = run_fast(job.source, scfg, settings)
+    else:
+        result = run_backtest(job.source, scfg, settings)
     rep = compute_report(result.report_input)
     return SweepPoint(
-        overrides=overrides,
+        overrides=job.overrides,
         equity=str(rep.pnl["equity"]),
         spread_capture=str(rep.attribution["spread_capture"]),
         fees=str(rep.pnl["fees"]),
@@ -97,14 +119,124 @@ def run_point(
         fills=rep.fills,
         quote_to_trade=rep.quote_to_trade,
         final_position_lots=rep.position_lots,
+        recording=job.recording,
+        mode=mode,
     )
 
 
-def rank(points: Sequence[SweepPoint]) -> list[SweepPoint]:
-    """Best first: higher equity, then lower max drawdown, then overrides text."""
-    from decimal import Decimal
+def run_point(
+    base: dict[str, Any],
+    overrides: tuple[str, ...],
+    source: Source,
+    instrument: Instrument,
+    settings: BacktestSettings,
+) -> SweepPoint:
+    """One grid point on one recording, exact mode."""
+    return run_job(base, Job(overrides, "", source, instrument), settings, "exact")
 
-    return sorted(points, key=lambda p: (-Decimal(p.equity), Decimal(p.max_drawdown), p.overrides))
+
+def rank(points: Sequence[SweepPoint]) -> list[SweepPoint]:
+    """Recordings in first-seen order; within each: higher equity, lower max drawdown, text."""
+    order: dict[str, int] = {}
+    for p in points:
+        order.setdefault(p.recording, len(order))
+    return sorted(
+        points,
+        key=lambda p: (
+            order[p.recording],
+            -Decimal(p.equity),
+            Decimal(p.max_drawdown),
+            p.overrides,
+        ),
+    )
+
+
+def validate(base: dict[str, Any], jobs: Sequence[Job]) -> None:
+    """Every point applies cleanly: a typo must not surface after an hour."""
+    cfg = parse_config(base, base_dir=Path("/"))
+    for overrides in {job.overrides for job in jobs}:
+        apply_overrides(cfg, overrides, source="--sweep")
+
+
+class Progress:
+    """A progress bar on stderr (rich), or nothing."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        if enabled and total > 1:
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(transient=True, console=_stderr_console())
+            self._bar.start()
+            self._task = self._bar.add_task("backtests", total=total)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
+def run_jobs(
+    base: dict[str, Any],
+    jobs: Sequence[Job],
+    settings: BacktestSettings,
+    *,
+    engine: str = "local",
+    mode: str = "exact",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = False,
+) -> list[SweepPoint]:
+    """Run every job on ``engine`` (``local``: a process pool; ``ray``) and rank them."""
+    validate(base, jobs)
+    bar = Progress(len(jobs), progress)
+    try:
+        if engine == "ray":
+            from mmtrio.backtest.ray_engine import run_ray
+
+            points = run_ray(base, jobs, settings, mode, workers, address, bar.advance)
+        else:
+            points = _run_pool(base, jobs, settings, mode, workers, bar.advance)
+    finally:
+        bar.close()
+    return rank(points)
+
+
+def _run_pool(  # noqa: PLR0917
+    base: dict[str, Any],
+    jobs: Sequence[Job],
+    settings: BacktestSettings,
+    mode: str,
+    workers: int | None,
+    tick: Callable[[], None],
+) -> list[SweepPoint]:
+    n = workers or os.cpu_count() or 1
+    if n == 1 or len(jobs) == 1:
+        out = []
+        for job in jobs:
+            out.append(run_job(base, job, settings, mode))
+            tick()
+        return out
+    with ProcessPoolExecutor(max_workers=min(n, len(jobs))) as pool:
+        futures: set[Future[SweepPoint]] = {
+            pool.submit(run_job, base, job, settings, mode) for job in jobs
+        }
+        done_points: list[SweepPoint] = []
+        while futures:
+            done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for f in done:
+                done_points.append(f.result())
+                tick()
+        return done_points
 
 
 def run_local(  # noqa: PLR0917 - a sweep's inputs, passed once
@@ -115,28 +247,23 @@ def run_local(  # noqa: PLR0917 - a sweep's inputs, passed once
     settings: BacktestSettings,
     workers: int | None = None,
 ) -> list[SweepPoint]:
-    """Run the grid on a local process pool (``workers`` default: the CPU count)."""
-    n = workers or os.cpu_count() or 1
-    # Validate every point before starting any: a typo must not surface after an hour.
-    cfg = parse_config(base, base_dir=Path("/"))
-    for point in grid:
-        apply_overrides(cfg, point, source="--sweep")
-    if n == 1 or len(grid) == 1:
-        return rank([run_point(base, p, source, instrument, settings) for p in grid])
-    with ProcessPoolExecutor(max_workers=min(n, len(grid))) as pool:
-        futures = [pool.submit(run_point, base, p, source, instrument, settings) for p in grid]
-        return rank([f.result() for f in futures])
+    """Run the grid on one recording on a local process pool (``workers``: the CPU count)."""
+    jobs = [Job(point, "", source, instrument) for point in grid]
+    return run_jobs(base, jobs, settings, workers=workers)
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:
     """The ranked table as aligned text."""
-    head = ("#", "overrides", "equity", "spread", "fees", "max_dd", "fills", "q/t", "pos")
-    rows = [head]
-    for i, p in enumerate(points, 1):
+    head = ("#", "recording", "overrides", "equity", "spread", "fees", "max_dd", "fills", "q/t")
+    rows = [(*head, "pos")]
+    rank_in: dict[str, int] = {}
+    for p in points:
+        rank_in[p.recording] = rank_in.get(p.recording, 0) + 1
         qt = "-" if p.quote_to_trade is None else f"{p.quote_to_trade:.2f}"
         rows.append(
             (
-                str(i),
+                str(rank_in[p.recording]),
+                p.recording or "-",
                 " ".join(p.overrides) or "(base)",
                 f"{float(p.equity):.4f}",
                 f"{float(p.spread_capture):.4f}",
@@ -147,5 +274,5 @@ def format_table(points: Sequence[SweepPoint]) -> str:
                 str(p.final_position_lots),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)

@@ -34,6 +34,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmtrio.cli.report",
     "mmtrio.cli.chaos",
     "mmtrio.cli.backtest",
+    "mmtrio.cli.data",
+    "mmtrio.cli.record",
 )
 
 EXIT_OK = 0

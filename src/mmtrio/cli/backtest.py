@@ -1,12 +1,28 @@
-"""Backtest the market maker on recorded market data (data/binance-usdm format).
+"""Backtest the market maker on recorded market data (data/binance-usdm format, or stores).
 
-The recording streams through the same MarketMaker and matching engine used live and in the
-simulated venue, with a latency model, a queue-position model, maker/taker fees and funding
-from mark-price data where the recording has it. Deterministic for a given --seed.
+The recording streams through the same MarketMaker used live, decided at the live loop's
+cadence (a burst at a time, at decision points), against the venue's matching engine, with a
+latency model, a queue-position model, maker/taker fees and funding from mark-price data where
+the recording has it. Deterministic for a given --seed.
 
   mmtrio backtest --data a.gz[,b.gz] [--config config.toml] [--set quoting.gamma=0.1 ...]
-                  [--json] [--html report.html]
-  mmtrio backtest --data a.gz --sweep quoting.gamma=0.01,0.1,1 [--sweep ...] [--engine ray]
+                  [--json] [--html report.html] [--engine-core auto|compiled|python]
+  mmtrio backtest --data a.gz [--data b.gz ...] --sweep quoting.gamma=0.01,0.1,1 [--sweep ...]
+                  [--sweep-mode exact|fast] [--engine local|ray] [--address ADDR]
+
+Data. Each --data is one recording: raw files (comma-separated, in order) or an event store
+directory. Raw files are converted once into an event store kept by the content hash of their
+bytes (--store-dir, else $MMTRIO_STORE_DIR, else the user cache directory; see `mmtrio data`);
+later runs memory-map it. --no-store reads the raw files on every run instead.
+
+Engines. The compiled core (numba, `pip install 'mmtrio[fast]'`) is used when installed; the
+reference engine (--engine-core python) is the pure Python one it is checked against. A sweep
+runs every grid point on every recording, on a local process pool (--workers, default the CPU
+count) or on Ray (--engine ray: a local Ray runtime, or the cluster at --address), and prints
+one table; --sweep-mode fast runs the compiled GLFT sweep model instead of the strategy
+(mmtrio.backtest.fastsweep: quoting.gamma/levels/level_spacing_ticks/min_half_spread_ticks/
+base_qty/requote_interval_ms axes only; its error against the exact engine is measured by
+benchmarks/backtest_throughput.py).
 
 Queue models: "conservative" (our queue ahead shrinks only by trades at our price) and
 "probabilistic" (also by an expected share of the cancellations at our level). Feed latency:
@@ -30,6 +46,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mmtrio.backtest.runner import BacktestSettings
+    from mmtrio.cli.datasets import Recording
     from mmtrio.config import Config
 
 from mmtrio.cli.common import add_config_option, load_command_config
@@ -41,6 +58,7 @@ examples:
   mmtrio backtest --data data/binance-usdm/btcusdt_20240808.gz
   mmtrio backtest --data a.gz --set quoting.gamma=0.05 --html report.html
   mmtrio backtest --data a.gz --sweep quoting.gamma=0.01,0.1,1 --json
+  mmtrio backtest --data a.gz --data b.gz --sweep quoting.levels=1,2,3 --engine ray
 
 exit codes: 0 done; 1 failed; 2 bad arguments, config or data file
 """
@@ -48,8 +66,28 @@ exit codes: 0 done; 1 failed; 2 bad arguments, config or data file
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", required=True, help="recording file(s), comma-separated, in order"
+        "--data",
+        required=True,
+        action="append",
+        metavar="FILES|STORE",
+        help="one recording: file(s) comma-separated in order, or a store (repeatable)",
     )
+    parser.add_argument("--store-dir", metavar="DIR", help="where converted stores live")
+    parser.add_argument("--no-store", action="store_true", help="read raw files on every run")
+    parser.add_argument(
+        "--engine-core",
+        choices=("auto", "compiled", "python"),
+        default="auto",
+        help="replay core: compiled (numba) when installed, or the python reference",
+    )
+    parser.add_argument(
+        "--sweep-mode",
+        choices=("exact", "fast"),
+        default="exact",
+        help="exact: the strategy at every point; fast: the compiled GLFT sweep model",
+    )
+    parser.add_argument("--address", help="Ray cluster address for --engine ray (default: local)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_config_option(parser)
     parser.add_argument("--symbol", help="check that the recording holds this symbol")
     parser.add_argument(
@@ -105,47 +143,28 @@ def _settings(args: argparse.Namespace, cfg: Config) -> BacktestSettings:
         seed=args.seed,
         maker_fee_bps=fees["maker_fee_bps"],
         taker_fee_bps=fees["taker_fee_bps"],
+        engine=args.engine_core,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.backtest.report import build_report, report_json, write_html
     from mmtrio.backtest.runner import run_backtest
-    from mmtrio.backtest.sweep import format_table, parse_sweep, run_local
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from mmtrio.cli.datasets import resolve, store_root
     from mmtrio.config.strategy import build_strategy_config
     from mmtrio.errors import MmtrioError
-    from mmtrio.venues.binance.recording import RecordingSource, scan_recording
 
     try:
-        files = [Path(p.strip()) for p in args.data.split(",") if p.strip()]
-        if not files:
-            raise MmtrioError("--data needs at least one recording file")
-        for f in files:
-            if not f.is_file():
-                raise MmtrioError(f"recording file {f} not found")
         cfg = load_command_config(args.config, overrides=args.set)[0]
         settings = _settings(args, cfg)
         symbol = args.symbol or (cfg.venue.symbol if cfg.venue.mode != "paper" else None)
-        info = scan_recording(files, symbol=symbol)
-        source = RecordingSource(tuple(files), info.instrument)
-        if args.sweep:
-            grid = parse_sweep(args.sweep)
-            base = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
-            if args.engine == "ray":
-                from mmtrio.backtest.ray_engine import run_ray
-
-                points = run_ray(
-                    base, grid, source, info.instrument, settings, workers=args.workers
-                )
-            else:
-                points = run_local(base, grid, source, info.instrument, settings, args.workers)
-            if args.json:
-                print(json.dumps([p.to_json() for p in points], indent=2))
-            else:
-                print(format_table(points))
-            return EXIT_OK
-        result = run_backtest(source, build_strategy_config(cfg, info.instrument), settings)
+        root = None if args.no_store else store_root(args.store_dir)
+        recs = [resolve(spec, symbol=symbol, root=root) for spec in args.data]
+        if args.sweep or len(recs) > 1:
+            return _sweep(args, cfg, recs, settings)
+        rec = recs[0]
+        result = run_backtest(rec.source, build_strategy_config(cfg, rec.instrument), settings)
         report = build_report(result)
     except MmtrioError as exc:
         print(f"mmtrio backtest: {exc}", file=sys.stderr)
@@ -153,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mmtrio backtest: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    files = list(rec.files) if rec.files else [p for p in (rec.store,) if p is not None]
     doc = report_json(report, result, settings, files)
     if args.html:
         write_html(report, Path(args.html))
@@ -160,7 +180,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         pnl, fills = doc["pnl"], doc["fills"]
-        print(f"{report.symbol} {len(files)} file(s), {result.events} events, seed {settings.seed}")
+        print(
+            f"{report.symbol} {rec.label}: {result.events} events, {result.strategy_steps} "
+            f"decisions, seed {settings.seed}, {result.engine} engine"
+        )
         if result.book_gaps:
             print(
                 f"book continuity lost {result.book_gaps} time(s) in the data: quoting stopped "
@@ -178,4 +201,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"max drawdown {doc['drawdown']['max']}, final position {report.position_lots} lots")
         if args.html:
             print(f"HTML report: {args.html}")
+    return EXIT_OK
+
+
+def _sweep(
+    args: argparse.Namespace, cfg: Config, recs: list[Recording], settings: BacktestSettings
+) -> int:
+    """Every grid point on every recording, ranked in one table (--engine local or ray)."""
+    from mmtrio.backtest.sweep import Job, format_table, parse_sweep, run_jobs
+    from mmtrio.cli import EXIT_OK
+
+    grid = parse_sweep(args.sweep)
+    base = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+    jobs = [Job(point, rec.label, rec.source, rec.instrument) for rec in recs for point in grid]
+    points = run_jobs(
+        base,
+        jobs,
+        settings,
+        engine=args.engine,
+        mode=args.sweep_mode,
+        workers=args.workers,
+        address=args.address,
+        progress=not args.no_progress and not args.json,
+    )
+    if args.json:
+        print(json.dumps([p.to_json() for p in points], indent=2))
+    else:
+        print(format_table(points))
     return EXIT_OK

@@ -100,8 +100,9 @@ async def dump_ground_truth(config: Config, venue: Any) -> None:
 
 
 @asynccontextmanager
-async def paper_venue(config: Config) -> AsyncIterator[PaperSession]:
-    """Serve the paper venue for ``config`` until the block exits; dump its ground truth."""
+async def paper_venue(config: Config, *, dump: bool = True) -> AsyncIterator[PaperSession]:
+    """Serve the paper venue for ``config`` until the block exits; dump its ground truth
+    (unless ``dump`` is False: `mmtrio record` trades nothing, there is no truth to keep)."""
     from mmtrio.sim.server import serve_sim
 
     venue = build_venue(config)
@@ -118,5 +119,6 @@ async def paper_venue(config: Config) -> AsyncIterator[PaperSession]:
         try:
             yield PaperSession(paper_settings(config, venue, urls), paper_credentials(venue), venue)
         finally:
-            await dump_ground_truth(config, venue)
+            if dump:
+                await dump_ground_truth(config, venue)
             nursery.cancel_scope.cancel()

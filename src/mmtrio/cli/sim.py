@@ -10,9 +10,10 @@ venue with fixed public test credentials unless you pass --api-key/--api-secret,
 ``credentials`` existed, the line also carries ``api_key`` and ``api_secret`` at the top level.
 
 Market data: --data FILE[,FILE] replays recordings (a comma list is one continuous
-recording), looping forever; default: the shipped data/binance-usdm/btcusdt_20240808.gz,
-found next to the package (src/mmtrio/sim/data/ when installed with data) or at the
-repository root. The symbol and its grid come from the data (``mmtrio.sim.paper``):
+recording; or one event store directory from `mmtrio data convert`), looping forever;
+default: the shipped data/binance-usdm/btcusdt_20240808.gz, found next to the package
+(src/mmtrio/sim/data/ when installed with data) or at the repository root. The symbol and
+its grid come from the data (``mmtrio.sim.paper``):
 ``ethusdt_….gz`` serves ETHUSDT with tick 0.01, and --symbol only checks it. --synthetic
 generates a market from --seed instead, under --symbol (default BTCUSDT).
 
@@ -69,7 +70,7 @@ exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", help="recording file(s), comma-separated (default: shipped BTCUSDT)"
+        "--data", help="recording file(s), comma-separated, or an event store (default: BTCUSDT)"
     )
     parser.add_argument(
         "--synthetic", action="store_true", help="synthetic market instead of a replay"
@@ -153,9 +154,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.synthetic:
             files = [p.strip() for p in args.data.split(",")] if args.data else []
             paths = tuple(Path(p) for p in files if p) or (default_data_path(),)
+            from mmtrio.data.store import is_store
+
             for p in paths:
-                if not p.is_file():
-                    raise MmtrioError(f"--data: no such file {p}")
+                # a recording's files, or one event store directory (mmtrio data convert)
+                if not p.is_file() and not (len(paths) == 1 and is_store(p)):
+                    raise MmtrioError(f"--data: no such file or event store {p}")
         spec = PaperSpec(
             data_files=paths,
             synthetic=args.synthetic,

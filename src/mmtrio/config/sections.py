@@ -179,7 +179,10 @@ class SimConfig(Section):
         reload=False,
         strict=False,
         max_length=64,
-        doc="recorded market data to replay, in order (a continuous pair is two files)",
+        doc=(
+            "recorded market data to replay, in order (a continuous pair is two files), "
+            "or one event store directory (mmtrio data convert)"
+        ),
     )
     synthetic: bool = setting(
         False, reload=False, doc="generate a synthetic market instead of replaying data_files"
@@ -211,7 +214,8 @@ class SimConfig(Section):
     @classmethod
     def _files_exist(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
         resolved = [resolve_path(p, info) for p in value]
-        missing = [str(p) for p in resolved if not p.is_file()]
+        # A file, or an event store directory (mmtrio data convert) named alone.
+        missing = [str(p) for p in resolved if not p.is_file() and not (p / "meta.json").is_file()]
         if missing:
             raise PydanticCustomError(
                 "missing_file",

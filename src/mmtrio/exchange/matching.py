@@ -69,6 +69,7 @@ __all__ = [
     "OrderView",
     "QueueModel",
     "Refusal",
+    "check_filters",
 ]
 
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
@@ -214,6 +215,28 @@ class _Side:
     def top(self, n: int) -> list[Level]:
         prices = heapq.nlargest(n, self.levels) if self.is_bid else heapq.nsmallest(n, self.levels)
         return [(p, self.levels[p]) for p in prices]
+
+
+def check_filters(ins: Instrument, price: int, qty: int, reduce_only: bool) -> None:
+    """The instrument's order filters (MatchingReject naming the first one broken); shared
+    with the compiled backtest core so both refuse the same requests."""
+    if qty <= 0 or qty < ins.min_qty:
+        raise MatchingReject(
+            Refusal.QTY_BELOW_MIN, f"quantity less than minimum ({ins.qty_str(ins.min_qty)})"
+        )
+    if qty > ins.max_qty:
+        raise MatchingReject(Refusal.QTY_ABOVE_MAX, "quantity greater than max quantity")
+    if price < ins.min_price_ticks:
+        raise MatchingReject(Refusal.PRICE_BELOW_MIN, "price less than min price")
+    if price > ins.max_price_ticks:
+        raise MatchingReject(Refusal.PRICE_ABOVE_MAX, "price greater than max price")
+    if not ins.is_valid_price(price):
+        raise MatchingReject(Refusal.PRICE_OFF_GRID, "price is not on the price grid")
+    if not reduce_only and ins.notional(price, qty) < ins.min_notional:
+        raise MatchingReject(
+            Refusal.NOTIONAL_BELOW_MIN,
+            f"order's notional must be no smaller than {ins.min_notional}",
+        )
 
 
 class MatchingEngine:
@@ -424,24 +447,7 @@ class MatchingEngine:
             )
 
     def _check_filters(self, price: int, qty: int, reduce_only: bool) -> None:
-        ins = self.instrument
-        if qty <= 0 or qty < ins.min_qty:
-            raise MatchingReject(
-                Refusal.QTY_BELOW_MIN, f"quantity less than minimum ({ins.qty_str(ins.min_qty)})"
-            )
-        if qty > ins.max_qty:
-            raise MatchingReject(Refusal.QTY_ABOVE_MAX, "quantity greater than max quantity")
-        if price < ins.min_price_ticks:
-            raise MatchingReject(Refusal.PRICE_BELOW_MIN, "price less than min price")
-        if price > ins.max_price_ticks:
-            raise MatchingReject(Refusal.PRICE_ABOVE_MAX, "price greater than max price")
-        if not ins.is_valid_price(price):
-            raise MatchingReject(Refusal.PRICE_OFF_GRID, "price is not on the price grid")
-        if not reduce_only and ins.notional(price, qty) < ins.min_notional:
-            raise MatchingReject(
-                Refusal.NOTIONAL_BELOW_MIN,
-                f"order's notional must be no smaller than {ins.min_notional}",
-            )
+        check_filters(self.instrument, price, qty, reduce_only)
 
     def _reduces(self, side: Side) -> bool:
         return self.position < 0 if side is Side.BUY else self.position > 0

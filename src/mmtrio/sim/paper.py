@@ -7,6 +7,10 @@ module is assembly, not engine: it wires the recorded venue's reader
 into the neutral replay driver, and the front end the venue name selects
 (:mod:`mmtrio.sim.frontends`) onto the shared engine.
 
+An event store (``mmtrio data convert``: a directory given alone as the data) holds the same
+neutral events already decoded; it is read by memory map instead
+(:func:`mmtrio.data.source.iter_events`), with the instrument its meta document states.
+
 The instrument comes from the data: a recording names its symbol and its prices and sizes
 give the grid (:func:`mmtrio.venues.binance.recording.scan_recording`); a configured symbol
 must match it. The synthetic market has no data to read: it trades a documented instrument
@@ -22,6 +26,8 @@ from pathlib import Path
 
 from mmtrio.core.events import Event
 from mmtrio.core.instruments import Instrument
+from mmtrio.data.source import iter_events
+from mmtrio.data.store import is_store, open_store
 from mmtrio.errors import ConfigError, DataFileError, ProtocolError
 from mmtrio.exchange.matching import FeeSchedule
 from mmtrio.sim import frontends
@@ -74,17 +80,32 @@ def paper_instrument(spec: PaperSpec, symbol: str | None) -> Instrument:
         return synthetic_instrument(symbol)
     if not spec.data_files:
         raise ConfigError("a paper venue needs data files to replay, or synthetic = true")
+    files = list(spec.data_files)
+    if len(files) == 1 and is_store(files[0]):  # an event store (mmtrio data convert)
+        inst = open_store(files[0]).instrument
+        if symbol is not None and symbol.upper() != inst.symbol:
+            raise ConfigError(f"the store {files[0]} holds {inst.symbol}, not {symbol}")
+        return inst
     try:
-        return scan_recording(list(spec.data_files), symbol=symbol).instrument
+        return scan_recording(files, symbol=symbol).instrument
     except ProtocolError as exc:
         raise ConfigError(str(exc)) from exc
 
 
 def recording_source(paths: Sequence[Path], instrument: Instrument) -> EventSource:
-    """The shipped recordings' reader as the replay driver's neutral event source."""
+    """The shipped recordings' reader (or an event store's arrays) as the replay driver's
+    neutral event source."""
     if not paths:
         raise ProtocolError("replay needs at least one recording file")
     files = [Path(p) for p in paths]
+    if len(files) == 1 and is_store(files[0]):
+        store = files[0]
+
+        def stored() -> Iterator[Event]:
+            for _, ev in iter_events(open_store(store), book_ticker=True):
+                yield ev
+
+        return stored
     for p in files:
         if not p.is_file():
             raise DataFileError(f"recording file {p} does not exist")

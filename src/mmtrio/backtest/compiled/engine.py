@@ -1,0 +1,404 @@
+"""A backtest on the compiled core: the driver around :func:`.loop.run_loop`.
+
+Python keeps what needs Python objects: the venue's request and answer queues with their
+latency model (:class:`~mmtrio.backtest.venue_side.VenueSide`), the strategy
+(:class:`~mmtrio.backtest.decisions.StrategySide`) and the conversion of the kernels' rows into
+core events. The kernels run everything else and return only when Python has work (the stop
+codes of :mod:`.slots`).
+
+Memory. The store's arrays are memory-mapped, never copied; pages behind both cursors are
+released (``madvise(MADV_DONTNEED)``) as the replay moves on, so the resident size stays flat
+whatever the recording's length. The dense book arrays span the store's price range.
+
+Checks. Every block of the store is verified (CRC-32 and row structure) before the replay
+starts, releasing each block's pages after its check (a corrupt store stops the run naming the
+file, row and byte offset: :mod:`mmtrio.data.store`).
+"""
+
+from __future__ import annotations
+
+import mmap
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmtrio.backtest.compiled import slots as sl
+from mmtrio.backtest.compiled.adapter import Arrays, CompiledOrders
+from mmtrio.backtest.decisions import StrategySide
+from mmtrio.backtest.feed import OFFSET_SCAN_EVENTS, FeedLatency
+from mmtrio.backtest.settings import BacktestResult, BacktestSettings
+from mmtrio.backtest.venue_side import VenueSide
+from mmtrio.core.events import (
+    BookDelta,
+    BookInvalid,
+    BookSnapshot,
+    BookTicker,
+    Event,
+    MarkPrice,
+    Trade,
+)
+from mmtrio.core.strategy_config import StrategyConfig
+from mmtrio.data.layout import BLOCK_ROWS, K_INVALID, K_SNAPSHOT, K_TICKER, unpack_exponents
+from mmtrio.data.store import Store, open_store
+from mmtrio.errors import DataFileError, ParameterError, ProtocolError
+from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
+
+TAIL_MS = 5_000  # as the reference engine
+MAX_RANGE = 1 << 24  # dense book width limit (ticks)
+WINDOW_SHARE = 0.25
+RELEASE_ROWS = 1 << 18  # release pages behind the cursors every this many rows
+_KERNEL_SECONDS: list[float] = []
+
+
+def warm_up() -> float:
+    """Compile (or load from the cache) every kernel the run uses; seconds taken."""
+    t0 = time.perf_counter()
+    from mmtrio.backtest.compiled import matching as k
+    from mmtrio.backtest.compiled.loop import run_loop
+
+    s = np.zeros(sl.S_SIZE, np.int64)
+    s[sl.S_NEXT_REQ] = s[sl.S_PY_AT] = s[sl.S_END] = sl.INF
+    m = np.zeros((0, sl.MSG_WORDS), np.int64)
+    lv = np.zeros((0, 2), np.int64)
+    bk = np.zeros((8, 4), np.int64)
+    o = np.zeros((4, sl.O_FIELDS), np.int64)
+    u = np.zeros((64, sl.U_FIELDS), np.int64)
+    v = np.zeros((sl.V_CAP, sl.V_FIELDS), np.int64)
+    mids = np.zeros((sl.M_CAP, 3), np.int64)
+    buf = np.zeros((2, 8), np.int64)
+    run_loop(m, lv, s, bk, o, u, v, mids, buf)
+    s[sl.S_EBB] = s[sl.S_EBA] = sl.NONE
+    s[sl.S_PBASE] = 100
+    k.place(s, bk[0:2], bk[2:6], o, u, 0, sl.BUY, 101, 1, sl.TIF_POST, 0, 0, buf[0])
+    k.amend(s, bk[0:2], bk[2:6], o, u, 0, 102, 1, 0, buf[0])
+    k.cancel(s, bk[2:6], o, u, 0, 0)
+    k.cancel_all(s, bk[2:6], o, u, 0)
+    return time.perf_counter() - t0
+
+
+def _release(arr: np.ndarray[Any, Any], upto_row: int, row_bytes: int) -> None:
+    """Drop the resident pages of a memory-mapped array below ``upto_row``."""
+    base = getattr(arr, "_mmap", None)  # np.memmap keeps its mmap here
+    if not isinstance(base, mmap.mmap):
+        return
+    from mmtrio.data.store import HEADER_BYTES
+
+    end = HEADER_BYTES + upto_row * row_bytes
+    end -= end % mmap.PAGESIZE
+    if end > 0:
+        base.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def _verify(store: Store) -> None:
+    for which, arr, row_bytes in (
+        ("levels", store.levels, 16),
+        ("messages", store.messages, 80),
+    ):
+        blocks = (len(arr) + BLOCK_ROWS - 1) // BLOCK_ROWS
+        for b in range(blocks):
+            store.check_block(which, b)
+            _release(arr, min(len(arr), (b + 1) * BLOCK_ROWS), row_bytes)
+
+
+def _offset_and_start(m: np.ndarray[Any, Any], tickers: bool) -> tuple[int, int]:
+    """The recording host's clock offset (as ``estimate_clock_offset_ms``) and the first
+    snapshot row (as ``RecordingFeed``: nothing before it is replayed)."""
+    kinds = (m[:, sl.W_HEAD] & 0xFF).astype(np.int64)
+    src = np.arange(len(m)) if tickers else np.flatnonzero(kinds != K_TICKER)
+    head = src[:OFFSET_SCAN_EVENTS]
+    head = head[kinds[head] != K_INVALID]
+    if not len(head):
+        raise ProtocolError("no timed market event in the recording; is this a recording?")
+    offset = int((m[head, sl.W_LOCAL] // 1_000_000 - m[head, sl.W_TS]).min())
+    snaps = src[kinds[src] == K_SNAPSHOT]
+    if not len(snaps):
+        raise ProtocolError(
+            "no depth snapshot in the recording; the first file of a recording pair "
+            "carries it, pass the files in order"
+        )
+    return offset, int(snaps[0])
+
+
+def _window(
+    store: Store, m: np.ndarray[Any, Any], lv: np.ndarray[Any, Any], start: int
+) -> tuple[int, int]:
+    """The dense books' price window: the traded range widened by WINDOW_SHARE of its centre
+    on each side (levels beyond it are never the touch on a real book: they are skipped)."""
+    lo, hi = store.meta.get("trade_min"), store.meta.get("trade_max")
+    if not isinstance(lo, int) or not isinstance(hi, int):
+        # No trades: centre on the first snapshot's levels.
+        r = m[start]
+        first = int(r[sl.W_START])
+        n = int((r[sl.W_HEAD] >> 32) & 0xFFFFFFFF) + int(r[sl.W_NASKS])
+        px = lv[first : first + n, 0]
+        if not len(px):
+            raise DataFileError(f"store {store.path}: the first book snapshot is empty")
+        lo, hi = int(np.median(px)), int(np.median(px))
+    pad = max(10_000, int((lo + hi) / 2 * WINDOW_SHARE))
+    pbase = lo - pad
+    width = hi + pad - pbase + 1
+    if width > MAX_RANGE:
+        raise ParameterError(
+            f"store {store.path} trades over {hi - lo} ticks, more than the compiled core's "
+            "dense book holds; run it with --engine-core python"
+        )
+    return pbase, width
+
+
+class _Run:
+    def __init__(self, store: Store, config: StrategyConfig, settings: BacktestSettings) -> None:
+        inst = config.instrument
+        if store.instrument.symbol != inst.symbol or store.instrument.tick_size != inst.tick_size:
+            raise DataFileError(
+                f"store {store.path} holds {store.instrument.symbol} on a "
+                f"{store.instrument.tick_size} tick, the strategy trades {inst.symbol} on "
+                f"{inst.tick_size}"
+            )
+        self.store = store
+        self.inst = inst
+        self.sym = inst.symbol
+        self.settings = settings
+        self.m = store.messages.view(np.int64).reshape(-1, sl.MSG_WORDS)
+        self.lv = store.levels.view(np.int64).reshape(-1, 2)
+        tickers = settings.book_ticker
+        recorded = settings.feed_latency is FeedLatency.RECORDED
+        offset, start = _offset_and_start(self.m, tickers)
+        pbase, width = _window(store, self.m, self.lv, start)
+        s = np.zeros(sl.S_SIZE, np.int64)
+        s[sl.S_NROWS] = len(self.m)
+        s[sl.S_START] = start
+        s[sl.S_OFFSET] = offset if recorded else 0
+        s[sl.S_BASE] = settings.feed_base_ms
+        s[sl.S_RECORDED] = 1 if recorded else 0
+        s[sl.S_TICKERS] = 1 if tickers else 0
+        s[sl.S_MID_EVERY] = settings.mid_sample_ms
+        s[sl.S_FIRST] = sl.NONE
+        for key in (sl.S_EBB, sl.S_EBA, sl.S_VBB, sl.S_VBA):
+            s[key] = sl.NONE
+        s[sl.S_MAXLAT] = config.limits.max_feed_latency_ms
+        s[sl.S_D_SYNC] = -1  # no decision yet: the first burst decides
+        s[sl.S_NEXT_OID] = 1
+        s[sl.S_QMODEL] = 1 if settings.queue_model.value == "probabilistic" else 0
+        s[sl.S_PBASE] = pbase
+        s[sl.S_RANGE] = width
+        s[sl.S_END] = sl.INF
+        s[sl.S_TAIL] = TAIL_MS
+        self.s = s
+        from mmtrio.backtest.compiled.loop import skip_rows
+
+        s[sl.S_EP] = s[sl.S_VP] = skip_rows(self.m, s, start)
+        self.arrays = Arrays(
+            s=s,
+            bk=np.zeros((8, width), np.int64),
+            o=np.zeros((sl.ORDER_CAP, sl.O_FIELDS), np.int64),
+            u=np.zeros((sl.U_CAP, sl.U_FIELDS), np.int64),
+            buf=np.zeros((2, sl.ORDER_CAP), np.int64),
+        )
+        self.v = np.zeros((sl.V_CAP, sl.V_FIELDS), np.int64)
+        self.mids = np.zeros((sl.M_CAP, 3), np.int64)
+        self.orders = CompiledOrders(inst, settings.fees, self.arrays)
+        self.venue = VenueSide(inst, settings, self.orders)
+        self.strat = StrategySide(config, settings.client_prefix, self.venue.send)
+        self.v_read = 0
+        self.reasons = store.reasons
+        n_tickers = int(store.meta.get("counts", {}).get("ticker", 0))
+        self.messages = len(self.m) - (0 if tickers else n_tickers)
+        self.released = 0
+
+    # --- the strategy's side of the view rows ---------------------------------------------------
+    def _event(self, r: list[int]) -> Event:
+        code, ts, row = r[sl.V_CODE], r[sl.V_TS], r[sl.V_ROW]
+        sym = self.sym
+        if code == sl.VC_TOP:
+            bp, bq, ap, aq = r[sl.V_BP], r[sl.V_BQ], r[sl.V_AP], r[sl.V_AQ]
+            return BookSnapshot(
+                sym, ((bp, bq),) if bq > 0 else (), ((ap, aq),) if aq > 0 else (), ts, 0
+            )
+        w = self.m[row].tolist()
+        if code == sl.VC_TRADE:
+            return Trade(sym, w[sl.W_A], w[sl.W_B], w[sl.W_C], (w[0] >> 8) & 0xFF == 1, ts)
+        if code == sl.VC_MARK:
+            return self._mark(w)
+        if code == sl.VC_INVALID:
+            return BookInvalid(sym, self.reasons[w[sl.W_A]], ts)
+        if code == sl.VC_UNSYNCED:
+            return BookDelta(sym, (), (), ts)
+        return BookTicker(sym, w[sl.W_B], w[sl.W_C], w[sl.W_D], w[sl.W_E], ts, w[sl.W_A])
+
+    def _mark(self, w: list[int]) -> MarkPrice:
+        e1, e2, e3 = unpack_exponents(w[sl.W_E])
+        return MarkPrice(
+            self.sym,
+            Decimal(w[sl.W_B]).scaleb(e1),
+            Decimal(w[sl.W_C]).scaleb(e2),
+            Decimal(w[sl.W_D]).scaleb(e3),
+            w[sl.W_A],
+            w[sl.W_TS],
+        )
+
+    def _rows(self) -> list[list[int]]:
+        return self.v[self.v_read : int(self.s[sl.S_NVOUT])].tolist()  # type: ignore[no-any-return]
+
+    def _consumed(self, k: int) -> None:
+        self.v_read += k
+        if self.v_read >= int(self.s[sl.S_NVOUT]):
+            self.s[sl.S_NVOUT] = 0
+            self.v_read = 0
+
+    def _apply_earlier(self, before: int) -> None:
+        """Apply the buffered bursts earlier than ``before``: apply-only (had one been a
+        decision point, the kernels would have stopped there)."""
+        rows = self._rows()
+        strat = self.strat
+        last_done: int | None = None
+        i = 0
+        while i < len(rows) and rows[i][sl.V_NOW] < before:
+            r = rows[i]
+            if r[sl.V_CODE] == sl.VC_BURST_END:
+                last_done = r[sl.V_NOW]
+            else:
+                strat.apply(self._event(r), r[sl.V_NOW])
+            i += 1
+        if last_done is not None:
+            strat.end(last_done)
+        self._consumed(i)
+
+    def _take_burst(self, t: int) -> tuple[bool, bool]:
+        """Apply the market part of the buffered burst at ``t``: (there is one, mark in it)."""
+        rows = self._rows()
+        if not rows:
+            return False, False
+        mark = False
+        i = 0
+        while i < len(rows):
+            r = rows[i]
+            i += 1
+            if r[sl.V_CODE] == sl.VC_BURST_END:
+                break
+            mark = mark or r[sl.V_CODE] == sl.VC_MARK
+            self.strat.apply(self._event(r), t)
+        self._consumed(i)
+        return True, mark
+
+    def _burst(self, t: int) -> None:
+        """The strategy's burst at ``t`` (STOP_DECIDE / STOP_PYTHON)."""
+        strat, answers = self.strat, self.venue.answers
+        self._apply_earlier(t)
+        timer = strat.timer_due(t)
+        has_market, mark = self._take_burst(t)
+        lossless = answers.pop_due(t) if answers.next_due() == t else []
+        if not (has_market or lossless or timer):
+            return
+        for ev in lossless:
+            strat.apply(ev, t)
+        strat.finish(t, timer=timer, lossless=bool(lossless), mark=mark)
+        f = strat.decided_features
+        if f is not None:
+            s = self.s
+            s[sl.S_D_SYNC] = 1 if f[0] else 0
+            s[sl.S_D_BP], s[sl.S_D_BQ], s[sl.S_D_AP], s[sl.S_D_AQ] = f[1], f[2], f[3], f[4]
+            s[sl.S_D_LAT] = 1 if f[5] else 0
+
+    def _flush_mids(self) -> None:
+        n = int(self.s[sl.S_NMID])
+        if n:
+            self.venue.mids.extend(MidSample(t, b, a) for t, b, a in self.mids[:n].tolist())
+            self.s[sl.S_NMID] = 0
+
+    def _release_pages(self) -> None:
+        s = self.s
+        low = min(int(s[sl.S_EP]), int(s[sl.S_VP]))
+        if low - self.released < RELEASE_ROWS or low >= len(self.m):
+            return
+        self.released = low
+        _release(self.store.messages, low, 80)
+        _release(self.store.levels, int(self.m[low, sl.W_START]), 16)
+
+    def run(self) -> BacktestResult:
+        from mmtrio.backtest.compiled.loop import run_loop
+
+        s, a, venue, strat = self.s, self.arrays, self.venue, self.strat
+        requests, answers = venue.requests, venue.answers
+        m, lv, v, mids = self.m, self.lv, self.v, self.mids
+        while True:
+            nr = requests.next_due()
+            na = answers.next_due()
+            tt = strat.timer_at
+            fd = venue.funding_due()
+            s[sl.S_NEXT_REQ] = sl.INF if nr is None else nr
+            s[sl.S_PY_AT] = min(sl.INF if na is None else na, sl.INF if tt is None else tt)
+            s[sl.S_FUND_DUE] = sl.INF if fd is None else fd
+            code = run_loop(m, lv, s, a.bk, a.o, a.u, v, mids, a.buf)
+            self._flush_mids()
+            t = int(s[sl.S_STOP_T])
+            if code == sl.STOP_DONE:
+                break
+            if code == sl.STOP_REQUEST:
+                for cmd in requests.pop_due(t):
+                    venue.request(cmd, t)
+            elif code == sl.STOP_UPDATES:
+                venue.user(self.orders.drain(), t)
+                if venue.mark is not None:
+                    venue.settle_funding(t)
+            elif code == sl.STOP_MARK:
+                venue.on_mark(self._mark(m[int(s[sl.S_STOP_ROW])].tolist()), t)
+                venue.settle_funding(t)
+            elif code == sl.STOP_FUNDING:
+                venue.settle_funding(t)
+            elif code in (sl.STOP_DECIDE, sl.STOP_PYTHON):
+                self._burst(t)
+            elif code == sl.STOP_FULL:
+                self._apply_earlier(sl.INF)
+            self._release_pages()
+        self._apply_earlier(sl.INF)
+        strat.drain()
+        return self._result()
+
+    def _result(self) -> BacktestResult:
+        s, venue, strat = self.s, self.venue, self.strat
+        first = int(s[sl.S_FIRST])
+        start = first if first != sl.NONE else 0
+        last_e = int(s[sl.S_E_LAST])
+        return BacktestResult(
+            report_input=ReportInput(
+                instrument=self.inst,
+                fills=tuple(venue.fills),
+                mids=tuple(venue.mids),
+                funding=tuple(venue.funding),
+                orders=OrderCounts(
+                    place=strat.commands["PlaceOrder"],
+                    amend=strat.commands["AmendOrder"],
+                    cancel=strat.commands["CancelOrder"] + strat.commands["CancelAll"],
+                ),
+                start_ms=start,
+                end_ms=last_e,
+            ),
+            market_messages=self.messages,
+            events=int(s[sl.S_EVENTS]),
+            strategy_steps=strat.decisions,
+            commands=strat.commands,
+            notices=strat.notices,
+            alerts=list(strat.alerts),
+            strategy_position_lots=strat.mm.ledger.position_lots,
+            venue_position_lots=self.orders.position,
+            funding_payments=len(venue.funding),
+            first_ms=start,
+            last_ms=last_e,
+            rejects=venue.rejects,
+            book_gaps=int(s[sl.S_GAPS]),
+            strategy_applies=strat.applies,
+            engine="compiled",
+        )
+
+
+def run_compiled(path: Path, config: StrategyConfig, settings: BacktestSettings) -> BacktestResult:
+    """Replay the store at ``path`` on the compiled core (see the module doc)."""
+    compile_s = warm_up()
+    store = open_store(path)
+    _verify(store)
+    result = _Run(store, config, settings).run()
+    result.compile_seconds = compile_s
+    return result

@@ -1,0 +1,197 @@
+"""Record a venue's market data in the hftbacktest collector format, with rotation.
+
+  mmtrio record [--config F] [--out DIR] [--duration S] [--rotate daily|Nmin|NMB] [--json]
+
+The venue and symbol come from the config, as for `mmtrio run`: in paper mode (the default
+config) the built-in simulated venue is started and its market feed recorded, over the same
+protocol and client the bot uses; in testnet/live mode the venue's own public streams (its
+market feed through the venue package, so continuity is checked and gaps resync as live).
+Files are gzip text, one message a line (``<local_receive_ns> <json>``), readable by
+`mmtrio backtest`, `mmtrio data convert`, the simulated venue and hftbacktest's converter.
+Rotation: daily at 00:00 UTC (default, as the collector), every N minutes (``30min``) or past
+N MB of text (``100MB``); a rotated file continues the one before. Ctrl-C (or --duration)
+flushes and closes the current file; the summary lists the files and what they hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "record"
+HELP = "record a venue's market data (the sim's in paper mode) in the collector format"
+EPILOG = """\
+examples:
+  mmtrio record --out recordings --duration 60          # a minute of the paper venue's feed
+  mmtrio record --config live.toml --out /data --rotate daily
+  mmtrio backtest --data recordings/btcusdt_20260101_120000.gz
+
+exit codes: 0 done; 1 failed; 2 bad arguments or config, or a venue without a recording format
+"""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from mmtrio.cli.common import add_config_option
+
+    add_config_option(parser)
+    parser.add_argument("--out", default="recordings", metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds (default: until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--rotate", default="daily", help="daily (00:00 UTC), Nmin, or NMB (default daily)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def parse_rotation(text: str) -> Any:
+    from mmtrio.data.record import Rotation
+    from mmtrio.errors import ParameterError
+
+    t = text.strip().lower()
+    try:
+        if t == "daily":
+            return Rotation()
+        if t.endswith("min"):
+            return Rotation(daily=False, minutes=int(t[:-3]))
+        if t.endswith("mb"):
+            return Rotation(daily=False, megabytes=int(t[:-2]))
+    except ValueError:
+        pass
+    raise ParameterError(f"--rotate {text!r}: use daily, Nmin (e.g. 30min) or NMB (e.g. 100MB)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import trio
+
+    from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from mmtrio.cli.common import load_command_config
+    from mmtrio.errors import MmtrioError
+
+    try:
+        config, _ = load_command_config(args.config)
+        rotation = parse_rotation(args.rotate)
+        if args.duration is not None and args.duration <= 0:
+            raise MmtrioError("--duration must be > 0 seconds")
+        if config.venue.name != "binance":
+            raise MmtrioError(
+                f"venue {config.venue.name} has no recording format yet (the collector "
+                "format is Binance's); record a binance config"
+            )
+        summary = trio.run(_record, config, Path(args.out), rotation, args.duration)
+    except MmtrioError as exc:
+        print(f"mmtrio record: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"mmtrio record: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for f in summary["files"]:
+            print(f)
+        print(
+            f"{summary['symbol']}: " + ", ".join(f"{k} {v}" for k, v in summary["events"].items())
+        )
+    return EXIT_OK
+
+
+async def _record(config: Any, out: Path, rotation: Any, duration: float | None) -> dict[str, Any]:
+    import signal
+
+    import trio
+
+    from mmtrio.cli.paper import paper_venue
+    from mmtrio.cli.venue import check_venue, live_settings
+    from mmtrio.venues.protocol import SessionHooks, VenueCredentials
+
+    factory = check_venue(config)
+    base_ns = time.time_ns()
+    t0 = trio.current_time()
+
+    def clock_ns() -> int:
+        return base_ns + int((trio.current_time() - t0) * 1e9)
+
+    async with _venue_session(config, factory, paper_venue, live_settings) as (settings, creds):
+        hooks = SessionHooks(clock_ms=lambda: clock_ns() // 1_000_000)
+        session = factory.open(settings, creds or VenueCredentials(), hooks)
+        try:
+            inst = await session.load_instrument()
+            return await _run_feed(session, inst, out, rotation, duration, clock_ns, signal)
+        finally:
+            await session.aclose()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _venue_session(config: Any, factory: Any, paper_venue: Any, live_settings: Any) -> Any:
+    from contextlib import asynccontextmanager
+
+    from mmtrio.config import load_venue_credentials
+
+    @asynccontextmanager
+    async def ctx() -> Any:
+        if config.venue.mode == "paper":
+            async with paper_venue(config, dump=False) as paper:
+                yield paper.settings, paper.credentials
+        else:
+            yield (
+                live_settings(config, factory),
+                load_venue_credentials(config.venue, factory.credential_fields),
+            )
+
+    return ctx()
+
+
+async def _run_feed(  # noqa: PLR0917 - one recording's parts
+    session: Any,
+    inst: Any,
+    out: Path,
+    rotation: Any,
+    duration: float | None,
+    clock_ns: Any,
+    signal: Any,
+) -> dict[str, Any]:
+    import trio
+
+    from mmtrio.data.record import Recorder, RotatingFiles
+    from mmtrio.venues.binance.collector import encode_line
+
+    feed = session.market_feed(inst)
+    recorder = Recorder(lambda ns, ev: encode_line(ns, ev, inst), clock_ns)
+    recorder.on_overflow = lambda: feed.request_resync("recorder fell behind the feed")
+    files = RotatingFiles(out, inst.symbol, rotation)
+
+    async def flusher() -> None:
+        while True:
+            await trio.sleep(1.0)
+            batch = recorder.take()
+            if batch:
+                await trio.to_thread.run_sync(files.write, batch)
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(feed.run, recorder)
+            nursery.start_soon(flusher)
+
+            async def stop_on_signal() -> None:
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(stop_on_signal)
+            if duration is not None:
+                await trio.sleep(duration)
+                nursery.cancel_scope.cancel()
+    with trio.CancelScope(shield=True):
+        batch = recorder.take()
+        await trio.to_thread.run_sync(files.write, batch)
+        await trio.to_thread.run_sync(files.close)
+    return {
+        "symbol": inst.symbol,
+        "files": [str(f) for f in files.files],
+        "events": dict(sorted(recorder.counts.items())),
+    }
