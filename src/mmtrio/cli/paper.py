@@ -66,6 +66,7 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
         symbol=venue.symbol,
         urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
         recv_window_ms=config.venue.recv_window_ms,
+        options={"state_dir": str(config.runtime.state_dir)},
     )
 
 

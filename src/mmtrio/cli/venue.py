@@ -60,6 +60,7 @@ def live_settings(config: Config, factory: VenueFactory) -> VenueSettings:
         symbol=v.symbol,
         urls=urls(config, factory),
         recv_window_ms=v.recv_window_ms,
+        options={"state_dir": str(config.runtime.state_dir)},
     )
 
 

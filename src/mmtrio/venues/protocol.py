@@ -263,7 +263,8 @@ class VenueSettings:
 
     ``urls`` holds the venue's endpoints under the names its package declares (Binance:
     ``rest``, ``market_ws``, ``private_ws``); ``options`` holds venue-specific settings the
-    package documents (none are required).
+    package documents. The CLI always passes ``state_dir`` (the bot's state directory, as
+    text), for a venue that must keep something across restarts (Extended: its nonce mark).
     """
 
     name: str

@@ -15,6 +15,7 @@ from mmtrio.venues.protocol import VenueFactory
 
 _PACKAGES: dict[str, str] = {
     "binance": "mmtrio.venues.binance.venue",
+    "extended": "mmtrio.venues.extended.venue",
 }
 
 
