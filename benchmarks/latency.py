@@ -56,6 +56,7 @@ import trio
 from mmtrio.runtime.feeds import FeedStats, UserFeed, run_market_feed
 
 from mmtrio.config import load_config
+from mmtrio.errors import ConfigError
 from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
@@ -437,4 +438,14 @@ if __name__ == "__main__":
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    print(json.dumps(trio.run(main, ns), indent=1))
+    out = trio.run(main, ns)
+    # Extended signs every order (a Stark signature): its per-order cost belongs beside the
+    # pipeline's figures (benchmarks/extended_signing.py has the whole measurement).
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    try:
+        from extended_signing import measure as measure_extended_signing
+
+        out["extended_signing"] = trio.run(measure_extended_signing, 2_000)
+    except ConfigError as exc:  # fast-stark-crypto missing: the extra is not installed
+        out["extended_signing"] = f"not measured: {exc}"
+    print(json.dumps(out, indent=1))
