@@ -56,12 +56,12 @@ import trio
 from mmtrio.runtime.feeds import FeedStats, UserFeed, run_market_feed
 
 from mmtrio.config import load_config
-from mmtrio.errors import ConfigError
 from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
 from mmtrio.core.ratelimit import RateBudget, RateLimits
 from mmtrio.core.strategy import MarketMaker
+from mmtrio.errors import ConfigError
 from mmtrio.runtime import probe as probe_mod
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.execution import Execution
