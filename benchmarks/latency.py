@@ -196,14 +196,17 @@ async def start_sim_process(
 
 def sim_inproc(speed: float, seed: int) -> Any:
     from mmtrio.core.instruments import BTCUSDT
+    from mmtrio.sim.binance.frontend import FRONT_END
     from mmtrio.sim.limits import LimitConfig
     from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
     from mmtrio.sim.venue import SimConfig, SimVenue
 
-    return SimVenue(
+    venue = SimVenue(
         SyntheticDriver(BTCUSDT, seed, SyntheticParams()),
         SimConfig(speed=speed, limits=LimitConfig(BIG, BIG, BIG)),
     )
+    FRONT_END.create(venue)
+    return venue
 
 
 # --- the bot pipeline ----------------------------------------------------------------------
@@ -403,8 +406,8 @@ def summarise(traces: list[Trace], args: argparse.Namespace) -> dict[str, Any]:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.inproc:
+        from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS
         from mmtrio.sim.server import serve_sim
-        from mmtrio.sim.venue import DEFAULT_CREDENTIALS
 
         venue = sim_inproc(args.speed, args.seed)
         async with trio.open_nursery() as nursery:

@@ -19,10 +19,11 @@ import httpx
 import trio
 from trio_websocket import open_websocket_url
 
-from mmtrio.sim.auth import sign
-from mmtrio.sim.replay import ReplayDriver
+from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, sign
+from mmtrio.sim.binance.frontend import FRONT_END
+from mmtrio.sim.paper import replay_driver
 from mmtrio.sim.server import serve_sim
-from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
+from mmtrio.sim.venue import SimConfig, SimVenue
 from mmtrio.venues.binance.recording import scan_recording
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 async def run(data: Path) -> dict[str, object]:
     inst = scan_recording([data]).instrument
-    driver = ReplayDriver([data], inst, loop=False)
+    driver = replay_driver([data], inst, loop=False)
     venue = SimVenue(driver, SimConfig(speed=1e6))
+    FRONT_END.create(venue)
     symbol, sym = inst.symbol, inst.symbol.lower()
     start_ts = venue.market_ts
     creds = DEFAULT_CREDENTIALS

@@ -14,10 +14,11 @@ import httpx
 import trio
 
 from mmtrio.core.instruments import Instrument
-from mmtrio.sim.auth import sign
-from mmtrio.sim.replay import ReplayDriver
+from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, sign
+from mmtrio.sim.binance.frontend import FRONT_END
+from mmtrio.sim.paper import replay_driver
 from mmtrio.sim.server import SimUrls, serve_sim
-from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
+from mmtrio.sim.venue import SimConfig, SimVenue
 from mmtrio.venues.binance.recording import scan_recording
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
@@ -45,8 +46,9 @@ async def running_sim(
     config: SimConfig | None = None, data: Sequence[Path] = (DATA,)
 ) -> AsyncIterator[tuple[SimVenue, SimUrls]]:
     """The sim on loopback, in process, replaying ``data`` (default: BTCUSDT 2024-08-08)."""
-    driver = ReplayDriver(list(data), data_instrument(*data))
+    driver = replay_driver(list(data), data_instrument(*data))
     venue = SimVenue(driver, config or SimConfig(speed=5.0))
+    FRONT_END.create(venue)  # the Binance front end
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, venue)
         yield venue, urls

@@ -207,7 +207,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_no_fill(tmp_path: Path) -> 
         # Client ids: one new epoch per run, no id placed twice, the venue never saw a reuse.
         assert sessions == sorted(set(sessions))
         assert len(placed) == len(set(placed))
-        epochs = {int(o["clientOrderId"][3:].split("-")[0], 16) for o in truth["orders"]}
+        epochs = {int(o["client_id"][3:].split("-")[0], 16) for o in truth["orders"]}
         assert epochs <= set(sessions)
         for log in logs:
             assert "-4116" not in _text(log)

@@ -116,7 +116,7 @@ async def test_5xx_after_accept_is_unknown_then_query_finds_it_no_duplicate() ->
         found = await outcome(ev)
         assert isinstance(found, OrderUpdate) and found.status is OrderStatus.NEW
         truth = (await http.get(f"{admin}/admin/state")).json()
-        assert [o["clientOrderId"] for o in truth["orders"]] == ["t2-1"]  # exactly one, no resubmit
+        assert [o["client_id"] for o in truth["orders"]] == ["t2-1"]  # exactly one, no resubmit
 
 
 async def test_429_burst_backs_off_and_never_earns_a_418() -> None:

@@ -276,7 +276,7 @@ async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: P
     # nor the harness could tell which order the bot had seen. Each is now named once.
     from loguru import logger
 
-    from mmtrio.sim import trading
+    from mmtrio.sim.binance import trading
 
     cfg_path = write_config(
         tmp_path, **{"reconcile_interval_s = 30.0": "reconcile_interval_s = 1.0"}

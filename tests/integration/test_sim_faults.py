@@ -95,7 +95,7 @@ async def test_ws_close_stall_no_pong_and_listen_key_expiry() -> None:
             await http.post(f"{urls.rest}/fapi/v1/listenKey", headers={"X-MBX-APIKEY": KEY})
         ).json()["listenKey"]
         async with open_websocket_url(f"{urls.ws}/private/ws?listenKey={key}") as ws:
-            await fault(http, urls.admin, "listenkey_expire")
+            await fault(http, urls.admin, "user_session_expire")
             msg = json.loads(await ws.get_message())
             assert msg["e"] == "listenKeyExpired"
         r = await http.put(f"{urls.rest}/fapi/v1/listenKey", headers={"X-MBX-APIKEY": KEY})

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import trio
 
-from mmtrio.sim.auth import sign
+from mmtrio.sim.binance.auth import sign
 from mmtrio.sim.limits import LimitConfig
 from mmtrio.sim.venue import SimConfig
 from tests.integration.sim_helpers import KEY, ORDER, SECRET, running_sim, signed, signed_query

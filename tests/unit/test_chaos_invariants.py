@@ -252,12 +252,16 @@ def test_rate_limits() -> None:
 # 9
 def test_post_only_taker() -> None:
     orders = [
-        {"clientOrderId": "a", "timeInForce": "GTX"},
-        {"clientOrderId": "b", "timeInForce": "IOC"},
+        {"client_id": "a", "time_in_force": "POST_ONLY"},
+        {"client_id": "b", "time_in_force": "IOC"},
     ]
     assert check_post_only(orders, [fill(1, "a"), fill(2, "b", maker=False)]) == []
     (v,) = check_post_only(orders, [fill(3, "a", maker=False)])
     assert v.invariant == 9 and "trade 3" in v.message
+    # dumps written before the ground truth was neutral still read
+    legacy = [{"clientOrderId": "a", "timeInForce": "GTX"}]
+    (v,) = check_post_only(legacy, [fill(4, "a", maker=False)])
+    assert "trade 4" in v.message
 
 
 # 10
@@ -314,7 +318,7 @@ def test_check_all_clean_and_dirty() -> None:
         "position": {"lots": 2},
         "exposure_checks": [],
         "rate_limits": {"http_418": 0, "events": []},
-        "orders": [{"clientOrderId": "mmt1-1", "timeInForce": "GTX"}],
+        "orders": [{"client_id": "mmt1-1", "time_in_force": "POST_ONLY"}],
     }
     records = [
         rec(1, "start", 0),

@@ -31,7 +31,7 @@ from mmtrio.exchange.matching import (
     QueueModel,
     Refusal,
 )
-from mmtrio.sim.binance_words import REFUSALS, api_error, status_text
+from mmtrio.sim.binance.words import REFUSALS, api_error, status_text
 
 BID, ASK = 600_000, 600_001  # 60000.0 / 60000.1
 

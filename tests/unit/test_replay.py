@@ -18,7 +18,7 @@ from mmtrio.core.events import BookDelta, BookTicker, Trade
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.errors import ProtocolError
 from mmtrio.sim.market import apply_levels
-from mmtrio.sim.replay import ReplayDriver
+from mmtrio.sim.paper import replay_driver
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm"
 PAIR_2023 = [DATA / "btcusdt_20230404.dat.gz", DATA / "btcusdt_20230405.dat.gz"]
@@ -26,7 +26,7 @@ PAIR_2024 = [DATA / "btcusdt_20240718.gz", DATA / "btcusdt_20240719.gz"]
 
 
 def test_pair_chain_book_and_tickers_in_first_pass() -> None:
-    drv = ReplayDriver(PAIR_2024, BTCUSDT, loop=False)
+    drv = replay_driver(PAIR_2024, BTCUSDT, loop=False)
     snap = drv.initial_snapshot()
     bids, asks = dict(snap.bids), dict(snap.asks)
     last_u = snap.seq
@@ -72,8 +72,8 @@ def short_pair(tmp_path: Path) -> list[Path]:
 
 
 def test_wrap_keeps_chain_ids_and_time_increasing(short_pair: list[Path]) -> None:
-    once = sum(1 for _ in ReplayDriver(short_pair, BTCUSDT, loop=False))
-    drv = ReplayDriver(short_pair, BTCUSDT, loop=True)
+    once = sum(1 for _ in replay_driver(short_pair, BTCUSDT, loop=False))
+    drv = replay_driver(short_pair, BTCUSDT, loop=True)
     snap = drv.initial_snapshot()
     start_book = (dict(snap.bids), dict(snap.asks))
     bids, asks = dict(snap.bids), dict(snap.asks)
@@ -105,7 +105,7 @@ def test_wrap_keeps_chain_ids_and_time_increasing(short_pair: list[Path]) -> Non
 
 def test_non_continuous_files_are_rejected() -> None:
     second = DATA / "btcusdt_20240808.gz"
-    drv = ReplayDriver([DATA / "btcusdt_20240718.gz", second], BTCUSDT, loop=False)
+    drv = replay_driver([DATA / "btcusdt_20240718.gz", second], BTCUSDT, loop=False)
     with pytest.raises(ProtocolError, match=r"depth gap[\s\S]*one continuous book") as exc:
         for _ in drv:
             pass
@@ -114,10 +114,10 @@ def test_non_continuous_files_are_rejected() -> None:
 
 def test_file_without_snapshot_is_rejected() -> None:
     with pytest.raises(ProtocolError, match="snapshot"):
-        ReplayDriver([DATA / "btcusdt_20240719.gz"], BTCUSDT)
+        replay_driver([DATA / "btcusdt_20240719.gz"], BTCUSDT)
 
 
 def test_wrong_instrument_is_rejected() -> None:
     with pytest.raises(ProtocolError, match=r"ETHUSDT|tick size"):
-        drv = ReplayDriver([DATA / "ethusdt_20240808.gz"], BTCUSDT, loop=False)
+        drv = replay_driver([DATA / "ethusdt_20240808.gz"], BTCUSDT, loop=False)
         next(iter(drv))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mmtrio.sim.limits import LimitConfig, RateLimiter
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.limits import LimitConfig, RateLimiter, RateLimitHit
 
 
 def _status(limiter: RateLimiter, now: float) -> int:
     try:
         limiter.check(1, 0, now, wall_ms=int(now * 1000))
-    except ApiError as exc:
+    except RateLimitHit as exc:
         return exc.status
     return 200
 

@@ -501,8 +501,13 @@ def check_post_only(
     orders: Iterable[Mapping[str, Any]], fills: Iterable[Mapping[str, Any]]
 ) -> list[Violation]:
     """No post-only order ever executes as taker (the sim's ground truth is neutral:
-    ``POST_ONLY``; ``GTX`` is Binance's word, accepted for dumps of earlier versions)."""
-    post_only = {o["clientOrderId"] for o in orders if o.get("timeInForce") in ("POST_ONLY", "GTX")}
+    ``client_id``/``time_in_force`` = ``POST_ONLY``; the ``clientOrderId``/``timeInForce``
+    keys and ``GTX`` of dumps written by earlier versions are still read)."""
+    post_only = {
+        o.get("client_id", o.get("clientOrderId"))
+        for o in orders
+        if o.get("time_in_force", o.get("timeInForce")) in ("POST_ONLY", "GTX")
+    }
     for f in fills:
         if f.get("client_id") in post_only and not f.get("is_maker", True):
             return [

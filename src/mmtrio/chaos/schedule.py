@@ -274,7 +274,7 @@ def _expand(rng: random.Random, kind: str, t: int, last: int, n: int) -> list[Fa
             _admin(t, kind, sim="http_429", count=rng.randint(1, 3), retry_after=rng.randint(1, 2))
         ]
     if kind == "listenkey_expire":
-        return [_admin(t, kind, sim="listenkey_expire")]
+        return [_admin(t, kind, sim="user_session_expire")]
     if kind == "cancel_race":
         # responses lag so the bot's cancel/amend is in flight when the venue closes the
         # order: the bot then gets -2011 (unknown order) for an order it believed open.

@@ -71,14 +71,22 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
 
 
 def paper_credentials(venue: Any) -> VenueCredentials:
-    """The paper venue's keys (public test keys, printed by `mmtrio sim --json` too)."""
-    creds = venue.config.credentials
-    return VenueCredentials(api_key=creds.api_key, api_secret=creds.api_secret, source="paper keys")
+    """The paper venue's keys (public test keys, printed by `mmtrio sim --json` too): what
+    its front end's clients sign with, by the field names both sides share."""
+    creds: dict[str, str] = venue.front.client_credentials()
+    return VenueCredentials(
+        api_key=creds.get("api_key", ""),
+        api_secret=creds.get("api_secret", ""),
+        passphrase=creds.get("passphrase", ""),
+        private_key=creds.get("private_key", ""),
+        account=creds.get("account", ""),
+        source="paper keys",
+    )
 
 
 async def dump_ground_truth(config: Config, venue: Any) -> None:
     """Write the venue's ground truth beside the journal (shielded: runs at exit)."""
-    from mmtrio.sim.rest import dump_state
+    from mmtrio.sim.admin import dump_state
 
     target = config.runtime.state_dir / SIM_DUMP_NAME
     with trio.CancelScope(shield=True):

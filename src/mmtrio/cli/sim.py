@@ -1,6 +1,7 @@
 """Run a built-in simulated venue on loopback (paper trading, tests, chaos).
 
-``--venue`` picks the protocol front end (default binance: Binance USD-M). Prints the REST,
+``--venue`` picks the protocol front end (default binance: Binance USD-M; the known names are
+those of :mod:`mmtrio.sim.frontends`, and an unknown one is refused listing them). Prints the REST,
 websocket and admin base URLs (with --json: one JSON line with ``venue``, ``rest``, ``ws``,
 ``admin``, ``symbol`` and ``credentials``, the object holding what that venue's clients need:
 this is a paper venue with fixed public test credentials unless you pass
@@ -101,20 +102,19 @@ def run(args: argparse.Namespace) -> int:
 
     from mmtrio.cli import EXIT_OK, EXIT_USAGE
     from mmtrio.errors import MmtrioError
-    from mmtrio.sim.auth import Credentials
     from mmtrio.sim.paper import PaperSpec, build_paper_venue
     from mmtrio.sim.server import SimUrls, serve_sim
-    from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig
+    from mmtrio.sim.venue import SimConfig
 
     try:
         if (args.api_key is None) != (args.api_secret is None):
             raise MmtrioError("pass both --api-key and --api-secret, or neither")
         if args.synthetic and args.data:
             raise MmtrioError("pass --data or --synthetic, not both")
-        creds = (
-            Credentials(args.api_key, args.api_secret)
+        given = (
+            {"api_key": args.api_key, "api_secret": args.api_secret}
             if args.api_key is not None
-            else DEFAULT_CREDENTIALS
+            else None
         )
         paths: tuple[Path, ...] = ()
         if not args.synthetic:
@@ -130,31 +130,31 @@ def run(args: argparse.Namespace) -> int:
             speed=args.speed,
             latency_ms=args.latency_ms,
             balance=SimConfig().initial_balance,
-            credentials=creds,
+            credentials=given,
         )
         venue = build_paper_venue(args.venue, spec, args.symbol)
     except (MmtrioError, FileNotFoundError, OSError) as exc:
         print(f"mmtrio sim: {exc}", file=sys.stderr)
         return EXIT_USAGE
     instrument = venue.instrument
+    creds = venue.front.client_credentials()
 
     def announce(urls: SimUrls) -> None:
         if args.json:
-            line = {
+            line: dict[str, object] = {
                 "venue": args.venue,
                 **urls.to_json(),
                 "symbol": instrument.symbol,
-                "credentials": {"api_key": creds.api_key, "api_secret": creds.api_secret},
+                "credentials": creds,
                 # Kept for scripts that read the keys at the top level (chaos harness, tests).
-                "api_key": creds.api_key,
-                "api_secret": creds.api_secret,
+                **{k: creds[k] for k in ("api_key", "api_secret") if k in creds},
             }
             print(json.dumps(line), flush=True)
         else:
             print(f"REST   {urls.rest}\nWS     {urls.ws}\nadmin  {urls.admin}", flush=True)
             print(
                 f"venue {args.venue}  symbol {instrument.symbol} (tick {instrument.tick_size}, "
-                f"lot {instrument.lot_size})  api key {creds.api_key}",
+                f"lot {instrument.lot_size})  api key {creds.get('api_key', '-')}",
                 flush=True,
             )
 
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 announce(urls)
         finally:
             if args.dump:
-                from mmtrio.sim.rest import dump_state
+                from mmtrio.sim.admin import dump_state
 
                 with trio.CancelScope(shield=True):
                     await dump_state(venue, args.dump)

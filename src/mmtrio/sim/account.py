@@ -2,7 +2,7 @@
 
 Deliberately independent of the bot's ledger (``core.ledger``): it is written again here,
 plainly, from the fills the matching engine produced, so that a bug in one is caught by the
-other. Money is ``Decimal`` in USDT; position is signed lots. Binance one-way mode: one net
+other. Money is ``Decimal`` in the quote asset; position is signed lots. One-way mode: one net
 position per symbol; realised P&L is booked when a fill reduces it, at the average entry.
 """
 
@@ -22,7 +22,8 @@ MAX_CHECKS = 1_000_000
 
 @dataclass(slots=True)
 class OrderRecord:
-    """What the venue knows of one order, for answers (avgPrice, cumQuote) and the ledger."""
+    """What the venue knows of one order, for answers (average price, quote filled) and the
+    ledger."""
 
     client_id: str
     order_id: int
@@ -45,19 +46,19 @@ class OrderRecord:
 
     def to_json(self, inst: Instrument) -> dict[str, Any]:
         return {
-            "clientOrderId": self.client_id,
-            "orderId": self.order_id,
+            "client_id": self.client_id,
+            "order_id": self.order_id,
             "side": self.side.value,
-            "type": self.order_type,
-            "timeInForce": self.time_in_force,
+            "order_type": self.order_type,
+            "time_in_force": self.time_in_force,
             "price": inst.price_str(self.price),
-            "origQty": inst.qty_str(self.qty),
-            "executedQty": inst.qty_str(self.cum_qty),
-            "avgPrice": str(self.avg_price(inst)),
+            "qty": inst.qty_str(self.qty),
+            "filled_qty": inst.qty_str(self.cum_qty),
+            "avg_price": str(self.avg_price(inst)),
             "status": self.status,
-            "reduceOnly": self.reduce_only,
-            "createdMs": self.created_ms,
-            "updateMs": self.update_ms,
+            "reduce_only": self.reduce_only,
+            "created_ms": self.created_ms,
+            "updated_ms": self.update_ms,
         }
 
 
@@ -92,7 +93,7 @@ class SimAccount:
     orders: dict[str, OrderRecord] = field(default_factory=dict)
     by_order_id: dict[int, str] = field(default_factory=dict)
     fills: deque[Fill] = field(default_factory=lambda: deque(maxlen=MAX_FILLS))
-    # realised P&L of each fill in ``fills`` (same index), for GET /fapi/v1/userTrades
+    # realised P&L of each fill in ``fills`` (same index), for a front end's fills query
     fill_realized: deque[Decimal] = field(default_factory=lambda: deque(maxlen=MAX_FILLS))
     checks: deque[ExposureCheck] = field(default_factory=lambda: deque(maxlen=MAX_CHECKS))
     funding_events: list[dict[str, str | int]] = field(default_factory=list)

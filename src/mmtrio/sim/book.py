@@ -3,9 +3,9 @@
 A real venue's book includes every participant's orders, ours too, so the sim shows
 ``market size + our size`` at each level. Our place/cancel/fill changes the public book; those
 changes are published **folded into the next market delta**, the way a venue's aggregated
-depth stream (Binance ``@depth@100ms``, OKX ``books``) carries every change of its interval in
-one message. So every published delta keeps the market's own sequence ids (a recording's real
-update ids), with ``prev_seq`` = the last published ``seq``: an unbroken chain for clients.
+depth stream carries every change of its interval in one message. So every published delta
+keeps the market's own sequence ids (a recording's real update ids), with ``prev_seq`` = the
+last published ``seq``: an unbroken chain for clients.
 
 Consistency by construction: the book served (REST snapshot, tickers) is always the state of
 the last published delta, under its ``seq``; market changes are applied only as they are
@@ -26,7 +26,7 @@ class PublicBook:
     """Market levels (ticks → lots) per side, our published lots per side, the public seq.
 
     The market's best price per side is cached (a recording's book holds thousands of levels
-    and a ticker is served for every recorded bookTicker: a scan per ticker capped the replay
+    and a ticker is served for every recorded book ticker: a scan per ticker capped the replay
     at a few thousand messages a second). Only this class changes ``bids``/``asks``.
     """
 

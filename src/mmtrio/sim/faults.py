@@ -1,9 +1,14 @@
 """Faults the simulated venue injects on demand (admin port or Python), each one recorded.
 
 A fault is a kind plus parameters. Some act once, now (close a websocket, cancel an order,
-expire the listen key); others arm a counter that the REST or stream path consumes
+end the user-stream session); others arm a counter that the REST or stream path consumes
 (``count`` next requests / messages). The log keeps every injection with its wall and sim
 time, so a chaos run can line a bot's reaction up against what was done to it.
+
+The kinds are venue-neutral: each front end says the fault in its protocol (a skipped depth
+message is a sequence gap in whatever ids that venue publishes; ``user_session_expire`` ends
+the private stream's session the way that venue ends one). ``error_code`` answers with the
+front end's own error shape; without a ``code`` the front end uses its generic server error.
 """
 
 from __future__ import annotations
@@ -12,14 +17,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.errors import SimBadRequest
 
 # kind -> what it does (served by GET /admin/faults; also the validation list)
 FAULT_KINDS: dict[str, str] = {
     "ws_close": "close websockets now: target market|user|all",
     "ws_stall": "stop sending on websockets for `seconds`: target market|user|all",
     "ws_no_pong": "stop answering client pings (and ignore their pongs): on true|false",
-    "depth_skip": "drop the next `count` depth diffs (clients see a pu gap)",
+    "depth_skip": "drop the next `count` depth diffs (clients see a sequence gap)",
     "depth_duplicate": "send the next `count` depth diffs twice",
     "depth_reorder": "swap the next `count` pairs of depth diffs",
     "user_duplicate": "send the next `count` user-stream events twice",
@@ -30,7 +35,7 @@ FAULT_KINDS: dict[str, str] = {
     "order_drop": "accept the next `count` order requests, then never answer",
     "venue_cancel": "cancel `client_id` (or all open orders) as the venue",
     "venue_expire": "expire `client_id` (or all open orders) as the venue",
-    "listenkey_expire": "expire the listen key now (listenKeyExpired, user streams close)",
+    "user_session_expire": "end the user-stream session now (user streams are told, then close)",
     "clock_skew": "shift the server clock by `ms` (time endpoint and timestamp checks)",
     "error_code": "answer the next `count` REST requests with `code`/`msg`/`status`",
 }
@@ -47,8 +52,8 @@ class FaultRecord:
 def _count(params: dict[str, Any]) -> int:
     value = params.get("count", 1)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ApiError(
-            -1100, f"fault parameter 'count' must be a non-negative integer, got {value!r}"
+        raise SimBadRequest(
+            f"fault parameter 'count' must be a non-negative integer, got {value!r}"
         )
     return value
 
@@ -71,7 +76,7 @@ class FaultState:
     no_pong: bool = False
     clock_skew_ms: int = 0
     error_count: int = 0
-    error_code: int = -1000
+    error_code: int | None = None  # None: the front end's own generic server error code
     error_msg: str = "An unknown error occurred while processing the request (injected fault)."
     error_status: int = 400
     log: list[FaultRecord] = field(default_factory=list)
@@ -110,12 +115,12 @@ class FaultState:
             self.clock_skew_ms = _int(params, "ms")
         elif kind == "error_code":
             self.error_count += _count(params)
-            self.error_code = _int(params, "code")
+            self.error_code = _int(params, "code") if "code" in params else None
             self.error_msg = str(params.get("msg", self.error_msg))
             self.error_status = _int(params, "status", 400)
             if not 400 <= self.error_status <= 599:
-                raise ApiError(
-                    -1100, f"fault 'status' must be an HTTP error status, got {self.error_status}"
+                raise SimBadRequest(
+                    f"fault 'status' must be an HTTP error status, got {self.error_status}"
                 )
 
     @staticmethod
@@ -126,5 +131,5 @@ class FaultState:
 def _int(params: dict[str, Any], name: str, default: int | None = None) -> int:
     value = params.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ApiError(-1100, f"fault parameter {name!r} must be an integer, got {value!r}")
+        raise SimBadRequest(f"fault parameter {name!r} must be an integer, got {value!r}")
     return value

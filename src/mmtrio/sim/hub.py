@@ -1,8 +1,11 @@
 """Fan-out of stream messages to websocket connections, with the stream-level faults.
 
-Each connection owns a bounded outgoing queue; a client too slow to drain it is
-disconnected (like Binance), never allowed to grow the server's memory. A message is
-serialised once per publish, and wrapped per connection only for combined streams.
+Venue-neutral: a front end names its streams (``topic``: its own canonical key, e.g. a
+symbol plus a channel), renders each message as a JSON object and publishes it here; the hub
+serialises it once and offers it to every subscribed connection. A connection that
+multiplexes several streams carries an :data:`Envelope` (the front end's wrapping, applied
+once per stream name). Each connection owns a bounded outgoing queue; a client too slow to
+drain it is disconnected (like real venues), never allowed to grow the server's memory.
 Depth and user-stream faults (skip, duplicate, reorder) are applied here, once for all
 connections, so every client sees the same corrupted sequence.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,47 +24,22 @@ from mmtrio.sim.faults import FaultState
 
 QUEUE_SIZE = 10_000
 
-# canonical stream kind for each accepted stream name suffix
-_SUFFIXES: dict[str, str] = {
-    "depth": "depth",
-    "depth@0ms": "depth",
-    "depth@100ms": "depth",
-    "depth@250ms": "depth",
-    "depth@500ms": "depth",
-    "trade": "trade",
-    "aggtrade": "aggTrade",
-    "bookticker": "bookTicker",
-    "markprice": "markPrice",
-    "markprice@1s": "markPrice",
-    "markprice@3s": "markPrice",
-}
-
-
-def canonical_stream(name: str, symbols: set[str]) -> str | None:
-    """``btcusdt@depth@100ms`` → ``btcusdt@depth``; None for an unknown stream or symbol.
-
-    All depth speeds get every public diff as it happens (the sim does not aggregate to
-    100/250/500 ms): each diff still carries a consistent U/u/pu, so a client following the
-    sync algorithm is unaffected, it just receives more, smaller messages.
-    """
-    sym, _, suffix = name.partition("@")
-    kind = _SUFFIXES.get(suffix.lower())
-    if kind is None or sym.lower() not in symbols:
-        return None
-    return f"{sym.lower()}@{kind}"
+# An envelope wraps one serialised message for a connection that multiplexes streams:
+# (stream name as the client subscribed it, message text) -> the text to send.
+Envelope = Callable[[str, str], str]
 
 
 @dataclass(eq=False)
 class StreamConn:
     """One websocket connection: its subscriptions and outgoing queue."""
 
-    user: bool  # a user-data stream (listen key) rather than market data
-    combined: bool
+    user: bool  # a user-data (private) stream rather than market data
+    envelope: Envelope | None  # None: each message is sent as rendered
     # (due trio time, text): the writer sends each message ``latency_s`` after its offer
     send: trio.MemorySendChannel[tuple[float, str]]
     receive: trio.MemoryReceiveChannel[tuple[float, str]]
-    names: dict[str, str] = field(default_factory=dict)  # canonical -> name as subscribed
-    listen_key: str = ""
+    names: dict[str, str] = field(default_factory=dict)  # topic -> name as subscribed
+    user_name: str = ""  # the name user messages are enveloped under (the session's key)
     stall_until: float = 0.0  # trio time; the writer waits until then
     closed: trio.Event = field(default_factory=trio.Event)
     close_reason: str = ""
@@ -68,9 +47,9 @@ class StreamConn:
     latency_s: float = 0.0  # one-way network latency (SimConfig.latency_ms)
 
     @classmethod
-    def create(cls, user: bool, combined: bool, latency_s: float = 0.0) -> StreamConn:
+    def create(cls, user: bool, envelope: Envelope | None, latency_s: float = 0.0) -> StreamConn:
         send, receive = trio.open_memory_channel[tuple[float, str]](QUEUE_SIZE)
-        return cls(user=user, combined=combined, send=send, receive=receive, latency_s=latency_s)
+        return cls(user=user, envelope=envelope, send=send, receive=receive, latency_s=latency_s)
 
     def offer(self, text: str) -> None:
         if self.closed.is_set():
@@ -110,6 +89,13 @@ class StreamHub:
     def add_user(self, conn: StreamConn) -> None:
         self.users.add(conn)
 
+    def add(self, conn: StreamConn) -> None:
+        """Register a new connection: its pre-set ``names`` and, if ``user``, the user stream."""
+        for topic, name in list(conn.names.items()):
+            self.subscribe(conn, topic, name)
+        if conn.user:
+            self.add_user(conn)
+
     def remove(self, conn: StreamConn) -> None:
         for canonical in list(conn.names):
             self.unsubscribe(conn, canonical)
@@ -134,11 +120,11 @@ class StreamHub:
         text = json.dumps(data, separators=(",", ":"))
         wrapped: dict[str, str] = {}
         for conn in list(subs):
-            if conn.combined:
+            if conn.envelope is not None:
                 name = conn.names.get(canonical, canonical)
                 out = wrapped.get(name)
                 if out is None:
-                    out = wrapped[name] = f'{{"stream":"{name}","data":{text}}}'
+                    out = wrapped[name] = conn.envelope(name, text)
                 conn.offer(out)
             else:
                 conn.offer(text)
@@ -149,7 +135,7 @@ class StreamHub:
         if subs:
             self._fan_out(subs, canonical, data)
 
-    def publish_depth(self, canonical: str, data: dict[str, Any]) -> None:
+    def publish_book(self, canonical: str, data: dict[str, Any]) -> None:
         """A public depth diff, through the depth faults (skip, duplicate, reorder)."""
         f = self.faults
         if f.depth_skip > 0:
@@ -187,7 +173,8 @@ class StreamHub:
             return
         text = json.dumps(data, separators=(",", ":"))
         for conn in list(self.users):
-            conn.offer(f'{{"stream":"{conn.listen_key}","data":{text}}}' if conn.combined else text)
+            env = conn.envelope
+            conn.offer(env(conn.user_name, text) if env is not None else text)
             self.sent += 1
 
     def close_user_streams(self, reason: str) -> None:

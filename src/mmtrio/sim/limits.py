@@ -1,25 +1,73 @@
-"""Request-weight and order-count accounting, 429 back-off and 418 bans, as Binance does.
+"""Request-cost and order-count accounting, 429 back-off and 418 bans, venue-neutral.
 
-Windows are fixed and aligned (the minute, the ten seconds), like Binance's counters, so the
-``X-MBX-USED-WEIGHT-1M`` header resets at the top of each minute. After a 429 the client must
-wait ``Retry-After`` seconds; a request before that earns a 418 and a ban
-(``ban_seconds``; Binance escalates from 2 minutes) — except within ``inflight_grace_s`` of the
-429: a request arriving then was most likely already on the wire when the 429 left (the
-server cannot tell), so it gets another 429, not a ban. Binance bans clients that *keep
-going* after a 429; the grace keeps the sim from banning a well-behaved client for requests
-it could not recall. Every 429 and 418 is recorded: a 418 is a
-failure the chaos harness checks for. Time is a monotonic float in seconds, passed in.
+A front end says what each request costs (its venue's weight table) and how many orders it
+counts; this module keeps the windows and decides. A refusal is a :class:`RateLimitHit`
+(status 429 or 418, why, which window, how long to wait, the usage): the front end renders
+it in its venue's codes and headers, and can show :class:`Usage` on every answer.
+
+Windows are fixed and aligned (the minute, the ten seconds), like real venues' counters, so
+usage resets at the top of each minute. After a 429 the client must wait ``Retry-After``
+seconds; a request before that earns a 418 and a ban (``ban_seconds``; real venues escalate
+from 2 minutes), except within ``inflight_grace_s`` of the 429: a request arriving then was
+most likely already on the wire when the 429 left (the server cannot tell), so it gets another
+429, not a ban. Venues ban clients that *keep going* after a 429; the grace keeps the sim from
+banning a well-behaved client for requests it could not recall. Every 429 and 418 is
+recorded: a 418 is a failure the chaos harness checks for. Time is a monotonic float in
+seconds, passed in.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtrio.sim.wire import ApiError
+from mmtrio.errors import MmtrioError
 
-Headers = list[tuple[bytes, bytes]]
+
+class LimitReason(enum.Enum):
+    """Why a request was refused by the limiter."""
+
+    WEIGHT = "weight"  # the per-minute request budget is spent
+    ORDERS = "orders"  # an order-count window is full (``window`` says which)
+    IN_FLIGHT = "in_flight"  # during a back-off, but probably sent before the 429 left
+    IGNORED_BACKOFF = "ignored_backoff"  # sent during a back-off it was told of: banned
+    BANNED = "banned"  # while banned
+    INJECTED = "injected"  # a fault (http_429)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What the client has used of each window, now (a front end may send it as headers)."""
+
+    weight_1m: int
+    orders_10s: int
+    orders_1m: int
+
+
+class RateLimitHit(MmtrioError):
+    """A request refused by the limiter: 429 (back off ``retry_after_s``) or 418 (banned)."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: LimitReason,
+        detail: str,
+        retry_after_s: int,
+        usage: Usage,
+        *,
+        window_s: int = 60,
+        limit: int = 0,
+    ) -> None:
+        super().__init__(f"rate limit ({status}, {reason.value}): {detail}")
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+        self.usage = usage
+        self.window_s = window_s  # the window that overflowed (ORDERS, WEIGHT)
+        self.limit = limit  # its limit
 
 
 @dataclass(slots=True)
@@ -75,33 +123,47 @@ class RateLimiter:
     requests: int = 0  # every REST request that reached the limiter, answered or not
     events: deque[LimitEvent] = field(default_factory=lambda: deque(maxlen=10_000))
 
-    def headers(self, now: float) -> Headers:
-        return [
-            (b"x-mbx-used-weight-1m", str(self.weight.current(now)).encode()),
-            (b"x-mbx-order-count-10s", str(self.orders_10s.current(now)).encode()),
-            (b"x-mbx-order-count-1m", str(self.orders_1m.current(now)).encode()),
-        ]
+    def usage(self, now: float) -> Usage:
+        return Usage(
+            self.weight.current(now), self.orders_10s.current(now), self.orders_1m.current(now)
+        )
 
     def _reject(
-        self, status: int, code: int, msg: str, *, retry: float, now: float, wall_ms: int
-    ) -> ApiError:
+        self,
+        status: int,
+        reason: LimitReason,
+        msg: str,
+        *,
+        retry: float,
+        now: float,
+        wall_ms: int,
+        window_s: int = 60,
+        limit: int = 0,
+    ) -> RateLimitHit:
         if status == 418:
             self.count_418 += 1
         else:
             self.count_429 += 1
         retry_after_s = max(1, math.ceil(retry))
         self.events.append(LimitEvent(wall_ms, status, msg, retry_after_s))
-        headers = [*self.headers(now), (b"retry-after", str(retry_after_s).encode())]
-        return ApiError(code, msg, status, headers)
+        return RateLimitHit(
+            status,
+            reason,
+            msg,
+            retry_after_s,
+            self.usage(now),
+            window_s=window_s,
+            limit=limit,
+        )
 
-    def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Headers:
-        """Count one request; return the usage headers or raise the 429/418 answer."""
+    def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Usage:
+        """Count one request; return the usage, or raise the 429/418 :class:`RateLimitHit`."""
         self.requests += 1
         if now < self.banned_until:
             raise self._reject(
                 418,
-                -1003,
-                "Way too many requests; IP banned.",
+                LimitReason.BANNED,
+                "Way too many requests; banned.",
                 retry=self.banned_until - now,
                 now=now,
                 wall_ms=wall_ms,
@@ -110,19 +172,19 @@ class RateLimiter:
             # Probably in flight when the 429 was sent: answer 429 again, no ban.
             raise self._reject(
                 429,
-                -1003,
+                LimitReason.IN_FLIGHT,
                 "Too many requests; back off until Retry-After.",
                 retry=self.backoff_until - now,
                 now=now,
                 wall_ms=wall_ms,
             )
         if now < self.backoff_until:
-            # It was told to wait (Retry-After) and did not: ban, like Binance.
+            # It was told to wait (Retry-After) and did not: ban, like real venues.
             self.banned_until = now + self.config.ban_seconds
             raise self._reject(
                 418,
-                -1003,
-                "Way too many requests; IP banned for not backing off after a 429.",
+                LimitReason.IGNORED_BACKOFF,
+                "Way too many requests; banned for not backing off after a 429.",
                 retry=self.config.ban_seconds,
                 now=now,
                 wall_ms=wall_ms,
@@ -133,32 +195,36 @@ class RateLimiter:
             self.backoff_until, self.backoff_started = now + retry, now
             raise self._reject(
                 429,
-                -1003,
+                LimitReason.WEIGHT,
                 f"Too many requests; current limit is {self.config.weight_per_minute} "
-                "request weight per 1 MINUTE. Please use the websocket for live updates.",
+                "request weight per minute.",
                 retry=retry,
                 now=now,
                 wall_ms=wall_ms,
+                limit=self.config.weight_per_minute,
             )
         if orders:
             n10 = self.orders_10s.add(orders, now)
             n60 = self.orders_1m.add(orders, now)
-            for n, limit, window, label in (
-                (n10, self.config.orders_per_10s, self.orders_10s, "TEN_SECONDS"),
-                (n60, self.config.orders_per_minute, self.orders_1m, "ONE_MINUTE"),
+            for n, limit, window in (
+                (n10, self.config.orders_per_10s, self.orders_10s),
+                (n60, self.config.orders_per_minute, self.orders_1m),
             ):
                 if n > limit:
                     retry = window.reset_in(now)
                     self.backoff_until, self.backoff_started = now + retry, now
+                    seconds = int(window.seconds)
                     raise self._reject(
                         429,
-                        -1015,
-                        f"Too many new orders; current limit is {limit} orders per {label}.",
+                        LimitReason.ORDERS,
+                        f"Too many new orders; current limit is {limit} orders per {seconds} s.",
                         retry=retry,
                         now=now,
                         wall_ms=wall_ms,
+                        window_s=seconds,
+                        limit=limit,
                     )
-        return self.headers(now)
+        return self.usage(now)
 
     def answer_held(self, started: float) -> bool:
         """The 429 that set the back-off at ``started`` is held back (a latency fault): until
@@ -173,12 +239,12 @@ class RateLimiter:
         """The held 429 has left at ``now``: the in-flight grace counts from here."""
         self.backoff_started = now
 
-    def forced_429(self, now: float, wall_ms: int, retry_after: float) -> ApiError:
+    def forced_429(self, now: float, wall_ms: int, retry_after: float) -> RateLimitHit:
         """A 429 injected by a fault: the client must honour Retry-After like a real one."""
         self.backoff_until, self.backoff_started = now + retry_after, now
         return self._reject(
             429,
-            -1003,
+            LimitReason.INJECTED,
             "Too many requests (injected fault); back off.",
             retry=retry_after,
             now=now,

@@ -8,28 +8,27 @@ venue's words. Book deltas carry the market's own sequence ids (``seq``/``prev_s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, MarketData, MarkPrice, Trade
+from mmtrio.core.events import (
+    BookSnapshot,
+    Event,
+    MarketData,
+)
 from mmtrio.core.instruments import Instrument
 
-STREAMS = ("depth", "trade", "bookTicker", "markPrice")
-
-
-_STREAM = {BookDelta: "depth", Trade: "trade", BookTicker: "bookTicker", MarkPrice: "markPrice"}
-
+EventSource = Callable[[], Iterable[Event]]
+"""Opens a recording afresh (each call starts at its first line) and yields the neutral
+events a venue's reader makes of it: ``BookSnapshot``, ``BookDelta`` (known continuous, the
+venue's own ids in ``seq``/``prev_seq``/``first_seq``), ``BookInvalid`` on a gap, ``Trade``,
+``BookTicker``, ``MarkPrice``. The replay driver takes one; the assembly wires a venue's."""
 
 @dataclass(frozen=True, slots=True)
 class MarketMessage:
     ts: int  # exchange time ms of the message, re-based as the driver documents
     event: MarketData
-
-    @property
-    def stream(self) -> str:
-        """``depth`` | ``trade`` | ``bookTicker`` | ``markPrice``."""
-        return _STREAM[type(self.event)]
 
 
 class MarketDriver(Protocol):

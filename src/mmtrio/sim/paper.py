@@ -1,7 +1,11 @@
-"""Paper venues: a simulated venue built from ``[sim]``, for a venue's protocol.
+"""Paper venues: a simulated venue built from ``[sim]``, for a venue's protocol (assembly).
 
 The CLI assembles paper trading (never the runtime): it builds the simulated venue here,
-serves it on loopback, and points the bot's venue settings at it with the paper keys.
+serves it on loopback, and points the bot's venue settings at it with the paper keys. This
+module is assembly, not engine: it wires the recorded venue's reader
+(:class:`~mmtrio.venues.binance.recording.RecordingReader`, the shipped recordings' format)
+into the neutral replay driver, and the front end the venue name selects
+(:mod:`mmtrio.sim.frontends`) onto the shared engine.
 
 The instrument comes from the data: a recording names its symbol and its prices and sizes
 give the grid (:func:`mmtrio.venues.binance.recording.scan_recording`); a configured symbol
@@ -11,23 +15,26 @@ must match it. The synthetic market has no data to read: it trades a documented 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from mmtrio.core.events import Event
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import ConfigError, ProtocolError
+from mmtrio.errors import ConfigError, DataFileError, ProtocolError
 from mmtrio.exchange.matching import FeeSchedule
-from mmtrio.sim.auth import Credentials
-from mmtrio.sim.market import MarketDriver
-from mmtrio.sim.venue import DEFAULT_CREDENTIALS, SimConfig, SimVenue
-from mmtrio.venues.binance.recording import scan_recording
+from mmtrio.sim import frontends
+from mmtrio.sim.market import EventSource, MarketDriver
+from mmtrio.sim.replay import ReplayDriver
+from mmtrio.sim.venue import SimConfig, SimVenue
+from mmtrio.venues.binance.recording import RecordingReader, scan_recording
 
 SYNTHETIC_TICK = Decimal("0.10")
 SYNTHETIC_LOT = Decimal("0.001")
 SYNTHETIC_SYMBOL = "BTCUSDT"
 SYNTHETIC_MIN_NOTIONAL = Decimal(5)
-PAPER_VENUES = ("binance",)
+PAPER_VENUES = frontends.names()
 """Venues with a simulated front end (``mmtrio sim --venue``, ``mode = "paper"``)."""
 
 
@@ -43,7 +50,8 @@ class PaperSpec:
     maker_fee_bps: float = 2.0
     taker_fee_bps: float = 5.0
     balance: Decimal = Decimal(10_000)
-    credentials: Credentials = DEFAULT_CREDENTIALS
+    # what the front end accepts (its ``credential_fields``); None: its public paper keys
+    credentials: Mapping[str, str] | None = None
 
 
 def synthetic_instrument(symbol: str | None) -> Instrument:
@@ -72,13 +80,32 @@ def paper_instrument(spec: PaperSpec, symbol: str | None) -> Instrument:
         raise ConfigError(str(exc)) from exc
 
 
+def recording_source(paths: Sequence[Path], instrument: Instrument) -> EventSource:
+    """The shipped recordings' reader as the replay driver's neutral event source."""
+    if not paths:
+        raise ProtocolError("replay needs at least one recording file")
+    files = [Path(p) for p in paths]
+    for p in files:
+        if not p.is_file():
+            raise DataFileError(f"recording file {p} does not exist")
+
+    def events() -> Iterator[Event]:
+        for _, ev in RecordingReader(files, instrument):
+            yield ev
+
+    return events
+
+
+def replay_driver(paths: Sequence[Path], instrument: Instrument, loop: bool = True) -> ReplayDriver:
+    """A replay of recording ``paths`` (one continuous recording, in order)."""
+    name = ", ".join(str(p) for p in paths)
+    return ReplayDriver(recording_source(paths, instrument), instrument, loop=loop, name=name)
+
+
 def build_paper_venue(venue: str, spec: PaperSpec, symbol: str | None = None) -> SimVenue:
-    """The simulated venue for ``venue``'s protocol (see :data:`PAPER_VENUES`)."""
-    if venue not in PAPER_VENUES:
-        raise ConfigError(
-            f"no simulated front end for venue {venue!r}; paper trading supports "
-            f"{', '.join(PAPER_VENUES)}"
-        )
+    """The simulated venue for ``venue``'s protocol (see :data:`PAPER_VENUES`), with its
+    front end attached (``venue.front``)."""
+    front = frontends.factory(venue)
     instrument = paper_instrument(spec, symbol)
     driver: MarketDriver
     if spec.synthetic:
@@ -86,20 +113,19 @@ def build_paper_venue(venue: str, spec: PaperSpec, symbol: str | None = None) ->
 
         driver = SyntheticDriver(instrument, spec.seed, SyntheticParams())
     else:
-        from mmtrio.sim.replay import ReplayDriver
-
-        driver = ReplayDriver(list(spec.data_files), instrument)
+        driver = replay_driver(list(spec.data_files), instrument)
     fees = FeeSchedule(
         maker_rate=Decimal(str(spec.maker_fee_bps)) / 10_000,
         taker_rate=Decimal(str(spec.taker_fee_bps)) / 10_000,
     )
-    return SimVenue(
+    sim = SimVenue(
         driver,
         SimConfig(
             speed=spec.speed,
-            credentials=spec.credentials,
             initial_balance=spec.balance,
             fees=fees,
             latency_ms=spec.latency_ms,
         ),
     )
+    front.create(sim, spec.credentials)
+    return sim

@@ -1,17 +1,20 @@
-"""Recorded-market driver: replays recordings, endlessly if asked.
+"""Recorded-market driver: replays a recording's neutral events, endlessly if asked.
 
-Reading. Lines go through :class:`~mmtrio.venues.binance.recording.RecordingReader`, the live
-connector's codec and depth sequencer, so the sim replays exactly the events the live bot
-would have seen. A depth gap in the data (a reader BookInvalid) is refused naming the file:
-the sim publishes one continuous book to its clients and cannot invent the missing updates.
+Reading. The driver reads an :data:`~mmtrio.sim.market.EventSource`: a callable that opens
+the recording afresh and yields the neutral events (snapshots, deltas known continuous or a
+``BookInvalid``, trades, tickers, mark prices) the live connector would have delivered for
+it. The assembly (:mod:`mmtrio.sim.paper`) passes the recorded venue's reader; this module
+knows no venue. A depth gap in the data (a ``BookInvalid``) is refused naming the
+recording: the sim publishes one continuous book to its clients and cannot invent the
+missing updates.
 
 Start. The recording's snapshot plus the first delta that continues it give the starting book;
 ``initial_snapshot()`` is that book, with ``seq`` = that delta's ``seq`` and ``ts`` = its time.
-Everything read before that point is not replayed; bookTickers older than the start are
+Everything read before that point is not replayed; book tickers older than the start are
 dropped.
 
-Several files. A list of paths is one continuous recording (a pair across midnight: the second
-file has no snapshot and continues the first one's chain).
+Several files. A source may read several files as one continuous recording (a pair across
+midnight: the second file has no snapshot and continues the first one's chain).
 
 Time. ``MarketMessage.ts`` is exchange time in ms, shifted per pass (below) and made
 non-decreasing (messages of different streams arrive in local-receive order, and their ``E``
@@ -33,9 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from mmtrio.core.events import (
     BookDelta,
@@ -49,8 +51,7 @@ from mmtrio.core.events import (
 )
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import DataFileError, ProtocolError
-from mmtrio.sim.market import MarketDriver, MarketMessage, apply_levels, diff_to
-from mmtrio.venues.binance.recording import RecordingReader
+from mmtrio.sim.market import EventSource, MarketDriver, MarketMessage, apply_levels, diff_to
 
 WRAP_GAP_MS = 100
 
@@ -69,14 +70,12 @@ class _PassStats:
 class ReplayDriver(MarketDriver):
     """Replays recordings of one instrument (see module doc for sync, time and wrap rules)."""
 
-    def __init__(self, paths: Sequence[Path], instrument: Instrument, loop: bool = True) -> None:
-        if not paths:
-            raise ProtocolError("replay needs at least one recording file")
-        for p in paths:
-            if not Path(p).is_file():
-                raise DataFileError(f"recording file {p} does not exist")
+    def __init__(
+        self, source: EventSource, instrument: Instrument, loop: bool = True, name: str = ""
+    ) -> None:
         self.instrument = instrument
-        self.paths = [Path(p) for p in paths]
+        self.source = source
+        self.name = name or "the recording"  # for messages: the file(s) it reads
         self.loop = loop
         self._bids: dict[int, int] = {}
         self._asks: dict[int, int] = {}
@@ -95,12 +94,12 @@ class ReplayDriver(MarketDriver):
         )
 
     def _events(self) -> Iterator[tuple[int, Event]]:
-        reader = RecordingReader(self.paths, self.instrument)
-        for n, (_, ev) in enumerate(reader, 1):
+        for n, ev in enumerate(self.source(), 1):
             if isinstance(ev, BookInvalid):
                 raise ProtocolError(
-                    f"{ev.reason}; the sim replays one continuous book, so the recording "
-                    "cannot be replayed past this point (pass continuous files in order)"
+                    f"{self.name}: {ev.reason}; the sim replays one continuous book, so the "
+                    "recording cannot be replayed past this point (pass continuous files in "
+                    "order)"
                 )
             yield n, ev
 
@@ -118,7 +117,7 @@ class ReplayDriver(MarketDriver):
                 self._start_ts, self._start_seq, self._skip = ev.ts, ev.seq, n
                 return
         raise DataFileError(
-            f"{self.paths[0]}: no depth snapshot followed by a continuing diff; the first file "
+            f"{self.name}: no depth snapshot followed by a continuing diff; the first file "
             "of a recording pair carries the snapshot, pass the files in order"
         )
 

@@ -1,22 +1,25 @@
-"""`SimVenue`: the simulated Binance USD-M venue's state and its market/timer tasks.
+"""`SimVenue`: the simulated venue's shared engine (state, market and timer tasks).
 
-One venue simulates one symbol (the market driver's instrument) for one paper account.
+Venue-neutral: one venue simulates one instrument (the market driver's) for one paper
+account, and a protocol front end (:mod:`mmtrio.sim.frontend`, attached with
+:meth:`SimVenue.attach`) says everything it does in one venue's words.
 
 Time. The market runs on the driver's clock (``market_ts``, the exchange time of the last
-market message processed); the matching engine sees only that clock. On the wire every
+market message processed); the matching engine sees only that clock. Towards clients every
 exchange timestamp is re-based by a constant offset so the first market message carries
-the wall-clock time the sim started (at ``speed`` 1 the feed is "live"; faster, it runs
-ahead). Request signing (``timestamp``/``recvWindow``), ``GET /fapi/v1/time``, the dead-man
-countdown, listen-key life and rate-limit windows use the wall clock (plus injected skew):
-they concern the client process, not the market.
+the wall time the sim started (at ``speed`` 1 the feed is "live"; faster, it runs ahead).
+Wall time comes from ``config.clock`` (:mod:`mmtrio.sim.clock`), plus injected skew, for
+request timestamps and the server time; the dead-man countdown, session lives and rate-limit
+windows run on ``trio.current_time()``: they concern the client process, not the market.
+Randomness (session keys, generated client ids) comes from ``rng``, seeded by
+``config.seed`` when given.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import secrets
-import time
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,20 +30,15 @@ from mmtrio.core.events import BookDelta, MarkPrice, OrderUpdate, Side, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.sim.account import SimAccount
-from mmtrio.sim.auth import Credentials
 from mmtrio.sim.book import PublicBook
+from mmtrio.sim.clock import Clock, SystemClock
+from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState
+from mmtrio.sim.frontend import AccountCause, FrontEnd
 from mmtrio.sim.hub import StreamHub
 from mmtrio.sim.limits import LimitConfig, RateLimiter
 from mmtrio.sim.market import MarketDriver, MarketMessage
-from mmtrio.sim.userstream import account_update, order_trade_update
-from mmtrio.sim.wire import ApiError, Formatter
 
-# A paper venue: fixed, public test credentials by default (printed by `mmtrio sim --json`).
-DEFAULT_CREDENTIALS = Credentials(
-    api_key="mmtrio-sim-key",
-    api_secret="mmtrio-sim-secret-not-a-real-secret",
-)
 EIGHT_HOURS_MS = 8 * 3600 * 1000
 
 
@@ -49,10 +47,9 @@ class SimConfig:
     """Knobs of the simulated venue. Every one has a venue-like default."""
 
     speed: float = 1.0
-    credentials: Credentials = DEFAULT_CREDENTIALS
     ping_interval_s: float = 180.0
     pong_timeout_s: float = 600.0
-    listen_key_ttl_s: float = 3600.0
+    session_ttl_s: float = 3600.0  # life of a private-stream session key without keep-alive
     funding_interval_ms: int = EIGHT_HOURS_MS
     default_funding_rate: Decimal = Decimal("0.0001")
     initial_balance: Decimal = Decimal("100000")
@@ -66,6 +63,8 @@ class SimConfig:
     # stream) on its way out: an order reaches the matching engine ``latency_ms`` after it
     # was sent, and the client learns of any venue event ``latency_ms`` after it happened.
     latency_ms: int = 0
+    clock: Clock = field(default_factory=SystemClock)
+    seed: int | None = None  # None: session keys and ids from OS entropy (a real process)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and self.speed > 0):
@@ -81,14 +80,16 @@ class SimConfig:
 
 
 class SimVenue:
-    """The venue: engine, public book, account, streams, faults. REST/WS layers call in."""
+    """The venue: engine, public book, account, streams, faults. A front end calls in."""
 
     def __init__(self, driver: MarketDriver, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.driver = driver
         self.instrument = driver.instrument
         self.symbol = self.instrument.symbol
-        self.sym_lower = self.symbol.lower()
+        self.clock = self.config.clock
+        self.rng = random.Random(self.config.seed)
+        self.front_end: FrontEnd | None = None
         self.engine = MatchingEngine(self.instrument, self.config.fees, self.config.queue_model)
         self.faults = FaultState()
         self.hub = StreamHub(self.faults)
@@ -96,10 +97,9 @@ class SimVenue:
         self.account = SimAccount(self.instrument, balance=self.config.initial_balance)
         snap = driver.initial_snapshot()
         self.book = PublicBook(self.instrument, snap)
-        self.fmt = Formatter(self.instrument)
         self.engine.on_snapshot(snap)
         self.market_ts = snap.ts
-        self.ts_offset = int(time.time() * 1000) - snap.ts
+        self.ts_offset = self.clock.now_ms() - snap.ts
         self.messages = 0
         self.started = trio.Event()  # set once the market loop runs
         self.finished = False  # a finite driver ran out
@@ -111,20 +111,31 @@ class SimVenue:
         self.countdown_ms = 0
         self.countdown_deadline: float | None = None
         self.countdown_fired: list[dict[str, int]] = []
-        self.listen_key: str | None = None
-        self.listen_key_deadline = 0.0
         self._client_ids = itertools.count(1)
+
+    def attach(self, front_end: FrontEnd) -> None:
+        """Make ``front_end`` the protocol this venue speaks (it gets every ``on_*`` call)."""
+        if self.front_end is not None and self.front_end is not front_end:
+            raise ConfigError(
+                f"the simulated venue already speaks {self.front_end.name}; one front end each"
+            )
+        self.front_end = front_end
+
+    @property
+    def front(self) -> FrontEnd:
+        if self.front_end is None:
+            raise ConfigError("the simulated venue has no front end attached (venue.attach)")
+        return self.front_end
 
     # --- clocks -------------------------------------------------------------------------
     def wall_ms(self) -> int:
-        """The server clock (wall + injected skew), for /time and timestamp checks."""
+        """The server clock (wall + injected skew), for server time and timestamp checks."""
         return self.true_ms() + self.faults.clock_skew_ms
 
-    @staticmethod
-    def true_ms() -> int:
-        """The machine's wall clock, never skewed: the time of every ground-truth record, which
-        the chaos judge compares with the harness's and the bot's times."""
-        return int(time.time() * 1000)
+    def true_ms(self) -> int:
+        """The wall clock, never skewed: the time of every ground-truth record, which the
+        chaos judge compares with the harness's and the bot's times."""
+        return self.clock.now_ms()
 
     def out_ts(self, ts: int | None = None) -> int:
         """A market-clock time as it goes on the wire (re-based)."""
@@ -135,6 +146,7 @@ class SimVenue:
         return (ts // interval + 1) * interval
 
     def new_client_id(self) -> str:
+        """A client id for an order sent without one (``sim-<wall ms>-<n>``)."""
         return f"sim-{self.wall_ms()}-{next(self._client_ids)}"
 
     # --- market ---------------------------------------------------------------------------
@@ -161,111 +173,32 @@ class SimVenue:
         self.finished = True
 
     def on_message(self, msg: MarketMessage) -> None:
-        """Process one market message (engine, public book, streams, funding)."""
+        """Process one market message (engine, public book, front end, funding)."""
         self.messages += 1
         self.market_ts = max(self.market_ts, msg.ts)
         event = msg.event
+        front = self.front
         if isinstance(event, BookDelta):
             self._apply(self.engine.on_delta(event))
-            self._publish_book(event)
+            front.on_book(
+                self.book.publish(
+                    event, self.engine.our_levels(Side.BUY), self.engine.our_levels(Side.SELL)
+                )
+            )
         elif isinstance(event, Trade):
             self._apply(self.engine.on_trade(event))
-            self._publish_trade(event)
+            front.on_trade(event)
         elif isinstance(event, MarkPrice):
             self.mark, self.index = event.mark_price, event.index_price
             self.funding_rate = event.funding_rate
         else:  # BookTicker: its timing is the market's; its content is our public book's
-            self._publish_ticker()
+            front.on_ticker()
         if self.market_ts >= self._next_mark_ts:
             self._next_mark_ts = (self.market_ts // 1000 + 1) * 1000
-            self._publish_mark()
+            front.on_mark()
         if self.market_ts >= self.next_funding_ts:
             self.next_funding_ts = self._next_funding(self.market_ts)
             self.settle_funding(None)
-
-    def _publish_book(self, delta: BookDelta) -> None:
-        """The market delta with our changes since the last one folded in (see sim/book.py)."""
-        public = self.book.publish(
-            delta, self.engine.our_levels(Side.BUY), self.engine.our_levels(Side.SELL)
-        )
-        fmt, ts = self.fmt, self.out_ts()
-        data = {
-            "e": "depthUpdate",
-            "E": ts,
-            "T": ts,
-            "s": self.symbol,
-            "U": public.first_seq,
-            "u": public.seq,
-            "pu": public.prev_seq,
-            "b": [[fmt.px(p), fmt.qty(q)] for p, q in public.bids],
-            "a": [[fmt.px(p), fmt.qty(q)] for p, q in public.asks],
-        }
-        self.hub.publish_depth(f"{self.sym_lower}@depth", data)
-
-    def _publish_trade(self, trade: Trade) -> None:
-        key_t, key_a = f"{self.sym_lower}@trade", f"{self.sym_lower}@aggTrade"
-        want_t, want_a = self.hub.has_subscribers(key_t), self.hub.has_subscribers(key_a)
-        if not (want_t or want_a):
-            return
-        ts = self.out_ts(trade.ts)
-        px, qty = self.fmt.px(trade.price), self.fmt.qty(trade.qty)
-        tid = trade.trade_id
-        if want_t:
-            self.hub.publish(
-                key_t,
-                {
-                    "e": "trade",
-                    "E": ts,
-                    "T": ts,
-                    "s": self.symbol,
-                    "t": tid,
-                    "p": px,
-                    "q": qty,
-                    "X": "MARKET",
-                    "m": trade.buyer_is_maker,
-                },
-            )
-        if want_a:
-            self.hub.publish(
-                key_a,
-                {
-                    "e": "aggTrade",
-                    "E": ts,
-                    "s": self.symbol,
-                    "a": tid,
-                    "p": px,
-                    "q": qty,
-                    "f": tid,
-                    "l": tid,
-                    "T": ts,
-                    "m": trade.buyer_is_maker,
-                },
-            )
-
-    def _publish_ticker(self) -> None:
-        """bookTicker of the published public book (our quotes included), under its ``u``."""
-        key = f"{self.sym_lower}@bookTicker"
-        if not self.hub.has_subscribers(key):
-            return
-        ts = self.out_ts()
-        ticker = self.book.ticker(ts)
-        if ticker is None:
-            return
-        fmt = self.fmt
-        self.hub.publish(
-            key,
-            {
-                "e": "bookTicker",
-                "u": ticker.seq,
-                "s": self.symbol,
-                "b": fmt.px(ticker.bid_price),
-                "B": fmt.qty(ticker.bid_qty),
-                "a": fmt.px(ticker.ask_price),
-                "A": fmt.qty(ticker.ask_qty),
-                "T": ts,
-                "E": ts,
-            },
-        )
 
     def mark_price(self) -> Decimal:
         """The driver's mark price if it has one, else the market mid (documented choice)."""
@@ -279,56 +212,37 @@ class SimVenue:
         level = bid or ask
         return self.instrument.ticks_to_price(level[0]) if level else Decimal(0)
 
-    def _publish_mark(self) -> None:
-        key = f"{self.sym_lower}@markPrice"
-        if not self.hub.has_subscribers(key):
-            return
-        mark = self.mark_price().quantize(Decimal("0.00000001"))
-        index = self.index if self.index is not None else mark
-        self.hub.publish(
-            key,
-            {
-                "e": "markPriceUpdate",
-                "E": self.out_ts(),
-                "s": self.symbol,
-                "p": str(mark),
-                "i": str(index),
-                "P": str(mark),
-                "r": str(self.funding_rate),
-                "T": self.out_ts(self.next_funding_ts),
-            },
-        )
-
     def settle_funding(self, rate: Decimal | None) -> Decimal:
         """Settle funding now on the position (rate: the current one when None)."""
         use = self.funding_rate if rate is None else rate
         if self.account.position == 0:
             return Decimal(0)
         amount = self.account.settle_funding(use, self.mark_price(), self.out_ts())
-        self.hub.publish_user(account_update(self, "FUNDING_FEE", amount))
+        self.front.on_account(AccountCause.FUNDING, amount)
         return amount
 
     # --- our orders -----------------------------------------------------------------------
     def apply(self, updates: list[OrderUpdate]) -> None:
-        """Book engine updates (account, user stream); the public book shows the change with
+        """Book engine updates (account, front end); the public book shows the change with
         the next market delta (sim/book.py)."""
         self._apply(updates)
 
     def _apply(self, updates: list[OrderUpdate]) -> None:
+        front = self.front
         for upd in updates:
             realized = self.account.on_update(upd)
-            self.hub.publish_user(order_trade_update(self, upd, realized))
+            front.on_order(upd, realized)
             if upd.fill is not None:
-                self.hub.publish_user(account_update(self, "ORDER", Decimal(0)))
+                front.on_account(AccountCause.FILL, Decimal(0))
 
     def cancel_all(self, reason: str) -> int:
         ups = self.engine.cancel_all(self.market_ts)
         self.apply(ups)
         return len(ups)
 
-    # --- timers (wall clock) --------------------------------------------------------------
+    # --- timers (Trio's clock) --------------------------------------------------------------
     async def run_timers(self) -> None:
-        """Dead-man countdown and listen-key expiry, checked every 50 ms."""
+        """The dead-man countdown, checked every 50 ms."""
         while True:
             await trio.sleep(0.05)
             now = trio.current_time()
@@ -336,48 +250,31 @@ class SimVenue:
                 self.countdown_deadline = None
                 n = self.cancel_all("countdown")
                 self.countdown_fired.append({"wall_ms": self.true_ms(), "cancelled": n})
-            if self.listen_key is not None and now >= self.listen_key_deadline:
-                self.expire_listen_key()
 
     def set_countdown(self, ms: int) -> None:
+        """Arm (``ms`` > 0) or disarm (0) the dead-man countdown: cancel all when it ends."""
         self.countdown_ms = ms
         self.countdown_deadline = None if ms == 0 else trio.current_time() + ms / 1000.0
-
-    def get_listen_key(self) -> str:
-        """POST: the active key (Binance returns the same one while valid), life renewed."""
-        if self.listen_key is None:
-            self.listen_key = secrets.token_urlsafe(48)
-        self.listen_key_deadline = trio.current_time() + self.config.listen_key_ttl_s
-        return self.listen_key
-
-    def expire_listen_key(self) -> None:
-        if self.listen_key is None:
-            return
-        self.hub.publish_user(
-            {"e": "listenKeyExpired", "E": self.out_ts(), "listenKey": self.listen_key}
-        )
-        self.listen_key = None
-        self.hub.close_user_streams("listen key expired")
 
     # --- faults ---------------------------------------------------------------------------
     def inject(self, kind: str, params: dict[str, Any] | None = None) -> FaultRecord:
         """Inject one fault now (see ``faults.FAULT_KINDS``); recorded with its time."""
         params = dict(params or {})
         if kind not in FAULT_KINDS:
-            raise ApiError(
-                -1100, f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
+            raise SimBadRequest(
+                f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
             )
         target = str(params.get("target", "all"))
         if target not in ("market", "user", "all"):
-            raise ApiError(-1100, f"fault target must be market, user or all, got {target!r}")
+            raise SimBadRequest(f"fault target must be market, user or all, got {target!r}")
         if kind == "ws_close":
             for conn in self.hub.conns(target):
                 conn.close("closed by fault injection")
         elif kind == "ws_stall":
             seconds = params.get("seconds", 30.0)
             if not isinstance(seconds, int | float) or seconds < 0:
-                raise ApiError(
-                    -1100, f"fault 'seconds' must be a non-negative number, got {seconds!r}"
+                raise SimBadRequest(
+                    f"fault 'seconds' must be a non-negative number, got {seconds!r}"
                 )
             self.hub.stall(target, float(seconds))
         elif kind in ("venue_cancel", "venue_expire"):
@@ -387,14 +284,14 @@ class SimVenue:
             )
             for one in ids:
                 if self.engine.get(one) is None:
-                    raise ApiError(-2013, f"no order {one!r} to {kind}")
+                    raise SimBadRequest(f"no order {one!r} to {kind}", status=404)
                 self.apply(
                     self.engine.expire(one, self.market_ts)
                     if kind == "venue_expire"
                     else self.engine.cancel(one, self.market_ts)
                 )
-        elif kind == "listenkey_expire":
-            self.expire_listen_key()
+        elif kind == "user_session_expire":
+            self.front.end_user_session("session expired")
         else:
             self.faults.arm(kind, params)
         record = FaultRecord(self.true_ms(), self.out_ts(), kind, params)
@@ -417,7 +314,7 @@ class SimVenue:
                 "countdown_ms": self.countdown_ms,
                 "countdown_fired": self.countdown_fired,
                 "book": {
-                    "lastUpdateId": self.book.seq,
+                    "seq": self.book.seq,
                     "bids": [[inst.price_str(p), inst.qty_str(q)] for p, q in bids],
                     "asks": [[inst.price_str(p), inst.qty_str(q)] for p, q in asks],
                 },

@@ -1,4 +1,5 @@
-"""Order endpoints of the simulated venue: parameter validation, engine calls, answers.
+"""Binance's order endpoints: its parameters → neutral requests (:mod:`mmtrio.sim.requests`)
+→ its answers.
 
 Validation follows Binance's order of checks and codes: missing/empty → -1102, malformed
 number → -1100, more decimals than the symbol allows → -1111, price not on the tick grid
@@ -13,11 +14,13 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import Side, TimeInForce
-from mmtrio.exchange.matching import MatchingReject, NewOrder
+from mmtrio.exchange.matching import MatchingReject
+from mmtrio.sim import requests
 from mmtrio.sim.account import OrderRecord
-from mmtrio.sim.auth import int_param
-from mmtrio.sim.binance_words import TIF_PARSE, TIF_TEXT, api_error, status_text
-from mmtrio.sim.wire import ApiError, bad_symbol, illegal, mandatory
+from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.wire import ApiError, bad_symbol, illegal, mandatory
+from mmtrio.sim.binance.words import TIF_PARSE, TIF_TEXT, api_error, status_text
+from mmtrio.sim.requests import OrderType, PlaceOrder
 from mmtrio.venues.binance.client_ids import valid_client_id
 
 if TYPE_CHECKING:
@@ -135,24 +138,21 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """POST /fapi/v1/order."""
     check_symbol(venue, params)
     side = _side(params)
-    order_type = _required(params, "type").upper()
-    inst = venue.instrument
+    type_text = _required(params, "type").upper()
     if params.get("positionSide", "BOTH") != "BOTH":
         raise ApiError(-4061, "Order's position side does not match user's setting.")
-    if order_type == "LIMIT":
-        tif_text = _required(params, "timeInForce")
-        tif_or_none = TIF_PARSE.get(tif_text)
+    tif, price = TimeInForce.GTC, 0
+    if type_text == "LIMIT":
+        order_type = OrderType.LIMIT
+        tif_or_none = TIF_PARSE.get(_required(params, "timeInForce"))
         if tif_or_none is None:
             raise ApiError(-1115, "Invalid timeInForce.")
         tif = tif_or_none
         price = parse_price(venue, params)
-    elif order_type == "MARKET":
+    elif type_text == "MARKET":
+        order_type = OrderType.MARKET
         if params.get("price"):
             raise ApiError(-1106, "Parameter 'price' sent when not required.")
-        # A market order is an IOC at the far end of the price filter (decision: the sim has
-        # no price-protection band; the engine stops at the book's displayed liquidity).
-        tif = TimeInForce.IOC
-        price = inst.max_price_ticks if side is Side.BUY else inst.min_price_ticks
     else:
         raise ApiError(-1116, "Invalid orderType.")
     qty = parse_qty(venue, params)
@@ -160,32 +160,14 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     cid = params.get("newClientOrderId") or venue.new_client_id()
     if not valid_client_id(cid):  # Binance's rule, in its one home
         raise illegal("newClientOrderId")
-    if cid in venue.account.orders:
-        raise ApiError(-4116, "ClientOrderId is duplicated.")
     resp_type = params.get("newOrderRespType", "ACK").upper()
     if resp_type not in ("ACK", "RESULT"):
         raise illegal("newOrderRespType")
-    ts = venue.market_ts
+    req = PlaceOrder(side, qty, order_type, price, tif, reduce_only, cid)
     try:
-        updates = venue.engine.place(NewOrder(cid, side, price, qty, tif, reduce_only), ts)
+        rec = requests.place(venue, req)
     except MatchingReject as exc:
         raise api_error(exc) from None
-    first = updates[0]
-    rec = OrderRecord(
-        client_id=cid,
-        order_id=first.order_id,
-        side=side,
-        price=price,
-        qty=qty,
-        order_type=order_type,
-        time_in_force=tif.value,
-        reduce_only=reduce_only,
-        created_ms=ts,
-        update_ms=ts,
-    )
-    venue.account.record_order(rec)
-    venue.apply(updates)
-    venue.account.check_exposure(ts, cid, price)
     return order_json(venue, rec, ack=resp_type == "ACK")
 
 
@@ -197,7 +179,7 @@ def _lookup(venue: SimVenue, params: dict[str, str], unknown: ApiError) -> Order
         raise ApiError(
             -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
         )
-    rec = venue.account.lookup(cid, order_id)
+    rec = requests.lookup(venue, cid, order_id)
     if rec is None:
         raise unknown
     return rec
@@ -211,16 +193,14 @@ def amend(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
         raise ApiError(-1102, "Parameter 'side' does not match the order's side.")
     qty = parse_qty(venue, params)
     price = parse_price(venue, params)
-    if rec.status not in ("NEW", "PARTIALLY_FILLED"):
+    if not requests.is_open(rec):
         raise ApiError(-2013, "Order does not exist.")
     if price == rec.price and qty == rec.qty:
         raise ApiError(-5027, "No need to modify the order.")
     try:
-        updates = venue.engine.amend(rec.client_id, price, qty, venue.market_ts)
+        requests.amend(venue, rec, price, qty)
     except MatchingReject as exc:
         raise api_error(exc) from None
-    venue.apply(updates)
-    venue.account.check_exposure(venue.market_ts, rec.client_id, price)
     return order_json(venue, rec)
 
 
@@ -228,10 +208,9 @@ def cancel(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """DELETE /fapi/v1/order: -2011 when the order is unknown or already closed."""
     rec = _lookup(venue, params, ApiError(-2011, "Unknown order sent."))
     try:
-        updates = venue.engine.cancel(rec.client_id, venue.market_ts)
+        requests.cancel(venue, rec)
     except MatchingReject as exc:
         raise api_error(exc) from None
-    venue.apply(updates)
     return order_json(venue, rec)
 
 
@@ -243,20 +222,20 @@ def query(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
 
 def open_orders(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
     check_symbol(venue, params, required=False)
-    return [order_json(venue, r) for r in venue.account.open_records()]
+    return [order_json(venue, r) for r in requests.open_orders(venue)]
 
 
 def cancel_all(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     check_symbol(venue, params)
-    venue.cancel_all("request")
+    requests.cancel_all(venue)
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
 
 def countdown(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
-    """POST /fapi/v1/countdownCancelAll: countdownTime ms, 0 disables (wall clock)."""
+    """POST /fapi/v1/countdownCancelAll: countdownTime ms, 0 disables (Trio's clock)."""
     check_symbol(venue, params)
     ms = int_param(params, "countdownTime")
     if ms is None or ms < 0:
         raise illegal("countdownTime")
-    venue.set_countdown(ms)
+    requests.countdown(venue, ms)
     return {"symbol": venue.symbol, "countdownTime": str(ms)}

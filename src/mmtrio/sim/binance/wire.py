@@ -1,6 +1,6 @@
-"""Wire-level pieces of the simulated venue shared by REST, admin and websocket code.
+"""Wire-level pieces of the Binance front end shared by its REST and websocket code.
 
-``ApiError`` is a definite Binance-style error answer: HTTP status plus ``{"code", "msg"}``.
+``ApiError`` is a definite Binance error answer: HTTP status plus ``{"code", "msg"}``.
 Handlers raise it; the ASGI layer turns it into the response, so a client's mistake can
 never surface as a 500.
 """
@@ -13,12 +13,10 @@ from functools import lru_cache
 from typing import Any
 
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import MmtrioError
-
-JSON_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
+from mmtrio.sim.errors import WireError
 
 
-class ApiError(MmtrioError):
+class ApiError(WireError):
     """A Binance error answer: ``status`` is the HTTP status, ``code``/``msg`` the JSON body."""
 
     def __init__(
@@ -28,11 +26,9 @@ class ApiError(MmtrioError):
         status: int = 400,
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        super().__init__(f"venue error {code} (HTTP {status}): {msg}")
+        super().__init__(f"venue error {code} (HTTP {status}): {msg}", status, headers)
         self.code = code
         self.msg = msg
-        self.status = status
-        self.headers = headers or []
 
     def body(self) -> bytes:
         return dumps({"code": self.code, "msg": self.msg})

@@ -1,27 +1,24 @@
-"""The simulated venue's websocket server: wsproto over Trio TCP streams.
+"""The simulated venue's websocket server: wsproto over any Trio stream, venue-neutral.
 
 Why not the ASGI websocket of Hypercorn: ASGI exposes no ping/pong frames, and Hypercorn
 answers pings itself, so the server could neither ping with a pong deadline nor inject the
-"stop answering pings" fault. A sans-I/O wsproto connection per socket gives full control
-of frames, stalls and closes, and is also the faster path. It listens on its own loopback
-port (real Binance serves websockets on a different host than REST, too).
+"stop answering pings" fault. A sans-I/O wsproto connection per stream gives full control
+of frames, stalls and closes, and is also the faster path.  `mmtrio sim` listens for
+websockets on their own loopback port (real venues serve them on a different host than REST,
+too; :mod:`mmtrio.sim.server`); :func:`serve_ws_connection` serves one connection over any
+``trio.abc.Stream`` (a socket, or an in-memory stream in a deterministic run).
 
-Paths: ``/ws/<stream>[/<stream>…]`` and ``/public|market/ws/…`` (raw payloads),
-``/stream?streams=a/b`` and ``/public|market/stream?streams=…`` (combined envelopes),
-``/private/ws?listenKey=K`` and ``/private/stream?listenKey=K`` (user data; the legacy form
-is the listen key as a stream name). Any known market stream is accepted on any market
-path (the sim does not enforce Binance's traffic-class split). Client ``SUBSCRIBE``,
-``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` are supported; anything else gets an error frame.
+What is venue-specific comes from the front end's :class:`WsProtocol`: which request paths
+open which streams (``open``), and what to answer a client's own messages (``on_message``:
+subscribe requests, order entry). This module does the handshake, the outgoing queue with
+network latency and stalls, the server's pings with a pong deadline, and the close.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import deque
-from functools import partial
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 from wsproto import ConnectionType, WSConnection
@@ -37,29 +34,50 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from mmtrio.sim.hub import StreamConn, canonical_stream
+from mmtrio.sim.hub import StreamConn
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
 HANDSHAKE_TIMEOUT_S = 10.0
-MAX_CLIENT_MESSAGE = 64 * 1024
 
 
-class _Reject(Exception):
-    def __init__(self, status: int, msg: str) -> None:
-        super().__init__(msg)
+class WsRejected(Exception):
+    """Refuse a websocket handshake: HTTP ``status`` with a rendered ``body``."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(body.decode(errors="replace"))
         self.status = status
-        self.msg = msg
+        self.body = body
+
+
+class WsProtocol(Protocol):
+    """A front end's websocket protocol."""
+
+    def open(self, target: str) -> StreamConn:
+        """A new connection for the request target (path and query), not yet registered:
+        its ``names`` (topic -> stream name) and ``user`` say what it receives; raise
+        :class:`WsRejected` to refuse the handshake."""
+        ...
+
+    async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:
+        """A client's message (text or binary frame): the text frames to answer with."""
+        ...
 
 
 class _Session:
     """One accepted websocket: reader, writer, pinger and closer tasks share one socket."""
 
     def __init__(
-        self, venue: SimVenue, stream: trio.SocketStream, ws: WSConnection, conn: StreamConn
+        self,
+        venue: SimVenue,
+        protocol: WsProtocol,
+        stream: trio.abc.Stream,
+        ws: WSConnection,
+        conn: StreamConn,
     ) -> None:
         self.venue = venue
+        self.protocol = protocol
         self.stream = stream
         self.ws = ws
         self.conn = conn
@@ -143,7 +161,7 @@ class _Session:
                 self.conn.close("peer closed the connection")
                 return
             try:
-                ws.receive_data(data)
+                ws.receive_data(bytes(data))
                 events = list(ws.events())
             except RemoteProtocolError:
                 self.conn.close("websocket protocol error from the client")
@@ -154,68 +172,21 @@ class _Session:
                         await self.send(event.response())
                 elif isinstance(event, Pong):
                     self.pong.set()
-                elif isinstance(event, TextMessage):
-                    await self.on_client_message(event.data)
-                elif isinstance(event, BytesMessage):
-                    await self.error(None, "binary frames are not supported")
+                elif isinstance(event, TextMessage | BytesMessage):
+                    payload = event.data if isinstance(event.data, str) else bytes(event.data)
+                    for reply in await self.protocol.on_message(self.conn, payload):
+                        await self.send(TextMessage(data=reply))
                 elif isinstance(event, CloseConnection):
                     await self.send(event.response())
                     self.conn.close("client closed")
                     return
-
-    async def error(self, req_id: Any, msg: str) -> None:
-        await self.send(
-            TextMessage(data=json.dumps({"error": {"code": 2, "msg": msg}, "id": req_id}))
-        )
-
-    async def on_client_message(self, text: str) -> None:
-        """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; garbage gets an error frame."""
-        if len(text) > MAX_CLIENT_MESSAGE:
-            await self.error(None, "Invalid request: message too large")
-            return
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            await self.error(None, "Invalid JSON: the message is not valid JSON")
-            return
-        if not isinstance(msg, dict):
-            await self.error(None, "Invalid request: expected a JSON object")
-            return
-        req_id = msg.get("id")
-        method = msg.get("method")
-        params = msg.get("params", [])
-        if method == "LIST_SUBSCRIPTIONS":
-            await self.send(
-                TextMessage(
-                    data=json.dumps({"result": sorted(self.conn.names.values()), "id": req_id})
-                )
-            )
-            return
-        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
-            await self.error(req_id, "Invalid request: unknown method or params not a list")
-            return
-        hub = self.venue.hub
-        symbols = {self.venue.sym_lower}
-        pairs = []
-        for name in params:
-            canonical = canonical_stream(name, symbols) if isinstance(name, str) else None
-            if canonical is None:
-                await self.error(req_id, f"Invalid request: unknown stream {name!r}")
-                return
-            pairs.append((canonical, name))
-        for canonical, name in pairs:
-            if method == "SUBSCRIBE":
-                hub.subscribe(self.conn, canonical, name)
-            else:
-                hub.unsubscribe(self.conn, canonical)
-        await self.send(TextMessage(data=json.dumps({"result": None, "id": req_id})))
 
     async def closer(self, nursery: trio.Nursery) -> None:
         await self.conn.closed.wait()
         with trio.move_on_after(1):  # let the writer finish what it already took
             await self.writer_idle.wait()
         if not self.conn.overflowed:
-            # Flush what was queued before the close (e.g. listenKeyExpired precedes the close),
+            # Flush what was queued before the close (e.g. a session-expired notice precedes it),
             # at once: latency does not hold a closing connection open.
             pending = [text for _, text in self.later]
             self.later.clear()
@@ -231,43 +202,10 @@ class _Session:
         nursery.cancel_scope.cancel()
 
 
-def _plan(venue: SimVenue, target: str) -> tuple[bool, list[tuple[str, str]], bool]:
-    """(combined, [(canonical, name)], user) for a request path, or raise _Reject."""
-    parts = urlsplit(target)
-    path = parts.path.rstrip("/")
-    query = parse_qs(parts.query)
-    symbols = {venue.sym_lower}
-    for prefix in ("/public", "/market", "/private"):
-        if path.startswith(prefix + "/"):
-            path = path[len(prefix) :]
-            break
-    names: list[str]
-    if path == "/stream":
-        combined = True
-        names = [n for n in query.get("streams", [""])[0].split("/") if n]
-    elif path == "/ws" or path.startswith("/ws/"):
-        combined = False
-        names = [n for n in path[len("/ws/") :].split("/") if n]
-    else:
-        raise _Reject(404, f"unknown websocket path {parts.path!r}")
-    names.extend(query.get("listenKey", []))
-    user = False
-    pairs: list[tuple[str, str]] = []
-    for name in names:
-        canonical = canonical_stream(name, symbols)
-        if canonical is not None:
-            pairs.append((canonical, name))
-        elif venue.listen_key is not None and name == venue.listen_key:
-            user = True
-        elif "@" in name:
-            raise _Reject(400, f"unknown stream {name!r}")
-        else:
-            raise _Reject(401, "invalid or expired listenKey")
-    return combined, pairs, user
-
-
-async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
-    """Serve one TCP connection: handshake, then the session tasks until it closes."""
+async def serve_ws_connection(
+    venue: SimVenue, protocol: WsProtocol, stream: trio.abc.Stream
+) -> None:
+    """Serve one connection: handshake, then the session tasks until it closes."""
     ws = WSConnection(ConnectionType.SERVER)
     request: Request | None = None
     async with stream:
@@ -280,7 +218,7 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
                 if not data:
                     return
                 try:
-                    ws.receive_data(data)
+                    ws.receive_data(bytes(data))
                     for event in ws.events():
                         if isinstance(event, Request):
                             request = event
@@ -294,9 +232,9 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
         if request is None:
             return
         try:
-            combined, pairs, user = _plan(venue, request.target)
-        except _Reject as rej:
-            body = json.dumps({"code": -1000, "msg": rej.msg}).encode()
+            conn = protocol.open(request.target)
+        except WsRejected as rej:
+            body = rej.body
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 await stream.send_all(
                     ws.send(
@@ -309,17 +247,12 @@ async def handle_connection(venue: SimVenue, stream: trio.SocketStream) -> None:
                     + ws.send(_reject_data(body))
                 )
             return
-        conn = StreamConn.create(user=user, combined=combined, latency_s=venue.config.latency_s)
-        conn.listen_key = venue.listen_key or ""
         try:
             await stream.send_all(ws.send(AcceptConnection()))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-        for canonical, name in pairs:
-            venue.hub.subscribe(conn, canonical, name)
-        if user:
-            venue.hub.add_user(conn)
-        session = _Session(venue, stream, ws, conn)
+        venue.hub.add(conn)
+        session = _Session(venue, protocol, stream, ws, conn)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(session.reader)
@@ -334,16 +267,3 @@ def _reject_data(body: bytes) -> Any:
     from wsproto.events import RejectData
 
     return RejectData(data=body, body_finished=True)
-
-
-async def serve_websockets(
-    venue: SimVenue,
-    host: str,
-    port: int,
-    *,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Listen on ``host:port`` (0 = any free port); report the bound port via task_status."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
-    task_status.started(listeners[0].socket.getsockname()[1])
-    await trio.serve_listeners(partial(handle_connection, venue), listeners)

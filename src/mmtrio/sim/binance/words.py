@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from mmtrio.core.events import OrderStatus, TimeInForce
 from mmtrio.exchange.matching import MatchingReject, Refusal
-from mmtrio.sim.wire import ApiError
+from mmtrio.sim.binance.wire import ApiError
+from mmtrio.sim.errors import SimBadRequest
+from mmtrio.sim.limits import LimitReason, RateLimitHit, Usage
 
 TIF_TEXT: dict[TimeInForce, str] = {
     TimeInForce.GTC: "GTC",
@@ -56,3 +58,49 @@ def status_text(status: str, expiry_cause: str | None) -> str:
     if status == OrderStatus.EXPIRED.value and expiry_cause == "self_trade":
         return "EXPIRED_IN_MATCH"
     return status
+
+
+def bad_request(exc: SimBadRequest) -> ApiError:
+    """A malformed parameter the shared engine found (fault and admin knobs)."""
+    return ApiError(-1100, str(exc), exc.status)
+
+
+def usage_headers(usage: Usage) -> list[tuple[bytes, bytes]]:
+    """Binance's usage headers on every answer."""
+    return [
+        (b"x-mbx-used-weight-1m", str(usage.weight_1m).encode()),
+        (b"x-mbx-order-count-10s", str(usage.orders_10s).encode()),
+        (b"x-mbx-order-count-1m", str(usage.orders_1m).encode()),
+    ]
+
+
+_WINDOW_WORD = {10: "TEN_SECONDS", 60: "ONE_MINUTE"}
+
+
+def limit_error(hit: RateLimitHit) -> ApiError:
+    """A 429/418 the limiter decided, as Binance says it (-1003 weight/ban, -1015 orders)."""
+    if hit.reason is LimitReason.ORDERS:
+        window = _WINDOW_WORD.get(hit.window_s, f"{hit.window_s} SECONDS")
+        code, msg = -1015, f"Too many new orders; current limit is {hit.limit} orders per {window}."
+    elif hit.reason is LimitReason.WEIGHT:
+        code, msg = (
+            -1003,
+            (
+                f"Too many requests; current limit is {hit.limit} request weight per 1 MINUTE. "
+                "Please use the websocket for live updates."
+            ),
+        )
+    elif hit.status == 418:
+        code, msg = (
+            -1003,
+            "Way too many requests; IP banned"
+            + (
+                " for not backing off after a 429."
+                if hit.reason is LimitReason.IGNORED_BACKOFF
+                else "."
+            ),
+        )
+    else:
+        code, msg = -1003, hit.detail
+    headers = [*usage_headers(hit.usage), (b"retry-after", str(hit.retry_after_s).encode())]
+    return ApiError(code, msg, hit.status, headers)

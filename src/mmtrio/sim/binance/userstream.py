@@ -1,4 +1,4 @@
-"""User-data stream payloads (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE) from engine updates."""
+"""Binance user-data stream payloads (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE) from engine updates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import ExecType, OrderUpdate
-from mmtrio.sim.binance_words import TIF_TEXT, status_text
+from mmtrio.sim.binance.words import TIF_TEXT, status_text
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue

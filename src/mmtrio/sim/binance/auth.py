@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from mmtrio.sim.wire import ApiError, illegal, mandatory
+from mmtrio.sim.binance.wire import ApiError, illegal, mandatory
 
 _SIG_RE = re.compile(rb"(^|&)signature=([^&]*)")
 _INT_RE = re.compile(r"^-?[0-9]{1,20}$")
@@ -33,6 +33,13 @@ class Credentials:
 
     api_key: str
     api_secret: str
+
+
+# A paper venue: fixed, public test credentials by default (printed by `mmtrio sim --json`).
+DEFAULT_CREDENTIALS = Credentials(
+    api_key="mmtrio-sim-key",
+    api_secret="mmtrio-sim-secret-not-a-real-secret",
+)
 
 
 def parse_params(query: bytes, body: bytes) -> dict[str, str]:

@@ -1,0 +1,119 @@
+"""The Binance USD-M front end: the shared engine's happenings in Binance's protocol.
+
+Serves ``/fapi`` REST (:mod:`.rest`, HMAC-SHA256 signing in :mod:`.auth`, weights and
+``X-MBX`` usage headers, Binance error codes in :mod:`.words`), market streams
+(:mod:`.streams`: depthUpdate with the recording's real ``U``/``u``/``pu``, trade, aggTrade,
+bookTicker, markPriceUpdate) and the user-data stream behind a listen key
+(:mod:`.listenkey`, :mod:`.userstream`) over the shared websocket server (:mod:`.ws`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from mmtrio.core.events import BookDelta, OrderUpdate, Trade
+from mmtrio.errors import ConfigError
+from mmtrio.sim.binance import trading
+from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, Credentials
+from mmtrio.sim.binance.listenkey import ListenKeys
+from mmtrio.sim.binance.rest import RestApp
+from mmtrio.sim.binance.streams import MarketStreams
+from mmtrio.sim.binance.userstream import account_update, order_trade_update
+from mmtrio.sim.binance.ws import BinanceWs
+from mmtrio.sim.frontend import AccountCause, AsgiApp
+from mmtrio.sim.wsserve import serve_ws_connection
+
+if TYPE_CHECKING:
+    from mmtrio.sim.venue import SimVenue
+
+# Binance's reason words on ACCOUNT_UPDATE
+_ACCOUNT_REASON = {AccountCause.FILL: "ORDER", AccountCause.FUNDING: "FUNDING_FEE"}
+
+
+class BinanceFrontEnd:
+    """:class:`~mmtrio.sim.frontend.FrontEnd` for Binance USD-M futures."""
+
+    name = "binance"
+
+    def __init__(self, venue: SimVenue, credentials: Credentials = DEFAULT_CREDENTIALS) -> None:
+        self.venue = venue
+        self.credentials = credentials
+        self.market = MarketStreams(venue)
+        self.listen_keys = ListenKeys(venue)
+        self.ws = BinanceWs(venue, self.listen_keys)
+        self.rest = RestApp(self)
+        venue.attach(self)
+
+    # --- engine -> front end ------------------------------------------------------------
+    def on_book(self, delta: BookDelta) -> None:
+        self.market.on_book(delta)
+
+    def on_trade(self, trade: Trade) -> None:
+        self.market.on_trade(trade)
+
+    def on_ticker(self) -> None:
+        self.market.on_ticker()
+
+    def on_mark(self) -> None:
+        self.market.on_mark()
+
+    def on_order(self, update: OrderUpdate, realized: Decimal) -> None:
+        self.venue.hub.publish_user(order_trade_update(self.venue, update, realized))
+
+    def on_account(self, cause: AccountCause, balance_change: Decimal) -> None:
+        self.venue.hub.publish_user(
+            account_update(self.venue, _ACCOUNT_REASON[cause], balance_change)
+        )
+
+    def end_user_session(self, reason: str) -> None:
+        self.listen_keys.expire()
+
+    # --- serving ---------------------------------------------------------------------------
+    @property
+    def rest_app(self) -> AsgiApp:
+        return self.rest
+
+    async def serve_ws(self, stream: trio.abc.Stream) -> None:
+        await serve_ws_connection(self.venue, self.ws, stream)
+
+    async def run(self) -> None:
+        await self.listen_keys.run()
+
+    def admin_order(self, params: dict[str, Any]) -> Any:
+        """An order placed as ``POST /fapi/v1/order`` would be (no signature, no limits)."""
+        return trading.place(self.venue, params)
+
+    def client_credentials(self) -> dict[str, str]:
+        return {"api_key": self.credentials.api_key, "api_secret": self.credentials.api_secret}
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceFactory:
+    """Registered in :mod:`mmtrio.sim.frontends` as ``binance``."""
+
+    name: str = "binance"
+    credential_fields: tuple[str, ...] = ("api_key", "api_secret")
+
+    def create(
+        self, venue: SimVenue, credentials: Mapping[str, str] | None = None
+    ) -> BinanceFrontEnd:
+        given = dict(credentials or {})
+        unknown = sorted(set(given) - set(self.credential_fields))
+        if unknown:
+            raise ConfigError(
+                f"the binance sim takes credentials {', '.join(self.credential_fields)}; "
+                f"got {', '.join(unknown)}"
+            )
+        creds = Credentials(
+            api_key=given.get("api_key", DEFAULT_CREDENTIALS.api_key),
+            api_secret=given.get("api_secret", DEFAULT_CREDENTIALS.api_secret),
+        )
+        return BinanceFrontEnd(venue, creds)
+
+
+FRONT_END = BinanceFactory()

@@ -1,0 +1,115 @@
+"""Binance's websocket protocol on the shared server (:mod:`mmtrio.sim.wsserve`).
+
+Paths: ``/ws/<stream>[/<stream>…]`` and ``/public|market/ws/…`` (raw payloads),
+``/stream?streams=a/b`` and ``/public|market/stream?streams=…`` (combined envelopes),
+``/private/ws?listenKey=K`` and ``/private/stream?listenKey=K`` (user data; the legacy form
+is the listen key as a stream name). Any known market stream is accepted on any market
+path (the sim does not enforce Binance's traffic-class split). Client ``SUBSCRIBE``,
+``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` are supported; anything else gets an error frame.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from mmtrio.sim.binance.streams import canonical_stream, combined_envelope
+from mmtrio.sim.hub import StreamConn
+from mmtrio.sim.wsserve import WsRejected
+
+if TYPE_CHECKING:
+    from mmtrio.sim.binance.listenkey import ListenKeys
+    from mmtrio.sim.venue import SimVenue
+
+MAX_CLIENT_MESSAGE = 64 * 1024
+
+
+def _error(req_id: Any, msg: str) -> str:
+    return json.dumps({"error": {"code": 2, "msg": msg}, "id": req_id})
+
+
+def _reject(status: int, msg: str) -> WsRejected:
+    return WsRejected(status, json.dumps({"code": -1000, "msg": msg}).encode())
+
+
+class BinanceWs:
+    """:class:`~mmtrio.sim.wsserve.WsProtocol` for Binance's market and user streams."""
+
+    def __init__(self, venue: SimVenue, listen_keys: ListenKeys) -> None:
+        self.venue = venue
+        self.listen_keys = listen_keys
+        self.symbols = {venue.symbol.lower()}
+
+    def open(self, target: str) -> StreamConn:
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/")
+        query = parse_qs(parts.query)
+        for prefix in ("/public", "/market", "/private"):
+            if path.startswith(prefix + "/"):
+                path = path[len(prefix) :]
+                break
+        names: list[str]
+        if path == "/stream":
+            combined = True
+            names = [n for n in query.get("streams", [""])[0].split("/") if n]
+        elif path == "/ws" or path.startswith("/ws/"):
+            combined = False
+            names = [n for n in path[len("/ws/") :].split("/") if n]
+        else:
+            raise _reject(404, f"unknown websocket path {parts.path!r}")
+        names.extend(query.get("listenKey", []))
+        key = self.listen_keys.key
+        user = False
+        pairs: dict[str, str] = {}
+        for name in names:
+            canonical = canonical_stream(name, self.symbols)
+            if canonical is not None:
+                pairs[canonical] = name
+            elif key is not None and name == key:
+                user = True
+            elif "@" in name:
+                raise _reject(400, f"unknown stream {name!r}")
+            else:
+                raise _reject(401, "invalid or expired listenKey")
+        conn = StreamConn.create(
+            user=user,
+            envelope=combined_envelope if combined else None,
+            latency_s=self.venue.config.latency_s,
+        )
+        conn.names.update(pairs)
+        conn.user_name = key or ""
+        return conn
+
+    async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:
+        """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; garbage gets an error frame."""
+        if isinstance(data, bytes):
+            return [_error(None, "binary frames are not supported")]
+        if len(data) > MAX_CLIENT_MESSAGE:
+            return [_error(None, "Invalid request: message too large")]
+        try:
+            msg = json.loads(data)
+        except ValueError:
+            return [_error(None, "Invalid JSON: the message is not valid JSON")]
+        if not isinstance(msg, dict):
+            return [_error(None, "Invalid request: expected a JSON object")]
+        req_id = msg.get("id")
+        method = msg.get("method")
+        params = msg.get("params", [])
+        if method == "LIST_SUBSCRIPTIONS":
+            return [json.dumps({"result": sorted(conn.names.values()), "id": req_id})]
+        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
+            return [_error(req_id, "Invalid request: unknown method or params not a list")]
+        hub = self.venue.hub
+        pairs = []
+        for name in params:
+            canonical = canonical_stream(name, self.symbols) if isinstance(name, str) else None
+            if canonical is None:
+                return [_error(req_id, f"Invalid request: unknown stream {name!r}")]
+            pairs.append((canonical, name))
+        for canonical, name in pairs:
+            if method == "SUBSCRIBE":
+                hub.subscribe(conn, canonical, name)
+            else:
+                hub.unsubscribe(conn, canonical)
+        return [json.dumps({"result": None, "id": req_id})]
