@@ -63,7 +63,7 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
     return VenueSettings(
         name=config.venue.name,
         mode="paper",
-        symbol=venue.symbol,
+        symbol=getattr(venue.front, "symbol", venue.symbol),  # the venue's name for it
         urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
         recv_window_ms=config.venue.recv_window_ms,
         options={"state_dir": str(config.runtime.state_dir)},

@@ -15,6 +15,11 @@ repository root. The symbol and its grid come from the data (``mmtrio.sim.paper`
 ``ethusdt_….gz`` serves ETHUSDT with tick 0.01, and --symbol only checks it. --synthetic
 generates a market from --seed instead, under --symbol (default BTCUSDT).
 
+``--venue extended`` serves Extended's protocol (``/api/v1`` REST, its streams, Stark-signed
+orders verified against the paper account's key) over the same data, re-expressed: the
+shipped BTCUSDT recordings are Extended's market ``BTC-USD`` with the recording's grid; the
+JSON line's credentials are a paper API key, a Stark key pair and the vault number.
+
 The paper account starts with 100,000 USDT (``SimConfig``'s default), fees 2 / 5 bps.
 """
 
@@ -37,6 +42,9 @@ examples:
   mmtrio sim --synthetic --seed 7 --dump truth.json
   mmtrio sim --latency-ms 20                   # 20 ms each way: orders and data arrive later
   mmtrio sim --api-key K --api-secret S        # accept only these credentials
+  mmtrio sim --venue extended --json           # Extended's protocol: the shipped BTCUSDT
+                                               # recording re-expressed as market BTC-USD;
+                                               # paper API key, Stark key pair, vault id
 
 exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
 """
@@ -138,13 +146,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     instrument = venue.instrument
     creds = venue.front.client_credentials()
+    symbol = getattr(venue.front, "symbol", instrument.symbol)  # the venue's name for it
 
     def announce(urls: SimUrls) -> None:
         if args.json:
             line: dict[str, object] = {
                 "venue": args.venue,
                 **urls.to_json(),
-                "symbol": instrument.symbol,
+                "symbol": symbol,
                 "credentials": creds,
                 # Kept for scripts that read the keys at the top level (chaos harness, tests).
                 **{k: creds[k] for k in ("api_key", "api_secret") if k in creds},
@@ -153,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"REST   {urls.rest}\nWS     {urls.ws}\nadmin  {urls.admin}", flush=True)
             print(
-                f"venue {args.venue}  symbol {instrument.symbol} (tick {instrument.tick_size}, "
+                f"venue {args.venue}  symbol {symbol} (tick {instrument.tick_size}, "
                 f"lot {instrument.lot_size})  api key {creds.get('api_key', '-')}",
                 flush=True,
             )

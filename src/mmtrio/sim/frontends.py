@@ -16,6 +16,7 @@ from mmtrio.sim.frontend import FrontEndFactory
 
 _PACKAGES: dict[str, str] = {
     "binance": "mmtrio.sim.binance.frontend",
+    "extended": "mmtrio.sim.extended.frontend",
 }
 
 

@@ -232,7 +232,13 @@ async def serve_ws_connection(
         if request is None:
             return
         try:
-            conn = protocol.open(request.target)
+            # A protocol that authenticates by handshake headers (Extended's X-Api-Key) reads
+            # them through ``open_request``; the others need the target only.
+            open_request = getattr(protocol, "open_request", None)
+            if open_request is not None:
+                conn = open_request(request.target, list(request.extra_headers))
+            else:
+                conn = protocol.open(request.target)
         except WsRejected as rej:
             body = rej.body
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
@@ -247,13 +253,15 @@ async def serve_ws_connection(
                     + ws.send(_reject_data(body))
                 )
             return
-        try:
-            await stream.send_all(ws.send(AcceptConnection()))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+        # Registered before the handshake's answer is sent (an await): a stream whose first
+        # message is a snapshot must not miss what is published meanwhile.
         venue.hub.add(conn)
-        session = _Session(venue, protocol, stream, ws, conn)
         try:
+            try:
+                await stream.send_all(ws.send(AcceptConnection()))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            session = _Session(venue, protocol, stream, ws, conn)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(session.reader)
                 nursery.start_soon(session.writer)
