@@ -162,8 +162,17 @@ class JournalError(MmtrioError):
     """The journal is damaged, locked by another bot, or cannot be written."""
 
 
-class StateDirInUseError(JournalError):
-    """Another mmtrio process holds this state directory's lock (a usage error: exit 2)."""
+class StateDirError(JournalError):
+    """This bot cannot use the configured state directory (a usage error: exit 2)."""
+
+
+class StateDirInUseError(StateDirError):
+    """Another mmtrio process holds this state directory's lock."""
+
+
+class StateDirMismatchError(StateDirError):
+    """The state directory's journal belongs to a bot on another venue or mode: a journal's
+    positions, trade ids and orders are one venue account's, never to be mixed."""
 
 
 class DataFileError(ProtocolError):

@@ -164,9 +164,15 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                            "quotes after the restart")  # fmt: skip
             mm2 = second.mm
             assert mm2 is not None
+            # the books were rebuilt from the journal: the position is the venue's (waited
+            # for: run 2's own quotes may fill, and the venue books a fill before our user
+            # feed delivers it)
+            await wait_for(
+                lambda: mm2.status(second.clock_ms()).position_lots == venue.position(),
+                20,
+                "the recovered position to equal the venue's",
+            )
             st = mm2.status(second.clock_ms())
-            # the books were rebuilt from the journal: the position is the venue's
-            assert st.position_lots == venue.position()
             assert st.ledger.fills >= venue_fills  # every earlier fill, booked once
             ids_2 = {o.client_id for o in venue.open_orders()}
             assert ids_2 and not (ids_2 & ids_1)  # a new epoch: no client id collides

@@ -33,6 +33,9 @@ def write_config(tmp: Path, *, speed: float = 3.0, **overrides: str) -> Path:
     text = text.replace("warmup_ms = 30000", "warmup_ms = 1000")
     text = text.replace("latency_ms = 5 ", "latency_ms = 0 ")
     text = text.replace("enabled = true ", "enabled = false ")
+    # state, control socket and kill file beside the config (the shipped file leaves them to
+    # the per-bot default under the state root)
+    text = text.replace("[runtime]", '[runtime]\nstate_dir = "state"', 1)
     for old, new in overrides.items():
         text = text.replace(old, new)
     path = tmp / "config.toml"

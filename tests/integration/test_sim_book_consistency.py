@@ -248,7 +248,7 @@ async def check_recording(files: Sequence[Path]) -> None:
     paths = list(files)
     boundary = first_depth_id(paths[1]) if len(paths) > 1 else None
     async with (
-        running_sim(SimConfig(speed=SPEED), data=paths) as (venue, urls),
+        running_sim(SimConfig(speed=SPEED, stream_queue=1_000_000), data=paths) as (venue, urls),
         httpx.AsyncClient() as http,
     ):
         symbol, sym = venue.symbol, venue.symbol.lower()

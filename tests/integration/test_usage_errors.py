@@ -50,10 +50,8 @@ def bot_config(tmp: Path, name: str) -> Path:
     d.mkdir()
     path = write_config(d)
     text = path.read_text()
-    for line in ('state_dir = "state"', 'control_socket = "state/control.sock"',
-                 'kill_file = "state/KILL"'):  # fmt: skip
-        start = text.index(line)
-        text = text[:start] + text[text.index("\n", start) + 1 :]
+    start = text.index('state_dir = "state"')  # write_config's: back to the default
+    text = text[:start] + text[text.index("\n", start) + 1 :]
     text = text.replace("[runtime]", f'[runtime]\nname = "{name}"', 1)
     path.write_text(text)
     return path
@@ -137,3 +135,42 @@ def test_second_bot_on_a_state_dir_names_the_first_and_status_all_lists_the_flee
     # Stopped: still listed (their state directories remain), as not running.
     doc = json.loads(mmtrio("status", "--all", env=env).stdout)
     assert [x["running"] for x in doc["bots"]] == [False, False]
+
+
+def test_a_journal_of_another_venue_or_mode_is_refused(tmp_path: Path) -> None:
+    """A state directory whose journal a live (or other-venue) bot wrote is never adopted by
+    this one: its positions and trade ids belong to that account."""
+    from mmtrio.runtime.journal import Journal
+    from mmtrio.runtime.journal_schema import Kind, Record
+
+    cfg = write_config(tmp_path)
+    journal = Journal.open(tmp_path / "state")
+    try:
+        journal.write_batch(
+            [Record(Kind.START, 1, {"venue": "binance", "mode": "live", "symbol": "BTCUSDT"})]
+        )
+    finally:
+        journal.close()
+    result = mmtrio("run", "--config", str(cfg), env=environ(tmp_path))
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert "belongs to a binance live bot, and this one is binance paper" in result.stderr
+    assert "[runtime] state_dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_set_applies_before_the_defaults_that_depend_on_it(tmp_path: Path) -> None:
+    """`--set venue.symbol=...` names the bot (and so its state directory) as the same line
+    in the file would; a relative path on the command line is the working directory's."""
+    from mmtrio.cli.common import load_command_config
+
+    (tmp_path / "x.gz").write_bytes(b"")  # checked to exist at load, read at start
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        config, _ = load_command_config(
+            None, overrides=["venue.symbol=ethusdt", 'sim.data_files=["x.gz"]']
+        )
+    finally:
+        os.chdir(here)
+    assert config.runtime.name == "binance-paper-ethusdt"
+    assert config.runtime.state_dir.name == "binance-paper-ethusdt"
+    assert config.sim is not None and config.sim.data_files == [tmp_path / "x.gz"]

@@ -19,6 +19,7 @@ venue object outlives a bot, so a restart meets the orders and fills the last ru
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -177,8 +178,11 @@ class UnlikeExchange:
                 self.publish(self.engine.on_snapshot(snap))
                 sink.market(snap)
             elif isinstance(ev, Trade):
-                self.publish(self.engine.on_trade(ev))
-                sink.market(ev)
+                # stamped with this venue's clock like its snapshots (the synthetic market's
+                # own time starts at 0: the feed-latency guard would read years of delay)
+                trade = dataclasses.replace(ev, ts=self.ts)
+                self.publish(self.engine.on_trade(trade))
+                sink.market(trade)
 
 
 class UnlikeGateway:
@@ -262,6 +266,7 @@ class UnlikeMarketFeed:
 
     async def run(self, sink: MarketSink) -> None:
         sink.status(FeedStatus("market", True, "connected", self.clock_ms()))
+        self.venue.ts = self.clock_ms()
         sink.market(self.venue.snapshot())
         await self.venue.run_market(sink, self.clock_ms)
 

@@ -90,7 +90,9 @@ def test_shipped_config_loads_as_paper_trading_on_the_sim() -> None:
     inst = scan_recording(list(config.sim.data_files)).instrument
     assert size_lots(config, inst) == (2, 20)  # 0.002 and 0.02 BTC in 0.001 lots
     assert config.metrics.host == "127.0.0.1"
-    assert config.runtime.state_dir == ROOT / "state"
+    # the state directory is left to its default: <state root>/<bot name>
+    assert config.runtime.name == "binance-paper"
+    assert config.runtime.state_dir == Path(os.environ["MMTRIO_STATE_ROOT"]) / "binance-paper"
     assert config.logging.json_lines is False
     assert load_credentials(config.venue) is None  # the sim uses its own paper keys
 
@@ -241,7 +243,10 @@ def test_sizes_and_notional_are_checked_against_the_venues_instrument() -> None:
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
-    data = with_changes(sim__data_files=[str(ROOT / "data/binance-usdm/btcusdt_20240808.gz")])
+    data = with_changes(
+        sim__data_files=[str(ROOT / "data/binance-usdm/btcusdt_20240808.gz")],
+        runtime__state_dir="state",
+    )
     config = parse_config(data, base_dir=tmp_path)
     assert config.runtime.state_dir == tmp_path / "state"
     assert config.risk.kill_file == tmp_path / "state" / "KILL"
@@ -409,11 +414,14 @@ def test_reload_refuses_immutable_changes_as_a_whole() -> None:
     )
     plan = diff_reload(old, new)
     assert not plan.ok
-    # The default bot name follows the symbol (sim-ethusdt): a restart-only change too.
+    # The default bot name follows the symbol (binance-paper-ethusdt), and the default
+    # control socket and kill file follow the state directory: restart-only changes too.
     assert {c.key for c in plan.refused} == {
         "venue.symbol",
         "runtime.name",
         "runtime.state_dir",
+        "runtime.control_socket",
+        "risk.kill_file",
         "logging.json",
     }
     assert [c.key for c in plan.changes] == ["quoting.gamma"]

@@ -21,7 +21,8 @@ from typing import Any
 from mmtrio.backtest.feed import Source
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.config.loading import parse_config
-from mmtrio.config.strategy import apply_overrides, parse_override
+from mmtrio.config.overrides import parse_override
+from mmtrio.config.strategy import apply_overrides
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError
 from mmtrio.reporting.pnl import compute_report

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.backtest.runner import run_backtest
     from mmtrio.backtest.sweep import format_table, parse_sweep, run_local
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.config.strategy import apply_overrides, build_strategy_config
+    from mmtrio.config.strategy import build_strategy_config
     from mmtrio.errors import MmtrioError
     from mmtrio.venues.binance.recording import RecordingSource, scan_recording
 
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         for f in files:
             if not f.is_file():
                 raise MmtrioError(f"recording file {f} not found")
-        cfg = apply_overrides(load_command_config(args.config)[0], args.set)
+        cfg = load_command_config(args.config, overrides=args.set)[0]
         settings = _settings(args, cfg)
         symbol = args.symbol or (cfg.venue.symbol if cfg.venue.mode != "paper" else None)
         info = scan_recording(files, symbol=symbol)

@@ -9,6 +9,7 @@ the same directory (any directory) talk about the same bot.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,10 +26,13 @@ def add_config_option(parser: argparse.ArgumentParser, help_text: str = CONFIG_H
     parser.add_argument("--config", metavar="FILE", default=None, help=help_text)
 
 
-def load_command_config(flag: str | None, name: str | None = None) -> tuple[Config, ConfigSource]:
-    """The resolved config and where it came from; raises ``ConfigError``."""
+def load_command_config(
+    flag: str | None, name: str | None = None, overrides: Sequence[str] = ()
+) -> tuple[Config, ConfigSource]:
+    """The resolved config (with ``--set`` ``overrides`` applied before the defaults that
+    depend on them) and where it came from; raises ``ConfigError``."""
     from mmtrio.config import load_config
     from mmtrio.config.locations import resolve_config
 
     source = resolve_config(flag)
-    return load_config(source.path, name=name), source
+    return load_config(source.path, name=name, overrides=overrides), source

@@ -83,21 +83,19 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.cli.preflight import check_metrics_port, check_state_dir_free
     from mmtrio.cli.venue import check_venue, live_settings
     from mmtrio.config import load_venue_credentials
-    from mmtrio.config.strategy import apply_overrides
-    from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirInUseError
+    from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
     from mmtrio.runtime.engine import Engine
     from mmtrio.runtime.surface import configure_output
 
     try:
-        loaded, source = load_command_config(args.config, args.name)
-        config = apply_overrides(loaded, args.set)
+        config, source = load_command_config(args.config, args.name, args.set)
         factory = check_venue(config)
         credentials = load_venue_credentials(config.venue, factory.credential_fields)
         check_state_dir_free(config.runtime.state_dir)
         check_metrics_port(config, source.path)
         level = args.log_level or config.logging.level
         mode = configure_output(config, json_flag=args.json_logs, level=level)
-    except (ConfigError, StateDirInUseError) as exc:
+    except (ConfigError, StateDirError) as exc:
         print(f"mmtrio run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logger.info("{}", source.describe())
@@ -144,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         if error is None:
             raise
         print(f"mmtrio run: {error}", file=sys.stderr)
-        usage = isinstance(error, ConfigError | StateDirInUseError | DataFileError)
+        usage = isinstance(error, ConfigError | StateDirError | DataFileError)
         return EXIT_USAGE if usage else EXIT_FAILED
     summary = engines[0].exit_summary if engines else None
     if summary is not None:

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from mmtrio.config.fields import describe_allowed
 from mmtrio.config.locations import with_location_defaults
 from mmtrio.config.model import Config
+from mmtrio.config.overrides import set_keys
 from mmtrio.errors import ConfigError
 
 # Key names whose values must never be printed (a secret pasted into the TOML by mistake).
@@ -58,11 +59,15 @@ class ConfigValidationError(ConfigError):
         )
 
 
-def load_config(path: str | Path, *, name: str | None = None) -> Config:
+def load_config(
+    path: str | Path, *, name: str | None = None, overrides: Sequence[str] = ()
+) -> Config:
     """Read and validate a TOML config file.
 
     Relative paths inside the file are resolved against the file's directory. ``name`` sets
-    ``[runtime] name`` when the file sets none (and must equal it when it does). Raises
+    ``[runtime] name`` when the file sets none (and must equal it when it does).
+    ``overrides`` (``section.key=value``, :mod:`mmtrio.config.overrides`) are applied to the
+    file's data before the defaults that depend on other keys (bot name, state paths). Raises
     :class:`mmtrio.errors.ConfigError` (a :class:`ConfigValidationError` when the TOML parsed)
     whose message lists every problem: key path, value and allowed range.
     """
@@ -83,6 +88,8 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
         raise ConfigError(f"config file {file} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    if overrides:
+        data = set_keys(data, overrides, Config)
     if name is not None:
         # `mmtrio run --name` (the systemd template unit passes its instance name): the bot's
         # name when the file sets none, a guard when it sets another one.
@@ -95,7 +102,8 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
                 '"<instance>")'
             )
         data = {**data, "runtime": {**(runtime if isinstance(runtime, dict) else {}), "name": name}}
-    return parse_config(data, base_dir=file.resolve().parent, source=str(file))
+    source = str(file) + (f" with --set {' '.join(overrides)}" if overrides else "")
+    return parse_config(data, base_dir=file.resolve().parent, source=source)
 
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<config>") -> Config:

@@ -27,20 +27,21 @@ share. Decisions where the config file has no key (each a fixed, documented cons
   at 1/5/30/60 s; a mid sample every ``MID_SAMPLE_MS``; no size tolerance (a size change is
   always requoted: sizes change only with inventory bands).
 
-:func:`apply_overrides` applies ``section.key=value`` strings (CLI ``--set``/``--sweep``) and
+``section.key=value`` overrides are read by :mod:`mmtrio.config.overrides`;
+:func:`apply_overrides` applies them (CLI ``--set``/``--sweep``) to a loaded config and
 re-validates the whole configuration through the same pydantic models, so an override gets the
 same checks and messages as the file.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mmtrio.config.loading import parse_config
 from mmtrio.config.model import Config
+from mmtrio.config.overrides import set_keys
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.markouts import DEFAULT_HORIZONS_MS
 from mmtrio.core.quoting import QuoteModel, QuoteParams
@@ -155,28 +156,6 @@ def build_strategy_config(
     )
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``"section.key=value"`` into the key path and a TOML-typed value.
-
-    The value is read as a TOML value (``0.1``, ``true``, ``"x"``, ``[1, 2]``); anything that is
-    not valid TOML is taken as a bare string (so ``quoting.model=glft`` works unquoted).
-    """
-    key, sep, raw = text.partition("=")
-    key, raw = key.strip(), raw.strip()
-    if not sep or not key or not raw:
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    path = key.split(".")
-    if any(not part for part in path) or len(path) < 2:
-        raise ConfigError(
-            f"override key {key!r} must name a section and a key, e.g. quoting.gamma=0.1"
-        )
-    try:
-        value: Any = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return path, value
-
-
 def apply_overrides(cfg: Config, overrides: Sequence[str], source: str = "--set") -> Config:
     """A new Config with each ``section.key=value`` applied, validated like a config file.
 
@@ -185,20 +164,7 @@ def apply_overrides(cfg: Config, overrides: Sequence[str], source: str = "--set"
     """
     if not overrides:
         return cfg
-    data: dict[str, Any] = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for text in overrides:
-        path, value = parse_override(text)
-        node: Any = data
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part) if isinstance(node, dict) else None
-            if child is None:
-                child = {}
-                node[part] = child  # validation reports an unknown table by name
-            if not isinstance(child, dict):
-                raise ConfigError(
-                    f"override {text!r}: {'.'.join(path[: i + 1])} is a value, not a table"
-                )
-            node = child
-        node[path[-1]] = value
+    dumped: dict[str, Any] = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = set_keys(dumped, overrides, Config)
     # Paths in the dumped config are already absolute, so the base directory is irrelevant.
     return parse_config(data, base_dir=Path("/"), source=f"{source} {' '.join(overrides)}")

@@ -46,7 +46,14 @@ from mmtrio.core.commands import Command
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import JournalError, MmtrioError, RateLimited, StateDirInUseError, VenueError
+from mmtrio.errors import (
+    JournalError,
+    MmtrioError,
+    RateLimited,
+    StateDirError,
+    StateDirMismatchError,
+    VenueError,
+)
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
@@ -173,7 +180,7 @@ class Engine:
     async def _run_session(self) -> int:
         try:
             return await self._run_journaled()
-        except StateDirInUseError as exc:
+        except StateDirError as exc:
             logger.error("{}", exc)  # a usage error (exit 2), not a journal failure
             raise
         except JournalError as exc:
@@ -189,6 +196,7 @@ class Engine:
         journal = await trio.to_thread.run_sync(Journal.open, cfg.runtime.state_dir)
         try:
             recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
+            self._check_journal_owner(recovery.last_start, journal.path)
             epoch = await trio.to_thread.run_sync(journal.next_epoch)
             writer = JournalWriter(
                 journal,
@@ -203,6 +211,23 @@ class Engine:
             )
         finally:
             await trio.to_thread.run_sync(journal.close)
+
+    def _check_journal_owner(self, last_start: dict[str, Any] | None, path: Path) -> None:
+        """Refuse a journal another venue or mode wrote: its positions, trade ids and open
+        orders are that account's (a paper session must never adopt a live journal, nor an
+        OKX bot a Binance one). Journals from before the seam name no venue: Binance."""
+        if last_start is None:
+            return
+        venue = last_start.get("venue", "binance")
+        mode = last_start.get("mode")
+        here = (self.venue.name, self.settings.mode)
+        if venue != here[0] or (mode is not None and mode != here[1]):
+            raise StateDirMismatchError(
+                f"the journal {path} belongs to a {venue} {mode or ''} bot, and this one is "
+                f"{here[0]} {here[1]}: give this bot its own state directory ([runtime] "
+                "state_dir, or [runtime] name when state_dir is left to its default), or move "
+                "that journal away if it is no longer needed".replace("  ", " ")
+            )
 
     async def _run_with_journal(  # noqa: PLR0917 - the journal's facts, passed once
         self,

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mmtrio.errors import JournalError, ParameterError, StateDirInUseError
 from mmtrio.runtime.journal_schema import (
@@ -106,6 +107,7 @@ class RecoveryState:
     positions: dict[str, tuple[int, str, int]]  # symbol -> (lots, entry price, local ts ms)
     unreconciled_fills: int
     last_session_clean: bool | None  # None: no previous session; False: it never wrote `stop`
+    last_start: dict[str, Any] | None = None  # the previous session's `start` record payload
 
 
 def _damaged(path: Path, detail: str) -> JournalError:
@@ -426,7 +428,11 @@ class Journal:
             "SELECT kind FROM records WHERE kind IN (?, ?) ORDER BY seq DESC LIMIT 1",
             (Kind.START, Kind.STOP),
         ).fetchone()
+        start_row = conn.execute(
+            "SELECT payload FROM records WHERE kind = ? ORDER BY seq DESC LIMIT 1", (Kind.START,)
+        ).fetchone()
         return RecoveryState(
+            last_start=None if start_row is None else json.loads(start_row[0]),
             epoch=self.epoch(),
             known_trade_ids={s: frozenset(ids) for s, ids in known.items()},
             last_trade_id=last_ids,

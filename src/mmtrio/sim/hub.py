@@ -47,8 +47,14 @@ class StreamConn:
     latency_s: float = 0.0  # one-way network latency (SimConfig.latency_ms)
 
     @classmethod
-    def create(cls, user: bool, envelope: Envelope | None, latency_s: float = 0.0) -> StreamConn:
-        send, receive = trio.open_memory_channel[tuple[float, str]](QUEUE_SIZE)
+    def create(
+        cls,
+        user: bool,
+        envelope: Envelope | None,
+        latency_s: float = 0.0,
+        queue: int = QUEUE_SIZE,
+    ) -> StreamConn:
+        send, receive = trio.open_memory_channel[tuple[float, str]](queue)
         return cls(user=user, envelope=envelope, send=send, receive=receive, latency_s=latency_s)
 
     def offer(self, text: str) -> None:

@@ -63,6 +63,10 @@ class SimConfig:
     # stream) on its way out: an order reaches the matching engine ``latency_ms`` after it
     # was sent, and the client learns of any venue event ``latency_ms`` after it happened.
     latency_ms: int = 0
+    # Messages a websocket connection may have waiting before the venue drops it as too slow
+    # (like real venues). Tests that read slowly on purpose (a Decimal book in the test client
+    # on a loaded machine) raise it: what they check is not the slow-client rule.
+    stream_queue: int = 10_000
     clock: Clock = field(default_factory=SystemClock)
     seed: int | None = None  # None: session keys and ids from OS entropy (a real process)
 
@@ -71,6 +75,8 @@ class SimConfig:
             raise ConfigError(f"sim speed must be a positive finite number, got {self.speed}")
         if self.ping_interval_s <= 0 or self.pong_timeout_s <= 0:
             raise ConfigError("sim ping interval and pong timeout must be positive seconds")
+        if self.stream_queue < 1:
+            raise ConfigError(f"sim stream_queue must be at least 1, got {self.stream_queue}")
         if not 0 <= self.latency_ms <= 5000:
             raise ConfigError(f"sim latency_ms must be 0..5000 ms, got {self.latency_ms}")
 

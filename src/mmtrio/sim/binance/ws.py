@@ -76,6 +76,7 @@ class BinanceWs:
             user=user,
             envelope=combined_envelope if combined else None,
             latency_s=self.venue.config.latency_s,
+            queue=self.venue.config.stream_queue,
         )
         conn.names.update(pairs)
         conn.user_name = key or ""
