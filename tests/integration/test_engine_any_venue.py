@@ -1,9 +1,12 @@
 """The same engine tests against two venues of opposite shape (the venue seam is real).
 
 ``binance``: the Binance connector (REST + websockets + U/u/pu sequencing) against the
-simulated Binance venue on loopback. ``unlike``: the in-test venue of
-:mod:`tests.integration.unlike_venue` — whole-book snapshots without sequence numbers, no
-amend, 128-bit hex client ids, a price grid of 5 significant figures, no dead-man switch.
+simulated Binance venue on loopback. ``extended``: the Extended connector (Stark-signed
+orders, each signature verified by the sim; ``seq`` book stream; the ``X-Api-Key`` account
+stream; the dead-man switch armed) against the simulated Extended venue on loopback.
+``unlike``: the in-test venue of :mod:`tests.integration.unlike_venue` — whole-book
+snapshots without sequence numbers, no amend, 128-bit hex client ids, a price grid of 5
+significant figures, no dead-man switch.
 
 Each test: paper trading (two-sided quotes rest, fills are booked once and our position
 equals the venue's), and a restart on the same journal and venue (reconciliation adopts the
@@ -43,7 +46,9 @@ class Venue(Protocol):
     def client_ids(self) -> set[str]: ...
 
 
-class BinanceVenue:
+class SimProtocolVenue:
+    """The simulated venue of ``config.venue.name``'s protocol, served on loopback."""
+
     def __init__(self, sim: Any, urls: Any) -> None:
         self.sim, self.urls = sim, urls
 
@@ -52,7 +57,7 @@ class BinanceVenue:
         return Engine(
             config,
             config_path=cfg_path,
-            venue=registry.venue("binance"),
+            venue=registry.venue(config.venue.name),
             settings=paper_settings(config, self.sim, self.urls),
             credentials=paper_credentials(self.sim),
         )
@@ -104,12 +109,14 @@ async def venue_for(name: str, cfg_path: Path) -> AsyncIterator[Venue]:
     sim = build_venue(load_config(cfg_path))
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, sim)
-        yield BinanceVenue(sim, urls)
+        yield SimProtocolVenue(sim, urls)
         nursery.cancel_scope.cancel()
 
 
 def config_for(name: str, tmp: Path) -> Path:
-    # The unlike venue trades 0.001 BTC lots at a $10 minimum: the shipped sizes fit both.
+    # The unlike venue trades 0.001 BTC lots at a $10 minimum: the shipped sizes fit all.
+    if name == "extended":
+        return write_config(tmp, speed=5.0, **{'name = "binance"': 'name = "extended"'})
     return write_config(tmp, speed=5.0)
 
 
@@ -122,7 +129,7 @@ def our_fills(engine: Engine) -> int:
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
-@pytest.mark.parametrize("name", ["binance", "unlike"])
+@pytest.mark.parametrize("name", ["binance", "extended", "unlike"])
 async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, name: str) -> None:
     cfg_path = config_for(name, tmp_path)
     async with venue_for(name, cfg_path) as venue:
@@ -141,6 +148,12 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                 for o in venue.open_orders():
                     assert INSTRUMENT.is_valid_price(o.price), o.price
                     assert o.client_id.startswith("0x") and len(o.client_id) == 34
+            if name == "extended":
+                # every order the sim accepted carried a Stark signature it verified, and the
+                # bot armed Extended's dead-man switch
+                sim = venue.sim  # type: ignore[attr-defined]
+                assert sim.front.orders.signatures_checked >= len(venue.client_ids()) > 0
+                assert sim.countdown_ms > 0
             await wait_for(lambda: our_fills(first) > 0, 120, "a fill")
             mm = first.mm
             assert mm is not None

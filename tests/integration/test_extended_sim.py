@@ -8,6 +8,7 @@ neutral reject kind; the book stream stays continuous; the account stream report
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import trio
 from mmtrio.core.commands import CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     BookDelta,
+    BookInvalid,
     BookSnapshot,
     Event,
     FeedStatus,
@@ -94,7 +96,7 @@ async def test_trade_through_the_connector(tmp_path: Path) -> None:
                 await trio.sleep(0.05)
             books = [e for e in sink.events if isinstance(e, BookSnapshot | BookDelta)]
             assert isinstance(books[0], BookSnapshot)
-            for a, b in zip(books[1:], books[2:], strict=False):  # a continuous chain
+            for a, b in itertools.pairwise(books):  # a continuous chain
                 assert isinstance(b, BookDelta) and b.prev_seq == a.seq
             best_bid = max(p for p, _ in books[0].bids)
             gw = session.gateway
@@ -159,3 +161,33 @@ async def test_the_sim_refuses_as_extended_does(tmp_path: Path) -> None:
         assert again.code == "1134"
         # verified: the bad signature, the tampered price, the good order (the rest fail first)
         assert venue.front.orders.signatures_checked == 3  # type: ignore[attr-defined]
+
+
+async def test_a_gap_in_the_sims_book_stream_means_a_fresh_snapshot(tmp_path: Path) -> None:
+    async with extended_sim(tmp_path) as (venue, session):
+        inst = await session.load_instrument()
+        sink = Sink()
+
+        def books() -> list[Any]:
+            return [e for e in sink.events if isinstance(e, BookSnapshot | BookDelta | BookInvalid)]
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.market_feed(inst).run, sink)
+            with trio.fail_after(10):
+                while sum(isinstance(e, BookDelta) for e in books()) < 5:  # noqa: ASYNC110
+                    await trio.sleep(0.05)
+            venue.inject("depth_skip", {"count": 1})  # the next DELTA is never sent
+            with trio.fail_after(10):
+                while sum(isinstance(e, BookSnapshot) for e in books()) < 2:  # noqa: ASYNC110
+                    await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+        seen = books()
+        invalid = next(i for i, e in enumerate(seen) if isinstance(e, BookInvalid))
+        # the gap was never quoted from: after the invalidation (the gap, then the reconnect)
+        # the next book is a fresh snapshot
+        after = [e for e in seen[invalid:] if not isinstance(e, BookInvalid)]
+        assert "book gap" in seen[invalid].reason and isinstance(after[0], BookSnapshot)
+        before = seen[:invalid]
+        assert isinstance(before[0], BookSnapshot)
+        for a, b in itertools.pairwise(before):  # continuous up to the gap
+            assert isinstance(b, BookDelta) and b.prev_seq == a.seq

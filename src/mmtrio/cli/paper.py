@@ -104,16 +104,17 @@ async def paper_venue(config: Config) -> AsyncIterator[PaperSession]:
     venue = build_venue(config)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, venue)
+        settings = paper_settings(config, venue, urls)
         logger.info(
             "simulated {} venue for {} on {} (ws {}, admin {})",
             config.venue.name,
-            venue.symbol,
+            settings.symbol,
             urls.rest,
             urls.ws,
             urls.admin,
         )
         try:
-            yield PaperSession(paper_settings(config, venue, urls), paper_credentials(venue), venue)
+            yield PaperSession(settings, paper_credentials(venue), venue)
         finally:
             await dump_ground_truth(config, venue)
             nursery.cancel_scope.cancel()

@@ -429,5 +429,3 @@ class AccountStream(WsConnection):
         st = max(states, key=lambda s: (s.ts, s.order_id))
         self.known.remember(st)
         return st
-
-
