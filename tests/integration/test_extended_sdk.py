@@ -4,7 +4,8 @@ nobody here wrote, in the test extra only) against ``mmtrio sim --venue extended
 The sim runs as a real process on loopback; the SDK's REST client reads the markets (its
 strict market model), the order book and the balance, signs a post-only order with its own
 Stark code, places, lists and cancels it; its stream client reads the order book stream
-(a SNAPSHOT, then DELTAs whose ``seq`` follow on). An order the SDK signs with another key is
+(a SNAPSHOT, then DELTAs whose ``seq`` follow on) and the account stream (``X-Api-Key``: the
+balance, positions and orders, then a taker order of the SDK's filled, and its trade). An order the SDK signs with another key is
 refused as Extended refuses it (a foreign Stark key, a forged signature).
 
 The SDK draws an order's nonce at random in 0..2^32-1, while Extended's API documents
@@ -128,11 +129,45 @@ async def _book_stream(info: dict[str, Any], count: int) -> list[Any]:
     return messages
 
 
+async def _account_stream(info: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The SDK's account stream (``X-Api-Key``) while the SDK's client takes liquidity."""
+    from x10.clients.rest.rest_api_client import RestApiClient
+    from x10.clients.stream.stream_client import StreamClient
+    from x10.models.order import OrderSide
+    from x10.signing.order_object import create_order_object
+
+    cfg, symbol, messages = _config(info), info["symbol"], []
+    streams = StreamClient(api_url=cfg.endpoints.stream_url)
+    async with (
+        streams.subscribe_to_account_updates(info["credentials"]["api_key"]) as stream,
+        RestApiClient(cfg, _account(info)) as client,
+    ):
+        market = (await client.info.get_markets_dict())[symbol]
+        book = (await client.info.get_orderbook_snapshot(market_name=symbol)).data
+        assert book is not None
+        taker = create_order_object(
+            account=_account(info),
+            market=market,
+            amount_of_synthetic=Decimal("0.010"),
+            price=book.ask[0].price + Decimal(50),  # crosses: a taker buy
+            side=OrderSide.BUY,
+            starknet_domain=cfg.signing.starknet_domain,
+            nonce=4244,
+            taker_fee=Decimal("0.0005"),
+        )
+        placed = (await client.orders.place_order(taker)).data
+        assert placed is not None
+        while not any(m.type == "TRADE" for m in messages):
+            messages.append(await stream.recv())
+    return placed.external_id, messages
+
+
 def test_the_official_sdk_trades_against_the_sim() -> None:
     with mmtrio_sim("--venue", "extended", "--speed", "5") as info:
         assert info["venue"] == "extended" and info["symbol"] == "BTC-USD"
         seen = asyncio.run(asyncio.wait_for(_trade(info), 60))
         book = asyncio.run(asyncio.wait_for(_book_stream(info, 12), 60))
+        taker_id, account = asyncio.run(asyncio.wait_for(_account_stream(info), 60))
     assert seen["markets"] == ["BTC-USD"]
     assert seen["steps"] == (Decimal("0.001"), Decimal("0.10"))
     bid, ask = seen["book"]
@@ -150,3 +185,11 @@ def test_the_official_sdk_trades_against_the_sim() -> None:
     assert all(m.type == "DELTA" for m in book[1:])
     assert [m.seq for m in book] == list(range(book[0].seq, book[0].seq + len(book)))
     assert book[0].data.market == "BTC-USD"
+    # the SDK's account stream model reads the sim's: the state first, then our taker order
+    # NEW and FILLED, and its trade
+    assert [m.type for m in account[:3]] == ["BALANCE", "POSITION", "ORDER"]
+    assert account[0].data.balance.balance == Decimal("100000")
+    ours = [o for m in account if m.type == "ORDER" for o in m.data.orders or []]
+    assert [o.status for o in ours if o.external_id == taker_id][-1] == "FILLED"
+    (trade,) = [t for m in account if m.type == "TRADE" for t in m.data.trades]
+    assert (trade.side, trade.qty, trade.is_taker) == ("BUY", Decimal("0.010"), True)
