@@ -5,8 +5,9 @@ The sim runs as a real process on loopback; the SDK's REST client reads the mark
 strict market model), the order book and the balance, signs a post-only order with its own
 Stark code, places, lists and cancels it; its stream client reads the order book stream
 (a SNAPSHOT, then DELTAs whose ``seq`` follow on) and the account stream (``X-Api-Key``: the
-balance, positions and orders, then a taker order of the SDK's filled, and its trade). An order the SDK signs with another key is
-refused as Extended refuses it (a foreign Stark key, a forged signature).
+balance, positions and orders, then a taker order of the SDK's filled, and its trade). An
+order the SDK signs with another key is refused as Extended refuses it (a foreign Stark key,
+a forged signature).
 
 The SDK draws an order's nonce at random in 0..2^32-1, while Extended's API documents
 1..2^31 (which the sim enforces, code 1133): the test passes the SDK a nonce in range through
