@@ -11,7 +11,6 @@ from typing import Any
 
 from mmtrio.errors import MmtrioError
 
-SYMBOL = "BTCUSDT"
 MAX_POSITION_LOTS = 20
 FOREIGN_QTY_LOTS = 2  # the harness's own foreign orders: slack in the venue's limit check
 RECONCILE_S = 2.0
@@ -66,24 +65,34 @@ def _toml(doc: dict[str, Any]) -> str:
 
 
 def bot_config(
-    urls: dict[str, str], state_dir: Path, sock: Path, *, gamma: float, variant: str
+    urls: dict[str, str],
+    state_dir: Path,
+    sock: Path,
+    *,
+    gamma: float,
+    variant: str,
+    venue: str = "binance",
+    symbol: str = "BTCUSDT",
+    venue_extra: dict[str, str] | None = None,
 ) -> str:
     """The bot's config for a run: shipped defaults, external sim, short chaos timings.
 
     ``variant``: "valid"; "invalid" (a value out of range: the reload must be refused);
     "disk_full" (disk guard thresholds above any free space: the guard must stop quoting).
+    ``venue``/``symbol``/``venue_extra``: the venue the sim speaks (:mod:`.venues`).
     """
     c = _repo_config()
     c.pop("sim", None)
     c["venue"].update(
-        name="binance",
+        name=venue,
         # The external sim is a test venue on loopback: testnet mode accepts it (live refuses
         # loopback URLs; paper would start a sim of its own).
         mode="testnet",
-        symbol=SYMBOL,
+        symbol=symbol,
         rest_url=urls["rest"],
         market_ws_url=urls["ws"],
         private_ws_url=urls["ws"],
+        **(venue_extra or {}),
     )
     c["quoting"].update(gamma=gamma, requote_interval_ms=100)
     c["estimators"].update(warmup_ms=2_000, min_trades=5)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import select
 import signal
@@ -37,7 +38,6 @@ from mmtrio.chaos.botconfig import (
     MAX_POSITION_LOTS,
     RECONCILE_S,
     SHUTDOWN_DEADLINE_S,
-    SYMBOL,
     ChaosHarnessError,
     bot_config,
 )
@@ -53,6 +53,7 @@ from mmtrio.chaos.invariants import (
 from mmtrio.chaos.logs import first_journal_failure, log_entries, supervised_restarts
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import FaultAction, Schedule, make_schedule
+from mmtrio.chaos.venues import SIM_SYMBOL, ChaosVenue, chaos_venue
 from mmtrio.errors import MmtrioError
 
 POLL_S = 0.3  # venue polling period (s): the resolution of snapshots and action timing
@@ -95,8 +96,12 @@ def _now_ms() -> int:
 class Harness:
     """Runs one seeded chaos run end to end (:meth:`run`)."""
 
-    def __init__(self, seed: int, duration_s: float, out_root: Path) -> None:
+    def __init__(
+        self, seed: int, duration_s: float, out_root: Path, venue: str = "binance"
+    ) -> None:
         self.seed = seed
+        self.venue: ChaosVenue = chaos_venue(venue)
+        self.rng = random.Random(seed)  # the foreign orders' own values (Extended's nonce)
         self.schedule = make_schedule(seed, int(duration_s * 1000))
         self.out = out_root / f"seed-{seed}"
         self.out.mkdir(parents=True, exist_ok=True)
@@ -112,8 +117,8 @@ class Harness:
 
     # --- processes ------------------------------------------------------------------------
     def _start_sim(self) -> None:
-        cmd = [sys.executable, "-m", "mmtrio", "sim", "--json", "--synthetic"]
-        cmd += ["--seed", str(self.seed % 2**31 + 1), "--symbol", SYMBOL]
+        cmd = [sys.executable, "-m", "mmtrio", "sim", "--json", "--synthetic", *self.venue.sim_args]
+        cmd += ["--seed", str(self.seed % 2**31 + 1), "--symbol", SIM_SYMBOL]
         self.sim_log = (self.out / "sim.log").open("wb")
         self.sim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.sim_log)
         stdout = self.sim.stdout
@@ -127,8 +132,7 @@ class Harness:
                 f"mmtrio sim did not print its URLs within 30 s: see {self.out / 'sim.log'}"
             )
         self.r.urls = json.loads(line)
-        self.api_key = str(self.r.urls["api_key"])
-        self.api_secret = str(self.r.urls["api_secret"])
+        self.env = self.venue.env(self.r.urls)  # the bot's keys, as the sim printed them
         limit = MAX_POSITION_LOTS + FOREIGN_QTY_LOTS
         self._admin("/admin/config", {"exposure_limit_lots": limit})
 
@@ -140,6 +144,9 @@ class Harness:
             self.sock_dir / "c.sock",
             gamma=self.r.gamma,
             variant=variant,
+            venue=self.venue.name,
+            symbol=self.venue.symbol,
+            venue_extra=self.venue.venue_config(self.r.urls),
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
@@ -150,7 +157,7 @@ class Harness:
         index = len(self.r.bots)
         log_path = self.out / f"bot-{index}.log"
         log = log_path.open("wb")
-        env = dict(os.environ, MMTRIO_API_KEY=self.api_key, MMTRIO_API_SECRET=self.api_secret)
+        env = dict(os.environ, **self.env)
         cmd = [sys.executable, "-m", "mmtrio", "run", "--config", str(self.out / "config.toml")]
         # The bot writes to a pipe, and a separate process (`cat`) writes the log file: the
         # journal_full fault refuses every *file* write of the bot, and its log must survive.
@@ -221,15 +228,8 @@ class Harness:
         side = act.params["side"]
         # 2 % away from the touch: rests without filling, inside the venue's price band
         ref = float(bids[0][0]) * 0.98 if side == "BUY" else float(asks[0][0]) * 1.02
-        params = {
-            "symbol": SYMBOL,
-            "side": side,
-            "type": "LIMIT",
-            "timeInForce": "GTX",
-            "quantity": f"{FOREIGN_QTY_LOTS / 1000:.3f}",
-            "price": f"{ref:.1f}",
-            "newClientOrderId": act.params["client_id"],
-        }
+        qty, cid = f"{FOREIGN_QTY_LOTS / 1000:.3f}", act.params["client_id"]
+        params = self.venue.foreign_order(side, qty, f"{ref:.1f}", cid, self.rng)
         # Through the admin API: another client of the account, from another host, so its
         # request does not share the bot's IP rate limits (seed 56: placed over REST during
         # the bot's 429 back-off, it drew a 418 ban that then hit the bot).
@@ -403,7 +403,9 @@ class Harness:
         try:
             ids = [
                 int(r[0])
-                for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (SYMBOL,))
+                for r in conn.execute(
+                    "SELECT trade_id FROM fills WHERE symbol = ?", (self.venue.symbol,)
+                )
             ]
             recs = [
                 JournalRecord(int(seq), str(kind), int(ts), json.loads(payload))
@@ -520,9 +522,12 @@ class Harness:
 
 
 def run_campaign(
-    campaign_seed: int, runs: int, duration_s: float, out_root: Path
+    campaign_seed: int, runs: int, duration_s: float, out_root: Path, venue: str = "binance"
 ) -> list[RunResult]:
-    """``runs`` seeded runs in sequence (run i has seed ``run_seed(campaign_seed, i)``)."""
+    """``runs`` seeded runs in sequence (run i has seed ``run_seed(campaign_seed, i)``) on
+    ``venue``'s simulated venue (:mod:`mmtrio.chaos.venues`)."""
     from mmtrio.chaos.schedule import run_seed
 
-    return [Harness(run_seed(campaign_seed, i), duration_s, out_root).run() for i in range(runs)]
+    return [
+        Harness(run_seed(campaign_seed, i), duration_s, out_root, venue).run() for i in range(runs)
+    ]

@@ -23,12 +23,17 @@ import json
 import sys
 from pathlib import Path
 
+# The venues a chaos run knows (mmtrio.chaos.venues.CHAOS_VENUES), listed here so --help
+# stays import-light.
+CHAOS_VENUE_NAMES = ("binance", "extended")
+
 NAME = "chaos"
 HELP = "run seeded fault-injection runs against the sim and check the bot's invariants"
 EPILOG = """\
 examples:
   mmtrio chaos --runs 3 --seed 1
   mmtrio chaos --runs 1 --seed 42 --json       # replay one failing seed
+  mmtrio chaos --venue extended --runs 50      # on Extended's protocol (Stark-signed orders)
 
 exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
 4 an invariant was violated
@@ -45,6 +50,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=30.0,
         help="seconds per run (sim time = wall time: the sim runs at speed 1; default 30, > 10)",
+    )
+    parser.add_argument(
+        "--venue",
+        default="binance",
+        choices=sorted(CHAOS_VENUE_NAMES),
+        help="the protocol the simulated venue speaks and the bot trades (default binance)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -65,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mmtrio chaos: --seed must be in 0..4294967295, got {args.seed}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        results = run_campaign(args.seed, args.runs, args.duration, Path(args.out))
+        results = run_campaign(args.seed, args.runs, args.duration, Path(args.out), args.venue)
     except MmtrioError as exc:  # e.g. a duration too short for any fault window
         print(f"mmtrio chaos: {exc}", file=sys.stderr)
         return EXIT_USAGE

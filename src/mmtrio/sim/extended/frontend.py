@@ -99,8 +99,20 @@ class ExtendedFrontEnd:
         await trio.sleep_forever()
 
     def admin_order(self, params: dict[str, Any]) -> Any:
-        """An order as ``POST /user/order`` takes it, from another client: no signature."""
-        return self.place(params, check_signature=False)
+        """An order as ``POST /user/order`` takes it, from another client: no signature.
+
+        The admin API passes every parameter as a string (as Binance's form parameters are):
+        ``postOnly``/``reduceOnly`` are read as ``true``/``false`` and ``expiryEpochMillis`` as
+        a whole number, into the JSON types Extended's body has; a malformed one is refused
+        with the order's own check (1133/1135)."""
+        body: dict[str, Any] = dict(params)
+        for flag in ("postOnly", "reduceOnly"):
+            if flag in body:
+                body[flag] = {"true": True, "false": False}.get(body[flag], body[flag])
+        expiry = body.get("expiryEpochMillis")
+        if isinstance(expiry, str) and expiry.isdigit():
+            body["expiryEpochMillis"] = int(expiry)
+        return self.place(body, check_signature=False)
 
     def client_credentials(self) -> dict[str, str]:
         return {
