@@ -49,10 +49,10 @@ def _wait(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
-def _start_sim(tmp: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_sim(tmp: Path, speed: float = SPEED) -> tuple[subprocess.Popen[str], dict[str, str]]:
     err = (tmp / "sim.err").open("w")
     proc = subprocess.Popen(
-        [*MMTRIO, "sim", "--json", "--speed", str(SPEED)],
+        [*MMTRIO, "sim", "--json", "--speed", str(speed)],
         stdout=subprocess.PIPE,
         stderr=err,
         text=True,
@@ -65,8 +65,8 @@ def _start_sim(tmp: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     return proc, json.loads(line)
 
 
-def _config(tmp: Path, urls: dict[str, str]) -> Path:
-    path = write_config(tmp, speed=SPEED)
+def _config(tmp: Path, urls: dict[str, str], **overrides: str) -> Path:
+    path = write_config(tmp, speed=SPEED, **overrides)
     text = path.read_text()
     text = re.sub(
         r'^mode = "paper".*$',
@@ -216,6 +216,77 @@ def test_sigkill_at_random_moments_loses_and_doubles_no_fill(tmp_path: Path) -> 
             f"{len(ids)} journaled, position {venue_lots} lots, {len(truth['orders'])} orders, "
             f"epochs {sorted(epochs)}, missed fills booked at start: "
             f"{[r['missed_fills'] for r in starts]}, kills at: {moments}"
+        )
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        sim.send_signal(signal.SIGTERM)
+        try:
+            sim.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+
+
+def _our_open(admin: str, prefix: str) -> list[str]:
+    return [cid for cid in _truth(admin)["open_orders"] if cid.startswith(prefix)]
+
+
+def test_kill_9_right_after_start_with_quotes_resting_and_a_fill_while_down(
+    tmp_path: Path,
+) -> None:
+    """Issue #20, finding 1: killed moments after start, before any trade was ever journaled
+    (the start record's checkpoint trade id is None), with quotes resting; one fills while no
+    process runs. The restart must book that trade, not adopt it into the position."""
+    sim, urls = _start_sim(tmp_path, speed=1.0)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # Quotes 150 ticks from the touch: the market does not fill them in these seconds,
+        # so the one fill is the one made while the bot is down.
+        cfg = _config(
+            tmp_path, urls, **{"min_half_spread_ticks = 2 ": "min_half_spread_ticks = 150 "}
+        )
+        admin, state = urls["admin"], tmp_path / "state"
+        first = _start_bot(cfg, tmp_path / "run0.log", urls)
+        procs.append(first)
+        _wait(lambda: "reconcile (start)" in _text(tmp_path / "run0.log"), 30, "the recovery")
+        started = time.monotonic()
+        prefix = f"mmt{max(_journal(state)[3]):x}-"
+        _wait(lambda: len(_our_open(admin, prefix)) >= 2, 30, "two quotes resting")
+        # half a second after the start-up reconciliation (the finding's case: 0.61 s)
+        time.sleep(max(0.0, started + 0.5 - time.monotonic()))
+        first.send_signal(signal.SIGKILL)
+        killed_after = time.monotonic() - started
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        ids, _, recs, _, _ = _journal(state)
+        # the case of the finding: no trade journaled, the start checkpoint is None
+        assert ids == set() and {r["checkpoint_trade_id"] for r in recs} == {None}, recs
+        fault = httpx.post(f"{admin}/admin/fault", json={"kind": "fill", "side": "BUY"}, timeout=5)
+        assert fault.status_code == 200, fault.text
+        truth = _truth(admin)
+        assert [f for f in truth["fills"] if f["client_id"].startswith(prefix)], truth["fills"]
+
+        second = _start_bot(cfg, tmp_path / "run1.log", urls)
+        procs.append(second)
+        _wait(lambda: "reconcile (start)" in _text(tmp_path / "run1.log"), 30, "the restart")
+        epoch = max(_journal(state)[3])
+        _wait(lambda: len(_our_open(admin, f"mmt{epoch:x}-")) >= 1, 30, "quotes again")
+        second.send_signal(signal.SIGTERM)
+        code = second.wait(timeout=30)
+        text = _text(tmp_path / "run1.log")
+        assert code == 0, text[-3000:]
+
+        truth = _truth(admin)
+        venue_ids = {f["trade_id"] for f in truth["fills"]}
+        ids, lots, recs, _, _ = _journal(state)
+        assert venue_ids and ids == venue_ids, (sorted(venue_ids), sorted(ids))
+        assert lots == truth["position"]["lots"]
+        start = [r for r in recs if r["phase"] == "start"][-1]
+        assert start["missed_fills"] >= 1 and start["position_gap_lots"] == 0, start
+        print(
+            f"kill -9 {killed_after:.2f} s after the start-up reconciliation with quotes "
+            f"resting; {len(venue_ids)} venue fill(s) == {len(ids)} journaled"
         )
     finally:
         for p in procs:

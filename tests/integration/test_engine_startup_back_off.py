@@ -57,7 +57,7 @@ def _recorded_back_off(tmp_path: Path) -> bool:
 
 async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(tmp_path: Path) -> None:
     quick_stop = {
-        "shutdown_deadline_s = 15.0": "shutdown_deadline_s = 2.0",
+        "shutdown_deadline_s = 15.0": "shutdown_deadline_s = 3.0",
         "request_timeout_ms = 5000": "request_timeout_ms = 1000",
     }
     cfg_path = write_config(tmp_path, **quick_stop)

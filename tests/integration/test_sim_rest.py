@@ -60,7 +60,7 @@ async def test_auth_errors() -> None:
         ({"newClientOrderId": "x" * 37}, -1100),
         ({"newClientOrderId": "abc\n"}, -1100),  # the whole id must match, newline too
         ({"price": "50000.00\n"}, -1100),
-        ({"price": "90000.00"}, -5022),
+        ({"price": "62500.00"}, -5022),  # above the ask, inside PERCENT_PRICE
         ({"side": "UP"}, -1117),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from mmtrio.chaos.invariants import (
@@ -24,6 +25,7 @@ from mmtrio.chaos.invariants import (
     check_reconcile_halts,
     check_stop,
     check_unknown_orders,
+    journal_lot,
     position_samples,
     settle_end,
     settle_start,
@@ -279,11 +281,17 @@ def proc(**kw: Any) -> ProcessRecord:
 
 
 def test_processes() -> None:
+    guard = "WARNING stopped: exit code 3, stopped safely by a guard (the kill switch is latched)"
     assert (
-        check_processes([proc(), proc(exit_code=-9, signal_sent="KILL"), proc(exit_code=3)]) == []
+        check_processes(
+            [proc(), proc(exit_code=-9, signal_sent="KILL"), proc(exit_code=3, log_text=guard)]
+        )
+        == []
     )
     for bad in (
         proc(exit_code=1),
+        # issue #20, finding 4: exit 3 after a plain SIGTERM, no guard named (a stale book)
+        proc(exit_code=3, log_text="INFO stopped: exit code 3\n"),
         proc(signal_sent=None, exit_code=0),
         proc(log_text="Traceback (most recent call last):\n  boom\n"),
         proc(exit_code=-9, signal_sent=None),
@@ -499,8 +507,17 @@ def test_positions_in_the_logs_units_are_read_as_lots() -> None:
     )
     replay = "journal: checkpoint +0.004 BTC at venue trade 9, 2 fill(s) replayed since, "
     replay += "position +0.002 BTC; venue trades after 9 are checked"
-    assert log_positions([(5, status), (50, fill), (60, replay)]) == [
-        (5, -4),
-        (50, -6),
-        (60, 2),
-    ]
+    gap = (
+        "position gap of -0.003 BTC adopted from the venue (-0.006 BTC -> -0.009 BTC): the "
+        "venue's trades since the journal's last known state do not explain it"
+    )
+    lines = [(5, status), (50, fill), (60, replay), (70, gap)]
+    assert log_positions(lines, Decimal("0.001")) == [(5, -4), (50, -6), (60, 2), (70, -9)]
+    # without the journal's lot the sizes cannot be read as lots: only lot forms count
+    assert log_positions(lines) == []
+
+
+def test_the_lot_comes_from_the_journals_instrument_record() -> None:
+    recs = [JournalRecord(1, "instrument", 0, {"symbol": "X", "lot_size": "0.01"})]
+    assert journal_lot(recs) == Decimal("0.01")
+    assert journal_lot([]) is None

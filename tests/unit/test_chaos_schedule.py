@@ -25,7 +25,9 @@ def test_schedule_is_well_formed(seed: int, duration: int) -> None:
     sch = make_schedule(seed, duration)
     times = [a.at_ms for a in sch.actions]
     assert times == sorted(times)
-    assert all(4_000 <= t <= duration - 6_000 + 50 for t in times)
+    # run-level layers (issue #20) act from the start; every other fault within the window
+    windowed = [a.at_ms for a in sch.actions if a.kind not in ("early_kill", "cpu_starved_run")]
+    assert all(4_000 <= t <= duration - 6_000 + 50 for t in windowed)
     for act in sch.actions:
         assert act.kind in CHAOS_KINDS
         if act.executor == "admin":
@@ -55,7 +57,7 @@ def test_a_campaign_covers_every_kind() -> None:
         sch = make_schedule(run_seed(5, i), 60_000)
         seen.update(sch.counts())
         ends.add(sch.end)
-    assert seen == set(CHAOS_KINDS)
+    assert seen == set(CHAOS_KINDS) - {"quiet_tail"}  # a helper of every run, never counted
     assert ends == {"sigterm", "sigkill"}
 
 

@@ -2,7 +2,7 @@
 
 The engine is venue-neutral: a refusal is a :class:`Refusal` (with the core's reject kind);
 the Binance codes the simulated venue answers with are checked here too, through the sim's
-Binance front end (``sim/binance_words``), where they now live.
+Binance front end (``sim/binance/words.py``), where they now live.
 """
 
 from __future__ import annotations

@@ -87,10 +87,14 @@ async def test_a_stop_before_order_entry_depends_on_how_the_last_session_ended(
 
 
 def test_exit_codes() -> None:
-    assert exit_code(0, HowItEnded(stop_reason="x"), halted=False) == EXIT_OK
-    assert exit_code(0, HowItEnded(stop_reason="x"), halted=True) == EXIT_SAFE_STOP
-    assert exit_code(0, HowItEnded(escalated="sup"), halted=False) == EXIT_SAFE_STOP
-    assert exit_code(0, HowItEnded(crashed="boom"), halted=False) == EXIT_FAILED
-    assert exit_code(2, HowItEnded(stop_reason="x"), halted=False) == EXIT_FAILED
-    assert exit_code(-1, HowItEnded(stop_reason="x"), halted=False) == EXIT_FAILED
+    assert exit_code(0, HowItEnded(stop_reason="x"), latched=None) == EXIT_OK
+    # only a latched kill switch is a guard's stop (issue #20, finding 4: a stale-book halt
+    # at a SIGTERM used to exit 3)
+    assert exit_code(0, HowItEnded(stop_reason="x"), latched="kill file") == EXIT_SAFE_STOP
+    assert exit_code(0, HowItEnded(escalated="sup"), latched=None) == EXIT_SAFE_STOP
+    assert exit_code(0, HowItEnded(crashed="boom"), latched=None) == EXIT_FAILED
+    assert exit_code(2, HowItEnded(stop_reason="x"), latched=None) == EXIT_FAILED
+    assert exit_code(-1, HowItEnded(stop_reason="x"), latched=None) == EXIT_FAILED
+    # the venue refused the credentials at start: bad input, whatever else happened
+    assert exit_code(0, HowItEnded(auth_failed="refused", crashed="x"), latched=None) == 2
     assert HowItEnded(stop_reason="a", crashed="b", escalated="c").reason == "c"

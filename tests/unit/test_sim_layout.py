@@ -30,7 +30,7 @@ CONTRACT = "the sim's shared engine imports no front end"
 BINANCE = re.compile(
     r"(?i:binance|fapi|listenkey|listen.key|\bgtx\b|x-mbx|recvwindow|\bpu\b)"
     r"|lastUpdateId|depthUpdate|bookTicker|aggTrade|markPriceUpdate|ORDER_TRADE_UPDATE"
-    r"|ACCOUNT_UPDATE|EXPIRED_IN_MATCH|clientOrderId|origQty|executedQty"
+    r"|ACCOUNT_UPDATE|TRADE_LITE|EXPIRED_IN_MATCH|clientOrderId|origQty|executedQty|userTrades"
     r"|(?<![\w.])-[1245]\d{3}\b",
 )
 

@@ -15,9 +15,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from mmtrio.chaos.logs import JOURNAL_FAILED, log_positions, logged_order_ids, unsupervised_crash
+from mmtrio.chaos.recovery_checks import check_gap_alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,17 @@ class Evidence:
     fill_cutoff: int | None = None  # check only the first N venue fills (final SIGKILL)
     final_position_check: bool = True
     extra: list[Violation] = field(default_factory=list)
+    # (from, to) wall ms in which the link to the venue was silent (the fault proxy)
+    link_silent: list[tuple[int, int]] = field(default_factory=list)
+    gap_faults: list[int] = field(default_factory=list)  # wall ms of each position_gap
+
+
+def journal_lot(records: Sequence[JournalRecord]) -> Decimal | None:
+    """The lot size of the instrument the bot journaled (its log speaks sizes in it)."""
+    for r in reversed(records):
+        if r.kind == "instrument" and "lot_size" in r.payload:
+            return Decimal(str(r.payload["lot_size"]))
+    return None
 
 
 # 1 -------------------------------------------------------------------------------------------
@@ -437,7 +450,11 @@ def _late_cancel(sent: JournalRecord, resolved_ms: int | None, deadline_ms: int)
 # order followed (through only such step records) by "-> ACTIVE" was decided in the step
 # that resynced the book, from the synced book, and is legitimate.
 OUT_OF_SYNC = re.compile(r"book invalid|book (is )?out of sync", re.I)
-IN_SYNC = re.compile(r"-> ACTIVE\b", re.I)
+# Leaving HALTED for ACTIVE or REDUCING_ONLY: an invalid book demands HALTED, so a state below
+# it means the book is valid again (chaos seed 5056: resynced after an 8 s silent link, the
+# bot went HALTED -> REDUCING_ONLY for the feed's latency, not -> ACTIVE, and its reducing
+# order from the synced book was judged "sent out of sync").
+IN_SYNC = re.compile(r"-> (ACTIVE|REDUCING_ONLY)\b", re.I)
 _STEP_KINDS = frozenset({"order_sent", "mid_sample", "state_change"})
 
 
@@ -521,14 +538,15 @@ def check_post_only(
 
 
 # 10 ------------------------------------------------------------------------------------------
+GUARD_STOP = "stopped safely by a guard"  # runtime/shutdown.py's exit-3 line names the guard
 
 
 def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
     """No crash: every exit was asked for (SIGKILL, or SIGTERM → exit 0 or 3) and no log shows
     a traceback or a CRITICAL line, except a supervised child task's failure the supervisor
     restarted (that is the designed absorption; the harness counts them). Exit 3 (a guard
-    stopped the bot safely) is accepted: the guard's reason is judged by the other
-    invariants (e.g. a position mismatch is #2)."""
+    stopped the bot safely) is accepted when the log names the guard; the guard's reason is
+    judged by the other invariants (e.g. a position mismatch is #2)."""
     for p in processes:
         bad: str | None = None
         if p.end_ms is not None and p.signal_sent is None:
@@ -540,6 +558,10 @@ def check_processes(processes: Iterable[ProcessRecord]) -> list[Violation]:
                 bad = "stopped after its journal failed without saying so in its log"
         elif p.signal_sent == "TERM" and p.exit_code not in (0, 3):
             bad = f"exit code {p.exit_code} after SIGTERM (expected 0, or 3 for a guard stop)"
+        elif p.signal_sent == "TERM" and p.exit_code == 3 and GUARD_STOP not in p.log_text:
+            # 3 is a guard's stop, and the bot names the guard; a plain stop that met a
+            # self-clearing halt (a stale book) once exited 3 unexplained (issue #20, #4)
+            bad = "exit code 3 after SIGTERM without naming the guard that stopped it"
         elif p.signal_sent == "KILL" and p.exit_code not in (-9, None):
             bad = f"exit code {p.exit_code} after SIGKILL"
         if bad is None:
@@ -565,9 +587,9 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out: list[Violation] = []
     out += check_fills(truth.get("fills", []), ev.journal_trade_ids, fill_ids, ev.fill_cutoff)
     settle = lim.reconcile_interval_ms + lim.grace_ms
-    logged = log_positions(log_lines)
+    logged = log_positions(log_lines, journal_lot(ev.records))
     starts = [p.start_ms for p in ev.processes]
-    barred = barred_windows(truth)
+    barred = barred_windows(truth) + list(ev.link_silent)
     samples = position_samples(ev.snapshots, ev.records, settle, logged, starts, barred=barred)
     out += check_positions(samples)
     out += check_reconcile_halts(log_lines)
@@ -603,5 +625,6 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out += check_rate_limits(truth.get("rate_limits", {}))
     out += check_post_only(truth.get("orders", []), truth.get("fills", []))
     out += check_processes(ev.processes)
+    out += check_gap_alerts(ev.gap_faults, ev.processes)
     out += ev.extra
     return sorted(out, key=lambda v: v.invariant)

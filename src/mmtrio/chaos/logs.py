@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from mmtrio.core.instruments import KNOWN_INSTRUMENTS
-
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})")
 
 
@@ -48,39 +46,59 @@ def log_entries(raw: str) -> list[tuple[int, str]]:
 
 
 # The bot's log speaks the instrument's units (``position +0.009 BTC``); the judge works in
-# lots. The older lot forms (``pos=-6``, ``position -6 lots``) are still read.
-_STATUS_POS = re.compile(r"\bstatus \S+ \(\w+\) .*\| position ([+-]?\d+(?:\.\d+)?) (\w+) \(")
-_FILL_POS = re.compile(r"\bfill (?:BUY|SELL) .* @ \S+ \(.*\); position ([+-]?\d+(?:\.\d+)?) (\w+)$")
-_REPLAY_POS = re.compile(r"^journal: .*\bposition ([+-]?\d+(?:\.\d+)?) (\w+)")
+# lots, so a size is divided by the instrument's lot (from the journal's instrument record).
+# The older lot forms (``pos=-6``, ``position -6 lots``, ``books at -6 lots``, ``(-6 -> -9
+# lots)``) are still read.
+_NUM = r"([+-]?\d+(?:\.\d+)?)"
+_STATUS_POS = re.compile(rf"\bstatus \S+ \(\w+\) .*\| position {_NUM} (\w+) \(")
+_FILL_POS = re.compile(rf"\bfill (?:BUY|SELL) .* @ \S+ \(.*\); position {_NUM} (\w+)$")
+_REPLAY_POS = re.compile(rf"^journal: .*\bposition {_NUM} (\w+)")
+_ADOPTED_POS = re.compile(
+    rf"gap of [+-]\S+(?: \w+)? adopted from the venue \([^)]*? -> {_NUM} (\w+)\)"
+)
 _RECONCILE_POS = re.compile(r"reconcile.*position venue -?\d+ / ours (-?\d+)")
 _OLD_LOTS = (
     re.compile(r"\bstatus \S+ .* pos=(-?\d+) "),
     re.compile(r"lots @ -?\d+ ticks \(.*\); position (-?\d+) lots$"),
     re.compile(r"^journal: .* books at (-?\d+) lots"),
 )
-_LOT_BY_ASSET = {i.base_asset: i.lot_size for i in KNOWN_INSTRUMENTS.values()}
 
 
-def _lots(qty: str, asset: str) -> int | None:
-    lot = _LOT_BY_ASSET.get(asset)
+def _lots(qty: str, asset: str, lot: Decimal | None) -> int | None:
+    """``qty`` in lots: ``asset`` "lots" is already lots; else it needs the instrument's lot."""
+    if asset == "lots":
+        return int(Decimal(qty))
     if lot is None:
         return None
     lots = Decimal(qty) / lot
     return int(lots) if lots == lots.to_integral_value() else None
 
 
-def log_positions(lines: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
+def log_positions(
+    lines: Iterable[tuple[int, str]], lot: Decimal | None = None
+) -> list[tuple[int, int]]:
     """The bot's own position as its log states it: (wall_ms, lots), from the periodic status
     line, from every reconciliation summary (a restarted bot adopts the venue's position
     there before it journals any position record) and from every booked fill (chaos seed 20:
     while 429s postponed the reconciliation, the judge saw only the position before a fill),
-    and from a restarted bot's journal replay (what it holds before its first reconciliation,
-    which a stop during start-up can pre-empt)."""
+    from a restarted bot's journal replay (what it holds before its first reconciliation,
+    which a stop during start-up can pre-empt), and from the alert of a position gap adopted
+    at start ("… adopted from the venue (-0.006 BTC -> -0.009 BTC)"): the start-up's fill lines
+    are logged after its reconciliation summary and state the position at the fill, before
+    the adoption (chaos seed 3031: judged by such a line, "bot -6, venue -9").
+
+    ``lot``: the instrument's lot size, to turn the sizes the log speaks into lots (None: only
+    lot-form lines are read)."""
     out: list[tuple[int, int]] = []
     for ts, text in lines:
-        m = _STATUS_POS.search(text) or _FILL_POS.search(text) or _REPLAY_POS.search(text)
+        m = (
+            _STATUS_POS.search(text)
+            or _FILL_POS.search(text)
+            or _REPLAY_POS.search(text)
+            or _ADOPTED_POS.search(text)
+        )
         if m:
-            lots = _lots(m.group(1), m.group(2))
+            lots = _lots(m.group(1), m.group(2), lot)
             if lots is not None:
                 out.append((ts, lots))
             continue

@@ -18,6 +18,7 @@ class RunResult:
     restarts: int = 0  # bot process restarts (after SIGKILL or an unexpected exit)
     child_restarts: int = 0  # supervised child tasks the bot restarted itself
     fills: int = 0
+    fills_checked: int = 0  # venue fills compared with the journal (all, or up to a cutoff)
     final_position: int = 0
     end: str = "sigterm"
     violations: list[Violation] = field(default_factory=list)
@@ -27,6 +28,26 @@ class RunResult:
     def ok(self) -> bool:
         return not self.violations and self.error is None
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RunResult:
+        """A result as :meth:`to_json` wrote it (a resumed campaign reads its summary)."""
+        return cls(
+            seed=int(doc["seed"]),
+            out_dir=str(doc["out_dir"]),
+            faults={str(k): int(v) for k, v in doc.get("faults", {}).items()},
+            restarts=int(doc.get("restarts", 0)),
+            child_restarts=int(doc.get("child_restarts", 0)),
+            fills=int(doc.get("fills", 0)),
+            fills_checked=int(doc.get("fills_checked", 0)),
+            final_position=int(doc.get("final_position", 0)),
+            end=str(doc.get("end", "sigterm")),
+            violations=[
+                Violation(int(v["invariant"]), v.get("at_ms"), str(v["message"]))
+                for v in doc.get("violations", [])
+            ],
+            error=doc.get("error"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
@@ -35,6 +56,7 @@ class RunResult:
             "restarts": self.restarts,
             "child_restarts": self.child_restarts,
             "fills": self.fills,
+            "fills_checked": self.fills_checked,
             "final_position": self.final_position,
             "end": self.end,
             "violations": [v.to_json() for v in self.violations],
@@ -58,6 +80,7 @@ def summary(results: list[RunResult], campaign_seed: int) -> dict[str, Any]:
         "restarts": sum(r.restarts for r in results),
         "child_restarts": sum(r.child_restarts for r in results),
         "fills": sum(r.fills for r in results),
+        "fills_checked": sum(r.fills_checked for r in results),
         "violations": sum(len(r.violations) for r in results),
         "harness_errors": sum(1 for r in results if r.error is not None),
         "first_failure": _first_failure(failed[0]) if failed else None,

@@ -43,10 +43,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mmtrio.chaos.layers import LAYER_KINDS, layer_actions
 from mmtrio.errors import ParameterError
 from mmtrio.sim.faults import FAULT_KINDS
 
-Executor = Literal["admin", "signal", "foreign_order", "control", "fsize"]
+Executor = Literal[
+    "admin", "signal", "foreign_order", "control", "fsize", "proxy", "cpu", "early_kill"
+]
 
 # the bot's supervised tasks (runtime/engine.py) a child_crash fault may hit
 SUPERVISED_CHILDREN = ("market-feed", "user-stream", "deadman", "reconciler")
@@ -88,6 +91,7 @@ CHAOS_KINDS: dict[str, str] = {
         "the venue answers the next 1-3 requests -1000 / HTTP 500: the bot task that made them "
         "absorbs it, or fails and its supervisor restarts it (counted as a child restart)"
     ),
+    **LAYER_KINDS,  # issue #20: link, CPU, reconciliation and early-kill faults (layers.py)
 }
 
 # relative weights of the kinds a schedule draws from
@@ -230,6 +234,8 @@ def make_schedule(
         restart = disk_layer.randint(300, 2_000)
         actions.append(FaultAction(at, "journal_full", "fsize", {"restart_after_ms": restart}))
         actions.sort(key=lambda a: a.at_ms)
+    actions.extend(layer_actions(seed, warmup_ms, last))
+    actions.sort(key=lambda a: a.at_ms)
     return Schedule(seed=seed, duration_ms=duration_ms, actions=tuple(actions), end=end)
 
 

@@ -7,8 +7,15 @@ after an accept, cancel races, venue cancels and expiries, latency spikes, clock
 SIGKILL + restart, SIGHUP with a valid / invalid config, a full journal disk (the disk
 guard's threshold, and on Linux the bot's file writes past 4 KiB refused by the kernel
 through RLIMIT_FSIZE), foreign orders, unknown venue errors that may crash a bot task, a crashing
-supervised task)
+supervised task; and, through a TCP fault proxy between the bot and the venue, half-open
+links and connection resets on REST and websockets; CPU starvation (the bot pinned to a core
+shared with busy processes); fills made during a REST recovery, fills replayed across a
+restart, a position change no fill explains, orders dropped at start-up, and a kill -9
+moments after the first quote with fills made while the bot is down)
 and checks the invariants against the venue's ground truth and the bot's journal and logs.
+``--out`` may be relative (to the working directory) or absolute. A bot that refuses to
+start (exit 2: the config or keys the harness gave it) is a harness error, never a bot
+violation.
 
 Prints a table (per run and total). Exit 0 when every run is clean, 4 on any violation (the
 seed and the first violating event are named; evidence is kept under --out/seed-<seed>/),
@@ -59,7 +66,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
-        "--out", default="chaos-out", help="evidence directory (default ./chaos-out)"
+        "--out",
+        default="chaos-out",
+        help="evidence directory, relative to the working directory or absolute "
+        "(default ./chaos-out)",
     )
 
 

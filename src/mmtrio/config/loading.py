@@ -23,6 +23,7 @@ from mmtrio.config.fields import describe_allowed
 from mmtrio.config.locations import with_location_defaults
 from mmtrio.config.model import Config
 from mmtrio.config.overrides import set_keys
+from mmtrio.config.toml_errors import describe_duplicate
 from mmtrio.errors import ConfigError
 
 # Key names whose values must never be printed (a secret pasted into the TOML by mistake).
@@ -83,11 +84,14 @@ def load_config(
     except OSError as exc:
         raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {file} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        dup = describe_duplicate(text, str(exc))
+        detail = f"{dup} ({exc})" if dup else str(exc)
+        raise ConfigError(f"config file {file} is not valid TOML: {detail}") from None
     if overrides:
         data = set_keys(data, overrides, Config)
     if name is not None:

@@ -67,12 +67,15 @@ class Config(Section):
                 f"quoting.base_qty = {self.quoting.base_qty} exceeds risk.max_position = "
                 f"{self.risk.max_position}: no quote could ever be sent"
             )
-        if self.runtime.shutdown_deadline_s * 1000 < self.execution.request_timeout_ms * 2:
+        # The stop's cancel-all and its confirmation get 3/4 of the deadline (the final
+        # reconciliation and the flush the rest: runtime/shutdown.py, STOP_CANCEL_SHARE).
+        if self.runtime.shutdown_deadline_s * 1000 * 3 / 4 < self.execution.request_timeout_ms * 2:
             problems.append(
                 f"runtime.shutdown_deadline_s = {self.runtime.shutdown_deadline_s:g} s leaves no "
-                f"time for a cancel-all and its confirmation query "
-                f"(2 × execution.request_timeout_ms = "
-                f"{self.execution.request_timeout_ms * 2 / 1000:g} s)"
+                f"time for a cancel-all and its confirmation query: they get 3/4 of it, "
+                f"{self.runtime.shutdown_deadline_s * 3 / 4:g} s, and need "
+                f"2 × execution.request_timeout_ms = "
+                f"{self.execution.request_timeout_ms * 2 / 1000:g} s"
             )
         _fail(problems)
         return self

@@ -828,8 +828,13 @@ class MarketMaker:
         self._notice("config", "configuration reloaded")
         return self._act(now)
 
-    def adopt_position(self, lots: int, entry_price: Decimal, now: int) -> None:
-        """Reconciliation: take the venue's position as the truth (recorded as an adjustment)."""
+    def adopt_position(
+        self, lots: int, entry_price: Decimal, now: int, *, gap_reason: str | None = None
+    ) -> None:
+        """Reconciliation: take the venue's position as the truth (recorded as an adjustment).
+
+        ``gap_reason``: why the books and the venue differ when no booked trade explains it;
+        such an adoption is also an alert (an operator must see it), never silent."""
         adj = self.ledger.set_position(lots, entry_price, now)
         self._notice(
             "reconcile",
@@ -838,6 +843,17 @@ class MarketMaker:
             lots_after=adj.lots_after,
             equity_effect=str(adj.equity_effect),
         )
+        if gap_reason is not None and adj.lots_before != adj.lots_after:
+            gap = adj.lots_after - adj.lots_before
+            self._notice(
+                "alert",
+                f"position gap of {self.instrument.lots_to_qty(gap):+} "
+                f"{self.instrument.base_asset} adopted from the venue "
+                f"({self._qty(adj.lots_before)} -> {self._qty(adj.lots_after)}): {gap_reason}",
+                lots_before=adj.lots_before,
+                lots_after=adj.lots_after,
+                reason=gap_reason,
+            )
 
     def adopt_order(self, update: OrderUpdate, now: int) -> None:
         """Reconciliation: an open venue order of ours. Tracked → the update is applied;

@@ -4,6 +4,16 @@ If the process dies outright (kill -9, power loss, a hung loop), no cleanup code
 venue's countdown (``POST /fapi/v1/countdownCancelAll``) then cancels every open order when
 it is not refreshed in time. ``refresh_ms`` must be well under ``countdown_ms`` so a slow
 or failed refresh or two does not let it fire while we are healthy.
+
+Pacing (issue #20, finding 2). The countdown runs from the last refresh the venue *received*,
+so the next one is due ``refresh_ms`` after the start of the last successful attempt (the
+venue got it no earlier), not ``refresh_ms`` after an attempt ended: sleeping a full period
+after an attempt that itself hung for ~10 s let one stalled refresh use up the whole 30 s
+countdown, and the venue cancelled a live bot's quotes. Each attempt is bounded
+(:func:`attempt_timeout`), so a hung connection is abandoned in time to try again; a failed
+attempt is retried after :func:`retry_delay` (fast: about a second) for as long as the
+countdown runs, and a 429/418 is waited out for its Retry-After (the client refuses to send
+before then anyway).
 """
 
 from __future__ import annotations
@@ -16,6 +26,19 @@ from mmtrio.venues.protocol import Gateway
 
 DISARM_TIMEOUT_S = 5.0
 MIN_BACK_OFF_WAIT_S = 0.05  # a back-off reported as (almost) over is still waited a moment
+MAX_ATTEMPT_S = 5.0  # one refresh request: beyond this the connection is presumed hung
+MAX_RETRY_S = 1.0  # the wait before trying a failed refresh again
+
+
+def attempt_timeout(refresh_s: float) -> float:
+    """How long one refresh request may take: half a period, within [0.5, 5] s. A request
+    that has not answered by then is abandoned and tried again on a fresh one."""
+    return min(MAX_ATTEMPT_S, max(0.5, refresh_s / 2))
+
+
+def retry_delay(refresh_s: float) -> float:
+    """The wait after a failed refresh: a quarter period, at most a second."""
+    return min(MAX_RETRY_S, refresh_s / 4)
 
 
 async def _first_arm(gateway: Gateway, symbol: str, countdown_ms: int) -> None:
@@ -40,6 +63,8 @@ async def deadman_heartbeat(
     countdown_ms: int,
     refresh_ms: int,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    *,
+    disarm_on_exit: bool = True,
 ) -> None:
     """Arm the countdown, report started, refresh every ``refresh_ms``; disarm on exit.
 
@@ -49,7 +74,11 @@ async def deadman_heartbeat(
     error propagates and the supervisor restarts us. A failed refresh is logged and retried on the
     next beat; the countdown still runs from the last successful one. On cancellation the
     countdown is disarmed (0) in a shielded scope, so a clean stop does not leave a timer
-    that would cancel the next run's orders.
+    that would cancel the next run's orders. The engine passes ``disarm_on_exit=False`` and
+    disarms in its cleanup instead, once zero open orders are confirmed: a disarm here runs
+    before the cancel-all, holds the stop up for as long as the venue does not answer (chaos
+    seed 26 over a silent link: 5 s), and leaves the orders unprotected when the cancel-all
+    then fails.
     """
     if countdown_ms <= 0:
         raise ConfigError(f"dead-man countdown must be > 0 ms, got {countdown_ms}")
@@ -58,18 +87,18 @@ async def deadman_heartbeat(
             f"dead-man refresh ({refresh_ms} ms) must be positive and shorter than the "
             f"countdown ({countdown_ms} ms), or the venue cancels everything while we are alive"
         )
+    armed_at = trio.current_time()
     await _first_arm(gateway, symbol, countdown_ms)
     try:
         task_status.started()
         while True:
-            await trio.sleep(refresh_ms / 1000.0)
-            try:
-                await gateway.arm_deadman(symbol, countdown_ms)
-            except MmtrioError as exc:
-                logger.warning("dead-man refresh for {} failed: {}", symbol, exc)
+            await trio.sleep_until(armed_at + refresh_ms / 1000.0)
+            armed_at = await _refresh(gateway, symbol, countdown_ms, refresh_ms, armed_at)
     except trio.Cancelled:
         # A clean stop. On any other exit (a crash) the countdown stays armed on purpose:
         # it is the protection for exactly that case.
+        if not disarm_on_exit:
+            raise
         with trio.move_on_after(DISARM_TIMEOUT_S, shield=True):
             try:
                 await gateway.arm_deadman(symbol, 0)
@@ -78,3 +107,46 @@ async def deadman_heartbeat(
                     "dead-man disarm for {} failed (countdown still armed): {}", symbol, exc
                 )
         raise
+
+
+async def _refresh(
+    gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms: int, armed_at: float
+) -> float:
+    """Refresh until one attempt succeeds; returns when that attempt started (the venue's
+    countdown restarted no earlier). Failures are retried fast, with a warning that says how
+    long the countdown has left; once it has run out the venue has cancelled our orders, and
+    the error says so (the trading loop learns of the cancels from the venue)."""
+    refresh_s = refresh_ms / 1000.0
+    failures = 0
+    while True:
+        started = trio.current_time()
+        wait = retry_delay(refresh_s)
+        with trio.move_on_after(attempt_timeout(refresh_s)) as attempt:
+            try:
+                await gateway.arm_deadman(symbol, countdown_ms)
+                if failures:
+                    logger.info("dead-man refresh for {} succeeded after {} failure(s)",
+                                symbol, failures)  # fmt: skip
+                return started
+            except RateLimited as exc:
+                wait = max(exc.retry_after_s or 1.0, MIN_BACK_OFF_WAIT_S)
+                problem = f"rate-limited ({exc.msg})"
+            except MmtrioError as exc:
+                problem = str(exc)
+        if attempt.cancelled_caught:
+            problem = f"no answer within {attempt_timeout(refresh_s):g} s"
+        failures += 1
+        left = armed_at + countdown_ms / 1000.0 - trio.current_time()
+        if left > 0:
+            logger.warning(
+                "dead-man refresh for {} failed: {}; trying again in {:.2g} s "
+                "({:.1f} s left on the venue's countdown)",
+                symbol, problem, wait, left,
+            )  # fmt: skip
+        else:
+            logger.error(
+                "dead-man refresh for {} failed: {}; the venue's countdown has run out, so it "
+                "has cancelled our orders; trying again in {:.2g} s",
+                symbol, problem, wait,
+            )  # fmt: skip
+        await trio.sleep(wait)

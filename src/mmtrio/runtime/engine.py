@@ -47,6 +47,7 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
+    AuthError,
     JournalError,
     MmtrioError,
     RateLimited,
@@ -317,6 +318,7 @@ class Engine:
                         clock_ms=self.clock_ms,
                         previous_clean=last_clean,
                         journal_path=journal_path,
+                        deadman=session.capabilities.deadman,
                     )
                     code = await cleanup(parts, self.ended, cfg.runtime.shutdown_deadline_s)
                     self.exit_summary = parts.summary
@@ -392,6 +394,17 @@ class Engine:
                 report = await running.reconciler.recover(
                     adopt=self.config.runtime.foreign_orders == "adopt"
                 )
+            except AuthError as exc:
+                # Bad input, not a crash: one line, exit 2, and not one request more (each
+                # would be refused the same way; issue #20, finding 5).
+                self.ended.auth_failed = (
+                    f"the venue refused the API credentials from "
+                    f"{self.credentials.source or 'the configuration'}: {exc.msg} (code "
+                    f"{exc.code}); check the key and secret, the key's permissions and its IP "
+                    "allow-list. Nothing was traded."
+                )
+                logger.error(self.ended.auth_failed)
+                return False
             finally:
                 session.on_read_retry = None
         if scope.cancelled_caught:
@@ -497,6 +510,7 @@ class Engine:
                 cfg.runtime.deadman_countdown_ms,
                 cfg.runtime.deadman_refresh_ms,
                 task_status,
+                disarm_on_exit=False,  # the cleanup disarms, once no order is left (shutdown)
             )
 
         async def instrument_child() -> None:

@@ -53,6 +53,7 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget, RequestCost
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import (
+    AuthError,
     ConfigError,
     ConnectionFailed,
     MmtrioError,
@@ -337,6 +338,11 @@ class Execution:
                 try:
                     await self._wait_budget(self.costs.cancel_all)
                     await self._timed(self.gateway.cancel_all(symbol))
+                except AuthError as exc:
+                    # Every signed request is refused now: retrying until the deadline only
+                    # repeats the refusal. The dead-man countdown cancels what rests.
+                    logger.error("shutdown cancel-all {} refused: {}", symbol, exc)
+                    return left
                 except (VenueError, MmtrioError) as exc:
                     logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
                 try:

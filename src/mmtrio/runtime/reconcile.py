@@ -18,11 +18,14 @@ periodically, and once more at stop. Decisions recorded here:
   fill the user stream also delivers is booked once. A fill whose order cannot be named
   (the venue may give the order id only) is still booked, as an update with an empty client id
   (the tracker passes it to the ledger).
-- **Start, no watermark** (a new journal): the venue's history predates this journal; it is
-  inside the venue position, which is adopted. Its trade ids become the watermark.
-- **Start, with a watermark** (the journal's): missed fills are booked (and recorded through
-  ``record``), then the venue position is adopted as the truth; a gap between it and the
-  books rebuilt from the journal is reported (``position_gap``) and logged as an error.
+- **Start, a new journal** (``journal_new``: no start record, no fill): the venue's history
+  predates this journal; it is inside the venue position, which is adopted. Its trade ids
+  become the watermark.
+- **Start, a journal with a past** (its watermark, or None when the venue had listed no trade
+  yet: then every trade it lists now came later, issue #20 finding 1): missed fills are booked
+  (and recorded through ``record``), then the venue position is adopted as the truth. A gap
+  the booked trades do not explain is never adopted silently: ``gap_reason`` says why, the
+  strategy raises an alert with it, the log says it as an error and the start record keeps it.
 - **Later passes: position check.** |venue − ours| > ``tolerance_lots`` → halt: a KillSwitch
   with the reason, since booking fills cannot explain the gap. A fill racing the two reads
   (trades, then position) can show a transient gap, so a mismatch is re-checked once after
@@ -54,6 +57,7 @@ from mmtrio.core.events import (
     OrderUpdate,
     TimeInForce,
 )
+from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.orders import Order
 from mmtrio.errors import VenueError
@@ -75,8 +79,12 @@ class Reconcilable(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def orders(self) -> _Tracker: ...
+    @property
+    def instrument(self) -> Instrument: ...
     def step(self, event: Event, now: int) -> list[Command]: ...
-    def adopt_position(self, lots: int, entry_price: Decimal, now: int) -> None: ...
+    def adopt_position(
+        self, lots: int, entry_price: Decimal, now: int, *, gap_reason: str | None = None
+    ) -> None: ...
     def adopt_order(self, update: OrderUpdate, now: int) -> None: ...
 
 
@@ -94,6 +102,7 @@ class ReconcileReport:
     venue_position: int = 0
     our_position: int = 0
     position_gap: int = 0  # venue − ours (at start: before the venue position was adopted)
+    gap_reason: str | None = None  # at start: why a gap no trade explains was adopted
     entry_price: Decimal = Decimal(0)
     last_trade_id: int | None = None
     halted: bool = False
@@ -267,12 +276,14 @@ async def reconcile(
     events_out: Sender | None = None,
     record: Callable[[Event], object] | None = None,
     confirm_delay_s: float = CONFIRM_DELAY_S,
+    journal_new: bool | None = None,
 ) -> ReconcileReport:
     """One reconciliation pass (see the module docstring for what start and later runs do).
 
     ``known_trade_ids`` is the caller's record of fed trade ids (updated here);
     ``since_trade_id`` the watermark (the previous pass's ``last_trade_id``, or at start the
     journal's). ``record`` receives every event stepped here (start/stop: the journal).
+    ``journal_new`` (start only; default: no watermark) says the journal has no past.
     Venue errors propagate: a supervisor retries the pass.
     """
     report = ReconcileReport(startup=startup, last_trade_id=since_trade_id)
@@ -280,7 +291,9 @@ async def reconcile(
     venue_open = await _open_orders(p, startup=startup, adopt=adopt, is_ours=is_ours)
 
     if startup:
-        if since_trade_id is None:
+        if journal_new is None:
+            journal_new = since_trade_id is None
+        if journal_new:
             # A new journal: everything filled so far is inside the venue position.
             trades = await fetch_trades(gateway, symbol, None)
             known_trade_ids |= {t.trade_id for t in trades}
@@ -291,16 +304,22 @@ async def reconcile(
         lots, entry = await gateway.position(symbol)
         ours = mm.ledger.position_lots
         report.position_gap = lots - ours
-        mm.adopt_position(lots, entry, clock_ms())
+        if report.position_gap and not journal_new:
+            inst = mm.instrument
+            base = inst.base_asset
+            report.gap_reason = (
+                f"the venue's trades since the journal's last known state do not explain it "
+                f"(venue {inst.lots_to_qty(lots)} {base}, journal + "
+                f"{len(report.missed_fills)} missed trade(s) {inst.lots_to_qty(ours)} {base}): "
+                "a position change without a trade of ours (liquidation, ADL, a manual "
+                "transfer) or trades older than the venue still lists"
+            )
+            logger.error("position at start: gap of {:+} {} adopted; {}",
+                         inst.lots_to_qty(report.position_gap), base,
+                         report.gap_reason)  # fmt: skip
+        mm.adopt_position(lots, entry, clock_ms(), gap_reason=report.gap_reason)
         report.venue_position, report.entry_price = lots, entry
         report.our_position = mm.ledger.position_lots
-        if report.position_gap and since_trade_id is not None:
-            logger.error(
-                "position at start: venue {} lots, journal + missed fills {} lots: the venue's "
-                "is adopted (a fill the journal and the venue's trade list both lack?)",
-                lots,
-                ours,
-            )
         logger.info(report.summary())
         return report
 

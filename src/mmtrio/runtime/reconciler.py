@@ -49,6 +49,7 @@ from mmtrio.venues.protocol import Gateway
 
 MAX_KNOWN_TRADE_IDS = 50_000
 READ_RETRY_S = 1.0
+STOP_STEP_MIN_S = 0.5  # the final pass gets what is left of the stop's deadline, at least this
 FALLBACK_WAIT_S = 60.0
 
 
@@ -182,13 +183,13 @@ class ReconcilerService:
             logger.warning("foreign open orders left alone: {}", ", ".join(new))
         self._foreign_seen = set(foreign)
 
-    async def at_stop(self, deadline_s: float) -> None:
+    async def at_stop(self, time_left_s: float) -> None:
         """In the shielded cleanup, after the cancel-all: journal fills that raced the stop
         and the books' final position. Skipped when start-up recovery never finished (the
         books were not rebuilt); the next start reconciles."""
         if not self.recovered:
             return
-        with trio.move_on_after(max(1.0, deadline_s / 3)) as scope:
+        with trio.move_on_after(max(STOP_STEP_MIN_S, time_left_s)) as scope:
             try:
                 await reconcile_at_stop(
                     self.gateway,

@@ -12,7 +12,11 @@ After ``kill -9`` at any moment the journal holds a prefix of what the process a
      written for a T such that every venue trade ≤ T is journaled (verified against the fills
      table, see :class:`Checkpointer`), so trades after it are the only ones that can be
      missing. Without any checkpoint (a journal from before checkpoints) the highest
-     journaled trade id stands in; without any fill either, the journal is new.
+     journaled trade id stands in. Without any fill either, the journal is new only when it
+     has no start record: a start record whose trade id is None says the venue listed no
+     trade at that start, so every trade it lists now came after it and is checked (issue
+     #20, finding 1: such a journal was taken for new, and a fill made while the bot was
+     down after an early kill -9 was adopted into the position and never journaled).
 2. **Rebuild the ledger**: the baseline position, then every journaled fill after ``T`` in
    trade-id order (:func:`rebuild_ledger`). The ledger now knows those trade ids, so the user
    stream repeating one later books nothing.
@@ -79,6 +83,12 @@ class JournalView:
     baseline: Baseline | None
     fills: tuple[tuple[Fill, Decimal | None], ...]  # after the baseline, by trade id; (fill, mid)
     watermark: int | None
+
+    @property
+    def is_new(self) -> bool:
+        """No start record and no fill: nothing this journal knows predates the venue's
+        history (a start record with trade id None is a past: the venue had no trade then)."""
+        return self.baseline is None and self.watermark is None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -201,6 +211,8 @@ def checkpoint_record(
     }
     if report.halt_reason:
         payload["detail"] = report.halt_reason
+    if report.gap_reason:
+        payload["gap_reason"] = report.gap_reason
     return js.Record(js.Kind.RECONCILE, now_ms, payload)
 
 
@@ -226,16 +238,23 @@ def _recovery_text(view: JournalView, replayed: int, rebuilt: int, inst: Instrum
     """What start-up recovered from the journal, in words and the instrument's units (a first
     start says so, instead of ``baseline None lots at trade None``)."""
     qty = f"{inst.lots_to_qty(rebuilt):+} {inst.base_asset}"
-    if view.baseline is None and replayed == 0:
-        return f"first start (no earlier session journaled): position {qty}"
+    if view.is_new:
+        return (
+            f"first start (no earlier session journaled): position {qty}; the venue's "
+            "position is adopted"
+        )
     if view.baseline is None:
         base = "no position checkpoint"
     else:
         tid = view.baseline.trade_id
         trade = "" if tid is None else f" at venue trade {tid}"
         base = f"checkpoint {inst.lots_to_qty(view.baseline.lots):+} {inst.base_asset}{trade}"
-    checked = "" if view.watermark is None else f"; venue trades after {view.watermark} are checked"
-    return f"{base}, {replayed} fill(s) replayed since, position {qty}{checked}"
+    checked = (
+        f"venue trades after {view.watermark} are checked"
+        if view.watermark is not None
+        else "every venue trade is checked (the venue had listed none at the last start)"
+    )
+    return f"{base}, {replayed} fill(s) replayed since, position {qty}; {checked}"
 
 
 async def recover_at_start(a: StartArgs) -> ReconcileReport:
@@ -258,8 +277,9 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
         startup=True,
         since_trade_id=view.watermark,
         record=a.record,
+        journal_new=view.is_new,
     )
-    if view.watermark is not None and report.position_gap == 0:
+    if not view.is_new and report.position_gap == 0:
         logger.info(
             "recovered: journal + {} missed fills = venue position {} lots",
             len(report.missed_fills),

@@ -1,12 +1,20 @@
 """The one shutdown path every exit takes, and the exit code that says how it ended.
 
-Shielded, with ``runtime.shutdown_deadline_s``: stop quoting (the caller's bot nursery is gone,
-nothing decides any more) → cancel every order at the venue and confirm none is open → book
-and journal fills that raced the stop → journal ``stop`` and flush → exit code.
+Shielded, within one ``runtime.shutdown_deadline_s`` for the whole of it: stop quoting (the
+caller's bot nursery is gone, nothing decides any more) → cancel every order at the venue and
+confirm none is open (up to ¾ of the deadline) → book and journal fills that raced the stop →
+disarm the venue's dead-man countdown, only once zero open orders are confirmed → journal
+``stop`` and flush (what is left of the deadline). Chaos seed 3010: over a silent link each
+step used to run to its own timeout, 6.7 s for a 5 s deadline; seed 26: the dead-man used to
+be disarmed before the cancel-all, which held the stop up 5 s and left the orders without
+their protection whenever the cancel-all then failed.
 
 Exit codes (cli/__init__): 0 stopped on request with zero open orders confirmed; 1 a crash, a
-journal failure, or open orders that could not be confirmed gone; 3 a guard stopped the bot
-(supervisor escalation) or the kill switch was latched at exit.
+journal failure, or open orders that could not be confirmed gone; 2 the venue refused the
+API credentials at start (nothing was sent after the refusal); 3 a guard stopped the bot
+(supervisor escalation) or the kill switch was latched at exit, and the last line names
+which. A stale book halts quoting and clears by itself: a stop that meets it is a plain
+stop, exit 0 (issue #20, finding 4: it was exit 3 with no reason).
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ from pathlib import Path
 import trio
 from loguru import logger
 
-from mmtrio.core.guards import TradingState
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import JournalError, MmtrioError
 from mmtrio.runtime.execution import Execution
@@ -28,7 +35,9 @@ from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.runtime.trading import JournalRecorder
 
-EXIT_OK, EXIT_FAILED, EXIT_SAFE_STOP = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFE_STOP = 0, 1, 2, 3
+STOP_CANCEL_SHARE = 0.75  # of the deadline for the cancel-all and its confirmation
+STOP_MIN_STEP_S = 0.5  # the final reconciliation, the disarm and the flush get at least this
 
 
 @dataclass
@@ -38,6 +47,7 @@ class HowItEnded:
     stop_reason: str | None = None
     escalated: str | None = None
     crashed: str | None = None
+    auth_failed: str | None = None  # the venue refused the credentials at start
 
     @property
     def reason(self) -> str:
@@ -60,6 +70,7 @@ class Parts:
     surface: OperatorSurface
     clock_ms: Callable[[], int]
     previous_clean: bool | None = None
+    deadman: bool = False  # the venue has a dead-man countdown the bot armed
     journal_path: Path | None = None
     summary: ExitSummary | None = None  # set by cleanup: what the operator is told at exit
 
@@ -67,17 +78,26 @@ class Parts:
 async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     """Stop quoting → cancel all and confirm → journal stop → exit code. Shielded."""
     reason = ended.reason
-    logger.info(
-        "stopping ({}): cancelling all {} orders (deadline {:g} s)",
-        reason,
-        parts.symbol,
-        deadline_s,
-    )
+    if ended.auth_failed is not None:
+        reason = "the venue refused the API credentials"
+        logger.info("stopping ({}): nothing is sent to the venue any more", reason)
+    else:
+        logger.info(
+            "stopping ({}): cancelling all {} orders (deadline {:g} s)",
+            reason,
+            parts.symbol,
+            deadline_s,
+        )
     parts.surface.stopping(reason, deadline_s)
     open_at_stop = 0 if parts.mm is None else len(parts.mm.orders.live_orders())
     with trio.CancelScope(shield=True):
-        if parts.execution is not None:
-            left = await parts.execution.cancel_all_and_confirm(parts.symbol, deadline_s)
+        ends = trio.current_time() + deadline_s
+        if ended.auth_failed is not None:
+            left = 0  # refused at its first signed request: this process placed nothing
+        elif parts.execution is not None:
+            left = await parts.execution.cancel_all_and_confirm(
+                parts.symbol, deadline_s * STOP_CANCEL_SHARE
+            )
         elif parts.previous_clean is False:
             # Start-up never reached order entry, and the previous session did not end
             # cleanly: its orders may still rest, and this process could not look.
@@ -90,18 +110,18 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         else:
             left = 0
             logger.info("start-up never reached the venue's order entry: nothing to cancel")
-        if parts.reconciler is not None:
-            await parts.reconciler.at_stop(deadline_s)
-        halted = False
-        if parts.mm is not None:
-            halted = parts.mm.status(parts.clock_ms()).trading_state is TradingState.HALTED
-        code = exit_code(left, ended, halted=halted)
+        if parts.reconciler is not None and ended.auth_failed is None:
+            await parts.reconciler.at_stop(ends - trio.current_time())
+            if left == 0 and parts.deadman:
+                await _disarm(parts.reconciler, parts.symbol, ends - trio.current_time())
+        latched = None if parts.mm is None else parts.mm.risk.kill_switch.reason
+        code = exit_code(left, ended, latched=latched)
         if left != 0:
             logger.error(
                 "could not confirm zero open orders at the venue ({}); check the account now",
                 "venue did not answer" if left < 0 else f"{left} still open",
             )
-        elif parts.execution is not None:
+        elif parts.execution is not None and ended.auth_failed is None:
             logger.info("zero open orders confirmed at the venue")
         try:
             parts.recorder.note(
@@ -112,12 +132,16 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         except JournalError as exc:  # a full disk: the venue side is settled; say so
             code = EXIT_FAILED
             logger.error("the stop is not journaled: {}", exc)
-        with trio.move_on_after(max(1.0, deadline_s / 3)):
+        with trio.move_on_after(max(STOP_MIN_STEP_S, ends - trio.current_time())):
             try:
                 await parts.writer.flush()
             except MmtrioError as exc:
                 logger.error("journal flush failed at stop: {}", exc)
-    logger.info("stopped: exit code {}", code)
+    if code == EXIT_SAFE_STOP:
+        why = ended.escalated or f"the kill switch is latched: {latched}"
+        logger.warning("stopped: exit code 3, stopped safely by a guard ({})", why)
+    else:
+        logger.info("stopped: exit code {}", code)
     parts.summary = ExitSummary(
         bot=parts.bot,
         instrument=None if parts.mm is None else parts.mm.instrument,
@@ -133,10 +157,26 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     return code
 
 
-def exit_code(left: int, ended: HowItEnded, *, halted: bool) -> int:
-    """The exit code for ``left`` open orders (-1: unknown) and how the bot ended."""
+async def _disarm(reconciler: ReconcilerService, symbol: str, time_left_s: float) -> None:
+    """With zero open orders confirmed, the venue's countdown is disarmed so it cannot fire
+    into the next run's orders; never before the cancel-all (see the module docstring), and
+    only when start-up armed it (its recovery finished)."""
+    if not reconciler.recovered:
+        return
+    with trio.move_on_after(max(STOP_MIN_STEP_S, time_left_s)):
+        try:
+            await reconciler.gateway.arm_deadman(symbol, 0)
+        except MmtrioError as exc:
+            logger.warning("dead-man disarm failed (nothing is open for it to cancel): {}", exc)
+
+
+def exit_code(left: int, ended: HowItEnded, *, latched: str | None) -> int:
+    """The exit code for ``left`` open orders (-1: unknown) and how the bot ended; ``latched``
+    is the kill switch's reason when it is latched (a guard's stop), else None."""
+    if ended.auth_failed is not None:
+        return EXIT_USAGE
     if left != 0 or ended.crashed is not None:
         return EXIT_FAILED
-    if ended.escalated is not None or halted:
+    if ended.escalated is not None or latched is not None:
         return EXIT_SAFE_STOP
     return EXIT_OK

@@ -97,6 +97,7 @@ class SimAccount:
     fill_realized: deque[Decimal] = field(default_factory=lambda: deque(maxlen=MAX_FILLS))
     checks: deque[ExposureCheck] = field(default_factory=lambda: deque(maxlen=MAX_CHECKS))
     funding_events: list[dict[str, str | int]] = field(default_factory=list)
+    adjustments: list[dict[str, str | int]] = field(default_factory=list)  # position_adjust
 
     # --- orders -------------------------------------------------------------------------
     def record_order(self, rec: OrderRecord) -> None:
@@ -160,6 +161,15 @@ class SimAccount:
         self.fees_paid += fill.fee
         self.balance += realized - fill.fee
         return realized
+
+    def adjust_position(self, lots: int, price: int, ts: int) -> None:
+        """A position change without a trade (liquidation, ADL, transfer): booked like a fill
+        at ``price`` without a fee, and never listed among the fills (the trade history)."""
+        side = Side.BUY if lots > 0 else Side.SELL
+        fake = Fill(self.instrument.symbol, 0, "adjustment", 0, side, price, abs(lots),
+                    Decimal(0), self.instrument.quote_asset, False, ts)  # fmt: skip
+        self._book_fill(fake)
+        self.adjustments.append({"ts": ts, "lots": lots, "price": self.instrument.price_str(price)})
 
     # --- exposure -----------------------------------------------------------------------
     def open_lots(self) -> tuple[int, int]:
@@ -230,6 +240,7 @@ class SimAccount:
             "fees_paid": str(self.fees_paid),
             "funding": str(self.funding),
             "funding_events": self.funding_events,
+            "adjustments": self.adjustments,
             "exposure_limit_lots": self.exposure_limit_lots,
             "orders": [r.to_json(inst) for r in self.orders.values()],
             "open_orders": [r.client_id for r in self.open_records()],

@@ -38,6 +38,23 @@ FAULT_KINDS: dict[str, str] = {
     "user_session_expire": "end the user-stream session now (user streams are told, then close)",
     "clock_skew": "shift the server clock by `ms` (time endpoint and timestamp checks)",
     "error_code": "answer the next `count` REST requests with `code`/`msg`/`status`",
+    "user_replay": (
+        "send the last `count` fill events (the front end's user events carrying a trade) "
+        "again on the user streams, as a venue replaying history to a client that reconnected"
+    ),
+    "position_adjust": (
+        "change the position by `lots` (signed) at the mark price without a trade of ours, as "
+        "a liquidation, an ADL or a transfer does (the trade history does not list it)"
+    ),
+    "link_silent": (
+        "the link to the client is silent for `seconds` (then `reset` or not): a 429 sent "
+        "meanwhile is read only when it comes back, or never (no ban for that back-off)"
+    ),
+    "disarm": "disarm every counter not yet consumed (http_429, order_5xx, delay, …)",
+    "fill": (
+        "fill our best open order(s) on `side` (BUY|SELL), or those at `client_id`'s price, "
+        "as a market trade through that price would (a fill on demand, e.g. while no bot runs)"
+    ),
 }
 
 
@@ -49,7 +66,7 @@ class FaultRecord:
     params: dict[str, Any]
 
 
-def _count(params: dict[str, Any]) -> int:
+def count_param(params: dict[str, Any]) -> int:
     value = params.get("count", 1)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise SimBadRequest(
@@ -91,6 +108,13 @@ class FaultState:
         self.held.append((wall_ms, wall_ms + self.delay_ms))
         return self.delay_ms / 1000.0
 
+    def disarm(self) -> None:
+        """Every armed counter back to zero (faults injected but not consumed yet)."""
+        for name in ("depth_skip", "depth_duplicate", "depth_reorder", "user_duplicate",
+                     "user_reorder", "delay_count", "http_429", "order_5xx", "order_drop",
+                     "error_count"):  # fmt: skip
+            setattr(self, name, 0)
+
     def arm(self, kind: str, params: dict[str, Any]) -> None:
         """Arm a counter-type fault. Immediate faults are executed by the venue itself."""
         if kind in (
@@ -103,18 +127,20 @@ class FaultState:
             "order_5xx",
             "order_drop",
         ):
-            setattr(self, kind, getattr(self, kind) + _count(params))
+            setattr(self, kind, getattr(self, kind) + count_param(params))
             if kind == "http_429":
                 self.retry_after = float(params.get("retry_after", 1.0))
         elif kind == "delay":
-            self.delay_count += _count(params)
+            self.delay_count += count_param(params)
             self.delay_ms = _int(params, "ms")
         elif kind == "ws_no_pong":
             self.no_pong = bool(params.get("on", True))
+        elif kind == "disarm":
+            self.disarm()
         elif kind == "clock_skew":
             self.clock_skew_ms = _int(params, "ms")
         elif kind == "error_code":
-            self.error_count += _count(params)
+            self.error_count += count_param(params)
             self.error_code = _int(params, "code") if "code" in params else None
             self.error_msg = str(params.get("msg", self.error_msg))
             self.error_status = _int(params, "status", 400)

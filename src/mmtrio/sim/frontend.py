@@ -53,6 +53,9 @@ class AccountCause(enum.Enum):
 
     FILL = "fill"  # one of our orders traded (balance change 0: fees and P&L ride on the fill)
     FUNDING = "funding"  # funding settled on the position (balance change = the amount)
+    # the position changed without a trade of ours (liquidation, ADL, transfer: the
+    # position_adjust fault); balance change 0, the position and entry price moved
+    ADJUSTMENT = "adjustment"
 
 
 class FrontEnd(Protocol):
@@ -78,7 +81,11 @@ class FrontEnd(Protocol):
         """A mark-price tick (once a market second)."""
         ...
 
-    def on_order(self, update: OrderUpdate, realized: Decimal) -> None: ...
+    def on_order(self, update: OrderUpdate, realized: Decimal) -> None:
+        """One order state change of ours. Publish the event(s) your venue sends; the one a
+        client books a fill from goes out as ``venue.hub.publish_user(data, fill=True)``
+        (the hub keeps the latest for the ``user_replay`` fault)."""
+        ...
 
     def on_account(self, cause: AccountCause, balance_change: Decimal) -> None: ...
 

@@ -7,13 +7,16 @@ multiplexes several streams carries an :data:`Envelope` (the front end's wrappin
 once per stream name). Each connection owns a bounded outgoing queue; a client too slow to
 drain it is disconnected (like real venues), never allowed to grow the server's memory.
 Depth and user-stream faults (skip, duplicate, reorder) are applied here, once for all
-connections, so every client sees the same corrupted sequence.
+connections, so every client sees the same corrupted sequence. The hub also keeps the latest
+fill events (the front end says which of its user events is a fill: ``publish_user(...,
+fill=True)``), which the ``user_replay`` fault sends again.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,7 @@ import trio
 from mmtrio.sim.faults import FaultState
 
 QUEUE_SIZE = 10_000
+RECENT_FILLS = 100
 
 # An envelope wraps one serialised message for a connection that multiplexes streams:
 # (stream name as the client subscribed it, message text) -> the text to send.
@@ -80,6 +84,8 @@ class StreamHub:
         self._held_depth: tuple[str, dict[str, Any]] | None = None
         self._held_user: dict[str, Any] | None = None
         self.sent = 0
+        # the latest fill events sent, for the user_replay fault (bounded)
+        self.recent_fills: deque[dict[str, Any]] = deque(maxlen=RECENT_FILLS)
 
     # --- membership ---------------------------------------------------------------------
     def subscribe(self, conn: StreamConn, canonical: str, name: str) -> None:
@@ -94,6 +100,9 @@ class StreamHub:
 
     def add_user(self, conn: StreamConn) -> None:
         self.users.add(conn)
+
+    def remove_user(self, conn: StreamConn) -> None:
+        self.users.discard(conn)
 
     def add(self, conn: StreamConn) -> None:
         """Register a new connection: its pre-set ``names`` and, if ``user``, the user stream."""
@@ -159,8 +168,12 @@ class StreamHub:
             f.depth_duplicate -= 1
             self.publish(canonical, data)
 
-    def publish_user(self, data: dict[str, Any]) -> None:
-        """A user-stream event, through the user faults (duplicate, reorder)."""
+    def publish_user(self, data: dict[str, Any], *, fill: bool = False) -> None:
+        """A user-stream event, through the user faults (duplicate, reorder). ``fill``: the
+        front end says this event reports a trade of ours (the one its clients book fills
+        from); the hub keeps the last ``RECENT_FILLS`` for the user_replay fault."""
+        if fill:
+            self.recent_fills.append(data)
         f = self.faults
         if f.user_reorder > 0 and self._held_user is None:
             self._held_user = data
@@ -173,6 +186,14 @@ class StreamHub:
         if f.user_duplicate > 0:
             f.user_duplicate -= 1
             self._send_user(data)
+
+    def replay_fills(self, count: int) -> int:
+        """Send the last ``count`` fill events again, as they were first published, oldest
+        first (the user_replay fault: a venue replaying history to a reconnected client)."""
+        events = list(self.recent_fills)[-count:] if count > 0 else []
+        for data in events:
+            self._send_user(data)
+        return len(events)
 
     def _send_user(self, data: dict[str, Any]) -> None:
         if not self.users:

@@ -14,6 +14,15 @@ most likely already on the wire when the 429 left (the server cannot tell), so i
 banning a well-behaved client for requests it could not recall. Every 429 and 418 is
 recorded: a 418 is a failure the chaos harness checks for. Time is a monotonic float in
 seconds, passed in.
+
+A refusal sent while the link to the client is silent (:meth:`RateLimiter.link_silent`: the
+chaos harness's fault proxy holds every byte), or just after it came back, reaches the client
+late or not at all: what waited in the link arrives at once, and a request whose timeout ran
+out while the link was silent gives up just as its answer comes (chaos seed 7: a 429 the
+bot never read, then a 418 for its next request a second later). The grace for such a 429
+counts from the end of the window and is ``LINK_GRACE_S`` long; if the link ends in a
+reset, the answer never arrives and the client is never banned for that back-off (it still
+gets 429s until it ends). Outside those windows the rule is unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from mmtrio.errors import MmtrioError
+
+LINK_GRACE_S = 2.0  # the grace of a 429 a silent link held back (see the module docstring)
+LINK_MARGIN_S = 0.5  # a 429 this soon after a window ends still met its backlog
 
 
 class LimitReason(enum.Enum):
@@ -122,6 +134,23 @@ class RateLimiter:
     count_418: int = 0
     requests: int = 0  # every REST request that reached the limiter, answered or not
     events: deque[LimitEvent] = field(default_factory=lambda: deque(maxlen=10_000))
+    # (start, end, reset) of the latest silent windows of the link to the client
+    silent: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=16))
+
+    def link_silent(self, now: float, seconds: float, *, reset: bool) -> None:
+        """The link to the client is silent from ``now`` for ``seconds`` (then reset or not)."""
+        self.silent.append((now, now + seconds, reset))
+
+    def _in_flight(self, now: float) -> bool:
+        """Whether a request arriving at ``now`` inside the back-off may not have known of
+        the 429 that set it (then it gets a 429, not a ban)."""
+        started = self.backoff_started
+        for start, end, reset in self.silent:
+            if start <= started <= end and reset:
+                return True  # the answer died with the link: never read
+            if start <= started <= end + LINK_MARGIN_S:
+                return now - max(started, end) <= max(LINK_GRACE_S, self.config.inflight_grace_s)
+        return now - started <= self.config.inflight_grace_s
 
     def usage(self, now: float) -> Usage:
         return Usage(
@@ -168,7 +197,7 @@ class RateLimiter:
                 now=now,
                 wall_ms=wall_ms,
             )
-        if now < self.backoff_until and now - self.backoff_started <= self.config.inflight_grace_s:
+        if now < self.backoff_until and self._in_flight(now):
             # Probably in flight when the 429 was sent: answer 429 again, no ban.
             raise self._reject(
                 429,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,14 +33,26 @@ from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
 from mmtrio.sim.account import SimAccount
 from mmtrio.sim.book import PublicBook
 from mmtrio.sim.clock import Clock, SystemClock
-from mmtrio.sim.errors import SimBadRequest
-from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, FaultState
+from mmtrio.sim.faults import FaultRecord, FaultState
 from mmtrio.sim.frontend import AccountCause, FrontEnd
 from mmtrio.sim.hub import StreamHub
+from mmtrio.sim.inject import inject
 from mmtrio.sim.limits import LimitConfig, RateLimiter
 from mmtrio.sim.market import MarketDriver, MarketMessage
+from mmtrio.sim.tape import TradeTape
 
 EIGHT_HOURS_MS = 8 * 3600 * 1000
+REQUEST_LOG_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One REST request as the venue answered it (``SimVenue.request_log``)."""
+
+    wall_ms: int
+    method: str
+    path: str
+    status: int
 
 
 @dataclass
@@ -118,6 +131,11 @@ class SimVenue:
         self.countdown_deadline: float | None = None
         self.countdown_fired: list[dict[str, int]] = []
         self._client_ids = itertools.count(1)
+        # recent public trades and candles, for market-data endpoints (wire-clock minutes)
+        self.tape = TradeTape(self.ts_offset)
+        # Every REST answer (bounded), appended by the front end's REST app: what a client
+        # sent and what it was told, in order.
+        self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def attach(self, front_end: FrontEnd) -> None:
         """Make ``front_end`` the protocol this venue speaks (it gets every ``on_*`` call)."""
@@ -192,6 +210,7 @@ class SimVenue:
                 )
             )
         elif isinstance(event, Trade):
+            self.tape.on_trade(event)
             self._apply(self.engine.on_trade(event))
             front.on_trade(event)
         elif isinstance(event, MarkPrice):
@@ -264,45 +283,9 @@ class SimVenue:
 
     # --- faults ---------------------------------------------------------------------------
     def inject(self, kind: str, params: dict[str, Any] | None = None) -> FaultRecord:
-        """Inject one fault now (see ``faults.FAULT_KINDS``); recorded with its time."""
-        params = dict(params or {})
-        if kind not in FAULT_KINDS:
-            raise SimBadRequest(
-                f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
-            )
-        target = str(params.get("target", "all"))
-        if target not in ("market", "user", "all"):
-            raise SimBadRequest(f"fault target must be market, user or all, got {target!r}")
-        if kind == "ws_close":
-            for conn in self.hub.conns(target):
-                conn.close("closed by fault injection")
-        elif kind == "ws_stall":
-            seconds = params.get("seconds", 30.0)
-            if not isinstance(seconds, int | float) or seconds < 0:
-                raise SimBadRequest(
-                    f"fault 'seconds' must be a non-negative number, got {seconds!r}"
-                )
-            self.hub.stall(target, float(seconds))
-        elif kind in ("venue_cancel", "venue_expire"):
-            cid = params.get("client_id")
-            ids = (
-                [str(cid)] if cid is not None else [o.client_id for o in self.engine.open_orders()]
-            )
-            for one in ids:
-                if self.engine.get(one) is None:
-                    raise SimBadRequest(f"no order {one!r} to {kind}", status=404)
-                self.apply(
-                    self.engine.expire(one, self.market_ts)
-                    if kind == "venue_expire"
-                    else self.engine.cancel(one, self.market_ts)
-                )
-        elif kind == "user_session_expire":
-            self.front.end_user_session("session expired")
-        else:
-            self.faults.arm(kind, params)
-        record = FaultRecord(self.true_ms(), self.out_ts(), kind, params)
-        self.faults.log.append(record)
-        return record
+        """Inject one fault now (see ``faults.FAULT_KINDS``, :mod:`mmtrio.sim.inject`);
+        recorded with its time."""
+        return inject(self, kind, dict(params or {}))
 
     # --- ground truth -----------------------------------------------------------------------
     def ground_truth(self, book_levels: int = 20) -> dict[str, Any]:

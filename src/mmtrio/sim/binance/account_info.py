@@ -11,10 +11,13 @@ from mmtrio.sim.binance.userstream import signed_qty
 from mmtrio.sim.binance.wire import ApiError
 
 if TYPE_CHECKING:
+    from mmtrio.sim.binance.frontend import BinanceFrontEnd
     from mmtrio.sim.venue import SimVenue
 
 
-def position_risk(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any]]:
+def position_risk(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[str, Any]]:
+    """GET /fapi/v2/positionRisk."""
+    venue = front.venue
     trading.check_symbol(venue, params, required=False)
     acct, inst = venue.account, venue.instrument
     mark = venue.mark_price()
@@ -28,7 +31,7 @@ def position_risk(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any
             "markPrice": str(mark),
             "unRealizedProfit": str(acct.unrealized(mark)),
             "liquidationPrice": "0",
-            "leverage": "20",
+            "leverage": str(front.leverage),
             "maxNotionalValue": "5000000",
             "marginType": "cross",
             "isolatedMargin": "0.00000000",
@@ -41,11 +44,13 @@ def position_risk(venue: SimVenue, params: dict[str, str]) -> list[dict[str, Any
     ]
 
 
-def account(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
+def account(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
+    """GET /fapi/v2/account."""
+    venue = front.venue
     acct, inst = venue.account, venue.instrument
     mark = venue.mark_price()
     upnl = acct.unrealized(mark)
-    margin = abs(inst.lots_to_qty(acct.position) * mark) / 20
+    margin = abs(inst.lots_to_qty(acct.position) * mark) / front.leverage
     avail = acct.balance + upnl - margin
     b, u, m, a = str(acct.balance), str(upnl), str(acct.balance + upnl), str(avail)
     return {
@@ -92,7 +97,7 @@ def account(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
                 "unrealizedProfit": u,
                 "positionInitialMargin": str(margin),
                 "openOrderInitialMargin": "0",
-                "leverage": "20",
+                "leverage": str(front.leverage),
                 "isolated": False,
                 "entryPrice": str(acct.entry_price),
                 "maxNotional": "5000000",

@@ -4,7 +4,12 @@ Serves ``/fapi`` REST (:mod:`.rest`, HMAC-SHA256 signing in :mod:`.auth`, weight
 ``X-MBX`` usage headers, Binance error codes in :mod:`.words`), market streams
 (:mod:`.streams`: depthUpdate with the recording's real ``U``/``u``/``pu``, trade, aggTrade,
 bookTicker, markPriceUpdate) and the user-data stream behind a listen key
-(:mod:`.listenkey`, :mod:`.userstream`) over the shared websocket server (:mod:`.ws`).
+(:mod:`.listenkey`, :mod:`.userstream`: TRADE_LITE ahead of a fill's ORDER_TRADE_UPDATE, the
+latter marked as the fill event for the ``user_replay`` fault; ACCOUNT_UPDATE with reason
+ORDER, FUNDING_FEE or ADJUSTMENT) over the shared websocket server (:mod:`.ws`). The endpoints
+real clients call beyond the bot's (:mod:`.rest_account`, :mod:`.rest_market`), the
+parameters each endpoint reads (:mod:`.params`, -1104) and the account's leverage are
+this front end's too.
 """
 
 from __future__ import annotations
@@ -16,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mmtrio.core.events import BookDelta, OrderUpdate, Trade
+from mmtrio.core.events import BookDelta, ExecType, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, Credentials
 from mmtrio.sim.binance.listenkey import ListenKeys
 from mmtrio.sim.binance.rest import RestApp
 from mmtrio.sim.binance.streams import MarketStreams
-from mmtrio.sim.binance.userstream import account_update, order_trade_update
+from mmtrio.sim.binance.userstream import account_update, order_trade_update, trade_lite
 from mmtrio.sim.binance.ws import BinanceWs
 from mmtrio.sim.frontend import AccountCause, AsgiApp
 from mmtrio.sim.wsserve import serve_ws_connection
@@ -32,7 +37,12 @@ if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
 # Binance's reason words on ACCOUNT_UPDATE
-_ACCOUNT_REASON = {AccountCause.FILL: "ORDER", AccountCause.FUNDING: "FUNDING_FEE"}
+_ACCOUNT_REASON = {
+    AccountCause.FILL: "ORDER",
+    AccountCause.FUNDING: "FUNDING_FEE",
+    AccountCause.ADJUSTMENT: "ADJUSTMENT",  # a position change without a trade (ADL, ...)
+}
+MAX_LEVERAGE = 20  # the sim's one flat bracket (account_info.leverage_bracket)
 
 
 class BinanceFrontEnd:
@@ -47,6 +57,9 @@ class BinanceFrontEnd:
         self.listen_keys = ListenKeys(venue)
         self.ws = BinanceWs(venue, self.listen_keys)
         self.rest = RestApp(self)
+        # the account's leverage (POST /fapi/v1/leverage, 1..MAX_LEVERAGE): margins in the
+        # account answers are notional / leverage (the engine itself checks no margin)
+        self.leverage = MAX_LEVERAGE
         venue.attach(self)
 
     # --- engine -> front end ------------------------------------------------------------
@@ -63,7 +76,12 @@ class BinanceFrontEnd:
         self.market.on_mark()
 
     def on_order(self, update: OrderUpdate, realized: Decimal) -> None:
-        self.venue.hub.publish_user(order_trade_update(self.venue, update, realized))
+        hub = self.venue.hub
+        lite = trade_lite(self.venue, update)
+        if lite is not None:  # Binance sends it first: the fast copy, without the fee
+            hub.publish_user(lite)
+        fill = update.fill is not None and update.exec_type is ExecType.TRADE
+        hub.publish_user(order_trade_update(self.venue, update, realized), fill=fill)
 
     def on_account(self, cause: AccountCause, balance_change: Decimal) -> None:
         self.venue.hub.publish_user(

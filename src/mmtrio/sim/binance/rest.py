@@ -18,13 +18,15 @@ import trio
 
 from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim.asgi import header, lifespan, read_body, respond
-from mmtrio.sim.binance import account_info, info, trading
+from mmtrio.sim.binance import account_info, info, rest_account, rest_market, trading
 from mmtrio.sim.binance.auth import parse_params, verify_request
+from mmtrio.sim.binance.params import check_params
 from mmtrio.sim.binance.wire import ApiError, dumps
 from mmtrio.sim.binance.words import api_error, bad_request, limit_error, usage_headers
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
 from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.venue import RequestRecord
 
 if TYPE_CHECKING:
     from mmtrio.sim.binance.frontend import BinanceFrontEnd
@@ -84,11 +86,25 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/fapi/v1/allOpenOrders"): Route(_v(trading.cancel_all), 1, True),
     ("GET", "/fapi/v1/openOrders"): Route(_v(trading.open_orders), 1, True),
     ("GET", "/fapi/v1/userTrades"): Route(_v(account_info.user_trades), 5, True),
-    ("GET", "/fapi/v2/positionRisk"): Route(_v(account_info.position_risk), 5, True),
-    ("GET", "/fapi/v2/account"): Route(_v(account_info.account), 5, True),
-    # v3 aliases (newer clients, e.g. ccxt, call these); the v2 shape is a superset
-    ("GET", "/fapi/v3/positionRisk"): Route(_v(account_info.position_risk), 5, True),
-    ("GET", "/fapi/v3/account"): Route(_v(account_info.account), 5, True),
+    ("GET", "/fapi/v2/positionRisk"): Route(account_info.position_risk, 5, True),
+    ("GET", "/fapi/v2/account"): Route(account_info.account, 5, True),
+    # v3: their own shapes (rest_account.py)
+    ("GET", "/fapi/v3/positionRisk"): Route(rest_account.position_risk_v3, 5, True),
+    ("GET", "/fapi/v3/account"): Route(rest_account.account_v3, 5, True),
+    ("GET", "/fapi/v2/balance"): Route(rest_account.balance, 5, True),
+    ("GET", "/fapi/v3/balance"): Route(rest_account.balance, 5, True),
+    ("POST", "/fapi/v1/leverage"): Route(rest_account.change_leverage, 1, True),
+    ("GET", "/fapi/v1/openOrder"): Route(_v(rest_account.open_order), 1, True),
+    ("GET", "/fapi/v1/allOrders"): Route(_v(rest_account.all_orders), 5, True),
+    # public market data real clients call (rest_market.py); weights as Binance's
+    ("GET", "/fapi/v1/ticker/bookTicker"): Route(_v(rest_market.book_ticker), 2),
+    ("GET", "/fapi/v1/ticker/price"): Route(_v(rest_market.price_ticker), 1),
+    ("GET", "/fapi/v2/ticker/price"): Route(_v(rest_market.price_ticker), 1),
+    ("GET", "/fapi/v1/ticker/24hr"): Route(_v(rest_market.ticker_24hr), 1),
+    ("GET", "/fapi/v1/premiumIndex"): Route(_v(rest_market.premium_index), 1),
+    ("GET", "/fapi/v1/trades"): Route(_v(rest_market.recent_trades), 5),
+    ("GET", "/fapi/v1/aggTrades"): Route(_v(rest_market.agg_trades), 20),
+    ("GET", "/fapi/v1/klines"): Route(_v(rest_market.klines), 5),
     ("GET", "/fapi/v1/leverageBracket"): Route(_v(account_info.leverage_bracket), 1, True),
     ("POST", "/fapi/v1/countdownCancelAll"): Route(_v(trading.countdown), 10, True),
     # listen key endpoints need the API key but no signature (USER_STREAM security)
@@ -154,6 +170,7 @@ class RestApp:
                 code = GENERIC_ERROR if faults.error_code is None else faults.error_code
                 raise ApiError(code, faults.error_msg, faults.error_status)
             params = parse_params(query, body)
+            check_params(method, path, params, signed=route.signed)
             if route.signed:
                 verify_request(
                     self.front.credentials,
@@ -198,6 +215,7 @@ class RestApp:
                 ),
             )
             traceback.print_exc()
+        venue.request_log.append(RequestRecord(venue.true_ms(), method, path, status))
         faults = venue.faults
         hold = latency + faults.take_delay(venue.true_ms())  # the answer's way out
         if hold:

@@ -3,14 +3,21 @@
 
 Validation follows Binance's order of checks and codes: missing/empty → -1102, malformed
 number → -1100, more decimals than the symbol allows → -1111, price not on the tick grid
-→ -4014, quantity not on the lot grid → -1111, filters (range, min notional -4164) and
-post-only (-5022) from the matching engine.
+→ -4014, quantity not on the lot grid → -1111, the PERCENT_PRICE filter (a BUY above mark ×
+1.05 → -4016, a SELL below mark × 0.95 → -4024, as exchangeInfo lists it), filters (range,
+min notional -4164) and post-only (-5022) from the matching engine.
+
+Self-trade prevention is EXPIRE_TAKER, the matching engine's rule, and every answer and
+stream event says so (the user stream once said NONE while REST said EXPIRE_TAKER). An
+order asking for another mode, or for ``priceMatch``/``goodTillDate``/conditional
+parameters the sim does not implement, is refused with a message saying so, never accepted
+and then handled otherwise (issue #20, finding 7).
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import Side, TimeInForce
@@ -19,7 +26,7 @@ from mmtrio.sim import requests
 from mmtrio.sim.account import OrderRecord
 from mmtrio.sim.binance.auth import int_param
 from mmtrio.sim.binance.wire import ApiError, bad_symbol, illegal, mandatory
-from mmtrio.sim.binance.words import TIF_PARSE, TIF_TEXT, api_error, status_text
+from mmtrio.sim.binance.words import STP_MODE, TIF_PARSE, TIF_TEXT, api_error, status_text
 from mmtrio.sim.requests import OrderType, PlaceOrder
 from mmtrio.venues.binance.client_ids import valid_client_id
 
@@ -28,6 +35,18 @@ if TYPE_CHECKING:
 
 # Matched whole (fullmatch): with ``match``, ``$`` also matches before a trailing newline.
 _NUM_RE = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+PERCENT_UP, PERCENT_DOWN = Decimal("1.0500"), Decimal("0.9500")  # exchangeInfo PERCENT_PRICE
+# Parameters Binance reads on POST /fapi/v1/order that the sim's LIMIT/MARKET orders can
+# only take with the value that changes nothing (their default).
+_NEUTRAL = {
+    "priceMatch": ("NONE",),
+    "selfTradePreventionMode": (STP_MODE,),
+    "closePosition": ("false",),
+    "priceProtect": ("false", "FALSE"),
+    "workingType": ("CONTRACT_PRICE",),
+    "goodTillDate": ("0",),
+}
+_CONDITIONAL = ("stopPrice", "activationPrice", "callbackRate")
 
 
 def _required(params: dict[str, str], name: str) -> str:
@@ -122,11 +141,47 @@ def order_json(venue: SimVenue, rec: OrderRecord, ack: bool = False) -> dict[str
         "priceProtect": False,
         "origType": rec.order_type,
         "priceMatch": "NONE",
-        "selfTradePreventionMode": "EXPIRE_TAKER",
+        "selfTradePreventionMode": STP_MODE,
         "goodTillDate": 0,
         "time": venue.out_ts(rec.created_ms),
         "updateTime": venue.out_ts(rec.update_ms or rec.created_ms),
     }
+
+
+def _supported(params: dict[str, str]) -> None:
+    """Refuse a parameter value the sim cannot honour (see the module docstring)."""
+    for name, ok in _NEUTRAL.items():
+        value = params.get(name)
+        if value is not None and value not in ok:
+            raise ApiError(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; the simulated venue "
+                f"supports only {' or '.join(ok)} here.",
+            )
+    for name in _CONDITIONAL:
+        if params.get(name):
+            raise ApiError(
+                -1106,
+                f"Parameter '{name}' sent when not required (the simulated venue has LIMIT "
+                "and MARKET orders only).",
+            )
+
+
+def check_percent_price(venue: SimVenue, side: Side, price: int) -> None:
+    """The PERCENT_PRICE filter on a limit price, against the mark price (none yet: no
+    check). Binance's futures rule is one-sided: a BUY may not exceed mark × up, a SELL may
+    not be below mark × down."""
+    mark = venue.mark_price()
+    if mark <= 0:
+        return
+    inst = venue.instrument
+    px = inst.ticks_to_price(price)
+    if side is Side.BUY and px > mark * PERCENT_UP:
+        limit = (mark * PERCENT_UP).quantize(inst.tick_size, rounding=ROUND_DOWN)
+        raise ApiError(-4016, f"Limit price can't be higher than {limit}.")
+    if side is Side.SELL and px < mark * PERCENT_DOWN:
+        limit = (mark * PERCENT_DOWN).quantize(inst.tick_size, rounding=ROUND_UP)
+        raise ApiError(-4024, f"Limit price can't be lower than {limit}.")
 
 
 def _status(venue: SimVenue, rec: OrderRecord) -> str:
@@ -137,6 +192,7 @@ def _status(venue: SimVenue, rec: OrderRecord) -> str:
 def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """POST /fapi/v1/order."""
     check_symbol(venue, params)
+    _supported(params)
     side = _side(params)
     type_text = _required(params, "type").upper()
     if params.get("positionSide", "BOTH") != "BOTH":
@@ -149,6 +205,7 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
             raise ApiError(-1115, "Invalid timeInForce.")
         tif = tif_or_none
         price = parse_price(venue, params)
+        check_percent_price(venue, side, price)
     elif type_text == "MARKET":
         order_type = OrderType.MARKET
         if params.get("price"):
@@ -171,7 +228,7 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     return order_json(venue, rec, ack=resp_type == "ACK")
 
 
-def _lookup(venue: SimVenue, params: dict[str, str], unknown: ApiError) -> OrderRecord:
+def lookup_order(venue: SimVenue, params: dict[str, str], unknown: ApiError) -> OrderRecord:
     check_symbol(venue, params)
     order_id = int_param(params, "orderId", required=False)
     cid = params.get("origClientOrderId") or None
@@ -187,12 +244,19 @@ def _lookup(venue: SimVenue, params: dict[str, str], unknown: ApiError) -> Order
 
 def amend(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """PUT /fapi/v1/order: both price and quantity; the order loses queue priority."""
-    rec = _lookup(venue, params, ApiError(-2013, "Order does not exist."))
+    rec = lookup_order(venue, params, ApiError(-2013, "Order does not exist."))
     side = _side(params)
     if side is not rec.side:
         raise ApiError(-1102, "Parameter 'side' does not match the order's side.")
     qty = parse_qty(venue, params)
     price = parse_price(venue, params)
+    if params.get("priceMatch", "NONE") != "NONE":
+        raise ApiError(
+            -1100,
+            "Illegal characters found in parameter 'priceMatch'; the simulated venue "
+            "supports only NONE here.",
+        )
+    check_percent_price(venue, side, price)
     if not requests.is_open(rec):
         raise ApiError(-2013, "Order does not exist.")
     if price == rec.price and qty == rec.qty:
@@ -206,7 +270,7 @@ def amend(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
 
 def cancel(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """DELETE /fapi/v1/order: -2011 when the order is unknown or already closed."""
-    rec = _lookup(venue, params, ApiError(-2011, "Unknown order sent."))
+    rec = lookup_order(venue, params, ApiError(-2011, "Unknown order sent."))
     try:
         requests.cancel(venue, rec)
     except MatchingReject as exc:
@@ -216,7 +280,7 @@ def cancel(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
 
 def query(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     """GET /fapi/v1/order: -2013 when the venue never had it."""
-    rec = _lookup(venue, params, ApiError(-2013, "Order does not exist."))
+    rec = lookup_order(venue, params, ApiError(-2013, "Order does not exist."))
     return order_json(venue, rec)
 
 

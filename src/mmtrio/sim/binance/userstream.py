@@ -1,4 +1,5 @@
-"""Binance user-data stream payloads (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE) from engine updates."""
+"""Binance user-data stream payloads from engine updates: ORDER_TRADE_UPDATE, TRADE_LITE
+(pushed ahead of a fill's ORDER_TRADE_UPDATE, without the fee) and ACCOUNT_UPDATE."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import ExecType, OrderUpdate
-from mmtrio.sim.binance.words import TIF_TEXT, status_text
+from mmtrio.sim.binance.words import STP_MODE, TIF_TEXT, status_text
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
@@ -56,10 +57,35 @@ def order_trade_update(venue: SimVenue, upd: OrderUpdate, realized: Decimal) -> 
             "pP": False,
             "si": 0,
             "ss": 0,
-            "V": "NONE",
+            "V": STP_MODE,  # the self-trade rule REST answers name too
             "pm": "NONE",
             "gtd": 0,
         },
+    }
+
+
+def trade_lite(venue: SimVenue, upd: OrderUpdate) -> dict[str, Any] | None:
+    """TRADE_LITE for a fill (None without one): Binance pushes it ahead of the fill's
+    ORDER_TRADE_UPDATE, with the order's price and size and the fill, but no fee."""
+    fill = upd.fill
+    if fill is None:
+        return None
+    inst = venue.instrument
+    ts = venue.out_ts(upd.ts)
+    return {
+        "e": "TRADE_LITE",
+        "E": ts,
+        "T": venue.out_ts(fill.ts),
+        "s": upd.symbol,
+        "q": inst.qty_str(upd.qty),
+        "p": inst.price_str(upd.price),
+        "m": fill.is_maker,
+        "c": upd.client_id,
+        "S": upd.side.value,
+        "L": inst.price_str(fill.price),
+        "l": inst.qty_str(fill.qty),
+        "t": fill.trade_id,
+        "i": upd.order_id,
     }
 
 

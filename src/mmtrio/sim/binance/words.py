@@ -24,6 +24,10 @@ TIF_PARSE: dict[str, TimeInForce] = {
     "PO": TimeInForce.POST_ONLY,
 }
 
+# The matching engine's self-trade rule (mmtrio.exchange.matching) in Binance's word: every
+# REST answer and user-stream event names it, and an order asking for another is refused.
+STP_MODE = "EXPIRE_TAKER"
+
 REFUSALS: dict[Refusal, tuple[int, str]] = {
     Refusal.DUPLICATE_CLIENT_ID: (-4116, "ClientOrderId is duplicated."),
     Refusal.QTY_BELOW_MIN: (-4003, "Quantity less than or equal to zero."),

@@ -6,6 +6,10 @@ Paths: ``/ws/<stream>[/<stream>…]`` and ``/public|market/ws/…`` (raw payload
 is the listen key as a stream name). Any known market stream is accepted on any market
 path (the sim does not enforce Binance's traffic-class split). Client ``SUBSCRIBE``,
 ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` are supported; anything else gets an error frame.
+``SUBSCRIBE ["<listenKey>"]`` makes the connection a user-data stream: the official Binance
+SDK opens ``/private/stream`` bare and subscribes so (issue #20, finding 7: refused as an
+unknown stream, that client got no user events); events then arrive as
+``{"stream": "<listenKey>", "data": …}``.
 """
 
 from __future__ import annotations
@@ -97,14 +101,22 @@ class BinanceWs:
         req_id = msg.get("id")
         method = msg.get("method")
         params = msg.get("params", [])
+        hub = self.venue.hub
         if method == "LIST_SUBSCRIPTIONS":
-            return [json.dumps({"result": sorted(conn.names.values()), "id": req_id})]
+            names = sorted(conn.names.values())
+            if conn in hub.users:
+                names.append(conn.user_name)
+            return [json.dumps({"result": names, "id": req_id})]
         if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
             return [_error(req_id, "Invalid request: unknown method or params not a list")]
-        hub = self.venue.hub
         pairs = []
+        user_key: str | None = None
+        key = self.listen_keys.key
         for name in params:
             canonical = canonical_stream(name, self.symbols) if isinstance(name, str) else None
+            if canonical is None and key is not None and name == key:
+                user_key = key  # the user stream by its listen key (the official SDK's way)
+                continue
             if canonical is None:
                 return [_error(req_id, f"Invalid request: unknown stream {name!r}")]
             pairs.append((canonical, name))
@@ -113,4 +125,10 @@ class BinanceWs:
                 hub.subscribe(conn, canonical, name)
             else:
                 hub.unsubscribe(conn, canonical)
+        if user_key is not None:
+            if method == "SUBSCRIBE":
+                conn.user, conn.user_name = True, user_key
+                hub.add_user(conn)
+            else:
+                hub.remove_user(conn)
         return [json.dumps({"result": None, "id": req_id})]

@@ -155,8 +155,9 @@ class ExtendedStreams:
             self.on_fill(update.fill)
 
     def on_fill(self, fill: Fill) -> None:
+        # the TRADE push is what a client books a fill from: the hub keeps it for user_replay
         trade = render.trade_json(self.venue, fill, stream=True)
-        self.venue.hub.publish_user(self._account_msg("TRADE", {"trades": [trade]}))
+        self.venue.hub.publish_user(self._account_msg("TRADE", {"trades": [trade]}), fill=True)
 
     def on_account(self) -> None:
         venue = self.venue

@@ -41,13 +41,24 @@ def get_int(obj: Obj, key: str, kind: str) -> int:
     return val
 
 
+def ascii_int(text: str) -> int | None:
+    """A non-negative decimal integer written in ASCII digits, else None.
+
+    ``str.isdigit`` is not enough: it is true for "²" and "١", which ``int`` then refuses
+    (or, for "١", reads as 1: no venue writes those, so they are not numbers here either).
+    """
+    if text and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def get_int_lenient(obj: Obj, key: str, kind: str) -> int:
     """An integer that some endpoints print as a string (``countdownTime``, newer ``E``)."""
     val = field(obj, key, kind)
     if type(val) is int:
         return val
-    if isinstance(val, str) and val.isdigit():
-        return int(val)
+    if isinstance(val, str) and (num := ascii_int(val)) is not None:
+        return num
     raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
 
 
@@ -102,10 +113,44 @@ def convert(conv: Callable[[str], int], obj: Obj, key: str, kind: str) -> int:
         raise ProtocolError(f"{kind}: field {key!r}: {exc}") from exc
 
 
+def lots(
+    conv: Callable[[str], int], obj: Obj, key: str, kind: str, *, positive: bool = False
+) -> int:
+    """A size (lots) that cannot be negative — or, with ``positive``, zero (a fill, a trade)."""
+    n = convert(conv, obj, key, kind)
+    if n < 0 or (positive and n == 0):
+        need = "be positive" if positive else "not be negative"
+        raise ProtocolError(f"{kind}: field {key!r} must {need}, got {obj[key]!r}")
+    return n
+
+
+def price(
+    conv: Callable[[str], int], obj: Obj, key: str, kind: str, *, zero_ok: bool = False
+) -> int:
+    """A price (ticks) that must be positive — or, with ``zero_ok``, may be 0 (a market
+    order's price field, an unfilled order's last fill price)."""
+    n = convert(conv, obj, key, kind)
+    if n < 0 or (n == 0 and not zero_ok):
+        need = "not be negative" if zero_ok else "be positive"
+        raise ProtocolError(f"{kind}: field {key!r} must {need}, got {obj[key]!r}")
+    return n
+
+
+def positive_dec(obj: Obj, key: str, kind: str) -> Decimal:
+    """A money amount that must be above zero (a mark or index price)."""
+    dec = get_dec(obj, key, kind)
+    if dec <= 0:
+        raise ProtocolError(f"{kind}: field {key!r} must be positive, got {obj[key]!r}")
+    return dec
+
+
 def levels(
     obj: Obj, key: str, kind: str, px: Callable[[str], int], qty: Callable[[str], int]
 ) -> tuple[Level, ...]:
-    """A side of a book: ``[["price","qty"], ...]`` → ((ticks, lots), ...)."""
+    """A side of a book: ``[["price","qty"], ...]`` → ((ticks, lots), ...).
+
+    A price must be positive and a size not negative (0 deletes the level): a book built
+    from anything else would quote against levels that cannot exist."""
     raw = get_list(obj, key, kind)
     out: list[Level] = []
     append = out.append
@@ -113,12 +158,32 @@ def levels(
         for p, q in raw:
             if type(p) is not str or type(q) is not str:
                 raise TypeError
-            append((px(p), qty(q)))
+            level = (px(p), qty(q))
+            if level[0] <= 0 or level[1] < 0:
+                what = f"price {p}" if level[0] <= 0 else f"negative size {q}"
+                raise ProtocolError(f"{kind}: field {key!r}: level [{p}, {q}] has a {what}")
+            append(level)
     except (ValueError, TypeError):
         raise ProtocolError(f"{kind}: field {key!r} must be a list of [price, qty] pairs") from None
     except InstrumentError as exc:
         raise ProtocolError(f"{kind}: field {key!r}: {exc}") from exc
     return tuple(out)
+
+
+def check_fill_sizes(kind: str, qty: int, cum_qty: int, last: int | None) -> None:
+    """An order's sizes as a venue can report them: the last fill within the cumulative
+    filled size, and both within the order's size. A 5,000-lot fill on a 2-lot order is a
+    corrupt message (so is any fill of an order of size 0: the bot never sends one)."""
+    if last is not None and last > qty:
+        raise ProtocolError(f"{kind}: fill of {last} lots exceeds its order of {qty} lots")
+    if cum_qty > qty:
+        raise ProtocolError(
+            f"{kind}: filled {cum_qty} lots in all, more than its order of {qty} lots"
+        )
+    if last is not None and last > cum_qty:
+        raise ProtocolError(
+            f"{kind}: last fill {last} lots exceeds its cumulative filled {cum_qty} lots"
+        )
 
 
 class InstrumentCodec:

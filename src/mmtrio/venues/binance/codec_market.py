@@ -22,11 +22,13 @@ from mmtrio.core.events import BookTicker, Level, MarkPrice, Trade
 from mmtrio.venues.binance.codec_fields import (
     InstrumentCodec,
     Obj,
-    convert,
     get_bool,
     get_dec,
     get_int,
     levels,
+    lots,
+    positive_dec,
+    price,
 )
 
 
@@ -86,8 +88,8 @@ def parse_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
     return Trade(
         symbol=ic.instrument.symbol,
         trade_id=get_int(obj, "t", k),
-        price=convert(ic.px, obj, "p", k),
-        qty=convert(ic.qty, obj, "q", k),
+        price=price(ic.px, obj, "p", k),
+        qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "E", k),
     )
@@ -99,8 +101,8 @@ def parse_agg_trade(obj: Obj, ic: InstrumentCodec) -> Trade:
     return Trade(
         symbol=ic.instrument.symbol,
         trade_id=get_int(obj, "a", k),
-        price=convert(ic.px, obj, "p", k),
-        qty=convert(ic.qty, obj, "q", k),
+        price=price(ic.px, obj, "p", k),
+        qty=lots(ic.qty, obj, "q", k, positive=True),
         buyer_is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "E", k),
     )
@@ -111,10 +113,10 @@ def parse_book_ticker(obj: Obj, ic: InstrumentCodec) -> BookTicker:
     k = "bookTicker"
     return BookTicker(
         symbol=ic.instrument.symbol,
-        bid_price=convert(ic.px, obj, "b", k),
-        bid_qty=convert(ic.qty, obj, "B", k),
-        ask_price=convert(ic.px, obj, "a", k),
-        ask_qty=convert(ic.qty, obj, "A", k),
+        bid_price=price(ic.px, obj, "b", k),
+        bid_qty=lots(ic.qty, obj, "B", k),
+        ask_price=price(ic.px, obj, "a", k),
+        ask_qty=lots(ic.qty, obj, "A", k),
         ts=get_int(obj, "E", k),
         seq=get_int(obj, "u", k),
     )
@@ -125,8 +127,8 @@ def parse_mark_price(obj: Obj, ic: InstrumentCodec) -> MarkPrice:
     k = "markPriceUpdate"
     return MarkPrice(
         symbol=ic.instrument.symbol,
-        mark_price=get_dec(obj, "p", k),
-        index_price=get_dec(obj, "i", k),
+        mark_price=positive_dec(obj, "p", k),
+        index_price=positive_dec(obj, "i", k),
         funding_rate=get_dec(obj, "r", k),
         next_funding_ts=get_int(obj, "T", k),
         ts=get_int(obj, "E", k),

@@ -22,7 +22,10 @@ from mmtrio.venues.binance.codec_fields import (
     TIME_IN_FORCE_TEXT,
     InstrumentLookup,
     Obj,
+    ascii_int,
+    check_fill_sizes,
     convert,
+    field,
     get_bool,
     get_dec,
     get_enum,
@@ -30,6 +33,8 @@ from mmtrio.venues.binance.codec_fields import (
     get_list,
     get_mapped,
     get_str,
+    lots,
+    price,
 )
 from mmtrio.venues.binance.costs import limits_from_exchange_info
 from mmtrio.venues.binance.errors import classify
@@ -191,15 +196,17 @@ def parse_order_state(obj: Obj, lookup: InstrumentLookup) -> OrderState:
     """A full order object (query, openOrders entry, amend/cancel answer)."""
     k = "order"
     ic = lookup(get_str(obj, "symbol", k), k)
+    qty, cum_qty = lots(ic.qty, obj, "origQty", k), lots(ic.qty, obj, "executedQty", k)
+    check_fill_sizes(k, qty, cum_qty, None)
     return OrderState(
         symbol=ic.instrument.symbol,
         client_id=get_str(obj, "clientOrderId", k),
         order_id=get_int(obj, "orderId", k),
         side=get_enum(obj, "side", k, Side),
         status=get_mapped(obj, "status", k, ORDER_STATUS),
-        price=convert(ic.px, obj, "price", k),
-        qty=convert(ic.qty, obj, "origQty", k),
-        cum_qty=convert(ic.qty, obj, "executedQty", k),
+        price=price(ic.px, obj, "price", k, zero_ok=True),
+        qty=qty,
+        cum_qty=cum_qty,
         avg_price=get_dec(obj, "avgPrice", k),
         time_in_force=get_mapped(obj, "timeInForce", k, TIME_IN_FORCE),
         reduce_only=get_bool(obj, "reduceOnly", k),
@@ -328,12 +335,17 @@ def parse_listen_key(obj: Obj) -> str:
     return get_str(obj, "listenKey", "listenKey")
 
 
-def parse_countdown(obj: Obj) -> int:
+def parse_countdown(obj: Any) -> int:
+    """countdownCancelAll's answer: ``countdownTime`` as an int or (as Binance prints it) a
+    string of ASCII digits; any other body is a ProtocolError, never another exception."""
     k = "countdownCancelAll"
-    val = obj.get("countdownTime")
-    if isinstance(val, str) and val.isdigit():
-        return int(val)
-    return get_int(obj, "countdownTime", k)
+    val = field(obj, "countdownTime", k)
+    if isinstance(val, str) and (num := ascii_int(val)) is not None:
+        return num
+    num = get_int(obj, "countdownTime", k)
+    if num < 0:
+        raise ProtocolError(f"{k}: field 'countdownTime' must not be negative, got {num}")
+    return num
 
 
 def parse_server_time(obj: Obj) -> int:
@@ -361,8 +373,8 @@ def parse_user_trades(body: Any, lookup: InstrumentLookup) -> list[Fill]:
                 client_id="",
                 order_id=get_int(t, "orderId", k),
                 side=Side.BUY if get_bool(t, "buyer", k) else Side.SELL,
-                price=convert(ic.px, t, "price", k),
-                qty=convert(ic.qty, t, "qty", k),
+                price=price(ic.px, t, "price", k),
+                qty=lots(ic.qty, t, "qty", k, positive=True),
                 fee=get_dec(t, "commission", k),
                 fee_asset=get_str(t, "commissionAsset", k),
                 is_maker=get_bool(t, "maker", k),

@@ -27,6 +27,7 @@ from mmtrio.venues.binance.codec_fields import (
     TIME_IN_FORCE,
     InstrumentLookup,
     Obj,
+    check_fill_sizes,
     convert,
     get_bool,
     get_dec,
@@ -37,6 +38,8 @@ from mmtrio.venues.binance.codec_fields import (
     get_mapped,
     get_obj,
     get_str,
+    lots,
+    price,
 )
 
 
@@ -89,13 +92,15 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
             client_id=client_id,
             order_id=order_id,
             side=side,
-            price=convert(ic.px, o, "L", k),
-            qty=convert(ic.qty, o, "l", k),
+            price=price(ic.px, o, "L", k),
+            qty=lots(ic.qty, o, "l", k, positive=True),
             fee=get_dec(o, "n", k),
             fee_asset=get_str(o, "N", k),
             is_maker=get_bool(o, "m", k),
             ts=get_int(o, "T", k),
         )
+    qty, cum_qty = lots(ic.qty, o, "q", k), lots(ic.qty, o, "z", k)
+    check_fill_sizes(k, qty, cum_qty, None if fill is None else fill.qty)
     return OrderUpdate(
         symbol=ic.instrument.symbol,
         client_id=client_id,
@@ -103,9 +108,9 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
         side=side,
         exec_type=exec_type,
         status=get_mapped(o, "X", k, ORDER_STATUS),
-        price=convert(ic.px, o, "p", k),
-        qty=convert(ic.qty, o, "q", k),
-        cum_qty=convert(ic.qty, o, "z", k),
+        price=price(ic.px, o, "p", k, zero_ok=True),
+        qty=qty,
+        cum_qty=cum_qty,
         time_in_force=get_mapped(o, "f", k, TIME_IN_FORCE),
         reduce_only=get_bool(o, "R", k),
         ts=get_int(obj, "E", k),
@@ -123,8 +128,8 @@ def parse_trade_lite(obj: Obj, lookup: InstrumentLookup) -> TradeLite:
         client_id=get_str(obj, "c", k),
         order_id=get_int(obj, "i", k),
         side=get_enum(obj, "S", k, Side),
-        price=convert(ic.px, obj, "L", k),
-        qty=convert(ic.qty, obj, "l", k),
+        price=price(ic.px, obj, "L", k),
+        qty=lots(ic.qty, obj, "l", k, positive=True),
         is_maker=get_bool(obj, "m", k),
         ts=get_int(obj, "T", k),
     )

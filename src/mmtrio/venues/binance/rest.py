@@ -43,7 +43,7 @@ from mmtrio.errors import (
 )
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.codec import BinanceDecoder, loads
-from mmtrio.venues.binance.codec_fields import InstrumentLookup
+from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import Params, Signer, encode_params
@@ -72,7 +72,7 @@ def wall_clock_ms() -> int:
 
 def _header_int(headers: httpx.Headers, name: str) -> int | None:
     val = headers.get(name)
-    return int(val) if val is not None and val.isdigit() else None
+    return None if val is None else ascii_int(val)
 
 
 class BinanceRest:

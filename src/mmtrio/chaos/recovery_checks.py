@@ -1,0 +1,44 @@
+"""Checks of the recovery cases added by issue #20 (pure, like mmtrio.chaos.invariants).
+
+``position_gap``: while no bot ran, the venue changed the position without a trade of ours.
+The next bot must adopt the venue's position (invariant 2 then finds them equal) and must
+say so: an alert naming the gap (``runtime/reconcile.py``: "position gap of … adopted"). A
+bot that adopts it silently — the finding-1 failure mode — violates invariant 2 here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mmtrio.chaos.invariants import ProcessRecord, Violation
+
+# runtime/reconcile.py's error line "position at start: gap of +0.003 BTC adopted; <reason>"
+# and core/strategy.py's alert "position gap of +0.003 BTC adopted from the venue …" (older
+# logs: "+3 lots")
+GAP_ALERT = re.compile(r"gap of [+-]\d+(?:\.\d+)? \w+ adopted")
+
+
+def check_gap_alerts(gap_ms: Sequence[int], processes: Sequence[ProcessRecord]) -> list[Violation]:
+    """Each position change made while no bot ran is named by the next bot that started."""
+    from mmtrio.chaos.invariants import Violation
+
+    for at in gap_ms:
+        nxt = [p for p in processes if p.start_ms >= at]
+        if not nxt:
+            continue  # the run ended first: nobody to judge
+        first = min(nxt, key=lambda p: p.start_ms)
+        if "reconcile (start)" not in first.log_text:
+            continue  # it never finished its start-up recovery (killed again first)
+        if not GAP_ALERT.search(first.log_text):
+            return [
+                Violation(
+                    2,
+                    first.start_ms,
+                    f"bot process #{first.index} adopted the venue's position after a change "
+                    "without a trade of ours, without an alert naming the gap",
+                )
+            ]
+    return []
