@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -126,8 +127,18 @@ def operator_commands() -> list[str]:
     return out
 
 
-def substitute(line: str, *, config: Path, root: Path, pid: int, tmp: Path) -> str:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def substitute(
+    line: str, *, config: Path, root: Path, pid: int, tmp: Path, metrics_port: int
+) -> str:
     line = line.removeprefix("sudo -u mmtrio ")
+    line = line.replace("127.0.0.1:9464/", f"127.0.0.1:{metrics_port}/")
     line = line.replace("/opt/mmtrio/venv/bin/mmtrio", "mmtrio").replace(
         ".venv/bin/mmtrio", "mmtrio"
     )
@@ -156,9 +167,13 @@ def test_installed_wheel_runs_the_documented_commands_from_an_empty_directory(
     assert list(workdir.iterdir()) == []
     out_path = tmp_path / "run.out"
     with out_path.open("w") as out:
+        # The packaged default metrics port (9464) may be held by another bot on a shared
+        # machine: the documented command with its port moved, and the curl follows it.
+        metrics_port = free_port()
         bot = subprocess.Popen(
-            ["mmtrio", "run"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+            ["mmtrio", "run", "--set", f"metrics.port={metrics_port}"],
+            cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         try:
             t0 = time.monotonic()
             status: dict[str, object] = {}
@@ -178,7 +193,12 @@ def test_installed_wheel_runs_the_documented_commands_from_an_empty_directory(
             for line in readme_commands() + operator_commands():
                 sh(
                     substitute(
-                        line, config=etc / "config.toml", root=root, pid=bot.pid, tmp=tmp_path
+                        line,
+                        config=etc / "config.toml",
+                        root=root,
+                        pid=bot.pid,
+                        tmp=tmp_path,
+                        metrics_port=metrics_port,
                     ),
                     workdir,
                     env,

@@ -98,3 +98,39 @@ def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:
     assert code == 0
     assert json.loads((tmp_path / "state" / "sim_final.json").read_text())["open_orders"] == []
     assert os.path.exists(tmp_path / "state" / "journal.sqlite3")
+
+
+def test_sighup_keeps_the_command_line_overrides_and_survives_the_start(tmp_path: Path) -> None:
+    """A reload reads the file as the command did (``--set`` included): an unchanged file is
+    "no change", not a revert of the override. A SIGHUP while the bot is still starting does
+    not end it (Python's default action would): it is noted, or applied if the receiver runs."""
+    cfg = write_config(tmp_path)
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*MMTRIO, "run", "--config", str(cfg), "--set", "quoting.gamma=0.3"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=cfg.parent,
+        )  # fmt: skip
+    try:
+        _wait_log(log, "bot ", 60, proc)  # `run` is past its first step: SIGHUP is noted
+        proc.send_signal(signal.SIGHUP)
+        _wait_log(log, "| quotes ", 60, proc)
+        early = log.read_text()
+        assert proc.poll() is None, early[-3000:]
+        assert "SIGHUP received while the bot was starting" in early or "config reload" in early, (
+            early[-3000:]
+        )
+        mark = len(early)
+        proc.send_signal(signal.SIGHUP)  # the file is unchanged
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "config reload" not in log.read_text()[mark:]:
+            time.sleep(0.1)  # a real process: real time is the only clock it has
+        later = log.read_text()[mark:]
+        assert "config reload: no change" in later, later[-3000:]
+        assert "gamma" not in later
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, log.read_text()[-3000:]

@@ -75,6 +75,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmtrio.runtime.hangup import note_early_hangups
+
+    note_early_hangups()  # first: a SIGHUP while starting must not end the process
+    import functools
+
     import trio
     from loguru import logger
 
@@ -82,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.cli.paper import paper_venue
     from mmtrio.cli.preflight import check_metrics_port, check_state_dir_free
     from mmtrio.cli.venue import check_venue, live_settings
-    from mmtrio.config import load_venue_credentials
+    from mmtrio.config import load_config, load_venue_credentials
     from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
     from mmtrio.runtime.engine import Engine
     from mmtrio.runtime.surface import configure_output
@@ -106,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         ", log file" if mode.console is not None else "",
     )
     engines: list[Engine] = []
+    reload_config = functools.partial(
+        load_config, source.path, name=args.name, overrides=tuple(args.set or ())
+    )
 
     async def main() -> int:
         if config.venue.mode == "paper":
@@ -117,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
                     settings=paper.settings,
                     credentials=paper.credentials,
                     console=mode.console,
+                    reload_config=reload_config,
                 )
                 engines.append(engine)
                 return await engine.run()
@@ -129,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
             settings=live_settings(config, factory),
             credentials=credentials,
             console=mode.console,
+            reload_config=reload_config,
         )
         engines.append(engine)
         return await engine.run()

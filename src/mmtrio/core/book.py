@@ -13,12 +13,12 @@ reading best bid/ask after every diff, versus ~6-10 k diffs/s for a plain dict w
 recomputed with ``max``/``min``; and the sorted keys make ``levels(n)`` and ``depth_within``
 cheap slices instead of sorts.
 
-Continuity is not checked here: it is each venue's rule (Binance U/u/pu, OKX
-prevSeqId/seqId, Extended seq, Hyperliquid whole snapshots), checked once, in that venue
-package's sequencer, which delivers snapshots and deltas known to be continuous, or
-:class:`~mmtrio.core.events.BookInvalid`. The book still refuses to be quoted from when it is
-crossed or locked after an update (a venue bug, a lost message the sequencer could not see):
-it is then out of sync until the next snapshot, and the strategy asks for a resync.
+Continuity is not checked here: it is each venue's rule (update-id chains, sequence numbers,
+whole snapshots), checked once, in that venue package's sequencer, which delivers snapshots
+and deltas known to be continuous, or :class:`~mmtrio.core.events.BookInvalid`. The book
+still refuses to be quoted from when it is crossed or locked after an update (a venue bug, a
+lost message the sequencer could not see): it is then out of sync until the next snapshot, and
+the strategy asks for a resync.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class BookDelta:
 
     Sizes are absolute (0 deletes the level). ``seq`` identifies the book state after the
     delta, ``prev_seq`` the state it applies to and ``first_seq`` the first venue update it
-    contains (Binance u, pu, U; OKX seqId, prevSeqId): opaque to the core, kept for the
+    contains, in the venue's own numbering: opaque to the core, kept for the
     journal, the recorder and the simulated venues, which re-publish the real ids.
     """
 

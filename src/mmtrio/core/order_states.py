@@ -64,7 +64,7 @@ class Trigger(enum.Enum):
     AMEND_REJECTED = "amend_rejected"
     CANCEL_ACCEPTED = "cancel_accepted"
     CANCEL_REJECTED = "cancel_rejected"
-    CANCEL_GONE = "cancel_gone"  # cancel rejected -2011: the order is no longer at the venue
+    CANCEL_GONE = "cancel_gone"  # cancel refused UNKNOWN_ORDER: no longer at the venue
     OUTCOME_UNKNOWN = "outcome_unknown"
     NOT_FOUND = "not_found"  # query: no such order, and it is known to have existed
     NOT_FOUND_UNPLACED = "not_found_unplaced"  # query: no such order, no sign it ever existed

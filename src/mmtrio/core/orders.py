@@ -25,7 +25,7 @@ Decisions where the venue documentation is silent (each is what a careful desk d
   ``autoclose-…``) the fill is passed through with ``order=None``; the ledger's own trade-id
   dedupe is the last line.
 * **A cancel answered UNKNOWN_ORDER means gone** (CANCELED; final fills may still arrive and
-  are booked). The venue package maps its code (Binance -2011) to that kind.
+  are booked). Each venue package maps its own code for it to that kind.
 * **UNKNOWN** (a request's outcome is unknown) counts at its worst case in exposure and is
   resolved only by venue facts: an OrderUpdate (stream or query) moves it to the state the
   venue reports; ``OrderNotFound`` moves it to REJECTED when no venue fact ever showed the

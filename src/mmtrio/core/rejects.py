@@ -1,8 +1,8 @@
 """Neutral reject kinds: what a venue's refusal means, whatever code it used to say it.
 
-Every venue package maps its own codes (Binance ``-5022``, OKX ``sCode 51xxx``, Hyperliquid's
-error strings, Extended's codes) to one of these kinds, in that package and nowhere else.
-The core decides per kind (:mod:`mmtrio.core.reject_policy`), so the policy is written once
+Every venue package maps its own codes and error strings to one of these kinds, in that
+package's ``errors.py`` and nowhere else.
+The core decides per kind (:mod:`mmtrio.core.strategy`), so the policy is written once
 and holds on every venue. A code no mapping knows becomes :attr:`RejectKind.UNKNOWN`: logged
 once with the raw code by the runtime, never a crash, and backed off per slot like any
 refusal the strategy does not understand.

@@ -6,7 +6,7 @@ place/amend through the risk check and the order tracker. Rules (each a delibera
 
 - **Pending orders are never touched.** PENDING_NEW / PENDING_CANCEL / PENDING_AMEND /
   UNKNOWN: the venue has not told us where the order is, so acting on it would race our own
-  request (Binance answers a cancel racing its place with -2011 while the place still lands).
+  request (a venue may refuse a cancel racing its place as unknown while the place lands).
 - **No churn.** An order within ``reprice_tolerance_ticks`` of its target price and
   ``size_tolerance_lots`` of its target remaining size is kept: every requote loses queue
   priority and spends rate budget. An order is *not* kept when it would cross the other

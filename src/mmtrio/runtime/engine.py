@@ -16,8 +16,9 @@ The engine knows no venue: it is handed a :class:`~mmtrio.venues.protocol.VenueF
 the settings and the credentials (the CLI resolved them through the registry, and in paper
 mode started the simulated venue and pointed the settings at it). Start-up, in order, before
 anything is quoted: wait out a venue back-off left by an earlier process, sync the clock,
-read the instrument from the venue, build the strategy on it, recover from the journal and
-reconcile with the venue.
+read the instrument from the venue, build the strategy on it (:mod:`.assembly`: the parts and
+the supervised children), recover from the journal and reconcile with the venue
+(:mod:`.reconciler`).
 
 Every way out of the bot nursery — a signal, a supervisor escalation, a crash of any task —
 runs the same shielded cleanup (:mod:`.shutdown`). The signal receiver is held by the outer
@@ -30,9 +31,8 @@ mapping is :func:`mmtrio.config.strategy.build_strategy_config`, shared with the
 from __future__ import annotations
 
 import os
-import random
 import signal
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,6 @@ from loguru import logger
 
 from mmtrio import __version__
 from mmtrio.config import Config
-from mmtrio.core.client_ids import ClientIdGenerator
-from mmtrio.core.commands import Command
-from mmtrio.core.instruments import Instrument
-from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
     AuthError,
@@ -56,25 +52,22 @@ from mmtrio.errors import (
     VenueError,
 )
 from mmtrio.runtime import journal_schema as js
-from mmtrio.runtime.breaker import CircuitBreaker
+from mmtrio.runtime.assembly import JournalFacts, Running, assemble, supervise
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
-from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
+from mmtrio.runtime.hangup import early_hangups
 from mmtrio.runtime.inbox import Inbox
-from mmtrio.runtime.instrument_watch import watch_instrument
 from mmtrio.runtime.journal import Journal, Retention
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.operator import Operator
-from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.shutdown import EXIT_FAILED, HowItEnded, Parts, cleanup
 from mmtrio.runtime.status import StatusSources, log_status
-from mmtrio.runtime.supervisor import RestartPolicy, Supervisor, SupervisorEscalation
+from mmtrio.runtime.supervisor import SupervisorEscalation
 from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.runtime.trading import JournalRecorder, TradingLoop, make_clock_ms
 from mmtrio.runtime.venue_block import VenueBlock
-from mmtrio.runtime.venue_fit import strategy_config
 from mmtrio.venues.protocol import (
     SessionHooks,
     VenueCredentials,
@@ -83,23 +76,8 @@ from mmtrio.venues.protocol import (
     VenueSettings,
 )
 
-COMMAND_CHANNEL_SIZE = 256
-CLIENT_ID_PREFIX = "mmt"
 STATUS_LOG_INTERVAL_S = 5.0
 SESSION_START_TIMEOUT_S = 30.0
-
-
-@dataclass
-class _Running:
-    """What start-up built (None until it got that far)."""
-
-    instrument: Instrument
-    mm: MarketMaker
-    ids: ClientIdGenerator
-    execution: Execution
-    loop: TradingLoop
-    reconciler: ReconcilerService
-    cmd_recv: trio.MemoryReceiveChannel[Command]
 
 
 class Engine:
@@ -114,6 +92,7 @@ class Engine:
         settings: VenueSettings,
         credentials: VenueCredentials,
         console: Any = None,
+        reload_config: Callable[[], Config] | None = None,
     ) -> None:
         self.config_path = config_path
         self.venue = venue
@@ -131,11 +110,12 @@ class Engine:
         self.operator = Operator(
             config=config,
             config_path=config_path,
+            reload_config=reload_config,
             sources=self.sources,
             clock_ms=self.clock_ms,
             request_stop=self.request_stop,
         )
-        self.running: _Running | None = None
+        self.running: Running | None = None
         self.session: VenueSession | None = None
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
@@ -172,6 +152,11 @@ class Engine:
     async def run(self) -> int:
         """The whole life of the bot; returns the exit code."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            if early_hangups():
+                logger.warning(
+                    "SIGHUP received while the bot was starting: the configuration in use is "
+                    "the one read at start; send SIGHUP again to reload"
+                )
             async with trio.open_nursery() as outer:
                 outer.start_soon(watch_signals, signals, self.request_stop, self.reload)
                 code = await self._run_session()
@@ -379,16 +364,18 @@ class Engine:
                     instrument.base_per_lot,
                     instrument.min_notional,
                 )
-                running = self._build(
+                running = assemble(
+                    self.config,
+                    self.venue,
                     session,
                     instrument,
+                    JournalFacts(journal_path, epoch, known_trade_ids, last_trade_id),
                     recorder,
                     writer,
-                    journal_path,
-                    epoch,
-                    known_trade_ids,
-                    last_trade_id,
+                    self.inbox,
+                    self.clock_ms,
                 )
+                self._bind(running, session)
                 usage_to.append(running.execution)
                 self.running = running
                 report = await running.reconciler.recover(
@@ -420,61 +407,18 @@ class Engine:
             await running.loop.emit(report.commands, self.clock_ms())
         return True
 
-    def _build(  # noqa: PLR0917 - assembly: every part once
-        self,
-        session: VenueSession,
-        instrument: Instrument,
-        recorder: JournalRecorder,
-        writer: JournalWriter,
-        journal_path: Path,
-        epoch: int,
-        known_trade_ids: set[int],
-        last_trade_id: int | None,
-    ) -> _Running:
-        """Strategy, execution, loop and reconciler for ``instrument`` (no I/O)."""
-        cfg = self.config
-        orders_per_minute = session.rate_limits.orders_per_minute
-        strat = strategy_config(
-            cfg,
-            instrument,
-            orders_per_minute=orders_per_minute,
-            capabilities=session.capabilities,
-            log=True,
-        )
-        ids = ClientIdGenerator(self.venue.client_ids(CLIENT_ID_PREFIX), epoch)
-        mm = MarketMaker(strat, ids)
-        cmd_send, cmd_recv = trio.open_memory_channel[Command](COMMAND_CHANNEL_SIZE)
-        execution = Execution(
-            session.gateway,
-            instrument,
-            RateBudget(session.rate_limits, margin=1.0 - cfg.execution.rate_budget_margin),
-            CircuitBreaker(cfg.execution.breaker_failures, cfg.execution.breaker_probe_interval_ms),
+    def _bind(self, run: Running, session: VenueSession) -> None:
+        """Hook the built parts to the operator surface, the operator and the status."""
+        self.surface.bind(run.loop, run.execution, self.inbox)
+        self.operator.bind(
             self.inbox,
-            self.clock_ms,
-            costs=session.costs,
+            run.loop,
+            run.instrument,
+            session.rate_limits.orders_per_minute,
+            session.capabilities,
         )
-        loop = TradingLoop(mm, cmd_send, self.clock_ms, recorder)
-        reconciler = ReconcilerService(
-            gateway=session.gateway,
-            mm=mm,
-            instrument=instrument,
-            ids=ids,
-            journal_path=journal_path,
-            recorder=recorder,
-            writer=writer,
-            clock_ms=self.clock_ms,
-            # One quote's size: a fill racing the position query cannot trip the halt; a
-            # real booking gap of more than one order does.
-            tolerance_lots=strat.quote.base_size_lots,
-            known_trade_ids=known_trade_ids,
-            last_trade_id=last_trade_id,
-        )
-        loop.on_user_reconnect = reconciler.request_pass
-        self.surface.bind(loop, execution, self.inbox)
-        self.operator.bind(self.inbox, loop, instrument, orders_per_minute, session.capabilities)
-        self.sources.strategy, self.sources.execution, self.sources.loop = mm, execution, loop
-        self.sources.instrument = instrument
-        return _Running(instrument, mm, ids, execution, loop, reconciler, cmd_recv)
+        self.sources.strategy, self.sources.execution = run.mm, run.execution
+        self.sources.loop, self.sources.instrument = run.loop, run.instrument
 
     # --- the running bot --------------------------------------------------------------------
     async def _run_bot(self, session: VenueSession) -> None:
@@ -482,50 +426,21 @@ class Engine:
         if run is None:  # pragma: no cover - _startup sets it before returning True
             raise MmtrioError("the bot was not built")
         cfg = self.config
-        rs = cfg.runtime.restart
-        policy = RestartPolicy(
-            base_delay_s=rs.base_delay_s,
-            cap_s=rs.cap_s,
-            max_restarts=rs.max_restarts,
-            window_s=rs.window_s,
+        sup = supervise(
+            cfg,
+            session,
+            run,
+            self.inbox,
+            self.clock_ms,
+            lambda: self.config.runtime.reconcile_interval_s,
+            # the live screen replaces the status log line
+            None
+            if self.surface.screen_active
+            else lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S),
+            self.extra_children,
         )
-        sup = Supervisor(rng=random.Random(), default_policy=policy)
         self.sources.supervisor = sup
-        market = session.market_feed(run.instrument)
-        user = session.user_feed(run.instrument)
         inbox = self.inbox
-        inbox.on_overflow = market.request_resync
-        run.loop.on_book_resync = market.request_resync
-
-        async def market_child() -> None:
-            await market.run(inbox)
-
-        async def user_child() -> None:
-            await user.run(inbox.send_user)
-
-        async def deadman_child(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-            await deadman_heartbeat(
-                session.gateway,
-                self.symbol,
-                cfg.runtime.deadman_countdown_ms,
-                cfg.runtime.deadman_refresh_ms,
-                task_status,
-                disarm_on_exit=False,  # the cleanup disarms, once no order is left (shutdown)
-            )
-
-        async def instrument_child() -> None:
-            await watch_instrument(session, run.instrument, inbox, self.clock_ms)
-
-        sup.add("market-feed", market_child)
-        sup.add("user-stream", user_child)
-        if session.capabilities.deadman:
-            sup.add("deadman", deadman_child, signals_ready=True)
-        sup.add("reconciler", lambda: run.reconciler.run(inbox, cfg.runtime.reconcile_interval_s))
-        sup.add("instrument-watch", instrument_child)
-        if not self.surface.screen_active:  # the live screen replaces the status log line
-            sup.add("status-log", lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S))
-        for name, fn in self.extra_children:
-            sup.add(name, fn)
 
         with trio.CancelScope() as scope:
             self._bot_scope = scope

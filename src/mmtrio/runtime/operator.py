@@ -45,12 +45,16 @@ class Operator:
         *,
         config: Config,
         config_path: Path,
+        reload_config: Callable[[], Config] | None = None,
         sources: StatusSources,
         clock_ms: Callable[[], int],
         request_stop: Callable[[str], None],
     ) -> None:
         self.config = config
         self.config_path = config_path
+        # A reload reads the file the way the command did (its --name and --set included):
+        # re-reading the bare file would drop the overrides and refuse or undo them.
+        self.reload_config = reload_config or (lambda: load_config(config_path))
         self.sources = sources
         self.clock_ms = clock_ms
         self.request_stop = request_stop
@@ -95,7 +99,7 @@ class Operator:
     async def reload(self) -> None:
         """SIGHUP: load the file, apply reloadable changes atomically, refuse the rest."""
         try:
-            new = await trio.to_thread.run_sync(load_config, self.config_path)
+            new = await trio.to_thread.run_sync(self.reload_config)
         except ConfigError as exc:
             logger.error("config reload failed, nothing changed: {}", exc)
             return

@@ -119,10 +119,12 @@ class ReconcilerService:
         self.report_foreign(report.foreign)
         return report
 
-    async def run(self, inbox: Inbox, interval_s: float) -> None:
-        """Periodic passes, and one at once after a user-stream reconnect (supervised)."""
+    async def run(self, inbox: Inbox, interval_s: Callable[[], float]) -> None:
+        """Periodic passes, and one at once after a user-stream reconnect (supervised).
+        ``interval_s`` is read before each wait: ``runtime.reconcile_interval_s`` is
+        reloadable (SIGHUP), and a reload applies from the next pass."""
         while True:
-            with trio.move_on_after(interval_s):
+            with trio.move_on_after(interval_s()):
                 await self.now.wait()
             self.now = trio.Event()
             try:

@@ -18,572 +18,51 @@ the same essentials is written every ``log_interval_s`` instead.
 
 The snapshot type is the engine's (``runtime/status.py``); what this module reads of it is
 spelled out by :class:`StatusView`, so the two can evolve separately.
+
+Modules: ``screen_view`` (what is read: the view protocol, the snapshot and its builder),
+``screen_panels`` (how it is drawn: the panels and the log line), this one (where and when:
+the refresh loop, the terminal, the log sink).
 """
 
 from __future__ import annotations
 
 import contextlib
 import termios
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
 
 import trio
 from loguru import logger
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
-from mmtrio.core.events import Side
-from mmtrio.core.instruments import Instrument
-from mmtrio.core.notices import Notice, StrategyStatus
-from mmtrio.core.risk import InventoryBand, TradingState
-from mmtrio.runtime.inbox import LaneStats
-from mmtrio.runtime.status import StatusSources
-from mmtrio.runtime.supervisor import ChildState, ChildStatus
-
-# Rows budget (24 lines): header 1, market 1, position 1, P&L 2, quotes title+header 2, quotes
-# QUOTE_ROWS, health 3, fills/alerts title 1 + FEED_ROWS. Long ladders show their best levels
-# per side: the ones nearest the touch are the ones that fill.
-QUOTE_ROWS_PER_SIDE = 3
-FEED_ROWS = 4
-WIDTH = 80
-FILLS_WIDTH = 30  # the fills column; alerts get the rest of the line, wrapped, in full
-ALERT_TTL_MS = 120_000  # an alert older than this leaves the screen (the log keeps it)
-LEGEND = "q/t order msgs per fill · queue ahead: size before ours · M/T maker/taker"
-
-_STATE_STYLE = {
-    TradingState.ACTIVE: "bold green",
-    TradingState.REDUCING_ONLY: "bold yellow",
-    TradingState.HALTED: "bold white on red",
-}
-_BAND_STYLE = {
-    InventoryBand.NORMAL: "green",
-    InventoryBand.WARN: "yellow",
-    InventoryBand.CRITICAL: "bold yellow",
-    InventoryBand.HARD: "bold red",
-}
-_CHILD_MARK = {
-    ChildState.RUNNING: ("✓", "green"),
-    ChildState.STARTING: ("…", "yellow"),
-    ChildState.BACKING_OFF: ("↻", "yellow"),
-    ChildState.STOPPED: ("■", "dim"),
-    ChildState.FAILED: ("✗", "bold red"),
-}
-
-
-class ConnectionView(Protocol):
-    """One websocket (or other long-lived connection) as the screen shows it."""
-
-    @property
-    def name(self) -> str:
-        """Short label, e.g. "market" or "user"."""
-        ...
-
-    @property
-    def up(self) -> bool:
-        """True while connected."""
-        ...
-
-    @property
-    def reconnects(self) -> int:
-        """Reconnections since start (monotonic: metrics export it as a counter)."""
-        ...
-
-
-class RateLimitView(Protocol):
-    """One of the venue's rate-limit windows: ``used`` of ``limit`` in the current window."""
-
-    @property
-    def name(self) -> str:
-        """Window name, e.g. "weight_1m", "orders_10s", "orders_1m"."""
-        ...
-
-    @property
-    def used(self) -> int:
-        """Count used in the current window."""
-        ...
-
-    @property
-    def limit(self) -> int:
-        """The venue's limit for the window."""
-        ...
-
-
-class StatusView(Protocol):
-    """What the screen (and the metrics collector) read of the engine's status snapshot.
-
-    ``strategy`` is None until the strategy produced its first status (start-up). REST latency
-    is over the execution layer's bounded recent window, in µs, None before any request.
-    """
-
-    @property
-    def instrument(self) -> Instrument:
-        """The quoted instrument (to turn ticks and lots into prices and sizes)."""
-        ...
-
-    @property
-    def strategy(self) -> StrategyStatus | None:
-        """The core's frozen status, or None before the first one."""
-        ...
-
-    @property
-    def connections(self) -> Sequence[ConnectionView]:
-        """Websocket health."""
-        ...
-
-    @property
-    def rest_p50_us(self) -> int | None:
-        """Median REST round trip (µs)."""
-        ...
-
-    @property
-    def rest_p99_us(self) -> int | None:
-        """99th-percentile REST round trip (µs)."""
-        ...
-
-    @property
-    def rate_limits(self) -> Sequence[RateLimitView]:
-        """Rate-limit usage per venue window."""
-        ...
-
-    @property
-    def children(self) -> Sequence[ChildStatus]:
-        """The supervisor's children."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """A :class:`ConnectionView`: one websocket's health."""
-
-    name: str
-    up: bool
-    reconnects: int
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """A :class:`RateLimitView`: one venue rate-limit window."""
-
-    name: str
-    used: int
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class ScreenSnapshot:
-    """An immutable :class:`StatusView`, safe to hand to the refresh thread."""
-
-    instrument: Instrument
-    strategy: StrategyStatus | None
-    connections: tuple[Connection, ...]
-    rest_p50_us: int | None
-    rest_p99_us: int | None
-    rate_limits: tuple[RateLimit, ...]
-    children: tuple[ChildStatus, ...]
-    max_position_lots: int | None = None  # risk.max_position: the header names a side off
-    stopping: str | None = None  # the reason, once the shutdown has begun
-
-
-class SnapshotBuilder:
-    """Builds :class:`ScreenSnapshot` s from the engine's live :class:`StatusSources`.
-
-    Call :meth:`build` on the Trio thread only: it reads live objects (strategy, execution,
-    supervisor) without awaiting, so the snapshot is consistent. Reconnects are the feeds' own
-    count (``LaneStats.reconnects``, every FeedStatus), or — for a feed object that does not
-    count — the ``connected`` flag going up again between builds (a lower bound).
-    """
-
-    def __init__(self, src: StatusSources) -> None:
-        self.stopping: str | None = None  # set by the surface when the shutdown begins
-        self._src = src
-        self._seen_up: dict[str, bool] = {}
-        self._ever_up: set[str] = set()
-        self._reconnects: dict[str, int] = {}
-
-    def _connection(self, name: str, feed: LaneStats | None) -> Connection | None:
-        if feed is None:
-            return None
-        was = self._seen_up.get(name)
-        # The first connection after start is not a *re*connect.
-        if feed.connected and was is False and name in self._ever_up:
-            self._reconnects[name] = self._reconnects.get(name, 0) + 1
-        if feed.connected:
-            self._ever_up.add(name)
-        if was is None or feed.connected != was:
-            self._seen_up[name] = feed.connected
-        # LaneStats counts every FeedStatus (exact); the flag-watching count covers feeds that
-        # do not (a lower bound). Both are monotonic, so the larger stays a valid counter.
-        return Connection(name, feed.connected, max(self._reconnects.get(name, 0), feed.reconnects))
-
-    def build(self) -> ScreenSnapshot | None:
-        """The current snapshot (Trio thread, no await); None until the venue's instrument
-        is known (start-up reads it first)."""
-        src = self._src
-        if src.instrument is None:
-            return None
-        now = src.clock_ms()
-        strategy = src.strategy.status(now) if src.strategy is not None else None
-        p50 = p99 = None
-        limits: list[RateLimit] = []
-        if src.execution is not None:
-            stats = src.execution.stats()
-            p50, p99 = stats.get("latency_p50_us"), stats.get("latency_p99_us")
-            budget = stats.get("budget")
-            if isinstance(budget, dict):
-                for name, window in budget.items():
-                    if isinstance(window, dict) and "used" in window and "limit" in window:
-                        limits.append(RateLimit(name, int(window["used"]), int(window["limit"])))
-        conns = [self._connection("market", src.market), self._connection("user", src.user)]
-        children = tuple(src.supervisor.snapshot()) if src.supervisor is not None else ()
-        return ScreenSnapshot(
-            instrument=src.instrument,
-            strategy=strategy,
-            connections=tuple(c for c in conns if c is not None),
-            rest_p50_us=p50 if isinstance(p50, int) else None,
-            rest_p99_us=p99 if isinstance(p99, int) else None,
-            rate_limits=tuple(limits),
-            children=children,
-            max_position_lots=_max_position_lots(self._src.strategy),
-            stopping=self.stopping,
-        )
-
-
-# --- formatting helpers ----------------------------------------------------------------------
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:+,.2f}"
-
-
-def _age(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms}ms"
-    if ms < 120_000:
-        return f"{ms / 1000:.1f}s"
-    return f"{ms // 60_000}m"
-
-
-def _latency(us: int | None) -> str:
-    if us is None:
-        return "—"
-    return f"{us}µs" if us < 10_000 else f"{us / 1000:.0f}ms"
-
-
-def _mid_price(inst: Instrument, mid_ticks: float) -> str:
-    # The mid is a whole or half tick: exact in Decimal, with the decimals a half tick needs
-    # (0.10 → 0.05: two, as prices; 0.01 → 0.005: three).
-    half_ticks = round(mid_ticks * 2)
-    price = inst.ticks_to_price(half_ticks) / 2
-    exponent = (inst.tick_size / 2).normalize().as_tuple().exponent
-    decimals = max(inst.price_decimals, -exponent if isinstance(exponent, int) else 0)
-    return f"{price:.{decimals}f}"
-
-
-def _cell(text: str, style: str = "") -> Text:
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
-
-
-def _line(*parts: tuple[str, str] | str) -> Text:
-    """One screen line that never wraps: too long for the width is cut with an ellipsis."""
-    text = Text(no_wrap=True, overflow="ellipsis")
-    for part in parts:
-        if isinstance(part, str):
-            text.append(part)
-        else:
-            text.append(part[0], style=part[1])
-    return text
-
-
-def _notice_int(notice: Notice, key: str) -> int | None:
-    value = notice.data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _max_position_lots(strategy: Any) -> int | None:
-    """risk.max_position in lots, from the running strategy (None before it is built)."""
-    if strategy is None:
-        return None
-    lots: int = strategy.config.limits.max_position_lots
-    return lots
-
-
-# --- sections ----------------------------------------------------------------------------------
-
-
-def side_off(st: StrategyStatus, inst: Instrument, max_position_lots: int | None) -> str | None:
-    """Why one side is not quoted while the state is ACTIVE, or None when both can be.
-
-    The guards can say "all risk checks clear" while the position limit keeps the increasing
-    side off: the inventory band is CRITICAL/HARD (reducing side only), or the position is so
-    near ``risk.max_position`` that one more quote would pass it (the order check refuses it).
-    """
-    pos = st.position_lots
-    if pos == 0:
-        return None
-    side = "BUY" if pos > 0 else "SELL"
-    quoted = {q.side.value for q in st.quotes}
-    limit = "" if max_position_lots is None else f"/{inst.lots_to_qty(max_position_lots)}"
-    where = f"position {inst.lots_to_qty(pos):+}{limit} {inst.base_asset}"
-    if st.band in (InventoryBand.CRITICAL, InventoryBand.HARD):
-        return f"{side} side off: {st.band.value} {where}"
-    if max_position_lots is not None and side not in quoted and quoted:
-        size = max(q.qty for q in st.quotes)
-        if abs(pos) + size > max_position_lots:
-            return f"{side} side off: at the limit, {where}"
-    return None
-
-
-def _header(view: StatusView, st: StrategyStatus) -> Text:
-    state = st.trading_state
-    reason = st.cannot_quote or st.reason
-    label, style = state.value, _STATE_STYLE.get(state, "bold")
-    stopping = getattr(view, "stopping", None)
-    if stopping:
-        label, style, reason = (
-            "STOPPING",
-            "bold white on blue",
-            f"cancelling all orders: {stopping}",
-        )
-    elif state is TradingState.ACTIVE and not st.cannot_quote:
-        off = side_off(st, view.instrument, getattr(view, "max_position_lots", None))
-        if off is not None:
-            style, reason = "bold black on yellow", off
-    return _line(
-        ("mmtrio ", "bold"),
-        (view.instrument.symbol, "bold cyan"),
-        "  ",
-        (f" {label} ", style),
-        "  ",
-        (reason, "italic"),
-    )
-
-
-def _market(inst: Instrument, st: StrategyStatus) -> Text:
-    bid = "—" if st.best_bid is None else inst.price_str(st.best_bid)
-    ask = "—" if st.best_ask is None else inst.price_str(st.best_ask)
-    mid = "—" if st.mid is None else _mid_price(inst, st.mid)
-    spread = "—" if st.best_bid is None or st.best_ask is None else f"{st.best_ask - st.best_bid}t"
-    sync = ("synced", "green") if st.book_synced else ("OUT OF SYNC", "bold red")
-    return _line(
-        ("bid ", "dim"),
-        (bid, "green"),
-        ("  ask ", "dim"),
-        (ask, "red"),
-        ("  mid ", "dim"),
-        mid,
-        ("  spr ", "dim"),
-        spread,
-        ("  book ", "dim"),
-        sync,
-        ("  age ", "dim"),
-        _age(st.book_age_ms),
-    )
-
-
-def _position(inst: Instrument, st: StrategyStatus) -> Text:
-    led = st.ledger
-    qty = inst.lots_to_base(st.position_lots)
-    entry = "—" if st.position_lots == 0 else f"{st.entry_price:.{inst.price_decimals}f}"
-    return _line(
-        ("pos ", "dim"),
-        (f"{qty:+}", "bold"),
-        f" @ {entry}",
-        ("  band ", "dim"),
-        (st.band.value, _BAND_STYLE.get(st.band, "")),
-        ("  fills ", "dim"),
-        str(led.fills),
-        ("  q/t ", "dim"),
-        f"{st.quote_to_trade:.0f}",
-    )
-
-
-def _pnl(st: StrategyStatus) -> list[Text]:
-    led = st.ledger
-    dd_frac = st.drawdown / st.max_drawdown if st.max_drawdown > 0 else Decimal(0)
-    dd_style = "bold red" if dd_frac >= Decimal("0.8") else "yellow" if dd_frac >= 0.5 else ""
-    equity_style = "green" if led.equity >= 0 else "red"
-    return [
-        _line(
-            ("P&L ", "dim"),
-            (_money(led.equity), f"bold {equity_style}"),
-            ("  real ", "dim"),
-            _money(led.realised),
-            ("  unreal ", "dim"),
-            _money(led.unrealised),
-            ("  fees ", "dim"),
-            _money(-led.fees),
-            ("  fund ", "dim"),
-            _money(led.funding),
-        ),
-        _line(
-            ("  spread ", "dim"),
-            _money(led.spread_capture),
-            ("  inventory ", "dim"),
-            _money(led.inventory_pnl),
-            ("  recon ", "dim"),
-            _money(led.reconciliation_pnl),
-            ("  DD ", "dim"),
-            (f"{st.drawdown:.2f}/{st.max_drawdown:.2f} ({dd_frac:.0%})", dd_style),
-        ),
-    ]
-
-
-def _quotes(inst: Instrument, st: StrategyStatus) -> Table:
-    table = Table(
-        box=None, padding=(0, 1), show_edge=False, header_style="dim", pad_edge=False, expand=False
-    )
-    for name, justify in (
-        ("side", "left"),
-        ("lvl", "right"),
-        ("price", "right"),
-        ("size", "right"),
-        ("queue ahead", "right"),
-        ("age", "right"),
-        ("state", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
-    shown = 0
-    hidden = 0
-    # Asks from the farthest shown down to the best, then bids from the best: a ladder.
-    asks = sorted((q for q in st.quotes if q.side is Side.SELL), key=lambda q: q.price)
-    bids = sorted((q for q in st.quotes if q.side is Side.BUY), key=lambda q: -q.price)
-    hidden += max(0, len(asks) - QUOTE_ROWS_PER_SIDE) + max(0, len(bids) - QUOTE_ROWS_PER_SIDE)
-    for q in [*reversed(asks[:QUOTE_ROWS_PER_SIDE]), *bids[:QUOTE_ROWS_PER_SIDE]]:
-        style = "red" if q.side is Side.SELL else "green"
-        queue = "—" if q.queue_ahead_estimate is None else inst.qty_str(q.queue_ahead_estimate)
-        table.add_row(
-            _cell(q.side.value, style),
-            str(q.level),
-            _cell(inst.price_str(q.price), style),
-            inst.qty_str(q.qty),
-            queue,
-            _age(q.age_ms),
-            _cell(q.state.value, "dim"),
-        )
-        shown += 1
-    if shown == 0:
-        table.add_row(_cell("none", "dim"), "", "", "", "", "", "")
-    if hidden:
-        table.caption = f"+{hidden} more levels"
-        table.caption_justify = "left"
-        table.caption_style = "dim"
-    return table
-
-
-def _health(view: StatusView) -> list[Text]:
-    conn = _line(("ws ", "dim"))
-    for c in view.connections:
-        conn.append(f"{c.name} ")
-        conn.append("up" if c.up else "DOWN", style="green" if c.up else "bold red")
-        conn.append(f" ({c.reconnects} reconn)  ", style="dim")
-    conn.append("REST p50 ", style="dim")
-    conn.append(_latency(view.rest_p50_us))
-    conn.append(" p99 ", style="dim")
-    conn.append(_latency(view.rest_p99_us))
-
-    rate = _line(("rate ", "dim"))
-    for r in view.rate_limits:
-        frac = r.used / r.limit if r.limit > 0 else 0.0
-        style = "bold red" if frac >= 0.8 else "yellow" if frac >= 0.5 else ""
-        rate.append(f"{r.name} ")
-        rate.append(f"{r.used}/{r.limit}", style=style)
-        rate.append("  ")
-
-    kids = _line(("tasks ", "dim"))
-    for child in view.children:
-        mark, style = _CHILD_MARK.get(child.state, ("?", ""))
-        kids.append(f"{child.name}")
-        kids.append(mark, style=style)
-        if child.restarts:
-            kids.append(f"↻{child.restarts}", style="yellow")
-        kids.append(" ")
-    return [conn, rate, kids]
-
-
-def _fill_text(inst: Instrument, notice: Notice, now: int) -> Text:
-    price = _notice_int(notice, "price")
-    qty = _notice_int(notice, "qty")
-    side = notice.data.get("side")
-    if price is None or qty is None or not isinstance(side, str):
-        return _cell(f"{_age(now - notice.ts)} {notice.message}")
-    maker = "M" if notice.data.get("maker") is True else "T"
-    style = "green" if side == "BUY" else "red"
-    return _line(
-        (f"{_age(now - notice.ts):>6} ", "dim"),
-        (f"{side:<4}", style),
-        f" {inst.qty_str(qty)} @ {inst.price_str(price)} {maker}",
-    )
-
-
-def _feeds(inst: Instrument, st: StrategyStatus) -> Table:
-    """Latest fills (left, one line each) and live alerts (right, newest first, the full text
-    wrapped; what does not fit the screen's last rows is cropped, and the log has it all).
-    Alerts older than ALERT_TTL_MS leave the screen."""
-    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim", expand=True)
-    table.add_column("latest fills", width=FILLS_WIDTH, no_wrap=True, overflow="ellipsis")
-    table.add_column("alerts (last 2 min)", ratio=1, overflow="fold")
-    fills = [_fill_text(inst, n, st.ts) for n in reversed(st.last_fills[-FEED_ROWS:])]
-    live = [n for n in reversed(st.alerts) if st.ts - n.ts <= ALERT_TTL_MS][:FEED_ROWS]
-    alerts = Text(overflow="fold")
-    for i, n in enumerate(live):
-        if i:
-            alerts.append("\n")
-        alerts.append(f"{_age(st.ts - n.ts):>5} ", style="dim")
-        alerts.append(n.message, style="yellow")
-    left = Text("\n").join(fills) if fills else _cell("—", "dim")
-    table.add_row(left, alerts if live else _cell("—", "dim"))
-    return table
-
-
-def render_status(view: StatusView | None) -> RenderableType:
-    """The whole screen for one snapshot; fits 80×24 whatever the snapshot holds."""
-    if view is None or view.strategy is None:
-        return _line(("mmtrio ", "bold"), ("starting: waiting for the first status…", "italic"))
-    st = view.strategy
-    inst = view.instrument
-    return Group(
-        _header(view, st),
-        _market(inst, st),
-        _position(inst, st),
-        *_pnl(st),
-        _line(("quotes", "bold underline")),
-        _quotes(inst, st),
-        *_health(view),
-        _line((LEGEND, "dim")),
-        _feeds(inst, st),
-    )
-
-
-def status_line(view: StatusView | None) -> str:
-    """One plain log line with the essentials (the non-terminal fallback of the screen)."""
-    if view is None or view.strategy is None:
-        return "status: starting, no strategy status yet"
-    st = view.strategy
-    inst = view.instrument
-    led = st.ledger
-    bid = "-" if st.best_bid is None else inst.price_str(st.best_bid)
-    ask = "-" if st.best_ask is None else inst.price_str(st.best_ask)
-    quotes = " ".join(
-        f"{q.side.value[0]}{q.level}:{inst.qty_str(q.qty)}@{inst.price_str(q.price)}"
-        for q in sorted(st.quotes, key=lambda q: (q.side.value, q.level))
-    )
-    down = [c.name for c in view.connections if not c.up]
-    reason = st.cannot_quote or st.reason
-    return (
-        f"status {inst.symbol} {st.trading_state.value} ({reason}) | book {bid}/{ask}"
-        f"{'' if st.book_synced else ' OUT-OF-SYNC'} | quotes {quotes or 'none'} | "
-        f"pos {inst.lots_to_base(st.position_lots):+} {st.band.value} | "
-        f"equity {led.equity:+.2f} (real {led.realised:+.2f} unreal {led.unrealised:+.2f} "
-        f"fees {-led.fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
-        f"{st.max_drawdown:.2f} | fills {led.fills}"
-        f"{' | ws DOWN: ' + ','.join(down) if down else ''}"
-    )
+from mmtrio.runtime.screen_panels import (
+    render_status,
+    side_off,
+    status_line,
+    styled_line,
+)
+from mmtrio.runtime.screen_view import (
+    Connection,
+    RateLimit,
+    ScreenSnapshot,
+    SnapshotBuilder,
+    StatusView,
+)
+
+__all__ = [
+    "CLOSED_FRAME",
+    "Connection",
+    "RateLimit",
+    "ScreenSnapshot",
+    "SnapshotBuilder",
+    "StatusView",
+    "console_log_sink",
+    "render_status",
+    "run_screen",
+    "side_off",
+    "status_line",
+]
 
 
 def _safe_render(latest: Callable[[], StatusView | None]) -> RenderableType:
@@ -592,7 +71,7 @@ def _safe_render(latest: Callable[[], StatusView | None]) -> RenderableType:
     try:
         return render_status(latest())
     except Exception as exc:  # any render bug: show it, keep refreshing
-        return _line(("status screen error: ", "bold red"), f"{type(exc).__name__}: {exc}")
+        return styled_line(("status screen error: ", "bold red"), f"{type(exc).__name__}: {exc}")
 
 
 async def run_screen(
@@ -667,7 +146,7 @@ def _no_echo(console: Console) -> Iterator[None]:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
-CLOSED_FRAME = _line(
+CLOSED_FRAME = styled_line(
     ("mmtrio ", "bold"),
     (" STOPPING ", "bold white on blue"),
     ("  screen closed: cancelling every order, summary below", "italic"),
