@@ -176,7 +176,7 @@ async def test_a_gap_in_the_sims_book_stream_means_a_fresh_snapshot(tmp_path: Pa
             with trio.fail_after(10):
                 while sum(isinstance(e, BookDelta) for e in books()) < 5:  # noqa: ASYNC110
                     await trio.sleep(0.05)
-            venue.inject("depth_skip", {"count": 1})  # the next DELTA is never sent
+            venue.inject("depth_skip", {"count": 3})  # the next three DELTAs are never sent
             with trio.fail_after(10):
                 while sum(isinstance(e, BookSnapshot) for e in books()) < 2:  # noqa: ASYNC110
                     await trio.sleep(0.05)

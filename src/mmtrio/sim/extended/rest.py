@@ -244,7 +244,9 @@ ROUTES: list[Route] = [
     _r("POST", "/user/order", _place, orders=1, is_order=True),
     _r("DELETE", r"/user/order/(\d+)", _cancel_by_id, is_order=True),
     _r("DELETE", "/user/order", _cancel_by_external, is_order=True),
-    _r("POST", "/user/order/massCancel", _mass_cancel, is_order=True),
+    # as on the Binance front end, the order faults (order_5xx, order_drop) hit single-order
+    # requests (place, cancel), never the mass cancel a stopping bot relies on
+    _r("POST", "/user/order/massCancel", _mass_cancel),
     _r("POST", "/user/deadmanswitch", _deadman),
 ]
 
