@@ -255,12 +255,15 @@ async def serve_ws_connection(
             return
         # Registered before the handshake's answer is sent (an await): a stream whose first
         # message is a snapshot must not miss what is published meanwhile.
+        try:
+            await stream.send_all(ws.send(AcceptConnection()))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        # Registered after the handshake's answer (registering before it broke the Binance
+        # book-consistency test). A snapshot-first stream (Extended's book) may then miss a
+        # delta published during that send: its client sees a gap and resyncs.
         venue.hub.add(conn)
         try:
-            try:
-                await stream.send_all(ws.send(AcceptConnection()))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return
             session = _Session(venue, protocol, stream, ws, conn)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(session.reader)
