@@ -253,8 +253,6 @@ async def serve_ws_connection(
                     + ws.send(_reject_data(body))
                 )
             return
-        # Registered before the handshake's answer is sent (an await): a stream whose first
-        # message is a snapshot must not miss what is published meanwhile.
         try:
             await stream.send_all(ws.send(AcceptConnection()))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
