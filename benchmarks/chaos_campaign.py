@@ -65,6 +65,7 @@ def main() -> int:
     parser.add_argument("--out", default="chaos-campaign")
     parser.add_argument("--summary", help="JSON summary path (default <out>/summary.json)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    parser.add_argument("--venue", choices=("binance", "hyperliquid"), default="binance")
     parser.add_argument("--resume", action="store_true", help="skip runs the summary holds")
     parser.add_argument(
         "--keep",
@@ -86,7 +87,7 @@ def main() -> int:
     print(f"{len(done)} runs already judged, {len(todo)} to go", flush=True)
 
     def one(i: int) -> None:
-        result = Harness(run_seed(args.seed, i), args.duration, out).run()
+        result = Harness(run_seed(args.seed, i), args.duration, out, args.venue).run()
         if args.keep == "failed" and result.ok:
             _prune(result)
         with lock:
@@ -100,6 +101,7 @@ def main() -> int:
                 "wall_s": round(time.monotonic() - t0, 1),
                 "jobs": args.jobs,
                 "duration_s": args.duration,
+                "venue": args.venue,
             }
             tmp = target.with_suffix(".tmp")
             tmp.write_text(json.dumps(doc, indent=1))

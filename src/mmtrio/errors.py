@@ -130,6 +130,11 @@ class AuthError(VenueError):
         self.source = source
 
 
+class AccountError(MmtrioError):
+    """The venue account cannot be traded as configured (position mode, trading permission,
+    leverage, balance): refused at start with the account's value and the fix, exit 2."""
+
+
 class OutcomeUnknownError(VenueError):
     """The request may or may not have been executed (5xx, timeout after the bytes left).
 

@@ -34,7 +34,7 @@ def paper_engine(cfg_path: Path, config: Config | None = None) -> PaperEngine:
         config_path=cfg_path,
         venue=registry.venue(config.venue.name),
         # the URLs are known once the venue is served (run_paper)
-        settings=VenueSettings(config.venue.name, "paper", venue.symbol, {}),
+        settings=VenueSettings(config.venue.name, "paper", venue.front.symbol, {}),
         credentials=paper_credentials(venue),
     )
     engine.sim_venue = venue

@@ -49,10 +49,12 @@ def _wait(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
-def _start_sim(tmp: Path, speed: float = SPEED) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_sim(
+    tmp: Path, *extra: str, speed: float = SPEED
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     err = (tmp / "sim.err").open("w")
     proc = subprocess.Popen(
-        [*MMTRIO, "sim", "--json", "--speed", str(speed)],
+        [*MMTRIO, "sim", "--json", "--speed", str(speed), *extra],
         stdout=subprocess.PIPE,
         stderr=err,
         text=True,
@@ -109,12 +111,14 @@ def _start_bot(cfg: Path, log: Path, keys: dict[str, str]) -> subprocess.Popen[b
         )
 
 
-def _journal(state: Path) -> tuple[set[int], int, list[dict[str, Any]], list[int], list[str]]:
+def _journal(
+    state: Path, symbol: str = "BTCUSDT"
+) -> tuple[set[int], int, list[dict[str, Any]], list[int], list[str]]:
     """(fill trade ids, signed lots of the journaled fills, reconcile payloads, start
     sessions, placed client ids) from the journal, read like any other SQLite reader."""
     conn = sqlite3.connect(state / "journal.sqlite3")
     try:
-        ids = [r[0] for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = 'BTCUSDT'")]
+        ids = [r[0] for r in conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (symbol,))]
         assert len(ids) == len(set(ids))
         lots = 0
         for (text,) in conn.execute(

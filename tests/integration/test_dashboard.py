@@ -96,6 +96,14 @@ async def test_every_dashboard_and_alert_metric_is_exported_by_a_live_bot(
             exported.add(s.name)
             labels |= set(s.labels)
     assert {"bot", "venue", "symbol"} <= labels
+    # The tick-to-order histogram is fed by the live path (it used to be fed only by tests).
+    counts = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "mmtrio_tick_to_order_seconds_count"
+    ]
+    assert counts and counts[0] >= 1, counts
     queries = dashboard_queries() + alert_exprs()
     assert len(queries) > 30
     used = {name for q in queries for name in NAME.findall(q)}

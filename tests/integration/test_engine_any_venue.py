@@ -1,10 +1,13 @@
-"""The same engine tests against two venues of opposite shape (the venue seam is real).
+"""The same engine tests against venues of opposite shapes (the venue seam is real).
 
 ``binance``: the Binance connector (REST + websockets + U/u/pu sequencing) against the
 simulated Binance venue on loopback. ``extended``: the Extended connector (Stark-signed
 orders, each signature verified by the sim; ``seq`` book stream; the ``X-Api-Key`` account
 stream; the dead-man switch armed) against the simulated Extended venue on loopback.
-``unlike``: the in-test venue of :mod:`tests.integration.unlike_venue` — whole-book
+``hyperliquid``: the Hyperliquid connector (agent-wallet signed actions over the websocket
+``post`` method, whole-book ``l2Book`` snapshots, modify as cancel-replace, 128-bit cloids, 5
+significant figures) against the simulated Hyperliquid venue. ``unlike``: the in-test venue of
+:mod:`tests.integration.unlike_venue` — whole-book
 snapshots without sequence numbers, no amend, 128-bit hex client ids, a price grid of 5
 significant figures, no dead-man switch.
 
@@ -115,9 +118,16 @@ async def venue_for(name: str, cfg_path: Path) -> AsyncIterator[Venue]:
 
 def config_for(name: str, tmp: Path) -> Path:
     # The unlike venue trades 0.001 BTC lots at a $10 minimum: the shipped sizes fit all.
-    if name == "extended":
-        return write_config(tmp, speed=5.0, **{'name = "binance"': 'name = "extended"'})
+    if name in ("extended", "hyperliquid"):
+        return write_config(tmp, speed=5.0, **{'name = "binance"': f'name = "{name}"'})
     return write_config(tmp, speed=5.0)
+
+
+def sig_fig_price(name: str, venue: Venue, ticks: int) -> bool:
+    if name == "unlike":
+        return INSTRUMENT.is_valid_price(ticks)
+    grid = venue.sim.front.grid  # type: ignore[attr-defined]
+    return bool(grid.rule.is_valid_price(ticks))
 
 
 async def run(engine: Engine, codes: list[int]) -> None:
@@ -129,7 +139,7 @@ def our_fills(engine: Engine) -> int:
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
-@pytest.mark.parametrize("name", ["binance", "extended", "unlike"])
+@pytest.mark.parametrize("name", ["binance", "extended", "unlike", "hyperliquid"])
 async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, name: str) -> None:
     cfg_path = config_for(name, tmp_path)
     async with venue_for(name, cfg_path) as venue:
@@ -143,10 +153,10 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                 60,
                 "quotes resting on both sides",
             )
-            if name == "unlike":
+            if name in ("unlike", "hyperliquid"):
                 # every quote sits on the 5-significant-figure grid, 128-bit hex client ids
                 for o in venue.open_orders():
-                    assert INSTRUMENT.is_valid_price(o.price), o.price
+                    assert sig_fig_price(name, venue, o.price), o.price
                     assert o.client_id.startswith("0x") and len(o.client_id) == 34
             if name == "extended":
                 # every order the sim accepted carried a Stark signature it verified, and the

@@ -144,9 +144,7 @@ def test_disarm_and_the_parameters_of_the_immediate_faults() -> None:
                  f.delay_count, f.error_count)  # fmt: skip
         assert armed == (0,) * 7
         venue.inject("link_silent", {"seconds": 1.5, "then": "reset"})
-        assert [(end - start, reset) for start, end, reset in venue.limiter.silent] == [
-            (1.5, True)
-        ]
+        assert [(end - start, reset) for start, end, reset in venue.limiter.silent] == [(1.5, True)]
         for kind, params, named in (
             ("link_silent", {"seconds": 0}, "seconds"),
             ("link_silent", {}, "seconds"),

@@ -92,6 +92,17 @@ def test_the_bot_is_judged_by_its_ledger_not_by_a_venue_echo() -> None:
     assert check_positions(position_samples(snaps, records, settle_ms=3_000)) == []
 
 
+def test_two_statements_in_one_millisecond_keep_their_order() -> None:
+    # Two reconciliations journaled in the same millisecond: the later one (0) is the bot's
+    # position, not the larger lot count (a plain tuple sort picked 4).
+    snaps = [snap(t, pos=0, n=2) for t in range(0, 5_000, 300)]
+    records = [
+        rec(1, "reconcile", 100, position_lots=4),
+        rec(2, "reconcile", 100, position_lots=0),
+    ]
+    assert check_positions(position_samples(snaps, records, settle_ms=3_000)) == []
+
+
 def test_position_not_sampled_while_fills_change() -> None:
     snaps = [snap(t, pos=t // 300, n=t // 300) for t in range(0, 5_000, 300)]
     records = [rec(1, "reconcile", 100, position_lots=99)]

@@ -283,6 +283,22 @@ def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
     assert "symbol is required" in problems(with_changes(venue__mode="live"))["venue"]
 
 
+async def test_the_request_timeout_reaches_the_venues_http_client() -> None:
+    """execution.request_timeout_ms used to stop at the config: the client kept 5 s."""
+    from mmtrio.venues.protocol import SessionHooks, VenueCredentials
+
+    config = parse(with_changes(**LIVE, execution__request_timeout_ms=1500))
+    factory = check_venue(config)
+    settings = live_settings(config, factory)
+    assert settings.request_timeout_ms == 1500
+    session = factory.open(settings, VenueCredentials("k", "s"), SessionHooks(clock_ms=lambda: 0))
+    try:
+        timeout = session.rest._client.timeout  # type: ignore[attr-defined]
+        assert (timeout.read, timeout.write, timeout.connect) == (1.5, 1.5, 1.5)
+    finally:
+        await session.aclose()
+
+
 def test_testnet_and_live_hosts_are_checked_against_the_mode() -> None:
     text = venue_problems(**{**LIVE, "venue__rest_url": "https://testnet.binancefuture.com"})
     assert "venue.rest_url" in text and "testnet host but mode = 'live'" in text
@@ -578,3 +594,24 @@ def test_the_file_mmtrio_init_writes_documents_every_key() -> None:
         if section and f" {leaf} " not in sections.get(section, ""):
             missing.append(key)
     assert not missing, missing
+
+
+def test_cli_check_names_a_daily_loss_limit_above_the_cumulative_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = shipped_text_elsewhere().replace('max_daily_loss = "100"', 'max_daily_loss = "400"')
+    bad = tmp_path / "limits.toml"
+    bad.write_text(text)
+    assert main(["config", "check", str(bad)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "max_daily_loss = 400 exceeds max_cumulative_loss = 300" in err
+
+
+def test_loss_limits_reach_the_strategy_and_are_optional() -> None:
+    from mmtrio.config.strategy import build_strategy_config
+    from mmtrio.core.instruments import BTCUSDT
+
+    limits = build_strategy_config(parse(shipped_data()), BTCUSDT).limits
+    assert (limits.max_daily_loss, limits.max_cumulative_loss) == (Decimal("100"), Decimal("300"))
+    off = parse(with_changes(risk__max_daily_loss=None, risk__max_cumulative_loss=None))
+    assert build_strategy_config(off, BTCUSDT).limits.max_daily_loss is None

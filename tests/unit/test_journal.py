@@ -381,3 +381,25 @@ def test_failed_disk_write_names_the_real_cause_and_keeps_committed_records(
     kinds = [kind for _, kind, _ in _rows(tmp_path / JOURNAL_NAME)]
     assert kinds[0] == "start" and len(kinds) >= 2  # the first batch and the ones that fit
     assert (len(kinds) - 1) % 50 == 0  # whole batches only: the failed one left nothing
+
+
+def test_a_journal_set_aside_is_kept_and_a_new_one_starts_under_the_same_lock(
+    tmp_path: Path,
+) -> None:
+    from mmtrio.errors import StateDirInUseError
+
+    j = Journal.open(tmp_path)
+    try:
+        assert j.next_epoch() == 1
+        j.write_batch([Record(Kind.START, 5, {"venue": "binance", "instance": "a"})])
+        assert j.load_recovery_state().last_start is not None
+        aside = j.set_aside("paper-x")
+        assert aside == tmp_path / "journal-paper-x.sqlite3" and aside.exists()
+        assert j.next_epoch() == 1  # a new journal: its epochs start over
+        assert j.load_recovery_state().last_start is None
+        with pytest.raises(StateDirInUseError):
+            Journal.open(tmp_path)  # the lock was held throughout
+    finally:
+        j.close()
+    rows = sqlite3.connect(aside).execute("SELECT kind FROM records").fetchall()
+    assert rows == [("start",)]  # the old journal, whole

@@ -89,7 +89,13 @@ def chk(
         ({"warn_fraction": math.nan}, "warn_fraction"),
         ({"warn_fraction": 0.9, "critical_fraction": 0.8}, "warn < critical"),
         ({"hard_fraction": 1.5}, "hard_fraction"),
-        ({"critical_size_multiplier": 0.0}, "critical_size_multiplier"),
+        ({"max_daily_loss": Decimal("0")}, "max_daily_loss"),
+        ({"max_cumulative_loss": Decimal("NaN")}, "max_cumulative_loss"),
+        (
+            {"max_daily_loss": Decimal("300"), "max_cumulative_loss": Decimal("200")},
+            "exceeds max_cumulative_loss",
+        ),
+        ({"day_start_hour_utc": 24}, "day_start_hour_utc"),
         ({"max_quote_to_trade": -3.0}, "max_quote_to_trade"),
         ({"order_rate_window_ms": 1500}, "whole seconds"),
     ],
@@ -246,10 +252,17 @@ def test_view_bands_drive_sides_and_sizes() -> None:
     v = rm.evaluate(1_000, 60)
     assert v.band is InventoryBand.WARN and v.allow_bid and v.bid_size_multiplier == 1.0
     assert v.warnings == ("inventory WARN: position 0.060 of max 0.100 BTC",)
+    # CRITICAL: as config.toml documents it, only the reducing side quotes.
     v = rm.evaluate(1_000, 85)
-    assert (v.bid_size_multiplier, v.ask_size_multiplier) == (0.5, 1.0)
+    assert v.band is InventoryBand.CRITICAL
+    assert (v.allow_bid, v.allow_ask, v.bid_size_multiplier, v.ask_size_multiplier) == (
+        False,
+        True,
+        0.0,
+        1.0,
+    )
     v = rm.evaluate(1_000, -85)
-    assert (v.bid_size_multiplier, v.ask_size_multiplier) == (1.0, 0.5)
+    assert (v.allow_bid, v.allow_ask, v.bid_size_multiplier) == (True, False, 1.0)
     v = rm.evaluate(1_000, 100)
     assert (v.allow_bid, v.allow_ask, v.bid_size_multiplier) == (False, True, 0.0)
     v = rm.evaluate(1_000, -100)
@@ -281,14 +294,14 @@ def test_drawdown_breach_latches_kill_switch_and_resume_needs_override() -> None
     rm = fresh_manager()
     assert rm.evaluate(1_000, 0, Decimal("1000")).state is TradingState.ACTIVE
     v = rm.evaluate(1_100, 0, Decimal("799"))
-    assert v.state is TradingState.HALTED and "session drawdown 201" in v.reason
+    assert v.state is TradingState.HALTED and "drawdown 201" in v.reason
     assert v.change is not None and v.change.to_state is TradingState.HALTED
     # Equity recovers: still halted (latched).
     assert rm.evaluate(1_200, 0, Decimal("1000")).state is TradingState.HALTED
     refused = rm.resume("operator")
-    assert not refused.accepted and "drawdown override" in refused.reason
+    assert not refused.accepted and "loss-limit override" in refused.reason
     assert rm.evaluate(1_300, 0, Decimal("1000")).state is TradingState.HALTED
-    assert rm.resume("operator accepts loss", override_drawdown=True).accepted
+    assert rm.resume("operator accepts loss", override=True).accepted
     v = rm.evaluate(1_400, 0, Decimal("1000"))
     assert v.state is TradingState.ACTIVE
     assert v.change is not None and "resumed: operator accepts loss" in v.change.reason
@@ -452,3 +465,69 @@ def test_worst_case_is_judged_against_the_side_not_the_position() -> None:
     ok, reason = chk(Side.SELL, 60, pos=150, exposure=(0, 200))
     assert not ok and "worst-case position -0.110 BTC" in reason
     assert chk(Side.SELL, 50, pos=150, exposure=(0, 200))[0]
+
+
+def test_hard_band_refuses_every_increasing_order() -> None:
+    # hard_fraction 0.9 of 100 lots: at 90 lots no buy may leave, even one that stays under
+    # the position limit; a sell (reducing) still may.
+    rm = fresh_manager(hard_fraction=0.9)
+    rm.evaluate(1_000, 90)
+    common = {"price_ticks": 100, "reduce_only": False, "position_lots": 90, "mark_price": None}
+    buy = rm.check_order(1_000, side=Side.BUY, qty_lots=5, exposure=(0, 0), **common)
+    assert not buy.allowed and "HARD band" in buy.reason
+    sell = rm.check_order(1_000, side=Side.SELL, qty_lots=5, exposure=(0, 0), **common)
+    assert sell.allowed
+    below = rm.check_order(
+        1_000,
+        side=Side.BUY,
+        price_ticks=100,
+        qty_lots=5,
+        reduce_only=False,
+        position_lots=80,
+        exposure=(0, 0),
+        mark_price=None,
+    )
+    assert below.allowed
+
+
+def test_daily_loss_latches_and_a_new_day_does_not_clear_it() -> None:
+    day = 86_400_000
+    rm = fresh_manager(max_daily_loss=Decimal("50"), max_drawdown=Decimal("1000"))
+    rm.on_book_update(day)
+    assert rm.evaluate(day, 0, Decimal("100")).state is TradingState.ACTIVE
+    v = rm.evaluate(day + 1, 0, Decimal("49"))
+    assert v.state is TradingState.HALTED and "daily loss 51 exceeds the limit 50" in v.reason
+    rm.on_book_update(2 * day)
+    assert rm.evaluate(2 * day, 0, Decimal("49")).state is TradingState.HALTED
+    assert not rm.resume("operator").accepted
+    assert rm.resume("operator accepts the day", override=True).accepted
+    rm.on_book_update(2 * day + 1)
+    assert rm.evaluate(2 * day + 1, 0, Decimal("49")).state is TradingState.ACTIVE
+    # The override restarted the day's base at the current total: 50 more may be lost.
+    assert rm.evaluate(2 * day + 2, 0, Decimal("0")).state is TradingState.ACTIVE
+    assert rm.evaluate(2 * day + 3, 0, Decimal("-2")).state is TradingState.HALTED
+
+
+def test_daily_base_moves_at_the_configured_hour() -> None:
+    day, hour = 86_400_000, 3_600_000
+    rm = fresh_manager(max_daily_loss=Decimal("50"), day_start_hour_utc=8)
+    rm.on_book_update(day + 7 * hour)
+    rm.evaluate(day + 7 * hour, 0, Decimal("100"))
+    rm.on_book_update(day + 8 * hour)
+    rm.evaluate(day + 8 * hour, 0, Decimal("60"))  # a new trading day opens at 60
+    assert rm.losses.daily_loss == 0
+    v = rm.evaluate(day + 9 * hour, 0, Decimal("5"))
+    assert v.state is TradingState.HALTED and "daily loss 55" in v.reason
+
+
+def test_cumulative_loss_counts_across_days() -> None:
+    day = 86_400_000
+    rm = fresh_manager(
+        max_daily_loss=Decimal("40"),
+        max_cumulative_loss=Decimal("70"),
+        max_drawdown=Decimal("1000"),
+    )
+    for i, equity in enumerate(("0", "-35", "-35", "-71")):
+        rm.on_book_update(i * day)
+        v = rm.evaluate(i * day, 0, Decimal(equity))
+    assert v.state is TradingState.HALTED and "cumulative loss 71" in v.reason

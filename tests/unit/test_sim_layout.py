@@ -56,9 +56,7 @@ def test_the_contract_covers_every_shared_module_and_every_front_end() -> None:
     assert front_end_packages() >= {"binance"}
     for package in front_end_packages():
         assert f"mmtrio.sim.{package}" in listed["forbidden"]
-    assert {"mmtrio.venues", "mmtrio.sim.paper", "mmtrio.sim.frontends"} <= set(
-        listed["forbidden"]
-    )
+    assert {"mmtrio.venues", "mmtrio.sim.paper", "mmtrio.sim.frontends"} <= set(listed["forbidden"])
 
 
 def test_shared_modules_hold_no_binance_vocabulary() -> None:

@@ -208,6 +208,24 @@ def test_snapshot_places_a_post_only_two_sided_quote() -> None:
     assert s.mm.drain_notices() == []
 
 
+def test_no_quote_before_the_warm_up_and_the_status_says_so() -> None:
+    s = Session(warmup_ms=2_000)
+    assert not [c for c in s.snapshot() if isinstance(c, PlaceOrder)]
+    reason = s.mm.status(s.now).cannot_quote
+    assert reason.startswith("warming up: 0 s of market data of 2 s"), reason
+    placed: list[PlaceOrder] = []
+    for _ in range(19):  # 1.9 s of diffs: still warming up
+        placed += [c for c in s.diff(dt=100) if isinstance(c, PlaceOrder)]
+    assert placed == []
+    assert "warming up: 2 s" in s.mm.status(s.now).cannot_quote  # rounded: 1.9 s
+    # one notice for the whole warm-up (numbers ignored), not one per step
+    notes = [n for n in s.mm.drain_notices() if n.kind == "cannot_quote"]
+    assert [n.message.split(":")[0] for n in notes] == ["warming up"]
+    cmds = s.diff(dt=100)  # 2.0 s after the first book
+    assert {c.side for c in cmds if isinstance(c, PlaceOrder)} == {Side.BUY, Side.SELL}
+    assert s.mm.status(s.now).cannot_quote == ""
+
+
 def test_pending_orders_are_not_touched_until_acknowledged() -> None:
     s = Session()
     s.snapshot()

@@ -207,7 +207,9 @@ def position_samples(
     stated counts there (chaos seed 45: a restarted bot still in its start-up was judged by its
     predecessor's position).
     """
-    positions = sorted(bot_positions(records) + list(logged))
+    # By time only, stable: two statements in one millisecond keep their written order (a
+    # plain tuple sort let the larger lot count win a tie, whichever came later).
+    positions = sorted(bot_positions(records) + list(logged), key=lambda p: p[0])
     out: list[tuple[int, int, int]] = []
     for i, snap in enumerate(snapshots):
         if not snap.bot_alive:

@@ -1,93 +1,102 @@
-"""What a chaos run needs to know of the venue it runs on: how to start its simulated venue,
-what the bot calls the market, which keys it is given, how another client places an order.
+"""What a chaos run needs to know about the venue it runs on: the harness speaks to the
+simulated venue's admin API and to the bot's config and environment, and those are in the
+venue's terms (credentials, the instrument's name, a foreign order's parameters).
 
-The harness talks to the venue only through ``mmtrio sim`` (a process) and its admin API, so
-this is data and small functions, no venue package import. ``--venue`` of ``mmtrio chaos``
-picks one of :data:`CHAOS_VENUES`.
+Everything else (faults, the judge) is venue-neutral: the sim's admin API and ground truth
+are the shared engine's, and the bot's logs and journal are the runtime's.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from mmtrio.errors import ConfigError
+from mmtrio.chaos.botconfig import ChaosHarnessError
 
-SIM_SYMBOL = "BTCUSDT"  # the synthetic market's instrument (tick 0.10, lot 0.001)
-NONCE_MAX = 2**31  # Extended's nonce range (1..2^31)
-FOREIGN_EXPIRY_MS = 3_600_000
+_ENV = {
+    "api_key": "MMTRIO_API_KEY",
+    "api_secret": "MMTRIO_API_SECRET",
+    "passphrase": "MMTRIO_PASSPHRASE",
+    "private_key": "MMTRIO_PRIVATE_KEY",
+}
+EXTENDED_NONCE_MAX = 2**31  # Extended's nonce range (1..2^31)
+FOREIGN_EXPIRY_MS = 3_600_000  # an Extended order's expiry: an hour, longer than any run
 
 
 @dataclass(frozen=True, slots=True)
 class ChaosVenue:
-    """One venue's chaos settings (module docstring)."""
+    """One venue's terms for the harness."""
 
     name: str
-    symbol: str  # the bot's [venue] symbol: the venue's name for the sim's market
-    env: Callable[[Mapping[str, Any]], dict[str, str]]  # the sim's JSON line → the bot's env
-    venue_config: Callable[[Mapping[str, Any]], dict[str, str]]  # → extra [venue] keys
-    # (side, size text, price text, client id, rng) → the front end's /admin/order parameters
-    # (strings, as the admin API takes them)
-    foreign_order: Callable[[str, str, str, str, random.Random], dict[str, Any]]
-    sim_args: tuple[str, ...] = field(default=())
+
+    def credentials(self, sim_info: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+        """(environment for the bot, the ``[venue] account`` or None) from ``mmtrio sim
+        --json``'s ``credentials``."""
+        creds = sim_info.get("credentials")
+        if not isinstance(creds, dict):
+            raise ChaosHarnessError(f"mmtrio sim --json printed no credentials: {sim_info}")
+        env = {_ENV[k]: str(v) for k, v in creds.items() if k in _ENV}
+        account = creds.get("account")
+        return env, None if account is None else str(account)
+
+    def foreign_client_id(self, name: str) -> str:
+        """The id a foreign order of the harness carries (a 128-bit hex cloid on Hyperliquid)."""
+        if self.name == "hyperliquid":
+            return "0x" + hashlib.sha256(name.encode()).hexdigest()[:32]
+        return name
+
+    def foreign_order(
+        self, symbol: str, side: str, price: float, lots: int, cid: str
+    ) -> dict[str, str]:
+        """``POST /admin/order`` parameters in the venue's request terms: a post-only limit
+        order of ``lots`` thousandths at ``price`` (rounded to what the venue accepts)."""
+        qty = f"{lots / 1000:.3f}"
+        if self.name == "hyperliquid":
+            px = Decimal(f"{price:.5g}")  # at most 5 significant figures
+            return {
+                "b": "true" if side == "BUY" else "false",
+                "p": format(px.normalize(), "f"),
+                "s": qty,
+                "tif": "Alo",
+                "c": cid,
+            }
+        if self.name == "extended":
+            # Another client of the account signs with its own nonces: taken from the top of
+            # the range (derived from the client id, so a seed's run repeats), far above the
+            # bot's counter (seconds since 2024 plus its orders), so never one of the bot's.
+            # The expiry is wall time: the sim's clock at speed 1.
+            digest = int.from_bytes(hashlib.sha256(cid.encode()).digest()[:8], "big")
+            return {
+                "id": cid,
+                "market": symbol,
+                "type": "LIMIT",
+                "side": side,
+                "qty": qty,
+                "price": f"{price:.1f}",
+                "postOnly": "true",
+                "timeInForce": "GTT",
+                "fee": "0.0005",
+                "expiryEpochMillis": str(int(time.time() * 1000) + FOREIGN_EXPIRY_MS),
+                "nonce": str(EXTENDED_NONCE_MAX - digest % 1_000_000),
+            }
+        return {
+            "symbol": symbol,
+            "side": side,
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": qty,
+            "price": f"{price:.1f}",
+            "newClientOrderId": cid,
+        }
 
 
-def _binance_env(line: Mapping[str, Any]) -> dict[str, str]:
-    return {"MMTRIO_API_KEY": str(line["api_key"]), "MMTRIO_API_SECRET": str(line["api_secret"])}
-
-
-def _binance_order(side: str, qty: str, price: str, cid: str, rng: random.Random) -> dict[str, Any]:
-    return {
-        "symbol": SIM_SYMBOL, "side": side, "type": "LIMIT", "timeInForce": "GTX",
-        "quantity": qty, "price": price, "newClientOrderId": cid,
-    }  # fmt: skip
-
-
-def _extended_env(line: Mapping[str, Any]) -> dict[str, str]:
-    creds = line["credentials"]
-    return {
-        "MMTRIO_API_KEY": str(creds["api_key"]),
-        "MMTRIO_PRIVATE_KEY": str(creds["private_key"]),
-    }
-
-
-def _extended_config(line: Mapping[str, Any]) -> dict[str, str]:
-    return {"account": str(line["credentials"]["account"])}  # the vault number
-
-
-def _extended_order(
-    side: str, qty: str, price: str, cid: str, rng: random.Random
-) -> dict[str, Any]:
-    # Another client of the account signs with its own nonces: drawn from the top of the range,
-    # far above the bot's counter (seconds since 2024 plus its orders), so never one of the bot's.
-    return {
-        "id": cid, "market": "BTC-USD", "type": "LIMIT", "side": side, "qty": qty,
-        "price": price, "postOnly": "true", "timeInForce": "GTT", "fee": "0.0005",
-        "expiryEpochMillis": str(int(time.time() * 1000) + FOREIGN_EXPIRY_MS),
-        "nonce": str(NONCE_MAX - rng.randrange(1_000_000)),
-    }  # fmt: skip
-
-
-CHAOS_VENUES: dict[str, ChaosVenue] = {
-    "binance": ChaosVenue("binance", SIM_SYMBOL, _binance_env, lambda _: {}, _binance_order),
-    "extended": ChaosVenue(
-        "extended",
-        "BTC-USD",
-        _extended_env,
-        _extended_config,
-        _extended_order,
-        sim_args=("--venue", "extended"),
-    ),
-}
+VENUES = ("binance", "extended", "hyperliquid")
 
 
 def chaos_venue(name: str) -> ChaosVenue:
-    """The chaos settings of venue ``name`` (a ConfigError naming the known ones)."""
-    try:
-        return CHAOS_VENUES[name]
-    except KeyError:
-        known = ", ".join(sorted(CHAOS_VENUES))
-        raise ConfigError(f"chaos runs on {known}; got venue {name!r}") from None
+    if name not in VENUES:
+        raise ChaosHarnessError(f"chaos runs on {', '.join(VENUES)}; not {name!r}")
+    return ChaosVenue(name)

@@ -30,17 +30,14 @@ import json
 import sys
 from pathlib import Path
 
-# The venues a chaos run knows (mmtrio.chaos.venues.CHAOS_VENUES), listed here so --help
-# stays import-light.
-CHAOS_VENUE_NAMES = ("binance", "extended")
-
 NAME = "chaos"
 HELP = "run seeded fault-injection runs against the sim and check the bot's invariants"
 EPILOG = """\
 examples:
   mmtrio chaos --runs 3 --seed 1
   mmtrio chaos --runs 1 --seed 42 --json       # replay one failing seed
-  mmtrio chaos --venue extended --runs 50      # on Extended's protocol (Stark-signed orders)
+  mmtrio chaos --venue hyperliquid --runs 3    # the same faults on the Hyperliquid sim and bot
+  mmtrio chaos --venue extended --runs 3       # on Extended's protocol (Stark-signed orders)
 
 exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
 4 an invariant was violated
@@ -60,9 +57,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--venue",
+        choices=("binance", "extended", "hyperliquid"),
         default="binance",
-        choices=sorted(CHAOS_VENUE_NAMES),
-        help="the protocol the simulated venue speaks and the bot trades (default binance)",
+        help="the venue's simulated front end and connector to run (default binance)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mmtrio.config import Config
+    from mmtrio.config.control_target import ControlTarget
     from mmtrio.config.locations import ConfigSource
 
 CONFIG_HELP = (
@@ -36,3 +37,45 @@ def load_command_config(
 
     source = resolve_config(flag)
     return load_config(source.path, name=name, overrides=overrides), source
+
+
+STATE_DIR_HELP = (
+    "the bot's state directory (its control.sock and KILL): reach the bot without reading "
+    "any config file"
+)
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` and ``--state-dir DIR`` for the commands that talk to a running bot."""
+    add_config_option(parser)
+    parser.add_argument("--state-dir", metavar="DIR", default=None, help=STATE_DIR_HELP)
+
+
+def find_bot(config_flag: str | None, state_dir: str | None) -> tuple[ControlTarget, list[str]]:
+    """The running bot's control socket and kill file, and warnings for the operator.
+
+    Never refuses because of an unrelated config problem (``mmtrio.config.control_target``):
+    the config is validated only to warn about it.
+    """
+    from pathlib import Path
+
+    from mmtrio.config import load_config
+    from mmtrio.config.control_target import control_target, from_state_dir
+    from mmtrio.config.locations import resolve_config
+    from mmtrio.errors import ConfigError
+
+    if state_dir is not None:
+        return from_state_dir(Path(state_dir).expanduser().resolve()), []
+    source = resolve_config(config_flag)
+    target = control_target(source.path)
+    warnings = list(target.problems)
+    if not target.problems:
+        try:
+            load_config(source.path)
+        except ConfigError as exc:
+            first = str(exc).splitlines()
+            warnings.append(
+                f"{' '.join(first[:2])} — the bot is reached through its control socket "
+                "all the same (fix the file before the next start or SIGHUP)"
+            )
+    return target, warnings

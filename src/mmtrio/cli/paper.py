@@ -16,6 +16,7 @@ from typing import Any
 import trio
 from loguru import logger
 
+from mmtrio.cli.venue import state_options
 from mmtrio.config import Config
 from mmtrio.errors import ConfigError
 from mmtrio.venues.protocol import VenueCredentials, VenueSettings
@@ -63,10 +64,12 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
     return VenueSettings(
         name=config.venue.name,
         mode="paper",
-        symbol=getattr(venue.front, "symbol", venue.symbol),  # the venue's name for it
+        symbol=venue.front.symbol,
         urls={"rest": urls.rest, "market_ws": urls.ws, "private_ws": urls.ws},
         recv_window_ms=config.venue.recv_window_ms,
-        options={"state_dir": str(config.runtime.state_dir)},
+        request_timeout_ms=config.execution.request_timeout_ms,
+        instance=venue.instance,
+        options=state_options(config),
     )
 
 
@@ -104,17 +107,16 @@ async def paper_venue(config: Config) -> AsyncIterator[PaperSession]:
     venue = build_venue(config)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, venue)
-        settings = paper_settings(config, venue, urls)
         logger.info(
             "simulated {} venue for {} on {} (ws {}, admin {})",
             config.venue.name,
-            settings.symbol,
+            venue.front.symbol,  # the venue's name for it (Extended's BTC-USD, Hyperliquid's BTC)
             urls.rest,
             urls.ws,
             urls.admin,
         )
         try:
-            yield PaperSession(settings, paper_credentials(venue), venue)
+            yield PaperSession(paper_settings(config, venue, urls), paper_credentials(venue), venue)
         finally:
             await dump_ground_truth(config, venue)
             nursery.cancel_scope.cancel()

@@ -21,6 +21,15 @@ shipped BTCUSDT recordings are Extended's market ``BTC-USD`` with the recording'
 JSON line's credentials are a paper API key, a Stark key pair and the vault number.
 
 The paper account starts with 100,000 USDT (``SimConfig``'s default), fees 2 / 5 bps.
+
+``--venue hyperliquid`` serves Hyperliquid's protocol (``POST /info``, ``POST /exchange``,
+the ``/ws`` websocket with subscriptions and the ``post`` method). No Hyperliquid recording
+is shipped: its market data re-expresses the Binance recording in Hyperliquid's terms (the
+coin name BTC, szDecimals from the recording's lot, 20-level ``l2Book`` snapshots on the
+5-significant-figure grid, one per block that changed the book; funding hourly at the
+recorded rate scaled to the hour). Every action's signature is verified by recovering its
+signer, which must be the paper account's approved agent; ``--json`` prints that agent's
+public paper key and the account address. Needs ``pip install 'mmtrio[hyperliquid]'``.
 """
 
 from __future__ import annotations
@@ -45,6 +54,10 @@ examples:
   mmtrio sim --venue extended --json           # Extended's protocol: the shipped BTCUSDT
                                                # recording re-expressed as market BTC-USD;
                                                # paper API key, Stark key pair, vault id
+  mmtrio sim --venue hyperliquid --json        # Hyperliquid's protocol over the Binance
+                                               # recording re-expressed (coin BTC, 20-level
+                                               # l2Book on 5 significant figures); prints the
+                                               # paper agent key and account address
 
 exit codes: 0 stopped by Ctrl-C/SIGTERM; 2 bad arguments or data file
 """
@@ -73,7 +86,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-port", type=int, default=0, help="admin port (0 = any free port)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
     parser.add_argument(
-        "--venue", default="binance", help="protocol front end to serve (default binance)"
+        "--venue",
+        default="binance",
+        help="protocol front end to serve: binance (default), extended or hyperliquid (Binance "
+        "recordings re-expressed in the venue's terms; see the description)",
     )
     parser.add_argument(
         "--symbol",
@@ -146,14 +162,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     instrument = venue.instrument
     creds = venue.front.client_credentials()
-    symbol = getattr(venue.front, "symbol", instrument.symbol)  # the venue's name for it
 
     def announce(urls: SimUrls) -> None:
         if args.json:
             line: dict[str, object] = {
                 "venue": args.venue,
                 **urls.to_json(),
-                "symbol": symbol,
+                "symbol": venue.front.symbol,
                 "credentials": creds,
                 # Kept for scripts that read the keys at the top level (chaos harness, tests).
                 **{k: creds[k] for k in ("api_key", "api_secret") if k in creds},
@@ -162,8 +177,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"REST   {urls.rest}\nWS     {urls.ws}\nadmin  {urls.admin}", flush=True)
             print(
-                f"venue {args.venue}  symbol {symbol} (tick {instrument.tick_size}, "
-                f"lot {instrument.lot_size})  api key {creds.get('api_key', '-')}",
+                f"venue {args.venue}  symbol {venue.front.symbol} (tick "
+                f"{instrument.tick_size}, lot {instrument.lot_size})  paper credentials "
+                + "  ".join(f"{k} {v}" for k, v in creds.items() if k != "api_secret"),
                 flush=True,
             )
 

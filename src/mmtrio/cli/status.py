@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmtrio.cli.common import add_config_option, load_command_config
+from mmtrio.cli.common import add_target_options, find_bot
 
 NAME = "status"
 HELP = "show the running bot's status as JSON (--text: one line; --all: every bot on the box)"
@@ -30,12 +30,13 @@ examples:
   mmtrio status --all                          # every bot under the state root
   mmtrio status --all --state-root /var/lib/mmtrio --text
 
-exit codes: 0 answered; 1 no bot answered; 2 bad config
+exit codes: 0 answered; 1 no bot answered; 2 bad usage (a broken config file is only a warning:
+the bot is reached through its control socket all the same)
 """
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    add_config_option(parser)
+    add_target_options(parser)
     parser.add_argument("--text", action="store_true", help="one human line instead of JSON")
     parser.add_argument("--json", action="store_true", help="JSON (the default; kept for scripts)")
     parser.add_argument("--all", action="store_true", help="every bot under the state root")
@@ -49,7 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.errors import ConfigError, MmtrioError
+    from mmtrio.errors import MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
 
@@ -58,15 +59,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.all:
         return _run_all(args)
+    target, warnings = find_bot(args.config, args.state_dir)
+    for warning in warnings:
+        print(f"mmtrio status: warning: {warning}", file=sys.stderr)
+    if target.control_socket is None:
+        print("mmtrio status: no control socket is known; pass --state-dir DIR", file=sys.stderr)
+        return EXIT_FAILED
     try:
-        config, _ = load_command_config(args.config)
-    except ConfigError as exc:
-        print(f"mmtrio status: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        answer = control_request(config.runtime.control_socket, {"cmd": "status"})
+        answer = control_request(target.control_socket, {"cmd": "status"})
     except MmtrioError as exc:
-        print(f"mmtrio status: bot {config.runtime.name}: {exc}", file=sys.stderr)
+        print(f"mmtrio status: bot {target.bot or '?'}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not answer.get("ok"):
         print(f"mmtrio status: {answer.get('error')}", file=sys.stderr)

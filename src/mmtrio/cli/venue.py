@@ -60,8 +60,15 @@ def live_settings(config: Config, factory: VenueFactory) -> VenueSettings:
         symbol=v.symbol,
         urls=urls(config, factory),
         recv_window_ms=v.recv_window_ms,
-        options={"state_dir": str(config.runtime.state_dir)},
+        request_timeout_ms=config.execution.request_timeout_ms,
+        options=state_options(config),
     )
+
+
+def state_options(config: Config) -> dict[str, str]:
+    """The venue options every session gets: where it may keep state across restarts (a
+    venue whose nonces must stay increasing across restarts persists them there)."""
+    return {"state_dir": str(config.runtime.state_dir)}
 
 
 def _key(problem: str) -> str:

@@ -49,8 +49,8 @@ class VenueConfig(Section):
     name: str = setting(
         "binance",
         reload=False,
-        doc="venue package (mmtrio.venues.registry): binance, extended; checked with the "
-        "venue's own URL rules by `mmtrio config check` and `mmtrio run`",
+        doc="venue package (mmtrio.venues.registry): binance, extended, hyperliquid; checked "
+        "with the venue's own URL rules by `mmtrio config check` and `mmtrio run`",
     )
     mode: Literal["paper", "testnet", "live"] = setting(
         "paper",
@@ -366,6 +366,57 @@ class RiskConfig(Section):
         le=1_000_000,
         doc="session equity drop from its peak that latches the kill switch",
     )
+    max_daily_loss: Decimal | None = setting(
+        None,
+        reload=True,
+        strict=False,
+        unit="USDT",
+        gt=0,
+        le=1_000_000,
+        doc="loss since the trading day began (UTC) that latches the kill switch; none: off",
+    )
+    max_cumulative_loss: Decimal | None = setting(
+        None,
+        reload=True,
+        strict=False,
+        unit="USDT",
+        gt=0,
+        le=10_000_000,
+        doc="loss since the journal began (or the last override) that latches the kill "
+        "switch; none: off",
+    )
+    day_start_hour_utc: int = setting(
+        0, reload=True, unit="h", ge=0, le=23, doc="hour (UTC) the trading day starts at"
+    )
+    max_leverage: int | None = setting(
+        None,
+        reload=False,
+        unit="x",
+        ge=1,
+        le=125,
+        doc="start is refused while the venue's leverage on the symbol is above this; "
+        "none: not checked",
+    )
+    min_balance: Decimal | None = setting(
+        None,
+        reload=True,
+        strict=False,
+        unit="USDT",
+        gt=0,
+        le=100_000_000,
+        doc="available balance below this refuses the start and, while running, sends only "
+        "reducing orders; none: off",
+    )
+    margin_ratio_reduce: float | None = setting(
+        0.5,
+        reload=True,
+        gt=0.0,
+        le=1.0,
+        doc="venue margin ratio (liquidation at 1) from which only reducing orders are sent",
+    )
+    margin_ratio_halt: float | None = setting(
+        0.8, reload=True, gt=0.0, le=1.0, doc="venue margin ratio at which quoting halts"
+    )
     stale_book_ms: int = setting(
         2000, reload=True, unit="ms", ge=100, le=60_000, doc="no book update for this: stop quoting"
     )
@@ -391,13 +442,26 @@ class RiskConfig(Section):
 
     @model_validator(mode="after")
     def _check(self) -> RiskConfig:
+        problems: list[str] = []
         if not self.warn_fraction < self.critical_fraction < self.hard_fraction:
-            _fail(
-                [
-                    f"need warn_fraction < critical_fraction < hard_fraction, got "
-                    f"{self.warn_fraction} / {self.critical_fraction} / {self.hard_fraction}"
-                ]
+            problems.append(
+                f"need warn_fraction < critical_fraction < hard_fraction, got "
+                f"{self.warn_fraction} / {self.critical_fraction} / {self.hard_fraction}"
             )
+        daily, total = self.max_daily_loss, self.max_cumulative_loss
+        if daily is not None and total is not None and daily > total:
+            problems.append(
+                f"max_daily_loss = {daily} exceeds max_cumulative_loss = {total}: the daily "
+                "limit could never be reached before the cumulative one; lower it or raise "
+                "max_cumulative_loss"
+            )
+        low, high = self.margin_ratio_reduce, self.margin_ratio_halt
+        if low is not None and high is not None and not low < high:
+            problems.append(
+                f"margin_ratio_reduce = {low} must be below margin_ratio_halt = {high}: "
+                "reducing comes before halting"
+            )
+        _fail(problems)
         return self
 
 

@@ -128,6 +128,12 @@ def build_strategy_config(
         warn_fraction=r.warn_fraction,
         critical_fraction=r.critical_fraction,
         hard_fraction=r.hard_fraction,
+        max_daily_loss=r.max_daily_loss,
+        max_cumulative_loss=r.max_cumulative_loss,
+        day_start_hour_utc=r.day_start_hour_utc,
+        margin_ratio_reduce=r.margin_ratio_reduce,
+        margin_ratio_halt=r.margin_ratio_halt,
+        min_balance=r.min_balance,
     )
     e = cfg.estimators
     return StrategyConfig(
@@ -153,6 +159,7 @@ def build_strategy_config(
         markout_horizons_ms=DEFAULT_HORIZONS_MS,
         flatten_slippage_bps=r.flatten_max_slippage_bps,
         mid_sample_ms=MID_SAMPLE_MS,
+        warmup_ms=e.warmup_ms,
     )
 
 

@@ -206,6 +206,19 @@ class AccountUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """The account as the venue states it, read periodically by the runtime (neutral, in the
+    quote asset): what the risk layer's margin guard judges (:mod:`mmtrio.core.account_guard`).
+    ``margin_ratio`` is maintenance margin / margin balance (liquidation at 1), None where the
+    venue does not say; ``liquidation_price`` None when flat or unknown."""
+
+    available_balance: Decimal
+    margin_ratio: Decimal | None
+    liquidation_price: Decimal | None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
 class FundingPayment:
     """Funding settled on our position (the venue package derives it from its account push)."""
 
@@ -329,8 +342,12 @@ class KillSwitch:
 
 @dataclass(frozen=True, slots=True)
 class Resume:
+    """Operator resume. ``override``: the operator accepts a loss-limit breach (drawdown,
+    daily, cumulative) and restarts that limit; journaled with ``reason``."""
+
     reason: str
     ts: int
+    override: bool = False
 
 
 MarketData = BookDelta | Trade | BookTicker | MarkPrice
@@ -344,6 +361,7 @@ Event = (
     | MarkPrice
     | OrderUpdate
     | AccountUpdate
+    | AccountHealth
     | FundingPayment
     | PlaceAccepted
     | PlaceRejected

@@ -133,10 +133,11 @@ class KillSwitch:
 
 
 class DrawdownTracker:
-    """Session equity peak and drawdown from that peak; a breach latches.
+    """Equity peak and drawdown from that peak; a breach latches.
 
-    Equity is passed in (realised + unrealised − fees + funding, in quote currency) and the
-    peak is the session's running maximum: it is never reset when the position goes flat, so
+    Equity is passed in (realised + unrealised − fees + funding, in quote currency; the
+    strategy passes the total carried across restarts, :mod:`mmtrio.core.loss_limits`) and
+    the peak is its running maximum: it is never reset when the position goes flat, so
     a string of small losing round-trips adds up exactly like one large loss. Once the
     drawdown exceeds ``max_drawdown`` the tracker stays ``breached`` until :meth:`rebase`,
     which only an operator resume with an explicit drawdown override calls.
@@ -152,6 +153,10 @@ class DrawdownTracker:
         self._peak: Decimal | None = None
         self._last: Decimal | None = None
         self._breach_reason: str | None = None
+
+    @property
+    def max_drawdown(self) -> Decimal:
+        return self._max
 
     @property
     def peak(self) -> Decimal | None:
@@ -184,11 +189,18 @@ class DrawdownTracker:
             self._peak = equity
         if self._breach_reason is None and self.drawdown > self._max:
             self._breach_reason = (
-                f"session drawdown {self.drawdown} exceeds the limit {self._max} "
+                f"drawdown {self.drawdown} exceeds the limit {self._max} "
                 f"(peak {self._peak}, equity {equity}) at {now}"
             )
             return True
         return False
+
+    def latch(self, reason: str) -> None:
+        """Latch a breach decided elsewhere (one restored from the journal, or a breach of a
+        limit a reload replaced): it holds until :meth:`rebase`."""
+        if not reason:
+            raise ParameterError("a drawdown latch needs its reason")
+        self._breach_reason = reason
 
     def rebase(self) -> None:
         """Restart the peak at the current equity and clear the breach (operator override)."""

@@ -337,6 +337,20 @@ class Ledger:
         with localcontext(_EXACT):
             return self.instrument.lots_to_base(self.position_lots) * (price - self.entry_price)
 
+    def valuation_price(self) -> Decimal | None:
+        """The price the position is valued at now (mark, else last fill; None: none yet)."""
+        return self._valuation()[0]
+
+    def equity_at(self, price: Decimal | None) -> Decimal:
+        """Equity with the position valued at ``price`` (None: the position unvalued)."""
+        with localcontext(_EXACT):
+            unreal = _ZERO
+            if price is not None and self.position_lots != 0:
+                unreal = self.instrument.lots_to_base(self.position_lots) * (
+                    price - self.entry_price
+                )
+            return self.realised + unreal - self.fees + self.funding
+
     def _equity_raw(self) -> Decimal:
         return self.realised + self.unrealised() - self.fees + self.funding
 

@@ -31,6 +31,10 @@ NOTICE_KINDS = frozenset(
         "reconcile",  # a position or order adopted from the venue
         "config",  # a reconfiguration was applied
         "book_resync",  # our book check failed where the feed's did not: fetch a snapshot
+        "risk_state",  # loss limits and kill switch to carry across a restart (journaled)
+        "resume",  # an operator resume, accepted or refused, with its reason (journaled)
+        "fatal",  # the bot must stop (e.g. the venue refused our credentials): the runtime stops
+        "reconcile_request",  # the venue's view differs from ours: reconcile at once
     }
 )
 

@@ -1,7 +1,7 @@
 """Desired quotes vs live orders, slot by slot: keep, amend, cancel, place — or wait.
 
 Pure planning: :func:`reconcile` reads the desired quotes and the orders holding slots and
-returns what to do with each slot; :class:`mmtrio.core.strategy.MarketMaker` then runs every
+returns what to do with each slot; :class:`mmtrio.core.emitter.OrderEmitter` then runs every
 place/amend through the risk check and the order tracker. Rules (each a deliberate choice):
 
 - **Pending orders are never touched.** PENDING_NEW / PENDING_CANCEL / PENDING_AMEND /

@@ -58,6 +58,7 @@ class StrategyConfig:
     markout_horizons_ms: tuple[int, ...]
     flatten_slippage_bps: float
     mid_sample_ms: int
+    warmup_ms: int = 0  # no quote before this long after the first book (estimators.warmup_ms)
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -74,6 +75,7 @@ class StrategyConfig:
             ("post_only_max_ticks", 0),
             ("post_only_decay_after", 1),
             ("mid_sample_ms", 1),
+            ("warmup_ms", 0),
         ):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < low:
@@ -149,8 +151,9 @@ def carry_over_risk(
     """A RiskManager for ``config`` that keeps ``current``'s latches, histories and state.
 
     The kill switch, feed latency, history and trading state always carry over; the order-rate
-    window and the drawdown tracker only when their limits are unchanged (a new rate window
-    starts empty; a new drawdown limit applies from the current peak). The stale-book guard is
+    window only when its limit is unchanged (a new rate window starts empty); the loss limits'
+    totals, peak, bases and latched breaches always (a new drawdown limit applies from the
+    current peak; a reload never clears a breach). The stale-book guard is
     re-seeded from the strategy's book. ``current`` is not modified.
     """
     risk = RiskManager(config.limits, config.instrument)
@@ -160,13 +163,13 @@ def carry_over_risk(
         risk.flow = current.flow  # else a new window starts empty
     risk.latency = current.latency
     risk.history = current.history
-    if config.limits.max_drawdown == old.limits.max_drawdown:
-        risk.drawdown = current.drawdown
-    elif current.drawdown.equity is not None:
-        # A new limit applies from the current peak: seed the peak, then the equity.
-        if current.drawdown.peak is not None:
-            risk.drawdown.update(current.drawdown.peak, now)
-        risk.drawdown.update(current.drawdown.equity, now)
+    risk.margin = current.margin
+    risk.account = current.account  # the last reading; the new thresholds judge it
+    # Totals, peaks and latched breaches carry over; a new limit applies from the current peak.
+    lim = config.limits
+    risk.losses = current.losses.retuned(
+        lim.max_drawdown, lim.max_daily_loss, lim.max_cumulative_loss, lim.day_start_hour_utc
+    )
     if last_book_update is not None and book.synced:
         risk.book.on_update(last_book_update)
     elif not book.synced:

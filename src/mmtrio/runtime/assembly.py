@@ -24,7 +24,10 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.core.strategy_config import StrategyConfig
+from mmtrio.runtime import account_watch, clock_watch
+from mmtrio.runtime.account_watch import watch_account
 from mmtrio.runtime.breaker import CircuitBreaker
+from mmtrio.runtime.clock_watch import watch_clock
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.inbox import Inbox
@@ -34,7 +37,7 @@ from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.supervisor import RestartPolicy, Supervisor
 from mmtrio.runtime.trading import JournalRecorder, TradingLoop
 from mmtrio.runtime.venue_fit import strategy_config
-from mmtrio.venues.protocol import VenueFactory, VenueSession
+from mmtrio.venues.protocol import AccountSnapshot, VenueFactory, VenueSession
 
 COMMAND_CHANNEL_SIZE = 256
 CLIENT_ID_PREFIX = "mmt"
@@ -114,7 +117,17 @@ def assemble(  # noqa: PLR0917 - assembly: every part once
         last_trade_id=journal.last_trade_id,
     )
     loop.on_user_reconnect = reconciler.request_pass
+    loop.on_reconcile_request = reconciler.request_pass  # the reject policy's reduce-only rule
     return Running(instrument, strat, mm, ids, execution, loop, reconciler, cmd_recv)
+
+
+@dataclass(frozen=True, slots=True)
+class Watches:
+    """The account and clock watches' inputs: the account read at start (handed to the
+    strategy first) and where each clock-sync offset goes."""
+
+    account: AccountSnapshot | None
+    on_clock_offset: Callable[[int], None]
 
 
 def supervise(  # noqa: PLR0917 - the children's parts, passed once
@@ -126,11 +139,13 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
     reconcile_interval_s: Callable[[], float],
     status_log: Callable[[], Awaitable[None]] | None,
     extra: list[tuple[str, Any]],
+    watches: Watches | None = None,
 ) -> Supervisor:
     """The supervisor with the bot's long-lived children: market feed, user feed, dead-man
-    (when the venue has one), periodic reconciliation, instrument watch, the status log line
-    (``status_log``; None when the live screen replaces it) and any ``extra`` children.
-    ``reconcile_interval_s`` reads the live config (the key is reloadable)."""
+    (when the venue has one), periodic reconciliation, instrument watch, account watch and
+    clock sync (``watches``), the status log line (``status_log``; None when the live screen
+    replaces it) and any ``extra`` children. ``reconcile_interval_s`` reads the live config
+    (the key is reloadable)."""
     rt = config.runtime
     rs = rt.restart
     policy = RestartPolicy(
@@ -174,6 +189,18 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
         sup.add("deadman", deadman_child, signals_ready=True)
     sup.add("reconciler", reconciler_child)
     sup.add("instrument-watch", instrument_child)
+    if watches is not None:
+        first, on_offset = watches.account, watches.on_clock_offset
+
+        async def account_child() -> None:
+            interval = account_watch.INTERVAL_S  # read here: a test may shorten it
+            await watch_account(session, inbox, clock_ms, first, interval)
+
+        async def clock_child() -> None:
+            await watch_clock(session, on_offset, clock_watch.INTERVAL_S)
+
+        sup.add("account-watch", account_child)
+        sup.add("clock-sync", clock_child)
     if status_log is not None:
         sup.add("status-log", status_log)
     for name, fn in extra:
@@ -181,4 +208,4 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
     return sup
 
 
-__all__ = ["CLIENT_ID_PREFIX", "JournalFacts", "Running", "assemble", "supervise"]
+__all__ = ["CLIENT_ID_PREFIX", "JournalFacts", "Running", "Watches", "assemble", "supervise"]

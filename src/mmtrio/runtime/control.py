@@ -7,8 +7,8 @@
   cancel-all and the venue could be left with resting orders.
 - Control socket: a Unix socket (mode 0600, in the state directory) speaking one JSON object
   per line each way: ``{"cmd": "status"}``, ``{"cmd": "kill", "flatten": false}``,
-  ``{"cmd": "resume"}``. Only the owner can connect (file mode), which is the whole
-  authentication: the socket never leaves the machine.
+  ``{"cmd": "resume", "override": false, "reason": "…"}``. Only the owner can connect (file
+  mode), which is the whole authentication: the socket never leaves the machine.
 - Kill file: while the file exists the kill switch is latched (checked by polling, so it also
   works over NFS or when created by another user's cron job). Removing it does not resume:
   resuming is an explicit operator act (`mmtrio resume`), and is refused while the file exists.
@@ -106,8 +106,11 @@ def parse_request(raw: bytes) -> dict[str, Any]:
     cmd = obj.get("cmd")
     if cmd not in CONTROL_COMMANDS:
         raise ControlError(f"unknown control command {cmd!r}; known: {', '.join(CONTROL_COMMANDS)}")
-    if "flatten" in obj and not isinstance(obj["flatten"], bool):
-        raise ControlError("'flatten' must be true or false")
+    for flag in ("flatten", "override"):
+        if flag in obj and not isinstance(obj[flag], bool):
+            raise ControlError(f"'{flag}' must be true or false")
+    if obj.get("override") and not str(obj.get("reason") or "").strip():
+        raise ControlError("'override' needs a 'reason' (journaled with the resume)")
     if "reason" in obj and not isinstance(obj["reason"], str):
         raise ControlError("'reason' must be a string")
     if cmd == "crash" and not isinstance(obj.get("child"), str):

@@ -43,6 +43,7 @@ from mmtrio import __version__
 from mmtrio.config import Config
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
+    AccountError,
     AuthError,
     JournalError,
     MmtrioError,
@@ -52,13 +53,15 @@ from mmtrio.errors import (
     VenueError,
 )
 from mmtrio.runtime import journal_schema as js
-from mmtrio.runtime.assembly import JournalFacts, Running, assemble, supervise
+from mmtrio.runtime.account_watch import check_account_at_start
+from mmtrio.runtime.assembly import JournalFacts, Running, Watches, assemble, supervise
 from mmtrio.runtime.control import serve_control, watch_kill_file, watch_signals
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.hangup import early_hangups
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal import Journal, Retention
+from mmtrio.runtime.journal_aside import set_aside, venue_replaced
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.operator import Operator
@@ -69,6 +72,7 @@ from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.runtime.trading import JournalRecorder, TradingLoop, make_clock_ms
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import (
+    AccountSnapshot,
     SessionHooks,
     VenueCredentials,
     VenueFactory,
@@ -116,6 +120,7 @@ class Engine:
             request_stop=self.request_stop,
         )
         self.running: Running | None = None
+        self._account: AccountSnapshot | None = None  # read at start (runtime/account_watch.py)
         self.session: VenueSession | None = None
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
@@ -183,6 +188,8 @@ class Engine:
         try:
             recovery = await trio.to_thread.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
+            if venue_replaced(self.settings.instance, recovery.last_start):
+                recovery = await trio.to_thread.run_sync(set_aside, journal)
             epoch = await trio.to_thread.run_sync(journal.next_epoch)
             writer = JournalWriter(
                 journal,
@@ -197,6 +204,13 @@ class Engine:
             )
         finally:
             await trio.to_thread.run_sync(journal.close)
+
+    def _on_clock_offset(self, offset_ms: int) -> None:
+        """A clock sync measured the venue-minus-local offset (runtime/clock_watch.py)."""
+        if self.running is not None:
+            self.running.mm.venue_offset_ms = offset_ms
+        if self.surface.metrics is not None:
+            self.surface.metrics.set_clock_offset(offset_ms)
 
     def _check_journal_owner(self, last_start: dict[str, Any] | None, path: Path) -> None:
         """Refuse a journal another venue or mode wrote: its positions, trade ids and open
@@ -256,6 +270,7 @@ class Engine:
                         "version": __version__,
                         "venue": self.venue.name,
                         "mode": self.settings.mode,
+                        "instance": self.settings.instance,
                         "symbol": self.symbol,
                         "previous_clean": last_clean,
                     },
@@ -352,7 +367,7 @@ class Engine:
 
             session.on_read_retry = waited
             try:
-                await session.sync_clock()
+                offset = await session.sync_clock()
                 instrument = await session.load_instrument()
                 writer.append(js.instrument_record(instrument, wall_ms()))
                 logger.info(
@@ -364,6 +379,7 @@ class Engine:
                     instrument.base_per_lot,
                     instrument.min_notional,
                 )
+                self._account = await check_account_at_start(session, instrument, self.config)
                 running = assemble(
                     self.config,
                     self.venue,
@@ -378,6 +394,7 @@ class Engine:
                 self._bind(running, session)
                 usage_to.append(running.execution)
                 self.running = running
+                self._on_clock_offset(offset)
                 report = await running.reconciler.recover(
                     adopt=self.config.runtime.foreign_orders == "adopt"
                 )
@@ -391,6 +408,11 @@ class Engine:
                     "allow-list. Nothing was traded."
                 )
                 logger.error(self.ended.auth_failed)
+                return False
+            except AccountError as exc:
+                # Bad input like a bad config: refused before anything was sent, exit 2.
+                self.ended.start_refused = str(exc)
+                logger.error("{}. Nothing was traded.", exc)
                 return False
             finally:
                 session.on_read_retry = None
@@ -417,6 +439,7 @@ class Engine:
             session.rate_limits.orders_per_minute,
             session.capabilities,
         )
+        run.loop.on_fatal = self.request_stop  # the reject policy's stop (core/reject_policy.py)
         self.sources.strategy, self.sources.execution = run.mm, run.execution
         self.sources.loop, self.sources.instrument = run.loop, run.instrument
 
@@ -438,6 +461,7 @@ class Engine:
             if self.surface.screen_active
             else lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S),
             self.extra_children,
+            Watches(self._account, self._on_clock_offset),
         )
         self.sources.supervisor = sup
         inbox = self.inbox

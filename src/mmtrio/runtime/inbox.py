@@ -23,6 +23,7 @@ decision of their own), ``overflows`` and ``dropped``.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ class Batch:
 
     market: list[MarketEvent] = field(default_factory=list)
     lossless: list[Any] = field(default_factory=list)
+    # perf_counter_ns() when the oldest of ``market`` arrived (tick-to-order metric); None
+    # without market events.
+    received_ns: int | None = None
 
     def __bool__(self) -> bool:
         return bool(self.market or self.lossless)
@@ -114,6 +118,7 @@ class Inbox:
         self.overflows = 0
         self.dropped = 0
         self.batches = 0
+        self._market_since_ns = 0  # when the oldest waiting market event arrived
 
     # --- market lane (MarketSink) -------------------------------------------------------
     def market(self, event: MarketEvent) -> None:
@@ -124,6 +129,8 @@ class Inbox:
             stats.last_event_ms = event.ts
         if len(self._market) >= self.market_capacity:
             self._overflow()
+        if not self._market:
+            self._market_since_ns = time.perf_counter_ns()
         self._market.append(event)
         self._wake.set()
 
@@ -185,6 +192,8 @@ class Inbox:
     def take(self) -> Batch:
         """Everything pending now (possibly nothing), without waiting."""
         batch = Batch(list(self._market), list(self._lossless))
+        if batch.market:
+            batch.received_ns = self._market_since_ns
         if batch.market:
             self.conflated += len(batch.market) - 1
         self._market.clear()

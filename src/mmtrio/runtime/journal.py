@@ -168,6 +168,31 @@ def check_file(path: Path) -> None:
             raise _damaged(path, f"its write-ahead log {wal.name} has an invalid header")
 
 
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """Open (or create) the journal database at ``path``: WAL, checked, migrated."""
+    check_file(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.DatabaseError as exc:
+        raise _open_failed(path, exc) from exc
+    try:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise JournalError(f"journal {path}: cannot enable WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        result = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+        if result != ["ok"]:
+            raise _damaged(path, "PRAGMA quick_check: " + "; ".join(result[:3]))
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _open_failed(path, exc) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class _StateLock:
     """``fcntl.flock`` on ``<state_dir>/lock``; the file holds the owner's pid."""
 
@@ -201,6 +226,7 @@ class Journal:
         self._conn = conn
         self._lock = lock
         self.session = 0  # set by next_epoch(): the epoch doubles as the session id
+        self._synchronous = "FULL"
         self.session_start_seq = self._max_seq() + 1
 
     @classmethod
@@ -216,30 +242,31 @@ class Journal:
         lock = _StateLock(state_dir)
         path = state_dir / JOURNAL_NAME
         try:
-            check_file(path)
-            try:
-                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            except sqlite3.DatabaseError as exc:
-                raise _open_failed(path, exc) from exc
-            try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise JournalError(f"journal {path}: cannot enable WAL mode (got {mode})")
-                conn.execute(f"PRAGMA synchronous={synchronous}")
-                result = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
-                if result != ["ok"]:
-                    raise _damaged(path, "PRAGMA quick_check: " + "; ".join(result[:3]))
-                migrate(conn)
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                raise _open_failed(path, exc) from exc
-            except BaseException:
-                conn.close()
-                raise
+            conn = _connect(path, synchronous)
         except BaseException:
             lock.release()
             raise
-        return cls(path, conn, lock)
+        journal = cls(path, conn, lock)
+        journal._synchronous = synchronous
+        return journal
+
+    def set_aside(self, tag: str) -> Path:
+        """Move this journal to ``journal-<tag>.sqlite3`` beside it and start an empty one, the
+        state-directory lock held throughout; returns where the old one went.
+
+        For a journal whose venue no longer exists (a paper venue lives as long as its
+        process): its positions, trade ids and limits describe an account that is gone."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+        dest = self.path.with_name(f"journal-{tag}.sqlite3")
+        os.replace(self.path, dest)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, dest.with_name(dest.name + suffix))
+        self._conn = _connect(self.path, self._synchronous)
+        self.session_start_seq = self._max_seq() + 1
+        return dest
 
     def close(self) -> None:
         """Close the database and release the state-directory lock."""

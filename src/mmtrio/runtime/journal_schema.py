@@ -34,6 +34,12 @@ Record kinds and their payloads (``Kind``):
 - ``position`` {symbol, lots, entry_price} / ``balance`` {asset, wallet_balance, ...}
 - ``funding`` {symbol, amount}
 - ``state_change`` {state, reason} / ``kill_switch`` {reason, flatten}
+- ``risk_state`` {ts, total, position_lots, valued_at, peak, day, day_start, cumulative_base,
+  breaches, kill_reason, kill_flatten} — the loss limits and the kill switch a restart
+  continues (:class:`mmtrio.core.loss_limits.LimitsState`); written when a latch changes, with
+  every fill, and at least every second while the books move
+- ``resume`` {accepted, override, operator_reason, outcome} — every operator resume, refused or
+  not, with the operator's reason
 - ``mid_sample`` {symbol, bid, ask} (ticks; sampled, e.g. every 250 ms, for markouts)
 - ``reconcile`` {ok, orders?, position_lots?, detail?}
 - ``journal_gap`` {dropped} — ordinary samples the writer had to drop (channel full)
@@ -79,6 +85,8 @@ class Kind(enum.StrEnum):
     RECONCILE = "reconcile"
     JOURNAL_GAP = "journal_gap"
     INSTRUMENT = "instrument"
+    RISK_STATE = "risk_state"
+    RESUME = "resume"
 
 
 DROPPABLE_KINDS = frozenset({Kind.MID_SAMPLE})

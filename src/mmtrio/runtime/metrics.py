@@ -241,6 +241,11 @@ class Metrics:
             registry=inner,
         )
         start.set(time.time())
+        self.clock_offset = Gauge(
+            f"{PREFIX}_clock_offset_ms",
+            "venue clock minus local clock, from the last clock sync (ms)",
+            registry=inner,
+        )
         self.tick_to_order = Histogram(
             f"{PREFIX}_tick_to_order_seconds",
             "market message received → order request written",
@@ -261,6 +266,10 @@ class Metrics:
         )
         for kind in sorted(NOTICE_KINDS):
             self.notices.labels(kind=kind)  # export zeros: rate() needs the series to exist
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        """The venue-minus-local clock offset measured by the last sync."""
+        self.clock_offset.set(offset_ms)
 
     def observe_tick_to_order(self, seconds: float) -> None:
         """Record one tick-to-order latency."""

@@ -142,10 +142,16 @@ class Operator:
         kill_file = self.config.risk.kill_file
         if await trio.to_thread.run_sync(kill_file.exists):
             return {"ok": False, "error": f"kill file {kill_file} exists: remove it, then resume"}
-        await self._send(Resume("operator resume (control socket)", self.clock_ms()))
+        reason = str(request.get("reason") or "operator resume (control socket)")
+        override = bool(request.get("override", False))
+        await self._send(Resume(reason, self.clock_ms(), override))
         await self._settle()
         snap = build_snapshot(self.sources)
         state = snap.get("strategy", {}).get("trading_state")
+        outcome = getattr(self.sources.strategy, "last_resume", None)
+        if outcome is not None and not outcome.accepted:
+            # The risk layer's own answer says what to do (e.g. the loss-limit override).
+            return {"ok": False, "error": outcome.reason, "status": snap}
         if state == TradingState.HALTED.value:
             reason = snap.get("strategy", {}).get("reason")
             return {"ok": False, "error": f"resume refused by risk: {reason}", "status": snap}

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from mmtrio.core.commands import AmendOrder, Command, PlaceOrder
-from mmtrio.core.events import BookDelta
+from mmtrio.core.events import BookDelta, BookSnapshot
 
 ACTIVE: LatencyProbe | None = None
 """The installed probe, or None (the default: every hook is a no-op)."""
@@ -66,7 +66,7 @@ class LatencyProbe:
 
     def __init__(self) -> None:
         self._arrivals: deque[int] = deque()
-        self._by_record: dict[int, tuple[BookDelta, Trace]] = {}
+        self._by_record: dict[int, tuple[BookDelta | BookSnapshot, Trace]] = {}
         self._by_client_id: dict[str, Trace] = {}
         self.current: Trace | None = None  # the trace whose step is running
         # The oldest depth diff applied without planning (absorbed) since the last planning
@@ -88,10 +88,11 @@ class LatencyProbe:
         return self._arrivals.popleft() if self._arrivals else now
 
     def parsed(self, records: list[Any], arrive_ns: int) -> None:
-        """The codec's records for the message that arrived at ``arrive_ns``."""
+        """The codec's records for the message that arrived at ``arrive_ns`` (book deltas,
+        or whole snapshots on a venue that sends only those, are traced)."""
         now = time.perf_counter_ns()
         for rec in records:
-            if isinstance(rec, BookDelta):
+            if isinstance(rec, BookDelta | BookSnapshot):  # a snapshot venue's book message
                 if len(self._by_record) >= MAX_PENDING:
                     self.dropped += len(self._by_record)
                     self._by_record.clear()

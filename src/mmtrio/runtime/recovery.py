@@ -53,13 +53,20 @@ from loguru import logger
 from mmtrio.core.events import Event, Fill, Side
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
-from mmtrio.errors import JournalError
+from mmtrio.core.loss_limits import LimitsState
+from mmtrio.errors import JournalError, ParameterError
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile
 from mmtrio.venues.protocol import Gateway
 
 PHASE_START, PHASE_PERIODIC, PHASE_STOP = "start", "periodic", "stop"
 MAX_PENDING_IDS = 200_000  # bounded memory of unverified trade ids (see Checkpointer)
+
+
+class Recoverable(Reconcilable, Protocol):
+    """The part of core.strategy.MarketMaker start-up recovery uses."""
+
+    def restore_limits(self, state: LimitsState, now: int) -> None: ...
 
 
 class DurableSink(Protocol):
@@ -78,11 +85,13 @@ class Baseline:
 
 @dataclass(frozen=True, slots=True)
 class JournalView:
-    """What the journal says about one symbol's fills and position."""
+    """What the journal says about one symbol's fills and position, and the last risk state
+    (loss limits and kill switch) to continue."""
 
     baseline: Baseline | None
     fills: tuple[tuple[Fill, Decimal | None], ...]  # after the baseline, by trade id; (fill, mid)
     watermark: int | None
+    limits: LimitsState | None = None
 
     @property
     def is_new(self) -> bool:
@@ -123,6 +132,7 @@ def read_journal(path: Path, instrument: Instrument) -> JournalView:
     """Baseline, watermark and the fills after the baseline (blocking: run in a thread)."""
     if not path.exists():
         return JournalView(None, (), None)
+    limits = read_limits(path)
     symbol = instrument.symbol
     conn = _connect(path)
     try:
@@ -161,7 +171,32 @@ def read_journal(path: Path, instrument: Instrument) -> JournalView:
     finally:
         conn.close()
     watermark = int(checkpoint) if checkpoint is not None else last_fill
-    return JournalView(baseline, fills, None if watermark is None else int(watermark))
+    return JournalView(baseline, fills, None if watermark is None else int(watermark), limits)
+
+
+def read_limits(path: Path) -> LimitsState | None:
+    """The journal's last ``risk_state`` (None: none written yet). A record that cannot be
+    read refuses the start: trading on with fresh limits would hand out a new loss budget."""
+    conn = _connect(path)
+    try:
+        row = conn.execute(
+            "SELECT payload FROM records WHERE kind = ? ORDER BY seq DESC LIMIT 1",
+            (js.Kind.RISK_STATE.value,),
+        ).fetchone()
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    try:
+        return LimitsState.from_json(json.loads(row[0]))
+    except (ValueError, ParameterError) as exc:
+        raise JournalError(
+            f"journal {path}: the last risk_state record cannot be read ({exc}); the loss "
+            "limits and the kill switch cannot be continued. Move the journal aside to start "
+            "with fresh limits (the venue reconciliation rebuilds orders and position)"
+        ) from exc
 
 
 def journaled_ids(path: Path, symbol: str, low: int, high: int) -> set[int]:
@@ -222,7 +257,7 @@ class StartArgs:
 
     journal_path: Path
     gateway: Gateway
-    mm: Reconcilable
+    mm: Recoverable
     instrument: Instrument
     adopt: bool
     tolerance_lots: int
@@ -262,6 +297,10 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
     symbol = a.instrument.symbol
     view = await trio.to_thread.run_sync(read_journal, a.journal_path, a.instrument)
     replayed = rebuild_ledger(a.mm.ledger, view, a.clock_ms())
+    if view.limits is not None:
+        # Before the venue's missed fills and position are booked: the total continues at
+        # the books the state was written with (core/loss_limits.py).
+        a.mm.restore_limits(view.limits, a.clock_ms())
     a.known_trade_ids |= {f.trade_id for f, _ in view.fills}
     rebuilt = a.mm.ledger.position_lots
     logger.info("journal: {}", _recovery_text(view, replayed, rebuilt, a.instrument))

@@ -48,10 +48,17 @@ class HowItEnded:
     escalated: str | None = None
     crashed: str | None = None
     auth_failed: str | None = None  # the venue refused the credentials at start
+    start_refused: str | None = None  # the account cannot be traded as configured (start)
 
     @property
     def reason(self) -> str:
-        return self.escalated or self.crashed or self.stop_reason or "trading loop ended"
+        return (
+            self.escalated
+            or self.crashed
+            or self.stop_reason
+            or self.start_refused
+            or "trading loop ended"
+        )
 
 
 @dataclass
@@ -81,6 +88,9 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     if ended.auth_failed is not None:
         reason = "the venue refused the API credentials"
         logger.info("stopping ({}): nothing is sent to the venue any more", reason)
+    elif ended.start_refused is not None:
+        reason = "the account cannot be traded as configured"
+        logger.info("stopping ({}): no order was sent", reason)
     else:
         logger.info(
             "stopping ({}): cancelling all {} orders (deadline {:g} s)",
@@ -124,6 +134,11 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         elif parts.execution is not None and ended.auth_failed is None:
             logger.info("zero open orders confirmed at the venue")
         try:
+            if parts.mm is not None:
+                # The limits and the kill switch as they stand after the last fills: the next
+                # start continues from here (core/loss_limits.py).
+                now = parts.clock_ms()
+                parts.recorder.note("risk_state", parts.mm.limits_state(now).to_json(), now)
             parts.recorder.note(
                 "stop",
                 {"reason": reason, "exit_code": code, "open_orders": left},
@@ -173,7 +188,7 @@ async def _disarm(reconciler: ReconcilerService, symbol: str, time_left_s: float
 def exit_code(left: int, ended: HowItEnded, *, latched: str | None) -> int:
     """The exit code for ``left`` open orders (-1: unknown) and how the bot ended; ``latched``
     is the kill switch's reason when it is latched (a guard's stop), else None."""
-    if ended.auth_failed is not None:
+    if ended.auth_failed is not None or ended.start_refused is not None:
         return EXIT_USAGE
     if left != 0 or ended.crashed is not None:
         return EXIT_FAILED

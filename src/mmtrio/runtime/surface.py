@@ -261,6 +261,7 @@ class OperatorSurface:
                 metrics.count_notice(notice.kind)
 
             loop.on_notice = count
+            loop.on_tick_to_order = metrics.observe_tick_to_order
             execution.gateway = TimedGateway(execution.gateway, metrics.observe_rest)
         if self.telegram is not None:
             telegram, before = self.telegram, loop.on_notice

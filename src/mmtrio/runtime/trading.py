@@ -19,6 +19,7 @@ answers a place it cannot afford at once (PlaceRejected, kind LOCAL), so the wai
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 import trio
 from loguru import logger
 
-from mmtrio.core.commands import Command
+from mmtrio.core.commands import AmendOrder, Command, PlaceOrder
 from mmtrio.core.events import (
     AccountUpdate,
     AmendAccepted,
@@ -115,6 +116,9 @@ _LOGGED_NOTICES = {
     "fill": "INFO",
     "reject": "INFO",
     "cannot_quote": "DEBUG",
+    "resume": "WARNING",
+    "fatal": "ERROR",
+    "reconcile_request": "WARNING",
 }
 
 
@@ -148,6 +152,14 @@ class TradingLoop:
         # The strategy's own book check failed (crossed after a delta): ask the market feed
         # for a fresh snapshot, or the bot would stay halted on a book nobody rebuilds.
         self.on_book_resync: Callable[[str], None] | None = None
+        # The strategy's reject policy: a refusal that no retry can fix stops the bot (the
+        # venue refused our credentials); one that says the venue's position is not ours asks
+        # for a reconciliation pass at once.
+        self.on_fatal: Callable[[str], None] | None = None
+        self.on_reconcile_request: Callable[[], None] | None = None
+        # Seconds from the arrival of the market event that led to an order to the order
+        # handed to execution (the tick-to-order histogram; runtime/surface.py binds it).
+        self.on_tick_to_order: Callable[[float], None] | None = None
         self.max_idle_s: float | None = None
         self._repeats = RepeatLimiter()  # rejections repeat in bursts; the log says it once
 
@@ -245,6 +257,13 @@ class TradingLoop:
         elif uncommitted:
             self._uncommitted = True
         await self._send(commands)
+        since, observe = batch.received_ns, self.on_tick_to_order
+        if (
+            since is not None
+            and observe is not None
+            and any(isinstance(c, PlaceOrder | AmendOrder) for c in commands)
+        ):
+            observe((time.perf_counter_ns() - since) / 1e9)
 
     def _reconfigure(self, item: ApplyConfig, now: int) -> list[Command]:
         commands = self.mm.reconfigure(item.config, now)
@@ -281,6 +300,10 @@ class TradingLoop:
                 self.on_notice(notice)
             if notice.kind == "book_resync" and self.on_book_resync is not None:
                 self.on_book_resync(notice.message)
+            elif notice.kind == "fatal" and self.on_fatal is not None:
+                self.on_fatal(notice.message)
+            elif notice.kind == "reconcile_request" and self.on_reconcile_request is not None:
+                self.on_reconcile_request()
 
     def _log(self, notice: Notice, level: str, now: int) -> None:
         message = notice.message
@@ -422,7 +445,8 @@ class JournalRecorder:
         self._sink.append(js.order_sent(command, self._wall_ms()))
 
     def notice(self, notice: Notice, now: int) -> None:
-        """State changes and mid samples; other notices are for the log and status only."""
+        """State changes, mid samples, the risk state and resumes; other notices are for the
+        log and status only."""
         data = notice.data if isinstance(notice.data, dict) else {}
         if notice.kind == "state_change":
             self._sink.append(
@@ -436,6 +460,14 @@ class JournalRecorder:
             )
         elif notice.kind == "mid_sample":
             self._sink.append(js.Record(js.Kind.MID_SAMPLE, self._wall_ms(), dict(data)))
+        elif notice.kind == "risk_state":
+            state = data.get("state")
+            if isinstance(state, str):
+                self._sink.append(js.Record(js.Kind.RISK_STATE, self._wall_ms(), json.loads(state)))
+        elif notice.kind == "resume":
+            self._sink.append(
+                js.Record(js.Kind.RESUME, self._wall_ms(), {**data, "outcome": notice.message})
+            )
 
     def note(self, kind: str, payload: dict[str, Any], now: int) -> None:
         """A runtime record (``start``, ``stop``, ``config_reload``, ``reconcile``…)."""

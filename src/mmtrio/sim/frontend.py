@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from mmtrio.core.events import BookDelta, OrderUpdate, Trade
+from mmtrio.core.events import BookDelta, Fill, OrderUpdate, Trade
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
@@ -63,6 +63,10 @@ class FrontEnd(Protocol):
 
     name: str
     venue: SimVenue
+    symbol: str
+    """The instrument's name in this venue's protocol (a pair name, or a coin name on a
+    venue that names only the coin): what its clients, and the bot's settings in paper mode,
+    call it."""
 
     # --- engine -> front end ------------------------------------------------------------
     def on_book(self, delta: BookDelta) -> None:
@@ -105,6 +109,13 @@ class FrontEnd(Protocol):
         """The front end's own timers; runs (cancelled) with the venue's tasks."""
         ...
 
+    def client_trade_id(self, fill: Fill) -> int:
+        """The id this venue's clients book ``fill`` under (the engine's own id where the wire
+        carries it; a venue whose wire ids do not increase says the neutral id its connector
+        derives).
+        The ground truth lists fills under it, so a judge compares like with like."""
+        ...
+
     def admin_order(self, params: dict[str, Any]) -> Any:
         """``POST /admin/order``: an order from another client of the account, in this venue's
         request parameters; raise a :class:`~mmtrio.sim.errors.WireError` to refuse."""
@@ -122,6 +133,11 @@ class FrontEndFactory(Protocol):
     credential_fields: tuple[str, ...]
     """The credential keys it accepts (``mmtrio sim --api-key/--api-secret`` fill the first
     two); any it is not given keep the venue's public paper values."""
+
+    def data_symbol(self, symbol: str) -> str:
+        """The recorded data's symbol for ``symbol`` as this venue names it (a configured
+        paper symbol is checked against the recording in the recording's terms)."""
+        ...
 
     def create(self, venue: SimVenue, credentials: Mapping[str, str] | None = None) -> FrontEnd:
         """The front end over ``venue`` (attached to it: the venue calls its ``on_*``)."""

@@ -29,9 +29,7 @@ if TYPE_CHECKING:
 def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
     """Inject one fault now (see ``faults.FAULT_KINDS``); recorded with its time."""
     if kind not in FAULT_KINDS:
-        raise SimBadRequest(
-            f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}"
-        )
+        raise SimBadRequest(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
     target = str(params.get("target", "all"))
     if target not in ("market", "user", "all"):
         raise SimBadRequest(f"fault target must be market, user or all, got {target!r}")

@@ -25,6 +25,7 @@ events a venue's reader makes of it: ``BookSnapshot``, ``BookDelta`` (known cont
 venue's own ids in ``seq``/``prev_seq``/``first_seq``), ``BookInvalid`` on a gap, ``Trade``,
 ``BookTicker``, ``MarkPrice``. The replay driver takes one; the assembly wires a venue's."""
 
+
 @dataclass(frozen=True, slots=True)
 class MarketMessage:
     ts: int  # exchange time ms of the message, re-based as the driver documents

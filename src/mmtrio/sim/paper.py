@@ -106,12 +106,7 @@ def build_paper_venue(venue: str, spec: PaperSpec, symbol: str | None = None) ->
     """The simulated venue for ``venue``'s protocol (see :data:`PAPER_VENUES`), with its
     front end attached (``venue.front``)."""
     front = frontends.factory(venue)
-    # A configured symbol is in the venue's terms (Extended's BTC-USD): the recording's name
-    # for it is the front end's to say.
-    data_symbol = getattr(front, "data_symbol", None)
-    if symbol is not None and data_symbol is not None:
-        symbol = data_symbol(symbol)
-    instrument = paper_instrument(spec, symbol)
+    instrument = paper_instrument(spec, None if symbol is None else front.data_symbol(symbol))
     driver: MarketDriver
     if spec.synthetic:
         from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams

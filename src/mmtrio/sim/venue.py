@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -125,6 +126,7 @@ class SimVenue:
         self.mark: Decimal | None = None
         self.index: Decimal | None = None
         self.funding_rate = self.config.default_funding_rate
+        self._funding_scale = Decimal(1)
         self.next_funding_ts = self._next_funding(snap.ts)
         self._next_mark_ts = snap.ts
         self.countdown_ms = 0
@@ -133,6 +135,7 @@ class SimVenue:
         self._client_ids = itertools.count(1)
         # recent public trades and candles, for market-data endpoints (wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
+        self.instance = uuid.uuid4().hex  # this venue's life (a paper journal names it)
         # Every REST answer (bounded), appended by the front end's REST app: what a client
         # sent and what it was told, in order.
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
@@ -164,6 +167,17 @@ class SimVenue:
     def out_ts(self, ts: int | None = None) -> int:
         """A market-clock time as it goes on the wire (re-based)."""
         return (self.market_ts if ts is None else ts) + self.ts_offset
+
+    def set_funding_interval(self, interval_ms: int) -> None:
+        """Settle funding every ``interval_ms`` (a front end whose venue funds hourly sets it);
+        the market's rates, given per the recorded venue's 8 h, are scaled to the interval."""
+        if interval_ms <= 0:
+            raise ConfigError(f"funding interval must be positive ms, got {interval_ms}")
+        scale = Decimal(interval_ms) / Decimal(EIGHT_HOURS_MS)
+        self.funding_rate = self.funding_rate / self._funding_scale * scale
+        self._funding_scale = scale
+        self.config.funding_interval_ms = interval_ms
+        self.next_funding_ts = self._next_funding(self.market_ts)
 
     def _next_funding(self, ts: int) -> int:
         interval = self.config.funding_interval_ms
@@ -215,7 +229,9 @@ class SimVenue:
             front.on_trade(event)
         elif isinstance(event, MarkPrice):
             self.mark, self.index = event.mark_price, event.index_price
-            self.funding_rate = event.funding_rate
+            # The market's rate is per the recorded venue's interval (8 h); a venue that
+            # settles on another interval settles the proportional rate (set_funding_interval).
+            self.funding_rate = event.funding_rate * self._funding_scale
         else:  # BookTicker: its timing is the market's; its content is our public book's
             front.on_ticker()
         if self.market_ts >= self._next_mark_ts:
@@ -292,6 +308,9 @@ class SimVenue:
         inst = self.instrument
         bids, asks = self.book.top(book_levels)
         state = self.account.to_json(self.mark_price())
+        front = self.front
+        for row, fill in zip(state["fills"], self.account.fills, strict=True):
+            row["trade_id"] = front.client_trade_id(fill)
         state.update(
             {
                 "wall_ms": self.true_ms(),

@@ -263,8 +263,9 @@ class VenueSettings:
 
     ``urls`` holds the venue's endpoints under the names its package declares (Binance:
     ``rest``, ``market_ws``, ``private_ws``); ``options`` holds venue-specific settings the
-    package documents. The CLI always passes ``state_dir`` (the bot's state directory, as
-    text), for a venue that must keep something across restarts (Extended: its nonce mark).
+    package documents (none are required). The CLI always passes ``state_dir``: the bot's
+    state directory, where a package may keep what must survive a restart (Hyperliquid's
+    nonce reservation, Extended's nonce mark).
     """
 
     name: str
@@ -273,6 +274,13 @@ class VenueSettings:
     urls: Mapping[str, str]
     recv_window_ms: int = 5000
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How long a request may take before its outcome is unknown (execution.request_timeout_ms):
+    # the package's HTTP client gives up after it.
+    request_timeout_ms: int = 5000
+    # One life of a venue that can be replaced under the same name: a paper venue lives as
+    # long as its process, and a journal written against another instance describes an
+    # account that is gone (the runtime sets that journal aside). Empty for a real venue.
+    instance: str = ""
 
 
 @dataclass(frozen=True, slots=True)

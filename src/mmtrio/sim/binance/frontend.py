@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mmtrio.core.events import BookDelta, ExecType, OrderUpdate, Trade
+from mmtrio.core.events import BookDelta, ExecType, Fill, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, Credentials
@@ -52,6 +52,7 @@ class BinanceFrontEnd:
 
     def __init__(self, venue: SimVenue, credentials: Credentials = DEFAULT_CREDENTIALS) -> None:
         self.venue = venue
+        self.symbol = venue.symbol
         self.credentials = credentials
         self.market = MarketStreams(venue)
         self.listen_keys = ListenKeys(venue)
@@ -60,6 +61,8 @@ class BinanceFrontEnd:
         # the account's leverage (POST /fapi/v1/leverage, 1..MAX_LEVERAGE): margins in the
         # account answers are notional / leverage (the engine itself checks no margin)
         self.leverage = MAX_LEVERAGE
+        # hedge mode (POST /fapi/v1/positionSide/dual): orders then need LONG/SHORT
+        self.dual_side = False
         venue.attach(self)
 
     # --- engine -> front end ------------------------------------------------------------
@@ -102,6 +105,9 @@ class BinanceFrontEnd:
     async def run(self) -> None:
         await self.listen_keys.run()
 
+    def client_trade_id(self, fill: Fill) -> int:
+        return fill.trade_id  # Binance's trade ids are the engine's, as published
+
     def admin_order(self, params: dict[str, Any]) -> Any:
         """An order placed as ``POST /fapi/v1/order`` would be (no signature, no limits)."""
         return trading.place(self.venue, params)
@@ -116,6 +122,9 @@ class BinanceFactory:
 
     name: str = "binance"
     credential_fields: tuple[str, ...] = ("api_key", "api_secret")
+
+    def data_symbol(self, symbol: str) -> str:
+        return symbol  # the recordings are Binance's: the same name
 
     def create(
         self, venue: SimVenue, credentials: Mapping[str, str] | None = None

@@ -79,6 +79,8 @@ READS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fapi/v3/balance"): _NONE,
     ("GET", "/fapi/v1/leverageBracket"): _SYMBOL,
     ("POST", "/fapi/v1/leverage"): frozenset({"symbol", "leverage"}),
+    ("GET", "/fapi/v1/positionSide/dual"): _NONE,
+    ("POST", "/fapi/v1/positionSide/dual"): frozenset({"dualSidePosition"}),
     ("POST", "/fapi/v1/countdownCancelAll"): frozenset({"symbol", "countdownTime"}),
     # python-binance sends the key it keeps alive or closes; Binance reads it
     ("POST", "/fapi/v1/listenKey"): _NONE,

@@ -94,6 +94,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v2/balance"): Route(rest_account.balance, 5, True),
     ("GET", "/fapi/v3/balance"): Route(rest_account.balance, 5, True),
     ("POST", "/fapi/v1/leverage"): Route(rest_account.change_leverage, 1, True),
+    ("GET", "/fapi/v1/positionSide/dual"): Route(rest_account.position_mode, 30, True),
+    ("POST", "/fapi/v1/positionSide/dual"): Route(rest_account.change_position_mode, 1, True),
     ("GET", "/fapi/v1/openOrder"): Route(_v(rest_account.open_order), 1, True),
     ("GET", "/fapi/v1/allOrders"): Route(_v(rest_account.all_orders), 5, True),
     # public market data real clients call (rest_market.py); weights as Binance's

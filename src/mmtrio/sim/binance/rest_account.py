@@ -12,16 +12,22 @@ lists follow Binance's documentation as the official SDK's response models encod
 Margin. The sim has one flat leverage bracket (``leverageBracket``: up to 20×, notional
 cap 5,000,000): the initial margin is notional / leverage, maintenance half of it. The
 leverage is the account's (``BinanceFrontEnd.leverage``), set by ``POST /fapi/v1/leverage``
-(1..20, else -4028).
+(1..20, else -4028). An order that would grow the position is refused with -2019 "Margin is
+insufficient." when its initial margin exceeds the available balance (``margin.py``).
+
+Position mode. ``GET /fapi/v1/positionSide/dual`` answers the account's mode
+(``BinanceFrontEnd.dual_side``); ``POST`` changes it (-4059 when it is already so, -4068 with a
+position or open orders, as on Binance). In hedge mode an order without a LONG/SHORT position
+side is refused with -4061, as in one-way mode an order with one (``trading.place``).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.margin import margins
 from mmtrio.sim.binance.userstream import signed_qty
 from mmtrio.sim.binance.wire import ApiError
 
@@ -35,30 +41,6 @@ ACCOUNT_ALIAS = "mmtrioSim"
 ALL_ORDERS_DEFAULT, ALL_ORDERS_MAX = 500, 1000
 
 
-def _margins(front: BinanceFrontEnd) -> dict[str, Decimal]:
-    venue = front.venue
-    acct, inst = venue.account, venue.instrument
-    mark = venue.mark_price()
-    lev = Decimal(front.leverage)
-    notional = inst.lots_to_qty(acct.position) * mark
-    buy, sell = acct.open_lots()
-    order_notional = inst.lots_to_qty(buy + sell) * mark
-    upnl = acct.unrealized(mark)
-    pos_margin = abs(notional) / lev
-    order_margin = order_notional / lev
-    return {
-        "mark": mark,
-        "notional": notional,
-        "upnl": upnl,
-        "position_margin": pos_margin,
-        "order_margin": order_margin,
-        "initial": pos_margin + order_margin,
-        "maint": pos_margin / 2,
-        "bid_notional": inst.lots_to_qty(buy) * mark,
-        "ask_notional": inst.lots_to_qty(sell) * mark,
-    }
-
-
 def _listed(venue: SimVenue) -> bool:
     """v3 lists a symbol only with a position or open orders."""
     buy, sell = venue.account.open_lots()
@@ -69,7 +51,7 @@ def balance(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[str, An
     """GET /fapi/v2/balance and /fapi/v3/balance (the same shape)."""
     venue = front.venue
     acct = venue.account
-    m = _margins(front)
+    m = margins(front)
     avail = acct.balance + m["upnl"] - m["initial"]
     return [
         {
@@ -90,7 +72,7 @@ def account_v3(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]
     """GET /fapi/v3/account."""
     venue = front.venue
     acct, inst = venue.account, venue.instrument
-    m = _margins(front)
+    m = margins(front)
     wallet, upnl = acct.balance, m["upnl"]
     avail = wallet + upnl - m["initial"]
     b, u = str(wallet), str(upnl)
@@ -150,7 +132,7 @@ def position_risk_v3(front: BinanceFrontEnd, params: dict[str, str]) -> list[dic
     if not _listed(venue):
         return []
     acct = venue.account
-    m = _margins(front)
+    m = margins(front)
     return [
         {
             "symbol": venue.symbol,
@@ -186,6 +168,32 @@ def change_leverage(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str,
         raise ApiError(-4028, f"Leverage {params.get('leverage')} is not valid")
     front.leverage = lev
     return {"leverage": lev, "maxNotionalValue": MAX_NOTIONAL, "symbol": venue.symbol}
+
+
+def position_mode(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
+    """GET /fapi/v1/positionSide/dual."""
+    return {"dualSidePosition": front.dual_side}
+
+
+def change_position_mode(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
+    """POST /fapi/v1/positionSide/dual."""
+    text = params.get("dualSidePosition", "").lower()
+    if text not in ("true", "false"):
+        raise ApiError(
+            -1102,
+            "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, or malformed.",
+        )
+    dual = text == "true"
+    if dual == front.dual_side:
+        raise ApiError(-4059, "No need to change position side.")
+    account = front.venue.account
+    buy, sell = account.open_lots()
+    if account.position != 0 or buy + sell > 0:
+        raise ApiError(
+            -4068, "Position side cannot be changed if there exists position or open orders."
+        )
+    front.dual_side = dual
+    return {"code": 200, "msg": "success"}
 
 
 def open_order(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
@@ -230,6 +238,8 @@ __all__ = [
     "all_orders",
     "balance",
     "change_leverage",
+    "change_position_mode",
     "open_order",
+    "position_mode",
     "position_risk_v3",
 ]

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mmtrio.core.events import Side, TimeInForce
 from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim import requests
 from mmtrio.sim.account import OrderRecord
 from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.margin import margin_check
 from mmtrio.sim.binance.wire import ApiError, bad_symbol, illegal, mandatory
 from mmtrio.sim.binance.words import STP_MODE, TIF_PARSE, TIF_TEXT, api_error, status_text
 from mmtrio.sim.requests import OrderType, PlaceOrder
 from mmtrio.venues.binance.client_ids import valid_client_id
 
 if TYPE_CHECKING:
+    from mmtrio.sim.binance.frontend import BinanceFrontEnd
     from mmtrio.sim.venue import SimVenue
 
 # Matched whole (fullmatch): with ``match``, ``$`` also matches before a trailing newline.
@@ -195,7 +197,9 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     _supported(params)
     side = _side(params)
     type_text = _required(params, "type").upper()
-    if params.get("positionSide", "BOTH") != "BOTH":
+    front = cast("BinanceFrontEnd", venue.front)
+    # One-way mode takes BOTH (or none); hedge mode needs LONG or SHORT (rest_account.py).
+    if (params.get("positionSide", "BOTH") == "BOTH") == front.dual_side:
         raise ApiError(-4061, "Order's position side does not match user's setting.")
     tif, price = TimeInForce.GTC, 0
     if type_text == "LIMIT":
@@ -220,6 +224,9 @@ def place(venue: SimVenue, params: dict[str, str]) -> dict[str, Any]:
     resp_type = params.get("newOrderRespType", "ACK").upper()
     if resp_type not in ("ACK", "RESULT"):
         raise illegal("newOrderRespType")
+    if not reduce_only:
+        at = venue.instrument.ticks_to_price(price) if price else venue.mark_price()
+        margin_check(front, side.sign, at, qty)
     req = PlaceOrder(side, qty, order_type, price, tif, reduce_only, cid)
     try:
         rec = requests.place(venue, req)

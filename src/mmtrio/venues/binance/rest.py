@@ -55,6 +55,15 @@ UsageCallback = Callable[[dict[str, int | None]], None]
 # Explicit budgets: a hung venue must not hang the bot. Read covers the venue's matching
 # time; beyond it the outcome is unknown and the caller resolves it by query.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
+
+
+def request_timeout(ms: int) -> httpx.Timeout:
+    """The client's budgets for ``execution.request_timeout_ms``: reading and writing get all
+    of it, connecting and waiting for a pooled connection no more than the defaults."""
+    total = ms / 1000
+    return httpx.Timeout(connect=min(3.0, total), read=total, write=total, pool=min(2.0, total))
+
+
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 # Binance always sends Retry-After with 429/418; should it not, back off this long (a 418
 # ban lasts at least 2 minutes, so guessing shorter would only earn a longer one).
@@ -271,6 +280,10 @@ class BinanceRest:
     async def account(self) -> cr.AccountInfo:
         body = await self._request("GET", "/fapi/v2/account", [], signed=True)
         return cr.parse_account(body, self.decoder.codec_for)
+
+    async def read_signed(self, path: str, params: Params) -> Any:
+        """A signed GET's decoded body, for readers that parse it themselves (``account.py``)."""
+        return await self._request("GET", path, params, signed=True)
 
     async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> int:
         """Arm (or with 0 disarm) the venue-side dead-man switch; returns the countdown set.

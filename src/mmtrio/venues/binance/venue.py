@@ -12,18 +12,18 @@ its HMAC secret. Everything venue-specific the runtime needs comes from here: th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
+from mmtrio.venues.binance.account import read_account
 from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
 from mmtrio.venues.binance.gateway import CAPABILITIES, RestGateway
-from mmtrio.venues.binance.rest import BinanceRest
+from mmtrio.venues.binance.rest import BinanceRest, request_timeout
 from mmtrio.venues.binance.signing import Signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
 from mmtrio.venues.protocol import (
@@ -133,6 +133,7 @@ class BinanceSession:
             clock_ms=hooks.clock_ms,
             recv_window_ms=settings.recv_window_ms,
             on_blocked=hooks.on_blocked,
+            timeout=request_timeout(settings.request_timeout_ms),
         )
         self._instrument: Instrument | None = None
         self._gateway: RestGateway | None = None
@@ -164,12 +165,7 @@ class BinanceSession:
 
     # --- account and clock ------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
-        info = await self.rest.account()
-        quote = self.instrument.quote_asset
-        asset = next((a for a in info.assets if a.asset == quote), None)
-        wallet = asset.wallet_balance if asset is not None else Decimal(0)
-        available = asset.available_balance if asset is not None else Decimal(0)
-        return AccountSnapshot(wallet_balance=wallet, available_balance=available)
+        return await read_account(self.rest, self.instrument)
 
     async def sync_clock(self) -> int:
         return await self.rest.sync_time()

@@ -1,0 +1,234 @@
+"""The quote planner: which quotes we want now, by slot, or why we want none.
+
+It owns the quoting model's inputs (the EWMA volatility, the trade-intensity fit, the
+post-only safety distance, the funding rate) and turns the book and the risk view into the
+desired ladder: :func:`mmtrio.core.quoting.quote` prices it, the risk view's side permissions
+and size multipliers shape it. What to *send* to get from the live orders to that ladder is
+the order emitter's job (:mod:`mmtrio.core.emitter`); the planner never sees an order.
+
+Decisions (each what a careful desk does):
+
+- σ is the EWMA volatility of the mid in ticks/√s once warmed up, else the configured
+  fallback (the status says which). (A, k) are refitted at most once per
+  ``INTENSITY_REFRESH_MS``: the fit sorts the whole window, too slow for every depth diff.
+- The estimators are fed the strategy's own clock ``t`` (``max(now seen)``), never venue
+  timestamps: market and user streams interleave and venue times can go backwards.
+- Risk size multipliers scale each level's size down (floor), then the venue minimum is
+  restored but never above the model's size; a level scaled below one lot is withdrawn.
+- No quote before ``warmup_ms`` of market data (counted from the first applied book
+  update): the estimators would otherwise price quotes off their fallbacks (σ, A, k).
+- A stream that is down blocks quoting (our fills would be invisible on the user stream, the
+  book is invalid without the market stream) until it is back.
+- A flatten order's limit is the touch moved by ``flatten_slippage_bps``, rounded toward the
+  touch onto the price grid, so the slippage bound always holds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from fractions import Fraction
+from typing import Final
+
+from mmtrio.core.book import OrderBook
+from mmtrio.core.estimators import (
+    EwmaVolatility,
+    IntensityEstimator,
+    IntensityParams,
+    NotEnoughData,
+    microprice,
+)
+from mmtrio.core.events import Side
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.notice_log import NoticeLog
+from mmtrio.core.orders import Slot
+from mmtrio.core.quoting import (
+    CannotQuote,
+    MarketView,
+    ModelInputs,
+    PostOnlySafety,
+    Quote,
+    QuoteParams,
+    quote,
+)
+from mmtrio.core.risk import RiskView
+from mmtrio.core.strategy_config import Parts, StrategyConfig
+from mmtrio.errors import ParameterError
+
+INTENSITY_REFRESH_MS: Final = 1_000
+INTENSITY_MAX_DEPTH_TICKS: Final = 50.0  # depth range of the λ(δ) fit; quotes sit well inside
+
+
+def build_parts(
+    cfg: StrategyConfig,
+) -> tuple[EwmaVolatility, IntensityEstimator, PostOnlySafety]:
+    """The model-side objects a config determines (validated by their constructors)."""
+    vol = EwmaVolatility(cfg.vol_half_life_ms, cfg.vol_min_returns)
+    intensity = IntensityEstimator(
+        cfg.intensity_window_ms,
+        INTENSITY_MAX_DEPTH_TICKS,
+        cfg.intensity_min_trades,
+        fallback_a=cfg.fallback_a,
+        fallback_k=cfg.fallback_k,
+    )
+    safety = PostOnlySafety(
+        cfg.post_only_base_ticks, cfg.post_only_max_ticks, cfg.post_only_decay_after
+    )
+    return vol, intensity, safety
+
+
+class QuotePlanner:
+    """The desired quotes from the book, the model inputs and the risk view."""
+
+    def __init__(self, config: StrategyConfig, book: OrderBook, log: NoticeLog) -> None:
+        self.config = config
+        self.book = book
+        self._log = log
+        self.vol, self.intensity, self.safety = build_parts(config)
+        self.funding_rate = 0.0
+        self.blocked: dict[str, str] = {}  # stream -> why quoting is blocked
+        self.params: IntensityParams | None = None
+        self._params_at = -(10**18)
+        # The last (config.quote, allow_bid, allow_ask) -> QuoteParams: rebuilding (and
+        # re-validating) the frozen params on every step is a hot-path cost; same value.
+        self._quote_params: tuple[QuoteParams, bool, bool, QuoteParams] | None = None
+        self.sigma = config.sigma_fallback_ticks
+        self.sigma_source = "fallback"
+        self.market_since: int | None = None  # the first applied book update (warm-up start)
+
+    @property
+    def instrument(self) -> Instrument:
+        return self.config.instrument
+
+    # --- model inputs ------------------------------------------------------------------------
+    def on_mid(self, mid: float, t: int) -> None:
+        """A new mid from an applied book update."""
+        if self.market_since is None:
+            self.market_since = t
+        self.vol.update(mid, t)
+        self.intensity.on_mid(mid, t)
+
+    def on_trade(self, price: float, aggressor: Side, t: int) -> None:
+        """A public trade (the intensity fit's sample)."""
+        self.intensity.on_trade(price, aggressor, t)
+
+    def swap(self, config: StrategyConfig, parts: Parts) -> None:
+        """Take a reloaded config and its (kept or rebuilt) model parts; cannot fail."""
+        vol, intensity, _, safety = parts
+        if intensity is not self.intensity:
+            self.params = None  # refit with the new estimator at the next step
+        self.vol, self.intensity, self.safety = vol, intensity, safety
+        self.config = config
+
+    def intensity_params(self, t: int) -> IntensityParams:
+        """The (A, k) in use, or a fresh fit when none has been made yet (status)."""
+        return self.params or self.intensity.params(t)
+
+    def _inputs(self, now: int, t: int) -> ModelInputs:
+        sig = self.vol.sigma_price(1000.0)
+        if isinstance(sig, NotEnoughData) or not math.isfinite(sig):
+            self.sigma, self.sigma_source = self.config.sigma_fallback_ticks, "fallback"
+        else:
+            self.sigma, self.sigma_source = sig, "ewma"
+        if self.params is None or now - self._params_at >= INTENSITY_REFRESH_MS:
+            self.params = self.intensity.params(t)
+            self._params_at = now
+        return ModelInputs(self.sigma, self.params.a, self.params.k)
+
+    # --- the plan ----------------------------------------------------------------------------
+    def desired(self, view: RiskView, now: int, t: int) -> dict[Slot, Quote]:
+        """The quotes we want now, by slot; empty (with a reason) when we cannot quote."""
+        log = self._log
+        reason = self._why_not_quote(now)
+        if reason:
+            log.cannot_quote(reason)
+            return {}
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        if bid is None or ask is None:
+            log.cannot_quote("book side empty")
+            return {}
+        mid = (bid[0] + ask[0]) / 2
+        try:
+            micro = microprice(bid[0], bid[1], ask[0], ask[1])
+        except ParameterError as exc:
+            log.cannot_quote(f"no microprice: {exc}")
+            return {}
+        inputs = self._inputs(now, t)
+        for name in ("sigma", "a", "k"):
+            if not math.isfinite(getattr(inputs, name)):
+                log.cannot_quote(f"model input {name} is not finite")
+                return {}
+        qp = self._quote_params
+        base = self.config.quote
+        if qp is None or qp[0] is not base or (qp[1], qp[2]) != (view.allow_bid, view.allow_ask):
+            built = replace(base, allow_bid=view.allow_bid, allow_ask=view.allow_ask)
+            qp = self._quote_params = (base, view.allow_bid, view.allow_ask, built)
+        params = qp[3]
+        result = quote(
+            self.instrument,
+            MarketView(bid[0], ask[0], mid, micro),
+            inventory_lots=view.position_lots,
+            inputs=inputs,
+            params=params,
+            funding_rate=self.funding_rate,
+            safety_ticks=self.safety.ticks,
+        )
+        if isinstance(result, CannotQuote):
+            log.cannot_quote(result.reason)
+            return {}
+        desired: dict[Slot, Quote] = {}
+        for quotes, mult in (
+            (result.bids, view.bid_size_multiplier),
+            (result.asks, view.ask_size_multiplier),
+        ):
+            for q in quotes:
+                qty = self._scaled(q, mult)
+                if qty is not None:
+                    desired[(q.side, q.level)] = replace(q, qty_lots=qty)
+        if not desired:
+            log.cannot_quote("risk size multipliers leave no level")
+            return {}
+        log.cannot_quote("")
+        return desired
+
+    def _why_not_quote(self, now: int) -> str:
+        if self.blocked:
+            return "; ".join(sorted(self.blocked.values()))
+        if not self.book.synced:
+            return f"book not synced: {self.book.out_of_sync_reason}"
+        warmup = self.config.warmup_ms
+        if warmup > 0:
+            since = self.market_since
+            seen = 0 if since is None else now - since
+            if seen < warmup:
+                # Documented as "no quoting before this": the estimators are still on their
+                # fallbacks (σ, A, k), which would price quotes off a market not yet measured.
+                return (
+                    f"warming up: {seen / 1000:.0f} s of market data of "
+                    f"{warmup / 1000:g} s (estimators.warmup_ms)"
+                )
+        return ""
+
+    def _scaled(self, q: Quote, mult: float) -> int | None:
+        if mult >= 1.0:
+            return q.qty_lots
+        scaled = math.floor(q.qty_lots * mult)
+        if scaled < 1:
+            return None
+        return min(q.qty_lots, max(scaled, self.instrument.min_lots_for_notional(q.price_ticks)))
+
+    def flatten_price(self, side: Side) -> int | None:
+        """The limit of a reduce-only IOC on ``side`` within the slippage bound of the touch;
+        None when the book gives no usable touch."""
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        touch = bid if side is Side.SELL else ask
+        if not self.book.synced or touch is None:
+            return None
+        inst = self.instrument
+        # Exact arithmetic; the offset is rounded toward the touch so the bound always holds.
+        bps = Fraction(str(self.config.flatten_slippage_bps))
+        offset = math.floor(touch[0] * bps / 10_000)
+        price = touch[0] - offset if side is Side.SELL else touch[0] + offset
+        price = min(max(price, inst.min_price_ticks), inst.max_price_ticks)
+        # Onto the price grid, toward the touch: the limit stays within the slippage bound.
+        return inst.ceil_price(price) if side is Side.SELL else inst.floor_price(price)

@@ -1,0 +1,1 @@
+"""mmtrio.sim.hyperliquid: the Hyperliquid protocol front end of the simulated venue."""

@@ -1,0 +1,272 @@
+"""``POST /info``: every read the connector, ccxt and the official SDK make, by ``type``.
+
+Shapes as Hyperliquid answers them (the TypeScript SDK's schemas; the Python SDK's recorded
+answers). Reads about a user answer for the paper account; any other address is a user with
+nothing (empty lists, a zero clearinghouse), as on the venue. An unknown ``type`` or a
+malformed body is HTTP 422 with the venue's deserialisation text; an unknown coin in
+``l2Book`` answers ``null``, as Hyperliquid does. Weights (:data:`WEIGHTS`) are charged by
+the REST app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from mmtrio.sim import requests
+from mmtrio.sim.errors import SimBadRequest
+from mmtrio.sim.hyperliquid.orders import fill_json, order_json
+
+if TYPE_CHECKING:
+    from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
+
+MAX_FILLS = 2000  # userFills / userFillsByTime answer at most 2000 fills
+LIGHT = frozenset(
+    {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
+     "exchangeStatus"}
+)  # fmt: skip
+
+
+def weight(kind: str, items: int = 0) -> int:
+    """Hyperliquid's weight of an ``/info`` request (plus 1 per 20 fills returned)."""
+    base = 2 if kind in LIGHT else 60 if kind == "userRole" else 20
+    if kind in ("userFills", "userFillsByTime", "recentTrades", "historicalOrders"):
+        base += items // 20
+    return base
+
+
+def _meta(front: HyperliquidFrontEnd) -> dict[str, Any]:
+    return {
+        "universe": [
+            {"szDecimals": front.grid.sz_decimals, "name": front.coin, "maxLeverage": 40,
+             "marginTableId": 40}
+        ],
+        "marginTables": [[40, {"description": "", "marginTiers": [
+            {"lowerBound": "0.0", "maxLeverage": 40}]}]],
+        "collateralToken": 0,
+    }  # fmt: skip
+
+
+def meta(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return _meta(front)
+
+
+def meta_and_ctxs(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    if req.get("dex"):
+        return [{"universe": [], "marginTables": [], "collateralToken": 0}, []]
+    return [_meta(front), [front.asset_ctx()]]
+
+
+def spot_meta(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    usdc = {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
+            "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054", "isCanonical": True,
+            "evmContract": None, "fullName": None}  # fmt: skip
+    return {"universe": [], "tokens": [usdc]}
+
+
+def spot_meta_and_ctxs(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return [spot_meta(front, req), []]
+
+
+def perp_dexs(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return [None]
+
+
+def l2_book(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    if req.get("coin") != front.coin:
+        return None
+    data = front.book_payload()
+    return data
+
+
+def all_mids(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    ctx = front.asset_ctx()
+    return {front.coin: ctx["midPx"] or ctx["markPx"]}
+
+
+def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    v = front.venue
+    acct = v.account
+    mark = v.mark_price()
+    time = v.wall_ms()
+    if not front.accounts.is_account(req.get("user")):
+        zero = {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0",
+                "totalMarginUsed": "0.0"}  # fmt: skip
+        return {"marginSummary": zero, "crossMarginSummary": zero,
+                "crossMaintenanceMarginUsed": "0.0", "withdrawable": "0.0",
+                "assetPositions": [], "time": time}  # fmt: skip
+    inst = v.instrument
+    upnl = acct.unrealized(mark)
+    value = acct.balance + upnl
+    ntl = abs(inst.lots_to_base(acct.position) * mark)
+    margin = (ntl / 40).quantize(Decimal("0.000001"))
+    summary = {"accountValue": str(value), "totalNtlPos": str(ntl),
+               "totalRawUsd": str(acct.balance), "totalMarginUsed": str(margin)}  # fmt: skip
+    positions = []
+    if acct.position != 0:
+        g = front.grid
+        szi = g.sz(acct.position) if acct.position > 0 else "-" + g.sz(-acct.position)
+        positions.append(
+            {
+                "type": "oneWay",
+                "position": {
+                    "coin": front.coin, "szi": szi, "leverage": {"type": "cross", "value": 40},
+                    "entryPx": str(acct.entry_price), "positionValue": str(ntl),
+                    "unrealizedPnl": str(upnl), "returnOnEquity": "0.0", "liquidationPx": None,
+                    "marginUsed": str(margin), "maxLeverage": 40,
+                    "cumFunding": {"allTime": str(-acct.funding), "sinceOpen": "0.0",
+                                   "sinceChange": "0.0"},
+                },
+            }
+        )  # fmt: skip
+    return {
+        "marginSummary": summary,
+        "crossMarginSummary": summary,
+        "crossMaintenanceMarginUsed": str((margin / 2).quantize(Decimal("0.000001"))),
+        "withdrawable": str(max(Decimal(0), value - margin)),
+        "assetPositions": positions,
+        "time": time,
+    }
+
+
+def spot_clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return {"balances": []}
+
+
+def _open(front: HyperliquidFrontEnd, req: dict[str, Any], frontend: bool) -> Any:
+    if not front.accounts.is_account(req.get("user")):
+        return []
+    v = front.venue
+    out = []
+    for rec in requests.open_orders(v):
+        leg = front.legs.leg(rec)
+        out.append(order_json(front.grid, rec, leg, v.out_ts(rec.created_ms), frontend=frontend))
+    return out
+
+
+def open_orders(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return _open(front, req, False)
+
+
+def frontend_open_orders(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return _open(front, req, True)
+
+
+def order_status(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    from mmtrio.sim.hyperliquid.orders import status_word
+
+    oid = req.get("oid")
+    if not front.accounts.is_account(req.get("user")):
+        return {"status": "unknownOid"}
+    v = front.venue
+    if isinstance(oid, str):
+        rec = v.account.orders.get(oid.lower())
+    elif isinstance(oid, int) and not isinstance(oid, bool):
+        cid = front.legs.cid_of(oid)
+        rec = v.account.orders.get(cid) if cid is not None else None
+    else:
+        raise SimBadRequest("orderStatus needs oid: an order id or a cloid")
+    if rec is None:
+        return {"status": "unknownOid"}
+    leg = front.legs.leg(rec)
+    ts = v.out_ts(rec.update_ms)
+    cause = "scheduledCancel" if front.was_scheduled_cancel(rec.client_id) else ""
+    return {
+        "status": "order",
+        "order": {
+            "order": order_json(front.grid, rec, leg, v.out_ts(rec.created_ms), frontend=True),
+            "status": status_word(rec.status, cause),
+            "statusTimestamp": ts,
+        },
+    }
+
+
+def _fills(front: HyperliquidFrontEnd, start: int | None, end: int | None) -> list[Any]:
+    v = front.venue
+    acct = v.account
+    rows: list[Any] = []
+    position = acct.position
+    # Walk back from the newest fill, undoing each one's position change (for startPosition).
+    for fill, realized in zip(reversed(acct.fills), reversed(acct.fill_realized), strict=False):
+        ts = v.out_ts(fill.ts)
+        if (start is None or ts >= start) and (end is None or ts <= end):
+            rows.append(
+                fill_json(front.grid, fill, front.legs.fill_oid(fill), ts, realized, position)
+            )
+        position -= fill.qty * fill.side.sign
+        if start is not None and ts < start:
+            break
+    return rows
+
+
+def user_fills(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    if not front.accounts.is_account(req.get("user")):
+        return []
+    return _fills(front, None, None)[:MAX_FILLS]  # newest first, as the venue lists them
+
+
+def user_fills_by_time(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    start, end = req.get("startTime"), req.get("endTime")
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise SimBadRequest("userFillsByTime needs startTime (ms)")
+    if end is not None and (isinstance(end, bool) or not isinstance(end, int)):
+        raise SimBadRequest("userFillsByTime endTime must be ms or null")
+    if not front.accounts.is_account(req.get("user")):
+        return []
+    rows = _fills(front, start, end)
+    rows.reverse()  # oldest first from startTime, at most 2000: the client pages forward
+    return rows[:MAX_FILLS]
+
+
+def user_rate_limit(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    b = front.budget
+    return {"cumVlm": str(b.volume), "nRequestsUsed": b.used, "nRequestsCap": b.cap,
+            "nRequestsSurplus": 0}  # fmt: skip
+
+
+def exchange_status(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    return {"time": front.venue.wall_ms(), "specialStatuses": None}
+
+
+def user_fees(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    fees = front.venue.config.fees
+    return {"userCrossRate": str(fees.taker_rate), "userAddRate": str(fees.maker_rate),
+            "userSpotCrossRate": "0.0007", "userSpotAddRate": "0.0004",
+            "activeReferralDiscount": "0.0", "dailyUserVlm": [], "feeSchedule": {}}  # fmt: skip
+
+
+HANDLERS: dict[str, Callable[[HyperliquidFrontEnd, dict[str, Any]], Any]] = {
+    "meta": meta,
+    "metaAndAssetCtxs": meta_and_ctxs,
+    "spotMeta": spot_meta,
+    "spotMetaAndAssetCtxs": spot_meta_and_ctxs,
+    "perpDexs": perp_dexs,
+    "l2Book": l2_book,
+    "allMids": all_mids,
+    "clearinghouseState": clearinghouse,
+    "spotClearinghouseState": spot_clearinghouse,
+    "openOrders": open_orders,
+    "frontendOpenOrders": frontend_open_orders,
+    "orderStatus": order_status,
+    "userFills": user_fills,
+    "userFillsByTime": user_fills_by_time,
+    "userRateLimit": user_rate_limit,
+    "exchangeStatus": exchange_status,
+    "userFees": user_fees,
+}
+
+
+def answer(front: HyperliquidFrontEnd, req: Any) -> tuple[Any, int]:
+    """(answer, weight) of one ``/info`` request; SimBadRequest (422) when malformed."""
+    if not isinstance(req, dict):
+        raise SimBadRequest("Failed to deserialize the JSON body into the target type", 422)
+    kind = req.get("type")
+    handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        raise SimBadRequest(
+            f"Failed to deserialize the JSON body into the target type: unknown variant {kind!r}",
+            422,
+        )
+    result = handler(front, req)
+    return result, weight(str(kind), len(result) if isinstance(result, list) else 0)

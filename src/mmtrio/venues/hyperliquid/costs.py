@@ -1,0 +1,95 @@
+"""Hyperliquid's rate limits and what each request costs ("Rate limits and user limits").
+
+Two budgets, as Hyperliquid counts them:
+
+- **Per IP, request weight**: 1200 per minute shared by every REST request (and, counted the
+  same here, every websocket ``post``). An ``/exchange`` action weighs ``1 + ⌊n/40⌋`` for a
+  batch of ``n``; ``/info`` weighs 2 for ``l2Book``, ``allMids``, ``clearinghouseState``,
+  ``orderStatus``, ``spotClearinghouseState`` and ``exchangeStatus``, 60 for ``userRole``, 20
+  for every other type (``meta``, ``openOrders``, ``userFills``…), and the fill and trade
+  histories add one per 20 items returned (charged after the answer: reserved here as the
+  base, the extra is small beside the budget). Over it: HTTP 429.
+- **Per address, actions**: every address starts with 10,000 actions and earns one more per
+  USDC traded (``userRateLimit``: ``nRequestsCap``/``nRequestsUsed``); past the cap it may
+  send one action every 10 s, cancels excepted up to ``min(cap + 100000, 2·cap)``. It is a
+  running total, not a window: :func:`limits_for` reads the address's surplus at start and
+  sets the ``actions_1m`` window to at most that surplus per minute (and at least the
+  throttled pace, 6), so a run never plans more actions in a minute than the address has
+  left. Cancels are *essential*: they may use the whole window (the venue's higher cancel
+  cap is the reason they still go through when quotes stop).
+
+Hyperliquid has no cancel-all action: ``cancel_all`` reads ``openOrders`` (weight 20) and
+cancels them in one ``cancel`` batch, and is costed so.
+"""
+
+from __future__ import annotations
+
+from mmtrio.core.ratelimit import MINUTE_MS, RateLimits, RateWindow, RequestCost
+from mmtrio.errors import ProtocolError
+from mmtrio.venues.protocol import RequestCosts
+
+WEIGHT, ACTIONS = "weight_1m", "actions_1m"
+IP_WEIGHT_PER_MINUTE = 1200
+THROTTLED_PER_MINUTE = 6  # one action every 10 s once the address budget is spent
+INITIAL_ACTIONS = 10_000
+BAN_MS = 60_000  # no documented ban; a 429 without Retry-After waits a whole window
+
+_LIGHT_INFO = frozenset(
+    {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
+     "exchangeStatus"}
+)  # fmt: skip
+_HEAVY_INFO = {"userRole": 60}
+
+
+def info_weight(kind: str) -> int:
+    """The base weight of an ``/info`` request of type ``kind``."""
+    if not kind:
+        raise ProtocolError("an /info request needs a type")
+    if kind in _LIGHT_INFO:
+        return 2
+    return _HEAVY_INFO.get(kind, 20)
+
+
+def exchange_weight(batch: int = 1) -> int:
+    """The weight of one ``/exchange`` action carrying ``batch`` orders or cancels."""
+    if batch < 1:
+        raise ProtocolError(f"an action carries at least one item, got {batch}")
+    return 1 + batch // 40
+
+
+def _action(weight: int = 1, *, essential: bool = False) -> RequestCost:
+    return RequestCost(((WEIGHT, weight), (ACTIONS, 1)), essential=essential)
+
+
+def _read(weight: int) -> RequestCost:
+    return RequestCost(((WEIGHT, weight),), essential=True)
+
+
+COSTS = RequestCosts(
+    place=_action(exchange_weight(1)),
+    amend=_action(exchange_weight(1)),  # batchModify of one
+    cancel=_action(exchange_weight(1), essential=True),
+    # openOrders (20) then one cancel batch (1 for up to 39 orders).
+    cancel_all=RequestCost(((WEIGHT, info_weight("openOrders") + 1), (ACTIONS, 1)), essential=True),
+    query=_read(info_weight("orderStatus")),
+    open_orders=_read(info_weight("openOrders")),
+)
+"""The costs execution reserves per command kind."""
+
+
+def limits_for(surplus_actions: int | None) -> RateLimits:
+    """The windows for an address with ``surplus_actions`` left (None: not read yet → the
+    initial 10,000, as for a new address)."""
+    surplus = INITIAL_ACTIONS if surplus_actions is None else surplus_actions
+    per_minute = min(IP_WEIGHT_PER_MINUTE, max(THROTTLED_PER_MINUTE, surplus))
+    return RateLimits(
+        (
+            RateWindow(WEIGHT, MINUTE_MS, IP_WEIGHT_PER_MINUTE),
+            RateWindow(ACTIONS, MINUTE_MS, per_minute),
+        ),
+        orders_per_minute=per_minute,
+        ban_ms=BAN_MS,
+    )
+
+
+DEFAULT_LIMITS = limits_for(None)

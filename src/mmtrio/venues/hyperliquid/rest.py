@@ -1,0 +1,172 @@
+"""The Hyperliquid REST client on httpx: ``POST /info`` (reads) and ``POST /exchange`` (signed
+actions). Used for every read and as the fallback for order entry when the websocket
+``post`` path is down (:mod:`.wsorders`).
+
+Rules this client enforces, as the Binance client does (:mod:`mmtrio.venues.binance.rest`):
+
+* It never retries an ``/exchange`` request: a retry of an action whose first copy may have
+  executed can double an order (and its nonce is spent anyway). ``/info`` reads are retried
+  once on a transport error, and, while ``on_read_retry`` is set (start-up), again after a
+  back-off.
+* An answer that does not say whether an action executed (5xx, a timeout or a dropped
+  connection after the request was written, an unreadable 200) raises OutcomeUnknownError;
+  the caller resolves it by querying the cloid.
+* After a 429 nothing is sent until the back-off has passed (Hyperliquid documents no
+  ``Retry-After``; a missing one waits ``FALLBACK_RETRY_AFTER_429_S``), and the back-off is
+  reported through ``on_blocked`` so a restarted process honours it too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import trio
+
+from mmtrio.errors import (
+    ConfigError,
+    ConnectionFailed,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimited,
+    VenueError,
+)
+from mmtrio.venues.hyperliquid.codec import dumps, loads
+from mmtrio.venues.hyperliquid.errors import http_error
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
+FALLBACK_RETRY_AFTER_429_S = 10.0
+READ_RETRY_S = 1.0
+_HEADERS = {"Content-Type": "application/json"}
+
+
+class HyperliquidRest:
+    """Async client for one Hyperliquid API base URL (mainnet, testnet or the simulated venue)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        clock_ms: Callable[[], int],
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_blocked: Callable[[int], None] | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"REST base URL {base_url!r} must start with http:// or https://")
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=_HEADERS,
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+        )
+        self._clock_ms = clock_ms
+        self._on_blocked = on_blocked
+        self._blocked_until: float | None = None  # trio clock, after a 429
+        self.on_read_retry: Callable[[float, VenueError], None] | None = None
+        self.requests = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def __repr__(self) -> str:
+        return f"HyperliquidRest({str(self._client.base_url)!r})"
+
+    # --- the two endpoints ----------------------------------------------------------------
+    async def info(self, payload: dict[str, Any]) -> Any:
+        """``POST /info`` (a read: retried per the module docstring)."""
+        while True:
+            try:
+                return await self._post("/info", payload, mutates=False)
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed) as exc:
+                if not await self._wait_out(exc):
+                    raise
+
+    async def exchange(self, payload: dict[str, Any]) -> Any:
+        """``POST /exchange`` with a signed action: sent once, never retried."""
+        return await self._post("/exchange", payload, mutates=True)
+
+    # --- transport ------------------------------------------------------------------------
+    async def _wait_out(self, exc: VenueError) -> bool:
+        patience = self.on_read_retry
+        if patience is None:
+            return False
+        if isinstance(exc, RateLimited):
+            wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
+        else:
+            wait = READ_RETRY_S
+        patience(wait, exc)
+        await trio.sleep(wait)
+        return True
+
+    def check_blocked(self) -> None:
+        """RateLimited (nothing sent) while a 429 back-off is in force."""
+        if self._blocked_until is None:
+            return
+        left = self._blocked_until - trio.current_time()
+        if left > 0:
+            raise RateLimited(
+                f"rate-limit back-off in force for {left:.1f} s more; request not sent",
+                retry_after_s=left,
+            )
+        self._blocked_until = None
+
+    def block(self, wait_s: float) -> None:
+        """Hold every request for ``wait_s`` (a 429 here or on the websocket)."""
+        until = trio.current_time() + wait_s
+        if self._blocked_until is None or until > self._blocked_until:
+            self._blocked_until = until
+        if self._on_blocked is not None:
+            self._on_blocked(self._clock_ms() + 1 + math.ceil(wait_s * 1000))
+
+    async def _on_transport_event(self, event: str, info: dict[str, Any]) -> None:
+        # Just before the first byte leaves: a request that waited in the pool while a 429
+        # arrived must not be sent into the back-off.
+        if event.endswith(".send_request_headers.started"):
+            self.check_blocked()
+
+    async def _post(self, path: str, payload: dict[str, Any], *, mutates: bool) -> Any:
+        attempts = 1 if mutates else 2
+        content = dumps(payload)
+        for attempt in range(1, attempts + 1):
+            self.check_blocked()
+            self.requests += 1
+            try:
+                resp = await self._client.post(
+                    path, content=content, extensions={"trace": self._on_transport_event}
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if attempt < attempts:
+                    continue
+                raise ConnectionFailed(f"POST {path} was not sent: {type(exc).__name__}") from exc
+            except httpx.TransportError as exc:
+                if attempt < attempts:
+                    continue
+                raise OutcomeUnknownError(
+                    f"POST {path}: {type(exc).__name__} after the request was sent"
+                ) from exc
+            if resp.status_code == 200:
+                try:
+                    return loads(resp.content, f"POST {path} answer")
+                except ProtocolError as exc:
+                    if not mutates:
+                        raise
+                    raise OutcomeUnknownError(
+                        f"POST {path} answered 200 but unreadably: {exc}", status=200
+                    ) from exc
+            err = http_error(
+                resp.status_code,
+                resp.content.decode("utf-8", "replace"),
+                resp.headers.get("retry-after"),
+            )
+            if isinstance(err, RateLimited):
+                if err.retry_after_s is None:
+                    err.retry_after_s = FALLBACK_RETRY_AFTER_429_S
+                self.block(err.retry_after_s)
+            raise err
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

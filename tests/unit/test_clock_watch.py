@@ -1,0 +1,57 @@
+"""Clock sync while trading: measured periodically, and the latency guard uses it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import trio
+
+from mmtrio.core.events import BookDelta
+from mmtrio.core.risk import TradingState
+from mmtrio.errors import ConnectionFailed
+from mmtrio.runtime.clock_watch import RETRY_S, watch_clock
+from tests.unit.test_strategy import SYM, Session, make_config
+
+
+class Clocks:
+    """A session whose clock syncs answer offsets in turn (an exception is raised)."""
+
+    def __init__(self, answers: list[int | Exception]) -> None:
+        self.answers = answers
+        self.calls = 0
+
+    async def sync_clock(self) -> int:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+async def test_the_offset_is_measured_every_interval_and_a_failure_retried(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    session = Clocks([12, ConnectionFailed("down"), -30, 7])
+    seen: list[int] = []
+    # Three intervals and one retry fit in 200 s; a fourth interval does not.
+    with trio.move_on_after(3 * 60 + RETRY_S + 10):
+        await watch_clock(session, seen.append, interval_s=60)  # type: ignore[arg-type]
+    assert seen == [12, -30, 7]  # the failed sync was tried again, its offset not invented
+    assert session.calls == 4 and session.answers == []
+
+
+def test_the_feed_latency_guard_compares_with_the_corrected_local_time() -> None:
+    limits = replace(make_config().limits, max_feed_latency_ms=1_000)
+    s = Session(limits=limits)
+    s.snapshot()
+
+    def delta_stamped(ts: int) -> None:
+        prev, s.u = s.u, s.u + 1
+        s.step(BookDelta(SYM, (), (), ts, seq=s.u, prev_seq=prev))
+
+    # The venue's clock runs 5 s behind ours: a message stamped 5 s "ago" arrived at once.
+    delta_stamped(s.now - 5_000)
+    assert s.mm.status(s.now).trading_state is TradingState.REDUCING_ONLY  # uncorrected
+    s.mm.venue_offset_ms = -5_000  # what the clock sync measured
+    delta_stamped(s.now - 5_000 + 10)
+    assert s.mm.status(s.now).trading_state is TradingState.ACTIVE
