@@ -189,13 +189,6 @@ class ExtendedStreams:
             if keys != [self.front.account.api_key]:
                 raise _reject(401, "Unauthorized")
             conn.user = True
-            for kind, data in (
-                ("BALANCE", {"balance": render.balance_json(venue)}),
-                ("POSITION", {"positions": render.positions_json(venue)}),
-                ("ORDER", {"orders": [render.order_json(venue, r)
-                                      for r in requests.open_orders(venue)]}),
-            ):  # fmt: skip
-                conn.offer(json.dumps(self._account_msg(kind, data), separators=(",", ":")))
             return conn
         for channel in CHANNELS:
             if path.startswith(f"/{channel}/"):
@@ -203,11 +196,26 @@ class ExtendedStreams:
                 if market != self.symbol:
                     raise _reject(404, f"Market not found: {market}")
                 conn.names[f"{channel}:{market}"] = channel
-                if channel == "orderbooks":
-                    snap = self._snapshot(self.seq, venue.book.ts)
-                    conn.offer(json.dumps(snap, separators=(",", ":")))
                 return conn
         raise _reject(404, f"unknown stream path {path!r}")
+
+    def welcome(self, conn: StreamConn) -> None:
+        """What a stream starts with, offered as the server registers the connection (after
+        the handshake's answer, in the same step: :mod:`mmtrio.sim.wsserve`): the book's
+        SNAPSHOT at the current ``seq`` (the next DELTA is ``seq`` + 1), or the account's
+        BALANCE, POSITION and open ORDERs (every later change follows them)."""
+        venue = self.venue
+        if conn.user:
+            for kind, data in (
+                ("BALANCE", {"balance": render.balance_json(venue)}),
+                ("POSITION", {"positions": render.positions_json(venue)}),
+                ("ORDER", {"orders": [render.order_json(venue, r)
+                                      for r in requests.open_orders(venue)]}),
+            ):  # fmt: skip
+                conn.offer(json.dumps(self._account_msg(kind, data), separators=(",", ":")))
+        if f"orderbooks:{self.symbol}" in conn.names:
+            snap = self._snapshot(self.seq, venue.book.ts)
+            conn.offer(json.dumps(snap, separators=(",", ":")))
 
     async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:
         return []  # Extended's streams take no client messages (pings are frames)
