@@ -268,9 +268,9 @@ async def serve_ws_connection(
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         # Registered after the handshake's answer (registering before it, a market message
-        # could be queued ahead of the 101: it broke the Binance book-consistency test). The
+        # could be queued ahead of the 101: it broke the book-consistency test). The
         # first messages are offered with the registration, with no await between them (see
-        # the hooks above WsProtocol's end).
+        # the optional hooks after WsProtocol).
         venue.hub.add(conn)
         welcome = getattr(protocol, "welcome", None)
         if welcome is not None:
