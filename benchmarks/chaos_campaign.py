@@ -33,6 +33,7 @@ from pathlib import Path
 from mmtrio.chaos.harness import Harness
 from mmtrio.chaos.report import RunResult, format_table, summary
 from mmtrio.chaos.schedule import run_seed
+from mmtrio.chaos.venues import VENUES
 
 
 def _previous(target: Path) -> dict[int, RunResult]:
@@ -65,7 +66,7 @@ def main() -> int:
     parser.add_argument("--out", default="chaos-campaign")
     parser.add_argument("--summary", help="JSON summary path (default <out>/summary.json)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time")
-    parser.add_argument("--venue", choices=("binance", "hyperliquid"), default="binance")
+    parser.add_argument("--venue", choices=VENUES, default="binance")
     parser.add_argument("--resume", action="store_true", help="skip runs the summary holds")
     parser.add_argument(
         "--keep",

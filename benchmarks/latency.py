@@ -68,6 +68,7 @@ from mmtrio.core.commands import Command
 from mmtrio.core.events import BookDelta
 from mmtrio.core.ratelimit import MINUTE_MS, RateBudget, RateLimits, RateWindow
 from mmtrio.core.strategy import MarketMaker
+from mmtrio.errors import ConfigError
 from mmtrio.runtime import probe as probe_mod
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.execution import Execution
@@ -578,4 +579,14 @@ if __name__ == "__main__":
     # would cross its own, each a WARNING line; writing those to a terminal is not the path
     # being measured (a live bot's log goes to a file, rate-limited per kind).
     logger.add(sys.stderr, level="ERROR")
-    print(json.dumps(trio.run(main, ns), indent=1))
+    out = trio.run(main, ns)
+    # Extended signs every order (a Stark signature): its per-order cost belongs beside the
+    # pipeline's figures (benchmarks/extended_signing.py has the whole measurement).
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    try:
+        from extended_signing import measure as measure_extended_signing
+
+        out["extended_signing"] = trio.run(measure_extended_signing, 2_000)
+    except ConfigError as exc:  # fast-stark-crypto missing: the extra is not installed
+        out["extended_signing"] = f"not measured: {exc}"
+    print(json.dumps(out, indent=1))

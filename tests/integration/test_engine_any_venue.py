@@ -1,9 +1,12 @@
-"""The same engine tests against two venues of opposite shape (the venue seam is real).
+"""The same engine tests against venues of opposite shapes (the venue seam is real).
 
 ``binance``: the Binance connector (REST + websockets + U/u/pu sequencing) against the
 simulated Binance venue on loopback. ``okx``: the OKX connector (order entry over the
 logged-in WebSocket, REST reads, books by seqId/prevSeqId, sizes in contracts, the passphrase)
-against the simulated OKX venue on loopback. ``hyperliquid``: the Hyperliquid connector
+against the simulated OKX venue on loopback. ``extended``: the Extended connector (Stark-signed
+orders, each signature verified by the sim; ``seq`` book stream; the ``X-Api-Key`` account
+stream; the dead-man switch armed) against the simulated Extended venue on loopback.
+``hyperliquid``: the Hyperliquid connector
 (agent-wallet signed actions over the websocket ``post`` method, whole-book ``l2Book``
 snapshots, modify as cancel-replace, 128-bit cloids, 5 significant figures) against the
 simulated Hyperliquid venue. ``unlike``: the in-test venue of
@@ -49,7 +52,7 @@ class Venue(Protocol):
 
 
 class SimulatedVenue:
-    """The built-in simulated venue of ``[venue] name`` (Binance's or OKX's protocol)."""
+    """The built-in simulated venue of ``[venue] name``'s protocol, served on loopback."""
 
     def __init__(self, sim: Any, urls: Any) -> None:
         self.sim, self.urls = sim, urls
@@ -120,8 +123,8 @@ def config_for(name: str, tmp: Path) -> Path:
     # the shipped sizes fit all of them.
     if name == "okx":
         return write_config(tmp, speed=5.0, **{'name = "binance" ': 'name = "okx" '})
-    if name == "hyperliquid":
-        return write_config(tmp, speed=5.0, **{'name = "binance"': 'name = "hyperliquid"'})
+    if name in ("extended", "hyperliquid"):
+        return write_config(tmp, speed=5.0, **{'name = "binance"': f'name = "{name}"'})
     return write_config(tmp, speed=5.0)
 
 
@@ -141,7 +144,7 @@ def our_fills(engine: Engine) -> int:
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
 
 
-@pytest.mark.parametrize("name", ["binance", "okx", "unlike", "hyperliquid"])
+@pytest.mark.parametrize("name", ["binance", "okx", "extended", "unlike", "hyperliquid"])
 async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, name: str) -> None:
     cfg_path = config_for(name, tmp_path)
     async with venue_for(name, cfg_path) as venue:
@@ -175,6 +178,12 @@ async def test_paper_trading_restart_and_shutdown_on_any_venue(tmp_path: Path, n
                 # may go over REST while it logs in on a loaded machine)
                 await wait_for(lambda: session.gateway.sent_ws > 0, 30,  # type: ignore[attr-defined]
                                "an order sent over the WebSocket")  # fmt: skip
+            if name == "extended":
+                # every order the sim accepted carried a Stark signature it verified, and the
+                # bot armed Extended's dead-man switch
+                sim = venue.sim  # type: ignore[attr-defined]
+                assert sim.front.orders.signatures_checked >= len(venue.client_ids()) > 0
+                assert sim.countdown_ms > 0
             await wait_for(lambda: our_fills(first) > 0, 120, "a fill")
             mm = first.mm
             assert mm is not None

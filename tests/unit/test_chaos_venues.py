@@ -3,10 +3,16 @@ foreign order each simulated venue accepts."""
 
 from __future__ import annotations
 
+import argparse
+import tomllib
+from pathlib import Path
+
 import pytest
 
-from mmtrio.chaos.botconfig import ChaosHarnessError
-from mmtrio.chaos.venues import chaos_venue
+from mmtrio.chaos.botconfig import ChaosHarnessError, bot_config
+from mmtrio.chaos.venues import EXTENDED_NONCE_MAX, VENUES, chaos_venue
+from mmtrio.cli import chaos as chaos_cli
+from mmtrio.sim.paper import PaperSpec, build_paper_venue
 from mmtrio.venues.hyperliquid.client_ids import valid_cloid
 
 
@@ -33,5 +39,57 @@ def test_foreign_orders_in_each_venues_terms() -> None:
     assert binance.foreign_client_id("chaos-foreign-3") == "chaos-foreign-3"
     order = binance.foreign_order("BTCUSDT", "SELL", 61_234.56, 2, "x")
     assert order["price"] == "61234.6" and order["timeInForce"] == "GTX"
-    with pytest.raises(ChaosHarnessError, match="binance, hyperliquid"):
+    with pytest.raises(ChaosHarnessError, match="binance, extended, hyperliquid"):
         chaos_venue("kraken")
+
+
+def test_the_cli_offers_every_chaos_venue() -> None:
+    parser = argparse.ArgumentParser()
+    chaos_cli.register(parser)
+    (venue,) = [a for a in parser._actions if a.dest == "venue"]
+    assert venue.choices is not None and sorted(venue.choices) == sorted(VENUES)
+
+
+EXTENDED_SIM = {
+    "rest": "http://127.0.0.1:1", "ws": "ws://127.0.0.1:2", "admin": "http://127.0.0.1:3",
+    "symbol": "BTC-USD",
+    "credentials": {
+        "api_key": "k" * 32, "private_key": "0x" + "5" * 60, "public_key": "0x77",
+        "account": "10002",
+    },
+}  # fmt: skip
+
+
+def test_an_extended_run_configures_the_bot_with_its_keys_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    venue = chaos_venue("extended")
+    env, account = venue.credentials(EXTENDED_SIM)
+    assert set(env) == {"MMTRIO_API_KEY", "MMTRIO_PRIVATE_KEY"} and account == "10002"
+    text = bot_config(
+        {"rest": "http://127.0.0.1:1", "ws": "ws://127.0.0.1:2"},
+        tmp_path / "state", tmp_path / "c.sock", gamma=0.1, variant="valid",
+        venue=venue.name, symbol=str(EXTENDED_SIM["symbol"]), account=account,
+    )  # fmt: skip
+    cfg = tomllib.loads(text)["venue"]
+    assert (cfg["name"], cfg["mode"], cfg["symbol"], cfg["account"]) == (
+        "extended", "testnet", "BTC-USD", "10002",
+    )  # fmt: skip
+    for secret in env.values():  # secrets travel in the environment, never in the config
+        assert secret not in text
+
+
+def test_another_clients_extended_order_is_accepted_by_the_sim() -> None:
+    sim = build_paper_venue("extended", PaperSpec(synthetic=True, seed=3), "BTC-USD")
+    venue = chaos_venue("extended")
+    cid = venue.foreign_client_id("chaos-foreign-1")
+    order = venue.foreign_order(sim.front.symbol, "BUY", 50_000.04, 2, cid)
+    assert order["price"] == "50000.0" and order["qty"] == "0.002"
+    assert all(isinstance(v, str) for v in order.values())  # as the admin API takes them
+    # its nonce sits at the top of Extended's range, far above the bot's counter, and
+    # another foreign order has another
+    assert EXTENDED_NONCE_MAX - 1_000_000 < int(order["nonce"]) <= EXTENDED_NONCE_MAX
+    assert venue.foreign_order("BTC-USD", "BUY", 50_000, 2, "x")["nonce"] != order["nonce"]
+    answer = sim.front.admin_order(order)
+    assert answer["externalId"] == "chaos-foreign-1"
+    assert [o.client_id for o in sim.engine.open_orders()] == ["chaos-foreign-1"]

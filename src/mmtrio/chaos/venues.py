@@ -9,6 +9,7 @@ are the shared engine's, and the bot's logs and journal are the runtime's.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,8 @@ _ENV = {
     "passphrase": "MMTRIO_PASSPHRASE",
     "private_key": "MMTRIO_PRIVATE_KEY",
 }
+EXTENDED_NONCE_MAX = 2**31  # Extended's nonce range (1..2^31)
+FOREIGN_EXPIRY_MS = 3_600_000  # an Extended order's expiry: an hour, longer than any run
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,25 @@ class ChaosVenue:
                 "tif": "Alo",
                 "c": cid,
             }
+        if self.name == "extended":
+            # Another client of the account signs with its own nonces: taken from the top of
+            # the range (derived from the client id, so a seed's run repeats), far above the
+            # bot's counter (seconds since 2024 plus its orders), so never one of the bot's.
+            # The expiry is wall time: the sim's clock at speed 1.
+            digest = int.from_bytes(hashlib.sha256(cid.encode()).digest()[:8], "big")
+            return {
+                "id": cid,
+                "market": symbol,
+                "type": "LIMIT",
+                "side": side,
+                "qty": qty,
+                "price": f"{price:.1f}",
+                "postOnly": "true",
+                "timeInForce": "GTT",
+                "fee": "0.0005",
+                "expiryEpochMillis": str(int(time.time() * 1000) + FOREIGN_EXPIRY_MS),
+                "nonce": str(EXTENDED_NONCE_MAX - digest % 1_000_000),
+            }
         return {
             "symbol": symbol,
             "side": side,
@@ -87,7 +109,7 @@ class ChaosVenue:
         }
 
 
-VENUES = ("binance", "hyperliquid", "okx")
+VENUES = ("binance", "extended", "hyperliquid", "okx")
 
 
 def chaos_venue(name: str) -> ChaosVenue:

@@ -46,6 +46,7 @@ examples:
   mmtrio chaos --venue okx --runs 3            # the OKX connector against the simulated OKX venue
   mmtrio chaos --deterministic --runs 500 --seed 1 --duration 60 --jobs 2
   mmtrio chaos --deterministic --runs 1 --seed 139 --replay-check   # same trace twice?
+  mmtrio chaos --venue extended --runs 3       # on Extended's protocol (Stark-signed orders)
 
 exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
 4 an invariant was violated
@@ -65,7 +66,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--venue",
-        choices=("binance", "hyperliquid", "okx"),
+        choices=("binance", "extended", "hyperliquid", "okx"),
         default="binance",
         help="the venue's simulated front end and connector to run (default binance)",
     )

@@ -111,7 +111,7 @@ async def paper_venue(config: Config, *, dump: bool = True) -> AsyncIterator[Pap
         logger.info(
             "simulated {} venue for {} on {} (ws {}, admin {})",
             config.venue.name,
-            venue.front.symbol,
+            venue.front.symbol,  # the venue's name for it (Extended's BTC-USD, Hyperliquid's BTC)
             urls.rest,
             urls.ws,
             urls.admin,

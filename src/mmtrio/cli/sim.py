@@ -17,6 +17,11 @@ its grid come from the data (``mmtrio.sim.paper``):
 ``ethusdt_….gz`` serves ETHUSDT with tick 0.01, and --symbol only checks it. --synthetic
 generates a market from --seed instead, under --symbol (default BTCUSDT).
 
+``--venue extended`` serves Extended's protocol (``/api/v1`` REST, its streams, Stark-signed
+orders verified against the paper account's key) over the same data, re-expressed: the
+shipped BTCUSDT recordings are Extended's market ``BTC-USD`` with the recording's grid; the
+JSON line's credentials are a paper API key, a Stark key pair and the vault number.
+
 The paper account starts with 100,000 USDT (``SimConfig``'s default), fees 2 / 5 bps.
 
 ``--venue hyperliquid`` serves Hyperliquid's protocol (``POST /info``, ``POST /exchange``,
@@ -48,6 +53,9 @@ examples:
   mmtrio sim --synthetic --seed 7 --dump truth.json
   mmtrio sim --latency-ms 20                   # 20 ms each way: orders and data arrive later
   mmtrio sim --api-key K --api-secret S        # accept only these credentials
+  mmtrio sim --venue extended --json           # Extended's protocol: the shipped BTCUSDT
+                                               # recording re-expressed as market BTC-USD;
+                                               # paper API key, Stark key pair, vault id
   mmtrio sim --venue hyperliquid --json        # Hyperliquid's protocol over the Binance
                                                # recording re-expressed (coin BTC, 20-level
                                                # l2Book on 5 significant figures); prints the
@@ -93,8 +101,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--venue",
         default="binance",
-        help="protocol front end to serve: binance (default) or hyperliquid (Binance "
-        "recordings re-expressed in Hyperliquid's terms; see the description)",
+        help="protocol front end to serve: binance (default), extended or hyperliquid (Binance "
+        "recordings re-expressed in the venue's terms; see the description)",
     )
     parser.add_argument(
         "--symbol",

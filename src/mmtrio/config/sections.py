@@ -49,8 +49,8 @@ class VenueConfig(Section):
     name: str = setting(
         "binance",
         reload=False,
-        doc="venue package (mmtrio.venues.registry): binance; checked with the venue's own "
-        "URL rules by `mmtrio config check` and `mmtrio run`",
+        doc="venue package (mmtrio.venues.registry): binance, extended, hyperliquid; checked "
+        "with the venue's own URL rules by `mmtrio config check` and `mmtrio run`",
     )
     mode: Literal["paper", "testnet", "live"] = setting(
         "paper",

@@ -79,7 +79,8 @@ def content_key(paths: Sequence[Path], kind: str) -> str:
 
 def npy_header(dtype: np.dtype[Any], rows: int) -> bytes:
     """A .npy v1.0 header for ``rows`` records of ``dtype``, padded to HEADER_BYTES."""
-    descr = np.lib.format.dtype_to_descr(dtype)  # type: ignore[no-untyped-call]
+    # typed in some numpy releases, not in others
+    descr = np.lib.format.dtype_to_descr(dtype)  # type: ignore[no-untyped-call,unused-ignore]
     text = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': ({rows},), }}"
     body_len = HEADER_BYTES - 10
     if len(text) + 1 > body_len:

@@ -17,6 +17,7 @@ from mmtrio.sim.frontend import FrontEndFactory
 _PACKAGES: dict[str, str] = {
     "binance": "mmtrio.sim.binance.frontend",
     "okx": "mmtrio.sim.okx.frontend",
+    "extended": "mmtrio.sim.extended.frontend",
     "hyperliquid": "mmtrio.sim.hyperliquid.frontend",
 }
 

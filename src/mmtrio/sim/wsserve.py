@@ -65,6 +65,16 @@ class WsProtocol(Protocol):
         ...
 
 
+# Two optional hooks of a protocol, looked up by name (most protocols need neither):
+# ``open_request(target, headers)`` replaces ``open`` for a protocol that authenticates by
+# handshake headers (Extended's X-Api-Key); ``welcome(conn)`` offers what a stream starts with
+# (a book snapshot, the account's state). ``welcome`` runs right after the connection is
+# registered with the hub, in the same synchronous step: everything published after the
+# snapshot's state reaches the connection, and nothing published before it does. Offered in
+# ``open`` instead, the snapshot would be taken before the handshake's answer is sent, and a
+# delta published during that send would be lost (the client sees a gap: seq 51, then 54).
+
+
 class _Session:
     """One accepted websocket: reader, writer, pinger and closer tasks share one socket."""
 
@@ -232,7 +242,13 @@ async def serve_ws_connection(
         if request is None:
             return
         try:
-            conn = protocol.open(request.target)
+            # A protocol that authenticates by handshake headers (Extended's X-Api-Key) reads
+            # them through ``open_request``; the others need the target only.
+            open_request = getattr(protocol, "open_request", None)
+            if open_request is not None:
+                conn = open_request(request.target, list(request.extra_headers))
+            else:
+                conn = protocol.open(request.target)
         except WsRejected as rej:
             body = rej.body
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
@@ -251,9 +267,16 @@ async def serve_ws_connection(
             await stream.send_all(ws.send(AcceptConnection()))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
+        # Registered after the handshake's answer (registering before it, a market message
+        # could be queued ahead of the 101: it broke the book-consistency test). The
+        # first messages are offered with the registration, with no await between them (see
+        # the optional hooks after WsProtocol).
         venue.hub.add(conn)
-        session = _Session(venue, protocol, stream, ws, conn)
+        welcome = getattr(protocol, "welcome", None)
+        if welcome is not None:
+            welcome(conn)
         try:
+            session = _Session(venue, protocol, stream, ws, conn)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(session.reader)
                 nursery.start_soon(session.writer)

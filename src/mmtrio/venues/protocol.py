@@ -274,7 +274,7 @@ class VenueSettings:
     ``rest``, ``market_ws``, ``private_ws``); ``options`` holds venue-specific settings the
     package documents (none are required). The CLI always passes ``state_dir``: the bot's
     state directory, where a package may keep what must survive a restart (Hyperliquid's
-    nonce reservation).
+    nonce reservation, Extended's nonce mark).
     """
 
     name: str

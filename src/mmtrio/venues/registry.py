@@ -16,6 +16,7 @@ from mmtrio.venues.protocol import VenueFactory
 _PACKAGES: dict[str, str] = {
     "binance": "mmtrio.venues.binance.venue",
     "okx": "mmtrio.venues.okx.venue",
+    "extended": "mmtrio.venues.extended.venue",
     "hyperliquid": "mmtrio.venues.hyperliquid.venue",
 }
 

@@ -1,0 +1,1 @@
+"""The Extended (Starknet perpetuals) front end of the simulated venue (see docs/SIM.md)."""
