@@ -78,7 +78,6 @@ class DstRun:
         self._bots_by_det: dict[int, DstBot] = {}
         self._just_ended: list[DstBot] = []  # incarnations that ended by themselves
 
-
     def _build_venue(self) -> None:
         """The venue `mmtrio sim --synthetic` builds, on Trio's clock (inside ``trio.run``)."""
         seed = self.schedule.seed
