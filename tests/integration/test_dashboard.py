@@ -64,6 +64,15 @@ def bot_config(tmp: Path, port: int) -> Path:
     return path
 
 
+def tick_to_order_count(text: str) -> float:
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "mmtrio_tick_to_order_seconds_count"
+    )
+
+
 async def live_bot_metrics(tmp: Path, port: int, then: Any = None) -> str:
     """Start a paper bot with metrics on ``port``, wait for quotes, run ``then`` (async, with
     the URL), and return one scrape of /metrics."""
@@ -75,9 +84,14 @@ async def live_bot_metrics(tmp: Path, port: int, then: Any = None) -> str:
         nursery.start_soon(run_engine, engine, codes)
         await quotes_resting(engine, 40, "quotes resting")
         async with httpx.AsyncClient() as client:
+            # Quotes exported, and a market-driven order decision timed (the first placement
+            # may follow a non-market event, e.g. the end of the warm-up: nothing to time).
             with trio.fail_after(20):
-                while "mmtrio_quote_price" not in (text := (await client.get(url)).text):  # noqa: ASYNC110
-                    await trio.sleep(0.2)
+                while True:
+                    text = (await client.get(url)).text
+                    if "mmtrio_quote_price" in text and tick_to_order_count(text) >= 1:
+                        break
+                    await trio.sleep(0.2)  # polling an HTTP endpoint: no event to wait on
         if then is not None:
             await then(url)
         engine.request_stop("test over")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from mmtrio.core.notices import Notice
 from tests.integration.paper import paper_engine
 from tests.integration.test_run_engine import quotes_resting, run_engine, wait_for, write_config
 
@@ -38,15 +39,30 @@ async def test_stale_snapshots_halt_quoting_until_a_fresh_one(tmp_path: Path) ->
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_engine, engine, codes)
         await quotes_resting(engine, 60, "quotes on the simulated Hyperliquid venue")
+        # Every notice the strategy gives, as it gives it: the halt's reason on the status
+        # can be a stale snapshot for only a few ms before the feed-latency guard's replaces
+        # it, too short for a poll to see; the "book invalid" alert is there for good.
+        loop = engine.loop
+        assert loop is not None
+        alerts: list[str] = []
+        before = loop.on_notice
+
+        def keep(notice: Notice) -> None:
+            if notice.kind == "alert":
+                alerts.append(notice.message)
+            if before is not None:
+                before(notice)
+
+        loop.on_notice = keep
         engine.sim_venue.inject("ws_stall", {"target": "market", "seconds": 6.0})
         mm = engine.mm
         assert mm is not None
-
-        def reason() -> str:
-            return mm.status(engine.clock_ms()).reason
-
-        await wait_for(lambda: "stale snapshot" in reason(), 30, "a stale-snapshot halt")
-        assert not engine.sim_venue.engine.open_orders()  # quotes pulled while halted
+        await wait_for(
+            lambda: any("book invalid: stale snapshot" in a for a in alerts), 30,
+            "a stale-snapshot halt",
+        )  # fmt: skip
+        # (the halt and its end are checked in the journal below: by now a fresh snapshot
+        # may already have made the book valid again)
         await quotes_resting(engine, 30, "quotes again after a fresh snapshot")
         engine.request_stop("test stop")
     assert codes and codes[0] in (0, 3)

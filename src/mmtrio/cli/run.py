@@ -77,7 +77,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mmtrio.runtime.hangup import note_early_signals
 
-    note_early_signals()  # first: a signal while starting must not end the process unheard
+    restore = note_early_signals()  # first: a signal while starting must not end it unheard
+    try:
+        return _run(args)
+    finally:
+        restore()
+
+
+def _run(args: argparse.Namespace) -> int:
     import functools
 
     import trio

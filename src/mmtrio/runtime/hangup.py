@@ -18,6 +18,7 @@ own signal receiver takes over once it runs and asks :func:`early_signals` what 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import FrameType
 
 NOTED = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
@@ -28,10 +29,21 @@ def _note(signum: int, frame: FrameType | None) -> None:
     _noted.append(signum)
 
 
-def note_early_signals() -> None:
-    """Note SIGHUP, SIGTERM and SIGINT from now on instead of dying of them (main thread)."""
+def note_early_signals() -> Callable[[], None]:
+    """Note SIGHUP, SIGTERM and SIGINT from now on instead of dying of them (main thread).
+
+    Returns what puts the previous handlers back (`run` calls it when it returns: a caller
+    in the same process, e.g. a test, keeps its own Ctrl-C)."""
+    before = {sig: signal.getsignal(sig) for sig in NOTED}
     for sig in NOTED:
         signal.signal(sig, _note)
+
+    def restore() -> None:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        _noted.clear()
+
+    return restore
 
 
 def early_signals() -> list[signal.Signals]:
