@@ -49,7 +49,7 @@ def test_one_okx_chaos_run_is_clean(tmp_path: Path) -> None:
 
 
 def test_an_unknown_venue_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(MmtrioError, match="chaos runs on binance, hyperliquid, okx"):
+    with pytest.raises(MmtrioError, match="chaos runs on binance, extended, hyperliquid, okx"):
         Harness(1, 12.0, tmp_path, venue="nosuch")
     cmd = [sys.executable, "-m", "mmtrio", "chaos", "--venue", "nosuch", "--out", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)

@@ -83,9 +83,9 @@ def test_the_pattern_finds_binance_vocabulary() -> None:
 
 
 def test_registry_names_the_front_ends_and_refuses_an_unknown_one() -> None:
-    assert frontends.names() == ("binance", "hyperliquid", "okx")
+    assert frontends.names() == ("binance", "extended", "hyperliquid", "okx")
     assert frontends.factory("binance").name == "binance"
     assert frontends.factory("okx").name == "okx"
     assert frontends.factory("hyperliquid").name == "hyperliquid"
-    with pytest.raises(ConfigError, match=r"'kraken'.*known: binance, hyperliquid, okx"):
+    with pytest.raises(ConfigError, match=r"'kraken'.*known: binance, extended, hyperliquid, okx"):
         frontends.factory("kraken")

@@ -49,7 +49,7 @@ class VenueConfig(Section):
     name: str = setting(
         "binance",
         reload=False,
-        doc="venue package (mmtrio.venues.registry): binance, extended, hyperliquid; checked "
+        doc="venue package (mmtrio.venues.registry): binance, extended, hyperliquid, okx; checked "
         "with the venue's own URL rules by `mmtrio config check` and `mmtrio run`",
     )
     mode: Literal["paper", "testnet", "live"] = setting(
