@@ -3,8 +3,8 @@
 Every venue maps its own codes to a :class:`~mmtrio.core.rejects.RejectKind` in its package;
 this module decides per kind, so the rule holds on every venue. The one requirement common to
 all of them: **no kind loops at requote pace**. Before this policy a thin balance was refused
-(-2019) and re-placed every 100 ms until the runaway-rate latch tripped a minute later; an
-auth or position-mode refusal looped the same way.
+(insufficient margin) and re-placed every 100 ms until the runaway-rate latch tripped a minute
+later; an auth or position-mode refusal looped the same way.
 
 =====================  ==========================================================================
 kind                   rule
