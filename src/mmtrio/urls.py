@@ -8,6 +8,7 @@ simulated venues), and have no query or fragment. Venue packages add their own h
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -47,4 +48,49 @@ def base_url_problems(key: str, url: str, secure: str, plain: str) -> list[str]:
     return problems
 
 
-__all__ = ["LOOPBACK_HOSTS", "base_url_problems", "host_of"]
+HostRule = Callable[[str, str, str, str], list[str]]
+"""A venue's own host rule: ``(key, url, host, mode)`` → problems (production vs testnet hosts)."""
+
+
+def venue_url_problems(
+    endpoint: str,
+    urls: Mapping[str, str],
+    mode: str,
+    schemes: Mapping[str, tuple[str, str]],
+    host_rule: HostRule,
+    *,
+    optional: Collection[str] = (),
+) -> list[str]:
+    """Everything wrong with a venue's configured base URLs, one message each.
+
+    ``endpoint`` names one of the venue's endpoints in a sentence ("a Binance endpoint");
+    ``schemes`` maps every URL name the venue knows to its (secure, plain) schemes; ``optional``
+    names the URLs that may be absent. Each present URL gets the generic checks
+    (:func:`base_url_problems`), then, when those pass, the venue's ``host_rule`` and the rule
+    every venue shares: a loopback host is never a live venue (the operator would believe they
+    trade real money and would not). Unknown names are refused with the known ones listed.
+    """
+    problems: list[str] = []
+    for key, (secure, plain) in schemes.items():
+        url = urls.get(key)
+        if url is None:
+            if key not in optional:
+                problems.append(f"{key} URL is required")
+            continue
+        found = base_url_problems(key, url, secure, plain)
+        host = host_of(url)
+        if not found and host is not None:
+            found = host_rule(key, url, host, mode)
+            if mode == "live" and host in LOOPBACK_HOSTS:
+                found.append(
+                    f"{key} {url!r} is a loopback address but mode = 'live' (real money); use "
+                    "mode = 'paper' for the built-in simulated venue"
+                )
+        problems.extend(found)
+    for key in urls:
+        if key not in schemes:
+            problems.append(f"{key} is not {endpoint} (known: {', '.join(schemes)})")
+    return problems
+
+
+__all__ = ["LOOPBACK_HOSTS", "HostRule", "base_url_problems", "host_of", "venue_url_problems"]

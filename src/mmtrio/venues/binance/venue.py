@@ -19,7 +19,7 @@ from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
-from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
+from mmtrio.urls import venue_url_problems
 from mmtrio.venues.binance.account import read_account
 from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
@@ -74,21 +74,9 @@ class BinanceFactory:
         return dict(_URLS.get(mode, {}))
 
     def url_problems(self, mode: Mode, urls: Mapping[str, str]) -> list[str]:
-        problems: list[str] = []
-        for key in self.url_names:
-            url = urls.get(key)
-            if url is None:
-                if key not in _OPTIONAL:
-                    problems.append(f"{key} URL is required")
-                continue
-            secure, plain = _SCHEMES[key]
-            problems.extend(_url_problems(key, url, secure, plain, mode))
-        for key in urls:
-            if key not in self.url_names:
-                problems.append(
-                    f"{key} is not a Binance endpoint (known: {', '.join(self.url_names)})"
-                )
-        return problems
+        return venue_url_problems(
+            "a Binance endpoint", urls, mode, _SCHEMES, _host_problems, optional=_OPTIONAL
+        )
 
     def client_ids(self, prefix: str) -> ClientIdFormat:
         return client_id_format(prefix)
@@ -99,24 +87,17 @@ class BinanceFactory:
         return BinanceSession(settings, credentials, hooks)
 
 
-def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> list[str]:
-    problems = base_url_problems(key, url, secure, plain)
-    host = host_of(url)
-    if problems or host is None:
-        return problems
+def _host_problems(key: str, url: str, host: str, mode: str) -> list[str]:
+    """This venue's host rule (:data:`mmtrio.urls.HostRule`)."""
+    problems: list[str] = []
     # Guard the expensive mistake: testnet mode while pointing at the real venue, or live mode
-    # while pointing at the testnet or a local server (the operator thinks they are live and
-    # are not, or the reverse).
+    # while pointing at the testnet (the operator thinks they are live and are not, or the
+    # reverse). Loopback in live mode is the rule every venue shares (mmtrio.urls).
     production = host == "binance.com" or host.endswith(".binance.com")
     if mode == "testnet" and production:
         problems.append(f"{key} {url!r} is a production Binance host but mode = 'testnet'")
     if mode == "live" and host.endswith("binancefuture.com"):
         problems.append(f"{key} {url!r} is a Binance testnet host but mode = 'live'")
-    if mode == "live" and host in LOOPBACK_HOSTS:
-        problems.append(
-            f"{key} {url!r} is a loopback address but mode = 'live' (real money); use "
-            "mode = 'paper' for the built-in simulated venue"
-        )
     return problems
 
 

@@ -27,7 +27,7 @@ from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import AuthError, ConfigError, VenueError
-from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
+from mmtrio.urls import venue_url_problems
 from mmtrio.venues.extended import codec
 from mmtrio.venues.extended.client_ids import client_id_format
 from mmtrio.venues.extended.costs import COSTS, DEFAULT_LIMITS
@@ -76,20 +76,7 @@ class ExtendedFactory:
         return dict(_URLS.get(mode, {}))
 
     def url_problems(self, mode: Mode, urls: Mapping[str, str]) -> list[str]:
-        problems: list[str] = []
-        for key in self.url_names:
-            url = urls.get(key)
-            if url is None:
-                problems.append(f"{key} URL is required")
-                continue
-            secure, plain = _SCHEMES[key]
-            problems.extend(_url_problems(key, url, secure, plain, mode))
-        for key in urls:
-            if key not in self.url_names:
-                problems.append(
-                    f"{key} is not an Extended endpoint (known: {', '.join(self.url_names)})"
-                )
-        return problems
+        return venue_url_problems("an Extended endpoint", urls, mode, _SCHEMES, _host_problems)
 
     def client_ids(self, prefix: str) -> ClientIdFormat:
         return client_id_format(prefix)
@@ -100,21 +87,14 @@ class ExtendedFactory:
         return ExtendedSession(settings, credentials, hooks)
 
 
-def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> list[str]:
-    problems = base_url_problems(key, url, secure, plain)
-    host = host_of(url)
-    if problems or host is None:
-        return problems
+def _host_problems(key: str, url: str, host: str, mode: str) -> list[str]:
+    """This venue's host rule (:data:`mmtrio.urls.HostRule`)."""
+    problems: list[str] = []
     ours = host == "extended.exchange" or host.endswith(".extended.exchange")
     if mode == "testnet" and ours and not _is_testnet_host(host):
         problems.append(f"{key} {url!r} is a production Extended host but mode = 'testnet'")
     if mode == "live" and ours and _is_testnet_host(host):
         problems.append(f"{key} {url!r} is an Extended testnet host but mode = 'live'")
-    if mode == "live" and host in LOOPBACK_HOSTS:
-        problems.append(
-            f"{key} {url!r} is a loopback address but mode = 'live' (real money); use "
-            "mode = 'paper' for the built-in simulated venue"
-        )
     return problems
 
 

@@ -31,7 +31,7 @@ from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
-from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
+from mmtrio.urls import venue_url_problems
 from mmtrio.venues.hyperliquid.client_ids import CloidFormat
 from mmtrio.venues.hyperliquid.codec_info import (
     Asset,
@@ -85,20 +85,7 @@ class HyperliquidFactory:
         return dict(_URLS.get(mode, {}))
 
     def url_problems(self, mode: Mode, urls: Mapping[str, str]) -> list[str]:
-        problems: list[str] = []
-        for key in self.url_names:
-            url = urls.get(key)
-            if url is None:
-                problems.append(f"{key} URL is required")
-                continue
-            secure, plain = _SCHEMES[key]
-            problems.extend(_url_problems(key, url, secure, plain, mode))
-        for key in urls:
-            if key not in self.url_names:
-                problems.append(
-                    f"{key} is not a Hyperliquid endpoint (known: {', '.join(self.url_names)})"
-                )
-        return problems
+        return venue_url_problems("a Hyperliquid endpoint", urls, mode, _SCHEMES, _host_problems)
 
     def client_ids(self, prefix: str) -> ClientIdFormat:
         return CloidFormat(prefix)
@@ -109,11 +96,9 @@ class HyperliquidFactory:
         return HyperliquidSession(settings, credentials, hooks)
 
 
-def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> list[str]:
-    problems = base_url_problems(key, url, secure, plain)
-    host = host_of(url)
-    if problems or host is None:
-        return problems
+def _host_problems(key: str, url: str, host: str, mode: str) -> list[str]:
+    """This venue's host rule (:data:`mmtrio.urls.HostRule`)."""
+    problems: list[str] = []
     testnet_host = "hyperliquid-testnet" in host
     production = not testnet_host and (
         host == "hyperliquid.xyz" or host.endswith(".hyperliquid.xyz")
@@ -122,11 +107,6 @@ def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> li
         problems.append(f"{key} {url!r} is a production Hyperliquid host but mode = 'testnet'")
     if mode == "live" and testnet_host:
         problems.append(f"{key} {url!r} is a Hyperliquid testnet host but mode = 'live'")
-    if mode == "live" and host in LOOPBACK_HOSTS:
-        problems.append(
-            f"{key} {url!r} is a loopback address but mode = 'live' (real money); use "
-            "mode = 'paper' for the built-in simulated venue"
-        )
     return problems
 
 

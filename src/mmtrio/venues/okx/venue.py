@@ -25,7 +25,7 @@ from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, VenueError
-from mmtrio.urls import LOOPBACK_HOSTS, base_url_problems, host_of
+from mmtrio.urls import venue_url_problems
 from mmtrio.venues.okx.client_ids import client_id_format
 from mmtrio.venues.okx.codec import OkxDecoder
 from mmtrio.venues.okx.codec_rest import NET_MODE, AccountConfig
@@ -81,20 +81,7 @@ class OkxFactory:
         return dict(_URLS.get(mode, {}))
 
     def url_problems(self, mode: Mode, urls: Mapping[str, str]) -> list[str]:
-        problems: list[str] = []
-        for key in self.url_names:
-            url = urls.get(key)
-            if url is None:
-                problems.append(f"{key} URL is required")
-                continue
-            secure, plain = _SCHEMES[key]
-            problems.extend(_url_problems(key, url, secure, plain, mode))
-        for key in urls:
-            if key not in self.url_names:
-                problems.append(
-                    f"{key} is not an OKX endpoint (known: {', '.join(self.url_names)})"
-                )
-        return problems
+        return venue_url_problems("an OKX endpoint", urls, mode, _SCHEMES, _host_problems)
 
     def client_ids(self, prefix: str) -> ClientIdFormat:
         return client_id_format(prefix)
@@ -105,11 +92,9 @@ class OkxFactory:
         return OkxSession(settings, credentials, hooks)
 
 
-def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> list[str]:
-    problems = base_url_problems(key, url, secure, plain)
-    host = host_of(url)
-    if problems or host is None:
-        return problems
+def _host_problems(key: str, url: str, host: str, mode: str) -> list[str]:
+    """This venue's host rule (:data:`mmtrio.urls.HostRule`)."""
+    problems: list[str] = []
     # The expensive mistakes: demo mode against the production WebSocket host (orders
     # would be live), live mode against the demo host or a local server.
     if mode == "testnet" and key != "rest" and host == "ws.okx.com":
@@ -119,11 +104,6 @@ def _url_problems(key: str, url: str, secure: str, plain: str, mode: Mode) -> li
         )
     if mode == "live" and host.startswith("wspap."):
         problems.append(f"{key} {url!r} is OKX's demo-trading host but mode = 'live'")
-    if mode == "live" and host in LOOPBACK_HOSTS:
-        problems.append(
-            f"{key} {url!r} is a loopback address but mode = 'live' (real money); use "
-            "mode = 'paper' for the built-in simulated venue"
-        )
     return problems
 
 
