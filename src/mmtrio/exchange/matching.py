@@ -38,11 +38,8 @@ Decisions where the venues' documentation is silent or an L2 recording cannot te
 
 from __future__ import annotations
 
-import enum
-import heapq
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 
 from mmtrio.core.events import (
     BookDelta,
@@ -57,10 +54,19 @@ from mmtrio.core.events import (
     Trade,
 )
 from mmtrio.core.instruments import Instrument
-from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import MmtrioError
+from mmtrio.exchange.market_side import MarketSide
 from mmtrio.exchange.queue_position import QueueModel, aheads_after_level_change, split_trade
+from mmtrio.exchange.terms import (
+    FeeSchedule,
+    MatchingReject,
+    NewOrder,
+    OrderView,
+    Refusal,
+    check_filters,
+)
 
+# The vocabulary lives in mmtrio.exchange.terms; it stays importable from here.
 __all__ = [
     "FeeSchedule",
     "MatchingEngine",
@@ -73,90 +79,7 @@ __all__ = [
 ]
 
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
-
-
-@dataclass(frozen=True, slots=True)
-class FeeSchedule:
-    """Fee rates as fractions of notional (positive = paid, negative = rebate)."""
-
-    maker_rate: Decimal = Decimal("0.0002")
-    taker_rate: Decimal = Decimal("0.0005")
-
-
-class Refusal(enum.Enum):
-    """Why the engine refused a request (it had no effect). Front ends map these to codes."""
-
-    DUPLICATE_CLIENT_ID = "duplicate_client_id"
-    QTY_BELOW_MIN = "qty_below_min"
-    QTY_ABOVE_MAX = "qty_above_max"
-    PRICE_BELOW_MIN = "price_below_min"
-    PRICE_ABOVE_MAX = "price_above_max"
-    PRICE_OFF_GRID = "price_off_grid"
-    NOTIONAL_BELOW_MIN = "notional_below_min"
-    REDUCE_ONLY = "reduce_only"
-    WOULD_TAKE = "would_take"  # post-only
-    NO_SUCH_ORDER = "no_such_order"  # amend/query of an order that is not open
-    UNKNOWN_ORDER = "unknown_order"  # cancel of an order that is not open
-    INSUFFICIENT_MARGIN = "insufficient_margin"  # raised by the sim's account, not the engine
-
-    @property
-    def kind(self) -> RejectKind:
-        """The core's reject kind for this refusal (the backtester's venue has no codes)."""
-        return _KIND[self]
-
-
-_KIND = {
-    Refusal.DUPLICATE_CLIENT_ID: RejectKind.UNKNOWN,
-    Refusal.QTY_BELOW_MIN: RejectKind.INVALID_SIZE,
-    Refusal.QTY_ABOVE_MAX: RejectKind.INVALID_SIZE,
-    Refusal.PRICE_BELOW_MIN: RejectKind.INVALID_PRICE,
-    Refusal.PRICE_ABOVE_MAX: RejectKind.INVALID_PRICE,
-    Refusal.PRICE_OFF_GRID: RejectKind.INVALID_PRICE,
-    Refusal.NOTIONAL_BELOW_MIN: RejectKind.INVALID_SIZE,
-    Refusal.REDUCE_ONLY: RejectKind.REDUCE_ONLY,
-    Refusal.WOULD_TAKE: RejectKind.WOULD_CROSS,
-    Refusal.NO_SUCH_ORDER: RejectKind.UNKNOWN_ORDER,
-    Refusal.UNKNOWN_ORDER: RejectKind.UNKNOWN_ORDER,
-    Refusal.INSUFFICIENT_MARGIN: RejectKind.INSUFFICIENT_MARGIN,
-}
-
-
-class MatchingReject(MmtrioError):
-    """A definite refusal (the request had no effect): ``refusal`` says why."""
-
-    def __init__(self, refusal: Refusal, msg: str) -> None:
-        super().__init__(f"venue refuses the request: {refusal.value}: {msg}")
-        self.refusal = refusal
-        self.msg = msg
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    client_id: str
-    side: Side
-    price: int
-    qty: int
-    time_in_force: TimeInForce
-    reduce_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """One of our orders as the venue sees it (open, or recently closed)."""
-
-    client_id: str
-    order_id: int
-    side: Side
-    price: int
-    qty: int
-    cum_qty: int
-    status: OrderStatus
-    time_in_force: TimeInForce
-    reduce_only: bool
-    queue_ahead: int
-    created_ts: int
-    updated_ts: int
-    expiry_cause: str | None = None  # "self_trade" | "ioc" | "post_only_amend" | "venue"
+_DEFAULT_FEES = FeeSchedule()
 
 
 @dataclass(slots=True)
@@ -180,72 +103,13 @@ class _Order:
         return self.qty - self.cum_qty
 
 
-@dataclass(slots=True)
-class _Side:
-    """One side of the market book: size by price plus a cached best price."""
-
-    is_bid: bool
-    levels: dict[int, int] = field(default_factory=dict)
-    best: int | None = None
-
-    def set(self, price: int, qty: int) -> None:
-        if qty > 0:
-            self.levels[price] = qty
-            if self.best is None or (price > self.best if self.is_bid else price < self.best):
-                self.best = price
-        elif self.levels.pop(price, None) is not None and price == self.best:
-            self._recompute()
-
-    def _recompute(self) -> None:
-        if not self.levels:
-            self.best = None
-        else:
-            self.best = max(self.levels) if self.is_bid else min(self.levels)
-
-    def reset(self, levels: tuple[Level, ...]) -> None:
-        self.levels = {p: q for p, q in levels if q > 0}
-        self._recompute()
-
-    def through(self, limit: int) -> list[int]:
-        """Prices at or better than ``limit`` for a taker, best first."""
-        if self.is_bid:
-            return sorted((p for p in self.levels if p >= limit), reverse=True)
-        return sorted(p for p in self.levels if p <= limit)
-
-    def top(self, n: int) -> list[Level]:
-        prices = heapq.nlargest(n, self.levels) if self.is_bid else heapq.nsmallest(n, self.levels)
-        return [(p, self.levels[p]) for p in prices]
-
-
-def check_filters(ins: Instrument, price: int, qty: int, reduce_only: bool) -> None:
-    """The instrument's order filters (MatchingReject naming the first one broken); shared
-    with the compiled backtest core so both refuse the same requests."""
-    if qty <= 0 or qty < ins.min_qty:
-        raise MatchingReject(
-            Refusal.QTY_BELOW_MIN, f"quantity less than minimum ({ins.qty_str(ins.min_qty)})"
-        )
-    if qty > ins.max_qty:
-        raise MatchingReject(Refusal.QTY_ABOVE_MAX, "quantity greater than max quantity")
-    if price < ins.min_price_ticks:
-        raise MatchingReject(Refusal.PRICE_BELOW_MIN, "price less than min price")
-    if price > ins.max_price_ticks:
-        raise MatchingReject(Refusal.PRICE_ABOVE_MAX, "price greater than max price")
-    if not ins.is_valid_price(price):
-        raise MatchingReject(Refusal.PRICE_OFF_GRID, "price is not on the price grid")
-    if not reduce_only and ins.notional(price, qty) < ins.min_notional:
-        raise MatchingReject(
-            Refusal.NOTIONAL_BELOW_MIN,
-            f"order's notional must be no smaller than {ins.min_notional}",
-        )
-
-
 class MatchingEngine:
     """Price-time matching of our orders against a recorded L2 market (see module doc)."""
 
     def __init__(
         self,
         instrument: Instrument,
-        fees: FeeSchedule = FeeSchedule(),
+        fees: FeeSchedule = _DEFAULT_FEES,
         queue_model: QueueModel = QueueModel.PROBABILISTIC,
         first_order_id: int = 1,
         first_trade_id: int = 1,
@@ -260,8 +124,8 @@ class MatchingEngine:
         self._next_order_id = first_order_id
         self._next_trade_id = first_trade_id
         self._closed_cap = closed_cap
-        self._bids = _Side(is_bid=True)
-        self._asks = _Side(is_bid=False)
+        self._bids = MarketSide(is_bid=True)
+        self._asks = MarketSide(is_bid=False)
         self._open: dict[str, _Order] = {}
         self._closed: OrderedDict[str, OrderView] = OrderedDict()
         # Our resting orders per side and price, in time priority.
