@@ -1,5 +1,9 @@
 """Strict field accessors shared by the Binance codec modules (pure, no I/O).
 
+The readers every venue shares come from :mod:`mmtrio.venues.fields` (re-exported here);
+this module adds Binance's own: lenient integers, instrument conversions, book levels,
+fill-size checks and enums.
+
 Every accessor names the payload kind and the field in its ProtocolError, so an operator
 reading the log knows which message broke and why. ``Decimal`` is used only here, at the
 boundary; prices and sizes leave as integer ticks and lots.
@@ -9,47 +13,26 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mmtrio.core.events import ExecType, Level, OrderStatus, TimeInForce
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import InstrumentError, ProtocolError
+from mmtrio.venues.fields import (
+    Obj,
+    ascii_int,
+    field,
+    get_bool,
+    get_dec,
+    get_int,
+    get_list,
+    get_obj,
+    get_str,
+)
 
-Obj = Mapping[str, Any]
 E = TypeVar("E", bound=enum.Enum)
-
-
-def field(obj: Obj, key: str, kind: str) -> Any:
-    """``obj[key]`` or a ProtocolError naming the missing field."""
-    try:
-        return obj[key]
-    except KeyError:
-        raise ProtocolError(f"{kind}: missing field {key!r}") from None
-    except TypeError:
-        raise ProtocolError(
-            f"{kind}: payload is {type(obj).__name__}, expected an object"
-        ) from None
-
-
-def get_int(obj: Obj, key: str, kind: str) -> int:
-    val = field(obj, key, kind)
-    # bool is an int subclass: a true/false where a number belongs is a protocol error
-    if type(val) is not int:
-        raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
-    return val
-
-
-def ascii_int(text: str) -> int | None:
-    """A non-negative decimal integer written in ASCII digits, else None.
-
-    ``str.isdigit`` is not enough: it is true for "²" and "١", which ``int`` then refuses
-    (or, for "١", reads as 1: no venue writes those, so they are not numbers here either).
-    """
-    if text and text.isascii() and text.isdigit():
-        return int(text)
-    return None
 
 
 def get_int_lenient(obj: Obj, key: str, kind: str) -> int:
@@ -60,46 +43,6 @@ def get_int_lenient(obj: Obj, key: str, kind: str) -> int:
     if isinstance(val, str) and (num := ascii_int(val)) is not None:
         return num
     raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
-
-
-def get_str(obj: Obj, key: str, kind: str) -> str:
-    val = field(obj, key, kind)
-    if not isinstance(val, str):
-        raise ProtocolError(f"{kind}: field {key!r} must be a string, got {val!r}")
-    return val
-
-
-def get_bool(obj: Obj, key: str, kind: str) -> bool:
-    val = field(obj, key, kind)
-    if not isinstance(val, bool):
-        raise ProtocolError(f"{kind}: field {key!r} must be true/false, got {val!r}")
-    return val
-
-
-def get_obj(obj: Obj, key: str, kind: str) -> Obj:
-    val = field(obj, key, kind)
-    if not isinstance(val, dict):
-        raise ProtocolError(f"{kind}: field {key!r} must be an object, got {type(val).__name__}")
-    return val
-
-
-def get_list(obj: Obj, key: str, kind: str) -> list[Any]:
-    val = field(obj, key, kind)
-    if not isinstance(val, list):
-        raise ProtocolError(f"{kind}: field {key!r} must be a list, got {type(val).__name__}")
-    return val
-
-
-def get_dec(obj: Obj, key: str, kind: str) -> Decimal:
-    """A money amount (not on the price grid) printed as a decimal string."""
-    val = get_str(obj, key, kind)
-    try:
-        dec = Decimal(val)
-    except InvalidOperation:
-        raise ProtocolError(f"{kind}: field {key!r} is not a decimal number: {val!r}") from None
-    if not dec.is_finite():
-        raise ProtocolError(f"{kind}: field {key!r} is not finite: {val!r}")
-    return dec
 
 
 def convert(conv: Callable[[str], int], obj: Obj, key: str, kind: str) -> int:
@@ -254,3 +197,27 @@ EXEC_TYPE: dict[str, ExecType] = {
 
 InstrumentLookup = Callable[[str, str], InstrumentCodec]
 """``lookup(symbol, kind)`` → the symbol's codec, or ProtocolError for an unknown symbol."""
+
+
+# The shared readers are re-exported: this package's codecs import them from here.
+__all__ = [
+    "InstrumentCodec",
+    "Obj",
+    "ascii_int",
+    "check_fill_sizes",
+    "convert",
+    "field",
+    "get_bool",
+    "get_dec",
+    "get_enum",
+    "get_int",
+    "get_int_lenient",
+    "get_list",
+    "get_mapped",
+    "get_obj",
+    "get_str",
+    "levels",
+    "lots",
+    "positive_dec",
+    "price",
+]

@@ -9,15 +9,23 @@ such as ``nonce``, as strings of digits): :func:`get_int` accepts both for ids.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import InstrumentError, ProtocolError
-
-Obj = Mapping[str, Any]
+from mmtrio.venues.fields import (
+    Obj,
+    field,
+    get_bool,
+    get_list,
+    get_obj,
+    get_str,
+    parse_dec,
+    signed_ascii_int,
+)
 
 
 def loads(raw: str | bytes, what: str) -> Any:
@@ -27,50 +35,13 @@ def loads(raw: str | bytes, what: str) -> Any:
         raise ProtocolError(f"{what}: not JSON ({exc})") from None
 
 
-def field(obj: Any, key: str, kind: str) -> Any:
-    if not isinstance(obj, Mapping):
-        raise ProtocolError(f"{kind}: payload is {type(obj).__name__}, expected an object")
-    try:
-        return obj[key]
-    except KeyError:
-        raise ProtocolError(f"{kind}: missing field {key!r}") from None
-
-
-def get_obj(obj: Any, key: str, kind: str) -> Obj:
-    val = field(obj, key, kind)
-    if not isinstance(val, Mapping):
-        raise ProtocolError(f"{kind}: field {key!r} must be an object, got {val!r}")
-    return val
-
-
-def get_list(obj: Any, key: str, kind: str) -> list[Any]:
-    val = field(obj, key, kind)
-    if not isinstance(val, list):
-        raise ProtocolError(f"{kind}: field {key!r} must be a list, got {val!r}")
-    return val
-
-
-def get_str(obj: Any, key: str, kind: str) -> str:
-    val = field(obj, key, kind)
-    if not isinstance(val, str):
-        raise ProtocolError(f"{kind}: field {key!r} must be a string, got {val!r}")
-    return val
-
-
-def get_bool(obj: Any, key: str, kind: str) -> bool:
-    val = field(obj, key, kind)
-    if not isinstance(val, bool):
-        raise ProtocolError(f"{kind}: field {key!r} must be true or false, got {val!r}")
-    return val
-
-
 def get_int(obj: Any, key: str, kind: str) -> int:
     """An integer, or a string of digits (Extended prints some ids as text)."""
     val = field(obj, key, kind)
     if type(val) is int:
         return val
-    if isinstance(val, str) and val.lstrip("-").isdigit():
-        return int(val)
+    if isinstance(val, str) and (num := signed_ascii_int(val)) is not None:
+        return num
     raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
 
 
@@ -78,13 +49,7 @@ def get_dec(obj: Any, key: str, kind: str) -> Decimal:
     val = field(obj, key, kind)
     if isinstance(val, bool) or not isinstance(val, str | int):
         raise ProtocolError(f"{kind}: field {key!r} must be a decimal string, got {val!r}")
-    try:
-        dec = Decimal(val)
-    except InvalidOperation:
-        raise ProtocolError(f"{kind}: field {key!r} is not a number: {val!r}") from None
-    if not dec.is_finite():
-        raise ProtocolError(f"{kind}: field {key!r} is not finite: {val!r}")
-    return dec
+    return parse_dec(val, key, kind)
 
 
 def opt_dec(obj: Any, key: str, kind: str) -> Decimal | None:
@@ -107,3 +72,20 @@ def lots(inst: Instrument, obj: Any, key: str, kind: str) -> int:
         return inst.qty_to_lots(get_dec(obj, key, kind))
     except InstrumentError as exc:
         raise ProtocolError(f"{kind}: {exc}") from None
+
+
+# The shared readers are re-exported: this package's codecs import them from here.
+__all__ = [
+    "Obj",
+    "field",
+    "get_bool",
+    "get_dec",
+    "get_int",
+    "get_list",
+    "get_obj",
+    "get_str",
+    "loads",
+    "lots",
+    "opt_dec",
+    "ticks",
+]

@@ -11,64 +11,31 @@ message; the memo is bounded, so a long run has flat memory).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import InstrumentError, ProtocolError
-
-Obj = Mapping[str, Any]
-
-
-def field(obj: Obj, key: str, kind: str) -> Any:
-    """``obj[key]`` or a ProtocolError naming the missing field."""
-    try:
-        return obj[key]
-    except KeyError:
-        raise ProtocolError(f"{kind}: missing field {key!r}") from None
-    except TypeError:
-        raise ProtocolError(
-            f"{kind}: payload is {type(obj).__name__}, expected an object"
-        ) from None
-
-
-def get_str(obj: Obj, key: str, kind: str) -> str:
-    val = field(obj, key, kind)
-    if not isinstance(val, str):
-        raise ProtocolError(f"{kind}: field {key!r} must be a string, got {val!r}")
-    return val
-
-
-def get_obj(obj: Obj, key: str, kind: str) -> Obj:
-    val = field(obj, key, kind)
-    if not isinstance(val, dict):
-        raise ProtocolError(f"{kind}: field {key!r} must be an object, got {type(val).__name__}")
-    return val
-
-
-def get_list(obj: Obj, key: str, kind: str) -> list[Any]:
-    val = field(obj, key, kind)
-    if not isinstance(val, list):
-        raise ProtocolError(f"{kind}: field {key!r} must be a list, got {type(val).__name__}")
-    return val
-
-
-def get_int(obj: Obj, key: str, kind: str) -> int:
-    """A JSON integer (the book's sequence ids and checksum)."""
-    val = field(obj, key, kind)
-    if type(val) is not int:  # bool is an int subclass: not a number here
-        raise ProtocolError(f"{kind}: field {key!r} must be an integer, got {val!r}")
-    return val
+from mmtrio.venues.fields import (
+    Obj,
+    field,
+    get_dec,
+    get_int,
+    get_list,
+    get_obj,
+    get_str,
+    signed_ascii_int,
+)
 
 
 def get_int_str(obj: Obj, key: str, kind: str) -> int:
     """An integer printed as a string (times, order and trade ids): ``"1597026383085"``."""
     val = get_str(obj, key, kind)
-    digits = val[1:] if val.startswith("-") else val
-    if not digits.isdigit() or not digits.isascii():
+    num = signed_ascii_int(val)
+    if num is None:
         raise ProtocolError(f"{kind}: field {key!r} must be an integer string, got {val!r}")
-    return int(val)
+    return num
 
 
 def opt_int_str(obj: Obj, key: str, kind: str) -> int | None:
@@ -76,18 +43,6 @@ def opt_int_str(obj: Obj, key: str, kind: str) -> int | None:
     if obj.get(key, "") == "":
         return None
     return get_int_str(obj, key, kind)
-
-
-def get_dec(obj: Obj, key: str, kind: str) -> Decimal:
-    """A money amount (not on the price grid) printed as a decimal string."""
-    val = get_str(obj, key, kind)
-    try:
-        dec = Decimal(val)
-    except InvalidOperation:
-        raise ProtocolError(f"{kind}: field {key!r} is not a decimal number: {val!r}") from None
-    if not dec.is_finite():
-        raise ProtocolError(f"{kind}: field {key!r} is not finite: {val!r}")
-    return dec
 
 
 def opt_dec(obj: Obj, key: str, kind: str) -> Decimal | None:
@@ -149,3 +104,22 @@ class InstrumentCodec:
             return conv(val)
         except InstrumentError as exc:
             raise ProtocolError(f"{kind}: field {key!r}: {exc}") from exc
+
+
+# The shared readers are re-exported: this package's codecs import them from here.
+__all__ = [
+    "InstrumentCodec",
+    "Obj",
+    "field",
+    "get_bool_str",
+    "get_choice",
+    "get_dec",
+    "get_int",
+    "get_int_str",
+    "get_list",
+    "get_obj",
+    "get_str",
+    "opt_dec",
+    "opt_int_str",
+    "single",
+]
