@@ -97,10 +97,21 @@ class ExtendedRest:
         return codec.parse_market(await self._get("/info/markets", {"market": symbol}), symbol)
 
     async def sync_time(self, symbol: str) -> int:
-        """Offset (ms, venue − local) from the ``Date`` header; unchanged when there is none."""
-        t0 = self._clock_ms()
-        resp = await self._send("GET", "/info/markets", params={"market": symbol})
-        t1 = self._clock_ms()
+        """Offset (ms, venue − local) from the ``Date`` header; unchanged when there is none.
+
+        A failed request is tried again like any read while ``on_read_retry`` is set (start-up;
+        chaos seed 1804: a connection reset on this first request crashed a restarting bot).
+        """
+        while True:
+            t0 = self._clock_ms()
+            try:
+                resp = await self._send("GET", "/info/markets", params={"market": symbol})
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed) as exc:
+                if not await self._wait_out(exc):
+                    raise
+                continue
+            t1 = self._clock_ms()
+            break
         date = resp.headers.get("date")
         if date is None:
             return self.time_offset_ms
