@@ -545,3 +545,32 @@ def test_on_a_contract_venue_the_lot_is_said_in_the_base_asset() -> None:
         "venue's trades since the journal's last known state do not explain it"
     )
     assert log_positions([(70, gap)], journal_lot(recs)) == [(70, 2)]
+
+
+def _proc(index: int, start_ms: int, end_ms: int | None) -> ProcessRecord:
+    return ProcessRecord(index, start_ms, end_ms, None if end_ms is None else 0, None, "")
+
+
+def test_an_order_placed_while_the_bot_was_down_is_timed_from_the_restart_s_reconcile() -> None:
+    # chaos seed 1632 (OKX): the bot stopped at 1 s (full disk), was respawned at 3 s, spent
+    # until 7.5 s starting (CPU-starved) and reported the order at its start-up reconcile.
+    snaps = [
+        Snapshot(t, () if t < 2_000 else ("x-1",), 0, 0, bot_alive=not 1_000 <= t < 3_000)
+        for t in range(0, 12_000, 500)
+    ]
+    procs = [_proc(0, -5_000, 1_000), _proc(1, 3_000, None)]
+    records = [rec(9, "reconcile", 7_500, phase="start", ok=True)]
+    logged = {"x-1": 7_600}
+    # without the incarnations, the 3 s deadline from 2 s passed while the bot was starting
+    assert check_unknown_orders(snaps, records, 2_000, 1_000, logged)
+    assert check_unknown_orders(snaps, records, 2_000, 1_000, logged, processes=procs) == []
+    # a restarted bot that reconciled and still did not find it is judged from then
+    (v,) = check_unknown_orders(snaps, records, 2_000, 1_000, {}, processes=procs)
+    assert v.invariant == 5 and v.at_ms == 11_000
+
+
+def test_a_bot_that_never_finishes_starting_is_judged_after_the_start_up_budget() -> None:
+    snaps = [snap(t, orders=("x-1",)) for t in range(0, 40_000, 1_000)]
+    procs = [_proc(0, 0, None)]
+    (v,) = check_unknown_orders(snaps, [], 2_000, 1_000, {}, processes=procs)
+    assert v.at_ms == 34_000  # 30 s start-up budget + 2 s interval + 1 s grace, next poll

@@ -32,6 +32,11 @@ class Violation:
         return {"invariant": self.invariant, "at_ms": self.at_ms, "message": self.message}
 
 
+# The bot's own start-up deadline (runtime.engine.SESSION_START_TIMEOUT_S): a bot that has
+# not reconciled by then has failed its start, which other invariants judge.
+STARTUP_BUDGET_MS = 30_000
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """The venue's state as polled by the harness at ``wall_ms``."""
@@ -353,6 +358,7 @@ def check_unknown_orders(
     logged_known: Mapping[str, int] | None = None,
     *,
     barred: Sequence[tuple[int, int]] = (),
+    processes: Sequence[ProcessRecord] = (),
 ) -> list[Violation]:
     """No order rests at the venue, unknown to the bot, longer than the reconcile interval
     (time the venue barred or held the bot's requests does not count, as for invariant 2).
@@ -362,6 +368,13 @@ def check_unknown_orders(
     client id -> wall ms, e.g. a foreign order its reconciliation reported). An order first
     seen open at ``t`` must be known or gone by ``t + interval + grace`` while the bot is
     alive.
+
+    A bot process that is still starting cannot know anything yet: when the incarnation
+    alive at a snapshot (``processes``) began after ``t``, the clock starts at its start-up
+    reconciliation instead (its ``phase = "start"`` reconcile record), or, when it never got
+    that far, :data:`STARTUP_BUDGET_MS` after it was spawned (the bot's own start-up
+    deadline). Chaos seed 1632 (OKX): an order placed while the bot was down after a full
+    disk was "unknown" for 3.9 s, 3 s of which the CPU-starved restart spent importing.
     """
     known: dict[str, int] = dict(logged_known or {})
     for r in records:
@@ -374,11 +387,13 @@ def check_unknown_orders(
                 known[ocid] = r.local_ts_ms
     for cid, ts in (logged_known or {}).items():
         known[cid] = min(ts, known.get(cid, ts))
+    ready = _ready_times(processes, records)
     first_seen: dict[str, int] = {}
     for snap in snapshots:
         for cid in snap.open_orders:
             first_seen.setdefault(cid, snap.wall_ms)
-            limit = settle_end(first_seen[cid], interval_ms + grace_ms, barred)
+            origin = _ready_at(ready, snap.wall_ms, first_seen[cid])
+            limit = settle_end(origin, interval_ms + grace_ms, barred)
             if snap.wall_ms > limit and snap.bot_alive and known.get(cid, limit + 1) > limit:
                 return [
                     Violation(
@@ -390,6 +405,28 @@ def check_unknown_orders(
                     )
                 ]
     return []
+
+
+def _ready_times(
+    processes: Sequence[ProcessRecord], records: Sequence[JournalRecord]
+) -> list[tuple[int, int]]:
+    """(spawned, ready) wall ms of each bot incarnation: ready at its start-up reconcile."""
+    starts = sorted(
+        r.local_ts_ms
+        for r in records
+        if r.kind == "reconcile" and r.payload.get("phase") == "start"
+    )
+    out: list[tuple[int, int]] = []
+    for p in sorted(processes, key=lambda p: p.start_ms):
+        done = next((t for t in starts if t >= p.start_ms), None)
+        out.append((p.start_ms, done if done is not None else p.start_ms + STARTUP_BUDGET_MS))
+    return out
+
+
+def _ready_at(ready: Sequence[tuple[int, int]], now: int, seen: int) -> int:
+    """When the incarnation alive at ``now`` could first know an order seen at ``seen``."""
+    current = [done for spawned, done in ready if spawned <= now]
+    return max(seen, current[-1]) if current else seen
 
 
 # 6 -------------------------------------------------------------------------------------------
@@ -623,6 +660,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
         lim.grace_ms,
         logged_order_ids(log_lines),
         barred=barred,
+        processes=ev.processes,
     )
     last_record_ms = max([r.local_ts_ms for r in ev.records] + [0])
     out += check_cancel_deadlines(ev.records, lim.cancel_deadline_ms, lim.grace_ms, last_record_ms)
