@@ -228,6 +228,23 @@ def test_cancel_resolved_late_or_never() -> None:
     assert check_cancel_deadlines(restarted, 3_000, 500, end_ms=10_000) == []
 
 
+def test_a_cancel_sent_into_a_silent_link_is_timed_on_link_time() -> None:
+    # chaos seed 1826 (Extended): the cancel left at 1 s, the link went half-open from 1.2 s
+    # to 10.2 s, and the terminal update came 0.1 s after it answered again.
+    late = [
+        rec(1, "order_sent", 1_000, op="cancel", client_id="a"),
+        rec(2, "order_update", 10_300, client_id="a", status="FILLED"),
+    ]
+    (v,) = check_cancel_deadlines(late, 3_000, 500, end_ms=12_000)
+    assert v.invariant == 6
+    silent = [(1_200, 10_200)]
+    assert check_cancel_deadlines(late, 3_000, 500, end_ms=12_000, barred=silent) == []
+    # link time still counts: 0.2 s before the silence and 3.4 s after it is too long
+    later = [late[0], rec(2, "order_update", 13_600, client_id="a", status="FILLED")]
+    (v,) = check_cancel_deadlines(later, 3_000, 500, end_ms=14_000, barred=silent)
+    assert v.invariant == 6 and "after 12600 ms" in v.message
+
+
 # 7
 def test_order_sent_while_book_out_of_sync() -> None:
     invalid = rec(2, "state_change", 1_000, reason="ACTIVE -> HALTED: book invalid: depth gap")
