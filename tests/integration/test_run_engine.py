@@ -274,6 +274,34 @@ async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Pat
     assert venue_open(engine) == []
 
 
+async def test_reload_applies_the_journal_s_disk_guard_and_retention(tmp_path: Path) -> None:
+    # Issue 13: `journal.disk_halt_free_mb: 256 → 999` was logged as applied while the disk
+    # guard kept 256, and the retention keys were not applied either.
+    cfg_path = write_config(tmp_path)
+    engine = paper_engine(cfg_path)
+    codes: list[int] = []
+    text = cfg_path.read_text()
+    for key in ("retention_days = 30", "disk_warn_free_mb = 1024", "disk_halt_free_mb = 256"):
+        assert key in text, key  # the shipped file's values this test changes
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_engine, engine, codes)
+        await quotes_resting(engine, 30, "quotes resting")
+        assert engine.surface.disk.halt_free_mb == 256
+        cfg_path.write_text(
+            text.replace("retention_days = 30", "retention_days = 7")
+            .replace("disk_warn_free_mb = 1024", "disk_warn_free_mb = 2000")
+            .replace("disk_halt_free_mb = 256", "disk_halt_free_mb = 999")
+        )
+        await engine.reload()
+        assert engine.config.journal.disk_halt_free_mb == 999
+        assert (engine.surface.disk.warn_free_mb, engine.surface.disk.halt_free_mb) == (2000, 999)
+        assert engine._writer is not None and engine._writer.retention is not None
+        assert engine._writer.retention.max_age_days == 7
+        engine.request_stop("test stop")
+    assert codes == [0]
+
+
 async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: Path) -> None:
     # Chaos seed 13: the periodic pass only counted foreign orders, so neither the operator
     # nor the harness could tell which order the bot had seen. Each is now named once.

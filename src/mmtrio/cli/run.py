@@ -97,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     from mmtrio.config import load_config, load_venue_credentials
     from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
     from mmtrio.runtime.engine import Engine
+    from mmtrio.runtime.logging import pin_level
     from mmtrio.runtime.surface import configure_output
 
     try:
@@ -107,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
         check_metrics_port(config, source.path)
         level = args.log_level or config.logging.level
         mode = configure_output(config, json_flag=args.json_logs, level=level)
+        if args.log_level:
+            pin_level(args.log_level)  # a reload of logging.level does not override it
     except (ConfigError, StateDirError) as exc:
         print(f"mmtrio run: {exc}", file=sys.stderr)
         return EXIT_USAGE

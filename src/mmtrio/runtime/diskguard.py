@@ -79,22 +79,18 @@ class DiskGuard:
         interval_s: float = 10.0,
         free_bytes: Callable[[Path], int] | None = None,
     ) -> None:
-        if not (math.isfinite(warn_free_mb) and math.isfinite(halt_free_mb)):
-            raise ParameterError("disk thresholds must be finite numbers of MB")
-        if not 0 < halt_free_mb < warn_free_mb:
-            raise ParameterError(
-                f"need 0 < disk_halt_free_mb ({halt_free_mb}) < disk_warn_free_mb "
-                f"({warn_free_mb}): the warning has to come before the halt"
-            )
         if not math.isfinite(interval_s) or interval_s <= 0:
             raise ParameterError(f"disk check interval must be > 0 s, got {interval_s!r}")
         self.path = Path(path)
-        self.warn_free_mb = warn_free_mb
-        self.halt_free_mb = halt_free_mb
+        self.warn_free_mb, self.halt_free_mb = _thresholds(warn_free_mb, halt_free_mb)
         self.interval_s = interval_s
         self._free_bytes = free_bytes or (lambda p: shutil.disk_usage(p).free)
         # Until the first check completes nothing is known; start() runs one before returning.
         self.state = DiskState(DiskLevel.HALT, None, "disk space not checked yet")
+
+    def set_thresholds(self, warn_free_mb: float, halt_free_mb: float) -> None:
+        """New thresholds (a reload of ``[journal]``), used from the next check on."""
+        self.warn_free_mb, self.halt_free_mb = _thresholds(warn_free_mb, halt_free_mb)
 
     async def check(self) -> DiskState:
         """Measure now (in a thread), update :attr:`state`, log level changes."""
@@ -126,3 +122,14 @@ class DiskGuard:
         while True:
             await trio.sleep(self.interval_s)
             await self.check()
+
+
+def _thresholds(warn_free_mb: float, halt_free_mb: float) -> tuple[float, float]:
+    if not (math.isfinite(warn_free_mb) and math.isfinite(halt_free_mb)):
+        raise ParameterError("disk thresholds must be finite numbers of MB")
+    if not 0 < halt_free_mb < warn_free_mb:
+        raise ParameterError(
+            f"need 0 < disk_halt_free_mb ({halt_free_mb}) < disk_warn_free_mb "
+            f"({warn_free_mb}): the warning has to come before the halt"
+        )
+    return warn_free_mb, halt_free_mb

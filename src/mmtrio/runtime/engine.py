@@ -60,11 +60,12 @@ from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.hangup import early_signals
 from mmtrio.runtime.inbox import Inbox
-from mmtrio.runtime.journal import Journal, Retention
+from mmtrio.runtime.journal import Journal
 from mmtrio.runtime.journal_aside import set_aside, venue_replaced
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.operator import Operator
+from mmtrio.runtime.runtime_reload import apply_runtime_reload, retention_of
 from mmtrio.runtime.shutdown import EXIT_FAILED, HowItEnded, Parts, cleanup
 from mmtrio.runtime.status import StatusSources, log_status
 from mmtrio.runtime.supervisor import SupervisorEscalation
@@ -142,6 +143,12 @@ class Engine:
         self.surface = OperatorSurface(
             config, self.sources, console=console, control=self.operator.control
         )
+        self._writer: JournalWriter | None = None
+        self.operator.on_reload.append(
+            lambda old, new: apply_runtime_reload(
+                old, new, disk=self.surface.disk, writer=self._writer
+            )
+        )
 
     @property
     def config(self) -> Config:
@@ -213,12 +220,8 @@ class Engine:
             if venue_replaced(self.settings.instance, recovery.last_start):
                 recovery = await determinism.run_sync(set_aside, journal)
             epoch = await determinism.run_sync(journal.next_epoch)
-            writer = JournalWriter(
-                journal,
-                retention=Retention(
-                    max_age_days=cfg.journal.retention_days, max_size_mb=cfg.journal.max_size_mb
-                ),
-            )
+            writer = JournalWriter(journal, retention=retention_of(cfg))
+            self._writer = writer  # a reload may change its retention (runtime_reload)
             known = set(recovery.known_trade_ids.get(self.symbol, frozenset()))
             last_id = recovery.last_trade_id.get(self.symbol)
             return await self._run_with_journal(
@@ -501,9 +504,7 @@ class Engine:
             async with trio.open_nursery() as bot:
                 bot.start_soon(run.execution.run, run.cmd_recv)
                 if self.transports.control_socket:
-                    bot.start_soon(
-                        serve_control, cfg.runtime.control_socket, self.operator.control
-                    )
+                    bot.start_soon(serve_control, cfg.runtime.control_socket, self.operator.control)
                 bot.start_soon(watch_kill_file, cfg.risk.kill_file, self.operator.kill_now)
                 bot.start_soon(run.loop.run, inbox)
                 await bot.start(self.surface.run)  # after start-up reconciliation: READY=1

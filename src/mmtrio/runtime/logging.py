@@ -98,9 +98,10 @@ def setup_logging(
     ``json_lines`` writes one JSON object per line (headless / systemd). Every record goes
     through the redactor first.
     """
-    if level not in LEVELS:
-        raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
+    _check(level)
     logger.remove()
+    _HANDLERS.clear()
+    _Pin.level = None  # a new set-up; `mmtrio run` pins its --log-level after this
     logger.configure(patcher=REDACTOR.patch)
     fmt = fmt or (
         "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
@@ -108,16 +109,17 @@ def setup_logging(
     )
     target = sink if sink is not None else sys.stderr
     if json_lines:
-        return logger.add(target, level=level, serialize=True, backtrace=False, diagnose=False)
+        return _add(sink=target, level=level, serialize=True, backtrace=False, diagnose=False)
     # diagnose=False: variable values in tracebacks could hold secrets.
-    return logger.add(target, level=level, format=fmt, backtrace=False, diagnose=False)
+    return _add(sink=target, level=level, format=fmt, backtrace=False, diagnose=False)
 
 
 def add_file_sink(level: str, path: Path) -> int:
     """Also write every record, whole and redacted, to ``path`` (rotated at 20 MB, 5 kept)."""
+    _check(level)
     fmt = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {name} {message}"
-    return logger.add(
-        str(path),
+    return _add(
+        sink=str(path),
         level=level,
         format=fmt,
         rotation="20 MB",
@@ -127,9 +129,47 @@ def add_file_sink(level: str, path: Path) -> int:
     )
 
 
-def set_level(handler_id: int, level: str, *, json_lines: bool = False, sink: Any = None) -> int:
-    """Change the level live (SIGHUP): loguru needs the handler replaced."""
+# The handlers set up here and how each was added, so that a reload can change their level:
+# loguru cannot change a handler's level, so each is replaced by the same one at the new level.
+_HANDLERS: dict[int, dict[str, Any]] = {}
+
+
+class _Pin:
+    """The ``--log-level`` of this run, which a config reload does not override."""
+
+    level: str | None = None
+
+
+def _add(**kwargs: Any) -> int:
+    handler = logger.add(**kwargs)
+    _HANDLERS[handler] = kwargs
+    return handler
+
+
+def _check(level: str) -> None:
     if level not in LEVELS:
         raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
-    logger.remove(handler_id)
-    return setup_logging(level, json_lines=json_lines, sink=sink)
+
+
+def pin_level(level: str) -> None:
+    """The command line chose the level (``--log-level``): reloads keep it for this run."""
+    _check(level)
+    _Pin.level = level
+
+
+def set_level(level: str) -> str:
+    """Change every handler set up here to ``level`` (a SIGHUP reload of ``logging.level``).
+
+    Returns what happened, for the log. With ``--log-level`` on the command line the run keeps
+    that level and says so.
+    """
+    _check(level)
+    if _Pin.level is not None:
+        return f"logging.level {level} not applied: --log-level {_Pin.level} holds for this run"
+    for handler, kwargs in list(_HANDLERS.items()):
+        if kwargs["level"] == level:
+            continue
+        logger.remove(handler)
+        del _HANDLERS[handler]
+        _add(**{**kwargs, "level": level})
+    return f"logging.level {level} applied"

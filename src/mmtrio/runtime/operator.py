@@ -58,6 +58,9 @@ class Operator:
         self.reload_config = reload_config or (lambda: load_config(config_path))
         self.sources = sources
         self.clock_ms = clock_ms
+        # Called with (old, new) after a reload was accepted: the keys the strategy does not
+        # own (the engine registers them; see Engine._apply_runtime_reload).
+        self.on_reload: list[Callable[[Config, Config], None]] = []
         self.request_stop = request_stop
         self.inbox: Inbox | None = None
         self.loop: TradingLoop | None = None
@@ -124,8 +127,15 @@ class Operator:
         except MmtrioError as exc:
             logger.error("config reload refused, nothing changed: {}", exc)
             return
-        self.config = new
+        old, self.config = self.config, new
         await self._send(ApplyConfig(strat, plan.describe()))
+        for hook in self.on_reload:
+            # The runtime's own reloadable keys (disk guard, journal retention, log level):
+            # validated with the file, so a hook that fails is a bug, logged, not a refusal.
+            try:
+                hook(old, new)
+            except MmtrioError as exc:
+                logger.error("config reload: a runtime setting was not applied: {}", exc)
 
     async def control(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer one control-socket request (status, kill, resume, crash)."""
