@@ -45,6 +45,10 @@ def engine_for(tmp: Path, rest: str, ws: str, **risk: str) -> Engine:
     for key, value in risk.items():
         text = text.replace("[risk]", f"[risk]\n{key} = {value}", 1)
     cfg.write_text(text)
+    return engine_for_file(cfg)
+
+
+def engine_for_file(cfg: Path) -> Engine:
     config = load_config(cfg)
     factory = check_venue(config)
     credentials = load_venue_credentials(config.venue, factory.credential_fields)
@@ -92,6 +96,27 @@ async def test_a_balance_below_the_minimum_and_a_high_leverage_are_refused_namin
     (said,) = [line for line in lines if "Nothing was traded" in line]
     assert "available balance is 40.00 USDT, below risk.min_balance = 100 USDT" in said, said
     assert "leverage on BTCUSDT is 20x, above risk.max_leverage = 5" in said, said
+
+
+async def test_a_position_limit_beyond_the_leverage_bracket_is_refused(tmp_path: Path) -> None:
+    # The sim's one bracket allows 5,000,000 USDT of position (positionRisk.maxNotionalValue);
+    # 100 BTC at ~60,000 is about 6,000,000.
+    with captured() as lines:
+        async with running_sim() as (venue, urls):
+            engine = engine_for(tmp_path, urls.rest, urls.ws)
+            cfg = engine.config_path
+            text = cfg.read_text()
+            assert 'max_position = "0.02"' in text
+            cfg.write_text(text.replace('max_position = "0.02"', 'max_position = "100"', 1))
+            engine = engine_for_file(cfg)
+            with trio.fail_after(30):
+                code = await engine.run()
+            sent = [r for r in venue.request_log if r.path == ORDER_PATH]
+    assert code == EXIT_USAGE, "".join(lines)[-3000:]
+    assert sent == []
+    (said,) = [line for line in lines if "Nothing was traded" in line]
+    assert "risk.max_position = 100 BTC is " in said, said
+    assert "above the 5000000 USDT the venue allows at 20x leverage" in said, said
 
 
 async def test_a_balance_that_drops_while_trading_reduces_only_with_the_reason(

@@ -121,6 +121,25 @@ def test_start_problems_name_the_value_and_the_fix() -> None:
     assert start_problems(snap(leverage=None), BTCUSDT, max_leverage=5, min_balance=None) == []
 
 
+def test_a_position_limit_above_the_leverage_bracket_is_refused() -> None:
+    bracket = snap(max_notional=D(250_000), mark_price=D(60_000), leverage=20)
+    ok = start_problems(bracket, BTCUSDT, max_leverage=None, min_balance=None, max_position=D(4))
+    assert ok == []  # 240,000 USDT at the mark: inside the bracket
+    (said,) = start_problems(
+        bracket, BTCUSDT, max_leverage=None, min_balance=None, max_position=D(5)
+    )
+    assert said == (
+        "risk.max_position = 5 BTC is 300000 USDT at the mark 60000, above the 250000 USDT the "
+        "venue allows at 20x leverage (its leverage bracket): lower the leverage on the venue "
+        "or risk.max_position"
+    )
+    unknown = snap(max_notional=None, mark_price=D(60_000))  # a venue that states no bracket
+    assert (
+        start_problems(unknown, BTCUSDT, max_leverage=None, min_balance=None, max_position=D(5))
+        == []
+    )
+
+
 def binance_bodies(dual: bool = False, liq: str = "0") -> tuple[Any, Any, Any]:
     account = {
         "canTrade": True,
@@ -132,11 +151,18 @@ def binance_bodies(dual: bool = False, liq: str = "0") -> tuple[Any, Any, Any]:
         ],
     }
     risks = [
-        {"symbol": "ETHUSDT", "leverage": "3", "maxNotionalValue": "1", "liquidationPrice": "0"},
+        {
+            "symbol": "ETHUSDT",
+            "leverage": "3",
+            "maxNotionalValue": "1",
+            "markPrice": "3000",
+            "liquidationPrice": "0",
+        },
         {
             "symbol": "BTCUSDT",
             "leverage": "12",
             "maxNotionalValue": "5000000",
+            "markPrice": "60000.10",
             "liquidationPrice": liq,
         },
     ]
@@ -148,6 +174,7 @@ def test_the_binance_account_reading() -> None:
     assert (s.wallet_balance, s.available_balance) == (D(990), D(800))
     assert s.margin_ratio == D("0.025") and s.leverage == 12
     assert s.position_mode_ok and s.can_trade and s.liquidation_price is None
+    assert (s.max_notional, s.mark_price) == (D(5_000_000), D("60000.10"))
     hedge = account_snapshot(*binance_bodies(dual=True, liq="41000.5"), BTCUSDT)
     assert not hedge.position_mode_ok and "one-way" in hedge.mode_fix
     assert hedge.liquidation_price == D("41000.5")

@@ -7,6 +7,8 @@ account's value and the fix, when
 - the venue says the account may not trade;
 - its position mode cannot be traded by a one-way quoting strategy (Binance hedge mode:
   every order would be refused -4061);
+- ``risk.max_position`` at the mark is above the largest position the venue allows at the
+  account's leverage (its leverage bracket, where the venue states one);
 - its leverage on the symbol is above ``risk.max_leverage`` (the venue's margin then caps the
   position below what the operator meant; the fix is to set it there);
 - its available balance is below ``risk.min_balance``.
@@ -42,6 +44,7 @@ def start_problems(
     *,
     max_leverage: int | None,
     min_balance: Decimal | None,
+    max_position: Decimal | None = None,
 ) -> list[str]:
     """What refuses the start (each with the account's value and the fix); empty: none."""
     quote = instrument.quote_asset
@@ -60,6 +63,17 @@ def start_problems(
             f"{max_leverage}: set it to {max_leverage}x or less on the venue (or raise "
             "risk.max_leverage)"
         )
+    cap, mark = snap.max_notional, snap.mark_price
+    if max_position is not None and cap is not None and mark is not None:
+        worst = max_position * mark
+        if worst > cap:
+            at = "" if lev is None else f" at {lev}x leverage"
+            problems.append(
+                f"risk.max_position = {max_position} {instrument.base_asset} is "
+                f"{worst:.0f} {quote} at the mark {mark}, above the {cap:.0f} {quote} the venue "
+                f"allows{at} (its leverage bracket): lower the leverage on the venue or "
+                "risk.max_position"
+            )
     if min_balance is not None and snap.available_balance < min_balance:
         problems.append(
             f"the available balance is {snap.available_balance:.2f} {quote}, below "
@@ -91,6 +105,7 @@ async def check_account_at_start(
         instrument,
         max_leverage=config.risk.max_leverage,
         min_balance=config.risk.min_balance,
+        max_position=config.risk.max_position,
     )
     if problems:
         raise AccountError("the account cannot be traded as configured: " + "; ".join(problems))

@@ -120,6 +120,9 @@ class AccountSnapshot:
     one-way quoting strategy (Binance hedge mode, OKX long/short mode); ``mode_fix`` then
     names what the operator must change. ``leverage`` is None where the venue has no
     per-instrument leverage setting. ``liquidation_price`` is None when flat or unknown.
+    ``max_notional`` is the largest position (quote notional) the venue allows at the current
+    leverage (Binance's leverage bracket, ``maxNotionalValue``), with ``mark_price`` to value
+    the configured position limit against it; None where the venue does not state them.
     """
 
     wallet_balance: Decimal
@@ -131,6 +134,8 @@ class AccountSnapshot:
     mode_fix: str = ""
     liquidation_price: Decimal | None = None
     can_trade: bool = True
+    max_notional: Decimal | None = None
+    mark_price: Decimal | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -54,12 +54,14 @@ def account_snapshot(account: Any, dual: Any, risks: Any, inst: Instrument) -> A
     hedge = get_bool(dual, "dualSidePosition", "positionSide/dual")
     leverage: int | None = None
     liquidation: Decimal | None = None
-    max_notional: str | None = None
+    max_notional: Decimal | None = None
+    mark: Decimal | None = None
     for r in risks:
         if get_str(r, "symbol", "positionRisk") != inst.symbol:
             continue
         leverage = get_int_lenient(r, "leverage", "positionRisk")
-        max_notional = get_str(r, "maxNotionalValue", "positionRisk")
+        max_notional = get_dec(r, "maxNotionalValue", "positionRisk")
+        mark = get_dec(r, "markPrice", "positionRisk")
         liq = get_dec(r, "liquidationPrice", "positionRisk")
         if liq > 0:
             liquidation = liq
@@ -72,7 +74,9 @@ def account_snapshot(account: Any, dual: Any, risks: Any, inst: Instrument) -> A
         mode_fix=HEDGE_MODE_FIX if hedge else "",
         liquidation_price=liquidation,
         can_trade=get_bool(account, "canTrade", k),
-        detail={"max_notional": max_notional, "margin_balance": str(balance)},
+        max_notional=max_notional,
+        mark_price=mark if mark is not None and mark > 0 else None,
+        detail={"margin_balance": str(balance)},
     )
 
 
