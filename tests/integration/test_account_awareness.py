@@ -161,6 +161,46 @@ async def test_a_balance_that_drops_while_trading_reduces_only_with_the_reason(
     assert "available balance 500" in st.reason or "available balance 4" in st.reason, st.reason
 
 
+async def test_a_margin_call_reduces_only_until_the_account_reads_healthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(account_watch, "INTERVAL_S", 3.0)
+    with captured() as lines:
+        async with running_sim() as (venue, urls):
+            engine = engine_for(tmp_path, urls.rest, urls.ws)
+            async with trio.open_nursery() as nursery:
+                codes: list[int] = []
+
+                async def run() -> None:
+                    codes.append(await engine.run())
+
+                nursery.start_soon(run)
+                await wait_for(lambda: len(list(venue.engine.open_orders())) >= 2, 30, "quotes")
+                assert engine.running is not None
+                mm = engine.running.mm
+                venue.inject("margin_call")  # Binance's MARGIN_CALL on the user stream
+                await wait_for(
+                    lambda: (
+                        mm.status(engine.clock_ms()).trading_state is TradingState.REDUCING_ONLY
+                    ),
+                    10,
+                    "reducing only after the margin call",
+                )
+                st = mm.status(engine.clock_ms())
+                # the sim's account is healthy: the next reading (3 s) lets it quote again
+                await wait_for(
+                    lambda: mm.status(engine.clock_ms()).trading_state is TradingState.ACTIVE,
+                    20,
+                    "active again",
+                )
+                engine.request_stop("test over")
+    text = "".join(lines)
+    assert codes == [0], text[-3000:]
+    assert "margin call from the venue (cross wallet " in st.reason, st.reason
+    assert "BTCUSDT BOTH position" in st.reason, st.reason
+    assert any("margin call from the venue: cross wallet" in line for line in lines)
+
+
 async def test_orders_refused_for_margin_reduce_only_and_do_not_loop(tmp_path: Path) -> None:
     # 40 USDT at 1x: one 0.002 BTC quote (~120 USDT) cannot be margined.
     with captured() as lines:

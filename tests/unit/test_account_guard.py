@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from mmtrio.core.account_guard import STALE_AFTER_MS, AccountGuard
-from mmtrio.core.events import AccountHealth
+from mmtrio.core.events import AccountHealth, MarginCall
 from mmtrio.core.guards import TradingState
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.risk import RiskLimits
 from mmtrio.errors import ParameterError, ProtocolError
 from mmtrio.runtime.account_watch import start_problems
 from mmtrio.venues.binance.account import account_snapshot
+from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.protocol import AccountSnapshot
 from tests.unit.test_config import parse, problems, with_changes
 from tests.unit.test_strategy import Session
@@ -190,3 +191,54 @@ def test_the_config_names_inconsistent_margin_thresholds() -> None:
     assert any("must be below margin_ratio_halt = 0.8" in v for v in said.values()), said
     cfg = parse(with_changes(risk__min_balance="250", risk__max_leverage=3))
     assert (cfg.risk.min_balance, cfg.risk.max_leverage) == (D(250), 3)
+
+
+def test_a_margin_call_reduces_only_until_a_reading_asked_after_it() -> None:
+    g = AccountGuard()
+    g.on_health(health(ratio="0.1"), 0, None)
+    assert verdict(g, now=1_000) is None
+    alert = g.on_margin_call(MarginCall(ts=5, detail="BTCUSDT BOTH position -0.2"), 2_000)
+    assert alert.startswith("margin call from the venue: BTCUSDT BOTH position -0.2")
+    v = verdict(g, now=2_000)
+    assert v.state is TradingState.REDUCING_ONLY and "margin call from the venue" in v.reason
+    # a reading asked before the call (answered after it) does not clear it
+    g.on_health(AccountHealth(D(1000), D("0.1"), None, 1_999), 2_500, None)
+    assert verdict(g, now=2_500).state is TradingState.REDUCING_ONLY
+    # one asked after it decides: healthy, so nothing is demanded any more
+    g.on_health(AccountHealth(D(1000), D("0.1"), None, 2_000), 3_000, None)
+    assert verdict(g, now=3_000) is None
+    # ... and an unhealthy one keeps its own rule
+    g.on_margin_call(MarginCall(ts=6, detail="x"), 4_000)
+    g.on_health(AccountHealth(D(1000), D("0.9"), None, 4_100), 4_500, None)
+    assert verdict(g, now=4_500).state is TradingState.HALTED
+
+
+def test_binance_s_margin_call_push_is_decoded() -> None:
+    # The example of Binance's "Event: Margin Call" (USD-M futures user data streams).
+    frame = {
+        "e": "MARGIN_CALL",
+        "E": 1587727187525,
+        "cw": "3.16812045",
+        "p": [
+            {
+                "s": "ETHUSDT",
+                "ps": "LONG",
+                "pa": "1.327",
+                "mt": "CROSSED",
+                "iw": "0",
+                "mp": "187.17127",
+                "up": "-1.166074",
+                "mm": "1.614445",
+            }
+        ],
+    }
+    (call,) = BinanceDecoder([BTCUSDT]).decode_obj(frame)
+    assert call == MarginCall(
+        ts=1587727187525,
+        detail="cross wallet 3.16812045; ETHUSDT LONG position 1.327 at mark 187.17127, "
+        "unrealised -1.166074, maintenance margin 1.614445",
+    )
+    with pytest.raises(ProtocolError, match="MARGIN_CALL: field 'mm'"):
+        BinanceDecoder([BTCUSDT]).decode_obj({**frame, "p": [{**frame["p"][0], "mm": 7}]})
+    with pytest.raises(ProtocolError, match="MARGIN_CALL: no position"):
+        BinanceDecoder([BTCUSDT]).decode_obj({"e": "MARGIN_CALL", "E": 1, "p": []})

@@ -11,7 +11,11 @@ state, like every other guard (the most severe one wins in ``RiskManager.verdict
 - available balance below ``min_balance`` → REDUCING_ONLY (the venue would refuse new
   orders for margin anyway: better to say why before it does);
 - the mark within ``LIQUIDATION_WARN_FRACTION`` of the liquidation price → an alert (once per
-  crossing), whatever the thresholds.
+  crossing), whatever the thresholds;
+- a margin call from the venue (:class:`~mmtrio.core.events.MarginCall`) → an alert and
+  REDUCING_ONLY until an account reading taken after the call decides again (the venue is
+  about to liquidate: adding exposure on the strength of an older reading would be reckless;
+  the runtime reads the account every 30 s).
 
 A reading older than ``STALE_AFTER_MS`` is not trusted either way: the guard then demands
 nothing (the venue's own refusals and the margin hold of the reject policy still act; the
@@ -23,7 +27,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from mmtrio.core.events import AccountHealth
+from mmtrio.core.events import AccountHealth, MarginCall
 from mmtrio.core.guards import GuardVerdict, TradingState
 
 LIQUIDATION_WARN_FRACTION: Final = Decimal("0.05")  # mark within 5 % of the liquidation price
@@ -33,20 +37,32 @@ STALE_AFTER_MS: Final = 300_000  # five minutes without a reading: the last one 
 class AccountGuard:
     """Trading state from the last :class:`AccountHealth` (module docstring)."""
 
-    __slots__ = ("_health", "_near_liquidation", "_seen_at")
+    __slots__ = ("_health", "_margin_call", "_near_liquidation", "_seen_at")
 
     def __init__(self) -> None:
         self._health: AccountHealth | None = None
         self._seen_at: int | None = None
         self._near_liquidation = False
+        # the last margin call and when it reached us, until a reading asked after it arrives
+        self._margin_call: tuple[MarginCall, int] | None = None
 
     @property
     def health(self) -> AccountHealth | None:
         return self._health
 
+    def on_margin_call(self, call: MarginCall, now: int) -> str:
+        """Record a margin call received at ``now``; returns the alert to raise."""
+        self._margin_call = (call, now)
+        return (
+            f"margin call from the venue: {call.detail}; reducing only until the account "
+            "reads healthy"
+        )
+
     def on_health(self, health: AccountHealth, now: int, mark: Decimal | None) -> str | None:
         """Record a reading; returns an alert to raise (the mark near liquidation), if any."""
         self._health, self._seen_at = health, now
+        if self._margin_call is not None and health.ts >= self._margin_call[1]:
+            self._margin_call = None  # read after the call: this reading decides from now on
         liq = health.liquidation_price
         if liq is None or mark is None or mark <= 0:
             self._near_liquidation = False
@@ -71,6 +87,12 @@ class AccountGuard:
         min_balance: Decimal | None,
     ) -> GuardVerdict | None:
         """What the last reading demands at ``now`` under these thresholds (None: nothing)."""
+        if self._margin_call is not None:
+            return GuardVerdict(
+                TradingState.REDUCING_ONLY,
+                f"margin call from the venue ({self._margin_call[0].detail}): reducing only "
+                "until an account reading after it is healthy",
+            )
         h = self._health
         if h is None or self._seen_at is None or now - self._seen_at > STALE_AFTER_MS:
             return None

@@ -209,6 +209,7 @@ class AccountUpdate:
 class AccountHealth:
     """The account as the venue states it, read periodically by the runtime (neutral, in the
     quote asset): what the risk layer's margin guard judges (:mod:`mmtrio.core.account_guard`).
+    ``ts`` is the local time the reading was asked for.
     ``margin_ratio`` is maintenance margin / margin balance (liquidation at 1), None where the
     venue does not say; ``liquidation_price`` None when flat or unknown."""
 
@@ -216,6 +217,16 @@ class AccountHealth:
     margin_ratio: Decimal | None
     liquidation_price: Decimal | None
     ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCall:
+    """The venue warned that the account's margin is close to liquidation (Binance's
+    ``MARGIN_CALL`` push). ``detail`` is the venue's figures, said in a sentence for the
+    operator; the margin guard reduces only until a fresh account reading is healthy."""
+
+    ts: int
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +373,7 @@ Event = (
     | OrderUpdate
     | AccountUpdate
     | AccountHealth
+    | MarginCall
     | FundingPayment
     | PlaceAccepted
     | PlaceRejected

@@ -64,6 +64,7 @@ from mmtrio.core.events import (
     Fill,
     FundingPayment,
     KillSwitch,
+    MarginCall,
     MarkPrice,
     OrderUpdate,
     Resume,
@@ -235,6 +236,8 @@ class MarketMaker:
             alert = self.risk.account.on_health(event, now, self.ledger.valuation_price())
             if alert is not None:
                 self._notice("alert", alert, liquidation_price=str(event.liquidation_price))
+        elif isinstance(event, MarginCall):
+            self._notice("alert", self.risk.account.on_margin_call(event, now))
         elif isinstance(event, AccountUpdate):
             for pos in event.positions:
                 if pos.symbol == self.instrument.symbol:

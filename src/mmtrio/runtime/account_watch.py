@@ -134,12 +134,13 @@ async def watch_account(
         await inbox.send(health_of(first, clock_ms()))
     while True:
         await trio.sleep(interval_s)
+        asked = clock_ms()  # the reading is as of its request (a margin call before it counts)
         try:
             snap = await session.account()
         except MmtrioError as exc:
             logger.warning("account read failed, trying again in {:g} s: {}", interval_s, exc)
             continue
-        await inbox.send(health_of(snap, clock_ms()))
+        await inbox.send(health_of(snap, asked))
 
 
 __all__ = [

@@ -50,6 +50,10 @@ FAULT_KINDS: dict[str, str] = {
         "the link to the client is silent for `seconds` (then `reset` or not): a 429 sent "
         "meanwhile is read only when it comes back, or never (no ban for that back-off)"
     ),
+    "margin_call": (
+        "send a margin call on the user streams now, with the account's figures (front ends "
+        "whose venue has such a push: Binance's MARGIN_CALL)"
+    ),
     "disarm": "disarm every counter not yet consumed (http_429, order_5xx, delay, …)",
     "fill": (
         "fill our best open order(s) on `side` (BUY|SELL), or those at `client_id`'s price, "

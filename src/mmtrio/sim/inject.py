@@ -6,7 +6,8 @@ orders as the venue, end the user-stream session (the front end's way), fill our
 demand (``fill``), replay the latest fill events (``user_replay``: the front end marked them
 as fills when it published them), change the position without a trade (``position_adjust``:
 the front end says it as an account change of cause ``ADJUSTMENT``), mark the link to the
-client silent for the rate limiter (``link_silent``), and disarm every counter (``disarm``).
+client silent for the rate limiter (``link_silent``), push a margin call where the front end
+has one (``margin_call``), and disarm every counter (``disarm``).
 A malformed parameter is a :class:`~mmtrio.sim.errors.SimBadRequest` naming it.
 """
 
@@ -56,6 +57,11 @@ def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
         venue.limiter.link_silent(
             trio.current_time(), float(seconds), reset=params.get("then") == "reset"
         )
+    elif kind == "margin_call":
+        push = getattr(venue.front, "margin_call", None)
+        if push is None:
+            raise SimBadRequest(f"the {venue.front.name} front end has no margin call push")
+        push()
     elif kind == "position_adjust":
         lots = params.get("lots")
         if not isinstance(lots, int) or isinstance(lots, bool) or lots == 0:

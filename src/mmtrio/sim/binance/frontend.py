@@ -26,9 +26,15 @@ from mmtrio.errors import ConfigError
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import DEFAULT_CREDENTIALS, Credentials
 from mmtrio.sim.binance.listenkey import ListenKeys
+from mmtrio.sim.binance.margin import margins
 from mmtrio.sim.binance.rest import RestApp
 from mmtrio.sim.binance.streams import MarketStreams
-from mmtrio.sim.binance.userstream import account_update, order_trade_update, trade_lite
+from mmtrio.sim.binance.userstream import (
+    account_update,
+    margin_call,
+    order_trade_update,
+    trade_lite,
+)
 from mmtrio.sim.binance.ws import BinanceWs
 from mmtrio.sim.binance.wsapi import PATH as WS_API_PATH
 from mmtrio.sim.frontend import AccountCause, AsgiApp
@@ -94,6 +100,10 @@ class BinanceFrontEnd:
 
     def end_user_session(self, reason: str) -> None:
         self.listen_keys.expire()
+
+    def margin_call(self) -> None:
+        """The ``margin_call`` fault: Binance's MARGIN_CALL push with the account's figures."""
+        self.venue.hub.publish_user(margin_call(self.venue, margins(self)["maint"]))
 
     # --- serving ---------------------------------------------------------------------------
     @property

@@ -134,3 +134,27 @@ def account_update(venue: SimVenue, reason: str, balance_change: Decimal) -> dic
 def signed_qty(venue: SimVenue, lots: int) -> str:
     text = venue.instrument.qty_str(abs(lots))
     return "-" + text if lots < 0 else text
+
+
+def margin_call(venue: SimVenue, maint: Decimal) -> dict[str, Any]:
+    """MARGIN_CALL (Binance's shape: cross wallet ``cw`` and the position at risk in ``p``,
+    ``maint`` its maintenance margin as the front end's margin model states it)."""
+    acct = venue.account
+    mark = venue.mark_price()
+    return {
+        "e": "MARGIN_CALL",
+        "E": venue.out_ts(),
+        "cw": str(acct.balance),
+        "p": [
+            {
+                "s": venue.instrument.symbol,
+                "ps": "BOTH",
+                "pa": signed_qty(venue, acct.position),
+                "mt": "CROSSED",
+                "iw": "0",
+                "mp": str(mark),
+                "up": str(acct.unrealized(mark).quantize(Decimal("0.00000001"))),
+                "mm": str(maint),
+            }
+        ],
+    }

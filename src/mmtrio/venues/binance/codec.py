@@ -24,6 +24,7 @@ from mmtrio.core.events import (
     AccountUpdate,
     BookTicker,
     FundingPayment,
+    MarginCall,
     MarkPrice,
     OrderUpdate,
     Trade,
@@ -62,6 +63,7 @@ Record = (
     | OrderUpdate
     | AccountUpdate
     | FundingPayment
+    | MarginCall
     | TradeLite
     | ListenKeyExpired
     | UnknownMessage
@@ -146,6 +148,8 @@ class BinanceDecoder:
             return list(u.parse_account_update(obj, self.codec_for, self._default_symbol))
         if e == "listenKeyExpired":
             return [u.parse_listen_key_expired(obj)]
+        if e == "MARGIN_CALL":
+            return [u.parse_margin_call(obj)]
         self.unknown[e] += 1
         return [UnknownMessage(e, obj)]
 

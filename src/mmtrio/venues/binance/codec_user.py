@@ -2,8 +2,8 @@
 
 ORDER_TRADE_UPDATE → OrderUpdate (with its Fill when ``x`` is TRADE), TRADE_LITE → TradeLite
 (a fee-less early copy of a fill, for dedupe), ACCOUNT_UPDATE → AccountUpdate (+ one
-FundingPayment per balance change when the reason is FUNDING_FEE), listenKeyExpired →
-ListenKeyExpired.
+FundingPayment per balance change when the reason is FUNDING_FEE), MARGIN_CALL → MarginCall,
+listenKeyExpired → ListenKeyExpired.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from mmtrio.core.events import (
     ExecType,
     Fill,
     FundingPayment,
+    MarginCall,
     OrderUpdate,
     PositionUpdate,
     Side,
@@ -200,3 +201,22 @@ def parse_listen_key_expired(obj: Obj) -> ListenKeyExpired:
     if key is not None and not isinstance(key, str):
         raise ProtocolError(f"{k}: field 'listenKey' must be a string, got {key!r}")
     return ListenKeyExpired(listen_key=key, ts=get_int_lenient(obj, "E", k))
+
+
+def parse_margin_call(obj: Obj) -> MarginCall:
+    """MARGIN_CALL: the cross wallet balance (``cw``, cross margin only) and each position at
+    risk (``p``: symbol, side, amount, mark, unrealised P&L, maintenance margin), said as one
+    sentence for the operator; every field checked."""
+    k = "MARGIN_CALL"
+    parts = []
+    if "cw" in obj:
+        parts.append(f"cross wallet {get_dec(obj, 'cw', k)}")
+    for pos in get_list(obj, "p", k):
+        parts.append(
+            f"{get_str(pos, 's', k)} {get_str(pos, 'ps', k)} position {get_dec(pos, 'pa', k)} "
+            f"at mark {get_dec(pos, 'mp', k)}, unrealised {get_dec(pos, 'up', k)}, "
+            f"maintenance margin {get_dec(pos, 'mm', k)}"
+        )
+    if not parts:
+        raise ProtocolError(f"{k}: no position and no wallet balance")
+    return MarginCall(ts=get_int_lenient(obj, "E", k), detail="; ".join(parts))

@@ -34,6 +34,7 @@ from mmtrio.core.events import (
     BookTicker,
     FeedStatus,
     FundingPayment,
+    MarginCall,
     MarkPrice,
     OrderUpdate,
     Trade,
@@ -51,7 +52,7 @@ from mmtrio.venues.wsconn import Backoff, Connect, WsConnection, open_socket
 __all__ = ["Backoff", "MarketStream", "UserStream", "market_stream_url"]
 
 _MARKET = (Trade, BookTicker, MarkPrice)
-_USER = (OrderUpdate, AccountUpdate, FundingPayment)
+_USER = (OrderUpdate, AccountUpdate, FundingPayment, MarginCall)
 
 
 RESYNC_QUIET_S = 30.0
