@@ -36,6 +36,7 @@ The five parts sum exactly to ``equity()``.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_EVEN,
@@ -243,6 +244,16 @@ class Ledger:
             self._maker_volume_lots += fill.qty
         self._last_fill_price = price
         return True
+
+    def note_adopted_trades(self, trade_ids: Iterable[int]) -> None:
+        """Venue trades already inside a position adopted from the venue (reconciliation at
+        start on a new journal): remembered as seen and never booked. Booked later they would
+        count twice: Hyperliquid lists the rest of a watermark's millisecond again, so the
+        first periodic pass after a first start on an account with fills re-booked the last
+        one (ours 4 lots, venue 2: a halt, or a silent error within the tolerance)."""
+        for tid in trade_ids:
+            if tid not in self._dedupe:
+                self._dedupe.is_new(tid)
 
     def has_fill(self, trade_id: int) -> bool:
         """True if a fill with this venue trade id was booked (or is below the dedupe mark):
