@@ -36,7 +36,6 @@ The five parts sum exactly to ``equity()``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_EVEN,
@@ -155,6 +154,11 @@ class TradeIdDedupe:
             return False
         return trade_id in self._seen or (self.watermark is not None and trade_id <= self.watermark)
 
+    def seen_through(self, trade_id: int) -> None:
+        """Report every id at or below ``trade_id`` as seen from now on (the low-water mark
+        rises to it; it never falls)."""
+        self.watermark = trade_id if self.watermark is None else max(self.watermark, trade_id)
+
     def is_new(self, trade_id: int) -> bool:
         """True and remember ``trade_id`` if never seen; False for a repeat."""
         if trade_id in self._seen:
@@ -245,15 +249,16 @@ class Ledger:
         self._last_fill_price = price
         return True
 
-    def note_adopted_trades(self, trade_ids: Iterable[int]) -> None:
-        """Venue trades already inside a position adopted from the venue (reconciliation at
-        start on a new journal): remembered as seen and never booked. Booked later they would
-        count twice: Hyperliquid lists the rest of a watermark's millisecond again, so the
-        first periodic pass after a first start on an account with fills re-booked the last
-        one (ours 4 lots, venue 2: a halt, or a silent error within the tolerance)."""
-        for tid in trade_ids:
-            if tid not in self._dedupe:
-                self._dedupe.is_new(tid)
+    def booked_through(self, trade_id: int) -> None:
+        """Every venue trade with an id at or below ``trade_id`` is inside the position (it
+        was just set to the venue's, which includes them): a fill at or below it that
+        arrives later is history and is not booked again (``below_watermark`` counts it).
+
+        Reconciliation at start calls it: the venue's trades were listed, then its position
+        read and adopted. Without it the ledger knew only the ids it was fed, and a venue
+        replaying older fills to a restarted bot (trade ids before the journal's checkpoint)
+        had them booked twice (deterministic simulation seed 30, issue 21)."""
+        self._dedupe.seen_through(trade_id)
 
     def has_fill(self, trade_id: int) -> bool:
         """True if a fill with this venue trade id was booked (or is below the dedupe mark):

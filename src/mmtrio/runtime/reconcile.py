@@ -20,8 +20,12 @@ periodically, and once more at stop. Decisions recorded here:
   (the tracker passes it to the ledger).
 - **Start, a new journal** (``journal_new``: no start record, no fill): the venue's history
   predates this journal; it is inside the venue position, which is adopted. Its trade ids
-  become the watermark, and the ledger remembers them as seen so no later listing books
-  one (``Ledger.note_adopted_trades``: Hyperliquid lists the watermark's millisecond again).
+  become the watermark.
+- **Start, adopted history.** The trades are listed before the position is read, so the
+  adopted position holds every trade up to the last one listed: the ledger takes every trade
+  id up to it as booked (``Ledger.booked_through``), and a fill event the venue sends again
+  later for one of them is not booked twice (deterministic simulation seed 30: a restarted
+  bot booked replayed fills older than its journal's checkpoint and stayed 2 lots short).
 - **Start, a journal with a past** (its watermark, or None when the venue had listed no trade
   yet: then every trade it lists now came later, issue #20 finding 1): missed fills are booked
   (and recorded through ``record``), then the venue position is adopted as the truth. A gap
@@ -225,8 +229,8 @@ class _Pass:
             self.record(event)
 
     def adopt_trades(self, trades: list[Fill]) -> None:
-        """Trades inside the venue position a new journal adopts: known, the watermark, and
-        never booked by the ledger (:meth:`Ledger.note_adopted_trades`)."""
+        """Trades inside the venue position a new journal adopts: known and the watermark
+        (the ledger takes every id up to it as booked once the position is adopted)."""
         rep = self.report
         ids = [t.trade_id for t in trades]
         self.known |= set(ids)
@@ -234,7 +238,6 @@ class _Pass:
         if ids:
             top = max(ids)
             rep.last_trade_id = top if rep.last_trade_id is None else max(top, rep.last_trade_id)
-        self.mm.ledger.note_adopted_trades(ids)
 
     async def book_since(self, since: int | None, venue_open: list[OrderUpdate]) -> list[Fill]:
         """Fetch trades after ``since``, feed the missed ones; returns those fed."""
@@ -372,6 +375,10 @@ async def reconcile(
                          inst.lots_to_base(report.position_gap), base,
                          report.gap_reason)  # fmt: skip
         mm.adopt_position(lots, entry, clock_ms(), gap_reason=report.gap_reason)
+        if report.last_trade_id is not None:
+            # The trades were listed before the position was read: every one up to the
+            # last listed is inside the position just adopted (a replay of one is history).
+            mm.ledger.booked_through(report.last_trade_id)
         report.venue_position, report.entry_price = lots, entry
         report.our_position = mm.ledger.position_lots
         logger.info(report.summary())
