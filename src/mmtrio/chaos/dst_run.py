@@ -38,7 +38,7 @@ from mmtrio.chaos.dst import (
 )
 from mmtrio.chaos.dst_bot import DstBot
 from mmtrio.chaos.dst_faults import Faults
-from mmtrio.chaos.invariants import StopCheck, snapshot_of
+from mmtrio.chaos.invariants import Snapshot, StopCheck
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import Schedule
@@ -102,7 +102,13 @@ class DstRun:
 
     async def snapshot(self) -> dict[str, Any]:
         truth: dict[str, Any] = await self.admin("GET", "/admin/state")
-        snap = snapshot_of(truth, bot_alive=self.bot is not None)
+        snap = Snapshot(
+            wall_ms=int(truth["wall_ms"]),
+            open_orders=tuple(truth["open_orders"]),
+            position_lots=int(truth["position"]["lots"]),
+            n_fills=len(truth["fills"]),
+            bot_alive=self.bot is not None,
+        )
         self.state.snapshots.append(snap)
         self.state.trace.append(
             ["snap", snap.wall_ms, sorted(snap.open_orders), snap.position_lots, snap.n_fills]

@@ -45,8 +45,9 @@ class Snapshot:
 
 
 def snapshot_of(truth: Mapping[str, Any], *, bot_alive: bool) -> Snapshot:
-    """A venue state (``/admin/state``) as a :class:`Snapshot`, stamped with the venue's own
-    time of that state (its ``wall_ms``), never with when its answer reached the harness.
+    """A venue state (``/admin/state``) as a :class:`Snapshot` for the process harness,
+    stamped with the venue's own time of that state (its ``wall_ms``), never with when its
+    answer reached the harness (the deterministic harness reads the venue in memory).
 
     A bot's statements are compared with snapshots by time, and a statement is never ahead of
     the venue only if the snapshot's time is the time its state held. Stamped on arrival, a
