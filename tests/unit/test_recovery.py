@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from mmtrio.core.events import Side
+from mmtrio.core.events import Fill, Side
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime.journal import Journal
@@ -105,3 +105,35 @@ async def test_a_new_journal_adopts_the_venue_position_without_booking_old_trade
     assert report.missed_fills == [] and _journaled_trades(tmp_path) == []
     assert mm.ledger.position_lots == 3 and report.gap_reason is None
     assert report.last_trade_id == 1
+
+
+class SameMillisecondVenue(FakeVenue):
+    """Lists the trade before ``from_id`` again, as Hyperliquid's connector lists the rest of
+    the watermark's millisecond (fills of one millisecond are not ordered by ``tid``)."""
+
+    async def user_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        self.trade_calls.append(from_id)
+        return [t for t in self.trades if from_id is None or t.trade_id >= from_id - 1]
+
+
+async def test_a_restart_books_nothing_the_baseline_holds_when_the_venue_lists_it_again(
+    tmp_path: Path,
+) -> None:
+    # The baseline (the last start's position, trade id T) holds every trade <= T, but the
+    # rebuilt ledger knew only the journaled fills after T: a venue listing T again booked it
+    # as missed (journaled twice), then raised a false "gap adopted" alert (Hyperliquid, the
+    # audit of issue 17's seed 1817; the real connector against the sim did the same).
+    venue = SameMillisecondVenue()
+    venue.fill(trade(1, Side.BUY, qty=3))  # history from before this journal
+    first, _ = await _session(tmp_path, venue)
+    assert first.last_trade_id == 1
+    again, mm = await _session(tmp_path, venue)  # restarted; nothing traded meanwhile
+    assert again.missed_fills == [] and again.gap_reason is None
+    assert mm.ledger.position_lots == 3 and _journaled_trades(tmp_path) == []
+    # A fill of ours while down: booked once at the next start, never at the one after.
+    venue.fill(trade(7, Side.SELL, qty=2))
+    third, _ = await _session(tmp_path, venue)
+    assert third.missed_fills == [7] and third.last_trade_id == 7
+    fourth, mm = await _session(tmp_path, venue)
+    assert fourth.missed_fills == [] and fourth.gap_reason is None
+    assert mm.ledger.position_lots == 1 and _journaled_trades(tmp_path) == [7]

@@ -49,6 +49,7 @@ from mmtrio.chaos.invariants import (
     Snapshot,
     StopCheck,
     check_all,
+    snapshot_of,
 )
 from mmtrio.chaos.links import CpuStarver, ProxyClient
 from mmtrio.chaos.logs import first_journal_failure, log_entries, supervised_restarts
@@ -256,18 +257,8 @@ class Harness:
 
     def _snapshot(self) -> dict[str, Any]:
         truth: dict[str, Any] = self._admin("/admin/state")
-        self.r.snapshots.append(
-            Snapshot(
-                # the venue's own time of this state, not when its answer reached us: a fill
-                # in between, booked and logged by the bot, was once compared with the older
-                # state (chaos seed 3057, "bot 2 lots, venue 0 lots")
-                wall_ms=int(truth.get("wall_ms", _now_ms())),
-                open_orders=tuple(truth["open_orders"]),
-                position_lots=int(truth["position"]["lots"]),
-                n_fills=len(truth["fills"]),
-                bot_alive=self.bot is not None,
-            )
-        )
+        # the venue's own time of this state, not when its answer reached us (snapshot_of)
+        self.r.snapshots.append(snapshot_of(truth, bot_alive=self.bot is not None))
         return truth
 
     def _foreign_order(self, act: FaultAction, truth: dict[str, Any]) -> bool:

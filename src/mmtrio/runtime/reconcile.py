@@ -21,11 +21,20 @@ periodically, and once more at stop. Decisions recorded here:
 - **Start, a new journal** (``journal_new``: no start record, no fill): the venue's history
   predates this journal; it is inside the venue position, which is adopted. Its trade ids
   become the watermark.
+- **Start, adopted history.** The trades are listed before the position is read, so the
+  adopted position holds every trade up to the last one listed: the ledger takes every trade
+  id up to it as booked (``Ledger.booked_through``), and a fill event the venue sends again
+  later for one of them is not booked twice (deterministic simulation seed 30: a restarted
+  bot booked replayed fills older than its journal's checkpoint and stayed 2 lots short).
 - **Start, a journal with a past** (its watermark, or None when the venue had listed no trade
   yet: then every trade it lists now came later, issue #20 finding 1): missed fills are booked
   (and recorded through ``record``), then the venue position is adopted as the truth. A gap
   the booked trades do not explain is never adopted silently: ``gap_reason`` says why, the
   strategy raises an alert with it, the log says it as an error and the start record keeps it.
+- **Start, either way: the position is settled first.** A fill made between the trades read
+  and the position read is in the position only; the trades are read again after the position
+  and, while new ones appear, booked (or, on a new journal, taken as inside) and the position
+  read again (``_settled_position``), so such a fill is neither a false gap nor booked twice.
 - **Later passes: position check.** |venue − ours| > ``tolerance_lots`` → halt: a KillSwitch
   with the reason, since booking fills cannot explain the gap. A fill racing the two reads
   (trades, then position) can show a transient gap, so a mismatch is re-checked once after
@@ -65,6 +74,7 @@ from mmtrio.runtime.inbox import Sender
 from mmtrio.venues.protocol import Gateway
 
 CONFIRM_DELAY_S = 0.5  # re-check of a position mismatch (see the module docstring)
+START_SETTLE_READS = 3  # at start: trades re-read after the position read (_settled_position)
 
 
 class _Tracker(Protocol):
@@ -218,6 +228,17 @@ class _Pass:
         if self.record is not None:
             self.record(event)
 
+    def adopt_trades(self, trades: list[Fill]) -> None:
+        """Trades inside the venue position a new journal adopts: known and the watermark
+        (the ledger takes every id up to it as booked once the position is adopted)."""
+        rep = self.report
+        ids = [t.trade_id for t in trades]
+        self.known |= set(ids)
+        rep.venue_trade_ids.extend(ids)
+        if ids:
+            top = max(ids)
+            rep.last_trade_id = top if rep.last_trade_id is None else max(top, rep.last_trade_id)
+
     async def book_since(self, since: int | None, venue_open: list[OrderUpdate]) -> list[Fill]:
         """Fetch trades after ``since``, feed the missed ones; returns those fed."""
         from_id = None if since is None else since + 1
@@ -236,6 +257,45 @@ class _Pass:
                 rep.missed_fills.append(upd.fill.trade_id)
             await self.deliver(upd)
         return new
+
+
+async def _settled_position(
+    p: _Pass, *, journal_new: bool, venue_open: list[OrderUpdate]
+) -> tuple[int, Decimal]:
+    """At start: the venue position, read until it is consistent with the trades read.
+
+    A fill made between the trades read and the position read is in the position but was
+    not among the trades: adopted as it was, the start reported an unexplained gap (an
+    alert naming liquidation or ADL) and the fill, booked later by the stream or the next
+    pass, counted twice (ours one fill ahead of the venue, then a halt). So after the
+    position the trades are read again: what appeared is booked (a journal with a past) or
+    taken as inside the position (a new journal), and the position is read again, until a
+    read lists nothing new (the position then holds exactly the trades read) or
+    ``START_SETTLE_READS`` rounds passed (a venue filling us that fast: the gap check below
+    decides)."""
+    rep = p.report
+    lots, entry = await p.gateway.position(p.symbol)
+    for _ in range(START_SETTLE_READS):
+        if journal_new:
+            since = rep.last_trade_id
+            later = await fetch_trades(p.gateway, p.symbol, None if since is None else since + 1)
+            seen = set(rep.venue_trade_ids)
+            fresh = [t for t in later if t.trade_id not in seen]
+            p.adopt_trades(fresh)
+        else:
+            fresh = await p.book_since(rep.last_trade_id, venue_open)
+        if not fresh:
+            return lots, entry
+        logger.info(
+            "reconcile (start): {} trade(s) made while the position was read; read again",
+            len(fresh),
+        )
+        lots, entry = await p.gateway.position(p.symbol)
+    logger.warning(
+        "reconcile (start): trades kept arriving over {} position reads; the last is compared",
+        START_SETTLE_READS,
+    )
+    return lots, entry
 
 
 async def _open_orders(
@@ -295,13 +355,10 @@ async def reconcile(
             journal_new = since_trade_id is None
         if journal_new:
             # A new journal: everything filled so far is inside the venue position.
-            trades = await fetch_trades(gateway, symbol, None)
-            known_trade_ids |= {t.trade_id for t in trades}
-            report.venue_trade_ids.extend(t.trade_id for t in trades)
-            report.last_trade_id = max((t.trade_id for t in trades), default=None)
+            p.adopt_trades(await fetch_trades(gateway, symbol, None))
         else:
             await p.book_since(since_trade_id, venue_open)
-        lots, entry = await gateway.position(symbol)
+        lots, entry = await _settled_position(p, journal_new=journal_new, venue_open=venue_open)
         ours = mm.ledger.position_lots
         report.position_gap = lots - ours
         if report.position_gap and not journal_new:
@@ -318,6 +375,10 @@ async def reconcile(
                          inst.lots_to_base(report.position_gap), base,
                          report.gap_reason)  # fmt: skip
         mm.adopt_position(lots, entry, clock_ms(), gap_reason=report.gap_reason)
+        if report.last_trade_id is not None:
+            # The trades were listed before the position was read: every one up to the
+            # last listed is inside the position just adopted (a replay of one is history).
+            mm.ledger.booked_through(report.last_trade_id)
         report.venue_position, report.entry_price = lots, entry
         report.our_position = mm.ledger.position_lots
         logger.info(report.summary())

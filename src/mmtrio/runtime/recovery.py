@@ -17,9 +17,10 @@ After ``kill -9`` at any moment the journal holds a prefix of what the process a
      trade at that start, so every trade it lists now came after it and is checked (issue
      #20, finding 1: such a journal was taken for new, and a fill made while the bot was
      down after an early kill -9 was adopted into the position and never journaled).
-2. **Rebuild the ledger**: the baseline position, then every journaled fill after ``T`` in
-   trade-id order (:func:`rebuild_ledger`). The ledger now knows those trade ids, so the user
-   stream repeating one later books nothing.
+2. **Rebuild the ledger**: the baseline position, every trade id up to ``T`` taken as booked
+   (it is inside the baseline), then every journaled fill after ``T`` in trade-id order
+   (:func:`rebuild_ledger`). The ledger now knows those trade ids, so the user stream or a
+   venue listing repeating one later books nothing.
 3. **Reconcile** (:func:`mmtrio.runtime.reconcile.reconcile`, ``startup=True``): our open
    orders cancelled (or adopted), every venue trade after the watermark that the ledger lacks
    is booked *and journaled*, the venue position compared with the rebuilt books (a gap is
@@ -215,9 +216,17 @@ def journaled_ids(path: Path, symbol: str, low: int, high: int) -> set[int]:
 
 
 def rebuild_ledger(ledger: Ledger, view: JournalView, now: int) -> int:
-    """Baseline position, then the journaled fills after it; returns the fills replayed."""
+    """Baseline position, then the journaled fills after it; returns the fills replayed.
+
+    The baseline holds every venue trade up to its trade id ``T``, and the ledger is told so
+    (``booked_through``), as the start that wrote it was: a venue listing one of them again
+    (Hyperliquid lists the rest of the watermark's millisecond) or a replayed fill event
+    must not book it. Before, a restart with nothing traded since the last start booked
+    trade ``T`` again, journaled it twice and raised a false "gap adopted" alert."""
     if view.baseline is not None:
         ledger.set_position(view.baseline.lots, view.baseline.entry_price, now)
+        if view.baseline.trade_id is not None:
+            ledger.booked_through(view.baseline.trade_id)
     return sum(1 for fill, mid in view.fills if ledger.on_fill(fill, mid))
 
 
