@@ -20,7 +20,11 @@ from typing import IO, Any
 
 from mmtrio.chaos.botconfig import ChaosHarnessError
 
-ANSWER_TIMEOUT_S = 5.0
+ANSWER_TIMEOUT_S = 5.0  # a command's answer
+# Its first line (the ports) waits for a Python start-up: on a loaded box that takes many
+# seconds (a 1,000-run campaign at 6 runs at a time, load 24: 12 of 287 runs ended as harness
+# errors at 5 s, and bots took up to 16 s to log their first line).
+START_TIMEOUT_S = 60.0
 _BUSY = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
 
 
@@ -38,7 +42,7 @@ class ProxyClient:
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log
         )
-        self.ports: dict[str, int] = self._read()
+        self.ports: dict[str, int] = self._read(START_TIMEOUT_S)
         # (from, to) wall ms in which a target's link was silent (the judge bars them)
         self.silent: list[tuple[int, int]] = []
 
@@ -49,14 +53,16 @@ class ProxyClient:
             "ws": f"ws://127.0.0.1:{self.ports['ws']}",
         }
 
-    def _read(self) -> Any:
+    def _read(self, timeout_s: float = ANSWER_TIMEOUT_S) -> Any:
         out = self.proc.stdout
         if out is None:
             raise ChaosHarnessError("fault proxy stdout is not a pipe")
-        ready, _, _ = select.select([out], [], [], ANSWER_TIMEOUT_S)
+        ready, _, _ = select.select([out], [], [], timeout_s)
         line = out.readline() if ready else b""
         if not line:
-            raise ChaosHarnessError(f"the fault proxy did not answer (see {self._log.name})")
+            raise ChaosHarnessError(
+                f"the fault proxy did not answer within {timeout_s:g} s (see {self._log.name})"
+            )
         return json.loads(line)
 
     def command(self, cmd: dict[str, Any]) -> bool:
