@@ -48,6 +48,7 @@ class BinanceWs:
         self.venue = venue
         self.listen_keys = listen_keys
         self.front = front  # for the order-entry WebSocket API (wsapi.py)
+        self.orders = wsapi.OrderEntry(front) if front is not None else None
         self.symbols = {venue.symbol.lower()}
 
     def open(self, target: str) -> StreamConn:
@@ -103,10 +104,10 @@ class BinanceWs:
     async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:
         """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; garbage gets an error frame. On an
         order socket: a ws-fapi request (wsapi.py)."""
-        if conn in self.venue.hub.orders and self.front is not None and isinstance(data, str):
+        if conn in self.venue.hub.orders and self.orders is not None and isinstance(data, str):
             if len(data) > MAX_CLIENT_MESSAGE:
                 return [_error(None, "Invalid request: message too large")]
-            return await wsapi.serve_request(self.front, data)
+            return self.orders.receive(conn, data)
         if isinstance(data, bytes):
             return [_error(None, "binary frames are not supported")]
         if len(data) > MAX_CLIENT_MESSAGE:

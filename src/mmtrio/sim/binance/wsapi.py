@@ -13,13 +13,26 @@ HMAC of the parameters sorted by name (``apiKey``, ``timestamp``, ``recvWindow``
 
 Faults on the socket itself: ``ws_close``/``ws_stall`` with ``target = "orders"`` (or
 ``all``) close it or hold its answers; ``order_drop`` executes a request and never answers.
-Requests on one socket are answered in order (the shared server reads one message at a time):
-with a way-in latency configured, a burst waits that latency once per request.
+
+Each request is acted on when it reaches the venue (``latency`` after it arrived), in the
+order the requests arrived, and answered on its own: a held answer (the ``delay`` fault)
+holds that answer only, and answers may leave in another order than their requests came, as
+Binance documents (PROTOCOL.md: "answers can arrive in any order: match them by id"). Answers
+leave through the connection's outgoing queue, so the way-out latency and ``ws_stall`` apply.
+
+Why not one request at a time, as the shared server reads messages: a request then waited
+behind the held answer of the one before it, and was judged by the rate limiter when its turn
+came rather than when it arrived. Chaos seed 26 (2026-12-03): an amend drew the injected 429
+and its answer was held 319 ms; a place the bot had sent 1 ms after the amend was acted on
+320 ms late (a 429 "in flight", held 319 ms in turn), and a place sent 42 ms *before* the bot
+could know of any 429 was acted on 645 ms late, 324 ms after the first 429 left: past the
+in-flight grace, so a 418 ban for a client that never sent a request after reading a 429.
 """
 
 from __future__ import annotations
 
 import json
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -35,6 +48,7 @@ from mmtrio.sim.venue import RequestRecord
 
 if TYPE_CHECKING:
     from mmtrio.sim.binance.frontend import BinanceFrontEnd
+    from mmtrio.sim.hub import StreamConn
     from mmtrio.sim.venue import SimVenue
 
 PATH = "/ws-fapi/v1"
@@ -133,38 +147,79 @@ def handle_request(
     return answer, False
 
 
-async def serve_request(front: BinanceFrontEnd, text: str) -> list[str]:
-    """One request: the way in, the venue acts, the delay fault; the answer (or none, when
-    dropped). The shared server adds the way-out latency when it sends."""
+class OrderEntry:
+    """The ws-fapi server of one front end: every request its own task in :attr:`nursery`
+    (the front end's ``run`` provides it), acted on in arrival order per connection."""
+
+    def __init__(self, front: BinanceFrontEnd) -> None:
+        self.front = front
+        self.nursery: trio.Nursery | None = None
+        # per connection, the "acted" event of its latest request: the next one waits for it
+        self._latest: dict[StreamConn, trio.Event] = {}
+
+    def receive(self, conn: StreamConn, text: str) -> list[str]:
+        """Take one request frame; its answer comes later through ``conn.offer``."""
+        if self.nursery is None:
+            # Not reachable through `mmtrio sim` (run_venue runs the front end): a test
+            # serving websockets without running the venue gets told so.
+            return [json.dumps({"id": None, "status": 503, "error": {
+                "code": -1000, "msg": "the simulated venue is not running"}})]  # fmt: skip
+        before = self._latest.get(conn)
+        mine = trio.Event()
+        self._latest[conn] = mine
+        self.nursery.start_soon(self._serve, conn, text, trio.current_time(), before, mine)
+        return []
+
+    async def _serve(
+        self,
+        conn: StreamConn,
+        text: str,
+        arrived: float,
+        before: trio.Event | None,
+        mine: trio.Event,
+    ) -> None:
+        front = self.front
+        venue = front.venue
+        latency = venue.config.latency_s
+        try:
+            await trio.sleep_until(arrived + latency)  # the way in
+            if before is not None:
+                await before.wait()  # same arrival instant: keep the arrival order
+            answer, drop, acted = act(front, text)
+        finally:
+            mine.set()
+            if self._latest.get(conn) is mine:
+                del self._latest[conn]
+        if drop or answer is None:
+            return
+        status = int(answer["status"])
+        hold = venue.faults.take_delay(venue.true_ms())
+        if hold:
+            # As on REST: a 429 held back on its way out is judged from when the client can
+            # read it; what the client sends meanwhile is in flight (a 429 again, not a ban).
+            held = status == 429 and venue.limiter.answer_held(acted)
+            await trio.sleep(hold)
+            if held:
+                venue.limiter.answer_sent(trio.current_time() + latency)
+        conn.offer(json.dumps(answer, separators=(",", ":")))
+
+
+def act(front: BinanceFrontEnd, text: str) -> tuple[dict[str, Any] | None, bool, float]:
+    """The venue acts on one request frame now: (answer, dropped, when it acted)."""
     venue = front.venue
-    latency = venue.config.latency_s
-    if latency:
-        await trio.sleep(latency)
     try:
         msg = json.loads(text)
     except ValueError:
         msg = None
     acted = trio.current_time()  # handle_request's "now": the 429's back-off starts here
+    answer: dict[str, Any] | None
     try:
         answer, drop = handle_request(front, msg, acted)
     except Exception:  # the sim's own bug: an error answer, never a dead socket
-        import traceback
-
         traceback.print_exc()
         bug = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
         answer, drop = {"id": None, "status": 500, "error": bug}, False
     method = msg.get("method") if isinstance(msg, dict) else None
     status = 0 if answer is None else int(answer["status"])
     venue.request_log.append(RequestRecord(venue.true_ms(), "WS", str(method), status))
-    if drop or answer is None:
-        return []
-    hold = venue.faults.take_delay(venue.true_ms())
-    if hold or latency:
-        # As on REST: a 429 held back on its way out is judged from when the client can read
-        # it; what the client sends meanwhile is in flight (a 429 again, not a ban).
-        held = status == 429 and venue.limiter.answer_held(acted)
-        if hold:
-            await trio.sleep(hold)
-        if held:
-            venue.limiter.answer_sent(trio.current_time() + latency)
-    return [json.dumps(answer, separators=(",", ":"))]
+    return answer, drop, acted

@@ -28,7 +28,10 @@ Rules, the same as :class:`~mmtrio.venues.binance.rest.BinanceRest`'s:
   unknown outcome by its own timeout. An answer with neither a result nor an error code is
   logged, counted and an unknown outcome. Nothing a server sends stops the reader.
 - 429/418 back-offs and -1021 go through the REST client's :meth:`note_error`, so both
-  transports honour one back-off (Binance counts the IP, not the transport).
+  transports honour one back-off (Binance counts the IP, not the transport). A 429/418
+  starts its back-off in the reader, the moment the answer is read (``note_backoff``), not
+  when the requesting task wakes: a task scheduled in between would otherwise pass the
+  back-off check and send into the back-off.
 
 While the socket is down, :attr:`connected` is False and the gateway sends over REST.
 """
@@ -45,7 +48,13 @@ import trio
 from loguru import logger
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from mmtrio.errors import ConnectionFailed, OutcomeUnknownError, ProtocolError
+from mmtrio.errors import (
+    ConnectionFailed,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimited,
+    VenueError,
+)
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.costs import ORDERS_1M, ORDERS_10S, WEIGHT
 from mmtrio.venues.binance.rest import BinanceRest
@@ -66,12 +75,13 @@ _WINDOWS = {
 class _Pending:
     """One request waiting for its answer."""
 
-    __slots__ = ("answer", "done", "lost")
+    __slots__ = ("answer", "done", "limited", "lost")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.answer: Any = None
         self.lost: str | None = None  # why no answer will come (the socket closed)
+        self.limited: RateLimited | None = None  # a 429/418 answer, its back-off started
 
 
 class WsOrderEntry(WsConnection):
@@ -188,6 +198,10 @@ class WsOrderEntry(WsConnection):
                 )
             return
         slot.answer = obj
+        error = self._error_of(obj)
+        if isinstance(error, RateLimited):
+            self._rest.note_backoff(error)  # now: before any other task may send
+            slot.limited = error
         slot.done.set()
 
     # --- requests -------------------------------------------------------------------------
@@ -232,15 +246,34 @@ class WsOrderEntry(WsConnection):
             # A read changed nothing: "not done", so the gateway asks REST instead.
             error = OutcomeUnknownError if mutates else ConnectionFailed
             raise error(f"{method}: {slot.lost}")
+        if slot.limited is not None:
+            self._feed_usage(slot.answer.get("rateLimits"))
+            raise slot.limited  # its back-off started when the reader read it
         return await self._result(method, slot.answer)
+
+    def _error_of(self, answer: dict[str, Any]) -> VenueError | None:
+        """The classified error of an answer with a coded error, else None (a result, or
+        an answer without an error code)."""
+        status = answer.get("status")
+        if status == 200 and "result" in answer:
+            return None
+        error = answer.get("error")
+        if not isinstance(error, dict) or type(error.get("code")) is not int:
+            return None
+        retry_after: str | None = None
+        if isinstance(error.get("data"), dict):
+            until = error["data"].get("retryAfter")  # epoch ms when the back-off ends
+            if type(until) is int:
+                wait_ms = max(0, until - self._rest.timestamp_ms())
+                retry_after = str(max(1, math.ceil(wait_ms / 1000)))
+        return cr.parse_error_body(status if type(status) is int else 400, error, retry_after)
 
     async def _result(self, method: str, answer: dict[str, Any]) -> Any:
         self._feed_usage(answer.get("rateLimits"))
-        status = answer.get("status")
-        if status == 200 and "result" in answer:
+        if answer.get("status") == 200 and "result" in answer:
             return answer["result"]
-        error = answer.get("error")
-        if not isinstance(error, dict) or type(error.get("code")) is not int:
+        err = self._error_of(answer)
+        if err is None:
             # No result and no coded error: nothing says the venue did not act.
             self.codeless_errors += 1
             if self.codeless_errors % LOG_EVERY == 1:
@@ -252,13 +285,6 @@ class WsOrderEntry(WsConnection):
                     answer,
                 )
             raise OutcomeUnknownError(f"{method}: an answer without a result or an error code")
-        retry_after: str | None = None
-        if isinstance(error, dict) and isinstance(error.get("data"), dict):
-            until = error["data"].get("retryAfter")  # epoch ms when the back-off ends
-            if type(until) is int:
-                wait_ms = max(0, until - self._rest.timestamp_ms())
-                retry_after = str(max(1, math.ceil(wait_ms / 1000)))
-        err = cr.parse_error_body(status if type(status) is int else 400, error, retry_after)
         await self._rest.note_error(err)
         raise err
 
