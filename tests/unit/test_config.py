@@ -275,17 +275,12 @@ def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
         "rest": "https://fapi.binance.com",
         "market_ws": "wss://fstream.binance.com",
         "private_ws": "wss://fstream.binance.com",
-    }  # no order socket: it is opt-in (cli/venue.py), orders go over REST by default
+        "order_ws": "wss://ws-fapi.binance.com/ws-fapi/v1",
+    }
     testnet = parse(with_changes(**{**LIVE, "venue__mode": "testnet"}))
     urls = live_settings(testnet, check_venue(testnet)).urls
-    assert urls["rest"] == "https://testnet.binancefuture.com" and "order_ws" not in urls
-    opted = parse(
-        with_changes(**{**LIVE, "venue__mode": "testnet",
-                        "venue__order_ws_url": "wss://testnet.binancefuture.com/ws-fapi/v1"})
-    )  # fmt: skip
-    assert live_settings(opted, check_venue(opted)).urls["order_ws"] == (
-        "wss://testnet.binancefuture.com/ws-fapi/v1"
-    )
+    assert urls["rest"] == "https://testnet.binancefuture.com"
+    assert urls["order_ws"] == "wss://testnet.binancefuture.com/ws-fapi/v1"
     # The order socket's URL is checked like the others (a testnet host in live mode).
     text = venue_problems(
         **{**LIVE, "venue__order_ws_url": "wss://testnet.binancefuture.com/ws-fapi/v1"}
