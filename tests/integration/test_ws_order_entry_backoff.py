@@ -43,14 +43,20 @@ def clock_ms() -> int:
 
 
 @asynccontextmanager
-async def in_memory() -> AsyncIterator[tuple[SimVenue, BinanceSession]]:
-    """The sim (its front end running) and a connected Binance session, in memory."""
+async def in_memory(
+    venue_keys: dict[str, str] | None = None,
+    client_keys: dict[str, str] | None = None,
+    connected: bool = True,
+) -> AsyncIterator[tuple[SimVenue, BinanceSession]]:
+    """The sim (its front end running, with ``venue_keys``) and a Binance session (with
+    ``client_keys``, the venue's by default), in memory; its order socket up if
+    ``connected``."""
     venue = SimVenue(
         SyntheticDriver(synthetic_instrument(SYM), 26, SyntheticParams()),
         SimConfig(clock=TrioClock(EPOCH_MS), seed=26),
     )
-    front = frontends.factory("binance").create(venue)
-    creds = front.client_credentials()
+    front = frontends.factory("binance").create(venue, venue_keys)
+    creds = client_keys or front.client_credentials()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_venue, venue)
         link = Link(front.rest_app, front.serve_ws, nursery)
@@ -66,9 +72,10 @@ async def in_memory() -> AsyncIterator[tuple[SimVenue, BinanceSession]]:
         assert isinstance(sess, SupervisedTasks)
         for _, task in sess.supervised_tasks():
             nursery.start_soon(task)
-        with trio.fail_after(10):
-            while not sess.orders.connected:  # noqa: ASYNC110 - the reconnect loop's state
-                await trio.sleep(0.01)
+        if connected:
+            with trio.fail_after(10):
+                while not sess.orders.connected:  # noqa: ASYNC110 - the reconnect loop's state
+                    await trio.sleep(0.01)
         yield venue, sess
         nursery.cancel_scope.cancel()
     await sess.aclose()

@@ -394,6 +394,23 @@ def test_credential_files_must_be_private(tmp_path: Path) -> None:
     assert str(key) in creds.source
 
 
+def test_an_ed25519_private_key_file_is_a_secret_and_other_lines_are_not(tmp_path: Path) -> None:
+    from tests.unit.test_binance_signing import RFC_SEED, ed25519_pem
+
+    key, secret = tmp_path / "key", tmp_path / "secret"
+    key.write_text("key123\n")
+    pem = ed25519_pem(RFC_SEED)
+    secret.write_text(pem)
+    os.chmod(key, 0o600)
+    os.chmod(secret, 0o600)
+    venue = binance_venue(venue__api_key_file=str(key), venue__api_secret_file=str(secret)).venue
+    creds = load_credentials(venue, environ={})
+    assert creds is not None and creds.api_secret == pem.strip()
+    secret.write_text("sec456\nsomething else\n")  # two lines that are no PEM block
+    with pytest.raises(ConfigError, match="on one line"):
+        load_credentials(venue, environ={})
+
+
 def test_credentials_missing_or_ambiguous(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_credentials(binance_venue().venue, environ={})

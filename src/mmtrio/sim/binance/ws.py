@@ -62,6 +62,8 @@ class BinanceWs:
                 queue=self.venue.config.stream_queue,
             )
             self.venue.hub.orders.add(conn)  # a fault target; answered in on_message
+            if self.orders is not None:
+                self.orders.opened(conn)
             return conn
         query = parse_qs(parts.query)
         for prefix in ("/public", "/market", "/private"):

@@ -46,7 +46,7 @@ from mmtrio.venues.binance.codec import BinanceDecoder, loads
 from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
-from mmtrio.venues.binance.signing import Params, Signer, encode_params
+from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
 
 T = TypeVar("T")
 UsageCallback = Callable[[dict[str, int | None]], None]
@@ -92,7 +92,7 @@ class BinanceRest:
         base_url: str,
         decoder: BinanceDecoder | None = None,
         *,
-        signer: Signer | None = None,
+        signer: AnySigner | None = None,
         on_usage: UsageCallback | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
         recv_window_ms: int = 5000,

@@ -12,10 +12,16 @@ The protocol (PROTOCOL.md, Binance "WebSocket API General Info" for USD-M future
   ``{"id": <ours>, "method": "order.place", "params": {...}}``; the answer carries the same
   ``id``, a ``status`` (HTTP-like), ``result`` or ``error {code, msg[, data]}``, and
   ``rateLimits`` (the same request-weight and order-count windows as REST's usage headers).
-- Signing (HMAC keys): ``apiKey``, ``timestamp`` and ``recvWindow`` join the parameters; the
-  signature is the hex HMAC-SHA256 of every parameter but ``signature``, sorted by name, as
-  ``k=v`` joined by ``&`` (values as sent, not percent-encoded). An Ed25519 ``session.logon``
-  is not used yet: an HMAC key signs every request, which Binance accepts on ws-fapi.
+- Signing: ``apiKey``, ``timestamp`` and ``recvWindow`` join the parameters; the signature is
+  over every parameter but ``signature``, sorted by name, as ``k=v`` joined by ``&`` (values
+  as sent, not percent-encoded): the hex HMAC-SHA256 for an HMAC key, the base64 Ed25519
+  signature for an Ed25519 key (:mod:`.signing`).
+- An Ed25519 key logs each connection on first (``session.logon`` with ``apiKey``,
+  ``timestamp`` and their signature; Binance: "only Ed25519 keys are supported for this
+  feature"); after that, requests carry ``timestamp`` and ``recvWindow`` but neither
+  ``apiKey`` nor ``signature``, and cost no signing. The socket counts as up only once the
+  logon is accepted; a refused or unanswered logon ends the connection (REST carries orders,
+  the socket reconnects with back-off), a 429/418 on it starts the shared back-off.
 
 Rules, the same as :class:`~mmtrio.venues.binance.rest.BinanceRest`'s:
 
@@ -58,7 +64,7 @@ from mmtrio.errors import (
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.costs import ORDERS_1M, ORDERS_10S, WEIGHT
 from mmtrio.venues.binance.rest import BinanceRest
-from mmtrio.venues.binance.signing import Params, Signer
+from mmtrio.venues.binance.signing import AnySigner, Params
 from mmtrio.venues.wsconn import Connect, WsConnection, open_socket
 
 DEFAULT_TIMEOUT_S = 5.0  # as REST's read timeout: beyond it the outcome is unknown
@@ -92,7 +98,7 @@ class WsOrderEntry(WsConnection):
     def __init__(
         self,
         url: str,
-        signer: Signer,
+        signer: AnySigner,
         rest: BinanceRest,
         *,
         recv_window_ms: int = 5000,
@@ -122,6 +128,9 @@ class WsOrderEntry(WsConnection):
         self._signer = signer
         self._rest = rest
         self._static: Params = [("apiKey", signer.api_key), ("recvWindow", str(recv_window_ms))]
+        self._logged_on: Params = [("recvWindow", str(recv_window_ms))]  # after session.logon
+        self._session_key = False  # this connection's session.logon was accepted
+        self.logons = 0  # accepted session.logon (one per connection with an Ed25519 key)
         self.timeout_s = timeout_s
         self.on_status = on_status
         self._ws: WebSocketConnection | None = None
@@ -155,13 +164,49 @@ class WsOrderEntry(WsConnection):
             self.on_status(connected, reason)
 
     async def _session(self, ws: WebSocketConnection) -> None:
+        if self._signer.logs_on:
+            await self._logon(ws)  # before the socket counts as up: nothing else is in flight
         self._ws = ws
         try:
             while True:
                 self._on_frame(await ws.get_message())
         finally:
             self._ws = None
+            self._session_key = False
             self._fail_in_flight("the order socket closed with the request in flight")
+
+    async def _logon(self, ws: WebSocketConnection) -> None:
+        """``session.logon`` with the Ed25519 key; raises the venue's error when refused."""
+        self._rest.check_blocked()
+        self._next_id += 1
+        rid = f"logon{self._next_id}"
+        params = [("apiKey", self._signer.api_key), ("timestamp", str(self._rest.timestamp_ms()))]
+        body = dict(params)
+        body["signature"] = self._signer.signature("&".join(f"{k}={v}" for k, v in params))
+        await ws.send_message(orjson.dumps(
+            {"id": rid, "method": "session.logon", "params": body}).decode())  # fmt: skip
+        answer: Any = None
+        with trio.move_on_after(self.timeout_s):
+            while not (isinstance(answer, dict) and answer.get("id") == rid):
+                try:
+                    answer = orjson.loads(await ws.get_message())
+                except orjson.JSONDecodeError:
+                    answer = None
+        if not isinstance(answer, dict):
+            raise ConnectionFailed(f"session.logon: no answer within {self.timeout_s:g} s")
+        self._feed_usage(answer.get("rateLimits"))
+        if answer.get("status") == 200 and isinstance(answer.get("result"), dict):
+            self._session_key = True
+            self.logons += 1
+            logger.info("order socket: session.logon accepted; requests are not signed each")
+            return
+        err = self._error_of(answer)
+        if err is None:
+            raise ProtocolError(f"session.logon: an answer without a result or an error code: "
+                                f"{answer!r}")  # fmt: skip
+        await self._rest.note_error(err)
+        logger.error("order socket: session.logon refused: {}", err)
+        raise err
 
     def _fail_in_flight(self, why: str) -> None:
         pending, self._pending = self._pending, {}
@@ -206,6 +251,9 @@ class WsOrderEntry(WsConnection):
 
     # --- requests -------------------------------------------------------------------------
     def _frame(self, rid: str, method: str, params: Params) -> bytes:
+        if self._session_key:  # logged on: no apiKey, no signature
+            body = dict([*params, *self._logged_on, ("timestamp", str(self._rest.timestamp_ms()))])
+            return orjson.dumps({"id": rid, "method": method, "params": body})
         full = [*params, *self._static, ("timestamp", str(self._rest.timestamp_ms()))]
         full.sort()
         signature = self._signer.signature("&".join(f"{k}={v}" for k, v in full))
