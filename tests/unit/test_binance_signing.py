@@ -121,11 +121,15 @@ def test_an_ed25519_signer_hides_its_key_and_refuses_other_pem_keys() -> None:
         pickle.dumps(signer)
     with pytest.raises(TypeError):
         copy.copy(signer)
-    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    other = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
     with pytest.raises(ConfigError, match="Ed25519"):
         make_signer("k", other)
     with pytest.raises(ConfigError, match="cannot be read"):
