@@ -117,6 +117,10 @@ async def test_a_held_answer_does_not_hold_the_requests_sent_after_it(
 async def test_orders_sent_before_the_first_429_arrived_are_not_banned(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    """Seed 26's sequence end to end. Not the regression test (the one above is): on virtual
+    time the old sim acted on the queued request at the very instant the held 429 left, which
+    its in-flight rule took for that 429 again, so this passed there too; on real time the
+    few ms between the two made it a ban."""
     async with in_memory() as (venue, sess):
         assert sess.orders is not None
         venue.inject("http_429", {"count": 1, "retry_after": 2})
