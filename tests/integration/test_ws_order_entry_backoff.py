@@ -118,9 +118,10 @@ async def test_orders_sent_before_the_first_429_arrived_are_not_banned(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Seed 26's sequence end to end. Not the regression test (the one above is): on virtual
-    time the old sim acted on the queued request at the very instant the held 429 left, which
-    its in-flight rule took for that 429 again, so this passed there too; on real time the
-    few ms between the two made it a ban."""
+    time the old sim acted on the queued request at the very instant the held 429 left, and
+    ``RateLimiter.answer_held`` (which knows the 429 that set the back-off by its time) took
+    that request's in-flight 429 for it and restarted the grace, so this passed there too; on
+    real time the 2 ms between the two made the next request a ban."""
     async with in_memory() as (venue, sess):
         assert sess.orders is not None
         venue.inject("http_429", {"count": 1, "retry_after": 2})
