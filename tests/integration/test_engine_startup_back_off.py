@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from loguru import logger
 
 from mmtrio.runtime.venue_block import FILE_NAME
+from mmtrio.venues.binance.rest import wall_clock_ms as wall_ms
 from tests.integration.paper import PaperEngine, paper_engine
 from tests.integration.test_run_engine import (
     quotes_resting,
@@ -100,3 +102,34 @@ async def test_start_up_tries_a_failed_read_again(tmp_path: Path) -> None:
         engine.request_stop("test stop")
     assert codes == [0]
     assert venue_open(engine) == []
+
+
+async def test_a_stop_while_waiting_out_an_earlier_processs_back_off_is_honoured_at_once(
+    tmp_path: Path,
+) -> None:
+    # Chaos seed 26: a bot restarted into a recorded ban (venue_block.json) slept it out
+    # before its start-up began, and a SIGTERM meanwhile was noted but not acted on: it ran
+    # past the stop budget until the harness killed it.
+    cfg_path = write_config(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / FILE_NAME).write_text(json.dumps({"until_ms": wall_ms() + 600_000}))
+    engine = paper_engine(cfg_path)
+    waiting: list[str] = []
+    sink = logger.add(
+        lambda m: waiting.append(str(m)) if "before the first request" in str(m) else None,
+        level="WARNING",
+    )
+    codes: list[int] = []
+    try:
+        # Generous bound: without the stop honoured, the bot would sleep 600 s.
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run_engine, engine, codes)
+                await wait_for(lambda: bool(waiting), 30, "the wait for the recorded back-off")
+                engine.request_stop("test stop")
+    finally:
+        logger.remove(sink)
+    # A fresh journal (no earlier session of this bot left orders) and nothing sent: clean.
+    assert codes == [0]
+    assert engine.sim_venue.limiter.requests == 0  # not one request into the back-off

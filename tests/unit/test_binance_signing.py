@@ -56,3 +56,81 @@ def test_secret_never_shown() -> None:
     assert not hasattr(s, "__dict__")  # nothing to dump by accident
     with pytest.raises(ConfigError, match="must both be set"):
         Signer("key", "")
+
+
+# --- Ed25519 keys ------------------------------------------------------------------------
+# RFC 8032 section 7.1, TEST 2: secret key, public key, message 0x72 ("r"), signature.
+RFC_SEED = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"
+RFC_PUBLIC = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+RFC_SIG = (
+    "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+    "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+)
+
+
+def ed25519_pem(seed_hex: str) -> str:
+    """The PKCS#8 PEM of an Ed25519 private key (what Binance's key generator writes)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed_hex))
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def test_an_ed25519_key_signs_as_rfc_8032_test_2() -> None:
+    import base64
+    from urllib.parse import quote
+
+    from mmtrio.sim.binance.auth import Credentials, ed25519_public_key, signature_valid
+    from mmtrio.venues.binance.signing import Ed25519Signer, make_signer
+
+    pem = ed25519_pem(RFC_SEED)
+    signer = make_signer("ed-key", pem)
+    assert isinstance(signer, Ed25519Signer) and signer.logs_on
+    expected = base64.b64encode(bytes.fromhex(RFC_SIG)).decode()
+    assert signer.signature("r") == signer.signature(b"r") == expected
+    # In a query string the base64 signature is percent-encoded (+, / and = are not safe).
+    assert signer.sign_query("r") == f"r&signature={quote(expected, safe='')}"
+    assert "%" in quote(expected, safe="")  # this vector has characters to encode
+    # The sim checks it with the public half (RFC: 3d4017c3…).
+    public = ed25519_public_key(pem)
+    assert public is not None and public.public_bytes_raw().hex() == RFC_PUBLIC
+    creds = Credentials("ed-key", pem)
+    assert signature_valid(creds, b"r", quote(expected, safe="").encode())  # as in a query
+    assert signature_valid(creds, b"r", expected.encode())  # as in a ws-fapi frame
+    assert not signature_valid(creds, b"s", expected.encode())
+    assert not signature_valid(creds, b"r", b"not base64 !")
+    # An HMAC secret is still HMAC.
+    assert not make_signer("k", FUT_SECRET).logs_on
+
+
+def test_an_ed25519_signer_hides_its_key_and_refuses_other_pem_keys() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from mmtrio.venues.binance.signing import make_signer
+
+    pem = ed25519_pem(RFC_SEED)
+    signer = make_signer("abcdefghijkl", pem)
+    assert "PRIVATE" not in repr(signer) and "redacted" in repr(signer)
+    with pytest.raises(TypeError):
+        pickle.dumps(signer)
+    with pytest.raises(TypeError):
+        copy.copy(signer)
+    other = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    with pytest.raises(ConfigError, match="Ed25519"):
+        make_signer("k", other)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        make_signer("k", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")

@@ -275,17 +275,12 @@ def test_live_and_testnet_default_to_the_venues_own_urls() -> None:
         "rest": "https://fapi.binance.com",
         "market_ws": "wss://fstream.binance.com",
         "private_ws": "wss://fstream.binance.com",
-    }  # no order socket: it is opt-in (cli/venue.py), orders go over REST by default
+        "order_ws": "wss://ws-fapi.binance.com/ws-fapi/v1",
+    }
     testnet = parse(with_changes(**{**LIVE, "venue__mode": "testnet"}))
     urls = live_settings(testnet, check_venue(testnet)).urls
-    assert urls["rest"] == "https://testnet.binancefuture.com" and "order_ws" not in urls
-    opted = parse(
-        with_changes(**{**LIVE, "venue__mode": "testnet",
-                        "venue__order_ws_url": "wss://testnet.binancefuture.com/ws-fapi/v1"})
-    )  # fmt: skip
-    assert live_settings(opted, check_venue(opted)).urls["order_ws"] == (
-        "wss://testnet.binancefuture.com/ws-fapi/v1"
-    )
+    assert urls["rest"] == "https://testnet.binancefuture.com"
+    assert urls["order_ws"] == "wss://testnet.binancefuture.com/ws-fapi/v1"
     # The order socket's URL is checked like the others (a testnet host in live mode).
     text = venue_problems(
         **{**LIVE, "venue__order_ws_url": "wss://testnet.binancefuture.com/ws-fapi/v1"}
@@ -397,6 +392,23 @@ def test_credential_files_must_be_private(tmp_path: Path) -> None:
     creds = load_credentials(venue, environ={})
     assert creds is not None and creds.api_secret == "sec456"
     assert str(key) in creds.source
+
+
+def test_an_ed25519_private_key_file_is_a_secret_and_other_lines_are_not(tmp_path: Path) -> None:
+    from tests.unit.test_binance_signing import RFC_SEED, ed25519_pem
+
+    key, secret = tmp_path / "key", tmp_path / "secret"
+    key.write_text("key123\n")
+    pem = ed25519_pem(RFC_SEED)
+    secret.write_text(pem)
+    os.chmod(key, 0o600)
+    os.chmod(secret, 0o600)
+    venue = binance_venue(venue__api_key_file=str(key), venue__api_secret_file=str(secret)).venue
+    creds = load_credentials(venue, environ={})
+    assert creds is not None and creds.api_secret == pem.strip()
+    secret.write_text("sec456\nsomething else\n")  # two lines that are no PEM block
+    with pytest.raises(ConfigError, match="on one line"):
+        load_credentials(venue, environ={})
 
 
 def test_credentials_missing_or_ambiguous(tmp_path: Path) -> None:

@@ -96,8 +96,8 @@ def bot_config(
         market_ws_url=urls.get("market_ws", urls.get("ws", "")),
         private_ws_url=urls.get("private_ws", urls.get("ws", "")),
     )
-    # Binance's order socket (ws-fapi) is opt-in for users (cli/venue.py: seed 26 gets a 418
-    # ban over it), so the bots trade as users do by default: orders over REST.
+    if "order_ws" in urls:  # the venue's order socket (Binance ws-fapi, issue 15): bots use it
+        c["venue"]["order_ws_url"] = urls["order_ws"]
     if account is not None:
         c["venue"]["account"] = account
     c["quoting"].update(gamma=gamma, requote_interval_ms=100)

@@ -65,10 +65,20 @@ from mmtrio.chaos.logs import log_entries, supervised_restarts
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import Schedule, make_schedule
+from mmtrio.sim.binance.wsapi import PATH as ORDER_WS_PATH
 
 EPOCH_MS = 1_700_000_000_000  # the wall time virtual time 0 stands for (2023-11-14)
 POLL_S = 0.3  # venue snapshots, as the process harness polls
 URLS = {"rest": "http://127.0.0.1:1", "ws": "ws://127.0.0.1:1"}  # never dialled: in memory
+# The bot's endpoints by the names a venue package reads, the order socket (Binance's ws-fapi
+# path on the websocket URL) among them: the bot places orders over it, as process chaos bots
+# and paper bots do.
+URLS_BY_NAME = {
+    "rest": URLS["rest"],
+    "market_ws": URLS["ws"],
+    "private_ws": URLS["ws"],
+    "order_ws": URLS["ws"] + ORDER_WS_PATH,
+}
 
 
 @dataclass
@@ -219,8 +229,7 @@ def write_config(out: Path, state_dir: Path, gamma: float, variant: str) -> Path
     """The bot's config file (the process harness's, pointed at the in-memory venue)."""
     path = out / "config.toml"
     text = bot_config(
-        {"rest": URLS["rest"], "ws": URLS["ws"]}, state_dir, out / "c.sock", gamma=gamma,
-        variant=variant,
+        URLS_BY_NAME, state_dir, out / "c.sock", gamma=gamma, variant=variant
     )  # fmt: skip
     path.write_text(text)
     return path

@@ -29,7 +29,7 @@ from mmtrio.chaos.botconfig import (
 from mmtrio.chaos.dst import (
     EPOCH_MS,
     POLL_S,
-    URLS,
+    URLS_BY_NAME,
     _State,
     judge,
     new_determinism,
@@ -70,7 +70,7 @@ class DstRun:
             name="binance",
             mode="testnet",
             symbol=SYMBOL,
-            urls={"rest": URLS["rest"], "market_ws": URLS["ws"], "private_ws": URLS["ws"]},
+            urls=dict(URLS_BY_NAME),  # orders over the order socket (ws-fapi), as chaos bots
         )
         self.factory = get_venue("binance")
         self.faults = Faults(self)

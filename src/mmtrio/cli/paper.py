@@ -65,18 +65,12 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
         name=config.venue.name,
         mode="paper",
         symbol=venue.front.symbol,  # the venue's own name for it (OKX: BTC-USDT-SWAP)
-        urls=paper_urls(venue.front.client_urls(urls.rest, urls.ws)),
+        urls=venue.front.client_urls(urls.rest, urls.ws),
         recv_window_ms=config.venue.recv_window_ms,
         request_timeout_ms=config.execution.request_timeout_ms,
         instance=venue.instance,
         options=state_options(config),
     )
-
-
-def paper_urls(found: dict[str, str]) -> dict[str, str]:
-    """The sim's client URLs without Binance's order socket: paper orders go over REST, as
-    live ones do by default (the socket is opt-in, see :func:`mmtrio.cli.venue.urls`)."""
-    return {k: v for k, v in found.items() if k != "order_ws"}
 
 
 def paper_credentials(venue: Any) -> VenueCredentials:

@@ -36,14 +36,12 @@ def venue_factory(config: Config) -> VenueFactory:
 def urls(config: Config, factory: VenueFactory) -> dict[str, str]:
     """The endpoints for testnet/live: the venue's own, overridden by the file's.
 
-    Binance's order socket (ws-fapi) is opt-in: orders go over it only when the file sets
-    ``order_ws_url``. Decision (2026-12-03): chaos seed 26 ends with a 418 ban and a foreign
-    order left open when orders go over the socket, and is clean over REST; until that is
-    understood, REST is the default order path. (It also keeps orders off a host the operator
-    did not pick when the file moves ``rest_url``.)"""
+    A file that moves ``rest_url`` but not ``order_ws_url`` gets no order socket (orders go
+    over REST to the URL it chose): the venue's default order socket would send orders to a
+    host the operator did not pick (a proxy, a test venue), with the same keys."""
     v = config.venue
     found = {**factory.default_urls(v.mode), **v.url_overrides}
-    if "order_ws" not in v.url_overrides:
+    if "rest" in v.url_overrides and "order_ws" not in v.url_overrides:
         found.pop("order_ws", None)
     return found
 

@@ -17,6 +17,11 @@ exactly the confusion that sends orders with the wrong account.
 For ``venue.mode = "paper"`` there is nothing to load: the CLI starts the simulated venue
 in-process and uses its paper keys, so :func:`load_credentials` returns ``None``.
 
+A secret is one printable token on one line, or a PEM private-key block (Binance's Ed25519
+API keys: the secret is the key's private half as its key generator writes it,
+``-----BEGIN PRIVATE KEY-----`` … ``-----END PRIVATE KEY-----``; best kept in
+``api_secret_file``).
+
 No message produced here contains a secret or any part of one. Reading the files is blocking
 I/O: call this at start-up, before the Trio loop, or in a worker thread.
 """
@@ -152,7 +157,9 @@ def _read_private_file(what: str, path: Path, key: str, problems: list[str]) -> 
         problems.append(f"{key} {path} cannot be read as UTF-8 text")
         return None
     if not _well_formed(value):
-        problems.append(f"{key} {path} must hold the {what} alone, on one line")
+        problems.append(
+            f"{key} {path} must hold the {what} alone, on one line (or a PEM private-key block)"
+        )
         return None
     return value
 
@@ -174,4 +181,22 @@ def load_telegram_token(token_file: Path | None, environ: Mapping[str, str] | No
 
 
 def _well_formed(value: str) -> bool:
+    return _token(value) or _pem_block(value)
+
+
+def _token(value: str) -> bool:
     return bool(value) and value.isprintable() and not any(c.isspace() for c in value)
+
+
+def _pem_block(value: str) -> bool:
+    """A PEM private-key block: BEGIN line, base64 lines, END line, nothing else."""
+    lines = [line.strip() for line in value.strip().splitlines()]
+    if len(lines) < 3 or not lines[0].startswith("-----BEGIN ") or not lines[0].endswith("-----"):
+        return False
+    label = lines[0][len("-----BEGIN ") : -len("-----")]
+    if "PRIVATE KEY" not in label or lines[-1] != f"-----END {label}-----":
+        return False
+    return all(line and _BASE64.issuperset(line) for line in lines[1:-1])
+
+
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")

@@ -264,8 +264,7 @@ class Engine:
         last_trade_id: int | None,
     ) -> int:
         cfg = self.config
-        block = VenueBlock(cfg.runtime.state_dir, wall_ms)
-        await block.wait()  # a Retry-After from an earlier session or process still holds
+        block = VenueBlock(cfg.runtime.state_dir, wall_ms)  # waited out in _startup
         usage_to: list[Execution] = []
 
         def on_usage(usage: dict[str, int | None]) -> None:
@@ -310,6 +309,7 @@ class Engine:
                 try:
                     started = await self._startup(
                         session,
+                        block=block,
                         recorder=recorder,
                         writer=writer,
                         journal_path=journal_path,
@@ -364,6 +364,7 @@ class Engine:
         self,
         session: VenueSession,
         *,
+        block: VenueBlock,
         recorder: JournalRecorder,
         writer: JournalWriter,
         journal_path: Path,
@@ -372,13 +373,18 @@ class Engine:
         last_trade_id: int | None,
         usage_to: list[Execution],
     ) -> bool:
-        """Clock sync, the instrument, the strategy, recovery and reconciliation.
+        """The venue's back-off left by an earlier process, then clock sync, the instrument,
+        the strategy, recovery and reconciliation.
 
         False when a stop request ended it first (the cleanup follows; nothing was quoted).
         A rate-limit met here is waited out as the venue asks, and the wait does not count
         against the start-up deadline: crashing would only restart into the same back-off.
         A read that failed otherwise (5xx, lost connection, clock skew) is tried again after
         a second, within the deadline (chaos seed 50: one 500 crashed a restarted bot).
+        The persisted back-off (``venue_block.json``) is waited out here too, inside the
+        scope a stop request cancels: waited before it (as it was), a SIGTERM was noted and
+        ignored until the wait ended (chaos seed 26: a bot restarted into a 418 ban slept
+        105 s, and a SIGTERM 37 s in left it running past the stop budget until SIGKILL).
         """
         with trio.CancelScope() as scope:
             self._bot_scope = scope  # SIGTERM during start-up stops it at once
@@ -398,6 +404,9 @@ class Engine:
 
             session.on_read_retry = waited
             try:
+                # A Retry-After from an earlier session or process still holds: not sent into.
+                scope.deadline += block.remaining_ms() / 1000
+                await block.wait()
                 offset = await session.sync_clock()
                 instrument = await session.load_instrument()
                 writer.append(js.instrument_record(instrument, wall_ms()))

@@ -6,15 +6,31 @@ The signature is verified over the EXACT bytes the client sent: Binance defines
 itself (which the client appends last, in the query string or the body). Re-encoding the
 parsed parameters instead would accept signatures the real venue rejects (and vice versa),
 so we never do that.
+
+An Ed25519 key (Binance's other symmetric-free scheme): the paper account's ``api_secret`` is
+then the PEM private key its clients sign with (a test venue's keys are public anyway), and
+the venue checks the base64 Ed25519 signature of the same ``totalParams`` (percent-decoded
+from the query string) against the key's public half. The key's scheme decides which check
+applies, as on Binance, where each API key has one.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from functools import lru_cache
+from urllib.parse import parse_qsl, unquote
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from mmtrio.sim.binance.wire import ApiError, illegal, mandatory
 
@@ -40,6 +56,46 @@ DEFAULT_CREDENTIALS = Credentials(
     api_key="mmtrio-sim-key",
     api_secret="mmtrio-sim-secret-not-a-real-secret",
 )
+
+
+@lru_cache(maxsize=8)
+def ed25519_public_key(secret: str) -> Ed25519PublicKey | None:
+    """The public half when ``secret`` is an Ed25519 private key (PEM), else None (HMAC)."""
+    if not secret.lstrip().startswith("-----BEGIN"):
+        return None
+    try:
+        key = load_pem_private_key(secret.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return key.public_key() if isinstance(key, Ed25519PrivateKey) else None
+
+
+def signature_valid(creds: Credentials, total: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` (as sent) signs ``total`` with the paper account's key."""
+    public = ed25519_public_key(creds.api_secret)
+    if public is None:
+        expected = hmac.new(creds.api_secret.encode(), total, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), signature.lower())
+    try:
+        raw = base64.b64decode(unquote(signature.decode("ascii")), validate=True)
+        public.verify(raw, total)
+    except (InvalidSignature, binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+def check_timestamp(params: dict[str, str], now_ms: int) -> None:
+    """``timestamp`` within ``recvWindow`` of the venue's clock (-1021), as Binance checks."""
+    timestamp = int_param(params, "timestamp")
+    recv_window = int_param(params, "recvWindow", required=False)
+    if recv_window is None:
+        recv_window = DEFAULT_RECV_WINDOW_MS
+    if not 0 < recv_window <= MAX_RECV_WINDOW_MS:
+        raise ApiError(-1131, "recvWindow must be less than 60000")
+    if timestamp is None:  # unreachable: int_param(required=True) raised already
+        raise mandatory("timestamp")
+    if timestamp >= now_ms + MAX_AHEAD_MS or now_ms - timestamp > recv_window:
+        raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 def parse_params(query: bytes, body: bytes) -> dict[str, str]:
@@ -97,20 +153,9 @@ def verify_request(
     signature = sig_q if sig_q is not None else sig_b
     if not signature:
         raise mandatory("signature")
-    total = query_wo + body_wo
-    expected = hmac.new(creds.api_secret.encode(), total, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(expected, signature.lower()):
+    if not signature_valid(creds, query_wo + body_wo, signature):
         raise ApiError(-1022, "Signature for this request is not valid.")
-    timestamp = int_param(params, "timestamp")
-    recv_window = int_param(params, "recvWindow", required=False)
-    if recv_window is None:
-        recv_window = DEFAULT_RECV_WINDOW_MS
-    if not 0 < recv_window <= MAX_RECV_WINDOW_MS:
-        raise ApiError(-1131, "recvWindow must be less than 60000")
-    if timestamp is None:  # unreachable: int_param(required=True) raised already
-        raise mandatory("timestamp")
-    if timestamp >= now_ms + MAX_AHEAD_MS or now_ms - timestamp > recv_window:
-        raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+    check_timestamp(params, now_ms)
 
 
 def sign(secret: str, total_params: str) -> str:

@@ -114,7 +114,17 @@ class BinanceFrontEnd:
         await serve_ws_connection(self.venue, self.ws, stream)
 
     async def run(self) -> None:
-        await self.listen_keys.run()
+        """The front end's own tasks: listen-key expiry, and the ws-fapi requests (each its
+        own task, :class:`~mmtrio.sim.binance.wsapi.OrderEntry`)."""
+        orders = self.ws.orders
+        async with trio.open_nursery() as nursery:
+            if orders is not None:
+                orders.nursery = nursery
+            try:
+                await self.listen_keys.run()
+            finally:
+                if orders is not None:
+                    orders.nursery = None
 
     def client_trade_id(self, fill: Fill) -> int:
         return fill.trade_id  # Binance's trade ids are the engine's, as published

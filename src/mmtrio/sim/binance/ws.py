@@ -48,6 +48,7 @@ class BinanceWs:
         self.venue = venue
         self.listen_keys = listen_keys
         self.front = front  # for the order-entry WebSocket API (wsapi.py)
+        self.orders = wsapi.OrderEntry(front) if front is not None else None
         self.symbols = {venue.symbol.lower()}
 
     def open(self, target: str) -> StreamConn:
@@ -61,6 +62,8 @@ class BinanceWs:
                 queue=self.venue.config.stream_queue,
             )
             self.venue.hub.orders.add(conn)  # a fault target; answered in on_message
+            if self.orders is not None:
+                self.orders.opened(conn)
             return conn
         query = parse_qs(parts.query)
         for prefix in ("/public", "/market", "/private"):
@@ -103,10 +106,10 @@ class BinanceWs:
     async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:
         """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; garbage gets an error frame. On an
         order socket: a ws-fapi request (wsapi.py)."""
-        if conn in self.venue.hub.orders and self.front is not None and isinstance(data, str):
+        if conn in self.venue.hub.orders and self.orders is not None and isinstance(data, str):
             if len(data) > MAX_CLIENT_MESSAGE:
                 return [_error(None, "Invalid request: message too large")]
-            return await wsapi.serve_request(self.front, data)
+            return self.orders.receive(conn, data)
         if isinstance(data, bytes):
             return [_error(None, "binary frames are not supported")]
         if len(data) > MAX_CLIENT_MESSAGE:

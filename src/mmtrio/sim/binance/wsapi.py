@@ -11,21 +11,43 @@ differs is the wire: a request is ``{"id", "method", "params"}``; the answer is
 HMAC of the parameters sorted by name (``apiKey``, ``timestamp``, ``recvWindow`` among them,
 ``signature`` not), as ``k=v`` joined by ``&``.
 
+``session.logon`` (weight 2) logs a connection on with an Ed25519 key: ``apiKey``,
+``timestamp`` and the base64 Ed25519 signature of ``apiKey=…&timestamp=…`` (the paper
+account's ``api_secret`` is then its PEM private key, :mod:`.auth`); the answer's ``result``
+names the key, ``authorizedSince``, ``connectedSince`` and ``serverTime``. After it, a request
+without ``apiKey`` and ``signature`` is the logged-on key's (its timestamp is still checked).
+With an HMAC key the sim refuses the logon with -1002 (Binance documents that only Ed25519 keys
+may log on, not the code it answers). ``session.status`` and ``session.logout`` are not served.
+
 Faults on the socket itself: ``ws_close``/``ws_stall`` with ``target = "orders"`` (or
 ``all``) close it or hold its answers; ``order_drop`` executes a request and never answers.
-Requests on one socket are answered in order (the shared server reads one message at a time):
-with a way-in latency configured, a burst waits that latency once per request.
+
+Each request is acted on when it reaches the venue (``latency`` after it arrived), in the
+order the requests arrived, and answered on its own: a held answer (the ``delay`` fault)
+holds that answer only, and answers may leave in another order than their requests came, as
+Binance documents (PROTOCOL.md: "answers can arrive in any order: match them by id"). Answers
+leave through the connection's outgoing queue, so the way-out latency and ``ws_stall`` apply.
+
+Why not one request at a time, as the shared server reads messages: a request then waited
+behind the held answer of the one before it, and was judged by the rate limiter when its turn
+came rather than when it arrived. Chaos seed 26 (2026-12-03): an amend drew the injected 429
+and its answer was held 319 ms; a place the bot had sent 1 ms after the amend was acted on
+320 ms late (a 429 "in flight", held 319 ms in turn), and a place sent 42 ms *before* the bot
+could know of any 429 was acted on 645 ms late, 324 ms after the first 429 left: past the
+in-flight grace, so a 418 ban for a client that never sent a request after reading a 429.
 """
 
 from __future__ import annotations
 
 import json
+import traceback
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from mmtrio.exchange.matching import MatchingReject
-from mmtrio.sim.binance.auth import verify_request
+from mmtrio.sim.binance.auth import check_timestamp, ed25519_public_key, verify_request
 from mmtrio.sim.binance.params import check_params
 from mmtrio.sim.binance.rest import GENERIC_ERROR, ROUTES, api_answer_error
 from mmtrio.sim.binance.wire import ApiError
@@ -35,6 +57,7 @@ from mmtrio.sim.venue import RequestRecord
 
 if TYPE_CHECKING:
     from mmtrio.sim.binance.frontend import BinanceFrontEnd
+    from mmtrio.sim.hub import StreamConn
     from mmtrio.sim.venue import SimVenue
 
 PATH = "/ws-fapi/v1"
@@ -44,6 +67,19 @@ METHODS: dict[str, tuple[str, str]] = {
     "order.cancel": ("DELETE", "/fapi/v1/order"),
     "order.status": ("GET", "/fapi/v1/order"),
 }
+
+
+LOGON_WEIGHT = 2  # Binance's weight of session.logon
+
+
+class WsSession:
+    """One order connection's state: when it opened, the key it is logged on with."""
+
+    __slots__ = ("api_key", "connected_ms")
+
+    def __init__(self, connected_ms: int) -> None:
+        self.connected_ms = connected_ms
+        self.api_key: str | None = None
 
 
 def _text(value: Any) -> str:
@@ -80,26 +116,64 @@ def _error(venue: SimVenue, rid: Any, exc: ApiError, now: float) -> dict[str, An
     return {"id": rid, "status": exc.status, "error": error, "rateLimits": rate_limits(venue, now)}
 
 
+def _verify(
+    front: BinanceFrontEnd, params: dict[str, str], api_key: str | None, signature: str | None
+) -> None:
+    """Key, signature (over the other parameters sorted by name) and timestamp."""
+    pairs = sorted([*params.items(), ("apiKey", api_key or "")])
+    signed = "&".join(f"{k}={v}" for k, v in pairs)
+    query = signed.encode() + (b"&signature=" + signature.encode() if signature else b"")
+    verify_request(front.credentials, api_key, query, b"", params=params,
+                   now_ms=front.venue.wall_ms())  # fmt: skip
+
+
+def _logon(front: BinanceFrontEnd, raw: dict[str, Any], session: WsSession | None) -> Any:
+    """``session.logon``: the result, or the refusal raised."""
+    if session is None:
+        raise ApiError(GENERIC_ERROR, "session.logon needs a connection")  # not reachable
+    if ed25519_public_key(front.credentials.api_secret) is None:
+        raise ApiError(-1002, "You are not authorized to execute this request: session.logon "
+                       "takes Ed25519 API keys only.", 401)  # fmt: skip
+    params = {str(k): _text(v) for k, v in raw.items()}
+    api_key = params.pop("apiKey", None)
+    signature = params.pop("signature", None)
+    extra = sorted(set(params) - {"timestamp", "recvWindow"})
+    if extra:
+        raise ApiError(-1104, f"Not all sent parameters were read: {', '.join(extra)}.")
+    _verify(front, params, api_key, signature)
+    session.api_key = api_key
+    now_ms = front.venue.wall_ms()
+    return {"apiKey": api_key, "authorizedSince": now_ms,
+            "connectedSince": session.connected_ms, "returnRateLimits": True,
+            "serverTime": now_ms}  # fmt: skip
+
+
 def handle_request(
-    front: BinanceFrontEnd, msg: Any, now: float
+    front: BinanceFrontEnd, msg: Any, now: float, session: WsSession | None = None
 ) -> tuple[dict[str, Any] | None, bool]:
-    """(answer, drop) for one request frame acted on at ``now`` (trio time); ``drop``:
-    executed, the answer never comes."""
+    """(answer, drop) for one request frame acted on at ``now`` (trio time) on a connection
+    whose state is ``session``; ``drop``: executed, the answer never comes."""
     venue = front.venue
     rid = msg.get("id") if isinstance(msg, dict) else None
     try:
         if not isinstance(msg, dict) or not isinstance(rid, str | int):
             raise ApiError(-1102, "Mandatory parameter 'id' was not sent or is malformed.")
         method, raw = msg.get("method"), msg.get("params")
+        if not isinstance(raw, dict):
+            raise ApiError(-1102, "Mandatory parameter 'params' was not sent or is malformed.")
+        if method == "session.logon":
+            venue.limiter.check(LOGON_WEIGHT, 0, now, venue.true_ms())
+            result = _logon(front, raw, session)
+            return {"id": rid, "status": 200, "result": result,
+                    "rateLimits": rate_limits(venue, now)}, False  # fmt: skip
         target = METHODS.get(method) if isinstance(method, str) else None
         if target is None:
             raise ApiError(GENERIC_ERROR, f"Unknown method {method!r}")
-        if not isinstance(raw, dict):
-            raise ApiError(-1102, "Mandatory parameter 'params' was not sent or is malformed.")
         route = ROUTES[target]
         params = {str(k): _text(v) for k, v in raw.items()}
         api_key = params.pop("apiKey", None)
         signature = params.pop("signature", None)
+        logged_on = session.api_key if session is not None else None
         venue.limiter.check(route.weight, route.orders, now, venue.true_ms())
         faults = venue.faults
         if faults.http_429 > 0:
@@ -110,11 +184,10 @@ def handle_request(
             code = GENERIC_ERROR if faults.error_code is None else faults.error_code
             raise ApiError(code, faults.error_msg, faults.error_status)
         check_params(*target, params, signed=True)
-        pairs = sorted([*params.items(), ("apiKey", api_key or "")])
-        signed = "&".join(f"{k}={v}" for k, v in pairs)
-        query = signed.encode() + (b"&signature=" + signature.encode() if signature else b"")
-        verify_request(front.credentials, api_key, query, b"", params=params,
-                       now_ms=venue.wall_ms())  # fmt: skip
+        if logged_on is not None and api_key is None and signature is None:
+            check_timestamp(params, venue.wall_ms())  # the logged-on key's request
+        else:
+            _verify(front, params, api_key, signature)
         result = route.handler(front, params)
         if faults.order_drop > 0:
             faults.order_drop -= 1
@@ -133,38 +206,88 @@ def handle_request(
     return answer, False
 
 
-async def serve_request(front: BinanceFrontEnd, text: str) -> list[str]:
-    """One request: the way in, the venue acts, the delay fault; the answer (or none, when
-    dropped). The shared server adds the way-out latency when it sends."""
+class OrderEntry:
+    """The ws-fapi server of one front end: every request its own task in :attr:`nursery`
+    (the front end's ``run`` provides it), acted on in arrival order per connection."""
+
+    def __init__(self, front: BinanceFrontEnd) -> None:
+        self.front = front
+        self.nursery: trio.Nursery | None = None
+        # per connection, the "acted" event of its latest request: the next one waits for it
+        self._latest: dict[StreamConn, trio.Event] = {}
+        self._sessions: weakref.WeakKeyDictionary[StreamConn, WsSession] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def opened(self, conn: StreamConn) -> None:
+        """A new order connection (its session state starts now)."""
+        self._sessions[conn] = WsSession(self.front.venue.wall_ms())
+
+    def receive(self, conn: StreamConn, text: str) -> list[str]:
+        """Take one request frame; its answer comes later through ``conn.offer``."""
+        if self.nursery is None:
+            # Not reachable through `mmtrio sim` (run_venue runs the front end): a test
+            # serving websockets without running the venue gets told so.
+            return [json.dumps({"id": None, "status": 503, "error": {
+                "code": -1000, "msg": "the simulated venue is not running"}})]  # fmt: skip
+        before = self._latest.get(conn)
+        mine = trio.Event()
+        self._latest[conn] = mine
+        self.nursery.start_soon(self._serve, conn, text, trio.current_time(), before, mine)
+        return []
+
+    async def _serve(
+        self,
+        conn: StreamConn,
+        text: str,
+        arrived: float,
+        before: trio.Event | None,
+        mine: trio.Event,
+    ) -> None:
+        front = self.front
+        venue = front.venue
+        latency = venue.config.latency_s
+        try:
+            await trio.sleep_until(arrived + latency)  # the way in
+            if before is not None:
+                await before.wait()  # same arrival instant: keep the arrival order
+            answer, drop, acted = act(front, text, self._sessions.get(conn))
+        finally:
+            mine.set()
+            if self._latest.get(conn) is mine:
+                del self._latest[conn]
+        if drop or answer is None:
+            return
+        status = int(answer["status"])
+        hold = venue.faults.take_delay(venue.true_ms())
+        if hold:
+            # As on REST: a 429 held back on its way out is judged from when the client can
+            # read it; what the client sends meanwhile is in flight (a 429 again, not a ban).
+            held = status == 429 and venue.limiter.answer_held(acted)
+            await trio.sleep(hold)
+            if held:
+                venue.limiter.answer_sent(trio.current_time() + latency)
+        conn.offer(json.dumps(answer, separators=(",", ":")))
+
+
+def act(
+    front: BinanceFrontEnd, text: str, session: WsSession | None = None
+) -> tuple[dict[str, Any] | None, bool, float]:
+    """The venue acts on one request frame now: (answer, dropped, when it acted)."""
     venue = front.venue
-    latency = venue.config.latency_s
-    if latency:
-        await trio.sleep(latency)
     try:
         msg = json.loads(text)
     except ValueError:
         msg = None
     acted = trio.current_time()  # handle_request's "now": the 429's back-off starts here
+    answer: dict[str, Any] | None
     try:
-        answer, drop = handle_request(front, msg, acted)
+        answer, drop = handle_request(front, msg, acted, session)
     except Exception:  # the sim's own bug: an error answer, never a dead socket
-        import traceback
-
         traceback.print_exc()
         bug = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
         answer, drop = {"id": None, "status": 500, "error": bug}, False
     method = msg.get("method") if isinstance(msg, dict) else None
     status = 0 if answer is None else int(answer["status"])
     venue.request_log.append(RequestRecord(venue.true_ms(), "WS", str(method), status))
-    if drop or answer is None:
-        return []
-    hold = venue.faults.take_delay(venue.true_ms())
-    if hold or latency:
-        # As on REST: a 429 held back on its way out is judged from when the client can read
-        # it; what the client sends meanwhile is in flight (a 429 again, not a ban).
-        held = status == 429 and venue.limiter.answer_held(acted)
-        if hold:
-            await trio.sleep(hold)
-        if held:
-            venue.limiter.answer_sent(trio.current_time() + latency)
-    return [json.dumps(answer, separators=(",", ":"))]
+    return answer, drop, acted

@@ -46,7 +46,7 @@ from mmtrio.venues.binance.codec import BinanceDecoder, loads
 from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
-from mmtrio.venues.binance.signing import Params, Signer, encode_params
+from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
 
 T = TypeVar("T")
 UsageCallback = Callable[[dict[str, int | None]], None]
@@ -92,7 +92,7 @@ class BinanceRest:
         base_url: str,
         decoder: BinanceDecoder | None = None,
         *,
-        signer: Signer | None = None,
+        signer: AnySigner | None = None,
         on_usage: UsageCallback | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
         recv_window_ms: int = 5000,
@@ -324,23 +324,29 @@ class BinanceRest:
         starts the back-off every later request honours (REST and the order socket count
         against the same IP limits); -1021 resyncs the clock offset."""
         if isinstance(err, RateLimited):
-            wait = err.retry_after_s
-            if wait is None:
-                wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
-                err.retry_after_s = wait
-            # Keep the longest back-off: answers to concurrent requests arrive in any
-            # order, and a short injected 429 read after a 418 must not lift the ban.
-            until = trio.current_time() + wait
-            if self._blocked_until is None or until > self._blocked_until:
-                self._blocked_until = until
-            if self._on_blocked is not None:
-                # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
-                self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
+            self.note_backoff(err)
         elif isinstance(err, ClockSkewError):
             try:
                 await self.sync_time()
             except (VenueError, ProtocolError):
                 self.time_sync_failures += 1
+
+    def note_backoff(self, err: RateLimited) -> None:
+        """Start the back-off of a 429/418 now, synchronously: the order socket's reader
+        calls it the moment it reads such an answer, before the requesting task wakes (a
+        task scheduled in between must not pass :meth:`check_blocked`)."""
+        wait = err.retry_after_s
+        if wait is None:
+            wait = FALLBACK_RETRY_AFTER_418_S if err.banned else FALLBACK_RETRY_AFTER_429_S
+            err.retry_after_s = wait
+        # Keep the longest back-off: answers to concurrent requests arrive in any
+        # order, and a short injected 429 read after a 418 must not lift the ban.
+        until = trio.current_time() + wait
+        if self._blocked_until is None or until > self._blocked_until:
+            self._blocked_until = until
+        if self._on_blocked is not None:
+            # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
+            self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
 
     def check_blocked(self) -> None:
         """Raise RateLimited (nothing sent) while a 429/418 back-off is in force."""

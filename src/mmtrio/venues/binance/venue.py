@@ -26,7 +26,7 @@ from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
 from mmtrio.venues.binance.gateway import CAPABILITIES, WS_CAPABILITIES, RestGateway
 from mmtrio.venues.binance.rest import BinanceRest, request_timeout
-from mmtrio.venues.binance.signing import Signer
+from mmtrio.venues.binance.signing import make_signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
 from mmtrio.venues.binance.wsapi import WsOrderEntry
 from mmtrio.venues.protocol import (
@@ -121,7 +121,7 @@ class BinanceSession:
         self.client_ids = client_id_format("mmt")
         self.rest = BinanceRest(
             settings.urls["rest"],
-            signer=Signer(credentials.api_key, credentials.api_secret),
+            signer=make_signer(credentials.api_key, credentials.api_secret),
             on_usage=hooks.on_usage,
             clock_ms=hooks.clock_ms,
             recv_window_ms=settings.recv_window_ms,
@@ -135,7 +135,7 @@ class BinanceSession:
         self.orders = (
             WsOrderEntry(
                 order_ws,
-                Signer(credentials.api_key, credentials.api_secret),
+                make_signer(credentials.api_key, credentials.api_secret),
                 self.rest,
                 recv_window_ms=settings.recv_window_ms,
                 # The same budget as REST's: beyond it an order's outcome is unknown.

@@ -12,10 +12,16 @@ The protocol (PROTOCOL.md, Binance "WebSocket API General Info" for USD-M future
   ``{"id": <ours>, "method": "order.place", "params": {...}}``; the answer carries the same
   ``id``, a ``status`` (HTTP-like), ``result`` or ``error {code, msg[, data]}``, and
   ``rateLimits`` (the same request-weight and order-count windows as REST's usage headers).
-- Signing (HMAC keys): ``apiKey``, ``timestamp`` and ``recvWindow`` join the parameters; the
-  signature is the hex HMAC-SHA256 of every parameter but ``signature``, sorted by name, as
-  ``k=v`` joined by ``&`` (values as sent, not percent-encoded). An Ed25519 ``session.logon``
-  is not used yet: an HMAC key signs every request, which Binance accepts on ws-fapi.
+- Signing: ``apiKey``, ``timestamp`` and ``recvWindow`` join the parameters; the signature is
+  over every parameter but ``signature``, sorted by name, as ``k=v`` joined by ``&`` (values
+  as sent, not percent-encoded): the hex HMAC-SHA256 for an HMAC key, the base64 Ed25519
+  signature for an Ed25519 key (:mod:`.signing`).
+- An Ed25519 key logs each connection on first (``session.logon`` with ``apiKey``,
+  ``timestamp`` and their signature; Binance: "only Ed25519 keys are supported for this
+  feature"); after that, requests carry ``timestamp`` and ``recvWindow`` but neither
+  ``apiKey`` nor ``signature``, and cost no signing. The socket counts as up only once the
+  logon is accepted; a refused or unanswered logon ends the connection (REST carries orders,
+  the socket reconnects with back-off), a 429/418 on it starts the shared back-off.
 
 Rules, the same as :class:`~mmtrio.venues.binance.rest.BinanceRest`'s:
 
@@ -28,7 +34,10 @@ Rules, the same as :class:`~mmtrio.venues.binance.rest.BinanceRest`'s:
   unknown outcome by its own timeout. An answer with neither a result nor an error code is
   logged, counted and an unknown outcome. Nothing a server sends stops the reader.
 - 429/418 back-offs and -1021 go through the REST client's :meth:`note_error`, so both
-  transports honour one back-off (Binance counts the IP, not the transport).
+  transports honour one back-off (Binance counts the IP, not the transport). A 429/418
+  starts its back-off in the reader, the moment the answer is read (``note_backoff``), not
+  when the requesting task wakes: a task scheduled in between would otherwise pass the
+  back-off check and send into the back-off.
 
 While the socket is down, :attr:`connected` is False and the gateway sends over REST.
 """
@@ -45,11 +54,17 @@ import trio
 from loguru import logger
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from mmtrio.errors import ConnectionFailed, OutcomeUnknownError, ProtocolError
+from mmtrio.errors import (
+    ConnectionFailed,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimited,
+    VenueError,
+)
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.costs import ORDERS_1M, ORDERS_10S, WEIGHT
 from mmtrio.venues.binance.rest import BinanceRest
-from mmtrio.venues.binance.signing import Params, Signer
+from mmtrio.venues.binance.signing import AnySigner, Params
 from mmtrio.venues.wsconn import Connect, WsConnection, open_socket
 
 DEFAULT_TIMEOUT_S = 5.0  # as REST's read timeout: beyond it the outcome is unknown
@@ -66,12 +81,13 @@ _WINDOWS = {
 class _Pending:
     """One request waiting for its answer."""
 
-    __slots__ = ("answer", "done", "lost")
+    __slots__ = ("answer", "done", "limited", "lost")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.answer: Any = None
         self.lost: str | None = None  # why no answer will come (the socket closed)
+        self.limited: RateLimited | None = None  # a 429/418 answer, its back-off started
 
 
 class WsOrderEntry(WsConnection):
@@ -82,7 +98,7 @@ class WsOrderEntry(WsConnection):
     def __init__(
         self,
         url: str,
-        signer: Signer,
+        signer: AnySigner,
         rest: BinanceRest,
         *,
         recv_window_ms: int = 5000,
@@ -112,6 +128,9 @@ class WsOrderEntry(WsConnection):
         self._signer = signer
         self._rest = rest
         self._static: Params = [("apiKey", signer.api_key), ("recvWindow", str(recv_window_ms))]
+        self._logged_on: Params = [("recvWindow", str(recv_window_ms))]  # after session.logon
+        self._session_key = False  # this connection's session.logon was accepted
+        self.logons = 0  # accepted session.logon (one per connection with an Ed25519 key)
         self.timeout_s = timeout_s
         self.on_status = on_status
         self._ws: WebSocketConnection | None = None
@@ -145,13 +164,49 @@ class WsOrderEntry(WsConnection):
             self.on_status(connected, reason)
 
     async def _session(self, ws: WebSocketConnection) -> None:
+        if self._signer.logs_on:
+            await self._logon(ws)  # before the socket counts as up: nothing else is in flight
         self._ws = ws
         try:
             while True:
                 self._on_frame(await ws.get_message())
         finally:
             self._ws = None
+            self._session_key = False
             self._fail_in_flight("the order socket closed with the request in flight")
+
+    async def _logon(self, ws: WebSocketConnection) -> None:
+        """``session.logon`` with the Ed25519 key; raises the venue's error when refused."""
+        self._rest.check_blocked()
+        self._next_id += 1
+        rid = f"logon{self._next_id}"
+        params = [("apiKey", self._signer.api_key), ("timestamp", str(self._rest.timestamp_ms()))]
+        body = dict(params)
+        body["signature"] = self._signer.signature("&".join(f"{k}={v}" for k, v in params))
+        await ws.send_message(orjson.dumps(
+            {"id": rid, "method": "session.logon", "params": body}).decode())  # fmt: skip
+        answer: Any = None
+        with trio.move_on_after(self.timeout_s):
+            while not (isinstance(answer, dict) and answer.get("id") == rid):
+                try:
+                    answer = orjson.loads(await ws.get_message())
+                except orjson.JSONDecodeError:
+                    answer = None
+        if not isinstance(answer, dict):
+            raise ConnectionFailed(f"session.logon: no answer within {self.timeout_s:g} s")
+        self._feed_usage(answer.get("rateLimits"))
+        if answer.get("status") == 200 and isinstance(answer.get("result"), dict):
+            self._session_key = True
+            self.logons += 1
+            logger.info("order socket: session.logon accepted; requests are not signed each")
+            return
+        err = self._error_of(answer)
+        if err is None:
+            raise ProtocolError(f"session.logon: an answer without a result or an error code: "
+                                f"{answer!r}")  # fmt: skip
+        await self._rest.note_error(err)
+        logger.error("order socket: session.logon refused: {}", err)
+        raise err
 
     def _fail_in_flight(self, why: str) -> None:
         pending, self._pending = self._pending, {}
@@ -188,10 +243,17 @@ class WsOrderEntry(WsConnection):
                 )
             return
         slot.answer = obj
+        error = self._error_of(obj)
+        if isinstance(error, RateLimited):
+            self._rest.note_backoff(error)  # now: before any other task may send
+            slot.limited = error
         slot.done.set()
 
     # --- requests -------------------------------------------------------------------------
     def _frame(self, rid: str, method: str, params: Params) -> bytes:
+        if self._session_key:  # logged on: no apiKey, no signature
+            body = dict([*params, *self._logged_on, ("timestamp", str(self._rest.timestamp_ms()))])
+            return orjson.dumps({"id": rid, "method": method, "params": body})
         full = [*params, *self._static, ("timestamp", str(self._rest.timestamp_ms()))]
         full.sort()
         signature = self._signer.signature("&".join(f"{k}={v}" for k, v in full))
@@ -232,15 +294,34 @@ class WsOrderEntry(WsConnection):
             # A read changed nothing: "not done", so the gateway asks REST instead.
             error = OutcomeUnknownError if mutates else ConnectionFailed
             raise error(f"{method}: {slot.lost}")
+        if slot.limited is not None:
+            self._feed_usage(slot.answer.get("rateLimits"))
+            raise slot.limited  # its back-off started when the reader read it
         return await self._result(method, slot.answer)
+
+    def _error_of(self, answer: dict[str, Any]) -> VenueError | None:
+        """The classified error of an answer with a coded error, else None (a result, or
+        an answer without an error code)."""
+        status = answer.get("status")
+        if status == 200 and "result" in answer:
+            return None
+        error = answer.get("error")
+        if not isinstance(error, dict) or type(error.get("code")) is not int:
+            return None
+        retry_after: str | None = None
+        if isinstance(error.get("data"), dict):
+            until = error["data"].get("retryAfter")  # epoch ms when the back-off ends
+            if type(until) is int:
+                wait_ms = max(0, until - self._rest.timestamp_ms())
+                retry_after = str(max(1, math.ceil(wait_ms / 1000)))
+        return cr.parse_error_body(status if type(status) is int else 400, error, retry_after)
 
     async def _result(self, method: str, answer: dict[str, Any]) -> Any:
         self._feed_usage(answer.get("rateLimits"))
-        status = answer.get("status")
-        if status == 200 and "result" in answer:
+        if answer.get("status") == 200 and "result" in answer:
             return answer["result"]
-        error = answer.get("error")
-        if not isinstance(error, dict) or type(error.get("code")) is not int:
+        err = self._error_of(answer)
+        if err is None:
             # No result and no coded error: nothing says the venue did not act.
             self.codeless_errors += 1
             if self.codeless_errors % LOG_EVERY == 1:
@@ -252,13 +333,6 @@ class WsOrderEntry(WsConnection):
                     answer,
                 )
             raise OutcomeUnknownError(f"{method}: an answer without a result or an error code")
-        retry_after: str | None = None
-        if isinstance(error, dict) and isinstance(error.get("data"), dict):
-            until = error["data"].get("retryAfter")  # epoch ms when the back-off ends
-            if type(until) is int:
-                wait_ms = max(0, until - self._rest.timestamp_ms())
-                retry_after = str(max(1, math.ceil(wait_ms / 1000)))
-        err = cr.parse_error_body(status if type(status) is int else 400, error, retry_after)
         await self._rest.note_error(err)
         raise err
 
