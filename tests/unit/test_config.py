@@ -597,7 +597,7 @@ def test_the_file_mmtrio_init_writes_documents_every_key() -> None:
         if m := re.match(r"^\[([a-z.]+)\]", line):
             current = m.group(1)
             continue
-        if m := re.match(r"^#?\s*([a-z_]+)\s*=", line):
+        if m := re.match(r"^#?\s*([a-z_0-9]+)\s*=", line):
             sections.setdefault(current, "")
             sections[current] += f" {m.group(1)} "
     missing = []
