@@ -19,7 +19,11 @@ was fitted on without saying so: every figure is labelled in-sample or held-out.
    2 bps, the point that loses least is one quoting so wide that it hardly trades — the
    absence of a market maker, not a calibration of one. When no point reaches the floor,
    the busiest is chosen and the report says so.
-3. **Confirmation on the exact engine** (:func:`mmtrio.backtest.runner.run_backtest`: the live
+3. **The defence's bounds.** The fast model has no defence, so its bounds
+   (``--defence-grid``, default :data:`DEFAULT_DEFENCE_GRID`: ``defence.max_widen_ticks`` and
+   ``defence.regime_max_scale``) are chosen on the exact engine, on the training recordings,
+   at the chosen point, by the same rule (after fees, the same activity floor).
+4. **Confirmation on the exact engine** (:func:`mmtrio.backtest.runner.run_backtest`: the live
    strategy at the live cadence, the defence included) for three configurations on every
    recording, training and held-out: the configuration *as given*, the calibrated one with
    the defence off, and the calibrated one. Each row gives the P&L before fees, the fees and
@@ -49,6 +53,10 @@ DEFAULT_GRID: tuple[str, ...] = (
     "quoting.min_half_spread_ticks=8,16,32,48,64,96",
     "quoting.max_half_spread_ticks=100,200,400",
     "quoting.inventory_skew=1,3",
+)
+DEFAULT_DEFENCE_GRID: tuple[str, ...] = (
+    "defence.max_widen_ticks=5,10,20",
+    "defence.regime_max_scale=1.5,2,3",
 )
 DEFAULT_MIN_FILLS = 20
 DEFENCE_OFF = ("defence.max_widen_ticks=0", "defence.regime_max_scale=1")
@@ -120,16 +128,38 @@ class Calibration:
     chosen: GridScore
     floor_met: bool
     min_fills: int
+    defence_grid: list[GridScore] = field(default_factory=list)  # exact engine, in-sample
+    defence: GridScore | None = None
+    defence_floor_met: bool = True
     rows: list[Row] = field(default_factory=list)
 
     @property
-    def chosen_overrides(self) -> tuple[str, ...]:
-        """The calibrated keys, as ``--set`` overrides."""
+    def model_overrides(self) -> tuple[str, ...]:
+        """The calibrated model keys (stages 1 and 2), as ``--set`` overrides."""
         return (
             f"estimators.fallback_a={self.fallback_a:.4g}",
             f"estimators.fallback_k={self.fallback_k:.4g}",
             *self.chosen.overrides,
         )
+
+    @property
+    def chosen_overrides(self) -> tuple[str, ...]:
+        """Every calibrated key, as ``--set`` overrides."""
+        extra = self.defence.overrides if self.defence is not None else ()
+        return (*self.model_overrides, *extra)
+
+
+def score_rows(rows: Sequence[Row], overrides: tuple[str, ...]) -> GridScore:
+    """Exact-engine rows of one point on the training recordings, summed."""
+    after = sum((r.after_fees for r in rows), Decimal(0))
+    return GridScore(
+        overrides=overrides,
+        after_fees=after,
+        before_fees=sum((r.before_fees for r in rows), Decimal(0)),
+        fills_min=min(r.fills for r in rows),
+        fills=sum(r.fills for r in rows),
+        drawdown=sum((r.max_drawdown for r in rows), Decimal(0)),
+    )
 
 
 def score_grid(points: Sequence[SweepPoint], n_train: int) -> list[GridScore]:
@@ -205,6 +235,7 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     holdout: Sequence[Rec],
     settings: BacktestSettings,
     grid: Sequence[str] = DEFAULT_GRID,
+    defence_grid: Sequence[str] = DEFAULT_DEFENCE_GRID,
     min_fills: int = DEFAULT_MIN_FILLS,
     workers: int | None = 1,
     progress: Callable[[str], None] | None = None,
@@ -231,13 +262,26 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     scores = score_grid(swept, len(train))
     chosen, met = choose(scores, min_fills)
     cal = Calibration(train_fits, holdout_fits, a, k, _sorted(scores), chosen, met, min_fills)
+    # Stage 2 (exact engine, in-sample): the defence's bounds at the chosen point.
+    tried: dict[tuple[str, ...], list[Row]] = {}
+    dpoints = parse_sweep(defence_grid)
+    for dp in dpoints:
+        say(f"exact engine, in-sample: defence {' '.join(dp) or '(as given)'}")
+        ov = (*cal.model_overrides, *dp)
+        tried[dp] = [exact_row(base, ov, r, settings, CALIBRATED, "in-sample") for r in train]
+    dscores = [score_rows(rows, dp) for dp, rows in tried.items()]
+    cal.defence, cal.defence_floor_met = choose(dscores, min_fills)
+    cal.defence_grid = _sorted(dscores)
     configs = (
         (GIVEN, ()),
-        (NO_DEFENCE, (*cal.chosen_overrides, *DEFENCE_OFF)),
+        (NO_DEFENCE, (*cal.model_overrides, *DEFENCE_OFF)),
         (CALIBRATED, cal.chosen_overrides),
     )
     for name, ov in configs:
         for role, recs in (("in-sample", train), ("held-out", holdout)):
+            if name == CALIBRATED and role == "in-sample":
+                cal.rows.extend(tried[cal.defence.overrides])  # already run in stage 2
+                continue
             for rec in recs:
                 say(f"exact engine: {name} on {rec.label} ({role})")
                 cal.rows.append(exact_row(base, ov, rec, settings, name, role))
@@ -246,6 +290,7 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
 
 __all__ = [
     "CALIBRATED",
+    "DEFAULT_DEFENCE_GRID",
     "DEFAULT_GRID",
     "DEFAULT_MIN_FILLS",
     "GIVEN",
@@ -257,4 +302,5 @@ __all__ = [
     "calibrate",
     "choose",
     "score_grid",
+    "score_rows",
 ]

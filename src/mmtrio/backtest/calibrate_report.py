@@ -88,6 +88,18 @@ def format_text(cal: Calibration, quote_asset: str) -> str:
         f"{_money(cal.chosen.after_fees)}, before {_money(cal.chosen.before_fees)}, "
         f"{cal.chosen.fills} fills)"
     )
+    if cal.defence is not None:
+        lines.append("")
+        lines.append(
+            "defence bounds at that point (exact engine, in-sample), by equity after fees:"
+        )
+        for s in cal.defence_grid:
+            lines.append(
+                f"  after fees {_money(s.after_fees)}  before {_money(s.before_fees)}  fills "
+                f"{s.fills:4d} (min/recording {s.fills_min:3d})  {' '.join(s.overrides)}"
+            )
+        how = "the best" if cal.defence_floor_met else "NO point reaches the floor; the busiest"
+        lines.append(f"chosen ({how}): {' '.join(cal.defence.overrides) or '(as given)'}")
     lines.append("")
     lines.append(f"exact engine (the live strategy, defence included), {quote_asset}:")
     head = ("config", "set", "recording", "before fees", "fees", "after fees", "spread")
@@ -145,6 +157,16 @@ def to_json(cal: Calibration, quote_asset: str) -> dict[str, Any]:
                 "fills_min": s.fills_min,
             }
             for s in cal.grid
+        ],
+        "defence_grid": [
+            {
+                "overrides": list(s.overrides),
+                "after_fees": str(s.after_fees),
+                "before_fees": str(s.before_fees),
+                "fills": s.fills,
+                "fills_min": s.fills_min,
+            }
+            for s in cal.defence_grid
         ],
         "min_fills": cal.min_fills,
         "floor_met": cal.floor_met,

@@ -12,9 +12,10 @@ What it does (mmtrio.backtest.calibrate): fits the intensity λ(δ) = A·e^(−k
 recording (the fallback A and k are the in-sample geometric means); runs a grid over γ, the
 half-spread bounds and the inventory skew on the fast sweep model over the in-sample
 recordings and chooses the best point after fees among those with at least --min-fills fills
-on every in-sample recording; then runs the configuration as given, the calibrated one with
-the defence off, and the calibrated one on the exact engine over every recording, and prints
-the P&L before and after fees, and plainly where each configuration loses.
+on every in-sample recording; chooses the defence's bounds at that point the same way on the
+exact engine (--defence-grid, in-sample only); then runs the configuration as given, the
+calibrated one with the defence off, and the calibrated one on the exact engine over every
+recording, and prints the P&L before and after fees, and plainly where each one loses.
 
 Fees are [sim] maker/taker_fee_bps of the config when present, else Binance's 2 / 5 bps
 (--maker-fee-bps / --taker-fee-bps override). Deterministic: the same command prints the same
@@ -78,6 +79,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="a grid axis replacing the default grid (repeatable)",
     )
     parser.add_argument(
+        "--defence-grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a defence axis (exact engine, in-sample) replacing the default (repeatable)",
+    )
+    parser.add_argument(
         "--min-fills",
         type=_positive,
         default=None,
@@ -93,7 +101,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from decimal import Decimal, InvalidOperation
 
-    from mmtrio.backtest.calibrate import DEFAULT_GRID, DEFAULT_MIN_FILLS, Rec, calibrate
+    from mmtrio.backtest.calibrate import (
+        DEFAULT_DEFENCE_GRID,
+        DEFAULT_GRID,
+        DEFAULT_MIN_FILLS,
+        Rec,
+        calibrate,
+    )
     from mmtrio.backtest.calibrate_report import format_text, to_json
     from mmtrio.backtest.runner import BacktestSettings
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -136,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             [Rec(r.label, r.source, r.instrument) for r in hold],
             settings,
             grid=tuple(args.grid) or DEFAULT_GRID,
+            defence_grid=tuple(args.defence_grid) or DEFAULT_DEFENCE_GRID,
             min_fills=DEFAULT_MIN_FILLS if args.min_fills is None else args.min_fills,
             workers=args.workers or 1,
             progress=None if args.json else say,
