@@ -11,6 +11,7 @@ import pytest
 from mmtrio.core.commands import AmendOrder, Command, PlaceOrder
 from mmtrio.core.defence import (
     PRIOR_FILLS,
+    REGIME_SAMPLE_MS,
     Defence,
     DefenceParams,
     MarkoutDefence,
@@ -18,7 +19,7 @@ from mmtrio.core.defence import (
     Widening,
     widen,
 )
-from mmtrio.core.estimators import FitRejected, IntensityFit, IntensityParams, NotEnoughData
+from mmtrio.core.estimators import FitRejected, IntensityFit, IntensityParams
 from mmtrio.core.events import PlaceAccepted, Side, Timer, Trade
 from mmtrio.core.fit_gate import gate_fit
 from mmtrio.core.instruments import BTCUSDT
@@ -83,35 +84,35 @@ def test_the_widening_relaxes_when_the_side_stops_filling() -> None:
 # --- the regime ----------------------------------------------------------------------------
 
 
-def _feed_zigzag(regime: VolRegime, t0: int, n: int, step_ticks: float) -> int:
+def _feed_zigzag(regime: VolRegime, t0: int, ms: int, step_ticks: float, every: int = 250) -> int:
+    """A mid alternating between two prices ``step_ticks`` apart, one every ``every`` ms."""
     t = t0
-    for i in range(n):
+    i = 0
+    while t < t0 + ms:
         regime.on_mid(600_000.0 + (step_ticks if i % 2 else 0.0), t)
-        t += 100
+        t += every
+        i += 1
     return t
 
 
-def test_regime_scale_is_the_bipower_to_ewma_ratio_clamped_to_its_bound() -> None:
-    regime = VolRegime(10_000)
-    t = _feed_zigzag(regime, 0, 60, 10.0)
-    short = regime.rv.sigma_bipower(1000.0)
-    assert isinstance(short, float) and short > 0
-    # long σ a third of the short one: ratio 3, clamped to 2
-    assert regime.refresh(short / 3, t, 2.0) == 2.0
-    assert regime.ratio == pytest.approx(3.0)
-    # a calm window against the same long σ, after the refresh interval: no widening
-    t = _feed_zigzag(regime, t + 100, 120, 0.0)
-    assert regime.refresh(short / 3, t + 1_000, 2.0) == 1.0
-    # never narrows: a short σ below the long one gives 1
-    assert regime.refresh(1.0, t + 2_000, 2.0) == 1.0
+def test_regime_widens_when_the_last_window_runs_hot_against_its_baseline() -> None:
+    regime = VolRegime(15_000)  # baseline window: 8 × 15 s
+    t = _feed_zigzag(regime, 0, 120_000, 1.0)
+    assert regime.refresh(t, 2.0) == 1.0  # a steady market: no widening
+    t = _feed_zigzag(regime, t, 15_000, 10.0)  # ten times the moves for the last 15 s
+    assert regime.refresh(t, 2.0) == 2.0  # clamped to regime_max_scale
+    assert regime.ratio is not None and regime.ratio > 2.0
+    assert regime.refresh(t + 1_000, 1.0) == 1.0  # regime_max_scale = 1: off
+    t = _feed_zigzag(regime, t + 1_000, 20_000, 1.0)  # calm again for a whole short window
+    assert regime.refresh(t, 2.0) == 1.0
 
 
-def test_regime_is_idle_until_both_volatilities_exist_or_when_off() -> None:
-    regime = VolRegime(10_000)
-    assert regime.refresh(0.001, 0, 2.0) == 1.0  # no returns yet
-    t = _feed_zigzag(regime, 0, 60, 10.0)
-    assert regime.refresh(NotEnoughData("mid returns", 1, 20), t, 2.0) == 1.0
-    assert regime.refresh(1e-9, t + 5_000, 1.0) == 1.0  # regime_max_scale = 1: off
+def test_regime_samples_the_mid_on_a_grid_and_waits_for_enough_returns() -> None:
+    regime = VolRegime(15_000)
+    assert regime.refresh(0, 2.0) == 1.0 and regime.ratio is None  # no returns yet
+    _feed_zigzag(regime, 0, 5_000, 3.0, every=10)  # 500 mids in 5 s
+    assert regime.short.n_returns == 5_000 // REGIME_SAMPLE_MS - 1  # one per 250 ms
+    assert regime.refresh(5_000, 2.0) == 1.0 and regime.ratio is None  # 19 < 20 returns
 
 
 def test_widen_scales_the_half_spread_and_moves_each_side_out() -> None:
@@ -173,6 +174,7 @@ def test_retune_keeps_the_scores_and_restarts_a_changed_regime_window() -> None:
     assert d.markouts.fills[Side.BUY] == 1 and d.regime is regime
     d.retune(DefenceParams(max_widen_ticks=7, regime_window_ms=30_000))
     assert d.regime is not regime and d.regime.window_ms == 30_000
+    assert d.regime.long.window_ms == 8 * 30_000
 
 
 # --- the fit gate ----------------------------------------------------------------------------

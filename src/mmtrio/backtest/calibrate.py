@@ -55,8 +55,8 @@ DEFAULT_GRID: tuple[str, ...] = (
     "quoting.inventory_skew=1,3",
 )
 DEFAULT_DEFENCE_GRID: tuple[str, ...] = (
-    "defence.max_widen_ticks=5,10,20",
-    "defence.regime_max_scale=1.5,2,3",
+    "defence.max_widen_ticks=5,10,20,40",
+    "defence.regime_max_scale=1,1.5,2,3",
 )
 DEFAULT_MIN_FILLS = 20
 DEFENCE_OFF = ("defence.max_widen_ticks=0", "defence.regime_max_scale=1")

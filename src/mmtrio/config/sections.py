@@ -381,12 +381,12 @@ class DefenceConfig(Section):
         10, reload=True, unit="ticks", ge=0, le=10_000, doc="bound of the markout widening"
     )
     regime_window_ms: int = setting(
-        60_000,
+        15_000,
         reload=False,
         unit="ms",
         ge=5_000,
-        le=3_600_000,
-        doc="window of the bipower volatility compared with the EWMA",
+        le=600_000,
+        doc="short window of the bipower volatility, compared with a window 8 times longer",
     )
     regime_max_scale: float = setting(
         2.0, reload=True, ge=1.0, le=10.0, doc="bound of the half-spread multiplier"

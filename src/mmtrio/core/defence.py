@@ -13,16 +13,24 @@ Two inputs the quote model does not see, each bounded by the config ([defence]):
   we earned, so a negative one means the market moved through our quotes by more than that.
   That side's quote moves away by ``markout_gain`` ticks per tick of excess, rounded to whole
   ticks, at most ``max_widen_ticks``.
-- **The volatility regime** (:class:`VolRegime`). The jump-robust bipower volatility of the
-  mid over the last ``regime_window_ms`` (:class:`~mmtrio.core.estimators.RealizedVolatility`)
-  against the model's EWMA volatility (a longer memory): when the short-term volatility runs
-  above the long one, the half spread is multiplied by their ratio, clamped to
-  ``[1, regime_max_scale]``. The bipower form is used so that one jump (already in the past)
-  does not widen the next minute; the realised/bipower ratio is reported as the jump share.
-  The model's σ already widens with the EWMA; this reacts within the window, before a
-  30-s-half-life EWMA has caught up, and never narrows below the model. The scale is
-  recomputed at most once per ``REGIME_REFRESH_MS`` (the bipower sum walks the window) and
-  quantised to ``SCALE_STEP`` so that it does not make every decision a new plan.
+- **The volatility regime** (:class:`VolRegime`). The mid is sampled on a regular grid
+  (every ``REGIME_SAMPLE_MS``: tick-by-tick returns are mostly zeros and bid-ask bounce) into
+  two :class:`~mmtrio.core.estimators.RealizedVolatility` windows: a short one
+  (``regime_window_ms``) and a long baseline (``REGIME_LONG_FACTOR`` times longer). The
+  regime is the ratio of their *bipower* volatilities: bipower variation is robust to jumps,
+  so a single jump (already in the past) neither widens the next seconds nor inflates the
+  baseline for the next minutes; a sustained faster market does both. (The short window's
+  *realised* volatility against the long bipower one was tried first: on a discrete price
+  grid sampled at 250 ms many returns are zero, which biases bipower variation down more than
+  realised variance, and that ratio sat above 1.2 in a steady market — on the shipped
+  recordings the half spread was doubled half of the time. Like against like, the bias
+  cancels.) When the ratio reaches ``REGIME_ACT_RATIO`` the half spread is multiplied by it,
+  clamped to ``regime_max_scale``; below, sampling noise widens nothing. The scale is
+  recomputed at most once per ``REGIME_REFRESH_MS`` and quantised down to ``SCALE_STEP`` so
+  that it does not make every decision a new plan. It never narrows: the model's own σ (an
+  EWMA) already follows the level of volatility; this input reacts to a change of regime
+  faster than that EWMA. The realised/bipower ratio of the short window is kept as
+  ``jump_share`` for the status line.
 
 Both only ever widen (a quote moves away from the reference, never toward it), so neither
 can make a quote cross the book or take a post-only rejection. :func:`widen` applies them to
@@ -44,7 +52,10 @@ from mmtrio.errors import ParameterError
 
 PRIOR_FILLS: Final = 2.0  # neutral fills the markout score is shrunk towards (see module doc)
 REGIME_REFRESH_MS: Final = 1_000
-REGIME_MIN_RETURNS: Final = 20  # mid returns in the window before the regime is measured
+REGIME_SAMPLE_MS: Final = 250  # the mid grid of the regime's returns
+REGIME_LONG_FACTOR: Final = 8  # the long (baseline) window, in short windows
+REGIME_MIN_RETURNS: Final = 20  # returns in a window before it is measured
+REGIME_ACT_RATIO: Final = 1.2  # below this ratio the regime widens nothing (noise)
 SCALE_STEP: Final = 0.05
 _LN2 = math.log(2.0)
 
@@ -58,7 +69,7 @@ class DefenceParams:
     markout_threshold_ticks: float = 0.0
     markout_gain: float = 1.0
     max_widen_ticks: int = 10
-    regime_window_ms: int = 60_000
+    regime_window_ms: int = 15_000
     regime_max_scale: float = 2.0
 
     def __post_init__(self) -> None:
@@ -158,44 +169,49 @@ class MarkoutDefence:
 
 
 class VolRegime:
-    """Short-window bipower volatility against the model's EWMA (see the module doc)."""
+    """Short-window realised volatility against a long-window bipower baseline, on a regular
+    mid grid (see the module doc)."""
 
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
-        self.rv = RealizedVolatility(window_ms, REGIME_MIN_RETURNS)
+        self.short = RealizedVolatility(window_ms, REGIME_MIN_RETURNS)
+        self.long = RealizedVolatility(window_ms * REGIME_LONG_FACTOR, REGIME_MIN_RETURNS)
         self.scale = 1.0
-        self.ratio: float | None = None  # bipower σ / EWMA σ at the last refresh
-        self.jump_share: float | None = None  # 1 − bipower/realised variance (jumps' share)
+        self.ratio: float | None = None  # short / long bipower σ at the last refresh
+        self.jump_share: float | None = None  # 1 − bipower/realised variance, short window
+        self._next_sample: int | None = None
         self._at = -(10**18)
 
     def on_mid(self, mid: float, t: int) -> None:
-        self.rv.update(mid, t)
+        """A mid at ``t``: kept when it is the first at or after the next grid time."""
+        if self._next_sample is not None and t < self._next_sample:
+            return
+        self._next_sample = t - t % REGIME_SAMPLE_MS + REGIME_SAMPLE_MS
+        self.short.update(mid, t)
+        self.long.update(mid, t)
 
-    def refresh(self, long_sigma: float | NotEnoughData, now: int, max_scale: float) -> float:
-        """The half-spread scale for ``now`` (re-measured at most every REGIME_REFRESH_MS);
-        ``long_sigma`` is the EWMA's log-return σ per √s (1 while it is not warmed up)."""
+    def refresh(self, now: int, max_scale: float) -> float:
+        """The half-spread scale for ``now`` (re-measured at most every REGIME_REFRESH_MS)."""
         if max_scale <= 1.0:
             self.scale = 1.0
             return 1.0
         if now - self._at < REGIME_REFRESH_MS:
             return min(self.scale, max_scale)
         self._at = now
-        short = self.rv.sigma_bipower(1000.0)
-        if (
-            isinstance(short, NotEnoughData)
-            or isinstance(long_sigma, NotEnoughData)
-            or not long_sigma > 0
-        ):
+        short, long = self.short.sigma_bipower(1000.0), self.long.sigma_bipower(1000.0)
+        if isinstance(short, NotEnoughData) or isinstance(long, NotEnoughData) or not long > 0:
             self.ratio = self.jump_share = None
             self.scale = 1.0
             return 1.0
-        self.ratio = short / long_sigma
-        rv = self.rv.realized_variance_per_ms()
-        bv = self.rv.bipower_variance_per_ms()
-        if not isinstance(rv, NotEnoughData) and not isinstance(bv, NotEnoughData) and rv > 0:
-            self.jump_share = max(0.0, 1.0 - bv / rv)
-        raw = min(max(self.ratio, 1.0), max_scale)
-        self.scale = math.floor(raw / SCALE_STEP) * SCALE_STEP if raw > 1.0 else 1.0
+        self.ratio = short / long
+        rv = self.short.realized_variance_per_ms()
+        if not isinstance(rv, NotEnoughData) and rv > 0:
+            self.jump_share = max(0.0, 1.0 - (short * short / 1000.0) / rv)
+        if self.ratio < REGIME_ACT_RATIO:
+            self.scale = 1.0
+        else:
+            raw = min(self.ratio, max_scale)
+            self.scale = math.floor(raw / SCALE_STEP + 1e-9) * SCALE_STEP
         return self.scale
 
 
@@ -223,13 +239,13 @@ class Defence:
         if horizon_ms == self.params.markout_horizon_ms:
             self.markouts.on_markout(side, ticks, t, self.params.markout_half_life_ms)
 
-    def widening(self, long_sigma: float | NotEnoughData, now: int) -> Widening:
+    def widening(self, now: int) -> Widening:
         """The widening in force at ``now`` (the same object while it is unchanged)."""
         p = self.params
         w = Widening(
             self.markouts.extra_ticks(Side.BUY, now, p),
             self.markouts.extra_ticks(Side.SELL, now, p),
-            self.regime.refresh(long_sigma, now, p.regime_max_scale),
+            self.regime.refresh(now, p.regime_max_scale),
         )
         if w != self.current:
             self.current = w
@@ -249,9 +265,13 @@ class Defence:
                     f"our {'buys' if side is Side.BUY else 'sells'} {score:+.2f} ticks)"
                 )
         if w.scale > 1.0:
+            jumps = self.regime.jump_share
             parts.append(
-                f"half spread ×{w.scale:.2f} (bipower σ over {p.regime_window_ms / 1000:g} s "
-                f"is {self.regime.ratio or 0.0:.2f}× the EWMA σ)"
+                f"half spread ×{w.scale:.2f} (bipower σ over the last "
+                f"{p.regime_window_ms / 1000:g} s is {self.regime.ratio or 0.0:.2f}× that over "
+                f"{p.regime_window_ms * REGIME_LONG_FACTOR / 1000:g} s"
+                + ("" if jumps is None else f"; jumps {jumps:.0%} of the short variance")
+                + ")"
             )
         return "defence widens: " + "; ".join(parts)
 

@@ -191,7 +191,7 @@ class QuotePlanner:
         return params
 
     def _defend(self, now: int) -> None:
-        w = self.defence.widening(self.vol.sigma(1000.0), now)
+        w = self.defence.widening(now)
         if w is not self.widening:
             self.widening = w
             self._log.add(
