@@ -33,6 +33,8 @@ from mmtrio.core.quoting import (
     quote,
 )
 from mmtrio.errors import ParameterError
+from mmtrio.runtime.status import status_line
+from mmtrio.runtime.status_doc import strategy_doc
 from tests.unit.test_strategy import MID, SYM, Session, quoting_session
 
 P = DefenceParams(markout_horizon_ms=1_000, markout_half_life_ms=60_000, max_widen_ticks=4)
@@ -262,3 +264,17 @@ def test_market_maker_quotes_on_the_fit_when_it_passes_the_gate() -> None:
     s.step(Timer(s.now), dt=1_500)
     st = s.mm.status(s.now)
     assert st.intensity_source == "fit" and (st.a, st.k) != (1.0, 0.5)
+
+
+def test_status_document_and_line_show_the_defence_when_it_acts() -> None:
+    s, bid, _ = quoting_session(defence=P, mid_sample_ms=100)
+    s.fill(bid.client_id, Side.BUY, bid.price, bid.qty, bid.qty, bid.qty)
+    _run_after_move(s)
+    doc = strategy_doc(s.mm.status(s.now), BTCUSDT)
+    assert doc["model"]["defence"]["bid_ticks"] == 4
+    assert doc["model"]["defence"]["reason"].startswith("defence widens: bid +4 ticks")
+    line = status_line({"bot": "b", "symbol": SYM, "strategy": doc})
+    assert "| defence widens: bid +4 ticks" in line
+    idle = strategy_doc(quoting_session()[0].mm.status(0), BTCUSDT)
+    assert idle["model"]["defence"]["reason"] == "defence idle"
+    assert "defence" not in status_line({"bot": "b", "symbol": SYM, "strategy": idle})
