@@ -55,7 +55,7 @@ DEFAULT_GRID: tuple[str, ...] = (
     "quoting.inventory_skew=1,3",
 )
 DEFAULT_DEFENCE_GRID: tuple[str, ...] = (
-    "defence.max_widen_ticks=5,10,20,40",
+    "defence.max_widen_ticks=10,20,40,80",
     "defence.regime_max_scale=1,1.5,2,3",
 )
 DEFAULT_MIN_FILLS = 20

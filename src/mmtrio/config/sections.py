@@ -378,7 +378,7 @@ class DefenceConfig(Section):
         1.0, reload=True, ge=0.0, le=100.0, doc="ticks of widening per tick of excess loss"
     )
     max_widen_ticks: int = setting(
-        10, reload=True, unit="ticks", ge=0, le=10_000, doc="bound of the markout widening"
+        40, reload=True, unit="ticks", ge=0, le=10_000, doc="bound of the markout widening"
     )
     regime_window_ms: int = setting(
         15_000,
