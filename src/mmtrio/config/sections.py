@@ -378,7 +378,7 @@ class DefenceConfig(Section):
         1.0, reload=True, ge=0.0, le=100.0, doc="ticks of widening per tick of excess loss"
     )
     max_widen_ticks: int = setting(
-        40, reload=True, unit="ticks", ge=0, le=10_000, doc="bound of the markout widening"
+        80, reload=True, unit="ticks", ge=0, le=10_000, doc="bound of the markout widening"
     )
     regime_window_ms: int = setting(
         15_000,
@@ -389,7 +389,7 @@ class DefenceConfig(Section):
         doc="short window of the bipower volatility, compared with a window 8 times longer",
     )
     regime_max_scale: float = setting(
-        2.0, reload=True, ge=1.0, le=10.0, doc="bound of the half-spread multiplier"
+        1.5, reload=True, ge=1.0, le=10.0, doc="bound of the half-spread multiplier"
     )
 
 
