@@ -46,7 +46,7 @@ def test_defence_reloads_except_the_regime_window() -> None:
             with_changes(
                 defence__max_widen_ticks=3,
                 defence__markout_gain=2.0,
-                defence__regime_max_scale=1.5,
+                defence__regime_max_scale=2.5,
                 estimators__min_fit_r2=0.5,
             )
         ),
