@@ -14,6 +14,7 @@ import pytest
 from mmtrio.backtest.calibrate import GIVEN, GridScore, Row, choose, score_grid
 from mmtrio.backtest.calibrate_report import verdicts
 from mmtrio.backtest.intensity_fit import fit_recording
+from mmtrio.backtest.report import pnl_verdict
 from mmtrio.backtest.sweep import SweepPoint
 from mmtrio.cli import main
 from mmtrio.venues.binance.recording import RecordingSource, scan_recording
@@ -131,3 +132,24 @@ def test_calibrate_refuses_a_holdout_that_is_also_fitted_on(
     args = ["calibrate", "--data", str(f), "--holdout", str(f)]
     assert main([*args, "--store-dir", str(tmp_path / "s")]) == 2
     assert "must not be fitted on" in capsys.readouterr().err
+
+
+def test_pnl_verdict_names_where_a_run_loses() -> None:
+    assert pnl_verdict(Decimal("1"), Decimal("0.5")) == "makes money after fees"
+    assert pnl_verdict(Decimal("1"), Decimal("-0.5")).startswith("LOSES after fees")
+    assert pnl_verdict(Decimal("-1"), Decimal("-2")) == "LOSES before and after fees"
+
+
+def test_backtest_text_states_the_split_and_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = _slice(DATA / "btcusdt_20240808.gz", tmp_path / "b.gz", 12_000)
+    args = ["backtest", "--data", str(small), "--store-dir", str(tmp_path / "s")]
+    assert main([*args, "--set", "estimators.warmup_ms=0"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("P&L before fees"))
+    before = Decimal(line.split()[3].rstrip(","))
+    fees = Decimal(line.split()[5].rstrip(","))
+    after = Decimal(line.split()[8].rstrip(":"))
+    assert after == before + fees and fees <= 0
+    assert line.endswith(pnl_verdict(before, after))

@@ -8,6 +8,7 @@ from typing import Any
 
 from mmtrio.backtest.calibrate import CALIBRATED, GIVEN, NO_DEFENCE, Calibration, Row
 from mmtrio.backtest.intensity_fit import RecordingFit
+from mmtrio.backtest.report import pnl_verdict
 
 GRID_SHOWN = 10
 
@@ -176,4 +177,4 @@ def to_json(cal: Calibration, quote_asset: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["format_text", "to_json", "verdicts"]
+__all__ = ["format_text", "pnl_verdict", "to_json", "verdicts"]  # pnl_verdict: re-export
