@@ -501,7 +501,9 @@ class Engine:
             async with trio.open_nursery() as bot:
                 bot.start_soon(run.execution.run, run.cmd_recv)
                 if self.transports.control_socket:
-                    bot.start_soon(serve_control, cfg.runtime.control_socket, self.operator.control)
+                    bot.start_soon(
+                        serve_control, cfg.runtime.control_socket, self.operator.control
+                    )
                 bot.start_soon(watch_kill_file, cfg.risk.kill_file, self.operator.kill_now)
                 bot.start_soon(run.loop.run, inbox)
                 await bot.start(self.surface.run)  # after start-up reconciliation: READY=1
