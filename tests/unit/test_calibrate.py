@@ -153,3 +153,15 @@ def test_backtest_text_states_the_split_and_the_verdict(
     after = Decimal(line.split()[8].rstrip(":"))
     assert after == before + fees and fees <= 0
     assert line.endswith(pnl_verdict(before, after))
+
+
+def test_calibrate_refuses_a_bad_grid_key_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = _slice(DATA / "btcusdt_20240808.gz", tmp_path / "x.gz", 2_000)
+    g = _slice(DATA / "ethusdt_20240808.gz", tmp_path / "y.gz", 2_000)
+    args = ["calibrate", "--data", str(f), "--holdout", str(g), "--store-dir", str(tmp_path)]
+    assert main([*args, "--defence-grid", "defence.max_widen=1"]) == 2
+    err = capsys.readouterr().err
+    assert "--defence-grid defence.max_widen=1" in err and "max_widen_ticks" in err
+    assert "fitting" not in err  # refused before the fits

@@ -246,6 +246,11 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
         raise ConfigError("calibrate needs at least one --data and one --holdout recording")
     engine_for(settings)  # a missing numba is said before an hour of work
     points = parse_sweep(grid)
+    dpoints = parse_sweep(defence_grid)
+    given = parse_config(base, base_dir=Path("/"))
+    for flag, pts in (("--grid", points), ("--defence-grid", dpoints)):
+        for p in pts:  # every point applies cleanly: a typo must not surface after the fits
+            apply_overrides(given, p, flag)
     say("fitting the intensity λ(δ) = A·e^(−kδ) on each recording")
     train_fits = [fit_recording(r.label, r.source, r.instrument.symbol) for r in train]
     holdout_fits = [fit_recording(r.label, r.source, r.instrument.symbol) for r in holdout]
@@ -264,7 +269,6 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     cal = Calibration(train_fits, holdout_fits, a, k, _sorted(scores), chosen, met, min_fills)
     # Stage 2 (exact engine, in-sample): the defence's bounds at the chosen point.
     tried: dict[tuple[str, ...], list[Row]] = {}
-    dpoints = parse_sweep(defence_grid)
     for dp in dpoints:
         say(f"exact engine, in-sample: defence {' '.join(dp) or '(as given)'}")
         ov = (*cal.model_overrides, *dp)
