@@ -249,7 +249,12 @@ def test_kill_9_right_after_start_with_quotes_resting_and_a_fill_while_down(
         # Quotes 150 ticks from the touch: the market does not fill them in these seconds,
         # so the one fill is the one made while the bot is down.
         cfg = _config(
-            tmp_path, urls, **{"min_half_spread_ticks = 2 ": "min_half_spread_ticks = 150 "}
+            tmp_path,
+            urls,
+            **{
+                "min_half_spread_ticks = 16 ": "min_half_spread_ticks = 150 ",
+                "max_half_spread_ticks = 100 ": "max_half_spread_ticks = 200 ",
+            },
         )
         admin, state = urls["admin"], tmp_path / "state"
         first = _start_bot(cfg, tmp_path / "run0.log", urls)

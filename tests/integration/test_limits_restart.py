@@ -189,7 +189,7 @@ async def test_kill_status_and_resume_work_with_a_broken_config(
             nursery.start_soon(bot.run, engine)
             await wait_for(lambda: len(bot.open_orders()) >= 2, 60, "quotes resting")
             # The operator breaks an unrelated key while the bot runs.
-            text = bot.cfg_path.read_text().replace("gamma = 0.1 ", "gamma = -1 ")
+            text = bot.cfg_path.read_text().replace("gamma = 10.0 ", "gamma = -1 ")
             bot.cfg_path.write_text(text)
             cfg = str(bot.cfg_path)
             assert await trio.to_thread.run_sync(main, ["status", "--config", cfg]) == EXIT_OK

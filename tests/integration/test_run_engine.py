@@ -259,8 +259,8 @@ async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Pat
         assert before is not None and before < 150
         cfg_path.write_text(
             cfg_path.read_text()
-            .replace("min_half_spread_ticks = 2 ", "min_half_spread_ticks = 300 ")
-            .replace("max_half_spread_ticks = 200 ", "max_half_spread_ticks = 400 ")
+            .replace("min_half_spread_ticks = 16 ", "min_half_spread_ticks = 300 ")
+            .replace("max_half_spread_ticks = 100 ", "max_half_spread_ticks = 400 ")
         )
         await engine.reload()
         assert engine.config.quoting.min_half_spread_ticks == 300

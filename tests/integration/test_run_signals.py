@@ -70,14 +70,14 @@ def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:
         _wait_log(log, "| quotes ", 60, proc)
         text = cfg.read_text()
         cfg.write_text(
-            text.replace("gamma = 0.1 ", "gamma = 0.2 ").replace(
-                "min_half_spread_ticks = 2 ", "min_half_spread_ticks = 3 "
+            text.replace("gamma = 10.0 ", "gamma = 0.2 ").replace(
+                "min_half_spread_ticks = 16 ", "min_half_spread_ticks = 3 "
             )
         )
         proc.send_signal(signal.SIGHUP)
         out = _wait_log(log, "config reload: ", 20, proc)
-        assert "quoting.gamma: 0.1 → 0.2" in out
-        assert "quoting.min_half_spread_ticks: 2 → 3" in out
+        assert "quoting.gamma: 10.0 → 0.2" in out
+        assert "quoting.min_half_spread_ticks: 16 → 3" in out
         cfg.write_text(
             cfg.read_text().replace('\nmode = "paper"', '\nmode = "paper"\nsymbol = "ETHUSDT"')
         )

@@ -152,7 +152,7 @@ def shipped_text_elsewhere() -> str:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = shipped_text_elsewhere()
-    text = text.replace("gamma = 0.1 ", "gamma = -3.0 ")
+    text = text.replace("gamma = 10.0 ", "gamma = -3.0 ")
     text = text.replace("levels = 1 ", "levels = 50 ")
     text = text.replace("critical_fraction = 0.8", "critical_fraction = 0.4")
     text = text.replace("deadman_refresh_ms = 10000", "deadman_refresh_ms = 20000")
@@ -441,7 +441,7 @@ def test_reload_of_reloadable_keys_is_planned() -> None:
         "runtime.reconcile_interval_s",
     }
     plan.raise_if_refused()  # nothing refused: no error
-    assert "quoting.gamma: 0.1 → 0.3" in plan.describe()
+    assert "quoting.gamma: 10.0 → 0.3" in plan.describe()
 
 
 def test_reload_refuses_immutable_changes_as_a_whole() -> None:
@@ -489,7 +489,7 @@ def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_check_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = shipped_text_elsewhere().replace("gamma = 0.1 ", "gamma = 99.0 ")
+    text = shipped_text_elsewhere().replace("gamma = 10.0 ", "gamma = 99.0 ")
     text = text.replace("retention_days = 30", "retention_days = 0\nretension = 3")
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
@@ -609,7 +609,7 @@ def test_the_file_mmtrio_init_writes_documents_every_key() -> None:
         if m := re.match(r"^\[([a-z.]+)\]", line):
             current = m.group(1)
             continue
-        if m := re.match(r"^#?\s*([a-z_]+)\s*=", line):
+        if m := re.match(r"^#?\s*([a-z_0-9]+)\s*=", line):
             sections.setdefault(current, "")
             sections[current] += f" {m.group(1)} "
     missing = []

@@ -74,3 +74,16 @@ def test_bad_inputs() -> None:
     mt.on_mid(100.0, 10)
     with pytest.raises(ParameterError, match="time order"):
         mt.on_mid(100.0, 9)
+
+
+def test_listener_hears_each_completed_markout_as_the_report_counts_it() -> None:
+    mt = MarkoutTracker(BTCUSDT, horizons_ms=(1000, 5000))
+    heard: list[tuple[Side, int, float, int]] = []
+    mt.listener = lambda side, h, ticks, ts: heard.append((side, h, ticks, ts))
+    mt.on_mid(600_000.0, 0)
+    mt.on_fill(Side.SELL, 600_002, 1, 0)
+    mt.on_mid(600_010.0, 1_000)  # the sell was run over: -8 ticks at 1 s
+    assert heard == [(Side.SELL, 1000, -8.0, 1_000)]
+    mt.on_mid(599_990.0, 5_000)
+    assert heard[-1] == (Side.SELL, 5000, 12.0, 5_000)
+    assert mt.summary()["SELL"][1000]["mean_ticks"] == -8.0  # the same figure

@@ -11,7 +11,7 @@ The model keeps the strategy's formulas (GLFT closed form, inventory skew, half-
 microprice reference, post-only safety, levels and spacing, the position limit counted at the
 worst case with the hard band quoting only the reducing side, EWMA volatility of the mid by
 time with its fallback, the A·e^(−kδ) tail-count fit over the intensity window refreshed every
-second with its fallback) and simplifies what makes the exact engine exact:
+second with its fallback and its r² gate) and simplifies what makes the exact engine exact:
 
 - it decides every ``quoting.requote_interval_ms`` on the venue's book, without feed latency
   and without the burst cadence; requests reach the venue ``order_latency_ms`` later (no
@@ -20,7 +20,10 @@ second with its fallback) and simplifies what makes the exact engine exact:
   reprice tolerance; sizes are the base size times the level multiplier, reduced on the side
   that grows inventory;
 - no risk states besides the position limit (no drawdown halt, no stale-book or feed-latency
-  guard, no order-rate limit), no funding, no post-only widening after rejects.
+  guard, no order-rate limit), no funding, no post-only widening after rejects;
+- no defence (:mod:`mmtrio.core.defence`: neither the markout widening nor the volatility
+  regime): ``mmtrio calibrate`` ranks its grid here and measures the chosen point, with the
+  defence, on the exact engine.
 
 Its error against the exact engine is measured, per parameter set, on held-out recordings by
 ``benchmarks/backtest_throughput.py`` (and shown by ``--sweep-mode fast`` users there): use it
@@ -65,7 +68,7 @@ F64 = npt.NDArray[np.float64]
 P_GAMMA, P_BASE, P_MAXINV, P_LEVELS, P_SPACING, P_SIZEMUL, P_INVRED, P_SKEW = range(8)
 P_MINHALF, P_MAXHALF, P_SAFETY, P_MICRO, P_MAXPOS, P_HARD, P_REQUOTE, P_VOL_HL = range(8, 16)
 P_VOL_MIN, P_SIGMA_FB, P_INT_WIN, P_INT_MIN, P_FB_A, P_FB_K, P_LAT, P_TOL = range(16, 24)
-P_AMEND, P_MIDEVERY, P_MAXDEPTH, P_REFRESH = range(24, 28)
+P_AMEND, P_MIDEVERY, P_MAXDEPTH, P_REFRESH, P_MINR2 = range(24, 29)
 P_SIZE = 32
 # stats T[...]
 T_PLACE, T_AMEND, T_CANCEL, T_FILLS, T_MIDS, T_DECISIONS, T_EVENTS = range(7)
@@ -122,6 +125,10 @@ def _fit(
     sxy = ((xs[:m] - mx) * (ys[:m] - my)).sum()
     slope = sxy / sxx
     if not -slope > 0:
+        return p[P_FB_A], p[P_FB_K]
+    syy = ((ys[:m] - my) ** 2).sum()
+    r2 = 1.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
+    if r2 < p[P_MINR2]:  # core.fit_gate: a poor fit quotes on the fallback
         return p[P_FB_A], p[P_FB_K]
     return math.exp(my - slope * mx), -slope
 
@@ -415,6 +422,7 @@ class FastParams:
         p[P_LAT], p[P_TOL] = settings.order_latency_ms, cfg.reprice_tolerance_ticks
         p[P_AMEND], p[P_MIDEVERY] = 1.0 if cfg.use_amend else 0.0, settings.mid_sample_ms
         p[P_MAXDEPTH], p[P_REFRESH] = INTENSITY_MAX_DEPTH_TICKS, INTENSITY_REFRESH_MS
+        p[P_MINR2] = cfg.min_fit_r2
         return FastParams(p)
 
 

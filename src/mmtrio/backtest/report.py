@@ -1,12 +1,14 @@
 """Report glue: a backtest result → the same report (JSON and HTML) as ``mmtrio report``.
 
 The JSON is ``SessionReport.to_json()`` (schema ``mmtrio.report/2``) plus a ``backtest``
-section with the run's settings and statistics, so a backtest and a live session can be
-compared field by field.
+section with the run's settings and statistics, the P&L before fees and a plain verdict
+(:func:`pnl_verdict`: where the run loses, before and after fees), so a backtest and a live
+session can be compared field by field.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,10 @@ def report_json(
 ) -> dict[str, Any]:
     """``report.to_json()`` plus the ``backtest`` section (settings and run statistics)."""
     doc = report.to_json()
+    after, fees = report.pnl["equity"], report.pnl["fees"]
     doc["backtest"] = {
+        "pnl_before_fees": str(after - fees),
+        "verdict": pnl_verdict(after - fees, after),
         "files": [str(p) for p in files],
         "settings": {
             "order_latency_ms": settings.order_latency_ms,
@@ -49,6 +54,15 @@ def report_json(
         "alerts": [{"ts": a.ts, "message": a.message} for a in result.alerts],
     }
     return doc
+
+
+def pnl_verdict(before_fees: Decimal, after_fees: Decimal) -> str:
+    """One run's P&L said plainly: where it loses, before and after fees."""
+    if after_fees >= 0:
+        return "makes money after fees"
+    if before_fees >= 0:
+        return "LOSES after fees (it makes money before fees: the fees eat the spread)"
+    return "LOSES before and after fees"
 
 
 def write_html(report: SessionReport, path: Path) -> None:

@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmtrio.cli.report",
     "mmtrio.cli.chaos",
     "mmtrio.cli.backtest",
+    "mmtrio.cli.calibrate",
     "mmtrio.cli.data",
     "mmtrio.cli.record",
 )

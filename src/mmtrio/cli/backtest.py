@@ -148,7 +148,7 @@ def _settings(args: argparse.Namespace, cfg: Config) -> BacktestSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.backtest.report import build_report, report_json, write_html
+    from mmtrio.backtest.report import build_report, pnl_verdict, report_json, write_html
     from mmtrio.backtest.runner import run_backtest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
     from mmtrio.cli.datasets import resolve, store_root
@@ -192,6 +192,11 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees']}  "
             f"funding {pnl['funding']}"
+        )
+        after, fees = report.pnl["equity"], report.pnl["fees"]
+        print(
+            f"P&L before fees {after - fees}, fees {fees}, after fees {after}: "
+            f"{pnl_verdict(after - fees, after)}"
         )
         print("attribution " + "  ".join(f"{k} {v}" for k, v in doc["attribution"].items()))
         print(

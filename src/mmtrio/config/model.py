@@ -7,6 +7,7 @@ from pydantic import model_validator
 from mmtrio.config.fields import Section, setting
 from mmtrio.config.notify import TelegramConfig
 from mmtrio.config.sections import (
+    DefenceConfig,
     EstimatorsConfig,
     ExecutionConfig,
     JournalConfig,
@@ -38,6 +39,9 @@ class Config(Section):
     quoting: QuotingConfig = setting(reload=True, strict=False, doc="quote model")
     estimators: EstimatorsConfig = setting(
         EstimatorsConfig(), reload=True, strict=False, doc="volatility and intensity estimation"
+    )
+    defence: DefenceConfig = setting(
+        DefenceConfig(), reload=True, strict=False, doc="markout and volatility-regime widening"
     )
     risk: RiskConfig = setting(reload=True, strict=False, doc="limits")
     execution: ExecutionConfig = setting(

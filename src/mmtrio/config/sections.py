@@ -339,6 +339,58 @@ class EstimatorsConfig(Section):
     warmup_ms: int = setting(
         30_000, reload=False, unit="ms", ge=0, le=3_600_000, doc="no quoting before this"
     )
+    min_fit_r2: float = setting(
+        0.8,
+        reload=True,
+        ge=0.0,
+        le=1.0,
+        doc="quality gate of the intensity fit: an r² below this quotes on fallback_a/fallback_k",
+    )
+
+
+class DefenceConfig(Section):
+    """[defence]: widen the side our markouts say is picked off; widen in a fast regime.
+
+    Every key reloads except regime_window_ms (a new window starts its statistics empty).
+    ``max_widen_ticks = 0`` turns the markout defence off, ``regime_max_scale = 1`` the regime.
+    """
+
+    markout_horizon_ms: Literal[1000, 5000, 30000, 60000] = setting(
+        1000, reload=True, unit="ms", doc="markout horizon the defence reads (one of 1/5/30/60 s)"
+    )
+    markout_half_life_ms: int = setting(
+        60_000,
+        reload=True,
+        unit="ms",
+        ge=1000,
+        le=3_600_000,
+        doc="memory of the per-side markout score (time decay)",
+    )
+    markout_threshold_ticks: float = setting(
+        0.0,
+        reload=True,
+        unit="ticks",
+        ge=0.0,
+        le=10_000.0,
+        doc="a side whose mean markout is below minus this is being picked off",
+    )
+    markout_gain: float = setting(
+        1.0, reload=True, ge=0.0, le=100.0, doc="ticks of widening per tick of excess loss"
+    )
+    max_widen_ticks: int = setting(
+        80, reload=True, unit="ticks", ge=0, le=10_000, doc="bound of the markout widening"
+    )
+    regime_window_ms: int = setting(
+        15_000,
+        reload=False,
+        unit="ms",
+        ge=5_000,
+        le=600_000,
+        doc="short window of the bipower volatility, compared with a window 8 times longer",
+    )
+    regime_max_scale: float = setting(
+        1.5, reload=True, ge=1.0, le=10.0, doc="bound of the half-spread multiplier"
+    )
 
 
 class RiskConfig(Section):

@@ -42,6 +42,7 @@ from typing import Any
 from mmtrio.config.loading import parse_config
 from mmtrio.config.model import Config
 from mmtrio.config.overrides import set_keys
+from mmtrio.core.defence import DefenceParams
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.markouts import DEFAULT_HORIZONS_MS
 from mmtrio.core.quoting import QuoteModel, QuoteParams
@@ -135,7 +136,7 @@ def build_strategy_config(
         margin_ratio_halt=r.margin_ratio_halt,
         min_balance=r.min_balance,
     )
-    e = cfg.estimators
+    e, d = cfg.estimators, cfg.defence
     return StrategyConfig(
         instrument=inst,
         quote=quote,
@@ -160,6 +161,16 @@ def build_strategy_config(
         flatten_slippage_bps=r.flatten_max_slippage_bps,
         mid_sample_ms=MID_SAMPLE_MS,
         warmup_ms=e.warmup_ms,
+        min_fit_r2=e.min_fit_r2,
+        defence=DefenceParams(
+            markout_horizon_ms=d.markout_horizon_ms,
+            markout_half_life_ms=d.markout_half_life_ms,
+            markout_threshold_ticks=d.markout_threshold_ticks,
+            markout_gain=d.markout_gain,
+            max_widen_ticks=d.max_widen_ticks,
+            regime_window_ms=d.regime_window_ms,
+            regime_max_scale=d.regime_max_scale,
+        ),
     )
 
 

@@ -105,6 +105,10 @@ def strategy_status(mm: MarketMaker, now: int) -> StrategyStatus:
         cannot_quote=mm.log.cannot_quote_reason,
         last_fills=tuple(mm.log.last_fills),
         alerts=tuple(mm.log.alerts),
+        defence_bid_ticks=planner.widening.bid_ticks,
+        defence_ask_ticks=planner.widening.ask_ticks,
+        regime_scale=planner.widening.scale,
+        defence=planner.defence.describe(planner.widening, mm.t),
     )
 
 

@@ -9,12 +9,17 @@ last mid observed at or before ``t+h`` — mids arrive irregularly, and the firs
 Prices are ticks (the fill price an int, the mid a float because it can sit between ticks);
 sizes are lots. Memory is bounded: at most ``capacity`` markouts wait for their horizon (the
 oldest are dropped and counted beyond that); completed markouts are folded into running sums.
+
+``listener`` (optional) is told of each completed markout as it completes — ``(side,
+horizon_ms, ticks, ts)`` — so the strategy's adverse-selection defence
+(:mod:`mmtrio.core.defence`) learns from the same figures the report shows.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mmtrio.core.events import Side
@@ -69,6 +74,7 @@ class MarkoutTracker:
         self._mid: float | None = None
         self._mid_ts: int | None = None
         self.dropped = 0
+        self.listener: Callable[[Side, int, float, int], None] | None = None
 
     @property
     def pending(self) -> int:
@@ -104,7 +110,10 @@ class MarkoutTracker:
             # The mid prevailing at `due`: this one if it is exactly on time, else the previous.
             at_due = mid if (due == ts or self._mid is None) else self._mid
             ticks = sign * (at_due - price)
-            self._stats[(Side.BUY if sign > 0 else Side.SELL, h)].add(ticks, price, qty)
+            side = Side.BUY if sign > 0 else Side.SELL
+            self._stats[(side, h)].add(ticks, price, qty)
+            if self.listener is not None:
+                self.listener(side, h, ticks, ts)
             done += 1
         self._mid, self._mid_ts = mid, ts
         return done

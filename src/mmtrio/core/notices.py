@@ -35,6 +35,7 @@ NOTICE_KINDS = frozenset(
         "resume",  # an operator resume, accepted or refused, with its reason (journaled)
         "fatal",  # the bot must stop (e.g. the venue refused our credentials): the runtime stops
         "reconcile_request",  # the venue's view differs from ours: reconcile at once
+        "defence",  # the markout/regime widening or the intensity-fit gate changed (why)
     }
 )
 
@@ -97,3 +98,9 @@ class StrategyStatus:
     cannot_quote: str  # '' while quoting
     last_fills: tuple[Notice, ...]
     alerts: tuple[Notice, ...]
+    # The defence in force (core/defence.py): ticks added per side, the half-spread scale,
+    # and its one-line reason ('defence idle' when nothing acts).
+    defence_bid_ticks: int = 0
+    defence_ask_ticks: int = 0
+    regime_scale: float = 1.0
+    defence: str = "defence idle"

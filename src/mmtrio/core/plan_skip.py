@@ -8,7 +8,7 @@ them run only when one of their inputs changed since the last plan that left not
 - what the planner reads (:meth:`QuotePlanner.plan_key`): the touch (prices and sizes), why
   quoting is blocked, σ/A/k as sampled (σ moves on every diff, so the planner re-samples it
   on a 1 % move or every second), what risk allows (state, sides, size multipliers,
-  inventory), the post-only safety, funding and the config;
+  inventory), the post-only safety, funding, the defence's widening and the config;
 - our orders: the tracker's ``version``, bumped by every new order and every transition;
 - time, only through requote pacing: a due ``requote_at`` plans again.
 

@@ -18,6 +18,12 @@ Decisions (each what a careful desk does):
   timestamps: market and user streams interleave and venue times can go backwards.
 - Risk size multipliers scale each level's size down (floor), then the venue minimum is
   restored but never above the model's size; a level scaled below one lot is withdrawn.
+- The intensity fit passes a quality gate (:mod:`mmtrio.core.fit_gate`): below
+  ``min_fit_r2`` the configured fallback (A, k) is used, with a ``defence`` notice when the
+  gate starts and stops refusing.
+- The defence (:mod:`mmtrio.core.defence`) widens the side our markouts say is picked off,
+  and both sides in a fast volatility regime; its widening is a plan input, and a ``defence``
+  notice says each change and why.
 - No quote before ``warmup_ms`` of market data (counted from the first applied book
   update): the estimators would otherwise price quotes off their fallbacks (σ, A, k).
 - A stream that is down blocks quoting (our fills would be invisible on the user stream, the
@@ -34,6 +40,7 @@ from fractions import Fraction
 from typing import Final
 
 from mmtrio.core.book import OrderBook
+from mmtrio.core.defence import NO_WIDENING, Defence, Widening
 from mmtrio.core.estimators import (
     EwmaVolatility,
     IntensityEstimator,
@@ -42,6 +49,7 @@ from mmtrio.core.estimators import (
     microprice,
 )
 from mmtrio.core.events import Side
+from mmtrio.core.fit_gate import gate_fit
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.orders import Slot
@@ -107,6 +115,9 @@ class QuotePlanner:
         self._model_inputs = ModelInputs(math.nan, math.nan, math.nan)
         self.config_version = 0  # bumped by swap: a reloaded config is a new plan input
         self.market_since: int | None = None  # the first applied book update (warm-up start)
+        self.defence = Defence(config.defence)
+        self.widening: Widening = NO_WIDENING  # in force since the last inputs()
+        self._gated = False  # the fit gate refused the last fit
 
     @property
     def instrument(self) -> Instrument:
@@ -119,6 +130,7 @@ class QuotePlanner:
             self.market_since = t
         self.vol.update(mid, t)
         self.intensity.on_mid(mid, t)
+        self.defence.on_mid(mid, t)
 
     def on_trade(self, price: float, aggressor: Side, t: int) -> None:
         """A public trade (the intensity fit's sample)."""
@@ -130,6 +142,8 @@ class QuotePlanner:
         if intensity is not self.intensity:
             self.params = None  # refit with the new estimator at the next step
         self.vol, self.intensity, self.safety = vol, intensity, safety
+        self.defence.retune(config.defence)
+        self.params = None  # min_fit_r2 or the fallbacks may have changed: gate again
         self.config = config
         self.config_version += 1
 
@@ -149,20 +163,53 @@ class QuotePlanner:
             or abs(sig - self.sigma) > SIGMA_REQUOTE_REL * self.sigma
         ):
             self.sigma, self.sigma_source, self._sigma_at = sig, "ewma", now
-        if self.params is None or now - self._params_at >= INTENSITY_REFRESH_MS:
-            self.params = self.intensity.params(t)
+        params = self.params
+        if params is None or now - self._params_at >= INTENSITY_REFRESH_MS:
+            params = self._refit(t)
             self._params_at = now
+        self._defend(now)
         inputs = self._model_inputs
-        if (inputs.sigma, inputs.a, inputs.k) != (self.sigma, self.params.a, self.params.k):
-            inputs = self._model_inputs = ModelInputs(self.sigma, self.params.a, self.params.k)
+        if (inputs.sigma, inputs.a, inputs.k) != (self.sigma, params.a, params.k):
+            inputs = self._model_inputs = ModelInputs(self.sigma, params.a, params.k)
         return inputs
+
+    def _refit(self, t: int) -> IntensityParams:
+        cfg = self.config
+        raw = self.intensity.params(t)
+        params = self.params = gate_fit(raw, cfg.min_fit_r2, cfg.fallback_a, cfg.fallback_k)
+        gated = raw.source == "fit" and params.source == "fallback"
+        if gated != self._gated:
+            self._gated = gated
+            self._log.add(
+                "defence",
+                f"intensity fit refused, quoting on the fallback A and k: {params.detail}"
+                if gated
+                else "intensity fit accepted again",
+                gate="fit",
+                acting=gated,
+            )
+        return params
+
+    def _defend(self, now: int) -> None:
+        w = self.defence.widening(now)
+        if w is not self.widening:
+            self.widening = w
+            self._log.add(
+                "defence",
+                self.defence.describe(w, now),
+                gate="widening",
+                acting=w.active,
+                bid_ticks=w.bid_ticks,
+                ask_ticks=w.ask_ticks,
+                scale=w.scale,
+            )
 
     def plan_key(self, view: RiskView, inputs: ModelInputs, now: int) -> tuple[object, ...]:
         """Everything :meth:`desired` depends on (:mod:`mmtrio.core.plan_skip`).
 
         The touch (prices and sizes: the microprice reads the sizes), why quoting is blocked,
         the model inputs, what risk allows (state, sides, size multipliers, inventory), the
-        post-only safety, funding and the config.
+        post-only safety, funding, the defence's widening and the config.
         """
         book = self.book
         return (
@@ -178,6 +225,7 @@ class QuotePlanner:
             view.position_lots,
             self.safety.ticks,
             self.funding_rate,
+            self.widening,
             self.config_version,
         )
 
@@ -218,6 +266,7 @@ class QuotePlanner:
             params=params,
             funding_rate=self.funding_rate,
             safety_ticks=self.safety.ticks,
+            widening=self.widening,
         )
         if isinstance(result, CannotQuote):
             log.cannot_quote(result.reason)

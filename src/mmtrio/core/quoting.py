@@ -14,6 +14,8 @@ Order of operations, each a deliberate choice:
 2. model distances at inventory ``q`` (units of the base size), and at ``q = 0``; the
    inventory part is scaled by ``inventory_skew``: ``δ = δ₀ + skew·(δ(q) − δ₀)``;
 3. the half spread (mean of the two distances) is clamped to the min/max, keeping the centre;
+   then the defence's widening (:mod:`mmtrio.core.defence`, bounded by its own keys) scales
+   it and moves each side out;
 4. top prices rounded outward, then clamped to the post-only limits; deeper levels step
    ``level_spacing_ticks`` away from the top, so levels are distinct and ordered by
    construction;
@@ -27,6 +29,7 @@ import enum
 import math
 from dataclasses import dataclass
 
+from mmtrio.core.defence import Widening, widen
 from mmtrio.core.events import Side
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.models import (
@@ -304,6 +307,7 @@ def quote(
     params: QuoteParams,
     funding_rate: float,
     safety_ticks: int | None = None,
+    widening: Widening | None = None,
 ) -> QuoteResult:
     """Quotes for one instrument, or `CannotQuote` with the reason.
 
@@ -334,6 +338,8 @@ def quote(
         dist = _distances(params, q, inputs)
     except ParameterError as exc:
         return CannotQuote(f"model {params.model.value}: {exc}")
+    if widening is not None:
+        dist = widen(dist, widening)
     s = ref - funding_rate * params.funding_bias * ref
 
     # Post-only limits, exact integers; the float comparison against them is exact because

@@ -68,6 +68,7 @@ from mmtrio.core.events import (
     MarkPrice,
     OrderUpdate,
     Resume,
+    Side,
     Timer,
     Trade,
 )
@@ -119,6 +120,7 @@ class MarketMaker:
             config, self.orders, self.ledger, self.risk, client_ids, self.log
         )
         self.markouts = MarkoutTracker(config.instrument, config.markout_horizons_ms)
+        self.markouts.listener = self._on_markout  # the defence learns from our markouts
         self.gate = PlanGate()  # skips a plan nothing new feeds (core/plan_skip.py)
         self._t = 0  # the strategy clock: max(now) seen
         self._view: RiskView | None = None
@@ -378,11 +380,15 @@ class MarketMaker:
         self.planner.swap(config, (vol, intensity, markouts, safety))
         self.emitter.swap(config, risk)
         self.markouts = markouts
+        markouts.listener = self._on_markout
         self.risk = risk
         self.config = config
         self._tick(now)
         self._notice("config", "configuration reloaded")
         return self._act(now)
+
+    def _on_markout(self, side: Side, horizon_ms: int, ticks: float, ts: int) -> None:
+        self.planner.defence.on_markout(side, horizon_ms, ticks, ts)
 
     def on_fill_booked(self, fill: Fill, now: int) -> None:
         """A fill was booked in the ledger (once per trade id): markouts, flow, risk state."""

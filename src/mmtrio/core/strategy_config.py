@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from mmtrio.core.book import OrderBook
+from mmtrio.core.defence import DEFENCE_OFF, DefenceParams
 from mmtrio.core.estimators import EwmaVolatility, IntensityEstimator
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.markouts import MarkoutTracker
@@ -59,6 +60,8 @@ class StrategyConfig:
     flatten_slippage_bps: float
     mid_sample_ms: int
     warmup_ms: int = 0  # no quote before this long after the first book (estimators.warmup_ms)
+    min_fit_r2: float = 0.0  # the intensity fit's quality gate (core/fit_gate.py)
+    defence: DefenceParams = DEFENCE_OFF  # markout and regime widening (core/defence.py)
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -102,6 +105,16 @@ class StrategyConfig:
             raise ParameterError(
                 "post_only_base_ticks must be <= post_only_max_ticks, got "
                 f"{self.post_only_base_ticks}, {self.post_only_max_ticks}"
+            )
+        r2 = self.min_fit_r2
+        if isinstance(r2, bool) or not isinstance(r2, int | float) or not 0.0 <= r2 <= 1.0:
+            raise ParameterError(f"strategy min_fit_r2 must be in [0, 1], got {r2!r}")
+        if not isinstance(self.defence, DefenceParams):
+            raise ParameterError(f"strategy defence must be DefenceParams, got {self.defence!r}")
+        if self.defence.markout_horizon_ms not in self.markout_horizons_ms:
+            raise ParameterError(
+                f"defence markout_horizon_ms {self.defence.markout_horizon_ms} must be one of "
+                f"the markout horizons {list(self.markout_horizons_ms)} ms"
             )
         if self.quote.levels >= ADOPTED_LEVEL:
             raise ParameterError(f"quote levels must be < {ADOPTED_LEVEL}")

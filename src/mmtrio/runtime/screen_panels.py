@@ -372,4 +372,5 @@ def status_line(view: StatusView | None) -> str:
         f"fees {-led.fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
         f"{st.max_drawdown:.2f} | fills {led.fills}"
         f"{' | ws DOWN: ' + ','.join(down) if down else ''}"
+        f"{' | ' + st.defence if st.defence != 'defence idle' else ''}"
     )

@@ -131,6 +131,10 @@ def status_line(snap: Mapping[str, Any]) -> str:
     raw_ledger = st.get("ledger")
     led: Mapping[str, Any] = raw_ledger if isinstance(raw_ledger, Mapping) else {}
     reason = st.get("cannot_quote") or st.get("reason")
+    model = st.get("model")
+    defence = model.get("defence") if isinstance(model, Mapping) else None
+    acting = defence.get("reason") if isinstance(defence, Mapping) else None
+    tail = f" | {acting}" if acting and acting != "defence idle" else ""
     return (
         f"{who} {st.get('trading_state')}{f' ({reason})' if reason else ''} | "
         f"position {st.get('position')} {base} ({st.get('band')}) | "
@@ -138,6 +142,7 @@ def status_line(snap: Mapping[str, Any]) -> str:
         f"P&L {led.get('equity')} {quote} (realised {led.get('realised')}, unrealised "
         f"{led.get('unrealised')}, fees {led.get('fees')}, funding {led.get('funding')}) | "
         f"drawdown {st.get('drawdown')}/{st.get('max_drawdown')} | fills {led.get('fills')}"
+        f"{tail}"
     )
 
 

@@ -84,6 +84,12 @@ def strategy_doc(st: StrategyStatus, inst: Instrument) -> dict[str, Any]:
             "intensity_source": st.intensity_source,
             "sigma_source": st.sigma_source,
             "post_only_safety_ticks": st.safety_ticks,
+            "defence": {
+                "bid_ticks": st.defence_bid_ticks,
+                "ask_ticks": st.defence_ask_ticks,
+                "regime_scale": st.regime_scale,
+                "reason": st.defence,
+            },
         },
         "last_fills": [_fill(inst, n) for n in st.last_fills],
         "alerts": [{"ts": n.ts, "message": n.message} for n in st.alerts],

@@ -122,6 +122,7 @@ _LOGGED_NOTICES = {
     "resume": "WARNING",
     "fatal": "ERROR",
     "reconcile_request": "WARNING",
+    "defence": "INFO",
 }
 
 
