@@ -12,6 +12,7 @@ from mmtrio.chaos.invariants import (
     ProcessRecord,
     Snapshot,
     StopCheck,
+    adopted_history,
     barred_windows,
     check_all,
     check_book_sync,
@@ -63,6 +64,72 @@ def test_fill_invented_and_doubled() -> None:
 
 def test_fill_cutoff_ignores_post_mortem_fills() -> None:
     assert check_fills([fill(1), fill(2)], [1], [1], cutoff=1) == []
+
+
+def test_history_a_new_journal_adopted_is_not_a_lost_fill() -> None:
+    """Chaos seed 1714 on OKX: the harness's foreign order filled (trade 1) before any bot
+    journaled anything (the first one's journal was refused at open); the restart found a
+    new journal and adopted the venue's 2 lots with trade 1 inside them. Before, the judge
+    called trade 1 lost; a later trade the bot missed is still a lost fill."""
+    truth: dict[str, Any] = {
+        "fills": [fill(1, "chaosforeign1"), fill(2, "mmt1x0")],
+        "position": {"lots": 4},
+        "exposure_checks": [],
+        "rate_limits": {"http_418": 0, "events": []},
+        "orders": [{"client_id": "mmt1x0", "time_in_force": "POST_ONLY"}],
+    }
+    start = {"phase": "start", "symbol": "BTC-USDT-SWAP", "position_lots": 2}
+    records = [
+        rec(1, "start", 0),
+        rec(2, "instrument", 10, symbol="BTC-USDT-SWAP", lot_size="1"),
+        rec(3, "reconcile", 20, checkpoint_trade_id=1, venue_position_lots=2, **start),
+        rec(4, "fill", 500, trade_id=2),
+        rec(5, "reconcile", 600, phase="stop", checkpoint_trade_id=2, position_lots=4),
+        rec(6, "stop", 9_000),
+    ]
+    ev = Evidence(
+        final_truth=truth,
+        snapshots=[
+            snap(t, pos=2 if t < 500 else 4, n=1 if t < 500 else 2) for t in range(0, 9_000, 300)
+        ],
+        journal_trade_ids=[2],
+        records=records,
+        processes=[proc()],
+        stop=StopCheck("sigterm", 9_000, 5_000, 9_500, ()),
+        limits=Limits(max_position_lots=20, reconcile_interval_ms=2_000, cancel_deadline_ms=3_000),
+    )
+    assert adopted_history(records) == 1
+    assert check_all(ev) == []
+    ev.journal_trade_ids = []
+    ev.records = [r for r in records if r.kind != "fill"]
+    (v,) = [v for v in check_all(ev) if v.invariant == 1]
+    assert "trade 2" in v.message
+
+
+def test_adopted_history_only_for_a_journal_without_a_past() -> None:
+    start = {"phase": "start", "checkpoint_trade_id": 5}
+    # the first start of a new journal, after a predecessor that journaled only its start
+    assert (
+        adopted_history([rec(1, "start", 0), rec(2, "start", 5), rec(3, "reconcile", 9, **start)])
+        == 5
+    )
+    # a fill, an order or a position journaled before the first reconciliation: a past
+    for kind in ("fill", "order_sent", "order_update", "position"):
+        assert (
+            adopted_history([rec(1, "start", 0), rec(2, kind, 1), rec(3, "reconcile", 9, **start)])
+            is None
+        )
+    # the venue had listed no trade at that start, or the first reconciliation was not one
+    assert (
+        adopted_history([rec(1, "reconcile", 9, phase="start", checkpoint_trade_id=None)]) is None
+    )
+    assert (
+        adopted_history([rec(1, "reconcile", 9, phase="periodic", checkpoint_trade_id=5)]) is None
+    )
+    assert adopted_history([rec(1, "start", 0)]) is None
+    # only the trades up to the adopted one are spared
+    (v,) = check_fills([fill(1), fill(2), fill(3)], [3], [3], adopted_through=1)
+    assert "trade 2" in v.message
 
 
 # 2

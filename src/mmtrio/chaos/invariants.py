@@ -151,13 +151,45 @@ def journal_lot(records: Sequence[JournalRecord]) -> Decimal | None:
 
 
 # 1 -------------------------------------------------------------------------------------------
+_BEFORE_ANY_PAST = frozenset({"fill", "order_sent", "order_update", "order_outcome", "position"})
+
+
+def adopted_history(records: Sequence[JournalRecord]) -> int | None:
+    """The venue trade id through which the journal's first start adopted the venue's
+    history, or None when it has no such start.
+
+    A bot whose journal is new (no start reconciliation, no fill: ``runtime/recovery.py``)
+    takes the venue's past as it finds it: the position is adopted and the venue's trades up
+    to the last one listed, its checkpoint, are inside it, never journaled one by one (an
+    account may hold years of trades). Those trades are no fill this bot lost, so invariant 1
+    does not judge them. The judge decides this from the journal, not from the bot's own
+    words: only when the journal's first reconciliation is a start one and nothing of a past
+    (a fill, an order, a position) was journaled before it. Chaos seed 1714 on OKX (load
+    ~20): the run's first bot took 20 s to import, its journal_full fault refused the journal
+    at open, and the harness's foreign order filled meanwhile; the restart found a new
+    journal and adopted that trade inside the venue's 2 lots, and the judge called it lost."""
+    for r in records:
+        if r.kind in _BEFORE_ANY_PAST:
+            return None
+        if r.kind == "reconcile":
+            tid = r.payload.get("checkpoint_trade_id")
+            if r.payload.get("phase") != "start" or tid is None:
+                return None
+            return int(tid)
+    return None
+
+
 def check_fills(
     venue_fills: Sequence[Mapping[str, Any]],
     journal_trade_ids: Iterable[int],
     fill_record_ids: Iterable[int],
     cutoff: int | None = None,
+    adopted_through: int | None = None,
 ) -> list[Violation]:
-    """Every venue fill is journaled once by trade id; the journal has no fill the venue lacks."""
+    """Every venue fill is journaled once by trade id; the journal has no fill the venue lacks.
+
+    ``cutoff``: only the first N venue fills are judged (the final SIGKILL's). Trades up to
+    ``adopted_through`` are the history a new journal adopted (:func:`adopted_history`)."""
     out: list[Violation] = []
     venue = list(venue_fills)
     all_venue_ids = {int(f["trade_id"]) for f in venue}
@@ -165,6 +197,8 @@ def check_fills(
     journal = set(journal_trade_ids)
     for f in checked:
         tid = int(f["trade_id"])
+        if adopted_through is not None and tid <= adopted_through:
+            continue
         if tid not in journal:
             out.append(
                 Violation(
@@ -668,7 +702,13 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     fill_ids = [int(r.payload["trade_id"]) for r in ev.records if r.kind == "fill"]
     end_ms = max([s.wall_ms for s in ev.snapshots] + [0])
     out: list[Violation] = []
-    out += check_fills(truth.get("fills", []), ev.journal_trade_ids, fill_ids, ev.fill_cutoff)
+    out += check_fills(
+        truth.get("fills", []),
+        ev.journal_trade_ids,
+        fill_ids,
+        ev.fill_cutoff,
+        adopted_history(ev.records),
+    )
     settle = lim.reconcile_interval_ms + lim.grace_ms
     logged = log_positions(log_lines, journal_lot(ev.records))
     starts = [p.start_ms for p in ev.processes]
