@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from mmtrio.chaos.harness import learnt_until_ms
+from mmtrio.chaos.botconfig import RECONCILE_S
+from mmtrio.chaos.harness import fill_cutoff, learnt_until_ms
+from mmtrio.chaos.invariants import Snapshot, check_fills
 
 
 def test_a_bot_that_reached_its_start_up_reconciliation_learns_until_now() -> None:
@@ -21,3 +23,27 @@ def test_a_restart_still_starting_has_learnt_nothing_since_its_predecessor_ended
 
 def test_a_first_bot_still_starting_has_learnt_nothing() -> None:
     assert learnt_until_ms([(3_000, None)], False, 20_000) == 3_000
+
+
+def test_seed_1856_a_fill_the_full_disk_kept_from_the_journal_waits_for_the_next_start() -> None:
+    """Chaos seed 1856 on Extended (load ~20), wall ms from its logs: bot 0 (spawned at
+    273.1 s, first log line at 287.6 s) learnt trade 3 at 290.69 s, its journal_full fault
+    refused the write (290.78 s) and it stopped (291.1 s); bot 1, respawned 1.84 s later,
+    had logged nothing when the run's final SIGKILL came (303.1 s). The trade is not lost:
+    the journal's watermark is trade 2, so the next start books trade 3. Judged as of the
+    kill, it was reported lost; judged as of bot 0's end, no fill made in its last reconcile
+    interval is checked. Had bot 1 reached its start-up reconciliation, it would be."""
+    made = {289_140: 1, 290_500: 2, 290_680: 3}  # the venue's trades (ms before the bot's line)
+
+    def n_fills(t: int) -> int:
+        return max([n for at, n in made.items() if at <= t], default=0)
+
+    snaps = [Snapshot(t, (), 0, n_fills(t), True) for t in range(273_100, 303_100, 300)]
+    bots = [(273_090, 291_100), (292_950, None)]
+    settle = int(RECONCILE_S * 1000) + 1_500
+    venue = [{"trade_id": t, "client_id": "mmt1-x"} for t in (1, 2, 3)]
+    cutoff = fill_cutoff(snaps, learnt_until_ms(bots, False, 303_100), settle)
+    assert check_fills(venue, [1, 2], [1, 2], cutoff) == []
+    started = fill_cutoff(snaps, learnt_until_ms(bots, True, 303_100), settle)
+    (v,) = check_fills(venue, [1, 2], [1, 2], started)
+    assert "trade 3" in v.message

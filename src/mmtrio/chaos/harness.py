@@ -111,6 +111,14 @@ def learnt_until_ms(bots: Sequence[tuple[int, int | None]], last_started: bool, 
     return earlier[-1] if earlier else bots[-1][0]
 
 
+def fill_cutoff(snapshots: Sequence[Snapshot], learnt_until: int, settle_ms: int) -> int:
+    """How many venue fills the final SIGKILL's judge checks: those the venue had made
+    ``settle_ms`` (a reconcile interval and slack) before ``learnt_until``
+    (:func:`learnt_until_ms`), as the harness's last snapshot by then counted them."""
+    before = [s for s in snapshots if s.wall_ms <= learnt_until - settle_ms]
+    return before[-1].n_fills if before else 0
+
+
 class Harness:
     """Runs one seeded chaos run end to end (:meth:`run`)."""
 
@@ -457,9 +465,7 @@ class Harness:
             # 24: a fill 0.3 s before a SIGKILL, the restart still importing 6 s later when
             # the run ended with the final SIGKILL; its next start books it)
             settle_ms = int(RECONCILE_S * 1000) + 1_500
-            ref_ms = self._learnt_until_ms()
-            before = [s for s in self.r.snapshots if s.wall_ms <= ref_ms - settle_ms]
-            cutoff = before[-1].n_fills if before else 0
+            cutoff = fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
             sent = _now_ms()
             self._signal(signal.SIGKILL, "KILL")
             self.r.bots[-1].proc.wait()
