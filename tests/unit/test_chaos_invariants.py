@@ -127,9 +127,14 @@ def test_adopted_history_only_for_a_journal_without_a_past() -> None:
         adopted_history([rec(1, "reconcile", 9, phase="periodic", checkpoint_trade_id=5)]) is None
     )
     assert adopted_history([rec(1, "start", 0)]) is None
-    # only the trades up to the adopted one are spared
+    # only the venue's fills up to the adopted one, in the venue's order, are spared
     (v,) = check_fills([fill(1), fill(2), fill(3)], [3], [3], adopted_through=1)
     assert "trade 2" in v.message
+    (v,) = check_fills([fill(7), fill(2), fill(9)], [9], [9], adopted_through=7)
+    assert "trade 2" in v.message
+    # a checkpoint the venue never made spares nothing
+    (v,) = check_fills([fill(1), fill(2)], [2], [2], adopted_through=5)
+    assert "trade 1" in v.message
 
 
 # 2

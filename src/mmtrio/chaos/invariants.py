@@ -188,17 +188,19 @@ def check_fills(
 ) -> list[Violation]:
     """Every venue fill is journaled once by trade id; the journal has no fill the venue lacks.
 
-    ``cutoff``: only the first N venue fills are judged (the final SIGKILL's). Trades up to
-    ``adopted_through`` are the history a new journal adopted (:func:`adopted_history`)."""
+    ``cutoff``: only the first N venue fills are judged (the final SIGKILL's). The venue's
+    fills up to the one with trade id ``adopted_through``, in the venue's own (time) order,
+    are the history a new journal adopted (:func:`adopted_history`); an id the venue never
+    made spares nothing."""
     out: list[Violation] = []
     venue = list(venue_fills)
     all_venue_ids = {int(f["trade_id"]) for f in venue}
     checked = venue if cutoff is None else venue[:cutoff]
+    adopted = [i for i, f in enumerate(venue) if int(f["trade_id"]) == adopted_through]
+    first_judged = adopted[0] + 1 if adopted else 0
     journal = set(journal_trade_ids)
-    for f in checked:
+    for f in checked[first_judged:]:
         tid = int(f["trade_id"])
-        if adopted_through is not None and tid <= adopted_through:
-            continue
         if tid not in journal:
             out.append(
                 Violation(
