@@ -458,6 +458,19 @@ class Harness:
         end = self.schedule.end
         if self.bot is None:
             return None, None
+        if end == "sigterm":
+            self._wait_until_started()
+        ended = self._reap()
+        if ended is not None:
+            # It ended by itself before the final signal (chaos seed 1938 on Hyperliquid: a
+            # restart whose journal could not open, the disk still full, exited at start): its
+            # exit is judged as any during the run; no stop is left to judge, and the fills
+            # are judged as of when a bot could last learn them.
+            self._refused_start(ended)
+            if ended.signal_sent == "FSIZE":
+                self._self_stopped(ended)
+            settle_ms = int(RECONCILE_S * 1000) + 1_500
+            return None, fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
         if end == "sigkill":
             # fills the bot had a reconcile interval to learn before the kill; a restarted bot
             # that has not reached its start-up reconciliation has learnt nothing yet, so the
@@ -473,7 +486,6 @@ class Harness:
             budget = self.venue.deadman_ms
         else:
             cutoff = None
-            self._wait_until_started()
             sent = _now_ms()
             self._signal(signal.SIGTERM, "TERM")
             budget = int(SHUTDOWN_DEADLINE_S * 1000)
@@ -495,7 +507,8 @@ class Harness:
     def _learnt_until_ms(self) -> int:
         last = self.r.bots[-1]
         started = b"reconcile (start)" in last.log_path.read_bytes()
-        return learnt_until_ms([(b.start_ms, b.end_ms) for b in self.r.bots], started, _now_ms())
+        now = last.end_ms if last.end_ms is not None else _now_ms()  # a bot ended learns no more
+        return learnt_until_ms([(b.start_ms, b.end_ms) for b in self.r.bots], started, now)
 
     def _wait_until_started(self, timeout_s: float = STARTED_WAIT_S) -> None:
         """Hold the final SIGTERM until the bot's engine has its signal handlers: the SIGHUP
