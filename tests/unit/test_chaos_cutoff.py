@@ -9,20 +9,25 @@ from mmtrio.chaos.invariants import Snapshot, check_fills
 
 
 def test_a_bot_that_reached_its_start_up_reconciliation_learns_until_now() -> None:
-    assert learnt_until_ms([(0, 10_000), (11_000, None)], True, 20_000) == 20_000
+    assert learnt_until_ms([(0, 10_000, True), (11_000, None, True)], 20_000) == 20_000
 
 
 def test_a_restart_still_starting_has_learnt_nothing_since_its_predecessor_ended() -> None:
     # seed 1683: bot 0 killed at 10 s (a fill 0.3 s before), bot 1 respawned at 11 s and
     # still importing at the final SIGKILL (20 s): fills are judged as of 10 s
-    assert learnt_until_ms([(0, 10_000), (11_000, None)], False, 20_000) == 10_000
+    assert learnt_until_ms([(0, 10_000, True), (11_000, None, False)], 20_000) == 10_000
     # several restarts: the last one that ended
-    bots = [(0, 5_000), (6_000, 9_000), (9_500, None)]
-    assert learnt_until_ms(bots, False, 20_000) == 9_000
+    bots = [(0, 5_000, True), (6_000, 9_000, True), (9_500, None, False)]
+    assert learnt_until_ms(bots, 20_000) == 9_000
+    # seed 1722 (OKX): two restarts in a row never got through their start
+    bots = [(0, 5_000, True), (6_000, 9_000, False), (9_500, None, False)]
+    assert learnt_until_ms(bots, 20_000) == 5_000
+    # a bot that got through its start and then ended by itself learnt until its end
+    assert learnt_until_ms([(0, 7_000, True)], 20_000) == 7_000
 
 
 def test_a_first_bot_still_starting_has_learnt_nothing() -> None:
-    assert learnt_until_ms([(3_000, None)], False, 20_000) == 3_000
+    assert learnt_until_ms([(3_000, None, False)], 20_000) == 3_000
 
 
 def test_seed_1856_a_fill_the_full_disk_kept_from_the_journal_waits_for_the_next_start() -> None:
@@ -39,11 +44,12 @@ def test_seed_1856_a_fill_the_full_disk_kept_from_the_journal_waits_for_the_next
         return max([n for at, n in made.items() if at <= t], default=0)
 
     snaps = [Snapshot(t, (), 0, n_fills(t), True) for t in range(273_100, 303_100, 300)]
-    bots = [(273_090, 291_100), (292_950, None)]
+    bots = [(273_090, 291_100, True), (292_950, None, False)]
     settle = int(RECONCILE_S * 1000) + 1_500
     venue = [{"trade_id": t, "client_id": "mmt1-x"} for t in (1, 2, 3)]
-    cutoff = fill_cutoff(snaps, learnt_until_ms(bots, False, 303_100), settle)
+    cutoff = fill_cutoff(snaps, learnt_until_ms(bots, 303_100), settle)
     assert check_fills(venue, [1, 2], [1, 2], cutoff) == []
-    started = fill_cutoff(snaps, learnt_until_ms(bots, True, 303_100), settle)
+    both = [bots[0], (292_950, None, True)]
+    started = fill_cutoff(snaps, learnt_until_ms(both, 303_100), settle)
     (v,) = check_fills(venue, [1, 2], [1, 2], started)
     assert "trade 3" in v.message

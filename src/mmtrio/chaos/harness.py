@@ -98,17 +98,19 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def learnt_until_ms(bots: Sequence[tuple[int, int | None]], last_started: bool, now_ms: int) -> int:
+def learnt_until_ms(bots: Sequence[tuple[int, int | None, bool]], now_ms: int) -> int:
     """Until when a bot could learn the venue's fills, for the final SIGKILL's fill cutoff.
 
-    ``bots`` are the incarnations' (spawned, ended) wall ms, oldest first. Now, when the last
-    one reached its start-up reconciliation (``last_started``); otherwise when the one before
-    it ended, since a bot still starting has learnt nothing (the run's first spawn when there
-    was none before it)."""
-    if last_started or not bots:
-        return now_ms
-    earlier = [end for _, end in bots[:-1] if end is not None]
-    return earlier[-1] if earlier else bots[-1][0]
+    ``bots`` are the incarnations' (spawned, ended, reached its start-up reconciliation), oldest
+    first. A bot still starting has learnt nothing, and one that never got through its start
+    learnt nothing either (chaos seed 1722 on OKX: two restarts in a row were still importing
+    when they were killed): the fills judged are those the last bot that did get through its
+    start could learn, until it ended (``now_ms`` while it runs); the run's first spawn when no
+    bot got that far."""
+    for _, end, started in reversed(bots):
+        if started:
+            return now_ms if end is None else min(end, now_ms)
+    return bots[0][0] if bots else now_ms
 
 
 def fill_cutoff(snapshots: Sequence[Snapshot], learnt_until: int, settle_ms: int) -> int:
@@ -505,10 +507,11 @@ class Harness:
         return check, cutoff
 
     def _learnt_until_ms(self) -> int:
-        last = self.r.bots[-1]
-        started = b"reconcile (start)" in last.log_path.read_bytes()
-        now = last.end_ms if last.end_ms is not None else _now_ms()  # a bot ended learns no more
-        return learnt_until_ms([(b.start_ms, b.end_ms) for b in self.r.bots], started, now)
+        bots = [
+            (b.start_ms, b.end_ms, b"reconcile (start)" in b.log_path.read_bytes())
+            for b in self.r.bots
+        ]
+        return learnt_until_ms(bots, _now_ms())
 
     def _wait_until_started(self, timeout_s: float = STARTED_WAIT_S) -> None:
         """Hold the final SIGTERM until the bot's engine has its signal handlers: the SIGHUP
