@@ -52,7 +52,7 @@ FAULT_KINDS: dict[str, str] = {
     ),
     "margin_call": (
         "send a margin call on the user streams now, with the account's figures (front ends "
-        "whose venue has such a push: Binance's MARGIN_CALL)"
+        "whose venue pushes one)"
     ),
     "disarm": "disarm every counter not yet consumed (http_429, order_5xx, delay, …)",
     "fill": (
