@@ -234,14 +234,27 @@ class Harness:
         return None
 
     def _signal(self, sig: signal.Signals, name: str) -> bool:
+        """Send ``sig`` to the live bot and mark it; False when there is none.
+
+        A bot that has already ended by itself (reaped here or not) gets no signal and keeps
+        its mark: it is judged by how it ended, not as if the signal had stopped it. Chaos seed
+        100070 (Binance, load 15-24): journal_full landed while the bot was still importing,
+        its journal failed at start (exit 1, as designed) moments before the final SIGKILL,
+        and the harness marked the finished process "KILL", so the judge read exit 1 as a
+        crash. A zombie ignores the signal; a live process killed by SIGKILL always shows -9,
+        so any other code after a SIGKILL means it had ended before (the race between this
+        check and the kill)."""
         b = self.bot
-        if b is None:
+        if b is None or b.proc.poll() is not None:
             return False
+        before = b.signal_sent
         if name == "KILL" or (name == "TERM" and b.signal_sent != "FSIZE"):
             # A bot whose file writes are refused keeps that mark through the final TERM: it
             # must still end as a failed journal does (exit 1, saying so), not as a plain stop.
             b.signal_sent = name
         b.proc.send_signal(sig)
+        if name == "KILL" and b.proc.wait() != -signal.SIGKILL:
+            b.signal_sent = before
         return True
 
     # --- venue ----------------------------------------------------------------------------
@@ -450,6 +463,7 @@ class Harness:
         end = self.schedule.end
         if self.bot is None:
             return None, None
+        cutoff: int | None = None
         if end == "sigkill":
             # fills the bot had a reconcile interval to learn before the kill; a restarted bot
             # that has not reached its start-up reconciliation has learnt nothing yet, so the
@@ -460,16 +474,28 @@ class Harness:
             ref_ms = self._learnt_until_ms()
             before = [s for s in self.r.snapshots if s.wall_ms <= ref_ms - settle_ms]
             cutoff = before[-1].n_fills if before else 0
+        if self._ended_by_itself():  # since the last tick (seeds 100070, 100172)
+            return None, cutoff
+        if end == "sigkill":
+            # only an armed dead-man countdown can clear the venue after the kill (check_stop)
+            armed = bool(self._snapshot().get("countdown_armed", True))
             sent = _now_ms()
-            self._signal(signal.SIGKILL, "KILL")
-            self.r.bots[-1].proc.wait()
+            if not self._signal(signal.SIGKILL, "KILL"):
+                self._ended_by_itself()
+                return None, cutoff
             self._reap()
             budget = self.venue.deadman_ms
         else:
-            cutoff = None
+            armed = True
             self._wait_until_started()
+            # the bot may have stopped by itself meanwhile (seed 100172: its journal failed at
+            # start, nothing sent to the venue): judged as that stop, never as the SIGTERM's
+            if self._ended_by_itself():
+                return None, None
             sent = _now_ms()
-            self._signal(signal.SIGTERM, "TERM")
+            if not self._signal(signal.SIGTERM, "TERM"):
+                self._ended_by_itself()
+                return None, None
             budget = int(SHUTDOWN_DEADLINE_S * 1000)
         deadline = time.monotonic() + budget / 1000 + 1.0
         while time.monotonic() < deadline:
@@ -478,13 +504,29 @@ class Harness:
                 break
             time.sleep(POLL_S)
         truth = self._snapshot()
-        check = StopCheck(end, sent, budget, _now_ms(), tuple(truth["open_orders"]))
+        left = tuple(truth["open_orders"])
+        check = StopCheck(end, sent, budget, _now_ms(), left, deadman_armed=armed)
         if (
             self.r.bots[-1].end_ms is None
         ):  # SIGTERM not honoured within budget + grace: wait, then force
             self._wait_quietly()
             self._reap()
         return check, cutoff
+
+    def _ended_by_itself(self) -> bool:
+        """Before the final stop: notice a bot that ended by itself since the last tick and
+        judge it as the tick would (a journal_full stop is :meth:`_self_stopped`); True then.
+        Seed 100172 (Binance, load 15-24): the bot's journal failed at start while the final
+        SIGTERM waited for its start-up; it was signalled after it had exited, and the
+        harness's foreign order, which no bot had ever seen, was judged as left by that
+        SIGTERM 87 ms later."""
+        ended = self._reap()
+        if ended is None:
+            return False
+        self._refused_start(ended)
+        if ended.signal_sent == "FSIZE":
+            self._self_stopped(ended)
+        return True
 
     def _learnt_until_ms(self) -> int:
         last = self.r.bots[-1]
