@@ -182,3 +182,21 @@ def test_the_final_sigkill_records_whether_the_venue_had_a_dead_man_armed(
     assert stop is not None and stop.kind == "sigkill"
     assert stop.deadman_armed is False and stop.open_orders == (FOREIGN,)
     assert check_stop(stop, foreign_ids=frozenset(h.r.foreign)) == []
+
+
+@pytest.mark.parametrize("tmp_harness", [26], indirect=True)
+def test_a_self_stop_is_timed_to_when_the_harness_saw_the_process_end(
+    tmp_harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Smoke seed 26 at load 15: the venue and log reads after the harness noticed the exit
+    were counted as the bot's stop time (6566 ms for a stop the bot logged at 5.0 s)."""
+    h = tmp_harness
+    clock = {"ms": FAILED_MS + 5_100}  # the tick's poll sees the process gone
+    monkeypatch.setattr(harness_mod, "_now_ms", lambda: clock["ms"])
+    bot = spawn_bot_whose_journal_failed(h, tmp_path)
+    assert h._reap() is bot
+    clock["ms"] = FAILED_MS + 6_600  # the loaded harness's venue and log reads took 1.5 s
+    h._self_stopped(bot)
+    (stop,) = h.r.self_stops
+    assert stop.checked_ms == bot.end_ms == FAILED_MS + 5_100
+    assert check_stop(stop, grace_ms=1_500) == []

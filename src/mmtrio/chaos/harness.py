@@ -394,14 +394,20 @@ class Harness:
         A bot whose journal failed at start, before it sent anything to the venue (chaos seed
         2041: restarted after SIGKILL into the full disk), owned no order to cancel: what rests
         at the venue then is its killed predecessor's (the dead-man countdown's and the next
-        start-up reconciliation's to clear) or another client's, so only its stop is judged."""
+        start-up reconciliation's to clear) or another client's, so only its stop is judged.
+
+        The stop ends when the harness saw the process had ended (``end_ms``, set by
+        :meth:`_reap`), not after the venue read and log read that follow: at load 15 those
+        added up to 1.5 s after the bot's last line (smoke seed 26: the bot logged its stop
+        5.0 s after the failure and was judged at 6.57 s, budget 5 + 1.5 s)."""
         truth = self._snapshot()
         fallback = b.fault_ms if b.fault_ms is not None else _now_ms()
         raw = b.log_path.read_text(errors="replace")
         since, before_venue = first_journal_failure(raw, fallback)
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
         left = () if before_venue else tuple(truth["open_orders"])
-        stop = StopCheck("journal_full", since, budget, _now_ms(), left)
+        ended = b.end_ms if b.end_ms is not None else _now_ms()
+        stop = StopCheck("journal_full", since, budget, ended, left)
         self.r.self_stops.append(stop)
         delay = self._restart_after_exit if self._restart_after_exit is not None else 1.0
         self._restart_at = time.monotonic() + delay
