@@ -124,6 +124,8 @@ async def test_order_count_headers() -> None:
 
 async def test_dead_man_countdown_cancels_orders() -> None:
     async with running_sim() as (venue, urls), httpx.AsyncClient() as http:
+        # the chaos judge reads whether a countdown is armed (seeds 100143/100231: none was)
+        assert venue.ground_truth()["countdown_armed"] is False
         for i in range(2):
             r = await signed(
                 http, "POST", f"{urls.rest}/fapi/v1/order", {**ORDER, "newClientOrderId": f"dm-{i}"}
@@ -137,12 +139,14 @@ async def test_dead_man_countdown_cancels_orders() -> None:
         )
         assert r.json() == {"symbol": "BTCUSDT", "countdownTime": "300"}
         assert len(venue.engine.open_orders()) == 2
+        assert venue.ground_truth()["countdown_armed"] is True
         with trio.fail_after(5):
             while venue.engine.open_orders():  # noqa: ASYNC110 (polls the venue's state)
                 await trio.sleep(0.05)
         r = await signed(http, "GET", f"{urls.rest}/fapi/v1/openOrders", {"symbol": "BTCUSDT"})
         assert r.json() == []
         assert venue.countdown_fired and venue.countdown_fired[0]["cancelled"] == 2
+        assert venue.ground_truth()["countdown_armed"] is False  # it fired: nothing armed
         assert {o["status"] for o in venue.ground_truth()["orders"]} == {"CANCELED"}
 
 

@@ -53,3 +53,14 @@ def test_seed_1856_a_fill_the_full_disk_kept_from_the_journal_waits_for_the_next
     started = fill_cutoff(snaps, learnt_until_ms(both, 303_100), settle)
     (v,) = check_fills(venue, [1, 2], [1, 2], started)
     assert "trade 3" in v.message
+
+
+def test_binance_seed_100054_a_restart_that_never_logged_judges_no_fill() -> None:
+    # Binance campaign (load 15-24), on code without this rule: bot 0 was killed by early_kill
+    # at ~700_382 and its two quotes filled while it was down; bot 1 (spawned 701_497) logged
+    # nothing before the final SIGKILL. Fills are judged as of bot 0's end; with the judge's
+    # settle window (reconcile 2 s + 1.5 s) no snapshot after 696_882 counts, and the fills
+    # (made after the kill) are all later: "fill lost: venue trade 1" is not the bot's.
+    # bot 0's spawn (~17:24:46, right after the proxy's) does not matter to the result
+    bots = [(1_796_318_686_300, 1_796_318_700_382, True), (1_796_318_701_497, None, False)]
+    assert learnt_until_ms(bots, 1_796_318_708_900) == 1_796_318_700_382

@@ -241,10 +241,13 @@ class DstRun:
         if bot is None:
             return None, None
         sent = self.now_ms()
+        armed = True
         if end == "sigkill":
             settle_ms = int(RECONCILE_S * 1000) + 1_500
             before = [s for s in self.state.snapshots if s.wall_ms <= sent - settle_ms]
             cutoff: int | None = before[-1].n_fills if before else 0
+            # as the process harness: only an armed countdown can clear the venue (check_stop)
+            armed = self.venue.countdown_deadline is not None
             self.kill(bot)
             budget = DEADMAN_MS
         else:
@@ -257,7 +260,8 @@ class DstRun:
                     break
                 await trio.sleep(POLL_S)
         truth = await self.snapshot()
-        check = StopCheck(end, sent, budget, self.now_ms(), tuple(truth["open_orders"]))
+        left = tuple(truth["open_orders"])
+        check = StopCheck(end, sent, budget, self.now_ms(), left, deadman_armed=armed)
         if bot.alive:  # SIGTERM not honoured within budget + grace: wait, then force
             with trio.move_on_after(SHUTDOWN_DEADLINE_S + 10):
                 await bot.ended.wait()

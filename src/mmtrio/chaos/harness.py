@@ -244,14 +244,27 @@ class Harness:
         return None
 
     def _signal(self, sig: signal.Signals, name: str) -> bool:
+        """Send ``sig`` to the live bot and mark it; False when there is none.
+
+        A bot that has already ended by itself (reaped here or not) gets no signal and keeps
+        its mark: it is judged by how it ended, not as if the signal had stopped it. Chaos seed
+        100070 (Binance, load 15-24): journal_full landed while the bot was still importing,
+        its journal failed at start (exit 1, as designed) moments before the final SIGKILL,
+        and the harness marked the finished process "KILL", so the judge read exit 1 as a
+        crash. A zombie ignores the signal; a live process killed by SIGKILL always shows -9,
+        so any other code after a SIGKILL means it had ended before (the race between this
+        check and the kill)."""
         b = self.bot
-        if b is None:
+        if b is None or b.proc.poll() is not None:
             return False
+        before = b.signal_sent
         if name == "KILL" or (name == "TERM" and b.signal_sent != "FSIZE"):
             # A bot whose file writes are refused keeps that mark through the final TERM: it
             # must still end as a failed journal does (exit 1, saying so), not as a plain stop.
             b.signal_sent = name
         b.proc.send_signal(sig)
+        if name == "KILL" and b.proc.wait() != -signal.SIGKILL:
+            b.signal_sent = before
         return True
 
     # --- venue ----------------------------------------------------------------------------
@@ -391,14 +404,20 @@ class Harness:
         A bot whose journal failed at start, before it sent anything to the venue (chaos seed
         2041: restarted after SIGKILL into the full disk), owned no order to cancel: what rests
         at the venue then is its killed predecessor's (the dead-man countdown's and the next
-        start-up reconciliation's to clear) or another client's, so only its stop is judged."""
+        start-up reconciliation's to clear) or another client's, so only its stop is judged.
+
+        The stop ends when the harness saw the process had ended (``end_ms``, set by
+        :meth:`_reap`), not after the venue read and log read that follow: at load 15 those
+        added up to 1.5 s after the bot's last line (smoke seed 26: the bot logged its stop
+        5.0 s after the failure and was judged at 6.57 s, budget 5 + 1.5 s)."""
         truth = self._snapshot()
         fallback = b.fault_ms if b.fault_ms is not None else _now_ms()
         raw = b.log_path.read_text(errors="replace")
         since, before_venue = first_journal_failure(raw, fallback)
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
         left = () if before_venue else tuple(truth["open_orders"])
-        stop = StopCheck("journal_full", since, budget, _now_ms(), left)
+        ended = b.end_ms if b.end_ms is not None else _now_ms()
+        stop = StopCheck("journal_full", since, budget, ended, left)
         self.r.self_stops.append(stop)
         delay = self._restart_after_exit if self._restart_after_exit is not None else 1.0
         self._restart_at = time.monotonic() + delay
@@ -460,36 +479,37 @@ class Harness:
         end = self.schedule.end
         if self.bot is None:
             return None, None
-        if end == "sigterm":
-            self._wait_until_started()
-        ended = self._reap()
-        if ended is not None:
-            # It ended by itself before the final signal (chaos seed 1938 on Hyperliquid: a
-            # restart whose journal could not open, the disk still full, exited at start): its
-            # exit is judged as any during the run; no stop is left to judge, and the fills
-            # are judged as of when a bot could last learn them.
-            self._refused_start(ended)
-            if ended.signal_sent == "FSIZE":
-                self._self_stopped(ended)
-            settle_ms = int(RECONCILE_S * 1000) + 1_500
+        cutoff: int | None = None
+        # fills the bot had a reconcile interval to learn; a restarted bot that has not reached
+        # its start-up reconciliation has learnt nothing yet, so the fills its predecessor could
+        # learn are the ones judged (chaos seed 1683 on OKX, load 24: a fill 0.3 s before a
+        # SIGKILL, the restart still importing 6 s later when the run ended with the final
+        # SIGKILL; its next start books it)
+        settle_ms = int(RECONCILE_S * 1000) + 1_500
+        if end == "sigkill":
+            cutoff = fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
+        if self._ended_by_itself():  # since the last tick (seeds 100070, 100172, 1938)
             return None, fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
         if end == "sigkill":
-            # fills the bot had a reconcile interval to learn before the kill; a restarted bot
-            # that has not reached its start-up reconciliation has learnt nothing yet, so the
-            # fills its predecessor could learn are the ones judged (chaos seed 1683 on OKX, load
-            # 24: a fill 0.3 s before a SIGKILL, the restart still importing 6 s later when
-            # the run ended with the final SIGKILL; its next start books it)
-            settle_ms = int(RECONCILE_S * 1000) + 1_500
-            cutoff = fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
+            # only an armed dead-man countdown can clear the venue after the kill (check_stop)
+            armed = bool(self._snapshot().get("countdown_armed", True))
             sent = _now_ms()
-            self._signal(signal.SIGKILL, "KILL")
-            self.r.bots[-1].proc.wait()
+            if not self._signal(signal.SIGKILL, "KILL"):
+                self._ended_by_itself()
+                return None, cutoff
             self._reap()
             budget = self.venue.deadman_ms
         else:
-            cutoff = None
+            armed = True
+            self._wait_until_started()
+            # the bot may have stopped by itself meanwhile (seed 100172: its journal failed at
+            # start, nothing sent to the venue): judged as that stop, never as the SIGTERM's
+            if self._ended_by_itself():
+                return None, fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
             sent = _now_ms()
-            self._signal(signal.SIGTERM, "TERM")
+            if not self._signal(signal.SIGTERM, "TERM"):
+                self._ended_by_itself()
+                return None, None
             budget = int(SHUTDOWN_DEADLINE_S * 1000)
         deadline = time.monotonic() + budget / 1000 + 1.0
         while time.monotonic() < deadline:
@@ -498,13 +518,29 @@ class Harness:
                 break
             time.sleep(POLL_S)
         truth = self._snapshot()
-        check = StopCheck(end, sent, budget, _now_ms(), tuple(truth["open_orders"]))
+        left = tuple(truth["open_orders"])
+        check = StopCheck(end, sent, budget, _now_ms(), left, deadman_armed=armed)
         if (
             self.r.bots[-1].end_ms is None
         ):  # SIGTERM not honoured within budget + grace: wait, then force
             self._wait_quietly()
             self._reap()
         return check, cutoff
+
+    def _ended_by_itself(self) -> bool:
+        """Before the final stop: notice a bot that ended by itself since the last tick and
+        judge it as the tick would (a journal_full stop is :meth:`_self_stopped`); True then.
+        Seed 100172 (Binance, load 15-24): the bot's journal failed at start while the final
+        SIGTERM waited for its start-up; it was signalled after it had exited, and the
+        harness's foreign order, which no bot had ever seen, was judged as left by that
+        SIGTERM 87 ms later."""
+        ended = self._reap()
+        if ended is None:
+            return False
+        self._refused_start(ended)
+        if ended.signal_sent == "FSIZE":
+            self._self_stopped(ended)
+        return True
 
     def _learnt_until_ms(self) -> int:
         bots = [
