@@ -551,6 +551,13 @@ def test_a_self_stop_is_timed_from_the_first_failed_write_the_log_states() -> No
     (failed_ms, _), *_ = [e for e in log_entries(raw) if "journal failed" in e[1]]
     assert first_journal_failure(raw, 123) == (failed_ms, False)
     assert first_journal_failure("2026-11-21 10:00:00.000 | INFO | x - fine\n", 123) == (123, False)
+    # chaos seed 2026 (Hyperliquid): the failure came during start-up, after the instrument was
+    # read but before order entry: the process sent no order either
+    mid_start = raw.replace(
+        "| INFO     | x - stopping (journal failed: journal j: …)",
+        "| INFO     | x - start-up never reached the venue's order entry: nothing to cancel",
+    )
+    assert first_journal_failure(mid_start, 123) == (failed_ms, True)
     # chaos seed 2041: the failure came at start, before the process sent anything
     at_start = (
         "2026-11-21 10:00:00.000 | ERROR    | x - journal failed: journal j: cannot open: "

@@ -147,13 +147,18 @@ def unsupervised_crash(raw: str) -> str | None:
 JOURNAL_FAILED = "journal failed: "  # runtime/engine.py names the cause of such a stop
 # ... and adds this when the journal failed before the process sent anything to the venue
 BEFORE_VENUE = "(at start: nothing was sent to the venue)"
+NO_ORDER_ENTRY = "start-up never reached the venue's order entry"  # runtime.shutdown
 
 
 def first_journal_failure(raw: str, fallback_ms: int) -> tuple[int, bool]:
     """Wall ms of the bot's first "journal failed: …" entry (``fallback_ms`` without one), and
     whether it came before the process had sent anything to the venue."""
+    # A bot whose start-up stopped before the venue's order entry (its shutdown says so) sent
+    # no order either (chaos seed 2026 on Hyperliquid: the journal failed just after the
+    # instrument was read; the harness's foreign order came 10 ms after the bot had stopped).
+    no_orders = NO_ORDER_ENTRY in raw
     for ts, text in log_entries(raw):
         head = text.split("\n", 1)[0]
         if JOURNAL_FAILED in head:
-            return ts, BEFORE_VENUE in head
+            return ts, BEFORE_VENUE in head or no_orders
     return fallback_ms, False
