@@ -154,6 +154,11 @@ class TradeIdDedupe:
             return False
         return trade_id in self._seen or (self.watermark is not None and trade_id <= self.watermark)
 
+    def seen_through(self, trade_id: int) -> None:
+        """Report every id at or below ``trade_id`` as seen from now on (the low-water mark
+        rises to it; it never falls)."""
+        self.watermark = trade_id if self.watermark is None else max(self.watermark, trade_id)
+
     def is_new(self, trade_id: int) -> bool:
         """True and remember ``trade_id`` if never seen; False for a repeat."""
         if trade_id in self._seen:
@@ -243,6 +248,17 @@ class Ledger:
             self._maker_volume_lots += fill.qty
         self._last_fill_price = price
         return True
+
+    def booked_through(self, trade_id: int) -> None:
+        """Every venue trade with an id at or below ``trade_id`` is inside the position (it
+        was just set to the venue's, which includes them): a fill at or below it that
+        arrives later is history and is not booked again (``below_watermark`` counts it).
+
+        Reconciliation at start calls it: the venue's trades were listed, then its position
+        read and adopted. Without it the ledger knew only the ids it was fed, and a venue
+        replaying older fills to a restarted bot (trade ids before the journal's checkpoint)
+        had them booked twice (deterministic simulation seed 30, issue 21)."""
+        self._dedupe.seen_through(trade_id)
 
     def has_fill(self, trade_id: int) -> bool:
         """True if a fill with this venue trade id was booked (or is below the dedupe mark):

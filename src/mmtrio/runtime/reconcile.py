@@ -21,6 +21,11 @@ periodically, and once more at stop. Decisions recorded here:
 - **Start, a new journal** (``journal_new``: no start record, no fill): the venue's history
   predates this journal; it is inside the venue position, which is adopted. Its trade ids
   become the watermark.
+- **Start, adopted history.** The trades are listed before the position is read, so the
+  adopted position holds every trade up to the last one listed: the ledger takes every trade
+  id up to it as booked (``Ledger.booked_through``), and a fill event the venue sends again
+  later for one of them is not booked twice (deterministic simulation seed 30: a restarted
+  bot booked replayed fills older than its journal's checkpoint and stayed 2 lots short).
 - **Start, a journal with a past** (its watermark, or None when the venue had listed no trade
   yet: then every trade it lists now came later, issue #20 finding 1): missed fills are booked
   (and recorded through ``record``), then the venue position is adopted as the truth. A gap
@@ -318,6 +323,10 @@ async def reconcile(
                          inst.lots_to_base(report.position_gap), base,
                          report.gap_reason)  # fmt: skip
         mm.adopt_position(lots, entry, clock_ms(), gap_reason=report.gap_reason)
+        if report.last_trade_id is not None:
+            # The trades were listed before the position was read: every one up to the
+            # last listed is inside the position just adopted (a replay of one is history).
+            mm.ledger.booked_through(report.last_trade_id)
         report.venue_position, report.entry_price = lots, entry
         report.our_position = mm.ledger.position_lots
         logger.info(report.summary())
