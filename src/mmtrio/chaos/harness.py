@@ -32,6 +32,7 @@ import httpx
 
 from mmtrio.chaos.botconfig import (
     CANCEL_DEADLINE_MS,
+    DEADMAN_REFRESH_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
     RECONCILE_S,
@@ -576,6 +577,8 @@ class Harness:
                     + (FOREIGN_QTY_LOTS if self.r.foreign else 0),
                     reconcile_interval_ms=int(RECONCILE_S * 1000),
                     cancel_deadline_ms=CANCEL_DEADLINE_MS,
+                    deadman_countdown_ms=self.venue.deadman_ms,
+                    deadman_refresh_ms=DEADMAN_REFRESH_MS,
                 ),
                 foreign_ids=frozenset(self.r.foreign),
                 self_stops=list(self.r.self_stops),
