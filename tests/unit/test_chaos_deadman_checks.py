@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmtrio.chaos.deadman_checks import check_deadman, free_ms, live_until
+from mmtrio.chaos.deadman_checks import check_deadman, live_until, usable_stretches
 from mmtrio.chaos.invariants import StopCheck
 from tests.unit.test_chaos_invariants import proc
 
@@ -16,10 +16,12 @@ def judge(fired_ms: list[int], procs: list, stops: list | None = None, barred=()
     )
 
 
-def test_free_time_counts_overlapping_barred_windows_once() -> None:
-    assert free_ms(0, 5_000, []) == 5_000
-    assert free_ms(0, 5_000, [(1_000, 2_000), (1_500, 3_000), (4_500, 9_000)]) == 2_500
-    assert free_ms(1_000, 2_000, [(0, 500), (3_000, 4_000)]) == 1_000
+def test_usable_stretches_merge_overlapping_barred_windows() -> None:
+    assert usable_stretches(0, 5_000, []) == [5_000]
+    bars = [(1_000, 2_000), (1_500, 3_000), (4_500, 9_000)]
+    assert usable_stretches(0, 5_000, bars) == [1_000, 1_500, 0]
+    assert usable_stretches(1_000, 2_000, [(0, 500), (3_000, 4_000)]) == [1_000]
+    assert usable_stretches(0, 5_000, [(0, 4_000)]) == [1_000]
 
 
 def test_a_firing_on_a_live_bot_with_a_usable_link_is_a_violation() -> None:
@@ -48,7 +50,9 @@ def test_a_firing_after_a_stop_was_asked_is_not_judged() -> None:
 
 def test_a_link_barred_for_most_of_the_countdown_excuses_the_firing() -> None:
     bot = proc(start_ms=0, end_ms=None, signal_sent=None)
-    silent = [(7_800, 11_800)]  # 4 s of the 5 s window: 0.8 s before, 0.2 s after
+    silent = [(7_800, 11_500)]  # 0.8 s usable before it, 0.5 s after
     assert judge([12_000], [bot], barred=silent) == []
-    short = [(8_000, 11_000)]  # 1 s usable after it: a working refresher re-arms in that
-    assert judge([12_000], [bot], barred=short) != []
+    # 0.8 s after it: a working refresher retries within 0.25 s of the link's return
+    assert judge([12_000], [bot], barred=[(7_800, 11_200)]) != []
+    # 1.6 s before it: a working refresher arms once a second
+    assert judge([12_000], [bot], barred=[(8_600, 11_800)]) != []
