@@ -32,7 +32,10 @@ def _chaos(args: list[str], out: Path) -> dict[int, dict[str, Any]]:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode not in (0, 4):
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return {int(r["seed"]): r for r in json.loads(proc.stdout)["runs"]}
+    doc = json.loads(proc.stdout)
+    # the process harness's summary lists its runs under "results", the simulation's "runs"
+    runs = doc["runs"] if isinstance(doc["runs"], list) else doc["results"]
+    return {int(r["seed"]): r for r in runs}
 
 
 def _verdict(run: dict[str, Any]) -> list[int] | str:

@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import sqlite3
@@ -113,7 +114,13 @@ class Harness:
         # Absolute: the bot runs in its run directory and gets every path in its config;
         # a relative --out once made every bot exit 2 (issue #20, finding 3).
         self.out = out_root.resolve() / f"seed-{seed}"
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.out.exists():
+            # A replay starts from nothing, as the first run did: the bot of a seed run again
+            # into the same --out (as `--runs 1 --seed S` is documented to) found the last
+            # run's journal, took its trade ids for its own, and the judge reported fills the
+            # venue "never made" and fills "lost" (invariant 1, seeds 4, 5, 7 and 10 at 12 s).
+            shutil.rmtree(self.out)
+        self.out.mkdir(parents=True)
         # a Unix socket path must stay short (≤ 107 bytes): keep it out of --out
         self.sock_dir = Path(tempfile.mkdtemp(prefix="mmchaos-"))
         self.state_dir = self.out / "state"
