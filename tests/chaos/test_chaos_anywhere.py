@@ -42,6 +42,20 @@ def test_relative_out_becomes_absolute_for_every_path_the_bot_gets(
         h.sock_dir.rmdir()
 
 
+def test_a_seed_run_again_into_the_same_out_starts_from_nothing(tmp_path: Path) -> None:
+    # The replay of a seed into the same --out found the last run's journal in its state
+    # directory: its bot started on another venue's trade ids (false invariant-1 violations).
+    stale = tmp_path / "seed-3" / "state"
+    stale.mkdir(parents=True)
+    (stale / "journal.sqlite3").write_bytes(b"the last run's journal")
+    h = Harness(3, 12.0, tmp_path)
+    try:
+        assert h.out.is_dir() and list(h.out.iterdir()) == []
+    finally:
+        h.http.close()
+        h.sock_dir.rmdir()
+
+
 def test_chaos_from_an_empty_directory_with_the_default_out(tmp_path: Path) -> None:
     cwd = tmp_path / "empty"
     cwd.mkdir()

@@ -66,6 +66,30 @@ async def test_rest_answers_times_out_and_breaks_as_a_socket_would(
         nursery.cancel_scope.cancel()
 
 
+async def test_a_request_into_a_long_silence_times_out_and_never_reaches_the_venue(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # As over the TCP proxy: the read timeout runs while the link is silent, and the proxy
+    # drops the unsent bytes of a connection its client gave up on.
+    seen: list[str] = []
+
+    async def counting(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await app(scope, receive, send)
+
+    async with trio.open_nursery() as nursery:
+        link = Link(counting, echo, nursery)
+        async with httpx.AsyncClient(transport=link.rest, base_url="http://v", timeout=1.0) as c:
+            end = link.half_open("rest")
+            nursery.start_soon(lambda: _later(5.0, lambda: end(False)))
+            with pytest.raises(httpx.ReadTimeout):
+                await c.get("/ok")
+            await trio.sleep(6.0)  # the link came back: nothing was delivered late
+            assert seen == []
+            assert (await c.get("/ok")).text == "ok" and seen == ["/ok"]
+        nursery.cancel_scope.cancel()
+
+
 async def _later(seconds: float, fn: Any) -> None:
     await trio.sleep(seconds)
     fn()

@@ -18,6 +18,7 @@ RECONCILE_S = 2.0
 CANCEL_DEADLINE_MS = 3_000
 SHUTDOWN_DEADLINE_S = 5.0
 DEADMAN_MS = 5_000
+DEADMAN_REFRESH_MS = 1_000  # the bot's dead-man refresh period (invariant 11 judges it)
 
 
 class ChaosHarnessError(MmtrioError):
@@ -116,7 +117,7 @@ def bot_config(
         control_socket=str(sock),
         reconcile_interval_s=RECONCILE_S,
         deadman_countdown_ms=deadman_ms,
-        deadman_refresh_ms=1_000,
+        deadman_refresh_ms=DEADMAN_REFRESH_MS,
         shutdown_deadline_s=SHUTDOWN_DEADLINE_S,
         fault_injection=True,  # the child_crash fault goes through the control socket
     )

@@ -43,6 +43,7 @@ from mmtrio import determinism
 from mmtrio.chaos.botconfig import (
     CANCEL_DEADLINE_MS,
     DEADMAN_MS,
+    DEADMAN_REFRESH_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
     RECONCILE_S,
@@ -205,6 +206,8 @@ def judge(  # noqa: PLR0917 - the evidence, each piece once
             max_position_lots=MAX_POSITION_LOTS + (FOREIGN_QTY_LOTS if state.foreign else 0),
             reconcile_interval_ms=int(RECONCILE_S * 1000),
             cancel_deadline_ms=CANCEL_DEADLINE_MS,
+            deadman_countdown_ms=DEADMAN_MS,
+            deadman_refresh_ms=DEADMAN_REFRESH_MS,
         ),
         foreign_ids=frozenset(state.foreign),
         self_stops=list(state.self_stops),

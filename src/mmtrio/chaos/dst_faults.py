@@ -90,7 +90,8 @@ class Faults:
                 run.state.gap_faults.append(run.now_ms())
             return True
         if act.executor == "foreign_order":
-            return await self._foreign_order(params, truth)
+            # the book's best prices: in the full state only (the poll's ``truth`` is light)
+            return await self._foreign_order(params, await run.admin("GET", "/admin/state"))
         if act.executor == "control":
             return await self._control(params)
         if act.executor == "fsize":
@@ -208,7 +209,7 @@ class Faults:
         if bot is None or bot.index != 0:
             return False
         with trio.move_on_after(params["wait_ms"] / 1000) as waited:
-            while not (await run.admin("GET", "/admin/state"))["open_orders"]:
+            while not run.poll_state()["open_orders"]:
                 if not bot.alive:
                     return False
                 await trio.sleep(0.05)

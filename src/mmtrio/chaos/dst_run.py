@@ -100,13 +100,27 @@ class DstRun:
         answer = await self.admin_app.handle(method, path, raw)
         return json.loads(json.dumps(answer, default=str))
 
+    def poll_state(self) -> dict[str, Any]:
+        """The part of the venue's ground truth a poll reads (``/admin/state``'s ``wall_ms``,
+        ``open_orders``, ``position.lots`` and the number of ``fills``), read from the venue
+        directly: the full state serialises every order and fill so far, and polling it
+        every 0.3 s was the harness's largest cost in a run (about 7 % of its CPU time)."""
+        account = self.venue.account
+        return {
+            "wall_ms": self.venue.true_ms(),
+            "open_orders": [r.client_id for r in account.open_records()],
+            "position": {"lots": account.position},
+            "n_fills": len(account.fills),
+        }
+
     async def snapshot(self) -> dict[str, Any]:
-        truth: dict[str, Any] = await self.admin("GET", "/admin/state")
+        truth = self.poll_state()
+        await trio.lowlevel.checkpoint()  # as the admin call it stands for: one round trip
         snap = Snapshot(
             wall_ms=int(truth["wall_ms"]),
             open_orders=tuple(truth["open_orders"]),
             position_lots=int(truth["position"]["lots"]),
-            n_fills=len(truth["fills"]),
+            n_fills=int(truth["n_fills"]),
             bot_alive=self.bot is not None,
         )
         self.state.snapshots.append(snap)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from mmtrio.chaos.botconfig import ChaosHarnessError
+from mmtrio.chaos.deadman_checks import check_deadman
 from mmtrio.chaos.logs import JOURNAL_FAILED, log_positions, logged_order_ids, unsupervised_crash
 from mmtrio.chaos.recovery_checks import check_gap_alerts
 
@@ -119,6 +120,9 @@ class Limits:
     reconcile_interval_ms: int
     cancel_deadline_ms: int
     grace_ms: int = 1_500  # scheduling and polling slack added to every deadline
+    # the bot's dead-man countdown and refresh period (invariant 11); None: not judged
+    deadman_countdown_ms: int | None = None
+    deadman_refresh_ms: int | None = None
 
 
 @dataclass
@@ -769,5 +773,15 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out += check_post_only(truth.get("orders", []), truth.get("fills", []))
     out += check_processes(ev.processes)
     out += check_gap_alerts(ev.gap_faults, ev.processes)
+    if lim.deadman_countdown_ms is not None and lim.deadman_refresh_ms is not None:
+        stops = ([] if ev.stop is None else [ev.stop]) + list(ev.self_stops)
+        out += check_deadman(
+            truth.get("countdown_fired", ()),
+            ev.processes,
+            stops,
+            countdown_ms=lim.deadman_countdown_ms,
+            refresh_ms=lim.deadman_refresh_ms,
+            barred=barred,
+        )
     out += ev.extra
     return sorted(out, key=lambda v: v.invariant)

@@ -13,7 +13,9 @@ the link faults the process harness injects with its TCP fault proxy.
 Faults, per target ``rest`` | ``ws`` | ``all``:
 
 - ``half_open(target, seconds, then)``: nothing crosses the link for ``seconds`` (bytes and
-  requests wait, as in a TCP proxy that stops forwarding), then it comes back (``resume``)
+  requests wait, as in a TCP proxy that stops forwarding; a request's read timeout still runs,
+  and one that timed out waiting never reaches the venue: the proxy drops the unsent bytes
+  of a connection its client closed), then it comes back (``resume``)
   or every connection opened before turns out dead (``reset``: the websocket streams break,
   the waiting requests fail with ``httpx.ReadError`` — sent, outcome unknown);
 - ``kill(target)``: every current connection reset now (in-flight requests fail with
@@ -245,16 +247,24 @@ class MemoryTransport(httpx.AsyncBaseTransport):
         link = self.link
         if link.dead:
             raise httpx.ConnectError("connection refused (simulated: the bot was killed)")
-        if not await link.wait_rest():
-            raise httpx.ReadError("connection reset during a silent link (simulated)")
         timeout = request.extensions.get("timeout", {}).get("read")
+        reset = False
         with trio.CancelScope() as scope:
+            # The read timeout runs from the send, through a silent link too: a request sent
+            # into a half-open connection gets no answer and times out, as over the process
+            # harness's TCP proxy (it used to wait out the whole silence: a dead-man refresh
+            # stalled 12 s where a socket gives up after the request timeout).
             if timeout is not None:
                 scope.deadline = trio.current_time() + float(timeout)
             link.in_flight.add(scope)
             try:
-                response = await self.asgi.handle_async_request(request)
-                await response.aread()
+                if await link.wait_rest():
+                    response = await self.asgi.handle_async_request(request)
+                    await response.aread()
+                    # an answer held by a silence that ended in reset never arrives
+                    reset = not await link.wait_rest()
+                else:
+                    reset = True
             finally:
                 link.in_flight.discard(scope)
         if scope in link.killed_scopes:
@@ -262,6 +272,6 @@ class MemoryTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadError("connection reset by peer (simulated link fault)")
         if scope.cancelled_caught:
             raise httpx.ReadTimeout("timed out waiting for the venue's answer (simulated)")
-        if not await link.wait_rest():  # the answer was held by a silence that ended in reset
+        if reset:
             raise httpx.ReadError("connection reset during a silent link (simulated)")
         return response

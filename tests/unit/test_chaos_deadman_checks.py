@@ -1,0 +1,58 @@
+"""Invariant 11: the venue's dead-man countdown never fires on a live bot."""
+
+from __future__ import annotations
+
+from mmtrio.chaos.deadman_checks import check_deadman, live_until, usable_stretches
+from mmtrio.chaos.invariants import StopCheck
+from tests.unit.test_chaos_invariants import proc
+
+COUNTDOWN, REFRESH = 5_000, 1_000
+
+
+def judge(fired_ms: list[int], procs: list, stops: list | None = None, barred=()) -> list:  # type: ignore[type-arg]
+    fired = [{"wall_ms": t, "cancelled": 2} for t in fired_ms]
+    return check_deadman(
+        fired, procs, stops or [], countdown_ms=COUNTDOWN, refresh_ms=REFRESH, barred=barred
+    )
+
+
+def test_usable_stretches_merge_overlapping_barred_windows() -> None:
+    assert usable_stretches(0, 5_000, []) == [5_000]
+    bars = [(1_000, 2_000), (1_500, 3_000), (4_500, 9_000)]
+    assert usable_stretches(0, 5_000, bars) == [1_000, 1_500, 0]
+    assert usable_stretches(1_000, 2_000, [(0, 500), (3_000, 4_000)]) == [1_000]
+    assert usable_stretches(0, 5_000, [(0, 4_000)]) == [1_000]
+
+
+def test_a_firing_on_a_live_bot_with_a_usable_link_is_a_violation() -> None:
+    bot = proc(start_ms=0, end_ms=None, signal_sent=None)
+    (v,) = judge([12_000], [bot])
+    assert v.invariant == 11 and v.at_ms == 12_000
+    assert "live bot process #0" in v.message and "cancelled 2" in v.message
+
+
+def test_a_killed_bots_countdown_firing_is_the_dead_man_doing_its_job() -> None:
+    killed = proc(index=0, start_ms=0, end_ms=3_000, signal_sent="KILL", exit_code=-9)
+    restarted = proc(index=1, start_ms=4_000, end_ms=None, signal_sent=None)
+    # fired 5 s after the killed bot's last refresh, while the next one was starting
+    assert judge([8_000], [killed, restarted]) == []
+    # a countdown armed after the restart is the restarted bot's own
+    assert judge([9_500], [killed, restarted])[0].message.count("#1") == 1
+
+
+def test_a_firing_after_a_stop_was_asked_is_not_judged() -> None:
+    bot = proc(start_ms=0, end_ms=20_000, signal_sent="TERM")
+    stop = StopCheck("sigterm", 10_000, 5_000, 16_000, ())
+    assert judge([12_000], [bot], [stop]) == []  # stopping: its cancel-all failed, say
+    assert judge([9_000], [bot], [stop]) != []  # before the stop: live
+    assert live_until(bot, [stop]) == 10_000
+
+
+def test_a_link_barred_for_most_of_the_countdown_excuses_the_firing() -> None:
+    bot = proc(start_ms=0, end_ms=None, signal_sent=None)
+    silent = [(7_800, 11_500)]  # 0.8 s usable before it, 0.5 s after
+    assert judge([12_000], [bot], barred=silent) == []
+    # 0.8 s after it: a working refresher retries within 0.25 s of the link's return
+    assert judge([12_000], [bot], barred=[(7_800, 11_200)]) != []
+    # 1.6 s before it: a working refresher arms once a second
+    assert judge([12_000], [bot], barred=[(8_600, 11_800)]) != []
