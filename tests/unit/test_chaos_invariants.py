@@ -175,6 +175,23 @@ def test_two_statements_in_one_millisecond_keep_their_order() -> None:
     assert check_positions(position_samples(snaps, records, settle_ms=3_000)) == []
 
 
+def test_a_statement_in_the_snapshot_s_own_millisecond_is_not_ordered_against_it() -> None:
+    # DST seed 44 (10.5 s): the venue was polled at 9,000 ms before the fill it matched at
+    # 9,000 ms, which the bot booked at 9,000 ms: bot -4 against a venue -6 it had left.
+    snaps = [snap(t, pos=-6, n=9) for t in range(5_000, 9_001, 500)]
+    records = [
+        rec(1, "reconcile", 4_000, position_lots=-6),
+        rec(2, "reconcile", 9_000, position_lots=-4),
+    ]
+    samples = position_samples(snaps, records, settle_ms=3_000)
+    assert [t for t, _, _ in samples] == [8_000, 8_500]  # 9,000 ms is not judged
+    assert check_positions(samples) == []
+    # one millisecond later the statement is ordered, and a mismatch then is a violation
+    later = [*records[:1], rec(2, "reconcile", 8_999, position_lots=-4)]
+    (v,) = check_positions(position_samples(snaps, later, settle_ms=3_000))
+    assert v.invariant == 2 and "bot -4 lots, venue -6 lots" in v.message
+
+
 def test_position_not_sampled_while_fills_change() -> None:
     snaps = [snap(t, pos=t // 300, n=t // 300) for t in range(0, 5_000, 300)]
     records = [rec(1, "reconcile", 100, position_lots=99)]
