@@ -22,6 +22,12 @@ fixed code is clean on that seed. Shrinking (40 runs at most) keeps 4 of its 17 
 ``trade_replay`` (its kill -9 and restart), ``latency_spike``, ``http_429`` and the quiet
 tail's disarm (measured: 262 s for this test on the 2-core machine under a load average of
 about 20, 32 CPU seconds).
+
+After the merge that put the DST bots' orders on the order socket (issue 15) and pinned the
+chaos bots' quoting, seed 337's run no longer meets that barrier with the defect put back;
+seed 602, the same search's second hit, does (checked on the merged code), so it is the seed
+kept here. Its shrunk schedule keeps a failed refresh (``unknown_error``) and a silent link
+(``half_open``) rather than seed 337's 429: the defect oversleeps any barrier.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from mmtrio.chaos.schedule import make_schedule
 from tests.chaos.deadman_defect import put_back
 
 DURATION_S = 20.0
-SEED = 337
+SEED = 602
 
 
 def test_the_dead_man_firing_on_a_live_bot_is_found_and_shrunk(
@@ -51,6 +57,8 @@ def test_the_dead_man_firing_on_a_live_bot_is_found_and_shrunk(
     done = shrink(schedule, first, max_runs=40)
     kinds = [fault[0].kind for fault in done.faults]
     assert 11 in violated(done.result)
-    assert "http_429" in kinds, kinds  # the Retry-After the pre-fix refresher overslept
+    # a barrier the pre-fix refresher overslept: a 429's Retry-After (seed 337), a refresh that
+    # failed or a silent link (seed 602 shrinks to cpu_starve, unknown_error and half_open)
+    assert {"http_429", "unknown_error", "half_open"} & set(kinds), kinds
     total = sum(1 for a in schedule.actions if a.counted)
     assert len(kinds) <= 4 < total, (kinds, total)
