@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from mmtrio.chaos.botconfig import RECONCILE_S
-from mmtrio.chaos.harness import fill_cutoff, learnt_until_ms
+from mmtrio.chaos.harness import fill_cutoff, learnt_until_ms, orders_left_at_self_stop
 from mmtrio.chaos.invariants import Snapshot, check_fills
 
 
@@ -64,3 +64,18 @@ def test_binance_seed_100054_a_restart_that_never_logged_judges_no_fill() -> Non
     # bot 0's spawn (~17:24:46, right after the proxy's) does not matter to the result
     bots = [(1_796_318_686_300, 1_796_318_700_382, True), (1_796_318_701_497, None, False)]
     assert learnt_until_ms(bots, 1_796_318_708_900) == 1_796_318_700_382
+
+
+def test_a_foreign_order_placed_after_a_self_stop_began_is_not_the_bot_s() -> None:
+    # chaos smoke seed 26: journal failed at 48.6 s, the stop's cancel-all went into a silent
+    # REST link at 48.6-49.6 s; the harness placed its foreign order at 51.07 s
+    placed = {"chaos-foreign-1": 51_074}
+    left = orders_left_at_self_stop(
+        ["chaos-foreign-1", "mmt1-9"], placed, 48_600, before_venue=False
+    )
+    assert left == ("mmt1-9",)  # the bot's own order still counts
+    # one placed before the stop began is the stop's to cancel
+    assert orders_left_at_self_stop(["chaos-foreign-1"], {"chaos-foreign-1": 48_000}, 48_600,
+                                    before_venue=False) == ("chaos-foreign-1",)  # fmt: skip
+    # a bot that failed before sending anything owned no order
+    assert orders_left_at_self_stop(["mmt1-9"], {}, 48_600, before_venue=True) == ()

@@ -91,6 +91,7 @@ class _Run:
     restarts: int = 0
     gamma: float = 0.1
     foreign: set[str] = field(default_factory=set)
+    foreign_at: dict[str, int] = field(default_factory=dict)  # wall ms each was placed
     truth: dict[str, Any] = field(default_factory=dict)
     self_stops: list[StopCheck] = field(default_factory=list)  # stops after journal_full
     gap_faults: list[int] = field(default_factory=list)  # wall ms of each position_gap
@@ -113,6 +114,21 @@ def learnt_until_ms(bots: Sequence[tuple[int, int | None, bool]], now_ms: int) -
         if started:
             return now_ms if end is None else min(end, now_ms)
     return bots[0][0] if bots else now_ms
+
+
+def orders_left_at_self_stop(
+    open_orders: Sequence[str], foreign_at: dict[str, int], since_ms: int, *, before_venue: bool
+) -> tuple[str, ...]:
+    """The venue's open orders a bot that stopped by itself (journal_full) is judged by.
+
+    None when it failed before sending anything to the venue (it owned no order). Otherwise
+    every open order except another client's placed after the stop began (``since_ms``, its
+    first failed write): the stop's cancel-all had been sent by then (chaos smoke seed 26: the
+    harness's foreign order came 2.5 s into a stop whose cancel-all and check had gone into a
+    silent REST link)."""
+    if before_venue:
+        return ()
+    return tuple(o for o in open_orders if not (o in foreign_at and foreign_at[o] > since_ms))
 
 
 def fill_cutoff(snapshots: Sequence[Snapshot], learnt_until: int, settle_ms: int) -> int:
@@ -307,6 +323,7 @@ class Harness:
         resp = self.http.post(f"{self.r.urls['admin']}/admin/order", json=params)
         if resp.status_code == 200:
             self.r.foreign.add(cid)
+            self.r.foreign_at[cid] = _now_ms()
             return True
         return False
 
@@ -423,7 +440,9 @@ class Harness:
         raw = b.log_path.read_text(errors="replace")
         since, before_venue = first_journal_failure(raw, fallback)
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
-        left = () if before_venue else tuple(truth["open_orders"])
+        left = orders_left_at_self_stop(
+            truth["open_orders"], self.r.foreign_at, since, before_venue=before_venue
+        )
         ended = b.end_ms if b.end_ms is not None else _now_ms()
         stop = StopCheck("journal_full", since, budget, ended, left)
         self.r.self_stops.append(stop)
