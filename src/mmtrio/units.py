@@ -42,6 +42,16 @@ def fee_cost(fees_paid: Decimal) -> Decimal:
     return -fees_paid
 
 
+def unpriced_fees(unpriced: tuple[tuple[str, Decimal], ...]) -> str | None:
+    """What equity leaves out until the runtime has a price for it (fees paid in another
+    asset, core/ledger.py), in words; None when nothing is left out."""
+    if not unpriced:
+        return None
+    parts = ", ".join(f"{amount.normalize():f} {asset}" for asset, amount in unpriced)
+    assets = ", ".join(asset for asset, _ in unpriced)
+    return f"equity excludes {parts} of fees (no {assets} price yet)"
+
+
 def price(inst: Instrument, ticks: int) -> str:
     """A price in the quote asset, the instrument's decimals."""
     return inst.price_str(ticks)

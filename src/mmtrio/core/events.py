@@ -206,6 +206,17 @@ class AccountUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class AssetPrice:
+    """The price of an asset other than the quote (``price`` quote per unit), read by the
+    runtime through the venue seam: the ledger values the fees paid in it (Binance's BNB
+    fee discount) at this price. ``ts`` is the local time it was asked for."""
+
+    asset: str
+    price: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountHealth:
     """The account as the venue states it, read periodically by the runtime (neutral, in the
     quote asset): what the risk layer's margin guard judges (:mod:`mmtrio.core.account_guard`).
@@ -373,6 +384,7 @@ Event = (
     | OrderUpdate
     | AccountUpdate
     | AccountHealth
+    | AssetPrice
     | MarginCall
     | FundingPayment
     | PlaceAccepted

@@ -20,13 +20,19 @@ is booked into realised P&L so that the identity above still holds exactly. Bina
 keeps ``entryPrice`` to a similar precision.
 
 Session equity is ``realised + unrealised − fees + funding`` and starts at zero when the
-ledger is created. Its change is attributed to
+ledger is created. Fees paid in another asset than the quote (Binance's BNB discount) are in
+it at that asset's price: the core has no price of its own, so the runtime reads one through
+the venue seam and feeds it (:class:`~mmtrio.core.events.AssetPrice`) whenever fees were
+booked in such an asset. Until a price is known those fees are outside equity, and
+``unpriced_fees`` says which (the status and the report name them: never a silent 0).
+Its change is attributed to
 
 - spread capture: ``Σ side·(mid_at_fill − fill_price)·qty`` — what we earned against the mid
   at the moment of each fill;
 - inventory (mark-to-market): trading P&L minus spread capture — what the price moved against
   or for the inventory we carried;
-- fees (negative: paid; rebates make it positive) and funding;
+- fees (negative: paid; rebates make it positive; fees in another asset at its price) and
+  funding;
 - reconciliation: the equity jump caused by ``set_position`` (zero unless the ledger had to be
   corrected to the venue's position).
 
@@ -50,6 +56,7 @@ from decimal import (
 
 from mmtrio.core.events import Fill
 from mmtrio.core.instruments import Instrument
+from mmtrio.core.trade_dedupe import TradeIdDedupe
 from mmtrio.errors import InstrumentError, ParameterError
 
 ENTRY_EXTRA_DIGITS = 8
@@ -95,7 +102,7 @@ class LedgerSnapshot:
     realised: Decimal
     unrealised: Decimal
     trading_pnl: Decimal
-    fees: Decimal  # paid, positive; rebates negative
+    fees: Decimal  # paid in the quote asset, positive; rebates negative
     funding: Decimal  # received, positive
     equity: Decimal
     spread_capture: Decimal
@@ -107,7 +114,14 @@ class LedgerSnapshot:
     duplicate_fills: int
     below_watermark_fills: int
     fills_without_mid: int
-    other_asset_fees: tuple[tuple[str, Decimal], ...]
+    other_asset_fees: tuple[tuple[str, Decimal], ...]  # (asset, amount) paid in each
+    other_fees_value: Decimal = _ZERO  # those paid in other assets, at their prices (quote)
+    unpriced_fees: tuple[tuple[str, Decimal], ...] = ()  # of those, the ones outside equity
+
+    @property
+    def all_fees(self) -> Decimal:
+        """Every fee in the quote asset: its own plus the others at their prices."""
+        return self.fees + self.other_fees_value
 
     @property
     def attribution(self) -> dict[str, Decimal]:
@@ -115,65 +129,10 @@ class LedgerSnapshot:
         return {
             "spread_capture": self.spread_capture,
             "inventory": self.inventory_pnl,
-            "fees": -self.fees,
+            "fees": -(self.fees + self.other_fees_value),
             "funding": self.funding,
             "reconciliation": self.reconciliation_pnl,
         }
-
-
-class TradeIdDedupe:
-    """Bounded memory of seen venue trade ids: a set + ring of the last ``capacity`` ids.
-
-    When an id falls out of the ring, the low-water mark rises to it: any later id at or
-    below the mark is reported as already seen. Binance trade ids increase per symbol, so an
-    id below the mark that we never saw would be a fill delayed behind ``capacity`` newer
-    fills of ours — far beyond any real reordering (the user stream and a REST fill query
-    disagree by seconds, not by 100,000 fills). Treating it as seen errs on the side of not
-    double-booking; the count is kept (``below_watermark``) and the periodic position
-    reconciliation corrects the position if such a fill was real.
-    """
-
-    __slots__ = ("_ring", "_seen", "below_watermark", "capacity", "duplicates", "watermark")
-
-    def __init__(self, capacity: int) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ParameterError(f"dedupe capacity must be a positive int, got {capacity!r}")
-        self.capacity = capacity
-        self._seen: set[int] = set()
-        self._ring: deque[int] = deque()
-        self.watermark: int | None = None
-        self.duplicates = 0
-        self.below_watermark = 0
-
-    def __len__(self) -> int:
-        return len(self._ring)
-
-    def __contains__(self, trade_id: object) -> bool:
-        """Would ``trade_id`` be reported as seen? (No side effect, unlike :meth:`is_new`.)"""
-        if not isinstance(trade_id, int):
-            return False
-        return trade_id in self._seen or (self.watermark is not None and trade_id <= self.watermark)
-
-    def seen_through(self, trade_id: int) -> None:
-        """Report every id at or below ``trade_id`` as seen from now on (the low-water mark
-        rises to it; it never falls)."""
-        self.watermark = trade_id if self.watermark is None else max(self.watermark, trade_id)
-
-    def is_new(self, trade_id: int) -> bool:
-        """True and remember ``trade_id`` if never seen; False for a repeat."""
-        if trade_id in self._seen:
-            self.duplicates += 1
-            return False
-        if self.watermark is not None and trade_id <= self.watermark:
-            self.below_watermark += 1
-            return False
-        self._seen.add(trade_id)
-        self._ring.append(trade_id)
-        if len(self._ring) > self.capacity:
-            old = self._ring.popleft()
-            self._seen.discard(old)
-            self.watermark = old if self.watermark is None else max(self.watermark, old)
-        return True
 
 
 class Ledger:
@@ -197,7 +156,8 @@ class Ledger:
         self._volume_lots = 0
         self._maker_volume_lots = 0
         self._fills_without_mid = 0
-        self._other_fees: dict[str, Decimal] = {}
+        self._other_fees: dict[str, Decimal] = {}  # fees booked in another asset (BNB)
+        self._asset_prices: dict[str, Decimal] = {}  # their last price in the quote asset
         self.adjustments: deque[PositionAdjustment] = deque(maxlen=100)
         self.last_funding_ts: int | None = None
 
@@ -234,7 +194,8 @@ class Ledger:
             if fill.fee_asset == self.instrument.quote_asset:
                 self.fees += fill.fee
             else:
-                # No price to convert it at inside the core: kept apart, outside equity.
+                # In equity at that asset's price once the runtime feeds one (AssetPrice);
+                # until then outside it, and the status says so (unpriced_fees).
                 self._other_fees[fill.fee_asset] = (
                     self._other_fees.get(fill.fee_asset, _ZERO) + fill.fee
                 )
@@ -302,6 +263,38 @@ class Ledger:
             self.funding += amount
         self.last_funding_ts = ts
 
+    def on_asset_price(self, asset: str, price: Decimal) -> None:
+        """The price of ``asset`` in the quote asset: fees paid in it are in equity at it."""
+        if _check_money(price, f"{asset} price") <= 0:
+            raise ParameterError(f"{asset} price must be positive, got {price}")
+        if asset == self.instrument.quote_asset:
+            raise ParameterError(f"{asset} is the quote asset: it has no price in itself")
+        self._asset_prices[asset] = price
+
+    def fee_assets(self) -> tuple[str, ...]:
+        """The assets other than the quote asset that fees were booked in (the runtime reads
+        their prices for exactly these)."""
+        return tuple(sorted(self._other_fees))
+
+    def asset_prices(self) -> tuple[tuple[str, Decimal], ...]:
+        """The prices fees in other assets are valued at now (asset, quote per unit)."""
+        return tuple(sorted(self._asset_prices.items()))
+
+    def unpriced_fees(self) -> tuple[tuple[str, Decimal], ...]:
+        """Fees in another asset with no price yet: outside equity until one is fed."""
+        return tuple(
+            (a, fee) for a, fee in sorted(self._other_fees.items()) if a not in self._asset_prices
+        )
+
+    def other_fees_value(self) -> Decimal:
+        """The fees paid in other assets, in the quote asset at their prices (priced only)."""
+        with localcontext(_EXACT):
+            return sum(
+                (fee * self._asset_prices[a] for a, fee in self._other_fees.items()
+                 if a in self._asset_prices),
+                _ZERO,
+            )  # fmt: skip
+
     def mark(self, mark_price: Decimal) -> None:
         """Set the price unrealised P&L is valued at (the venue mark price, or the mid)."""
         if _check_money(mark_price, "mark price") <= 0:
@@ -365,13 +358,16 @@ class Ledger:
                 unreal = self.instrument.lots_to_base(self.position_lots) * (
                     price - self.entry_price
                 )
-            return self.realised + unreal - self.fees + self.funding
+            return self.realised + unreal - self.fees - self.other_fees_value() + self.funding
 
     def _equity_raw(self) -> Decimal:
-        return self.realised + self.unrealised() - self.fees + self.funding
+        return (
+            self.realised + self.unrealised() - self.fees - self.other_fees_value() + self.funding
+        )
 
     def equity(self) -> Decimal:
-        """Session equity: realised + unrealised − fees + funding (zero at creation)."""
+        """Session equity: realised + unrealised − fees (those paid in another asset at its
+        price, once known) + funding (zero at creation)."""
         with localcontext(_EXACT):
             return self._equity_raw()
 
@@ -393,6 +389,7 @@ class Ledger:
                 unrealised=unreal,
                 trading_pnl=trading,
                 fees=self.fees,
+                other_fees_value=self.other_fees_value(),
                 funding=self.funding,
                 equity=self._equity_raw(),
                 spread_capture=self.spread_capture,
@@ -405,4 +402,5 @@ class Ledger:
                 below_watermark_fills=self._dedupe.below_watermark,
                 fills_without_mid=self._fills_without_mid,
                 other_asset_fees=tuple(sorted(self._other_fees.items())),
+                unpriced_fees=self.unpriced_fees(),
             )

@@ -42,6 +42,7 @@ class LimitsCheckpointer:
             valued_at=ledger.valuation_price(),
             kill_reason=ks.reason,
             kill_flatten=ks.flatten,
+            asset_prices=ledger.asset_prices(),
         )
 
     def checkpoint(self, risk: RiskManager, ledger: Ledger, log: NoticeLog, now: int) -> None:
@@ -61,7 +62,11 @@ class LimitsCheckpointer:
     ) -> None:
         """Continue from ``state``: the ledger must already be rebuilt from the journal (and
         not yet reconciled with the venue), so its equity at ``state.valued_at`` is the books'
-        equity when the state was written."""
+        equity when the state was written. Fees paid in other assets are valued at the prices
+        the state was written with (the books' then), until the runtime feeds fresh ones."""
+        for asset, price in state.asset_prices:
+            if asset not in dict(ledger.asset_prices()) and asset != ledger.instrument.quote_asset:
+                ledger.on_asset_price(asset, price)
         risk.losses.restore(state, ledger.equity_at(state.valued_at))
         reason = state.kill_reason
         if reason is None and state.breaches:

@@ -75,6 +75,8 @@ class LimitsState:
     breaches: tuple[tuple[str, str], ...] = ()  # (limit, reason), see BREACH_KINDS
     kill_reason: str | None = None
     kill_flatten: bool = False
+    # the prices the fees paid in other assets were valued at in ``total`` (asset, price)
+    asset_prices: tuple[tuple[str, Decimal], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON values (money as strings, exact)."""
@@ -90,6 +92,7 @@ class LimitsState:
             "breaches": dict(self.breaches),
             "kill_reason": self.kill_reason,
             "kill_flatten": self.kill_flatten,
+            "asset_prices": {a: str(p) for a, p in self.asset_prices},
         }
 
     @classmethod
@@ -111,12 +114,18 @@ class LimitsState:
                 ),
                 kill_reason=None if data.get("kill_reason") is None else str(data["kill_reason"]),
                 kill_flatten=bool(data.get("kill_flatten", False)),
+                asset_prices=tuple(
+                    (str(a), Decimal(str(p)))
+                    for a, p in sorted(dict(data.get("asset_prices") or {}).items())
+                ),
             )
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ParameterError(f"risk state record is malformed ({exc!r}): {data!r}") from exc
         for name in ("total", "day_start", "cumulative_base"):
             if not getattr(state, name).is_finite():
                 raise ParameterError(f"risk state record: {name} is not finite: {data!r}")
+        if any(not (p.is_finite() and p > 0) for _, p in state.asset_prices):
+            raise ParameterError(f"risk state record: an asset price is not positive: {data!r}")
         unknown = {k for k, _ in state.breaches} - set(BREACH_KINDS)
         if unknown:
             raise ParameterError(f"risk state record: unknown limits {sorted(unknown)}: {data!r}")
@@ -241,6 +250,7 @@ class LossLimits:
         valued_at: Decimal | None,
         kill_reason: str | None,
         kill_flatten: bool,
+        asset_prices: tuple[tuple[str, Decimal], ...] = (),
     ) -> LimitsState:
         """What a restart needs (see :class:`LimitsState`)."""
         total = self.total if self.total is not None else self.offset
@@ -256,6 +266,7 @@ class LossLimits:
             breaches=self.breached,
             kill_reason=kill_reason,
             kill_flatten=kill_flatten,
+            asset_prices=asset_prices,
         )
 
     def restore(self, state: LimitsState, session_equity_then: Decimal) -> None:

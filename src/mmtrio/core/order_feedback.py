@@ -77,10 +77,19 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
         return
     mm.on_fill_booked(fill, now)
     position = mm.ledger.position_lots
+    # A fill of an order the tracker never knew is the venue's own (a liquidation, an ADL:
+    # Binance's autoclose-…) or another client's: said so, so the operator is not left to
+    # guess why the position moved. A fill found by reconciliation may carry no client id.
+    ident = fill.client_id or f"order {fill.order_id}"
+    if before is None:
+        ident += (
+            ": an order this bot does not know (the venue's own, e.g. a liquidation, "
+            "or another client's)"
+        )
     mm.log.add(
         "fill",
         f"fill {fill.side.value} {inst.lots_to_base(fill.qty)} {inst.base_asset} @ "
-        f"{inst.price_str(fill.price)} ({fill.client_id}); position "
+        f"{inst.price_str(fill.price)} ({ident}); position "
         f"{inst.lots_to_base(position):+} {inst.base_asset}",
         client_id=fill.client_id,
         trade_id=fill.trade_id,

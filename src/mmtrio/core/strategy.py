@@ -55,6 +55,7 @@ from mmtrio.core.emitter import FLATTEN_LEVEL, OrderEmitter
 from mmtrio.core.events import (
     AccountHealth,
     AccountUpdate,
+    AssetPrice,
     BookDelta,
     BookInvalid,
     BookSnapshot,
@@ -238,6 +239,12 @@ class MarketMaker:
             alert = self.risk.account.on_health(event, now, self.ledger.valuation_price())
             if alert is not None:
                 self._notice("alert", alert, liquidation_price=str(event.liquidation_price))
+        elif isinstance(event, AssetPrice):
+            # fees paid in that asset are in equity at this price (core/ledger.py)
+            price = event.price
+            if event.asset != self.instrument.quote_asset and price.is_finite() and price > 0:
+                self.ledger.on_asset_price(event.asset, event.price)
+                self._limits.dirty = True
         elif isinstance(event, MarginCall):
             self._notice("alert", self.risk.account.on_margin_call(event, now))
         elif isinstance(event, AccountUpdate):

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from mmtrio.core.events import (
     BookDelta,
@@ -274,6 +275,23 @@ class MatchingEngine:
         o.expiry_cause = "venue"
         self._unrest(o)
         return [self._close(o, ExecType.EXPIRED, OrderStatus.EXPIRED, ts)]
+
+    def venue_fill(
+        self, client_id: str, side: Side, price: int, qty: int, *, fee: Decimal, ts: int
+    ) -> OrderUpdate:
+        """An order the venue itself sends for the account and fills at once, at ``price``,
+        outside the book (a liquidation closing the position): one FILLED update with its
+        fill, as taker; the position follows. It never rests and is queryable afterwards."""
+        o = _Order(client_id, self._next_order_id, side, price, qty, TimeInForce.IOC,
+                   reduce_only=True, created_ts=ts, updated_ts=ts)  # fmt: skip
+        self._next_order_id += 1
+        o.cum_qty, o.status = qty, OrderStatus.FILLED
+        self.position += qty * side.sign
+        fill = Fill(self.instrument.symbol, self._next_trade_id, client_id, o.order_id, side,
+                    price, qty, fee, self.instrument.quote_asset, False, ts)  # fmt: skip
+        self._next_trade_id += 1
+        self._retire(o)
+        return self._update(o, ExecType.TRADE, ts, fill)
 
     # --- queries ----------------------------------------------------------------------------
     def get(self, client_id: str) -> OrderView | None:

@@ -245,7 +245,7 @@ def compute_report(
                 ledger.position_lots,
                 float(parts.spread_capture),
                 float(parts.inventory_pnl),
-                float(-parts.fees),
+                float(-parts.all_fees),
                 float(parts.funding),
             )
         )
@@ -262,7 +262,7 @@ def compute_report(
             "realised": snap.realised,
             "unrealised": snap.unrealised,
             # A cost, negative (a rebate positive): the sign every surface uses (mmtrio.units).
-            "fees": -snap.fees,
+            "fees": -snap.all_fees,
             "funding": snap.funding,
         },
         attribution=snap.attribution,

@@ -24,12 +24,13 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.core.strategy_config import StrategyConfig
-from mmtrio.runtime import account_watch, clock_watch
+from mmtrio.runtime import account_watch, clock_watch, fee_prices
 from mmtrio.runtime.account_watch import watch_account
 from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.clock_watch import watch_clock
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.fee_prices import watch_fee_prices
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.instrument_watch import watch_instrument
 from mmtrio.runtime.journal_writer import JournalWriter
@@ -199,8 +200,13 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
         async def clock_child() -> None:
             await watch_clock(session, on_offset, clock_watch.INTERVAL_S)
 
+        async def fee_price_child() -> None:
+            interval = fee_prices.INTERVAL_S  # read here: a test may shorten it
+            await watch_fee_prices(session, run.mm.ledger, inbox, clock_ms, interval_s=interval)
+
         sup.add("account-watch", account_child)
         sup.add("clock-sync", clock_child)
+        sup.add("fee-prices", fee_price_child)
     if status_log is not None:
         sup.add("status-log", status_log)
     if isinstance(session, SupervisedTasks):  # e.g. the order socket (ws order entry)

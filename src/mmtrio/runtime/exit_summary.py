@@ -77,10 +77,13 @@ class ExitSummary:
         out.append(
             f"  P&L       {units.money(led.equity)} {inst.quote_asset} (realised "
             f"{units.money(led.realised)}, unrealised {units.money(led.unrealised)}, fees "
-            f"{units.money(units.fee_cost(led.fees))}, funding {units.money(led.funding)}); "
+            f"{units.money(units.fee_cost(led.all_fees))}, funding {units.money(led.funding)}); "
             f"{led.fills} fills, drawdown {units.money(st.drawdown, signed=False)} of "
             f"{units.money(st.max_drawdown, signed=False)}"
         )
+        excluded = units.unpriced_fees(led.unpriced_fees)
+        if excluded is not None:
+            out.append(f"  fees      {excluded}")
         if self.journal is not None:
             out.append(f"  journal   {self.journal}  (`mmtrio report` shows the session)")
         return out

@@ -118,7 +118,7 @@ class _StatusCollector(Collector):
             ("equity", led.equity),
             ("realised", led.realised),
             ("unrealised", led.unrealised),
-            ("fees", -led.fees),
+            ("fees", -led.all_fees),
             ("funding", led.funding),
             ("spread_capture", led.spread_capture),
             ("inventory", led.inventory_pnl),

@@ -131,7 +131,7 @@ class TelegramNotifier:
         return (
             f"session P&L {units.money(led.equity)} {q} (realised {units.money(led.realised)}, "
             f"unrealised {units.money(led.unrealised)}, fees "
-            f"{units.money(units.fee_cost(led.fees))}, funding {units.money(led.funding)})"
+            f"{units.money(units.fee_cost(led.all_fees))}, funding {units.money(led.funding)})"
         )
 
     def fills_summary(self) -> str | None:

@@ -204,7 +204,7 @@ def _pnl(st: StrategyStatus) -> list[Text]:
             ("  unreal ", "dim"),
             _money(led.unrealised),
             ("  fees ", "dim"),
-            _money(-led.fees),
+            _money(-led.all_fees),
             ("  fund ", "dim"),
             _money(led.funding),
         ),
@@ -369,7 +369,7 @@ def status_line(view: StatusView | None) -> str:
         f"{'' if st.book_synced else ' OUT-OF-SYNC'} | quotes {quotes or 'none'} | "
         f"pos {inst.lots_to_base(st.position_lots):+} {st.band.value} | "
         f"equity {led.equity:+.2f} (real {led.realised:+.2f} unreal {led.unrealised:+.2f} "
-        f"fees {-led.fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
+        f"fees {-led.all_fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
         f"{st.max_drawdown:.2f} | fills {led.fills}"
         f"{' | ws DOWN: ' + ','.join(down) if down else ''}"
         f"{' | ' + st.defence if st.defence != 'defence idle' else ''}"

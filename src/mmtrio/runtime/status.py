@@ -135,6 +135,8 @@ def status_line(snap: Mapping[str, Any]) -> str:
     defence = model.get("defence") if isinstance(model, Mapping) else None
     acting = defence.get("reason") if isinstance(defence, Mapping) else None
     tail = f" | {acting}" if acting and acting != "defence idle" else ""
+    if led.get("equity_excludes"):  # fees in another asset not yet priced: said plainly
+        tail += f" | {led.get('equity_excludes')}"
     return (
         f"{who} {st.get('trading_state')}{f' ({reason})' if reason else ''} | "
         f"position {st.get('position')} {base} ({st.get('band')}) | "

@@ -66,7 +66,10 @@ def strategy_doc(st: StrategyStatus, inst: Instrument) -> dict[str, Any]:
             "equity": units.money_plain(led.equity),
             "realised": units.money_plain(led.realised),
             "unrealised": units.money_plain(led.unrealised),
-            "fees": units.money_plain(units.fee_cost(led.fees)),
+            # every fee, those paid in another asset at its price (core/ledger.py)
+            "fees": units.money_plain(units.fee_cost(led.all_fees)),
+            "fees_in_other_assets": {a: f"{v.normalize():f}" for a, v in led.other_asset_fees},
+            "equity_excludes": units.unpriced_fees(led.unpriced_fees),
             "funding": units.money_plain(led.funding),
             "spread_capture": units.money_plain(led.spread_capture),
             "inventory": units.money_plain(led.inventory_pnl),

@@ -9,7 +9,7 @@ position per symbol; realised P&L is booked when a fill reduces it, at the avera
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from mmtrio.core.instruments import Instrument
 
 MAX_FILLS = 1_000_000  # bounded: a day of heavy paper trading fits; older fills are dropped
 MAX_CHECKS = 1_000_000
+FEE_ASSET_QUANTUM = Decimal("0.00000001")  # a fee in another asset: 8 decimals
 
 
 @dataclass(slots=True)
@@ -87,7 +88,10 @@ class SimAccount:
     position: int = 0  # signed lots
     entry_price: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)
-    fees_paid: Decimal = Decimal(0)
+    fees_paid: Decimal = Decimal(0)  # in the quote asset
+    # fees charged in another asset (a BNB fee discount): that asset's wallet pays them, the
+    # quote balance does not (SimConfig.fee_asset)
+    fees_other: dict[str, Decimal] = field(default_factory=dict)
     funding: Decimal = Decimal(0)  # positive = received
     exposure_limit_lots: int | None = None
     orders: dict[str, OrderRecord] = field(default_factory=dict)
@@ -158,8 +162,14 @@ class SimAccount:
                 self.entry_price = Decimal(0)
         self.position = pos + delta
         self.realized_pnl += realized
-        self.fees_paid += fill.fee
-        self.balance += realized - fill.fee
+        self.balance += realized
+        if fill.fee_asset == inst.quote_asset:
+            self.fees_paid += fill.fee
+            self.balance -= fill.fee
+        else:
+            self.fees_other[fill.fee_asset] = (
+                self.fees_other.get(fill.fee_asset, Decimal(0)) + fill.fee
+            )
         return realized
 
     def adjust_position(self, lots: int, price: int, ts: int) -> None:
@@ -222,6 +232,28 @@ class SimAccount:
             return Decimal(0)
         return (mark - self.entry_price) * self.instrument.lots_to_base(self.position)
 
+    # --- liquidation --------------------------------------------------------------------
+    def maintenance(self, mark: Decimal, rate: Decimal) -> Decimal:
+        """The maintenance margin of the position at ``mark``: |notional| × ``rate``."""
+        return abs(self.instrument.lots_to_base(self.position) * mark) * rate
+
+    def liquidation_price(self, rate: Decimal) -> Decimal | None:
+        """The mark at which the margin balance (wallet + unrealised) falls to the
+        maintenance margin, for one position in one-way cross margin (the USD-M
+        formula with no other position and no maintenance amount ``cum``):
+
+            LP = (WB − s·Q·EP) / (Q·MMR − s·Q)
+
+        with WB the wallet balance, Q the position size (base), s its sign, EP the entry
+        price and MMR the maintenance margin ``rate``. None when flat, or when no positive
+        price liquidates the position (a long the wallet covers all the way to zero)."""
+        if self.position == 0:
+            return None
+        qty = abs(self.instrument.lots_to_base(self.position))
+        s = 1 if self.position > 0 else -1
+        price = (self.balance - s * qty * self.entry_price) / (qty * rate - s * qty)
+        return price if price > 0 else None
+
     # --- ground truth -------------------------------------------------------------------
     def to_json(self, mark: Decimal) -> dict[str, Any]:
         inst = self.instrument
@@ -236,6 +268,7 @@ class SimAccount:
                 "unrealized_pnl": str(self.unrealized(mark)),
             },
             "balance": str(self.balance),
+            "fees_other": {k: str(v) for k, v in sorted(self.fees_other.items())},
             "realized_pnl": str(self.realized_pnl),
             "fees_paid": str(self.fees_paid),
             "funding": str(self.funding),
@@ -273,3 +306,12 @@ class SimAccount:
                 for c in self.checks
             ],
         }
+
+
+def in_fee_asset(upd: OrderUpdate, asset: str, price: Decimal) -> OrderUpdate:
+    """``upd`` with its fill's fee charged in ``asset`` (quote fee / ``price``, 8 decimals)."""
+    fill = upd.fill
+    if fill is None or fill.fee_asset == asset:
+        return upd
+    fee = (fill.fee / price).quantize(FEE_ASSET_QUANTUM)
+    return replace(upd, fill=replace(fill, fee=fee, fee_asset=asset))

@@ -97,7 +97,8 @@ class AdminApp:
 
 
 def configure(venue: SimVenue, data: dict[str, Any]) -> dict[str, Any]:
-    """Runtime knobs: exposure limit, rate limits, ping interval / pong deadline."""
+    """Runtime knobs: exposure limit, rate limits, ping interval / pong deadline, the price
+    of the fee asset (``SimConfig.fee_asset``: a move of BNB's mark)."""
     for key, value in data.items():
         if key == "exposure_limit_lots":
             if value is not None and (not isinstance(value, int) or value < 0):
@@ -107,6 +108,14 @@ def configure(venue: SimVenue, data: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, int | float) or value <= 0:
                 raise SimBadRequest(f"{key} must be a positive number")
             setattr(venue.config.limits, key, value)
+        elif key == "fee_asset_price":
+            try:
+                price = Decimal(str(value))
+            except InvalidOperation:
+                price = Decimal(0)
+            if isinstance(value, bool) or not price.is_finite() or price <= 0:
+                raise SimBadRequest("fee_asset_price must be a positive decimal")
+            venue.config.fee_asset_price = price
         elif key in ("ping_interval_s", "pong_timeout_s"):
             if not isinstance(value, int | float) or value <= 0:
                 raise SimBadRequest(f"{key} must be a positive number of seconds")

@@ -54,6 +54,11 @@ FAULT_KINDS: dict[str, str] = {
         "send a margin call on the user streams now, with the account's figures (front ends "
         "whose venue pushes one)"
     ),
+    "mark_price": (
+        "set the mark price to `price` (a decimal string) until cleared with `price` null, as "
+        "the market moving there would: pushed at once, and a mark at the account's "
+        "liquidation price liquidates it (sim/liquidation.py)"
+    ),
     "disarm": "disarm every counter not yet consumed (http_429, order_5xx, delay, …)",
     "fill": (
         "fill our best open order(s) on `side` (BUY|SELL), or those at `client_id`'s price, "

@@ -7,18 +7,20 @@ demand (``fill``), replay the latest fill events (``user_replay``: the front end
 as fills when it published them), change the position without a trade (``position_adjust``:
 the front end says it as an account change of cause ``ADJUSTMENT``), mark the link to the
 client silent for the rate limiter (``link_silent``), push a margin call where the front end
-has one (``margin_call``), and disarm every counter (``disarm``).
+has one (``margin_call``), move the mark (``mark_price``: a mark at the liquidation price
+liquidates, :mod:`mmtrio.sim.liquidation`), and disarm every counter (``disarm``).
 A malformed parameter is a :class:`~mmtrio.sim.errors.SimBadRequest` naming it.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from mmtrio.core.events import Side, Trade
+from mmtrio.sim import liquidation
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.faults import FAULT_KINDS, FaultRecord, count_param
 from mmtrio.sim.frontend import AccountCause
@@ -62,6 +64,8 @@ def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
         if push is None:
             raise SimBadRequest(f"the {venue.front.name} front end has no margin call push")
         push()
+    elif kind == "mark_price":
+        set_mark(venue, params.get("price"))
     elif kind == "position_adjust":
         lots = params.get("lots")
         if not isinstance(lots, int) or isinstance(lots, bool) or lots == 0:
@@ -85,6 +89,23 @@ def _venue_close(venue: SimVenue, kind: str, cid: Any) -> None:
             if kind == "venue_expire"
             else engine.cancel(one, venue.market_ts)
         )
+
+
+def set_mark(venue: SimVenue, price: Any) -> None:
+    """The mark_price fault: the mark is ``price`` until cleared (None); pushed now, and
+    checked against the liquidation price now."""
+    if price is None:
+        venue.mark_override = None
+    else:
+        try:
+            value = Decimal(str(price))
+        except InvalidOperation:
+            value = Decimal(-1)
+        if isinstance(price, bool) or not value.is_finite() or value <= 0:
+            raise SimBadRequest(f"fault 'price' must be a positive decimal or null, got {price!r}")
+        venue.mark_override = value
+    venue.front.on_mark()
+    liquidation.check(venue)
 
 
 def adjust_position(venue: SimVenue, lots: int) -> None:

@@ -31,7 +31,8 @@ import trio
 from mmtrio.core.events import BookDelta, MarkPrice, OrderUpdate, Side, Trade
 from mmtrio.errors import ConfigError
 from mmtrio.exchange.matching import FeeSchedule, MatchingEngine, QueueModel
-from mmtrio.sim.account import SimAccount
+from mmtrio.sim import liquidation
+from mmtrio.sim.account import SimAccount, in_fee_asset
 from mmtrio.sim.book import PublicBook
 from mmtrio.sim.clock import Clock, SystemClock
 from mmtrio.sim.faults import FaultRecord, FaultState
@@ -67,6 +68,18 @@ class SimConfig:
     funding_interval_ms: int = EIGHT_HOURS_MS
     default_funding_rate: Decimal = Decimal("0.0001")
     initial_balance: Decimal = Decimal("100000")
+    # Margin (sim/liquidation.py): maintenance margin = |notional| × this rate (the first
+    # USD-M bracket for BTC; a front end whose venue differs sets its own); the
+    # liquidation clearance fee is this share of the closed notional (the venue's
+    # stated clearance fee).
+    maint_margin_rate: Decimal = Decimal("0.025")
+    liquidation_fee_rate: Decimal = Decimal("0.0125")
+    # Fees in another asset (a BNB fee discount): every fee is charged in
+    # ``fee_asset`` instead of the quote asset, converted at ``fee_asset_price`` (quote per
+    # unit; the venue serves it as that asset's mark, e.g. BNBUSDT's premiumIndex) and kept
+    # to 8 decimals. None: fees in the quote asset.
+    fee_asset: str | None = None
+    fee_asset_price: Decimal = Decimal("600")
     limits: LimitConfig = field(default_factory=LimitConfig)
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     queue_model: QueueModel = QueueModel.PROBABILISTIC
@@ -93,6 +106,18 @@ class SimConfig:
             raise ConfigError(f"sim stream_queue must be at least 1, got {self.stream_queue}")
         if not 0 <= self.latency_ms <= 5000:
             raise ConfigError(f"sim latency_ms must be 0..5000 ms, got {self.latency_ms}")
+        if not 0 < self.maint_margin_rate < 1 or not 0 <= self.liquidation_fee_rate < 1:
+            raise ConfigError(
+                "sim maint_margin_rate must be in (0, 1) and liquidation_fee_rate in [0, 1), "
+                f"got {self.maint_margin_rate} and {self.liquidation_fee_rate}"
+            )
+        if self.fee_asset is not None and not (
+            self.fee_asset.isalnum() and self.fee_asset.isupper() and self.fee_asset_price > 0
+        ):
+            raise ConfigError(
+                "sim fee_asset must be an asset name in capitals (e.g. BNB) with a positive "
+                f"fee_asset_price, got {self.fee_asset!r} at {self.fee_asset_price}"
+            )
 
     @property
     def latency_s(self) -> float:
@@ -125,6 +150,10 @@ class SimVenue:
         self.finished = False  # a finite driver ran out
         self.mark: Decimal | None = None
         self.index: Decimal | None = None
+        # the mark_price fault: the mark until cleared (the market's mark is ignored meanwhile)
+        self.mark_override: Decimal | None = None
+        self.maint_margin_rate = self.config.maint_margin_rate  # a front end may set its own
+        self.liquidations: list[dict[str, Any]] = []  # sim/liquidation.py, ground truth
         self.funding_rate = self.config.default_funding_rate
         self._funding_scale = Decimal(1)
         self.next_funding_ts = self._next_funding(snap.ts)
@@ -237,12 +266,16 @@ class SimVenue:
         if self.market_ts >= self._next_mark_ts:
             self._next_mark_ts = (self.market_ts // 1000 + 1) * 1000
             front.on_mark()
+            liquidation.check(self)  # a mark at the liquidation price liquidates
         if self.market_ts >= self.next_funding_ts:
             self.next_funding_ts = self._next_funding(self.market_ts)
             self.settle_funding(None)
 
     def mark_price(self) -> Decimal:
-        """The driver's mark price if it has one, else the market mid (documented choice)."""
+        """The driver's mark price if it has one, else the market mid (documented choice);
+        the ``mark_price`` fault's price while it is set."""
+        if self.mark_override is not None:
+            return self.mark_override
         if self.mark is not None:
             return self.mark
         bid, ask = self.engine.best_bid(), self.engine.best_ask()
@@ -263,14 +296,19 @@ class SimVenue:
         return amount
 
     # --- our orders -----------------------------------------------------------------------
-    def apply(self, updates: list[OrderUpdate]) -> None:
+    def apply(self, updates: list[OrderUpdate], *, convert_fee: bool = True) -> None:
         """Book engine updates (account, front end); the public book shows the change with
-        the next market delta (sim/book.py)."""
-        self._apply(updates)
+        the next market delta (sim/book.py). ``convert_fee``: a fill's fee is charged in
+        ``SimConfig.fee_asset`` when one is set."""
+        self._apply(updates, convert_fee=convert_fee)
 
-    def _apply(self, updates: list[OrderUpdate]) -> None:
+    def _apply(self, updates: list[OrderUpdate], *, convert_fee: bool = True) -> None:
         front = self.front
-        for upd in updates:
+        asset = self.config.fee_asset
+        for engine_upd in updates:
+            upd = engine_upd
+            if convert_fee and asset is not None:
+                upd = in_fee_asset(engine_upd, asset, self.config.fee_asset_price)
             realized = self.account.on_update(upd)
             front.on_order(upd, realized)
             if upd.fill is not None:
@@ -317,6 +355,15 @@ class SimVenue:
                 "sim_ms": self.out_ts(),
                 "market_messages": self.messages,
                 "mark_price": str(self.mark_price()),
+                "mark_override": None if self.mark_override is None else str(self.mark_override),
+                "maint_margin_rate": str(self.maint_margin_rate),
+                "maintenance_margin": str(
+                    self.account.maintenance(self.mark_price(), self.maint_margin_rate)
+                ),
+                "liquidation_price": _opt(liquidation.liquidation_price(self)),
+                "liquidations": self.liquidations,
+                "fee_asset": self.config.fee_asset,
+                "fee_asset_price": str(self.config.fee_asset_price),
                 "funding_rate": str(self.funding_rate),
                 "next_funding_ms": self.out_ts(self.next_funding_ts),
                 "countdown_ms": self.countdown_ms,
@@ -350,3 +397,7 @@ class SimVenue:
             }
         )
         return state
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

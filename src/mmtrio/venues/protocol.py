@@ -271,6 +271,16 @@ class SupervisedTasks(Protocol):
     def supervised_tasks(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]: ...
 
 
+@runtime_checkable
+class AssetPrices(Protocol):
+    """What a session may also provide: the price of another asset than the quote, in the
+    quote asset (e.g. BNB on Binance, where fees may be paid in it), so the fees paid in it
+    are in equity (``runtime/fee_prices.py``). A session without it does not have the method.
+    Raises a :class:`~mmtrio.errors.VenueError` when the venue cannot say."""
+
+    async def asset_price(self, asset: str) -> Decimal: ...
+
+
 @dataclass(frozen=True, slots=True)
 class VenueSettings:
     """Where and what to trade, in neutral form (built from ``[venue]`` by the CLI).

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from mmtrio.core.events import Side
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import int_param
+from mmtrio.sim.binance.margin import liquidation_word
 from mmtrio.sim.binance.userstream import signed_qty
 from mmtrio.sim.binance.wire import ApiError
 
@@ -30,7 +31,7 @@ def position_risk(front: BinanceFrontEnd, params: dict[str, str]) -> list[dict[s
             "breakEvenPrice": str(acct.entry_price),
             "markPrice": str(mark),
             "unRealizedProfit": str(acct.unrealized(mark)),
-            "liquidationPrice": "0",
+            "liquidationPrice": liquidation_word(venue),
             "leverage": str(front.leverage),
             "maxNotionalValue": "5000000",
             "marginType": "cross",
@@ -51,6 +52,7 @@ def account(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
     mark = venue.mark_price()
     upnl = acct.unrealized(mark)
     margin = abs(inst.lots_to_qty(acct.position) * mark) / front.leverage
+    maint = acct.maintenance(mark, venue.maint_margin_rate)
     avail = acct.balance + upnl - margin
     b, u, m, a = str(acct.balance), str(upnl), str(acct.balance + upnl), str(avail)
     return {
@@ -61,7 +63,7 @@ def account(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
         "updateTime": 0,
         "multiAssetsMargin": False,
         "totalInitialMargin": str(margin),
-        "totalMaintMargin": str(margin / 2),
+        "totalMaintMargin": str(maint),
         "totalWalletBalance": b,
         "totalUnrealizedProfit": u,
         "totalMarginBalance": m,
@@ -77,7 +79,7 @@ def account(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
                 "walletBalance": b,
                 "unrealizedProfit": u,
                 "marginBalance": m,
-                "maintMargin": str(margin / 2),
+                "maintMargin": str(maint),
                 "initialMargin": str(margin),
                 "positionInitialMargin": str(margin),
                 "openOrderInitialMargin": "0",
@@ -93,7 +95,7 @@ def account(front: BinanceFrontEnd, params: dict[str, str]) -> dict[str, Any]:
             {
                 "symbol": inst.symbol,
                 "initialMargin": str(margin),
-                "maintMargin": str(margin / 2),
+                "maintMargin": str(maint),
                 "unrealizedProfit": u,
                 "positionInitialMargin": str(margin),
                 "openOrderInitialMargin": "0",
@@ -121,7 +123,7 @@ def leverage_bracket(venue: SimVenue, params: dict[str, str]) -> list[dict[str, 
                     "initialLeverage": 20,
                     "notionalCap": 5000000,
                     "notionalFloor": 0,
-                    "maintMarginRatio": 0.025,
+                    "maintMarginRatio": float(venue.maint_margin_rate),
                     "cum": 0.0,
                 }
             ],

@@ -10,7 +10,8 @@ lists follow Binance's documentation as the official SDK's response models encod
 (issue #20, finding 7: these were missing, or v3 answered the v2 shape).
 
 Margin. The sim has one flat leverage bracket (``leverageBracket``: up to 20×, notional
-cap 5,000,000): the initial margin is notional / leverage, maintenance half of it. The
+cap 5,000,000): the initial margin is notional / leverage, maintenance 2.5 % of the notional;
+``liquidationPrice`` is the sim's (:mod:`mmtrio.sim.liquidation`), "0" when flat as on Binance. The
 leverage is the account's (``BinanceFrontEnd.leverage``), set by ``POST /fapi/v1/leverage``
 (1..20, else -4028). An order that would grow the position is refused with -2019 "Margin is
 insufficient." when its initial margin exceeds the available balance (``margin.py``).
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtrio.sim.binance import trading
 from mmtrio.sim.binance.auth import int_param
-from mmtrio.sim.binance.margin import margins
+from mmtrio.sim.binance.margin import liquidation_word, margins
 from mmtrio.sim.binance.userstream import signed_qty
 from mmtrio.sim.binance.wire import ApiError
 
@@ -142,7 +143,7 @@ def position_risk_v3(front: BinanceFrontEnd, params: dict[str, str]) -> list[dic
             "breakEvenPrice": str(acct.entry_price),
             "markPrice": str(m["mark"]),
             "unRealizedProfit": str(m["upnl"]),
-            "liquidationPrice": "0",
+            "liquidationPrice": liquidation_word(venue),
             "isolatedMargin": "0",
             "notional": str(m["notional"]),
             "marginAsset": venue.instrument.quote_asset,

@@ -136,7 +136,17 @@ def ticker_24hr(venue: SimVenue, params: dict[str, str]) -> Any:
 
 
 def premium_index(venue: SimVenue, params: dict[str, str]) -> Any:
-    """GET /fapi/v1/premiumIndex: mark and index price, funding rate and its next time."""
+    """GET /fapi/v1/premiumIndex: mark and index price, funding rate and its next time. With
+    fees charged in another asset (``SimConfig.fee_asset``), that asset's perpetual against
+    the quote (e.g. BNBUSDT) is served too, at ``fee_asset_price``: what a client values
+    those fees at."""
+    fee_asset = venue.config.fee_asset
+    if fee_asset is not None and params.get("symbol") == fee_asset + venue.instrument.quote_asset:
+        price, funding_ts = str(venue.config.fee_asset_price), venue.next_funding_ts
+        return {"symbol": params["symbol"], "markPrice": price, "indexPrice": price,
+                "estimatedSettlePrice": price, "lastFundingRate": "0.00000000",
+                "interestRate": "0.00010000", "nextFundingTime": venue.out_ts(funding_ts),
+                "time": venue.out_ts()}  # fmt: skip
     mark = venue.mark_price().quantize(Decimal("0.00000001"))
     index = venue.index if venue.index is not None else mark
     item = {

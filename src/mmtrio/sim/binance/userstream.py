@@ -21,6 +21,9 @@ def order_trade_update(venue: SimVenue, upd: OrderUpdate, realized: Decimal) -> 
     ts = venue.out_ts(upd.ts)
     order_type = rec.order_type if rec is not None else "LIMIT"
     avg = rec.avg_price(inst) if rec is not None else Decimal(0)
+    # A liquidation's fill (sim/liquidation.py) is a CALCULATED execution of the venue's own
+    # LIQUIDATION order (client id autoclose-…), as Binance sends it.
+    exec_word = "CALCULATED" if order_type == "LIQUIDATION" else upd.exec_type.value
     return {
         "e": "ORDER_TRADE_UPDATE",
         "E": ts,
@@ -35,7 +38,7 @@ def order_trade_update(venue: SimVenue, upd: OrderUpdate, realized: Decimal) -> 
             "p": inst.price_str(upd.price) if order_type == "LIMIT" else "0",
             "ap": str(avg),
             "sp": "0",
-            "x": upd.exec_type.value,
+            "x": exec_word,
             "X": status_text(upd.status.value, _cause(venue, upd.client_id)),
             "i": upd.order_id,
             "l": inst.qty_str(fill.qty) if fill else "0",
@@ -68,8 +71,9 @@ def trade_lite(venue: SimVenue, upd: OrderUpdate) -> dict[str, Any] | None:
     """TRADE_LITE for a fill (None without one): Binance pushes it ahead of the fill's
     ORDER_TRADE_UPDATE, with the order's price and size and the fill, but no fee."""
     fill = upd.fill
-    if fill is None:
-        return None
+    rec = venue.account.orders.get(upd.client_id)
+    if fill is None or (rec is not None and rec.order_type == "LIQUIDATION"):
+        return None  # none for the venue's own liquidation order: it is not the client's
     inst = venue.instrument
     ts = venue.out_ts(upd.ts)
     return {

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mmtrio.core.events import Fill
 from mmtrio.sim.account import OrderRecord
 from mmtrio.sim.extended.words import ORDER_STATUS, extended_symbol
+from mmtrio.sim.liquidation import liquidation_price
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
@@ -77,6 +78,7 @@ def positions_json(venue: SimVenue) -> list[dict[str, Any]]:
     mark = venue.mark_price()
     size = inst.lots_to_qty(abs(acct.position))
     now = venue.out_ts()
+    liq = liquidation_price(venue)
     return [
         {
             "id": 1,
@@ -89,7 +91,7 @@ def positions_json(venue: SimVenue) -> list[dict[str, Any]]:
             "value": str(size * mark),
             "openPrice": str(acct.entry_price),
             "markPrice": str(mark),
-            "liquidationPrice": None,
+            "liquidationPrice": None if liq is None else str(liq.quantize(Decimal("0.000001"))),
             "margin": str(size * mark / LEVERAGE),
             "unrealisedPnl": str(acct.unrealized(mark)),
             "realisedPnl": "0",

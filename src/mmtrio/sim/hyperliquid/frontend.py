@@ -59,6 +59,9 @@ class Budget:
         return INITIAL_ACTIONS + int(self.volume)
 
 
+MAINT_MARGIN_RATE = Decimal("0.0125")
+
+
 class HyperliquidFrontEnd:
     """:class:`~mmtrio.sim.frontend.FrontEnd` for Hyperliquid perpetuals."""
 
@@ -93,6 +96,9 @@ class HyperliquidFrontEnd:
             inflight_grace_s=venue.limiter.config.inflight_grace_s,
         )
         venue.set_funding_interval(HOUR_MS)
+        # maintenance margin at half the initial margin of its 40x maximum leverage (the
+        # clearinghouse answer's figures): the liquidation price follows from it
+        venue.maint_margin_rate = MAINT_MARGIN_RATE
         venue.attach(self)
 
     # --- topics ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mmtrio.sim import requests
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.hyperliquid.orders import fill_json, order_json
+from mmtrio.sim.liquidation import liquidation_price
 
 if TYPE_CHECKING:
     from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
@@ -104,7 +105,10 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
     summary = {"accountValue": str(value), "totalNtlPos": str(ntl),
                "totalRawUsd": str(acct.balance), "totalMarginUsed": str(margin)}  # fmt: skip
     positions = []
+    maint = acct.maintenance(mark, v.maint_margin_rate).quantize(Decimal("0.000001"))
     if acct.position != 0:
+        at = liquidation_price(v)
+        liq = None if at is None else str(at.quantize(Decimal("0.000001")))
         g = front.grid
         szi = g.sz(acct.position) if acct.position > 0 else "-" + g.sz(-acct.position)
         positions.append(
@@ -113,7 +117,7 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
                 "position": {
                     "coin": front.coin, "szi": szi, "leverage": {"type": "cross", "value": 40},
                     "entryPx": str(acct.entry_price), "positionValue": str(ntl),
-                    "unrealizedPnl": str(upnl), "returnOnEquity": "0.0", "liquidationPx": None,
+                    "unrealizedPnl": str(upnl), "returnOnEquity": "0.0", "liquidationPx": liq,
                     "marginUsed": str(margin), "maxLeverage": 40,
                     "cumFunding": {"allTime": str(-acct.funding), "sinceOpen": "0.0",
                                    "sinceChange": "0.0"},
@@ -123,7 +127,7 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
     return {
         "marginSummary": summary,
         "crossMarginSummary": summary,
-        "crossMaintenanceMarginUsed": str((margin / 2).quantize(Decimal("0.000001"))),
+        "crossMaintenanceMarginUsed": str(maint),
         "withdrawable": str(max(Decimal(0), value - margin)),
         "assetPositions": positions,
         "time": time,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mmtrio.core.events import BookDelta, ExecType, OrderStatus, OrderUpdate, Trade
 from mmtrio.core.instruments import Instrument
 from mmtrio.sim.frontend import AccountCause
+from mmtrio.sim.liquidation import liquidation_price
 from mmtrio.sim.okx import words as w
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ class OkxStreams:
                 "upl": w.dec(acct.unrealized(mark).quantize(Decimal("0.00000001"))),
                 "uplRatio": "0",
                 "lever": "10",
-                "liqPx": "",
+                "liqPx": _liq(v),
                 "markPx": w.dec(mark),
                 "margin": "",
                 "mgnRatio": "",
@@ -305,3 +306,9 @@ class OkxStreams:
         hub.publish_user(self.positions_push())
         hub.publish_user({"arg": {"channel": "account", "ccy": "USDT"},
                           "data": [self.account_row()]})  # fmt: skip
+
+
+def _liq(venue: Any) -> str:
+    """``liqPx``: the sim's liquidation price (sim/liquidation.py), "" when there is none."""
+    liq = liquidation_price(venue)
+    return "" if liq is None else w.dec(liq.quantize(Decimal("0.00000001")))

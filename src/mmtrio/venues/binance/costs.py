@@ -48,6 +48,7 @@ _DEPTH_WEIGHT = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 ENDPOINT_COSTS: dict[tuple[str, str], RequestCost] = {
     ("GET", "/fapi/v1/exchangeInfo"): weight(1),
     ("GET", "/fapi/v1/time"): weight(1),
+    ("GET", "/fapi/v1/premiumIndex"): weight(1),  # with a symbol (the fee asset's price)
     ("POST", "/fapi/v1/order"): order(),
     ("PUT", "/fapi/v1/order"): order(),
     ("DELETE", "/fapi/v1/order"): weight(1, essential=True),

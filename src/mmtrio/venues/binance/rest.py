@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -43,7 +44,7 @@ from mmtrio.errors import (
 )
 from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.codec import BinanceDecoder, loads
-from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int
+from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int, get_dec
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
@@ -214,6 +215,16 @@ class BinanceRest:
         return cr.parse_exchange_info(
             await self._request("GET", "/fapi/v1/exchangeInfo", []), symbols
         )
+
+    async def mark_price(self, symbol: str) -> Decimal:
+        """``GET /fapi/v1/premiumIndex``: the symbol's mark price (weight 1)."""
+        body = await self._request("GET", "/fapi/v1/premiumIndex", [("symbol", symbol)])
+        if not isinstance(body, dict):
+            raise ProtocolError(f"premiumIndex {symbol}: expected a JSON object, got {body!r}")
+        price = get_dec(body, "markPrice", f"premiumIndex {symbol}")
+        if not price > 0:
+            raise ProtocolError(f"premiumIndex {symbol}: markPrice {price} is not positive")
+        return price
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> DepthSnapshot:
         if limit not in (5, 10, 20, 50, 100, 500, 1000):

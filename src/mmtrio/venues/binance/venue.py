@@ -14,6 +14,7 @@ its HMAC secret. Everything venue-specific the runtime needs comes from here: th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
@@ -181,6 +182,11 @@ class BinanceSession:
     # --- account and clock ------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
         return await read_account(self.rest, self.instrument)
+
+    async def asset_price(self, asset: str) -> Decimal:
+        """Another asset's price in the quote (BNB for the fee discount): the mark price of
+        its ``<ASSET><QUOTE>`` perpetual (``runtime/fee_prices.py``)."""
+        return await self.rest.mark_price(f"{asset}{self.instrument.quote_asset}")
 
     async def sync_clock(self) -> int:
         return await self.rest.sync_time()
