@@ -35,6 +35,8 @@ from mmtrio.errors import (
     QtyOutOfRangeError,
 )
 
+_MIN_LOTS_MEMO = 4096  # prices remembered by Instrument.min_lots_for_notional
+
 
 def _decimal(value: str | Decimal | int, what: str) -> Decimal:
     if isinstance(value, Decimal):
@@ -86,6 +88,9 @@ class Instrument:
     # each call was 5 % of a deterministic simulation's CPU time).
     _price_decimals: int = field(init=False, repr=False, compare=False)
     _qty_decimals: int = field(init=False, repr=False, compare=False)
+    # min_lots_for_notional by price: quoting asks it for every level of every plan, and the
+    # answer of a price never changes (the Decimal division was a tenth of a plan's time).
+    _min_lots: dict[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -98,6 +103,7 @@ class Instrument:
                 )
         object.__setattr__(self, "_price_decimals", _decimals(self.tick_size))
         object.__setattr__(self, "_qty_decimals", _decimals(self.lot_size))
+        object.__setattr__(self, "_min_lots", {})
         if self.min_notional < 0:
             raise InstrumentError(
                 f"{self.symbol}: min_notional must be >= 0, got {self.min_notional}"
@@ -268,11 +274,19 @@ class Instrument:
 
     def min_lots_for_notional(self, ticks: int) -> int:
         """Smallest lot count at ``ticks`` that meets both min_qty and min notional."""
+        memo = self._min_lots
+        lots = memo.get(ticks)
+        if lots is not None:
+            return lots
         if ticks <= 0:
             raise PriceOutOfRangeError(f"{self.symbol}: price must be positive, got {ticks} ticks")
         per_lot = self.tick_size * ticks * self.base_per_lot
         need = (self.min_notional / per_lot).to_integral_value(rounding=ROUND_CEILING)
-        return max(self.min_qty, int(need))
+        lots = max(self.min_qty, int(need))
+        if len(memo) >= _MIN_LOTS_MEMO:
+            memo.clear()  # bounded: the prices quoted drift, the old ones are not asked again
+        memo[ticks] = lots
+        return lots
 
     # --- serialisation (the journal records the rules the bot traded on) -------------
     def to_json(self) -> dict[str, str | int | None]:
