@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import TypeVar
 
 from mmtrio.errors import (
     InstrumentError,
@@ -35,7 +36,14 @@ from mmtrio.errors import (
     QtyOutOfRangeError,
 )
 
-_MIN_LOTS_MEMO = 4096  # prices remembered by Instrument.min_lots_for_notional
+_T = TypeVar("_T")
+_PRICE_MEMO = 4096  # prices remembered by each of Instrument's per-price memos
+
+
+def _remember(memo: dict[int, _T], ticks: int, value: _T) -> None:
+    if len(memo) >= _PRICE_MEMO:
+        memo.clear()  # bounded: the prices quoted drift, the old ones are not asked again
+    memo[ticks] = value
 
 
 def _decimal(value: str | Decimal | int, what: str) -> Decimal:
@@ -88,9 +96,13 @@ class Instrument:
     # each call was 5 % of a deterministic simulation's CPU time).
     _price_decimals: int = field(init=False, repr=False, compare=False)
     _qty_decimals: int = field(init=False, repr=False, compare=False)
-    # min_lots_for_notional by price: quoting asks it for every level of every plan, and the
-    # answer of a price never changes (the Decimal division was a tenth of a plan's time).
+    # Answers by price that never change, asked on the hot path: min_lots_for_notional for
+    # every level of every plan (its Decimal division was a tenth of a plan's time), and the
+    # Decimal price and its string for every place/amend (the pre-trade check, the notice).
+    # Bounded (_PRICE_MEMO prices each); the core computes in the default decimal context.
     _min_lots: dict[int, int] = field(init=False, repr=False, compare=False)
+    _prices: dict[int, Decimal] = field(init=False, repr=False, compare=False)
+    _price_strs: dict[int, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -104,6 +116,8 @@ class Instrument:
         object.__setattr__(self, "_price_decimals", _decimals(self.tick_size))
         object.__setattr__(self, "_qty_decimals", _decimals(self.lot_size))
         object.__setattr__(self, "_min_lots", {})
+        object.__setattr__(self, "_prices", {})
+        object.__setattr__(self, "_price_strs", {})
         if self.min_notional < 0:
             raise InstrumentError(
                 f"{self.symbol}: min_notional must be >= 0, got {self.min_notional}"
@@ -151,11 +165,19 @@ class Instrument:
         return int(ticks)
 
     def ticks_to_price(self, ticks: int) -> Decimal:
-        return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+        price = self._prices.get(ticks)
+        if price is None:
+            price = (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+            _remember(self._prices, ticks, price)
+        return price
 
     def price_str(self, ticks: int) -> str:
         """The venue string for a price in ticks (e.g. 281451 → '28145.10' for tick 0.10)."""
-        return f"{self.ticks_to_price(ticks):.{self.price_decimals}f}"
+        text = self._price_strs.get(ticks)
+        if text is None:
+            text = f"{self.ticks_to_price(ticks):.{self.price_decimals}f}"
+            _remember(self._price_strs, ticks, text)
+        return text
 
     def is_valid_price(self, ticks: int) -> bool:
         """True when ``ticks`` is on the price grid (always, on a fixed-tick instrument)."""
@@ -283,9 +305,7 @@ class Instrument:
         per_lot = self.tick_size * ticks * self.base_per_lot
         need = (self.min_notional / per_lot).to_integral_value(rounding=ROUND_CEILING)
         lots = max(self.min_qty, int(need))
-        if len(memo) >= _MIN_LOTS_MEMO:
-            memo.clear()  # bounded: the prices quoted drift, the old ones are not asked again
-        memo[ticks] = lots
+        _remember(memo, ticks, lots)
         return lots
 
     # --- serialisation (the journal records the rules the bot traded on) -------------

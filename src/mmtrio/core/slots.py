@@ -118,7 +118,8 @@ def reconcile(
     keeps: list[SlotAction] = []
     waits: list[SlotAction] = []
     max_bid, min_ask = _opposite_extremes(desired)
-    for slot in sorted(set(desired) | set(held), key=lambda s: (s[0].value, s[1])):
+    # Bids before asks ("BUY" < "SELL"), then by level.
+    for slot in sorted(set(desired) | set(held), key=lambda s: (s[0] is Side.SELL, s[1])):
         quote = desired.get(slot)
         order = held.get(slot)
         earliest = last_action.get(slot)
