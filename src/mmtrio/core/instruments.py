@@ -103,6 +103,7 @@ class Instrument:
     _min_lots: dict[int, int] = field(init=False, repr=False, compare=False)
     _prices: dict[int, Decimal] = field(init=False, repr=False, compare=False)
     _price_strs: dict[int, str] = field(init=False, repr=False, compare=False)
+    _base_per_lot: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -118,6 +119,7 @@ class Instrument:
         object.__setattr__(self, "_min_lots", {})
         object.__setattr__(self, "_prices", {})
         object.__setattr__(self, "_price_strs", {})
+        object.__setattr__(self, "_base_per_lot", self.lot_size * self.contract_size)
         if self.min_notional < 0:
             raise InstrumentError(
                 f"{self.symbol}: min_notional must be >= 0, got {self.min_notional}"
@@ -254,7 +256,7 @@ class Instrument:
     @property
     def base_per_lot(self) -> Decimal:
         """Base-asset units in one lot (the lot step times the contract size)."""
-        return self.lot_size * self.contract_size
+        return self._base_per_lot  # derived once: notional and every size message read it
 
     def lots_to_base(self, lots: int) -> Decimal:
         """Base-asset quantity of ``lots`` (what P&L, inventory and the operator count in)."""
