@@ -185,11 +185,12 @@ class RealizedVolatility:
         self._returns: deque[tuple[int, float, int]] = deque()
         # The terms of the sums, computed once when a return arrives rather than on every
         # read (a regime refresh reads both windows every second): r² per return, and per
-        # pair of neighbours |rᵢ₋₁|·|rᵢ| and √(dtᵢ₋₁·dtᵢ) (``_pairs[i]`` pairs returns i and
-        # i+1). Each term is the same float the read computed before and ``math.fsum`` is
-        # exactly rounded, so the estimates are unchanged to the bit.
+        # pair of neighbours |rᵢ₋₁|·|rᵢ| and √(dtᵢ₋₁·dtᵢ) (item i pairs returns i and i+1).
+        # Each term is the same float the read computed before and ``math.fsum`` is exactly
+        # rounded, so the estimates are unchanged to the bit.
         self._squares: deque[float] = deque()
-        self._pairs: deque[tuple[float, float]] = deque()
+        self._pair_products: deque[float] = deque()
+        self._pair_spans: deque[float] = deque()
         self._sum_dt = 0  # Σdt, exact (int ms)
 
     def update(self, mid: float, ts: int) -> None:
@@ -202,7 +203,8 @@ class RealizedVolatility:
             r = math.log(mid / self._anchor)
             if self._returns:
                 _, prev_r, prev_dt = self._returns[-1]
-                self._pairs.append((abs(prev_r) * abs(r), math.sqrt(prev_dt * dt)))
+                self._pair_products.append(abs(prev_r) * abs(r))
+                self._pair_spans.append(math.sqrt(prev_dt * dt))
             self._returns.append((ts, r, dt))
             self._squares.append(r * r)
             self._sum_dt += dt
@@ -214,8 +216,9 @@ class RealizedVolatility:
     def _drop_oldest(self) -> None:
         self._sum_dt -= self._returns.popleft()[2]
         self._squares.popleft()
-        if self._pairs:
-            self._pairs.popleft()
+        if self._pair_products:
+            self._pair_products.popleft()
+            self._pair_spans.popleft()
 
     def _evict(self, now: int) -> None:
         # A return belongs to the window if its whole interval lies inside it.
@@ -239,8 +242,8 @@ class RealizedVolatility:
         need = max(3, self.min_returns)
         if len(self._returns) < need:
             return NotEnoughData("returns in window", len(self._returns), need)
-        num = math.fsum(p[0] for p in self._pairs)
-        den = math.fsum(p[1] for p in self._pairs)
+        num = math.fsum(self._pair_products)
+        den = math.fsum(self._pair_spans)
         return (math.pi / 2.0) * num / den
 
     def sigma(self, unit_ms: float = 1000.0) -> float | NotEnoughData:

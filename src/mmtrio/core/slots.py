@@ -39,6 +39,9 @@ PENDING_STATES = frozenset(
     }
 )
 RESTING_STATES = frozenset({OrderState.OPEN, OrderState.PARTIALLY_FILLED})
+# Tuple twins for the per-slot tests (identity compares in C; no Enum.__hash__ call).
+_PENDING = tuple(PENDING_STATES)
+_RESTING = tuple(RESTING_STATES)
 
 
 class ActionKind(enum.Enum):
@@ -125,7 +128,7 @@ def reconcile(
         earliest = last_action.get(slot)
         paced_until = None if earliest is None else earliest + tol.min_interval_ms
         paced = paced_until is not None and now < paced_until
-        if order is not None and order.state in PENDING_STATES:
+        if order is not None and order.state in _PENDING:
             waits.append(
                 SlotAction(ActionKind.WAIT, slot, quote, order, f"order {order.state.value}")
             )
@@ -146,7 +149,7 @@ def reconcile(
             waits.append(
                 SlotAction(ActionKind.WAIT, slot, quote, order, "requote pacing", paced_until)
             )
-        elif tol.use_amend and order.state in RESTING_STATES:
+        elif tol.use_amend and order.state in _RESTING:
             amends.append(SlotAction(ActionKind.AMEND, slot, quote, order, "reprice"))
         else:
             cancels.append(SlotAction(ActionKind.CANCEL, slot, quote, order, "reprice"))
