@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mmtrio.core.events import Side
-from mmtrio.core.guards import DrawdownTracker, GuardVerdict, TradingState
+from mmtrio.core.guards import DrawdownTracker, GuardVerdict, OrderFlowTracker, TradingState
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.ratelimit import MINUTE_MS, RateBudget, RateLimits, RateWindow, RequestCost
 from mmtrio.core.risk import InventoryBand, RiskLimits, band_for, check_order
@@ -192,3 +192,34 @@ def test_no_acquire_sequence_exceeds_a_limit_within_a_window(
                 granted[keys[name]] = known + n
         for name, limit in (("w", 300), ("o10", 40), ("o1m", 150)):
             assert granted.get(keys[name], 0) <= limit
+
+
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["order", "fill", "ask"]),
+            st.integers(min_value=0, max_value=40_000),  # ms into the run, in any order
+        ),
+        max_size=200,
+    ),
+)
+def test_order_flow_counts_kept_as_they_come_equal_a_fresh_sum(
+    ops: list[tuple[str, int]],
+) -> None:
+    """The order-flow window's counts, kept up to date as orders and fills arrive (at any
+    time, out of order and far back included), equal the counts summed afresh over its
+    buckets, whenever they are asked."""
+    kept = OrderFlowTracker(10_000, buckets=10)
+    fresh = OrderFlowTracker(10_000, buckets=10)
+    start = 1_700_000_000_000
+    for op, at in ops:
+        now = start + at
+        if op == "ask":
+            fresh._memo = None  # the reference sums every time
+            assert (kept.orders(now), kept.fills(now)) == (fresh.orders(now), fresh.fills(now))
+            continue
+        for flow in (kept, fresh):
+            if op == "order":
+                flow.on_order(now)
+            else:
+                flow.on_fill(now)

@@ -242,13 +242,12 @@ class Defence:
     def widening(self, now: int) -> Widening:
         """The widening in force at ``now`` (the same object while it is unchanged)."""
         p = self.params
-        w = Widening(
-            self.markouts.extra_ticks(Side.BUY, now, p),
-            self.markouts.extra_ticks(Side.SELL, now, p),
-            self.regime.refresh(now, p.regime_max_scale),
-        )
-        if w != self.current:
-            self.current = w
+        bid = self.markouts.extra_ticks(Side.BUY, now, p)
+        ask = self.markouts.extra_ticks(Side.SELL, now, p)
+        scale = self.regime.refresh(now, p.regime_max_scale)
+        cur = self.current
+        if (bid, ask, scale) != (cur.bid_ticks, cur.ask_ticks, cur.scale):  # Widening's ==
+            self.current = Widening(bid, ask, scale)
         return self.current
 
     def describe(self, w: Widening, now: int) -> str:

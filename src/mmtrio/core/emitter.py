@@ -58,6 +58,7 @@ FLATTEN_LEVEL: Final = -1  # slot level of reduce-only flatten orders (never a q
 CANCELLABLE: Final = frozenset(
     {OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_AMEND}
 )
+_CANCELLABLE: Final = tuple(CANCELLABLE)  # for the hot tests (see order_states.TERMINAL)
 
 
 class OrderEmitter:
@@ -143,7 +144,7 @@ class OrderEmitter:
             self._halt_handled = True
             out.append(CancelAll(symbol, view.reason))
             for order in self.orders.live_orders():
-                if order.state in CANCELLABLE and order.slot[1] != FLATTEN_LEVEL:
+                if order.state in _CANCELLABLE and order.slot[1] != FLATTEN_LEVEL:
                     self.orders.request_cancel(order.client_id, now, deadline)
             self._log.add(
                 "alert", f"halted: cancelling all orders ({view.reason})", reason=view.reason
@@ -151,7 +152,7 @@ class OrderEmitter:
         else:
             # Orders acknowledged (or resolved open) after the CancelAll: cancel them one by one.
             for order in self.orders.live_orders():
-                if order.state in CANCELLABLE and order.slot[1] != FLATTEN_LEVEL:
+                if order.state in _CANCELLABLE and order.slot[1] != FLATTEN_LEVEL:
                     self.cancel(order, now, out, "halted")
         self._log.cannot_quote(f"halted: {view.reason}")
         self.requote_at = None
@@ -207,7 +208,7 @@ class OrderEmitter:
         self._halt_handled = False
         held, strays = self._held()
         for order in strays:
-            if order.state in CANCELLABLE:
+            if order.state in _CANCELLABLE:
                 self.cancel(order, now, out, "orphan")
         tol = Tolerances(
             self.config.reprice_tolerance_ticks,
@@ -357,7 +358,7 @@ class OrderEmitter:
         )
 
     def cancel(self, order: Order, now: int, out: list[Command], reason: str) -> None:
-        if order.state not in CANCELLABLE:
+        if order.state not in _CANCELLABLE:
             return
         self.orders.request_cancel(order.client_id, now, now + self.config.cancel_deadline_ms)
         self.last_action[order.slot] = now

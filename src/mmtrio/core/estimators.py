@@ -15,7 +15,7 @@ Conventions shared by every estimator here:
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -183,6 +183,15 @@ class RealizedVolatility:
         self._anchor: float | None = None
         # (end_ts, log_return, dt_ms)
         self._returns: deque[tuple[int, float, int]] = deque()
+        # The terms of the sums, computed once when a return arrives rather than on every
+        # read (a regime refresh reads both windows every second): r² per return, and per
+        # pair of neighbours |rᵢ₋₁|·|rᵢ| and √(dtᵢ₋₁·dtᵢ) (item i pairs returns i and i+1).
+        # Each term is the same float the read computed before and ``math.fsum`` is exactly
+        # rounded, so the estimates are unchanged to the bit.
+        self._squares: deque[float] = deque()
+        self._pair_products: deque[float] = deque()
+        self._pair_spans: deque[float] = deque()
+        self._sum_dt = 0  # Σdt, exact (int ms)
 
     def update(self, mid: float, ts: int) -> None:
         """Add a mid observed at ``ts`` ms and drop returns that left the window."""
@@ -191,16 +200,30 @@ class RealizedVolatility:
         if dt < 0 or self._anchor is None:
             self._anchor = mid
         elif dt > 0:
-            self._returns.append((ts, math.log(mid / self._anchor), dt))
+            r = math.log(mid / self._anchor)
+            if self._returns:
+                _, prev_r, prev_dt = self._returns[-1]
+                self._pair_products.append(abs(prev_r) * abs(r))
+                self._pair_spans.append(math.sqrt(prev_dt * dt))
+            self._returns.append((ts, r, dt))
+            self._squares.append(r * r)
+            self._sum_dt += dt
             self._anchor = mid
             if len(self._returns) > self.max_returns:
-                self._returns.popleft()
+                self._drop_oldest()
         self._evict(ts)
+
+    def _drop_oldest(self) -> None:
+        self._sum_dt -= self._returns.popleft()[2]
+        self._squares.popleft()
+        if self._pair_products:
+            self._pair_products.popleft()
+            self._pair_spans.popleft()
 
     def _evict(self, now: int) -> None:
         # A return belongs to the window if its whole interval lies inside it.
         while self._returns and self._returns[0][0] - self._returns[0][2] < now - self.window_ms:
-            self._returns.popleft()
+            self._drop_oldest()
 
     @property
     def n_returns(self) -> int:
@@ -211,18 +234,16 @@ class RealizedVolatility:
         need = max(2, self.min_returns)
         if len(self._returns) < need:
             return NotEnoughData("returns in window", len(self._returns), need)
-        return math.fsum(r * r for _, r, _ in self._returns) / math.fsum(
-            dt for _, _, dt in self._returns
-        )
+        # fsum of ints is the exactly rounded Σdt, which is float() of the exact int sum.
+        return math.fsum(self._squares) / float(self._sum_dt)
 
     def bipower_variance_per_ms(self) -> float | NotEnoughData:
         """Jump-robust bipower variation rate over the window (log-return variance per ms)."""
         need = max(3, self.min_returns)
         if len(self._returns) < need:
             return NotEnoughData("returns in window", len(self._returns), need)
-        rets = list(self._returns)
-        num = math.fsum(abs(a[1]) * abs(b[1]) for a, b in itertools.pairwise(rets))
-        den = math.fsum(math.sqrt(a[2] * b[2]) for a, b in itertools.pairwise(rets))
+        num = math.fsum(self._pair_products)
+        den = math.fsum(self._pair_spans)
         return (math.pi / 2.0) * num / den
 
     def sigma(self, unit_ms: float = 1000.0) -> float | NotEnoughData:
@@ -358,6 +379,12 @@ class IntensityEstimator:
     Trades and mids come from different streams whose timestamps interleave by a few ms, so
     this estimator accepts mildly out-of-order times: its window is anchored at the largest
     time seen.
+
+    Cost: the depths in the window are kept sorted as arrivals come and go (an insertion and
+    a removal by bisection each), so a fit reads the tail counts by bisection instead of
+    sorting the whole window; the same multiset of depths gives the same counts, so the fit
+    is the one a full sort gives, bit for bit. A fit whose inputs did not change (no arrival
+    added, extended or evicted, the same span) is returned again without recomputing.
     """
 
     def __init__(
@@ -390,6 +417,9 @@ class IntensityEstimator:
         self._now: int | None = None
         # [ts, side_sign, mid_at_start, depth]; mutable so a sweep's later prints extend it.
         self._arrivals: deque[list[float]] = deque()
+        self._depths: list[float] = []  # the arrivals' depths, sorted (see the class doc)
+        self._changes = 0  # bumped by every change of the arrivals (the fit's memo key)
+        self._memo: tuple[int, int, IntensityFit | NotEnoughData | FitRejected] | None = None
         self.trades_without_mid = 0
 
     def _see(self, ts: int) -> None:
@@ -415,16 +445,30 @@ class IntensityEstimator:
             return
         last = self._arrivals[-1] if self._arrivals else None
         if last is not None and last[0] == ts and last[1] == aggressor.sign:
-            last[3] = max(last[3], abs(price - last[2]))
+            depth = max(last[3], abs(price - last[2]))
+            if depth != last[3]:
+                self._forget_depth(last[3])
+                bisect.insort(self._depths, depth)
+                last[3] = depth
+                self._changes += 1
             return
-        self._arrivals.append([float(ts), float(aggressor.sign), self._mid, abs(price - self._mid)])
+        depth = abs(price - self._mid)
+        self._arrivals.append([float(ts), float(aggressor.sign), self._mid, depth])
+        bisect.insort(self._depths, depth)
+        self._changes += 1
         if len(self._arrivals) > self.max_arrivals:
-            self._arrivals.popleft()
+            self._forget_depth(self._arrivals.popleft()[3])
+
+    def _forget_depth(self, depth: float) -> None:
+        depths = self._depths
+        del depths[bisect.bisect_left(depths, depth)]
 
     def _evict(self, now: int) -> None:
         start = now - self.window_ms
-        while self._arrivals and self._arrivals[0][0] <= start:
-            self._arrivals.popleft()
+        arrivals = self._arrivals
+        while arrivals and arrivals[0][0] <= start:
+            self._forget_depth(arrivals.popleft()[3])
+            self._changes += 1
 
     @property
     def n_arrivals(self) -> int:
@@ -443,18 +487,25 @@ class IntensityEstimator:
         span_ms = min(self.window_ms, self._now - self._first_ts)
         if span_ms <= 0:
             return NotEnoughData("ms of trade history", span_ms, 1)
+        memo = self._memo
+        if memo is not None and memo[0] == self._changes and memo[1] == span_ms:
+            return memo[2]  # nothing it reads changed: the same fit
+        result = self._fit(n, span_ms)
+        self._memo = (self._changes, span_ms, result)
+        return result
+
+    def _fit(self, n: int, span_ms: int) -> IntensityFit | NotEnoughData | FitRejected:
         seconds = span_ms / 1000.0
-        depths = sorted(a[3] for a in self._arrivals)
+        depths = self._depths
         xs: list[float] = []
         ys: list[float] = []
         steps = math.floor(self.max_depth_ticks / self.depth_step_ticks + 1e-9)
-        idx = 0
         for i in range(steps + 1):
             delta = i * self.depth_step_ticks
             # Small epsilon: a depth of exactly `delta` ticks (float mid) counts as reaching it.
-            while idx < n and depths[idx] < delta - 1e-9:
-                idx += 1
-            tail = n - idx
+            # The count of depths below delta - 1e-9 (a linear scan over the sorted depths
+            # before; the same index).
+            tail = n - bisect.bisect_left(depths, delta - 1e-9)
             if tail == 0:
                 break
             xs.append(delta)

@@ -301,8 +301,9 @@ class OrderFlowTracker:
         self._fills = [0] * buckets
         self._slot_ids = [-1] * buckets  # which absolute bucket each slot currently holds
         # (newest bucket, orders, fills) of the last sum: the strategy asks several times per
-        # step and the counts only change on on_order/on_fill (which drop the memo) or when
-        # the newest bucket moves (a different key). Pure performance, same answers.
+        # step and the counts only change on on_order/on_fill (which keep the memo exact,
+        # see _count) or when the newest bucket moves (a different key). Pure performance,
+        # same answers.
         self._memo: tuple[int, int, int] | None = None
 
     def _slot(self, now: int) -> int | None:
@@ -320,16 +321,36 @@ class OrderFlowTracker:
 
     def on_order(self, now: int) -> None:
         """A place or amend was sent at ``now`` (cancels are not counted: never throttled)."""
-        self._memo = None
         i = self._slot(now)
         if i is not None:
             self._orders[i] += 1
+        self._count(now, i, 1, 0)
 
     def on_fill(self, now: int) -> None:
-        self._memo = None
         i = self._slot(now)
         if i is not None:
             self._fills[i] += 1
+        self._count(now, i, 0, 1)
+
+    def _count(self, now: int, slot: int | None, orders: int, fills: int) -> None:
+        """Keep the memo equal to a fresh sum after one count at ``now`` (it was dropped, and
+        re-summed over every bucket, after every order).
+
+        A count in a bucket inside the memo's window adds to it. Taking a slot for ``now``
+        may have wiped the slot's older bucket, but that one is at least a whole window older
+        than ``now``: outside the memo's window whenever ``now`` is inside it. A count the
+        memo's window does not hold (or one refused as too old) leaves the sums as they were
+        only when nothing was wiped; the memo is then dropped and summed afresh."""
+        memo = self._memo
+        if memo is None:
+            return
+        bucket = now // self._bucket_ms
+        newest = memo[0]
+        if newest - self._n < bucket <= newest:
+            if slot is not None:
+                self._memo = (newest, memo[1] + orders, memo[2] + fills)
+        else:
+            self._memo = None
 
     def _sum(self, counts: list[int], now: int) -> int:
         newest = now // self._bucket_ms

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import TypeVar
 
 from mmtrio.errors import (
     InstrumentError,
@@ -34,6 +35,15 @@ from mmtrio.errors import (
     PriceOutOfRangeError,
     QtyOutOfRangeError,
 )
+
+_T = TypeVar("_T")
+_PRICE_MEMO = 4096  # prices remembered by each of Instrument's per-price memos
+
+
+def _remember(memo: dict[int, _T], ticks: int, value: _T) -> None:
+    if len(memo) >= _PRICE_MEMO:
+        memo.clear()  # bounded: the prices quoted drift, the old ones are not asked again
+    memo[ticks] = value
 
 
 def _decimal(value: str | Decimal | int, what: str) -> Decimal:
@@ -86,6 +96,14 @@ class Instrument:
     # each call was 5 % of a deterministic simulation's CPU time).
     _price_decimals: int = field(init=False, repr=False, compare=False)
     _qty_decimals: int = field(init=False, repr=False, compare=False)
+    # Answers by price that never change, asked on the hot path: min_lots_for_notional for
+    # every level of every plan (its Decimal division was a tenth of a plan's time), and the
+    # Decimal price and its string for every place/amend (the pre-trade check, the notice).
+    # Bounded (_PRICE_MEMO prices each); the core computes in the default decimal context.
+    _min_lots: dict[int, int] = field(init=False, repr=False, compare=False)
+    _prices: dict[int, Decimal] = field(init=False, repr=False, compare=False)
+    _price_strs: dict[int, str] = field(init=False, repr=False, compare=False)
+    _base_per_lot: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -98,6 +116,10 @@ class Instrument:
                 )
         object.__setattr__(self, "_price_decimals", _decimals(self.tick_size))
         object.__setattr__(self, "_qty_decimals", _decimals(self.lot_size))
+        object.__setattr__(self, "_min_lots", {})
+        object.__setattr__(self, "_prices", {})
+        object.__setattr__(self, "_price_strs", {})
+        object.__setattr__(self, "_base_per_lot", self.lot_size * self.contract_size)
         if self.min_notional < 0:
             raise InstrumentError(
                 f"{self.symbol}: min_notional must be >= 0, got {self.min_notional}"
@@ -145,11 +167,19 @@ class Instrument:
         return int(ticks)
 
     def ticks_to_price(self, ticks: int) -> Decimal:
-        return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+        price = self._prices.get(ticks)
+        if price is None:
+            price = (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+            _remember(self._prices, ticks, price)
+        return price
 
     def price_str(self, ticks: int) -> str:
         """The venue string for a price in ticks (e.g. 281451 → '28145.10' for tick 0.10)."""
-        return f"{self.ticks_to_price(ticks):.{self.price_decimals}f}"
+        text = self._price_strs.get(ticks)
+        if text is None:
+            text = f"{self.ticks_to_price(ticks):.{self.price_decimals}f}"
+            _remember(self._price_strs, ticks, text)
+        return text
 
     def is_valid_price(self, ticks: int) -> bool:
         """True when ``ticks`` is on the price grid (always, on a fixed-tick instrument)."""
@@ -226,7 +256,7 @@ class Instrument:
     @property
     def base_per_lot(self) -> Decimal:
         """Base-asset units in one lot (the lot step times the contract size)."""
-        return self.lot_size * self.contract_size
+        return self._base_per_lot  # derived once: notional and every size message read it
 
     def lots_to_base(self, lots: int) -> Decimal:
         """Base-asset quantity of ``lots`` (what P&L, inventory and the operator count in)."""
@@ -268,11 +298,17 @@ class Instrument:
 
     def min_lots_for_notional(self, ticks: int) -> int:
         """Smallest lot count at ``ticks`` that meets both min_qty and min notional."""
+        memo = self._min_lots
+        lots = memo.get(ticks)
+        if lots is not None:
+            return lots
         if ticks <= 0:
             raise PriceOutOfRangeError(f"{self.symbol}: price must be positive, got {ticks} ticks")
         per_lot = self.tick_size * ticks * self.base_per_lot
         need = (self.min_notional / per_lot).to_integral_value(rounding=ROUND_CEILING)
-        return max(self.min_qty, int(need))
+        lots = max(self.min_qty, int(need))
+        _remember(memo, ticks, lots)
+        return lots
 
     # --- serialisation (the journal records the rules the bot traded on) -------------
     def to_json(self) -> dict[str, str | int | None]:

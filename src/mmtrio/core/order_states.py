@@ -42,12 +42,15 @@ class OrderState(enum.Enum):
 
     @property
     def terminal(self) -> bool:
-        return self in TERMINAL_STATES
+        return self in TERMINAL
 
 
 TERMINAL_STATES: Final = frozenset(
     {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED}
 )
+# The same states for membership tests on the hot path: ``in`` on a tuple compares enum
+# members by identity in C, where a set first calls Enum.__hash__ (a Python function).
+TERMINAL: Final = tuple(TERMINAL_STATES)
 
 
 class Trigger(enum.Enum):
@@ -245,7 +248,7 @@ class Order:
     @property
     def remaining(self) -> int:
         """Open quantity at the current qty (0 once terminal)."""
-        return 0 if self.state in TERMINAL_STATES else max(0, self.qty - self.filled)
+        return 0 if self.state in TERMINAL else max(0, self.qty - self.filled)
 
     @property
     def worst_case_qty(self) -> int:
@@ -255,7 +258,7 @@ class Order:
     @property
     def worst_case_remaining(self) -> int:
         """The most this order could still fill: both old and new qty of an amend in flight."""
-        if self.state in TERMINAL_STATES:
+        if self.state in TERMINAL:
             return 0
         return max(0, self.worst_case_qty - self.filled)
 

@@ -456,17 +456,34 @@ class OrderTracker:
         return order
 
     def _apply(self, order: Order, trigger: Trigger, ts: int, **facts: object) -> Order:
-        if (order.state, trigger) not in TRANSITIONS:
-            next_state(order, trigger)  # raises the explanatory OrderStateError
-        updated = replace(order, updated_ts=max(order.updated_ts, ts), **facts)  # type: ignore[arg-type]
-        state = next_state(updated, trigger)
-        if state is not OrderState.PENDING_CANCEL and updated.cancel_deadline is not None:
-            updated = replace(updated, cancel_deadline=None)
+        # One new record (it was four copies): the target is read from the order with
+        # ``facts`` applied, as next_state would read it, then the state's own rules.
+        target = TRANSITIONS.get((order.state, trigger))
+        if isinstance(target, OrderState):
+            state = target
+        elif target is None:
+            state = next_state(order, trigger)  # raises the explanatory OrderStateError
+        elif facts.get("pending_amend", order.pending_amend) is not None:  # RESTING
+            state = OrderState.PENDING_AMEND
+        else:
+            filled = facts.get("filled", order.filled)
+            state = (
+                OrderState.PARTIALLY_FILLED
+                if isinstance(filled, int) and filled > 0
+                else OrderState.OPEN
+            )
+        facts["updated_ts"] = max(order.updated_ts, ts)
+        facts["state"] = state
+        if (
+            state is not OrderState.PENDING_CANCEL
+            and facts.get("cancel_deadline", order.cancel_deadline) is not None
+        ):
+            facts["cancel_deadline"] = None
         if state is OrderState.UNKNOWN and order.state is not OrderState.UNKNOWN:
-            updated = replace(updated, unknown_since=updated.last_request_ts)
-        if state is not OrderState.UNKNOWN and updated.unknown_op:
-            updated = replace(updated, unknown_op="")  # resolved
-        updated = replace(updated, state=state)
+            facts["unknown_since"] = facts.get("last_request_ts", order.last_request_ts)
+        if state is not OrderState.UNKNOWN and facts.get("unknown_op", order.unknown_op):
+            facts["unknown_op"] = ""  # resolved
+        updated = replace(order, **facts)  # type: ignore[arg-type]
         self._orders[order.client_id] = updated
         self.version += 1
         if state.terminal or trigger is T.CANCEL_TIMEOUT:

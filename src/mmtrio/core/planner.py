@@ -248,8 +248,8 @@ class QuotePlanner:
         except ParameterError as exc:
             log.cannot_quote(f"no microprice: {exc}")
             return {}
-        for name in ("sigma", "a", "k"):
-            if not math.isfinite(getattr(inputs, name)):
+        for name, value in (("sigma", inputs.sigma), ("a", inputs.a), ("k", inputs.k)):
+            if not math.isfinite(value):
                 log.cannot_quote(f"model input {name} is not finite")
                 return {}
         qp = self._quote_params
@@ -279,7 +279,10 @@ class QuotePlanner:
             for q in quotes:
                 qty = self._scaled(q, mult)
                 if qty is not None:
-                    desired[(q.side, q.level)] = replace(q, qty_lots=qty)
+                    # The same quote when its size is unchanged (the common case): equal value.
+                    if qty != q.qty_lots:
+                        q = replace(q, qty_lots=qty)  # noqa: PLW2901
+                    desired[(q.side, q.level)] = q
         if not desired:
             log.cannot_quote("risk size multipliers leave no level")
             return {}

@@ -237,8 +237,26 @@ def _model(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances
     return glft_distances(q, params.gamma, inputs.sigma, inputs.k, inputs.a)
 
 
+# The last (params, q, inputs) and its distances: a plan re-runs the model on the same
+# inputs most of the time (σ, A and k are re-sampled about once a second, q moves on fills),
+# and the model is a pure function of them. Identity of the frozen params and inputs (the
+# planner hands the same objects while they are unchanged) and equality of q: a hit is the
+# very value a fresh computation gives. An input that raises is never remembered.
+_last_distances: tuple[QuoteParams, float, ModelInputs, QuoteDistances] | None = None
+
+
 def _distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
-    """Model distances with the skew scaled and the half spread clamped."""
+    """Model distances with the skew scaled and the half spread clamped (memoised)."""
+    global _last_distances  # noqa: PLW0603 - a one-entry memo of a pure function
+    last = _last_distances
+    if last is not None and last[0] is params and last[2] is inputs and last[1] == q:
+        return last[3]
+    dist = _clamped_distances(params, q, inputs)
+    _last_distances = (params, q, inputs, dist)
+    return dist
+
+
+def _clamped_distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
     d_q = _model(params, q, inputs)
     d_0 = _model(params, 0.0, inputs)
     s = params.inventory_skew
@@ -265,8 +283,9 @@ def _size(
         return None  # reduced to nothing: the level is withdrawn, not bumped to the minimum
     # A target below the venue minimum is raised to it (the base size is a target; the
     # venue's floor is a hard rule); above the maximum it is capped.
-    lots = min(max(target, instrument.min_lots_for_notional(price)), instrument.max_qty)
-    if lots < instrument.min_lots_for_notional(price):
+    need = instrument.min_lots_for_notional(price)
+    lots = min(max(target, need), instrument.max_qty)
+    if lots < need:
         return None
     return lots
 

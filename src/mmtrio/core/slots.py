@@ -39,6 +39,9 @@ PENDING_STATES = frozenset(
     }
 )
 RESTING_STATES = frozenset({OrderState.OPEN, OrderState.PARTIALLY_FILLED})
+# Tuple twins for the per-slot tests (identity compares in C; no Enum.__hash__ call).
+_PENDING = tuple(PENDING_STATES)
+_RESTING = tuple(RESTING_STATES)
 
 
 class ActionKind(enum.Enum):
@@ -70,14 +73,25 @@ class Tolerances:
     use_amend: bool
 
 
-def _crosses_desired(order: Order, desired: Mapping[Slot, Quote]) -> bool:
+def _opposite_extremes(desired: Mapping[Slot, Quote]) -> tuple[int | None, int | None]:
+    """The highest desired bid and the lowest desired ask (None: that side is not quoted)."""
+    max_bid: int | None = None
+    min_ask: int | None = None
+    for (side, _), q in desired.items():
+        p = q.price_ticks
+        if side is Side.BUY:
+            if max_bid is None or p > max_bid:
+                max_bid = p
+        elif min_ask is None or p < min_ask:
+            min_ask = p
+    return max_bid, min_ask
+
+
+def _crosses_desired(order: Order, max_bid: int | None, min_ask: int | None) -> bool:
     """True when ``order`` would sit at or through the other side's desired prices."""
-    opposite = [q.price_ticks for (side, _), q in desired.items() if side is not order.side]
-    if not opposite:
-        return False
     if order.side is Side.BUY:
-        return order.price >= min(opposite)
-    return order.price <= max(opposite)
+        return min_ask is not None and order.price >= min_ask
+    return max_bid is not None and order.price <= max_bid
 
 
 def _within(order: Order, quote: Quote, tol: Tolerances) -> bool:
@@ -100,44 +114,43 @@ def reconcile(
     Cancels go first so that a slot's old quote leaves before anything new is sent, and the
     risk checks of the amends/places that follow see the smallest exposure they can.
     """
-    actions: list[SlotAction] = []
-    for slot in sorted(set(desired) | set(held), key=lambda s: (s[0].value, s[1])):
+    # One list per kind, joined cancels first: the order a stable sort by kind gives.
+    cancels: list[SlotAction] = []
+    amends: list[SlotAction] = []
+    places: list[SlotAction] = []
+    keeps: list[SlotAction] = []
+    waits: list[SlotAction] = []
+    max_bid, min_ask = _opposite_extremes(desired)
+    # Bids before asks ("BUY" < "SELL"), then by level.
+    for slot in sorted(set(desired) | set(held), key=lambda s: (s[0] is Side.SELL, s[1])):
         quote = desired.get(slot)
         order = held.get(slot)
         earliest = last_action.get(slot)
         paced_until = None if earliest is None else earliest + tol.min_interval_ms
         paced = paced_until is not None and now < paced_until
-        if order is not None and order.state in PENDING_STATES:
-            actions.append(
+        if order is not None and order.state in _PENDING:
+            waits.append(
                 SlotAction(ActionKind.WAIT, slot, quote, order, f"order {order.state.value}")
             )
         elif order is None:
             if quote is None:  # unreachable: the slot is in neither map
                 continue
             if paced:
-                actions.append(
+                waits.append(
                     SlotAction(ActionKind.WAIT, slot, quote, None, "requote pacing", paced_until)
                 )
             else:
-                actions.append(SlotAction(ActionKind.PLACE, slot, quote, None, "free slot"))
+                places.append(SlotAction(ActionKind.PLACE, slot, quote, None, "free slot"))
         elif quote is None:
-            actions.append(SlotAction(ActionKind.CANCEL, slot, None, order, "slot not quoted"))
-        elif _within(order, quote, tol) and not _crosses_desired(order, desired):
-            actions.append(SlotAction(ActionKind.KEEP, slot, quote, order, "within tolerance"))
+            cancels.append(SlotAction(ActionKind.CANCEL, slot, None, order, "slot not quoted"))
+        elif _within(order, quote, tol) and not _crosses_desired(order, max_bid, min_ask):
+            keeps.append(SlotAction(ActionKind.KEEP, slot, quote, order, "within tolerance"))
         elif paced:
-            actions.append(
+            waits.append(
                 SlotAction(ActionKind.WAIT, slot, quote, order, "requote pacing", paced_until)
             )
-        elif tol.use_amend and order.state in RESTING_STATES:
-            actions.append(SlotAction(ActionKind.AMEND, slot, quote, order, "reprice"))
+        elif tol.use_amend and order.state in _RESTING:
+            amends.append(SlotAction(ActionKind.AMEND, slot, quote, order, "reprice"))
         else:
-            actions.append(SlotAction(ActionKind.CANCEL, slot, quote, order, "reprice"))
-    rank = {
-        ActionKind.CANCEL: 0,
-        ActionKind.AMEND: 1,
-        ActionKind.PLACE: 2,
-        ActionKind.KEEP: 3,
-        ActionKind.WAIT: 4,
-    }
-    actions.sort(key=lambda a: rank[a.kind])
-    return actions
+            cancels.append(SlotAction(ActionKind.CANCEL, slot, quote, order, "reprice"))
+    return [*cancels, *amends, *places, *keeps, *waits]
