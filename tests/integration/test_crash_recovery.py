@@ -285,6 +285,10 @@ def test_kill_9_right_after_start_with_quotes_resting_and_a_fill_while_down(
         code = second.wait(timeout=30)
         text = _text(tmp_path / "run1.log")
         assert code == 0, text[-3000:]
+        # the fill booked by the start-up reconciliation is logged as such, after its summary
+        # (the position it states is the one at that fill, not the one the bot holds now)
+        summary_at = text.index("reconcile (start)")
+        assert text.index("start-up: fill BUY", summary_at) > summary_at, text[-3000:]
 
         truth = _truth(admin)
         venue_ids = {f["trade_id"] for f in truth["fills"]}

@@ -36,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,11 +149,21 @@ def substitute(
     return line.replace("<pid>", str(pid)).replace("/tmp/report.html", str(tmp / "op.html"))
 
 
+@pytest.fixture
+def short_home() -> Iterator[Path]:
+    """A short home for the bot's state: its control socket lives there, and a Unix socket
+    path holds at most 107 bytes (pytest-xdist's ``popen-gw1/`` made tmp_path's 116, and
+    ``mmtrio config check`` rightly refused it)."""
+    home = Path(tempfile.mkdtemp(prefix="mmw-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def test_installed_wheel_runs_the_documented_commands_from_an_empty_directory(
-    installed: Installed, tmp_path: Path
+    installed: Installed, tmp_path: Path, short_home: Path
 ) -> None:
-    env = env_for(installed, tmp_path)
-    root = tmp_path / "xdg-state" / "mmtrio"
+    env = env_for(installed, short_home)
+    root = short_home / "xdg-state" / "mmtrio"
     workdir = tmp_path / "empty"
     workdir.mkdir()
     where = sh("python -c 'import mmtrio; print(mmtrio.__file__)'", workdir, env)

@@ -687,3 +687,27 @@ def test_a_bot_that_never_finishes_starting_is_judged_after_the_start_up_budget(
     procs = [_proc(0, 0, None)]
     (v,) = check_unknown_orders(snaps, [], 2_000, 1_000, {}, processes=procs)
     assert v.at_ms == 34_000  # 30 s start-up budget + 2 s interval + 1 s grace, next poll
+
+
+def test_the_start_ups_fill_lines_are_history_not_the_position_now() -> None:
+    """Chaos seed 2043 (Hyperliquid): the start-up summary said ours -5; the fill it booked
+    was logged after it (``start-up:`` marked) with the position at that fill, -2, and the
+    gap adoption 19 ms later with -5. A snapshot in between judged the bot by -2."""
+    lot = Decimal("0.001")
+    summary = "reconcile (start): adopted 0, missed fills 1, position venue -5 / ours -5"
+    fill = (
+        "INFO | mmtrio.runtime.trading:_log:327 - start-up: fill SELL 0.002 BTC @ 60002.000 "
+        "(); position -0.002 BTC"
+    )
+    gap = (
+        "start-up: position gap of -0.003 BTC adopted from the venue (-0.002 BTC -> "
+        "-0.005 BTC): the venue's trades since the journal's last known state do not explain"
+    )
+    lines = [(4_464, summary), (4_516, fill), (4_535, gap)]
+    assert log_positions(lines, lot) == [(4_464, -5), (4_535, -5)]
+    snaps = [snap(t, pos=-5, n=1) for t in range(0, 4_600, 10)]
+    assert check_positions(position_samples(snaps, [], 3_000, log_positions(lines, lot))) == []
+    # the same line unmarked (a fill booked live) is a statement, and it is judged
+    live = [(4_464, summary), (4_516, fill.replace("start-up: ", "")), (4_535, gap)]
+    (v,) = check_positions(position_samples(snaps, [], 3_000, log_positions(live, lot)))
+    assert "bot -2 lots, venue -5 lots" in v.message

@@ -52,6 +52,8 @@ def log_entries(raw: str) -> list[tuple[int, str]]:
 _NUM = r"([+-]?\d+(?:\.\d+)?)"
 _STATUS_POS = re.compile(rf"\bstatus \S+ \(\w+\) .*\| position {_NUM} (\w+) \(")
 _FILL_POS = re.compile(rf"\bfill (?:BUY|SELL) .* @ \S+ \(.*\); position {_NUM} (\w+)$")
+# a fill the start-up reconciliation booked, logged after its summary (trading.drain_startup)
+_STARTUP_FILL = re.compile(r"\bstart-up: fill (?:BUY|SELL) ")
 _REPLAY_POS = re.compile(rf"^journal: .*\bposition {_NUM} (\w+)")
 _ADOPTED_POS = re.compile(
     rf"gap of [+-]\S+(?: \w+)? adopted from the venue \([^)]*? -> {_NUM} (\w+)\)"
@@ -85,12 +87,17 @@ def log_positions(
     which a stop during start-up can pre-empt), and from the alert of a position gap adopted
     at start ("… adopted from the venue (-0.006 BTC -> -0.009 BTC)"): the start-up's fill lines
     are logged after its reconciliation summary and state the position at the fill, before
-    the adoption (chaos seed 3031: judged by such a line, "bot -6, venue -9").
+    the adoption (chaos seed 3031: judged by such a line, "bot -6, venue -9"). Those lines
+    are marked ``start-up:`` and are history, not a statement of the position now: the
+    summary logged before them already states what the bot holds after them (chaos seed
+    2043: a snapshot fell in the 19 ms between such a fill line and the adoption line).
 
     ``lot``: the instrument's lot size, to turn the sizes the log speaks into lots (None: only
     lot-form lines are read)."""
     out: list[tuple[int, int]] = []
     for ts, text in lines:
+        if _STARTUP_FILL.search(text):
+            continue
         m = (
             _STATUS_POS.search(text)
             or _FILL_POS.search(text)

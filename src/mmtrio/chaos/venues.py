@@ -44,8 +44,16 @@ class ChaosVenue:
 
     @property
     def deadman_ms(self) -> int:
-        """The bot's dead-man countdown: OKX's cancel-all-after takes 10 s at the least."""
-        return 10_000 if self.name == "okx" else DEADMAN_MS
+        """The bot's dead-man countdown, as the venue applies it: OKX's cancel-all-after
+        takes 10 s at the least; Hyperliquid's ``scheduleCancel`` is set at least 6 s ahead
+        (the gateway's ``MIN_LEAD_MS``: the venue wants 5 s), so a 5 s countdown is 6 s
+        there and the judge waits that long after a SIGKILL (chaos seed 2025: the foreign
+        order was cancelled by the dead-man 6.1 s after the kill, judged at 5 s + 1 s)."""
+        if self.name == "okx":
+            return 10_000
+        if self.name == "hyperliquid":
+            return max(DEADMAN_MS, 6_000)
+        return DEADMAN_MS
 
     def foreign_client_id(self, name: str) -> str:
         """The id a foreign order of the harness carries (a 128-bit hex cloid on Hyperliquid,

@@ -464,6 +464,7 @@ class Engine:
                 f"start-up (clock sync, instrument and reconciliation) took over "
                 f"{SESSION_START_TIMEOUT_S} s"
             )
+        running.loop.drain_startup(self.clock_ms())
         if report.commands:
             # Start-up steps happened before the loop runs; their commands go out first.
             await running.loop.emit(report.commands, self.clock_ms())
