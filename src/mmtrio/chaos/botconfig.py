@@ -77,6 +77,7 @@ def bot_config(
     symbol: str = SYMBOL,
     account: str | None = None,
     deadman_ms: int = DEADMAN_MS,
+    reconcile_s: float = RECONCILE_S,
 ) -> str:
     """The bot's config for a run: shipped defaults, external sim, short chaos timings.
 
@@ -129,7 +130,7 @@ def bot_config(
     c["runtime"].update(
         state_dir=str(state_dir),
         control_socket=str(sock),
-        reconcile_interval_s=RECONCILE_S,
+        reconcile_interval_s=reconcile_s,
         deadman_countdown_ms=deadman_ms,
         deadman_refresh_ms=DEADMAN_REFRESH_MS,
         shutdown_deadline_s=SHUTDOWN_DEADLINE_S,

@@ -37,7 +37,6 @@ from mmtrio.chaos.botconfig import (
     DEADMAN_REFRESH_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
-    RECONCILE_S,
     SHUTDOWN_DEADLINE_S,
     SYMBOL,
     ChaosHarnessError,
@@ -225,6 +224,7 @@ class Harness:
             symbol=self.symbol,
             account=self.account,
             deadman_ms=self.venue.deadman_ms,
+            reconcile_s=self.venue.reconcile_s,
         )
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
@@ -512,7 +512,7 @@ class Harness:
         # learn are the ones judged (chaos seed 1683 on OKX, load 24: a fill 0.3 s before a
         # SIGKILL, the restart still importing 6 s later when the run ended with the final
         # SIGKILL; its next start books it)
-        settle_ms = int(RECONCILE_S * 1000) + 1_500
+        settle_ms = int(self.venue.reconcile_s * 1000) + 1_500
         if end == "sigkill":
             cutoff = fill_cutoff(self.r.snapshots, self._learnt_until_ms(), settle_ms)
         if self._ended_by_itself():  # since the last tick (seeds 100070, 100172, 1938)
@@ -674,7 +674,7 @@ class Harness:
                     # the harness's own foreign orders count at the venue's accepts too
                     max_position_lots=MAX_POSITION_LOTS
                     + (FOREIGN_QTY_LOTS if self.r.foreign else 0),
-                    reconcile_interval_ms=int(RECONCILE_S * 1000),
+                    reconcile_interval_ms=int(self.venue.reconcile_s * 1000),
                     cancel_deadline_ms=CANCEL_DEADLINE_MS,
                     deadman_countdown_ms=self.venue.deadman_ms,
                     deadman_refresh_ms=DEADMAN_REFRESH_MS,

@@ -232,6 +232,16 @@ class RateBudget:
             window.count += n
         return True
 
+    def charge(self, cost: RequestCost, now_ms: int, at_ms: int | None = None) -> None:
+        """Book ``cost`` for a request already sent (at ``at_ms``, default now): counted in
+        each window that ``at_ms`` falls in, whatever its ceiling (it is spent)."""
+        self._needs(cost)  # a window it names must exist
+        self._roll(now_ms)
+        when = now_ms if at_ms is None else at_ms
+        for _name, window, n in self._needs(cost):
+            if when >= window.start:
+                window.count += n
+
     def update_from_usage(self, usage: Mapping[str, int | None], now_ms: int) -> None:
         """Take the venue's reported usage (window name → count; None = not reported) as a
         floor for our counts. Names this budget does not declare are ignored."""

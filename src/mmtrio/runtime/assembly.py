@@ -38,7 +38,13 @@ from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.supervisor import RestartPolicy, Supervisor
 from mmtrio.runtime.trading import JournalRecorder, TradingLoop
 from mmtrio.runtime.venue_fit import strategy_config
-from mmtrio.venues.protocol import AccountSnapshot, SupervisedTasks, VenueFactory, VenueSession
+from mmtrio.venues.protocol import (
+    AccountSnapshot,
+    PacedRequests,
+    SupervisedTasks,
+    VenueFactory,
+    VenueSession,
+)
 
 COMMAND_CHANNEL_SIZE = 256
 CLIENT_ID_PREFIX = "mmt"
@@ -101,6 +107,9 @@ def assemble(  # noqa: PLR0917 - assembly: every part once
         clock_ms,
         costs=session.costs,
     )
+    if isinstance(session, PacedRequests):
+        # its reads and dead-man refreshes are charged to the same budget as the orders
+        session.pace_with(execution.pace, execution.charge)
     loop = TradingLoop(mm, cmd_send, clock_ms, recorder)
     reconciler = ReconcilerService(
         gateway=session.gateway,

@@ -65,7 +65,7 @@ from mmtrio.errors import (
 from mmtrio.runtime import probe
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.inbox import Sender
-from mmtrio.venues.protocol import Gateway, RequestCosts
+from mmtrio.venues.protocol import REQUEST_PAID, Gateway, RequestCosts
 
 T = TypeVar("T")
 
@@ -78,6 +78,9 @@ CONFIRM_POLL_S = 0.5  # cancel_all_and_confirm: pause between rounds
 def _is_venue_failure(exc: BaseException) -> bool:
     """Venue trouble that should trip the breaker (not a rejection of our request)."""
     return isinstance(exc, OutcomeUnknownError | ConnectionFailed)
+
+
+PACE_MAX_WAIT_MS = 2_000  # a paced request waits this long for the budget, at most
 
 
 class Execution:
@@ -119,12 +122,34 @@ class Execution:
         self.rate_limited = 0
 
     # --- wiring -------------------------------------------------------------------------
+    async def pace(self, cost: RequestCost) -> None:
+        """A request outside this layer (a connector's reads, its dead-man refresh): wait
+        until ``cost`` fits the budget and reserve it (``PacedRequests``). A wait longer than
+        ``PACE_MAX_WAIT_MS`` (a 429's back-off, a window spent until its end) raises
+        RateLimited at once, nothing sent, as a back-off always did for these callers: the
+        reconciler postpones its pass, the dead-man refresh tries again, a stop's disarm does
+        not sit out its deadline."""
+        wait = self.budget.wait_ms(cost, self.clock_ms())
+        if wait > PACE_MAX_WAIT_MS:
+            raise RateLimited(
+                f"rate budget full for {wait / 1000:.1f} s more; request not sent",
+                code="rate_budget",
+                retry_after_s=wait / 1000,
+            )
+        await self._wait_budget(cost)
+
+    def charge(self, cost: RequestCost, at_ms: int) -> None:
+        """Book a request already sent at ``at_ms`` (the start-up's, before this existed)."""
+        self.budget.charge(cost, self.clock_ms(), at_ms)
+
     def on_usage(self, usage: dict[str, int | None]) -> None:
         """The venue's reported usage of its limits (window name → count) feeds the budget."""
         self.budget.update_from_usage(usage, self.clock_ms())
 
     async def run(self, commands_in: trio.MemoryReceiveChannel[Command]) -> None:
         """Execute commands until the channel closes (then waits for requests in flight)."""
+        # every request this task and its children send is paid for here (REQUEST_PAID)
+        REQUEST_PAID.set(True)
         async with trio.open_nursery() as nursery:
             async for cmd in commands_in:
                 if probe.ACTIVE is not None:  # latency probe (benchmarks/latency.py)
@@ -332,6 +357,13 @@ class Execution:
         or -1 when the venue never answered openOrders before the deadline. Shielded:
         a second Ctrl-C must not skip the cleanup.
         """
+        paid = REQUEST_PAID.set(True)  # the cancel-all and its confirmations are paid below
+        try:
+            return await self._cancel_all_and_confirm(symbol, deadline_s)
+        finally:
+            REQUEST_PAID.reset(paid)
+
+    async def _cancel_all_and_confirm(self, symbol: str, deadline_s: float) -> int:
         left = -1
         with trio.move_on_after(deadline_s, shield=True):
             while True:

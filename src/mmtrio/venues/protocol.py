@@ -34,6 +34,7 @@ connector over in-memory streams on a virtual clock (issue: deterministic simula
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -279,6 +280,29 @@ class AssetPrices(Protocol):
     Raises a :class:`~mmtrio.errors.VenueError` when the venue cannot say."""
 
     async def asset_price(self, asset: str) -> Decimal: ...
+
+
+REQUEST_PAID: ContextVar[bool] = ContextVar("mmtrio_request_paid", default=False)
+"""True in the execution layer's tasks: it reserved the rate budget for every request it sends
+through the gateway, so a connector that paces its other requests (:class:`PacedRequests`)
+does not charge those twice."""
+
+
+@runtime_checkable
+class PacedRequests(Protocol):
+    """What a session may also provide: its requests outside the execution layer
+    (reconciliation and account reads, the dead-man's refresh, the start-up reads) charged to
+    the execution's rate budget, for a venue that reports no usage to sync the budget from
+    (Hyperliquid: every read weighs in the same IP budget as the orders, chaos seeds 2001,
+    2018 and 2019 drew 429s the budget never saw coming). ``pace(cost)`` waits until the
+    budget has room and reserves it; ``charge(cost, at_ms)`` books a request already sent at
+    ``at_ms`` (the start-up's reads, sent before the budget existed)."""
+
+    def pace_with(
+        self,
+        pace: Callable[[RequestCost], Awaitable[None]],
+        charge: Callable[[RequestCost, int], None],
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,10 @@ COSTS = RequestCosts(
 )
 """The costs execution reserves per command kind."""
 
+ACTION = _action(exchange_weight(1), essential=True)
+"""One action the execution layer did not send (the dead-man's ``scheduleCancel``), paced by
+the connector itself (:meth:`~mmtrio.venues.hyperliquid.rest.HyperliquidRest.paid_for`)."""
+
 
 def limits_for(surplus_actions: int | None) -> RateLimits:
     """The windows for an address with ``surplus_actions`` left (None: not read yet → the

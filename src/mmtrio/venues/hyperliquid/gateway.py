@@ -67,6 +67,7 @@ from mmtrio.venues.hyperliquid.codec_info import (
     parse_open_orders,
     parse_order_status,
 )
+from mmtrio.venues.hyperliquid.costs import ACTION
 from mmtrio.venues.hyperliquid.errors import kind_of
 from mmtrio.venues.hyperliquid.nonces import NonceSource
 from mmtrio.venues.hyperliquid.rest import FALLBACK_RETRY_AFTER_429_S, HyperliquidRest
@@ -130,6 +131,7 @@ class HyperliquidGateway:
         ``idempotent`` (the dead-man's time): an unknown outcome over the websocket (it closed
         while the answer was due, as at a stop) is settled by sending the action again over
         REST, signed anew: doing it twice is doing it once."""
+        await self.rest.paid_for(ACTION)  # the dead-man's refresh; orders are paid already
         try:
             nonce = await self.nonces.take()
         except OSError as exc:
@@ -163,6 +165,7 @@ class HyperliquidGateway:
         return await self.rest.exchange(payload)
 
     async def _act_rest(self, action: dict[str, Any]) -> Any:
+        await self.rest.paid_for(ACTION)
         self.rest.check_blocked()
         nonce = await self.nonces.take()
         signature = self.signer.sign(action, nonce)

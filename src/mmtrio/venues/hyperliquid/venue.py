@@ -24,12 +24,12 @@ periodically), the rate limits (:mod:`.costs`, with the address's action surplus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
-from mmtrio.core.ratelimit import RateLimits
+from mmtrio.core.ratelimit import RateLimits, RequestCost
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.urls import venue_url_problems
 from mmtrio.venues.hyperliquid.client_ids import CloidFormat
@@ -152,6 +152,15 @@ class HyperliquidSession:
         self.tracking = OrderTracking()
         self._asset: Asset | None = None
         self._gateway: HyperliquidGateway | None = None
+
+    def pace_with(
+        self,
+        pace: Callable[[RequestCost], Awaitable[None]],
+        charge: Callable[[RequestCost, int], None],
+    ) -> None:
+        """Charge the reads and the dead-man's actions to the execution's budget
+        (:class:`~mmtrio.venues.protocol.PacedRequests`; rest.py says how)."""
+        self.rest.pace_with(pace, charge)
 
     # --- instrument -------------------------------------------------------------------------
     async def load_instrument(self) -> Instrument:
