@@ -178,11 +178,15 @@ def config_file(tmp: Path, info: dict[str, Any]) -> Path:
         ("requote_interval_ms = 100 ", "requote_interval_ms = 10 "),
         ("warmup_ms = 30000 ", "warmup_ms = 0     "),
         ("enabled = true               # serve Prometheus", "enabled = false  # serve Prometheus"),
-        ('control_socket = "state/control.sock"', f'control_socket = "{tmp / "state/c.sock"}"'),
-        ('kill_file = "state/KILL"', f'kill_file = "{tmp / "state/KILL"}"'),
-        ('state_dir = "state"', f'state_dir = "{tmp / "state"}"'),
     ):
         text = text.replace(old, new)
+    # the shipped config leaves the state paths commented out (per-bot defaults): set them
+    # here, so the bot's journal and the venue's nonce reservation share one fresh directory
+    for key, value in (("kill_file", tmp / "state/KILL"), ("state_dir", tmp / "state"),
+                       ("control_socket", tmp / "state/c.sock")):  # fmt: skip
+        text, count = re.subn(rf"^# {key} = .*$", f'{key} = "{value}"', text, count=1, flags=re.M)
+        if count != 1:
+            raise SystemExit(f"config.toml has no commented `{key}` line to set")
     text = re.sub(r"^max_feed_latency_ms = \d+", "max_feed_latency_ms = 60000", text, flags=re.M)
     path = tmp / "config.toml"
     path.write_text(text)

@@ -49,6 +49,15 @@ async def test_without_a_state_dir_only_the_process_rule_holds() -> None:
     assert await src.take() == T0 + 2  # never backwards
 
 
+async def test_the_reservation_makes_its_state_dir(tmp_path: Path) -> None:
+    # The venue may take its first nonce before anything else created the bot's state dir
+    # (the Hyperliquid latency benchmark's dead-man arm did, and the bot stopped with exit 3).
+    state = tmp_path / "not" / "yet"
+    src = NonceSource(Clock(T0), state)
+    assert await src.take() == T0
+    assert int((state / FILE_NAME).read_text()) == T0 + RESERVE_MS
+
+
 async def test_a_damaged_reservation_is_named(tmp_path: Path) -> None:
     (tmp_path / FILE_NAME).write_text("garbage\n")
     with pytest.raises(ConfigError, match="not a number"):

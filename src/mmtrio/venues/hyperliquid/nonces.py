@@ -46,6 +46,7 @@ def read_floor(path: Path) -> int:
 
 
 def _write(path: Path, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # a venue may be opened before the journal
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(f"{value}\n")
     tmp.replace(path)  # atomic: a crash leaves the old or the new reservation, never half
