@@ -63,18 +63,23 @@ async def test_reads_are_charged_and_those_before_the_budget_booked_when_it_arri
     await rest.aclose()
 
 
-async def test_a_read_from_a_past_window_is_not_booked_into_this_one() -> None:
+@pytest.mark.parametrize(("later_ms", "booked"), [(1_500, 20), (MINUTE_MS, 0)])
+async def test_a_read_is_booked_while_it_is_inside_the_sliding_minute(
+    later_ms: int, booked: int
+) -> None:
+    # Hyperliquid's minute is sliding (any span of 60 s): a read 1.5 s ago still counts
+    # though a clock minute began since; one a whole minute ago has left the window.
     now = [T0 + 59_000]
     rest = _rest(now)
     await rest.info({"type": "meta"})
-    now[0] = T0 + MINUTE_MS + 500  # the next minute: that weight is spent in the last one
+    now[0] += later_ms
     budget = RateBudget(DEFAULT_LIMITS)
 
     async def pace(cost: RequestCost) -> None:
         assert budget.try_acquire(cost, now[0])
 
     rest.pace_with(pace, lambda cost, at: budget.charge(cost, now[0], at))
-    assert _used(budget, now[0]) == 0
+    assert _used(budget, now[0]) == booked
     await rest.aclose()
 
 

@@ -249,3 +249,18 @@ def test_window_names_must_be_unique() -> None:
 def test_invalid_margin_rejected(margin: float) -> None:
     with pytest.raises(ParameterError, match="margin"):
         RateBudget(limits(), margin=margin)
+
+
+def test_a_sliding_window_frees_units_as_each_entry_leaves() -> None:
+    t0 = 1_796_357_820_000  # a minute boundary
+    limits = RateLimits((RateWindow("w", MINUTE_MS, 100, sliding=True),), orders_per_minute=1)
+    b = RateBudget(limits, margin=1.0)
+    thirty = RequestCost((("w", 30),))
+    for t in (0, 10_000, 20_000):
+        assert b.try_acquire(thirty, t0 + t)
+    assert b.wait_ms(thirty, t0 + 30_000) == 30_000  # the first 30 leave at 60 s
+    assert b.wait_ms(RequestCost((("w", 70),)), t0 + 30_000) == 40_000  # two entries must
+    # At the next clock minute a fixed window would start from zero; here 60 still count.
+    assert b.usage(t0 + MINUTE_MS)["w"]["used"] == 60  # type: ignore[index]
+    assert b.try_acquire(thirty, t0 + MINUTE_MS)
+    assert not b.try_acquire(RequestCost((("w", 11),)), t0 + MINUTE_MS)

@@ -15,8 +15,9 @@ Decisions recorded here:
   00:01:00 minute): a window of ``interval_ms`` is ``[k·interval, (k+1)·interval)`` in epoch ms.
   ``now_ms`` should be venue time (local time corrected by the measured offset); the safety
   margin absorbs the remaining boundary disagreement. A clock step backwards never reopens
-  an older window (the current counts are kept). A venue that counts sliding windows is
-  approximated conservatively by its declared margin.
+  an older window (the current counts are kept). A venue that states "N per interval" and
+  not how it aligns the interval declares the window ``sliding`` (at most N in any span of
+  the interval: safe under any alignment the venue keeps; :mod:`mmtrio.core.rate_windows`).
 - **Priority rule: cancels are never starved by quoting.** Non-essential requests (quotes,
   snapshots, queries) may use at most ``margin`` (default 80 %) of each limit; essential ones
   (cancels, cancel-all, the dead-man refresh) may use it up to the hard limit, so at least 20 %
@@ -35,19 +36,23 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mmtrio.core.rate_windows import Entries, FixedWindow, SlidingWindow
 from mmtrio.errors import ParameterError, ProtocolError
 
 MINUTE_MS = 60_000
+Window = FixedWindow | SlidingWindow
 DEFAULT_BAN_MS = 120_000
 
 
 @dataclass(frozen=True, slots=True)
 class RateWindow:
-    """One limit: at most ``limit`` units per clock-aligned ``interval_ms`` window."""
+    """One limit: at most ``limit`` units per clock-aligned ``interval_ms`` window, or, with
+    ``sliding``, in any span of ``interval_ms`` (:mod:`mmtrio.core.rate_windows`)."""
 
     name: str
     interval_ms: int
     limit: int
+    sliding: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -134,27 +139,6 @@ def _retry_after_ms(seconds: float) -> int:
     return math.ceil(seconds * 1000)
 
 
-class _Window:
-    """One fixed, clock-aligned window: ``[start, start + interval)``."""
-
-    __slots__ = ("count", "interval", "limit", "start")
-
-    def __init__(self, interval: int, limit: int) -> None:
-        self.interval = interval
-        self.limit = limit
-        self.start = -1
-        self.count = 0
-
-    def roll(self, now: int) -> None:
-        start = now - now % self.interval
-        if start > self.start:  # never reopen an older window on a clock step back
-            self.start = start
-            self.count = 0
-
-    def end(self) -> int:
-        return self.start + self.interval
-
-
 class RateBudget:
     """Local accounting of a venue's windows, synced from the usage the venue reports."""
 
@@ -172,14 +156,17 @@ class RateBudget:
         if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 < margin <= 1:
             raise ParameterError(f"rate-limit margin must be in (0, 1], got {margin!r}")
         self._margin = float(margin)
-        self._windows = {w.name: _Window(w.interval_ms, w.limit) for w in limits.windows}
+        self._windows: dict[str, Window] = {
+            w.name: (SlidingWindow if w.sliding else FixedWindow)(w.interval_ms, w.limit)
+            for w in limits.windows
+        }
         self._longest = max(self._windows.values(), key=lambda w: w.interval)
         self._blocked_until: int | None = None
         self._block_reason: str | None = None
         self.banned = False  # the venue banned us: the operator must know, it is a failure
         self._ban_ms = limits.ban_ms
 
-    def _ceiling(self, window: _Window, essential: bool) -> int:
+    def _ceiling(self, window: Window, essential: bool) -> int:
         return window.limit if essential else math.floor(window.limit * self._margin)
 
     def _roll(self, now_ms: int) -> None:
@@ -190,7 +177,7 @@ class RateBudget:
             self._block_reason = None
             self.banned = False
 
-    def _needs(self, cost: RequestCost) -> list[tuple[str, _Window, int]]:
+    def _needs(self, cost: RequestCost) -> list[tuple[str, Window, int]]:
         out = []
         for name, n in cost.units:
             window = self._windows.get(name)
@@ -220,8 +207,8 @@ class RateBudget:
                     f"request needs {n} of window {name} whose usable ceiling is {ceiling} "
                     f"per {window.interval} ms; it can never be sent"
                 )
-            if n and window.count + n > ceiling:
-                wait = max(wait, window.end() - now_ms)
+            if n:
+                wait = max(wait, window.wait(n, ceiling, now_ms))
         return wait
 
     def try_acquire(self, cost: RequestCost, now_ms: int) -> bool:
@@ -229,7 +216,7 @@ class RateBudget:
         if self.wait_ms(cost, now_ms):
             return False
         for _name, window, n in self._needs(cost):
-            window.count += n
+            window.add(n, now_ms)
         return True
 
     def charge(self, cost: RequestCost, now_ms: int, at_ms: int | None = None) -> None:
@@ -239,8 +226,7 @@ class RateBudget:
         self._roll(now_ms)
         when = now_ms if at_ms is None else at_ms
         for _name, window, n in self._needs(cost):
-            if when >= window.start:
-                window.count += n
+            window.add(n, when)
 
     def update_from_usage(self, usage: Mapping[str, int | None], now_ms: int) -> None:
         """Take the venue's reported usage (window name → count; None = not reported) as a
@@ -254,7 +240,31 @@ class RateBudget:
                 raise ProtocolError(
                     f"reported usage of {name} must be a non-negative integer, got {value!r}"
                 )
-            window.count = max(window.count, value)
+            window.raise_to(value, now_ms)
+
+    def snapshot(self, now_ms: int) -> dict[str, Entries]:
+        """Each window's counted ``(time, units)`` now: what a successor process must add to
+        its own (the venue counts per IP or account, not per process)."""
+        self._roll(now_ms)
+        return {name: w.entries() for name, w in self._windows.items()}
+
+    def restore(self, saved: Mapping[str, Entries], now_ms: int) -> int:
+        """Add an earlier process's counts still inside their windows; what has left its
+        window and names not declared here are dropped. Returns the units added."""
+        self._roll(now_ms)
+        added = 0
+        for name, entries in saved.items():
+            window = self._windows.get(name)
+            if window is not None:
+                added += window.restore(entries, now_ms)
+        return added
+
+    def saturate(self, now_ms: int) -> None:
+        """Count every window as used up to its soft ceiling: the safe reading when an earlier
+        process's usage is unknown (quotes wait for the window, cancels pass)."""
+        self._roll(now_ms)
+        for w in self._windows.values():
+            w.raise_to(self._ceiling(w, essential=False), now_ms)
 
     def _block(self, until: int, reason: str) -> None:
         if self._blocked_until is None or until > self._blocked_until:
@@ -270,7 +280,9 @@ class RateBudget:
         self._roll(now_ms)
         if seconds is None:
             self._block(
-                self._longest.end(), "rate limited without Retry-After: until the window ends"
+                self._longest.end(now_ms) if self._longest.kind == "fixed"
+                else now_ms + self._longest.interval,
+                "rate limited without Retry-After: until the window ends",
             )
             return
         self._block(now_ms + _retry_after_ms(seconds), f"rate limited: Retry-After {seconds} s")
@@ -305,7 +317,7 @@ class RateBudget:
                 "used": w.count,
                 "limit": w.limit,
                 "soft_limit": self._ceiling(w, essential=False),
-                "resets_in_ms": w.end() - now_ms,
+                "resets_in_ms": w.end(now_ms) - now_ms,
             }
         out["blocked_for_ms"] = 0 if self._blocked_until is None else self._blocked_until - now_ms
         out["block_reason"] = self._block_reason

@@ -65,6 +65,7 @@ from mmtrio.runtime.journal_aside import set_aside, venue_replaced
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.operator import Operator
+from mmtrio.runtime.rate_usage import RateUsageFile
 from mmtrio.runtime.runtime_reload import apply_runtime_reload, retention_of
 from mmtrio.runtime.shutdown import EXIT_FAILED, HowItEnded, Parts, cleanup
 from mmtrio.runtime.status import StatusSources, log_status
@@ -265,6 +266,7 @@ class Engine:
     ) -> int:
         cfg = self.config
         block = VenueBlock(cfg.runtime.state_dir, wall_ms)  # waited out in _startup
+        rate_usage = RateUsageFile(cfg.runtime.state_dir)  # restored in _startup
         usage_to: list[Execution] = []
 
         def on_usage(usage: dict[str, int | None]) -> None:
@@ -317,8 +319,11 @@ class Engine:
                         known_trade_ids=known_trade_ids,
                         last_trade_id=last_trade_id,
                         usage_to=usage_to,
+                        rate_usage=rate_usage,
                     )
-                    if started:
+                    if started and self.running is not None:
+                        budget = self.running.execution.budget
+                        infra.start_soon(rate_usage.keep, budget, self.clock_ms)
                         self.sources.phase = "running"
                         await self._run_bot(session)
                 except* SupervisorEscalation as group:
@@ -353,6 +358,8 @@ class Engine:
                     )
                     code = await cleanup(parts, self.ended, cfg.runtime.shutdown_deadline_s)
                     self.exit_summary = parts.summary
+                    if run is not None:  # what the stop itself sent, for the next process
+                        rate_usage.save(run.execution.budget, self.clock_ms())
                 infra.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
@@ -372,6 +379,7 @@ class Engine:
         known_trade_ids: set[int],
         last_trade_id: int | None,
         usage_to: list[Execution],
+        rate_usage: RateUsageFile,
     ) -> bool:
         """The venue's back-off left by an earlier process, then clock sync, the instrument,
         the strategy, recovery and reconciliation.
@@ -431,6 +439,9 @@ class Engine:
                     self.inbox,
                     self.clock_ms,
                 )
+                # before its first paced request: an earlier process's share of the
+                # venue's open windows (runtime/rate_usage.py)
+                rate_usage.restore_into(running.execution.budget, self.clock_ms())
                 self._bind(running, session)
                 usage_to.append(running.execution)
                 self.running = running

@@ -88,8 +88,10 @@ def limits_for(surplus_actions: int | None) -> RateLimits:
     per_minute = min(IP_WEIGHT_PER_MINUTE, max(THROTTLED_PER_MINUTE, surplus))
     return RateLimits(
         (
-            RateWindow(WEIGHT, MINUTE_MS, IP_WEIGHT_PER_MINUTE),
-            RateWindow(ACTIONS, MINUTE_MS, per_minute),
+            # Hyperliquid does not say how it aligns its minute: at most the limit in any
+            # span of a minute is safe whatever it does (core/rate_windows.py)
+            RateWindow(WEIGHT, MINUTE_MS, IP_WEIGHT_PER_MINUTE, sliding=True),
+            RateWindow(ACTIONS, MINUTE_MS, per_minute, sliding=True),
         ),
         orders_per_minute=per_minute,
         ban_ms=BAN_MS,
