@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 
+from mmtrio.errors import VenueError
 from mmtrio.runtime.shutdown import (
     EXIT_FAILED,
     EXIT_OK,
@@ -98,3 +101,55 @@ def test_exit_codes() -> None:
     # the venue refused the credentials at start: bad input, whatever else happened
     assert exit_code(0, HowItEnded(auth_failed="refused", crashed="x"), latched=None) == 2
     assert HowItEnded(stop_reason="a", crashed="b", escalated="c").reason == "c"
+
+
+class LeftBehind:
+    """A venue holding what an unclean previous session left: cancel-all fails ``fails``
+    times (a 5xx), then clears the book."""
+
+    def __init__(self, open_ids: list[str], fails: int = 0) -> None:
+        self.open_ids = list(open_ids)
+        self.fails = fails
+        self.calls: list[str] = []
+
+    async def cancel_all(self, symbol: str) -> None:
+        self.calls.append(f"cancel_all {symbol}")
+        if self.fails:
+            self.fails -= 1
+            raise VenueError("HTTP 503", status=503)
+        self.open_ids.clear()
+
+    async def open_orders(self, symbol: str) -> list[str]:
+        self.calls.append(f"open_orders {symbol}")
+        return list(self.open_ids)
+
+
+@pytest.mark.parametrize("fails", [0, 2])
+async def test_a_start_up_stopped_before_order_entry_cancels_what_an_unclean_session_left(
+    fails: int, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Chaos seed 3015 (OKX): the restart after a kill -9 read the instrument, then stopped on a
+    # full journal before order entry; the killed bot's quote rested until the venue's
+    # cancel-all-after fired. With the session's gateway the stop cancels it and confirms.
+    venue = LeftBehind(["mmt2x19"], fails=fails)
+    p, rec, _ = parts(previous_clean=False)
+    p.gateway = venue  # type: ignore[assignment]
+    assert await cleanup(p, HowItEnded(crashed="journal failed: disk I/O error"), 5.0) == (
+        EXIT_FAILED  # a journal failure is still a failure; the venue side is settled
+    )
+    assert venue.open_ids == []
+    assert venue.calls[-2:] == ["cancel_all BTCUSDT", "open_orders BTCUSDT"]
+    assert len(venue.calls) == 2 * (fails + 1)
+    assert rec.notes[-1] == (
+        "stop",
+        {"reason": "journal failed: disk I/O error", "exit_code": EXIT_FAILED, "open_orders": 0},
+    )
+    assert p.summary is not None and p.summary.left_open == 0
+
+
+async def test_a_clean_previous_session_sends_nothing_at_a_failed_start_up() -> None:
+    venue = LeftBehind(["someone-else"])
+    p, _, _ = parts(previous_clean=True)
+    p.gateway = venue  # type: ignore[assignment]
+    assert await cleanup(p, HowItEnded(stop_reason="SIGTERM received"), 5.0) == EXIT_OK
+    assert venue.calls == []  # nothing of ours can rest: another client's order is left alone

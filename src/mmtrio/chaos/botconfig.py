@@ -19,6 +19,7 @@ CANCEL_DEADLINE_MS = 3_000
 SHUTDOWN_DEADLINE_S = 5.0
 DEADMAN_MS = 5_000
 DEADMAN_REFRESH_MS = 1_000  # the bot's dead-man refresh period (invariant 11 judges it)
+REQUEST_TIMEOUT_MS = 1_000  # execution.request_timeout_ms (the DST's venue settings too)
 
 
 class ChaosHarnessError(MmtrioError):
@@ -126,7 +127,9 @@ def bot_config(
         kill_file=str(state_dir / "KILL"),
         max_drawdown="1000",
     )
-    c["execution"].update(request_timeout_ms=1_000, cancel_confirm_deadline_ms=CANCEL_DEADLINE_MS)
+    c["execution"].update(
+        request_timeout_ms=REQUEST_TIMEOUT_MS, cancel_confirm_deadline_ms=CANCEL_DEADLINE_MS
+    )
     c["runtime"].update(
         state_dir=str(state_dir),
         control_socket=str(sock),

@@ -23,6 +23,7 @@ from mmtrio.chaos.botconfig import (
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
     RECONCILE_S,
+    REQUEST_TIMEOUT_MS,
     SHUTDOWN_DEADLINE_S,
     SYMBOL,
 )
@@ -71,6 +72,10 @@ class DstRun:
             mode="testnet",
             symbol=SYMBOL,
             urls=dict(URLS_BY_NAME),  # orders over the order socket (ws-fapi), as chaos bots
+            # The bot's configured request timeout, as the process harness's bots get it from
+            # their config (live_settings). It was the 5 s default here: DST seed 3 at 60 s
+            # had a read wait 4.3 s on an order socket the process bot gives up on after 1 s.
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
         )
         self.factory = get_venue("binance")
         self.faults = Faults(self)

@@ -138,6 +138,7 @@ class Engine:
         self.running: Running | None = None
         self._account: AccountSnapshot | None = None  # read at start (runtime/account_watch.py)
         self.session: VenueSession | None = None
+        self.instrument_read = False  # start-up read the instrument: the gateway can be used
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
         self.extra_children: list[tuple[str, Any]] = []
         # Operator surface (screen, metrics, sd_notify, disk guard): runtime/surface.py.
@@ -355,6 +356,7 @@ class Engine:
                         previous_clean=last_clean,
                         journal_path=journal_path,
                         deadman=session.capabilities.deadman,
+                        gateway=session.gateway if run is None and self.instrument_read else None,
                     )
                     code = await cleanup(parts, self.ended, cfg.runtime.shutdown_deadline_s)
                     self.exit_summary = parts.summary
@@ -417,6 +419,7 @@ class Engine:
                 await block.wait()
                 offset = await session.sync_clock()
                 instrument = await session.load_instrument()
+                self.instrument_read = True
                 writer.append(js.instrument_record(instrument, wall_ms()))
                 logger.info(
                     "{} {} ({}): tick {}, lot {}, min notional {} (read from the venue)",

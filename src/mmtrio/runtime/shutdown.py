@@ -27,13 +27,14 @@ import trio
 from loguru import logger
 
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import JournalError, MmtrioError
-from mmtrio.runtime.execution import Execution
+from mmtrio.errors import AuthError, JournalError, MmtrioError, VenueError
+from mmtrio.runtime.execution import CONFIRM_POLL_S, Execution
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.runtime.trading import JournalRecorder
+from mmtrio.venues.protocol import Gateway
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFE_STOP = 0, 1, 2, 3
 STOP_CANCEL_SHARE = 0.75  # of the deadline for the cancel-all and its confirmation
@@ -78,6 +79,9 @@ class Parts:
     clock_ms: Callable[[], int]
     previous_clean: bool | None = None
     deadman: bool = False  # the venue has a dead-man countdown the bot armed
+    # The session's gateway when start-up read the instrument but stopped before order
+    # entry (``execution`` None): what an unclean previous session left can still be cancelled.
+    gateway: Gateway | None = None
     journal_path: Path | None = None
     summary: ExitSummary | None = None  # set by cleanup: what the operator is told at exit
 
@@ -108,8 +112,20 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
             left = await parts.execution.cancel_all_and_confirm(
                 parts.symbol, deadline_s * STOP_CANCEL_SHARE
             )
+        elif parts.previous_clean is False and parts.gateway is not None:
+            # Start-up stopped before order entry (a full disk, a refused account), but the
+            # session is open: what the unclean previous session left is cancelled as any
+            # stop cancels (chaos seed 3015, OKX: a restart after a kill -9 stopped on a full
+            # journal; the killed bot's quote rested until OKX's 10 s cancel-all-after).
+            logger.warning(
+                "start-up stopped before order entry, and the previous session did not end "
+                "cleanly: cancelling what it may have left"
+            )
+            left = await cancel_left_behind(
+                parts.gateway, parts.symbol, deadline_s * STOP_CANCEL_SHARE
+            )
         elif parts.previous_clean is False:
-            # Start-up never reached order entry, and the previous session did not end
+            # Start-up never reached the venue, and the previous session did not end
             # cleanly: its orders may still rest, and this process could not look.
             left = -1
             logger.error(
@@ -131,7 +147,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 "could not confirm zero open orders at the venue ({}); check the account now",
                 "venue did not answer" if left < 0 else f"{left} still open",
             )
-        elif parts.execution is not None and ended.auth_failed is None:
+        elif (parts.execution or parts.gateway) is not None and ended.auth_failed is None:
             logger.info("zero open orders confirmed at the venue")
         try:
             if parts.mm is not None:
@@ -195,3 +211,28 @@ def exit_code(left: int, ended: HowItEnded, *, latched: str | None) -> int:
     if ended.escalated is not None or latched is not None:
         return EXIT_SAFE_STOP
     return EXIT_OK
+
+
+async def cancel_left_behind(gateway: Gateway, symbol: str, deadline_s: float) -> int:
+    """Cancel-all and confirm with open orders, as :meth:`Execution.cancel_all_and_confirm`
+    does, for a start-up that stopped before its rate budget and order entry existed (two
+    requests, then a look every ``CONFIRM_POLL_S``). Returns the orders still open at the
+    last look, or -1 when the venue never answered."""
+    left = -1
+    with trio.move_on_after(deadline_s, shield=True):
+        while True:
+            try:
+                await gateway.cancel_all(symbol)
+            except AuthError as exc:
+                logger.error("shutdown cancel-all {} refused: {}", symbol, exc)
+                return left
+            except (VenueError, MmtrioError) as exc:
+                logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
+            try:
+                left = len(await gateway.open_orders(symbol))
+            except (VenueError, MmtrioError) as exc:
+                logger.warning("shutdown openOrders {} failed: {}", symbol, exc)
+            if left == 0:
+                return 0
+            await trio.sleep(CONFIRM_POLL_S)
+    return left
