@@ -178,3 +178,26 @@ async def test_a_429_read_by_the_socket_blocks_every_sender_at_once(
         assert slot.done.is_set()  # the requester has not run yet ...
         with pytest.raises(RateLimited):
             sess.rest.check_blocked()  # ... and the back-off is already in force
+
+
+async def test_a_429_back_off_is_measured_on_the_venues_clock(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``retryAfter`` is an epoch on the venue's clock; the answer's ``serverTime`` says what
+    that clock read, so our own estimate of it (stale after a clock skew) is not used. DST seed
+    200 at 60 s: our clock 1 s ahead ended a 2 s back-off after 1 s, and the dead-man's next
+    refresh drew a 418 ban."""
+    async with in_memory() as (_, sess):
+        orders = sess.orders
+        assert orders is not None
+        orders._pending["m-429"] = _Pending()
+        server = clock_ms() - 1_500  # the venue's clock is 1.5 s behind ours
+        orders._on_frame(
+            '{"id":"m-429","status":429,"error":{"code":-1003,"msg":"Too many requests.",'
+            f'"data":{{"serverTime":{server},"retryAfter":{server + 2_000}}}}}}}'
+        )
+        await trio.sleep(1.2)
+        with pytest.raises(RateLimited):
+            sess.rest.check_blocked()  # still 0.8 s of the venue's 2 s
+        await trio.sleep(1.0)
+        sess.rest.check_blocked()  # over: nothing raised

@@ -13,6 +13,7 @@ from mmtrio.chaos.invariants import (
     Snapshot,
     StopCheck,
     adopted_history,
+    barred_ms_within,
     barred_windows,
     check_all,
     check_book_sync,
@@ -262,6 +263,28 @@ def test_a_stop_after_the_journal_failed_must_be_prompt_and_clean() -> None:
     assert late.invariant == 4 and "took 6600 ms to stop" in late.message
     (left,) = check_stop(StopCheck("journal_full", 0, 5_000, 2_000, ("mmt1-9",)))
     assert left.invariant == 4 and "JOURNAL_FULL" in left.message and "mmt1-9" in left.message
+
+
+def test_a_self_stop_the_venue_barred_is_left_to_the_armed_countdown() -> None:
+    # OKX chaos seed 3028 (times relative to the first failed write): the stop's cancel-all
+    # met a back-off 1.7 s long, its check and its second cancel-all each a 429 (no
+    # Retry-After: the client's 2 s); the bot exited 1 at 3,757 ms, "could not confirm zero
+    # open orders", the countdown still armed; the venue's 429 answers at 0-1,684 ms and
+    # 3,692 ms (the first before the stop: only what falls inside it counts).
+    barred = [(-300, 1_700), (1_684, 3_684), (3_692, 5_692)]
+    inside = barred_ms_within(barred, 0, 3_757)
+    assert inside == 3_757 - 8  # overlaps count once; 3,684-3,692 was free
+    assert barred_ms_within(barred, 6_000, 9_000) == 0
+    stop = StopCheck("journal_full", 0, 5_000, 3_757, ("mmt1x33",), True, inside)
+    assert check_stop(stop) == []
+    # Not excused: no countdown armed (nothing will clear it), or nothing barred the stop.
+    (unarmed,) = check_stop(StopCheck("journal_full", 0, 5_000, 3_757, ("mmt1x33",), False, 10))
+    assert "mmt1x33" in unarmed.message
+    (free,) = check_stop(StopCheck("journal_full", 0, 5_000, 3_757, ("mmt1x33",), True, 0))
+    assert "mmt1x33" in free.message
+    # A stop that takes too long is still one, barred or not.
+    (late,) = check_stop(StopCheck("journal_full", 0, 5_000, 6_600, (), True, 3_000))
+    assert "took 6600 ms" in late.message
 
 
 # 5

@@ -111,6 +111,7 @@ class _State:
     restarts: int = 0
     gamma: float = 0.1
     foreign: set[str] = field(default_factory=set)
+    foreign_at: dict[str, int] = field(default_factory=dict)  # virtual wall ms each was placed
     self_stops: list[StopCheck] = field(default_factory=list)
     gap_faults: list[int] = field(default_factory=list)
     link_silent: list[tuple[int, int]] = field(default_factory=list)

@@ -34,7 +34,12 @@ import trio
 from mmtrio import determinism
 from mmtrio.chaos.botconfig import FOREIGN_QTY_LOTS, SHUTDOWN_DEADLINE_S, SYMBOL
 from mmtrio.chaos.dst import write_config
-from mmtrio.chaos.invariants import StopCheck
+from mmtrio.chaos.invariants import (
+    StopCheck,
+    barred_ms_within,
+    barred_windows,
+    orders_left_at_self_stop,
+)
 from mmtrio.chaos.logs import first_journal_failure
 from mmtrio.chaos.schedule import FaultAction
 from mmtrio.errors import MmtrioError
@@ -149,6 +154,7 @@ class Faults:
         except MmtrioError:
             return False  # refused by the venue (as a non-200 answer there)
         self.run.state.foreign.add(params["client_id"])
+        self.run.state.foreign_at[params["client_id"]] = self.run.now_ms()
         return True
 
     async def _link(self, params: dict[str, Any]) -> bool:
@@ -197,9 +203,19 @@ class Faults:
         truth = await run.snapshot()
         fallback = bot.fault_ms if bot.fault_ms is not None else run.now_ms()
         since, before_venue = first_journal_failure(bot.log_text, fallback)
-        left = () if before_venue else tuple(truth["open_orders"])
+        # The process harness's rule (smoke seed 26): another client's order placed after the
+        # stop began is not the stopping bot's (DST seed 122 at 60 s: placed 4.2 s into a stop
+        # whose cancel-all had gone into a silent REST link).
+        left = orders_left_at_self_stop(
+            truth["open_orders"], run.state.foreign_at, since, before_venue=before_venue
+        )
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
-        run.state.self_stops.append(StopCheck("journal_full", since, budget, run.now_ms(), left))
+        ended = run.now_ms()
+        barred = barred_ms_within(barred_windows(truth), since, ended)
+        armed = bool(truth.get("countdown_armed", False))
+        run.state.self_stops.append(
+            StopCheck("journal_full", since, budget, ended, left, armed, barred)
+        )
         delay = run.state.restart_after_exit
         run.state.restart_at = trio.current_time() + (delay if delay is not None else 1.0)
         run.state.restart_after_exit = None

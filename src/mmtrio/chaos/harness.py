@@ -49,7 +49,10 @@ from mmtrio.chaos.invariants import (
     ProcessRecord,
     Snapshot,
     StopCheck,
+    barred_ms_within,
+    barred_windows,
     check_all,
+    orders_left_at_self_stop,
     snapshot_of,
 )
 from mmtrio.chaos.links import CpuStarver, ProxyClient
@@ -113,21 +116,6 @@ def learnt_until_ms(bots: Sequence[tuple[int, int | None, bool]], now_ms: int) -
         if started:
             return now_ms if end is None else min(end, now_ms)
     return bots[0][0] if bots else now_ms
-
-
-def orders_left_at_self_stop(
-    open_orders: Sequence[str], foreign_at: dict[str, int], since_ms: int, *, before_venue: bool
-) -> tuple[str, ...]:
-    """The venue's open orders a bot that stopped by itself (journal_full) is judged by.
-
-    None when it failed before sending anything to the venue (it owned no order). Otherwise
-    every open order except another client's placed after the stop began (``since_ms``, its
-    first failed write): the stop's cancel-all had been sent by then (chaos smoke seed 26: the
-    harness's foreign order came 2.5 s into a stop whose cancel-all and check had gone into a
-    silent REST link)."""
-    if before_venue:
-        return ()
-    return tuple(o for o in open_orders if not (o in foreign_at and foreign_at[o] > since_ms))
 
 
 def fill_cutoff(snapshots: Sequence[Snapshot], learnt_until: int, settle_ms: int) -> int:
@@ -444,7 +432,9 @@ class Harness:
             truth["open_orders"], self.r.foreign_at, since, before_venue=before_venue
         )
         ended = b.end_ms if b.end_ms is not None else _now_ms()
-        stop = StopCheck("journal_full", since, budget, ended, left)
+        barred = barred_ms_within(barred_windows(truth), since, ended)
+        armed = bool(truth.get("countdown_armed", False))
+        stop = StopCheck("journal_full", since, budget, ended, left, armed, barred)
         self.r.self_stops.append(stop)
         delay = self._restart_after_exit if self._restart_after_exit is not None else 1.0
         self._restart_at = time.monotonic() + delay

@@ -311,8 +311,13 @@ class WsOrderEntry(WsConnection):
         retry_after: str | None = None
         if isinstance(error.get("data"), dict):
             until = error["data"].get("retryAfter")  # epoch ms when the back-off ends
+            server = error["data"].get("serverTime")  # the venue's clock when it answered
             if type(until) is int:
-                wait_ms = max(0, until - self._rest.timestamp_ms())
+                # Measured on the venue's own clock when it says what time it is: our offset
+                # may be stale (DST seed 200 at 60 s: after a clock skew the local estimate
+                # ended a 2 s back-off 1 s early and the next request drew a 418 ban).
+                now = server if type(server) is int else self._rest.timestamp_ms()
+                wait_ms = max(0, until - now)
                 retry_after = str(max(1, math.ceil(wait_ms / 1000)))
         return cr.parse_error_body(status if type(status) is int else 400, error, retry_after)
 
