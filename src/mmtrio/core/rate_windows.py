@@ -25,7 +25,6 @@ class FixedWindow:
     """One fixed, clock-aligned window: ``[start, start + interval)``."""
 
     __slots__ = ("count", "interval", "limit", "start")
-    kind = "fixed"
 
     def __init__(self, interval: int, limit: int) -> None:
         self.interval = interval
@@ -43,6 +42,10 @@ class FixedWindow:
         """When all of the current count is gone."""
         del now
         return self.start + self.interval
+
+    def cleared_by(self, now: int) -> int:
+        """When the venue's count of this window is surely back to zero: its end."""
+        return self.end(now)
 
     def wait(self, n: int, ceiling: int, now: int) -> int:
         """Ms until ``n`` more units fit under ``ceiling`` (0 = now); rolled first."""
@@ -70,7 +73,6 @@ class SlidingWindow:
     """At most ``limit`` units in any ``interval`` ms: entries expire one by one."""
 
     __slots__ = ("count", "interval", "limit", "times", "units")
-    kind = "sliding"
 
     def __init__(self, interval: int, limit: int) -> None:
         self.interval = interval
@@ -88,6 +90,11 @@ class SlidingWindow:
     def end(self, now: int) -> int:
         """When all of the current count is gone (``now`` when nothing is counted)."""
         return self.times[-1] + self.interval if self.times else now
+
+    def cleared_by(self, now: int) -> int:
+        """When the venue's count is surely back to zero: a whole interval from now (whatever
+        it counted, a request made now included, has left any span of the interval)."""
+        return now + self.interval
 
     def wait(self, n: int, ceiling: int, now: int) -> int:
         over = self.count + n - ceiling

@@ -280,8 +280,7 @@ class RateBudget:
         self._roll(now_ms)
         if seconds is None:
             self._block(
-                self._longest.end(now_ms) if self._longest.kind == "fixed"
-                else now_ms + self._longest.interval,
+                self._longest.cleared_by(now_ms),
                 "rate limited without Retry-After: until the window ends",
             )
             return

@@ -45,6 +45,7 @@ from mmtrio.core.events import (
     CancelRejected,
     Event,
     OrderNotFound,
+    OrderUpdate,
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
@@ -53,7 +54,6 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget, RequestCost
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import (
-    AuthError,
     ConfigError,
     ConnectionFailed,
     MmtrioError,
@@ -64,6 +64,7 @@ from mmtrio.errors import (
 )
 from mmtrio.runtime import probe
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
+from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
 from mmtrio.runtime.inbox import Sender
 from mmtrio.venues.protocol import REQUEST_PAID, Gateway, RequestCosts
 
@@ -72,7 +73,6 @@ T = TypeVar("T")
 LATENCY_WINDOW = 1024  # bounded latency sample for p50/p99
 IDEMPOTENT_ATTEMPTS = 3
 RETRY_BACKOFF_S = 0.25
-CONFIRM_POLL_S = 0.5  # cancel_all_and_confirm: pause between rounds
 
 
 def _is_venue_failure(exc: BaseException) -> bool:
@@ -364,28 +364,15 @@ class Execution:
             REQUEST_PAID.reset(paid)
 
     async def _cancel_all_and_confirm(self, symbol: str, deadline_s: float) -> int:
-        left = -1
-        with trio.move_on_after(deadline_s, shield=True):
-            while True:
-                try:
-                    await self._wait_budget(self.costs.cancel_all)
-                    await self._timed(self.gateway.cancel_all(symbol))
-                except AuthError as exc:
-                    # Every signed request is refused now: retrying until the deadline only
-                    # repeats the refusal. The dead-man countdown cancels what rests.
-                    logger.error("shutdown cancel-all {} refused: {}", symbol, exc)
-                    return left
-                except (VenueError, MmtrioError) as exc:
-                    logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
-                try:
-                    await self._wait_budget(self.costs.open_orders)
-                    left = len(await self._timed(self.gateway.open_orders(symbol)))
-                except (VenueError, MmtrioError) as exc:
-                    logger.warning("shutdown openOrders {} failed: {}", symbol, exc)
-                if left == 0:
-                    return 0
-                await trio.sleep(CONFIRM_POLL_S)
-        return left
+        async def cancel() -> None:
+            await self._wait_budget(self.costs.cancel_all)
+            await self._timed(self.gateway.cancel_all(symbol))
+
+        async def look() -> list[OrderUpdate]:
+            await self._wait_budget(self.costs.open_orders)
+            return await self._timed(self.gateway.open_orders(symbol))
+
+        return await cancel_all_and_confirm(cancel, look, symbol, deadline_s)
 
     # --- status -------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

@@ -24,7 +24,6 @@ the time the machine is back.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from loguru import logger
 
 from mmtrio.core.rate_windows import Entries
 from mmtrio.core.ratelimit import RateBudget
+from mmtrio.runtime.fixed_record import rewrite
 
 FILE_NAME = "rate_usage.json"
 RECORD_BYTES = 4096  # padded; a sliding minute is ≤ 61 per-second entries (~1.3 kB)
@@ -120,11 +120,4 @@ class RateUsageFile:
 
     def _write(self, snap: Saved) -> None:
         body = json.dumps({"windows": {k: [list(e) for e in v] for k, v in snap.items()}})
-        record = body.encode().ljust(RECORD_BYTES)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            os.pwrite(fd, record, 0)
-            if os.fstat(fd).st_size > len(record):  # an older, longer record: cut its tail
-                os.ftruncate(fd, len(record))
-        finally:
-            os.close(fd)
+        rewrite(self.path, body.encode(), RECORD_BYTES)

@@ -27,8 +27,9 @@ import trio
 from loguru import logger
 
 from mmtrio.core.strategy import MarketMaker
-from mmtrio.errors import AuthError, JournalError, MmtrioError, VenueError
-from mmtrio.runtime.execution import CONFIRM_POLL_S, Execution
+from mmtrio.errors import JournalError, MmtrioError
+from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
+from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
@@ -121,8 +122,12 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 "start-up stopped before order entry, and the previous session did not end "
                 "cleanly: cancelling what it may have left"
             )
-            left = await cancel_left_behind(
-                parts.gateway, parts.symbol, deadline_s * STOP_CANCEL_SHARE
+            gateway, symbol = parts.gateway, parts.symbol
+            left = await cancel_all_and_confirm(
+                lambda: gateway.cancel_all(symbol),
+                lambda: gateway.open_orders(symbol),
+                symbol,
+                deadline_s * STOP_CANCEL_SHARE,
             )
         elif parts.previous_clean is False:
             # Start-up never reached the venue, and the previous session did not end
@@ -211,28 +216,3 @@ def exit_code(left: int, ended: HowItEnded, *, latched: str | None) -> int:
     if ended.escalated is not None or latched is not None:
         return EXIT_SAFE_STOP
     return EXIT_OK
-
-
-async def cancel_left_behind(gateway: Gateway, symbol: str, deadline_s: float) -> int:
-    """Cancel-all and confirm with open orders, as :meth:`Execution.cancel_all_and_confirm`
-    does, for a start-up that stopped before its rate budget and order entry existed (two
-    requests, then a look every ``CONFIRM_POLL_S``). Returns the orders still open at the
-    last look, or -1 when the venue never answered."""
-    left = -1
-    with trio.move_on_after(deadline_s, shield=True):
-        while True:
-            try:
-                await gateway.cancel_all(symbol)
-            except AuthError as exc:
-                logger.error("shutdown cancel-all {} refused: {}", symbol, exc)
-                return left
-            except (VenueError, MmtrioError) as exc:
-                logger.warning("shutdown cancel-all {} failed: {}", symbol, exc)
-            try:
-                left = len(await gateway.open_orders(symbol))
-            except (VenueError, MmtrioError) as exc:
-                logger.warning("shutdown openOrders {} failed: {}", symbol, exc)
-            if left == 0:
-                return 0
-            await trio.sleep(CONFIRM_POLL_S)
-    return left

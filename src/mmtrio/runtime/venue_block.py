@@ -18,12 +18,13 @@ a power cut only loses a wait that has mostly expired by the time the machine is
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import trio
 from loguru import logger
+
+from mmtrio.runtime.fixed_record import rewrite
 
 FILE_NAME = "venue_block.json"
 RECORD_BYTES = 64  # {"until_ms": <13 digits>} padded with spaces: a constant-size rewrite
@@ -81,14 +82,7 @@ class VenueBlock:
             )
 
     def _write(self, until_ms: int) -> None:
-        record = json.dumps({"until_ms": until_ms}).encode().ljust(RECORD_BYTES)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size > RECORD_BYTES:  # an older, longer record: cut its tail
-                os.ftruncate(fd, RECORD_BYTES)
-            os.pwrite(fd, record, 0)
-        finally:
-            os.close(fd)
+        rewrite(self.path, json.dumps({"until_ms": until_ms}).encode(), RECORD_BYTES)
 
     def remaining_ms(self) -> int:
         return max(0, self.until_ms - self._now())
