@@ -13,8 +13,10 @@ from typing import Any
 import trio
 from loguru import logger
 
+from mmtrio.runtime.rate_usage import FILE_NAME as USAGE_FILE
 from mmtrio.runtime.venue_block import FILE_NAME
 from mmtrio.venues.binance.rest import wall_clock_ms as wall_ms
+from mmtrio.venues.hyperliquid.costs import WEIGHT, info_weight
 from tests.integration.paper import PaperEngine, paper_engine
 from tests.integration.test_run_engine import (
     quotes_resting,
@@ -133,3 +135,37 @@ async def test_a_stop_while_waiting_out_an_earlier_processs_back_off_is_honoured
     # A fresh journal (no earlier session of this bot left orders) and nothing sent: clean.
     assert codes == [0]
     assert engine.sim_venue.limiter.requests == 0  # not one request into the back-off
+
+
+def _saved_weight(tmp_path: Path) -> int:
+    """The Hyperliquid weight ``<state_dir>/rate_usage.json`` holds (0 when absent)."""
+    path = tmp_path / "state" / USAGE_FILE
+    if not path.exists():
+        return 0
+    windows = json.loads(path.read_text().rstrip("\0 \n"))["windows"]
+    return sum(n for _t, n in windows.get(WEIGHT, []))
+
+
+async def test_a_start_up_read_is_recorded_before_start_up_ends(tmp_path: Path) -> None:
+    # Hyperliquid chaos seed 2041: processes killed during start-up left no trace of their
+    # reads (the rate budget was saved only once start-up had finished), and the next one's
+    # restored budget undercounted what the venue had seen. Here start-up's first read draws
+    # a 429 with a 600 s back-off: start-up never ends, yet its read is on disk.
+    cfg_path = write_config(
+        tmp_path,
+        **{'name = "binance"': 'name = "hyperliquid"', "shutdown_deadline_s = 15.0": (
+            "shutdown_deadline_s = 3.0"
+        ), "request_timeout_ms = 5000": "request_timeout_ms = 1000"},
+    )  # fmt: skip
+    engine = paper_engine(cfg_path)
+    _fault(engine, count=1, retry_after=600)
+    codes: list[int] = []
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_engine, engine, codes)
+            await wait_for(lambda: _recorded_back_off(tmp_path), 30, "the start-up 429 recorded")
+            assert engine.running is None  # still in start-up
+            assert _saved_weight(tmp_path) == info_weight("clearinghouseState")
+            engine.request_stop("test stop")
+    assert codes == [0]
+    assert _saved_weight(tmp_path) == info_weight("clearinghouseState")  # kept at the stop

@@ -93,9 +93,7 @@ def test_the_file_round_trip_and_only_changes_are_written(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("text", ["{not json", '{"windows": {"weight_1m": [[1, -5]]}}', "[]"])
-def test_a_damaged_file_is_read_as_the_minute_used_up_and_named(
-    tmp_path: Path, text: str
-) -> None:
+def test_a_damaged_file_is_read_as_the_minute_used_up_and_named(tmp_path: Path, text: str) -> None:
     (tmp_path / FILE_NAME).write_text(text)
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(m.record["message"]), level="WARNING")
@@ -137,7 +135,7 @@ async def test_keep_saves_once_a_second_while_the_bot_runs(
     b = budget()
     now = [T0]
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(kept.keep, b, lambda: now[0])
+        nursery.start_soon(kept.keep, lambda: b, lambda: now[0])
         await trio.sleep(0.5)
         spend_places(b, 7, T0)
         await trio.sleep(1.0)  # the next save

@@ -41,6 +41,7 @@ from loguru import logger
 
 from mmtrio import __version__, determinism
 from mmtrio.config import Config
+from mmtrio.core.ratelimit import RateBudget
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import (
     AccountError,
@@ -68,6 +69,7 @@ from mmtrio.runtime.operator import Operator
 from mmtrio.runtime.rate_usage import RateUsageFile
 from mmtrio.runtime.runtime_reload import apply_runtime_reload, retention_of
 from mmtrio.runtime.shutdown import EXIT_FAILED, HowItEnded, Parts, cleanup
+from mmtrio.runtime.startup_budget import StartupBudget
 from mmtrio.runtime.status import StatusSources, log_status
 from mmtrio.runtime.supervisor import SupervisorEscalation
 from mmtrio.runtime.surface import OperatorSurface
@@ -75,6 +77,7 @@ from mmtrio.runtime.trading import JournalRecorder, TradingLoop, make_clock_ms
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import (
     AccountSnapshot,
+    PacedRequests,
     SessionHooks,
     VenueCredentials,
     VenueFactory,
@@ -267,7 +270,7 @@ class Engine:
     ) -> int:
         cfg = self.config
         block = VenueBlock(cfg.runtime.state_dir, wall_ms)  # waited out in _startup
-        rate_usage = RateUsageFile(cfg.runtime.state_dir)  # restored in _startup
+        rate_usage = RateUsageFile(cfg.runtime.state_dir)
         usage_to: list[Execution] = []
 
         def on_usage(usage: dict[str, int | None]) -> None:
@@ -286,6 +289,17 @@ class Engine:
             ),
         )
         self.session = session
+        # the budget counts from the session's first request (runtime/startup_budget.py)
+        early = StartupBudget(
+            session.rate_limits,
+            margin=1.0 - cfg.execution.rate_budget_margin,
+            usage=rate_usage,
+            clock_ms=self.clock_ms,
+        )
+
+        def budget() -> RateBudget:  # start-up's, then the execution's
+            return early.budget if self.running is None else self.running.execution.budget
+
         recorder = JournalRecorder(writer, wall_ms, book_top=self._book_top)
         self.sources.journal = writer
         self.sources.market, self.sources.user = (
@@ -296,6 +310,7 @@ class Engine:
         try:
             async with trio.open_nursery() as infra:
                 await infra.start(self._run_writer, writer)
+                infra.start_soon(rate_usage.keep, budget, self.clock_ms)
                 recorder.note(
                     "start",
                     {
@@ -320,11 +335,9 @@ class Engine:
                         known_trade_ids=known_trade_ids,
                         last_trade_id=last_trade_id,
                         usage_to=usage_to,
-                        rate_usage=rate_usage,
+                        early=early,
                     )
                     if started and self.running is not None:
-                        budget = self.running.execution.budget
-                        infra.start_soon(rate_usage.keep, budget, self.clock_ms)
                         self.sources.phase = "running"
                         await self._run_bot(session)
                 except* SupervisorEscalation as group:
@@ -360,8 +373,8 @@ class Engine:
                     )
                     code = await cleanup(parts, self.ended, cfg.runtime.shutdown_deadline_s)
                     self.exit_summary = parts.summary
-                    if run is not None:  # what the stop itself sent, for the next process
-                        rate_usage.save(run.execution.budget, self.clock_ms())
+                    # what the stop itself sent, for the next process
+                    rate_usage.save(budget(), self.clock_ms())
                 infra.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
@@ -381,7 +394,7 @@ class Engine:
         known_trade_ids: set[int],
         last_trade_id: int | None,
         usage_to: list[Execution],
-        rate_usage: RateUsageFile,
+        early: StartupBudget,
     ) -> bool:
         """The venue's back-off left by an earlier process, then clock sync, the instrument,
         the strategy, recovery and reconciliation.
@@ -413,6 +426,14 @@ class Engine:
                 )
 
             session.on_read_retry = waited
+
+            def budget_wait(seconds: float) -> None:  # the venue's window, not slowness
+                scope.deadline += seconds
+                logger.info("start-up: the rate budget is full; a read waits {:.1f} s", seconds)
+
+            early.on_wait = budget_wait
+            if isinstance(session, PacedRequests):
+                session.pace_with(early.pace, early.charge)
             try:
                 # A Retry-After from an earlier session or process still holds: not sent into.
                 scope.deadline += block.remaining_ms() / 1000
@@ -442,9 +463,9 @@ class Engine:
                     self.inbox,
                     self.clock_ms,
                 )
-                # before its first paced request: an earlier process's share of the
-                # venue's open windows (runtime/rate_usage.py)
-                rate_usage.restore_into(running.execution.budget, self.clock_ms())
+                # the earlier process's share and start-up's reads, before its first paced
+                # request (runtime/startup_budget.py)
+                early.hand_over(running.execution.budget)
                 self._bind(running, session)
                 usage_to.append(running.execution)
                 self.running = running

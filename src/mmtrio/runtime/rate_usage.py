@@ -8,10 +8,11 @@ minute were empty and together they drew a 429 (chaos seed 2041: six processes i
 last one's stop-time cancel-all refused with "1200 request weight per minute").
 
 So the counts of the open windows are written to ``<state_dir>/rate_usage.json`` once a
-second when they changed and once more at the stop, and a new session adds the counts of the
-windows still open to its own budget before its first paced request. A ``kill -9`` loses at
-most the last second's requests; the budget's margin (``execution.rate_budget_margin``, 20 %
-by default) is what absorbs them. A damaged file is read the safe way: every open window is
+second when they changed, before each start-up read is sent (runtime/startup_budget.py) and
+once more at the stop, and a new session adds the counts of the windows still open to its own
+budget as the session opens, before its first request. A ``kill -9`` of a running bot loses
+at most the last second's requests; the budget's margin (``execution.rate_budget_margin``,
+20 % by default) is what absorbs them. A damaged file is read the safe way: every open window is
 taken as used up to its soft ceiling (quotes wait for the window to end; cancels still pass),
 with a warning naming the file.
 
@@ -112,10 +113,11 @@ class RateUsageFile:
             return
         self._last = snap
 
-    async def keep(self, budget: RateBudget, clock_ms: Callable[[], int]) -> None:
-        """Save once a second until cancelled (the stop saves once more, after the cleanup)."""
+    async def keep(self, budget: Callable[[], RateBudget], clock_ms: Callable[[], int]) -> None:
+        """Save ``budget()`` (start-up's, then the execution's) once a second until cancelled
+        (the stop saves once more, after the cleanup)."""
         while True:
-            self.save(budget, clock_ms())
+            self.save(budget(), clock_ms())
             await trio.sleep(SAVE_EVERY_S)
 
     def _write(self, snap: Saved) -> None:
