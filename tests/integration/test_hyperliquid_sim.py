@@ -11,6 +11,7 @@ and mapped to its reject kind; stale snapshots after a stalled stream are BookIn
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from mmtrio.core.events import (
 )
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import AuthError, ClockSkewError, ConfigError, RateLimited, VenueError
+from mmtrio.sim.hyperliquid import info
 from mmtrio.sim.paper import PaperSpec, build_paper_venue
 from mmtrio.sim.server import serve_sim
 from mmtrio.venues.hyperliquid.codec_exchange import exchange_payload, place_action
@@ -352,3 +354,18 @@ async def test_a_post_sent_while_a_429_is_held_back_is_not_banned() -> None:
             assert sim.limiter.count_418 == 0  # in flight, not ignored: no ban
             nursery.cancel_scope.cancel()
         await s.aclose()
+
+
+@pytest.mark.parametrize("kind", ["userFills", "userFillsByTime"])
+def test_an_answer_s_items_weigh_in_the_ip_budget(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hyperliquid's rate-limit page: one more weight per 20 items these reads return. The
+    # sim counted only the base (20), so a client that ignored the per-item weight never
+    # met the 429 the venue would have sent it.
+    sim = build_paper_venue("hyperliquid", PaperSpec(data_files=(DATA,), speed=2.0))
+    monkeypatch.setitem(info.HANDLERS, kind, lambda front, req: [{"tid": i} for i in range(45)])
+    body = json.dumps({"type": kind, "user": "0x" + "11" * 20, "startTime": 0}).encode()
+    status, _answer, _drop = sim.front.rest.handle("/info", body, 100.0)
+    assert status == 200
+    assert sim.limiter.weight.current(100.0) == 20 + 2  # 45 items: two whole twenties

@@ -116,3 +116,52 @@ def test_charge_books_a_spent_request_whatever_the_ceiling() -> None:
     assert budget.wait_ms(RequestCost(((WEIGHT, 60),), essential=True), T0) == MINUTE_MS
     with pytest.raises(ParameterError, match="which these limits do not declare"):
         budget.charge(RequestCost((("nope", 1),)), T0)
+
+
+def _fills_venue(n_fills: int, drop_first: list[bool]) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if drop_first and drop_first.pop():
+            raise httpx.ReadError("connection reset after the request was sent")
+        return httpx.Response(200, json=[{"tid": i} for i in range(n_fills)])
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize(("fills", "extra"), [(0, 0), (19, 1), (20, 1), (2_000, 100)])
+async def test_an_answer_s_per_item_weight_is_booked(fills: int, extra: int) -> None:
+    # Hyperliquid's rate-limit page: userFills and userFillsByTime (and a dozen others) weigh
+    # one more per 20 items returned; a restart after a busy day reads up to 2,000 fills,
+    # 100 weight the budget did not reserve. Booked even when the execution layer paid.
+    now = [T0]
+    rest = HyperliquidRest("http://sim", clock_ms=lambda: now[0], transport=_fills_venue(fills, []))
+    budget = RateBudget(DEFAULT_LIMITS)
+
+    async def pace(cost: RequestCost) -> None:
+        assert budget.try_acquire(cost, now[0])
+
+    rest.pace_with(pace, lambda cost, at: budget.charge(cost, now[0], at))
+    await rest.info({"type": "userFillsByTime", "user": "0x1", "startTime": 0})
+    assert _used(budget, now[0]) == 20 + extra
+    token = REQUEST_PAID.set(True)
+    try:
+        await rest.info({"type": "userFills", "user": "0x1"})
+    finally:
+        REQUEST_PAID.reset(token)
+    assert _used(budget, now[0]) == 20 + 2 * extra  # the base was the payer's; extra booked
+    await rest.aclose()
+
+
+async def test_a_read_sent_again_after_a_transport_error_is_booked_twice() -> None:
+    # The first copy reached the venue (the connection broke after it was written): the
+    # venue counted it, and counts the second copy too.
+    now = [T0]
+    rest = HyperliquidRest("http://sim", clock_ms=lambda: now[0], transport=_fills_venue(0, [True]))
+    budget = RateBudget(DEFAULT_LIMITS)
+
+    async def pace(cost: RequestCost) -> None:
+        assert budget.try_acquire(cost, now[0])
+
+    rest.pace_with(pace, lambda cost, at: budget.charge(cost, now[0], at))
+    assert await rest.info({"type": "openOrders", "user": "0x1"}) == []
+    assert _used(budget, now[0]) == 40
+    await rest.aclose()

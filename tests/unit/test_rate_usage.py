@@ -128,16 +128,18 @@ def test_a_full_disk_keeps_counting_in_memory_and_says_so(
     assert b.snapshot(T0)[WEIGHT] == [(T0, 3)]
 
 
-async def test_keep_saves_once_a_second_while_the_bot_runs(
+async def test_keep_saves_within_a_tenth_of_a_second_while_the_bot_runs(
     tmp_path: Path, autojump_clock: trio.abc.Clock
 ) -> None:
+    # Saved once a second, four kill -9s in 24 s lost enough weight for the venue to count
+    # past 1,200 where the restored budget counted ~1,130 (Hyperliquid chaos seed 2041).
     kept = RateUsageFile(tmp_path)
     b = budget()
     now = [T0]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(kept.keep, lambda: b, lambda: now[0])
-        await trio.sleep(0.5)
+        await trio.sleep(0.55)
         spend_places(b, 7, T0)
-        await trio.sleep(1.0)  # the next save
+        await trio.sleep(0.1)  # the next save
         assert json.loads((tmp_path / FILE_NAME).read_text())["windows"][WEIGHT] == [[T0, 7]]
         nursery.cancel_scope.cancel()

@@ -43,7 +43,7 @@ def test_t0_is_a_minute_boundary() -> None:
 
 
 def test_orders_per_10s_window_rolls_over_on_the_boundary() -> None:
-    budget = RateBudget(limits(w=10_000, o10=10, o1m=1000), margin=1.0)
+    budget = RateBudget(limits(w=10_000, o10=10, o1m=1000), margin=1.0, stop_reserve=0.0)
     for i in range(10):
         assert budget.try_acquire(Q, T0 + i)
     assert not budget.try_acquire(Q, T0 + 9_999)
@@ -53,7 +53,7 @@ def test_orders_per_10s_window_rolls_over_on_the_boundary() -> None:
 
 
 def test_minute_window_is_clock_aligned_not_sliding() -> None:
-    budget = RateBudget(limits(w=100), margin=1.0)
+    budget = RateBudget(limits(w=100), margin=1.0, stop_reserve=0.0)
     assert budget.try_acquire(weight(100), T0 + 59_000)
     assert not budget.try_acquire(W1, T0 + 59_999)
     # The next minute starts fresh (a sliding window would still be full).
@@ -61,13 +61,13 @@ def test_minute_window_is_clock_aligned_not_sliding() -> None:
 
 
 def test_wait_ms_points_at_the_window_end() -> None:
-    budget = RateBudget(limits(w=50), margin=1.0)
+    budget = RateBudget(limits(w=50), margin=1.0, stop_reserve=0.0)
     assert budget.try_acquire(weight(50), T0 + 12_345)
     assert budget.wait_ms(W1, T0 + 12_345) == MINUTE_MS - 12_345
 
 
 def test_reported_usage_raises_local_count() -> None:
-    budget = RateBudget(limits(), margin=1.0)
+    budget = RateBudget(limits(), margin=1.0, stop_reserve=0.0)
     assert budget.try_acquire(W1, T0)
     # Another process on the same IP used weight: the venue's count is authoritative.
     budget.update_from_usage(usage_from_headers(2399, None, None), T0 + 10)
@@ -157,15 +157,19 @@ def test_cancels_allowed_when_quotes_are_blocked_by_the_margin() -> None:
         granted += 1
     assert granted == 80
     cancel = request_cost("DELETE", "/fapi/v1/order")
-    for _ in range(20):
+    for _ in range(15):
         assert budget.try_acquire(cancel, T0)
-    # The hard limit binds cancels too.
+    # Cancels leave the last 5 % to a stop's cancel-all and its confirmation (STOP_RESERVE)...
     assert not budget.try_acquire(cancel, T0)
+    for _ in range(5):
+        assert budget.try_acquire(cancel.for_stop(), T0)
+    # ... and the hard limit binds those too.
+    assert not budget.try_acquire(cancel.for_stop(), T0)
     assert budget.usage(T0)[WEIGHT]["used"] == 100  # type: ignore[index]
 
 
 def test_order_count_limits_do_not_touch_cancels() -> None:
-    budget = RateBudget(limits(w=1000, o10=3, o1m=1000), margin=1.0)
+    budget = RateBudget(limits(w=1000, o10=3, o1m=1000), margin=1.0, stop_reserve=0.0)
     for _ in range(3):
         assert budget.try_acquire(Q, T0)
     assert not budget.try_acquire(Q, T0)
@@ -186,7 +190,7 @@ def test_a_cost_naming_an_undeclared_window_is_a_table_bug() -> None:
 
 
 def test_clock_step_back_keeps_current_counts() -> None:
-    budget = RateBudget(limits(w=10), margin=1.0)
+    budget = RateBudget(limits(w=10), margin=1.0, stop_reserve=0.0)
     assert budget.try_acquire(weight(10), T0 + MINUTE_MS)
     assert not budget.try_acquire(W1, T0 + MINUTE_MS - 1)
 
@@ -254,7 +258,7 @@ def test_invalid_margin_rejected(margin: float) -> None:
 def test_a_sliding_window_frees_units_as_each_entry_leaves() -> None:
     t0 = 1_796_357_820_000  # a minute boundary
     limits = RateLimits((RateWindow("w", MINUTE_MS, 100, sliding=True),), orders_per_minute=1)
-    b = RateBudget(limits, margin=1.0)
+    b = RateBudget(limits, margin=1.0, stop_reserve=0.0)
     thirty = RequestCost((("w", 30),))
     for t in (0, 10_000, 20_000):
         assert b.try_acquire(thirty, t0 + t)

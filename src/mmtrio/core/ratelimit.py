@@ -40,6 +40,12 @@ from mmtrio.core.rate_windows import Entries, FixedWindow, SlidingWindow
 from mmtrio.errors import ParameterError, ProtocolError
 
 MINUTE_MS = 60_000
+# The share of every window that only a stop's cancel-all and its confirmation may use: other
+# essential requests (reads, cancels) leave it free, so a stop can always cancel even when a
+# restart storm's start-up reads and reconciliations have filled the minute (Hyperliquid chaos
+# seed 2041: six processes in 24 s; the last one's stop-time cancel-all found the budget, or
+# the venue, full and the bot exited 1 with its quotes left to the dead-man countdown).
+STOP_RESERVE = 0.05
 Window = FixedWindow | SlidingWindow
 DEFAULT_BAN_MS = 120_000
 
@@ -105,11 +111,13 @@ class RequestCost:
 
     ``units`` pairs (window name, units); a window not named costs nothing. ``essential``
     requests (cancels, cancel-all, the dead-man refresh, queries resolving unknown outcomes)
-    may use a window up to its hard limit.
+    may use a window up to its hard limit less ``STOP_RESERVE``; ``stop`` requests (the
+    stop's cancel-all and its confirmation, :meth:`for_stop`) up to the hard limit.
     """
 
     units: tuple[tuple[str, int], ...] = ()
     essential: bool = False
+    stop: bool = False
 
     def __post_init__(self) -> None:
         for name, n in self.units:
@@ -124,6 +132,10 @@ class RequestCost:
 
     def as_essential(self) -> RequestCost:
         return RequestCost(self.units, essential=True)
+
+    def for_stop(self) -> RequestCost:
+        """The same request sent by a stop: it may use the window's last ``STOP_RESERVE``."""
+        return RequestCost(self.units, essential=True, stop=True)
 
 
 def _retry_after_ms(seconds: float) -> int:
@@ -148,14 +160,20 @@ class RateBudget:
         "_blocked_until",
         "_longest",
         "_margin",
+        "_stop_reserve",
         "_windows",
         "banned",
     )
 
-    def __init__(self, limits: RateLimits, *, margin: float = 0.8) -> None:
+    def __init__(
+        self, limits: RateLimits, *, margin: float = 0.8, stop_reserve: float = STOP_RESERVE
+    ) -> None:
         if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 < margin <= 1:
             raise ParameterError(f"rate-limit margin must be in (0, 1], got {margin!r}")
+        if not 0 <= stop_reserve < 1:
+            raise ParameterError(f"stop reserve must be in [0, 1), got {stop_reserve!r}")
         self._margin = float(margin)
+        self._stop_reserve = float(stop_reserve)
         self._windows: dict[str, Window] = {
             w.name: (SlidingWindow if w.sliding else FixedWindow)(w.interval_ms, w.limit)
             for w in limits.windows
@@ -166,8 +184,11 @@ class RateBudget:
         self.banned = False  # the venue banned us: the operator must know, it is a failure
         self._ban_ms = limits.ban_ms
 
-    def _ceiling(self, window: Window, essential: bool) -> int:
-        return window.limit if essential else math.floor(window.limit * self._margin)
+    def _ceiling(self, window: Window, essential: bool, stop: bool = False) -> int:
+        if stop:
+            return window.limit
+        kept = window.limit - math.ceil(window.limit * self._stop_reserve)
+        return kept if essential else min(kept, math.floor(window.limit * self._margin))
 
     def _roll(self, now_ms: int) -> None:
         for w in self._windows.values():
@@ -201,7 +222,7 @@ class RateBudget:
             return self._blocked_until - now_ms
         wait = 0
         for name, window, n in needs:
-            ceiling = self._ceiling(window, cost.essential)
+            ceiling = self._ceiling(window, cost.essential, cost.stop)
             if n > ceiling:
                 raise ParameterError(
                     f"request needs {n} of window {name} whose usable ceiling is {ceiling} "

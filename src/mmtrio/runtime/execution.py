@@ -364,12 +364,13 @@ class Execution:
             REQUEST_PAID.reset(paid)
 
     async def _cancel_all_and_confirm(self, symbol: str, deadline_s: float) -> int:
+        # the stop may use the last share of each window the others leave (STOP_RESERVE)
         async def cancel() -> None:
-            await self._wait_budget(self.costs.cancel_all)
+            await self._wait_budget(self.costs.cancel_all.for_stop())
             await self._timed(self.gateway.cancel_all(symbol))
 
         async def look() -> list[OrderUpdate]:
-            await self._wait_budget(self.costs.open_orders)
+            await self._wait_budget(self.costs.open_orders.for_stop())
             return await self._timed(self.gateway.open_orders(symbol))
 
         return await cancel_all_and_confirm(cancel, look, symbol, deadline_s)

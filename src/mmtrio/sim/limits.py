@@ -137,6 +137,11 @@ class RateLimiter:
     # (start, end, reset) of the latest silent windows of the link to the client
     silent: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=16))
 
+    def add_weight(self, weight: int, now: float) -> None:
+        """Weight counted after the request was answered (Hyperliquid's per-item weight of an
+        answer): it counts against the next requests, this one is not refused for it."""
+        self.weight.add(weight, now)
+
     def link_silent(self, now: float, seconds: float, *, reset: bool) -> None:
         """The link to the client is silent from ``now`` for ``seconds`` (then reset or not)."""
         self.silent.append((now, now + seconds, reset))

@@ -29,11 +29,22 @@ LIGHT = frozenset(
 )  # fmt: skip
 
 
+PER_20_ITEMS = frozenset(
+    {"recentTrades", "historicalOrders", "userFills", "userFillsByTime", "fundingHistory",
+     "userFunding", "nonUserFundingUpdates", "twapHistory", "userTwapSliceFills",
+     "userTwapSliceFillsByTime", "delegatorHistory", "delegatorRewards", "validatorStats"}
+)  # fmt: skip
+
+
 def weight(kind: str, items: int = 0) -> int:
-    """Hyperliquid's weight of an ``/info`` request (plus 1 per 20 fills returned)."""
+    """Hyperliquid's weight of an ``/info`` request: its base, plus one per 20 items returned
+    for the endpoints the rate-limit page lists (per 60 for ``candleSnapshot``). The venue
+    does not say how it rounds; the sim counts whole twenties (a client rounding up is safe)."""
     base = 2 if kind in LIGHT else 60 if kind == "userRole" else 20
-    if kind in ("userFills", "userFillsByTime", "recentTrades", "historicalOrders"):
+    if kind in PER_20_ITEMS:
         base += items // 20
+    elif kind == "candleSnapshot":
+        base += items // 60
     return base
 
 

@@ -82,8 +82,10 @@ class RestApp:
         if path == "/info":
             try:
                 kind = data.get("type") if isinstance(data, dict) else None
-                self.charge(info.weight(str(kind)), is_action=False, now=now)
-                result, _ = info.answer(self.front, data)
+                base = info.weight(str(kind))
+                self.charge(base, is_action=False, now=now)
+                result, weight = info.answer(self.front, data)
+                self.venue.limiter.add_weight(weight - base, now)  # its per-item weight
             except SimBadRequest as exc:
                 raise Refused(exc.status, str(exc)) from None
             return 200, dumps(result), False

@@ -170,8 +170,10 @@ class HyperliquidWs:
         try:
             if kind == "info":
                 ptype = payload.get("type") if isinstance(payload, dict) else None
-                self.front.rest.charge(info.weight(str(ptype)), is_action=False, now=now)
-                result, _ = info.answer(self.front, payload)
+                base = info.weight(str(ptype))
+                self.front.rest.charge(base, is_action=False, now=now)
+                result, weight = info.answer(self.front, payload)
+                v.limiter.add_weight(weight - base, now)  # its per-item weight
                 response = {"type": "info", "payload": {"type": ptype, "data": result}}
             elif kind == "action":
                 action = payload.get("action") if isinstance(payload, dict) else None

@@ -50,6 +50,23 @@ def info_weight(kind: str) -> int:
     return _HEAVY_INFO.get(kind, 20)
 
 
+# "an additional rate limit weight per 20 items returned in the response" (per 60 for
+# candleSnapshot): Hyperliquid's rate-limit page. A bot restarted after a busy day reads
+# userFillsByTime with up to 2,000 fills: 100 weight more than the request's base.
+_PER_20_ITEMS = frozenset(
+    {"recentTrades", "historicalOrders", "userFills", "userFillsByTime", "fundingHistory",
+     "userFunding", "nonUserFundingUpdates", "twapHistory", "userTwapSliceFills",
+     "userTwapSliceFillsByTime", "delegatorHistory", "delegatorRewards", "validatorStats"}
+)  # fmt: skip
+
+
+def info_extra_weight(kind: str, items: int) -> int:
+    """The weight an ``/info`` answer of ``items`` items adds to its request's base (rounded
+    up: the venue does not say how it rounds, and counting one more is the safe side)."""
+    per = 20 if kind in _PER_20_ITEMS else 60 if kind == "candleSnapshot" else 0
+    return -(-items // per) if per and items > 0 else 0
+
+
 def exchange_weight(batch: int = 1) -> int:
     """The weight of one ``/exchange`` action carrying ``batch`` orders or cancels."""
     if batch < 1:

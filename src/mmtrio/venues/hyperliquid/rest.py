@@ -43,7 +43,7 @@ from mmtrio.errors import (
     VenueError,
 )
 from mmtrio.venues.hyperliquid.codec import dumps, loads
-from mmtrio.venues.hyperliquid.costs import WEIGHT, info_weight
+from mmtrio.venues.hyperliquid.costs import WEIGHT, info_extra_weight, info_weight
 from mmtrio.venues.hyperliquid.errors import http_error
 from mmtrio.venues.protocol import REQUEST_PAID
 
@@ -82,6 +82,7 @@ class HyperliquidRest:
         self.on_read_retry: Callable[[float, VenueError], None] | None = None
         self.requests = 0
         self.pace: Callable[[RequestCost], Awaitable[None]] | None = None
+        self._charge: Callable[[RequestCost, int], None] | None = None
         self._unpaced: list[tuple[int, RequestCost]] = []  # (ms, cost) sent before pacing
 
     def pace_with(
@@ -93,7 +94,15 @@ class HyperliquidRest:
         for at_ms, cost in self._unpaced:
             charge(cost, at_ms)
         self._unpaced.clear()
-        self.pace = pace
+        self.pace, self._charge = pace, charge
+
+    def spent(self, cost: RequestCost) -> None:
+        """Book weight already spent that no reservation covered (an answer's per-item
+        weight, a read sent again after a transport error), whoever paid for the request."""
+        if self._charge is None:
+            self._unpaced.append((self._clock_ms(), cost))
+        else:
+            self._charge(cost, self._clock_ms())
 
     async def paid_for(self, cost: RequestCost) -> None:
         """Reserve ``cost`` in the budget unless the execution layer already did."""
@@ -118,10 +127,16 @@ class HyperliquidRest:
         while True:
             await self.paid_for(cost)
             try:
-                return await self._post("/info", payload, mutates=False)
+                answer = await self._post("/info", payload, mutates=False, resent=cost)
             except (RateLimited, OutcomeUnknownError, ConnectionFailed) as exc:
                 if not await self._wait_out(exc):
                     raise
+                continue
+            items = len(answer) if isinstance(answer, list) else 0
+            extra = info_extra_weight(str(kind), items)
+            if extra:
+                self.spent(RequestCost(((WEIGHT, extra),), essential=True))
+            return answer
 
     async def exchange(self, payload: dict[str, Any]) -> Any:
         """``POST /exchange`` with a signed action: sent once, never retried."""
@@ -166,7 +181,16 @@ class HyperliquidRest:
         if event.endswith(".send_request_headers.started"):
             self.check_blocked()
 
-    async def _post(self, path: str, payload: dict[str, Any], *, mutates: bool) -> Any:
+    async def _post(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        *,
+        mutates: bool,
+        resent: RequestCost | None = None,
+    ) -> Any:
+        """One request; a read is sent once more after a transport error (``resent``: its
+        cost, booked again when the first copy may have reached the venue)."""
         attempts = 1 if mutates else 2
         content = dumps(payload)
         for attempt in range(1, attempts + 1):
@@ -182,6 +206,8 @@ class HyperliquidRest:
                 raise ConnectionFailed(f"POST {path} was not sent: {type(exc).__name__}") from exc
             except httpx.TransportError as exc:
                 if attempt < attempts:
+                    if resent is not None:  # the first copy was sent: the venue counted it
+                        self.spent(resent)
                     continue
                 raise OutcomeUnknownError(
                     f"POST {path}: {type(exc).__name__} after the request was sent"
