@@ -106,7 +106,10 @@ class DstBot:
                     settings=settings,
                     credentials=credentials,
                     transports=Transports(
-                        http=self.link.rest, ws_connect=self.link.connect, control_socket=False
+                        http=self.link.rest,
+                        ws_connect=self.link.connect,
+                        control_socket=False,
+                        signals=False,
                     ),
                 )
                 self.engine = engine

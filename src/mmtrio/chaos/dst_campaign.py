@@ -18,10 +18,13 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,43 @@ def one(seed: int, duration_s: float, out_root: str, keep_all: bool) -> dict[str
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+class StopRequest:
+    """SIGTERM or SIGINT to a campaign: finish the runs under way, start no other.
+
+    The first signal is noted (the campaign then reports the runs it has and says it was
+    stopped); a second SIGINT is Python's KeyboardInterrupt. Pool workers ignore both: a
+    Ctrl-C reaches the whole process group, and a run cut in the middle has no verdict.
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _note(self, signum: int, frame: object) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+
+def _worker_init() -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def campaign(
     first_seed: int,
     runs: int,
@@ -88,17 +128,34 @@ def campaign(
     *,
     jobs: int = 1,
     keep_all: bool = False,
+    stop: StopRequest | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Each run's summary, in seed order, as the runs complete (``jobs`` processes)."""
+    """Each run's summary, in seed order, as the runs complete (``jobs`` processes).
+
+    With ``stop``, no run starts once it is requested; the runs under way finish and are
+    yielded (in seed order, up to the first one that never started)."""
     out_root = out_root.resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     seeds = [run_seed(first_seed, i) for i in range(runs)]
     if jobs <= 1:
         for s in seeds:
+            if stop is not None and stop.requested:
+                return
             yield one(s, duration_s, str(out_root), keep_all)
         return
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
         futures = [pool.submit(one, s, duration_s, str(out_root), keep_all) for s in seeds]
         for f in futures:
+            while stop is not None and not stop.requested:
+                try:
+                    f.result(timeout=0.25)  # wakes to see a stop while workers go on
+                    break
+                except FuturesTimeout:
+                    continue
+            if stop is not None and stop.requested:
+                for pending in futures:
+                    pending.cancel()  # only runs not started yet: the others finish
+            if f.cancelled():
+                return
             yield f.result()

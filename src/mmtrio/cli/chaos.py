@@ -27,6 +27,8 @@ With --deterministic the same schedules run in a deterministic simulation instea
 virtual clock, connected in memory, judged by the same code; each run prints its trace hash,
 and the same seed gives the same hash. --jobs spreads runs over processes; --replay-check
 runs every seed twice and names the first divergence of the two traces (exit 1) if any.
+SIGTERM or Ctrl-C stops a deterministic campaign: the runs under way finish, no other
+starts, the figures cover the runs made, and the exit is 1 (4 if one of them violated).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ examples:
   mmtrio chaos --deterministic --runs 1 --seed 139 --replay-check   # same trace twice?
   mmtrio chaos --venue extended --runs 3       # on Extended's protocol (Stark-signed orders)
 
-exit codes: 0 every run clean; 1 the harness could not complete a run; 2 bad arguments;
-4 an invariant was violated
+exit codes: 0 every run clean; 1 the harness could not complete a run, or a deterministic
+campaign was stopped (SIGTERM, Ctrl-C) before its last run; 2 bad arguments; 4 an invariant
+was violated
 """
 
 

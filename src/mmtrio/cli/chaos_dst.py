@@ -104,7 +104,7 @@ def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
 
 
 def run_deterministic(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.dst_campaign import HASH_SEED, campaign, ensure_hash_seed
+    from mmtrio.chaos.dst_campaign import HASH_SEED, StopRequest, campaign, ensure_hash_seed
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_VIOLATIONS
 
     if os.environ.get("PYTHONHASHSEED") != HASH_SEED and sys.argv[1:2] == ["chaos"]:
@@ -113,13 +113,28 @@ def run_deterministic(args: argparse.Namespace) -> int:
         return _replay_check(args)
     started = time.perf_counter()
     docs: list[dict[str, Any]] = []
-    for doc in campaign(
-        args.seed, args.runs, args.duration, Path(args.out), jobs=args.jobs, keep_all=args.keep
-    ):
-        docs.append(doc)
-        if not args.json:
-            print(_line(doc), flush=True)
+    with StopRequest() as stop:
+        for doc in campaign(
+            args.seed,
+            args.runs,
+            args.duration,
+            Path(args.out),
+            jobs=args.jobs,
+            keep_all=args.keep,
+            stop=stop,
+        ):
+            docs.append(doc)
+            if not args.json:
+                print(_line(doc), flush=True)
     summary = summarize(docs, time.perf_counter() - started, args.jobs)
+    if stop.requested:
+        summary["stopped_by"] = stop.signal
+        print(
+            f"mmtrio chaos: {stop.signal} received: stopped after {len(docs)} of {args.runs} "
+            "runs (the runs under way finished; the figures below cover those only)",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.shrink:
         summary["shrunk"] = [
             _shrink(seed, args.duration, Path(args.out)) for seed in summary["violating_seeds"]
@@ -142,4 +157,5 @@ def run_deterministic(args: argparse.Namespace) -> int:
         )
     if summary["violations"]:
         return EXIT_VIOLATIONS
-    return EXIT_FAILED if summary["errors"] else EXIT_OK
+    # a campaign stopped early has no verdict on the runs it did not make
+    return EXIT_FAILED if summary["errors"] or stop.requested else EXIT_OK

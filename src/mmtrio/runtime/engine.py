@@ -93,12 +93,15 @@ SESSION_START_TIMEOUT_S = 30.0
 class Transports:
     """How the bot reaches the world when it is not the real network (the deterministic
     simulation, :mod:`mmtrio.chaos.dst`): the venue's transports (see
-    :class:`~mmtrio.venues.protocol.SessionHooks`) and whether to serve the control socket
-    (a simulation talks to :attr:`Engine.operator` directly: no socket)."""
+    :class:`~mmtrio.venues.protocol.SessionHooks`), whether to serve the control socket
+    (a simulation talks to :attr:`Engine.operator` directly: no socket), and whether the
+    process's signals are the bot's (a simulation signals its bots itself: a SIGTERM sent to
+    a deterministic campaign is the campaign's, not a simulated bot's)."""
 
     http: Any = None
     ws_connect: Any = None
     control_socket: bool = True
+    signals: bool = True
 
 
 class Engine:
@@ -182,6 +185,8 @@ class Engine:
     # --- run --------------------------------------------------------------------------------
     async def run(self) -> int:
         """The whole life of the bot; returns the exit code."""
+        if not self.transports.signals:
+            return await self._run_session()
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             self._early_signals()
             async with trio.open_nursery() as outer:

@@ -1,0 +1,57 @@
+"""SIGTERM to a deterministic campaign stops the campaign, not one of its simulated bots.
+
+Found on 2026-12-04: a 500-seed campaign (`mmtrio chaos --deterministic --jobs 1`) was sent
+SIGTERM; the bot running inside the simulation took it as its own (its engine listened to
+the process's signals), stopped gracefully in the middle of seed 529's schedule, and the
+campaign went on to the next seed. A signal between two runs killed the campaign on the spot
+with no summary. Now the simulated bots never listen to the process's signals, and the
+campaign finishes the runs under way, starts no other, prints what it has and exits 1.
+
+A real process and a real signal: wall time, no virtual clock.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+RUNS = 200  # far more than can run before the signal: a campaign that ignores it times out
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_stops_the_campaign_after_the_runs_under_way(tmp_path: Path, jobs: int) -> None:
+    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--deterministic", "--runs", str(RUNS)]
+    cmd += ["--seed", "1", "--duration", "10.5", "--jobs", str(jobs), "--out", str(tmp_path)]
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("w") as out_file, err_path.open("w") as err_file:
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "seed " not in out_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err_path.read_text()[-2000:]
+            time.sleep(0.05)
+        # a run has been judged: others are under way
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out, err = out_path.read_text(), err_path.read_text()
+    lines = [line for line in out.splitlines() if line.startswith("seed ")]
+    assert proc.returncode == 1, err[-2000:]
+    assert "SIGTERM received: stopped after" in err, err[-2000:]
+    # the runs done or under way when the signal came are reported (a pool's workers may
+    # have finished later seeds while the first was still running, and the pool queues one
+    # run beyond its workers), nothing after them; each is judged as if nothing had
+    # happened: no simulated bot took the campaign's SIGTERM for its own
+    assert 1 <= len(lines) <= 4 * jobs + 2, lines
+    seeds = [int(line.split()[1]) for line in lines]
+    assert seeds == list(range(1, len(lines) + 1))
+    assert all(line.rstrip().endswith(" ok") for line in lines), lines
+    assert f"{len(lines)} runs:" in out
