@@ -130,6 +130,30 @@ async def test_server_disconnects_client_that_never_pongs() -> None:
         await stream.aclose()
 
 
+async def test_a_held_429_whose_client_gave_up_is_not_a_reason_to_ban() -> None:
+    # Chaos seed 40010 on Extended (2026-12-04): a latency fault held a 429 1.16 s, past the
+    # bot's 1 s request timeout; the bot closed that connection, never read the 429, sent its
+    # next read 0.8 s after the answer had left for nobody, and drew a 418. Real sockets
+    # (hypercorn on loopback): the client's timeout is a closed connection, as in production.
+    async with running_sim() as (venue, urls), httpx.AsyncClient(base_url=urls.rest) as http:
+        await fault(http, urls.admin, "delay", ms=800, count=1)
+        await fault(http, urls.admin, "http_429", count=1, retry_after=5)
+        sent = trio.current_time()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/fapi/v1/time", timeout=0.3)  # its 429 is held 0.8 s
+        await trio.sleep_until(sent + 1.4)  # 0.6 s after that 429 left for nobody
+        r = await http.get("/fapi/v1/time")
+        assert r.status_code == 429, r.text  # still backing off, but no ban: it never knew
+        await trio.sleep(venue.limiter.config.inflight_grace_s + 0.2)
+        r = await http.get("/fapi/v1/time")
+        assert r.status_code == 418  # this one it read, and it went on anyway
+        assert [e["status"] for e in venue.ground_truth()["rate_limits"]["events"]] == [
+            429,
+            429,
+            418,
+        ]
+
+
 async def test_rest_faults_delay_429_error_code_clock_skew() -> None:
     async with running_sim() as (venue, urls), httpx.AsyncClient(base_url=urls.rest) as http:
         await fault(http, urls.admin, "error_code", code=-1001, status=503, count=1)

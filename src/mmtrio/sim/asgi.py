@@ -6,6 +6,8 @@ by Hypercorn on loopback or called in-process (an httpx ASGI transport) the same
 
 from __future__ import annotations
 
+import trio
+
 from mmtrio.sim.frontend import Receive, Scope, Send
 
 JSON_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
@@ -35,6 +37,19 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+async def hold_answer(receive: Receive, seconds: float) -> bool:
+    """Hold an answer ``seconds`` on its way out (latency, a ``delay`` fault). False when the
+    client went away meanwhile: its request timed out and it closed the connection, so the
+    answer is never read (a held 429 then told the client nothing; see
+    :meth:`~mmtrio.sim.limits.RateLimiter.answer_sent`). Called in-process (an httpx ASGI
+    transport), a client's timeout cancels the app itself and this never returns."""
+    with trio.move_on_after(seconds):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return False
+    return True
 
 
 async def respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

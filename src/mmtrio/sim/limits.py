@@ -23,6 +23,11 @@ bot never read, then a 418 for its next request a second later). The grace for s
 counts from the end of the window and is ``LINK_GRACE_S`` long; if the link ends in a
 reset, the answer never arrives and the client is never banned for that back-off (it still
 gets 429s until it ends). Outside those windows the rule is unchanged.
+
+A 429 held on its way out by a latency fault is judged from when it leaves, and only if
+someone still waits for it: a client whose request timed out meanwhile closed the
+connection and never reads it, so it is not banned for that back-off until another 429 of
+it reaches the client (the front ends hold answers with :func:`mmtrio.sim.asgi.hold_answer`).
 """
 
 from __future__ import annotations
@@ -287,8 +292,15 @@ class RateLimiter:
         return True
 
     def answer_sent(self, now: float) -> None:
-        """The held 429 has left at ``now``: the in-flight grace counts from here."""
-        self.backoff_started = now
+        """A 429 of the current back-off has left at ``now`` for a client that waits for it:
+        if the one that set the back-off was held (:meth:`answer_held`), the in-flight grace
+        counts from here. A held 429 whose client gave up meanwhile (its request timed out)
+        is never sent: until another 429 of the back-off reaches the client, what it sends
+        is in flight (429, no ban). Chaos seed 40010 on Extended: the two 429s of a back-off
+        were held 1.16 s, past the bot's 1 s request timeout; it never read either, sent its
+        next read 0.8 s after the first had left for nobody, and was banned."""
+        if self.backoff_started == math.inf:
+            self.backoff_started = now
 
     def forced_429(self, now: float, wall_ms: int, retry_after: float) -> RateLimitHit:
         """A 429 injected by a fault: the client must honour Retry-After like a real one."""

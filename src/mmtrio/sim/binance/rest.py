@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mmtrio.exchange.matching import MatchingReject
-from mmtrio.sim.asgi import header, lifespan, read_body, respond
+from mmtrio.sim.asgi import header, hold_answer, lifespan, read_body, respond
 from mmtrio.sim.binance import account_info, info, rest_account, rest_market, trading
 from mmtrio.sim.binance.auth import parse_params, verify_request
 from mmtrio.sim.binance.params import check_params
@@ -224,10 +224,12 @@ class RestApp:
             # A delayed 429 is judged from when the client can know of it: requests it sent
             # before then are in flight (invariant 8 must not blame the client for latency),
             # and they arrive up to one more way-in latency later.
-            held = status == 429 and venue.limiter.answer_held(now)
-            await trio.sleep(hold)
-            if held:
-                venue.limiter.answer_sent(trio.current_time() + latency)
+            if status == 429:
+                venue.limiter.answer_held(now)
+            if not await hold_answer(receive, hold):
+                return  # the client gave up on it (a timeout): the answer is never read
+        if status == 429:
+            venue.limiter.answer_sent(trio.current_time() + latency)
         if drop:
             # Executed, but the answer never comes: hold until the client disconnects.
             with trio.move_on_after(DROP_HOLD_S):

@@ -22,7 +22,7 @@ import trio
 
 from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim import requests
-from mmtrio.sim.asgi import header, lifespan, read_body, respond
+from mmtrio.sim.asgi import header, hold_answer, lifespan, read_body, respond
 from mmtrio.sim.errors import SimBadRequest, WireError
 from mmtrio.sim.extended import render
 from mmtrio.sim.extended.words import (
@@ -320,10 +320,12 @@ class RestApp:
             traceback.print_exc()
         hold = latency + venue.faults.take_delay(venue.true_ms())
         if hold:
-            held = status == 429 and venue.limiter.answer_held(now)
-            await trio.sleep(hold)
-            if held:
-                venue.limiter.answer_sent(trio.current_time() + latency)
+            if status == 429:
+                venue.limiter.answer_held(now)
+            if not await hold_answer(receive, hold):
+                return  # the client gave up on it (a timeout): the answer is never read
+        if status == 429:
+            venue.limiter.answer_sent(trio.current_time() + latency)
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":

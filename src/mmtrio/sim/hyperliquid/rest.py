@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mmtrio.errors import ProtocolError
-from mmtrio.sim.asgi import lifespan, read_body, respond
+from mmtrio.sim.asgi import hold_answer, lifespan, read_body, respond
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
 from mmtrio.sim.hyperliquid import exchange, info
@@ -137,10 +137,12 @@ class RestApp:
             traceback.print_exc()
         hold = latency + v.faults.take_delay(v.true_ms())
         if hold:
-            held = status == 429 and v.limiter.answer_held(now)
-            await trio.sleep(hold)
-            if held:
-                v.limiter.answer_sent(trio.current_time() + latency)
+            if status == 429:
+                v.limiter.answer_held(now)
+            if not await hold_answer(receive, hold):
+                return  # the client gave up on it (a timeout): the answer is never read
+        if status == 429:
+            v.limiter.answer_sent(trio.current_time() + latency)
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":
