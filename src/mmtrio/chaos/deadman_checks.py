@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from mmtrio.runtime.deadman import retry_delay
 
 if TYPE_CHECKING:
-    from mmtrio.chaos.invariants import ProcessRecord, StopCheck, Violation
+    from mmtrio.chaos.evidence import ProcessRecord, StopCheck, Violation
 
 INVARIANT = 11
 SLACK_MS = 500  # usable link beyond a period (or a retry) a working refresher never leaves
@@ -76,7 +76,7 @@ def check_deadman(
     slack_ms: int = SLACK_MS,
 ) -> list[Violation]:
     """Invariant 11 (module docstring); the first offending firing."""
-    from mmtrio.chaos.invariants import Violation
+    from mmtrio.chaos.evidence import Violation
 
     for f in fired:
         at = int(f["wall_ms"])

@@ -53,15 +53,15 @@ from mmtrio.chaos.botconfig import (
 )
 from mmtrio.chaos.dst_bot import DstBot
 from mmtrio.chaos.dst_sched import seeded_scheduler
-from mmtrio.chaos.invariants import (
+from mmtrio.chaos.evidence import (
     Evidence,
     JournalRecord,
     Limits,
     ProcessRecord,
     Snapshot,
     StopCheck,
-    check_all,
 )
+from mmtrio.chaos.invariants import check_all
 from mmtrio.chaos.logs import log_entries, supervised_restarts
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult

@@ -32,16 +32,13 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mmtrio import determinism
+from mmtrio.chaos.barred import barred_ms_within, barred_windows
 from mmtrio.chaos.botconfig import FOREIGN_QTY_LOTS, SHUTDOWN_DEADLINE_S, SYMBOL
 from mmtrio.chaos.dst import write_config
-from mmtrio.chaos.invariants import (
-    StopCheck,
-    barred_ms_within,
-    barred_windows,
-    orders_left_at_self_stop,
-)
+from mmtrio.chaos.evidence import StopCheck
 from mmtrio.chaos.logs import first_journal_failure
 from mmtrio.chaos.schedule import FaultAction
+from mmtrio.chaos.stop_checks import orders_left_at_self_stop
 from mmtrio.errors import MmtrioError
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ from mmtrio.chaos.dst import (
 )
 from mmtrio.chaos.dst_bot import DstBot
 from mmtrio.chaos.dst_faults import Faults
-from mmtrio.chaos.invariants import Snapshot, StopCheck
+from mmtrio.chaos.evidence import Snapshot, StopCheck
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import Schedule

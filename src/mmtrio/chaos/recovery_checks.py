@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mmtrio.chaos.invariants import ProcessRecord, Violation
+    from mmtrio.chaos.evidence import ProcessRecord, Violation
 
 # runtime/reconcile.py's error line "position at start: gap of +0.003 BTC adopted; <reason>"
 # and core/strategy.py's alert "position gap of +0.003 BTC adopted from the venue …" (older
@@ -29,7 +29,7 @@ NEW_JOURNAL = "first start (no earlier session journaled)"
 
 def check_gap_alerts(gap_ms: Sequence[int], processes: Sequence[ProcessRecord]) -> list[Violation]:
     """Each position change made while no bot ran is named by the next bot that started."""
-    from mmtrio.chaos.invariants import Violation
+    from mmtrio.chaos.evidence import Violation
 
     for at in gap_ms:
         nxt = [p for p in processes if p.start_ms >= at]

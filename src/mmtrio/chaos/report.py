@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmtrio.chaos.invariants import Violation
+from mmtrio.chaos.evidence import Violation
 
 
 @dataclass
