@@ -212,7 +212,8 @@ class HarnessBase:
 
     def _wait_until_started(self, timeout_s: float = STARTED_WAIT_S) -> None:
         """Hold the final SIGTERM until the bot's engine has its signal handlers: the SIGHUP
-        rule above, for the stop. A bot restarted moments before the end on a loaded machine
+        rule of `HarnessFaults._execute` (harness_faults.py), for the stop. A bot restarted
+        moments before the end on a loaded machine
         (seed 1700 on Hyperliquid, load 12 on 2 cores: nothing logged 5 s after the restart)
         is otherwise killed by the default action in the interpreter's start-up, before it
         could have done anything, and the run judged as if it had ignored the stop. Held
