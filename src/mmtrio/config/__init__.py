@@ -20,20 +20,18 @@ from mmtrio.config.credentials import (
 )
 from mmtrio.config.loading import ConfigValidationError, Problem, load_config, parse_config
 from mmtrio.config.model import Config
-from mmtrio.config.reload import ConfigChange, ReloadPlan, diff_reload
-from mmtrio.config.sections import (
-    EstimatorsConfig,
+from mmtrio.config.operations import (
     ExecutionConfig,
     JournalConfig,
     LoggingConfig,
     MetricsConfig,
-    QuotingConfig,
     RestartConfig,
-    RiskConfig,
     RuntimeConfig,
-    SimConfig,
-    VenueConfig,
 )
+from mmtrio.config.quoting import EstimatorsConfig, QuotingConfig
+from mmtrio.config.reload import ConfigChange, ReloadPlan, diff_reload
+from mmtrio.config.risk import RiskConfig
+from mmtrio.config.venue import SimConfig, VenueConfig
 
 __all__ = [
     "ENV_API_KEY",

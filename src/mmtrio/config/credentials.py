@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmtrio.config.sections import VenueConfig
+from mmtrio.config.venue import VenueConfig
 from mmtrio.errors import ConfigError
 from mmtrio.venues.protocol import VenueCredentials
 

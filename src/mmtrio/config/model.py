@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
+from mmtrio.config.checks import _fail
 from mmtrio.config.fields import Section, setting
 from mmtrio.config.notify import TelegramConfig
-from mmtrio.config.sections import (
-    DefenceConfig,
-    EstimatorsConfig,
+from mmtrio.config.operations import (
     ExecutionConfig,
     JournalConfig,
     LoggingConfig,
     MetricsConfig,
-    QuotingConfig,
-    RiskConfig,
     RuntimeConfig,
-    SimConfig,
-    VenueConfig,
-    _fail,
 )
+from mmtrio.config.quoting import DefenceConfig, EstimatorsConfig, QuotingConfig
+from mmtrio.config.risk import RiskConfig
+from mmtrio.config.venue import SimConfig, VenueConfig
 
 
 class Config(Section):

@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
+from mmtrio.config.checks import _fail
 from mmtrio.config.fields import Section, resolve_path, setting
-from mmtrio.config.sections import _fail
 from mmtrio.urls import base_url_problems
 
 # A Telegram chat id: a user's is positive, a group's negative; both fit in 52 bits. (Not a
