@@ -32,7 +32,8 @@ from mmtrio import determinism
 from mmtrio.chaos.memlinks import Link
 from mmtrio.config import load_config
 from mmtrio.errors import MmtrioError
-from mmtrio.runtime.engine import Engine, Transports
+from mmtrio.runtime.engine import Engine
+from mmtrio.runtime.engine_base import Transports
 from mmtrio.venues.protocol import VenueCredentials, VenueFactory, VenueSettings
 
 EXIT_KILLED = -9  # subprocess convention for "killed by signal 9" (what the judge expects)

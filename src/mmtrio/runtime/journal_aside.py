@@ -16,7 +16,8 @@ from typing import Any
 
 from loguru import logger
 
-from mmtrio.runtime.journal import Journal, RecoveryState
+from mmtrio.runtime.journal import Journal
+from mmtrio.runtime.journal_read import RecoveryState
 
 
 def venue_replaced(instance: str, last_start: dict[str, Any] | None) -> bool:

@@ -69,7 +69,8 @@ import trio
 
 from mmtrio import determinism
 from mmtrio.errors import JournalError, ParameterError
-from mmtrio.runtime.journal import Journal, Retention
+from mmtrio.runtime.journal import Journal
+from mmtrio.runtime.journal_retention import Retention
 from mmtrio.runtime.journal_schema import (
     DROPPABLE_KINDS,
     EncodedRecord,

@@ -18,7 +18,7 @@ from loguru import logger
 
 from mmtrio.config import Config
 from mmtrio.runtime.diskguard import DiskGuard
-from mmtrio.runtime.journal import Retention
+from mmtrio.runtime.journal_retention import Retention
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.logging import set_level
 

@@ -1,0 +1,170 @@
+"""The engine's start-up: from the venue's back-off to a reconciled bot, before any quote.
+
+:meth:`EngineStartup._startup` waits out a back-off an earlier process left, syncs the clock,
+reads the instrument, checks the account, builds the parts (:mod:`.assembly`) and recovers and
+reconciles (:mod:`.reconciler`); :meth:`EngineStartup._bind` hooks the built parts to the
+operator surface, the operator and the status.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+from loguru import logger
+
+from mmtrio.errors import AccountError, AuthError, RateLimited, VenueError
+from mmtrio.runtime import journal_schema as js
+from mmtrio.runtime.account_watch import check_account_at_start
+from mmtrio.runtime.assembly import JournalFacts, Running, assemble
+from mmtrio.runtime.engine_base import EngineBase
+from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
+from mmtrio.runtime.startup_budget import StartupBudget
+from mmtrio.runtime.trading import JournalRecorder
+from mmtrio.runtime.venue_block import VenueBlock
+from mmtrio.venues.protocol import PacedRequests, VenueSession
+
+SESSION_START_TIMEOUT_S = 30.0
+
+
+class EngineStartup(EngineBase):
+    """The start-up layer of :class:`~mmtrio.runtime.engine.Engine`."""
+
+    # --- start-up ---------------------------------------------------------------------------
+    async def _startup(
+        self,
+        session: VenueSession,
+        *,
+        block: VenueBlock,
+        recorder: JournalRecorder,
+        writer: JournalWriter,
+        journal_path: Path,
+        epoch: int,
+        known_trade_ids: set[int],
+        last_trade_id: int | None,
+        usage_to: list[Execution],
+        early: StartupBudget,
+    ) -> bool:
+        """The venue's back-off left by an earlier process, then clock sync, the instrument,
+        the strategy, recovery and reconciliation.
+
+        False when a stop request ended it first (the cleanup follows; nothing was quoted).
+        A rate-limit met here is waited out as the venue asks, and the wait does not count
+        against the start-up deadline: crashing would only restart into the same back-off.
+        A read that failed otherwise (5xx, lost connection, clock skew) is tried again after
+        a second, within the deadline (chaos seed 50: one 500 crashed a restarted bot).
+        The persisted back-off (``venue_block.json``) is waited out here too, inside the
+        scope a stop request cancels: waited before it (as it was), a SIGTERM was noted and
+        ignored until the wait ended (chaos seed 26: a bot restarted into a 418 ban slept
+        105 s, and a SIGTERM 37 s in left it running past the stop budget until SIGKILL).
+        """
+        with trio.CancelScope() as scope:
+            self._bot_scope = scope  # SIGTERM during start-up stops it at once
+            if self.ended.stop_reason is not None:
+                scope.cancel()
+            scope.deadline = trio.current_time() + SESSION_START_TIMEOUT_S
+
+            def waited(seconds: float, exc: VenueError) -> None:
+                if isinstance(exc, RateLimited):  # the venue's wait: not start-up's slowness
+                    scope.deadline += seconds
+                logger.warning(
+                    "start-up: {} ({}); trying again in {:.1f} s",
+                    "a read was rate-limited" if isinstance(exc, RateLimited) else "a read failed",
+                    exc.msg,
+                    seconds,
+                )
+
+            session.on_read_retry = waited
+
+            def budget_wait(seconds: float) -> None:  # the venue's window, not slowness
+                scope.deadline += seconds
+                logger.info("start-up: the rate budget is full; a read waits {:.1f} s", seconds)
+
+            early.on_wait = budget_wait
+            if isinstance(session, PacedRequests):
+                session.pace_with(early.pace, early.charge)
+            try:
+                # A Retry-After from an earlier session or process still holds: not sent into.
+                scope.deadline += block.remaining_ms() / 1000
+                await block.wait()
+                offset = await session.sync_clock()
+                instrument = await session.load_instrument()
+                self.instrument_read = True
+                writer.append(js.instrument_record(instrument, wall_ms()))
+                logger.info(
+                    "{} {} ({}): tick {}, lot {}, min notional {} (read from the venue)",
+                    self.venue.name,
+                    instrument.symbol,
+                    self.settings.mode,
+                    instrument.tick_size,
+                    instrument.base_per_lot,
+                    instrument.min_notional,
+                )
+                self._account = await check_account_at_start(session, instrument, self.config)
+                running = assemble(
+                    self.config,
+                    self.venue,
+                    session,
+                    instrument,
+                    JournalFacts(journal_path, epoch, known_trade_ids, last_trade_id),
+                    recorder,
+                    writer,
+                    self.inbox,
+                    self.clock_ms,
+                )
+                # the earlier process's share and start-up's reads, before its first paced
+                # request (runtime/startup_budget.py)
+                early.hand_over(running.execution.budget)
+                self._bind(running, session)
+                usage_to.append(running.execution)
+                self.running = running
+                self._on_clock_offset(offset)
+                report = await running.reconciler.recover(
+                    adopt=self.config.runtime.foreign_orders == "adopt"
+                )
+            except AuthError as exc:
+                # Bad input, not a crash: one line, exit 2, and not one request more (each
+                # would be refused the same way; issue #20, finding 5).
+                self.ended.auth_failed = (
+                    f"the venue refused the API credentials from "
+                    f"{self.credentials.source or 'the configuration'}: {exc.msg} (code "
+                    f"{exc.code}); check the key and secret, the key's permissions and its IP "
+                    "allow-list. Nothing was traded."
+                )
+                logger.error(self.ended.auth_failed)
+                return False
+            except AccountError as exc:
+                # Bad input like a bad config: refused before anything was sent, exit 2.
+                self.ended.start_refused = str(exc)
+                logger.error("{}. Nothing was traded.", exc)
+                return False
+            finally:
+                session.on_read_retry = None
+        if scope.cancelled_caught:
+            if self.ended.stop_reason is not None:
+                logger.info("stopped during start-up ({})", self.ended.stop_reason)
+                return False
+            raise trio.TooSlowError(
+                f"start-up (clock sync, instrument and reconciliation) took over "
+                f"{SESSION_START_TIMEOUT_S} s"
+            )
+        running.loop.drain_startup(self.clock_ms())
+        if report.commands:
+            # Start-up steps happened before the loop runs; their commands go out first.
+            await running.loop.emit(report.commands, self.clock_ms())
+        return True
+
+    def _bind(self, run: Running, session: VenueSession) -> None:
+        """Hook the built parts to the operator surface, the operator and the status."""
+        self.surface.bind(run.loop, run.execution, self.inbox)
+        self.operator.bind(
+            self.inbox,
+            run.loop,
+            run.instrument,
+            session.rate_limits.orders_per_minute,
+            session.capabilities,
+        )
+        run.loop.on_fatal = self.request_stop  # the reject policy's stop (core/reject_policy.py)
+        self.sources.strategy, self.sources.execution = run.mm, run.execution
+        self.sources.loop, self.sources.instrument = run.loop, run.instrument
