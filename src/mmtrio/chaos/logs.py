@@ -151,7 +151,7 @@ def unsupervised_crash(raw: str) -> str | None:
     return None
 
 
-JOURNAL_FAILED = "journal failed: "  # runtime/engine.py names the cause of such a stop
+JOURNAL_FAILED = "journal failed: "  # runtime/engine(_bot).py name the cause of such a stop
 # ... and adds this when the journal failed before the process sent anything to the venue
 BEFORE_VENUE = "(at start: nothing was sent to the venue)"
 NO_ORDER_ENTRY = "start-up never reached the venue's order entry"  # runtime.shutdown

@@ -1,7 +1,7 @@
 """The operator surface of a running bot: status screen, Prometheus metrics, systemd
 notifications and the disk-space guard, wired onto the engine in one place.
 
-The engine knows this module through four calls (see ``runtime/engine.py``):
+The engine knows this module through four calls (see ``runtime/engine*.py``):
 
 - :func:`configure_output` (the CLI, before the bot starts): foreground on a terminal shows the
   live screen and prints log records above it; otherwise (systemd, a pipe, ``--json-logs``,
