@@ -352,7 +352,7 @@ def run_fast_kernel(
             if bb != sl.NONE and ba != sl.NONE:
                 mid_now = (bb + ba) / 2.0 + pbase
                 mid_ts = e
-                # EwmaVolatility.update (core.estimators), by time
+                # EwmaVolatility.update (core.volatility), by time
                 if vol_ts < 0:
                     vol_ts = e
                     anchor = mid_now

@@ -1,7 +1,7 @@
 """The order-arrival intensity ``λ(δ) = A·e^(−kδ)`` fitted on a whole recording.
 
 The live strategy fits (A, k) online over ``estimators.intensity_window_ms``
-(:class:`~mmtrio.core.estimators.IntensityEstimator`) and quotes on the configured fallback
+(:class:`~mmtrio.core.intensity.IntensityEstimator`) and quotes on the configured fallback
 until that fit exists, or while the fit fails its quality gate (:mod:`mmtrio.core.fit_gate`).
 ``mmtrio calibrate`` sets that fallback from recordings: the same estimator, the same depth
 convention (``|trade − mid before it|`` in ticks, one arrival per sweep), over the recording's
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from mmtrio.backtest.feed import Source
 from mmtrio.core.book import BookOutcome, OrderBook
-from mmtrio.core.estimators import IntensityEstimator, IntensityFit
 from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, Trade
+from mmtrio.core.intensity import IntensityEstimator, IntensityFit
 from mmtrio.core.planner import INTENSITY_MAX_DEPTH_TICKS
 
 MAX_WINDOW_MS = 24 * 3_600_000  # a recording longer than a day is fitted over its last day

@@ -15,7 +15,7 @@ Two inputs the quote model does not see, each bounded by the config ([defence]):
   ticks, at most ``max_widen_ticks``.
 - **The volatility regime** (:class:`VolRegime`). The mid is sampled on a regular grid
   (every ``REGIME_SAMPLE_MS``: tick-by-tick returns are mostly zeros and bid-ask bounce) into
-  two :class:`~mmtrio.core.estimators.RealizedVolatility` windows: a short one
+  two :class:`~mmtrio.core.volatility.RealizedVolatility` windows: a short one
   (``regime_window_ms``) and a long baseline (``REGIME_LONG_FACTOR`` times longer). The
   regime is the ratio of their *bipower* volatilities: bipower variation is robust to jumps,
   so a single jump (already in the past) neither widens the next seconds nor inflates the
@@ -45,9 +45,10 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from mmtrio.core.estimators import NotEnoughData, RealizedVolatility
+from mmtrio.core.estimator_base import NotEnoughData
 from mmtrio.core.events import Side
 from mmtrio.core.models import QuoteDistances
+from mmtrio.core.volatility import RealizedVolatility
 from mmtrio.errors import ParameterError
 
 PRIOR_FILLS: Final = 2.0  # neutral fills the markout score is shrunk towards (see module doc)

@@ -1,6 +1,6 @@
 """The fill-quality gate on the intensity fit: a poor fit is not quoted on.
 
-:class:`~mmtrio.core.estimators.IntensityEstimator` fits ``ln λ(δ) = ln A − kδ`` by least
+:class:`~mmtrio.core.intensity.IntensityEstimator` fits ``ln λ(δ) = ln A − kδ`` by least
 squares over the tail counts. A straight line can be fitted through anything: when the depth
 profile of recent market orders is not exponential (a few sweeps, a one-sided burst), the
 fitted (A, k) describe no market and the GLFT spread built on them is arbitrary. The
@@ -18,7 +18,7 @@ Decisions:
 
 from __future__ import annotations
 
-from mmtrio.core.estimators import FitRejected, IntensityFit, IntensityParams
+from mmtrio.core.intensity import FitRejected, IntensityFit, IntensityParams
 
 
 def gate_fit(

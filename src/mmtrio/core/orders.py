@@ -6,6 +6,10 @@ The state machine (states, triggers, the one transition table) is
 ``OrderTracker._apply`` (which reads the table), also the only place a quoting slot is
 released (:meth:`OrderTracker._release_slot`).
 
+Its state, queries, our own requests and ``_apply`` are the base layer
+:class:`~mmtrio.core.orders_base.OrderTrackerBase` (:mod:`mmtrio.core.orders_base`); this
+module keeps the venue's side: events turned into triggers.
+
 Decisions where the venue documentation is silent (each is what a careful desk does):
 
 * **Pending states do not remember where they came from.** A rejected cancel or amend goes
@@ -48,8 +52,7 @@ Decisions where the venue documentation is silent (each is what a careful desk d
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from mmtrio.core.events import (
@@ -65,8 +68,6 @@ from mmtrio.core.events import (
     OutcomeUnknown,
     PlaceAccepted,
     PlaceRejected,
-    Side,
-    TimeInForce,
 )
 from mmtrio.core.order_states import (
     FATES,
@@ -81,8 +82,8 @@ from mmtrio.core.order_states import (
     Trigger,
     next_state,
 )
+from mmtrio.core.orders_base import OrderTrackerBase
 from mmtrio.core.rejects import RejectKind
-from mmtrio.errors import OrderStateError
 
 T = Trigger
 S = OrderState
@@ -153,159 +154,12 @@ _STATUS_TRIGGER: dict[OrderStatus, Trigger] = {
 }
 
 
-class OrderTracker:
+class OrderTracker(OrderTrackerBase):
     """All our orders by client id, the quoting slots, and worst-case exposure.
 
     Terminal orders are kept (for late fills and duplicate events) up to ``max_terminal``,
     oldest evicted first, so memory is flat over a long run.
     """
-
-    def __init__(self, max_terminal: int = 1_000) -> None:
-        if max_terminal < 1:
-            raise OrderStateError(f"max_terminal must be >= 1, got {max_terminal}")
-        self._max_terminal = max_terminal
-        self._orders: dict[str, Order] = {}
-        self._trade_ids: dict[str, set[int]] = {}
-        self._live: dict[str, None] = {}  # insertion-ordered set of non-terminal client ids
-        self._terminal: OrderedDict[str, None] = OrderedDict()
-        self._slots: dict[Slot, str] = {}
-        self._released: Slot | None = None  # slot freed while handling the current call
-        # Bumped by every state change (a new order, every transition): the strategy skips
-        # planning while nothing that feeds it changed, and this is "our orders" in that test.
-        self.version = 0
-
-    # --- queries ------------------------------------------------------------------------
-    def get(self, client_id: str) -> Order | None:
-        """The order with ``client_id``, if tracked (live or recently terminal)."""
-        return self._orders.get(client_id)
-
-    def slot_order(self, slot: Slot) -> Order | None:
-        """The live order holding ``slot``, if any."""
-        cid = self._slots.get(slot)
-        return None if cid is None else self._orders[cid]
-
-    def live_orders(self) -> list[Order]:
-        """Every non-terminal order (UNKNOWN included), oldest first."""
-        return [self._orders[cid] for cid in self._live]
-
-    def orphans(self) -> list[Order]:
-        """Live orders that hold no slot (a timed-out cancel that turned out open): cancel them."""
-        held = set(self._slots.values())
-        return [
-            self._orders[cid]
-            for cid in self._live
-            if cid not in held and self._orders[cid].state is not OrderState.UNKNOWN
-        ]
-
-    def worst_case_exposure(self) -> tuple[int, int]:
-        """(buy lots, sell lots) that could still fill: every non-terminal order at its worst."""
-        buy = sell = 0
-        for cid in self._live:
-            order = self._orders[cid]
-            if order.side is Side.BUY:
-                buy += order.worst_case_remaining
-            else:
-                sell += order.worst_case_remaining
-        return buy, sell
-
-    def next_deadline(self) -> int | None:
-        """The earliest pending-cancel deadline (ms), for the runtime's timer."""
-        deadlines = [
-            o.cancel_deadline
-            for o in (self._orders[cid] for cid in self._live)
-            if o.cancel_deadline is not None
-        ]
-        return min(deadlines) if deadlines else None
-
-    # --- our requests -------------------------------------------------------------------
-    def new_order(  # noqa: PLR0917 - the documented positional signature
-        self,
-        client_id: str,
-        slot: Slot,
-        side: Side,
-        price: int,
-        qty: int,
-        tif: TimeInForce,
-        reduce_only: bool,
-        ts: int,
-    ) -> Order:
-        """Register an order about to be placed (PENDING_NEW) in ``slot``."""
-        if client_id in self._orders:
-            raise OrderStateError(f"client id {client_id!r} is already used; ids must be unique")
-        if slot[0] is not side:
-            raise OrderStateError(
-                f"slot {slot} is a {slot[0].name} slot, order side is {side.name}"
-            )
-        holder = self._slots.get(slot)
-        if holder is not None:
-            raise OrderStateError(
-                f"slot {slot[0].name}/{slot[1]} is held by live order {holder}; "
-                f"cancel it (or wait for its cancel deadline) before placing another"
-            )
-        if price <= 0 or qty <= 0:
-            raise OrderStateError(
-                f"order {client_id}: price {price} ticks and qty {qty} lots must be positive"
-            )
-        order = Order(
-            client_id,
-            slot,
-            side,
-            price,
-            qty,
-            tif,
-            reduce_only,
-            ts,
-            updated_ts=ts,
-            last_request_ts=ts,
-            facts_ts=ts,
-        )
-        self._orders[client_id] = order
-        self.version += 1
-        self._trade_ids[client_id] = set()
-        self._live[client_id] = None
-        self._slots[slot] = client_id
-        return order
-
-    def request_cancel(self, client_id: str, ts: int, deadline_ts: int) -> Order:
-        """Mark a cancel as sent; if unconfirmed at ``deadline_ts`` the slot is freed anyway."""
-        order = self._require(client_id)
-        if deadline_ts < ts:
-            raise OrderStateError(f"cancel deadline {deadline_ts} is before the request ts {ts}")
-        return self._apply(
-            order, T.CANCEL_REQUESTED, ts, cancel_deadline=deadline_ts, last_request_ts=ts
-        )
-
-    def request_amend(self, client_id: str, price: int, qty: int, ts: int) -> Order:
-        """Mark an amend (new price and total qty, as Binance modify takes) as sent."""
-        order = self._require(client_id)
-        if price <= 0 or qty <= order.filled:
-            raise OrderStateError(
-                f"order {client_id}: amend to {qty} lots @ {price} ticks is invalid: the price "
-                f"must be positive and the qty above the {order.filled} lots already filled "
-                f"(Binance cancels an order amended to qty <= executed; cancel it instead)"
-            )
-        return self._apply(
-            order, T.AMEND_REQUESTED, ts, pending_amend=(price, qty), last_request_ts=ts
-        )
-
-    def expire_cancels(self, now: int) -> list[str]:
-        """Give up on cancels past their deadline: free their slots, move them to UNKNOWN."""
-        expired = [
-            cid
-            for cid in self._live
-            if self._orders[cid].state is OrderState.PENDING_CANCEL
-            and (dl := self._orders[cid].cancel_deadline) is not None
-            and dl <= now
-        ]
-        for cid in expired:
-            self._apply(
-                self._orders[cid],
-                T.CANCEL_TIMEOUT,
-                now,
-                unknown_op="cancel",
-                reason=f"cancel unconfirmed by its deadline (now {now})",
-            )
-        return expired
 
     # --- events -------------------------------------------------------------------------
     def on_event(self, event: OrderEvent) -> OrderChange:
@@ -447,67 +301,6 @@ class OrderTracker:
             facts["cancel_deadline"] = None
         order = self._apply(order, trig, update.ts, **facts)
         return self._change(order, before, new_fill)
-
-    # --- the one place state changes ----------------------------------------------------
-    def _require(self, client_id: str) -> Order:
-        order = self._orders.get(client_id)
-        if order is None:
-            raise OrderStateError(f"no tracked order with client id {client_id!r}")
-        return order
-
-    def _apply(self, order: Order, trigger: Trigger, ts: int, **facts: object) -> Order:
-        # One new record (it was four copies): the target is read from the order with
-        # ``facts`` applied, as next_state would read it, then the state's own rules.
-        target = TRANSITIONS.get((order.state, trigger))
-        if isinstance(target, OrderState):
-            state = target
-        elif target is None:
-            state = next_state(order, trigger)  # raises the explanatory OrderStateError
-        elif facts.get("pending_amend", order.pending_amend) is not None:  # RESTING
-            state = OrderState.PENDING_AMEND
-        else:
-            filled = facts.get("filled", order.filled)
-            state = (
-                OrderState.PARTIALLY_FILLED
-                if isinstance(filled, int) and filled > 0
-                else OrderState.OPEN
-            )
-        facts["updated_ts"] = max(order.updated_ts, ts)
-        facts["state"] = state
-        if (
-            state is not OrderState.PENDING_CANCEL
-            and facts.get("cancel_deadline", order.cancel_deadline) is not None
-        ):
-            facts["cancel_deadline"] = None
-        if state is OrderState.UNKNOWN and order.state is not OrderState.UNKNOWN:
-            facts["unknown_since"] = facts.get("last_request_ts", order.last_request_ts)
-        if state is not OrderState.UNKNOWN and facts.get("unknown_op", order.unknown_op):
-            facts["unknown_op"] = ""  # resolved
-        updated = replace(order, **facts)  # type: ignore[arg-type]
-        self._orders[order.client_id] = updated
-        self.version += 1
-        if state.terminal or trigger is T.CANCEL_TIMEOUT:
-            self._release_slot(updated)
-        if state.terminal and order.client_id in self._live:
-            del self._live[order.client_id]
-            self._remember_terminal(order.client_id)
-        return updated
-
-    def _release_slot(self, order: Order) -> Slot | None:
-        """Free the order's slot if it holds it: the single path for confirmed cancels, fills,
-        rejections and cancel timeouts alike."""
-        if self._slots.get(order.slot) == order.client_id:
-            del self._slots[order.slot]
-            self._released = order.slot
-            return order.slot
-        return None
-
-    def _remember_terminal(self, client_id: str) -> None:
-        self._terminal[client_id] = None
-        while len(self._terminal) > self._max_terminal:
-            old, _ = self._terminal.popitem(last=False)
-            del self._orders[old]
-            del self._trade_ids[old]
 
     def _change(self, order: Order, before: OrderState, fill: Fill | None = None) -> OrderChange:
         return OrderChange(order.client_id, order, before, fill=fill, released_slot=self._released)

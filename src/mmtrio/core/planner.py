@@ -41,16 +41,12 @@ from typing import Final
 
 from mmtrio.core.book import OrderBook
 from mmtrio.core.defence import NO_WIDENING, Defence, Widening
-from mmtrio.core.estimators import (
-    EwmaVolatility,
-    IntensityEstimator,
-    IntensityParams,
-    NotEnoughData,
-    microprice,
-)
+from mmtrio.core.estimator_base import NotEnoughData
 from mmtrio.core.events import Side
 from mmtrio.core.fit_gate import gate_fit
 from mmtrio.core.instruments import Instrument
+from mmtrio.core.intensity import IntensityEstimator, IntensityParams
+from mmtrio.core.microprice import microprice
 from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.orders import Slot
 from mmtrio.core.quoting import (
@@ -64,6 +60,7 @@ from mmtrio.core.quoting import (
 )
 from mmtrio.core.risk import RiskView
 from mmtrio.core.strategy_config import Parts, StrategyConfig
+from mmtrio.core.volatility import EwmaVolatility
 from mmtrio.errors import ParameterError
 
 INTENSITY_REFRESH_MS: Final = 1_000

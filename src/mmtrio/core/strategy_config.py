@@ -16,11 +16,12 @@ from typing import Final
 
 from mmtrio.core.book import OrderBook
 from mmtrio.core.defence import DEFENCE_OFF, DefenceParams
-from mmtrio.core.estimators import EwmaVolatility, IntensityEstimator
 from mmtrio.core.instruments import Instrument
+from mmtrio.core.intensity import IntensityEstimator
 from mmtrio.core.markouts import MarkoutTracker
 from mmtrio.core.quoting import PostOnlySafety, QuoteParams
 from mmtrio.core.risk import RiskLimits, RiskManager
+from mmtrio.core.volatility import EwmaVolatility
 from mmtrio.errors import ParameterError
 
 ADOPTED_LEVEL: Final = 1_000  # slot levels from here hold adopted venue orders (cancelled)
