@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from urllib.parse import urlsplit
 
 import pytest
 import trio
 
+from mmtrio.chaos.proxy import FaultProxy
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import OrderStatus, Side, TimeInForce
 from mmtrio.errors import AuthError, OutcomeUnknownError, RateLimited, VenueError
@@ -29,9 +32,21 @@ def clock() -> int:
 
 @asynccontextmanager
 async def session(
-    secret: str = SECRET, timeout_s: float = 5.0
+    secret: str = SECRET, timeout_s: float = 5.0, proxies: list[FaultProxy] | None = None
 ) -> AsyncIterator[tuple[SimVenue, BinanceSession]]:
-    async with running_sim() as (venue, urls):
+    """A Binance session on the sim; with ``proxies``, its order socket goes through a fault
+    proxy (appended there) while market data and the user stream do not."""
+    async with running_sim() as (venue, urls), trio.open_nursery() as front_ends:
+        order_ws = urls.ws
+        if proxies is not None:
+            up = urlsplit(urls.ws)
+            assert up.hostname is not None and up.port is not None
+            proxy = FaultProxy({"ws": (up.hostname, up.port)})
+            proxies.append(proxy)
+            listeners = await front_ends.start(
+                partial(trio.serve_tcp, partial(proxy.serve, "ws"), 0, host="127.0.0.1")
+            )
+            order_ws = f"ws://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
         settings = VenueSettings(
             "binance",
             "paper",
@@ -40,7 +55,7 @@ async def session(
                 "rest": urls.rest,
                 "market_ws": urls.ws,
                 "private_ws": urls.ws,
-                "order_ws": f"{urls.ws}/ws-fapi/v1",
+                "order_ws": f"{order_ws}/ws-fapi/v1",
             },
         )
         sess = VENUE.open(settings, VenueCredentials(KEY, secret), SessionHooks(clock_ms=clock))
@@ -57,6 +72,7 @@ async def session(
             yield venue, sess
             nursery.cancel_scope.cancel()
         await sess.aclose()
+        front_ends.cancel_scope.cancel()
 
 
 async def until_connected(sess: BinanceSession, up: bool = True) -> None:
@@ -140,6 +156,37 @@ async def test_a_lost_answer_is_an_unknown_outcome_resolved_by_query() -> None:
         state = await sess.gateway.query(SYM, "ws-e")  # it did execute
         assert state is not None and state.status is OrderStatus.NEW
         assert sess.orders is not None and sess.orders.timeouts == 1
+        # The missing answer brought a ping forward; the link answered it, so it stays.
+        assert sess.orders.doubts == 1
+        await trio.sleep(1.0)  # twice the probe's pong deadline
+        assert sess.orders.connected and sess.orders.connects == 1
+
+
+async def test_a_silent_order_socket_is_replaced_after_one_request_without_an_answer() -> None:
+    # Chaos seed 10067 (Binance): the link under the order socket went silent (a half-open
+    # path) for the run's last 7 s. Every request on it timed out, reads too, so the
+    # reconciliation never learnt a fill made during a halt; the socket's own ping was 30 s
+    # away. Now the first unanswered request pings at once, and the missing pong ends the
+    # connection: REST carries orders and reads until the socket is back.
+    proxies: list[FaultProxy] = []
+    async with session(timeout_s=0.5, proxies=proxies) as (_venue, sess):
+        proxy, orders = proxies[0], sess.orders
+        assert orders is not None and orders.connects == 1
+        async with trio.open_nursery() as windows:
+            proxy.half_open("ws", 600, "resume", windows)  # silent both ways, still "up"
+            with pytest.raises(OutcomeUnknownError, match="no answer on the order socket"):
+                await orders.request(
+                    "order.status", [("symbol", SYM), ("origClientOrderId", "x")], mutates=False
+                )
+            assert orders.doubts == 1
+            with trio.fail_after(2.0):  # the probe's pong deadline is the request's 0.5 s
+                await until_connected(sess, up=False)
+            # meanwhile the gateway reads over REST (nothing waits on the silent socket)
+            assert await sess.gateway.query(SYM, "never-placed") is None
+            proxy.half_open("ws", 0.01, "resume", windows)  # the path heals
+            await until_connected(sess)
+            assert orders.connects == 2
+            windows.cancel_scope.cancel()
 
 
 async def test_a_socket_closed_with_an_order_in_flight_then_rest_then_the_socket_again() -> None:

@@ -56,6 +56,28 @@ async def test_half_open_is_silent_then_resumes_with_nothing_lost() -> None:
         n.cancel_scope.cancel()
 
 
+async def test_a_window_opened_inside_another_ends_for_every_waiting_link() -> None:
+    # Chaos seed 10067 (Binance): two half-open windows 0.55 s apart on the websockets, both
+    # "then resume". The second replaced the first's end event, which then never fired: links
+    # stalled in the first window stayed silent for good (the order socket's every request
+    # timed out for the rest of the run, and the bot's reconciliation with it).
+    async with trio.open_nursery() as n:
+        proxy, port = await _setup(n)
+        async with await trio.open_tcp_stream("127.0.0.1", port) as s:
+            await s.send_all(b"a")
+            assert await s.receive_some(10) == b"a"
+            proxy.half_open("rest", 1.0, "resume", n)
+            await s.send_all(b"b")  # waits in the first window
+            await trio.sleep(0.3)
+            proxy.half_open("rest", 0.5, "resume", n)  # a second window, inside the first
+            with trio.move_on_after(0.3) as silent:
+                await s.receive_some(10)
+            assert silent.cancelled_caught
+            with trio.fail_after(2.0):  # both windows are over by 0.8 s from the first
+                assert await s.receive_some(10) == b"b"
+        n.cancel_scope.cancel()
+
+
 async def test_half_open_then_reset_and_kill_reset_the_client() -> None:
     async with trio.open_nursery() as n:
         proxy, port = await _setup(n)

@@ -100,7 +100,11 @@ class FaultProxy:
         for t in self._targets(target):
             self.stalled_until[t] = trio.current_time() + seconds
             self.reset_at_end[t] = then == "reset"
-            self._window_over[t] = trio.Event()
+            # A window opened while another is in force replaces it but keeps its end event:
+            # links already waiting wait on that one (chaos seed 10067: a fresh event left
+            # the links stalled in the first window silent for good, as it never fired).
+            if self._window_over[t].is_set():
+                self._window_over[t] = trio.Event()
             nursery.start_soon(self._end_window, t, self.stalled_until[t])
         return sum(1 for link in self.links if link.target in self._targets(target))
 

@@ -2,7 +2,13 @@
 
 Reconnects use exponential backoff with full jitter and a cap (:class:`Backoff`, RNG
 injected). Liveness: a ping every ``ping_interval_s``; no pong within ``pong_timeout_s``
-reconnects (trio-websocket answers the server's pings by itself). Connections are rotated
+reconnects (trio-websocket answers the server's pings by itself). A request that got no answer
+in time (:meth:`WsConnection.doubt_link`) brings the next ping forward, with that request's
+timeout as the pong deadline: a link that went silent (a half-open TCP path) is replaced
+within about two request timeouts, not after a ping interval and a pong timeout (chaos seed
+10067: Binance's order socket stayed silent for the run's last 7 s, every order and
+reconciliation read on it timed out, and a fill made during a halt went unlearnt). A late
+answer on a live link does not reconnect: its pong comes back. Connections are rotated
 before ``max_connection_age_s`` (Binance and OKX cut at 24 h). Every connect and disconnect
 is reported through :meth:`WsConnection._emit_status`. A planned reconnect (rotation, a key
 renewal) skips the backoff; only a connection that delivered a message resets it.
@@ -96,6 +102,9 @@ class WsConnection(abc.ABC):
         self.last_protocol_error: str | None = None
         self._end_reason = ""
         self._planned = False  # a planned reconnect (rotation, key renewal) skips the backoff
+        self._doubt = trio.Event()  # a request had no answer: ping now (see doubt_link)
+        self._doubt_deadline_s = pong_timeout_s
+        self.doubts = 0  # pings brought forward by a request without an answer
 
     @abc.abstractmethod
     async def _emit_status(self, connected: bool, reason: str) -> None:
@@ -129,6 +138,7 @@ class WsConnection(abc.ABC):
                 url, connect_timeout=self.connect_timeout_s, extra_headers=self._headers()
             ) as ws:
                 self.connects += 1
+                self._doubt = trio.Event()  # a doubt about an earlier connection is settled
                 await self._emit_status(True, "connected")
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._pinger, ws, nursery.cancel_scope)
@@ -147,13 +157,33 @@ class WsConnection(abc.ABC):
             self._end_reason = "rotating the connection before the venue's connection age limit"
             self._planned = True
 
+    def doubt_link(self, deadline_s: float) -> None:
+        """A request on this connection got no answer within ``deadline_s``: ping now, and
+        reconnect unless the pong comes within ``deadline_s`` (at most ``pong_timeout_s``)."""
+        if self._doubt.is_set():
+            return  # a probe is already due
+        self.doubts += 1
+        self._doubt_deadline_s = min(self.pong_timeout_s, max(deadline_s, 0.1))
+        self._doubt.set()
+
+    async def _next_ping(self) -> tuple[float, str]:
+        """Wait until a ping is due (the interval, or a doubt); its pong deadline and the
+        reason a missing pong ends the connection with."""
+        with trio.move_on_after(self.ping_interval_s):
+            await self._doubt.wait()
+        if not self._doubt.is_set():
+            return self.pong_timeout_s, f"no pong within {self.pong_timeout_s:g} s"
+        self._doubt = trio.Event()
+        deadline = self._doubt_deadline_s
+        return deadline, f"no pong within {deadline:g} s after a request had no answer"
+
     async def _pinger(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
         while True:
-            await trio.sleep(self.ping_interval_s)
-            with trio.move_on_after(self.pong_timeout_s) as cs:
+            deadline, reason = await self._next_ping()
+            with trio.move_on_after(deadline) as cs:
                 await ws.ping()
             if cs.cancelled_caught:
-                self._end_reason = f"no pong within {self.pong_timeout_s} s"
+                self._end_reason = reason
                 scope.cancel()
                 return
 

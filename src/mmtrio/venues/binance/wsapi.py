@@ -288,6 +288,7 @@ class WsOrderEntry(WsConnection):
         if not slot.done.is_set():
             self._pending.pop(rid, None)
             self.timeouts += 1
+            self.doubt_link(self.timeout_s)  # a silent link is replaced, a slow venue is not
             raise OutcomeUnknownError(f"{method}: no answer on the order socket within "
                                       f"{self.timeout_s:g} s")  # fmt: skip
         if slot.lost is not None:

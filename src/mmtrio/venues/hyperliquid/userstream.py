@@ -249,6 +249,7 @@ class UserStream(HyperliquidWs):
             await done.wait()
         self._pending.pop(rid, None)
         if not slot:
+            self.doubt_link(self.post_timeout_s)  # a silent link is replaced, a slow one not
             raise OutcomeUnknownError(f"post {rid}: no answer within {self.post_timeout_s} s")
         result = slot[0]
         if isinstance(result, BaseException):

@@ -40,12 +40,12 @@ class HyperliquidWs(WsConnection, abc.ABC):
 
     async def _pinger(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
         while True:
-            await trio.sleep(self.ping_interval_s)
+            deadline, reason = await self._next_ping()
             self._pong_event = trio.Event()
             await ws.send_message(PING)
-            with trio.move_on_after(self.pong_timeout_s) as cs:
+            with trio.move_on_after(deadline) as cs:
                 await self._pong_event.wait()
             if cs.cancelled_caught:
-                self._end_reason = f"no pong within {self.pong_timeout_s} s"
+                self._end_reason = reason
                 scope.cancel()
                 return

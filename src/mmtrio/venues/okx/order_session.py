@@ -146,6 +146,8 @@ class OrderSession(OkxWs):
             with trio.move_on_after(self.response_timeout_s):
                 await slot.done.wait()
             if slot.result is None:
+                if not slot.reason:  # no answer on a link still up: is it silent?
+                    self.doubt_link(self.response_timeout_s)
                 reason = slot.reason or f"no answer within {self.response_timeout_s} s"
                 raise OutcomeUnknownError(f"{op} over the WebSocket: {reason}")
             return slot.result

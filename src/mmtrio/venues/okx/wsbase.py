@@ -86,13 +86,13 @@ class OkxWs(WsConnection):
 
     async def _pinger(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
         while True:
-            await trio.sleep(self.ping_interval_s)
+            deadline, reason = await self._next_ping()
             self._pong = trio.Event()
             await ws.send_message("ping")
-            with trio.move_on_after(self.pong_timeout_s):
+            with trio.move_on_after(deadline):
                 await self._pong.wait()
             if not self._pong.is_set():
-                self._end_reason = f"no pong within {self.pong_timeout_s} s"
+                self._end_reason = reason
                 scope.cancel()
                 return
 
