@@ -30,7 +30,7 @@ async def defective_heartbeat(
     disarm_on_exit: bool = True,
 ) -> None:
     """The pre-fix loop (its first arm and its disarm as today: only the pacing is old)."""
-    await deadman._first_arm(gateway, symbol, countdown_ms)
+    await deadman._first_arm(gateway, symbol, countdown_ms, refresh_ms)
     try:
         task_status.started()
         while True:

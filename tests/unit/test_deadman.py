@@ -94,3 +94,42 @@ async def test_a_429_is_waited_out_as_the_venue_asks(
     assert venue.fired == []
     retry = [a for a in venue.arms if 10.0 < a < 20.0]
     assert retry and retry[0] >= 12.0, venue.arms  # not before Retry-After (2 s) ran out
+
+
+class LostFirstAnswerVenue(CountdownVenue):
+    """Applies the first arm and never answers it (its answer lost, as behind Hyperliquid's
+    order_drop fault); then answers a failure once (a REST read timeout), then works."""
+
+    def __init__(self) -> None:
+        super().__init__(stall_from=-1.0, stall_to=-1.0, stall_s=0.0)
+        self.earlier_deadline = 4.0  # the killed process's countdown, still running
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
+        if self.attempts == 0 and self.deadline is None:
+            self.deadline = self.earlier_deadline
+        if self.attempts == 0:
+            await super().arm_deadman(symbol, countdown_ms)  # applied at the venue...
+            await trio.sleep_forever()  # ...and its answer never comes
+        if self.attempts == 1:
+            self.attempts += 1
+            raise OutcomeUnknownError("POST /exchange: ReadTimeout after the request was sent")
+        await super().arm_deadman(symbol, countdown_ms)
+
+
+async def test_a_first_arm_without_an_answer_is_tried_again_as_a_refresh_is(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Hyperliquid chaos seed 20158 (6 s countdown, 1 s refresh): a restarted bot's first arm
+    # was applied but its answer lost; the arm waited for the client's timeouts (4 s + 1 s)
+    # and the unknown outcome then crashed the task, so the countdown fired on a live bot.
+    venue = LostFirstAnswerVenue()
+    async with trio.open_nursery() as n:
+        with trio.fail_after(2.0):  # each attempt is bounded: armed within a few retries
+            await n.start(deadman_heartbeat, venue, SYM, 6_000, 1_000)
+        started = trio.current_time()
+        await trio.sleep(20.0 - started)
+        venue._check(trio.current_time())
+        n.cancel_scope.cancel()
+    assert started <= 1.0, started
+    assert venue.fired == [], f"countdown fired at {venue.fired}; arms at {venue.arms}"
+    assert venue.attempts >= 3 and len(venue.arms) >= 15

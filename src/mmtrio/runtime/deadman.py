@@ -21,7 +21,13 @@ from __future__ import annotations
 import trio
 from loguru import logger
 
-from mmtrio.errors import ConfigError, MmtrioError, RateLimited
+from mmtrio.errors import (
+    ConfigError,
+    ConnectionFailed,
+    MmtrioError,
+    OutcomeUnknownError,
+    RateLimited,
+)
 from mmtrio.venues.protocol import Gateway
 
 DISARM_TIMEOUT_S = 5.0
@@ -41,20 +47,32 @@ def retry_delay(refresh_s: float) -> float:
     return min(MAX_RETRY_S, refresh_s / 4)
 
 
-async def _first_arm(gateway: Gateway, symbol: str, countdown_ms: int) -> None:
+async def _first_arm(gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms: int) -> None:
+    """Arm until the venue confirms it, paced as a refresh is: each attempt is bounded by
+    :func:`attempt_timeout`, and an unknown outcome or a lost connection is tried again after
+    :func:`retry_delay`; a 429/418 is waited out as the venue asks. A definite refusal (an
+    auth or a config error) propagates. Hyperliquid chaos seed 20158: a restarted bot's first
+    arm went out over the websocket, the venue applied it and its answer was lost; the arm
+    then waited 4 s for the post's timeout and 1 s more on REST, whose timeout crashed the
+    task into a supervisor restart that met a 429, and the venue's 6 s countdown fired on the
+    live bot. The earlier process's countdown is running while a restarted bot arms, so the
+    first arm is retried as fast as a refresh."""
+    refresh_s = refresh_ms / 1000.0
     while True:
-        try:
-            await gateway.arm_deadman(symbol, countdown_ms)
-            return
-        except RateLimited as exc:
-            wait = max(exc.retry_after_s or 1.0, MIN_BACK_OFF_WAIT_S)
-            logger.warning(
-                "dead-man arm for {} waits {:.1f} s: the venue rate-limited us ({})",
-                symbol,
-                wait,
-                exc.msg,
-            )
-            await trio.sleep(wait)
+        wait = retry_delay(refresh_s)
+        with trio.move_on_after(attempt_timeout(refresh_s)) as attempt:
+            try:
+                await gateway.arm_deadman(symbol, countdown_ms)
+                return
+            except RateLimited as exc:
+                wait = max(exc.retry_after_s or 1.0, MIN_BACK_OFF_WAIT_S)
+                problem = f"the venue rate-limited us ({exc.msg})"
+            except (OutcomeUnknownError, ConnectionFailed) as exc:
+                problem = str(exc)
+        if attempt.cancelled_caught:
+            problem = f"no answer within {attempt_timeout(refresh_s):g} s"
+        logger.warning("dead-man arm for {} waits {:.2g} s: {}", symbol, wait, problem)
+        await trio.sleep(wait)
 
 
 async def deadman_heartbeat(
@@ -70,9 +88,11 @@ async def deadman_heartbeat(
 
     The first arm must succeed before we report started (we do not claim protection we do
     not have). A 429/418 back-off is waited out as the venue asks (a restart would only meet
-    the same back-off, and burn the supervisor's restart budget: chaos seed 11); any other
-    error propagates and the supervisor restarts us. A failed refresh is logged and retried on the
-    next beat; the countdown still runs from the last successful one. On cancellation the
+    the same back-off, and burn the supervisor's restart budget: chaos seed 11); an unknown
+    outcome, a lost connection or an attempt past :func:`attempt_timeout` is tried again
+    after :func:`retry_delay` (:func:`_first_arm`); any other error propagates and the
+    supervisor restarts us. A failed refresh is logged and retried on the next beat; the
+    countdown still runs from the last successful one. On cancellation the
     countdown is disarmed (0) in a shielded scope, so a clean stop does not leave a timer
     that would cancel the next run's orders. The engine passes ``disarm_on_exit=False`` and
     disarms in its cleanup instead, once zero open orders are confirmed: a disarm here runs
@@ -88,7 +108,7 @@ async def deadman_heartbeat(
             f"countdown ({countdown_ms} ms), or the venue cancels everything while we are alive"
         )
     armed_at = trio.current_time()
-    await _first_arm(gateway, symbol, countdown_ms)
+    await _first_arm(gateway, symbol, countdown_ms, refresh_ms)
     try:
         task_status.started()
         while True:
