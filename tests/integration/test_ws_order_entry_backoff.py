@@ -201,3 +201,28 @@ async def test_a_429_back_off_is_measured_on_the_venues_clock(
             sess.rest.check_blocked()  # still 0.8 s of the venue's 2 s
         await trio.sleep(1.0)
         sess.rest.check_blocked()  # over: nothing raised
+
+
+async def test_a_429_to_a_request_its_caller_gave_up_on_still_blocks_the_next_send(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The race of Hyperliquid chaos seed 20201, on Binance's order socket: the dead-man's
+    bounded attempt gives up on a request whose 429 a latency fault holds; the 429 arrives
+    afterwards, for a request nobody waits for. Its back-off binds all the same: the next send
+    is refused here, and the venue bans nobody."""
+    async with in_memory() as (venue, sess):
+        orders = sess.orders
+        assert orders is not None
+        venue.inject("http_429", {"count": 1, "retry_after": 2})
+        venue.inject("delay", {"count": 1, "ms": 700})  # the 429 is held 0.7 s
+        with trio.move_on_after(0.5):  # the caller's bound, shorter than the socket's
+            await sess.gateway.place(place(sess, "given-up"))
+        assert orders._pending == {}  # no slot left behind to swallow the answer
+        await trio.sleep(0.5)  # the held 429 has arrived now, for nobody
+        assert orders.unknown_ids == 1
+        with pytest.raises(RateLimited):
+            await sess.gateway.place(place(sess, "inside-the-back-off"))
+        assert venue.limiter.count_418 == 0
+        await trio.sleep(2.0)
+        ack = await sess.gateway.place(place(sess, "after"))
+        assert ack.client_id == "after" and venue.limiter.count_418 == 0

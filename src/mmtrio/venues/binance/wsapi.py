@@ -233,6 +233,11 @@ class WsOrderEntry(WsConnection):
             return
         slot = self._pending.pop(rid, None)
         if slot is None:
+            late = self._error_of(obj)
+            if isinstance(late, RateLimited):
+                # A 429 to a request given up on binds all the same: the venue counts the
+                # wait from when it answered (Hyperliquid chaos seed 20201, the same race).
+                self._rest.note_backoff(late)
             self.unknown_ids += 1
             if self.unknown_ids % LOG_EVERY == 1:
                 logger.warning(
@@ -283,10 +288,15 @@ class WsOrderEntry(WsConnection):
             # The frame may be partly written: for a state change that is an unknown outcome.
             error = OutcomeUnknownError if mutates else ConnectionFailed
             raise error(f"{method}: the order socket closed while sending") from exc
-        with trio.move_on_after(self.timeout_s):
-            await slot.done.wait()
+        try:
+            with trio.move_on_after(self.timeout_s):
+                await slot.done.wait()
+        finally:
+            # Also when the caller gives up first (the dead-man's bounded attempt): a slot
+            # left behind would keep its late answer from counting as late (see _on_answer).
+            if not slot.done.is_set():
+                self._pending.pop(rid, None)
         if not slot.done.is_set():
-            self._pending.pop(rid, None)
             self.timeouts += 1
             self.doubt_link(self.timeout_s)  # a silent link is replaced, a slow venue is not
             raise OutcomeUnknownError(f"{method}: no answer on the order socket within "

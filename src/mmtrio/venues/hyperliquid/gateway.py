@@ -164,6 +164,10 @@ class HyperliquidGateway:
         self.via_rest += 1
         return await self.rest.exchange(payload)
 
+    def late_limit(self, exc: RateLimited) -> None:
+        """A 429 answering a post given up on: its back-off binds both ways in all the same."""
+        self.rest.block(exc.retry_after_s or FALLBACK_RETRY_AFTER_429_S)
+
     async def _act_rest(self, action: dict[str, Any]) -> Any:
         await self.rest.paid_for(ACTION)
         self.rest.check_blocked()

@@ -162,6 +162,8 @@ class UserStream(HyperliquidWs):
         self.coin = instrument.symbol
         self.tracking = tracking
         self.post_timeout_s = post_timeout_s
+        # Told of a 429 answering a post nobody waits for any more (see _on_post).
+        self.on_late_limit: Callable[[RateLimited], None] | None = None
         self._send: UserSink | None = None
         self._queue_send, self._queue_recv = trio.open_memory_channel[Event](QUEUE)
         # Held cancels released by a modify's answer (tracking.release): few, never dropped.
@@ -245,9 +247,14 @@ class UserStream(HyperliquidWs):
                 f"post {rid}: websocket failed while sending: {exc}"
             ) from None
         self.posts += 1
-        with trio.move_on_after(self.post_timeout_s):
-            await done.wait()
-        self._pending.pop(rid, None)
+        try:
+            with trio.move_on_after(self.post_timeout_s):
+                await done.wait()
+        finally:
+            # Also when the caller gives up first (the dead-man's bounded attempt): a waiter
+            # left behind would swallow the late answer (a 429 whose back-off then went
+            # unheeded: chaos seed 20201) and count against MAX_IN_FLIGHT for good.
+            self._pending.pop(rid, None)
         if not slot:
             self.doubt_link(self.post_timeout_s)  # a silent link is replaced, a slow one not
             raise OutcomeUnknownError(f"post {rid}: no answer within {self.post_timeout_s} s")
@@ -256,11 +263,21 @@ class UserStream(HyperliquidWs):
             raise result
         return result
 
+    def _late_answer(self, data: Any) -> None:
+        """A 429 that answers a post given up on (its timeout passed) still binds: the venue
+        counts the wait from when it answered. Hyperliquid chaos seed 20201: a dead-man
+        refresh's 429 was held 1.16 s, the refresh gave up after 0.5 s and retried 0.75 s on,
+        inside the back-off the late answer had stated, and the venue banned the bot (418)."""
+        limit = _late_limit(data)
+        if limit is not None and self.on_late_limit is not None:
+            self.on_late_limit(limit)
+
     def _on_post(self, data: Any) -> None:
         rid = int_of(field(data, "id", "post answer"), "post id")
         waiter = self._pending.get(rid)
         if waiter is None:
             self.skipped["late post answer"] += 1
+            self._late_answer(data)
             return
         done, slot = waiter
         response = field(data, "response", "post answer")
@@ -419,6 +436,16 @@ class UserStream(HyperliquidWs):
 
 
 _STATED_WAIT = re.compile(r"retry after (\d+(?:\.\d+)?) ?s", re.IGNORECASE)
+
+
+def _late_limit(data: Any) -> RateLimited | None:
+    """The rate limit a late post answer states, if it is one (anything else: None)."""
+    response = data.get("response") if isinstance(data, dict) else None
+    if not isinstance(response, dict) or response.get("type") != "error":
+        return None
+    payload = response.get("payload")
+    error = _post_error(payload if isinstance(payload, str) else repr(payload))
+    return error if isinstance(error, RateLimited) else None
 
 
 def _post_error(text: str) -> Exception:
