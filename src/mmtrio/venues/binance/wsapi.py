@@ -31,7 +31,8 @@ Rules, the same as :class:`~mmtrio.venues.binance.rest.BinanceRest`'s:
 - A frame with an id we are not waiting for (a late answer after its timeout), a frame that
   is not JSON or has no id, is logged (the first and then every 100th), counted and
   dropped; the request it may have belonged to has already been, or will be, reported as an
-  unknown outcome by its own timeout. An answer with neither a result nor an error code is
+  unknown outcome by its own timeout. A late 429 still starts its back-off: the venue counts
+  the wait from when it answered. An answer with neither a result nor an error code is
   logged, counted and an unknown outcome. Nothing a server sends stops the reader.
 - 429/418 back-offs and -1021 go through the REST client's :meth:`note_error`, so both
   transports honour one back-off (Binance counts the IP, not the transport). A 429/418
@@ -293,7 +294,7 @@ class WsOrderEntry(WsConnection):
                 await slot.done.wait()
         finally:
             # Also when the caller gives up first (the dead-man's bounded attempt): a slot
-            # left behind would keep its late answer from counting as late (see _on_answer).
+            # left behind would keep its late answer from counting as late (see _on_frame).
             if not slot.done.is_set():
                 self._pending.pop(rid, None)
         if not slot.done.is_set():
