@@ -60,7 +60,7 @@ def test_a_late_429_to_a_post_given_up_on_still_starts_the_back_off() -> None:
     us = UserStream("ws://127.0.0.1:1/ws", "0x" + "11" * 20, INST, OrderTracking(),
                     clock_ms=lambda: 0)  # fmt: skip
     told: list[RateLimited] = []
-    us.on_late_limit = told.append
+    us.on_limit = told.append
     late_429 = {"id": 41, "response": {"type": "error",
                 "payload": "Too many requests: injected. Retry after 2 s."}}  # fmt: skip
     us._on_post(late_429)  # nobody waits for id 41 any more
@@ -91,7 +91,7 @@ async def test_a_post_its_caller_gives_up_on_leaves_no_waiter_so_its_late_429_bi
                     clock_ms=lambda: 0)  # fmt: skip
     us._ws = _SentFrames()  # type: ignore[assignment]
     told: list[RateLimited] = []
-    us.on_late_limit = told.append
+    us.on_limit = told.append
     with trio.move_on_after(0.5):  # the caller's own bound, shorter than the post's
         await us.post("action", {"action": {"type": "scheduleCancel"}})
     assert us._pending == {}

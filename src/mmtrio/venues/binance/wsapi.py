@@ -232,13 +232,14 @@ class WsOrderEntry(WsConnection):
                     raw[:200],
                 )
             return
+        error = self._error_of(obj)
+        if isinstance(error, RateLimited):
+            # Now: before any other task may send, and also for a request its caller gave up
+            # on (the venue counts the wait from when it answered; Hyperliquid chaos seed
+            # 20201, the same race).
+            self._rest.note_backoff(error)
         slot = self._pending.pop(rid, None)
         if slot is None:
-            late = self._error_of(obj)
-            if isinstance(late, RateLimited):
-                # A 429 to a request given up on binds all the same: the venue counts the
-                # wait from when it answered (Hyperliquid chaos seed 20201, the same race).
-                self._rest.note_backoff(late)
             self.unknown_ids += 1
             if self.unknown_ids % LOG_EVERY == 1:
                 logger.warning(
@@ -249,9 +250,7 @@ class WsOrderEntry(WsConnection):
                 )
             return
         slot.answer = obj
-        error = self._error_of(obj)
         if isinstance(error, RateLimited):
-            self._rest.note_backoff(error)  # now: before any other task may send
             slot.limited = error
         slot.done.set()
 

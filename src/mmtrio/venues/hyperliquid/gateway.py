@@ -142,7 +142,8 @@ class HyperliquidGateway:
         # One back-off for both ways in: Hyperliquid counts websocket posts against the same
         # IP budget, and a request sent into a 429's back-off earns a ban (chaos seeds 1702
         # and 1704: the dead-man's refresh went out over the websocket 0.4 s after a post
-        # was answered 429, then every second into the ban).
+        # was answered 429, then every second into the ban). A post's 429 starts the back-off
+        # in the user stream's reader (note_limit), before the poster wakes.
         self.rest.check_blocked()
         post = self.post
         if post is not None and post.connected:
@@ -152,11 +153,6 @@ class HyperliquidGateway:
                 return answer
             except PostUnavailable:
                 pass  # not sent: the same signed payload over REST
-            except RateLimited as exc:
-                if not exc.retry_after_s:
-                    exc.retry_after_s = FALLBACK_RETRY_AFTER_429_S
-                self.rest.block(exc.retry_after_s)
-                raise
             except OutcomeUnknownError:
                 if not idempotent:
                     raise
@@ -164,9 +160,12 @@ class HyperliquidGateway:
         self.via_rest += 1
         return await self.rest.exchange(payload)
 
-    def late_limit(self, exc: RateLimited) -> None:
-        """A 429 answering a post given up on: its back-off binds both ways in all the same."""
-        self.rest.block(exc.retry_after_s or FALLBACK_RETRY_AFTER_429_S)
+    def note_limit(self, exc: RateLimited) -> None:
+        """A post answered 429 (the user stream's reader calls this as it reads the answer,
+        whether or not anyone still waits for it): the back-off binds both ways in."""
+        if not exc.retry_after_s:
+            exc.retry_after_s = FALLBACK_RETRY_AFTER_429_S
+        self.rest.block(exc.retry_after_s)
 
     async def _act_rest(self, action: dict[str, Any]) -> Any:
         await self.rest.paid_for(ACTION)

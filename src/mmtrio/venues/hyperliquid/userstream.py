@@ -162,8 +162,8 @@ class UserStream(HyperliquidWs):
         self.coin = instrument.symbol
         self.tracking = tracking
         self.post_timeout_s = post_timeout_s
-        # Told of a 429 answering a post nobody waits for any more (see _on_post).
-        self.on_late_limit: Callable[[RateLimited], None] | None = None
+        # Told of every 429 a post is answered with, as the reader reads it (see _on_post).
+        self.on_limit: Callable[[RateLimited], None] | None = None
         self._send: UserSink | None = None
         self._queue_send, self._queue_recv = trio.open_memory_channel[Event](QUEUE)
         # Held cancels released by a modify's answer (tracking.release): few, never dropped.
@@ -263,33 +263,28 @@ class UserStream(HyperliquidWs):
             raise result
         return result
 
-    def _late_answer(self, data: Any) -> None:
-        """A 429 that answers a post given up on (its timeout passed) still binds: the venue
-        counts the wait from when it answered. Hyperliquid chaos seed 20201: a dead-man
-        refresh's 429 was held 1.16 s, the refresh gave up after 0.5 s and retried 0.75 s on,
-        inside the back-off the late answer had stated, and the venue banned the bot (418)."""
-        limit = _late_limit(data)
-        if limit is not None and self.on_late_limit is not None:
-            self.on_late_limit(limit)
-
     def _on_post(self, data: Any) -> None:
         rid = int_of(field(data, "id", "post answer"), "post id")
-        waiter = self._pending.get(rid)
-        if waiter is None:
-            self.skipped["late post answer"] += 1
-            self._late_answer(data)
-            return
-        done, slot = waiter
         response = field(data, "response", "post answer")
         kind = field(response, "type", "post answer")
         payload = response.get("payload")
         if kind == "error":
-            text = payload if isinstance(payload, str) else repr(payload)
-            slot.append(_post_error(text))
+            result: Any = _post_error(payload if isinstance(payload, str) else repr(payload))
+            if isinstance(result, RateLimited) and self.on_limit is not None:
+                # Now, in the reader: before any other task may send, and also for a post its
+                # caller gave up on (the venue counts the wait from when it answered; chaos
+                # seed 20201: a dead-man refresh went out inside a late 429's back-off: 418).
+                self.on_limit(result)
         elif kind == "info":
-            slot.append(payload.get("data") if isinstance(payload, dict) else payload)
+            result = payload.get("data") if isinstance(payload, dict) else payload
         else:
-            slot.append(payload)
+            result = payload
+        waiter = self._pending.get(rid)
+        if waiter is None:
+            self.skipped["late post answer"] += 1
+            return
+        done, slot = waiter
+        slot.append(result)
         done.set()
 
     # --- reading --------------------------------------------------------------------------
@@ -436,16 +431,6 @@ class UserStream(HyperliquidWs):
 
 
 _STATED_WAIT = re.compile(r"retry after (\d+(?:\.\d+)?) ?s", re.IGNORECASE)
-
-
-def _late_limit(data: Any) -> RateLimited | None:
-    """The rate limit a late post answer states, if it is one (anything else: None)."""
-    response = data.get("response") if isinstance(data, dict) else None
-    if not isinstance(response, dict) or response.get("type") != "error":
-        return None
-    payload = response.get("payload")
-    error = _post_error(payload if isinstance(payload, str) else repr(payload))
-    return error if isinstance(error, RateLimited) else None
 
 
 def _post_error(text: str) -> Exception:

@@ -255,7 +255,7 @@ class HyperliquidSession:
             clock_ms=self.hooks.clock_ms,
         )
         self.gateway.post = stream  # order entry rides on this connection while it is up
-        stream.on_late_limit = self.gateway.late_limit
+        stream.on_limit = self.gateway.note_limit  # 429s start the back-off as they are read
         return stream
 
     async def aclose(self) -> None:
