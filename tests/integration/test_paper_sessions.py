@@ -16,8 +16,16 @@ import pytest
 import trio
 from loguru import logger
 
+from mmtrio.core.guards import TradingState
+from mmtrio.runtime.control import control_request
 from tests.integration.paper import PaperEngine, paper_engine
-from tests.integration.test_run_engine import quotes_resting, run_engine, wait_for, write_config
+from tests.integration.test_run_engine import (
+    quotes_resting,
+    run_engine,
+    venue_open,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +93,47 @@ async def test_a_second_paper_session_in_the_same_directory_continues_correctly(
     aside = list((tmp_path / "state").glob("journal-paper-*.sqlite3"))
     assert len(aside) == 1 and str(aside[0]) in said
     assert (tmp_path / "state" / "journal.sqlite3").exists()
+
+
+async def test_a_kill_stays_latched_when_the_next_paper_session_starts_a_new_journal(
+    tmp_path: Path,
+) -> None:
+    """`mmtrio kill`, stop, `mmtrio run` in paper mode: the new paper venue sets the old
+    journal aside, but the operator's kill is not the venue's state: the new session starts
+    HALTED with the reason, quotes nothing, and a plain resume lets it trade."""
+    cfg_path = write_config(tmp_path, speed=5.0)
+    first = paper_engine(cfg_path)
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_engine, first, codes)
+        await quotes_resting(first, 30, "quotes resting")
+        answer = await trio.to_thread.run_sync(
+            control_request, first.config.runtime.control_socket,
+            {"cmd": "kill", "reason": "operator: news at 14:30"},
+        )  # fmt: skip
+        assert answer["ok"] is True, answer
+        await wait_for(lambda: venue_open(first) == [], 10, "the kill to cancel every order")
+        first.request_stop("test stop")
+    assert codes == [3]  # stopped with the kill switch latched
+
+    second = paper_engine(cfg_path)  # a new paper venue: a new journal
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_engine, second, codes)
+        await wait_for(lambda: second.loop is not None and second.loop.steps > 20, 60,
+                       "the second session to run")  # fmt: skip
+        await trio.sleep(2.0)  # past the warm-up at ×5: an unlatched bot would quote by now
+        mm = second.mm
+        assert mm is not None
+        st = mm.status(second.clock_ms())
+        assert st.trading_state is TradingState.HALTED, st.reason
+        assert "news at 14:30" in st.reason and "previous paper session" in st.reason
+        assert second.sim_venue.account.orders == {}  # not one order placed
+        answer = await trio.to_thread.run_sync(
+            control_request, second.config.runtime.control_socket,
+            {"cmd": "resume", "reason": "operator: news is out"},
+        )  # fmt: skip
+        assert answer["ok"] is True, answer
+        await quotes_resting(second, 30, "quotes after the resume")
+        second.request_stop("test stop")
+    assert codes == [3, 0]
+    assert len(list((tmp_path / "state").glob("journal-paper-*.sqlite3"))) == 1

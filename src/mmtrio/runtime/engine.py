@@ -48,7 +48,7 @@ from mmtrio.runtime.engine_startup import SESSION_START_TIMEOUT_S, EngineStartup
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.hangup import early_signals
 from mmtrio.runtime.journal import Journal
-from mmtrio.runtime.journal_aside import set_aside, venue_replaced
+from mmtrio.runtime.journal_aside import keep_latch, set_aside, venue_replaced
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.rate_usage import RateUsageFile
@@ -114,9 +114,14 @@ class Engine(EngineStartup, EngineBot):
         try:
             recovery = await determinism.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
+            carried = None
             if venue_replaced(self.settings.instance, recovery.last_start):
-                recovery = await determinism.run_sync(set_aside, journal)
+                recovery, carried = await determinism.run_sync(
+                    set_aside, journal, self.clock_ms(), cfg.risk.day_start_hour_utc
+                )
             epoch = await determinism.run_sync(journal.next_epoch)
+            if carried is not None:  # a latch of the journal set aside (journal_aside.py)
+                await determinism.run_sync(keep_latch, journal, carried)
             writer = JournalWriter(journal, retention=retention_of(cfg))
             self._writer = writer  # a reload may change its retention (runtime_reload)
             known = set(recovery.known_trade_ids.get(self.symbol, frozenset()))

@@ -7,17 +7,31 @@ gone; continuing it made the bot halt on a position mismatch (or discard new fil
 duplicates). It is moved to ``journal-paper-<UTC time>.sqlite3`` beside the new journal, under
 the state-directory lock, and the session starts flat with fresh loss limits. A real venue
 has no instance (empty): its journal always continues.
+
+What does carry over is a latch (decision): a kill switch, or a loss limit breached, in the
+journal set aside stays latched in the new one until ``mmtrio resume``. A kill is the
+operator's word, not the venue's state: ``mmtrio kill``, stop, ``mmtrio run`` must not trade
+(issue 13). The money a breach counted belonged to the venue that is gone, so in the new
+journal the latch is a kill switch naming the old reason, which a plain ``resume`` clears; the
+new session's equity, peak and day start from zero as any first start's do. It is written as
+the new journal's first ``risk_state`` record, so start-up restores it as it restores any
+latch (``limits continued from the journal ... kill switch still latched``).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
 
+from mmtrio.core.loss_limits import LATCHED_SUFFIX, LimitsState, trading_day
+from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal import Journal
 from mmtrio.runtime.journal_read import RecoveryState
+from mmtrio.runtime.recovery import read_limits
 
 
 def venue_replaced(instance: str, last_start: dict[str, Any] | None) -> bool:
@@ -25,8 +39,42 @@ def venue_replaced(instance: str, last_start: dict[str, Any] | None) -> bool:
     return bool(instance) and last_start is not None and last_start.get("instance") != instance
 
 
-def set_aside(journal: Journal) -> RecoveryState:
-    """Set the journal aside (blocking: run in a worker thread); the new one's recovery state."""
+def carried_latch(state: LimitsState | None, aside: str) -> str | None:
+    """The kill-switch reason the new journal keeps from the last state of the one set aside
+    (None: nothing was latched)."""
+    if state is None:
+        return None
+    reason = state.kill_reason
+    if reason is None and state.breaches:
+        reason = state.breaches[0][1]
+    if reason is None:
+        return None
+    reason = reason.removesuffix(LATCHED_SUFFIX)
+    return f"{reason} (latched in the previous paper session, journal kept as {aside})"
+
+
+def fresh_latched(reason: str, now_ms: int, day_start_hour_utc: int) -> LimitsState:
+    """A first start's limits (equity, peak, day and bases at zero) with the kill latched."""
+    zero = Decimal(0)
+    state = LimitsState(
+        ts=now_ms,
+        total=zero,
+        position_lots=0,
+        valued_at=None,
+        peak=None,
+        day=trading_day(now_ms, day_start_hour_utc),
+        day_start=zero,
+        cumulative_base=zero,
+    )
+    return replace(state, kill_reason=reason, kill_flatten=False)  # a fresh venue is flat
+
+
+def set_aside(
+    journal: Journal, now_ms: int, day_start_hour_utc: int
+) -> tuple[RecoveryState, LimitsState | None]:
+    """Set the journal aside (blocking: run in a worker thread): the new one's recovery state,
+    and the latched limits to write into it once its session has begun (module docstring)."""
+    last = read_limits(journal.path)
     tag = f"paper-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     aside = journal.set_aside(tag)
     logger.warning(
@@ -35,7 +83,16 @@ def set_aside(journal: Journal) -> RecoveryState:
         "with a new journal",
         aside,
     )
-    return journal.load_recovery_state()
+    reason = carried_latch(last, str(aside))
+    if reason is None:
+        return journal.load_recovery_state(), None
+    logger.warning("the kill switch stays latched in the new journal: {}", reason)
+    return journal.load_recovery_state(), fresh_latched(reason, now_ms, day_start_hour_utc)
 
 
-__all__ = ["set_aside", "venue_replaced"]
+def keep_latch(journal: Journal, state: LimitsState) -> None:
+    """Write the carried latch as the new journal's first ``risk_state`` (blocking)."""
+    journal.write_batch([js.Record(js.Kind.RISK_STATE, state.ts, state.to_json())])
+
+
+__all__ = ["carried_latch", "fresh_latched", "keep_latch", "set_aside", "venue_replaced"]
