@@ -216,10 +216,12 @@ class HyperliquidSession:
         )
 
     async def sync_clock(self) -> int:
-        """Offset from the ``time`` of ``clearinghouseState`` (midpoint of the round trip)."""
-        t0 = self.hooks.clock_ms()
-        body = await self._clearinghouse()
-        t1 = self.hooks.clock_ms()
+        """Offset from the ``time`` of ``clearinghouseState``: the midpoint of the round trip
+        of the copy the venue answered (:meth:`HyperliquidRest.timed_info`), not of the
+        back-offs and failed copies before it, as on Binance and OKX."""
+        body, t0, t1 = await self.rest.timed_info(
+            {"type": "clearinghouseState", "user": self.address}
+        )
         venue = body.get("time") if isinstance(body, dict) else None
         if isinstance(venue, int) and not isinstance(venue, bool) and venue > 0:
             self.time_offset_ms = venue - (t0 + t1) // 2
