@@ -4,6 +4,7 @@ header, envelopes and sCodes, unknown outcomes, the rate-limit block, paging, th
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -271,6 +272,100 @@ async def test_deadman_calls_keep_to_one_per_second(autojump_clock: trio.abc.Clo
         await gw.arm_deadman("BTC-USDT-SWAP", countdown)
     timeouts = [json.loads(r.content)["timeOut"] for r in venue.requests]
     assert timeouts == ["30", "0", "30", "30", "0"]
+
+
+class DeadmanVenue:
+    """cancel-all-after as OKX (and the simulated venue) counts it: one call a second, a call
+    refused with an error having no effect and using nothing; ``refuse`` names the calls
+    (1-based) answered with a 5xx, ``hang`` those that never get an answer."""
+
+    def __init__(self, refuse: set[int], hang: set[int] | None = None) -> None:
+        self.refuse, self.hang = refuse, hang or set()
+        self.calls: list[tuple[float, int]] = []  # (time, status)
+        self.armed: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        now = trio.current_time()
+        n = len(self.calls) + 1
+        if n in self.hang:
+            self.calls.append((now, 0))
+            raise httpx.ReadTimeout("no answer", request=request)
+        if n in self.refuse:
+            status = 500
+        elif self.armed and now - self.armed[-1] < 1.0:
+            status = 429
+        else:
+            status = 200
+            self.armed.append(now)
+        self.calls.append((now, status))
+        if status == 500:
+            return httpx.Response(500, json={"code": "50026", "msg": "System error"})
+        if status == 429:
+            return httpx.Response(429, json={"code": "50011", "msg": "Too Many Requests"})
+        return ok([{"triggerTime": "1", "tag": "", "ts": "1"}])
+
+
+async def test_a_refused_deadman_refresh_is_tried_again_at_the_retry_pace(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Chaos seeds 33211, 33231 (invariant 11): the venue answered a refresh with a 500; the
+    # retry a quarter second later was held a whole second behind that refused call, so its
+    # half-second attempt ended before it left ("no answer within 0.5 s"), the link went
+    # silent 0.75 s after the 500, and OKX's 10 s countdown fired on the live bot.
+    from mmtrio.runtime.deadman import deadman_heartbeat, retry_delay
+
+    venue = DeadmanVenue(refuse={3})  # the first arm, a refresh, then a refused refresh
+    gw = OkxGateway(make(Venue(venue)), SWAP)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            functools.partial(
+                deadman_heartbeat, gw, SWAP.symbol, 10_000, 1_000, disarm_on_exit=False
+            )
+        )
+        await trio.sleep(4.0)
+        nursery.cancel_scope.cancel()
+    refused_at = venue.calls[2][0]
+    after = [t for t, status in venue.calls if t > refused_at]
+    assert after and after[0] - refused_at <= retry_delay(1.0) + 0.01
+    assert venue.armed[2] == after[0]  # it went out, and it armed
+    assert all(status != 429 for _, status in venue.calls)
+
+
+async def test_a_deadman_call_without_an_answer_still_spaces_the_next(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # A call that left and got no answer may yet reach OKX, or did and lost its answer: it
+    # may have used the second, so the next one keeps to the spacing.
+    venue = DeadmanVenue(refuse=set(), hang={1, 2})  # the client tries a lost read once more
+    gw = OkxGateway(make(Venue(venue)), SWAP)
+    with pytest.raises(OutcomeUnknownError):
+        await gw.arm_deadman(SWAP.symbol, 30_000)
+    failed_at = trio.current_time()
+    await gw.arm_deadman(SWAP.symbol, 30_000)
+    assert venue.calls[-1][1] == 200 and venue.calls[-1][0] >= failed_at + 1.0 - 1e-9
+
+
+async def test_a_deadman_rate_limit_holds_it_for_its_one_second_window(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # OKX counts cancel-all-after per second: a 429 on it holds it one second, not the 2 s
+    # window of the other endpoints (chaos seed 33231: a refresh refused at 0 waited until
+    # 2 s, past the 0.49 s of usable link left after its second ended).
+    calls: list[float] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        calls.append(trio.current_time())
+        if len(calls) == 1:
+            return httpx.Response(429, json={"code": "50011", "msg": "Too Many Requests"})
+        return ok([{"triggerTime": "1", "tag": "", "ts": "1"}])
+
+    gw = OkxGateway(make(Venue(respond)), SWAP)
+    with pytest.raises(RateLimited) as err:
+        await gw.arm_deadman(SWAP.symbol, 30_000)
+    assert err.value.retry_after_s == 1.0
+    await trio.sleep(err.value.retry_after_s)
+    await gw.arm_deadman(SWAP.symbol, 30_000)  # the window is over: it goes out
+    assert len(calls) == 2 and calls[1] - calls[0] == pytest.approx(1.0)
 
 
 async def test_a_rate_limit_holds_only_its_endpoint(autojump_clock: trio.abc.Clock) -> None:

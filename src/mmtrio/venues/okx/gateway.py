@@ -13,10 +13,12 @@ Answers are neutral here: an accepted order becomes an OrderAck, a per-order ``s
 :class:`~mmtrio.errors.VenueError` of the kind :mod:`mmtrio.venues.okx.errors` maps.
 
 **Dead-man.** ``POST /api/v5/trade/cancel-all-after`` takes whole seconds, 0 (off) or
-10..120, at most once a second (calls are spaced to keep to that). The runtime's countdown
-(ms) is taken in whole seconds, rounded down (the venue then cancels no later than asked); a
-countdown outside OKX's range is refused with a ConfigError naming
-``runtime.deadman_countdown_ms``. OKX's switch covers the whole account, not one instrument.
+10..120, at most once a second: a call goes out a second after the last one that may have
+used that second, not after one OKX refused (:func:`_may_count`), and a 429 on it holds it
+for its one-second window. The runtime's countdown (ms) is taken in whole seconds, rounded
+down (the venue then cancels no later than asked); a countdown outside OKX's range is
+refused with a ConfigError naming ``runtime.deadman_countdown_ms``. OKX's switch covers the
+whole account, not one instrument.
 
 **Fills** (``GET /api/v5/trade/fills``, the last 3 days) page backwards by ``billId``,
 newest first; :meth:`OkxGateway.user_trades` pages back until it passes ``from_id`` (trade
@@ -260,5 +262,24 @@ class OkxGateway:
         # just after the start) waits out the rest of that second instead of meeting a 429.
         if self._deadman_sent is not None:
             await trio.sleep_until(self._deadman_sent + DEADMAN_INTERVAL_S)
-        self._deadman_sent = trio.current_time()
-        await self.rest.cancel_all_after(seconds)
+        before, self._deadman_sent = self._deadman_sent, trio.current_time()
+        try:
+            await self.rest.cancel_all_after(seconds)
+        except VenueError as exc:
+            if not _may_count(exc):
+                self._deadman_sent = before
+            raise
+
+
+def _may_count(exc: VenueError) -> bool:
+    """Whether a failed cancel-all-after may have used OKX's one call a second: only one
+    that left without an answer (it may yet arrive, or its answer was lost). One OKX
+    answered with a refusal (a 5xx, an error code) or one never sent starts no spacing: the
+    dead-man's retry goes out at its own pace (``runtime/deadman.py``'s ``retry_delay``),
+    not held a whole second behind a call that did not arm (chaos seeds 33211, 33231: a
+    refresh answered 500, the retry 0.25 s later was held until a second after it, its
+    0.5 s attempt ended before it left, the link went silent in between, and the venue's
+    countdown fired on a live bot). A 429 holds the endpoint through the REST client's
+    back-off; if OKX did count the refused call, the early retry meets such a 429 and
+    waits out its one-second window: the venue's answer, not a guess, decides."""
+    return isinstance(exc, OutcomeUnknownError) and not exc.status

@@ -9,12 +9,13 @@ The same rules as the Binance client, because the caller cannot apply them after
   a timeout or a dropped connection after the request was written) raises
   OutcomeUnknownError; the caller resolves it by querying the ``clOrdId``.
 * After a rate-limit answer (HTTP 429 / 50011) it refuses to send to that endpoint for one
-  OKX window (2 s; OKX sends no Retry-After), checked again when the request's bytes are
-  about to leave. OKX counts each endpoint on its own (place 60 per 2 s, positions 10 per
-  2 s, cancel-all-after 1 per second, ...), so a 429 on one says nothing about the others: a
-  dead-man refresh refused must not block the cancel-all of a shutdown. The order
-  operations (place, amend, cancel and their batches, REST or WebSocket) are one group: they
-  also share the sub-account's order-rate limit, so a 429 on any of them holds them all.
+  OKX window (2 s, cancel-all-after's 1 s; OKX sends no Retry-After), checked again when
+  the request's bytes are about to leave. OKX counts each endpoint on its own (place 60 per
+  2 s, positions 10 per 2 s, cancel-all-after 1 per second, ...), so a 429 on one says
+  nothing about the others: a dead-man refresh refused must not block the cancel-all of a
+  shutdown. The order operations (place, amend, cancel and their batches, REST or
+  WebSocket) are one group: they also share the sub-account's order-rate limit, so a 429 on
+  any of them holds them all.
 * Signed requests carry ``OK-ACCESS-TIMESTAMP`` = local clock + the offset measured against
   ``GET /api/v5/public/time`` (OKX refuses a timestamp 30 s off: 50102); a 50102 resyncs
   the offset before it is raised.
@@ -354,7 +355,9 @@ class OkxRest:
             return data
         if resp.status_code == 200 and mutates and code in ("1", "2") and data:
             return data  # per-order results: the caller reads each sCode
-        err = classify(resp.status_code, code or None, msg, mode=self._mode, source=self._source)
+        err = classify(
+            resp.status_code, code or None, msg, mode=self._mode, source=self._source, path=path
+        )
         if isinstance(err, RateLimited):
             wait = err.retry_after_s or RATE_LIMIT_RETRY_S
             self.block(wait, method, path)
