@@ -28,9 +28,11 @@ async def defective_heartbeat(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     *,
     disarm_on_exit: bool = True,
+    armed_at: float | None = None,
 ) -> None:
     """The pre-fix loop (its first arm and its disarm as today: only the pacing is old)."""
-    await deadman._first_arm(gateway, symbol, countdown_ms, refresh_ms)
+    if armed_at is None:  # else armed at start-up (runtime/engine_startup.py)
+        await deadman.first_arm(gateway, symbol, countdown_ms, refresh_ms)
     try:
         task_status.started()
         while True:

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from mmtrio.chaos.deadman_checks import check_deadman, live_until, usable_stretches
+from mmtrio.chaos.evidence import ProcessRecord
 from mmtrio.chaos.invariants import StopCheck
-from tests.unit.test_chaos_invariants import proc
+from mmtrio.chaos.logs import first_arm_ms
+from mmtrio.runtime.deadman import ARMED
+from tests.unit.test_chaos_invariants import proc as plain_proc
 
 COUNTDOWN, REFRESH = 5_000, 1_000
+
+
+def armed_line(ms: int) -> str:
+    """The bot's first-arm log entry (runtime/deadman.py), as a headless run writes it."""
+    text = f"{ARMED}BTCUSDT: the venue cancels every order if not refreshed for 5000 ms"
+    return json.dumps({"text": text, "record": {"time": {"timestamp": ms / 1000}}}) + "\n"
+
+
+def proc(**kw: Any) -> ProcessRecord:
+    """A process that armed its dead-man 100 ms after it started."""
+    kw.setdefault("log_text", armed_line(kw.get("start_ms", 0) + 100))
+    return plain_proc(**kw)
 
 
 def judge(fired_ms: list[int], procs: list, stops: list | None = None, barred=()) -> list:  # type: ignore[type-arg]
@@ -56,3 +74,26 @@ def test_a_link_barred_for_most_of_the_countdown_excuses_the_firing() -> None:
     assert judge([12_000], [bot], barred=[(7_800, 11_200)]) != []
     # 1.6 s before it: a working refresher arms once a second
     assert judge([12_000], [bot], barred=[(8_600, 11_800)]) != []
+
+
+def test_first_arm_is_read_from_the_log_in_either_format() -> None:
+    assert first_arm_ms("INFO fine\n") is None
+    assert first_arm_ms("INFO fine\n" + armed_line(4_321) + armed_line(9_000)) == 4_321
+
+
+def test_a_firing_before_the_process_armed_is_its_predecessors_countdown() -> None:
+    # Binance chaos seed 16021: the killed process's refresh, held by a silent link, reached
+    # the venue after the successor had started; its countdown fired before the successor's
+    # first arm (whose start-up reads met a 429 and two 500s).
+    killed = proc(index=0, start_ms=0, end_ms=3_000, signal_sent="KILL", exit_code=-9)
+    late = proc(index=1, start_ms=3_500, end_ms=None, signal_sent=None, log_text="INFO up\n")
+    assert judge([9_500], [killed, late]) == []  # never armed
+    armed_after = plain_proc(
+        index=1, start_ms=3_500, end_ms=None, signal_sent=None, log_text=armed_line(9_800)
+    )
+    assert judge([9_500], [killed, armed_after]) == []  # armed only after the firing
+    armed_before = plain_proc(
+        index=1, start_ms=3_500, end_ms=None, signal_sent=None, log_text=armed_line(4_000)
+    )
+    (v,) = judge([9_500], [killed, armed_before])  # its own countdown, not refreshed
+    assert "live bot process #1" in v.message

@@ -11,7 +11,16 @@ when
   countdown's window ``[fired − countdown, fired]`` lies inside one incarnation's life (a
   window starting before that incarnation started may be its killed predecessor's
   countdown, which is the dead-man doing its job), before any stop was asked of it (the final
-  SIGTERM/SIGKILL) or forced on it (its journal failed, ``journal_full``), and
+  SIGTERM/SIGKILL) or forced on it (its journal failed, ``journal_full``), and after that
+  incarnation had armed the countdown itself (its log's "dead-man armed for …", written
+  once the venue confirmed the first arm and before any order). Before its first arm, the
+  countdown running is a predecessor's, and a predecessor's arm can reach the venue after
+  the successor started: a killed process's refresh held by a silent link is delivered
+  when the link comes back (Binance chaos seed 16021: a refresh of the process killed at
+  +13.6 s reached the venue 2.8 s after its successor had been started, the successor's
+  start-up reads met a 429 and two 500s, and the countdown that refresh armed fired 0.3 s
+  before the successor's first arm, cancelling nothing: a bot sends no order before its
+  first arm), and
 - the venue let that bot reach it: inside the window, outside the times the venue barred it
   (429/418 Retry-After waits, responses a delay fault held, a silent link), either some
   stretch of usable link lasted a refresh period plus ``slack_ms``, or the last one (up to
@@ -31,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mmtrio.chaos.logs import first_arm_ms
 from mmtrio.runtime.deadman import retry_delay
 
 if TYPE_CHECKING:
@@ -85,6 +95,9 @@ def check_deadman(
             until = live_until(p, stops)
             if p.start_ms > since or (until is not None and until < at):
                 continue
+            armed = first_arm_ms(p.log_text)
+            if armed is None or armed > at:
+                continue  # not armed by this process yet: a predecessor's countdown
             stretches = usable_stretches(since, at, barred)
             retry_ms = int(retry_delay(refresh_ms / 1000) * 1000)
             if max(stretches) < refresh_ms + slack_ms and stretches[-1] < retry_ms + slack_ms:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from mmtrio.runtime.deadman import ARMED as DEADMAN_ARMED
+
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})")
 
 
@@ -155,6 +157,15 @@ JOURNAL_FAILED = "journal failed: "  # runtime/engine(_bot).py name the cause of
 # ... and adds this when the journal failed before the process sent anything to the venue
 BEFORE_VENUE = "(at start: nothing was sent to the venue)"
 NO_ORDER_ENTRY = "start-up never reached the venue's order entry"  # runtime.shutdown
+
+
+def first_arm_ms(raw: str) -> int | None:
+    """Wall ms of the bot's first "dead-man armed for …" entry (``runtime/deadman.py``
+    logs it once the venue confirmed the first arm, before any order); None without one."""
+    for ts, text in log_entries(raw):
+        if DEADMAN_ARMED in text.split("\n", 1)[0]:
+            return ts
+    return None
 
 
 def first_journal_failure(raw: str, fallback_ms: int) -> tuple[int, bool]:

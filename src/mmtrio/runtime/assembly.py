@@ -150,12 +150,14 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
     status_log: Callable[[], Awaitable[None]] | None,
     extra: list[tuple[str, Any]],
     watches: Watches | None = None,
+    deadman_armed_at: float | None = None,
 ) -> Supervisor:
     """The supervisor with the bot's long-lived children: market feed, user feed, dead-man
     (when the venue has one), periodic reconciliation, instrument watch, account watch and
     clock sync (``watches``), the status log line (``status_log``; None when the live screen
     replaces it) and any ``extra`` children. ``reconcile_interval_s`` reads the live config
-    (the key is reloadable)."""
+    (the key is reloadable). ``deadman_armed_at``: when start-up armed the dead-man (Trio
+    time), its child's first run starts refreshing from there instead of arming again."""
     rt = config.runtime
     rs = rt.restart
     policy = RestartPolicy(
@@ -177,7 +179,10 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
     async def user_child() -> None:
         await user.run(inbox.send_user)
 
+    armed = [deadman_armed_at]  # start-up's first arm; a restarted child arms again
+
     async def deadman_child(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        armed_at, armed[0] = armed[0], None
         await deadman_heartbeat(
             session.gateway,
             symbol,
@@ -185,6 +190,7 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
             rt.deadman_refresh_ms,
             task_status,
             disarm_on_exit=False,  # the cleanup disarms, once no order is left (shutdown)
+            armed_at=armed_at,
         )
 
     async def reconciler_child() -> None:

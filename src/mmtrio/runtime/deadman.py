@@ -34,6 +34,7 @@ DISARM_TIMEOUT_S = 5.0
 MIN_BACK_OFF_WAIT_S = 0.05  # a back-off reported as (almost) over is still waited a moment
 MAX_ATTEMPT_S = 5.0  # one refresh request: beyond this the connection is presumed hung
 MAX_RETRY_S = 1.0  # the wait before trying a failed refresh again
+ARMED = "dead-man armed for "  # logged once the first arm is confirmed (first_arm)
 
 
 def attempt_timeout(refresh_s: float) -> float:
@@ -47,28 +48,59 @@ def retry_delay(refresh_s: float) -> float:
     return min(MAX_RETRY_S, refresh_s / 4)
 
 
-async def _first_arm(gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms: int) -> None:
-    """Arm until the venue confirms it, paced as a refresh is: each attempt is bounded by
-    :func:`attempt_timeout`, and an unknown outcome or a lost connection is tried again after
-    :func:`retry_delay`; a 429/418 is waited out as the venue asks. A definite refusal (an
-    auth or a config error) propagates. Hyperliquid chaos seed 20158: a restarted bot's first
-    arm went out over the websocket, the venue applied it and its answer was lost; the arm
-    then waited 4 s for the post's timeout and 1 s more on REST, whose timeout crashed the
-    task into a supervisor restart that met a 429, and the venue's 6 s countdown fired on the
-    live bot. The earlier process's countdown is running while a restarted bot arms, so the
-    first arm is retried as fast as a refresh."""
+def check_timing(countdown_ms: int, refresh_ms: int) -> None:
+    """Refuse a countdown and refresh the venue would fire on a live bot with."""
+    if countdown_ms <= 0:
+        raise ConfigError(f"dead-man countdown must be > 0 ms, got {countdown_ms}")
+    if not 0 < refresh_ms < countdown_ms:
+        raise ConfigError(
+            f"dead-man refresh ({refresh_ms} ms) must be positive and shorter than the "
+            f"countdown ({countdown_ms} ms), or the venue cancels everything while we are alive"
+        )
+
+
+async def first_arm(gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms: int) -> float:
+    """Arm until the venue confirms it; the Trio time the confirmed attempt started (the
+    venue received it no earlier: the next refresh is due a period after it).
+
+    Paced as a refresh is: each attempt is bounded by :func:`attempt_timeout`, and an
+    unknown outcome or a lost connection is tried again after :func:`retry_delay`; a 429/418
+    is waited out as the venue asks. A definite refusal (an auth or a config error)
+    propagates. Hyperliquid chaos seed 20158: a restarted bot's first arm went out over the
+    websocket, the venue applied it and its answer was lost; the arm then waited 4 s for the
+    post's timeout and 1 s more on REST, whose timeout crashed the task into a supervisor
+    restart that met a 429, and the venue's 6 s countdown fired on the live bot. The earlier
+    process's countdown is running while a restarted bot arms, so the first arm is retried
+    as fast as a refresh.
+
+    The engine's start-up calls it before the trading loop runs (``engine_startup.py``), so
+    no order goes out before the countdown protects it; once confirmed it logs
+    :data:`ARMED`, which the chaos judge reads (a countdown that fires before a process's
+    first arm is its predecessor's: ``chaos/deadman_checks.py``).
+    """
+    check_timing(countdown_ms, refresh_ms)
     refresh_s = refresh_ms / 1000.0
     while True:
         wait = retry_delay(refresh_s)
+        started = trio.current_time()
         with trio.move_on_after(attempt_timeout(refresh_s)) as attempt:
             try:
                 await gateway.arm_deadman(symbol, countdown_ms)
-                return
             except RateLimited as exc:
                 wait = max(exc.retry_after_s or 1.0, MIN_BACK_OFF_WAIT_S)
                 problem = f"the venue rate-limited us ({exc.msg})"
             except (OutcomeUnknownError, ConnectionFailed) as exc:
                 problem = str(exc)
+            else:
+                logger.info(
+                    "{}{}: the venue cancels every order if not refreshed for {} ms "
+                    "(refresh every {} ms)",
+                    ARMED,
+                    symbol,
+                    countdown_ms,
+                    refresh_ms,
+                )
+                return started
         if attempt.cancelled_caught:
             problem = f"no answer within {attempt_timeout(refresh_s):g} s"
         logger.warning("dead-man arm for {} waits {:.2g} s: {}", symbol, wait, problem)
@@ -83,14 +115,17 @@ async def deadman_heartbeat(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     *,
     disarm_on_exit: bool = True,
+    armed_at: float | None = None,
 ) -> None:
     """Arm the countdown, report started, refresh every ``refresh_ms``; disarm on exit.
+    ``armed_at``: the countdown was armed already (:func:`first_arm` at the engine's
+    start-up, at that Trio time): the first refresh is due a period after it.
 
     The first arm must succeed before we report started (we do not claim protection we do
     not have). A 429/418 back-off is waited out as the venue asks (a restart would only meet
     the same back-off, and burn the supervisor's restart budget: chaos seed 11); an unknown
     outcome, a lost connection or an attempt past :func:`attempt_timeout` is tried again
-    after :func:`retry_delay` (:func:`_first_arm`); any other error propagates and the
+    after :func:`retry_delay` (:func:`first_arm`); any other error propagates and the
     supervisor restarts us. A failed refresh is logged and retried on the next beat; the
     countdown still runs from the last successful one. On cancellation the
     countdown is disarmed (0) in a shielded scope, so a clean stop does not leave a timer
@@ -100,15 +135,9 @@ async def deadman_heartbeat(
     seed 26 over a silent link: 5 s), and leaves the orders unprotected when the cancel-all
     then fails.
     """
-    if countdown_ms <= 0:
-        raise ConfigError(f"dead-man countdown must be > 0 ms, got {countdown_ms}")
-    if not 0 < refresh_ms < countdown_ms:
-        raise ConfigError(
-            f"dead-man refresh ({refresh_ms} ms) must be positive and shorter than the "
-            f"countdown ({countdown_ms} ms), or the venue cancels everything while we are alive"
-        )
-    armed_at = trio.current_time()
-    await _first_arm(gateway, symbol, countdown_ms, refresh_ms)
+    check_timing(countdown_ms, refresh_ms)
+    if armed_at is None:
+        armed_at = await first_arm(gateway, symbol, countdown_ms, refresh_ms)
     try:
         task_status.started()
         while True:

@@ -90,6 +90,7 @@ class EngineBase:
         )
         self.running: Running | None = None
         self._account: AccountSnapshot | None = None  # read at start (runtime/account_watch.py)
+        self.deadman_armed_at: float | None = None  # start-up's first arm (Trio time)
         self.session: VenueSession | None = None
         self.instrument_read = False  # start-up read the instrument: the gateway can be used
         # Extra supervised children (name, async fn): a hook for tests and future tasks.

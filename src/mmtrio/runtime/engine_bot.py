@@ -43,6 +43,7 @@ class EngineBot(EngineBase):
             else lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S),
             self.extra_children,
             Watches(self._account, self._on_clock_offset),
+            self.deadman_armed_at,
         )
         self.sources.supervisor = sup
         inbox = self.inbox

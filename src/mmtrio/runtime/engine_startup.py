@@ -13,10 +13,11 @@ from pathlib import Path
 import trio
 from loguru import logger
 
-from mmtrio.errors import AccountError, AuthError, RateLimited, VenueError
+from mmtrio.errors import AccountError, AuthError, ConfigError, RateLimited, VenueError
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.account_watch import check_account_at_start
 from mmtrio.runtime.assembly import JournalFacts, Running, assemble
+from mmtrio.runtime.deadman import first_arm
 from mmtrio.runtime.engine_base import EngineBase
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
@@ -123,6 +124,17 @@ class EngineStartup(EngineBase):
                 report = await running.reconciler.recover(
                     adopt=self.config.runtime.foreign_orders == "adopt"
                 )
+                if session.capabilities.deadman:
+                    # Before the loop runs: no order of ours goes out unprotected, and an
+                    # earlier process's countdown (even one its refresh held by a silent
+                    # link re-armed late) is replaced before it can cancel ours.
+                    rt = self.config.runtime
+                    self.deadman_armed_at = await first_arm(
+                        session.gateway,
+                        instrument.symbol,
+                        rt.deadman_countdown_ms,
+                        rt.deadman_refresh_ms,
+                    )
             except AuthError as exc:
                 # Bad input, not a crash: one line, exit 2, and not one request more (each
                 # would be refused the same way; issue #20, finding 5).
@@ -134,8 +146,9 @@ class EngineStartup(EngineBase):
                 )
                 logger.error(self.ended.auth_failed)
                 return False
-            except AccountError as exc:
-                # Bad input like a bad config: refused before anything was sent, exit 2.
+            except (AccountError, ConfigError) as exc:
+                # Bad input like a bad config (or a config the venue cannot take, e.g. a
+                # dead-man countdown outside its range): refused before any order, exit 2.
                 self.ended.start_refused = str(exc)
                 logger.error("{}. Nothing was traded.", exc)
                 return False
@@ -146,7 +159,8 @@ class EngineStartup(EngineBase):
                 logger.info("stopped during start-up ({})", self.ended.stop_reason)
                 return False
             raise trio.TooSlowError(
-                f"start-up (clock sync, instrument and reconciliation) took over "
+                f"start-up (clock sync, instrument, reconciliation and the dead-man's first arm) "
+                f"took over "
                 f"{SESSION_START_TIMEOUT_S} s"
             )
         running.loop.drain_startup(self.clock_ms())
