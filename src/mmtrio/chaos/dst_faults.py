@@ -82,6 +82,11 @@ class Faults:
         s = self.starver.active
         if s is not None and s.until is not None and trio.current_time() >= s.until:
             self.starver.active = None
+            # Out of a starvation the instrument charges nothing, but Trio would still call
+            # it before every task step of the run (a few % of a run's CPU time): it is
+            # there only while a starvation lasts.
+            trio.lowlevel.remove_instrument(self.starver)
+            self._instrumented = False
 
     async def execute(self, act: FaultAction, truth: dict[str, Any]) -> bool:
         """Do one action; False when it could not apply (e.g. the bot is down)."""
