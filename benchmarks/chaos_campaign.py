@@ -16,7 +16,8 @@ clean runs (about 0.2-0.6 MB each) once judged, keeping their ``evidence.json``.
 Usage: .venv/bin/python benchmarks/chaos_campaign.py [--runs 1000] [--seed 1] [--duration 25]
        [--jobs 2] [--out chaos-campaign] [--summary chaos-campaign/summary.json] [--resume]
        [--keep all|failed]
-Exit code: 0 clean, 4 violations (the summary names the first failing seed), 1 harness errors.
+Exit code: 0 clean, 4 violations (the summary names the first failing seed), 1 harness errors
+or stopped by SIGTERM (the runs under way finish and are judged, no other starts).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mmtrio.chaos.harness import Harness
+from mmtrio.chaos.harness import Harness, TermRequest
 from mmtrio.chaos.report import RunResult, format_table, summary
 from mmtrio.chaos.schedule import run_seed
 from mmtrio.chaos.venues import VENUES
@@ -88,6 +89,8 @@ def main() -> int:
     print(f"{len(done)} runs already judged, {len(todo)} to go", flush=True)
 
     def one(i: int) -> None:
+        if stop.requested:
+            return  # SIGTERM: the runs under way finish, no other starts
         result = Harness(run_seed(args.seed, i), args.duration, out, args.venue).run()
         if args.keep == "failed" and result.ok:
             _prune(result)
@@ -108,15 +111,17 @@ def main() -> int:
             tmp.write_text(json.dumps(doc, indent=1))
             tmp.replace(target)  # atomic: a resume never reads half a summary
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    with TermRequest() as stop, ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for future in [pool.submit(one, i) for i in todo]:
             future.result()  # a harness bug surfaces here, not silently
     results = [done[k] for k in sorted(done)]
+    if stop.requested:
+        print(f"{stop.signal} received: stopped after {len(results)} of {args.runs} runs")
     print(format_table(results))
     print(f"summary: {target}")
     if any(r.violations for r in results):
         return 4
-    return 1 if any(r.error is not None for r in results) else 0
+    return 1 if any(r.error is not None for r in results) or stop.requested else 0
 
 
 if __name__ == "__main__":

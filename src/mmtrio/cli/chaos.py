@@ -29,6 +29,8 @@ and the same seed gives the same hash. --jobs spreads runs over processes; --rep
 runs every seed twice and names the first divergence of the two traces (exit 1) if any.
 SIGTERM or Ctrl-C stops a deterministic campaign: the runs under way finish, no other
 starts, the figures cover the runs made, and the exit is 1 (4 if one of them violated).
+SIGTERM stops a process-level campaign the same way (its run under way finishes and its
+processes are stopped); Ctrl-C reaches every process of the group and ends it at once.
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ examples:
   mmtrio chaos --deterministic --runs 1 --seed 139 --replay-check   # same trace twice?
   mmtrio chaos --venue extended --runs 3       # on Extended's protocol (Stark-signed orders)
 
-exit codes: 0 every run clean; 1 the harness could not complete a run, or a deterministic
-campaign was stopped (SIGTERM, Ctrl-C) before its last run; 2 bad arguments; 4 an invariant
-was violated
+exit codes: 0 every run clean; 1 the harness could not complete a run, or the campaign
+was stopped (SIGTERM; Ctrl-C for --deterministic) before its last run; 2 bad arguments;
+4 an invariant was violated
 """
 
 
@@ -111,7 +113,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.harness import run_campaign
+    from mmtrio.chaos.harness import TermRequest, run_campaign
     from mmtrio.chaos.report import format_table, summary
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
     from mmtrio.errors import MmtrioError
@@ -130,16 +132,25 @@ def run(args: argparse.Namespace) -> int:
 
         return run_deterministic(args)
     try:
-        results = run_campaign(args.seed, args.runs, args.duration, Path(args.out), args.venue)
+        with TermRequest() as stop:
+            results = run_campaign(
+                args.seed, args.runs, args.duration, Path(args.out), args.venue, stop=stop
+            )
     except MmtrioError as exc:  # e.g. a duration too short for any fault window
         print(f"mmtrio chaos: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if stop.requested:
+        print(
+            f"mmtrio chaos: {stop.signal} received: stopped after {len(results)} of "
+            f"{args.runs} runs (the run under way finished; the figures below cover those only)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(summary(results, args.seed)))
     else:
         print(format_table(results))
     if any(r.violations for r in results):
         return EXIT_VIOLATIONS
-    if any(r.error is not None for r in results):
+    if any(r.error is not None for r in results) or stop.requested:
         return EXIT_FAILED
     return EXIT_OK
