@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from mmtrio.chaos.recovery_checks import check_gap_alerts
 from tests.unit.test_chaos_invariants import proc
 
@@ -71,3 +73,28 @@ def test_a_resync_into_reducing_only_is_back_in_sync() -> None:
     still = rec(3, "state_change", 1_100, reason="HALTED -> HALTED: book invalid: y")
     (v,) = check_book_sync([invalid, place, still, rec(4, "fill", 1_200)])
     assert v.invariant == 7
+
+
+def test_a_bot_starting_when_the_gap_came_is_the_one_to_name_it() -> None:
+    # OKX campaign seed 36034: the position_gap's kill found the bot down (an earlier kill's
+    # restart pending); the restarted bot started 0.2 s before the change and reconciled
+    # 2.4 s after it, naming the gap; the next bot found nothing to name.
+    def at(ms: int, text: str) -> str:
+        return json.dumps({"text": text, "record": {"time": {"timestamp": ms / 1000}}}) + "\n"
+
+    named = at(4_400, STARTED.strip()) + at(4_401, ALERT.strip())
+    bots = [proc(index=0, start_ms=0, end_ms=1_500, signal_sent="KILL", exit_code=-9),
+            proc(index=1, start_ms=2_000, end_ms=7_000, log_text=named, exit_code=1,
+                 signal_sent=None),
+            proc(index=2, start_ms=8_000, log_text=at(8_500, STARTED.strip()))]  # fmt: skip
+    assert check_gap_alerts([2_200], bots) == []
+    silent = at(4_400, STARTED.strip())
+    bots[1] = proc(index=1, start_ms=2_000, end_ms=7_000, log_text=silent, exit_code=1,
+                   signal_sent=None)  # fmt: skip
+    (v,) = check_gap_alerts([2_200], bots)
+    assert "process #1" in v.message
+    # reconciled before the change: a running bot met it, which is not the start-up's case
+    early = at(2_100, STARTED.strip())
+    bots[1] = proc(index=1, start_ms=2_000, end_ms=7_000, log_text=early, exit_code=1,
+                   signal_sent=None)  # fmt: skip
+    assert check_gap_alerts([2_200], bots) == []

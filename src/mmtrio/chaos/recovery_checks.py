@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mmtrio.chaos.logs import log_entries
+
 if TYPE_CHECKING:
     from mmtrio.chaos.evidence import ProcessRecord, Violation
 
@@ -22,6 +24,17 @@ if TYPE_CHECKING:
 # and core/strategy.py's alert "position gap of +0.003 BTC adopted from the venue …" (older
 # logs: "+3 lots")
 GAP_ALERT = re.compile(r"gap of [+-]\d+(?:\.\d+)? \w+ adopted")
+STARTUP_RECONCILE = "reconcile (start)"
+
+
+def startup_reconcile_ms(raw: str) -> int | None:
+    """Wall ms of a bot's start-up reconciliation summary (None: it never got there)."""
+    for ts, text in log_entries(raw):
+        if STARTUP_RECONCILE in text.split("\n", 1)[0]:
+            return ts
+    return None
+
+
 # runtime/recovery.py, a journal no earlier bot wrote: the venue's position is adopted as it
 # stands (there is no journaled position it could be a gap from), and the line says so
 NEW_JOURNAL = "first start (no earlier session journaled)"
@@ -32,11 +45,34 @@ def check_gap_alerts(gap_ms: Sequence[int], processes: Sequence[ProcessRecord]) 
     from mmtrio.chaos.evidence import Violation
 
     for at in gap_ms:
-        nxt = [p for p in processes if p.start_ms >= at]
+        # A bot started before the change but reconciled after it met the change first: the
+        # fault's kill found the bot already down, and the restart of an earlier kill came
+        # before the change (OKX campaign seed 36034: bot 2 started 0.2 s before the +3 lots,
+        # named the gap at its start-up reconcile 2.4 s later; bot 3, the next to start,
+        # rightly found nothing to name, and was blamed).
+        starting = [
+            p
+            for p in processes
+            if p.start_ms < at
+            and (p.end_ms is None or p.end_ms > at)
+            and (r := startup_reconcile_ms(p.log_text)) is not None
+            and r >= at
+        ]
+        running = [
+            p
+            for p in processes
+            if p.start_ms < at
+            and (p.end_ms is None or p.end_ms > at)
+            and (r := startup_reconcile_ms(p.log_text)) is not None
+            and r < at
+        ]
+        if running:
+            continue  # a running bot met it: its periodic reconciliation's case, not this one
+        nxt = starting or [p for p in processes if p.start_ms >= at]
         if not nxt:
             continue  # the run ended first: nobody to judge
         first = min(nxt, key=lambda p: p.start_ms)
-        if "reconcile (start)" not in first.log_text:
+        if STARTUP_RECONCILE not in first.log_text:
             continue  # it never finished its start-up recovery (killed again first)
         if NEW_JOURNAL in first.log_text:
             # Every bot before it died before its journal's first record (chaos --venue okx
