@@ -25,15 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mmtrio.chaos.harness import Harness, TermRequest
+from mmtrio.chaos.harness import Harness
 from mmtrio.chaos.report import RunResult, format_table, summary
 from mmtrio.chaos.schedule import run_seed
+from mmtrio.chaos.stop import StopRequest
 from mmtrio.chaos.venues import VENUES
 
 
@@ -111,7 +113,7 @@ def main() -> int:
             tmp.write_text(json.dumps(doc, indent=1))
             tmp.replace(target)  # atomic: a resume never reads half a summary
 
-    with TermRequest() as stop, ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    with StopRequest([signal.SIGTERM]) as stop, ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for future in [pool.submit(one, i) for i in todo]:
             future.result()  # a harness bug surfaces here, not silently
     results = [done[k] for k in sorted(done)]

@@ -22,7 +22,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -31,6 +30,7 @@ from typing import Any
 
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import run_seed
+from mmtrio.chaos.stop import StopRequest
 
 HASH_SEED = "0"
 
@@ -103,38 +103,6 @@ def one(seed: int, duration_s: float, out_root: str, keep_all: bool) -> dict[str
         return doc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-class StopRequest:
-    """SIGTERM or SIGINT to a campaign: finish the runs under way, start no other.
-
-    The first signal is noted (the campaign then reports the runs it has and says it was
-    stopped); a second SIGINT is Python's KeyboardInterrupt. Pool workers ignore both: a
-    Ctrl-C reaches the whole process group, and a run cut in the middle has no verdict.
-    """
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._note)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _note(self, signum: int, frame: object) -> None:
-        if self.signal is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal = signal.Signals(signum).name
-
-    @property
-    def requested(self) -> bool:
-        return self.signal is not None
 
 
 def _worker_init() -> None:

@@ -19,10 +19,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -43,6 +41,7 @@ from mmtrio.chaos.invariants import check_all
 from mmtrio.chaos.logs import first_journal_failure, supervised_restarts
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import FaultAction
+from mmtrio.chaos.stop import StopRequest
 from mmtrio.chaos.stop_checks import orders_left_at_self_stop
 from mmtrio.errors import MmtrioError
 
@@ -328,37 +327,6 @@ class Harness(HarnessFaults):
         return result
 
 
-class TermRequest:
-    """SIGTERM to a process-level campaign: the run under way finishes (its bot and its sim
-    are stopped as every run's are, and it is judged), no other starts.
-
-    Without it a SIGTERM ended the campaign at once, and the sim, the bot and the fault
-    proxy of the run under way went on running, orphaned (found stopping long campaigns
-    with ``pkill -f chaos_campaign.py``). Ctrl-C is left to Python: it reaches the whole
-    process group, the children stop by themselves, and the run's ``finally`` cleans up.
-    """
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-        self._previous: Any = None
-
-    def __enter__(self) -> TermRequest:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._note)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-
-    def _note(self, signum: int, frame: object) -> None:
-        self.signal = signal.Signals(signum).name
-
-    @property
-    def requested(self) -> bool:
-        return self.signal is not None
-
-
 def run_campaign(
     campaign_seed: int,
     runs: int,
@@ -366,7 +334,7 @@ def run_campaign(
     out_root: Path,
     venue: str = "binance",
     *,
-    stop: TermRequest | None = None,
+    stop: StopRequest | None = None,
 ) -> list[RunResult]:
     """``runs`` seeded runs in sequence (run i has seed ``run_seed(campaign_seed, i)``) on
     ``venue``'s simulated venue and connector; none starts once ``stop`` is requested."""

@@ -159,13 +159,18 @@ BEFORE_VENUE = "(at start: nothing was sent to the venue)"
 NO_ORDER_ENTRY = "start-up never reached the venue's order entry"  # runtime.shutdown
 
 
+def first_entry_ms(raw: str, marker: str) -> int | None:
+    """Wall ms of the bot's first entry whose first line holds ``marker`` (None: none does)."""
+    for ts, text in log_entries(raw):
+        if marker in text.split("\n", 1)[0]:
+            return ts
+    return None
+
+
 def first_arm_ms(raw: str) -> int | None:
     """Wall ms of the bot's first "dead-man armed for …" entry (``runtime/deadman.py``
     logs it once the venue confirmed the first arm, before any order); None without one."""
-    for ts, text in log_entries(raw):
-        if DEADMAN_ARMED in text.split("\n", 1)[0]:
-            return ts
-    return None
+    return first_entry_ms(raw, DEADMAN_ARMED)
 
 
 def first_journal_failure(raw: str, fallback_ms: int) -> tuple[int, bool]:

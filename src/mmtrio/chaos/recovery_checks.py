@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mmtrio.chaos.logs import log_entries
+from mmtrio.chaos.logs import first_entry_ms
 
 if TYPE_CHECKING:
     from mmtrio.chaos.evidence import ProcessRecord, Violation
@@ -27,14 +27,6 @@ GAP_ALERT = re.compile(r"gap of [+-]\d+(?:\.\d+)? \w+ adopted")
 STARTUP_RECONCILE = "reconcile (start)"
 
 
-def startup_reconcile_ms(raw: str) -> int | None:
-    """Wall ms of a bot's start-up reconciliation summary (None: it never got there)."""
-    for ts, text in log_entries(raw):
-        if STARTUP_RECONCILE in text.split("\n", 1)[0]:
-            return ts
-    return None
-
-
 # runtime/recovery.py, a journal no earlier bot wrote: the venue's position is adopted as it
 # stands (there is no journaled position it could be a gap from), and the line says so
 NEW_JOURNAL = "first start (no earlier session journaled)"
@@ -44,31 +36,25 @@ def check_gap_alerts(gap_ms: Sequence[int], processes: Sequence[ProcessRecord]) 
     """Each position change made while no bot ran is named by the next bot that started."""
     from mmtrio.chaos.evidence import Violation
 
+    # when each bot's start-up reconciliation ran (None: it never got there)
+    reconciled = {p.index: first_entry_ms(p.log_text, STARTUP_RECONCILE) for p in processes}
     for at in gap_ms:
         # A bot started before the change but reconciled after it met the change first: the
         # fault's kill found the bot already down, and the restart of an earlier kill came
         # before the change (OKX campaign seed 36034: bot 2 started 0.2 s before the +3 lots,
         # named the gap at its start-up reconcile 2.4 s later; bot 3, the next to start,
-        # rightly found nothing to name, and was blamed).
-        starting = [
-            p
+        # rightly found nothing to name, and was blamed). A bot that had reconciled before
+        # it was running: its periodic reconciliation's case, not this one.
+        alive = [
+            (p, r)
             for p in processes
             if p.start_ms < at
             and (p.end_ms is None or p.end_ms > at)
-            and (r := startup_reconcile_ms(p.log_text)) is not None
-            and r >= at
+            and (r := reconciled[p.index]) is not None
         ]
-        running = [
-            p
-            for p in processes
-            if p.start_ms < at
-            and (p.end_ms is None or p.end_ms > at)
-            and (r := startup_reconcile_ms(p.log_text)) is not None
-            and r < at
-        ]
-        if running:
-            continue  # a running bot met it: its periodic reconciliation's case, not this one
-        nxt = starting or [p for p in processes if p.start_ms >= at]
+        if any(r < at for _, r in alive):
+            continue
+        nxt = [p for p, _ in alive] or [p for p in processes if p.start_ms >= at]
         if not nxt:
             continue  # the run ended first: nobody to judge
         first = min(nxt, key=lambda p: p.start_ms)

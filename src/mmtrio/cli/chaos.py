@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -113,8 +114,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.harness import TermRequest, run_campaign
+    from mmtrio.chaos.harness import run_campaign
     from mmtrio.chaos.report import format_table, summary
+    from mmtrio.chaos.stop import StopRequest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
     from mmtrio.errors import MmtrioError
 
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_deterministic(args)
     try:
-        with TermRequest() as stop:
+        with StopRequest([signal.SIGTERM]) as stop:  # Ctrl-C: see chaos/stop.py
             results = run_campaign(
                 args.seed, args.runs, args.duration, Path(args.out), args.venue, stop=stop
             )

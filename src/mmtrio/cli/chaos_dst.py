@@ -104,7 +104,8 @@ def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
 
 
 def run_deterministic(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.dst_campaign import HASH_SEED, StopRequest, campaign, ensure_hash_seed
+    from mmtrio.chaos.dst_campaign import HASH_SEED, campaign, ensure_hash_seed
+    from mmtrio.chaos.stop import StopRequest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_VIOLATIONS
 
     if os.environ.get("PYTHONHASHSEED") != HASH_SEED and sys.argv[1:2] == ["chaos"]:

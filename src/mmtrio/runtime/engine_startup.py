@@ -159,9 +159,8 @@ class EngineStartup(EngineBase):
                 logger.info("stopped during start-up ({})", self.ended.stop_reason)
                 return False
             raise trio.TooSlowError(
-                f"start-up (clock sync, instrument, reconciliation and the dead-man's first arm) "
-                f"took over "
-                f"{SESSION_START_TIMEOUT_S} s"
+                "start-up (clock sync, instrument, reconciliation and the dead-man's first "
+                f"arm) took over {SESSION_START_TIMEOUT_S} s"
             )
         running.loop.drain_startup(self.clock_ms())
         if report.commands:

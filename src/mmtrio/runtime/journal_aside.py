@@ -21,7 +21,6 @@ latch (``limits continued from the journal ... kill switch still latched``).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +55,7 @@ def carried_latch(state: LimitsState | None, aside: str) -> str | None:
 def fresh_latched(reason: str, now_ms: int, day_start_hour_utc: int) -> LimitsState:
     """A first start's limits (equity, peak, day and bases at zero) with the kill latched."""
     zero = Decimal(0)
-    state = LimitsState(
+    return LimitsState(
         ts=now_ms,
         total=zero,
         position_lots=0,
@@ -65,8 +64,9 @@ def fresh_latched(reason: str, now_ms: int, day_start_hour_utc: int) -> LimitsSt
         day=trading_day(now_ms, day_start_hour_utc),
         day_start=zero,
         cumulative_base=zero,
+        kill_reason=reason,
+        kill_flatten=False,  # a fresh venue is flat
     )
-    return replace(state, kill_reason=reason, kill_flatten=False)  # a fresh venue is flat
 
 
 def set_aside(
