@@ -223,7 +223,9 @@ def test_disk_below_halt_threshold_latches_kill_before_quoting(tmp_path: Path) -
             sock = tmp_path / "state" / "control.sock"
             if sock.exists():
                 snap = control_request(sock, {"cmd": "status"}).get("status", {})
-                if snap.get("strategy", {}).get("trading_state") == "HALTED":
+                strategy = snap.get("strategy", {})
+                # HALTED "not evaluated yet" comes first, before the guards have run once
+                if strategy.get("trading_state") == "HALTED" and "disk" in strategy["reason"]:
                     break
             time.sleep(0.2)  # a real process: real time is the only clock it has
         proc.send_signal(signal.SIGTERM)
