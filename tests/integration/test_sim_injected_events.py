@@ -145,7 +145,12 @@ def test_disarm_and_the_parameters_of_the_immediate_faults() -> None:
         assert armed == (0,) * 7
         venue.inject("link_silent", {"seconds": 1.5, "then": "reset"})
         assert [(end - start, reset) for start, end, reset in venue.limiter.silent] == [(1.5, True)]
+        venue.inject("client_slow", {"seconds": None})
+        venue.inject("client_slow", {"seconds": 2.5})
+        assert [end - start for start, end in venue.limiter.slow] == [float("inf"), 2.5]
         for kind, params, named in (
+            ("client_slow", {"seconds": -1}, "seconds"),
+            ("client_slow", {"seconds": "x"}, "seconds"),
             ("link_silent", {"seconds": 0}, "seconds"),
             ("link_silent", {}, "seconds"),
             ("position_adjust", {"lots": 0}, "lots"),

@@ -1,5 +1,6 @@
 """The sim's ban rule when the chaos harness silences the link: a 429 the link held back is
-read when the link returns (the grace counts from then), or never after a reset (no ban)."""
+read when the link returns (the grace counts from then), or never after a reset (no ban). And
+when it starves the client of CPU: a 429 is read late, so its grace is the link's."""
 
 from __future__ import annotations
 
@@ -43,3 +44,25 @@ def test_a_429_outside_any_silent_window_keeps_the_usual_grace() -> None:
     limiter.link_silent(1.0, 1.0, reset=True)
     _forced(limiter, 5.0)
     assert _status(limiter, 5.1) == 429 and _status(limiter, 5.4) == 418
+
+
+def test_a_429_sent_to_a_starved_client_gets_the_longer_grace() -> None:
+    # DST seed 100067: a place the starved bot sent before its reader reached the 429 arrived
+    # 0.37 s after it and was banned with the usual 0.25 s grace.
+    limiter = RateLimiter(LimitConfig(inflight_grace_s=0.25))
+    limiter.client_slow(9.0, 11.6)
+    _forced(limiter, 9.432, retry_after=5.0)
+    assert [_status(limiter, t) for t in (9.568, 9.8, 11.0)] == [429, 429, 429]
+    assert limiter.count_418 == 0
+    assert _status(limiter, 11.6) == 418  # it kept going after it could have read it
+
+
+def test_a_client_starved_for_the_whole_run_and_a_429_before_the_starvation() -> None:
+    limiter = RateLimiter(LimitConfig(inflight_grace_s=0.25))
+    _forced(limiter, 4.0, retry_after=5.0)  # before the starvation: the usual grace
+    limiter.client_slow(5.0, None)
+    assert _status(limiter, 4.4) == 418
+    later = RateLimiter(LimitConfig(inflight_grace_s=0.25))
+    later.client_slow(5.0, None)
+    _forced(later, 50.0, retry_after=5.0)
+    assert _status(later, 51.0) == 429 and _status(later, 52.5) == 418

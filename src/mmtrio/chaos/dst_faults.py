@@ -106,7 +106,7 @@ class Faults:
         if act.executor == "proxy":
             return await self._link(params)
         if act.executor == "cpu":
-            return self._starve(params)
+            return await self._starve(params)
         if act.executor == "early_kill":
             return await self._early_kill(params)
         return await self._signal(params)
@@ -180,7 +180,12 @@ class Faults:
         run.spawn(later)
         return True
 
-    def _starve(self, params: dict[str, Any]) -> bool:
+    async def _starve(self, params: dict[str, Any]) -> bool:
+        # The venue learns the bot is starved: a 429 it sends meanwhile is read late
+        # (sim/limits.py: no ban for requests the bot sent before it could read it).
+        await self.run.admin(
+            "POST", "/admin/fault", {"kind": "client_slow", "seconds": params["seconds"]}
+        )
         if not self._instrumented:
             trio.lowlevel.add_instrument(self.starver)
             self._instrumented = True

@@ -76,6 +76,8 @@ class HarnessFaults(HarnessBase):
             b = self.bot
             self.starver.start(int(act.params["busy"]), act.params["seconds"],
                                None if b is None else b.proc.pid)  # fmt: skip
+            # The venue learns the bot is starved: a 429 it sends meanwhile is read late.
+            self._admin("/admin/fault", {"kind": "client_slow", "seconds": act.params["seconds"]})
             return True
         if act.executor == "early_kill":
             return self._early_kill(act.params)

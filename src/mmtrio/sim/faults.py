@@ -50,6 +50,10 @@ FAULT_KINDS: dict[str, str] = {
         "the link to the client is silent for `seconds` (then `reset` or not): a 429 sent "
         "meanwhile is read only when it comes back, or never (no ban for that back-off)"
     ),
+    "client_slow": (
+        "the client is starved of CPU for `seconds` (null: from now on): a 429 sent meanwhile "
+        "is read late, so requests it sent before reading it are not banned for a while"
+    ),
     "margin_call": (
         "send a margin call on the user streams now, with the account's figures (front ends "
         "whose venue pushes one)"

@@ -59,6 +59,15 @@ def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
         venue.limiter.link_silent(
             trio.current_time(), float(seconds), reset=params.get("then") == "reset"
         )
+    elif kind == "client_slow":
+        seconds = params.get("seconds")
+        if seconds is not None and (
+            not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0
+        ):
+            raise SimBadRequest(
+                f"fault 'seconds' must be a positive number or null, got {seconds!r}"
+            )
+        venue.limiter.client_slow(trio.current_time(), None if seconds is None else float(seconds))
     elif kind == "margin_call":
         push = getattr(venue.front, "margin_call", None)
         if push is None:

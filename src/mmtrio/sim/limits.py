@@ -28,6 +28,13 @@ A 429 held on its way out by a latency fault is judged from when it leaves, and 
 someone still waits for it: a client whose request timed out meanwhile closed the
 connection and never reads it, so it is not banned for that back-off until another 429 of
 it reaches the client (the front ends hold answers with :func:`mmtrio.sim.asgi.hold_answer`).
+
+A 429 sent while the client is starved of CPU (:meth:`RateLimiter.client_slow`: the chaos
+harness shares its core with busy processes) is read late too: the client's own steps are
+slow, so a request it decided before its reader got to the 429 arrives well after the usual
+grace (DST seed 100067: the 429 left at 9.432 s, the starved bot read it at 9.656 s, and a
+place it had sent at 9.644 s arrived at 9.800 s, 0.37 s after the 429, and was banned). Such a
+429's grace is ``LINK_GRACE_S`` too; a client that goes on past that is banned as before.
 """
 
 from __future__ import annotations
@@ -141,6 +148,8 @@ class RateLimiter:
     events: deque[LimitEvent] = field(default_factory=lambda: deque(maxlen=10_000))
     # (start, end, reset) of the latest silent windows of the link to the client
     silent: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=16))
+    # (start, end) of the latest windows in which the client was starved of CPU
+    slow: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=16))
 
     def add_weight(self, weight: int, now: float) -> None:
         """Weight counted after the request was answered (Hyperliquid's per-item weight of an
@@ -151,6 +160,10 @@ class RateLimiter:
         """The link to the client is silent from ``now`` for ``seconds`` (then reset or not)."""
         self.silent.append((now, now + seconds, reset))
 
+    def client_slow(self, now: float, seconds: float | None) -> None:
+        """The client is starved of CPU from ``now`` for ``seconds`` (None: from now on)."""
+        self.slow.append((now, math.inf if seconds is None else now + seconds))
+
     def _in_flight(self, now: float) -> bool:
         """Whether a request arriving at ``now`` inside the back-off may not have known of
         the 429 that set it (then it gets a 429, not a ban)."""
@@ -160,7 +173,10 @@ class RateLimiter:
                 return True  # the answer died with the link: never read
             if start <= started <= end + LINK_MARGIN_S:
                 return now - max(started, end) <= max(LINK_GRACE_S, self.config.inflight_grace_s)
-        return now - started <= self.config.inflight_grace_s
+        grace = self.config.inflight_grace_s
+        if any(start <= started <= end for start, end in self.slow):
+            grace = max(LINK_GRACE_S, grace)
+        return now - started <= grace
 
     def usage(self, now: float) -> Usage:
         return Usage(
