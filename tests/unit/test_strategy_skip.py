@@ -18,9 +18,12 @@ def test_a_diff_below_the_touch_is_not_planned_on_and_a_touch_change_is() -> Non
     # A level deep in the book changes: nothing the quotes depend on moved.
     assert s.diff(((MID - 30, 7),), ((MID + 30, 7),), dt=500) == []
     assert s.mm.gate.skipped == 1 and s.mm.gate.plans == plans
-    # The touch size changes (the microprice reads it): planned again (no order needs to move).
+    # The touch size changes (the microprice reads it): planned again; the same quotes come
+    # out, so their reconciliation against the same orders is skipped.
+    reconciles_skipped = s.mm.gate.reconciles_skipped
     assert s.diff(((MID - 1, 4),), (), dt=10) == []
     assert s.mm.gate.plans == plans + 1
+    assert s.mm.gate.reconciles_skipped == reconciles_skipped + 1
     # The touch moves by 20 ticks: planned, and the quotes are amended.
     cmds = s.move(MID + 19, MID + 21, (MID - 1, MID + 1), dt=500)
     assert cmds and s.mm.gate.plans == plans + 2
@@ -57,5 +60,17 @@ def test_skipping_changes_no_decision_on_the_recorded_market() -> None:
     a, b = _replay(skipping), _replay(planning)
     assert a == b
     assert sum(isinstance(c, PlaceOrder) for _, c in a) > 10
-    assert planning.gate.skipped == 0
+    assert planning.gate.skipped == 0 and planning.gate.reconciles_skipped == 0
+    assert skipping.gate.reconciles_skipped > 0
     assert skipping.gate.skipped > skipping.gate.plans  # the book mostly moves below the touch
+
+
+def test_a_reloaded_emitter_config_reconciles_the_same_quotes_again() -> None:
+    """The same desired quotes under a new reprice tolerance are reconciled: a quote 1 tick
+    off, kept under a tolerance of 2, is amended once the tolerance is 0."""
+    s, _, _ = quoting_session()
+    # The touch moves up 1 tick: the quotes want 1 tick higher, within the tolerance: kept.
+    assert s.move(MID, MID + 2, (MID - 1, MID + 1), dt=500) == []
+    assert s.mm.gate.settled is not None
+    cmds = s.mm.reconfigure(make_config(reprice_tolerance_ticks=0), s.now + 10)
+    assert sorted(type(c).__name__ for c in cmds) == ["AmendOrder", "AmendOrder"]
