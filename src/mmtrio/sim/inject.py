@@ -6,7 +6,8 @@ orders as the venue, end the user-stream session (the front end's way), fill our
 demand (``fill``), replay the latest fill events (``user_replay``: the front end marked them
 as fills when it published them), change the position without a trade (``position_adjust``:
 the front end says it as an account change of cause ``ADJUSTMENT``), mark the link to the
-client silent for the rate limiter (``link_silent``), push a margin call where the front end
+client silent for the rate limiter (``link_silent``) or the client starved of CPU
+(``client_slow``), push a margin call where the front end
 has one (``margin_call``), move the mark (``mark_price``: a mark at the liquidation price
 liquidates, :mod:`mmtrio.sim.liquidation`), and disarm every counter (``disarm``).
 A malformed parameter is a :class:`~mmtrio.sim.errors.SimBadRequest` naming it.
@@ -27,6 +28,16 @@ from mmtrio.sim.frontend import AccountCause
 
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
+
+
+def _positive_seconds(params: dict[str, Any]) -> float | None:
+    """``params["seconds"]``: a positive number, or None when absent or null."""
+    seconds = params.get("seconds")
+    if seconds is None:
+        return None
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+        raise SimBadRequest(f"fault 'seconds' must be a positive number, got {seconds!r}")
+    return float(seconds)
 
 
 def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
@@ -53,21 +64,12 @@ def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
     elif kind == "user_replay":
         venue.hub.replay_fills(count_param(params))
     elif kind == "link_silent":
-        seconds = params.get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
-            raise SimBadRequest(f"fault 'seconds' must be a positive number, got {seconds!r}")
-        venue.limiter.link_silent(
-            trio.current_time(), float(seconds), reset=params.get("then") == "reset"
-        )
+        seconds = _positive_seconds(params)
+        if seconds is None:
+            raise SimBadRequest("fault 'seconds' must be a positive number, got None")
+        venue.limiter.link_silent(trio.current_time(), seconds, reset=params.get("then") == "reset")
     elif kind == "client_slow":
-        seconds = params.get("seconds")
-        if seconds is not None and (
-            not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0
-        ):
-            raise SimBadRequest(
-                f"fault 'seconds' must be a positive number or null, got {seconds!r}"
-            )
-        venue.limiter.client_slow(trio.current_time(), None if seconds is None else float(seconds))
+        venue.limiter.client_slow(trio.current_time(), _positive_seconds(params))
     elif kind == "margin_call":
         push = getattr(venue.front, "margin_call", None)
         if push is None:
