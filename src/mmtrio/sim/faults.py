@@ -29,7 +29,10 @@ FAULT_KINDS: dict[str, str] = {
     "depth_reorder": "swap the next `count` pairs of depth diffs",
     "user_duplicate": "send the next `count` user-stream events twice",
     "user_reorder": "hold the next user event, send it after the one that follows (`count` times)",
-    "delay": "delay the next `count` REST responses by `ms`",
+    "delay": (
+        "delay the next `count` REST responses by `ms` (after those an earlier delay still "
+        "holds, each injection with its own `ms`)"
+    ),
     "http_429": "answer the next `count` REST requests with 429 (Retry-After `retry_after` s)",
     "order_5xx": "accept the next `count` order requests, then answer 503 (outcome unknown)",
     "order_drop": "accept the next `count` order requests, then never answer",
@@ -97,8 +100,8 @@ class FaultState:
     depth_reorder: int = 0
     user_duplicate: int = 0
     user_reorder: int = 0
-    delay_count: int = 0
-    delay_ms: int = 0
+    # [count left, ms] per delay injection, oldest first: each keeps its own hold
+    delays: deque[list[int]] = field(default_factory=deque)
     http_429: int = 0
     retry_after: float = 1.0
     order_5xx: int = 0
@@ -113,20 +116,35 @@ class FaultState:
     # (from, to) wall ms of every response a delay fault held: the venue answered no earlier
     held: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=10_000))
 
+    @property
+    def delay_count(self) -> int:
+        """Responses still to be held by the delay injections armed so far."""
+        return sum(count for count, _ in self.delays)
+
     def take_delay(self, wall_ms: int) -> float:
-        """The extra hold (s) for a response leaving at ``wall_ms``: one armed delay, recorded."""
-        if self.delay_count <= 0:
+        """The extra hold (s) for a response leaving at ``wall_ms``: one armed delay, recorded.
+
+        Injections are consumed in the order they came, each with its own ``ms``. One shared
+        ``ms`` let the newest injection re-time what the earlier ones had left (DST seed
+        103824: 5 x 264 ms held 1,251 ms each, 6 x 206 ms 1,223 ms; 19 of the 21 answers a
+        restarted bot's start-up read in 30 s came after its 1 s timeout, and it gave up)."""
+        if not self.delays:
             return 0.0
-        self.delay_count -= 1
-        self.held.append((wall_ms, wall_ms + self.delay_ms))
-        return self.delay_ms / 1000.0
+        batch = self.delays[0]
+        batch[0] -= 1
+        if batch[0] == 0:
+            self.delays.popleft()
+        ms = batch[1]
+        self.held.append((wall_ms, wall_ms + ms))
+        return ms / 1000.0
 
     def disarm(self) -> None:
         """Every armed counter back to zero (faults injected but not consumed yet)."""
         for name in ("depth_skip", "depth_duplicate", "depth_reorder", "user_duplicate",
-                     "user_reorder", "delay_count", "http_429", "order_5xx", "order_drop",
+                     "user_reorder", "http_429", "order_5xx", "order_drop",
                      "error_count"):  # fmt: skip
             setattr(self, name, 0)
+        self.delays.clear()
 
     def arm(self, kind: str, params: dict[str, Any]) -> None:
         """Arm a counter-type fault. Immediate faults are executed by the venue itself."""
@@ -144,8 +162,9 @@ class FaultState:
             if kind == "http_429":
                 self.retry_after = float(params.get("retry_after", 1.0))
         elif kind == "delay":
-            self.delay_count += count_param(params)
-            self.delay_ms = _int(params, "ms")
+            count, ms = count_param(params), _int(params, "ms")
+            if count:
+                self.delays.append([count, ms])
         elif kind == "ws_no_pong":
             self.no_pong = bool(params.get("on", True))
         elif kind == "disarm":
