@@ -306,6 +306,21 @@ def test_known_or_cancelled_orders_pass() -> None:
     assert check_unknown_orders(gone, [], 2_000, 1_000) == []
 
 
+def test_a_journaled_order_stays_known_when_the_log_names_it_later() -> None:
+    # DST seed 100239: the foreign order's NEW came on the user stream and was journaled at
+    # once; the reconciliation that names it in the log failed on a 500 and two clock skews
+    # and named it 4.7 s later. Known from the journal record, whatever the log says later.
+    snaps = [snap(t, orders=("chaos-foreign-1",)) for t in range(300, 6_000, 300)]
+    journaled = [rec(1, "order_update", 0, client_id="chaos-foreign-1", status="NEW")]
+    logged = {"chaos-foreign-1": 4_700}
+    assert check_unknown_orders(snaps, journaled, 2_000, 1_500, logged) == []
+    # and the log still counts when it is the earlier of the two
+    late = [rec(1, "order_update", 4_700, client_id="chaos-foreign-1", status="NEW")]
+    assert check_unknown_orders(snaps, late, 2_000, 1_500, {"chaos-foreign-1": 0}) == []
+    (v,) = check_unknown_orders(snaps, late, 2_000, 1_500, {"chaos-foreign-1": 4_700})
+    assert v.invariant == 5 and "chaos-foreign-1" in v.message
+
+
 def test_an_order_placed_while_the_venue_barred_every_request_gets_the_bar_added() -> None:
     snaps = [snap(t, orders=("x-1",)) for t in range(0, 8_000, 500)]
     logged = {"x-1": 6_000}  # the bot's first request after the bar found it
