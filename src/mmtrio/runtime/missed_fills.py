@@ -1,0 +1,147 @@
+"""The updates that book the fills one reconciliation pass found missed (:mod:`.reconcile`).
+
+Each fill goes to the strategy as a TRADE OrderUpdate carrying its order's queried status, so
+the tracker learns the order's fate with the fill. The fill is the fact; the status only
+names the fate. So:
+
+- a fill whose order cannot be named (the venue may give the order id only), or which the
+  venue says it does not know, is booked as an update carrying the fill only;
+- a fill whose order's status query fails (a 5xx, a lost answer, a lost connection, a clock
+  skew, a 429) is booked the same way, and the order is then marked unknown
+  (``OutcomeUnknown``, operation "query", as the execution layer answers a failed query), so
+  the strategy queries it until the venue tells its state. The whole pass used to fail with
+  the fill in hand: deterministic simulation seeds 101565 and 104095, a lost order.status
+  answer, then 503s, kept a fill the pass had already listed out of the bot's position for
+  2.6 s, and in 104095 until the bot stopped. After a 429 no further order is queried (no
+  request into the venue's wait); the caller delivers the fills, then raises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from loguru import logger
+
+from mmtrio.core.events import ExecType, Fill, OrderStatus, OrderUpdate, OutcomeUnknown, TimeInForce
+from mmtrio.core.orders import Order
+from mmtrio.errors import ClockSkewError, ConnectionFailed, OutcomeUnknownError, RateLimited
+from mmtrio.venues.protocol import Gateway
+
+# The reads the reconciler tries again later (it retries a pass on the same errors): one of
+# them failing on a status query is no reason to drop the fill already listed.
+QUERY_FAILURES = (OutcomeUnknownError, ConnectionFailed, ClockSkewError, RateLimited)
+
+
+class _Live(Protocol):
+    def live_orders(self) -> list[Order]: ...
+
+
+@dataclass(slots=True)
+class MissedFills:
+    """The updates that book the missed fills, in the venue's order; one ``OutcomeUnknown``
+    per order whose state could not be read (delivered after the fills: the fill is booked
+    whatever the order's state); the 429 that ended the queries, if one did."""
+
+    updates: list[OrderUpdate] = field(default_factory=list)
+    unread: list[OutcomeUnknown] = field(default_factory=list)
+    limited: RateLimited | None = None
+
+
+def fill_only_update(fill: Fill) -> OrderUpdate:
+    """The fill itself, without its order's state (which could not be read)."""
+    return OrderUpdate(
+        symbol=fill.symbol,
+        client_id=fill.client_id,
+        order_id=fill.order_id,
+        side=fill.side,
+        exec_type=ExecType.TRADE,
+        status=OrderStatus.PARTIALLY_FILLED,
+        price=fill.price,
+        qty=fill.qty,
+        cum_qty=0,
+        time_in_force=TimeInForce.GTC,
+        reduce_only=False,
+        ts=fill.ts,
+        fill=fill,
+    )
+
+
+def _with_state(st: OrderUpdate, fill: Fill) -> OrderUpdate:
+    return OrderUpdate(
+        st.symbol,
+        fill.client_id,
+        st.order_id,
+        st.side,
+        ExecType.TRADE,
+        st.status,
+        st.price,
+        st.qty,
+        st.cum_qty,
+        st.time_in_force,
+        st.reduce_only,
+        max(st.ts, fill.ts),
+        fill,
+    )
+
+
+async def missed_fill_updates(
+    gateway: Gateway,
+    orders: _Live,
+    symbol: str,
+    fills: list[Fill],
+    venue_open: list[OrderUpdate],
+    *,
+    clock_ms: Callable[[], int],
+) -> MissedFills:
+    """The updates that book ``fills`` (see the module docstring)."""
+    names = {o.order_id: o.client_id for o in orders.live_orders() if o.order_id is not None}
+    names.update({u.order_id: u.client_id for u in venue_open})
+    lookup = getattr(gateway, "client_id_for", None)
+    states: dict[str, OrderUpdate | None] = {}
+    found = MissedFills()
+    for f in fills:
+        cid = names.get(f.order_id) or (lookup(f.order_id) if callable(lookup) else None) or ""
+        fill = Fill(
+            f.symbol,
+            f.trade_id,
+            cid,
+            f.order_id,
+            f.side,
+            f.price,
+            f.qty,
+            f.fee,
+            f.fee_asset,
+            f.is_maker,
+            f.ts,
+        )
+        if cid and cid not in states:
+            states[cid] = await _query(gateway, symbol, cid, found, clock_ms)
+        st = states.get(cid) if cid else None
+        found.updates.append(fill_only_update(fill) if st is None else _with_state(st, fill))
+    return found
+
+
+async def _query(
+    gateway: Gateway, symbol: str, cid: str, found: MissedFills, clock_ms: Callable[[], int]
+) -> OrderUpdate | None:
+    """The order's state, or None (not known to the venue, or not read: then noted unread)."""
+    if found.limited is not None:
+        found.unread.append(
+            OutcomeUnknown(cid, "query", f"not queried: {found.limited}", clock_ms())
+        )
+        return None
+    try:
+        return await gateway.query(symbol, cid)
+    except QUERY_FAILURES as exc:
+        logger.warning(
+            "reconcile: the state of {} could not be read ({}); its fill is booked and the "
+            "order queried again",
+            cid,
+            exc,
+        )
+        found.unread.append(OutcomeUnknown(cid, "query", str(exc), clock_ms()))
+        if isinstance(exc, RateLimited):
+            found.limited = exc
+        return None
