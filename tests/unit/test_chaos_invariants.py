@@ -199,6 +199,24 @@ def test_position_not_sampled_while_fills_change() -> None:
     assert position_samples(snaps, records, settle_ms=3_000) == []
 
 
+def test_a_change_is_settled_only_from_the_first_poll_that_shows_it() -> None:
+    # DST seed 101565: the venue filled between its polls at 40.039 s and 40.415 s; the point
+    # at 43.659 s (settle 3.5 s: the window from 40.159 s) was judged quiescent because every
+    # poll inside the window agreed, though the fill may have come at 40.415 s, 3.24 s before.
+    times = [*range(0, 1_000, 300), *range(1_200, 4_000, 300), 4_100, 4_400]
+    snaps = [snap(t, pos=0 if t < 1_000 else 2, n=0 if t < 1_000 else 1) for t in times]
+    learned = [
+        rec(1, "reconcile", 100, position_lots=0),
+        rec(2, "reconcile", 4_150, position_lots=2),
+    ]
+    samples = position_samples(snaps, learned, settle_ms=3_000)
+    assert 4_100 not in [t for t, _, _ in samples]  # since 1,100 ms: the fill may be later
+    assert (4_400, 2, 2) in samples and check_positions(samples) == []
+    # A bot that never learns the fill is still judged, at the first settled poll.
+    (v,) = check_positions(position_samples(snaps, learned[:1], settle_ms=3_000))
+    assert v.at_ms == 4_400 and "bot 0 lots, venue 2 lots" in v.message
+
+
 def test_status_line_positions() -> None:
     line = "mmtrio.runtime.status status BTCUSDT ACTIVE (ok) pos=-6 mid=1 bid=1 ask=2 quotes=[]"
     assert log_positions([(5, line)]) == [(5, -6)]

@@ -130,7 +130,9 @@ def position_samples(
 
     A snapshot is quiescent when the bot was alive and the venue's fills and position had not
     changed for ``settle_ms`` before it (the bot had a reconciliation interval to learn every
-    fill, even one whose user-stream event was lost). Time in ``barred`` (the venue's
+    fill, even one whose user-stream event was lost): the polls show the same state from one
+    at or before the window's start on (a change is known only to precede the first poll
+    that shows it). Time in ``barred`` (the venue's
     Retry-After windows and held responses, :func:`barred_windows`) does not count towards
     ``settle_ms``: a bot told to wait cannot ask, nor learn before the venue answers (chaos
     seed 139: a fill made while the user stream was down, then two 429s in a row; the bot
@@ -153,9 +155,16 @@ def position_samples(
         # the polled history must cover the whole settle window (and have no long poll gap)
         if snapshots[0].wall_ms > since or window[0].wall_ms > since + 1_000:
             continue
+        if any(not s.bot_alive for s in window):
+            continue
+        # The venue's state must be the same from a poll at or before ``since`` on: a change
+        # first seen by the window's first poll may have happened right before that poll,
+        # after ``since`` (DST seed 101565: a fill between the polls at 40.039 s and 40.415 s,
+        # judged at 43.659 s with ``since`` at 40.159 s, 3.26 s after it).
+        last_before = max(j for j, s in enumerate(snapshots[: i + 1]) if s.wall_ms <= since)
         if any(
-            s.n_fills != snap.n_fills or s.position_lots != snap.position_lots or not s.bot_alive
-            for s in window
+            s.n_fills != snap.n_fills or s.position_lots != snap.position_lots
+            for s in snapshots[last_before : i + 1]
         ):
             continue
         born = max((t for t in starts if t <= snap.wall_ms), default=None)
