@@ -9,13 +9,15 @@ fill off the venue for 2.6 s, and in 104095 until the journal filled and it stop
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import trio
 
-from mmtrio.core.events import Event, OrderUpdate, OutcomeUnknown, Side
+from mmtrio.core.events import Event, Fill, OrderUpdate, OutcomeUnknown, Side
 from mmtrio.core.orders import OrderState
 from mmtrio.errors import ConnectionFailed, OutcomeUnknownError, RateLimited, VenueError
-from tests.unit.test_reconcile import FakeVenue, fill_of, run, trade
+from tests.unit.test_reconcile import MID, SYM, FakeVenue, fill_of, run, trade
 from tests.unit.test_strategy import quoting_session
 
 
@@ -93,3 +95,23 @@ async def test_a_429_on_the_query_books_the_fills_and_asks_nothing_more() -> Non
     for cid in (bid.client_id, ask.client_id):
         tracked = s.mm.orders.get(cid)
         assert tracked is not None and tracked.state is OrderState.UNKNOWN
+
+
+async def test_a_fill_only_update_keeps_an_unknown_orders_worst_case() -> None:
+    # An order whose outcome is already unknown (here an amend's) is partly filled while the
+    # stream is down, and its status query fails: the fill is booked, and the order still
+    # counts at its own worst case. (Carrying the fill's qty as the order's told the tracker
+    # it was a 1-lot order until a query answered: DST seed 104095's mmt2-20.)
+    s, bid, _ = quoting_session()
+    s.step(OutcomeUnknown(bid.client_id, "amend", "no answer within 1 s", s.now))
+    before = s.mm.orders.get(bid.client_id)
+    assert before is not None and before.state is OrderState.UNKNOWN
+    venue = FailingQueries(OutcomeUnknownError("5xx", status=503))
+    venue.fill(Fill(SYM, 10, "", 1, Side.BUY, MID, 1, Decimal("0.01"), "USDT", True, s.now + 1))
+    report = await run(venue, s.mm, since=9)
+    assert report.missed_fills == [10] and s.mm.ledger.position_lots == 1
+    after = s.mm.orders.get(bid.client_id)
+    assert after is not None and after.state is OrderState.UNKNOWN
+    assert (after.price, after.qty) == (before.price, before.qty)
+    # the venue may still hold bid.qty - 1 lots of it: never fewer counted
+    assert after.worst_case_remaining >= bid.qty - 1

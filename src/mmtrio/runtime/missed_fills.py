@@ -49,8 +49,19 @@ class MissedFills:
     limited: RateLimited | None = None
 
 
-def fill_only_update(fill: Fill) -> OrderUpdate:
-    """The fill itself, without its order's state (which could not be read)."""
+def fill_only_update(fill: Fill, order: Order | None = None) -> OrderUpdate:
+    """The fill itself, without its order's state (which could not be read).
+
+    For an order we track, the update carries the order's own facts (its price, the
+    worst-case qty of an amend in flight, what we know filled): the fill is booked and the
+    tracker learns nothing new of the order. Carrying the fill's price and qty instead told
+    the tracker of an order whose outcome was already unknown that it was a 2-lot order
+    (its worst case came down to the fill's size until a query answered; DST seed 104095)."""
+    if order is None:
+        price, qty, cum, tif, reduce_only = fill.price, fill.qty, 0, TimeInForce.GTC, False
+    else:
+        price, qty, cum = order.price, order.worst_case_qty, order.filled
+        tif, reduce_only = order.time_in_force, order.reduce_only
     return OrderUpdate(
         symbol=fill.symbol,
         client_id=fill.client_id,
@@ -58,11 +69,11 @@ def fill_only_update(fill: Fill) -> OrderUpdate:
         side=fill.side,
         exec_type=ExecType.TRADE,
         status=OrderStatus.PARTIALLY_FILLED,
-        price=fill.price,
-        qty=fill.qty,
-        cum_qty=0,
-        time_in_force=TimeInForce.GTC,
-        reduce_only=False,
+        price=price,
+        qty=qty,
+        cum_qty=cum,
+        time_in_force=tif,
+        reduce_only=reduce_only,
         ts=fill.ts,
         fill=fill,
     )
@@ -96,7 +107,9 @@ async def missed_fill_updates(
     clock_ms: Callable[[], int],
 ) -> MissedFills:
     """The updates that book ``fills`` (see the module docstring)."""
-    names = {o.order_id: o.client_id for o in orders.live_orders() if o.order_id is not None}
+    live = orders.live_orders()
+    tracked = {o.client_id: o for o in live}
+    names = {o.order_id: o.client_id for o in live if o.order_id is not None}
     names.update({u.order_id: u.client_id for u in venue_open})
     lookup = getattr(gateway, "client_id_for", None)
     states: dict[str, OrderUpdate | None] = {}
@@ -119,7 +132,9 @@ async def missed_fill_updates(
         if cid and cid not in states:
             states[cid] = await _query(gateway, symbol, cid, found, clock_ms)
         st = states.get(cid) if cid else None
-        found.updates.append(fill_only_update(fill) if st is None else _with_state(st, fill))
+        found.updates.append(
+            fill_only_update(fill, tracked.get(cid)) if st is None else _with_state(st, fill)
+        )
     return found
 
 
