@@ -252,9 +252,14 @@ class TrackerVsVenue(RuleBasedStateMachine):
         cid = order.client_id
         self.tr.request_amend(cid, 1001, new_qty, self.now)
         v = self.venue.get(cid)
-        if v is None or not v.live or outcome == "reject":
+        if v is None or not v.live:  # -2013: the venue has no such open order (gone)
             self.rest.append(
                 AmendRejected(cid, RejectKind.UNKNOWN_ORDER, "-2013", "rejected", self.now)
+            )
+            return
+        if outcome == "reject":  # the order stays as it was (here: a post-only would cross)
+            self.rest.append(
+                AmendRejected(cid, RejectKind.WOULD_CROSS, "-5022", "would cross", self.now)
             )
             return
         if outcome in ("ok", "unknown_done"):

@@ -552,3 +552,19 @@ def test_request_triggers_are_reachable() -> None:
     # every request trigger has at least one state that allows it
     for trig in (Trigger.CANCEL_REQUESTED, Trigger.AMEND_REQUESTED, Trigger.CANCEL_TIMEOUT):
         assert any(t is trig for (_, t) in TRANSITIONS)
+
+
+def test_amend_rejected_unknown_order_means_gone(open_tr: OrderTracker) -> None:
+    # The venue no longer has the order (Binance -2013, OKX 51503/51509/51510, Hyperliquid
+    # "cannot modify canceled or filled order"): closed and its slot freed, as for a cancel so
+    # refused (the reject policy's rule), not back to resting until a cancel learns the same.
+    tr = open_tr
+    tr.request_amend(CID, 999, 12, 10)
+    change = tr.on_event(
+        AmendRejected(CID, RejectKind.UNKNOWN_ORDER, "-2013", "Order does not exist.", 11)
+    )
+    assert change.state is S.CANCELED and change.released_slot == BID0
+    assert tr.get(CID).worst_case_remaining == 0  # type: ignore[union-attr]
+    # its final fills still arrive and are booked
+    late = tr.on_event(update(OrderStatus.FILLED, 10, last=10))
+    assert late.fill is not None and late.state is S.CANCELED

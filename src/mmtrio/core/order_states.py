@@ -68,6 +68,7 @@ class Trigger(enum.Enum):
     CANCEL_ACCEPTED = "cancel_accepted"
     CANCEL_REJECTED = "cancel_rejected"
     CANCEL_GONE = "cancel_gone"  # cancel refused UNKNOWN_ORDER: no longer at the venue
+    AMEND_GONE = "amend_gone"  # amend refused UNKNOWN_ORDER: no longer at the venue
     OUTCOME_UNKNOWN = "outcome_unknown"
     NOT_FOUND = "not_found"  # query: no such order, and it is known to have existed
     NOT_FOUND_UNPLACED = "not_found_unplaced"  # query: no such order, no sign it ever existed
@@ -129,6 +130,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         CANCEL_ACCEPTED=S.CANCELED,  # the venue says it canceled it: a fact
         CANCEL_REJECTED=S.PENDING_NEW,
         CANCEL_GONE=S.PENDING_NEW,  # inconclusive while the place may still land
+        AMEND_GONE=S.PENDING_NEW,  # same: no amend of an order not yet acknowledged
         OUTCOME_UNKNOWN=S.UNKNOWN,
         NOT_FOUND=S.PENDING_NEW,  # inconclusive, same reason
         NOT_FOUND_UNPLACED=S.PENDING_NEW,
@@ -147,6 +149,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
             CANCEL_ACCEPTED=S.CANCELED,
             CANCEL_REJECTED=RESTING,
             CANCEL_GONE=S.CANCELED,
+            AMEND_GONE=S.CANCELED,
             OUTCOME_UNKNOWN=S.UNKNOWN,
             NOT_FOUND=S.CANCELED,
             NOT_FOUND_UNPLACED=S.CANCELED,
@@ -166,6 +169,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         CANCEL_ACCEPTED=S.CANCELED,
         CANCEL_REJECTED=RESTING,  # back to whatever it was (OPEN / PARTIALLY_FILLED / amend)
         CANCEL_GONE=S.CANCELED,
+        AMEND_GONE=S.CANCELED,
         OUTCOME_UNKNOWN=S.UNKNOWN,
         NOT_FOUND=S.CANCELED,
         NOT_FOUND_UNPLACED=S.CANCELED,
@@ -184,6 +188,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         CANCEL_ACCEPTED=S.CANCELED,
         CANCEL_REJECTED=S.PENDING_AMEND,
         CANCEL_GONE=S.CANCELED,
+        AMEND_GONE=S.CANCELED,
         OUTCOME_UNKNOWN=S.UNKNOWN,
         NOT_FOUND=S.CANCELED,
         NOT_FOUND_UNPLACED=S.CANCELED,
@@ -202,6 +207,7 @@ def _build_table() -> dict[tuple[OrderState, Trigger], Target]:
         CANCEL_ACCEPTED=S.CANCELED,
         CANCEL_REJECTED=S.UNKNOWN,
         CANCEL_GONE=S.CANCELED,
+        AMEND_GONE=S.CANCELED,
         OUTCOME_UNKNOWN=S.UNKNOWN,
         NOT_FOUND=S.CANCELED,
         NOT_FOUND_UNPLACED=S.REJECTED,  # an unknown place that never reached the book

@@ -204,9 +204,12 @@ class OrderTracker(OrderTrackerBase):
             else:
                 order = self._apply(order, T.AMEND_ACCEPTED, ts)
         elif isinstance(event, AmendRejected):
+            # UNKNOWN_ORDER: the venue no longer has the order (filled or canceled; a fill
+            # still reaches the ledger by its trade), as for a cancel so refused.
+            gone = event.kind is RejectKind.UNKNOWN_ORDER
             order = self._apply(
                 order,
-                T.AMEND_REJECTED,
+                T.AMEND_GONE if gone else T.AMEND_REJECTED,
                 ts,
                 pending_amend=None,
                 reason=f"amend rejected {_said(event.kind, event.code)}: {event.reason}",
