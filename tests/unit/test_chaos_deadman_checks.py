@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mmtrio.chaos.barred import barred_windows
 from mmtrio.chaos.deadman_checks import check_deadman, live_until, usable_stretches
 from mmtrio.chaos.evidence import ProcessRecord
 from mmtrio.chaos.invariants import StopCheck
@@ -74,6 +75,26 @@ def test_a_link_barred_for_most_of_the_countdown_excuses_the_firing() -> None:
     assert judge([12_000], [bot], barred=[(7_800, 11_200)]) != []
     # 1.6 s before it: a working refresher arms once a second
     assert judge([12_000], [bot], barred=[(8_600, 11_800)]) != []
+
+
+def test_a_held_429s_wait_runs_from_when_the_bot_read_it() -> None:
+    # DST seed 104568: refreshed at 6.314 s, then a 429 read at 6.399 s (Retry-After 2 s).
+    # At 8.399 s the refresh and the reconciler's read both drew 429s (2 s), their answers
+    # held 959 ms; the refresh timed out and never read its own, the reconciler read its at
+    # 9.358 s, and the bot sent nothing until 11.358 s. The countdown fired at 11.35 s.
+    def event(decided: int, sent: int | None) -> dict[str, Any]:
+        return {"wall_ms": decided, "status": 429, "reason": "x", "retry_after_s": 2,
+                "sent_ms": sent}  # fmt: skip
+
+    read = [event(6_399, 6_399), event(8_399, None), event(8_399, 9_358), event(8_400, 8_400)]
+    truth = {"rate_limits": {"events": read}, "held_responses": [[8_399, 9_358]] * 2}
+    bot = proc(start_ms=2_418, end_ms=None, signal_sent=None)
+    assert judge([11_350], [bot], barred=barred_windows(truth)) == []
+    # Had the bot never read that 429 (its request gave up too), the venue's own back-off
+    # ended at 10.399 s, and 0.95 s of link was left unused before the firing.
+    read[2]["sent_ms"] = None
+    (v,) = judge([11_350], [bot], barred=barred_windows(truth))
+    assert "the last 950 ms without a break" in v.message
 
 
 def test_first_arm_is_read_from_the_log_in_either_format() -> None:

@@ -13,11 +13,19 @@ def barred_windows(truth: Mapping[str, Any]) -> list[tuple[int, int]]:
     """(from_ms, to_ms) wall-time windows in which the venue kept the bot from learning: each
     429 or 418 answer and the Retry-After wait it told the client, and each response a delay
     fault held back (chaos seed 2026: a foreign order placed just after the restarted bot's
-    start-up ``openOrders`` was named 4.4 s later, its start-up requests each held 1.2 s)."""
-    told = [
-        (int(e["wall_ms"]), int(e["wall_ms"]) + 1_000 * int(e["retry_after_s"]))
-        for e in truth.get("rate_limits", {}).get("events", ())
-    ]
+    start-up ``openOrders`` was named 4.4 s later, its start-up requests each held 1.2 s).
+
+    A client counts Retry-After from when it reads the answer (RFC 9110: "after the response
+    is received"; it cannot know when the venue decided), so the wait of an answer that left
+    late (``sent_ms``: a delay fault held it) ends Retry-After after it left. DST seed 104568:
+    a 429 decided at 8.399 s and held until 9.358 s kept the bot, and its dead-man refresh,
+    from the venue until 11.358 s; ended at 10.399 s, the window left 950 ms of "usable" link
+    the bot was told not to use, and invariant 11 blamed it for the countdown that fired."""
+    told: list[tuple[int, int]] = []
+    for e in truth.get("rate_limits", {}).get("events", ()):
+        decided = int(e["wall_ms"])
+        left = max(decided, int(e.get("sent_ms") or decided))  # never sent: as decided
+        told.append((decided, left + 1_000 * int(e["retry_after_s"])))
     return told + [(int(lo), int(hi)) for lo, hi in truth.get("held_responses", ())]
 
 

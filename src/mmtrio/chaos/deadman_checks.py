@@ -22,7 +22,8 @@ when
   before the successor's first arm, cancelling nothing: a bot sends no order before its
   first arm), and
 - the venue let that bot reach it: inside the window, outside the times the venue barred it
-  (429/418 Retry-After waits, responses a delay fault held, a silent link), either some
+  (429/418 Retry-After waits from when the bot read them, responses a delay fault held, a
+  silent link), either some
   stretch of usable link lasted a refresh period plus ``slack_ms``, or the last one (up to
   the firing) lasted a retry plus ``slack_ms``. A working refresher arms once a period while
   the link works, and within a retry of a barrier's end (``runtime/deadman.py``: its

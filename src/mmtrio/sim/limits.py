@@ -28,6 +28,8 @@ A 429 held on its way out by a latency fault is judged from when it leaves, and 
 someone still waits for it: a client whose request timed out meanwhile closed the
 connection and never reads it, so it is not banned for that back-off until another 429 of
 it reaches the client (the front ends hold answers with :func:`mmtrio.sim.asgi.hold_answer`).
+The ground truth says when each refusal's answer left (:func:`answer_left`): the client
+counts its Retry-After wait from when it reads the answer, not from when the venue decided.
 
 A 429 sent while the client is starved of CPU (:meth:`RateLimiter.client_slow`: the chaos
 harness shares its core with busy processes) is read late too: the client's own steps are
@@ -83,6 +85,7 @@ class RateLimitHit(MmtrioError):
         *,
         window_s: int = 60,
         limit: int = 0,
+        event: LimitEvent | None = None,
     ) -> None:
         super().__init__(f"rate limit ({status}, {reason.value}): {detail}")
         self.status = status
@@ -92,6 +95,7 @@ class RateLimitHit(MmtrioError):
         self.usage = usage
         self.window_s = window_s  # the window that overflowed (ORDERS, WEIGHT)
         self.limit = limit  # its limit
+        self.event = event  # its record in the ground truth
 
 
 @dataclass(slots=True)
@@ -127,10 +131,24 @@ class _Window:
 class LimitEvent:
     """One 429 or 418 answer, for the ground truth."""
 
-    wall_ms: int
+    wall_ms: int  # when the venue decided it (its back-off or ban counts from here)
     status: int
     reason: str
     retry_after_s: int  # the Retry-After header sent: how long the client was told to wait
+    # When the answer left for a client still waiting for it (None: never sent, its client
+    # gave up): the client waits Retry-After from when it reads the answer (:func:`answer_left`).
+    sent_ms: int | None = None
+
+
+def answer_left(hit: RateLimitHit | None, wall_ms: int) -> None:
+    """The answer of ``hit`` (None: not a refusal of the limiter) leaves the venue at
+    ``wall_ms`` for a client that still waits for it; the ground truth records when. A client
+    counts Retry-After from when it reads the answer (it cannot know when the venue decided),
+    so a delay fault that held a 429 keeps it away that much longer than the venue's own
+    back-off (DST seed 104568: a 429 decided at 8.399 s and held 959 ms kept the bot from
+    the venue until 11.358 s, not 10.399 s, and the dead-man's refresh with it)."""
+    if hit is not None and hit.event is not None:
+        hit.event.sent_ms = wall_ms
 
 
 @dataclass
@@ -200,7 +218,8 @@ class RateLimiter:
         else:
             self.count_429 += 1
         retry_after_s = max(1, math.ceil(retry))
-        self.events.append(LimitEvent(wall_ms, status, msg, retry_after_s))
+        event = LimitEvent(wall_ms, status, msg, retry_after_s)
+        self.events.append(event)
         return RateLimitHit(
             status,
             reason,
@@ -209,6 +228,7 @@ class RateLimiter:
             self.usage(now),
             window_s=window_s,
             limit=limit,
+            event=event,
         )
 
     def refuse(

@@ -385,6 +385,7 @@ class SimVenue:
                             "status": e.status,
                             "reason": e.reason,
                             "retry_after_s": e.retry_after_s,
+                            "sent_ms": e.sent_ms,
                         }
                         for e in self.limiter.events
                     ],

@@ -25,7 +25,7 @@ from mmtrio.sim.binance.wire import ApiError, dumps
 from mmtrio.sim.binance.words import api_error, bad_request, limit_error, usage_headers
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
-from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.venue import RequestRecord
 
 if TYPE_CHECKING:
@@ -145,6 +145,7 @@ class RestApp:
         route = ROUTES.get((method, path))
         extra: list[tuple[bytes, bytes]] = []
         drop = False
+        refused: RateLimitHit | None = None
         latency = venue.config.latency_s
         if latency:  # the request's way in: the venue acts on it this much later
             await trio.sleep(latency)
@@ -202,6 +203,7 @@ class RestApp:
                     }
                 )
         except (ApiError, RateLimitHit, MatchingReject, SimBadRequest) as exc:
+            refused = exc if isinstance(exc, RateLimitHit) else None
             err = api_answer_error(exc)
             status, out = err.status, err.body()
             extra = err.headers or extra
@@ -230,6 +232,7 @@ class RestApp:
                 return  # the client gave up on it (a timeout): the answer is never read
         if status == 429:
             venue.limiter.answer_sent(trio.current_time() + latency)
+        answer_left(refused, venue.true_ms())
         if drop:
             # Executed, but the answer never comes: hold until the client disconnects.
             with trio.move_on_after(DROP_HOLD_S):

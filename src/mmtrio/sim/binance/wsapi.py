@@ -52,7 +52,7 @@ from mmtrio.sim.binance.params import check_params
 from mmtrio.sim.binance.rest import GENERIC_ERROR, ROUTES, api_answer_error
 from mmtrio.sim.binance.wire import ApiError
 from mmtrio.sim.errors import SimBadRequest
-from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.venue import RequestRecord
 
 if TYPE_CHECKING:
@@ -150,9 +150,10 @@ def _logon(front: BinanceFrontEnd, raw: dict[str, Any], session: WsSession | Non
 
 def handle_request(
     front: BinanceFrontEnd, msg: Any, now: float, session: WsSession | None = None
-) -> tuple[dict[str, Any] | None, bool]:
-    """(answer, drop) for one request frame acted on at ``now`` (trio time) on a connection
-    whose state is ``session``; ``drop``: executed, the answer never comes."""
+) -> tuple[dict[str, Any] | None, bool, RateLimitHit | None]:
+    """(answer, drop, refused) for one request frame acted on at ``now`` (trio time) on a
+    connection whose state is ``session``; ``drop``: executed, the answer never comes;
+    ``refused``: the limiter's refusal the answer carries (:func:`answer_left`)."""
     venue = front.venue
     rid = msg.get("id") if isinstance(msg, dict) else None
     try:
@@ -165,7 +166,7 @@ def handle_request(
             venue.limiter.check(LOGON_WEIGHT, 0, now, venue.true_ms())
             result = _logon(front, raw, session)
             return {"id": rid, "status": 200, "result": result,
-                    "rateLimits": rate_limits(venue, now)}, False  # fmt: skip
+                    "rateLimits": rate_limits(venue, now)}, False, None  # fmt: skip
         target = METHODS.get(method) if isinstance(method, str) else None
         if target is None:
             raise ApiError(GENERIC_ERROR, f"Unknown method {method!r}")
@@ -191,7 +192,7 @@ def handle_request(
         result = route.handler(front, params)
         if faults.order_drop > 0:
             faults.order_drop -= 1
-            return None, True
+            return None, True, None
         if faults.order_5xx > 0:
             faults.order_5xx -= 1
             raise ApiError(
@@ -201,9 +202,10 @@ def handle_request(
                 503,
             )
     except (ApiError, RateLimitHit, MatchingReject, SimBadRequest) as exc:
-        return _error(venue, rid, api_answer_error(exc), now), False
+        refused = exc if isinstance(exc, RateLimitHit) else None
+        return _error(venue, rid, api_answer_error(exc), now), False, refused
     answer = {"id": rid, "status": 200, "result": result, "rateLimits": rate_limits(venue, now)}
-    return answer, False
+    return answer, False, None
 
 
 class OrderEntry:
@@ -251,7 +253,7 @@ class OrderEntry:
             await trio.sleep_until(arrived + latency)  # the way in
             if before is not None:
                 await before.wait()  # same arrival instant: keep the arrival order
-            answer, drop, acted = act(front, text, self._sessions.get(conn))
+            answer, drop, acted, refused = act(front, text, self._sessions.get(conn))
         finally:
             mine.set()
             if self._latest.get(conn) is mine:
@@ -267,13 +269,16 @@ class OrderEntry:
             await trio.sleep(hold)
             if held:
                 venue.limiter.answer_sent(trio.current_time() + latency)
+        if not conn.closed.is_set():  # else never read: the connection died meanwhile
+            answer_left(refused, venue.true_ms())
         conn.offer(json.dumps(answer, separators=(",", ":")))
 
 
 def act(
     front: BinanceFrontEnd, text: str, session: WsSession | None = None
-) -> tuple[dict[str, Any] | None, bool, float]:
-    """The venue acts on one request frame now: (answer, dropped, when it acted)."""
+) -> tuple[dict[str, Any] | None, bool, float, RateLimitHit | None]:
+    """The venue acts on one request frame now: (answer, dropped, when it acted, the
+    limiter's refusal the answer carries)."""
     venue = front.venue
     try:
         msg = json.loads(text)
@@ -281,8 +286,9 @@ def act(
         msg = None
     acted = trio.current_time()  # handle_request's "now": the 429's back-off starts here
     answer: dict[str, Any] | None
+    refused: RateLimitHit | None = None
     try:
-        answer, drop = handle_request(front, msg, acted, session)
+        answer, drop, refused = handle_request(front, msg, acted, session)
     except Exception:  # the sim's own bug: an error answer, never a dead socket
         traceback.print_exc()
         bug = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
@@ -290,4 +296,4 @@ def act(
     method = msg.get("method") if isinstance(msg, dict) else None
     status = 0 if answer is None else int(answer["status"])
     venue.request_log.append(RequestRecord(venue.true_ms(), "WS", str(method), status))
-    return answer, drop, acted
+    return answer, drop, acted, refused

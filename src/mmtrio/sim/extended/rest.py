@@ -35,7 +35,7 @@ from mmtrio.sim.extended.words import (
     refusal_error,
 )
 from mmtrio.sim.frontend import Receive, Scope, Send
-from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.limits import RateLimitHit, answer_left
 
 if TYPE_CHECKING:
     from mmtrio.sim.extended.frontend import ExtendedFrontEnd
@@ -284,6 +284,7 @@ class RestApp:
             await trio.sleep(latency)
         now = trio.current_time()
         status, out, extra, drop = 200, b"", [], False
+        refused: RateLimitHit | None = None
         try:
             if raw is None:
                 raise ApiError(413, "Request body too large", 413)
@@ -312,6 +313,7 @@ class RestApp:
                 faults.order_5xx -= 1
                 status, out = 503, ApiError(500, "Internal server error", 503).body()
         except (WireError, RateLimitHit, MatchingReject) as exc:
+            refused = exc if isinstance(exc, RateLimitHit) else None
             err = _error(exc)
             status, out, extra = err.status, err.body(), err.headers
         except Exception:  # the sim's own bug: a 500, never a dead server
@@ -326,6 +328,7 @@ class RestApp:
                 return  # the client gave up on it (a timeout): the answer is never read
         if status == 429:
             venue.limiter.answer_sent(trio.current_time() + latency)
+        answer_left(refused, venue.true_ms())
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":

@@ -24,7 +24,7 @@ from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
 from mmtrio.sim.hyperliquid import exchange, info
 from mmtrio.sim.hyperliquid.words import BAD_JSON
-from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.limits import RateLimitHit, answer_left
 
 if TYPE_CHECKING:
     from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
@@ -120,6 +120,7 @@ class RestApp:
         path, method = scope["path"], scope["method"]
         headers: list[tuple[bytes, bytes]] = []
         drop = False
+        refused: RateLimitHit | None = None
         try:
             if body is None:
                 raise Refused(413, "Request body too large.")
@@ -127,6 +128,7 @@ class RestApp:
                 raise Refused(404 if path not in ("/info", "/exchange") else 405, "Not Found")
             status, out, drop = self.handle(path, body, now)
         except RateLimitHit as hit:
+            refused = hit
             r = limit_refusal(hit)
             status, out, headers = r.status, r.text.encode(), r.headers
         except Refused as r:
@@ -143,6 +145,7 @@ class RestApp:
                 return  # the client gave up on it (a timeout): the answer is never read
         if status == 429:
             v.limiter.answer_sent(trio.current_time() + latency)
+        answer_left(refused, v.true_ms())
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":

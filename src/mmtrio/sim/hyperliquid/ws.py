@@ -31,7 +31,7 @@ from mmtrio.errors import ProtocolError
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.hyperliquid import exchange, info
-from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.wsserve import WsRejected
 
 if TYPE_CHECKING:
@@ -166,6 +166,7 @@ class HyperliquidWs:
         response: dict[str, Any]
         drop = False
         limited = False
+        refused: RateLimitHit | None = None
         now = trio.current_time()
         try:
             if kind == "info":
@@ -192,7 +193,7 @@ class HyperliquidWs:
             else:
                 response = {"type": "error", "payload": f"Unknown post type {kind!r}"}
         except RateLimitHit as hit:
-            limited = hit.status == 429
+            limited, refused = hit.status == 429, hit
             # The wait is said in words: a post has no header to carry it, and the client is
             # held to it as a REST client is to its Retry-After (a request inside it: banned).
             response = {
@@ -214,4 +215,6 @@ class HyperliquidWs:
             if held:
                 v.limiter.answer_sent(trio.current_time() + conn.latency_s)
         if not drop:
+            if not conn.closed.is_set():  # else never read: the connection died meanwhile
+                answer_left(refused, v.true_ms())
             conn.offer(_text({"channel": "post", "data": {"id": rid, "response": response}}))

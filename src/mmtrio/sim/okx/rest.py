@@ -28,7 +28,7 @@ import trio
 from mmtrio.sim.asgi import lifespan, read_body, respond
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
-from mmtrio.sim.limits import RateLimitHit
+from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.okx import info
 from mmtrio.sim.okx.auth import OkxAuthError, verify_rest
 from mmtrio.sim.okx.wire import OkxError, dumps, ops_envelope
@@ -115,9 +115,11 @@ class RestApp:
             await trio.sleep(latency)
         now = trio.current_time()
         drop = False
+        refused: RateLimitHit | None = None
         try:
             status, out, drop = self._handle(scope, body, now)
         except (OkxError, OkxAuthError, RateLimitHit, SimBadRequest) as exc:
+            refused = exc if isinstance(exc, RateLimitHit) else None
             status, out = _error(exc)
         except Exception:  # the sim's own bug: a 500, never a dead server
             self.internal_errors += 1
@@ -126,6 +128,7 @@ class RestApp:
         hold = latency + venue.faults.take_delay(venue.true_ms())
         if hold:
             await trio.sleep(hold)
+        answer_left(refused, venue.true_ms())
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":
