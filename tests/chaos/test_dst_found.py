@@ -28,9 +28,12 @@ from pathlib import Path
 
 import pytest
 
+from mmtrio.chaos import invariants
 from mmtrio.chaos.dst import run_schedule
 from mmtrio.chaos.dst_shrink import violated
+from mmtrio.chaos.evidence import StopCheck, Violation
 from mmtrio.chaos.schedule import Schedule, make_schedule
+from mmtrio.chaos.stop_checks import check_stop
 from mmtrio.core.ledger import Ledger
 
 DURATION_MS = 12_000
@@ -60,3 +63,37 @@ def test_seed_30_a_replayed_fill_older_than_the_checkpoint_is_not_booked_twice(
     monkeypatch.setattr(Ledger, "booked_through", lambda self, trade_id: None)
     defective = run_schedule(schedule, tmp_path / "defective")
     assert 2 in violated(defective), defective.result.violations
+
+
+def seed_110435_schedule() -> Schedule:
+    """Seed 110435's journal_full (43.845 s) and the two 429s (Retry-After 2 s) that met the
+    stop's cancel-all and its open-orders check (44.519 s), nothing else."""
+    full = make_schedule(110435, 60_000)
+    keep = [a for a in full.actions if a.kind == "journal_full"]
+    keep += [a for a in full.actions if a.kind == "http_429" and 44_000 < a.at_ms < 45_000]
+    assert [a.kind for a in keep] == ["journal_full", "http_429"]
+    return replace(full, actions=tuple(sorted(keep, key=lambda a: a.at_ms)))
+
+
+def test_seed_110435_a_self_stop_is_judged_with_the_venues_refusals_and_countdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 110435: the deterministic harness judged every self-stop unbarred and unarmed.**
+    Its journal filled at 44.1 s; the stop's cancel-all and open-orders check were both
+    refused 429 (Retry-After 2 s) and its 3.75 s ran out with an order open, left to the armed
+    dead-man countdown, as ``check_stop`` allows (OKX chaos seed 3028). The process harness
+    reads the venue's full state for that; the deterministic one read its light poll, which
+    has neither the 429s nor the countdown, and reported invariant 4."""
+    seen: list[StopCheck] = []
+
+    def spy(stop: StopCheck | None, *args: object, **kwargs: object) -> list[Violation]:
+        if stop is not None:
+            seen.append(stop)
+        return check_stop(stop, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(invariants, "check_stop", spy)
+    result = run_schedule(seed_110435_schedule(), tmp_path)
+    assert 4 not in violated(result), result.result.violations
+    (self_stop,) = [s for s in seen if s.kind == "journal_full"]
+    assert self_stop.deadman_armed  # the countdown was armed all through the stop
+    assert self_stop.barred_ms >= 2_000  # the first 429's Retry-After at least

@@ -218,8 +218,14 @@ class Faults:
         )
         budget = int(SHUTDOWN_DEADLINE_S * 1000)
         ended = run.now_ms()
-        barred = barred_ms_within(barred_windows(truth), since, ended)
-        armed = bool(truth.get("countdown_armed", False))
+        # The 429s and held answers of the stop, and the countdown, are in the full state
+        # only (the poll's ``truth`` is light): read from the light one, every self-stop was
+        # judged unbarred and unarmed, so a stop whose cancel-all the venue refused twice
+        # under an armed countdown was a violation here and not in the process harness (DST
+        # seed 110435, the rule of OKX chaos seed 3028 in ``check_stop``).
+        full = run.venue.ground_truth()
+        barred = barred_ms_within(barred_windows(full), since, ended)
+        armed = bool(full.get("countdown_armed", False))
         run.state.self_stops.append(
             StopCheck("journal_full", since, budget, ended, left, armed, barred)
         )
