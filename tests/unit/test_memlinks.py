@@ -9,6 +9,8 @@ import pytest
 import trio
 import trio.testing
 from trio_websocket import ConnectionClosed, wrap_server_stream
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request
 
 from mmtrio.chaos.memlinks import Link
 
@@ -117,4 +119,36 @@ async def test_websockets_run_over_memory_and_break_on_a_kill(
         with pytest.raises(OSError, match="killed"):
             async with link.connect("ws://v/ws/x", connect_timeout=5.0):
                 pass
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_cancelled_client_does_not_wait_for_the_venues_close_answer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # As trio-websocket's own open_websocket: a cancelled task's close is not shielded, so a
+    # stopping bot never waits for a venue that is slow to answer its close frame. (The stand-in
+    # waited up to 1 s: DST seed 111607, a journal-full stop began 1 s late and overran.)
+    async def deaf(stream: trio.abc.Stream) -> None:  # accepts, then never reads again
+        ws = WSConnection(ConnectionType.SERVER)
+        while True:
+            ws.receive_data(await stream.receive_some())
+            for event in ws.events():
+                if isinstance(event, Request):
+                    await stream.send_all(ws.send(AcceptConnection()))
+                    await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        link = Link(app, deaf, nursery)
+        t0 = trio.current_time()
+        with trio.CancelScope() as scope:
+            async with link.connect("ws://sim/ws", connect_timeout=5.0) as ws:
+                await ws.send_message("hello")
+                scope.cancel()
+                await trio.sleep_forever()
+        assert trio.current_time() - t0 == 0
+        # Not cancelled, a close still waits (at most 1 s) for the venue's answer.
+        t0 = trio.current_time()
+        async with link.connect("ws://sim/ws", connect_timeout=5.0):
+            pass
+        assert trio.current_time() - t0 == pytest.approx(1.0)
         nursery.cancel_scope.cancel()

@@ -216,7 +216,12 @@ class Link:
                 try:
                     yield ws
                 finally:
-                    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+                    # As trio-websocket's own ``open_websocket`` closes (unshielded): a
+                    # cancelled bot does not wait for the venue's answer to its close. This
+                    # was shielded for up to 1 s, which the bots that run live never wait:
+                    # DST seed 111607, a journal-full stop began 1 s late, three sockets each
+                    # waiting out the venue's late close answer, and took 6.7 s of its 6.5.
+                    with trio.move_on_after(1.0):
                         await ws.aclose()
                     nursery.cancel_scope.cancel()
         finally:
