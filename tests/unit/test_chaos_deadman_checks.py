@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from mmtrio.chaos.barred import barred_windows
-from mmtrio.chaos.deadman_checks import check_deadman, live_until, usable_stretches
-from mmtrio.chaos.evidence import ProcessRecord
+from mmtrio.chaos.deadman_checks import check_deadman, live_until, usable_pieces, usable_stretches
+from mmtrio.chaos.evidence import ProcessRecord, Violation
 from mmtrio.chaos.invariants import StopCheck
 from mmtrio.chaos.logs import first_arm_ms
 from mmtrio.runtime.deadman import ARMED
@@ -28,10 +29,22 @@ def proc(**kw: Any) -> ProcessRecord:
     return plain_proc(**kw)
 
 
-def judge(fired_ms: list[int], procs: list, stops: list | None = None, barred=()) -> list:  # type: ignore[type-arg]
+def judge(
+    fired_ms: list[int],
+    procs: list[ProcessRecord],
+    stops: list[StopCheck] | None = None,
+    barred: Sequence[tuple[int, int]] = (),
+    refused: Sequence[int] = (),
+) -> list[Violation]:
     fired = [{"wall_ms": t, "cancelled": 2} for t in fired_ms]
     return check_deadman(
-        fired, procs, stops or [], countdown_ms=COUNTDOWN, refresh_ms=REFRESH, barred=barred
+        fired,
+        procs,
+        stops or [],
+        countdown_ms=COUNTDOWN,
+        refresh_ms=REFRESH,
+        barred=barred,
+        refused=refused,
     )
 
 
@@ -95,6 +108,56 @@ def test_a_held_429s_wait_runs_from_when_the_bot_read_it() -> None:
     read[2]["sent_ms"] = None
     (v,) = judge([11_350], [bot], barred=barred_windows(truth))
     assert "the last 950 ms without a break" in v.message
+
+
+def test_refused_refreshes_end_stretches() -> None:
+    assert usable_pieces(0, 5_000, [], [1_000, 1_250]) == [
+        (1_000, False), (250, True), (3_750, True)
+    ]  # fmt: skip
+    # one inside a barred window changes nothing; one as it ends marks what follows
+    assert usable_pieces(0, 5_000, [(2_000, 3_000)], [2_500]) == [(2_000, False), (2_000, False)]
+    assert usable_pieces(0, 5_000, [(2_000, 3_000)], [3_000]) == [(2_000, False), (2_000, True)]
+    assert usable_stretches(0, 5_000, [(4_000, 6_000)], [5_000]) == [4_000, 0]
+
+
+def test_a_refresh_the_venue_refused_is_the_bots_attempt() -> None:
+    # DST seed 110819: refreshed at 42.372 s; the refreshes at 43.372, 43.622 and 43.872 s
+    # were answered 500 (an unknown_error fault), the one at 44.122 s drew a 429 (2 s) and
+    # the one at 46.122 s another; the countdown fired at 47.383 s.
+    truth = {
+        "rate_limits": {
+            "events": [
+                {"wall_ms": t, "status": 429, "reason": "x", "retry_after_s": 2, "sent_ms": t}
+                for t in (44_122, 46_122)
+            ]
+        }
+    }
+    bot = proc(start_ms=1_439, end_ms=None, signal_sent=None)
+    refused = [43_372, 43_622, 43_872]
+    assert judge([47_383], [bot], barred=barred_windows(truth), refused=refused) == []
+    # Judged as if nobody had tried: 1.74 s of usable link without a refresh.
+    (v,) = judge([47_383], [bot], barred=barred_windows(truth))
+    assert "usable for 1739 ms of it, the last 0 ms without a break" in v.message
+    # A refresher slow to retry after a refusal is still blamed: here its retry is the
+    # refresh that drew the 429 at 44.122 s, 0.5 s after a 500 at 43.622 s (a retry plus
+    # REFUSED_SLACK_MS); one 0.499 s after it would be in time.
+    (v,) = judge([47_383], [bot], barred=barred_windows(truth), refused=[43_372, 43_622])
+    assert "2 refresh(es) refused with a server error in it, the longest wait after one 500" in (
+        v.message
+    )
+    assert judge([47_383], [bot], barred=barred_windows(truth), refused=[43_372, 43_623]) == []
+
+
+def test_a_refresher_that_oversleeps_a_refusal_is_blamed() -> None:
+    # tests/chaos/test_dst_deadman.py, seed 602 at 20 s with the pre-fix refresher (a whole
+    # period after a failed attempt): refused at 8.211 s, no retry while the link lasted
+    # (to 8.939 s), and the countdown fired at 12.229 s. A working refresher retries at
+    # 8.461 s. Not counting the refusal, the old rule blamed it for 1.71 s of usable link.
+    bot = proc(start_ms=0, end_ms=20_109, signal_sent="KILL")
+    silent = [(8_939, 14_309), (11_651, 14_281)]
+    (v,) = judge([12_229], [bot], barred=silent, refused=[8_211])
+    assert "the longest wait after one 728 ms" in v.message
+    assert judge([12_229], [bot], barred=silent) != []
 
 
 def test_first_arm_is_read_from_the_log_in_either_format() -> None:

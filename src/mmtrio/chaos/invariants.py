@@ -162,6 +162,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
             countdown_ms=lim.deadman_countdown_ms,
             refresh_ms=lim.deadman_refresh_ms,
             barred=barred,
+            refused=truth.get("countdown_refused", ()),
         )
     out += ev.extra
     return sorted(out, key=lambda v: v.invariant)

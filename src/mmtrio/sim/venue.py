@@ -161,6 +161,7 @@ class SimVenue:
         self.countdown_ms = 0
         self.countdown_deadline: float | None = None
         self.countdown_fired: list[dict[str, int]] = []
+        self.countdown_refused: list[int] = []  # refresh_refused, ground truth
         self._client_ids = itertools.count(1)
         # recent public trades and candles, for market-data endpoints (wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
@@ -335,6 +336,12 @@ class SimVenue:
         self.countdown_ms = ms
         self.countdown_deadline = None if ms == 0 else trio.current_time() + ms / 1000.0
 
+    def refresh_refused(self) -> None:
+        """A dead-man request refused with a server error before it armed: its answer leaves
+        now for a client still waiting (ground truth ``countdown_refused``, wall ms: the
+        chaos judge counts the attempt, ``chaos/deadman_checks.py``)."""
+        self.countdown_refused.append(self.true_ms())
+
     # --- faults ---------------------------------------------------------------------------
     def inject(self, kind: str, params: dict[str, Any] | None = None) -> FaultRecord:
         """Inject one fault now (see ``faults.FAULT_KINDS``, :mod:`mmtrio.sim.inject`);
@@ -371,6 +378,7 @@ class SimVenue:
                 # too, when it ends (the chaos judge's SIGKILL check needs to know)
                 "countdown_armed": self.countdown_deadline is not None,
                 "countdown_fired": self.countdown_fired,
+                "countdown_refused": self.countdown_refused,
                 "book": {
                     "seq": self.book.seq,
                     "bids": [[inst.price_str(p), inst.qty_str(q)] for p, q in bids],

@@ -116,6 +116,7 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 _PATHS = {path for _, path in ROUTES}
 _DEPTH = ("GET", "/fapi/v1/depth")
+_COUNTDOWN = ("POST", "/fapi/v1/countdownCancelAll")  # the dead-man (SimVenue.refresh_refused)
 
 
 class RestApp:
@@ -233,6 +234,8 @@ class RestApp:
         if status == 429:
             venue.limiter.answer_sent(trio.current_time() + latency)
         answer_left(refused, venue.true_ms())
+        if status >= 500 and (method, path) == _COUNTDOWN:  # refused before it armed
+            venue.refresh_refused()
         if drop:
             # Executed, but the answer never comes: hold until the client disconnects.
             with trio.move_on_after(DROP_HOLD_S):

@@ -251,6 +251,9 @@ ROUTES: list[Route] = [
 ]
 
 
+_DEADMAN = ("POST", API + "/user/deadmanswitch")  # SimVenue.refresh_refused
+
+
 def _route(method: str, path: str) -> tuple[Route, list[str]]:
     known = False
     for route in ROUTES:
@@ -329,6 +332,8 @@ class RestApp:
         if status == 429:
             venue.limiter.answer_sent(trio.current_time() + latency)
         answer_left(refused, venue.true_ms())
+        if status >= 500 and (scope["method"], scope["path"]) == _DEADMAN:
+            venue.refresh_refused()  # refused before it armed (no order fault hits it)
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":

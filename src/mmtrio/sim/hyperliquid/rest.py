@@ -46,6 +46,16 @@ class Refused(Exception):
         self.headers = headers or []
 
 
+def _schedules(body: bytes | None) -> bool:
+    """Whether an ``/exchange`` body is the dead-man's ``scheduleCancel`` action."""
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        return False
+    action = data.get("action") if isinstance(data, dict) else None
+    return isinstance(action, dict) and action.get("type") == "scheduleCancel"
+
+
 def limit_refusal(hit: RateLimitHit) -> Refused:
     return Refused(hit.status, hit.detail, [(b"retry-after", str(hit.retry_after_s).encode())])
 
@@ -121,6 +131,7 @@ class RestApp:
         headers: list[tuple[bytes, bytes]] = []
         drop = False
         refused: RateLimitHit | None = None
+        refused_deadman = False  # a scheduleCancel refused before it armed
         try:
             if body is None:
                 raise Refused(413, "Request body too large.")
@@ -133,6 +144,9 @@ class RestApp:
             status, out, headers = r.status, r.text.encode(), r.headers
         except Refused as r:
             status, out, headers = r.status, r.text.encode(), r.headers
+            # a 5xx refusal is the error fault's, raised before the action runs (an order
+            # fault's 502 comes after it: that scheduleCancel armed)
+            refused_deadman = r.status >= 500 and path == "/exchange" and _schedules(body)
         except Exception:  # the sim's own bug: a 500, never a dead server
             self.internal_errors += 1
             status, out = 500, b"Internal Server Error"
@@ -146,6 +160,8 @@ class RestApp:
         if status == 429:
             v.limiter.answer_sent(trio.current_time() + latency)
         answer_left(refused, v.true_ms())
+        if refused_deadman:
+            v.refresh_refused()
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":

@@ -129,6 +129,9 @@ class RestApp:
         if hold:
             await trio.sleep(hold)
         answer_left(refused, venue.true_ms())
+        route = ROUTES.get((scope["method"], scope["path"]))
+        if status >= 500 and route is not None and route.op == "cancel_all_after":
+            venue.refresh_refused()  # refused before it armed (no order fault hits it)
         if drop:
             with trio.move_on_after(DROP_HOLD_S):
                 while (await receive())["type"] != "http.disconnect":
