@@ -55,7 +55,12 @@ class _Starvation:
 
 
 class _Starver(trio.abc.Instrument):
-    """Charges the bot's task steps virtual time while a starvation lasts."""
+    """Charges the bot's task steps virtual time while a starvation lasts, and none past
+    its end: the venue was told the starvation's seconds (``client_slow``) and judges a 429
+    by them. The run's tick that drops the instrument comes up to a poll later; charging
+    until then starved the bot past what the venue knew (DST seed 131413: starved to 14.215
+    s, not 13.900 s, the bot read a 429 sent at 13.907 s only at 14.087 s, and its place sent
+    at 14.031 s, before it could know, reached the venue at 14.203 s and was banned)."""
 
     def __init__(self) -> None:
         self.active: _Starvation | None = None
@@ -66,8 +71,13 @@ class _Starver(trio.abc.Instrument):
             return
         clock = trio.lowlevel.current_clock()
         jump = getattr(clock, "jump", None)
-        if jump is not None:
-            jump(STEP_CHARGE_S * s.busy)
+        if jump is None:
+            return
+        charge = STEP_CHARGE_S * s.busy
+        if s.until is not None:
+            charge = min(charge, s.until - clock.current_time())
+        if charge > 0:
+            jump(charge)
 
 
 class Faults:

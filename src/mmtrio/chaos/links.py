@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import subprocess
@@ -25,7 +26,15 @@ ANSWER_TIMEOUT_S = 5.0  # a command's answer
 # seconds (a 1,000-run campaign at 6 runs at a time, load 24: 12 of 287 runs ended as harness
 # errors at 5 s, and bots took up to 16 s to log their first line).
 START_TIMEOUT_S = 60.0
-_BUSY = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
+# A busy process stops by itself at its deadline (time.monotonic(), one clock for every
+# process on Linux; "inf": never): the venue is told the starvation's seconds (client_slow)
+# and judges a 429 by them, and the harness's tick that stops the starver comes up to a poll
+# later (DST seed 131413: a starvation that outlived its announced end got the bot banned).
+_BUSY = (
+    "import os, sys, time; os.sched_setaffinity(0, {int(sys.argv[1])})\n"
+    "end = float(sys.argv[2])\n"
+    "while time.monotonic() < end: pass"
+)
 
 
 class ProxyClient:
@@ -117,11 +126,12 @@ class CpuStarver:
     def start(self, n: int, seconds: float | None, bot_pid: int | None) -> None:
         if not hasattr(os, "sched_setaffinity"):
             raise ChaosHarnessError("CPU starvation needs Linux (os.sched_setaffinity)")
+        self.until = None if seconds is None else time.monotonic() + seconds
+        end = repr(math.inf if self.until is None else self.until)
         for _ in range(max(0, n - len(self.busy))):
-            cmd = [sys.executable, "-c", _BUSY, str(self.cpu)]
+            cmd = [sys.executable, "-c", _BUSY, str(self.cpu), end]
             quiet = subprocess.DEVNULL
             self.busy.append(subprocess.Popen(cmd, stdout=quiet, stderr=quiet))
-        self.until = None if seconds is None else time.monotonic() + seconds
         self.active = True
         if bot_pid is not None:
             pin_threads(bot_pid, {self.cpu})
