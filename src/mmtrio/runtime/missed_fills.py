@@ -19,7 +19,7 @@ names the fate. So:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from loguru import logger
@@ -80,20 +80,9 @@ def fill_only_update(fill: Fill, order: Order | None = None) -> OrderUpdate:
 
 
 def _with_state(st: OrderUpdate, fill: Fill) -> OrderUpdate:
-    return OrderUpdate(
-        st.symbol,
-        fill.client_id,
-        st.order_id,
-        st.side,
-        ExecType.TRADE,
-        st.status,
-        st.price,
-        st.qty,
-        st.cum_qty,
-        st.time_in_force,
-        st.reduce_only,
-        max(st.ts, fill.ts),
-        fill,
+    """The fill, carrying its order's queried state."""
+    return replace(
+        st, client_id=fill.client_id, exec_type=ExecType.TRADE, ts=max(st.ts, fill.ts), fill=fill
     )
 
 
@@ -116,19 +105,7 @@ async def missed_fill_updates(
     found = MissedFills()
     for f in fills:
         cid = names.get(f.order_id) or (lookup(f.order_id) if callable(lookup) else None) or ""
-        fill = Fill(
-            f.symbol,
-            f.trade_id,
-            cid,
-            f.order_id,
-            f.side,
-            f.price,
-            f.qty,
-            f.fee,
-            f.fee_asset,
-            f.is_maker,
-            f.ts,
-        )
+        fill = replace(f, client_id=cid)
         if cid and cid not in states:
             states[cid] = await _query(gateway, symbol, cid, found, clock_ms)
         st = states.get(cid) if cid else None
