@@ -134,3 +134,25 @@ def test_every_shipped_recording_whole(names: list[str], cfg: Config, tmp_path: 
     fast = run_backtest(source, scfg, BacktestSettings(engine="compiled"))
     assert len(ref.report_input.fills) > 50
     _same(ref, fast)
+
+
+def test_warm_ups_compile_every_specialisation_a_store_run_uses(
+    cfg: Config, tmp_path: Path
+) -> None:
+    """A run after the warm-ups compiles nothing: the compile is reported apart, not timed in
+    the run. An array's writeability is part of numba's type; the warm-ups once passed
+    writable arrays where a store hands read-only ones, so a cold cache compiled twice."""
+    from mmtrio.backtest.compiled.engine import warm_up
+    from mmtrio.backtest.compiled.loop import run_loop, skip_rows
+    from mmtrio.backtest.fastsweep import FastParams, _warm_fast, run_fast, run_fast_kernel
+
+    src = _slice(DATA / "btcusdt_20240718.gz", tmp_path / "slice.gz", 3000)
+    store, inst = _store([src], tmp_path / "stores")
+    scfg = build_strategy_config(cfg, inst)
+    warm_up()
+    _warm_fast(FastParams.of(scfg, BacktestSettings()))
+    kernels = (run_loop, skip_rows, run_fast_kernel)
+    before = [list(k.signatures) for k in kernels]
+    assert run_backtest(store, scfg, BacktestSettings(engine="compiled")).events
+    assert run_fast(store, scfg, BacktestSettings()).events
+    assert [list(k.signatures) for k in kernels] == before

@@ -445,12 +445,14 @@ def _warm_fast(prm: FastParams) -> float:
     """Compile (or load) the sweep kernel on no data; seconds taken (reported apart)."""
     import time
 
+    from mmtrio.backtest.compiled.engine import read_only
+
     t0 = time.perf_counter()
     s = np.zeros(sl.S_SIZE, np.int64)
-    z = np.zeros((0, sl.MSG_WORDS), np.int64)
+    z = read_only(np.zeros((0, sl.MSG_WORDS), np.int64))
     run_fast_kernel(
         z,
-        np.zeros((0, 2), np.int64),
+        read_only(np.zeros((0, 2), np.int64)),
         s,
         np.zeros((8, 4), np.int64),
         np.zeros((4, sl.O_FIELDS), np.int64),
@@ -469,14 +471,14 @@ def run_fast_store(
 ) -> BacktestResult:
     from collections import Counter
 
-    from mmtrio.backtest.compiled.engine import _offset_and_start, _window, warm_up
+    from mmtrio.backtest.compiled.engine import _offset_and_start, _window, read_only, warm_up
     from mmtrio.data.store import open_store
 
     prm = FastParams.of(config, settings)
     compile_s = warm_up() + _warm_fast(prm)
     store = open_store(path)
-    m = store.messages.view(np.int64).reshape(-1, sl.MSG_WORDS)
-    lv = store.levels.view(np.int64).reshape(-1, 2)
+    m = read_only(store.messages.view(np.int64).reshape(-1, sl.MSG_WORDS))
+    lv = read_only(store.levels.view(np.int64).reshape(-1, 2))
     _, start = _offset_and_start(m, True)
     pbase, width = _window(store, m, lv, start)
     s = np.zeros(sl.S_SIZE, np.int64)
