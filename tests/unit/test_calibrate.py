@@ -153,6 +153,18 @@ def test_backtest_text_states_the_split_and_the_verdict(
     after = Decimal(line.split()[8].rstrip(":"))
     assert after == before + fees and fees <= 0
     assert line.endswith(pnl_verdict(before, after))
+    fills = next(x for x in out.splitlines() if x.startswith("fills "))
+    qtr = fills.rsplit("quote-to-trade ", 1)[1]  # one decimal, as the HTML report shows it
+    assert qtr == "—" or qtr == f"{float(qtr):.1f}"
+
+
+def test_quote_to_trade_is_printed_to_one_decimal() -> None:
+    # A day's backtest printed "quote-to-trade 13.764876632801162".
+    from mmtrio.cli.backtest import ratio_text
+
+    assert ratio_text(1378 * 13.764876632801162 / 1378) == "13.8"
+    assert ratio_text(12.0) == "12.0"
+    assert ratio_text(None) == "—"
 
 
 def test_calibrate_refuses_a_bad_grid_key_before_any_work(

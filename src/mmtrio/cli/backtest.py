@@ -201,12 +201,18 @@ def run(args: argparse.Namespace) -> int:
         print("attribution " + "  ".join(f"{k} {v}" for k, v in doc["attribution"].items()))
         print(
             f"fills {fills['count']} (buys {fills['buys']} / sells {fills['sells']}), "
-            f"volume {fills['volume_qty']}, quote-to-trade {doc['orders']['quote_to_trade']}"
+            f"volume {fills['volume_qty']}, "
+            f"quote-to-trade {ratio_text(doc['orders']['quote_to_trade'])}"
         )
         print(f"max drawdown {doc['drawdown']['max']}, final position {report.position_lots} lots")
         if args.html:
             print(f"HTML report: {args.html}")
     return EXIT_OK
+
+
+def ratio_text(ratio: float | None) -> str:
+    """A ratio as the HTML report shows it: one decimal, a dash before the first fill."""
+    return "—" if ratio is None else f"{ratio:.1f}"
 
 
 def _sweep(

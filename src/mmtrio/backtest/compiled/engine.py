@@ -49,6 +49,7 @@ from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
 TAIL_MS = 5_000  # as the reference engine
 MAX_RANGE = 1 << 24  # dense book width limit (ticks)
 WINDOW_SHARE = 0.25
+SCAN_ROWS = 1 << 16  # rows read at a time while looking for the offset and the start
 RELEASE_ROWS = 1 << 18  # release pages behind the cursors every this many rows
 _KERNEL_SECONDS: list[float] = []
 
@@ -120,21 +121,38 @@ def _verify(store: Store) -> None:
 
 def _offset_and_start(m: np.ndarray[Any, Any], tickers: bool) -> tuple[int, int]:
     """The recording host's clock offset (as ``estimate_clock_offset_ms``) and the first
-    snapshot row (as ``RecordingFeed``: nothing before it is replayed)."""
-    kinds = (m[:, sl.W_HEAD] & 0xFF).astype(np.int64)
-    src = np.arange(len(m)) if tickers else np.flatnonzero(kinds != K_TICKER)
-    head = src[:OFFSET_SCAN_EVENTS]
-    head = head[kinds[head] != K_INVALID]
+    snapshot row (as ``RecordingFeed``: nothing before it is replayed).
+
+    Reads the rows from the start, a chunk at a time, only until it has both: a scan of the
+    whole store made every page of a day's messages resident (~1.9 GB) and allocated two
+    index arrays as long as the store, before the run had begun.
+    """
+    need = OFFSET_SCAN_EVENTS
+    heads: list[np.ndarray[Any, Any]] = []
+    taken, snap = 0, -1
+    for lo in range(0, len(m), SCAN_ROWS):
+        kinds = (m[lo : lo + SCAN_ROWS, sl.W_HEAD] & 0xFF).astype(np.int64)
+        rows = np.arange(len(kinds)) if tickers else np.flatnonzero(kinds != K_TICKER)
+        if taken < need:
+            part = rows[: need - taken]
+            heads.append(part[kinds[part] != K_INVALID] + lo)
+            taken += len(part)
+        if snap < 0:
+            found = rows[kinds[rows] == K_SNAPSHOT]
+            if len(found):
+                snap = lo + int(found[0])
+        if taken >= need and snap >= 0:
+            break
+    head = np.concatenate(heads) if heads else np.zeros(0, np.int64)
     if not len(head):
         raise ProtocolError("no timed market event in the recording; is this a recording?")
     offset = int((m[head, sl.W_LOCAL] // 1_000_000 - m[head, sl.W_TS]).min())
-    snaps = src[kinds[src] == K_SNAPSHOT]
-    if not len(snaps):
+    if snap < 0:
         raise ProtocolError(
             "no depth snapshot in the recording; the first file of a recording pair "
             "carries it, pass the files in order"
         )
-    return offset, int(snaps[0])
+    return offset, snap
 
 
 def _window(
