@@ -278,3 +278,41 @@ def test_status_document_and_line_show_the_defence_when_it_acts() -> None:
     idle = strategy_doc(quoting_session()[0].mm.status(0), BTCUSDT)
     assert idle["model"]["defence"]["reason"] == "defence idle"
     assert "defence" not in status_line({"bot": "b", "symbol": SYM, "strategy": idle})
+
+
+def test_worth_telling_skips_one_tick_steps_of_a_decaying_score() -> None:
+    from mmtrio.core.defence import NO_WIDENING, Widening, worth_telling
+
+    told = Widening(46, 0, 1.0)
+    assert worth_telling(NO_WIDENING, told)  # starts
+    assert not worth_telling(told, Widening(45, 0, 1.0))
+    assert not worth_telling(told, Widening(36, 0, 1.0))  # 10 < 25 % of 46
+    assert worth_telling(told, Widening(34, 0, 1.0))  # 12 >= 11.5
+    assert worth_telling(told, Widening(46, 1, 1.0))  # the other side starts
+    assert worth_telling(told, Widening(46, 0, 1.05))  # the scale moves
+    assert worth_telling(told, NO_WIDENING)  # stops
+    assert not worth_telling(Widening(1, 0, 1.0), Widening(2, 0, 1.0))  # at least 2 ticks
+    assert worth_telling(Widening(1, 0, 1.0), Widening(3, 0, 1.0))
+
+
+def test_a_decaying_widening_is_told_far_less_often_than_it_changes() -> None:
+    from mmtrio.core.defence import Defence, DefenceParams
+
+    p = DefenceParams(max_widen_ticks=50, markout_half_life_ms=20_000)
+    d = Defence(p)
+    for i in range(10):
+        d.on_markout(Side.BUY, p.markout_horizon_ms, -60.0, i)
+    from mmtrio.core.defence import NO_WIDENING, worth_telling
+
+    changes = told_n = 0
+    cur = told = NO_WIDENING
+    for t in range(0, 400_000, 250):
+        w = d.widening(t)
+        if w is not cur:
+            changes += 1
+            cur = w
+            if worth_telling(told, w):
+                told_n += 1
+                told = w
+    assert cur.bid_ticks == 0 and told.bid_ticks == 0  # the stop is always told
+    assert changes > 3 * told_n and told_n >= 3

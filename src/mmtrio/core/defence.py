@@ -37,6 +37,12 @@ can make a quote cross the book or take a post-only rejection. :func:`widen` app
 the model's distances before rounding; quoting (:mod:`mmtrio.core.quoting`) clamps to the
 post-only limits afterwards, as for any model output. ``max_widen_ticks = 0`` and
 ``regime_max_scale = 1`` switch each off.
+
+The operator is told (a ``defence`` notice: the log, the journal) when the widening starts or
+stops on a side, when the scale changes, and when a side's ticks have moved by
+``NOTICE_SHARE`` of what was last told (at least ``NOTICE_MIN_TICKS``): :func:`worth_telling`.
+A decaying score changes a side's ticks by one every second or so; a notice for each such step
+filled the log with near-identical lines. The status shows the widening in force at all times.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ REGIME_LONG_FACTOR: Final = 8  # the long (baseline) window, in short windows
 REGIME_MIN_RETURNS: Final = 20  # returns in a window before it is measured
 REGIME_ACT_RATIO: Final = 1.2  # below this ratio the regime widens nothing (noise)
 SCALE_STEP: Final = 0.05
+NOTICE_SHARE: Final = 0.25  # a side's ticks must move this share of the told value ...
+NOTICE_MIN_TICKS: Final = 2  # ... and at least this many, for a new notice
 _LN2 = math.log(2.0)
 
 
@@ -105,6 +113,22 @@ class Widening:
 
 
 NO_WIDENING: Final = Widening()
+
+
+def worth_telling(told: Widening, now: Widening) -> bool:
+    """Whether ``now`` differs enough from the widening last told to the operator: a side
+    starts or stops widening, the scale changes, or a side moves by ``NOTICE_SHARE`` of its
+    told ticks (at least ``NOTICE_MIN_TICKS``)."""
+    if now.scale != told.scale:
+        return True
+    for was, is_ in ((told.bid_ticks, now.bid_ticks), (told.ask_ticks, now.ask_ticks)):
+        if (was == 0) != (is_ == 0):
+            return True
+        if abs(is_ - was) >= max(NOTICE_MIN_TICKS, NOTICE_SHARE * was):
+            return True
+    return False
+
+
 DEFENCE_OFF: Final = DefenceParams(max_widen_ticks=0, regime_max_scale=1.0)
 
 
@@ -285,4 +309,5 @@ __all__ = [
     "VolRegime",
     "Widening",
     "widen",
+    "worth_telling",
 ]

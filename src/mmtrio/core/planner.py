@@ -40,7 +40,7 @@ from fractions import Fraction
 from typing import Final
 
 from mmtrio.core.book import OrderBook
-from mmtrio.core.defence import NO_WIDENING, Defence, Widening
+from mmtrio.core.defence import NO_WIDENING, Defence, Widening, worth_telling
 from mmtrio.core.estimator_base import NotEnoughData
 from mmtrio.core.events import Side
 from mmtrio.core.fit_gate import gate_fit
@@ -114,6 +114,7 @@ class QuotePlanner:
         self.market_since: int | None = None  # the first applied book update (warm-up start)
         self.defence = Defence(config.defence)
         self.widening: Widening = NO_WIDENING  # in force since the last inputs()
+        self._told: Widening = NO_WIDENING  # the widening the last defence notice described
         self._gated = False  # the fit gate refused the last fit
 
     @property
@@ -191,6 +192,9 @@ class QuotePlanner:
         w = self.defence.widening(now)
         if w is not self.widening:
             self.widening = w
+            if not worth_telling(self._told, w):
+                return  # in force (and on the status); too close to the last notice to tell
+            self._told = w
             self._log.add(
                 "defence",
                 self.defence.describe(w, now),
