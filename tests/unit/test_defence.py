@@ -289,7 +289,12 @@ def test_worth_telling_skips_one_tick_steps_of_a_decaying_score() -> None:
     assert not worth_telling(told, Widening(36, 0, 1.0))  # 10 < 25 % of 46
     assert worth_telling(told, Widening(34, 0, 1.0))  # 12 >= 11.5
     assert worth_telling(told, Widening(46, 1, 1.0))  # the other side starts
-    assert worth_telling(told, Widening(46, 0, 1.05))  # the scale moves
+    assert worth_telling(told, Widening(46, 0, 1.05))  # the scale starts widening
+    wide = Widening(46, 0, 1.25)
+    assert not worth_telling(wide, Widening(46, 0, 1.30))  # one 0.05 step
+    assert not worth_telling(wide, Widening(46, 0, 1.10))
+    assert worth_telling(wide, Widening(46, 0, 1.45))  # 0.2
+    assert worth_telling(wide, Widening(46, 0, 1.0))  # stops
     assert worth_telling(told, NO_WIDENING)  # stops
     assert not worth_telling(Widening(1, 0, 1.0), Widening(2, 0, 1.0))  # at least 2 ticks
     assert worth_telling(Widening(1, 0, 1.0), Widening(3, 0, 1.0))

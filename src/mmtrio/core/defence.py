@@ -39,9 +39,10 @@ post-only limits afterwards, as for any model output. ``max_widen_ticks = 0`` an
 ``regime_max_scale = 1`` switch each off.
 
 The operator is told (a ``defence`` notice: the log, the journal) when the widening starts or
-stops on a side, when the scale changes, and when a side's ticks have moved by
-``NOTICE_SHARE`` of what was last told (at least ``NOTICE_MIN_TICKS``): :func:`worth_telling`.
-A decaying score changes a side's ticks by one every second or so; a notice for each such step
+stops on a side or in the scale, when the scale has moved by ``NOTICE_SCALE``, and when a
+side's ticks have moved by ``NOTICE_SHARE`` of what was last told (at least
+``NOTICE_MIN_TICKS``): :func:`worth_telling`. A decaying score changes a side's ticks by one
+every second or so, and the regime's scale steps by 0.05 as often; a notice for each such step
 filled the log with near-identical lines. The status shows the widening in force at all times.
 """
 
@@ -66,6 +67,7 @@ REGIME_ACT_RATIO: Final = 1.2  # below this ratio the regime widens nothing (noi
 SCALE_STEP: Final = 0.05
 NOTICE_SHARE: Final = 0.25  # a side's ticks must move this share of the told value ...
 NOTICE_MIN_TICKS: Final = 2  # ... and at least this many, for a new notice
+NOTICE_SCALE: Final = 0.2  # the half-spread scale must move this much for a new notice
 _LN2 = math.log(2.0)
 
 
@@ -117,9 +119,11 @@ NO_WIDENING: Final = Widening()
 
 def worth_telling(told: Widening, now: Widening) -> bool:
     """Whether ``now`` differs enough from the widening last told to the operator: a side
-    starts or stops widening, the scale changes, or a side moves by ``NOTICE_SHARE`` of its
-    told ticks (at least ``NOTICE_MIN_TICKS``)."""
-    if now.scale != told.scale:
+    starts or stops widening, the scale starts or stops widening or moves by ``NOTICE_SCALE``,
+    or a side moves by ``NOTICE_SHARE`` of its told ticks (at least ``NOTICE_MIN_TICKS``)."""
+    if (now.scale > 1.0) != (told.scale > 1.0):
+        return True
+    if abs(now.scale - told.scale) >= NOTICE_SCALE - 1e-9:  # the scale moves in 0.05 steps
         return True
     for was, is_ in ((told.bid_ticks, now.bid_ticks), (told.ask_ticks, now.ask_ticks)):
         if (was == 0) != (is_ == 0):
