@@ -163,6 +163,11 @@ def parse_retry_after(value: str | None) -> float | None:
     return secs if math.isfinite(secs) and secs >= 0 else None
 
 
+class StartupTimeout(MmtrioError):
+    """Start-up (clock sync, instrument, reconciliation, the dead-man's first arm) did not
+    finish within its deadline: the venue answers too slowly or not at all."""
+
+
 class JournalError(MmtrioError):
     """The journal is damaged, locked by another bot, or cannot be written."""
 

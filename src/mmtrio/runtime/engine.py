@@ -40,7 +40,7 @@ from loguru import logger
 from mmtrio import __version__, determinism
 from mmtrio.config import Config
 from mmtrio.core.ratelimit import RateBudget
-from mmtrio.errors import JournalError, StateDirError, StateDirMismatchError
+from mmtrio.errors import JournalError, StartupTimeout, StateDirError, StateDirMismatchError
 from mmtrio.runtime.control import watch_signals
 from mmtrio.runtime.engine_base import Transports
 from mmtrio.runtime.engine_bot import STATUS_LOG_INTERVAL_S, EngineBot
@@ -239,6 +239,11 @@ class Engine(EngineStartup, EngineBot):
                     if self.ended.crashed is None:
                         self.ended.crashed = f"journal failed: {group.exceptions[0]}"
                         logger.error("{}; stopping", self.ended.crashed)
+                except* StartupTimeout as group:
+                    # A slow or silent venue, not a bug: said plainly, no traceback; the
+                    # cleanup still cancels whatever this process could have sent.
+                    self.ended.crashed = str(group.exceptions[0])
+                    logger.error("{}; stopping", self.ended.crashed)
                 except* Exception as group:
                     first = group.exceptions[0]
                     self.ended.crashed = f"{type(first).__name__}: {first}"

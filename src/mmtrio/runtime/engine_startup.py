@@ -13,7 +13,14 @@ from pathlib import Path
 import trio
 from loguru import logger
 
-from mmtrio.errors import AccountError, AuthError, ConfigError, RateLimited, VenueError
+from mmtrio.errors import (
+    AccountError,
+    AuthError,
+    ConfigError,
+    RateLimited,
+    StartupTimeout,
+    VenueError,
+)
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.account_watch import check_account_at_start
 from mmtrio.runtime.assembly import JournalFacts, Running, assemble
@@ -158,9 +165,10 @@ class EngineStartup(EngineBase):
             if self.ended.stop_reason is not None:
                 logger.info("stopped during start-up ({})", self.ended.stop_reason)
                 return False
-            raise trio.TooSlowError(
+            raise StartupTimeout(
                 "start-up (clock sync, instrument, reconciliation and the dead-man's first "
-                f"arm) took over {SESSION_START_TIMEOUT_S} s"
+                f"arm) took over {SESSION_START_TIMEOUT_S:g} s: the venue answers too slowly "
+                "or not at all (check its status page and this host's network)"
             )
         running.loop.drain_startup(self.clock_ms())
         if report.commands:
