@@ -60,6 +60,7 @@ def _same(a: BacktestResult, b: BacktestResult) -> None:
     assert a.report_input == b.report_input  # fills, mid samples, funding, order counts
     assert a.strategy_steps == b.strategy_steps
     assert a.commands == b.commands and a.rejects == b.rejects
+    assert (a.restrictions, a.final_state) == (b.restrictions, b.final_state)
     assert (a.events, a.market_messages, a.book_gaps) == (b.events, b.market_messages, b.book_gaps)
     assert a.venue_position_lots == b.venue_position_lots == b.strategy_position_lots
 

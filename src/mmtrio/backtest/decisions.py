@@ -33,6 +33,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable
 
+from mmtrio.backtest.settings import Restriction
 from mmtrio.core.client_ids import ClientIdGenerator, HexIdFormat
 from mmtrio.core.commands import Command
 from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, Event, Timer, Trade
@@ -66,6 +67,7 @@ class StrategySide:
         self.commands: Counter[str] = Counter()
         self.notices: Counter[str] = Counter()
         self.alerts: deque[Notice] = deque(maxlen=MAX_ALERTS_KEPT)
+        self.restrictions: dict[tuple[str, str], Restriction] = {}
 
     # --- one burst ------------------------------------------------------------------------------
     def apply(self, ev: Event, now: int) -> None:
@@ -123,3 +125,23 @@ class StrategySide:
             self.notices[n.kind] += 1
             if n.kind == "alert":
                 self.alerts.append(n)
+            elif n.kind == "state_change":
+                self._restricted(n)
+
+    def _restricted(self, n: Notice) -> None:
+        """Count a change to a restricting state by its cause (the reason before its first
+        colon: its figures vary), keeping the first time and the first full reason."""
+        to, reason = str(n.data.get("to_state", "")), str(n.data.get("reason", ""))
+        if to == "ACTIVE":
+            return
+        key = (to, reason.split(":", 1)[0])
+        seen = self.restrictions.get(key)
+        if seen is None:
+            self.restrictions[key] = Restriction(to, reason, n.ts, 1)
+        else:
+            seen.count += 1
+
+    def final_state(self) -> str:
+        """The trading state of the last decision ("" before any)."""
+        view = self.mm.view
+        return "" if view is None else view.state.value

@@ -141,6 +141,8 @@ def run_python(
         commands=strat.commands,
         notices=strat.notices,
         alerts=list(strat.alerts),
+        restrictions=sorted(strat.restrictions.values(), key=lambda r: r.first_ts),
+        final_state=strat.final_state(),
         strategy_position_lots=strat.mm.ledger.position_lots,
         venue_position_lots=engine.position,
         funding_payments=len(venue.funding),

@@ -8,6 +8,7 @@ session can be compared field by field.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,28 @@ def report_json(
         "strategy_position_lots": result.strategy_position_lots,
         "venue_position_lots": result.venue_position_lots,
         "alerts": [{"ts": a.ts, "message": a.message} for a in result.alerts],
+        "restrictions": [
+            {"state": r.state, "reason": r.reason, "first_ts": r.first_ts, "count": r.count}
+            for r in result.restrictions
+        ],
+        "final_state": result.final_state,  # after the tail: HALTED on a stale book is usual
     }
     return doc
+
+
+def restriction_lines(result: BacktestResult) -> list[str]:
+    """What stopped or restricted quoting during the run, by cause, for the text summary:
+    a kill switch that latched early explains a run with few fills. Book continuity losses
+    are said apart (they are the data's), and so is what happens after the data's last
+    event (the run's tail, where the book goes stale because the recording ended)."""
+    lines = []
+    for r in result.restrictions:
+        if r.reason.startswith("book invalid") or r.first_ts > result.last_ms:
+            continue
+        at = datetime.fromtimestamp(r.first_ts / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        times = "once" if r.count == 1 else f"{r.count} times"
+        lines.append(f"{r.state} {times}, first at {at} UTC: {r.reason}")
+    return lines
 
 
 def pnl_verdict(before_fees: Decimal, after_fees: Decimal) -> str:

@@ -67,6 +67,17 @@ class BacktestSettings:
 
 
 @dataclass(slots=True)
+class Restriction:
+    """The strategy entered ``state`` (REDUCING_ONLY, HALTED) for one cause ``count`` times;
+    ``reason`` and ``first_ts`` are the first time's (a kill switch latches: one is enough)."""
+
+    state: str
+    reason: str
+    first_ts: int
+    count: int
+
+
+@dataclass(slots=True)
 class BacktestResult:
     """What a run produced: the report's plain records plus run statistics."""
 
@@ -87,3 +98,5 @@ class BacktestResult:
     strategy_applies: int = 0  # events handed to MarketMaker.apply
     engine: str = "python"
     compile_seconds: float = 0.0  # the compiled core's JIT compile or cache load, apart
+    restrictions: list[Restriction] = field(default_factory=list)  # by cause, first first
+    final_state: str = ""  # the trading state of the last decision

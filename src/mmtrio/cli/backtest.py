@@ -148,7 +148,13 @@ def _settings(args: argparse.Namespace, cfg: Config) -> BacktestSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.backtest.report import build_report, pnl_verdict, report_json, write_html
+    from mmtrio.backtest.report import (
+        build_report,
+        pnl_verdict,
+        report_json,
+        restriction_lines,
+        write_html,
+    )
     from mmtrio.backtest.runner import run_backtest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
     from mmtrio.cli.datasets import resolve, store_root
@@ -189,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
                 f"book continuity lost {result.book_gaps} time(s) in the data: quoting stopped "
                 "until the next snapshot each time"
             )
+        for line in restriction_lines(result):
+            print(line)
         print(
             f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees']}  "
             f"funding {pnl['funding']}"

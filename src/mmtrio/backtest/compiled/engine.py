@@ -415,6 +415,8 @@ class _Run:
             commands=strat.commands,
             notices=strat.notices,
             alerts=list(strat.alerts),
+            restrictions=sorted(strat.restrictions.values(), key=lambda r: r.first_ts),
+            final_state=strat.final_state(),
             strategy_position_lots=strat.mm.ledger.position_lots,
             venue_position_lots=self.orders.position,
             funding_payments=len(venue.funding),
