@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 from mmtrio.errors import OutcomeUnknownError, RateLimited
-from mmtrio.runtime.deadman import deadman_heartbeat
+from mmtrio.runtime.deadman import deadman_heartbeat, first_arm
 
 SYM = "BTCUSDT"
 
@@ -133,3 +133,32 @@ async def test_a_first_arm_without_an_answer_is_tried_again_as_a_refresh_is(
     assert started <= 1.0, started
     assert venue.fired == [], f"countdown fired at {venue.fired}; arms at {venue.arms}"
     assert venue.attempts >= 3 and len(venue.arms) >= 15
+
+
+class SlowVenue(CountdownVenue):
+    """Answers every arm, each ``answer_s`` after it was sent (a slow venue, not a dead one)."""
+
+    def __init__(self, answer_s: float) -> None:
+        super().__init__(stall_from=-1.0, stall_to=-1.0, stall_s=0.0)
+        self.answer_s = answer_s
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
+        await super().arm_deadman(symbol, countdown_ms)
+        await trio.sleep(self.answer_s)
+
+
+async def test_start_up_first_arm_waits_longer_for_a_venue_that_answers_slowly(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # DST seed 117631: every arm was answered after 0.67-1.39 s and abandoned at 0.5 s (half
+    # the 1 s period), so start-up ran out of its 30 s. Start-up's arm doubles its bound after
+    # each timeout; a restarted heartbeat keeps the fixed bound (a hung link is left in time).
+    patient_venue, fixed_venue = SlowVenue(1.2), SlowVenue(1.2)
+    started = await first_arm(patient_venue, SYM, 6_000, 1_000, patient=True)
+    # attempts bounded 0.5 s, 1 s, then 2 s: the third is answered
+    assert patient_venue.attempts == 3, patient_venue.attempts
+    assert started == trio.current_time() - 1.2
+    with trio.move_on_after(30.0) as scope:
+        await first_arm(fixed_venue, SYM, 6_000, 1_000)
+    assert scope.cancelled_caught  # never heard: every answer comes after its attempt gave up
+    assert fixed_venue.attempts >= 30, fixed_venue.attempts

@@ -59,7 +59,9 @@ def check_timing(countdown_ms: int, refresh_ms: int) -> None:
         )
 
 
-async def first_arm(gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms: int) -> float:
+async def first_arm(
+    gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms: int, *, patient: bool = False
+) -> float:
     """Arm until the venue confirms it; the Trio time the confirmed attempt started (the
     venue received it no earlier: the next refresh is due a period after it).
 
@@ -77,13 +79,22 @@ async def first_arm(gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms
     no order goes out before the countdown protects it; once confirmed it logs
     :data:`ARMED`, which the chaos judge reads (a countdown that fires before a process's
     first arm is its predecessor's: ``chaos/deadman_checks.py``).
+
+    ``patient`` (start-up's arm, before any order of this process exists): an attempt that
+    timed out doubles the next one's bound, up to :data:`MAX_ATTEMPT_S`. A venue that does
+    answer, only slower than half a period, was otherwise never heard: every attempt was
+    abandoned just before its answer came (DST seed 117631: 28 arms answered after 0.67 to
+    1.39 s, each abandoned at 0.5 s, and start-up ran past its 30 s deadline). A restarted
+    heartbeat (orders live, the countdown running) keeps the fixed bound, so a hung
+    connection is still left in time to try a fresh one.
     """
     check_timing(countdown_ms, refresh_ms)
     refresh_s = refresh_ms / 1000.0
+    bound = attempt_timeout(refresh_s)
     while True:
         wait = retry_delay(refresh_s)
         started = trio.current_time()
-        with trio.move_on_after(attempt_timeout(refresh_s)) as attempt:
+        with trio.move_on_after(bound) as attempt:
             try:
                 await gateway.arm_deadman(symbol, countdown_ms)
             except RateLimited as exc:
@@ -102,7 +113,10 @@ async def first_arm(gateway: Gateway, symbol: str, countdown_ms: int, refresh_ms
                 )
                 return started
         if attempt.cancelled_caught:
-            problem = f"no answer within {attempt_timeout(refresh_s):g} s"
+            problem = f"no answer within {bound:g} s"
+            if patient and bound < MAX_ATTEMPT_S:
+                bound = min(MAX_ATTEMPT_S, bound * 2)
+                problem += f" (the next attempt waits up to {bound:g} s)"
         logger.warning("dead-man arm for {} waits {:.2g} s: {}", symbol, wait, problem)
         await trio.sleep(wait)
 

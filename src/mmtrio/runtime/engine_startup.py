@@ -141,6 +141,7 @@ class EngineStartup(EngineBase):
                         instrument.symbol,
                         rt.deadman_countdown_ms,
                         rt.deadman_refresh_ms,
+                        patient=True,  # no order of this process exists yet
                     )
             except AuthError as exc:
                 # Bad input, not a crash: one line, exit 2, and not one request more (each
