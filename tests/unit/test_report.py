@@ -12,7 +12,7 @@ import pytest
 
 from mmtrio.cli import main
 from mmtrio.cli.report import parse_since
-from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
+from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, Side
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.reporting.html import render_html
@@ -49,6 +49,7 @@ def build_journal(state_dir: Path) -> Path:
             js.order_sent(PlaceOrder("c2", "BTCUSDT", Side.SELL, 600_020, 1000), 900),
             js.order_sent(AmendOrder("c2", "BTCUSDT", Side.SELL, 600_012, 1000), 950),
             js.order_sent(CancelOrder("c9", "BTCUSDT"), 960),
+            js.order_sent(CancelAll("BTCUSDT", "stop: SIGINT received"), 970),
             _mid(1000, 600_000, 600_002),  # mid 60000.1
             js.fill(_fill(1, Side.BUY, 600_000, 1000), 1000, bid=600_000, ask=600_002),
             _mid(2000, 600_010, 600_012),  # mid 60001.1
@@ -86,8 +87,9 @@ def test_hand_checked_pnl(tmp_path: Path) -> None:
     assert (report.fills, report.buys, report.sells, report.volume_lots) == (2, 1, 1, 2000)
     assert report.volume_quote == Decimal("120001.2")
     assert report.maker_share == 1.0
-    assert (report.orders.place, report.orders.amend, report.orders.cancel) == (2, 1, 1)
-    assert report.quote_to_trade == 2.0
+    # the cancel-all counts as one cancel message
+    assert (report.orders.place, report.orders.amend, report.orders.cancel) == (2, 1, 2)
+    assert report.quote_to_trade == 2.5
     # Equity peaks at 1.7 (t=2000: 1.1 unrealised + 0.6 rebate), funding takes it to 1.2.
     assert report.max_drawdown == Decimal("0.5") and report.max_drawdown_ts == 2500
     assert report.position_lots == 0 and report.max_abs_position_lots == 1000
@@ -135,7 +137,7 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "curve",
     }
     assert doc["pnl"]["equity"] == "1.9" and doc["attribution"]["spread_capture"] == "0.2"
-    assert doc["fills"]["count"] == 2 and doc["orders"]["quote_to_trade"] == 2.0
+    assert doc["fills"]["count"] == 2 and doc["orders"]["quote_to_trade"] == 2.5
     assert set(doc["markouts"]) == {"BUY", "SELL", "ALL"}
     assert set(doc["markouts"]["BUY"]) == {"1000", "5000", "30000", "60000"}
     assert doc["markouts"]["BUY"]["60000"]["mean_bps"] is None  # NaN becomes null

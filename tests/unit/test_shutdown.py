@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from loguru import logger
 
-from mmtrio.errors import VenueError
+from mmtrio.core.commands import CancelAll
+from mmtrio.errors import JournalError, VenueError
 from mmtrio.runtime.shutdown import (
     EXIT_FAILED,
     EXIT_OK,
@@ -35,11 +37,20 @@ class Surface:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, full: bool = False) -> None:
         self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.commands: list[Any] = []
+        self.full = full  # a full disk: the journal refuses every record
 
     def note(self, kind: str, payload: dict[str, Any], now: int) -> None:
+        if self.full:
+            raise JournalError("disk full")
         self.notes.append((kind, payload))
+
+    def command(self, command: Any, now: int) -> None:
+        if self.full:
+            raise JournalError("disk full")
+        self.commands.append(command)
 
 
 class Writer:
@@ -140,6 +151,10 @@ async def test_a_start_up_stopped_before_order_entry_cancels_what_an_unclean_ses
     assert venue.open_ids == []
     assert venue.calls[-2:] == ["cancel_all BTCUSDT", "open_orders BTCUSDT"]
     assert len(venue.calls) == 2 * (fails + 1)
+    # each cancel-all is journaled before it goes out (`mmtrio report` counts them)
+    assert rec.commands == [CancelAll("BTCUSDT", "stop: journal failed: disk I/O error")] * (
+        fails + 1
+    )
     assert rec.notes[-1] == (
         "stop",
         {"reason": "journal failed: disk I/O error", "exit_code": EXIT_FAILED, "open_orders": 0},
@@ -153,3 +168,24 @@ async def test_a_clean_previous_session_sends_nothing_at_a_failed_start_up() -> 
     p.gateway = venue  # type: ignore[assignment]
     assert await cleanup(p, HowItEnded(stop_reason="SIGTERM received"), 5.0) == EXIT_OK
     assert venue.calls == []  # nothing of ours can rest: another client's order is left alone
+
+
+async def test_a_journal_that_refuses_the_stop_s_cancel_all_does_not_stop_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    venue = LeftBehind(["mmt2x19"], fails=1)
+    p, _, _ = parts(previous_clean=False)
+    p.recorder = Recorder(full=True)  # type: ignore[assignment]
+    p.gateway = venue  # type: ignore[assignment]
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="ERROR")
+    try:
+        code = await cleanup(p, HowItEnded(stop_reason="SIGTERM received"), 5.0)
+    finally:
+        logger.remove(sink)
+    assert code == EXIT_FAILED  # the stop record itself could not be journaled
+    said = [line for line in lines if "cancel-all is not journaled (sent regardless)" in line]
+    assert len(said) == 1  # said once, not per attempt
+    assert venue.open_ids == []  # sent regardless, twice (the first met a 503)
+    assert venue.calls.count("cancel_all BTCUSDT") == 2
+    assert p.summary is not None and p.summary.left_open == 0

@@ -147,6 +147,8 @@ def read_report_input(
                 funding.append(FundingPayment(inst.symbol, Decimal(str(p["amount"])), ts))
             elif p.get("op") in counts:
                 counts[p["op"]] += 1
+            elif p.get("op") == "cancel_all":
+                counts["cancel"] += 1  # one cancel message, whatever it cancelled
         except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
             raise JournalError(
                 f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}"

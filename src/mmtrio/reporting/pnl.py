@@ -42,7 +42,9 @@ class MidSample:
 
 @dataclass(frozen=True, slots=True)
 class OrderCounts:
-    """Order messages sent: new orders, amendments, cancels (for the quote-to-trade ratio)."""
+    """Order messages sent: new orders, amendments, cancels (for the quote-to-trade ratio).
+
+    A cancel-all (the loop's, or each one a stop sends) counts as one cancel message."""
 
     place: int = 0
     amend: int = 0

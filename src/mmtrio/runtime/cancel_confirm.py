@@ -25,12 +25,18 @@ async def cancel_all_and_confirm(
     open_orders: Callable[[], Awaitable[Sized]],
     symbol: str,
     deadline_s: float,
+    before_send: Callable[[], None] | None = None,
 ) -> int:
     """The orders still open at the last successful look (0 = clean), or -1 when the venue
-    never answered before the deadline. Shielded: a second Ctrl-C must not skip it."""
+    never answered before the deadline. Shielded: a second Ctrl-C must not skip it.
+
+    ``before_send`` runs before each cancel-all goes out (the stop journals it there, ahead
+    of the send like every other order message, so ``mmtrio report`` counts it)."""
     left = -1
     with trio.move_on_after(deadline_s, shield=True):
         while True:
+            if before_send is not None:
+                before_send()
             try:
                 await cancel_all()
             except AuthError as exc:

@@ -350,7 +350,9 @@ class Execution:
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     # --- shutdown / kill ----------------------------------------------------------------
-    async def cancel_all_and_confirm(self, symbol: str, deadline_s: float) -> int:
+    async def cancel_all_and_confirm(
+        self, symbol: str, deadline_s: float, before_send: Callable[[], None] | None = None
+    ) -> int:
         """Cancel everything and confirm with openOrders until none is open or the deadline.
 
         Returns the number of orders still open at the last successful look (0 = clean),
@@ -359,11 +361,13 @@ class Execution:
         """
         paid = REQUEST_PAID.set(True)  # the cancel-all and its confirmations are paid below
         try:
-            return await self._cancel_all_and_confirm(symbol, deadline_s)
+            return await self._cancel_all_and_confirm(symbol, deadline_s, before_send)
         finally:
             REQUEST_PAID.reset(paid)
 
-    async def _cancel_all_and_confirm(self, symbol: str, deadline_s: float) -> int:
+    async def _cancel_all_and_confirm(
+        self, symbol: str, deadline_s: float, before_send: Callable[[], None] | None
+    ) -> int:
         # the stop may use the last share of each window the others leave (STOP_RESERVE)
         async def cancel() -> None:
             await self._wait_budget(self.costs.cancel_all.for_stop())
@@ -373,7 +377,7 @@ class Execution:
             await self._wait_budget(self.costs.open_orders.for_stop())
             return await self._timed(self.gateway.open_orders(symbol))
 
-        return await cancel_all_and_confirm(cancel, look, symbol, deadline_s)
+        return await cancel_all_and_confirm(cancel, look, symbol, deadline_s, before_send)
 
     # --- status -------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

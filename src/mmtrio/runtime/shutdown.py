@@ -26,6 +26,7 @@ from pathlib import Path
 import trio
 from loguru import logger
 
+from mmtrio.core.commands import CancelAll
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.errors import JournalError, MmtrioError
 from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
@@ -105,13 +106,14 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         )
     parts.surface.stopping(reason, deadline_s)
     open_at_stop = 0 if parts.mm is None else len(parts.mm.orders.live_orders())
+    journal_cancel_all = _journal_cancel_all(parts, reason)
     with trio.CancelScope(shield=True):
         ends = trio.current_time() + deadline_s
         if ended.auth_failed is not None:
             left = 0  # refused at its first signed request: this process placed nothing
         elif parts.execution is not None:
             left = await parts.execution.cancel_all_and_confirm(
-                parts.symbol, deadline_s * STOP_CANCEL_SHARE
+                parts.symbol, deadline_s * STOP_CANCEL_SHARE, journal_cancel_all
             )
         elif parts.previous_clean is False and parts.gateway is not None:
             # Start-up stopped before order entry (a full disk, a refused account), but the
@@ -128,6 +130,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 lambda: gateway.open_orders(symbol),
                 symbol,
                 deadline_s * STOP_CANCEL_SHARE,
+                journal_cancel_all,
             )
         elif parts.previous_clean is False:
             # Start-up never reached the venue, and the previous session did not end
@@ -191,6 +194,25 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())
     return code
+
+
+def _journal_cancel_all(parts: Parts, reason: str) -> Callable[[], None]:
+    """What journals each of the stop's cancel-alls before it is sent (``order_sent``
+    ``cancel_all``, as the loop's own): ``mmtrio report`` counted none, and said ``cancel 0``
+    after a stop that cancelled two orders. A journal that cannot take it (a full disk) is
+    said once; the cancel-all goes out regardless: the venue side comes first."""
+    said = False
+
+    def note() -> None:
+        nonlocal said
+        try:
+            parts.recorder.command(CancelAll(parts.symbol, f"stop: {reason}"), parts.clock_ms())
+        except JournalError as exc:
+            if not said:
+                said = True
+                logger.error("the stop's cancel-all is not journaled (sent regardless): {}", exc)
+
+    return note
 
 
 async def _disarm(reconciler: ReconcilerService, symbol: str, time_left_s: float) -> None:
