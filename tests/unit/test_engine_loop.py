@@ -433,3 +433,37 @@ async def test_the_real_journal_has_the_fill_before_the_decision_and_no_wait_aft
         assert recorder.event(update, 0) is False  # an order state without a fill: no wait
         nursery.cancel_scope.cancel()
     journal.close()
+
+
+async def test_a_return_to_active_is_info_and_a_restriction_a_warning(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """``HALTED -> ACTIVE: all risk checks clear`` comes at every start: good news, logged at
+    INFO; a restriction stays a WARNING."""
+    from loguru import logger
+
+    out_send, _ = trio.open_memory_channel[Command](8)
+    mm = RefusedEveryStep(deadline=None)
+    loop = TradingLoop(mm, out_send, make_clock_ms(), Rec())
+    lines: list[tuple[str, str]] = []
+    sink = logger.add(
+        lambda m: lines.append((m.record["level"].name, m.record["message"])), level="INFO"
+    )
+    try:
+        for to_state, reason in (("ACTIVE", "all risk checks clear"), ("HALTED", "stale book")):
+            mm.notices.append(
+                Notice(
+                    "state_change",
+                    0,
+                    f"X -> {to_state}: {reason}",
+                    {"from_state": "X", "to_state": to_state},
+                )
+            )
+        await loop.handle(Timer(0))
+    finally:
+        logger.remove(sink)
+    changes = [(level, msg) for level, msg in lines if "->" in msg]
+    assert changes == [
+        ("INFO", "X -> ACTIVE: all risk checks clear"),
+        ("WARNING", "X -> HALTED: stale book"),
+    ]

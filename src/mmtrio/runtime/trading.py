@@ -126,6 +126,17 @@ _LOGGED_NOTICES = {
 }
 
 
+def _back_to_active(notice: Notice) -> bool:
+    """A state change to ACTIVE (``HALTED -> ACTIVE: all risk checks clear`` at every
+    start): logged at INFO, while each restriction (to REDUCING_ONLY or HALTED) stays a
+    WARNING and shows in the status screen's alerts."""
+    return (
+        notice.kind == "state_change"
+        and isinstance(notice.data, dict)
+        and notice.data.get("to_state") == "ACTIVE"
+    )
+
+
 class TradingLoop:
     """Runs the strategy over the inbox until cancelled or ``stop_quoting``."""
 
@@ -307,6 +318,8 @@ class TradingLoop:
     def _drain(self, now: int, prefix: str = "") -> None:
         for notice in self.mm.drain_notices():
             level = _LOGGED_NOTICES.get(notice.kind)
+            if level == "WARNING" and _back_to_active(notice):
+                level = "INFO"  # good news: not an alert on the operator's screen
             if level is not None:
                 self._log(notice, level, now, prefix)
             if self._recorder is not None:
