@@ -113,7 +113,9 @@ async def first_arm(
                 )
                 return started
         if attempt.cancelled_caught:
-            problem = f"no answer within {bound:g} s"
+            # "not confirmed", not "no answer": the attempt's bound also covers waiting for
+            # the link and the rate budget, so the request may never have left.
+            problem = f"not confirmed within {bound:g} s"
             if patient and bound < MAX_ATTEMPT_S:
                 bound = min(MAX_ATTEMPT_S, bound * 2)
                 problem += f" (the next attempt waits up to {bound:g} s)"
@@ -197,7 +199,7 @@ async def _refresh(
             except MmtrioError as exc:
                 problem = str(exc)
         if attempt.cancelled_caught:
-            problem = f"no answer within {attempt_timeout(refresh_s):g} s"
+            problem = f"not confirmed within {attempt_timeout(refresh_s):g} s"
         failures += 1
         left = armed_at + countdown_ms / 1000.0 - trio.current_time()
         if left > 0:
