@@ -12,6 +12,13 @@ kept as regressions of what was fixed.
 - **Seed 200**: "the venue answered 418: a request was sent before Retry-After expired". After a
   clock skew, the order socket's 429 back-off was measured on our stale estimate of the
   venue's clock and ended 1 s early; it is now ``retryAfter - serverTime`` from the answer.
+- **Seed 117631**: "bot process #2: exited on its own with code 1". Queued ``delay`` faults
+  held each of a restarted bot's dead-man arms past its 0.5 s attempt until start-up's 30 s
+  deadline; start-up's arm now doubles its bound after each unanswered attempt.
+- **Seed 118007**: "the venue answered 418". The sim took an older 429 (Retry-After 1 s),
+  held and sent after a later injected 429 had extended the back-off, as telling the bot of
+  the extension; the bot waited the 1 s it was told and was banned
+  (``RateLimiter.answer_sent``: the sim's judgement, not the bot).
 
 A seed is a whole trace: later changes to the bot may move it off the path it exercised.
 Each test checks the path is still taken before it checks the verdict.
@@ -44,4 +51,16 @@ def test_seed_122_a_foreign_order_placed_during_a_self_stop_is_not_the_bots(
 def test_seed_200_a_429_back_off_after_a_clock_skew_is_honoured(tmp_path: Path) -> None:
     run = run_one(200, DURATION_S, tmp_path)
     assert run.result.faults.get("clock_skew") and run.result.faults.get("http_429")
+    assert run.result.violations == [], run.result.violations
+
+
+def test_seed_117631_a_slow_venue_is_armed_at_start_up(tmp_path: Path) -> None:
+    run = run_one(117631, DURATION_S, tmp_path)
+    assert run.result.faults.get("latency_spike") and run.result.restarts >= 2
+    assert run.result.violations == [], run.result.violations
+
+
+def test_seed_118007_an_older_429_does_not_tell_of_a_later_back_off(tmp_path: Path) -> None:
+    run = run_one(118007, DURATION_S, tmp_path)
+    assert run.result.faults.get("http_429") and run.result.faults.get("latency_spike")
     assert run.result.violations == [], run.result.violations

@@ -111,7 +111,9 @@ async def test_trade_through_the_connector(tmp_path: Path) -> None:
             # a post-only buy above the best ask is accepted, then rejected by the engine
             best_ask = venue.book.best()[1]
             assert best_ask is not None
-            ack = await gw.place(PlaceOrder("mmt1-1", "BTC-USD", Side.BUY, best_ask[0] + 20, 2))
+            # 1,000 ticks ($100) through the ask: the replay runs at ×5, and on a loaded machine
+            # 20 ticks were overtaken before the order arrived (it rested, never rejected).
+            ack = await gw.place(PlaceOrder("mmt1-1", "BTC-USD", Side.BUY, best_ask[0] + 1_000, 2))
             await gw.arm_deadman("BTC-USD", 30_000)
             assert venue.countdown_ms == 30_000
             with trio.fail_after(5):

@@ -327,14 +327,24 @@ class RateLimiter:
         self.backoff_started = math.inf
         return True
 
-    def answer_sent(self, now: float) -> None:
-        """A 429 of the current back-off has left at ``now`` for a client that waits for it:
-        if the one that set the back-off was held (:meth:`answer_held`), the in-flight grace
-        counts from here. A held 429 whose client gave up meanwhile (its request timed out)
-        is never sent: until another 429 of the back-off reaches the client, what it sends
-        is in flight (429, no ban). Chaos seed 40010 on Extended: the two 429s of a back-off
-        were held 1.16 s, past the bot's 1 s request timeout; it never read either, sent its
-        next read 0.8 s after the first had left for nobody, and was banned."""
+    def answer_sent(self, now: float, refused: RateLimitHit | None = None) -> None:
+        """A 429 has left at ``now`` for a client that waits for it: if the one that set the
+        back-off was held (:meth:`answer_held`), the in-flight grace counts from here. A held
+        429 whose client gave up meanwhile (its request timed out) is never sent: until
+        another 429 of the back-off reaches the client, what it sends is in flight (429, no
+        ban). Chaos seed 40010 on Extended: the two 429s of a back-off were held 1.16 s, past
+        the bot's 1 s request timeout; it never read either, sent its next read 0.8 s after
+        the first had left for nobody, and was banned.
+
+        ``refused`` (the limiter's refusal this answer carries) must tell of the current
+        back-off: read at ``now``, its Retry-After reaches ``backoff_until``. An older 429,
+        decided before a later one extended the back-off, tells the client to wait less, and
+        a client that honours it is not to be banned for the rest (DST seed 118007: a depth
+        read's 429 decided at 23.294 s said 1 s, left at 23.972 s after a held 429 of 23.735
+        s had extended the back-off to 25.735 s and was never read; the bot waited until
+        24.972 s, as told, and was banned)."""
+        if refused is not None and now + refused.retry_after_s < self.backoff_until:
+            return  # tells of an earlier back-off: the current one is still unknown
         if self.backoff_started == math.inf:
             self.backoff_started = now
 

@@ -268,7 +268,7 @@ class OrderEntry:
             held = status == 429 and venue.limiter.answer_held(acted)
             await trio.sleep(hold)
             if held:
-                venue.limiter.answer_sent(trio.current_time() + latency)
+                venue.limiter.answer_sent(trio.current_time() + latency, refused)
         if not conn.closed.is_set():  # else never read: the connection died meanwhile
             answer_left(refused, venue.true_ms())
         conn.offer(json.dumps(answer, separators=(",", ":")))

@@ -330,7 +330,7 @@ class RestApp:
             if not await hold_answer(receive, hold):
                 return  # the client gave up on it (a timeout): the answer is never read
         if status == 429:
-            venue.limiter.answer_sent(trio.current_time() + latency)
+            venue.limiter.answer_sent(trio.current_time() + latency, refused)
         answer_left(refused, venue.true_ms())
         if status >= 500 and (scope["method"], scope["path"]) == _DEADMAN:
             venue.refresh_refused()  # refused before it armed (no order fault hits it)

@@ -158,7 +158,7 @@ class RestApp:
             if not await hold_answer(receive, hold):
                 return  # the client gave up on it (a timeout): the answer is never read
         if status == 429:
-            v.limiter.answer_sent(trio.current_time() + latency)
+            v.limiter.answer_sent(trio.current_time() + latency, refused)
         answer_left(refused, v.true_ms())
         if refused_deadman:
             v.refresh_refused()

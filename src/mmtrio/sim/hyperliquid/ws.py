@@ -213,7 +213,7 @@ class HyperliquidWs:
             held = limited and v.limiter.answer_held(now)
             await trio.sleep(hold)
             if held:
-                v.limiter.answer_sent(trio.current_time() + conn.latency_s)
+                v.limiter.answer_sent(trio.current_time() + conn.latency_s, refused)
         if not drop:
             if not conn.closed.is_set():  # else never read: the connection died meanwhile
                 answer_left(refused, v.true_ms())
