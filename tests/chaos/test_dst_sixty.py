@@ -19,6 +19,10 @@ kept as regressions of what was fixed.
   held and sent after a later injected 429 had extended the back-off, as telling the bot of
   the extension; the bot waited the 1 s it was told and was banned
   (``RateLimiter.answer_sent``: the sim's judgement, not the bot).
+- **Seed 119426**: "bot process #1: exited on its own with code 1". Three latency spikes held
+  22 answers 1.06-1.21 s each; the restarted bot's start-up reads timed out at 1 s nine times
+  until its 30 s deadline. Start-up's reads now double their timeout after each one that
+  timed out (``mmtrio.venues.patience``).
 
 A seed is a whole trace: later changes to the bot may move it off the path it exercised.
 Each test checks the path is still taken before it checks the verdict.
@@ -63,4 +67,10 @@ def test_seed_117631_a_slow_venue_is_armed_at_start_up(tmp_path: Path) -> None:
 def test_seed_118007_an_older_429_does_not_tell_of_a_later_back_off(tmp_path: Path) -> None:
     run = run_one(118007, DURATION_S, tmp_path)
     assert run.result.faults.get("http_429") and run.result.faults.get("latency_spike")
+    assert run.result.violations == [], run.result.violations
+
+
+def test_seed_119426_start_up_reads_wait_longer_for_a_slow_venue(tmp_path: Path) -> None:
+    run = run_one(119426, DURATION_S, tmp_path)
+    assert run.result.faults.get("latency_spike") and run.result.restarts >= 1
     assert run.result.violations == [], run.result.violations

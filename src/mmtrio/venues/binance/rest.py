@@ -48,6 +48,7 @@ from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int, get_
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
+from mmtrio.venues.patience import ReadPatience
 
 T = TypeVar("T")
 UsageCallback = Callable[[dict[str, int | None]], None]
@@ -132,7 +133,8 @@ class BinanceRest:
         # Retry-After; a 5xx, a lost connection or -1021: after READ_RETRY_S) is sent again
         # (``on_read_retry(seconds, error)`` is told first) instead of raising. The engine
         # sets it during start-up, whose own deadline bounds the other retries.
-        self.on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
 
     @property
     def decoder(self) -> BinanceDecoder:
@@ -165,6 +167,19 @@ class BinanceRest:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    @property
+    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
+        """Set during start-up: a failed read is tried again (told first) instead of raising;
+        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
+        Set back to None when start-up ends, which restores the configured timeouts."""
+        return self._on_read_retry
+
+    @on_read_retry.setter
+    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
+        self._on_read_retry = value
+        if value is None:
+            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -428,6 +443,7 @@ class BinanceRest:
         patience = self.on_read_retry
         if patience is None:
             return False
+        self._patience.after_failure(exc)
         if isinstance(exc, RateLimited):
             wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
         else:

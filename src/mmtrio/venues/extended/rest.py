@@ -40,6 +40,7 @@ from mmtrio.errors import (
 from mmtrio.venues.extended import codec
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
+from mmtrio.venues.patience import ReadPatience
 
 __all__ = ["API", "ExtendedRest"]
 
@@ -80,11 +81,25 @@ class ExtendedRest:
         )
         self.time_offset_ms = 0
         self._blocked_until: float | None = None
-        self.on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
         self.requests = 0
 
     def __repr__(self) -> str:
         return f"ExtendedRest({str(self._client.base_url)!r})"
+
+    @property
+    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
+        """Set during start-up: a failed read is tried again (told first) instead of raising;
+        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
+        Set back to None when start-up ends, which restores the configured timeouts."""
+        return self._on_read_retry
+
+    @on_read_retry.setter
+    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
+        self._on_read_retry = value
+        if value is None:
+            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -200,6 +215,7 @@ class ExtendedRest:
         patience = self.on_read_retry
         if patience is None:
             return False
+        self._patience.after_failure(exc)
         if isinstance(exc, RateLimited):
             wait = exc.retry_after_s or FALLBACK_RETRY_AFTER_S
         else:

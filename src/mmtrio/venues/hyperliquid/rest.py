@@ -45,6 +45,7 @@ from mmtrio.errors import (
 from mmtrio.venues.hyperliquid.codec import dumps, loads
 from mmtrio.venues.hyperliquid.costs import WEIGHT, info_extra_weight, info_weight
 from mmtrio.venues.hyperliquid.errors import http_error
+from mmtrio.venues.patience import ReadPatience
 from mmtrio.venues.protocol import REQUEST_PAID
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
@@ -79,7 +80,8 @@ class HyperliquidRest:
         self._clock_ms = clock_ms
         self._on_blocked = on_blocked
         self._blocked_until: float | None = None  # trio clock, after a 429
-        self.on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
         self.requests = 0
         self.pace: Callable[[RequestCost], Awaitable[None]] | None = None
         self._charge: Callable[[RequestCost, int], None] | None = None
@@ -112,6 +114,19 @@ class HyperliquidRest:
             self._unpaced.append((self._clock_ms(), cost))
             return
         await self.pace(cost)
+
+    @property
+    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
+        """Set during start-up: a failed read is tried again (told first) instead of raising;
+        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
+        Set back to None when start-up ends, which restores the configured timeouts."""
+        return self._on_read_retry
+
+    @on_read_retry.setter
+    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
+        self._on_read_retry = value
+        if value is None:
+            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -168,6 +183,7 @@ class HyperliquidRest:
         patience = self.on_read_retry
         if patience is None:
             return False
+        self._patience.after_failure(exc)
         if isinstance(exc, RateLimited):
             wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
         else:

@@ -52,6 +52,7 @@ from mmtrio.venues.okx import codec_rest as cr
 from mmtrio.venues.okx.codec import loads
 from mmtrio.venues.okx.errors import CODE_NO_SUCH_ORDER, RATE_LIMIT_RETRY_S, classify
 from mmtrio.venues.okx.signing import DEMO_HEADER, Signer, iso_timestamp
+from mmtrio.venues.patience import ReadPatience
 
 Params = list[tuple[str, str]]
 Body = dict[str, str] | list[dict[str, str]]
@@ -127,7 +128,21 @@ class OkxRest:
         self.last_time_sync_ms: int | None = None
         self.time_sync_failures = 0
         self._blocked_until: dict[str, float] = {}  # endpoint group -> Trio time
-        self.on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._on_read_retry: Callable[[float, VenueError], None] | None = None
+        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
+
+    @property
+    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
+        """Set during start-up: a failed read is tried again (told first) instead of raising;
+        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
+        Set back to None when start-up ends, which restores the configured timeouts."""
+        return self._on_read_retry
+
+    @on_read_retry.setter
+    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
+        self._on_read_retry = value
+        if value is None:
+            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -282,6 +297,7 @@ class OkxRest:
         patience = self.on_read_retry
         if patience is None:
             return False
+        self._patience.after_failure(exc)
         if isinstance(exc, RateLimited):
             wait = exc.retry_after_s if exc.retry_after_s else RATE_LIMIT_RETRY_S
         else:
