@@ -88,7 +88,7 @@ async def test_extended_start_up_reads_wait_longer_too(
 
 async def test_patience_grows_to_its_cap_and_only_for_timeouts() -> None:
     client = httpx.AsyncClient(timeout=one_second())
-    patience = ReadPatience(client)
+    patience = ReadPatience(client, fallback_retry_after_s=10.0)
     request = httpx.Request("GET", "http://venue/x")
     lost = OutcomeUnknownError("lost")
     lost.__cause__ = httpx.ReadError("reset", request=request)

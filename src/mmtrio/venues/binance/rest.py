@@ -48,7 +48,7 @@ from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int, get_
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
-from mmtrio.venues.patience import ReadPatience
+from mmtrio.venues.patience import PatientReads, ReadPatience
 
 T = TypeVar("T")
 UsageCallback = Callable[[dict[str, int | None]], None]
@@ -69,7 +69,6 @@ def request_timeout(ms: int) -> httpx.Timeout:
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 # Binance always sends Retry-After with 429/418; should it not, back off this long (a 418
 # ban lasts at least 2 minutes, so guessing shorter would only earn a longer one).
-READ_RETRY_S = 1.0  # a failed read tried again (start-up only, see on_read_retry)
 FALLBACK_RETRY_AFTER_429_S = 10.0
 FALLBACK_RETRY_AFTER_418_S = 120.0
 DEFAULT_TIME_SYNC_INTERVAL_S = 300.0
@@ -86,7 +85,7 @@ def _header_int(headers: httpx.Headers, name: str) -> int | None:
     return None if val is None else ascii_int(val)
 
 
-class BinanceRest:
+class BinanceRest(PatientReads):
     """Async REST client for one Binance USD-M endpoint (live, testnet or the simulated venue)."""
 
     def __init__(
@@ -129,12 +128,8 @@ class BinanceRest:
         self.last_time_sync_ms: int | None = None
         self.time_sync_failures = 0
         self._blocked_until: float | None = None  # trio clock, after a 429/418
-        # When set, a read that fails in a way a later try can fix (a 429/418 back-off: after
-        # Retry-After; a 5xx, a lost connection or -1021: after READ_RETRY_S) is sent again
-        # (``on_read_retry(seconds, error)`` is told first) instead of raising. The engine
-        # sets it during start-up, whose own deadline bounds the other retries.
-        self._on_read_retry: Callable[[float, VenueError], None] | None = None
-        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
+        # on_read_retry, set during start-up: failed reads tried again (venues/patience)
+        self._patience = ReadPatience(self._client, FALLBACK_RETRY_AFTER_429_S)
 
     @property
     def decoder(self) -> BinanceDecoder:
@@ -167,19 +162,6 @@ class BinanceRest:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    @property
-    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
-        """Set during start-up: a failed read is tried again (told first) instead of raising;
-        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
-        Set back to None when start-up ends, which restores the configured timeouts."""
-        return self._on_read_retry
-
-    @on_read_retry.setter
-    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
-        self._on_read_retry = value
-        if value is None:
-            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -437,20 +419,6 @@ class BinanceRest:
             except (RateLimited, OutcomeUnknownError, ConnectionFailed, ClockSkewError) as exc:
                 if mutates or not await self._wait_out(exc):
                     raise
-
-    async def _wait_out(self, exc: VenueError) -> bool:
-        """Sleep before a read is tried again, if ``on_read_retry`` is set."""
-        patience = self.on_read_retry
-        if patience is None:
-            return False
-        self._patience.after_failure(exc)
-        if isinstance(exc, RateLimited):
-            wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
-        else:
-            wait = READ_RETRY_S
-        patience(wait, exc)
-        await trio.sleep(wait)
-        return True
 
     async def _request_once(
         self,

@@ -40,7 +40,7 @@ from mmtrio.errors import (
 from mmtrio.venues.extended import codec
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
-from mmtrio.venues.patience import ReadPatience
+from mmtrio.venues.patience import PatientReads, ReadPatience
 
 __all__ = ["API", "ExtendedRest"]
 
@@ -48,12 +48,11 @@ API = "/api/v1"
 USER_AGENT = f"mmtrio/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
-READ_RETRY_S = 1.0
 FALLBACK_RETRY_AFTER_S = 60.0
 TRADES_PAGE = 100
 
 
-class ExtendedRest:
+class ExtendedRest(PatientReads):
     """Async REST client for one Extended endpoint (mainnet, Sepolia or the simulated venue)."""
 
     def __init__(
@@ -81,25 +80,12 @@ class ExtendedRest:
         )
         self.time_offset_ms = 0
         self._blocked_until: float | None = None
-        self._on_read_retry: Callable[[float, VenueError], None] | None = None
-        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
+        # on_read_retry, and start-up's longer reads (venues/patience)
+        self._patience = ReadPatience(self._client, FALLBACK_RETRY_AFTER_S)
         self.requests = 0
 
     def __repr__(self) -> str:
         return f"ExtendedRest({str(self._client.base_url)!r})"
-
-    @property
-    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
-        """Set during start-up: a failed read is tried again (told first) instead of raising;
-        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
-        Set back to None when start-up ends, which restores the configured timeouts."""
-        return self._on_read_retry
-
-    @on_read_retry.setter
-    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
-        self._on_read_retry = value
-        if value is None:
-            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -210,19 +196,6 @@ class ExtendedRest:
             except (RateLimited, OutcomeUnknownError, ConnectionFailed) as exc:
                 if mutates or not await self._wait_out(exc):
                     raise
-
-    async def _wait_out(self, exc: VenueError) -> bool:
-        patience = self.on_read_retry
-        if patience is None:
-            return False
-        self._patience.after_failure(exc)
-        if isinstance(exc, RateLimited):
-            wait = exc.retry_after_s or FALLBACK_RETRY_AFTER_S
-        else:
-            wait = READ_RETRY_S
-        patience(wait, exc)
-        await trio.sleep(wait)
-        return True
 
     def _check_blocked(self) -> None:
         if self._blocked_until is None:

@@ -40,22 +40,20 @@ from mmtrio.errors import (
     OutcomeUnknownError,
     ProtocolError,
     RateLimited,
-    VenueError,
 )
 from mmtrio.venues.hyperliquid.codec import dumps, loads
 from mmtrio.venues.hyperliquid.costs import WEIGHT, info_extra_weight, info_weight
 from mmtrio.venues.hyperliquid.errors import http_error
-from mmtrio.venues.patience import ReadPatience
+from mmtrio.venues.patience import PatientReads, ReadPatience
 from mmtrio.venues.protocol import REQUEST_PAID
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 FALLBACK_RETRY_AFTER_429_S = 10.0
-READ_RETRY_S = 1.0
 _HEADERS = {"Content-Type": "application/json"}
 
 
-class HyperliquidRest:
+class HyperliquidRest(PatientReads):
     """Async client for one Hyperliquid API base URL (mainnet, testnet or the simulated venue)."""
 
     def __init__(
@@ -80,8 +78,8 @@ class HyperliquidRest:
         self._clock_ms = clock_ms
         self._on_blocked = on_blocked
         self._blocked_until: float | None = None  # trio clock, after a 429
-        self._on_read_retry: Callable[[float, VenueError], None] | None = None
-        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
+        # on_read_retry, and start-up's longer reads (venues/patience)
+        self._patience = ReadPatience(self._client, FALLBACK_RETRY_AFTER_429_S)
         self.requests = 0
         self.pace: Callable[[RequestCost], Awaitable[None]] | None = None
         self._charge: Callable[[RequestCost, int], None] | None = None
@@ -114,19 +112,6 @@ class HyperliquidRest:
             self._unpaced.append((self._clock_ms(), cost))
             return
         await self.pace(cost)
-
-    @property
-    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
-        """Set during start-up: a failed read is tried again (told first) instead of raising;
-        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
-        Set back to None when start-up ends, which restores the configured timeouts."""
-        return self._on_read_retry
-
-    @on_read_retry.setter
-    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
-        self._on_read_retry = value
-        if value is None:
-            self._patience.end()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -179,19 +164,6 @@ class HyperliquidRest:
         return await self._post("/exchange", payload, mutates=True)
 
     # --- transport ------------------------------------------------------------------------
-    async def _wait_out(self, exc: VenueError) -> bool:
-        patience = self.on_read_retry
-        if patience is None:
-            return False
-        self._patience.after_failure(exc)
-        if isinstance(exc, RateLimited):
-            wait = exc.retry_after_s if exc.retry_after_s else FALLBACK_RETRY_AFTER_429_S
-        else:
-            wait = READ_RETRY_S
-        patience(wait, exc)
-        await trio.sleep(wait)
-        return True
-
     def check_blocked(self) -> None:
         """RateLimited (nothing sent) while a 429 back-off is in force."""
         if self._blocked_until is None:

@@ -52,14 +52,13 @@ from mmtrio.venues.okx import codec_rest as cr
 from mmtrio.venues.okx.codec import loads
 from mmtrio.venues.okx.errors import CODE_NO_SUCH_ORDER, RATE_LIMIT_RETRY_S, classify
 from mmtrio.venues.okx.signing import DEMO_HEADER, Signer, iso_timestamp
-from mmtrio.venues.patience import ReadPatience
+from mmtrio.venues.patience import PatientReads, ReadPatience
 
 Params = list[tuple[str, str]]
 Body = dict[str, str] | list[dict[str, str]]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
-READ_RETRY_S = 1.0
 BATCH_MAX = 20
 PAGE = 100  # OKX's page size for orders-pending and fills
 # The order operations' paths: one rate-limit group (module docstring); every other path is
@@ -90,7 +89,7 @@ def _query(params: Params) -> str:
     return "&".join(f"{k}={v}" for k, v in params)
 
 
-class OkxRest:
+class OkxRest(PatientReads):
     """Async REST client for one OKX endpoint (live, demo or the simulated venue)."""
 
     def __init__(
@@ -128,21 +127,8 @@ class OkxRest:
         self.last_time_sync_ms: int | None = None
         self.time_sync_failures = 0
         self._blocked_until: dict[str, float] = {}  # endpoint group -> Trio time
-        self._on_read_retry: Callable[[float, VenueError], None] | None = None
-        self._patience = ReadPatience(self._client)  # start-up's longer reads (venues/patience)
-
-    @property
-    def on_read_retry(self) -> Callable[[float, VenueError], None] | None:
-        """Set during start-up: a failed read is tried again (told first) instead of raising;
-        a read that timed out makes the next one wait longer (:mod:`mmtrio.venues.patience`).
-        Set back to None when start-up ends, which restores the configured timeouts."""
-        return self._on_read_retry
-
-    @on_read_retry.setter
-    def on_read_retry(self, value: Callable[[float, VenueError], None] | None) -> None:
-        self._on_read_retry = value
-        if value is None:
-            self._patience.end()
+        # on_read_retry, and start-up's longer reads (venues/patience)
+        self._patience = ReadPatience(self._client, RATE_LIMIT_RETRY_S)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -292,19 +278,6 @@ class OkxRest:
             except (RateLimited, OutcomeUnknownError, ConnectionFailed, ClockSkewError) as exc:
                 if mutates or not await self._wait_out(exc):
                     raise
-
-    async def _wait_out(self, exc: VenueError) -> bool:
-        patience = self.on_read_retry
-        if patience is None:
-            return False
-        self._patience.after_failure(exc)
-        if isinstance(exc, RateLimited):
-            wait = exc.retry_after_s if exc.retry_after_s else RATE_LIMIT_RETRY_S
-        else:
-            wait = READ_RETRY_S
-        patience(wait, exc)
-        await trio.sleep(wait)
-        return True
 
     def _headers(self, method: str, target: str, content: str, signed: bool) -> dict[str, str]:
         if not signed:
