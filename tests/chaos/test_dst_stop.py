@@ -12,6 +12,7 @@ A real process and a real signal: wall time, no virtual clock.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -55,3 +56,43 @@ def test_sigterm_stops_the_campaign_after_the_runs_under_way(tmp_path: Path, job
     assert seeds == list(range(1, len(lines) + 1))
     assert all(line.rstrip().endswith(" ok") for line in lines), lines
     assert f"{len(lines)} runs:" in out
+
+
+def test_a_stopped_campaign_is_carried_on_by_resume(tmp_path: Path) -> None:
+    """SIGTERM, then the same command with --resume: every seed judged exactly once."""
+    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--deterministic", "--seed", "1"]
+    cmd += ["--duration", "10.5", "--out", str(tmp_path)]
+    out_path = tmp_path / "stdout"
+    with out_path.open("w") as out_file:
+        proc = subprocess.Popen([*cmd, "--runs", str(RUNS)], stdout=out_file, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "seed " not in out_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    record = tmp_path / "runs.jsonl"
+    judged = [json.loads(line)["seed"] for line in record.read_text().splitlines()]
+    assert judged == list(range(1, len(judged) + 1))
+    total = len(judged) + 3  # carry it on, three runs further than it got
+    again = subprocess.run(
+        [*cmd, "--runs", str(total), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{len(judged)} runs already judged" in again.stdout
+    ran = [int(line.split()[1]) for line in again.stdout.splitlines() if line.startswith("seed ")]
+    assert ran == list(range(len(judged) + 1, total + 1))
+    seeds = [json.loads(line)["seed"] for line in record.read_text().splitlines()]
+    assert seeds == list(range(1, total + 1))
+    totals = json.loads((tmp_path / "campaign.json").read_text())["totals"]
+    assert totals["runs"] == totals["clean"] == total

@@ -43,6 +43,11 @@ def ensure_hash_seed(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "mmtrio", *argv], env)
 
 
+def campaign_seeds(first_seed: int, runs: int) -> list[int]:
+    """The seeds of a campaign, in run order."""
+    return [run_seed(first_seed, i) for i in range(runs)]
+
+
 def describe(exc: BaseException) -> str:
     """``Type: message`` of the first exception a (nested) exception group carries."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -119,14 +124,16 @@ def campaign(
     jobs: int = 1,
     keep_all: bool = False,
     stop: StopRequest | None = None,
+    skip: frozenset[int] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
-    """Each run's summary, in seed order, as the runs complete (``jobs`` processes).
+    """Each run's summary, in seed order, as the runs complete (``jobs`` processes); the
+    seeds in ``skip`` (judged before: a resumed campaign) are not run.
 
     With ``stop``, no run starts once it is requested; the runs under way finish and are
     yielded (in seed order, up to the first one that never started)."""
     out_root = out_root.resolve()
     out_root.mkdir(parents=True, exist_ok=True)
-    seeds = [run_seed(first_seed, i) for i in range(runs)]
+    seeds = [s for s in campaign_seeds(first_seed, runs) if s not in skip]
     load_simulation()  # once, here, not in every worker
     if jobs <= 1:
         for s in seeds:

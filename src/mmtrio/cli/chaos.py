@@ -29,6 +29,9 @@ and the same seed gives the same hash. --jobs spreads runs over processes; --rep
 runs every seed twice and names the first divergence of the two traces (exit 1) if any.
 SIGTERM or Ctrl-C stops a deterministic campaign: the runs under way finish, no other
 starts, the figures cover the runs made, and the exit is 1 (4 if one of them violated).
+A deterministic campaign records each run as it is judged in --out/runs.jsonl and its
+totals in --out/campaign.json (rewritten after every run); the same command with --resume
+carries a stopped campaign on, skipping the seeds already judged.
 SIGTERM stops a process-level campaign the same way (its run under way finishes and its
 processes are stopped); Ctrl-C reaches every process of the group and ends it at once.
 """
@@ -101,6 +104,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "faults that still violates (written to --out/seed-<seed>/shrunk.json)",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="--deterministic: carry on the campaign recorded in --out (runs.jsonl, "
+        "campaign.json): the seeds already judged are skipped",
+    )
+    parser.add_argument(
         "--replay-check",
         action="store_true",
         help="--deterministic: run each seed twice and report the first divergence of the traces",
@@ -128,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.jobs < 1:
         print(f"mmtrio chaos: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.resume and not args.deterministic:
+        print(
+            "mmtrio chaos: --resume carries on a --deterministic campaign; the process "
+            "campaign's is benchmarks/chaos_campaign.py --resume",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.deterministic:
         from mmtrio.cli.chaos_dst import run_deterministic

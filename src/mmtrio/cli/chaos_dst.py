@@ -3,7 +3,12 @@
 Prints one line per run (seed, verdict, faults, fills, trace hash, virtual and wall
 seconds) and a total with runs/hour and virtual seconds simulated per wall second; or, with
 --json, one JSON document. Exit codes as the process campaign: 0 clean, 4 a violation, 1 a
-run the harness could not complete, or (--replay-check) a seed whose two runs differ.
+run the harness could not complete, or (--replay-check) a seed whose two runs differ, 2 a
+record in --out that --resume cannot carry on (named).
+
+Every run is recorded as it is judged (:mod:`mmtrio.chaos.dst_record`: ``--out/runs.jsonl``
+and ``--out/campaign.json``), so a long campaign can be watched and, with --resume, carried
+on after a stop.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mmtrio.chaos.dst_record import Totals
 
 
 def _line(doc: dict[str, Any]) -> str:
@@ -35,18 +43,18 @@ def _line(doc: dict[str, Any]) -> str:
     )
 
 
-def summarize(docs: list[dict[str, Any]], wall_s: float, jobs: int) -> dict[str, Any]:
-    virtual = sum(float(d.get("virtual_s", 0.0)) for d in docs)
+def summarize(
+    totals: Totals, fresh: int, fresh_virtual_s: float, wall_s: float, jobs: int
+) -> dict[str, Any]:
+    """The campaign's totals; runs/hour and virtual s per wall s count only the ``fresh``
+    runs of this invocation (a resumed campaign's earlier runs took other wall time)."""
     return {
-        "runs": len(docs),
-        "clean": sum(1 for d in docs if not d["violations"] and not d.get("error")),
-        "violations": sum(1 for d in docs if d["violations"]),
-        "errors": sum(1 for d in docs if d.get("error")),
-        "violating_seeds": [d["seed"] for d in docs if d["violations"]],
+        **totals.to_json(),
+        "resumed": totals.runs - fresh,
         "jobs": jobs,
         "wall_s": round(wall_s, 3),
-        "runs_per_hour": round(len(docs) / wall_s * 3600, 1) if wall_s > 0 else None,
-        "virtual_s_per_wall_s": round(virtual / wall_s, 2) if wall_s > 0 else None,
+        "runs_per_hour": round(fresh / wall_s * 3600, 1) if wall_s > 0 else None,
+        "virtual_s_per_wall_s": round(fresh_virtual_s / wall_s, 2) if wall_s > 0 else None,
     }
 
 
@@ -104,41 +112,64 @@ def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
 
 
 def run_deterministic(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.dst_campaign import HASH_SEED, campaign, ensure_hash_seed
+    from mmtrio.chaos.dst_campaign import HASH_SEED, campaign, campaign_seeds, ensure_hash_seed
+    from mmtrio.chaos.dst_record import CampaignRecord, RecordError
     from mmtrio.chaos.stop import StopRequest
-    from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_VIOLATIONS
+    from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
     if os.environ.get("PYTHONHASHSEED") != HASH_SEED and sys.argv[1:2] == ["chaos"]:
         ensure_hash_seed(sys.argv[1:])  # replaces this process (see dst_campaign)
     if args.replay_check:
         return _replay_check(args)
+    out = Path(args.out).resolve()
+    seeds = campaign_seeds(args.seed, args.runs)
+    record = CampaignRecord(out, args.seed, args.runs, args.duration, args.jobs)
+    try:
+        record.start(resume=args.resume, seeds=seeds)
+    except (RecordError, OSError) as exc:
+        print(f"mmtrio chaos: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    docs: dict[int, dict[str, Any]] = dict(record.previous)
+    if args.resume and not args.json:
+        print(f"{len(docs)} runs already judged in {out}, {len(seeds) - len(docs)} to go")
     started = time.perf_counter()
-    docs: list[dict[str, Any]] = []
-    with StopRequest() as stop:
-        for doc in campaign(
-            args.seed,
-            args.runs,
-            args.duration,
-            Path(args.out),
-            jobs=args.jobs,
-            keep_all=args.keep,
-            stop=stop,
-        ):
-            docs.append(doc)
-            if not args.json:
-                print(_line(doc), flush=True)
-    summary = summarize(docs, time.perf_counter() - started, args.jobs)
+    fresh, fresh_virtual = 0, 0.0
+    try:
+        with StopRequest() as stop:
+            for doc in campaign(
+                args.seed,
+                args.runs,
+                args.duration,
+                out,
+                jobs=args.jobs,
+                keep_all=args.keep,
+                stop=stop,
+                skip=frozenset(docs),
+            ):
+                record.add(doc)
+                docs[doc["seed"]] = doc
+                fresh += 1
+                fresh_virtual += float(doc.get("virtual_s", 0.0))
+                if not args.json:
+                    print(_line(doc), flush=True)
+    finally:
+        record.close()
+    summary = summarize(
+        record.totals, fresh, fresh_virtual, time.perf_counter() - started, args.jobs
+    )
+    summary["record"] = str(record.runs_path)
     if stop.requested:
         summary["stopped_by"] = stop.signal
         print(
-            f"mmtrio chaos: {stop.signal} received: stopped after {len(docs)} of {args.runs} "
-            "runs (the runs under way finished; the figures below cover those only)",
+            f"mmtrio chaos: {stop.signal} received: stopped after {fresh} of "
+            f"{len(seeds) - summary['resumed']} runs (the runs under way finished; the figures "
+            f"below cover those only; --resume carries the campaign on)",
             file=sys.stderr,
             flush=True,
         )
     if args.shrink:
         summary["shrunk"] = [
-            _shrink(seed, args.duration, Path(args.out)) for seed in summary["violating_seeds"]
+            _shrink(seed, args.duration, out) for seed in summary["violating_seeds"]
         ]
         if not args.json:
             for doc in summary["shrunk"]:
@@ -148,13 +179,15 @@ def run_deterministic(args: argparse.Namespace) -> int:
                     f"{kinds} in {doc.get('runs')} runs; {doc.get('violations', [''])[0]}"
                 )
     if args.json:
-        print(json.dumps({"runs": docs, "summary": summary}))
+        ordered = [docs[s] for s in seeds if s in docs]
+        print(json.dumps({"runs": ordered, "summary": summary}))
     else:
+        resumed = f" ({summary['resumed']} of them from the record)" if summary["resumed"] else ""
         print(
-            f"{summary['runs']} runs: {summary['clean']} clean, {summary['violations']} with "
-            f"violations, {summary['errors']} harness errors; {summary['runs_per_hour']} "
-            f"runs/hour, {summary['virtual_s_per_wall_s']} virtual s per wall s "
-            f"({args.jobs} job(s))"
+            f"{summary['runs']} runs{resumed}: {summary['clean']} clean, "
+            f"{summary['violations']} with violations, {summary['errors']} harness errors; "
+            f"{summary['runs_per_hour']} runs/hour, {summary['virtual_s_per_wall_s']} virtual "
+            f"s per wall s ({args.jobs} job(s)); record: {record.runs_path}"
         )
     if summary["violations"]:
         return EXIT_VIOLATIONS

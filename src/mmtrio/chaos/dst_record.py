@@ -1,0 +1,222 @@
+"""A deterministic campaign's record on disk: ``<out>/runs.jsonl`` and ``<out>/campaign.json``.
+
+A campaign of 100,000 seeds takes days on one machine. So each run's JSON summary is
+appended to ``runs.jsonl`` as soon as it is judged (one line, flushed), and
+``campaign.json`` (what the campaign is, its totals so far, when it was last written) is
+rewritten atomically after every run. The campaign can be watched while it runs, and a
+campaign that was stopped (SIGTERM, Ctrl-C, a reboot) is carried on by the same command with
+``--resume``: the seeds already judged are skipped, and nothing is judged twice or lost.
+
+Decisions:
+
+- Without ``--resume``, a campaign that finds an earlier record in ``--out`` keeps it as
+  ``runs.previous.jsonl`` / ``campaign.previous.json`` (one generation) and says so; it is
+  never overwritten silently.
+- ``--resume`` must name the same first seed and duration as the record (the seeds and the
+  scenario are what the record is about); anything else is refused, naming both values.
+  ``--runs`` may differ: a campaign of 10,000 can be extended to 100,000.
+- A last line cut short (the process was killed while writing it) is dropped with a note,
+  and that seed runs again. A malformed line anywhere else is refused, naming the file and
+  the line: the record was damaged, and guessing would lose or double-count runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from mmtrio.errors import MmtrioError
+
+RUNS_FILE = "runs.jsonl"
+CAMPAIGN_FILE = "campaign.json"
+
+
+class RecordError(MmtrioError):
+    """The campaign record in --out cannot be resumed as asked."""
+
+
+@dataclass
+class Totals:
+    """Running totals of a campaign (kept up to date per run, not recomputed)."""
+
+    runs: int = 0
+    clean: int = 0
+    violations: int = 0
+    errors: int = 0
+    violating_seeds: list[int] = field(default_factory=list)
+    error_seeds: list[int] = field(default_factory=list)
+    virtual_s: float = 0.0
+    faults: int = 0
+    fills: int = 0
+
+    def add(self, doc: dict[str, Any]) -> None:
+        self.runs += 1
+        if doc.get("error"):
+            self.errors += 1
+            self.error_seeds.append(int(doc["seed"]))
+        elif doc.get("violations"):
+            self.violations += 1
+            self.violating_seeds.append(int(doc["seed"]))
+        else:
+            self.clean += 1
+        self.virtual_s += float(doc.get("virtual_s", 0.0))
+        self.faults += sum(int(n) for n in (doc.get("faults") or {}).values())
+        self.fills += int(doc.get("fills", 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "clean": self.clean,
+            "violations": self.violations,
+            "errors": self.errors,
+            "violating_seeds": sorted(self.violating_seeds),
+            "error_seeds": sorted(self.error_seeds),
+            "virtual_s": round(self.virtual_s, 3),
+            "faults": self.faults,
+            "fills": self.fills,
+        }
+
+
+def _read_runs(path: Path) -> list[dict[str, Any]]:
+    """The runs a record holds; a last line cut short is dropped (with a note)."""
+    if not path.is_file():
+        return []
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    docs: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+            if not isinstance(doc, dict) or not isinstance(doc.get("seed"), int):
+                raise ValueError("not a run's summary (no integer 'seed')")
+        except ValueError as exc:
+            last = number == len(lines) and not raw.endswith(b"\n")
+            if last:
+                print(
+                    f"mmtrio chaos: {path}: line {number} was cut short (the campaign was "
+                    "killed while writing it); dropped, that seed runs again",
+                    file=sys.stderr,
+                )
+                break
+            raise RecordError(
+                f"{path}: line {number} is not a run's JSON summary ({exc}); the record is "
+                "damaged: move it away to start a new campaign, or remove that line to "
+                "resume without it (that seed then runs again)"
+            ) from exc
+        docs.append(doc)
+    return docs
+
+
+class CampaignRecord:
+    """The open record of one campaign in ``out``: append each run, rewrite the totals."""
+
+    def __init__(self, out: Path, first_seed: int, runs: int, duration_s: float, jobs: int) -> None:
+        self.out = out
+        self.meta: dict[str, Any] = {
+            "first_seed": first_seed,
+            "runs": runs,
+            "duration_s": duration_s,
+            "jobs": jobs,
+        }
+        self.totals = Totals()
+        self.previous: dict[int, dict[str, Any]] = {}  # seed -> doc, from a resumed record
+        self._file: IO[str] | None = None
+
+    @property
+    def runs_path(self) -> Path:
+        return self.out / RUNS_FILE
+
+    @property
+    def campaign_path(self) -> Path:
+        return self.out / CAMPAIGN_FILE
+
+    def start(self, *, resume: bool, seeds: list[int]) -> None:
+        """Open the record: a fresh one, or (``resume``) the one in ``out``, whose runs
+        within ``seeds`` become :attr:`previous`."""
+        if resume:
+            self._load(seeds)
+        else:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._set_aside()
+        self._file = self.runs_path.open("a", encoding="utf-8")
+        self._write_campaign()
+
+    def _load(self, seeds: list[int]) -> None:
+        if not self.campaign_path.is_file():
+            raise RecordError(
+                f"--resume: {self.campaign_path} does not exist: no campaign was started "
+                "in this --out (run without --resume to start one)"
+            )
+        try:
+            meta = json.loads(self.campaign_path.read_text(encoding="utf-8"))
+            recorded = (int(meta["first_seed"]), float(meta["duration_s"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RecordError(
+                f"--resume: {self.campaign_path} is not a campaign record ({exc}); move "
+                "it away to start a new campaign"
+            ) from exc
+        asked = (int(self.meta["first_seed"]), float(self.meta["duration_s"]))
+        if recorded != asked:
+            raise RecordError(
+                f"--resume: the record in {self.out} is of --seed {recorded[0]} "
+                f"--duration {recorded[1]:g}, not --seed {asked[0]} --duration {asked[1]:g}; "
+                "resume with the record's values, or choose another --out"
+            )
+        wanted = set(seeds)
+        docs = _read_runs(self.runs_path)
+        kept = [d for d in docs if d["seed"] in wanted]
+        # rewrite the record as what is kept, whole lines only: a line cut short is gone
+        tmp = self.runs_path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+        tmp.replace(self.runs_path)
+        for doc in kept:
+            if doc["seed"] not in self.previous:
+                self.previous[doc["seed"]] = doc
+                self.totals.add(doc)
+
+    def _set_aside(self) -> None:
+        moved = []
+        for name, old in (
+            (RUNS_FILE, "runs.previous.jsonl"),
+            (CAMPAIGN_FILE, "campaign.previous.json"),
+        ):
+            path = self.out / name
+            if path.exists():
+                path.replace(self.out / old)
+                moved.append(old)
+        if moved:
+            print(
+                f"mmtrio chaos: {self.out} held an earlier campaign's record: kept as "
+                f"{' and '.join(moved)} (pass --resume to carry a campaign on)",
+                file=sys.stderr,
+            )
+
+    def add(self, doc: dict[str, Any]) -> None:
+        """One judged run: appended (flushed) and counted; the totals rewritten."""
+        assert self._file is not None, "start() first"
+        self._file.write(json.dumps(doc) + "\n")
+        self._file.flush()
+        self.totals.add(doc)
+        self._write_campaign()
+
+    def _write_campaign(self) -> None:
+        doc = {
+            **self.meta,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "totals": self.totals.to_json(),
+        }
+        tmp = self.campaign_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, self.campaign_path)  # atomic: a reader never sees half of it
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,130 @@
+"""The deterministic campaign's record (runs.jsonl + campaign.json) and its resume rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mmtrio.chaos.dst_record import CampaignRecord, RecordError
+
+
+def _doc(seed: int, *, violation: bool = False, error: str | None = None) -> dict[str, Any]:
+    return {
+        "seed": seed,
+        "violations": [{"invariant": 8, "message": "x"}] if violation else [],
+        "error": error,
+        "faults": {"ws_drop": 2, "http_429": 1},
+        "fills": 10,
+        "virtual_s": 60.5,
+    }
+
+
+def _record(out: Path, seeds: list[int], *, resume: bool, seed: int = 100) -> CampaignRecord:
+    record = CampaignRecord(out, seed, len(seeds), 60.0, 1)
+    record.start(resume=resume, seeds=seeds)
+    return record
+
+
+def test_each_run_is_on_disk_as_soon_as_it_is_added(tmp_path: Path) -> None:
+    record = _record(tmp_path, [100, 101, 102], resume=False)
+    record.add(_doc(100))
+    record.add(_doc(101, violation=True))
+    # before close: the line is flushed and the totals rewritten
+    lines = (tmp_path / "runs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seed"] for line in lines] == [100, 101]
+    meta = json.loads((tmp_path / "campaign.json").read_text())
+    assert (meta["first_seed"], meta["runs"], meta["duration_s"]) == (100, 3, 60.0)
+    totals = meta["totals"]
+    assert (totals["runs"], totals["clean"], totals["violations"]) == (2, 1, 1)
+    assert totals["violating_seeds"] == [101]
+    assert (totals["faults"], totals["fills"], totals["virtual_s"]) == (6, 20, 121.0)
+    record.close()
+
+
+def test_resume_gives_back_the_judged_runs_and_counts_them_once(tmp_path: Path) -> None:
+    first = _record(tmp_path, [100, 101, 102, 103], resume=False)
+    first.add(_doc(100))
+    first.add(_doc(101, error="RuntimeError: boom"))
+    first.close()
+    again = _record(tmp_path, [100, 101, 102, 103], resume=True)
+    assert sorted(again.previous) == [100, 101]
+    assert again.totals.runs == 2 and again.totals.error_seeds == [101]
+    again.add(_doc(102))
+    again.close()
+    seeds = [json.loads(x)["seed"] for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert seeds == [100, 101, 102]
+    assert json.loads((tmp_path / "campaign.json").read_text())["totals"]["runs"] == 3
+
+
+def test_resume_of_another_campaign_is_refused_naming_both(tmp_path: Path) -> None:
+    _record(tmp_path, [100, 101], resume=False).close()
+    with pytest.raises(RecordError, match="of --seed 100 --duration 60, not --seed 7"):
+        _record(tmp_path, [7, 8], resume=True, seed=7)
+
+
+def test_resume_without_a_record_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match="does not exist: no campaign was started"):
+        _record(tmp_path / "none", [100], resume=True)
+    assert not (tmp_path / "none").exists()
+
+
+def test_a_last_line_cut_short_is_dropped_and_that_seed_runs_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _record(tmp_path, [100, 101, 102], resume=False)
+    first.add(_doc(100))
+    first.add(_doc(101))
+    first.close()
+    runs = tmp_path / "runs.jsonl"
+    runs.write_bytes(runs.read_bytes()[:-25])  # killed while writing seed 101's line
+    again = _record(tmp_path, [100, 101, 102], resume=True)
+    assert sorted(again.previous) == [100]
+    assert "line 2 was cut short" in capsys.readouterr().err
+    again.add(_doc(101))
+    again.close()
+    lines = runs.read_text().splitlines()
+    assert [json.loads(x)["seed"] for x in lines] == [100, 101]  # whole lines only
+
+
+def test_a_damaged_line_inside_the_record_is_refused_naming_it(tmp_path: Path) -> None:
+    first = _record(tmp_path, [100, 101, 102], resume=False)
+    for seed in (100, 101, 102):
+        first.add(_doc(seed))
+    first.close()
+    runs = tmp_path / "runs.jsonl"
+    lines = runs.read_text().splitlines()
+    lines[1] = '{"seed": garbage'
+    runs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordError, match=r"runs.jsonl: line 2 is not a run's JSON summary"):
+        _record(tmp_path, [100, 101, 102], resume=True)
+    assert runs.read_text().splitlines()[1] == '{"seed": garbage'  # left as it was
+
+
+def test_a_new_campaign_keeps_the_earlier_record_aside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _record(tmp_path, [100], resume=False)
+    first.add(_doc(100))
+    first.close()
+    second = _record(tmp_path, [5], resume=False, seed=5)
+    second.close()
+    assert "kept as runs.previous.jsonl and campaign.previous.json" in capsys.readouterr().err
+    assert json.loads((tmp_path / "runs.previous.jsonl").read_text())["seed"] == 100
+    assert (tmp_path / "runs.jsonl").read_text() == ""
+    assert json.loads((tmp_path / "campaign.json").read_text())["first_seed"] == 5
+
+
+def test_runs_outside_the_asked_range_stay_in_the_file_but_not_in_the_totals(
+    tmp_path: Path,
+) -> None:
+    first = _record(tmp_path, [100, 101, 102], resume=False)
+    for seed in (100, 101, 102):
+        first.add(_doc(seed))
+    first.close()
+    fewer = _record(tmp_path, [100, 101], resume=True)  # --runs 2 this time
+    assert sorted(fewer.previous) == [100, 101] and fewer.totals.runs == 2
+    fewer.close()
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
