@@ -128,3 +128,14 @@ def test_runs_outside_the_asked_range_stay_in_the_file_but_not_in_the_totals(
     assert sorted(fewer.previous) == [100, 101] and fewer.totals.runs == 2
     fewer.close()
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
+
+
+def test_each_line_names_the_code_that_ran_it(tmp_path: Path) -> None:
+    record = _record(tmp_path, [100], resume=False)
+    record.add(_doc(100))
+    record.close()
+    line = json.loads((tmp_path / "runs.jsonl").read_text())
+    assert line["code"] == record.code
+    # a git commit (40 hex digits, maybe "+dirty") from a checkout, else the package version
+    head = record.code.removesuffix("+dirty")
+    assert (len(head) == 40 and int(head, 16) >= 0) or record.code.startswith("mmtrio ")

@@ -15,6 +15,10 @@ Decisions:
 - ``--resume`` must name the same first seed and duration as the record (the seeds and the
   scenario are what the record is about); anything else is refused, naming both values.
   ``--runs`` may differ: a campaign of 10,000 can be extended to 100,000.
+- Each run's line carries ``code``: the git commit of the checkout that ran it (with
+  ``+dirty`` when it had changes), or the package version when it is not a checkout. A
+  campaign carried on over days may span several commits, and which code judged which
+  seeds is part of its result.
 - A last line cut short (the process was killed while writing it) is dropped with a note,
   and that seed runs again. A malformed line anywhere else is refused, naming the file and
   the line: the record was damaged, and guessing would lose or double-count runs.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +39,31 @@ from mmtrio.errors import MmtrioError
 
 RUNS_FILE = "runs.jsonl"
 CAMPAIGN_FILE = "campaign.json"
+
+
+def code_version() -> str:
+    """The commit this package runs from (``+dirty`` with changes), else its version."""
+    import mmtrio
+
+    here = Path(mmtrio.__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"mmtrio {mmtrio.__version__}"
+    return head + ("+dirty" if dirty else "")
 
 
 class RecordError(MmtrioError):
@@ -128,6 +158,7 @@ class CampaignRecord:
         self.totals = Totals()
         self.previous: dict[int, dict[str, Any]] = {}  # seed -> doc, from a resumed record
         self._file: IO[str] | None = None
+        self.code = code_version()
 
     @property
     def runs_path(self) -> Path:
@@ -201,7 +232,7 @@ class CampaignRecord:
     def add(self, doc: dict[str, Any]) -> None:
         """One judged run: appended (flushed) and counted; the totals rewritten."""
         assert self._file is not None, "start() first"
-        self._file.write(json.dumps(doc) + "\n")
+        self._file.write(json.dumps({**doc, "code": self.code}) + "\n")
         self._file.flush()
         self.totals.add(doc)
         self._write_campaign()
@@ -209,6 +240,7 @@ class CampaignRecord:
     def _write_campaign(self) -> None:
         doc = {
             **self.meta,
+            "code": self.code,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "totals": self.totals.to_json(),
         }
