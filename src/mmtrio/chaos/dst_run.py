@@ -39,6 +39,7 @@ from mmtrio.chaos.dst import (
 )
 from mmtrio.chaos.dst_bot import DstBot
 from mmtrio.chaos.dst_faults import Faults
+from mmtrio.chaos.dst_sched import quiet_signals
 from mmtrio.chaos.evidence import Snapshot, StopCheck
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult
@@ -185,6 +186,7 @@ class DstRun:
 
     # --- the run --------------------------------------------------------------------------
     async def main(self) -> RunResult:
+        quiet_signals()  # a stop signal during the run must not change it (dst_sched)
         self._build_venue()
         handler = logger.add(self._log_sink, level="INFO", format="{message}", catch=False)
         try:

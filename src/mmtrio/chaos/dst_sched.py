@@ -13,6 +13,16 @@ private RNG), seeds that RNG from the run's seed, and breaks deadline ties by th
 deadlines were set instead of by address. Task order still varies *between seeds*, which
 keeps the schedule exploring interleavings; it is fixed *for* a seed.
 
+A signal is a third source of chance. A process signal with a Python handler (the
+campaign's SIGTERM/Ctrl-C stop, for instance) makes Python's C handler write to Trio's
+wakeup socket, which wakes a system task in the middle of the run. That changes the batches
+and so the draws from the seeded RNG, and the run's trace is no longer its seed's (seen:
+SIGTERM 50 ms into seed 2 at 10.5 s gave trace 157b3ca9… instead of 6de54e4b…; 4 of 8
+signal times changed it).
+:func:`quiet_signals` detaches the socket for the run. Blocking the signals instead would not
+do: a thread a C library started (OpenBLAS starts one when numpy is imported) would still
+take them.
+
 These are Trio internals (checked at import: a Trio without them fails loudly here, never
 silently nondeterministic). They are process-wide: a simulation process runs one
 ``trio.run`` at a time, and production never imports this module.
@@ -21,6 +31,8 @@ silently nondeterministic). They are process-wide: a simulation process runs one
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from heapq import heappush
@@ -46,6 +58,16 @@ _order = itertools.count()
 def _add(self: Any, deadline: float, cancel_scope: Any) -> None:
     heappush(self._heap, (deadline, next(_order), cancel_scope))
     self._active += 1
+
+
+def quiet_signals() -> None:
+    """Called first inside the run: a signal no longer writes to Trio's wakeup socket.
+
+    The Python handler still runs (in the main thread, at a bytecode boundary: the
+    campaign's stop only sets a flag), and the run does not notice it. Trio puts back the
+    file descriptor it found when the run ends."""
+    if threading.current_thread() is threading.main_thread():
+        signal.set_wakeup_fd(-1)
 
 
 @contextmanager
