@@ -44,19 +44,28 @@ def test_each_run_is_on_disk_as_soon_as_it_is_added(tmp_path: Path) -> None:
     record.close()
 
 
-def test_resume_gives_back_the_judged_runs_and_counts_them_once(tmp_path: Path) -> None:
+def test_resume_gives_back_the_judged_runs_and_counts_them_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     first = _record(tmp_path, [100, 101, 102, 103], resume=False)
     first.add(_doc(100))
-    first.add(_doc(101, error="RuntimeError: boom"))
+    first.add(_doc(101, error="RuntimeError: boom"))  # not a verdict: it runs again
     first.close()
     again = _record(tmp_path, [100, 101, 102, 103], resume=True)
-    assert sorted(again.previous) == [100, 101]
-    assert again.totals.runs == 2 and again.totals.error_seeds == [101]
+    assert sorted(again.previous) == [100]
+    assert "1 run(s) of the record the harness could not complete run again (seeds 101)" in (
+        capsys.readouterr().err
+    )
+    assert again.totals.runs == 1 and again.totals.error_seeds == []
+    again.add(_doc(101))
     again.add(_doc(102))
     again.close()
     seeds = [json.loads(x)["seed"] for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
-    assert seeds == [100, 101, 102]
+    assert seeds == [100, 101, 101, 102]
     assert json.loads((tmp_path / "campaign.json").read_text())["totals"]["runs"] == 3
+    third = _record(tmp_path, [100, 101, 102, 103], resume=True)  # 101's last line counts
+    assert sorted(third.previous) == [100, 101, 102] and third.totals.errors == 0
+    third.close()
 
 
 def test_resume_of_another_campaign_is_refused_naming_both(tmp_path: Path) -> None:

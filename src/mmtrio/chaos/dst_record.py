@@ -19,6 +19,8 @@ Decisions:
   ``+dirty`` when it had changes), or the package version when it is not a checkout. A
   campaign carried on over days may span several commits, and which code judged which
   seeds is part of its result.
+- A run the harness could not complete (an error, not a verdict: for instance a Ray worker
+  lost) runs again on resume; a seed's last line in the record is the one that counts.
 - A last line cut short (the process was killed while writing it) is dropped with a note,
   and that seed runs again. A malformed line anywhere else is refused, naming the file and
   the line: the record was damaged, and guessing would lose or double-count runs.
@@ -207,9 +209,18 @@ class CampaignRecord:
         tmp = self.runs_path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
         tmp.replace(self.runs_path)
-        for doc in kept:
-            if doc["seed"] not in self.previous:
-                self.previous[doc["seed"]] = doc
+        latest = {d["seed"]: d for d in kept}  # a seed run again: its last line counts
+        again = sorted(seed for seed, d in latest.items() if d.get("error"))
+        if again:
+            print(
+                f"mmtrio chaos: {len(again)} run(s) of the record the harness could not "
+                f"complete run again (seeds {', '.join(map(str, again[:10]))}"
+                f"{', ...' if len(again) > 10 else ''})",
+                file=sys.stderr,
+            )
+        for seed, doc in latest.items():
+            if not doc.get("error"):
+                self.previous[seed] = doc
                 self.totals.add(doc)
 
     def _set_aside(self) -> None:

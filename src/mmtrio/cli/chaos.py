@@ -104,6 +104,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         "faults that still violates (written to --out/seed-<seed>/shrunk.json)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="--deterministic: where runs go: a local process pool of --jobs processes "
+        "(default), or Ray (a local Ray runtime of --jobs CPUs, or the cluster at --address)",
+    )
+    parser.add_argument(
+        "--address",
+        help="--deterministic --engine ray: the Ray cluster to join (auto, ray://host:10001); "
+        "default: a local Ray runtime",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="--deterministic: carry on the campaign recorded in --out (runs.jsonl, "
@@ -137,6 +149,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.jobs < 1:
         print(f"mmtrio chaos: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
+    if (args.engine != "local" or args.address) and not args.deterministic:
+        print("mmtrio chaos: --engine and --address are for --deterministic", file=sys.stderr)
+        return EXIT_USAGE
+    if args.address and args.engine != "ray":
+        print("mmtrio chaos: --address needs --engine ray", file=sys.stderr)
         return EXIT_USAGE
     if args.resume and not args.deterministic:
         print(

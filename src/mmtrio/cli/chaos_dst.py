@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mmtrio.chaos.dst_record import Totals
+    from mmtrio.chaos.stop import StopRequest
 
 
 def _line(doc: dict[str, Any]) -> str:
@@ -111,11 +114,44 @@ def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
     return doc
 
 
+def _runs(
+    args: argparse.Namespace, out: Path, stop: StopRequest, skip: frozenset[int]
+) -> Iterator[dict[str, Any]]:
+    """The runs of the campaign, on the engine asked for (see ``--engine``)."""
+    if args.engine == "ray":
+        from mmtrio.chaos.dst_ray import ray_campaign
+
+        return ray_campaign(
+            args.seed,
+            args.runs,
+            args.duration,
+            out,
+            jobs=args.jobs,
+            address=args.address,
+            keep_all=args.keep,
+            stop=stop,
+            skip=skip,
+        )
+    from mmtrio.chaos.dst_campaign import campaign
+
+    return campaign(
+        args.seed,
+        args.runs,
+        args.duration,
+        out,
+        jobs=args.jobs,
+        keep_all=args.keep,
+        stop=stop,
+        skip=skip,
+    )
+
+
 def run_deterministic(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.dst_campaign import HASH_SEED, campaign, campaign_seeds, ensure_hash_seed
+    from mmtrio.chaos.dst_campaign import HASH_SEED, campaign_seeds, ensure_hash_seed
     from mmtrio.chaos.dst_record import CampaignRecord, RecordError
     from mmtrio.chaos.stop import StopRequest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+    from mmtrio.errors import MmtrioError
 
     if os.environ.get("PYTHONHASHSEED") != HASH_SEED and sys.argv[1:2] == ["chaos"]:
         ensure_hash_seed(sys.argv[1:])  # replaces this process (see dst_campaign)
@@ -136,22 +172,16 @@ def run_deterministic(args: argparse.Namespace) -> int:
     fresh, fresh_virtual = 0, 0.0
     try:
         with StopRequest() as stop:
-            for doc in campaign(
-                args.seed,
-                args.runs,
-                args.duration,
-                out,
-                jobs=args.jobs,
-                keep_all=args.keep,
-                stop=stop,
-                skip=frozenset(docs),
-            ):
+            for doc in _runs(args, out, stop, frozenset(docs)):
                 record.add(doc)
                 docs[doc["seed"]] = doc
                 fresh += 1
                 fresh_virtual += float(doc.get("virtual_s", 0.0))
                 if not args.json:
                     print(_line(doc), flush=True)
+    except MmtrioError as exc:  # e.g. --engine ray without Ray installed
+        print(f"mmtrio chaos: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         record.close()
     summary = summarize(
