@@ -246,9 +246,12 @@ def time_core_stages(mm: MarketMaker, probe: LatencyProbe) -> None:
 
 
 async def start_sim_process(
-    speed: float, seed: int
+    speed: float, seed: int, cpus: set[int] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """The sim as its own process (on ``cpus`` only, when given: ``taskset``)."""
     cmd = [sys.executable, "-m", "mmtrio", "sim", "--synthetic", "--speed", str(speed)]
+    if cpus is not None:
+        cmd = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *cmd]
     # Started once, before anything is measured; the pipe read goes to a thread.
     proc = subprocess.Popen(  # noqa: ASYNC220
         [*cmd, "--seed", str(seed), "--json"], stdout=subprocess.PIPE, text=True
@@ -312,11 +315,19 @@ NO_LIMITS = RateLimits(
 
 
 async def run_pipeline(
-    info: dict[str, Any], args: argparse.Namespace, transport: str
+    info: dict[str, Any],
+    args: argparse.Namespace,
+    transport: str,
+    *,
+    probe: LatencyProbe | None = None,
+    seconds: float | None = None,
+    on_window: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """One bot wired as the engine wires it, measured for ``args.events`` repricing events."""
+    """One bot wired as the engine wires it, measured for ``args.events`` repricing events,
+    or (``seconds``) for that many wall seconds after the warm-up (``benchmarks/capacity.py``:
+    its own ``probe``, told by ``on_window`` when the measured window starts)."""
     cfg = load_config(ROOT / "config.toml")
-    probe = LatencyProbe()
+    probe = probe if probe is not None else LatencyProbe()
     clock_ms = make_clock_ms()
     http = ProbeTransport(httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS), probe)
     rest = BinanceRest(
@@ -395,16 +406,21 @@ async def run_pipeline(
             profiler.start()
         steps0, msgs0, conflated0 = loop.steps, decoder.messages, inbox.conflated
         market0 = inbox.market_stats.received
+        if on_window is not None:
+            on_window()
         wall0, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()
-        while len(probe.done) < args.events:  # noqa: ASYNC110 - polling the probe
+        if seconds is not None:
+            await trio.sleep(seconds)
+        while seconds is None and len(probe.done) < args.events:  # noqa: ASYNC110 - polling
             await trio.sleep(0.1)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        events = len(probe.done) if seconds is not None else args.events
         if profiler is not None:
             profiler.stop()
         await trio.sleep(0.5)  # let the last requests reach the socket
         probe_mod.install(None)
         market_msgs = inbox.market_stats.received - market0
-        result = summarise(probe.done[: args.events], args, transport)
+        result = summarise(probe.done[:events], args, transport)
         result["run"] = {
             "wall_s": round(wall, 2),
             "process_cpu_s": round(cpu, 2),
@@ -415,7 +431,7 @@ async def run_pipeline(
             "conflated_market_events": inbox.conflated - conflated0,
             "cpu_us_per_market_event": round(cpu * 1e6 / max(1, market_msgs), 1),
             "ws_messages_decoded": decoder.messages - msgs0,
-            "repricing_events_per_s": round(args.events / wall, 1),
+            "repricing_events_per_s": round(events / wall, 1),
             "order_requests": execution.requests,
             "order_requests_over_ws": 0 if orders is None else orders.requests,
             "local_rejects": execution.local_rejects,
@@ -447,6 +463,8 @@ def pct(sorted_vals: list[float], p: float) -> float:
 
 def dist(values_ns: list[int]) -> dict[str, float]:
     v = sorted(x / 1000.0 for x in values_ns)
+    if not v:
+        return {}
     return {
         "p50_us": round(pct(v, 0.50), 1),
         "p90_us": round(pct(v, 0.90), 1),
@@ -486,7 +504,7 @@ def summarise(traces: list[Trace], args: argparse.Namespace, transport: str) -> 
         "tick_to_last_order_of_event": dist(last),
         "stages": per_stage,
         "execution_split": handoff,
-        "orders_per_event_mean": round(sum(t.orders for t in traces) / len(traces), 2),
+        "orders_per_event_mean": round(sum(t.orders for t in traces) / max(1, len(traces)), 2),
     }
 
 

@@ -1,0 +1,248 @@
+"""Capacity: the highest depth-message rate the bot sustains with the queue wait p99 under 1 ms
+(issue 15), and the same on a Raspberry Pi-like layout (the bot pinned to one core, the sim to
+the other). Prints JSON; asserts nothing.
+
+The pipeline is `benchmarks/latency.py`'s, unchanged (the Binance market stream, the one inbox
+with its conflating market lane, the trading loop deciding once per batch, the SQLite journal,
+execution, order entry over the WebSocket API), against `mmtrio sim --synthetic` in its own
+process. The synthetic market sends one depth diff per 100 ms of market time, so `--speed` S
+offers 10·S depth messages a second (plus trades and mark prices). The benchmark steps the
+offered rate up, one fresh sim and bot per step, and measures each for `--seconds` of wall
+time after a warm-up:
+
+- ``depth_msgs_per_s``: depth diffs decoded per second (what the bot actually took in). The
+  venue also publishes the changes the bot's own orders make to the book, as a live venue
+  does, so this is more than the market's own ``offered_depth_msgs_per_s`` (10·S);
+- ``queue_wait``: for **every** depth diff, from its hand-off to the inbox (decoded, checked
+  by the sequencer) to the start of the trading-loop batch that applied it. This is the wait
+  the issue bounds; under load the loop takes several diffs per batch (conflation), and the
+  wait grows with the batch before;
+- ``conflated``: depth diffs applied without a decision of their own;
+- tick-to-order and CPU per market message, as `latency.py` reports them.
+
+A step is **sustained** when the bot took in at least 95 % of the market's own depth rate
+(a bot that falls behind reads less than the venue sends) and the queue wait p99 is under
+1 ms. ``capacity_depth_msgs_per_s`` is the highest sustained step's measured rate (null
+when none is); ``capacity_every_lower_step_sustained`` the highest step below which every
+step was sustained too (the conservative reading when the steps are not monotonic). The
+target is ≥ 2,000. ``queue_wait_tail`` splits the waits of 1 ms or more: the part spent
+behind the loop's own previous batch, and the rest (other tasks on the event loop: execution
+sending orders, the streams decoding, the journal; and the scheduler).
+
+``--pin`` runs the steps a second time with the bot's process on CPU 0 and the sim on CPU 1
+(``sched_setaffinity`` on every thread of the bot's process, ``taskset`` for the sim): one
+core each, as on a Raspberry Pi with a co-located feed handler. The figures are the Pi-like
+layout's on this machine's cores (not a Pi's slower ones).
+
+Usage: .venv/bin/python benchmarks/capacity.py [--speeds 20,50,100,200] [--seconds 10]
+       [--warmup 200] [--pin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from latency import dist, run_pipeline, start_sim_process
+from mmtrio.core.events import BookDelta
+from mmtrio.runtime.probe import LatencyProbe
+
+QUEUE_P99_LIMIT_US = 1_000.0
+SUSTAINED_SHARE = 0.95
+DEPTH_MSGS_PER_MARKET_S = 10  # the synthetic market: one depth diff per 100 ms step
+
+
+class CapacityProbe(LatencyProbe):
+    """The latency probe, plus the queue wait of every depth diff (not only those that led
+    to an order), counted from :meth:`start_window`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[int] = []
+        # per wait: the part spent behind the loop's own previous batch (it was still
+        # applying and deciding), the rest is other tasks on the event loop (execution
+        # sending orders, the streams decoding, the journal) or the scheduler
+        self.behind_own: list[int] = []
+        self._last_end = 0
+        self.depth = 0
+        self.absorbed_depth = 0
+        self._counting = False
+
+    def start_window(self) -> None:
+        self.waits.clear()
+        self.behind_own.clear()
+        self.depth = self.absorbed_depth = 0
+        self._counting = True
+
+    def parsed(self, records: list[Any], arrive_ns: int) -> None:
+        if self._counting:
+            self.depth += sum(1 for r in records if isinstance(r, BookDelta))
+        super().parsed(records, arrive_ns)
+
+    def _wait(self, event: object, t_ns: int) -> None:
+        entry = self._by_record.get(id(event))
+        if self._counting and entry is not None and entry[0] is event:
+            wait = t_ns - entry[1].parsed
+            self.waits.append(wait)
+            self.behind_own.append(min(wait, max(0, self._last_end - entry[1].parsed)))
+
+    def absorbed(self, event: object, t_ns: int) -> None:
+        self._wait(event, t_ns)
+        if self._counting and isinstance(event, BookDelta):
+            self.absorbed_depth += 1
+        super().absorbed(event, t_ns)
+
+    def step_begin(self, event: object, t_ns: int) -> None:
+        self._wait(event, t_ns)
+        super().step_begin(event, t_ns)
+
+    def step_end(self, commands: list[Any], t_ns: int) -> None:
+        self._last_end = t_ns
+        super().step_end(commands, t_ns)
+
+    def tail_split(self, limit_ns: int) -> dict[str, Any]:
+        """The waits of ``limit_ns`` or more: how many, and where their time went."""
+        tail = [(w, o) for w, o in zip(self.waits, self.behind_own, strict=True) if w >= limit_ns]
+        total = sum(w for w, _ in tail)
+        own = sum(o for _, o in tail)
+        return {
+            "waits_at_or_over_1ms": len(tail),
+            "share_behind_the_loop_s_own_previous_batch": round(own / total, 3) if total else None,
+            "share_other_tasks_and_scheduler": round(1 - own / total, 3) if total else None,
+        }
+
+
+async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict[str, Any]:
+    """A fresh sim at ``speed`` and a fresh bot, measured for ``args.seconds``."""
+    proc, info = await start_sim_process(speed, args.seed, {1} if pinned else None)
+    probe = CapacityProbe()
+    try:
+        run = await run_pipeline(
+            info, args, "ws", probe=probe, seconds=args.seconds, on_window=probe.start_window
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    wall = run["run"]["wall_s"]
+    offered = speed * DEPTH_MSGS_PER_MARKET_S
+    taken = probe.depth / wall
+    queue = dist(probe.waits)
+    sustained = (
+        taken >= SUSTAINED_SHARE * offered and bool(queue) and queue["p99_us"] < QUEUE_P99_LIMIT_US
+    )
+    return {
+        "speed": speed,
+        "offered_depth_msgs_per_s": offered,
+        "depth_msgs_per_s": round(taken, 1),
+        "depth_msgs": probe.depth,
+        "queue_wait": queue,
+        "queue_waits_measured": len(probe.waits),
+        "queue_wait_tail": probe.tail_split(int(QUEUE_P99_LIMIT_US * 1000)),
+        "conflated_depth_msgs": probe.absorbed_depth,
+        "sustained": sustained,
+        "tick_to_order": run["tick_to_order"],
+        "repricing_events_per_s": run["run"]["repricing_events_per_s"],
+        "cpu_us_per_market_event": run["run"]["cpu_us_per_market_event"],
+        "bot_cpu_share_of_wall": run["run"]["cpu_share_of_wall"],
+        "loop_batches": run["run"]["loop_batches"],
+        "inbox_overflows": run["run"]["inbox_overflows"],
+        "loadavg_end": run["run"]["loadavg_end"],
+    }
+
+
+async def sweep(args: argparse.Namespace, pinned: bool) -> dict[str, Any]:
+    steps = []
+    for speed in args.speeds:
+        step = await one_step(speed, args, pinned)
+        steps.append(step)
+        print(json.dumps({"layout": "pinned" if pinned else "free", **step}), file=sys.stderr)
+    sustained = [s for s in steps if s["sustained"]]
+    best = max(sustained, key=lambda s: s["depth_msgs_per_s"]) if sustained else None
+    # the conservative reading: every step up to it sustained as well
+    ordered = sorted(steps, key=lambda s: s["speed"])
+    upto = None
+    for step in ordered:
+        if not step["sustained"]:
+            break
+        upto = step
+    return {
+        "steps": steps,
+        "capacity_depth_msgs_per_s": None if best is None else best["depth_msgs_per_s"],
+        "capacity_every_lower_step_sustained": None if upto is None else upto["depth_msgs_per_s"],
+        "target_depth_msgs_per_s": 2_000,
+        "target_met": best is not None and best["depth_msgs_per_s"] >= 2_000,
+    }
+
+
+def pin_process(cpus: set[int]) -> None:
+    """Every thread of this process onto ``cpus`` (threads started later inherit it)."""
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), cpus)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    load0 = os.getloadavg()
+    started = time.perf_counter()
+    layouts: dict[str, Any] = {"free": await sweep(args, pinned=False)}
+    if args.pin:
+        before = os.sched_getaffinity(0)
+        pin_process({0})
+        try:
+            layouts["pinned_bot_cpu0_sim_cpu1"] = await sweep(args, pinned=True)
+        finally:
+            pin_process(before)
+    return {
+        "benchmark": "capacity",
+        "definition": (
+            "the highest offered depth rate at which the bot took in >= 95 % of the depth "
+            "diffs and the queue wait (inbox hand-off -> start of the loop batch applying "
+            "the diff, every diff) had p99 < 1 ms; WebSocket order entry"
+        ),
+        "layouts": layouts,
+        "seconds_per_step": args.seconds,
+        "warmup_repricing_events": args.warmup,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "loadavg_start": [round(x, 2) for x in load0],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--speeds", default="20,50,100,200", help="synthetic market speeds")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured wall s per step")
+    ap.add_argument("--warmup", type=int, default=200, help="repricing events before measuring")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--pin", action="store_true", help="also run pinned: bot CPU 0, sim CPU 1")
+    ns = ap.parse_args()
+    try:
+        ns.speeds = [float(x) for x in ns.speeds.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--speeds takes comma-separated numbers, got {ns.speeds!r}")
+    if not ns.speeds or any(s <= 0 for s in ns.speeds):
+        ap.error("--speeds needs at least one speed > 0")
+    if ns.seconds <= 0:
+        ap.error("--seconds must be > 0")
+    if ns.pin and (os.cpu_count() or 1) < 2:
+        ap.error("--pin needs two CPUs (the bot on CPU 0, the sim on CPU 1)")
+    ns.events, ns.profile, ns.transports = 0, False, ["ws"]  # run_pipeline's other knobs
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")  # as latency.py: the forced repricing's warnings
+    print(json.dumps(trio.run(main, ns), indent=1))
