@@ -58,6 +58,10 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
         return
     before = mm.orders.get(event.client_id)
     change = mm.orders.on_event(event)
+    if isinstance(event, OrderUpdate) and change.order is None and before is None:
+        alert = mm.foreign.first_seen(event)
+        if alert is not None:
+            mm.log.add("alert", alert, client_id=event.client_id, foreign=True)
     post_only = before is not None and before.time_in_force is TimeInForce.POST_ONLY
     if isinstance(event, PlaceRejected | AmendRejected):
         _on_reject(mm, event, before, post_only, now)

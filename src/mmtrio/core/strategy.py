@@ -73,6 +73,7 @@ from mmtrio.core.events import (
     Timer,
     Trade,
 )
+from mmtrio.core.foreign import ForeignOrders
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.limits_checkpoint import LimitsCheckpointer
 from mmtrio.core.loss_limits import LimitsState
@@ -120,6 +121,7 @@ class MarketMaker:
         self.emitter = OrderEmitter(
             config, self.orders, self.ledger, self.risk, client_ids, self.log
         )
+        self.foreign = ForeignOrders(client_ids, config.instrument)  # core/foreign.py
         self.markouts = MarkoutTracker(config.instrument, config.markout_horizons_ms)
         self.markouts.listener = self._on_markout  # the defence learns from our markouts
         self.gate = PlanGate()  # skips a plan nothing new feeds (core/plan_skip.py)
