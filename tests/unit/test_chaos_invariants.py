@@ -320,6 +320,12 @@ def test_known_or_cancelled_orders_pass() -> None:
     logged = logged_order_ids([(900, line)])
     assert logged == {"x-1": 900, "x-2": 900}
     assert check_unknown_orders(snaps, [], 2_000, 1_000, logged) == []
+    # the alert on the order's first user-stream update names it as well (core/foreign.py)
+    alert = (
+        "WARNING mmtrio.runtime.trading an order this bot did not place trades this account: "
+        "x-1 (venue id 65) BUY 0.002 BTCUSDT @ 58789.60, NEW; left alone"
+    )
+    assert logged_order_ids([(700, alert), (900, line)]) == {"x-1": 700, "x-2": 900}
     gone = [snap(t, orders=("x-1",) if t < 2_500 else ()) for t in range(0, 6_000, 500)]
     assert check_unknown_orders(gone, [], 2_000, 1_000) == []
 

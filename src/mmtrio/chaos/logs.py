@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from mmtrio.core.foreign import NAMED as FOREIGN_NAMED
 from mmtrio.runtime.deadman import ARMED as DEADMAN_ARMED
 
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})")
@@ -120,16 +121,21 @@ def log_positions(
 
 
 _FOREIGN = re.compile(r"foreign open orders[^:]*: (.+)$")
+_FOREIGN_SEEN = re.compile(re.escape(FOREIGN_NAMED) + r"(\S+) \(venue id")
 
 
 def logged_order_ids(lines: Iterable[tuple[int, str]]) -> dict[str, int]:
-    """Client ids the bot's log names as foreign orders it saw: id -> first wall ms."""
+    """Client ids the bot's log names as foreign orders it saw: id -> first wall ms (the
+    reconciler's list, or the alert on the order's first user-stream update)."""
     out: dict[str, int] = {}
     for ts, text in lines:
         m = _FOREIGN.search(text)
         if m:
             for cid in m.group(1).split(","):
                 out.setdefault(cid.strip(), ts)
+        seen = _FOREIGN_SEEN.search(text)
+        if seen:
+            out.setdefault(seen.group(1), ts)
     return out
 
 

@@ -27,6 +27,7 @@ from mmtrio.core.events import OrderUpdate
 from mmtrio.core.instruments import Instrument
 
 MAX_REMEMBERED: Final = 1_000
+NAMED: Final = "an order this bot did not place trades this account: "  # + the client id
 
 
 class ForeignOrders:
@@ -47,7 +48,7 @@ class ForeignOrders:
             self._named.popitem(last=False)
         inst = self._instrument
         return (
-            f"an order this bot did not place trades this account: {cid} (venue id "
+            f"{NAMED}{cid} (venue id "
             f"{event.order_id}) {event.side.value} {inst.lots_to_qty(event.qty)} "
             f"{event.symbol} @ {inst.ticks_to_price(event.price)}, {event.status.value}; "
             "left alone (its fills are booked into the position)"
