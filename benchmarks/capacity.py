@@ -27,7 +27,9 @@ when none is); ``capacity_every_lower_step_sustained`` the highest step below wh
 step was sustained too (the conservative reading when the steps are not monotonic). The
 target is ≥ 2,000. ``queue_wait_tail`` splits the waits of 1 ms or more: the part spent
 behind the loop's own previous batch, and the rest (other tasks on the event loop: execution
-sending orders, the streams decoding, the journal; and the scheduler).
+sending orders, the streams decoding, the journal; and the scheduler); with ``--attribute``,
+``by_task_instrumented`` shares that time among the Trio tasks whose steps ran during those
+waits (timed by a ``trio.abc.Instrument``, which adds its own cost to every task step).
 
 ``--pin`` runs the steps a second time with the bot's process on CPU 0 and the sim on CPU 1
 (``sched_setaffinity`` on every thread of the bot's process, ``taskset`` for the sim): one
@@ -41,6 +43,7 @@ Usage: .venv/bin/python benchmarks/capacity.py [--speeds 20,50,100,200] [--secon
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
@@ -62,6 +65,44 @@ SUSTAINED_SHARE = 0.95
 DEPTH_MSGS_PER_MARKET_S = 10  # the synthetic market: one depth diff per 100 ms step
 
 
+class TaskSteps(trio.abc.Instrument):
+    """Trio's instrumentation: when each task step ran, and which task it was (``--attribute``)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.names: list[str] = []
+        self._t0 = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self._t0 = time.perf_counter_ns()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.starts.append(self._t0)
+        self.ends.append(time.perf_counter_ns())
+        self.names.append(".".join(task.name.split(".")[-2:]))  # Class.method or module.fn
+
+    def attribute(self, spans: list[tuple[int, int]]) -> dict[str, float]:
+        """Shares of the time inside ``spans`` that each task's steps took; the rest (no task
+        step running: Trio's scheduler and I/O wait, or the OS running something else) is
+        ``(between task steps)``."""
+        spent: dict[str, int] = {}
+        total = 0
+        for lo, hi in spans:
+            total += hi - lo
+            i = max(0, bisect.bisect_left(self.ends, lo))
+            while i < len(self.starts) and self.starts[i] < hi:
+                overlap = min(hi, self.ends[i]) - max(lo, self.starts[i])
+                if overlap > 0:
+                    spent[self.names[i]] = spent.get(self.names[i], 0) + overlap
+                i += 1
+        if not total:
+            return {}
+        shares = {k: v / total for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
+        shares["(between task steps)"] = 1 - sum(shares.values())
+        return {k: round(v, 3) for k, v in shares.items() if v >= 0.005}
+
+
 class CapacityProbe(LatencyProbe):
     """The latency probe, plus the queue wait of every depth diff (not only those that led
     to an order), counted from :meth:`start_window`."""
@@ -73,6 +114,7 @@ class CapacityProbe(LatencyProbe):
         # applying and deciding), the rest is other tasks on the event loop (execution
         # sending orders, the streams decoding, the journal) or the scheduler
         self.behind_own: list[int] = []
+        self.long_spans: list[tuple[int, int]] = []  # (handed to the inbox, batch start)
         self._last_end = 0
         self.depth = 0
         self.absorbed_depth = 0
@@ -81,6 +123,7 @@ class CapacityProbe(LatencyProbe):
     def start_window(self) -> None:
         self.waits.clear()
         self.behind_own.clear()
+        self.long_spans.clear()
         self.depth = self.absorbed_depth = 0
         self._counting = True
 
@@ -95,6 +138,8 @@ class CapacityProbe(LatencyProbe):
             wait = t_ns - entry[1].parsed
             self.waits.append(wait)
             self.behind_own.append(min(wait, max(0, self._last_end - entry[1].parsed)))
+            if wait >= QUEUE_P99_LIMIT_US * 1000:
+                self.long_spans.append((entry[1].parsed, t_ns))
 
     def absorbed(self, event: object, t_ns: int) -> None:
         self._wait(event, t_ns)
@@ -126,11 +171,20 @@ async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict
     """A fresh sim at ``speed`` and a fresh bot, measured for ``args.seconds``."""
     proc, info = await start_sim_process(speed, args.seed, {1} if pinned else None)
     probe = CapacityProbe()
+    steps = TaskSteps() if args.attribute else None
+
+    def window() -> None:
+        probe.start_window()
+        if steps is not None:
+            trio.lowlevel.add_instrument(steps)
+
     try:
         run = await run_pipeline(
-            info, args, "ws", probe=probe, seconds=args.seconds, on_window=probe.start_window
+            info, args, "ws", probe=probe, seconds=args.seconds, on_window=window
         )
     finally:
+        if steps is not None:
+            trio.lowlevel.remove_instrument(steps)
         proc.terminate()
         proc.wait(10)
     wall = run["run"]["wall_s"]
@@ -140,6 +194,9 @@ async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict
     sustained = (
         taken >= SUSTAINED_SHARE * offered and bool(queue) and queue["p99_us"] < QUEUE_P99_LIMIT_US
     )
+    tail = probe.tail_split(int(QUEUE_P99_LIMIT_US * 1000))
+    if steps is not None:
+        tail["by_task_instrumented"] = steps.attribute(probe.long_spans)
     return {
         "speed": speed,
         "offered_depth_msgs_per_s": offered,
@@ -147,7 +204,7 @@ async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict
         "depth_msgs": probe.depth,
         "queue_wait": queue,
         "queue_waits_measured": len(probe.waits),
-        "queue_wait_tail": probe.tail_split(int(QUEUE_P99_LIMIT_US * 1000)),
+        "queue_wait_tail": tail,
         "conflated_depth_msgs": probe.absorbed_depth,
         "sustained": sustained,
         "tick_to_order": run["tick_to_order"],
@@ -229,6 +286,12 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=int, default=200, help="repricing events before measuring")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--pin", action="store_true", help="also run pinned: bot CPU 0, sim CPU 1")
+    ap.add_argument(
+        "--attribute",
+        action="store_true",
+        help="attribute the waits of 1 ms or more to the Trio tasks that ran meanwhile "
+        "(a trio.abc.Instrument timing every task step: it adds its own cost)",
+    )
     ns = ap.parse_args()
     try:
         ns.speeds = [float(x) for x in ns.speeds.split(",") if x.strip()]
