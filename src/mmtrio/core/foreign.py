@@ -38,6 +38,10 @@ class ForeignOrders:
         self._instrument = instrument
         self._named: OrderedDict[str, None] = OrderedDict()
 
+    def named(self, client_id: str) -> bool:
+        """True when this order was already named (reconciliation need not name it again)."""
+        return client_id in self._named
+
     def first_seen(self, event: OrderUpdate) -> str | None:
         """The alert for ``event`` when it is the first sight of a foreign order, else None."""
         cid = event.client_id

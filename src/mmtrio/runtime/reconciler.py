@@ -180,7 +180,12 @@ class ReconcilerService:
     def report_foreign(self, foreign: list[str]) -> None:
         """Name each open order that is not ours, once: the operator must know that something
         else trades this account (the periodic pass only counts them)."""
-        new = [cid for cid in foreign if cid not in self._foreign_seen]
+        # Named already when its first user-stream update came (core/foreign.py): once.
+        new = [
+            cid
+            for cid in foreign
+            if cid not in self._foreign_seen and not self.mm.foreign.named(cid)
+        ]
         if new:
             logger.warning("foreign open orders left alone: {}", ", ".join(new))
         self._foreign_seen = set(foreign)
