@@ -74,3 +74,12 @@ def test_seed_119426_start_up_reads_wait_longer_for_a_slow_venue(tmp_path: Path)
     run = run_one(119426, DURATION_S, tmp_path)
     assert run.result.faults.get("latency_spike") and run.result.restarts >= 1
     assert run.result.violations == [], run.result.violations
+
+
+def test_seed_201385_each_open_foreign_order_counts_in_the_judge_s_limit(tmp_path: Path) -> None:
+    # Three foreign sells of 2 lots were open at once; the judge allowed one foreign order's
+    # lots on top of the bot's limit, so the venue's worst case at an accept (23 lots: the
+    # bot's own 17 and the foreign 6) was called a breach of 22. A harness artifact.
+    run = run_one(201385, DURATION_S, tmp_path)
+    assert run.result.faults.get("foreign_order") == 3
+    assert run.result.violations == [], run.result.violations

@@ -204,7 +204,9 @@ def judge(  # noqa: PLR0917 - the evidence, each piece once
         processes=procs,
         stop=stop,
         limits=Limits(
-            max_position_lots=MAX_POSITION_LOTS + (FOREIGN_QTY_LOTS if state.foreign else 0),
+            # each of the harness's foreign orders counts at the venue's accepts while it is
+            # open (DST seed 201385: three foreign sells of 2 lots open at once)
+            max_position_lots=MAX_POSITION_LOTS + FOREIGN_QTY_LOTS * len(state.foreign),
             reconcile_interval_ms=int(RECONCILE_S * 1000),
             cancel_deadline_ms=CANCEL_DEADLINE_MS,
             deadman_countdown_ms=DEADMAN_MS,

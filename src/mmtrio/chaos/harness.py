@@ -287,9 +287,9 @@ class Harness(HarnessFaults):
                 processes=procs,
                 stop=stop,
                 limits=Limits(
-                    # the harness's own foreign orders count at the venue's accepts too
-                    max_position_lots=MAX_POSITION_LOTS
-                    + (FOREIGN_QTY_LOTS if self.r.foreign else 0),
+                    # the harness's own foreign orders count at the venue's accepts too, each
+                    # while it is open (DST seed 201385: three open at once)
+                    max_position_lots=MAX_POSITION_LOTS + FOREIGN_QTY_LOTS * len(self.r.foreign),
                     reconcile_interval_ms=int(self.venue.reconcile_s * 1000),
                     cancel_deadline_ms=CANCEL_DEADLINE_MS,
                     deadman_countdown_ms=self.venue.deadman_ms,
