@@ -46,7 +46,6 @@ import argparse
 import bisect
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -56,7 +55,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from latency import dist, run_pipeline, start_sim_process
+from latency import dist, machine, run_pipeline, start_sim_process
 from mmtrio.core.events import BookDelta
 from mmtrio.runtime.probe import LatencyProbe
 
@@ -271,11 +270,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "wall_s": round(time.perf_counter() - started, 1),
         "loadavg_start": [round(x, 2) for x in load0],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
     }
 
 

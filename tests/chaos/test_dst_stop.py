@@ -24,11 +24,11 @@ import pytest
 RUNS = 200  # far more than can run before the signal: a campaign that ignores it times out
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_sigterm_stops_the_campaign_after_the_runs_under_way(tmp_path: Path, jobs: int) -> None:
-    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--deterministic", "--runs", str(RUNS)]
-    cmd += ["--seed", "1", "--duration", "10.5", "--jobs", str(jobs), "--out", str(tmp_path)]
-    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+def _sigterm_after_the_first_run(
+    cmd: list[str], out_path: Path, err_path: Path
+) -> subprocess.Popen[str]:
+    """Start the campaign; once a run has been judged (others are under way), SIGTERM it and
+    wait for it to end."""
     with out_path.open("w") as out_file, err_path.open("w") as err_file:
         proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
     try:
@@ -36,13 +36,21 @@ def test_sigterm_stops_the_campaign_after_the_runs_under_way(tmp_path: Path, job
         while "seed " not in out_path.read_text() and time.monotonic() < deadline:
             assert proc.poll() is None, err_path.read_text()[-2000:]
             time.sleep(0.05)
-        # a run has been judged: others are under way
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return proc
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_stops_the_campaign_after_the_runs_under_way(tmp_path: Path, jobs: int) -> None:
+    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--deterministic", "--runs", str(RUNS)]
+    cmd += ["--seed", "1", "--duration", "10.5", "--jobs", str(jobs), "--out", str(tmp_path)]
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    proc = _sigterm_after_the_first_run(cmd, out_path, err_path)
     out, err = out_path.read_text(), err_path.read_text()
     lines = [line for line in out.splitlines() if line.startswith("seed ")]
     assert proc.returncode == 1, err[-2000:]
@@ -62,20 +70,9 @@ def test_a_stopped_campaign_is_carried_on_by_resume(tmp_path: Path) -> None:
     """SIGTERM, then the same command with --resume: every seed judged exactly once."""
     cmd = [sys.executable, "-m", "mmtrio", "chaos", "--deterministic", "--seed", "1"]
     cmd += ["--duration", "10.5", "--out", str(tmp_path)]
-    out_path = tmp_path / "stdout"
-    with out_path.open("w") as out_file:
-        proc = subprocess.Popen([*cmd, "--runs", str(RUNS)], stdout=out_file, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while "seed " not in out_path.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = _sigterm_after_the_first_run(
+        [*cmd, "--runs", str(RUNS)], tmp_path / "stdout", tmp_path / "stderr"
+    )
     assert proc.returncode == 1
     record = tmp_path / "runs.jsonl"
     judged = [json.loads(line)["seed"] for line in record.read_text().splitlines()]

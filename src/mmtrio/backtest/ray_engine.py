@@ -1,11 +1,11 @@
 """Running sweep jobs on Ray (optional extra ``mmtrio[ray]``): same jobs, same ranking.
 
-Each job is the same pure :func:`mmtrio.backtest.sweep.run_job` the local pool runs,
-submitted as a Ray task; results are ranked by the same total order, so both engines print
-identical tables. Without ``address``, a local Ray runtime is started for the sweep (no
-dashboard) and shut down afterwards; with one (``ray://host:10001`` or ``auto``), the sweep
-joins that cluster: recordings and stores must then be readable at the same paths on every node
-(a shared file system), and each worker memory-maps the store.
+Each job is the same pure :func:`mmtrio.backtest.sweep.run_job` the local pool runs, submitted
+as a Ray task; results are ranked by the same total order, so both engines print identical
+tables. Without ``address``, a local Ray runtime is started for the sweep (no dashboard) and
+shut down afterwards (:mod:`mmtrio.ray_runtime`); with one (``ray://host:10001`` or ``auto``),
+the sweep joins that cluster: recordings and stores must then be readable at the same paths on
+every node (a shared file system), and each worker memory-maps the store.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from mmtrio.backtest.runner import BacktestSettings
 from mmtrio.backtest.sweep import Job, SweepPoint, run_job
-from mmtrio.errors import MmtrioError
+from mmtrio.ray_runtime import ray_runtime
 
 
 def run_ray(  # noqa: PLR0917 - a sweep's inputs, passed once
@@ -28,23 +28,7 @@ def run_ray(  # noqa: PLR0917 - a sweep's inputs, passed once
     tick: Callable[[], None] | None = None,
 ) -> list[SweepPoint]:
     """Run the jobs as Ray tasks (``workers`` caps the CPUs of a local Ray runtime)."""
-    try:
-        import ray
-    except ImportError:
-        raise MmtrioError(
-            "--engine ray needs Ray: pip install 'mmtrio[ray]' (or use the default local engine)"
-        ) from None
-    started = False
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            num_cpus=None if address else workers,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-        started = True
-    try:
+    with ray_runtime(address, workers) as ray:
         task = ray.remote(run_job)
         pending = [task.remote(base, job, settings, mode) for job in jobs]
         points: list[SweepPoint] = []
@@ -53,7 +37,4 @@ def run_ray(  # noqa: PLR0917 - a sweep's inputs, passed once
             points.extend(ray.get(done))
             if tick is not None:
                 tick()
-    finally:
-        if started:
-            ray.shutdown()
     return points

@@ -48,6 +48,13 @@ def campaign_seeds(first_seed: int, runs: int) -> list[int]:
     return [run_seed(first_seed, i) for i in range(runs)]
 
 
+def error_doc(seed: int, out_dir: str, error: str) -> dict[str, Any]:
+    """The JSON summary of a run the harness could not complete (no verdict, no trace)."""
+    result = RunResult(seed, out_dir)
+    result.error = error
+    return {**result.to_json(), "trace_hash": None}
+
+
 def describe(exc: BaseException) -> str:
     """``Type: message`` of the first exception a (nested) exception group carries."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -93,9 +100,7 @@ def one(seed: int, duration_s: float, out_root: str, keep_all: bool) -> dict[str
             doc = outcome.to_json()
             failed = not outcome.result.ok
         except Exception as exc:
-            result = RunResult(seed, str(scratch / f"seed-{seed}"))
-            result.error = describe(exc)
-            doc = {**result.to_json(), "trace_hash": None}
+            doc = error_doc(seed, str(scratch / f"seed-{seed}"), describe(exc))
             failed = True
         run_dir = scratch / f"seed-{seed}"
         if (failed or keep_all) and run_dir.exists():

@@ -2,8 +2,9 @@
 
 The same runs as the local process pool (:func:`mmtrio.chaos.dst_campaign.one`, one seed per
 Ray task), for campaigns larger than one machine. Without ``address`` a local Ray runtime is
-started with ``jobs`` CPUs (no dashboard) and shut down afterwards; with one (``auto`` or
-``ray://host:10001``) the campaign joins that cluster and uses every CPU it offers.
+started with ``jobs`` CPUs and shut down afterwards; with one (``auto`` or
+``ray://host:10001``) the campaign joins that cluster and uses every CPU it offers
+(:mod:`mmtrio.ray_runtime`, which also puts back the campaign's stop handlers).
 
 Decisions:
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import io
 import os
-import signal
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -34,10 +35,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmtrio.chaos.dst_campaign import HASH_SEED, campaign_seeds, describe, load_simulation, one
-from mmtrio.chaos.report import RunResult
+from mmtrio.chaos.dst_campaign import (
+    HASH_SEED,
+    campaign_seeds,
+    describe,
+    error_doc,
+    load_simulation,
+    one,
+)
 from mmtrio.chaos.stop import StopRequest
 from mmtrio.errors import MmtrioError
+from mmtrio.ray_runtime import ray_runtime
 
 _loaded = False  # per Ray worker process: the simulation is imported once
 
@@ -67,8 +75,6 @@ def run_on_worker(seed: int, duration_s: float, keep_all: bool) -> tuple[dict[st
 
 def _unpack(blob: bytes, target: Path) -> None:
     if target.exists():
-        import shutil
-
         shutil.rmtree(target)
     target.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
@@ -86,12 +92,6 @@ def _unpack(blob: bytes, target: Path) -> None:
         tar.extractall(target)
 
 
-def _harness_error(seed: int, exc: BaseException) -> dict[str, Any]:
-    result = RunResult(seed, "")
-    result.error = f"Ray could not complete the run: {describe(exc)}"
-    return {**result.to_json(), "trace_hash": None}
-
-
 def ray_campaign(
     first_seed: int,
     runs: int,
@@ -105,34 +105,11 @@ def ray_campaign(
     skip: frozenset[int] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
     """Each run's summary as the runs finish on Ray (see the module doc)."""
-    try:
-        import ray
-    except ImportError:
-        raise MmtrioError(
-            "--engine ray needs Ray: pip install 'mmtrio[ray]' (or use the default local engine)"
-        ) from None
     out_root = out_root.resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     todo = iter([s for s in campaign_seeds(first_seed, runs) if s not in skip])
-    started = False
-    if not ray.is_initialized():
-        # Ray's driver installs its own SIGTERM handler (it exits on the spot); the campaign's
-        # StopRequest is put back, so a stop still lets the submitted runs finish.
-        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-        ray.init(
-            address=address,
-            num_cpus=None if address else jobs,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            runtime_env={"env_vars": {"PYTHONHASHSEED": HASH_SEED}},
-        )
-        for sig, handler in handlers.items():
-            if handler is not None:  # None: not installed from Python, nothing to put back
-                signal.signal(sig, handler)
-        started = True
-    try:
-        cpus = ray.cluster_resources().get("CPU", jobs)  # type: ignore[no-untyped-call]
+    with ray_runtime(address, jobs, {"PYTHONHASHSEED": HASH_SEED}) as ray:
+        cpus = ray.cluster_resources().get("CPU", jobs)
         window = 2 * max(1, int(cpus))
         task = ray.remote(num_cpus=1)(run_on_worker)
         pending: dict[Any, int] = {}
@@ -154,13 +131,10 @@ def ray_campaign(
                 try:
                     doc, blob = ray.get(ref)
                 except Exception as exc:  # a worker or node lost: the harness's, not the bot's
-                    yield _harness_error(seed, exc)
+                    yield error_doc(seed, "", f"Ray could not complete the run: {describe(exc)}")
                     continue
                 if blob:
                     target = out_root / f"seed-{seed}"
                     _unpack(blob, target)
                     doc["out_dir"] = str(target)
                 yield doc
-    finally:
-        if started:
-            ray.shutdown()

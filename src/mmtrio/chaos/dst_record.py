@@ -242,7 +242,8 @@ class CampaignRecord:
 
     def add(self, doc: dict[str, Any]) -> None:
         """One judged run: appended (flushed) and counted; the totals rewritten."""
-        assert self._file is not None, "start() first"
+        if self._file is None:
+            raise RecordError(f"{self.runs_path}: the record was not started (start() first)")
         self._file.write(json.dumps({**doc, "code": self.code}) + "\n")
         self._file.flush()
         self.totals.add(doc)

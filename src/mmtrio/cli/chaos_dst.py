@@ -14,6 +14,7 @@ on after a stop.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -118,23 +119,14 @@ def _runs(
     args: argparse.Namespace, out: Path, stop: StopRequest, skip: frozenset[int]
 ) -> Iterator[dict[str, Any]]:
     """The runs of the campaign, on the engine asked for (see ``--engine``)."""
+    from mmtrio.chaos.dst_campaign import campaign
+
+    engine = campaign
     if args.engine == "ray":
         from mmtrio.chaos.dst_ray import ray_campaign
 
-        return ray_campaign(
-            args.seed,
-            args.runs,
-            args.duration,
-            out,
-            jobs=args.jobs,
-            address=args.address,
-            keep_all=args.keep,
-            stop=stop,
-            skip=skip,
-        )
-    from mmtrio.chaos.dst_campaign import campaign
-
-    return campaign(
+        engine = functools.partial(ray_campaign, address=args.address)
+    return engine(
         args.seed,
         args.runs,
         args.duration,
