@@ -114,10 +114,11 @@ class Totals:
         }
 
 
-def _read_runs(path: Path) -> list[dict[str, Any]]:
-    """The runs a record holds; a last line cut short is dropped (with a note)."""
+def _read_runs(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """The runs a record holds, and whether its last line was cut short (dropped, with a
+    note)."""
     if not path.is_file():
-        return []
+        return [], False
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     docs: list[dict[str, Any]] = []
@@ -136,14 +137,14 @@ def _read_runs(path: Path) -> list[dict[str, Any]]:
                     "killed while writing it); dropped, that seed runs again",
                     file=sys.stderr,
                 )
-                break
+                return docs, True
             raise RecordError(
                 f"{path}: line {number} is not a run's JSON summary ({exc}); the record is "
                 "damaged: move it away to start a new campaign, or remove that line to "
                 "resume without it (that seed then runs again)"
             ) from exc
         docs.append(doc)
-    return docs
+    return docs, False
 
 
 class CampaignRecord:
@@ -203,12 +204,13 @@ class CampaignRecord:
                 "resume with the record's values, or choose another --out"
             )
         wanted = set(seeds)
-        docs = _read_runs(self.runs_path)
+        docs, cut_short = _read_runs(self.runs_path)
         kept = [d for d in docs if d["seed"] in wanted]
-        # rewrite the record as what is kept, whole lines only: a line cut short is gone
-        tmp = self.runs_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-        tmp.replace(self.runs_path)
+        if cut_short:
+            # the record keeps whole lines only: the next run appends after the last whole one
+            tmp = self.runs_path.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+            tmp.replace(self.runs_path)
         latest = {d["seed"]: d for d in kept}  # a seed run again: its last line counts
         again = sorted(seed for seed, d in latest.items() if d.get("error"))
         if again:
