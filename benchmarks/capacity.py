@@ -29,7 +29,10 @@ target is ≥ 2,000. ``queue_wait_tail`` splits the waits of 1 ms or more: the p
 behind the loop's own previous batch, and the rest (other tasks on the event loop: execution
 sending orders, the streams decoding, the journal; and the scheduler); with ``--attribute``,
 ``by_task_instrumented`` shares that time among the Trio tasks whose steps ran during those
-waits (timed by a ``trio.abc.Instrument``, which adds its own cost to every task step).
+waits (timed by a ``trio.abc.Instrument``, which adds its own cost to every task step), and
+``gc`` counts Python's garbage collections in the window per generation (total and longest
+pause) and the share of the long waits they account for (``gc.callbacks``, always on: they
+run only when a collection does).
 
 ``--pin`` runs the steps a second time with the bot's process on CPU 0 and the sim on CPU 1
 (``sched_setaffinity`` on every thread of the bot's process, ``taskset`` for the sim): one
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import gc
 import json
 import os
 import sys
@@ -100,6 +104,53 @@ class TaskSteps(trio.abc.Instrument):
         shares = {k: v / total for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
         shares["(between task steps)"] = 1 - sum(shares.values())
         return {k: round(v, 3) for k, v in shares.items() if v >= 0.005}
+
+
+class GcPauses:
+    """Python's cyclic garbage collections during the window (``gc.callbacks``: called only
+    when a collection runs, so it costs nothing between them): count and longest pause per
+    generation, and how much of the long waits they account for."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int, int]] = []  # (start ns, end ns, generation)
+        self._t0 = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter_ns()
+        if phase == "start":
+            self._t0 = now
+        elif self._t0:
+            self.spans.append((self._t0, now, info["generation"]))
+
+    def start(self) -> None:
+        self.spans.clear()
+        gc.callbacks.append(self)
+
+    def stop(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+    def summary(self, long_spans: list[tuple[int, int]]) -> dict[str, Any]:
+        by_gen: dict[str, Any] = {}
+        for gen in (0, 1, 2):
+            pauses = [hi - lo for lo, hi, g in self.spans if g == gen]
+            by_gen[f"gen{gen}"] = {
+                "collections": len(pauses),
+                "total_ms": round(sum(pauses) / 1e6, 2),
+                "max_us": round(max(pauses) / 1e3, 1) if pauses else None,
+            }
+        total = sum(hi - lo for lo, hi in long_spans)
+        inside = 0
+        ends = [hi for _, hi, _ in self.spans]  # in time order: collections do not overlap
+        for lo, hi in long_spans:
+            i = bisect.bisect_left(ends, lo)
+            while i < len(self.spans) and self.spans[i][0] < hi:
+                inside += max(0, min(hi, self.spans[i][1]) - max(lo, self.spans[i][0]))
+                i += 1
+        return {
+            **by_gen,
+            "share_of_long_waits_in_gc": round(inside / total, 3) if total else None,
+        }
 
 
 class CapacityProbe(LatencyProbe):
@@ -171,9 +222,11 @@ async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict
     proc, info = await start_sim_process(speed, args.seed, {1} if pinned else None)
     probe = CapacityProbe()
     steps = TaskSteps() if args.attribute else None
+    pauses = GcPauses()
 
     def window() -> None:
         probe.start_window()
+        pauses.start()
         if steps is not None:
             trio.lowlevel.add_instrument(steps)
 
@@ -182,6 +235,7 @@ async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict
             info, args, "ws", probe=probe, seconds=args.seconds, on_window=window
         )
     finally:
+        pauses.stop()
         if steps is not None:
             trio.lowlevel.remove_instrument(steps)
         proc.terminate()
@@ -196,6 +250,7 @@ async def one_step(speed: float, args: argparse.Namespace, pinned: bool) -> dict
     tail = probe.tail_split(int(QUEUE_P99_LIMIT_US * 1000))
     if steps is not None:
         tail["by_task_instrumented"] = steps.attribute(probe.long_spans)
+    tail["gc"] = pauses.summary(probe.long_spans)
     return {
         "speed": speed,
         "offered_depth_msgs_per_s": offered,
