@@ -73,6 +73,23 @@ async def test_bad_orders_get_binance_codes(change: dict[str, str | None], code:
         assert venue.account.orders == {}
 
 
+@pytest.mark.parametrize("side", ["SELL", "BUY"])
+async def test_a_market_order_is_counted_at_the_mark_for_min_notional(side: str) -> None:
+    """A market sell used to be refused as below the minimum notional whatever its size: it
+    was counted at the price filter's floor, where it sweeps from."""
+    params = {
+        "symbol": "BTCUSDT",
+        "side": side,
+        "type": "MARKET",
+        "quantity": "0.002",
+        "newOrderRespType": "RESULT",
+    }
+    async with running_sim() as (_, urls), httpx.AsyncClient() as http:
+        r = await signed(http, "POST", f"{urls.rest}/fapi/v1/order", params, in_body=True)
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["executedQty"]) == ("FILLED", "0.002")
+
+
 async def test_unknown_orders_and_oversized_body() -> None:
     async with running_sim() as (_, urls), httpx.AsyncClient() as http:
         r = await signed(

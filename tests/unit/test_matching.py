@@ -243,6 +243,22 @@ def test_fees_maker_and_taker() -> None:
     assert maker.trade_id == taker.trade_id + 1
 
 
+def test_an_order_without_a_price_is_counted_at_its_notional_price() -> None:
+    """A market order sweeps from the far end of the price filter; its minimum notional is
+    counted at the reference price the venue gives (``notional_price``), not at that far
+    end, where every sell would be too small."""
+    eng = engine()
+    floor = eng.instrument.min_price_ticks
+    with pytest.raises(MatchingReject) as exc:  # counted at the floor: far below the minimum
+        eng.place(NewOrder("s", Side.SELL, floor, 5, TimeInForce.IOC), ts=1)
+    assert exc.value.refusal is Refusal.NOTIONAL_BELOW_MIN
+    ups = eng.place(NewOrder("s", Side.SELL, floor, 5, TimeInForce.IOC, notional_price=BID), ts=1)
+    assert sum(u.fill.qty for u in ups if u.fill is not None) == 5  # sold into the bids
+    with pytest.raises(MatchingReject) as exc:  # 1 lot at the reference is still too small
+        eng.place(NewOrder("t", Side.SELL, floor, 1, TimeInForce.IOC, notional_price=BID), ts=1)
+    assert exc.value.refusal is Refusal.NOTIONAL_BELOW_MIN
+
+
 def test_filters_and_duplicates_are_rejected() -> None:
     eng = engine()
     with pytest.raises(MatchingReject) as exc:

@@ -101,8 +101,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--venue",
         default="binance",
-        help="protocol front end to serve: binance (default), extended or hyperliquid (Binance "
-        "recordings re-expressed in the venue's terms; see the description)",
+        help="protocol front end to serve: binance (default), okx, hyperliquid or extended "
+        "(Binance recordings re-expressed in the venue's terms; see the description)",
     )
     parser.add_argument(
         "--symbol",

@@ -206,7 +206,9 @@ class MatchingEngine:
             raise MmtrioError("an order needs a client id (the front end validates its syntax)")
         if order.client_id in self._open:
             raise MatchingReject(Refusal.DUPLICATE_CLIENT_ID, "client order id is duplicated")
-        self._check_filters(order.price, order.qty, order.reduce_only)
+        check_filters(
+            self.instrument, order.price, order.qty, order.reduce_only, order.notional_price
+        )
         if order.reduce_only and not self._reduces(order.side):
             raise MatchingReject(Refusal.REDUCE_ONLY, "reduce-only order would not reduce")
         if order.time_in_force is TimeInForce.POST_ONLY and self._would_take(

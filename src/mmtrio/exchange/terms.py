@@ -89,6 +89,11 @@ class NewOrder:
     qty: int
     time_in_force: TimeInForce
     reduce_only: bool = False
+    # the price the minimum-notional filter is checked at when it is not ``price``: a market
+    # order's ``price`` is the far end of the price filter (it sweeps the book), so its
+    # notional is counted at the venue's mark price instead, as venues do for orders
+    # without a price
+    notional_price: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +115,13 @@ class OrderView:
     expiry_cause: str | None = None  # "self_trade" | "ioc" | "post_only_amend" | "venue"
 
 
-def check_filters(ins: Instrument, price: int, qty: int, reduce_only: bool) -> None:
+def check_filters(
+    ins: Instrument, price: int, qty: int, reduce_only: bool, notional_price: int | None = None
+) -> None:
     """The instrument's order filters (MatchingReject naming the first one broken); shared
-    with the compiled backtest core so both refuse the same requests."""
+    with the compiled backtest core so both refuse the same requests. The minimum notional
+    is counted at ``notional_price`` when given (a market order's reference price), else at
+    ``price``."""
     if qty <= 0 or qty < ins.min_qty:
         raise MatchingReject(
             Refusal.QTY_BELOW_MIN, f"quantity less than minimum ({ins.qty_str(ins.min_qty)})"
@@ -125,7 +134,8 @@ def check_filters(ins: Instrument, price: int, qty: int, reduce_only: bool) -> N
         raise MatchingReject(Refusal.PRICE_ABOVE_MAX, "price greater than max price")
     if not ins.is_valid_price(price):
         raise MatchingReject(Refusal.PRICE_OFF_GRID, "price is not on the price grid")
-    if not reduce_only and ins.notional(price, qty) < ins.min_notional:
+    at = price if notional_price is None else notional_price
+    if not reduce_only and ins.notional(at, qty) < ins.min_notional:
         raise MatchingReject(
             Refusal.NOTIONAL_BELOW_MIN,
             f"order's notional must be no smaller than {ins.min_notional}",

@@ -49,13 +49,19 @@ def place(venue: SimVenue, req: PlaceOrder) -> OrderRecord:
     if cid in venue.account.orders:
         raise MatchingReject(Refusal.DUPLICATE_CLIENT_ID, f"client id {cid!r} was used before")
     tif, price = req.time_in_force, req.price
+    notional_price = None
     if req.order_type is OrderType.MARKET:
         # A market order is an IOC at the far end of the price filter (decision: the sim has
         # no price-protection band; the engine stops at the book's displayed liquidity).
+        # Its minimum notional is counted at the mark price (the tick at or below it), not
+        # at that far end: a sell's far end is the minimum price, which would refuse every
+        # market sell as too small.
         tif = TimeInForce.IOC
         price = inst.max_price_ticks if req.side is Side.BUY else inst.min_price_ticks
+        notional_price = int(venue.mark_price() / inst.tick_size)
     ts = venue.market_ts
-    updates = venue.engine.place(NewOrder(cid, req.side, price, req.qty, tif, req.reduce_only), ts)
+    order = NewOrder(cid, req.side, price, req.qty, tif, req.reduce_only, notional_price)
+    updates = venue.engine.place(order, ts)
     rec = OrderRecord(
         client_id=cid,
         order_id=updates[0].order_id,

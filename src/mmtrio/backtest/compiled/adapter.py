@@ -132,7 +132,7 @@ class CompiledOrders:
             raise MmtrioError("an order needs a client id (the front end validates its syntax)")
         if order.client_id in self._open:
             raise MatchingReject(Refusal.DUPLICATE_CLIENT_ID, "client order id is duplicated")
-        check_filters(self.inst, order.price, order.qty, order.reduce_only)
+        check_filters(self.inst, order.price, order.qty, order.reduce_only, order.notional_price)
         if not self._free:
             raise ParameterError(
                 f"the compiled backtest core holds at most {ORDER_CAP} open orders; "
