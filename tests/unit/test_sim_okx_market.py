@@ -5,6 +5,7 @@ rendered, the order history, leverage and fee rates, and the snapshot channels."
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -203,3 +204,31 @@ def test_books5_and_bbo_tbt_are_snapshots_of_the_public_book() -> None:
     assert data["seqId"] == venue.book.seq and "prevSeqId" not in data
     (bbo,) = quotes.snapshot("bbo-tbt")["data"]
     assert bbo["bids"] == data["bids"][:1] and bbo["asks"] == data["asks"][:1]
+
+
+def test_snapshot_channels_push_only_changes_as_the_market_replays() -> None:
+    venue, front = new_front()
+    quotes = front.streams.quotes
+    watched = {quotes.topics[c] for c in ("books5", "bbo-tbt", "tickers")}
+    sent: dict[str, list[Any]] = {"books5": [], "bbo-tbt": [], "tickers": []}
+    tops: list[Any] = []
+
+    def publish(topic: str, data: dict[str, Any]) -> None:
+        channel = data["arg"]["channel"]
+        sent[channel].append(data["data"][0])
+        if channel == "books5":
+            tops.append(quotes.snapshot("books5")["data"][0])  # the book as it is now
+
+    venue.hub.has_subscribers = lambda topic: topic in watched  # type: ignore[method-assign]
+    venue.hub.publish = publish  # type: ignore[method-assign]
+    for n, msg in enumerate(venue.driver):
+        venue.on_message(msg)
+        if n == 3000:
+            break
+    assert len(sent["books5"]) > 10 and len(sent["bbo-tbt"]) > 10 and sent["tickers"]
+    assert sent["books5"] == tops  # each push is the book's top 5 when it went out
+    for channel in ("books5", "bbo-tbt"):
+        levels = [(d["bids"], d["asks"]) for d in sent[channel]]
+        assert all(a != b for a, b in pairwise(levels)), channel
+    stamps = [int(t["ts"]) for t in sent["tickers"]]  # market time on the wire
+    assert all(b - a >= 100 for a, b in pairwise(stamps))
