@@ -77,8 +77,8 @@ class TradeTape:
         self.trades: deque[Trade] = deque(maxlen=TRADES_KEPT)
         self.minutes: deque[Candle] = deque(maxlen=MINUTES_KEPT)
 
-    def _floor(self, ts: int, interval_ms: int) -> int:
-        return ts - (ts + self.offset_ms) % interval_ms
+    def _floor(self, ts: int, interval_ms: int, shift_ms: int = 0) -> int:
+        return ts - (ts + self.offset_ms + shift_ms) % interval_ms
 
     def on_trade(self, t: Trade) -> None:
         self.trades.append(t)
@@ -91,15 +91,17 @@ class TradeTape:
     def last(self) -> Trade | None:
         return self.trades[-1] if self.trades else None
 
-    def candles(self, interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[Candle]:
+    def candles(
+        self, interval_ms: int, start_ms: int | None, end_ms: int | None, shift_ms: int = 0
+    ) -> list[Candle]:
         """Candles of ``interval_ms`` (a multiple of a minute) opening within [start, end],
-        oldest first, built from the one-minute candles kept."""
+        oldest first, built from the one-minute candles kept. ``shift_ms``: the time zone the
+        intervals open in, ahead of UTC (a venue's daily candles opening at 00:00 UTC+8)."""
         out: list[Candle] = []
         for m in self.minutes:
-            open_ms = self._floor(m.open_ms, interval_ms)
-            if (start_ms is not None and open_ms < self._floor(start_ms, interval_ms)) or (
-                end_ms is not None and open_ms > end_ms
-            ):
+            open_ms = self._floor(m.open_ms, interval_ms, shift_ms)
+            start = None if start_ms is None else self._floor(start_ms, interval_ms, shift_ms)
+            if (start is not None and open_ms < start) or (end_ms is not None and open_ms > end_ms):
                 continue
             if out and out[-1].open_ms == open_ms:
                 out[-1].merge(m)

@@ -3,8 +3,11 @@
 Serves ``/api/v5`` REST (:mod:`.rest`: public data, account, order operations; signing with
 the passphrase in :mod:`.auth`; OKX's per-endpoint limits in :mod:`.limits`) and the
 ``/ws/v5/public`` and ``/ws/v5/private`` WebSockets (:mod:`.ws`: login, channels, order ops)
-over the shared server. The recording's instrument is shown as an OKX USDT swap
-(:mod:`.data`: ``BTCUSDT`` → ``BTC-USDT-SWAP``, sizes in contracts).
+over the shared server (public channels: :mod:`.streams` for ``books`` deltas, trades, mark
+price and funding, :mod:`.quotes` for ``books5``, ``bbo-tbt`` and ``tickers``; the trades
+OKX prints, ours included, feed :mod:`.market`'s ticker, trades and candles). The
+recording's instrument is shown as an OKX USDT swap (:mod:`.data`: ``BTCUSDT`` →
+``BTC-USDT-SWAP``, sizes in contracts).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class OkxFrontEnd:
         self.streams.on_trade(trade)
 
     def on_ticker(self) -> None:
-        pass  # OKX's books carry the touch; the sim serves no bbo channel
+        pass  # bbo-tbt and tickers follow the public book's changes (quotes.py, on_book)
 
     def on_mark(self) -> None:
         self.streams.on_mark()

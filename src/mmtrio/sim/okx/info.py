@@ -1,10 +1,11 @@
 """The simulated OKX venue's reads: public data and the account (OKX v5 shapes).
 
 Public: ``/api/v5/public/time``, ``public/instruments`` (SWAP; other ``instType`` values
-list nothing), ``market/books``, ``market/ticker``, ``public/mark-price``,
-``public/funding-rate``. Account: ``account/config`` (net position mode, account level 2:
-"spot and futures"), ``account/balance``, ``account/positions``, ``account/leverage-info``;
-trade reads: ``trade/order``, ``trade/orders-pending``, ``trade/fills``.
+list nothing), ``market/books``, ``public/mark-price``, ``public/funding-rate`` (the ticker,
+trades and candles: :mod:`.market`). Account: ``account/config`` (net position mode, account
+level 2: "spot and futures"), ``account/balance``, ``account/positions`` (leverage and fees:
+:mod:`.margin`); trade reads: ``trade/order``, ``trade/orders-pending``, ``trade/fills``
+(``trade/orders-history``: :mod:`.history`).
 """
 
 from __future__ import annotations
@@ -104,33 +105,6 @@ def check_inst_params(front: OkxFrontEnd, params: Params) -> None:
         raise OkxError(err.s_code, err.s_msg) from None
 
 
-def ticker(front: OkxFrontEnd, params: Params) -> list[Any]:
-    check_inst_params(front, params)
-    bid, ask = front.venue.book.best()
-    inst = front.inst
-    mark = w.dec(front.venue.mark_price())
-    return [
-        {
-            "instType": "SWAP",
-            "instId": front.symbol,
-            "last": mark,
-            "lastSz": "0",
-            "askPx": "" if ask is None else inst.price_str(ask[0]),
-            "askSz": "" if ask is None else inst.qty_str(ask[1]),
-            "bidPx": "" if bid is None else inst.price_str(bid[0]),
-            "bidSz": "" if bid is None else inst.qty_str(bid[1]),
-            "open24h": mark,
-            "high24h": mark,
-            "low24h": mark,
-            "volCcy24h": "0",
-            "vol24h": "0",
-            "sodUtc0": mark,
-            "sodUtc8": mark,
-            "ts": w.s(front.venue.out_ts()),
-        }
-    ]
-
-
 def mark_price(front: OkxFrontEnd, params: Params) -> list[Any]:
     if not _inst_filter(front, params):
         return []
@@ -199,12 +173,6 @@ def positions(front: OkxFrontEnd, params: Params) -> list[Any]:
     return front.streams.position_rows()
 
 
-def leverage_info(front: OkxFrontEnd, params: Params) -> list[Any]:
-    check_inst_params(front, params)
-    mode = params.get("mgnMode", "cross")
-    return [{"instId": front.symbol, "mgnMode": mode, "posSide": "net", "lever": "10"}]
-
-
 # --- trade reads ---------------------------------------------------------------------------
 
 
@@ -220,7 +188,7 @@ def order(front: OkxFrontEnd, params: Params) -> list[Any]:
         raise OkxError("51000", "Parameter ordId error") from None
     if rec is None:
         raise OkxError("51603", "Order does not exist")
-    return [front.streams.order_json(rec, cancel_source=front.streams.cancel_source(rec))]
+    return [front.streams.order_json(rec)]
 
 
 def _limit(params: Params) -> int:

@@ -33,11 +33,16 @@ WINDOWS: dict[str, tuple[float, int]] = {
     "config": (2.0, 5),
     "currencies": (1.0, 6),
     "leverage": (2.0, 20),
+    "set_leverage": (2.0, 20),
+    "trade_fee": (2.0, 5),
+    "history": (2.0, 40),
     "deadman": (1.0, 1),
     "instruments": (2.0, 20),
     "books": (2.0, 40),
     "time": (2.0, 10),
     "public": (2.0, 20),  # mark price, funding rate, ticker
+    "trades": (2.0, 100),
+    "candles": (2.0, 40),
 }
 ORDER_CLASSES = frozenset({"place", "amend", "cancel", "batch_place", "batch_amend",
                            "batch_cancel", "orders"})  # fmt: skip

@@ -29,7 +29,7 @@ from mmtrio.sim.asgi import lifespan, read_body, respond
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
 from mmtrio.sim.limits import RateLimitHit, answer_left
-from mmtrio.sim.okx import info
+from mmtrio.sim.okx import history, info, margin, market
 from mmtrio.sim.okx.auth import OkxAuthError, verify_rest
 from mmtrio.sim.okx.wire import OkxError, dumps, ops_envelope
 
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 DROP_HOLD_S = 120.0
 SYSTEM_ERROR = ("50026", "System error, please try again later.")
 Read = Callable[["OkxFrontEnd", dict[str, str]], list[Any]]
+Write = Callable[["OkxFrontEnd", dict[str, Any]], list[Any]]
+PUBLIC_COSTS = frozenset({"time", "instruments", "books", "public", "trades", "candles"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,11 @@ class Route:
     read: Read | None = None  # GET handler
     op: str = ""  # POST order operation: order, amend, cancel, cancel_all_after
     batch: bool = False
+    write: Write | None = None  # POST handler of a JSON object (not an order operation)
 
     @property
     def signed(self) -> bool:
-        return self.op != "" or self.cost not in ("time", "instruments", "books", "public")
+        return self.op != "" or self.write is not None or self.cost not in PUBLIC_COSTS
 
 
 P = "/api/v5"
@@ -58,16 +61,21 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", f"{P}/public/time"): Route("time", info.time),
     ("GET", f"{P}/public/instruments"): Route("instruments", info.instruments),
     ("GET", f"{P}/market/books"): Route("books", info.books),
-    ("GET", f"{P}/market/ticker"): Route("public", info.ticker),
+    ("GET", f"{P}/market/ticker"): Route("public", market.ticker),
+    ("GET", f"{P}/market/trades"): Route("trades", market.trades),
+    ("GET", f"{P}/market/candles"): Route("candles", market.candles),
     ("GET", f"{P}/public/mark-price"): Route("public", info.mark_price),
     ("GET", f"{P}/public/funding-rate"): Route("public", info.funding_rate),
     ("GET", f"{P}/asset/currencies"): Route("currencies", info.currencies),
     ("GET", f"{P}/account/config"): Route("config", info.config),
     ("GET", f"{P}/account/balance"): Route("balance", info.balance),
     ("GET", f"{P}/account/positions"): Route("positions", info.positions),
-    ("GET", f"{P}/account/leverage-info"): Route("leverage", info.leverage_info),
+    ("GET", f"{P}/account/leverage-info"): Route("leverage", margin.leverage_info),
+    ("POST", f"{P}/account/set-leverage"): Route("set_leverage", write=margin.set_leverage),
+    ("GET", f"{P}/account/trade-fee"): Route("trade_fee", margin.trade_fee),
     ("GET", f"{P}/trade/order"): Route("order_query", info.order),
     ("GET", f"{P}/trade/orders-pending"): Route("pending", info.orders_pending),
+    ("GET", f"{P}/trade/orders-history"): Route("history", history.orders_history),
     ("GET", f"{P}/trade/fills"): Route("fills", info.fills),
     ("GET", f"{P}/trade/fills-history"): Route("fills", info.fills),
     ("POST", f"{P}/trade/order"): Route("place", op="order"),
@@ -172,10 +180,13 @@ class RestApp:
                 dumps({"code": "0", "msg": "", "data": route.read(self.front, params)}),
                 False,
             )
-        if route.op == "cancel_all_after":
+        if route.write is not None or route.op == "cancel_all_after":
             if not isinstance(payload, dict):
                 raise OkxError("50002", "Json data format error")
-            data = self.front.trading.cancel_all_after(payload)
+            if route.write is not None:
+                data = route.write(self.front, payload)
+            else:
+                data = self.front.trading.cancel_all_after(payload)
             return 200, dumps({"code": "0", "msg": "", "data": data}), False
         if route.batch != isinstance(payload, list):
             raise OkxError("50002", "Json data format error")

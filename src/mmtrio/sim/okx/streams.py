@@ -27,12 +27,16 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.sim.frontend import AccountCause
 from mmtrio.sim.liquidation import liquidation_price
 from mmtrio.sim.okx import words as w
+from mmtrio.sim.okx.market import fill_trade
+from mmtrio.sim.okx.quotes import OkxQuotes
+from mmtrio.sim.tape import TradeTape
 
 if TYPE_CHECKING:
     from mmtrio.sim.account import OrderRecord
     from mmtrio.sim.venue import SimVenue
 
 DEPTH = 400
+DEFAULT_LEVER = "10"
 MAX_ORDER_FEES = 10_000  # bounded memory of each order's accumulated fee
 
 
@@ -50,9 +54,15 @@ class OkxStreams:
         self.topics = {c: f"{c}:{self.symbol}" for c in ("books", "trades", "mark-price",
                                                          "funding-rate")}  # fmt: skip
         self._funding_said: tuple[str, int] | None = None
+        # the trades OKX would print: the market's and our taker fills (market.py)
+        self.tape = TradeTape(venue.ts_offset)
+        self.quotes = OkxQuotes(venue, inst, self.tape)
+        self.topics.update(self.quotes.topics)
         self.order_fees: OrderedDict[str, Decimal] = OrderedDict()
         self.funding_fee = Decimal(0)  # of the open position's life
         self.anonymous: set[str] = set()  # client ids the venue named (shown as "")
+        # the account's leverage per margin mode (POST /api/v5/account/set-leverage)
+        self.leverage: dict[str, str] = {"cross": DEFAULT_LEVER, "isolated": DEFAULT_LEVER}
 
     # --- public -------------------------------------------------------------------------
     def _levels(self, levels: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> list[Any]:
@@ -70,7 +80,7 @@ class OkxStreams:
         }
         return {"arg": arg("books", self.symbol), "action": "snapshot", "data": [data]}
 
-    def on_book(self, delta: BookDelta) -> None:
+    def _books(self, delta: BookDelta) -> None:
         topic = self.topics["books"]
         hub = self.venue.hub
         if not hub.has_subscribers(topic):
@@ -86,7 +96,17 @@ class OkxStreams:
         hub.publish_book(topic, {"arg": arg("books", self.symbol), "action": "update",
                                  "data": [data]})  # fmt: skip
 
+    def on_book(self, delta: BookDelta) -> None:
+        self._books(delta)
+        self.quotes.on_book()
+
     def on_trade(self, trade: Trade) -> None:
+        """A public trade: the market's, or a taker fill of ours (OKX prints both)."""
+        self.tape.on_trade(trade)
+        self._publish_trade(trade)
+        self.quotes.on_trade()
+
+    def _publish_trade(self, trade: Trade) -> None:
         topic = self.topics["trades"]
         if not self.venue.hub.has_subscribers(topic):
             return
@@ -133,6 +153,7 @@ class OkxStreams:
         return {"arg": arg("funding-rate", self.symbol), "data": [self.funding_row()]}
 
     def on_mark(self) -> None:
+        self.quotes.on_mark()
         hub = self.venue.hub
         if hub.has_subscribers(self.topics["mark-price"]):
             hub.publish(self.topics["mark-price"], self.mark_push())
@@ -148,8 +169,9 @@ class OkxStreams:
         *,
         fill: Any = None,
         amend_result: str = "",
-        cancel_source: str = "",
     ) -> dict[str, Any]:
+        """OKX's order object for ``rec``; ``cancelSource`` is :meth:`cancel_source`'s, so the
+        push, the query and the history never disagree on why an order closed."""
         if fill is not None:  # the engine's market time, as it goes on the wire
             fill = replace(fill, ts=self.venue.out_ts(fill.ts))
         tif = rec.time_in_force
@@ -171,17 +193,22 @@ class OkxStreams:
             fee=-self.order_fees.get(rec.client_id, Decimal(0)),
             fill=fill,
             amend_result=amend_result,
-            cancel_source=cancel_source,
+            cancel_source=self.cancel_source(rec),
+            lever=self.leverage["cross"],
         )
 
     def cancel_source(self, rec: OrderRecord) -> str:
-        """Why a closed order was closed, in OKX's ``cancelSource`` words."""
+        """Why a closed order was closed, in OKX's ``cancelSource`` words ("" while open or
+        filled)."""
         if rec.status == OrderStatus.EXPIRED.value:
+            if rec.order_id >= w.OWN_ID_BASE:  # post-only that would take (trade.py)
+                return w.CANCEL_SOURCE_POST_ONLY
             view = self.venue.engine.get(rec.client_id)
             cause = view.expiry_cause if view is not None else None
             if cause in ("post_only_amend", "post_only"):
                 return w.CANCEL_SOURCE_POST_ONLY
-            return "0"  # a system cancel (self-trade prevention, an IOC remainder, the venue)
+            # a system cancel (self-trade prevention, an IOC remainder, the venue)
+            return w.CANCEL_SOURCE_SYSTEM
         if rec.status == OrderStatus.CANCELED.value:
             return w.CANCEL_SOURCE_USER
         return ""
@@ -201,20 +228,20 @@ class OkxStreams:
         amend = ""
         if update.exec_type is ExecType.AMENDMENT:
             amend = "0"
-        elif update.exec_type is ExecType.EXPIRED and self.cancel_source(rec) == "31":
+        elif (
+            update.exec_type is ExecType.EXPIRED
+            and self.cancel_source(rec) == w.CANCEL_SOURCE_POST_ONLY
+        ):
             amend = "1" if self._was_amend(rec) else ""
-        obj = self.order_json(
-            rec,
-            fill=fill,
-            amend_result=amend,
-            cancel_source=self.cancel_source(rec),
-        )
+        obj = self.order_json(rec, fill=fill, amend_result=amend)
         # the orders push carrying a fill is what OKX clients book fills from (user_replay)
         venue.hub.publish_user(
             {"arg": {"channel": "orders", "instType": "SWAP", "instId": self.symbol},
              "data": [obj]},
             fill=fill is not None,
         )  # fmt: skip
+        if fill is not None and not fill.is_maker:
+            self.on_trade(fill_trade(fill))
 
     def _was_amend(self, rec: OrderRecord) -> bool:
         view = self.venue.engine.get(rec.client_id)
@@ -241,7 +268,7 @@ class OkxStreams:
                 "avgPx": w.dec(acct.entry_price),
                 "upl": w.dec(acct.unrealized(mark).quantize(Decimal("0.00000001"))),
                 "uplRatio": "0",
-                "lever": "10",
+                "lever": self.leverage["cross"],
                 "liqPx": _liq(v),
                 "markPx": w.dec(mark),
                 "margin": "",
@@ -249,7 +276,7 @@ class OkxStreams:
                 "notionalUsd": w.dec(self.inst.lots_to_base(abs(lots)) * mark),
                 "adl": "1",
                 "ccy": "USDT",
-                "last": w.dec(mark),
+                "last": self._last_price(mark),
                 "fundingFee": w.dec(self.funding_fee),
                 "realizedPnl": w.dec(acct.realized_pnl),
                 "fee": w.dec(-acct.fees_paid),
@@ -257,6 +284,11 @@ class OkxStreams:
                 "uTime": now,
             }
         ]
+
+    def _last_price(self, mark: Decimal) -> str:
+        """A position's ``last``: the last traded price (the mark before any trade)."""
+        last = self.tape.last
+        return w.dec(mark) if last is None else self.inst.price_str(last.price)
 
     def positions_push(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ error"), ``posSide`` absent or ``net`` (the account is in net mode), ``sz`` a wh
 **Post-only that would take.** OKX does not refuse it: the order is accepted (``sCode`` 0)
 and cancelled at once, ``cancelSource`` 31. The engine refuses such an order without a
 trace, so this front end records it as an order of its own (an id from its own range,
-:data:`OWN_ID_BASE`, status EXPIRED) and pushes the cancellation, so a query by ``clOrdId``
+:data:`.words.OWN_ID_BASE`, status EXPIRED) and pushes the cancellation, so a query by ``clOrdId``
 finds it as OKX's would.
 """
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from mmtrio.sim.okx.frontend import OkxFrontEnd
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
-OWN_ID_BASE = 9 * 10**17  # order ids this front end gives (post-only cancelled at placement)
 BATCH_MAX = 20
 
 
@@ -103,7 +102,7 @@ class Trading:
     def __init__(self, front: OkxFrontEnd) -> None:
         self.front = front
         self.venue = front.venue
-        self._own_ids = itertools.count(OWN_ID_BASE)
+        self._own_ids = itertools.count(w.OWN_ID_BASE)
 
     def _ts(self) -> int:
         return int(self.venue.true_ms())
@@ -204,7 +203,7 @@ class Trading:
         venue.account.record_order(rec)
         if not cid:
             self.front.streams.anonymous.add(client_id)
-        obj = self.front.streams.order_json(rec, cancel_source=w.CANCEL_SOURCE_POST_ONLY)
+        obj = self.front.streams.order_json(rec)  # cancelSource 31, as every rendering says
         venue.hub.publish_user(
             {"arg": {"channel": "orders", "instType": "SWAP", "instId": self.front.symbol},
              "data": [obj]}

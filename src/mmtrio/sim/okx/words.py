@@ -30,11 +30,23 @@ ORD_TYPE = {
 }
 ORD_TYPE_PARSE = {"post_only": TimeInForce.POST_ONLY, "limit": TimeInForce.GTC,
                   "ioc": TimeInForce.IOC, "fok": TimeInForce.IOC}  # fmt: skip
-# cancelSource: why the system cancelled (OKX docs, order object): 31 = a post-only order
-# that would have taken liquidity; 1 = cancelled by the user; 20 = cancel-all-after fired.
+# cancelSource: why the order was cancelled (OKX docs, order object): 31 = a post-only order
+# that would have taken liquidity; 1 = cancelled by the user; 20 = cancel-all-after fired;
+# 0 = cancelled by the system. One code for a closed order wherever it is rendered (the
+# ``orders`` push, ``trade/order``, ``orders-history``): OkxStreams.cancel_source decides it.
+CANCEL_SOURCE_SYSTEM = "0"
 CANCEL_SOURCE_POST_ONLY = "31"
 CANCEL_SOURCE_USER = "1"
 CANCEL_SOURCE_DEADMAN = "20"
+CANCEL_SOURCE_REASON = {
+    CANCEL_SOURCE_SYSTEM: "Order canceled by system",
+    CANCEL_SOURCE_USER: "Order canceled by user",
+    CANCEL_SOURCE_DEADMAN: "Cancel all after triggered",
+    CANCEL_SOURCE_POST_ONLY: "The post-only order will take liquidity in taker orders",
+}
+OWN_ID_BASE = 9 * 10**17
+"""Order ids the front end gives itself: a post-only order cancelled at placement (the
+engine refused it, so it has no engine id; :mod:`.trade`)."""
 
 # (sCode, sMsg) per engine refusal and operation (OKX's error-code list).
 _GONE = "as the order has been filled, canceled or does not exist"
@@ -95,6 +107,7 @@ def order_object(
     amend_result: str = "",
     cancel_source: str = "",
     td_mode: str = "cross",
+    lever: str = "10",
 ) -> dict[str, Any]:
     """An OKX order object (the ``orders`` channel and ``/api/v5/trade/order`` share it).
     ``fee`` is the order's accumulated fee as OKX signs it (negative = charged)."""
@@ -114,7 +127,7 @@ def order_object(
         "accFillSz": inst.qty_str(cum_qty),
         "avgPx": "" if cum_qty == 0 else dec(avg_price),
         "state": STATE[status],
-        "lever": "10",
+        "lever": lever,
         "fee": dec(fee),
         "feeCcy": inst.quote_asset,
         "rebate": "0",
@@ -123,7 +136,7 @@ def order_object(
         "category": "normal",
         "reduceOnly": "true" if reduce_only else "false",
         "cancelSource": cancel_source,
-        "cancelSourceReason": "",
+        "cancelSourceReason": CANCEL_SOURCE_REASON.get(cancel_source, ""),
         "amendResult": amend_result,
         "uTime": s(updated_ms),
         "cTime": s(created_ms),

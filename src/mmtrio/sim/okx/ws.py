@@ -11,7 +11,8 @@ order ops) and the root path, which serves both (a convenience of the sim). Clie
   only matters to a client that subscribes to some and not others);
 - ``subscribe``/``unsubscribe`` with ``args`` ``[{"channel", "instId" | "instType" | "ccy"}]``
   → one ``{"event": "subscribe", "arg"}`` per channel; ``books`` then gets its snapshot,
-  ``mark-price``, ``funding-rate``, ``positions`` and ``account`` their current state;
+  ``books5``, ``bbo-tbt``, ``tickers`` (:mod:`.quotes`), ``mark-price``, ``funding-rate``,
+  ``positions`` and ``account`` their current state;
 - order ops ``order``, ``batch-orders``, ``amend-order``, ``batch-amend-orders``,
   ``cancel-order``, ``batch-cancel-orders`` with an ``id`` → ``{"id", "op", "code", "msg",
   "data"}`` (per-order ``sCode``; :mod:`.trade`), after the network latency each way, under
@@ -42,7 +43,9 @@ if TYPE_CHECKING:
     from mmtrio.sim.okx.frontend import OkxFrontEnd
 
 MAX_CLIENT_MESSAGE = 64 * 1024
-PUBLIC = frozenset({"books", "trades", "mark-price", "funding-rate"})
+PUBLIC = frozenset(
+    {"books", "books5", "bbo-tbt", "tickers", "trades", "mark-price", "funding-rate"}
+)
 PRIVATE = frozenset({"orders", "positions", "account"})
 OPS: dict[str, Route] = {
     "order": Route("place", op="order"),
@@ -179,8 +182,12 @@ class OkxWs:
         """What OKX pushes at once on a subscription (through the connection's queue, so it
         follows whatever was queued before it)."""
         streams = self.front.streams
+        quotes = streams.quotes
         push: dict[str, Any] | None = {
             "books": streams.books_snapshot,
+            "books5": lambda: quotes.snapshot("books5"),
+            "bbo-tbt": lambda: quotes.snapshot("bbo-tbt"),
+            "tickers": lambda: quotes.snapshot("tickers"),
             "mark-price": streams.mark_push,
             "funding-rate": streams.funding_push,
             "positions": streams.positions_push,
