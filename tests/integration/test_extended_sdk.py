@@ -9,9 +9,11 @@ balance, positions and orders, then a taker order of the SDK's filled, and its t
 order the SDK signs with another key is refused as Extended refuses it (a foreign Stark key,
 a forged signature).
 
-The SDK draws an order's nonce at random in 0..2^32-1, while Extended's API documents
-1..2^31 (which the sim enforces, code 1133): the test passes the SDK a nonce in range through
-its own ``create_order_object`` rather than letting half of the SDK's draws be refused.
+The SDK draws an order's nonce at random in 0..2^32-1 (``x10/utils/nonce.py``), while
+Extended's API documents 1..2^31: the sim accepts what the SDK sends to the real venue, a u32
+of at least 1. So the SDK signs every order here with its own nonce: ten of them (at least one
+above 2^31 but with probability 2^-10), then its largest draw, 2^32-1, on purpose, all
+accepted; 0 and 2^32 are refused with 1133.
 """
 
 from __future__ import annotations
@@ -86,20 +88,20 @@ async def _trade(info: dict[str, Any]) -> dict[str, Any]:
         assert balance is not None
         seen["balance"] = balance.balance
 
-        def order(account: Any, nonce: int) -> Any:
+        def order(account: Any, nonce: int | None = None, offset: int = 500) -> Any:
             return create_order_object(
                 account=account,
                 market=market,
                 amount_of_synthetic=Decimal("0.010"),
-                price=book.bid[0].price - Decimal(500),
+                price=book.bid[0].price - Decimal(offset),
                 side=OrderSide.BUY,
                 starknet_domain=cfg.signing.starknet_domain,
                 post_only=True,
-                nonce=nonce,
+                nonce=nonce,  # None: the SDK's own draw
                 taker_fee=Decimal("0.0005"),
             )
 
-        placed = (await client.orders.place_order(order(_account(info), 4242))).data
+        placed = (await client.orders.place_order(order(_account(info)))).data
         assert placed is not None
         listed = (await client.account.get_open_orders(market_names=[symbol])).data or []
         seen["listed"] = [(o.id, o.external_id, o.status, o.post_only, o.price) for o in listed]
@@ -111,9 +113,27 @@ async def _trade(info: dict[str, Any]) -> dict[str, Any]:
             ("forged", _account(info, OTHER_KEY, claim=True)),
         ):
             try:
-                await client.orders.place_order(order(account, 4243))
+                await client.orders.place_order(order(account))
             except ApiError as exc:
                 seen[name] = str(exc).replace(" ", "")
+        # the SDK's own nonces (0..2^32-1 at random), then its largest draw on purpose
+        signed = [order(_account(info), offset=600 + i) for i in range(10)]
+        signed.append(order(_account(info), 2**32 - 1, offset=700))
+        accepted = []
+        for obj in signed:
+            answer = (await client.orders.place_order(obj)).data
+            assert answer is not None
+            accepted.append((answer.external_id, obj.nonce))
+        seen["nonces"] = accepted
+        seen["nonces_open"] = {
+            o.external_id for o in (await client.account.get_open_orders()).data or []
+        }
+        await client.orders.mass_cancel(cancel_all=True)
+        for nonce in (0, 2**32):
+            try:
+                await client.orders.place_order(order(_account(info), nonce))
+            except ApiError as exc:
+                seen[f"nonce_{nonce}"] = str(exc).replace(" ", "")
     return seen
 
 
@@ -130,7 +150,7 @@ async def _book_stream(info: dict[str, Any], count: int) -> list[Any]:
     return messages
 
 
-async def _account_stream(info: dict[str, Any], nonce: int = 4244) -> tuple[str, list[Any]]:
+async def _account_stream(info: dict[str, Any]) -> tuple[str, list[Any]]:
     """The SDK's account stream (``X-Api-Key``) while the SDK's client takes liquidity."""
     from x10.clients.rest.rest_api_client import RestApiClient
     from x10.clients.stream.stream_client import StreamClient
@@ -153,8 +173,7 @@ async def _account_stream(info: dict[str, Any], nonce: int = 4244) -> tuple[str,
             price=book.ask[0].price + Decimal(50),  # crosses: a taker buy
             side=OrderSide.BUY,
             starknet_domain=cfg.signing.starknet_domain,
-            nonce=nonce,
-            taker_fee=Decimal("0.0005"),
+            taker_fee=Decimal("0.0005"),  # the nonce: the SDK's own draw
         )
         placed = (await client.orders.place_order(taker)).data
         assert placed is not None
@@ -192,6 +211,14 @@ def test_the_official_sdk_trades_against_the_sim() -> None:
     # account's public key (1101): each refused as Extended refuses it
     assert '"code":1100' in seen["other_key"]
     assert '"code":1101' in seen["forged"]
+    # every order the SDK signed with its own nonce was accepted and rests, 2^32-1 included
+    nonces = seen["nonces"]
+    assert len(nonces) == 11 and nonces[-1][1] == 2**32 - 1
+    assert all(1 <= n <= 2**32 - 1 for _, n in nonces)
+    assert {ext for ext, _ in nonces} <= seen["nonces_open"]
+    # below 1 and above a u32: refused as invalid order parameters
+    assert '"code":1133' in seen["nonce_0"] and "outside1..2^32-1" in seen["nonce_0"]
+    assert '"code":1133' in seen["nonce_4294967296"]
     # the SDK's stream model reads the sim's book stream: a snapshot, then continuous deltas
     assert book[0].type == "SNAPSHOT" and book[0].data.bid and book[0].data.ask
     assert all(m.type == "DELTA" for m in book[1:])

@@ -156,13 +156,22 @@ async def test_the_sim_refuses_as_extended_does(tmp_path: Path) -> None:
         assert off_step.kind is RejectKind.INVALID_SIZE and off_step.code == "1121"
         unknown = await refused({"market": "ETH-USD"})
         assert unknown.code == "1001"
-        out_of_range = await refused({"nonce": str(2**31 + 1)})
-        assert out_of_range.code == "1133"
+        for nonce in (0, 2**32):  # the sim accepts 1..2^32-1 (the official SDK's draws)
+            out_of_range = await refused({"nonce": str(nonce)})
+            assert out_of_range.code == "1133" and "outside 1..2^32-1" in str(out_of_range)
+        # above Extended's documented 2^31 the range check passes: the order is refused only
+        # by its signature (signed for another nonce)
+        beyond_doc = await refused({"nonce": str(2**31 + 1)})
+        assert isinstance(beyond_doc, AuthError) and beyond_doc.code == "1101"
+        # a body missing a field is refused for its shape before its market is looked at
+        shape = await refused({"market": None, "settlement.starkKey": 7})
+        assert shape.code == "1133" and "market is missing" in str(shape)
         await rest.place_order(body)  # the order as signed is fine
         again = await refused({"id": "mmt2-1"})  # the same nonce a second time
         assert again.code == "1134"
-        # verified: the bad signature, the tampered price, the good order (the rest fail first)
-        assert venue.front.orders.signatures_checked == 3  # type: ignore[attr-defined]
+        # verified: the bad signature, the tampered price, the nonce above 2^31, the good
+        # order (the rest fail first)
+        assert venue.front.orders.signatures_checked == 4  # type: ignore[attr-defined]
 
 
 async def test_a_gap_in_the_sims_book_stream_means_a_fresh_snapshot(tmp_path: Path) -> None:

@@ -81,3 +81,41 @@ async def test_a_delta_published_during_the_handshake_answer_is_in_the_first_sna
     # the next delta follows the snapshot's seq, as a change of +2 lots on that level
     assert (second["type"], second["seq"]) == ("DELTA", during + 1)
     assert second["data"]["b"] == [{"p": inst.price_str(far_bid), "q": str(inst.lots_to_qty(2))}]
+
+
+async def test_best_bid_ask_stream_pushes_only_a_moved_top() -> None:
+    """``?depth=1``: the current top first; a change below the top publishes nothing, a change
+    of the best bid's size publishes the new top as the next snapshot (seq + 1)."""
+    sim = build_paper_venue("extended", PaperSpec(synthetic=True, seed=3), "BTC-USD")
+    market, inst = sim.front.market, sim.instrument
+    best_bid, best_ask = max(market._bids), min(market._asks)
+    deep = best_bid - 100
+    size = market._bids[best_bid] + 3  # the best bid's new size: a change of the top
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    client = WSConnection(ConnectionType.CLIENT)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_ws_connection, sim, market, server_stream)
+        hello = Request(host="127.0.0.1", target=BOOK_PATH + "?depth=1")
+        await client_stream.send_all(client.send(hello))
+        got: list[Any] = []
+
+        async def read() -> None:
+            got.append(await read_messages(client_stream, client, 2))
+
+        nursery.start_soon(read)
+        await trio.testing.wait_all_tasks_blocked()
+        market.on_book(BookDelta("BTCUSDT", ((deep, 7),), (), sim.market_ts))  # below the top
+        market.on_book(BookDelta("BTCUSDT", ((best_bid, size),), (), sim.market_ts))
+        with trio.fail_after(5):
+            while not got:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    accepted, (first, second) = got[0]
+    assert accepted and first["type"] == second["type"] == "SNAPSHOT"
+    ask_row = [{"p": inst.price_str(best_ask), "q": str(inst.lots_to_qty(market._asks[best_ask]))}]
+    assert len(first["data"]["b"]) == 1 and first["data"]["a"] == ask_row
+    assert first["data"]["b"][0]["p"] == inst.price_str(best_bid)
+    assert second["seq"] == first["seq"] + 1
+    bid_row = [{"p": inst.price_str(best_bid), "q": str(inst.lots_to_qty(size))}]
+    assert second["data"]["b"] == bid_row
+    assert second["data"]["a"] == ask_row

@@ -158,7 +158,8 @@ def _reported(name: str, front: Any, venue: SimVenue) -> str | None:
         return body["assetPositions"][0]["position"]["liquidationPx"]  # type: ignore[no-any-return]
     from mmtrio.sim.extended import render
 
-    return render.positions_json(venue)[0]["liquidationPrice"]  # type: ignore[no-any-return]
+    rows = render.positions_json(venue, front.leverage)
+    return rows[0]["liquidationPrice"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("name", ["okx", "hyperliquid", "extended"])

@@ -21,6 +21,7 @@ import trio
 
 from mmtrio.core.events import BookDelta, Fill, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
+from mmtrio.sim.extended.leverage import DEFAULT_LEVERAGE
 from mmtrio.sim.extended.orders import Account, Orders
 from mmtrio.sim.extended.rest import RestApp
 from mmtrio.sim.extended.streams import ExtendedStreams
@@ -49,6 +50,7 @@ class ExtendedFrontEnd:
         public = int(stark_crypto().get_public_key(private))
         self.account = Account(api_key, private, public, vault, TESTNET_DOMAIN)
         self.orders = Orders(venue, self.account)
+        self.leverage = DEFAULT_LEVERAGE  # PATCH /user/leverage (.leverage)
         self.market = ExtendedStreams(self)
         self.rest = RestApp(self)
         venue.attach(self)

@@ -1,16 +1,24 @@
 """Extended order entry on the engine: check an order as Extended does, then place it.
 
 ``POST /user/order`` is checked in this order, each failure answered with Extended's code:
-the body's shape (1133); the market (1001); size and price on the market's steps (1120,
-1121, 1124); the fee at least the account's rate for its kind, maker for post-only (1128);
-the expiry at most 28 days ahead (the testnet's limit, 1135); the nonce 1..2^31 (1133),
-not used before by this account (1134) and not stale (1133): the venue remembers the
-last :data:`NONCE_WINDOW` nonces, and a nonce not above every one it forgot is refused
-(Extended documents only the range; this reuse and staleness rule is the sim's, and suits
-mmtrio's increasing nonces); the Stark key and vault
-(1100, 1102); then **the signature**, verified against the account's public key over the
-hash of the order's own fields (1101). ``cancelId`` names an open order this one replaces
-(1142 when there is none): it is cancelled, then the new order placed.
+the body's shape, every field present with its type (1133, :mod:`.body`); the market
+(1001); the order type (1132); size and price on the market's steps (1120, 1121, 1124); the
+fee at least the account's rate for its kind, maker for post-only (1128); the expiry at most
+28 days ahead (the testnet's limit, 1135); the nonce 1..2^32-1 (1133), not used before by
+this account (1134) and not stale (1133): the venue remembers the last
+:data:`NONCE_WINDOW` nonces, and a nonce not above every one it forgot is refused (Extended
+documents only the range; this reuse and staleness rule is the sim's, and suits mmtrio's
+increasing nonces); the Stark key and vault (1100, 1102); then **the signature**, verified
+against the account's public key over the hash of the order's own fields (1101).
+``cancelId`` names an open order this one replaces (1142 when there is none): it is
+cancelled, then the new order placed.
+
+**The nonce range.** Extended's API documentation says a nonce is ">= 1 and <= 2^31", but its
+official SDK (``x10/utils/nonce.py``) draws every order's nonce from 0..2^32-1 and sends it
+to the real venue as is. The sim accepts what the official SDK sends, a u32 of at least 1
+(:data:`NONCE_MAX`): a sim that refused half of the official client's ordinary orders would
+be the worse error. The bot's own signer still draws its nonces from the documented
+1..2^31 (:mod:`mmtrio.venues.extended.nonces`), which is valid under either reading.
 
 Extended accepts an order before its matching engine sees it: a post-only order that would
 take is accepted here (an id answered) and reported REJECTED with ``POST_ONLY_FAILED`` on
@@ -22,7 +30,6 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import Side, TimeInForce
@@ -30,9 +37,9 @@ from mmtrio.errors import InstrumentError
 from mmtrio.exchange.matching import MatchingReject, Refusal
 from mmtrio.sim import requests
 from mmtrio.sim.account import OrderRecord
+from mmtrio.sim.extended.body import OrderBody, bad, parse_order
 from mmtrio.sim.extended.words import ApiError, extended_symbol, l2_assets
 from mmtrio.venues.extended.signing import (
-    NONCE_MAX,
     Domain,
     order_hash,
     settlement_amounts,
@@ -44,6 +51,7 @@ from mmtrio.venues.extended.signing import (
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
+NONCE_MAX = 2**32 - 1  # the official SDK's draws (module docstring), not the documented 2^31
 NONCE_WINDOW = 100_000
 MAX_EXPIRY_MS = 28 * 86_400_000
 REJECTED_ID_BASE = 9 * 10**17  # ids of orders the matching engine rejected after acceptance
@@ -68,23 +76,6 @@ class Rejected:
     reason: str
 
 
-def _bad(what: str) -> ApiError:
-    return ApiError(1133, f"Invalid order parameters: {what}")
-
-
-def _dec(body: dict[str, Any], key: str) -> Decimal:
-    val = body.get(key)
-    if not isinstance(val, str | int) or isinstance(val, bool):
-        raise _bad(f"{key} must be a decimal string")
-    try:
-        dec = Decimal(val)
-    except InvalidOperation:
-        raise _bad(f"{key} is not a number") from None
-    if not dec.is_finite() or dec <= 0:
-        raise _bad(f"{key} must be positive")
-    return dec
-
-
 class Orders:
     """The account's order entry (module docstring); nonces remembered per account."""
 
@@ -101,17 +92,13 @@ class Orders:
         self.signatures_checked = 0
 
     # --- checks ---------------------------------------------------------------------------
-    def _nonce(self, body: dict[str, Any]) -> int:
-        text = body.get("nonce")
-        if not isinstance(text, str | int) or isinstance(text, bool) or not str(text).isdigit():
-            raise _bad("nonce must be a whole number")
-        nonce = int(text)
+    def _nonce(self, nonce: int) -> int:
         if not 1 <= nonce <= NONCE_MAX:
-            raise _bad(f"nonce {nonce} is outside 1..2^31")
+            raise bad(f"nonce {nonce} is outside 1..2^32-1")
         if nonce in self._nonces:
             raise ApiError(1134, f"Duplicate Order: nonce {nonce} was used before")
         if nonce < self._floor:
-            raise _bad(f"nonce {nonce} is stale (below {self._floor}, the oldest remembered)")
+            raise bad(f"nonce {nonce} is stale (below {self._floor}, the oldest remembered)")
         return nonce
 
     def _remember(self, nonce: int) -> None:
@@ -123,98 +110,70 @@ class Orders:
             self._nonces.discard(gone)
             self._floor = max(self._floor, gone + 1)
 
-    def _verify(
-        self,
-        body: dict[str, Any],
-        *,
-        side: str,
-        qty: Decimal,
-        price: Decimal,
-        fee: Decimal,
-        nonce: int,
-        expiry_ms: int,
-    ) -> None:
-        st = body.get("settlement")
-        sig = st.get("signature") if isinstance(st, dict) else None
-        if not isinstance(st, dict) or not isinstance(sig, dict):
-            raise _bad("settlement.signature is missing")
-        try:
-            key = int(str(st.get("starkKey")), 16)
-            vault = int(str(st.get("collateralPosition")))
-            r, s = int(str(sig.get("r")), 16), int(str(sig.get("s")), 16)
-        except ValueError:
-            raise _bad("settlement fields must be numbers") from None
-        if key != self.account.public_key:
+    def _verify(self, order: OrderBody) -> None:
+        st = order.settlement
+        if st is None:
+            raise bad("settlement is missing")
+        if st.stark_key != self.account.public_key:
             raise ApiError(1100, "Invalid StarkEx public key")
-        if vault != self.account.vault:
+        if st.vault != self.account.vault:
             raise ApiError(1102, "Invalid StarkEx vault")
         synthetic, collateral, fee_units = settlement_amounts(
-            "BUY" if side == "BUY" else "SELL", qty, price, fee, self.l2
+            "BUY" if order.side == "BUY" else "SELL", order.qty, order.price, order.fee, self.l2
         )
         digest = order_hash(
-            stark_crypto(), vault=vault, l2=self.l2, synthetic_amount=synthetic,
+            stark_crypto(), vault=st.vault, l2=self.l2, synthetic_amount=synthetic,
             collateral_amount=collateral, fee_amount=fee_units,
-            expiration_s=settlement_expiration_s(expiry_ms), nonce=nonce, public_key=key,
-            domain=self.account.domain,
+            expiration_s=settlement_expiration_s(order.expiry_ms), nonce=order.nonce,
+            public_key=st.stark_key, domain=self.account.domain,
         )  # fmt: skip
         self.signatures_checked += 1
-        if not verify(key, digest, r, s):
+        if not verify(st.stark_key, digest, st.r, st.s):
             raise ApiError(1101, "Invalid StarkEx signature")
 
     # --- requests -------------------------------------------------------------------------
     def place(self, body: Any, *, check_signature: bool = True) -> dict[str, Any]:
         """``POST /user/order`` → ``{"id", "externalId"}`` (module docstring)."""
-        if not isinstance(body, dict):
-            raise _bad("the body must be a JSON object")
+        order = parse_order(body, signed=check_signature)
         venue, inst = self.venue, self.venue.instrument
-        external = body.get("id")
-        if not isinstance(external, str) or not 1 <= len(external) <= 256:
-            raise _bad("id (the external id) must be a string")
-        if body.get("market") != self.symbol:
-            raise ApiError(1001, f"Market not found: {body.get('market')!r}")
-        if body.get("type", "LIMIT") != "LIMIT":
+        if order.market != self.symbol:
+            raise ApiError(1001, f"Market not found: {order.market!r}")
+        if order.type != "LIMIT":
             raise ApiError(1132, "Order type is not allowed")
-        side = body.get("side")
-        if side not in ("BUY", "SELL"):
-            raise _bad("side must be BUY or SELL")
-        qty, price, fee = _dec(body, "qty"), _dec(body, "price"), _dec(body, "fee")
+        if order.side not in ("BUY", "SELL"):
+            raise bad("side must be BUY or SELL")
         try:
-            lots = inst.qty_to_lots(qty)
+            lots = inst.qty_to_lots(order.qty)
         except InstrumentError:
             raise ApiError(1121, "Invalid quantity due to the wrong size increment") from None
         try:
-            ticks = inst.price_to_ticks(price)
+            ticks = inst.price_to_ticks(order.price)
         except InstrumentError:
             raise ApiError(1124, "Invalid price due to wrong price movement") from None
         if lots < inst.min_qty:
             raise ApiError(1120, "Order quantity less than min trade size")
-        post_only = body.get("postOnly") is True
-        tif_word = body.get("timeInForce", "GTT")
-        if tif_word not in ("GTT", "IOC"):
-            raise _bad("timeInForce must be GTT or IOC")
+        if order.time_in_force not in ("GTT", "IOC"):
+            raise bad("timeInForce must be GTT or IOC")
         fees = venue.config.fees
-        if fee < (fees.maker_rate if post_only else fees.taker_rate):
+        if order.fee < (fees.maker_rate if order.post_only else fees.taker_rate):
             raise ApiError(1128, "Trading fees are invalid")
-        expiry = body.get("expiryEpochMillis")
-        if type(expiry) is not int or not 0 < expiry - venue.wall_ms() <= MAX_EXPIRY_MS:
+        if not 0 < order.expiry_ms - venue.wall_ms() <= MAX_EXPIRY_MS:
             raise ApiError(1135, "Order expiration date must be within 28 days")
-        nonce = self._nonce(body)
+        nonce = self._nonce(order.nonce)
         if check_signature:
-            self._verify(
-                body, side=side, qty=qty, price=price, fee=fee, nonce=nonce, expiry_ms=expiry
-            )
+            self._verify(order)
         self._remember(nonce)
-        cancel_id = body.get("cancelId")
-        if cancel_id is not None:
-            old = requests.lookup(venue, str(cancel_id), None)
+        if order.cancel_id is not None:
+            old = requests.lookup(venue, order.cancel_id, None)
             if old is None or not requests.is_open(old):
                 raise ApiError(1142, "Edit order not found")
             requests.cancel(venue, old)
-        tif = TimeInForce.POST_ONLY if post_only else (
-            TimeInForce.IOC if tif_word == "IOC" else TimeInForce.GTC)  # fmt: skip
+        tif = TimeInForce.POST_ONLY if order.post_only else (
+            TimeInForce.IOC if order.time_in_force == "IOC" else TimeInForce.GTC)  # fmt: skip
+        external = order.external
         req = requests.PlaceOrder(
-            side=Side(side), qty=lots, price=ticks, time_in_force=tif,
-            reduce_only=body.get("reduceOnly") is True, client_id=external,
+            side=Side(order.side), qty=lots, price=ticks, time_in_force=tif,
+            reduce_only=order.reduce_only, client_id=external,
         )  # fmt: skip
         try:
             rec = requests.place(venue, req)

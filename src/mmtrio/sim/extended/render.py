@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
 ACCOUNT_ID = 1001
-LEVERAGE = Decimal(20)
 
 
 def order_json(venue: SimVenue, rec: OrderRecord, reason: str = "") -> dict[str, Any]:
@@ -71,7 +70,13 @@ def trade_json(venue: SimVenue, fill: Fill, *, stream: bool) -> dict[str, Any]:
     return out
 
 
-def positions_json(venue: SimVenue) -> list[dict[str, Any]]:
+def exposure(venue: SimVenue) -> Decimal:
+    """The position's value at the mark (unsigned)."""
+    return abs(venue.instrument.lots_to_qty(venue.account.position) * venue.mark_price())
+
+
+def positions_json(venue: SimVenue, leverage: Decimal) -> list[dict[str, Any]]:
+    """The open position; ``leverage`` is the account's (:mod:`.leverage`)."""
     acct, inst = venue.account, venue.instrument
     if acct.position == 0:
         return []
@@ -86,13 +91,13 @@ def positions_json(venue: SimVenue) -> list[dict[str, Any]]:
             "market": extended_symbol(inst.symbol),
             "status": "OPENED",
             "side": "LONG" if acct.position > 0 else "SHORT",
-            "leverage": str(LEVERAGE),
+            "leverage": str(leverage),
             "size": str(size),
             "value": str(size * mark),
             "openPrice": str(acct.entry_price),
             "markPrice": str(mark),
             "liquidationPrice": None if liq is None else str(liq.quantize(Decimal("0.000001"))),
-            "margin": str(size * mark / LEVERAGE),
+            "margin": str(size * mark / leverage),
             "unrealisedPnl": str(acct.unrealized(mark)),
             "realisedPnl": "0",
             "createdAt": now,
@@ -101,11 +106,12 @@ def positions_json(venue: SimVenue) -> list[dict[str, Any]]:
     ]
 
 
-def balance_json(venue: SimVenue) -> dict[str, Any]:
-    acct, inst = venue.account, venue.instrument
+def balance_json(venue: SimVenue, leverage: Decimal) -> dict[str, Any]:
+    """The balance; the initial margin is the exposure / the account's ``leverage``."""
+    acct = venue.account
     mark = venue.mark_price()
     upnl = acct.unrealized(mark)
-    margin = abs(inst.lots_to_qty(acct.position) * mark) / LEVERAGE
+    margin = exposure(venue) / leverage
     equity = acct.balance + upnl
     return {
         "collateralName": "USD",
@@ -118,8 +124,8 @@ def balance_json(venue: SimVenue) -> dict[str, Any]:
         "unrealisedPnl": str(upnl),
         "initialMargin": str(margin),
         "marginRatio": str(margin / 2 / equity if equity > 0 else Decimal(0)),
-        "exposure": str(abs(inst.lots_to_qty(acct.position) * mark)),
-        "leverage": str(LEVERAGE),
+        "exposure": str(exposure(venue)),
+        "leverage": str(leverage),
         "updatedTime": venue.out_ts(),
     }
 

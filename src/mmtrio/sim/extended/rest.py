@@ -24,7 +24,8 @@ from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim import requests
 from mmtrio.sim.asgi import header, hold_answer, lifespan, read_body, respond
 from mmtrio.sim.errors import SimBadRequest, WireError
-from mmtrio.sim.extended import render
+from mmtrio.sim.extended import history, leverage, render
+from mmtrio.sim.extended.params import bounded_int, market_ok, one
 from mmtrio.sim.extended.words import (
     ApiError,
     dumps,
@@ -55,21 +56,6 @@ class Route:
     private: bool = True
     orders: int = 0
     is_order: bool = False
-
-
-def _one(query: dict[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    return values[-1] if values else None
-
-
-def _market_ok(front: ExtendedFrontEnd, query: dict[str, list[str]], required: bool) -> None:
-    wanted = query.get("market")
-    if wanted is None:
-        if required:
-            raise ApiError(400, "market is required")
-        return
-    if any(m != front.symbol for m in wanted):
-        raise ApiError(1001, f"Market not found: {', '.join(wanted)}", 404)
 
 
 def _stats(front: ExtendedFrontEnd) -> dict[str, Any]:
@@ -125,7 +111,7 @@ def _account_info(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: l
 
 
 def _open_orders(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
-    _market_ok(front, q, required=False)
+    market_ok(front, q, required=False)
     venue = front.venue
     return [render.order_json(venue, r) for r in requests.open_orders(venue)]
 
@@ -146,16 +132,14 @@ def _by_id(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str
 
 def _trades(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
     """Our fills, newest first; ``cursor`` = the id below which to continue."""
-    _market_ok(front, q, required=False)
-    cursor, limit = _one(q, "cursor"), _one(q, "limit") or "100"
-    if not limit.isdigit() or not 1 <= int(limit) <= TRADES_MAX:
-        raise ApiError(400, f"limit must be 1..{TRADES_MAX}")
+    market_ok(front, q, required=False)
+    cursor, limit = one(q, "cursor"), bounded_int(q, "limit", 100, TRADES_MAX)
     if cursor is not None and not cursor.isdigit():
         raise ApiError(400, "cursor must be a trade id")
     fills = sorted(front.venue.account.fills, key=lambda f: -f.trade_id)
     if cursor is not None:
         fills = [f for f in fills if f.trade_id < int(cursor)]
-    return [render.trade_json(front.venue, f, stream=False) for f in fills[: int(limit)]]
+    return [render.trade_json(front.venue, f, stream=False) for f in fills[:limit]]
 
 
 def _cancel_by_id(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
@@ -165,7 +149,7 @@ def _cancel_by_id(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: l
 def _cancel_by_external(
     front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]
 ) -> Any:
-    ext = _one(q, "externalId")
+    ext = one(q, "externalId")
     if ext is None:
         raise ApiError(400, "externalId is required")
     return _cancel(front, ext, None)
@@ -200,7 +184,7 @@ def _mass_cancel(front: ExtendedFrontEnd, q: dict[str, list[str]], body: Any, a:
 
 
 def _deadman(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
-    raw = _one(q, "countdownTime")
+    raw = one(q, "countdownTime")
     if raw is None or not raw.isdigit():
         raise ApiError(400, "countdownTime must be a non-negative number of seconds")
     requests.countdown(front.venue, int(raw) * 1000)
@@ -208,12 +192,12 @@ def _deadman(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[s
 
 
 def _balance(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
-    return render.balance_json(front.venue)
+    return render.balance_json(front.venue, front.leverage)
 
 
 def _positions(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
-    _market_ok(front, q, required=False)
-    return render.positions_json(front.venue)
+    market_ok(front, q, required=False)
+    return render.positions_json(front.venue, front.leverage)
 
 
 def _fees(front: ExtendedFrontEnd, q: dict[str, list[str]], b: Any, a: list[str]) -> Any:
@@ -238,6 +222,9 @@ ROUTES: list[Route] = [
     _r("GET", "/user/positions", _positions),
     _r("GET", "/user/fees", _fees),
     _r("GET", "/user/orders", _open_orders),
+    _r("GET", "/user/orders/history", history.orders_history),
+    _r("GET", "/user/leverage", leverage.get_leverage),
+    _r("PATCH", "/user/leverage", leverage.update_leverage),
     _r("GET", "/user/orders/external/([^/]+)", _by_external),
     _r("GET", r"/user/orders/(\d+)", _by_id),
     _r("GET", "/user/trades", _trades),

@@ -3,7 +3,9 @@
 Paths (Extended serves one stream per path under ``/stream.extended.exchange/v1``; the prefix
 is optional here, so a client given the bare server URL finds the same paths):
 ``/orderbooks/<m>``, ``/publicTrades/<m>``, ``/funding/<m>``, ``/prices/mark/<m>`` and
-``/account`` (``X-Api-Key`` header required: 401 otherwise).
+``/account`` (``X-Api-Key`` header required: 401 otherwise). A market stream's path without
+the market (``/orderbooks``, as the SDK asks with ``market_name=None``) streams every market,
+as Extended's documentation says: here the sim's one market. Another market is a 404.
 
 **Order book.** A new connection receives a SNAPSHOT of the whole public book first; every
 public delta of the engine is then a DELTA whose sizes are **changes** of each level (as
@@ -11,6 +13,14 @@ Extended's are), numbered ``seq`` + 1 per message; a SNAPSHOT is published to ev
 subscriber once a market minute. ``seq`` counts the market's book messages (one counter for
 all connections: a connection's first snapshot carries the current number and the next delta
 follows it). Depth faults (skip, duplicate, reorder) apply to deltas, so a client sees a gap.
+
+**Best bid and ask** (``?depth=1``, the SDK's ``subscribe_to_orderbooks(depth=1)``): Extended's
+documentation says these "updates are always snapshots", pushed in real time. A new connection
+receives the current top as a SNAPSHOT of one level a side; every book change that moves the
+best bid or ask (its price or its size) publishes the next one. They are numbered by their
+own ``seq`` (+ 1 per snapshot, one counter for all connections, as the full book's), which a
+client needs not check: each message is the whole top. The depth faults do not touch them.
+Any other ``depth`` than ``1`` is refused at the handshake (400, naming the values allowed).
 
 **Account.** A new account connection receives the account first (BALANCE, POSITION, open
 ORDERs, as Extended's does); then ORDER on every order change, TRADE on every fill, BALANCE
@@ -21,7 +31,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from mmtrio.core.events import BookDelta, Fill, Level, OrderUpdate, Trade
 from mmtrio.sim import requests
@@ -36,6 +46,7 @@ PREFIX = "/stream.extended.exchange/v1"
 SNAPSHOT_EVERY_MS = 60_000
 ALL_LEVELS = 10**6
 CHANNELS = ("orderbooks", "publicTrades", "funding", "prices/mark")
+TOP = "orderbooks-top"  # the topic of the best bid and ask (?depth=1)
 
 
 def _reject(status: int, msg: str) -> WsRejected:
@@ -57,6 +68,8 @@ class ExtendedStreams:
         self.seq = 0
         self._stream_seq: dict[str, int] = {}
         self._next_snapshot: int | None = None
+        self.top_seq = 0  # the best bid/ask snapshots' own numbering (?depth=1)
+        self._top: tuple[Level | None, Level | None] = self._best()
 
     # --- rendering ------------------------------------------------------------------------
     def levels(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -79,6 +92,36 @@ class ExtendedStreams:
                      "b": self._rows(sorted(self._bids.items(), reverse=True)),
                      "a": self._rows(sorted(self._asks.items()))},
         }  # fmt: skip
+
+    def _best(self) -> tuple[Level | None, Level | None]:
+        """The published book's best bid and ask, (price, size) each."""
+        bid = max(self._bids) if self._bids else None
+        ask = min(self._asks) if self._asks else None
+        return (
+            None if bid is None else (bid, self._bids[bid]),
+            None if ask is None else (ask, self._asks[ask]),
+        )
+
+    def _top_snapshot(self, seq: int, ts: int) -> dict[str, Any]:
+        bid, ask = self._top
+        return {
+            "type": "SNAPSHOT", "ts": self.venue.out_ts(ts), "seq": seq,
+            "data": {"t": "SNAPSHOT", "m": self.symbol,
+                     "b": self._rows([bid] if bid else []),
+                     "a": self._rows([ask] if ask else [])},
+        }  # fmt: skip
+
+    def _publish_top(self, ts: int) -> None:
+        """The best bid and ask to ``?depth=1`` subscribers, when either moved. Only while
+        someone listens: finding the top scans the published levels."""
+        topic = f"{TOP}:{self.symbol}"
+        if not self.venue.hub.market.get(topic):
+            return
+        top = self._best()
+        if top != self._top:
+            self._top = top
+            self.top_seq += 1
+            self.venue.hub.publish(topic, self._top_snapshot(self.top_seq, ts))
 
     def _next(self, channel: str) -> int:
         n = self._stream_seq.get(channel, 0) + 1
@@ -109,6 +152,7 @@ class ExtendedStreams:
                 "data": {"t": "DELTA", "m": self.symbol, "b": self._rows(bids),
                          "a": self._rows(asks)},
             })  # fmt: skip
+            self._publish_top(delta.ts)
         if self._next_snapshot is None:
             self._next_snapshot = delta.ts + SNAPSHOT_EVERY_MS
         elif delta.ts >= self._next_snapshot:
@@ -160,13 +204,11 @@ class ExtendedStreams:
         self.venue.hub.publish_user(self._account_msg("TRADE", {"trades": [trade]}), fill=True)
 
     def on_account(self) -> None:
-        venue = self.venue
-        venue.hub.publish_user(
-            self._account_msg("BALANCE", {"balance": render.balance_json(venue)})
-        )
-        venue.hub.publish_user(
-            self._account_msg("POSITION", {"positions": render.positions_json(venue)})
-        )
+        venue, lev = self.venue, self.front.leverage
+        balance = render.balance_json(venue, lev)
+        venue.hub.publish_user(self._account_msg("BALANCE", {"balance": balance}))
+        positions = render.positions_json(venue, lev)
+        venue.hub.publish_user(self._account_msg("POSITION", {"positions": positions}))
 
     def rejected(self, external: str) -> None:
         """An order the API accepted and the matching engine rejected (post-only would take)."""
@@ -191,30 +233,55 @@ class ExtendedStreams:
             conn.user = True
             return conn
         for channel in CHANNELS:
-            if path.startswith(f"/{channel}/"):
-                market = path[len(channel) + 2 :]
+            if path == f"/{channel}" or path.startswith(f"/{channel}/"):
+                market = path[len(channel) + 2 :] or self.symbol  # none: every market
                 if market != self.symbol:
                     raise _reject(404, f"Market not found: {market}")
-                conn.names[f"{channel}:{market}"] = channel
+                topic = channel
+                if channel == "orderbooks" and self._depth(target) == 1:
+                    topic = TOP
+                conn.names[f"{topic}:{market}"] = channel
                 return conn
         raise _reject(404, f"unknown stream path {path!r}")
+
+    @staticmethod
+    def _depth(target: str) -> int | None:
+        """``?depth``: absent (the full book) or 1 (best bid and ask); anything else refused."""
+        values = parse_qs(urlsplit(target).query, keep_blank_values=True).get("depth")
+        if values is None:
+            return None
+        if values != ["1"]:
+            shown = ", ".join(repr(v) for v in values)
+            raise _reject(400, f"depth must be 1 (best bid and ask) or absent (the full "
+                               f"book), got {shown}")  # fmt: skip
+        return 1
 
     def welcome(self, conn: StreamConn) -> None:
         """What a stream starts with, offered as the server registers the connection (after
         the handshake's answer, in the same step: :mod:`mmtrio.sim.wsserve`): the book's
-        SNAPSHOT at the current ``seq`` (the next DELTA is ``seq`` + 1), or the account's
+        SNAPSHOT at the current ``seq`` (the next DELTA is ``seq`` + 1), the best bid and
+        ask's (``?depth=1``) at its own current ``seq``, or the account's
         BALANCE, POSITION and open ORDERs (every later change follows them)."""
         venue = self.venue
         if conn.user:
             for kind, data in (
-                ("BALANCE", {"balance": render.balance_json(venue)}),
-                ("POSITION", {"positions": render.positions_json(venue)}),
+                ("BALANCE", {"balance": render.balance_json(venue, self.front.leverage)}),
+                ("POSITION", {"positions": render.positions_json(venue, self.front.leverage)}),
                 ("ORDER", {"orders": [render.order_json(venue, r)
                                       for r in requests.open_orders(venue)]}),
             ):  # fmt: skip
                 conn.offer(json.dumps(self._account_msg(kind, data), separators=(",", ":")))
         if f"orderbooks:{self.symbol}" in conn.names:
             snap = self._snapshot(self.seq, venue.book.ts)
+            conn.offer(json.dumps(snap, separators=(",", ":")))
+        if f"{TOP}:{self.symbol}" in conn.names:
+            # _top is kept current only while someone listens: read it afresh for a newcomer
+            # (the next change is then compared with what this connection was shown)
+            top = self._best()
+            if top != self._top:
+                self._top = top
+                self.top_seq += 1
+            snap = self._top_snapshot(self.top_seq, venue.book.ts)
             conn.offer(json.dumps(snap, separators=(",", ":")))
 
     async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:

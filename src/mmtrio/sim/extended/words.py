@@ -11,6 +11,8 @@ ASCII of ``<BASE>-<decimals>``, as Extended's are). Errors are Extended's
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from mmtrio.core.instruments import Instrument
@@ -21,6 +23,7 @@ from mmtrio.venues.extended.signing import L2Assets
 
 COLLATERAL_ID = 0x31857064564ED0FF978E687456963CBA09C2C6985D8F9300A1DE4962FAFA054
 COLLATERAL_RESOLUTION = 1_000_000
+MAX_LEVERAGE = Decimal(50)  # the market's tradingConfig.maxLeverage (PATCH /user/leverage)
 
 
 def extended_symbol(data_symbol: str) -> str:
@@ -64,7 +67,20 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """A page of a list answer: Extended adds ``pagination {cursor, count}`` beside ``data``."""
+
+    data: list[Any]
+    cursor: int | None
+
+
 def ok(data: Any) -> dict[str, Any]:
+    if isinstance(data, Paged):
+        page: dict[str, Any] = {"count": len(data.data)}
+        if data.cursor is not None:
+            page["cursor"] = data.cursor
+        return {"status": "OK", "data": data.data, "pagination": page}
     return {"status": "OK", "data": data}
 
 
@@ -121,7 +137,7 @@ def market_json(inst: Instrument, stats: dict[str, Any]) -> dict[str, Any]:
             "maxMarketOrderValue": "1000000",
             "maxLimitOrderValue": "5000000",
             "maxPositionValue": "10000000",
-            "maxLeverage": "50.00",
+            "maxLeverage": f"{MAX_LEVERAGE:.2f}",
             "maxNumOrders": "200",
             "limitPriceCap": "0.05",
             "limitPriceFloor": "0.05",
