@@ -118,6 +118,18 @@ def test_a_reload_never_clears_a_breach() -> None:
     lim.update(D("0"), 1)
     lim.update(D("-11"), 2)
     assert lim.drawdown.breached
-    looser = lim.retuned(D("1000"), None, None, 0)  # the operator raised the limit by SIGHUP
+    looser = lim.retuned(D("1000"), None, None, 0, 3)  # the operator raised it by SIGHUP
     assert looser.breaches and "drawdown 11 exceeds the limit 10" in looser.breaches[0]
     assert looser.total == D("-11")
+
+
+def test_a_reload_below_the_drawdown_reports_the_breach_once() -> None:
+    lim = LossLimits(D("10"))
+    lim.update(D("0"), 1)
+    lim.update(D("-6"), 2)
+    assert not lim.drawdown.breached
+    tighter = lim.retuned(D("5"), None, None, 0, 3)  # lowered by SIGHUP below 6
+    assert tighter.drawdown.breached
+    reasons = tighter.update(D("-6"), 4)  # the next update reports it: the caller trips
+    assert len(reasons) == 1 and "drawdown 6 exceeds the limit 5" in reasons[0]
+    assert tighter.update(D("-7"), 5) == []  # once

@@ -26,6 +26,7 @@ from mmtrio.core.events import (
     FeedStatus,
     Fill,
     KillSwitch,
+    MarkPrice,
     OrderNotFound,
     OrderStatus,
     OrderUpdate,
@@ -523,6 +524,25 @@ def test_reconfigure_is_atomic_and_keeps_state() -> None:
     cmds = s.mm.reconfigure(make_config(quote=wider), s.now + 500)
     assert {c.price for c in cmds if isinstance(c, AmendOrder)} >= {MID + 20}
     assert s.mm.ledger.position_lots == 1
+
+
+def test_a_reload_lowering_the_drawdown_limit_below_the_drawdown_halts() -> None:
+    """QA: `max_drawdown` lowered by SIGHUP below the drawdown already there was recorded as
+    breached but never tripped the kill switch: the bot kept quoting, ACTIVE."""
+    s, bid, _ = quoting_session()
+    s.fill(bid.client_id, Side.BUY, bid.price, 3, 3, 3)
+    s.move(MID - 1001, MID - 999, (MID - 1, MID + 1))  # down 100 USDT: 0.30 lost on 3 lots
+    s.step(MarkPrice(SYM, Decimal("59900.0"), Decimal("59900.0"), Decimal(0), 0, s.now))
+    status = s.mm.status(s.now)
+    assert status.drawdown > Decimal("0.25")
+    assert status.trading_state is TradingState.ACTIVE  # the limit is 1,000
+    lowered = replace(make_config().limits, max_drawdown=Decimal("0.05"))
+    cmds = s.mm.reconfigure(make_config(limits=lowered), s.now + 10)
+    cmds += s.step(Timer(s.now + 10))
+    status = s.mm.status(s.now)
+    assert status.trading_state is TradingState.HALTED
+    assert "drawdown" in status.reason and "exceeds the limit 0.05" in status.reason
+    assert any(isinstance(c, CancelAll) for c in cmds)
 
 
 def test_status_snapshot() -> None:

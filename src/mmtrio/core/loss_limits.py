@@ -168,6 +168,9 @@ class LossLimits:
         self.day_start = _ZERO
         self.cumulative_base = _ZERO
         self._latches = _Latches()
+        # breaches found outside update() (a reload's new drawdown limit applied to the
+        # current peak and equity), reported by the next update() so the caller trips on them
+        self._unreported: list[str] = []
 
     # --- reading -----------------------------------------------------------------------------
     @property
@@ -202,7 +205,7 @@ class LossLimits:
         day = trading_day(now, self.day_start_hour_utc)
         if self.day is None or day > self.day:
             self.day, self.day_start = day, total
-        new: list[str] = []
+        new, self._unreported = self._unreported, []
         if self.drawdown.update(total, now):
             new.append(self.drawdown.breach_reason or "drawdown breach")
         lat = self._latches
@@ -297,21 +300,28 @@ class LossLimits:
         max_daily_loss: Decimal | None,
         max_cumulative_loss: Decimal | None,
         day_start_hour_utc: int,
+        now: int,
     ) -> LossLimits:
-        """A copy under new limits (a reload): totals, bases and latches carry over; a new
-        drawdown limit applies from the current peak."""
+        """A copy under new limits (a reload at ``now``): totals, bases and latches carry
+        over; a new drawdown limit applies from the current peak. A drawdown already over a
+        lowered limit is a breach, reported by the next :meth:`update` like any other (the
+        caller trips the kill switch on it), not merely recorded."""
         new = LossLimits(max_drawdown, max_daily_loss, max_cumulative_loss, day_start_hour_utc)
+        new._unreported = list(self._unreported)
         if max_drawdown == self.drawdown.max_drawdown:
             new.drawdown = self.drawdown
         else:
-            if self.drawdown.peak is not None:
-                new.drawdown.update(self.drawdown.peak, 0)
-            if self.drawdown.equity is not None:
-                new.drawdown.update(self.drawdown.equity, 0)
-            # A reload never clears a latch: a breach of the old limit stays one.
             old = self.drawdown.breach_reason
+            newly = False
+            if self.drawdown.peak is not None:
+                newly = new.drawdown.update(self.drawdown.peak, now) or newly
+            if self.drawdown.equity is not None:
+                newly = new.drawdown.update(self.drawdown.equity, now) or newly
+            # A reload never clears a latch: a breach of the old limit stays one.
             if old is not None and not new.drawdown.breached:
                 new.drawdown.latch(old)
+            elif newly and old is None and new.drawdown.breach_reason is not None:
+                new._unreported.append(new.drawdown.breach_reason)
         new.offset, new.total = self.offset, self.total
         new.day, new.day_start = self.day, self.day_start
         new.cumulative_base = self.cumulative_base
