@@ -10,6 +10,8 @@ answered on channel ``post`` with the same id, as ``/exchange`` and ``/info`` wo
 ``order_5xx`` post is answered ``{"type": "error"}`` after the action ran; a rate-limited
 post is answered ``Too many requests: … Retry after N s.``: Hyperliquid documents no wait, and
 this sim states the one it enforces, as its REST answers do in a ``Retry-After`` header).
+An ``l2Book`` subscription may aggregate (``nSigFigs``, ``mantissa``: :mod:`.l2`; an invalid
+value is an invalid subscription); a user channel needs a 0x address of 40 hex digits.
 A new ``l2Book`` subscription gets the current book at once, a ``userFills`` one the recent
 fills marked ``isSnapshot``, as on the venue. Anything else gets
 ``{"channel": "error", "data": text}``.
@@ -31,6 +33,7 @@ from mmtrio.errors import ProtocolError
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.hyperliquid import exchange, info
+from mmtrio.sim.hyperliquid.l2 import FULL, aggregation
 from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.wsserve import WsRejected
 
@@ -112,19 +115,26 @@ class HyperliquidWs:
             if sub.get("coin") != front.coin:
                 return [error(f"Invalid subscription {_text(sub)}")]
             topic = front.topic(kind)
+            agg = FULL
+            if kind == "l2Book":
+                try:
+                    agg = aggregation(sub)
+                except SimBadRequest:
+                    return [error(f"Invalid subscription {_text(sub)}")]
+                topic = front.l2_topic(agg)
             if method == "unsubscribe":
                 hub.unsubscribe(conn, topic)
                 return out
             hub.subscribe(conn, topic, kind)
             if kind == "l2Book":
-                out.append(_text({"channel": "l2Book", "data": front.book_payload()}))
+                out.append(_text({"channel": "l2Book", "data": front.book_payload(agg)}))
             elif kind == "activeAssetCtx":
                 ctx = {"coin": front.coin, "ctx": front.asset_ctx()}
                 out.append(_text({"channel": "activeAssetCtx", "data": ctx}))
             return out
         channel = USER.get(kind)
         user = sub.get("user")
-        if channel is None or not isinstance(user, str):
+        if channel is None or not info.is_address(user):
             return [error(f"Invalid subscription {_text(sub)}")]
         if not front.accounts.is_account(user) or not isinstance(conn, HlConn):
             return out  # a user with no activity: confirmed, never anything to send
