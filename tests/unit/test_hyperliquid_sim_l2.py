@@ -184,7 +184,7 @@ def test_a_valid_address_reads_its_state_in_any_case() -> None:
     assert Decimal(mine["marginSummary"]["accountValue"]) == front.venue.account.balance
 
 
-@pytest.mark.parametrize("oid", ["abc", 10**30, -1, True, None, "0x" + "1" * 31])
+@pytest.mark.parametrize("oid", [10**30, -1, True, None, 1.5, ["0x1"]])
 def test_order_status_with_an_oid_that_is_neither_id_nor_cloid_is_a_422(oid: Any) -> None:
     front = front_with_book(BIDS, ASKS)
     body = {"type": "orderStatus", "user": front.accounts.account, "oid": oid}

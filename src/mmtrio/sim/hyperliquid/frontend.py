@@ -30,6 +30,7 @@ from mmtrio.errors import ConfigError
 from mmtrio.sim.frontend import AccountCause, AsgiApp
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.hyperliquid.auth import Accounts
+from mmtrio.sim.hyperliquid.candles import CandleFeed
 from mmtrio.sim.hyperliquid.grid import Grid, coin_of
 from mmtrio.sim.hyperliquid.l2 import FULL, Aggregation
 from mmtrio.sim.hyperliquid.orders import Legs, fill_json, order_json, side_word, tid_of, tx_hash
@@ -87,6 +88,8 @@ class HyperliquidFrontEnd:
         self.rest = RestApp(self)
         self._l2_topics: dict[str, Aggregation] = {self.topic("l2Book"): FULL}
         self._last_book: dict[str, tuple[Any, Any]] = {}  # topic -> the last book published
+        self.candle_feeds: dict[str, CandleFeed] = {}  # topic -> its interval's candle
+        self._last_mid: str | None = None
         self.book_msg: dict[str, Any] | None = None  # the last l2Book published
         self._armed_deadline: float | None = None
         self._fired_deadline: float | None = None
@@ -135,8 +138,24 @@ class HyperliquidFrontEnd:
         self._l2_topics.setdefault(topic, agg)  # bounded: the valid aggregations are few
         return topic
 
+    def candle_topic(self, interval: str) -> str:
+        """The ``candle`` topic of an interval (its feed kept: at most one per interval)."""
+        topic = f"{self.topic('candle')}:{interval}"
+        if topic not in self.candle_feeds:
+            self.candle_feeds[topic] = CandleFeed(self, interval)
+        return topic
+
+    def all_mids(self) -> dict[str, Any]:
+        ctx = self.asset_ctx()
+        return {self.coin: ctx["midPx"] or ctx["markPx"]}
+
     def on_book(self, delta: BookDelta) -> None:
         hub = self.venue.hub
+        if hub.has_subscribers("allMids"):
+            mids = self.all_mids()
+            if mids[self.coin] != self._last_mid:  # a block that moved no mid sends none
+                self._last_mid = mids[self.coin]
+                hub.publish("allMids", {"channel": "allMids", "data": {"mids": mids}})
         for topic, agg in self._l2_topics.items():
             if not hub.has_subscribers(topic):
                 self._last_book.pop(topic, None)
@@ -153,6 +172,13 @@ class HyperliquidFrontEnd:
             hub.publish_book(topic, msg)
 
     def on_trade(self, trade: Trade) -> None:
+        for candle_topic, feed in self.candle_feeds.items():
+            if self.venue.hub.has_subscribers(candle_topic):
+                row = feed.on_trade(trade)
+                if row is not None:
+                    self.venue.hub.publish(candle_topic, {"channel": "candle", "data": row})
+            else:
+                feed.current = None
         topic = self.topic("trades")
         if not self.venue.hub.has_subscribers(topic):
             return

@@ -6,7 +6,7 @@ nothing (empty lists, a zero clearinghouse), as on the venue. An unknown ``type`
 malformed body is HTTP 422 with the venue's deserialisation text: so is a read about a user
 with no ``user`` or one that is not an address (0x and 40 hex digits: the venue deserialises
 it into an address before anything else), and an ``orderStatus`` ``oid`` that is neither a
-u64 nor a cloid; an unknown coin in ``l2Book`` answers ``null``, as Hyperliquid does.
+u64 nor a string; an unknown coin in ``l2Book`` answers ``null``, as Hyperliquid does.
 ``l2Book`` aggregates with ``nSigFigs``/``mantissa`` (:mod:`.l2`). Weights
 (:func:`weight`) are charged by the REST app.
 """
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtrio.sim import requests
 from mmtrio.sim.errors import SimBadRequest
+from mmtrio.sim.hyperliquid import candles
 from mmtrio.sim.hyperliquid.l2 import aggregation
 from mmtrio.sim.hyperliquid.orders import fill_json, order_json
 from mmtrio.sim.hyperliquid.words import BAD_JSON
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_CLOID = re.compile(r"0x[0-9a-fA-F]{32}")
 U64_MAX = 2**64 - 1
 MAX_FILLS = 2000  # userFills / userFillsByTime answer at most 2000 fills
 LIGHT = frozenset(
@@ -125,8 +125,7 @@ def l2_book(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
 
 
 def all_mids(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
-    ctx = front.asset_ctx()
-    return {front.coin: ctx["midPx"] or ctx["markPx"]}
+    return front.all_mids()
 
 
 def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
@@ -206,15 +205,16 @@ def order_status(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
 
     oid = req.get("oid")
     user = user_of(req)
-    if isinstance(oid, str) and _CLOID.fullmatch(oid):
+    # A string is looked up as a client id: a cloid, or the sim's own id of an order placed
+    # without one (the admin API's "another client"; the process tests query those).
+    if isinstance(oid, str):
         key: str | int = oid.lower()
     elif isinstance(oid, int) and not isinstance(oid, bool) and 0 <= oid <= U64_MAX:
         key = oid
     else:
         shown = json.dumps(oid)[:80]
         raise SimBadRequest(
-            f"{BAD_JSON}: oid: invalid value {shown}, expected an order id (u64) or a cloid "
-            "(0x and 32 hex digits)",
+            f"{BAD_JSON}: oid: invalid value {shown}, expected an order id (u64) or a cloid",
             422,
         )
     if not front.accounts.is_account(user):
@@ -319,6 +319,7 @@ HANDLERS: dict[str, Callable[[HyperliquidFrontEnd, dict[str, Any]], Any]] = {
     "userRateLimit": user_rate_limit,
     "exchangeStatus": exchange_status,
     "userFees": user_fees,
+    "candleSnapshot": candles.snapshot,
 }
 
 
