@@ -3,7 +3,9 @@ the admin app (Hypercorn), the front end's websockets.
 
 ``serve_sim`` is what `mmtrio sim` runs and what tests start in-process on port 0; it reports
 the bound base URLs through ``task_status`` and runs until cancelled. It serves whatever
-front end is attached to the venue (:mod:`mmtrio.sim.frontends`). A run without sockets
+front end is attached to the venue (:mod:`mmtrio.sim.frontends`). A front end with
+``ws_on_rest_port = True`` also serves its websockets on the REST port (:mod:`mmtrio.sim.door`),
+besides the websocket port. A run without sockets
 (bot and venue in one ``trio.run``) calls the same pieces itself: ``run_venue`` for the
 tasks, ``front.rest_app`` through an ASGI transport, ``front.serve_ws`` over memory streams.
 """
@@ -19,6 +21,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from mmtrio.sim.admin import AdminApp
+from mmtrio.sim.door import serve_shared_port
 from mmtrio.sim.venue import SimVenue
 
 
@@ -82,7 +85,13 @@ async def serve_sim(
     gets the base URLs."""
     front = venue.front  # a clear error now if no front end is attached
     async with trio.open_nursery() as nursery:
-        rest = await nursery.start(partial_serve, front.rest_app, _config(host, port))
+        if getattr(front, "ws_on_rest_port", False):
+            # its clients open the websocket on the REST base (mmtrio.sim.door)
+            rest = await nursery.start(
+                serve_shared_port, front.rest_app, front.serve_ws, _config(host, port), host, port
+            )
+        else:
+            rest = await nursery.start(partial_serve, front.rest_app, _config(host, port))
         admin = await nursery.start(partial_serve, AdminApp(venue), _config(host, admin_port))
         bound_ws = await nursery.start(_listen_ws, venue, host, ws_port)
         nursery.start_soon(run_venue, venue)

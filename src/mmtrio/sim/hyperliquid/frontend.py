@@ -30,7 +30,9 @@ from mmtrio.errors import ConfigError
 from mmtrio.sim.frontend import AccountCause, AsgiApp
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.hyperliquid.auth import Accounts
+from mmtrio.sim.hyperliquid.candles import CandleFeed
 from mmtrio.sim.hyperliquid.grid import Grid, coin_of
+from mmtrio.sim.hyperliquid.l2 import FULL, Aggregation
 from mmtrio.sim.hyperliquid.orders import Legs, fill_json, order_json, side_word, tid_of, tx_hash
 from mmtrio.sim.limits import LimitConfig
 from mmtrio.sim.wsserve import serve_ws_connection
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 RAW_LEVELS = 400  # recorded levels read to fill 20 levels a side on the coarser grid
+AGGREGATED_RAW_LEVELS = 5000  # read for nSigFigs buckets (the recording's whole depth)
 IP_WEIGHT_PER_MINUTE = 1200
 INITIAL_ACTIONS = 10_000
 DAILY_TRIGGERS = 10
@@ -66,6 +69,9 @@ class HyperliquidFrontEnd:
     """:class:`~mmtrio.sim.frontend.FrontEnd` for Hyperliquid perpetuals."""
 
     name = "hyperliquid"
+    # The official SDK opens its websocket at the REST base + "/ws" (as on the venue, one
+    # host): the REST port serves /ws too (mmtrio.sim.door), besides the websocket port.
+    ws_on_rest_port = True
 
     def __init__(self, venue: SimVenue, accounts: Accounts) -> None:
         from mmtrio.sim.hyperliquid.rest import RestApp
@@ -80,7 +86,10 @@ class HyperliquidFrontEnd:
         self.budget = Budget()
         self.ws = HyperliquidWs(self)
         self.rest = RestApp(self)
-        self._last_book: tuple[Any, Any] | None = None
+        self._l2_topics: dict[str, Aggregation] = {self.topic("l2Book"): FULL}
+        self._last_book: dict[str, tuple[Any, Any]] = {}  # topic -> the last book published
+        self.candle_feeds: dict[str, CandleFeed] = {}  # topic -> its interval's candle
+        self._last_mid: str | None = None
         self.book_msg: dict[str, Any] | None = None  # the last l2Book published
         self._armed_deadline: float | None = None
         self._fired_deadline: float | None = None
@@ -106,11 +115,12 @@ class HyperliquidFrontEnd:
         return f"{kind}:{self.coin}"
 
     # --- engine -> front end ---------------------------------------------------------------
-    def book_payload(self) -> dict[str, Any]:
+    def book_payload(self, agg: Aggregation = FULL) -> dict[str, Any]:
+        """An ``l2Book`` snapshot: the grid book, or aggregated as ``agg`` says (:mod:`.l2`)."""
         v = self.venue
-        bids, asks = v.book.top(RAW_LEVELS)
+        bids, asks = v.book.top(RAW_LEVELS if agg.full else AGGREGATED_RAW_LEVELS)
         ours = (v.book.our_bids, v.book.our_asks)
-        b, a = self.grid.book(bids, asks, ours)
+        b, a = self.grid.book(bids, asks, ours, None if agg.full else agg.rounding())
         g = self.grid
         return {
             "coin": self.coin,
@@ -121,21 +131,54 @@ class HyperliquidFrontEnd:
             ],
         }
 
+    def l2_topic(self, agg: Aggregation) -> str:
+        """The websocket topic of ``l2Book`` snapshots aggregated as ``agg`` (remembered, so
+        each book change publishes every aggregation someone subscribed to)."""
+        topic = self.topic("l2Book") + agg.suffix()
+        self._l2_topics.setdefault(topic, agg)  # bounded: the valid aggregations are few
+        return topic
+
+    def candle_topic(self, interval: str) -> str:
+        """The ``candle`` topic of an interval (its feed kept: at most one per interval)."""
+        topic = f"{self.topic('candle')}:{interval}"
+        if topic not in self.candle_feeds:
+            self.candle_feeds[topic] = CandleFeed(self, interval)
+        return topic
+
+    def all_mids(self) -> dict[str, Any]:
+        ctx = self.asset_ctx()
+        return {self.coin: ctx["midPx"] or ctx["markPx"]}
+
     def on_book(self, delta: BookDelta) -> None:
-        topic = self.topic("l2Book")
-        if not self.venue.hub.has_subscribers(topic):
-            self._last_book = None
-            return
-        data = self.book_payload()
-        key = (tuple(map(tuple, ((x["px"], x["sz"]) for x in data["levels"][0]))),
-               tuple((x["px"], x["sz"]) for x in data["levels"][1]))  # fmt: skip
-        if key == self._last_book:
-            return  # a block that changed nothing in the top 20 publishes nothing
-        self._last_book = key
-        self.book_msg = {"channel": "l2Book", "data": data}
-        self.venue.hub.publish_book(topic, self.book_msg)
+        hub = self.venue.hub
+        if hub.has_subscribers("allMids"):
+            mids = self.all_mids()
+            if mids[self.coin] != self._last_mid:  # a block that moved no mid sends none
+                self._last_mid = mids[self.coin]
+                hub.publish("allMids", {"channel": "allMids", "data": {"mids": mids}})
+        for topic, agg in self._l2_topics.items():
+            if not hub.has_subscribers(topic):
+                self._last_book.pop(topic, None)
+                continue
+            data = self.book_payload(agg)
+            key = (tuple((x["px"], x["sz"]) for x in data["levels"][0]),
+                   tuple((x["px"], x["sz"]) for x in data["levels"][1]))  # fmt: skip
+            if key == self._last_book.get(topic):
+                continue  # a block that changed nothing in the top 20 publishes nothing
+            self._last_book[topic] = key
+            msg = {"channel": "l2Book", "data": data}
+            if agg.full:
+                self.book_msg = msg
+            hub.publish_book(topic, msg)
 
     def on_trade(self, trade: Trade) -> None:
+        for candle_topic, feed in self.candle_feeds.items():
+            if self.venue.hub.has_subscribers(candle_topic):
+                row = feed.on_trade(trade)
+                if row is not None:
+                    self.venue.hub.publish(candle_topic, {"channel": "candle", "data": row})
+            else:
+                feed.current = None
         topic = self.topic("trades")
         if not self.venue.hub.has_subscribers(topic):
             return

@@ -104,17 +104,23 @@ class Grid:
         )
 
     def book(
-        self, bids: list[Level], asks: list[Level], ours: tuple[dict[int, int], dict[int, int]]
+        self,
+        bids: list[Level],
+        asks: list[Level],
+        ours: tuple[dict[int, int], dict[int, int]],
+        rounding: tuple[Callable[[int], int], Callable[[int], int]] | None = None,
     ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
-        """(price, size, n) per side on the grid, best 20 (module docstring).
+        """(price, size, n) per side on the grid, best 20 (module docstring); ``rounding``
+        (bids, asks) replaces the grid's for a coarser aggregation (:mod:`.l2`: nSigFigs).
 
         ``bids`` descending and ``asks`` ascending (``PublicBook.top``). Rounding is monotone,
         so a side is read only until its 21st grid price: the levels beyond cannot reach the
         best 20 (this runs on every published book; reading all 400 raw levels a side made it
         the sim's main cost)."""
-        b = self._side(bids, ours[0], self._floor, None)
+        floor, ceil = rounding or (self._floor, self._ceil)
+        b = self._side(bids, ours[0], floor, None)
         best_bid = next(iter(b), None)
-        a = self._side(asks, ours[1], self._ceil, best_bid)
+        a = self._side(asks, ours[1], ceil, best_bid)
         return [(p, v[0], v[1]) for p, v in b.items()], [(p, v[0], v[1]) for p, v in a.items()]
 
     def _side(

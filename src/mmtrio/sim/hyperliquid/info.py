@@ -3,25 +3,35 @@
 Shapes as Hyperliquid answers them (the TypeScript SDK's schemas; the Python SDK's recorded
 answers). Reads about a user answer for the paper account; any other address is a user with
 nothing (empty lists, a zero clearinghouse), as on the venue. An unknown ``type`` or a
-malformed body is HTTP 422 with the venue's deserialisation text; an unknown coin in
-``l2Book`` answers ``null``, as Hyperliquid does. Weights (:data:`WEIGHTS`) are charged by
-the REST app.
+malformed body is HTTP 422 with the venue's deserialisation text: so is a read about a user
+with no ``user`` or one that is not an address (0x and 40 hex digits: the venue deserialises
+it into an address before anything else), and an ``orderStatus`` ``oid`` that is neither a
+u64 nor a string; an unknown coin in ``l2Book`` answers ``null``, as Hyperliquid does.
+``l2Book`` aggregates with ``nSigFigs``/``mantissa`` (:mod:`.l2`). Weights
+(:func:`weight`) are charged by the REST app.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.sim import requests
 from mmtrio.sim.errors import SimBadRequest
+from mmtrio.sim.hyperliquid import candles
+from mmtrio.sim.hyperliquid.l2 import aggregation
 from mmtrio.sim.hyperliquid.orders import fill_json, order_json
+from mmtrio.sim.hyperliquid.words import BAD_JSON
 from mmtrio.sim.liquidation import liquidation_price
 
 if TYPE_CHECKING:
     from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
 
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+U64_MAX = 2**64 - 1
 MAX_FILLS = 2000  # userFills / userFillsByTime answer at most 2000 fills
 LIGHT = frozenset(
     {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
@@ -60,6 +70,25 @@ def _meta(front: HyperliquidFrontEnd) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def is_address(value: object) -> bool:
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
+
+
+def user_of(req: dict[str, Any]) -> str:
+    """The request's ``user``, lower-case; SimBadRequest (422) when it is missing or is not
+    an address, in the venue's deserialisation words (no zeros for a user that cannot be)."""
+    user = req.get("user")
+    if user is None:
+        raise SimBadRequest(f"{BAD_JSON}: missing field `user`", 422)
+    if not is_address(user):
+        shown = json.dumps(user)[:80]
+        raise SimBadRequest(
+            f"{BAD_JSON}: user: invalid value {shown}, expected an address: 0x and 40 hex digits",
+            422,
+        )
+    return str(user).lower()
+
+
 def meta(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
     return _meta(front)
 
@@ -86,15 +115,17 @@ def perp_dexs(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
 
 
 def l2_book(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
-    if req.get("coin") != front.coin:
+    agg = aggregation(req)
+    coin = req.get("coin")
+    if not isinstance(coin, str):
+        raise SimBadRequest(f"{BAD_JSON}: missing field `coin`", 422)
+    if coin != front.coin:
         return None
-    data = front.book_payload()
-    return data
+    return front.book_payload(agg)
 
 
 def all_mids(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
-    ctx = front.asset_ctx()
-    return {front.coin: ctx["midPx"] or ctx["markPx"]}
+    return front.all_mids()
 
 
 def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
@@ -102,7 +133,7 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
     acct = v.account
     mark = v.mark_price()
     time = v.wall_ms()
-    if not front.accounts.is_account(req.get("user")):
+    if not front.accounts.is_account(user_of(req)):
         zero = {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0",
                 "totalMarginUsed": "0.0"}  # fmt: skip
         return {"marginSummary": zero, "crossMarginSummary": zero,
@@ -146,11 +177,12 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
 
 
 def spot_clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    user_of(req)
     return {"balances": []}
 
 
 def _open(front: HyperliquidFrontEnd, req: dict[str, Any], frontend: bool) -> Any:
-    if not front.accounts.is_account(req.get("user")):
+    if not front.accounts.is_account(user_of(req)):
         return []
     v = front.venue
     out = []
@@ -172,16 +204,27 @@ def order_status(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
     from mmtrio.sim.hyperliquid.orders import status_word
 
     oid = req.get("oid")
-    if not front.accounts.is_account(req.get("user")):
+    user = user_of(req)
+    # A string is looked up as a client id: a cloid, or the sim's own id of an order placed
+    # without one (the admin API's "another client"; the process tests query those).
+    if isinstance(oid, str):
+        key: str | int = oid.lower()
+    elif isinstance(oid, int) and not isinstance(oid, bool) and 0 <= oid <= U64_MAX:
+        key = oid
+    else:
+        shown = json.dumps(oid)[:80]
+        raise SimBadRequest(
+            f"{BAD_JSON}: oid: invalid value {shown}, expected an order id (u64) or a cloid",
+            422,
+        )
+    if not front.accounts.is_account(user):
         return {"status": "unknownOid"}
     v = front.venue
-    if isinstance(oid, str):
-        rec = v.account.orders.get(oid.lower())
-    elif isinstance(oid, int) and not isinstance(oid, bool):
-        cid = front.legs.cid_of(oid)
-        rec = v.account.orders.get(cid) if cid is not None else None
+    if isinstance(key, str):
+        rec = v.account.orders.get(key)
     else:
-        raise SimBadRequest("orderStatus needs oid: an order id or a cloid")
+        cid = front.legs.cid_of(key)
+        rec = v.account.orders.get(cid) if cid is not None else None
     if rec is None:
         return {"status": "unknownOid"}
     leg = front.legs.leg(rec)
@@ -216,18 +259,19 @@ def _fills(front: HyperliquidFrontEnd, start: int | None, end: int | None) -> li
 
 
 def user_fills(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
-    if not front.accounts.is_account(req.get("user")):
+    if not front.accounts.is_account(user_of(req)):
         return []
     return _fills(front, None, None)[:MAX_FILLS]  # newest first, as the venue lists them
 
 
 def user_fills_by_time(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    user = user_of(req)
     start, end = req.get("startTime"), req.get("endTime")
     if isinstance(start, bool) or not isinstance(start, int):
         raise SimBadRequest("userFillsByTime needs startTime (ms)")
     if end is not None and (isinstance(end, bool) or not isinstance(end, int)):
         raise SimBadRequest("userFillsByTime endTime must be ms or null")
-    if not front.accounts.is_account(req.get("user")):
+    if not front.accounts.is_account(user):
         return []
     rows = _fills(front, start, end)
     rows.reverse()  # oldest first from startTime, at most 2000: the client pages forward
@@ -235,6 +279,11 @@ def user_fills_by_time(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
 
 
 def user_rate_limit(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    from mmtrio.sim.hyperliquid.frontend import INITIAL_ACTIONS
+
+    if not front.accounts.is_account(user_of(req)):  # an address with nothing traded
+        return {"cumVlm": "0.0", "nRequestsUsed": 0, "nRequestsCap": INITIAL_ACTIONS,
+                "nRequestsSurplus": 0}  # fmt: skip
     b = front.budget
     return {"cumVlm": str(b.volume), "nRequestsUsed": b.used, "nRequestsCap": b.cap,
             "nRequestsSurplus": 0}  # fmt: skip
@@ -245,6 +294,7 @@ def exchange_status(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
 
 
 def user_fees(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
+    user_of(req)
     fees = front.venue.config.fees
     return {"userCrossRate": str(fees.taker_rate), "userAddRate": str(fees.maker_rate),
             "userSpotCrossRate": "0.0007", "userSpotAddRate": "0.0004",
@@ -269,6 +319,7 @@ HANDLERS: dict[str, Callable[[HyperliquidFrontEnd, dict[str, Any]], Any]] = {
     "userRateLimit": user_rate_limit,
     "exchangeStatus": exchange_status,
     "userFees": user_fees,
+    "candleSnapshot": candles.snapshot,
 }
 
 

@@ -1,8 +1,10 @@
 """Hyperliquid's websocket (``/ws``) on the shared server (:mod:`mmtrio.sim.wsserve`).
 
 Client messages: ``{"method": "subscribe"|"unsubscribe", "subscription": {...}}`` answered
-on channel ``subscriptionResponse`` (``l2Book``, ``trades``, ``bbo``, ``activeAssetCtx`` of the
-coin; ``orderUpdates``, ``userFills``, ``userEvents`` of a user: the paper account's events,
+on channel ``subscriptionResponse`` (``l2Book``, ``trades``, ``bbo``, ``activeAssetCtx``,
+``candle`` (an interval of :mod:`.candles`; the current candle at once, then after each
+trade) of the coin; ``allMids`` (the mid at once, then whenever a block moves it);
+``orderUpdates``, ``userFills``, ``userEvents`` of a user: the paper account's events,
 nothing for any other address); ``{"method": "ping"}`` answered ``{"channel": "pong"}``;
 ``{"method": "post", "id": n, "request": {"type": "action"|"info", "payload": ...}}``
 answered on channel ``post`` with the same id, as ``/exchange`` and ``/info`` would
@@ -10,6 +12,8 @@ answered on channel ``post`` with the same id, as ``/exchange`` and ``/info`` wo
 ``order_5xx`` post is answered ``{"type": "error"}`` after the action ran; a rate-limited
 post is answered ``Too many requests: … Retry after N s.``: Hyperliquid documents no wait, and
 this sim states the one it enforces, as its REST answers do in a ``Retry-After`` header).
+An ``l2Book`` subscription may aggregate (``nSigFigs``, ``mantissa``: :mod:`.l2`; an invalid
+value is an invalid subscription); a user channel needs a 0x address of 40 hex digits.
 A new ``l2Book`` subscription gets the current book at once, a ``userFills`` one the recent
 fills marked ``isSnapshot``, as on the venue. Anything else gets
 ``{"channel": "error", "data": text}``.
@@ -30,7 +34,9 @@ import trio
 from mmtrio.errors import ProtocolError
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.hub import StreamConn
-from mmtrio.sim.hyperliquid import exchange, info
+from mmtrio.sim.hyperliquid import candles, exchange, info
+from mmtrio.sim.hyperliquid.candles import INTERVALS_MS
+from mmtrio.sim.hyperliquid.l2 import FULL, aggregation
 from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.wsserve import WsRejected
 
@@ -38,7 +44,7 @@ if TYPE_CHECKING:
     from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
 
 MAX_CLIENT_MESSAGE = 256 * 1024
-MARKET = ("l2Book", "trades", "bbo", "activeAssetCtx")
+MARKET = ("l2Book", "trades", "bbo", "activeAssetCtx", "candle")
 USER = {"orderUpdates": "orderUpdates", "userFills": "userFills", "userEvents": "user"}
 _USER_PREFIXES = {name: f'{{"channel":"{name}"' for name in USER.values()}
 
@@ -108,23 +114,46 @@ class HyperliquidWs:
         echo = _text({"channel": "subscriptionResponse",
                       "data": {"method": method, "subscription": sub}})  # fmt: skip
         out = [echo]
+        if kind == "allMids":
+            if method == "unsubscribe":
+                hub.unsubscribe(conn, "allMids")
+                return out
+            hub.subscribe(conn, "allMids", kind)
+            out.append(_text({"channel": "allMids", "data": {"mids": front.all_mids()}}))
+            return out
         if kind in MARKET:
             if sub.get("coin") != front.coin:
                 return [error(f"Invalid subscription {_text(sub)}")]
             topic = front.topic(kind)
+            agg = FULL
+            if kind == "candle":
+                if sub.get("interval") not in INTERVALS_MS:
+                    return [error(f"Invalid subscription {_text(sub)}")]
+                topic = front.candle_topic(sub["interval"])
+            if kind == "l2Book":
+                try:
+                    agg = aggregation(sub)
+                except SimBadRequest:
+                    return [error(f"Invalid subscription {_text(sub)}")]
+                topic = front.l2_topic(agg)
             if method == "unsubscribe":
                 hub.unsubscribe(conn, topic)
                 return out
             hub.subscribe(conn, topic, kind)
             if kind == "l2Book":
-                out.append(_text({"channel": "l2Book", "data": front.book_payload()}))
+                out.append(_text({"channel": "l2Book", "data": front.book_payload(agg)}))
+            elif kind == "candle":
+                latest = front.candle_feeds[topic].latest()
+                if latest is not None:
+                    row = candles.row(front, latest, sub["interval"], INTERVALS_MS[sub["interval"]])
+                    out.append(_text({"channel": "candle", "data": row}))
             elif kind == "activeAssetCtx":
                 ctx = {"coin": front.coin, "ctx": front.asset_ctx()}
                 out.append(_text({"channel": "activeAssetCtx", "data": ctx}))
             return out
         channel = USER.get(kind)
         user = sub.get("user")
-        if channel is None or not isinstance(user, str):
+        if channel is None or not info.is_address(user):
             return [error(f"Invalid subscription {_text(sub)}")]
         if not front.accounts.is_account(user) or not isinstance(conn, HlConn):
             return out  # a user with no activity: confirmed, never anything to send
