@@ -46,7 +46,7 @@ from mmtrio.config.loading import parse_config
 from mmtrio.config.strategy import apply_overrides, build_strategy_config
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError
-from mmtrio.reporting.pnl import compute_report
+from mmtrio.reporting.pnl import compute_report, decimal_text
 
 DEFAULT_GRID: tuple[str, ...] = (
     "quoting.gamma=0.1,1,10",
@@ -94,13 +94,13 @@ class Row:
             "role": self.role,
             "recording": self.recording,
             "engine": self.engine,
-            "before_fees": str(self.before_fees),
-            "fees": str(self.fees),
-            "after_fees": str(self.after_fees),
-            "spread_capture": str(self.spread_capture),
-            "inventory": str(self.inventory),
+            "before_fees": decimal_text(self.before_fees),
+            "fees": decimal_text(self.fees),
+            "after_fees": decimal_text(self.after_fees),
+            "spread_capture": decimal_text(self.spread_capture),
+            "inventory": decimal_text(self.inventory),
             "fills": self.fills,
-            "max_drawdown": str(self.max_drawdown),
+            "max_drawdown": decimal_text(self.max_drawdown),
         }
 
 

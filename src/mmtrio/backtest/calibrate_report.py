@@ -8,7 +8,7 @@ from typing import Any
 
 from mmtrio.backtest.calibrate import CALIBRATED, GIVEN, NO_DEFENCE, Calibration, Row
 from mmtrio.backtest.intensity_fit import RecordingFit
-from mmtrio.backtest.report import pnl_verdict
+from mmtrio.backtest.report import NO_TRADES, pnl_verdict
 
 GRID_SHOWN = 10
 
@@ -38,9 +38,22 @@ def verdicts(rows: list[Row], quote_asset: str) -> list[str]:
             after = sum((r.after_fees for r in sel), Decimal(0))
             lose_b = sum(1 for r in sel if r.before_fees < 0)
             lose_a = sum(1 for r in sel if r.after_fees < 0)
+            win_a = sum(1 for r in sel if r.after_fees > 0)
             n = len(sel)
-            if lose_a == 0:
+            if win_a == 0 and lose_a == 0:
+                traded = any(r.fills for r in sel)
+                word = (
+                    "breaks even after fees on every recording: nothing made or lost"
+                    if traded
+                    else f"{NO_TRADES} on any recording"
+                )
+            elif win_a == n:
                 word = "makes money after fees on every recording"
+            elif lose_a == 0:
+                word = (
+                    f"makes money after fees on {win_a} of {n} recording(s), nothing made or "
+                    "lost on the others"
+                )
             elif lose_b == n:
                 word = f"LOSES on all {n} recording(s), before and after fees"
             elif lose_a == n:

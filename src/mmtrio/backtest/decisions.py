@@ -33,10 +33,20 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable
 
+from mmtrio.backtest.quote_log import QuoteLog
 from mmtrio.backtest.settings import Restriction
 from mmtrio.core.client_ids import ClientIdGenerator, HexIdFormat
 from mmtrio.core.commands import Command
-from mmtrio.core.events import BookDelta, BookSnapshot, BookTicker, Event, Timer, Trade
+from mmtrio.core.events import (
+    BookDelta,
+    BookSnapshot,
+    BookTicker,
+    Event,
+    OrderUpdate,
+    PlaceRejected,
+    Timer,
+    Trade,
+)
 from mmtrio.core.notices import Notice
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.core.strategy_config import StrategyConfig
@@ -46,6 +56,7 @@ DRAIN_EVERY = 256  # notices are drained this often (the strategy's buffer is bo
 MAX_ALERTS_KEPT = 50
 Features = tuple[bool, int, int, int, int, bool]
 _TIMED = (BookDelta, BookSnapshot, Trade, BookTicker)  # what the feed-latency guard observes
+_ORDER_EVENTS = (OrderUpdate, PlaceRejected)  # what ends a quote segment (quote_log)
 
 
 class StrategySide:
@@ -68,12 +79,15 @@ class StrategySide:
         self.notices: Counter[str] = Counter()
         self.alerts: deque[Notice] = deque(maxlen=MAX_ALERTS_KEPT)
         self.restrictions: dict[tuple[str, str], Restriction] = {}
+        self.quote_log = QuoteLog()
 
     # --- one burst ------------------------------------------------------------------------------
     def apply(self, ev: Event, now: int) -> None:
         """Apply a market or lossless event of the current burst."""
         self.mm.apply(ev, now)
         self.applies += 1
+        if isinstance(ev, _ORDER_EVENTS):
+            self.quote_log.event(ev, now)
         if isinstance(ev, _TIMED):
             self._latency_over = now - ev.ts > self._max_latency
 
@@ -105,6 +119,7 @@ class StrategySide:
             self.decisions += 1
             for cmd in cmds:
                 self.commands[type(cmd).__name__] += 1
+                self.quote_log.command(cmd, now)
                 self._send(cmd, now)
             if self.decisions % DRAIN_EVERY == 0:
                 self.drain()
@@ -132,6 +147,7 @@ class StrategySide:
         """Count a change to a restricting state by its cause (the reason before its first
         colon: its figures vary), keeping the first time and the first full reason."""
         to, reason = str(n.data.get("to_state", "")), str(n.data.get("reason", ""))
+        self.quote_log.state(n.ts, to, reason)
         if to == "ACTIVE":
             return
         key = (to, reason.split(":", 1)[0])

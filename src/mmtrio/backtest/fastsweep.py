@@ -33,6 +33,7 @@ to rank and prune a grid, then confirm the short list with the exact engine.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -392,6 +393,44 @@ def run_fast_kernel(
     s[sl.S_FIRST] = first
 
 
+FAST_AXES: tuple[str, ...] = (
+    "quoting.gamma",
+    "quoting.base_qty",
+    "quoting.levels",
+    "quoting.level_spacing_ticks",
+    "quoting.inventory_skew",
+    "quoting.min_half_spread_ticks",
+    "quoting.max_half_spread_ticks",
+    "quoting.post_only_safety_ticks",
+    "quoting.requote_interval_ms",
+    "quoting.reprice_tolerance_ticks",
+    "quoting.amend_vs_replace",
+    "risk.max_position",
+    "risk.hard_fraction",
+    "estimators.vol_half_life_ms",
+    "estimators.warmup_ms",
+    "estimators.intensity_window_ms",
+    "estimators.min_trades",
+    "estimators.fallback_a",
+    "estimators.fallback_k",
+    "estimators.min_fit_r2",
+)
+"""The config keys the sweep model reads (:meth:`FastParams.of`, through
+``mmtrio.config.strategy.build_strategy_config``): the only keys a fast sweep may vary. Any
+other key leaves the model's result unchanged, so a fast sweep over it is refused
+(:func:`check_axes`); ``tests/unit/test_fast_axes.py`` checks this list against the model."""
+
+
+def check_axes(keys: Iterable[str]) -> None:
+    """ParameterError naming every swept key the sweep model does not read, and the allowed."""
+    unknown = sorted({k for k in keys if k not in FAST_AXES})
+    if unknown:
+        raise ParameterError(
+            f"--sweep-mode fast does not model {', '.join(unknown)} (its rows would be "
+            f"identical): sweep it with --sweep-mode exact, or sweep only {', '.join(FAST_AXES)}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class FastParams:
     """The model's parameters, read from the strategy config (see the module doc)."""
@@ -557,4 +596,4 @@ def run_fast_store(
     )
 
 
-__all__ = ["Decimal", "FastParams", "run_fast"]
+__all__ = ["FAST_AXES", "Decimal", "FastParams", "check_axes", "run_fast"]

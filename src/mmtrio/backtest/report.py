@@ -11,10 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmtrio.backtest.runner import BacktestResult, BacktestSettings
-from mmtrio.reporting.pnl import SessionReport, compute_report
+from mmtrio.reporting.pnl import SessionReport, compute_report, decimal_text
+
+if TYPE_CHECKING:
+    from mmtrio.config import Config
+
+NO_TRADES = "no trades: nothing made or lost"
 
 
 def build_report(result: BacktestResult) -> SessionReport:
@@ -29,8 +34,8 @@ def report_json(
     doc = report.to_json()
     after, fees = report.pnl["equity"], report.pnl["fees"]
     doc["backtest"] = {
-        "pnl_before_fees": str(after - fees),
-        "verdict": pnl_verdict(after - fees, after),
+        "pnl_before_fees": decimal_text(after - fees),
+        "verdict": pnl_verdict(after - fees, after, report.fills),
         "files": [str(p) for p in files],
         "settings": {
             "order_latency_ms": settings.order_latency_ms,
@@ -77,17 +82,30 @@ def restriction_lines(result: BacktestResult) -> list[str]:
     return lines
 
 
-def pnl_verdict(before_fees: Decimal, after_fees: Decimal) -> str:
-    """One run's P&L said plainly: where it loses, before and after fees."""
-    if after_fees >= 0:
+def pnl_verdict(before_fees: Decimal, after_fees: Decimal, fills: int | None = None) -> str:
+    """One run's P&L said plainly: where it loses, before and after fees. Zero is not money
+    made: a run without fills says so, and a P&L of exactly zero breaks even."""
+    if fills == 0 and after_fees == 0:
+        return NO_TRADES
+    if after_fees > 0:
         return "makes money after fees"
+    if after_fees == 0:
+        return "breaks even after fees: nothing made or lost"
     if before_fees >= 0:
         return "LOSES after fees (it makes money before fees: the fees eat the spread)"
     return "LOSES before and after fees"
 
 
-def write_html(report: SessionReport, path: Path) -> None:
-    """Render the report's HTML page (plots embedded) to ``path``."""
+def write_html(report: SessionReport, result: BacktestResult, cfg: Config, path: Path) -> None:
+    """Render the report's HTML page (plots embedded) to ``path``, with what the run knows
+    that a journal-less report would not: our quotes and the halts over time
+    (``result.timeline``) and the config's inventory limits (``risk.max_position`` and its
+    bands in the data's lots)."""
+    from mmtrio.config.strategy import size_lots
+    from mmtrio.reporting.charts import InventoryLimits
     from mmtrio.reporting.html import render_html
 
-    path.write_text(render_html(report), encoding="utf-8")
+    r = cfg.risk
+    _, max_lots = size_lots(cfg, report.instrument)
+    limits = InventoryLimits(max_lots, r.warn_fraction, r.critical_fraction, r.hard_fraction)
+    path.write_text(render_html(report, result.timeline, limits), encoding="utf-8")

@@ -23,6 +23,7 @@ from mmtrio.core.notices import Notice
 from mmtrio.errors import ParameterError
 from mmtrio.exchange.matching import FeeSchedule, QueueModel
 from mmtrio.reporting.pnl import ReportInput
+from mmtrio.reporting.timeline import Timeline
 
 ENGINES = ("auto", "compiled", "python")
 
@@ -100,3 +101,4 @@ class BacktestResult:
     compile_seconds: float = 0.0  # the compiled core's JIT compile or cache load, apart
     restrictions: list[Restriction] = field(default_factory=list)  # by cause, first first
     final_state: str = ""  # the trading state of the last decision
+    timeline: Timeline | None = None  # our quotes and state changes (backtest.quote_log)

@@ -33,7 +33,7 @@ from mmtrio.config.overrides import parse_override
 from mmtrio.config.strategy import apply_overrides
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError
-from mmtrio.reporting.pnl import compute_report
+from mmtrio.reporting.pnl import compute_report, decimal_text
 
 MAX_POINTS = 10_000
 
@@ -112,10 +112,10 @@ def run_job(base: dict[str, Any], job: Job, settings: BacktestSettings, mode: st
     rep = compute_report(result.report_input)
     return SweepPoint(
         overrides=job.overrides,
-        equity=str(rep.pnl["equity"]),
-        spread_capture=str(rep.attribution["spread_capture"]),
-        fees=str(rep.pnl["fees"]),
-        max_drawdown=str(rep.max_drawdown),
+        equity=decimal_text(rep.pnl["equity"]),
+        spread_capture=decimal_text(rep.attribution["spread_capture"]),
+        fees=decimal_text(rep.pnl["fees"]),
+        max_drawdown=decimal_text(rep.max_drawdown),
         fills=rep.fills,
         quote_to_trade=rep.quote_to_trade,
         final_position_lots=rep.position_lots,
@@ -196,8 +196,13 @@ def run_jobs(
     address: str | None = None,
     progress: bool = False,
 ) -> list[SweepPoint]:
-    """Run every job on ``engine`` (``local``: a process pool; ``ray``) and rank them."""
+    """Run every job on ``engine`` (``local``: a process pool; ``ray``) and rank them; in
+    ``fast`` mode every swept key must be one the sweep model reads."""
     validate(base, jobs)
+    if mode == "fast":
+        from mmtrio.backtest.fastsweep import check_axes
+
+        check_axes(o.partition("=")[0] for job in jobs for o in job.overrides)
     bar = Progress(len(jobs), progress)
     try:
         if engine == "ray":

@@ -20,9 +20,18 @@ reference engine (--engine-core python) is the pure Python one it is checked aga
 runs every grid point on every recording, on a local process pool (--workers, default the CPU
 count) or on Ray (--engine ray: a local Ray runtime, or the cluster at --address), and prints
 one table; --sweep-mode fast runs the compiled GLFT sweep model instead of the strategy
-(mmtrio.backtest.fastsweep: quoting.gamma/levels/level_spacing_ticks/min_half_spread_ticks/
-base_qty/requote_interval_ms axes only; its error against the exact engine is measured by
-benchmarks/backtest_throughput.py).
+(mmtrio.backtest.fastsweep; its error against the exact engine is measured by
+benchmarks/backtest_throughput.py). A fast sweep may vary only the keys that model reads
+(FAST_AXES: quoting.gamma, base_qty, levels, level_spacing_ticks, inventory_skew,
+min_half_spread_ticks, max_half_spread_ticks, post_only_safety_ticks, requote_interval_ms,
+reprice_tolerance_ticks, amend_vs_replace; risk.max_position, hard_fraction;
+estimators.vol_half_life_ms, warmup_ms, intensity_window_ms, min_trades, fallback_a,
+fallback_k, min_fit_r2); any other axis is refused (exit 2) rather than giving equal rows.
+
+Output. The text summary is rounded like every surface (money to the cent, sizes to the
+lot); --json keeps exact decimal strings. --html FILE writes one run's report (our quotes,
+fills, halts, inventory against the config's limits); its directory is checked before the
+run (exit 2), and --html with --sweep or several --data is refused (a sweep prints a table).
 
 Queue models: "conservative" (our queue ahead shrinks only by trades at our price) and
 "probabilistic" (also by an expected share of the cancellations at our level). Feed latency:
@@ -41,13 +50,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mmtrio.backtest.runner import BacktestSettings
+    from mmtrio.backtest.runner import BacktestResult, BacktestSettings
     from mmtrio.cli.datasets import Recording
     from mmtrio.config import Config
+    from mmtrio.reporting.pnl import SessionReport
 
 from mmtrio.cli.common import add_config_option, load_command_config
 
@@ -60,7 +71,9 @@ examples:
   mmtrio backtest --data a.gz --sweep quoting.gamma=0.01,0.1,1 --json
   mmtrio backtest --data a.gz --data b.gz --sweep quoting.levels=1,2,3 --engine ray
 
-exit codes: 0 done; 1 failed; 2 bad arguments, config or data file
+exit codes: 0 done; 1 failed (also: the --html file could not be written after the run, whose
+result is printed first); 2 bad arguments, config or data file, or an --html path whose
+directory is missing or not writable (checked before the run)
 """
 
 
@@ -84,7 +97,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--sweep-mode",
         choices=("exact", "fast"),
         default="exact",
-        help="exact: the strategy at every point; fast: the compiled GLFT sweep model",
+        help="exact: the strategy at every point; fast: the compiled GLFT sweep model "
+        "(only the axes it reads: see below)",
     )
     parser.add_argument("--address", help="Ray cluster address for --engine ray (default: local)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -94,7 +108,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
     parser.add_argument("--json", action="store_true", help="print the report (or table) as JSON")
-    parser.add_argument("--html", metavar="FILE", help="write the HTML report with plots")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the HTML report with plots (one run; refused with --sweep)",
+    )
     parser.add_argument(
         "--sweep", action="append", default=[], metavar="KEY=V1,V2", help="grid axis (repeatable)"
     )
@@ -148,13 +166,7 @@ def _settings(args: argparse.Namespace, cfg: Config) -> BacktestSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.backtest.report import (
-        build_report,
-        pnl_verdict,
-        report_json,
-        restriction_lines,
-        write_html,
-    )
+    from mmtrio.backtest.report import build_report, report_json
     from mmtrio.backtest.runner import run_backtest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
     from mmtrio.cli.datasets import resolve, store_root
@@ -162,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.errors import MmtrioError
 
     try:
+        html = _html_target(args)
         cfg = load_command_config(args.config, overrides=args.set)[0]
         settings = _settings(args, cfg)
         symbol = args.symbol or (cfg.venue.symbol if cfg.venue.mode != "paper" else None)
@@ -180,42 +193,98 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     files = list(rec.files) if rec.files else [p for p in (rec.store,) if p is not None]
     doc = report_json(report, result, settings, files)
-    if args.html:
-        write_html(report, Path(args.html))
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
-        pnl, fills = doc["pnl"], doc["fills"]
-        print(
-            f"{report.symbol} {rec.label}: {result.events} events, {result.strategy_steps} "
-            f"decisions, seed {settings.seed}, {result.engine} engine"
-        )
-        if result.book_gaps:
-            print(
-                f"book continuity lost {result.book_gaps} time(s) in the data: quoting stopped "
-                "until the next snapshot each time"
-            )
-        for line in restriction_lines(result):
-            print(line)
-        print(
-            f"equity {pnl['equity']}  realised {pnl['realised']}  fees {pnl['fees']}  "
-            f"funding {pnl['funding']}"
-        )
-        after, fees = report.pnl["equity"], report.pnl["fees"]
-        print(
-            f"P&L before fees {after - fees}, fees {fees}, after fees {after}: "
-            f"{pnl_verdict(after - fees, after)}"
-        )
-        print("attribution " + "  ".join(f"{k} {v}" for k, v in doc["attribution"].items()))
-        print(
-            f"fills {fills['count']} (buys {fills['buys']} / sells {fills['sells']}), "
-            f"volume {fills['volume_qty']}, "
-            f"quote-to-trade {ratio_text(doc['orders']['quote_to_trade'])}"
-        )
-        print(f"max drawdown {doc['drawdown']['max']}, final position {report.position_lots} lots")
-        if args.html:
-            print(f"HTML report: {args.html}")
+        print(format_summary(doc, result, rec.label, settings.seed))
+    if html is not None:
+        return _write_html(html, report, result, cfg, as_json=args.json)
     return EXIT_OK
+
+
+def _html_target(args: argparse.Namespace) -> Path | None:
+    """The --html file, checked before the run (ParameterError: exit 2). A sweep (--sweep, or
+    several --data) prints a table and has no HTML report: the combination is refused."""
+    from mmtrio.cli.common import output_path
+    from mmtrio.errors import ParameterError
+
+    if args.html is None:
+        return None
+    if args.sweep or len(args.data) > 1:
+        what = "--sweep" if args.sweep else "several --data"
+        raise ParameterError(
+            f"--html writes one backtest's report and cannot be combined with {what} (a sweep "
+            "prints a table: use --json for a machine-readable one)"
+        )
+    return output_path(args.html, "--html")
+
+
+def _write_html(
+    path: Path, report: SessionReport, result: BacktestResult, cfg: Config, *, as_json: bool
+) -> int:
+    """Write the HTML report after the result is printed; a failure now (the path was
+    checked before the run: a full disk, a directory removed meanwhile) is an I/O failure,
+    exit 1, and the printed result stands."""
+    from mmtrio.backtest.report import write_html
+    from mmtrio.cli import EXIT_FAILED, EXIT_OK
+
+    try:
+        write_html(report, result, cfg, path)
+    except OSError as exc:
+        print(
+            f"mmtrio backtest: cannot write the HTML report {path}: {exc.strerror or exc} "
+            "(the result above is complete)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"HTML report: {path}", file=sys.stderr if as_json else sys.stdout)
+    return EXIT_OK
+
+
+def format_summary(doc: dict[str, Any], result: BacktestResult, label: str, seed: int) -> str:
+    """The text summary: figures rounded like every surface (:mod:`mmtrio.units`: money to
+    the cent, sizes to the lot), from the same document as --json."""
+    from mmtrio import units
+    from mmtrio.backtest.report import restriction_lines
+    from mmtrio.core.instruments import Instrument
+
+    inst = Instrument.from_json(doc["instrument"])
+    pnl, fills, bt = doc["pnl"], doc["fills"], doc["backtest"]
+
+    def money(key: str, value: str) -> str:
+        return f"{key} {units.money(Decimal(value))}"
+
+    lines = [
+        f"{doc['symbol']} {label}: {result.events} events, {result.strategy_steps} "
+        f"decisions, seed {seed}, {result.engine} engine"
+    ]
+    if result.book_gaps:
+        lines.append(
+            f"book continuity lost {result.book_gaps} time(s) in the data: quoting stopped "
+            "until the next snapshot each time"
+        )
+    lines += restriction_lines(result)
+    lines.append(
+        f"{money('equity', pnl['equity'])}  {money('realised', pnl['realised'])}  "
+        f"{money('fees', pnl['fees'])}  {money('funding', pnl['funding'])} {inst.quote_asset}"
+    )
+    lines.append(
+        f"P&L before fees {units.money(Decimal(bt['pnl_before_fees']))}, fees "
+        f"{units.money(Decimal(pnl['fees']))}, after fees {units.money(Decimal(pnl['equity']))}"
+        f": {bt['verdict']}"
+    )
+    lines.append("attribution " + "  ".join(money(k, v) for k, v in doc["attribution"].items()))
+    lines.append(
+        f"fills {fills['count']} (buys {fills['buys']} / sells {fills['sells']}), "
+        f"volume {units.size(inst, fills['volume_lots'])} {inst.base_asset}, "
+        f"quote-to-trade {ratio_text(doc['orders']['quote_to_trade'])}"
+    )
+    lines.append(
+        f"max drawdown {units.money(Decimal(doc['drawdown']['max']), signed=False)}, final "
+        f"position {units.size(inst, doc['inventory']['final_lots'], signed=True)} "
+        f"{inst.base_asset}"
+    )
+    return "\n".join(lines)
 
 
 def ratio_text(ratio: float | None) -> str:

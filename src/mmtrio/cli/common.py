@@ -1,4 +1,5 @@
-"""What several commands share: the --config option and how a command finds its config.
+"""What several commands share: the --config option, how a command finds its config, and the
+up-front check of an output file (:func:`output_path`).
 
 Every command that needs a config resolves it the same way
 (:func:`mmtrio.config.locations.resolve_config`): ``--config FILE``, else ``./config.toml``,
@@ -9,7 +10,9 @@ the same directory (any directory) talk about the same bot.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -79,3 +82,27 @@ def find_bot(config_flag: str | None, state_dir: str | None) -> tuple[ControlTar
                 "all the same (fix the file before the next start or SIGHUP)"
             )
     return target, warnings
+
+
+def output_path(text: str, flag: str) -> Path:
+    """``text`` as a file the command will write, checked before any work is done: its
+    directory exists and is writable, and it is not a directory itself. Raises
+    ``ParameterError`` (exit 2) naming the flag and the path, so a long run never ends by
+    losing its result to a typo in an output path."""
+    from mmtrio.errors import ParameterError
+
+    path = Path(text).expanduser()
+    parent = path.parent
+    if path.is_dir():
+        raise ParameterError(f"{flag} {text} is a directory; give a file name")
+    if not parent.is_dir():
+        raise ParameterError(
+            f"{flag} {text}: directory {parent} does not exist; create it or choose another path"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ParameterError(
+            f"{flag} {text}: directory {parent} is not writable; choose another path"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ParameterError(f"{flag} {text} exists and is not writable; choose another path")
+    return path

@@ -2,15 +2,16 @@
 
   mmtrio data convert a.gz[,b.gz] [...]    one event store per recording (content-hash keyed)
   mmtrio data verify STORE                 every block's CRC-32 and structure
-  mmtrio data import-tardis BOOK.csv.gz TRADES.csv.gz [--tick T --lot L]
-  mmtrio data import-hftbacktest FILE.npz [--symbol S --tick T --lot L]
+  mmtrio data import-tardis BOOK.csv.gz TRADES.csv.gz [--tick T --lot L] [--force]
+  mmtrio data import-hftbacktest FILE.npz [--symbol S --tick T --lot L] [--force]
   mmtrio data export-hftbacktest (STORE | a.gz[,b.gz]) --out FILE.npz
 
 An event store is a directory of memory-mapped numpy arrays (docs in mmtrio.data.layout): the
 backtester and the simulated venue read it without parsing. Stores live under --store-dir,
 else $MMTRIO_STORE_DIR, else the user cache directory, named by the SHA-256 of the input
-files, so a store is never stale and converting twice does nothing the second time. Every
-command prints the store's path (or a JSON document with --json).
+files, so a store is never stale and converting or importing twice does nothing the second
+time (``"converted_now": false``; --force does it again). Every command prints the store's
+path (or a JSON document with --json).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ data/binance-usdm/btcusdt_20230405.dat.gz
   mmtrio data export-hftbacktest data/binance-usdm/btcusdt_20240808.gz --out btc.npz
   mmtrio backtest --data "$(mmtrio data convert data/binance-usdm/ethusdt_20240808.gz)"
 
-exit codes: 0 done; 2 bad arguments or data (a corrupt file is named with its offset)
+exit codes: 0 done; 1 the output could not be written (a full disk; the --out directory is
+checked before any work, and a missing or read-only one is exit 2); 2 bad arguments or data
+(a corrupt file is named with its offset)
 """
 
 
@@ -49,11 +52,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     tar.add_argument("files", nargs="+", metavar="CSV")
     tar.add_argument("--tick", help="price step (default: inferred from the data)")
     tar.add_argument("--lot", help="size step (default: inferred from the data)")
+    tar.add_argument("--force", action="store_true", help="import again even if the store exists")
     hbi = sub.add_parser("import-hftbacktest", help="hftbacktest .npz → store")
     hbi.add_argument("file", metavar="NPZ")
     hbi.add_argument("--symbol", help="the symbol (an hftbacktest file does not say it)")
     hbi.add_argument("--tick", help="price step (default: inferred)")
     hbi.add_argument("--lot", help="size step (default: inferred)")
+    hbi.add_argument("--force", action="store_true", help="import again even if the store exists")
     hbe = sub.add_parser("export-hftbacktest", help="store or recording → hftbacktest .npz")
     hbe.add_argument("data", metavar="STORE|FILES")
     hbe.add_argument("--out", required=True, metavar="NPZ")
@@ -139,37 +144,43 @@ def run(args: argparse.Namespace) -> int:
 
 def _import_tardis(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from mmtrio.cli.datasets import split_spec
-    from mmtrio.data.convert import write_store
+    from mmtrio.data.convert import reusable, write_store
     from mmtrio.data.store import content_key
     from mmtrio.data.tardis import infer_instrument, read_tardis
 
     files = [f for spec in args.files for f in split_spec(spec)]
     inst = infer_instrument(files, _dec(args.tick, "--tick"), _dec(args.lot, "--lot"))
     final = root / content_key(files, f"tardis/{inst.tick_size}/{inst.lot_size}")
+    if not args.force and reusable(final):
+        return _describe(final, False)
     source = {"kind": "tardis", "files": [f.name for f in files]}
     path = write_store(read_tardis(files, inst), final, inst, source)
     return _describe(path, True)
 
 
 def _import_hbt(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    from mmtrio.data.convert import write_store
+    from mmtrio.data.convert import reusable, write_store
     from mmtrio.data.hftbacktest import npz_instrument, read_npz
     from mmtrio.data.store import content_key
 
     f = Path(args.file)
     inst = npz_instrument(f, args.symbol, _dec(args.tick, "--tick"), _dec(args.lot, "--lot"))
     final = root / content_key([f], f"hftbacktest/{inst.symbol}/{inst.tick_size}/{inst.lot_size}")
+    if not args.force and reusable(final):
+        return _describe(final, False)
     path = write_store(read_npz(f, inst), final, inst, {"kind": "hftbacktest", "files": [f.name]})
     return _describe(path, True)
 
 
 def _export_hbt(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    from mmtrio.cli.common import output_path
     from mmtrio.cli.datasets import resolve
     from mmtrio.data.hftbacktest import export_npz
     from mmtrio.data.store import open_store
 
+    out = output_path(args.out, "--out")  # before any conversion: exit 2 naming the path
     rec = resolve(args.data, symbol=None, root=root)
     if rec.store is None:  # pragma: no cover - resolve with a root always gives a store
         raise RuntimeError("no store")
-    counts = export_npz(open_store(rec.store), Path(args.out))
+    counts = export_npz(open_store(rec.store), out)
     return {"out": args.out, "store": str(rec.store), **counts}

@@ -7,7 +7,8 @@ hftbacktest importers, or the recorder. It streams: memory stays at one block of
 whatever the input's length.
 
 :func:`convert` is what ``mmtrio data convert`` runs: it names the store by the content hash
-of the input files and skips the work when that store already exists.
+of the input files and skips the work when that store already exists and opens cleanly
+(:func:`reusable`); the Tardis and hftbacktest importers skip theirs the same way.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from mmtrio.data.layout import (
     MSG_DTYPE,
     pack_exponents,
 )
-from mmtrio.data.store import StoreWriter, content_key, is_store
+from mmtrio.data.store import StoreWriter, content_key, is_store, open_store
 from mmtrio.errors import DataFileError
 
 FLUSH_ROWS = 65_536
@@ -160,6 +161,18 @@ def write_store(
     return writer.finish()
 
 
+def reusable(final: Path) -> bool:
+    """Whether the store at ``final`` exists and opens cleanly (its meta, headers and sizes
+    agree), so a conversion keyed to it has nothing to do; a damaged one is converted again."""
+    if not is_store(final):
+        return False
+    try:
+        open_store(final)
+    except DataFileError:
+        return False
+    return True
+
+
 def convert(
     paths: Sequence[Path],
     root: Path,
@@ -172,7 +185,7 @@ def convert(
     """The store of ``paths`` under ``root`` (by content hash); (path, True) if written now."""
     key = content_key(paths, kind)
     final = root / key
-    if is_store(final) and not force:
+    if not force and reusable(final):
         return final, False
     source = {"kind": kind, "files": [p.name for p in paths]}
     return write_store(events(), final, instrument, source), True

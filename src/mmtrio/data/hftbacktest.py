@@ -27,6 +27,8 @@ running sequence. A file of mmtrio's own export gets its clock offset back.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +66,7 @@ EVENT_DTYPE = np.dtype(
     align=True,
 )
 NS_PER_MS = 1_000_000
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 # --- export ---------------------------------------------------------------------------------------
@@ -142,19 +145,64 @@ def export_npz(store: Store, out: Path) -> dict[str, int]:
         "clock_offset_ms": offset,
         "store": store.meta.get("key"),
     }
-    np.savez_compressed(out, data=data, mmtrio=np.array(json.dumps(meta)))
+    partial = out.with_name(out.name + ".part")
+    try:
+        with partial.open("wb") as fh:  # a handle: the name is exactly ``out`` (no ".npz" added)
+            np.savez_compressed(fh, data=data, mmtrio=np.array(json.dumps(meta)))
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     return {"rows": len(data), "events_not_exported": skipped}
 
 
 # --- import ---------------------------------------------------------------------------------------
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """The file as a zip archive (an ``.npz`` is one); DataFileError saying why it is not."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        return zipfile.ZipFile(path)
+    except OSError as exc:
+        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except zipfile.BadZipFile:
+        if head == _ZIP_MAGIC:
+            raise DataFileError(
+                f"{path}: not a valid .npz: truncated or damaged near its end (the zip "
+                f"directory is missing or unreadable, file ends at byte offset {size}); "
+                "fetch or export the file again"
+            ) from None
+        raise DataFileError(
+            f"{path}: not a valid .npz (not a zip archive: it starts with {head!r}, a .npz "
+            "starts with b'PK\\x03\\x04'); give hftbacktest's .npz event file"
+        ) from None
+
+
 def load_npz(path: Path) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+    """The ``data`` array and mmtrio's description; DataFileError naming the file and the
+    damage (a truncated archive, a member failing its CRC-32 with its byte offset)."""
+    with _open_zip(path) as zf:
+        members = {i.filename: i for i in zf.infolist()}
+    member = "data.npy"
     try:
         with np.load(path, allow_pickle=False) as f:
             if "data" not in f.files:
                 raise DataFileError(f"{path}: no 'data' array; is this an hftbacktest .npz?")
             data = f["data"]
+            member = "mmtrio.npy"
             meta = json.loads(str(f["mmtrio"])) if "mmtrio" in f.files else {}
-    except (OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        info = members.get(member)
+        where = (
+            f"member {member!r} (from byte offset {info.header_offset}, {info.compress_size} "
+            "bytes compressed)"
+            if info
+            else f"member {member!r}"
+        )
+        raise DataFileError(
+            f"{path}: not a valid .npz: {where} is damaged ({exc}); fetch or export the file again"
+        ) from None
+    except (OSError, ValueError) as exc:
         raise DataFileError(f"{path}: unreadable .npz ({exc})") from exc
     missing = [n for n in EVENT_DTYPE.names or () if n not in (data.dtype.names or ())]
     if missing:

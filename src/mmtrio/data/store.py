@@ -9,7 +9,8 @@ removes).
 Opening checks what can be checked without reading every byte: the meta document, the
 format version, each array's header and that its size on disk matches its row count (a
 truncated file is named with its expected and actual size). Reading checks the rest, a block
-at a time: the CRC-32 of each block and the rows' structure (kinds, level ranges), naming the
+at a time: the CRC-32 of each block and the rows' structure (kinds, level ranges, prices above
+zero, sizes not negative and a trade's above zero), naming the
 file, row and byte offset of the first bad row (:class:`~mmtrio.errors.DataFileError`, which
 the CLI turns into exit 2).
 
@@ -39,6 +40,7 @@ from mmtrio.data.layout import (
     FORMAT,
     K_INVALID,
     K_SNAPSHOT,
+    K_TRADE,
     LEVEL_DTYPE,
     LEVELS,
     MESSAGES,
@@ -208,7 +210,7 @@ class StoreWriter:
             self.first_ts = first if self.first_ts is None else min(self.first_ts, first)
             self.last_ts = last if self.last_ts is None else max(self.last_ts, last)
             kinds, counts = np.unique(msgs["kind"], return_counts=True)
-            from mmtrio.data.layout import K_TRADE, KIND_NAMES
+            from mmtrio.data.layout import KIND_NAMES
 
             for k, c in zip(kinds.tolist(), counts.tolist(), strict=True):
                 name = KIND_NAMES.get(k, str(k))
@@ -295,6 +297,14 @@ class Store:
             raise self.corrupt(which, lo, f"CRC-32 of rows {lo}..{hi - 1} does not match")
         if which == "messages":
             self._check_messages(data, lo)
+        else:
+            bad = np.flatnonzero((data["px"] <= 0) | (data["qty"] < 0))
+            if len(bad):
+                r = int(bad[0])
+                px, qty = int(data["px"][r]), int(data["qty"][r])
+                raise self.corrupt(
+                    which, lo + r, f"impossible book level: price {px} ticks, size {qty} lots"
+                )
 
     def _check_messages(self, rows: np.ndarray[Any, Any], lo: int) -> None:
         kinds = rows["kind"]
@@ -308,6 +318,13 @@ class Store:
         if len(bad):
             r = int(bad[0])
             raise self.corrupt("messages", lo + r, "book levels point outside levels.npy")
+        bad = np.flatnonzero((kinds == K_TRADE) & ((rows["b"] <= 0) | (rows["c"] <= 0)))
+        if len(bad):
+            r = int(bad[0])
+            px, qty = int(rows["b"][r]), int(rows["c"][r])
+            raise self.corrupt(
+                "messages", lo + r, f"impossible trade: price {px} ticks, size {qty} lots"
+            )
 
     def corrupt(self, which: str, row: int, what: str) -> DataFileError:
         item = MSG_DTYPE.itemsize if which == "messages" else LEVEL_DTYPE.itemsize

@@ -16,7 +16,9 @@ means Tardis' collector resynced (a reconnect, or its start-of-day snapshot): it
 ``BookInvalid`` then the snapshot, so the gap is counted and the book rebuilt, as live.
 
 Prices and sizes go onto the instrument's grid exactly (:mod:`mmtrio.data.grid`); the steps are
-given, or inferred from the first rows.
+given, or inferred from the first rows. A price or a trade amount of zero or less, and a
+negative book amount, are refused naming the file, the line and the value (a book amount of 0
+is valid: it removes the level).
 """
 
 from __future__ import annotations
@@ -147,6 +149,16 @@ def infer_instrument(
         raise DataFileError(f"cannot build an instrument from the Tardis files: {exc}") from exc
 
 
+def _positive(steps: int, text: str, where: str, what: str) -> int:
+    """``steps`` if above zero; a price or a trade amount of zero or less is refused."""
+    if steps <= 0:
+        raise DataFileError(
+            f"{where}: {what} {text} is not positive; a Tardis {what} must be above zero "
+            "(check the file)"
+        )
+    return steps
+
+
 def read_tardis(paths: Sequence[Path], inst: Instrument) -> Iterator[tuple[int, Event]]:
     """The files' rows as ``(local_ns, event)`` in arrival order (see the module doc)."""
     streams = []
@@ -195,8 +207,12 @@ def read_tardis(paths: Sequence[Path], inst: Instrument) -> Iterator[tuple[int, 
         if order == 0:
             yield from flush()
             key = None
-            price = to_steps(row[6], inst.tick_size, here, "price")
-            qty = to_steps(row[7], inst.lot_size, here, "amount")
+            price = _positive(
+                to_steps(row[6], inst.tick_size, here, "price"), row[6], here, "price"
+            )
+            qty = _positive(
+                to_steps(row[7], inst.lot_size, here, "amount"), row[7], here, "trade amount"
+            )
             if row[5] not in ("buy", "sell", "unknown"):
                 raise DataFileError(f"{here}: trade side {row[5]!r} is not buy, sell or unknown")
             trade_seq += 1
@@ -215,11 +231,12 @@ def read_tardis(paths: Sequence[Path], inst: Instrument) -> Iterator[tuple[int, 
             yield from flush()
             key = k
             where = str(here)
-        pending.append(
-            (
-                row[5],
-                to_steps(row[6], inst.tick_size, here, "price"),
-                to_steps(row[7], inst.lot_size, here, "amount"),
+        price = _positive(to_steps(row[6], inst.tick_size, here, "price"), row[6], here, "price")
+        amount = to_steps(row[7], inst.lot_size, here, "amount")
+        if amount < 0:
+            raise DataFileError(
+                f"{here}: book amount {row[7]} is negative; a Tardis book amount is the "
+                "level's absolute size (0 removes the level): check the file"
             )
-        )
+        pending.append((row[5], price, amount))
     yield from flush()

@@ -131,15 +131,15 @@ class SessionReport:
             "instrument": self.instrument.to_json(),
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
-            "pnl": {k: _money(v) for k, v in self.pnl.items()},
-            "attribution": {k: _money(v) for k, v in self.attribution.items()},
+            "pnl": {k: decimal_text(v) for k, v in self.pnl.items()},
+            "attribution": {k: decimal_text(v) for k, v in self.attribution.items()},
             "fills": {
                 "count": self.fills,
                 "buys": self.buys,
                 "sells": self.sells,
                 "volume_lots": self.volume_lots,
-                "volume_qty": _money(self.volume_qty),
-                "volume_quote": _money(self.volume_quote),
+                "volume_qty": decimal_text(self.volume_qty),
+                "volume_quote": decimal_text(self.volume_quote),
                 "maker_share": self.maker_share,
                 "without_mid": self.fills_without_mid,
                 "duplicates_ignored": self.duplicate_fills,
@@ -158,7 +158,7 @@ class SessionReport:
                 "final_lots": self.position_lots,
                 "max_abs_lots": self.max_abs_position_lots,
             },
-            "drawdown": {"max": _money(self.max_drawdown), "at_ms": self.max_drawdown_ts},
+            "drawdown": {"max": decimal_text(self.max_drawdown), "at_ms": self.max_drawdown_ts},
             "curve_columns": list(CURVE_COLUMNS),
             "curve": [
                 [
@@ -175,8 +175,9 @@ class SessionReport:
         }
 
 
-def _money(value: Decimal) -> str:
-    """Exact decimal string without trailing zeros or exponent ("1.9", "10", "-0.5")."""
+def decimal_text(value: Decimal) -> str:
+    """Exact decimal string without trailing zeros or exponent ("1.9", "10", "-0.5"): how
+    every JSON document writes money (the report's, the backtest's, a sweep's)."""
     text = f"{value.normalize():f}"
     return "0" if text in {"-0", "0"} else text
 

@@ -417,6 +417,7 @@ class _Run:
             alerts=list(strat.alerts),
             restrictions=sorted(strat.restrictions.values(), key=lambda r: r.first_ts),
             final_state=strat.final_state(),
+            timeline=strat.quote_log.timeline(last_e),
             strategy_position_lots=strat.mm.ledger.position_lots,
             venue_position_lots=self.orders.position,
             funding_payments=len(venue.funding),

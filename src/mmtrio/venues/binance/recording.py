@@ -16,6 +16,11 @@ snapshot in the data; ``gaps`` counts them.
 takes the symbol from them and infers the instrument's grid from the data (the greatest common
 step of the prices and sizes it contains). A file that mixes symbols, or names none, is refused
 naming the file and line.
+
+**Files in order.** A recording given as several files (``a.gz,b.gz``) is read in the order
+given, and each file must start no earlier than the previous one ended (recorder time): files
+out of time order are refused naming both files and their first and last times, never sorted
+silently, since a backtest would mark a position across the jump.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import gzip
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from math import gcd
 from pathlib import Path
@@ -286,8 +292,15 @@ class RecordingReader:
     def __iter__(self) -> Iterator[tuple[int, Event]]:
         decoder, seq, symbol = self.decoder, self.sequencer, self.instrument.symbol
         want_ticker = self.book_ticker
+        prev: tuple[Path, int, int] | None = None  # the previous file, its first and last time
         for path in self.paths:
+            first: int | None = None
             for line in iter_lines(path):
+                if first is None:
+                    first = line.local_ns
+                    if prev is not None and first < prev[2]:
+                        raise _out_of_order(prev, path, first)
+                last = line.local_ns
                 self.lines += 1
                 obj = line.obj
                 if not want_ticker and obj.get("stream", "").endswith("@bookTicker"):
@@ -330,6 +343,23 @@ class RecordingReader:
                         self.unknown += 1
                     else:
                         yield line.local_ns, rec
+            if first is not None:
+                prev = (path, first, last)
+
+
+def _utc_ns(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def _out_of_order(prev: tuple[Path, int, int], path: Path, first: int) -> DataFileError:
+    """The files of one recording must follow each other in time (the backtest would
+    otherwise jump back, or across the gap, with a position open)."""
+    before, b_first, b_last = prev
+    return DataFileError(
+        f"recording files out of time order: {path} starts at {_utc_ns(first)}, before the "
+        f"end of {before} ({_utc_ns(b_first)} to {_utc_ns(b_last)}); give one recording's "
+        "files in time order, comma-separated"
+    )
 
 
 @dataclass(frozen=True, slots=True)
