@@ -222,7 +222,7 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_sim_needs_a_market_and_missing_files_are_named() -> None:
-    assert "data_files is empty" in problems(with_changes(sim__data_files=[]))["sim"]
+    assert "data_files is empty" in problems(with_changes(sim__data_files=[]))["<top level>"]
     found = problems(with_changes(sim__data_files=["data/nope.gz"]))
     assert "not found" in found["sim.data_files"] and "nope.gz" in found["sim.data_files"]
     # No [sim] table (or no data_files key) at all: the packaged sample recording, documented.
@@ -230,6 +230,15 @@ def test_sim_needs_a_market_and_missing_files_are_named() -> None:
 
     config = parse_config(with_changes(sim=None), base_dir=ROOT)
     assert config.sim is not None and config.sim.data_files == [SAMPLE_RECORDING]
+
+
+def test_an_init_config_switched_to_testnet_is_valid_and_a_missing_symbol_is_named_alone() -> None:
+    """QA: `mmtrio init`'s config with mode = "testnet" was refused for its [sim] table (read
+    only in paper mode), and without a symbol five follow-on problems buried the real one."""
+    config = parse(with_changes(venue__mode="testnet", venue__symbol="BTCUSDT", sim__data_files=[]))
+    assert config.venue.mode == "testnet" and config.runtime.name == "binance-testnet-btcusdt"
+    found = problems(with_changes(venue__mode="live"))
+    assert list(found) == ["venue"] and "symbol is required" in found["venue"]
 
 
 def test_sizes_and_notional_are_checked_against_the_venues_instrument() -> None:

@@ -129,7 +129,9 @@ def with_location_defaults(data: dict[str, Any]) -> dict[str, Any]:
     symbol = venue.get("symbol")
     mode = venue.get("mode")
     name = runtime.get("name")
-    if name is None and isinstance(mode, str) and (isinstance(symbol, str) or mode == "paper"):
+    # Without a symbol in testnet/live the name is the venue's and mode's alone: validation
+    # then names the one thing missing (the symbol), not the paths that depend on the name.
+    if name is None and isinstance(mode, str):
         name = default_bot_name(
             raw_venue_label(venue), mode, symbol if isinstance(symbol, str) else None
         )

@@ -61,8 +61,14 @@ class Config(Section):
     @model_validator(mode="after")
     def _check(self) -> Config:
         problems: list[str] = []
-        if self.venue.mode == "paper" and self.sim is None:
+        sim = self.sim
+        if self.venue.mode == "paper" and sim is None:
             problems.append("venue.mode = 'paper' needs a [sim] table (data_files or synthetic)")
+        elif self.venue.mode == "paper" and sim and not sim.synthetic and not sim.data_files:
+            problems.append(
+                "sim.data_files is empty: list recordings to replay, or "
+                "sim.synthetic = true (or leave the key out for the packaged sample)"
+            )
         if self.quoting.base_qty > self.risk.max_position:
             problems.append(
                 f"quoting.base_qty = {self.quoting.base_qty} exceeds risk.max_position = "

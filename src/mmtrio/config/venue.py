@@ -200,8 +200,8 @@ class SimConfig(Section):
         problems: list[str] = []
         if self.synthetic and self.data_files:
             problems.append("synthetic = true and data_files are both set: choose one market")
-        if not self.synthetic and not self.data_files:
-            problems.append("data_files is empty: list recordings to replay, or synthetic = true")
+        # An empty data_files is refused by Config, in paper mode only: [sim] is read only
+        # then, and a testnet/live config made from `mmtrio init` must not fail on it.
         _fail(problems)
         return self
 
