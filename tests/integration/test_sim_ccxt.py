@@ -176,3 +176,50 @@ def test_sim_symbol_flag_is_checked_against_the_data() -> None:
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stdout == ""
     assert "--symbol BTCUSDT does not match the recording, which holds ETHUSDT" in proc.stderr
+
+
+def test_ccxt_create_orders_batch_and_an_ack_that_filled_on_arrival(sim: dict[str, Any]) -> None:
+    """create_orders goes through POST /fapi/v1/batchOrders, each order answered in place;
+    a marketable limit with an ACK answers the order at acceptance (nothing
+    executed) while the user stream reports its fill."""
+    from websockets.sync.client import connect
+
+    ex = _exchange(sim)
+    ex.load_markets()
+    sym = "BTC/USDT:USDT"
+    book = ex.fetch_order_book(sym, limit=5)
+    bid, ask = book["bids"][0][0], book["asks"][0][0]
+
+    def limit(price: float, **params: str) -> dict[str, Any]:
+        return {"symbol": sym, "type": "limit", "side": "buy", "amount": 0.01, "price": price,
+                "params": params}  # fmt: skip
+
+    # the third would take liquidity as a post-only order: refused in its place (-5022)
+    orders = [limit(round(bid - 60, 1)), limit(round(bid - 70, 1)),
+              limit(round(ask + 10, 1), timeInForce="GTX")]  # fmt: skip
+    placed = ex.create_orders(orders)
+    # ccxt sorts parsed orders by time (a refusal has none): match them by what they say
+    rejected = [o for o in placed if o["status"] == "rejected"]
+    opened = sorted((o for o in placed if o["status"] == "open"), key=lambda o: -o["price"])
+    assert [o["info"]["code"] for o in rejected] == [-5022]
+    assert [o["price"] for o in opened] == [round(bid - 60, 1), round(bid - 70, 1)]
+    open_ids = {o["id"] for o in ex.fetch_open_orders(sym)}
+    assert {o["id"] for o in opened} <= open_ids
+    ex.cancel_all_orders(sym)
+
+    key = ex.fapiPrivatePostListenKey()["listenKey"]
+    with connect(f"{sim['ws']}/ws/{key}", open_timeout=10) as user:
+        # ccxt asks RESULT for futures unless told otherwise; Binance's default is ACK (the
+        # parameter absent: test_sim_binance_orders_more.py)
+        ack = {"newOrderRespType": "ACK"}
+        order = ex.create_order(sym, "limit", "buy", 0.002, round(ask + 20, 1), ack)
+        assert order["info"]["status"] == "NEW" and order["info"]["executedQty"] == "0"
+        assert order["info"]["avgPrice"] == "0.00" and order["filled"] == 0
+        fills = []
+        while not fills:
+            event = json.loads(user.recv(timeout=10))
+            o = event.get("o", {})
+            if event.get("e") == "ORDER_TRADE_UPDATE" and str(o.get("i")) == order["id"]:
+                fills += [o] if o["x"] == "TRADE" else []
+    assert fills[0]["X"] in ("FILLED", "PARTIALLY_FILLED") and float(fills[0]["l"]) > 0
+    assert ex.fetch_order(order["id"], sym)["filled"] == 0.002

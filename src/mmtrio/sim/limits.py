@@ -248,8 +248,12 @@ class RateLimiter:
             429, reason, msg, retry=retry, now=now, wall_ms=wall_ms, window_s=window_s, limit=limit
         )
 
-    def check(self, weight: int, orders: int, now: float, wall_ms: int) -> Usage:
-        """Count one request; return the usage, or raise the 429/418 :class:`RateLimitHit`."""
+    def check(
+        self, weight: int, orders: int, now: float, wall_ms: int, orders_1m: int | None = None
+    ) -> Usage:
+        """Count one request; return the usage, or raise the 429/418 :class:`RateLimitHit`.
+        ``orders`` counts towards both order windows unless ``orders_1m`` says what the
+        minute window counts (a venue's batch may count differently in each)."""
         self.requests += 1
         if now < self.banned_until:
             raise self._reject(
@@ -297,7 +301,7 @@ class RateLimiter:
             )
         if orders:
             n10 = self.orders_10s.add(orders, now)
-            n60 = self.orders_1m.add(orders, now)
+            n60 = self.orders_1m.add(orders if orders_1m is None else orders_1m, now)
             for n, limit, window in (
                 (n10, self.config.orders_per_10s, self.orders_10s),
                 (n60, self.config.orders_per_minute, self.orders_1m),

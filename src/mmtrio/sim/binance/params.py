@@ -64,6 +64,10 @@ READS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fapi/v1/order"): _ORDER_LOOKUP,
     ("GET", "/fapi/v1/openOrder"): _ORDER_LOOKUP,
     ("DELETE", "/fapi/v1/allOpenOrders"): _SYMBOL,
+    ("POST", "/fapi/v1/batchOrders"): frozenset({"batchOrders"}),
+    ("DELETE", "/fapi/v1/batchOrders"): frozenset(
+        {"symbol", "orderIdList", "origClientOrderIdList"}
+    ),
     ("GET", "/fapi/v1/openOrders"): _SYMBOL,
     ("GET", "/fapi/v1/allOrders"): frozenset(
         {"symbol", "orderId", "startTime", "endTime", "limit"}

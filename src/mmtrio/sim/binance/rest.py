@@ -18,7 +18,7 @@ import trio
 
 from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim.asgi import header, hold_answer, lifespan, read_body, respond
-from mmtrio.sim.binance import account_info, info, rest_account, rest_market, trading
+from mmtrio.sim.binance import account_info, batch, info, rest_account, rest_market, trading
 from mmtrio.sim.binance.auth import parse_params, verify_request
 from mmtrio.sim.binance.params import check_params
 from mmtrio.sim.binance.wire import ApiError, dumps
@@ -44,6 +44,7 @@ class Route:
     signed: bool = False
     orders: int = 0  # counts towards the order-count limits
     is_order: bool = False  # subject to order_5xx / order_drop faults
+    orders_1m: int | None = None  # the minute order count, when not ``orders`` (a batch)
 
 
 def _v(fn: Callable[[SimVenue, dict[str, str]], Any]) -> Handler:
@@ -84,6 +85,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/fapi/v1/order"): Route(_v(trading.cancel), 1, True, 0, True),
     ("GET", "/fapi/v1/order"): Route(_v(trading.query), 1, True),
     ("DELETE", "/fapi/v1/allOpenOrders"): Route(_v(trading.cancel_all), 1, True),
+    # Binance: 5 weight, 5 on the 10 s order count, 1 on the minute's (batch.py)
+    ("POST", "/fapi/v1/batchOrders"): Route(_v(batch.place), 5, True, 5, True, 1),
+    ("DELETE", "/fapi/v1/batchOrders"): Route(_v(batch.cancel), 1, True, 0, True),
     ("GET", "/fapi/v1/openOrders"): Route(_v(trading.open_orders), 1, True),
     ("GET", "/fapi/v1/userTrades"): Route(_v(account_info.user_trades), 5, True),
     ("GET", "/fapi/v2/positionRisk"): Route(account_info.position_risk, 5, True),
@@ -164,7 +168,10 @@ class RestApp:
                 if (method, path) == _DEPTH
                 else route.weight
             )
-            extra = usage_headers(venue.limiter.check(weight, route.orders, now, venue.true_ms()))
+            usage = venue.limiter.check(
+                weight, route.orders, now, venue.true_ms(), orders_1m=route.orders_1m
+            )
+            extra = usage_headers(usage)
             faults = venue.faults
             if faults.http_429 > 0:
                 faults.http_429 -= 1

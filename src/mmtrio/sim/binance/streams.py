@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from mmtrio.core.events import BookDelta, Trade
+from mmtrio.sim.binance.partial_depth import PartialDepth
 from mmtrio.sim.binance.wire import Formatter
 
 if TYPE_CHECKING:
@@ -31,14 +32,24 @@ _SUFFIXES: dict[str, str] = {
     "markprice@1s": "markPrice",
     "markprice@3s": "markPrice",
 }
+# Partial book depth <sym>@depth<N>[@<speed>]: the top N levels, every 250 ms by default
+# (partial_depth.py); each (N, speed) is its own topic, so each is paced as it asks.
+PARTIAL_LEVELS = (5, 10, 20)
+PARTIAL_SPEEDS_MS = (100, 250, 500)
+DEFAULT_PARTIAL_SPEED_MS = 250
+for _n in PARTIAL_LEVELS:
+    _SUFFIXES[f"depth{_n}"] = f"depth{_n}@{DEFAULT_PARTIAL_SPEED_MS}ms"
+    for _ms in PARTIAL_SPEEDS_MS:
+        _SUFFIXES[f"depth{_n}@{_ms}ms"] = f"depth{_n}@{_ms}ms"
 
 
 def canonical_stream(name: str, symbols: set[str]) -> str | None:
     """``btcusdt@depth@100ms`` → ``btcusdt@depth``; None for an unknown stream or symbol.
 
-    All depth speeds get every public diff as it happens (the sim does not aggregate to
+    All diff depth speeds get every public diff as it happens (the sim does not aggregate to
     100/250/500 ms): each diff still carries a consistent U/u/pu, so a client following the
-    sync algorithm is unaffected, it just receives more, smaller messages.
+    sync algorithm is unaffected, it just receives more, smaller messages. Partial depth
+    (``depth5``, ``depth10@100ms``, …) is paced at its speed: ``btcusdt@depth5@250ms``.
     """
     sym, _, suffix = name.partition("@")
     kind = _SUFFIXES.get(suffix.lower())
@@ -65,6 +76,15 @@ class MarketStreams:
         self.agg_trade = f"{self.sym_lower}@aggTrade"
         self.book_ticker = f"{self.sym_lower}@bookTicker"
         self.mark_price = f"{self.sym_lower}@markPrice"
+        self.partial = PartialDepth(
+            venue,
+            self.fmt,
+            [
+                (f"{self.sym_lower}@depth{n}@{ms}ms", n, ms)
+                for n in PARTIAL_LEVELS
+                for ms in PARTIAL_SPEEDS_MS
+            ],
+        )
 
     def on_book(self, public: BookDelta) -> None:
         fmt, ts = self.fmt, self.venue.out_ts()
@@ -80,6 +100,7 @@ class MarketStreams:
             "a": [[fmt.px(p), fmt.qty(q)] for p, q in public.asks],
         }
         self.venue.hub.publish_book(self.depth, data)
+        self.partial.on_book(public)
 
     def on_trade(self, trade: Trade) -> None:
         hub = self.venue.hub

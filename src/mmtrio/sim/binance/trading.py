@@ -117,21 +117,36 @@ def _bool(params: dict[str, str], name: str) -> bool:
     return value == "true"
 
 
+# An ACK answer's execution fields: the order as accepted, before any match. Binance's
+# documented ws-fapi order.place answer (and the REST example) shows a new order so:
+# status NEW, executedQty/cumQty/cumQuote "0", avgPrice "0.00". A marketable order's fills
+# reach the client on the user stream (ORDER_TRADE_UPDATE), never in the ACK.
+ACK_AVG_PRICE = "0.00"
+
+
 def order_json(venue: SimVenue, rec: OrderRecord, ack: bool = False) -> dict[str, Any]:
-    """The order as Binance answers it (RESULT; ACK has the same fields, state at accept)."""
+    """The order as Binance answers it: RESULT (and every query) its state now; ACK the
+    same fields with the state at acceptance (NEW, nothing executed, updateTime = the
+    creation time), even when the order matched on arrival."""
     inst = venue.instrument
-    executed = inst.qty_str(rec.cum_qty)
+    if ack:
+        status, executed, quote, avg = "NEW", "0", "0", ACK_AVG_PRICE
+        updated = rec.created_ms
+    else:
+        status, executed = _status(venue, rec), inst.qty_str(rec.cum_qty)
+        quote, avg = str(rec.cum_quote), str(rec.avg_price(inst))
+        updated = rec.update_ms or rec.created_ms
     return {
         "orderId": rec.order_id,
         "symbol": venue.symbol,
-        "status": "NEW" if ack else _status(venue, rec),
+        "status": status,
         "clientOrderId": rec.client_id,
         "price": inst.price_str(rec.price) if rec.order_type == "LIMIT" else "0",
-        "avgPrice": str(rec.avg_price(inst)),
+        "avgPrice": avg,
         "origQty": inst.qty_str(rec.qty),
         "executedQty": executed,
         "cumQty": executed,
-        "cumQuote": str(rec.cum_quote),
+        "cumQuote": quote,
         "timeInForce": TIF_TEXT[TimeInForce(rec.time_in_force)],
         "type": rec.order_type,
         "reduceOnly": rec.reduce_only,
@@ -146,7 +161,7 @@ def order_json(venue: SimVenue, rec: OrderRecord, ack: bool = False) -> dict[str
         "selfTradePreventionMode": STP_MODE,
         "goodTillDate": 0,
         "time": venue.out_ts(rec.created_ms),
-        "updateTime": venue.out_ts(rec.update_ms or rec.created_ms),
+        "updateTime": venue.out_ts(updated),
     }
 
 

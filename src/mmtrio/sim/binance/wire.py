@@ -39,6 +39,17 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def param_text(value: Any) -> str:
+    """A JSON parameter value (ws-fapi params, a batch order's fields) as the text Binance
+    reads and signs: what was sent, ``true``/``false`` for a boolean; an object or a list is
+    no parameter value (-1100)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise ApiError(-1100, "Illegal characters found in a parameter.")
+
+
 def mandatory(name: str) -> ApiError:
     return ApiError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."

@@ -5,7 +5,8 @@ Paths: ``/ws/<stream>[/<stream>…]`` and ``/public|market/ws/…`` (raw payload
 ``/private/ws?listenKey=K`` and ``/private/stream?listenKey=K`` (user data; the legacy form
 is the listen key as a stream name). Any known market stream is accepted on any market
 path (the sim does not enforce Binance's traffic-class split). Client ``SUBSCRIBE``,
-``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` are supported; anything else gets an error frame.
+``UNSUBSCRIBE``, ``LIST_SUBSCRIPTIONS``, ``SET_PROPERTY`` and ``GET_PROPERTY`` are supported
+(:mod:`.control`); anything else gets an error frame with Binance's documented code.
 ``SUBSCRIBE ["<listenKey>"]`` makes the connection a user-data stream: the official Binance
 SDK opens ``/private/stream`` bare and subscribes so (issue #20, finding 7: refused as an
 unknown stream, that client got no user events); events then arrive as
@@ -15,10 +16,10 @@ unknown stream, that client got no user events); events then arrive as
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from mmtrio.sim.binance import wsapi
+from mmtrio.sim.binance import control, wsapi
 from mmtrio.sim.binance.streams import canonical_stream, combined_envelope
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.wsserve import WsRejected
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
 MAX_CLIENT_MESSAGE = 64 * 1024
-
-
-def _error(req_id: Any, msg: str) -> str:
-    return json.dumps({"error": {"code": 2, "msg": msg}, "id": req_id})
 
 
 def _reject(status: int, msg: str) -> WsRejected:
@@ -104,53 +101,17 @@ class BinanceWs:
         return conn
 
     async def on_message(self, conn: StreamConn, data: str | bytes) -> list[str]:
-        """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; garbage gets an error frame. On an
-        order socket: a ws-fapi request (wsapi.py)."""
+        """A control message (control.py); garbage gets an error frame. On an order socket: a
+        ws-fapi request (wsapi.py)."""
         if conn in self.venue.hub.orders and self.orders is not None and isinstance(data, str):
             if len(data) > MAX_CLIENT_MESSAGE:
-                return [_error(None, "Invalid request: message too large")]
+                return [control.invalid("message too large")]
             return self.orders.receive(conn, data)
         if isinstance(data, bytes):
-            return [_error(None, "binary frames are not supported")]
+            return [control.invalid("binary frames are not supported")]
         if len(data) > MAX_CLIENT_MESSAGE:
-            return [_error(None, "Invalid request: message too large")]
-        try:
-            msg = json.loads(data)
-        except ValueError:
-            return [_error(None, "Invalid JSON: the message is not valid JSON")]
-        if not isinstance(msg, dict):
-            return [_error(None, "Invalid request: expected a JSON object")]
-        req_id = msg.get("id")
-        method = msg.get("method")
-        params = msg.get("params", [])
-        hub = self.venue.hub
-        if method == "LIST_SUBSCRIPTIONS":
-            names = sorted(conn.names.values())
-            if conn in hub.users:
-                names.append(conn.user_name)
-            return [json.dumps({"result": names, "id": req_id})]
-        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
-            return [_error(req_id, "Invalid request: unknown method or params not a list")]
-        pairs = []
-        user_key: str | None = None
-        key = self.listen_keys.key
-        for name in params:
-            canonical = canonical_stream(name, self.symbols) if isinstance(name, str) else None
-            if canonical is None and key is not None and name == key:
-                user_key = key  # the user stream by its listen key (the official SDK's way)
-                continue
-            if canonical is None:
-                return [_error(req_id, f"Invalid request: unknown stream {name!r}")]
-            pairs.append((canonical, name))
-        for canonical, name in pairs:
-            if method == "SUBSCRIBE":
-                hub.subscribe(conn, canonical, name)
-            else:
-                hub.unsubscribe(conn, canonical)
-        if user_key is not None:
-            if method == "SUBSCRIBE":
-                conn.user, conn.user_name = True, user_key
-                hub.add_user(conn)
-            else:
-                hub.remove_user(conn)
-        return [json.dumps({"result": None, "id": req_id})]
+            return [control.invalid("message too large")]
+        msg = control.parse(data)
+        if isinstance(msg, str):
+            return [msg]  # the refusal
+        return [control.handle(self.venue.hub, conn, self.listen_keys, self.symbols, msg)]

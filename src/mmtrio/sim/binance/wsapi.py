@@ -2,7 +2,9 @@
 websocket port (served through :class:`~mmtrio.sim.binance.ws.BinanceWs`).
 
 ``order.place``, ``order.modify``, ``order.cancel`` and ``order.status`` run the very handlers
-of ``POST/PUT/DELETE/GET /fapi/v1/order`` (sim/binance/trading.py), with the same weights and order
+of ``POST/PUT/DELETE/GET /fapi/v1/order`` (sim/binance/trading.py), and ``account.position``,
+``account.balance``, ``account.status`` (and their ``v2/`` forms) those of the REST account
+endpoints (:data:`METHODS`), with the same weights and order
 counts against the same limiter (one IP, one budget), the same faults (``http_429``,
 ``error_code``, ``order_5xx``, ``order_drop``, ``delay``) and the same latency each way. What
 differs is the wire: a request is ``{"id", "method", "params"}``; the answer is
@@ -50,7 +52,7 @@ from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim.binance.auth import check_timestamp, ed25519_public_key, verify_request
 from mmtrio.sim.binance.params import check_params
 from mmtrio.sim.binance.rest import GENERIC_ERROR, ROUTES, api_answer_error
-from mmtrio.sim.binance.wire import ApiError
+from mmtrio.sim.binance.wire import ApiError, param_text
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.venue import RequestRecord
@@ -61,11 +63,23 @@ if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
 PATH = "/ws-fapi/v1"
+# Each method runs the REST route its answer mirrors, with that route's weight (5 for the
+# account methods, Binance's documented ws-fapi weight), parameters and signature check.
+# Binance's ws-fapi "v2/" account methods answer the shapes of REST's v3 endpoints
+# (developers.binance.com .../websocket-api/Position-Info-V2, Account-Information-V2,
+# Futures-Account-Balance-V2): v2/account.position lists only a symbol with a position or
+# open orders, with its margins and notionals; the unversioned ones answer REST v2's.
 METHODS: dict[str, tuple[str, str]] = {
     "order.place": ("POST", "/fapi/v1/order"),
     "order.modify": ("PUT", "/fapi/v1/order"),
     "order.cancel": ("DELETE", "/fapi/v1/order"),
     "order.status": ("GET", "/fapi/v1/order"),
+    "account.position": ("GET", "/fapi/v2/positionRisk"),
+    "v2/account.position": ("GET", "/fapi/v3/positionRisk"),
+    "account.balance": ("GET", "/fapi/v2/balance"),
+    "v2/account.balance": ("GET", "/fapi/v3/balance"),
+    "account.status": ("GET", "/fapi/v2/account"),
+    "v2/account.status": ("GET", "/fapi/v3/account"),
 }
 
 
@@ -80,15 +94,6 @@ class WsSession:
     def __init__(self, connected_ms: int) -> None:
         self.connected_ms = connected_ms
         self.api_key: str | None = None
-
-
-def _text(value: Any) -> str:
-    """A JSON parameter value as the signed text (Binance signs what was sent)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise ApiError(-1100, "Illegal characters found in a parameter.")
 
 
 def rate_limits(venue: SimVenue, now: float) -> list[dict[str, Any]]:
@@ -134,7 +139,7 @@ def _logon(front: BinanceFrontEnd, raw: dict[str, Any], session: WsSession | Non
     if ed25519_public_key(front.credentials.api_secret) is None:
         raise ApiError(-1002, "You are not authorized to execute this request: session.logon "
                        "takes Ed25519 API keys only.", 401)  # fmt: skip
-    params = {str(k): _text(v) for k, v in raw.items()}
+    params = {str(k): param_text(v) for k, v in raw.items()}
     api_key = params.pop("apiKey", None)
     signature = params.pop("signature", None)
     extra = sorted(set(params) - {"timestamp", "recvWindow"})
@@ -171,7 +176,7 @@ def handle_request(
         if target is None:
             raise ApiError(GENERIC_ERROR, f"Unknown method {method!r}")
         route = ROUTES[target]
-        params = {str(k): _text(v) for k, v in raw.items()}
+        params = {str(k): param_text(v) for k, v in raw.items()}
         api_key = params.pop("apiKey", None)
         signature = params.pop("signature", None)
         logged_on = session.api_key if session is not None else None
@@ -190,10 +195,10 @@ def handle_request(
         else:
             _verify(front, params, api_key, signature)
         result = route.handler(front, params)
-        if faults.order_drop > 0:
+        if route.is_order and faults.order_drop > 0:  # as on REST: order routes only
             faults.order_drop -= 1
             return None, True, None
-        if faults.order_5xx > 0:
+        if route.is_order and faults.order_5xx > 0:
             faults.order_5xx -= 1
             raise ApiError(
                 -1006,
