@@ -8,7 +8,7 @@ USDC, the quotes sat at the touch). Expectations are computed by hand from that 
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from mmtrio.core.events import Fill, Side
 from mmtrio.errors import ProtocolError
+from mmtrio.reporting.journal_read import connect_readonly, read_report_input
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal import Journal
 from mmtrio.runtime.recovery import read_journal
@@ -62,12 +63,14 @@ def test_without_a_price_the_tick_is_the_finest_step() -> None:
 def test_every_tick_multiple_is_a_valid_price_and_the_tick_is_the_smallest(
     sz: int, digits: int, exp: int
 ) -> None:
-    """At the price it was derived from, the tick is the venue's step: a price one tick away
-    is valid (≤ 5 figures and ≤ 6 − sz decimals, or whole), a tenth of a tick is not."""
+    """At the price it was derived from, the tick is the venue's step: the tick multiples at
+    and just below it are valid (≤ 5 figures and ≤ 6 − sz decimals, or whole), a tenth of a
+    tick more is not. (Rounding *up* may reach the next power of ten, where the step is 10×:
+    the decade crossing price_grid.py handles.)"""
     price = D(digits).scaleb(exp)
     tick = tick_at(price, sz)
-    near = (price / tick).to_integral_value() * tick
-    for p in (near, near + tick):
+    near = (price / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+    for p in (near, near - tick):
         if p > 0 and p != p.to_integral_value():
             t = p.normalize().as_tuple()
             assert len(t.digits) <= 5 and -int(t.exponent) <= 6 - sz, (price, tick, p)
@@ -148,3 +151,30 @@ def test_a_restart_reads_fills_journaled_in_another_tick(tmp_path: Path) -> None
     view = read_journal(tmp_path / "journal.sqlite3", new)
     ((booked, mid),) = view.fills
     assert booked.price == 28150 and mid == D(28150)
+
+
+def test_a_report_over_two_sessions_reads_each_fill_in_its_tick(tmp_path: Path) -> None:
+    old = instrument_of("BTC", 3)  # tick 0.001
+    new = instrument_of("BTC", 3, D("28150"))  # tick 1
+    first = Fill("BTC", 7, "c", 1, Side.BUY, 28_150_000, 2, D("0.01"), "USDC", True, 1)
+    second = Fill("BTC", 8, "c", 2, Side.SELL, 28_170, 2, D("0.01"), "USDC", True, 5)
+    journal = Journal.open(tmp_path)
+    try:
+        journal.write_batch(
+            [
+                js.instrument_record(old, 1),
+                js.fill(first, 2, bid=28_149_000, ask=28_151_000),
+                js.instrument_record(new, 3),
+                js.fill(second, 4, bid=28_169, ask=28_171),
+            ]
+        )
+    finally:
+        journal.close()
+    conn = connect_readonly(tmp_path / "journal.sqlite3")
+    try:
+        report = read_report_input(conn, "BTC", 0)
+    finally:
+        conn.close()
+    assert report.instrument.tick_size == 1
+    assert [f.price for f in report.fills] == [28150, 28170]
+    assert [(m.bid, m.ask) for m in report.mids] == [(28149, 28151), (28169, 28171)]

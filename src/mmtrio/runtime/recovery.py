@@ -134,7 +134,7 @@ def _in_ticks_of(p: dict[str, Any], seq: int, ticks: list[tuple[int, Decimal]],
     out = dict(p)
     for key in ("price", "bid", "ask"):
         if isinstance(p.get(key), int):
-            out[key] = int((old * p[key] / inst.tick_size).to_integral_value())
+            out[key] = inst.ticks_from(p[key], old)
     return out
 
 
