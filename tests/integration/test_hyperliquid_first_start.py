@@ -12,7 +12,7 @@ the real connector against the real simulated venue.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import pytest
 
@@ -35,7 +35,9 @@ async def test_adopted_history_is_booked_neither_by_the_first_pass_nor_after_a_r
         await s.sync_clock()
         gw = s.gateway
         await wait_until(lambda: sim.ground_truth()["book"]["asks"], "the venue's book")
-        best = inst.price_to_ticks(Decimal(sim.ground_truth()["book"]["asks"][0][0]))
+        # The recorded ask (61800.1) is finer than the tick of the price level (1): round up.
+        ask = Decimal(sim.ground_truth()["book"]["asks"][0][0])
+        best = int((ask / inst.tick_size).to_integral_value(rounding=ROUND_CEILING))
         taker = PlaceOrder(
             s.client_ids.make(7, 1), inst.symbol, Side.BUY, inst.ceil_price(best * 101 // 100),
             2, TimeInForce.IOC,

@@ -39,6 +39,7 @@ from mmtrio.sim.hyperliquid import info
 from mmtrio.sim.paper import PaperSpec, build_paper_venue
 from mmtrio.sim.server import serve_sim
 from mmtrio.venues.hyperliquid.codec_exchange import exchange_payload, place_action
+from mmtrio.venues.hyperliquid.codec_info import instrument_of
 from mmtrio.venues.hyperliquid.signing import AgentKey
 from mmtrio.venues.hyperliquid.venue import HyperliquidSession
 from mmtrio.venues.protocol import SessionHooks, VenueCredentials, VenueSettings
@@ -85,6 +86,12 @@ def session(sim: Any, urls: Any, key: str | None = None, **options: Any) -> Hype
     )  # fmt: skip
     assert isinstance(s, HyperliquidSession)
     return s
+
+
+def ticks_near(inst: Any, price: str) -> int:
+    """The recording's price (on its 0.1 tick) in the session's ticks, rounded down: the
+    session's tick is the venue's step at the price level (1 near 61,800)."""
+    return int(Decimal(price) // inst.tick_size)
 
 
 async def wait_until(cond: Any, what: str, timeout_s: float = 10.0) -> None:
@@ -187,15 +194,20 @@ async def test_bad_input_is_refused_as_hyperliquid_does(tmp_path: Path) -> None:
         gw = s.gateway  # no user stream: every action goes over REST /exchange
         bid = (await gw.open_orders("BTC"), sim.book.best()[0])[1]
         assert bid is not None
-        price = inst.floor_price(inst.price_to_ticks(sim.front.grid.px(bid[0])) * 95 // 100)
+        price = inst.floor_price(ticks_near(inst, sim.front.grid.px(bid[0])) * 95 // 100)
         ids = iter(range(100))
 
         def cmd(px: int, qty: int) -> PlaceOrder:
             return PlaceOrder(s.client_ids.make(9, next(ids)), "BTC", Side.BUY, px, qty)
 
-        # Off the significant-figure grid (6 figures): the venue's Tick refusal.
+        # Off the significant-figure grid (6 figures): the venue's Tick refusal. The session's
+        # tick is the step at the price level (1: every tick is a valid price), so the price
+        # goes out on the finest grid (3 decimals) to carry a sixth figure.
+        gw.instrument = instrument_of("BTC", 3)
+        fine = gw.instrument.price_to_ticks(inst.ticks_to_price(price)) + 1
         with pytest.raises(VenueError) as exc:
-            await gw.place(cmd(price + 1, 1000))
+            await gw.place(cmd(fine, 1000))
+        gw.instrument = inst
         assert exc.value.kind is RejectKind.INVALID_PRICE and gw.via_rest == 1
         # Below the $10 minimum value: one lot (0.001 BTC) at 5000.
         with pytest.raises(VenueError) as exc:
@@ -203,7 +215,7 @@ async def test_bad_input_is_refused_as_hyperliquid_does(tmp_path: Path) -> None:
         assert exc.value.kind is RejectKind.INVALID_SIZE
         # Post-only through the book.
         ask = sim.book.best()[1]
-        through = inst.ceil_price(inst.price_to_ticks(sim.front.grid.px(ask[0])) * 101 // 100)
+        through = inst.ceil_price(ticks_near(inst, sim.front.grid.px(ask[0])) * 101 // 100)
         with pytest.raises(VenueError) as exc:
             await gw.place(cmd(through, 1000))
         assert exc.value.kind is RejectKind.WOULD_CROSS
@@ -295,7 +307,7 @@ async def test_a_429_on_a_post_holds_every_request_and_a_skewed_clock_is_reread(
             await wait_until(lambda: gw.post is not None and gw.post.connected, "the user stream")
             bid = sim.book.best()[0]
             assert bid is not None
-            price = inst.floor_price(inst.price_to_ticks(sim.front.grid.px(bid[0])) * 95 // 100)
+            price = inst.floor_price(ticks_near(inst, sim.front.grid.px(bid[0])) * 95 // 100)
             order = PlaceOrder(s.client_ids.make(5, 1), "BTC", Side.BUY, price, 1000)
 
             # The venue's clock jumps 8 s ahead of ours: the dead-man's time (6 s ahead by our

@@ -181,6 +181,14 @@ class Instrument:
             _remember(self._price_strs, ticks, text)
         return text
 
+    def ticks_from(self, ticks: int, tick_size: Decimal) -> int:
+        """``ticks`` counted in ``tick_size`` as this instrument's ticks, to the nearest one: a
+        journal can hold prices of a run that traded another tick (a venue whose tick follows
+        the price level, Hyperliquid)."""
+        if tick_size == self.tick_size:
+            return ticks
+        return int((tick_size * ticks / self.tick_size).to_integral_value())
+
     def is_valid_price(self, ticks: int) -> bool:
         """True when ``ticks`` is on the price grid (always, on a fixed-tick instrument)."""
         sig = self.sig_figs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,22 @@ def read_report_input(
     """
     until = until_ms if until_ms is not None else 2**62
     inst = instrument_of(conn, symbol, until)
+    # A window over several sessions can hold prices in another tick (Hyperliquid's tick is
+    # the venue's step at each start's price): each record's ticks are read in the tick of the
+    # instrument record before it.
+    ticks = [
+        (int(at), Decimal(str(json.loads(text).get("tick_size", inst.tick_size))))
+        for at, text in conn.execute(
+            "SELECT seq, payload FROM records WHERE kind = ? "
+            "AND json_extract(payload, '$.symbol') = ? ORDER BY seq",
+            (KIND_INSTRUMENT, symbol),
+        )
+    ]
+
+    def price(seq: int, value: object) -> int:
+        tick = next((t for at, t in reversed(ticks) if at < seq), inst.tick_size)
+        return inst.ticks_from(int(str(value)), tick)
+
     fills: list[Fill] = []
     mids: list[MidSample] = []
     funding: list[FundingPayment] = []
@@ -138,11 +155,11 @@ def read_report_input(
         try:
             p = json.loads(text)
             if kind == KIND_FILL:
-                fills.append(_fill(p, ts))
+                fills.append(replace(_fill(p, ts), price=price(seq, p["price"])))
                 if p.get("bid") is not None and p.get("ask") is not None:
-                    mids.append(MidSample(ts, int(p["bid"]), int(p["ask"])))
+                    mids.append(MidSample(ts, price(seq, p["bid"]), price(seq, p["ask"])))
             elif kind == KIND_MID:
-                mids.append(MidSample(ts, int(p["bid"]), int(p["ask"])))
+                mids.append(MidSample(ts, price(seq, p["bid"]), price(seq, p["ask"])))
             elif kind == KIND_FUNDING:
                 funding.append(FundingPayment(inst.symbol, Decimal(str(p["amount"])), ts))
             elif p.get("op") in counts:

@@ -108,6 +108,36 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise JournalError(f"cannot read the journal {path}: {exc}") from exc
 
 
+def _ticks_recorded(conn: sqlite3.Connection, symbol: str) -> list[tuple[int, Decimal]]:
+    """(seq, tick size) of every ``instrument`` record of ``symbol``, oldest first."""
+    out = []
+    for seq, text in conn.execute(
+        "SELECT seq, payload FROM records WHERE kind = ? AND json_extract(payload, '$.symbol') = ?"
+        " ORDER BY seq",
+        (js.Kind.INSTRUMENT.value, symbol),
+    ):
+        tick = json.loads(text).get("tick_size")
+        if tick is not None:
+            out.append((int(seq), Decimal(str(tick))))
+    return out
+
+
+def _in_ticks_of(p: dict[str, Any], seq: int, ticks: list[tuple[int, Decimal]],
+                 inst: Instrument) -> dict[str, Any]:  # fmt: skip
+    """A fill record's prices in ``inst``'s ticks. A venue whose tick follows the price level
+    (Hyperliquid: the step at the start's price) can journal fills in another tick than this
+    start's: those are converted with the tick of the instrument record before the fill
+    (to the nearest tick when the old price is not on the new grid)."""
+    old = next((tick for at, tick in reversed(ticks) if at < seq), inst.tick_size)
+    if old == inst.tick_size:
+        return p
+    out = dict(p)
+    for key in ("price", "bid", "ask"):
+        if isinstance(p.get(key), int):
+            out[key] = inst.ticks_from(p[key], old)
+    return out
+
+
 def _fill_from(p: dict[str, Any], inst: Instrument) -> tuple[Fill, Decimal | None]:
     fill = Fill(
         symbol=str(p["symbol"]),
@@ -159,10 +189,11 @@ def read_journal(path: Path, instrument: Instrument) -> JournalView:
             "SELECT MAX(trade_id) FROM fills WHERE symbol = ?", (symbol,)
         ).fetchone()
         after = -1 if baseline is None or baseline.trade_id is None else baseline.trade_id
+        ticks = _ticks_recorded(conn, symbol)
         fills = tuple(
-            _fill_from(json.loads(text), instrument)
-            for (text,) in conn.execute(
-                "SELECT r.payload FROM fills f JOIN records r ON r.seq = f.seq "
+            _fill_from(_in_ticks_of(json.loads(text), seq, ticks, instrument), instrument)
+            for (seq, text) in conn.execute(
+                "SELECT r.seq, r.payload FROM fills f JOIN records r ON r.seq = f.seq "
                 "WHERE f.symbol = ? AND f.trade_id > ? ORDER BY f.trade_id",
                 (symbol, after),
             )

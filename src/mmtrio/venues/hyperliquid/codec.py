@@ -2,7 +2,9 @@
 
 Pure (no I/O, no clock): the live connector and the simulated venue's front end run the
 same functions. Strings from the venue become integers (ticks, lots) here through the
-instrument, exactly; an off-grid price or size is a ProtocolError naming the field.
+instrument, exactly; an off-grid size, or a price off the venue's finest grid, is a
+ProtocolError naming the field (a valid price finer than the session's tick is rounded onto
+it: :func:`ticks_of`, :mod:`.price_grid`).
 
 **Number strings.** Hyperliquid hashes the action as sent, and its own servers write numbers
 without trailing zeros ("60000", "0.001", never "60000.0"): the SDK's ``float_to_wire``
@@ -24,14 +26,14 @@ millisecond, so a fill of the same millisecond with a lower id is never skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
 from mmtrio.core.events import Side, TimeInForce
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import InstrumentError, ProtocolError
+from mmtrio.errors import InstrumentError, OffGridPriceError, ProtocolError
 
 TRADE_ID_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 TRADE_ID_TID_BITS = 24
@@ -104,12 +106,23 @@ def int_of(value: Any, what: str) -> int:
     return value
 
 
-def ticks_of(inst: Instrument, value: Any, what: str) -> int:
+def ticks_of(inst: Instrument, value: Any, what: str, rounding: str = ROUND_HALF_EVEN) -> int:
+    """Ticks of a venue price. The instrument's tick is the venue's step where the session
+    started (:mod:`.price_grid`), so a price the venue accepts may be finer (after the price
+    fell through a power of ten, or a fill at a maker's finer price): it is rounded onto the
+    tick with ``rounding`` (book levels pass ROUND_FLOOR for bids, ROUND_CEILING for asks:
+    outward). A price finer than the venue's finest step (``6 − szDecimals`` decimals; the
+    lot is ``10^−szDecimals``) is malformed: ProtocolError."""
     dec = decimal_of(value, what)
     try:
         return inst.price_to_ticks(dec)
+    except OffGridPriceError as exc:
+        finest = Decimal(1).scaleb(-(MAX_DECIMALS_PERP - inst.qty_decimals))
+        if dec <= 0 or dec % finest != 0:
+            raise ProtocolError(f"{what}: {exc}") from None
     except InstrumentError as exc:
         raise ProtocolError(f"{what}: {exc}") from None
+    return int((dec / inst.tick_size).to_integral_value(rounding=rounding))
 
 
 def lots_of(inst: Instrument, value: Any, what: str) -> int:

@@ -4,7 +4,9 @@ Shapes as the TypeScript SDK's schemas and the Python SDK's recorded answers
 (``tests/cassettes``) show them:
 
 - ``meta``: ``{"universe": [{"name", "szDecimals", "maxLeverage", "isDelisted"?…}], …}``;
-  the asset index is the coin's position in ``universe``.
+  the asset index is the coin's position in ``universe``. ``metaAndAssetCtxs`` is
+  ``[meta, [ctx…]]``, one context (``markPx``, ``midPx``, ``funding``…) per universe entry:
+  the start reads it to give the instrument the tick of the price level (:mod:`.price_grid`).
 - ``clearinghouseState``: ``marginSummary.accountValue``, ``withdrawable``,
   ``crossMaintenanceMarginUsed``, ``assetPositions[].position.{coin, szi, entryPx,
   liquidationPx, leverage.value, maxLeverage}``, ``time``.
@@ -40,6 +42,7 @@ from mmtrio.venues.hyperliquid.codec import (
     side_of,
     ticks_of,
 )
+from mmtrio.venues.hyperliquid.price_grid import finest_exponent, reference_price, tick_exponent
 
 MAX_LOTS = 10**15  # the venue states no maximum order size in meta; bounded by margin
 
@@ -54,14 +57,19 @@ class Asset:
     sz_decimals: int
 
 
-def instrument_of(coin: str, sz_decimals: int) -> Instrument:
-    """The price and size grid of a perp with ``sz_decimals`` (module docstring of codec)."""
+def instrument_of(coin: str, sz_decimals: int, price: Decimal | None = None) -> Instrument:
+    """The price and size grid of a perp with ``sz_decimals`` (module docstring of codec).
+
+    The tick is the venue's price step at ``price`` (:func:`.price_grid.tick_at`: 1 near
+    28,000 for BTC), or the finest step ``10^−(6−szDecimals)`` without a price; the
+    5-significant-figure rule stays on the instrument (``sig_figs``) either way."""
     if not 0 <= sz_decimals <= MAX_DECIMALS_PERP:
         raise ProtocolError(f"meta: {coin} szDecimals {sz_decimals} outside 0..6")
+    exponent = finest_exponent(sz_decimals) if price is None else tick_exponent(price, sz_decimals)
     try:
         return Instrument(
             symbol=coin,
-            tick_size=Decimal(1).scaleb(-(MAX_DECIMALS_PERP - sz_decimals)),
+            tick_size=Decimal(1).scaleb(exponent),
             lot_size=Decimal(1).scaleb(-sz_decimals),
             min_qty=1,
             max_qty=MAX_LOTS,
@@ -103,6 +111,22 @@ def asset_for(body: Any, coin: str) -> Asset:
             f"[venue] symbol); listed: {listed}{'…' if len(assets) > 12 else ''}"
         )
     return asset
+
+
+def asset_at_price(body: Any, coin: str) -> tuple[Asset, Decimal]:
+    """``metaAndAssetCtxs`` (``[meta, [ctx per universe entry]]``) → the asset ``coin`` with
+    the tick of its price level (:mod:`.price_grid`), and that price (``midPx``, else
+    ``markPx``). A context without a usable price is a ProtocolError: a tick guessed without
+    one would be up to 10,000× off."""
+    if not isinstance(body, list) or len(body) != 2 or not isinstance(body[1], list):
+        raise ProtocolError("metaAndAssetCtxs: expected [meta, [asset contexts]]")
+    asset = asset_for(body[0], coin)
+    ctxs = body[1]
+    price = reference_price(ctxs[asset.index]) if asset.index < len(ctxs) else None
+    if price is None:
+        raise ProtocolError(f"metaAndAssetCtxs: {coin} has neither a midPx nor a markPx")
+    inst = instrument_of(coin, asset.sz_decimals, price)
+    return Asset(asset.index, inst, asset.max_leverage, asset.sz_decimals), price
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ question of *time*, answered once, here, by :class:`SnapshotSequencer`:
   or one overtaken after a reconnect: the book we hold is at least as new);
 - a snapshot older than ``max_age_ms`` against the venue clock is *stale*: BookInvalid, never
   a quote off a market that moved on (it also covers a venue that stalls and then flushes);
-- a malformed snapshot (an empty side, a crossed or unsorted side, an off-grid price) is
-  BookInvalid with the reason; the next good snapshot makes the book valid again.
+- a malformed snapshot (an empty side, a crossed or unsorted side, a price off the venue's
+  finest grid) is BookInvalid with the reason; the next good snapshot makes the book valid
+  again. Prices finer than the session's tick (:mod:`.price_grid`) round outward onto it.
 
 **Funding** on Hyperliquid is paid every hour (on the hour); ``activeAssetCtx.ctx.funding``
 is that hourly rate. MarkPrice carries it as the venue states it, with ``next_funding_ts``
@@ -20,6 +21,7 @@ per-hour rate on this venue.
 
 from __future__ import annotations
 
+from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
 from mmtrio.core.events import BookInvalid, BookSnapshot, Level, MarkPrice, Trade
@@ -43,16 +45,22 @@ def next_funding_ms(now_ms: int) -> int:
     return (now_ms // HOUR_MS + 1) * HOUR_MS
 
 
-def _levels(inst: Instrument, rows: Any, what: str) -> tuple[Level, ...]:
+def _levels(inst: Instrument, rows: Any, what: str, rounding: str) -> tuple[Level, ...]:
+    """One side's levels; prices finer than the tick round outward (``rounding``) and levels
+    that meet on one tick are summed (:mod:`.price_grid`: below a power of ten the venue's
+    grid is finer than the session's tick)."""
     if not isinstance(rows, list):
         raise ProtocolError(f"{what}: levels are not a list")
     out: list[Level] = []
     for i, row in enumerate(rows):
-        px = ticks_of(inst, field(row, "px", f"{what}[{i}]"), f"{what}[{i}] px")
+        px = ticks_of(inst, field(row, "px", f"{what}[{i}]"), f"{what}[{i}] px", rounding)
         sz = lots_of(inst, field(row, "sz", f"{what}[{i}]"), f"{what}[{i}] sz")
         if px <= 0 or sz <= 0:
             raise ProtocolError(f"{what}[{i}]: price and size must be positive")
-        out.append((px, sz))
+        if out and out[-1][0] == px:
+            out[-1] = (px, out[-1][1] + sz)
+        else:
+            out.append((px, sz))
     return tuple(out)
 
 
@@ -66,8 +74,8 @@ def parse_l2book(data: Any, inst: Instrument) -> BookSnapshot:
     levels = field(data, "levels", what)
     if not isinstance(levels, list) or len(levels) != 2:
         raise ProtocolError(f"{what}: levels must be [bids, asks]")
-    bids = _levels(inst, levels[0], f"{what} bids")
-    asks = _levels(inst, levels[1], f"{what} asks")
+    bids = _levels(inst, levels[0], f"{what} bids", ROUND_FLOOR)
+    asks = _levels(inst, levels[1], f"{what} asks", ROUND_CEILING)
     return BookSnapshot(inst.symbol, bids, asks, ts)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
+from loguru import logger
 from trio_websocket import WebSocketConnection
 
 from mmtrio.core.events import BookInvalid, BookSnapshot, FeedStatus
@@ -29,6 +30,7 @@ from mmtrio.venues.hyperliquid.codec_market import (
     parse_l2book,
     parse_trades,
 )
+from mmtrio.venues.hyperliquid.price_grid import TickDrift
 from mmtrio.venues.hyperliquid.wsbase import HyperliquidWs, subscribe_frame
 from mmtrio.venues.protocol import MarketSink
 from mmtrio.venues.wsconn import Connect, open_socket
@@ -57,6 +59,7 @@ class MarketStream(HyperliquidWs):
         max_connection_age_s: float = 23.5 * 3600,
         connect_timeout_s: float = 10.0,
         connect: Connect = open_socket,
+        drift: TickDrift | None = None,
     ) -> None:
         super().__init__(
             rng=rng,
@@ -74,6 +77,7 @@ class MarketStream(HyperliquidWs):
         self.coin = instrument.symbol
         self._venue_ms = venue_ms or clock_ms
         self.sequencer = SnapshotSequencer(max_age_ms)
+        self.drift = drift  # warns when the price leaves the tick's power of ten
         self._sink: MarketSink | None = None
         self._resync = trio.Event()
         self.resyncs = 0
@@ -154,6 +158,10 @@ class MarketStream(HyperliquidWs):
             out = self.sequencer.on_snapshot(snap, self._venue_ms())
             if out is not None:
                 sink.market(out)
+            if isinstance(out, BookSnapshot) and self.drift is not None:
+                warning = self.drift.observe(out.bids[0][0], out.asks[0][0])
+                if warning is not None:
+                    logger.warning("{}: {}", self.coin, warning)
         elif channel == "trades":
             for trade in parse_trades(data, self.instrument):
                 sink.market(trade)

@@ -15,8 +15,9 @@ account (a key that is itself the account). The network of the signature's phant
 testnet, as the simulated venue expects (``[venue] options`` cannot change it: one less way to
 sign for the wrong network).
 
-Everything else the runtime needs comes from here: the instrument (``meta``, read at start and
-periodically), the rate limits (:mod:`.costs`, with the address's action surplus from
+Everything else the runtime needs comes from here: the instrument (``metaAndAssetCtxs``, read
+at start and periodically; its tick is the venue's price step at the start's mid,
+:mod:`.price_grid`), the rate limits (:mod:`.costs`, with the address's action surplus from
 ``userRateLimit``), client ids (:mod:`.client_ids`), nonces (:mod:`.nonces`, persisted in
 ``settings.options["state_dir"]`` when the CLI passes one), the clock offset (the ``time`` of
 ``clearinghouseState``), the dead-man (:mod:`.gateway`) and the feeds.
@@ -27,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from loguru import logger
+
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits, RequestCost
@@ -35,7 +38,7 @@ from mmtrio.urls import venue_url_problems
 from mmtrio.venues.hyperliquid.client_ids import CloidFormat
 from mmtrio.venues.hyperliquid.codec_info import (
     Asset,
-    asset_for,
+    asset_at_price,
     parse_clearinghouse,
     parse_rate_limit,
 )
@@ -43,6 +46,7 @@ from mmtrio.venues.hyperliquid.costs import COSTS, DEFAULT_LIMITS, limits_for
 from mmtrio.venues.hyperliquid.deps import crypto
 from mmtrio.venues.hyperliquid.gateway import CAPABILITIES, HyperliquidGateway
 from mmtrio.venues.hyperliquid.nonces import NonceSource
+from mmtrio.venues.hyperliquid.price_grid import TickDrift
 from mmtrio.venues.hyperliquid.rest import HyperliquidRest
 from mmtrio.venues.hyperliquid.signing import AgentKey, L1Signer, normalise_address
 from mmtrio.venues.hyperliquid.streams import MarketStream
@@ -164,7 +168,11 @@ class HyperliquidSession:
 
     # --- instrument -------------------------------------------------------------------------
     async def load_instrument(self) -> Instrument:
-        asset = asset_for(await self.rest.info({"type": "meta"}), self.coin)
+        """The coin's instrument, its tick the venue's price step at the mid *at start*
+        (:mod:`.price_grid` says why it is kept for the session): a later read returns the
+        same instrument unless ``szDecimals`` changed (then the instrument watch sees new
+        rules), and logs when the price has moved to another step."""
+        asset, price = asset_at_price(await self.rest.info({"type": "metaAndAssetCtxs"}), self.coin)
         try:
             surplus = parse_rate_limit(
                 await self.rest.info({"type": "userRateLimit", "user": self.address})
@@ -173,6 +181,10 @@ class HyperliquidSession:
             surplus = None  # the budget is advisory: the initial allowance until it is read
         self.rate_limits = limits_for(surplus)
         if self._asset is None:
+            logger.info(
+                "{}: tick {} (the venue's price step at {}; szDecimals {})",
+                self.coin, asset.instrument.tick_size, price, asset.sz_decimals,
+            )  # fmt: skip
             self._asset = asset
             self._gateway = HyperliquidGateway(
                 self.rest, self.signer, self.nonces,
@@ -184,6 +196,15 @@ class HyperliquidSession:
             raise ProtocolError(
                 f"{self.coin} moved from asset index {self._asset.index} to {asset.index}"
             )
+        elif asset.sz_decimals == self._asset.sz_decimals:
+            kept = self._asset.instrument
+            if asset.instrument.tick_size != kept.tick_size:
+                logger.warning(
+                    "{}: at {} the venue's price step is {}, the bot's tick stays {} until "
+                    "a restart (tick-based settings count the start's tick)",
+                    self.coin, price, asset.instrument.tick_size, kept.tick_size,
+                )  # fmt: skip
+            return kept
         return asset.instrument
 
     @property
@@ -246,6 +267,7 @@ class HyperliquidSession:
             clock_ms=self.hooks.clock_ms,
             venue_ms=self.venue_time_ms,
             max_age_ms=self.snapshot_max_age_ms,
+            drift=TickDrift(instrument.tick_size, instrument.qty_decimals),
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:
