@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final
 
+from mmtrio.core.figures import money, utc_iso
 from mmtrio.core.guards import DrawdownTracker
 from mmtrio.errors import ParameterError
 
@@ -212,8 +213,9 @@ class LossLimits:
             and self.daily_loss > self.max_daily_loss
         ):
             lat.daily = (
-                f"daily loss {self.daily_loss} exceeds the limit {self.max_daily_loss} "
-                f"(day opened at {self.day_start}, equity {total})"
+                f"daily loss {money(self.daily_loss, signed=False)} exceeds the limit "
+                f"{money(self.max_daily_loss, signed=False)} (day opened at "
+                f"{money(self.day_start)}, equity {money(total)}) at {utc_iso(now)}"
             )
             new.append(lat.daily)
         if (
@@ -222,8 +224,9 @@ class LossLimits:
             and self.cumulative_loss > self.max_cumulative_loss
         ):
             lat.cumulative = (
-                f"cumulative loss {self.cumulative_loss} exceeds the limit "
-                f"{self.max_cumulative_loss} (equity {total}, base {self.cumulative_base})"
+                f"cumulative loss {money(self.cumulative_loss, signed=False)} exceeds the "
+                f"limit {money(self.max_cumulative_loss, signed=False)} (equity "
+                f"{money(total)}, base {money(self.cumulative_base)}) at {utc_iso(now)}"
             )
             new.append(lat.cumulative)
         return new
@@ -297,17 +300,20 @@ class LossLimits:
         max_daily_loss: Decimal | None,
         max_cumulative_loss: Decimal | None,
         day_start_hour_utc: int,
+        *,
+        now: int,
     ) -> LossLimits:
-        """A copy under new limits (a reload): totals, bases and latches carry over; a new
-        drawdown limit applies from the current peak."""
+        """A copy under new limits (a reload at ``now``): totals, bases and latches carry
+        over; a new drawdown limit applies from the current peak (a breach of it is dated
+        ``now``, the reload)."""
         new = LossLimits(max_drawdown, max_daily_loss, max_cumulative_loss, day_start_hour_utc)
         if max_drawdown == self.drawdown.max_drawdown:
             new.drawdown = self.drawdown
         else:
             if self.drawdown.peak is not None:
-                new.drawdown.update(self.drawdown.peak, 0)
+                new.drawdown.update(self.drawdown.peak, now)
             if self.drawdown.equity is not None:
-                new.drawdown.update(self.drawdown.equity, 0)
+                new.drawdown.update(self.drawdown.equity, now)
             # A reload never clears a latch: a breach of the old limit stays one.
             old = self.drawdown.breach_reason
             if old is not None and not new.drawdown.breached:

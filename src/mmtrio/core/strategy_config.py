@@ -182,7 +182,11 @@ def carry_over_risk(
     # Totals, peaks and latched breaches carry over; a new limit applies from the current peak.
     lim = config.limits
     risk.losses = current.losses.retuned(
-        lim.max_drawdown, lim.max_daily_loss, lim.max_cumulative_loss, lim.day_start_hour_utc
+        lim.max_drawdown,
+        lim.max_daily_loss,
+        lim.max_cumulative_loss,
+        lim.day_start_hour_utc,
+        now=now,
     )
     if last_book_update is not None and book.synced:
         risk.book.on_update(last_book_update)
