@@ -15,21 +15,16 @@ Rules, the same everywhere:
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
+from mmtrio.core import figures
+from mmtrio.core.figures import MONEY_DECIMALS
 from mmtrio.core.instruments import Instrument
-
-MONEY_DECIMALS = 2
-_CENT = Decimal(1).scaleb(-MONEY_DECIMALS)
 
 
 def money(value: Decimal | float, *, signed: bool = True) -> str:
     """``+12.35`` (quote asset, rounded to the cent); ``-0.00`` is printed ``+0.00``."""
-    d = Decimal(str(value)) if isinstance(value, float) else value
-    q = d.quantize(_CENT, rounding=ROUND_HALF_EVEN)
-    if q == 0:
-        q = abs(q)
-    return f"{q:+,.{MONEY_DECIMALS}f}" if signed else f"{q:,.{MONEY_DECIMALS}f}"
+    return figures.money(value, signed=signed)
 
 
 def money_plain(value: Decimal | float) -> str:

@@ -192,6 +192,7 @@ def test_reporting_kind_names_match_the_schema() -> None:
     assert journal_read.KIND_MID == Kind.MID_SAMPLE
     assert journal_read.KIND_FUNDING == Kind.FUNDING
     assert journal_read.KIND_ORDER_SENT == Kind.ORDER_SENT
+    assert journal_read.KIND_RECONCILE == Kind.RECONCILE
     assert js.fill.__name__ == "fill"
 
 

@@ -94,7 +94,8 @@ def test_breaches_stay_latched_across_restarts_without_growing_their_reason() ->
     lim = LossLimits(D("10"), max_daily_loss=D("5"))
     lim.update(D("0"), DAY)
     assert lim.update(D("-6"), DAY + 1) == [
-        "daily loss 6 exceeds the limit 5 (day opened at 0, equity -6)"
+        "daily loss 6.00 exceeds the limit 5.00 (day opened at +0.00, equity -6.00) at "
+        "1970-01-02T00:00:00.001Z"
     ]
     state = lim.state(DAY + 1, position_lots=0, valued_at=None, kill_reason="x", kill_flatten=False)
     for _ in range(3):  # three restarts in a row
@@ -104,7 +105,8 @@ def test_breaches_stay_latched_across_restarts_without_growing_their_reason() ->
             DAY + 2, position_lots=0, valued_at=None, kill_reason="x", kill_flatten=False
         )
     assert again.breaches == (
-        "daily loss 6 exceeds the limit 5 (day opened at 0, equity -6)" + LATCHED_SUFFIX,
+        "daily loss 6.00 exceeds the limit 5.00 (day opened at +0.00, equity -6.00) at "
+        "1970-01-02T00:00:00.001Z" + LATCHED_SUFFIX,
     )
     # the restored latch is the daily one: the same loss does not latch it a second time
     assert again.update(D("0"), DAY + 3) == []  # the total is still -6: nothing new
@@ -118,8 +120,8 @@ def test_a_reload_never_clears_a_breach() -> None:
     lim.update(D("0"), 1)
     lim.update(D("-11"), 2)
     assert lim.drawdown.breached
-    looser = lim.retuned(D("1000"), None, None, 0, 3)  # the operator raised it by SIGHUP
-    assert looser.breaches and "drawdown 11 exceeds the limit 10" in looser.breaches[0]
+    looser = lim.retuned(D("1000"), None, None, 0, now=3)  # the operator raised it by SIGHUP
+    assert looser.breaches and "drawdown 11.00 exceeds the limit 10.00" in looser.breaches[0]
     assert looser.total == D("-11")
 
 
@@ -128,8 +130,8 @@ def test_a_reload_below_the_drawdown_reports_the_breach_once() -> None:
     lim.update(D("0"), 1)
     lim.update(D("-6"), 2)
     assert not lim.drawdown.breached
-    tighter = lim.retuned(D("5"), None, None, 0, 3)  # lowered by SIGHUP below 6
+    tighter = lim.retuned(D("5"), None, None, 0, now=3)  # lowered by SIGHUP below 6
     assert tighter.drawdown.breached
     reasons = tighter.update(D("-6"), 4)  # the next update reports it: the caller trips
-    assert len(reasons) == 1 and "drawdown 6 exceeds the limit 5" in reasons[0]
+    assert len(reasons) == 1 and "drawdown 6.00 exceeds the limit 5.00" in reasons[0]
     assert tighter.update(D("-7"), 5) == []  # once

@@ -135,6 +135,8 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "drawdown",
         "curve_columns",
         "curve",
+        "pnl_convention",
+        "resumes",
     }
     assert doc["pnl"]["equity"] == "1.9" and doc["attribution"]["spread_capture"] == "0.2"
     assert doc["fills"]["count"] == 2 and doc["orders"]["quote_to_trade"] == 2.5

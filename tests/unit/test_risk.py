@@ -280,7 +280,7 @@ def test_drawdown_peak_survives_flat_positions() -> None:
         dd.update(Decimal(equity), 0)
     assert dd.peak == Decimal("80")
     assert dd.drawdown == Decimal("120")
-    assert dd.breached and "drawdown 120 exceeds the limit 100" in (dd.breach_reason or "")
+    assert dd.breached and "drawdown 120.00 exceeds the limit 100.00" in (dd.breach_reason or "")
     dd.update(Decimal("500"), 1)  # recovery does not un-latch
     assert dd.breached
 
@@ -496,7 +496,7 @@ def test_daily_loss_latches_and_a_new_day_does_not_clear_it() -> None:
     rm.on_book_update(day)
     assert rm.evaluate(day, 0, Decimal("100")).state is TradingState.ACTIVE
     v = rm.evaluate(day + 1, 0, Decimal("49"))
-    assert v.state is TradingState.HALTED and "daily loss 51 exceeds the limit 50" in v.reason
+    assert v.state is TradingState.HALTED and "daily loss 51.00 exceeds the limit 50.00" in v.reason
     rm.on_book_update(2 * day)
     assert rm.evaluate(2 * day, 0, Decimal("49")).state is TradingState.HALTED
     assert not rm.resume("operator").accepted

@@ -247,3 +247,28 @@ def test_console_log_sink_never_wraps() -> None:
     sink("x" * 100 + "\n")
     (line,) = out.getvalue().splitlines()
     assert cell_len(line) <= 40 and line.endswith("…")
+
+
+def test_money_that_rounds_to_zero_prints_without_a_minus_sign() -> None:
+    """QA saw ``real -0.00  unreal -0.00`` on the screen while `status` said ``+0.00``: the
+    screen and its one-line form now round with the one money helper (mmtrio.units)."""
+    from decimal import Decimal
+
+    from tests.strategies import sample_ledger
+
+    view = sample_status()
+    assert view.strategy is not None
+    tiny = sample_ledger(
+        realised=Decimal("-0.0012"),
+        unrealised=Decimal("-0.004"),
+        equity=Decimal("-0.0049"),
+        fees=Decimal("0.001"),
+        funding=Decimal("-0.00001"),
+        spread_capture=Decimal("-0.003"),
+        inventory_pnl=Decimal("-0.002"),
+    )
+    zero = dataclasses.replace(view, strategy=dataclasses.replace(view.strategy, ledger=tiny))
+    text = "\n".join(screen_lines(zero)) + "\n" + status_line(zero)
+    assert "-0.00" not in text
+    assert "P&L +0.00  real +0.00  unreal +0.00  fees +0.00  fund +0.00" in text
+    assert "equity +0.00 (real +0.00 unreal +0.00 fees +0.00 fund +0.00)" in text

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         symbols_in,
     )
     from mmtrio.reporting.pnl import compute_report
-    from mmtrio.reporting.timeline import read_timeline
+    from mmtrio.reporting.timeline import read_resumes, read_timeline
 
     try:
         path, config = _journal_and_config(args)
@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         limits = _limits(config, data.instrument)
         report = compute_report(data)
         timeline = read_timeline(conn, symbol, since, data.end_ms) if args.html else None
+        resumes = timeline.resumes if timeline else read_resumes(conn, since, data.end_ms)
         conn.close()
     except (MmtrioError, ValueError) as exc:
         print(f"mmtrio report: {exc}", file=sys.stderr)
@@ -154,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"mmtrio report: cannot write {args.html}: {exc}", file=sys.stderr)
             return EXIT_FAILED
     doc = report.to_json()
+    doc["resumes"] = [r.to_json() for r in resumes]
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -167,6 +169,16 @@ def _utc(ms: int | None) -> str:
     from mmtrio.reporting.html import utc
 
     return utc(ms)
+
+
+def _price(inst: Instrument, text: str) -> str:
+    """A journal price (a decimal string; an average entry may lie between ticks) rounded
+    to the half tick, the precision of a mid."""
+    from decimal import Decimal
+
+    from mmtrio import units
+
+    return units.mid_price(inst, float(Decimal(text) / inst.tick_size))
 
 
 def format_text(doc: dict[str, Any]) -> str:
@@ -189,7 +201,7 @@ def format_text(doc: dict[str, Any]) -> str:
     start, end = doc["start_ms"], doc["end_ms"]
     span = "" if start is None or end is None else f" ({duration(end - start)})"
     lines = [f"{doc['symbol']}  {_utc(start)} → {_utc(end)}{span}"]
-    lines.append(f"P&L ({q}; fees are a cost, negative)")
+    lines.append(f"P&L ({q}; fees are a cost, negative; {doc['pnl_convention']})")
     lines += [f"  {k:<14} {units.money(Decimal(v)):>12}" for k, v in pnl.items()]
     lines.append(f"attribution ({q}; the parts add up to equity)")
     lines += [f"  {k:<14} {units.money(Decimal(v)):>12}" for k, v in attribution.items()]
@@ -205,6 +217,12 @@ def format_text(doc: dict[str, Any]) -> str:
         f"orders place {orders['place']} amend {orders['amend']} cancel {orders['cancel']}, "
         f"order messages per fill {'-' if qtt is None else f'{qtt:.1f}'}"
     )
+    if inventory["opening_lots"]:
+        lines.append(
+            f"carried in {units.size(inst, inventory['opening_lots'], signed=True)} {b} "
+            f"(cost basis {_price(inst, inventory['opening_cost_basis'])}, valued at the "
+            f"opening mid {_price(inst, inventory['opening_valued_at'])} {q})"
+        )
     lines.append(
         f"inventory final {units.size(inst, inventory['final_lots'], signed=True)} {b}, max "
         f"|{units.size(inst, inventory['max_abs_lots'])}| {b}; max drawdown "
@@ -219,4 +237,22 @@ def format_text(doc: dict[str, Any]) -> str:
                 f"{int(h) / 1000:g}s {'-' if bps is None else f'{bps:+.2f}'} ({int(cell['count'])})"
             )
         lines.append(f"  {side:<5} " + "  ".join(parts))
+    lines += _resume_lines(doc.get("resumes", []))
     return "\n".join(lines)
+
+
+def _resume_lines(resumes: list[dict[str, Any]]) -> list[str]:
+    """Every operator resume in the window: when, how, the operator's reason, and for a
+    refused one what refused it."""
+    if not resumes:
+        return ["resumes none"]
+    lines = [f"resumes {len(resumes)}"]
+    for r in resumes:
+        line = (
+            f"  {_utc(r['ts_ms'])}  {'resumed' if r['accepted'] else 'REFUSED'}  "
+            f"{r['how']}, reason: {r['reason']}"
+        )
+        if r["refused_because"] is not None:
+            line += f"; refused: {r['refused_because']}"
+        lines.append(line)
+    return lines

@@ -9,8 +9,11 @@ applying half of an operator's edit leaves the bot in a state nobody wrote down.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,7 +33,28 @@ class ConfigChange:
     reloadable: bool
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.old!r} → {self.new!r}"
+        return f"{self.key}: {plain(self.old)} → {plain(self.new)}"
+
+
+def plain(value: object) -> str:
+    """A config value as an operator writes it in the TOML (``50``, ``0.01``,
+    ``/var/lib/mmtrio/KILL``, ``binance``), not a Python repr (``Decimal('50')``,
+    ``PosixPath('…')``): the reload line goes to the log, the screen and the journal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, str | PurePath):
+        return str(value) or '""'
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    if isinstance(value, BaseModel):
+        return "a table"  # a whole table that appears or disappears ([sim])
+    if value is None:
+        return "unset"
+    return str(value)  # numbers; SecretStr prints as asterisks
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ import enum
 from dataclasses import dataclass
 from decimal import Decimal
 
+from mmtrio.core.figures import money, utc_iso
 from mmtrio.errors import ParameterError
 
 
@@ -189,8 +190,9 @@ class DrawdownTracker:
             self._peak = equity
         if self._breach_reason is None and self.drawdown > self._max:
             self._breach_reason = (
-                f"drawdown {self.drawdown} exceeds the limit {self._max} "
-                f"(peak {self._peak}, equity {equity}) at {now}"
+                f"drawdown {money(self.drawdown, signed=False)} exceeds the limit "
+                f"{money(self._max, signed=False)} (peak {money(self._peak)}, equity "
+                f"{money(equity)}) at {utc_iso(now)}"
             )
             return True
         return False

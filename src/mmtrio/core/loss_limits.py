@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final
 
+from mmtrio.core.figures import money, utc_iso
 from mmtrio.core.guards import DrawdownTracker
 from mmtrio.errors import ParameterError
 
@@ -215,8 +216,9 @@ class LossLimits:
             and self.daily_loss > self.max_daily_loss
         ):
             lat.daily = (
-                f"daily loss {self.daily_loss} exceeds the limit {self.max_daily_loss} "
-                f"(day opened at {self.day_start}, equity {total})"
+                f"daily loss {money(self.daily_loss, signed=False)} exceeds the limit "
+                f"{money(self.max_daily_loss, signed=False)} (day opened at "
+                f"{money(self.day_start)}, equity {money(total)}) at {utc_iso(now)}"
             )
             new.append(lat.daily)
         if (
@@ -225,8 +227,9 @@ class LossLimits:
             and self.cumulative_loss > self.max_cumulative_loss
         ):
             lat.cumulative = (
-                f"cumulative loss {self.cumulative_loss} exceeds the limit "
-                f"{self.max_cumulative_loss} (equity {total}, base {self.cumulative_base})"
+                f"cumulative loss {money(self.cumulative_loss, signed=False)} exceeds the "
+                f"limit {money(self.max_cumulative_loss, signed=False)} (equity "
+                f"{money(total)}, base {money(self.cumulative_base)}) at {utc_iso(now)}"
             )
             new.append(lat.cumulative)
         return new
@@ -300,12 +303,14 @@ class LossLimits:
         max_daily_loss: Decimal | None,
         max_cumulative_loss: Decimal | None,
         day_start_hour_utc: int,
+        *,
         now: int,
     ) -> LossLimits:
         """A copy under new limits (a reload at ``now``): totals, bases and latches carry
         over; a new drawdown limit applies from the current peak. A drawdown already over a
-        lowered limit is a breach, reported by the next :meth:`update` like any other (the
-        caller trips the kill switch on it), not merely recorded."""
+        lowered limit is a breach dated ``now`` (the reload), reported by the next
+        :meth:`update` like any other (the caller trips the kill switch on it), not merely
+        recorded."""
         new = LossLimits(max_drawdown, max_daily_loss, max_cumulative_loss, day_start_hour_utc)
         new._unreported = list(self._unreported)
         if max_drawdown == self.drawdown.max_drawdown:

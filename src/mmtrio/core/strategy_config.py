@@ -186,7 +186,7 @@ def carry_over_risk(
         lim.max_daily_loss,
         lim.max_cumulative_loss,
         lim.day_start_hour_utc,
-        now,
+        now=now,
     )
     if last_book_update is not None and book.synced:
         risk.book.on_update(last_book_update)

@@ -46,13 +46,53 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _time_axis(ax: Any) -> None:
+MIN_SPAN_S = 10
+"""A time axis shows at least this many seconds (a one-point or sub-second report included)."""
+_MAX_TICKS = 8
+_SECOND_STEPS = (1, 2, 5, 10, 15, 30)  # divisors of 60: ticks on round seconds
+
+
+def _time_axis(ax: Any, report: SessionReport) -> None:
+    """UTC HH:MM:SS ticks over the report's time range, at least ``MIN_SPAN_S`` wide.
+
+    matplotlib cannot tick a range of (nearly) zero width: a report of one sample is expanded
+    by its autoscaling to days, where the AutoDateLocator finds no interval and warns "unable
+    to pick an appropriate interval" at every draw. The range is set here instead: from the
+    report's first to its last sample or fill, widened around its centre when shorter than
+    ``MIN_SPAN_S``; up to two minutes the ticks are on round seconds (every 1, 2, 5 … 30 s),
+    longer ranges keep the AutoDateLocator.
+    """
     import matplotlib.dates as mdates
 
+    span = _extent(report)
+    span_s = 86_400.0
+    if span is not None:
+        lo, hi = float(span[0]), float(span[1])
+        if hi - lo < MIN_SPAN_S * 1000:
+            centre = (lo + hi) / 2
+            lo, hi = centre - MIN_SPAN_S * 500, centre + MIN_SPAN_S * 500
+        ax.set_xlim(_dt([round(lo), round(hi)]))
+        span_s = (hi - lo) / 1000
+    if span_s <= 120:
+        step = next((s for s in _SECOND_STEPS if span_s / s <= _MAX_TICKS), 30)
+        locator: Any = mdates.SecondLocator(bysecond=range(0, 60, step))  # type: ignore[no-untyped-call]
+    else:
+        locator = mdates.AutoDateLocator(maxticks=_MAX_TICKS)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]
     ax.set_xlabel("time (UTC)")
     ax.grid(alpha=0.3)
+
+
+def _extent(report: SessionReport) -> tuple[int, int] | None:
+    """The first and last moment of the report's samples and fills (else of its window: a
+    ``--since`` long before the first record would otherwise squeeze the data to a line)."""
+    times = [p.ts for p in report.curve[:1] + report.curve[-1:]]
+    times += [t for t, _ in report.mids[:1] + report.mids[-1:]]
+    times += [t for t, _, _ in report.fill_points[:1] + report.fill_points[-1:]]
+    if not times:
+        times = [t for t in (report.start_ms, report.end_ms) if t is not None]
+    return (min(times), max(times)) if times else None
 
 
 def _plain_y(ax: Any, decimals: int) -> None:
@@ -145,7 +185,7 @@ def _price_chart(report: SessionReport, timeline: Timeline | None, inst: Instrum
     ax.set_title(f"{report.symbol}: price, our quotes and fills ({inst.quote_asset})")
     ax.set_ylabel(inst.quote_asset)
     _plain_y(ax, inst.price_decimals)
-    _time_axis(ax)
+    _time_axis(ax, report)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", fontsize=8, ncols=3)
     else:
@@ -172,7 +212,7 @@ def _pnl_chart(report: SessionReport, timeline: Timeline | None, inst: Instrumen
     ax.set_title(f"P&L and its parts ({inst.quote_asset}, marked to mid; parts add up to equity)")
     ax.set_ylabel(inst.quote_asset)
     _plain_y(ax, 2)
-    _time_axis(ax)
+    _time_axis(ax, report)
     ax.legend(loc="upper left", fontsize=8, ncols=5)
     return _png(fig)
 
@@ -221,7 +261,7 @@ def _inventory_chart(
     ax.set_title(title)
     ax.set_ylabel(inst.base_asset)
     _plain_y(ax, inst.base_decimals)
-    _time_axis(ax)
+    _time_axis(ax, report)
     ax.legend(loc="upper left", fontsize=8, ncols=4)
     return _png(fig)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from mmtrio import units
 from mmtrio.reporting.charts import InventoryLimits, halt_spans, plots
 from mmtrio.reporting.pnl import SessionReport
-from mmtrio.reporting.timeline import Timeline
+from mmtrio.reporting.timeline import ResumeEntry, Timeline
 
 _CHART_TITLES = {
     "price": "price, our quotes and fills",
@@ -141,9 +141,24 @@ def _events_table(timeline: Timeline | None, end_ms: int) -> str:
         for m in timeline.markers
         if m.kind == "kill"
     ]
+    rows += [
+        f"<tr><td>{utc(r.ts)}</td><td>{html.escape(_resume_what(r))}</td>"
+        f"<td>{html.escape(_resume_why(r))}</td></tr>"
+        for r in timeline.resumes
+    ]
     if not rows:
-        return "<h2>halts and kills</h2><p>none in this period</p>"
+        return "<h2>halts, kills and resumes</h2><p>none in this period</p>"
     return (
-        "<h2>halts and kills</h2><table><tr><th>when</th><th>what</th><th>why</th></tr>"
-        f"{''.join(sorted(rows))}</table>"
+        "<h2>halts, kills and resumes</h2><table><tr><th>when</th><th>what</th><th>why</th>"
+        f"</tr>{''.join(sorted(rows))}</table>"
     )
+
+
+def _resume_what(r: ResumeEntry) -> str:
+    return f"{r.how}: {'resumed' if r.accepted else 'refused'}"
+
+
+def _resume_why(r: ResumeEntry) -> str:
+    """The operator's reason, and for a refusal what refused it."""
+    why = r.why_refused
+    return f"reason: {r.reason}" + ("" if why is None else f"; refused: {why}")

@@ -17,8 +17,15 @@ from typing import Any
 
 from mmtrio.core.events import Fill, FundingPayment, Side
 from mmtrio.core.instruments import Instrument
-from mmtrio.errors import InstrumentError, JournalError
-from mmtrio.reporting.pnl import MidSample, OrderCounts, ReportInput
+from mmtrio.core.ledger import Ledger
+from mmtrio.errors import InstrumentError, JournalError, MmtrioError
+from mmtrio.reporting.pnl import (
+    MidSample,
+    OpeningPosition,
+    OrderCounts,
+    PositionSet,
+    ReportInput,
+)
 
 KIND_START = "start"
 KIND_FILL = "fill"
@@ -26,6 +33,7 @@ KIND_MID = "mid_sample"
 KIND_FUNDING = "funding"
 KIND_ORDER_SENT = "order_sent"
 KIND_INSTRUMENT = "instrument"
+KIND_RECONCILE = "reconcile"
 
 # Journals written before the instrument was recorded (mmtrio 0.1, Binance BTCUSDT/ETHUSDT
 # only): the rules those versions traded on, so their reports still render.
@@ -113,6 +121,69 @@ def instrument_of(conn: sqlite3.Connection, symbol: str, until_ms: int) -> Instr
         raise JournalError(f"journal {where}: {exc}") from exc
 
 
+def _malformed(seq: int, kind: str, exc: Exception) -> JournalError:
+    return JournalError(f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}")
+
+
+def opening_position(
+    conn: sqlite3.Connection, inst: Instrument, since_ms: int
+) -> OpeningPosition | None:
+    """The position the journal implies at ``since_ms`` (None: flat).
+
+    It starts from the latest ``reconcile`` record before ``since_ms`` (the books' position
+    and average entry after that pass: a recovery after a restart, a periodic check, or the
+    venue's position adopted over a gap), or from flat when there is none (a new journal,
+    or one whose older records retention pruned), then books every fill journaled after that
+    record and before ``since_ms``. That is how the bot's own recovery rebuilds its books
+    (``runtime.recovery``). The position is valued at the last mid at or before ``since_ms``,
+    else the first one after it, else its cost basis.
+    """
+    ledger = Ledger(inst)
+    after_seq = 0
+    row = conn.execute(
+        "SELECT seq, payload FROM records WHERE kind = ? AND local_ts_ms < ? "
+        "AND json_extract(payload, '$.symbol') = ? "
+        "AND json_extract(payload, '$.position_lots') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        (KIND_RECONCILE, since_ms, inst.symbol),
+    ).fetchone()
+    if row is not None:
+        try:
+            p = json.loads(row[1])
+            ledger.set_position(int(p["position_lots"]), Decimal(str(p["entry_price"])))
+        except (KeyError, ValueError, TypeError, InvalidOperation, MmtrioError) as exc:
+            raise _malformed(row[0], KIND_RECONCILE, exc) from exc
+        after_seq = int(row[0])
+    fills = conn.execute(
+        "SELECT seq, local_ts_ms, payload FROM records WHERE kind = ? AND seq > ? "
+        "AND local_ts_ms < ? AND json_extract(payload, '$.symbol') = ? ORDER BY seq",
+        (KIND_FILL, after_seq, since_ms, inst.symbol),
+    )
+    for seq, ts, text in fills:
+        try:
+            ledger.on_fill(_fill(json.loads(text), ts), None)
+        except (KeyError, ValueError, TypeError, InvalidOperation, MmtrioError) as exc:
+            raise _malformed(seq, KIND_FILL, exc) from exc
+    if ledger.position_lots == 0:
+        return None
+    mid = (
+        conn.execute(
+            "SELECT payload FROM records WHERE kind = ? AND json_extract(payload, '$.symbol') = ? "
+            "AND local_ts_ms <= ? ORDER BY seq DESC LIMIT 1",
+            (KIND_MID, inst.symbol, since_ms),
+        ).fetchone()
+        or conn.execute(
+            "SELECT payload FROM records WHERE kind = ? AND json_extract(payload, '$.symbol') = ? "
+            "AND local_ts_ms > ? ORDER BY seq LIMIT 1",
+            (KIND_MID, inst.symbol, since_ms),
+        ).fetchone()
+    )
+    valued_at = ledger.entry_price
+    if mid is not None:
+        p = json.loads(mid[0])
+        valued_at = inst.ticks_to_price(int(p["bid"]) + int(p["ask"])) / 2
+    return OpeningPosition(ledger.position_lots, ledger.entry_price, valued_at)
+
+
 def read_report_input(
     conn: sqlite3.Connection, symbol: str, since_ms: int, until_ms: int | None = None
 ) -> ReportInput:
@@ -121,6 +192,9 @@ def read_report_input(
     Times are the journal's ``local_ts_ms`` (one clock for all kinds, so markout horizons
     are measured on the same clock as the mids). A fill's own bid/ask becomes a mid sample at
     the fill's time, so spread capture uses the book the engine saw when it booked the fill.
+    The window opens with the position the journal implies at ``since_ms``
+    (:func:`opening_position`); a ``reconcile`` record inside it that adopted the venue's
+    position over a gap sets the books as the bot did.
     """
     until = until_ms if until_ms is not None else 2**62
     inst = instrument_of(conn, symbol, until)
@@ -143,13 +217,23 @@ def read_report_input(
     fills: list[Fill] = []
     mids: list[MidSample] = []
     funding: list[FundingPayment] = []
+    position_sets: list[PositionSet] = []
     counts = {"place": 0, "amend": 0, "cancel": 0}
     last_ts: int | None = None
     rows = conn.execute(
         "SELECT seq, kind, local_ts_ms, payload FROM records "
-        "WHERE kind IN (?, ?, ?, ?) AND local_ts_ms BETWEEN ? AND ? "
+        "WHERE kind IN (?, ?, ?, ?, ?) AND local_ts_ms BETWEEN ? AND ? "
         "AND json_extract(payload, '$.symbol') = ? ORDER BY seq",
-        (KIND_FILL, KIND_MID, KIND_FUNDING, KIND_ORDER_SENT, since_ms, until, inst.symbol),
+        (
+            KIND_FILL,
+            KIND_MID,
+            KIND_FUNDING,
+            KIND_ORDER_SENT,
+            KIND_RECONCILE,
+            since_ms,
+            until,
+            inst.symbol,
+        ),
     )
     for seq, kind, ts, text in rows:
         try:
@@ -162,14 +246,17 @@ def read_report_input(
                 mids.append(MidSample(ts, price(seq, p["bid"]), price(seq, p["ask"])))
             elif kind == KIND_FUNDING:
                 funding.append(FundingPayment(inst.symbol, Decimal(str(p["amount"])), ts))
+            elif kind == KIND_RECONCILE:
+                if p.get("position_gap_lots") and p.get("position_lots") is not None:
+                    lots = int(p["position_lots"])
+                    position_sets.append(PositionSet(ts, lots, Decimal(str(p["entry_price"]))))
+                continue  # a check, not activity: it does not move the report's end
             elif p.get("op") in counts:
                 counts[p["op"]] += 1
             elif p.get("op") == "cancel_all":
                 counts["cancel"] += 1  # one cancel message, whatever it cancelled
         except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
-            raise JournalError(
-                f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}"
-            ) from exc
+            raise _malformed(seq, kind, exc) from exc
         last_ts = ts
     return ReportInput(
         instrument=inst,
@@ -179,4 +266,6 @@ def read_report_input(
         orders=OrderCounts(**counts),
         start_ms=since_ms,
         end_ms=until_ms if until_ms is not None else last_ts,
+        opening=opening_position(conn, inst, since_ms),
+        position_sets=position_sets,
     )

@@ -11,6 +11,16 @@ its attribution — spread capture, inventory, fees, funding, reconciliation) an
 equity, and the drawdown measured from its running peak, are mark-to-mid. The mid at a fill is
 the last sample at or before it; a fill before any sample counts in ``fills_without_mid``
 (its P&L falls into inventory, never into spread capture).
+
+A window that opens with a position (``ReportInput.opening``: the position the journal
+implies at the window's start) is reported by the convention "P&L of the window = equity
+change over the window": the carried position enters the books at the price it was worth
+when the window opened (the last mid at or before its start), so unrealised P&L at the start
+is zero and every part (realised, unrealised, spread capture, inventory, fees, funding) is
+what happened inside the window. Its cost basis (the average entry the bot and the venue
+keep) is reported beside it. A reconciliation inside the window that set the books to the
+venue's position (``ReportInput.position_sets``) is applied as the bot applied it; its jump
+in equity is the reconciliation part.
 """
 
 from __future__ import annotations
@@ -52,6 +62,31 @@ class OrderCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class OpeningPosition:
+    """The position carried into the window: ``lots``, its cost basis (average entry price)
+    and ``valued_at``, the price it enters the window's books at (the mid when it opened)."""
+
+    lots: int
+    cost_basis: Decimal
+    valued_at: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSet:
+    """A reconciliation inside the window that set the books to the venue's position."""
+
+    ts: int
+    lots: int
+    entry_price: Decimal
+
+
+PNL_CONVENTION = (
+    "P&L of the window = equity change over it: a position carried in counts at the mid "
+    "when the window opened"
+)
+
+
+@dataclass(frozen=True, slots=True)
 class ReportInput:
     """Everything the report needs, as plain records of one instrument."""
 
@@ -62,6 +97,8 @@ class ReportInput:
     orders: OrderCounts = OrderCounts()
     start_ms: int | None = None
     end_ms: int | None = None
+    opening: OpeningPosition | None = None
+    position_sets: Sequence[PositionSet] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +155,7 @@ class SessionReport:
     # For the price chart: (ts, mid in ticks) thinned like the curve; (ts, side, price ticks).
     mids: tuple[tuple[int, float], ...] = ()
     fill_points: tuple[tuple[int, str, int], ...] = ()
+    opening: OpeningPosition | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: money as decimal strings (exact), ratios as floats, NaN as null."""
@@ -125,12 +163,15 @@ class SessionReport:
         def num(x: float) -> float | None:
             return None if math.isnan(x) else x
 
+        op = self.opening if self.opening is not None and self.opening.lots else None
+
         return {
             "schema": "mmtrio.report/2",
             "symbol": self.symbol,
             "instrument": self.instrument.to_json(),
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
+            "pnl_convention": PNL_CONVENTION,
             "pnl": {k: decimal_text(v) for k, v in self.pnl.items()},
             "attribution": {k: decimal_text(v) for k, v in self.attribution.items()},
             "fills": {
@@ -155,6 +196,9 @@ class SessionReport:
                 for side, horizons in self.markouts.items()
             },
             "inventory": {
+                "opening_lots": 0 if self.opening is None else self.opening.lots,
+                "opening_cost_basis": None if op is None else decimal_text(op.cost_basis),
+                "opening_valued_at": None if op is None else decimal_text(op.valued_at),
                 "final_lots": self.position_lots,
                 "max_abs_lots": self.max_abs_position_lots,
             },
@@ -194,8 +238,13 @@ def compute_report(
     inst = data.instrument
     ledger = Ledger(inst)
     markouts = MarkoutTracker(inst, horizons_ms)
-    # (ts, order at equal ts, index, item): mids first, then funding, then fills.
-    events: list[tuple[int, int, int, MidSample | FundingPayment | Fill]] = []
+    opening = data.opening if data.opening is not None and data.opening.lots else None
+    if opening is not None:
+        # Valued at the opening mid: equity starts at zero and moves only with the window.
+        ledger.set_position(opening.lots, opening.valued_at, data.start_ms or 0)
+    # (ts, order at equal ts, index, item): mids first, then funding, then fills, then
+    # reconciliations (a record written after the fills it counted).
+    events: list[tuple[int, int, int, MidSample | FundingPayment | Fill | PositionSet]] = []
     for i, m in enumerate(data.mids):
         if m.bid <= 0 or m.ask <= 0 or m.ask < m.bid:
             raise ParameterError(
@@ -205,6 +254,7 @@ def compute_report(
         events.append((m.ts, 0, i, m))
     events.extend((f.ts, 1, i, f) for i, f in enumerate(data.funding))
     events.extend((f.ts, 2, i, f) for i, f in enumerate(data.fills))
+    events.extend((p.ts, 3, i, p) for i, p in enumerate(data.position_sets))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
 
     mid: Decimal | None = None
@@ -213,7 +263,7 @@ def compute_report(
     peak: Decimal | None = None
     max_dd = Decimal(0)
     max_dd_ts: int | None = None
-    max_abs = 0
+    max_abs = 0 if opening is None else abs(opening.lots)
     curve: list[CurvePoint] = []
     mid_points: list[tuple[int, float]] = []
     fill_points: list[tuple[int, str, int]] = []
@@ -225,6 +275,8 @@ def compute_report(
             mid_points.append((ts, (item.bid + item.ask) / 2))
         elif isinstance(item, FundingPayment):
             ledger.on_funding(item.amount, ts)
+        elif isinstance(item, PositionSet):
+            ledger.set_position(item.lots, item.entry_price, ts)
         else:
             if not ledger.on_fill(item, mid):
                 continue
@@ -289,6 +341,7 @@ def compute_report(
         curve=_thin(curve),
         mids=tuple(mid_points[:: max(1, len(mid_points) // MAX_CURVE_POINTS)]),
         fill_points=tuple(fill_points[-MAX_CURVE_POINTS:]),
+        opening=opening,
     )
 
 

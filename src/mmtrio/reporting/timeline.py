@@ -9,6 +9,8 @@ Read from the journal (read-only, like ``journal_read``):
   venue rejected (post-only would cross) shows as a segment of zero length.
 - **markers**: ``state_change`` records (ACTIVE / REDUCING_ONLY / HALTED and why) and
   ``kill_switch`` records (operator kill, kill file, drawdown latch, disk guard).
+- **resumes**: ``resume`` records, one per operator resume, accepted or refused
+  (:func:`read_resumes`; the text and JSON report list them too).
 
 Plain records out; the chart code (``reporting.html``) decides how they look.
 """
@@ -47,9 +49,77 @@ class Marker:
 
 
 @dataclass(frozen=True, slots=True)
+class ResumeEntry:
+    """One operator resume: accepted or refused, with the loss-limit override or not, the
+    operator's reason and the risk layer's answer (why it was refused)."""
+
+    ts: int
+    accepted: bool
+    override: bool
+    reason: str
+    outcome: str
+
+    @property
+    def how(self) -> str:
+        """Who resumed and how, in words."""
+        return (
+            "operator resume with the loss-limit override" if self.override else ("operator resume")
+        )
+
+    @property
+    def why_refused(self) -> str | None:
+        """The breach that refused it (None: accepted), without the advice that follows."""
+        if self.accepted:
+            return None
+        why = self.outcome.removeprefix("resume refused: ")
+        return why.split("; resume with the loss-limit override", 1)[0]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ts_ms": self.ts,
+            "accepted": self.accepted,
+            "override": self.override,
+            "how": self.how,
+            "reason": self.reason,
+            "refused_because": self.why_refused,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     quotes: tuple[QuoteSegment, ...]
     markers: tuple[Marker, ...]
+    resumes: tuple[ResumeEntry, ...] = ()
+
+
+def read_resumes(
+    conn: sqlite3.Connection, since_ms: int, until_ms: int | None
+) -> tuple[ResumeEntry, ...]:
+    """Every ``resume`` record in ``[since_ms, until_ms]``, oldest first."""
+    until = until_ms if until_ms is not None else 2**62
+    out: list[ResumeEntry] = []
+    rows = conn.execute(
+        "SELECT seq, local_ts_ms, payload FROM records WHERE kind = 'resume' "
+        "AND local_ts_ms BETWEEN ? AND ? ORDER BY seq",
+        (since_ms, until),
+    )
+    for seq, ts, text in rows:
+        try:
+            p = json.loads(text)
+            out.append(
+                ResumeEntry(
+                    int(ts),
+                    bool(p["accepted"]),
+                    bool(p.get("override", False)),
+                    str(p.get("operator_reason") or ""),
+                    str(p.get("outcome") or ""),
+                )
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise JournalError(
+                f"journal record seq {seq} (resume) has a malformed payload: {exc!r}"
+            ) from exc
+    return tuple(out)
 
 
 def _new_state(p: dict[str, object]) -> str:
@@ -130,7 +200,8 @@ def read_timeline(
     for cid in list(open_):
         close(cid, max(end, open_[cid][2]))
     quotes.sort(key=lambda s: (s.t0, s.side, s.t1))
-    return Timeline(tuple(quotes[-MAX_SEGMENTS:]), tuple(markers))
+    resumes = read_resumes(conn, since_ms, until_ms)
+    return Timeline(tuple(quotes[-MAX_SEGMENTS:]), tuple(markers), resumes)
 
 
-__all__ = ["Marker", "QuoteSegment", "Timeline", "read_timeline"]
+__all__ = ["Marker", "QuoteSegment", "ResumeEntry", "Timeline", "read_resumes", "read_timeline"]

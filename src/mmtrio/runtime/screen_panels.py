@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from mmtrio import units
 from mmtrio.core.events import Side
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.notices import Notice, StrategyStatus
@@ -51,7 +52,12 @@ _CHILD_MARK = {
 
 
 def _money(value: Decimal) -> str:
-    return f"{value:+,.2f}"
+    # The one money format (to the cent, no "-0.00"): the screen agrees with `status`.
+    return units.money(value)
+
+
+def _unsigned(value: Decimal) -> str:
+    return units.money(value, signed=False)
 
 
 def _age(ms: int | None) -> str:
@@ -216,7 +222,7 @@ def _pnl(st: StrategyStatus) -> list[Text]:
             ("  recon ", "dim"),
             _money(led.reconciliation_pnl),
             ("  DD ", "dim"),
-            (f"{st.drawdown:.2f}/{st.max_drawdown:.2f} ({dd_frac:.0%})", dd_style),
+            (f"{_unsigned(st.drawdown)}/{_unsigned(st.max_drawdown)} ({dd_frac:.0%})", dd_style),
         ),
     ]
 
@@ -368,9 +374,9 @@ def status_line(view: StatusView | None) -> str:
         f"status {inst.symbol} {st.trading_state.value} ({reason}) | book {bid}/{ask}"
         f"{'' if st.book_synced else ' OUT-OF-SYNC'} | quotes {quotes or 'none'} | "
         f"pos {inst.lots_to_base(st.position_lots):+} {st.band.value} | "
-        f"equity {led.equity:+.2f} (real {led.realised:+.2f} unreal {led.unrealised:+.2f} "
-        f"fees {-led.all_fees:+.2f} fund {led.funding:+.2f}) | dd {st.drawdown:.2f}/"
-        f"{st.max_drawdown:.2f} | fills {led.fills}"
+        f"equity {_money(led.equity)} (real {_money(led.realised)} unreal "
+        f"{_money(led.unrealised)} fees {_money(-led.all_fees)} fund {_money(led.funding)}) "
+        f"| dd {_unsigned(st.drawdown)}/{_unsigned(st.max_drawdown)} | fills {led.fills}"
         f"{' | ws DOWN: ' + ','.join(down) if down else ''}"
         f"{' | ' + st.defence if st.defence != 'defence idle' else ''}"
     )

@@ -41,7 +41,7 @@ import trio
 from loguru import logger
 from rich.console import Console
 
-from mmtrio import determinism
+from mmtrio import determinism, units
 from mmtrio.config import Config
 from mmtrio.config.credentials import load_telegram_token
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
@@ -168,7 +168,7 @@ def sd_status_text(snap: ScreenSnapshot | None, phase: str) -> str:
     return (
         f"{inst.symbol} {st.trading_state.value}{f' ({reason})' if reason else ''} "
         f"pos {inst.lots_to_base(st.position_lots):+} quotes {len(st.quotes)} "
-        f"equity {st.ledger.equity:+.2f} fills {st.ledger.fills}"
+        f"equity {units.money(st.ledger.equity)} fills {st.ledger.fills}"
         f"{' ws DOWN: ' + ','.join(down) if down else ''}"
     )
 

@@ -119,7 +119,9 @@ _LOGGED_NOTICES = {
     "fill": "INFO",
     "reject": "INFO",
     "cannot_quote": "DEBUG",
-    "resume": "WARNING",
+    # Not "resume": the strategy raises an "alert" with the same words for the screen and
+    # the log, and the "resume" notice is its journal record; logging both printed every
+    # resume (and every refusal) twice.
     "fatal": "ERROR",
     "reconcile_request": "WARNING",
     "defence": "INFO",
