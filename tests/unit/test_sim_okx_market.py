@@ -132,6 +132,18 @@ def test_a_user_cancel_says_1_everywhere_and_history_filters_by_state() -> None:
     assert err.value.code == "50014"
 
 
+def test_a_cancel_all_after_cancel_says_20_everywhere() -> None:
+    venue, front = new_front()
+    bid, _ = venue.book.best()
+    assert bid is not None
+    order(front, ordType="post_only", px=front.inst.price_str(bid[0] - 1000), clOrdId="dm1")
+    assert venue.cancel_all("countdown") == 1  # what the countdown does when it ends
+    (queried,) = info.order(front, {"instId": INST, "clOrdId": "dm1"})
+    (listed,) = history.orders_history(front, {"instType": "SWAP"})
+    assert queried["cancelSource"] == listed["cancelSource"] == "20"
+    assert queried["cancelSourceReason"] == "Cancel all after triggered"
+
+
 def test_order_history_pages_newest_first_and_forgets_unfilled_cancels_after_2_hours() -> None:
     venue, front = new_front()
     bid, _ = venue.book.best()

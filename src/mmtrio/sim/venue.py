@@ -162,6 +162,9 @@ class SimVenue:
         self.countdown_deadline: float | None = None
         self.countdown_fired: list[dict[str, int]] = []
         self.countdown_refused: list[int] = []  # refresh_refused, ground truth
+        # client ids the countdown cancelled (a venue that names the cause says so: OKX's
+        # cancelSource 20)
+        self.deadman_cancelled: set[str] = set()
         self._client_ids = itertools.count(1)
         # recent public trades and candles, for market-data endpoints (wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)
@@ -317,6 +320,8 @@ class SimVenue:
 
     def cancel_all(self, reason: str) -> int:
         ups = self.engine.cancel_all(self.market_ts)
+        if reason == "countdown":  # before apply(): the front ends render the cancels then
+            self.deadman_cancelled.update(u.client_id for u in ups)
         self.apply(ups)
         return len(ups)
 

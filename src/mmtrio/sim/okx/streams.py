@@ -210,6 +210,8 @@ class OkxStreams:
             # a system cancel (self-trade prevention, an IOC remainder, the venue)
             return w.CANCEL_SOURCE_SYSTEM
         if rec.status == OrderStatus.CANCELED.value:
+            if rec.client_id in self.venue.deadman_cancelled:
+                return w.CANCEL_SOURCE_DEADMAN
             return w.CANCEL_SOURCE_USER
         return ""
 
