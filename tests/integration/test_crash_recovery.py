@@ -145,6 +145,15 @@ def _journal(
     return set(ids), lots, recs, sessions, placed
 
 
+def _payloads(state: Path, kind: str) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(state / "journal.sqlite3")
+    try:
+        rows = conn.execute("SELECT payload FROM records WHERE kind = ? ORDER BY seq", (kind,))
+        return [json.loads(text) for (text,) in rows]
+    finally:
+        conn.close()
+
+
 def _text(log: Path) -> str:
     out = []
     for line in log.read_text(errors="replace").splitlines():
@@ -289,6 +298,21 @@ def test_kill_9_right_after_start_with_quotes_resting_and_a_fill_while_down(
         # (the position it states is the one at that fill, not the one the bot holds now)
         summary_at = text.index("reconcile (start)")
         assert text.index("start-up: fill BUY", summary_at) > summary_at, text[-3000:]
+        # ... as the missed fill of the bot's own order (the operator QA: userTrades names
+        # the order id only, and it was called a liquidation's or another client's)
+        line = text[text.index("start-up: fill BUY") :].splitlines()[0]
+        assert "this bot's own order" in line and "does not know" not in line, line
+        assert "did not place" not in text, text[-3000:]
+        own = [f for f in truth["fills"] if f["client_id"].startswith(prefix)]
+        booked = _payloads(state, "fill")
+        for f in own:
+            (fill,) = [b for b in booked if b["trade_id"] == f["trade_id"]]
+            assert fill["client_id"] == f["client_id"], (fill, f)
+        states = _payloads(state, "order_update")
+        for cid in {f["client_id"] for f in own}:
+            last = [u for u in states if u["client_id"] == cid][-1]
+            if sum(b["qty"] for b in booked if b["client_id"] == cid) == last["qty"]:
+                assert last["status"] == "FILLED" and last["cum_qty"] == last["qty"], last
 
         truth = _truth(admin)
         venue_ids = {f["trade_id"] for f in truth["fills"]}

@@ -10,8 +10,9 @@ epochs) raises one ``alert`` notice naming it; the order is left alone, as recon
 leaves it.
 
 An update without a client id is not named: recovery books a missed fill that the venue
-lists without its order's client id (Binance's ``userTrades``) as such an update, and it is
-as likely ours as not; reconciliation accounts for it (a position gap, with its reason).
+lists without its order's client id (Binance's ``userTrades``) and that neither the journal,
+the venue's open orders nor the gateway can name as such an update; reconciliation accounts
+for it (a position gap, with its reason), and its fill notice says the bot does not know it.
 
 Each id is named once; the memory of ids named is bounded (the oldest forgotten first), so
 an account flooded with foreign orders cannot grow it without limit.
@@ -41,6 +42,10 @@ class ForeignOrders:
     def named(self, client_id: str) -> bool:
         """True when this order was already named (reconciliation need not name it again)."""
         return client_id in self._named
+
+    def is_ours(self, client_id: str) -> bool:
+        """True for a client id this bot issued (any epoch); an empty id is nobody's."""
+        return bool(client_id) and self._ids.is_ours(client_id)
 
     def first_seen(self, event: OrderUpdate) -> str | None:
         """The alert for ``event`` when it is the first sight of a foreign order, else None."""

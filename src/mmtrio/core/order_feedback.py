@@ -81,11 +81,19 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
         return
     mm.on_fill_booked(fill, now)
     position = mm.ledger.position_lots
-    # A fill of an order the tracker never knew is the venue's own (a liquidation, an ADL:
-    # Binance's autoclose-…) or another client's: said so, so the operator is not left to
-    # guess why the position moved. A fill found by reconciliation may carry no client id.
+    # A fill of an order the tracker does not hold is either this bot's own (placed by an
+    # earlier process and filled while none ran, or no longer tracked: reconciliation names
+    # it by its client id, from the journal if the venue gives only the order id) or the
+    # venue's own (a liquidation, an ADL: Binance's autoclose-…) or another client's: said
+    # so, so the operator is not left to guess why the position moved. Calling the bot's own
+    # missed fill a foreign order told the operator something else traded the account.
     ident = fill.client_id or f"order {fill.order_id}"
-    if before is None:
+    if before is None and mm.foreign.is_ours(fill.client_id):
+        ident += (
+            ": a missed fill of this bot's own order (placed before a restart, or no longer "
+            "tracked)"
+        )
+    elif before is None:
         ident += (
             ": an order this bot does not know (the venue's own, e.g. a liquidation, "
             "or another client's)"

@@ -4,8 +4,17 @@ Each fill goes to the strategy as a TRADE OrderUpdate carrying its order's queri
 the tracker learns the order's fate with the fill. The fill is the fact; the status only
 names the fate. So:
 
-- a fill whose order cannot be named (the venue may give the order id only), or which the
-  venue says it does not know, is booked as an update carrying the fill only;
+- a fill's order is named by the client id the venue gives with it (OKX, Hyperliquid,
+  Extended), else by its venue order id: an order the tracker holds, one the venue lists
+  open, one the gateway placed, and at start one the journal knows (``journaled``: an
+  earlier process's order that filled while no process ran, :mod:`.journal_orders`);
+- a fill of an order the venue no longer knows but the journal does is booked with the
+  journal's facts of the order, advanced by the fill (its filled size counted on from the
+  journal's; FILLED once that reaches the order's size): a restart used to book the bot's
+  own missed fill without a client id, as PARTIALLY_FILLED with ``cum_qty`` 0, and name it
+  "an order this bot does not know";
+- a fill whose order cannot be named at all is booked as an update carrying the fill only
+  (the core names it as another client's or the venue's own order);
 - a fill whose order's status query fails (a 5xx, a lost answer, a lost connection, a clock
   skew, a 429) is booked the same way, and the order is then marked unknown
   (``OutcomeUnknown``, operation "query", as the execution layer answers a failed query), so
@@ -18,7 +27,7 @@ names the fate. So:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -32,6 +41,11 @@ from mmtrio.venues.protocol import Gateway
 # The reads the reconciler tries again later (it retries a pass on the same errors): one of
 # them failing on a status query is no reason to drop the fill already listed.
 QUERY_FAILURES = (OutcomeUnknownError, ConnectionFailed, ClockSkewError, RateLimited)
+
+
+# At start: the journal's last state of this bot's orders by venue order id or client id,
+# keyed by venue order id (recovery reads it, :func:`.journal_orders.journaled_orders`).
+Journaled = Callable[[set[int], set[str]], Awaitable[dict[int, OrderUpdate]]]
 
 
 class _Live(Protocol):
@@ -86,6 +100,20 @@ def _with_state(st: OrderUpdate, fill: Fill) -> OrderUpdate:
     )
 
 
+def _journal_state(known: OrderUpdate, fill: Fill, cum: int) -> OrderUpdate:
+    """The fill, carrying its order's journaled facts advanced by it (``cum``: the order's
+    filled size with this fill)."""
+    status = OrderStatus.FILLED if cum >= known.qty else OrderStatus.PARTIALLY_FILLED
+    return replace(
+        known,
+        exec_type=ExecType.TRADE,
+        status=status,
+        cum_qty=min(cum, known.qty),
+        ts=max(known.ts, fill.ts),
+        fill=fill,
+    )
+
+
 async def missed_fill_updates(
     gateway: Gateway,
     orders: _Live,
@@ -94,6 +122,7 @@ async def missed_fill_updates(
     venue_open: list[OrderUpdate],
     *,
     clock_ms: Callable[[], int],
+    journaled: Journaled | None = None,
 ) -> MissedFills:
     """The updates that book ``fills`` (see the module docstring)."""
     live = orders.live_orders()
@@ -101,17 +130,39 @@ async def missed_fill_updates(
     names = {o.order_id: o.client_id for o in live if o.order_id is not None}
     names.update({u.order_id: u.client_id for u in venue_open})
     lookup = getattr(gateway, "client_id_for", None)
+
+    def named(f: Fill) -> str:
+        return (
+            f.client_id
+            or names.get(f.order_id)
+            or (lookup(f.order_id) if callable(lookup) else None)
+            or ""
+        )
+
+    known: dict[str, OrderUpdate] = {}
+    if journaled is not None:
+        asked = [f for f in fills if not (named(f) and named(f) in tracked)]
+        if asked:
+            cids = {f.client_id for f in asked if f.client_id}
+            by_id = await journaled({f.order_id for f in asked}, cids)
+            known = {u.client_id: u for u in by_id.values()}
+            names.update({oid: u.client_id for oid, u in by_id.items() if oid not in names})
     states: dict[str, OrderUpdate | None] = {}
+    cums = {cid: u.cum_qty for cid, u in known.items()}
     found = MissedFills()
     for f in fills:
-        cid = names.get(f.order_id) or (lookup(f.order_id) if callable(lookup) else None) or ""
+        cid = named(f)
         fill = replace(f, client_id=cid)
         if cid and cid not in states:
             states[cid] = await _query(gateway, symbol, cid, found, clock_ms)
         st = states.get(cid) if cid else None
-        found.updates.append(
-            fill_only_update(fill, tracked.get(cid)) if st is None else _with_state(st, fill)
-        )
+        if st is not None:
+            found.updates.append(_with_state(st, fill))
+        elif cid in known and cid not in tracked:
+            cums[cid] += fill.qty
+            found.updates.append(_journal_state(known[cid], fill, cums[cid]))
+        else:
+            found.updates.append(fill_only_update(fill, tracked.get(cid)))
     return found
 
 

@@ -15,12 +15,16 @@ periodically, and once more at stop. Decisions recorded here:
   before stepping it is fed again (``known_trade_ids`` records what was fed). Each missed
   fill is fed to the strategy as a TRADE OrderUpdate carrying the order's queried status, so
   the tracker learns the order's fate with the fill; the ledger dedupes by trade id, so a
-  fill the user stream also delivers is booked once. A fill whose order cannot be named
-  (the venue may give the order id only) is still booked, as an update with an empty client id
-  (the tracker passes it to the ledger). So is a fill whose order's status query fails (a
-  5xx, a lost answer, a 429): the order is then marked unknown, to be queried by the
-  strategy, and after a 429 the pass ends once its fills are delivered (:mod:`.missed_fills`;
-  the pass used to fail with the fill in hand, DST seeds 101565 and 104095).
+  fill the user stream also delivers is booked once. A fill's order is named by the client
+  id the venue gives with it, else by its venue order id (the tracker, the venue's open
+  orders, the gateway, and at start the journal: an earlier process's order that filled
+  while no process ran is the bot's own, booked against its client id). A fill whose order
+  cannot be named is still booked, as an update with an empty client id (the tracker passes
+  it to the ledger; the core names it as not this bot's). So is a fill whose order's status
+  query fails (a 5xx, a lost answer, a 429): the order is then marked unknown, to be queried
+  by the strategy, and after a 429 the pass ends once its fills are delivered
+  (:mod:`.missed_fills`; the pass used to fail with the fill in hand, DST seeds 101565 and
+  104095).
 - **Start, a new journal** (``journal_new``: no start record, no fill): the venue's history
   predates this journal; it is inside the venue position, which is adopted. Its trade ids
   become the watermark.
@@ -66,7 +70,7 @@ from mmtrio.core.ledger import Ledger
 from mmtrio.core.orders import Order
 from mmtrio.errors import VenueError
 from mmtrio.runtime.inbox import Sender
-from mmtrio.runtime.missed_fills import missed_fill_updates
+from mmtrio.runtime.missed_fills import Journaled, missed_fill_updates
 from mmtrio.venues.protocol import Gateway
 
 CONFIRM_DELAY_S = 0.5  # re-check of a position mismatch (see the module docstring)
@@ -143,6 +147,7 @@ class _Pass:
     events_out: Sender | None
     record: Callable[[Event], object] | None
     report: ReconcileReport
+    journaled: Journaled | None = None
 
     async def deliver(self, event: Event) -> None:
         if self.events_out is not None:
@@ -176,7 +181,13 @@ class _Pass:
         # (stopped first) must be fed again, or the fill would be lost.
         new = [t for t in trades if not ledger.has_fill(t.trade_id)]
         found = await missed_fill_updates(
-            self.gateway, self.mm.orders, self.symbol, new, venue_open, clock_ms=self.clock_ms
+            self.gateway,
+            self.mm.orders,
+            self.symbol,
+            new,
+            venue_open,
+            clock_ms=self.clock_ms,
+            journaled=self.journaled,
         )
         for upd in found.updates:
             if upd.fill is not None:
@@ -268,6 +279,7 @@ async def reconcile(
     record: Callable[[Event], object] | None = None,
     confirm_delay_s: float = CONFIRM_DELAY_S,
     journal_new: bool | None = None,
+    journaled: Journaled | None = None,
 ) -> ReconcileReport:
     """One reconciliation pass (see the module docstring for what start and later runs do).
 
@@ -275,10 +287,11 @@ async def reconcile(
     ``since_trade_id`` the watermark (the previous pass's ``last_trade_id``, or at start the
     journal's). ``record`` receives every event stepped here (start/stop: the journal).
     ``journal_new`` (start only; default: no watermark) says the journal has no past.
+    ``journaled`` (start) names missed fills of an earlier process's orders from the journal.
     Venue errors propagate: a supervisor retries the pass.
     """
     report = ReconcileReport(startup=startup, last_trade_id=since_trade_id)
-    p = _Pass(gateway, mm, symbol, known_trade_ids, clock_ms, events_out, record, report)
+    p = _Pass(gateway, mm, symbol, known_trade_ids, clock_ms, events_out, record, report, journaled)
     venue_open = await _open_orders(p, startup=startup, adopt=adopt, is_ours=is_ours)
 
     if startup:

@@ -23,8 +23,9 @@ After ``kill -9`` at any moment the journal holds a prefix of what the process a
    venue listing repeating one later books nothing.
 3. **Reconcile** (:func:`mmtrio.runtime.reconcile.reconcile`, ``startup=True``): our open
    orders cancelled (or adopted), every venue trade after the watermark that the ledger lacks
-   is booked *and journaled*, the venue position compared with the rebuilt books (a gap is
-   an error line) and adopted.
+   is booked *and journaled* (against its order's client id when the journal knows the
+   order: the dead process's own, :mod:`.journal_orders`), the venue position compared
+   with the rebuilt books (a gap is an error line) and adopted.
 4. **Checkpoint** the new baseline durably (``write_durable``) before anything is quoted.
 
 Client ids are never reused: ``Journal.next_epoch`` is committed before any order exists.
@@ -51,12 +52,13 @@ from typing import Any, Protocol
 from loguru import logger
 
 from mmtrio import determinism
-from mmtrio.core.events import Event, Fill, Side
+from mmtrio.core.events import Event, Fill, OrderUpdate, Side
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.loss_limits import LimitsState
 from mmtrio.errors import JournalError, ParameterError
 from mmtrio.runtime import journal_schema as js
+from mmtrio.runtime.journal_orders import journaled_orders
 from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile
 from mmtrio.venues.protocol import Gateway
 
@@ -344,6 +346,14 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
     a.known_trade_ids |= {f.trade_id for f, _ in view.fills}
     rebuilt = a.mm.ledger.position_lots
     logger.info("journal: {}", _recovery_text(view, replayed, rebuilt, a.instrument))
+
+    async def journaled(order_ids: set[int], client_ids: set[str]) -> dict[int, OrderUpdate]:
+        # A fill the venue lists by its order id only (Binance) of an order the dead process
+        # placed: the journal names it (runtime/journal_orders.py).
+        return await determinism.run_sync(
+            journaled_orders, a.journal_path, symbol, order_ids, client_ids
+        )
+
     report = await reconcile(
         a.gateway,
         a.mm,
@@ -357,6 +367,7 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
         since_trade_id=view.watermark,
         record=a.record,
         journal_new=view.is_new,
+        journaled=journaled if not view.is_new else None,
     )
     if not view.is_new and report.position_gap == 0:
         logger.info(
