@@ -17,7 +17,7 @@ from mmtrio.backtest.runner import BacktestResult, BacktestSettings
 from mmtrio.reporting.pnl import SessionReport, compute_report, decimal_text
 
 if TYPE_CHECKING:
-    from mmtrio.config import Config
+    from mmtrio.reporting.charts import InventoryLimits
 
 NO_TRADES = "no trades: nothing made or lost"
 
@@ -96,16 +96,13 @@ def pnl_verdict(before_fees: Decimal, after_fees: Decimal, fills: int | None = N
     return "LOSES before and after fees"
 
 
-def write_html(report: SessionReport, result: BacktestResult, cfg: Config, path: Path) -> None:
+def write_html(
+    report: SessionReport, result: BacktestResult, limits: InventoryLimits, path: Path
+) -> None:
     """Render the report's HTML page (plots embedded) to ``path``, with what the run knows
     that a journal-less report would not: our quotes and the halts over time
-    (``result.timeline``) and the config's inventory limits (``risk.max_position`` and its
-    bands in the data's lots)."""
-    from mmtrio.config.strategy import size_lots
-    from mmtrio.reporting.charts import InventoryLimits
+    (``result.timeline``) and the config's inventory limits (``limits``, in the data's lots:
+    the caller sizes them from the config, which the backtest package does not import)."""
     from mmtrio.reporting.html import render_html
 
-    r = cfg.risk
-    _, max_lots = size_lots(cfg, report.instrument)
-    limits = InventoryLimits(max_lots, r.warn_fraction, r.critical_fraction, r.hard_fraction)
     path.write_text(render_html(report, result.timeline, limits), encoding="utf-8")

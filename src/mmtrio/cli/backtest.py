@@ -227,9 +227,14 @@ def _write_html(
     exit 1, and the printed result stands."""
     from mmtrio.backtest.report import write_html
     from mmtrio.cli import EXIT_FAILED, EXIT_OK
+    from mmtrio.config.strategy import size_lots
+    from mmtrio.reporting.charts import InventoryLimits
 
+    r = cfg.risk
+    _, max_lots = size_lots(cfg, report.instrument)
+    limits = InventoryLimits(max_lots, r.warn_fraction, r.critical_fraction, r.hard_fraction)
     try:
-        write_html(report, result, cfg, path)
+        write_html(report, result, limits, path)
     except OSError as exc:
         print(
             f"mmtrio backtest: cannot write the HTML report {path}: {exc.strerror or exc} "
