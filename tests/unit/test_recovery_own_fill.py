@@ -157,6 +157,41 @@ async def test_the_venues_queried_state_wins_and_partial_fills_count_on(tmp_path
     assert all(OWN in line for line in fill_lines(mm)), fill_lines(mm)
 
 
+def sent_only(cid: str, side: Side, qty: int) -> Placed:
+    """Killed between sending the order and journaling its accept: the send alone."""
+
+    def write(writer: JournalWriter, recorder: JournalRecorder, now: int) -> None:
+        writer.append(js.order_sent(PlaceOrder(cid, SYM, side, MID - 50, qty), now))
+
+    return write
+
+
+async def test_a_fill_of_an_order_whose_accept_was_never_journaled_is_named(
+    tmp_path: Path,
+) -> None:
+    """The README suite's flake (test_crash_recovery, killed 0.5 s after start under load):
+    the accept of the resting order was not yet committed, so the journal had no order id
+    for it, and Binance's trade list names the order id only. The restart asks the venue for
+    the unacknowledged placements by client id: the answer names the order."""
+    venue = FakeVenue()
+    await session(tmp_path, venue)
+    await session(tmp_path, venue, sent_only("t2-6", Side.SELL, 1), sent_only("t2-7", Side.BUY, 2))
+    venue.fill(trade(9, Side.BUY, qty=2, order_id=7))
+    venue.states["t2-7"] = OrderUpdate(
+        SYM, "t2-7", 7, Side.BUY, ExecType.TRADE, OrderStatus.FILLED, MID - 50, 2, 2,
+        TimeInForce.POST_ONLY, False, 2_000,
+    )  # fmt: skip
+    report, mm = await session(tmp_path, venue)
+
+    assert report.missed_fills == [9] and mm.ledger.position_lots == venue.lots == 2
+    (fill,) = journaled(tmp_path, "fill")
+    assert fill["client_id"] == "t2-7" and fill["order_id"] == 7
+    last = journaled(tmp_path, "order_update")[-1]
+    assert (last["client_id"], last["status"], last["cum_qty"]) == ("t2-7", "FILLED", 2)
+    lines = fill_lines(mm)
+    assert len(lines) == 1 and OWN in lines[0] and "t2-7" in lines[0], lines
+
+
 async def test_a_fill_no_one_knows_is_still_named_foreign(tmp_path: Path) -> None:
     venue = FakeVenue()
     await session(tmp_path, venue)

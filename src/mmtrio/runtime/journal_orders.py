@@ -31,6 +31,7 @@ from mmtrio.errors import JournalError
 from mmtrio.runtime import journal_schema as js
 
 MAX_LOOKUP_IDS = 500  # ids per SQL statement (SQLite's variable limit is far above)
+UNACKED_LIMIT = 20  # unacknowledged placements a restart asks the venue about, at most
 _ORDER_KINDS = (js.Kind.ORDER_SENT.value, js.Kind.ORDER_OUTCOME.value, js.Kind.ORDER_UPDATE.value)
 
 
@@ -123,4 +124,45 @@ def journaled_orders(
     return out
 
 
-__all__ = ["journaled_orders"]
+def unacked_places(path: Path, symbol: str, limit: int = UNACKED_LIMIT) -> list[str]:
+    """Client ids of this bot's latest ``limit`` placements of ``symbol`` whose venue order
+    id the journal never learnt, newest first (blocking).
+
+    A process killed between sending an order and journaling its accept leaves only the
+    ``order_sent``; the order may rest and fill while no process runs, and a venue that lists
+    the fill by order id alone (Binance) then names no order the journal knows. The restart
+    asks the venue for these ids (:mod:`.missed_fills`): it tells each one's order id."""
+    if not path.exists() or limit <= 0:
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+    try:
+        out: list[str] = []
+        for cid, sym in conn.execute(
+            "SELECT json_extract(payload, '$.client_id'), json_extract(payload, '$.symbol') "
+            "FROM records WHERE kind = ? AND json_extract(payload, '$.op') = 'place' "
+            "ORDER BY seq DESC LIMIT ?",
+            (js.Kind.ORDER_SENT.value, 4 * limit),
+        ):
+            if not cid or (sym is not None and sym != symbol) or cid in out:
+                continue
+            (acked,) = conn.execute(
+                "SELECT COUNT(*) FROM records WHERE kind IN (?, ?) AND "
+                "json_extract(payload, '$.client_id') = ? AND "
+                "json_extract(payload, '$.order_id') IS NOT NULL",
+                (js.Kind.ORDER_OUTCOME.value, js.Kind.ORDER_UPDATE.value, cid),
+            ).fetchone()
+            if not acked:
+                out.append(str(cid))
+                if len(out) >= limit:
+                    break
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return out
+
+
+__all__ = ["UNACKED_LIMIT", "journaled_orders", "unacked_places"]

@@ -7,7 +7,9 @@ names the fate. So:
 - a fill's order is named by the client id the venue gives with it (OKX, Hyperliquid,
   Extended), else by its venue order id: an order the tracker holds, one the venue lists
   open, one the gateway placed, and at start one the journal knows (``journaled``: an
-  earlier process's order that filled while no process ran, :mod:`.journal_orders`);
+  earlier process's order that filled while no process ran, :mod:`.journal_orders`), or
+  one the earlier process sent but was killed before journaling its accept (``unacked``:
+  the venue, asked by client id, tells its order id);
 - a fill of an order the venue no longer knows but the journal does is booked with the
   journal's facts of the order, advanced by the fill (its filled size counted on from the
   journal's; FILLED once that reaches the order's size): a restart used to book the bot's
@@ -46,6 +48,9 @@ QUERY_FAILURES = (OutcomeUnknownError, ConnectionFailed, ClockSkewError, RateLim
 # At start: the journal's last state of this bot's orders by venue order id or client id,
 # keyed by venue order id (recovery reads it, :func:`.journal_orders.journaled_orders`).
 Journaled = Callable[[set[int], set[str]], Awaitable[dict[int, OrderUpdate]]]
+# At start: the client ids of the earlier process's latest placements whose accept it never
+# journaled (killed in between), newest first (:func:`.journal_orders.unacked_places`).
+Unacked = Callable[[], Awaitable[list[str]]]
 
 
 class _Live(Protocol):
@@ -123,6 +128,7 @@ async def missed_fill_updates(
     *,
     clock_ms: Callable[[], int],
     journaled: Journaled | None = None,
+    unacked: Unacked | None = None,
 ) -> MissedFills:
     """The updates that book ``fills`` (see the module docstring)."""
     live = orders.live_orders()
@@ -148,6 +154,10 @@ async def missed_fill_updates(
             known = {u.client_id: u for u in by_id.values()}
             names.update({oid: u.client_id for oid, u in by_id.items() if oid not in names})
     states: dict[str, OrderUpdate | None] = {}
+    if unacked is not None and any(not named(f) for f in fills):
+        await _name_unacked(
+            gateway, symbol, fills, unacked, named=named, names=names, states=states
+        )
     cums = {cid: u.cum_qty for cid, u in known.items()}
     found = MissedFills()
     for f in fills:
@@ -164,6 +174,37 @@ async def missed_fill_updates(
         else:
             found.updates.append(fill_only_update(fill, tracked.get(cid)))
     return found
+
+
+async def _name_unacked(
+    gateway: Gateway,
+    symbol: str,
+    fills: list[Fill],
+    unacked: Unacked,
+    *,
+    named: Callable[[Fill], str],
+    names: dict[int, str],
+    states: dict[str, OrderUpdate | None],
+) -> None:
+    """Ask the venue for the earlier process's placements it never saw accepted, newest
+    first, until every fill is named: each answer tells an order id (``names``) and the
+    order's state (``states``, so it is not queried twice). A query that fails names
+    nothing: that fill is booked unnamed, as before."""
+    for cid in await unacked():
+        if all(named(f) for f in fills):
+            return
+        if cid in states:
+            continue
+        try:
+            st = await gateway.query(symbol, cid)
+        except QUERY_FAILURES as exc:
+            logger.warning("reconcile: the placement {} could not be read ({})", cid, exc)
+            if isinstance(exc, RateLimited):
+                return
+            continue
+        if st is not None:
+            states[cid] = st
+            names.setdefault(st.order_id, cid)
 
 
 async def _query(

@@ -70,7 +70,7 @@ from mmtrio.core.ledger import Ledger
 from mmtrio.core.orders import Order
 from mmtrio.errors import VenueError
 from mmtrio.runtime.inbox import Sender
-from mmtrio.runtime.missed_fills import Journaled, missed_fill_updates
+from mmtrio.runtime.missed_fills import Journaled, Unacked, missed_fill_updates
 from mmtrio.venues.protocol import Gateway
 
 CONFIRM_DELAY_S = 0.5  # re-check of a position mismatch (see the module docstring)
@@ -148,6 +148,7 @@ class _Pass:
     record: Callable[[Event], object] | None
     report: ReconcileReport
     journaled: Journaled | None = None
+    unacked: Unacked | None = None
 
     async def deliver(self, event: Event) -> None:
         if self.events_out is not None:
@@ -188,6 +189,7 @@ class _Pass:
             venue_open,
             clock_ms=self.clock_ms,
             journaled=self.journaled,
+            unacked=self.unacked,
         )
         for upd in found.updates:
             if upd.fill is not None:
@@ -280,6 +282,7 @@ async def reconcile(
     confirm_delay_s: float = CONFIRM_DELAY_S,
     journal_new: bool | None = None,
     journaled: Journaled | None = None,
+    unacked: Unacked | None = None,
 ) -> ReconcileReport:
     """One reconciliation pass (see the module docstring for what start and later runs do).
 
@@ -291,7 +294,18 @@ async def reconcile(
     Venue errors propagate: a supervisor retries the pass.
     """
     report = ReconcileReport(startup=startup, last_trade_id=since_trade_id)
-    p = _Pass(gateway, mm, symbol, known_trade_ids, clock_ms, events_out, record, report, journaled)
+    p = _Pass(
+        gateway,
+        mm,
+        symbol,
+        known_trade_ids,
+        clock_ms,
+        events_out,
+        record,
+        report,
+        journaled,
+        unacked,
+    )
     venue_open = await _open_orders(p, startup=startup, adopt=adopt, is_ours=is_ours)
 
     if startup:

@@ -58,7 +58,7 @@ from mmtrio.core.ledger import Ledger
 from mmtrio.core.loss_limits import LimitsState
 from mmtrio.errors import JournalError, ParameterError
 from mmtrio.runtime import journal_schema as js
-from mmtrio.runtime.journal_orders import journaled_orders
+from mmtrio.runtime.journal_orders import journaled_orders, unacked_places
 from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile
 from mmtrio.venues.protocol import Gateway
 
@@ -354,6 +354,10 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
             journaled_orders, a.journal_path, symbol, order_ids, client_ids
         )
 
+    async def unacked() -> list[str]:
+        # ... or one it sent and was killed before journaling its accept: the venue names it
+        return await determinism.run_sync(unacked_places, a.journal_path, symbol)
+
     report = await reconcile(
         a.gateway,
         a.mm,
@@ -368,6 +372,7 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
         record=a.record,
         journal_new=view.is_new,
         journaled=journaled if not view.is_new else None,
+        unacked=unacked if not view.is_new else None,
     )
     if not view.is_new and report.position_gap == 0:
         logger.info(
