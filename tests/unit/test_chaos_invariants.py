@@ -323,7 +323,7 @@ def test_known_or_cancelled_orders_pass() -> None:
     # the alert on the order's first user-stream update names it as well (core/foreign.py)
     alert = (
         "WARNING mmtrio.runtime.trading an order this bot did not place trades this account: "
-        "x-1 (venue id 65) BUY 0.002 BTCUSDT @ 58789.60, NEW; left alone"
+        "x-1 (venue id 65) BUY 0.002 BTC of BTCUSDT @ 58789.60, NEW; left alone"
     )
     assert logged_order_ids([(700, alert), (900, line)]) == {"x-1": 700, "x-2": 900}
     gone = [snap(t, orders=("x-1",) if t < 2_500 else ()) for t in range(0, 6_000, 500)]

@@ -239,6 +239,11 @@ def test_an_init_config_switched_to_testnet_is_valid_and_a_missing_symbol_is_nam
     assert config.venue.mode == "testnet" and config.runtime.name == "binance-testnet-btcusdt"
     found = problems(with_changes(venue__mode="live"))
     assert list(found) == ["venue"] and "symbol is required" in found["venue"]
+    # the repo's config.toml copied elsewhere for testnet: its relative recording is absent,
+    # and [sim] is not read outside paper mode
+    gone = with_changes(venue__mode="testnet", venue__symbol="BTCUSDT", sim__data_files=["x.gz"])
+    assert parse(gone).venue.mode == "testnet"
+    assert "not found" in problems(with_changes(sim__data_files=["x.gz"]))["sim.data_files"]
 
 
 def test_sizes_and_notional_are_checked_against_the_venues_instrument() -> None:

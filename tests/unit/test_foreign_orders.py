@@ -32,7 +32,7 @@ def test_a_foreign_order_is_named_at_its_first_update_and_only_then() -> None:
     s.mm.drain_notices()
     s.step(_update("web_manual1", s.now))
     (alert,) = _foreign_alerts(s)
-    assert "web_manual1 (venue id 42) SELL 0.003 BTCUSDT @" in alert
+    assert "web_manual1 (venue id 42) SELL 0.003 BTC of BTCUSDT @ 60002.00, NEW" in alert
     assert "left alone" in alert and "NEW" in alert
     # its fill later: booked into the position, not named again
     s.step(_update("web_manual1", s.now, OrderStatus.FILLED, cum=3))
@@ -55,3 +55,23 @@ def test_the_memory_of_named_orders_is_bounded() -> None:
         s.mm.foreign.first_seen(_update(f"web_{i}", s.now))
     assert len(s.mm.foreign._named) == MAX_REMEMBERED
     assert s.mm.foreign.first_seen(_update("web_0", s.now)) is not None  # forgotten: again
+
+
+def test_a_contract_venue_s_foreign_order_is_sized_in_the_base_asset() -> None:
+    """QA (OKX testnet mode): a foreign 1-contract order (0.01 BTC) was named as
+    `BUY 1.0 BTC-USDT-SWAP`, in contracts; sizes in the logs are in the base asset."""
+    from dataclasses import replace as _replace
+
+    from mmtrio.core.client_ids import ClientIdGenerator
+    from mmtrio.core.foreign import ForeignOrders
+    from mmtrio.core.instruments import BTCUSDT
+    from mmtrio.venues.binance.client_ids import client_id_format
+
+    swap = _replace(
+        BTCUSDT, symbol="BTC-USDT-SWAP", lot_size=Decimal("0.1"), contract_size=Decimal("0.01")
+    )
+    names = ForeignOrders(ClientIdGenerator(client_id_format("t"), 1), swap)
+    upd = _update("foreign1", 1)
+    alert = names.first_seen(_replace(upd, symbol="BTC-USDT-SWAP", qty=10))  # 1.0 contract
+    assert alert is not None and "BUY" not in alert  # the update is a SELL
+    assert "SELL 0.010 BTC of BTC-USDT-SWAP @" in alert, alert

@@ -112,9 +112,12 @@ def load_config(
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<config>") -> Config:
     """Validate already-parsed TOML data; relative paths resolve against ``base_dir``."""
+    venue = data.get("venue")
+    # [sim] is read only in paper mode: its recordings need not exist for testnet or live
+    paper = not isinstance(venue, Mapping) or venue.get("mode", "paper") == "paper"
     try:
         return Config.model_validate(
-            with_location_defaults(dict(data)), context={"base_dir": base_dir}
+            with_location_defaults(dict(data)), context={"base_dir": base_dir, "paper": paper}
         )
     except ValidationError as exc:
         raise ConfigValidationError(source, problems_of(exc)) from None

@@ -185,6 +185,8 @@ class SimConfig(Section):
     @classmethod
     def _files_exist(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
         resolved = [resolve_path(p, info) for p in value]
+        if isinstance(info.context, dict) and info.context.get("paper") is False:
+            return resolved  # testnet/live: [sim] is not read (config.toml says so)
         # A file, or an event store directory (mmtrio data convert) named alone.
         missing = [str(p) for p in resolved if not p.is_file() and not (p / "meta.json").is_file()]
         if missing:

@@ -58,7 +58,8 @@ class ForeignOrders:
         inst = self._instrument
         return (
             f"{NAMED}{cid} (venue id "
-            f"{event.order_id}) {event.side.value} {inst.lots_to_qty(event.qty)} "
-            f"{event.symbol} @ {inst.ticks_to_price(event.price)}, {event.status.value}; "
+            f"{event.order_id}) {event.side.value} {inst.base_str(event.qty)} "
+            f"{inst.base_asset or 'base units'} of {event.symbol} @ "
+            f"{inst.price_str(event.price)}, {event.status.value}; "
             "left alone (its fills are booked into the position)"
         )
