@@ -30,6 +30,8 @@ NAME = "run"
 HELP = "run the market maker (paper trading on the built-in sim with the default config)"
 EPILOG = """\
 examples:
+  # data/binance-usdm/... paths: from the root of a checkout of mmtrio (an installed
+  # package ships one sample, python -c 'import mmtrio.packaged as p; print(p.SAMPLE_RECORDING)')
   mmtrio run                                   # paper trading on the built-in sim, live screen
                                                # (./config.toml, else the packaged default)
   mmtrio run --config /etc/mmtrio/config.toml --json-logs   # headless (systemd): JSON on stdout
