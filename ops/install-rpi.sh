@@ -17,6 +17,10 @@
 # paper-trading default for SYMBOL, bot name NAME, metrics on PORT, JSON logs) unless it exists,
 # and /etc/mmtrio/credentials/NAME/ (root only); run it with `systemctl enable --now
 # mmtrio@NAME`. Each instance has its own state in /var/lib/mmtrio/NAME.
+#
+# State: both units set MMTRIO_STATE_ROOT=/var/lib/mmtrio and the configs written here leave
+# [runtime] state_dir unset, so each bot's state directory is /var/lib/mmtrio/<bot name>
+# (journal, lock, control.sock, KILL); the default config's bot is "binance-paper".
 set -euo pipefail
 
 PREFIX=/opt/mmtrio
@@ -27,6 +31,30 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 die() { echo "install-rpi: $*" >&2; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "run as root (sudo $0)"
+
+# The config rewrites, as functions so tests/unit/test_ops.py runs exactly these lines.
+default_config() {  # SHIPPED_CONFIG PREFIX: the checkout's config.toml for the service
+    # Recordings from the installed tree, JSON logs. The state directory is left to the unit's
+    # MMTRIO_STATE_ROOT: /var/lib/mmtrio/<bot name>.
+    sed -e "s#\"data/binance-usdm/#\"$2/src-tree/data/binance-usdm/#g" \
+        -e 's#^json = false#json = true#' \
+        "$1"
+}
+
+instance_config() {  # INIT_CONFIG NAME SYMBOL PORT DATA: `mmtrio init`'s file for one bot
+    local conf
+    conf="$(sed -e "s#^\# symbol = \"BTCUSDT\" #symbol = \"$3\" #" \
+        -e "s#^\# name = \"binance-paper\" #name = \"$2\" #" \
+        -e "s#^port = 9464 #port = $4 #" \
+        -e 's#^json = false#json = true#' \
+        "$1")"
+    if [[ "$3" != "BTCUSDT" && -f "$5" ]]; then
+        # The packaged sample recording is BTCUSDT: replay this symbol's own recording.
+        conf="$(sed -e "s#^\# data_files = \[\"btcusdt_20240808.gz\"\] #data_files = [\"$5\"] #" \
+            <<<"$conf")"
+    fi
+    printf '%s\n' "$conf"
+}
 
 placeholder_credentials() {  # LoadCredential= needs the files to exist, even for paper trading
     local dir="$1"
@@ -51,18 +79,11 @@ if [[ "${1:-}" == "--instance" ]]; then
         "$PREFIX/venv/bin/mmtrio" init "$tmp" >/dev/null
         lower="$(echo "$symbol" | tr 'A-Z' 'a-z')"
         data="$PREFIX/src-tree/data/binance-usdm/${lower}_20240808.gz"
-        sed -e "s#^\# symbol = \"BTCUSDT\" #symbol = \"$symbol\" #" \
-            -e "s#^\# name = \"binance-paper\" #name = \"$name\" #" \
-            -e "s#^port = 9464 #port = $port #" \
-            -e 's#^json = false#json = true#' \
-            "$tmp/config.toml" > "$conf"
-        if [[ "$symbol" != "BTCUSDT" && -f "$data" ]]; then
-            # The packaged sample recording is BTCUSDT: replay this symbol's own recording.
-            sed -i -e "s#^\# data_files = \[\"btcusdt_20240808.gz\"\] #data_files = [\"$data\"] #" "$conf"
-        fi
+        instance_config "$tmp/config.toml" "$name" "$symbol" "$port" "$data" > "$conf"
         rm -rf "$tmp"
         chmod 0644 "$conf"
-        echo "    wrote $conf (paper trading, bot $name, $symbol, metrics on 127.0.0.1:$port)"
+        echo "    wrote $conf (paper trading, bot $name, $symbol, metrics on 127.0.0.1:$port," \
+            "state in /var/lib/mmtrio/$name)"
     fi
     "$PREFIX/venv/bin/mmtrio" config check "$conf" || \
         echo "    WARNING: $conf does not pass 'mmtrio config check'; fix it before starting"
@@ -106,18 +127,19 @@ echo "==> configuration in $ETC"
 install -d -m 0755 "$ETC"
 install -d -m 0700 -o root -g root "$ETC/credentials"
 if [[ ! -f "$ETC/config.toml" ]]; then
-    # The shipped default is paper trading on the built-in simulator; point its paths at the
-    # service's directories (state in /var/lib/mmtrio, recordings in the installed tree).
-    sed -e 's#^state_dir = .*#state_dir = "/var/lib/mmtrio"#' \
-        -e 's#^control_socket = .*#control_socket = "/var/lib/mmtrio/control.sock"#' \
-        -e 's#^kill_file = .*#kill_file = "/var/lib/mmtrio/KILL"#' \
-        -e "s#\"data/binance-usdm/#\"$PREFIX/src-tree/data/binance-usdm/#g" \
-        -e 's#^json = false#json = true#' \
-        "$SRC/config.toml" > "$ETC/config.toml"
+    # The shipped default is paper trading on the built-in simulator, recordings from the
+    # installed tree; the unit's MMTRIO_STATE_ROOT puts its state in /var/lib/mmtrio/<bot>.
+    default_config "$SRC/config.toml" "$PREFIX" > "$ETC/config.toml"
     chmod 0644 "$ETC/config.toml"
-    echo "    wrote $ETC/config.toml (paper trading); edit it, then: mmtrio config check"
+    echo "    wrote $ETC/config.toml (paper trading, state in /var/lib/mmtrio/binance-paper);" \
+        "edit it, then: mmtrio config check"
 else
     echo "    kept existing $ETC/config.toml"
+fi
+legacy=/var/lib/mmtrio/.local/state/mmtrio  # where earlier installs' units put the state
+if [[ -d "$legacy" ]]; then
+    echo "    NOTE: $legacy holds state of an earlier install; the units now keep each bot's"
+    echo "    state in /var/lib/mmtrio/<bot>. Stop the bot, then: sudo mv $legacy/<bot> /var/lib/mmtrio/"
 fi
 "$PREFIX/venv/bin/mmtrio" config check "$ETC/config.toml" || \
     echo "    WARNING: $ETC/config.toml does not pass 'mmtrio config check'; fix it before starting"

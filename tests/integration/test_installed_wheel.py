@@ -120,10 +120,14 @@ def operator_commands() -> list[str]:
     out = []
     for raw in code_blocks(ROOT / "docs" / "OPERATOR.md"):
         line = raw.split("  #", 1)[0].strip()
-        if "/opt/mmtrio/venv/bin/mmtrio" not in line and not line.startswith("curl "):
+        if line.startswith("mm() "):
+            continue  # the guide's shorthand itself (section 1): its lines are run below
+        if line.startswith("mm "):  # = mmtrio as the mmtrio user, MMTRIO_STATE_ROOT set
+            line = "mmtrio " + line.removeprefix("mm ")
+        elif "/opt/mmtrio/venv/bin/mmtrio" not in line and not line.startswith("curl "):
             continue
-        if " run " in f"{line} " or "/etc/mmtrio/ethusdt.toml" in line:
-            continue  # the foreground run; a second instance's file (section 10)
+        if " run " in f"{line} " or "ethusdt" in line:
+            continue  # the foreground run; a second instance (section 10)
         out.append(line)
     return out
 

@@ -2,11 +2,12 @@
 names a Unix datagram socket (bound here, as systemd would) and ``WATCHDOG_USEC`` is set.
 
 One paper-trading run on the built-in simulated venue is shared by the sd_notify, JSON-log and
-metrics checks: READY=1 comes first, watchdog pings follow while the loop runs, STOPPING=1 and
-a timeout extension come at SIGTERM; every stdout line is a JSON log record; the metrics
-endpoint, scraped over HTTP and parsed with prometheus_client's own parser, shows the position,
-fills and trading state. A second run with disk thresholds above the free space shows the disk
-guard latching the kill switch before anything is quoted.
+metrics checks: READY=1 comes first (once reconciled and both streams are up), watchdog pings
+follow while the loop runs, STOPPING=1 and a timeout extension come at SIGTERM; every stdout
+line is a JSON log record; the metrics endpoint, scraped over HTTP and parsed with
+prometheus_client's own parser, shows the position, fills and trading state. A second run with
+disk thresholds above the free space shows the disk guard latching the kill switch before
+anything is quoted.
 """
 
 from __future__ import annotations
@@ -162,6 +163,15 @@ def test_sd_notify_ready_watchdog_stopping(headless_run: Run) -> None:
     # trading loop is gone, and so is the proof of life).
     assert ready < pings[0] < stopping and pings[-1] < stopping, kinds
     assert "BTCUSDT" in run.datagrams[ready]["STATUS"]
+    # READY=1 means start-up is done: reconciled and both streams connected (not necessarily
+    # quoting yet: the warm-up may hold quotes, and STATUS says so).
+    assert "ws DOWN" not in run.datagrams[ready]["STATUS"], run.datagrams[ready]
+    assert not any(d.get("READY") for d in run.datagrams[ready + 1 :]), kinds
+    messages = [json.loads(line)["record"]["message"] for line in run.stdout.splitlines()]
+    reconciled = next(i for i, m in enumerate(messages) if m.startswith("reconcile (start):"))
+    ready_log = next(i for i, m in enumerate(messages) if m.startswith("ready: "))
+    assert reconciled < ready_log, messages[: ready_log + 1]
+    assert "market and user streams connected (READY=1 sent to systemd)" in messages[ready_log]
     extend = [int(d["EXTEND_TIMEOUT_USEC"]) for d in run.datagrams if "EXTEND_TIMEOUT_USEC" in d]
     assert extend and extend[0] >= 15 * 1_000_000  # ≥ runtime.shutdown_deadline_s
     assert run.datagrams[-1].get("STATUS") == "stopped: exit code 0"

@@ -12,6 +12,7 @@ import yaml  # type: ignore[import-untyped]
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mmtrio.runtime.engine_startup import SESSION_START_TIMEOUT_S
 from mmtrio.runtime.metrics import Metrics
 from tests.strategies import sample_status
 
@@ -56,6 +57,10 @@ def test_unit_has_the_required_directives() -> None:
     assert one("NoNewPrivileges") == "yes"
     assert one("ProtectSystem") == "strict"
     assert one("StateDirectory") == "mmtrio"
+    # Each bot's state in /var/lib/mmtrio/<bot>/ (docs/OPERATOR.md, section 1).
+    assert "MMTRIO_STATE_ROOT=/var/lib/mmtrio" in service["Environment"]
+    # READY=1 waits for start-up (its own 30 s deadline) and the streams' first connection.
+    assert int(one("TimeoutStartSec")) >= 3 * SESSION_START_TIMEOUT_S
     creds = service.get("LoadCredential", [])
     assert {c.split(":", 1)[0] for c in creds} == {"api_key", "api_secret"}
     assert one("User") == "mmtrio"
@@ -141,7 +146,8 @@ def test_template_unit_gives_each_instance_its_own_state_and_name() -> None:
     assert "2" in service["RestartPreventExitStatus"][0].split()  # a busy port: no loop
     # Everything else as hardened as the single-bot unit.
     single = unit_directives()["Service"]
-    for key in ("NoNewPrivileges", "ProtectSystem", "SystemCallFilter", "Type", "WatchdogSec"):
+    for key in ("NoNewPrivileges", "ProtectSystem", "SystemCallFilter", "Type", "WatchdogSec",
+                "TimeoutStartSec"):  # fmt: skip
         assert service[key] == single[key], key
 
 

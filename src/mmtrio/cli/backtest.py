@@ -66,6 +66,8 @@ NAME = "backtest"
 HELP = "replay recorded market data through the strategy; report P&L, markouts, fills; sweeps"
 EPILOG = """\
 examples:
+  # data/binance-usdm/... paths: from the root of a checkout of mmtrio (an installed
+  # package ships one sample, python -c 'import mmtrio.packaged as p; print(p.SAMPLE_RECORDING)')
   mmtrio backtest --data data/binance-usdm/btcusdt_20240808.gz
   mmtrio backtest --data a.gz --set quoting.gamma=0.05 --html report.html
   mmtrio backtest --data a.gz --sweep quoting.gamma=0.01,0.1,1 --json

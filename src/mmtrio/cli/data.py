@@ -27,6 +27,8 @@ NAME = "data"
 HELP = "convert recordings to event stores; import Tardis/hftbacktest data; export to hftbacktest"
 EPILOG = """\
 examples:
+  # data/binance-usdm/... paths: from the root of a checkout of mmtrio (an installed
+  # package ships one sample, python -c 'import mmtrio.packaged as p; print(p.SAMPLE_RECORDING)')
   mmtrio data convert data/binance-usdm/btcusdt_20240808.gz
   mmtrio data convert data/binance-usdm/btcusdt_20230404.dat.gz,\
 data/binance-usdm/btcusdt_20230405.dat.gz

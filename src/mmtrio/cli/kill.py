@@ -8,6 +8,8 @@ It needs only the control socket or the kill file: the config file is read for t
 without being validated (a broken ``config.toml`` is reported, never obeyed as a refusal), and
 ``--state-dir DIR`` skips the config altogether. When no bot answers, the kill file is written:
 a bot starting on that state directory stays HALTED until the file is removed and it is resumed.
+A ``--state-dir`` that does not exist is refused (exit 2), never created: a mistyped path would
+otherwise write a kill file no bot reads and report success.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ examples:
   mmtrio kill                                  # cancel all, stop quoting
   mmtrio kill --flatten --reason "news at 14:30"   # also close the position
   mmtrio kill --state-dir /var/lib/mmtrio/binance-btcusdt   # no config file needed
+                                               # (the directory must exist: a typo is refused)
 
 exit codes: 0 the bot confirmed the halt, or no bot answered and the kill file was written
-(the next start stays halted); 1 no bot answered and no kill file could be written
+(the next start stays halted); 1 no bot answered and no kill file could be written; 2 the
+--state-dir does not exist (nothing written)
 """
 
 
@@ -37,11 +41,20 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmtrio.cli import EXIT_FAILED, EXIT_OK
+    from pathlib import Path
+
+    from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
     from mmtrio.errors import MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
 
+    if args.state_dir is not None and not Path(args.state_dir).expanduser().is_dir():
+        print(
+            f"mmtrio kill: --state-dir {args.state_dir} is not a directory (no bot has run "
+            "there: check the path; nothing was written)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     target, warnings = find_bot(args.config, args.state_dir)
     for warning in warnings:
         print(f"mmtrio kill: warning: {warning}", file=sys.stderr)

@@ -31,7 +31,9 @@ HELP = "session P&L, fills, markouts and drawdown from a bot's journal (text, JS
 EPILOG = """\
 examples:
   mmtrio report                                # latest session of config.toml's state dir
-  mmtrio report --journal state/journal.sqlite3 --since -1h
+  mmtrio report --journal ~/.local/state/mmtrio/binance-paper/journal.sqlite3 --since -1h
+                                               # a foreground paper bot's journal (systemd:
+                                               # /var/lib/mmtrio/<bot>/journal.sqlite3)
   mmtrio report --json > session.json
   mmtrio report --html report.html
 

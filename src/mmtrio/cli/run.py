@@ -30,6 +30,8 @@ NAME = "run"
 HELP = "run the market maker (paper trading on the built-in sim with the default config)"
 EPILOG = """\
 examples:
+  # data/binance-usdm/... paths: from the root of a checkout of mmtrio (an installed
+  # package ships one sample, python -c 'import mmtrio.packaged as p; print(p.SAMPLE_RECORDING)')
   mmtrio run                                   # paper trading on the built-in sim, live screen
                                                # (./config.toml, else the packaged default)
   mmtrio run --config /etc/mmtrio/config.toml --json-logs   # headless (systemd): JSON on stdout
@@ -42,8 +44,10 @@ to one line (the full records go to <state_dir>/mmtrio.log); after the screen cl
 an exit summary (how it ended, orders, the position left open and its value, session P&L). Without a
 terminal (systemd, a pipe), or with --json-logs / [logging] json = true, there is no screen
 and every log record is one JSON line on stdout. Under systemd (Type=notify) it sends READY=1
-after the start-up reconciliation, STATUS= lines, watchdog pings while the trading loop runs
-(WatchdogSec=) and STOPPING=1 with a timeout extension for the cleanup.
+once the start-up reconciliation is done and the market and user streams are connected (not
+necessarily quoting: STATUS= says what holds quotes, e.g. the warm-up), STATUS= lines,
+watchdog pings while the trading loop runs (WatchdogSec=) and STOPPING=1 with a timeout
+extension for the cleanup.
 
 exit codes: 0 clean stop, zero open orders confirmed; 1 crash or open orders not confirmed
 gone; 2 bad config or arguments; 3 stopped by a guard (kill switch latched at exit,

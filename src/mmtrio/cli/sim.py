@@ -47,6 +47,8 @@ HELP = "run a simulated venue (default Binance USD-M: REST + websocket + admin) 
 DEFAULT_DATA = "btcusdt_20240808.gz"
 EPILOG = """\
 examples:
+  # data/binance-usdm/... paths: from the root of a checkout of mmtrio (an installed
+  # package ships one sample, python -c 'import mmtrio.packaged as p; print(p.SAMPLE_RECORDING)')
   mmtrio sim                                   # shipped BTCUSDT recording, real time
   mmtrio sim --data data/binance-usdm/ethusdt_20240808.gz   # ETHUSDT, grid from the data
   mmtrio sim --speed 10 --port 8080 --json     # URLs (and paper keys) as one JSON line

@@ -28,7 +28,8 @@ examples:
   mmtrio status | jq -r .strategy.trading_state
   mmtrio status --config /etc/mmtrio/btcusdt.toml
   mmtrio status --all                          # every bot under the state root
-  mmtrio status --all --state-root /var/lib/mmtrio --text
+  mmtrio status --all --state-root /var/lib/mmtrio --text   # the systemd units' bots
+                                               # (as the mmtrio user; exit 1 when none runs)
 
 exit codes: 0 answered; 1 no bot answered; 2 bad usage (a broken config file is only a warning:
 the bot is reached through its control socket all the same)

@@ -58,7 +58,7 @@ class EngineBot(EngineBase):
                     bot.start_soon(serve_control, cfg.runtime.control_socket, self.operator.control)
                 bot.start_soon(watch_kill_file, cfg.risk.kill_file, self.operator.kill_now)
                 bot.start_soon(run.loop.run, inbox)
-                await bot.start(self.surface.run)  # after start-up reconciliation: READY=1
+                await bot.start(self.surface.run)  # READY=1 once the streams connect
                 await sup.run()
 
     async def _run_writer(

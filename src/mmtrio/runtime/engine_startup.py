@@ -76,6 +76,7 @@ class EngineStartup(EngineBase):
             def waited(seconds: float, exc: VenueError) -> None:
                 if isinstance(exc, RateLimited):  # the venue's wait: not start-up's slowness
                     scope.deadline += seconds
+                    self.surface.extend_start(seconds)  # and systemd's TimeoutStartSec
                 logger.warning(
                     "start-up: {} ({}); trying again in {:.1f} s",
                     "a read was rate-limited" if isinstance(exc, RateLimited) else "a read failed",
@@ -87,6 +88,7 @@ class EngineStartup(EngineBase):
 
             def budget_wait(seconds: float) -> None:  # the venue's window, not slowness
                 scope.deadline += seconds
+                self.surface.extend_start(seconds)
                 logger.info("start-up: the rate budget is full; a read waits {:.1f} s", seconds)
 
             early.on_wait = budget_wait
@@ -94,7 +96,9 @@ class EngineStartup(EngineBase):
                 session.pace_with(early.pace, early.charge)
             try:
                 # A Retry-After from an earlier session or process still holds: not sent into.
-                scope.deadline += block.remaining_ms() / 1000
+                blocked_s = block.remaining_ms() / 1000
+                scope.deadline += blocked_s
+                self.surface.extend_start(blocked_s)
                 await block.wait()
                 offset = await session.sync_clock()
                 instrument = await session.load_instrument()

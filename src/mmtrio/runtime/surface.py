@@ -11,14 +11,23 @@ The engine knows this module through four calls (see ``runtime/engine*.py``):
   every iteration and wakes at least every half ``max_silence_s`` even in a quiet market; each
   drained notice is counted; execution's venue requests are timed into the REST histogram.
 - :meth:`OperatorSurface.run` (a task of the bot nursery, after the start-up reconciliation):
-  first disk check, metrics server bound, then ``READY=1``; it runs the screen, the watchdog
-  pinger, ``STATUS=`` updates and the disk guard until the bot stops.
+  first disk check, metrics server bound; then, once the market and user streams are both
+  connected, ``READY=1`` (see "READY" below); it runs the screen, the watchdog pinger,
+  ``STATUS=`` updates and the disk guard until the bot stops.
 - :meth:`OperatorSurface.stopping` (first thing of the shielded cleanup): ``STOPPING=1`` and
   an ``EXTEND_TIMEOUT_USEC`` covering the cleanup's deadline, so systemd does not SIGKILL the
   bot half-way through cancelling its orders.
 
 Tick-to-order latency is not observed here: the metrics histogram exists, but no latency
 probe stamps market messages yet, and a histogram fed with a guess would be worse than none.
+
+READY (decision): ``READY=1`` means start-up is done: the journal recovered, the start-up
+reconciliation completed (and the dead-man armed where the venue has one), and the market and
+user streams connected. It does not mean quoting: a warm-up, a latched kill switch or a book
+not yet synced may still hold quotes, and the ``STATUS=`` sent with it says why. Until then
+``STATUS=`` says what start-up waits for. A start that never gets there is failed by systemd
+(``TimeoutStartSec=``); the waits the venue asks for (a back-off, a full rate budget) extend
+that timeout (:meth:`OperatorSurface.extend_start`), start-up's own slowness does not.
 
 Disk space (decision): below ``[journal] disk_halt_free_mb`` the kill switch is latched
 without flattening (a full disk is a recording problem, not a market-risk one; flattening
@@ -62,6 +71,11 @@ from mmtrio.venues.protocol import Gateway, OrderAck
 T = TypeVar("T")
 
 DISK_CHECK_INTERVAL_S = 10.0
+READY_POLL_S = 0.1  # how often the wait for READY looks at the streams
+READY_WAIT_LOG_S = 15.0  # a start still waiting for its streams says so this often
+# Given to systemd on top of a venue-imposed start-up wait (EXTEND_TIMEOUT_USEC): the
+# reads that follow, and the streams' first connection.
+START_EXTEND_MARGIN_S = 90.0
 LOG_FILE_NAME = "mmtrio.log"
 SD_STATUS_INTERVAL_S = 5.0
 # Added to shutdown_deadline_s for EXTEND_TIMEOUT_USEC: the journal flush after the cancel
@@ -171,6 +185,12 @@ def sd_status_text(snap: ScreenSnapshot | None, phase: str) -> str:
         f"equity {units.money(st.ledger.equity)} fills {st.ledger.fills}"
         f"{' ws DOWN: ' + ','.join(down) if down else ''}"
     )
+
+
+def streams_down(sources: StatusSources) -> list[str]:
+    """The streams (``market``, ``user``) not connected now, in that order."""
+    lanes = (("market", sources.market), ("user", sources.user))
+    return [name for name, lane in lanes if lane is None or not lane.connected]
 
 
 def _telegram(
@@ -298,10 +318,43 @@ class OperatorSurface:
             if self.telegram is not None:
                 await nursery.start(self.telegram.run)
                 self.telegram.notify(self._started_text())
-            self.notifier.ready(sd_status_text(self.builder.build(), "running"))
+            task_status.started()  # the supervisor starts the streams next
+            await self._ready_when_connected()
             if self.notifier.enabled:
                 nursery.start_soon(self._status_loop)
-            task_status.started()
+
+    async def _ready_when_connected(self) -> None:
+        """``READY=1`` once both streams are connected (module docstring, "READY")."""
+        waiting: list[str] = []
+        since = trio.current_time()
+        logged = since
+        while down := streams_down(self.sources):
+            if down != waiting:
+                waiting = down
+                self.notifier.status(
+                    f"starting: reconciled; waiting for the {' and '.join(down)} stream"
+                    f"{'s' if len(down) > 1 else ''} to connect"
+                )
+            now = trio.current_time()
+            if now - logged >= READY_WAIT_LOG_S:
+                logged = now
+                logger.warning(
+                    "start-up: still waiting for the {} stream to connect ({:.0f} s); not "
+                    "ready yet",
+                    " and ".join(down),
+                    now - since,
+                )
+            await trio.sleep(READY_POLL_S)
+        logger.info(
+            "ready: start-up reconciliation done, market and user streams connected{}",
+            " (READY=1 sent to systemd)" if self.notifier.enabled else "",
+        )
+        self.notifier.ready(sd_status_text(self.builder.build(), "running"))
+
+    def extend_start(self, seconds: float) -> None:
+        """Start-up waits ``seconds`` because the venue asked: give systemd that long more."""
+        if self.notifier.enabled and seconds > 0:
+            self.notifier.extend_timeout(seconds + START_EXTEND_MARGIN_S)
 
     def stopping(self, reason: str, deadline_s: float) -> None:
         """Shutdown begins: tell systemd, and ask for time to finish the cleanup."""
@@ -351,10 +404,8 @@ class OperatorSurface:
             # not exist yet. A transient halt (stale book) does not count: it clears alone.
             return
         now = self.sources.clock_ms()
-        reason = (
-            f"disk space below {self.config.journal.disk_halt_free_mb} MB at "
-            f"{self.disk.path}: {state.reason}"
-        )
+        # The guard's thresholds, not the start's config: [journal] reloads (SIGHUP).
+        reason = f"disk space below {self.disk.halt_free_mb} MB at {self.disk.path}: {state.reason}"
         logger.bind(component="diskguard").error("{}; kill switch latched", reason)
         try:
             self._events.send_nowait(KillSwitch(reason, False, now))
