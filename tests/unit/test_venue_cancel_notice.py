@@ -6,11 +6,14 @@ from __future__ import annotations
 from mmtrio.core.commands import CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     BookInvalid,
+    CancelRejected,
     ExecType,
     OrderStatus,
     OrderUpdate,
     TimeInForce,
 )
+from mmtrio.core.orders import OrderState
+from mmtrio.core.rejects import RejectKind
 from tests.unit.test_strategy import SYM, Session, quoting_session
 
 
@@ -65,4 +68,17 @@ def test_a_post_only_refusal_is_not_named() -> None:
     # Refused at placement (never acknowledged), reported CANCELED or EXPIRED by the venue.
     s.step(_update(places[0], OrderStatus.CANCELED, s.now))
     s.step(_update(places[1], OrderStatus.EXPIRED, s.now, oid=2))
+    assert _venue_cancels(s) == []
+
+
+def test_an_order_older_than_the_halts_cancel_all_is_not_named() -> None:
+    """The halt's CancelAll covers every order that existed when it left, even one whose
+    per-order pending cancel was undone (a refused cancel put it back to OPEN)."""
+    s, bid, _ = quoting_session()
+    s.step(BookInvalid(SYM, "market stream down", s.now))
+    s.snapshot()  # back to ACTIVE: a refused cancel is not sent again
+    s.step(CancelRejected(bid.client_id, RejectKind.RATE_LIMITED, "", "busy", s.now))
+    assert s.mm.orders.get(bid.client_id).state in (OrderState.OPEN, OrderState.PENDING_AMEND)  # type: ignore[union-attr]
+    s.mm.log.drain()
+    s.step(_update(bid, OrderStatus.CANCELED, s.now))
     assert _venue_cancels(s) == []
