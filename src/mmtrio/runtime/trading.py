@@ -125,7 +125,6 @@ _LOGGED_NOTICES = {
     "fatal": "ERROR",
     "reconcile_request": "WARNING",
     "defence": "INFO",
-    "venue_cancel": "INFO",
 }
 
 
