@@ -78,7 +78,8 @@ def _replay_check(args: argparse.Namespace) -> int:
                 run_one(seed, args.duration, Path(a)),
                 run_one(seed, args.duration, Path(b)),
             )
-        diff = first_divergence(first.trace, again.trace)
+        # each run's directory is its own temporary one: compared as the hash reads them
+        diff = first_divergence(first.trace, again.trace, first.run_dir, again.run_dir)
         same = diff is None and first.trace_hash == again.trace_hash
         print(f"seed {seed}: trace {first.trace_hash} {'reproduced' if same else 'DIVERGED'}")
         if not same:
