@@ -4,7 +4,9 @@ With the default ``--out`` (relative) the harness handed the bot a relative conf
 started it in another directory: every bot exited 2, and the judge reported *bot* violations
 (invariants 10 and 5) instead of a harness error. CI always passed absolute paths.
 
-- From an empty working directory, the default ``--out`` works and the run is clean.
+- From an empty working directory, the default ``--out`` works and the run is clean; a
+  ``./config.toml`` there (garbage, or a live config) is never the chaos bot's base: the
+  packaged default is, in both harnesses.
 - A bot that refuses its own start (exit 2: bad usage or config, which the harness wrote) is
   a harness error, exit 1 with the cause: never a violation of the bot's.
 """
@@ -56,9 +58,18 @@ def test_a_seed_run_again_into_the_same_out_starts_from_nothing(tmp_path: Path) 
         h.sock_dir.rmdir()
 
 
-def test_chaos_from_an_empty_directory_with_the_default_out(tmp_path: Path) -> None:
+DECOY = "not [toml at all\n[venue]\nmode = 'live'\n"  # a ./config.toml the chaos bot never reads
+
+
+def _decoy_cwd(tmp_path: Path) -> Path:
     cwd = tmp_path / "empty"
     cwd.mkdir()
+    (cwd / "config.toml").write_text(DECOY)
+    return cwd
+
+
+def test_chaos_from_an_empty_directory_with_the_default_out(tmp_path: Path) -> None:
+    cwd = _decoy_cwd(tmp_path)  # its config.toml is garbage: the packaged default is the base
     cmd = [sys.executable, "-m", "mmtrio", "chaos", "--runs", "1", "--seed", "5"]
     done = subprocess.run(
         [*cmd, "--duration", "12", "--json"],
@@ -77,6 +88,24 @@ def test_chaos_from_an_empty_directory_with_the_default_out(tmp_path: Path) -> N
     # the last bot (an earlier one may have been killed by a fault) stopped cleanly
     last = max(run_dir.glob("bot-*.log"), key=lambda p: int(p.stem.split("-")[1]))
     assert "zero open orders confirmed" in last.read_text()
+
+
+def test_deterministic_chaos_from_a_directory_with_a_decoy_config(tmp_path: Path) -> None:
+    cwd = _decoy_cwd(tmp_path)
+    cmd = [sys.executable, "-m", "mmtrio", "chaos", "--deterministic", "--runs", "1"]
+    done = subprocess.run(
+        [*cmd, "--duration", "20", "--json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = json.loads(done.stdout)
+    assert doc["summary"]["clean"] == 1 and doc["runs"][0]["fills"] > 0
+    assert (cwd / "config.toml").read_text() == DECOY
+    assert (cwd / "chaos-out" / "runs.jsonl").is_file()
 
 
 def test_a_bot_that_refuses_its_config_is_a_harness_error_not_a_violation(

@@ -4,7 +4,7 @@ simulated venue in one Trio run on a virtual clock, judged by the process harnes
 - a smoke of seeded runs: every run completes and the judge finds no violation;
 - a seed replayed in two separate processes gives the same trace hash (and another seed
   another hash): nothing in the run read real time or unseeded randomness;
-- the first divergence of two traces is named.
+- the first divergence of two traces is named (its entry, kind and first differing character).
 
 The smoke is ``SMOKE_SEEDS`` runs (300; ``MMTRIO_DST_SMOKE_SEEDS`` sets another number, e.g.
 for a quick local check) of 10.5 virtual seconds: the shortest schedule with a fault window
@@ -81,5 +81,5 @@ def test_the_first_divergence_of_two_traces_is_named() -> None:
     b = [["start", 0, 1], ["snap", 100, [], 0, 1], ["end", 0]]
     assert first_divergence(a, a) is None
     diff = first_divergence(a, b)
-    assert diff is not None and diff.startswith("trace entry 1 differs")
+    assert diff is not None and diff.startswith("trace entry 1 (snap) differs at character 13")
     assert first_divergence(a, a[:2]) == "trace lengths differ: 3 != 2 entries"

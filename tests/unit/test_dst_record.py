@@ -126,17 +126,42 @@ def test_a_new_campaign_keeps_the_earlier_record_aside(
     assert json.loads((tmp_path / "campaign.json").read_text())["first_seed"] == 5
 
 
-def test_runs_outside_the_asked_range_stay_in_the_file_but_not_in_the_totals(
+def test_a_resume_with_fewer_runs_than_the_record_holds_is_refused_naming_both(
     tmp_path: Path,
 ) -> None:
-    first = _record(tmp_path, [100, 101, 102], resume=False)
-    for seed in (100, 101, 102):
+    # QA: 14 judged runs, `--resume --seed 5 --runs 10` said "0 to go" and rewrote
+    # campaign.json to runs 10, totals 10, while runs.jsonl kept its 14 lines
+    seeds = list(range(5, 19))
+    first = _record(tmp_path, seeds, resume=False, seed=5)
+    for seed in seeds:
         first.add(_doc(seed))
     first.close()
-    fewer = _record(tmp_path, [100, 101], resume=True)  # --runs 2 this time
-    assert sorted(fewer.previous) == [100, 101] and fewer.totals.runs == 2
-    fewer.close()
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
+    before = (tmp_path / "campaign.json").read_text()
+    with pytest.raises(RecordError) as refused:
+        _record(tmp_path, seeds[:10], resume=True, seed=5)  # --runs 10
+    message = str(refused.value)
+    assert "--runs 10" in message and "14 judged run(s)" in message
+    assert "4 seed(s) beyond the first 10" in message and "--runs 14 or more" in message
+    assert (tmp_path / "campaign.json").read_text() == before  # the record is untouched
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 14
+    same = _record(tmp_path, seeds, resume=True, seed=5)  # --runs 14: all judged, counted once
+    assert same.totals.runs == 14 and sorted(same.previous) == seeds
+    same.close()
+    meta = json.loads((tmp_path / "campaign.json").read_text())
+    assert (meta["runs"], meta["totals"]["runs"]) == (14, 14)
+
+
+def test_a_recorded_seed_beyond_a_gap_sets_the_runs_needed(tmp_path: Path) -> None:
+    # Ray reports runs as they finish: a record may hold seed 109 and not 103
+    first = _record(tmp_path, list(range(100, 120)), resume=False)
+    for seed in (100, 101, 102, 109):
+        first.add(_doc(seed))
+    first.close()
+    with pytest.raises(RecordError, match=r"--runs 10 or more"):
+        _record(tmp_path, list(range(100, 105)), resume=True)  # --runs 5 > 4 judged
+    again = _record(tmp_path, list(range(100, 110)), resume=True)
+    assert again.totals.runs == 4
+    again.close()
 
 
 def test_each_line_names_the_code_that_ran_it(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The bot's config for a chaos run: the shipped config.toml, pointed at the external sim,
+"""The bot's config for a chaos run: the packaged default config.toml, pointed at the external sim,
 with timings shortened so that a 30-second run exercises reconciliation, cancel deadlines,
 the dead-man countdown and the shutdown deadline several times."""
 
@@ -26,14 +26,22 @@ class ChaosHarnessError(MmtrioError):
     """The harness itself could not run (sim did not start, bot binary missing...)."""
 
 
-def _repo_config() -> dict[str, Any]:
-    """The shipped config.toml (repository root) as the base every run's config starts from."""
-    here = Path(__file__).resolve()
-    for cand in (here.parents[3] / "config.toml", Path.cwd() / "config.toml"):
-        if cand.is_file():
-            with cand.open("rb") as fh:
-                return tomllib.load(fh)
-    raise ChaosHarnessError("config.toml (the base of the bot's chaos config) was not found")
+def _base_config() -> dict[str, Any]:
+    """The packaged default config (:data:`mmtrio.packaged.DEFAULT_CONFIG`, what `mmtrio run`
+    reads without --config or ./config.toml; the repository's config.toml is a copy of it)
+    as the base every run's config starts from. Never the working directory's config.toml:
+    it may be anything, a live config among them, and a chaos run is the same run from any
+    directory."""
+    from mmtrio.packaged import DEFAULT_CONFIG
+
+    try:
+        with DEFAULT_CONFIG.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ChaosHarnessError(
+            f"the packaged default config {DEFAULT_CONFIG} (the base of the bot's chaos "
+            f"config) cannot be read: {exc}"
+        ) from exc
 
 
 def _toml_value(x: Any) -> str:
@@ -85,7 +93,7 @@ def bot_config(
     ``variant``: "valid"; "invalid" (a value out of range: the reload must be refused);
     "disk_full" (disk guard thresholds above any free space: the guard must stop quoting).
     """
-    c = _repo_config()
+    c = _base_config()
     c.pop("sim", None)
     c["venue"].update(
         name=venue,

@@ -91,6 +91,7 @@ class DstResult:
     trace: list[Any]
     virtual_s: float
     wall_s: float
+    run_dir: str = ""  # the run's directory, replaced by <run> in the trace hash
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,19 +120,55 @@ class _State:
     restart_after_exit: float | None = None  # s after the bot's own stop (journal_full)
 
 
-def trace_hash(trace: list[Any]) -> str:
-    return hashlib.sha256(canonical(trace).encode()).hexdigest()
+RUN_PLACEHOLDER = "<run>"  # a run's own directory, in the trace as the hash reads it
+WINDOW = 60  # characters either side of a divergence, in its report
 
 
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
 
 
-def first_divergence(a: list[Any], b: list[Any]) -> str | None:
-    """Where two traces of one seed first differ (None when identical)."""
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if canonical(x) != canonical(y):
-            return f"trace entry {i} differs: {canonical(x)[:300]} != {canonical(y)[:300]}"
+def normalised(trace: list[Any], run_dir: str = "") -> list[str]:
+    """The trace as its hash reads it: each entry's canonical JSON, the run's directory
+    (``run_dir``: a temporary directory differs from one run of a seed to the next) replaced
+    by ``<run>``. The hash and :func:`first_divergence` compare this form, and only this."""
+    entries = [canonical(entry) for entry in trace]
+    if not run_dir:
+        return entries
+    return [entry.replace(run_dir, RUN_PLACEHOLDER) for entry in entries]
+
+
+def trace_hash(trace: list[Any], run_dir: str = "") -> str:
+    """SHA-256 of the normalised trace (the canonical JSON of the whole list)."""
+    text = "[" + ",".join(normalised(trace, run_dir)) + "]"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _kind(entry: Any) -> str:
+    if isinstance(entry, list | tuple) and entry and isinstance(entry[0], str):
+        return entry[0]
+    return type(entry).__name__
+
+
+def _window(text: str, at: int) -> str:
+    start, end = max(0, at - WINDOW), at + WINDOW
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+def first_divergence(a: list[Any], b: list[Any], run_a: str = "", run_b: str = "") -> str | None:
+    """Where two traces of one seed first differ (None when identical), compared as the
+    trace hash reads them (:func:`normalised`; ``run_a``/``run_b``: each run's directory).
+
+    Names the entry's index and kind, the first differing character and a window of each
+    side's text around it: an entry may be a journal of a hundred thousand characters."""
+    for i, (x, y) in enumerate(zip(normalised(a, run_a), normalised(b, run_b), strict=False)):
+        if x != y:
+            at = next((k for k, (p, q) in enumerate(zip(x, y, strict=False)) if p != q), None)
+            at = min(len(x), len(y)) if at is None else at
+            return (
+                f"trace entry {i} ({_kind(a[i])}) differs at character {at} "
+                f"(of {len(x)} / {len(y)}): {_window(x, at)} != {_window(y, at)}"
+            )
     if len(a) != len(b):
         return f"trace lengths differ: {len(a)} != {len(b)} entries"
     return None
@@ -155,11 +192,8 @@ def run_schedule(schedule: Schedule, workdir: Path, name: str | None = None) -> 
     with seeded_scheduler(schedule.seed):  # task order a function of the seed (dst_sched)
         result = trio.run(run.main, clock=clock)
     wall = time.perf_counter() - started
-    trace = run.state.trace
-    text = canonical(trace).replace(str(run.out), "<run>")
-    return DstResult(
-        result, hashlib.sha256(text.encode()).hexdigest(), trace, clock.current_time(), wall
-    )
+    trace, run_dir = run.state.trace, str(run.out)
+    return DstResult(result, trace_hash(trace, run_dir), trace, clock.current_time(), wall, run_dir)
 
 
 def read_journal(path: Path) -> tuple[list[int], list[JournalRecord]]:
@@ -255,6 +289,7 @@ __all__ = [
     "SHUTDOWN_DEADLINE_S",
     "DstResult",
     "first_divergence",
+    "normalised",
     "run_one",
     "trace_hash",
 ]

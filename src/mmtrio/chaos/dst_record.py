@@ -14,7 +14,10 @@ Decisions:
   never overwritten silently.
 - ``--resume`` must name the same first seed and duration as the record (the seeds and the
   scenario are what the record is about); anything else is refused, naming both values.
-  ``--runs`` may differ: a campaign of 10,000 can be extended to 100,000.
+  ``--runs`` may grow: a campaign of 10,000 can be extended to 100,000. It may not leave
+  out a seed the record holds (``--runs`` smaller than the runs already judged): that is
+  refused, naming both and the ``--runs`` that covers the record, so that the totals in
+  ``campaign.json`` always count every line of ``runs.jsonl``.
 - Each run's line carries ``code``: the git commit of the checkout that ran it (with
   ``+dirty`` when it had changes), or the package version when it is not a checkout. A
   campaign carried on over days may span several commits, and which code judged which
@@ -205,6 +208,7 @@ class CampaignRecord:
             )
         wanted = set(seeds)
         docs, cut_short = _read_runs(self.runs_path)
+        self._check_covered(docs, len(seeds))
         kept = [d for d in docs if d["seed"] in wanted]
         if cut_short:
             # the record keeps whole lines only: the next run appends after the last whole one
@@ -224,6 +228,21 @@ class CampaignRecord:
             if not doc.get("error"):
                 self.previous[seed] = doc
                 self.totals.add(doc)
+
+    def _check_covered(self, docs: list[dict[str, Any]], runs: int) -> None:
+        """Refuse a ``--runs`` that leaves seeds of the record out: the totals would no
+        longer count every line of runs.jsonl (a record is never cut short)."""
+        first = int(self.meta["first_seed"])
+        beyond = {d["seed"] for d in docs if (d["seed"] - first) % 2**32 >= runs}
+        if not beyond:
+            return
+        need = max((seed - first) % 2**32 for seed in beyond) + 1
+        judged = len({d["seed"] for d in docs if not d.get("error")})
+        raise RecordError(
+            f"--resume --runs {runs}: the record in {self.out} holds {judged} judged run(s) "
+            f"and {len(beyond)} seed(s) beyond the first {runs} (up to run {need}); "
+            f"resume with --runs {need} or more (a record is never cut short)"
+        )
 
     def _set_aside(self) -> None:
         moved = []

@@ -170,24 +170,34 @@ def run_seed(campaign_seed: int, run_index: int) -> int:
     return (campaign_seed + run_index) % (2**32)
 
 
+WARMUP_MS = 4_000  # no fault before the bot quotes
+TAIL_MS = 6_000  # no fault in the quiet end a run is judged over
+
+
+def check_duration(duration_ms: int, *, warmup_ms: int = WARMUP_MS, tail_ms: int = TAIL_MS) -> None:
+    """Raise :class:`ParameterError` when a run of ``duration_ms`` leaves no fault window
+    (the CLI checks ``--duration`` with it before any run starts)."""
+    if duration_ms <= warmup_ms + tail_ms:
+        raise ParameterError(
+            f"chaos run duration {duration_ms} ms leaves no fault window after the "
+            f"{warmup_ms} ms warm-up and before the {tail_ms} ms quiet tail; use a --duration "
+            f"of more than {(warmup_ms + tail_ms) / 1000:g} s"
+        )
+
+
 def make_schedule(
     seed: int,
     duration_ms: int,
     *,
-    warmup_ms: int = 4_000,
-    tail_ms: int = 6_000,
+    warmup_ms: int = WARMUP_MS,
+    tail_ms: int = TAIL_MS,
     mean_gap_ms: int = 1_500,
 ) -> Schedule:
     """Draw a schedule for one run. Same arguments, same schedule (pure, seeded).
 
     Raises :class:`ParameterError` when the duration leaves no fault window.
     """
-    if duration_ms <= warmup_ms + tail_ms:
-        raise ParameterError(
-            f"chaos run duration {duration_ms} ms leaves no fault window after the "
-            f"{warmup_ms} ms warm-up and before the {tail_ms} ms quiet tail; use a longer "
-            "--duration"
-        )
+    check_duration(duration_ms, warmup_ms=warmup_ms, tail_ms=tail_ms)
     if mean_gap_ms <= 0:
         raise ParameterError(f"mean_gap_ms must be positive, got {mean_gap_ms}")
     rng = random.Random(seed)

@@ -59,6 +59,13 @@ examples:
 exit codes: 0 every run clean; 1 the harness could not complete a run, or the campaign
 was stopped (SIGTERM; Ctrl-C for --deterministic) before its last run; 2 bad arguments;
 4 an invariant was violated
+
+Arguments are checked before any run starts (exit 2, one line): --resume, --shrink,
+--replay-check, --keep, --engine and --address need --deterministic; --deterministic runs
+--venue binance only (the process harness runs every venue); --replay-check records nothing
+(no --resume, --shrink, --keep or --engine ray with it); --resume needs the record's --seed
+and --duration and at least as many --runs as the record holds. The bot's base config is
+always the packaged default, never a ./config.toml of the working directory.
 """
 
 
@@ -71,13 +78,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--duration",
         type=float,
         default=30.0,
-        help="seconds per run (sim time = wall time: the sim runs at speed 1; default 30, > 10)",
+        help="seconds per run (sim time = wall time: the sim runs at speed 1; "
+        "--deterministic: virtual seconds); more than 10 (4 s warm-up, 6 s quiet tail); "
+        "default 30",
     )
     parser.add_argument(
         "--venue",
         choices=("binance", "extended", "hyperliquid", "okx"),
         default="binance",
-        help="the venue's simulated front end and connector to run (default binance)",
+        help="the venue's simulated front end and connector to run (default binance; "
+        "--deterministic runs binance only)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -129,8 +139,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         default="chaos-out",
-        help="evidence directory, relative to the working directory or absolute "
-        "(default ./chaos-out)",
+        help="evidence directory, relative to the working directory or absolute; made if "
+        "missing, refused if it is a file (default ./chaos-out)",
     )
 
 
@@ -139,29 +149,12 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.chaos.report import format_table, summary
     from mmtrio.chaos.stop import StopRequest
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+    from mmtrio.cli.chaos_args import usage_error
     from mmtrio.errors import MmtrioError
 
-    if args.runs < 1:
-        print(f"mmtrio chaos: --runs must be at least 1, got {args.runs}", file=sys.stderr)
-        return EXIT_USAGE
-    if not 0 <= args.seed < 2**32:
-        print(f"mmtrio chaos: --seed must be in 0..4294967295, got {args.seed}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.jobs < 1:
-        print(f"mmtrio chaos: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
-        return EXIT_USAGE
-    if (args.engine != "local" or args.address) and not args.deterministic:
-        print("mmtrio chaos: --engine and --address are for --deterministic", file=sys.stderr)
-        return EXIT_USAGE
-    if args.address and args.engine != "ray":
-        print("mmtrio chaos: --address needs --engine ray", file=sys.stderr)
-        return EXIT_USAGE
-    if args.resume and not args.deterministic:
-        print(
-            "mmtrio chaos: --resume carries on a --deterministic campaign; the process "
-            "campaign's is benchmarks/chaos_campaign.py --resume",
-            file=sys.stderr,
-        )
+    problem = usage_error(args)
+    if problem is not None:
+        print(f"mmtrio chaos: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if args.deterministic:
         from mmtrio.cli.chaos_dst import run_deterministic
@@ -172,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             results = run_campaign(
                 args.seed, args.runs, args.duration, Path(args.out), args.venue, stop=stop
             )
-    except MmtrioError as exc:  # e.g. a duration too short for any fault window
+    except MmtrioError as exc:  # a campaign the harness cannot set up
         print(f"mmtrio chaos: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if stop.requested:

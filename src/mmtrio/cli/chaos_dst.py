@@ -78,7 +78,8 @@ def _replay_check(args: argparse.Namespace) -> int:
                 run_one(seed, args.duration, Path(a)),
                 run_one(seed, args.duration, Path(b)),
             )
-        diff = first_divergence(first.trace, again.trace)
+        # each run's directory is its own temporary one: compared as the hash reads them
+        diff = first_divergence(first.trace, again.trace, first.run_dir, again.run_dir)
         same = diff is None and first.trace_hash == again.trace_hash
         print(f"seed {seed}: trace {first.trace_hash} {'reproduced' if same else 'DIVERGED'}")
         if not same:
@@ -113,6 +114,20 @@ def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
     target.mkdir(parents=True, exist_ok=True)
     (target / "shrunk.json").write_text(json.dumps(doc, indent=1))
     return doc
+
+
+def shrink_line(doc: dict[str, Any], out: Path) -> str:
+    """One line for a shrunk seed: its minimal faults and the violation they reproduce."""
+    if "faults" not in doc:
+        return f"seed {doc['seed']} not shrunk: {doc.get('note', 'no result')}"
+    kinds = ", ".join(fault[0]["kind"] for fault in doc["faults"])
+    first = (doc.get("violations") or [{}])[0]
+    verdict = f"#{first.get('invariant', '?')}: {first.get('message', '')}"[:160]
+    return (
+        f"seed {doc['seed']} shrunk from {doc['faults_before']} to {doc['faults_after']} "
+        f"fault(s) [{kinds}] in {doc['runs']} runs, still {verdict}; "
+        f"schedule: {out / ('seed-' + str(doc['seed'])) / 'shrunk.json'}"
+    )
 
 
 def _runs(
@@ -195,11 +210,7 @@ def run_deterministic(args: argparse.Namespace) -> int:
         ]
         if not args.json:
             for doc in summary["shrunk"]:
-                kinds = [fault[0]["kind"] for fault in doc.get("faults", [])]
-                print(
-                    f"seed {doc['seed']} shrunk to {doc.get('faults_after')} fault(s) "
-                    f"{kinds} in {doc.get('runs')} runs; {doc.get('violations', [''])[0]}"
-                )
+                print(shrink_line(doc, out))
     if args.json:
         ordered = [docs[s] for s in seeds if s in docs]
         print(json.dumps({"runs": ordered, "summary": summary}))
