@@ -34,7 +34,7 @@ KIND_FUNDING = "funding"
 KIND_ORDER_SENT = "order_sent"
 KIND_INSTRUMENT = "instrument"
 KIND_RECONCILE = "reconcile"
-ADOPTING_PHASES = ("start", "resume")  # reconcile phases that adopt the venue's position
+ADOPTING_PHASES = ("start",)  # reconcile phases that adopt the venue's position
 
 # Journals written before the instrument was recorded (mmtrio 0.1, Binance BTCUSDT/ETHUSDT
 # only): the rules those versions traded on, so their reports still render.
@@ -187,9 +187,8 @@ def opening_position(
 
 def adopted(p: dict[str, Any]) -> bool:
     """A ``reconcile`` payload whose pass set the books to the venue's position over a gap:
-    a start-up's (``phase = "start"``) or an operator resume's after a position mismatch
-    (``phase = "resume"``). A periodic or stop pass only compares: its ``position_lots`` are
-    the books' and a gap there (a halt) adopted nothing, so it is not applied."""
+    a start-up's (``phase = "start"``). A periodic or stop pass only compares: its
+    ``position_lots`` are the books' and a gap there (a halt) adopted nothing."""
     return (
         bool(p.get("position_gap_lots"))
         and p.get("position_lots") is not None

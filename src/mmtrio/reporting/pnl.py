@@ -19,12 +19,11 @@ when the window opened (the last mid at or before its start), so unrealised P&L 
 is zero and every part (realised, unrealised, spread capture, inventory, fees, funding) is
 what happened inside the window. Its cost basis (the average entry the bot and the venue
 keep) is reported beside it. A reconciliation inside the window that set the books to the
-venue's position (``ReportInput.position_sets``: a start-up's, or a resume's after a position
-mismatch) is applied as the bot applied it: the position becomes the venue's, and the gap
-(the lots no fill explains) enters at the cost the venue's average entry implies next to the
-books' own cost basis, so its jump in equity — the reconciliation part — is the jump the
-bot's books took (:func:`_adopt`). The inventory adds up: carried in + fills + adopted gaps
-= final.
+venue's position (``ReportInput.position_sets``: a start-up's) is applied as the bot applied
+it: the position becomes the venue's, and the gap (the lots no fill explains) enters at the
+cost the venue's average entry implies next to the books' own cost basis, so its jump in
+equity — the reconciliation part — is the jump the bot's books took (:func:`_adopt`). The
+inventory adds up: carried in + fills + adopted gaps = final.
 """
 
 from __future__ import annotations
