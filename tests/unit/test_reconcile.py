@@ -22,6 +22,7 @@ from mmtrio.core.events import (
     KillSwitch,
     OrderStatus,
     OrderUpdate,
+    Resume,
     Side,
     TimeInForce,
 )
@@ -424,7 +425,13 @@ async def test_position_mismatch_beyond_tolerance_halts_with_the_reason() -> Non
     assert report.halted and report.position_gap == 10
     kill = recv.receive_nowait()
     assert isinstance(kill, KillSwitch) and not kill.flatten
-    assert "position mismatch: venue 10 lots, ours 0 lots (tolerance 3)" in kill.reason
+    inst = mm.instrument
+    assert (
+        f"position mismatch: venue {inst.lots_to_base(10)} {inst.base_asset} (10 lots), ours "
+        f"{inst.lots_to_base(0)} {inst.base_asset} (0 lots) (tolerance "
+        f"{inst.lots_to_base(3)} {inst.base_asset} (3 lots)); halted; a resume alone"
+    ) in kill.reason
+    assert kill.position_mismatch and "restart the bot" in kill.reason
     assert venue.position_calls == 2  # re-checked once before halting
     # Stepped locally (no loop), the strategy itself is halted.
     local = await run(venue, mm, since=1, tolerance=3)
@@ -470,3 +477,31 @@ async def test_the_binance_gateway_pages_user_trades_forward(
     got = await fetch_trades(gw, SYM, 1)
     assert [t.trade_id for t in got] == list(range(1, 8))
     assert calls == [1, 4, 7]
+
+
+async def test_resume_after_a_position_mismatch_is_refused_until_a_restart_adopts() -> None:
+    """QA: ``mmtrio resume`` after the mismatch halt traded four fills on the wrong view and
+    halted again. A resume is now refused with the reason; the start-up's adoption (what a
+    restart does) lifts the refusal, and the next resume trades."""
+    mm = new_mm()
+    venue = FakeVenue()
+    venue.lots, venue.entry = 10, Decimal("60000.0")
+    assert (await run(venue, mm, since=1, tolerance=3)).halted
+    mm.step(Resume("checked", 5_000), 5_000)
+    assert mm.last_resume is not None and not mm.last_resume.accepted
+    assert "a resume does not adopt the venue's position" in mm.last_resume.reason
+    assert "restart the bot" in mm.last_resume.reason
+    assert mm.status(5_000).trading_state is TradingState.HALTED
+    # A restart: start-up recovery adopts the venue's position (a new process; here the same
+    # strategy object takes the adoption, which is what clears the mismatch).
+    mm.adopt_position(10, Decimal("60000.0"), 6_000, gap_reason="the venue says so")
+    mm.step(Resume("checked, adopted at restart", 7_000), 7_000)
+    assert mm.last_resume is not None and mm.last_resume.accepted
+    assert mm.ledger.position_lots == 10
+
+
+async def test_resume_after_an_operator_kill_is_not_refused() -> None:
+    mm = new_mm()
+    mm.step(KillSwitch("operator kill", False, 1_000), 1_000)
+    mm.step(Resume("done", 2_000), 2_000)
+    assert mm.last_resume is not None and mm.last_resume.accepted

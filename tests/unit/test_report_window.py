@@ -133,7 +133,7 @@ def test_gap_adopted_inside_the_window_sets_the_books(tmp_path: Path) -> None:
             _mid(600, 600_000, 600_002),
             _fill(1, Side.BUY, 600_000, 1000, 700),
             # The venue says 1.5 BTC at 59990.0: the books adopt it (a missed fill).
-            _reconcile(800, 1500, "59990.0", gap=500, phase="periodic"),
+            _reconcile(800, 1500, "59990.0", gap=500),  # a start-up adoption
             _mid(900, 600_010, 600_012),  # 60001.1
         ],
     )

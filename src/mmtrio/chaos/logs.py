@@ -61,7 +61,11 @@ _REPLAY_POS = re.compile(rf"^journal: .*\bposition {_NUM} (\w+)")
 _ADOPTED_POS = re.compile(
     rf"gap of [+-]\S+(?: \w+)? adopted from the venue \([^)]*? -> {_NUM} (\w+)\)"
 )
-_RECONCILE_POS = re.compile(r"reconcile.*position venue -?\d+ / ours (-?\d+)")
+# Sizes are "0.004 BTC (4 lots)"; logs from before that wrote bare lots.
+LOTS_PATTERN = r"(?:\S+ \w+ \()?(-?\d+)(?: lots\))?"
+_RECONCILE_POS = re.compile(
+    rf"reconcile.*position venue (?:\S+ \w+ \()?-?\d+(?: lots\))? / ours {LOTS_PATTERN}"
+)
 _OLD_LOTS = (
     re.compile(r"\bstatus \S+ .* pos=(-?\d+) "),
     re.compile(r"lots @ -?\d+ ticks \(.*\); position (-?\d+) lots$"),

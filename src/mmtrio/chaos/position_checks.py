@@ -11,6 +11,7 @@ from typing import Any
 
 from mmtrio.chaos.barred import settle_start
 from mmtrio.chaos.evidence import JournalRecord, Snapshot, Violation
+from mmtrio.chaos.logs import LOTS_PATTERN as _LOTS
 
 # 1 -------------------------------------------------------------------------------------------
 _BEFORE_ANY_PAST = frozenset({"fill", "order_sent", "order_update", "order_outcome", "position"})
@@ -83,7 +84,7 @@ def check_fills(
 
 # 2 -------------------------------------------------------------------------------------------
 _RECONCILE_HALT = re.compile(
-    r"reconcile: .*position venue (-?\d+) / ours (-?\d+).*HALT: position mismatch"
+    rf"reconcile: .*position venue {_LOTS} / ours {_LOTS}.*HALT: position mismatch"
 )
 
 

@@ -225,6 +225,12 @@ def format_text(doc: dict[str, Any]) -> str:
             f"(cost basis {_price(inst, inventory['opening_cost_basis'])}, valued at the "
             f"opening mid {_price(inst, inventory['opening_valued_at'])} {q})"
         )
+    if inventory.get("adoptions"):
+        lines.append(
+            f"adopted from the venue {units.size(inst, inventory['adopted_lots'], signed=True)} "
+            f"{b} ({inventory['adoptions']} reconciliation(s); valued in the reconciliation "
+            "part): carried in + fills + adopted = final"
+        )
     lines.append(
         f"inventory final {units.size(inst, inventory['final_lots'], signed=True)} {b}, max "
         f"|{units.size(inst, inventory['max_abs_lots'])}| {b}; max drawdown "

@@ -36,6 +36,7 @@ def adopt_position(
     ``gap_reason``: why the books and the venue differ when no booked trade explains it;
     such an adoption is also an alert (an operator must see it), never silent."""
     adj = mm.ledger.set_position(lots, entry_price, now)
+    mm.risk.position_adopted()
     mm.log.add(
         "reconcile",
         f"position adopted: {_qty(mm, adj.lots_before)} -> {_qty(mm, adj.lots_after)}",

@@ -355,11 +355,15 @@ class BookInvalid:
 
 @dataclass(frozen=True, slots=True)
 class KillSwitch:
-    """Latch halted (operator, file flag or an external guard); ``flatten`` closes the position."""
+    """Latch halted (operator, file flag or an external guard); ``flatten`` closes the position.
+
+    ``position_mismatch``: a reconciliation found the venue's position beyond tolerance of the
+    books'; a resume is refused until the books adopt the venue's (a restart's start-up)."""
 
     reason: str
     flatten: bool
     ts: int
+    position_mismatch: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,9 @@ class RiskManager:
         self.limits = limits
         self.instrument = instrument
         self.kill_switch = KillSwitch()
+        # The halt reason of a position mismatch the books have not yet resolved by adopting
+        # the venue's position: refuses a resume (see resume).
+        self.position_mismatch: str | None = None
         self.losses = limits.loss_limits()
         self.margin = MarginHold()  # REDUCING_ONLY after an insufficient-margin refusal
         self.account = AccountGuard()  # margin ratio and balance, read from the venue
@@ -161,15 +164,34 @@ class RiskManager:
         """One of our orders filled at ``now`` (for the quote-to-trade ratio)."""
         self.flow.on_fill(now)
 
-    def trip_kill_switch(self, reason: str, now: int, *, flatten: bool = False) -> None:
-        """Latch HALTED (operator, file flag, external guard); ``flatten`` asks to close out."""
+    def trip_kill_switch(
+        self, reason: str, now: int, *, flatten: bool = False, position_mismatch: bool = False
+    ) -> None:
+        """Latch HALTED (operator, file flag, external guard); ``flatten`` asks to close out.
+        ``position_mismatch``: the books disagree with the venue (see :meth:`resume`)."""
         self.kill_switch.trip(reason, now, flatten=flatten)
+        if position_mismatch:
+            self.position_mismatch = reason
+
+    def position_adopted(self) -> None:
+        """The books took the venue's position: a position mismatch no longer stands."""
+        self.position_mismatch = None
 
     def resume(self, reason: str, *, override: bool = False) -> ResumeOutcome:
         """Operator resume: clears the kill switch; after a loss-limit breach (drawdown, daily,
         cumulative) only with ``override``, which restarts the breached limits."""
         if not reason:
             raise ParameterError("a resume needs a reason (who/why), for the journal")
+        if self.position_mismatch is not None:
+            # Resuming would quote on a position the venue contradicts (QA: four fills on the
+            # wrong view, then the same halt). A restart's start-up adopts the venue's.
+            return ResumeOutcome(
+                False,
+                "resume refused: the books still disagree with the venue "
+                f"({self.position_mismatch.split(';', 1)[0]}); a resume does not adopt the "
+                "venue's position: investigate, then restart the bot (its start-up adopts the "
+                "venue's position, journaled and alerted) and resume",
+            )
         breaches = self.losses.breaches
         if breaches and not override:
             return ResumeOutcome(

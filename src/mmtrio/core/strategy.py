@@ -263,7 +263,9 @@ class MarketMaker:
         elif isinstance(event, FeedStatus):
             self._on_feed(event)
         elif isinstance(event, KillSwitch):
-            self.risk.trip_kill_switch(event.reason, now, flatten=event.flatten)
+            self.risk.trip_kill_switch(
+                event.reason, now, flatten=event.flatten, position_mismatch=event.position_mismatch
+            )
             self._notice(
                 "alert", f"kill switch: {event.reason}", reason=event.reason, flatten=event.flatten
             )

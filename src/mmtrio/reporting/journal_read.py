@@ -34,6 +34,7 @@ KIND_FUNDING = "funding"
 KIND_ORDER_SENT = "order_sent"
 KIND_INSTRUMENT = "instrument"
 KIND_RECONCILE = "reconcile"
+ADOPTING_PHASES = ("start",)  # reconcile phases that adopt the venue's position
 
 # Journals written before the instrument was recorded (mmtrio 0.1, Binance BTCUSDT/ETHUSDT
 # only): the rules those versions traded on, so their reports still render.
@@ -184,6 +185,17 @@ def opening_position(
     return OpeningPosition(ledger.position_lots, ledger.entry_price, valued_at)
 
 
+def adopted(p: dict[str, Any]) -> bool:
+    """A ``reconcile`` payload whose pass set the books to the venue's position over a gap:
+    a start-up's (``phase = "start"``). A periodic or stop pass only compares: its
+    ``position_lots`` are the books' and a gap there (a halt) adopted nothing."""
+    return (
+        bool(p.get("position_gap_lots"))
+        and p.get("position_lots") is not None
+        and p.get("phase") in ADOPTING_PHASES
+    )
+
+
 def read_report_input(
     conn: sqlite3.Connection, symbol: str, since_ms: int, until_ms: int | None = None
 ) -> ReportInput:
@@ -247,7 +259,7 @@ def read_report_input(
             elif kind == KIND_FUNDING:
                 funding.append(FundingPayment(inst.symbol, Decimal(str(p["amount"])), ts))
             elif kind == KIND_RECONCILE:
-                if p.get("position_gap_lots") and p.get("position_lots") is not None:
+                if adopted(p):
                     lots = int(p["position_lots"])
                     position_sets.append(PositionSet(ts, lots, Decimal(str(p["entry_price"]))))
                 continue  # a check, not activity: it does not move the report's end

@@ -19,12 +19,16 @@ when the window opened (the last mid at or before its start), so unrealised P&L 
 is zero and every part (realised, unrealised, spread capture, inventory, fees, funding) is
 what happened inside the window. Its cost basis (the average entry the bot and the venue
 keep) is reported beside it. A reconciliation inside the window that set the books to the
-venue's position (``ReportInput.position_sets``) is applied as the bot applied it; its jump
-in equity is the reconciliation part.
+venue's position (``ReportInput.position_sets``: a start-up's) is applied as the bot applied
+it: the position becomes the venue's, and the gap (the lots no fill explains) enters at the
+cost the venue's average entry implies next to the books' own cost basis, so its jump in
+equity — the reconciliation part — is the jump the bot's books took (:func:`_adopt`). The
+inventory adds up: carried in + fills + adopted gaps = final.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,6 +160,8 @@ class SessionReport:
     mids: tuple[tuple[int, float], ...] = ()
     fill_points: tuple[tuple[int, str, int], ...] = ()
     opening: OpeningPosition | None = None
+    adopted_lots: int = 0  # the gaps the window's reconciliations adopted from the venue
+    adoptions: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: money as decimal strings (exact), ratios as floats, NaN as null."""
@@ -199,6 +205,8 @@ class SessionReport:
                 "opening_lots": 0 if self.opening is None else self.opening.lots,
                 "opening_cost_basis": None if op is None else decimal_text(op.cost_basis),
                 "opening_valued_at": None if op is None else decimal_text(op.valued_at),
+                "adopted_lots": self.adopted_lots,
+                "adoptions": self.adoptions,
                 "final_lots": self.position_lots,
                 "max_abs_lots": self.max_abs_position_lots,
             },
@@ -237,11 +245,17 @@ def compute_report(
     """Replay ``data`` through a Ledger and a MarkoutTracker and summarise the session."""
     inst = data.instrument
     ledger = Ledger(inst)
+    # The bot's own books (cost basis, not the opening mid): what an adoption is measured
+    # against, as the bot measured it.
+    books = Ledger(inst)
     markouts = MarkoutTracker(inst, horizons_ms)
     opening = data.opening if data.opening is not None and data.opening.lots else None
     if opening is not None:
         # Valued at the opening mid: equity starts at zero and moves only with the window.
         ledger.set_position(opening.lots, opening.valued_at, data.start_ms or 0)
+        books.set_position(opening.lots, opening.cost_basis, data.start_ms or 0)
+    mid_times = sorted((m.ts, i) for i, m in enumerate(data.mids))
+    adopted_lots = adoptions = 0
     # (ts, order at equal ts, index, item): mids first, then funding, then fills, then
     # reconciliations (a record written after the fills it counted).
     events: list[tuple[int, int, int, MidSample | FundingPayment | Fill | PositionSet]] = []
@@ -276,8 +290,17 @@ def compute_report(
         elif isinstance(item, FundingPayment):
             ledger.on_funding(item.amount, ts)
         elif isinstance(item, PositionSet):
-            ledger.set_position(item.lots, item.entry_price, ts)
+            if mid is None:
+                # A start-up adoption comes before the session's first mid: value it at that
+                # mid, not at nothing (the jump would land in inventory when the mid came).
+                at = bisect.bisect_left(mid_times, (ts, -1))
+                if at < len(mid_times):
+                    ledger.mark(_mid_price(inst, data.mids[mid_times[at][1]]))
+            adopted_lots += item.lots - ledger.position_lots
+            adoptions += 1
+            _adopt(ledger, books, item)
         else:
+            books.on_fill(item, mid)
             if not ledger.on_fill(item, mid):
                 continue
             markouts.on_fill(item.side, item.price, item.qty, ts)
@@ -342,7 +365,30 @@ def compute_report(
         mids=tuple(mid_points[:: max(1, len(mid_points) // MAX_CURVE_POINTS)]),
         fill_points=tuple(fill_points[-MAX_CURVE_POINTS:]),
         opening=opening,
+        adopted_lots=adopted_lots,
+        adoptions=adoptions,
     )
+
+
+def _adopt(ledger: Ledger, books: Ledger, item: PositionSet) -> None:
+    """Set the window's books to the venue's position as the bot set its own.
+
+    The bot's ledger went from ``L0`` lots at its cost basis ``B`` to the venue's ``L1`` at
+    the venue's entry ``E``: its equity jumped by ``(L1 − L0)·mid − (L1·E − L0·B)``, i.e. the
+    gap entered at the cost ``(L1·E − L0·B) / (L1 − L0)``. The window's books hold ``L0`` at
+    the opening mid (not ``B``), so they keep that and add the gap at the same cost: the
+    reconciliation part is the bot's jump. A position adopted flat loses its lots at the
+    mid, the window's value of them."""
+    l0, basis, window_basis = books.position_lots, books.entry_price, ledger.entry_price
+    books.set_position(item.lots, item.entry_price, item.ts)
+    entry = item.entry_price
+    if item.lots != 0 and l0 != 0:
+        gap_cost = item.lots * item.entry_price - l0 * basis  # per lot of the instrument
+        candidate = (l0 * window_basis + gap_cost) / item.lots
+        # A negative implied entry (a flip over a window with a large move) is no price the
+        # ledger can hold: the venue's entry is taken as it is.
+        entry = candidate if candidate > 0 else item.entry_price
+    ledger.set_position(item.lots, entry, item.ts)
 
 
 def _thin(curve: list[CurvePoint]) -> tuple[CurvePoint, ...]:

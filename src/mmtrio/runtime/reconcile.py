@@ -63,6 +63,7 @@ from typing import Protocol
 import trio
 from loguru import logger
 
+from mmtrio import units
 from mmtrio.core.commands import CancelOrder, Command
 from mmtrio.core.events import Event, Fill, KillSwitch, OrderUpdate
 from mmtrio.core.instruments import Instrument
@@ -119,14 +120,28 @@ class ReconcileReport:
     halt_reason: str | None = None
     commands: list[Command] = field(default_factory=list)  # from stepping (no events_out)
 
-    def summary(self) -> str:
-        """One log line."""
+    def summary(self, inst: Instrument) -> str:
+        """One log line (sizes in the base asset, the lots in parentheses)."""
         return (
             f"reconcile{' (start)' if self.startup else ''}: adopted {len(self.adopted)}, "
             f"cancelled {len(self.cancelled)}, foreign {len(self.foreign)}, missed fills "
-            f"{len(self.missed_fills)}, position venue {self.venue_position} / ours "
-            f"{self.our_position}" + (f"; HALT: {self.halt_reason}" if self.halted else "")
+            f"{len(self.missed_fills)}, position venue {sized_lots(inst, self.venue_position)} "
+            f"/ ours {sized_lots(inst, self.our_position)}"
+            + (f"; HALT: {self.halt_reason}" if self.halted else "")
         )
+
+
+def sized_lots(inst: Instrument, lots: int) -> str:
+    """A size as the logs write it: ``-0.002 BTC (-2 lots)`` (the lots are the journal's)."""
+    return f"{units.sized(inst, lots)} ({lots} lots)"
+
+
+MISMATCH_ADVICE = (
+    "halted; a resume alone would trade on the wrong position and is refused: investigate "
+    "first (a liquidation or ADL, a manual order or transfer, another bot on this account), "
+    "then restart the bot, which adopts the venue's position (journaled and alerted), and "
+    "resume"
+)
 
 
 async def fetch_trades(gateway: Gateway, symbol: str, from_id: int | None) -> list[Fill]:
@@ -339,7 +354,7 @@ async def reconcile(
             mm.ledger.booked_through(report.last_trade_id)
         report.venue_position, report.entry_price = lots, entry
         report.our_position = mm.ledger.position_lots
-        logger.info(report.summary())
+        logger.info(report.summary(mm.instrument))
         return report
 
     sent: list[Fill] = await p.book_since(since_trade_id, venue_open)
@@ -357,12 +372,13 @@ async def reconcile(
         sent += await p.book_since(report.last_trade_id, venue_open)
     if abs(report.position_gap) > tolerance_lots:
         report.halted = True
+        inst = mm.instrument
         report.halt_reason = (
-            f"position mismatch: venue {report.venue_position} lots, ours "
-            f"{report.our_position} lots (tolerance {tolerance_lots}); halted until an "
-            "operator checks and resumes"
+            f"position mismatch: venue {sized_lots(inst, report.venue_position)}, ours "
+            f"{sized_lots(inst, report.our_position)} (tolerance "
+            f"{sized_lots(inst, tolerance_lots)}); {MISMATCH_ADVICE}"
         )
-        await p.deliver(KillSwitch(report.halt_reason, False, clock_ms()))
+        await p.deliver(KillSwitch(report.halt_reason, False, clock_ms(), position_mismatch=True))
     log = logger.error if report.halted else logger.info
-    log(report.summary())
+    log(report.summary(mm.instrument))
     return report

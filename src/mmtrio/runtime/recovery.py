@@ -59,7 +59,7 @@ from mmtrio.core.loss_limits import LimitsState
 from mmtrio.errors import JournalError, ParameterError
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal_orders import journaled_orders, unacked_places
-from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile
+from mmtrio.runtime.reconcile import Reconcilable, ReconcileReport, reconcile, sized_lots
 from mmtrio.venues.protocol import Gateway
 
 PHASE_START, PHASE_PERIODIC, PHASE_STOP = "start", "periodic", "stop"
@@ -376,9 +376,9 @@ async def recover_at_start(a: StartArgs) -> ReconcileReport:
     )
     if not view.is_new and report.position_gap == 0:
         logger.info(
-            "recovered: journal + {} missed fills = venue position {} lots",
+            "recovered: journal + {} missed fills = venue position {}",
             len(report.missed_fills),
-            report.venue_position,
+            sized_lots(a.instrument, report.venue_position),
         )
     rec = checkpoint_record(
         PHASE_START,
