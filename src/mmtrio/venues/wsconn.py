@@ -105,6 +105,7 @@ class WsConnection(abc.ABC):
         self._doubt = trio.Event()  # a request had no answer: ping now (see doubt_link)
         self._doubt_deadline_s = pong_timeout_s
         self.doubts = 0  # pings brought forward by a request without an answer
+        self.reported_up = False  # the consumer was last told "connected" (see _report)
 
     @abc.abstractmethod
     async def _emit_status(self, connected: bool, reason: str) -> None:
@@ -122,14 +123,35 @@ class WsConnection(abc.ABC):
         """Extra handshake headers (an API key for an authenticated stream); none by default."""
         return None
 
+    async def _report(self, connected: bool, reason: str) -> None:
+        """Tell the consumer the stream went up or down, remembering what it was last told.
+
+        "Up" counts as told before it is sent and "down" only once it was: a report cut
+        short by a cancellation leaves at worst one "down" too many, never a stale "up".
+        """
+        if connected:
+            self.reported_up = True
+        await self._emit_status(connected, reason)
+        if not connected:
+            self.reported_up = False
+
     async def _loop(self) -> None:
         """Connect, serve, reconnect — forever (cancel the surrounding scope to stop)."""
         while True:
             reason = await self._connect_once()
-            await self._emit_status(False, reason)
+            await self._report(False, reason)
             await trio.sleep(0.0 if self._planned else self.backoff.next_delay())
 
     async def _connect_once(self) -> str:
+        if self.reported_up:
+            # The consumer was last told "connected", but that connection is gone: the
+            # run serving it crashed or was cancelled (a supervised restart) and never said
+            # so. Say it before connecting again, or the consumer trusts a stream that
+            # delivers nothing meanwhile: DST seed 137, the user stream's task crashed while
+            # connected, its new connection hung in the opening handshake (a reset link;
+            # only the connect timeout, 10 s, ends that), and the bot kept quoting for 6 s,
+            # every fill unseen until a reconciliation, its position past the limit.
+            await self._report(False, "connection abandoned (the stream's task restarted)")
         self._end_reason, self._planned = "connection closed", False
         reason = ""
         try:
@@ -139,7 +161,7 @@ class WsConnection(abc.ABC):
             ) as ws:
                 self.connects += 1
                 self._doubt = trio.Event()  # a doubt about an earlier connection is settled
-                await self._emit_status(True, "connected")
+                await self._report(True, "connected")
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._pinger, ws, nursery.cancel_scope)
                     await self._serve(ws, nursery)

@@ -81,7 +81,7 @@ class OkxWs(WsConnection):
             reason = await self._connect_once()
             if self._fatal is not None:
                 raise self._fatal
-            await self._emit_status(False, reason)
+            await self._report(False, reason)
             await trio.sleep(0.0 if self._planned else self.backoff.next_delay())
 
     async def _pinger(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
