@@ -29,12 +29,13 @@ from pathlib import Path
 import pytest
 
 from mmtrio.chaos import invariants
-from mmtrio.chaos.dst import run_schedule
+from mmtrio.chaos.dst import run_one, run_schedule
 from mmtrio.chaos.dst_shrink import violated
 from mmtrio.chaos.evidence import StopCheck, Violation
 from mmtrio.chaos.schedule import Schedule, make_schedule
 from mmtrio.chaos.stop_checks import check_stop
 from mmtrio.core.ledger import Ledger
+from mmtrio.venues.wsconn import WsConnection
 
 DURATION_MS = 12_000
 
@@ -102,3 +103,30 @@ def test_seed_110435_a_self_stop_is_judged_with_the_venues_refusals_and_countdow
     assert self_stop.open_orders  # the stop could not cancel them: left to the countdown
     assert self_stop.deadman_armed  # the countdown was armed all through the stop
     assert self_stop.barred_ms >= 2_000  # the first 429's Retry-After at least
+
+
+def test_seed_137_a_user_stream_restarted_while_connected_blocks_quoting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 137 (10.5 s): the bot traded blind after its user-stream task restarted.** At
+    4 s the ws links go half-open for 0.5 s and then reset, the venue closes the user stream
+    (its close held by the silence) and at 4.3 s the supervised ``user-stream`` task crashes
+    while connected. Its restart reconnects into the silent link: the handshake is sent, the
+    reset breaks the stream, and trio-websocket's client handshake then waits for an answer
+    that never comes until the 10 s connect timeout. Nothing had told the bot the stream went
+    down (the crashed run never reported it, the new one reports only after its connect
+    ends), so it quoted from 5.3 s on with no fill reaching it; each was booked only by the
+    next reconciliation, and its position passed the 20-lot limit (invariant 3). Fixed in
+    ``WsConnection``: a run that starts while its consumer was last told "connected" first
+    reports that connection down, which blocks quoting until the stream is back."""
+    fixed = run_one(137, 10.5, tmp_path / "fixed")
+    assert fixed.result.faults.get("child_crash") == 1
+    assert fixed.result.faults.get("half_open") == 1
+    assert fixed.result.violations == [], fixed.result.violations
+    log = (Path(fixed.result.out_dir) / "bot-0.log").read_text()
+    assert "user stream down: connection abandoned (the stream's task restarted)" in log
+    # The defect put back: the consumer's last "connected" is forgotten.
+    forgotten = property(lambda _: False, lambda *_: None)
+    monkeypatch.setattr(WsConnection, "reported_up", forgotten, raising=False)
+    defective = run_one(137, 10.5, tmp_path / "defective")
+    assert 3 in violated(defective), defective.result.violations

@@ -357,10 +357,12 @@ async def test_missed_fill_is_booked_once_even_if_the_stream_also_delivers_it() 
 
 
 async def test_stream_first_then_reconcile_books_nothing_and_does_not_halt() -> None:
-    s, bid, _ = quoting_session()
+    s, bid, ask = quoting_session()
     venue = FakeVenue()
     venue.fill(trade(10, Side.BUY, qty=bid.qty, order_id=1))
     s.step(fill_of(bid.client_id, 10, Side.BUY, bid.qty, bid.qty))  # stream booked it
+    # The ask still rests (an acknowledged order the venue did not list would be queried).
+    venue.open = {ask.client_id: order(ask.client_id, Side.SELL)}
     send, recv = trio.open_memory_channel[Event](16)
     # Not in known_trade_ids (only the ledger knows): it must neither be re-fed nor counted
     # twice in "ours" (a double count would trip the halt with tolerance 0).

@@ -85,6 +85,9 @@ class OrderEmitter:
         self.queries: dict[str, int] = {}  # client id -> when to (re)query
         self.backoff = SlotBackoff()  # slots refused by the venue wait (core/reject_policy)
         self._halt_handled = False
+        # When the latest CancelAll left: an order older than it that ends CANCELED was
+        # cancelled at our request, not by the venue (core/order_feedback.py says which).
+        self.cancel_all_ts: int | None = None
         self.refused = 0  # requests held back or refused by risk (core/plan_skip.py)
 
     @property
@@ -143,6 +146,7 @@ class OrderEmitter:
             # at start-up, HALTED until the first book) would be noise in the journal.
             self._halt_handled = True
             out.append(CancelAll(symbol, view.reason))
+            self.cancel_all_ts = now
             for order in self.orders.live_orders():
                 if order.state in _CANCELLABLE and order.slot[1] != FLATTEN_LEVEL:
                     self.orders.request_cancel(order.client_id, now, deadline)

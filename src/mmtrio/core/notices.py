@@ -36,6 +36,7 @@ NOTICE_KINDS = frozenset(
         "fatal",  # the bot must stop (e.g. the venue refused our credentials): the runtime stops
         "reconcile_request",  # the venue's view differs from ours: reconcile at once
         "defence",  # the markout/regime widening or the intensity-fit gate changed (why)
+        "venue_cancel",  # the venue cancelled an order of ours we did not ask to cancel
     }
 )
 

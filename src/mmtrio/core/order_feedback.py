@@ -6,12 +6,19 @@ tracker, applies the reject policy (:mod:`mmtrio.core.reject_policy`, one rule p
 kind), lets accepted post-only places decay the safety distance and clears a slot's back-off,
 schedules the query of an unknown outcome, and books fills once (ledger, markouts, the risk
 layer's fill count), each with its notice.
+
+An order the venue cancelled without our asking (a venue-side cancel: maintenance, a
+dead-man countdown, a risk engine) is named once, as a "venue_cancel" notice: it used to end
+silently. Not for our own cancels (the order was pending cancel, its cancel timed out, or it
+was older than the halt's CancelAll), an IOC remainder, or a refusal at placement (an
+order never acknowledged: a post-only order that would have crossed; OKX's post-only cancel
+is EXPIRED already, core/orders.py).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mmtrio.core.events import (
     AmendAccepted,
@@ -25,7 +32,7 @@ from mmtrio.core.events import (
     PlaceRejected,
     TimeInForce,
 )
-from mmtrio.core.orders import Order
+from mmtrio.core.orders import Order, OrderChange, OrderState
 from mmtrio.core.reject_policy import (
     AUTH_FIX,
     POSITION_MODE_FIX,
@@ -72,6 +79,8 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
             mm.emitter.backoff.on_accept(before.slot)
     elif isinstance(event, OutcomeUnknown) and change.order is not None:
         mm.emitter.on_outcome_unknown(event.client_id, now)
+    elif isinstance(event, OrderUpdate) and before is not None:
+        _note_venue_cancel(mm, before, change)
     fill = change.fill
     if fill is None or fill.symbol != inst.symbol:
         return
@@ -111,6 +120,35 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
         fee=str(fill.fee),
         maker=fill.is_maker,
         position=position,
+    )
+
+
+_OURS_TO_CANCEL: Final = (OrderState.PENDING_CANCEL, OrderState.PENDING_NEW)
+
+
+def _note_venue_cancel(mm: MarketMaker, before: Order, change: OrderChange) -> None:
+    """Name a cancel we did not ask for (see the module docstring)."""
+    order = change.order
+    if order is None or order.state is not OrderState.CANCELED or before.state.terminal:
+        return
+    if before.state in _OURS_TO_CANCEL or before.time_in_force is TimeInForce.IOC:
+        return
+    if before.state is OrderState.UNKNOWN and before.unknown_op == "cancel":
+        return  # our cancel, unconfirmed by its deadline
+    asked_all = mm.emitter.cancel_all_ts
+    if asked_all is not None and before.created_ts <= asked_all:
+        return  # the halt's CancelAll covered it
+    inst = mm.instrument
+    mm.log.add(
+        "venue_cancel",
+        f"the venue cancelled {order.client_id}: not requested by this bot (no reason given; "
+        f"{order.side.value} {inst.lots_to_base(order.qty - order.filled)} {inst.base_asset} "
+        f"@ {inst.price_str(order.price)} left)",
+        client_id=order.client_id,
+        side=order.side.value,
+        price=order.price,
+        qty=order.qty,
+        filled=order.filled,
     )
 
 

@@ -42,6 +42,13 @@ periodically, and once more at stop. Decisions recorded here:
   and the position read is in the position only; the trades are read again after the position
   and, while new ones appear, booked (or, on a new journal, taken as inside) and the position
   read again (``_settled_position``), so such a fill is neither a false gap nor booked twice.
+- **Later passes: orders that ended unseen.** An order the strategy tracks as live (or with
+  a cancel or amend in flight) that the venue no longer lists open, its user-stream update
+  lost with a socket, is queried by client id and its fate delivered at once
+  (:mod:`.vanished`): its quoting slot used to wait for the cancel deadline (QA: 10 s without
+  quotes after a reconnect while the halt's cancel-all had landed). Only orders acknowledged
+  before the open-orders read was sent are resolved (an order sent meanwhile may not be
+  listed yet), after the missed fills are booked.
 - **Later passes: position check.** |venue − ours| > ``tolerance_lots`` → halt: a KillSwitch
   with the reason, since booking fills cannot explain the gap. A fill racing the two reads
   (trades, then position) can show a transient gap, so a mismatch is re-checked once after
@@ -72,6 +79,7 @@ from mmtrio.core.orders import Order
 from mmtrio.errors import VenueError
 from mmtrio.runtime.inbox import Sender
 from mmtrio.runtime.missed_fills import Journaled, Unacked, missed_fill_updates
+from mmtrio.runtime.vanished import candidates, vanished_fates
 from mmtrio.venues.protocol import Gateway
 
 CONFIRM_DELAY_S = 0.5  # re-check of a position mismatch (see the module docstring)
@@ -109,6 +117,7 @@ class ReconcileReport:
     cancel_failed: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     missed_fills: list[int] = field(default_factory=list)  # trade ids booked now
+    gone: list[str] = field(default_factory=list)  # tracked live, not open: fate delivered
     venue_trade_ids: list[int] = field(default_factory=list)  # every trade id read this pass
     venue_position: int = 0
     our_position: int = 0
@@ -127,6 +136,7 @@ class ReconcileReport:
             f"cancelled {len(self.cancelled)}, foreign {len(self.foreign)}, missed fills "
             f"{len(self.missed_fills)}, position venue {sized_lots(inst, self.venue_position)} "
             f"/ ours {sized_lots(inst, self.our_position)}"
+            + (f", ended unseen {len(self.gone)}" if self.gone else "")
             + (f"; HALT: {self.halt_reason}" if self.halted else "")
         )
 
@@ -164,6 +174,7 @@ class _Pass:
     report: ReconcileReport
     journaled: Journaled | None = None
     unacked: Unacked | None = None
+    stated: set[str] = field(default_factory=set)  # client ids delivered with a state
 
     async def deliver(self, event: Event) -> None:
         if self.events_out is not None:
@@ -207,11 +218,14 @@ class _Pass:
             unacked=self.unacked,
         )
         for upd in found.updates:
+            if upd.client_id:
+                self.stated.add(upd.client_id)
             if upd.fill is not None:
                 self.known.add(upd.fill.trade_id)
                 rep.missed_fills.append(upd.fill.trade_id)
             await self.deliver(upd)
         for unread in found.unread:  # after its fills: the fill stays booked either way
+            self.stated.add(unread.client_id)
             await self.deliver(unread)
         if found.limited is not None:
             raise found.limited  # the caller waits the venue's Retry-After, as for any read
@@ -321,6 +335,8 @@ async def reconcile(
         journaled,
         unacked,
     )
+    # Taken before the read: only what was acknowledged by then must be listed (vanished.py).
+    before = {} if startup else candidates(mm.orders)
     venue_open = await _open_orders(p, startup=startup, adopt=adopt, is_ours=is_ours)
 
     if startup:
@@ -358,6 +374,14 @@ async def reconcile(
         return report
 
     sent: list[Fill] = await p.book_since(since_trade_id, venue_open)
+    fates = await vanished_fates(
+        gateway, mm.orders, symbol, before, venue_open, skip=p.stated, clock_ms=clock_ms
+    )
+    for ended in fates.events:
+        await p.deliver(ended)
+    report.gone = fates.resolved
+    if fates.limited is not None:
+        raise fates.limited  # the caller waits the venue's Retry-After, as for any read
     for attempt in range(2):
         lots, entry = await gateway.position(symbol)
         # Fills fed but not yet booked by the loop still count as ours.

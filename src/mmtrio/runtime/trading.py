@@ -125,6 +125,7 @@ _LOGGED_NOTICES = {
     "fatal": "ERROR",
     "reconcile_request": "WARNING",
     "defence": "INFO",
+    "venue_cancel": "INFO",
 }
 
 
