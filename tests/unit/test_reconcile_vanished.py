@@ -24,6 +24,7 @@ from mmtrio.core.events import (
     TimeInForce,
     Timer,
 )
+from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.orders import OrderState
 from mmtrio.core.risk import TradingState
 from mmtrio.runtime.reconcile import ReconcileReport, reconcile
@@ -97,7 +98,7 @@ async def test_cancels_lost_with_the_socket_free_both_slots_within_the_pass() ->
     for cid in (bid.client_id, ask.client_id):
         assert s.mm.orders.get(cid).state is OrderState.CANCELED  # type: ignore[union-attr]
     assert _requoted(s, report) == {Side.BUY, Side.SELL}
-    assert "ended unseen 2" in report.summary()
+    assert "ended unseen 2" in report.summary(BTCUSDT)
 
 
 async def test_one_of_them_filled_instead_its_fill_is_booked_once() -> None:
