@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mmtrio.core.events import OrderStatus
-from mmtrio.sim.okx.wire import OkxError
+from mmtrio.sim.okx.wire import OkxError, int_param
 
 if TYPE_CHECKING:
     from mmtrio.sim.account import OrderRecord
@@ -35,15 +35,6 @@ CLOSED = {
 STATES = ("filled", "canceled", "mmp_canceled")
 
 
-def _number(params: Params, name: str) -> int | None:
-    text = params.get(name, "")
-    if text == "":
-        return None
-    if not text.isdigit():
-        raise OkxError("51000", f"Parameter {name} error")
-    return int(text)
-
-
 def _kept(rec: OrderRecord, now: int) -> bool:
     age = now - rec.update_ms
     if rec.status != OrderStatus.FILLED.value and rec.cum_qty == 0:
@@ -59,11 +50,11 @@ def orders_history(front: OkxFrontEnd, params: Params) -> list[Any]:
     state = params.get("state", "")
     if state not in ("", *STATES):
         raise OkxError("51000", "Parameter state error")
-    limit = _number(params, "limit")
+    limit = int_param(params, "limit")
     if limit is not None and not 1 <= limit <= PAGE_MAX:
         raise OkxError("51000", "Parameter limit error")
-    begin, end = _number(params, "begin"), _number(params, "end")
-    after, before = _number(params, "after"), _number(params, "before")
+    begin, end = int_param(params, "begin"), int_param(params, "end")
+    after, before = int_param(params, "after"), int_param(params, "before")
     family = f"{front.inst.base_asset}-USDT"
     if (
         inst_type != "SWAP"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mmtrio.sim import requests as rq
 from mmtrio.sim.okx import words as w
 from mmtrio.sim.okx.trade import check_inst
-from mmtrio.sim.okx.wire import OkxError, OrderError
+from mmtrio.sim.okx.wire import OkxError, OrderError, int_param
 
 if TYPE_CHECKING:
     from mmtrio.sim.okx.frontend import OkxFrontEnd
@@ -192,26 +192,14 @@ def order(front: OkxFrontEnd, params: Params) -> list[Any]:
 
 
 def _limit(params: Params) -> int:
-    text = params.get("limit", str(PAGE_MAX))
-    if not text.isdigit() or not 1 <= int(text) <= PAGE_MAX:
-        raise OkxError("51000", "Parameter limit error")
-    return int(text)
-
-
-def _cursor(params: Params, name: str) -> int | None:
-    text = params.get(name, "")
-    if text == "":
-        return None
-    if not text.isdigit():
-        raise OkxError("51000", f"Parameter {name} error")
-    return int(text)
+    return int_param(params, "limit", PAGE_MAX, PAGE_MAX) or PAGE_MAX
 
 
 def orders_pending(front: OkxFrontEnd, params: Params) -> list[Any]:
     """Open orders, newest first; ``after`` pages to older ``ordId`` values (OKX)."""
     if not _inst_filter(front, params):
         return []
-    after, before = _cursor(params, "after"), _cursor(params, "before")
+    after, before = int_param(params, "after"), int_param(params, "before")
     recs = sorted(rq.open_orders(front.venue), key=lambda r: r.order_id, reverse=True)
     if after is not None:
         recs = [r for r in recs if r.order_id < after]
@@ -224,7 +212,7 @@ def fills(front: OkxFrontEnd, params: Params) -> list[Any]:
     """Our fills, newest first; ``billId`` is the trade id here (both increase)."""
     if not _inst_filter(front, params):
         return []
-    after, before = _cursor(params, "after"), _cursor(params, "before")
+    after, before = int_param(params, "after"), int_param(params, "before")
     rows = sorted(front.venue.account.fills, key=lambda f: f.trade_id, reverse=True)
     if after is not None:
         rows = [f for f in rows if f.trade_id < after]

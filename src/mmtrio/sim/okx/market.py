@@ -29,7 +29,7 @@ from mmtrio.core.events import Fill, Side, Trade
 from mmtrio.core.instruments import Instrument
 from mmtrio.sim.okx import words as w
 from mmtrio.sim.okx.info import check_inst_params
-from mmtrio.sim.okx.wire import OkxError
+from mmtrio.sim.okx.wire import OkxError, int_param
 from mmtrio.sim.tape import MINUTE_MS, Candle, TradeTape
 
 if TYPE_CHECKING:
@@ -124,19 +124,10 @@ def ticker(front: OkxFrontEnd, params: Params) -> list[Any]:
     return [ticker_row(front.venue, front.inst, front.streams.tape)]
 
 
-def _int(params: Params, name: str, default: int | None, most: int | None = None) -> int | None:
-    text = params.get(name, "")
-    if text == "":
-        return default
-    if not text.isdigit() or (most is not None and not 1 <= int(text) <= most):
-        raise OkxError("51000", f"Parameter {name} error")
-    return int(text)
-
-
 def trades(front: OkxFrontEnd, params: Params) -> list[Any]:
     """``GET /api/v5/market/trades``: the newest trades first."""
     check_inst_params(front, params)
-    limit = _int(params, "limit", TRADES_DEFAULT, TRADES_MAX) or TRADES_DEFAULT
+    limit = int_param(params, "limit", TRADES_DEFAULT, TRADES_MAX) or TRADES_DEFAULT
     inst, venue = front.inst, front.venue
     recent = list(front.streams.tape.trades)[-limit:]
     return [
@@ -160,8 +151,8 @@ def candles(front: OkxFrontEnd, params: Params) -> list[Any]:
     if bar is None:
         raise OkxError("51000", "Parameter bar error")
     interval, shift = bar
-    limit = _int(params, "limit", CANDLES_DEFAULT, CANDLES_MAX) or CANDLES_DEFAULT
-    after, before = _int(params, "after", None), _int(params, "before", None)
+    limit = int_param(params, "limit", CANDLES_DEFAULT, CANDLES_MAX) or CANDLES_DEFAULT
+    after, before = int_param(params, "after", None), int_param(params, "before", None)
     venue, inst = front.venue, front.inst
     wire_now = venue.out_ts()
     quote_unit = inst.tick_size * inst.base_per_lot

@@ -35,6 +35,19 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def int_param(
+    params: dict[str, str], name: str, default: int | None = None, most: int | None = None
+) -> int | None:
+    """A whole-number query parameter (``default`` when absent; at most ``most``, at least 1,
+    when ``most`` is given); anything else is OKX's 51000 naming it."""
+    text = params.get(name, "")
+    if text == "":
+        return default
+    if not text.isdigit() or (most is not None and not 1 <= int(text) <= most):
+        raise OkxError("51000", f"Parameter {name} error")
+    return int(text)
+
+
 def param_error(name: str) -> OrderError:
     return OrderError("51000", f"Parameter {name} error")
 
