@@ -87,11 +87,14 @@ def bot_config(
     account: str | None = None,
     deadman_ms: int = DEADMAN_MS,
     reconcile_s: float = RECONCILE_S,
+    deterministic: bool = False,
 ) -> str:
     """The bot's config for a run: shipped defaults, external sim, short chaos timings.
 
     ``variant``: "valid"; "invalid" (a value out of range: the reload must be refused);
     "disk_full" (disk guard thresholds above any free space: the guard must stop quoting).
+    ``deterministic``: the in-process simulation's bot (``[journal] sync = "normal"``); the
+    process harness keeps the shipped ``full``, as its kill -9 is a real process's.
     """
     c = _base_config()
     c.pop("sim", None)
@@ -149,6 +152,9 @@ def bot_config(
     )
     c["runtime"].setdefault("restart", {}).update(base_delay_s=0.1, cap_s=1.0)
     c["metrics"]["enabled"] = False
+    if deterministic:
+        # The simulation kills the bot's tasks, never the machine's power: no fsync per commit.
+        c["journal"]["sync"] = "normal"
     if variant == "invalid":
         c["quoting"]["gamma"] = -1.0  # out of range: the whole reload must be refused
     elif variant == "disk_full":

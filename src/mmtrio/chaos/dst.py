@@ -269,7 +269,7 @@ def write_config(out: Path, state_dir: Path, gamma: float, variant: str) -> Path
     """The bot's config file (the process harness's, pointed at the in-memory venue)."""
     path = out / "config.toml"
     text = bot_config(
-        URLS_BY_NAME, state_dir, out / "c.sock", gamma=gamma, variant=variant
+        URLS_BY_NAME, state_dir, out / "c.sock", gamma=gamma, variant=variant, deterministic=True
     )  # fmt: skip
     path.write_text(text)
     return path

@@ -150,7 +150,7 @@ class RuntimeConfig(Section):
 
 
 class JournalConfig(Section):
-    """[journal]: retention and disk guards. Reloadable."""
+    """[journal]: retention and disk guards (reloadable), and the commit durability (not)."""
 
     retention_days: int = setting(
         30, reload=True, unit="days", ge=1, le=3650, doc="journal segments older are deleted"
@@ -163,6 +163,15 @@ class JournalConfig(Section):
     )
     disk_halt_free_mb: int = setting(
         256, reload=True, unit="MB", ge=10, le=1_000_000, doc="free space that stops quoting"
+    )
+    # "full": an fsync per commit (the writer commits batches), so a commit survives a power
+    # loss. "normal": WAL without that fsync (SQLite's synchronous=NORMAL); a commit survives
+    # a crash of the process (kill -9) but the last ones can be lost with the power, and a
+    # lost fill is a wrong position until reconciliation. The deterministic simulation uses
+    # "normal": it simulates kill -9, never a power loss, and the fsync was ~10 % of its wall
+    # time (issue 21). Opened once at start: not reloadable.
+    sync: Literal["full", "normal"] = setting(
+        "full", reload=False, doc="fsync every commit (full) or survive only a crash (normal)"
     )
 
     @model_validator(mode="after")

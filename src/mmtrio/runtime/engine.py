@@ -31,6 +31,7 @@ mapping is :func:`mmtrio.config.strategy.build_strategy_config`, shared with the
 from __future__ import annotations
 
 import signal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,10 @@ class Engine(EngineStartup, EngineBot):
         for secret in self.credentials.secrets():
             register_secret(secret)
         cfg = self.config
-        journal = await determinism.run_sync(Journal.open, cfg.runtime.state_dir)
+        sync = cfg.journal.sync.upper()  # SQLite's synchronous=FULL | NORMAL
+        journal = await determinism.run_sync(
+            partial(Journal.open, synchronous=sync), cfg.runtime.state_dir
+        )
         try:
             recovery = await determinism.run_sync(journal.load_recovery_state)
             self._check_journal_owner(recovery.last_start, journal.path)
