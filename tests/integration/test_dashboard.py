@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import trio
 import yaml  # type: ignore[import-untyped]
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.debian_tools import debian_tool
 from tests.integration.paper import paper_engine
 from tests.integration.test_run_engine import quotes_resting, run_engine, write_config
 
@@ -131,8 +131,10 @@ async def test_every_dashboard_and_alert_metric_is_exported_by_a_live_bot(
         assert topic in titles, topic
 
 
-@pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian's prometheus not installed")
 async def test_a_real_prometheus_runs_every_dashboard_query(tmp_path: Path) -> None:
+    prometheus, why = await trio.to_thread.run_sync(debian_tool, "prometheus", "prometheus")
+    if prometheus is None:
+        pytest.skip(why)
     prom_port, bot_port = free_port(), free_port()
     (tmp_path / "prom.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -144,7 +146,7 @@ async def test_a_real_prometheus_runs_every_dashboard_query(tmp_path: Path) -> N
 
     async def with_prometheus(_url: str) -> None:
         cmd = [
-            "prometheus",
+            prometheus,
             f"--config.file={tmp_path / 'prom.yml'}",
             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{prom_port}",

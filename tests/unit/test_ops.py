@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mmtrio.runtime.engine_startup import SESSION_START_TIMEOUT_S
 from mmtrio.runtime.metrics import Metrics
+from tests.debian_tools import debian_tool
 from tests.strategies import sample_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,10 +152,12 @@ def test_template_unit_gives_each_instance_its_own_state_and_name() -> None:
         assert service[key] == single[key], key
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="Debian's prometheus-alertmanager")
 def test_alertmanager_example_is_valid_and_routes_by_bot() -> None:
+    amtool, why = debian_tool("amtool", "prometheus-alertmanager")
+    if amtool is None:
+        pytest.skip(why)
     result = subprocess.run(
-        ["amtool", "check-config", str(OPS / "alertmanager.yml")],
+        [amtool, "check-config", str(OPS / "alertmanager.yml")],
         capture_output=True,
         text=True,
         timeout=60,
@@ -177,11 +180,13 @@ def test_alertmanager_example_routes_the_shipped_alerts() -> None:
     assert severities == {"critical", "warning"}  # both routed (critical has its own route)
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="Debian's prometheus")
 def test_promtool_accepts_the_rules_and_the_scrape_config() -> None:
+    promtool, why = debian_tool("promtool", "prometheus")
+    if promtool is None:
+        pytest.skip(why)
     for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"]):
         result = subprocess.run(
-            ["promtool", *args], cwd=OPS, capture_output=True, text=True, timeout=60, check=False
+            [promtool, *args], cwd=OPS, capture_output=True, text=True, timeout=60, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
