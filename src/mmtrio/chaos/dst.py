@@ -179,6 +179,18 @@ def run_one(seed: int, duration_s: float, workdir: Path) -> DstResult:
     return run_schedule(make_schedule(seed, int(duration_s * 1000)), workdir)
 
 
+def traced_run(seed: int, duration_s: float) -> tuple[str, list[Any], str]:
+    """``seed`` run once in a temporary directory: its trace hash, trace and run directory.
+
+    Top-level, so that a process pool started with "spawn" (a fresh interpreter, with its own
+    string-hash seed) can run it: the replay check's second run of each seed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mmdst-") as scratch:
+        done = run_one(seed, duration_s, Path(scratch))
+    return done.trace_hash, done.trace, done.run_dir
+
+
 def run_schedule(schedule: Schedule, workdir: Path, name: str | None = None) -> DstResult:
     """One deterministic run of ``schedule`` (its seed seeds everything) under ``workdir``."""
     from mmtrio.chaos.dst_run import DstRun

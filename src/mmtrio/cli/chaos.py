@@ -26,7 +26,8 @@ With --deterministic the same schedules run in a deterministic simulation instea
 (:mod:`mmtrio.chaos.dst`): the real bot and the real simulated venue in one Trio run on a
 virtual clock, connected in memory, judged by the same code; each run prints its trace hash,
 and the same seed gives the same hash. --jobs spreads runs over processes; --replay-check
-runs every seed twice and names the first divergence of the two traces (exit 1) if any.
+runs every seed twice, here and in a fresh interpreter (--jobs of them), and names the first
+divergence of the two traces (exit 1) if any.
 SIGTERM or Ctrl-C stops a deterministic campaign: the runs under way finish, no other
 starts, the figures cover the runs made, and the exit is 1 (4 if one of them violated).
 A deterministic campaign records each run as it is judged in --out/runs.jsonl and its
@@ -134,7 +135,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replay-check",
         action="store_true",
-        help="--deterministic: run each seed twice and report the first divergence of the traces",
+        help="--deterministic: run each seed twice (here and in a fresh process) and report "
+        "the first divergence of the traces",
     )
     parser.add_argument(
         "--out",

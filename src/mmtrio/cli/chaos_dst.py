@@ -63,28 +63,33 @@ def summarize(
 
 
 def _replay_check(args: argparse.Namespace) -> int:
-    from mmtrio.chaos.dst import first_divergence, run_one
+    """Each seed run twice: here, and in a fresh interpreter (a "spawn" process pool of
+    ``--jobs`` workers, each with its own string-hash seed), so that a trace depending on
+    anything but the seed (set order, the wall clock, the process) shows as a divergence.
+    The pool's second runs go on while this process runs the first ones."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from mmtrio.chaos.dst import first_divergence, traced_run
     from mmtrio.chaos.schedule import run_seed
     from mmtrio.cli import EXIT_FAILED, EXIT_OK
 
     code = EXIT_OK
-    for i in range(args.runs):
-        seed = run_seed(args.seed, i)
-        with (
-            tempfile.TemporaryDirectory(prefix="mmdst-") as a,
-            tempfile.TemporaryDirectory(prefix="mmdst-") as b,
-        ):
-            first, again = (
-                run_one(seed, args.duration, Path(a)),
-                run_one(seed, args.duration, Path(b)),
-            )
-        # each run's directory is its own temporary one: compared as the hash reads them
-        diff = first_divergence(first.trace, again.trace, first.run_dir, again.run_dir)
-        same = diff is None and first.trace_hash == again.trace_hash
-        print(f"seed {seed}: trace {first.trace_hash} {'reproduced' if same else 'DIVERGED'}")
-        if not same:
-            print(f"  first divergence: {diff or 'hashes differ'}")
-            code = EXIT_FAILED
+    seeds = [run_seed(args.seed, i) for i in range(args.runs)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=ctx) as pool:
+        others = [pool.submit(traced_run, seed, args.duration) for seed in seeds]
+        for seed, other in zip(seeds, others, strict=True):
+            first_hash, first_trace, first_dir = traced_run(seed, args.duration)
+            again_hash, again_trace, again_dir = other.result()
+            # each run's directory is its own temporary one: compared as the hash reads them
+            diff = first_divergence(first_trace, again_trace, first_dir, again_dir)
+            same = diff is None and first_hash == again_hash
+            state = "reproduced in another process" if same else "DIVERGED"
+            print(f"seed {seed}: trace {first_hash} {state}", flush=True)
+            if not same:
+                print(f"  first divergence: {diff or 'hashes differ'}", flush=True)
+                code = EXIT_FAILED
     return code
 
 
