@@ -13,7 +13,11 @@ executed through the engine's neutral requests (:mod:`mmtrio.sim.requests`):
 - ``cancel`` (by oid) / ``cancelByCloid``: ``success`` or "Order was never placed, already
   canceled, or filled.";
 - ``scheduleCancel``: with ``time`` (≥ 5 s ahead) arms the engine's countdown to it, without
-  disarms; refused once the 10 triggers of the UTC day are spent.
+  disarms; refused once the 10 triggers of the UTC day are spent;
+- ``updateLeverage``: the account's leverage on the asset, a whole number 1..40 (the asset's
+  ``maxLeverage``); ``clearinghouseState`` then reports it and its margins are notional /
+  leverage. Cross margin only: ``isCross: false`` (isolated) is refused, naming why, as the
+  sim keeps one cross-margined account.
 
 A malformed action is HTTP 422; a refusal of the whole action ``{"status": "err",
 "response": text}``; refusals of single orders ride in ``statuses``.
@@ -43,6 +47,7 @@ TIFS = {"Alo": TimeInForce.POST_ONLY, "Gtc": TimeInForce.GTC, "Ioc": TimeInForce
 MIN_VALUE = Decimal(10)
 MIN_LEAD_MS = 5_000
 DAILY_TRIGGERS = 10
+MAX_LEVERAGE = 40  # the asset's maxLeverage in meta (info.py)
 
 
 class OrderError(Exception):
@@ -298,6 +303,23 @@ def schedule_cancel(front: HyperliquidFrontEnd, action: dict[str, Any]) -> dict[
     return ok("default")
 
 
+# --- leverage -------------------------------------------------------------------------------
+def update_leverage(front: HyperliquidFrontEnd, action: dict[str, Any]) -> dict[str, Any]:
+    asset, cross, lev = action.get("asset"), action.get("isCross"), action.get("leverage")
+    if not isinstance(cross, bool):
+        raise ProtocolError("updateLeverage isCross must be a boolean")
+    if isinstance(lev, bool) or not isinstance(lev, int):
+        raise ProtocolError("updateLeverage leverage must be a whole number")
+    if asset != 0:
+        return err(words.UNKNOWN_ASSET.format(asset=asset))
+    if not cross:
+        return err(words.ISOLATED_UNSUPPORTED)
+    if not 1 <= lev <= MAX_LEVERAGE:
+        return err(words.BAD_LEVERAGE.format(leverage=lev, most=MAX_LEVERAGE))
+    front.leverage = lev
+    return ok("default")
+
+
 ACTIONS = {
     "order": order,
     "batchModify": batch_modify,
@@ -305,4 +327,5 @@ ACTIONS = {
     "cancel": cancel,
     "cancelByCloid": cancel_by_cloid,
     "scheduleCancel": schedule_cancel,
+    "updateLeverage": update_leverage,
 }

@@ -94,6 +94,7 @@ class HyperliquidFrontEnd:
         self._armed_deadline: float | None = None
         self._fired_deadline: float | None = None
         self.triggers: dict[int, int] = {}  # UTC day -> scheduleCancel triggers
+        self.leverage = 40  # cross, 1..maxLeverage: `updateLeverage` (exchange.py) sets it
         self._scheduled: OrderedDict[str, None] = OrderedDict()  # cancelled by the dead-man
         # One object for the venue's config and its limiter: the admin API's rate knobs
         # (/admin/config weight_per_minute, ...) change venue.config.limits in place.

@@ -143,7 +143,7 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
     upnl = acct.unrealized(mark)
     value = acct.balance + upnl
     ntl = abs(inst.lots_to_base(acct.position) * mark)
-    margin = (ntl / 40).quantize(Decimal("0.000001"))
+    margin = (ntl / front.leverage).quantize(Decimal("0.000001"))
     summary = {"accountValue": str(value), "totalNtlPos": str(ntl),
                "totalRawUsd": str(acct.balance), "totalMarginUsed": str(margin)}  # fmt: skip
     positions = []
@@ -157,7 +157,8 @@ def clearinghouse(front: HyperliquidFrontEnd, req: dict[str, Any]) -> Any:
             {
                 "type": "oneWay",
                 "position": {
-                    "coin": front.coin, "szi": szi, "leverage": {"type": "cross", "value": 40},
+                    "coin": front.coin, "szi": szi,
+                    "leverage": {"type": "cross", "value": front.leverage},
                     "entryPx": str(acct.entry_price), "positionValue": str(ntl),
                     "unrealizedPnl": str(upnl), "returnOnEquity": "0.0", "liquidationPx": liq,
                     "marginUsed": str(margin), "maxLeverage": 40,

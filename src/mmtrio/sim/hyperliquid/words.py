@@ -26,6 +26,8 @@ SCHEDULE_LIMIT = "Too many scheduled cancel triggers today: at most 10 per day (
 EXPIRED = "Action expired: expiresAfter {expires} is in the past."
 BAD_SIGNER = "User or API Wallet {address} does not exist."
 BAD_JSON = "Failed to deserialize the JSON body into the target type"
+BAD_LEVERAGE = "Invalid leverage {leverage}: a whole number from 1 to {most}."
+ISOLATED_UNSUPPORTED = "Isolated margin is not available on this simulated venue: cross only."
 
 
 def refusal_text(exc: MatchingReject, bbo: tuple[str, str]) -> str:
