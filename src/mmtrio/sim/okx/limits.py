@@ -37,6 +37,7 @@ WINDOWS: dict[str, tuple[float, int]] = {
     "trade_fee": (2.0, 5),
     "history": (2.0, 40),
     "deadman": (1.0, 1),
+    "close_position": (2.0, 20),
     "instruments": (2.0, 20),
     "books": (2.0, 40),
     "time": (2.0, 10),

@@ -29,7 +29,7 @@ from mmtrio.sim.asgi import lifespan, read_body, respond
 from mmtrio.sim.errors import SimBadRequest
 from mmtrio.sim.frontend import Receive, Scope, Send
 from mmtrio.sim.limits import RateLimitHit, answer_left
-from mmtrio.sim.okx import history, info, margin, market
+from mmtrio.sim.okx import close, history, info, margin, market
 from mmtrio.sim.okx.auth import OkxAuthError, verify_rest
 from mmtrio.sim.okx.wire import OkxError, dumps, ops_envelope
 
@@ -85,6 +85,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", f"{P}/trade/cancel-order"): Route("cancel", op="cancel"),
     ("POST", f"{P}/trade/cancel-batch-orders"): Route("batch_cancel", op="cancel", batch=True),
     ("POST", f"{P}/trade/cancel-all-after"): Route("deadman", op="cancel_all_after"),
+    ("POST", f"{P}/trade/close-position"): Route("close_position", write=close.close_position),
 }
 _PATHS = {path for _, path in ROUTES}
 
