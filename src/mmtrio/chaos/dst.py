@@ -182,8 +182,8 @@ def run_one(seed: int, duration_s: float, workdir: Path) -> DstResult:
 def traced_run(seed: int, duration_s: float) -> tuple[str, list[Any], str]:
     """``seed`` run once in a temporary directory: its trace hash, trace and run directory.
 
-    Top-level, so that a process pool started with "spawn" (a fresh interpreter, with its own
-    string-hash seed) can run it: the replay check's second run of each seed."""
+    Top-level, so that a process pool started with "spawn" (a fresh interpreter) can run it:
+    the replay check's second run of each seed."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="mmdst-") as scratch:

@@ -64,9 +64,10 @@ def summarize(
 
 def _replay_check(args: argparse.Namespace) -> int:
     """Each seed run twice: here, and in a fresh interpreter (a "spawn" process pool of
-    ``--jobs`` workers, each with its own string-hash seed), so that a trace depending on
-    anything but the seed (set order, the wall clock, the process) shows as a divergence.
-    The pool's second runs go on while this process runs the first ones."""
+    ``--jobs`` workers; both with the campaign's fixed ``PYTHONHASHSEED``, inherited), so
+    that a trace depending on anything but the seed and that hash seed (state an earlier
+    run left in the process, the wall clock, the pid) shows as a divergence. The pool's
+    second runs go on while this process runs the first ones."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
