@@ -290,7 +290,42 @@ def _size(
     return lots
 
 
+# The last ladder of each side (BUY at 0, SELL at 1) and what it was built from: a new plan
+# mostly rounds to the same top of ladder (86 % of the ladders on the BTCUSDT 2024-08-08
+# backtest), and a ladder is a pure function of the frozen instrument and params (identity:
+# the planner hands the same objects while they are unchanged), the side, the top and the
+# size reduction (equality). A hit is the very value a fresh computation gives, and the same
+# (immutable) tuple, so the planner's desired quotes compare by identity.
+_last_ladders: list[tuple[Instrument, QuoteParams, int, float, tuple[Quote, ...]] | None] = [
+    None,
+    None,
+]
+
+
 def _ladder(
+    instrument: Instrument,
+    params: QuoteParams,
+    side: Side,
+    top: int,
+    reduce: float,
+) -> tuple[Quote, ...]:
+    """The side's levels from ``top`` outward (memoised per side, see ``_last_ladders``)."""
+    i = 0 if side is Side.BUY else 1
+    last = _last_ladders[i]
+    if (
+        last is not None
+        and last[0] is instrument
+        and last[1] is params
+        and last[2] == top
+        and last[3] == reduce
+    ):
+        return last[4]
+    quotes = _build_ladder(instrument, params, side, top, reduce)
+    _last_ladders[i] = (instrument, params, top, reduce, quotes)
+    return quotes
+
+
+def _build_ladder(
     instrument: Instrument,
     params: QuoteParams,
     side: Side,
