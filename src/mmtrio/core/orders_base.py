@@ -12,7 +12,6 @@ and order updates turned into triggers. The rules both follow are in the docstri
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
 
 from mmtrio.core.events import Side, TimeInForce
 from mmtrio.core.order_states import (
@@ -22,6 +21,7 @@ from mmtrio.core.order_states import (
     Slot,
     Trigger,
     next_state,
+    replace_order,
 )
 from mmtrio.errors import OrderStateError
 
@@ -214,7 +214,7 @@ class OrderTrackerBase:
             facts["unknown_since"] = facts.get("last_request_ts", order.last_request_ts)
         if state is not OrderState.UNKNOWN and facts.get("unknown_op", order.unknown_op):
             facts["unknown_op"] = ""  # resolved
-        updated = replace(order, **facts)  # type: ignore[arg-type]
+        updated = replace_order(order, facts)
         self._orders[order.client_id] = updated
         self.version += 1
         if state.terminal or trigger is T.CANCEL_TIMEOUT:
