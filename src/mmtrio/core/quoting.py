@@ -256,6 +256,23 @@ def _distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDista
     return dist
 
 
+# The last widening applied (defence.widen, a pure function of the two frozen values): the
+# distances are memoised above and the widening is the same object while unchanged, so most
+# plans widen the very same pair again. Identity keys; a hit is the value widen() gives.
+_last_widened: tuple[QuoteDistances, Widening, QuoteDistances] | None = None
+
+
+def _widened(dist: QuoteDistances, widening: Widening) -> QuoteDistances:
+    """``widen(dist, widening)`` (memoised)."""
+    global _last_widened  # noqa: PLW0603 - a one-entry memo of a pure function
+    last = _last_widened
+    if last is not None and last[0] is dist and last[1] is widening:
+        return last[2]
+    out = widen(dist, widening)
+    _last_widened = (dist, widening, out)
+    return out
+
+
 def _clamped_distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
     d_q = _model(params, q, inputs)
     d_0 = _model(params, 0.0, inputs)
@@ -393,7 +410,7 @@ def quote(
     except ParameterError as exc:
         return CannotQuote(f"model {params.model.value}: {exc}")
     if widening is not None:
-        dist = widen(dist, widening)
+        dist = _widened(dist, widening)
     s = ref - funding_rate * params.funding_bias * ref
 
     # Post-only limits, exact integers; the float comparison against them is exact because
