@@ -364,11 +364,10 @@ class MarketMaker:
     # --- timers -------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
         """The earliest time the strategy needs a Timer step (None: only events matter)."""
-        times: list[int] = []
+        times = self.emitter.deadlines()  # a new list
         tracker = self.orders.next_deadline()
         if tracker is not None:
             times.append(tracker)
-        times.extend(self.emitter.deadlines())
         if self._next_mid_sample is not None:
             times.append(self._next_mid_sample)
         if self._last_book_update is not None and self.book.synced:
