@@ -158,34 +158,41 @@ class MarkoutDefence:
     """Per-side adverse-selection score from completed markouts (see the module doc)."""
 
     def __init__(self) -> None:
-        # per side: (decayed Σw·m, decayed Σw, time of the last decay, fills counted)
-        self._sum: dict[Side, float] = {Side.BUY: 0.0, Side.SELL: 0.0}
-        self._weight: dict[Side, float] = {Side.BUY: 0.0, Side.SELL: 0.0}
-        self._at: dict[Side, int | None] = {Side.BUY: None, Side.SELL: None}
-        self.fills: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
+        # per side, indexed by _index (BUY 0, SELL 1; a list index, not an Enum-keyed dict:
+        # Enum.__hash__ is a Python call): decayed Σw·m, decayed Σw, time of the last decay
+        self._sum: list[float] = [0.0, 0.0]
+        self._weight: list[float] = [0.0, 0.0]
+        self._at: list[int | None] = [None, None]
+        self.fills: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}  # fills counted
 
-    def _decay(self, side: Side, now: int, half_life_ms: int) -> None:
-        at = self._at[side]
+    @staticmethod
+    def _index(side: Side) -> int:
+        return 0 if side is Side.BUY else 1
+
+    def _decay(self, i: int, now: int, half_life_ms: int) -> None:
+        at = self._at[i]
         if at is not None and now > at:
             d = math.exp(-_LN2 * (now - at) / half_life_ms)
-            self._sum[side] *= d
-            self._weight[side] *= d
+            self._sum[i] *= d
+            self._weight[i] *= d
         if at is None or now > at:
-            self._at[side] = now
+            self._at[i] = now
 
     def on_markout(self, side: Side, ticks: float, now: int, half_life_ms: int) -> None:
         """One completed markout (ticks, positive = in our favour) of a fill on ``side``."""
         if not math.isfinite(ticks):
             return
-        self._decay(side, now, half_life_ms)
-        self._sum[side] += ticks
-        self._weight[side] += 1.0
+        i = self._index(side)
+        self._decay(i, now, half_life_ms)
+        self._sum[i] += ticks
+        self._weight[i] += 1.0
         self.fills[side] += 1
 
     def score(self, side: Side, now: int, half_life_ms: int) -> float:
         """The side's shrunk mean markout in ticks at ``now`` (0 with no evidence)."""
-        self._decay(side, now, half_life_ms)
-        return self._sum[side] / (self._weight[side] + PRIOR_FILLS)
+        i = self._index(side)
+        self._decay(i, now, half_life_ms)
+        return self._sum[i] / (self._weight[i] + PRIOR_FILLS)
 
     def extra_ticks(self, side: Side, now: int, p: DefenceParams) -> int:
         """Ticks to move ``side``'s quote away: 0 unless the side is being picked off."""

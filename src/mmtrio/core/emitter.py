@@ -110,6 +110,8 @@ class OrderEmitter:
         self.queries[client_id] = now + self.config.query_delay_ms
 
     def queries_due(self, now: int, out: list[Command]) -> None:
+        if not self.queries and not self.orders.has_unknown():
+            return  # nothing to query, nothing to start querying (the loops below do nothing)
         for order in self.orders.live_orders():
             if order.state is OrderState.UNKNOWN and order.client_id not in self.queries:
                 self.queries[order.client_id] = now + self.config.query_delay_ms

@@ -28,6 +28,13 @@ class NotEnoughData:
 
 
 def _positive(value: float, what: str) -> float:
+    # The hot cases first (every price and size): the same answers as the checks below.
+    kind: type[object] = type(value)
+    if kind is float:
+        if 0.0 < value < math.inf:  # NaN fails both comparisons
+            return value  # float(value) is value
+    elif kind is int and value > 0:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value) or value <= 0:

@@ -113,7 +113,7 @@ class IntensityEstimator:
         self.trades_without_mid = 0
 
     def _see(self, ts: int) -> None:
-        if isinstance(ts, bool) or not isinstance(ts, int):
+        if type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int)):
             raise ParameterError(f"IntensityEstimator: time must be int ms, got {ts!r}")
         if self._first_ts is None:
             self._first_ts = ts

@@ -288,6 +288,8 @@ class Ledger:
 
     def other_fees_value(self) -> Decimal:
         """The fees paid in other assets, in the quote asset at their prices (priced only)."""
+        if not self._other_fees:
+            return _ZERO  # what the sum below gives for no fee (its start), without a context
         with localcontext(_EXACT):
             return sum(
                 (fee * self._asset_prices[a] for a, fee in self._other_fees.items()
@@ -340,11 +342,16 @@ class Ledger:
 
     def unrealised(self) -> Decimal:
         """``position_qty·(mark − entry)``; valued at the last fill price until a mark is given."""
-        price, _ = self._valuation()
-        if price is None or self.position_lots == 0:
-            return _ZERO
         with localcontext(_EXACT):
-            return self.instrument.lots_to_base(self.position_lots) * (price - self.entry_price)
+            return self._unrealised_raw()
+
+    def _unrealised_raw(self) -> Decimal:
+        # In the caller's _EXACT context (equity, snapshot: one context for the whole sum).
+        lots = self.position_lots
+        price = self._mark if self._mark is not None else self._last_fill_price  # _valuation
+        if price is None or lots == 0:
+            return _ZERO
+        return self.instrument.lots_to_base(lots) * (price - self.entry_price)
 
     def valuation_price(self) -> Decimal | None:
         """The price the position is valued at now (mark, else last fill; None: none yet)."""
@@ -361,8 +368,13 @@ class Ledger:
             return self.realised + unreal - self.fees - self.other_fees_value() + self.funding
 
     def _equity_raw(self) -> Decimal:
+        # Every caller (equity, set_position, snapshot) is in a localcontext(_EXACT).
         return (
-            self.realised + self.unrealised() - self.fees - self.other_fees_value() + self.funding
+            self.realised
+            + self._unrealised_raw()
+            - self.fees
+            - self.other_fees_value()
+            + self.funding
         )
 
     def equity(self) -> Decimal:

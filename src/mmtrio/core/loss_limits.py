@@ -178,15 +178,17 @@ class LossLimits:
     def breached(self) -> tuple[tuple[str, str], ...]:
         """Every latched limit breach as (limit, reason), drawdown first."""
         lat = self._latches
-        pairs = zip(
-            BREACH_KINDS, (self.drawdown.breach_reason, lat.daily, lat.cumulative), strict=True
-        )
+        reasons = (self.drawdown.breach_reason, lat.daily, lat.cumulative)
+        if reasons == (None, None, None):
+            return ()  # the usual answer, read every decision (limits_checkpoint)
+        pairs = zip(BREACH_KINDS, reasons, strict=True)
         return tuple((kind, reason) for kind, reason in pairs if reason is not None)
 
     @property
     def breaches(self) -> tuple[str, ...]:
         """The reasons of every latched limit breach, drawdown first."""
-        return tuple(reason for _, reason in self.breached)
+        breached = self.breached
+        return tuple(reason for _, reason in breached) if breached else ()
 
     @property
     def daily_loss(self) -> Decimal:

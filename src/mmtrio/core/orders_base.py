@@ -12,7 +12,6 @@ and order updates turned into triggers. The rules both follow are in the docstri
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
 
 from mmtrio.core.events import Side, TimeInForce
 from mmtrio.core.order_states import (
@@ -22,6 +21,7 @@ from mmtrio.core.order_states import (
     Slot,
     Trigger,
     next_state,
+    replace_order,
 )
 from mmtrio.errors import OrderStateError
 
@@ -45,6 +45,9 @@ class OrderTrackerBase:
         # Bumped by every state change (a new order, every transition): the strategy skips
         # planning while nothing that feeds it changed, and this is "our orders" in that test.
         self.version = 0
+        # (version, earliest cancel deadline, any live order UNKNOWN) of the live orders: the
+        # strategy asks every decision; they can only change with the version (_live_summary).
+        self._summary: tuple[int, int | None, bool] | None = None
 
     # --- queries ------------------------------------------------------------------------
     def get(self, client_id: str) -> Order | None:
@@ -82,12 +85,29 @@ class OrderTrackerBase:
 
     def next_deadline(self) -> int | None:
         """The earliest pending-cancel deadline (ms), for the runtime's timer."""
-        deadlines = [
-            o.cancel_deadline
-            for o in (self._orders[cid] for cid in self._live)
-            if o.cancel_deadline is not None
-        ]
-        return min(deadlines) if deadlines else None
+        return self._live_summary()[0]
+
+    def has_unknown(self) -> bool:
+        """True when a live order's last request has an unknown outcome (UNKNOWN)."""
+        return self._live_summary()[1]
+
+    def _live_summary(self) -> tuple[int | None, bool]:
+        # The live orders and their records change only with ``version`` (new_order and
+        # _apply, the only writers, bump it): one scan per version.
+        memo = self._summary
+        if memo is not None and memo[0] == self.version:
+            return memo[1], memo[2]
+        earliest: int | None = None
+        unknown = False
+        for cid in self._live:
+            order = self._orders[cid]
+            deadline = order.cancel_deadline
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+            if order.state is OrderState.UNKNOWN:
+                unknown = True
+        self._summary = (self.version, earliest, unknown)
+        return earliest, unknown
 
     # --- our requests -------------------------------------------------------------------
     def new_order(  # noqa: PLR0917 - the documented positional signature
@@ -162,6 +182,9 @@ class OrderTrackerBase:
 
     def expire_cancels(self, now: int) -> list[str]:
         """Give up on cancels past their deadline: free their slots, move them to UNKNOWN."""
+        earliest = self.next_deadline()  # every pending cancel's deadline is at or after it
+        if earliest is None or earliest > now:
+            return []
         expired = [
             cid
             for cid in self._live
@@ -214,7 +237,7 @@ class OrderTrackerBase:
             facts["unknown_since"] = facts.get("last_request_ts", order.last_request_ts)
         if state is not OrderState.UNKNOWN and facts.get("unknown_op", order.unknown_op):
             facts["unknown_op"] = ""  # resolved
-        updated = replace(order, **facts)  # type: ignore[arg-type]
+        updated = replace_order(order, facts)
         self._orders[order.client_id] = updated
         self.version += 1
         if state.terminal or trigger is T.CANCEL_TIMEOUT:

@@ -87,7 +87,7 @@ def plan(  # noqa: PLR0917 - the parts one decision reads
         and last is not None
         and last[1] == orders.version
         and last[2] is emitter.config
-        and last[0] == desired
+        and (last[0] is desired or last[0] == desired)  # the planner reuses an unchanged dict
     ):
         gate.planned = key
         gate.reconciles_skipped += 1

@@ -116,6 +116,14 @@ class QuotePlanner:
         self.widening: Widening = NO_WIDENING  # in force since the last inputs()
         self._told: Widening = NO_WIDENING  # the widening the last defence notice described
         self._gated = False  # the fit gate refused the last fit
+        # (ladders, multipliers, instrument) -> the desired dict built from them (_by_slot)
+        self._last_by_slot: (
+            tuple[
+                tuple[tuple[Quote, ...], tuple[Quote, ...], float, float, Instrument],
+                dict[Slot, Quote],
+            ]
+            | None
+        ) = None
 
     @property
     def instrument(self) -> Instrument:
@@ -272,11 +280,34 @@ class QuotePlanner:
         if isinstance(result, CannotQuote):
             log.cannot_quote(result.reason)
             return {}
-        desired: dict[Slot, Quote] = {}
-        for quotes, mult in (
-            (result.bids, view.bid_size_multiplier),
-            (result.asks, view.ask_size_multiplier),
+        desired = self._by_slot(result.bids, result.asks, view)
+        if not desired:
+            log.cannot_quote("risk size multipliers leave no level")
+            return {}
+        log.cannot_quote("")
+        return desired
+
+    def _by_slot(
+        self, bids: tuple[Quote, ...], asks: tuple[Quote, ...], view: RiskView
+    ) -> dict[Slot, Quote]:
+        """The ladders by slot, sizes scaled by the risk multipliers (a level scaled to
+        nothing dropped). The same dict while built from the same ladders (quoting hands the
+        same tuples while a ladder is unchanged), multipliers and instrument: equal by value,
+        and nothing changes a plan's dict (the emitter and the plan gate only read it)."""
+        bid_mult, ask_mult = view.bid_size_multiplier, view.ask_size_multiplier
+        key = (bids, asks, bid_mult, ask_mult, self.instrument)
+        last = self._last_by_slot
+        if (
+            last is not None
+            and last[0][0] is bids
+            and last[0][1] is asks
+            and last[0][2] == bid_mult
+            and last[0][3] == ask_mult
+            and last[0][4] is key[4]
         ):
+            return last[1]
+        desired: dict[Slot, Quote] = {}
+        for quotes, mult in ((bids, bid_mult), (asks, ask_mult)):
             for q in quotes:
                 qty = self._scaled(q, mult)
                 if qty is not None:
@@ -284,10 +315,7 @@ class QuotePlanner:
                     if qty != q.qty_lots:
                         q = replace(q, qty_lots=qty)  # noqa: PLW2901
                     desired[(q.side, q.level)] = q
-        if not desired:
-            log.cannot_quote("risk size multipliers leave no level")
-            return {}
-        log.cannot_quote("")
+        self._last_by_slot = (key, desired)
         return desired
 
     def _why_not_quote(self, now: int) -> str:

@@ -45,7 +45,9 @@ Decisions where the spec is silent (each what a careful desk does):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, get_args
 
 from mmtrio.core.adoption import adopt_order, adopt_position, strategy_status
 from mmtrio.core.book import BookOutcome, OrderBook
@@ -219,70 +221,84 @@ class MarketMaker:
 
     # --- dispatch ----------------------------------------------------------------------------
     def _dispatch(self, event: Event, now: int) -> None:
-        if isinstance(event, BookDelta):
-            self._on_book_outcome(self.book.apply_delta(event), now)
-            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-        elif isinstance(event, BookSnapshot):
-            # A venue that sends whole snapshots (Hyperliquid) has no deltas: its snapshots
-            # are its market messages, and their time is what staleness is judged by.
-            self._on_book_outcome(self.book.apply_snapshot(event), now)
-            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-        elif isinstance(event, Trade):
-            if event.symbol == self.instrument.symbol and event.price > 0:
-                self.planner.on_trade(float(event.price), event.aggressor, self._t)
-            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-        elif isinstance(event, BookTicker):
-            self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-        elif isinstance(event, MarkPrice):
-            self._on_mark(event)
-        elif isinstance(event, OrderEvent):
-            self._on_order_event(event, now)
-        elif isinstance(event, AccountHealth):
-            alert = self.risk.account.on_health(event, now, self.ledger.valuation_price())
-            if alert is not None:
-                self._notice("alert", alert, liquidation_price=str(event.liquidation_price))
-        elif isinstance(event, AssetPrice):
-            # fees paid in that asset are in equity at this price (core/ledger.py)
-            price = event.price
-            if event.asset != self.instrument.quote_asset and price.is_finite() and price > 0:
-                self.ledger.on_asset_price(event.asset, event.price)
-                self._limits.dirty = True
-        elif isinstance(event, MarginCall):
-            self._notice("alert", self.risk.account.on_margin_call(event, now))
-        elif isinstance(event, AccountUpdate):
-            for pos in event.positions:
-                if pos.symbol == self.instrument.symbol:
-                    self.venue_position = pos.amount
-        elif isinstance(event, FundingPayment):
-            if event.symbol == self.instrument.symbol:
-                self.ledger.on_funding(event.amount, event.ts)
-        elif isinstance(event, BookInvalid):
-            self.book.mark_out_of_sync(event.reason)
-            self.risk.on_book_invalid(event.reason)
-            self._notice("alert", f"book invalid: {event.reason}", reason=event.reason)
-        elif isinstance(event, FeedStatus):
-            self._on_feed(event)
-        elif isinstance(event, KillSwitch):
-            self.risk.trip_kill_switch(
-                event.reason, now, flatten=event.flatten, position_mismatch=event.position_mismatch
-            )
-            self._notice(
-                "alert", f"kill switch: {event.reason}", reason=event.reason, flatten=event.flatten
-            )
-        elif isinstance(event, Resume):
-            outcome = self.risk.resume(event.reason, override=event.override)
-            self.last_resume = outcome
-            self._notice("alert", outcome.reason, accepted=outcome.accepted)
-            # The journal keeps every resume, refused or not, with the operator's reason.
-            self._notice(
-                "resume",
-                outcome.reason,
-                accepted=outcome.accepted,
-                override=event.override,
-                operator_reason=event.reason,
-            )
-        elif isinstance(event, Timer):
-            pass  # the step itself does the timed work (deadlines, queries, requotes)
+        # One dict lookup by the event's class (an isinstance chain cost a call per branch
+        # tried, on every event); a subclass finds its nearest registered base once.
+        cls = type(event)
+        handler = _HANDLERS.get(cls)
+        if handler is None:
+            handler = _HANDLERS[cls] = _handler_for(cls)
+        handler(self, event, now)
+
+    def _on_delta(self, event: BookDelta, now: int) -> None:
+        self._on_book_outcome(self.book.apply_delta(event), now)
+        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
+
+    def _on_snapshot(self, event: BookSnapshot, now: int) -> None:
+        # A venue that sends whole snapshots (Hyperliquid) has no deltas: its snapshots
+        # are its market messages, and their time is what staleness is judged by.
+        self._on_book_outcome(self.book.apply_snapshot(event), now)
+        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
+
+    def _on_trade(self, event: Trade, now: int) -> None:
+        if event.symbol == self.instrument.symbol and event.price > 0:
+            self.planner.on_trade(float(event.price), event.aggressor, self._t)
+        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
+
+    def _on_ticker(self, event: BookTicker, now: int) -> None:
+        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
+
+    def _on_health(self, event: AccountHealth, now: int) -> None:
+        alert = self.risk.account.on_health(event, now, self.ledger.valuation_price())
+        if alert is not None:
+            self._notice("alert", alert, liquidation_price=str(event.liquidation_price))
+
+    def _on_asset_price(self, event: AssetPrice, now: int) -> None:
+        # fees paid in that asset are in equity at this price (core/ledger.py)
+        price = event.price
+        if event.asset != self.instrument.quote_asset and price.is_finite() and price > 0:
+            self.ledger.on_asset_price(event.asset, event.price)
+            self._limits.dirty = True
+
+    def _on_margin_call(self, event: MarginCall, now: int) -> None:
+        self._notice("alert", self.risk.account.on_margin_call(event, now))
+
+    def _on_account(self, event: AccountUpdate, now: int) -> None:
+        for pos in event.positions:
+            if pos.symbol == self.instrument.symbol:
+                self.venue_position = pos.amount
+
+    def _on_funding(self, event: FundingPayment, now: int) -> None:
+        if event.symbol == self.instrument.symbol:
+            self.ledger.on_funding(event.amount, event.ts)
+
+    def _on_book_invalid(self, event: BookInvalid, now: int) -> None:
+        self.book.mark_out_of_sync(event.reason)
+        self.risk.on_book_invalid(event.reason)
+        self._notice("alert", f"book invalid: {event.reason}", reason=event.reason)
+
+    def _on_kill_switch(self, event: KillSwitch, now: int) -> None:
+        self.risk.trip_kill_switch(
+            event.reason, now, flatten=event.flatten, position_mismatch=event.position_mismatch
+        )
+        self._notice(
+            "alert", f"kill switch: {event.reason}", reason=event.reason, flatten=event.flatten
+        )
+
+    def _on_resume(self, event: Resume, now: int) -> None:
+        outcome = self.risk.resume(event.reason, override=event.override)
+        self.last_resume = outcome
+        self._notice("alert", outcome.reason, accepted=outcome.accepted)
+        # The journal keeps every resume, refused or not, with the operator's reason.
+        self._notice(
+            "resume",
+            outcome.reason,
+            accepted=outcome.accepted,
+            override=event.override,
+            operator_reason=event.reason,
+        )
+
+    def _on_timer(self, event: Timer, now: int) -> None:
+        pass  # the step itself does the timed work (deadlines, queries, requotes)
 
     def _on_book_outcome(self, outcome: BookOutcome, now: int) -> None:
         if outcome is BookOutcome.APPLIED:
@@ -299,7 +315,7 @@ class MarketMaker:
             # the sequencer accepted): quoting stays off until the feed brings a fresh snapshot.
             self._notice("book_resync", f"resync needed: {reason}", reason=reason)
 
-    def _on_mark(self, event: MarkPrice) -> None:
+    def _on_mark(self, event: MarkPrice, now: int) -> None:
         if event.symbol != self.instrument.symbol:
             return
         if event.mark_price.is_finite() and event.mark_price > 0:
@@ -309,7 +325,7 @@ class MarketMaker:
         if math.isfinite(rate):
             self.planner.funding_rate = rate
 
-    def _on_feed(self, event: FeedStatus) -> None:
+    def _on_feed(self, event: FeedStatus, now: int) -> None:
         if event.connected:
             if self.planner.blocked.pop(event.stream, None) is not None:
                 self._notice("alert", f"{event.stream} stream back", stream=event.stream)
@@ -348,11 +364,10 @@ class MarketMaker:
     # --- timers -------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
         """The earliest time the strategy needs a Timer step (None: only events matter)."""
-        times: list[int] = []
+        times = self.emitter.deadlines()  # a new list
         tracker = self.orders.next_deadline()
         if tracker is not None:
             times.append(tracker)
-        times.extend(self.emitter.deadlines())
         if self._next_mid_sample is not None:
             times.append(self._next_mid_sample)
         if self._last_book_update is not None and self.book.synced:
@@ -432,6 +447,39 @@ class MarketMaker:
     def status(self, now: int) -> StrategyStatus:
         """A frozen snapshot for the status screen and metrics (core/adoption.py)."""
         return strategy_status(self, now)
+
+
+_Handler = Callable[[MarketMaker, Any, int], None]
+# The handler of each event class :meth:`MarketMaker._dispatch` acts on (order events:
+# core/order_feedback.py); a class with none (or only via a base, see _handler_for) is
+# added on first sight.
+_HANDLERS: dict[type, _Handler] = {
+    BookDelta: MarketMaker._on_delta,
+    BookSnapshot: MarketMaker._on_snapshot,
+    Trade: MarketMaker._on_trade,
+    BookTicker: MarketMaker._on_ticker,
+    MarkPrice: MarketMaker._on_mark,
+    **dict.fromkeys(get_args(OrderEvent), MarketMaker._on_order_event),
+    AccountHealth: MarketMaker._on_health,
+    AssetPrice: MarketMaker._on_asset_price,
+    MarginCall: MarketMaker._on_margin_call,
+    AccountUpdate: MarketMaker._on_account,
+    FundingPayment: MarketMaker._on_funding,
+    BookInvalid: MarketMaker._on_book_invalid,
+    FeedStatus: MarketMaker._on_feed,
+    KillSwitch: MarketMaker._on_kill_switch,
+    Resume: MarketMaker._on_resume,
+    Timer: MarketMaker._on_timer,
+}
+
+
+def _handler_for(cls: type) -> _Handler:
+    """A subclass's handler: its nearest base's (an isinstance test's answer); none: ignore."""
+    for base in cls.__mro__[1:]:
+        handler = _HANDLERS.get(base)
+        if handler is not None:
+            return handler
+    return MarketMaker._on_timer  # an event nothing acts on
 
 
 __all__ = [
