@@ -2,9 +2,10 @@
 
 The simulated venue in memory, on Trio's virtual clock (``autojump_clock``): the venue's
 front end serves its websocket protocol over memory streams (:class:`mmtrio.chaos.memlinks.Link`)
-and the ``ws_stall`` fault stops it sending on the market sockets open now, while it goes on
-answering their pings: protocol pings (Binance, Extended) and the application-level ``ping``
-text / JSON (OKX, Hyperliquid) alike. The client pings every 2 s with a 1 s pong deadline, so
+and the ``ws_mute`` fault (what it would have sent is dropped) or the ``ws_stall`` fault (held,
+sent late) stops it sending on the market sockets open now, while it goes on answering their
+pings: protocol pings (Binance, Extended) and the application-level ``ping`` text / JSON (OKX,
+Hyperliquid) alike. The client pings every 2 s with a 1 s pong deadline, so
 a ping that went unanswered would have ended the connection long before the silence limit:
 the reason the connection ends with says which one did.
 
@@ -147,9 +148,10 @@ async def _until(check: Any, what: str, seconds: float = 60.0) -> None:
             await trio.sleep(0.05)
 
 
+@pytest.mark.parametrize("fault", ["ws_mute", "ws_stall"])
 @pytest.mark.parametrize("name", sorted(OPEN))
-async def test_a_stalled_market_stream_is_reconnected_and_resynced(
-    autojump_clock: Any, name: str
+async def test_a_muted_market_stream_is_reconnected_and_resynced(
+    autojump_clock: Any, name: str, fault: str
 ) -> None:
     venue, front = _sim(name)
     sink = Sink()
@@ -161,7 +163,7 @@ async def test_a_stalled_market_stream_is_reconnected_and_resynced(
         nursery.start_soon(stream.run, sink)
         await _until(lambda: _books(sink) > 0, "a first book")
         await trio.sleep(3.0)
-        venue.inject("ws_stall", {"target": "market", "seconds": STALL_S})
+        venue.inject(fault, {"target": "market", "seconds": STALL_S})
         stalled_at, mark = trio.current_time(), len(sink.events)
         await _until(lambda: len(sink.statuses) >= 3, "down and up again", 30.0)
         down, up = sink.statuses[1], sink.statuses[2]
@@ -195,3 +197,37 @@ async def test_a_healthy_market_stream_is_not_reconnected(autojump_clock: Any, n
         nursery.cancel_scope.cancel()
     assert [s.connected for s in sink.statuses] == [True]
     assert _watch(stream).silences == 0 and _books(sink) > 0
+
+
+async def test_ws_mute_drops_what_the_connection_would_send_and_answers_pings(
+    autojump_clock: Any,
+) -> None:
+    """The fault itself: the muted connection stays open and answers pings but receives
+    nothing; a new connection is served; after the mute the old one receives again (with a
+    gap: what was dropped is lost)."""
+    venue, front = _sim("binance")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_venue, venue)
+        await venue.started.wait()
+        link = Link(front.rest_app, front.serve_ws, nursery)
+        async with link.connect("ws://sim/ws/btcusdt@depth", connect_timeout=5.0) as old:
+            await old.get_message()
+            venue.inject("ws_mute", {"target": "market", "seconds": 20.0})
+            while True:  # what the writer had taken before the mute still arrives
+                with trio.move_on_after(0.5) as idle:
+                    await old.get_message()
+                if idle.cancelled_caught:
+                    break
+            with trio.move_on_after(15.0) as quiet:
+                await old.get_message()
+            assert quiet.cancelled_caught  # nothing for 15 s
+            with trio.fail_after(1.0):
+                await old.ping(b"alive")  # answered while muted
+            async with link.connect("ws://sim/ws/btcusdt@depth", connect_timeout=5.0) as new:
+                with trio.fail_after(5.0):
+                    await new.get_message()  # a connection opened since is not muted
+            with trio.fail_after(10.0):
+                await old.get_message()  # the mute is over
+        conns = venue.ground_truth()["faults"]
+        assert [f["kind"] for f in conns] == ["ws_mute"]
+        nursery.cancel_scope.cancel()
