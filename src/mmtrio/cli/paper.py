@@ -68,6 +68,7 @@ def paper_settings(config: Config, venue: Any, urls: Any) -> VenueSettings:
         urls=venue.front.client_urls(urls.rest, urls.ws),
         recv_window_ms=config.venue.recv_window_ms,
         request_timeout_ms=config.execution.request_timeout_ms,
+        market_silence_s=config.venue.market_silence_s,
         instance=venue.instance,
         options=state_options(config),
     )

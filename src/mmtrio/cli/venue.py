@@ -73,6 +73,7 @@ def live_settings(config: Config, factory: VenueFactory) -> VenueSettings:
         urls=urls(config, factory),
         recv_window_ms=v.recv_window_ms,
         request_timeout_ms=config.execution.request_timeout_ms,
+        market_silence_s=v.market_silence_s,
         options=state_options(config),
     )
 

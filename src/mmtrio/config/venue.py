@@ -13,6 +13,8 @@ from pydantic_core.core_schema import ValidationInfo
 from mmtrio.config.checks import _fail
 from mmtrio.config.fields import Section, resolve_path, setting
 
+MIN_MARKET_SILENCE_S = 1.0  # [venue] market_silence_s: 0 (off) or at least this
+
 
 class VenueConfig(Section):
     """[venue]: where orders go. Immutable: changing venue, mode or symbol needs a restart."""
@@ -71,6 +73,19 @@ class VenueConfig(Section):
     recv_window_ms: int = setting(
         5000, reload=False, unit="ms", ge=500, le=60_000, doc="signed-request validity window"
     )
+    # Restart-only like the whole section: the market stream is built with it at start.
+    # 10 s (mmtrio.venues.silence.DEFAULT_MARKET_SILENCE_S, which says why) is five times the
+    # default stale-book guard; a book silent that long is already unquoted.
+    market_silence_s: float = setting(
+        10.0,
+        reload=False,
+        unit="s",
+        ge=0.0,
+        le=3600.0,
+        doc="a market stream connected but without a market message for this long is "
+        "reconnected (a stream that only answers pings is mute); 0 = off, else at least 1 s. "
+        "User streams and order sockets are not watched",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -102,6 +117,18 @@ class VenueConfig(Section):
             return value
         if not value or not value.isprintable() or any(c.isspace() for c in value):
             raise PydanticCustomError("bad_symbol", "must be the venue's instrument name", {})
+        return value
+
+    @field_validator("market_silence_s")
+    @classmethod
+    def _silence_limit(cls, value: float) -> float:
+        if 0 < value < MIN_MARKET_SILENCE_S:
+            raise PydanticCustomError(
+                "silence_too_short",
+                "must be 0 (off) or at least {low} s: a shorter silence is a normal gap between "
+                "two market messages, and every one would reconnect the stream",
+                {"low": MIN_MARKET_SILENCE_S},
+            )
         return value
 
     @field_validator("api_key_file", "api_secret_file", "passphrase_file", "private_key_file")

@@ -22,7 +22,17 @@ from mmtrio.sim.errors import SimBadRequest
 # kind -> what it does (served by GET /admin/faults; also the validation list)
 FAULT_KINDS: dict[str, str] = {
     "ws_close": "close websockets now: target market|user|orders|all",
-    "ws_stall": "stop sending on websockets for `seconds`: target market|user|orders|all",
+    "ws_stall": (
+        "stop sending on websockets for `seconds`, holding what would have gone (sent late; a "
+        "connection whose queue fills is closed as too slow); pings and requests are still "
+        "answered: target market|user|orders|all"
+    ),
+    "ws_mute": (
+        "the websockets open now send nothing for `seconds` and what they would have sent is "
+        "dropped (never sent: a stream that stalled on one connection); pings and requests "
+        "are still answered and the connection stays open; new connections are served "
+        "normally: target market|user|orders|all. Not in the chaos draws"
+    ),
     "ws_no_pong": "stop answering client pings (and ignore their pongs): on true|false",
     "depth_skip": "drop the next `count` depth diffs (clients see a sequence gap)",
     "depth_duplicate": "send the next `count` depth diffs twice",

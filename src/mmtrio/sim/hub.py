@@ -45,6 +45,8 @@ class StreamConn:
     names: dict[str, str] = field(default_factory=dict)  # topic -> name as subscribed
     user_name: str = ""  # the name user messages are enveloped under (the session's key)
     stall_until: float = 0.0  # trio time; the writer waits until then
+    mute_until: float = 0.0  # trio time; what is offered before then is dropped (ws_mute)
+    muted: int = 0  # messages dropped by ws_mute
     closed: trio.Event = field(default_factory=trio.Event)
     close_reason: str = ""
     overflowed: bool = False
@@ -63,6 +65,9 @@ class StreamConn:
 
     def offer(self, text: str) -> None:
         if self.closed.is_set():
+            return
+        if self.mute_until and trio.current_time() < self.mute_until:
+            self.muted += 1  # ws_mute: never sent, and the connection stays open
             return
         try:
             self.send.send_nowait((trio.current_time() + self.latency_s, text))
@@ -216,3 +221,11 @@ class StreamHub:
         until = trio.current_time() + (seconds if math.isfinite(seconds) else 1e9)
         for conn in self.conns(target):
             conn.stall_until = until
+
+    def mute(self, target: str, seconds: float) -> None:
+        """The ws_mute fault: the connections of ``target`` open now drop what they are
+        offered for ``seconds``; pings and answers to the client's own messages (subscribe
+        answers, application-level pongs) do not pass through the hub and still go out."""
+        until = trio.current_time() + (seconds if math.isfinite(seconds) else 1e9)
+        for conn in self.conns(target):
+            conn.mute_until = until

@@ -1,7 +1,7 @@
 """The faults that act on the venue now (``SimVenue.inject``), venue-neutral.
 
 Counter-type faults are armed on :class:`~mmtrio.sim.faults.FaultState` and consumed by the
-serving paths; the kinds here happen at once: close or stall websockets, cancel or expire
+serving paths; the kinds here happen at once: close, stall or mute websockets, cancel or expire
 orders as the venue, end the user-stream session (the front end's way), fill our orders on
 demand (``fill``), replay the latest fill events (``user_replay``: the front end marked them
 as fills when it published them), change the position without a trade (``position_adjust``:
@@ -50,11 +50,14 @@ def inject(venue: SimVenue, kind: str, params: dict[str, Any]) -> FaultRecord:
     if kind == "ws_close":
         for conn in venue.hub.conns(target):
             conn.close("closed by fault injection")
-    elif kind == "ws_stall":
+    elif kind in ("ws_stall", "ws_mute"):
         seconds = params.get("seconds", 30.0)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise SimBadRequest(f"fault 'seconds' must be a non-negative number, got {seconds!r}")
-        venue.hub.stall(target, float(seconds))
+        if kind == "ws_stall":
+            venue.hub.stall(target, float(seconds))
+        else:
+            venue.hub.mute(target, float(seconds))
     elif kind in ("venue_cancel", "venue_expire"):
         _venue_close(venue, kind, params.get("client_id"))
     elif kind == "user_session_expire":

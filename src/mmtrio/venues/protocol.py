@@ -54,6 +54,7 @@ from mmtrio.core.events import (
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits, RequestCost
 from mmtrio.errors import VenueError
+from mmtrio.venues.silence import DEFAULT_MARKET_SILENCE_S
 
 __all__ = [
     "AccountSnapshot",
@@ -329,6 +330,9 @@ class VenueSettings:
     # long as its process, and a journal written against another instance describes an
     # account that is gone (the runtime sets that journal aside). Empty for a real venue.
     instance: str = ""
+    # [venue] market_silence_s: a market stream connected but without a market message for
+    # this long is reconnected (mmtrio.venues.silence); 0 turns the watchdog off.
+    market_silence_s: float = DEFAULT_MARKET_SILENCE_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,10 @@ before ``max_connection_age_s`` (Binance and OKX cut at 24 h). Every connect and
 is reported through :meth:`WsConnection._emit_status`. A planned reconnect (rotation, a key
 renewal) skips the backoff; only a connection that delivered a message resets it.
 
+A market stream (``market_silence_s`` set) is also replaced when it delivers no market
+message for that long although it stays connected (:mod:`mmtrio.venues.silence`): pings
+prove the link, not that the venue still sends on it.
+
 The transport is injectable (``connect``): the default opens a real socket with
 trio-websocket; the deterministic simulation passes one that runs the same protocol over an
 in-memory stream.
@@ -26,10 +30,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import trio
+from loguru import logger
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from mmtrio import determinism
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
+from mmtrio.venues.silence import SilenceWatch
 
 Connect = Callable[..., AbstractAsyncContextManager[WebSocketConnection]]
 """``connect(url, *, connect_timeout, extra_headers) -> async context manager of a connection``."""
@@ -76,6 +82,7 @@ class WsConnection(abc.ABC):
     """Shared connection loop: backoff, ping/pong deadline, rotation, status reports."""
 
     stream_name = ""
+    venue_name = ""  # for the log (the silence watchdog's warning)
 
     def __init__(
         self,
@@ -89,8 +96,11 @@ class WsConnection(abc.ABC):
         max_connection_age_s: float,
         connect_timeout_s: float,
         connect: Connect = open_socket,
+        market_silence_s: float | None = None,
     ) -> None:
         self.backoff = Backoff(backoff_base_s, backoff_cap_s, rng)
+        # None or 0: not watched (user streams, order sockets: silence there is normal)
+        self.silence = SilenceWatch(market_silence_s)
         self._clock_ms = clock_ms
         self._connect = connect
         self.ping_interval_s = ping_interval_s
@@ -174,8 +184,21 @@ class WsConnection(abc.ABC):
 
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
         with trio.move_on_after(self.max_connection_age_s) as age:
-            await self._session(ws)
-        if age.cancelled_caught:
+            with self.silence.scope() as quiet:
+                await self._session(ws)
+        silent_s = self.silence.fired(quiet)
+        if silent_s is not None:
+            # Not planned: the backoff applies (a venue mute on every new connection too is
+            # retried at the backoff's pace, never in a tight loop).
+            self._end_reason = f"no market message for {silent_s:.1f} s while connected"
+            logger.warning(
+                "{} {} stream: no market message for {:.1f} s while connected (pings do not "
+                "prove the venue still sends); reconnecting",
+                self.venue_name or "venue",
+                self.stream_name or "market",
+                silent_s,
+            )
+        elif age.cancelled_caught:
             self._end_reason = "rotating the connection before the venue's connection age limit"
             self._planned = True
 

@@ -72,6 +72,7 @@ class MarketStream(WsConnection):
     """Market data for one symbol, delivered to a :class:`MarketSink` (see module doc)."""
 
     stream_name = "market"
+    venue_name = "binance"
 
     def __init__(
         self,
@@ -89,6 +90,7 @@ class MarketStream(WsConnection):
         max_connection_age_s: float = 23.5 * 3600,
         connect_timeout_s: float = 10.0,
         connect: Connect = open_socket,
+        market_silence_s: float | None = None,
     ) -> None:
         super().__init__(
             rng=rng,
@@ -100,6 +102,7 @@ class MarketStream(WsConnection):
             max_connection_age_s=max_connection_age_s,
             connect_timeout_s=connect_timeout_s,
             connect=connect,
+            market_silence_s=market_silence_s,
         )
         self._ws_url = url
         self.decoder = decoder
@@ -193,6 +196,8 @@ class MarketStream(WsConnection):
         sink = self._deliver()
         while True:
             msg = await ws.get_message()
+            # Everything on the combined market stream is market data (its pings are frames).
+            self.silence.heard()
             if first:
                 self.backoff.reset()  # only a connection that delivers counts as healthy
                 first = False

@@ -211,6 +211,7 @@ class BinanceSession:
             self.rest.depth_snapshot,
             clock_ms=self.hooks.clock_ms,
             connect=self.hooks.ws_connect or open_socket,
+            market_silence_s=self.settings.market_silence_s,
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:

@@ -12,7 +12,9 @@ Reconnects, backoff and rotation: :class:`~mmtrio.venues.wsconn.WsConnection`.
   reconnects the book stream, whose first message is a fresh SNAPSHOT. A resync within
   ``RESYNC_QUIET_S`` of the previous one waits a growing, jittered delay first (no reconnect
   storm). Only the book stream reports ``FeedStatus("market", …)``: the book is what quoting
-  needs; the trade, funding and mark streams reconnect on their own.
+  needs; the trade, funding and mark streams reconnect on their own. The book stream alone
+  is watched for silence (:mod:`mmtrio.venues.silence`): connected but without a book
+  message for ``market_silence_s``, it is reconnected.
   ``MarkPrice`` events come from the mark stream, with the funding rate of the funding stream
   (the market's statistics until the first one) and the index price and next funding time of
   the statistics read at start (Extended streams the index on a path mmtrio does not use; no
@@ -76,6 +78,8 @@ MAX_SEEN_TRADES = 10_000
 class _Channel(WsConnection):
     """One stream path; ``handle`` gets each decoded JSON message."""
 
+    venue_name = "extended"
+
     def __init__(
         self,
         name: str,
@@ -86,6 +90,7 @@ class _Channel(WsConnection):
         rng: random.Random | None,
         connect: Connect,
         status: Callable[[bool, str], None] | None = None,
+        market_silence_s: float | None = None,
     ) -> None:
         super().__init__(
             rng=rng,
@@ -97,6 +102,7 @@ class _Channel(WsConnection):
             max_connection_age_s=23.5 * 3600,
             connect_timeout_s=10.0,
             connect=connect,
+            market_silence_s=market_silence_s,
         )
         self.stream_name = name
         self.url = url
@@ -166,6 +172,7 @@ class _BookChannel(_Channel):
             self._end_reason, self._planned = "resync requested; reconnecting for a snapshot", True
 
     def _handle_raw(self, msg: Any) -> bool:
+        self.silence.heard()  # the book stream carries only book messages (pings are frames)
         reason = self._stream.on_book(msg)
         if reason:
             self._end_reason, self._planned = f"{reason}; reconnecting for a snapshot", True
@@ -184,6 +191,7 @@ class MarketStream:
         clock_ms: Callable[[], int],
         rng: random.Random | None = None,
         connect: Connect = open_socket,
+        market_silence_s: float | None = None,
     ) -> None:
         self.instrument: Instrument = market.instrument
         self.symbol = market.instrument.symbol
@@ -200,8 +208,14 @@ class MarketStream:
         self._last_resync: float | None = None
         self._resync_backoff = Backoff(0.5, 30.0, rng)
         kw: dict[str, Any] = {"clock_ms": clock_ms, "rng": rng, "connect": connect}
+        # Only the book stream is watched for silence: it is what quoting needs and the one
+        # that reports the market's FeedStatus; trades and funding are quiet at times.
         self.book = _BookChannel(
-            self, f"{base}/orderbooks/{self.symbol}", status=self._on_status, **kw
+            self,
+            f"{base}/orderbooks/{self.symbol}",
+            status=self._on_status,
+            market_silence_s=market_silence_s,
+            **kw,
         )
         self.book.before_connect = self._resync_delay
         self.channels = [

@@ -36,12 +36,14 @@ from mmtrio.venues.protocol import MarketSink
 from mmtrio.venues.wsconn import Connect, open_socket
 
 RESUBSCRIBE_MIN_S = 1.0  # a storm of resync requests becomes at most one re-subscribe a second
+_MARKET_CHANNELS = frozenset(("l2Book", "trades", "activeAssetCtx"))  # what the watchdog hears
 
 
 class MarketStream(HyperliquidWs):
     """Market data for one coin, delivered to a :class:`MarketSink`."""
 
     stream_name = "market"
+    venue_name = "hyperliquid"
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class MarketStream(HyperliquidWs):
         connect_timeout_s: float = 10.0,
         connect: Connect = open_socket,
         drift: TickDrift | None = None,
+        market_silence_s: float | None = None,
     ) -> None:
         super().__init__(
             rng=rng,
@@ -71,6 +74,7 @@ class MarketStream(HyperliquidWs):
             max_connection_age_s=max_connection_age_s,
             connect_timeout_s=connect_timeout_s,
             connect=connect,
+            market_silence_s=market_silence_s,
         )
         self._ws_url = url
         self.instrument = instrument
@@ -153,6 +157,8 @@ class MarketStream(HyperliquidWs):
         channel = msg.get("channel")
         data = msg.get("data")
         sink = self._deliver()
+        if channel in _MARKET_CHANNELS:
+            self.silence.heard()  # market data; a pong or a subscription answer is not
         if channel == "l2Book":
             snap = parse_l2book(data, self.instrument)
             out = self.sequencer.on_snapshot(snap, self._venue_ms())

@@ -268,6 +268,7 @@ class HyperliquidSession:
             venue_ms=self.venue_time_ms,
             max_age_ms=self.snapshot_max_age_ms,
             drift=TickDrift(instrument.tick_size, instrument.qty_decimals),
+            market_silence_s=self.settings.market_silence_s,
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:

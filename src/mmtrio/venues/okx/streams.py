@@ -77,6 +77,7 @@ class MarketStream(OkxWs):
     """Market data for one instrument, delivered to a :class:`MarketSink`."""
 
     stream_name = "market"
+    venue_name = "okx"
 
     def __init__(self, url: str, decoder: Any, **kwargs: Any) -> None:
         super().__init__(url, decoder, **kwargs)
@@ -146,6 +147,8 @@ class MarketStream(OkxWs):
                 self.backoff.reset()
                 first = False
             for rec in self._decode(msg):
+                if isinstance(rec, BooksMessage | Trade | MarkPrice):
+                    self.silence.heard()  # market data; a pong or an event is not
                 if isinstance(rec, BooksMessage):
                     events, gap = self.sequencer.on_message(rec)
                     if gap:

@@ -230,7 +230,10 @@ class OkxSession:
     # --- feeds ------------------------------------------------------------------------------
     def market_feed(self, instrument: Instrument) -> MarketFeed:
         return MarketStream(
-            self.settings.urls["market_ws"], OkxDecoder(instrument), clock_ms=self.hooks.clock_ms
+            self.settings.urls["market_ws"],
+            OkxDecoder(instrument),
+            clock_ms=self.hooks.clock_ms,
+            market_silence_s=self.settings.market_silence_s,
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:

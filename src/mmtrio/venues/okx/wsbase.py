@@ -52,6 +52,7 @@ class OkxWs(WsConnection):
         max_connection_age_s: float = 23.5 * 3600,
         connect_timeout_s: float = 10.0,
         connect: Connect = open_socket,
+        market_silence_s: float | None = None,
     ) -> None:
         super().__init__(
             rng=rng,
@@ -63,6 +64,7 @@ class OkxWs(WsConnection):
             max_connection_age_s=max_connection_age_s,
             connect_timeout_s=connect_timeout_s,
             connect=connect,
+            market_silence_s=market_silence_s,
         )
         self._ws_url = url
         self.decoder = decoder
