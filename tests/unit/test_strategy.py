@@ -349,6 +349,27 @@ def test_unknown_place_outcome_is_queried_after_delay_and_nothing_resubmitted() 
     assert by_side(cmds, Side.BUY).client_id != bid.client_id
 
 
+def test_a_failed_query_is_retried_soon_backing_off_up_to_the_query_delay() -> None:
+    # QA: after a burst of 500s, a query the venue failed was asked again only a whole
+    # query delay (10 s live) later, holding the unknown quote and the quotes it would cross.
+    # The first query waits the delay (a late copy of the place could still land before);
+    # a failed query is past that point: 1 s, then 2 s, 4 s, ... up to the delay.
+    s = Session()
+    bid = by_side(s.snapshot(), Side.BUY)
+    s.step(OutcomeUnknown(bid.client_id, "place", "timeout", s.now))
+    cmds = s.step(Timer(s.now + 5_000), dt=5_000)
+    assert QueryOrder(bid.client_id, SYM) in cmds
+    for wait in (1_000, 2_000, 4_000, 5_000, 5_000):  # the delay is 5 s in this session
+        s.step(OutcomeUnknown(bid.client_id, "query", "HTTP 500", s.now))
+        before = s.step(Timer(s.now + wait - 1), dt=wait - 1)
+        assert QueryOrder(bid.client_id, SYM) not in before
+        cmds = s.step(Timer(s.now + 1), dt=1)
+        assert QueryOrder(bid.client_id, SYM) in cmds, wait
+    # Answered at last: resolved, and a later unknown of another kind waits the full delay.
+    s.step(OrderNotFound(bid.client_id, s.now))
+    assert s.mm.orders.get(bid.client_id).state is OrderState.REJECTED  # type: ignore[union-attr]
+
+
 def test_kill_switch_cancels_all_once_and_resume_requotes() -> None:
     s, bid, ask = quoting_session()
     cmds = s.step(KillSwitch("operator", False, s.now))

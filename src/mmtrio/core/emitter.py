@@ -17,10 +17,15 @@ Rules (each what a careful desk does):
   state, so the slots stay blocked until each cancel is confirmed or times out); orders
   acknowledged after that are cancelled one by one. A flatten sends reduce-only IOC orders,
   one at a time and none while a quote on the same side may still be live.
-- Unknown outcomes are queried ``query_delay_ms`` after they became unknown, and re-queried
+- Unknown outcomes are queried ``query_delay_ms`` after they became unknown (from then on a
+  late copy of the request can no longer land, so the answer is final), and re-queried
   every ``query_delay_ms`` until a venue fact resolves them (a lost query answer must not
-  leave an order unknown forever). A cancel unconfirmed by its deadline frees its slot (the
-  tracker does it) and its order is queried the same way.
+  leave an order unknown forever). A query the venue failed (5xx, timeout: answered
+  ``OutcomeUnknown(operation="query")``) is past that point already, so it is retried
+  sooner: ``QUERY_RETRY_MS``, doubling with each failure in a row, up to
+  ``query_delay_ms``. (QA: after a burst of 500s, one failed query held an unknown quote,
+  and the other side's quotes it would cross, for another full 10 s.) A cancel unconfirmed
+  by its deadline frees its slot (the tracker does it) and its order is queried the same way.
 - Adopted venue orders (slot levels from ``ADOPTED_LEVEL``) and orphans are cancelled.
 - The venue's capabilities reach the emitter through the config: ``use_amend`` is off for a
   venue that cannot amend (the runtime decides it from the gateway's capabilities).
@@ -55,6 +60,7 @@ from mmtrio.core.slots import ActionKind, Tolerances, reconcile
 from mmtrio.core.strategy_config import ADOPTED_LEVEL, StrategyConfig
 
 FLATTEN_LEVEL: Final = -1  # slot level of reduce-only flatten orders (never a quoting slot)
+QUERY_RETRY_MS: Final = 1_000  # a failed query's first retry (module docstring)
 CANCELLABLE: Final = frozenset(
     {OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_AMEND}
 )
@@ -83,6 +89,7 @@ class OrderEmitter:
         self.last_action: dict[Slot, int] = {}
         self.requote_at: int | None = None
         self.queries: dict[str, int] = {}  # client id -> when to (re)query
+        self._query_failures: dict[str, int] = {}  # client id -> failed queries in a row
         self.backoff = SlotBackoff()  # slots refused by the venue wait (core/reject_policy)
         self._halt_handled = False
         # When the latest CancelAll left: an order older than it that ends CANCELED was
@@ -106,8 +113,17 @@ class OrderEmitter:
                 "alert", f"cancel of {cid} unconfirmed by its deadline: slot freed", client_id=cid
             )
 
-    def on_outcome_unknown(self, client_id: str, now: int) -> None:
-        self.queries[client_id] = now + self.config.query_delay_ms
+    def on_outcome_unknown(self, client_id: str, now: int, operation: str = "") -> None:
+        """Schedule the query of an unknown outcome (module docstring: a failed query's
+        retry comes sooner, backing off while the venue keeps failing)."""
+        delay = self.config.query_delay_ms
+        if operation == "query":
+            failures = self._query_failures.get(client_id, 0) + 1
+            self._query_failures[client_id] = failures
+            delay = min(delay, QUERY_RETRY_MS << min(failures - 1, 16))
+        else:
+            self._query_failures.pop(client_id, None)
+        self.queries[client_id] = now + delay
 
     def queries_due(self, now: int, out: list[Command]) -> None:
         if not self.queries and not self.orders.has_unknown():
@@ -119,6 +135,7 @@ class OrderEmitter:
             tracked = self.orders.get(cid)
             if tracked is None or tracked.state is not OrderState.UNKNOWN:
                 del self.queries[cid]
+                self._query_failures.pop(cid, None)
             elif due <= now:
                 out.append(QueryOrder(cid, self.instrument.symbol))
                 self.queries[cid] = now + self.config.query_delay_ms

@@ -78,7 +78,7 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
         if before is not None:
             mm.emitter.backoff.on_accept(before.slot)
     elif isinstance(event, OutcomeUnknown) and change.order is not None:
-        mm.emitter.on_outcome_unknown(event.client_id, now)
+        mm.emitter.on_outcome_unknown(event.client_id, now, event.operation)
     elif isinstance(event, OrderUpdate) and before is not None:
         _note_venue_cancel(mm, before, change)
     fill = change.fill

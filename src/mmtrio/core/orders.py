@@ -236,12 +236,16 @@ class OrderTracker(OrderTrackerBase):
                     reason=f"cancel rejected {_said(event.kind, event.code)}: {event.reason}",
                 )
         elif isinstance(event, OutcomeUnknown):
+            # A failed query leaves the request it asks about unknown: that request's
+            # operation stays (a place that never landed is still "never existed" when a
+            # later query finds nothing, not "gone").
+            op = order.unknown_op if event.operation == "query" and order.unknown_op else None
             order = self._apply(
                 order,
                 T.OUTCOME_UNKNOWN,
                 ts,
                 cancel_deadline=None,
-                unknown_op=event.operation,
+                unknown_op=op or event.operation,
                 reason=f"{event.operation} outcome unknown: {event.reason}",
             )
         else:  # OrderNotFound
