@@ -11,14 +11,21 @@ Messages (Bot API ``sendMessage`` over httpx, to every chat in ``[telegram] chat
   session's parts).
 
 Commands (``commands = true``): ``getUpdates`` long polling; ``/status``, ``/kill [reason]`` and
-``/resume`` from a chat in ``chat_ids`` go to the same handler as the control socket, and the
-answer goes back to that chat. A message from any other chat is ignored (logged once per chat,
-never answered: the bot does not confirm it exists to strangers).
+``/resume`` from a chat in ``chat_ids`` go to the same handler as the control socket, with
+their source (``telegram chat N``), and the answer goes back to that chat. A message from any
+other chat is ignored (logged once per chat, never answered: the bot does not confirm it
+exists to strangers). A message dated before this process started (Telegram keeps unread
+updates 24 h) is not obeyed, and the chat is told so: a /resume typed while the bot was down
+must not lift a kill latched before the restart. ``/cmd@other_bot`` is ignored once getMe told
+this bot's username. Only one process may poll a token: a 409 is an ERROR saying so.
 
 Why it cannot hurt trading: the trading loop only calls :meth:`TelegramNotifier.on_notice`
 (no await, no I/O: a bounded queue; when Telegram is slow or down the oldest unsent message is
-dropped and counted). Sending and polling are their own tasks; a failed request is logged (the
-token redacted) and retried after a back-off, never raised into the bot.
+dropped, counted and reported). Sending, polling and the periodic messages are their own tasks,
+each under a guard that logs any exception and restarts the task: nothing is raised into the
+bot. Answers are validated (a malformed one is skipped with a WARNING); a failed request is
+logged (the token redacted) and retried after Telegram's ``retry_after`` or a back-off; sends
+are paced (``SEND_INTERVAL_S`` between two messages to one chat).
 
 The token comes from ``[telegram] token_file`` (mode 0600) or ``$MMTRIO_TELEGRAM_TOKEN``, like
 the API keys; it is registered with the log redactor, and errors name the method, never the URL.
