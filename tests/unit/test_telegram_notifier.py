@@ -183,6 +183,17 @@ async def test_the_start_is_logged_with_chats_and_commands(
     assert "INFO telegram: enabled, 2 chat(s), commands on" in logs
 
 
+def test_a_kill_before_the_instrument_is_known_is_queued_not_raised() -> None:
+    notifier = make(Api())
+    notifier._instrument = lambda: None  # the trading loop calls on_notice: it must not raise
+    notifier.on_notice(Notice("alert", 0, "kill switch: operator", {}))
+    notifier.on_notice(Notice("state_change", 0, "ACTIVE -> HALTED (kill)", {}))
+    assert [m.text for m in notifier._queue] == [
+        "🛑 btc-a: kill switch: operator",
+        "btc-a: ACTIVE -> HALTED (kill)",
+    ]
+
+
 # --- 2. a command sent before the start is not obeyed -------------------------------------------
 @pytest.mark.parametrize("date", [START_MS // 1000 - 3600, None, "yesterday", 0])
 async def test_a_stale_resume_does_not_lift_a_kill(

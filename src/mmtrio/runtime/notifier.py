@@ -158,11 +158,14 @@ class TelegramNotifier:
         self._wake.set()
 
     def on_notice(self, notice: Notice) -> None:
-        """A strategy notice: state changes and kills are sent; fills are tallied."""
+        """A strategy notice: state changes and kills are sent; fills are tallied. Called from
+        the trading loop: never raises (a kill before the instrument is known still goes)."""
+        inst = self._instrument()
+        where = f"{self.bot} {inst.symbol}" if inst is not None else self.bot
         if notice.kind == "state_change":
-            self.notify(f"{self.bot} {self.inst.symbol}: {notice.message}", "state")
+            self.notify(f"{where}: {notice.message}", "state")
         elif notice.kind == "alert" and notice.message.startswith("kill switch"):
-            self.notify(f"🛑 {self.bot} {self.inst.symbol}: {notice.message}")
+            self.notify(f"🛑 {where}: {notice.message}")
         elif notice.kind == "fill":
             side, qty = notice.data.get("side"), notice.data.get("qty")
             self._tally.count += 1
