@@ -10,6 +10,7 @@ It speaks the Bot API's shapes: ``POST /bot<token>/<method>`` with a JSON body, 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -48,13 +49,14 @@ class FakeBotApi:
         self._waiters.append(event)
         await event.wait()
 
-    def push(self, chat_id: int, text: str) -> None:
-        """A user writes ``text`` in chat ``chat_id``."""
+    def push(self, chat_id: int, text: str, date: int | None = None) -> None:
+        """A user writes ``text`` in chat ``chat_id`` (at ``date``, Unix seconds: now)."""
         self.updates.append(
             {
                 "update_id": self._next_id,
                 "message": {
                     "message_id": self._next_id,
+                    "date": int(time.time()) if date is None else date,
                     "chat": {"id": chat_id, "type": "private"},
                     "text": text,
                 },

@@ -121,7 +121,7 @@ async def test_fills_summary_daily_pnl_and_retry(tmp_path: Path) -> None:
     assert "position +0.004 BTC" in fills and "session P&L +0.83 USDT" in fills
     assert "fees -0.40" in fills  # a cost, negative: the sign the screen uses
     assert day.startswith("btc-a BTCUSDT daily: +0.83 USDT since the last daily message")
-    assert any("sendMessage refused (HTTP 500)" in line for line in lines)
+    assert any("sendMessage failed: HTTP 500" in line for line in lines)
     assert not any(TOKEN in line for line in lines)
 
 
