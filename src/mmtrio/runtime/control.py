@@ -190,7 +190,7 @@ def check_control_socket_free(path: Path) -> None:
 
 
 def _bind_unix(path: Path) -> trio.socket.SocketType:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state directory: 0700
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(path.lstat().st_mode):
             raise ControlError(
