@@ -50,7 +50,7 @@ instance_config() {  # INIT_CONFIG NAME SYMBOL PORT DATA: `mmtrio init`'s file f
         "$1")"
     if [[ "$3" != "BTCUSDT" && -f "$5" ]]; then
         # The packaged sample recording is BTCUSDT: replay this symbol's own recording.
-        conf="$(sed -e "s#^\# data_files = \[\"btcusdt_20240808.gz\"\] #data_files = [\"$5\"] #" \
+        conf="$(sed -e "s#^\# data_files = \[[^]]*\] #data_files = [\"$5\"] #" \
             <<<"$conf")"
     fi
     printf '%s\n' "$conf"

@@ -137,6 +137,25 @@ def test_second_bot_on_a_state_dir_names_the_first_and_status_all_lists_the_flee
     assert [x["running"] for x in doc["bots"]] == [False, False]
 
 
+def test_second_bot_on_a_control_socket_is_a_usage_error_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    """Its own state directory, the first bot's socket: one line, exit 2 (systemd does not
+    restart it: RestartPreventExitStatus=2 3), not a crash after the sim started (exit 1)."""
+    env = environ(tmp_path)
+    a, b = bot_config(tmp_path, "btc-a"), bot_config(tmp_path, "btc-b")
+    sock = tmp_path / "root" / "btc-a" / "control.sock"
+    with running_bot(a, env) as first:
+        second = mmtrio(
+            "run", "--config", str(b), "--set", f"runtime.control_socket={sock}", env=env
+        )
+        assert second.returncode == EXIT_USAGE, second.stderr
+        err = second.stderr.strip().splitlines()
+        assert len(err) == 1, second.stderr
+        assert f"another bot (pid {first.pid}) is serving the control socket {sock}" in err[0]
+        assert not (tmp_path / "root" / "btc-b" / "lock").exists()  # refused before starting
+
+
 def test_a_journal_of_another_venue_or_mode_is_refused(tmp_path: Path) -> None:
     """A state directory whose journal a live (or other-venue) bot wrote is never adopted by
     this one: its positions and trade ids belong to that account."""

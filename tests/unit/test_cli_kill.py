@@ -24,6 +24,7 @@ def test_kill_writes_the_kill_file_into_an_existing_state_dir(
 ) -> None:
     state = tmp_path / "binance-btcusdt"  # a bot that has run once (or is stopped)
     state.mkdir()
+    (state / "lock").write_text("")  # the journal's lock: a bot ran here
     assert main(["kill", "--state-dir", str(state), "--reason", "test"]) == 0
     assert (state / "KILL").read_text() == "test\n"
     assert "wrote the kill file" in capsys.readouterr().out

@@ -171,3 +171,24 @@ def _log_with_secret(sink: io.StringIO) -> None:
     out = sink.getvalue()
     assert secret not in out
     assert "url with " + REDACTED in out
+
+
+def test_a_served_socket_is_refused_naming_the_server_pid(tmp_path: Path) -> None:
+    """`mmtrio run` checks the socket before anything starts (exit 2, one line)."""
+    import os
+    import socket as stdsocket
+
+    from mmtrio.errors import ConfigError
+    from mmtrio.runtime.control import check_control_socket_free
+
+    path = tmp_path / "control.sock"
+    check_control_socket_free(path)  # absent: free
+    server = stdsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    try:
+        with pytest.raises(ConfigError, match=rf"\(pid {os.getpid()}\) is serving the control"):
+            check_control_socket_free(path)
+    finally:
+        server.close()
+    check_control_socket_free(path)  # stale now: nobody accepts

@@ -48,17 +48,45 @@ STATE_DIR_HELP = (
 )
 
 
+NAME_HELP = (
+    "the bot's name, as given to `mmtrio run --name` (the systemd template unit passes its "
+    "instance name): its state directory is <state root>/NAME unless the config sets one"
+)
+
+
+def add_name_option(parser: argparse.ArgumentParser) -> None:
+    """``--name BOT``: the bot's name when the config sets none, as `mmtrio run --name`."""
+    parser.add_argument("--name", metavar="BOT", default=None, help=NAME_HELP)
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
-    """``--config FILE`` and ``--state-dir DIR`` for the commands that talk to a running bot."""
+    """``--config FILE``, ``--name BOT`` and ``--state-dir DIR`` for the commands that talk
+    to a running bot."""
     add_config_option(parser)
+    add_name_option(parser)
     parser.add_argument("--state-dir", metavar="DIR", default=None, help=STATE_DIR_HELP)
 
 
-def find_bot(config_flag: str | None, state_dir: str | None) -> tuple[ControlTarget, list[str]]:
+def check_target_flags(name: str | None, state_dir: str | None) -> None:
+    """``--name`` and ``--state-dir`` both say where the bot is: one of them (ConfigError)."""
+    from mmtrio.errors import ConfigError
+
+    if name is not None and state_dir is not None:
+        raise ConfigError(
+            "--name and --state-dir both locate the bot; pass one (--state-dir DIR is the "
+            "directory itself, --name BOT the name given to `mmtrio run --name`)"
+        )
+
+
+def find_bot(
+    config_flag: str | None, state_dir: str | None, name: str | None = None
+) -> tuple[ControlTarget, list[str]]:
     """The running bot's control socket and kill file, and warnings for the operator.
 
     Never refuses because of an unrelated config problem (``mmtrio.config.control_target``):
-    the config is validated only to warn about it.
+    the config is validated only to warn about it. ``name`` is ``--name``, applied as
+    `mmtrio run --name` applies it; a file naming another bot, or ``--name`` together with
+    ``--state-dir``, raises ``ConfigError`` (exit 2: a usage mistake).
     """
     from pathlib import Path
 
@@ -67,14 +95,15 @@ def find_bot(config_flag: str | None, state_dir: str | None) -> tuple[ControlTar
     from mmtrio.config.locations import resolve_config
     from mmtrio.errors import ConfigError
 
+    check_target_flags(name, state_dir)
     if state_dir is not None:
         return from_state_dir(Path(state_dir).expanduser().resolve()), []
     source = resolve_config(config_flag)
-    target = control_target(source.path)
+    target = control_target(source.path, name)
     warnings = list(target.problems)
     if not target.problems:
         try:
-            load_config(source.path)
+            load_config(source.path, name=name)
         except ConfigError as exc:
             first = str(exc).splitlines()
             warnings.append(

@@ -1,6 +1,7 @@
 """Check a configuration file without starting anything.
 
-`mmtrio config check FILE` loads and validates FILE exactly as `mmtrio run` would. It prints
+`mmtrio config check FILE` loads and validates FILE exactly as `mmtrio run` would (in paper
+mode also the recording to replay: readable, and of venue.symbol when that is set). It prints
 "ok" and a one-line summary (exit 0), or every problem found — key, value, allowed range — and
 exits 2. With --credentials it also resolves the API credentials for venue.kind = "binance"
 (environment or chmod-600 files); it never prints them.
@@ -39,6 +40,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_OK, EXIT_USAGE
+    from mmtrio.cli.paper import check_paper_config
     from mmtrio.cli.venue import check_venue
     from mmtrio.config import load_config, load_venue_credentials
     from mmtrio.errors import ConfigError
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
         fields = check_venue(config).credential_fields
+        if config.venue.mode == "paper":
+            check_paper_config(config)  # its recording holds venue.symbol, as run checks
         credentials = load_venue_credentials(config.venue, fields) if args.credentials else None
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

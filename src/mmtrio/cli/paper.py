@@ -52,6 +52,15 @@ def spec_of(config: Config) -> Any:
     )
 
 
+def check_paper_config(config: Config) -> None:
+    """Raise ``ConfigError`` when the paper venue of ``config`` could not start: no data, or
+    data of another symbol than ``venue.symbol``. The very check the venue's construction
+    makes at `mmtrio run` (:func:`mmtrio.sim.paper.check_paper_data`), for `config check`."""
+    from mmtrio.sim.paper import check_paper_data
+
+    check_paper_data(config.venue.name, spec_of(config), config.venue.symbol)
+
+
 def build_venue(config: Config) -> Any:
     """The simulated venue ``config`` describes (not yet served)."""
     from mmtrio.sim.paper import build_paper_venue

@@ -4,8 +4,10 @@
 session (since the last `start` record). --since takes an ISO time (UTC if no zone), epoch
 milliseconds, or a relative age like -1h, -30m, -2d, -90s. --json prints the machine-readable
 document (schema "mmtrio.report/2"); --html FILE writes a self-contained page with the equity
-curve, inventory and markouts by side. Without --journal, the journal of --config's
-runtime.state_dir is used. The journal is opened read-only: safe while the bot runs.
+curve, inventory and markouts by side. Without --journal, the journal of --state-dir DIR is
+read, else that of --config's runtime.state_dir (with --name BOT: the state directory of
+`mmtrio run --name BOT`, found by the same function). The journal is opened read-only: safe
+while the bot runs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmtrio.cli.common import add_config_option, load_command_config
+from mmtrio.cli.common import (
+    STATE_DIR_HELP,
+    add_config_option,
+    add_name_option,
+    check_target_flags,
+    load_command_config,
+)
 
 if TYPE_CHECKING:
     from mmtrio.config import Config
@@ -34,6 +42,8 @@ examples:
   mmtrio report --journal ~/.local/state/mmtrio/binance-paper/journal.sqlite3 --since -1h
                                                # a foreground paper bot's journal (systemd:
                                                # /var/lib/mmtrio/<bot>/journal.sqlite3)
+  mmtrio report --name btc1                    # a bot started with `mmtrio run --name btc1`
+  mmtrio report --state-dir /var/lib/mmtrio/btc1   # no config file needed
   mmtrio report --json > session.json
   mmtrio report --html report.html
 
@@ -53,6 +63,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "take the journal (and the inventory limits drawn in --html) from this config "
         "(default: ./config.toml if present, else the packaged default)",
     )
+    add_name_option(parser)
+    parser.add_argument("--state-dir", metavar="DIR", default=None, help=STATE_DIR_HELP)
     parser.add_argument(
         "--since",
         metavar="WHEN",
@@ -86,16 +98,28 @@ def _journal_and_config(args: argparse.Namespace) -> tuple[Path, Config | None]:
     """The journal to read and, when a config is at hand, that config (its inventory limits
     are drawn on the charts).
 
-    ``--journal`` alone reads that file (limits only with ``--config`` too); otherwise the
-    config resolved like every command's (``--config``, ./config.toml, packaged default)
-    names the state directory.
+    ``--journal`` alone reads that file and ``--state-dir DIR`` the journal in it (limits
+    only with ``--config`` too); otherwise the config resolved like every command's
+    (``--config``, ./config.toml, packaged default; ``--name`` applied as `mmtrio run --name`
+    applies it) names the state directory. Raises ``ConfigError`` for flags that contradict.
     """
+    from mmtrio.errors import ConfigError
+    from mmtrio.runtime.journal import JOURNAL_NAME
+
+    check_target_flags(args.name, args.state_dir)
+    if args.journal and (args.state_dir or args.name):
+        flag = "--state-dir" if args.state_dir else "--name"
+        raise ConfigError(f"--journal and {flag} both say which journal to read; pass one")
     config = None
-    if args.config is not None or not args.journal:
-        config, _ = load_command_config(args.config)
-    if args.journal or config is None:
+    explicit = args.journal or args.state_dir
+    if args.config is not None or not explicit:
+        config, _ = load_command_config(args.config, args.name)
+    if args.journal:
         return Path(args.journal), config
-    return Path(config.runtime.state_dir) / "journal.sqlite3", config
+    if args.state_dir:
+        return Path(args.state_dir).expanduser() / JOURNAL_NAME, config
+    assert config is not None
+    return Path(config.runtime.state_dir) / JOURNAL_NAME, config
 
 
 def _limits(config: Config | None, instrument: Instrument) -> InventoryLimits | None:

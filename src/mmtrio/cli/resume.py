@@ -4,7 +4,8 @@ Refused (exit 1, with the reason) while the kill file exists or when the risk la
 bot halted. A loss-limit breach (drawdown, daily or cumulative loss) is resumed only with
 ``--override`` and a ``--reason``: the operator accepts the loss so far and the limit restarts
 from the current equity; both are journaled. Like `kill`, it needs only the control socket:
-the config is read for its path without being validated, or skipped with ``--state-dir``.
+the config is read for its path without being validated, or skipped with ``--state-dir``;
+``--name BOT`` finds the state directory as `mmtrio run --name BOT` does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EPILOG = """\
 examples:
   mmtrio resume
   mmtrio resume --config /etc/mmtrio/config.toml
+  mmtrio resume --name btc1                    # started as `mmtrio run --name btc1`
   mmtrio resume --override --reason "checked the fills, loss accepted"   # after a loss limit
 
 exit codes: 0 quoting again; 1 refused (reason printed) or no bot answered; 2 bad usage
@@ -38,7 +40,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.errors import MmtrioError
+    from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
 
@@ -49,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    target, warnings = find_bot(args.config, args.state_dir)
+    try:
+        target, warnings = find_bot(args.config, args.state_dir, args.name)
+    except ConfigError as exc:
+        print(f"mmtrio resume: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     for warning in warnings:
         print(f"mmtrio resume: warning: {warning}", file=sys.stderr)
     if target.control_socket is None:

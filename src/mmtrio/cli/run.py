@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     from mmtrio.cli.venue import check_venue, live_settings
     from mmtrio.config import load_config, load_venue_credentials
     from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
+    from mmtrio.runtime.control import check_control_socket_free
     from mmtrio.runtime.engine import Engine
     from mmtrio.runtime.logging import pin_level
     from mmtrio.runtime.surface import configure_output
@@ -109,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         factory = check_venue(config)
         credentials = load_venue_credentials(config.venue, factory.credential_fields)
         check_state_dir_free(config.runtime.state_dir)
+        check_control_socket_free(config.runtime.control_socket)
         check_metrics_port(config, source.path)
         level = args.log_level or config.logging.level
         mode = configure_output(config, json_flag=args.json_logs, level=level)

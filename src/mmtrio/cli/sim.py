@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             balance=SimConfig().initial_balance,
             credentials=given,
         )
-        venue = build_paper_venue(args.venue, spec, args.symbol)
+        venue = build_paper_venue(args.venue, spec, args.symbol, "--symbol")
     except (MmtrioError, FileNotFoundError, OSError) as exc:
         print(f"mmtrio sim: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -27,6 +27,7 @@ examples:
   mmtrio status --text                         # one line
   mmtrio status | jq -r .strategy.trading_state
   mmtrio status --config /etc/mmtrio/btcusdt.toml
+  mmtrio status --config bot1/config.toml --name btc1   # started as `mmtrio run --name btc1`
   mmtrio status --all                          # every bot under the state root
   mmtrio status --all --state-root /var/lib/mmtrio --text   # the systemd units' bots
                                                # (as the mmtrio user; exit 1 when none runs)
@@ -51,7 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.errors import MmtrioError
+    from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
 
@@ -60,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.all:
         return _run_all(args)
-    target, warnings = find_bot(args.config, args.state_dir)
+    try:
+        target, warnings = find_bot(args.config, args.state_dir, args.name)
+    except ConfigError as exc:
+        print(f"mmtrio status: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     for warning in warnings:
         print(f"mmtrio status: warning: {warning}", file=sys.stderr)
     if target.control_socket is None:

@@ -12,7 +12,10 @@ module reads only what locates them:
 2. a file that is not even valid TOML is scanned line by line for those few keys
    (``[venue] name/mode/symbol``, ``[runtime] name/state_dir/control_socket``,
    ``[risk] kill_file``), so a half-edited file still leads to the bot;
-3. ``--state-dir DIR`` on the command line bypasses the file altogether.
+3. ``--state-dir DIR`` on the command line bypasses the file altogether;
+4. ``--name NAME`` sets the bot's name the way `mmtrio run --name` does (the same function,
+   :func:`mmtrio.config.loading.with_bot_name`), so the state directory is the one that run
+   used (the systemd template unit runs ``--name <instance>``).
 
 What could not be located is None, with the reason in ``problems``; the config's own
 problems are reported separately by the commands (as a warning: they do not stop a kill).
@@ -39,12 +42,14 @@ _WANTED = {
 
 @dataclass(frozen=True, slots=True)
 class ControlTarget:
-    """The bot's name, control socket and kill file (None: not found; ``problems`` says why)."""
+    """The bot's name, control socket, kill file and state directory (None: not found;
+    ``problems`` says why)."""
 
     bot: str | None
     control_socket: Path | None
     kill_file: Path | None
     problems: tuple[str, ...] = field(default=())
+    state_dir: Path | None = None
 
 
 def scan_strings(text: str) -> dict[str, Any]:
@@ -73,12 +78,21 @@ def _path(value: object, base: Path) -> Path | None:
 def from_state_dir(state_dir: Path) -> ControlTarget:
     """``--state-dir DIR``: the documented files inside it."""
     return ControlTarget(
-        state_dir.name, state_dir / CONTROL_SOCKET_NAME, state_dir / KILL_FILE_NAME
+        state_dir.name,
+        state_dir / CONTROL_SOCKET_NAME,
+        state_dir / KILL_FILE_NAME,
+        state_dir=state_dir,
     )
 
 
-def control_target(path: Path) -> ControlTarget:
-    """Locate the bot of config file ``path`` without validating it (module docstring)."""
+def control_target(path: Path, name: str | None = None) -> ControlTarget:
+    """Locate the bot of config file ``path`` without validating it (module docstring).
+
+    ``name`` is ``--name``: raises ``ConfigError`` when the file names another bot, as
+    `mmtrio run --name` does.
+    """
+    from mmtrio.config.loading import with_bot_name
+
     problems: list[str] = []
     try:
         text = path.read_text(encoding="utf-8")
@@ -91,6 +105,8 @@ def control_target(path: Path) -> ControlTarget:
             f"config file {path} is not valid TOML ({exc}); read its paths line by line"
         )
         data = scan_strings(text)
+    if name is not None:
+        data = with_bot_name(data, name, path)
     filled = with_location_defaults(data)
     runtime = filled.get("runtime")
     risk = filled.get("risk")
@@ -102,13 +118,15 @@ def control_target(path: Path) -> ControlTarget:
     state_dir = _path(runtime.get("state_dir"), base)
     if kill is None and state_dir is not None:
         kill = state_dir / KILL_FILE_NAME  # the documented default, also without a [risk] table
-    name = runtime.get("name")
     if socket is None:
         problems.append(
             f"config file {path} does not locate the control socket ([runtime] state_dir or "
             "control_socket, or [venue] name/mode for the default); pass --state-dir DIR"
         )
-    return ControlTarget(name if isinstance(name, str) else None, socket, kill, tuple(problems))
+    bot = runtime.get("name")
+    return ControlTarget(
+        bot if isinstance(bot, str) else None, socket, kill, tuple(problems), state_dir
+    )
 
 
 __all__ = ["ControlTarget", "control_target", "from_state_dir", "scan_strings"]

@@ -95,19 +95,28 @@ def load_config(
     if overrides:
         data = set_keys(data, overrides, Config)
     if name is not None:
-        # `mmtrio run --name` (the systemd template unit passes its instance name): the bot's
-        # name when the file sets none, a guard when it sets another one.
-        runtime = data.get("runtime", {})
-        given = runtime.get("name") if isinstance(runtime, dict) else None
-        if given is not None and given != name:
-            raise ConfigError(
-                f"config file {file} names the bot {given!r} but --name is {name!r}: one config "
-                "file per instance (/etc/mmtrio/<instance>.toml with [runtime] name = "
-                '"<instance>")'
-            )
-        data = {**data, "runtime": {**(runtime if isinstance(runtime, dict) else {}), "name": name}}
+        data = with_bot_name(data, name, file)
     source = str(file) + (f" with --set {' '.join(overrides)}" if overrides else "")
     return parse_config(data, base_dir=file.resolve().parent, source=source)
+
+
+def with_bot_name(data: dict[str, Any], name: str, file: Path) -> dict[str, Any]:
+    """Raw TOML ``data`` with ``[runtime] name`` set to ``name`` (a copy).
+
+    `mmtrio run --name` (the systemd template unit passes its instance name): the bot's name
+    when the file sets none, a guard when it sets another one (``ConfigError``). `kill`,
+    `status`, `resume` and `report` take ``--name`` through this same function, so they find
+    the state directory `run --name` used.
+    """
+    runtime = data.get("runtime", {})
+    given = runtime.get("name") if isinstance(runtime, dict) else None
+    if given is not None and given != name:
+        raise ConfigError(
+            f"config file {file} names the bot {given!r} but --name is {name!r}: one config "
+            "file per instance (/etc/mmtrio/<instance>.toml with [runtime] name = "
+            '"<instance>")'
+        )
+    return {**data, "runtime": {**(runtime if isinstance(runtime, dict) else {}), "name": name}}
 
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<config>") -> Config:

@@ -30,7 +30,7 @@ import trio
 from loguru import logger
 
 from mmtrio import determinism
-from mmtrio.errors import MmtrioError
+from mmtrio.errors import ConfigError, MmtrioError
 
 MAX_REQUEST_BYTES = 4096
 CONTROL_COMMANDS = ("status", "kill", "resume", "crash")
@@ -39,6 +39,11 @@ ControlHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 class ControlError(MmtrioError):
     """The control socket cannot be served or reached."""
+
+
+class ControlSocketInUseError(ControlError, ConfigError):
+    """Another process serves this bot's control socket (two bots on one
+    ``runtime.control_socket``): a usage error, exit 2, like a busy state directory."""
 
 
 # --- signals --------------------------------------------------------------------------------
@@ -146,25 +151,53 @@ async def _serve_one(stream: trio.SocketStream, handler: ControlHandler) -> None
             await stream.send_all(json.dumps(answer, default=str).encode() + b"\n")
 
 
+def _serving_pid(path: Path) -> tuple[bool, int | None]:
+    """Whether a process accepts connections on the Unix socket ``path``, and its pid when
+    the kernel says (``SO_PEERCRED``, Linux)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False, None
+        peercred = getattr(socket, "SO_PEERCRED", None)
+        if peercred is None:
+            return True, None
+        try:
+            pid = int.from_bytes(probe.getsockopt(socket.SOL_SOCKET, peercred, 12)[:4], "little")
+        except OSError:
+            return True, None
+        return True, (pid or None)
+    finally:
+        probe.close()
+
+
+def check_control_socket_free(path: Path) -> None:
+    """Raise ``ControlSocketInUseError`` (exit 2) naming the socket and the other bot's pid
+    when a process serves ``path``: `mmtrio run` checks it before anything starts, so two
+    bots on one ``runtime.control_socket`` are one line, not a crash that systemd restarts."""
+    if not path.is_socket():
+        return  # absent (the usual case), or not a socket: binding says what is wrong
+    serving, pid = _serving_pid(path)
+    if not serving:
+        return  # stale: left by a bot that was killed (removed when this bot binds)
+    who = f"another bot (pid {pid})" if pid is not None else "another bot"
+    raise ControlSocketInUseError(
+        f"{who} is serving the control socket {path}; stop it first, or give this bot its "
+        "own runtime.control_socket (or its own [runtime] name or state_dir): two bots on "
+        "one account would fight over the same orders"
+    )
+
+
 def _bind_unix(path: Path) -> trio.socket.SocketType:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state directory: 0700
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(path.lstat().st_mode):
             raise ControlError(
                 f"{path} exists and is not a socket; remove it or choose another path"
             )
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # stale: left by a bot that was killed
-        else:
-            raise ControlError(
-                f"another bot is serving {path}; stop it first (two bots on one account would "
-                "fight over the same orders)"
-            )
-        finally:
-            probe.close()
+        check_control_socket_free(path)
+        path.unlink()  # stale: left by a bot that was killed
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # umask while binding so the socket never exists with group/other access, not even
     # between bind and chmod. A stdlib bind is synchronous, so no other task runs meanwhile.

@@ -42,6 +42,7 @@ from mmtrio.runtime.journal_schema import (
     Record,
     encode_record,
 )
+from mmtrio.runtime.state_files import secure_state_dir
 
 JOURNAL_NAME = "journal.sqlite3"
 _SELECT_EPOCH = "SELECT value FROM meta WHERE key = ?"
@@ -72,7 +73,7 @@ class Journal(JournalPruning, JournalReader):
             raise ParameterError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         state_dir = Path(state_dir)
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            secure_state_dir(state_dir)  # 0700 when created here; a WARNING when too open
         except OSError as exc:
             raise JournalError(f"cannot create state directory {state_dir}: {exc}") from exc
         lock = _StateLock(state_dir)

@@ -7,6 +7,7 @@ bot off the state directory. :meth:`~mmtrio.runtime.journal.Journal.open` uses t
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -16,6 +17,7 @@ from pathlib import Path
 from mmtrio import determinism
 from mmtrio.errors import JournalError, StateDirInUseError
 from mmtrio.runtime.journal_schema import migrate
+from mmtrio.runtime.state_files import FILE_MODE, create_private
 
 LOCK_NAME = "lock"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -83,6 +85,10 @@ def check_file(path: Path) -> None:
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """Open (or create) the journal database at ``path``: WAL, checked, migrated."""
     check_file(path)
+    # 0600 (SQLite gives -wal and -shm the same mode); if it cannot be created, SQLite's
+    # own attempt below reports why
+    with contextlib.suppress(OSError):
+        create_private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.DatabaseError as exc:
@@ -110,7 +116,7 @@ class _StateLock:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / LOCK_NAME
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from mmtrio.errors import ConfigError
+from mmtrio.runtime.state_files import private_opener
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -126,6 +127,7 @@ def add_file_sink(level: str, path: Path) -> int:
         retention=5,
         backtrace=False,
         diagnose=False,
+        opener=private_opener,  # 0600, rotated files too: the log tells fills and orders
     )
 
 

@@ -64,6 +64,7 @@ from mmtrio.runtime.metrics import Metrics, serve_metrics
 from mmtrio.runtime.notifier import ControlHandler, TelegramNotifier
 from mmtrio.runtime.screen import ScreenSnapshot, SnapshotBuilder, console_log_sink, run_screen
 from mmtrio.runtime.sdnotify import SdNotifier, WatchdogPinger, watchdog_interval_s
+from mmtrio.runtime.state_files import make_state_dir
 from mmtrio.runtime.status import StatusSources
 from mmtrio.runtime.trading import TradingLoop
 from mmtrio.venues.protocol import Gateway, OrderAck
@@ -112,7 +113,7 @@ def configure_output(
         # Above the screen each record is cut to one line; the whole of it goes here.
         log_file = config.runtime.state_dir / LOG_FILE_NAME
         try:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
+            make_state_dir(log_file.parent)  # 0700 (an existing one is judged by the journal)
             add_file_sink(level, log_file)
         except OSError as exc:
             raise ConfigError(f"cannot write the log file {log_file}: {exc.strerror}") from None

@@ -30,6 +30,7 @@ from mmtrio.data.source import iter_events
 from mmtrio.data.store import is_store, open_store
 from mmtrio.errors import ConfigError, DataFileError, ProtocolError
 from mmtrio.exchange.matching import FeeSchedule
+from mmtrio.packaged import SAMPLE_RECORDING
 from mmtrio.sim import frontends
 from mmtrio.sim.market import EventSource, MarketDriver
 from mmtrio.sim.replay import ReplayDriver
@@ -74,22 +75,61 @@ def synthetic_instrument(symbol: str | None) -> Instrument:
     )
 
 
-def paper_instrument(spec: PaperSpec, symbol: str | None) -> Instrument:
-    """The instrument a paper venue trades: from the data, or the synthetic one."""
+def paper_instrument(
+    spec: PaperSpec, symbol: str | None, symbol_option: str = "venue.symbol"
+) -> Instrument:
+    """The instrument a paper venue trades: from the data, or the synthetic one.
+
+    ``symbol_option`` is how the operator set ``symbol``, named when the data holds another
+    one: the config key ``venue.symbol`` (`mmtrio run`, `config check`) or ``--symbol``
+    (`mmtrio sim`)."""
     if spec.synthetic:
         return synthetic_instrument(symbol)
     if not spec.data_files:
         raise ConfigError("a paper venue needs data files to replay, or synthetic = true")
     files = list(spec.data_files)
+    config_key = symbol_option == "venue.symbol"
+    fix = _SYMBOL_FIX if config_key else f"drop {symbol_option} or pass that symbol's files"
+    if config_key and files == [SAMPLE_RECORDING]:
+        fix += (
+            f" ([sim] data_files is not set, so the sample recording packaged with mmtrio, "
+            f"{SAMPLE_RECORDING.name}, is replayed)"
+        )
     if len(files) == 1 and is_store(files[0]):  # an event store (mmtrio data convert)
         inst = open_store(files[0]).instrument
         if symbol is not None and symbol.upper() != inst.symbol:
-            raise ConfigError(f"the store {files[0]} holds {inst.symbol}, not {symbol}")
+            raise ConfigError(
+                f"{symbol_option} {symbol} does not match the store {files[0]}, which holds "
+                f"{inst.symbol}; {fix}"
+            )
         return inst
     try:
-        return scan_recording(files, symbol=symbol).instrument
+        return scan_recording(files, symbol=symbol, symbol_option=symbol_option).instrument
     except ProtocolError as exc:
-        raise ConfigError(str(exc)) from exc
+        text = str(exc)
+        mismatch = f"; drop {symbol_option} or pass that symbol's files"
+        if text.endswith(mismatch):
+            text = text.removesuffix(mismatch) + f"; {fix}"
+        raise ConfigError(text) from exc
+
+
+_SYMBOL_FIX = (
+    "unset venue.symbol (in paper mode the recording names it) or set it to the recording's "
+    "symbol ([venue] symbol in the config, or --set venue.symbol=...), or list that symbol's "
+    "recordings in [sim] data_files"
+)
+
+
+def check_paper_data(
+    venue: str, spec: PaperSpec, symbol: str | None, symbol_option: str = "venue.symbol"
+) -> Instrument:
+    """The instrument a paper venue for ``venue``'s protocol would trade, checked against the
+    configured ``symbol``: raises ``ConfigError`` when the data is missing, unreadable or of
+    another symbol. `mmtrio run` (through :func:`build_paper_venue`) and `mmtrio config
+    check` call this one function."""
+    front = frontends.factory(venue)
+    data_symbol = None if symbol is None else front.data_symbol(symbol)
+    return paper_instrument(spec, data_symbol, symbol_option)
 
 
 def recording_source(paths: Sequence[Path], instrument: Instrument) -> EventSource:
@@ -123,11 +163,13 @@ def replay_driver(paths: Sequence[Path], instrument: Instrument, loop: bool = Tr
     return ReplayDriver(recording_source(paths, instrument), instrument, loop=loop, name=name)
 
 
-def build_paper_venue(venue: str, spec: PaperSpec, symbol: str | None = None) -> SimVenue:
+def build_paper_venue(
+    venue: str, spec: PaperSpec, symbol: str | None = None, symbol_option: str = "venue.symbol"
+) -> SimVenue:
     """The simulated venue for ``venue``'s protocol (see :data:`PAPER_VENUES`), with its
-    front end attached (``venue.front``)."""
+    front end attached (``venue.front``); ``symbol_option`` as in :func:`paper_instrument`."""
     front = frontends.factory(venue)
-    instrument = paper_instrument(spec, None if symbol is None else front.data_symbol(symbol))
+    instrument = check_paper_data(venue, spec, symbol, symbol_option)
     driver: MarketDriver
     if spec.synthetic:
         from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams

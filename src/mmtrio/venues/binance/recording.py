@@ -183,11 +183,17 @@ class RecordingInfo:
 
 
 def scan_recording(
-    paths: Sequence[Path], *, symbol: str | None = None, lines: int = SCAN_LINES
+    paths: Sequence[Path],
+    *,
+    symbol: str | None = None,
+    lines: int = SCAN_LINES,
+    symbol_option: str = "--symbol",
 ) -> RecordingInfo:
     """The symbol and instrument of a recording (one symbol, several files in order).
 
-    ``symbol`` (an override) must match the data. The tick and lot steps are the greatest
+    ``symbol`` (an override) must match the data; ``symbol_option`` is what the operator set
+    it with, named when it does not match (``--symbol`` on the data commands, the config key
+    ``venue.symbol`` for a paper bot). The tick and lot steps are the greatest
     common steps of the prices and sizes in the first ``lines`` lines of the first file,
     which always include its full depth snapshot (1,000 levels a side).
     """
@@ -217,8 +223,8 @@ def scan_recording(
         )
     if symbol is not None and symbol.upper() != seen:
         raise DataFileError(
-            f"--symbol {symbol} does not match the recording, which holds {seen} "
-            f"({paths[0]}); drop --symbol or pass that symbol's files"
+            f"{symbol_option} {symbol} does not match the recording, which holds {seen} "
+            f"({paths[0]}); drop {symbol_option} or pass that symbol's files"
         )
     tick, lot = prices.size(), sizes.size()
     if tick is None or lot is None:
