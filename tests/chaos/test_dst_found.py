@@ -130,3 +130,24 @@ def test_seed_137_a_user_stream_restarted_while_connected_blocks_quoting(
     monkeypatch.setattr(WsConnection, "reported_up", forgotten, raising=False)
     defective = run_one(137, 10.5, tmp_path / "defective")
     assert 3 in violated(defective), defective.result.violations
+
+
+def test_seed_203627_a_place_in_doubt_landing_after_the_stop_is_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 203627 (60 s): an order landed after the stop had confirmed zero open.** At
+    14.7 s every link goes half-open for 4 s: the order socket's place of ``mmt1-42`` is
+    held (outcome unknown) and at 16.7 s the journal fills. The stop's cancel-all and its
+    openOrders went on fresh REST connections and saw nothing; the held place landed 0.2 s
+    after that confirmation, and the dead-man, disarmed on it, could not cancel it
+    (invariant 4). Fixed in ``runtime/in_doubt.py``: while a place or amend in doubt can
+    still land, the stop keeps looking (and cancels again), and leaves the countdown armed
+    if the window outlasts its budget."""
+    from mmtrio.runtime import shutdown
+
+    fixed = run_one(203627, 60.0, tmp_path / "fixed")
+    assert fixed.result.violations == []
+    monkeypatch.setattr(shutdown, "in_doubt_until", lambda mm: None)  # the old stop
+    defective = run_one(203627, 60.0, tmp_path / "defective")
+    assert [v.invariant for v in defective.result.violations] == [4]
+    assert "mmt1-42" in defective.result.violations[0].message

@@ -65,6 +65,7 @@ from mmtrio.errors import (
 from mmtrio.runtime import probe
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
+from mmtrio.runtime.in_doubt import watch_late_landings
 from mmtrio.runtime.inbox import Sender
 from mmtrio.venues.protocol import REQUEST_PAID, Gateway, RequestCosts
 
@@ -368,6 +369,20 @@ class Execution:
     async def _cancel_all_and_confirm(
         self, symbol: str, deadline_s: float, before_send: Callable[[], None] | None
     ) -> int:
+        cancel, look = self._stop_calls(symbol)
+        return await cancel_all_and_confirm(cancel, look, symbol, deadline_s, before_send)
+
+    async def watch_late_landings(
+        self, symbol: str, until_ms: int, ids: list[str], ends: float
+    ) -> bool:
+        """After the stop's confirmation: watch for a request in doubt landing late
+        (:mod:`mmtrio.runtime.in_doubt`); True when its window passed with nothing open."""
+        cancel, look = self._stop_calls(symbol)
+        return await watch_late_landings(until_ms, ids, self.clock_ms, ends, cancel, look)
+
+    def _stop_calls(
+        self, symbol: str
+    ) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[list[OrderUpdate]]]]:
         # the stop may use the last share of each window the others leave (STOP_RESERVE)
         async def cancel() -> None:
             await self._wait_budget(self.costs.cancel_all.for_stop())
@@ -377,7 +392,7 @@ class Execution:
             await self._wait_budget(self.costs.open_orders.for_stop())
             return await self._timed(self.gateway.open_orders(symbol))
 
-        return await cancel_all_and_confirm(cancel, look, symbol, deadline_s, before_send)
+        return cancel, look
 
     # --- status -------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

@@ -32,6 +32,7 @@ from mmtrio.errors import JournalError, MmtrioError
 from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
+from mmtrio.runtime.in_doubt import in_doubt_until
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.surface import OperatorSurface
@@ -144,9 +145,21 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         else:
             left = 0
             logger.info("start-up never reached the venue's order entry: nothing to cancel")
+        keep_armed = False
+        doubt = in_doubt_until(parts.mm)
+        if left == 0 and doubt is not None and parts.execution is not None:
+            # a place or amend in doubt can still land: look until it cannot (in_doubt.py)
+            keep_armed = not await parts.execution.watch_late_landings(
+                parts.symbol, doubt[0], doubt[1], ends - 2 * STOP_MIN_STEP_S
+            )
+            if keep_armed and parts.deadman:
+                logger.warning(
+                    "stop: a request in doubt may still land after this stop: the venue's "
+                    "dead-man countdown stays armed to cancel it"
+                )
         if parts.reconciler is not None and ended.auth_failed is None:
             await parts.reconciler.at_stop(ends - trio.current_time())
-            if left == 0 and parts.deadman:
+            if left == 0 and parts.deadman and not keep_armed:
                 await _disarm(parts.reconciler, parts.symbol, ends - trio.current_time())
         latched = None if parts.mm is None else parts.mm.risk.kill_switch.reason
         code = exit_code(left, ended, latched=latched)
