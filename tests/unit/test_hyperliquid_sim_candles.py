@@ -73,7 +73,11 @@ async def test_candle_and_all_mids_subscriptions() -> None:
         conn, json.dumps({"method": "subscribe", "subscription": sub})
     )
     assert json.loads(echo)["channel"] == "subscriptionResponse"  # no trade yet: no candle
-    feed(front, [(618123, 100, 0), (618301, 50, 1000)])
+    # Both trades in one minute on the wire: the venue's clock offset (wall time at start)
+    # moves market ms 0 anywhere in a minute, and trades at 0 and 1000 straddled a minute
+    # boundary when the test started in a minute's last second (CI, 1 run in ~60).
+    base = 10 * MIN - front.venue.ts_offset % MIN
+    feed(front, [(618123, 100, base), (618301, 50, base + 1000)])
     first = json.loads(conn.receive.receive_nowait()[1])
     second = json.loads(conn.receive.receive_nowait()[1])
     assert first["channel"] == second["channel"] == "candle"
