@@ -110,16 +110,13 @@ def _journal_and_config(args: argparse.Namespace) -> tuple[Path, Config | None]:
     if args.journal and (args.state_dir or args.name):
         flag = "--state-dir" if args.state_dir else "--name"
         raise ConfigError(f"--journal and {flag} both say which journal to read; pass one")
-    config = None
-    explicit = args.journal or args.state_dir
-    if args.config is not None or not explicit:
+    if not (args.journal or args.state_dir):
         config, _ = load_command_config(args.config, args.name)
+        return Path(config.runtime.state_dir) / JOURNAL_NAME, config
+    given = None if args.config is None else load_command_config(args.config, args.name)[0]
     if args.journal:
-        return Path(args.journal), config
-    if args.state_dir:
-        return Path(args.state_dir).expanduser() / JOURNAL_NAME, config
-    assert config is not None
-    return Path(config.runtime.state_dir) / JOURNAL_NAME, config
+        return Path(args.journal), given
+    return Path(args.state_dir).expanduser() / JOURNAL_NAME, given
 
 
 def _limits(config: Config | None, instrument: Instrument) -> InventoryLimits | None:

@@ -57,10 +57,9 @@ async def watch_late_landings(  # noqa: PLR0917 - the stop's pieces, each once
     if wait_s == 0:
         return True
     logger.warning(
-        "stop: {} ({}) had an unknown outcome and could still reach the venue for {:.1f} s: "
-        "watching the open orders until then",
+        "stop: {} (a place or amend) had an unknown outcome and could still reach the venue "
+        "for {:.1f} s: watching the open orders until then",
         ", ".join(ids[:5]),
-        "a place or amend",
         wait_s,
     )
     while clock_ms() < until_ms:

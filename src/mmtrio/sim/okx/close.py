@@ -17,13 +17,13 @@ from mmtrio.core.events import Side
 from mmtrio.exchange.matching import MatchingReject
 from mmtrio.sim import requests as rq
 from mmtrio.sim.okx import words as w
+from mmtrio.sim.okx.margin import check_margin_mode, check_swap
 from mmtrio.sim.okx.trade import CLIENT_ID
 from mmtrio.sim.okx.wire import OkxError
 
 if TYPE_CHECKING:
     from mmtrio.sim.okx.frontend import OkxFrontEnd
 
-MARGIN_MODES = ("cross", "isolated")
 TAG_MAX = 16
 
 
@@ -36,18 +36,8 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 
 def close_position(front: OkxFrontEnd, body: dict[str, Any]) -> list[Any]:
     """``POST /api/v5/trade/close-position`` (module docstring)."""
-    inst_id = body.get("instId")
-    if inst_id in ("", None):
-        raise OkxError("50014", "Parameter instId can not be empty")
-    if inst_id != front.symbol:
-        raise OkxError("51001", "Instrument ID does not exist")
-    mode = body.get("mgnMode")
-    if mode in ("", None):
-        raise OkxError("50014", "Parameter mgnMode can not be empty")
-    if mode not in MARGIN_MODES:
-        raise OkxError("51000", "Parameter mgnMode error")
-    if body.get("posSide", "") not in ("", "net"):
-        raise OkxError("51000", "Parameter posSide error")
+    check_swap(front, body)
+    check_margin_mode(body)
     cid = body.get("clOrdId", "")
     if not isinstance(cid, str) or (cid and not CLIENT_ID.fullmatch(cid)):
         raise OkxError("51000", "Parameter clOrdId error")

@@ -46,17 +46,17 @@ def _lever(value: Any) -> Decimal:
     return lever
 
 
-def set_leverage(front: OkxFrontEnd, body: dict[str, Any]) -> list[Any]:
-    """``POST /api/v5/account/set-leverage`` (module docstring)."""
+def check_swap(front: OkxFrontEnd, body: dict[str, Any]) -> None:
+    """``instId`` present (50014) and the venue's swap (51001)."""
     inst_id = body.get("instId", "")
     if inst_id in ("", None):
-        if body.get("ccy") not in ("", None):
-            raise OkxError("51000", "Parameter ccy error")
         raise OkxError("50014", "Parameter instId can not be empty")
     if inst_id != front.symbol:
         raise OkxError("51001", "Instrument ID does not exist")
-    if body.get("lever") in ("", None):
-        raise OkxError("50014", "Parameter lever can not be empty")
+
+
+def check_margin_mode(body: dict[str, Any]) -> str:
+    """``mgnMode`` present (50014) and cross or isolated, ``posSide`` absent or net (51000)."""
     mode = body.get("mgnMode")
     if mode in ("", None):
         raise OkxError("50014", "Parameter mgnMode can not be empty")
@@ -64,6 +64,17 @@ def set_leverage(front: OkxFrontEnd, body: dict[str, Any]) -> list[Any]:
         raise OkxError("51000", "Parameter mgnMode error")
     if body.get("posSide", "") not in ("", "net"):
         raise OkxError("51000", "Parameter posSide error")
+    return str(mode)
+
+
+def set_leverage(front: OkxFrontEnd, body: dict[str, Any]) -> list[Any]:
+    """``POST /api/v5/account/set-leverage`` (module docstring)."""
+    if body.get("instId", "") in ("", None) and body.get("ccy") not in ("", None):
+        raise OkxError("51000", "Parameter ccy error")
+    check_swap(front, body)
+    if body.get("lever") in ("", None):
+        raise OkxError("50014", "Parameter lever can not be empty")
+    mode = check_margin_mode(body)
     lever = _lever(body["lever"])
     if lever > MAX_LEVER:
         raise OkxError("59102", "Leverage exceeds the maximum leverage. Please adjust the leverage")
