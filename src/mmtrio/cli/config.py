@@ -1,10 +1,12 @@
 """Check a configuration file without starting anything.
 
-`mmtrio config check FILE` loads and validates FILE exactly as `mmtrio run` would (in paper
-mode also the recording to replay: readable, and of venue.symbol when that is set). It prints
-"ok" and a one-line summary (exit 0), or every problem found — key, value, allowed range — and
-exits 2. With --credentials it also resolves the API credentials for venue.kind = "binance"
-(environment or chmod-600 files); it never prints them.
+`mmtrio config check FILE` loads and checks FILE exactly as `mmtrio run` does at start, with
+the same function (:func:`mmtrio.cli.checkup.check_config`): every key, the rules spanning
+sections, the venue's URL rules, in paper mode the recording to replay (readable, and of
+venue.symbol when that is set), and with ``[telegram] enabled`` the bot token (the variable
+set, or the file there and chmod 600). It prints "ok" and a one-line summary (exit 0), or every
+problem found — key, value, allowed range, what to do — and exits 2. With --credentials it also
+resolves the venue's API credentials (environment or chmod-600 files); it never prints them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ examples:
   mmtrio config check config.toml
   MMTRIO_API_KEY=... MMTRIO_API_SECRET=... mmtrio config check live.toml --credentials
 
+With [telegram] enabled the bot token is checked too: $MMTRIO_TELEGRAM_TOKEN set, or
+telegram.token_file present and readable by its owner only (chmod 600).
+
 exit codes: 0 valid; 2 invalid (every problem listed)
 """
 
@@ -34,29 +39,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--credentials",
         action="store_true",
-        help="also resolve the API credentials (kind = 'binance'); they are never printed",
+        help="also resolve the venue's API credentials; they are never printed",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_OK, EXIT_USAGE
-    from mmtrio.cli.paper import check_paper_config
-    from mmtrio.cli.venue import check_venue
-    from mmtrio.config import load_config, load_venue_credentials
+    from mmtrio.cli.checkup import check_config
     from mmtrio.errors import ConfigError
 
     try:
-        config = load_config(args.file)
-        fields = check_venue(config).credential_fields
-        if config.venue.mode == "paper":
-            check_paper_config(config)  # its recording holds venue.symbol, as run checks
-        credentials = load_venue_credentials(config.venue, fields) if args.credentials else None
+        checked = check_config(args.file, credentials=args.credentials)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
-    print(f"ok: {summary(config)}")
-    if credentials is not None:
-        print(f"credentials: found ({credentials.source})")
+    print(f"ok: {summary(checked.config)}")
+    if checked.credentials is not None:
+        print(f"credentials: found ({checked.credentials.source})")
     return EXIT_OK
 
 

@@ -17,7 +17,8 @@ import trio
 from loguru import logger
 
 from mmtrio.cli.venue import state_options
-from mmtrio.config import Config
+from mmtrio.config import Config, SimConfig, VenueConfig
+from mmtrio.config.loading import Problem
 from mmtrio.errors import ConfigError
 from mmtrio.venues.protocol import VenueCredentials, VenueSettings
 
@@ -35,11 +36,14 @@ class PaperSession:
 
 def spec_of(config: Config) -> Any:
     """The paper venue's spec from ``[sim]``."""
+    if config.sim is None:
+        raise ConfigError("venue.mode = 'paper' needs a [sim] table")
+    return _spec(config.sim)
+
+
+def _spec(sim: SimConfig) -> Any:
     from mmtrio.sim.paper import PaperSpec
 
-    sim = config.sim
-    if sim is None:
-        raise ConfigError("venue.mode = 'paper' needs a [sim] table")
     return PaperSpec(
         data_files=tuple(sim.data_files),
         synthetic=sim.synthetic,
@@ -52,13 +56,18 @@ def spec_of(config: Config) -> Any:
     )
 
 
-def check_paper_config(config: Config) -> None:
-    """Raise ``ConfigError`` when the paper venue of ``config`` could not start: no data, or
-    data of another symbol than ``venue.symbol``. The very check the venue's construction
-    makes at `mmtrio run` (:func:`mmtrio.sim.paper.check_paper_data`), for `config check`."""
+def paper_problems(venue: VenueConfig, sim: SimConfig) -> list[Problem]:
+    """What the paper venue's construction at `mmtrio run` would refuse (the same function,
+    :func:`mmtrio.sim.paper.check_paper_data`), as a problem: the recording missing or
+    unreadable, or of another symbol than ``venue.symbol``. `mmtrio config check` and
+    `mmtrio run` list it with the rest (:mod:`mmtrio.cli.checkup`)."""
     from mmtrio.sim.paper import check_paper_data
 
-    check_paper_data(config.venue.name, spec_of(config), config.venue.symbol)
+    try:
+        check_paper_data(venue.name, _spec(sim), venue.symbol)
+    except ConfigError as exc:
+        return [Problem("sim.data_files", None, str(exc), None)]
+    return []
 
 
 def build_venue(config: Config) -> Any:

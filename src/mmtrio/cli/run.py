@@ -21,7 +21,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from mmtrio.cli.common import add_config_option, load_command_config
+from mmtrio.cli.common import add_config_option
 
 if TYPE_CHECKING:
     from mmtrio.errors import MmtrioError
@@ -95,10 +95,12 @@ def _run(args: argparse.Namespace) -> int:
     from loguru import logger
 
     from mmtrio.cli import EXIT_FAILED, EXIT_USAGE
+    from mmtrio.cli.checkup import check_config
     from mmtrio.cli.paper import paper_venue
     from mmtrio.cli.preflight import check_metrics_port, check_state_dir_free
-    from mmtrio.cli.venue import check_venue, live_settings
-    from mmtrio.config import load_config, load_venue_credentials
+    from mmtrio.cli.venue import live_settings
+    from mmtrio.config import load_config
+    from mmtrio.config.locations import resolve_config
     from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
     from mmtrio.runtime.control import check_control_socket_free
     from mmtrio.runtime.engine import Engine
@@ -106,9 +108,12 @@ def _run(args: argparse.Namespace) -> int:
     from mmtrio.runtime.surface import configure_output
 
     try:
-        config, source = load_command_config(args.config, args.name, args.set)
-        factory = check_venue(config)
-        credentials = load_venue_credentials(config.venue, factory.credential_fields)
+        source = resolve_config(args.config)  # as every command finds it (cli/common.py)
+        # every config problem at once, as `mmtrio config check` lists them
+        checked = check_config(
+            source.path, name=args.name, overrides=args.set or (), credentials=True
+        )
+        config, factory, credentials = checked.config, checked.factory, checked.credentials
         check_state_dir_free(config.runtime.state_dir)
         check_control_socket_free(config.runtime.control_socket)
         check_metrics_port(config, source.path)

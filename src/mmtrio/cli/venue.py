@@ -9,7 +9,7 @@ testnet mode, no loopback in live mode).
 
 from __future__ import annotations
 
-from mmtrio.config import Config
+from mmtrio.config import Config, VenueConfig
 from mmtrio.config.loading import ConfigValidationError, Problem
 from mmtrio.errors import ConfigError
 from mmtrio.venues import registry
@@ -25,12 +25,10 @@ _URL_KEYS = {
 
 def venue_factory(config: Config) -> VenueFactory:
     """The configured venue's factory; ConfigError naming the known venues otherwise."""
-    try:
-        return registry.venue(config.venue.name)
-    except ConfigError as exc:
-        raise ConfigValidationError(
-            "[venue]", [Problem("venue.name", repr(config.venue.name), str(exc), None)]
-        ) from None
+    factory, problems = venue_problems(config.venue)
+    if factory is None:
+        raise ConfigValidationError("[venue]", problems)
+    return factory
 
 
 def urls(config: Config, factory: VenueFactory) -> dict[str, str]:
@@ -39,7 +37,10 @@ def urls(config: Config, factory: VenueFactory) -> dict[str, str]:
     A file that moves ``rest_url`` but not ``order_ws_url`` gets no order socket (orders go
     over REST to the URL it chose): the venue's default order socket would send orders to a
     host the operator did not pick (a proxy, a test venue), with the same keys."""
-    v = config.venue
+    return _urls(config.venue, factory)
+
+
+def _urls(v: VenueConfig, factory: VenueFactory) -> dict[str, str]:
     found = {**factory.default_urls(v.mode), **v.url_overrides}
     if "rest" in v.url_overrides and "order_ws" not in v.url_overrides:
         found.pop("order_ws", None)
@@ -48,15 +49,23 @@ def urls(config: Config, factory: VenueFactory) -> dict[str, str]:
 
 def check_venue(config: Config) -> VenueFactory:
     """The factory, after every venue rule passed; ConfigValidationError listing them all."""
-    factory = venue_factory(config)
-    v = config.venue
-    if v.mode == "paper":
-        return factory
-    found = factory.url_problems(v.mode, urls(config, factory))
-    problems = [Problem(f"venue.{_key(p)}", None, p, None) for p in found]
-    if problems:
+    factory, problems = venue_problems(config.venue)
+    if factory is None or problems:
         raise ConfigValidationError("[venue]", problems)
     return factory
+
+
+def venue_problems(v: VenueConfig) -> tuple[VenueFactory | None, list[Problem]]:
+    """The venue's factory (None when the name is unknown) and every rule of that venue the
+    section breaks (for testnet/live: its URLs)."""
+    try:
+        factory = registry.venue(v.name)
+    except ConfigError as exc:
+        return None, [Problem("venue.name", repr(v.name), str(exc), None)]
+    if v.mode == "paper":
+        return factory, []
+    found = factory.url_problems(v.mode, _urls(v, factory))
+    return factory, [Problem(f"venue.{_key(p)}", None, p, None) for p in found]
 
 
 def live_settings(config: Config, factory: VenueFactory) -> VenueSettings:

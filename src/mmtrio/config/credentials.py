@@ -88,6 +88,24 @@ def load_venue_credentials(
     in paper mode. Raises :class:`ConfigError` listing every problem at once."""
     if venue.mode == "paper":
         return None
+    values, sources, problems = _resolve(venue, fields, environ)
+    if problems:
+        raise ConfigError("credentials problem: " + "; ".join(problems))
+    return VenueCredentials(**values, account=venue.account or "", source=" + ".join(sources))
+
+
+def credential_problems(
+    venue: VenueConfig, fields: tuple[str, ...], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every reason :func:`load_venue_credentials` would refuse (none in paper mode), each
+    naming the variable or key and the fix; never a secret."""
+    return [] if venue.mode == "paper" else _resolve(venue, fields, environ)[2]
+
+
+def _resolve(
+    venue: VenueConfig, fields: tuple[str, ...], environ: Mapping[str, str] | None
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """(values by field, where each came from, problems) for the secrets ``fields`` names."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
     values: dict[str, str] = {}
@@ -100,9 +118,7 @@ def load_venue_credentials(
         if value is not None:
             values[name] = value
             sources.append(src)
-    if problems:
-        raise ConfigError("credentials problem: " + "; ".join(problems))
-    return VenueCredentials(**values, account=venue.account or "", source=" + ".join(sources))
+    return values, sources, problems
 
 
 def _one(  # noqa: PLR0917 — a private helper called twice with mirrored arguments
@@ -134,7 +150,9 @@ def _read_private_file(what: str, path: Path, key: str, problems: list[str]) -> 
     try:
         st = path.stat()
     except FileNotFoundError:
-        problems.append(f"{key} {path} does not exist")
+        problems.append(
+            f"{key} {path} does not exist: put the {what} there (chmod 600), or fix the path"
+        )
         return None
     except OSError as exc:
         problems.append(f"{key} {path} cannot be read: {exc.strerror}")
@@ -170,14 +188,29 @@ ENV_TELEGRAM_TOKEN = "MMTRIO_TELEGRAM_TOKEN"
 def load_telegram_token(token_file: Path | None, environ: Mapping[str, str] | None = None) -> str:
     """The Telegram bot token: ``$MMTRIO_TELEGRAM_TOKEN`` or ``[telegram] token_file`` (a file
     readable by its owner only), by the same rules as the API keys. Raises ``ConfigError``."""
-    env = os.environ if environ is None else environ
     problems: list[str] = []
-    token, _ = _one(
-        "Telegram bot token", ENV_TELEGRAM_TOKEN, token_file, "telegram.token_file", env, problems
-    )
+    token = _telegram_token(token_file, environ, problems)
     if problems or token is None:
         raise ConfigError("telegram: " + "; ".join(problems))
     return token
+
+
+def telegram_token_problems(
+    token_file: Path | None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every reason :func:`load_telegram_token` would refuse: no token, a missing file, a file
+    group or others may read (naming ``chmod 600``), a malformed token; never the token."""
+    problems: list[str] = []
+    _telegram_token(token_file, environ, problems)
+    return problems
+
+
+def _telegram_token(
+    token_file: Path | None, environ: Mapping[str, str] | None, problems: list[str]
+) -> str | None:
+    env = os.environ if environ is None else environ
+    what, key = "Telegram bot token", "telegram.token_file"
+    return _one(what, ENV_TELEGRAM_TOKEN, token_file, key, env, problems)[0]
 
 
 def _well_formed(value: str) -> bool:

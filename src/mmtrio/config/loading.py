@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 
 from mmtrio.config.fields import describe_allowed
 from mmtrio.config.locations import with_location_defaults
-from mmtrio.config.model import Config
+from mmtrio.config.model import Config, cross_section_problems
 from mmtrio.config.overrides import set_keys
 from mmtrio.config.toml_errors import describe_duplicate
 from mmtrio.errors import ConfigError
@@ -49,9 +49,17 @@ class Problem:
 class ConfigValidationError(ConfigError):
     """A config file has one or more problems; ``problems`` lists every one of them."""
 
-    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+    def __init__(
+        self,
+        source: str,
+        problems: Sequence[Problem],
+        sections: Mapping[str, Any] | None = None,
+    ) -> None:
         self.source = source
         self.problems = tuple(problems)
+        # The sections that validated on their own (name → section; ``sim`` may be None):
+        # what the checks beyond the file (credentials, the recording) can still look at.
+        self.sections: Mapping[str, Any] = dict(sections or {})
         count = len(self.problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(
@@ -124,12 +132,37 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<con
     venue = data.get("venue")
     # [sim] is read only in paper mode: its recordings need not exist for testnet or live
     paper = not isinstance(venue, Mapping) or venue.get("mode", "paper") == "paper"
+    full = with_location_defaults(dict(data))
+    context = {"base_dir": base_dir, "paper": paper}
     try:
-        return Config.model_validate(
-            with_location_defaults(dict(data)), context={"base_dir": base_dir, "paper": paper}
-        )
+        return Config.model_validate(full, context=context)
     except ValidationError as exc:
-        raise ConfigValidationError(source, problems_of(exc)) from None
+        problems = problems_of(exc)
+        sections = sections_alone(full, context)
+        # pydantic skips Config's own rules when a section failed: apply them to the rest
+        spanning = cross_section_problems(sections)
+        if spanning:
+            problems.append(Problem("<top level>", None, "; ".join(spanning), None))
+        raise ConfigValidationError(source, problems, sections) from None
+
+
+def sections_alone(data: Mapping[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Every section of ``data`` that validates on its own (an absent one: its default), by
+    name; a section with problems is left out (``problems_of`` lists them)."""
+    found: dict[str, Any] = {}
+    for name, info in Config.model_fields.items():
+        model = _model_of(info.annotation)
+        if name not in data:
+            if not info.is_required():
+                found[name] = info.get_default(call_default_factory=True)
+            continue
+        if model is None:
+            continue
+        try:
+            found[name] = model.model_validate(data[name], context=context)
+        except ValidationError:
+            continue
+    return found
 
 
 def problems_of(exc: ValidationError) -> list[Problem]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import model_validator
 
 from mmtrio.config.checks import _fail
@@ -60,29 +63,56 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _check(self) -> Config:
-        problems: list[str] = []
-        sim = self.sim
-        if self.venue.mode == "paper" and sim is None:
+        _fail(cross_section_problems({name: getattr(self, name) for name in CROSS_SECTIONS}))
+        return self
+
+
+# The sections the rules spanning sections read (:func:`cross_section_problems`).
+CROSS_SECTIONS = ("venue", "sim", "quoting", "risk", "runtime", "execution")
+
+
+def cross_section_problems(sections: Mapping[str, Any]) -> list[str]:
+    """The problems of the rules that span sections, each checked when the sections it reads
+    are in ``sections`` (name → validated section; ``sim`` may be ``None``, absent).
+
+    :class:`Config` passes all of its own; when some section is invalid pydantic never runs
+    :meth:`Config._check`, and :func:`mmtrio.config.loading.parse_config` passes the sections
+    that validated on their own, so these problems are listed with the others all the same.
+    """
+    problems: list[str] = []
+    venue = sections.get("venue")
+    if isinstance(venue, VenueConfig) and venue.mode == "paper" and "sim" in sections:
+        sim = sections["sim"]
+        if sim is None:
             problems.append("venue.mode = 'paper' needs a [sim] table (data_files or synthetic)")
-        elif self.venue.mode == "paper" and sim and not sim.synthetic and not sim.data_files:
+        elif isinstance(sim, SimConfig) and not sim.synthetic and not sim.data_files:
             problems.append(
                 "sim.data_files is empty: list recordings to replay, or "
                 "sim.synthetic = true (or leave the key out for the packaged sample)"
             )
-        if self.quoting.base_qty > self.risk.max_position:
-            problems.append(
-                f"quoting.base_qty = {self.quoting.base_qty} exceeds risk.max_position = "
-                f"{self.risk.max_position}: no quote could ever be sent"
-            )
-        # The stop's cancel-all and its confirmation get 3/4 of the deadline (the final
-        # reconciliation and the flush the rest: runtime/shutdown.py, STOP_CANCEL_SHARE).
-        if self.runtime.shutdown_deadline_s * 1000 * 3 / 4 < self.execution.request_timeout_ms * 2:
-            problems.append(
-                f"runtime.shutdown_deadline_s = {self.runtime.shutdown_deadline_s:g} s leaves no "
-                f"time for a cancel-all and its confirmation query: they get 3/4 of it, "
-                f"{self.runtime.shutdown_deadline_s * 3 / 4:g} s, and need "
-                f"2 × execution.request_timeout_ms = "
-                f"{self.execution.request_timeout_ms * 2 / 1000:g} s"
-            )
-        _fail(problems)
-        return self
+    quoting, risk = sections.get("quoting"), sections.get("risk")
+    if (
+        isinstance(quoting, QuotingConfig)
+        and isinstance(risk, RiskConfig)
+        and quoting.base_qty > risk.max_position
+    ):
+        problems.append(
+            f"quoting.base_qty = {quoting.base_qty} exceeds risk.max_position = "
+            f"{risk.max_position}: no quote could ever be sent"
+        )
+    runtime, execution = sections.get("runtime"), sections.get("execution")
+    # The stop's cancel-all and its confirmation get 3/4 of the deadline (the final
+    # reconciliation and the flush the rest: runtime/shutdown.py, STOP_CANCEL_SHARE).
+    if (
+        isinstance(runtime, RuntimeConfig)
+        and isinstance(execution, ExecutionConfig)
+        and runtime.shutdown_deadline_s * 1000 * 3 / 4 < execution.request_timeout_ms * 2
+    ):
+        problems.append(
+            f"runtime.shutdown_deadline_s = {runtime.shutdown_deadline_s:g} s leaves no "
+            f"time for a cancel-all and its confirmation query: they get 3/4 of it, "
+            f"{runtime.shutdown_deadline_s * 3 / 4:g} s, and need "
+            f"2 × execution.request_timeout_ms = "
+            f"{execution.request_timeout_ms * 2 / 1000:g} s"
+        )
+    return problems
