@@ -140,7 +140,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: str = "<con
         problems = problems_of(exc)
         sections = sections_alone(full, context)
         # pydantic skips Config's own rules when a section failed: apply them to the rest
-        spanning = cross_section_problems(sections)
+        ran = any(not err["loc"] for err in exc.errors(include_url=False))
+        spanning = [] if ran else cross_section_problems(sections)
         if spanning:
             problems.append(Problem("<top level>", None, "; ".join(spanning), None))
         raise ConfigValidationError(source, problems, sections) from None
