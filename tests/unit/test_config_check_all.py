@@ -11,6 +11,7 @@ so `mmtrio run` failed later, or used a leaked secret.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def _three_problems(tmp_path: Path) -> Path:
 def _assert_all_listed(err: str, tmp_path: Path) -> None:
     assert "4 configuration problems" in err, err
     assert "quoting.gamma = 99.0" in err and "≤ 10.0" in err
-    assert "runtime.shutdown_deadline_s = 15 s leaves no time" in err
+    assert "runtime.shutdown_deadline_s = 15 s leaves no time" in err, err
     assert "2 × execution.request_timeout_ms = 16 s" in err
     assert "venue.symbol SOLUSDT does not match the recording" in err
     assert f"telegram.token_file {tmp_path / 'telegram_token'} does not exist" in err
@@ -76,13 +77,15 @@ def test_config_check_lists_problems_of_every_kind_at_once(
 def test_run_refuses_at_start_with_the_same_list(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MMTRIO_STATE_ROOT", str(tmp_path / "state"))
     path = _three_problems(tmp_path)
-    assert main(["run", "--config", str(path), "--json-logs"]) == EXIT_USAGE
+    # a short state root: the control socket's path must fit a Unix socket (107 bytes)
+    with tempfile.TemporaryDirectory(prefix="mm", dir="/tmp") as root:
+        monkeypatch.setenv("MMTRIO_STATE_ROOT", root)
+        assert main(["run", "--config", str(path), "--json-logs"]) == EXIT_USAGE
+        assert os.listdir(root) == []  # refused before anything was created
     err = capsys.readouterr().err
     assert err.startswith("mmtrio run: ")
     _assert_all_listed(err, tmp_path)
-    assert not (tmp_path / "state").exists()  # refused before anything was created
 
 
 def test_each_problem_alone_is_the_only_one_listed(
