@@ -2,8 +2,11 @@
 
 An operator fixing a config file wants the whole list, not one error per attempt: pydantic
 collects every field error across all sections, and each section reports all of its cross-field
-problems in one go. Each problem names the key path, the value found and the allowed range with
-its unit. Values of secret-looking keys are never echoed.
+problems in one go. pydantic skips the rules spanning sections when any section failed, so
+:func:`parse_config` then applies them to the sections that validated on their own, and hands
+those sections on (``ConfigValidationError.sections``) to the checks beyond the file
+(:mod:`mmtrio.cli.checkup`). Each problem names the key path, the value found and the allowed
+range with its unit. Values of secret-looking keys are never echoed.
 """
 
 from __future__ import annotations
