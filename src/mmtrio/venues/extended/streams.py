@@ -123,12 +123,9 @@ class _Channel(WsConnection):
             self._status(connected, reason)
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             raw = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
+            self._proven()  # no subscription, pings are frames: every message is the stream's
             try:
                 msg = loads(raw, f"{self.stream_name} message")
             except ProtocolError as exc:
@@ -368,12 +365,9 @@ class AccountStream(WsConnection):
         await self._deliver()(FeedStatus("user", connected, reason, self._clock_ms()))
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             raw = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
+            self._proven()  # every message is an account message (pings are frames)
             try:
                 msg = parse_account(loads(raw, "account message"), self.instrument)
             except ProtocolError as exc:
