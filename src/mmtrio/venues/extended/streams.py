@@ -12,9 +12,12 @@ Reconnects, backoff and rotation: :class:`~mmtrio.venues.wsconn.WsConnection`.
   reconnects the book stream, whose first message is a fresh SNAPSHOT. A resync within
   ``RESYNC_QUIET_S`` of the previous one waits a growing, jittered delay first (no reconnect
   storm). Only the book stream reports ``FeedStatus("market", …)``: the book is what quoting
-  needs; the trade, funding and mark streams reconnect on their own. The book stream alone
-  is watched for silence (:mod:`mmtrio.venues.silence`): connected but without a book
-  message for ``market_silence_s``, it is reconnected.
+  needs; the trade, funding and mark streams reconnect on their own. The book, mark and
+  trade streams are each watched for silence (:mod:`mmtrio.venues.silence`), as the one
+  market connection of the other venues is: connected but without a message for
+  ``market_silence_s``, the stream is reconnected (a mute mark stream would leave the bot
+  pricing off a stale mark; the venue pushes the mark every second). The funding stream is
+  not watched: it pushes when the rate is applied, hourly.
   ``MarkPrice`` events come from the mark stream, with the funding rate of the funding stream
   (the market's statistics until the first one) and the index price and next funding time of
   the statistics read at start (Extended streams the index on a path mmtrio does not use; no
@@ -125,7 +128,9 @@ class _Channel(WsConnection):
     async def _session(self, ws: WebSocketConnection) -> None:
         while True:
             raw = await ws.get_message()
-            self._proven()  # no subscription, pings are frames: every message is the stream's
+            # No subscription, pings are frames: every message is the stream's data.
+            self.silence.heard()  # (a no-op where not watched: funding)
+            self._proven()
             try:
                 msg = loads(raw, f"{self.stream_name} message")
             except ProtocolError as exc:
@@ -169,7 +174,6 @@ class _BookChannel(_Channel):
             self._end_reason, self._planned = "resync requested; reconnecting for a snapshot", True
 
     def _handle_raw(self, msg: Any) -> bool:
-        self.silence.heard()  # the book stream carries only book messages (pings are frames)
         reason = self._stream.on_book(msg)
         if reason:
             self._end_reason, self._planned = f"{reason}; reconnecting for a snapshot", True
@@ -205,21 +209,24 @@ class MarketStream:
         self._last_resync: float | None = None
         self._resync_backoff = Backoff(0.5, 30.0, rng)
         kw: dict[str, Any] = {"clock_ms": clock_ms, "rng": rng, "connect": connect}
-        # Only the book stream is watched for silence: it is what quoting needs and the one
-        # that reports the market's FeedStatus; trades and funding are quiet at times.
+        # Every stream the bot prices or estimates from is watched for silence; funding is
+        # not: it pushes only when the rate is applied (hourly).
+        watched = {**kw, "market_silence_s": market_silence_s}
         self.book = _BookChannel(
-            self,
-            f"{base}/orderbooks/{self.symbol}",
-            status=self._on_status,
-            market_silence_s=market_silence_s,
-            **kw,
+            self, f"{base}/orderbooks/{self.symbol}", status=self._on_status, **watched
         )
         self.book.before_connect = self._resync_delay
+        self.trade_channel = _Channel(
+            "trades", f"{base}/publicTrades/{self.symbol}", self._on_trades, **watched
+        )
+        self.mark_channel = _Channel(
+            "mark", f"{base}/prices/mark/{self.symbol}", self._on_mark, **watched
+        )
         self.channels = [
             self.book,
-            _Channel("trades", f"{base}/publicTrades/{self.symbol}", self._on_trades, **kw),
+            self.trade_channel,
             _Channel("funding", f"{base}/funding/{self.symbol}", self._on_funding, **kw),
-            _Channel("mark", f"{base}/prices/mark/{self.symbol}", self._on_mark, **kw),
+            self.mark_channel,
         ]
 
     async def run(self, sink: MarketSink) -> None:
