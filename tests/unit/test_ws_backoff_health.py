@@ -5,7 +5,8 @@ message, and there the first message is a pong or a subscription answer. A venue
 the connection, answers its pings and acknowledges the subscription, then drops it, was
 reconnected without backoff, again and again: a reconnect storm, what venues ban for.
 
-Here a scripted venue (in memory, virtual time) serves each connection one of two ways:
+Here a scripted venue (in memory, virtual time) serves each connection of a market or user
+stream (its login answered too) one of two ways:
 ``flap`` (subscriptions acknowledged, pings answered, no data, closed after ``FLAP_S``) or
 ``healthy`` (the same, then data every ``DATA_EVERY_S``; closed after ``HEALTHY_S``). The RNG
 always draws the backoff's ceiling, so each pause is exactly ``base * 2**attempt``: the pauses
@@ -91,6 +92,29 @@ class Okx:
                             connect=connect, **_timing())  # fmt: skip
 
 
+class OkxUser(Okx):
+    """OKX's private endpoint: login answered, then as the public one; data is an account push."""
+
+    def answer(self, text: str) -> list[str]:
+        if text != "ping" and orjson.loads(text).get("op") == "login":
+            return [_dumps({"event": "login", "code": "0", "msg": "", "connId": "c"})]
+        return super().answer(text)
+
+    def data(self, n: int) -> str:
+        row = {"details": [{"ccy": "USDT", "cashBal": "100", "eq": "100", "availBal": "100"}],
+               "totalEq": "100", "uTime": str(1000 + n)}  # fmt: skip
+        return _dumps({"arg": {"channel": "account", "ccy": "USDT"}, "data": [row]})
+
+    def stream(self, connect: Any) -> Any:
+        from mmtrio.venues.okx.codec import OkxDecoder
+        from mmtrio.venues.okx.signing import Signer
+        from mmtrio.venues.okx.streams import UserStream
+
+        return UserStream("ws://okx/ws/v5/private", OkxDecoder(SWAP), settle_ccy="USDT",
+                          clock_ms=_clock_ms, signer=Signer("k", "s", "p"), connect=connect,
+                          **_timing())  # fmt: skip
+
+
 class Hyperliquid:
     """Hyperliquid's ``/ws``: JSON ping answered on ``pong``, ``subscriptionResponse`` echoes."""
 
@@ -126,7 +150,7 @@ def _timing() -> dict[str, Any]:
 class Venue:
     """Serves the n-th connection as ``plan[n]`` says; records when each opened and closed."""
 
-    def __init__(self, protocol: Okx | Hyperliquid, plan: list[str]) -> None:
+    def __init__(self, protocol: Protocol, plan: list[str]) -> None:
         self.protocol = protocol
         self.plan = plan
         self.opened: list[float] = []
@@ -190,14 +214,48 @@ class Sink:
         self.statuses.append(event)
 
 
-PROTOCOLS: dict[str, Callable[[], Okx | Hyperliquid]] = {"okx": Okx, "hyperliquid": Hyperliquid}
+class HyperliquidUser(Hyperliquid):
+    """Hyperliquid's ``/ws`` for one account: data is ``userFills`` (its first is a snapshot)."""
+
+    def data(self, n: int) -> str:
+        fills = {"isSnapshot": True, "user": ACCOUNT, "fills": []}
+        return _dumps({"channel": "userFills", "data": fills})
+
+    def stream(self, connect: Any) -> Any:
+        from mmtrio.venues.hyperliquid.tracking import OrderTracking
+        from mmtrio.venues.hyperliquid.userstream import UserStream
+
+        return UserStream("ws://hl/ws", ACCOUNT, COIN, OrderTracking(), clock_ms=_clock_ms,
+                          connect=connect, **_timing())  # fmt: skip
+
+
+ACCOUNT = "0x" + "11" * 20
+Protocol = Okx | Hyperliquid
+PROTOCOLS: dict[str, Callable[[], Protocol]] = {
+    "okx": Okx,
+    "hyperliquid": Hyperliquid,
+    "okx-user": OkxUser,
+    "hyperliquid-user": HyperliquidUser,
+}
+
+
+async def _drive(stream: Any) -> None:
+    """Run a market stream into a sink, a user stream into an awaited consumer."""
+    if stream.stream_name == "user":
+
+        async def send(event: Any) -> None:
+            pass
+
+        await stream.run(send)
+    else:
+        await stream.run(Sink())
 
 
 async def _run(name: str, plan: list[str]) -> tuple[Venue, Any]:
     venue = Venue(PROTOCOLS[name](), plan)
     stream = venue.protocol.stream(venue.connect)
     with trio.move_on_after(300.0):
-        await stream.run(Sink())
+        await _drive(stream)
     assert len(venue.opened) == len(plan), "every scripted connection was made"
     return venue, stream
 
