@@ -132,8 +132,7 @@ class WsConnection(abc.ABC):
         self._doubt_deadline_s = pong_timeout_s
         self.doubts = 0  # pings brought forward by a request without an answer
         self.reported_up = False  # the consumer was last told "connected" (see _report)
-        self._opened_at: float | None = None  # trio time the current connection opened
-        self._proved = False  # the current connection delivered what it was opened for
+        self._proved = False  # the current (or last) connection was proven healthy
 
     @abc.abstractmethod
     async def _emit_status(self, connected: bool, reason: str) -> None:
@@ -181,11 +180,8 @@ class WsConnection(abc.ABC):
         """The pause before the next attempt, once one ended: none for a planned reconnect;
         the backoff's next delay, started over first if the connection was proven healthy
         (:meth:`_proven`, or up for :attr:`healthy_after_s`)."""
-        opened = self._opened_at
-        lasted = opened is not None and trio.current_time() - opened >= self.healthy_after_s
-        if self._proved or lasted:
+        if self._proved:
             self.backoff.reset()
-        self._proved, self._opened_at = False, None
         return 0.0 if self._planned else self.backoff.next_delay()
 
     async def _connect_once(self) -> str:
@@ -199,7 +195,8 @@ class WsConnection(abc.ABC):
             # every fill unseen until a reconciliation, its position past the limit.
             await self._report(False, "connection abandoned (the stream's task restarted)")
         self._end_reason, self._planned = "connection closed", False
-        self._proved, self._opened_at = False, None
+        self._proved = False
+        opened_at: float | None = None
         reason = ""
         try:
             url = await self._url()
@@ -207,7 +204,7 @@ class WsConnection(abc.ABC):
                 url, connect_timeout=self.connect_timeout_s, extra_headers=self._headers()
             ) as ws:
                 self.connects += 1
-                self._opened_at = trio.current_time()
+                opened_at = trio.current_time()
                 self._doubt = trio.Event()  # a doubt about an earlier connection is settled
                 await self._report(True, "connected")
                 async with trio.open_nursery() as nursery:
@@ -218,6 +215,8 @@ class WsConnection(abc.ABC):
         except* NETWORK_ERRORS as group:
             first = group.exceptions[0]
             reason = f"{type(first).__name__}: {first}"
+        if opened_at is not None and trio.current_time() - opened_at >= self.healthy_after_s:
+            self._proven()  # up long enough: healthy although nothing said so (quiet stream)
         return reason
 
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
