@@ -27,9 +27,9 @@ the default stale-book guard (2 s). A book silent that long is already unquoted,
 reconnect costs nothing in quoting; and every venue's market stream pushes far more often on
 a live perpetual (Binance's mark price every second, Hyperliquid's ``l2Book`` every block,
 OKX's and Extended's books on each change, Extended's whole book once a minute and its mark
-every second). Extended's trade stream, on a connection of its own, is watched too and pushes
-only as often as the market trades. A market quiet for longer in normal trading should raise
-it; 0 turns the watchdog off.
+every second). Extended's trade stream, on a connection of its own, is not watched: it pushes
+only as often as the market trades, and a quiet tape is normal. A market whose book or mark is
+quiet for longer in normal trading should raise it; 0 turns the watchdog off.
 """
 
 from __future__ import annotations

@@ -12,12 +12,15 @@ Reconnects, backoff and rotation: :class:`~mmtrio.venues.wsconn.WsConnection`.
   reconnects the book stream, whose first message is a fresh SNAPSHOT. A resync within
   ``RESYNC_QUIET_S`` of the previous one waits a growing, jittered delay first (no reconnect
   storm). Only the book stream reports ``FeedStatus("market", …)``: the book is what quoting
-  needs; the trade, funding and mark streams reconnect on their own. The book, mark and
-  trade streams are each watched for silence (:mod:`mmtrio.venues.silence`), as the one
-  market connection of the other venues is: connected but without a message for
+  needs; the trade, funding and mark streams reconnect on their own. The book and mark
+  streams are each watched for silence (:mod:`mmtrio.venues.silence`), as the one market
+  connection of the other venues is: connected but without a message for
   ``market_silence_s``, the stream is reconnected (a mute mark stream would leave the bot
-  pricing off a stale mark; the venue pushes the mark every second). The funding stream is
-  not watched: it pushes when the rate is applied, hourly.
+  pricing off a stale mark; the venue pushes the mark every second). The funding and trade
+  streams are not watched: funding pushes when the rate is applied (hourly), and the trade
+  stream only as often as the market trades; on the other venues the trades share the
+  book's connection, whose silence covers them. A quiet tape is normal, and replacing its
+  connection every ``market_silence_s`` would lose the trades printed while it reconnects.
   ``MarkPrice`` events come from the mark stream, with the funding rate of the funding stream
   (the market's statistics until the first one) and the index price and next funding time of
   the statistics read at start (Extended streams the index on a path mmtrio does not use; no
@@ -209,15 +212,16 @@ class MarketStream:
         self._last_resync: float | None = None
         self._resync_backoff = Backoff(0.5, 30.0, rng)
         kw: dict[str, Any] = {"clock_ms": clock_ms, "rng": rng, "connect": connect}
-        # Every stream the bot prices or estimates from is watched for silence; funding is
-        # not: it pushes only when the rate is applied (hourly).
+        # The streams the bot prices from are watched for silence. Funding is not (it pushes
+        # when the rate is applied, hourly), nor are trades: a quiet tape is normal (module
+        # docstring).
         watched = {**kw, "market_silence_s": market_silence_s}
         self.book = _BookChannel(
             self, f"{base}/orderbooks/{self.symbol}", status=self._on_status, **watched
         )
         self.book.before_connect = self._resync_delay
         self.trade_channel = _Channel(
-            "trades", f"{base}/publicTrades/{self.symbol}", self._on_trades, **watched
+            "trades", f"{base}/publicTrades/{self.symbol}", self._on_trades, **kw
         )
         self.mark_channel = _Channel(
             "mark", f"{base}/prices/mark/{self.symbol}", self._on_mark, **watched
