@@ -22,7 +22,7 @@ import pytest
 import trio
 
 from mmtrio.chaos.memlinks import Link
-from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, FeedStatus
+from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, FeedStatus, MarkPrice, Trade
 from mmtrio.sim import frontends
 from mmtrio.sim.clock import TrioClock
 from mmtrio.sim.paper import synthetic_instrument
@@ -86,33 +86,21 @@ async def _binance(front: Any, link: Link, limit: float | None) -> Any:
     )
 
 
-async def _okx(front: Any, link: Link, limit: float | None) -> Any:
-    from mmtrio.venues.okx.codec import OkxDecoder
-    from mmtrio.venues.okx.streams import MarketStream
-
+async def _by_url(front: Any, link: Link, limit: float | None) -> Any:
+    """OKX's or Hyperliquid's market stream: one connection, built from its URL and what its
+    codec needs (OKX's decoder, Hyperliquid's instrument named by its coin)."""
     url = front.client_urls("http://sim", "ws://sim")["market_ws"]
-    return MarketStream(
-        url,
-        OkxDecoder(front.inst),
-        clock_ms=_clock_ms,
-        connect=link.connect,
-        market_silence_s=limit,
-        **PINGS,
-    )
+    if front.name == "okx":
+        from mmtrio.venues.okx.codec import OkxDecoder
+        from mmtrio.venues.okx.streams import MarketStream as OkxMarket
 
+        return OkxMarket(url, OkxDecoder(front.inst), clock_ms=_clock_ms, connect=link.connect,
+                         market_silence_s=limit, **PINGS)  # fmt: skip
+    from mmtrio.venues.hyperliquid.streams import MarketStream as HlMarket
 
-async def _hyperliquid(front: Any, link: Link, limit: float | None) -> Any:
-    from mmtrio.venues.hyperliquid.streams import MarketStream
-
-    url = front.client_urls("http://sim", "ws://sim")["market_ws"]
-    return MarketStream(
-        url,
-        replace(front.venue.instrument, symbol=front.coin),
-        clock_ms=_clock_ms,
-        connect=link.connect,
-        market_silence_s=limit,
-        **PINGS,
-    )
+    inst = replace(front.venue.instrument, symbol=front.coin)
+    return HlMarket(url, inst, clock_ms=_clock_ms, connect=link.connect,
+                    market_silence_s=limit, **PINGS)  # fmt: skip
 
 
 async def _extended(front: Any, link: Link, limit: float | None) -> Any:
@@ -125,16 +113,18 @@ async def _extended(front: Any, link: Link, limit: float | None) -> Any:
     await rest.aclose()
     stream = MarketStream("ws://sim", market, clock_ms=_clock_ms, connect=link.connect,
                           market_silence_s=limit)  # fmt: skip
-    # Extended's server pings every 15 s; the book channel's client pings as the others'.
-    stream.book.ping_interval_s, stream.book.pong_timeout_s = 2.0, 1.0
+    # Extended's server pings every 15 s; its channels' clients ping as the others'.
+    for channel in stream.channels:
+        channel.ping_interval_s, channel.pong_timeout_s = 2.0, 1.0
     return stream
 
 
 def _watch(stream: Any) -> Any:
+    """The silence watch of the stream's book connection (Extended's book channel)."""
     return stream.book.silence if hasattr(stream, "book") else stream.silence
 
 
-OPEN = {"binance": _binance, "extended": _extended, "okx": _okx, "hyperliquid": _hyperliquid}
+OPEN = {"binance": _binance, "extended": _extended, "okx": _by_url, "hyperliquid": _by_url}
 
 
 def _books(sink: Sink, since: int = 0) -> int:
@@ -194,9 +184,83 @@ async def test_a_healthy_market_stream_is_not_reconnected(autojump_clock: Any, n
         stream = await OPEN[name](front, link, 10.0)
         nursery.start_soon(stream.run, sink)
         await trio.sleep(60.0)
+        # The venue's own protocol proves the connection healthy (subscriptions answered,
+        # data flowing), so the backoff after it would start over (mmtrio.venues.wsconn).
+        # Not Extended's funding stream: it pushes hourly, and counts healthy by its age.
+        for conn in getattr(stream, "channels", [stream]):
+            assert conn._proved or conn.stream_name == "funding", conn.stream_name
         nursery.cancel_scope.cancel()
     assert [s.connected for s in sink.statuses] == [True]
     assert _watch(stream).silences == 0 and _books(sink) > 0
+    for channel in getattr(stream, "channels", []):  # Extended: each stream its connection
+        assert channel.silence.silences == 0 and channel.connects == 1, channel.stream_name
+
+
+def _count(sink: Sink, kind: type, since: int = 0) -> int:
+    return sum(isinstance(e, kind) for e in sink.events[since:])
+
+
+# Extended serves the mark price and the trades on connections of their own: the book's
+# watchdog does not see them go mute. The sim pushes a mark every second; the trade stream is
+# as quiet as the market, so it is not watched (a quiet tape is normal).
+
+
+@pytest.mark.parametrize("fault", ["ws_mute", "ws_stall"])
+async def test_extendeds_mark_stream_is_watched_too(autojump_clock: Any, fault: str) -> None:
+    """The venue's fault (every market connection) silences the mark stream with the book: it
+    is reconnected for its own silence and delivers again, long before the stall ends. Before,
+    only the book was: the bot priced off the mark it had last. The trade stream is not
+    watched: a tape quiet for the limit is normal, and a reconnect would lose its trades."""
+    venue, front = _sim("extended")
+    sink = Sink()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_venue, venue)
+        await venue.started.wait()
+        link = Link(front.rest_app, front.serve_ws, nursery)
+        stream = await _extended(front, link, 10.0)
+        nursery.start_soon(stream.run, sink)
+        await _until(lambda: _count(sink, MarkPrice) > 0, "a first mark event")
+        channel = stream.mark_channel
+        assert channel.stream_name == "mark" and channel.silence.limit_s == 10.0
+        assert stream.trade_channel.silence.limit_s is None  # trades: not watched
+        venue.inject(fault, {"target": "market", "seconds": STALL_S})
+        muted = [c for c in venue.hub.conns("market") if f"prices/mark:{front.symbol}" in c.names]
+        assert len(muted) == 1  # the fault reaches this stream's connection too
+        stalled_at = trio.current_time()
+        await _until(lambda: channel.silence.silences == 1, "the mark stream reconnected", 30)
+        mark = len(sink.events)
+        await _until(lambda: _count(sink, MarkPrice, mark) > 0, "mark events again", 10.0)
+        assert trio.current_time() - stalled_at < 25.0  # long before the stall's end
+        assert channel.connects == 2
+        assert stream.trade_channel.silence.silences == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_mute_mark_stream_alone_is_reconnected_while_the_book_flows(
+    autojump_clock: Any,
+) -> None:
+    """A venue whose mark stream stalls on its connection while the book flows: the mark
+    stream is replaced, the book's connection (and the market's status) left alone."""
+    venue, front = _sim("extended")
+    sink = Sink()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_venue, venue)
+        await venue.started.wait()
+        link = Link(front.rest_app, front.serve_ws, nursery)
+        stream = await _extended(front, link, 10.0)
+        nursery.start_soon(stream.run, sink)
+        await _until(lambda: _count(sink, MarkPrice) > 0, "a first mark")
+        (conn,) = [c for c in venue.hub.conns("market") if f"prices/mark:{front.symbol}" in c.names]
+        conn.mute_until = trio.current_time() + STALL_S  # ws_mute, on this connection only
+        muted_at, mark = trio.current_time(), len(sink.events)
+        await trio.sleep(9.0)
+        assert _count(sink, MarkPrice, mark) == 0 and stream.mark_channel.connects == 1
+        await _until(lambda: _count(sink, MarkPrice, mark) > 0, "a mark again", 10.0)
+        assert trio.current_time() - muted_at < 15.0
+        assert stream.mark_channel.silence.silences == 1 and stream.mark_channel.connects == 2
+        assert stream.book.silence.silences == 0 and stream.book.connects == 1
+        assert [s.connected for s in sink.statuses] == [True]  # the market never went down
+        nursery.cancel_scope.cancel()
 
 
 async def test_ws_mute_drops_what_the_connection_would_send_and_answers_pings(

@@ -26,7 +26,9 @@ The limit (``[venue] market_silence_s``, :data:`DEFAULT_MARKET_SILENCE_S`): 10 s
 the default stale-book guard (2 s). A book silent that long is already unquoted, so a
 reconnect costs nothing in quoting; and every venue's market stream pushes far more often on
 a live perpetual (Binance's mark price every second, Hyperliquid's ``l2Book`` every block,
-OKX's and Extended's books on each change, Extended's whole book once a minute). A market
+OKX's and Extended's books on each change, Extended's whole book once a minute and its mark
+every second). Extended's trade stream, on a connection of its own, is not watched: it pushes
+only as often as the market trades, and a quiet tape is normal. A market whose book or mark is
 quiet for longer in normal trading should raise it; 0 turns the watchdog off.
 """
 

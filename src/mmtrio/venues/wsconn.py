@@ -11,7 +11,16 @@ reconciliation read on it timed out, and a fill made during a halt went unlearnt
 answer on a live link does not reconnect: its pong comes back. Connections are rotated
 before ``max_connection_age_s`` (Binance and OKX cut at 24 h). Every connect and disconnect
 is reported through :meth:`WsConnection._emit_status`. A planned reconnect (rotation, a key
-renewal) skips the backoff; only a connection that delivered a message resets it.
+renewal) skips the backoff.
+
+The backoff starts over only after a connection proven healthy: one that delivered what it
+was opened for (its stream says so with :meth:`WsConnection._proven`: market data, an account
+event, an answer to a request), or that stayed up :data:`HEALTHY_AFTER_S`. A pong, a
+subscription or login answer proves nothing: a venue that accepts the connection, answers
+its pings and then drops or refuses the subscription is retried at the backoff's growing
+pace, not in a tight loop: a reconnect storm is what venues ban for, and OKX's and
+Hyperliquid's streams made one when any first message (a pong, a subscription answer) reset
+the backoff.
 
 A market stream (``market_silence_s`` set) is also replaced when it delivers no market
 message for that long although it stays connected (:mod:`mmtrio.venues.silence`): pings
@@ -36,6 +45,12 @@ from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 from mmtrio import determinism
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.venues.silence import SilenceWatch
+
+HEALTHY_AFTER_S = 60.0
+"""A connection that stayed up this long counts as healthy although nothing proved it (a quiet
+user stream, an order socket without orders). Longer than the silence watchdog's default
+(10 s), so a market connection the venue keeps mute is never counted healthy by its age; a
+connection that lived this long cannot flap faster than once a minute anyway."""
 
 Connect = Callable[..., AbstractAsyncContextManager[WebSocketConnection]]
 """``connect(url, *, connect_timeout, extra_headers) -> async context manager of a connection``."""
@@ -83,6 +98,7 @@ class WsConnection(abc.ABC):
 
     stream_name = ""
     venue_name = ""  # for the log (the silence watchdog's warning)
+    healthy_after_s = HEALTHY_AFTER_S  # see _proven
 
     def __init__(
         self,
@@ -116,6 +132,7 @@ class WsConnection(abc.ABC):
         self._doubt_deadline_s = pong_timeout_s
         self.doubts = 0  # pings brought forward by a request without an answer
         self.reported_up = False  # the consumer was last told "connected" (see _report)
+        self._proved = False  # the current (or last) connection was proven healthy
 
     @abc.abstractmethod
     async def _emit_status(self, connected: bool, reason: str) -> None:
@@ -150,7 +167,22 @@ class WsConnection(abc.ABC):
         while True:
             reason = await self._connect_once()
             await self._report(False, reason)
-            await trio.sleep(0.0 if self._planned else self.backoff.next_delay())
+            await trio.sleep(self._retry_delay())
+
+    def _proven(self) -> None:
+        """The current connection delivered what it was opened for (market data, an account
+        event, an answer to a request): it is healthy, and the backoff starts over after it.
+        Not for a pong, a subscription or login answer: those come from a venue that then
+        drops the subscription too."""
+        self._proved = True
+
+    def _retry_delay(self) -> float:
+        """The pause before the next attempt, once one ended: none for a planned reconnect;
+        the backoff's next delay, started over first if the connection was proven healthy
+        (:meth:`_proven`, or up for :attr:`healthy_after_s`)."""
+        if self._proved:
+            self.backoff.reset()
+        return 0.0 if self._planned else self.backoff.next_delay()
 
     async def _connect_once(self) -> str:
         if self.reported_up:
@@ -163,6 +195,8 @@ class WsConnection(abc.ABC):
             # every fill unseen until a reconciliation, its position past the limit.
             await self._report(False, "connection abandoned (the stream's task restarted)")
         self._end_reason, self._planned = "connection closed", False
+        self._proved = False
+        opened_at: float | None = None
         reason = ""
         try:
             url = await self._url()
@@ -170,6 +204,7 @@ class WsConnection(abc.ABC):
                 url, connect_timeout=self.connect_timeout_s, extra_headers=self._headers()
             ) as ws:
                 self.connects += 1
+                opened_at = trio.current_time()
                 self._doubt = trio.Event()  # a doubt about an earlier connection is settled
                 await self._report(True, "connected")
                 async with trio.open_nursery() as nursery:
@@ -180,6 +215,8 @@ class WsConnection(abc.ABC):
         except* NETWORK_ERRORS as group:
             first = group.exceptions[0]
             reason = f"{type(first).__name__}: {first}"
+        if opened_at is not None and trio.current_time() - opened_at >= self.healthy_after_s:
+            self._proven()  # up long enough: healthy although nothing said so (quiet stream)
         return reason
 
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:

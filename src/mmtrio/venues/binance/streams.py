@@ -192,15 +192,12 @@ class MarketStream(WsConnection):
                 sink.market(ev)
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         sink = self._deliver()
         while True:
             msg = await ws.get_message()
             # Everything on the combined market stream is market data (its pings are frames).
             self.silence.heard()
-            if first:
-                self.backoff.reset()  # only a connection that delivers counts as healthy
-                first = False
+            self._proven()
             for rec in self._decode(msg):
                 if isinstance(rec, DepthUpdate):
                     deltas, gap = self.sequencer.on_diff(rec)
@@ -348,13 +345,10 @@ class UserStream(WsConnection):
                 delay = self.keepalive_retry_s
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         send = self._deliver()
         while True:
             msg = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
+            self._proven()  # the user stream carries only account events (pings are frames)
             for rec in self._decode(msg):
                 if isinstance(rec, _USER):
                     await send(rec)

@@ -12,9 +12,15 @@ Reconnects, backoff and rotation: :class:`~mmtrio.venues.wsconn.WsConnection`.
   reconnects the book stream, whose first message is a fresh SNAPSHOT. A resync within
   ``RESYNC_QUIET_S`` of the previous one waits a growing, jittered delay first (no reconnect
   storm). Only the book stream reports ``FeedStatus("market", …)``: the book is what quoting
-  needs; the trade, funding and mark streams reconnect on their own. The book stream alone
-  is watched for silence (:mod:`mmtrio.venues.silence`): connected but without a book
-  message for ``market_silence_s``, it is reconnected.
+  needs; the trade, funding and mark streams reconnect on their own. The book and mark
+  streams are each watched for silence (:mod:`mmtrio.venues.silence`), as the one market
+  connection of the other venues is: connected but without a message for
+  ``market_silence_s``, the stream is reconnected (a mute mark stream would leave the bot
+  pricing off a stale mark; the venue pushes the mark every second). The funding and trade
+  streams are not watched: funding pushes when the rate is applied (hourly), and the trade
+  stream only as often as the market trades; on the other venues the trades share the
+  book's connection, whose silence covers them. A quiet tape is normal, and replacing its
+  connection every ``market_silence_s`` would lose the trades printed while it reconnects.
   ``MarkPrice`` events come from the mark stream, with the funding rate of the funding stream
   (the market's statistics until the first one) and the index price and next funding time of
   the statistics read at start (Extended streams the index on a path mmtrio does not use; no
@@ -123,12 +129,11 @@ class _Channel(WsConnection):
             self._status(connected, reason)
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             raw = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
+            # No subscription, pings are frames: every message is the stream's data.
+            self.silence.heard()  # (a no-op where not watched: funding)
+            self._proven()
             try:
                 msg = loads(raw, f"{self.stream_name} message")
             except ProtocolError as exc:
@@ -172,7 +177,6 @@ class _BookChannel(_Channel):
             self._end_reason, self._planned = "resync requested; reconnecting for a snapshot", True
 
     def _handle_raw(self, msg: Any) -> bool:
-        self.silence.heard()  # the book stream carries only book messages (pings are frames)
         reason = self._stream.on_book(msg)
         if reason:
             self._end_reason, self._planned = f"{reason}; reconnecting for a snapshot", True
@@ -208,21 +212,25 @@ class MarketStream:
         self._last_resync: float | None = None
         self._resync_backoff = Backoff(0.5, 30.0, rng)
         kw: dict[str, Any] = {"clock_ms": clock_ms, "rng": rng, "connect": connect}
-        # Only the book stream is watched for silence: it is what quoting needs and the one
-        # that reports the market's FeedStatus; trades and funding are quiet at times.
+        # The streams the bot prices from are watched for silence. Funding is not (it pushes
+        # when the rate is applied, hourly), nor are trades: a quiet tape is normal (module
+        # docstring).
+        watched = {**kw, "market_silence_s": market_silence_s}
         self.book = _BookChannel(
-            self,
-            f"{base}/orderbooks/{self.symbol}",
-            status=self._on_status,
-            market_silence_s=market_silence_s,
-            **kw,
+            self, f"{base}/orderbooks/{self.symbol}", status=self._on_status, **watched
         )
         self.book.before_connect = self._resync_delay
+        self.trade_channel = _Channel(
+            "trades", f"{base}/publicTrades/{self.symbol}", self._on_trades, **kw
+        )
+        self.mark_channel = _Channel(
+            "mark", f"{base}/prices/mark/{self.symbol}", self._on_mark, **watched
+        )
         self.channels = [
             self.book,
-            _Channel("trades", f"{base}/publicTrades/{self.symbol}", self._on_trades, **kw),
+            self.trade_channel,
             _Channel("funding", f"{base}/funding/{self.symbol}", self._on_funding, **kw),
-            _Channel("mark", f"{base}/prices/mark/{self.symbol}", self._on_mark, **kw),
+            self.mark_channel,
         ]
 
     async def run(self, sink: MarketSink) -> None:
@@ -368,12 +376,9 @@ class AccountStream(WsConnection):
         await self._deliver()(FeedStatus("user", connected, reason, self._clock_ms()))
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             raw = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
+            self._proven()  # every message is an account message (pings are frames)
             try:
                 msg = parse_account(loads(raw, "account message"), self.instrument)
             except ProtocolError as exc:

@@ -140,12 +140,8 @@ class MarketStream(HyperliquidWs):
             await trio.sleep(RESUBSCRIBE_MIN_S)
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             msg = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
             try:
                 self._handle(loads(msg, "market message"))
             except ProtocolError as exc:
@@ -159,6 +155,7 @@ class MarketStream(HyperliquidWs):
         sink = self._deliver()
         if channel in _MARKET_CHANNELS:
             self.silence.heard()  # market data; a pong or a subscription answer is not
+            self._proven()  # and so the connection is healthy (see WsConnection)
         if channel == "l2Book":
             snap = parse_l2book(data, self.instrument)
             out = self.sequencer.on_snapshot(snap, self._venue_ms())

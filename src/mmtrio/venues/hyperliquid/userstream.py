@@ -61,6 +61,9 @@ from mmtrio.venues.wsconn import Connect, open_socket
 DEFAULT_POST_TIMEOUT_S = 5.0
 QUEUE = 10_000
 MAX_IN_FLIGHT = 100  # "Maximum of 100 simultaneous inflight post messages" (Rate limits)
+# What proves a connection healthy (WsConnection._proven): the subscriptions' data (userFills
+# opens with its snapshot) and answers to posts; a pong or a subscription answer does not.
+_PROVING_CHANNELS = frozenset(("orderUpdates", "userFills", "user", "post"))
 
 
 class PostUnavailable(MmtrioError):
@@ -289,12 +292,8 @@ class UserStream(HyperliquidWs):
 
     # --- reading --------------------------------------------------------------------------
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             msg = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
             try:
                 events = self._handle(loads(msg, "user message"))
             except ProtocolError as exc:
@@ -307,6 +306,8 @@ class UserStream(HyperliquidWs):
         if not isinstance(msg, dict):
             raise ProtocolError(f"user message is not an object: {msg!r}"[:200])
         channel, data = msg.get("channel"), msg.get("data")
+        if channel in _PROVING_CHANNELS:
+            self._proven()  # account data or a post's answer; a pong or subscription answer is not
         if channel == "post":
             self._on_post(data)
             return []

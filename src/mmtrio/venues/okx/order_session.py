@@ -102,14 +102,11 @@ class OrderSession(OkxWs):
                 slot.done.set()
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         while True:
             msg = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
             for rec in self._decode(msg):
                 if isinstance(rec, OpResult):
+                    self._proven()  # an answer to an order op; a pong is not
                     slot = self._pending.get(rec.id)
                     if slot is None:
                         self.late_answers += 1

@@ -54,15 +54,12 @@ RESYNC_QUIET_S = 30.0
 _MARKET = (Trade, MarkPrice)
 _USER = (OrderUpdate, AccountUpdate, FundingPayment)
 NOTICE_RECONNECT = "64008"  # "the connection will soon be closed for a service upgrade"
+_CHANNELS_IN_ORDER = ("books", "trades", "mark-price", "funding-rate")  # market_args
+_CHANNELS = frozenset(_CHANNELS_IN_ORDER)
 
 
 def market_args(symbol: str) -> list[dict[str, str]]:
-    return [
-        {"channel": "books", "instId": symbol},
-        {"channel": "trades", "instId": symbol},
-        {"channel": "mark-price", "instId": symbol},
-        {"channel": "funding-rate", "instId": symbol},
-    ]
+    return [{"channel": channel, "instId": symbol} for channel in _CHANNELS_IN_ORDER]
 
 
 def user_args(symbol: str, settle_ccy: str) -> list[dict[str, str]]:
@@ -89,6 +86,7 @@ class MarketStream(OkxWs):
         self._sink: MarketSink | None = None
         self._want_resync = trio.Event()
         self._resync_backoff = Backoff(self.backoff.base_s, self.backoff.cap_s)
+        self._acked: set[str] = set()  # channels this connection's subscription was accepted for
 
     async def run(self, sink: MarketSink) -> None:
         self._sink = sink
@@ -119,6 +117,7 @@ class MarketStream(OkxWs):
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
         self.sequencer.reset()
         self._want_resync = trio.Event()
+        self._acked = set()
         await self._send(ws, {"op": "subscribe", "args": market_args(self.symbol)})
         nursery.start_soon(self._resubscriber, ws)
         await super()._serve(ws, nursery)
@@ -139,16 +138,16 @@ class MarketStream(OkxWs):
             await self._send(ws, {"op": "subscribe", "args": books})
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         sink = self._deliver()
         while True:
             msg = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
             for rec in self._decode(msg):
                 if isinstance(rec, BooksMessage | Trade | MarkPrice):
                     self.silence.heard()  # market data; a pong or an event is not
+                    if self._acked >= _CHANNELS:
+                        # Healthy: every channel accepted (a refusal, which may follow
+                        # data, ends the connection) and data flowing. See WsConnection.
+                        self._proven()
                 if isinstance(rec, BooksMessage):
                     events, gap = self.sequencer.on_message(rec)
                     if gap:
@@ -163,6 +162,8 @@ class MarketStream(OkxWs):
                     self.skipped[type(rec).__name__] += 1
 
     def _on_event(self, ev: WsEvent) -> None:
+        if ev.event == "subscribe" and ev.arg is not None:
+            self._acked.add(str(ev.arg.get("channel")))
         if ev.event == "error":
             # A refused subscription leaves the feed without that channel: start over.
             self.errors[ev.code] += 1
@@ -234,15 +235,12 @@ class UserStream(OkxWs):
         await super()._serve(ws, nursery)
 
     async def _session(self, ws: WebSocketConnection) -> None:
-        first = True
         send = self._deliver()
         while True:
             msg = await ws.get_message()
-            if first:
-                self.backoff.reset()
-                first = False
             for rec in self._decode(msg):
                 if isinstance(rec, _USER):
+                    self._proven()  # an account event; a pong or a subscription answer is not
                     await send(rec)
                 elif isinstance(rec, WsEvent) and rec.event == "error":
                     raise classify(0, rec.code or None, rec.msg or "subscription refused")

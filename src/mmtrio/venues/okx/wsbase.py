@@ -84,7 +84,7 @@ class OkxWs(WsConnection):
             if self._fatal is not None:
                 raise self._fatal
             await self._report(False, reason)
-            await trio.sleep(0.0 if self._planned else self.backoff.next_delay())
+            await trio.sleep(self._retry_delay())
 
     async def _pinger(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
         while True:
