@@ -22,7 +22,7 @@ import pytest
 import trio
 
 from mmtrio.chaos.memlinks import Link
-from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, FeedStatus, MarkPrice, Trade
+from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, FeedStatus, MarkPrice
 from mmtrio.sim import frontends
 from mmtrio.sim.clock import TrioClock
 from mmtrio.sim.paper import synthetic_instrument
