@@ -159,12 +159,17 @@ async def test_rest_faults_delay_429_error_code_clock_skew() -> None:
         await fault(http, urls.admin, "error_code", code=-1001, status=503, count=1)
         r = await http.get("/fapi/v1/time")
         assert (r.status_code, r.json()["code"]) == (503, -1001)
+        # The in-flight grace is real server time: widened while the second request goes out
+        # (a loaded machine took longer than the default 0.25 s between the two: 418 there),
+        # then narrowed so that the third arrives after it without a long sleep.
+        venue.limiter.config.inflight_grace_s = 30.0
         await fault(http, urls.admin, "http_429", count=1, retry_after=1)
         r = await http.get("/fapi/v1/time")
         assert r.status_code == 429 and r.headers["retry-after"] == "1"
         r = await http.get("/fapi/v1/time")
         assert r.status_code == 429  # within the in-flight grace: answered 429, not banned
-        await trio.sleep(venue.limiter.config.inflight_grace_s + 0.05)  # real server clock
+        venue.limiter.config.inflight_grace_s = 0.05
+        await trio.sleep(0.1)  # past the grace, on the server's real clock
         r = await http.get("/fapi/v1/time")
         assert r.status_code == 418  # it did not back off
         venue.limiter.banned_until = 0.0  # lift the ban for the rest of the test
