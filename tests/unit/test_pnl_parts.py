@@ -153,6 +153,15 @@ def test_report_json_keeps_the_exact_figures(
     assert doc["pnl"]["equity"] == "-0.013" and doc["pnl"]["fees"] == "-0.006"
 
 
+def test_report_json_money_is_exact_past_28_digits() -> None:
+    # The text report rounds the document's figures together: they must be the exact ones.
+    from mmtrio.reporting.pnl import decimal_text
+
+    long = D("123456789012345678901234.123456789")
+    assert decimal_text(long) == "123456789012345678901234.123456789"
+    assert decimal_text(D("-1.2300")) == "-1.23" and decimal_text(D("-0.000")) == "0"
+
+
 def test_report_html_parts_add_up_to_equity_as_printed(tmp_path: Path) -> None:
     conn = connect_readonly(qa_journal(tmp_path))
     page = render_html(compute_report(read_report_input(conn, "BTCUSDT", since_ms=500)))

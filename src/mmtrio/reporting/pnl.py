@@ -32,7 +32,7 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from mmtrio import units
@@ -230,8 +230,9 @@ class SessionReport:
 
 def decimal_text(value: Decimal) -> str:
     """Exact decimal string without trailing zeros or exponent ("1.9", "10", "-0.5"): how
-    every JSON document writes money (the report's, the backtest's, a sweep's)."""
-    text = f"{value.normalize():f}"
+    every JSON document writes money (the report's, the backtest's, a sweep's). Exact at any
+    length: normalising in the default context would round past 28 digits."""
+    text = f"{value.normalize(Context(prec=max(28, len(value.as_tuple().digits)))):f}"
     return "0" if text in {"-0", "0"} else text
 
 
