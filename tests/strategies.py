@@ -444,6 +444,33 @@ def sample_ledger(**overrides: object) -> LedgerSnapshot:
     return LedgerSnapshot(**fields)  # type: ignore[arg-type]
 
 
+def consistent_ledger(
+    *,
+    realised: Decimal,
+    unrealised: Decimal,
+    fees: Decimal,
+    funding: Decimal,
+    spread_capture: Decimal,
+    reconciliation_pnl: Decimal = Decimal(0),
+    **overrides: object,
+) -> LedgerSnapshot:
+    """:func:`sample_ledger` with these parts and the two figures they imply (equity and
+    inventory), so the snapshot adds up as a real ledger's does (fees paid, positive)."""
+    trading = realised + unrealised
+    return sample_ledger(
+        realised=realised,
+        unrealised=unrealised,
+        trading_pnl=trading - reconciliation_pnl,
+        fees=fees,
+        funding=funding,
+        equity=trading - fees + funding,
+        spread_capture=spread_capture,
+        inventory_pnl=trading - reconciliation_pnl - spread_capture,
+        reconciliation_pnl=reconciliation_pnl,
+        **overrides,
+    )
+
+
 def sample_status(**overrides: object) -> SampleStatus:
     """A deterministic, fully populated BTCUSDT status: two quotes, a fill, an alert."""
     now = 1_723_100_000_000
@@ -512,7 +539,8 @@ def status_views(draw: st.DrawFn) -> SampleStatus:
     now = 1_723_100_000_000
     # Plain, accented and double-width characters, and rich markup brackets (never parsed).
     text = st.text(alphabet=st.sampled_from(list("ab yz09.:-_/[]é漢字µ✓")), max_size=120)
-    money = st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False)
+    # Parts up to 2.5e8 so the two they imply (equity, inventory) stay within 1e9.
+    money = st.decimals(min_value=-(10**8) * 25 // 10, max_value=(10**8) * 25 // 10, places=4)
     hi = inst.max_price_ticks
     bid = draw(st.none() | st.integers(inst.min_price_ticks, hi - 1))
     ask = None if bid is None else draw(st.none() | st.integers(bid + 1, hi))
@@ -563,14 +591,12 @@ def status_views(draw: st.DrawFn) -> SampleStatus:
         book_synced=draw(st.booleans()),
         book_age_ms=draw(st.none() | st.integers(0, 10**9)),
         quotes=quotes,
-        ledger=sample_ledger(
+        ledger=consistent_ledger(
             realised=draw(money),
             unrealised=draw(money),
             fees=draw(money),
-            equity=draw(money),
-            spread_capture=draw(money),
-            inventory_pnl=draw(money),
             funding=draw(money),
+            spread_capture=draw(money),
             reconciliation_pnl=draw(money),
             fills=draw(st.integers(0, 10**9)),
         ),

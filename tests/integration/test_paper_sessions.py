@@ -10,6 +10,7 @@ venue continues its journal: ``test_limits_restart.py``.)
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,11 @@ pytestmark = pytest.mark.integration
 def booked(engine: PaperEngine) -> int:
     mm = engine.mm
     return 0 if mm is None else mm.status(engine.clock_ms()).ledger.fills
+
+
+def stepping(engine: PaperEngine) -> bool:
+    """The engine's strategy exists and its loop has run a few steps."""
+    return engine.mm is not None and engine.loop is not None and engine.loop.steps > 20
 
 
 async def one_session(
@@ -126,7 +132,7 @@ async def test_a_kill_stays_latched_when_the_next_paper_session_starts_a_new_jou
         assert mm is not None
         st = mm.status(second.clock_ms())
         assert st.trading_state is TradingState.HALTED, st.reason
-        assert "news at 14:30" in st.reason and "previous paper session" in st.reason
+        assert "news at 14:30" in st.reason and "earlier paper session" in st.reason
         assert second.sim_venue.account.orders == {}  # not one order placed
         answer = await trio.to_thread.run_sync(
             control_request, second.config.runtime.control_socket,
@@ -137,3 +143,56 @@ async def test_a_kill_stays_latched_when_the_next_paper_session_starts_a_new_jou
         second.request_stop("test stop")
     assert codes == [3, 0]
     assert len(list((tmp_path / "state").glob("journal-paper-*.sqlite3"))) == 1
+
+
+async def test_a_latched_kill_reason_does_not_grow_with_each_paper_restart(
+    tmp_path: Path,
+) -> None:
+    """QA: the reason of a kill latched in a paper bot's state directory got longer with
+    every restart, each one wrapping the last ("… (latched in the previous paper session,
+    journal kept as A) (latched before the restart) (latched in the previous paper session,
+    journal kept as B) …"). The reason a restart shows, and writes for the next one, is the
+    same every time: the operator's words once, the journal where the kill was latched."""
+    from mmtrio.runtime.journal import JOURNAL_NAME
+    from mmtrio.runtime.recovery import read_limits
+
+    cfg_path = write_config(tmp_path, speed=5.0)
+    state = tmp_path / "state"
+    first = paper_engine(cfg_path)
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_engine, first, codes)
+        await quotes_resting(first, 30, "quotes resting")
+        answer = await trio.to_thread.run_sync(
+            control_request, first.config.runtime.control_socket,
+            {"cmd": "kill", "reason": "operator: news at 14:30"},
+        )  # fmt: skip
+        assert answer["ok"] is True, answer
+        await wait_for(lambda: venue_open(first) == [], 10, "the kill to cancel every order")
+        first.request_stop("test stop")
+    assert codes == [3]
+
+    shown: list[str] = []  # the kill switch's reason in each restarted session
+    written: list[str | None] = []  # the latch each session leaves in its journal
+    for _ in range(4):  # quick restarts: set-aside journals named in one second all kept
+        engine = paper_engine(cfg_path)  # a new paper venue, as each `mmtrio run` builds
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_engine, engine, codes)
+            await wait_for(partial(stepping, engine), 60, "the restarted session to run")
+            mm = engine.mm
+            assert mm is not None
+            st = mm.status(engine.clock_ms())
+            assert st.trading_state is TradingState.HALTED, st.reason
+            shown.append(mm.risk.kill_switch.reason or "")
+            engine.request_stop("test stop")
+        last = read_limits(state / JOURNAL_NAME)
+        written.append(None if last is None else last.kill_reason)
+        if len(written) == 1:
+            (first_aside,) = state.glob("journal-paper-*.sqlite3")  # where the kill latched
+    assert codes == [3, 3, 3, 3, 3]
+    assert len(set(shown)) == 1 and len(set(written)) == 1, (shown, written)
+    reason = shown[0]
+    assert reason.count("operator: news at 14:30") == 1, reason
+    assert reason.count("(latched") == 2, reason  # in a paper session, before the restart
+    assert str(first_aside) in reason
+    assert len(list(state.glob("journal-paper-*.sqlite3"))) == 4

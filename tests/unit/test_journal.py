@@ -403,3 +403,25 @@ def test_a_journal_set_aside_is_kept_and_a_new_one_starts_under_the_same_lock(
         j.close()
     rows = sqlite3.connect(aside).execute("SELECT kind FROM records").fetchall()
     assert rows == [("start",)]  # the old journal, whole
+
+
+def test_a_journal_set_aside_never_replaces_one_kept_under_the_same_name(
+    tmp_path: Path,
+) -> None:
+    # Two paper restarts in the same second name their set-aside journals alike.
+    j = Journal.open(tmp_path)
+    try:
+        kept = []
+        for instance in ("a", "b", "c"):
+            j.write_batch([Record(Kind.START, 5, {"venue": "binance", "instance": instance})])
+            kept.append(j.set_aside("paper-x"))
+    finally:
+        j.close()
+    assert [p.name for p in kept] == [
+        "journal-paper-x.sqlite3",
+        "journal-paper-x-2.sqlite3",
+        "journal-paper-x-3.sqlite3",
+    ]
+    for path, instance in zip(kept, "abc", strict=True):
+        row = sqlite3.connect(path).execute("SELECT payload FROM records").fetchone()
+        assert f'"instance":"{instance}"' in row[0].replace(" ", "")

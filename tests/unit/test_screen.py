@@ -254,18 +254,16 @@ def test_money_that_rounds_to_zero_prints_without_a_minus_sign() -> None:
     screen and its one-line form now round with the one money helper (mmtrio.units)."""
     from decimal import Decimal
 
-    from tests.strategies import sample_ledger
+    from tests.strategies import consistent_ledger
 
     view = sample_status()
     assert view.strategy is not None
-    tiny = sample_ledger(
+    tiny = consistent_ledger(  # equity -0.00321, every part under half a cent
         realised=Decimal("-0.0012"),
-        unrealised=Decimal("-0.004"),
-        equity=Decimal("-0.0049"),
+        unrealised=Decimal("-0.001"),
         fees=Decimal("0.001"),
         funding=Decimal("-0.00001"),
         spread_capture=Decimal("-0.003"),
-        inventory_pnl=Decimal("-0.002"),
     )
     zero = dataclasses.replace(view, strategy=dataclasses.replace(view.strategy, ledger=tiny))
     text = "\n".join(screen_lines(zero)) + "\n" + status_line(zero)

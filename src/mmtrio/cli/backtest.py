@@ -254,12 +254,17 @@ def format_summary(doc: dict[str, Any], result: BacktestResult, label: str, seed
     from mmtrio import units
     from mmtrio.backtest.report import restriction_lines
     from mmtrio.core.instruments import Instrument
+    from mmtrio.reporting.pnl import printed_parts
 
     inst = Instrument.from_json(doc["instrument"])
-    pnl, fills, bt = doc["pnl"], doc["fills"], doc["backtest"]
+    fills, bt = doc["fills"], doc["backtest"]
+    # Rounded together, so the parts add up to equity as printed (and before fees + fees to
+    # after fees): the same figures `mmtrio report` would print.
+    parts = printed_parts(doc["pnl"], doc["attribution"])
+    pnl = parts.pnl()
 
-    def money(key: str, value: str) -> str:
-        return f"{key} {units.money(Decimal(value))}"
+    def money(key: str, value: Decimal) -> str:
+        return f"{key} {units.money(value)}"
 
     lines = [
         f"{doc['symbol']} {label}: {result.events} events, {result.strategy_steps} "
@@ -273,14 +278,14 @@ def format_summary(doc: dict[str, Any], result: BacktestResult, label: str, seed
     lines += restriction_lines(result)
     lines.append(
         f"{money('equity', pnl['equity'])}  {money('realised', pnl['realised'])}  "
-        f"{money('fees', pnl['fees'])}  {money('funding', pnl['funding'])} {inst.quote_asset}"
+        f"{money('unrealised', pnl['unrealised'])}  {money('fees', pnl['fees'])}  "
+        f"{money('funding', pnl['funding'])} {inst.quote_asset}"
     )
     lines.append(
-        f"P&L before fees {units.money(Decimal(bt['pnl_before_fees']))}, fees "
-        f"{units.money(Decimal(pnl['fees']))}, after fees {units.money(Decimal(pnl['equity']))}"
-        f": {bt['verdict']}"
+        f"P&L before fees {units.money(parts.equity - parts.fees)}, fees "
+        f"{units.money(parts.fees)}, after fees {units.money(parts.equity)}: {bt['verdict']}"
     )
-    lines.append("attribution " + "  ".join(money(k, v) for k, v in doc["attribution"].items()))
+    lines.append("attribution " + "  ".join(money(k, v) for k, v in parts.attribution().items()))
     lines.append(
         f"fills {fills['count']} (buys {fills['buys']} / sells {fills['sells']}), "
         f"volume {units.size(inst, fills['volume_lots'])} {inst.base_asset}, "

@@ -211,6 +211,7 @@ def format_text(doc: dict[str, Any]) -> str:
     from mmtrio import units
     from mmtrio.core.instruments import Instrument
     from mmtrio.reporting.html import duration
+    from mmtrio.reporting.pnl import printed_parts
 
     inst = Instrument.from_json(doc["instrument"])
     q, b = inst.quote_asset, inst.base_asset
@@ -224,10 +225,11 @@ def format_text(doc: dict[str, Any]) -> str:
     start, end = doc["start_ms"], doc["end_ms"]
     span = "" if start is None or end is None else f" ({duration(end - start)})"
     lines = [f"{doc['symbol']}  {_utc(start)} → {_utc(end)}{span}"]
+    money = printed_parts(pnl, attribution)  # rounded together: they add up as printed
     lines.append(f"P&L ({q}; fees are a cost, negative; {doc['pnl_convention']})")
-    lines += [f"  {k:<14} {units.money(Decimal(v)):>12}" for k, v in pnl.items()]
+    lines += [f"  {k:<14} {units.money(v):>12}" for k, v in money.pnl().items()]
     lines.append(f"attribution ({q}; the parts add up to equity)")
-    lines += [f"  {k:<14} {units.money(Decimal(v)):>12}" for k, v in attribution.items()]
+    lines += [f"  {k:<14} {units.money(v):>12}" for k, v in money.attribution().items()]
     share = fills["maker_share"]
     lines.append(
         f"fills {fills['count']} (buy {fills['buys']} / sell {fills['sells']}), volume "

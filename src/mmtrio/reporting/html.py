@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from mmtrio import units
 from mmtrio.reporting.charts import InventoryLimits, halt_spans, plots
-from mmtrio.reporting.pnl import SessionReport
+from mmtrio.reporting.pnl import SessionReport, printed_parts
 from mmtrio.reporting.timeline import ResumeEntry, Timeline
 
 _CHART_TITLES = {
@@ -61,11 +61,12 @@ def render_html(
         if report.start_ms is None or report.end_ms is None
         else f" ({duration(report.end_ms - report.start_ms)})"
     )
+    parts = printed_parts(report.pnl, report.attribution)  # they add up as printed
     summary: list[tuple[str, object]] = [
         ("symbol", report.symbol),
         ("from", utc(report.start_ms)),
         ("to", f"{utc(report.end_ms)}{span}"),
-        *((f"P&L: {k} ({q})", units.money(Decimal(v))) for k, v in report.pnl.items()),
+        *((f"P&L: {k} ({q})", units.money(v)) for k, v in parts.pnl().items()),
         ("fills (buys / sells)", f"{report.fills} ({report.buys} / {report.sells})"),
         (
             "volume",
@@ -88,7 +89,7 @@ def render_html(
         ),
     ]
     attribution: list[tuple[str, object]] = [
-        (f"{k.replace('_', ' ')} ({q})", units.money(v)) for k, v in report.attribution.items()
+        (f"{k.replace('_', ' ')} ({q})", units.money(v)) for k, v in parts.attribution().items()
     ]
     mk_rows = []
     for side, cells in report.markouts.items():

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
+from mmtrio import units
 from mmtrio.core.events import Fill, FundingPayment
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
@@ -229,9 +230,31 @@ class SessionReport:
 
 def decimal_text(value: Decimal) -> str:
     """Exact decimal string without trailing zeros or exponent ("1.9", "10", "-0.5"): how
-    every JSON document writes money (the report's, the backtest's, a sweep's)."""
-    text = f"{value.normalize():f}"
+    every JSON document writes money (the report's, the backtest's, a sweep's). Exact at any
+    length: normalising in the default context would round past 28 digits."""
+    text = f"{value.normalize(Context(prec=max(28, len(value.as_tuple().digits)))):f}"
     return "0" if text in {"-0", "0"} else text
+
+
+def printed_parts(
+    pnl: Mapping[str, Decimal | str], attribution: Mapping[str, Decimal | str]
+) -> units.PnlParts:
+    """A report's ``pnl`` and ``attribution`` (exact, as Decimals or the JSON document's
+    decimal strings) rounded to the cent together, as every surface prints them
+    (:func:`mmtrio.units.pnl_parts`); ValueError if a key is missing or they do not add up."""
+    try:
+        return units.pnl_parts(
+            equity=Decimal(pnl["equity"]),
+            realised=Decimal(pnl["realised"]),
+            unrealised=Decimal(pnl["unrealised"]),
+            fees=Decimal(pnl["fees"]),
+            funding=Decimal(pnl["funding"]),
+            spread_capture=Decimal(attribution["spread_capture"]),
+            inventory=Decimal(attribution["inventory"]),
+            reconciliation=Decimal(attribution["reconciliation"]),
+        )
+    except KeyError as exc:
+        raise ValueError(f"the report's P&L has no {exc.args[0]!r}") from None
 
 
 def _mid_price(instrument: Instrument, m: MidSample) -> Decimal:

@@ -74,10 +74,11 @@ class ExitSummary:
                 f"{worth}{mid} (entry {st.entry_price:.{inst.price_decimals}f}); a stop does "
                 "not close it: `mmtrio kill --flatten` on a running bot, or the venue"
             )
+        pnl = units.ledger_pnl(led)
         out.append(
-            f"  P&L       {units.money(led.equity)} {inst.quote_asset} (realised "
-            f"{units.money(led.realised)}, unrealised {units.money(led.unrealised)}, fees "
-            f"{units.money(units.fee_cost(led.all_fees))}, funding {units.money(led.funding)}); "
+            f"  P&L       {units.money(pnl.equity)} {inst.quote_asset} (realised "
+            f"{units.money(pnl.realised)}, unrealised {units.money(pnl.unrealised)}, fees "
+            f"{units.money(pnl.fees)}, funding {units.money(pnl.funding)}); "
             f"{led.fills} fills, drawdown {units.money(st.drawdown, signed=False)} of "
             f"{units.money(st.max_drawdown, signed=False)}"
         )

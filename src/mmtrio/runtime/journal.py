@@ -95,10 +95,16 @@ class Journal(JournalPruning, JournalReader):
         state-directory lock held throughout; returns where the old one went.
 
         For a journal whose venue no longer exists (a paper venue lives as long as its
-        process): its positions, trade ids and limits describe an account that is gone."""
+        process): its positions, trade ids and limits describe an account that is gone. A
+        journal already kept under that name (two paper restarts in one second) is never
+        replaced: this one goes to ``journal-<tag>-2.sqlite3`` (``-3``, …)."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
         dest = self.path.with_name(f"journal-{tag}.sqlite3")
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = self.path.with_name(f"journal-{tag}-{n}.sqlite3")
         os.replace(self.path, dest)
         for suffix in ("-wal", "-shm"):
             side = self.path.with_name(self.path.name + suffix)

@@ -16,6 +16,12 @@ journal the latch is a kill switch naming the old reason, which a plain ``resume
 new session's equity, peak and day start from zero as any first start's do. It is written as
 the new journal's first ``risk_state`` record, so start-up restores it as it restores any
 latch (``limits continued from the journal ... kill switch still latched``).
+
+The reason carried is the operator's (or the breach's) words and the journal the kill was
+latched in, the same at every later restart: a latch carried again (a killed paper bot
+restarted several times) keeps that first journal and is not wrapped again. It used to be:
+each restart appended the journal it set aside to the reason the last one had carried, so
+the reason grew by a path and a "latched before the restart" at every start (QA).
 """
 
 from __future__ import annotations
@@ -38,9 +44,27 @@ def venue_replaced(instance: str, last_start: dict[str, Any] | None) -> bool:
     return bool(instance) and last_start is not None and last_start.get("instance") != instance
 
 
+_CARRIED = " (latched in an earlier paper session, journal kept as "
+# What carried_latch added before: a reason some restarts already grew is brought back.
+_CARRIED_BEFORE = " (latched in the previous paper session, journal kept as "
+
+
+def _carried_from(reason: str) -> tuple[str, str] | None:
+    """``(reason, journal)`` when ``reason`` ends with a carried latch's words, else None."""
+    if not reason.endswith(")"):
+        return None
+    for words in (_CARRIED, _CARRIED_BEFORE):
+        at = reason.rfind(words)
+        if at >= 0 and "(latched" not in reason[at + len(words) :]:
+            return reason[:at], reason[at + len(words) : -1]
+    return None
+
+
 def carried_latch(state: LimitsState | None, aside: str) -> str | None:
     """The kill-switch reason the new journal keeps from the last state of the one set aside
-    (None: nothing was latched)."""
+    (None: nothing was latched): the reason as first latched, and the journal it was latched
+    in; ``aside`` (the journal just set aside) unless the latch was carried already (module
+    docstring)."""
     if state is None:
         return None
     reason = state.kill_reason
@@ -48,8 +72,14 @@ def carried_latch(state: LimitsState | None, aside: str) -> str | None:
         reason = state.breaches[0][1]
     if reason is None:
         return None
-    reason = reason.removesuffix(LATCHED_SUFFIX)
-    return f"{reason} (latched in the previous paper session, journal kept as {aside})"
+    first = aside
+    while True:  # the innermost carried journal is the one the kill was latched in
+        if reason.endswith(LATCHED_SUFFIX):
+            reason = reason.removesuffix(LATCHED_SUFFIX)
+        elif carried := _carried_from(reason):
+            reason, first = carried
+        else:
+            return f"{reason}{_CARRIED}{first})"
 
 
 def fresh_latched(reason: str, now_ms: int, day_start_hour_utc: int) -> LimitsState:

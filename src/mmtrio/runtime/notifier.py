@@ -178,11 +178,11 @@ class TelegramNotifier:
 
     # --- messages built from the status -------------------------------------------------------
     def _pnl(self, st: StrategyStatus) -> str:
-        led, q = st.ledger, self.inst.quote_asset
+        pnl, q = units.ledger_pnl(st.ledger), self.inst.quote_asset
         return (
-            f"session P&L {units.money(led.equity)} {q} (realised {units.money(led.realised)}, "
-            f"unrealised {units.money(led.unrealised)}, fees "
-            f"{units.money(units.fee_cost(led.all_fees))}, funding {units.money(led.funding)})"
+            f"session P&L {units.money(pnl.equity)} {q} (realised {units.money(pnl.realised)}, "
+            f"unrealised {units.money(pnl.unrealised)}, fees {units.money(pnl.fees)}, "
+            f"funding {units.money(pnl.funding)})"
         )
 
     def fills_summary(self) -> str | None:

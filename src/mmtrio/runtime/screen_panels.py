@@ -198,29 +198,30 @@ def _position(inst: Instrument, st: StrategyStatus) -> Text:
 
 def _pnl(st: StrategyStatus) -> list[Text]:
     led = st.ledger
+    parts = units.ledger_pnl(led)  # rounded together: the parts add up to equity as shown
     dd_frac = st.drawdown / st.max_drawdown if st.max_drawdown > 0 else Decimal(0)
     dd_style = "bold red" if dd_frac >= Decimal("0.8") else "yellow" if dd_frac >= 0.5 else ""
     equity_style = "green" if led.equity >= 0 else "red"
     return [
         styled_line(
             ("P&L ", "dim"),
-            (_money(led.equity), f"bold {equity_style}"),
+            (_money(parts.equity), f"bold {equity_style}"),
             ("  real ", "dim"),
-            _money(led.realised),
+            _money(parts.realised),
             ("  unreal ", "dim"),
-            _money(led.unrealised),
+            _money(parts.unrealised),
             ("  fees ", "dim"),
-            _money(-led.all_fees),
+            _money(parts.fees),
             ("  fund ", "dim"),
-            _money(led.funding),
+            _money(parts.funding),
         ),
         styled_line(
             ("  spread ", "dim"),
-            _money(led.spread_capture),
+            _money(parts.spread_capture),
             ("  inventory ", "dim"),
-            _money(led.inventory_pnl),
+            _money(parts.inventory),
             ("  recon ", "dim"),
-            _money(led.reconciliation_pnl),
+            _money(parts.reconciliation),
             ("  DD ", "dim"),
             (f"{_unsigned(st.drawdown)}/{_unsigned(st.max_drawdown)} ({dd_frac:.0%})", dd_style),
         ),
@@ -362,6 +363,7 @@ def status_line(view: StatusView | None) -> str:
     st = view.strategy
     inst = view.instrument
     led = st.ledger
+    pnl = units.ledger_pnl(led)
     bid = "-" if st.best_bid is None else inst.price_str(st.best_bid)
     ask = "-" if st.best_ask is None else inst.price_str(st.best_ask)
     quotes = " ".join(
@@ -374,8 +376,8 @@ def status_line(view: StatusView | None) -> str:
         f"status {inst.symbol} {st.trading_state.value} ({reason}) | book {bid}/{ask}"
         f"{'' if st.book_synced else ' OUT-OF-SYNC'} | quotes {quotes or 'none'} | "
         f"pos {inst.lots_to_base(st.position_lots):+} {st.band.value} | "
-        f"equity {_money(led.equity)} (real {_money(led.realised)} unreal "
-        f"{_money(led.unrealised)} fees {_money(-led.all_fees)} fund {_money(led.funding)}) "
+        f"equity {_money(pnl.equity)} (real {_money(pnl.realised)} unreal "
+        f"{_money(pnl.unrealised)} fees {_money(pnl.fees)} fund {_money(pnl.funding)}) "
         f"| dd {_unsigned(st.drawdown)}/{_unsigned(st.max_drawdown)} | fills {led.fills}"
         f"{' | ws DOWN: ' + ','.join(down) if down else ''}"
         f"{' | ' + st.defence if st.defence != 'defence idle' else ''}"

@@ -31,6 +31,7 @@ def _fill(inst: Instrument, n: Notice) -> dict[str, Any]:
 def strategy_doc(st: StrategyStatus, inst: Instrument) -> dict[str, Any]:
     """The strategy status as plain data in operator units (module docstring)."""
     led = st.ledger
+    pnl = units.ledger_pnl(led)  # rounded together: the parts add up to equity as printed
     value = units.notional(inst, st.position_lots, st.mid)
     return {
         "trading_state": st.trading_state.value,
@@ -63,17 +64,17 @@ def strategy_doc(st: StrategyStatus, inst: Instrument) -> dict[str, Any]:
             for q in st.quotes
         ],
         "ledger": {
-            "equity": units.money_plain(led.equity),
-            "realised": units.money_plain(led.realised),
-            "unrealised": units.money_plain(led.unrealised),
+            "equity": units.money_plain(pnl.equity),
+            "realised": units.money_plain(pnl.realised),
+            "unrealised": units.money_plain(pnl.unrealised),
             # every fee, those paid in another asset at its price (core/ledger.py)
-            "fees": units.money_plain(units.fee_cost(led.all_fees)),
+            "fees": units.money_plain(pnl.fees),
             "fees_in_other_assets": {a: f"{v.normalize():f}" for a, v in led.other_asset_fees},
             "equity_excludes": units.unpriced_fees(led.unpriced_fees),
-            "funding": units.money_plain(led.funding),
-            "spread_capture": units.money_plain(led.spread_capture),
-            "inventory": units.money_plain(led.inventory_pnl),
-            "reconciliation": units.money_plain(led.reconciliation_pnl),
+            "funding": units.money_plain(pnl.funding),
+            "spread_capture": units.money_plain(pnl.spread_capture),
+            "inventory": units.money_plain(pnl.inventory),
+            "reconciliation": units.money_plain(pnl.reconciliation),
             "fills": led.fills,
             "volume": units.size(inst, led.volume_lots),
         },
