@@ -41,6 +41,7 @@ from loguru import logger
 from mmtrio import __version__, determinism
 from mmtrio.config import Config
 from mmtrio.core.ratelimit import RateBudget
+from mmtrio.error_text import error_text
 from mmtrio.errors import JournalError, StartupTimeout, StateDirError, StateDirMismatchError
 from mmtrio.runtime.control import watch_signals
 from mmtrio.runtime.engine_base import Transports
@@ -250,7 +251,7 @@ class Engine(EngineStartup, EngineBot):
                     logger.error("{}; stopping", self.ended.crashed)
                 except* Exception as group:
                     first = group.exceptions[0]
-                    self.ended.crashed = f"{type(first).__name__}: {first}"
+                    self.ended.crashed = error_text(group, typed=True)
                     logger.opt(exception=first).error("the bot crashed: {}", self.ended.crashed)
                 finally:
                     self.sources.phase = "stopping"

@@ -34,6 +34,7 @@ from loguru import logger
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from mmtrio import determinism
+from mmtrio.error_text import error_text
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.venues.silence import SilenceWatch
 
@@ -178,8 +179,7 @@ class WsConnection(abc.ABC):
                     nursery.cancel_scope.cancel()
             reason = self._end_reason
         except* NETWORK_ERRORS as group:
-            first = group.exceptions[0]
-            reason = f"{type(first).__name__}: {first}"
+            reason = error_text(group)
         return reason
 
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
