@@ -18,10 +18,12 @@ from trio_websocket import CloseReason, ConnectionClosed, ConnectionRejected, Co
 
 from mmtrio.core.estimators import FitRejected, IntensityFit, NotEnoughData
 from mmtrio.core.events import AmendRejected, PlaceRejected
+from mmtrio.core.instruments import Instrument
+from mmtrio.core.loss_limits import LimitsState
 from mmtrio.core.order_feedback import reject_text
 from mmtrio.core.rejects import RejectKind, describe
 from mmtrio.error_text import error_text
-from mmtrio.errors import ConnectionFailed, ProtocolError
+from mmtrio.errors import ConnectionFailed, InstrumentError, ParameterError, ProtocolError
 
 # ``Name(`` (a dataclass repr), ``Name<`` (trio-websocket's reprs), ``<Enum.X: 1>`` (an enum's
 # repr), ``Enum.X`` (an enum's str) and the exception group's own words.
@@ -127,3 +129,13 @@ def test_typed_names_every_errors_type_once() -> None:
     assert error_text(ExceptionGroup("g", [closed]), typed=True) == (
         "ConnectionClosed: websocket closed (code 1006 ABNORMAL_CLOSURE)"
     )
+
+
+def test_a_malformed_record_names_the_error_not_its_repr() -> None:
+    with pytest.raises(InstrumentError) as inst:
+        Instrument.from_json({"symbol": "BTCUSDT"})
+    assert "is malformed: KeyError: " in str(inst.value) and reprs_in(str(inst.value)) == []
+    with pytest.raises(ParameterError) as state:
+        LimitsState.from_json({})
+    assert "is malformed (KeyError: 'ts')" in str(state.value)
+    assert reprs_in(str(state.value)) == []
