@@ -256,6 +256,10 @@ def test_market_maker_quotes_on_the_fallback_while_the_fit_is_poor() -> None:
     assert (st.intensity_source, st.a, st.k) == ("fallback", 1.0, 0.5)
     notes = [n for n in s.mm.drain_notices() if n.kind == "defence" and n.data["gate"] == "fit"]
     assert notes and "r²" in notes[-1].message and notes[-1].data["acting"] is True
+    # Said in words, not as the FitRejected(reason=...) repr (QA saw it in the log).
+    assert notes[-1].message.startswith(
+        "intensity fit refused, quoting on the fallback A and k: fit r² "
+    ), notes[-1].message
 
 
 def test_market_maker_quotes_on_the_fit_when_it_passes_the_gate() -> None:

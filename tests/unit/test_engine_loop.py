@@ -292,7 +292,7 @@ class RefusedEveryStep(Scripted):
             Notice(
                 "reject",
                 now,
-                f"PlaceRejected mmt1-{len(self.seen):x}: local {reason}",
+                f"place mmt1-{len(self.seen):x} refused: not sent by this bot ({reason})",
                 {"reject_kind": "local", "code": "", "reason": reason},
             )
         )
@@ -319,19 +319,64 @@ async def test_repeated_rejections_are_logged_once_per_window_and_all_journaled(
             Notice(
                 "reject",
                 0,
-                "PlaceRejected x: would_cross (-5022) post only",
-                {"reject_kind": "would_cross", "code": "-5022", "reason": "po"},
+                "place x refused: not enough margin (-2019 Margin is insufficient.)",
+                {"reject_kind": "insufficient_margin", "code": "-2019", "reason": "margin"},
             )
         )
         await loop.handle(Timer(0))
     finally:
         logger.remove(sink)
     assert len(lines) == 3, lines  # the last step's own refusal is inside the new window
-    assert lines[0].startswith("PlaceRejected mmt1-1: local rate budget exhausted")
-    assert lines[1].startswith("PlaceRejected mmt1-33: local rate budget exhausted")
+    assert lines[0].startswith("place mmt1-1 refused: not sent by this bot (rate budget")
+    assert lines[1].startswith("place mmt1-33 refused: not sent by this bot (rate budget")
     assert lines[1].endswith("(and 49 more like it since the last such line)")
-    assert lines[2] == "PlaceRejected x: would_cross (-5022) post only"
+    assert lines[2] == "place x refused: not enough margin (-2019 Margin is insufficient.)"
     assert sum(1 for kind, _ in rec.log if kind == "notice") == 53  # the journal has every one
+
+
+class CrossesEveryStep(Scripted):
+    """Every post-only place would have crossed: routine while the book moves."""
+
+    def apply(self, event: Event, now: int) -> None:
+        self.seen.append(event)
+        self.notices.append(
+            Notice(
+                "reject",
+                now,
+                f"place mmt1-{len(self.seen):x} refused: post-only, it would have crossed the "
+                "book (-5022 Post Only order will be rejected)",
+                {"reject_kind": "would_cross", "code": "-5022", "reason": "po"},
+            )
+        )
+
+
+async def test_a_would_cross_refusal_is_debug_and_not_repeated_every_time(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from loguru import logger
+
+    out_send, _ = trio.open_memory_channel[Command](8)
+    rec = Rec()
+    loop = TradingLoop(CrossesEveryStep(deadline=None), out_send, make_clock_ms(), rec)
+    records: list[tuple[str, str]] = []
+    sink = logger.add(
+        lambda m: records.append((m.record["level"].name, m.record["message"])), level="DEBUG"
+    )
+    try:
+        for _ in range(50):  # 5 s of would-cross refusals, one every 100 ms
+            await loop.handle(Timer(0))
+            await trio.sleep(0.1)
+    finally:
+        logger.remove(sink)
+    said = [(level, msg) for level, msg in records if "refused" in msg]
+    assert said == [
+        (
+            "DEBUG",
+            "place mmt1-1 refused: post-only, it would have crossed the book "
+            "(-5022 Post Only order will be rejected)",
+        )
+    ]
+    assert sum(1 for kind, _ in rec.log if kind == "notice") == 50  # the journal has every one
 
 
 async def test_a_burst_of_1000_depth_messages_is_one_decision_and_the_whole_book(

@@ -112,6 +112,8 @@ def test_an_invalid_price_refusal_backs_the_slot_off_doubling_then_resets() -> N
     assert tried == [1_000, 2_000, 4_000, 8_000]  # 1 s doubling, not every 100 ms
     notes = [n.message for n in s.mm.drain_notices() if n.kind == "alert"]
     assert any("backs off 8 s" in m for m in notes)
+    # In words, not the reject kind's enum value.
+    assert "slot BUY L0 backs off 8 s after a refusal: the price is not accepted (-4014)" in notes
     s.step(PlaceAccepted(cid, 3, s.now))  # accepted: the next refusal starts at 1 s again
     assert s.mm.emitter.backoff.until(BID) is None
     assert s.mm.emitter.backoff.until(ASK) is None  # the ask was never refused

@@ -356,7 +356,9 @@ class Instrument:
                 sig_figs=None if sig is None else int(str(sig)),
             )
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise InstrumentError(f"instrument record is malformed: {exc!r}") from exc
+            raise InstrumentError(
+                f"instrument record is malformed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def ticks_to_float(self, ticks: int) -> float:
         """Price as a float, for models only (never for a price sent to a venue)."""

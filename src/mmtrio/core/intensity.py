@@ -29,12 +29,23 @@ class IntensityFit:
     points: int  # depth thresholds used in the regression
     span_ms: int
 
+    def __str__(self) -> str:
+        return (
+            f"A {self.a:.3g}/s, k {self.k:.3g}/tick (r² {self.r2:.3f}, {self.n} arrivals "
+            f"over {self.span_ms / 1000:g} s)"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FitRejected:
-    """Enough data, but the fit is not usable (e.g. k ≤ 0: the depth profile does not decay)."""
+    """Enough data, but the fit is not usable (e.g. k ≤ 0: the depth profile does not decay).
+
+    Said as its reason (``str``), like :class:`NotEnoughData`: it is shown to the operator."""
 
     reason: str
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,9 @@ class LimitsState:
                 ),
             )
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise ParameterError(f"risk state record is malformed ({exc!r}): {data!r}") from exc
+            raise ParameterError(
+                f"risk state record is malformed ({type(exc).__name__}: {exc}): {data!r}"
+            ) from exc
         for name in ("total", "day_start", "cumulative_base"):
             if not getattr(state, name).is_finite():
                 raise ParameterError(f"risk state record: {name} is not finite: {data!r}")

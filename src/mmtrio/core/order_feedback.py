@@ -40,6 +40,7 @@ from mmtrio.core.reject_policy import (
     RejectRule,
     rule_for,
 )
+from mmtrio.core.rejects import describe
 
 if TYPE_CHECKING:
     from mmtrio.core.strategy import MarketMaker
@@ -123,6 +124,15 @@ def on_order_event(mm: MarketMaker, event: OrderEvent, now: int) -> None:
     )
 
 
+def reject_text(event: PlaceRejected | AmendRejected) -> str:
+    """A refusal in plain words: what was refused, why (:func:`~mmtrio.core.rejects.describe`),
+    and the venue's own code and message."""
+    op = "place" if isinstance(event, PlaceRejected) else "amend"
+    venue = " ".join(part for part in (event.code, event.reason.strip()) if part)
+    text = f"{op} {event.client_id} refused: {describe(event.kind)}"
+    return f"{text} ({venue})" if venue else text
+
+
 _OURS_TO_CANCEL: Final = (OrderState.PENDING_CANCEL, OrderState.PENDING_NEW)
 
 
@@ -169,7 +179,7 @@ def _on_reject(
     said = f"{event.kind.value} ({event.code})" if event.code else event.kind.value
     mm.log.add(
         "reject",
-        f"{type(event).__name__} {event.client_id}: {said} {event.reason}",
+        reject_text(event),
         client_id=event.client_id,
         reject_kind=event.kind.value,
         code=event.code,
@@ -212,8 +222,8 @@ def _on_reject(
             )
         mm.log.add(
             "alert",
-            f"{said} refusal: slot {before.side.value} L{before.slot[1]} backs off "
-            f"{delay / 1000:g} s",
+            f"slot {before.side.value} L{before.slot[1]} backs off {delay / 1000:g} s after a "
+            f"refusal: {describe(event.kind)}" + (f" ({event.code})" if event.code else ""),
             reject_kind=event.kind.value,
         )
 

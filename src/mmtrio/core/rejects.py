@@ -43,4 +43,24 @@ class RejectKind(enum.Enum):
     """A refusal no mapping knows: the raw code is logged once."""
 
 
-__all__ = ["RejectKind"]
+_WORDS: dict[RejectKind, str] = {
+    RejectKind.WOULD_CROSS: "post-only, it would have crossed the book",
+    RejectKind.UNKNOWN_ORDER: "the venue has no such open order",
+    RejectKind.INSUFFICIENT_MARGIN: "not enough margin",
+    RejectKind.RATE_LIMITED: "rate limited",
+    RejectKind.AUTH: "the key or signature was refused",
+    RejectKind.INVALID_PRICE: "the price is not accepted",
+    RejectKind.INVALID_SIZE: "the size is not accepted",
+    RejectKind.REDUCE_ONLY: "reduce-only, it would not reduce the position",
+    RejectKind.POSITION_SIDE: "the account's position mode does not match",
+    RejectKind.LOCAL: "not sent by this bot",
+    RejectKind.UNKNOWN: "a refusal no mapping knows",
+}
+
+
+def describe(kind: RejectKind) -> str:
+    """``kind`` in plain words, for the operator (the log, Telegram)."""
+    return _WORDS[kind]
+
+
+__all__ = ["RejectKind", "describe"]

@@ -123,7 +123,9 @@ def instrument_of(conn: sqlite3.Connection, symbol: str, until_ms: int) -> Instr
 
 
 def _malformed(seq: int, kind: str, exc: Exception) -> JournalError:
-    return JournalError(f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}")
+    return JournalError(
+        f"journal record seq {seq} ({kind}) has a malformed payload: {type(exc).__name__}: {exc}"
+    )
 
 
 def opening_position(

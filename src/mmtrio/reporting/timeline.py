@@ -117,7 +117,8 @@ def read_resumes(
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise JournalError(
-                f"journal record seq {seq} (resume) has a malformed payload: {exc!r}"
+                f"journal record seq {seq} (resume) has a malformed payload: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
     return tuple(out)
 
@@ -194,7 +195,8 @@ def read_timeline(
                 close(str(p.get("client_id")), ts)
         except (ValueError, TypeError, KeyError) as exc:
             raise JournalError(
-                f"journal record seq {seq} ({kind}) has a malformed payload: {exc!r}"
+                f"journal record seq {seq} ({kind}) has a malformed payload: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
     end = until_ms if until_ms is not None else last_ts
     for cid in list(open_):

@@ -41,6 +41,7 @@ from loguru import logger
 from mmtrio import __version__, determinism
 from mmtrio.config import Config
 from mmtrio.core.ratelimit import RateBudget
+from mmtrio.error_text import error_text
 from mmtrio.errors import JournalError, StartupTimeout, StateDirError, StateDirMismatchError
 from mmtrio.runtime.control import watch_signals
 from mmtrio.runtime.engine_base import Transports
@@ -235,22 +236,22 @@ class Engine(EngineStartup, EngineBot):
                         self.sources.phase = "running"
                         await self._run_bot(session)
                 except* SupervisorEscalation as group:
-                    self.ended.escalated = str(group.exceptions[0])
+                    self.ended.escalated = error_text(group)
                 except* JournalError as group:
                     # The journal cannot take the next record (a full disk): whichever task
                     # met it first ends the bot the same designed way, not as a crash — the
                     # cleanup still runs.
                     if self.ended.crashed is None:
-                        self.ended.crashed = f"journal failed: {group.exceptions[0]}"
+                        self.ended.crashed = f"journal failed: {error_text(group)}"
                         logger.error("{}; stopping", self.ended.crashed)
                 except* StartupTimeout as group:
                     # A slow or silent venue, not a bug: said plainly, no traceback; the
                     # cleanup still cancels whatever this process could have sent.
-                    self.ended.crashed = str(group.exceptions[0])
+                    self.ended.crashed = error_text(group)
                     logger.error("{}; stopping", self.ended.crashed)
                 except* Exception as group:
                     first = group.exceptions[0]
-                    self.ended.crashed = f"{type(first).__name__}: {first}"
+                    self.ended.crashed = error_text(group, typed=True)
                     logger.opt(exception=first).error("the bot crashed: {}", self.ended.crashed)
                 finally:
                     self.sources.phase = "stopping"

@@ -29,6 +29,11 @@ are paced (``SEND_INTERVAL_S`` between two messages to one chat).
 
 The token comes from ``[telegram] token_file`` (mode 0600) or ``$MMTRIO_TELEGRAM_TOKEN``, like
 the API keys; it is registered with the log redactor, and errors name the method, never the URL.
+
+This module is the notifier itself: the queue, the sender, the periodic messages and the tasks'
+guard. The Bot API calls are in :mod:`mmtrio.runtime.telegram_api`, the commands in
+:mod:`mmtrio.runtime.telegram_commands`, the messages' words in
+:mod:`mmtrio.runtime.telegram_text`.
 """
 
 from __future__ import annotations
@@ -38,49 +43,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import trio
 from loguru import logger
 
-from mmtrio import units
 from mmtrio.config.notify import TelegramConfig
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.notices import Notice, StrategyStatus
 from mmtrio.runtime.logging import register_secret
-from mmtrio.runtime.status import status_line
+from mmtrio.runtime.telegram_api import MAX_TEXT, BotApi, backoff_s, brief
+from mmtrio.runtime.telegram_commands import ControlHandler, TelegramCommands
+from mmtrio.runtime.telegram_text import HELP_TEXT, FillTally, daily_text, fills_text
 
-ControlHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 QUEUE_SIZE = 100
-MAX_TEXT = 4000  # Telegram's limit is 4096 characters per message
-RETRY_S = (1.0, 2.0, 5.0, 15.0, 30.0)
-SEND_INTERVAL_S = 1.0  # between two messages to one chat (Telegram allows about 1/s per chat)
 DROP_REPORT_S = 60.0  # at most one "messages dropped" report this often during a burst
-CONFLICT_LOG_S = 300.0  # the 409 "another poller" error is repeated this often at most
-HELP_TEXT = "commands: /status, /kill [reason], /resume"
-
-
-@dataclass(slots=True)
-class _FillTally:
-    count: int = 0
-    buys: int = 0
-    sells: int = 0
-    lots: int = 0
 
 
 @dataclass(slots=True)
 class _Msg:
     kind: str  # "state" (state changes: consecutive ones are merged), "drops", "other"
     text: str
-
-
-@dataclass(slots=True)
-class _Answer:
-    status: int | None  # None: no HTTP answer (network error, timeout)
-    body: dict[str, Any] | None
-    error: str | None  # None: ok
-    retry_after: float | None = None  # Telegram's "parameters.retry_after" (429)
 
 
 class TelegramNotifier:
@@ -105,7 +88,7 @@ class TelegramNotifier:
         self._status = status
         self._control = control
         self._wall_ms = wall_ms
-        self._base = f"{cfg.api_url.rstrip('/')}/bot{token}"
+        self._api = BotApi(cfg.api_url, token)
         self._transport = transport
         self._queue: collections.deque[_Msg] = collections.deque()
         self._inflight: _Msg | None = None
@@ -113,17 +96,16 @@ class TelegramNotifier:
         self.dropped = 0
         self._unreported_drops = 0
         self._last_drop_report = -DROP_REPORT_S
-        self._last_sent: dict[int, float] = {}
-        self._malformed_seen: set[str] = set()
-        self._offset: int | None = None
-        self.username: str | None = None  # from getMe, to skip "/kill@other_bot"
-        self._get_me_tried = False
-        # Commands sent before this instant are not obeyed (Telegram keeps them for 24 h).
-        self._started_ms = wall_ms()
-        self.sent = 0
-        self._tally = _FillTally()
+        self._commands = TelegramCommands(
+            cfg,
+            self._api,
+            bot=bot,
+            control=control,
+            started_ms=wall_ms(),
+            client=lambda: self._client,
+        )
+        self._tally = FillTally()
         self._day_equity: Decimal | None = None
-        self._strangers: set[int] = set()
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -133,6 +115,16 @@ class TelegramNotifier:
         if inst is None:
             raise RuntimeError("telegram: the instrument is not known before the start-up")
         return inst
+
+    @property
+    def sent(self) -> int:
+        """Messages Telegram accepted."""
+        return self._api.sent
+
+    @property
+    def username(self) -> str | None:
+        """This bot's username, once getMe told it (to skip "/kill@other_bot")."""
+        return self._commands.username
 
     # --- called from the trading loop (no await, no I/O) ----------------------------------------
     def notify(self, text: str, kind: str = "other") -> None:
@@ -167,35 +159,16 @@ class TelegramNotifier:
         elif notice.kind == "alert" and notice.message.startswith("kill switch"):
             self.notify(f"🛑 {where}: {notice.message}")
         elif notice.kind == "fill":
-            side, qty = notice.data.get("side"), notice.data.get("qty")
-            self._tally.count += 1
-            if side == "BUY":
-                self._tally.buys += 1
-            elif side == "SELL":
-                self._tally.sells += 1
-            if isinstance(qty, int):
-                self._tally.lots += qty
+            self._tally.add(notice)
 
     # --- messages built from the status -------------------------------------------------------
-    def _pnl(self, st: StrategyStatus) -> str:
-        pnl, q = units.ledger_pnl(st.ledger), self.inst.quote_asset
-        return (
-            f"session P&L {units.money(pnl.equity)} {q} (realised {units.money(pnl.realised)}, "
-            f"unrealised {units.money(pnl.unrealised)}, fees {units.money(pnl.fees)}, "
-            f"funding {units.money(pnl.funding)})"
-        )
-
     def fills_summary(self) -> str | None:
         """The fills since the last summary (None when there were none); resets the tally."""
-        t, self._tally = self._tally, _FillTally()
+        t, self._tally = self._tally, FillTally()
         st = self._status()
         if t.count == 0 or st is None:
             return None
-        return (
-            f"{self.bot} {self.inst.symbol}: {t.count} fill(s) (buy {t.buys} / sell {t.sells}, "
-            f"{units.sized(self.inst, t.lots)}); position "
-            f"{units.sized(self.inst, st.position_lots, signed=True)}; {self._pnl(st)}"
-        )
+        return fills_text(self.bot, self.inst, t, st)
 
     def daily_pnl(self) -> str | None:
         """The day's P&L message (None before the strategy reports a status)."""
@@ -205,12 +178,11 @@ class TelegramNotifier:
         equity = st.ledger.equity
         day = equity - (self._day_equity if self._day_equity is not None else Decimal(0))
         self._day_equity = equity
-        return (
-            f"{self.bot} {self.inst.symbol} daily: {units.money(day)} {self.inst.quote_asset} "
-            f"since the last daily message; {self._pnl(st)}; {st.ledger.fills} fills; position "
-            f"{units.sized(self.inst, st.position_lots, signed=True)}; state "
-            f"{st.trading_state.value}"
-        )
+        return daily_text(self.bot, self.inst, day, st)
+
+    async def command(self, chat: int, text: str) -> str | None:
+        """The answer to one command from an allowed chat (None: not answered)."""
+        return await self._commands.command(chat, text)
 
     # --- tasks ----------------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -230,7 +202,7 @@ class TelegramNotifier:
                     nursery.start_soon(self._guarded, "sender", self._sender)
                     nursery.start_soon(self._guarded, "periodic", self._periodic)
                     if commands:
-                        nursery.start_soon(self._guarded, "poller", self._poller)
+                        nursery.start_soon(self._guarded, "poller", self._commands.poll)
                     task_status.started()
             finally:
                 self._client = None
@@ -244,12 +216,11 @@ class TelegramNotifier:
                 await task()
                 return
             except Exception as exc:  # Telegram must never stop trading
-                delay = RETRY_S[min(failures, len(RETRY_S) - 1)]
+                delay = backoff_s(failures)
                 logger.error(
-                    "telegram {} task failed ({}: {}); restarted in {} s; trading goes on",
+                    "telegram {} task failed ({}); restarted in {} s; trading goes on",
                     name,
-                    type(exc).__name__,
-                    _brief(exc),
+                    brief(exc),
                     delay,
                 )
                 failures += 1
@@ -268,15 +239,11 @@ class TelegramNotifier:
                 failures = 0
                 while pending:
                     chat = pending[0]
-                    done, retry_after = await self._send_one(client, chat, text[:MAX_TEXT])
+                    done, retry_after = await self._api.send_one(client, chat, text[:MAX_TEXT])
                     if done:
                         pending.pop(0)
                         continue
-                    delay = (
-                        retry_after
-                        if retry_after is not None
-                        else RETRY_S[min(failures, len(RETRY_S) - 1)]
-                    )
+                    delay = retry_after if retry_after is not None else backoff_s(failures)
                     failures += 1
                     if trio.current_time() + delay >= deadline:
                         why = f"the next retry (in {delay:g} s) is past the {timeout_s:g} s budget"
@@ -305,25 +272,18 @@ class TelegramNotifier:
                 failures = 0
                 for chat in self.cfg.chat_ids:
                     while True:
-                        await self._pace(chat)
-                        done, retry_after = await self._send_one(client, chat, item.text)
+                        await self._api.pace(chat)
+                        done, retry_after = await self._api.send_one(client, chat, item.text)
                         if done:
                             break
                         if retry_after is None:
-                            retry_after = RETRY_S[min(failures, len(RETRY_S) - 1)]
+                            retry_after = backoff_s(failures)
                         failures += 1
                         await trio.sleep(retry_after)
             finally:
                 self._inflight = None
             if self._queue and self._queue[0] is item:
                 self._queue.popleft()
-
-    async def _pace(self, chat: int) -> None:
-        """At least ``SEND_INTERVAL_S`` between two messages to one chat (Telegram: ~1/s)."""
-        last = self._last_sent.get(chat)
-        if last is not None:
-            await trio.sleep_until(last + SEND_INTERVAL_S)
-        self._last_sent[chat] = trio.current_time()
 
     def _report_drops(self, *, force: bool) -> None:
         """A WARNING (and a message) for the messages the full queue dropped: when the burst is
@@ -343,56 +303,6 @@ class TelegramNotifier:
         self._queue.append(
             _Msg("drops", f"⚠ {self.bot}: {count} Telegram message(s) dropped (queue full)")
         )
-
-    async def _call(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        payload: dict[str, Any],
-        http_timeout: httpx.Timeout | None = None,
-    ) -> _Answer:
-        """One Bot API call; never raises (but cancellation). Errors name the method, never the
-        URL (which holds the token)."""
-        try:
-            if http_timeout is None:
-                r = await client.post(f"{self._base}/{method}", json=payload)
-            else:
-                url = f"{self._base}/{method}"
-                r = await client.post(url, json=payload, timeout=http_timeout)
-        except httpx.HTTPError as exc:
-            return _Answer(None, None, type(exc).__name__)
-        try:
-            body = r.json()
-        except ValueError:
-            return _Answer(r.status_code, None, f"HTTP {r.status_code} (not JSON)")
-        if not isinstance(body, dict):
-            return _Answer(r.status_code, None, f"HTTP {r.status_code} (not a JSON object)")
-        if r.status_code == 200 and body.get("ok") is True:
-            return _Answer(200, body, None)
-        desc = body.get("description")
-        answer = _Answer(r.status_code, body, f"HTTP {r.status_code}: {desc}")
-        params = body.get("parameters")
-        if isinstance(params, dict):
-            ra = params.get("retry_after")
-            if isinstance(ra, int | float) and not isinstance(ra, bool) and 0 < ra <= 3600:
-                answer.retry_after = float(ra)
-        return answer
-
-    async def _send_one(
-        self, client: httpx.AsyncClient, chat: int, text: str
-    ) -> tuple[bool, float | None]:
-        """One sendMessage: (done, retry_after). Done when sent, or refused for good (a 4xx
-        other than 429: bad chat id, blocked bot: the message will never go, it is dropped).
-        Not done: retry, after ``retry_after`` when Telegram said (429), else a back-off."""
-        a = await self._call(client, "sendMessage", {"chat_id": chat, "text": text})
-        if a.error is None:
-            self.sent += 1
-            return True, None
-        logger.warning("telegram sendMessage failed: {}", a.error)
-        status = a.status
-        if status is None or status == 429 or status >= 500 or status == 200:
-            return False, a.retry_after
-        return True, None
 
     async def _periodic(self) -> None:
         next_summary = trio.current_time() + self.cfg.fills_summary_s
@@ -417,184 +327,5 @@ class TelegramNotifier:
         seconds = (target - now).total_seconds()
         return seconds if seconds > 1 else seconds + 86_400
 
-    def _malformed(self, kind: str, what: str) -> None:
-        """A WARNING the first time an answer of ``kind`` is malformed (then DEBUG)."""
-        if kind in self._malformed_seen:
-            logger.debug("telegram: malformed {}: {}", kind, what)
-            return
-        self._malformed_seen.add(kind)
-        logger.warning("telegram: skipped a malformed {}: {} (logged once)", kind, what)
 
-    async def _get_me(self, client: httpx.AsyncClient) -> None:
-        """Learn this bot's username (getMe), to tell ``/kill@other_bot`` apart; failure is
-        tolerated (commands with a suffix are then obeyed, as before)."""
-        self._get_me_tried = True
-        a = await self._call(client, "getMe", {})
-        result = a.body.get("result") if a.error is None and a.body is not None else None
-        name = result.get("username") if isinstance(result, dict) else None
-        if isinstance(name, str) and name:
-            self.username = name
-            logger.info("telegram: this bot is @{}", name)
-        else:
-            logger.warning("telegram getMe failed ({}): /cmd@bot suffixes not checked", a.error)
-
-    async def _poller(self) -> None:
-        client = self._client
-        if client is None:
-            return
-        if self.username is None and not self._get_me_tried:
-            with trio.move_on_after(15):
-                await self._get_me(client)
-        failures = 0
-        last_conflict_log: float | None = None
-        while True:
-            client = self._client
-            if client is None:
-                return
-            params: dict[str, Any] = {"timeout": 30, "allowed_updates": ["message"]}
-            if self._offset is not None:
-                params["offset"] = self._offset
-            a = await self._call(client, "getUpdates", params, http_timeout=httpx.Timeout(40.0))
-            if a.status == 409:
-                now = trio.current_time()
-                if last_conflict_log is None or now - last_conflict_log >= CONFLICT_LOG_S:
-                    last_conflict_log = now
-                    logger.error(
-                        "telegram: getUpdates answered 409 Conflict: another process polls this "
-                        "bot token (another mmtrio bot?); commands are NOT being received. Each "
-                        "bot needs its own Telegram bot (token, from @BotFather), or [telegram] "
-                        "commands = false on all but one. ({})",
-                        a.error,
-                    )
-                await trio.sleep(a.retry_after or RETRY_S[-1])
-                continue
-            if a.error is not None or a.body is None:
-                logger.warning("telegram getUpdates failed: {}", a.error)
-                await trio.sleep(a.retry_after or RETRY_S[min(failures, len(RETRY_S) - 1)])
-                failures += 1
-                continue
-            updates = a.body.get("result")
-            if not isinstance(updates, list):
-                self._malformed(
-                    "getUpdates answer", f"result is {type(updates).__name__}, not a list"
-                )
-                await trio.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
-                failures += 1
-                continue
-            failures = 0
-            for update in updates:
-                if not isinstance(update, dict):
-                    self._malformed("update", f"{type(update).__name__}, not an object")
-                    continue
-                uid = update.get("update_id")
-                if not isinstance(uid, int) or isinstance(uid, bool):
-                    self._malformed("update", "update_id missing or not an integer")
-                    continue
-                self._offset = uid + 1  # confirmed: Telegram will not send it again
-                await self._on_update(update)
-
-    async def _on_update(self, update: dict[str, Any]) -> None:
-        msg = update.get("message")
-        if msg is None:
-            return  # another kind of update (not asked for)
-        if not isinstance(msg, dict):
-            self._malformed("update", "message is not an object")
-            return
-        chat_obj = msg.get("chat")
-        chat = chat_obj.get("id") if isinstance(chat_obj, dict) else None
-        text = msg.get("text")
-        if not isinstance(chat, int) or isinstance(chat, bool):
-            self._malformed("message", "chat.id missing or not an integer")
-            return
-        if text is None:
-            return  # a photo, a sticker, a member joining: not a command
-        if not isinstance(text, str):
-            self._malformed("message", f"text is {type(text).__name__}, not a string")
-            return
-        if chat not in self.cfg.chat_ids:
-            if chat not in self._strangers:
-                self._strangers.add(chat)
-                logger.warning("telegram: ignored a message from chat {} (not in chat_ids)", chat)
-            return
-        client = self._client
-        reply = self._stale(chat, text.strip(), msg.get("date"))
-        if reply is None:
-            reply = await self.command(chat, text.strip())
-        if reply is not None and client is not None:
-            await self._pace(chat)
-            await self._send_one(client, chat, reply[:MAX_TEXT])
-
-    def _stale(self, chat: int, text: str, date: Any) -> str | None:
-        """The refusal of a message sent before this process started (or undated), else None.
-
-        Telegram keeps unconfirmed updates for 24 h: a /resume typed while the bot was down
-        must not lift, at the next start, a kill latched before it."""
-        started_s = self._started_ms // 1000
-        valid = isinstance(date, int) and not isinstance(date, bool) and date > 0
-        if valid and date >= started_s:
-            return None
-        started = _utc(self._started_ms / 1000)
-        sent = f"sent {_utc(date)}" if valid else "with no valid date"
-        logger.warning(
-            "telegram: ignored {!r} from chat {}: {}, before this bot started ({})",
-            text[:80],
-            chat,
-            sent,
-            started,
-        )
-        return (
-            f"{self.bot}: ignored {text[:80]!r}: {sent}, before this bot started ({started}). "
-            "Send it again if you still mean it."
-        )
-
-    async def command(self, chat: int, text: str) -> str | None:
-        """The answer to one command from an allowed chat (None: not answered)."""
-        if self._control is None:
-            return None
-        word, _, rest = text.partition(" ")
-        word, _, addressee = word.partition("@")  # "/status@my_bot" in a group
-        word = word.lower()
-        if addressee:
-            client = self._client
-            if self.username is None and not self._get_me_tried and client is not None:
-                with trio.move_on_after(10):
-                    await self._get_me(client)
-            if self.username is not None and addressee.lower() != self.username.lower():
-                logger.info(
-                    "telegram: ignored {}@{} from chat {} (this bot is @{})",
-                    word,
-                    addressee,
-                    chat,
-                    self.username,
-                )
-                return None
-        source = f"telegram chat {chat}"
-        if word == "/status":
-            answer = await self._control({"cmd": "status"})
-        elif word == "/kill":
-            reason = rest.strip() or "operator kill"
-            answer = await self._control({"cmd": "kill", "reason": f"{reason} ({source})"})
-        elif word == "/resume":
-            answer = await self._control({"cmd": "resume", "reason": f"operator resume ({source})"})
-        else:
-            return HELP_TEXT
-        logger.info("telegram: {} from chat {}", word, chat)
-        if not answer.get("ok"):
-            return f"{self.bot}: {word[1:]} refused: {answer.get('error')}"
-        snap = answer.get("status")
-        line = status_line(snap) if isinstance(snap, dict) else "no status"
-        return f"{self.bot}: {word[1:]} done\n{line}" if word != "/status" else line
-
-
-def _utc(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _brief(exc: BaseException) -> str:
-    """An error without the request URL (which holds the token)."""
-    if isinstance(exc, httpx.HTTPError):
-        return type(exc).__name__
-    return str(exc)
-
-
-__all__ = ["HELP_TEXT", "TelegramNotifier"]
+__all__ = ["HELP_TEXT", "ControlHandler", "TelegramNotifier"]

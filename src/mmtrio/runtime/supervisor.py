@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import trio
 from loguru import logger
 
+from mmtrio.error_text import error_text
 from mmtrio.errors import MmtrioError, ParameterError
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup):
         leaves = "; ".join(_describe(e) for e in exc.exceptions)
         return f"{len(exc.exceptions)} errors [{leaves}]"
-    return f"{type(exc).__name__}: {exc}"
+    return error_text(exc, typed=True)
 
 
 class _ReadySignal:

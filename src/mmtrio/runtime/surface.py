@@ -56,6 +56,7 @@ from mmtrio.config.credentials import load_telegram_token
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
 from mmtrio.core.notices import Notice
+from mmtrio.error_text import error_text
 from mmtrio.errors import ConfigError
 from mmtrio.runtime.diskguard import DiskGuard, DiskLevel, DiskState
 from mmtrio.runtime.inbox import Inbox
@@ -307,7 +308,7 @@ class OperatorSurface:
                     self.metrics_url = await nursery.start(serve_metrics, self.metrics, host, port)
                 except* OSError as group:
                     raise ConfigError(
-                        f"cannot serve metrics on {host}:{port}: {group.exceptions[0]}; another "
+                        f"cannot serve metrics on {host}:{port}: {error_text(group)}; another "
                         "process holds the port? change [metrics] port or set enabled = false"
                     ) from None
                 logger.info("metrics on {}/metrics", self.metrics_url)

@@ -129,6 +129,12 @@ _LOGGED_NOTICES = {
 }
 
 
+# Refusals that are part of quoting, not news: a post-only order the book moved through
+# (the safety distance widens on its own, and a slot that keeps meeting them backs off with
+# a WARNING). Logged at DEBUG, still once per window per reason; journaled like every one.
+_ROUTINE_REJECTS = frozenset({"would_cross"})
+
+
 def _back_to_active(notice: Notice) -> bool:
     """A state change to ACTIVE (``HALTED -> ACTIVE: all risk checks clear`` at every
     start): logged at INFO, while each restriction (to REDUCING_ONLY or HALTED) stays a
@@ -339,6 +345,8 @@ class TradingLoop:
     def _log(self, notice: Notice, level: str, now: int, prefix: str = "") -> None:
         message = prefix + notice.message
         if notice.kind == "reject":
+            if notice.data.get("reject_kind") in _ROUTINE_REJECTS:
+                level = "DEBUG"
             held = self._repeats.admit(
                 repeat_key(
                     f"{notice.data.get('reject_kind')} {notice.data.get('code')} "

@@ -43,6 +43,7 @@ from loguru import logger
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from mmtrio import determinism
+from mmtrio.error_text import error_text
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.venues.silence import SilenceWatch
 
@@ -213,8 +214,7 @@ class WsConnection(abc.ABC):
                     nursery.cancel_scope.cancel()
             reason = self._end_reason
         except* NETWORK_ERRORS as group:
-            first = group.exceptions[0]
-            reason = f"{type(first).__name__}: {first}"
+            reason = error_text(group)
         if opened_at is not None and trio.current_time() - opened_at >= self.healthy_after_s:
             self._proven()  # up long enough: healthy although nothing said so (quiet stream)
         return reason

@@ -50,6 +50,7 @@ from mmtrio.core.events import (
     TimeInForce,
 )
 from mmtrio.core.instruments import Instrument
+from mmtrio.error_text import error_text
 from mmtrio.errors import MmtrioError, OutcomeUnknownError, ProtocolError, RateLimited
 from mmtrio.venues.hyperliquid.codec import OrderState, decimal_of, dumps, field, int_of, loads
 from mmtrio.venues.hyperliquid.codec_info import parse_fill, parse_order
@@ -247,7 +248,7 @@ class UserStream(HyperliquidWs):
             self._pending.pop(rid, None)
             # The frame may or may not have reached the venue: an action's fate is unknown.
             raise OutcomeUnknownError(
-                f"post {rid}: websocket failed while sending: {exc}"
+                f"post {rid}: websocket failed while sending: {error_text(exc)}"
             ) from None
         self.posts += 1
         try:
