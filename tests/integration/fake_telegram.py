@@ -68,7 +68,9 @@ class FakeBotApi:
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [s.text for s in self.sent if chat_id is None or s.chat_id == chat_id]
 
-    async def wait_for(self, pred: Callable[[list[str]], bool], timeout_s: float = 20) -> None:
+    async def wait_for(self, pred: Callable[[list[str]], bool], timeout_s: float = 60) -> None:
+        # A bound for a hung bot, not a speed check: a loaded machine (the suite's three
+        # workers beside real processes) took over 20 s for one step of a paper bot.
         with trio.fail_after(timeout_s):
             while not pred(self.texts()):
                 await self._changed()
