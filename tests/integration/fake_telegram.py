@@ -69,8 +69,8 @@ class FakeBotApi:
         return [s.text for s in self.sent if chat_id is None or s.chat_id == chat_id]
 
     async def wait_for(self, pred: Callable[[list[str]], bool], timeout_s: float = 60) -> None:
-        # A bound for a hung bot, not a speed check: a loaded machine (the suite's three
-        # workers beside real processes) took over 20 s for one step of a paper bot.
+        # A bound for a hung bot, not a speed check: at 20 s a test of a paper bot failed once
+        # on a loaded machine (helpers and a campaign beside it) and passed on every rerun.
         with trio.fail_after(timeout_s):
             while not pred(self.texts()):
                 await self._changed()
