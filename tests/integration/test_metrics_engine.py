@@ -48,15 +48,12 @@ def scrape(engine: PaperEngine) -> dict[tuple[str, tuple[tuple[str, str], ...]],
 
 async def test_order_socket_back_offs_and_cancel_alls_reach_the_metrics(tmp_path: Path) -> None:
     port = free_port()
-    cfg_path = write_config(
-        tmp_path,
-        **{
-            "[metrics]                    # all restart\nenabled = false ": (
-                "[metrics]                    # all restart\nenabled = true "
-            ),
-            "port = 9464 ": f"port = {port} ",
-        },
-    )
+    cfg_path = write_config(tmp_path)
+    text = cfg_path.read_text()
+    metrics_off = "[metrics]                    # all restart\nenabled = false "
+    assert metrics_off in text
+    text = text.replace(metrics_off, metrics_off.replace("false", "true"))
+    cfg_path.write_text(text.replace("port = 9464 ", f"port = {port} "))
     config = load_config(cfg_path)
     assert config.metrics.enabled and config.metrics.port == port
     engine = paper_engine(cfg_path, config)

@@ -26,7 +26,7 @@ from mmtrio.runtime.screen import (
 from mmtrio.runtime.screen_view import Connection
 from mmtrio.runtime.status import StatusSources
 from mmtrio.venues.protocol import SocketHealth
-from tests.strategies import SampleStatus, sample_status, status_views
+from tests.strategies import SampleConnection, SampleStatus, sample_status, status_views
 
 
 def screen_lines(view: StatusView | None) -> list[str]:
@@ -308,7 +308,10 @@ def test_the_order_socket_is_a_connection_whose_counts_stay_monotonic() -> None:
         ("orders", 6),
     ]
     # three sockets and REST latency on the health line, within 80 columns
-    lines = screen_lines(dataclasses.replace(sample_status(), connections=view.connections))
+    shown = tuple(
+        SampleConnection(c.name, c.up, c.reconnects, c.messages) for c in view.connections
+    )
+    lines = screen_lines(dataclasses.replace(sample_status(), connections=shown))
     assert_fits(lines)
     (ws,) = [line for line in lines if line.startswith("ws ")]
     assert "market up  user up ↻12  orders up ↻2  REST p50 480µs p99 1050µs" in ws
