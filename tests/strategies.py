@@ -377,6 +377,7 @@ from mmtrio.core.ledger import LedgerSnapshot  # noqa: E402
 from mmtrio.core.notices import Notice, QuoteStatus, StrategyStatus  # noqa: E402
 from mmtrio.core.orders import OrderState  # noqa: E402
 from mmtrio.core.risk import InventoryBand, TradingState  # noqa: E402
+from mmtrio.runtime.backoffs import BackoffTally  # noqa: E402
 from mmtrio.runtime.supervisor import ChildState, ChildStatus  # noqa: E402
 
 
@@ -387,6 +388,7 @@ class SampleConnection:
     name: str
     up: bool
     reconnects: int
+    messages: int = 0
 
 
 @_dataclass(frozen=True)
@@ -409,6 +411,7 @@ class SampleStatus:
     rest_p99_us: int | None
     rate_limits: tuple[SampleRateLimit, ...]
     children: tuple[ChildStatus, ...]
+    backoffs: tuple[BackoffTally, ...] = ()
     max_position_lots: int | None = 20
     stopping: str | None = None
 
@@ -526,6 +529,7 @@ def sample_status(**overrides: object) -> SampleStatus:
             ChildStatus("market-feed", ChildState.RUNNING, 0, 0, None, 1.0, None),
             ChildStatus("user-stream", ChildState.RUNNING, 1, 1, "ConnectionFailed: x", 2.0, None),
         ),
+        "backoffs": (BackoffTally("venue", 1, 2.0), BackoffTally("rate_budget", 0, 0.0)),
     }
     fields.update(overrides)
     return SampleStatus(**fields)  # type: ignore[arg-type]

@@ -42,7 +42,7 @@ from mmtrio.venues.hyperliquid.codec_exchange import exchange_payload, place_act
 from mmtrio.venues.hyperliquid.codec_info import instrument_of
 from mmtrio.venues.hyperliquid.signing import AgentKey
 from mmtrio.venues.hyperliquid.venue import HyperliquidSession
-from mmtrio.venues.protocol import SessionHooks, VenueCredentials, VenueSettings
+from mmtrio.venues.protocol import SessionHooks, SocketHealth, VenueCredentials, VenueSettings
 from mmtrio.venues.registry import venue as venue_factory
 
 pytestmark = pytest.mark.integration
@@ -131,6 +131,8 @@ async def test_orders_fills_and_the_dead_man_over_the_websocket(tmp_path: Path) 
             price = inst.floor_price(book.bids[0][0] * 95 // 100)
             ack = await gw.place(PlaceOrder(cid, "BTC", Side.BUY, price, 1000))
             assert ack.status is OrderStatus.NEW and gw.via_ws == 1 and gw.via_rest == 0
+            # the user stream's connection is the order socket (ws="orders" in the metrics)
+            assert s.order_socket() == SocketHealth(True, 1, 1)
             (listed,) = await gw.open_orders("BTC")
             assert (listed.client_id, listed.price, listed.qty) == (cid, price, 1000)
             # Modify: a new oid under the same cloid; the core sees one order, amended.

@@ -20,7 +20,7 @@ from mmtrio.venues.okx.codec import OkxDecoder
 from mmtrio.venues.okx.order_session import OrderSession
 from mmtrio.venues.okx.signing import Signer
 from mmtrio.venues.okx.streams import MarketStream, UserStream
-from mmtrio.venues.protocol import MarketEvent
+from mmtrio.venues.protocol import MarketEvent, SocketHealth
 
 pytestmark = pytest.mark.integration
 
@@ -222,9 +222,11 @@ async def test_order_session_matches_answers_by_id_and_loses_none_silently(
         )  # fmt: skip
         with pytest.raises(ConnectionFailed, match="not logged in"):
             await session.request("order", [{"clOrdId": "a"}])
+        assert session.health() == SocketHealth(False, 0, 0)  # what ws="orders" shows
         n.start_soon(session.run)
         with trio.fail_after(5):
             await session.wait_ready()
+        assert session.health() == SocketHealth(True, 1, 0)
         results: dict[str, Any] = {}
 
         async def ask(cid: str) -> None:
@@ -239,4 +241,5 @@ async def test_order_session_matches_answers_by_id_and_loses_none_silently(
         with pytest.raises(OutcomeUnknownError, match="closed before the answer"):
             await session.request("cancel-order", [{"clOrdId": "c"}])
         assert not session.ready
+        assert session.health() == SocketHealth(False, 1, 3)  # three ops sent, then down
         n.cancel_scope.cancel()

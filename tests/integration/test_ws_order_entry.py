@@ -12,14 +12,25 @@ from urllib.parse import urlsplit
 
 import pytest
 import trio
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from mmtrio.chaos.proxy import FaultProxy
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import OrderStatus, Side, TimeInForce
 from mmtrio.errors import AuthError, OutcomeUnknownError, RateLimited, VenueError
+from mmtrio.runtime.metrics import Metrics
+from mmtrio.runtime.screen_view import SnapshotBuilder
+from mmtrio.runtime.status import StatusSources
 from mmtrio.sim.venue import SimVenue
 from mmtrio.venues.binance.venue import VENUE, BinanceSession
-from mmtrio.venues.protocol import SessionHooks, SupervisedTasks, VenueCredentials, VenueSettings
+from mmtrio.venues.protocol import (
+    OrderSocket,
+    SessionHooks,
+    SupervisedTasks,
+    VenueCredentials,
+    VenueSettings,
+)
 from tests.integration.sim_helpers import KEY, SECRET, running_sim
 
 pytestmark = pytest.mark.integration
@@ -242,3 +253,38 @@ async def test_bad_frames_and_answers_nobody_waits_for_are_counted_not_fatal() -
         assert orders.codeless_errors == 3
         ack = await sess.gateway.place(place(sess, "ws-h"))  # the session carries on
         assert ack.client_id == "ws-h" and orders.connected
+
+
+async def test_the_order_socket_shows_as_ws_orders_in_the_metrics() -> None:
+    async with session() as (venue, sess):
+        orders = sess.orders
+        assert orders is not None
+        src = StatusSources(symbol=SYM, clock_ms=clock, instrument=sess.instrument)
+        src.orders = sess.order_socket if isinstance(sess, OrderSocket) else None
+        metrics = Metrics(SnapshotBuilder(src).build)
+        await sess.gateway.place(place(sess, "ws-m"))
+        got = exported(metrics)
+        assert got[("mmtrio_ws_up", "orders")] == 1.0
+        assert got[("mmtrio_ws_messages_total", "orders")] == 1
+        assert got[("mmtrio_ws_reconnects_total", "orders")] == 0
+        orders.backoff.base_s = orders.backoff.cap_s = 1.0  # stay down a moment
+        venue.inject("ws_close", {"target": "orders"})
+        await until_connected(sess, up=False)
+        assert exported(metrics)[("mmtrio_ws_up", "orders")] == 0.0
+        await until_connected(sess)
+        await sess.gateway.cancel(CancelOrder("ws-m", SYM))
+        got = exported(metrics)
+        assert got[("mmtrio_ws_up", "orders")] == 1.0
+        assert got[("mmtrio_ws_reconnects_total", "orders")] == 1
+        assert got[("mmtrio_ws_messages_total", "orders")] == 2
+
+
+def exported(metrics: Metrics) -> dict[tuple[str, str], float]:
+    """{(name, ws label): value} of the websocket series."""
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (s.name, s.labels["ws"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if "ws" in s.labels
+    }

@@ -6,13 +6,15 @@ import dataclasses
 
 import httpx
 import trio
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from mmtrio.core.risk import TradingState
+from mmtrio.runtime.backoffs import BackoffTally
 from mmtrio.runtime.metrics import Metrics, serve_metrics
 from mmtrio.runtime.screen import StatusView
-from tests.strategies import sample_status
+from tests.strategies import SampleConnection, sample_status
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -112,3 +114,30 @@ async def test_every_series_carries_bot_venue_and_symbol() -> None:
     assert got[("mmtrio_position", tuple(sorted(labels.items())))] == 0.004
     assert got[("mmtrio_position_limit", tuple(sorted(labels.items())))] == 0.02
     assert any(name == "mmtrio_start_time_seconds" for name, _ in got)
+
+
+def test_order_socket_back_offs_and_cancel_alls_are_exported_with_their_labels() -> None:
+    view: StatusView | None = sample_status(
+        connections=(
+            SampleConnection("market", True, 0, 900),
+            SampleConnection("user", True, 1, 12),
+            SampleConnection("orders", False, 3, 41),
+        ),
+        backoffs=(BackoffTally("venue", 2, 3.5), BackoffTally("rate_budget", 7, 0.25)),
+    )
+    metrics = Metrics(lambda: view)
+    got = samples(generate_latest(metrics.registry).decode())
+    assert got[("mmtrio_notices_total", (("kind", "cancel_all"),))] == 0  # exported at zero
+    metrics.count_cancel_all()
+    metrics.count_notice("cancel")
+    got = samples(generate_latest(metrics.registry).decode())
+    assert got[("mmtrio_ws_up", (("ws", "orders"),))] == 0.0
+    assert got[("mmtrio_ws_reconnects_total", (("ws", "orders"),))] == 3
+    assert got[("mmtrio_ws_messages_total", (("ws", "orders"),))] == 41
+    assert got[("mmtrio_ws_messages_total", (("ws", "market"),))] == 900
+    assert got[("mmtrio_venue_backoffs_total", (("reason", "venue"),))] == 2
+    assert got[("mmtrio_venue_backoffs_total", (("reason", "rate_budget"),))] == 7
+    assert got[("mmtrio_venue_backoff_seconds_total", (("reason", "venue"),))] == 3.5
+    assert got[("mmtrio_venue_backoff_seconds_total", (("reason", "rate_budget"),))] == 0.25
+    assert got[("mmtrio_notices_total", (("kind", "cancel_all"),))] == 1
+    assert got[("mmtrio_notices_total", (("kind", "cancel"),))] == 1

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mmtrio.runtime.engine_startup import SESSION_START_TIMEOUT_S
 from mmtrio.runtime.metrics import Metrics
 from tests.debian_tools import debian_tool
-from tests.strategies import sample_status
+from tests.strategies import SampleConnection, sample_status
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"
@@ -217,3 +217,31 @@ def test_operator_guide_covers_the_lifecycle() -> None:
     for heading in ("Install", "Keys", "Configure", "Start", "Watch", "Kill and resume",
                     "Upgrade", "Recover after a crash or power loss"):  # fmt: skip
         assert f". {heading}" in guide, heading
+
+
+def test_the_operator_guide_lists_exactly_the_exported_metrics() -> None:
+    guide = (ROOT / "docs" / "OPERATOR.md").read_text()
+    rows = [line for line in guide.splitlines() if line.startswith("| `mmtrio_")]
+    documented = {
+        name.removesuffix("_total")
+        for row in rows
+        for name in re.findall(r"mmtrio_[a-z0-9_]+", row)
+    }
+    assert len(rows) >= 20
+    # A bot with every optional series present: an order socket, back-offs, both histograms.
+    view = sample_status(
+        connections=(SampleConnection("market", True, 0, 9), SampleConnection("orders", True, 1, 2))
+    )
+    metrics = Metrics(lambda: view)
+    metrics.observe_rest(0.01)
+    metrics.observe_tick_to_order(0.001)
+    exposition = generate_latest(metrics.registry).decode()
+    families = {
+        f.name
+        for f in text_string_to_metric_families(exposition)
+        if f.samples and not f.name.endswith("_created")  # prometheus_client's own, per counter
+    }
+    assert documented == families, (
+        f"documented, not exported: {sorted(documented - families)}; "
+        f"exported, not documented: {sorted(families - documented)}"
+    )

@@ -23,8 +23,10 @@ from mmtrio.runtime.screen import (
     run_screen,
     status_line,
 )
+from mmtrio.runtime.screen_view import Connection
 from mmtrio.runtime.status import StatusSources
-from tests.strategies import SampleStatus, sample_status, status_views
+from mmtrio.venues.protocol import SocketHealth
+from tests.strategies import SampleConnection, SampleStatus, sample_status, status_views
 
 
 def screen_lines(view: StatusView | None) -> list[str]:
@@ -270,3 +272,44 @@ def test_money_that_rounds_to_zero_prints_without_a_minus_sign() -> None:
     assert "-0.00" not in text
     assert "P&L +0.00  real +0.00  unreal +0.00  fees +0.00  fund +0.00" in text
     assert "equity +0.00 (real +0.00 unreal +0.00 fees +0.00 fund +0.00)" in text
+
+
+def test_the_order_socket_is_a_connection_whose_counts_stay_monotonic() -> None:
+    health = [SocketHealth(True, 1, 3)]
+    src = StatusSources(symbol="BTCUSDT", clock_ms=lambda: 0, instrument=BTCUSDT)
+    src.market = LaneStats(connected=True, received=40)
+    src.user = LaneStats(connected=True, received=7, reconnects=12)
+
+    def orders() -> Connection | None:
+        view = builder.build()
+        assert view is not None
+        return next((c for c in view.connections if c.name == "orders"), None)
+
+    builder = SnapshotBuilder(src)
+    assert orders() is None  # a session without an order socket: no "orders" series
+    src.orders = lambda: health[0]
+    assert orders() == Connection("orders", True, 0, 3)
+    health[0] = SocketHealth(False, 1, 3)  # down
+    assert orders() == Connection("orders", False, 0, 3)
+    health[0] = SocketHealth(True, 2, 4)  # back: a reconnect
+    assert orders() == Connection("orders", True, 1, 4)
+    # The next session's socket counts from zero: carried on, never backwards (a counter).
+    health[0] = SocketHealth(True, 1, 0)
+    assert orders() == Connection("orders", True, 2, 4)
+    health[0] = SocketHealth(True, 1, 2)
+    assert orders() == Connection("orders", True, 2, 6)
+    view = builder.build()
+    assert view is not None
+    assert [(c.name, c.messages) for c in view.connections] == [
+        ("market", 40),
+        ("user", 7),
+        ("orders", 6),
+    ]
+    # three sockets and REST latency on the health line, within 80 columns
+    shown = tuple(
+        SampleConnection(c.name, c.up, c.reconnects, c.messages) for c in view.connections
+    )
+    lines = screen_lines(dataclasses.replace(sample_status(), connections=shown))
+    assert_fits(lines)
+    (ws,) = [line for line in lines if line.startswith("ws ")]
+    assert "market up  user up ↻12  orders up ↻2  REST p50 480µs p99 1050µs" in ws

@@ -32,6 +32,9 @@ class Surface:
     def stopped(self, code: int) -> None:
         self.calls.append(f"stopped {code}")
 
+    def cancel_all_sent(self) -> None:
+        self.calls.append("cancel-all sent")
+
     async def farewell(self, text: str) -> None:
         self.calls.append("farewell " + text.splitlines()[0])
 
@@ -143,7 +146,7 @@ async def test_a_start_up_stopped_before_order_entry_cancels_what_an_unclean_ses
     # full journal before order entry; the killed bot's quote rested until the venue's
     # cancel-all-after fired. With the session's gateway the stop cancels it and confirms.
     venue = LeftBehind(["mmt2x19"], fails=fails)
-    p, rec, _ = parts(previous_clean=False)
+    p, rec, surface = parts(previous_clean=False)
     p.gateway = venue  # type: ignore[assignment]
     assert await cleanup(p, HowItEnded(crashed="journal failed: disk I/O error"), 5.0) == (
         EXIT_FAILED  # a journal failure is still a failure; the venue side is settled
@@ -155,6 +158,8 @@ async def test_a_start_up_stopped_before_order_entry_cancels_what_an_unclean_ses
     assert rec.commands == [CancelAll("BTCUSDT", "stop: journal failed: disk I/O error")] * (
         fails + 1
     )
+    # and counted in the metrics (notices_total{kind="cancel_all"}), each one
+    assert surface.calls.count("cancel-all sent") == fails + 1
     assert rec.notes[-1] == (
         "stop",
         {"reason": "journal failed: disk I/O error", "exit_code": EXIT_FAILED, "open_orders": 0},

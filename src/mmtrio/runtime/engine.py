@@ -61,6 +61,7 @@ from mmtrio.runtime.supervisor import SupervisorEscalation
 from mmtrio.runtime.trading import JournalRecorder
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import (
+    OrderSocket,
     SessionHooks,
     VenueCredentials,
     VenueFactory,
@@ -172,18 +173,24 @@ class Engine(EngineStartup, EngineBot):
             if usage_to:
                 usage_to[0].on_usage(usage)
 
+        def on_blocked(until_ms: int) -> None:
+            block.record(until_ms)  # a restart honours it too
+            self.backoffs.venue(until_ms)  # the metrics count it
+
         session = self.venue.open(
             self.settings,
             self.credentials,
             SessionHooks(
                 clock_ms=self.clock_ms,
-                on_blocked=block.record,
+                on_blocked=on_blocked,
                 on_usage=on_usage,
                 http_transport=self.transports.http,
                 ws_connect=self.transports.ws_connect,
             ),
         )
         self.session = session
+        # its order socket, on the screen and in the metrics (ws="orders"), when it has one
+        self.sources.orders = session.order_socket if isinstance(session, OrderSocket) else None
         # the budget counts from the session's first request (runtime/startup_budget.py)
         early = StartupBudget(
             session.rate_limits,
@@ -191,6 +198,7 @@ class Engine(EngineStartup, EngineBot):
             usage=rate_usage,
             clock_ms=self.clock_ms,
         )
+        early.backoffs = self.backoffs
 
         def budget() -> RateBudget:  # start-up's, then the execution's
             return early.budget if self.running is None else self.running.execution.budget

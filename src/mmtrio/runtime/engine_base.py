@@ -18,6 +18,7 @@ import trio
 from mmtrio.config import Config
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime.assembly import Running
+from mmtrio.runtime.backoffs import Backoffs
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal_writer import JournalWriter
@@ -78,6 +79,8 @@ class EngineBase:
         self.sources = StatusSources(
             symbol=self.symbol, clock_ms=self.clock_ms, bot=config.runtime.name, venue=venue.name
         )
+        self.backoffs = Backoffs(self.clock_ms)  # the process's, across sessions
+        self.sources.backoffs = self.backoffs
         self.exit_summary: ExitSummary | None = None  # set by the cleanup (runtime/shutdown)
         self.inbox = Inbox(clock_ms=self.clock_ms)
         self.operator = Operator(

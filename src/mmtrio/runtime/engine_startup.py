@@ -97,6 +97,8 @@ class EngineStartup(EngineBase):
             try:
                 # A Retry-After from an earlier session or process still holds: not sent into.
                 blocked_s = block.remaining_ms() / 1000
+                if blocked_s > 0:  # the metrics count it as the venue's back-off it is
+                    self.backoffs.venue(self.clock_ms() + block.remaining_ms())
                 scope.deadline += blocked_s
                 self.surface.extend_start(blocked_s)
                 await block.wait()

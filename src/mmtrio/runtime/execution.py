@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from typing import TypeVar
 
 import trio
@@ -63,6 +64,7 @@ from mmtrio.errors import (
     VenueError,
 )
 from mmtrio.runtime import probe
+from mmtrio.runtime.backoffs import Backoffs
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
 from mmtrio.runtime.in_doubt import watch_late_landings
@@ -121,6 +123,8 @@ class Execution:
         self.local_rejects = 0
         self.unknown_outcomes = 0
         self.rate_limited = 0
+        # Back-offs for the metrics (runtime/backoffs.py): the surface binds the bot's.
+        self.backoffs: Backoffs | None = None
 
     # --- wiring -------------------------------------------------------------------------
     async def pace(self, cost: RequestCost) -> None:
@@ -132,6 +136,8 @@ class Execution:
         not sit out its deadline."""
         wait = self.budget.wait_ms(cost, self.clock_ms())
         if wait > PACE_MAX_WAIT_MS:
+            if self.backoffs is not None:
+                self.backoffs.budget_refused()
             raise RateLimited(
                 f"rate budget full for {wait / 1000:.1f} s more; request not sent",
                 code="rate_budget",
@@ -182,6 +188,8 @@ class Execution:
                 wait, reason = 0, f"rate budget can never send it: {exc}"
             if reason is None and wait:
                 reason = f"rate budget exhausted for {wait} ms; not queued (would be stale)"
+                if self.backoffs is not None:
+                    self.backoffs.budget_refused()
             elif reason is None and not self.breaker.allow(now):
                 reason = self.breaker.refusal_reason(now)
             elif reason is None:
@@ -194,12 +202,17 @@ class Execution:
 
     async def _wait_budget(self, cost: RequestCost) -> None:
         """Sleep until ``cost`` fits the budget (a 429 block included), then reserve it."""
-        while True:
-            now = self.clock_ms()
-            wait = self.budget.wait_ms(cost, now)
-            if wait == 0 and self.budget.try_acquire(cost, now):
-                return
-            await trio.sleep(max(wait, 1) / 1000.0)
+        with ExitStack() as held:
+            waiting = False
+            while True:
+                now = self.clock_ms()
+                wait = self.budget.wait_ms(cost, now)
+                if wait == 0 and self.budget.try_acquire(cost, now):
+                    return
+                if self.backoffs is not None and not waiting:
+                    held.enter_context(self.backoffs.budget_wait())  # once per request
+                    waiting = True
+                await trio.sleep(max(wait, 1) / 1000.0)
 
     async def _exclusive(self, client_id: str, fn: Callable[[], Awaitable[Event]]) -> Event:
         """Run ``fn`` with no other request for ``client_id`` in flight."""

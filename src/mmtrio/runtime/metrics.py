@@ -8,9 +8,11 @@ gauges would put work on the hot path. Only the latencies need per-event recordi
 ``Histogram.observe`` is a lock and a bisect. The registry is private to a :class:`Metrics`
 instance (not prometheus_client's global), so tests and a reload never collide.
 
-Totals that the snapshot holds as counts since start (fills, reconnects, restarts) are
-exported as counters; everything else as gauges. Label cardinality is bounded: side × level
-(≤ 10 levels), three rate-limit windows, a handful of children.
+Totals that the snapshot holds as counts since start (fills, reconnects, websocket messages,
+restarts, rate-limit back-offs and their seconds) are exported as counters; everything else
+as gauges. Label cardinality is bounded: side × level (≤ 10 levels), three rate-limit
+windows, three websockets (``market``, ``user``, ``orders`` where the venue takes orders over
+one), two back-off reasons, a handful of children.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mmtrio.runtime.screen import StatusView
 from mmtrio.runtime.supervisor import ChildState
 
 PREFIX = "mmtrio"
+CANCEL_ALL = "cancel_all"  # the notices counter's kind for a cancel-all sent
 # Tick-to-order (market message in → order request out): tens of µs to a few ms.
 TICK_TO_ORDER_BUCKETS = (
     50e-6,
@@ -173,15 +176,42 @@ class _StatusCollector(Collector):
 
     @staticmethod
     def _health(view: StatusView) -> Iterator[Metric]:
-        conn = GaugeMetricFamily(f"{PREFIX}_ws_up", "1 while the websocket is up", labels=["ws"])
+        conn = GaugeMetricFamily(
+            f"{PREFIX}_ws_up",
+            "1 while the websocket is up (market, user; orders: the order-entry socket)",
+            labels=["ws"],
+        )
         reconn = CounterMetricFamily(
             f"{PREFIX}_ws_reconnects", "websocket reconnections", labels=["ws"]
+        )
+        messages = CounterMetricFamily(
+            f"{PREFIX}_ws_messages",
+            "websocket messages: market and user events received, order requests sent",
+            labels=["ws"],
         )
         for c in view.connections:
             conn.add_metric([c.name], float(c.up))
             reconn.add_metric([c.name], c.reconnects)
+            messages.add_metric([c.name], c.messages)
         yield conn
         yield reconn
+        yield messages
+        backoffs = CounterMetricFamily(
+            f"{PREFIX}_venue_backoffs",
+            "rate-limit back-offs: venue = a 429/418 answer, rate_budget = a request our own "
+            "rate budget held back",
+            labels=["reason"],
+        )
+        backoff_s = CounterMetricFamily(
+            f"{PREFIX}_venue_backoff_seconds",
+            "time a rate-limit back-off held the bot back (overlapping ones once)",
+            labels=["reason"],
+        )
+        for b in view.backoffs:
+            backoffs.add_metric([b.reason], b.count)
+            backoff_s.add_metric([b.reason], b.seconds)
+        yield backoffs
+        yield backoff_s
         used = GaugeMetricFamily(
             f"{PREFIX}_rate_limit_used_ratio", "venue rate-limit window usage", labels=["window"]
         )
@@ -260,11 +290,12 @@ class Metrics:
         )
         self.notices = Counter(
             f"{PREFIX}_notices",
-            "strategy notices by kind (quote = a place/amend sent, reject, alert, ...)",
+            "strategy notices by kind (quote = a place/amend sent, cancel = a cancel sent, "
+            "reject, alert, ...) and cancel_all = a cancel-all sent (a halt's or the stop's)",
             labelnames=["kind"],
             registry=inner,
         )
-        for kind in sorted(NOTICE_KINDS):
+        for kind in sorted(NOTICE_KINDS | {CANCEL_ALL}):
             self.notices.labels(kind=kind)  # export zeros: rate() needs the series to exist
 
     def set_clock_offset(self, offset_ms: int) -> None:
@@ -283,6 +314,11 @@ class Metrics:
         """Count one strategy notice (the engine calls it for each drained notice)."""
         # An unknown kind still counts: the label set stays bounded by the core's own kinds.
         self.notices.labels(kind=kind if kind in NOTICE_KINDS else "other").inc()
+
+    def count_cancel_all(self) -> None:
+        """Count one cancel-all sent: no strategy notice says it (the halt's comes as an
+        alert, the stop's from the runtime), yet it is an order message like a cancel."""
+        self.notices.labels(kind=CANCEL_ALL).inc()
 
 
 def metrics_app(metrics: Metrics) -> Callable[[ASGIScope, ASGIReceive, ASGISend], Awaitable[None]]:

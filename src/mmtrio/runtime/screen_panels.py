@@ -275,7 +275,9 @@ def _health(view: StatusView) -> list[Text]:
     for c in view.connections:
         conn.append(f"{c.name} ")
         conn.append("up" if c.up else "DOWN", style="green" if c.up else "bold red")
-        conn.append(f" ({c.reconnects} reconn)  ", style="dim")
+        if c.reconnects:  # as the tasks' restarts: three sockets and REST fit in 80 columns
+            conn.append(f" ↻{c.reconnects}", style="yellow")
+        conn.append("  ")
     conn.append("REST p50 ", style="dim")
     conn.append(_latency(view.rest_p50_us))
     conn.append(" p99 ", style="dim")

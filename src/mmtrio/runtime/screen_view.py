@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.notices import StrategyStatus
+from mmtrio.runtime.backoffs import BackoffTally
 from mmtrio.runtime.inbox import LaneStats
 from mmtrio.runtime.status import StatusSources
 from mmtrio.runtime.supervisor import ChildStatus
@@ -31,6 +32,12 @@ class ConnectionView(Protocol):
     @property
     def reconnects(self) -> int:
         """Reconnections since start (monotonic: metrics export it as a counter)."""
+        ...
+
+    @property
+    def messages(self) -> int:
+        """Messages since start (monotonic): events received on a market or user stream,
+        requests sent on the order socket."""
         ...
 
 
@@ -95,6 +102,11 @@ class StatusView(Protocol):
         """The supervisor's children."""
         ...
 
+    @property
+    def backoffs(self) -> Sequence[BackoffTally]:
+        """Rate-limit back-offs since start, by reason (runtime/backoffs.py)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Connection:
@@ -103,6 +115,7 @@ class Connection:
     name: str
     up: bool
     reconnects: int
+    messages: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +138,7 @@ class ScreenSnapshot:
     rest_p99_us: int | None
     rate_limits: tuple[RateLimit, ...]
     children: tuple[ChildStatus, ...]
+    backoffs: tuple[BackoffTally, ...] = ()
     max_position_lots: int | None = None  # risk.max_position: the header names a side off
     stopping: str | None = None  # the reason, once the shutdown has begun
 
@@ -135,7 +149,10 @@ class SnapshotBuilder:
     Call :meth:`build` on the Trio thread only: it reads live objects (strategy, execution,
     supervisor) without awaiting, so the snapshot is consistent. Reconnects are the feeds' own
     count (``LaneStats.reconnects``, every FeedStatus), or — for a feed object that does not
-    count — the ``connected`` flag going up again between builds (a lower bound).
+    count — the ``connected`` flag going up again between builds (a lower bound). The order
+    socket (``orders``, when the session has one: :class:`~mmtrio.venues.protocol.OrderSocket`)
+    counts its own; a new socket object (a new session) starting again from zero is carried
+    on from the old one's last counts, so every count stays monotonic.
     """
 
     def __init__(self, src: StatusSources) -> None:
@@ -144,6 +161,8 @@ class SnapshotBuilder:
         self._seen_up: dict[str, bool] = {}
         self._ever_up: set[str] = set()
         self._reconnects: dict[str, int] = {}
+        self._orders_seen = (0, 0)  # the order socket's last (sessions, requests)
+        self._orders_carried = (0, 0)  # counts of earlier socket objects, carried on
 
     def _connection(self, name: str, feed: LaneStats | None) -> Connection | None:
         if feed is None:
@@ -158,7 +177,22 @@ class SnapshotBuilder:
             self._seen_up[name] = feed.connected
         # LaneStats counts every FeedStatus (exact); the flag-watching count covers feeds that
         # do not (a lower bound). Both are monotonic, so the larger stays a valid counter.
-        return Connection(name, feed.connected, max(self._reconnects.get(name, 0), feed.reconnects))
+        reconnects = max(self._reconnects.get(name, 0), feed.reconnects)
+        return Connection(name, feed.connected, reconnects, feed.received)
+
+    def _orders(self) -> Connection | None:
+        health = self._src.orders() if self._src.orders is not None else None
+        if health is None:
+            return None
+        now = (health.sessions, health.requests)
+        seen = self._orders_seen
+        if now[0] < seen[0] or now[1] < seen[1]:
+            # Counted from zero again: another socket object (the next session's).
+            carried = self._orders_carried
+            self._orders_carried = (carried[0] + seen[0], carried[1] + seen[1])
+        self._orders_seen = now
+        sessions, requests = (c + n for c, n in zip(self._orders_carried, now, strict=True))
+        return Connection("orders", health.connected, max(0, sessions - 1), requests)
 
     def build(self) -> ScreenSnapshot | None:
         """The current snapshot (Trio thread, no await); None until the venue's instrument
@@ -178,7 +212,11 @@ class SnapshotBuilder:
                 for name, window in budget.items():
                     if isinstance(window, dict) and "used" in window and "limit" in window:
                         limits.append(RateLimit(name, int(window["used"]), int(window["limit"])))
-        conns = [self._connection("market", src.market), self._connection("user", src.user)]
+        conns = [
+            self._connection("market", src.market),
+            self._connection("user", src.user),
+            self._orders(),
+        ]
         children = tuple(src.supervisor.snapshot()) if src.supervisor is not None else ()
         return ScreenSnapshot(
             instrument=src.instrument,
@@ -188,6 +226,7 @@ class SnapshotBuilder:
             rest_p99_us=p99 if isinstance(p99, int) else None,
             rate_limits=tuple(limits),
             children=children,
+            backoffs=src.backoffs.tallies() if src.backoffs is not None else (),
             max_position_lots=max_position_lots(self._src.strategy),
             stopping=self.stopping,
         )

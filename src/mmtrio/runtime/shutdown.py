@@ -218,6 +218,7 @@ def _journal_cancel_all(parts: Parts, reason: str) -> Callable[[], None]:
 
     def note() -> None:
         nonlocal said
+        parts.surface.cancel_all_sent()  # the metrics count it as the loop's are
         try:
             parts.recorder.command(CancelAll(parts.symbol, f"stop: {reason}"), parts.clock_ms())
         except JournalError as exc:

@@ -20,10 +20,12 @@ deadline by the wait: the venue's window is not start-up's slowness).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 
 import trio
 
 from mmtrio.core.ratelimit import RateBudget, RateLimits, RequestCost
+from mmtrio.runtime.backoffs import Backoffs
 from mmtrio.runtime.rate_usage import RateUsageFile
 
 
@@ -42,19 +44,25 @@ class StartupBudget:
         self._usage = usage
         self._clock_ms = clock_ms
         self.on_wait: Callable[[float], None] | None = None
+        self.backoffs: Backoffs | None = None  # a read's wait counts there (metrics)
         usage.restore_into(self.budget, clock_ms())
 
     async def pace(self, cost: RequestCost) -> None:
         """Wait until ``cost`` fits, reserve it and record it before the request leaves."""
-        while True:
-            now = self._clock_ms()
-            wait = self.budget.wait_ms(cost, now)
-            if wait == 0 and self.budget.try_acquire(cost, now):
-                self._usage.save(self.budget, now)
-                return
-            if self.on_wait is not None:
-                self.on_wait(wait / 1000)
-            await trio.sleep(max(wait, 1) / 1000)
+        with ExitStack() as held:
+            waiting = False
+            while True:
+                now = self._clock_ms()
+                wait = self.budget.wait_ms(cost, now)
+                if wait == 0 and self.budget.try_acquire(cost, now):
+                    self._usage.save(self.budget, now)
+                    return
+                if self.on_wait is not None:
+                    self.on_wait(wait / 1000)
+                if self.backoffs is not None and not waiting:
+                    held.enter_context(self.backoffs.budget_wait())  # once per request
+                    waiting = True
+                await trio.sleep(max(wait, 1) / 1000)
 
     def charge(self, cost: RequestCost, at_ms: int) -> None:
         """Book a request already sent at ``at_ms`` (sent before pacing was attached)."""

@@ -24,8 +24,10 @@ from loguru import logger
 
 from mmtrio import determinism
 from mmtrio.core.instruments import Instrument
+from mmtrio.runtime.backoffs import Backoffs
 from mmtrio.runtime.inbox import LaneStats
 from mmtrio.runtime.status_doc import STATUS_SCHEMA, strategy_doc, units_doc
+from mmtrio.venues.protocol import SocketHealth
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -61,6 +63,9 @@ class StatusSources:
     supervisor: Any = None  # runtime.supervisor.Supervisor
     market: LaneStats | None = None
     user: LaneStats | None = None
+    # The venue's order socket, when the session has one (venues.protocol.OrderSocket).
+    orders: Callable[[], SocketHealth | None] | None = None
+    backoffs: Backoffs | None = None  # rate-limit back-offs since start (metrics)
     journal: Any = None  # runtime.journal_writer.JournalWriter
     loop: Any = None  # runtime.trading.TradingLoop
     phase: str = "starting"

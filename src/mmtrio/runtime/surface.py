@@ -9,7 +9,8 @@ The engine knows this module through four calls (see ``runtime/engine*.py``):
   what journald and ``jq`` read.
 - :meth:`OperatorSurface.bind` (once the strategy exists): the trading loop beats the watchdog
   every iteration and wakes at least every half ``max_silence_s`` even in a quiet market; each
-  drained notice is counted; execution's venue requests are timed into the REST histogram.
+  drained notice is counted, and each cancel-all sent; execution's venue requests are timed
+  into the REST histogram, and its rate-budget waits counted as back-offs.
 - :meth:`OperatorSurface.run` (a task of the bot nursery, after the start-up reconciliation):
   first disk check, metrics server bound; then, once the market and user streams are both
   connected, ``READY=1`` (see "READY" below); it runs the screen, the watchdog pinger,
@@ -53,7 +54,7 @@ from rich.console import Console
 from mmtrio import determinism, units
 from mmtrio.config import Config
 from mmtrio.config.credentials import load_telegram_token
-from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
+from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder
 from mmtrio.core.events import Fill, KillSwitch, OrderUpdate
 from mmtrio.core.notices import Notice
 from mmtrio.error_text import error_text
@@ -272,6 +273,7 @@ class OperatorSurface:
     def bind(self, loop: TradingLoop, execution: Any, events: Inbox) -> None:
         """Hook the trading loop, execution's gateway and the inbox (see module doc)."""
         self._events = events
+        execution.backoffs = self.sources.backoffs  # its rate-budget waits (metrics)
         if self.pinger is not None:
             loop.on_iteration = self.pinger.beat
             # Half the allowed silence: a quiet market still beats well inside the window.
@@ -282,7 +284,12 @@ class OperatorSurface:
             def count(notice: Notice) -> None:
                 metrics.count_notice(notice.kind)
 
+            def sent(command: Command) -> None:
+                if isinstance(command, CancelAll):  # a halt's (no notice says it was sent)
+                    metrics.count_cancel_all()
+
             loop.on_notice = count
+            loop.on_command = sent
             loop.on_tick_to_order = metrics.observe_tick_to_order
             execution.gateway = TimedGateway(execution.gateway, metrics.observe_rest)
         if self.telegram is not None:
@@ -358,6 +365,11 @@ class OperatorSurface:
             "(READY=1 sent to systemd)"
         )
         self.notifier.ready(sd_status_text(self.builder.build(), "running"))
+
+    def cancel_all_sent(self) -> None:
+        """The stop sent a cancel-all (it does not go through the loop): count it."""
+        if self.metrics is not None:
+            self.metrics.count_cancel_all()
 
     def extend_start(self, seconds: float) -> None:
         """Start-up waits ``seconds`` because the venue asked: give systemd that long more."""

@@ -184,6 +184,8 @@ class TradingLoop:
         # Seconds from the arrival of the market event that led to an order to the order
         # handed to execution (the tick-to-order histogram; runtime/surface.py binds it).
         self.on_tick_to_order: Callable[[float], None] | None = None
+        # Every command handed to execution (metrics: the cancel-alls no notice counts).
+        self.on_command: Callable[[Command], None] | None = None
         self.max_idle_s: float | None = None
         self._repeats = RepeatLimiter()  # rejections repeat in bursts; the log says it once
 
@@ -313,6 +315,8 @@ class TradingLoop:
         for cmd in commands:
             await self._out.send(cmd)
             self.commands_sent += 1
+            if self.on_command is not None:
+                self.on_command(cmd)
 
     def drain_startup(self, now: int) -> None:
         """Log and record now the notices of the steps the start-up reconciliation made

@@ -65,8 +65,10 @@ __all__ = [
     "MarketSink",
     "Mode",
     "OrderAck",
+    "OrderSocket",
     "RequestCosts",
     "SessionHooks",
+    "SocketHealth",
     "UserFeed",
     "UserSink",
     "VenueCredentials",
@@ -281,6 +283,34 @@ class AssetPrices(Protocol):
     Raises a :class:`~mmtrio.errors.VenueError` when the venue cannot say."""
 
     async def asset_price(self, asset: str) -> Decimal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SocketHealth:
+    """An order-entry WebSocket as the runtime shows it (status screen, metrics ``ws="orders"``).
+
+    ``connected``: orders go over it now (connected and, where the venue asks, logged on).
+    ``sessions``: how many times it came up since the socket object was made.
+    ``requests``: order requests written to it (REST carries the rest).
+    """
+
+    connected: bool
+    sessions: int
+    requests: int
+
+    @property
+    def reconnects(self) -> int:
+        """Sessions after the first."""
+        return max(0, self.sessions - 1)
+
+
+@runtime_checkable
+class OrderSocket(Protocol):
+    """What a session with WebSocket order entry also provides: that socket's health, None
+    while it has none (no ``order_ws`` configured on Binance; before Hyperliquid's user stream,
+    which carries its orders, exists). A session without the method has no order socket."""
+
+    def order_socket(self) -> SocketHealth | None: ...
 
 
 REQUEST_PAID: ContextVar[bool] = ContextVar("mmtrio_request_paid", default=False)

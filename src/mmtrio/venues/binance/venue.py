@@ -35,6 +35,7 @@ from mmtrio.venues.protocol import (
     MarketFeed,
     Mode,
     SessionHooks,
+    SocketHealth,
     UserFeed,
     VenueCredentials,
     VenueSettings,
@@ -178,6 +179,10 @@ class BinanceSession:
         if self.orders is None:
             return []
         return [("order-socket", self.orders.run)]
+
+    def order_socket(self) -> SocketHealth | None:
+        """The ws-fapi order socket's health (:class:`~mmtrio.venues.protocol.OrderSocket`)."""
+        return None if self.orders is None else self.orders.health()
 
     # --- account and clock ------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:

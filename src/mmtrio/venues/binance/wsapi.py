@@ -66,6 +66,7 @@ from mmtrio.venues.binance import codec_rest as cr
 from mmtrio.venues.binance.costs import ORDERS_1M, ORDERS_10S, WEIGHT
 from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import AnySigner, Params
+from mmtrio.venues.protocol import SocketHealth
 from mmtrio.venues.wsconn import Connect, WsConnection, open_socket
 
 DEFAULT_TIMEOUT_S = 5.0  # as REST's read timeout: beyond it the outcome is unknown
@@ -138,6 +139,7 @@ class WsOrderEntry(WsConnection):
         self._pending: dict[str, _Pending] = {}
         self._next_id = 0
         self.requests = 0
+        self.sessions = 0  # connections that came up (logged on, with an Ed25519 key)
         self.unknown_ids = 0  # answers nobody waits for (late, or not ours)
         self.bad_frames = 0  # not JSON, not an object, or no id
         self.lost_in_flight = 0  # requests whose socket closed before the answer
@@ -147,6 +149,10 @@ class WsOrderEntry(WsConnection):
     @property
     def connected(self) -> bool:
         return self._ws is not None
+
+    def health(self) -> SocketHealth:
+        """Up or not, how often it came up, requests sent (status screen, metrics)."""
+        return SocketHealth(self.connected, self.sessions, self.requests)
 
     async def run(self) -> None:
         """Connect and serve forever (cancel to stop); reconnects with backoff."""
@@ -168,6 +174,7 @@ class WsOrderEntry(WsConnection):
         if self._signer.logs_on:
             await self._logon(ws)  # before the socket counts as up: nothing else is in flight
         self._ws = ws
+        self.sessions += 1
         try:
             while True:
                 self._on_frame(await ws.get_message())

@@ -56,7 +56,7 @@ from mmtrio.venues.hyperliquid.codec import OrderState, decimal_of, dumps, field
 from mmtrio.venues.hyperliquid.codec_info import parse_fill, parse_order
 from mmtrio.venues.hyperliquid.tracking import OrderTracking, Tracked, is_cancel_status
 from mmtrio.venues.hyperliquid.wsbase import HyperliquidWs, subscribe_frame
-from mmtrio.venues.protocol import UserSink
+from mmtrio.venues.protocol import SocketHealth, UserSink
 from mmtrio.venues.wsconn import Connect, open_socket
 
 DEFAULT_POST_TIMEOUT_S = 5.0
@@ -177,6 +177,7 @@ class UserStream(HyperliquidWs):
         self._pending: dict[int, tuple[trio.Event, list[Any]]] = {}
         self.skipped: Counter[str] = Counter()
         self.posts = 0
+        self.sessions = 0  # connections that came up subscribed (and could carry posts)
         tracking.release = self._release
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -214,6 +215,7 @@ class UserStream(HyperliquidWs):
         for kind in ("orderUpdates", "userFills", "userEvents"):
             await ws.send_message(subscribe_frame({"type": kind, "user": self.account}))
         self._ws = ws
+        self.sessions += 1
         try:
             await super()._serve(ws, nursery)
         finally:
@@ -224,6 +226,10 @@ class UserStream(HyperliquidWs):
     @property
     def connected(self) -> bool:
         return self._ws is not None
+
+    def health(self) -> SocketHealth:
+        """As the order socket: up or not, how often it came up, posts sent."""
+        return SocketHealth(self.connected, self.sessions, self.posts)
 
     def _fail_pending(self, reason: str) -> None:
         for done, slot in self._pending.values():

@@ -57,6 +57,7 @@ from mmtrio.venues.protocol import (
     MarketFeed,
     Mode,
     SessionHooks,
+    SocketHealth,
     UserFeed,
     VenueCredentials,
     VenueSettings,
@@ -282,6 +283,12 @@ class HyperliquidSession:
         self.gateway.post = stream  # order entry rides on this connection while it is up
         stream.on_limit = self.gateway.note_limit  # 429s start the back-off as they are read
         return stream
+
+    def order_socket(self) -> SocketHealth | None:
+        """The user stream's connection, which carries the orders (``post``) while it is up
+        (:class:`~mmtrio.venues.protocol.OrderSocket`); None before the user stream exists."""
+        post = None if self._gateway is None else self._gateway.post
+        return None if post is None else post.health()
 
     async def aclose(self) -> None:
         await self.rest.aclose()

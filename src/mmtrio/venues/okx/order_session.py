@@ -29,6 +29,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 from mmtrio.errors import ConnectionFailed, OutcomeUnknownError
 from mmtrio.venues.okx.codec import OpResult, WsEvent
 from mmtrio.venues.okx.wsbase import OkxWs
+from mmtrio.venues.protocol import SocketHealth
 
 DEFAULT_RESPONSE_TIMEOUT_S = 5.0
 MAX_IN_FLIGHT = 256
@@ -63,6 +64,7 @@ class OrderSession(OkxWs):
         self._pending: dict[str, _Slot] = {}
         self._next = 0
         self.sent = 0
+        self.sessions = 0  # logged-in connections
         self.late_answers = 0
         self.unmatched: Counter[str] = Counter()
         self.last_down = ""
@@ -71,6 +73,10 @@ class OrderSession(OkxWs):
     def ready(self) -> bool:
         """True while logged in: requests go over this connection."""
         return self._ws is not None
+
+    def health(self) -> SocketHealth:
+        """Logged in or not, how often it logged in, ops sent (status screen, metrics)."""
+        return SocketHealth(self.ready, self.sessions, self.sent)
 
     async def wait_ready(self) -> None:
         """Return once the session is logged in (at once if it is)."""
@@ -87,6 +93,7 @@ class OrderSession(OkxWs):
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
         await self._login(ws)
         self._ws = ws
+        self.sessions += 1
         self._up.set()
         try:
             await super()._serve(ws, nursery)

@@ -40,6 +40,7 @@ from mmtrio.venues.protocol import (
     MarketFeed,
     Mode,
     SessionHooks,
+    SocketHealth,
     UserFeed,
     VenueCredentials,
     VenueSettings,
@@ -247,6 +248,11 @@ class OkxSession:
             signer=self.signer,
             mode=self.mode,
         )
+
+    def order_socket(self) -> SocketHealth | None:
+        """The order session's health (:class:`~mmtrio.venues.protocol.OrderSocket`); None
+        before the instrument is read (the session is made with it)."""
+        return None if self._orders is None else self._orders.health()
 
     async def aclose(self) -> None:
         await self.rest.aclose()
