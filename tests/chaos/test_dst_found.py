@@ -151,3 +151,19 @@ def test_seed_203627_a_place_in_doubt_landing_after_the_stop_is_cancelled(
     defective = run_one(203627, 60.0, tmp_path / "defective")
     assert [v.invariant for v in defective.result.violations] == [4]
     assert "mmt1-42" in defective.result.violations[0].message
+
+
+def test_seed_203907_the_watch_for_late_orders_keeps_to_the_stop_s_budget(
+    tmp_path: Path,
+) -> None:
+    """**Seed 203907 (60 s): the stop took 7.4 s of its 5** (invariant: the stop after a
+    full journal). A place in doubt could land for 4.2 s more, so the stop watched the open
+    orders (``runtime/in_doubt.py``); three looks answered 429, each next one waited out the
+    back-off, and the last ended 2.7 s past the budget. Every look and cancel of the watch is
+    now bounded by the stop's budget, and the dead-man countdown stays armed for what may
+    still land (tests/unit/test_in_doubt.py shows the bound; it failed before)."""
+    fixed = run_one(203907, 60.0, tmp_path / "fixed")
+    assert fixed.result.faults.get("journal_full") and fixed.result.faults.get("http_429")
+    assert fixed.result.violations == [], fixed.result.violations
+    logs = "".join(p.read_text() for p in Path(fixed.result.out_dir).glob("bot-*.log"))
+    assert "the stop's time ran out while watching for late orders" in logs

@@ -62,3 +62,24 @@ async def test_a_window_already_past_is_settled_at_once(
         4_000, ["mmt1-42"], clock_ms, 10.0, venue.cancel_all, venue.look
     )
     assert trio.current_time() == 5.0 and venue.cancel_alls == 0
+
+
+async def test_a_look_that_waits_past_the_budget_is_abandoned_at_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """DST seed 203907: each look answered 429 and the next waited out the back-off; the last
+    ended 2.7 s past the stop's budget. Every look is now bounded by the budget."""
+    looks: list[float] = []
+
+    async def slow_look() -> list[str]:
+        looks.append(trio.current_time())
+        await trio.sleep(2.0)  # a 429's back-off waited out before the request
+        return []
+
+    venue = Venue(lands_at=None)
+    settled = await watch_late_landings(
+        4_200, ["mmt3-1a"], clock_ms, 3.0, venue.cancel_all, slow_look
+    )
+    assert not settled  # the window was not seen out: the dead-man stays armed
+    assert trio.current_time() == 3.0  # at the budget, not at the end of the last look
+    assert len(looks) == 2
