@@ -55,6 +55,7 @@ from mmtrio.core.quoting import (
     ModelInputs,
     PostOnlySafety,
     Quote,
+    QuoteMemo,
     QuoteParams,
     quote,
 )
@@ -106,6 +107,9 @@ class QuotePlanner:
         # The last (config.quote, allow_bid, allow_ask) -> QuoteParams: rebuilding (and
         # re-validating) the frozen params on every step is a hot-path cost; same value.
         self._quote_params: tuple[QuoteParams, bool, bool, QuoteParams] | None = None
+        # This planner's memo of quoting's pure steps (the model, the widening, the ladders):
+        # its own, so other planners in the process (symbols, sweeps, tests) never evict it.
+        self._quote_memo = QuoteMemo()
         self.sigma = config.sigma_fallback_ticks
         self.sigma_source = "fallback"
         self._sigma_at = -(10**18)
@@ -276,6 +280,7 @@ class QuotePlanner:
             funding_rate=self.funding_rate,
             safety_ticks=self.safety.ticks,
             widening=self.widening,
+            memo=self._quote_memo,
         )
         if isinstance(result, CannotQuote):
             log.cannot_quote(result.reason)
