@@ -114,6 +114,7 @@ class QuotePlanner:
         self.sigma_source = "fallback"
         self._sigma_at = -(10**18)
         self._model_inputs = ModelInputs(math.nan, math.nan, math.nan)
+        self._finite_inputs: ModelInputs | None = None  # the last inputs found all finite
         self.config_version = 0  # bumped by swap: a reloaded config is a new plan input
         self.market_since: int | None = None  # the first applied book update (warm-up start)
         self.defence = Defence(config.defence)
@@ -261,10 +262,12 @@ class QuotePlanner:
         except ParameterError as exc:
             log.cannot_quote(f"no microprice: {exc}")
             return {}
-        for name, value in (("sigma", inputs.sigma), ("a", inputs.a), ("k", inputs.k)):
-            if not math.isfinite(value):
-                log.cannot_quote(f"model input {name} is not finite")
-                return {}
+        if inputs is not self._finite_inputs:  # checked once per inputs object
+            for name, value in (("sigma", inputs.sigma), ("a", inputs.a), ("k", inputs.k)):
+                if not math.isfinite(value):
+                    log.cannot_quote(f"model input {name} is not finite")
+                    return {}
+            self._finite_inputs = inputs
         qp = self._quote_params
         base = self.config.quote
         if qp is None or qp[0] is not base or (qp[1], qp[2]) != (view.allow_bid, view.allow_ask):
