@@ -72,6 +72,41 @@ def test_threshold_and_gain_shape_the_widening() -> None:
     assert d.extra_ticks(Side.BUY, 0, DefenceParams(max_widen_ticks=0)) == 0  # off
 
 
+def test_both_sides_at_once_are_bit_for_bit_the_two_sides_asked_apart() -> None:
+    """extra_ticks_both (one decay factor for both sides) leaves the very scores and gives
+    the very ticks of two extra_ticks calls, also when a markout decayed one side alone."""
+    both, apart = MarkoutDefence(), MarkoutDefence()
+    p = DefenceParams(markout_half_life_ms=7_000, markout_threshold_ticks=0.3, max_widen_ticks=9)
+    hl = p.markout_half_life_ms
+    widened = 0
+    # (time, markout side or None, markout ticks): decisions at the same ms, markouts on one
+    # side between decisions, long gaps
+    script = [
+        (0, None, 0.0),
+        (5, Side.BUY, -4.0),
+        (5, None, 0.0),
+        (5, None, 0.0),
+        (1_237, Side.SELL, -1.5),
+        (1_240, Side.BUY, -2.25),
+        (2_001, None, 0.0),
+        (9_999, Side.SELL, -6.0),
+        (10_000, None, 0.0),
+        (31_415, None, 0.0),
+        (31_416, Side.BUY, 3.0),
+        (90_000, None, 0.0),
+    ]
+    for now, side, ticks in script:
+        if side is not None:
+            both.on_markout(side, ticks, now, hl)
+            apart.on_markout(side, ticks, now, hl)
+        got = both.extra_ticks_both(now, p)
+        assert got == (apart.extra_ticks(Side.BUY, now, p), apart.extra_ticks(Side.SELL, now, p))
+        assert (both._sum, both._weight, both._at) == (apart._sum, apart._weight, apart._at)
+        widened += sum(got)
+    assert widened > 0  # the script does widen: the comparison is not of zeros
+    assert MarkoutDefence().extra_ticks_both(5, DefenceParams(max_widen_ticks=0)) == (0, 0)
+
+
 def test_the_widening_relaxes_when_the_side_stops_filling() -> None:
     d = MarkoutDefence()
     for _ in range(10):

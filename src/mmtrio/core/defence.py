@@ -203,6 +203,29 @@ class MarkoutDefence:
             return 0
         return min(p.max_widen_ticks, round(p.markout_gain * excess))
 
+    def extra_ticks_both(self, now: int, p: DefenceParams) -> tuple[int, int]:
+        """``(extra_ticks(BUY), extra_ticks(SELL))``, the decay factor computed once when
+        both sides were last decayed at the same time (always, but after a markout between
+        two decisions): the same factor, so the very values two calls give."""
+        if p.max_widen_ticks == 0:
+            return 0, 0
+        at = self._at[0]
+        if at is None or at != self._at[1] or now <= at:
+            return self.extra_ticks(Side.BUY, now, p), self.extra_ticks(Side.SELL, now, p)
+        d = math.exp(-_LN2 * (now - at) / p.markout_half_life_ms)
+        total, weight = self._sum, self._weight
+        total[0] *= d
+        total[1] *= d
+        weight[0] *= d
+        weight[1] *= d
+        self._at[0] = self._at[1] = now
+        out = [0, 0]
+        for i in (0, 1):
+            excess = -(total[i] / (weight[i] + PRIOR_FILLS)) - p.markout_threshold_ticks
+            if excess > 0:
+                out[i] = min(p.max_widen_ticks, round(p.markout_gain * excess))
+        return out[0], out[1]
+
 
 class VolRegime:
     """Short-window realised volatility against a long-window bipower baseline, on a regular
@@ -278,8 +301,7 @@ class Defence:
     def widening(self, now: int) -> Widening:
         """The widening in force at ``now`` (the same object while it is unchanged)."""
         p = self.params
-        bid = self.markouts.extra_ticks(Side.BUY, now, p)
-        ask = self.markouts.extra_ticks(Side.SELL, now, p)
+        bid, ask = self.markouts.extra_ticks_both(now, p)
         scale = self.regime.refresh(now, p.regime_max_scale)
         cur = self.current
         if (bid, ask, scale) != (cur.bid_ticks, cur.ask_ticks, cur.scale):  # Widening's ==

@@ -96,6 +96,7 @@ class OrderEmitter:
         # cancelled at our request, not by the venue (core/order_feedback.py says which).
         self.cancel_all_ts: int | None = None
         self.refused = 0  # requests held back or refused by risk (core/plan_skip.py)
+        self._last_tolerances: tuple[StrategyConfig, Tolerances] | None = None
 
     @property
     def instrument(self) -> Instrument:
@@ -226,6 +227,20 @@ class OrderEmitter:
                 strays.append(order)
         return held, strays
 
+    def _tolerances(self) -> Tolerances:
+        """The config's reconciliation tolerances, built once per config."""
+        cfg = self.config
+        last = self._last_tolerances
+        if last is None or last[0] is not cfg:
+            tol = Tolerances(
+                cfg.reprice_tolerance_ticks,
+                cfg.size_tolerance_lots,
+                cfg.min_requote_interval_ms,
+                cfg.use_amend,
+            )
+            last = self._last_tolerances = (cfg, tol)
+        return last[1]
+
     def reconcile(self, desired: dict[Slot, Quote], now: int, out: list[Command]) -> None:
         """Emit what takes the live orders to ``desired`` (paced; strays cancelled)."""
         self._halt_handled = False
@@ -233,12 +248,7 @@ class OrderEmitter:
         for order in strays:
             if order.state in _CANCELLABLE:
                 self.cancel(order, now, out, "orphan")
-        tol = Tolerances(
-            self.config.reprice_tolerance_ticks,
-            self.config.size_tolerance_lots,
-            self.config.min_requote_interval_ms,
-            self.config.use_amend,
-        )
+        tol = self._tolerances()
         self.requote_at = None
         paced = self.backoff.paced(self.last_action, self.config.min_requote_interval_ms)
         for action in reconcile(desired, held, now=now, last_action=paced, tol=tol):

@@ -55,6 +55,7 @@ from mmtrio.core.quoting import (
     ModelInputs,
     PostOnlySafety,
     Quote,
+    QuoteMemo,
     QuoteParams,
     quote,
 )
@@ -106,10 +107,14 @@ class QuotePlanner:
         # The last (config.quote, allow_bid, allow_ask) -> QuoteParams: rebuilding (and
         # re-validating) the frozen params on every step is a hot-path cost; same value.
         self._quote_params: tuple[QuoteParams, bool, bool, QuoteParams] | None = None
+        # This planner's memo of quoting's pure steps (the model, the widening, the ladders):
+        # its own, so other planners in the process (symbols, sweeps, tests) never evict it.
+        self._quote_memo = QuoteMemo()
         self.sigma = config.sigma_fallback_ticks
         self.sigma_source = "fallback"
         self._sigma_at = -(10**18)
         self._model_inputs = ModelInputs(math.nan, math.nan, math.nan)
+        self._finite_inputs: ModelInputs | None = None  # the last inputs found all finite
         self.config_version = 0  # bumped by swap: a reloaded config is a new plan input
         self.market_since: int | None = None  # the first applied book update (warm-up start)
         self.defence = Defence(config.defence)
@@ -257,10 +262,12 @@ class QuotePlanner:
         except ParameterError as exc:
             log.cannot_quote(f"no microprice: {exc}")
             return {}
-        for name, value in (("sigma", inputs.sigma), ("a", inputs.a), ("k", inputs.k)):
-            if not math.isfinite(value):
-                log.cannot_quote(f"model input {name} is not finite")
-                return {}
+        if inputs is not self._finite_inputs:  # checked once per inputs object
+            for name, value in (("sigma", inputs.sigma), ("a", inputs.a), ("k", inputs.k)):
+                if not math.isfinite(value):
+                    log.cannot_quote(f"model input {name} is not finite")
+                    return {}
+            self._finite_inputs = inputs
         qp = self._quote_params
         base = self.config.quote
         if qp is None or qp[0] is not base or (qp[1], qp[2]) != (view.allow_bid, view.allow_ask):
@@ -276,6 +283,7 @@ class QuotePlanner:
             funding_rate=self.funding_rate,
             safety_ticks=self.safety.ticks,
             widening=self.widening,
+            memo=self._quote_memo,
         )
         if isinstance(result, CannotQuote):
             log.cannot_quote(result.reason)

@@ -237,43 +237,8 @@ def _model(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances
     return glft_distances(q, params.gamma, inputs.sigma, inputs.k, inputs.a)
 
 
-# The last (params, q, inputs) and its distances: a plan re-runs the model on the same
-# inputs most of the time (σ, A and k are re-sampled about once a second, q moves on fills),
-# and the model is a pure function of them. Identity of the frozen params and inputs (the
-# planner hands the same objects while they are unchanged) and equality of q: a hit is the
-# very value a fresh computation gives. An input that raises is never remembered.
-_last_distances: tuple[QuoteParams, float, ModelInputs, QuoteDistances] | None = None
-
-
 def _distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
-    """Model distances with the skew scaled and the half spread clamped (memoised)."""
-    global _last_distances  # noqa: PLW0603 - a one-entry memo of a pure function
-    last = _last_distances
-    if last is not None and last[0] is params and last[2] is inputs and last[1] == q:
-        return last[3]
-    dist = _clamped_distances(params, q, inputs)
-    _last_distances = (params, q, inputs, dist)
-    return dist
-
-
-# The last widening applied (defence.widen, a pure function of the two frozen values): the
-# distances are memoised above and the widening is the same object while unchanged, so most
-# plans widen the very same pair again. Identity keys; a hit is the value widen() gives.
-_last_widened: tuple[QuoteDistances, Widening, QuoteDistances] | None = None
-
-
-def _widened(dist: QuoteDistances, widening: Widening) -> QuoteDistances:
-    """``widen(dist, widening)`` (memoised)."""
-    global _last_widened  # noqa: PLW0603 - a one-entry memo of a pure function
-    last = _last_widened
-    if last is not None and last[0] is dist and last[1] is widening:
-        return last[2]
-    out = widen(dist, widening)
-    _last_widened = (dist, widening, out)
-    return out
-
-
-def _clamped_distances(params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
+    """Model distances with the skew scaled and the half spread clamped."""
     d_q = _model(params, q, inputs)
     d_0 = _model(params, 0.0, inputs)
     s = params.inventory_skew
@@ -307,41 +272,6 @@ def _size(
     return lots
 
 
-# The last ladder of each side (BUY at 0, SELL at 1) and what it was built from: a new plan
-# mostly rounds to the same top of ladder (86 % of the ladders on the BTCUSDT 2024-08-08
-# backtest), and a ladder is a pure function of the frozen instrument and params (identity:
-# the planner hands the same objects while they are unchanged), the side, the top and the
-# size reduction (equality). A hit is the very value a fresh computation gives, and the same
-# (immutable) tuple, so the planner's desired quotes compare by identity.
-_last_ladders: list[tuple[Instrument, QuoteParams, int, float, tuple[Quote, ...]] | None] = [
-    None,
-    None,
-]
-
-
-def _ladder(
-    instrument: Instrument,
-    params: QuoteParams,
-    side: Side,
-    top: int,
-    reduce: float,
-) -> tuple[Quote, ...]:
-    """The side's levels from ``top`` outward (memoised per side, see ``_last_ladders``)."""
-    i = 0 if side is Side.BUY else 1
-    last = _last_ladders[i]
-    if (
-        last is not None
-        and last[0] is instrument
-        and last[1] is params
-        and last[2] == top
-        and last[3] == reduce
-    ):
-        return last[4]
-    quotes = _build_ladder(instrument, params, side, top, reduce)
-    _last_ladders[i] = (instrument, params, top, reduce, quotes)
-    return quotes
-
-
 def _build_ladder(
     instrument: Instrument,
     params: QuoteParams,
@@ -349,6 +279,7 @@ def _build_ladder(
     top: int,
     reduce: float,
 ) -> tuple[Quote, ...]:
+    """The side's levels from ``top`` outward."""
     step = -params.level_spacing_ticks if side is Side.BUY else params.level_spacing_ticks
     # Each level rounds outward on the instrument's grid (bids down, asks up); on a grid that
     # depends on the price (Hyperliquid's significant figures) two levels may round to the
@@ -369,6 +300,72 @@ def _build_ladder(
     return tuple(quotes)
 
 
+class QuoteMemo:
+    """The last result of each of :func:`quote`'s costly pure steps, for one caller.
+
+    A plan mostly repeats the previous one's work: σ, A and k are re-sampled about once a
+    second and q moves on fills, so the model runs on the same inputs again; the widening is
+    the same object while unchanged; and a new plan mostly rounds to the same top of ladder
+    (86 % of the ladders on the BTCUSDT 2024-08-08 backtest). Each step is a pure function of
+    its arguments, so one entry per step remembers the last arguments and the result.
+
+    Keys are the identity of the frozen instrument, params, inputs and widening (the planner
+    hands the same objects while they are unchanged; the memo holds them, so an identity is
+    never reused while remembered) and the equality of the numbers. A hit is the very value a
+    fresh computation gives, and the same (immutable) object, so the planner's desired quotes
+    compare by identity. A step that raises is never remembered.
+
+    One memo per quoting caller (the planner owns one): callers with their own params would
+    only evict each other's entries.
+    """
+
+    __slots__ = ("_distances", "_ladders", "_widened")
+
+    def __init__(self) -> None:
+        self._distances: tuple[QuoteParams, float, ModelInputs, QuoteDistances] | None = None
+        self._widened: tuple[QuoteDistances, Widening, QuoteDistances] | None = None
+        # per side: BUY at 0, SELL at 1
+        self._ladders: list[
+            tuple[Instrument, QuoteParams, int, float, tuple[Quote, ...]] | None
+        ] = [None, None]
+
+    def distances(self, params: QuoteParams, q: float, inputs: ModelInputs) -> QuoteDistances:
+        """``_distances(params, q, inputs)``."""
+        last = self._distances
+        if last is not None and last[0] is params and last[2] is inputs and last[1] == q:
+            return last[3]
+        dist = _distances(params, q, inputs)
+        self._distances = (params, q, inputs, dist)
+        return dist
+
+    def widened(self, dist: QuoteDistances, widening: Widening) -> QuoteDistances:
+        """``widen(dist, widening)``."""
+        last = self._widened
+        if last is not None and last[0] is dist and last[1] is widening:
+            return last[2]
+        out = widen(dist, widening)
+        self._widened = (dist, widening, out)
+        return out
+
+    def ladder(
+        self, instrument: Instrument, params: QuoteParams, side: Side, top: int, reduce: float
+    ) -> tuple[Quote, ...]:
+        """``_build_ladder(instrument, params, side, top, reduce)``."""
+        i = 0 if side is Side.BUY else 1
+        last = self._ladders[i]
+        if (
+            last is not None
+            and last[0] is instrument
+            and last[1] is params
+            and last[2] == top
+            and last[3] == reduce
+        ):
+            return last[4]
+        quotes = _build_ladder(instrument, params, side, top, reduce)
+        self._ladders[i] = (instrument, params, top, reduce, quotes)
+        return quotes
+
+
 def quote(
     instrument: Instrument,
     view: MarketView,
@@ -379,6 +376,7 @@ def quote(
     funding_rate: float,
     safety_ticks: int | None = None,
     widening: Widening | None = None,
+    memo: QuoteMemo | None = None,
 ) -> QuoteResult:
     """Quotes for one instrument, or `CannotQuote` with the reason.
 
@@ -387,6 +385,9 @@ def quote(
     (e.g. 0.0001). Guarantees for any input: bids ≤ best_ask − 1 − safety, asks ≥
     best_bid + 1 + safety, every bid < every ask, levels strictly ordered, sizes whole lots
     within the instrument's min/max qty and min notional, prices inside its price filter.
+
+    ``memo``: the caller's :class:`QuoteMemo` (a repeated plan skips the model and the
+    ladders); the result is the same with or without it.
     """
     bb, ba = view.best_bid, view.best_ask
     if bb is None or ba is None:
@@ -404,13 +405,15 @@ def quote(
         return CannotQuote(f"funding rate {funding_rate!r} is not a finite fraction")
     if not (params.allow_bid or params.allow_ask):
         return CannotQuote("risk layer allows neither side")
+    if memo is None:
+        memo = QuoteMemo()  # nothing remembered: every step computed afresh
     q = inventory_lots / params.base_size_lots
     try:
-        dist = _distances(params, q, inputs)
+        dist = memo.distances(params, q, inputs)
     except ParameterError as exc:
         return CannotQuote(f"model {params.model.value}: {exc}")
     if widening is not None:
-        dist = _widened(dist, widening)
+        dist = memo.widened(dist, widening)
     s = ref - funding_rate * params.funding_bias * ref
 
     # Post-only limits, exact integers; the float comparison against them is exact because
@@ -439,12 +442,12 @@ def quote(
     elif inventory_lots < 0:
         reduce_ask = cut
     bids = (
-        _ladder(instrument, params, Side.BUY, bid_top, reduce_bid)
+        memo.ladder(instrument, params, Side.BUY, bid_top, reduce_bid)
         if params.allow_bid and bid_top is not None
         else ()
     )
     asks = (
-        _ladder(instrument, params, Side.SELL, ask_top, reduce_ask)
+        memo.ladder(instrument, params, Side.SELL, ask_top, reduce_ask)
         if params.allow_ask and ask_top is not None
         else ()
     )
