@@ -73,9 +73,14 @@ GOLDEN: dict[str, tuple[int, str]] = {
     # left out of both recordings, the old code (0298bd1) and the new said the same lines in
     # all three scenarios but the run's closing notice counts ("defence" 52 -> 22 in
     # shipped): every command, decision, risk view, model input and widening is unchanged.
-    "shipped": (6325, "964052228194e5e221ce34b99a55fc838d56bb2ee2cd049173e811baacaa0a1b"),
-    "repricing": (4587, "42ab6e7969ac4787f713f720b297857ec7699b75e1d8df0cd6ac7adc963c53ac"),
-    "limits": (4165, "8dd60121ae96687fb43075894f4fba82211ae47cc916f7064aaf2a9dc86d7110"),
+    # Re-recorded at 9572ed5: notices say refusals and the fit gate in words, not reprs
+    # ("amend bt0-15 refused: the venue has no such open order (…)" for "AmendRejected
+    # bt0-15: unknown_order (…)"). Checked before re-recording: with every notice's message
+    # masked, the lines of 0019581 and 9572ed5 are identical in all four scenarios (23,172
+    # lines); 32 lines differ, each in its message only.
+    "shipped": (6325, "2ac10bc3b5c166175b89df7df5088ce59b4786b11fb54f136066bf286a30614a"),
+    "repricing": (4587, "44a7d11dbb5282ff84be367eed5a6f2cb30d865d672801ff4ecce534426c8d06"),
+    "limits": (4165, "0fa2c2db8a50377c7be6feeee22f9e8f0321abf92a184cb880c2da9712cc45dc"),
     "step": (8095, "e991f259b2e754114056e16ecac1e5feeaa63adb34b726552e1a87c83cf2b89c"),
 }
 
