@@ -115,7 +115,12 @@ class RateLimited(VenueError):
 
 
 class ClockSkewError(VenueError):
-    """The request's timestamp was outside the venue's window: resync the clock offset."""
+    """The request's timestamp (or nonce) was outside the venue's window: our clock, or our
+    offset to the venue's, is off. The venue refuses such a request before processing it, so
+    the refusal is definite (kind ``CLOCK_SKEW``); the caller re-measures the offset."""
+
+    def __init__(self, msg: str, *, code: str = "", status: int = 0) -> None:
+        super().__init__(msg, kind=RejectKind.CLOCK_SKEW, code=code, status=status, definite=True)
 
 
 class AuthError(VenueError):

@@ -26,6 +26,7 @@ def _start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=cfg.parent,
+            umask=0o022,  # an operator's shell, not systemd's UMask=0077
         )
 
 
@@ -45,8 +46,15 @@ def _wait_log(log: Path, needle: str, timeout_s: float, proc: subprocess.Popen[b
 def test_signal_stops_with_zero_open_orders(tmp_path: Path, sig: signal.Signals) -> None:
     cfg = write_config(tmp_path)
     log = tmp_path / "run.log"
+    # What an older version left: the sim's dump and the log readable by group and others.
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    for name in ("sim_final.json", "mmtrio.log"):
+        (state / name).write_text("")
+        (state / name).chmod(0o644)
     proc = _start(cfg, log)
     try:
+        _wait_log(log, "now mode 0600: mmtrio.log (was 0644), sim_final.json (was 0644)", 60, proc)
         _wait_log(log, "SELL", 60, proc)  # an order was placed
         _wait_log(log, "| quotes BUY ", 60, proc)  # and a bid rests (status line)
         proc.send_signal(sig)
@@ -60,6 +68,14 @@ def test_signal_stops_with_zero_open_orders(tmp_path: Path, sig: signal.Signals)
     truth = json.loads((tmp_path / "state" / "sim_final.json").read_text())
     assert truth["open_orders"] == []
     assert truth["orders"], "the venue saw orders"
+    # Every file the bot wrote in its state directory is its own (sim_final.json included).
+    modes = {
+        p.name: oct(p.stat().st_mode & 0o777)
+        for p in state.iterdir()
+        if p.is_file() and not p.is_symlink()
+    }
+    assert "sim_final.json" in modes and "journal.sqlite3" in modes
+    assert set(modes.values()) == {"0o600"}, modes
 
 
 def test_sighup_applies_gamma_and_refuses_symbol(tmp_path: Path) -> None:

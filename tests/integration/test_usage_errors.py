@@ -152,8 +152,38 @@ def test_second_bot_on_a_control_socket_is_a_usage_error_naming_the_first(
         assert second.returncode == EXIT_USAGE, second.stderr
         err = second.stderr.strip().splitlines()
         assert len(err) == 1, second.stderr
-        assert f"another bot (pid {first.pid}) is serving the control socket {sock}" in err[0]
+        assert f"another bot (btc-a, pid {first.pid}) holds the control socket {sock}" in err[0]
         assert not (tmp_path / "root" / "btc-b" / "lock").exists()  # refused before starting
+
+
+def test_a_control_socket_claimed_by_a_bot_still_starting_is_refused_the_same_way(
+    tmp_path: Path,
+) -> None:
+    """The race: the first bot has claimed the path but not bound the socket yet (it binds
+    once the venue is reached). The second used to pass the check and fail later (exit 1);
+    now it is refused at once, exit 2, naming the path and the first bot."""
+    from mmtrio.runtime.control_claim import claim_control_socket
+
+    env = environ(tmp_path)
+    sock = tmp_path / "root" / "btc-a" / "control.sock"
+    claim = claim_control_socket(sock, "btc-a")  # this test process is the starting bot
+    try:
+        assert not sock.exists()
+        second = mmtrio(
+            "run",
+            "--config",
+            str(bot_config(tmp_path, "btc-b")),
+            "--set",
+            f"runtime.control_socket={sock}",
+            env=env,
+        )
+    finally:
+        claim.release()
+    assert second.returncode == EXIT_USAGE, second.stderr
+    err = second.stderr.strip().splitlines()
+    assert len(err) == 1, second.stderr
+    assert f"another bot (btc-a, pid {os.getpid()}) holds the control socket {sock}" in err[0]
+    assert not (tmp_path / "root" / "btc-b" / "lock").exists()  # refused before starting
 
 
 def test_a_journal_of_another_venue_or_mode_is_refused(tmp_path: Path) -> None:

@@ -248,6 +248,37 @@ def test_classify(status: int, code: int | None, kind: type, definite: bool) -> 
 
 
 @pytest.mark.parametrize(
+    ("status", "code", "error", "kind", "definite"),
+    [
+        # PROTOCOL.md "Limits and errors", each code the reaction it must get
+        (429, -1003, RateLimited, RejectKind.RATE_LIMITED, True),  # back off
+        (418, -1003, RateLimited, RejectKind.RATE_LIMITED, True),  # banned
+        (400, -1003, RateLimited, RejectKind.RATE_LIMITED, True),
+        (503, None, OutcomeUnknownError, RejectKind.UNKNOWN, False),  # query before anything
+        (400, -1006, OutcomeUnknownError, RejectKind.UNKNOWN, False),
+        (400, -1007, OutcomeUnknownError, RejectKind.UNKNOWN, False),
+        # refused before processing: nothing was done, our clock is off
+        (400, -1021, ClockSkewError, RejectKind.CLOCK_SKEW, True),
+        (400, -1022, AuthError, RejectKind.AUTH, True),
+        (400, -1102, VenueError, RejectKind.UNKNOWN, True),  # our request malformed: back off
+        (400, -1106, VenueError, RejectKind.UNKNOWN, True),
+        (400, -1111, VenueError, RejectKind.INVALID_PRICE, True),
+        (400, -2011, VenueError, RejectKind.UNKNOWN_ORDER, True),
+        (400, -2013, VenueError, RejectKind.UNKNOWN_ORDER, True),
+        (400, -2019, VenueError, RejectKind.INSUFFICIENT_MARGIN, True),
+        (400, -4164, VenueError, RejectKind.INVALID_SIZE, True),
+        (400, -5022, VenueError, RejectKind.WOULD_CROSS, True),
+    ],
+)
+def test_every_documented_code_gets_its_reaction(
+    status: int, code: int | None, error: type, kind: RejectKind, definite: bool
+) -> None:
+    err = classify(status, code, "m")
+    assert type(err) is error
+    assert err.kind is kind and err.definite is definite
+
+
+@pytest.mark.parametrize(
     ("code", "kind"),
     [
         (-5022, RejectKind.WOULD_CROSS),

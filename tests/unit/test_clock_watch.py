@@ -9,7 +9,7 @@ import trio
 from mmtrio.core.events import BookDelta
 from mmtrio.core.risk import TradingState
 from mmtrio.errors import ConnectionFailed
-from mmtrio.runtime.clock_watch import RETRY_S, watch_clock
+from mmtrio.runtime.clock_watch import RETRY_S, ClockResync, watch_clock
 from tests.unit.test_strategy import SYM, Session, make_config
 
 
@@ -38,6 +38,34 @@ async def test_the_offset_is_measured_every_interval_and_a_failure_retried(
         await watch_clock(session, seen.append, interval_s=60)  # type: ignore[arg-type]
     assert seen == [12, -30, 7]  # the failed sync was tried again, its offset not invented
     assert session.calls == 4 and session.answers == []
+
+
+async def test_a_refused_timestamp_measures_the_offset_at_once_not_at_the_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Execution asks (a request refused for its timestamp, Binance -1021): the watch measures
+    within RETRY_S instead of waiting out its 60 s; a burst of refusals is one measurement."""
+    session = Clocks([2_000, 2_010])
+    seen: list[tuple[float, int]] = []
+    resync = ClockResync()
+
+    async def refusals() -> None:
+        await trio.sleep(10)
+        for _ in range(5):  # a burst: five requests refused together
+            resync.request()
+
+    with trio.move_on_after(59):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(refusals)
+            await watch_clock(
+                session,  # type: ignore[arg-type]
+                lambda off: seen.append((trio.current_time(), off)),
+                interval_s=60,
+                resync=resync,
+            )
+    assert [off for _, off in seen] == [2_000]  # one measurement for the burst
+    assert 10 <= seen[0][0] <= 10 + RETRY_S  # at once, not after the 60 s interval
+    assert resync.requests == 5 and session.calls == 1
 
 
 def test_the_feed_latency_guard_compares_with_the_corrected_local_time() -> None:

@@ -192,3 +192,43 @@ def test_a_served_socket_is_refused_naming_the_server_pid(tmp_path: Path) -> Non
     finally:
         server.close()
     check_control_socket_free(path)  # stale now: nobody accepts
+
+
+def test_the_control_socket_is_claimed_by_one_bot_whatever_the_timing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed before the socket exists (a bot still starting): a second claim is refused at
+    once, exit 2, naming the path and the holder; released, the path can be claimed again."""
+    import os
+    import stat
+
+    from mmtrio.errors import ConfigError
+    from mmtrio.runtime import control_claim
+    from mmtrio.runtime.control_claim import claim_control_socket, lock_path
+
+    path = tmp_path / "state" / "control.sock"
+    first = claim_control_socket(path, "btc-a")
+    assert not path.exists()  # nothing bound yet: the old check saw a free path here
+    assert stat.S_IMODE(lock_path(path).stat().st_mode) == 0o600
+    with pytest.raises(ConfigError) as info:
+        claim_control_socket(path, "btc-b")
+    assert f"another bot (btc-a, pid {os.getpid()}) holds the control socket {path}" in str(
+        info.value
+    )
+    first.release()
+    second = claim_control_socket(path, "btc-b")
+    assert lock_path(path).read_text() == f"{os.getpid()} btc-b\n"
+    second.release()
+
+    # A holder that has not written its name yet: waited for briefly, then said so.
+    import fcntl
+
+    monkeypatch.setattr(control_claim, "HOLDER_WAIT_S", 0.05)
+    lock_path(path).write_text("")
+    fd = os.open(lock_path(path), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(ConfigError, match="another bot \\(its pid unknown\\) holds"):
+            claim_control_socket(path, "btc-b")
+    finally:
+        os.close(fd)

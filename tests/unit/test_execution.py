@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +28,7 @@ from mmtrio.core.events import (
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.ratelimit import MINUTE_MS, RateBudget, RateLimits, RateWindow
 from mmtrio.core.rejects import RejectKind
-from mmtrio.errors import OutcomeUnknownError, RateLimited, VenueError
+from mmtrio.errors import ClockSkewError, OutcomeUnknownError, RateLimited, VenueError
 from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.execution import Execution
 from mmtrio.venues.binance.costs import (
@@ -139,6 +140,7 @@ async def run_cmds(
     breaker: CircuitBreaker | None = None,
     gap_s: float = 0.0,
     max_in_flight: int = 32,
+    setup: Callable[[Execution], object] | None = None,
 ) -> tuple[list[Event], Execution]:
     ev_send, ev_recv = trio.open_memory_channel[Event](1000)
     cmd_send, cmd_recv = trio.open_memory_channel[Command](1000)
@@ -152,6 +154,8 @@ async def run_cmds(
         max_in_flight,
         costs=COSTS,
     )
+    if setup is not None:
+        setup(ex)
     async with trio.open_nursery() as n:
         n.start_soon(ex.run, cmd_recv)
         async with cmd_send:
@@ -373,6 +377,29 @@ async def test_query_retried_then_unknown(autojump_clock: trio.testing.MockClock
     assert len(events2) == 1 and isinstance(events2[0], OutcomeUnknown)
     assert events2[0].operation == "query" and gw2.count("query") == 3
     assert gw2.count("cancel_all") == 1
+
+
+async def test_a_refused_timestamp_is_counted_told_and_an_idempotent_request_retried(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """-1021: a definite refusal for a place (no query, no unknown outcome), the engine told
+    each time (it measures the offset again), and a cancel-all or query tried again (the venue
+    client measured its offset again before raising)."""
+    gw = FakeGateway()
+    skew = ClockSkewError("Timestamp for this request is outside of the recvWindow.", code="-1021")
+    gw.script = {"place": [skew], "cancel_all": [skew], "query": [skew, upd("q")]}
+    told: list[float] = []
+    events, ex = await run_cmds(
+        gw,
+        [place("a"), CancelAll(SYM, "x"), QueryOrder("q", SYM)],
+        setup=lambda e: setattr(e, "on_clock_skew", lambda: told.append(trio.current_time())),
+    )
+    by_cid = {getattr(e, "client_id", None): e for e in events}
+    assert isinstance(by_cid["a"], PlaceRejected) and by_cid["a"].kind is RejectKind.CLOCK_SKEW
+    assert isinstance(by_cid["q"], OrderUpdate) and gw.count("query") == 2
+    assert gw.count("cancel_all") == 2  # retried after the refusal
+    assert ex.stats()["clock_rejects"] == 3 and len(told) == 3
+    assert ex.stats()["unknown_outcomes"] == 0 and ex.stats()["failures"] == 0
 
 
 async def test_cancel_all_and_confirm_loops_until_zero(

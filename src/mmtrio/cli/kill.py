@@ -19,6 +19,7 @@ report success while the real bot keeps trading.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         target.kill_file.parent.mkdir(parents=True, exist_ok=True)
-        target.kill_file.write_text(f"{args.reason}\n", encoding="utf-8")
+        _write_private(target.kill_file, f"{args.reason}\n")
     except OSError as exc:
         print(
             f"mmtrio kill: no bot answered ({why}) and the kill file {target.kill_file} cannot "
@@ -136,3 +137,11 @@ def known_bots() -> str:
         how = "running" if b["running"] else b["error"]
         lines.append(f"  {b['bot']:<20} {b['state_dir']}  ({how})")
     return "\n".join(lines)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` mode 0600: the kill file usually lives in the bot's state directory,
+    whose files are the bot's own (runtime/state_files.py)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)

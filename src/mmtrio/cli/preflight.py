@@ -8,8 +8,9 @@ and exit 2, not a traceback from deep inside the task tree.
 - the state directory: another running bot holds its lock; the error names that bot's pid
   (the journal takes the same lock for real a moment later, and raises the same error).
 - the control socket (``runtime.control_socket``, e.g. set by ``--set`` to another bot's):
-  another process serves it; the error names the socket and that process's pid
-  (:func:`mmtrio.runtime.control.check_control_socket_free`, which the socket's bind repeats).
+  another bot holds it; `mmtrio run` claims the path with a lock it holds for its life, and
+  the error names the socket and that bot's name and pid
+  (:mod:`mmtrio.runtime.control_claim`).
 """
 
 from __future__ import annotations

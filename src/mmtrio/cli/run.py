@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from mmtrio.cli.common import add_config_option
 
 if TYPE_CHECKING:
+    from mmtrio.cli.checkup import CheckedConfig
+    from mmtrio.config.locations import ConfigSource
     from mmtrio.errors import MmtrioError
 
 NAME = "run"
@@ -89,23 +91,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import functools
-
-    import trio
-    from loguru import logger
-
-    from mmtrio.cli import EXIT_FAILED, EXIT_USAGE
+    from mmtrio.cli import EXIT_USAGE
     from mmtrio.cli.checkup import check_config
-    from mmtrio.cli.paper import paper_venue
-    from mmtrio.cli.preflight import check_metrics_port, check_state_dir_free
-    from mmtrio.cli.venue import live_settings
-    from mmtrio.config import load_config
+    from mmtrio.cli.preflight import check_state_dir_free
     from mmtrio.config.locations import resolve_config
-    from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
-    from mmtrio.runtime.control import check_control_socket_free
-    from mmtrio.runtime.engine import Engine
-    from mmtrio.runtime.logging import pin_level
-    from mmtrio.runtime.surface import configure_output
+    from mmtrio.errors import ConfigError, StateDirError
+    from mmtrio.runtime.control_claim import claim_control_socket
 
     try:
         source = resolve_config(args.config)  # as every command finds it (cli/common.py)
@@ -113,9 +104,38 @@ def _run(args: argparse.Namespace) -> int:
         checked = check_config(
             source.path, name=args.name, overrides=args.set or (), credentials=True
         )
-        config, factory, credentials = checked.config, checked.factory, checked.credentials
+        config = checked.config
         check_state_dir_free(config.runtime.state_dir)
-        check_control_socket_free(config.runtime.control_socket)
+        # Held until the process exits: no other bot can take the path meanwhile, however
+        # close together two start (runtime/control_claim.py).
+        claim = claim_control_socket(config.runtime.control_socket, config.runtime.name)
+    except (ConfigError, StateDirError) as exc:
+        print(f"mmtrio run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run_claimed(args, source, checked)
+    finally:
+        claim.release()
+
+
+def _run_claimed(args: argparse.Namespace, source: ConfigSource, checked: CheckedConfig) -> int:
+    import functools
+
+    import trio
+    from loguru import logger
+
+    from mmtrio.cli import EXIT_FAILED, EXIT_USAGE
+    from mmtrio.cli.paper import paper_venue
+    from mmtrio.cli.preflight import check_metrics_port
+    from mmtrio.cli.venue import live_settings
+    from mmtrio.config import load_config
+    from mmtrio.errors import ConfigError, DataFileError, MmtrioError, StateDirError
+    from mmtrio.runtime.engine import Engine
+    from mmtrio.runtime.logging import pin_level
+    from mmtrio.runtime.surface import configure_output
+
+    config, factory, credentials = checked.config, checked.factory, checked.credentials
+    try:
         check_metrics_port(config, source.path)
         level = args.log_level or config.logging.level
         mode = configure_output(config, json_flag=args.json_logs, level=level)

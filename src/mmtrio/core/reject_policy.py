@@ -25,7 +25,9 @@ reduce_only            the venue's position is not ours: ask for a reconciliatio
                        and back off the slot
 invalid_price/size,    back off the slot: no new place or amend into it for 1 s, doubling per
 rate_limited, local,   repeat up to 60 s, reset by an accepted place or amend in that slot;
-unknown                pulling an order out of the slot is never delayed
+clock_skew, unknown    pulling an order out of the slot is never delayed. (clock_skew: the
+                       runtime re-measures the venue's clock offset at once and counts it; the
+                       back-off gives that measurement time before the slot is tried again)
 =====================  ==========================================================================
 
 Pure: time is an argument.
@@ -69,6 +71,7 @@ POLICY: Final[Mapping[RejectKind, RejectRule]] = {
     RejectKind.INVALID_PRICE: RejectRule.BACKOFF,
     RejectKind.INVALID_SIZE: RejectRule.BACKOFF,
     RejectKind.RATE_LIMITED: RejectRule.BACKOFF,
+    RejectKind.CLOCK_SKEW: RejectRule.BACKOFF,
     RejectKind.LOCAL: RejectRule.BACKOFF,
     RejectKind.UNKNOWN: RejectRule.BACKOFF,
 }

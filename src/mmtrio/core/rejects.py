@@ -37,6 +37,9 @@ class RejectKind(enum.Enum):
     """A reduce-only order would have increased (or not reduced) the position."""
     POSITION_SIDE = "position_side"
     """The account's position mode does not match the order (hedge vs one-way)."""
+    CLOCK_SKEW = "clock_skew"
+    """The request's timestamp was outside the venue's window: our clock (or our offset to the
+    venue's) is off. Refused before processing: nothing was done."""
     LOCAL = "local"
     """Refused by our own execution layer before sending (no rate budget, breaker open)."""
     UNKNOWN = "unknown"
@@ -53,6 +56,7 @@ _WORDS: dict[RejectKind, str] = {
     RejectKind.INVALID_SIZE: "the size is not accepted",
     RejectKind.REDUCE_ONLY: "reduce-only, it would not reduce the position",
     RejectKind.POSITION_SIDE: "the account's position mode does not match",
+    RejectKind.CLOCK_SKEW: "our clock is off from the venue's (timestamp outside its window)",
     RejectKind.LOCAL: "not sent by this bot",
     RejectKind.UNKNOWN: "a refusal no mapping knows",
 }

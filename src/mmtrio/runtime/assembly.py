@@ -27,7 +27,7 @@ from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.runtime import account_watch, clock_watch, fee_prices
 from mmtrio.runtime.account_watch import watch_account
 from mmtrio.runtime.breaker import CircuitBreaker
-from mmtrio.runtime.clock_watch import watch_clock
+from mmtrio.runtime.clock_watch import ClockResync, watch_clock
 from mmtrio.runtime.deadman import deadman_heartbeat
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.fee_prices import watch_fee_prices
@@ -138,6 +138,7 @@ class Watches:
 
     account: AccountSnapshot | None
     on_clock_offset: Callable[[int], None]
+    clock_resync: ClockResync | None = None  # measure at once when execution asks
 
 
 def supervise(  # noqa: PLR0917 - the children's parts, passed once
@@ -206,14 +207,14 @@ def supervise(  # noqa: PLR0917 - the children's parts, passed once
     sup.add("reconciler", reconciler_child)
     sup.add("instrument-watch", instrument_child)
     if watches is not None:
-        first, on_offset = watches.account, watches.on_clock_offset
+        first, on_offset, resync = watches.account, watches.on_clock_offset, watches.clock_resync
 
         async def account_child() -> None:
             interval = account_watch.INTERVAL_S  # read here: a test may shorten it
             await watch_account(session, inbox, clock_ms, first, interval)
 
         async def clock_child() -> None:
-            await watch_clock(session, on_offset, clock_watch.INTERVAL_S)
+            await watch_clock(session, on_offset, clock_watch.INTERVAL_S, resync)
 
         async def fee_price_child() -> None:
             interval = fee_prices.INTERVAL_S  # read here: a test may shorten it

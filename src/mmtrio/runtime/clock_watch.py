@@ -7,6 +7,13 @@ feed-latency guard compares venue timestamps with the corrected local time, not 
 and to the ``mmtrio_clock_offset_ms`` gauge, which the ``MmtrioClockOffsetLarge`` alert reads.
 Signed requests use the venue package's own corrected time (``venue_time_ms()``), which the
 same sync updates.
+
+A request the venue refused for its timestamp (Binance -1021, OKX 50102, a Hyperliquid nonce
+outside its window: reject kind ``clock_skew``) means the offset is wrong *now*: execution
+calls :meth:`ClockResync.request` and the watch measures again at once instead of at the end
+of its interval (no more often than every ``RETRY_S``), with a WARNING saying why and what it
+found. The refusals are counted (``mmtrio_clock_rejects_total``, alert
+``MmtrioClockRejects``).
 """
 
 from __future__ import annotations
@@ -24,12 +31,48 @@ RETRY_S = 5.0
 LARGE_OFFSET_MS = 500  # logged as a warning (and alerted on): the host clock needs NTP
 
 
+class ClockResync:
+    """A request to measure the clock offset now (set from sync code, read by the watch)."""
+
+    __slots__ = ("_event", "requests")
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+        self.requests = 0  # refusals that asked for a measurement (each one counts)
+
+    def request(self) -> None:
+        """The venue refused a request for its timestamp: measure again soon."""
+        self.requests += 1
+        self._event.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a request; True (and cleared) when one came."""
+        with trio.move_on_after(timeout_s):
+            await self._event.wait()
+        if not self._event.is_set():
+            return False
+        self._event = trio.Event()
+        return True
+
+
 async def watch_clock(
-    session: VenueSession, on_offset: Callable[[int], None], interval_s: float = INTERVAL_S
+    session: VenueSession,
+    on_offset: Callable[[int], None],
+    interval_s: float = INTERVAL_S,
+    resync: ClockResync | None = None,
 ) -> None:
-    """Measure the offset every ``interval_s`` and hand it to ``on_offset``, forever."""
+    """Measure the offset every ``interval_s`` (at once when ``resync`` is requested, but at
+    most every ``RETRY_S``) and hand it to ``on_offset``, forever."""
+    last: int | None = None
+    measured_at = trio.current_time()  # start-up measured it just before
     while True:
-        await trio.sleep(interval_s)
+        asked = False
+        if resync is None:
+            await trio.sleep(interval_s)
+        else:
+            asked = await resync.wait(interval_s)
+            if asked:  # a burst of refusals: one measurement per RETRY_S for them all
+                await trio.sleep_until(measured_at + RETRY_S)
         while True:
             try:
                 offset = await session.sync_clock()
@@ -38,11 +81,21 @@ async def watch_clock(
                 await trio.sleep(RETRY_S)
                 continue
             break
-        if abs(offset) > LARGE_OFFSET_MS:
+        if asked:
+            was = "" if last is None else f" (was {last} ms)"
+            logger.warning(
+                "the venue refused a request for its timestamp (our clock is off from the "
+                "venue's): clock offset measured again, {} ms{}; check the host's time sync "
+                "(NTP) if this repeats",
+                offset,
+                was,
+            )
+        elif abs(offset) > LARGE_OFFSET_MS:
             logger.warning(
                 "the venue's clock is {} ms from ours: check the host's time sync (NTP)", offset
             )
+        last, measured_at = offset, trio.current_time()
         on_offset(offset)
 
 
-__all__ = ["INTERVAL_S", "LARGE_OFFSET_MS", "watch_clock"]
+__all__ = ["INTERVAL_S", "LARGE_OFFSET_MS", "ClockResync", "watch_clock"]

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -206,6 +207,11 @@ def _bind_unix(path: Path) -> trio.socket.SocketType:
         raw.bind(str(path))
     except OSError as exc:
         raw.close()
+        if exc.errno == errno.EADDRINUSE:  # bound meanwhile by a process that did not claim it
+            raise ControlSocketInUseError(
+                f"another process bound the control socket {path} while this bot was "
+                "starting; stop it first, or give this bot its own runtime.control_socket"
+            ) from None
         raise ControlError(
             f"cannot create the control socket {path}: {exc.strerror or exc}"
         ) from None

@@ -19,6 +19,7 @@ from mmtrio.config import Config
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime.assembly import Running
 from mmtrio.runtime.backoffs import Backoffs
+from mmtrio.runtime.clock_watch import ClockResync
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal_writer import JournalWriter
@@ -94,6 +95,7 @@ class EngineBase:
         self.running: Running | None = None
         self._account: AccountSnapshot | None = None  # read at start (runtime/account_watch.py)
         self.deadman_armed_at: float | None = None  # start-up's first arm (Trio time)
+        self.clock_resync = ClockResync()  # execution asks, the clock watch measures
         self.session: VenueSession | None = None
         self.instrument_read = False  # start-up read the instrument: the gateway can be used
         # Extra supervised children (name, async fn): a hook for tests and future tasks.
@@ -132,6 +134,13 @@ class EngineBase:
             self.ended.stop_reason = reason
         if self._bot_scope is not None:
             self._bot_scope.cancel()
+
+    def _on_clock_skew(self) -> None:
+        """The venue refused a request for its timestamp: measure the offset again now
+        (runtime/clock_watch.py) and count it for the metrics."""
+        self.clock_resync.request()
+        if self.surface.metrics is not None:
+            self.surface.metrics.count_clock_reject()
 
     def _on_clock_offset(self, offset_ms: int) -> None:
         """A clock sync measured the venue-minus-local offset (runtime/clock_watch.py)."""

@@ -42,10 +42,11 @@ class EngineBot(EngineBase):
             if self.surface.screen_active
             else lambda: log_status(self.sources, STATUS_LOG_INTERVAL_S),
             self.extra_children,
-            Watches(self._account, self._on_clock_offset),
+            Watches(self._account, self._on_clock_offset, self.clock_resync),
             self.deadman_armed_at,
         )
         self.sources.supervisor = sup
+        run.execution.on_clock_skew = self._on_clock_skew
         inbox = self.inbox
 
         with trio.CancelScope() as scope:

@@ -55,6 +55,7 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateBudget, RequestCost
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import (
+    ClockSkewError,
     ConfigError,
     ConnectionFailed,
     MmtrioError,
@@ -123,6 +124,9 @@ class Execution:
         self.local_rejects = 0
         self.unknown_outcomes = 0
         self.rate_limited = 0
+        self.clock_rejects = 0  # refused for a timestamp outside the venue's window
+        # Told of each such refusal (the engine: re-measure the clock offset now, count it).
+        self.on_clock_skew: Callable[[], None] | None = None
         # Back-offs for the metrics (runtime/backoffs.py): the surface binds the bot's.
         self.backoffs: Backoffs | None = None
 
@@ -248,6 +252,12 @@ class Execution:
                 self.budget.on_retry_after(exc.retry_after_s, now)
             raise
         except VenueError as exc:
+            if isinstance(exc, ClockSkewError):
+                # Definite (the venue refused before processing), but our clock is off:
+                # every signed request fails the same way until the offset is measured again.
+                self.clock_rejects += 1
+                if self.on_clock_skew is not None:
+                    self.on_clock_skew()
             if _is_venue_failure(exc):
                 self.failures += 1
                 self.breaker.on_failure(self.clock_ms(), exc.msg)
@@ -347,14 +357,17 @@ class Execution:
         return update
 
     async def _retrying(self, cost: RequestCost, fn: Callable[[], Awaitable[T]]) -> T:
-        """An idempotent request: retried on unknown outcome, transport failure or 429."""
+        """An idempotent request: retried on unknown outcome, transport failure, 429 or a
+        timestamp outside the venue's window (the venue client re-measured its offset)."""
         for attempt in range(1, IDEMPOTENT_ATTEMPTS + 1):
             await self._wait_budget(cost)  # a 429 block makes this wait out Retry-After
             try:
                 return await self._timed(fn())
             except VenueError as exc:
                 retryable = (
-                    isinstance(exc, RateLimited) or not exc.definite or _is_venue_failure(exc)
+                    isinstance(exc, RateLimited | ClockSkewError)
+                    or not exc.definite
+                    or _is_venue_failure(exc)
                 )
                 if not retryable or attempt == IDEMPOTENT_ATTEMPTS:
                     raise
@@ -423,6 +436,7 @@ class Execution:
             "local_rejects": self.local_rejects,
             "unknown_outcomes": self.unknown_outcomes,
             "rate_limited": self.rate_limited,
+            "clock_rejects": self.clock_rejects,
             "in_flight": self.max_in_flight - self._slots.value,
             "latency_p50_us": pct(0.50),
             "latency_p99_us": pct(0.99),

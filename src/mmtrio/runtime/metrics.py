@@ -276,6 +276,12 @@ class Metrics:
             "venue clock minus local clock, from the last clock sync (ms)",
             registry=inner,
         )
+        self.clock_rejects = Counter(
+            f"{PREFIX}_clock_rejects",
+            "requests the venue refused because their timestamp was outside its window "
+            "(our clock, or our offset to the venue's, is off; the offset is measured again)",
+            registry=inner,
+        )
         self.tick_to_order = Histogram(
             f"{PREFIX}_tick_to_order_seconds",
             "market message received → order request written",
@@ -301,6 +307,10 @@ class Metrics:
     def set_clock_offset(self, offset_ms: int) -> None:
         """The venue-minus-local clock offset measured by the last sync."""
         self.clock_offset.set(offset_ms)
+
+    def count_clock_reject(self) -> None:
+        """Count one request refused for its timestamp (runtime/clock_watch.py)."""
+        self.clock_rejects.inc()
 
     def observe_tick_to_order(self, seconds: float) -> None:
         """Record one tick-to-order latency."""

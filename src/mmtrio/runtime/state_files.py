@@ -9,7 +9,11 @@ not the only guard:
 - an existing one is never changed behind the operator's back: when it is group- or
   world-accessible, a WARNING names it and the ``chmod`` to run;
 - the journal (SQLite gives its ``-wal``/``-shm`` files the database's mode), the lock file
-  and the log file (rotated files too) are created 0600.
+  and the log file (rotated files too) are created 0600, as is every other file the bot
+  writes there (the paper sim's ``sim_final.json``, the nonce files, the kill file);
+- at start, files in it that group or others can read (written by an older version, or by
+  hand) are made 0600, with one INFO line naming them: unlike the directory, these files are
+  the bot's own.
 """
 
 from __future__ import annotations
@@ -54,13 +58,59 @@ def loose_mode_warning(state_dir: Path) -> str | None:
 
 
 def secure_state_dir(state_dir: Path) -> None:
-    """Create ``state_dir`` 0700, or log a WARNING when the existing one is too open
-    (module docstring). Raises ``OSError``."""
+    """Create ``state_dir`` 0700, or log a WARNING when the existing one is too open, and
+    make its files 0600 (module docstring). Raises ``OSError``."""
     if make_state_dir(state_dir):
         return
     warning = loose_mode_warning(state_dir)
     if warning is not None:
         logger.warning("{}", warning)
+    tighten_files(state_dir)
+
+
+def tighten_files(state_dir: Path) -> list[str]:
+    """Make every regular file directly in ``state_dir`` that group or others may access
+    mode 0600, logging one INFO line naming them; returns their names. Symbolic links and
+    sockets are left alone (the control socket is made 0600 when bound); a file that cannot
+    be changed (another owner's) is named in a WARNING, never fatal."""
+    tightened: list[str] = []
+    said: list[str] = []
+    refused: list[str] = []
+    try:
+        entries = sorted(os.scandir(state_dir), key=lambda e: e.name)
+    except OSError:
+        return tightened
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue  # gone meanwhile
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode) or not mode & 0o077:
+            continue
+        try:
+            os.chmod(entry.path, FILE_MODE)
+        except OSError as exc:
+            refused.append(f"{entry.name} ({exc.strerror})")
+            continue
+        tightened.append(entry.name)
+        said.append(f"{entry.name} (was {mode:04o})")
+    if said:
+        logger.info(
+            "state directory {}: group/others could read {} file(s), now mode 0600: {}",
+            state_dir,
+            len(said),
+            ", ".join(said),
+        )
+    if refused:
+        logger.warning(
+            "state directory {}: group/others can read {} file(s) this bot cannot change "
+            "(run `chmod 600` on them): {}",
+            state_dir,
+            len(refused),
+            ", ".join(refused),
+        )
+    return tightened
 
 
 def private_opener(path: str, flags: int) -> int:
@@ -85,4 +135,5 @@ __all__ = [
     "make_state_dir",
     "private_opener",
     "secure_state_dir",
+    "tighten_files",
 ]

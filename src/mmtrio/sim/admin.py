@@ -11,6 +11,7 @@ as that venue answers an order.
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +127,15 @@ def configure(venue: SimVenue, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def dump_state(venue: SimVenue, path: str) -> None:
-    """Write the ground truth to ``path`` (in a thread: the disk must not block the loop)."""
+    """Write the ground truth to ``path``, mode 0600 (an account's orders, fills and position:
+    the paper bot writes it into its private state directory), in a thread: the disk must
+    not block the loop."""
     text = json.dumps(venue.ground_truth(book_levels=1000), default=str, indent=1)
-    await trio.Path(path).write_text(text)
+    await trio.to_thread.run_sync(_write_private, path, text)
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, 0o600)  # also when an older run left the file more open
+        fh.write(text)

@@ -44,7 +44,10 @@ CODE_LISTEN_KEY_MISSING = -1125
 UNKNOWN_CODES: frozenset[int] = frozenset({-1006, -1007, -1008})
 
 # Binance code → what it means for the strategy. A code not listed is RejectKind.UNKNOWN:
-# the runtime logs it once with the raw code and the strategy backs that slot off.
+# the runtime logs it once with the raw code and the strategy backs that slot off. That is
+# deliberate for -1102/-1106 (a parameter missing or not expected: our request is malformed,
+# the venue did nothing, and no retry can help until the code is fixed). -1021 (timestamp
+# outside recvWindow) is not here: ``classify`` makes it a ClockSkewError, kind CLOCK_SKEW.
 KIND_OF_CODE: dict[int, RejectKind] = {
     -1002: RejectKind.AUTH,  # unauthorized
     -1022: RejectKind.AUTH,  # signature not valid
@@ -98,7 +101,7 @@ def classify(status: int, code: int | None, msg: str, retry_after: str | None = 
     if status >= 500 or status == 408 or c in UNKNOWN_CODES:
         return OutcomeUnknownError(msg or f"HTTP {status}", code=text, status=status)
     if c == CODE_TIMESTAMP:
-        return ClockSkewError(msg, kind=RejectKind.UNKNOWN, code=text, status=status)
+        return ClockSkewError(msg, code=text, status=status)
     kind = kind_of(code)
     if kind is RejectKind.AUTH or status == 401:
         return AuthError(msg or f"HTTP {status}", code=text, status=status)

@@ -69,7 +69,9 @@ class NonceAllocator:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         try:
-            with open(tmp, "w", encoding="ascii") as fh:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # state dir's mode
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                os.fchmod(fd, 0o600)  # a leftover .tmp may be more open
                 fh.write(f"{mark}\n")
                 fh.flush()
                 os.fsync(fh.fileno())

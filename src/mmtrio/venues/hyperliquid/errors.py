@@ -90,7 +90,7 @@ def rejection(text: str, *, status: int = 200) -> VenueError:
     """The neutral error for a refusal the venue answered in words (definite)."""
     low = text.strip().lower()
     if any(w in low for w in _NONCE_WORDS):
-        return ClockSkewError(text, kind=RejectKind.UNKNOWN, code="nonce", status=status)
+        return ClockSkewError(text, code="nonce", status=status)
     kind = kind_of(text)
     if kind is RejectKind.AUTH:
         return AuthError(text, code="auth", status=status)

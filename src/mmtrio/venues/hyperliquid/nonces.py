@@ -18,6 +18,7 @@ the in-process rule holds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def read_floor(path: Path) -> int:
 def _write(path: Path, value: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)  # a venue may be opened before the journal
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"{value}\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the state dir's mode
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        os.fchmod(fd, 0o600)  # a leftover .tmp may be more open
+        fh.write(f"{value}\n")
     tmp.replace(path)  # atomic: a crash leaves the old or the new reservation, never half
 
 

@@ -191,7 +191,7 @@ def classify(
     if status >= 500 or status == 408 or text in UNKNOWN_CODES:
         return OutcomeUnknownError(said, code=text, status=status)
     if text == CODE_TIMESTAMP_EXPIRED:
-        return ClockSkewError(said, kind=RejectKind.UNKNOWN, code=text, status=status)
+        return ClockSkewError(said, code=text, status=status)
     kind = kind_of(code)
     if kind is RejectKind.AUTH or status == 401:
         return AuthError(f"{said}; {auth_fix(text, mode)}", code=text, status=status, source=source)
