@@ -63,6 +63,12 @@ _EXACT = Context(prec=80, traps=[Inexact, InvalidOperation])
 _ROUNDING = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
 
 
+def cent(value: Decimal) -> Decimal:
+    """Money rounded to the cent, as :func:`money` prints it (half to even; never ``-0.00``):
+    a whole number of cents for :func:`apportion` to split."""
+    return _cent(value)
+
+
 def _cent(value: Decimal) -> Decimal:
     """To the cent, half to even; never ``-0.00``."""
     with localcontext(_ROUNDING):
@@ -232,6 +238,7 @@ __all__ = [
     "MONEY_DECIMALS",
     "PnlParts",
     "apportion",
+    "cent",
     "fee_cost",
     "ledger_pnl",
     "mid_price",

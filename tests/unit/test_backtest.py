@@ -15,7 +15,7 @@ import pytest
 
 from mmtrio.backtest.feed import FeedLatency, RecordingFeed
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
-from mmtrio.backtest.sweep import parse_sweep, rank, run_local, run_point
+from mmtrio.backtest.sweep import SweepPoint, format_table, parse_sweep, rank, run_local, run_point
 from mmtrio.config import Config, load_config
 from mmtrio.config.strategy import apply_overrides, build_strategy_config, size_lots
 from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, MarkPrice, Side
@@ -210,6 +210,39 @@ def test_build_strategy_config_refuses_sizes_off_the_lot_grid(cfg: Config, btc: 
     bad = apply_overrides(cfg, ['quoting.base_qty="0.0025"'])
     with pytest.raises(ConfigError, match=r"quoting\.base_qty = 0\.0025 is not a whole number"):
         build_strategy_config(bad, btc)
+
+
+def test_the_sweep_table_prints_money_to_the_cent() -> None:
+    # the exact strings of a point (its JSON) rounded like every surface; q/t is no money
+    point = SweepPoint(
+        ("quoting.gamma=0.5",), "12.34567", "-0.005", "-3.4449", "1.2351", 7, 2.345, -3, "b.gz"
+    )
+    (head, row) = format_table([point]).splitlines()
+    assert head.split() == [
+        "#",
+        "recording",
+        "overrides",
+        "equity",
+        "spread",
+        "fees",
+        "max_dd",
+        "fills",
+        "q/t",
+        "pos",
+    ]
+    assert row.split() == [
+        "1",
+        "b.gz",
+        "quoting.gamma=0.5",
+        "+12.35",
+        "+0.00",
+        "-3.44",
+        "1.24",
+        "7",
+        "2.35",
+        "-3",
+    ]
+    assert point.to_json()["equity"] == "12.34567"  # the JSON keeps the exact figure
 
 
 def test_parse_sweep_grid() -> None:

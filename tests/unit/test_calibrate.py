@@ -11,9 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from mmtrio.backtest.calibrate import GIVEN, GridScore, Row, choose, score_grid
-from mmtrio.backtest.calibrate_report import verdicts
-from mmtrio.backtest.intensity_fit import fit_recording
+from mmtrio.backtest.calibrate import (
+    CALIBRATED,
+    GIVEN,
+    Calibration,
+    GridScore,
+    Row,
+    choose,
+    score_grid,
+)
+from mmtrio.backtest.calibrate_report import format_text, verdicts
+from mmtrio.backtest.intensity_fit import RecordingFit, fit_recording
 from mmtrio.backtest.report import pnl_verdict
 from mmtrio.backtest.sweep import SweepPoint
 from mmtrio.cli import main
@@ -73,9 +81,43 @@ def test_verdicts_say_plainly_where_a_configuration_loses() -> None:
         _row(GIVEN, "held-out", "3", "-1"),
     ]
     lines = verdicts(rows, "USDT")
-    assert lines[0].startswith("as given / in-sample: before fees -0.5000, after fees -3.5000")
+    assert lines[0].startswith("as given / in-sample: before fees -0.50, after fees -3.50 USDT")
     assert "LOSES after fees on all 2 recording(s) (before fees it loses on 1 of 2)" in lines[0]
     assert "makes money after fees on every recording" in lines[1]
+
+
+def test_the_text_report_rounds_money_to_the_cent_and_keeps_the_fits_figures() -> None:
+    point = GridScore(
+        ("quoting.gamma=0.1",), Decimal("1.23456"), Decimal("2.000049"), 3, 6, Decimal(0)
+    )
+    # before 0.005 + fees -0.015 = after -0.01: each alone rounds to +0.00 and -0.02 (half to
+    # even), which would not add up; rounded together they do
+    row = Row(
+        CALIBRATED,
+        "held-out",
+        "r",
+        "exact",
+        Decimal("0.005"),
+        Decimal("-0.015"),
+        Decimal("-0.01"),
+        Decimal("1.23456"),
+        Decimal("-1.229551"),
+        4,
+        Decimal("2.71828"),
+    )
+    fit = RecordingFit("r", 1.234567, 0.0123456, 0.98765, 500, 40.0)
+    cal = Calibration([fit], [fit], 1.234567, 0.0123456, [point], point, True, 1, rows=[row])
+    text = format_text(cal, "USDT")
+    assert "after fees +1.23  before +2.00  fills    6" in text
+    assert "(in-sample, fast model: after fees +1.23, before +2.00, 6 fills)" in text
+    (table_row,) = [line for line in text.splitlines() if line.startswith("  calibrated")]
+    assert table_row.split()[2:8] == ["r", "+0.01", "-0.02", "-0.01", "+1.23", "-1.23"]
+    assert "2.72" in table_row and "2.71828" not in table_row  # max drawdown, unsigned
+    assert "before fees +0.01, after fees -0.01 USDT" in text  # the verdict rounds the same
+    assert "A 1.235/s  k 0.01235/tick  r² 0.988" in text  # not money: as precise as before
+    assert "estimators.fallback_a=1.235" in text
+    for money in ("1.2346", "2.0000", "0.0050", "1.2295"):
+        assert money not in text, money
 
 
 def test_intensity_fit_of_a_recording(tmp_path: Path) -> None:

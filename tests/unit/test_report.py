@@ -248,3 +248,38 @@ def test_timeline_has_quote_segments_and_halts(tmp_path: Path) -> None:
     ]
     assert halt_spans(tl.markers, 4000) == [(2600, 2900, "kill switch")]
     assert [m.kind for m in tl.markers] == ["kill", "state", "state"]
+
+
+def test_a_report_that_cannot_be_printed_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text summary and the HTML page are rendered inside the command's error handling:
+    a report whose P&L parts do not add up names that in one line (exit 2), no traceback."""
+    from mmtrio.reporting import html
+    from mmtrio.reporting.pnl import SessionReport
+
+    path = build_journal(tmp_path / "s")
+    exact = SessionReport.to_json
+
+    def off_by_a_dollar(report: SessionReport) -> dict[str, object]:
+        doc = exact(report)
+        doc["attribution"]["inventory"] = str(Decimal(doc["attribution"]["inventory"]) + 1)
+        return doc
+
+    monkeypatch.setattr(SessionReport, "to_json", off_by_a_dollar)
+    assert main(["report", "--journal", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("mmtrio report: spread capture ") and "is not realised" in line
+    monkeypatch.undo()
+
+    def broken(*_: object) -> str:
+        raise ValueError("the chart's inventory series is empty")
+
+    monkeypatch.setattr(html, "render_html", broken)
+    page = tmp_path / "r.html"
+    assert main(["report", "--journal", str(path), "--html", str(page)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "mmtrio report: the chart's inventory series is empty\n"
+    assert captured.out == "" and not page.exists()

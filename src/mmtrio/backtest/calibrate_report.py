@@ -1,11 +1,17 @@
 """The calibration's report: the fits, the grid's best points, the exact-engine table, and a
-plain sentence per configuration and set saying where it loses (before and after fees)."""
+plain sentence per configuration and set saying where it loses (before and after fees).
+
+Money is rounded to the cent as on every surface (:mod:`mmtrio.units`); in the table, before
+fees and fees are rounded together so that they add up to after fees as printed. The fits (A,
+k, r²) keep four and three significant figures, the overrides the values given. The JSON
+document keeps the exact figures."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from mmtrio import units
 from mmtrio.backtest.calibrate import CALIBRATED, GIVEN, NO_DEFENCE, Calibration, Row
 from mmtrio.backtest.intensity_fit import RecordingFit
 from mmtrio.backtest.report import NO_TRADES, pnl_verdict
@@ -23,7 +29,15 @@ def _fit_line(role: str, fit: RecordingFit | str) -> str:
 
 
 def _money(x: Decimal) -> str:
-    return f"{x:+.4f}"
+    return units.money(x)
+
+
+def _fee_split(before: Decimal, fees: Decimal, after: Decimal) -> tuple[str, str, str]:
+    """Before fees, fees and after fees as printed: after fees rounded to the cent, its cents
+    split over the other two (:func:`mmtrio.units.apportion`), so that they add up."""
+    after_c = units.cent(after)
+    before_c, fees_c = units.apportion(after_c, [before, fees])
+    return units.money(before_c), units.money(fees_c), units.money(after_c)
 
 
 def verdicts(rows: list[Row], quote_asset: str) -> list[str]:
@@ -35,7 +49,9 @@ def verdicts(rows: list[Row], quote_asset: str) -> list[str]:
             if not sel:
                 continue
             before = sum((r.before_fees for r in sel), Decimal(0))
+            fees = sum((r.fees for r in sel), Decimal(0))
             after = sum((r.after_fees for r in sel), Decimal(0))
+            before_text, _, after_text = _fee_split(before, fees, after)  # as the table rounds
             lose_b = sum(1 for r in sel if r.before_fees < 0)
             lose_a = sum(1 for r in sel if r.after_fees < 0)
             win_a = sum(1 for r in sel if r.after_fees > 0)
@@ -67,7 +83,7 @@ def verdicts(rows: list[Row], quote_asset: str) -> list[str]:
                     f"{lose_b} of {n}"
                 )
             out.append(
-                f"{config} / {role}: before fees {_money(before)}, after fees {_money(after)}"
+                f"{config} / {role}: before fees {before_text}, after fees {after_text}"
                 f" {quote_asset}: {word}"
             )
     return out
@@ -124,13 +140,11 @@ def format_text(cal: Calibration, quote_asset: str) -> str:
                 r.config,
                 r.role,
                 r.recording,
-                _money(r.before_fees),
-                _money(r.fees),
-                _money(r.after_fees),
+                *_fee_split(r.before_fees, r.fees, r.after_fees),
                 _money(r.spread_capture),
                 _money(r.inventory),
                 str(r.fills),
-                f"{r.max_drawdown:.4f}",
+                units.money(r.max_drawdown, signed=False),
                 r.engine,
             )
         )

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from mmtrio import units
 from mmtrio.backtest.feed import Source
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.config.loading import parse_config
@@ -258,7 +259,8 @@ def run_local(  # noqa: PLR0917 - a sweep's inputs, passed once
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:
-    """The ranked table as aligned text."""
+    """The ranked table as aligned text; money rounded to the cent (:mod:`mmtrio.units`), the
+    JSON (:meth:`SweepPoint.to_json`) keeps the exact figures."""
     head = ("#", "recording", "overrides", "equity", "spread", "fees", "max_dd", "fills", "q/t")
     rows = [(*head, "pos")]
     rank_in: dict[str, int] = {}
@@ -270,10 +272,10 @@ def format_table(points: Sequence[SweepPoint]) -> str:
                 str(rank_in[p.recording]),
                 p.recording or "-",
                 " ".join(p.overrides) or "(base)",
-                f"{float(p.equity):.4f}",
-                f"{float(p.spread_capture):.4f}",
-                f"{float(p.fees):.4f}",
-                f"{float(p.max_drawdown):.4f}",
+                units.money(Decimal(p.equity)),
+                units.money(Decimal(p.spread_capture)),
+                units.money(Decimal(p.fees)),
+                units.money(Decimal(p.max_drawdown), signed=False),
                 str(p.fills),
                 qt,
                 str(p.final_position_lots),

@@ -1,9 +1,10 @@
 """A config file checked the way `mmtrio run` needs it, every problem listed at once.
 
-`mmtrio config check` and `mmtrio run` call :func:`check_config`: the file's own rules (every
-key of every section, and the rules spanning sections), then what only the world can tell —
-the venue's rules for its URLs, in paper mode the recording to replay, the API credentials
-(when asked) and, with ``[telegram] enabled``, the bot token. A section with problems of its
+`mmtrio config check`, `mmtrio run` and `mmtrio record` call :func:`check_config`: the file's
+own rules (every key of every section, and the rules spanning sections), then what only the
+world can tell — the venue's rules for its URLs, in paper mode the recording to replay, the
+API credentials (when asked) and, with ``[telegram] enabled``, the bot token (unless the
+command sends nothing to Telegram). A section with problems of its
 own is left out of the checks that read it; every other check still runs, so one attempt
 lists everything an operator has to fix. A file that cannot be read or parsed as TOML stops
 there (``ConfigError``): there is nothing to check yet.
@@ -41,13 +42,16 @@ def check_config(
     name: str | None = None,
     overrides: Sequence[str] = (),
     credentials: bool = False,
+    telegram: bool = True,
     environ: Mapping[str, str] | None = None,
 ) -> CheckedConfig:
     """Load ``path`` as :func:`mmtrio.config.load_config` does and check it all (module
-    docstring). ``credentials`` also resolves the venue's API secrets (testnet/live).
+    docstring). ``credentials`` also resolves the venue's API secrets (testnet/live);
+    ``telegram=False`` leaves the bot token alone (a command that sends no message).
 
-    Raises :class:`ConfigValidationError` listing every problem found, or ``ConfigError``
-    when the file cannot be read or is not TOML.
+    Raises :class:`ConfigValidationError` listing every problem found (its ``sections``: those
+    that validated, for a caller's own checks), or ``ConfigError`` when the file cannot be read
+    or is not TOML.
     """
     problems: list[Problem] = []
     config: Config | None = None
@@ -58,9 +62,9 @@ def check_config(
     except ConfigValidationError as exc:
         config, sections, source = None, exc.sections, exc.source
         problems.extend(exc.problems)
-    factory = _world_problems(sections, credentials, environ, problems)
+    factory = _world_problems(sections, credentials, telegram, environ, problems)
     if problems or config is None or factory is None:
-        raise ConfigValidationError(source, problems)
+        raise ConfigValidationError(source, problems, sections)
     creds = None
     if credentials:  # every problem was listed above: this only reads them
         creds = load_venue_credentials(config.venue, factory.credential_fields, environ)
@@ -75,6 +79,7 @@ def sections_of(config: Config) -> dict[str, Any]:
 def _world_problems(
     sections: Mapping[str, Any],
     credentials: bool,
+    telegram: bool,
     environ: Mapping[str, str] | None,
     problems: list[Problem],
 ) -> VenueFactory | None:
@@ -91,8 +96,8 @@ def _world_problems(
         if factory is not None and credentials:
             for text in credential_problems(venue, factory.credential_fields, environ):
                 problems.append(Problem("credentials", None, text, None))
-    telegram = sections.get("telegram")
-    if isinstance(telegram, TelegramConfig) and telegram.enabled:
-        for text in telegram_token_problems(telegram.token_file, environ):
+    bot = sections.get("telegram")
+    if telegram and isinstance(bot, TelegramConfig) and bot.enabled:
+        for text in telegram_token_problems(bot.token_file, environ):
             problems.append(Problem("telegram", None, text, None))
     return factory

@@ -6,6 +6,10 @@ The venue and symbol come from the config, as for `mmtrio run`: in paper mode (t
 config) the built-in simulated venue is started and its market feed recorded, over the same
 protocol and client the bot uses; in testnet/live mode the venue's own public streams (its
 market feed through the venue package, so continuity is checked and gaps resync as live).
+The config is checked as `mmtrio run` checks it, every problem listed at once
+(:func:`mmtrio.cli.checkup.check_config`), for what a recording needs: the venue and its URLs,
+in paper mode the recording the sim replays, in testnet/live the API credentials the session
+opens with, and a venue with a recording format (Binance's); not the Telegram token.
 Files are gzip text, one message a line (``<local_receive_ns> <json>``), readable by
 `mmtrio backtest`, `mmtrio data convert`, the simulated venue and hftbacktest's converter.
 Rotation: daily at 00:00 UTC (default, as the collector), every N minutes (``30min``) or past
@@ -19,8 +23,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mmtrio.cli.checkup import CheckedConfig
+    from mmtrio.config.loading import Problem
 
 NAME = "record"
 HELP = "record a venue's market data (the sim's in paper mode) in the collector format"
@@ -65,24 +74,53 @@ def parse_rotation(text: str) -> Any:
     raise ParameterError(f"--rotate {text!r}: use daily, Nmin (e.g. 30min) or NMB (e.g. 100MB)")
 
 
+def check_record_config(
+    flag: str | None, environ: Mapping[str, str] | None = None
+) -> CheckedConfig:
+    """The config to record with, its venue and credentials, checked (module docstring);
+    ConfigValidationError listing every problem at once."""
+    from mmtrio.cli.checkup import check_config
+    from mmtrio.config import ConfigValidationError
+    from mmtrio.config.locations import resolve_config
+
+    source = resolve_config(flag)  # as every command finds it (cli/common.py)
+    try:
+        checked = check_config(source.path, credentials=True, telegram=False, environ=environ)
+    except ConfigValidationError as exc:
+        named = any(p.key == "venue.name" for p in exc.problems)  # an unknown venue, said
+        extra = [] if named else _recording_format_problems(exc.sections.get("venue"))
+        if not extra:
+            raise
+        raise ConfigValidationError(exc.source, [*exc.problems, *extra], exc.sections) from None
+    extra = _recording_format_problems(checked.config.venue)
+    if extra:
+        raise ConfigValidationError(str(source.path), extra)
+    return checked
+
+
+def _recording_format_problems(venue: object) -> list[Problem]:
+    """A venue whose market data has no recording format (the collector's is Binance's)."""
+    from mmtrio.config import VenueConfig
+    from mmtrio.config.loading import Problem
+
+    if not isinstance(venue, VenueConfig) or venue.name == "binance":
+        return []
+    why = "has no recording format yet (the collector format is Binance's); record a binance config"
+    return [Problem("venue.name", repr(venue.name), why, "'binance' for `mmtrio record`")]
+
+
 def run(args: argparse.Namespace) -> int:
     import trio
 
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from mmtrio.cli.common import load_command_config
     from mmtrio.errors import MmtrioError
 
     try:
-        config, _ = load_command_config(args.config)
+        checked = check_record_config(args.config)  # every problem at once, as `mmtrio run`
         rotation = parse_rotation(args.rotate)
         if args.duration is not None and args.duration <= 0:
             raise MmtrioError("--duration must be > 0 seconds")
-        if config.venue.name != "binance":
-            raise MmtrioError(
-                f"venue {config.venue.name} has no recording format yet (the collector "
-                "format is Binance's); record a binance config"
-            )
-        summary = trio.run(_record, config, Path(args.out), rotation, args.duration)
+        summary = trio.run(_record, checked, Path(args.out), rotation, args.duration)
     except MmtrioError as exc:
         print(f"mmtrio record: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -100,23 +138,25 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _record(config: Any, out: Path, rotation: Any, duration: float | None) -> dict[str, Any]:
+async def _record(
+    checked: CheckedConfig, out: Path, rotation: Any, duration: float | None
+) -> dict[str, Any]:
     import signal
 
     import trio
 
     from mmtrio.cli.paper import paper_venue
-    from mmtrio.cli.venue import check_venue, live_settings
+    from mmtrio.cli.venue import live_settings
     from mmtrio.venues.protocol import SessionHooks, VenueCredentials
 
-    factory = check_venue(config)
+    factory = checked.factory
     base_ns = time.time_ns()
     t0 = trio.current_time()
 
     def clock_ns() -> int:
         return base_ns + int((trio.current_time() - t0) * 1e9)
 
-    async with _venue_session(config, factory, paper_venue, live_settings) as (settings, creds):
+    async with _venue_session(checked, paper_venue, live_settings) as (settings, creds):
         hooks = SessionHooks(clock_ms=lambda: clock_ns() // 1_000_000)
         session = factory.open(settings, creds or VenueCredentials(), hooks)
         try:
@@ -127,21 +167,18 @@ async def _record(config: Any, out: Path, rotation: Any, duration: float | None)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _venue_session(config: Any, factory: Any, paper_venue: Any, live_settings: Any) -> Any:
+def _venue_session(checked: CheckedConfig, paper_venue: Any, live_settings: Any) -> Any:
     from contextlib import asynccontextmanager
 
-    from mmtrio.config import load_venue_credentials
+    config = checked.config
 
     @asynccontextmanager
     async def ctx() -> Any:
         if config.venue.mode == "paper":
             async with paper_venue(config, dump=False) as paper:
                 yield paper.settings, paper.credentials
-        else:
-            yield (
-                live_settings(config, factory),
-                load_venue_credentials(config.venue, factory.credential_fields),
-            )
+        else:  # the credentials were read with the config's check
+            yield live_settings(config, checked.factory), checked.credentials
 
     return ctx()
 

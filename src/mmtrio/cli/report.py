@@ -47,7 +47,8 @@ examples:
   mmtrio report --json > session.json
   mmtrio report --html report.html
 
-exit codes: 0 done; 1 the journal could not be read; 2 bad arguments
+exit codes: 0 done; 1 the HTML file could not be written; 2 bad arguments, or a journal that
+cannot be read or reported (one line naming why)
 """
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
@@ -166,24 +167,27 @@ def run(args: argparse.Namespace) -> int:
         timeline = read_timeline(conn, symbol, since, data.end_ms) if args.html else None
         resumes = timeline.resumes if timeline else read_resumes(conn, since, data.end_ms)
         conn.close()
+        # Rendered here, inside the error handling: a report that cannot be printed (parts
+        # that do not add up, a record read wrongly) is one line naming it, not a traceback.
+        doc = report.to_json()
+        doc["resumes"] = [r.to_json() for r in resumes]
+        text = json.dumps(doc, indent=2) if args.json else format_text(doc)
+        page = None
+        if args.html:
+            from mmtrio.reporting.html import render_html
+
+            page = render_html(report, timeline, limits)
     except (MmtrioError, ValueError) as exc:
         print(f"mmtrio report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.html:
-        from mmtrio.reporting.html import render_html
-
+    if page is not None:
         try:
-            Path(args.html).write_text(render_html(report, timeline, limits), encoding="utf-8")
+            Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
             print(f"mmtrio report: cannot write {args.html}: {exc}", file=sys.stderr)
             return EXIT_FAILED
-    doc = report.to_json()
-    doc["resumes"] = [r.to_json() for r in resumes]
-    if args.json:
-        print(json.dumps(doc, indent=2))
-    else:
-        print(format_text(doc))
-    if args.html:
+    print(text)
+    if page is not None:
         print(f"HTML report written to {args.html}", file=sys.stderr)
     return EXIT_OK
 

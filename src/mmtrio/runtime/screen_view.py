@@ -152,7 +152,8 @@ class SnapshotBuilder:
     count — the ``connected`` flag going up again between builds (a lower bound). The order
     socket (``orders``, when the session has one: :class:`~mmtrio.venues.protocol.OrderSocket`)
     counts its own; a new socket object (a new session) starting again from zero is carried
-    on from the old one's last counts, so every count stays monotonic.
+    on from the old one's last counts (:class:`~mmtrio.runtime.socket_counts.OrderSocketCounts`,
+    kept in the sources), so every count stays monotonic.
     """
 
     def __init__(self, src: StatusSources) -> None:
@@ -161,8 +162,6 @@ class SnapshotBuilder:
         self._seen_up: dict[str, bool] = {}
         self._ever_up: set[str] = set()
         self._reconnects: dict[str, int] = {}
-        self._orders_seen = (0, 0)  # the order socket's last (sessions, requests)
-        self._orders_carried = (0, 0)  # counts of earlier socket objects, carried on
 
     def _connection(self, name: str, feed: LaneStats | None) -> Connection | None:
         if feed is None:
@@ -181,18 +180,10 @@ class SnapshotBuilder:
         return Connection(name, feed.connected, reconnects, feed.received)
 
     def _orders(self) -> Connection | None:
-        health = self._src.orders() if self._src.orders is not None else None
+        health = self._src.order_socket()  # totals since start, shared with `mmtrio status`
         if health is None:
             return None
-        now = (health.sessions, health.requests)
-        seen = self._orders_seen
-        if now[0] < seen[0] or now[1] < seen[1]:
-            # Counted from zero again: another socket object (the next session's).
-            carried = self._orders_carried
-            self._orders_carried = (carried[0] + seen[0], carried[1] + seen[1])
-        self._orders_seen = now
-        sessions, requests = (c + n for c, n in zip(self._orders_carried, now, strict=True))
-        return Connection("orders", health.connected, max(0, sessions - 1), requests)
+        return Connection("orders", health.connected, health.reconnects, health.requests)
 
     def build(self) -> ScreenSnapshot | None:
         """The current snapshot (Trio thread, no await); None until the venue's instrument

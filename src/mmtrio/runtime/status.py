@@ -7,7 +7,8 @@ that makes the snapshot consistent (nothing moves while it is built). Everything
 snapshot is plain data (strings, numbers, lists, dicts): no live object escapes, and money
 stays exact (Decimal → string).
 
-:func:`status_line` is the periodic log line: state, position, mid, quotes, P&L, fills.
+:func:`status_line` is the periodic log line: state, position, mid, quotes, P&L, fills, and
+the sockets that are down.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mmtrio import determinism
 from mmtrio.core.instruments import Instrument
 from mmtrio.runtime.backoffs import Backoffs
 from mmtrio.runtime.inbox import LaneStats
+from mmtrio.runtime.socket_counts import OrderSocketCounts
 from mmtrio.runtime.status_doc import STATUS_SCHEMA, strategy_doc, units_doc
 from mmtrio.venues.protocol import SocketHealth
 
@@ -72,6 +74,14 @@ class StatusSources:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     bot: str = ""  # [runtime] name: the metric label `bot`
     venue: str = ""  # [venue] name: the metric label `venue`
+    order_counts: OrderSocketCounts = dataclasses.field(default_factory=OrderSocketCounts)
+
+    def order_socket(self) -> SocketHealth | None:
+        """The order socket's health with its counts totalled since start (one count for
+        the screen, the metrics and `mmtrio status`: runtime/socket_counts.py); None while the
+        session has none."""
+        health = self.orders() if self.orders is not None else None
+        return None if health is None else self.order_counts.total(health)
 
 
 def build_snapshot(src: StatusSources) -> dict[str, Any]:
@@ -94,9 +104,18 @@ def build_snapshot(src: StatusSources) -> dict[str, Any]:
         snap["execution"] = jsonable(src.execution.stats())
     if src.supervisor is not None:
         snap["children"] = jsonable(src.supervisor.snapshot())
+    orders = src.order_socket()
     snap["feeds"] = {
         "market": src.market.to_json() if src.market is not None else None,
         "user": src.user.to_json() if src.user is not None else None,
+        # the order-entry socket (the screen's and the metrics' ws="orders"); None without one
+        "orders": None
+        if orders is None
+        else {
+            "connected": orders.connected,
+            "reconnects": orders.reconnects,
+            "requests": orders.requests,
+        },
     }
     if src.journal is not None:
         snap["journal"] = {
@@ -139,7 +158,9 @@ def status_line(snap: Mapping[str, Any]) -> str:
     model = st.get("model")
     defence = model.get("defence") if isinstance(model, Mapping) else None
     acting = defence.get("reason") if isinstance(defence, Mapping) else None
-    tail = f" | {acting}" if acting and acting != "defence idle" else ""
+    down = _sockets_down(snap.get("feeds"))
+    tail = f" | ws DOWN: {','.join(down)}" if down else ""  # as the screen's log line says it
+    tail += f" | {acting}" if acting and acting != "defence idle" else ""
     if led.get("equity_excludes"):  # fees in another asset not yet priced: said plainly
         tail += f" | {led.get('equity_excludes')}"
     return (
@@ -151,6 +172,18 @@ def status_line(snap: Mapping[str, Any]) -> str:
         f"drawdown {st.get('drawdown')}/{st.get('max_drawdown')} | fills {led.get('fills')}"
         f"{tail}"
     )
+
+
+def _sockets_down(feeds: Any) -> list[str]:
+    """The sockets of a snapshot's ``feeds`` that are down (market, user, orders), in order;
+    a socket the bot does not have (None) is not down."""
+    if not isinstance(feeds, Mapping):
+        return []
+    return [
+        str(name)
+        for name, feed in feeds.items()
+        if isinstance(feed, Mapping) and feed.get("connected") is False
+    ]
 
 
 async def log_status(src: StatusSources, interval_s: float = 5.0) -> None:

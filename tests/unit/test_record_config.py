@@ -1,0 +1,75 @@
+"""`mmtrio record` checks its config as `mmtrio run` does, every problem at once
+(cli/checkup.py), for what a recording needs: the file, the venue and its URLs, the recording a
+paper venue replays, the API keys of a testnet/live session, and a venue with a recording
+format. Not the Telegram token: a recording sends no message. It used to stop at the first
+stage that failed (the file, then the venue, then the keys)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmtrio.cli import EXIT_USAGE, main
+from mmtrio.cli.record import check_record_config
+from tests.unit.test_config import shipped_text_elsewhere
+from tests.unit.test_config_check_all import TELEGRAM_ON, _config
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MMTRIO_TELEGRAM_TOKEN", "MMTRIO_API_KEY", "MMTRIO_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("MMTRIO_PASSPHRASE", raising=False)
+
+
+def _live(tmp_path: Path, venue: str = "binance") -> Path:
+    text = shipped_text_elsewhere().replace(
+        '\nmode = "paper"', '\nmode = "live"\nsymbol = "BTCUSDT"'
+    )
+    text = text.replace('\nname = "binance"', f'\nname = "{venue}"')
+    text = text.replace("gamma = 10.0 ", "gamma = 99.0 ")  # a problem of the file itself
+    missing = tmp_path / "telegram_token"
+    return _config(tmp_path, text, TELEGRAM_ON + f'token_file = "{missing}"\n')
+
+
+def _record(path: Path, tmp_path: Path) -> list[str]:
+    return ["record", "--config", str(path), "--out", str(tmp_path / "rec"), "--duration", "1"]
+
+
+def test_record_lists_the_file_and_the_keys_at_once_and_not_the_telegram_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_record(_live(tmp_path), tmp_path)) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("mmtrio record: ")
+    assert "3 configuration problems" in err, err
+    assert "quoting.gamma = 99.0" in err
+    assert "no API key: set $MMTRIO_API_KEY" in err and "no API secret" in err
+    assert "telegram" not in err.lower()
+    assert not (tmp_path / "rec").exists()  # refused before anything was recorded
+
+
+def test_a_venue_without_a_recording_format_is_listed_with_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_record(_live(tmp_path, "okx"), tmp_path)) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "quoting.gamma = 99.0" in err, err
+    assert "venue.name = 'okx': has no recording format yet" in err
+    assert "no API key" in err  # the venue is known: its keys are checked too
+    # a config without other problems says only that
+    path = tmp_path / "okx.toml"
+    path.write_text(shipped_text_elsewhere().replace('\nname = "binance"', '\nname = "okx"', 1))
+    assert main(_record(path, tmp_path)) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "1 configuration problem;" in err and "venue.name = 'okx'" in err, err
+
+
+def test_a_paper_config_with_telegram_on_records_without_its_token(tmp_path: Path) -> None:
+    missing = tmp_path / "telegram_token"
+    text = shipped_text_elsewhere()
+    path = _config(tmp_path, text, TELEGRAM_ON + f'token_file = "{missing}"\n')
+    checked = check_record_config(str(path), environ={})
+    assert checked.config.venue.mode == "paper" and checked.credentials is None
+    assert checked.factory.name == "binance"
