@@ -284,8 +284,12 @@ def _health(view: StatusView) -> list[Text]:
     conn.append(_latency(view.rest_p99_us))
 
     rate = styled_line(("rate ", "dim"))
-    for r in view.rate_limits:
-        frac = r.used / r.limit if r.limit > 0 else 0.0
+    # The busiest windows first: a venue with many (OKX has twelve) fills the line with
+    # idle ones, and the cut at 80 columns must not hide the window running out.
+    for frac, r in sorted(
+        ((r.used / r.limit if r.limit > 0 else 0.0, r) for r in view.rate_limits),
+        key=lambda fr: -fr[0],
+    ):
         style = "bold red" if frac >= 0.8 else "yellow" if frac >= 0.5 else ""
         rate.append(f"{r.name} ")
         rate.append(f"{r.used}/{r.limit}", style=style)
