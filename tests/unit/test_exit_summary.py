@@ -21,11 +21,11 @@ def test_a_latched_kill_switch_is_named_next_to_the_books_position() -> None:
     assert view.strategy is not None
     flat = dataclasses.replace(view.strategy, position_lots=0)
     summary = ExitSummary("okx-paper", BTCUSDT, "SIGINT received", 3, 0, 0, flat, None,
-                          latched=f"kill switch: {MISMATCH}")  # fmt: skip
+                          latched=MISMATCH)  # fmt: skip
     lines = summary.lines()
     assert lines[0].endswith("exit code 3, stopped safely by a guard")
     halted = next(line for line in lines if line.startswith("  halted"))
-    assert MISMATCH in halted and "stays HALTED until `mmtrio resume`" in halted
+    assert f"kill switch: {MISMATCH}" in halted and "stays HALTED until `mmtrio resume`" in halted
     assert "  position  flat (0 BTC)" in lines
 
 

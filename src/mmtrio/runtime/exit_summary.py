@@ -64,7 +64,8 @@ class ExitSummary:
         out.append(f"  orders    {orders}")
         if self.latched is not None:
             out.append(
-                f"  halted    {self.latched}; the next start stays HALTED until `mmtrio resume`"
+                f"  halted    kill switch: {self.latched}; the next start stays HALTED until "
+                "`mmtrio resume`"
             )
         st = self.status
         if st is None or inst is None:
