@@ -296,7 +296,11 @@ def _health(view: StatusView) -> list[Text]:
         rate.append("  ")
 
     kids = styled_line(("tasks ", "dim"))
-    for child in view.children:
+    # Tasks in trouble first (not running, or restarted): eight tasks overflow 80 columns,
+    # and the cut must not hide the one failing.
+    for child in sorted(
+        view.children, key=lambda c: c.state is ChildState.RUNNING and not c.restarts
+    ):
         mark, style = _CHILD_MARK.get(child.state, ("?", ""))
         kids.append(f"{child.name}")
         kids.append(mark, style=style)
