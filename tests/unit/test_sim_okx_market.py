@@ -146,6 +146,19 @@ def test_a_cancel_all_after_cancel_says_20_everywhere() -> None:
     assert queried["cancelSourceReason"] == "Cancel all after triggered"
 
 
+def test_a_venue_cancel_says_0_by_system_not_1_by_user() -> None:
+    """The venue_cancel fault (the venue cancels) said cancelSource 1, "canceled by user"."""
+    venue, front = new_front()
+    bid, _ = venue.book.best()
+    assert bid is not None
+    order(front, ordType="post_only", px=front.inst.price_str(bid[0] - 1000), clOrdId="vc1")
+    venue.inject("venue_cancel", {"client_id": "vc1"})
+    (queried,) = info.order(front, {"instId": INST, "clOrdId": "vc1"})
+    (listed,) = history.orders_history(front, {"instType": "SWAP"})
+    assert queried["cancelSource"] == listed["cancelSource"] == "0"
+    assert queried["cancelSourceReason"] == "Order canceled by system"
+
+
 def test_order_history_pages_newest_first_and_forgets_unfilled_cancels_after_2_hours() -> None:
     venue, front = new_front()
     bid, _ = venue.book.best()
