@@ -21,6 +21,7 @@ from mmtrio.venues.okx.order_session import OrderSession
 from mmtrio.venues.okx.signing import Signer
 from mmtrio.venues.okx.streams import MarketStream, UserStream
 from mmtrio.venues.protocol import MarketEvent, SocketHealth
+from tests.integration.test_account_awareness import captured
 
 pytestmark = pytest.mark.integration
 
@@ -224,8 +225,10 @@ async def test_order_session_matches_answers_by_id_and_loses_none_silently(
             await session.request("order", [{"clOrdId": "a"}])
         assert session.health() == SocketHealth(False, 0, 0)  # what ws="orders" shows
         n.start_soon(session.run)
-        with trio.fail_after(5):
+        with captured() as lines, trio.fail_after(5):
             await session.wait_ready()
+        # Where orders go is logged, as for Binance's order socket (it was silent on OKX).
+        assert any("order socket connected: orders go over OKX's private" in ln for ln in lines)
         assert session.health() == SocketHealth(True, 1, 0)
         results: dict[str, Any] = {}
 
@@ -238,8 +241,12 @@ async def test_order_session_matches_answers_by_id_and_loses_none_silently(
             reqs.start_soon(ask, "b")
         assert results["a"].data[0]["clOrdId"] == "a"
         assert results["b"].data[0]["clOrdId"] == "b"
-        with pytest.raises(OutcomeUnknownError, match="closed before the answer"):
-            await session.request("cancel-order", [{"clOrdId": "c"}])
+        with captured() as lines:
+            with pytest.raises(OutcomeUnknownError, match="closed before the answer"):
+                await session.request("cancel-order", [{"clOrdId": "c"}])
+            await trio.sleep(0.1)  # the loop reports the end
+        assert any("order socket down (" in ln and "orders go over REST until it is back" in ln
+                   for ln in lines), lines  # fmt: skip
         assert not session.ready
         assert session.health() == SocketHealth(False, 1, 3)  # three ops sent, then down
         n.cancel_scope.cancel()

@@ -145,3 +145,33 @@ def test_report_reads_the_journal_of_the_named_bot(
     flags = [f.replace("STATE", str(root)) for f in flags]
     assert main(["report", "--config", str(config), *flags]) == 2  # no journal there yet
     assert str(root / "btc1" / "journal.sqlite3") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["status", "resume"])
+def test_a_bot_not_found_lists_the_bots_that_are(
+    command: str, root: Path, config: Path, btc1: FakeBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mmtrio run --set venue.name=okx` runs okx-paper; a bare `mmtrio status` looks for
+    binance-paper: it says which bots there are instead of only "no control socket"."""
+    assert main([command, "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"no control socket at {root / 'binance-paper' / 'control.sock'}" in err
+    assert "btc1" in err and "running" in err
+    assert [r["cmd"] for r in btc1.requests] == ["status"]  # listed, nothing else asked
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ([], "operator kill (mmtrio kill)"),
+        (["--flatten"], "operator kill and flatten (mmtrio kill --flatten)"),
+        (["--flatten", "--reason", "news"], "news"),
+    ],
+)
+def test_the_kill_reason_says_whether_a_flatten_was_asked(
+    extra: list[str], reason: str, config: Path, btc1: FakeBot
+) -> None:
+    """OKX QA: `kill --flatten` was logged as a plain "operator kill (mmtrio kill)"."""
+    assert main(["kill", "--config", str(config), "--name", "btc1", *extra]) == 0
+    (request,) = btc1.requests
+    assert request["reason"] == reason and request["flatten"] == ("--flatten" in extra)

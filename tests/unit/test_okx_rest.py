@@ -456,3 +456,13 @@ async def test_order_entry_goes_over_the_socket_and_falls_back_to_rest() -> None
     # a read is another endpoint (OKX counts each apart): not held
     await gw.rest.request("GET", "/api/v5/trade/orders-pending", [], signed=True)
     assert len(venue.requests) == 4
+
+
+async def test_leverage_info_is_read_for_the_instrument_and_margin_mode() -> None:
+    venue = Venue(lambda r: ok([{"instId": "BTC-USDT-SWAP", "mgnMode": "cross",
+                                 "posSide": "net", "lever": "20"}]))  # fmt: skip
+    assert await make(venue).leverage("BTC-USDT-SWAP", "cross") == Decimal(20)
+    (req,) = [r for r in venue.requests if r.url.path == "/api/v5/account/leverage-info"]
+    assert req.url.query == b"instId=BTC-USDT-SWAP&mgnMode=cross"
+    assert "OK-ACCESS-SIGN" in req.headers
+    assert await make(Venue(lambda r: ok([]))).leverage("BTC-USDT-SWAP", "cross") is None

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import ConfigError
+from mmtrio.runtime.account_watch import start_problems
 from mmtrio.venues import registry
-from mmtrio.venues.okx.codec_rest import AccountConfig
+from mmtrio.venues.okx.account import account_snapshot
+from mmtrio.venues.okx.codec_rest import AccountConfig, Balance
+from mmtrio.venues.okx.codec_user import PositionRow
 from mmtrio.venues.okx.venue import VENUE, check_account
 from mmtrio.venues.protocol import SessionHooks, VenueCredentials, VenueSettings
+
+SWAP = Instrument(
+    symbol="BTC-USDT-SWAP",
+    tick_size=Decimal("0.1"),
+    lot_size=Decimal("0.01"),
+    min_qty=1,
+    max_qty=10**10,
+    min_notional=Decimal(0),
+    base_asset="BTC",
+    contract_size=Decimal("0.01"),
+)
 
 
 def test_registered_with_its_endpoints_and_credentials() -> None:
@@ -56,3 +73,26 @@ def test_account_check_names_the_fix() -> None:
         check_account(AccountConfig("long_short_mode", "2"))
     with pytest.raises(ConfigError, match="spot mode"):
         check_account(AccountConfig("net_mode", "1"))
+
+
+def _row(pos: str, liq: str) -> PositionRow:
+    return PositionRow("BTC-USDT-SWAP", "net", int(pos), Decimal(100), Decimal(0), None,
+                       None if liq == "" else Decimal(liq), 1)  # fmt: skip
+
+
+def test_the_leverage_and_liquidation_price_reach_the_start_check() -> None:
+    """OKX sets a leverage per instrument: risk.max_leverage is checked against it (rounded
+    up, 3.5x is above 3), and an open position's liqPx reaches the liquidation alert."""
+    bal = Balance("USDT", Decimal(1000), Decimal(900), Decimal(1000), Decimal(20))
+    cfg = AccountConfig("net_mode", "2")
+    snap = account_snapshot(cfg, bal, Decimal("3.5"), [_row("-3", "120000.5")])
+    assert snap.leverage == 4 and snap.detail["lever"] == "3.5"
+    assert snap.liquidation_price == Decimal("120000.5")
+    assert snap.margin_ratio == Decimal("0.05")
+    (problem,) = start_problems(snap, SWAP, max_leverage=3, min_balance=None)
+    assert "leverage on BTC-USDT-SWAP is 4x, above risk.max_leverage = 3" in problem
+    assert start_problems(snap, SWAP, max_leverage=5, min_balance=None) == []
+    flat = account_snapshot(cfg, bal, Decimal(10), [_row("0", "")])
+    assert flat.leverage == 10 and flat.liquidation_price is None
+    unknown = account_snapshot(cfg, bal, None, [])
+    assert unknown.leverage is None and "lever" not in unknown.detail

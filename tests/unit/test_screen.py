@@ -25,8 +25,15 @@ from mmtrio.runtime.screen import (
 )
 from mmtrio.runtime.screen_view import Connection
 from mmtrio.runtime.status import StatusSources
+from mmtrio.runtime.supervisor import ChildState, ChildStatus
 from mmtrio.venues.protocol import SocketHealth
-from tests.strategies import SampleConnection, SampleStatus, sample_status, status_views
+from tests.strategies import (
+    SampleConnection,
+    SampleRateLimit,
+    SampleStatus,
+    sample_status,
+    status_views,
+)
 
 
 def screen_lines(view: StatusView | None) -> list[str]:
@@ -313,3 +320,31 @@ def test_the_order_socket_is_a_connection_whose_counts_stay_monotonic() -> None:
     assert_fits(lines)
     (ws,) = [line for line in lines if line.startswith("ws ")]
     assert "market up  user up ↻12  orders up ↻2  REST p50 480µs p99 1050µs" in ws
+
+
+def test_the_busiest_rate_windows_come_first() -> None:
+    """OKX states twelve windows: the line cut at 80 columns showed the first five, all idle,
+    while a later one (amend_2s) filled up. The busiest now come first (ties as listed)."""
+    idle = ("place_2s", "cancel_2s", "batch_cancel_2s", "orders_2s", "order_query_2s")
+    limits = (
+        *(SampleRateLimit(n, 0, 60) for n in idle),
+        SampleRateLimit("amend_2s", 51, 60),
+        SampleRateLimit("positions_2s", 4, 10),
+    )
+    lines = screen_lines(sample_status(rate_limits=limits))
+    assert_fits(lines)
+    rate = next(line for line in lines if line.startswith("rate "))
+    assert rate.startswith("rate amend_2s 51/60  positions_2s 4/10  place_2s 0/60"), rate
+
+
+def test_a_task_in_trouble_comes_first_on_the_tasks_line() -> None:
+    """Eight tasks overflow 80 columns: the last ones (clock-sync, fee-prices) were cut off
+    whatever their state. Those not running, or restarted, now come first."""
+    names = ("market-feed", "user-stream", "deadman", "reconciler", "instrument-watch",
+             "account-watch", "clock-sync", "fee-prices")  # fmt: skip
+    kids = tuple(ChildStatus(n, ChildState.RUNNING, 0, 0, None, 1.0, None) for n in names[:-1])
+    failing = ChildStatus("fee-prices", ChildState.BACKING_OFF, 2, 2, "boom", 1.0, 5.0)
+    lines = screen_lines(sample_status(children=(*kids, failing)))
+    assert_fits(lines)
+    tasks = next(line for line in lines if line.startswith("tasks "))
+    assert tasks.startswith("tasks fee-prices↻↻2 market-feed✓"), tasks

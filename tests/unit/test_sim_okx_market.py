@@ -4,6 +4,7 @@ rendered, the order history, leverage and fee rates, and the snapshot channels."
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -17,6 +18,7 @@ from mmtrio.sim.okx.frontend import FRONT_END, OkxFrontEnd
 from mmtrio.sim.okx.wire import OkxError
 from mmtrio.sim.paper import replay_driver
 from mmtrio.sim.venue import SimConfig, SimVenue
+from mmtrio.venues.okx.signing import Signer
 from tests.integration.sim_helpers import DATA, data_instrument
 
 HOUR_MS = 3_600_000
@@ -144,6 +146,19 @@ def test_a_cancel_all_after_cancel_says_20_everywhere() -> None:
     assert queried["cancelSourceReason"] == "Cancel all after triggered"
 
 
+def test_a_venue_cancel_says_0_by_system_not_1_by_user() -> None:
+    """The venue_cancel fault (the venue cancels) said cancelSource 1, "canceled by user"."""
+    venue, front = new_front()
+    bid, _ = venue.book.best()
+    assert bid is not None
+    order(front, ordType="post_only", px=front.inst.price_str(bid[0] - 1000), clOrdId="vc1")
+    venue.inject("venue_cancel", {"client_id": "vc1"})
+    (queried,) = info.order(front, {"instId": INST, "clOrdId": "vc1"})
+    (listed,) = history.orders_history(front, {"instType": "SWAP"})
+    assert queried["cancelSource"] == listed["cancelSource"] == "0"
+    assert queried["cancelSourceReason"] == "Order canceled by system"
+
+
 def test_order_history_pages_newest_first_and_forgets_unfilled_cancels_after_2_hours() -> None:
     venue, front = new_front()
     bid, _ = venue.book.best()
@@ -244,3 +259,22 @@ def test_snapshot_channels_push_only_changes_as_the_market_replays() -> None:
         assert all(a != b for a, b in pairwise(levels)), channel
     stamps = [int(t["ts"]) for t in sent["tickers"]]  # market time on the wire
     assert all(b - a >= 100 for a, b in pairwise(stamps))
+
+
+async def test_a_private_connection_that_enters_orders_is_the_orders_fault_target() -> None:
+    """`ws_close` with target "orders" closed nothing on OKX: its order sessions were only
+    "user" connections. One that sent an order op is now an order-entry socket."""
+    venue, front = new_front()
+    c = front.client_credentials()
+    signer = Signer(c["api_key"], c["api_secret"], c["passphrase"])
+    login = {"op": "login", "args": [signer.login_args(venue.wall_ms() // 1000)]}
+    orders, user = front.ws.open("/ws/v5/private"), front.ws.open("/ws/v5/private")
+    for conn in (orders, user):
+        (answer,) = await front.ws.on_message(conn, json.dumps(login))
+        assert json.loads(answer)["code"] == "0"
+    args = {"instId": INST, "tdMode": "cross", "side": "buy", "ordType": "post_only",
+            "px": "1000", "sz": "1", "clOrdId": "a1"}  # fmt: skip
+    op = {"id": "m1", "op": "order", "args": [args]}
+    await front.ws.on_message(orders, json.dumps(op))
+    assert venue.hub.conns("orders") == [orders]
+    assert set(venue.hub.conns("user")) == {orders, user}

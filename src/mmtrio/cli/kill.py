@@ -47,7 +47,7 @@ bots under the state root are listed; nothing written), or bad usage
 def register(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
     parser.add_argument("--flatten", action="store_true", help="also close the position")
-    parser.add_argument("--reason", default="operator kill (mmtrio kill)", help="logged reason")
+    parser.add_argument("--reason", default=None, help="logged reason")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in warnings:
         print(f"mmtrio kill: warning: {warning}", file=sys.stderr)
-    request = {"cmd": "kill", "flatten": bool(args.flatten), "reason": args.reason}
+    plain = args.reason or "operator kill (mmtrio kill)"  # also what a kill file says
+    # The log, screen and report say a flatten was asked (they said only "operator kill").
+    reason = args.reason or (
+        "operator kill and flatten (mmtrio kill --flatten)" if args.flatten else plain
+    )
+    request = {"cmd": "kill", "flatten": bool(args.flatten), "reason": reason}
     why = "the config does not locate its control socket"
     if target.control_socket is not None:
         try:
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         target.kill_file.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(target.kill_file, f"{args.reason}\n")
+        _write_private(target.kill_file, f"{plain}\n")
     except OSError as exc:
         print(
             f"mmtrio kill: no bot answered ({why}) and the kill file {target.kill_file} cannot "

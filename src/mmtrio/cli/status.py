@@ -52,6 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from mmtrio.cli.kill import known_bots
     from mmtrio.errors import ConfigError, MmtrioError
     from mmtrio.runtime.control import control_request
     from mmtrio.runtime.status import status_line
@@ -75,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         answer = control_request(target.control_socket, {"cmd": "status"})
     except MmtrioError as exc:
         print(f"mmtrio status: bot {target.bot or '?'}: {exc}", file=sys.stderr)
+        if not target.control_socket.exists():  # e.g. `run --set venue.name=okx`: okx-paper
+            print(known_bots(), file=sys.stderr)
         return EXIT_FAILED
     if not answer.get("ok"):
         print(f"mmtrio status: {answer.get('error')}", file=sys.stderr)

@@ -36,6 +36,10 @@ class ExitSummary:
     left_open: int  # after cancel-all: 0 confirmed none, > 0 still open, < 0 venue did not answer
     status: StrategyStatus | None  # the strategy's last status (None: it never started)
     journal: Path | None
+    # The kill switch's reason when it is latched at the stop: which guard stopped the bot,
+    # and for a position mismatch the venue's position next to the books' (the position
+    # line is the books': "flat" while the venue held 0.003 BTC, with nothing saying so).
+    latched: str | None = None
 
     def lines(self) -> list[str]:
         """The summary as plain text lines (no colour: it must survive a pipe and a log)."""
@@ -58,6 +62,11 @@ class ExitSummary:
                 "(the venue's dead-man countdown cancels what is left)"
             )
         out.append(f"  orders    {orders}")
+        if self.latched is not None:
+            out.append(
+                f"  halted    kill switch: {self.latched}; the next start stays HALTED until "
+                "`mmtrio resume`"
+            )
         st = self.status
         if st is None or inst is None:
             out.append("  position  unknown: the strategy never started (nothing was traded)")

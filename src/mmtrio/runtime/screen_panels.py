@@ -284,15 +284,23 @@ def _health(view: StatusView) -> list[Text]:
     conn.append(_latency(view.rest_p99_us))
 
     rate = styled_line(("rate ", "dim"))
-    for r in view.rate_limits:
-        frac = r.used / r.limit if r.limit > 0 else 0.0
+    # The busiest windows first: a venue with many (OKX has twelve) fills the line with
+    # idle ones, and the cut at 80 columns must not hide the window running out.
+    for frac, r in sorted(
+        ((r.used / r.limit if r.limit > 0 else 0.0, r) for r in view.rate_limits),
+        key=lambda fr: -fr[0],
+    ):
         style = "bold red" if frac >= 0.8 else "yellow" if frac >= 0.5 else ""
         rate.append(f"{r.name} ")
         rate.append(f"{r.used}/{r.limit}", style=style)
         rate.append("  ")
 
     kids = styled_line(("tasks ", "dim"))
-    for child in view.children:
+    # Tasks in trouble first (not running, or restarted): eight tasks overflow 80 columns,
+    # and the cut must not hide the one failing.
+    for child in sorted(
+        view.children, key=lambda c: c.state is ChildState.RUNNING and not c.restarts
+    ):
         mark, style = _CHILD_MARK.get(child.state, ("?", ""))
         kids.append(f"{child.name}")
         kids.append(mark, style=style)

@@ -96,7 +96,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         reason = "the venue refused the API credentials"
         logger.info("stopping ({}): nothing is sent to the venue any more", reason)
     elif ended.start_refused is not None:
-        reason = "the account cannot be traded as configured"
+        reason = "start refused: the account or the config does not fit the venue"
         logger.info("stopping ({}): no order was sent", reason)
     else:
         logger.info(
@@ -203,6 +203,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         left_open=left,
         status=None if parts.mm is None else parts.mm.status(parts.clock_ms()),
         journal=parts.journal_path,
+        latched=latched,
     )
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())

@@ -182,14 +182,16 @@ class FaultState:
         elif kind == "clock_skew":
             self.clock_skew_ms = _int(params, "ms")
         elif kind == "error_code":
-            self.error_count += count_param(params)
-            self.error_code = _int(params, "code") if "code" in params else None
+            # Every parameter is checked before anything is armed: a refused injection
+            # (HTTP 400) must leave the venue as it was, not answer the next requests wrongly.
+            count = count_param(params)
+            code = _int(params, "code") if "code" in params else None
+            status = _int(params, "status", 400)
+            if not 400 <= status <= 599:
+                raise SimBadRequest(f"fault 'status' must be an HTTP error status, got {status}")
+            self.error_count += count
+            self.error_code, self.error_status = code, status
             self.error_msg = str(params.get("msg", self.error_msg))
-            self.error_status = _int(params, "status", 400)
-            if not 400 <= self.error_status <= 599:
-                raise SimBadRequest(
-                    f"fault 'status' must be an HTTP error status, got {self.error_status}"
-                )
 
     @staticmethod
     def take(value: int) -> tuple[bool, int]:

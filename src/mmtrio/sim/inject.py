@@ -98,6 +98,8 @@ def _venue_close(venue: SimVenue, kind: str, cid: Any) -> None:
     for one in ids:
         if engine.get(one) is None:
             raise SimBadRequest(f"no order {one!r} to {kind}", status=404)
+        if kind == "venue_cancel":  # before apply(): the front ends render the cancel then
+            venue.venue_cancelled.add(one)
         venue.apply(
             engine.expire(one, venue.market_ts)
             if kind == "venue_expire"

@@ -165,6 +165,9 @@ class SimVenue:
         # client ids the countdown cancelled (a venue that names the cause says so: OKX's
         # cancelSource 20)
         self.deadman_cancelled: set[str] = set()
+        # client ids the venue_cancel fault cancelled as the venue (OKX: cancelSource 0,
+        # "canceled by system", not 1, "by user")
+        self.venue_cancelled: set[str] = set()
         self._client_ids = itertools.count(1)
         # recent public trades and candles, for market-data endpoints (wire-clock minutes)
         self.tape = TradeTape(self.ts_offset)

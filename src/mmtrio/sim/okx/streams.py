@@ -212,6 +212,8 @@ class OkxStreams:
         if rec.status == OrderStatus.CANCELED.value:
             if rec.client_id in self.venue.deadman_cancelled:
                 return w.CANCEL_SOURCE_DEADMAN
+            if rec.client_id in self.venue.venue_cancelled:
+                return w.CANCEL_SOURCE_SYSTEM
             return w.CANCEL_SOURCE_USER
         return ""
 

@@ -16,7 +16,9 @@ order ops) and the root path, which serves both (a convenience of the sim). Clie
 - order ops ``order``, ``batch-orders``, ``amend-order``, ``batch-amend-orders``,
   ``cancel-order``, ``batch-cancel-orders`` with an ``id`` → ``{"id", "op", "code", "msg",
   "data"}`` (per-order ``sCode``; :mod:`.trade`), after the network latency each way, under
-  the same limits as REST and the ``order_5xx``/``order_drop`` faults.
+  the same limits as REST and the ``order_5xx``/``order_drop`` faults. A logged-in
+  connection that sent one is an order-entry socket: the websocket faults' target
+  ``orders`` (as Binance's ws-fapi); every logged-in connection is ``user``.
 
 Anything else gets an ``{"event": "error"}`` answer with OKX's code (60012 invalid request,
 60018 no such channel, 60011 please log in, 60008 no login on the public path).
@@ -209,6 +211,8 @@ class OkxWs:
         answer: dict[str, Any]
         route = OPS[op]
         drop = False
+        if st.logged_in:  # it enters orders: the ws faults' target "orders" (and "all")
+            venue.hub.orders.add(conn)
         if not isinstance(req_id, str) or not req_id or len(req_id) > 32:
             answer = {"code": "60013", "msg": "Invalid args: id", "data": []}
         elif not st.logged_in:

@@ -261,6 +261,18 @@ def parse_positions(data: list[Any], ic: InstrumentCodec) -> list[PositionRow]:
     return rows
 
 
+def parse_leverage(data: list[Any], symbol: str) -> Decimal | None:
+    """``GET /api/v5/account/leverage-info``: the instrument's ``lever`` (one row in net
+    mode; the highest when OKX lists several); None when it lists none."""
+    levers = []
+    for obj in data:
+        if not isinstance(obj, dict):
+            raise ProtocolError("leverage-info: 'data' entries must be objects")
+        if obj.get("instId") == symbol:
+            levers.append(get_dec(obj, "lever", "leverage-info"))
+    return max(levers) if levers else None
+
+
 def parse_orders(data: list[Any], ic: InstrumentCodec) -> list[OrderUpdate]:
     out = []
     for obj in data:

@@ -16,6 +16,10 @@ The rules, the same as the REST client's:
   order may exist, and execution resolves it by querying the ``clOrdId`` before anything
   is resubmitted. A late answer to a request already given up is dropped (counted).
 * Nothing is retried here.
+
+The log says when order entry moves, in the Binance order socket's words: ``order socket
+connected: orders go over OKX's private WebSocket`` once a connection is logged in, and
+``order socket down (<reason>): orders go over REST until it is back`` when one ends.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections import Counter
 from typing import Any
 
 import trio
+from loguru import logger
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from mmtrio.errors import ConnectionFailed, OutcomeUnknownError
@@ -87,14 +92,17 @@ class OrderSession(OkxWs):
         await self._loop()
 
     async def _emit_status(self, connected: bool, reason: str) -> None:
+        # "Up" is said once logged in (_serve), not when the socket merely opened.
         if not connected:
             self.last_down = reason
+            logger.warning("order socket down ({}): orders go over REST until it is back", reason)
 
     async def _serve(self, ws: WebSocketConnection, nursery: trio.Nursery) -> None:
         await self._login(ws)
         self._ws = ws
         self.sessions += 1
         self._up.set()
+        logger.info("order socket connected: orders go over OKX's private WebSocket")
         try:
             await super()._serve(ws, nursery)
         finally:

@@ -33,6 +33,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -181,6 +182,16 @@ class OkxRest(PatientReads):
             [("instType", cr.INST_TYPE), ("instId", symbol)],
             signed=True,
         )
+
+    async def leverage(self, symbol: str, mgn_mode: str) -> Decimal | None:
+        """The account's leverage on ``symbol`` in margin mode ``mgn_mode`` (``cross``)."""
+        data = await self.request(
+            "GET",
+            "/api/v5/account/leverage-info",
+            [("instId", symbol), ("mgnMode", mgn_mode)],
+            signed=True,
+        )
+        return cr.parse_leverage(data, symbol)
 
     # --- orders -------------------------------------------------------------------------
     async def order_op(self, path: str, body: Body) -> list[cr.OpAnswer]:

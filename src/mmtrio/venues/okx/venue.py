@@ -19,13 +19,14 @@ naming the fix, before any order is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, VenueError
 from mmtrio.urls import venue_url_problems
+from mmtrio.venues.okx import codec_rest as cr
+from mmtrio.venues.okx.account import POSITION_MODE_FIX, account_snapshot
 from mmtrio.venues.okx.client_ids import client_id_format
 from mmtrio.venues.okx.codec import OkxDecoder
 from mmtrio.venues.okx.codec_rest import NET_MODE, AccountConfig
@@ -60,11 +61,6 @@ _URLS: dict[str, dict[str, str]] = {
 }
 _SCHEMES = {"rest": ("https", "http"), "market_ws": ("wss", "ws"), "private_ws": ("wss", "ws")}
 TD_MODES = ("cross", "isolated")
-POSITION_MODE_FIX = (
-    "switch the OKX account to one-way (net) position mode: Settings → Position mode → "
-    'One-way, or POST /api/v5/account/set-position-mode {"posMode": "net_mode"} '
-    "(with no open positions or orders)"
-)
 ACCOUNT_LEVEL_FIX = (
     "the OKX account is in spot mode (acctLv 1), which cannot trade swaps: switch it to "
     "'Spot and futures' (or a margin mode) in the OKX account settings"
@@ -192,27 +188,13 @@ class OkxSession:
 
     # --- account and clock ------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
+        """The account (:mod:`mmtrio.venues.okx.account`): config, balance, the leverage on
+        the instrument in the trade mode, and the position's liquidation price."""
         config = await self.rest.account_config()
         bal = await self.rest.balance(self.instrument.quote_asset)
-        # OKX's mgnRatio is equity over maintenance margin (liquidation near 100 %); the
-        # neutral ratio is its inverse (maintenance over equity, 1 = liquidation).
-        ratio = None
-        if bal.margin_ratio is not None and bal.margin_ratio > 0:
-            ratio = Decimal(1) / bal.margin_ratio
-        ok = config.pos_mode == NET_MODE
-        return AccountSnapshot(
-            wallet_balance=bal.cash,
-            available_balance=bal.available,
-            margin_ratio=ratio,
-            position_mode_ok=ok,
-            mode_fix="" if ok else POSITION_MODE_FIX,
-            can_trade=config.acct_lv != "1",
-            detail={
-                "posMode": config.pos_mode,
-                "acctLv": config.acct_lv,
-                "equity": str(bal.equity),
-            },
-        )
+        lever = await self.rest.leverage(self.symbol, self.td_mode)
+        rows = cr.parse_positions(await self.rest.positions(self.symbol), self.gateway.codec)
+        return account_snapshot(config, bal, lever, rows)
 
     async def sync_clock(self) -> int:
         return await self.rest.sync_time()
