@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, VenueError
@@ -214,7 +215,7 @@ class OkxSession:
             },
         )
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self) -> ClockReading:
         return await self.rest.sync_time()
 
     def venue_time_ms(self) -> int:
