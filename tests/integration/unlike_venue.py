@@ -28,6 +28,7 @@ from typing import Any
 import trio
 
 from mmtrio.core.client_ids import EPOCH_DIGITS
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     BookDelta,
@@ -315,8 +316,8 @@ class UnlikeSession:
     async def account(self) -> AccountSnapshot:
         return AccountSnapshot(Decimal(10_000), Decimal(10_000))
 
-    async def sync_clock(self) -> int:
-        return 0
+    async def sync_clock(self) -> ClockReading:
+        return ClockReading(0, 0, 1, 0, 0)
 
     def venue_time_ms(self) -> int:
         return self.hooks.clock_ms()

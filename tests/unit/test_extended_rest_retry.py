@@ -36,7 +36,7 @@ async def test_sync_time_waits_out_lost_connections_at_start_up(
     rest = _rest(transport)
     waits: list[tuple[float, VenueError]] = []
     rest.on_read_retry = lambda s, exc: waits.append((s, exc))
-    offset = await rest.sync_time("BTC-USD")
+    offset = (await rest.sync_time("BTC-USD")).offset_ms
     assert len(calls) == 5
     assert [type(exc) for _, exc in waits] == [OutcomeUnknownError, OutcomeUnknownError]
     assert offset == 1796317200000 + 500  # the Date header, half a second in, minus local 0

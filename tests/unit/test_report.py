@@ -136,6 +136,8 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "curve_columns",
         "curve",
         "pnl_convention",
+        "halts",
+        "kills",
         "resumes",
     }
     assert doc["pnl"]["equity"] == "1.9" and doc["attribution"]["spread_capture"] == "0.2"

@@ -165,6 +165,7 @@ async def test_a_start_up_stopped_before_order_entry_cancels_what_an_unclean_ses
         {"reason": "journal failed: disk I/O error", "exit_code": EXIT_FAILED, "open_orders": 0},
     )
     assert p.summary is not None and p.summary.left_open == 0
+    assert "zero open orders confirmed at the venue" in p.summary.text()  # it asked the venue
 
 
 async def test_a_clean_previous_session_sends_nothing_at_a_failed_start_up() -> None:
@@ -173,6 +174,46 @@ async def test_a_clean_previous_session_sends_nothing_at_a_failed_start_up() -> 
     p.gateway = venue  # type: ignore[assignment]
     assert await cleanup(p, HowItEnded(stop_reason="SIGTERM received"), 5.0) == EXIT_OK
     assert venue.calls == []  # nothing of ours can rest: another client's order is left alone
+
+
+def infos() -> tuple[list[str], int]:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m).rstrip("\n")), level="INFO", format="{message}")
+    return lines, sink
+
+
+@pytest.mark.parametrize(
+    ("previous_clean", "before"),
+    [(True, "the previous session ended cleanly"), (None, "the journal has no earlier session")],
+)
+async def test_a_start_refused_before_order_entry_claims_no_confirmation(
+    previous_clean: bool | None, before: str
+) -> None:
+    """Operator QA: the log said "nothing to cancel", then the log and the exit summary said
+    "zero open orders confirmed at the venue", which nobody had asked the venue."""
+    p, _, _ = parts(previous_clean)
+    p.gateway = LeftBehind([])  # type: ignore[assignment]  # the session was open
+    lines, sink = infos()
+    try:
+        code = await cleanup(p, HowItEnded(start_refused="the account cannot trade"), 5.0)
+    finally:
+        logger.remove(sink)
+    assert code == 2
+    assert p.summary is not None
+    said = "\n".join(lines + p.summary.lines())
+    assert "confirmed" not in said, said
+    assert "start-up never reached the venue's order entry" in said  # chaos/logs.py reads it
+    orders = next(line for line in p.summary.lines() if line.startswith("  orders"))
+    assert "nothing placed by this process" in orders and before in orders, orders
+
+
+async def test_credentials_refused_claim_no_confirmation_either() -> None:
+    p, _, _ = parts(previous_clean=True)
+    code = await cleanup(p, HowItEnded(auth_failed="invalid API key"), 5.0)
+    assert code == 2 and p.summary is not None
+    (orders,) = [line for line in p.summary.lines() if line.startswith("  orders")]
+    assert "confirmed" not in orders
+    assert "nothing placed by this process (the venue refused its credentials)" in orders
 
 
 async def test_a_journal_that_refuses_the_stop_s_cancel_all_does_not_stop_it(

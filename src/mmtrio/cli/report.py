@@ -30,9 +30,12 @@ from mmtrio.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mmtrio.config import Config
     from mmtrio.core.instruments import Instrument
     from mmtrio.reporting.charts import InventoryLimits
+    from mmtrio.reporting.timeline import Marker
 
 NAME = "report"
 HELP = "session P&L, fills, markouts and drawdown from a bot's journal (text, JSON or HTML)"
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         symbols_in,
     )
     from mmtrio.reporting.pnl import compute_report
-    from mmtrio.reporting.timeline import read_resumes, read_timeline
+    from mmtrio.reporting.timeline import read_markers, read_resumes, read_timeline
 
     try:
         path, config = _journal_and_config(args)
@@ -166,10 +169,12 @@ def run(args: argparse.Namespace) -> int:
         report = compute_report(data)
         timeline = read_timeline(conn, symbol, since, data.end_ms) if args.html else None
         resumes = timeline.resumes if timeline else read_resumes(conn, since, data.end_ms)
+        markers = timeline.markers if timeline else read_markers(conn, since, data.end_ms)
         conn.close()
         # Rendered here, inside the error handling: a report that cannot be printed (parts
         # that do not add up, a record read wrongly) is one line naming it, not a traceback.
         doc = report.to_json()
+        doc.update(_events_json(markers, report.end_ms or 0))
         doc["resumes"] = [r.to_json() for r in resumes]
         text = json.dumps(doc, indent=2) if args.json else format_text(doc)
         page = None
@@ -272,8 +277,59 @@ def format_text(doc: dict[str, Any]) -> str:
                 f"{int(h) / 1000:g}s {'-' if bps is None else f'{bps:+.2f}'} ({int(cell['count'])})"
             )
         lines.append(f"  {side:<5} " + "  ".join(parts))
+    lines += _halt_lines(doc.get("halts", []))
+    lines += _kill_lines(doc.get("kills", []))
     lines += _resume_lines(doc.get("resumes", []))
     return "\n".join(lines)
+
+
+def _events_json(markers: Sequence[Marker], end_ms: int) -> dict[str, Any]:
+    """The halts and kills in the window, as the HTML report's table lists them."""
+    from mmtrio.reporting.timeline import halts
+
+    return {
+        "halts": [
+            {
+                "from_ms": h.t0,
+                "to_ms": h.t1,
+                "duration_ms": h.t1 - h.t0,
+                "ongoing": h.ongoing,
+                "reason": h.reason,
+            }
+            for h in halts(markers, end_ms)
+        ],
+        "kills": [
+            {"ts_ms": m.ts, "reason": m.reason, "flatten": m.flatten}
+            for m in markers
+            if m.kind == "kill"
+        ],
+    }
+
+
+def _halt_lines(halts: list[dict[str, Any]]) -> list[str]:
+    """Every HALTED period: when it began, how long it lasted, and why."""
+    from mmtrio.reporting.html import duration
+
+    if not halts:
+        return ["halts none"]
+    lines = [f"halts {len(halts)}"]
+    for h in halts:
+        still = " (still halted at the report's end)" if h["ongoing"] else ""
+        lines.append(
+            f"  {_utc(h['from_ms'])}  halted for {duration(h['duration_ms'])}{still}: {h['reason']}"
+        )
+    return lines
+
+
+def _kill_lines(kills: list[dict[str, Any]]) -> list[str]:
+    """Every kill switch engaged: when, and who or what engaged it (the reason says)."""
+    if not kills:
+        return ["kills none"]
+    lines = [f"kills {len(kills)}"]
+    for k in kills:
+        flatten = " (with flatten)" if k["flatten"] else ""
+        lines.append(f"  {_utc(k['ts_ms'])}  kill switch{flatten}: {k['reason']}")
+    return lines
 
 
 def _resume_lines(resumes: list[dict[str, Any]]) -> list[str]:

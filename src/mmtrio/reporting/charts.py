@@ -25,7 +25,7 @@ from typing import Any
 
 from mmtrio.core.instruments import Instrument
 from mmtrio.reporting.pnl import SessionReport
-from mmtrio.reporting.timeline import Marker, Timeline
+from mmtrio.reporting.timeline import Timeline, halt_spans
 
 _BUY, _SELL, _HALT = "tab:green", "tab:red", "tab:orange"
 
@@ -105,23 +105,6 @@ def _dt(ms: Sequence[int]) -> Any:
     import numpy as np
 
     return np.array(ms, dtype="datetime64[ms]")
-
-
-def halt_spans(markers: Sequence[Marker], end_ms: int) -> list[tuple[int, int, str]]:
-    """(start, end, reason) of every HALTED period in ``markers`` (state changes)."""
-    spans: list[tuple[int, int, str]] = []
-    since: tuple[int, str] | None = None
-    for m in markers:
-        if m.kind != "state":
-            continue
-        if m.state == "HALTED" and since is None:
-            since = (m.ts, m.reason)
-        elif m.state != "HALTED" and since is not None:
-            spans.append((since[0], m.ts, since[1]))
-            since = None
-    if since is not None:
-        spans.append((since[0], max(end_ms, since[0]), since[1]))
-    return spans
 
 
 def _shade(ax: Any, timeline: Timeline | None, end_ms: int, *, label: bool) -> None:

@@ -10,7 +10,8 @@ Read from the journal (read-only, like ``journal_read``):
 - **markers**: ``state_change`` records (ACTIVE / REDUCING_ONLY / HALTED and why) and
   ``kill_switch`` records (operator kill, kill file, drawdown latch, disk guard).
 - **resumes**: ``resume`` records, one per operator resume, accepted or refused
-  (:func:`read_resumes`; the text and JSON report list them too).
+  (:func:`read_resumes`; the text and JSON report list them too, and the halts and kills
+  from :func:`read_markers` and :func:`halts`).
 
 Plain records out; the chart code (``reporting.html``) decides how they look.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mmtrio.errors import JournalError
@@ -45,7 +47,8 @@ class Marker:
     ts: int
     kind: str
     state: str  # ACTIVE | REDUCING_ONLY | HALTED for "state"; "KILL" for "kill"
-    reason: str
+    reason: str  # for a kill: who or what engaged it ("operator kill (control socket)", …)
+    flatten: bool = False  # a kill that also closes the position
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,67 @@ def read_resumes(
     return tuple(out)
 
 
+def read_markers(
+    conn: sqlite3.Connection, since_ms: int, until_ms: int | None
+) -> tuple[Marker, ...]:
+    """The state/kill markers alone (the text report's halts and kills), oldest first."""
+    until = until_ms if until_ms is not None else 2**62
+    out: list[Marker] = []
+    rows = conn.execute(
+        "SELECT seq, kind, local_ts_ms, payload FROM records WHERE kind IN "
+        "('state_change', 'kill_switch') AND local_ts_ms BETWEEN ? AND ? ORDER BY seq",
+        (since_ms, until),
+    )
+    for seq, kind, ts, text in rows:
+        try:
+            out.append(_marker(kind, json.loads(text), ts))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise JournalError(
+                f"journal record seq {seq} ({kind}) has a malformed payload: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return tuple(out)
+
+
+def _marker(kind: str, p: dict[str, object], ts: int) -> Marker:
+    if kind == "state_change":
+        return Marker(ts, "state", _new_state(p), str(p.get("reason", "")))
+    return Marker(ts, "kill", "KILL", str(p.get("reason", "")), bool(p.get("flatten", False)))
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """One HALTED period: from ``t0`` to ``t1`` (ms); ``ongoing`` when it had not ended by
+    the report's end (``t1`` is that end)."""
+
+    t0: int
+    t1: int
+    reason: str
+    ongoing: bool
+
+
+def halts(markers: Sequence[Marker], end_ms: int) -> list[Halt]:
+    """Every HALTED period in ``markers`` (state changes), oldest first."""
+    out: list[Halt] = []
+    since: tuple[int, str] | None = None
+    for m in markers:
+        if m.kind != "state":
+            continue
+        if m.state == "HALTED" and since is None:
+            since = (m.ts, m.reason)
+        elif m.state != "HALTED" and since is not None:
+            out.append(Halt(since[0], m.ts, since[1], False))
+            since = None
+    if since is not None:
+        out.append(Halt(since[0], max(end_ms, since[0]), since[1], True))
+    return out
+
+
+def halt_spans(markers: Sequence[Marker], end_ms: int) -> list[tuple[int, int, str]]:
+    """(start, end, reason) of every HALTED period in ``markers`` (state changes)."""
+    return [(h.t0, h.t1, h.reason) for h in halts(markers, end_ms)]
+
+
 def _new_state(p: dict[str, object]) -> str:
     """The state a ``state_change`` record moved to: its ``state``, or, in journals written
     before that field was filled, the ``Y`` of its reason "X -> Y: why"."""
@@ -170,15 +234,7 @@ def read_timeline(
                 for cid in list(open_):
                     close(cid, ts)
             elif kind in ("state_change", "kill_switch"):
-                state = _new_state(p) if kind == "state_change" else "KILL"
-                markers.append(
-                    Marker(
-                        ts,
-                        "state" if kind == "state_change" else "kill",
-                        state,
-                        str(p.get("reason", "")),
-                    )
-                )
+                markers.append(_marker(kind, p, ts))
             elif p.get("symbol", symbol) != symbol:
                 continue
             elif kind == "order_sent":
@@ -206,4 +262,15 @@ def read_timeline(
     return Timeline(tuple(quotes[-MAX_SEGMENTS:]), tuple(markers), resumes)
 
 
-__all__ = ["Marker", "QuoteSegment", "ResumeEntry", "Timeline", "read_resumes", "read_timeline"]
+__all__ = [
+    "Halt",
+    "Marker",
+    "QuoteSegment",
+    "ResumeEntry",
+    "Timeline",
+    "halt_spans",
+    "halts",
+    "read_markers",
+    "read_resumes",
+    "read_timeline",
+]

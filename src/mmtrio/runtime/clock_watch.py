@@ -2,9 +2,12 @@
 
 The offset is measured at start (``VenueSession.sync_clock()``) and then every
 ``INTERVAL_S`` (a failed sync keeps the last offset and is tried again after ``RETRY_S``,
-with a warning). Each measurement goes to the strategy (``MarketMaker.venue_offset_ms``: the
-feed-latency guard compares venue timestamps with the corrected local time, not the raw one)
-and to the ``mmtrio_clock_offset_ms`` gauge, which the ``MmtrioClockOffsetLarge`` alert reads.
+with a warning). A sync takes a few samples and keeps the fastest round trip's offset
+(``core/clock_offset.py``); when every answer was too slow to trust, the last offset is kept
+and the warning says the venue was slow, not the clock. Each measurement goes to the strategy
+(``MarketMaker.venue_offset_ms``: the feed-latency guard compares venue timestamps with the
+corrected local time, not the raw one) and to the ``mmtrio_clock_offset_ms`` gauge, which
+the ``MmtrioClockOffsetLarge`` alert reads.
 Signed requests use the venue package's own corrected time (``venue_time_ms()``), which the
 same sync updates.
 
@@ -28,7 +31,9 @@ from mmtrio.venues.protocol import VenueSession
 
 INTERVAL_S = 60.0
 RETRY_S = 5.0
-LARGE_OFFSET_MS = 500  # logged as a warning (and alerted on): the host clock needs NTP
+LARGE_OFFSET_MS = 500
+"""An offset beyond its uncertainty (half the best round trip) by more than this is logged as
+a warning (and alerted on, from the gauge): the host clock needs NTP."""
 
 
 class ClockResync:
@@ -75,26 +80,34 @@ async def watch_clock(
                 await trio.sleep_until(measured_at + RETRY_S)
         while True:
             try:
-                offset = await session.sync_clock()
+                reading = await session.sync_clock()
             except MmtrioError as exc:
                 logger.warning("clock sync failed, trying again in {:g} s: {}", RETRY_S, exc)
                 await trio.sleep(RETRY_S)
                 continue
             break
+        measured_at = trio.current_time()
+        if not reading.measured:
+            logger.warning("clock offset kept at {} ms: {}", reading.offset_ms, reading.why_kept())
+            continue
+        offset = reading.offset_ms
         if asked:
             was = "" if last is None else f" (was {last} ms)"
             logger.warning(
                 "the venue refused a request for its timestamp (our clock is off from the "
-                "venue's): clock offset measured again, {} ms{}; check the host's time sync "
-                "(NTP) if this repeats",
+                "venue's): clock offset measured again, {} ms ±{} ms{}; check the host's "
+                "time sync (NTP) if this repeats",
                 offset,
+                reading.uncertainty_ms,
                 was,
             )
-        elif abs(offset) > LARGE_OFFSET_MS:
+        elif reading.host_clock_suspect(LARGE_OFFSET_MS):
             logger.warning(
-                "the venue's clock is {} ms from ours: check the host's time sync (NTP)", offset
+                "the venue's clock is {} ms ±{} ms from ours: check the host's time sync (NTP)",
+                offset,
+                reading.uncertainty_ms,
             )
-        last, measured_at = offset, trio.current_time()
+        last = offset
         on_offset(offset)
 
 

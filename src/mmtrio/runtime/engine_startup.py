@@ -102,7 +102,13 @@ class EngineStartup(EngineBase):
                 scope.deadline += blocked_s
                 self.surface.extend_start(blocked_s)
                 await block.wait()
-                offset = await session.sync_clock()
+                clock = await session.sync_clock()
+                if not clock.measured:  # trading goes on: a refused timestamp resyncs it
+                    logger.warning(
+                        "clock offset not measured at start, {} ms assumed: {}",
+                        clock.offset_ms,
+                        clock.why_kept(),
+                    )
                 instrument = await session.load_instrument()
                 self.instrument_read = True
                 writer.append(js.instrument_record(instrument, wall_ms()))
@@ -133,7 +139,7 @@ class EngineStartup(EngineBase):
                 self._bind(running, session)
                 usage_to.append(running.execution)
                 self.running = running
-                self._on_clock_offset(offset)
+                self._on_clock_offset(clock.offset_ms)
                 report = await running.reconciler.recover(
                     adopt=self.config.runtime.foreign_orders == "adopt"
                 )

@@ -2,9 +2,11 @@
 
 Printed after the live screen has closed (and logged as one record headless): how it ended and
 the exit code's meaning, the orders open at the stop and whether zero open orders were
-confirmed at the venue, the position left open and its value at the last mid (a stop cancels
-orders; it never closes a position unless ``mmtrio kill --flatten`` asked), and the session's
-P&L with its parts. Figures use :mod:`mmtrio.units`, like every other surface.
+confirmed at the venue (or, when the stop had none to ask about, that this process placed
+none and how the session before it ended), the position left open and its value at the last
+mid (a stop cancels orders; it never closes a position unless ``mmtrio kill --flatten``
+asked), and the session's P&L with its parts. Figures use :mod:`mmtrio.units`, like every
+other surface.
 """
 
 from __future__ import annotations
@@ -40,13 +42,18 @@ class ExitSummary:
     # and for a position mismatch the venue's position next to the books' (the position
     # line is the books': "flat" while the venue held 0.003 BTC, with nothing saying so).
     latched: str | None = None
+    # Why zero open orders was not asked of the venue (nothing placed, and the session before
+    # it: ``shutdown.nothing_placed``); None when the venue confirmed it.
+    unchecked: str | None = None
 
     def lines(self) -> list[str]:
         """The summary as plain text lines (no colour: it must survive a pipe and a log)."""
         inst = self.instrument
         meaning = CODE_MEANING.get(self.exit_code, "see `mmtrio --help`")
         out = [f"mmtrio {self.bot} stopped ({self.reason}): exit code {self.exit_code}, {meaning}"]
-        if self.left_open == 0:
+        if self.left_open == 0 and self.unchecked is not None:
+            orders = self.unchecked
+        elif self.left_open == 0:
             orders = (
                 f"{self.open_at_stop} open at the stop, cancelled; zero open orders confirmed "
                 "at the venue"

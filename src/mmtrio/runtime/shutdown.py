@@ -110,8 +110,10 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     journal_cancel_all = _journal_cancel_all(parts, reason)
     with trio.CancelScope(shield=True):
         ends = trio.current_time() + deadline_s
+        unchecked: str | None = None  # set when zero open orders is not a venue's answer
         if ended.auth_failed is not None:
             left = 0  # refused at its first signed request: this process placed nothing
+            unchecked = nothing_placed("the venue refused its credentials", parts.previous_clean)
         elif parts.execution is not None:
             left = await parts.execution.cancel_all_and_confirm(
                 parts.symbol, deadline_s * STOP_CANCEL_SHARE, journal_cancel_all
@@ -144,7 +146,10 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
             )
         else:
             left = 0
-            logger.info("start-up never reached the venue's order entry: nothing to cancel")
+            unchecked = nothing_placed(
+                "start-up never reached the venue's order entry", parts.previous_clean
+            )
+            logger.info("stop: {}", unchecked)  # chaos/logs.py reads "…never reached…"
         keep_armed = False
         doubt = in_doubt_until(parts.mm)
         if left == 0 and doubt is not None and parts.execution is not None:
@@ -168,7 +173,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 "could not confirm zero open orders at the venue ({}); check the account now",
                 "venue did not answer" if left < 0 else f"{left} still open",
             )
-        elif (parts.execution or parts.gateway) is not None and ended.auth_failed is None:
+        elif unchecked is None:  # the venue answered the cancel-all's confirmation
             logger.info("zero open orders confirmed at the venue")
         try:
             if parts.mm is not None:
@@ -204,10 +209,23 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         status=None if parts.mm is None else parts.mm.status(parts.clock_ms()),
         journal=parts.journal_path,
         latched=latched,
+        unchecked=unchecked,
     )
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())
     return code
+
+
+def nothing_placed(why: str, previous_clean: bool | None) -> str:
+    """What is true of the venue's orders when the stop did not ask it: this process placed
+    none, and what the journal says of the session before (``Parts.previous_clean``)."""
+    if previous_clean is None:
+        before = "the journal has no earlier session"
+    elif previous_clean:
+        before = "the previous session ended cleanly"
+    else:
+        before = "the previous session did not end cleanly: orders it left may still rest"
+    return f"nothing placed by this process ({why}); {before}; nothing to cancel"
 
 
 def _journal_cancel_all(parts: Parts, reason: str) -> Callable[[], None]:

@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     BookInvalid,
@@ -247,7 +248,7 @@ class VenueSession(Protocol):
         """Balance, margin and position mode, as the venue states them now."""
         ...
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self) -> ClockReading:
         """Measure the venue-clock offset (ms, venue − local) and apply it; return it."""
         ...
 

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import httpx
 import trio
 
+from mmtrio.core.clock_offset import ClockReading, ClockSample
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder, QueryOrder
 from mmtrio.core.events import Fill
 from mmtrio.errors import (
@@ -48,6 +49,7 @@ from mmtrio.venues.binance.codec_fields import InstrumentLookup, ascii_int, get_
 from mmtrio.venues.binance.codec_market import DepthSnapshot
 from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
+from mmtrio.venues.clock_sync import sample_clock
 from mmtrio.venues.patience import PatientReads, ReadPatience
 
 T = TypeVar("T")
@@ -173,8 +175,16 @@ class BinanceRest(PatientReads):
     async def server_time(self) -> int:
         return cr.parse_server_time(await self._request("GET", "/fapi/v1/time", []))
 
-    async def sync_time(self) -> int:
-        """Measure the server-time offset (midpoint of the round trip); returns it in ms."""
+    async def sync_time(self) -> ClockReading:
+        """Measure the server-time offset from a few timed answers (the fastest round trip's
+        midpoint, ``venues/clock_sync.py``), apply it and return the reading."""
+        reading = await sample_clock(self._time_sample, self.time_offset_ms)
+        if reading.measured:
+            self.time_offset_ms = reading.offset_ms
+            self.last_time_sync_ms = self._clock_ms()
+        return reading
+
+    async def _time_sample(self) -> ClockSample:
         while True:
             t0 = self._clock_ms()  # per attempt: a back-off waited out is not round trip
             try:
@@ -186,11 +196,7 @@ class BinanceRest(PatientReads):
                     raise
                 continue
             break
-        server = cr.parse_server_time(body)
-        t1 = self._clock_ms()
-        self.time_offset_ms = server - (t0 + t1) // 2
-        self.last_time_sync_ms = t1
-        return self.time_offset_ms
+        return ClockSample(t0, cr.parse_server_time(body), self._clock_ms())
 
     async def run_time_sync(self, interval_s: float = DEFAULT_TIME_SYNC_INTERVAL_S) -> None:
         """Resync the offset forever. A failed sync keeps the last offset and retries soon;

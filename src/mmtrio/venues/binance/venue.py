@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
 from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
@@ -193,7 +194,7 @@ class BinanceSession:
         its ``<ASSET><QUOTE>`` perpetual (``runtime/fee_prices.py``)."""
         return await self.rest.mark_price(f"{asset}{self.instrument.quote_asset}")
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self) -> ClockReading:
         return await self.rest.sync_time()
 
     def venue_time_ms(self) -> int:

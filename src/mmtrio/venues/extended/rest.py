@@ -29,6 +29,7 @@ import httpx
 import trio
 
 from mmtrio import __version__
+from mmtrio.core.clock_offset import ClockReading, ClockSample
 from mmtrio.errors import (
     ConfigError,
     ConnectionFailed,
@@ -37,6 +38,7 @@ from mmtrio.errors import (
     RateLimited,
     VenueError,
 )
+from mmtrio.venues.clock_sync import sample_clock
 from mmtrio.venues.extended import codec
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
@@ -97,12 +99,23 @@ class ExtendedRest(PatientReads):
     async def market(self, symbol: str) -> codec.MarketInfo:
         return codec.parse_market(await self._get("/info/markets", {"market": symbol}), symbol)
 
-    async def sync_time(self, symbol: str) -> int:
-        """Offset (ms, venue − local) from the ``Date`` header; unchanged when there is none.
+    async def sync_time(self, symbol: str) -> ClockReading:
+        """Offset (ms, venue − local) from the ``Date`` header of a few timed answers (the
+        fastest round trip's, ``venues/clock_sync.py``); unchanged when there is none.
 
         A failed request is tried again like any read while ``on_read_retry`` is set (start-up;
         chaos seed 1804: a connection reset on this first request crashed a restarting bot).
         """
+
+        async def take() -> ClockSample | None:
+            return await self._date_sample(symbol)
+
+        reading = await sample_clock(take, self.time_offset_ms)
+        if reading.measured:
+            self.time_offset_ms = reading.offset_ms
+        return reading
+
+    async def _date_sample(self, symbol: str) -> ClockSample | None:
         while True:
             t0 = self._clock_ms()
             try:
@@ -115,13 +128,13 @@ class ExtendedRest(PatientReads):
             break
         date = resp.headers.get("date")
         if date is None:
-            return self.time_offset_ms
+            return None
         try:
             server_ms = int(parsedate_to_datetime(date).timestamp() * 1000) + 500
         except (TypeError, ValueError):
             raise ProtocolError(f"markets answer: unreadable Date header {date!r}") from None
-        self.time_offset_ms = server_ms - (t0 + t1) // 2
-        return self.time_offset_ms
+        # The header is to the second: +500 ms centres it, and it is ±500 ms of resolution.
+        return ClockSample(t0, server_ms, t1, resolution_ms=1000)
 
     async def fees(self, symbol: str) -> Any:
         return await self._get("/user/fees", {"market": symbol})

@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import AuthError, ConfigError, VenueError
@@ -208,7 +209,7 @@ class ExtendedSession:
             margin_ratio=margin_ratio if margin_ratio is None else Decimal(margin_ratio),
         )
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self) -> ClockReading:
         return await self.rest.sync_time(self.symbol)
 
     def venue_time_ms(self) -> int:

@@ -31,10 +31,12 @@ from pathlib import Path
 from loguru import logger
 
 from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.clock_offset import ClockReading, ClockSample
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits, RequestCost
 from mmtrio.errors import ConfigError, ProtocolError, VenueError
 from mmtrio.urls import venue_url_problems
+from mmtrio.venues.clock_sync import sample_clock
 from mmtrio.venues.hyperliquid.client_ids import CloidFormat
 from mmtrio.venues.hyperliquid.codec_info import (
     Asset,
@@ -237,17 +239,24 @@ class HyperliquidSession:
             detail={"account": self.address, "agent": self.signer.key.address},
         )
 
-    async def sync_clock(self) -> int:
-        """Offset from the ``time`` of ``clearinghouseState``: the midpoint of the round trip
-        of the copy the venue answered (:meth:`HyperliquidRest.timed_info`), not of the
-        back-offs and failed copies before it, as on Binance and OKX."""
+    async def sync_clock(self) -> ClockReading:
+        """Offset from the ``time`` of ``clearinghouseState`` answers: the midpoint of the
+        round trip of the copy the venue answered (:meth:`HyperliquidRest.timed_info`), not of
+        the back-offs and failed copies before it, as on Binance and OKX; of a few samples,
+        the fastest one's (``venues/clock_sync.py``)."""
+        reading = await sample_clock(self._clock_sample, self.time_offset_ms)
+        if reading.measured:
+            self.time_offset_ms = reading.offset_ms
+        return reading
+
+    async def _clock_sample(self) -> ClockSample | None:
         body, t0, t1 = await self.rest.timed_info(
             {"type": "clearinghouseState", "user": self.address}
         )
         venue = body.get("time") if isinstance(body, dict) else None
         if isinstance(venue, int) and not isinstance(venue, bool) and venue > 0:
-            self.time_offset_ms = venue - (t0 + t1) // 2
-        return self.time_offset_ms
+            return ClockSample(t0, venue, t1)
+        return None
 
     def venue_time_ms(self) -> int:
         return self.hooks.clock_ms() + self.time_offset_ms

@@ -40,6 +40,7 @@ import httpx
 import orjson
 import trio
 
+from mmtrio.core.clock_offset import ClockReading, ClockSample
 from mmtrio.errors import (
     ClockSkewError,
     ConfigError,
@@ -49,6 +50,7 @@ from mmtrio.errors import (
     RateLimited,
     VenueError,
 )
+from mmtrio.venues.clock_sync import sample_clock
 from mmtrio.venues.okx import codec_rest as cr
 from mmtrio.venues.okx.codec import loads
 from mmtrio.venues.okx.errors import CODE_NO_SUCH_ORDER, RATE_LIMIT_RETRY_S, classify
@@ -141,8 +143,16 @@ class OkxRest(PatientReads):
     def timestamp_ms(self) -> int:
         return self._clock_ms() + self.time_offset_ms
 
-    async def sync_time(self) -> int:
-        """Measure the server-time offset (midpoint of the round trip); returns it in ms."""
+    async def sync_time(self) -> ClockReading:
+        """Measure the server-time offset from a few timed answers (the fastest round trip's
+        midpoint, ``venues/clock_sync.py``), apply it and return the reading."""
+        reading = await sample_clock(self._time_sample, self.time_offset_ms)
+        if reading.measured:
+            self.time_offset_ms = reading.offset_ms
+            self.last_time_sync_ms = self._clock_ms()
+        return reading
+
+    async def _time_sample(self) -> ClockSample:
         while True:
             t0 = self._clock_ms()
             try:
@@ -152,11 +162,7 @@ class OkxRest(PatientReads):
                     raise
                 continue
             break
-        server = cr.parse_server_time(data)
-        t1 = self._clock_ms()
-        self.time_offset_ms = server - (t0 + t1) // 2
-        self.last_time_sync_ms = t1
-        return self.time_offset_ms
+        return ClockSample(t0, cr.parse_server_time(data), self._clock_ms())
 
     # --- public -------------------------------------------------------------------------
     async def instrument(self, symbol: str) -> Any:

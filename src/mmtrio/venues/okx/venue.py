@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mmtrio.core.client_ids import ClientIdFormat
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ratelimit import RateLimits
 from mmtrio.errors import ConfigError, VenueError
@@ -196,7 +197,7 @@ class OkxSession:
         rows = cr.parse_positions(await self.rest.positions(self.symbol), self.gateway.codec)
         return account_snapshot(config, bal, lever, rows)
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self) -> ClockReading:
         return await self.rest.sync_time()
 
     def venue_time_ms(self) -> int:
