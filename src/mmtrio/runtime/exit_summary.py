@@ -36,6 +36,11 @@ class ExitSummary:
     left_open: int  # after cancel-all: 0 confirmed none, > 0 still open, < 0 venue did not answer
     status: StrategyStatus | None  # the strategy's last status (None: it never started)
     journal: Path | None
+    # The venue's position as the stop's final reconciliation read it (None: not read). When
+    # it is not the books' (a position mismatch latched the kill switch: a liquidation, a
+    # transfer, a manual order), the summary says the venue's: "flat" from the books alone
+    # told the operator there was nothing left while the account held a position.
+    venue_position_lots: int | None = None
 
     def lines(self) -> list[str]:
         """The summary as plain text lines (no colour: it must survive a pipe and a log)."""
@@ -63,7 +68,17 @@ class ExitSummary:
             out.append("  position  unknown: the strategy never started (nothing was traded)")
             return out
         led = st.ledger
-        if st.position_lots == 0:
+        venue = self.venue_position_lots
+        if venue is not None and venue != st.position_lots:
+            value = units.notional(inst, venue, st.mid)
+            worth = "" if value is None else f", worth {units.money(value)} {inst.quote_asset}"
+            mid = "" if st.mid is None else f" at mid {units.mid_price(inst, st.mid)}"
+            out.append(
+                f"  position  the VENUE HOLDS {units.sized(inst, venue, signed=True)}{worth}{mid}"
+                f", this bot's books {units.sized(inst, st.position_lots, signed=True)}: they "
+                "disagree; check the account (a restart adopts the venue's position)"
+            )
+        elif st.position_lots == 0:
             out.append(f"  position  flat (0 {inst.base_asset})")
         else:
             value = units.notional(inst, st.position_lots, st.mid)

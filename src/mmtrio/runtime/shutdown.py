@@ -194,6 +194,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         logger.warning("stopped: exit code 3, stopped safely by a guard ({})", why)
     else:
         logger.info("stopped: exit code {}", code)
+    venue_position = None if parts.reconciler is None else parts.reconciler.venue_position_at_stop
     parts.summary = ExitSummary(
         bot=parts.bot,
         instrument=None if parts.mm is None else parts.mm.instrument,
@@ -203,6 +204,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         left_open=left,
         status=None if parts.mm is None else parts.mm.status(parts.clock_ms()),
         journal=parts.journal_path,
+        venue_position_lots=venue_position,
     )
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())
