@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         answer = control_request(target.control_socket, {"cmd": "status"})
     except MmtrioError as exc:
         print(f"mmtrio status: bot {target.bot or '?'}: {exc}", file=sys.stderr)
+        hint = others_running(target.control_socket)
+        if hint is not None:
+            print(f"mmtrio status: {hint}", file=sys.stderr)
         return EXIT_FAILED
     if not answer.get("ok"):
         print(f"mmtrio status: {answer.get('error')}", file=sys.stderr)
@@ -82,6 +85,28 @@ def run(args: argparse.Namespace) -> int:
     snap = answer.get("status", {})
     print(status_line(snap) if args.text else json.dumps(snap, indent=1))
     return EXIT_OK
+
+
+def others_running(missed: Path) -> str | None:
+    """The bots running under the state root when the one asked for is not: QA, Hyperliquid
+    paper bot: `mmtrio run --set venue.name=hyperliquid` runs as ``hyperliquid-paper``, and
+    a plain `mmtrio status` beside it asked ``binance-paper`` and said only that it had no
+    control socket. None when no other bot runs there."""
+    from mmtrio.config.locations import state_root
+
+    root = state_root()
+    names = [
+        d.name
+        for d in find_bots(root)
+        if (d / "control.sock").exists() and d / "control.sock" != missed
+    ]
+    if not names:
+        return None
+    return (
+        f"running under {root}: {', '.join(names)}; pass --name "
+        f"{names[0] if len(names) == 1 else 'NAME'} (a bot started with `--set venue.name=...` "
+        "or `--name` runs under that name; `mmtrio status --all` lists every bot)"
+    )
 
 
 def find_bots(root: Path) -> list[Path]:
