@@ -24,6 +24,7 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.core.order_feedback import reject_text
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import OutcomeUnknownError, RateLimited, VenueError
+from mmtrio.sim.hyperliquid.ws import limit_text
 from mmtrio.venues.hyperliquid import errors as hl_errors
 from mmtrio.venues.hyperliquid.gateway import HyperliquidGateway
 from mmtrio.venues.hyperliquid.tracking import OrderTracking
@@ -127,3 +128,30 @@ async def test_an_unanswered_post_names_the_websocket_post(
     with pytest.raises(OutcomeUnknownError) as caught:
         await us.post("action", {"action": {"type": "order"}})
     assert caught.value.msg == f"no answer to websocket post 1 within {us.post_timeout_s:g} s"
+
+
+@pytest.mark.parametrize(
+    ("detail", "said"),
+    [
+        (
+            "Too many requests (injected fault); back off.",
+            "Too many requests (injected fault); back off. Retry after 3 s.",
+        ),
+        ("weight 1200 per minute spent.", "Too many requests: weight 1200 per minute spent. "
+         "Retry after 3 s."),
+    ],
+)  # fmt: skip
+def test_the_sims_rate_limited_post_says_too_many_requests_once(detail: str, said: str) -> None:
+    # QA: "Too many requests: Too many requests (injected fault); back off. Retry after 3 s."
+    assert limit_text(detail, 3) == said
+    assert isinstance(_post_error_of(said), RateLimited)
+
+
+def _post_error_of(text: str) -> Exception:
+    us = _stream()
+    told: list[RateLimited] = []
+    us.on_limit = told.append
+    us._on_post({"id": 9, "response": {"type": "error", "payload": text}})
+    (limited,) = told
+    assert limited.retry_after_s == 3.0
+    return limited
