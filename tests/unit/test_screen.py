@@ -25,6 +25,7 @@ from mmtrio.runtime.screen import (
 )
 from mmtrio.runtime.screen_view import Connection
 from mmtrio.runtime.status import StatusSources
+from mmtrio.runtime.supervisor import ChildState, ChildStatus
 from mmtrio.venues.protocol import SocketHealth
 from tests.strategies import SampleConnection, SampleStatus, sample_status, status_views
 
@@ -313,3 +314,21 @@ def test_the_order_socket_is_a_connection_whose_counts_stay_monotonic() -> None:
     assert_fits(lines)
     (ws,) = [line for line in lines if line.startswith("ws ")]
     assert "market up  user up ↻12  orders up ↻2  REST p50 480µs p99 1050µs" in ws
+
+
+def test_a_failing_task_is_shown_even_when_the_tasks_line_is_cut() -> None:
+    # QA (Hyperliquid paper bot): eight tasks do not fit 80 columns; the line was cut after
+    # instrument-watch, so a failing clock-sync or fee-prices did not show at all.
+    names = ["market-feed", "user-stream", "deadman", "reconciler", "instrument-watch",
+             "account-watch", "clock-sync", "fee-prices"]  # fmt: skip
+    ok, failed = ChildState.RUNNING, ChildState.FAILED
+    children = tuple(
+        ChildStatus(n, failed, 2, 2, "Boom", 1.0, None)
+        if n == "fee-prices"
+        else ChildStatus(n, ok, 0, 0, None, 1.0, None)
+        for n in names
+    )
+    lines = screen_lines(sample_status(children=children))
+    assert_fits(lines)
+    (tasks,) = [line for line in lines if line.startswith("tasks ")]
+    assert tasks.startswith("tasks fee-prices✗↻2 market-feed✓ user-stream✓"), tasks

@@ -292,7 +292,12 @@ def _health(view: StatusView) -> list[Text]:
         rate.append("  ")
 
     kids = styled_line(("tasks ", "dim"))
-    for child in view.children:
+    # A task not running, or restarted, first: the line is cut at 80 columns, and with the
+    # eight tasks of a Hyperliquid bot the last three (account-watch, clock-sync, fee-prices)
+    # were past the cut, so one of them failing showed nothing (QA, Hyperliquid paper bot).
+    for child in sorted(
+        view.children, key=lambda c: c.state is ChildState.RUNNING and not c.restarts
+    ):
         mark, style = _CHILD_MARK.get(child.state, ("?", ""))
         kids.append(f"{child.name}")
         kids.append(mark, style=style)
