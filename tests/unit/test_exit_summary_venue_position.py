@@ -10,6 +10,7 @@ open position.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.runtime.exit_summary import ExitSummary
@@ -41,3 +42,16 @@ def test_books_that_agree_with_the_venue_read_as_before() -> None:
     left = [x for x in _summary(4, 4) if x.startswith("  position")]
     assert left == [x for x in _summary(4, None) if x.startswith("  position")]
     assert "LEFT OPEN" in left[0]
+
+
+def test_the_report_it_points_to_names_the_bot(tmp_path: Path) -> None:
+    # QA: after `mmtrio run --set venue.name=hyperliquid` the summary said "`mmtrio report`
+    # shows the session", and `mmtrio report` there looked for binance-paper's journal.
+    view = sample_status()
+    journal = tmp_path / "journal.sqlite3"
+    lines = ExitSummary(
+        "hyperliquid-paper", BTCUSDT, "SIGINT received", 0, 0, 0, view.strategy, journal
+    ).lines()
+    assert lines[-1] == (
+        f"  journal   {journal}  (`mmtrio report --name hyperliquid-paper` shows the session)"
+    )

@@ -101,7 +101,11 @@ class ExitSummary:
         if excluded is not None:
             out.append(f"  fees      {excluded}")
         if self.journal is not None:
-            out.append(f"  journal   {self.journal}  (`mmtrio report` shows the session)")
+            # By name: a bot started with `--set venue.name=…` or `--name` is not the one a
+            # plain `mmtrio report` finds from the config (QA, Hyperliquid paper bot).
+            out.append(
+                f"  journal   {self.journal}  (`mmtrio report --name {self.bot}` shows the session)"
+            )
         return out
 
     def text(self, width: int | None = None) -> str:
