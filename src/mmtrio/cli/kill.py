@@ -46,7 +46,12 @@ bots under the state root are listed; nothing written), or bad usage
 def register(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
     parser.add_argument("--flatten", action="store_true", help="also close the position")
-    parser.add_argument("--reason", default="operator kill (mmtrio kill)", help="logged reason")
+    parser.add_argument(
+        "--reason",
+        default=None,
+        help="logged reason (default: operator kill (mmtrio kill), or operator kill and "
+        "flatten (mmtrio kill --flatten))",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in warnings:
         print(f"mmtrio kill: warning: {warning}", file=sys.stderr)
-    request = {"cmd": "kill", "flatten": bool(args.flatten), "reason": args.reason}
+    # The default reason says a flatten was asked for: the screen, the log and the report
+    # showed "operator kill (mmtrio kill)" for both (QA, Hyperliquid paper bot).
+    reason = args.reason or (
+        "operator kill and flatten (mmtrio kill --flatten)"
+        if args.flatten
+        else "operator kill (mmtrio kill)"
+    )
+    request = {"cmd": "kill", "flatten": bool(args.flatten), "reason": reason}
     why = "the config does not locate its control socket"
     if target.control_socket is not None:
         try:
@@ -96,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         target.kill_file.parent.mkdir(parents=True, exist_ok=True)
-        target.kill_file.write_text(f"{args.reason}\n", encoding="utf-8")
+        # A kill file halts; it never flattens: its reason does not say so.
+        target.kill_file.write_text(
+            f"{args.reason or 'operator kill (mmtrio kill)'}\n", encoding="utf-8"
+        )
     except OSError as exc:
         print(
             f"mmtrio kill: no bot answered ({why}) and the kill file {target.kill_file} cannot "
@@ -108,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         f"no bot answered ({why}); wrote the kill file {target.kill_file}: a bot on this state "
         "directory halts at once (and stays halted at its next start) until the file is "
         "removed and `mmtrio resume` is run"
+        + ("; nothing was flattened (--flatten needs a running bot)" if args.flatten else "")
     )
     return EXIT_OK
 
