@@ -55,3 +55,21 @@ def test_the_report_it_points_to_names_the_bot(tmp_path: Path) -> None:
     assert lines[-1] == (
         f"  journal   {journal}  (`mmtrio report --name hyperliquid-paper` shows the session)"
     )
+
+
+def test_exit_code_3_names_its_guard() -> None:
+    # QA: after `mmtrio kill` and Ctrl-C the summary said "exit code 3, stopped safely by a
+    # guard" and nothing about which; only the log named the latched kill switch.
+    view = sample_status()
+    guard = "the kill switch is latched: operator kill (mmtrio kill)"
+    lines = ExitSummary(
+        "hyperliquid-paper", BTCUSDT, "SIGINT received", 3, 0, 0, view.strategy, None,
+        guard=guard,
+    ).lines()  # fmt: skip
+    assert lines[:2] == [
+        "mmtrio hyperliquid-paper stopped (SIGINT received): exit code 3, stopped safely by a "
+        "guard",
+        f"  guard     {guard}",
+    ]
+    plain = ExitSummary("b", BTCUSDT, "SIGINT", 0, 0, 0, view.strategy, None).lines()
+    assert not any(line.startswith("  guard") for line in plain)

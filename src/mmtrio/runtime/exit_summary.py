@@ -41,12 +41,18 @@ class ExitSummary:
     # transfer, a manual order), the summary says the venue's: "flat" from the books alone
     # told the operator there was nothing left while the account held a position.
     venue_position_lots: int | None = None
+    # Exit code 3: which guard (the latched kill switch and its reason, or the supervisor's
+    # escalation). The log said it; the summary said only "stopped safely by a guard" after
+    # an operator's `kill` and Ctrl-C (QA, Hyperliquid paper bot).
+    guard: str | None = None
 
     def lines(self) -> list[str]:
         """The summary as plain text lines (no colour: it must survive a pipe and a log)."""
         inst = self.instrument
         meaning = CODE_MEANING.get(self.exit_code, "see `mmtrio --help`")
         out = [f"mmtrio {self.bot} stopped ({self.reason}): exit code {self.exit_code}, {meaning}"]
+        if self.guard is not None:
+            out.append(f"  guard     {self.guard}")
         if self.left_open == 0:
             orders = (
                 f"{self.open_at_stop} open at the stop, cancelled; zero open orders confirmed "

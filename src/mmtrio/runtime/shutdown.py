@@ -189,8 +189,10 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 await parts.writer.flush()
             except MmtrioError as exc:
                 logger.error("journal flush failed at stop: {}", exc)
+    guard = None
     if code == EXIT_SAFE_STOP:
         why = ended.escalated or f"the kill switch is latched: {latched}"
+        guard = why
         logger.warning("stopped: exit code 3, stopped safely by a guard ({})", why)
     else:
         logger.info("stopped: exit code {}", code)
@@ -205,6 +207,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         status=None if parts.mm is None else parts.mm.status(parts.clock_ms()),
         journal=parts.journal_path,
         venue_position_lots=venue_position,
+        guard=guard,
     )
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())
