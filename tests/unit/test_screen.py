@@ -348,3 +348,53 @@ def test_a_task_in_trouble_comes_first_on_the_tasks_line() -> None:
     assert_fits(lines)
     tasks = next(line for line in lines if line.startswith("tasks "))
     assert tasks.startswith("tasks fee-prices↻↻2 market-feed✓"), tasks
+
+
+def test_a_failing_task_is_shown_even_when_the_tasks_line_is_cut() -> None:
+    # QA (Hyperliquid paper bot): eight tasks do not fit 80 columns; the line was cut after
+    # instrument-watch, so a failing clock-sync or fee-prices did not show at all.
+    names = ["market-feed", "user-stream", "deadman", "reconciler", "instrument-watch",
+             "account-watch", "clock-sync", "fee-prices"]  # fmt: skip
+    ok, failed = ChildState.RUNNING, ChildState.FAILED
+    children = tuple(
+        ChildStatus(n, failed, 2, 2, "Boom", 1.0, None)
+        if n == "fee-prices"
+        else ChildStatus(n, ok, 0, 0, None, 1.0, None)
+        for n in names
+    )
+    lines = screen_lines(sample_status(children=children))
+    assert_fits(lines)
+    (tasks,) = [line for line in lines if line.startswith("tasks ")]
+    assert tasks.startswith("tasks fee-prices✗↻2 market-feed✓ user-stream✓"), tasks
+
+
+class _GoneTerminal(io.StringIO):
+    """A terminal whose window was closed: every write fails with EIO, as on a hung-up tty."""
+
+    def write(self, text: str) -> int:
+        raise OSError(5, "Input/output error")
+
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_a_terminal_gone_leaves_the_bot_running_headless(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # QA (Hyperliquid paper bot): after `tmux kill-session` the bot traded on (SIGHUP is a
+    # reload); its SIGTERM then ended "the bot crashed: OSError: [Errno 5] Input/output
+    # error" (exit 1) when the screen tried to draw its closing frame.
+    console = Console(file=_GoneTerminal(), force_terminal=True, width=80, height=24)
+    said: list[str] = []
+    sink = logger.add(lambda m: said.append(m.record["message"]), level="INFO")
+    try:
+        with trio.move_on_after(25) as scope:
+            await run_screen(sample_status, console=console, log_interval_s=10)
+    finally:
+        logger.remove(sink)
+    assert scope.cancelled_caught  # it ran until cancelled, as the engine's task does
+    assert said[0] == (
+        "the terminal is gone (Input/output error): no live screen any more, a status line "
+        "is logged every 10 s"
+    )
+    assert [line.split(" ", 2)[:2] for line in said[1:]] == [["status", "BTCUSDT"]] * 3

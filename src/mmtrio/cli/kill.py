@@ -47,7 +47,12 @@ bots under the state root are listed; nothing written), or bad usage
 def register(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
     parser.add_argument("--flatten", action="store_true", help="also close the position")
-    parser.add_argument("--reason", default=None, help="logged reason")
+    parser.add_argument(
+        "--reason",
+        default=None,
+        help="logged reason (default: operator kill (mmtrio kill), or operator kill and "
+        "flatten (mmtrio kill --flatten))",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         f"no bot answered ({why}); wrote the kill file {target.kill_file}: a bot on this state "
         "directory halts at once (and stays halted at its next start) until the file is "
         "removed and `mmtrio resume` is run"
+        + ("; nothing was flattened (--flatten needs a running bot)" if args.flatten else "")
     )
     return EXIT_OK
 

@@ -49,7 +49,7 @@ def check_metrics_port(config: Config, config_path: Path) -> None:
                 raise ConfigError(
                     f"metrics port {m.host}:{m.port} is already in use (another mmtrio bot, or "
                     f"another program); set [metrics] port in {config_path} to a free port, or "
-                    "[metrics] enabled = false"
+                    "[metrics] enabled = false (for one run: `--set metrics.port=N`)"
                 ) from None
             raise ConfigError(
                 f"cannot bind the metrics port {m.host}:{m.port} ([metrics] host/port in "

@@ -197,10 +197,15 @@ def _run_claimed(args: argparse.Namespace, source: ConfigSource, checked: Checke
         return EXIT_USAGE if usage else EXIT_FAILED
     summary = engines[0].exit_summary if engines else None
     if summary is not None:
+        printed = False
         if mode.console is not None:
             text = summary.text(width=mode.console.width)
-            mode.console.print(text, markup=False, highlight=False, soft_wrap=True)
-        else:
+            try:
+                mode.console.print(text, markup=False, highlight=False, soft_wrap=True)
+                printed = True
+            except OSError:  # the terminal is gone (runtime/screen.py): the log has it
+                pass
+        if not printed:
             logger.info("exit summary:\n{}", summary.text())
     return code
 

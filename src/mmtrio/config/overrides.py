@@ -10,11 +10,16 @@ Decisions:
   line in the file would.
 - A relative path given on the command line is relative to the working directory (where the
   operator typed it), not to the config file's directory: it is made absolute here.
+- A key whose field holds text keeps the text as typed when TOML would read a number or a
+  boolean: ``--set venue.account=0x1125…`` (a Hyperliquid address; TOML's hex integer) and
+  ``--set venue.account=12345`` (an Extended vault) are the strings they are in the file
+  (QA, Hyperliquid: "venue.account = 9788…: Input should be a valid string").
 """
 
 from __future__ import annotations
 
 import tomllib
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,6 +62,8 @@ def set_keys(
         path, value = parse_override(text)
         if model is not None and _is_path(model, path):
             value = _absolute(value, cwd if cwd is not None else Path.cwd())
+        elif model is not None and isinstance(value, (int, float)) and _is_text(model, path):
+            value = text.partition("=")[2].strip()  # a bool is an int too
         node = out
         for i, part in enumerate(path[:-1]):
             child = node.get(part)
@@ -74,6 +81,33 @@ def set_keys(
 
 def _copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+
+def _is_text(model: type[BaseModel], path: list[str]) -> bool:
+    """Whether the field at ``path`` holds text: ``str`` or ``str | None``."""
+    annotation = _annotation(model, path)
+    return annotation is str or (
+        typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        and set(typing.get_args(annotation)) == {str, type(None)}
+    )
+
+
+def _annotation(model: type[BaseModel], path: list[str]) -> Any:
+    """The annotation of the field at ``path``; None when there is no such field."""
+    current: type[BaseModel] | None = model
+    annotation: Any = None
+    for part in path:
+        if current is None:
+            return None
+        info = next(
+            (f for n, f in current.model_fields.items() if part in (n, f.alias)),
+            None,
+        )
+        if info is None:
+            return None
+        annotation = info.annotation
+        current = _model_of(annotation)
+    return annotation
 
 
 def _is_path(model: type[BaseModel], path: list[str]) -> bool:

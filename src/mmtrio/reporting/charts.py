@@ -60,7 +60,7 @@ def _time_axis(ax: Any, report: SessionReport) -> None:
     to pick an appropriate interval" at every draw. The range is set here instead: from the
     report's first to its last sample or fill, widened around its centre when shorter than
     ``MIN_SPAN_S``; up to two minutes the ticks are on round seconds (every 1, 2, 5 … 30 s),
-    longer ranges keep the AutoDateLocator.
+    longer ranges keep the AutoDateLocator (at least 3 ticks, at most 8).
     """
     import matplotlib.dates as mdates
 
@@ -77,7 +77,9 @@ def _time_axis(ax: Any, report: SessionReport) -> None:
         step = next((s for s in _SECOND_STEPS if span_s / s <= _MAX_TICKS), 30)
         locator: Any = mdates.SecondLocator(bysecond=range(0, 60, step))  # type: ignore[no-untyped-call]
     else:
-        locator = mdates.AutoDateLocator(maxticks=_MAX_TICKS)  # type: ignore[no-untyped-call]
+        # minticks 3, not its 5: with 5 a range of 4 to 5 minutes (or hours) is too short to
+        # tick in minutes and too long for 8 ticks of 30 s, and the locator warns at every draw.
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=_MAX_TICKS)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
     ax.set_xlabel("time (UTC)")

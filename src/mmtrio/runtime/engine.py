@@ -42,7 +42,13 @@ from mmtrio import __version__, determinism
 from mmtrio.config import Config
 from mmtrio.core.ratelimit import RateBudget
 from mmtrio.error_text import error_text
-from mmtrio.errors import JournalError, StartupTimeout, StateDirError, StateDirMismatchError
+from mmtrio.errors import (
+    ConfigError,
+    JournalError,
+    StartupTimeout,
+    StateDirError,
+    StateDirMismatchError,
+)
 from mmtrio.runtime.control import watch_signals
 from mmtrio.runtime.engine_base import Transports
 from mmtrio.runtime.engine_bot import STATUS_LOG_INTERVAL_S, EngineBot
@@ -111,7 +117,12 @@ class Engine(EngineStartup, EngineBot):
 
     async def _run_journaled(self) -> int:
         for secret in self.credentials.secrets():
-            register_secret(secret)
+            try:
+                register_secret(secret)
+            except ConfigError as exc:
+                # Say where the too-short secret came from (QA, Hyperliquid: a key file
+                # holding "0xzz" drew only "a secret to redact must be at least 8 characters").
+                raise ConfigError(f"{exc} (from {self.credentials.source})") from None
         cfg = self.config
         sync = cfg.journal.sync.upper()  # SQLite's synchronous=FULL | NORMAL
         journal = await determinism.run_sync(

@@ -45,12 +45,23 @@ class ExitSummary:
     # Why zero open orders was not asked of the venue (nothing placed, and the session before
     # it: ``shutdown.nothing_placed``); None when the venue confirmed it.
     unchecked: str | None = None
+    # The venue's position as the stop's final reconciliation read it (None: not read). When
+    # it is not the books' (a position mismatch latched the kill switch: a liquidation, a
+    # transfer, a manual order), the summary says the venue's: "flat" from the books alone
+    # told the operator there was nothing left while the account held a position.
+    venue_position_lots: int | None = None
+    # Exit code 3: which guard (the latched kill switch and its reason, or the supervisor's
+    # escalation). The log said it; the summary said only "stopped safely by a guard" after
+    # an operator's `kill` and Ctrl-C (QA, Hyperliquid paper bot).
+    guard: str | None = None
 
     def lines(self) -> list[str]:
         """The summary as plain text lines (no colour: it must survive a pipe and a log)."""
         inst = self.instrument
         meaning = CODE_MEANING.get(self.exit_code, "see `mmtrio --help`")
         out = [f"mmtrio {self.bot} stopped ({self.reason}): exit code {self.exit_code}, {meaning}"]
+        if self.guard is not None:
+            out.append(f"  guard     {self.guard}")
         if self.left_open == 0 and self.unchecked is not None:
             orders = self.unchecked
         elif self.left_open == 0:
@@ -79,7 +90,17 @@ class ExitSummary:
             out.append("  position  unknown: the strategy never started (nothing was traded)")
             return out
         led = st.ledger
-        if st.position_lots == 0:
+        venue = self.venue_position_lots
+        if venue is not None and venue != st.position_lots:
+            value = units.notional(inst, venue, st.mid)
+            worth = "" if value is None else f", worth {units.money(value)} {inst.quote_asset}"
+            mid = "" if st.mid is None else f" at mid {units.mid_price(inst, st.mid)}"
+            out.append(
+                f"  position  the VENUE HOLDS {units.sized(inst, venue, signed=True)}{worth}{mid}"
+                f", this bot's books {units.sized(inst, st.position_lots, signed=True)}: they "
+                "disagree; check the account (a restart adopts the venue's position)"
+            )
+        elif st.position_lots == 0:
             out.append(f"  position  flat (0 {inst.base_asset})")
         else:
             value = units.notional(inst, st.position_lots, st.mid)
@@ -102,7 +123,11 @@ class ExitSummary:
         if excluded is not None:
             out.append(f"  fees      {excluded}")
         if self.journal is not None:
-            out.append(f"  journal   {self.journal}  (`mmtrio report` shows the session)")
+            # By name: a bot started with `--set venue.name=…` or `--name` is not the one a
+            # plain `mmtrio report` finds from the config (QA, Hyperliquid paper bot).
+            out.append(
+                f"  journal   {self.journal}  (`mmtrio report --name {self.bot}` shows the session)"
+            )
         return out
 
     def text(self, width: int | None = None) -> str:

@@ -84,6 +84,7 @@ class ReconcilerService:
         self.known_trade_ids = known_trade_ids
         self.last_trade_id = last_trade_id
         self.recovered = False
+        self.venue_position_at_stop: int | None = None  # what the stop's reconciliation read
         self.now = trio.Event()  # set: run a pass at once (after a user-stream reconnect)
         self._checkpointer = Checkpointer(journal_path, self.symbol)
         self._foreign_seen: set[str] = set()
@@ -198,7 +199,7 @@ class ReconcilerService:
             return
         with trio.move_on_after(max(STOP_STEP_MIN_S, time_left_s)) as scope:
             try:
-                await reconcile_at_stop(
+                report = await reconcile_at_stop(
                     self.gateway,
                     self.mm,
                     self.symbol,
@@ -211,6 +212,7 @@ class ReconcilerService:
                     record=self._record,
                     sink=self.writer,
                 )
+                self.venue_position_at_stop = report.venue_position
             except MmtrioError as exc:
                 logger.error("final reconciliation failed ({}); the next start reconciles", exc)
         if scope.cancelled_caught:

@@ -111,19 +111,34 @@ async def run_screen(
         redirect_stdout=False,
         redirect_stderr=False,
     )
-    with _no_echo(console), live:
-        try:
-            while True:
-                try:
-                    latest[0] = build()
-                except Exception as exc:  # a status bug must not stop the bot; show the last
-                    logger.opt(exception=exc).warning(
-                        "status snapshot failed; screen shows the last"
-                    )
-                await trio.sleep(1.0 / refresh_per_second)
-        finally:
-            closed[0] = True
-            live.refresh()
+    try:
+        with _no_echo(console), live:
+            try:
+                while True:
+                    try:
+                        latest[0] = build()
+                    except Exception as exc:  # a status bug must not stop the bot
+                        logger.opt(exception=exc).warning(
+                            "status snapshot failed; screen shows the last"
+                        )
+                    await trio.sleep(1.0 / refresh_per_second)
+            finally:
+                closed[0] = True
+                live.refresh()
+    except OSError as exc:
+        # The terminal is gone (its window or ssh session closed: EIO): the screen cannot
+        # draw, and that must not stop the bot nor turn its stop into a crash (QA, Hyperliquid
+        # paper bot: a SIGTERM after `tmux kill-session` ended "the bot crashed: OSError:
+        # [Errno 5] Input/output error", exit 1). Go on headless; a cancel ends it as before.
+        logger.warning(
+            "the terminal is gone ({}): no live screen any more, a status line is logged "
+            "every {:g} s",
+            exc.strerror or exc,
+            log_interval_s,
+        )
+    while True:
+        logger.info(status_line(build()))
+        await trio.sleep(log_interval_s)
 
 
 @contextlib.contextmanager

@@ -194,11 +194,15 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 await parts.writer.flush()
             except MmtrioError as exc:
                 logger.error("journal flush failed at stop: {}", exc)
+    guard = None
     if code == EXIT_SAFE_STOP:
         why = ended.escalated or f"the kill switch is latched: {latched}"
+        # The summary's "halted" line names a latched kill switch; "guard" names the rest.
+        guard = ended.escalated
         logger.warning("stopped: exit code 3, stopped safely by a guard ({})", why)
     else:
         logger.info("stopped: exit code {}", code)
+    venue_position = None if parts.reconciler is None else parts.reconciler.venue_position_at_stop
     parts.summary = ExitSummary(
         bot=parts.bot,
         instrument=None if parts.mm is None else parts.mm.instrument,
@@ -210,6 +214,8 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
         journal=parts.journal_path,
         latched=latched,
         unchecked=unchecked,
+        venue_position_lots=venue_position,
+        guard=guard,
     )
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())

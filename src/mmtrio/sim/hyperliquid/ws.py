@@ -49,6 +49,15 @@ USER = {"orderUpdates": "orderUpdates", "userFills": "userFills", "userEvents": 
 _USER_PREFIXES = {name: f'{{"channel":"{name}"' for name in USER.values()}
 
 
+def limit_text(detail: str, retry_after_s: int) -> str:
+    """A rate-limited post's answer: ``Too many requests: … Retry after N s.``, the limiter's
+    own words not prefixed twice (they mostly begin "Too many requests" already: QA saw
+    "Too many requests: Too many requests (injected fault); back off. Retry after 3 s.")."""
+    said = detail.strip()
+    head = "" if said.lower().startswith("too many requests") else "Too many requests: "
+    return f"{head}{said} Retry after {retry_after_s} s."
+
+
 @dataclass(eq=False)
 class HlConn(StreamConn):
     """A connection that receives only the user channels it subscribed to."""
@@ -225,10 +234,7 @@ class HyperliquidWs:
             limited, refused = hit.status == 429, hit
             # The wait is said in words: a post has no header to carry it, and the client is
             # held to it as a REST client is to its Retry-After (a request inside it: banned).
-            response = {
-                "type": "error",
-                "payload": f"Too many requests: {hit.detail} Retry after {hit.retry_after_s} s.",
-            }
+            response = {"type": "error", "payload": limit_text(hit.detail, hit.retry_after_s)}
         except (ProtocolError, SimBadRequest) as exc:
             response = {"type": "error", "payload": f"Failed to deserialize the request: {exc}"}
         except Exception as exc:  # the sim's own bug: an answer, never a dead connection

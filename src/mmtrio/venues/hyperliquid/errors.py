@@ -95,7 +95,9 @@ def rejection(text: str, *, status: int = 200) -> VenueError:
     if kind is RejectKind.AUTH:
         return AuthError(text, code="auth", status=status)
     if kind is RejectKind.RATE_LIMITED and any(w in low for w in _RATE_WORDS):
-        return RateLimited(text, code="rate", status=status, retry_after_s=None)
+        # No code: Hyperliquid names none for a rate limit, and a made-up one would be shown
+        # to the operator beside the venue's words as if it were the venue's.
+        return RateLimited(text, status=status, retry_after_s=None)
     return VenueError(text, kind=kind, code=_code(kind), status=status, definite=True)
 
 
@@ -118,15 +120,18 @@ def http_error(status: int, body_text: str, retry_after: str | None) -> VenueErr
     429 is the IP weight limit (back off ``Retry-After`` or a default the caller applies);
     5xx and 408 may have executed (unknown); another 4xx is a request the venue refused to
     read (definite; the body text says why, e.g. a malformed action: 422 "Failed to
-    deserialize the JSON body")."""
+    deserialize the JSON body").
+
+    The status is the error's ``status``, never also its ``code`` (Hyperliquid has no error
+    codes): the operator reads "HTTP 429 error Too many requests…", not "HTTP 429 error 429:"."""
     text = body_text.strip()[:300]
     if status == 429:
         return RateLimited(
-            text or "rate limit exceeded", code="429", status=status,
+            text or "rate limit exceeded", status=status,
             retry_after_s=parse_retry_after(retry_after),
         )  # fmt: skip
     if status >= 500 or status == 408:
-        return OutcomeUnknownError(text or f"HTTP {status}", code=str(status), status=status)
+        return OutcomeUnknownError(text or f"HTTP {status}", status=status)
     err = rejection(text or f"HTTP {status}", status=status)
     return err
 

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from mmtrio import units
 from mmtrio.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from mmtrio.core.events import Fill, OrderStatus, OrderUpdate
 from mmtrio.core.instruments import Instrument
@@ -203,10 +204,13 @@ class HyperliquidGateway:
         filled = 0 if t is None else t.filled
         remaining = cmd.qty - filled
         if remaining <= 0:
+            # Refused here, never sent (a modify carries the size left). Said in the
+            # instrument's units and without a code: the operator reads it beside the client id.
+            inst = self.instrument
             raise VenueError(
-                f"amend of {cmd.client_id} to {cmd.qty} lots: {filled} already filled",
+                f"already filled: {units.size(inst, filled)} of {units.sized(inst, cmd.qty)}; "
+                "not sent",
                 kind=RejectKind.UNKNOWN_ORDER,
-                code="filled",
             )
         reduce_only = False if t is None else t.reduce_only
         action = modify_action(self.asset, self.instrument, cmd, remaining, reduce_only)

@@ -254,7 +254,7 @@ class UserStream(HyperliquidWs):
             self._pending.pop(rid, None)
             # The frame may or may not have reached the venue: an action's fate is unknown.
             raise OutcomeUnknownError(
-                f"post {rid}: websocket failed while sending: {error_text(exc)}"
+                f"websocket post {rid}: the connection failed while sending: {error_text(exc)}"
             ) from None
         self.posts += 1
         try:
@@ -267,7 +267,9 @@ class UserStream(HyperliquidWs):
             self._pending.pop(rid, None)
         if not slot:
             self.doubt_link(self.post_timeout_s)  # a silent link is replaced, a slow one not
-            raise OutcomeUnknownError(f"post {rid}: no answer within {self.post_timeout_s} s")
+            raise OutcomeUnknownError(
+                f"no answer to websocket post {rid} within {self.post_timeout_s:g} s"
+            )
         result = slot[0]
         if isinstance(result, BaseException):
             raise result
@@ -279,7 +281,8 @@ class UserStream(HyperliquidWs):
         kind = field(response, "type", "post answer")
         payload = response.get("payload")
         if kind == "error":
-            result: Any = _post_error(payload if isinstance(payload, str) else repr(payload))
+            said = payload if isinstance(payload, str) else dumps(payload).decode()
+            result: Any = _post_error(said)
             if isinstance(result, RateLimited) and self.on_limit is not None:
                 # Now, in the reader: before any other task may send, and also for a post its
                 # caller gave up on (the venue counts the wait from when it answered; chaos
@@ -448,7 +451,7 @@ def _post_error(text: str) -> Exception:
         # one the gateway waits its documented fallback.
         stated = _STATED_WAIT.search(text)
         wait = float(stated.group(1)) if stated else None
-        return RateLimited(text, code="post", retry_after_s=wait)
+        return RateLimited(text, retry_after_s=wait)
     # The venue answered the post with an error instead of the action's result: whether the
     # action ran is not said, so its outcome is unknown (resolved by querying the cloid).
     return OutcomeUnknownError(f"the venue answered the post with an error: {text}")
