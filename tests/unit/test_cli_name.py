@@ -145,3 +145,15 @@ def test_report_reads_the_journal_of_the_named_bot(
     flags = [f.replace("STATE", str(root)) for f in flags]
     assert main(["report", "--config", str(config), *flags]) == 2  # no journal there yet
     assert str(root / "btc1" / "journal.sqlite3") in capsys.readouterr().err
+
+
+def test_status_of_a_bot_not_running_lists_the_bots_that_are(
+    root: Path, config: Path, btc1: FakeBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA on Extended: `mmtrio run --set venue.name=extended` runs extended-paper, and a plain
+    `mmtrio status` looks for binance-paper (the file's venue); it named only the missing
+    socket. It now lists the bots under the state root, as `kill` does."""
+    assert main(["status", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "binance-paper" in err and "no control socket" in err
+    assert "btc1" in err and "running" in err

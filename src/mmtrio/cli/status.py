@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
         answer = control_request(target.control_socket, {"cmd": "status"})
     except MmtrioError as exc:
         print(f"mmtrio status: bot {target.bot or '?'}: {exc}", file=sys.stderr)
+        if not target.control_socket.exists() and args.state_dir is None:
+            from mmtrio.cli.kill import known_bots
+
+            # e.g. `run --set venue.name=extended` runs extended-paper; this looked for the
+            # file's venue: say which bots there are
+            print(known_bots(), file=sys.stderr)
         return EXIT_FAILED
     if not answer.get("ok"):
         print(f"mmtrio status: {answer.get('error')}", file=sys.stderr)
