@@ -157,3 +157,15 @@ def test_status_of_a_bot_not_running_lists_the_bots_that_are(
     err = capsys.readouterr().err
     assert "binance-paper" in err and "no control socket" in err
     assert "btc1" in err and "running" in err
+
+
+def test_kill_flatten_says_so_in_its_reason(config: Path, btc1: FakeBot) -> None:
+    """QA on Extended: `kill --flatten` was logged, journaled and charted as "operator kill
+    (mmtrio kill)", the same words as a kill that leaves the position open."""
+    assert main(["kill", "--config", str(config), "--name", "btc1", "--flatten"]) == 0
+    assert main(["kill", "--config", str(config), "--name", "btc1"]) == 0
+    reasons = [(r["flatten"], r["reason"]) for r in btc1.requests]
+    assert reasons == [
+        (True, "operator kill and flatten (mmtrio kill --flatten)"),
+        (False, "operator kill (mmtrio kill)"),
+    ]

@@ -46,7 +46,12 @@ bots under the state root are listed; nothing written), or bad usage
 def register(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
     parser.add_argument("--flatten", action="store_true", help="also close the position")
-    parser.add_argument("--reason", default="operator kill (mmtrio kill)", help="logged reason")
+    parser.add_argument(
+        "--reason",
+        default=None,
+        help='logged reason (default "operator kill (mmtrio kill)", or "operator kill and '
+        'flatten (mmtrio kill --flatten)")',
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in warnings:
         print(f"mmtrio kill: warning: {warning}", file=sys.stderr)
+    if args.reason is None:  # the log, the journal and the report say which kill it was
+        args.reason = (
+            "operator kill and flatten (mmtrio kill --flatten)"
+            if args.flatten
+            else "operator kill (mmtrio kill)"
+        )
     request = {"cmd": "kill", "flatten": bool(args.flatten), "reason": args.reason}
     why = "the config does not locate its control socket"
     if target.control_socket is not None:
