@@ -38,6 +38,7 @@ from mmtrio.errors import (
     VenueError,
 )
 from mmtrio.venues.extended import codec
+from mmtrio.venues.extended.clock import DateClock
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
 from mmtrio.venues.patience import PatientReads, ReadPatience
@@ -79,6 +80,7 @@ class ExtendedRest(PatientReads):
             transport=transport,
         )
         self.time_offset_ms = 0
+        self._date_clock = DateClock()
         self._blocked_until: float | None = None
         # on_read_retry, and start-up's longer reads (venues/patience)
         self._patience = ReadPatience(self._client, FALLBACK_RETRY_AFTER_S)
@@ -117,10 +119,10 @@ class ExtendedRest(PatientReads):
         if date is None:
             return self.time_offset_ms
         try:
-            server_ms = int(parsedate_to_datetime(date).timestamp() * 1000) + 500
+            date_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
         except (TypeError, ValueError):
             raise ProtocolError(f"markets answer: unreadable Date header {date!r}") from None
-        self.time_offset_ms = server_ms - (t0 + t1) // 2
+        self.time_offset_ms = self._date_clock.read(date_ms, t0, t1)  # whole seconds: clock.py
         return self.time_offset_ms
 
     async def fees(self, symbol: str) -> Any:
