@@ -11,6 +11,8 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+import trio
+import trio.testing
 
 from mmtrio.venues.extended.clock import KEEP, DateClock
 from mmtrio.venues.extended.rest import ExtendedRest
@@ -40,6 +42,28 @@ async def test_reads_at_several_phases_of_the_second_find_the_offset() -> None:
         local["now"] = BASE + minute * 60_000 + phase - TRUE_OFFSET
         offset = await rest.sync_time("BTC-USD")
     assert abs(offset - TRUE_OFFSET) <= 50
+    await rest.aclose()
+
+
+async def test_one_sync_bisects_the_second(autojump_clock: trio.testing.MockClock) -> None:
+    """Reads a minute apart fall at nearly the same phase of the second (the paper bot
+    settled at -300 ms): each sync reads again at the estimated turn of the venue's second."""
+
+    def local() -> int:
+        return BASE + 876 + int(trio.current_time() * 1000)  # the venue at .113 of a second
+
+    reads: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        reads.append(local())
+        date = formatdate(_date_ms(local()) / 1000, usegmt=True)
+        return httpx.Response(200, headers={"date": date}, json={"status": "OK", "data": []})
+
+    rest = ExtendedRest(
+        "http://127.0.0.1:1", "key", clock_ms=local, transport=httpx.MockTransport(answer)
+    )
+    offset = await rest.sync_time("BTC-USD")
+    assert abs(offset - TRUE_OFFSET) <= 100 and 2 <= len(reads) <= 5
     await rest.aclose()
 
 

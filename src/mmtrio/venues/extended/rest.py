@@ -38,7 +38,7 @@ from mmtrio.errors import (
     VenueError,
 )
 from mmtrio.venues.extended import codec
-from mmtrio.venues.extended.clock import DateClock
+from mmtrio.venues.extended.clock import NARROW_READS, DateClock
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
 from mmtrio.venues.patience import PatientReads, ReadPatience
@@ -100,17 +100,32 @@ class ExtendedRest(PatientReads):
         return codec.parse_market(await self._get("/info/markets", {"market": symbol}), symbol)
 
     async def sync_time(self, symbol: str) -> int:
-        """Offset (ms, venue − local) from the ``Date`` header; unchanged when there is none.
+        """Offset (ms, venue − local) from ``Date`` headers; unchanged when there is none.
 
         A failed request is tried again like any read while ``on_read_retry`` is set (start-up;
         chaos seed 1804: a connection reset on this first request crashed a restarting bot).
+        Then up to ``NARROW_READS`` more, each at the estimated turn of the venue's second
+        (whole seconds: :mod:`.clock`); a failed one leaves the estimate as it is.
         """
+        offset = await self._read_date(symbol, patient=True)
+        for _ in range(NARROW_READS):
+            wait_ms = self._date_clock.wait_to_narrow(self._clock_ms())
+            if wait_ms is None:
+                break
+            await trio.sleep(wait_ms / 1000)
+            try:
+                offset = await self._read_date(symbol, patient=False)
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed):
+                break
+        return offset
+
+    async def _read_date(self, symbol: str, *, patient: bool) -> int:
         while True:
             t0 = self._clock_ms()
             try:
                 resp = await self._send("GET", "/info/markets", params={"market": symbol})
             except (RateLimited, OutcomeUnknownError, ConnectionFailed) as exc:
-                if not await self._wait_out(exc):
+                if not patient or not await self._wait_out(exc):
                     raise
                 continue
             t1 = self._clock_ms()
