@@ -181,3 +181,29 @@ async def test_a_listed_late_answer_changes_nothing() -> None:
     report = await run(venue, s, since=None)
     assert bid.client_id not in report.gone
     assert s.mm.orders.get(bid.client_id).state is OrderState.PENDING_CANCEL  # type: ignore[union-attr]
+
+
+async def test_an_ended_order_is_logged_in_the_instruments_units() -> None:
+    """QA on Extended: every stop logged "… CANCELED (filled 0 of 3 lots)" (the journal's
+    lots) where every other operator line says the size in the base asset."""
+    from loguru import logger
+
+    s, bid, ask = _halted_then_resynced()
+    venue = FakeVenue()
+    venue.states = {
+        bid.client_id: _ended(bid, OrderStatus.CANCELED),
+        ask.client_id: _ended(ask, OrderStatus.CANCELED, cum=1, oid=2),
+    }
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO")
+    try:
+        await run(venue, s, since=None)
+    finally:
+        logger.remove(sink)
+    said = [line for line in lines if "is not open at the venue" in line]
+    assert said == [
+        f"reconcile: {bid.client_id} is not open at the venue: CANCELED (filled 0.000 of "
+        "0.003 BTC)",
+        f"reconcile: {ask.client_id} is not open at the venue: CANCELED (filled 0.001 of "
+        "0.003 BTC)",
+    ]

@@ -628,3 +628,17 @@ def test_events_applied_in_a_burst_are_decided_on_once() -> None:
     cmds = s.mm.decide(s.now)
     assert any(isinstance(c, CancelAll) for c in cmds)  # the kill, decided on
     assert s.mm.decide(s.now) == []  # and decided once
+
+
+def test_a_local_risk_refusal_says_the_order_in_the_screens_units() -> None:
+    """QA on the Extended paper bot: the log said ``local risk refused SELL 3@281590`` (lots
+    and ticks); it says the size and price as everywhere else."""
+    s = Session()
+    s.snapshot()
+    s.step(KillSwitch("test", False, s.now))
+    s.mm.drain_notices()
+    out: list[Command] = []
+    s.mm.emitter.place((Side.SELL, 0), Side.SELL, MID + 7, 3, s.now, out)
+    assert out == []
+    (notice,) = [n for n in s.mm.drain_notices() if n.kind == "reject"]
+    assert notice.message.startswith("local risk refused SELL 0.003 BTC @ 60000.70: ")

@@ -314,7 +314,10 @@ class OrderEmitter:
             self.refused += 1
             self._log.add(
                 "reject",
-                f"local risk refused {side.value} {qty}@{price}: {decision.reason}",
+                (
+                    f"local risk refused {side.value} {self._qty(qty)} @ {self._price(price)}: "
+                    f"{decision.reason}"
+                ),
                 side=side.value,
                 price=price,
                 qty=qty,

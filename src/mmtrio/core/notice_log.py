@@ -9,7 +9,10 @@ after each step; the status screen reads the latest fills, the latest alerts and
 Two conditions repeat on every step while they last, so they are said once per distinct case
 (an alert per step would be noise in the journal, and time on the hot path):
 
-- a request held back because it would cross our own order (:meth:`NoticeLog.hold_back`);
+- a request held back because it would cross our own order (:meth:`NoticeLog.hold_back`):
+  said again only after ``HOLD_BACK_QUIET_MS`` without it. Several quotes can be held back
+  in one step (a level per side), so "the last one said" is not enough: two levels
+  alternating said both on every step (QA on Extended, whose replace is cancel-then-new);
 - the reason quoting is off (:meth:`NoticeLog.cannot_quote`), numbers ignored: "stale 5010
   ms" then "stale 5020 ms" is one condition.
 
@@ -32,6 +35,8 @@ from mmtrio.core.orders import OrderTracker
 MAX_NOTICES: Final = 10_000  # undrained notices beyond this are dropped (counted)
 LAST_FILLS: Final = 20
 LAST_ALERTS: Final = 20
+HOLD_BACK_QUIET_MS: Final = 1_000  # a held-back case unseen this long is said again
+_HOLD_BACK_CASES: Final = 64  # cases remembered at most (older ones forgotten first)
 _DIGITS = re.compile(r"\d+")
 
 
@@ -45,7 +50,7 @@ class NoticeLog:
         self.last_fills: deque[Notice] = deque(maxlen=LAST_FILLS)
         self.alerts: deque[Notice] = deque(maxlen=LAST_ALERTS)
         self.cannot_quote_reason = "no book yet"  # '' while quoting
-        self._last_hold_back: str | None = None
+        self._held_back: dict[str, int] = {}  # case -> strategy time it was last seen
 
     def add(self, kind: str, message: str, **data: NoticeValue) -> Notice:
         """Record one notice (kinds: :data:`mmtrio.core.notices.NOTICE_KINDS`)."""
@@ -67,9 +72,13 @@ class NoticeLog:
 
     def hold_back(self, message: str) -> None:
         """Alert that a request was held back, once per distinct case: the same case repeats
-        every step until our other order moves."""
-        if message != self._last_hold_back:
-            self._last_hold_back = message
+        every step until our other order moves; said again after ``HOLD_BACK_QUIET_MS``
+        without it."""
+        last = self._held_back.pop(message, None)
+        self._held_back[message] = self.t  # re-inserted: the dict runs oldest-seen first
+        if len(self._held_back) > _HOLD_BACK_CASES:
+            del self._held_back[next(iter(self._held_back))]
+        if last is None or self.t - last > HOLD_BACK_QUIET_MS:
             self.add("alert", message)
 
     def cannot_quote(self, reason: str) -> None:

@@ -375,8 +375,9 @@ async def reconcile(
 
     sent: list[Fill] = await p.book_since(since_trade_id, venue_open)
     fates = await vanished_fates(
-        gateway, mm.orders, symbol, before, venue_open, skip=p.stated, clock_ms=clock_ms
-    )
+        gateway, mm.orders, symbol, before, venue_open, skip=p.stated, clock_ms=clock_ms,
+        instrument=mm.instrument,
+    )  # fmt: skip
     for ended in fates.events:
         await p.deliver(ended)
     report.gone = fates.resolved

@@ -37,7 +37,9 @@ from typing import Final, Protocol
 
 from loguru import logger
 
+from mmtrio import units
 from mmtrio.core.events import OrderNotFound, OrderStatus, OrderUpdate
+from mmtrio.core.instruments import Instrument
 from mmtrio.core.orders import Order, OrderState
 from mmtrio.errors import RateLimited
 from mmtrio.runtime.missed_fills import QUERY_FAILURES
@@ -94,6 +96,7 @@ async def vanished_fates(
     *,
     skip: Collection[str],
     clock_ms: Callable[[], int],
+    instrument: Instrument,
 ) -> Fates:
     """Query each order of ``before`` the venue did not list (see the module docstring);
     ``skip``: client ids this pass already delivered a state for (missed fills)."""
@@ -127,11 +130,11 @@ async def vanished_fates(
         if st.status in _OPEN_STATUSES:
             continue  # listed late: the venue says it rests; nothing ended
         logger.info(
-            "reconcile: {} is not open at the venue: {} (filled {} of {} lots)",
+            "reconcile: {} is not open at the venue: {} (filled {} of {})",
             cid,
             st.status.value,
-            st.cum_qty,
-            st.qty,
+            units.size(instrument, st.cum_qty),
+            units.sized(instrument, st.qty),
         )
         fates.resolved.append(cid)
     return fates

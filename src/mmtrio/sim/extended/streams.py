@@ -161,9 +161,13 @@ class ExtendedStreams:
             hub.publish(topic, self._snapshot(self.seq, delta.ts))
 
     def on_trade(self, trade: Trade) -> None:
+        # ``ts`` is when the message leaves (the market clock now), ``T`` when the trade
+        # printed: a recording's trades can arrive seconds after their print (a sweep's
+        # prints at one ms, delivered over a second or more) while the book runs on, and a
+        # message stamped with the print's time would read as a feed that late.
         inst, venue = self.venue.instrument, self.venue
         venue.hub.publish(f"publicTrades:{self.symbol}", {
-            "ts": venue.out_ts(trade.ts), "seq": self._next("trades"),
+            "ts": venue.out_ts(max(trade.ts, venue.market_ts)), "seq": self._next("trades"),
             "data": [{"m": self.symbol, "S": trade.aggressor.value, "tT": "TRADE",
                       "T": venue.out_ts(trade.ts), "p": inst.price_str(trade.price),
                       "q": str(inst.lots_to_qty(trade.qty)), "i": trade.trade_id}],

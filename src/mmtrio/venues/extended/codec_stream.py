@@ -31,8 +31,15 @@ __all__ = ["AccountMessage", "parse_account", "parse_funding", "parse_mark", "pa
 
 
 def parse_trades(msg: Any, inst: Instrument) -> list[Trade]:
-    """Public trades of ``inst`` (``S`` is the taker's side)."""
+    """Public trades of ``inst`` (``S`` is the taker's side).
+
+    A trade's ``ts`` is the message's ``ts`` (when Extended sent it), not the row's ``T``
+    (when it printed), as Binance's trades carry the event time ``E``: the feed-latency guard
+    judges the feed by it, and a sweep's prints, all at one ``T``, are sent over a second
+    or more without the feed being late.
+    """
     kind = "publicTrades message"
+    sent = get_int(msg, "ts", kind)
     out: list[Trade] = []
     for row in get_list(msg, "data", kind):
         if get_str(row, "m", kind) != inst.symbol:
@@ -47,7 +54,7 @@ def parse_trades(msg: Any, inst: Instrument) -> list[Trade]:
                 ticks(inst, row, "p", kind),
                 lots(inst, row, "q", kind),
                 side == "SELL",  # the taker sold: the buyer was the maker
-                get_int(row, "T", kind),
+                max(sent, get_int(row, "T", kind)),
             )
         )
     return out

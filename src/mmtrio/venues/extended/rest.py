@@ -29,7 +29,7 @@ import httpx
 import trio
 
 from mmtrio import __version__
-from mmtrio.core.clock_offset import ClockReading, ClockSample
+from mmtrio.core.clock_offset import ClockReading
 from mmtrio.errors import (
     ConfigError,
     ConnectionFailed,
@@ -38,8 +38,8 @@ from mmtrio.errors import (
     RateLimited,
     VenueError,
 )
-from mmtrio.venues.clock_sync import sample_clock
 from mmtrio.venues.extended import codec
+from mmtrio.venues.extended.clock import NARROW_READS, DateClock
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
 from mmtrio.venues.patience import PatientReads, ReadPatience
@@ -81,6 +81,7 @@ class ExtendedRest(PatientReads):
             transport=transport,
         )
         self.time_offset_ms = 0
+        self._date_clock = DateClock()
         self._blocked_until: float | None = None
         # on_read_retry, and start-up's longer reads (venues/patience)
         self._patience = ReadPatience(self._client, FALLBACK_RETRY_AFTER_S)
@@ -100,41 +101,54 @@ class ExtendedRest(PatientReads):
         return codec.parse_market(await self._get("/info/markets", {"market": symbol}), symbol)
 
     async def sync_time(self, symbol: str) -> ClockReading:
-        """Offset (ms, venue − local) from the ``Date`` header of a few timed answers (the
-        fastest round trip's, ``venues/clock_sync.py``); unchanged when there is none.
+        """Offset (ms, venue − local) from ``Date`` headers; unchanged when there is none.
 
         A failed request is tried again like any read while ``on_read_retry`` is set (start-up;
         chaos seed 1804: a connection reset on this first request crashed a restarting bot).
+        Then up to ``NARROW_READS`` more, each at the estimated turn of the venue's second
+        (whole seconds: :mod:`.clock`); a failed one leaves the estimate as it is. The
+        reading's uncertainty is half the window the reads leave (``DateClock``): a slow
+        answer widens its own window and so narrows nothing, which is how this venue's sync
+        discards slow samples (the others': ``venues/clock_sync.py``).
         """
+        rtts: list[int] = []
+        if not await self._read_date(symbol, rtts, patient=True):
+            return ClockReading(self.time_offset_ms, None, 0, 0, None)
+        for _ in range(NARROW_READS):
+            wait_ms = self._date_clock.wait_to_narrow(self._clock_ms())
+            if wait_ms is None:
+                break
+            await trio.sleep(wait_ms / 1000)
+            try:
+                await self._read_date(symbol, rtts, patient=False)
+            except (RateLimited, OutcomeUnknownError, ConnectionFailed):
+                break
+        return ClockReading(
+            self.time_offset_ms, self._date_clock.uncertainty_ms, len(rtts), 0, min(rtts)
+        )
 
-        async def take() -> ClockSample | None:
-            return await self._date_sample(symbol)
-
-        reading = await sample_clock(take, self.time_offset_ms)
-        if reading.measured:
-            self.time_offset_ms = reading.offset_ms
-        return reading
-
-    async def _date_sample(self, symbol: str) -> ClockSample | None:
+    async def _read_date(self, symbol: str, rtts: list[int], *, patient: bool) -> bool:
+        """One timed read of the ``Date`` header into the clock; False when it had none."""
         while True:
             t0 = self._clock_ms()
             try:
                 resp = await self._send("GET", "/info/markets", params={"market": symbol})
             except (RateLimited, OutcomeUnknownError, ConnectionFailed) as exc:
-                if not await self._wait_out(exc):
+                if not patient or not await self._wait_out(exc):
                     raise
                 continue
             t1 = self._clock_ms()
             break
         date = resp.headers.get("date")
         if date is None:
-            return None
+            return False
         try:
-            server_ms = int(parsedate_to_datetime(date).timestamp() * 1000) + 500
+            date_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
         except (TypeError, ValueError):
             raise ProtocolError(f"markets answer: unreadable Date header {date!r}") from None
-        # The header is to the second: +500 ms centres it, and it is ±500 ms of resolution.
-        return ClockSample(t0, server_ms, t1, resolution_ms=1000)
+        rtts.append(max(0, t1 - t0))
+        self.time_offset_ms = self._date_clock.read(date_ms, t0, t1)  # whole seconds: clock.py
+        return True
 
     async def fees(self, symbol: str) -> Any:
         return await self._get("/user/fees", {"market": symbol})
