@@ -257,6 +257,13 @@ def test_classify(status: int, code: int | None, kind: type, definite: bool) -> 
         (503, None, OutcomeUnknownError, RejectKind.UNKNOWN, False),  # query before anything
         (400, -1006, OutcomeUnknownError, RejectKind.UNKNOWN, False),
         (400, -1007, OutcomeUnknownError, RejectKind.UNKNOWN, False),
+        # the venue failed inside after reading the request: nothing says it did not act
+        (400, -1000, OutcomeUnknownError, RejectKind.UNKNOWN, False),
+        (400, -1001, OutcomeUnknownError, RejectKind.UNKNOWN, False),
+        (400, -1008, OutcomeUnknownError, RejectKind.UNKNOWN, False),
+        # too many new orders: an order-rate limit, backed off whatever the status
+        (400, -1015, RateLimited, RejectKind.RATE_LIMITED, True),
+        (429, -1015, RateLimited, RejectKind.RATE_LIMITED, True),
         # refused before processing: nothing was done, our clock is off
         (400, -1021, ClockSkewError, RejectKind.CLOCK_SKEW, True),
         (400, -1022, AuthError, RejectKind.AUTH, True),

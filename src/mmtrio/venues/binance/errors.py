@@ -33,15 +33,21 @@ __all__ = [
 ]
 
 CODE_TOO_MANY_REQUESTS = -1003
+CODE_TOO_MANY_ORDERS = -1015
 CODE_TIMESTAMP = -1021
 CODE_UNKNOWN_ORDER = -2011
 CODE_NO_SUCH_ORDER = -2013
 CODE_POST_ONLY_WOULD_TAKE = -5022
 CODE_LISTEN_KEY_MISSING = -1125
 
-# The venue itself says it does not know whether the request was executed.
-# -1008 (server overloaded) is treated the same way: conservative for order entry.
-UNKNOWN_CODES: frozenset[int] = frozenset({-1006, -1007, -1008})
+# The venue itself says it does not know whether the request was executed (-1006, -1007).
+# -1008 (server overloaded), -1000 (UNKNOWN: "an unknown error occurred while processing the
+# request") and -1001 (DISCONNECTED: "internal error; unable to process your request") are
+# treated the same way whatever the HTTP status: the venue failed inside, after reading the
+# request, and nothing says it did not act. Unknown costs a query of the client id; a
+# definite refusal that had in fact placed the order would leave one nobody tracks until the
+# next reconciliation.
+UNKNOWN_CODES: frozenset[int] = frozenset({-1000, -1001, -1006, -1007, -1008})
 
 # Binance code → what it means for the strategy. A code not listed is RejectKind.UNKNOWN:
 # the runtime logs it once with the raw code and the strategy backs that slot off. That is
@@ -84,13 +90,15 @@ def kind_of(code: int | None) -> RejectKind:
 def classify(status: int, code: int | None, msg: str, retry_after: str | None = None) -> VenueError:
     """Map an HTTP error answer (status, optional Binance ``code``/``msg``) to an error.
 
-    Order of rules: rate limits first (429/418/-1003), then unknown outcomes (5xx, 408, and the
+    Order of rules: rate limits first (429/418/-1003/-1015), then unknown outcomes (5xx, 408, the
     codes the venue itself marks unknown), then -1021, then auth, then every other 4xx/code is a
     definite rejection — the venue answered, so it did not act.
     """
     c = code if code is not None else 0
     text = str(code) if code is not None else ""
-    if status in (418, 429) or c == CODE_TOO_MANY_REQUESTS:
+    # -1015 (too many new orders) is an order-rate limit whatever the status it came with:
+    # the caller backs off (the order count's window), as for a 429.
+    if status in (418, 429) or c in (CODE_TOO_MANY_REQUESTS, CODE_TOO_MANY_ORDERS):
         return RateLimited(
             msg or "rate limit exceeded",
             code=text,
