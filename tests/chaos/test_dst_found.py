@@ -167,3 +167,30 @@ def test_seed_203907_the_watch_for_late_orders_keeps_to_the_stop_s_budget(
     assert fixed.result.violations == [], fixed.result.violations
     logs = "".join(p.read_text() for p in Path(fixed.result.out_dir).glob("bot-*.log"))
     assert "the stop's time ran out while watching for late orders" in logs
+
+
+def test_seed_205229_a_restarted_bot_waits_out_the_whole_back_off_it_inherits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 205229 (60 s): the restarted bot was banned 0.2 ms inside a back-off it had
+    been told of** (``final position mismatch: bot -15 lots, venue -16 lots``). At 21.848 s
+    the first bot read an injected 429 (Retry-After 2 s) and recorded its end in
+    ``venue_block.json``; it was killed at 21.9 s and the venue moved its position a lot
+    (``position_gap``). The end was said on the session's ms clock (the wall clock at start,
+    then Trio's, each truncated to the ms: 21847 ms at 21848.4) and stored as a wall-clock
+    end, 0.4 ms short; the restarted bot waited until then, sent its first read 0.2 ms inside
+    the back-off and was banned 120 s (invariant 8), so it never reached the venue again and
+    stopped believing -15 lots. Fixed in ``VenueBlock.record_on_clock``: the wait is carried
+    over to the wall clock, not the end (tests/unit/test_venue_block.py shows the bound)."""
+    from mmtrio.runtime.venue_block import VenueBlock
+
+    fixed = run_one(205229, 60.0, tmp_path / "fixed")
+    assert fixed.result.faults.get("http_429") and fixed.result.faults.get("position_gap")
+    assert fixed.result.restarts == 1
+    assert fixed.result.violations == [], fixed.result.violations
+    # The defect put back: the end, said on the session's clock, stored as a wall-clock end.
+    monkeypatch.setattr(
+        VenueBlock, "record_on_clock", lambda self, until, _clock: self.record(until)
+    )
+    defective = run_one(205229, 60.0, tmp_path / "defective")
+    assert {2, 8} <= violated(defective), defective.result.violations

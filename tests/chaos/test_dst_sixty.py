@@ -23,6 +23,14 @@ kept as regressions of what was fixed.
   22 answers 1.06-1.21 s each; the restarted bot's start-up reads timed out at 1 s nine times
   until its 30 s deadline. Start-up's reads now double their timeout after each one that
   timed out (``mmtrio.venues.patience``).
+- **Seed 204799**: "fill lost: venue trade 34 (mmt1-2d) not in journal". An amend and a
+  place the bot had sent into a half-open link reached the venue when the link reset (15.25 s)
+  and drew injected 429s; a latency fault held the amend's 1 s, and when it left (16.252 s)
+  its order socket had been dead for a second. The simulated ws-fapi told the limiter that
+  429 had been read; the bot, which had read no 429 at all, sent a read at 16.7 s and was
+  banned 120 s (418), so no reconciliation could book the fill its order had taken during
+  the silence (12.5 s). The sim's judgement, not the bot: a held 429 whose connection died is
+  never read (``OrderEntry._serve``; tests/unit/test_sim_order_entry_held_429.py).
 
 A seed is a whole trace: later changes to the bot may move it off the path it exercised.
 Each test checks the path is still taken before it checks the verdict.
@@ -83,3 +91,16 @@ def test_seed_201385_each_open_foreign_order_counts_in_the_judge_s_limit(tmp_pat
     run = run_one(201385, DURATION_S, tmp_path)
     assert run.result.faults.get("foreign_order") == 3
     assert run.result.violations == [], run.result.violations
+
+
+def test_seed_204799_a_429_held_on_a_dead_order_socket_does_not_ban_the_bot(
+    tmp_path: Path,
+) -> None:
+    run = run_one(204799, DURATION_S, tmp_path)
+    assert run.result.faults.get("half_open") and run.result.faults.get("http_429")
+    assert run.result.faults.get("latency_spike")
+    assert run.result.violations == [], run.result.violations
+    logs = "".join(p.read_text() for p in Path(run.result.out_dir).glob("bot-*.log"))
+    # the fill taken during the silence, booked by the first reconciliation the bot could make
+    assert "fill BUY 0.002 BTC @ 60004.10 (mmt1-2d)" in logs
+    assert "missed fills 1" in logs

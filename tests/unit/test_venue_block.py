@@ -12,6 +12,8 @@ import pytest
 import trio
 from loguru import logger
 
+from mmtrio import determinism
+from mmtrio.runtime.trading import make_clock_ms
 from mmtrio.runtime.venue_block import FILE_NAME, VenueBlock
 
 
@@ -29,6 +31,31 @@ async def test_a_new_process_waits_out_the_back_off(
     await later.wait()
     assert trio.current_time() - start >= 30.0
     assert later.remaining_ms() == 0
+
+
+async def test_a_back_off_said_on_the_session_clock_is_waited_out_in_full(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    """DST seed 205229: a 2 s back-off, its end said on the session's ms clock as the venue
+    packages say it, was recorded as a wall-clock end. That clock truncates its start and its
+    progress, so it read 21847 ms at 21848.4 ms: the end recorded was 0.4 ms short, and the
+    restarted bot's first read, 0.2 ms inside the back-off, was banned for 120 s (it never
+    adopted the position the venue had changed while it was down)."""
+    token = determinism.CURRENT.set(determinism.Determinism(seed=1, epoch_ms=1_700_000_000_000))
+    try:
+        await trio.sleep(0.0009)  # the bot starts 0.9 ms into a millisecond of the wall clock
+        session_ms = make_clock_ms()
+        await trio.sleep(21.8475)
+        read_at = trio.current_time()  # a 429 is read now: Retry-After 2 s
+        until_ms = session_ms() + 1 + 2_000  # as BinanceRest.note_backoff states its end
+        assert session_ms() < determinism.wall_ms()  # the session's clock lags the wall's
+        VenueBlock(tmp_path, determinism.wall_ms).record_on_clock(until_ms, session_ms)
+        await trio.sleep_until(22.3001)  # killed; restarted 0.1 ms into a millisecond
+        restarted = VenueBlock(tmp_path, determinism.wall_ms)  # the next process
+        await restarted.wait()
+        assert trio.current_time() >= read_at + 2.0
+    finally:
+        determinism.CURRENT.reset(token)
 
 
 async def test_no_file_means_no_wait(tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:

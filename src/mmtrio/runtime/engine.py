@@ -185,7 +185,7 @@ class Engine(EngineStartup, EngineBot):
                 usage_to[0].on_usage(usage)
 
         def on_blocked(until_ms: int) -> None:
-            block.record(until_ms)  # a restart honours it too
+            block.record_on_clock(until_ms, self.clock_ms)  # a restart honours it too
             self.backoffs.venue(until_ms)  # the metrics count it
 
         session = self.venue.open(

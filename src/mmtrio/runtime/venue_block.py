@@ -31,7 +31,8 @@ RECORD_BYTES = 64  # {"until_ms": <13 digits>} padded with spaces: a constant-si
 
 
 class VenueBlock:
-    """The persisted back-off: ``record`` from the REST client, ``wait`` before a session."""
+    """The persisted back-off: ``record_on_clock`` on every 429/418 the session reports
+    (``SessionHooks.on_blocked``), ``wait`` before a session."""
 
     def __init__(self, state_dir: Path, wall_ms: Callable[[], int]) -> None:
         self.path = state_dir / FILE_NAME
@@ -64,7 +65,7 @@ class VenueBlock:
         return self._wall_ms()
 
     def record(self, until_ms: int) -> None:
-        """Called by the REST client on every 429/418 with the wall-clock end of the wait."""
+        """A back-off until ``until_ms`` on this block's wall clock (a later end only)."""
         if until_ms <= self.until_ms:
             return
         self.until_ms = until_ms
@@ -80,6 +81,20 @@ class VenueBlock:
                 exc,
                 until_ms,
             )
+
+    def record_on_clock(self, until_ms: int, clock_ms: Callable[[], int]) -> None:
+        """A back-off until ``until_ms`` on ``clock_ms``, the session's clock
+        (``SessionHooks.clock_ms``, which the venue packages state a back-off's end on),
+        recorded as the wait it leaves, measured from now on this block's wall clock.
+
+        The two clocks are not one: the session's is the wall clock read once at start, then
+        Trio's monotonic clock, truncated to the ms twice (its start and its progress), so it
+        lags the wall clock by up to 2 ms, and a monotonic clock drifts from the wall clock
+        over a long session. An end taken from one clock and waited out on the other can end
+        early (DST seed 205229: a 2 s back-off recorded 0.4 ms short; the restarted bot sent
+        its first read 0.2 ms inside it and was banned for 120 s). The wait is what carries
+        over; +1 because this ms clock truncates too."""
+        self.record(self._now() + 1 + max(0, until_ms - clock_ms()))
 
     def _write(self, until_ms: int) -> None:
         rewrite(self.path, json.dumps({"until_ms": until_ms}).encode(), RECORD_BYTES)

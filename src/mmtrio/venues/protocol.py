@@ -396,8 +396,9 @@ class VenueCredentials:
 class SessionHooks:
     """Runtime callbacks a session calls (all optional).
 
-    ``on_blocked(until_wall_ms)``: every rate-limit back-off the venue imposed, so the runtime
-    can keep it beyond this process (a restart inside it must wait too). ``on_usage``: the
+    ``on_blocked(until_ms)``: every rate-limit back-off the venue imposed, its end on
+    ``clock_ms``, so the runtime can keep it beyond this process (a restart inside it must
+    wait too). ``on_usage``: the
     venue's reported use of its limits (window name → count). ``clock_ms``: the local ms clock
     (Trio's, so virtual time reaches the venue package too).
 

@@ -247,7 +247,7 @@ class HyperliquidWs:
             # post sent 37 ms after a post's 429, which sat 1.2 s in the fault, drew a ban).
             held = limited and v.limiter.answer_held(now)
             await trio.sleep(hold)
-            if held:
+            if held and not conn.closed.is_set():  # a dead connection's 429 is never read
                 v.limiter.answer_sent(trio.current_time() + conn.latency_s, refused)
         if not drop:
             if not conn.closed.is_set():  # else never read: the connection died meanwhile

@@ -104,8 +104,9 @@ class BinanceRest(PatientReads):
         transport: httpx.AsyncBaseTransport | None = None,
         on_blocked: Callable[[int], None] | None = None,
     ) -> None:
-        """``on_blocked(until_wall_ms)`` is told of every 429/418 back-off, so the caller can
-        keep it beyond this client's life (a restarted process must honour it too).
+        """``on_blocked(until_ms)`` (on ``clock_ms``) is told of every 429/418 back-off, so
+        the caller can keep it beyond this client's life (a restarted process must honour it
+        too).
         ``decoder`` may come later (:attr:`decoder`): exchangeInfo, time and the listen key
         need none, and the instrument the decoder needs is read from exchangeInfo."""
         if not base_url.startswith(("http://", "https://")):
