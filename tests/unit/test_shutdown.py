@@ -1,4 +1,5 @@
-"""The shutdown path's exit codes, including a stop before start-up reached the venue."""
+"""The shutdown path's exit codes, including a stop before start-up reached the venue, and the
+order of its steps."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import trio.testing
 from loguru import logger
 
 from mmtrio.core.commands import CancelAll
+from mmtrio.core.events import OutcomeUnknown, Side
 from mmtrio.errors import JournalError, VenueError
 from mmtrio.runtime.shutdown import (
     EXIT_FAILED,
@@ -20,6 +22,7 @@ from mmtrio.runtime.shutdown import (
     cleanup,
     exit_code,
 )
+from tests.unit.test_strategy import quoting_session
 
 
 class Surface:
@@ -235,3 +238,72 @@ async def test_a_journal_that_refuses_the_stop_s_cancel_all_does_not_stop_it(
     assert venue.open_ids == []  # sent regardless, twice (the first met a 503)
     assert venue.calls.count("cancel_all BTCUSDT") == 2
     assert p.summary is not None and p.summary.left_open == 0
+
+
+class StopVenue:
+    """The stop's execution and final reconciliation over a venue where our bid, whose amend
+    is in doubt, may have filled while the stop cancelled: each call is logged in order."""
+
+    def __init__(self, session: Any, bid: Any, *, filled: bool) -> None:
+        self.session, self.bid, self.filled = session, bid, filled
+        self.calls: list[str] = []
+        self.recovered = True
+        self.venue_position_at_stop: int | None = None
+        self.gateway = self
+
+    async def cancel_all_and_confirm(self, symbol: str, deadline_s: float, note: Any) -> int:
+        self.calls.append("cancel-all")
+        return 0
+
+    async def watch_late_landings(
+        self, symbol: str, until_ms: int, ids: list[str], ends: float
+    ) -> bool:
+        self.calls.append("watch " + ",".join(ids))
+        return True
+
+    async def at_stop(self, time_left_s: float) -> None:
+        self.calls.append("reconcile")
+        if self.filled:  # what the real pass books: the venue's fill of the order in doubt
+            self.filled = False
+            b = self.bid
+            self.session.fill(b.client_id, Side.BUY, b.price, b.qty, b.qty, b.qty)
+            self.venue_position_at_stop = b.qty
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> None:
+        self.calls.append(f"dead-man {countdown_ms}")
+
+
+def stop_parts(filled: bool) -> tuple[Parts, StopVenue]:
+    s, bid, _ = quoting_session()
+    s.step(OutcomeUnknown(bid.client_id, "amend", "HTTP 503", s.now))  # the amend in doubt
+    venue = StopVenue(s, bid, filled=filled)
+    p, _, _ = parts(previous_clean=True)
+    p.mm, p.deadman = s.mm, True
+    p.execution = venue  # type: ignore[assignment]
+    p.reconciler = venue  # type: ignore[assignment]
+    p.clock_ms = lambda: s.now
+    return p, venue
+
+
+async def test_a_fill_that_raced_the_cancel_all_is_booked_before_any_watch(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """DST seed 205635: the amend in doubt had filled just before the stop's cancel-all; the
+    stop watched 3.8 s for it to land before its final reconciliation booked the fill. Now
+    the final pass comes first: the fill settles the doubt, nothing is left to watch, and the
+    exit summary states the position left open."""
+    p, venue = stop_parts(filled=True)
+    assert await cleanup(p, HowItEnded(stop_reason="SIGTERM received"), 5.0) == EXIT_OK
+    assert venue.calls == ["cancel-all", "reconcile", "dead-man 0"]
+    assert p.summary is not None and p.summary.status is not None
+    assert p.summary.status.position_lots == 3
+    assert trio.current_time() == 0
+
+
+async def test_an_order_still_in_doubt_is_watched_then_reconciled_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    p, venue = stop_parts(filled=False)
+    assert await cleanup(p, HowItEnded(stop_reason="SIGTERM received"), 5.0) == EXIT_OK
+    # what lands late may fill before the watch cancels it: booked by a second pass
+    assert venue.calls == ["cancel-all", "reconcile", "watch t1-0", "reconcile", "dead-man 0"]

@@ -193,8 +193,9 @@ class ReconcilerService:
 
     async def at_stop(self, time_left_s: float) -> None:
         """In the shielded cleanup, after the cancel-all: journal fills that raced the stop
-        and the books' final position. Skipped when start-up recovery never finished (the
-        books were not rebuilt); the next start reconciles."""
+        and the books' final position (again after a watch for late orders: each pass reads
+        on from the last). Skipped when start-up recovery never finished (the books were not
+        rebuilt); the next start reconciles."""
         if not self.recovered:
             return
         with trio.move_on_after(max(STOP_STEP_MIN_S, time_left_s)) as scope:
@@ -212,8 +213,10 @@ class ReconcilerService:
                     record=self._record,
                     sink=self.writer,
                 )
-                self.venue_position_at_stop = report.venue_position
             except MmtrioError as exc:
                 logger.error("final reconciliation failed ({}); the next start reconciles", exc)
+            else:
+                self.venue_position_at_stop = report.venue_position
+                self.last_trade_id = report.last_trade_id
         if scope.cancelled_caught:
             logger.error("final reconciliation timed out; the next start reconciles")

@@ -439,7 +439,24 @@ async def reconcile_at_stop(
     sink: DurableSink,
 ) -> ReconcileReport:
     """After the cancel-all: book and journal fills that raced the stop, then record the
-    books' final position (``phase = "stop"``). The loop is gone, so events are stepped here."""
+    books' final position (``phase = "stop"``). The loop is gone, so events are stepped here.
+
+    A journal that refuses them (its writer stopped: a full disk is what stops many a bot)
+    does not end the pass: the fills are booked all the same, in memory, so the pass's log
+    line and the exit summary state the position the venue holds, and no checkpoint is
+    written past them (the next start books them from the venue, as any fill the journal
+    lacks). DST seed 205635: the journal failed, a fill raced the cancel-all, and the first
+    refused record ended the pass before it said anything; the bot stopped saying it was
+    flat with 2 lots left open."""
+    refused: list[JournalError] = []
+
+    def journaled(event: Event) -> object:
+        try:
+            return record(event)
+        except JournalError as exc:
+            refused.append(exc)
+            return None
+
     report = await reconcile(
         gateway,
         mm,
@@ -451,14 +468,25 @@ async def reconcile_at_stop(
         clock_ms=clock_ms,
         startup=False,
         since_trade_id=since_trade_id,
-        record=record,
+        record=journaled,
     )
-    # Every trade read is now booked and appended before this record: a valid checkpoint.
-    sink.append(
-        checkpoint_record(
-            PHASE_STOP, symbol, report, mm.ledger, report.last_trade_id, now_ms=wall_ms()
+    if refused:
+        logger.error(
+            "final reconciliation: {} event(s) applied to the books but not journaled ({}); "
+            "the next start reads them from the venue",
+            len(refused),
+            refused[0],
         )
-    )
+        return report
+    # Every trade read is now booked and appended before this record: a valid checkpoint.
+    try:
+        sink.append(
+            checkpoint_record(
+                PHASE_STOP, symbol, report, mm.ledger, report.last_trade_id, now_ms=wall_ms()
+            )
+        )
+    except JournalError as exc:
+        logger.error("final reconciliation: its checkpoint is not journaled ({})", exc)
     return report
 
 

@@ -3,11 +3,15 @@
 Shielded, within one ``runtime.shutdown_deadline_s`` for the whole of it: stop quoting (the
 caller's bot nursery is gone, nothing decides any more) → cancel every order at the venue and
 confirm none is open (up to ¾ of the deadline) → book and journal fills that raced the stop →
-disarm the venue's dead-man countdown, only once zero open orders are confirmed → journal
-``stop`` and flush (what is left of the deadline). Chaos seed 3010: over a silent link each
-step used to run to its own timeout, 6.7 s for a 5 s deadline; seed 26: the dead-man used to
-be disarmed before the cancel-all, which held the stop up 5 s and left the orders without
-their protection whenever the cancel-all then failed.
+while a place or amend in doubt can still land, watch for it (:mod:`mmtrio.runtime.in_doubt`),
+then book again what it may have filled → disarm the venue's dead-man countdown, only once
+zero open orders are confirmed → journal ``stop`` and flush (what is left of the deadline).
+DST seed 205635: the fills were booked only after the watch, which took 3.8 s of the stop; a
+fill that raced the cancel-all went unbooked all that time (its order was the one in doubt:
+the fill settled the doubt, so no watch was needed at all). Chaos seed 3010: over a silent
+link each step used to run to its own timeout, 6.7 s for a 5 s deadline; seed 26: the dead-man
+used to be disarmed before the cancel-all, which held the stop up 5 s and left the orders
+without their protection whenever the cancel-all then failed.
 
 Exit codes (cli/__init__): 0 stopped on request with zero open orders confirmed; 1 a crash, a
 journal failure, or open orders that could not be confirmed gone; 2 the venue refused the
@@ -150,6 +154,12 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 "start-up never reached the venue's order entry", parts.previous_clean
             )
             logger.info("stop: {}", unchecked)  # chaos/logs.py reads "…never reached…"
+        # the final reconciliation (none when the venue refused the credentials)
+        reconciler = parts.reconciler if ended.auth_failed is None else None
+        if reconciler is not None:
+            # Fills that raced the cancel-all, booked now: a place or amend in doubt may be
+            # settled by them (it filled), and the books state the position at once.
+            await reconciler.at_stop(ends - 2 * STOP_MIN_STEP_S - trio.current_time())
         keep_armed = False
         doubt = in_doubt_until(parts.mm)
         if left == 0 and doubt is not None and parts.execution is not None:
@@ -162,10 +172,11 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                     "stop: a request in doubt may still land after this stop: the venue's "
                     "dead-man countdown stays armed to cancel it"
                 )
-        if parts.reconciler is not None and ended.auth_failed is None:
-            await parts.reconciler.at_stop(ends - trio.current_time())
-            if left == 0 and parts.deadman and not keep_armed:
-                await _disarm(parts.reconciler, parts.symbol, ends - trio.current_time())
+            if reconciler is not None:
+                # what landed late may have filled before the watch cancelled it
+                await reconciler.at_stop(ends - trio.current_time())
+        if reconciler is not None and left == 0 and parts.deadman and not keep_armed:
+            await _disarm(reconciler, parts.symbol, ends - trio.current_time())
         latched = None if parts.mm is None else parts.mm.risk.kill_switch.reason
         code = exit_code(left, ended, latched=latched)
         if left != 0:
