@@ -161,12 +161,19 @@ def test_seed_203907_the_watch_for_late_orders_keeps_to_the_stop_s_budget(
     orders (``runtime/in_doubt.py``); three looks answered 429, each next one waited out the
     back-off, and the last ended 2.7 s past the budget. Every look and cancel of the watch is
     now bounded by the stop's budget, and the dead-man countdown stays armed for what may
-    still land (tests/unit/test_in_doubt.py shows the bound; it failed before)."""
+    still land (tests/unit/test_in_doubt.py shows the bound; it failed before).
+
+    Since seed 205635's fix the stop's final reconciliation comes before the watch: it
+    queries the vanished ``mmt3-1a`` (its amend was the request in doubt) and the venue says
+    CANCELED (by the stop's cancel-all), which settles the doubt: an amend of a cancelled
+    order cannot land. So this seed no longer watches at all, and its stop takes no time;
+    the watch's own bound stays covered by tests/unit/test_in_doubt.py."""
     fixed = run_one(203907, 60.0, tmp_path / "fixed")
     assert fixed.result.faults.get("journal_full") and fixed.result.faults.get("http_429")
     assert fixed.result.violations == [], fixed.result.violations
     logs = "".join(p.read_text() for p in Path(fixed.result.out_dir).glob("bot-*.log"))
-    assert "the stop's time ran out while watching for late orders" in logs
+    assert "reconcile: mmt3-1a is not open at the venue: CANCELED" in logs
+    assert "watching the open orders" not in logs
 
 
 def test_seed_205229_a_restarted_bot_waits_out_the_whole_back_off_it_inherits(
@@ -194,3 +201,65 @@ def test_seed_205229_a_restarted_bot_waits_out_the_whole_back_off_it_inherits(
     )
     defective = run_one(205229, 60.0, tmp_path / "defective")
     assert {2, 8} <= violated(defective), defective.result.violations
+
+
+def test_seed_206186_a_restart_after_two_429s_waits_out_the_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 206186 (60 s): a restarted bot was banned (418) 0.66 ms early**, the cause of
+    seed 205229 met on another path: two injected 429s (Retry-After 2 s, the second read at
+    34.3249 s by the dead-man's refresh), then a kill -9 (``fill_during_recovery``). The
+    session's ms clock, truncated twice, read 34.323 then, so the end stored for the restart
+    was 36.324 s, before the venue's 36.3249 s; the restart's first read arrived at 36.3242
+    s: 418 (invariant 8), a 120 s ban, and exit 1 at the final SIGTERM (invariant 10).
+    Fixed by seed 205229's ``VenueBlock.record_on_clock`` (the wait carried over, not the
+    end): the restart now waits until 36.326 s."""
+    from mmtrio.runtime.venue_block import VenueBlock
+
+    fixed = run_one(206186, 60.0, tmp_path / "fixed")
+    assert fixed.result.faults.get("http_429") == 2
+    assert fixed.result.faults.get("fill_during_recovery") == 1
+    assert fixed.result.violations == [], fixed.result.violations
+    log = (Path(fixed.result.out_dir) / "bot-2.log").read_text()
+    assert "the venue asked us to back off (429/418) until 1700000036326 ms" in log
+    # The defect put back: the end, said on the session's clock, stored as a wall-clock end.
+    monkeypatch.setattr(
+        VenueBlock, "record_on_clock", lambda self, until, _clock: self.record(until)
+    )
+    defective = run_one(206186, 60.0, tmp_path / "defective")
+    assert {8, 10} <= violated(defective), defective.result.violations
+
+
+def test_seed_205635_a_fill_that_raced_a_journal_full_stop_is_booked_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 205635 (60 s): a stopping bot held 2 lots it did not know of for 3.8 s, then
+    stopped saying it was flat.** The journal failed at 12.294 s (journal_full); the bid
+    ``mmt1-1d``, its amend in doubt after a 503, filled at 12.410 s, just before the stop's
+    cancel-all. The stop watched 3.8 s for the amend to land (``runtime/in_doubt.py``)
+    before its final reconciliation, and that pass then failed on the stopped journal
+    before it logged the position: invariant 2 at 16.192 s ("bot 0 lots, venue 2 lots").
+    Fixed in ``runtime/shutdown.py`` (the final pass first: the fill settles the doubt) and
+    ``runtime/recovery.reconcile_at_stop`` (a refusing journal does not end the pass)."""
+    from mmtrio.runtime.in_doubt import in_doubt_until
+    from mmtrio.runtime.reconciler import ReconcilerService
+
+    fixed = run_one(205635, 60.0, tmp_path / "fixed")
+    assert fixed.result.faults.get("journal_full") == 1
+    assert fixed.result.violations == [], fixed.result.violations
+    log = (Path(fixed.result.out_dir) / "bot-0.log").read_text()
+    assert "position venue 0.002 BTC (2 lots) / ours 0.002 BTC (2 lots)" in log
+    assert "watching the open orders" not in log  # the fill settled the doubt
+    # The defect put back: with an order in doubt, the stop's only pass comes after the watch.
+    at_stop = ReconcilerService.at_stop
+    skipped: list[bool] = []
+
+    async def after_the_watch(self: ReconcilerService, time_left_s: float) -> None:
+        if in_doubt_until(self.mm) is not None and not skipped:
+            skipped.append(True)
+            return
+        await at_stop(self, time_left_s)
+
+    monkeypatch.setattr(ReconcilerService, "at_stop", after_the_watch)
+    defective = run_one(205635, 60.0, tmp_path / "defective")
+    assert skipped and 2 in violated(defective), defective.result.violations
