@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 
@@ -115,7 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    code: int = modules[args.command].run(args)
+    try:
+        code: int = modules[args.command].run(args)
+        sys.stdout.flush()  # here, so that a pipe closed at the end is caught too
+    except BrokenPipeError:
+        # The reader of our output went away (`mmtrio chaos --deterministic ... | head -1`):
+        # stop quietly, as Unix tools do, instead of a traceback; what is left to print has
+        # nowhere to go. Python's own advice: point stdout at /dev/null so that the flush at
+        # exit does not raise again. Exit 1: the command did not finish.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return code
 
 
