@@ -104,3 +104,37 @@ async def test_a_held_429_on_a_connection_that_died_meanwhile_tells_the_client_n
         assert _limited(second) == next_answer
         assert venue.limiter.count_418 == (0 if reset else 1)
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("front", [_binance, _hyperliquid], ids=["binance", "hyperliquid"])
+@pytest.mark.parametrize(("muted", "next_answer"), [(True, "429"), (False, "418")])
+async def test_a_429_the_ws_mute_fault_drops_tells_the_client_nothing(
+    autojump_clock: trio.abc.Clock,
+    front: Callable[[SimVenue, trio.Nursery], Entry],
+    muted: bool,
+    next_answer: str,
+) -> None:
+    # Not held, yet never read: the ws_mute fault drops what the connection is offered, and
+    # the connection stays open. The limiter took such a 429 as read at once.
+    venue = SimVenue(
+        SyntheticDriver(synthetic_instrument(SYM), 1, SyntheticParams()),
+        SimConfig(clock=TrioClock(1_700_000_000_000), seed=1),
+    )
+    async with trio.open_nursery() as nursery:
+        connect, send = front(venue, nursery)
+        first = connect()
+        if muted:
+            first.mute_until = trio.current_time() + 1.0
+        venue.inject("http_429", {"count": 1, "retry_after": 2})  # back off until 2.0 s
+        await send(first, 1)
+        await trio.sleep(0.5)  # inside its Retry-After, well past any in-flight grace
+        if muted:
+            assert first.muted == 1 and first.receive.statistics().current_buffer_used == 0
+        else:
+            assert _limited(first) == "429"  # read: the client knew
+        second = connect()
+        await send(second, 2)
+        await trio.sleep(0.01)
+        assert _limited(second) == next_answer
+        assert venue.limiter.count_418 == (0 if muted else 1)
+        nursery.cancel_scope.cancel()

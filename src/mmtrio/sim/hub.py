@@ -75,6 +75,13 @@ class StreamConn:
             self.overflowed = True
             self.close("client too slow: outgoing queue full")
 
+    def delivers(self) -> bool:
+        """Whether a message offered now reaches the client: not once the connection closed,
+        nor while the ``ws_mute`` fault drops what is offered."""
+        if self.closed.is_set():
+            return False
+        return not (self.mute_until and trio.current_time() < self.mute_until)
+
     def close(self, reason: str) -> None:
         if not self.closed.is_set():
             self.close_reason = reason

@@ -272,14 +272,19 @@ class OrderEntry:
             # read it; what the client sends meanwhile is in flight (a 429 again, not a ban).
             held = status == 429 and venue.limiter.answer_held(acted)
             await trio.sleep(hold)
-            if held and not conn.closed.is_set():
+            if held and conn.delivers():
                 # Only a 429 that can still be read tells the client of the back-off: one
                 # whose connection died while it was held never arrives, as a held REST
                 # answer whose client gave up (DST seed 204799: a 429 held 1 s on an order
                 # socket reset meanwhile was taken as read, and the bot, told nothing, was
                 # banned 120 s for its next read and never saw the fill it had missed).
                 venue.limiter.answer_sent(trio.current_time() + latency, refused)
-        if not conn.closed.is_set():  # else never read: the connection died meanwhile
+        elif status == 429 and not conn.delivers():
+            # Not held, yet never read all the same: the ws_mute fault drops it, or the
+            # connection is gone. The client is not told; what it sends meanwhile is in
+            # flight (429, no ban) until a 429 of this back-off reaches it.
+            venue.limiter.answer_held(acted)
+        if conn.delivers():  # else never read
             answer_left(refused, venue.true_ms())
         conn.offer(json.dumps(answer, separators=(",", ":")))
 

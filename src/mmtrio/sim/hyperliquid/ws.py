@@ -247,9 +247,13 @@ class HyperliquidWs:
             # post sent 37 ms after a post's 429, which sat 1.2 s in the fault, drew a ban).
             held = limited and v.limiter.answer_held(now)
             await trio.sleep(hold)
-            if held and not conn.closed.is_set():  # a dead connection's 429 is never read
+            if held and conn.delivers():  # a dead or muted connection's 429 is never read
                 v.limiter.answer_sent(trio.current_time() + conn.latency_s, refused)
+        elif limited and not conn.delivers():
+            # never read all the same (ws_mute drops it, or the connection is gone): the
+            # client is not told; what it sends meanwhile is in flight until a 429 reaches it
+            v.limiter.answer_held(now)
         if not drop:
-            if not conn.closed.is_set():  # else never read: the connection died meanwhile
+            if conn.delivers():  # else never read
                 answer_left(refused, v.true_ms())
             conn.offer(_text({"channel": "post", "data": {"id": rid, "response": response}}))
