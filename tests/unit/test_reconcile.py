@@ -441,6 +441,29 @@ async def test_position_mismatch_beyond_tolerance_halts_with_the_reason() -> Non
     assert mm.status(5_000).trading_state is TradingState.HALTED
 
 
+async def test_a_mismatch_latched_for_the_same_figures_is_not_tripped_again() -> None:
+    """The periodic reconciliation (30 s) found the mismatch again while the bot stayed
+    HALTED and tripped the kill switch each time: another alert, Telegram message and
+    journaled kill every 30 s. The same figures trip it once; other figures again."""
+    mm = new_mm()
+    venue = FakeVenue()
+    venue.lots, venue.entry = 10, Decimal("60000.0")
+
+    def kills() -> list[str]:
+        return [n.message for n in mm.drain_notices() if n.message.startswith("kill switch:")]
+
+    assert (await run(venue, mm, since=1, tolerance=3)).halted
+    (first,) = kills()
+    assert "venue 0.010 BTC (10 lots)" in first
+    again = await run(venue, mm, since=1, tolerance=3)
+    assert again.halted and kills() == []  # still halted, not tripped again
+    assert mm.status(5_000).trading_state is TradingState.HALTED
+    venue.lots = 12  # the venue's position moved on: the reason must say so
+    assert (await run(venue, mm, since=1, tolerance=3)).halted
+    (second,) = kills()
+    assert "venue 0.012 BTC (12 lots)" in second
+
+
 async def test_mismatch_within_tolerance_does_not_halt() -> None:
     mm = new_mm()
     venue = FakeVenue()

@@ -76,6 +76,7 @@ from mmtrio.core.events import Event, Fill, KillSwitch, OrderUpdate
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.orders import Order
+from mmtrio.core.risk import RiskManager
 from mmtrio.errors import VenueError
 from mmtrio.runtime.inbox import Sender
 from mmtrio.runtime.missed_fills import Journaled, Unacked, missed_fill_updates
@@ -100,6 +101,8 @@ class Reconcilable(Protocol):
     def orders(self) -> _Tracker: ...
     @property
     def instrument(self) -> Instrument: ...
+    @property
+    def risk(self) -> RiskManager: ...
     def step(self, event: Event, now: int) -> list[Command]: ...
     def adopt_position(
         self, lots: int, entry_price: Decimal, now: int, *, gap_reason: str | None = None
@@ -395,6 +398,7 @@ async def reconcile(
             break
         await trio.sleep(confirm_delay_s)
         sent += await p.book_since(report.last_trade_id, venue_open)
+    latched = False
     if abs(report.position_gap) > tolerance_lots:
         report.halted = True
         inst = mm.instrument
@@ -403,7 +407,18 @@ async def reconcile(
             f"{sized_lots(inst, report.our_position)} (tolerance "
             f"{sized_lots(inst, tolerance_lots)}); {MISMATCH_ADVICE}"
         )
-        await p.deliver(KillSwitch(report.halt_reason, False, clock_ms(), position_mismatch=True))
-    log = logger.error if report.halted else logger.info
-    log(report.summary(mm.instrument))
+        # The periodic reconciliation finds the same mismatch every 30 s while the bot stays
+        # HALTED: the kill switch latched for these very figures is not tripped again (each
+        # trip was another alert, Telegram message and journaled kill). Other figures trip it
+        # again, so its reason says the venue's position as it is now.
+        risk = mm.risk
+        latched = risk.kill_switch.tripped and risk.position_mismatch == report.halt_reason
+        if not latched:
+            kill = KillSwitch(report.halt_reason, False, clock_ms(), position_mismatch=True)
+            await p.deliver(kill)
+    if latched:
+        logger.warning("{}; the kill switch stays latched for it", report.summary(mm.instrument))
+    else:
+        log = logger.error if report.halted else logger.info
+        log(report.summary(mm.instrument))
     return report
