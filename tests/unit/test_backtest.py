@@ -213,9 +213,20 @@ def test_build_strategy_config_refuses_sizes_off_the_lot_grid(cfg: Config, btc: 
 
 
 def test_the_sweep_table_prints_money_to_the_cent() -> None:
-    # the exact strings of a point (its JSON) rounded like every surface; q/t is no money
+    # the exact strings of a point (its JSON) rounded like every surface; q/t is no money; the
+    # position in the base asset to the lot, as everywhere (not "-3", which reads as 3 BTC)
     point = SweepPoint(
-        ("quoting.gamma=0.5",), "12.34567", "-0.005", "-3.4449", "1.2351", 7, 2.345, -3, "b.gz"
+        ("quoting.gamma=0.5",),
+        "12.34567",
+        "-0.005",
+        "-3.4449",
+        "1.2351",
+        7,
+        2.345,
+        -3,
+        "b.gz",
+        final_position="-0.003",
+        base_asset="BTC",
     )
     (head, row) = format_table([point]).splitlines()
     assert head.split() == [
@@ -228,7 +239,7 @@ def test_the_sweep_table_prints_money_to_the_cent() -> None:
         "max_dd",
         "fills",
         "q/t",
-        "pos",
+        "position",
     ]
     assert row.split() == [
         "1",
@@ -240,9 +251,11 @@ def test_the_sweep_table_prints_money_to_the_cent() -> None:
         "1.24",
         "7",
         "2.35",
-        "-3",
+        "-0.003",
+        "BTC",
     ]
     assert point.to_json()["equity"] == "12.34567"  # the JSON keeps the exact figure
+    assert point.to_json()["final_position"] == "-0.003"
 
 
 def test_parse_sweep_grid() -> None:
@@ -263,3 +276,7 @@ def test_local_sweep_matches_serial_points(tmp_path: Path, cfg: Config, btc: Ins
     serial = rank([run_point(base, p, src, btc, settings) for p in grid])
     assert pooled == serial
     assert {p.overrides for p in pooled} == set(grid)
+    for p in pooled:  # the position in BTC, to the lot (0.001), with its asset
+        assert Decimal(p.final_position) == p.final_position_lots * Decimal("0.001")
+        assert len(p.final_position.partition(".")[2]) == 3
+        assert p.base_asset == "BTC"

@@ -53,6 +53,8 @@ class SweepPoint:
     final_position_lots: int
     recording: str = ""
     mode: str = "exact"
+    final_position: str = ""  # in the base asset, to the lot: "-0.012"
+    base_asset: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,8 @@ class SweepPoint:
             "fills": self.fills,
             "quote_to_trade": self.quote_to_trade,
             "final_position_lots": self.final_position_lots,
+            "final_position": self.final_position,
+            "base_asset": self.base_asset,
         }
 
 
@@ -122,6 +126,8 @@ def run_job(base: dict[str, Any], job: Job, settings: BacktestSettings, mode: st
         final_position_lots=rep.position_lots,
         recording=job.recording,
         mode=mode,
+        final_position=units.size(job.instrument, rep.position_lots, signed=True),
+        base_asset=job.instrument.base_asset,
     )
 
 
@@ -259,10 +265,11 @@ def run_local(  # noqa: PLR0917 - a sweep's inputs, passed once
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:
-    """The ranked table as aligned text; money rounded to the cent (:mod:`mmtrio.units`), the
-    JSON (:meth:`SweepPoint.to_json`) keeps the exact figures."""
+    """The ranked table as aligned text; money rounded to the cent and the final position in
+    the base asset to the lot (:mod:`mmtrio.units`), the JSON (:meth:`SweepPoint.to_json`)
+    keeps the exact figures."""
     head = ("#", "recording", "overrides", "equity", "spread", "fees", "max_dd", "fills", "q/t")
-    rows = [(*head, "pos")]
+    rows = [(*head, "position")]
     rank_in: dict[str, int] = {}
     for p in points:
         rank_in[p.recording] = rank_in.get(p.recording, 0) + 1
@@ -278,8 +285,15 @@ def format_table(points: Sequence[SweepPoint]) -> str:
                 units.money(Decimal(p.max_drawdown), signed=False),
                 str(p.fills),
                 qt,
-                str(p.final_position_lots),
+                _position(p),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def _position(p: SweepPoint) -> str:
+    """``-0.012 ETH``; a point made without its instrument says its lots as such."""
+    if not p.final_position:
+        return f"{p.final_position_lots:+d} lots"
+    return f"{p.final_position} {p.base_asset}".rstrip()
