@@ -218,3 +218,35 @@ def test_tardis_bad_value_is_named_with_file_and_line(tmp_path: Path) -> None:
     inst = infer_instrument([trades], tick=Decimal("0.1"), lot=Decimal("0.001"))
     with pytest.raises(DataFileError, match=r"trades\.csv:3: trade side 'sideways'"):
         list(read_tardis([trades], inst))
+
+
+def test_tardis_import_without_the_book_or_the_trades_says_which_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trades = tmp_path / "trades.csv"
+    trades.write_text(
+        ",".join(TRADE_COLUMNS) + "\nbinance-futures,btcusdt,1000,1000,7,buy,60000.1,0.002\n"
+    )
+    book = tmp_path / "book.csv"
+    book.write_text(
+        ",".join(BOOK_COLUMNS) + "\nbinance-futures,btcusdt,1000,1000,true,bid,60000.1,0.002\n"
+    )
+    store_dir = ["--store-dir", str(tmp_path / "s")]
+    # the trades file twice (the book meant): one line, no Python list, naming each file's kind
+    assert main(["data", "import-tardis", str(trades), str(trades), *store_dir]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[" not in err
+    assert f"{trades} (trades), {trades} (trades): no incremental_book_L2 file" in err
+    assert main(["data", "import-tardis", str(book), *store_dir]) == EXIT_USAGE
+    assert f"{book} (incremental_book_L2): no trades file" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_a_recording_without_a_snapshot_is_named_as_a_file_not_a_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the second file of a pair alone: it continues the first, and has no snapshot
+    tail = _slice(DATA / "btcusdt_20240719.gz", tmp_path / "tail.gz", 2_000)
+    assert main(["data", "convert", str(tail), "--store-dir", str(tmp_path / "s")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "mmtrio data: tail.gz: no book snapshot in the data" in err, err

@@ -148,9 +148,10 @@ def _import_tardis(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from mmtrio.cli.datasets import split_spec
     from mmtrio.data.convert import reusable, write_store
     from mmtrio.data.store import content_key
-    from mmtrio.data.tardis import infer_instrument, read_tardis
+    from mmtrio.data.tardis import check_kinds, infer_instrument, read_tardis
 
     files = [f for spec in args.files for f in split_spec(spec)]
+    check_kinds(files)
     inst = infer_instrument(files, _dec(args.tick, "--tick"), _dec(args.lot, "--lot"))
     final = root / content_key(files, f"tardis/{inst.tick_size}/{inst.lot_size}")
     if not args.force and reusable(final):

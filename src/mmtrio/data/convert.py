@@ -154,9 +154,10 @@ def write_store(
         raise
     if writer.counts.get("snapshot", 0) == 0:
         writer.abort()
+        named = ", ".join(str(f) for f in source.get("files") or [final_dir])
         raise DataFileError(
-            f"{source.get('files') or final_dir}: no book snapshot in the data; a recording "
-            "must start with (or contain) a full book"
+            f"{named}: no book snapshot in the data; a recording must start with (or contain) "
+            "a full book"
         )
     return writer.finish()
 

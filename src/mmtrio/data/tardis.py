@@ -114,6 +114,21 @@ def _rows(path: Path, order: int) -> Iterator[_Row]:
             raise DataFileError(f"{path}: damaged after line {reader.line_num} ({exc})") from exc
 
 
+def check_kinds(paths: Sequence[Path]) -> None:
+    """An import needs the book (``incremental_book_L2``) and the trades: a DataFileError
+    naming the files and what each is when one kind is missing (the same file given twice, a
+    trades file where the book was meant)."""
+    names = {"book": "incremental_book_L2", "trades": "trades"}
+    kinds = [file_kind(path) for path in paths]
+    for missing in ("book", "trades"):
+        if missing not in kinds:
+            named = ", ".join(f"{p} ({names[k]})" for p, k in zip(paths, kinds, strict=True))
+            raise DataFileError(
+                f"{named}: no {names[missing]} file; a Tardis import needs the book and the "
+                "trades (BOOK.csv.gz TRADES.csv.gz)"
+            )
+
+
 def infer_instrument(
     paths: Sequence[Path], tick: Decimal | None = None, lot: Decimal | None = None
 ) -> Instrument:
