@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from mmtrio.cli import EXIT_USAGE, main
+from mmtrio.cli.record import parse_rotation
+from mmtrio.data.record import Rotation
 from mmtrio.data.store import open_store
+from mmtrio.errors import ParameterError
 
 pytestmark = [pytest.mark.integration]
 
@@ -52,6 +55,26 @@ def test_record_refuses_a_bad_rotation(tmp_path: Path, capsys: pytest.CaptureFix
     code = main(["record", "--out", str(tmp_path), "--rotate", "hourly", "--duration", "1"])
     assert code == EXIT_USAGE
     assert "--rotate 'hourly'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["0MB", "0min", "1.5MB", "min"])
+def test_record_refuses_a_rotation_that_never_rotates_or_is_no_number(
+    bad: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0MB / 0min used to be taken as "never rotate": one file for ever, no word said
+    code = main(["record", "--out", str(tmp_path), "--rotate", bad, "--duration", "1"])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"--rotate {bad!r}" in err and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir())  # refused before the venue or a file was opened
+
+
+def test_record_rotation_counts_whole_minutes_and_megabytes() -> None:
+    assert parse_rotation("30min") == Rotation(daily=False, minutes=30)
+    assert parse_rotation("100MB") == Rotation(daily=False, megabytes=100)
+    assert parse_rotation("daily") == Rotation()
+    with pytest.raises(ParameterError):
+        Rotation(daily=False)  # neither a period nor a size: it would never rotate
 
 
 def test_sim_serves_an_event_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

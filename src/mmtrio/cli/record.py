@@ -62,16 +62,16 @@ def parse_rotation(text: str) -> Any:
     from mmtrio.errors import ParameterError
 
     t = text.strip().lower()
-    try:
-        if t == "daily":
-            return Rotation()
-        if t.endswith("min"):
-            return Rotation(daily=False, minutes=int(t[:-3]))
-        if t.endswith("mb"):
-            return Rotation(daily=False, megabytes=int(t[:-2]))
-    except ValueError:
-        pass
-    raise ParameterError(f"--rotate {text!r}: use daily, Nmin (e.g. 30min) or NMB (e.g. 100MB)")
+    usage = "use daily, Nmin (e.g. 30min) or NMB (e.g. 100MB)"
+    if t == "daily":
+        return Rotation()
+    for unit, key in (("min", "minutes"), ("mb", "megabytes")):
+        digits = t.removesuffix(unit)
+        if digits != t and digits.isdecimal():
+            if int(digits) < 1:  # 0 would never rotate: one file for ever
+                raise ParameterError(f"--rotate {text!r}: N must be at least 1; {usage}")
+            return Rotation(daily=False, **{key: int(digits)})
+    raise ParameterError(f"--rotate {text!r}: {usage}")
 
 
 def check_record_config(

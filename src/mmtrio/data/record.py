@@ -43,6 +43,8 @@ class Rotation:
     def __post_init__(self) -> None:
         if self.minutes < 0 or self.megabytes < 0:
             raise ParameterError("rotation minutes and megabytes must be >= 0")
+        if not self.daily and not self.minutes and not self.megabytes:
+            raise ParameterError("rotation: daily, or every N >= 1 minutes or megabytes")
 
 
 @dataclass
