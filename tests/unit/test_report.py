@@ -145,6 +145,9 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert set(doc["markouts"]) == {"BUY", "SELL", "ALL"}
     assert set(doc["markouts"]["BUY"]) == {"1000", "5000", "30000", "60000"}
     assert doc["markouts"]["BUY"]["60000"]["mean_bps"] is None  # NaN becomes null
+    counts = [c["count"] for cells in doc["markouts"].values() for c in cells.values()]
+    assert all(type(n) is int for n in counts), counts  # fills counted: 1, not 1.0
+    assert doc["markouts"]["ALL"]["1000"]["count"] == 2
     assert doc["drawdown"] == {"max": "0.5", "at_ms": 2500}
     assert all(len(p) == len(doc["curve_columns"]) == 7 for p in doc["curve"])
     last = dict(zip(doc["curve_columns"], doc["curve"][-1], strict=True))

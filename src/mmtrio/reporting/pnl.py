@@ -170,6 +170,10 @@ class SessionReport:
         def num(x: float) -> float | None:
             return None if math.isnan(x) else x
 
+        def cell_json(cell: dict[str, float]) -> dict[str, float | int | None]:
+            # a count of fills is a whole number: 13, not 13.0
+            return {k: int(v) if k == "count" else num(v) for k, v in cell.items()}
+
         op = self.opening if self.opening is not None and self.opening.lots else None
 
         return {
@@ -199,7 +203,7 @@ class SessionReport:
                 "quote_to_trade": self.quote_to_trade,
             },
             "markouts": {
-                side: {str(h): {k: num(v) for k, v in cell.items()} for h, cell in horizons.items()}
+                side: {str(h): cell_json(cell) for h, cell in horizons.items()}
                 for side, horizons in self.markouts.items()
             },
             "inventory": {
