@@ -288,3 +288,29 @@ def test_a_report_that_cannot_be_printed_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     assert captured.err == "mmtrio report: the chart's inventory series is empty\n"
     assert captured.out == "" and not page.exists()
+
+
+def test_html_path_is_checked_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as `backtest --html`: a missing directory is bad usage (exit 2, one line naming it), not
+    # an I/O failure found after the report was computed (was: exit 1 and an errno repr)
+    path = build_journal(tmp_path / "state")
+    page = tmp_path / "missing" / "r.html"
+    assert main(["report", "--journal", str(path), "--html", str(page)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"mmtrio report: --html {page}: directory {page.parent} does not exist; create it or "
+        "choose another path\n"
+    )
+
+
+def test_an_empty_window_says_so_rather_than_asking_for_a_symbol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = build_journal(tmp_path)
+    assert main(["report", "--journal", str(path), "--since", str(10**13)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "has no fills or mid samples since" in line and "nothing to report" in line
+    assert "--symbol" not in line  # the symbol is not what is missing

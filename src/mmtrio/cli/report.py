@@ -27,6 +27,7 @@ from mmtrio.cli.common import (
     add_name_option,
     check_target_flags,
     load_command_config,
+    output_path,
 )
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ examples:
   mmtrio report --json > session.json
   mmtrio report --html report.html
 
-exit codes: 0 done; 1 the HTML file could not be written; 2 bad arguments, or a journal that
+exit codes: 0 done; 1 the HTML file could not be written (a full disk: its directory is checked
+before any work, and a missing or read-only one is exit 2); 2 bad arguments, or a journal that
 cannot be read or reported (one line naming why)
 """
 
@@ -149,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.reporting.timeline import read_markers, read_resumes, read_timeline
 
     try:
+        if args.html:  # before any work, as `backtest --html`: a typo is exit 2, not a lost page
+            output_path(args.html, "--html")
         path, config = _journal_and_config(args)
         conn = connect_readonly(path)
         now_ms = time.time_ns() // 1_000_000
@@ -160,9 +164,16 @@ def run(args: argparse.Namespace) -> int:
             symbol = args.symbol.upper()
         else:
             found = symbols_in(conn, since)
-            if len(found) != 1:
-                what = "no fills or mid samples" if not found else f"several: {', '.join(found)}"
-                raise ValueError(f"{path} has {what} since {_utc(since)}; pass --symbol")
+            if not found:
+                raise ValueError(
+                    f"{path} has no fills or mid samples since {_utc(since)}: nothing to report "
+                    "(an earlier --since widens the window)"
+                )
+            if len(found) > 1:
+                raise ValueError(
+                    f"{path} has several symbols since {_utc(since)}: {', '.join(found)}; pass "
+                    "--symbol"
+                )
             symbol = found[0]
         data = read_report_input(conn, symbol, since)
         limits = _limits(config, data.instrument)
@@ -189,7 +200,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
-            print(f"mmtrio report: cannot write {args.html}: {exc}", file=sys.stderr)
+            print(
+                f"mmtrio report: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr
+            )
             return EXIT_FAILED
     print(text)
     if page is not None:
