@@ -16,6 +16,7 @@ import pytest
 from mmtrio.backtest.feed import FeedLatency, RecordingFeed
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.backtest.sweep import SweepPoint, format_table, parse_sweep, rank, run_local, run_point
+from mmtrio.cli import main
 from mmtrio.config import Config, load_config
 from mmtrio.config.strategy import apply_overrides, build_strategy_config, size_lots
 from mmtrio.core.events import BookDelta, BookInvalid, BookSnapshot, MarkPrice, Side
@@ -280,3 +281,15 @@ def test_local_sweep_matches_serial_points(tmp_path: Path, cfg: Config, btc: Ins
         assert Decimal(p.final_position) == p.final_position_lots * Decimal("0.001")
         assert len(p.final_position.partition(".")[2]) == 3
         assert p.base_asset == "BTC"
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_sweep_workers_must_be_a_whole_number_of_at_least_one(
+    workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # -1 reached ProcessPoolExecutor (a ValueError traceback); 0 meant "the CPU count"
+    argv = ["backtest", "--data", "x.gz", "--sweep", "quoting.gamma=1,2", "--workers", workers]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    assert "argument --workers:" in capsys.readouterr().err

@@ -119,7 +119,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--sweep", action="append", default=[], metavar="KEY=V1,V2", help="grid axis (repeatable)"
     )
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="sweep engine")
-    parser.add_argument("--workers", type=int, default=None, help="sweep processes (default: CPUs)")
+    parser.add_argument(
+        "--workers", type=_workers, default=None, help="sweep processes (default: CPUs)"
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the latency jitter (default 0)"
     )
@@ -165,6 +167,17 @@ def _settings(args: argparse.Namespace, cfg: Config) -> BacktestSettings:
         taker_fee_bps=fees["taker_fee_bps"],
         engine=args.engine_core,
     )
+
+
+def _workers(text: str) -> int:
+    """--workers: a whole number of processes, at least one (argparse says the error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
