@@ -111,13 +111,41 @@ def test_the_text_report_rounds_money_to_the_cent_and_keeps_the_fits_figures() -
     assert "after fees +1.23  before +2.00  fills    6" in text
     assert "(in-sample, fast model: after fees +1.23, before +2.00, 6 fills)" in text
     (table_row,) = [line for line in text.splitlines() if line.startswith("  calibrated")]
-    assert table_row.split()[2:8] == ["r", "+0.01", "-0.02", "-0.01", "+1.23", "-1.23"]
+    # spread 1.23456 and inventory -1.229551 add up to the +0.01 before fees as printed: the
+    # missing cent goes to the part rounded down the most (alone they print +1.23 and -1.23)
+    assert table_row.split()[2:8] == ["r", "+0.01", "-0.02", "-0.01", "+1.24", "-1.23"]
     assert "2.72" in table_row and "2.71828" not in table_row  # max drawdown, unsigned
     assert "before fees +0.01, after fees -0.01 USDT" in text  # the verdict rounds the same
     assert "A 1.235/s  k 0.01235/tick  r² 0.988" in text  # not money: as precise as before
     assert "estimators.fallback_a=1.235" in text
     for money in ("1.2346", "2.0000", "0.0050", "1.2295"):
         assert money not in text, money
+
+
+def test_the_table_prints_spread_and_inventory_as_the_backtest_does() -> None:
+    # BTCUSDT 2024-07-18/19 as given: `mmtrio backtest` prints spread +0.25 inventory -1.14
+    # (the parts add up to equity); the calibration's table printed -1.13 for the same run,
+    # rounding each alone, so spread + inventory missed before fees by a cent
+    row = Row(
+        GIVEN,
+        "in-sample",
+        "r",
+        "exact",
+        Decimal("-0.888"),
+        Decimal("-1.55938644"),
+        Decimal("-2.44738644"),
+        Decimal("0.2464"),
+        Decimal("-1.1344"),
+        62,
+        Decimal("2.44738644"),
+    )
+    fit = RecordingFit("r", 1.0, 0.05, 0.9, 500, 40.0)
+    point = GridScore((), Decimal(0), Decimal(0), 0, 0, Decimal(0))
+    cal = Calibration([fit], [fit], 1.0, 0.05, [point], point, True, 1, rows=[row])
+    (table_row,) = [
+        line for line in format_text(cal, "USDT").splitlines() if line.startswith("  as given")
+    ]
+    assert table_row.split()[4:9] == ["-0.89", "-1.56", "-2.45", "+0.25", "-1.14"]
 
 
 def test_intensity_fit_of_a_recording(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 plain sentence per configuration and set saying where it loses (before and after fees).
 
 Money is rounded to the cent as on every surface (:mod:`mmtrio.units`); in the table, before
-fees and fees are rounded together so that they add up to after fees as printed. The fits (A,
-k, r²) keep four and three significant figures, the overrides the values given. The JSON
-document keeps the exact figures."""
+fees and fees are rounded together so that they add up to after fees as printed, and spread
+capture and inventory so that they add up to before fees (less funding, when there is any).
+The fits (A, k, r²) keep four and three significant figures, the overrides the values given.
+The JSON document keeps the exact figures."""
 
 from __future__ import annotations
 
@@ -38,6 +39,16 @@ def _fee_split(before: Decimal, fees: Decimal, after: Decimal) -> tuple[str, str
     after_c = units.cent(after)
     before_c, fees_c = units.apportion(after_c, [before, fees])
     return units.money(before_c), units.money(fees_c), units.money(after_c)
+
+
+def _before_split(r: Row) -> tuple[str, str]:
+    """Spread capture and inventory as printed: the cents of before fees as printed split over
+    them and the rest (funding, reconciliation), so that they add up where the rest is zero
+    and each is the figure `mmtrio backtest` prints for the same run."""
+    before_c, _ = units.apportion(units.cent(r.after_fees), [r.before_fees, r.fees])
+    rest = r.before_fees - r.spread_capture - r.inventory
+    spread, inventory, _ = units.apportion(before_c, [r.spread_capture, r.inventory, rest])
+    return units.money(spread), units.money(inventory)
 
 
 def verdicts(rows: list[Row], quote_asset: str) -> list[str]:
@@ -141,8 +152,7 @@ def format_text(cal: Calibration, quote_asset: str) -> str:
                 r.role,
                 r.recording,
                 *_fee_split(r.before_fees, r.fees, r.after_fees),
-                _money(r.spread_capture),
-                _money(r.inventory),
+                *_before_split(r),
                 str(r.fills),
                 units.money(r.max_drawdown, signed=False),
                 r.engine,
