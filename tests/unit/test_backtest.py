@@ -265,6 +265,10 @@ def test_parse_sweep_grid() -> None:
     assert grid[0] == ("quoting.gamma=0.01", "quoting.levels=1")
     with pytest.raises(ConfigError):
         parse_sweep(["quoting.gamma=0.1,,1"])
+    for bad in ("quoting.gamma=", "quoting.gamma", "quoting.gamma= "):
+        # said as a --sweep with no values, not as a malformed --set override
+        with pytest.raises(ConfigError, match=r"^--sweep .*: no values; use section\.key="):
+            parse_sweep([bad])
 
 
 def test_local_sweep_matches_serial_points(tmp_path: Path, cfg: Config, btc: Instrument) -> None:

@@ -87,6 +87,11 @@ def parse_sweep(specs: Sequence[str]) -> list[tuple[str, ...]]:
     """``["quoting.gamma=0.01,0.1", "quoting.levels=1,2"]`` → the grid's override tuples."""
     axes: list[list[str]] = []
     for spec in specs:
+        _, sep, listed = spec.partition("=")
+        if not sep or not listed.strip():
+            raise ConfigError(
+                f"--sweep {spec!r}: no values; use section.key=v1,v2,... (e.g. quoting.gamma=0.1,1)"
+            )
         path, _ = parse_override(spec)  # validates the key shape
         key = ".".join(path)
         values = [v.strip() for v in spec.partition("=")[2].split(",")]
