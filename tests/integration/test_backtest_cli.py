@@ -45,10 +45,13 @@ def test_backtest_json_and_html(
             "conservative",
             "--seed",
             "3",
+            "--engine-core",
+            "python",
         ]
     )
     assert code == EXIT_OK
     doc = json.loads(capsys.readouterr().out)
+    assert doc["backtest"]["engine"] == "python"  # as the text says ("python engine")
     assert doc["schema"] == "mmtrio.report/2"
     assert doc["symbol"] == "BTCUSDT"
     assert doc["backtest"]["settings"]["queue_model"] == "conservative"

@@ -48,6 +48,7 @@ def report_json(
             "taker_fee_bps": str(settings.taker_fee_bps),
             "seed": settings.seed,
         },
+        "engine": result.engine,  # the replay core that ran: "compiled" or "python"
         "market_messages": result.market_messages,
         "events": result.events,
         "strategy_steps": result.strategy_steps,
