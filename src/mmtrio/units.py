@@ -42,6 +42,13 @@ def money_plain(value: Decimal | float) -> str:
     return money(value).replace(",", "")
 
 
+def bps(value: float) -> str:
+    """A ratio in basis points, signed, two decimals: ``-0.67``; a value that rounds to zero
+    is ``+0.00``, never ``-0.00`` (as :func:`money`)."""
+    text = f"{value:+.2f}"
+    return "+0.00" if text == "-0.00" else text
+
+
 def fee_cost(fees_paid: Decimal) -> Decimal:
     """The ledger keeps fees paid as a positive number; every surface shows them as a cost."""
     return -fees_paid
@@ -238,6 +245,7 @@ __all__ = [
     "MONEY_DECIMALS",
     "PnlParts",
     "apportion",
+    "bps",
     "cent",
     "fee_cost",
     "ledger_pnl",

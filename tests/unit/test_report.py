@@ -314,3 +314,26 @@ def test_an_empty_window_says_so_rather_than_asking_for_a_symbol(
     (line,) = capsys.readouterr().err.splitlines()
     assert "has no fills or mid samples since" in line and "nothing to report" in line
     assert "--symbol" not in line  # the symbol is not what is missing
+
+
+def test_a_markout_that_rounds_to_zero_prints_plus_zero_not_minus_zero(tmp_path: Path) -> None:
+    # ETHUSDT 2024-08-08's backtest page said "BUY 30 s 55 -0.00": a mean of -0.004 bps
+    import dataclasses
+
+    from mmtrio import units
+    from mmtrio.cli.report import format_text
+
+    assert units.bps(-0.004) == "+0.00" and units.bps(-0.006) == "-0.01"
+    assert units.bps(0.004) == "+0.00" and units.bps(1.5) == "+1.50"
+    report = compute_report(
+        read_report_input(connect_readonly(build_journal(tmp_path)), "BTCUSDT", 0)
+    )
+    cell = {"count": 3.0, "mean_ticks": -0.1, "mean_bps": -0.004, "weighted_ticks": -0.1,
+            "pnl_quote": -0.0001}  # fmt: skip
+    tiny = dataclasses.replace(report, markouts={"BUY": {1000: cell}})
+    assert "-0.00" not in render_html(tiny)
+    assert "<td>+0.00</td>" in render_html(tiny)
+    doc = tiny.to_json()
+    doc.update(halts=[], kills=[], resumes=[])
+    text = format_text(doc)
+    assert "1s +0.00 (3)" in text and "-0.00" not in text

@@ -285,10 +285,8 @@ def format_text(doc: dict[str, Any]) -> str:
     for side, cells in markouts.items():
         parts = []
         for h, cell in cells.items():
-            bps = cell["mean_bps"]
-            parts.append(
-                f"{int(h) / 1000:g}s {'-' if bps is None else f'{bps:+.2f}'} ({int(cell['count'])})"
-            )
+            mean = "-" if cell["mean_bps"] is None else units.bps(cell["mean_bps"])
+            parts.append(f"{int(h) / 1000:g}s {mean} ({int(cell['count'])})")
         lines.append(f"  {side:<5} " + "  ".join(parts))
     lines += _halt_lines(doc.get("halts", []))
     lines += _kill_lines(doc.get("kills", []))

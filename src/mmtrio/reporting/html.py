@@ -97,7 +97,7 @@ def render_html(
             bps = cell["mean_bps"]
             mk_rows.append(
                 f"<tr><td>{side}</td><td>{h / 1000:g} s</td><td>{int(cell['count'])}</td>"
-                f"<td>{'—' if math.isnan(bps) else f'{bps:+.2f}'}</td>"
+                f"<td>{'—' if math.isnan(bps) else units.bps(bps)}</td>"
                 f"<td>{units.money(Decimal(str(cell['pnl_quote'])))}</td></tr>"
             )
     markout_table = (
