@@ -197,7 +197,8 @@ def test_text_is_rounded_and_the_html_has_quotes_and_limits(
     for ln in money_lines:
         for figure in re.findall(r"[-+]?\d[\d,]*\.\d+", ln):
             assert len(figure.split(".")[1]) == 2, (figure, ln)  # to the cent
-    assert re.search(r"max drawdown \d[\d,]*\.\d\d, final position [-+]\d+\.\d{3} BTC", out)
+    # the drawdown with its asset, as `mmtrio report` says it
+    assert re.search(r"max drawdown \d[\d,]*\.\d\d USDT, final position [-+]\d+\.\d{3} BTC", out)
     page = html.read_text()
     assert "limits unknown" not in page and page.count("<img") >= 2
     assert main(_bt("--data", str(store), "--json")) == EXIT_OK

@@ -305,7 +305,8 @@ def format_summary(doc: dict[str, Any], result: BacktestResult, label: str, seed
         f"quote-to-trade {ratio_text(doc['orders']['quote_to_trade'])}"
     )
     lines.append(
-        f"max drawdown {units.money(Decimal(doc['drawdown']['max']), signed=False)}, final "
+        f"max drawdown {units.money(Decimal(doc['drawdown']['max']), signed=False)} "
+        f"{inst.quote_asset}, final "
         f"position {units.size(inst, doc['inventory']['final_lots'], signed=True)} "
         f"{inst.base_asset}"
     )
