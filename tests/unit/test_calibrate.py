@@ -20,7 +20,7 @@ from mmtrio.backtest.calibrate import (
     choose,
     score_grid,
 )
-from mmtrio.backtest.calibrate_report import format_text, verdicts
+from mmtrio.backtest.calibrate_report import format_text, to_json, verdicts
 from mmtrio.backtest.intensity_fit import RecordingFit, fit_recording
 from mmtrio.backtest.report import pnl_verdict
 from mmtrio.backtest.sweep import SweepPoint
@@ -146,6 +146,19 @@ def test_the_table_prints_spread_and_inventory_as_the_backtest_does() -> None:
         line for line in format_text(cal, "USDT").splitlines() if line.startswith("  as given")
     ]
     assert table_row.split()[4:9] == ["-0.89", "-1.56", "-2.45", "+0.25", "-1.14"]
+
+
+def test_the_json_writes_the_grids_figures_without_trailing_zeros() -> None:
+    # sums of the sweep's exact strings carried their zeros: "-4.1388426000000"
+    point = GridScore(
+        ("quoting.gamma=1",), Decimal("-4.1388426000000"), Decimal("-1.65060000"), 9, 9, Decimal(1)
+    )
+    fit = RecordingFit("r", 1.0, 0.05, 0.9, 500, 40.0)
+    cal = Calibration([fit], [fit], 1.0, 0.05, [point], point, True, 1, defence_grid=[point])
+    doc = to_json(cal, "USDT")
+    for section in ("grid", "defence_grid"):
+        (cell,) = doc[section]
+        assert (cell["after_fees"], cell["before_fees"]) == ("-4.1388426", "-1.6506"), section
 
 
 def test_intensity_fit_of_a_recording(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from mmtrio import units
 from mmtrio.backtest.calibrate import CALIBRATED, GIVEN, NO_DEFENCE, Calibration, Row
 from mmtrio.backtest.intensity_fit import RecordingFit
 from mmtrio.backtest.report import NO_TRADES, pnl_verdict
+from mmtrio.reporting.pnl import decimal_text
 
 GRID_SHOWN = 10
 
@@ -189,8 +190,8 @@ def to_json(cal: Calibration, quote_asset: str) -> dict[str, Any]:
         "grid": [
             {
                 "overrides": list(s.overrides),
-                "after_fees": str(s.after_fees),
-                "before_fees": str(s.before_fees),
+                "after_fees": decimal_text(s.after_fees),
+                "before_fees": decimal_text(s.before_fees),
                 "fills": s.fills,
                 "fills_min": s.fills_min,
             }
@@ -199,8 +200,8 @@ def to_json(cal: Calibration, quote_asset: str) -> dict[str, Any]:
         "defence_grid": [
             {
                 "overrides": list(s.overrides),
-                "after_fees": str(s.after_fees),
-                "before_fees": str(s.before_fees),
+                "after_fees": decimal_text(s.after_fees),
+                "before_fees": decimal_text(s.before_fees),
                 "fills": s.fills,
                 "fills_min": s.fills_min,
             }
