@@ -260,3 +260,8 @@ def test_calibrate_refuses_a_bad_grid_key_before_any_work(
     err = capsys.readouterr().err
     assert "--defence-grid defence.max_widen=1" in err and "max_widen_ticks" in err
     assert "fitting" not in err  # refused before the fits
+    # a key of another section would override the grid's chosen point (quoting.gamma listed
+    # twice among the calibrated keys): refused, naming it, before any work
+    assert main([*args, "--defence-grid", "quoting.gamma=1,2"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("mmtrio calibrate: --defence-grid quoting.gamma: only defence.* keys")

@@ -229,6 +229,19 @@ def exact_row(  # noqa: PLR0917 - one run's inputs
     )
 
 
+def _defence_keys_only(dpoints: Sequence[tuple[str, ...]]) -> None:
+    """Stage 2 chooses the defence's bounds at the point stage 1 chose: a key of another
+    section there would override that point (two values of quoting.gamma among the calibrated
+    keys, and "defence off" compared with another point). ConfigError (exit 2)."""
+    keys = {o.partition("=")[0] for p in dpoints for o in p}
+    others = sorted(k for k in keys if not k.startswith("defence."))
+    if others:
+        raise ConfigError(
+            f"--defence-grid {', '.join(others)}: only defence.* keys (the defence's bounds, "
+            "chosen at the grid's point); put other keys in --grid or --set"
+        )
+
+
 def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     base: dict[str, Any],
     train: Sequence[Rec],
@@ -247,6 +260,7 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     engine_for(settings)  # a missing numba is said before an hour of work
     points = parse_sweep(grid)
     dpoints = parse_sweep(defence_grid)
+    _defence_keys_only(dpoints)
     given = parse_config(base, base_dir=Path("/"))
     for flag, pts in (("--grid", points), ("--defence-grid", dpoints)):
         for p in pts:  # every point applies cleanly: a typo must not surface after the fits

@@ -83,7 +83,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=V1,V2",
-        help="a defence axis (exact engine, in-sample) replacing the default (repeatable)",
+        help="a defence.* axis (exact engine, in-sample) replacing the default (repeatable)",
     )
     parser.add_argument(
         "--min-fills",
