@@ -105,3 +105,19 @@ def test_sim_serves_an_event_store(tmp_path: Path, capsys: pytest.CaptureFixture
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+def test_record_refuses_an_out_path_it_cannot_write_before_the_venue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was: the sim started, then an ExceptionGroup traceback from the file writer, exit 1
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for out, why in (
+        (a_file, "is a file, not a directory"),
+        (a_file / "sub", "cannot create the directory"),
+    ):
+        code = main(["record", "--out", str(out), "--duration", "1"])
+        assert code == EXIT_USAGE
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"mmtrio record: --out {out}") and why in line, line

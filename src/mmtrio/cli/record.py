@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -109,6 +110,26 @@ def _recording_format_problems(venue: object) -> list[Problem]:
     return [Problem("venue.name", repr(venue.name), why, "'binance' for `mmtrio record`")]
 
 
+def out_dir(text: str) -> Path:
+    """--out as a directory the recorder can write, created now if missing; ParameterError
+    (exit 2) naming the path and why otherwise."""
+    from mmtrio.errors import ParameterError
+
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"--out {text} is a file, not a directory; choose another path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(
+            f"--out {text}: cannot create the directory ({exc.strerror or exc}); choose another "
+            "path"
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ParameterError(f"--out {text}: directory is not writable; choose another path")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     import trio
 
@@ -120,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         rotation = parse_rotation(args.rotate)
         if args.duration is not None and args.duration <= 0:
             raise MmtrioError("--duration must be > 0 seconds")
-        summary = trio.run(_record, checked, Path(args.out), rotation, args.duration)
+        out = out_dir(args.out)  # before the venue is reached: a typo is exit 2, not a traceback
+        summary = trio.run(_record, checked, out, rotation, args.duration)
     except MmtrioError as exc:
         print(f"mmtrio record: {exc}", file=sys.stderr)
         return EXIT_USAGE
