@@ -228,6 +228,7 @@ def test_the_sweep_table_prints_money_to_the_cent() -> None:
         "b.gz",
         final_position="-0.003",
         base_asset="BTC",
+        inventory="15.79557",  # equity - spread - fees: no funding
     )
     (head, row) = format_table([point]).splitlines()
     assert head.split() == [
@@ -236,18 +237,21 @@ def test_the_sweep_table_prints_money_to_the_cent() -> None:
         "overrides",
         "equity",
         "spread",
+        "inventory",
         "fees",
         "max_dd",
         "fills",
         "q/t",
         "position",
     ]
-    assert row.split() == [
+    cells = row.split()
+    assert cells == [
         "1",
         "b.gz",
         "quoting.gamma=0.5",
         "+12.35",
-        "+0.00",
+        "-0.01",
+        "+15.80",
         "-3.44",
         "1.24",
         "7",
@@ -255,8 +259,21 @@ def test_the_sweep_table_prints_money_to_the_cent() -> None:
         "-0.003",
         "BTC",
     ]
+    # spread + inventory + fees = equity as printed: alone, -0.005 +15.79557 -3.4449 print
+    # +0.00 +15.80 -3.44 = +12.36, a cent off +12.35; the cent comes off the part rounded up most
+    assert sum(Decimal(c) for c in cells[4:7]) == Decimal(cells[3])
     assert point.to_json()["equity"] == "12.34567"  # the JSON keeps the exact figure
     assert point.to_json()["final_position"] == "-0.003"
+    assert point.to_json()["inventory"] == "15.79557"
+
+
+def test_the_sweep_tables_parts_add_up_to_equity_as_printed() -> None:
+    # each alone: +0.01 +0.01 +0.00 = +0.02 against an equity of +0.03
+    point = SweepPoint((), "0.0298", "0.0149", "0", "0", 1, None, 0, "r", inventory="0.0149")
+    (_, row) = format_table([point]).splitlines()
+    cells = row.split()
+    equity, spread, inventory, fees = (Decimal(c) for c in cells[3:7])
+    assert spread + inventory + fees == equity == Decimal("0.03")
 
 
 def test_parse_sweep_grid() -> None:

@@ -55,6 +55,7 @@ class SweepPoint:
     mode: str = "exact"
     final_position: str = ""  # in the base asset, to the lot: "-0.012"
     base_asset: str = ""
+    inventory: str = ""  # the attribution's inventory P&L (price moves on the position)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class SweepPoint:
             "mode": self.mode,
             "equity": self.equity,
             "spread_capture": self.spread_capture,
+            "inventory": self.inventory,
             "fees": self.fees,
             "max_drawdown": self.max_drawdown,
             "fills": self.fills,
@@ -133,6 +135,7 @@ def run_job(base: dict[str, Any], job: Job, settings: BacktestSettings, mode: st
         mode=mode,
         final_position=units.size(job.instrument, rep.position_lots, signed=True),
         base_asset=job.instrument.base_asset,
+        inventory=decimal_text(rep.attribution["inventory"]),
     )
 
 
@@ -270,11 +273,12 @@ def run_local(  # noqa: PLR0917 - a sweep's inputs, passed once
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:
-    """The ranked table as aligned text; money rounded to the cent and the final position in
-    the base asset to the lot (:mod:`mmtrio.units`), the JSON (:meth:`SweepPoint.to_json`)
-    keeps the exact figures."""
-    head = ("#", "recording", "overrides", "equity", "spread", "fees", "max_dd", "fills", "q/t")
-    rows = [(*head, "position")]
+    """The ranked table as aligned text; money rounded to the cent, spread, inventory and fees
+    rounded together so that they add up to equity as printed (funding apart, when there is
+    any), and the final position in the base asset to the lot (:mod:`mmtrio.units`); the
+    JSON (:meth:`SweepPoint.to_json`) keeps the exact figures."""
+    head = ("#", "recording", "overrides", "equity", "spread", "inventory", "fees", "max_dd")
+    rows = [(*head, "fills", "q/t", "position")]
     rank_in: dict[str, int] = {}
     for p in points:
         rank_in[p.recording] = rank_in.get(p.recording, 0) + 1
@@ -285,8 +289,7 @@ def format_table(points: Sequence[SweepPoint]) -> str:
                 p.recording or "-",
                 " ".join(p.overrides) or "(base)",
                 units.money(Decimal(p.equity)),
-                units.money(Decimal(p.spread_capture)),
-                units.money(Decimal(p.fees)),
+                *_parts(p),
                 units.money(Decimal(p.max_drawdown), signed=False),
                 str(p.fills),
                 qt,
@@ -295,6 +298,18 @@ def format_table(points: Sequence[SweepPoint]) -> str:
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def _parts(p: SweepPoint) -> tuple[str, str, str]:
+    """Spread, inventory and fees as printed: equity's cents split over them and the rest
+    (funding, reconciliation: :func:`mmtrio.units.apportion`)."""
+    equity, spread, fees = Decimal(p.equity), Decimal(p.spread_capture), Decimal(p.fees)
+    if not p.inventory:  # a point made without it: each rounded alone
+        return units.money(spread), "-", units.money(fees)
+    inventory = Decimal(p.inventory)
+    rest = equity - spread - inventory - fees
+    s, i, f, _ = units.apportion(units.cent(equity), [spread, inventory, fees, rest])
+    return units.money(s), units.money(i), units.money(f)
 
 
 def _position(p: SweepPoint) -> str:
