@@ -92,6 +92,12 @@ def test_hftbacktest_round_trip_from_the_cli_backtests_the_same(
     assert main(["data", "import-hftbacktest", str(out), "--symbol", "BTCUSDT", *args]) == 0
     imported = json.loads(capsys.readouterr().out)
     assert imported["symbol"] == "BTCUSDT" and imported["source"]["kind"] == "hftbacktest"
+    # our export names its symbol: another --symbol would label BTC prices as ETHUSDT's
+    assert main(["data", "import-hftbacktest", str(out), "--symbol", "ETHUSDT", *args]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "holds BTCUSDT" in line and "not ETHUSDT" in line
+    assert main(["data", "import-hftbacktest", str(out), *args]) == 0  # no --symbol needed
+    assert json.loads(capsys.readouterr().out)["symbol"] == "BTCUSDT"
     cfg = apply_overrides(
         load_config(ROOT / "config.toml"), ["estimators.warmup_ms=0", "quoting.levels=2"]
     )

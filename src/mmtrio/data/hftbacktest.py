@@ -214,7 +214,13 @@ def npz_instrument(
     path: Path, symbol: str | None, tick: Decimal | None, lot: Decimal | None
 ) -> Instrument:
     data, meta = load_npz(path)
-    symbol = symbol or meta.get("symbol")
+    named = meta.get("symbol")
+    if symbol and named and symbol.upper() != str(named).upper():
+        raise DataFileError(
+            f"{path} holds {named} (our export names it), not {symbol}: drop --symbol or pass "
+            "that symbol's file"
+        )
+    symbol = symbol or named
     if not symbol:
         raise DataFileError(f"{path}: an hftbacktest file does not name its symbol; give --symbol")
     tick = tick or (Decimal(meta["tick_size"]) if "tick_size" in meta else None)
