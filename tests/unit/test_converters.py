@@ -256,3 +256,24 @@ def test_a_recording_without_a_snapshot_is_named_as_a_file_not_a_list(
     assert main(["data", "convert", str(tail), "--store-dir", str(tmp_path / "s")]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "mmtrio data: tail.gz: no book snapshot in the data" in err, err
+
+
+def test_a_store_dir_that_is_a_file_is_named_before_any_conversion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # was: "mmtrio data: [Errno 17] File exists: '…'" and exit 1, after reading the recording
+    raw = _slice(DATA / "btcusdt_20240808.gz", tmp_path / "b.gz", 500)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    assert main(["data", "convert", str(raw), "--store-dir", str(a_file)]) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"mmtrio data: --store-dir {a_file} is a file, not a directory; choose another path"
+    )
+    monkeypatch.setenv("MMTRIO_STORE_DIR", str(a_file / "stores"))
+    assert main(["backtest", "--data", str(raw)]) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"mmtrio backtest: $MMTRIO_STORE_DIR={a_file / 'stores'}: cannot create")
+    monkeypatch.setenv("MMTRIO_STORE_DIR", str(tmp_path / "new" / "stores"))
+    assert main(["data", "convert", str(raw)]) == 0  # a missing one is made
+    assert (tmp_path / "new" / "stores").is_dir()

@@ -11,6 +11,7 @@ the compiled engine converts them into a temporary store).
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,27 @@ class Recording:
 
 
 def store_root(flag: str | None) -> Path:
+    """The store root: ``--store-dir``, else ``$MMTRIO_STORE_DIR``, else the user cache
+    directory. One the user named is made now if missing, and a path that is a file or cannot
+    be made is a ParameterError (exit 2) naming where it came from, before any conversion
+    (it was an errno line and exit 1)."""
     from mmtrio.data.store import default_root
+    from mmtrio.errors import ParameterError
 
-    return Path(flag) if flag else default_root()
+    env = os.environ.get("MMTRIO_STORE_DIR")
+    root = Path(flag).expanduser() if flag else default_root()
+    if not flag and not env:
+        return root  # the cache directory: made when a store is first written
+    named = f"--store-dir {flag}" if flag else f"$MMTRIO_STORE_DIR={env}"
+    if root.exists() and not root.is_dir():
+        raise ParameterError(f"{named} is a file, not a directory; choose another path")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(
+            f"{named}: cannot create the directory ({exc.strerror or exc}); choose another path"
+        ) from exc
+    return root
 
 
 def split_spec(spec: str) -> list[Path]:
