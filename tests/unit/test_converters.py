@@ -277,3 +277,15 @@ def test_a_store_dir_that_is_a_file_is_named_before_any_conversion(
     monkeypatch.setenv("MMTRIO_STORE_DIR", str(tmp_path / "new" / "stores"))
     assert main(["data", "convert", str(raw)]) == 0  # a missing one is made
     assert (tmp_path / "new" / "stores").is_dir()
+
+
+def test_a_tardis_csv_given_as_a_recording_says_how_to_import_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trades = tmp_path / "trades.csv.gz"
+    with gzip.open(trades, "wt", newline="") as fh:
+        csv.writer(fh).writerow(TRADE_COLUMNS)  # "\r\n", as Tardis and csv write it
+    assert main(["backtest", "--data", str(trades), "--no-store"]) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "got 'exchange,symbol,timestamp," in line and "b'" not in line and "\\r" not in line
+    assert "mmtrio data import-tardis" in line

@@ -85,7 +85,11 @@ def parse_line(line: bytes, where: str) -> RecordedLine:
     """Parse one recorded line; ``where`` (file:line) names it in errors."""
     head, sep, body = line.partition(b" ")
     if not sep:
-        raise DataFileError(f"{where}: expected '<timestamp> <json>', got {line[:80]!r}")
+        shown = line[:80].decode("utf-8", "replace").rstrip()
+        hint = ""
+        if shown.startswith("exchange,symbol,"):
+            hint = " (a Tardis CSV: `mmtrio data import-tardis BOOK.csv.gz TRADES.csv.gz` reads it)"
+        raise DataFileError(f"{where}: expected '<timestamp> <json>', got '{shown}'{hint}")
     try:
         local = int(head)
         obj = orjson.loads(body)
