@@ -14,6 +14,7 @@ import pytest
 import trio
 import trio.testing
 
+from mmtrio.errors import ConfigError, RateLimited
 from mmtrio.venues.extended.clock import KEEP, DateClock
 from mmtrio.venues.extended.rest import ExtendedRest
 
@@ -89,3 +90,70 @@ def test_only_the_last_reads_count() -> None:
         t = BASE + i * 60_000 + (i * 137) % 1_000
         clock.read(_date_ms(t), t, t)
     assert len(clock._windows) == KEEP
+
+
+async def test_a_rate_limited_read_is_a_back_off_not_a_clock_reading(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Process chaos seed 51003 (Extended): a 429 carries a Date header too; the sync took its
+    time and not its Retry-After, and start-up's next read, 0.5 s later, drew a 120 s ban."""
+
+    def local() -> int:
+        return BASE + 876 + int(trio.current_time() * 1000)
+
+    sent: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(trio.current_time())
+        date = formatdate(_date_ms(local()) / 1000, usegmt=True)
+        if len(sent) == 2:  # the first narrowing read
+            body = {"status": "ERROR", "error": {"code": 429, "message": "Too many requests"}}
+            return httpx.Response(429, headers={"date": date, "retry-after": "1"}, json=body)
+        return httpx.Response(200, headers={"date": date}, json={"status": "OK", "data": []})
+
+    blocked: list[int] = []
+    rest = ExtendedRest(
+        "http://127.0.0.1:1", "key", clock_ms=local, transport=httpx.MockTransport(answer),
+        on_blocked=blocked.append,
+    )  # fmt: skip
+    reading = await rest.sync_time("BTC-USD")
+    assert len(sent) == 2 and reading.samples == 1  # the 429 is not a sample; the sync ends
+    assert blocked  # the back-off is handed on (a restart honours it too)
+    with pytest.raises(RateLimited):  # inside the Retry-After: not sent
+        await rest.market("BTC-USD")
+    assert len(sent) == 2
+    await trio.sleep(1.0)
+    with pytest.raises(ConfigError, match="lists no market"):  # sent: an empty market list
+        await rest.market("BTC-USD")
+    assert len(sent) == 3 and sent[2] - sent[1] >= 1.0
+    await rest.aclose()
+
+
+async def test_a_rate_limited_first_read_at_start_up_is_waited_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The same seed, run again: start-up's first clock read drew the 429 and the bot
+    crashed with it ("the bot crashed: RateLimited"), where any other start-up read waits."""
+
+    def local() -> int:
+        return BASE + 876 + int(trio.current_time() * 1000)
+
+    sent: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(trio.current_time())
+        date = formatdate(_date_ms(local()) / 1000, usegmt=True)
+        if len(sent) == 1:
+            body = {"status": "ERROR", "error": {"code": 429, "message": "Too many requests"}}
+            return httpx.Response(429, headers={"date": date, "retry-after": "1"}, json=body)
+        return httpx.Response(200, headers={"date": date}, json={"status": "OK", "data": []})
+
+    rest = ExtendedRest(
+        "http://127.0.0.1:1", "key", clock_ms=local, transport=httpx.MockTransport(answer)
+    )
+    waits: list[float] = []
+    rest.on_read_retry = lambda s, exc: waits.append(s)
+    reading = await rest.sync_time("BTC-USD")
+    assert reading.measured and reading.samples >= 1
+    assert waits and sent[1] - sent[0] >= 1.0  # waited out the Retry-After, then read
+    await rest.aclose()
