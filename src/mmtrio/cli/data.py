@@ -115,10 +115,12 @@ def run(args: argparse.Namespace) -> int:
     from mmtrio.errors import MmtrioError
 
     try:
-        root = store_root(args.store_dir)
         cmd = args.data_command
         docs: list[dict[str, Any]] = []
+        # The store root is made (when named) only by a command that writes a store, and
+        # after the command's own arguments are checked: a refused export leaves nothing.
         if cmd == "convert":
+            root = store_root(args.store_dir)
             for spec in args.recordings:
                 path, made = convert_raw(split_spec(spec), root, force=args.force)
                 docs.append(_describe(path, made))
@@ -129,11 +131,11 @@ def run(args: argparse.Namespace) -> int:
             store.check_all()
             docs.append({**_describe(Path(args.store)), "verified": True})
         elif cmd == "import-tardis":
-            docs.append(_import_tardis(args, root))
+            docs.append(_import_tardis(args, store_root(args.store_dir)))
         elif cmd == "import-hftbacktest":
-            docs.append(_import_hbt(args, root))
+            docs.append(_import_hbt(args, store_root(args.store_dir)))
         else:
-            docs.append(_export_hbt(args, root))
+            docs.append(_export_hbt(args))
     except MmtrioError as exc:
         print(f"mmtrio data: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -175,14 +177,14 @@ def _import_hbt(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return _describe(path, True)
 
 
-def _export_hbt(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+def _export_hbt(args: argparse.Namespace) -> dict[str, Any]:
     from mmtrio.cli.common import output_path
-    from mmtrio.cli.datasets import resolve
+    from mmtrio.cli.datasets import resolve, store_root
     from mmtrio.data.hftbacktest import export_npz
     from mmtrio.data.store import open_store
 
     out = output_path(args.out, "--out")  # before any conversion: exit 2 naming the path
-    rec = resolve(args.data, symbol=None, root=root)
+    rec = resolve(args.data, symbol=None, root=store_root(args.store_dir))
     if rec.store is None:  # pragma: no cover - resolve with a root always gives a store
         raise RuntimeError("no store")
     counts = export_npz(open_store(rec.store), out)
