@@ -113,6 +113,22 @@ def find_bot(
     return target, warnings
 
 
+def made_dir(path: Path, named: str) -> Path:
+    """``path`` as a directory, created now if missing; ``ParameterError`` (exit 2) naming
+    ``named`` (the flag or variable it came from) when it is a file or cannot be made."""
+    from mmtrio.errors import ParameterError
+
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"{named} is a file, not a directory; choose another path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(
+            f"{named}: cannot create the directory ({exc.strerror or exc}); choose another path"
+        ) from exc
+    return path
+
+
 def output_path(text: str, flag: str) -> Path:
     """``text`` as a file the command will write, checked before any work is done: its
     directory exists and is writable, and it is not a directory itself. Raises

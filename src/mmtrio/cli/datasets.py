@@ -39,23 +39,15 @@ def store_root(flag: str | None) -> Path:
     directory. One the user named is made now if missing, and a path that is a file or cannot
     be made is a ParameterError (exit 2) naming where it came from, before any conversion
     (it was an errno line and exit 1)."""
+    from mmtrio.cli.common import made_dir
     from mmtrio.data.store import default_root
-    from mmtrio.errors import ParameterError
 
     env = os.environ.get("MMTRIO_STORE_DIR")
     root = Path(flag).expanduser() if flag else default_root()
     if not flag and not env:
         return root  # the cache directory: made when a store is first written
     named = f"--store-dir {flag}" if flag else f"$MMTRIO_STORE_DIR={env}"
-    if root.exists() and not root.is_dir():
-        raise ParameterError(f"{named} is a file, not a directory; choose another path")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(
-            f"{named}: cannot create the directory ({exc.strerror or exc}); choose another path"
-        ) from exc
-    return root
+    return made_dir(root, named)
 
 
 def split_spec(spec: str) -> list[Path]:

@@ -113,18 +113,10 @@ def _recording_format_problems(venue: object) -> list[Problem]:
 def out_dir(text: str) -> Path:
     """--out as a directory the recorder can write, created now if missing; ParameterError
     (exit 2) naming the path and why otherwise."""
+    from mmtrio.cli.common import made_dir
     from mmtrio.errors import ParameterError
 
-    path = Path(text).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ParameterError(f"--out {text} is a file, not a directory; choose another path")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(
-            f"--out {text}: cannot create the directory ({exc.strerror or exc}); choose another "
-            "path"
-        ) from exc
+    path = made_dir(Path(text).expanduser(), f"--out {text}")
     if not os.access(path, os.W_OK | os.X_OK):
         raise ParameterError(f"--out {text}: directory is not writable; choose another path")
     return path

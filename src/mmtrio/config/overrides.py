@@ -112,20 +112,8 @@ def _annotation(model: type[BaseModel], path: list[str]) -> Any:
 
 def _is_path(model: type[BaseModel], path: list[str]) -> bool:
     """Whether the field at ``path`` holds a filesystem path (or a list of them)."""
-    current: type[BaseModel] | None = model
-    annotation: Any = None
-    for part in path:
-        if current is None:
-            return False
-        info = next(
-            (f for n, f in current.model_fields.items() if part in (n, f.alias)),
-            None,
-        )
-        if info is None:
-            return False
-        annotation = info.annotation
-        current = _model_of(annotation)
-    return "Path" in repr(annotation)
+    annotation = _annotation(model, path)
+    return annotation is not None and "Path" in repr(annotation)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
