@@ -388,11 +388,14 @@ class _Run:
             s[sl.S_PY_AT] = min(sl.INF if na is None else na, sl.INF if tt is None else tt)
             s[sl.S_FUND_DUE] = sl.INF if fd is None else fd
             code = run_loop(m, lv, s, a.bk, a.o, a.u, v, mids, a.buf)
-            self._flush_mids()
             t = int(s[sl.S_STOP_T])
             if code == sl.STOP_DECIDE or code == sl.STOP_PYTHON:  # nearly every stop
-                self._burst(t)
-            elif code == sl.STOP_DONE:
+                self._burst(t)  # the strategy's side: no mid sample is taken there
+                self._release_pages()
+                continue
+            # the kernels' mid samples go before any the venue side takes at a fill
+            self._flush_mids()
+            if code == sl.STOP_DONE:
                 break
             elif code == sl.STOP_REQUEST:
                 for cmd in requests.pop_due(t):
