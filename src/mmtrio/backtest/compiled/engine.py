@@ -270,8 +270,8 @@ class _Run:
 
     # --- the strategy's side of the view rows ---------------------------------------------------
     def _event(self, r: list[int]) -> Event:
-        """The event of a view row that is not a touch or a trade (those are built inline in
-        :meth:`_apply_view`, being nearly every row)."""
+        """The event of a view row (:meth:`_apply_view` builds touches and trades, nearly
+        every row, with :func:`_top` and :func:`_trade` directly)."""
         code, ts, row = r[sl.V_CODE], r[sl.V_TS], r[sl.V_ROW]
         sym = self.sym
         if code == sl.VC_TOP:
@@ -318,7 +318,7 @@ class _Run:
         last_done: int | None = None
         at_t = mark = False
         for r in rows:
-            code, now = r[0], r[1]
+            code, now = r[sl.V_CODE], r[sl.V_NOW]
             if now >= t and not at_t:
                 at_t = True
                 if last_done is not None:
