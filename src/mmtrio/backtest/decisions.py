@@ -91,6 +91,14 @@ class StrategySide:
         if isinstance(ev, _TIMED):
             self._latency_over = now - ev.ts > self._max_latency
 
+    def apply_timed(self, ev: BookSnapshot | Trade, now: int) -> None:
+        """:meth:`apply` for a book snapshot or a trade (nearly every event the compiled
+        core hands over), without the type tests: neither ends a quote segment, both are
+        timed by the feed-latency guard."""
+        self.mm.apply(ev, now)
+        self.applies += 1
+        self._latency_over = now - ev.ts > self._max_latency
+
     def features(self) -> Features:
         """What the strategy reads from the market, as it sees it now."""
         book = self.mm.book

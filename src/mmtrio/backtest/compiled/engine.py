@@ -27,7 +27,7 @@ import numpy as np
 
 from mmtrio.backtest.compiled import slots as sl
 from mmtrio.backtest.compiled.adapter import Arrays, CompiledOrders
-from mmtrio.backtest.decisions import StrategySide
+from mmtrio.backtest.decisions import Features, StrategySide
 from mmtrio.backtest.feed import OFFSET_SCAN_EVENTS, FeedLatency
 from mmtrio.backtest.settings import BacktestResult, BacktestSettings
 from mmtrio.backtest.venue_side import VenueSide
@@ -185,6 +185,29 @@ def _window(
     return pbase, width
 
 
+_TOP, _TRADE, _BURST_END = sl.VC_TOP, sl.VC_TRADE, sl.VC_BURST_END
+
+
+def _top(sym: str, r: list[int]) -> BookSnapshot:
+    """A ``VC_TOP`` row: the strategy book's touch as a depth-1 snapshot."""
+    bp, bq, ap, aq = r[sl.V_BP], r[sl.V_BQ], r[sl.V_AP], r[sl.V_AQ]
+    return BookSnapshot(
+        sym, ((bp, bq),) if bq > 0 else (), ((ap, aq),) if aq > 0 else (), r[sl.V_TS], 0
+    )
+
+
+def _trade(sym: str, r: list[int]) -> Trade:
+    """A ``VC_TRADE`` row (the kernel copied the trade's fields into it)."""
+    return Trade(
+        sym,
+        r[sl.V_TRADE_ID],
+        r[sl.V_TRADE_PX],
+        r[sl.V_TRADE_QTY],
+        r[sl.V_TRADE_BUYER_MAKER] == 1,
+        r[sl.V_TS],
+    )
+
+
 class _Run:
     def __init__(self, store: Store, config: StrategyConfig, settings: BacktestSettings) -> None:
         inst = config.instrument
@@ -239,7 +262,7 @@ class _Run:
         self.orders = CompiledOrders(inst, settings.fees, self.arrays)
         self.venue = VenueSide(inst, settings, self.orders)
         self.strat = StrategySide(config, settings.client_prefix, self.venue.send)
-        self.v_read = 0
+        self._told: Features | None = None  # the decided features last written to S_D_*
         self.reasons = store.reasons
         n_tickers = int(store.meta.get("counts", {}).get("ticker", 0))
         self.messages = len(self.m) - (0 if tickers else n_tickers)
@@ -247,16 +270,15 @@ class _Run:
 
     # --- the strategy's side of the view rows ---------------------------------------------------
     def _event(self, r: list[int]) -> Event:
+        """The event of a view row (:meth:`_apply_view` builds touches and trades, nearly
+        every row, with :func:`_top` and :func:`_trade` directly)."""
         code, ts, row = r[sl.V_CODE], r[sl.V_TS], r[sl.V_ROW]
         sym = self.sym
         if code == sl.VC_TOP:
-            bp, bq, ap, aq = r[sl.V_BP], r[sl.V_BQ], r[sl.V_AP], r[sl.V_AQ]
-            return BookSnapshot(
-                sym, ((bp, bq),) if bq > 0 else (), ((ap, aq),) if aq > 0 else (), ts, 0
-            )
-        w = self.m[row].tolist()
+            return _top(sym, r)
         if code == sl.VC_TRADE:
-            return Trade(sym, w[sl.W_A], w[sl.W_B], w[sl.W_C], (w[0] >> 8) & 0xFF == 1, ts)
+            return _trade(sym, r)
+        w = self.m[row].tolist()
         if code == sl.VC_MARK:
             return self._mark(w)
         if code == sl.VC_INVALID:
@@ -276,56 +298,51 @@ class _Run:
             w[sl.W_TS],
         )
 
-    def _rows(self) -> list[list[int]]:
-        return self.v[self.v_read : int(self.s[sl.S_NVOUT])].tolist()  # type: ignore[no-any-return]
+    def _apply_view(self, t: int) -> tuple[bool, bool]:
+        """Apply every buffered view row, in one pass over one copy of them.
 
-    def _consumed(self, k: int) -> None:
-        self.v_read += k
-        if self.v_read >= int(self.s[sl.S_NVOUT]):
-            self.s[sl.S_NVOUT] = 0
-            self.v_read = 0
-
-    def _apply_earlier(self, before: int) -> None:
-        """Apply the buffered bursts earlier than ``before``: apply-only (had one been a
-        decision point, the kernels would have stopped there)."""
-        rows = self._rows()
-        strat = self.strat
+        The bursts before ``t`` are apply-only (had one been a decision point, the kernels
+        would have stopped there): their events, then the timer as the last of them leaves it
+        (``end``). Then the market part of the burst at ``t``, when the kernels emitted one
+        (they stop right after it, so no row is later than ``t``). Returns (a burst at ``t``
+        was applied, a mark price is in it). ``t = INF`` applies everything, apply-only.
+        """
+        s = self.s
+        n = int(s[sl.S_NVOUT])
+        if n == 0:
+            return False, False
+        rows = self.v[:n].tolist()
+        s[sl.S_NVOUT] = 0
+        strat, sym = self.strat, self.sym
+        timed = strat.apply_timed
         last_done: int | None = None
-        i = 0
-        while i < len(rows) and rows[i][sl.V_NOW] < before:
-            r = rows[i]
-            if r[sl.V_CODE] == sl.VC_BURST_END:
-                last_done = r[sl.V_NOW]
+        at_t = mark = False
+        for r in rows:
+            code, now = r[sl.V_CODE], r[sl.V_NOW]
+            if now >= t and not at_t:
+                at_t = True
+                if last_done is not None:
+                    strat.end(last_done)
+                    last_done = None
+            if code == _TRADE:
+                timed(_trade(sym, r), now)
+            elif code == _TOP:
+                timed(_top(sym, r), now)
+            elif code == _BURST_END:
+                if not at_t:
+                    last_done = now
             else:
-                strat.apply(self._event(r), r[sl.V_NOW])
-            i += 1
+                mark = mark or (at_t and code == sl.VC_MARK)
+                strat.apply(self._event(r), now)
         if last_done is not None:
             strat.end(last_done)
-        self._consumed(i)
-
-    def _take_burst(self, t: int) -> tuple[bool, bool]:
-        """Apply the market part of the buffered burst at ``t``: (there is one, mark in it)."""
-        rows = self._rows()
-        if not rows:
-            return False, False
-        mark = False
-        i = 0
-        while i < len(rows):
-            r = rows[i]
-            i += 1
-            if r[sl.V_CODE] == sl.VC_BURST_END:
-                break
-            mark = mark or r[sl.V_CODE] == sl.VC_MARK
-            self.strat.apply(self._event(r), t)
-        self._consumed(i)
-        return True, mark
+        return at_t, mark
 
     def _burst(self, t: int) -> None:
         """The strategy's burst at ``t`` (STOP_DECIDE / STOP_PYTHON)."""
         strat, answers = self.strat, self.venue.answers
-        self._apply_earlier(t)
+        has_market, mark = self._apply_view(t)
         timer = strat.timer_due(t)
-        has_market, mark = self._take_burst(t)
         lossless = answers.pop_due(t) if answers.next_due() == t else []
         if not (has_market or lossless or timer):
             return
@@ -333,7 +350,9 @@ class _Run:
             strat.apply(ev, t)
         strat.finish(t, timer=timer, lossless=bool(lossless), mark=mark)
         f = strat.decided_features
-        if f is not None:
+        if f is not None and f is not self._told:
+            # the kernels compare each burst's features with the last decision's
+            self._told = f
             s = self.s
             s[sl.S_D_SYNC] = 1 if f[0] else 0
             s[sl.S_D_BP], s[sl.S_D_BQ], s[sl.S_D_AP], s[sl.S_D_AQ] = f[1], f[2], f[3], f[4]
@@ -369,11 +388,16 @@ class _Run:
             s[sl.S_PY_AT] = min(sl.INF if na is None else na, sl.INF if tt is None else tt)
             s[sl.S_FUND_DUE] = sl.INF if fd is None else fd
             code = run_loop(m, lv, s, a.bk, a.o, a.u, v, mids, a.buf)
-            self._flush_mids()
             t = int(s[sl.S_STOP_T])
+            if code == sl.STOP_DECIDE or code == sl.STOP_PYTHON:  # nearly every stop
+                self._burst(t)  # the strategy's side: no mid sample is taken there
+                self._release_pages()
+                continue
+            # the kernels' mid samples go before any the venue side takes at a fill
+            self._flush_mids()
             if code == sl.STOP_DONE:
                 break
-            if code == sl.STOP_REQUEST:
+            elif code == sl.STOP_REQUEST:
                 for cmd in requests.pop_due(t):
                     venue.request(cmd, t)
             elif code == sl.STOP_UPDATES:
@@ -385,12 +409,10 @@ class _Run:
                 venue.settle_funding(t)
             elif code == sl.STOP_FUNDING:
                 venue.settle_funding(t)
-            elif code in (sl.STOP_DECIDE, sl.STOP_PYTHON):
-                self._burst(t)
             elif code == sl.STOP_FULL:
-                self._apply_earlier(sl.INF)
+                self._apply_view(sl.INF)
             self._release_pages()
-        self._apply_earlier(sl.INF)
+        self._apply_view(sl.INF)
         strat.drain()
         return self._result()
 

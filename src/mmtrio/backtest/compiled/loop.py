@@ -13,7 +13,8 @@ timer (``S_PY_AT``). Everything else runs here.
 The view hands the strategy what makes its state equal to having applied every market
 message (:mod:`mmtrio.backtest.decisions` explains why that is enough):
 
-- every trade, mark price and book-invalid event, in order;
+- every trade (its fields in the row: ``V_TRADE_*``), mark price and book-invalid event, in
+  order;
 - its book's touch as a depth-1 snapshot (``VC_TOP``): after the first applied book message of
   a burst (the volatility estimator takes its return from the first mid of a new millisecond),
   before any other event when the touch moved since (trades are measured from the mid before
@@ -103,6 +104,10 @@ from mmtrio.backtest.compiled.slots import (
     V_CODE,
     V_NOW,
     V_ROW,
+    V_TRADE_BUYER_MAKER,
+    V_TRADE_ID,
+    V_TRADE_PX,
+    V_TRADE_QTY,
     V_TS,
     VC_BURST_END,
     VC_INVALID,
@@ -111,6 +116,9 @@ from mmtrio.backtest.compiled.slots import (
     VC_TOP,
     VC_TRADE,
     VC_UNSYNCED,
+    W_A,
+    W_B,
+    W_C,
     W_HEAD,
     W_LOCAL,
     W_NASKS,
@@ -313,7 +321,12 @@ def view_burst(m: I64, lv: I64, s: I64, bk: I64, v: I64, t: int) -> bool:
                 first = False
         elif kind == K_TRADE:
             s[S_VLAT] = 1 if t - ts > maxlat else 0
+            k = s[S_NVOUT]
             emit_view(s, bk, v, VC_TRADE, t, ts, i)
+            v[k, V_TRADE_ID] = m[i, W_A]
+            v[k, V_TRADE_PX] = m[i, W_B]
+            v[k, V_TRADE_QTY] = m[i, W_C]
+            v[k, V_TRADE_BUYER_MAKER] = 1 if (head >> 8) & 0xFF == 1 else 0
         elif kind == K_MARK:
             emit_view(s, bk, v, VC_MARK, t, ts, i)
             mark = True

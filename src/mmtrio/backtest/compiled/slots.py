@@ -159,6 +159,12 @@ V_AP: Final = 5
 V_AQ: Final = 6
 V_ROW: Final = 7
 V_FIELDS: Final = 8
+# A VC_TRADE row carries the trade in the touch's fields, so that Python builds the ``Trade``
+# from the row it already holds instead of reading the store's row again.
+V_TRADE_ID: Final = V_BP
+V_TRADE_PX: Final = V_BQ
+V_TRADE_QTY: Final = V_AP
+V_TRADE_BUYER_MAKER: Final = V_AQ  # 1 when the buyer was the maker (the aggressor sold)
 V_CAP: Final = 65536
 
 VC_TOP: Final = 1  # the strategy book's new touch (a depth-1 snapshot)
