@@ -60,9 +60,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     hbi = sub.add_parser("import-hftbacktest", help="hftbacktest .npz → store")
     hbi.add_argument("file", metavar="NPZ")
     hbi.add_argument("--symbol", help="the symbol (an hftbacktest file does not say it)")
-    hbi.add_argument("--tick", help="price step (default: inferred)")
-    hbi.add_argument("--lot", help="size step (default: inferred)")
-    hbi.add_argument("--force", action="store_true", help="import again even if the store exists")
+    hbi.add_argument("--tick", help="price step (default: the file's, else inferred)")
+    hbi.add_argument("--lot", help="size step (default: the file's, else inferred)")
+    hbi.add_argument(
+        "--force",
+        action="store_true",
+        help="import again even if the store exists, and use --tick/--lot over the file's",
+    )
     hbe = sub.add_parser("export-hftbacktest", help="store or recording → hftbacktest .npz")
     hbe.add_argument("data", metavar="STORE|FILES")
     hbe.add_argument("--out", required=True, metavar="NPZ")
@@ -200,7 +204,8 @@ def _import_hbt(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from mmtrio.data.store import content_key
 
     f = Path(args.file)
-    inst = npz_instrument(f, args.symbol, _dec(args.tick, "--tick"), _dec(args.lot, "--lot"))
+    tick, lot = _dec(args.tick, "--tick"), _dec(args.lot, "--lot")
+    inst = npz_instrument(f, args.symbol, tick, lot, force=args.force)
     final = root / content_key([f], f"hftbacktest/{inst.symbol}/{inst.tick_size}/{inst.lot_size}")
     if not args.force and reusable(final):
         return _describe(final, False)
