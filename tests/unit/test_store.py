@@ -175,7 +175,7 @@ def test_data_commands_say_what_they_did_on_stderr_and_keep_stdout_the_path(
     assert out.strip() == path
     line = err.strip()
     assert line.startswith(f"verified: BTCUSDT, {st.meta['rows']['messages']:,} messages, {day}")
-    assert line.endswith("every block's CRC-32 ok") and "\n" not in line
+    assert line.endswith("every block's CRC-32 and structure ok") and "\n" not in line
     assert last > first
     npz = tmp_path / "x.npz"
     assert main(["data", "export-hftbacktest", path, "--out", str(npz)]) == 0

@@ -133,7 +133,7 @@ def summary(cmd: str, doc: dict[str, Any]) -> str:
             last = last[11:]  # the same day: the time alone
         what += f", {first} .. {last}"
     if cmd == "verify":
-        return f"verified: {what}, every block's CRC-32 ok"
+        return f"verified: {what}, every block's CRC-32 and structure ok"
     if cmd == "export-hftbacktest":
         left = doc["events_not_exported"]
         tail = f"; {left:,} events left out (no hftbacktest form)" if left else ""
