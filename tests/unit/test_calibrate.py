@@ -265,3 +265,18 @@ def test_calibrate_refuses_a_bad_grid_key_before_any_work(
     assert main([*args, "--defence-grid", "quoting.gamma=1,2"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("mmtrio calibrate: --defence-grid quoting.gamma: only defence.* keys")
+
+
+def test_calibrate_refuses_in_sample_recordings_of_two_symbols(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It pooled A and k over BTCUSDT and ETHUSDT and chose one grid point on their summed P&L.
+    btc = _slice(DATA / "btcusdt_20240808.gz", tmp_path / "btc.gz", 2_000)
+    eth = _slice(DATA / "ethusdt_20240808.gz", tmp_path / "eth.gz", 2_000)
+    hold = _slice(DATA / "btcusdt_20240718.gz", tmp_path / "hold.gz", 2_000)
+    args = ["calibrate", "--data", str(btc), "--data", str(eth), "--holdout", str(hold)]
+    assert main([*args, "--store-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "btc.gz (BTCUSDT)" in err and "eth.gz (ETHUSDT)" in err
+    assert "one `mmtrio calibrate` per symbol" in err
+    assert "fitting" not in err  # refused before any work

@@ -245,3 +245,34 @@ def test_npz_without_data_array_is_named(
     np.savez(other, x=np.zeros(3))
     assert _import_hbt(other, tmp_path / "s") == EXIT_USAGE
     assert "no 'data' array" in _one_line(capsys.readouterr().err)
+
+
+def test_import_hftbacktest_refuses_a_tick_or_lot_that_contradicts_the_file(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --tick/--lot replaced the steps our export records without a word: a finer tick than
+    # the venue's lets a backtest quote prices the venue never allows.
+    store_dir = tmp_path / "s"
+    assert _import_hbt(npz, store_dir, "--tick", "0.01") == EXIT_USAGE
+    line = _one_line(capsys.readouterr().err)
+    assert "--tick 0.01 differs from the tick size 0.10" in line and str(npz) in line
+    assert "--force" in line
+    assert _import_hbt(npz, store_dir, "--lot", "0.01") == EXIT_USAGE
+    assert "--lot 0.01 differs from the lot size 0.001" in capsys.readouterr().err
+    assert not store_dir.exists() or not any(store_dir.iterdir())  # refused before writing
+    # the same steps spelt otherwise agree
+    assert _import_hbt(npz, store_dir, "--tick", "0.1", "--lot", "0.0010", "--json") == EXIT_OK
+    same = Path(json.loads(capsys.readouterr().out)["store"])
+    assert json.loads((same / "meta.json").read_text())["instrument"]["tick_size"] == "0.10"
+    # --force imports with the given step
+    assert _import_hbt(npz, store_dir, "--tick", "0.01", "--force", "--json") == EXIT_OK
+    forced = Path(json.loads(capsys.readouterr().out)["store"])
+    assert json.loads((forced / "meta.json").read_text())["instrument"]["tick_size"] == "0.01"
+    # hftbacktest's own files record no step: the given ones are used, as before
+    with np.load(npz) as f:
+        data = f["data"]
+    bare = tmp_path / "bare.npz"
+    np.savez_compressed(bare, data=data)
+    assert _import_hbt(bare, store_dir, "--tick", "0.01", "--json") == EXIT_OK
+    own = Path(json.loads(capsys.readouterr().out)["store"])
+    assert json.loads((own / "meta.json").read_text())["instrument"]["tick_size"] == "0.01"

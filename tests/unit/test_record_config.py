@@ -6,6 +6,7 @@ stage that failed (the file, then the venue, then the keys)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,31 @@ def test_a_paper_config_with_telegram_on_records_without_its_token(tmp_path: Pat
     checked = check_record_config(str(path), environ={})
     assert checked.config.venue.mode == "paper" and checked.credentials is None
     assert checked.factory.name == "binance"
+
+
+def test_the_text_summary_names_events_in_words_not_type_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed "BTCUSDT: BookDelta 215, BookSnapshot 1, BookTicker 252, MarkPrice 4, Trade 120".
+    import mmtrio.cli.record as record
+
+    counts = {"BookDelta": 215, "BookSnapshot": 1, "BookTicker": 252, "MarkPrice": 1}
+    counts |= {"Trade": 1_120, "BookInvalid": 2}
+    got = {"symbol": "BTCUSDT", "files": [str(tmp_path / "f.gz")], "events": counts}
+
+    async def fake_record(*_args: object) -> dict[str, object]:
+        return got
+
+    monkeypatch.setattr(record, "check_record_config", lambda _flag: None)
+    monkeypatch.setattr(record, "_record", fake_record)
+    assert main(["record", "--out", str(tmp_path), "--duration", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == str(tmp_path / "f.gz")
+    assert out[1] == (
+        "BTCUSDT: 1 book snapshot, 215 book updates, 1,120 trades, 252 best bid/ask quotes, "
+        "1 mark price, 2 book resyncs (no line written)"
+    )
+    assert main(["record", "--out", str(tmp_path), "--duration", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == counts  # JSON keys as before
+    assert record.event_words({"FundingRate": 3}) == "3 funding rate events"
+    assert record.event_words({}) == "no market data received"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,38 @@ def test_data_convert_and_verify_cli(
     assert main(["data", "verify", doc["store"]]) == 0
     assert capsys.readouterr().out.strip() == doc["store"]
     assert open_store(Path(doc["store"])).messages["kind"].tolist().count(K_DELTA) > 1_000
+
+
+def test_data_commands_say_what_they_did_on_stderr_and_keep_stdout_the_path(
+    pair: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `data verify` and `data convert` printed a bare path: nothing said what was checked.
+    spec = ",".join(str(p) for p in pair)
+    args = ["--store-dir", str(tmp_path / "root")]
+    assert main(["data", "convert", spec, *args]) == 0
+    out, err = capsys.readouterr()
+    path = out.strip()
+    assert Path(path).is_dir() and "\n" not in path  # scripts read stdout as the path
+    st = open_store(Path(path))
+    first, last = st.meta["first_ts"], st.meta["last_ts"]
+    day = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert err.startswith("converted: BTCUSDT, ") and err.endswith(", into a new store\n")
+    assert f"{st.meta['rows']['messages']:,} messages" in err and day in err
+    assert main(["data", "convert", spec, *args]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == path and err.startswith("already converted: BTCUSDT, ")
+    assert "--force to convert again" in err
+    assert main(["data", "verify", path]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == path
+    line = err.strip()
+    assert line.startswith(f"verified: BTCUSDT, {st.meta['rows']['messages']:,} messages, {day}")
+    assert line.endswith("every block's CRC-32 and structure ok") and "\n" not in line
+    assert last > first
+    npz = tmp_path / "x.npz"
+    assert main(["data", "export-hftbacktest", path, "--out", str(npz)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == path
+    assert err.startswith("exported: BTCUSDT, ") and f"hftbacktest rows to {npz}" in err
+    assert main(["data", "verify", path, "--json"]) == 0  # the JSON carries it: stderr quiet
+    assert capsys.readouterr().err == ""

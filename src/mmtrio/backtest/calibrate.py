@@ -242,6 +242,20 @@ def _defence_keys_only(dpoints: Sequence[tuple[str, ...]]) -> None:
         )
 
 
+def _one_symbol(train: Sequence[Rec]) -> None:
+    """The in-sample recordings hold one symbol: A and k are pooled over their fits and one
+    grid point is chosen on their summed P&L, so a second symbol would be averaged into the
+    first one's model. Held-out recordings are only run (never fitted on): holding out another
+    symbol asks whether the calibration carries over, and is allowed (docs/OPERATOR.md)."""
+    if len({r.instrument.symbol for r in train}) > 1:
+        named = ", ".join(f"{r.label} ({r.instrument.symbol})" for r in train)
+        raise ConfigError(
+            f"the --data recordings hold different symbols: {named}; a calibration fits one "
+            "symbol's market: run one `mmtrio calibrate` per symbol, with that symbol's "
+            "recordings as --data (--holdout may hold any symbol)"
+        )
+
+
 def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     base: dict[str, Any],
     train: Sequence[Rec],
@@ -257,6 +271,7 @@ def calibrate(  # noqa: PLR0917 - the calibration's inputs, passed once
     say = progress or (lambda _msg: None)
     if not train or not holdout:
         raise ConfigError("calibrate needs at least one --data and one --holdout recording")
+    _one_symbol(train)
     engine_for(settings)  # a missing numba is said before an hour of work
     points = parse_sweep(grid)
     dpoints = parse_sweep(defence_grid)

@@ -7,6 +7,12 @@
 R is one recording as in `mmtrio backtest`: files comma-separated in order (a continuous pair
 is two files), or an event store; repeat --data / --holdout for more recordings. Fitting uses
 the --data recordings only; every figure printed is labelled in-sample or held-out.
+One symbol per calibration: the --data recordings must hold one symbol (A and k are pooled
+over their fits and one grid point is chosen on their summed P&L), and --data of several
+symbols is refused (exit 2) naming each recording's symbol: calibrate each symbol with its own
+command. --holdout may hold another symbol (a check that the calibration carries over: it is
+only run, never fitted on). `mmtrio backtest --data a --data b` runs and ranks each recording
+on its own, so it takes several symbols.
 
 What it does (mmtrio.backtest.calibrate): fits the intensity λ(δ) = A·e^(−kδ) on each
 recording (the fallback A and k are the in-sample geometric means); runs a grid over γ, the

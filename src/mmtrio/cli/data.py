@@ -11,7 +11,9 @@ backtester and the simulated venue read it without parsing. Stores live under --
 else $MMTRIO_STORE_DIR, else the user cache directory, named by the SHA-256 of the input
 files, so a store is never stale and converting or importing twice does nothing the second
 time (``"converted_now": false``; --force does it again). Every command prints the store's
-path (or a JSON document with --json).
+path on stdout (or a JSON document with --json), so ``$(mmtrio data convert ...)`` is the
+path; without --json a one-line summary for a person goes to stderr (what was done, the
+symbol, the messages, the time span).
 """
 
 from __future__ import annotations
@@ -58,9 +60,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     hbi = sub.add_parser("import-hftbacktest", help="hftbacktest .npz → store")
     hbi.add_argument("file", metavar="NPZ")
     hbi.add_argument("--symbol", help="the symbol (an hftbacktest file does not say it)")
-    hbi.add_argument("--tick", help="price step (default: inferred)")
-    hbi.add_argument("--lot", help="size step (default: inferred)")
-    hbi.add_argument("--force", action="store_true", help="import again even if the store exists")
+    hbi.add_argument("--tick", help="price step (default: the file's, else inferred)")
+    hbi.add_argument("--lot", help="size step (default: the file's, else inferred)")
+    hbi.add_argument(
+        "--force",
+        action="store_true",
+        help="import again even if the store exists, and use --tick/--lot over the file's",
+    )
     hbe = sub.add_parser("export-hftbacktest", help="store or recording → hftbacktest .npz")
     hbe.add_argument("data", metavar="STORE|FILES")
     hbe.add_argument("--out", required=True, metavar="NPZ")
@@ -101,12 +107,41 @@ def _describe(path: Path, made: bool | None = None) -> dict[str, Any]:
     return doc
 
 
-def _out(docs: list[dict[str, Any]], as_json: bool) -> None:
+def _out(docs: list[dict[str, Any]], as_json: bool, cmd: str) -> None:
     if as_json:
         print(json.dumps(docs if len(docs) > 1 else docs[0], indent=2))
     else:
         for d in docs:
             print(d.get("store") or d.get("out"))
+            print(summary(cmd, d), file=sys.stderr)
+
+
+def _utc(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary(cmd: str, doc: dict[str, Any]) -> str:
+    """One line saying what ``cmd`` did to the store ``doc`` describes (stdout keeps the path:
+    scripts read it)."""
+    st = _describe(Path(doc["store"])) if cmd == "export-hftbacktest" else doc
+    what = f"{st['symbol']}, {st['rows']['messages']:,} messages"
+    if st["first_ts"] is not None and st["last_ts"] is not None:  # None: no timed message
+        first, last = _utc(st["first_ts"]), _utc(st["last_ts"])
+        if first[:10] == last[:10]:
+            last = last[11:]  # the same day: the time alone
+        what += f", {first} .. {last}"
+    if cmd == "verify":
+        return f"verified: {what}, every block's CRC-32 and structure ok"
+    if cmd == "export-hftbacktest":
+        left = doc["events_not_exported"]
+        tail = f"; {left:,} events left out (no hftbacktest form)" if left else ""
+        return f"exported: {what} as {doc['rows']:,} hftbacktest rows to {doc['out']}{tail}"
+    verb, again = ("converted", "convert") if cmd == "convert" else ("imported", "import")
+    if doc["converted_now"]:
+        return f"{verb}: {what}, into a new store"
+    return f"already {verb}: {what}, the store was reused (--force to {again} again)"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mmtrio data: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    _out(docs, args.json)
+    _out(docs, args.json, cmd)
     return EXIT_OK
 
 
@@ -169,7 +204,8 @@ def _import_hbt(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from mmtrio.data.store import content_key
 
     f = Path(args.file)
-    inst = npz_instrument(f, args.symbol, _dec(args.tick, "--tick"), _dec(args.lot, "--lot"))
+    tick, lot = _dec(args.tick, "--tick"), _dec(args.lot, "--lot")
+    inst = npz_instrument(f, args.symbol, tick, lot, force=args.force)
     final = root / content_key([f], f"hftbacktest/{inst.symbol}/{inst.tick_size}/{inst.lot_size}")
     if not args.force and reusable(final):
         return _describe(final, False)

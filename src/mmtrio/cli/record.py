@@ -146,10 +146,39 @@ def run(args: argparse.Namespace) -> int:
     else:
         for f in summary["files"]:
             print(f)
-        print(
-            f"{summary['symbol']}: " + ", ".join(f"{k} {v}" for k, v in summary["events"].items())
-        )
+        print(f"{summary['symbol']}: {event_words(summary['events'])}")
     return EXIT_OK
+
+
+# The recorder counts events by their type; a person reads the market's words (the JSON keeps
+# the type names its readers already parse).
+_WORDS: dict[str, tuple[str, str]] = {
+    "BookSnapshot": ("book snapshot", "book snapshots"),
+    "BookDelta": ("book update", "book updates"),
+    "Trade": ("trade", "trades"),
+    "BookTicker": ("best bid/ask quote", "best bid/ask quotes"),
+    "MarkPrice": ("mark price", "mark prices"),
+    "BookInvalid": ("book resync (no line written)", "book resyncs (no line written)"),
+}
+
+
+def event_words(counts: Mapping[str, int]) -> str:
+    """``{"BookDelta": 215, "Trade": 1}`` as ``215 book updates, 1 trade`` (book first)."""
+    if not counts:
+        return "no market data received"
+    order = list(_WORDS)
+    parts = []
+    for name in sorted(counts, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        n = counts[name]
+        one, many = _WORDS.get(name, (_plain(name),) * 2)
+        parts.append(f"{n:,} {one if n == 1 else many}")
+    return ", ".join(parts)
+
+
+def _plain(name: str) -> str:
+    """A type name not in the table, as words: ``FundingRate`` → ``funding rate events``."""
+    words = "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
+    return f"{words} events"
 
 
 async def _record(

@@ -21,7 +21,8 @@ clock offset removed.
 Import (:func:`read_npz`) takes the rows flagged LOCAL (each event once, in arrival order);
 consecutive depth rows with the same times are one delta, a clear followed by snapshot rows one
 snapshot. Ids found in ``order_id`` etc. (an mmtrio export) are kept, otherwise deltas get a
-running sequence. A file of mmtrio's own export gets its clock offset back.
+running sequence. A file of mmtrio's own export gets its clock offset back, and its
+symbol, tick and lot are the ones used (:func:`npz_instrument`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from mmtrio.core.instruments import Instrument
 from mmtrio.data.grid import float_step, float_to_steps
 from mmtrio.data.layout import BLOCK_ROWS, K_DELTA, K_SNAPSHOT, K_TRADE
 from mmtrio.data.store import Store
-from mmtrio.errors import DataFileError, InstrumentError
+from mmtrio.errors import DataFileError, InstrumentError, ParameterError
 
 DEPTH_EVENT = 1
 TRADE_EVENT = 2
@@ -211,9 +212,30 @@ def load_npz(path: Path) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
 
 
 def npz_instrument(
-    path: Path, symbol: str | None, tick: Decimal | None, lot: Decimal | None
+    path: Path,
+    symbol: str | None,
+    tick: Decimal | None,
+    lot: Decimal | None,
+    *,
+    force: bool = False,
 ) -> Instrument:
+    """The instrument of ``path``: the symbol, tick and lot the file records (our export's
+    ``mmtrio`` array; hftbacktest's own files record none), else the ones given, else the
+    steps inferred from the prices and sizes. A given tick or lot that differs from a recorded
+    one is refused (ParameterError naming both) unless ``force``: a finer step than the
+    venue's would let a backtest quote prices the venue never allows."""
     data, meta = load_npz(path)
+    recorded = {k: Decimal(str(meta[k])) for k in ("tick_size", "lot_size") if k in meta}
+    for flag, given, key in (("--tick", tick, "tick_size"), ("--lot", lot, "lot_size")):
+        if given is not None and key in recorded and given != recorded[key] and not force:
+            raise ParameterError(
+                f"{flag} {given} differs from the {key.replace('_', ' ')} {meta[key]} that "
+                f"{path} records (our export names it): drop {flag} to use the file's, or add "
+                f"--force to import with {given}"
+            )
+    # An equal value spelt otherwise ("0.1" for "0.10") is the file's: the same store.
+    tick = tick if force and tick is not None else recorded.get("tick_size", tick)
+    lot = lot if force and lot is not None else recorded.get("lot_size", lot)
     named = meta.get("symbol")
     if symbol and named and symbol.upper() != str(named).upper():
         raise DataFileError(
@@ -223,8 +245,6 @@ def npz_instrument(
     symbol = symbol or named
     if not symbol:
         raise DataFileError(f"{path}: an hftbacktest file does not name its symbol; give --symbol")
-    tick = tick or (Decimal(meta["tick_size"]) if "tick_size" in meta else None)
-    lot = lot or (Decimal(meta["lot_size"]) if "lot_size" in meta else None)
     sample = data[:200_000]
     if tick is None:
         tick = float_step(sample["px"][sample["px"] > 0].tolist())
