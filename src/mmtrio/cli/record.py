@@ -147,6 +147,14 @@ def run(args: argparse.Namespace) -> int:
         for f in summary["files"]:
             print(f)
         print(f"{summary['symbol']}: {event_words(summary['events'])}")
+    if summary["dropped"]:
+        print(
+            f"mmtrio record: {summary['dropped']:,} event(s) dropped in "
+            f"{summary['overflows']} overflow(s): writing fell behind the feed (a slow disk or "
+            "a loaded machine); after each the book was resynced from a fresh snapshot, so the "
+            "files hold a gap there that a replay counts and resyncs over",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -274,4 +282,6 @@ async def _run_feed(  # noqa: PLR0917 - one recording's parts
         "symbol": inst.symbol,
         "files": [str(f) for f in files.files],
         "events": dict(sorted(recorder.counts.items())),
+        "dropped": recorder.dropped_total,
+        "overflows": recorder.overflows,
     }

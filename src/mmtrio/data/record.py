@@ -13,7 +13,9 @@ Lines are handed to the writer in batches (the caller flushes, off the event loo
 a second), so a crash loses at most the last batch and leaves a gzip file cut mid-stream,
 which every reader of this project names with its offset. Memory is bounded: past
 ``max_pending`` lines not yet written, new events are dropped and counted, and the caller is
-told to ask the feed for a resync (the book is then rebuilt from a fresh snapshot, as live).
+told to ask the feed for a resync (the book is then rebuilt from a fresh snapshot, as live):
+once per overflow (a run of drops between two flushes). ``dropped_total`` and ``overflows``
+keep the whole recording's count for its summary.
 """
 
 from __future__ import annotations
@@ -115,15 +117,20 @@ class Recorder:
     max_pending: int = 1_000_000
     pending: list[tuple[int, bytes]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
-    dropped: int = 0
+    dropped: int = 0  # in the current overflow: reset by take()
+    dropped_total: int = 0
+    overflows: int = 0
     statuses: list[Any] = field(default_factory=list)
     on_overflow: Callable[[], None] | None = None
 
     def market(self, event: Event) -> None:
         if len(self.pending) >= self.max_pending:
             self.dropped += 1
-            if self.dropped == 1 and self.on_overflow is not None:
-                self.on_overflow()
+            self.dropped_total += 1
+            if self.dropped == 1:
+                self.overflows += 1
+                if self.on_overflow is not None:
+                    self.on_overflow()
             return
         now = self.clock_ns()
         line = self.encode(now, event)
@@ -136,6 +143,5 @@ class Recorder:
 
     def take(self) -> list[tuple[int, bytes]]:
         out, self.pending = self.pending, []
-        if self.dropped:
-            self.dropped = 0
+        self.dropped = 0  # the next drop starts a new overflow (and asks for a resync again)
         return out
