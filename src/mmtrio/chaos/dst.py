@@ -10,7 +10,8 @@ opens a socket, starts a process, or reads the wall clock: the venue's clock is
 :class:`~mmtrio.sim.clock.TrioClock`, the bot's is :mod:`mmtrio.determinism` (virtual wall
 time, seeded RNGs, blocking work inline), Trio's own scheduler is seeded from the run's seed
 (it otherwise reverses a batch of ready tasks at random), and ``trio.run`` runs on a
-``MockClock`` that jumps to the next deadline whenever every task waits.
+``MockClock`` that jumps to the next deadline whenever every task waits (its loop spared
+the I/O polls that cannot find anything: :mod:`mmtrio.chaos.dst_loop`).
 
 Faults are the process harness's schedule (:func:`mmtrio.chaos.schedule.make_schedule`, the
 same seed gives the same schedule), executed here (:mod:`mmtrio.chaos.dst_faults`). The
