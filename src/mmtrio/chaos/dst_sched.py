@@ -40,6 +40,7 @@ from typing import Any
 
 from trio._core import _run
 
+from mmtrio.chaos import dst_loop
 from mmtrio.errors import MmtrioError
 
 if not (
@@ -65,9 +66,11 @@ def quiet_signals() -> None:
 
     The Python handler still runs (in the main thread, at a bytecode boundary: the
     campaign's stop only sets a flag), and the run does not notice it. Trio puts back the
-    file descriptor it found when the run ends."""
+    file descriptor it found when the run ends. (Off the main thread Trio attaches none.)
+    From now on only Python code wakes the loop: :func:`mmtrio.chaos.dst_loop.arm`."""
     if threading.current_thread() is threading.main_thread():
         signal.set_wakeup_fd(-1)
+    dst_loop.arm()
 
 
 @contextmanager

@@ -231,8 +231,11 @@ class _Run:
         for px in range(task, min(best_ask, task + p.depth_levels)):
             if px > best_bid:
                 self._set(False, px, self._qty(p.level_qty_mean))
+        # the asks do not change while the bids refill: their best, once (the asks of a
+        # one-sided book bound nothing)
+        lowest_ask = min(self.asks) if self.asks else None
         for px in range(tbid, max(best_bid, tbid - p.depth_levels), -1):
-            if px < min(self.asks, default=px + 1):
+            if lowest_ask is None or px < lowest_ask:
                 self._set(True, px, self._qty(p.level_qty_mean))
 
     def _qty(self, mean: float) -> int:

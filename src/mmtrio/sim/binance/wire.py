@@ -7,13 +7,13 @@ never surface as a 500.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from mmtrio.core.instruments import Instrument
 from mmtrio.sim.errors import WireError
+from mmtrio.sim.hub import compact_json
 
 
 class ApiError(WireError):
@@ -36,7 +36,7 @@ class ApiError(WireError):
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes, as Binance sends them."""
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return compact_json(obj).encode()
 
 
 def param_text(value: Any) -> str:

@@ -54,6 +54,7 @@ from mmtrio.sim.binance.params import check_params
 from mmtrio.sim.binance.rest import GENERIC_ERROR, ROUTES, api_answer_error
 from mmtrio.sim.binance.wire import ApiError, param_text
 from mmtrio.sim.errors import SimBadRequest
+from mmtrio.sim.hub import compact_json
 from mmtrio.sim.limits import RateLimitHit, answer_left
 from mmtrio.sim.venue import RequestRecord
 
@@ -286,7 +287,7 @@ class OrderEntry:
             venue.limiter.answer_held(acted)
         if conn.delivers():  # else never read
             answer_left(refused, venue.true_ms())
-        conn.offer(json.dumps(answer, separators=(",", ":")))
+        conn.offer(compact_json(answer))
 
 
 def act(
