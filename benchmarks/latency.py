@@ -498,7 +498,8 @@ async def run_pipeline(
             profiler.stop()
         await trio.sleep(0.5)  # let the last requests reach the socket
         probe_mod.install(None)
-        market_msgs = inbox.market_stats.received - market0
+        # Counted at the window's end, as the CPU is (the 0.5 s tail above is in neither).
+        market_msgs = window_msgs
         result = summarise(probe.done[:events], args, transport)
         result["run"] = {
             "wall_s": round(wall, 2),
