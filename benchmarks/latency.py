@@ -37,6 +37,13 @@ what is measured. A "repricing event" is a depth diff whose decision produced at
 place/amend that was sent. ``--transports rest,ws`` runs the pipeline once per transport
 (fresh bot, same sim process). ``--profile`` adds a pyinstrument profile of the last run.
 
+``--cpu-by-task`` adds ``cpu_by_task``: the measured window's CPU per market message split
+exactly, not sampled: each Trio task's steps (``time.thread_time_ns`` around every step, by a
+``trio.abc.Instrument``; trio-websocket's reader tasks named by their socket), the rest of the
+event-loop thread (Trio's scheduler and epoll, the instrument's own calls) and the other
+threads (the journal's SQLite commits, Trio's thread cache). The instrument adds two clock
+reads to every task step, so the run's total CPU is a little higher than without it.
+
 Usage: .venv/bin/python benchmarks/latency.py [--events 5000] [--speed 20]
 """
 
@@ -187,6 +194,68 @@ def order_connect(probe: LatencyProbe) -> Callable[..., Any]:
         return _Wrapped()
 
     return connect
+
+
+def _task_label(task: trio.lowlevel.Task) -> str:
+    """A task's name for ``cpu_by_task``: trio-websocket's reader tasks by their socket."""
+    name = task.name
+    if name.endswith("WebSocketConnection._reader_task"):
+        frame = task.coro.cr_frame
+        path = str(getattr(frame.f_locals.get("self"), "path", "")) if frame else ""
+        which = "order" if "ws-fapi" in path else "market" if "stream?" in path else "user"
+        return f"websocket reader ({which} socket)"
+    return ".".join(name.split(".")[-2:])
+
+
+class TaskCpu(trio.abc.Instrument):
+    """CPU time of every task step (the event-loop thread's ``thread_time``), by task, while
+    ``on``: what each task costs, exactly, where a sampling profiler only estimates."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.ns: dict[str, int] = {}
+        self.steps: dict[str, int] = {}
+        self._t0 = 0
+        self._labels: dict[int, str] = {}  # id(task) -> label (a task's name never changes)
+
+    def start(self) -> None:
+        """Count from now (called inside a task step: that step counts from here)."""
+        self._t0 = time.thread_time_ns()
+        self.on = True
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self._t0 = time.thread_time_ns()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        if not self.on:
+            return
+        spent = time.thread_time_ns() - self._t0
+        label = self._labels.get(id(task))
+        if label is None:
+            label = self._labels[id(task)] = _task_label(task)
+        self.ns[label] = self.ns.get(label, 0) + spent
+        self.steps[label] = self.steps.get(label, 0) + 1
+
+    def summary(self, thread_ns: int, process_ns: int, market_msgs: int) -> dict[str, Any]:
+        """µs per market message: each task, the loop thread's rest, the other threads."""
+        per = max(1, market_msgs) * 1000.0
+        tasks = sum(self.ns.values())
+        return {
+            "unit": "CPU us per market message",
+            "process": round(process_ns / per, 1),
+            "event_loop_thread": round(thread_ns / per, 1),
+            "tasks": {
+                k: round(v / per, 1) for k, v in sorted(self.ns.items(), key=lambda kv: -kv[1])
+            },
+            "scheduler_epoll_and_instrument": round((thread_ns - tasks) / per, 1),
+            "other_threads_journal_commits_and_thread_cache": round(
+                (process_ns - thread_ns) / per, 1
+            ),
+            "task_steps_per_market_message": {
+                k: round(v / max(1, market_msgs), 2)
+                for k, v in sorted(self.steps.items(), key=lambda kv: -kv[1])
+            },
+        }
 
 
 class ProbedDecoder(BinanceDecoder):
@@ -406,20 +475,31 @@ async def run_pipeline(
             profiler.start()
         steps0, msgs0, conflated0 = loop.steps, decoder.messages, inbox.conflated
         market0 = inbox.market_stats.received
+        task_cpu = TaskCpu() if getattr(args, "cpu_by_task", False) else None
+        if task_cpu is not None:
+            trio.lowlevel.add_instrument(task_cpu)
+            task_cpu.start()
         if on_window is not None:
             on_window()
+        thread0, process0 = time.thread_time_ns(), time.process_time_ns()
         wall0, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()
         if seconds is not None:
             await trio.sleep(seconds)
         while seconds is None and len(probe.done) < args.events:  # noqa: ASYNC110 - polling
             await trio.sleep(0.1)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        thread_ns, process_ns = time.thread_time_ns() - thread0, time.process_time_ns() - process0
+        window_msgs = inbox.market_stats.received - market0
+        if task_cpu is not None:
+            task_cpu.on = False
+            trio.lowlevel.remove_instrument(task_cpu)
         events = len(probe.done) if seconds is not None else args.events
         if profiler is not None:
             profiler.stop()
         await trio.sleep(0.5)  # let the last requests reach the socket
         probe_mod.install(None)
-        market_msgs = inbox.market_stats.received - market0
+        # Counted at the window's end, as the CPU is (the 0.5 s tail above is in neither).
+        market_msgs = window_msgs
         result = summarise(probe.done[:events], args, transport)
         result["run"] = {
             "wall_s": round(wall, 2),
@@ -440,6 +520,8 @@ async def run_pipeline(
             "loadavg_start": [round(x, 2) for x in load0],
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         }
+        if task_cpu is not None:
+            result["cpu_by_task"] = task_cpu.summary(thread_ns, process_ns, window_msgs)
         if profiler is not None:
             result["profile_top"] = profile_top(profiler, args.profile_lines)
         nursery.cancel_scope.cancel()
@@ -591,6 +673,9 @@ if __name__ == "__main__":
     ap.add_argument("--inproc", action="store_true", help="run the sim in the bot's event loop")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profile of the last run")
     ap.add_argument("--profile-lines", type=int, default=60)
+    ap.add_argument(
+        "--cpu-by-task", action="store_true", help="CPU per market message by Trio task"
+    )
     ns = ap.parse_args()
     ns.transports = [t.strip() for t in ns.transports.split(",") if t.strip()]
     if not ns.transports or any(t not in ("rest", "ws") for t in ns.transports):
