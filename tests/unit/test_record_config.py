@@ -84,7 +84,8 @@ def test_the_text_summary_names_events_in_words_not_type_names(
 
     counts = {"BookDelta": 215, "BookSnapshot": 1, "BookTicker": 252, "MarkPrice": 1}
     counts |= {"Trade": 1_120, "BookInvalid": 2}
-    got = {"symbol": "BTCUSDT", "files": [str(tmp_path / "f.gz")], "events": counts}
+    got: dict[str, object] = {"symbol": "BTCUSDT", "files": [str(tmp_path / "f.gz")]}
+    got |= {"events": counts, "dropped": 0, "overflows": 0}
 
     async def fake_record(*_args: object) -> dict[str, object]:
         return got
@@ -92,7 +93,9 @@ def test_the_text_summary_names_events_in_words_not_type_names(
     monkeypatch.setattr(record, "check_record_config", lambda _flag: None)
     monkeypatch.setattr(record, "_record", fake_record)
     assert main(["record", "--out", str(tmp_path), "--duration", "1"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    cap = capsys.readouterr()
+    assert cap.err == ""  # nothing dropped: no word of it
+    out = cap.out.splitlines()
     assert out[0] == str(tmp_path / "f.gz")
     assert out[1] == (
         "BTCUSDT: 1 book snapshot, 215 book updates, 1,120 trades, 252 best bid/ask quotes, "
@@ -100,5 +103,10 @@ def test_the_text_summary_names_events_in_words_not_type_names(
     )
     assert main(["record", "--out", str(tmp_path), "--duration", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == counts  # JSON keys as before
+    got |= {"dropped": 1_500, "overflows": 2}
+    assert main(["record", "--out", str(tmp_path), "--duration", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "1,500 event(s) dropped in 2 overflow(s)" in err
+    assert "resynced from a fresh snapshot" in err
     assert record.event_words({"FundingRate": 3}) == "3 funding rate events"
     assert record.event_words({}) == "no market data received"
