@@ -53,12 +53,13 @@ class _Side:
         self.keys.clear()
 
     def load(self, levels: tuple[Level, ...]) -> None:
-        self.clear()
-        for price, qty in levels:
-            if qty > 0:
-                self.qty[price] = qty
+        qty = self.qty
+        qty.clear()
+        for price, lots in levels:
+            if lots > 0:
+                qty[price] = lots
         sign = self.sign
-        self.keys = sorted(sign * p for p in self.qty)
+        self.keys = sorted([sign * p for p in qty])
 
     def update(self, levels: tuple[Level, ...]) -> None:
         book = self.qty
@@ -89,12 +90,17 @@ class _Side:
         return (price, self.qty[price])
 
 
-def _check_levels(levels: tuple[Level, ...], what: str) -> None:
+def _check_levels(levels: tuple[Level, ...], symbol: str, what: str, seq: int | None) -> None:
+    """Raise BookError on a level no venue sends. The message names the symbol, the message
+    (``what``, a delta's ``seq``) and the side; it is formatted only then, not on every
+    book update."""
     for price, qty in levels:
         if price <= 0 or qty < 0:
+            where = what if seq is None else what.replace(" ", f" {seq} ", 1)
             raise BookError(
-                f"{what}: level ({price} ticks, {qty} lots) is invalid: prices must be > 0 "
-                f"and sizes >= 0; the codec produced a bad message, check the venue payload"
+                f"{symbol} {where}: level ({price} ticks, {qty} lots) is invalid: prices must "
+                f"be > 0 and sizes >= 0; the codec produced a bad message, check the venue "
+                f"payload"
             )
 
 
@@ -142,8 +148,8 @@ class OrderBook:
         """
         self.check_symbol(snapshot.symbol, "snapshot")
         try:
-            _check_levels(snapshot.bids, f"{self.symbol} snapshot bids")
-            _check_levels(snapshot.asks, f"{self.symbol} snapshot asks")
+            _check_levels(snapshot.bids, self.symbol, "snapshot bids", None)
+            _check_levels(snapshot.asks, self.symbol, "snapshot asks", None)
         except BookError as exc:
             self.mark_out_of_sync(str(exc))
             raise
@@ -166,8 +172,8 @@ class OrderBook:
         if not self._synced:
             return BookOutcome.NOT_SYNCED
         try:
-            _check_levels(delta.bids, f"{self.symbol} delta {delta.seq} bids")
-            _check_levels(delta.asks, f"{self.symbol} delta {delta.seq} asks")
+            _check_levels(delta.bids, self.symbol, "delta bids", delta.seq)
+            _check_levels(delta.asks, self.symbol, "delta asks", delta.seq)
         except BookError as exc:
             self.mark_out_of_sync(str(exc))
             raise

@@ -214,17 +214,21 @@ class MarkoutDefence:
             return self.extra_ticks(Side.BUY, now, p), self.extra_ticks(Side.SELL, now, p)
         d = math.exp(-_LN2 * (now - at) / p.markout_half_life_ms)
         total, weight = self._sum, self._weight
-        total[0] *= d
-        total[1] *= d
-        weight[0] *= d
-        weight[1] *= d
+        # Both sides written out (every decision passes here): the same operations as
+        # _decay and extra_ticks, in the same order.
+        s_buy, s_sell = total[0] * d, total[1] * d
+        w_buy, w_sell = weight[0] * d, weight[1] * d
+        total[0], total[1], weight[0], weight[1] = s_buy, s_sell, w_buy, w_sell
         self._at[0] = self._at[1] = now
-        out = [0, 0]
-        for i in (0, 1):
-            excess = -(total[i] / (weight[i] + PRIOR_FILLS)) - p.markout_threshold_ticks
-            if excess > 0:
-                out[i] = min(p.max_widen_ticks, round(p.markout_gain * excess))
-        return out[0], out[1]
+        threshold = p.markout_threshold_ticks
+        bid = ask = 0
+        excess = -(s_buy / (w_buy + PRIOR_FILLS)) - threshold
+        if excess > 0:
+            bid = min(p.max_widen_ticks, round(p.markout_gain * excess))
+        excess = -(s_sell / (w_sell + PRIOR_FILLS)) - threshold
+        if excess > 0:
+            ask = min(p.max_widen_ticks, round(p.markout_gain * excess))
+        return bid, ask
 
 
 class VolRegime:
@@ -304,9 +308,9 @@ class Defence:
         bid, ask = self.markouts.extra_ticks_both(now, p)
         scale = self.regime.refresh(now, p.regime_max_scale)
         cur = self.current
-        if (bid, ask, scale) != (cur.bid_ticks, cur.ask_ticks, cur.scale):  # Widening's ==
-            self.current = Widening(bid, ask, scale)
-        return self.current
+        if bid != cur.bid_ticks or ask != cur.ask_ticks or scale != cur.scale:  # Widening's ==
+            cur = self.current = Widening(bid, ask, scale)
+        return cur
 
     def describe(self, w: Widening, now: int) -> str:
         """One line for the notice and the status: what acts and why."""

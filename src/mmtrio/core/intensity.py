@@ -133,14 +133,29 @@ class IntensityEstimator:
 
     def on_mid(self, mid: float, ts: int) -> None:
         """Record the mid (ticks) at ``ts`` ms."""
-        mid = _positive(mid, "mid")
-        self._see(ts)
+        # Every applied book update: the fast paths of on_trade (the same answers).
+        if type(mid) is not float or not 0.0 < mid < math.inf:
+            mid = _positive(mid, "mid")
+        now = self._now
+        if type(ts) is int and now is not None:
+            if ts > now:
+                self._now = ts
+        else:
+            self._see(ts)
         self._mid, self._mid_ts = mid, ts
 
     def on_trade(self, price: float, aggressor: Side, ts: int) -> None:
         """Record a public trade print at ``price`` ticks; ``aggressor`` is the taker's side."""
-        price = _positive(price, "trade price")
-        self._see(ts)
+        # Every public trade passes here: the checks of _positive and _see inlined for the
+        # usual case (a positive finite float, an int time after the first), the same answers.
+        if type(price) is not float or not 0.0 < price < math.inf:
+            price = _positive(price, "trade price")
+        now = self._now
+        if type(ts) is int and now is not None:
+            if ts > now:
+                self._now = ts
+        else:
+            self._see(ts)
         if self._mid is None or ts - self._mid_ts > self.max_mid_age_ms:
             self.trades_without_mid += 1
             return

@@ -48,6 +48,7 @@ class OrderTrackerBase:
         # (version, earliest cancel deadline, any live order UNKNOWN) of the live orders: the
         # strategy asks every decision; they can only change with the version (_live_summary).
         self._summary: tuple[int, int | None, bool] | None = None
+        self._exposure: tuple[int, tuple[int, int]] | None = None  # (version, exposure)
 
     # --- queries ------------------------------------------------------------------------
     def get(self, client_id: str) -> Order | None:
@@ -74,6 +75,11 @@ class OrderTrackerBase:
 
     def worst_case_exposure(self) -> tuple[int, int]:
         """(buy lots, sell lots) that could still fill: every non-terminal order at its worst."""
+        # Every place and amend asks; the live orders' records change only with ``version``
+        # (as for _live_summary): one scan per version.
+        memo = self._exposure
+        if memo is not None and memo[0] == self.version:
+            return memo[1]
         buy = sell = 0
         for cid in self._live:
             order = self._orders[cid]
@@ -81,6 +87,7 @@ class OrderTrackerBase:
                 buy += order.worst_case_remaining
             else:
                 sell += order.worst_case_remaining
+        self._exposure = (self.version, (buy, sell))
         return buy, sell
 
     def next_deadline(self) -> int | None:

@@ -161,8 +161,10 @@ class MarketMaker:
         return self.log.dropped
 
     def _tick(self, now: int) -> None:
-        self._t = max(self._t, now)
-        self.log.t = self._t
+        # Every event and decision passes here: only a later ``now`` moves the clock (the
+        # log's clock is only ever set here, so it already holds ``_t`` otherwise).
+        if now > self._t:
+            self._t = self.log.t = now
 
     def _notice(self, kind: str, message: str, **data: str | int | float | bool | None) -> Notice:
         return self.log.add(kind, message, **data)
@@ -185,8 +187,13 @@ class MarketMaker:
         the tracker and the ledger; quotes are planned by the next :meth:`decide`, on the
         newest state, instead of once per event on a state that is already stale.
         """
-        self._tick(now)
-        self._dispatch(event, now)
+        # Every event of every burst: _tick and _dispatch inlined (the same steps).
+        if now > self._t:
+            self._t = self.log.t = now
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            handler = _HANDLERS[type(event)] = _handler_for(type(event))
+        handler(self, event, now)
 
     def decide(self, now: int) -> list[Command]:
         """Plan on the current state: expire, query, evaluate risk, quote; the commands."""

@@ -47,8 +47,17 @@ class EwmaVolatility:
 
     def update(self, mid: float, ts: int) -> None:
         """Add a mid observed at ``ts`` ms."""
-        mid = _positive(mid, "mid")
-        dt = self._clock.advance(ts)
+        # Every applied book update passes here: the checks of _positive and _Clock.advance
+        # inlined for the usual case (a positive finite float, an int time not going
+        # backwards), the same answers.
+        if type(mid) is not float or not 0.0 < mid < math.inf:
+            mid = _positive(mid, "mid")
+        clock = self._clock
+        last = clock.ts
+        if type(ts) is int and last is not None and ts >= last:
+            dt, clock.ts = ts - last, ts
+        else:
+            dt = clock.advance(ts)
         self._last_mid = mid
         if dt < 0:
             self._anchor = mid
@@ -83,6 +92,16 @@ class EwmaVolatility:
 
     def sigma_price(self, unit_ms: float = 1000.0) -> float | NotEnoughData:
         """Volatility in price units per sqrt(``unit_ms``) at the last mid (A–S's σ)."""
+        mid = self._last_mid
+        if (
+            self.n_returns >= self.min_returns
+            and mid is not None
+            and type(unit_ms) is float
+            and 0.0 < unit_ms < math.inf
+        ):
+            # Every decision asks: sigma()'s steps inlined (the same operations in the same
+            # order, so the same float) when it is ready and the unit is a plain float.
+            return math.sqrt(self._sum_r2 / self._sum_dt * unit_ms) * mid
         sig = self.sigma(unit_ms)
         if isinstance(sig, NotEnoughData):
             return sig
