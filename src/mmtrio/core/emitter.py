@@ -216,10 +216,8 @@ class OrderEmitter:
         """Orders in quoting slots, and live orders to cancel (orphans, strays)."""
         held: dict[Slot, Order] = {}
         levels = self.config.quote.levels
-        strays: list[Order] = list(self.orders.orphans())
-        for order in self.orders.live_orders():
-            if self.orders.slot_order(order.slot) is not order:
-                continue
+        holders, strays = self.orders.slot_holders()
+        for order in holders:
             level = order.slot[1]
             if 0 <= level < levels:
                 held[order.slot] = order
@@ -251,7 +249,7 @@ class OrderEmitter:
         tol = self._tolerances()
         self.requote_at = None
         paced = self.backoff.paced(self.last_action, self.config.min_requote_interval_ms)
-        for action in reconcile(desired, held, now=now, last_action=paced, tol=tol):
+        for action in reconcile(desired, held, now=now, last_action=paced, tol=tol, keeps=False):
             if action.kind is ActionKind.CANCEL and action.order is not None:
                 self.cancel(action.order, now, out, action.reason)
             elif action.kind is ActionKind.AMEND and action.order and action.quote:

@@ -160,6 +160,11 @@ class Ledger:
         self._asset_prices: dict[str, Decimal] = {}  # their last price in the quote asset
         self.adjustments: deque[PositionAdjustment] = deque(maxlen=100)
         self.last_funding_ts: int | None = None
+        # The last equity() and what it was computed from (see equity).
+        self._equity_memo: (
+            tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal | None, int, Decimal]
+            | None
+        ) = None
 
     # --- inputs -----------------------------------------------------------------------
     def on_fill(self, fill: Fill, mid: Decimal | None) -> bool:
@@ -380,8 +385,35 @@ class Ledger:
     def equity(self) -> Decimal:
         """Session equity: realised + unrealised − fees (those paid in another asset at its
         price, once known) + funding (zero at creation)."""
+        # Every decision asks; between fills and marks nothing it reads changes. The last
+        # result is reused while each Decimal it read is the very same object (an equal value
+        # could print differently: identity, not ==) and no fee is booked in another asset.
+        memo = self._equity_memo
+        if (
+            memo is not None
+            and memo[0] is self.realised
+            and memo[1] is self.fees
+            and memo[2] is self.funding
+            and memo[3] is self.entry_price
+            and memo[4] is self._mark
+            and memo[5] is self._last_fill_price
+            and memo[6] == self.position_lots
+            and not self._other_fees
+        ):
+            return memo[7]
         with localcontext(_EXACT):
-            return self._equity_raw()
+            equity = self._equity_raw()
+        self._equity_memo = (
+            self.realised,
+            self.fees,
+            self.funding,
+            self.entry_price,
+            self._mark,
+            self._last_fill_price,
+            self.position_lots,
+            equity,
+        )
+        return equity
 
     def snapshot(self) -> LedgerSnapshot:
         """All numbers at this moment, as an immutable record."""

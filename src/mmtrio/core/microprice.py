@@ -16,13 +16,18 @@ def microprice(bid_px: float, bid_qty: float, ask_px: float, ask_qty: float) -> 
     positive — an empty side is not a top of book — and the book must not be crossed or
     locked; otherwise ParameterError, so the caller goes to its "cannot quote" path.
     """
-    if type(bid_px) is int and type(ask_px) is int and type(bid_qty) is int and type(ask_qty) is int:
-        # The book's own touch (int ticks and lots), every plan: _positive's int case inlined.
-        if bid_px > 0 and ask_px > 0 and bid_qty > 0 and ask_qty > 0:
-            bid, ask, bq, aq = float(bid_px), float(ask_px), float(bid_qty), float(ask_qty)
-        else:
-            bid, ask = _positive(bid_px, "bid price"), _positive(ask_px, "ask price")
-            bq, aq = _positive(bid_qty, "bid size"), _positive(ask_qty, "ask size")
+    if (
+        type(bid_px) is int
+        and type(ask_px) is int
+        and type(bid_qty) is int
+        and type(ask_qty) is int
+        and bid_px > 0
+        and ask_px > 0
+        and bid_qty > 0
+        and ask_qty > 0
+    ):
+        # The book's own touch (positive int ticks and lots), every plan: _positive's answers.
+        bid, ask, bq, aq = float(bid_px), float(ask_px), float(bid_qty), float(ask_qty)
     else:
         bid = _positive(bid_px, "bid price")
         ask = _positive(ask_px, "ask price")

@@ -15,6 +15,7 @@ from collections import OrderedDict
 
 from mmtrio.core.events import Side, TimeInForce
 from mmtrio.core.order_states import (
+    TERMINAL,
     TRANSITIONS,
     Order,
     OrderState,
@@ -48,7 +49,6 @@ class OrderTrackerBase:
         # (version, earliest cancel deadline, any live order UNKNOWN) of the live orders: the
         # strategy asks every decision; they can only change with the version (_live_summary).
         self._summary: tuple[int, int | None, bool] | None = None
-        self._exposure: tuple[int, tuple[int, int]] | None = None  # (version, exposure)
 
     # --- queries ------------------------------------------------------------------------
     def get(self, client_id: str) -> Order | None:
@@ -73,21 +73,38 @@ class OrderTrackerBase:
             if cid not in held and self._orders[cid].state is not OrderState.UNKNOWN
         ]
 
+    def slot_holders(self) -> tuple[list[Order], list[Order]]:
+        """(live orders holding their slot, :meth:`orphans`), each oldest first (new lists):
+        the emitter's every reconciliation reads both, in one scan."""
+        holding = set(self._slots.values())  # an order's slot never changes: its own slot
+        orders = self._orders
+        holders: list[Order] = []
+        orphans: list[Order] = []
+        for cid in self._live:
+            order = orders[cid]
+            if cid in holding:
+                holders.append(order)
+            elif order.state is not OrderState.UNKNOWN:
+                orphans.append(order)
+        return holders, orphans
+
     def worst_case_exposure(self) -> tuple[int, int]:
         """(buy lots, sell lots) that could still fill: every non-terminal order at its worst."""
-        # Every place and amend asks; the live orders' records change only with ``version``
-        # (as for _live_summary): one scan per version.
-        memo = self._exposure
-        if memo is not None and memo[0] == self.version:
-            return memo[1]
         buy = sell = 0
+        orders = self._orders
         for cid in self._live:
-            order = self._orders[cid]
-            if order.side is Side.BUY:
-                buy += order.worst_case_remaining
-            else:
-                sell += order.worst_case_remaining
-        self._exposure = (self.version, (buy, sell))
+            order = orders[cid]
+            # Order.worst_case_remaining written out (every place and amend asks).
+            if order.state in TERMINAL:
+                continue
+            amend = order.pending_amend
+            qty = order.qty if amend is None else max(order.qty, amend[1])
+            remaining = qty - order.filled
+            if remaining > 0:
+                if order.side is Side.BUY:
+                    buy += remaining
+                else:
+                    sell += remaining
         return buy, sell
 
     def next_deadline(self) -> int | None:
@@ -247,9 +264,10 @@ class OrderTrackerBase:
         updated = replace_order(order, facts)
         self._orders[order.client_id] = updated
         self.version += 1
-        if state.terminal or trigger is T.CANCEL_TIMEOUT:
+        terminal = state in TERMINAL  # state.terminal, asked once
+        if terminal or trigger is T.CANCEL_TIMEOUT:
             self._release_slot(updated)
-        if state.terminal and order.client_id in self._live:
+        if terminal and order.client_id in self._live:
             del self._live[order.client_id]
             self._remember_terminal(order.client_id)
         return updated

@@ -108,17 +108,20 @@ def reconcile(
     now: int,
     last_action: Mapping[Slot, int],
     tol: Tolerances,
+    keeps: bool = True,
 ) -> list[SlotAction]:
     """One action per slot that is desired or held; cancels first, then amends, then places.
 
     Cancels go first so that a slot's old quote leaves before anything new is sent, and the
     risk checks of the amends/places that follow see the smallest exposure they can.
+    ``keeps=False`` leaves the KEEP actions out (the emitter, which has nothing to do for
+    them, reconciles every few decisions and most slots are kept).
     """
     # One list per kind, joined cancels first: the order a stable sort by kind gives.
     cancels: list[SlotAction] = []
     amends: list[SlotAction] = []
     places: list[SlotAction] = []
-    keeps: list[SlotAction] = []
+    kept: list[SlotAction] = []
     waits: list[SlotAction] = []
     max_bid, min_ask = _opposite_extremes(desired)
     # Bids before asks ("BUY" < "SELL"), then by level.
@@ -144,7 +147,8 @@ def reconcile(
         elif quote is None:
             cancels.append(SlotAction(ActionKind.CANCEL, slot, None, order, "slot not quoted"))
         elif _within(order, quote, tol) and not _crosses_desired(order, max_bid, min_ask):
-            keeps.append(SlotAction(ActionKind.KEEP, slot, quote, order, "within tolerance"))
+            if keeps:
+                kept.append(SlotAction(ActionKind.KEEP, slot, quote, order, "within tolerance"))
         elif paced:
             waits.append(
                 SlotAction(ActionKind.WAIT, slot, quote, order, "requote pacing", paced_until)
@@ -153,4 +157,4 @@ def reconcile(
             amends.append(SlotAction(ActionKind.AMEND, slot, quote, order, "reprice"))
         else:
             cancels.append(SlotAction(ActionKind.CANCEL, slot, quote, order, "reprice"))
-    return [*cancels, *amends, *places, *keeps, *waits]
+    return [*cancels, *amends, *places, *kept, *waits]
