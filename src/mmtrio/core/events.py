@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 from decimal import Decimal
 
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.rejects import RejectKind
 
 Level = tuple[int, int]
@@ -66,6 +67,7 @@ class ExecType(enum.Enum):
 # --- market data ---------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BookSnapshot:
     """The whole book (as deep as the venue sends it). ``seq`` is the venue's sequence of
@@ -78,6 +80,7 @@ class BookSnapshot:
     seq: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BookDelta:
     """A change to the book, known by the venue's sequencer to follow the previous one.
@@ -97,6 +100,7 @@ class BookDelta:
     first_seq: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Trade:
     """A public trade. ``buyer_is_maker`` True means the aggressor sold."""
@@ -113,6 +117,7 @@ class Trade:
         return Side.SELL if self.buyer_is_maker else Side.BUY
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BookTicker:
     """Best bid and ask. ``seq`` names the book state it shows (the venue's sequence)."""
@@ -126,6 +131,7 @@ class BookTicker:
     seq: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MarkPrice:
     symbol: str
@@ -139,6 +145,7 @@ class MarkPrice:
 # --- our orders and account ----------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution of one of our orders, identified by the venue trade id."""
@@ -156,6 +163,7 @@ class Fill:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """An order's new state (a venue push, or an order query result).
@@ -252,6 +260,7 @@ class FundingPayment:
 # --- outcomes of our own requests (from execution) -----------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PlaceAccepted:
     client_id: str
@@ -259,6 +268,7 @@ class PlaceAccepted:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PlaceRejected:
     """The venue definitely did not create the order (``kind`` says why; ``code`` is the
@@ -271,6 +281,7 @@ class PlaceRejected:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AmendAccepted:
     client_id: str
@@ -279,6 +290,7 @@ class AmendAccepted:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AmendRejected:
     client_id: str
@@ -288,12 +300,14 @@ class AmendRejected:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CancelAccepted:
     client_id: str
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CancelRejected:
     """The venue refused the cancel. UNKNOWN_ORDER means the order is already gone."""
@@ -305,6 +319,7 @@ class CancelRejected:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OutcomeUnknown:
     """A request's outcome is unknown (timeout, 5xx): resolve by query before resubmitting."""
@@ -315,6 +330,7 @@ class OutcomeUnknown:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderNotFound:
     """A query by client id says the venue has no such order."""
@@ -326,6 +342,7 @@ class OrderNotFound:
 # --- runtime and operator --------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Timer:
     """A wake-up the core asked for via ``next_deadline()``; ``ts`` is the deadline reached."""

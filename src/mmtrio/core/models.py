@@ -26,9 +26,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from mmtrio.core.frozen import fast_init
 from mmtrio.errors import ParameterError
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class QuoteDistances:
     """Model output: distances of the bid and ask from the reference price, in ticks."""

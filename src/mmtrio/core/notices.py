@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtrio.core.events import Side
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.ledger import LedgerSnapshot
 from mmtrio.core.orders import OrderState
 from mmtrio.core.risk import InventoryBand, TradingState
@@ -41,6 +42,7 @@ NOTICE_KINDS = frozenset(
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Notice:
     """One record for the journal/log/status: ``kind`` (see NOTICE_KINDS), time, message, data."""

@@ -27,6 +27,7 @@ from operator import attrgetter
 from typing import Final
 
 from mmtrio.core.events import Side, TimeInForce
+from mmtrio.core.frozen import fast_init
 from mmtrio.errors import OrderStateError
 
 
@@ -228,6 +229,7 @@ TRANSITIONS: Final[dict[tuple[OrderState, Trigger], Target]] = _build_table()
 """The whole order state machine: ``(state, trigger) -> target``."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """One of our orders as the tracker knows it (immutable; the tracker swaps records)."""

@@ -69,6 +69,7 @@ from mmtrio.core.events import (
     PlaceAccepted,
     PlaceRejected,
 )
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.order_states import (
     FATES,
     REQUEST_TRIGGERS,
@@ -104,6 +105,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderChange:
     """What one event did. ``fill`` is a new (deduplicated) fill to book, even if nothing else

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtrio.core.events import Side
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.guards import GuardVerdict, TradingState
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.risk_limits import InventoryBand, RiskLimits, band_for
 from mmtrio.errors import ParameterError
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RiskDecision:
     """Outcome of a pre-trade check; ``reason`` always says why (accepted or not)."""

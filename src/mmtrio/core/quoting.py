@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from mmtrio.core.defence import Widening, widen
 from mmtrio.core.events import Side
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.models import (
     QuoteDistances,
@@ -47,6 +48,7 @@ class QuoteModel(enum.Enum):
     GLFT = "GLFT"  # Guéant–Lehalle–Fernandez-Tapia closed form
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MarketView:
     """What quoting needs from the book: best prices in ticks (None = side empty), mid and
@@ -58,6 +60,7 @@ class MarketView:
     microprice: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ModelInputs:
     """Estimated model inputs (units in `mmtrio.core.models`): σ ticks/√s, A per s, k per tick.
@@ -199,6 +202,7 @@ class QuoteParams:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     side: Side
@@ -207,6 +211,7 @@ class Quote:
     qty_lots: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class QuoteSet:
     """Quotes best-first per side (one side may be empty), plus the reference used."""

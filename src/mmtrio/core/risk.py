@@ -46,6 +46,7 @@ from decimal import Decimal
 
 from mmtrio.core.account_guard import AccountGuard
 from mmtrio.core.events import Side
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.guards import (
     DrawdownTracker,
     FeedLatencyGuard,
@@ -77,6 +78,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RiskView:
     """What the strategy may do now; the single answer of :meth:`RiskManager.evaluate`."""

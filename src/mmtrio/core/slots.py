@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mmtrio.core.events import Side
+from mmtrio.core.frozen import fast_init
 from mmtrio.core.orders import Order, OrderState, Slot
 from mmtrio.core.quoting import Quote
 
@@ -52,6 +53,7 @@ class ActionKind(enum.Enum):
     WAIT = "wait"  # something is to be done but not yet (pending order or requote pacing)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SlotAction:
     """What to do with one slot. ``quote`` is the target (PLACE/AMEND/KEEP); ``order`` the
