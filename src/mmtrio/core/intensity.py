@@ -160,7 +160,8 @@ class IntensityEstimator:
             self.trades_without_mid += 1
             return
         last = self._arrivals[-1] if self._arrivals else None
-        if last is not None and last[0] == ts and last[1] == aggressor.sign:
+        sign = 1 if aggressor is Side.BUY else -1  # Side.sign, without the property call
+        if last is not None and last[0] == ts and last[1] == sign:
             depth = max(last[3], abs(price - last[2]))
             if depth != last[3]:
                 self._forget_depth(last[3])
@@ -169,7 +170,7 @@ class IntensityEstimator:
                 self._changes += 1
             return
         depth = abs(price - self._mid)
-        self._arrivals.append([float(ts), float(aggressor.sign), self._mid, depth])
+        self._arrivals.append([float(ts), float(sign), self._mid, depth])
         bisect.insort(self._depths, depth)
         self._changes += 1
         if len(self._arrivals) > self.max_arrivals:
