@@ -474,6 +474,7 @@ async def run_pipeline(
             profiler = Profiler(interval=0.0002, async_mode="disabled")
             profiler.start()
         steps0, msgs0, conflated0 = loop.steps, decoder.messages, inbox.conflated
+        commits0, rows0 = writer.batches, writer.written
         market0 = inbox.market_stats.received
         task_cpu = TaskCpu() if getattr(args, "cpu_by_task", False) else None
         if task_cpu is not None:
@@ -490,6 +491,7 @@ async def run_pipeline(
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         thread_ns, process_ns = time.thread_time_ns() - thread0, time.process_time_ns() - process0
         window_msgs = inbox.market_stats.received - market0
+        commits, rows = writer.batches - commits0, writer.written - rows0
         if task_cpu is not None:
             task_cpu.on = False
             trio.lowlevel.remove_instrument(task_cpu)
@@ -512,6 +514,9 @@ async def run_pipeline(
             "cpu_us_per_market_event": round(cpu * 1e6 / max(1, market_msgs), 1),
             "ws_messages_decoded": decoder.messages - msgs0,
             "repricing_events_per_s": round(events / wall, 1),
+            "journal_commits": commits,
+            "journal_rows": rows,
+            "journal_rows_per_market_event": round(rows / max(1, market_msgs), 3),
             "order_requests": execution.requests,
             "order_requests_over_ws": 0 if orders is None else orders.requests,
             "local_rejects": execution.local_rejects,

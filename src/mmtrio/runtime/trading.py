@@ -381,6 +381,23 @@ _OUTCOMES: dict[type, tuple[str, str]] = {
     CancelRejected: ("rejected", "cancel"),
     OrderNotFound: ("not_found", "query"),
 }
+_OUTCOME_FIELDS = ("client_id", "order_id", "code", "reason", "price", "qty")
+# Per outcome class: (outcome, op, the fields of _OUTCOME_FIELDS it has, whether it has a
+# reject ``kind``), worked out on its first outcome instead of probing seven attributes on
+# every outcome the loop journals.
+_OUTCOME_SHAPES: dict[type, tuple[str, str, tuple[str, ...], bool]] = {}
+
+
+def _outcome_shape(event: Event) -> tuple[str, str, tuple[str, ...], bool] | None:
+    cls = type(event)
+    shape = _OUTCOME_SHAPES.get(cls)
+    if shape is None:
+        names = _OUTCOMES.get(cls)
+        if names is None:
+            return None
+        present = tuple(k for k in _OUTCOME_FIELDS if hasattr(event, k))
+        shape = _OUTCOME_SHAPES[cls] = (*names, present, hasattr(event, "kind"))
+    return shape
 
 
 class JournalRecorder:
@@ -417,17 +434,15 @@ class JournalRecorder:
                 self._durable = append(js.fill(event.fill, ts, bid, ask))
                 return True
             return False
-        elif type(event) in _OUTCOMES:
-            outcome, op = _OUTCOMES[type(event)]
-            payload = {
-                k: getattr(event, k)
-                for k in ("client_id", "order_id", "code", "reason", "price", "qty")
-                if hasattr(event, k)
-            }
-            kind = getattr(event, "kind", None)
+        elif (shape := _outcome_shape(event)) is not None:
+            outcome, op, names, has_kind = shape
+            payload: dict[str, Any] = {"outcome": outcome, "op": op}
+            for k in names:
+                payload[k] = getattr(event, k)
+            kind = getattr(event, "kind", None) if has_kind else None
             if kind is not None:
                 payload["kind"] = kind.value
-            append(js.Record(js.Kind.ORDER_OUTCOME, ts, {"outcome": outcome, "op": op, **payload}))
+            append(js.Record(js.Kind.ORDER_OUTCOME, ts, payload))
         elif isinstance(event, OutcomeUnknown):
             append(
                 js.Record(

@@ -21,7 +21,7 @@ from mmtrio.core.events import (
     PositionUpdate,
     Side,
 )
-from mmtrio.errors import ProtocolError
+from mmtrio.errors import MmtrioError, ProtocolError
 from mmtrio.venues.binance.codec_fields import (
     EXEC_TYPE,
     ORDER_STATUS,
@@ -78,6 +78,11 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
     Fee sign: Binance ``n`` is the commission paid (positive); a maker rebate arrives negative,
     which is exactly Fill.fee's convention, so it passes through unchanged.
     """
+    fast = _order_update_fast(obj, lookup)
+    return fast if fast is not None else _order_update_checked(obj, lookup)
+
+
+def _order_update_checked(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
     k = "ORDER_TRADE_UPDATE"
     o = get_obj(obj, "o", k)
     ic = lookup(get_str(o, "s", k), k)
@@ -117,6 +122,46 @@ def parse_order_trade_update(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate:
         ts=get_int(obj, "E", k),
         fill=fill,
     )
+
+
+_SIDES = {side.value: side for side in Side}
+_FAST_MISS = (LookupError, TypeError, ValueError, ArithmeticError, MmtrioError)
+
+
+def _order_update_fast(obj: Obj, lookup: InstrumentLookup) -> OrderUpdate | None:
+    """An order update without a fill (new, amended, cancelled: most of them), read without
+    the named accessors; None at the first thing the checked parser would refuse or that
+    carries a fill, and the checked parser reads it again (the same result or ProtocolError,
+    as for the market stream's fast paths in :mod:`.codec_market`)."""
+    if type(obj) is not dict:
+        return None
+    o, ts = obj.get("o"), obj.get("E")
+    if type(o) is not dict or type(ts) is not int:
+        return None
+    symbol, client_id, order_id = o.get("s"), o.get("c"), o.get("i")
+    if type(symbol) is not str or type(client_id) is not str or type(order_id) is not int:
+        return None
+    p, q, z, reduce_only = o.get("p"), o.get("q"), o.get("z"), o.get("R")
+    if type(p) is not str or type(q) is not str or type(z) is not str:
+        return None
+    if type(reduce_only) is not bool:
+        return None
+    try:
+        exec_type = EXEC_TYPE[o["x"]]
+        if exec_type is ExecType.TRADE:
+            return None
+        side, status, tif = _SIDES[o["S"]], ORDER_STATUS[o["X"]], TIME_IN_FORCE[o["f"]]
+        ic = lookup(symbol, "ORDER_TRADE_UPDATE")
+        ticks, qty, cum_qty = ic.px(p), ic.qty(q), ic.qty(z)
+    except _FAST_MISS:
+        return None
+    if ticks < 0 or qty < 0 or cum_qty < 0 or cum_qty > qty:
+        return None
+    return OrderUpdate(
+        symbol=ic.instrument.symbol, client_id=client_id, order_id=order_id, side=side,
+        exec_type=exec_type, status=status, price=ticks, qty=qty, cum_qty=cum_qty,
+        time_in_force=tif, reduce_only=reduce_only, ts=ts, fill=None,
+    )  # fmt: skip
 
 
 def parse_trade_lite(obj: Obj, lookup: InstrumentLookup) -> TradeLite:
