@@ -263,3 +263,32 @@ def test_seed_205635_a_fill_that_raced_a_journal_full_stop_is_booked_at_once(
     monkeypatch.setattr(ReconcilerService, "at_stop", after_the_watch)
     defective = run_one(205635, 60.0, tmp_path / "defective")
     assert skipped and 2 in violated(defective), defective.result.violations
+
+
+def test_seed_213239_a_start_up_that_keeps_progressing_is_not_timed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """**Seed 213239 (60 s): a restarted bot gave up its start-up, exit 1, while the venue
+    was answering.** Bot 2 started at 18 s into stacked faults: 1.4 s and 0.9 s latency
+    spikes (its time reads timed out), an 8 s half-open link, a -1000, three rounds of 429s,
+    then a 12 s clock skew at 45 s (two -1021s on its reconciliation reads) and its reversal
+    at 49 s. It finished the clock sync, the instrument and the account one after another,
+    but the 30 s start-up deadline counted the whole start-up (less the 429 waits) and
+    stopped it at 55.4 s: "took over 30 s", exit 1 (invariant 10). Fixed in
+    ``runtime/engine_startup.py``: each finished step gives the next a whole 30 s
+    (``step_deadline``); a venue that stops answering still ends start-up within 30 s."""
+    from mmtrio.runtime import engine_startup
+
+    fixed = run_one(213239, 60.0, tmp_path / "fixed")
+    assert fixed.result.faults.get("clock_skew") == 1
+    assert fixed.result.faults.get("half_open") == 1
+    assert fixed.result.violations == [], fixed.result.violations
+    logs = "".join(p.read_text() for p in Path(fixed.result.out_dir).glob("bot-*.log"))
+    assert "Timestamp for this request is outside of the recvWindow" in logs
+    assert "made no progress" not in logs
+    # The defect put back: the deadline set once, for the whole start-up.
+    monkeypatch.setattr(engine_startup, "step_deadline", lambda deadline, _now: deadline)
+    defective = run_one(213239, 60.0, tmp_path / "defective")
+    assert 10 in violated(defective), defective.result.violations
+    logs = "".join(p.read_text() for p in Path(defective.result.out_dir).glob("bot-*.log"))
+    assert "start-up made no progress for 30 s (reconciliation did not finish)" in logs

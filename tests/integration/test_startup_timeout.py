@@ -29,6 +29,6 @@ async def test_a_start_up_the_venue_stalls_past_its_deadline_stops_without_a_tra
                 code = await engine.run()
     text = "".join(lines)
     assert code == EXIT_FAILED, text[-3000:]
-    said = next(line for line in lines if "took over 1.5 s" in line)
+    said = next(line for line in lines if "made no progress for 1.5 s" in line)
     assert "the venue answers too slowly or not at all" in said and "stopping" in said
     assert "Traceback" not in text and "crashed" not in text, text[-3000:]

@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 from mmtrio.chaos.barred import settle_end
 from mmtrio.chaos.evidence import JournalRecord, ProcessRecord, Snapshot, Violation
 
-# The bot's own start-up deadline (runtime.engine.SESSION_START_TIMEOUT_S): a bot that has
-# not reconciled by then has failed its start, which other invariants judge.
+# The bot's own start-up deadline for a step (runtime.engine_startup.SESSION_START_TIMEOUT_S),
+# the fallback for an incarnation with no start reconcile record: orders seen while it is still
+# starting after that count as unknown. Conservative: since DST seed 213239 each finished step
+# gives the next 30 s, so a start-up the venue keeps answering may reconcile later (its record
+# then counts).
 STARTUP_BUDGET_MS = 30_000
 
 

@@ -36,6 +36,12 @@ from mmtrio.venues.protocol import PacedRequests, VenueSession
 SESSION_START_TIMEOUT_S = 30.0
 
 
+def step_deadline(deadline: float, now: float) -> float:
+    """Start-up's deadline once a step has finished at ``now``: a whole
+    :data:`SESSION_START_TIMEOUT_S` for the next step (never earlier than it was)."""
+    return max(deadline, now + SESSION_START_TIMEOUT_S)
+
+
 class EngineStartup(EngineBase):
     """The start-up layer of :class:`~mmtrio.runtime.engine.Engine`."""
 
@@ -62,6 +68,13 @@ class EngineStartup(EngineBase):
         against the start-up deadline: crashing would only restart into the same back-off.
         A read that failed otherwise (5xx, lost connection, clock skew) is tried again after
         a second, within the deadline (chaos seed 50: one 500 crashed a restarted bot).
+        The deadline is for a venue that stopped answering, so each step that finishes
+        (clock sync, the instrument, the account, reconciliation) gives the next one a whole
+        :data:`SESSION_START_TIMEOUT_S` again (decision, DST seed 213239: a bot restarted
+        into 37 s of stacked faults, an 8 s half-open link, 1.4 s latency spikes, 429s and a
+        12 s clock skew and its reversal, finished a step every few seconds and was stopped,
+        exit 1, only because the whole start-up had passed 30 s). Start-up stays bounded: five
+        steps of at most 30 s each, plus the waits the venue asked for.
         The persisted back-off (``venue_block.json``) is waited out here too, inside the
         scope a stop request cancels: waited before it (as it was), a SIGTERM was noted and
         ignored until the wait ended (chaos seed 26: a bot restarted into a 418 ban slept
@@ -72,6 +85,15 @@ class EngineStartup(EngineBase):
             if self.ended.stop_reason is not None:
                 scope.cancel()
             scope.deadline = trio.current_time() + SESSION_START_TIMEOUT_S
+            step = ["clock sync"]
+
+            def finished(done: str, following: str) -> None:  # progress: a new 30 s
+                step[0] = following
+                later = step_deadline(scope.deadline, trio.current_time())
+                if later > scope.deadline:
+                    scope.deadline = later
+                    self.surface.extend_start(SESSION_START_TIMEOUT_S)
+                logger.debug("start-up: {} done; {} next", done, following)
 
             def waited(seconds: float, exc: VenueError) -> None:
                 if isinstance(exc, RateLimited):  # the venue's wait: not start-up's slowness
@@ -103,6 +125,7 @@ class EngineStartup(EngineBase):
                 self.surface.extend_start(blocked_s)
                 await block.wait()
                 clock = await session.sync_clock()
+                finished("clock sync", "the instrument")
                 if not clock.measured:  # trading goes on: a refused timestamp resyncs it
                     logger.warning(
                         "clock offset not measured at start, {} ms assumed: {}",
@@ -111,6 +134,7 @@ class EngineStartup(EngineBase):
                     )
                 instrument = await session.load_instrument()
                 self.instrument_read = True
+                finished("the instrument", "the account")
                 writer.append(js.instrument_record(instrument, wall_ms()))
                 logger.info(
                     "{} {} ({}): tick {}, lot {}, min notional {} (read from the venue)",
@@ -122,6 +146,7 @@ class EngineStartup(EngineBase):
                     instrument.min_notional,
                 )
                 self._account = await check_account_at_start(session, instrument, self.config)
+                finished("the account", "reconciliation")
                 running = assemble(
                     self.config,
                     self.venue,
@@ -143,6 +168,7 @@ class EngineStartup(EngineBase):
                 report = await running.reconciler.recover(
                     adopt=self.config.runtime.foreign_orders == "adopt"
                 )
+                finished("reconciliation", "the dead-man's first arm")
                 if session.capabilities.deadman:
                     # Before the loop runs: no order of ours goes out unprotected, and an
                     # earlier process's countdown (even one its refresh held by a silent
@@ -179,9 +205,9 @@ class EngineStartup(EngineBase):
                 logger.info("stopped during start-up ({})", self.ended.stop_reason)
                 return False
             raise StartupTimeout(
-                "start-up (clock sync, instrument, reconciliation and the dead-man's first "
-                f"arm) took over {SESSION_START_TIMEOUT_S:g} s: the venue answers too slowly "
-                "or not at all (check its status page and this host's network)"
+                f"start-up made no progress for {SESSION_START_TIMEOUT_S:g} s ({step[0]} did "
+                "not finish): the venue answers too slowly or not at all (check its status "
+                "page and this host's network)"
             )
         running.loop.drain_startup(self.clock_ms())
         if report.commands:
