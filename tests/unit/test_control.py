@@ -232,3 +232,52 @@ def test_the_control_socket_is_claimed_by_one_bot_whatever_the_timing(
             claim_control_socket(path, "btc-b")
     finally:
         os.close(fd)
+
+
+async def test_the_socket_file_appears_only_once_it_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sees the socket file is never refused: the bot binds and listens under
+    a private name and links it into place (CI once saw "Connection refused" from a status
+    request that landed between bind and listen). A path taken meanwhile is refused, naming
+    the path, and no private name is left behind."""
+    import os
+    import socket as stdsocket
+
+    from mmtrio.runtime import control
+
+    path = tmp_path / "ctl.sock"
+    accepted_at_link: list[bool] = []
+    real_link = os.link
+
+    def checking_link(src: Any, dst: Any) -> None:
+        assert not Path(dst).exists()
+        probe = stdsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+        try:
+            probe.connect(str(src))  # refused here if listen() had not run yet
+            accepted_at_link.append(True)
+        finally:
+            probe.close()
+        real_link(src, dst)
+
+    monkeypatch.setattr(control.os, "link", checking_link)
+
+    async def handler(req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve_control, path, handler)
+        assert accepted_at_link == [True]
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert sorted(os.listdir(tmp_path)) == ["ctl.sock"]
+        nursery.cancel_scope.cancel()
+    assert not path.exists()
+
+    def racing_link(src: Any, dst: Any) -> None:
+        Path(dst).write_text("")  # another process got there between the check and the link
+        real_link(src, dst)
+
+    monkeypatch.setattr(control.os, "link", racing_link)
+    with pytest.raises(ControlError, match=f"another process bound the control socket {path}"):
+        await serve_control(path, handler)
+    assert sorted(os.listdir(tmp_path)) == ["ctl.sock"]

@@ -199,15 +199,26 @@ def _bind_unix(path: Path) -> trio.socket.SocketType:
             )
         check_control_socket_free(path)
         path.unlink()  # stale: left by a bot that was killed
+    # Bind and listen under a private name, then link it into place: the socket appears at
+    # ``path`` only once it accepts connections, so a client that sees the file is never
+    # refused (bind-then-listen at ``path`` left a window in which `mmtrio ctl` failed with
+    # "Connection refused" on a loaded machine). link(2), unlike rename, refuses to replace a
+    # socket another process put there meanwhile.
+    staging = path.with_name(f".ctl-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        staging.unlink()  # left by a process with this pid that was killed
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # umask while binding so the socket never exists with group/other access, not even
     # between bind and chmod. A stdlib bind is synchronous, so no other task runs meanwhile.
     old = os.umask(0o177)
     try:
-        raw.bind(str(path))
+        raw.bind(str(staging))
+        os.chmod(staging, 0o600)
+        raw.listen(8)
+        os.link(staging, path)
     except OSError as exc:
         raw.close()
-        if exc.errno == errno.EADDRINUSE:  # bound meanwhile by a process that did not claim it
+        if exc.errno == errno.EEXIST:  # bound meanwhile by a process that did not claim it
             raise ControlSocketInUseError(
                 f"another process bound the control socket {path} while this bot was "
                 "starting; stop it first, or give this bot its own runtime.control_socket"
@@ -217,8 +228,8 @@ def _bind_unix(path: Path) -> trio.socket.SocketType:
         ) from None
     finally:
         os.umask(old)
-    os.chmod(path, 0o600)
-    raw.listen(8)
+        with contextlib.suppress(FileNotFoundError):
+            staging.unlink()
     raw.setblocking(False)
     sock = trio.socket.from_stdlib_socket(raw)
     return sock
@@ -240,10 +251,11 @@ async def serve_control(
                 stream = await listener.accept()
                 nursery.start_soon(_serve_one, stream, handler)
     finally:
-        with trio.CancelScope(shield=True):
-            await listener.aclose()
+        # Unlink before closing, so a client never finds a socket file that refuses it.
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # noqa: ASYNC240  (a tiny unlink during shutdown)
+        with trio.CancelScope(shield=True):
+            await listener.aclose()
 
 
 # --- control socket: client ------------------------------------------------------------------
