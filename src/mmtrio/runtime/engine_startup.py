@@ -85,10 +85,11 @@ class EngineStartup(EngineBase):
             if self.ended.stop_reason is not None:
                 scope.cancel()
             scope.deadline = trio.current_time() + SESSION_START_TIMEOUT_S
-            step = ["clock sync"]
+            step = "clock sync"
 
             def finished(done: str, following: str) -> None:  # progress: a new 30 s
-                step[0] = following
+                nonlocal step
+                step = following
                 later = step_deadline(scope.deadline, trio.current_time())
                 if later > scope.deadline:
                     scope.deadline = later
@@ -205,7 +206,7 @@ class EngineStartup(EngineBase):
                 logger.info("stopped during start-up ({})", self.ended.stop_reason)
                 return False
             raise StartupTimeout(
-                f"start-up made no progress for {SESSION_START_TIMEOUT_S:g} s ({step[0]} did "
+                f"start-up made no progress for {SESSION_START_TIMEOUT_S:g} s ({step} did "
                 "not finish): the venue answers too slowly or not at all (check its status "
                 "page and this host's network)"
             )
