@@ -75,6 +75,7 @@ async def test_order_socket_back_offs_and_cancel_alls_reach_the_metrics(tmp_path
         # both 429s met, each a back-off; a second each, one after the other
         assert engine.sim_venue.limiter.count_429 == 2
         assert got[("mmtrio_venue_backoffs_total", (("reason", "venue"),))] == 2
+        assert got[("mmtrio_venue_backoffs_total", (("reason", "venue_ban"),))] == 0  # no 418
         assert 1.0 <= got[("mmtrio_venue_backoff_seconds_total", (("reason", "venue"),))] <= 3.0
         assert ("mmtrio_venue_backoffs_total", (("reason", "rate_budget"),)) in got
         assert got[("mmtrio_notices_total", (("kind", "cancel_all"),))] == 0

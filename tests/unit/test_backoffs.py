@@ -32,11 +32,22 @@ def by_reason(backoffs: Backoffs) -> dict[str, tuple[int, float]]:
     return {t.reason: (t.count, t.seconds) for t in backoffs.tallies()}
 
 
-def test_nothing_yet_is_two_zero_reasons() -> None:
+def test_nothing_yet_is_three_zero_reasons() -> None:
     assert Backoffs(Clock()).tallies() == (
         BackoffTally("venue", 0, 0.0),
+        BackoffTally("venue_ban", 0, 0.0),
         BackoffTally("rate_budget", 0, 0.0),
     )
+
+
+def test_a_ban_is_counted_apart_from_the_rate_limits() -> None:
+    """A 418 is the back-off an operator must be woken for: its own reason, its own time."""
+    now = Clock()
+    b = Backoffs(now)
+    b.venue(now.now + 1_000)  # a 429
+    b.venue(now.now + 120_000, banned=True)  # then a 418: two minutes
+    now.now += 200_000
+    assert by_reason(b) == {"venue": (1, 1.0), "venue_ban": (1, 120.0), "rate_budget": (0, 0.0)}
 
 
 def test_venue_back_offs_count_each_answer_and_overlapping_waits_once() -> None:
@@ -67,7 +78,7 @@ def test_budget_waits_count_each_request_and_the_time_any_waited() -> None:
         now.now += 500
     now.now += 7_000  # nobody waits
     b.budget_refused()
-    assert by_reason(b) == {"venue": (0, 0.0), "rate_budget": (3, 2.5)}
+    assert by_reason(b) == {"venue": (0, 0.0), "venue_ban": (0, 0.0), "rate_budget": (3, 2.5)}
 
 
 def test_a_wait_cut_short_still_ends() -> None:

@@ -123,20 +123,23 @@ async def test_a_back_off_is_reported_with_its_wall_clock_end() -> None:
             429, json={"code": -1003, "msg": "Too many requests"}, headers={"Retry-After": "7"}
         )
     )
-    blocked: list[int] = []
+    blocked: list[tuple[int, bool]] = []
     rest = make(venue)
-    rest._on_blocked = blocked.append
+    rest._on_blocked = lambda until, banned: blocked.append((until, banned))
     with pytest.raises(RateLimited):
         await rest.place_order(PLACE)
-    assert blocked == [LOCAL_MS + 1 + 7_000]  # +1: never before the client's own end
+    assert blocked == [(LOCAL_MS + 1 + 7_000, False)]  # +1: never before the client's own end
 
 
 async def test_418_is_a_ban() -> None:
     venue = Venue(lambda r: httpx.Response(418, json={"code": -1003, "msg": "banned"}))
+    blocked: list[tuple[int, bool]] = []
     async with make(venue) as rest:
+        rest._on_blocked = lambda until, banned: blocked.append((until, banned))
         with pytest.raises(RateLimited) as ei:
             await rest.cancel_order(CancelOrder("mm-1", "BTCUSDT"))
     assert ei.value.banned and ei.value.retry_after_s == 120.0
+    assert blocked == [(LOCAL_MS + 1 + 120_000, True)]  # told as a ban: counted apart
 
 
 async def test_5xx_is_unknown_and_never_retried_for_orders() -> None:

@@ -114,7 +114,7 @@ async def test_a_rate_limited_read_is_a_back_off_not_a_clock_reading(
     blocked: list[int] = []
     rest = ExtendedRest(
         "http://127.0.0.1:1", "key", clock_ms=local, transport=httpx.MockTransport(answer),
-        on_blocked=blocked.append,
+        on_blocked=lambda until, banned: blocked.append(until),
     )  # fmt: skip
     reading = await rest.sync_time("BTC-USD")
     assert len(sent) == 2 and reading.samples == 1  # the 429 is not a sample; the sync ends

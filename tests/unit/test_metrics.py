@@ -123,7 +123,11 @@ def test_order_socket_back_offs_and_cancel_alls_are_exported_with_their_labels()
             SampleConnection("user", True, 1, 12),
             SampleConnection("orders", False, 3, 41),
         ),
-        backoffs=(BackoffTally("venue", 2, 3.5), BackoffTally("rate_budget", 7, 0.25)),
+        backoffs=(
+            BackoffTally("venue", 2, 3.5),
+            BackoffTally("venue_ban", 1, 120.0),
+            BackoffTally("rate_budget", 7, 0.25),
+        ),
     )
     metrics = Metrics(lambda: view)
     got = samples(generate_latest(metrics.registry).decode())
@@ -137,6 +141,8 @@ def test_order_socket_back_offs_and_cancel_alls_are_exported_with_their_labels()
     assert got[("mmtrio_ws_messages_total", (("ws", "market"),))] == 900
     assert got[("mmtrio_venue_backoffs_total", (("reason", "venue"),))] == 2
     assert got[("mmtrio_venue_backoffs_total", (("reason", "rate_budget"),))] == 7
+    assert got[("mmtrio_venue_backoffs_total", (("reason", "venue_ban"),))] == 1
+    assert got[("mmtrio_venue_backoff_seconds_total", (("reason", "venue_ban"),))] == 120.0
     assert got[("mmtrio_venue_backoff_seconds_total", (("reason", "venue"),))] == 3.5
     assert got[("mmtrio_venue_backoff_seconds_total", (("reason", "rate_budget"),))] == 0.25
     assert got[("mmtrio_notices_total", (("kind", "cancel_all"),))] == 1

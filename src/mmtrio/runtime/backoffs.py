@@ -1,22 +1,25 @@
 """Rate-limit back-offs since start, by reason, and the time they held the bot back (metrics:
 ``mmtrio_venue_backoffs_total`` and ``mmtrio_venue_backoff_seconds_total``).
 
-Two reasons:
+Three reasons:
 
-- ``venue``: the venue answered a request with a rate limit (HTTP 429 or a 418 ban, over REST
-  or a WebSocket; an order, a read or the dead-man's refresh). Every venue package reports each
-  one with the end of its wait (``SessionHooks.on_blocked``), and nothing is sent to the venue
-  until then. A back-off an earlier process left (``venue_block.json``), waited out at start,
-  counts once too.
+- ``venue``: the venue answered a request with a rate limit (an HTTP 429 or the venue's
+  equivalent, over REST or a WebSocket; an order, a read or the dead-man's refresh). Every
+  venue package reports each one with the end of its wait (``SessionHooks.on_blocked``), and
+  nothing is sent to the venue until then. A back-off an earlier process left
+  (``venue_block.json``), waited out at start, counts once too.
+- ``venue_ban``: the venue banned this host for sending into a back-off (Binance's HTTP 418,
+  2 minutes to 3 days); reported and honoured as ``venue`` is, counted apart because it is
+  the one an operator must be woken for.
 - ``rate_budget``: our own rate budget held a request back: a cancel, cancel-all, query or
   paced read waited for room in the budget, a start-up read waited, or a place/amend was
   refused (never queued: it would be stale) because the budget had no room.
 
-Seconds count wall time, not requests: for ``venue`` from each answer to the end of its wait,
-overlapping waits once (ten concurrent requests answered 429 for the same second are one
-second); for ``rate_budget`` the time during which at least one request waited (a refused
-place/amend waits for nothing: it counts, without seconds). Read at scrape time, so a wait
-under way counts as far as it has gone.
+Seconds count wall time, not requests: for ``venue`` and ``venue_ban`` from each answer to
+the end of its wait, overlapping waits once (ten concurrent requests answered 429 for the same
+second are one second); for ``rate_budget`` the time during which at least one request waited
+(a refused place/amend waits for nothing: it counts, without seconds). Read at scrape time, so
+a wait under way counts as far as it has gone.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 VENUE = "venue"
+VENUE_BAN = "venue_ban"
 RATE_BUDGET = "rate_budget"
-REASONS = (VENUE, RATE_BUDGET)
+REASONS = (VENUE, VENUE_BAN, RATE_BUDGET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +76,16 @@ class Backoffs:
         self._clock_ms = clock_ms
         self._counts = dict.fromkeys(REASONS, 0)
         self._venue = _Covered()
+        self._ban = _Covered()
         self._waiting = 0  # requests waiting for the budget now
         self._waiting_since = 0
         self._budget_closed_ms = 0
 
-    def venue(self, until_ms: int) -> None:
-        """The venue asked for a back-off until ``until_ms`` (``SessionHooks.on_blocked``)."""
-        self._counts[VENUE] += 1
-        self._venue.cover(self._clock_ms(), until_ms)
+    def venue(self, until_ms: int, banned: bool = False) -> None:
+        """The venue asked for a back-off until ``until_ms``, or banned this host until then
+        (``SessionHooks.on_blocked``)."""
+        self._counts[VENUE_BAN if banned else VENUE] += 1
+        (self._ban if banned else self._venue).cover(self._clock_ms(), until_ms)
 
     def budget_refused(self) -> None:
         """A place or amend was refused because the rate budget had no room."""
@@ -107,8 +113,9 @@ class Backoffs:
             budget_ms += now - self._waiting_since
         return (
             BackoffTally(VENUE, self._counts[VENUE], self._venue.total_ms(now) / 1000),
+            BackoffTally(VENUE_BAN, self._counts[VENUE_BAN], self._ban.total_ms(now) / 1000),
             BackoffTally(RATE_BUDGET, self._counts[RATE_BUDGET], budget_ms / 1000),
         )
 
 
-__all__ = ["RATE_BUDGET", "REASONS", "VENUE", "BackoffTally", "Backoffs"]
+__all__ = ["RATE_BUDGET", "REASONS", "VENUE", "VENUE_BAN", "BackoffTally", "Backoffs"]

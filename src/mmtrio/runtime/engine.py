@@ -184,9 +184,9 @@ class Engine(EngineStartup, EngineBot):
             if usage_to:
                 usage_to[0].on_usage(usage)
 
-        def on_blocked(until_ms: int) -> None:
+        def on_blocked(until_ms: int, banned: bool) -> None:
             block.record_on_clock(until_ms, self.clock_ms)  # a restart honours it too
-            self.backoffs.venue(until_ms)  # the metrics count it
+            self.backoffs.venue(until_ms, banned)  # the metrics count it
 
         session = self.venue.open(
             self.settings,

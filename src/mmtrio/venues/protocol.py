@@ -396,9 +396,10 @@ class VenueCredentials:
 class SessionHooks:
     """Runtime callbacks a session calls (all optional).
 
-    ``on_blocked(until_ms)``: every rate-limit back-off the venue imposed, its end on
+    ``on_blocked(until_ms, banned)``: every rate-limit back-off the venue imposed, its end on
     ``clock_ms``, so the runtime can keep it beyond this process (a restart inside it must
-    wait too). ``on_usage``: the
+    wait too); ``banned`` when the answer was a ban of this host (Binance's HTTP 418), which
+    the metrics count apart. ``on_usage``: the
     venue's reported use of its limits (window name → count). ``clock_ms``: the local ms clock
     (Trio's, so virtual time reaches the venue package too).
 
@@ -410,7 +411,7 @@ class SessionHooks:
     """
 
     clock_ms: Callable[[], int]
-    on_blocked: Callable[[int], None] | None = None
+    on_blocked: Callable[[int, bool], None] | None = None
     on_usage: Callable[[dict[str, int | None]], None] | None = None
     http_transport: Any = None  # httpx.AsyncBaseTransport | None
     ws_connect: Any = None  # mmtrio.venues.wsconn.Connect | None

@@ -102,11 +102,11 @@ class BinanceRest(PatientReads):
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_blocked: Callable[[int], None] | None = None,
+        on_blocked: Callable[[int, bool], None] | None = None,
     ) -> None:
-        """``on_blocked(until_ms)`` (on ``clock_ms``) is told of every 429/418 back-off, so
-        the caller can keep it beyond this client's life (a restarted process must honour it
-        too).
+        """``on_blocked(until_ms, banned)`` (on ``clock_ms``) is told of every 429/418
+        back-off, ``banned`` for a 418, so the caller can keep it beyond this client's life (a
+        restarted process must honour it too).
         ``decoder`` may come later (:attr:`decoder`): exchangeInfo, time and the listen key
         need none, and the instrument the decoder needs is read from exchangeInfo."""
         if not base_url.startswith(("http://", "https://")):
@@ -361,7 +361,7 @@ class BinanceRest(PatientReads):
             self._blocked_until = until
         if self._on_blocked is not None:
             # +1: the ms clock truncates; end no earlier than ``_blocked_until``.
-            self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
+            self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000), err.banned)
 
     def check_blocked(self) -> None:
         """Raise RateLimited (nothing sent) while a 429/418 back-off is in force."""

@@ -63,7 +63,7 @@ class ExtendedRest(PatientReads):
         api_key: str,
         *,
         clock_ms: Callable[[], int],
-        on_blocked: Callable[[int], None] | None = None,
+        on_blocked: Callable[[int, bool], None] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -302,5 +302,5 @@ class ExtendedRest(PatientReads):
             if self._blocked_until is None or until > self._blocked_until:
                 self._blocked_until = until
             if self._on_blocked is not None:
-                self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000))
+                self._on_blocked(self._clock_ms() + 1 + math.ceil(wait * 1000), error.banned)
         raise error

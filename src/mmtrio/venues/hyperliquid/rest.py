@@ -64,7 +64,7 @@ class HyperliquidRest(PatientReads):
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_blocked: Callable[[int], None] | None = None,
+        on_blocked: Callable[[int, bool], None] | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"REST base URL {base_url!r} must start with http:// or https://")
@@ -182,7 +182,8 @@ class HyperliquidRest(PatientReads):
         if self._blocked_until is None or until > self._blocked_until:
             self._blocked_until = until
         if self._on_blocked is not None:
-            self._on_blocked(self._clock_ms() + 1 + math.ceil(wait_s * 1000))
+            # Hyperliquid documents no ban answer: a 429 only.
+            self._on_blocked(self._clock_ms() + 1 + math.ceil(wait_s * 1000), False)
 
     async def _on_transport_event(self, event: str, info: dict[str, Any]) -> None:
         # Just before the first byte leaves: a request that waited in the pool while a 429

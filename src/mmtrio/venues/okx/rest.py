@@ -107,7 +107,7 @@ class OkxRest(PatientReads):
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_blocked: Callable[[int], None] | None = None,
+        on_blocked: Callable[[int, bool], None] | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"REST base URL {base_url!r} must start with http:// or https://")
@@ -275,7 +275,8 @@ class OkxRest(PatientReads):
         if until > self._blocked_until.get(group, -math.inf):
             self._blocked_until[group] = until
         if self._on_blocked is not None:
-            self._on_blocked(self._clock_ms() + 1 + math.ceil(seconds * 1000))
+            # OKX documents no ban answer: its rate-limit codes are back-offs only.
+            self._on_blocked(self._clock_ms() + 1 + math.ceil(seconds * 1000), False)
 
     async def request(
         self,
