@@ -5,6 +5,11 @@ vector (numba compiles a flat array best); ``P_*`` name its slots, as
 :mod:`mmtrio.backtest.compiled.slots` names the engine's. :class:`FastParams` fills it from the
 strategy config and the backtest settings; :data:`FAST_AXES` are the config keys it reads, the
 only ones a fast sweep may vary (:func:`check_axes`).
+
+numba compiles the ``P_*`` values into the kernels as constants, and its disk cache checks only
+each kernel's own file: a change to the layout here that leaves the kernel modules untouched
+needs ``$NUMBA_CACHE_DIR`` (:mod:`mmtrio.backtest.compiled.jit`) cleared, or the cached kernels
+read the old slots.
 """
 
 from __future__ import annotations
