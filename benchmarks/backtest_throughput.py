@@ -394,7 +394,8 @@ def main() -> None:
         _memory_child(args.memory_child)
         return
     from mmtrio.backtest.compiled.engine import warm_up
-    from mmtrio.backtest.fastsweep import FastParams, _warm_fast
+    from mmtrio.backtest.fastsweep import _warm_fast
+    from mmtrio.backtest.fastsweep_params import FastParams
 
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")

@@ -81,9 +81,10 @@ from mmtrio.runtime.breaker import CircuitBreaker
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal import Journal
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.probe import LatencyProbe, ProbeTransport, Trace
-from mmtrio.runtime.trading import JournalRecorder, TradingLoop, make_clock_ms
+from mmtrio.runtime.trading import TradingLoop, make_clock_ms
 from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder, Record
 from mmtrio.venues.binance.costs import COSTS, ORDERS_1M, ORDERS_10S, WEIGHT

@@ -18,7 +18,7 @@ import pytest
 from mmtrio.backtest import report as bt_report
 from mmtrio.backtest.calibrate import GIVEN, Row
 from mmtrio.backtest.calibrate_report import verdicts
-from mmtrio.backtest.fastsweep import FAST_AXES, FastParams
+from mmtrio.backtest.fastsweep_params import FAST_AXES, FastParams
 from mmtrio.backtest.report import NO_TRADES, pnl_verdict
 from mmtrio.backtest.runner import BacktestSettings, run_backtest
 from mmtrio.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main

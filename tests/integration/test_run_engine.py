@@ -354,7 +354,7 @@ async def test_a_journal_that_cannot_write_stops_the_bot_and_cancels_everything(
     awaiting the commit of a fill before acting on it."""
     from mmtrio.errors import JournalError
     from mmtrio.runtime.journal import Journal
-    from mmtrio.runtime.trading import JournalRecorder
+    from mmtrio.runtime.journal_recorder import JournalRecorder
 
     cfg_path = write_config(tmp_path)
     engine = paper_engine(cfg_path)

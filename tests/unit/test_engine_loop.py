@@ -439,8 +439,8 @@ async def test_the_real_journal_has_the_fill_before_the_decision_and_no_wait_aft
 
     from mmtrio.core.events import ExecType, OrderStatus, TimeInForce
     from mmtrio.runtime.journal import JOURNAL_NAME, Journal
+    from mmtrio.runtime.journal_recorder import JournalRecorder
     from mmtrio.runtime.journal_writer import JournalWriter
-    from mmtrio.runtime.trading import JournalRecorder
 
     journal = Journal.open(tmp_path)
     journal.next_epoch()

@@ -145,7 +145,9 @@ def test_warm_ups_compile_every_specialisation_a_store_run_uses(
     writable arrays where a store hands read-only ones, so a cold cache compiled twice."""
     from mmtrio.backtest.compiled.engine import warm_up
     from mmtrio.backtest.compiled.loop import run_loop, skip_rows
-    from mmtrio.backtest.fastsweep import FastParams, _warm_fast, run_fast, run_fast_kernel
+    from mmtrio.backtest.fastsweep import _warm_fast, run_fast
+    from mmtrio.backtest.fastsweep_kernel import run_fast_kernel
+    from mmtrio.backtest.fastsweep_params import FastParams
 
     src = _slice(DATA / "btcusdt_20240718.gz", tmp_path / "slice.gz", 3000)
     store, inst = _store([src], tmp_path / "stores")

@@ -33,7 +33,7 @@ from mmtrio.core.events import (
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import JournalError
 from mmtrio.runtime import journal_schema as js
-from mmtrio.runtime.trading import JournalRecorder
+from mmtrio.runtime.journal_recorder import JournalRecorder
 
 
 def _plain(payload: Any) -> str:

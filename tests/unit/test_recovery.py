@@ -20,10 +20,10 @@ from mmtrio.core.events import Fill, Side
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime.journal import Journal
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconcile import ReconcileReport
 from mmtrio.runtime.recovery import StartArgs, recover_at_start
-from mmtrio.runtime.trading import JournalRecorder
 from tests.unit.test_reconcile import IDS, FakeVenue, new_mm, trade
 
 

@@ -27,10 +27,10 @@ from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal import Journal
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconcile import ReconcileReport
 from mmtrio.runtime.recovery import StartArgs, recover_at_start
-from mmtrio.runtime.trading import JournalRecorder
 from tests.unit.test_reconcile import IDS, MID, SYM, FakeVenue, new_mm, trade
 
 FOREIGN = "an order this bot does not know"

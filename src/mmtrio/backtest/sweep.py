@@ -215,7 +215,7 @@ def run_jobs(
     ``fast`` mode every swept key must be one the sweep model reads."""
     validate(base, jobs)
     if mode == "fast":
-        from mmtrio.backtest.fastsweep import check_axes
+        from mmtrio.backtest.fastsweep_params import check_axes
 
         check_axes(o.partition("=")[0] for job in jobs for o in job.overrides)
     bar = Progress(len(jobs), progress)

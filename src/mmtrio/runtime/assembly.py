@@ -33,10 +33,11 @@ from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.fee_prices import watch_fee_prices
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.instrument_watch import watch_instrument
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.supervisor import RestartPolicy, Supervisor
-from mmtrio.runtime.trading import JournalRecorder, TradingLoop
+from mmtrio.runtime.trading import TradingLoop
 from mmtrio.runtime.venue_fit import strategy_config
 from mmtrio.venues.protocol import (
     AccountSnapshot,

@@ -57,6 +57,7 @@ from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.hangup import early_signals
 from mmtrio.runtime.journal import Journal
 from mmtrio.runtime.journal_aside import keep_latch, set_aside, venue_replaced
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.logging import register_secret
 from mmtrio.runtime.rate_usage import RateUsageFile
@@ -64,7 +65,6 @@ from mmtrio.runtime.runtime_reload import retention_of
 from mmtrio.runtime.shutdown import EXIT_FAILED, Parts, cleanup
 from mmtrio.runtime.startup_budget import StartupBudget
 from mmtrio.runtime.supervisor import SupervisorEscalation
-from mmtrio.runtime.trading import JournalRecorder
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import (
     OrderSocket,

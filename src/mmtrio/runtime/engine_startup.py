@@ -27,9 +27,9 @@ from mmtrio.runtime.assembly import JournalFacts, Running, assemble
 from mmtrio.runtime.deadman import first_arm
 from mmtrio.runtime.engine_base import EngineBase
 from mmtrio.runtime.execution import Execution
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.startup_budget import StartupBudget
-from mmtrio.runtime.trading import JournalRecorder
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import PacedRequests, VenueSession
 

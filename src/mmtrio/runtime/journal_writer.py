@@ -17,7 +17,7 @@ The trading loop never waits for the disk on its ordinary path:
   waits until the record at that position is committed (fsynced), without adding anything to
   the queue: the writer commits continuously, so a fill appended a few ms before the decision
   that depends on it is usually committed already and the wait costs nothing. The trading
-  loop uses it for fills (:class:`~mmtrio.runtime.trading.JournalRecorder`).
+  loop uses it for fills (:class:`~mmtrio.runtime.journal_recorder.JournalRecorder`).
 - :meth:`write_durable` returns once the given records are committed: recovery's checkpoints
   use it. It enqueues through the same path, so the journal keeps the call order of every
   record.

@@ -34,6 +34,7 @@ from mmtrio.errors import (
     RateLimited,
 )
 from mmtrio.runtime.inbox import Inbox
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.reconcile import ReconcileReport, reconcile
 from mmtrio.runtime.recovery import (
@@ -44,7 +45,6 @@ from mmtrio.runtime.recovery import (
     reconcile_at_stop,
     recover_at_start,
 )
-from mmtrio.runtime.trading import JournalRecorder
 from mmtrio.venues.protocol import Gateway
 
 MAX_KNOWN_TRADE_IDS = 50_000

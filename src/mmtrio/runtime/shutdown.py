@@ -37,10 +37,10 @@ from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.in_doubt import in_doubt_until
+from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
 from mmtrio.runtime.surface import OperatorSurface
-from mmtrio.runtime.trading import JournalRecorder
 from mmtrio.venues.protocol import Gateway
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFE_STOP = 0, 1, 2, 3
