@@ -56,7 +56,7 @@ from mmtrio.backtest.compiled.matching import (
 from mmtrio.backtest.feed import Source
 from mmtrio.backtest.settings import BacktestResult, BacktestSettings
 from mmtrio.core.events import Fill, Side
-from mmtrio.core.quoting import QuoteModel
+from mmtrio.core.quote_params import QuoteModel
 from mmtrio.core.strategy import INTENSITY_MAX_DEPTH_TICKS, INTENSITY_REFRESH_MS
 from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ParameterError

@@ -91,7 +91,7 @@ from mmtrio.core.planner import (
     QuotePlanner,
     build_parts,
 )
-from mmtrio.core.quoting import PostOnlySafety
+from mmtrio.core.post_only import PostOnlySafety
 from mmtrio.core.risk import ResumeOutcome, RiskManager, RiskView, TradingState
 from mmtrio.core.strategy_config import (
     Parts,
