@@ -6,7 +6,7 @@ docstring explains them) is built on: the baseline of the latest ``phase = "star
 reconcile record, the watermark (the highest checkpoint trade id, else the highest journaled
 one), the journaled fills after the baseline, in this start's ticks, and the last risk state
 (:func:`read_limits`). :func:`journaled_ids` answers the periodic checkpointer's question:
-which of these venue trades are journaled already.
+which venue trade ids in a range are journaled already.
 """
 
 from __future__ import annotations
