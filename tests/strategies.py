@@ -179,9 +179,9 @@ def depth_chains(draw: st.DrawFn, max_diffs: int = 12) -> tuple[int, list[tuple[
     return last_update_id, chain
 
 
-# --- quoting (core/quoting.py, core/models.py) ---------------------------------------------
+# --- quoting (core/quote_params.py, core/models.py) ----------------------------------------
 
-from mmtrio.core.quoting import (  # noqa: E402  (appended section owns its import)
+from mmtrio.core.quote_params import (  # noqa: E402  (appended section owns its import)
     MarketView,
     ModelInputs,
     QuoteModel,

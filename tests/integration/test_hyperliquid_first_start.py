@@ -20,8 +20,9 @@ from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import PlaceOrder
 from mmtrio.core.events import OrderStatus, Side, TimeInForce
 from mmtrio.core.strategy import MarketMaker
+from mmtrio.runtime.journal_view import Baseline, JournalView
 from mmtrio.runtime.reconcile import reconcile
-from mmtrio.runtime.recovery import Baseline, JournalView, rebuild_ledger
+from mmtrio.runtime.recovery import rebuild_ledger
 from tests.integration.test_hyperliquid_sim import hl_sim, session, wait_until, wall_ms
 from tests.unit.test_strategy import make_config
 

@@ -154,7 +154,7 @@ async def test_a_latched_kill_reason_does_not_grow_with_each_paper_restart(
     journal kept as B) …"). The reason a restart shows, and writes for the next one, is the
     same every time: the operator's words once, the journal where the kill was latched."""
     from mmtrio.runtime.journal import JOURNAL_NAME
-    from mmtrio.runtime.recovery import read_limits
+    from mmtrio.runtime.journal_view import read_limits
 
     cfg_path = write_config(tmp_path, speed=5.0)
     state = tmp_path / "state"

@@ -9,16 +9,8 @@ from hypothesis import strategies as st
 
 from mmtrio.core.events import Side
 from mmtrio.core.instruments import BTCUSDT, Instrument
-from mmtrio.core.quoting import (
-    CannotQuote,
-    MarketView,
-    ModelInputs,
-    QuoteModel,
-    QuoteParams,
-    QuoteSet,
-    _distances,
-    quote,
-)
+from mmtrio.core.quote_params import MarketView, ModelInputs, QuoteModel, QuoteParams
+from mmtrio.core.quoting import CannotQuote, QuoteSet, _distances, quote
 from tests.strategies import (
     any_model_inputs,
     broken_market_views,

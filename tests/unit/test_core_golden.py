@@ -45,7 +45,7 @@ from mmtrio.core.commands import Command
 from mmtrio.core.events import BookDelta, BookSnapshot, Event, Trade
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.notices import Notice
-from mmtrio.core.quoting import QuoteModel
+from mmtrio.core.quote_params import QuoteModel
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.venues.binance.client_ids import client_id_format

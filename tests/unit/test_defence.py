@@ -24,14 +24,8 @@ from mmtrio.core.events import PlaceAccepted, Side, Timer, Trade
 from mmtrio.core.fit_gate import gate_fit
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.models import QuoteDistances
-from mmtrio.core.quoting import (
-    MarketView,
-    ModelInputs,
-    QuoteModel,
-    QuoteParams,
-    QuoteSet,
-    quote,
-)
+from mmtrio.core.quote_params import MarketView, ModelInputs, QuoteModel, QuoteParams
+from mmtrio.core.quoting import QuoteSet, quote
 from mmtrio.errors import ParameterError
 from mmtrio.runtime.status import status_line
 from mmtrio.runtime.status_doc import strategy_doc

@@ -20,7 +20,7 @@ from mmtrio.errors import ProtocolError
 from mmtrio.reporting.journal_read import connect_readonly, read_report_input
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal import Journal
-from mmtrio.runtime.recovery import read_journal
+from mmtrio.runtime.journal_view import read_journal
 from mmtrio.venues.hyperliquid.codec_info import asset_at_price, instrument_of, parse_fill
 from mmtrio.venues.hyperliquid.codec_market import parse_l2book
 from mmtrio.venues.hyperliquid.price_grid import TickDrift, reference_price, tick_at

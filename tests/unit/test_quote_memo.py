@@ -18,17 +18,8 @@ from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.orders import Slot
 from mmtrio.core.planner import QuotePlanner
-from mmtrio.core.quoting import (
-    MarketView,
-    ModelInputs,
-    Quote,
-    QuoteMemo,
-    QuoteModel,
-    QuoteParams,
-    QuoteResult,
-    QuoteSet,
-    quote,
-)
+from mmtrio.core.quote_params import MarketView, ModelInputs, QuoteModel, QuoteParams
+from mmtrio.core.quoting import Quote, QuoteMemo, QuoteResult, QuoteSet, quote
 from mmtrio.core.risk import RiskView
 from mmtrio.core.risk_limits import InventoryBand
 from tests.unit.test_strategy import MID, SYM, make_config

@@ -10,16 +10,9 @@ import pytest
 from mmtrio.core.events import Side
 from mmtrio.core.instruments import BTCUSDT, ETHUSDT
 from mmtrio.core.models import glft_distances
-from mmtrio.core.quoting import (
-    CannotQuote,
-    MarketView,
-    ModelInputs,
-    PostOnlySafety,
-    QuoteModel,
-    QuoteParams,
-    QuoteSet,
-    quote,
-)
+from mmtrio.core.post_only import PostOnlySafety
+from mmtrio.core.quote_params import MarketView, ModelInputs, QuoteModel, QuoteParams
+from mmtrio.core.quoting import CannotQuote, QuoteSet, quote
 from mmtrio.errors import ParameterError
 
 INPUTS = ModelInputs(sigma=3.0, a=1.0, k=0.3)

@@ -33,8 +33,9 @@ from mmtrio.reporting.pnl import SessionReport, compute_report
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal import JOURNAL_NAME, Journal
 from mmtrio.runtime.journal_schema import Kind, Record
+from mmtrio.runtime.journal_view import PHASE_PERIODIC, PHASE_START, PHASE_STOP
 from mmtrio.runtime.reconcile import ReconcileReport
-from mmtrio.runtime.recovery import PHASE_PERIODIC, PHASE_START, PHASE_STOP, checkpoint_record
+from mmtrio.runtime.recovery import checkpoint_record
 
 SYMBOL = "BTCUSDT"  # the legacy rules: tick 0.10, lot 0.001 BTC
 EPS = Decimal("1e-18")

@@ -40,7 +40,7 @@ from mmtrio.core.events import (
 )
 from mmtrio.core.instruments import BTCUSDT
 from mmtrio.core.orders import OrderState
-from mmtrio.core.quoting import QuoteModel, QuoteParams
+from mmtrio.core.quote_params import QuoteModel, QuoteParams
 from mmtrio.core.rejects import RejectKind
 from mmtrio.core.risk import RiskLimits, TradingState
 from mmtrio.core.strategy import MarketMaker

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmtrio.backtest.settings import BacktestSettings
-from mmtrio.core.quoting import QuoteModel
+from mmtrio.core.quote_params import QuoteModel
 from mmtrio.core.strategy import INTENSITY_MAX_DEPTH_TICKS, INTENSITY_REFRESH_MS
 from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ParameterError

@@ -45,7 +45,7 @@ from mmtrio.config.overrides import set_keys
 from mmtrio.core.defence import DefenceParams
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.markouts import DEFAULT_HORIZONS_MS
-from mmtrio.core.quoting import QuoteModel, QuoteParams
+from mmtrio.core.quote_params import QuoteModel, QuoteParams
 from mmtrio.core.risk import RiskLimits
 from mmtrio.core.strategy_config import StrategyConfig
 from mmtrio.errors import ConfigError, InstrumentError

@@ -49,16 +49,9 @@ from mmtrio.core.intensity import IntensityEstimator, IntensityParams
 from mmtrio.core.microprice import microprice
 from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.orders import Slot
-from mmtrio.core.quoting import (
-    CannotQuote,
-    MarketView,
-    ModelInputs,
-    PostOnlySafety,
-    Quote,
-    QuoteMemo,
-    QuoteParams,
-    quote,
-)
+from mmtrio.core.post_only import PostOnlySafety
+from mmtrio.core.quote_params import MarketView, ModelInputs, QuoteParams
+from mmtrio.core.quoting import CannotQuote, Quote, QuoteMemo, quote
 from mmtrio.core.risk import RiskView
 from mmtrio.core.strategy_config import Parts, StrategyConfig
 from mmtrio.core.volatility import EwmaVolatility

@@ -14,10 +14,14 @@ every timer to it and sends what comes back (or ``apply`` each event of a burst,
   they feed, stamped with the strategy clock;
 - :mod:`mmtrio.core.plan_skip` (:class:`PlanGate`): a decision nothing new feeds skips the
   plan and the emission (depth diffs below the touch then cost only the book update);
-- this module: the dispatch of each event into the book, the planner's estimators, the order
-  tracker, the ledger (fills deduped by venue trade id; a fill after a cancel is booked), the
-  markouts and the risk manager; then, on ``decide``, risk evaluation and planning/emission;
-  reconfiguration, adoption of venue state at reconciliation, and the status snapshot.
+- :mod:`mmtrio.core.event_dispatch` (its handler table): what each event does to the book,
+  the planner's estimators, the ledger and the risk manager; events about our orders go to
+  :mod:`mmtrio.core.order_feedback` (the order tracker, the reject policy, fills deduped by
+  venue trade id; a fill after a cancel is booked);
+- this module: the state those share (the strategy clock, the markouts, the last risk view)
+  and each event's handler looked up by its class; then, on ``decide``, risk evaluation and
+  planning/emission; reconfiguration, adoption of venue state at reconciliation, and the
+  status snapshot.
 
 Each decision:
 
@@ -44,37 +48,15 @@ Decisions where the spec is silent (each what a careful desk does):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, get_args
 
 from mmtrio.core.adoption import adopt_order, adopt_position, strategy_status
-from mmtrio.core.book import BookOutcome, OrderBook
+from mmtrio.core.book import OrderBook
 from mmtrio.core.client_ids import ClientIdGenerator
 from mmtrio.core.commands import Command
 from mmtrio.core.emitter import FLATTEN_LEVEL, OrderEmitter
-from mmtrio.core.events import (
-    AccountHealth,
-    AccountUpdate,
-    AssetPrice,
-    BookDelta,
-    BookInvalid,
-    BookSnapshot,
-    BookTicker,
-    Event,
-    FeedStatus,
-    Fill,
-    FundingPayment,
-    KillSwitch,
-    MarginCall,
-    MarkPrice,
-    OrderUpdate,
-    Resume,
-    Side,
-    Timer,
-    Trade,
-)
+from mmtrio.core.event_dispatch import HANDLERS, handler_for
+from mmtrio.core.events import Event, Fill, OrderUpdate, Side
 from mmtrio.core.foreign import ForeignOrders
 from mmtrio.core.ledger import Ledger
 from mmtrio.core.limits_checkpoint import LimitsCheckpointer
@@ -82,7 +64,6 @@ from mmtrio.core.loss_limits import LimitsState
 from mmtrio.core.markouts import MarkoutTracker
 from mmtrio.core.notice_log import NoticeLog
 from mmtrio.core.notices import Notice, QuoteStatus, StrategyStatus
-from mmtrio.core.order_feedback import OrderEvent, on_order_event
 from mmtrio.core.orders import OrderTracker
 from mmtrio.core.plan_skip import PlanGate, plan
 from mmtrio.core.planner import (
@@ -91,7 +72,7 @@ from mmtrio.core.planner import (
     QuotePlanner,
     build_parts,
 )
-from mmtrio.core.quoting import PostOnlySafety
+from mmtrio.core.post_only import PostOnlySafety
 from mmtrio.core.risk import ResumeOutcome, RiskManager, RiskView, TradingState
 from mmtrio.core.strategy_config import (
     Parts,
@@ -127,16 +108,18 @@ class MarketMaker:
         self.markouts = MarkoutTracker(config.instrument, config.markout_horizons_ms)
         self.markouts.listener = self._on_markout  # the defence learns from our markouts
         self.gate = PlanGate()  # skips a plan nothing new feeds (core/plan_skip.py)
-        self._t = 0  # the strategy clock: max(now) seen
+        # The state below is read by the rest of the core and moved only by this class and
+        # its event handlers (core/event_dispatch.py).
+        self.t = 0  # the strategy clock: max(now) seen
         self._view: RiskView | None = None
-        self._last_book_update: int | None = None
+        self.last_book_update: int | None = None  # local time of the last applied update
         self._next_mid_sample: int | None = None
-        self._mark_price: Decimal | None = None
+        self.mark_price: Decimal | None = None  # the venue's last mark price, if any
         self.venue_position: int | None = None  # last ACCOUNT_UPDATE position (diagnostics)
         # venue clock - local clock (ms), from the runtime's periodic clock sync: the feed
         # latency guard compares venue timestamps with the corrected local time.
         self.venue_offset_ms = 0
-        self._limits = LimitsCheckpointer()  # risk_state notices; restore at start-up
+        self.limits_checkpoint = LimitsCheckpointer()  # risk_state notices; restore at start-up
         self.last_resume: ResumeOutcome | None = None  # the operator's last resume, answered
 
     @property
@@ -149,22 +132,14 @@ class MarketMaker:
         return self._view  # the last risk evaluation
 
     @property
-    def last_book_update(self) -> int | None:
-        return self._last_book_update
-
-    @property
-    def t(self) -> int:
-        return self._t  # the strategy clock: max(now) seen
-
-    @property
     def notices_dropped(self) -> int:
         return self.log.dropped
 
     def _tick(self, now: int) -> None:
         # Every event and decision passes here: only a later ``now`` moves the clock (the
-        # log's clock is only ever set here, so it already holds ``_t`` otherwise).
-        if now > self._t:
-            self._t = self.log.t = now
+        # log's clock is only ever set here, so it already holds ``t`` otherwise).
+        if now > self.t:
+            self.t = self.log.t = now
 
     def _notice(self, kind: str, message: str, **data: str | int | float | bool | None) -> Notice:
         return self.log.add(kind, message, **data)
@@ -188,11 +163,11 @@ class MarketMaker:
         newest state, instead of once per event on a state that is already stale.
         """
         # Every event of every burst: _tick and _dispatch inlined (the same steps).
-        if now > self._t:
-            self._t = self.log.t = now
-        handler = _HANDLERS.get(type(event))
+        if now > self.t:
+            self.t = self.log.t = now
+        handler = HANDLERS.get(type(event))
         if handler is None:
-            handler = _HANDLERS[type(event)] = _handler_for(type(event))
+            handler = HANDLERS[type(event)] = handler_for(type(event))
         handler(self, event, now)
 
     def decide(self, now: int) -> list[Command]:
@@ -218,12 +193,12 @@ class MarketMaker:
                 to_state=ch.to_state.value,
                 reason=ch.reason,
             )
-        self._limits.checkpoint(self.risk, self.ledger, self.log, now)
+        self.limits_checkpoint.checkpoint(self.risk, self.ledger, self.log, now)
         if view.state is TradingState.HALTED:
             self.gate.forget()
             emitter.halt(view, now, out, self.planner.flatten_price)
             return out
-        plan(self.gate, self.planner, emitter, self.orders, view, now, self._t, out)
+        plan(self.gate, self.planner, emitter, self.orders, view, now, self.t, out)
         return out
 
     # --- dispatch ----------------------------------------------------------------------------
@@ -231,121 +206,10 @@ class MarketMaker:
         # One dict lookup by the event's class (an isinstance chain cost a call per branch
         # tried, on every event); a subclass finds its nearest registered base once.
         cls = type(event)
-        handler = _HANDLERS.get(cls)
+        handler = HANDLERS.get(cls)
         if handler is None:
-            handler = _HANDLERS[cls] = _handler_for(cls)
+            handler = HANDLERS[cls] = handler_for(cls)
         handler(self, event, now)
-
-    def _on_delta(self, event: BookDelta, now: int) -> None:
-        self._on_book_outcome(self.book.apply_delta(event), now)
-        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-
-    def _on_snapshot(self, event: BookSnapshot, now: int) -> None:
-        # A venue that sends whole snapshots (Hyperliquid) has no deltas: its snapshots
-        # are its market messages, and their time is what staleness is judged by.
-        self._on_book_outcome(self.book.apply_snapshot(event), now)
-        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-
-    def _on_trade(self, event: Trade, now: int) -> None:
-        if event.symbol == self.instrument.symbol and event.price > 0:
-            self.planner.on_trade(float(event.price), event.aggressor, self._t)
-        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-
-    def _on_ticker(self, event: BookTicker, now: int) -> None:
-        self.risk.on_market_message(event.ts, now + self.venue_offset_ms)
-
-    def _on_health(self, event: AccountHealth, now: int) -> None:
-        alert = self.risk.account.on_health(event, now, self.ledger.valuation_price())
-        if alert is not None:
-            self._notice("alert", alert, liquidation_price=str(event.liquidation_price))
-
-    def _on_asset_price(self, event: AssetPrice, now: int) -> None:
-        # fees paid in that asset are in equity at this price (core/ledger.py)
-        price = event.price
-        if event.asset != self.instrument.quote_asset and price.is_finite() and price > 0:
-            self.ledger.on_asset_price(event.asset, event.price)
-            self._limits.dirty = True
-
-    def _on_margin_call(self, event: MarginCall, now: int) -> None:
-        self._notice("alert", self.risk.account.on_margin_call(event, now))
-
-    def _on_account(self, event: AccountUpdate, now: int) -> None:
-        for pos in event.positions:
-            if pos.symbol == self.instrument.symbol:
-                self.venue_position = pos.amount
-
-    def _on_funding(self, event: FundingPayment, now: int) -> None:
-        if event.symbol == self.instrument.symbol:
-            self.ledger.on_funding(event.amount, event.ts)
-
-    def _on_book_invalid(self, event: BookInvalid, now: int) -> None:
-        self.book.mark_out_of_sync(event.reason)
-        self.risk.on_book_invalid(event.reason)
-        self._notice("alert", f"book invalid: {event.reason}", reason=event.reason)
-
-    def _on_kill_switch(self, event: KillSwitch, now: int) -> None:
-        self.risk.trip_kill_switch(
-            event.reason, now, flatten=event.flatten, position_mismatch=event.position_mismatch
-        )
-        self._notice(
-            "alert", f"kill switch: {event.reason}", reason=event.reason, flatten=event.flatten
-        )
-
-    def _on_resume(self, event: Resume, now: int) -> None:
-        outcome = self.risk.resume(event.reason, override=event.override)
-        self.last_resume = outcome
-        self._notice("alert", outcome.reason, accepted=outcome.accepted)
-        # The journal keeps every resume, refused or not, with the operator's reason.
-        self._notice(
-            "resume",
-            outcome.reason,
-            accepted=outcome.accepted,
-            override=event.override,
-            operator_reason=event.reason,
-        )
-
-    def _on_timer(self, event: Timer, now: int) -> None:
-        pass  # the step itself does the timed work (deadlines, queries, requotes)
-
-    def _on_book_outcome(self, outcome: BookOutcome, now: int) -> None:
-        if outcome is BookOutcome.APPLIED:
-            self.risk.on_book_update(now)
-            self._last_book_update = now
-            mid = self.book.mid()
-            if mid is not None and mid > 0:
-                self.planner.on_mid(mid, self._t)
-        elif outcome is BookOutcome.CROSSED:
-            reason = self.book.out_of_sync_reason or outcome.value
-            self.risk.on_book_invalid(reason)
-            self._notice("alert", f"book out of sync: {reason}", reason=reason)
-            # Our own check failed where the feed's did not (a crossed book after a delta
-            # the sequencer accepted): quoting stays off until the feed brings a fresh snapshot.
-            self._notice("book_resync", f"resync needed: {reason}", reason=reason)
-
-    def _on_mark(self, event: MarkPrice, now: int) -> None:
-        if event.symbol != self.instrument.symbol:
-            return
-        if event.mark_price.is_finite() and event.mark_price > 0:
-            self._mark_price = self.emitter.mark_price = event.mark_price
-            self.ledger.mark(event.mark_price)
-        rate = float(event.funding_rate)
-        if math.isfinite(rate):
-            self.planner.funding_rate = rate
-
-    def _on_feed(self, event: FeedStatus, now: int) -> None:
-        if event.connected:
-            if self.planner.blocked.pop(event.stream, None) is not None:
-                self._notice("alert", f"{event.stream} stream back", stream=event.stream)
-            return
-        reason = f"{event.stream} stream down: {event.reason}"
-        self.planner.blocked[event.stream] = reason
-        if event.stream == "market":
-            self.book.mark_out_of_sync(reason)
-            self.risk.on_book_invalid(reason)
-        self._notice("alert", reason, stream=event.stream)
-
-    def _on_order_event(self, event: OrderEvent, now: int) -> None:
-        on_order_event(self, event, now)
 
     def _sample_mid(self, now: int) -> None:
         mid = self.book.mid() if self.book.synced else None
@@ -355,8 +219,8 @@ class MarketMaker:
         if self._next_mid_sample is not None and now < self._next_mid_sample:
             return
         self._next_mid_sample = now + self.config.mid_sample_ms
-        self.markouts.on_mid(mid, self._t)
-        if self._mark_price is None:
+        self.markouts.on_mid(mid, self.t)
+        if self.mark_price is None:
             self.ledger.mark(self.instrument.tick_size * Decimal(str(mid)))
         bid, ask = self.book.best_bid(), self.book.best_ask()
         self._notice(
@@ -377,11 +241,11 @@ class MarketMaker:
             times.append(tracker)
         if self._next_mid_sample is not None:
             times.append(self._next_mid_sample)
-        if self._last_book_update is not None and self.book.synced:
+        if self.last_book_update is not None and self.book.synced:
             # The stale-book guard fires strictly after stale_book_ms without an update; once
             # past, it is not a deadline any more (a past deadline would make the runtime spin).
-            stale_at = self._last_book_update + self.config.limits.stale_book_ms + 1
-            if stale_at > self._t:
+            stale_at = self.last_book_update + self.config.limits.stale_book_ms + 1
+            if stale_at > self.t:
                 times.append(stale_at)
         return min(times) if times else None
 
@@ -407,7 +271,7 @@ class MarketMaker:
             built=_build_parts(config),
         )
         risk = carry_over_risk(
-            self.risk, old, config, now, book=self.book, last_book_update=self._last_book_update
+            self.risk, old, config, now, book=self.book, last_book_update=self.last_book_update
         )
         # --- swap (nothing below can raise on bad input) ---
         self.planner.swap(config, (vol, intensity, markouts, safety))
@@ -425,20 +289,20 @@ class MarketMaker:
 
     def on_fill_booked(self, fill: Fill, now: int) -> None:
         """A fill was booked in the ledger (once per trade id): markouts, flow, risk state."""
-        self._limits.dirty = True  # the fill's P&L is in the next risk_state
-        self.markouts.on_fill(fill.side, fill.price, fill.qty, self._t)
+        self.limits_checkpoint.dirty = True  # the fill's P&L is in the next risk_state
+        self.markouts.on_fill(fill.side, fill.price, fill.qty, self.t)
         self.risk.on_fill(now)
 
     # --- limits across restarts (core/limits_checkpoint.py) ----------------------------
     def limits_state(self, now: int) -> LimitsState:
         """What a restart needs to continue the loss limits and the kill switch."""
-        return self._limits.state(self.risk, self.ledger, now)
+        return self.limits_checkpoint.state(self.risk, self.ledger, now)
 
     def restore_limits(self, state: LimitsState, now: int) -> None:
         """Start-up, after the ledger was rebuilt from the journal and before reconciliation
         with the venue: continue the loss limits and a latched kill switch."""
         self._tick(now)
-        self._limits.restore(self.risk, self.ledger, self.log, state, now)
+        self.limits_checkpoint.restore(self.risk, self.ledger, self.log, state, now)
 
     def adopt_position(
         self, lots: int, entry_price: Decimal, now: int, *, gap_reason: str | None = None
@@ -454,39 +318,6 @@ class MarketMaker:
     def status(self, now: int) -> StrategyStatus:
         """A frozen snapshot for the status screen and metrics (core/adoption.py)."""
         return strategy_status(self, now)
-
-
-_Handler = Callable[[MarketMaker, Any, int], None]
-# The handler of each event class :meth:`MarketMaker._dispatch` acts on (order events:
-# core/order_feedback.py); a class with none (or only via a base, see _handler_for) is
-# added on first sight.
-_HANDLERS: dict[type, _Handler] = {
-    BookDelta: MarketMaker._on_delta,
-    BookSnapshot: MarketMaker._on_snapshot,
-    Trade: MarketMaker._on_trade,
-    BookTicker: MarketMaker._on_ticker,
-    MarkPrice: MarketMaker._on_mark,
-    **dict.fromkeys(get_args(OrderEvent), MarketMaker._on_order_event),
-    AccountHealth: MarketMaker._on_health,
-    AssetPrice: MarketMaker._on_asset_price,
-    MarginCall: MarketMaker._on_margin_call,
-    AccountUpdate: MarketMaker._on_account,
-    FundingPayment: MarketMaker._on_funding,
-    BookInvalid: MarketMaker._on_book_invalid,
-    FeedStatus: MarketMaker._on_feed,
-    KillSwitch: MarketMaker._on_kill_switch,
-    Resume: MarketMaker._on_resume,
-    Timer: MarketMaker._on_timer,
-}
-
-
-def _handler_for(cls: type) -> _Handler:
-    """A subclass's handler: its nearest base's (an isinstance test's answer); none: ignore."""
-    for base in cls.__mro__[1:]:
-        handler = _HANDLERS.get(base)
-        if handler is not None:
-            return handler
-    return MarketMaker._on_timer  # an event nothing acts on
 
 
 __all__ = [

@@ -19,7 +19,8 @@ from mmtrio.core.defence import DEFENCE_OFF, DefenceParams
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.intensity import IntensityEstimator
 from mmtrio.core.markouts import MarkoutTracker
-from mmtrio.core.quoting import PostOnlySafety, QuoteParams
+from mmtrio.core.post_only import PostOnlySafety
+from mmtrio.core.quote_params import QuoteParams
 from mmtrio.core.risk import RiskLimits, RiskManager
 from mmtrio.core.volatility import EwmaVolatility
 from mmtrio.errors import ParameterError

@@ -36,7 +36,7 @@ from mmtrio.core.loss_limits import LATCHED_SUFFIX, LimitsState, trading_day
 from mmtrio.runtime import journal_schema as js
 from mmtrio.runtime.journal import Journal
 from mmtrio.runtime.journal_read import RecoveryState
-from mmtrio.runtime.recovery import read_limits
+from mmtrio.runtime.journal_view import read_limits
 
 
 def venue_replaced(instance: str, last_start: dict[str, Any] | None) -> bool:

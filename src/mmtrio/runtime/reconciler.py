@@ -35,10 +35,10 @@ from mmtrio.errors import (
 )
 from mmtrio.runtime.inbox import Inbox
 from mmtrio.runtime.journal_recorder import JournalRecorder
+from mmtrio.runtime.journal_view import PHASE_PERIODIC
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
 from mmtrio.runtime.reconcile import ReconcileReport, reconcile
 from mmtrio.runtime.recovery import (
-    PHASE_PERIODIC,
     Checkpointer,
     StartArgs,
     checkpoint_record,
