@@ -7,9 +7,8 @@ strategy config and the backtest settings; :data:`FAST_AXES` are the config keys
 only ones a fast sweep may vary (:func:`check_axes`).
 
 numba compiles the ``P_*`` values into the kernels as constants, and its disk cache checks only
-each kernel's own file: a change to the layout here that leaves the kernel modules untouched
-needs ``$NUMBA_CACHE_DIR`` (:mod:`mmtrio.backtest.compiled.jit`) cleared, or the cached kernels
-read the old slots.
+each kernel's own file: the cache directory is therefore keyed by a digest of the whole
+package's sources (:mod:`mmtrio.backtest.compiled.jit`), so a layout change here recompiles.
 """
 
 from __future__ import annotations
