@@ -71,7 +71,7 @@ import trio
 from mmtrio.config import load_config
 from mmtrio.config.strategy import build_strategy_config
 from mmtrio.core.client_ids import ClientIdGenerator
-from mmtrio.core.commands import Command
+from mmtrio.core.commands import CancelAll, Command
 from mmtrio.core.events import BookDelta
 from mmtrio.core.ratelimit import MINUTE_MS, RateBudget, RateLimits, RateWindow
 from mmtrio.core.strategy import MarketMaker
@@ -434,7 +434,12 @@ async def run_pipeline(
         costs=COSTS,
     )
     rest.on_usage = execution.on_usage
-    mm = MarketMaker(bench_strategy(cfg, inst), ClientIdGenerator(client_id_format("lat"), 1))
+    # The runs share one sim: each has its own client-id prefix ("latws", "latrest"), and each
+    # cancels its orders at its end, or the next run's ids would collide with orders still
+    # open there (the venue refuses a duplicate client id) and its figures would be of a bot
+    # fighting the previous one's leftovers.
+    prefix = f"lat{transport}"
+    mm = MarketMaker(bench_strategy(cfg, inst), ClientIdGenerator(client_id_format(prefix), 1))
     time_core_stages(mm, probe)
     state = Path(tempfile.mkdtemp(prefix="mmtrio-latency-"))
     journal = await trio.to_thread.run_sync(Journal.open, state)
@@ -530,7 +535,9 @@ async def run_pipeline(
             result["cpu_by_task"] = task_cpu.summary(thread_ns, process_ns, window_msgs)
         if profiler is not None:
             result["profile_top"] = profile_top(profiler, args.profile_lines)
-        nursery.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()  # the bot's tasks stop at their next checkpoint
+        with trio.CancelScope(shield=True):
+            await rest.cancel_all(CancelAll(inst.symbol, "benchmark run over"))
     await trio.to_thread.run_sync(journal.close)
     shutil.rmtree(state, ignore_errors=True)
     return result
