@@ -186,7 +186,8 @@ def order_connect(probe: LatencyProbe) -> Callable[..., Any]:
                     if cid is not None and probe.request_handed(cid, t_ns) is not None:
                         probe.request_written(cid, time.perf_counter_ns())
 
-                ws.send_message = send_message
+                # Wrapping the live connection's method is the point: the probe stamps the write.
+                ws.send_message = send_message  # type: ignore[method-assign]
                 return ws
 
             async def __aexit__(self, *exc: Any) -> Any:

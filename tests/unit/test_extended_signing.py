@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -96,11 +96,12 @@ def test_the_sdk_signs_what_mmtrio_signs() -> None:
     key = StarkKey(PRIVATE, 10002, TESTNET_DOMAIN)
     expire = dt.datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=dt.UTC)
     expiry_ms = int(expire.timestamp() * 1000)
-    for qty, price, side, nonce in [
+    cases: list[tuple[str, str, Literal["BUY", "SELL"], int]] = [
         ("0.01", "60000.1", "BUY", 1),
         ("1.23456", "0.5", "SELL", 2**31),
         ("0.00010", "99999.9", "SELL", 7),
-    ]:
+    ]
+    for qty, price, side, nonce in cases:
         order = create_order_object(
             account=account,
             market=market,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mmtrio.chaos.evidence import ProcessRecord, Violation
 
 # runtime/reconcile.py's error line "position at start: gap of +0.003 BTC adopted; <reason>"
-# and core/strategy.py's alert "position gap of +0.003 BTC adopted from the venue …" (older
+# and core/adoption.py's alert "position gap of +0.003 BTC adopted from the venue …" (older
 # logs: "+3 lots")
 GAP_ALERT = re.compile(r"gap of [+-]\d+(?:\.\d+)? \w+ adopted")
 STARTUP_RECONCILE = "reconcile (start)"
