@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from mmtrio.core.events import Fill, FundingPayment, Side
+from mmtrio.core.events import Fill, FundingPayment
+from mmtrio.core.fill_record import fill_from_payload
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.errors import InstrumentError, JournalError, MmtrioError
@@ -85,22 +86,6 @@ def symbols_in(conn: sqlite3.Connection, since_ms: int) -> list[str]:
     return sorted(str(r[0]) for r in rows if r[0] is not None)
 
 
-def _fill(p: dict[str, Any], ts: int) -> Fill:
-    return Fill(
-        symbol=str(p["symbol"]),
-        trade_id=int(p["trade_id"]),
-        client_id=str(p["client_id"]),
-        order_id=int(p["order_id"]),
-        side=Side(p["side"]),
-        price=int(p["price"]),
-        qty=int(p["qty"]),
-        fee=Decimal(str(p["fee"])),
-        fee_asset=str(p["fee_asset"]),
-        is_maker=bool(p["is_maker"]),
-        ts=ts,
-    )
-
-
 def instrument_of(conn: sqlite3.Connection, symbol: str, until_ms: int) -> Instrument:
     """The instrument rules the journal recorded for ``symbol`` (the latest at or before
     ``until_ms``); JournalError when it never recorded them."""
@@ -163,7 +148,7 @@ def opening_position(
     )
     for seq, ts, text in fills:
         try:
-            ledger.on_fill(_fill(json.loads(text), ts), None)
+            ledger.on_fill(fill_from_payload(json.loads(text), ts), None)
         except (KeyError, ValueError, TypeError, InvalidOperation, MmtrioError) as exc:
             raise _malformed(seq, KIND_FILL, exc) from exc
     if ledger.position_lots == 0:
@@ -253,7 +238,7 @@ def read_report_input(
         try:
             p = json.loads(text)
             if kind == KIND_FILL:
-                fills.append(replace(_fill(p, ts), price=price(seq, p["price"])))
+                fills.append(replace(fill_from_payload(p, ts), price=price(seq, p["price"])))
                 if p.get("bid") is not None and p.get("ask") is not None:
                     mids.append(MidSample(ts, price(seq, p["bid"]), price(seq, p["ask"])))
             elif kind == KIND_MID:

@@ -61,6 +61,7 @@ from typing import Any, NamedTuple
 
 from mmtrio.core.commands import Command, PlaceOrder
 from mmtrio.core.events import Fill, OrderUpdate
+from mmtrio.core.fill_record import fill_payload
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import JournalError
 
@@ -289,22 +290,9 @@ def order_sent(command: Command, local_ts_ms: int) -> Record:
 
 
 def fill(f: Fill, local_ts_ms: int, bid: int | None = None, ask: int | None = None) -> Record:
-    """``fill`` with the best bid/ask (ticks) at booking time, for spread capture."""
-    payload = {
-        "symbol": f.symbol,
-        "trade_id": f.trade_id,
-        "client_id": f.client_id,
-        "order_id": f.order_id,
-        "side": f.side,
-        "price": f.price,
-        "qty": f.qty,
-        "fee": f.fee,
-        "fee_asset": f.fee_asset,
-        "is_maker": f.is_maker,
-        "bid": bid,
-        "ask": ask,
-    }
-    return Record(Kind.FILL, local_ts_ms, payload, exchange_ts_ms=f.ts)
+    """``fill`` with the best bid/ask (ticks) at booking time, for spread capture
+    (:mod:`mmtrio.core.fill_record` defines the payload, and reads it back)."""
+    return Record(Kind.FILL, local_ts_ms, fill_payload(f, bid, ask), exchange_ts_ms=f.ts)
 
 
 def order_update(u: OrderUpdate, local_ts_ms: int) -> Record:

@@ -18,7 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mmtrio.core.events import Fill, Side
+from mmtrio.core.events import Fill
+from mmtrio.core.fill_record import MALFORMED, fill_from_payload, touch_of
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.loss_limits import LimitsState
 from mmtrio.errors import JournalError, ParameterError
@@ -89,24 +90,34 @@ def _in_ticks_of(p: dict[str, Any], seq: int, ticks: list[tuple[int, Decimal]],
     return out
 
 
-def _fill_from(p: dict[str, Any], inst: Instrument) -> tuple[Fill, Decimal | None]:
-    fill = Fill(
-        symbol=str(p["symbol"]),
-        trade_id=int(p["trade_id"]),
-        client_id=str(p.get("client_id") or ""),
-        order_id=int(p.get("order_id") or 0),
-        side=Side(p["side"]),
-        price=int(p["price"]),
-        qty=int(p["qty"]),
-        fee=Decimal(str(p["fee"])),
-        fee_asset=str(p["fee_asset"]),
-        is_maker=bool(p["is_maker"]),
-        ts=0,
+def _unreadable(seq: int, kind: str, exc: Exception) -> JournalError:
+    return JournalError(
+        f"journal record seq {seq} ({kind}) cannot be read: {type(exc).__name__}: {exc}; "
+        "start-up recovery cannot count the position and fills it holds. Move the journal "
+        "aside to start afresh (the venue reconciliation rebuilds orders and position)"
     )
-    bid, ask = p.get("bid"), p.get("ask")
-    mid = None
-    if isinstance(bid, int) and isinstance(ask, int) and bid > 0 and ask > 0:
-        mid = inst.tick_size * Decimal(bid + ask) / 2
+
+
+def _baseline_from(seq: int, text: str) -> Baseline:
+    try:
+        p = json.loads(text)
+        checkpoint = p.get("checkpoint_trade_id")
+        return Baseline(
+            int(p["position_lots"]),
+            Decimal(str(p["entry_price"])),
+            None if checkpoint is None else int(checkpoint),
+        )
+    except MALFORMED as exc:
+        raise _unreadable(seq, "reconcile", exc) from exc
+
+
+def _fill_from(seq: int, p: dict[str, Any], inst: Instrument) -> tuple[Fill, Decimal | None]:
+    try:
+        fill = fill_from_payload(p, 0)
+    except MALFORMED as exc:
+        raise _unreadable(seq, "fill", exc) from exc
+    touch = touch_of(p)
+    mid = None if touch is None else inst.tick_size * Decimal(touch[0] + touch[1]) / 2
     return fill, mid
 
 
@@ -119,18 +130,12 @@ def read_journal(path: Path, instrument: Instrument) -> JournalView:
     conn = _connect(path)
     try:
         row = conn.execute(
-            "SELECT payload FROM records WHERE kind = ? AND json_extract(payload, '$.phase') = ?"
+            "SELECT seq, payload FROM records WHERE kind = ?"
+            " AND json_extract(payload, '$.phase') = ?"
             " AND json_extract(payload, '$.symbol') = ? ORDER BY seq DESC LIMIT 1",
             (js.Kind.RECONCILE.value, PHASE_START, symbol),
         ).fetchone()
-        baseline = None
-        if row is not None:
-            p = json.loads(row[0])
-            baseline = Baseline(
-                int(p["position_lots"]),
-                Decimal(str(p["entry_price"])),
-                None if p.get("checkpoint_trade_id") is None else int(p["checkpoint_trade_id"]),
-            )
+        baseline = None if row is None else _baseline_from(row[0], row[1])
         (checkpoint,) = conn.execute(
             "SELECT MAX(json_extract(payload, '$.checkpoint_trade_id')) FROM records "
             "WHERE kind = ? AND json_extract(payload, '$.symbol') = ?",
@@ -142,7 +147,7 @@ def read_journal(path: Path, instrument: Instrument) -> JournalView:
         after = -1 if baseline is None or baseline.trade_id is None else baseline.trade_id
         ticks = _ticks_recorded(conn, symbol)
         fills = tuple(
-            _fill_from(_in_ticks_of(json.loads(text), seq, ticks, instrument), instrument)
+            _fill_from(seq, _in_ticks_of(json.loads(text), seq, ticks, instrument), instrument)
             for (seq, text) in conn.execute(
                 "SELECT r.seq, r.payload FROM fills f JOIN records r ON r.seq = f.seq "
                 "WHERE f.symbol = ? AND f.trade_id > ? ORDER BY f.trade_id",
