@@ -52,3 +52,24 @@ def test_the_cache_directory_is_the_digest_s_unless_the_user_chose_one(tmp_path:
     assert chosen.startswith(str(tmp_path / "cache"))
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
     assert _cache_dir(env) == str(tmp_path / "mine")
+
+
+def test_a_start_keeps_its_cache_and_removes_digests_unused_for_a_month(tmp_path: Path) -> None:
+    from mmtrio.backtest.compiled.jit import UNUSED_DAYS, mark_used_and_prune
+
+    now = 2_000_000_000.0
+    day = 86_400.0
+    parent = tmp_path / "numba"
+    stale, recent, foreign = parent / "0123456789abcdef", parent / "fedcba9876543210", parent / "x"
+    for path, age_days in ((stale, UNUSED_DAYS + 1), (recent, 1), (foreign, 400)):
+        (path / "sub").mkdir(parents=True)
+        (path / "sub" / "kernel.nbc").write_bytes(b"machine code")
+        os.utime(path, (now - age_days * day, now - age_days * day))
+    current = parent / "00000000000000aa"
+    assert mark_used_and_prune(current, now) == [stale]
+    assert not stale.exists() and recent.exists() and foreign.exists()
+    assert current.is_dir() and current.stat().st_mtime == now
+    # Used again a month later: the one used a day before the first start goes too.
+    later = now + UNUSED_DAYS * day
+    assert mark_used_and_prune(current, later) == [recent]
+    assert current.stat().st_mtime == later and foreign.exists()

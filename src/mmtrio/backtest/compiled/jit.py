@@ -11,12 +11,20 @@ kernel against its own file only, so a kernel whose callee or slot layout change
 file (``compiled/matching.py``, ``fastsweep_params.py``) would otherwise load stale machine
 code; a directory per digest makes any such change a fresh compile. A ``$NUMBA_CACHE_DIR`` the
 user sets is taken as it is.
+
+Each start marks its digest's directory as used (its modification time) and removes the
+sibling digest directories nobody used for :data:`UNUSED_DAYS` days (an upgrade or an edit of
+the backtest package leaves one behind, about 20 MB each). Only names that are a digest (16
+hex digits) are touched; an older mmtrio that still runs somewhere simply compiles again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -24,6 +32,8 @@ from typing import Any, TypeVar, cast
 F = TypeVar("F", bound=Callable[..., Any])
 
 BACKTEST_PACKAGE = Path(__file__).resolve().parents[1]
+UNUSED_DAYS = 30
+_DIGEST = re.compile(r"[0-9a-f]{16}")
 
 
 def sources_digest(root: Path = BACKTEST_PACKAGE) -> str:
@@ -35,12 +45,33 @@ def sources_digest(root: Path = BACKTEST_PACKAGE) -> str:
     return digest.hexdigest()
 
 
+def mark_used_and_prune(
+    cache_dir: Path, now: float, unused_days: float = UNUSED_DAYS
+) -> list[Path]:
+    """Mark ``cache_dir`` used now and remove its sibling digest directories unused for
+    ``unused_days``; returns those removed. A cache that cannot be written or removed is
+    left as it is (numba then reports its own warning): it never stops a backtest."""
+    removed: list[Path] = []
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        os.utime(cache_dir, (now, now))
+        for other in cache_dir.parent.iterdir():
+            if other == cache_dir or not _DIGEST.fullmatch(other.name) or not other.is_dir():
+                continue
+            if now - other.stat().st_mtime > unused_days * 86_400:
+                shutil.rmtree(other, ignore_errors=True)
+                removed.append(other)
+    except OSError:
+        pass
+    return removed
+
+
 if "NUMBA_CACHE_DIR" not in os.environ:
     import platformdirs
 
-    os.environ["NUMBA_CACHE_DIR"] = os.path.join(
-        platformdirs.user_cache_dir("mmtrio"), "numba", sources_digest()
-    )
+    _cache = Path(platformdirs.user_cache_dir("mmtrio"), "numba", sources_digest())
+    mark_used_and_prune(_cache, time.time())
+    os.environ["NUMBA_CACHE_DIR"] = str(_cache)
 
 import numba  # noqa: E402  (the cache directory must be set before numba reads it)
 
