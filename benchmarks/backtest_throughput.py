@@ -182,7 +182,7 @@ def _time_split(store: Path, scfg: StrategyConfig) -> dict[str, Any]:
     kernel = loop.run_loop
     for name, orig in originals.items():
         setattr(MarketMaker, name, wrap(name, orig))
-    loop.run_loop = wrap("run_loop", kernel)  # type: ignore[assignment]
+    loop.run_loop = wrap("run_loop", kernel)
     try:
         _, _, cpu = _timed(
             lambda: run_backtest(StoreSource(store), scfg, BacktestSettings(engine="compiled"))

@@ -36,15 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hftbacktest import (  # type: ignore[import-untyped]
+from hftbacktest import (
     BUY,
     GTX,
     LIMIT,
     BacktestAsset,
     HashMapMarketDepthBacktest,
 )
-from hftbacktest.data.utils import binancefutures  # type: ignore[import-untyped]
+from hftbacktest.data.utils import binancefutures
 from numba import njit
+from numpy.typing import NDArray
 
 NS_PER_MS = 1_000_000
 WARMUP_ROWS = 60_000  # rows of the JIT warm-up slice (compiles every path: book, trades, fills)
@@ -83,7 +84,7 @@ class GlftParams:
 
 
 @njit(cache=False)
-def _glft_grid(hbt, p: np.ndarray, stats: np.ndarray) -> None:
+def _glft_grid(hbt: Any, p: NDArray[np.float64], stats: NDArray[np.float64]) -> None:
     """The strategy loop (numba). ``p`` is ``GlftParams`` as floats in field order."""
     gamma, base_qty, max_pos, hard = p[0], p[1], p[2], p[3]
     levels, spacing = int(p[4]), int(p[5])
@@ -276,7 +277,7 @@ def _glft_grid(hbt, p: np.ndarray, stats: np.ndarray) -> None:
                     stats[_STAT_SUBMITS] += 1
 
 
-def convert_recording(path: Path, out_dir: Path) -> tuple[np.ndarray, float, Path]:
+def convert_recording(path: Path, out_dir: Path) -> tuple[NDArray[Any], float, Path]:
     """hftbacktest's converter on one collector file → (event array, seconds, npz path)."""
     out = out_dir / (path.name.split(".")[0] + ".npz")
     t0 = time.perf_counter()
@@ -287,7 +288,7 @@ def convert_recording(path: Path, out_dir: Path) -> tuple[np.ndarray, float, Pat
     return data, dt, out
 
 
-def _asset(data: np.ndarray, prm: GlftParams) -> Any:
+def _asset(data: NDArray[Any], prm: GlftParams) -> Any:
     lat = prm.order_latency_ms * NS_PER_MS
     return (
         BacktestAsset()
@@ -303,7 +304,7 @@ def _asset(data: np.ndarray, prm: GlftParams) -> Any:
     )
 
 
-def _run(data: np.ndarray, prm: GlftParams) -> tuple[Any, np.ndarray, float]:
+def _run(data: NDArray[Any], prm: GlftParams) -> tuple[Any, NDArray[np.float64], float]:
     p = np.array([float(v) for v in asdict(prm).values()], dtype=np.float64)
     stats = np.zeros(STATS, np.float64)
     t0 = time.perf_counter()
@@ -359,6 +360,6 @@ def run_hftbacktest(path: Path, prm: GlftParams) -> dict[str, Any]:
 
 
 def _version() -> str:
-    import hftbacktest  # type: ignore[import-untyped]
+    import hftbacktest
 
     return str(hftbacktest.__version__)

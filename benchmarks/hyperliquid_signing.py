@@ -17,7 +17,6 @@ import json
 import platform
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 from mmtrio.core.commands import PlaceOrder
@@ -91,7 +90,6 @@ def eth_account_cost(n: int) -> dict[str, Any] | None:
     inst = instrument_of("BTC", 5)
     ids = CloidFormat("mmt")
     samples: list[int] = []
-    sign: Callable[[bytes], Any]
 
     def sign(h: bytes) -> Any:
         data = {

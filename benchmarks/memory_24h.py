@@ -191,7 +191,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mmtrio-24h-", dir=args.work))
     try:
         recording = work / f"tiled_{args.hours:g}h_{args.source}"
-        doc: dict[str, Any] = {
+        doc = {
             "benchmark": "memory_24h",
             "target": "a 24 h recording replays in < 1 GB RSS (by memory map)",
             "load_average_start": list(os.getloadavg()),

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from mmtrio.chaos import harness as harness_mod
+from mmtrio.chaos.botconfig import bot_config
 from mmtrio.chaos.harness import Harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -111,7 +112,7 @@ def test_deterministic_chaos_from_a_directory_with_a_decoy_config(tmp_path: Path
 def test_a_bot_that_refuses_its_config_is_a_harness_error_not_a_violation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = harness_mod.bot_config
+    real = bot_config  # the function the harness imported, replaced there below
 
     def broken(*args: object, **kwargs: object) -> str:
         return real(*args, **kwargs) + "\n[quoting]\nno_such_key = 1\n"  # type: ignore[arg-type]

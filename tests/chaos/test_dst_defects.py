@@ -26,6 +26,7 @@ from mmtrio.chaos.dst import run_one
 from mmtrio.chaos.dst_shrink import shrink, violated
 from mmtrio.chaos.schedule import make_schedule
 from mmtrio.runtime import recovery
+from mmtrio.runtime.reconcile import reconcile
 
 DURATION_S = 12.0
 SEED = 77
@@ -36,7 +37,7 @@ def test_the_fill_lost_after_an_early_kill_is_found_and_shrunk(
 ) -> None:
     fixed_run = run_one(SEED, DURATION_S, tmp_path / "fixed")
     assert fixed_run.result.violations == []
-    fixed = recovery.reconcile
+    fixed = reconcile  # the function recovery imported, replaced there below
 
     async def defective(*args: Any, **kwargs: Any) -> Any:
         kwargs.pop("journal_new", None)  # the defect: a journal with a past taken for new

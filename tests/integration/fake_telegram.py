@@ -14,11 +14,12 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
+from hypercorn.typing import ASGIFramework
 
 Scope = MutableMapping[str, Any]
 
@@ -138,5 +139,7 @@ async def serve_fake(
     config.errorlog = None
     config.graceful_timeout = 0.5
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(partial(serve, api.app, config))
+        # app takes any mapping as its scope; hypercorn's type names its TypedDicts
+        app = cast("ASGIFramework", api.app)
+        binds: list[str] = await nursery.start(partial(serve, app, config))
         task_status.started(binds[0])

@@ -39,7 +39,7 @@ async def test_a_venue_clock_jump_is_refused_measured_again_and_trading_goes_on(
                 outcomes.append(event)
                 await inner.send(event)
 
-        run.execution.events_out = Recording()  # type: ignore[assignment]
+        run.execution.events_out = Recording()
         engine.sim_venue.inject("clock_skew", {"ms": SKEW_MS})
         # The next order requests are refused for their timestamp...
         await wait_for(lambda: run.execution.clock_rejects > 0, 30, "a request refused (-1021)")

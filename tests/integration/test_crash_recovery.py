@@ -68,7 +68,7 @@ def _start_sim(
 
 
 def _config(tmp: Path, urls: dict[str, str], **overrides: str) -> Path:
-    path = write_config(tmp, speed=SPEED, **overrides)
+    path = write_config(tmp, speed=SPEED, overrides=overrides)
     text = path.read_text()
     text = re.sub(
         r'^mode = "paper".*$',

@@ -122,9 +122,9 @@ def config_for(name: str, tmp: Path) -> Path:
     # The unlike venue trades 0.001 BTC lots at a $10 minimum, OKX 0.1 contracts of 0.01 BTC:
     # the shipped sizes fit all of them.
     if name == "okx":
-        return write_config(tmp, speed=5.0, **{'name = "binance" ': 'name = "okx" '})
+        return write_config(tmp, speed=5.0, overrides={'name = "binance" ': 'name = "okx" '})
     if name in ("extended", "hyperliquid"):
-        return write_config(tmp, speed=5.0, **{'name = "binance"': f'name = "{name}"'})
+        return write_config(tmp, speed=5.0, overrides={'name = "binance"': f'name = "{name}"'})
     return write_config(tmp, speed=5.0)
 
 

@@ -64,7 +64,7 @@ async def test_a_stop_during_the_start_up_back_off_is_honoured_at_once(tmp_path:
         "shutdown_deadline_s = 15.0": "shutdown_deadline_s = 3.0",
         "request_timeout_ms = 5000": "request_timeout_ms = 1000",
     }
-    cfg_path = write_config(tmp_path, **quick_stop)
+    cfg_path = write_config(tmp_path, overrides=quick_stop)
     engine = paper_engine(cfg_path)
     _fault(engine, count=1, retry_after=600)
     codes: list[int] = []
@@ -153,7 +153,7 @@ async def test_a_start_up_read_is_recorded_before_start_up_ends(tmp_path: Path) 
     # a 429 with a 600 s back-off: start-up never ends, yet its read is on disk.
     cfg_path = write_config(
         tmp_path,
-        **{'name = "binance"': 'name = "hyperliquid"', "shutdown_deadline_s = 15.0": (
+        overrides={'name = "binance"': 'name = "hyperliquid"', "shutdown_deadline_s = 15.0": (
             "shutdown_deadline_s = 3.0"
         ), "request_timeout_ms = 5000": "request_timeout_ms = 1000"},
     )  # fmt: skip

@@ -72,7 +72,8 @@ async def _trade(info: dict[str, Any]) -> dict[str, Any]:
     from x10.models.order import OrderSide
     from x10.signing.order_object import create_order_object
 
-    cfg, symbol, seen = _config(info), info["symbol"], {}
+    cfg, symbol = _config(info), info["symbol"]
+    seen: dict[str, Any] = {}
     async with RestApiClient(cfg, _account(info)) as client:
         markets = await client.info.get_markets_dict()
         market = markets[symbol]
@@ -157,7 +158,8 @@ async def _account_stream(info: dict[str, Any]) -> tuple[str, list[Any]]:
     from x10.models.order import OrderSide
     from x10.signing.order_object import create_order_object
 
-    cfg, symbol, messages = _config(info), info["symbol"], []
+    cfg, symbol = _config(info), info["symbol"]
+    messages: list[Any] = []
     streams = StreamClient(api_url=cfg.endpoints.stream_url)
     async with (
         streams.subscribe_to_account_updates(info["credentials"]["api_key"]) as stream,

@@ -132,7 +132,7 @@ async def test_the_sim_refuses_as_extended_does(tmp_path: Path) -> None:
         await session.load_instrument()
         gw, rest = session.gateway, session.rest
         cmd = PlaceOrder("mmt2-0", "BTC-USD", Side.BUY, 100_000, 2, TimeInForce.POST_ONLY)
-        body = await gw.signed_body(cmd)
+        body: dict[str, Any] = await gw.signed_body(cmd)  # nested JSON, read by path below
 
         async def refused(change: dict[str, Any]) -> VenueError:
             sent = copy.deepcopy(body)

@@ -89,7 +89,8 @@ async def _leverage_and_history(info: dict[str, Any]) -> dict[str, Any]:
     from x10.clients.rest.rest_api_client import RestApiClient
     from x10.models.order import OrderSide
 
-    cfg, symbol, seen = _config(info), info["symbol"], {}
+    cfg, symbol = _config(info), info["symbol"]
+    seen: dict[str, Any] = {}
     headers = {"X-Api-Key": info["credentials"]["api_key"]}
     url = info["rest"] + "/api/v1"
     async with (

@@ -38,7 +38,9 @@ MARKET: MarketInfo = parse_market([sdk_market_json()], "BTC-USD")
 
 
 def book(kind: str, seq: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> bytes:
-    rows = lambda side: [{"p": p, "q": q} for p, q in side]  # noqa: E731
+    def rows(side: list[tuple[str, str]]) -> list[dict[str, str]]:
+        return [{"p": p, "q": q} for p, q in side]
+
     return orjson.dumps({"type": kind, "seq": seq, "ts": seq,
                          "data": {"m": "BTC-USD", "b": rows(bids), "a": rows(asks)}})  # fmt: skip
 

@@ -21,6 +21,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
 from mmtrio.core.events import BookDelta
+from mmtrio.sim.extended.frontend import ExtendedFrontEnd
 from mmtrio.sim.paper import PaperSpec, build_paper_venue
 from mmtrio.sim.wsserve import serve_ws_connection
 
@@ -33,7 +34,8 @@ async def read_messages(
     stream: trio.abc.Stream, ws: WSConnection, count: int
 ) -> tuple[bool, list[dict[str, Any]]]:
     """(handshake accepted, the first ``count`` text messages) from the server."""
-    accepted, out = False, []
+    accepted = False
+    out: list[dict[str, Any]] = []
     while len(out) < count:
         data = await stream.receive_some(65536)
         assert data, "the server closed the connection"
@@ -49,6 +51,7 @@ async def read_messages(
 async def test_a_delta_published_during_the_handshake_answer_is_in_the_first_snapshot() -> None:
     sim = build_paper_venue("extended", PaperSpec(synthetic=True, seed=3), "BTC-USD")
     front = sim.front
+    assert isinstance(front, ExtendedFrontEnd)
     best_bid = max(front.market._bids)
     far_bid = best_bid - 100  # a level no one else touches: 100 ticks below the best bid
     assert far_bid not in front.market._bids
@@ -87,6 +90,7 @@ async def test_best_bid_ask_stream_pushes_only_a_moved_top() -> None:
     """``?depth=1``: the current top first; a change below the top publishes nothing, a change
     of the best bid's size publishes the new top as the next snapshot (seq + 1)."""
     sim = build_paper_venue("extended", PaperSpec(synthetic=True, seed=3), "BTC-USD")
+    assert isinstance(sim.front, ExtendedFrontEnd)
     market, inst = sim.front.market, sim.instrument
     best_bid, best_ask = max(market._bids), min(market._asks)
     deep = best_bid - 100

@@ -33,7 +33,7 @@ def state_changes(state: Path) -> list[dict[str, str]]:
 
 
 async def test_stale_snapshots_halt_quoting_until_a_fresh_one(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, speed=1.0, **{'name = "binance"': 'name = "hyperliquid"'})
+    cfg = write_config(tmp_path, speed=1.0, overrides={'name = "binance"': 'name = "hyperliquid"'})
     engine = paper_engine(cfg)
     codes: list[int] = []
     async with trio.open_nursery() as nursery:

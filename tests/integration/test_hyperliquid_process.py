@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 COUNTDOWN_MS = 6_000
 
 
-def _config(tmp: Path, urls: dict[str, str]) -> Path:
+def _config(tmp: Path, urls: dict[str, Any]) -> Path:
     path = write_config(tmp, speed=4.0)
     text = path.read_text()
     creds = urls["credentials"]
@@ -128,11 +129,11 @@ def test_dead_man_fires_after_a_kill_and_a_restart_reconciles(tmp_path: Path) ->
             sim.kill()
 
 
-def truth_account(urls: dict[str, object]) -> str:
+def truth_account(urls: dict[str, Any]) -> str:
     return str(urls["credentials"]["account"])
 
 
-def _start_sim_hl(tmp: Path) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def _start_sim_hl(tmp: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     return _start_sim(tmp, "--venue", "hyperliquid", "--speed", "1")  # the last --speed wins
 
 

@@ -36,6 +36,7 @@ from mmtrio.core.events import (
 from mmtrio.core.rejects import RejectKind
 from mmtrio.errors import AuthError, ClockSkewError, ConfigError, RateLimited, VenueError
 from mmtrio.sim.hyperliquid import info
+from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
 from mmtrio.sim.paper import PaperSpec, build_paper_venue
 from mmtrio.sim.server import serve_sim
 from mmtrio.venues.hyperliquid.codec_exchange import exchange_payload, place_action
@@ -356,7 +357,8 @@ async def test_a_post_sent_while_a_429_is_held_back_is_not_banned() -> None:
 
             async def place(cid: str) -> None:
                 try:
-                    await gw.place(PlaceOrder(cid, "BTC", Side.BUY, inst.price_to_ticks(1), 1))
+                    price = inst.price_to_ticks(Decimal(1))
+                    await gw.place(PlaceOrder(cid, "BTC", Side.BUY, price, 1))
                 except VenueError as exc:
                     outcomes.append(exc)
 
@@ -380,6 +382,7 @@ def test_an_answer_s_items_weigh_in_the_ip_budget(
     sim = build_paper_venue("hyperliquid", PaperSpec(data_files=(DATA,), speed=2.0))
     monkeypatch.setitem(info.HANDLERS, kind, lambda front, req: [{"tid": i} for i in range(45)])
     body = json.dumps({"type": kind, "user": "0x" + "11" * 20, "startTime": 0}).encode()
+    assert isinstance(sim.front, HyperliquidFrontEnd)
     status, _answer, _drop = sim.front.rest.handle("/info", body, 100.0)
     assert status == 200
     assert sim.limiter.weight.current(100.0) == 20 + 2  # 45 items: two whole twenties

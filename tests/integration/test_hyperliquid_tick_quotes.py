@@ -30,7 +30,7 @@ MIN_HALF_SPREAD_TICKS = 16  # the shipped config.toml's [quoting] value
 
 
 async def test_quotes_keep_the_min_half_spread_in_the_venues_steps(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, speed=1.0, **{'name = "binance"': 'name = "hyperliquid"'})
+    cfg = write_config(tmp_path, speed=1.0, overrides={'name = "binance"': 'name = "hyperliquid"'})
     assert f"min_half_spread_ticks = {MIN_HALF_SPREAD_TICKS} " in cfg.read_text()
     engine = paper_engine(cfg)
     codes: list[int] = []

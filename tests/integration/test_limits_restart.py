@@ -56,7 +56,7 @@ class Bot:
 
 @asynccontextmanager
 async def bot_on_sim(tmp: Path, **overrides: str) -> AsyncIterator[Bot]:
-    cfg_path = write_config(tmp, speed=5.0, **overrides)
+    cfg_path = write_config(tmp, speed=5.0, overrides=overrides)
     sim = build_venue(load_config(cfg_path))
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve_sim, sim)

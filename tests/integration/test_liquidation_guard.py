@@ -69,7 +69,7 @@ async def _with_bot(
                 )
                 result = body(venue, engine, lines)
                 if hasattr(result, "__await__"):
-                    await result  # type: ignore[misc]
+                    await result
                 engine.request_stop("test over")
     return codes, "".join(lines)
 

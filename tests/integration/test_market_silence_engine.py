@@ -32,7 +32,7 @@ async def test_a_muted_market_stream_is_reconnected_and_the_bot_quotes_again(
 ) -> None:
     cfg_path = write_config(
         tmp_path,
-        **{"market_silence_s = 10.0 ": "market_silence_s = 3.0  "},
+        overrides={"market_silence_s = 10.0 ": "market_silence_s = 3.0  "},
     )
     engine = paper_engine(cfg_path)
     assert engine.config.venue.market_silence_s == 3.0

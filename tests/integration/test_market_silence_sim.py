@@ -16,7 +16,7 @@ no book came back until it ended.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 import trio
@@ -32,7 +32,16 @@ from mmtrio.sim.venue import SimConfig, SimVenue
 from mmtrio.venues.protocol import SessionHooks, VenueCredentials, VenueSettings
 
 EPOCH_MS = 1_700_000_000_000
-PINGS = {"ping_interval_s": 2.0, "pong_timeout_s": 1.0}
+
+
+class Pings(TypedDict):
+    """The keepalive keywords every market stream takes (typed, so **PINGS is checked)."""
+
+    ping_interval_s: float
+    pong_timeout_s: float
+
+
+PINGS: Pings = {"ping_interval_s": 2.0, "pong_timeout_s": 1.0}
 STALL_S = 600.0  # far past the limit and the test: only a reconnect brings the book back
 
 

@@ -42,7 +42,9 @@ pytestmark = pytest.mark.integration
 
 def okx_config(tmp: Path, **overrides: str) -> Path:
     # speed 3, as test_run_engine: a loaded machine keeps up (at 5 the feed ran 7 s late)
-    return write_config(tmp, speed=3.0, **{'name = "binance" ': 'name = "okx" '}, **overrides)
+    return write_config(
+        tmp, speed=3.0, overrides={'name = "binance" ': 'name = "okx" ', **overrides}
+    )
 
 
 async def test_okx_gap_reconnect_duplicates_and_a_lost_answer(
@@ -181,9 +183,13 @@ async def test_okx_dead_man_cancels_when_not_refreshed() -> None:
         instrument = await session.load_instrument()
         nursery.start_soon(session.user_feed(instrument).run, collect)
         await connected.wait()
-        await wait_for(lambda: session.gateway.session.ready, 10, "the order session logged in")
+        order_session = session.gateway.session  # set once, when the gateway is made
+        assert order_session is not None
+        await wait_for(lambda: order_session.ready, 10, "the order session logged in")
 
-        bid = sim.book.best()[0][0]
+        best_bid = sim.book.best()[0]
+        assert best_bid is not None
+        bid = best_bid[0]
         cid = session.client_ids.make(1, 0)
         await session.gateway.place(PlaceOrder(cid, front.symbol, Side.BUY, bid - 500, 1))
         assert session.gateway.sent_ws == 1  # over the logged-in socket

@@ -8,7 +8,7 @@ venue (the sim's own order book is the ground truth).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,11 @@ from tests.integration.paper import PaperEngine, paper_engine, run_paper
 DATA = Path(__file__).resolve().parents[2] / "data" / "binance-usdm" / "btcusdt_20240808.gz"
 
 
-def write_config(tmp: Path, *, speed: float = 3.0, **overrides: str) -> Path:
-    """A config for a fast paper run in ``tmp`` (state, socket, kill file inside it)."""
+def write_config(
+    tmp: Path, *, speed: float = 3.0, overrides: Mapping[str, str] | None = None
+) -> Path:
+    """A config for a fast paper run in ``tmp`` (state, socket, kill file inside it);
+    ``overrides``: config text → its replacement (a mapping, not keywords: its keys are text)."""
     text = (Path(__file__).resolve().parents[2] / "config.toml").read_text()
     text = text.replace(
         'data_files = ["data/binance-usdm/btcusdt_20240808.gz"]', f'data_files = ["{DATA}"]'
@@ -36,7 +39,7 @@ def write_config(tmp: Path, *, speed: float = 3.0, **overrides: str) -> Path:
     # state, control socket and kill file beside the config (the shipped file leaves them to
     # the per-bot default under the state root)
     text = text.replace("[runtime]", '[runtime]\nstate_dir = "state"', 1)
-    for old, new in overrides.items():
+    for old, new in (overrides or {}).items():
         text = text.replace(old, new)
     path = tmp / "config.toml"
     path.write_text(text)
@@ -152,7 +155,7 @@ async def test_kill_file_latches_and_exit_code_says_so(tmp_path: Path) -> None:
 
 
 async def test_child_crashing_once_is_restarted(tmp_path: Path) -> None:
-    cfg_path = write_config(tmp_path, **{"base_delay_s = 0.5 ": "base_delay_s = 0.05 "})
+    cfg_path = write_config(tmp_path, overrides={"base_delay_s = 0.5 ": "base_delay_s = 0.05 "})
     engine = paper_engine(cfg_path)
     runs: list[int] = []
 
@@ -181,7 +184,10 @@ async def test_child_crashing_once_is_restarted(tmp_path: Path) -> None:
 async def test_child_that_keeps_crashing_stops_safely(tmp_path: Path) -> None:
     cfg_path = write_config(
         tmp_path,
-        **{"base_delay_s = 0.5 ": "base_delay_s = 0.05 ", "max_restarts = 5 ": "max_restarts = 2 "},
+        overrides={
+            "base_delay_s = 0.5 ": "base_delay_s = 0.05 ",
+            "max_restarts = 5 ": "max_restarts = 2 ",
+        },
     )
     engine = paper_engine(cfg_path)
     started = trio.Event()
@@ -249,7 +255,7 @@ async def test_reload_with_a_wider_spread_moves_the_resting_quotes(tmp_path: Pat
         mid2 = engine.sim_venue.engine.best_bid(), engine.sim_venue.engine.best_ask()
         if len(orders) < 2 or None in mid2:
             return None
-        mid = (mid2[0][0] + mid2[1][0]) / 2  # type: ignore[index]
+        mid = (mid2[0][0] + mid2[1][0]) / 2
         return int(min(abs(o.price - mid) for o in orders))
 
     async with trio.open_nursery() as nursery:
@@ -310,7 +316,7 @@ async def test_a_foreign_order_appearing_while_running_is_named_once(tmp_path: P
     from mmtrio.sim.binance import trading
 
     cfg_path = write_config(
-        tmp_path, **{"reconcile_interval_s = 30.0": "reconcile_interval_s = 1.0"}
+        tmp_path, overrides={"reconcile_interval_s = 30.0": "reconcile_interval_s = 1.0"}
     )
     engine = paper_engine(cfg_path)
     codes: list[int] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ async def test_local_book_from_snapshot_and_diffs_matches_the_sim_including_our_
         inst = venue.instrument
         ws_url = f"{urls.ws}/public/stream?streams=btcusdt@depth@100ms"
         async with open_websocket_url(ws_url) as ws:
-            buffered: list[dict] = []
+            buffered: list[dict[str, Any]] = []
             with trio.fail_after(10):
                 while len(buffered) < 3:  # the stream is open and flowing before the snapshot
                     buffered.append(json.loads(await ws.get_message()))

@@ -215,7 +215,7 @@ def test_ccxt_create_orders_batch_and_an_ack_that_filled_on_arrival(sim: dict[st
         order = ex.create_order(sym, "limit", "buy", 0.002, round(ask + 20, 1), ack)
         assert order["info"]["status"] == "NEW" and order["info"]["executedQty"] == "0"
         assert order["info"]["avgPrice"] == "0.00" and order["filled"] == 0
-        fills = []
+        fills: list[dict[str, Any]] = []
         while not fills:
             event = json.loads(user.recv(timeout=10))
             o = event.get("o", {})

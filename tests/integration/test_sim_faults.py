@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from tests.integration.sim_helpers import KEY, ORDER, running_sim, signed, signed_query
 
@@ -20,8 +21,8 @@ async def fault(http: httpx.AsyncClient, admin: str, kind: str, **params: object
     assert r.status_code == 200, r.text
 
 
-async def _depth_ids(ws, n: int) -> list[tuple[int, int]]:
-    out = []
+async def _depth_ids(ws: WebSocketConnection, n: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
     with trio.fail_after(10):
         while len(out) < n:
             d = json.loads(await ws.get_message())["data"]
@@ -55,7 +56,9 @@ async def test_user_stream_duplicate_and_reorder_trade_before_new() -> None:
         async with open_websocket_url(f"{urls.ws}/private/ws?listenKey={key}") as ws:
             await fault(http, urls.admin, "user_reorder", count=1)
             await fault(http, urls.admin, "user_duplicate", count=1)
-            ask = venue.book.best()[1][0]
+            best_ask = venue.book.best()[1]
+            assert best_ask is not None
+            ask = best_ask[0]
             r = await signed(
                 http,
                 "POST",
@@ -63,7 +66,7 @@ async def test_user_stream_duplicate_and_reorder_trade_before_new() -> None:
                 {**ORDER, "timeInForce": "GTC", "price": venue.instrument.price_str(ask + 50)},
             )
             assert r.status_code == 200, r.text
-            events = []
+            events: list[dict[str, Any]] = []
             with trio.fail_after(5):
                 while len(events) < 4:
                     events.append(json.loads(await ws.get_message()))

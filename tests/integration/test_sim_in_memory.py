@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 import httpx
 import trio
@@ -27,7 +28,7 @@ from mmtrio.sim.venue import SimConfig, SimVenue
 EPOCH_MS = 1_700_000_000_000
 
 
-async def one_run(seed: int) -> dict[str, object]:
+async def one_run(seed: int) -> dict[str, Any]:
     venue = SimVenue(
         SyntheticDriver(BTCUSDT, 3, SyntheticParams()),
         SimConfig(clock=TrioClock(EPOCH_MS), seed=seed),
@@ -45,7 +46,8 @@ async def one_run(seed: int) -> dict[str, object]:
             key = (await http.post("/fapi/v1/listenKey", headers=headers)).json()["listenKey"]
         client_side, server_side = trio.testing.memory_stream_pair()
         nursery.start_soon(front.serve_ws, server_side)
-        ws = await wrap_client_stream(nursery, client_side, "sim", "/ws/btcusdt@depth")
+        # an in-memory stream: trio-websocket's annotation says socket, any Stream works
+        ws = await wrap_client_stream(nursery, client_side, "sim", "/ws/btcusdt@depth")  # type: ignore[arg-type]
         diffs = [json.loads(await ws.get_message()) for _ in range(3)]
         await ws.aclose()
         nursery.cancel_scope.cancel()

@@ -58,7 +58,8 @@ async def user_stream(
         key = (await http.post("/fapi/v1/listenKey", headers=headers)).json()["listenKey"]
     client_side, server_side = trio.testing.memory_stream_pair()
     nursery.start_soon(front.serve_ws, server_side)
-    return await wrap_client_stream(nursery, client_side, "sim", path.format(key=key))
+    # an in-memory stream: trio-websocket's annotation says socket, any Stream works
+    return await wrap_client_stream(nursery, client_side, "sim", path.format(key=key))  # type: ignore[arg-type]
 
 
 async def events(ws: WebSocketConnection, n: int) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ async def test_position_adjust_is_an_adjustment_not_a_trade(autojump_clock: obje
         venue.inject("user_replay", {"count": 1})  # not a fill: nothing to replay
         with trio.move_on_after(1):
             extra = await ws.get_message()
-            raise AssertionError(f"replayed a non-fill event: {extra}")
+            raise AssertionError(f"replayed a non-fill event: {extra!r}")
         nursery.cancel_scope.cancel()
 
 

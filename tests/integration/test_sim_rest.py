@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -179,8 +180,9 @@ async def test_funding_settles_on_the_position_and_streams_funding_fee() -> None
             await http.post(f"{urls.rest}/fapi/v1/listenKey", headers={"X-MBX-APIKEY": KEY})
         ).json()["listenKey"]
         async with open_websocket_url(f"{urls.ws}/private/ws?listenKey={key}") as ws:
-            ask = venue.book.best()[1][0]
-            price = venue.instrument.price_str(ask + 100)
+            best_ask = venue.book.best()[1]
+            assert best_ask is not None
+            price = venue.instrument.price_str(best_ask[0] + 100)
             r = await signed(
                 http,
                 "POST",
@@ -194,7 +196,7 @@ async def test_funding_settles_on_the_position_and_streams_funding_fee() -> None
             amount = float(r.json()["amount"])
             assert amount < 0  # a long pays a positive rate
             assert venue.account.balance - before == venue.account.funding
-            events = []
+            events: list[dict[str, Any]] = []
             with trio.fail_after(5):
                 while not any(
                     e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == "FUNDING_FEE" for e in events

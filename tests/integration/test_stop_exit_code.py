@@ -92,7 +92,7 @@ async def test_a_stop_that_cannot_confirm_zero_open_orders_leaves_the_countdown_
         "shutdown_deadline_s = 15.0": "shutdown_deadline_s = 3.0",
         "request_timeout_ms = 5000": "request_timeout_ms = 1000",
     }
-    cfg_path = write_config(tmp_path, **quick_stop)
+    cfg_path = write_config(tmp_path, overrides=quick_stop)
     engine = paper_engine(cfg_path)
     codes: list[int] = []
     matching = engine.sim_venue.engine

@@ -215,7 +215,7 @@ def test_a_margin_call_reduces_only_until_a_reading_asked_after_it() -> None:
 
 def test_binance_s_margin_call_push_is_decoded() -> None:
     # The example of Binance's "Event: Margin Call" (USD-M futures user data streams).
-    frame = {
+    frame: dict[str, Any] = {
         "e": "MARGIN_CALL",
         "E": 1587727187525,
         "cw": "3.16812045",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 from mmtrio.core.commands import AmendOrder, CancelAll, CancelOrder, PlaceOrder
 from mmtrio.core.events import (
     AccountUpdate,
+    BookDelta,
+    BookSnapshot,
     BookTicker,
     ExecType,
     FundingPayment,
@@ -62,6 +65,7 @@ def test_recorded_2023_file_decodes_completely_and_stays_in_sequence() -> None:
     forwarded = 0
     snap_id = 0
     after_snap: list[int] = []  # ``u`` of every diff at or after the snapshot
+    fwd: Sequence[BookSnapshot | BookDelta]  # a snapshot's answer, then a diff's
     for raw in _lines("btcusdt_20230404.dat.gz"):
         if raw.startswith(b'{"lastUpdateId'):
             snap = dec.decode_snapshot(orjson.loads(raw), "BTCUSDT")

@@ -26,7 +26,8 @@ import httpx
 import pytest
 
 from mmtrio.chaos import harness as harness_mod
-from mmtrio.chaos.harness import Harness, _Bot
+from mmtrio.chaos.harness import Harness
+from mmtrio.chaos.harness_base import _Bot
 from mmtrio.chaos.invariants import ProcessRecord, StopCheck, check_processes, check_stop
 from mmtrio.chaos.logs import BEFORE_VENUE
 

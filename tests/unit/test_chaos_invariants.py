@@ -678,7 +678,7 @@ def test_a_fill_the_venue_barred_the_bot_from_learning_is_not_judged_early() -> 
     # a bot that still had not learned it a settle window after the bar lifted is judged
     late = [(0, 4), (9_000, 2)]
     (v,) = check_positions(position_samples(snaps, [], 3_500, late, barred=barred))
-    assert v.at_ms >= 5_000 + 3_500 and "bot 4" in v.message
+    assert v.at_ms is not None and v.at_ms >= 5_000 + 3_500 and "bot 4" in v.message
 
 
 def test_positions_in_the_logs_units_are_read_as_lots() -> None:

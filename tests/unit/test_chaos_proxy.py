@@ -127,7 +127,7 @@ def test_the_command_line_protocol() -> None:
 
 
 async def test_a_connection_its_client_abandoned_in_the_window_is_reset_not_replayed() -> None:
-    got: list[bytes] = []
+    got: list[bytes | bytearray] = []
 
     async def record(stream: trio.SocketStream) -> None:
         try:

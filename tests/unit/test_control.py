@@ -244,8 +244,6 @@ async def test_the_socket_file_appears_only_once_it_accepts(
     import os
     import socket as stdsocket
 
-    from mmtrio.runtime import control
-
     path = tmp_path / "ctl.sock"
     accepted_at_link: list[bool] = []
     real_link = os.link
@@ -260,7 +258,7 @@ async def test_the_socket_file_appears_only_once_it_accepts(
             probe.close()
         real_link(src, dst)
 
-    monkeypatch.setattr(control.os, "link", checking_link)
+    monkeypatch.setattr("mmtrio.runtime.control.os.link", checking_link)
 
     async def handler(req: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
@@ -277,7 +275,7 @@ async def test_the_socket_file_appears_only_once_it_accepts(
         Path(dst).write_text("")  # another process got there between the check and the link
         real_link(src, dst)
 
-    monkeypatch.setattr(control.os, "link", racing_link)
+    monkeypatch.setattr("mmtrio.runtime.control.os.link", racing_link)
     with pytest.raises(ControlError, match=f"another process bound the control socket {path}"):
         await serve_control(path, handler)
     assert sorted(os.listdir(tmp_path)) == ["ctl.sock"]

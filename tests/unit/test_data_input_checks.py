@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from mmtrio.cli import EXIT_OK, EXIT_USAGE, main
-from mmtrio.core.events import BookSnapshot, Trade
+from mmtrio.core.events import BookSnapshot, Event, Trade
 from mmtrio.core.instruments import Instrument
 from mmtrio.data.convert import write_store
 from mmtrio.data.tardis import BOOK_COLUMNS, TRADE_COLUMNS
@@ -209,7 +209,7 @@ def test_verify_refuses_a_store_with_impossible_prices_or_sizes(
     snap = BookSnapshot("BTCUSDT", ((600_000, 5),), ((600_001, 5),), 1, 1)
     bad_level = BookSnapshot("BTCUSDT", ((600_000, -5),), ((600_001, 5),), 1, 1)
     bad_trade = Trade("BTCUSDT", 1, 600_000, 0, False, 2)
-    cases = {
+    cases: dict[str, tuple[list[tuple[int, Event]], str, str]] = {
         "level": ([(1, bad_level)], "levels.npy is corrupt at row 0", "size -5 lots"),
         "trade": ([(1, snap), (2, bad_trade)], "messages.npy is corrupt at row 1", "size 0"),
     }

@@ -67,14 +67,15 @@ def test_work_handed_back_through_the_entry_queue_runs_at_once() -> None:
 def test_without_the_ring_the_handed_back_work_is_missed() -> None:
     """The test above can fail: a wakeup that does not mark the loop rung is never polled
     for (put back before the run ends: Trio's own shutdown waits on such a wakeup)."""
-    pair = trio._core._wakeup_socketpair.WakeupSocketpair  # type: ignore[attr-defined]
+    pair = trio._core._wakeup_socketpair.WakeupSocketpair
 
     async def main() -> tuple[bool, float]:
-        pair.wakeup_thread_and_signal_safe = dst_loop._real_wakeup
+        # the method swapped on purpose: Trio's own wakeup, then the patched one back
+        pair.wakeup_thread_and_signal_safe = dst_loop._real_wakeup  # type: ignore[method-assign]
         try:
             return await _handed_back()
         finally:
-            pair.wakeup_thread_and_signal_safe = dst_loop._wakeup
+            pair.wakeup_thread_and_signal_safe = dst_loop._wakeup  # type: ignore[method-assign]
             dst_loop._Loop.rung = True  # the byte written meanwhile is found now
 
     ran, took = _run(main)
@@ -85,7 +86,12 @@ def test_without_the_ring_the_handed_back_work_is_missed() -> None:
 def test_a_threads_result_reaches_the_run() -> None:
     async def main() -> float:
         quiet_signals()
-        return await trio.to_thread.run_sync(lambda: time.sleep(0.01) or 42.0)
+
+        def work() -> float:
+            time.sleep(0.01)
+            return 42.0
+
+        return await trio.to_thread.run_sync(work)
 
     assert _run(main) == 42.0
 
@@ -117,9 +123,9 @@ def test_a_clock_with_a_rate_still_runs_on_real_time() -> None:
 
 
 def test_the_patches_are_taken_off_after_the_block() -> None:
-    real_poll = trio._core._io_epoll.EpollIOManager.get_events  # type: ignore[attr-defined]
+    real_poll = trio._core._io_epoll.EpollIOManager.get_events
     real_now = trio.testing.MockClock.current_time
     with dst_loop.cheap_loop():
-        assert trio._core._io_epoll.EpollIOManager.get_events is not real_poll  # type: ignore[attr-defined]
-    assert trio._core._io_epoll.EpollIOManager.get_events is real_poll  # type: ignore[attr-defined]
+        assert trio._core._io_epoll.EpollIOManager.get_events is not real_poll
+    assert trio._core._io_epoll.EpollIOManager.get_events is real_poll
     assert trio.testing.MockClock.current_time is real_now

@@ -466,7 +466,9 @@ async def test_the_real_journal_has_the_fill_before_the_decision_and_no_wait_aft
         # A fill whose batch decides nothing; the writer commits it meanwhile; the next
         # decision (a Timer's place) asks, and finds it committed: no wait.
         loop.mm = Scripted(deadline=None)
-        await loop.handle(replace(_fill_update(), fill=replace(_fill_update().fill, trade_id=8)))
+        update = _fill_update()
+        assert update.fill is not None
+        await loop.handle(replace(update, fill=replace(update.fill, trade_id=8)))
         await writer.flush()  # the group commit happens (a barrier, off the loop's path)
         await loop.handle(Timer(0))
         assert out_recv.receive_nowait() == PlaceOrder("c1", "BTCUSDT", Side.BUY, 100, 1)

@@ -16,7 +16,9 @@ INST = Instrument("BTC-USD", Decimal("1"), Decimal("0.001"), 1, 10**9, Decimal(0
 
 
 def msg(kind: str, seq: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> Any:
-    side = lambda rows: [{"p": p, "q": q} for p, q in rows]  # noqa: E731
+    def side(rows: list[tuple[str, str]]) -> list[dict[str, str]]:
+        return [{"p": p, "q": q} for p, q in rows]
+
     return {"type": kind, "seq": seq, "ts": 1000 + seq,
             "data": {"m": "BTC-USD", "b": side(bids), "a": side(asks)}}  # fmt: skip
 

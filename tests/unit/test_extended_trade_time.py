@@ -48,7 +48,7 @@ def test_the_simulated_venue_sends_a_late_print_at_the_market_clock() -> None:
     venue = SimVenue(replay_driver([DATA], data_instrument(DATA)), SimConfig())
     front = FRONT_END.create(venue)
     sent: list[tuple[str, dict[str, Any]]] = []
-    venue.hub.publish = lambda topic, data: sent.append((topic, data))  # type: ignore[method-assign]
+    venue.hub.publish = lambda canonical, data: sent.append((canonical, data))  # type: ignore[method-assign]
     venue.market_ts += 3_000  # the book has run on 3 s past the print
     printed = venue.market_ts - 3_000
     front.on_trade(Trade(venue.instrument.symbol, 11, 100, 1, True, printed))

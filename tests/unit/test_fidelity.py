@@ -12,6 +12,7 @@ import dataclasses
 import gzip
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,7 +155,8 @@ def test_warm_ups_compile_every_specialisation_a_store_run_uses(
     scfg = build_strategy_config(cfg, inst)
     warm_up()
     _warm_fast(FastParams.of(scfg, BacktestSettings()))
-    kernels = (run_loop, skip_rows, run_fast_kernel)
+    # numba dispatchers (typed here as the plain functions): .signatures lists what is compiled
+    kernels: tuple[Any, ...] = (run_loop, skip_rows, run_fast_kernel)
     before = [list(k.signatures) for k in kernels]
     assert run_backtest(store, scfg, BacktestSettings(engine="compiled")).events
     assert run_fast(store, scfg, BacktestSettings()).events

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from mmtrio.runtime import fixed_record
 from mmtrio.runtime.fixed_record import rewrite
 
 
@@ -24,7 +23,7 @@ def test_a_new_record_appears_whole_and_is_then_rewritten_in_place(
         seen_at_rename.append(Path(src).read_bytes())
         real_replace(src, dst)
 
-    monkeypatch.setattr(fixed_record.os, "replace", checking_replace)
+    monkeypatch.setattr("mmtrio.runtime.fixed_record.os.replace", checking_replace)
     rewrite(path, b'{"until_ms": 0}', 64)
     assert seen_at_rename == [b'{"until_ms": 0}'.ljust(64)]
     assert path.stat().st_mode & 0o777 == 0o600
@@ -46,7 +45,7 @@ def test_a_record_that_cannot_be_created_leaves_nothing_behind(
     def refusing_replace(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(fixed_record.os, "replace", refusing_replace)
+    monkeypatch.setattr("mmtrio.runtime.fixed_record.os.replace", refusing_replace)
     with pytest.raises(OSError, match="No space left"):
         rewrite(tmp_path / "rate_usage.json", b"{}", 64)
     assert os.listdir(tmp_path) == []

@@ -32,8 +32,8 @@ def test_candle_snapshot_sums_each_interval() -> None:
     trades = [(618123, 100, base), (618301, 50, base + MIN), (617999, 20, base + 2 * MIN),
               (618050, 30, base + 5 * MIN)]  # fmt: skip
     feed(front, trades)
-    body = {"type": "candleSnapshot",
-            "req": {"coin": "BTC", "interval": "5m", "startTime": 0}}  # fmt: skip
+    body: dict[str, Any] = {"type": "candleSnapshot",
+                            "req": {"coin": "BTC", "interval": "5m", "startTime": 0}}  # fmt: skip
     rows, _ = info.answer(front, body)
     t0 = base + off
     assert rows == [

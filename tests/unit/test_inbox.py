@@ -73,7 +73,7 @@ async def test_the_lossless_lane_waits_when_full_and_never_drops() -> None:
         first = inbox.take()
         await trio.testing.wait_all_tasks_blocked()
     assert len(first.lossless) == 8 and sent == [1]
-    assert [k.reason for k in inbox.take().lossless] == ["late"]  # type: ignore[attr-defined]
+    assert [k.reason for k in inbox.take().lossless] == ["late"]
 
 
 async def test_wait_returns_when_either_lane_gets_something() -> None:

@@ -44,7 +44,7 @@ class _Colour(enum.Enum):
     RED = 1
 
 
-PAYLOADS: list[dict[str, Any]] = [
+PAYLOADS: list[dict[Any, Any]] = [  # Any keys: the last one's are ints, on purpose
     {},
     {"b": 1, "a": [1, 2.5, None, True], "c": {"z": Decimal("-0.00100"), "y": Side.BUY}},
     {"reason": 'HALTED → ACTIVE: ünïcode and "quotes"\n\t', "n": 10**30, "f": 1e16},
@@ -55,7 +55,7 @@ PAYLOADS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_payload_text_is_json_dumps_with_the_documented_options(payload: dict[str, Any]) -> None:
+def test_payload_text_is_json_dumps_with_the_documented_options(payload: dict[Any, Any]) -> None:
     assert js.encode_payload(payload) == _plain(payload)
     row = js.encode_record(js.Record(js.Kind.MID_SAMPLE, 5, payload)).row
     assert json.loads(row) == ["mid_sample", 5, None, _plain(payload)]
@@ -64,7 +64,13 @@ def test_payload_text_is_json_dumps_with_the_documented_options(payload: dict[st
 def test_unjournalable_payloads_are_refused_naming_the_record() -> None:
     circular: dict[str, Any] = {}
     circular["self"] = circular
-    for payload in (circular, {"x": object()}, {"x": {1, 2}}, {"a": 1, 2: "mixed keys"}):
+    unjournalable: tuple[dict[Any, Any], ...] = (
+        circular,
+        {"x": object()},
+        {"x": {1, 2}},
+        {"a": 1, 2: "mixed keys"},
+    )
+    for payload in unjournalable:
         with pytest.raises(JournalError, match="cannot journal a mid_sample record"):
             js.encode_record(js.Record(js.Kind.MID_SAMPLE, 5, payload))
 

@@ -15,7 +15,6 @@ import pytest
 
 from mmtrio.chaos import dst
 from mmtrio.chaos.botconfig import bot_config
-from mmtrio.runtime import engine as engine_module
 from mmtrio.runtime.journal import Journal
 from tests.unit.test_config import parse, problems, shipped_data, with_changes
 
@@ -61,7 +60,7 @@ def test_the_engine_opens_its_journal_in_the_configured_mode(
         modes.append(synchronous)
         return real_open(state_dir, synchronous=synchronous)
 
-    monkeypatch.setattr(engine_module.Journal, "open", recording_open)
+    monkeypatch.setattr("mmtrio.runtime.engine.Journal.open", recording_open)
     result = dst.run_one(1, 11.0, tmp_path)
     assert result.trace  # the run happened
     assert modes and set(modes) == {"NORMAL"}, modes

@@ -8,7 +8,8 @@ import pytest
 
 from mmtrio.core.events import Fill, Side
 from mmtrio.core.instruments import BTCUSDT, ETHUSDT
-from mmtrio.core.ledger import Ledger, LedgerSnapshot, TradeIdDedupe
+from mmtrio.core.ledger import Ledger, LedgerSnapshot
+from mmtrio.core.trade_dedupe import TradeIdDedupe
 from mmtrio.errors import InstrumentError, ParameterError
 
 D = Decimal

@@ -240,7 +240,7 @@ def test_order_push_with_fill_flips_the_fee_sign() -> None:
 
 
 def _order(**changes: str) -> dict[str, object]:
-    data = {**ORDER_PUSH["data"][0], **changes}  # type: ignore[index, dict-item]
+    data = {**ORDER_PUSH["data"][0], **changes}  # type: ignore[index]
     return {**ORDER_PUSH, "data": [data]}
 
 
@@ -469,7 +469,12 @@ def test_rest_reads() -> None:
         ],
         "USDT",
     )
-    assert (bal.cash, bal.available, bal.equity, bal.margin_ratio) == (10, 9, 11, None)
+    assert (bal.cash, bal.available, bal.equity, bal.margin_ratio) == (
+        Decimal(10),
+        Decimal(9),
+        Decimal(11),
+        None,
+    )
     fills = cr.parse_fills(
         [
             {

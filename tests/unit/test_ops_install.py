@@ -70,6 +70,7 @@ def test_single_bot_install_puts_state_where_the_guide_says(tmp_path: Path) -> N
     assert cfg.runtime.state_dir == state
     assert cfg.runtime.control_socket == state / "control.sock"
     assert cfg.risk.kill_file == state / "KILL"
+    assert cfg.sim is not None
     assert [Path(f) for f in cfg.sim.data_files] == [
         prefix / "src-tree/data/binance-usdm/btcusdt_20240808.gz"
     ]
@@ -100,6 +101,7 @@ def test_instance_install_puts_state_in_the_instance_directory(tmp_path: Path) -
     assert cfg.venue.symbol == "ETHUSDT"
     assert cfg.metrics.port == 9465
     assert cfg.logging.json_lines
+    assert cfg.sim is not None
     assert [Path(f) for f in cfg.sim.data_files] == [data]
     assert cfg.runtime.state_dir == state
     assert cfg.runtime.control_socket == state / "control.sock"

@@ -71,7 +71,7 @@ def test_a_clock_aligned_window_carries_only_its_own_minute() -> None:
 
 
 def test_names_the_budget_does_not_declare_are_dropped() -> None:
-    assert budget().restore({"orders_10s": (T0, 50)}, T0 + 1) == 0
+    assert budget().restore({"orders_10s": [(T0, 50)]}, T0 + 1) == 0
 
 
 def test_the_file_round_trip_and_only_changes_are_written(tmp_path: Path) -> None:

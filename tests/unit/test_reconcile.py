@@ -31,7 +31,7 @@ from mmtrio.core.risk import TradingState
 from mmtrio.core.strategy import MarketMaker
 from mmtrio.runtime.reconcile import ReconcileReport, fetch_trades, reconcile
 from mmtrio.venues.binance.client_ids import client_id_format
-from mmtrio.venues.protocol import OrderAck
+from mmtrio.venues.protocol import Capabilities, OrderAck
 from tests.unit.test_strategy import MID, SYM, make_config, quoting_session
 
 IDS = ClientIdGenerator(client_id_format("t"), 1)
@@ -61,6 +61,9 @@ def trade(tid: int, side: Side = Side.BUY, qty: int = 1, order_id: int = 42) -> 
 
 class FakeVenue:
     """The Gateway reconciliation uses, over in-memory venue state."""
+
+    # what a Gateway declares; reconciliation never reads it
+    capabilities = Capabilities(amend=False)
 
     def __init__(self) -> None:
         self.open: dict[str, OrderUpdate] = {}
@@ -521,7 +524,9 @@ async def test_resume_after_a_position_mismatch_is_refused_until_a_restart_adopt
     # strategy object takes the adoption, which is what clears the mismatch).
     mm.adopt_position(10, Decimal("60000.0"), 6_000, gap_reason="the venue says so")
     mm.step(Resume("checked, adopted at restart", 7_000), 7_000)
-    assert mm.last_resume is not None and mm.last_resume.accepted
+    # read anew: mypy keeps the refused resume's narrowing (accepted False) across step()
+    resumed = mm.last_resume
+    assert resumed is not None and resumed.accepted
     assert mm.ledger.position_lots == 10
 
 

@@ -17,8 +17,8 @@ import trio
 from mmtrio.core.events import Event, Fill, OrderUpdate, OutcomeUnknown, Side
 from mmtrio.core.orders import OrderState
 from mmtrio.errors import ConnectionFailed, OutcomeUnknownError, RateLimited, VenueError
-from tests.unit.test_reconcile import MID, SYM, FakeVenue, fill_of, run, trade
-from tests.unit.test_strategy import quoting_session
+from tests.unit.test_reconcile import FakeVenue, fill_of, run, trade
+from tests.unit.test_strategy import MID, SYM, quoting_session
 
 
 class FailingQueries(FakeVenue):

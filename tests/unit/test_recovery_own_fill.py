@@ -31,7 +31,8 @@ from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconcile import ReconcileReport
 from mmtrio.runtime.recovery import StartArgs, recover_at_start
-from tests.unit.test_reconcile import IDS, MID, SYM, FakeVenue, new_mm, trade
+from tests.unit.test_reconcile import IDS, FakeVenue, new_mm, trade
+from tests.unit.test_strategy import MID, SYM
 
 FOREIGN = "an order this bot does not know"
 OWN = "a missed fill of this bot's own order"

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from mmtrio.cli import main
 from mmtrio.core.models import glft_distances, spread_base
@@ -68,7 +69,9 @@ def test_as2008_is_deterministic_per_seed() -> None:
 # --- GLFT ------------------------------------------------------------------------------------
 
 
-def _rk4_v(q_max: int, gamma: float, sigma: float, k: float, a: float, tau: float) -> np.ndarray:
+def _rk4_v(
+    q_max: int, gamma: float, sigma: float, k: float, a: float, tau: float
+) -> NDArray[np.float64]:
     """v(τ) from dv/dτ = −M·v, v(0) = 1, by fine-step RK4; M built here from the definition."""
     alpha = k / 2 * gamma * sigma**2
     eta = a * (1 + gamma / k) ** (-(1 + k / gamma))
@@ -79,7 +82,7 @@ def _rk4_v(q_max: int, gamma: float, sigma: float, k: float, a: float, tau: floa
         m[i, i] = alpha * q * q
         if i + 1 < n:
             m[i, i + 1] = m[i + 1, i] = -eta
-    v = np.ones(n)
+    v: NDArray[np.float64] = np.ones(n)
     steps = 20_000
     h = tau / steps
     for _ in range(steps):

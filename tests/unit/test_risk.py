@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -472,7 +473,12 @@ def test_hard_band_refuses_every_increasing_order() -> None:
     # the position limit; a sell (reducing) still may.
     rm = fresh_manager(hard_fraction=0.9)
     rm.evaluate(1_000, 90)
-    common = {"price_ticks": 100, "reduce_only": False, "position_lots": 90, "mark_price": None}
+    common: dict[str, Any] = {
+        "price_ticks": 100,
+        "reduce_only": False,
+        "position_lots": 90,
+        "mark_price": None,
+    }
     buy = rm.check_order(1_000, side=Side.BUY, qty_lots=5, exposure=(0, 0), **common)
     assert not buy.allowed and "HARD band" in buy.reason
     sell = rm.check_order(1_000, side=Side.SELL, qty_lots=5, exposure=(0, 0), **common)

@@ -100,7 +100,11 @@ def test_market_endpoints_refuse_bad_parameters_in_okx_codes() -> None:
 def test_post_only_that_would_take_says_31_in_push_query_and_history() -> None:
     venue, front = new_front()
     pushed: list[dict[str, Any]] = []
-    venue.hub.publish_user = lambda data, fill=False: pushed.append(data)  # type: ignore[method-assign]
+
+    def publish_user(data: dict[str, Any], *, fill: bool = False) -> None:
+        pushed.append(data)
+
+    venue.hub.publish_user = publish_user  # type: ignore[method-assign]
     _, ask = venue.book.best()
     assert ask is not None
     px = front.inst.price_str(ask[0] + 10)  # through the ask
@@ -186,7 +190,7 @@ def test_set_leverage_is_recorded_reported_and_validated() -> None:
     venue.inject("position_adjust", {"lots": 100})  # 0.1 BTC long
     (pos,) = front.streams.position_rows()
     assert pos["lever"] == "5"
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"instId": INST, "lever": "0", "mgnMode": "cross"}, "51000"),
         ({"instId": INST, "lever": "2.555", "mgnMode": "cross"}, "51000"),
         ({"instId": INST, "lever": "abc", "mgnMode": "cross"}, "51000"),
@@ -240,13 +244,13 @@ def test_snapshot_channels_push_only_changes_as_the_market_replays() -> None:
     sent: dict[str, list[Any]] = {"books5": [], "bbo-tbt": [], "tickers": []}
     tops: list[Any] = []
 
-    def publish(topic: str, data: dict[str, Any]) -> None:
+    def publish(canonical: str, data: dict[str, Any]) -> None:
         channel = data["arg"]["channel"]
         sent[channel].append(data["data"][0])
         if channel == "books5":
             tops.append(quotes.snapshot("books5")["data"][0])  # the book as it is now
 
-    venue.hub.has_subscribers = lambda topic: topic in watched  # type: ignore[method-assign]
+    venue.hub.has_subscribers = lambda canonical: canonical in watched  # type: ignore[method-assign]
     venue.hub.publish = publish  # type: ignore[method-assign]
     for n, msg in enumerate(venue.driver):
         venue.on_message(msg)

@@ -19,8 +19,10 @@ import pytest
 import trio
 
 from mmtrio.sim import frontends
+from mmtrio.sim.binance.frontend import BinanceFrontEnd
 from mmtrio.sim.clock import TrioClock
 from mmtrio.sim.hub import StreamConn
+from mmtrio.sim.hyperliquid.frontend import HyperliquidFrontEnd
 from mmtrio.sim.paper import synthetic_instrument
 from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
 from mmtrio.sim.venue import SimConfig, SimVenue
@@ -31,7 +33,9 @@ Entry = tuple[Callable[[], StreamConn], Callable[[StreamConn, int], Awaitable[No
 
 
 def _binance(venue: SimVenue, nursery: trio.Nursery) -> Entry:
-    entry = frontends.factory("binance").create(venue).ws.orders
+    front = frontends.factory("binance").create(venue)
+    assert isinstance(front, BinanceFrontEnd)
+    entry = front.ws.orders
     assert entry is not None
     entry.nursery = nursery
 
@@ -49,7 +53,9 @@ def _binance(venue: SimVenue, nursery: trio.Nursery) -> Entry:
 
 
 def _hyperliquid(venue: SimVenue, nursery: trio.Nursery) -> Entry:
-    ws = frontends.factory("hyperliquid").create(venue).ws
+    front = frontends.factory("hyperliquid").create(venue)
+    assert isinstance(front, HyperliquidFrontEnd)
+    ws = front.ws
     ws.nursery = nursery
 
     async def send(conn: StreamConn, rid: int) -> None:

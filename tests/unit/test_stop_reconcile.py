@@ -68,7 +68,8 @@ async def final_pass(journal: Journal, lines: list[str]) -> tuple[ReconcileRepor
 
 
 async def test_a_fill_that_raced_the_stop_is_booked_journaled_and_checkpointed() -> None:
-    journal, lines = Journal(stopped=False), []
+    journal = Journal(stopped=False)
+    lines: list[str] = []
     report, lots, venue_lots = await final_pass(journal, lines)
     assert report.missed_fills == [10] and lots == venue_lots == 3
     assert any(getattr(e, "fill", None) is not None for e in journal.events)
@@ -76,7 +77,8 @@ async def test_a_fill_that_raced_the_stop_is_booked_journaled_and_checkpointed()
 
 
 async def test_a_journal_that_refuses_the_pass_does_not_keep_it_from_the_position() -> None:
-    journal, lines = Journal(stopped=True), []
+    journal = Journal(stopped=True)
+    lines: list[str] = []
     report, lots, venue_lots = await final_pass(journal, lines)  # was: JournalError
     # booked all the same, and said: the log and the exit summary state the venue's position
     assert report.missed_fills == [10] and lots == venue_lots == 3

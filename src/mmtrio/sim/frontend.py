@@ -31,7 +31,7 @@ in :mod:`mmtrio.sim.frontends`. See docs/SIM.md ("How to add a front end").
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,9 +42,10 @@ from mmtrio.core.events import BookDelta, Fill, OrderUpdate, Trade
 if TYPE_CHECKING:
     from mmtrio.sim.venue import SimVenue
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# The ASGI interface as its callers (httpx.ASGITransport, hypercorn) type it.
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 

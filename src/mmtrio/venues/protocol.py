@@ -233,12 +233,20 @@ class UserFeed(Protocol):
 class VenueSession(Protocol):
     """One venue, one account, one instrument: everything the runtime needs from a venue."""
 
-    name: str
-    capabilities: Capabilities
-    client_ids: ClientIdFormat
-    rate_limits: RateLimits
-    costs: RequestCosts
-    gateway: Gateway
+    # Read-only (properties), so that a session may declare its own narrower types
+    # (a venue's gateway class, its client-id format) and still be a VenueSession.
+    @property
+    def name(self) -> str: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
+    @property
+    def client_ids(self) -> ClientIdFormat: ...
+    @property
+    def rate_limits(self) -> RateLimits: ...
+    @property
+    def costs(self) -> RequestCosts: ...
+    @property
+    def gateway(self) -> Gateway: ...
 
     async def load_instrument(self) -> Instrument:
         """Read the instrument's rules from the venue (at start, and periodically)."""
@@ -420,11 +428,19 @@ class SessionHooks:
 class VenueFactory(Protocol):
     """What a venue package exports as ``VENUE`` (see :mod:`mmtrio.venues.registry`)."""
 
-    name: str
-    url_names: tuple[str, ...]
-    """The endpoint names this venue's ``urls`` use (required in testnet/live)."""
-    credential_fields: tuple[str, ...]
-    """Which :class:`VenueCredentials` fields this venue needs (e.g. api_key, api_secret)."""
+    # Read-only (properties), so that a factory's class attributes (fixed-length tuples)
+    # still make it a VenueFactory.
+    @property
+    def name(self) -> str: ...
+    @property
+    def url_names(self) -> tuple[str, ...]:
+        """The endpoint names this venue's ``urls`` use (required in testnet/live)."""
+        ...
+
+    @property
+    def credential_fields(self) -> tuple[str, ...]:
+        """Which :class:`VenueCredentials` fields this venue needs (e.g. api_key, api_secret)."""
+        ...
 
     def default_urls(self, mode: Mode) -> dict[str, str]:
         """The venue's own endpoints for ``testnet``/``live`` ({} if it publishes none)."""
