@@ -135,10 +135,16 @@ class FrontEnd(Protocol):
 class FrontEndFactory(Protocol):
     """What a front-end package registers (``mmtrio.sim.<venue>.FRONT_END``)."""
 
-    name: str
-    credential_fields: tuple[str, ...]
-    """The credential keys it accepts (``mmtrio sim --api-key/--api-secret`` fill the first
-    two); any it is not given keep the venue's public paper values."""
+    @property
+    def name(self) -> str:
+        """The venue's name, as the registry and `mmtrio sim --venue` know it (read only)."""
+        ...
+
+    @property
+    def credential_fields(self) -> tuple[str, ...]:
+        """The credential keys it accepts (``mmtrio sim --api-key/--api-secret`` fill the first
+        two); any it is not given keep the venue's public paper values."""
+        ...
 
     def data_symbol(self, symbol: str) -> str:
         """The recorded data's symbol for ``symbol`` as this venue names it (a configured

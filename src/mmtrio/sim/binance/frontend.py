@@ -37,7 +37,7 @@ from mmtrio.sim.binance.userstream import (
 )
 from mmtrio.sim.binance.ws import BinanceWs
 from mmtrio.sim.binance.wsapi import PATH as WS_API_PATH
-from mmtrio.sim.frontend import AccountCause, AsgiApp
+from mmtrio.sim.frontend import AccountCause, AsgiApp, FrontEndFactory
 from mmtrio.sim.wsserve import serve_ws_connection
 
 if TYPE_CHECKING:
@@ -171,3 +171,4 @@ class BinanceFactory:
 
 
 FRONT_END = BinanceFactory()
+_SEAM: FrontEndFactory = FRONT_END  # mypy checks the factory against the seam

@@ -26,7 +26,7 @@ from mmtrio.sim.extended.orders import Account, Orders
 from mmtrio.sim.extended.rest import RestApp
 from mmtrio.sim.extended.streams import ExtendedStreams
 from mmtrio.sim.extended.words import extended_symbol
-from mmtrio.sim.frontend import AccountCause, AsgiApp
+from mmtrio.sim.frontend import AccountCause, AsgiApp, FrontEndFactory
 from mmtrio.sim.wsserve import serve_ws_connection
 from mmtrio.venues.extended.signing import TESTNET_DOMAIN, stark_crypto
 
@@ -163,3 +163,4 @@ class ExtendedFactory:
 
 
 FRONT_END = ExtendedFactory()
+_SEAM: FrontEndFactory = FRONT_END  # mypy checks the factory against the seam

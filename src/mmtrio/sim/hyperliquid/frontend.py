@@ -27,7 +27,7 @@ import trio
 
 from mmtrio.core.events import BookDelta, ExecType, Fill, OrderStatus, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
-from mmtrio.sim.frontend import AccountCause, AsgiApp
+from mmtrio.sim.frontend import AccountCause, AsgiApp, FrontEndFactory
 from mmtrio.sim.hub import StreamConn
 from mmtrio.sim.hyperliquid.auth import Accounts
 from mmtrio.sim.hyperliquid.candles import CandleFeed
@@ -406,5 +406,6 @@ class HyperliquidFactory:
 
 
 FRONT_END = HyperliquidFactory()
+_SEAM: FrontEndFactory = FRONT_END  # mypy checks the factory against the seam
 
 __all__ = ["FRONT_END", "HyperliquidFactory", "HyperliquidFrontEnd", "StreamConn"]

@@ -21,7 +21,7 @@ import trio
 
 from mmtrio.core.events import BookDelta, Fill, OrderUpdate, Trade
 from mmtrio.errors import ConfigError
-from mmtrio.sim.frontend import AccountCause, AsgiApp
+from mmtrio.sim.frontend import AccountCause, AsgiApp, FrontEndFactory
 from mmtrio.sim.okx.auth import OkxCredentials
 from mmtrio.sim.okx.data import okx_instrument
 from mmtrio.sim.okx.limits import OkxLimiter
@@ -149,3 +149,4 @@ class OkxFactory:
 
 
 FRONT_END = OkxFactory()
+_SEAM: FrontEndFactory = FRONT_END  # mypy checks the factory against the seam

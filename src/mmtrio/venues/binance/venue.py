@@ -39,6 +39,7 @@ from mmtrio.venues.protocol import (
     SocketHealth,
     UserFeed,
     VenueCredentials,
+    VenueFactory,
     VenueSettings,
 )
 from mmtrio.venues.wsconn import open_socket
@@ -237,3 +238,4 @@ class BinanceSession:
 
 
 VENUE = BinanceFactory()
+_SEAM: VenueFactory = VENUE  # mypy checks the factory against the seam

@@ -44,6 +44,7 @@ from mmtrio.venues.protocol import (
     SessionHooks,
     UserFeed,
     VenueCredentials,
+    VenueFactory,
     VenueSettings,
 )
 
@@ -250,3 +251,4 @@ class ExtendedSession:
 
 
 VENUE = ExtendedFactory()
+_SEAM: VenueFactory = VENUE  # mypy checks the factory against the seam

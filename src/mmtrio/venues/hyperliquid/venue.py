@@ -62,6 +62,7 @@ from mmtrio.venues.protocol import (
     SocketHealth,
     UserFeed,
     VenueCredentials,
+    VenueFactory,
     VenueSettings,
 )
 
@@ -307,5 +308,6 @@ class HyperliquidSession:
 
 
 VENUE = HyperliquidFactory()
+_SEAM: VenueFactory = VENUE  # mypy checks the factory against the seam
 
 __all__ = ["VENUE", "HyperliquidFactory", "HyperliquidSession"]

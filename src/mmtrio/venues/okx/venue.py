@@ -45,6 +45,7 @@ from mmtrio.venues.protocol import (
     SocketHealth,
     UserFeed,
     VenueCredentials,
+    VenueFactory,
     VenueSettings,
 )
 
@@ -245,3 +246,4 @@ class OkxSession:
 
 
 VENUE = OkxFactory()
+_SEAM: VenueFactory = VENUE  # mypy checks the factory against the seam
