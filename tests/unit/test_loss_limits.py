@@ -137,3 +137,56 @@ def test_a_reload_below_the_drawdown_reports_the_breach_once() -> None:
     reasons = tighter.update(D("-6"), 4)  # the next update reports it: the caller trips
     assert len(reasons) == 1 and "drawdown 6.00 exceeds the limit 5.00" in reasons[0]
     assert tighter.update(D("-7"), 5) == []  # once
+
+
+def _full(lim: LossLimits) -> tuple[object, ...]:
+    dd = lim.drawdown
+    return (lim.total, dd.peak, dd.equity, dd.breach_reason, lim.day, lim.day_start, lim.breaches)
+
+
+def test_an_unchanged_equity_gives_the_answers_of_a_full_update() -> None:
+    # The ledger hands the same equity object while nothing moved it; update() then returns
+    # at once. Fed equal but new objects (every update a full one), a twin must agree on
+    # every answer and every figure, across a day boundary and each limit's breach.
+    hot = LossLimits(D("10"), max_daily_loss=D("4"), max_cumulative_loss=D("8"))
+    cold = LossLimits(D("10"), max_daily_loss=D("4"), max_cumulative_loss=D("8"))
+    steps = [("0", 1), ("0", 2), ("2.5", 3), ("2.5", 4), ("-2", 5), ("-2", DAY + 1)]
+    steps += [("-2", DAY + 2), ("-7", DAY + 3), ("-7", DAY + 4), ("-12", DAY + 5)]
+    steps += [("-12", DAY + 6), ("-12.0", DAY + 7)]
+    equity = D("0")
+    for text, now in steps:
+        if str(equity) != text:
+            equity = D(text)  # a new object only when the value moves, as the ledger does
+        assert hot.update(equity, now) == cold.update(D(text), now)
+        assert _full(hot) == _full(cold)
+    assert len(hot.breaches) == 3  # drawdown, daily and cumulative all breached on the way
+
+
+def test_the_update_after_a_restore_or_a_rebase_is_a_full_one() -> None:
+    lim = LossLimits(D("10"))
+    equity = D("-3")
+    lim.update(equity, 1)
+    lim.update(equity, 2)
+    # A restart's restore moves the offset: the same session equity is another total.
+    lim.restore(
+        LimitsState(
+            ts=2,
+            total=D("50"),
+            position_lots=0,
+            valued_at=None,
+            peak=D("55"),
+            day=0,
+            day_start=D("50"),
+            cumulative_base=D("0"),
+        ),
+        equity,
+    )
+    assert lim.update(equity, 3) == []
+    assert lim.total == D("50") and lim.drawdown.equity == D("50")
+    lim.update(D("-20"), 4)  # 50 - 17 = 33: 22 below the 55 peak
+    assert lim.drawdown.breached
+    lim.rebase()  # the operator's override: the peak restarts at the current total
+    equity = D("-20")
+    assert lim.update(equity, 5) == []
+    assert (lim.drawdown.peak, lim.drawdown.breached) == (D("33"), False)
+    assert lim.update(D("-31"), 6)  # 11 below the new peak: a new breach, reported

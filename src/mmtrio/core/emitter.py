@@ -142,12 +142,14 @@ class OrderEmitter:
                 self.queries[cid] = now + self.config.query_delay_ms
                 self._log.add("query", f"querying {cid} ({tracked.reason})", client_id=cid)
 
-    def deadlines(self) -> list[int]:
-        """The times the emitter needs a step at (queries, the next requote)."""
-        times = list(self.queries.values())
-        if self.requote_at is not None:
-            times.append(self.requote_at)
-        return times
+    def next_deadline(self) -> int | None:
+        """The earliest time the emitter needs a step at (queries, the next requote)."""
+        queries = self.queries
+        earliest = min(queries.values()) if queries else None
+        at = self.requote_at
+        if at is not None and (earliest is None or at < earliest):
+            earliest = at
+        return earliest
 
     # --- halted -------------------------------------------------------------------------------
     def halt(

@@ -354,18 +354,18 @@ class OrderFlowTracker:
         else:
             self._memo = None
 
-    def _sum(self, counts: list[int], now: int) -> int:
-        newest = now // self._bucket_ms
-        return sum(
-            c for c, b in zip(counts, self._slot_ids, strict=True) if newest - self._n < b <= newest
-        )
-
     def _sums(self, now: int) -> tuple[int, int, int]:
         newest = now // self._bucket_ms
         memo = self._memo
         if memo is None or memo[0] != newest:
-            memo = (newest, self._sum(self._orders, now), self._sum(self._fills, now))
-            self._memo = memo
+            # Both counts over the buckets inside the window, in one pass over the ring.
+            oldest = newest - self._n
+            orders = fills = 0
+            for o, f, b in zip(self._orders, self._fills, self._slot_ids, strict=True):
+                if oldest < b <= newest:
+                    orders += o
+                    fills += f
+            memo = self._memo = (newest, orders, fills)
         return memo
 
     def orders(self, now: int) -> int:

@@ -174,6 +174,8 @@ class LossLimits:
         # breaches found outside update() (a reload's new drawdown limit applied to the
         # current peak and equity), reported by the next update() so the caller trips on them
         self._unreported: list[str] = []
+        # (session equity, offset, total) of the last update: see update()
+        self._last_update: tuple[Decimal, Decimal, Decimal] | None = None
 
     # --- reading -----------------------------------------------------------------------------
     @property
@@ -205,6 +207,22 @@ class LossLimits:
     # --- updating ----------------------------------------------------------------------------
     def update(self, session_equity: Decimal, now: int) -> list[str]:
         """Take the session's equity at ``now``; the reasons of limits newly breached."""
+        # Every decision passes here and the ledger hands the very same equity object until
+        # a fill or a mark moves it. The same equity and offset objects on the same trading
+        # day, with nothing written since (the total and the drawdown's equity are still this
+        # update's objects, nothing unreported), give the same total, and every check below
+        # the same answer as last time: no new breach, and nothing to write.
+        last = self._last_update
+        if (
+            last is not None
+            and last[0] is session_equity
+            and last[1] is self.offset
+            and last[2] is self.total
+            and self.drawdown.equity is last[2]
+            and not self._unreported
+            and trading_day(now, self.day_start_hour_utc) == self.day
+        ):
+            return []
         total = self.offset + session_equity
         self.total = total
         day = trading_day(now, self.day_start_hour_utc)
@@ -236,12 +254,14 @@ class LossLimits:
                 f"{money(total)}, base {money(self.cumulative_base)}) at {utc_iso(now)}"
             )
             new.append(lat.cumulative)
+        self._last_update = (session_equity, self.offset, total)
         return new
 
     def rebase(self) -> None:
         """Operator override: accept the losses so far; every breached limit restarts from the
         current total (drawdown peak, day opening, cumulative base) and its latch clears."""
         lat = self._latches
+        self._last_update = None
         if self.drawdown.breached:
             self.drawdown.rebase()
         if self.total is not None:
@@ -283,6 +303,7 @@ class LossLimits:
         """Continue from ``state``: ``session_equity_then`` is the rebuilt ledger's equity at
         ``state.valued_at`` (the price the state was valued at), so the new total equals the
         old one at that price. Breaches stay latched (their reasons are kept)."""
+        self._last_update = None
         self.offset = state.total - session_equity_then
         self.total = state.total
         if state.peak is not None:

@@ -243,8 +243,8 @@ def quote(
     if safety < 0:
         return CannotQuote(f"post-only safety must be >= 0 ticks, got {safety}")
     ref = view.microprice if params.use_microprice else view.mid
-    name = "microprice" if params.use_microprice else "mid"
     if not math.isfinite(ref) or ref <= 0:
+        name = "microprice" if params.use_microprice else "mid"
         return CannotQuote(f"{name} is not a positive finite price ({ref!r})")
     if not math.isfinite(funding_rate) or abs(funding_rate) >= 1:
         return CannotQuote(f"funding rate {funding_rate!r} is not a finite fraction")

@@ -316,47 +316,53 @@ class RiskManager:
             self._state = verdict.state
         self._pending_resume = None
 
-        band = band_for(position_lots, self.limits)
-        allow_bid = allow_ask = verdict.state is TradingState.ACTIVE
-        bid_mult = ask_mult = 1.0
-        if verdict.state is TradingState.REDUCING_ONLY or (
-            verdict.state is TradingState.ACTIVE
-            and band in (InventoryBand.CRITICAL, InventoryBand.HARD)
+        state = verdict.state
+        limits = self.limits
+        band = band_for(position_lots, limits)
+        allow_bid = allow_ask = state is TradingState.ACTIVE
+        if state is TradingState.REDUCING_ONLY or (
+            allow_bid and (band is InventoryBand.CRITICAL or band is InventoryBand.HARD)
         ):
             allow_bid, allow_ask = position_lots < 0, position_lots > 0
-        if not allow_bid:
-            bid_mult = 0.0
-        if not allow_ask:
-            ask_mult = 0.0
 
         qtr = self.flow.quote_to_trade(now)
+        max_qtr = limits.max_quote_to_trade
+        warnings: tuple[str, ...] = ()  # the usual answer, without building a list
+        if band is not InventoryBand.NORMAL or (max_qtr is not None and qtr > max_qtr):
+            warnings = self._warnings(band, position_lots, qtr)
+        drawdown = self.losses.drawdown
+        return RiskView(
+            now,
+            state,
+            verdict.reason,
+            band,
+            position_lots,
+            allow_bid,
+            allow_ask,
+            1.0 if allow_bid else 0.0,
+            1.0 if allow_ask else 0.0,
+            self.kill_switch.flatten,
+            drawdown.drawdown,
+            drawdown.peak,
+            qtr,
+            warnings,
+            change,
+        )  # positional, in RiskView's field order: the hot path's one call
+
+    def _warnings(self, band: InventoryBand, position_lots: int, qtr: float) -> tuple[str, ...]:
+        """What a view in a non-normal band or above the quote-to-trade limit says."""
+        inst, limits = self.instrument, self.limits
         warnings: list[str] = []
         if band is not InventoryBand.NORMAL:
             warnings.append(
                 f"inventory {band.value}: position "
-                f"{self.instrument.lots_to_base(position_lots)} of max "
-                f"{self.instrument.lots_to_base(self.limits.max_position_lots)} "
-                f"{self.instrument.base_asset}"
+                f"{inst.lots_to_base(position_lots)} of max "
+                f"{inst.lots_to_base(limits.max_position_lots)} "
+                f"{inst.base_asset}"
             )
-        if self.limits.max_quote_to_trade is not None and qtr > self.limits.max_quote_to_trade:
+        if limits.max_quote_to_trade is not None and qtr > limits.max_quote_to_trade:
             warnings.append(
-                f"quote-to-trade {qtr:.1f} above {self.limits.max_quote_to_trade} over "
-                f"{self.limits.order_rate_window_ms} ms"
+                f"quote-to-trade {qtr:.1f} above {limits.max_quote_to_trade} over "
+                f"{limits.order_rate_window_ms} ms"
             )
-        return RiskView(
-            ts=now,
-            state=verdict.state,
-            reason=verdict.reason,
-            band=band,
-            position_lots=position_lots,
-            allow_bid=allow_bid,
-            allow_ask=allow_ask,
-            bid_size_multiplier=bid_mult,
-            ask_size_multiplier=ask_mult,
-            flatten=self.kill_switch.flatten,
-            drawdown=self.losses.drawdown.drawdown,
-            peak_equity=self.losses.drawdown.peak,
-            quote_to_trade=qtr,
-            warnings=tuple(warnings),
-            change=change,
-        )
+        return tuple(warnings)

@@ -126,10 +126,18 @@ def reconcile(
     kept: list[SlotAction] = []
     waits: list[SlotAction] = []
     max_bid, min_ask = _opposite_extremes(desired)
-    # Bids before asks ("BUY" < "SELL"), then by level.
-    for slot in sorted(set(desired) | set(held), key=lambda s: (s[0] is Side.SELL, s[1])):
-        quote = desired.get(slot)
-        order = held.get(slot)
+    # Each slot desired or held with its quote and order, keyed by its place in the order
+    # below: bids before asks ("BUY" < "SELL"), then by level. Read from the maps' items: a
+    # slot's hash is a Python call (Side's Enum.__hash__), a (bool, int) key's is not.
+    rows: dict[tuple[bool, int], tuple[Slot, Quote | None, Order | None]] = {}
+    for slot, q in desired.items():
+        rows[slot[0] is Side.SELL, slot[1]] = (slot, q, None)
+    for slot, o in held.items():
+        key = (slot[0] is Side.SELL, slot[1])
+        row = rows.get(key)
+        rows[key] = (slot, None, o) if row is None else (row[0], row[1], o)
+    for key in sorted(rows):
+        slot, quote, order = rows[key]
         earliest = last_action.get(slot)
         paced_until = None if earliest is None else earliest + tol.min_interval_ms
         paced = paced_until is not None and now < paced_until

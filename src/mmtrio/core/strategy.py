@@ -235,19 +235,18 @@ class MarketMaker:
     # --- timers -------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
         """The earliest time the strategy needs a Timer step (None: only events matter)."""
-        times = self.emitter.deadlines()  # a new list
-        tracker = self.orders.next_deadline()
-        if tracker is not None:
-            times.append(tracker)
-        if self._next_mid_sample is not None:
-            times.append(self._next_mid_sample)
+        # Asked after every burst: the earliest candidate kept as they come (no list of them).
+        earliest = self.emitter.next_deadline()
+        for at in (self.orders.next_deadline(), self._next_mid_sample):
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
         if self.last_book_update is not None and self.book.synced:
             # The stale-book guard fires strictly after stale_book_ms without an update; once
             # past, it is not a deadline any more (a past deadline would make the runtime spin).
             stale_at = self.last_book_update + self.config.limits.stale_book_ms + 1
-            if stale_at > self.t:
-                times.append(stale_at)
-        return min(times) if times else None
+            if stale_at > self.t and (earliest is None or stale_at < earliest):
+                earliest = stale_at
+        return earliest
 
     # --- reconfiguration and reconciliation -------------------------------------------------
     def reconfigure(self, config: StrategyConfig, now: int) -> list[Command]:

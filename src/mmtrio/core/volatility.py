@@ -11,6 +11,7 @@ import math
 from collections import deque
 
 from mmtrio.core.estimator_base import _LN2, NotEnoughData, _Clock, _positive, _positive_int
+from mmtrio.core.exact_sum import ExactSum
 
 
 class EwmaVolatility:
@@ -138,10 +139,11 @@ class RealizedVolatility:
         # read (a regime refresh reads both windows every second): r² per return, and per
         # pair of neighbours |rᵢ₋₁|·|rᵢ| and √(dtᵢ₋₁·dtᵢ) (item i pairs returns i and i+1).
         # Each term is the same float the read computed before and ``math.fsum`` is exactly
-        # rounded, so the estimates are unchanged to the bit.
-        self._squares: deque[float] = deque()
-        self._pair_products: deque[float] = deque()
-        self._pair_spans: deque[float] = deque()
+        # rounded, so the estimates are unchanged to the bit. Each window of terms keeps its
+        # exact sum as it slides (core/exact_sum.py): a read is O(1), not a pass over it.
+        self._squares = ExactSum()
+        self._pair_products = ExactSum()
+        self._pair_spans = ExactSum()
         self._sum_dt = 0  # Σdt, exact (int ms)
 
     def update(self, mid: float, ts: int) -> None:
@@ -186,15 +188,15 @@ class RealizedVolatility:
         if len(self._returns) < need:
             return NotEnoughData("returns in window", len(self._returns), need)
         # fsum of ints is the exactly rounded Σdt, which is float() of the exact int sum.
-        return math.fsum(self._squares) / float(self._sum_dt)
+        return self._squares.fsum() / float(self._sum_dt)
 
     def bipower_variance_per_ms(self) -> float | NotEnoughData:
         """Jump-robust bipower variation rate over the window (log-return variance per ms)."""
         need = max(3, self.min_returns)
         if len(self._returns) < need:
             return NotEnoughData("returns in window", len(self._returns), need)
-        num = math.fsum(self._pair_products)
-        den = math.fsum(self._pair_spans)
+        num = self._pair_products.fsum()
+        den = self._pair_spans.fsum()
         return (math.pi / 2.0) * num / den
 
     def sigma(self, unit_ms: float = 1000.0) -> float | NotEnoughData:
