@@ -2,16 +2,18 @@
 ``trio.run`` on a virtual clock, the process harness's seeded fault schedule applied, the same
 judge over the same kinds of evidence, and a trace hash that the same seed reproduces.
 
-What runs: the simulated venue's shared engine with its Binance front end (the synthetic
-market, as `mmtrio sim --synthetic` serves it) and the bot's :class:`~mmtrio.runtime.engine.
-Engine`, unchanged, reaching each other through :mod:`mmtrio.chaos.memlinks` (REST through an
-httpx transport calling the front end's ASGI app, websockets over in-memory streams). Nothing
-opens a socket, starts a process, or reads the wall clock: the venue's clock is
-:class:`~mmtrio.sim.clock.TrioClock`, the bot's is :mod:`mmtrio.determinism` (virtual wall
-time, seeded RNGs, blocking work inline), Trio's own scheduler is seeded from the run's seed
-(it otherwise reverses a batch of ready tasks at random), and ``trio.run`` runs on a
-``MockClock`` that jumps to the next deadline whenever every task waits (its loop spared
-the I/O polls that cannot find anything: :mod:`mmtrio.chaos.dst_loop`).
+What runs: the simulated venue's shared engine with one venue's front end (the synthetic
+market, as `mmtrio sim --synthetic --venue V` serves it; Binance, OKX, Hyperliquid or
+Extended, their terms in :mod:`mmtrio.chaos.dst_venues`) and the bot's
+:class:`~mmtrio.runtime.engine.Engine` with that venue's connector, unchanged, reaching each
+other through :mod:`mmtrio.chaos.memlinks` (REST through an httpx transport calling the front
+end's ASGI app, websockets over in-memory streams). Nothing opens a socket, starts a process,
+or reads the wall clock: the venue's clock is :class:`~mmtrio.sim.clock.TrioClock`, the bot's
+is :mod:`mmtrio.determinism` (virtual wall time, seeded RNGs, blocking work inline), Trio's
+own scheduler is seeded from the run's seed (it otherwise reverses a batch of ready tasks at
+random), and ``trio.run`` runs on a ``MockClock`` that jumps to the next deadline whenever
+every task waits (its loop spared the I/O polls that cannot find anything:
+:mod:`mmtrio.chaos.dst_loop`).
 
 Faults are the process harness's schedule (:func:`mmtrio.chaos.schedule.make_schedule`, the
 same seed gives the same schedule), executed here (:mod:`mmtrio.chaos.dst_faults`). The

@@ -43,6 +43,7 @@ from mmtrio.chaos.evidence import Snapshot, StopCheck
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import Schedule
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import MmtrioError
 from mmtrio.sim import frontends
 from mmtrio.sim.admin import AdminApp
@@ -90,7 +91,7 @@ class DstRun:
         self.settings = self.terms.settings(self.state_dir)
         self.credentials = self.terms.credentials
 
-    def _instrument(self) -> Any:
+    def _instrument(self) -> Instrument:
         """The synthetic instrument `mmtrio sim --synthetic --symbol BTCUSDT --venue V` serves
         (the symbol in the recordings' terms: :func:`mmtrio.sim.paper.check_paper_data`)."""
         return synthetic_instrument(frontends.factory(self.venue_name).data_symbol(SYMBOL))
