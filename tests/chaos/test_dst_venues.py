@@ -109,3 +109,18 @@ def test_an_extended_foreign_order_expires_on_the_virtual_clock() -> None:
 
 def _ok(doc: dict[str, object]) -> bool:
     return not doc["violations"] and doc["error"] is None
+
+
+def test_a_final_kill_judges_only_fills_a_started_bot_could_learn(tmp_path: Path) -> None:
+    """DST seed 126 on Hyperliquid at 60 s: the first bot is killed, and the two that follow
+    are still waiting out a full rate budget at start-up when the run ends with a kill. The
+    first bot's last fill was judged "lost" (the kill's time was the cutoff); the process
+    harness judges the fills the last bot through its start-up reconciliation could learn
+    (chaos.cutoff), and so does the simulation now."""
+    done = run_one(126, 60.0, tmp_path, "hyperliquid")
+    assert done.result.end == "sigkill"
+    logs = [(Path(done.run_dir) / f"bot-{i}.log").read_text() for i in range(3)]
+    assert "reconcile (start)" in logs[0]
+    assert not any("reconcile (start)" in log for log in logs[1:])  # never got that far
+    assert done.result.fills_checked < done.result.fills
+    assert done.result.ok, [v.to_json() for v in done.result.violations]

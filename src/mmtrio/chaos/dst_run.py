@@ -24,6 +24,7 @@ from mmtrio.chaos.botconfig import (
     SHUTDOWN_DEADLINE_S,
     SYMBOL,
 )
+from mmtrio.chaos.cutoff import fill_cutoff, learnt_until_ms
 from mmtrio.chaos.dst import (
     EPOCH_MS,
     POLL_S,
@@ -263,9 +264,17 @@ class DstRun:
         sent = self.now_ms()
         armed = True
         if end == "sigkill":
+            # The process harness's rule (chaos.cutoff): the fills a bot had a reconcile
+            # interval to learn, judged up to when the last bot that got through its start-up
+            # reconciliation could learn them. It was the kill's time here: DST seed 126 on
+            # Hyperliquid, two restarts still waiting out a full rate budget at the final
+            # kill, judged a fill of the first incarnation "lost" that no bot could book.
             settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
-            before = [s for s in self.state.snapshots if s.wall_ms <= sent - settle_ms]
-            cutoff: int | None = before[-1].n_fills if before else 0
+            bots = [(b.start_ms, b.end_ms, "reconcile (start)" in b.log_text)
+                    for b in self.state.bots]  # fmt: skip
+            cutoff: int | None = fill_cutoff(
+                self.state.snapshots, learnt_until_ms(bots, sent), settle_ms
+            )
             # as the process harness: only an armed countdown can clear the venue (check_stop)
             armed = self.venue.countdown_deadline is not None
             self.kill(bot)
