@@ -74,6 +74,32 @@ def test_resume_of_another_campaign_is_refused_naming_both(tmp_path: Path) -> No
         _record(tmp_path, [7, 8], resume=True, seed=7)
 
 
+def test_resume_on_another_venue_is_refused_naming_both(tmp_path: Path) -> None:
+    record = CampaignRecord(tmp_path, 100, 2, 60.0, 1, venue="okx")
+    record.start(resume=False, seeds=[100, 101])
+    record.add(_doc(100))
+    record.close()
+    assert json.loads((tmp_path / "campaign.json").read_text())["venue"] == "okx"
+    with pytest.raises(RecordError, match="is of --venue okx, not --venue hyperliquid"):
+        CampaignRecord(tmp_path, 100, 2, 60.0, 1, venue="hyperliquid").start(
+            resume=True, seeds=[100, 101]
+        )
+    again = CampaignRecord(tmp_path, 100, 2, 60.0, 1, venue="okx")
+    again.start(resume=True, seeds=[100, 101])
+    assert sorted(again.previous) == [100]
+    again.close()
+
+
+def test_a_record_from_before_the_venue_was_kept_is_binances(tmp_path: Path) -> None:
+    _record(tmp_path, [100, 101], resume=False).close()
+    meta = json.loads((tmp_path / "campaign.json").read_text())
+    del meta["venue"]  # as records written before other venues ran
+    (tmp_path / "campaign.json").write_text(json.dumps(meta))
+    _record(tmp_path, [100, 101], resume=True).close()  # binance: the default
+    with pytest.raises(RecordError, match="is of --venue binance, not --venue okx"):
+        CampaignRecord(tmp_path, 100, 2, 60.0, 1, venue="okx").start(resume=True, seeds=[100])
+
+
 def test_resume_without_a_record_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="does not exist: no campaign was started"):
         _record(tmp_path / "none", [100], resume=True)

@@ -26,9 +26,9 @@ async def test_unique_across_restarts_and_crashes(tmp_path: Path) -> None:
 async def test_a_fresh_directory_starts_at_the_seconds_floor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        "mmtrio.venues.extended.nonces.time.time", lambda: nonces.FLOOR_EPOCH_S + 12345.6
-    )
+    # the wall clock as mmtrio.determinism reads it (the machine's, or the DST's virtual one)
+    wall_ms = (nonces.FLOOR_EPOCH_S + 12345) * 1000 + 600
+    monkeypatch.setattr(nonces.determinism, "wall_ms", lambda: wall_ms)
     assert await NonceAllocator(tmp_path).next() == 12345
 
 

@@ -2,16 +2,18 @@
 ``trio.run`` on a virtual clock, the process harness's seeded fault schedule applied, the same
 judge over the same kinds of evidence, and a trace hash that the same seed reproduces.
 
-What runs: the simulated venue's shared engine with its Binance front end (the synthetic
-market, as `mmtrio sim --synthetic` serves it) and the bot's :class:`~mmtrio.runtime.engine.
-Engine`, unchanged, reaching each other through :mod:`mmtrio.chaos.memlinks` (REST through an
-httpx transport calling the front end's ASGI app, websockets over in-memory streams). Nothing
-opens a socket, starts a process, or reads the wall clock: the venue's clock is
-:class:`~mmtrio.sim.clock.TrioClock`, the bot's is :mod:`mmtrio.determinism` (virtual wall
-time, seeded RNGs, blocking work inline), Trio's own scheduler is seeded from the run's seed
-(it otherwise reverses a batch of ready tasks at random), and ``trio.run`` runs on a
-``MockClock`` that jumps to the next deadline whenever every task waits (its loop spared
-the I/O polls that cannot find anything: :mod:`mmtrio.chaos.dst_loop`).
+What runs: the simulated venue's shared engine with one venue's front end (the synthetic
+market, as `mmtrio sim --synthetic --venue V` serves it; Binance, OKX, Hyperliquid or
+Extended, their terms in :mod:`mmtrio.chaos.dst_venues`) and the bot's
+:class:`~mmtrio.runtime.engine.Engine` with that venue's connector, unchanged, reaching each
+other through :mod:`mmtrio.chaos.memlinks` (REST through an httpx transport calling the front
+end's ASGI app, websockets over in-memory streams). Nothing opens a socket, starts a process,
+or reads the wall clock: the venue's clock is :class:`~mmtrio.sim.clock.TrioClock`, the bot's
+is :mod:`mmtrio.determinism` (virtual wall time, seeded RNGs, blocking work inline), Trio's
+own scheduler is seeded from the run's seed (it otherwise reverses a batch of ready tasks at
+random), and ``trio.run`` runs on a ``MockClock`` that jumps to the next deadline whenever
+every task waits (its loop spared the I/O polls that cannot find anything:
+:mod:`mmtrio.chaos.dst_loop`).
 
 Faults are the process harness's schedule (:func:`mmtrio.chaos.schedule.make_schedule`, the
 same seed gives the same schedule), executed here (:mod:`mmtrio.chaos.dst_faults`). The
@@ -47,7 +49,6 @@ from mmtrio.chaos.botconfig import (
     DEADMAN_REFRESH_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
-    RECONCILE_S,
     SHUTDOWN_DEADLINE_S,
     SYMBOL,
     bot_config,
@@ -55,6 +56,7 @@ from mmtrio.chaos.botconfig import (
 from mmtrio.chaos.dst_bot import DstBot
 from mmtrio.chaos.dst_loop import cheap_loop
 from mmtrio.chaos.dst_sched import seeded_scheduler
+from mmtrio.chaos.dst_venues import BINANCE, DstVenue
 from mmtrio.chaos.evidence import (
     Evidence,
     JournalRecord,
@@ -176,12 +178,13 @@ def first_divergence(a: list[Any], b: list[Any], run_a: str = "", run_b: str = "
     return None
 
 
-def run_one(seed: int, duration_s: float, workdir: Path) -> DstResult:
-    """One deterministic run of ``seed`` in its own ``trio.run`` (see the module docstring)."""
-    return run_schedule(make_schedule(seed, int(duration_s * 1000)), workdir)
+def run_one(seed: int, duration_s: float, workdir: Path, venue: str = BINANCE) -> DstResult:
+    """One deterministic run of ``seed`` on ``venue`` in its own ``trio.run`` (see the
+    module docstring)."""
+    return run_schedule(make_schedule(seed, int(duration_s * 1000)), workdir, venue=venue)
 
 
-def traced_run(seed: int, duration_s: float) -> tuple[str, list[Any], str]:
+def traced_run(seed: int, duration_s: float, venue: str = BINANCE) -> tuple[str, list[Any], str]:
     """``seed`` run once in a temporary directory: its trace hash, trace and run directory.
 
     Top-level, so that a process pool started with "spawn" (a fresh interpreter) can run it:
@@ -189,18 +192,21 @@ def traced_run(seed: int, duration_s: float) -> tuple[str, list[Any], str]:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="mmdst-") as scratch:
-        done = run_one(seed, duration_s, Path(scratch))
+        done = run_one(seed, duration_s, Path(scratch), venue)
     return done.trace_hash, done.trace, done.run_dir
 
 
-def run_schedule(schedule: Schedule, workdir: Path, name: str | None = None) -> DstResult:
-    """One deterministic run of ``schedule`` (its seed seeds everything) under ``workdir``."""
+def run_schedule(
+    schedule: Schedule, workdir: Path, name: str | None = None, venue: str = BINANCE
+) -> DstResult:
+    """One deterministic run of ``schedule`` (its seed seeds everything) on ``venue``'s
+    front end and connector, under ``workdir``."""
     from mmtrio.chaos.dst_run import DstRun
 
     # The bot's records go to its incarnation's log only (dst_run); a terminal handler
     # would print every record of every run, and cost most of the run's time.
     logger.remove()
-    run = DstRun(schedule, workdir.resolve() / (name or f"seed-{schedule.seed}"))
+    run = DstRun(schedule, workdir.resolve() / (name or f"seed-{schedule.seed}"), venue)
     started = time.perf_counter()
     clock = trio.testing.MockClock(autojump_threshold=0)
     # task order a function of the seed (dst_sched); a loop that skips what finds nothing
@@ -212,13 +218,14 @@ def run_schedule(schedule: Schedule, workdir: Path, name: str | None = None) -> 
     return DstResult(result, trace_hash(trace, run_dir), trace, clock.current_time(), wall, run_dir)
 
 
-def read_journal(path: Path) -> tuple[list[int], list[JournalRecord]]:
-    """The `fills` table's trade ids and every record, as the process harness reads them."""
+def read_journal(path: Path, symbol: str = SYMBOL) -> tuple[list[int], list[JournalRecord]]:
+    """The `fills` table's trade ids of ``symbol`` (as the venue names it) and every record,
+    as the process harness reads them."""
     if not path.exists():
         return [], []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (SYMBOL,))
+        rows = conn.execute("SELECT trade_id FROM fills WHERE symbol = ?", (symbol,))
         ids = [int(r[0]) for r in rows]
         recs = [
             JournalRecord(int(seq), str(kind), int(ts), json.loads(payload))
@@ -239,8 +246,10 @@ def judge(  # noqa: PLR0917 - the evidence, each piece once
     stop: StopCheck | None,
     cutoff: int | None,
     out: Path,
+    venue: DstVenue,
 ) -> RunResult:
-    """The process harness's judgement over this run's evidence."""
+    """The process harness's judgement over this run's evidence (``venue``: its reconcile
+    interval and dead-man countdown)."""
     trade_ids, recs = records
     procs = [
         ProcessRecord(b.index, b.start_ms, b.end_ms, b.exit_code, b.signal_sent, b.log_text)
@@ -257,9 +266,9 @@ def judge(  # noqa: PLR0917 - the evidence, each piece once
             # each of the harness's foreign orders counts at the venue's accepts while it is
             # open (DST seed 201385: three foreign sells of 2 lots open at once)
             max_position_lots=MAX_POSITION_LOTS + FOREIGN_QTY_LOTS * len(state.foreign),
-            reconcile_interval_ms=int(RECONCILE_S * 1000),
+            reconcile_interval_ms=int(venue.reconcile_s * 1000),
             cancel_deadline_ms=CANCEL_DEADLINE_MS,
-            deadman_countdown_ms=DEADMAN_MS,
+            deadman_countdown_ms=venue.deadman_ms,
             deadman_refresh_ms=DEADMAN_REFRESH_MS,
         ),
         foreign_ids=frozenset(state.foreign),
@@ -281,19 +290,20 @@ def judge(  # noqa: PLR0917 - the evidence, each piece once
     return result
 
 
-def write_config(out: Path, state_dir: Path, gamma: float, variant: str) -> Path:
+def write_config(out: Path, state_dir: Path, gamma: float, variant: str, venue: DstVenue) -> Path:
     """The bot's config file (the process harness's, pointed at the in-memory venue)."""
     path = out / "config.toml"
     text = bot_config(
-        URLS_BY_NAME, state_dir, out / "c.sock", gamma=gamma, variant=variant, deterministic=True
+        venue.urls, state_dir, out / "c.sock", gamma=gamma, variant=variant, deterministic=True,
+        **venue.config_terms(),
     )  # fmt: skip
     path.write_text(text)
     return path
 
 
-def new_determinism(seed: int, index: int) -> determinism.Determinism:
+def new_determinism(seed: int, index: int, epoch_ms: int = EPOCH_MS) -> determinism.Determinism:
     """Incarnation ``index``'s view of the world: the run's epoch, its own seeded streams."""
-    return determinism.Determinism(seed=seed * 1000 + index, epoch_ms=EPOCH_MS, pid=4242 + index)
+    return determinism.Determinism(seed=seed * 1000 + index, epoch_ms=epoch_ms, pid=4242 + index)
 
 
 def new_link(rest_app: Any, serve_ws: Any, nursery: trio.Nursery) -> Link:

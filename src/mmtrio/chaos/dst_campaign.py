@@ -67,7 +67,7 @@ def _scratch_root() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
-def load_simulation() -> None:
+def load_simulation(venue_name: str = "binance") -> None:
     """Import the simulation (the bot, the venue, the judge): about a second of CPU time
     (more when Python may not cache bytecode), most of a short campaign's start-up. A
     campaign does it once, before it forks its workers, which then start with every module
@@ -82,21 +82,24 @@ def load_simulation() -> None:
     from mmtrio.sim import frontends
     from mmtrio.venues.registry import venue
 
-    venue("binance")  # the venue packages a run loads on its first use (dst_run)
-    frontends.factory("binance")
+    venue(venue_name)  # the venue packages a run loads on its first use (dst_run)
+    frontends.factory(venue_name)
     gc.collect()
     gc.freeze()
 
 
-def one(seed: int, duration_s: float, out_root: str, keep_all: bool) -> dict[str, Any]:
-    """Run ``seed`` in a scratch directory; keep its evidence under ``out_root`` if asked or
-    if it failed. Returns the run's JSON summary (what crosses the process pool)."""
+def one(
+    seed: int, duration_s: float, out_root: str, keep_all: bool, venue: str = "binance"
+) -> dict[str, Any]:
+    """Run ``seed`` on ``venue`` in a scratch directory; keep its evidence under ``out_root``
+    if asked or if it failed. Returns the run's JSON summary (what crosses the process
+    pool)."""
     from mmtrio.chaos.dst import run_one
 
     scratch = Path(tempfile.mkdtemp(prefix="mmdst-", dir=_scratch_root()))
     try:
         try:
-            outcome = run_one(seed, duration_s, scratch)
+            outcome = run_one(seed, duration_s, scratch, venue)
             doc = outcome.to_json()
             failed = not outcome.result.ok
         except Exception as exc:
@@ -130,25 +133,26 @@ def campaign(
     keep_all: bool = False,
     stop: StopRequest | None = None,
     skip: frozenset[int] = frozenset(),
+    venue: str = "binance",
 ) -> Iterator[dict[str, Any]]:
-    """Each run's summary, in seed order, as the runs complete (``jobs`` processes); the
-    seeds in ``skip`` (judged before: a resumed campaign) are not run.
+    """Each run's summary on ``venue``, in seed order, as the runs complete (``jobs``
+    processes); the seeds in ``skip`` (judged before: a resumed campaign) are not run.
 
     With ``stop``, no run starts once it is requested; the runs under way finish and are
     yielded (in seed order, up to the first one that never started)."""
     out_root = out_root.resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     seeds = [s for s in campaign_seeds(first_seed, runs) if s not in skip]
-    load_simulation()  # once, here, not in every worker
+    load_simulation(venue)  # once, here, not in every worker
     if jobs <= 1:
         for s in seeds:
             if stop is not None and stop.requested:
                 return
-            yield one(s, duration_s, str(out_root), keep_all)
+            yield one(s, duration_s, str(out_root), keep_all, venue)
         return
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = [pool.submit(one, s, duration_s, str(out_root), keep_all) for s in seeds]
+        futures = [pool.submit(one, s, duration_s, str(out_root), keep_all, venue) for s in seeds]
         for f in futures:
             while stop is not None and not stop.requested:
                 try:

@@ -33,7 +33,7 @@ import trio
 
 from mmtrio import determinism
 from mmtrio.chaos.barred import barred_ms_within, barred_windows
-from mmtrio.chaos.botconfig import FOREIGN_QTY_LOTS, SHUTDOWN_DEADLINE_S, SYMBOL
+from mmtrio.chaos.botconfig import SHUTDOWN_DEADLINE_S
 from mmtrio.chaos.dst import write_config
 from mmtrio.chaos.evidence import StopCheck
 from mmtrio.chaos.logs import first_journal_failure
@@ -134,7 +134,7 @@ class Faults:
                 return False  # as there: only once the bot has logged its first line
             if params.get("gamma") is not None:
                 run.state.gamma = float(params["gamma"])
-            write_config(run.out, run.state_dir, run.state.gamma, str(params["config"]))
+            write_config(run.out, run.state_dir, run.state.gamma, str(params["config"]), run.terms)
             return await bot.hangup()
         raise MmtrioError(f"unknown signal action {params!r}")
 
@@ -152,21 +152,14 @@ class Faults:
             return False
         side = params["side"]
         ref = float(bids[0][0]) * 0.98 if side == "BUY" else float(asks[0][0]) * 1.02
-        order = {
-            "symbol": SYMBOL,
-            "side": side,
-            "type": "LIMIT",
-            "timeInForce": "GTX",
-            "quantity": f"{FOREIGN_QTY_LOTS / 1000:.3f}",
-            "price": f"{ref:.1f}",
-            "newClientOrderId": params["client_id"],
-        }
+        # in the venue's terms, as the process harness places it (chaos.venues)
+        cid, order = self.run.terms.foreign_order(params["client_id"], side, ref, self.run.now_ms())
         try:
             await self.run.admin("POST", "/admin/order", order)
         except MmtrioError:
             return False  # refused by the venue (as a non-200 answer there)
-        self.run.state.foreign.add(params["client_id"])
-        self.run.state.foreign_at[params["client_id"]] = self.run.now_ms()
+        self.run.state.foreign.add(cid)
+        self.run.state.foreign_at[cid] = self.run.now_ms()
         return True
 
     async def _link(self, params: dict[str, Any]) -> bool:

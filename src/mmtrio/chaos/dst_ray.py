@@ -47,23 +47,24 @@ from mmtrio.chaos.stop import StopRequest
 from mmtrio.errors import MmtrioError
 from mmtrio.ray_runtime import ray_runtime
 
-_loaded = False  # per Ray worker process: the simulation is imported once
+_loaded: set[str] = set()  # per Ray worker process: each venue's simulation imported once
 
 
-def run_on_worker(seed: int, duration_s: float, keep_all: bool) -> tuple[dict[str, Any], bytes]:
-    """One run in this (Ray worker) process: its summary and its evidence (empty bytes when
-    none was kept)."""
-    global _loaded  # noqa: PLW0603 - a per-process import cache
+def run_on_worker(
+    seed: int, duration_s: float, keep_all: bool, venue: str = "binance"
+) -> tuple[dict[str, Any], bytes]:
+    """One run on ``venue`` in this (Ray worker) process: its summary and its evidence
+    (empty bytes when none was kept)."""
     if os.environ.get("PYTHONHASHSEED") != HASH_SEED or sys.flags.hash_randomization:
         raise MmtrioError(
             f"this Ray worker runs with PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED')!r}, "
             f"not {HASH_SEED}: seed {seed}'s trace would not reproduce"
         )
-    if not _loaded:
-        load_simulation()
-        _loaded = True
+    if venue not in _loaded:
+        load_simulation(venue)
+        _loaded.add(venue)
     with tempfile.TemporaryDirectory(prefix="mmdst-ray-") as out:
-        doc = one(seed, duration_s, out, keep_all)
+        doc = one(seed, duration_s, out, keep_all, venue)
         kept = Path(out) / f"seed-{seed}"  # there only when one() kept the evidence
         if not kept.is_dir():
             return doc, b""
@@ -103,8 +104,9 @@ def ray_campaign(
     keep_all: bool = False,
     stop: StopRequest | None = None,
     skip: frozenset[int] = frozenset(),
+    venue: str = "binance",
 ) -> Iterator[dict[str, Any]]:
-    """Each run's summary as the runs finish on Ray (see the module doc)."""
+    """Each run's summary on ``venue`` as the runs finish on Ray (see the module doc)."""
     out_root = out_root.resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     todo = iter([s for s in campaign_seeds(first_seed, runs) if s not in skip])
@@ -122,7 +124,7 @@ def ray_campaign(
                 if seed is None:
                     exhausted = True
                     break
-                pending[task.remote(seed, duration_s, keep_all)] = seed
+                pending[task.remote(seed, duration_s, keep_all, venue)] = seed
             if not pending:
                 return
             done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)

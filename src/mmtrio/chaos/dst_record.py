@@ -153,13 +153,23 @@ def _read_runs(path: Path) -> tuple[list[dict[str, Any]], bool]:
 class CampaignRecord:
     """The open record of one campaign in ``out``: append each run, rewrite the totals."""
 
-    def __init__(self, out: Path, first_seed: int, runs: int, duration_s: float, jobs: int) -> None:
+    def __init__(
+        self,
+        out: Path,
+        first_seed: int,
+        runs: int,
+        duration_s: float,
+        jobs: int,
+        *,
+        venue: str = "binance",
+    ) -> None:
         self.out = out
         self.meta: dict[str, Any] = {
             "first_seed": first_seed,
             "runs": runs,
             "duration_s": duration_s,
             "jobs": jobs,
+            "venue": venue,
         }
         self.totals = Totals()
         self.previous: dict[int, dict[str, Any]] = {}  # seed -> doc, from a resumed record
@@ -194,6 +204,8 @@ class CampaignRecord:
         try:
             meta = json.loads(self.campaign_path.read_text(encoding="utf-8"))
             recorded = (int(meta["first_seed"]), float(meta["duration_s"]))
+            # a record from before other venues ran is Binance's
+            recorded_venue = str(meta.get("venue", "binance"))
         except (ValueError, KeyError, TypeError) as exc:
             raise RecordError(
                 f"--resume: {self.campaign_path} is not a campaign record ({exc}); move "
@@ -205,6 +217,12 @@ class CampaignRecord:
                 f"--resume: the record in {self.out} is of --seed {recorded[0]} "
                 f"--duration {recorded[1]:g}, not --seed {asked[0]} --duration {asked[1]:g}; "
                 "resume with the record's values, or choose another --out"
+            )
+        if recorded_venue != self.meta["venue"]:
+            raise RecordError(
+                f"--resume: the record in {self.out} is of --venue {recorded_venue}, not "
+                f"--venue {self.meta['venue']}; resume with the record's venue, or choose "
+                "another --out"
             )
         wanted = set(seeds)
         docs, cut_short = _read_runs(self.runs_path)

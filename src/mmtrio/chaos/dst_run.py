@@ -19,17 +19,16 @@ from loguru import logger
 
 from mmtrio import determinism
 from mmtrio.chaos.botconfig import (
-    DEADMAN_MS,
     FOREIGN_QTY_LOTS,
     MAX_POSITION_LOTS,
-    RECONCILE_S,
-    REQUEST_TIMEOUT_MS,
     SHUTDOWN_DEADLINE_S,
     SYMBOL,
 )
+from mmtrio.chaos.cutoff import fill_cutoff, learnt_until_ms
 from mmtrio.chaos.dst import (
     EPOCH_MS,
     POLL_S,
+    URLS,
     URLS_BY_NAME,
     _State,
     judge,
@@ -40,10 +39,12 @@ from mmtrio.chaos.dst import (
 from mmtrio.chaos.dst_bot import DstBot
 from mmtrio.chaos.dst_faults import Faults
 from mmtrio.chaos.dst_sched import quiet_signals
+from mmtrio.chaos.dst_venues import BINANCE, DstVenue, dst_venue, epoch_ms
 from mmtrio.chaos.evidence import Snapshot, StopCheck
 from mmtrio.chaos.memlinks import Link
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import Schedule
+from mmtrio.core.instruments import Instrument
 from mmtrio.errors import MmtrioError
 from mmtrio.sim import frontends
 from mmtrio.sim.admin import AdminApp
@@ -52,15 +53,16 @@ from mmtrio.sim.paper import synthetic_instrument
 from mmtrio.sim.server import run_venue
 from mmtrio.sim.synthetic import SyntheticDriver, SyntheticParams
 from mmtrio.sim.venue import SimConfig, SimVenue
-from mmtrio.venues.protocol import VenueCredentials, VenueSettings
 from mmtrio.venues.registry import venue as get_venue
 
 
 class DstRun:
     """Runs one schedule (:meth:`main` is the ``trio.run`` entry point)."""
 
-    def __init__(self, schedule: Schedule, out: Path) -> None:
+    def __init__(self, schedule: Schedule, out: Path, venue: str = BINANCE) -> None:
         self.schedule = schedule
+        self.venue_name = venue
+        self.epoch_ms = epoch_ms(venue, EPOCH_MS)  # virtual time 0 as wall time (dst_venues)
         self.out = out
         if out.exists():
             shutil.rmtree(out)  # a replay starts from nothing, as the first run did
@@ -68,21 +70,7 @@ class DstRun:
         self.state_dir = out / "state"
         self.state = _State()
         self.result: RunResult | None = None
-        self.settings = VenueSettings(
-            name="binance",
-            mode="testnet",
-            symbol=SYMBOL,
-            urls=dict(URLS_BY_NAME),  # orders over the order socket (ws-fapi), as chaos bots
-            # The bot's configured request timeout, as the process harness's bots get it from
-            # their config (live_settings). It was the 5 s default here: DST seed 3 at 60 s
-            # had a read wait 4.3 s on an order socket the process bot gives up on after 1 s.
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
-            # market_silence_s: the default (10 s), as the process harness's bots read it
-            # from the packaged config. A websocket half_open longer than that now ends the
-            # market connection before the link resumes (seeds 93, 109, 134 and 157 of 1-199
-            # at 60 s changed their traces from there, every one without a violation).
-        )
-        self.factory = get_venue("binance")
+        self.factory = get_venue(venue)
         self.faults = Faults(self)
         self._nursery: trio.Nursery | None = None
         self._bots_by_det: dict[int, DstBot] = {}
@@ -93,15 +81,21 @@ class DstRun:
         seed = self.schedule.seed
         # The process harness starts `mmtrio sim --synthetic --seed <seed % 2**31 + 1>`.
         self.venue = SimVenue(
-            SyntheticDriver(synthetic_instrument(SYMBOL), seed % 2**31 + 1, SyntheticParams()),
-            SimConfig(clock=TrioClock(EPOCH_MS), seed=seed),
+            SyntheticDriver(self._instrument(), seed % 2**31 + 1, SyntheticParams()),
+            SimConfig(clock=TrioClock(self.epoch_ms), seed=seed),
         )
-        self.front = frontends.factory("binance").create(self.venue)
+        self.front = frontends.factory(self.venue_name).create(self.venue)
         self.admin_app = AdminApp(self.venue)
-        creds = self.front.client_credentials()
-        self.credentials = VenueCredentials(
-            api_key=creds["api_key"], api_secret=creds["api_secret"], source="the simulated venue"
-        )
+        # the bot's endpoints, settings and credentials in the venue's terms (dst_venues)
+        urls = URLS_BY_NAME if self.venue_name == BINANCE else URLS
+        self.terms: DstVenue = dst_venue(self.venue_name, self.front, urls)
+        self.settings = self.terms.settings(self.state_dir)
+        self.credentials = self.terms.credentials
+
+    def _instrument(self) -> Instrument:
+        """The synthetic instrument `mmtrio sim --synthetic --symbol BTCUSDT --venue V` serves
+        (the symbol in the recordings' terms: :func:`mmtrio.sim.paper.check_paper_data`)."""
+        return synthetic_instrument(frontends.factory(self.venue_name).data_symbol(SYMBOL))
 
     # --- venue ----------------------------------------------------------------------------
     async def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -140,7 +134,7 @@ class DstRun:
         return truth
 
     def now_ms(self) -> int:
-        return EPOCH_MS + int(trio.current_time() * 1000)
+        return self.epoch_ms + int(trio.current_time() * 1000)
 
     # --- the bot --------------------------------------------------------------------------
     @property
@@ -152,7 +146,7 @@ class DstRun:
         if self._nursery is None:
             raise MmtrioError("the run is not running")
         index = len(self.state.bots)
-        det = new_determinism(self.schedule.seed, index)
+        det = new_determinism(self.schedule.seed, index, self.epoch_ms)
         link = Link(self.front.rest_app, self.front.serve_ws, self._nursery)
         path = self.out / "config.toml"
         bot = DstBot(index, det, link, path, self.now_ms())
@@ -200,7 +194,7 @@ class DstRun:
                 await self.venue.started.wait()
                 limit = MAX_POSITION_LOTS + FOREIGN_QTY_LOTS
                 await self.admin("POST", "/admin/config", {"exposure_limit_lots": limit})
-                write_config(self.out, self.state_dir, self.state.gamma, "valid")
+                write_config(self.out, self.state_dir, self.state.gamma, "valid", self.terms)
                 self.start_bot()
                 start = trio.current_time()
                 pending = list(self.schedule.actions)
@@ -212,13 +206,15 @@ class DstRun:
                 nursery.cancel_scope.cancel()
         finally:
             logger.remove(handler)
-        records = read_journal(self.state_dir / "journal.sqlite3")
+        records = read_journal(self.state_dir / "journal.sqlite3", self.terms.symbol)
         self.state.trace.append(["fills", truth["fills"]])
         self.state.trace.append(["orders", truth.get("orders", [])])
         self.state.trace.append(
             ["journal", records[0], [[r.seq, r.kind, r.local_ts_ms, r.payload] for r in records[1]]]
         )
-        result = judge(self.schedule, self.state, truth, records, stop, cutoff, self.out)
+        result = judge(
+            self.schedule, self.state, truth, records, stop, cutoff, self.out, self.terms
+        )
         self.state.trace.append(["verdict", [v.to_json() for v in result.violations]])
         self.result = result
         for b in self.state.bots:  # the evidence the process harness keeps, under the same names
@@ -246,7 +242,7 @@ class DstRun:
         now = trio.current_time()
         st = self.state
         if self.bot is None and st.restart_at is not None and now >= st.restart_at:
-            write_config(self.out, self.state_dir, st.gamma, "valid")
+            write_config(self.out, self.state_dir, st.gamma, "valid", self.terms)
             self.start_bot()
             st.restarts += 1
             st.restart_at = None
@@ -268,13 +264,21 @@ class DstRun:
         sent = self.now_ms()
         armed = True
         if end == "sigkill":
-            settle_ms = int(RECONCILE_S * 1000) + 1_500
-            before = [s for s in self.state.snapshots if s.wall_ms <= sent - settle_ms]
-            cutoff: int | None = before[-1].n_fills if before else 0
+            # The process harness's rule (chaos.cutoff): the fills a bot had a reconcile
+            # interval to learn, judged up to when the last bot that got through its start-up
+            # reconciliation could learn them. It was the kill's time here: DST seed 126 on
+            # Hyperliquid, two restarts still waiting out a full rate budget at the final
+            # kill, judged a fill of the first incarnation "lost" that no bot could book.
+            settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
+            bots = [(b.start_ms, b.end_ms, "reconcile (start)" in b.log_text)
+                    for b in self.state.bots]  # fmt: skip
+            cutoff: int | None = fill_cutoff(
+                self.state.snapshots, learnt_until_ms(bots, sent), settle_ms
+            )
             # as the process harness: only an armed countdown can clear the venue (check_stop)
             armed = self.venue.countdown_deadline is not None
             self.kill(bot)
-            budget = DEADMAN_MS
+            budget = self.terms.deadman_ms
         else:
             cutoff = None
             bot.terminate()

@@ -12,6 +12,7 @@ is a schedule that *by itself* reproduces the violation, byte for byte on every 
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import tempfile
@@ -64,12 +65,14 @@ def shrink(
     *,
     max_runs: int = 200,
     run: Callable[[Schedule], DstResult] | None = None,
+    venue: str = "binance",
 ) -> Shrunk:
-    """Shrink ``schedule`` (whose run ``first`` violated) to a minimal violating one."""
+    """Shrink ``schedule`` (whose run ``first`` on ``venue`` violated) to a minimal
+    violating one."""
     target = violated(first)
     if not target:
         raise ValueError("shrink needs a schedule whose run violated an invariant")
-    runner = run or _scratch_run
+    runner = run or functools.partial(_scratch_run, venue=venue)
 
     def still_fails(result: DstResult) -> bool:
         return bool(violated(result) & target)
@@ -99,9 +102,9 @@ def shrink(
     return out
 
 
-def _scratch_run(schedule: Schedule) -> DstResult:
+def _scratch_run(schedule: Schedule, venue: str) -> DstResult:
     scratch = Path(tempfile.mkdtemp(prefix="mmdst-shrink-"))
     try:
-        return run_schedule(schedule, scratch)
+        return run_schedule(schedule, scratch, venue=venue)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

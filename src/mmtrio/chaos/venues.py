@@ -74,10 +74,19 @@ class ChaosVenue:
         return name
 
     def foreign_order(
-        self, symbol: str, side: str, price: float, lots: int, cid: str
+        self,
+        symbol: str,
+        side: str,
+        price: float,
+        lots: int,
+        cid: str,
+        *,
+        now_ms: int | None = None,
     ) -> dict[str, str]:
         """``POST /admin/order`` parameters in the venue's request terms: a post-only limit
-        order of ``lots`` thousandths at ``price`` (rounded to what the venue accepts)."""
+        order of ``lots`` thousandths at ``price`` (rounded to what the venue accepts).
+        ``now_ms``: the venue's wall time, when it is not the machine's (the deterministic
+        simulation's virtual clock; an Extended order's expiry counts from it)."""
         qty = f"{lots / 1000:.3f}"
         if self.name == "okx":
             from mmtrio.sim.okx.data import CONTRACT_VALUE
@@ -100,7 +109,8 @@ class ChaosVenue:
             # Another client of the account signs with its own nonces: taken from the top of
             # the range (derived from the client id, so a seed's run repeats), far above the
             # bot's counter (seconds since 2024 plus its orders), so never one of the bot's.
-            # The expiry is wall time: the sim's clock at speed 1.
+            # The expiry is wall time: the sim's clock at speed 1 (or the one given).
+            now = int(time.time() * 1000) if now_ms is None else now_ms
             digest = int.from_bytes(hashlib.sha256(cid.encode()).digest()[:8], "big")
             return {
                 "id": cid,
@@ -112,7 +122,7 @@ class ChaosVenue:
                 "postOnly": "true",
                 "timeInForce": "GTT",
                 "fee": "0.0005",
-                "expiryEpochMillis": str(int(time.time() * 1000) + FOREIGN_EXPIRY_MS),
+                "expiryEpochMillis": str(now + FOREIGN_EXPIRY_MS),
                 "nonce": str(EXTENDED_NONCE_MAX - digest % 1_000_000),
             }
         return {

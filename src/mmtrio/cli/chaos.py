@@ -27,7 +27,9 @@ With --deterministic the same schedules run in a deterministic simulation instea
 virtual clock, connected in memory, judged by the same code; each run prints its trace hash,
 and the same seed gives the same hash. --jobs spreads runs over processes; --replay-check
 runs every seed twice, here and in a fresh interpreter (--jobs of them), and names the first
-divergence of the two traces (exit 1) if any.
+divergence of the two traces (exit 1) if any. It runs every venue the process harness runs
+(--venue binance, okx, hyperliquid, extended: that venue's connector against its own
+simulated front end).
 SIGTERM or Ctrl-C stops a deterministic campaign: the runs under way finish, no other
 starts, the figures cover the runs made, and the exit is 1 (4 if one of them violated).
 A deterministic campaign records each run as it is judged in --out/runs.jsonl and its
@@ -55,6 +57,7 @@ examples:
   mmtrio chaos --venue okx --runs 3            # the OKX connector against the simulated OKX venue
   mmtrio chaos --deterministic --runs 500 --seed 1 --duration 60 --jobs 2
   mmtrio chaos --deterministic --runs 1 --seed 139 --replay-check   # same trace twice?
+  mmtrio chaos --deterministic --venue okx --runs 200 --seed 1 --duration 60 --jobs 2
   mmtrio chaos --venue extended --runs 3       # on Extended's protocol (Stark-signed orders)
 
 exit codes: 0 every run clean; 1 the harness could not complete a run, or the campaign
@@ -62,11 +65,10 @@ was stopped (SIGTERM; Ctrl-C for --deterministic) before its last run; 2 bad arg
 4 an invariant was violated
 
 Arguments are checked before any run starts (exit 2, one line): --resume, --shrink,
---replay-check, --keep, --engine and --address need --deterministic; --deterministic runs
---venue binance only (the process harness runs every venue); --replay-check records nothing
-(no --resume, --shrink, --keep or --engine ray with it); --resume needs the record's --seed
-and --duration and at least as many --runs as the record holds. The bot's base config is
-always the packaged default, never a ./config.toml of the working directory.
+--replay-check, --keep, --engine and --address need --deterministic; --replay-check records
+nothing (no --resume, --shrink, --keep or --engine ray with it); --resume needs the record's
+--seed, --duration and --venue and at least as many --runs as the record holds. The bot's
+base config is always the packaged default, never a ./config.toml of the working directory.
 """
 
 
@@ -88,7 +90,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=("binance", "extended", "hyperliquid", "okx"),
         default="binance",
         help="the venue's simulated front end and connector to run (default binance; "
-        "--deterministic runs binance only)",
+        "--deterministic runs each of them too)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(

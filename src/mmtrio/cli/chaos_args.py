@@ -12,7 +12,6 @@ import argparse
 import math
 from pathlib import Path
 
-DST_VENUES = ("binance",)  # the venues the deterministic simulation builds (docs/DST.md)
 DST_ONLY = ("resume", "shrink", "replay_check", "keep")
 
 
@@ -61,13 +60,6 @@ def _mode_error(args: argparse.Namespace) -> str | None:
         if args.engine != "local" or args.address:
             return "--engine and --address are for --deterministic"
         return None
-    if args.venue not in DST_VENUES:
-        return (
-            f"--deterministic runs on {', '.join(DST_VENUES)} only (the simulation builds "
-            f"no other venue's front end and connector), not --venue {args.venue}; the "
-            f"process harness covers it: mmtrio chaos --venue {args.venue} without "
-            "--deterministic"
-        )
     if args.address and args.engine != "ray":
         return "--address needs --engine ray"
     if args.replay_check:
@@ -93,4 +85,4 @@ def usage_error(args: argparse.Namespace) -> str | None:
     return _mode_error(args) or _duration_error(args.duration) or _out_error(args.out)
 
 
-__all__ = ["DST_VENUES", "usage_error"]
+__all__ = ["usage_error"]

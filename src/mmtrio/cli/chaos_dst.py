@@ -79,9 +79,9 @@ def _replay_check(args: argparse.Namespace) -> int:
     seeds = [run_seed(args.seed, i) for i in range(args.runs)]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=ctx) as pool:
-        others = [pool.submit(traced_run, seed, args.duration) for seed in seeds]
+        others = [pool.submit(traced_run, seed, args.duration, args.venue) for seed in seeds]
         for seed, other in zip(seeds, others, strict=True):
-            first_hash, first_trace, first_dir = traced_run(seed, args.duration)
+            first_hash, first_trace, first_dir = traced_run(seed, args.duration, args.venue)
             again_hash, again_trace, again_dir = other.result()
             # each run's directory is its own temporary one: compared as the hash reads them
             diff = first_divergence(first_trace, again_trace, first_dir, again_dir)
@@ -94,18 +94,18 @@ def _replay_check(args: argparse.Namespace) -> int:
     return code
 
 
-def _shrink(seed: int, duration_s: float, out: Path) -> dict[str, Any]:
-    """Shrink a violating seed's schedule; print and return the minimal faults."""
+def _shrink(seed: int, duration_s: float, out: Path, venue: str) -> dict[str, Any]:
+    """Shrink a violating seed's schedule on ``venue``; print and return the minimal faults."""
     from mmtrio.chaos.dst import run_schedule
     from mmtrio.chaos.dst_shrink import shrink
     from mmtrio.chaos.schedule import make_schedule
 
     schedule = make_schedule(seed, int(duration_s * 1000))
     with tempfile.TemporaryDirectory(prefix="mmdst-") as scratch:
-        first = run_schedule(schedule, Path(scratch))
+        first = run_schedule(schedule, Path(scratch), venue=venue)
     if first.result.ok:
         return {"seed": seed, "shrunk": None, "note": "the seed did not violate on replay"}
-    done = shrink(schedule, first)
+    done = shrink(schedule, first, venue=venue)
     faults = [[a.to_json() for a in fault] for fault in done.faults]
     doc = {
         "seed": seed,
@@ -156,6 +156,7 @@ def _runs(
         keep_all=args.keep,
         stop=stop,
         skip=skip,
+        venue=args.venue,
     )
 
 
@@ -172,7 +173,7 @@ def run_deterministic(args: argparse.Namespace) -> int:
         return _replay_check(args)
     out = Path(args.out).resolve()
     seeds = campaign_seeds(args.seed, args.runs)
-    record = CampaignRecord(out, args.seed, args.runs, args.duration, args.jobs)
+    record = CampaignRecord(out, args.seed, args.runs, args.duration, args.jobs, venue=args.venue)
     try:
         record.start(resume=args.resume, seeds=seeds)
     except (RecordError, OSError) as exc:
@@ -212,7 +213,7 @@ def run_deterministic(args: argparse.Namespace) -> int:
         )
     if args.shrink:
         summary["shrunk"] = [
-            _shrink(seed, args.duration, out) for seed in summary["violating_seeds"]
+            _shrink(seed, args.duration, out, args.venue) for seed in summary["violating_seeds"]
         ]
         if not args.json:
             for doc in summary["shrunk"]:

@@ -14,17 +14,19 @@ back). mmtrio's nonces are a counter kept in the bot's state directory:
   account unless that one averaged more than one order a second. Say where the state
   directory is in OPERATOR.md ("Extended"), and move it with the bot.
 
-File I/O happens once per block, in a worker thread (the caller awaits :meth:`next`).
+File I/O happens once per block, in a worker thread (the caller awaits :meth:`next`); the
+clock and the thread are :mod:`mmtrio.determinism`'s (virtual time and inline work under the
+deterministic simulation).
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import trio
 
+from mmtrio import determinism
 from mmtrio.errors import ConfigError, JournalError
 from mmtrio.venues.extended.signing import NONCE_MAX
 
@@ -36,7 +38,7 @@ FLOOR_EPOCH_S = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 
 def _floor_now() -> int:
-    return max(1, int(time.time()) - FLOOR_EPOCH_S)
+    return max(1, determinism.wall_ms() // 1000 - FLOOR_EPOCH_S)
 
 
 class NonceAllocator:
@@ -101,7 +103,7 @@ class NonceAllocator:
         """A nonce never handed out before by this state directory."""
         async with self._lock:
             if self._next is None or self._next >= self._limit:
-                start, self._limit = await trio.to_thread.run_sync(self._reserve)
+                start, self._limit = await determinism.run_sync(self._reserve)
             else:
                 start = self._next
             self._next = start + 1

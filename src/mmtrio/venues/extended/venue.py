@@ -47,6 +47,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {
     "live": {
@@ -158,6 +159,7 @@ class ExtendedSession:
             credentials.api_key,
             clock_ms=hooks.clock_ms,
             on_blocked=hooks.on_blocked,
+            transport=hooks.http_transport,  # in memory under the DST
         )
         self._market: codec.MarketInfo | None = None
         self._gateway: ExtendedGateway | None = None
@@ -231,6 +233,7 @@ class ExtendedSession:
             self.market,
             clock_ms=self.hooks.clock_ms,
             market_silence_s=self.settings.market_silence_s,
+            connect=self.hooks.ws_connect or open_socket,  # in memory under the DST
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:
@@ -241,6 +244,7 @@ class ExtendedSession:
             self.known,
             self.rest,
             clock_ms=self.hooks.clock_ms,
+            connect=self.hooks.ws_connect or open_socket,
         )
 
     async def aclose(self) -> None:

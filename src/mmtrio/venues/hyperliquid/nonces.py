@@ -10,9 +10,10 @@ Across restarts the clock alone is not enough (a fast restart after a burst, or 
 stepped back by NTP, could reuse a nonce; the venue would refuse the action). So the source
 persists a *reservation*: before issuing a nonce above the reserved ceiling it writes
 ``nonce + RESERVE_MS`` to ``<state_dir>/hyperliquid-nonce`` (in a thread: no blocking write on
-the event loop), and a new process starts above the ceiling it finds there. One write per
-minute of nonces, and a crash loses at most the unused part of a reservation (harmless: the
-next nonces are simply higher). Without a state directory (tests, ``mmtrio sim`` clients) only
+the event loop; inline under the deterministic simulation: :func:`mmtrio.determinism.run_sync`),
+and a new process starts above the ceiling it finds there. One write per minute of nonces,
+and a crash loses at most the unused part of a reservation (harmless: the next nonces are
+simply higher). Without a state directory (tests, ``mmtrio sim`` clients) only
 the in-process rule holds.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import trio
 
+from mmtrio import determinism
 from mmtrio.errors import ConfigError
 
 RESERVE_MS = 60_000
@@ -89,6 +91,6 @@ class NonceSource:
             async with self._lock:
                 if nonce > self._reserved:
                     ceiling = nonce + RESERVE_MS
-                    await trio.to_thread.run_sync(_write, self._path, ceiling)
+                    await determinism.run_sync(_write, self._path, ceiling)
                     self._reserved = ceiling
         return nonce

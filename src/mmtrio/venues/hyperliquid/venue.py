@@ -65,6 +65,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {
     "live": {
@@ -149,7 +150,10 @@ class HyperliquidSession:
         self.client_ids = CloidFormat("mmt")
         self.time_offset_ms = 0
         self.rest = HyperliquidRest(
-            settings.urls["rest"], clock_ms=hooks.clock_ms, on_blocked=hooks.on_blocked
+            settings.urls["rest"],
+            clock_ms=hooks.clock_ms,
+            on_blocked=hooks.on_blocked,
+            transport=hooks.http_transport,  # in memory under the DST
         )
         state_dir = settings.options.get("state_dir")
         self.nonces = NonceSource(self.venue_time_ms, Path(state_dir) if state_dir else None)
@@ -280,6 +284,7 @@ class HyperliquidSession:
             max_age_ms=self.snapshot_max_age_ms,
             drift=TickDrift(instrument.tick_size, instrument.qty_decimals),
             market_silence_s=self.settings.market_silence_s,
+            connect=self.hooks.ws_connect or open_socket,  # in memory under the DST
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:
@@ -289,6 +294,7 @@ class HyperliquidSession:
             instrument,
             self.tracking,
             clock_ms=self.hooks.clock_ms,
+            connect=self.hooks.ws_connect or open_socket,
         )
         self.gateway.post = stream  # order entry rides on this connection while it is up
         stream.on_limit = self.gateway.note_limit  # 429s start the back-off as they are read

@@ -48,6 +48,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.wsconn import Connect, open_socket
 
 _URLS: dict[str, dict[str, str]] = {
     "live": {
@@ -150,6 +151,7 @@ class OkxSession:
             credentials_source=credentials.source,
             clock_ms=hooks.clock_ms,
             on_blocked=hooks.on_blocked,
+            transport=hooks.http_transport,  # in memory under the DST
         )
         self.account_config: AccountConfig | None = None
         self._instrument: Instrument | None = None
@@ -170,6 +172,7 @@ class OkxSession:
                 venue_ms=self.rest.timestamp_ms,
                 signer=self.signer,
                 mode=self.mode,
+                connect=self._connect,
             )
             self._gateway = OkxGateway(
                 self.rest, inst, td_mode=self.td_mode, order_session=self._orders, mode=self.mode
@@ -219,6 +222,7 @@ class OkxSession:
             OkxDecoder(instrument),
             clock_ms=self.hooks.clock_ms,
             market_silence_s=self.settings.market_silence_s,
+            connect=self._connect,
         )
 
     def user_feed(self, instrument: Instrument) -> UserFeed:
@@ -231,7 +235,13 @@ class OkxSession:
             venue_ms=self.rest.timestamp_ms,
             signer=self.signer,
             mode=self.mode,
+            connect=self._connect,
         )
+
+    @property
+    def _connect(self) -> Connect:
+        """The websocket ``connect``: the hooks' (in memory under the DST) or the network's."""
+        return self.hooks.ws_connect or open_socket
 
     def order_socket(self) -> SocketHealth | None:
         """The order session's health (:class:`~mmtrio.venues.protocol.OrderSocket`); None
