@@ -28,7 +28,7 @@ async def test_a_fresh_directory_starts_at_the_seconds_floor(
 ) -> None:
     # the wall clock as mmtrio.determinism reads it (the machine's, or the DST's virtual one)
     wall_ms = (nonces.FLOOR_EPOCH_S + 12345) * 1000 + 600
-    monkeypatch.setattr(nonces.determinism, "wall_ms", lambda: wall_ms)
+    monkeypatch.setattr("mmtrio.venues.extended.nonces.determinism.wall_ms", lambda: wall_ms)
     assert await NonceAllocator(tmp_path).next() == 12345
 
 

@@ -165,3 +165,38 @@ async def test_a_read_sent_again_after_a_transport_error_is_booked_twice() -> No
     assert await rest.info({"type": "openOrders", "user": "0x1"}) == []
     assert _used(budget, now[0]) == 40
     await rest.aclose()
+
+
+async def test_at_start_up_a_full_budget_is_waited_out_not_raised(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Hyperliquid DST seed 13: a bot restarted a fourth time within a minute found the
+    carried-over budget full in its start-up reconciliation; the refusal (nothing sent)
+    escaped the read's retry and crashed the start, exit 1. At start-up it is waited out as
+    a 429 is; while trading (no ``on_read_retry``) it is raised at once, as before."""
+    from mmtrio.errors import RateLimited, VenueError
+
+    now = [T0]
+    rest = _rest(now)
+    refusals = [2]
+    told: list[tuple[float, str]] = []
+
+    async def pace(cost: RequestCost) -> None:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise RateLimited("rate budget full", code="rate_budget", retry_after_s=7.5)
+
+    def retry(wait_s: float, exc: VenueError) -> None:
+        told.append((wait_s, exc.code))
+
+    rest.pace_with(pace, lambda cost, at: None)
+    rest.on_read_retry = retry
+    t0 = trio.current_time()
+    assert await rest.info({"type": "openOrders", "user": "0x1"}) == []
+    assert told == [(7.5, "rate_budget"), (7.5, "rate_budget")]
+    assert trio.current_time() - t0 == pytest.approx(15.0)
+    rest.on_read_retry = None
+    refusals[0] = 1
+    with pytest.raises(RateLimited, match="rate budget full"):
+        await rest.info({"type": "openOrders", "user": "0x1"})
+    await rest.aclose()

@@ -144,8 +144,11 @@ class HyperliquidRest(PatientReads):
         kind = payload.get("type")
         cost = RequestCost(((WEIGHT, info_weight(str(kind))),), essential=True)
         while True:
-            await self.paid_for(cost)
             try:
+                # The budget's refusal (a full window) is waited out at start-up like the
+                # venue's 429: outside the try, it crashed a restarted bot's start-up
+                # reconciliation (Hyperliquid DST seed 13: four starts in a minute).
+                await self.paid_for(cost)
                 answer = await self._post(
                     "/info", payload, mutates=False, resent=cost, on_send=on_send
                 )
