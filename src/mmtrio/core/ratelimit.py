@@ -22,6 +22,17 @@ Decisions recorded here:
   snapshots, queries) may use at most ``margin`` (default 80 %) of each limit; essential ones
   (cancels, cancel-all, the dead-man refresh) may use it up to the hard limit, so at least 20 %
   is always left for them.
+- **Tiers, lowest first** (:meth:`RateBudget.ceiling`): quotes up to ``margin``; essential
+  reads up to the hard limit less ``STOP_RESERVE`` less the venue's ``protect_reserve``;
+  *protective* requests (:meth:`RequestCost.protective`: the dead-man refresh, cancels) up to
+  the hard limit less ``STOP_RESERVE``; the stop's cancel-all and its confirmation up to the
+  hard limit. A venue whose reads share a window with its dead-man refresh declares a
+  ``protect_reserve`` (:class:`RateLimits`) so that reads can never fill the share the
+  refresh needs (Hyperliquid DST seed 2, 60 s: a restarted bot's start-up reads and the 5 s
+  reconciliation, 42 weight a pass, kept the essential band full, every ``scheduleCancel``
+  was refused locally and the venue's 6 s countdown fired on the live bot). A venue that
+  declares none (0, the default) has the three tiers it had: reads and protective requests
+  share the essential band, and its budget decides exactly as before.
 - **The venue's counts are authoritative but never lower ours.** Reported usage raises the
   local count of the current window to the venue's figure; it never lowers it below what we
   know we sent in that window.
@@ -77,16 +88,28 @@ class RateLimits:
 
     ``orders_per_minute``: the venue's order budget per minute (the strategy's own
     runaway-rate cap derives from it). ``ban_ms``: how long to block, at least, when the venue
-    says we are banned (Binance's shortest IP ban is 2 minutes).
+    says we are banned (Binance's shortest IP ban is 2 minutes). ``protect_reserve``: the
+    share of each window above the reads' ceiling that only protective requests (the dead-man
+    refresh, cancels) and the stop may use (module docstring, "Tiers"); 0: none.
     """
 
     windows: tuple[RateWindow, ...]
     orders_per_minute: int
     ban_ms: int = DEFAULT_BAN_MS
+    protect_reserve: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.windows:
             raise ParameterError("rate limits need at least one window")
+        share = self.protect_reserve
+        if (
+            isinstance(share, bool)
+            or not isinstance(share, int | float)
+            or not 0 <= share < 1 - STOP_RESERVE
+        ):
+            raise ParameterError(
+                f"protect_reserve must be in [0, {1 - STOP_RESERVE:g}), got {share!r}"
+            )
         names = [w.name for w in self.windows]
         if len(set(names)) != len(names):
             raise ParameterError(f"rate window names must be unique, got {names}")
@@ -111,15 +134,20 @@ class RequestCost:
 
     ``units`` pairs (window name, units); a window not named costs nothing. ``essential``
     requests (cancels, cancel-all, the dead-man refresh, queries resolving unknown outcomes)
-    may use a window up to its hard limit less ``STOP_RESERVE``; ``stop`` requests (the
-    stop's cancel-all and its confirmation, :meth:`for_stop`) up to the hard limit.
+    may use a window up to its hard limit less ``STOP_RESERVE`` and the venue's
+    ``protect_reserve``; ``protect`` ones (essential too: :meth:`protective`) the
+    ``protect_reserve`` as well; ``stop`` requests (the stop's cancel-all and its
+    confirmation, :meth:`for_stop`) up to the hard limit.
     """
 
     units: tuple[tuple[str, int], ...] = ()
     essential: bool = False
     stop: bool = False
+    protect: bool = False
 
     def __post_init__(self) -> None:
+        if self.protect and not self.essential:
+            raise ParameterError("a protective request cost must be essential too")
         for name, n in self.units:
             if isinstance(n, bool) or not isinstance(n, int) or n < 0:
                 raise ParameterError(
@@ -132,6 +160,22 @@ class RequestCost:
 
     def as_essential(self) -> RequestCost:
         return RequestCost(self.units, essential=True)
+
+    def protective(self) -> RequestCost:
+        """The same request as one that protects resting orders (the dead-man refresh, a
+        cancel): it may use the venue's ``protect_reserve``, which reads may not."""
+        return RequestCost(self.units, essential=True, protect=True)
+
+    def times(self, n: int) -> RequestCost:
+        """``n`` such requests, as one cost (the same tier)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ParameterError(f"a request count must be a positive integer, got {n!r}")
+        return RequestCost(
+            tuple((w, units * n) for w, units in self.units),
+            essential=self.essential,
+            stop=self.stop,
+            protect=self.protect,
+        )
 
     def for_stop(self) -> RequestCost:
         """The same request sent by a stop: it may use the window's last ``STOP_RESERVE``."""
@@ -160,6 +204,7 @@ class RateBudget:
         "_blocked_until",
         "_longest",
         "_margin",
+        "_protect_reserve",
         "_stop_reserve",
         "_windows",
         "banned",
@@ -174,6 +219,12 @@ class RateBudget:
             raise ParameterError(f"stop reserve must be in [0, 1), got {stop_reserve!r}")
         self._margin = float(margin)
         self._stop_reserve = float(stop_reserve)
+        self._protect_reserve = float(limits.protect_reserve)
+        if self._stop_reserve + self._protect_reserve >= 1:
+            raise ParameterError(
+                f"stop reserve {stop_reserve!r} and protect reserve "
+                f"{limits.protect_reserve!r} leave reads nothing"
+            )
         self._windows: dict[str, Window] = {
             w.name: (SlidingWindow if w.sliding else FixedWindow)(w.interval_ms, w.limit)
             for w in limits.windows
@@ -184,11 +235,24 @@ class RateBudget:
         self.banned = False  # the venue banned us: the operator must know, it is a failure
         self._ban_ms = limits.ban_ms
 
-    def _ceiling(self, window: Window, essential: bool, stop: bool = False) -> int:
+    def _ceiling(
+        self, window: Window, essential: bool, stop: bool = False, protect: bool = False
+    ) -> int:
         if stop:
             return window.limit
         kept = window.limit - math.ceil(window.limit * self._stop_reserve)
+        if protect:
+            return kept
+        if self._protect_reserve:
+            kept -= math.ceil(window.limit * self._protect_reserve)
         return kept if essential else min(kept, math.floor(window.limit * self._margin))
+
+    def ceiling(self, name: str, cost: RequestCost) -> int:
+        """The most of window ``name`` a request of ``cost``'s tier may find used with it."""
+        window = self._windows.get(name)
+        if window is None:
+            raise ParameterError(f"no rate window named {name!r}; known: {sorted(self._windows)}")
+        return self._ceiling(window, cost.essential, cost.stop, cost.protect)
 
     def _roll(self, now_ms: int) -> None:
         for w in self._windows.values():
@@ -222,7 +286,7 @@ class RateBudget:
             return self._blocked_until - now_ms
         wait = 0
         for name, window, n in needs:
-            ceiling = self._ceiling(window, cost.essential, cost.stop)
+            ceiling = self._ceiling(window, cost.essential, cost.stop, cost.protect)
             if n > ceiling:
                 raise ParameterError(
                     f"request needs {n} of window {name} whose usable ceiling is {ceiling} "
@@ -230,6 +294,25 @@ class RateBudget:
                 )
             if n:
                 wait = max(wait, window.wait(n, ceiling, now_ms))
+        return wait
+
+    def pace_wait_ms(self, cost: RequestCost, every_ms: int, now_ms: int) -> int:
+        """Milliseconds until ``cost`` sent once every ``every_ms`` for a whole window would
+        fit now (0 = now): the room a request kept up at that pace (the dead-man refresh)
+        needs before it starts, so that no copy of it is refused before the window has rolled
+        over. A pace the tier can never hold in a window waits for the tier's whole ceiling."""
+        if isinstance(every_ms, bool) or not isinstance(every_ms, int) or every_ms <= 0:
+            raise ParameterError(f"a pace must be a positive number of ms, got {every_ms!r}")
+        needs = self._needs(cost)
+        self._roll(now_ms)
+        if self._blocked_until is not None:
+            return self._blocked_until - now_ms
+        wait = 0
+        for _name, window, n in needs:
+            if n:
+                ceiling = self._ceiling(window, cost.essential, cost.stop, cost.protect)
+                need = min(ceiling, n * -(-window.interval // every_ms))
+                wait = max(wait, window.wait(need, ceiling, now_ms))
         return wait
 
     def try_acquire(self, cost: RequestCost, now_ms: int) -> bool:

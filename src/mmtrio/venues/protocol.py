@@ -150,7 +150,10 @@ class RequestCosts:
 
     Execution reserves the cost before a request leaves; ``essential`` costs (cancels, the
     dead-man refresh, queries resolving unknown outcomes) may use the whole limit, quotes only
-    the configured share of it (:class:`~mmtrio.core.ratelimit.RateBudget`).
+    the configured share of it (:class:`~mmtrio.core.ratelimit.RateBudget`). ``deadman``: one
+    dead-man refresh, for a venue whose connector pays it from this budget
+    (:class:`PacedRequests`); start-up arms the dead-man only once the budget has room for a
+    window of refreshes (``runtime/startup_budget.py``). None: the budget does not pay it.
     """
 
     place: RequestCost
@@ -159,6 +162,7 @@ class RequestCosts:
     cancel_all: RequestCost
     query: RequestCost
     open_orders: RequestCost
+    deadman: RequestCost | None = None
 
 
 class Gateway(Protocol):

@@ -18,6 +18,19 @@ Two budgets, as Hyperliquid counts them:
   left. Cancels are *essential*: they may use the whole window (the venue's higher cancel
   cap is the reason they still go through when quotes stop).
 
+The budget's tiers (``core/ratelimit.py``, "Tiers"): quotes up to the margin (80 % by
+default); every ``/info`` read, the reconciliation's and the start-up's included, up to
+:data:`READS_SHARE` of the weight; cancels, the cancel-all and the dead-man's
+``scheduleCancel`` (*protective*) up to 95 %; the stop's cancel-all and its check up to the
+limit. Decision: the protective share, :data:`PROTECT_RESERVE` (10 %, 120 weight and 120
+actions a minute), holds the refresh at the chaos pace (one a second, 60 a minute) twice
+over, or at the default 10 s pace with room for a hundred cancels besides; reads keep 85 %,
+more than quotes, so a quoting burst still leaves the reconciliation room. Before it, reads and
+the refresh shared the essential band, and a restart storm's start-up reads (about 400 weight
+an incarnation) and the 5 s reconciliation (42 a pass) kept it full while every refresh was
+refused locally, until the venue's 6 s countdown fired on a live bot (DST seeds 1-200 at
+60 s: 39 runs).
+
 Hyperliquid has no cancel-all action: ``cancel_all`` reads ``openOrders`` (weight 20) and
 cancels them in one ``cancel`` batch, and is costed so.
 """
@@ -74,28 +87,34 @@ def exchange_weight(batch: int = 1) -> int:
     return 1 + batch // 40
 
 
-def _action(weight: int = 1, *, essential: bool = False) -> RequestCost:
-    return RequestCost(((WEIGHT, weight), (ACTIONS, 1)), essential=essential)
+PROTECT_RESERVE = 0.10
+READS_SHARE = 0.85  # 1 − the stop's 5 % − PROTECT_RESERVE
+
+
+def _action(weight: int = 1, *, protect: bool = False) -> RequestCost:
+    cost = RequestCost(((WEIGHT, weight), (ACTIONS, 1)))
+    return cost.protective() if protect else cost
 
 
 def _read(weight: int) -> RequestCost:
     return RequestCost(((WEIGHT, weight),), essential=True)
 
 
+ACTION = _action(exchange_weight(1), protect=True)
+"""One action the execution layer did not send (the dead-man's ``scheduleCancel``), paced by
+the connector itself (:meth:`~mmtrio.venues.hyperliquid.rest.HyperliquidRest.paid_for`)."""
+
 COSTS = RequestCosts(
     place=_action(exchange_weight(1)),
     amend=_action(exchange_weight(1)),  # batchModify of one
-    cancel=_action(exchange_weight(1), essential=True),
+    cancel=_action(exchange_weight(1), protect=True),
     # openOrders (20) then one cancel batch (1 for up to 39 orders).
-    cancel_all=RequestCost(((WEIGHT, info_weight("openOrders") + 1), (ACTIONS, 1)), essential=True),
+    cancel_all=RequestCost(((WEIGHT, info_weight("openOrders") + 1), (ACTIONS, 1))).protective(),
     query=_read(info_weight("orderStatus")),
     open_orders=_read(info_weight("openOrders")),
+    deadman=ACTION,
 )
 """The costs execution reserves per command kind."""
-
-ACTION = _action(exchange_weight(1), essential=True)
-"""One action the execution layer did not send (the dead-man's ``scheduleCancel``), paced by
-the connector itself (:meth:`~mmtrio.venues.hyperliquid.rest.HyperliquidRest.paid_for`)."""
 
 
 def limits_for(surplus_actions: int | None) -> RateLimits:
@@ -112,6 +131,7 @@ def limits_for(surplus_actions: int | None) -> RateLimits:
         ),
         orders_per_minute=per_minute,
         ban_ms=BAN_MS,
+        protect_reserve=PROTECT_RESERVE,
     )
 
 
