@@ -67,10 +67,12 @@ from mmtrio.runtime.startup_budget import StartupBudget
 from mmtrio.runtime.supervisor import SupervisorEscalation
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import (
+    Gateway,
     OrderSocket,
     SessionHooks,
     VenueCredentials,
     VenueFactory,
+    VenueSession,
     VenueSettings,
 )
 
@@ -289,6 +291,11 @@ class Engine(EngineStartup, EngineBot):
                         journal_path=journal_path,
                         deadman=session.capabilities.deadman,
                         gateway=session.gateway if run is None and self.instrument_read else None,
+                        open_gateway=(
+                            partial(_gateway_after_instrument, session)
+                            if run is None and not self.instrument_read
+                            else None
+                        ),
                     )
                     code = await cleanup(parts, self.ended, cfg.runtime.shutdown_deadline_s)
                     self.exit_summary = parts.summary
@@ -299,6 +306,12 @@ class Engine(EngineStartup, EngineBot):
             with trio.CancelScope(shield=True):
                 await session.aclose()
         return code
+
+
+async def _gateway_after_instrument(session: VenueSession) -> Gateway:
+    """The session's gateway, once the instrument it trades is read (a stop during start-up)."""
+    await session.load_instrument()
+    return session.gateway
 
 
 async def run_bot(

@@ -29,7 +29,7 @@ from mmtrio.runtime.engine_base import EngineBase
 from mmtrio.runtime.execution import Execution
 from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter, wall_ms
-from mmtrio.runtime.startup_budget import StartupBudget
+from mmtrio.runtime.startup_budget import StartupBudget, room_to_refresh
 from mmtrio.runtime.venue_block import VenueBlock
 from mmtrio.venues.protocol import PacedRequests, VenueSession
 
@@ -115,6 +115,16 @@ class EngineStartup(EngineBase):
                 logger.info("start-up: the rate budget is full; a read waits {:.1f} s", seconds)
 
             early.on_wait = budget_wait
+
+            def refresh_wait(seconds: float) -> None:  # the venue's window, not slowness
+                scope.deadline += seconds
+                self.surface.extend_start(seconds)
+                logger.info(
+                    "start-up: the dead-man is armed once the rate budget can keep it "
+                    "refreshed; waiting {:.1f} s",
+                    seconds,
+                )
+
             if isinstance(session, PacedRequests):
                 session.pace_with(early.pace, early.charge)
             try:
@@ -175,6 +185,14 @@ class EngineStartup(EngineBase):
                     # earlier process's countdown (even one its refresh held by a silent
                     # link re-armed late) is replaced before it can cancel ours.
                     rt = self.config.runtime
+                    if session.costs.deadman is not None:  # paid from the budget: room first
+                        await room_to_refresh(
+                            running.execution.budget,
+                            session.costs.deadman,
+                            rt.deadman_refresh_ms,
+                            self.clock_ms,
+                            refresh_wait,
+                        )
                     self.deadman_armed_at = await first_arm(
                         session.gateway,
                         instrument.symbol,

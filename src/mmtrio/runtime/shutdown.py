@@ -23,7 +23,7 @@ stop, exit 0 (issue #20, finding 4: it was exit 3 with no reason).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from mmtrio.runtime.in_doubt import in_doubt_until
 from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
 from mmtrio.runtime.reconciler import ReconcilerService
+from mmtrio.runtime.stop_priority import stopping
 from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.venues.protocol import Gateway
 
@@ -89,6 +90,9 @@ class Parts:
     # The session's gateway when start-up read the instrument but stopped before order
     # entry (``execution`` None): what an unclean previous session left can still be cancelled.
     gateway: Gateway | None = None
+    # Start-up stopped before it read the instrument: what reads it and returns the gateway,
+    # so an unclean previous session's orders can still be looked for (None: not needed).
+    open_gateway: Callable[[], Awaitable[Gateway]] | None = None
     journal_path: Path | None = None
     summary: ExitSummary | None = None  # set by cleanup: what the operator is told at exit
 
@@ -112,7 +116,7 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     parts.surface.stopping(reason, deadline_s)
     open_at_stop = 0 if parts.mm is None else len(parts.mm.orders.live_orders())
     journal_cancel_all = _journal_cancel_all(parts, reason)
-    with trio.CancelScope(shield=True):
+    with trio.CancelScope(shield=True), stopping():  # paced requests in the stop's tier
         ends = trio.current_time() + deadline_s
         unchecked: str | None = None  # set when zero open orders is not a venue's answer
         if ended.auth_failed is not None:
@@ -122,6 +126,18 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
             left = await parts.execution.cancel_all_and_confirm(
                 parts.symbol, deadline_s * STOP_CANCEL_SHARE, journal_cancel_all
             )
+        elif parts.previous_clean is False and parts.open_gateway is not None:
+            # Start-up stopped before it read the instrument (waiting for the rate budget, a
+            # back-off): read it now, in the stop's tier, and cancel as below (Hyperliquid DST
+            # seed 4: a SIGTERM 11 s into a restart's wait for its first read exited 1).
+            logger.warning(
+                "start-up stopped before reading the instrument, and the previous session did "
+                "not end cleanly: reading it to cancel what that session may have left"
+            )
+            left = await _cancel_unclean(
+                parts.open_gateway, parts.symbol, deadline_s * STOP_CANCEL_SHARE,
+                journal_cancel_all,
+            )  # fmt: skip
         elif parts.previous_clean is False and parts.gateway is not None:
             # Start-up stopped before order entry (a full disk, a refused account), but the
             # session is open: what the unclean previous session left is cancelled as any
@@ -231,6 +247,37 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
     parts.surface.stopped(code)
     await parts.surface.farewell(parts.summary.text())
     return code
+
+
+async def _cancel_unclean(
+    open_gateway: Callable[[], Awaitable[Gateway]],
+    symbol: str,
+    deadline_s: float,
+    before_send: Callable[[], None],
+) -> int:
+    """Read the instrument (``open_gateway``), then cancel all and confirm, within
+    ``deadline_s`` for the whole; -1 when the read failed or did not finish in time."""
+    ends = trio.current_time() + deadline_s
+    gateway: Gateway | None = None
+    with trio.move_on_at(ends):
+        try:
+            gateway = await open_gateway()
+        except MmtrioError as exc:
+            logger.error("stop: the instrument could not be read: {}", exc)
+    if gateway is None:
+        logger.error(
+            "start-up never reached the venue's order entry, and the previous session did not "
+            "end cleanly: orders it left may still rest (the venue's dead-man countdown "
+            "cancels them if it was armed)"
+        )
+        return -1
+    return await cancel_all_and_confirm(
+        lambda: gateway.cancel_all(symbol),
+        lambda: gateway.open_orders(symbol),
+        symbol,
+        max(0.0, ends - trio.current_time()),
+        before_send,
+    )
 
 
 def nothing_placed(why: str, previous_clean: bool | None) -> str:

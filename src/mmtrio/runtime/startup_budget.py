@@ -27,6 +27,7 @@ import trio
 from mmtrio.core.ratelimit import RateBudget, RateLimits, RequestCost
 from mmtrio.runtime.backoffs import Backoffs
 from mmtrio.runtime.rate_usage import RateUsageFile
+from mmtrio.runtime.stop_priority import tiered
 
 
 class StartupBudget:
@@ -48,7 +49,9 @@ class StartupBudget:
         usage.restore_into(self.budget, clock_ms())
 
     async def pace(self, cost: RequestCost) -> None:
-        """Wait until ``cost`` fits, reserve it and record it before the request leaves."""
+        """Wait until ``cost`` fits, reserve it and record it before the request leaves
+        (during the stop, in its tier: :mod:`.stop_priority`)."""
+        cost = tiered(cost)
         with ExitStack() as held:
             waiting = False
             while True:
@@ -77,3 +80,21 @@ class StartupBudget:
         moved = target.restore(self.budget.snapshot(now), now)
         self._usage.save(target, now)
         return moved
+
+
+async def room_to_refresh(
+    budget: RateBudget,
+    refresh: RequestCost,
+    every_ms: int,
+    clock_ms: Callable[[], int],
+    on_wait: Callable[[float], None],
+) -> None:
+    """Return once ``budget`` has room for a window of dead-man refreshes (``refresh`` every
+    ``every_ms``, :meth:`~mmtrio.core.ratelimit.RateBudget.pace_wait_ms`); ``on_wait`` is told
+    each wait. Start-up arms the venue's countdown only then: armed into a budget another
+    process's requests had filled, the first refreshes were refused locally and the countdown
+    fired on the live bot (Hyperliquid DST seed 2, fourth bot: 1,257 units counted at its
+    start). Once the window has rolled over, the budget's tiers keep the refresh its share."""
+    while (wait := budget.pace_wait_ms(refresh, every_ms, clock_ms())) > 0:
+        on_wait(wait / 1000)
+        await trio.sleep(wait / 1000)
