@@ -327,8 +327,20 @@ async def test_a_429_on_a_post_holds_every_request_and_a_skewed_clock_is_reread(
                 await gw.place(order)
             assert told.value.retry_after_s == 30  # the wait the answer states is the one kept
             sent = sim.limiter.requests
+            resyncs: list[int] = []
+            resync = gw.resync_clock
+            assert resync is not None
+
+            async def counted() -> object:
+                resyncs.append(1)
+                return await resync()
+
+            gw.resync_clock = counted
             with pytest.raises(RateLimited, match="back-off in force"):
                 await gw.arm_deadman("BTC", 5_000)
+            # a rate limit is no clock's doing: no resync, whose reads rank below the refresh
+            # in the budget (DST seed 21: refused for 14 s after a 429)
+            assert resyncs == []
             with pytest.raises(RateLimited, match="back-off in force"):
                 await gw.cancel(CancelOrder(order.client_id, "BTC"))
             assert sim.limiter.requests == sent and sim.limiter.count_418 == 0

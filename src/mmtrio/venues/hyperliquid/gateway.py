@@ -322,12 +322,17 @@ class HyperliquidGateway:
         try:
             await self._schedule_cancel(countdown_ms)
         except VenueError as exc:
-            if not (exc.definite and countdown_ms > 0 and self.resync_clock is not None):
+            if isinstance(exc, RateLimited) or not (
+                exc.definite and countdown_ms > 0 and self.resync_clock is not None
+            ):
                 raise
             # A time the venue calls too soon (or otherwise refuses) is most often our clock
             # off the venue's (chaos seed 1703 on Hyperliquid: a clock_skew fault, then every
             # refresh refused "at least 5 seconds in the future" until the supervisor gave
             # up): read the venue's time again and arm once more; a second refusal stands.
+            # Not a rate limit (definite too, and no clock's doing): its resync's reads went
+            # out as reads, which the budget keeps below the refresh's share, and a refresh
+            # that met a 429's back-off was then refused for 14 s (Hyperliquid DST seed 21).
             await self.resync_clock()
             await self._schedule_cancel(countdown_ms)
 
