@@ -124,3 +124,23 @@ def test_a_final_kill_judges_only_fills_a_started_bot_could_learn(tmp_path: Path
     assert not any("reconcile (start)" in log for log in logs[1:])  # never got that far
     assert done.result.fills_checked < done.result.fills
     assert done.result.ok, [v.to_json() for v in done.result.violations]
+
+
+def test_a_restart_storm_leaves_the_dead_man_refresh_its_share(tmp_path: Path) -> None:
+    """DST seed 2 on Hyperliquid at 60 s: three restarts within 35 s. The fourth bot started
+    with 1,257 budget units counted, its start-up reads filled the essential band the refresh
+    shared, every ``scheduleCancel`` was refused locally and the venue's 6 s countdown fired on
+    the live bot (invariant 11). Reads now stop below the share kept for the refresh and
+    cancels (core/ratelimit.py, "Tiers"): the fourth bot waits for room to read, is held the
+    final SIGTERM until its start-up reconciliation as the process harness holds it, books the
+    fill its killed predecessor missed, and stops with zero open orders confirmed."""
+    done = run_one(2, 60.0, tmp_path, "hyperliquid")
+    assert done.result.ok, [v.to_json() for v in done.result.violations]
+    assert done.result.end == "sigterm" and done.result.restarts == 3
+    logs = [(Path(done.run_dir) / f"bot-{i}.log").read_text() for i in range(4)]
+    assert not any("dead-man refresh for BTC failed: rate-limited" in log for log in logs)
+    last = logs[3]
+    assert "start-up: the rate budget is full; a read waits" in last  # the storm's cost
+    assert last.index("missed fills 1") < last.index("SIGTERM received")
+    assert "zero open orders confirmed at the venue" in last
+    assert "stopped: exit code 0" in last

@@ -41,7 +41,9 @@ from mmtrio.chaos.dst_faults import Faults
 from mmtrio.chaos.dst_sched import quiet_signals
 from mmtrio.chaos.dst_venues import BINANCE, DstVenue, dst_venue, epoch_ms
 from mmtrio.chaos.evidence import Snapshot, StopCheck
+from mmtrio.chaos.harness_base import STARTED_WAIT_S
 from mmtrio.chaos.memlinks import Link
+from mmtrio.chaos.recovery_checks import STARTUP_RECONCILE
 from mmtrio.chaos.report import RunResult
 from mmtrio.chaos.schedule import Schedule
 from mmtrio.core.instruments import Instrument
@@ -255,6 +257,19 @@ class DstRun:
             if done and act.counted:
                 st.faults[act.kind] = st.faults.get(act.kind, 0) + 1
 
+    @staticmethod
+    async def _until_started(bot: DstBot) -> None:
+        """Hold the final SIGTERM as the process harness does (``_wait_until_started``):
+        until the bot has logged its start-up reconciliation, or ``STARTED_WAIT_S``. Sent at
+        once, it stopped a restart still waiting out the venue's rate window before it could
+        book the fills its killed predecessor missed (Hyperliquid DST seeds 2 and 4: judged
+        "fill lost" and a final position mismatch the process harness never provokes)."""
+        with trio.move_on_after(STARTED_WAIT_S):
+            while True:
+                if not bot.alive or STARTUP_RECONCILE in bot.log_text:
+                    return
+                await trio.sleep(POLL_S)
+
     async def _stop(self) -> tuple[StopCheck | None, int | None]:
         """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man)."""
         end = self.schedule.end
@@ -281,6 +296,16 @@ class DstRun:
             budget = self.terms.deadman_ms
         else:
             cutoff = None
+            await self._until_started(bot)
+            if not bot.alive:  # it stopped by itself meanwhile: as the process harness judges
+                settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
+                bots = [(b.start_ms, b.end_ms, STARTUP_RECONCILE in b.log_text)
+                        for b in self.state.bots]  # fmt: skip
+                now = self.now_ms()
+                return None, fill_cutoff(
+                    self.state.snapshots, learnt_until_ms(bots, now), settle_ms
+                )
+            sent = self.now_ms()
             bot.terminate()
             budget = int(SHUTDOWN_DEADLINE_S * 1000)
         with trio.move_on_after(budget / 1000 + 1.0):
