@@ -10,8 +10,8 @@ import trio
 import trio.testing
 
 from mmtrio.errors import ConnectionFailed
+from mmtrio.runtime.pace_tier import STOP_PRIORITY
 from mmtrio.runtime.shutdown import EXIT_FAILED, EXIT_OK, HowItEnded, cleanup
-from mmtrio.runtime.stop_priority import STOP_PRIORITY
 from tests.unit.test_shutdown import LeftBehind, parts
 
 STOP = HowItEnded(stop_reason="SIGTERM received")

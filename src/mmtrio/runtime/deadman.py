@@ -14,6 +14,10 @@ countdown, and the venue cancelled a live bot's quotes. Each attempt is bounded
 attempt is retried after :func:`retry_delay` (fast: about a second) for as long as the
 countdown runs, and a 429/418 is waited out for its Retry-After (the client refuses to send
 before then anyway).
+
+Every request an arm or a refresh sends is paced in the rate budget's protective tier
+(:func:`~mmtrio.runtime.pace_tier.protecting`), for a venue whose connector pays them from
+the budget: the arm itself and any read it needs (a clock resync after a refused time).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mmtrio.errors import (
     OutcomeUnknownError,
     RateLimited,
 )
+from mmtrio.runtime.pace_tier import protecting
 from mmtrio.venues.protocol import Gateway
 
 DISARM_TIMEOUT_S = 5.0
@@ -96,7 +101,8 @@ async def first_arm(
         started = trio.current_time()
         with trio.move_on_after(bound) as attempt:
             try:
-                await gateway.arm_deadman(symbol, countdown_ms)
+                with protecting():  # its requests in the budget's protective tier
+                    await gateway.arm_deadman(symbol, countdown_ms)
             except RateLimited as exc:
                 wait = max(exc.retry_after_s or 1.0, MIN_BACK_OFF_WAIT_S)
                 problem = f"the venue rate-limited us ({exc.msg})"
@@ -188,7 +194,8 @@ async def _refresh(
         wait = retry_delay(refresh_s)
         with trio.move_on_after(attempt_timeout(refresh_s)) as attempt:
             try:
-                await gateway.arm_deadman(symbol, countdown_ms)
+                with protecting():  # its requests in the budget's protective tier
+                    await gateway.arm_deadman(symbol, countdown_ms)
                 if failures:
                     logger.info("dead-man refresh for {} succeeded after {} failure(s)",
                                 symbol, failures)  # fmt: skip

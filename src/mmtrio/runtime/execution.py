@@ -70,7 +70,7 @@ from mmtrio.runtime.breaker import BreakerState, CircuitBreaker
 from mmtrio.runtime.cancel_confirm import cancel_all_and_confirm
 from mmtrio.runtime.in_doubt import watch_late_landings
 from mmtrio.runtime.inbox import Sender
-from mmtrio.runtime.stop_priority import tiered
+from mmtrio.runtime.pace_tier import tiered
 from mmtrio.venues.protocol import REQUEST_PAID, Gateway, RequestCosts
 
 T = TypeVar("T")
@@ -138,7 +138,7 @@ class Execution:
         ``PACE_MAX_WAIT_MS`` (a 429's back-off, a window spent until its end) raises
         RateLimited at once, nothing sent, as a back-off always did for these callers: the
         reconciler postpones its pass, the dead-man refresh tries again, a stop's disarm does
-        not sit out its deadline. During the stop, in its tier (:mod:`.stop_priority`)."""
+        not sit out its deadline. In the tier its sender gives it (:mod:`.pace_tier`)."""
         cost = tiered(cost)
         wait = self.budget.wait_ms(cost, self.clock_ms())
         if wait > PACE_MAX_WAIT_MS:

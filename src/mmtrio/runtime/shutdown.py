@@ -39,8 +39,8 @@ from mmtrio.runtime.exit_summary import ExitSummary
 from mmtrio.runtime.in_doubt import in_doubt_until
 from mmtrio.runtime.journal_recorder import JournalRecorder
 from mmtrio.runtime.journal_writer import JournalWriter
+from mmtrio.runtime.pace_tier import stopping
 from mmtrio.runtime.reconciler import ReconcilerService
-from mmtrio.runtime.stop_priority import stopping
 from mmtrio.runtime.surface import OperatorSurface
 from mmtrio.venues.protocol import Gateway
 

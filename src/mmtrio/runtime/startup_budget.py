@@ -26,8 +26,8 @@ import trio
 
 from mmtrio.core.ratelimit import RateBudget, RateLimits, RequestCost
 from mmtrio.runtime.backoffs import Backoffs
+from mmtrio.runtime.pace_tier import tiered
 from mmtrio.runtime.rate_usage import RateUsageFile
-from mmtrio.runtime.stop_priority import tiered
 
 
 class StartupBudget:
@@ -50,7 +50,7 @@ class StartupBudget:
 
     async def pace(self, cost: RequestCost) -> None:
         """Wait until ``cost`` fits, reserve it and record it before the request leaves
-        (during the stop, in its tier: :mod:`.stop_priority`)."""
+        (in the tier its sender gives it: :mod:`.pace_tier`)."""
         cost = tiered(cost)
         with ExitStack() as held:
             waiting = False
