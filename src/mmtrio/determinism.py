@@ -22,8 +22,9 @@ deterministic schedule needs. A context variable, not a global: Trio copies the 
 every task a task spawns, so the bot's whole tree sees it and nothing else does.
 
 A simulated bot can also be *fenced* (kill -9): after :meth:`Determinism.fence` every
-:func:`run_sync` raises :class:`Fenced`, so a bot abandoned by the simulation writes nothing
-more to its journal, as a killed process writes nothing.
+:func:`run_sync` raises :class:`Fenced`, and so does :func:`check_fenced` before a small state
+file is rewritten, so a bot abandoned by the simulation writes nothing more to its journal or
+its state files, as a killed process writes nothing.
 """
 
 from __future__ import annotations
@@ -117,6 +118,15 @@ def free_disk_bytes(path: os.PathLike[str] | str) -> int | None:
     del path
     det = CURRENT.get()
     return None if det is None else det.free_disk_bytes
+
+
+def check_fenced(what: str) -> None:
+    """Raise :class:`Fenced` in a simulated bot that was killed: for the synchronous writes
+    that do not go through :func:`run_sync` (the small state files,
+    ``runtime/fixed_record.py``). A no-op in production."""
+    det = CURRENT.get()
+    if det is not None and det.fenced:
+        raise Fenced(f"this simulated bot was killed (kill -9): {what} is out of reach")
 
 
 async def run_sync(fn: Callable[..., T], *args: object) -> T:

@@ -14,6 +14,8 @@ import errno
 import os
 from pathlib import Path
 
+from mmtrio import determinism
+
 
 def rewrite(path: Path, body: bytes, size: int) -> None:
     """Write ``body`` padded with spaces to ``size`` bytes at the start of ``path`` (0600,
@@ -22,6 +24,10 @@ def rewrite(path: Path, body: bytes, size: int) -> None:
     A missing file is written whole under a private name and renamed into place, so a reader
     (or a successor after a kill) never finds it empty: an empty record reads as damaged and
     costs the next start a precautionary one-minute wait."""
+    # A simulated kill -9 (the DST) writes nothing more: the abandoned process's shielded
+    # stop once left its cancel-all loop's reservations in rate_usage.json, ~350 weight a
+    # kill on Hyperliquid that its successor counted against a minute no venue had seen.
+    determinism.check_fenced(str(path))
     record = body.ljust(size)
     try:
         fd = os.open(path, os.O_WRONLY)
