@@ -15,21 +15,22 @@ Two budgets, as Hyperliquid counts them:
   running total, not a window: :func:`limits_for` reads the address's surplus at start and
   sets the ``actions_1m`` window to at most that surplus per minute (and at least the
   throttled pace, 6), so a run never plans more actions in a minute than the address has
-  left. Cancels are *essential*: they may use the whole window (the venue's higher cancel
-  cap is the reason they still go through when quotes stop).
+  left. Cancels are *protective* (below): they may use the window above the reads (the
+  venue's higher cancel cap is the reason they still go through when quotes stop).
 
 The budget's tiers (``core/ratelimit.py``, "Tiers"): quotes up to the margin (80 % by
 default); every ``/info`` read, the reconciliation's and the start-up's included, up to
-:data:`READS_SHARE` of the weight; cancels, the cancel-all and the dead-man's
+85 % of the weight; cancels, the cancel-all and the dead-man's
 ``scheduleCancel`` (*protective*) up to 95 %; the stop's cancel-all and its check up to the
 limit. Decision: the protective share, :data:`PROTECT_RESERVE` (10 %, 120 weight and 120
 actions a minute), holds the refresh at the chaos pace (one a second, 60 a minute) twice
 over, or at the default 10 s pace with room for a hundred cancels besides; reads keep 85 %,
 more than quotes, so a quoting burst still leaves the reconciliation room. Before it, reads and
-the refresh shared the essential band, and a restart storm's start-up reads (about 400 weight
+the refresh shared the essential band, and a restart storm's start-up reads (about 110 weight
 an incarnation) and the 5 s reconciliation (42 a pass) kept it full while every refresh was
 refused locally, until the venue's 6 s countdown fired on a live bot (DST seeds 1-200 at
-60 s: 39 runs).
+60 s: 39 runs). The cost: after such a storm the reconciliation, not the refresh, waits for
+its share (docs/DST.md, "Not done yet").
 
 Hyperliquid has no cancel-all action: ``cancel_all`` reads ``openOrders`` (weight 20) and
 cancels them in one ``cancel`` batch, and is costed so.
@@ -87,8 +88,7 @@ def exchange_weight(batch: int = 1) -> int:
     return 1 + batch // 40
 
 
-PROTECT_RESERVE = 0.10
-READS_SHARE = 0.85  # 1 − the stop's 5 % − PROTECT_RESERVE
+PROTECT_RESERVE = 0.10  # reads up to 85 %: 1 − the stop's 5 % − this
 
 
 def _action(weight: int = 1, *, protect: bool = False) -> RequestCost:
