@@ -291,9 +291,10 @@ class Engine(EngineStartup, EngineBot):
                         journal_path=journal_path,
                         deadman=session.capabilities.deadman,
                         gateway=session.gateway if run is None and self.instrument_read else None,
+                        # nothing is sent into a back-off the venue asked for (a ban's risk)
                         open_gateway=(
                             partial(_gateway_after_instrument, session)
-                            if run is None and not self.instrument_read
+                            if run is None and not self.instrument_read and not block.remaining_ms()
                             else None
                         ),
                     )
