@@ -147,7 +147,7 @@ class DstRun:
             raise MmtrioError("the run is not running")
         index = len(self.state.bots)
         det = new_determinism(self.schedule.seed, index, self.epoch_ms)
-        link = Link(self.front.rest_app, self.front.serve_ws, self._nursery)
+        link = Link(self.front.rest_app, self.front.serve_ws, self._nursery, self.epoch_ms)
         path = self.out / "config.toml"
         bot = DstBot(index, det, link, path, self.now_ms())
         self.state.bots.append(bot)
