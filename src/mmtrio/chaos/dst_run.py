@@ -235,10 +235,7 @@ class DstRun:
     async def _tick(self, start: float, pending: list[Any]) -> None:
         self.faults.cpu_tick()
         truth = await self.snapshot()
-        while self._just_ended:
-            ended = self._just_ended.pop(0)
-            if ended.signal_sent == "FSIZE":
-                await self.faults.self_stopped(ended)
+        await self._judge_ended()
         now = trio.current_time()
         st = self.state
         if self.bot is None and st.restart_at is not None and now >= st.restart_at:
@@ -255,8 +252,21 @@ class DstRun:
             if done and act.counted:
                 st.faults[act.kind] = st.faults.get(act.kind, 0) + 1
 
+    async def _judge_ended(self) -> None:
+        """Judge the incarnations that ended by themselves since the last look (a
+        journal_full stop is :meth:`DstFaults.self_stopped`)."""
+        while self._just_ended:
+            ended = self._just_ended.pop(0)
+            if ended.signal_sent == "FSIZE":
+                await self.faults.self_stopped(ended)
+
     async def _stop(self) -> tuple[StopCheck | None, int | None]:
-        """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man)."""
+        """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man).
+
+        A bot that ended by itself since the last tick is judged first, as the tick would
+        have (the process harness's ``_ended_by_itself``): its journal_full stop was
+        otherwise never judged, the run ending with no bot to stop."""
+        await self._judge_ended()
         end = self.schedule.end
         bot = self.bot
         if bot is None:
