@@ -152,3 +152,22 @@ async def test_a_cancelled_client_does_not_wait_for_the_venues_close_answer(
             pass
         assert trio.current_time() - t0 == pytest.approx(1.0)
         nursery.cancel_scope.cancel()
+
+
+async def test_answers_are_dated_with_the_virtual_wall_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """As an HTTP server dates its answers (Extended's connector reads its clock there)."""
+    from email.utils import parsedate_to_datetime
+
+    async with trio.open_nursery() as nursery:
+        link = Link(app, echo, nursery, epoch_ms=1_750_000_000_000)
+        async with httpx.AsyncClient(transport=link.rest, base_url="http://v") as c:
+            await trio.sleep(61.7)
+            date = (await c.get("/ok")).headers["date"]
+            assert date == "Sun, 15 Jun 2025 15:07:41 GMT"
+            assert parsedate_to_datetime(date).timestamp() == 1_750_000_061
+        undated = Link(app, echo, nursery)  # no epoch given: no header made up
+        async with httpx.AsyncClient(transport=undated.rest, base_url="http://v") as c:
+            assert "date" not in (await c.get("/ok")).headers
+        nursery.cancel_scope.cancel()

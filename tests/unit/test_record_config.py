@@ -51,20 +51,20 @@ def test_record_lists_the_file_and_the_keys_at_once_and_not_the_telegram_token(
     assert not (tmp_path / "rec").exists()  # refused before anything was recorded
 
 
-def test_a_venue_without_a_recording_format_is_listed_with_the_rest(
+def test_every_venue_is_checked_as_any_other_and_recorded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """OKX (and Hyperliquid, Extended) used to be refused: "no recording format yet"."""
     assert main(_record(_live(tmp_path, "okx"), tmp_path)) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert "quoting.gamma = 99.0" in err, err
-    assert "venue.name = 'okx': has no recording format yet" in err
-    assert "no API key" in err  # the venue is known: its keys are checked too
-    # a config without other problems says only that
-    path = tmp_path / "okx.toml"
-    path.write_text(shipped_text_elsewhere().replace('\nname = "binance"', '\nname = "okx"', 1))
-    assert main(_record(path, tmp_path)) == EXIT_USAGE
-    err = capsys.readouterr().err
-    assert "1 configuration problem;" in err and "venue.name = 'okx'" in err, err
+    assert "quoting.gamma = 99.0" in err and "no API key" in err, err
+    assert "recording format" not in err
+    for name in ("okx", "hyperliquid", "extended"):
+        path = tmp_path / f"{name}.toml"
+        text = shipped_text_elsewhere().replace('\nname = "binance"', f'\nname = "{name}"', 1)
+        path.write_text(text)
+        checked = check_record_config(str(path), environ={})
+        assert checked.config.venue.name == name and checked.config.venue.mode == "paper"
 
 
 def test_a_paper_config_with_telegram_on_records_without_its_token(tmp_path: Path) -> None:

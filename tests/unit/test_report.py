@@ -337,3 +337,23 @@ def test_a_markout_that_rounds_to_zero_prints_plus_zero_not_minus_zero(tmp_path:
     doc.update(halts=[], kills=[], resumes=[])
     text = format_text(doc)
     assert "1s +0.00 (3)" in text and "-0.00" not in text
+
+
+def test_a_fill_without_a_two_sided_touch_gives_no_mid_sample(tmp_path: Path) -> None:
+    """The touch is read as recovery reads it (``fill_record.touch_of``): a fill booked with
+    a one-sided book (ask 0) used to become a mid sample halfway to zero."""
+    j = Journal.open(tmp_path)
+    j.next_epoch()
+    j.write_batch(
+        [
+            Record(Kind.START, 500, {"pid": 1}),
+            _mid(1000, 600_000, 600_002),
+            js.fill(_fill(1, Side.BUY, 600_000, 1100), 1100, bid=600_000, ask=0),
+            js.fill(_fill(2, Side.SELL, 600_002, 1200), 1200, bid=600_000, ask=600_002),
+        ]
+    )
+    j.close()
+    with connect_readonly(tmp_path / JOURNAL_NAME) as conn:
+        data = read_report_input(conn, "BTCUSDT", 0)
+    assert [m.ts for m in data.mids] == [1000, 1200]
+    assert len(data.fills) == 2

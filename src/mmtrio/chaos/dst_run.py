@@ -149,7 +149,7 @@ class DstRun:
             raise MmtrioError("the run is not running")
         index = len(self.state.bots)
         det = new_determinism(self.schedule.seed, index, self.epoch_ms)
-        link = Link(self.front.rest_app, self.front.serve_ws, self._nursery)
+        link = Link(self.front.rest_app, self.front.serve_ws, self._nursery, self.epoch_ms)
         path = self.out / "config.toml"
         bot = DstBot(index, det, link, path, self.now_ms())
         self.state.bots.append(bot)
@@ -237,10 +237,7 @@ class DstRun:
     async def _tick(self, start: float, pending: list[Any]) -> None:
         self.faults.cpu_tick()
         truth = await self.snapshot()
-        while self._just_ended:
-            ended = self._just_ended.pop(0)
-            if ended.signal_sent == "FSIZE":
-                await self.faults.self_stopped(ended)
+        await self._judge_ended()
         now = trio.current_time()
         st = self.state
         if self.bot is None and st.restart_at is not None and now >= st.restart_at:
@@ -257,6 +254,14 @@ class DstRun:
             if done and act.counted:
                 st.faults[act.kind] = st.faults.get(act.kind, 0) + 1
 
+    async def _judge_ended(self) -> None:
+        """Judge the incarnations that ended by themselves since the last look (a
+        journal_full stop is :meth:`DstFaults.self_stopped`)."""
+        while self._just_ended:
+            ended = self._just_ended.pop(0)
+            if ended.signal_sent == "FSIZE":
+                await self.faults.self_stopped(ended)
+
     @staticmethod
     async def _until_started(bot: DstBot) -> None:
         """Hold the final SIGTERM as the process harness does (``_wait_until_started``):
@@ -271,7 +276,12 @@ class DstRun:
                 await trio.sleep(POLL_S)
 
     async def _stop(self) -> tuple[StopCheck | None, int | None]:
-        """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man)."""
+        """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man).
+
+        A bot that ended by itself since the last tick is judged first, as the tick would
+        have (the process harness's ``_ended_by_itself``): its journal_full stop was
+        otherwise never judged, the run ending with no bot to stop."""
+        await self._judge_ended()
         end = self.schedule.end
         bot = self.bot
         if bot is None:
@@ -298,6 +308,7 @@ class DstRun:
             cutoff = None
             await self._until_started(bot)
             if not bot.alive:  # it stopped by itself meanwhile: as the process harness judges
+                await self._judge_ended()  # a journal_full stop (the tick's rule)
                 settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
                 bots = [(b.start_ms, b.end_ms, STARTUP_RECONCILE in b.log_text)
                         for b in self.state.bots]  # fmt: skip

@@ -50,7 +50,12 @@ from mmtrio.chaos.stop_checks import (
     check_stop,
     orders_left_at_self_stop,
 )
-from mmtrio.chaos.venue_checks import check_exposure, check_post_only, check_rate_limits
+from mmtrio.chaos.venue_checks import (
+    check_exposure,
+    check_post_only,
+    check_quoted,
+    check_rate_limits,
+)
 
 # The checkers live in one module per group of invariants; this module gathers them
 # (check_all) and re-exports every name it used to define (__all__).
@@ -78,6 +83,7 @@ __all__ = [
     "check_positions",
     "check_post_only",
     "check_processes",
+    "check_quoted",
     "check_rate_limits",
     "check_reconcile_halts",
     "check_stop",
@@ -151,6 +157,7 @@ def check_all(ev: Evidence, logs: Sequence[Sequence[tuple[int, str]]] = ()) -> l
     out += check_book_sync(ev.records)
     out += check_rate_limits(truth.get("rate_limits", {}))
     out += check_post_only(truth.get("orders", []), truth.get("fills", []))
+    out += check_quoted(truth.get("orders", []), ev.foreign_ids, ev.processes, end_ms)
     out += check_processes(ev.processes)
     out += check_gap_alerts(ev.gap_faults, ev.processes)
     if lim.deadman_countdown_ms is not None and lim.deadman_refresh_ms is not None:

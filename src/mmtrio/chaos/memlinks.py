@@ -6,6 +6,9 @@ the link faults the process harness injects with its TCP fault proxy.
   app in the same Trio run. httpx applies no timeouts to a transport of its own, so this one
   applies the request's read timeout itself (``httpx.ReadTimeout``), as the socket transport
   does: a request the venue accepts and never answers (``order_drop``) times out the same way.
+  Each answer carries a ``Date`` header of the link's virtual wall time (``epoch_ms`` + Trio's
+  clock), as the process harness's HTTP server (hypercorn) stamps the machine's: Extended's
+  connector takes the venue's clock from it (without one it assumed a 0 ms offset).
 - Websockets: :meth:`Link.connect` (a :data:`mmtrio.venues.wsconn.Connect`) opens an
   in-memory stream pair, serves the server half with the front end's ``serve_ws`` in the
   venue's nursery and runs trio-websocket's client handshake over the other half.
@@ -29,6 +32,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,8 +136,11 @@ class Link:
         rest_app: Any,
         serve_ws: Callable[[trio.abc.Stream], Awaitable[None]],
         venue_nursery: trio.Nursery,
+        epoch_ms: int | None = None,
     ) -> None:
-        self.rest = MemoryTransport(self, rest_app)
+        """``epoch_ms``: the wall time Trio's time 0 stands for, to date the answers (none
+        when None)."""
+        self.rest = MemoryTransport(self, rest_app, epoch_ms)
         self._serve_ws = serve_ws
         self._venue_nursery = venue_nursery
         self.streams: list[LinkStream] = []
@@ -244,9 +251,10 @@ class Link:
 class MemoryTransport(httpx.AsyncBaseTransport):
     """httpx → the front end's ASGI app, in this Trio run (see the module docstring)."""
 
-    def __init__(self, link: Link, app: Any) -> None:
+    def __init__(self, link: Link, app: Any, epoch_ms: int | None = None) -> None:
         self.link = link
         self.asgi = httpx.ASGITransport(app=app)
+        self.epoch_ms = epoch_ms
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         link = self.link
@@ -279,4 +287,8 @@ class MemoryTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadTimeout("timed out waiting for the venue's answer (simulated)")
         if reset:
             raise httpx.ReadError("connection reset during a silent link (simulated)")
+        if self.epoch_ms is not None and "date" not in response.headers:
+            # RFC 9110's IMF-fixdate, whole seconds, as an HTTP server stamps its answers
+            now_s = self.epoch_ms / 1000 + trio.current_time()
+            response.headers["date"] = formatdate(now_s, usegmt=True)
         return response

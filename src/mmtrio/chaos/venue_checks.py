@@ -1,13 +1,14 @@
-"""Invariants 3, 8 and 9 (pure), read from the venue's own records alone: exposure within the
-limit at every accept (3), never a 418 (8), no post-only order filled as taker (9).
+"""Invariants 3, 8, 9 and 12 (pure), read from the venue's own records alone: exposure within
+the limit at every accept (3), never a 418 (8), no post-only order filled as taker (9), the
+bot quoted at all (12).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mmtrio.chaos.evidence import Violation
+from mmtrio.chaos.evidence import ProcessRecord, Violation
 
 
 # 3 -------------------------------------------------------------------------------------------
@@ -67,3 +68,36 @@ def check_post_only(
                 )
             ]
     return []
+
+
+# 12 ------------------------------------------------------------------------------------------
+# Bot time below which a run proves nothing about quoting: a start-up (instrument, account,
+# reconciliation, the dead-man armed, the strategy's warm-up) takes a few seconds, and a run
+# whose bots are killed over and over may never get past it.
+MIN_UP_MS = 20_000
+
+
+def check_quoted(
+    orders: Iterable[Mapping[str, Any]],
+    foreign_ids: frozenset[str],
+    processes: Sequence[ProcessRecord],
+    end_ms: int,
+) -> list[Violation]:
+    """The bot quoted: in a run whose bot processes were up for at least :data:`MIN_UP_MS` in
+    all, the venue recorded at least one order of the bot's (the harness's foreign orders
+    aside). Every other invariant holds for a bot that never sends an order: without this
+    one, a bot that stopped quoting would pass every campaign."""
+    up_ms = sum(max(0, (end_ms if p.end_ms is None else p.end_ms) - p.start_ms) for p in processes)
+    if up_ms < MIN_UP_MS:
+        return []
+    ours = [o for o in orders if o.get("client_id", o.get("clientOrderId")) not in foreign_ids]
+    if ours:
+        return []
+    return [
+        Violation(
+            12,
+            None,
+            f"the venue recorded no order of the bot's in {up_ms / 1000:g} s of bot time "
+            f"({len(processes)} process(es)): it never quoted",
+        )
+    ]

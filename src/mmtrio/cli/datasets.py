@@ -20,7 +20,9 @@ from mmtrio.backtest.feed import Source
 from mmtrio.core.instruments import Instrument
 from mmtrio.errors import DataFileError, MmtrioError
 
-RAW_KIND = "binance-collector"
+# The converter's version is in the store's key: /2 replays a resync's snapshot after a gap
+# (venues/binance/recording.py); a store the earlier reader converted is converted again.
+RAW_KIND = "binance-collector/2"
 
 
 @dataclass(frozen=True, slots=True)

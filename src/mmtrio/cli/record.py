@@ -9,9 +9,12 @@ market feed through the venue package, so continuity is checked and gaps resync 
 The config is checked as `mmtrio run` checks it, every problem listed at once
 (:func:`mmtrio.cli.checkup.check_config`), for what a recording needs: the venue and its URLs,
 in paper mode the recording the sim replays, in testnet/live the API credentials the session
-opens with, and a venue with a recording format (Binance's); not the Telegram token.
+opens with; not the Telegram token.
 Files are gzip text, one message a line (``<local_receive_ns> <json>``), readable by
-`mmtrio backtest`, `mmtrio data convert`, the simulated venue and hftbacktest's converter.
+`mmtrio backtest`, `mmtrio data convert`, every venue's simulated venue and hftbacktest's
+converter. Any of the four venues is recorded: OKX's, Hyperliquid's and Extended's feeds are
+written as Binance would name and size that market (the symbol base + quote, sizes in the
+base asset, a whole-book feed as its changes; :mod:`mmtrio.venues.binance.collector`).
 Rotation: daily at 00:00 UTC (default, as the collector), every N minutes (``30min``) or past
 N MB of text (``100MB``); a rotated file continues the one before. Ctrl-C (or --duration)
 flushes and closes the current file; the summary lists the files and what they hold.
@@ -30,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mmtrio.cli.checkup import CheckedConfig
-    from mmtrio.config.loading import Problem
 
 NAME = "record"
 HELP = "record a venue's market data (the sim's in paper mode) in the collector format"
@@ -40,7 +42,7 @@ examples:
   mmtrio record --config live.toml --out /data --rotate daily
   mmtrio backtest --data recordings/btcusdt_20260101_120000.gz
 
-exit codes: 0 done; 1 failed; 2 bad arguments or config, or a venue without a recording format
+exit codes: 0 done; 1 failed; 2 bad arguments or config
 """
 
 
@@ -81,33 +83,10 @@ def check_record_config(
     """The config to record with, its venue and credentials, checked (module docstring);
     ConfigValidationError listing every problem at once."""
     from mmtrio.cli.checkup import check_config
-    from mmtrio.config import ConfigValidationError
     from mmtrio.config.locations import resolve_config
 
     source = resolve_config(flag)  # as every command finds it (cli/common.py)
-    try:
-        checked = check_config(source.path, credentials=True, telegram=False, environ=environ)
-    except ConfigValidationError as exc:
-        named = any(p.key == "venue.name" for p in exc.problems)  # an unknown venue, said
-        extra = [] if named else _recording_format_problems(exc.sections.get("venue"))
-        if not extra:
-            raise
-        raise ConfigValidationError(exc.source, [*exc.problems, *extra], exc.sections) from None
-    extra = _recording_format_problems(checked.config.venue)
-    if extra:
-        raise ConfigValidationError(str(source.path), extra)
-    return checked
-
-
-def _recording_format_problems(venue: object) -> list[Problem]:
-    """A venue whose market data has no recording format (the collector's is Binance's)."""
-    from mmtrio.config import VenueConfig
-    from mmtrio.config.loading import Problem
-
-    if not isinstance(venue, VenueConfig) or venue.name == "binance":
-        return []
-    why = "has no recording format yet (the collector format is Binance's); record a binance config"
-    return [Problem("venue.name", repr(venue.name), why, "'binance' for `mmtrio record`")]
+    return check_config(source.path, credentials=True, telegram=False, environ=environ)
 
 
 def out_dir(text: str) -> Path:
@@ -246,10 +225,10 @@ async def _run_feed(  # noqa: PLR0917 - one recording's parts
     import trio
 
     from mmtrio.data.record import Recorder, RotatingFiles
-    from mmtrio.venues.binance.collector import encode_line
+    from mmtrio.venues.binance.collector import CollectorEncoder
 
     feed = session.market_feed(inst)
-    recorder = Recorder(lambda ns, ev: encode_line(ns, ev, inst), clock_ns)
+    recorder = Recorder(CollectorEncoder(inst), clock_ns)
     recorder.on_overflow = lambda: feed.request_resync("recorder fell behind the feed")
     files = RotatingFiles(out, inst.symbol, rotation)
 

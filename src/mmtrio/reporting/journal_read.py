@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mmtrio.core.events import Fill, FundingPayment
-from mmtrio.core.fill_record import fill_from_payload
+from mmtrio.core.fill_record import fill_from_payload, touch_of
 from mmtrio.core.instruments import Instrument
 from mmtrio.core.ledger import Ledger
 from mmtrio.errors import InstrumentError, JournalError, MmtrioError
@@ -239,8 +239,9 @@ def read_report_input(
             p = json.loads(text)
             if kind == KIND_FILL:
                 fills.append(replace(fill_from_payload(p, ts), price=price(seq, p["price"])))
-                if p.get("bid") is not None and p.get("ask") is not None:
-                    mids.append(MidSample(ts, price(seq, p["bid"]), price(seq, p["ask"])))
+                touch = touch_of(p)  # a one-sided or unrecorded touch is no mid sample
+                if touch is not None:
+                    mids.append(MidSample(ts, price(seq, touch[0]), price(seq, touch[1])))
             elif kind == KIND_MID:
                 mids.append(MidSample(ts, price(seq, p["bid"]), price(seq, p["ask"])))
             elif kind == KIND_FUNDING:

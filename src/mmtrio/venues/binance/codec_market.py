@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from mmtrio.core.events import BookTicker, Level, MarkPrice, Trade
 from mmtrio.errors import MmtrioError
@@ -144,13 +145,22 @@ def _book_ticker_checked(obj: Obj, ic: InstrumentCodec) -> BookTicker:
     )
 
 
+def _index_price(obj: Obj, kind: str) -> Decimal:
+    """The index price: above zero, or exactly ``"0"`` for "not stated" (a recording of a
+    venue whose mark stream has none, OKX: :mod:`mmtrio.venues.binance.collector`; the neutral
+    :class:`~mmtrio.core.events.MarkPrice` says so with 0 too). A negative index is refused."""
+    if obj.get("i") == "0":
+        return Decimal(0)
+    return positive_dec(obj, "i", kind)
+
+
 def parse_mark_price(obj: Obj, ic: InstrumentCodec) -> MarkPrice:
     """``markPriceUpdate`` → MarkPrice (off the tick grid: Decimal, not ticks)."""
     k = "markPriceUpdate"
     return MarkPrice(
         symbol=ic.instrument.symbol,
         mark_price=positive_dec(obj, "p", k),
-        index_price=positive_dec(obj, "i", k),
+        index_price=_index_price(obj, k),
         funding_rate=get_dec(obj, "r", k),
         next_funding_ts=get_int(obj, "T", k),
         ts=get_int(obj, "E", k),

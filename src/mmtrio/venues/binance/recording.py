@@ -44,7 +44,7 @@ from mmtrio.venues.binance.codec import BinanceDecoder, UnknownMessage
 from mmtrio.venues.binance.codec_market import DepthSnapshot, DepthUpdate
 from mmtrio.venues.binance.sequencer import DepthSequencer
 
-QUOTE_ASSETS = ("USDT", "USDC", "BUSD", "FDUSD")
+QUOTE_ASSETS = ("USDT", "USDC", "BUSD", "FDUSD", "USD")  # USD: Extended's recorded
 SCAN_LINES = 5_000
 """Lines read to infer the instrument (the full depth snapshot is always among them)."""
 DEFAULT_MIN_NOTIONAL = Decimal(5)
@@ -303,6 +303,12 @@ class RecordingReader:
         decoder, seq, symbol = self.decoder, self.sequencer, self.instrument.symbol
         want_ticker = self.book_ticker
         prev: tuple[Path, int, int] | None = None  # the previous file, its first and last time
+        # A snapshot read while synced: redundant if the next diff continues the chain (the
+        # collector's pairs carry one, in file 1), a resync's if it breaks it (a recording
+        # made across a feed gap: the live sequencer's BookInvalid wrote no line, then its
+        # resync snapshot and the diffs after it). It used to be dropped either way, and the
+        # book stayed invalid for the rest of the recording after a gap.
+        resync: DepthSnapshot | None = None
         for path in self.paths:
             first: int | None = None
             for line in iter_lines(path):
@@ -334,11 +340,17 @@ class RecordingReader:
                                     rec.ts,
                                 ),
                             )
+                            if resync is not None:  # the chain broke after a snapshot
+                                for book in seq.on_snapshot(resync)[0]:
+                                    yield line.local_ns, book
+                                deltas = seq.on_diff(rec)[0]  # the diff, against it
+                        resync = None
                         for d in deltas:
                             yield line.local_ns, d
                     elif isinstance(rec, DepthSnapshot):
                         if seq.synced:
-                            continue  # redundant once synced (the pairs carry one, in file 1)
+                            resync = rec  # the next diff says which (see above)
+                            continue
                         events, gap = seq.on_snapshot(rec)
                         if gap:
                             yield (

@@ -51,22 +51,11 @@ from mmtrio.venues.binance.costs import usage_from_headers
 from mmtrio.venues.binance.signing import AnySigner, Params, encode_params
 from mmtrio.venues.clock_sync import sample_clock
 from mmtrio.venues.patience import PatientReads, ReadPatience
+from mmtrio.venues.timeouts import DEFAULT_TIMEOUT
 
 T = TypeVar("T")
 UsageCallback = Callable[[dict[str, int | None]], None]
 """``on_usage({window name: count})`` from the usage headers; None = header absent."""
-
-# Explicit budgets: a hung venue must not hang the bot. Read covers the venue's matching
-# time; beyond it the outcome is unknown and the caller resolves it by query.
-DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
-
-
-def request_timeout(ms: int) -> httpx.Timeout:
-    """The client's budgets for ``execution.request_timeout_ms``: reading and writing get all
-    of it, connecting and waiting for a pooled connection no more than the defaults."""
-    total = ms / 1000
-    return httpx.Timeout(connect=min(3.0, total), read=total, write=total, pool=min(2.0, total))
-
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 # Binance always sends Retry-After with 429/418; should it not, back off this long (a 418

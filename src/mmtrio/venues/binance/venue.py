@@ -27,7 +27,7 @@ from mmtrio.venues.binance.client_ids import client_id_format
 from mmtrio.venues.binance.codec import BinanceDecoder
 from mmtrio.venues.binance.costs import COSTS, DEFAULT_LIMITS
 from mmtrio.venues.binance.gateway import CAPABILITIES, WS_CAPABILITIES, RestGateway
-from mmtrio.venues.binance.rest import BinanceRest, request_timeout
+from mmtrio.venues.binance.rest import BinanceRest
 from mmtrio.venues.binance.signing import make_signer
 from mmtrio.venues.binance.streams import MarketStream, UserStream, market_stream_url
 from mmtrio.venues.binance.wsapi import WsOrderEntry
@@ -42,6 +42,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.timeouts import request_timeout
 from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {

@@ -43,12 +43,12 @@ from mmtrio.venues.extended.clock import NARROW_READS, DateClock
 from mmtrio.venues.extended.errors import CODE_NOT_FOUND, classify, code_text
 from mmtrio.venues.extended.fields import loads
 from mmtrio.venues.patience import PatientReads, ReadPatience
+from mmtrio.venues.timeouts import DEFAULT_TIMEOUT
 
 __all__ = ["API", "ExtendedRest"]
 
 API = "/api/v1"
 USER_AGENT = f"mmtrio/{__version__}"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 FALLBACK_RETRY_AFTER_S = 60.0
 TRADES_PAGE = 100

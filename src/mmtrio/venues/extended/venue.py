@@ -47,6 +47,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.timeouts import request_timeout
 from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {
@@ -160,6 +161,7 @@ class ExtendedSession:
             clock_ms=hooks.clock_ms,
             on_blocked=hooks.on_blocked,
             transport=hooks.http_transport,  # in memory under the DST
+            timeout=request_timeout(settings.request_timeout_ms),
         )
         self._market: codec.MarketInfo | None = None
         self._gateway: ExtendedGateway | None = None

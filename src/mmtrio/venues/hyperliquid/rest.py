@@ -46,8 +46,8 @@ from mmtrio.venues.hyperliquid.costs import WEIGHT, info_extra_weight, info_weig
 from mmtrio.venues.hyperliquid.errors import http_error
 from mmtrio.venues.patience import PatientReads, ReadPatience
 from mmtrio.venues.protocol import REQUEST_PAID
+from mmtrio.venues.timeouts import DEFAULT_TIMEOUT
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 FALLBACK_RETRY_AFTER_429_S = 10.0
 _HEADERS = {"Content-Type": "application/json"}

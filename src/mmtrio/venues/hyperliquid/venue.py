@@ -65,6 +65,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.timeouts import request_timeout
 from mmtrio.venues.wsconn import open_socket
 
 _URLS: dict[str, dict[str, str]] = {
@@ -154,6 +155,7 @@ class HyperliquidSession:
             clock_ms=hooks.clock_ms,
             on_blocked=hooks.on_blocked,
             transport=hooks.http_transport,  # in memory under the DST
+            timeout=request_timeout(settings.request_timeout_ms),
         )
         state_dir = settings.options.get("state_dir")
         self.nonces = NonceSource(self.venue_time_ms, Path(state_dir) if state_dir else None)
@@ -295,6 +297,8 @@ class HyperliquidSession:
             self.tracking,
             clock_ms=self.hooks.clock_ms,
             connect=self.hooks.ws_connect or open_socket,
+            # The same budget as REST's: beyond it an order's outcome is unknown.
+            post_timeout_s=self.settings.request_timeout_ms / 1000,
         )
         self.gateway.post = stream  # order entry rides on this connection while it is up
         stream.on_limit = self.gateway.note_limit  # 429s start the back-off as they are read

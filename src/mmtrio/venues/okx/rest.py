@@ -56,11 +56,11 @@ from mmtrio.venues.okx.codec import loads
 from mmtrio.venues.okx.errors import CODE_NO_SUCH_ORDER, RATE_LIMIT_RETRY_S, classify
 from mmtrio.venues.okx.signing import DEMO_HEADER, Signer, iso_timestamp
 from mmtrio.venues.patience import PatientReads, ReadPatience
+from mmtrio.venues.timeouts import DEFAULT_TIMEOUT
 
 Params = list[tuple[str, str]]
 Body = dict[str, str] | list[dict[str, str]]
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=55)
 BATCH_MAX = 20
 PAGE = 100  # OKX's page size for orders-pending and fills

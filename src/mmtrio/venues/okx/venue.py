@@ -48,6 +48,7 @@ from mmtrio.venues.protocol import (
     VenueFactory,
     VenueSettings,
 )
+from mmtrio.venues.timeouts import request_timeout
 from mmtrio.venues.wsconn import Connect, open_socket
 
 _URLS: dict[str, dict[str, str]] = {
@@ -152,6 +153,7 @@ class OkxSession:
             clock_ms=hooks.clock_ms,
             on_blocked=hooks.on_blocked,
             transport=hooks.http_transport,  # in memory under the DST
+            timeout=request_timeout(settings.request_timeout_ms),
         )
         self.account_config: AccountConfig | None = None
         self._instrument: Instrument | None = None
@@ -173,6 +175,8 @@ class OkxSession:
                 signer=self.signer,
                 mode=self.mode,
                 connect=self._connect,
+                # The same budget as REST's: beyond it an order's outcome is unknown.
+                response_timeout_s=self.settings.request_timeout_ms / 1000,
             )
             self._gateway = OkxGateway(
                 self.rest, inst, td_mode=self.td_mode, order_session=self._orders, mode=self.mode
