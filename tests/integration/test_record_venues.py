@@ -12,8 +12,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,12 +45,16 @@ def test_record_a_venue_then_backtest_and_serve_it(
     config = tmp_path / "config.toml"
     config.write_text(text)
     out = tmp_path / "rec"
-    env = {**os.environ, "MMTRIO_STATE_ROOT": str(tmp_path / "state")}
+    # A short state root: the config's check refuses a control socket path over 107 bytes,
+    # and a pytest-xdist tmp_path plus "hyperliquid-paper/control.sock" is 109.
+    state = Path(tempfile.mkdtemp(prefix="mmrec-"))
+    env = {**os.environ, "MMTRIO_STATE_ROOT": str(state)}
     cmd = [sys.executable, "-m", "mmtrio", "record", "--config", str(config), "--out", str(out),
            "--duration", "5", "--json"]  # fmt: skip
     done = subprocess.run(
         cmd, capture_output=True, text=True, timeout=120, check=False, env=env, cwd=tmp_path
     )
+    shutil.rmtree(state, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     own, recorded, file_start = VENUES[venue]
