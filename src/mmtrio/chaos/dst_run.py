@@ -275,6 +275,16 @@ class DstRun:
                     return
                 await trio.sleep(POLL_S)
 
+    def _fill_cutoff(self, at_ms: int) -> int | None:
+        """The process harness's rule (chaos.cutoff): the fills a bot had a reconcile
+        interval to learn, judged up to when the last bot that got through its start-up
+        reconciliation could learn them by ``at_ms``. It was the final kill's time here: DST
+        seed 126 on Hyperliquid, two restarts still waiting out a full rate budget at the
+        final kill, judged a fill of the first incarnation "lost" that no bot could book."""
+        settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
+        bots = [(b.start_ms, b.end_ms, STARTUP_RECONCILE in b.log_text) for b in self.state.bots]
+        return fill_cutoff(self.state.snapshots, learnt_until_ms(bots, at_ms), settle_ms)
+
     async def _stop(self) -> tuple[StopCheck | None, int | None]:
         """End the run as scheduled: SIGTERM (shutdown deadline) or kill -9 (dead-man).
 
@@ -289,17 +299,7 @@ class DstRun:
         sent = self.now_ms()
         armed = True
         if end == "sigkill":
-            # The process harness's rule (chaos.cutoff): the fills a bot had a reconcile
-            # interval to learn, judged up to when the last bot that got through its start-up
-            # reconciliation could learn them. It was the kill's time here: DST seed 126 on
-            # Hyperliquid, two restarts still waiting out a full rate budget at the final
-            # kill, judged a fill of the first incarnation "lost" that no bot could book.
-            settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
-            bots = [(b.start_ms, b.end_ms, "reconcile (start)" in b.log_text)
-                    for b in self.state.bots]  # fmt: skip
-            cutoff: int | None = fill_cutoff(
-                self.state.snapshots, learnt_until_ms(bots, sent), settle_ms
-            )
+            cutoff: int | None = self._fill_cutoff(sent)
             # as the process harness: only an armed countdown can clear the venue (check_stop)
             armed = self.venue.countdown_deadline is not None
             self.kill(bot)
@@ -309,13 +309,7 @@ class DstRun:
             await self._until_started(bot)
             if not bot.alive:  # it stopped by itself meanwhile: as the process harness judges
                 await self._judge_ended()  # a journal_full stop (the tick's rule)
-                settle_ms = int(self.terms.reconcile_s * 1000) + 1_500
-                bots = [(b.start_ms, b.end_ms, STARTUP_RECONCILE in b.log_text)
-                        for b in self.state.bots]  # fmt: skip
-                now = self.now_ms()
-                return None, fill_cutoff(
-                    self.state.snapshots, learnt_until_ms(bots, now), settle_ms
-                )
+                return None, self._fill_cutoff(self.now_ms())
             sent = self.now_ms()
             bot.terminate()
             budget = int(SHUTDOWN_DEADLINE_S * 1000)

@@ -147,13 +147,8 @@ async def cleanup(parts: Parts, ended: HowItEnded, deadline_s: float) -> int:
                 "start-up stopped before order entry, and the previous session did not end "
                 "cleanly: cancelling what it may have left"
             )
-            gateway, symbol = parts.gateway, parts.symbol
-            left = await cancel_all_and_confirm(
-                lambda: gateway.cancel_all(symbol),
-                lambda: gateway.open_orders(symbol),
-                symbol,
-                deadline_s * STOP_CANCEL_SHARE,
-                journal_cancel_all,
+            left = await _cancel_on(
+                parts.gateway, parts.symbol, deadline_s * STOP_CANCEL_SHARE, journal_cancel_all
             )
         elif parts.previous_clean is False:
             # Start-up never reached the venue, and the previous session did not end
@@ -271,11 +266,19 @@ async def _cancel_unclean(
             "cancels them if it was armed)"
         )
         return -1
+    return await _cancel_on(gateway, symbol, max(0.0, ends - trio.current_time()), before_send)
+
+
+async def _cancel_on(
+    gateway: Gateway, symbol: str, deadline_s: float, before_send: Callable[[], None]
+) -> int:
+    """Cancel all of ``symbol`` through ``gateway`` and confirm, without the execution layer
+    (start-up stopped before it existed)."""
     return await cancel_all_and_confirm(
         lambda: gateway.cancel_all(symbol),
         lambda: gateway.open_orders(symbol),
         symbol,
-        max(0.0, ends - trio.current_time()),
+        deadline_s,
         before_send,
     )
 
