@@ -81,14 +81,11 @@ def test_a_protective_share_must_leave_reads_room(bad: object) -> None:
         limits(bad)  # type: ignore[arg-type]
 
 
-def test_a_protective_cost_is_essential_and_keeps_its_tier_when_multiplied() -> None:
+def test_a_protective_cost_is_essential() -> None:
     with pytest.raises(ParameterError):
         RequestCost(((W, 1),), protect=True)
-    ten = REFRESH.times(10)
-    assert ten.units == ((W, 10),) and ten.protect and ten.essential
+    assert REFRESH.protect and REFRESH.essential
     assert REFRESH.for_stop().stop
-    with pytest.raises(ParameterError):
-        REFRESH.times(0)
 
 
 def test_hyperliquid_reads_rank_below_its_refresh_and_cancels() -> None:

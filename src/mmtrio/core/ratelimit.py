@@ -166,17 +166,6 @@ class RequestCost:
         cancel): it may use the venue's ``protect_reserve``, which reads may not."""
         return RequestCost(self.units, essential=True, protect=True)
 
-    def times(self, n: int) -> RequestCost:
-        """``n`` such requests, as one cost (the same tier)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ParameterError(f"a request count must be a positive integer, got {n!r}")
-        return RequestCost(
-            tuple((w, units * n) for w, units in self.units),
-            essential=self.essential,
-            stop=self.stop,
-            protect=self.protect,
-        )
-
     def for_stop(self) -> RequestCost:
         """The same request sent by a stop: it may use the window's last ``STOP_RESERVE``."""
         return RequestCost(self.units, essential=True, stop=True)
